@@ -1,0 +1,4 @@
+import type { MetricDef } from './types';
+
+/** Advisor findings. */
+export const adviceMetrics: MetricDef[] = [];

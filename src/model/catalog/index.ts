@@ -1,0 +1,39 @@
+/**
+ * The metric catalog: every metric pgpulse answers, as data. Editor menus, backend dispatch,
+ * dashboards, alert rules and docs are all driven by (and tested against) this one list.
+ */
+import { adviceMetrics } from './advice';
+import { coreMetrics } from './core';
+import { neonMetrics } from './neon';
+import type { MetricDef } from './types';
+import { vectorMetrics } from './vector';
+
+export * from './types';
+
+export const metrics: readonly MetricDef[] = [...coreMetrics, ...vectorMetrics, ...neonMetrics, ...adviceMetrics];
+
+export function findMetric(id: string): MetricDef | undefined {
+  return metrics.find((m) => m.id === id);
+}
+
+/** The public, I/O-free view of a metric served by GET /api/v1/catalog and the catalog resource. */
+export function publicCatalog() {
+  return {
+    metrics: metrics.map((m) => ({
+      id: m.id,
+      title: m.title,
+      description: m.description,
+      unit: m.unit,
+      kind: m.kind,
+      area: m.area,
+      options: m.options,
+      orderBy: m.orderBy ?? [],
+      defaults: m.defaults ?? {},
+      alertable: m.alertable,
+      requires: m.requires ?? [],
+      minPgVersion: m.minPgVersion ?? 14,
+      defaultLegend: m.defaultLegend ?? '',
+    })),
+  };
+}
+export type PublicCatalog = ReturnType<typeof publicCatalog>;

@@ -1,0 +1,74 @@
+/**
+ * Types of the metric catalog (see index.ts).
+ */
+import type { OrderBy } from '../query';
+
+export type MetricKind = 'series' | 'instant' | 'table';
+export type Area = 'Health' | 'Queries' | 'Indexes & tables' | 'Connections & locks' | 'Vector search' | 'Neon' | 'Advice';
+export const areas: Area[] = ['Health', 'Queries', 'Indexes & tables', 'Connections & locks', 'Vector search', 'Neon', 'Advice'];
+
+export type OptionKey = 'database' | 'schema' | 'table' | 'index' | 'queryid' | 'topN' | 'orderBy' | 'threshold' | 'minCalls' | 'legend' | 'k' | 'efSearch';
+
+/** Collectors, one per pg view family (their SQL lives in src/sidecar/collectors/catalog.ts). */
+export type CollectorId =
+  | 'server'
+  | 'database'
+  | 'statements'
+  | 'tables'
+  | 'indexes'
+  | 'activity'
+  | 'locks'
+  | 'bgwriter'
+  | 'settings'
+  | 'vector'
+  | 'vector_probe'
+  | 'neon';
+
+/**
+ * How the engine turns stored samples into the answer. Labels name collector key columns;
+ * query filters map onto them through filterLabels.
+ */
+export type Compute =
+  /** per-second rate of cumulative counters, one series per label set × field */
+  | { op: 'rate'; collector: CollectorId; fields: Array<{ field: string; name: string }>; by: string[] }
+  /** count per step of cumulative counters (events in the step) */
+  | { op: 'increase'; collector: CollectorId; fields: Array<{ field: string; name: string }>; by: string[] }
+  /** Σ Δnum / Σ Δden over each step (an interval ratio, never the lifetime one) */
+  | { op: 'ratio'; collector: CollectorId; num: string[]; den: string[]; by: string[]; name: string }
+  /** point-in-time values aggregated over the rows that match the filters, per step */
+  | { op: 'gauge'; collector: CollectorId; fields: Array<{ field: string; name: string }>; by: string[]; rowAgg: 'sum' | 'max'; stepAgg: 'last' | 'max' | 'avg' }
+  /** computed in code: the handler id names a function registered with the engine */
+  | { op: 'custom'; handler: string; collector: CollectorId };
+
+export interface MetricDef {
+  id: string;
+  title: string;
+  /** what the number means and over which window: shown in editors and panel descriptions */
+  description: string;
+  /** Grafana unit id */
+  unit: string;
+  kind: MetricKind;
+  area: Area;
+  options: OptionKey[];
+  orderBy?: OrderBy[];
+  defaults?: { topN?: number; orderBy?: OrderBy; threshold?: number; minCalls?: number; k?: number };
+  /** the variant used when a filter is set: e.g. per-table cache hit ratio */
+  variants?: Array<{ when: 'table' | 'index' | 'queryid'; compute: Compute; description: string }>;
+  compute: Compute;
+  /** Grafana alerting can evaluate it (series / instants only) */
+  alertable: boolean;
+  minPgVersion?: number;
+  requires?: Array<'pg_stat_statements' | 'vector' | 'neon' | 'hypopg'>;
+  /** how the series are labelled, for legends: "{{datname}}" */
+  defaultLegend?: string;
+}
+
+/** Which collector key label each query filter narrows. */
+export const filterLabels: Record<'database' | 'schema' | 'table' | 'index' | 'queryid', string> = {
+  database: 'datname',
+  schema: 'schemaname',
+  table: 'relname',
+  index: 'indexrelname',
+  queryid: 'queryid',
+};
+
