@@ -244,4 +244,16 @@ export const coreMetrics: MetricDef[] = [
     compute: { op: 'custom', handler: 'sampler_staleness', collector: 'server' },
     alertable: true,
   },
+  {
+    id: 'events',
+    title: 'Events (annotations)',
+    description:
+      'What happened to the target in the selected range, one row per event: statistics resets, compute restarts (postmaster start / Neon compute id change), indexes created or dropped, recommendations raised or cleared, and actions taken. Columns: time, timeEnd (optional), title, text, tags (comma separated), kind. Used by Grafana annotations.',
+    unit: 'none',
+    kind: 'table',
+    area: 'Health',
+    options: ['database'],
+    compute: { op: 'custom', handler: 'events', collector: 'server' },
+    alertable: false,
+  },
 ];
