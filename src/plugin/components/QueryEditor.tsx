@@ -1,0 +1,274 @@
+/**
+ * The query editor: a metric from the catalog (grouped by area, with description and unit), then
+ * only the options that metric takes. Problems are explained inline and the query is not run
+ * until they are fixed. Everything it writes is the shared query model, so panels, Explore and
+ * alert rules (evaluated server-side) see the same query.
+ */
+import { CoreApp, type QueryEditorProps } from '@grafana/data';
+import { Combobox, type ComboboxOption, InlineField, InlineFieldRow, Input, Stack, Text, Alert } from '@grafana/ui';
+import React, { useEffect, useMemo } from 'react';
+
+import { areas, findMetric, metrics, type MetricDef, type OptionKey } from '../../model/catalog';
+import { migrateQuery, QUERY_SCHEMA_VERSION } from '../../model/query';
+import type { DataSource } from '../datasource';
+import { selectors } from '../selectors';
+import type { PgpulseOptions, PgpulseQuery } from '../types';
+import { hasErrors, optionLabels, retainOptions, validateQuery, type QueryIssue } from '../validation';
+import { NumberInput } from './NumberInput';
+import { ResourcePicker } from './ResourcePicker';
+
+export type Props = QueryEditorProps<DataSource, PgpulseQuery, PgpulseOptions>;
+
+const LABEL_WIDTH = 14;
+
+const kindLabels = { series: 'time series', instant: 'instant', table: 'table' } as const;
+
+const orderByLabels: Record<string, string> = {
+  total_time: 'Total time',
+  mean_time: 'Mean time',
+  calls: 'Calls',
+  rows: 'Rows',
+  temp: 'Temp blocks',
+  hit_ratio: 'Buffer hit ratio',
+  scans: 'Scans',
+  size: 'Size',
+  dead_tuples: 'Dead tuples',
+  seq_scans: 'Sequential scans',
+  name: 'Name',
+};
+
+const optionTooltips: Record<OptionKey, string> = {
+  database: 'Only this database (pg_stat_database datname). Empty: every database of the target.',
+  schema: 'Only tables and indexes in this schema.',
+  table: 'Only this table. Metrics with a per-table variant switch to it.',
+  index: 'Only this index (needs its table).',
+  queryid: 'One statement, by its pg_stat_statements queryid.',
+  topN: 'How many rows the ranked table keeps.',
+  orderBy: 'What the ranked table is sorted by (descending), computed over the selected range.',
+  threshold: 'Statements at or above this mean time per call count as slow.',
+  minCalls: 'Ignore statements with fewer calls in the range or step.',
+  legend: 'Series name; {{label}} is replaced by that label, e.g. {{datname}}.',
+  k: 'k of recall@k for vector probes.',
+  efSearch: 'hnsw.ef_search (HNSW) or ivfflat.probes (IVFFlat) of the probe series to show.',
+};
+
+/** Metric menu: grouped by area in the catalog's area order, each with description and unit. */
+export function metricOptions(app?: CoreApp | string): Array<ComboboxOption<string>> {
+  return [...metrics]
+    .sort((a, b) => areas.indexOf(a.area) - areas.indexOf(b.area))
+    .map((m) => ({
+      value: m.id,
+      label: m.title,
+      group: m.area,
+      description: `${kindLabels[m.kind]} · unit ${m.unit}${app === CoreApp.UnifiedAlerting && !m.alertable ? ' · not alertable' : ''} — ${m.description}`,
+    }));
+}
+
+function issueFor(issues: QueryIssue[], field: string): QueryIssue | undefined {
+  return issues.find((i) => i.field === field);
+}
+
+export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Props) {
+  // Old stored shapes are migrated once, so the editor and the request agree.
+  useEffect(() => {
+    if (query.schemaVersion !== QUERY_SCHEMA_VERSION || 'metricId' in query || 'limit' in query) {
+      onChange(migrateQuery(query));
+    }
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
+
+  const q = useMemo(() => migrateQuery(query), [query]);
+  const metric: MetricDef | undefined = q.metric ? findMetric(q.metric) : undefined;
+  const issues = useMemo(() => validateQuery(q, app), [q, app]);
+  const menu = useMemo(() => metricOptions(app), [app]);
+
+  const update = (next: PgpulseQuery) => {
+    onChange(next);
+    if (!hasErrors(validateQuery(next, app))) {
+      onRunQuery();
+    }
+  };
+
+  const setOption = (key: OptionKey | 'target', value: string | number | undefined) => {
+    const next: Record<string, unknown> = { ...q };
+    if (value === undefined || value === '') {
+      delete next[key];
+    } else {
+      next[key] = value;
+    }
+    // Narrower filters depend on wider ones: a new table invalidates the chosen index, and so on.
+    const dependents: Record<string, string[]> = {
+      target: ['database', 'schema', 'table', 'index', 'queryid'],
+      database: ['schema', 'table', 'index', 'queryid'],
+      schema: ['table', 'index'],
+      table: ['index'],
+    };
+    if (q[key] !== value) {
+      for (const d of dependents[key] ?? []) {
+        delete next[d];
+      }
+    }
+    update(next as PgpulseQuery);
+  };
+
+  const onMetric = (opt: ComboboxOption<string> | null) => {
+    const m = opt ? findMetric(opt.value) : undefined;
+    if (!m) {
+      return;
+    }
+    update(retainOptions(q, m));
+  };
+
+  const filters = { target: q.target, database: q.database, schema: q.schema, table: q.table };
+  const takes = (k: OptionKey) => Boolean(metric?.options.includes(k)) || (q[k] !== undefined && q[k] !== '');
+  const str = (k: OptionKey) => (typeof q[k] === 'string' || typeof q[k] === 'number' ? String(q[k]) : undefined);
+  const num = (k: OptionKey) => (typeof q[k] === 'number' ? (q[k] as number) : undefined);
+
+  const picker = (k: 'database' | 'schema' | 'table' | 'index' | 'queryid', resource: 'databases' | 'schemas' | 'tables' | 'indexes' | 'queryids') =>
+    takes(k) && (
+      <InlineField key={k} label={optionLabels[k]} labelWidth={LABEL_WIDTH} tooltip={optionTooltips[k]} invalid={Boolean(issueFor(issues, k)?.severity === 'error')}>
+        <ResourcePicker
+          id={`pgpulse-${q.refId}-${k}`}
+          datasource={datasource}
+          resource={resource}
+          filters={filters}
+          value={str(k)}
+          onChange={(v) => setOption(k, v)}
+          testId={selectors.queryEditor.option(k)}
+          placeholder={k === 'queryid' ? 'all statements' : `all ${resource}`}
+          width={k === 'queryid' ? 30 : 25}
+          invalid={issueFor(issues, k)?.severity === 'error'}
+        />
+      </InlineField>
+    );
+
+  const numberField = (k: 'topN' | 'threshold' | 'minCalls' | 'k' | 'efSearch', extra: { min?: number; max?: number; step?: number; suffix?: string } = {}) => {
+    const def = metric?.defaults?.[k as keyof NonNullable<MetricDef['defaults']>];
+    return (
+      takes(k) && (
+        <InlineField key={k} label={optionLabels[k]} labelWidth={LABEL_WIDTH} tooltip={optionTooltips[k]} invalid={issueFor(issues, k)?.severity === 'error'}>
+          <NumberInput
+            id={`pgpulse-${q.refId}-${k}`}
+            testId={selectors.queryEditor.option(k)}
+            value={num(k)}
+            onCommit={(v) => setOption(k, v)}
+            placeholder={def !== undefined ? `${def} (default)` : 'default'}
+            invalid={issueFor(issues, k)?.severity === 'error'}
+            {...extra}
+          />
+        </InlineField>
+      )
+    );
+  };
+
+  const thresholdUnit = metric?.id === 'slow_statements' || metric?.unit === 'ms' ? 'ms' : metric?.unit === 's' ? 's' : undefined;
+  const orderChoices: Array<ComboboxOption<string>> = (metric?.orderBy ?? []).map((o) => ({ value: o, label: orderByLabels[o] ?? o }));
+
+  return (
+    <div data-testid={selectors.queryEditor.root}>
+      <Stack direction="column" gap={0.5}>
+        <InlineFieldRow>
+          <InlineField label="Metric" labelWidth={LABEL_WIDTH} tooltip="What to show. Grouped by area; each has a description and unit." invalid={issueFor(issues, 'metric')?.severity === 'error'}>
+            <Combobox<string>
+              id={`pgpulse-${q.refId}-metric`}
+              data-testid={selectors.queryEditor.metric}
+              options={menu}
+              value={q.metric ? (metric ? q.metric : { value: q.metric, label: q.metric }) : null}
+              onChange={onMetric}
+              placeholder="Choose a metric"
+              width={40}
+            />
+          </InlineField>
+          <InlineField label="Target" labelWidth={10} tooltip="Which monitored target of the sidecar. Empty: the datasource's target.">
+            <ResourcePicker
+              id={`pgpulse-${q.refId}-target`}
+              datasource={datasource}
+              resource="targets"
+              filters={{}}
+              value={q.target}
+              onChange={(v) => setOption('target', v)}
+              testId={selectors.queryEditor.target}
+              placeholder={datasource.defaultTarget ? `${datasource.defaultTarget} (datasource default)` : 'datasource default'}
+            />
+          </InlineField>
+        </InlineFieldRow>
+
+        {metric && (
+          <div data-testid={selectors.queryEditor.description} style={{ maxWidth: 900 }}>
+            <Text variant="bodySmall" color="secondary">
+              {metric.description} <Text variant="bodySmall" italic>Unit: {metric.unit}; {kindLabels[metric.kind]}
+              {metric.alertable ? ', alertable' : ''}
+              {metric.requires?.length ? `; needs ${metric.requires.join(', ')}` : ''}.</Text>
+            </Text>
+          </div>
+        )}
+
+        {metric && (
+          <InlineFieldRow>
+            {picker('database', 'databases')}
+            {picker('schema', 'schemas')}
+            {picker('table', 'tables')}
+            {picker('index', 'indexes')}
+            {picker('queryid', 'queryids')}
+          </InlineFieldRow>
+        )}
+
+        {metric && (
+          <InlineFieldRow>
+            {numberField('topN', { min: 1, max: 1000, step: 1 })}
+            {takes('orderBy') && (
+              <InlineField label={optionLabels.orderBy} labelWidth={LABEL_WIDTH} tooltip={optionTooltips.orderBy} invalid={issueFor(issues, 'orderBy')?.severity === 'error'}>
+                <Combobox<string>
+                  id={`pgpulse-${q.refId}-orderBy`}
+                  data-testid={selectors.queryEditor.option('orderBy')}
+                  options={orderChoices}
+                  value={typeof q.orderBy === 'string' ? q.orderBy : null}
+                  onChange={(o) => setOption('orderBy', o?.value)}
+                  isClearable
+                  placeholder={metric.defaults?.orderBy ? `${orderByLabels[metric.defaults.orderBy] ?? metric.defaults.orderBy} (default)` : 'default'}
+                  width={22}
+                />
+              </InlineField>
+            )}
+            {numberField('threshold', { min: 0, suffix: thresholdUnit })}
+            {numberField('minCalls', { min: 0, step: 1 })}
+            {numberField('k', { min: 1, max: 1000, step: 1 })}
+            {numberField('efSearch', { min: 1, max: 1000, step: 1 })}
+            {takes('legend') && (
+              <InlineField label={optionLabels.legend} labelWidth={LABEL_WIDTH} tooltip={optionTooltips.legend} grow>
+                <Input
+                  id={`pgpulse-${q.refId}-legend`}
+                  data-testid={selectors.queryEditor.option('legend')}
+                  defaultValue={typeof q.legend === 'string' ? q.legend : ''}
+                  key={`legend-${q.metric}`}
+                  placeholder={metric.defaultLegend || 'auto'}
+                  onBlur={(e) => {
+                    const v = e.currentTarget.value;
+                    if (v !== (q.legend ?? '')) {
+                      setOption('legend', v || undefined);
+                    }
+                  }}
+                  width={30}
+                />
+              </InlineField>
+            )}
+          </InlineFieldRow>
+        )}
+
+        {issues.length > 0 && (
+          <div data-testid={selectors.queryEditor.issues}>
+            <Alert title={hasErrors(issues) ? 'This query cannot run yet' : 'Note'} severity={hasErrors(issues) ? 'error' : 'info'} bottomSpacing={0}>
+              <ul style={{ margin: 0, paddingLeft: 16 }}>
+                {issues.map((i) => (
+                  <li key={`${i.field}-${i.message}`} data-testid={selectors.queryEditor.issue(i.field)}>
+                    {i.message}
+                  </li>
+                ))}
+              </ul>
+            </Alert>
+          </div>
+        )}
+      </Stack>
+    </div>
+  );
+}

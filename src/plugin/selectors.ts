@@ -1,0 +1,29 @@
+/**
+ * Test ids shared by the jest tests and the Playwright end-to-end tests, so both find the same
+ * elements the same way. Pure data: no imports.
+ */
+export const selectors = {
+  queryEditor: {
+    root: 'pgpulse-query-editor',
+    metric: 'pgpulse-query-metric',
+    target: 'pgpulse-query-target',
+    description: 'pgpulse-query-metric-description',
+    /** one per catalog option: database, schema, table, index, queryid, topN, orderBy, threshold, minCalls, k, efSearch, legend */
+    option: (key: string) => `pgpulse-query-option-${key}`,
+    issues: 'pgpulse-query-issues',
+    issue: (field: string) => `pgpulse-query-issue-${field}`,
+    run: 'pgpulse-query-run',
+  },
+  configEditor: {
+    root: 'pgpulse-config-editor',
+    target: 'pgpulse-config-target',
+    token: 'pgpulse-config-token',
+    help: 'pgpulse-config-help',
+    targetsNote: 'pgpulse-config-targets-note',
+  },
+  variableEditor: {
+    root: 'pgpulse-variable-editor',
+    resource: 'pgpulse-variable-resource',
+    filter: (key: string) => `pgpulse-variable-${key}`,
+  },
+} as const;
