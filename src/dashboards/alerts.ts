@@ -1,0 +1,335 @@
+/**
+ * Grafana alert rules on pgpulse queries, built with the foundation SDK and written as Grafana's
+ * file-provisioning format (provisioning/alerting/*.yaml).
+ *
+ * Each rule: A = the pgpulse query, B = reduce A over the rule's window (nulls dropped: a gap is
+ * not a zero), C = threshold on B (the condition).
+ *
+ * State choices, deliberately:
+ * - noDataState OK for workload rules: an idle database, or a Neon endpoint scaled to zero, has no
+ *   statements, no block reads and no locks. That is not a problem.
+ * - execErrState Error for workload rules: a query that cannot run (pg_stat_statements missing,
+ *   sidecar down) shows as an error, never as a silent OK.
+ * - The sampler watchdog alerts on both: it is the rule that exists to say "pgpulse cannot see
+ *   the target". It never fires for scale-to-zero because sampler_staleness is 0 while the Neon
+ *   endpoint is idle by design.
+ */
+import { QueryBuilder, RuleBuilder, RuleGroupBuilder, ContactPointBuilder, NotificationPolicyBuilder, type Rule } from '@grafana/grafana-foundation-sdk/alerting';
+import { TypeReduceBuilder, TypeThresholdBuilder } from '@grafana/grafana-foundation-sdk/expr';
+import { findMetric } from '../model/catalog';
+import { DATASOURCE_UID, DASHBOARD_UIDS, FIXED_DATASOURCE, FOLDER_TITLE } from './constants';
+import { PgpulseQueryBuilder, type PanelQueryOptions } from './pgpulse-query';
+
+export const EXPR_UID = '__expr__';
+const EXPR_DATASOURCE = { type: EXPR_UID, uid: EXPR_UID };
+export const RULE_GROUP = 'pgpulse';
+export const RULE_GROUP_INTERVAL_SECONDS = 60;
+export const CONTACT_POINT = 'pgpulse-webhook';
+/** Step of the alert query: one value per minute keeps a 15 s sampler's noise out of the reduction. */
+export const ALERT_QUERY_INTERVAL_MS = 60_000;
+
+type Reducer = 'mean' | 'max' | 'min' | 'last' | 'sum';
+type Op = 'gt' | 'lt';
+
+export interface AlertSpec {
+  uid: string;
+  title: string;
+  metric: string;
+  options?: Omit<PanelQueryOptions, 'target'>;
+  /** how far back the query looks, seconds */
+  windowSeconds: number;
+  reducer: Reducer;
+  op: Op;
+  threshold: number;
+  for: string;
+  noDataState: 'OK' | 'NoData' | 'Alerting' | 'KeepLast';
+  execErrState: 'OK' | 'Error' | 'Alerting' | 'KeepLast';
+  severity: 'warning' | 'critical';
+  summary: string;
+  description: string;
+  runbook: string;
+  /** dashboard whose panel of the same metric the rule links to */
+  dashboard: string;
+}
+
+const workload = { noDataState: 'OK', execErrState: 'Error' } as const;
+
+export const SLOW_STATEMENT_MS = 100;
+export const SLOW_STATEMENT_MIN_CALLS = 10;
+export const SLOW_STATEMENT_COUNT = 3;
+
+/** The rules, in the order they appear in Grafana. Vector rules join when the catalog has the metrics. */
+export function alertSpecs(): AlertSpec[] {
+  const specs: AlertSpec[] = [
+    {
+      uid: 'pgpulse-cache-hit-ratio-low',
+      title: 'PostgreSQL cache hit ratio low',
+      metric: 'cache_hit_ratio',
+      windowSeconds: 600,
+      reducer: 'mean',
+      op: 'lt',
+      threshold: 0.98,
+      for: '10m',
+      ...workload,
+      severity: 'warning',
+      summary: 'Cache hit ratio of {{ $labels.datname }} is {{ humanizePercentage $values.B.Value }} (below 98%) over the last 10 minutes.',
+      description:
+        'Share of block reads served from shared buffers, Δblks_hit / (Δblks_hit + Δblks_read) over 1-minute steps, averaged over 10 minutes. Below 98% the working set no longer fits in shared_buffers (on Neon: the local file cache) and reads go to disk or storage.',
+      runbook:
+        'Open pgpulse / Indexes & tables and Queries: find the statements and tables with the most block reads. Check for new sequential scans (missing index), a grown table or index (compare with shared_buffers), or a one-off batch job. Fix the plan first; raise shared_buffers / the Neon compute size only if the working set truly grew. A database with very few reads can dip on a handful of cold pages: then raise the threshold for it or silence it.',
+      dashboard: DASHBOARD_UIDS.overview,
+    },
+    {
+      uid: 'pgpulse-slow-statements',
+      title: 'PostgreSQL slow statements',
+      metric: 'slow_statements',
+      options: { threshold: SLOW_STATEMENT_MS, minCalls: SLOW_STATEMENT_MIN_CALLS },
+      windowSeconds: 600,
+      reducer: 'max',
+      op: 'gt',
+      threshold: SLOW_STATEMENT_COUNT,
+      for: '10m',
+      ...workload,
+      severity: 'warning',
+      summary: '{{ $values.B.Value }} statements average at least ' + SLOW_STATEMENT_MS + ' ms per call.',
+      description: `Number of pg_stat_statements entries whose mean time per call within a 1-minute step (Δtotal_exec_time / Δcalls) is at least ${SLOW_STATEMENT_MS} ms with at least ${SLOW_STATEMENT_MIN_CALLS} calls; highest step of the last 10 minutes is above ${SLOW_STATEMENT_COUNT}.`,
+      runbook:
+        'Open pgpulse / Queries, order Top queries by mean time and drill into the worst queryid. Run EXPLAIN (ANALYZE, BUFFERS) on a representative call; look for sequential scans on large tables, sorts and hashes spilling to temp files (raise work_mem for that role or add an index), lock waits (Blocked queries), or a plan change after ANALYZE. Check `pgpulse advise` for index recommendations.',
+      dashboard: DASHBOARD_UIDS.queries,
+    },
+    {
+      uid: 'pgpulse-long-running-query',
+      title: 'PostgreSQL long-running query',
+      metric: 'longest_query_seconds',
+      windowSeconds: 300,
+      reducer: 'max',
+      op: 'gt',
+      threshold: 300,
+      for: '1m',
+      ...workload,
+      severity: 'warning',
+      summary: 'A statement has been running for {{ humanizeDuration $values.B.Value }}.',
+      description: 'Age of the longest-running active statement (now − query_start in pg_stat_activity), highest sample of the last 5 minutes, is above 5 minutes.',
+      runbook:
+        'Find it: SELECT pid, usename, now() - query_start AS age, wait_event_type, query FROM pg_stat_activity WHERE state = \'active\' ORDER BY age DESC. If it is a known report or migration, let it finish. Otherwise check whether it waits on a lock (Blocked queries panel) and, with the owner\'s agreement, SELECT pg_cancel_backend(pid). Long statements hold back VACUUM (xmin horizon): set statement_timeout for application roles.',
+      dashboard: DASHBOARD_UIDS.overview,
+    },
+    {
+      uid: 'pgpulse-blocked-queries',
+      title: 'PostgreSQL queries blocked on locks',
+      metric: 'blocked_queries',
+      windowSeconds: 300,
+      reducer: 'min',
+      op: 'gt',
+      threshold: 0,
+      for: '5m',
+      ...workload,
+      severity: 'warning',
+      summary: '{{ $values.B.Value }} backends have waited on locks held by others for 5 minutes.',
+      description: 'Backends waiting on a lock held by another backend (pg_blocking_pids): the lowest sample of the last 5 minutes is above 0, so something has been blocked the whole time, not just a brief contention.',
+      runbook:
+        'Find the blocker: SELECT pid, pg_blocking_pids(pid) AS blocked_by, now() - xact_start AS xact_age, state, query FROM pg_stat_activity WHERE cardinality(pg_blocking_pids(pid)) > 0. The blocker is often a session "idle in transaction" or a DDL statement (ALTER TABLE) queued behind a long reader. End the blocking transaction in the application; as a last resort pg_terminate_backend(blocker_pid). Set lock_timeout for DDL and idle_in_transaction_session_timeout.',
+      dashboard: DASHBOARD_UIDS.overview,
+    },
+    {
+      uid: 'pgpulse-connection-saturation',
+      title: 'PostgreSQL connections near max_connections',
+      metric: 'connection_utilization',
+      windowSeconds: 300,
+      reducer: 'max',
+      op: 'gt',
+      threshold: 0.8,
+      for: '5m',
+      ...workload,
+      severity: 'critical',
+      summary: 'Connections use {{ humanizePercentage $values.B.Value }} of max_connections.',
+      description: 'All backends / max_connections, highest sample of the last 5 minutes, has stayed above 80%. At 100% new clients get "too many clients already".',
+      runbook:
+        'Open pgpulse / Overview, Connections by state: many "idle" connections mean an oversized application pool; many "idle in transaction" mean a leak (set idle_in_transaction_session_timeout). Put a pooler in front (PgBouncer in transaction mode; on Neon use the -pooler endpoint) rather than raising max_connections, which costs memory per backend.',
+      dashboard: DASHBOARD_UIDS.overview,
+    },
+    {
+      uid: 'pgpulse-sampler-stale',
+      title: 'pgpulse cannot sample the target',
+      metric: 'sampler_staleness',
+      windowSeconds: 300,
+      reducer: 'last',
+      op: 'gt',
+      threshold: 180,
+      for: '2m',
+      noDataState: 'Alerting',
+      execErrState: 'Alerting',
+      severity: 'critical',
+      summary: 'pgpulse has had no successful sample of the target for {{ humanizeDuration $values.B.Value }}.',
+      description:
+        'Seconds since the sidecar last sampled the target is above 3 minutes (12 sampling intervals at the default 15 s). It stays 0 while a Neon endpoint is idle by design, so scale-to-zero never fires this rule. Also fires when the sidecar does not answer at all (no data or query error): then every other pgpulse rule is blind.',
+      runbook:
+        'Run `pgpulse doctor` (or GET /healthz on the sidecar) to see the last sampling error. Typical causes: the database is down or unreachable from the sidecar (network, DNS, TLS), the monitoring role\'s password changed or it lost pg_monitor, max_connections exhausted, or the sidecar container stopped (docker compose ps). The Grafana datasource "Save & test" tells whether Grafana reaches the sidecar.',
+      dashboard: DASHBOARD_UIDS.overview,
+    },
+    {
+      uid: 'pgpulse-deadlocks',
+      title: 'PostgreSQL deadlocks',
+      metric: 'deadlocks',
+      windowSeconds: 900,
+      reducer: 'sum',
+      op: 'gt',
+      threshold: 0,
+      for: '0s',
+      ...workload,
+      severity: 'warning',
+      summary: '{{ $values.B.Value }} deadlocks in {{ $labels.datname }} in the last 15 minutes.',
+      description: 'Deadlocks detected (Δdeadlocks from pg_stat_database) summed over the last 15 minutes. PostgreSQL resolved each by aborting one transaction, which the application saw as an error.',
+      runbook:
+        'The server log has the two statements of every deadlock ("deadlock detected", with log_lock_waits on). Make transactions touch rows and tables in the same order, keep them short, and retry on SQLSTATE 40P01 in the application.',
+      dashboard: DASHBOARD_UIDS.overview,
+    },
+  ];
+  return [...specs, ...vectorAlertSpecs()];
+}
+
+/** Vector rules, only when the catalog offers alertable metrics for them (a later issue adds them). */
+export function vectorAlertSpecs(): AlertSpec[] {
+  const out: AlertSpec[] = [];
+  const recall = findMetric('vector_recall');
+  if (recall?.alertable) {
+    out.push({
+      uid: 'pgpulse-vector-recall-low',
+      title: 'pgvector recall below target',
+      metric: 'vector_recall',
+      windowSeconds: 1800,
+      reducer: 'mean',
+      op: 'lt',
+      threshold: 0.9,
+      for: '15m',
+      ...workload,
+      severity: 'warning',
+      summary: 'recall@k of the vector probes is {{ humanizePercentage $values.B.Value }} (below 90%).',
+      description: `${recall.description} Averaged over the last 30 minutes it is below 0.90.`,
+      runbook:
+        'Open pgpulse / Vector search. Raise hnsw.ef_search (or ivfflat.probes) for the searching role and watch probe latency; with filters, enable iterative scans (pgvector 0.8+: hnsw.iterative_scan = relaxed_order). Many dead tuples also take ef_search slots: VACUUM the table. If the index was built on a small sample, rebuild IVFFlat with lists ≈ rows/1000.',
+      dashboard: DASHBOARD_UIDS.vector,
+    });
+  }
+  return out;
+}
+
+function rule(spec: AlertSpec): RuleBuilder {
+  const relative = { from: spec.windowSeconds, to: 0 };
+  const query = new PgpulseQueryBuilder(spec.metric, { ...spec.options }).refId('A').datasource(FIXED_DATASOURCE);
+  return new RuleBuilder(spec.title)
+    .uid(spec.uid)
+    .ruleGroup(RULE_GROUP)
+    .condition('C')
+    .withQuery(new QueryBuilder('A').datasourceUid(DATASOURCE_UID).relativeTimeRange(relative).model(query))
+    .withQuery(
+      new QueryBuilder('B')
+        .datasourceUid(EXPR_UID)
+        .relativeTimeRange(relative)
+        .model(new TypeReduceBuilder().refId('B').datasource(EXPR_DATASOURCE).expression('A').reducer(spec.reducer).settings({ mode: 'dropNN' })),
+    )
+    .withQuery(
+      new QueryBuilder('C')
+        .datasourceUid(EXPR_UID)
+        .relativeTimeRange(relative)
+        .model(new TypeThresholdBuilder().refId('C').datasource(EXPR_DATASOURCE).expression('B').conditions([{ evaluator: { type: spec.op, params: [spec.threshold] } }])),
+    )
+    .forDuration(spec.for)
+    .noDataState(spec.noDataState)
+    .execErrState(spec.execErrState)
+    .labels({ severity: spec.severity, source: 'pgpulse', metric: spec.metric })
+    .annotations({ summary: spec.summary, description: spec.description, runbook: spec.runbook });
+}
+
+/** Strip the SDK's marker methods and undefined fields: what Grafana reads is plain data. */
+function plain<T>(v: T): T {
+  return JSON.parse(JSON.stringify(v)) as T;
+}
+
+/** provisioning/alerting/rules.yaml as an object. panelFor links a rule to its dashboard panel. */
+export function rulesFile(panelFor: (dashboardUid: string, metric: string) => number | undefined) {
+  const specs = alertSpecs();
+  const group = new RuleGroupBuilder(RULE_GROUP).interval(RULE_GROUP_INTERVAL_SECONDS);
+  for (const s of specs) group.withRule(rule(s));
+  const built = plain(group.build());
+  return {
+    apiVersion: 1,
+    groups: [
+      {
+        orgId: 1,
+        name: built.title,
+        folder: FOLDER_TITLE,
+        interval: `${built.interval}s`,
+        rules: (built.rules ?? []).map((r: Rule, i: number) => {
+          const spec = specs[i];
+          const panelId = panelFor(spec.dashboard, spec.metric);
+          return {
+            uid: r.uid,
+            title: r.title,
+            condition: r.condition,
+            data: r.data.map((q) => ({
+              refId: q.refId,
+              relativeTimeRange: q.relativeTimeRange,
+              datasourceUid: q.datasourceUid,
+              model: { ...q.model, ...(q.datasourceUid === DATASOURCE_UID ? { intervalMs: ALERT_QUERY_INTERVAL_MS, maxDataPoints: 43200 } : {}) },
+            })),
+            ...(panelId !== undefined ? { dashboardUid: spec.dashboard, panelId } : {}),
+            noDataState: r.noDataState,
+            execErrState: r.execErrState,
+            for: r.for,
+            annotations: r.annotations,
+            labels: r.labels,
+            isPaused: false,
+          };
+        }),
+      },
+    ],
+  };
+}
+
+/** Contact point and notification policy: every pgpulse alert goes to the webhook. */
+export function notificationsFile() {
+  const cp = plain(
+    new ContactPointBuilder()
+      .uid(CONTACT_POINT)
+      .name(CONTACT_POINT)
+      .type('webhook')
+      // Grafana substitutes the environment variable when it reads the file (settings are interpolated).
+      .settings({ url: '$PGPULSE_ALERT_WEBHOOK_URL', httpMethod: 'POST' })
+      .disableResolveMessage(false)
+      .build(),
+  );
+  const policy = plain(
+    new NotificationPolicyBuilder()
+      .receiver(CONTACT_POINT)
+      .groupBy(['grafana_folder', 'alertname'])
+      .groupWait('30s')
+      .groupInterval('5m')
+      .repeatInterval('4h')
+      .build(),
+  );
+  return {
+    apiVersion: 1,
+    contactPoints: [{ orgId: 1, name: cp.name, receivers: [{ uid: cp.uid, type: cp.type, settings: cp.settings, disableResolveMessage: cp.disableResolveMessage }] }],
+    policies: [{ orgId: 1, ...policy }],
+  };
+}
+
+/**
+ * The alert queries alone (refId A of each rule), for the Go conformance harness: it runs each
+ * through the plugin protocol and applies the Go SDK's alerting-shape check.
+ */
+export function alertQueriesFile() {
+  return {
+    description: 'Generated by `npm run dashboards` from src/dashboards/alerts.ts: the pgpulse query (refId A) of every provisioned alert rule. Frames must be timeseries-multi or numeric-multi.',
+    datasourceUid: DATASOURCE_UID,
+    queries: alertSpecs().map((s) => ({
+      rule: s.uid,
+      refId: 'A',
+      relativeTimeRange: { from: s.windowSeconds, to: 0 },
+      intervalMs: ALERT_QUERY_INTERVAL_MS,
+      query: { refId: 'A', metric: s.metric, ...(s.options ?? {}) },
+      acceptedFrameTypes: ['timeseries-multi', 'numeric-multi'],
+    })),
+  };
+}

@@ -1,0 +1,23 @@
+/**
+ * Panels for every catalog metric of an area, so dashboards grow with the catalog (vector and
+ * Neon metrics are added by later issues) without hand-editing a dashboard.
+ */
+import type { Builder } from '@grafana/grafana-foundation-sdk/cog';
+import type { Panel } from '@grafana/grafana-foundation-sdk/dashboard';
+import { metrics, type Area } from '../model/catalog';
+import { metricPanel } from './panels';
+
+export function metricsInArea(area: Area): string[] {
+  return metrics.filter((m) => m.area === area).map((m) => m.id);
+}
+
+/** Series as half-width graphs, instants as quarter-width stats, tables full width; in catalog order. */
+export function areaPanels(area: Area, skip: ReadonlySet<string> = new Set()): Array<Builder<Panel>> {
+  return metrics
+    .filter((m) => m.area === area && !skip.has(m.id))
+    .map((m) => {
+      if (m.kind === 'series') return metricPanel({ metric: m.id, width: 12, height: 8 });
+      if (m.kind === 'instant') return metricPanel({ metric: m.id, width: 6, height: 5 });
+      return metricPanel({ metric: m.id, width: 24, height: 10 });
+    });
+}
