@@ -1,8 +1,9 @@
 /**
  * What every pgpulse dashboard shares: tags, time settings, variables, cross-links, panel ids.
  */
-import { DashboardBuilder, DashboardCursorSync, DashboardLinkBuilder, DashboardLinkType, type Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
-import { DASHBOARD_TAG } from './constants';
+import { AnnotationQueryBuilder, DashboardBuilder, DashboardCursorSync, DashboardLinkBuilder, DashboardLinkType, type Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
+import { DASHBOARD_TAG, PANEL_DATASOURCE } from './constants';
+import { PgpulseQueryBuilder } from './pgpulse-query';
 import { databaseVariable, datasourceVariable, queryidVariable, targetVariable } from './variables';
 
 export function newDashboard(uid: string, title: string, description: string, opts: { queryid?: boolean } = {}): DashboardBuilder {
@@ -21,6 +22,16 @@ export function newDashboard(uid: string, title: string, description: string, op
   if (opts.queryid) {
     b.withVariable(queryidVariable());
   }
+  // Resets, restarts, index changes and recommendations as markers on every time series.
+  b.annotation(
+    new AnnotationQueryBuilder()
+      .name('pgpulse events')
+      .datasource(PANEL_DATASOURCE)
+      .enable(true)
+      .hide(false)
+      .iconColor('purple')
+      .target(new PgpulseQueryBuilder('events', { target: '$target', database: '$database' }).refId('Anno')),
+  );
   // One link entry lists every dashboard tagged "pgpulse" and carries time range and variables along.
   return b.link(
     new DashboardLinkBuilder('pgpulse dashboards')
@@ -40,6 +51,7 @@ export function finish(b: DashboardBuilder): Dashboard {
   const d = b.build();
   // The SDK tucks links into the controls menu; pgpulse wants them visible in the dashboard header.
   for (const l of d.links ?? []) delete l.placement;
+  for (const a of d.annotations?.list ?? []) delete a.placement;
   let id = 1;
   for (const p of d.panels ?? []) {
     (p as { id?: number }).id = id++;

@@ -30,11 +30,12 @@ export function allDashboards(): Record<string, Dashboard> {
   };
 }
 
-/** Id of the first panel on a dashboard that queries `metric` (alert rules link to it). */
+/** Id of the panel alert rules link to: the first graph of `metric`, else any panel of it. */
 export function panelIdFor(dashboards: Record<string, Dashboard>, dashboardUid: string, metric: string): number | undefined {
   const d = Object.values(dashboards).find((x) => x.uid === dashboardUid);
-  const panel = (d?.panels ?? []).find((p) => ((p as { targets?: Array<{ metric?: string }> }).targets ?? []).some((t) => t.metric === metric));
-  return (panel as { id?: number } | undefined)?.id;
+  const panels = (d?.panels ?? []) as Array<{ id?: number; type?: string; targets?: Array<{ metric?: string }> }>;
+  const ofMetric = panels.filter((p) => (p.targets ?? []).some((t) => t.metric === metric));
+  return (ofMetric.find((p) => p.type === 'timeseries') ?? ofMetric[0])?.id;
 }
 
 export function renderAll(): GeneratedFile[] {
@@ -46,7 +47,8 @@ export function renderAll(): GeneratedFile[] {
   const yamlOpts = { lineWidth: 0 } as const;
   files.push({ path: 'provisioning/alerting/rules.yaml', content: YAML_HEADER + stringify(rulesFile((uid, metric) => panelIdFor(dashboards, uid, metric)), yamlOpts) });
   files.push({ path: 'provisioning/alerting/notifications.yaml', content: YAML_HEADER + stringify(notificationsFile(), yamlOpts) });
-  files.push({ path: 'provisioning/alerting/queries.json', content: `${JSON.stringify(alertQueriesFile(), null, 2)}\n` });
+  // Outside provisioning/alerting/: Grafana would try to read any .json there as alerting provisioning.
+  files.push({ path: 'provisioning/alert-queries.json', content: `${JSON.stringify(alertQueriesFile(), null, 2)}\n` });
   return files;
 }
 

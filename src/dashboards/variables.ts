@@ -1,24 +1,32 @@
 /**
- * Dashboard variables. The target/database/queryid variables are answered by the pgpulse
- * datasource's variable support (metricFindQuery), with this query-string contract:
+ * Dashboard variables. target / database / queryid are answered by the pgpulse datasource's
+ * variable support (src/plugin/variables.ts, CustomVariableSupport): the stored query is a
+ * PgpulseVariableQuery `{ refId, resource, target?, database? }`; the datasource interpolates the
+ * filters and lists the backend resource (GET resources/<resource>?target=&database=).
  *
- *   targets                                   → one option per monitored target (text = value = name)
- *   databases target=<t>                      → databases of target t
- *   queryids target=<t> database=<d>          → statements seen in the selected time range,
- *                                               value = queryid, text = a short query text
+ *   { resource: 'targets' }                                      → every monitored target
+ *   { resource: 'databases', target: '$target' }                 → databases of that target
+ *   { resource: 'queryids', target: '$target', database: '$database' } → statements (value = queryid)
  *
- * Words after the kind are key=value filters; the datasource interpolates dashboard variables in
- * them, and a value equal to ALL_VALUE ("*") means "no filter".
+ * The All option of database / queryid interpolates to ALL_VALUE ("*"), which means "no filter".
  */
 import type { Builder } from '@grafana/grafana-foundation-sdk/cog';
 import { DatasourceVariableBuilder, QueryVariableBuilder, VariableRefresh, VariableSort, type VariableModel } from '@grafana/grafana-foundation-sdk/dashboard';
 import { ALL_VALUE, DATASOURCE_NAME, DATASOURCE_UID, DEFAULT_TARGET, PANEL_DATASOURCE, PLUGIN_ID } from './constants';
 
+const VARIABLE_REF_ID = 'PgpulseVariableQuery';
+
 export const VARIABLE_QUERIES = {
-  target: 'targets',
-  database: 'databases target=$target',
-  queryid: 'queryids target=$target database=$database',
+  target: { refId: VARIABLE_REF_ID, resource: 'targets' },
+  database: { refId: VARIABLE_REF_ID, resource: 'databases', target: '$target' },
+  queryid: { refId: VARIABLE_REF_ID, resource: 'queryids', target: '$target', database: '$database' },
 } as const;
+
+/** What the variable editor shows for a stored query. */
+function definition(q: { resource: string; target?: string; database?: string }): string {
+  const filters = (['target', 'database'] as const).filter((k) => q[k] !== undefined).map((k) => `${k}=${q[k]}`);
+  return filters.length ? `${q.resource}?${filters.join('&')}` : q.resource;
+}
 
 export function datasourceVariable(): Builder<VariableModel> {
   return new DatasourceVariableBuilder('datasource')
@@ -32,8 +40,8 @@ export function targetVariable(): Builder<VariableModel> {
     .label('Target')
     .description('Which monitored PostgreSQL / Neon target (sidecar config; DATABASE_URL is "default").')
     .datasource(PANEL_DATASOURCE)
-    .query(VARIABLE_QUERIES.target)
-    .definition(VARIABLE_QUERIES.target)
+    .query({ ...VARIABLE_QUERIES.target })
+    .definition(definition(VARIABLE_QUERIES.target))
     .current({ text: DEFAULT_TARGET, value: DEFAULT_TARGET, selected: true })
     .refresh(VariableRefresh.OnDashboardLoad)
     .sort(VariableSort.AlphabeticalAsc);
@@ -44,8 +52,8 @@ export function databaseVariable(): Builder<VariableModel> {
     .label('Database')
     .description('Narrows per-database panels; All shows every database of the target.')
     .datasource(PANEL_DATASOURCE)
-    .query(VARIABLE_QUERIES.database)
-    .definition(VARIABLE_QUERIES.database)
+    .query({ ...VARIABLE_QUERIES.database })
+    .definition(definition(VARIABLE_QUERIES.database))
     .includeAll(true)
     .allValue(ALL_VALUE)
     .current({ text: 'All', value: '$__all', selected: true })
@@ -58,8 +66,8 @@ export function queryidVariable(): Builder<VariableModel> {
     .label('Statement (queryid)')
     .description('One pg_stat_statements entry to drill into; All aggregates every statement. Click a queryid in Top queries to set it.')
     .datasource(PANEL_DATASOURCE)
-    .query(VARIABLE_QUERIES.queryid)
-    .definition(VARIABLE_QUERIES.queryid)
+    .query({ ...VARIABLE_QUERIES.queryid })
+    .definition(definition(VARIABLE_QUERIES.queryid))
     .includeAll(true)
     .allValue(ALL_VALUE)
     .current({ text: 'All', value: '$__all', selected: true })

@@ -27,12 +27,14 @@ export function overviewDashboard(): Dashboard {
   for (const p of stats) b.withPanel(p);
 
   b.withRow(new RowBuilder('Health over time'));
-  for (const p of areaPanels('Health')) b.withPanel(p);
+  for (const p of areaPanels('Health', new Set(['events']))) b.withPanel(p);
   b.withRow(new RowBuilder('Connections & locks'));
   for (const p of areaPanels('Connections & locks')) b.withPanel(p);
   if (metricsInArea('Advice').length > 0) {
     b.withRow(new RowBuilder('Advice'));
     for (const p of areaPanels('Advice')) b.withPanel(p);
   }
+  b.withRow(new RowBuilder('Events'));
+  b.withPanel(metricPanel({ metric: 'events', title: 'Events in the range', width: 24, height: 8, note: 'The same events mark the graphs as annotations.' }));
   return finish(b);
 }

@@ -1,0 +1,25 @@
+# The pgpulse sidecar image, built from this repository. It also carries the built Grafana plugin
+# (/app/dist), which docker-compose.yaml copies into Grafana's plugin folder.
+FROM node:20-bookworm AS build
+WORKDIR /app
+# dependencies first: this layer is reused until package*.json change
+COPY package.json package-lock.json ./
+RUN npm ci
+COPY . .
+RUN npm run build && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production \
+    PGPULSE_HTTP_ADDR=0.0.0.0:7700 \
+    PGPULSE_GRPC_ADDR=0.0.0.0:7701 \
+    PGPULSE_DATA_DIR=/data
+WORKDIR /app
+COPY --from=build /app /app
+# the SQLite history lives on a volume owned by the unprivileged runtime user
+RUN mkdir -p /data && chown node:node /data
+USER node
+VOLUME ["/data"]
+EXPOSE 7700 7701
+HEALTHCHECK --interval=10s --timeout=5s --start-period=15s --retries=5 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:7700/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+CMD ["node", "bin/pgpulse.js", "serve"]
