@@ -1,0 +1,203 @@
+import { CoreApp } from '@grafana/data';
+import { render, screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import React from 'react';
+
+import { areas, metrics, type OptionKey } from '../../src/model/catalog';
+import { metricOptions, QueryEditor } from '../../src/plugin/components/QueryEditor';
+import { selectors } from '../../src/plugin/selectors';
+import type { PgpulseQuery } from '../../src/plugin/types';
+import { allOptionKeys, validateQuery } from '../../src/plugin/validation';
+import { installBackendSrv, installTemplateSrv, makeDatasource, type RecordedRequest } from './helpers';
+
+const S = selectors.queryEditor;
+
+const lists: Record<string, unknown> = {
+  targets: [{ name: 'default' }, { name: 'replica' }],
+  databases: ['postgres', 'shop'],
+  schemas: ['public', 'sales'],
+  tables: [{ name: 'orders' }, { name: 'customers' }],
+  indexes: [{ name: 'orders_pkey' }, { name: 'orders_customer_idx' }],
+  queryids: [{ queryid: '-4213859129', query: 'SELECT * FROM orders WHERE id = $1' }],
+};
+
+let requests: RecordedRequest[];
+
+function setup(query: Partial<PgpulseQuery>, app: CoreApp = CoreApp.PanelEditor) {
+  const onChange = jest.fn();
+  const onRunQuery = jest.fn();
+  const datasource = makeDatasource({ target: 'default' });
+  const utils = render(
+    <QueryEditor query={{ refId: 'A', schemaVersion: 1, ...query } as PgpulseQuery} onChange={onChange} onRunQuery={onRunQuery} datasource={datasource} app={app} />
+  );
+  return { ...utils, onChange, onRunQuery, datasource };
+}
+
+/** The options the editor shows, read from the DOM by their test ids. */
+function visibleOptions(): OptionKey[] {
+  return allOptionKeys.filter((k) => screen.queryByTestId(S.option(k)) !== null);
+}
+
+beforeEach(() => {
+  installTemplateSrv({ tbl: 'orders' });
+  requests = installBackendSrv((req) => {
+    const name = req.url.split('/resources/')[1];
+    if (name && name in lists) {
+      return lists[name];
+    }
+    throw Object.assign(new Error('not found'), { status: 404 });
+  });
+});
+
+describe('QueryEditor option visibility', () => {
+  it.each(metrics.map((m) => [m.id, m.options] as const))('%s shows exactly the options the catalog lists', (id, options) => {
+    setup({ metric: id });
+    expect(visibleOptions().sort()).toEqual([...options].sort());
+    expect(screen.getByTestId(S.metric)).toBeInTheDocument();
+    expect(screen.getByTestId(S.target)).toBeInTheDocument();
+    expect(screen.getByTestId(S.description)).toHaveTextContent(metrics.find((m) => m.id === id)!.unit);
+  });
+
+  it('shows a stale option so it can be cleared, and explains it', () => {
+    const { onRunQuery } = setup({ metric: 'tps', topN: 5 });
+    expect(screen.getByTestId(S.option('topN'))).toBeInTheDocument();
+    expect(screen.getByTestId(S.issue('topN'))).toHaveTextContent(/Top N does not apply: Transactions per second is a time series/);
+    expect(onRunQuery).not.toHaveBeenCalled();
+  });
+});
+
+describe('QueryEditor metric picker', () => {
+  it('lists every catalog metric grouped by area, with description and unit', async () => {
+    // The menu is virtualised, so the full list is checked on the data it renders from …
+    const menu = metricOptions();
+    expect(menu.map((o) => o.value).sort()).toEqual(metrics.map((m) => m.id).sort());
+    for (const o of menu) {
+      const m = metrics.find((x) => x.id === o.value)!;
+      expect(o.group).toBe(m.area);
+      expect(o.label).toBe(m.title);
+      expect(o.description).toContain(`unit ${m.unit}`);
+      expect(o.description).toContain(m.description);
+    }
+    // … each area is one contiguous group, in the catalog's area order
+    const groupOrder = menu.map((o) => o.group).filter((g, i, a) => a.indexOf(g) === i);
+    expect(groupOrder).toEqual(areas.filter((a) => metrics.some((m) => m.area === a)));
+    // … and the rendered menu shows the group headings and descriptions.
+    setup({ metric: 'tps' });
+    await userEvent.click(screen.getByTestId(S.metric));
+    const listbox = await screen.findByRole('listbox');
+    expect(listbox).toHaveTextContent('Health');
+    const tps = within(listbox).getByRole('option', { name: /Transactions per second/ });
+    expect(tps).toHaveTextContent('unit ops');
+    expect(tps).toHaveTextContent('xact_commit');
+  });
+
+  it('switching metric keeps only the options the new metric takes, and runs', async () => {
+    const { onChange, onRunQuery } = setup({ metric: 'dead_tuples', schema: 'sales', table: 'orders', legend: 'x' });
+    await userEvent.click(screen.getByTestId(S.metric));
+    await userEvent.keyboard('Index usage');
+    const opt = (await screen.findAllByRole('option')).find((o) => o.textContent?.startsWith('Index usage'))!;
+    await userEvent.click(opt);
+    const q = onChange.mock.calls[onChange.mock.calls.length - 1][0];
+    expect(q).toMatchObject({ refId: 'A', metric: 'index_usage', schema: 'sales', table: 'orders' });
+    expect(q.legend).toBeUndefined();
+    expect(onRunQuery).toHaveBeenCalled();
+  });
+});
+
+describe('QueryEditor pickers', () => {
+  it('loads tables from the backend narrowed by target, database and schema', async () => {
+    const { onChange, onRunQuery } = setup({ metric: 'dead_tuples', schema: 'sales' });
+    await userEvent.click(screen.getByTestId(S.option('table')));
+    const opt = await screen.findByRole('option', { name: /orders/ });
+    const req = requests.find((r) => r.url.endsWith('/resources/tables'))!;
+    expect(req.url).toBe('/api/datasources/uid/pgpulse-test/resources/tables');
+    expect(req.params).toEqual({ target: 'default', schema: 'sales' });
+    // dashboard variables are offered as well
+    expect(await screen.findByRole('option', { name: /\$tbl/ })).toBeInTheDocument();
+    await userEvent.click(opt);
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ metric: 'dead_tuples', schema: 'sales', table: 'orders' }));
+    expect(onRunQuery).toHaveBeenCalledTimes(1);
+  });
+
+  it('a new table clears the index chosen for the old one', async () => {
+    const { onChange } = setup({ metric: 'index_scans', schema: 'public', table: 'customers', index: 'customers_pkey' });
+    await userEvent.click(screen.getByTestId(S.option('table')));
+    await userEvent.click(await screen.findByRole('option', { name: /orders/ }));
+    const q = onChange.mock.calls[onChange.mock.calls.length - 1][0];
+    expect(q.table).toBe('orders');
+    expect(q.index).toBeUndefined();
+  });
+
+  it('offers queryids with their statement text', async () => {
+    setup({ metric: 'statement_latency' });
+    await userEvent.click(screen.getByTestId(S.option('queryid')));
+    expect(await screen.findByRole('option', { name: /-4213859129/ })).toHaveTextContent('SELECT * FROM orders');
+  });
+
+  it('order by offers only what the metric ranks by', async () => {
+    const { onChange } = setup({ metric: 'top_queries' });
+    await userEvent.click(screen.getByTestId(S.option('orderBy')));
+    const names = (await screen.findAllByRole('option')).map((o) => o.textContent);
+    expect(names).toHaveLength(metrics.find((m) => m.id === 'top_queries')!.orderBy!.length);
+    await userEvent.click(screen.getByRole('option', { name: /Mean time/ }));
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ orderBy: 'mean_time' }));
+  });
+
+  it('top N commits a number on blur', async () => {
+    const { onChange, onRunQuery } = setup({ metric: 'top_queries' });
+    const input = screen.getByTestId(S.option('topN'));
+    expect(input).toHaveAttribute('placeholder', '20 (default)');
+    await userEvent.type(input, '15');
+    expect(onChange).not.toHaveBeenCalled();
+    await userEvent.tab();
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ topN: 15 }));
+    expect(onRunQuery).toHaveBeenCalled();
+  });
+});
+
+describe('QueryEditor inline validation', () => {
+  it('index without table is explained and not run', async () => {
+    const { onRunQuery } = setup({ metric: 'index_scans', index: 'orders_pkey' });
+    expect(screen.getByTestId(S.issue('index'))).toHaveTextContent('Index needs a table');
+    expect(onRunQuery).not.toHaveBeenCalled();
+  });
+
+  it('topN out of range names the field', async () => {
+    const { onChange, onRunQuery } = setup({ metric: 'top_queries' });
+    await userEvent.type(screen.getByTestId(S.option('topN')), '5000');
+    await userEvent.tab();
+    const q = onChange.mock.calls[onChange.mock.calls.length - 1][0];
+    expect(q.topN).toBe(5000);
+    expect(onRunQuery).not.toHaveBeenCalled();
+    expect(validateQuery(q).map((i) => i.message).join(' ')).toMatch(/topN: topN must be at most 1000/);
+  });
+
+  it('alert rules cannot use a table metric', () => {
+    setup({ metric: 'top_queries' }, CoreApp.UnifiedAlerting);
+    expect(screen.getByTestId(S.issue('metric'))).toHaveTextContent(/alert rules need a time series/);
+  });
+
+  it('unknown metric is an error; a variable is only a note', () => {
+    expect(validateQuery({ metric: 'nope' })[0]).toMatchObject({ field: 'metric', severity: 'error' });
+    expect(validateQuery({ metric: '$m' })[0]).toMatchObject({ field: 'metric', severity: 'warning' });
+    expect(validateQuery({})[0]).toMatchObject({ field: 'metric', message: 'Pick a metric.' });
+  });
+
+  it('variables in filters are accepted before interpolation', () => {
+    expect(validateQuery({ metric: 'statement_latency', queryid: '$qid' })).toEqual([]);
+    expect(validateQuery({ metric: 'statement_latency', queryid: 'abc' })[0]).toMatchObject({ field: 'queryid', severity: 'error' });
+  });
+
+  it('every catalog metric with its defaults validates clean', () => {
+    for (const m of metrics) {
+      const issues = validateQuery({ metric: m.id, ...(m.defaults ?? {}) });
+      expect(issues.filter((i) => i.severity === 'error')).toEqual([]);
+    }
+  });
+
+  it('migrates a legacy stored query once on mount', async () => {
+    const { onChange } = setup({ metricId: 'top_queries', limit: 3, schemaVersion: undefined } as never);
+    await waitFor(() => expect(onChange).toHaveBeenCalled());
+    expect(onChange.mock.calls[0][0]).toMatchObject({ metric: 'top_queries', topN: 3, schemaVersion: 1 });
+  });
+});
