@@ -5,7 +5,7 @@ import { findMetric } from '../../src/model/catalog';
 import { QUERY_SCHEMA_VERSION } from '../../src/model/query';
 import { templatedKeys } from '../../src/plugin/datasource';
 import type { PgpulseQuery, PgpulseVariableQuery } from '../../src/plugin/types';
-import { toVariableQuery } from '../../src/plugin/variables';
+import { toVariableQuery, type PgpulseVariableSupport } from '../../src/plugin/variables';
 import { installBackendSrv, installTemplateSrv, makeDatasource, type RecordedRequest } from './helpers';
 
 const vars: Record<string, string> = {
@@ -141,8 +141,9 @@ describe('DataSource', () => {
 
   it('answers variable queries as a text/value frame', async () => {
     const ds = makeDatasource();
+    const support = ds.variables as PgpulseVariableSupport;
     const rsp = await lastValueFrom(
-      ds.variables!.query!({ targets: [{ refId: 'V', resource: 'tables' } as PgpulseVariableQuery], scopedVars: {} } as unknown as DataQueryRequest<PgpulseVariableQuery>)
+      support.query({ targets: [{ refId: 'V', resource: 'tables' } as PgpulseVariableQuery], scopedVars: {} } as unknown as DataQueryRequest<PgpulseVariableQuery>)
     );
     const frame = rsp.data[0] as DataFrame;
     expect(frame.fields.map((f) => f.name)).toEqual(['text', 'value']);
