@@ -10,7 +10,8 @@ version=$(node -p "require('$root/package.json').version")
 for arch in amd64 arm64; do
   [ -x "$root/dist/gpx_pgpulse_linux_$arch" ] || { echo "zip: dist/gpx_pgpulse_linux_$arch missing or not executable; run npm run build:locator" >&2; exit 1; }
 done
-out="$root/${id}-${version}.zip"
+mkdir -p "$root/build"
+out="$root/build/${id}-${version}.zip"
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 cp -a "$root/dist" "$stage/$id"
