@@ -419,6 +419,48 @@ func TestRemoteMode(t *testing.T) {
 		}
 	})
 
+	t.Run("JSONFramesOnlyWhenAsked", func(t *testing.T) {
+		// Grafana builds with SDK >= v0.290 may ask for JSON frames; they must decode like the SDK does.
+		w := lastMinutes(30)
+		for _, m := range httpCatalog(t) {
+			q := dataQuery("A", map[string]any{"metric": m.ID}, w)
+			ctx, cancel := ctxTimeout()
+			res, err := pc.data.QueryData(ctx, &pluginv2.QueryDataRequest{PluginContext: pluginCtx(cfg.token, ""), Queries: []*pluginv2.DataQuery{q}, Format: pluginv2.DataFrameFormat_JSON})
+			cancel()
+			if err != nil {
+				t.Fatalf("%s: QueryData JSON: %v", m.ID, err)
+			}
+			r := res.Responses["A"]
+			if r == nil || r.Format != pluginv2.DataFrameFormat_JSON {
+				t.Fatalf("%s: JSON asked, got %+v", m.ID, r)
+			}
+			for i, b := range r.Frames {
+				var f *data.Frame
+				if err := json.Unmarshal(b, &f); err != nil {
+					t.Fatalf("%s frame %d: SDK cannot decode the JSON frame: %v: %s", m.ID, i, err, truncate(string(b), 200))
+				}
+				if f.RefID != "A" {
+					t.Errorf("%s frame %d: refId %q", m.ID, i, f.RefID)
+				}
+			}
+			// the same query as Arrow decodes to the same frames (sampling may move on in between)
+			arrowRes := queryData(t, pc, cfg.token, nil, q)
+			arrowFrames, err := data.UnmarshalArrowFrames(arrowRes.Responses["A"].Frames)
+			if err != nil {
+				t.Fatalf("%s: arrow: %v", m.ID, err)
+			}
+			if len(arrowFrames) == len(r.Frames) {
+				for i, b := range r.Frames {
+					var f *data.Frame
+					_ = json.Unmarshal(b, &f)
+					if d := sameFrame(f, arrowFrames[i]); d != "" {
+						t.Logf("%s frame %d: JSON and Arrow differ (new sample in between?): %s", m.ID, i, d)
+					}
+				}
+			}
+		}
+	})
+
 	t.Run("SidecarRestartRecovers", func(t *testing.T) {
 		if cfg.sidecarCmd == "" {
 			t.Skip("PGPULSE_SIDECAR_CMD not set: the harness does not own the sidecar")
@@ -571,4 +613,25 @@ func TestLocalMode(t *testing.T) {
 	if strings.Contains(logs, cfg.token) {
 		t.Errorf("the token appears in the plugin's log output")
 	}
+}
+
+// sameFrame explains the first difference between two SDK frames, or "".
+func sameFrame(a, b *data.Frame) string {
+	if len(a.Fields) != len(b.Fields) || a.Rows() != b.Rows() {
+		return fmt.Sprintf("%d×%d vs %d×%d", len(a.Fields), a.Rows(), len(b.Fields), b.Rows())
+	}
+	for j := range a.Fields {
+		fa, fb := a.Fields[j], b.Fields[j]
+		if fa.Name != fb.Name || fa.Type() != fb.Type() {
+			return fmt.Sprintf("field %d: %s %s vs %s %s", j, fa.Name, fa.Type(), fb.Name, fb.Type())
+		}
+		for i := 0; i < fa.Len(); i++ {
+			va, oka := fa.ConcreteAt(i)
+			vb, okb := fb.ConcreteAt(i)
+			if oka != okb || fmt.Sprint(va) != fmt.Sprint(vb) {
+				return fmt.Sprintf("field %s row %d: %v vs %v", fa.Name, i, va, vb)
+			}
+		}
+	}
+	return ""
 }

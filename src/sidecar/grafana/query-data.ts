@@ -8,9 +8,9 @@
  */
 import { redact } from '../auth';
 import type { DataResponse, Frame } from '../../model/frames';
-import { frameToJSON } from '../../model/frames';
 import type { PgpulseService, QueryContext } from '../service';
 import { frameToArrow } from './arrow';
+import { frameToSdkJSON } from './frame-json';
 import type { GrpcLogger } from './hclog';
 import { checkToken, defaultTarget, isFromAlert, scrubToken, type WirePluginContext } from './plugin-context';
 
@@ -116,7 +116,7 @@ function encodeResponse(refId: string, r: DataResponse, format: 'ARROW' | 'JSON'
   const frames: Buffer[] = [];
   for (const f of r.frames ?? []) {
     const frame: Frame = f.refId ? f : { ...f, refId };
-    frames.push(format === 'JSON' ? Buffer.from(JSON.stringify(frameToJSON(frame))) : Buffer.from(frameToArrow(frame)));
+    frames.push(format === 'JSON' ? Buffer.from(JSON.stringify(frameToSdkJSON(frame))) : Buffer.from(frameToArrow(frame)));
   }
   const error = r.error ? scrubToken(redact(r.error), token) : '';
   return {
