@@ -71,3 +71,21 @@ export function hclogPinoOptions(level: LogLevel = 'info'): Record<string, unkno
     },
   };
 }
+
+/** Minimal shape of a pino logger (obj first, message second). */
+export interface PinoLike {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** Adapt a pino logger to the gRPC transport's (message, fields) calls. */
+export function grpcLoggerFromPino(p: PinoLike): GrpcLogger {
+  return {
+    debug: (m, f) => p.debug(f ?? {}, m),
+    info: (m, f) => p.info(f ?? {}, m),
+    warn: (m, f) => p.warn(f ?? {}, m),
+    error: (m, f) => p.error(f ?? {}, m),
+  };
+}
