@@ -40,6 +40,10 @@ export function sidecarEnvFromPluginEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessE
   // In local mode Grafana talks to the gRPC server this entry starts on a free loopback port;
   // the sidecar must not also claim the remote-mode port.
   out.PGPULSE_GRPC_ADDR = '127.0.0.1:0';
+  // Same for the HTTP API: off the well-known port unless http_addr asks for one.
+  if (!env.GF_PLUGIN_HTTP_ADDR) {
+    out.PGPULSE_HTTP_ADDR = '127.0.0.1:0';
+  }
   return out;
 }
 
