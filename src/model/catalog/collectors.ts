@@ -1,0 +1,276 @@
+/**
+ * Collector SQL as data: what each collector reads, gated by server version. Every statement is
+ * read-only and works for a role with only pg_monitor. The sampler runs each inside a
+ * transaction with SET LOCAL statement_timeout (PgBouncer transaction pooling keeps no session
+ * state), and never calls a *_reset() function.
+ */
+import type { CollectorId } from './types';
+
+export interface CollectorSql {
+  /** inclusive server_version_num bounds */
+  minVersion: number;
+  maxVersion?: number;
+  sql: string;
+}
+
+export interface CollectorSpec {
+  id: CollectorId;
+  description: string;
+  /** sampling interval as a multiple of the target interval: cheap views every cycle, costly ones less often */
+  intervalFactor: number;
+  timeoutMs: number;
+  requires?: 'pg_stat_statements' | 'vector' | 'neon';
+  variants: CollectorSql[];
+  /** label columns identifying a row (entity) */
+  key: string[];
+  /** cumulative counters: the engine takes reset-aware deltas */
+  counters: string[];
+  /** point-in-time values */
+  gauges: string[];
+  /** descriptive columns kept as the entity's latest info (written only when they change) */
+  info?: string[];
+  /** epoch in ms of this row's counters (stats_reset, PG17 stats_since): a change is a reset */
+  rowEpoch?: string;
+  /** one number (ms) for the whole collector's counters, e.g. pg_stat_statements_info.stats_reset */
+  epochSql?: CollectorSql[];
+}
+
+const ms = (col: string) => `(extract(epoch from ${col}) * 1000)::float8`;
+
+export const collectorSpecs: CollectorSpec[] = [
+  {
+    id: 'server',
+    description: 'server identity and the postmaster start time (the compute epoch)',
+    intervalFactor: 1,
+    timeoutMs: 2000,
+    variants: [
+      {
+        minVersion: 140000,
+        sql: `SELECT current_setting('server_version_num')::int AS server_version_num,
+                     ${ms('pg_postmaster_start_time()')} AS postmaster_start_ms,
+                     pg_is_in_recovery()::int AS in_recovery,
+                     current_database() AS datname`,
+      },
+    ],
+    key: [],
+    counters: [],
+    gauges: ['server_version_num', 'postmaster_start_ms', 'in_recovery'],
+  },
+  {
+    id: 'database',
+    description: 'pg_stat_database: transactions, block I/O, temp files, deadlocks, sizes',
+    intervalFactor: 1,
+    timeoutMs: 5000,
+    variants: [
+      {
+        minVersion: 140000,
+        sql: `SELECT d.datname, d.xact_commit, d.xact_rollback, d.blks_read, d.blks_hit, d.tup_returned, d.tup_fetched,
+                     d.tup_inserted, d.tup_updated, d.tup_deleted, d.conflicts, d.temp_files, d.temp_bytes, d.deadlocks,
+                     d.blk_read_time, d.blk_write_time, d.numbackends,
+                     CASE WHEN has_database_privilege(d.datid, 'CONNECT') OR pg_has_role('pg_read_all_stats', 'MEMBER')
+                          THEN pg_database_size(d.datid) END AS size_bytes,
+                     ${ms('d.stats_reset')} AS stats_reset_ms
+              FROM pg_stat_database d
+              JOIN pg_database db ON db.oid = d.datid
+              WHERE d.datname IS NOT NULL AND NOT db.datistemplate`,
+      },
+    ],
+    key: ['datname'],
+    counters: ['xact_commit', 'xact_rollback', 'blks_read', 'blks_hit', 'tup_returned', 'tup_fetched', 'tup_inserted', 'tup_updated', 'tup_deleted', 'conflicts', 'temp_files', 'temp_bytes', 'deadlocks', 'blk_read_time', 'blk_write_time'],
+    gauges: ['numbackends', 'size_bytes'],
+    rowEpoch: 'stats_reset_ms',
+  },
+  {
+    id: 'statements',
+    description: 'pg_stat_statements(false): per-statement counters without query text (texts are fetched once per new queryid)',
+    intervalFactor: 2,
+    timeoutMs: 10000,
+    requires: 'pg_stat_statements',
+    variants: [
+      {
+        minVersion: 140000,
+        maxVersion: 169999,
+        sql: `SELECT s.queryid::text AS queryid, d.datname, r.rolname AS username,
+                     s.calls, s.total_exec_time, s.total_plan_time, s.rows, s.shared_blks_hit, s.shared_blks_read,
+                     s.temp_blks_written, s.blk_read_time AS io_read_time, s.max_exec_time,
+                     NULL::float8 AS stats_since_ms
+              FROM pg_stat_statements(false) s
+              LEFT JOIN pg_database d ON d.oid = s.dbid
+              LEFT JOIN pg_roles r ON r.oid = s.userid
+              WHERE s.toplevel AND s.queryid IS NOT NULL`,
+      },
+      {
+        minVersion: 170000,
+        sql: `SELECT s.queryid::text AS queryid, d.datname, r.rolname AS username,
+                     s.calls, s.total_exec_time, s.total_plan_time, s.rows, s.shared_blks_hit, s.shared_blks_read,
+                     s.temp_blks_written, s.shared_blk_read_time AS io_read_time, s.max_exec_time,
+                     ${ms('s.stats_since')} AS stats_since_ms
+              FROM pg_stat_statements(false) s
+              LEFT JOIN pg_database d ON d.oid = s.dbid
+              LEFT JOIN pg_roles r ON r.oid = s.userid
+              WHERE s.toplevel AND s.queryid IS NOT NULL`,
+      },
+    ],
+    key: ['queryid', 'datname', 'username'],
+    counters: ['calls', 'total_exec_time', 'total_plan_time', 'rows', 'shared_blks_hit', 'shared_blks_read', 'temp_blks_written', 'io_read_time'],
+    gauges: ['max_exec_time'],
+    rowEpoch: 'stats_since_ms',
+    epochSql: [{ minVersion: 140000, sql: `SELECT ${ms('stats_reset')} AS epoch_ms, dealloc FROM pg_stat_statements_info` }],
+  },
+  {
+    id: 'tables',
+    description: 'pg_stat_user_tables + pg_statio_user_tables + sizes, for the connected database',
+    intervalFactor: 2,
+    timeoutMs: 10000,
+    variants: [
+      {
+        minVersion: 140000,
+        sql: `SELECT current_database() AS datname, s.schemaname, s.relname,
+                     s.seq_scan, s.seq_tup_read, coalesce(s.idx_scan, 0) AS idx_scan, coalesce(s.idx_tup_fetch, 0) AS idx_tup_fetch,
+                     s.n_tup_ins, s.n_tup_upd, s.n_tup_del, s.n_tup_hot_upd, s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze,
+                     s.vacuum_count, s.autovacuum_count, s.analyze_count, s.autoanalyze_count,
+                     ${ms('s.last_vacuum')} AS last_vacuum_ms, ${ms('s.last_autovacuum')} AS last_autovacuum_ms,
+                     ${ms('s.last_analyze')} AS last_analyze_ms, ${ms('s.last_autoanalyze')} AS last_autoanalyze_ms,
+                     io.heap_blks_read, io.heap_blks_hit, coalesce(io.idx_blks_read, 0) AS idx_blks_read, coalesce(io.idx_blks_hit, 0) AS idx_blks_hit,
+                     pg_total_relation_size(s.relid) AS size_bytes, pg_relation_size(s.relid) AS heap_bytes
+              FROM pg_stat_user_tables s
+              JOIN pg_statio_user_tables io ON io.relid = s.relid`,
+      },
+    ],
+    key: ['datname', 'schemaname', 'relname'],
+    counters: ['seq_scan', 'seq_tup_read', 'idx_scan', 'idx_tup_fetch', 'n_tup_ins', 'n_tup_upd', 'n_tup_del', 'n_tup_hot_upd', 'vacuum_count', 'autovacuum_count', 'analyze_count', 'autoanalyze_count', 'heap_blks_read', 'heap_blks_hit', 'idx_blks_read', 'idx_blks_hit'],
+    gauges: ['n_live_tup', 'n_dead_tup', 'n_mod_since_analyze', 'last_vacuum_ms', 'last_autovacuum_ms', 'last_analyze_ms', 'last_autoanalyze_ms', 'size_bytes', 'heap_bytes'],
+  },
+  {
+    id: 'indexes',
+    description: 'pg_stat_user_indexes + pg_statio_user_indexes + sizes and definitions, for the connected database',
+    intervalFactor: 2,
+    timeoutMs: 10000,
+    variants: [
+      {
+        minVersion: 140000,
+        sql: `SELECT current_database() AS datname, s.schemaname, s.relname, s.indexrelname,
+                     s.idx_scan, s.idx_tup_read, s.idx_tup_fetch, io.idx_blks_read, io.idx_blks_hit,
+                     pg_relation_size(s.indexrelid) AS size_bytes,
+                     i.indisunique AS is_unique, i.indisprimary AS is_primary, i.indisvalid AS is_valid,
+                     i.indisexclusion AS is_exclusion, i.indisreplident AS is_replident, am.amname,
+                     pg_get_indexdef(s.indexrelid) AS indexdef, i.indkey::text AS indkey,
+                     pg_get_expr(i.indpred, i.indrelid) AS predicate, pg_get_expr(i.indexprs, i.indrelid) AS exprs,
+                     array_to_string(c.reloptions, ',') AS reloptions
+              FROM pg_stat_user_indexes s
+              JOIN pg_statio_user_indexes io ON io.indexrelid = s.indexrelid
+              JOIN pg_index i ON i.indexrelid = s.indexrelid
+              JOIN pg_class c ON c.oid = s.indexrelid
+              JOIN pg_am am ON am.oid = c.relam`,
+      },
+    ],
+    key: ['datname', 'schemaname', 'relname', 'indexrelname'],
+    counters: ['idx_scan', 'idx_tup_read', 'idx_tup_fetch', 'idx_blks_read', 'idx_blks_hit'],
+    gauges: ['size_bytes'],
+    info: ['is_unique', 'is_primary', 'is_valid', 'is_exclusion', 'is_replident', 'amname', 'indexdef', 'indkey', 'predicate', 'exprs', 'reloptions'],
+  },
+  {
+    id: 'activity',
+    description: 'pg_stat_activity grouped by database and state: counts, lock waits, longest query and transaction',
+    intervalFactor: 1,
+    timeoutMs: 3000,
+    variants: [
+      {
+        minVersion: 140000,
+        sql: `SELECT coalesce(datname, '') AS datname, coalesce(state, 'unknown') AS state, count(*) AS count,
+                     count(*) FILTER (WHERE wait_event_type = 'Lock') AS waiting,
+                     coalesce(max(extract(epoch from clock_timestamp() - query_start)) FILTER (WHERE state = 'active'), 0)::float8 AS longest_query_s,
+                     coalesce(max(extract(epoch from clock_timestamp() - xact_start)), 0)::float8 AS longest_xact_s
+              FROM pg_stat_activity
+              WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+              GROUP BY 1, 2`,
+      },
+    ],
+    key: ['datname', 'state'],
+    counters: [],
+    gauges: ['count', 'waiting', 'longest_query_s', 'longest_xact_s'],
+  },
+  {
+    id: 'locks',
+    description: 'backends blocked by another backend (pg_blocking_pids), per database',
+    intervalFactor: 1,
+    timeoutMs: 3000,
+    variants: [
+      {
+        minVersion: 140000,
+        sql: `SELECT coalesce(datname, '') AS datname,
+                     count(*) FILTER (WHERE cardinality(pg_blocking_pids(pid)) > 0) AS blocked
+              FROM pg_stat_activity
+              WHERE backend_type = 'client backend'
+              GROUP BY 1`,
+      },
+    ],
+    key: ['datname'],
+    counters: [],
+    gauges: ['blocked'],
+  },
+  {
+    id: 'bgwriter',
+    description: 'checkpoints and background writer (pg_stat_checkpointer on PG17)',
+    intervalFactor: 4,
+    timeoutMs: 3000,
+    variants: [
+      {
+        minVersion: 140000,
+        maxVersion: 169999,
+        sql: `SELECT checkpoints_timed, checkpoints_req, checkpoint_write_time, checkpoint_sync_time,
+                     buffers_checkpoint, buffers_clean, maxwritten_clean, buffers_backend, buffers_alloc,
+                     ${ms('stats_reset')} AS stats_reset_ms
+              FROM pg_stat_bgwriter`,
+      },
+      {
+        minVersion: 170000,
+        sql: `SELECT c.num_timed AS checkpoints_timed, c.num_requested AS checkpoints_req, c.write_time AS checkpoint_write_time,
+                     c.sync_time AS checkpoint_sync_time, c.buffers_written AS buffers_checkpoint, b.buffers_clean,
+                     b.maxwritten_clean, NULL::bigint AS buffers_backend, b.buffers_alloc,
+                     ${ms('greatest(c.stats_reset, b.stats_reset)')} AS stats_reset_ms
+              FROM pg_stat_checkpointer c, pg_stat_bgwriter b`,
+      },
+    ],
+    key: [],
+    counters: ['checkpoints_timed', 'checkpoints_req', 'checkpoint_write_time', 'checkpoint_sync_time', 'buffers_checkpoint', 'buffers_clean', 'maxwritten_clean', 'buffers_backend', 'buffers_alloc'],
+    gauges: [],
+    rowEpoch: 'stats_reset_ms',
+  },
+  {
+    id: 'settings',
+    description: 'key settings in base units (bytes, ms) for ratios and advice',
+    intervalFactor: 20,
+    timeoutMs: 3000,
+    variants: [
+      {
+        minVersion: 140000,
+        sql: `SELECT name,
+                     (CASE unit WHEN '8kB' THEN setting::float8 * 8192 WHEN 'kB' THEN setting::float8 * 1024
+                                WHEN 'MB' THEN setting::float8 * 1048576 WHEN 's' THEN setting::float8 * 1000
+                                WHEN 'min' THEN setting::float8 * 60000
+                                ELSE CASE WHEN vartype IN ('integer', 'real') THEN setting::float8 END END) AS value,
+                     setting, coalesce(unit, '') AS unit
+              FROM pg_settings
+              WHERE name IN ('max_connections', 'shared_buffers', 'work_mem', 'maintenance_work_mem', 'effective_cache_size',
+                             'max_wal_size', 'autovacuum', 'track_io_timing', 'statement_timeout', 'random_page_cost',
+                             'max_parallel_maintenance_workers', 'shared_preload_libraries', 'pg_stat_statements.max',
+                             'pg_stat_statements.track', 'hnsw.ef_search', 'ivfflat.probes', 'hnsw.iterative_scan',
+                             'neon.max_file_cache_size', 'neon.file_cache_size_limit', 'idle_in_transaction_session_timeout')`,
+      },
+    ],
+    key: ['name'],
+    counters: [],
+    gauges: ['value'],
+    info: ['setting', 'unit'],
+  },
+];
+
+export function findCollectorSpec(id: string): CollectorSpec | undefined {
+  return collectorSpecs.find((c) => c.id === id);
+}
+
+/** The SQL for a server version, or undefined when the collector does not support it. */
+export function sqlFor(variants: CollectorSql[], serverVersionNum: number): string | undefined {
+  return variants.find((v) => serverVersionNum >= v.minVersion && (v.maxVersion === undefined || serverVersionNum <= v.maxVersion))?.sql;
+}

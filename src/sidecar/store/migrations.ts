@@ -1,0 +1,71 @@
+/**
+ * Versioned schema migrations for the SQLite history. Append only: a released migration is never
+ * edited, so every existing data directory upgrades the same way.
+ */
+export const migrations: Array<{ version: number; sql: string }> = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE target (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+      -- one row per collector cycle, successful or not: gaps are visible as failed or missing samples
+      CREATE TABLE sample (
+        id INTEGER PRIMARY KEY,
+        target_id INTEGER NOT NULL REFERENCES target(id),
+        collector TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        ok INTEGER NOT NULL,
+        epoch REAL,
+        keyframe INTEGER NOT NULL DEFAULT 0,
+        duration_ms REAL,
+        rows INTEGER,
+        error TEXT
+      );
+      CREATE INDEX sample_by_time ON sample (target_id, collector, ts);
+      CREATE TABLE series (
+        id INTEGER PRIMARY KEY,
+        target_id INTEGER NOT NULL,
+        collector TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        field TEXT NOT NULL,
+        UNIQUE (target_id, collector, labels, field)
+      );
+      CREATE INDEX series_by_field ON series (target_id, collector, field);
+      -- values are stored only when they change (and at keyframes); readers carry them forward
+      CREATE TABLE point (
+        series_id INTEGER NOT NULL,
+        sample_id INTEGER NOT NULL,
+        value REAL,
+        PRIMARY KEY (series_id, sample_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX point_by_sample ON point (sample_id);
+      CREATE TABLE entity (
+        target_id INTEGER NOT NULL,
+        collector TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        info TEXT,
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        PRIMARY KEY (target_id, collector, labels)
+      ) WITHOUT ROWID;
+      CREATE TABLE statement_text (
+        target_id INTEGER NOT NULL,
+        queryid TEXT NOT NULL,
+        text TEXT NOT NULL,
+        first_seen INTEGER NOT NULL,
+        PRIMARY KEY (target_id, queryid)
+      ) WITHOUT ROWID;
+      -- annotations: resets, restarts, objects created/dropped, findings raised/cleared, actions
+      CREATE TABLE event (
+        id INTEGER PRIMARY KEY,
+        target_id INTEGER NOT NULL,
+        ts INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        title TEXT NOT NULL,
+        text TEXT NOT NULL DEFAULT '',
+        tags TEXT NOT NULL DEFAULT '[]'
+      );
+      CREATE INDEX event_by_time ON event (target_id, ts);
+      CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    `,
+  },
+];

@@ -1,0 +1,52 @@
+/** One row a collector read: its identity (labels), numbers, and descriptive info. */
+export interface SampleRow {
+  key: Record<string, string>;
+  values: Record<string, number | null>;
+  info?: Record<string, unknown>;
+}
+
+export interface CollectedSample {
+  target: string;
+  collector: string;
+  ts: number;
+  ok: boolean;
+  /** the collector-wide counter epoch in ms (postmaster start, stats_reset …): a change is a reset */
+  epoch?: number | null;
+  rows: SampleRow[];
+  durationMs?: number;
+  error?: string;
+}
+
+export interface SampleInfo {
+  id: number;
+  ts: number;
+  ok: boolean;
+  epoch: number | null;
+}
+
+export interface SeriesValues {
+  labels: Record<string, string>;
+  field: string;
+  /** aligned with the samples asked for; null = the row was absent or the sample failed */
+  values: Array<number | null>;
+}
+
+export interface EntityInfo {
+  labels: Record<string, string>;
+  info: Record<string, unknown>;
+  firstSeen: number;
+  lastSeen: number;
+}
+
+export interface StoredEvent {
+  id: number;
+  target: string;
+  ts: number;
+  kind: string;
+  title: string;
+  text: string;
+  tags: string[];
+}
+
+/** Labels must match exactly; undefined values are ignored. */
+export type LabelFilter = Record<string, string | undefined>;
