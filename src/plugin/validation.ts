@@ -82,9 +82,6 @@ export function validateQuery(query: Partial<PgpulseQuery>, app?: CoreApp | stri
   if (metric.options.includes('index') && isSet(query.index) && !isSet(query.table)) {
     issues.push({ field: 'index', severity: 'error', message: 'Index needs a table: pick the table the index belongs to first.' });
   }
-  if (metric.options.includes('table') && isSet(query.table) && metric.options.includes('schema') && !isSet(query.schema)) {
-    issues.push({ field: 'schema', severity: 'warning', message: 'No schema set: tables of that name in every schema are included.' });
-  }
   if (isSet(query.orderBy) && metric.orderBy && metric.orderBy.length && !metric.orderBy.includes(query.orderBy as never)) {
     issues.push({ field: 'orderBy', severity: 'error', message: `Order by "${query.orderBy}" is not offered by ${metric.title}: use ${metric.orderBy.join(', ')}.` });
   }

@@ -136,7 +136,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
           onChange={(v) => setOption(k, v)}
           testId={selectors.queryEditor.option(k)}
           placeholder={k === 'queryid' ? 'all statements' : `all ${resource}`}
-          width={k === 'queryid' ? 30 : 25}
+          width={k === 'queryid' ? 30 : 20}
           invalid={issueFor(issues, k)?.severity === 'error'}
         />
       </InlineField>
@@ -188,7 +188,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
               value={q.target}
               onChange={(v) => setOption('target', v)}
               testId={selectors.queryEditor.target}
-              placeholder={datasource.defaultTarget ? `${datasource.defaultTarget} (datasource default)` : 'datasource default'}
+              placeholder={datasource.defaultTarget ? `${datasource.defaultTarget} (default)` : 'default'}
             />
           </InlineField>
         </InlineFieldRow>
@@ -226,7 +226,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
                   onChange={(o) => setOption('orderBy', o?.value)}
                   isClearable
                   placeholder={metric.defaults?.orderBy ? `${orderByLabels[metric.defaults.orderBy] ?? metric.defaults.orderBy} (default)` : 'default'}
-                  width={22}
+                  width={26}
                 />
               </InlineField>
             )}
