@@ -1,0 +1,154 @@
+/**
+ * The sidecar's HTTP API: POST /api/v1/query (Grafana's /api/ds/query shape), GET /api/v1/catalog,
+ * GET /api/v1/resources/<name>, GET /api/v1/health, GET /metrics, GET /healthz. Everything but
+ * /healthz needs `Authorization: Bearer <token>`.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { frameToJSON } from '../../model/frames';
+import { tokenMatches } from '../auth';
+import { splitAddress } from '../config';
+import type { SidecarService } from '../sidecar-service';
+import { parseTime } from '../time-range';
+
+const MAX_BODY = 1 << 20;
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
+  const text = type === 'application/json' ? JSON.stringify(body) : String(body);
+  res.writeHead(status, { 'content-type': type === 'application/json' ? 'application/json; charset=utf-8' : type, 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > MAX_BODY) {
+      throw new HttpError(413, 'request body is larger than 1 MiB');
+    }
+    chunks.push(c as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') {
+    throw new HttpError(400, 'request body is empty: send JSON like {"from":"now-1h","to":"now","queries":[{"refId":"A","metric":"tps"}]}');
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new HttpError(400, `request body is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+export async function handleQuery(svc: SidecarService, body: unknown) {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) {
+    throw new HttpError(400, 'body must be a JSON object with from, to and queries');
+  }
+  const b = body as Record<string, unknown>;
+  let from: number;
+  let to: number;
+  try {
+    from = parseTime(b.from ?? 'now-1h', 'from');
+    to = parseTime(b.to ?? 'now', 'to');
+  } catch (e) {
+    throw new HttpError(400, (e as Error).message);
+  }
+  if (!Array.isArray(b.queries) || b.queries.length === 0) {
+    throw new HttpError(400, 'queries must be a non-empty array of queries like {"refId":"A","metric":"tps"}');
+  }
+  if (b.queries.length > 100) {
+    throw new HttpError(400, 'at most 100 queries per request');
+  }
+  const num = (v: unknown, name: string) => {
+    if (v === undefined || v === null) {
+      return undefined;
+    }
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+      throw new HttpError(400, `${name} must be a non-negative number`);
+    }
+    return v;
+  };
+  const results = await svc.query(
+    { from, to, maxDataPoints: num(b.maxDataPoints, 'maxDataPoints'), intervalMs: num(b.intervalMs, 'intervalMs'), queries: b.queries as Array<Record<string, unknown>> },
+    { defaultTarget: typeof b.target === 'string' ? b.target : undefined },
+  );
+  const out: Record<string, { frames: unknown[]; error?: string; status?: number; errorSource?: string }> = {};
+  for (const [refId, r] of Object.entries(results)) {
+    out[refId] = { frames: r.frames.map(frameToJSON), ...(r.error ? { error: r.error, status: r.status ?? 400, errorSource: r.errorSource } : { status: 200 }) };
+  }
+  return { results: out };
+}
+
+export function startHttpServer(svc: SidecarService, address: string, token: string): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    void (async () => {
+      const url = new URL(req.url ?? '/', 'http://sidecar');
+      const path = url.pathname.replace(/\/+$/, '') || '/';
+      try {
+        if (path === '/healthz') {
+          send(res, 200, { status: 'ok' });
+          return;
+        }
+        const auth = req.headers.authorization ?? '';
+        const presented = auth.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
+        if (!token) {
+          throw new HttpError(503, 'the sidecar has no token configured: set PGPULSE_TOKEN (every call must be authenticated)');
+        }
+        if (!tokenMatches(token, presented)) {
+          res.setHeader('www-authenticate', 'Bearer');
+          throw new HttpError(401, presented ? 'invalid token' : 'missing token: send Authorization: Bearer <PGPULSE_TOKEN>');
+        }
+        if (path === '/api/v1/query') {
+          if (req.method !== 'POST') {
+            throw new HttpError(405, 'use POST for /api/v1/query');
+          }
+          send(res, 200, await handleQuery(svc, await readJson(req)));
+          return;
+        }
+        if (req.method !== 'GET' && !(path.startsWith('/api/v1/resources/') && req.method === 'POST')) {
+          throw new HttpError(405, `${req.method} is not allowed on ${path}`);
+        }
+        if (path === '/api/v1/catalog') {
+          send(res, 200, svc.catalog());
+        } else if (path === '/metrics') {
+          send(res, 200, await svc.metricsText(), 'text/plain; version=0.0.4; charset=utf-8');
+        } else if (path === '/api/v1/health') {
+          send(res, 200, await svc.health(url.searchParams.get('target') ?? undefined));
+        } else if (path.startsWith('/api/v1/resources/')) {
+          const body = req.method === 'POST' ? await readJson(req) : undefined;
+          const r = await svc.resource(path.slice('/api/v1/resources/'.length), url.searchParams, { method: req.method, body });
+          send(res, r.status, r.body);
+        } else {
+          throw new HttpError(404, `no route ${path}: see /api/v1/query, /api/v1/catalog, /api/v1/resources/<name>, /api/v1/health, /metrics, /healthz`);
+        }
+      } catch (e) {
+        if (e instanceof HttpError) {
+          send(res, e.status, { error: e.message });
+        } else {
+          send(res, 500, { error: `internal error: ${(e as Error).message}` });
+        }
+      }
+    })();
+  });
+  server.requestTimeout = 60_000;
+  const { host, port } = splitAddress(address);
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      const a = server.address();
+      resolve({
+        server,
+        port: typeof a === 'object' && a ? a.port : port,
+        close: () => new Promise<void>((r) => server.close(() => r())),
+      });
+    });
+  });
+}

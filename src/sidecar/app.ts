@@ -1,0 +1,123 @@
+/**
+ * Wires the sidecar together: config → store → samplers → service → HTTP and gRPC servers.
+ * Used by `pgpulse serve`, `pgpulse demo`, the local-mode plugin entry and the tests.
+ */
+import type { Logger } from 'pino';
+import { startHttpServer } from './api/http';
+import { loadConfig, type SidecarConfig } from './config';
+import { createLogger } from './logger';
+import { TargetSampler, type SamplingGate } from './sampler';
+import { SelfMetrics } from './self-metrics';
+import { SidecarService } from './sidecar-service';
+import { Store } from './store/store';
+
+export interface StartOptions {
+  env?: NodeJS.ProcessEnv;
+  config?: SidecarConfig;
+  /** serve the HTTP API (default true) */
+  http?: boolean;
+  /** serve Grafana's plugin protocol on config.grpcAddress (default true) */
+  grpc?: boolean;
+  /** start the sampling loops (default true; the CLI's one-shot commands sample on demand) */
+  sampling?: boolean;
+  logger?: unknown;
+  gateFor?: (target: SidecarConfig['targets'][number]) => SamplingGate | undefined;
+}
+
+export interface Sidecar {
+  config: SidecarConfig;
+  service: SidecarService;
+  store: Store;
+  samplers: Map<string, TargetSampler>;
+  httpPort?: number;
+  grpcPort?: number;
+  log: Logger;
+  stop(): Promise<void>;
+}
+
+/** Feature modules (neon, vector, advisors) hook in here before the sidecar starts. */
+export const startupHooks: Array<(s: Sidecar) => void | Promise<void>> = [];
+export const gateFactories: Array<(target: SidecarConfig['targets'][number], log: Logger) => SamplingGate | undefined> = [];
+
+function loadFeatureModules(): void {
+  // Optional modules register collectors, handlers, routes and gates when loaded.
+  for (const m of ['./vector', './neon', './advisors']) {
+    try {
+      require(m);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code !== 'MODULE_NOT_FOUND' || !String(err.message).includes(m.slice(2))) {
+        throw e;
+      }
+    }
+  }
+}
+
+export async function startSidecar(opts: StartOptions = {}): Promise<Sidecar> {
+  loadFeatureModules();
+  const config = opts.config ?? loadConfig(opts.env ?? process.env);
+  const log = createLogger(config.logLevel);
+  const store = Store.open(config.dataDir);
+  const metrics = new SelfMetrics();
+  const samplers = new Map<string, TargetSampler>();
+  for (const t of config.targets) {
+    const gate = opts.gateFor?.(t) ?? gateFactories.map((f) => f(t, log)).find((g) => g !== undefined);
+    samplers.set(t.name, new TargetSampler(t, store, metrics, log.child({ target: t.name }), gate));
+  }
+  const service = new SidecarService(config, store, samplers, metrics);
+  const closers: Array<() => Promise<void>> = [];
+  const sidecar: Sidecar = {
+    config,
+    service,
+    store,
+    samplers,
+    log,
+    stop: async () => {
+      for (const c of closers.reverse()) {
+        await c().catch(() => undefined);
+      }
+      store.close();
+    },
+  };
+  try {
+    if (opts.http !== false) {
+      const http = await startHttpServer(service, config.httpAddress, config.token);
+      sidecar.httpPort = http.port;
+      closers.push(http.close);
+    }
+    if (opts.grpc !== false) {
+      const { startGrpcServer } = await import('./grafana/server');
+      const grpc = await startGrpcServer(service, { address: config.grpcAddress, token: config.token, mode: 'remote' });
+      sidecar.grpcPort = grpc.port;
+      closers.push(grpc.stop);
+    }
+    for (const hook of startupHooks) {
+      await hook(sidecar);
+    }
+    if (opts.sampling !== false) {
+      for (const s of samplers.values()) {
+        s.start();
+        closers.push(() => s.stop());
+      }
+      const compact = () => {
+        try {
+          store.compact(Date.now(), { retentionMs: config.retentionMs, downsampleAfterMs: config.downsampleAfterMs, downsampleStepMs: config.downsampleStepMs });
+        } catch (e) {
+          log.warn({ err: (e as Error).message }, 'history compaction failed; will retry');
+        }
+      };
+      const timer = setInterval(compact, 3_600_000);
+      timer.unref();
+      closers.push(async () => clearInterval(timer));
+    } else {
+      for (const s of samplers.values()) {
+        closers.push(() => s.stop());
+      }
+    }
+  } catch (e) {
+    await sidecar.stop();
+    throw e;
+  }
+  log.info({ http: sidecar.httpPort, grpc: sidecar.grpcPort, targets: [...samplers.keys()] }, 'pgpulse sidecar started');
+  return sidecar;
+}

@@ -1,0 +1,32 @@
+/**
+ * Every collector the sampler runs: the catalog's SQL collectors plus code-driven ones registered
+ * by feature modules (vector, neon).
+ */
+import { collectorSpecs } from '../../model/catalog/collectors';
+import { sqlCollector } from './sql-collector';
+import { fetchNewStatementTexts } from './statement-texts';
+import type { Collector } from './types';
+
+const extra: Collector[] = [];
+
+export function registerCollector(c: Collector): void {
+  const at = extra.findIndex((e) => e.id === c.id);
+  if (at >= 0) {
+    extra[at] = c;
+  } else {
+    extra.push(c);
+  }
+}
+
+export function allCollectors(): Collector[] {
+  const base = collectorSpecs.map((spec) => {
+    const c = sqlCollector(spec);
+    if (spec.id === 'statements') {
+      c.after = async (db, ctx, result) => {
+        await fetchNewStatementTexts(db, ctx, result);
+      };
+    }
+    return c;
+  });
+  return [...base, ...extra];
+}

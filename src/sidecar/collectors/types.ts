@@ -1,0 +1,38 @@
+import type { PoolClient } from 'pg';
+import type { Logger } from 'pino';
+import type { TargetConfig } from '../config';
+import type { Store } from '../store/store';
+import type { SampleRow } from '../store/types';
+
+/** What a collector knows about the target it samples. */
+export interface TargetContext {
+  target: TargetConfig;
+  serverVersionNum: number;
+  /** installed extensions: name → version */
+  extensions: Map<string, string>;
+  postmasterStartMs: number;
+  store: Store;
+  log: Logger;
+}
+
+export interface CollectorResult {
+  rows: SampleRow[];
+  /** collector-wide epoch (ms); the sampler combines it with the postmaster start */
+  epoch?: number | null;
+}
+
+/** A collector: SQL-driven ones come from the catalog; vector/neon add code-driven ones. */
+export interface Collector {
+  id: string;
+  /** multiple of the target interval */
+  intervalFactor: number;
+  timeoutMs: number;
+  /** null when it can run on this target, else why not (shown in health and /metrics) */
+  unavailable(ctx: TargetContext): string | null;
+  /** runs inside a read-only transaction with SET LOCAL statement_timeout already applied */
+  collect(db: PoolClient, ctx: TargetContext): Promise<CollectorResult>;
+  /** optional work outside the transaction after a successful write (e.g. fetching new texts) */
+  after?(db: PoolClient, ctx: TargetContext, result: CollectorResult): Promise<void>;
+  /** active probes and other opt-in collectors that must not run inside the read-only transaction */
+  ownTransaction?: boolean;
+}

@@ -1,0 +1,127 @@
+/**
+ * What a metric computation gets: the stored history of one target, the step grid, and helpers
+ * that turn raw counters into reset-aware per-bucket sums.
+ */
+import type { MetricDef } from '../../model/catalog';
+import type { Frame } from '../../model/frames';
+import type { QueryOptions } from '../../model/query';
+import type { Store } from '../store/store';
+import type { LabelFilter, SampleInfo, SeriesValues } from '../store/types';
+import { counterDeltas } from './deltas';
+import { bucketOf, type StepGrid } from './steps';
+
+export interface ResolvedQuery extends QueryOptions {
+  refId: string;
+  target: string;
+}
+
+export interface EngineContext {
+  store: Store;
+  metric: MetricDef;
+  query: ResolvedQuery;
+  range: { from: number; to: number };
+  grid: StepGrid;
+  targetIntervalMs: number;
+  filter: LabelFilter;
+  fromAlert: boolean;
+  notices: string[];
+}
+
+export interface BucketSums {
+  labels: Record<string, string>;
+  field: string;
+  /** Σ delta per bucket, null where no delta fell in the bucket */
+  sum: Array<number | null>;
+  /** Σ elapsed ms of those deltas */
+  elapsed: number[];
+}
+
+export interface CounterData {
+  samples: SampleInfo[];
+  series: SeriesValues[];
+}
+
+export function loadSeries(ctx: EngineContext, collector: string, fields: string[], filter: LabelFilter = ctx.filter): CounterData {
+  const samples = ctx.store.samples(ctx.query.target, collector, ctx.range.from, ctx.range.to);
+  const series = ctx.store.matrix(ctx.query.target, collector, [...fields, '_epoch'], filter, samples);
+  return { samples, series };
+}
+
+/** Per-series bucket sums of counter deltas. */
+export function bucketDeltas(ctx: EngineContext, data: CounterData, fields: string[]): BucketSums[] {
+  const epochs = new Map<string, Array<number | null>>();
+  for (const s of data.series) {
+    if (s.field === '_epoch') {
+      epochs.set(JSON.stringify(s.labels), s.values);
+    }
+  }
+  const out: BucketSums[] = [];
+  const n = ctx.grid.starts.length;
+  for (const s of data.series) {
+    if (!fields.includes(s.field)) {
+      continue;
+    }
+    const sum: Array<number | null> = new Array(n).fill(null);
+    const elapsed: number[] = new Array(n).fill(0);
+    for (const d of counterDeltas(data.samples, s.values, epochs.get(JSON.stringify(s.labels)))) {
+      const b = bucketOf(ctx.grid, data.samples[d.at].ts);
+      if (b < 0) {
+        continue;
+      }
+      sum[b] = (sum[b] ?? 0) + d.value;
+      elapsed[b] += d.elapsed;
+    }
+    out.push({ labels: s.labels, field: s.field, sum, elapsed });
+  }
+  return out;
+}
+
+/** Range totals of counter deltas per series (for "top N over this range" tables). */
+export function rangeDeltas(data: CounterData, fields: string[]): Map<string, { labels: Record<string, string>; totals: Record<string, number>; seen: boolean }> {
+  const epochs = new Map<string, Array<number | null>>();
+  for (const s of data.series) {
+    if (s.field === '_epoch') {
+      epochs.set(JSON.stringify(s.labels), s.values);
+    }
+  }
+  const out = new Map<string, { labels: Record<string, string>; totals: Record<string, number>; seen: boolean }>();
+  for (const s of data.series) {
+    if (!fields.includes(s.field)) {
+      continue;
+    }
+    const key = JSON.stringify(s.labels);
+    let e = out.get(key);
+    if (!e) {
+      e = { labels: s.labels, totals: Object.fromEntries(fields.map((f) => [f, 0])), seen: false };
+      out.set(key, e);
+    }
+    for (const d of counterDeltas(data.samples, s.values, epochs.get(key))) {
+      e.totals[s.field] += d.value;
+      e.seen = true;
+    }
+  }
+  return out;
+}
+
+/** Latest non-null value per series within the range. */
+export function latestValues(data: CounterData, field: string): Map<string, { labels: Record<string, string>; value: number | null; ts: number | null }> {
+  const out = new Map<string, { labels: Record<string, string>; value: number | null; ts: number | null }>();
+  for (const s of data.series) {
+    if (s.field !== field) {
+      continue;
+    }
+    let v: number | null = null;
+    let ts: number | null = null;
+    for (let i = s.values.length - 1; i >= 0; i--) {
+      if (s.values[i] !== null && data.samples[i].ok) {
+        v = s.values[i];
+        ts = data.samples[i].ts;
+        break;
+      }
+    }
+    out.set(JSON.stringify(s.labels), { labels: s.labels, value: v, ts });
+  }
+  return out;
+}
+
+export type Handler = (ctx: EngineContext) => Frame[];

@@ -1,0 +1,94 @@
+/**
+ * The engine: one validated query + a time range → frames, computed from stored samples.
+ */
+import { findMetric, filterLabels, type MetricDef } from '../../model/catalog';
+import type { DataResponse, Frame } from '../../model/frames';
+import type { Store } from '../store/store';
+import type { LabelFilter } from '../store/types';
+import type { EngineContext, Handler, ResolvedQuery } from './context';
+import { evaluateGeneric } from './generic';
+import { connectionUtilization, events, samplerStaleness } from './handlers/health';
+import { indexUsage, tableStats } from './handlers/relations';
+import { slowStatements, topQueries } from './handlers/statements';
+import { grid, stepFor } from './steps';
+
+const handlers = new Map<string, Handler>([
+  ['slow_statements', slowStatements],
+  ['top_queries', topQueries],
+  ['index_usage', indexUsage],
+  ['table_stats', tableStats],
+  ['connection_utilization', connectionUtilization],
+  ['sampler_staleness', samplerStaleness],
+  ['events', events],
+]);
+
+/** Feature modules (vector, advisors, neon) add their computations here. */
+export function registerHandler(id: string, h: Handler): void {
+  handlers.set(id, h);
+}
+
+export interface EngineRequest {
+  query: ResolvedQuery;
+  range: { from: number; to: number };
+  maxDataPoints?: number;
+  intervalMs?: number;
+  targetIntervalMs: number;
+  fromAlert?: boolean;
+}
+
+function pickCompute(metric: MetricDef, q: ResolvedQuery) {
+  for (const v of metric.variants ?? []) {
+    if (q[v.when] !== undefined && q[v.when] !== '') {
+      return v.compute;
+    }
+  }
+  return metric.compute;
+}
+
+export class Engine {
+  constructor(private readonly store: Store) {}
+
+  run(req: EngineRequest): DataResponse {
+    const metric = findMetric(req.query.metric);
+    if (!metric) {
+      return { frames: [], error: `unknown metric "${req.query.metric}": see GET /api/v1/catalog for the list`, status: 400, errorSource: 'plugin' };
+    }
+    const notices: string[] = [];
+    const filter: LabelFilter = {};
+    for (const [opt, label] of Object.entries(filterLabels) as Array<[keyof typeof filterLabels, string]>) {
+      const v = req.query[opt];
+      if (v === undefined || v === '') {
+        continue;
+      }
+      if (!metric.options.includes(opt)) {
+        notices.push(`${opt} is ignored: ${metric.id} does not take it`);
+        continue;
+      }
+      filter[label] = String(v);
+    }
+    const step = stepFor(req.range, { maxDataPoints: req.maxDataPoints, intervalMs: req.intervalMs, minStepMs: req.targetIntervalMs });
+    const ctx: EngineContext = {
+      store: this.store,
+      metric,
+      query: req.query,
+      range: req.range,
+      grid: grid(req.range, step),
+      targetIntervalMs: req.targetIntervalMs,
+      filter,
+      fromAlert: req.fromAlert ?? false,
+      notices,
+    };
+    const compute = pickCompute(metric, req.query);
+    let frames: Frame[];
+    if (compute.op === 'custom') {
+      const h = handlers.get(compute.handler);
+      if (!h) {
+        return { frames: [], error: `metric ${metric.id} is not available in this build (no handler ${compute.handler})`, status: 501, errorSource: 'plugin' };
+      }
+      frames = h(ctx);
+    } else {
+      frames = evaluateGeneric(ctx, compute);
+    }
+    return { frames };
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * pg_stat_statements computations over a range: slow statement counts per step and the
+ * "top queries" table, both from deltas inside the range.
+ */
+import type { Frame } from '../../../model/frames';
+import { bucketDeltas, loadSeries, rangeDeltas, type EngineContext } from '../context';
+import { seriesFrame, tableFrame } from '../series-frames';
+
+export function slowStatements(ctx: EngineContext): Frame[] {
+  const threshold = ctx.query.threshold ?? ctx.metric.defaults?.threshold ?? 20;
+  const minCalls = ctx.query.minCalls ?? ctx.metric.defaults?.minCalls ?? 1;
+  const fields = ['calls', 'total_exec_time'];
+  const sums = bucketDeltas(ctx, loadSeries(ctx, 'statements', fields), fields);
+  const byStmt = new Map<string, { calls?: Array<number | null>; time?: Array<number | null> }>();
+  for (const s of sums) {
+    const k = JSON.stringify(s.labels);
+    const e = byStmt.get(k) ?? {};
+    if (s.field === 'calls') {
+      e.calls = s.sum;
+    } else {
+      e.time = s.sum;
+    }
+    byStmt.set(k, e);
+  }
+  const n = ctx.grid.starts.length;
+  const values: Array<number | null> = new Array(n).fill(null);
+  for (const e of byStmt.values()) {
+    for (let i = 0; i < n; i++) {
+      const calls = e.calls?.[i];
+      const time = e.time?.[i];
+      if (calls === null || calls === undefined || time === null || time === undefined) {
+        continue;
+      }
+      values[i] = (values[i] ?? 0) + (calls >= minCalls && calls > 0 && time / calls >= threshold ? 1 : 0);
+    }
+  }
+  return [
+    seriesFrame(
+      ctx,
+      'slow_statements',
+      {},
+      values,
+      `count of statements with Δtotal_exec_time / Δcalls ≥ ${threshold} ms and Δcalls ≥ ${minCalls} in each step (pg_stat_statements deltas)`,
+    ),
+  ];
+}
+
+const TOP_FIELDS = ['calls', 'total_exec_time', 'rows', 'shared_blks_hit', 'shared_blks_read', 'temp_blks_written', 'total_plan_time'];
+
+export function topQueries(ctx: EngineContext): Frame[] {
+  const data = loadSeries(ctx, 'statements', TOP_FIELDS);
+  const totals = rangeDeltas(data, TOP_FIELDS);
+  // one row per queryid: the same statement run by several roles is one line of work
+  const byQuery = new Map<string, { queryid: string; datname: string; t: Record<string, number> }>();
+  for (const e of totals.values()) {
+    if (!e.seen) {
+      continue;
+    }
+    const k = `${e.labels.queryid}\u0000${e.labels.datname}`;
+    const cur = byQuery.get(k) ?? { queryid: e.labels.queryid, datname: e.labels.datname, t: Object.fromEntries(TOP_FIELDS.map((f) => [f, 0])) };
+    for (const f of TOP_FIELDS) {
+      cur.t[f] += e.totals[f];
+    }
+    byQuery.set(k, cur);
+  }
+  const minCalls = ctx.query.minCalls ?? 1;
+  const rows = [...byQuery.values()]
+    .filter((r) => r.t.calls >= minCalls)
+    .map((r) => {
+      const blocks = r.t.shared_blks_hit + r.t.shared_blks_read;
+      return {
+        queryid: r.queryid,
+        datname: r.datname,
+        calls: r.t.calls,
+        total_ms: r.t.total_exec_time,
+        mean_ms: r.t.calls > 0 ? r.t.total_exec_time / r.t.calls : null,
+        rows: r.t.rows,
+        hit_ratio: blocks > 0 ? r.t.shared_blks_hit / blocks : null,
+        temp_blks: r.t.temp_blks_written,
+        plan_ms: r.t.total_plan_time,
+      };
+    });
+  const orderBy = ctx.query.orderBy ?? ctx.metric.defaults?.orderBy ?? 'total_time';
+  const key: Record<string, (r: (typeof rows)[number]) => number> = {
+    total_time: (r) => r.total_ms,
+    mean_time: (r) => r.mean_ms ?? 0,
+    calls: (r) => r.calls,
+    rows: (r) => r.rows,
+    temp: (r) => r.temp_blks,
+    // worst hit ratio first
+    hit_ratio: (r) => -(r.hit_ratio ?? 1),
+  };
+  const sortKey = key[orderBy] ?? key.total_time;
+  rows.sort((a, b) => sortKey(b) - sortKey(a) || a.queryid.localeCompare(b.queryid));
+  const top = rows.slice(0, ctx.query.topN ?? ctx.metric.defaults?.topN ?? 20);
+  const texts = ctx.store.statementTexts(ctx.query.target, top.map((r) => r.queryid));
+  const totalTime = rows.reduce((a, r) => a + r.total_ms, 0);
+  return [
+    tableFrame(
+      ctx,
+      [
+        { name: 'queryid', type: 'string', values: top.map((r) => r.queryid), config: { displayName: 'Query ID' } },
+        { name: 'query', type: 'string', values: top.map((r) => texts.get(r.queryid) ?? '(text not captured yet)'), config: { displayName: 'Query' } },
+        { name: 'database', type: 'string', values: top.map((r) => r.datname) },
+        { name: 'calls', type: 'number', values: top.map((r) => r.calls), config: { displayName: 'Calls', unit: 'short' } },
+        { name: 'total_ms', type: 'number', values: top.map((r) => r.total_ms), config: { displayName: 'Total time', unit: 'ms' } },
+        { name: 'mean_ms', type: 'number', values: top.map((r) => r.mean_ms), nullable: true, config: { displayName: 'Mean time', unit: 'ms' } },
+        { name: 'share', type: 'number', values: top.map((r) => (totalTime > 0 ? r.total_ms / totalTime : null)), nullable: true, config: { displayName: 'Share of time', unit: 'percentunit' } },
+        { name: 'rows', type: 'number', values: top.map((r) => r.rows), config: { displayName: 'Rows', unit: 'short' } },
+        { name: 'hit_ratio', type: 'number', values: top.map((r) => r.hit_ratio), nullable: true, config: { displayName: 'Hit ratio', unit: 'percentunit' } },
+        { name: 'temp_blks', type: 'number', values: top.map((r) => r.temp_blks), config: { displayName: 'Temp blocks written', unit: 'short' } },
+        { name: 'plan_ms', type: 'number', values: top.map((r) => r.plan_ms), config: { displayName: 'Planning time', unit: 'ms' } },
+      ],
+      `top ${top.length} of ${rows.length} statements by ${orderBy}, from pg_stat_statements deltas inside the range`,
+    ),
+  ];
+}

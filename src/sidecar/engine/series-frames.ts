@@ -1,0 +1,60 @@
+/**
+ * Series → frames in the shape Grafana alerting accepts: one frame per series, a non-null
+ * ascending time field and one nullable Float64 value field carrying the labels.
+ */
+import type { Frame } from '../../model/frames';
+import type { EngineContext } from './context';
+
+export function renderLegend(template: string | undefined, labels: Record<string, string>): string | undefined {
+  if (!template) {
+    return undefined;
+  }
+  return template.replace(/\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g, (_, k: string) => labels[k] ?? '');
+}
+
+export function seriesFrame(ctx: EngineContext, name: string, labels: Record<string, string>, values: Array<number | null>, how: string): Frame {
+  const legend = renderLegend(ctx.query.legend || ctx.metric.defaultLegend, labels);
+  const allLabels = { target: ctx.query.target, ...labels };
+  return {
+    name,
+    refId: ctx.query.refId,
+    meta: {
+      type: 'timeseries-multi',
+      typeVersion: [0, 1],
+      executedQueryString: how,
+      ...(ctx.notices.length ? { notices: ctx.notices.map((text) => ({ severity: 'info' as const, text })) } : {}),
+      custom: { stepMs: ctx.grid.step, window: `each point covers [t, t + ${ctx.grid.step / 1000}s)` },
+    },
+    fields: [
+      { name: 'time', type: 'time', values: ctx.grid.starts.slice(), nullable: false },
+      {
+        name: 'value',
+        type: 'number',
+        values,
+        nullable: true,
+        labels: allLabels,
+        config: {
+          unit: ctx.metric.unit,
+          description: ctx.metric.description,
+          ...(legend ? { displayNameFromDS: legend } : {}),
+        },
+      },
+    ],
+  };
+}
+
+export function tableFrame(ctx: EngineContext, fields: Frame['fields'], how: string): Frame {
+  return {
+    name: ctx.metric.id,
+    refId: ctx.query.refId,
+    meta: {
+      type: 'table',
+      typeVersion: [0, 1],
+      preferredVisualisationType: 'table',
+      executedQueryString: how,
+      ...(ctx.notices.length ? { notices: ctx.notices.map((text) => ({ severity: 'info' as const, text })) } : {}),
+      custom: { from: ctx.range.from, to: ctx.range.to },
+    },
+    fields,
+  };
+}

@@ -1,0 +1,258 @@
+/**
+ * The sampling loop of one target: every interval, the collectors that are due run one after
+ * another on one short-lived connection, and their rows go to the store. A cycle never overlaps
+ * the previous one (no scrape pile-up), a failure is recorded as a gap, and resets, restarts and
+ * index changes become events.
+ */
+import type { Logger } from 'pino';
+import type { Pool } from 'pg';
+import type { TargetConfig } from './config';
+import { allCollectors } from './collectors/registry';
+import type { Collector, TargetContext } from './collectors/types';
+import type { SelfMetrics } from './self-metrics';
+import type { Store } from './store/store';
+import { createPool, describeDbError, inReadOnlyTx } from './targets/connection';
+
+/** Decides whether the target may be contacted now (Neon: never wake or keep awake a compute). */
+export interface SamplingGate {
+  allow(target: TargetConfig): Promise<{ allowed: boolean; reason?: string }>;
+  /** told after each cycle what pgpulse saw, so it can back off when nobody else uses the compute */
+  observe?(target: TargetConfig, ctx: TargetContext): void;
+}
+
+export interface TargetStatus {
+  target: string;
+  reachable: boolean | null;
+  lastError?: string;
+  lastOkTs?: number;
+  serverVersionNum?: number;
+  extensions: Record<string, string>;
+  unavailable: Record<string, string>;
+  paused?: string;
+}
+
+export class TargetSampler {
+  readonly pool: Pool;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private cycle = 0;
+  private stopped = false;
+  private lastPostmasterStart: number | undefined;
+  private lastIndexKeys: Set<string> | undefined;
+  private readonly rowEpochs = new Map<string, number | null>();
+  readonly status: TargetStatus;
+  private ctx: TargetContext | undefined;
+  private readonly collectors: Collector[];
+
+  constructor(
+    readonly target: TargetConfig,
+    private readonly store: Store,
+    private readonly metrics: SelfMetrics,
+    private readonly log: Logger,
+    private readonly gate?: SamplingGate,
+  ) {
+    this.pool = createPool(target);
+    this.status = { target: target.name, reachable: null, extensions: {}, unavailable: {} };
+    this.collectors = allCollectors().filter((c) => target.collectors[c.id]?.enabled !== false);
+  }
+
+  start(): void {
+    const tick = () => {
+      if (this.stopped) {
+        return;
+      }
+      if (this.running) {
+        this.metrics.cyclesSkipped.inc({ target: this.target.name, reason: 'overlap' });
+      } else {
+        this.running = this.runCycle().finally(() => {
+          this.running = null;
+        });
+      }
+      this.timer = setTimeout(tick, this.target.intervalMs);
+    };
+    tick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) {
+      clearTimeout(this.timer);
+    }
+    await this.running?.catch(() => undefined);
+    await this.pool.end().catch(() => undefined);
+  }
+
+  /** One full cycle; exported for tests and the CLI (`doctor`, `report` sample once). */
+  async runCycle(force = false): Promise<void> {
+    const name = this.target.name;
+    const now = Date.now();
+    if (this.gate) {
+      const g = await this.gate.allow(this.target).catch((e: Error) => ({ allowed: false, reason: `gate error: ${e.message}` }));
+      if (!g.allowed) {
+        this.status.paused = g.reason ?? 'paused';
+        this.metrics.cyclesSkipped.inc({ target: name, reason: 'gate' });
+        return;
+      }
+      this.status.paused = undefined;
+    }
+    const due = this.collectors.filter((c) => force || this.cycle % Math.max(1, this.intervalFactor(c)) === 0);
+    this.cycle++;
+    let client;
+    try {
+      client = await this.pool.connect();
+    } catch (e) {
+      const msg = describeDbError(e, name);
+      this.markUnreachable(msg, now, due);
+      return;
+    }
+    try {
+      const ctx = await this.discover(client);
+      if (this.status.reachable === false) {
+        this.store.addEvent(name, { ts: now, kind: 'target_up', title: `${name} reachable again`, tags: ['pgpulse', 'availability'] });
+      }
+      this.status.reachable = true;
+      this.status.lastError = undefined;
+      this.metrics.targetUp.set({ target: name }, 1);
+      for (const c of due) {
+        const why = c.unavailable(ctx);
+        if (why) {
+          this.status.unavailable[c.id] = why;
+          this.metrics.collectorUnavailable.set({ target: name, collector: c.id }, 1);
+          continue;
+        }
+        delete this.status.unavailable[c.id];
+        this.metrics.collectorUnavailable.set({ target: name, collector: c.id }, 0);
+        await this.runCollector(client, c, ctx);
+      }
+      this.status.lastOkTs = Date.now();
+      this.metrics.lastSampleTs.set({ target: name }, Math.floor(this.status.lastOkTs / 1000));
+      this.gate?.observe?.(this.target, ctx);
+    } catch (e) {
+      const msg = describeDbError(e, name);
+      // a connection that died mid-cycle is a reachability problem, not a collector bug
+      this.markUnreachable(msg, now, []);
+    } finally {
+      client.release();
+    }
+  }
+
+  private intervalFactor(c: Collector): number {
+    const override = this.target.collectors[c.id]?.interval;
+    return override ? Math.max(1, Math.round(override / this.target.intervalMs)) : c.intervalFactor;
+  }
+
+  private markUnreachable(msg: string, ts: number, due: Collector[]): void {
+    const name = this.target.name;
+    if (this.status.reachable !== false) {
+      this.store.addEvent(name, { ts, kind: 'target_down', title: `${name} unreachable`, text: msg, tags: ['pgpulse', 'availability'] });
+      this.log.warn({ target: name }, msg);
+    }
+    this.status.reachable = false;
+    this.status.lastError = msg;
+    this.metrics.targetUp.set({ target: name }, 0);
+    for (const c of due) {
+      this.store.writeSample({ target: name, collector: c.id, ts, ok: false, rows: [], error: msg });
+    }
+  }
+
+  private async discover(client: import('pg').PoolClient): Promise<TargetContext> {
+    const timeout = Math.min(this.target.statementTimeoutMs, 5000);
+    const info = await inReadOnlyTx(client, timeout, async () => {
+      const s = await client.query<{ v: number; pm: number }>(
+        "SELECT current_setting('server_version_num')::int AS v, (extract(epoch from pg_postmaster_start_time()) * 1000)::float8 AS pm",
+      );
+      const ext = await client.query<{ extname: string; extversion: string }>('SELECT extname, extversion FROM pg_extension');
+      return { version: s.rows[0].v, pm: s.rows[0].pm, ext: ext.rows };
+    });
+    const now = Date.now();
+    if (this.lastPostmasterStart !== undefined && info.pm !== this.lastPostmasterStart) {
+      this.store.addEvent(this.target.name, {
+        ts: now,
+        kind: 'restart',
+        title: `${this.target.name}: PostgreSQL restarted`,
+        text: `postmaster start time changed to ${new Date(info.pm).toISOString()}; counters restart from zero (pgpulse stitches them, no negative rates)`,
+        tags: ['pgpulse', 'restart'],
+      });
+    }
+    this.lastPostmasterStart = info.pm;
+    this.status.serverVersionNum = info.version;
+    this.status.extensions = Object.fromEntries(info.ext.map((e) => [e.extname, e.extversion]));
+    this.ctx = {
+      target: this.target,
+      serverVersionNum: info.version,
+      extensions: new Map(info.ext.map((e) => [e.extname, e.extversion])),
+      postmasterStartMs: info.pm,
+      store: this.store,
+      log: this.log,
+    };
+    return this.ctx;
+  }
+
+  private async runCollector(client: import('pg').PoolClient, c: Collector, ctx: TargetContext): Promise<void> {
+    const name = this.target.name;
+    const timeout = this.target.collectors[c.id]?.timeout ?? Math.min(c.timeoutMs, this.target.statementTimeoutMs * 4);
+    const started = process.hrtime.bigint();
+    const ts = Date.now();
+    try {
+      const result = c.ownTransaction ? await c.collect(client, ctx) : await inReadOnlyTx(client, timeout, () => c.collect(client, ctx));
+      const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+      const epoch = Math.max(ctx.postmasterStartMs, result.epoch ?? 0);
+      const { points } = this.store.writeSample({ target: name, collector: c.id, ts, ok: true, epoch, rows: result.rows, durationMs });
+      this.metrics.collectorDuration.observe({ target: name, collector: c.id }, durationMs / 1000);
+      this.metrics.collectorRows.set({ target: name, collector: c.id }, result.rows.length);
+      this.metrics.pointsWritten.inc({ target: name, collector: c.id }, points);
+      this.detectEvents(c.id, result, epoch, ts);
+      if (c.after) {
+        await c.after(client, ctx, result);
+      }
+    } catch (e) {
+      const msg = describeDbError(e, name);
+      this.metrics.collectorErrors.inc({ target: name, collector: c.id });
+      this.store.writeSample({ target: name, collector: c.id, ts, ok: false, rows: [], error: msg });
+      this.log.warn({ target: name, collector: c.id }, msg);
+      if ((e as { code?: string }).code === undefined || ['57P01', '57P02', '57P03', '08006', '08003'].includes(String((e as { code?: string }).code))) {
+        throw e; // the connection itself is gone
+      }
+    }
+  }
+
+  private detectEvents(collector: string, result: { rows: Array<{ key: Record<string, string>; values: Record<string, number | null> }> }, epoch: number, ts: number): void {
+    const name = this.target.name;
+    const prevEpoch = this.rowEpochs.get(`${collector}:*`);
+    if (collector === 'statements' && prevEpoch !== undefined && prevEpoch !== epoch && epoch !== this.lastPostmasterStart) {
+      this.store.addEvent(name, { ts, kind: 'stats_reset', title: `${name}: pg_stat_statements was reset`, text: 'someone called pg_stat_statements_reset(); pgpulse counts from the new values', tags: ['pgpulse', 'reset'] });
+    }
+    this.rowEpochs.set(`${collector}:*`, epoch);
+    if (collector === 'database') {
+      for (const r of result.rows) {
+        const k = `database:${r.key.datname}`;
+        const e = r.values._epoch ?? null;
+        const prev = this.rowEpochs.get(k);
+        if (prev !== undefined && prev !== null && e !== null && e !== prev) {
+          this.store.addEvent(name, { ts, kind: 'stats_reset', title: `${name}: statistics reset in ${r.key.datname}`, text: 'pg_stat_database.stats_reset changed (pg_stat_reset())', tags: ['pgpulse', 'reset'] });
+        }
+        this.rowEpochs.set(k, e);
+      }
+    }
+    if (collector === 'indexes') {
+      const keys = new Set(result.rows.map((r) => `${r.key.schemaname}.${r.key.indexrelname}`));
+      if (this.lastIndexKeys) {
+        for (const k of keys) {
+          if (!this.lastIndexKeys.has(k)) {
+            this.store.addEvent(name, { ts, kind: 'index_created', title: `index ${k} created`, tags: ['pgpulse', 'index'] });
+          }
+        }
+        for (const k of this.lastIndexKeys) {
+          if (!keys.has(k)) {
+            this.store.addEvent(name, { ts, kind: 'index_dropped', title: `index ${k} dropped`, tags: ['pgpulse', 'index'] });
+          }
+        }
+      }
+      this.lastIndexKeys = keys;
+    }
+  }
+
+  context(): TargetContext | undefined {
+    return this.ctx;
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * The sidecar's own health and cost, exposed on /metrics and through CollectMetrics: what each
+ * collector costs the database, whether targets are up, how much the store writes.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class SelfMetrics {
+  readonly registry = new Registry();
+  readonly collectorDuration = new Histogram({
+    name: 'pgpulse_collector_duration_seconds',
+    help: 'Wall time of one collector run against the target (its cost to the database)',
+    labelNames: ['target', 'collector'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly collectorRows = new Gauge({ name: 'pgpulse_collector_rows', help: 'Rows read by the last run of a collector', labelNames: ['target', 'collector'], registers: [this.registry] });
+  readonly collectorErrors = new Counter({ name: 'pgpulse_collector_errors_total', help: 'Collector runs that failed', labelNames: ['target', 'collector'], registers: [this.registry] });
+  readonly collectorUnavailable = new Gauge({
+    name: 'pgpulse_collector_unavailable',
+    help: '1 when a collector cannot run on the target (missing extension, unsupported version)',
+    labelNames: ['target', 'collector'],
+    registers: [this.registry],
+  });
+  readonly pointsWritten = new Counter({ name: 'pgpulse_store_points_written_total', help: 'Values written to the history store (only changed values are written)', labelNames: ['target', 'collector'], registers: [this.registry] });
+  readonly cyclesSkipped = new Counter({ name: 'pgpulse_cycles_skipped_total', help: 'Cycles skipped because the previous one was still running, or the Neon compute was idle', labelNames: ['target', 'reason'], registers: [this.registry] });
+  readonly targetUp = new Gauge({ name: 'pgpulse_target_up', help: '1 when the last connection attempt to the target succeeded', labelNames: ['target'], registers: [this.registry] });
+  readonly lastSampleTs = new Gauge({ name: 'pgpulse_last_sample_timestamp_seconds', help: 'Unix time of the last successful sample', labelNames: ['target'], registers: [this.registry] });
+  readonly queryDuration = new Histogram({
+    name: 'pgpulse_query_duration_seconds',
+    help: 'Time to answer one query from the history',
+    labelNames: ['metric'],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    registers: [this.registry],
+  });
+  /** main database gauges, refreshed from the engine at scrape time */
+  readonly main = new Gauge({ name: 'pgpulse_metric', help: 'Latest value of a pgpulse catalog metric over the last 5 minutes', labelNames: ['target', 'metric', 'series'], registers: [this.registry] });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'pgpulse_process_' });
+  }
+}

@@ -1,0 +1,234 @@
+/**
+ * PgpulseService over the store, engine and samplers: validates each query, answers every refId,
+ * and turns failures into errors that name the problem and the fix.
+ */
+import { findMetric, publicCatalog } from '../model/catalog';
+import type { DataResponse } from '../model/frames';
+import { describeQueryError, migrateQuery, queryOptionsSchema } from '../model/query';
+import type { SidecarConfig } from './config';
+import { Engine } from './engine/engine';
+import type { ResolvedQuery } from './engine/context';
+import type { TargetSampler } from './sampler';
+import type { SelfMetrics } from './self-metrics';
+import type { HealthReport, PgpulseService, QueryContext, QueryRequest, ResourceResponse } from './service';
+import type { Store } from './store/store';
+import { checkRange } from './time-range';
+import { resourceRoutes, type ResourceRoute } from './resources';
+
+export class SidecarService implements PgpulseService {
+  readonly engine: Engine;
+  private readonly routes: Map<string, ResourceRoute>;
+
+  constructor(
+    readonly config: SidecarConfig,
+    readonly store: Store,
+    readonly samplers: Map<string, TargetSampler>,
+    readonly metrics: SelfMetrics,
+  ) {
+    this.engine = new Engine(store);
+    this.routes = resourceRoutes();
+  }
+
+  /** Resolve which target a query means; undefined + message when it names none we know. */
+  resolveTarget(name: string | undefined, ctx: QueryContext): { target?: string; error?: string } {
+    const wanted = name || ctx.defaultTarget || (this.samplers.size === 1 ? [...this.samplers.keys()][0] : 'default');
+    if (this.samplers.has(wanted) || this.store.targets().includes(wanted)) {
+      return { target: wanted };
+    }
+    return { error: `unknown target "${wanted}": configured targets are ${[...this.samplers.keys()].join(', ') || '(none)'} — set jsonData.target in the datasource or target in the query` };
+  }
+
+  async query(req: QueryRequest, ctx: QueryContext): Promise<Record<string, DataResponse>> {
+    const out: Record<string, DataResponse> = {};
+    const rangeError = checkRange(req.from, req.to);
+    req.queries.forEach((raw, i) => {
+      const refId = typeof raw?.refId === 'string' && raw.refId ? raw.refId : `Q${i}`;
+      if (out[refId]) {
+        // two queries with one refId: Grafana would mix them up — answer the second clearly
+        out[`${refId}#${i}`] = { frames: [], error: `duplicate refId "${refId}"`, status: 400, errorSource: 'plugin' };
+        return;
+      }
+      out[refId] = this.queryOne(raw, refId, req, ctx, rangeError);
+    });
+    return out;
+  }
+
+  private queryOne(raw: Record<string, unknown>, refId: string, req: QueryRequest, ctx: QueryContext, rangeError: string | null): DataResponse {
+    const bad = (error: string, status = 400): DataResponse => ({ frames: [], error, status, errorSource: 'plugin' });
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      return bad('query must be a JSON object like {"refId":"A","metric":"tps"}');
+    }
+    if (rangeError) {
+      return bad(rangeError);
+    }
+    const parsed = queryOptionsSchema.safeParse(migrateQuery(raw));
+    if (!parsed.success) {
+      return bad(`invalid query: ${describeQueryError(parsed.error)}`);
+    }
+    const q = parsed.data;
+    const metric = findMetric(q.metric);
+    if (!metric) {
+      return bad(`unknown metric "${q.metric.slice(0, 80)}": see GET /api/v1/catalog (or the metric picker) for the list`);
+    }
+    const { target, error } = this.resolveTarget(q.target, ctx);
+    if (!target) {
+      return { frames: [], error, status: 404, errorSource: 'plugin' };
+    }
+    const started = process.hrtime.bigint();
+    try {
+      const sampler = this.samplers.get(target);
+      const res = this.engine.run({
+        query: { ...q, refId, target } as ResolvedQuery,
+        range: { from: req.from, to: req.to },
+        maxDataPoints: req.maxDataPoints,
+        intervalMs: req.intervalMs,
+        targetIntervalMs: sampler?.target.intervalMs ?? this.config.intervalMs,
+        fromAlert: ctx.fromAlert,
+      });
+      // say why there is nothing, when we know
+      const missing = (metric.requires ?? []).filter((ext) => sampler && sampler.status.serverVersionNum && !sampler.status.extensions[ext]);
+      if (res.frames.length === 0 && !res.error && missing.length) {
+        return {
+          frames: [],
+          error: `${metric.title} needs the ${missing.join(', ')} extension, which is not installed in target ${target}: ${
+            missing.includes('pg_stat_statements')
+              ? "add pg_stat_statements to shared_preload_libraries, restart, then CREATE EXTENSION pg_stat_statements"
+              : `CREATE EXTENSION ${missing[0]}`
+          }`,
+          status: 424,
+          errorSource: 'downstream',
+        };
+      }
+      return res;
+    } catch (e) {
+      return { frames: [], error: `internal error computing ${metric.id}: ${(e as Error).message}`, status: 500, errorSource: 'plugin' };
+    } finally {
+      this.metrics.queryDuration.observe({ metric: metric.id }, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  async health(targetName: string | undefined): Promise<HealthReport> {
+    const { target, error } = this.resolveTarget(targetName, {});
+    const problems: string[] = [];
+    if (!target) {
+      return { status: 'error', message: error ?? 'unknown target', details: { target: targetName ?? '', reachable: false, extensions: {}, problems: [error ?? ''] } };
+    }
+    const sampler = this.samplers.get(target);
+    if (!sampler) {
+      return { status: 'error', message: `target ${target} has history but is not configured any more`, details: { target, reachable: false, extensions: {}, problems: [] } };
+    }
+    // a fresh check, not the cached status: "Save & test" must tell the truth now
+    let reachable = false;
+    let serverVersion: string | undefined;
+    const extensions: HealthReport['details']['extensions'] = {};
+    if (sampler.status.paused) {
+      problems.push(`sampling paused: ${sampler.status.paused}`);
+    } else {
+      try {
+        const c = await sampler.pool.connect();
+        try {
+          const r = await c.query<{ v: string; libs: string }>("SELECT current_setting('server_version') AS v, current_setting('shared_preload_libraries') AS libs");
+          serverVersion = r.rows[0].v;
+          const ext = await c.query<{ extname: string; extversion: string }>('SELECT extname, extversion FROM pg_extension');
+          const installed = new Map(ext.rows.map((e) => [e.extname, e.extversion]));
+          const preload = r.rows[0].libs;
+          const pgss = installed.get('pg_stat_statements');
+          extensions.pg_stat_statements = pgss
+            ? { installed: true, version: pgss }
+            : {
+                installed: false,
+                hint: preload.includes('pg_stat_statements')
+                  ? 'run CREATE EXTENSION pg_stat_statements; in the monitored database'
+                  : 'add pg_stat_statements to shared_preload_libraries, restart PostgreSQL, then CREATE EXTENSION pg_stat_statements',
+              };
+          if (!pgss) {
+            problems.push(`pg_stat_statements is missing: query metrics are unavailable (${extensions.pg_stat_statements.hint})`);
+          }
+          const vec = installed.get('vector');
+          extensions.vector = vec ? { installed: true, version: vec } : { installed: false, hint: 'only needed for vector search metrics: CREATE EXTENSION vector' };
+          const neon = installed.get('neon');
+          extensions.neon = neon ? { installed: true, version: neon } : { installed: false, hint: 'Neon only: CREATE EXTENSION neon for local file cache metrics' };
+          const hypo = installed.get('hypopg');
+          extensions.hypopg = hypo ? { installed: true, version: hypo } : { installed: false, hint: 'optional: CREATE EXTENSION hypopg lets advisors prove index suggestions' };
+          const major = Number(serverVersion.split('.')[0]);
+          if (major < 14) {
+            problems.push(`PostgreSQL ${serverVersion} is older than 14, which pgpulse supports: upgrade, or expect most collectors to be unavailable`);
+          }
+          reachable = true;
+        } finally {
+          c.release();
+        }
+      } catch (e) {
+        problems.push((e as Error).message.includes('target') ? (e as Error).message : `cannot connect to target ${target}: ${(e as Error).message}`);
+      }
+    }
+    const last = this.store.lastSample(target, 'server');
+    const age = last ? (Date.now() - last.ts) / 1000 : null;
+    if (reachable && (age === null || age > (sampler.target.intervalMs / 1000) * 3)) {
+      problems.push(age === null ? 'no sample stored yet: the first one arrives within one interval' : `last sample is ${Math.round(age)} s old`);
+    }
+    for (const [c, why] of Object.entries(sampler.status.unavailable)) {
+      if (!problems.some((p) => p.includes(why))) {
+        problems.push(`${c} collector unavailable: ${why}`);
+      }
+    }
+    const status = reachable && !problems.some((p) => p.startsWith('cannot') || p.startsWith('target')) ? 'ok' : 'error';
+    const message =
+      status === 'ok'
+        ? `pgpulse sidecar is up; target ${target} reachable (PostgreSQL ${serverVersion})${problems.length ? '. Note: ' + problems.join('; ') : ''}`
+        : `target ${target}: ${problems.join('; ') || 'not reachable'}`;
+    return {
+      status,
+      message,
+      details: { target, reachable, serverVersion, extensions, lastSampleAgeSeconds: age, neonState: sampler.status.paused ? 'idle' : undefined, problems },
+    };
+  }
+
+  async resource(path: string, params: URLSearchParams, ctx: QueryContext & { method?: string; body?: unknown }): Promise<ResourceResponse> {
+    const clean = path.replace(/^\/+|\/+$/g, '');
+    const route = this.routes.get(clean);
+    if (!route) {
+      return { status: 404, body: { error: `unknown resource "${clean.slice(0, 80)}": available are ${[...this.routes.keys()].join(', ')}` } };
+    }
+    try {
+      return await route(this, params, ctx);
+    } catch (e) {
+      return { status: 500, body: { error: (e as Error).message } };
+    }
+  }
+
+  async metricsText(): Promise<string> {
+    this.refreshMainGauges();
+    return this.metrics.registry.metrics();
+  }
+
+  catalog() {
+    return publicCatalog();
+  }
+
+  private refreshMainGauges(): void {
+    const now = Date.now();
+    this.metrics.main.reset();
+    for (const [name, sampler] of this.samplers) {
+      for (const metric of ['cache_hit_ratio', 'tps', 'connections', 'blocked_queries', 'longest_query_seconds', 'database_size', 'connection_utilization']) {
+        const res = this.engine.run({
+          query: { refId: 'M', metric, target: name } as ResolvedQuery,
+          range: { from: now - 300_000, to: now },
+          maxDataPoints: 1,
+          targetIntervalMs: sampler.target.intervalMs,
+        });
+        for (const f of res.frames) {
+          const v = f.fields[1]?.values.filter((x) => typeof x === 'number').pop();
+          if (typeof v === 'number') {
+            const labels = f.fields[1].labels ?? {};
+            const series = Object.entries(labels)
+              .filter(([k]) => k !== 'target')
+              .map(([k, val]) => `${k}=${val}`)
+              .join(',');
+            this.metrics.main.set({ target: name, metric, series }, v);
+          }
+        }
+      }
+    }
+  }
+}

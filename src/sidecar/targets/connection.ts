@@ -1,0 +1,78 @@
+/**
+ * Connections to a monitored database. Small pools that close idle connections quickly: an idle
+ * open connection counts as activity on Neon and would keep the compute awake.
+ */
+import { readFileSync } from 'node:fs';
+import { Pool, type PoolClient } from 'pg';
+import type { TargetConfig } from '../config';
+import { redact } from '../auth';
+
+function sslOption(t: TargetConfig): boolean | { rejectUnauthorized: boolean; ca?: string } | undefined {
+  const mode = t.ssl?.mode;
+  if (!mode || mode === 'prefer') {
+    return undefined; // whatever the URL's sslmode says
+  }
+  if (mode === 'disable') {
+    return false;
+  }
+  const ca = t.ssl?.ca ? readFileSync(t.ssl.ca, 'utf8') : undefined;
+  return { rejectUnauthorized: mode === 'verify-ca' || mode === 'verify-full', ...(ca ? { ca } : {}) };
+}
+
+export function createPool(t: TargetConfig, opts: { max?: number; applicationName?: string } = {}): Pool {
+  const ssl = sslOption(t);
+  const pool = new Pool({
+    connectionString: t.url,
+    application_name: opts.applicationName ?? 'pgpulse',
+    max: opts.max ?? 2,
+    idleTimeoutMillis: t.neon ? 1000 : 30_000,
+    connectionTimeoutMillis: t.connectTimeoutMs,
+    ...(ssl !== undefined ? { ssl } : {}),
+  });
+  // An idle client that errors (server restart, network) must not crash the process.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/**
+ * Run fn inside a read-only transaction with a local statement timeout. SET LOCAL (not SET) keeps
+ * this safe behind PgBouncer in transaction mode (Neon's -pooler endpoints).
+ */
+export async function inReadOnlyTx<T>(client: PoolClient, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+  await client.query('BEGIN READ ONLY');
+  try {
+    await client.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(timeoutMs))}`);
+    const out = await fn();
+    await client.query('COMMIT');
+    return out;
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  }
+}
+
+/** A database error as one line a person can act on, with credentials removed. */
+export function describeDbError(e: unknown, target: string): string {
+  const err = e as { code?: string; message?: string };
+  const msg = redact(err.message ?? String(e));
+  switch (err.code) {
+    case 'ECONNREFUSED':
+      return `target ${target}: connection refused — is PostgreSQL running and is the host/port in the URL right?`;
+    case 'ENOTFOUND':
+      return `target ${target}: host not found — check the host name in the URL`;
+    case '28P01':
+    case '28000':
+      return `target ${target}: authentication failed — check the user and password of the target URL`;
+    case '3D000':
+      return `target ${target}: ${msg} — check the database name in the URL`;
+    case '42501':
+      return `target ${target}: permission denied (${msg}) — grant the monitoring role pg_monitor: GRANT pg_monitor TO <role>`;
+    case '57014':
+      return `target ${target}: statement timeout — the collector query took longer than its timeout; raise the collector timeout or check server load`;
+    case '42P01':
+    case '42883':
+      return `target ${target}: ${msg}`;
+    default:
+      return `target ${target}: ${msg}`;
+  }
+}
