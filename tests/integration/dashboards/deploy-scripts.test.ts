@@ -85,7 +85,9 @@ describe('deploy scripts against PostgreSQL 15', () => {
 describe('vector demo data and searches against pgvector (PGlite)', () => {
   it('vector-setup.sql builds the table and HNSW index; vector-search.sql uses the index and returns 10 rows', async () => {
     const { PGlite } = await import('@electric-sql/pglite');
-    const { vector } = await import('@electric-sql/pglite/vector');
+    // a subpath export, which the repo's node10 type resolution cannot see: load it untyped
+    const vectorSpecifier = '@electric-sql/pglite/vector';
+    const { vector } = (await import(vectorSpecifier)) as { vector: import('@electric-sql/pglite').Extension };
     const db = await PGlite.create({ extensions: { vector } });
     try {
       // same script, fewer rows: PGlite runs single-threaded in WebAssembly
