@@ -18,8 +18,8 @@ export const DEFAULT_TARGET = 'default';
 
 /** Every pgpulse dashboard carries this tag: the dashboard links list them by it. */
 export const DASHBOARD_TAG = 'pgpulse';
+/** Folder of the dashboards and the alert rule group, matched by title (see provisioning/dashboards/pgpulse.yaml). */
 export const FOLDER_TITLE = 'pgpulse';
-export const FOLDER_UID = 'pgpulse';
 
 export const DASHBOARD_UIDS = {
   overview: 'pgpulse-overview',

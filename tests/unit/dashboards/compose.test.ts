@@ -220,3 +220,12 @@ describe('docker-compose.yaml', () => {
     assert.doesNotThrow(() => parse(readRepoFile('docker-compose.yaml'), { merge: false }));
   });
 });
+
+describe('provisioning folders', () => {
+  it('dashboards and alert rules share one folder, matched by title', () => {
+    const provider = readYaml('provisioning/dashboards/pgpulse.yaml').providers[0];
+    const groups = readYaml('provisioning/alerting/rules.yaml').groups;
+    assert.equal(provider.folderUid, undefined, 'a folderUid would create a second folder of the same title');
+    for (const g of groups) assert.equal(g.folder, provider.folder);
+  });
+});
