@@ -68,4 +68,39 @@ export const migrations: Array<{ version: number; sql: string }> = [
       CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     `,
   },
+  {
+    // advisors (src/sidecar/advisors) and opt-in actions (src/sidecar/actions)
+    version: 2,
+    sql: `
+      -- one row per advisor finding and target: open while cleared_at IS NULL
+      CREATE TABLE advisor_finding (
+        target_id INTEGER NOT NULL,
+        id TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        category TEXT NOT NULL,
+        object TEXT NOT NULL,
+        data TEXT NOT NULL,
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        cleared_at INTEGER,
+        PRIMARY KEY (target_id, id)
+      ) WITHOUT ROWID;
+      -- every action asked for (dry-run, refused, done or failed): what, when, which trigger, result
+      CREATE TABLE action_audit (
+        id INTEGER PRIMARY KEY,
+        target_id INTEGER NOT NULL,
+        ts INTEGER NOT NULL,
+        action TEXT NOT NULL,
+        object TEXT NOT NULL,
+        trigger TEXT NOT NULL,
+        dry_run INTEGER NOT NULL,
+        sql TEXT NOT NULL,
+        status TEXT NOT NULL,
+        result TEXT NOT NULL DEFAULT '',
+        finished_ts INTEGER
+      );
+      CREATE INDEX action_audit_by_time ON action_audit (target_id, ts);
+    `,
+  },
 ];
