@@ -12,6 +12,7 @@ import type { TargetSampler } from './sampler';
 import type { SelfMetrics } from './self-metrics';
 import type { HealthReport, PgpulseService, QueryContext, QueryRequest, ResourceResponse } from './service';
 import type { Store } from './store/store';
+import { describeDbError } from './targets/connection';
 import { checkRange } from './time-range';
 import { resourceRoutes, type ResourceRoute } from './resources';
 
@@ -159,7 +160,7 @@ export class SidecarService implements PgpulseService {
           c.release();
         }
       } catch (e) {
-        problems.push((e as Error).message.includes('target') ? (e as Error).message : `cannot connect to target ${target}: ${(e as Error).message}`);
+        problems.push(`cannot connect: ${describeDbError(e, target)}`);
       }
     }
     const last = this.store.lastSample(target, 'server');
@@ -176,7 +177,7 @@ export class SidecarService implements PgpulseService {
     const message =
       status === 'ok'
         ? `pgpulse sidecar is up; target ${target} reachable (PostgreSQL ${serverVersion})${problems.length ? '. Note: ' + problems.join('; ') : ''}`
-        : `target ${target}: ${problems.join('; ') || 'not reachable'}`;
+        : problems.join('; ') || `target ${target} is not reachable`;
     return {
       status,
       message,
