@@ -220,9 +220,19 @@ function App({ loaded }: { loaded: Loaded }) {
         </section>
 
         <section>
-          <Text element="h2" variant="h4">
-            Query ({APP})
-          </Text>
+          <Stack direction="row" alignItems="center" justifyContent="space-between">
+            <Text element="h2" variant="h4">
+              Query ({APP})
+            </Text>
+            <Stack direction="row" alignItems="center" gap={1}>
+              <Text color="secondary" variant="bodySmall">
+                Last {RANGE}
+              </Text>
+              <Button data-testid={H.refresh} icon="sync" variant="secondary" size="sm" onClick={run}>
+                Refresh
+              </Button>
+            </Stack>
+          </Stack>
           <div style={{ margin: '8px 0 16px' }}>
             <ErrorBoundaryAlert>
               <QueryEditor

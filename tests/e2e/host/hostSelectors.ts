@@ -3,6 +3,7 @@ export const hostSelectors = {
   ready: 'host-ready',
   loadError: 'host-load-error',
   saveAndTest: 'host-save-and-test',
+  refresh: 'host-refresh',
   health: 'host-health',
   panel: 'host-panel',
   panelError: 'host-panel-error',

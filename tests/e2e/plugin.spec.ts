@@ -1,0 +1,172 @@
+/**
+ * The plugin as a person uses it, in a real browser: the built dist/module.js loaded by the host
+ * page with the real @grafana/* packages, Save & test and queries going through the Grafana API
+ * stand-in over gRPC to the real sidecar, which samples a real PostgreSQL. What the page shows
+ * is compared with what PostgreSQL itself reports.
+ */
+import { expect, test as base, type Page } from '@playwright/test';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+import { selectors } from '../../src/plugin/selectors';
+import { hostSelectors as H } from './host/hostSelectors';
+import { launchBackend, type RemoteBackend } from './support/backend-client';
+import { startGrafanaStandIn, type GrafanaStandIn } from './support/grafana-standin';
+import { tableTruth } from './support/seed';
+
+const Q = selectors.queryEditor;
+const C = selectors.configEditor;
+const SHOTS = resolve(__dirname, '../../test-results/screenshots');
+mkdirSync(SHOTS, { recursive: true });
+
+interface Env {
+  backend: RemoteBackend;
+  /** a datasource whose token is already saved, pointing at target "default" */
+  grafana: GrafanaStandIn;
+}
+
+const test = base.extend<{ host: Page }, { env: Env }>({
+  env: [
+    async ({}, use) => {
+      const backend = await launchBackend();
+      const grafana = await startGrafanaStandIn({ grpcAddress: backend.grpcAddress, jsonData: { target: 'default' }, token: backend.token });
+      await use({ backend, grafana });
+      await grafana.close();
+      await backend.stop();
+    },
+    { scope: 'worker', timeout: 120_000 },
+  ],
+  host: async ({ page, env }, use) => {
+    page.on('pageerror', (e) => console.error('[page error]', e.message));
+    await page.goto(env.grafana.url + '/');
+    await expect(page.getByTestId(H.loadError)).toHaveCount(0);
+    await page.getByTestId(H.ready).waitFor({ state: 'attached' });
+    await use(page);
+  },
+});
+
+async function shot(page: Page, name: string) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/** Pick an option from a Combobox the way a person does: open it, type, click the option. */
+async function pick(page: Page, testId: string, text: string, option: RegExp = new RegExp(text)) {
+  const input = page.getByTestId(testId);
+  await input.click();
+  await input.fill(text);
+  await page.getByRole('option', { name: option }).first().click();
+}
+
+interface FrameSummary {
+  name: string;
+  type: string;
+  length: number;
+  fields: Array<{ name: string; type: string; labels: Record<string, string>; values: unknown[] }>;
+}
+
+async function frames(page: Page): Promise<FrameSummary[]> {
+  const text = await page.getByTestId(H.frameSummary).textContent();
+  return JSON.parse(text || '[]') as FrameSummary[];
+}
+
+function lastNumber(values: unknown[]): number | undefined {
+  for (let i = values.length - 1; i >= 0; i--) {
+    if (typeof values[i] === 'number') {
+      return values[i] as number;
+    }
+  }
+  return undefined;
+}
+
+test.describe('pgpulse in a Grafana host', () => {
+  test('plugin loads from dist/module.js with Grafana’s shared modules', async ({ host }) => {
+    const modules = await host.evaluate(() => window.pgpulseHost?.amdModules ?? []);
+    expect(modules).toEqual(expect.arrayContaining(['react', '@grafana/data', '@grafana/ui', '@grafana/runtime']));
+    await expect(host.getByTestId(C.root)).toBeVisible();
+    await expect(host.getByTestId(Q.root)).toBeVisible();
+    await expect(host.getByTestId(C.token)).toHaveValue('configured');
+    await shot(host, '01-loaded');
+  });
+
+  test('Save & test shows CheckHealth: a wrong token is refused, the right one connects', async ({ host, env }) => {
+    await host.getByRole('button', { name: 'Reset' }).click();
+    await host.getByTestId(C.token).fill('not-the-token');
+    await host.getByTestId(H.saveAndTest).click();
+    const health = host.getByTestId(H.health);
+    await expect(health).toHaveAttribute('data-status', 'error');
+    await expect(health).toContainText(/token/i);
+    await expect(health).not.toContainText('not-the-token');
+    await shot(host, '02-health-wrong-token');
+
+    await host.getByRole('button', { name: 'Reset' }).click();
+    await host.getByTestId(C.token).fill(env.backend.token);
+    await pick(host, C.target, 'default', /^default/);
+    await host.getByTestId(H.saveAndTest).click();
+    await expect(health).toHaveAttribute('data-status', 'success');
+    const version = (await env.backend.query<{ server_version: string }>('SHOW server_version'))[0].server_version.split(/[ .]/)[0];
+    await expect(health).toContainText(version);
+    expect(env.grafana.stored()).toEqual({ jsonData: { target: 'default' }, token: env.backend.token });
+    await shot(host, '03-health-ok');
+  });
+
+  test('dead tuples of a picked table: the series shows what pg_stat_user_tables says', async ({ host, env }) => {
+    await pick(host, Q.metric, 'Dead tuples');
+    await expect(host.getByTestId(Q.description)).toContainText('n_dead_tup');
+    await pick(host, Q.option('table'), 'orders', /^orders/);
+    await expect(async () => {
+      await host.getByTestId(H.refresh).click();
+      await expect(host.getByTestId(H.panel)).toHaveAttribute('data-state', 'Done');
+      const truth = await tableTruth(env.backend.query, 'orders');
+      const series = (await frames(host)).flatMap((f) => f.fields.filter((x) => x.type === 'number'));
+      expect(series.length).toBeGreaterThan(0);
+      // only the picked table comes back, and its latest value is PostgreSQL's own count
+      for (const s of series) {
+        expect(s.labels.relname ?? 'orders').toBe('orders');
+      }
+      expect(lastNumber(series[0].values)).toBe(truth.n_dead_tup);
+      await expect(host.getByTestId(H.seriesViz)).toContainText(String(truth.n_dead_tup));
+    }).toPass({ timeout: 60_000 });
+    await shot(host, '04-dead-tuples-series');
+  });
+
+  test('table statistics for a picked table: the row shows PostgreSQL’s live tuples', async ({ host, env }) => {
+    await pick(host, Q.metric, 'Table statistics');
+    await pick(host, Q.option('table'), 'orders', /^orders/);
+    await expect(async () => {
+      await host.getByTestId(H.refresh).click();
+      await expect(host.getByTestId(H.panel)).toHaveAttribute('data-state', 'Done');
+      const truth = await tableTruth(env.backend.query, 'orders');
+      const [frame] = (await frames(host)).filter((f) => f.length > 0);
+      expect(frame).toBeDefined();
+      const names = frame.fields.find((f) => f.type === 'string' && f.values.includes('orders'))!;
+      expect(names).toBeDefined();
+      expect(new Set(names.values)).toEqual(new Set(['orders']));
+      const live = frame.fields.find((f) => /live/i.test(f.name) && f.type === 'number');
+      expect(live?.values[names.values.indexOf('orders')]).toBe(truth.n_live_tup);
+      const row = host.getByTestId(H.tableViz).getByRole('row').filter({ hasText: 'orders' }).first();
+      await expect(row).toContainText(String(truth.n_live_tup));
+    }).toPass({ timeout: 60_000 });
+    await shot(host, '05-table-stats');
+  });
+
+  test('invalid combinations are explained before anything runs', async ({ host, env }) => {
+    await pick(host, Q.metric, 'Index scans');
+    const before = env.grafana.calls.filter((c) => c.grpc === 'QueryData').length;
+    await pick(host, Q.option('index'), 'orders_customer_idx', /^orders_customer_idx/);
+    await expect(host.getByTestId(Q.issue('index'))).toContainText('Index needs a table');
+    await shot(host, '06-index-without-table');
+    expect(env.grafana.calls.filter((c) => c.grpc === 'QueryData').length).toBe(before);
+    // fixing it runs the query
+    await pick(host, Q.option('table'), 'orders', /^orders/);
+    await expect(host.getByTestId(Q.issues)).toHaveCount(0);
+    await expect(host.getByTestId(H.panel)).toHaveAttribute('data-state', 'Done');
+  });
+
+  test('alert rule editing refuses a table metric inline', async ({ page, env }) => {
+    await page.goto(env.grafana.url + '/?app=unified-alerting');
+    await page.getByTestId(H.ready).waitFor({ state: 'attached' });
+    await pick(page, Q.metric, 'Top queries');
+    await expect(page.getByTestId(Q.issue('metric'))).toContainText('alert rules need a time series');
+    await shot(page, '07-alerting-table-metric');
+  });
+});
