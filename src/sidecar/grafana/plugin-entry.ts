@@ -8,7 +8,7 @@
  * passes as GF_PLUGIN_<KEY> variables; they are mapped onto the sidecar's own variables.
  */
 import type { PgpulseService } from '../service';
-import { createHclogLogger, type GrpcLogger, type LogLevel } from './hclog';
+import { createHclogLogger, hclogPinoOptions, type GrpcLogger, type LogLevel } from './hclog';
 import { startGrpcServer } from './server';
 
 export interface LocalSidecar {
@@ -132,7 +132,14 @@ export const startSidecarFromApp: LocalSidecarStarter = async ({ logger, env }) 
   if (typeof app.startSidecar !== 'function') {
     throw new Error('src/sidecar/app.ts exports no startSidecar(); this build cannot run in local mode');
   }
-  const started = (await app.startSidecar({ env, logger, grpc: false })) as Partial<LocalSidecar>;
+  // The sidecar's own logs must reach Grafana as hclog lines too: hand it a pino logger in that
+  // shape (and say so in the env for a logger factory that reads it).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const pino = require('pino') as typeof import('pino');
+  const level = (env.PGPULSE_LOG_LEVEL as LogLevel) || 'info';
+  const pinoLogger = pino.default(hclogPinoOptions(level) as import('pino').LoggerOptions, pino.destination(2));
+  const started = (await app.startSidecar({ env: { ...env, PGPULSE_LOG_FORMAT: 'hclog' }, logger: pinoLogger, grpc: false })) as Partial<LocalSidecar>;
+  logger.debug('sidecar started in-process');
   if (!started?.service) {
     throw new Error('startSidecar() returned no service');
   }
