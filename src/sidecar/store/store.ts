@@ -235,16 +235,37 @@ export class Store {
         pointsBySeries[i].push([r.k, r.v]);
       }
     }
+    // A keyframe holds every row present at that moment: a series without a point there had
+    // vanished (e.g. while the sidecar was down), so its older value must not be carried past it.
+    const keyframes = (
+      this.db.prepare('SELECT id FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id > ? AND id <= ? ORDER BY id').all(targetId, collector, from, last) as Array<{
+        id: number;
+      }>
+    ).map((r) => r.id);
     return series.map((s, i) => {
       const pts = pointsBySeries[i].sort((a, b) => a[0] - b[0]);
       const values: Array<number | null> = new Array(samples.length).fill(null);
       let p = 0;
+      let k = 0;
       let current: number | null = null;
       for (let j = 0; j < samples.length; j++) {
         const sm = samples[j];
-        while (p < pts.length && pts[p][0] <= sm.id) {
-          current = pts[p][1];
-          p++;
+        for (;;) {
+          const nextPoint = p < pts.length && pts[p][0] <= sm.id ? pts[p][0] : Infinity;
+          const nextKf = k < keyframes.length && keyframes[k] <= sm.id ? keyframes[k] : Infinity;
+          if (nextPoint === Infinity && nextKf === Infinity) {
+            break;
+          }
+          if (nextKf < nextPoint) {
+            current = null;
+            k++;
+          } else {
+            if (nextKf === nextPoint) {
+              k++;
+            }
+            current = pts[p][1];
+            p++;
+          }
         }
         values[j] = sm.ok ? current : null;
       }

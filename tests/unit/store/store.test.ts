@@ -102,3 +102,21 @@ test('downsampling and retention keep the values of the samples that stay exact'
     cleanup();
   }
 });
+
+test('a row gone while the sidecar was down is not carried past the restart keyframe', () => {
+  const { dir, store, cleanup } = tmpStore();
+  try {
+    store.writeSample({ target: 't', collector: 'x', ts: 1000, ok: true, epoch: 1, rows: [row('a', 1), row('b', 5)] });
+    store.close();
+    const again = Store.open(dir);
+    again.writeSample({ target: 't', collector: 'x', ts: 2000, ok: true, epoch: 1, rows: [row('a', 2)] });
+    again.writeSample({ target: 't', collector: 'x', ts: 3000, ok: true, epoch: 1, rows: [row('a', 2)] });
+    const samples = again.samples('t', 'x', 0, 10_000);
+    const m = Object.fromEntries(again.matrix('t', 'x', ['c'], undefined, samples).map((s) => [s.labels.name, s.values]));
+    assert.deepEqual(m.a, [1, 2, 2]);
+    assert.deepEqual(m.b, [5, null, null]);
+    again.close();
+  } finally {
+    cleanup();
+  }
+});
