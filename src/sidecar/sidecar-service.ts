@@ -16,6 +16,14 @@ import { describeDbError } from './targets/connection';
 import { checkRange } from './time-range';
 import { resourceRoutes, type ResourceRoute } from './resources';
 
+/** no frames, empty tables, or series that are all gaps */
+function hasNoData(frames: DataResponse['frames']): boolean {
+  return frames.every((f) => {
+    const value = f.meta?.type === 'timeseries-multi' ? f.fields[1] : f.fields[0];
+    return !value || value.values.every((v) => v === null);
+  });
+}
+
 export class SidecarService implements PgpulseService {
   readonly engine: Engine;
   private readonly routes: Map<string, ResourceRoute>;
@@ -88,7 +96,7 @@ export class SidecarService implements PgpulseService {
       });
       // say why there is nothing, when we know
       const missing = (metric.requires ?? []).filter((ext) => sampler && sampler.status.serverVersionNum && !sampler.status.extensions[ext]);
-      if (res.frames.length === 0 && !res.error && missing.length) {
+      if (!res.error && missing.length && hasNoData(res.frames)) {
         return {
           frames: [],
           error: `${metric.title} needs the ${missing.join(', ')} extension, which is not installed in target ${target}: ${
