@@ -20,6 +20,7 @@ export interface StartOptions {
   grpc?: boolean;
   /** start the sampling loops (default true; the CLI's one-shot commands sample on demand) */
   sampling?: boolean;
+  /** a pino logger to use instead of the default stderr JSON one */
   logger?: unknown;
   gateFor?: (target: SidecarConfig['targets'][number]) => SamplingGate | undefined;
 }
@@ -56,7 +57,9 @@ function loadFeatureModules(): void {
 export async function startSidecar(opts: StartOptions = {}): Promise<Sidecar> {
   loadFeatureModules();
   const config = opts.config ?? loadConfig(opts.env ?? process.env);
-  const log = createLogger(config.logLevel);
+  // local mode hands us a pino logger that writes hclog lines for Grafana's log
+  const given = opts.logger as Logger | undefined;
+  const log = given && typeof given.child === 'function' ? given : createLogger(config.logLevel);
   const store = Store.open(config.dataDir);
   const metrics = new SelfMetrics();
   const samplers = new Map<string, TargetSampler>();
