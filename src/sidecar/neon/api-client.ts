@@ -1,0 +1,153 @@
+/**
+ * A read-only client for the one Neon API call pgpulse needs:
+ * GET /projects/{project_id}/endpoints/{endpoint_id} (operationId getProjectEndpoint).
+ * Asking the control plane about an endpoint never connects to, and so never wakes, the compute.
+ * There is deliberately no method that PATCHes or POSTs anything.
+ */
+import { redact } from '../auth';
+
+export type EndpointState = 'init' | 'active' | 'idle';
+
+/** The fields of the API's Endpoint object pgpulse reads (the response carries many more). */
+export interface NeonEndpoint {
+  id: string;
+  project_id: string;
+  branch_id: string;
+  host: string;
+  current_state: EndpointState;
+  pending_state?: EndpointState;
+  last_active?: string;
+  suspend_timeout_seconds: number;
+  autoscaling_limit_min_cu: number;
+  autoscaling_limit_max_cu: number;
+}
+
+/**
+ * config: the key, ids or URL are wrong (retrying will not help); transient: network, timeout,
+ * 5xx or rate limiting (retry later).
+ */
+export type NeonApiErrorKind = 'config' | 'transient';
+
+export class NeonApiError extends Error {
+  override name = 'NeonApiError';
+  constructor(
+    message: string,
+    readonly kind: NeonApiErrorKind,
+    readonly status?: number,
+    /** seconds the API asked us to wait (429 Retry-After) */
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface NeonApiOptions {
+  apiUrl: string;
+  projectId: string;
+  endpointId: string;
+  apiKey: string | undefined;
+  timeoutMs?: number;
+  fetchImpl?: typeof fetch;
+}
+
+const STATES: readonly string[] = ['init', 'active', 'idle'];
+
+/** Validates the shape we rely on; names the field that is off so a proxy or mock is easy to fix. */
+export function parseEndpointResponse(body: unknown): NeonEndpoint {
+  const ep = (body as { endpoint?: unknown } | null)?.endpoint as Record<string, unknown> | undefined;
+  if (!ep || typeof ep !== 'object') {
+    throw new NeonApiError('Neon API answer has no "endpoint" object: is neon.apiUrl pointing at https://console.neon.tech/api/v2?', 'config');
+  }
+  if (typeof ep.current_state !== 'string' || !STATES.includes(ep.current_state)) {
+    throw new NeonApiError(`Neon API answer has endpoint.current_state=${JSON.stringify(ep.current_state)}, expected "init", "active" or "idle"`, 'config');
+  }
+  const num = (v: unknown, dflt: number) => (typeof v === 'number' && Number.isFinite(v) ? v : dflt);
+  return {
+    id: String(ep.id ?? ''),
+    project_id: String(ep.project_id ?? ''),
+    branch_id: String(ep.branch_id ?? ''),
+    host: String(ep.host ?? ''),
+    current_state: ep.current_state as EndpointState,
+    pending_state: typeof ep.pending_state === 'string' && STATES.includes(ep.pending_state) ? (ep.pending_state as EndpointState) : undefined,
+    last_active: typeof ep.last_active === 'string' ? ep.last_active : undefined,
+    // 0 means "the default", which is 300 s (5 minutes) per the API reference
+    suspend_timeout_seconds: num(ep.suspend_timeout_seconds, 0),
+    autoscaling_limit_min_cu: num(ep.autoscaling_limit_min_cu, 0),
+    autoscaling_limit_max_cu: num(ep.autoscaling_limit_max_cu, 0),
+  };
+}
+
+export class NeonApiClient {
+  private readonly url: string;
+  private readonly fetchImpl: typeof fetch;
+
+  constructor(private readonly opts: NeonApiOptions) {
+    const base = opts.apiUrl.replace(/\/+$/, '');
+    this.url = `${base}/projects/${encodeURIComponent(opts.projectId)}/endpoints/${encodeURIComponent(opts.endpointId)}`;
+    this.fetchImpl = opts.fetchImpl ?? fetch;
+  }
+
+  /** where we ask (no secret in it) */
+  get endpointUrl(): string {
+    return this.url;
+  }
+
+  async getEndpoint(): Promise<NeonEndpoint> {
+    const key = this.opts.apiKey;
+    if (!key) {
+      throw new NeonApiError('no Neon API key: set neon.apiKeyEnv to the name of an environment variable holding it (or NEON_API_KEY), or neon.apiKey', 'config');
+    }
+    let res: Response;
+    try {
+      res = await this.fetchImpl(this.url, {
+        method: 'GET',
+        headers: { authorization: `Bearer ${key}`, accept: 'application/json' },
+        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 5000),
+        redirect: 'error',
+      });
+    } catch (e) {
+      const err = e as Error & { cause?: { code?: string } };
+      const why = err.name === 'TimeoutError' ? `no answer within ${(this.opts.timeoutMs ?? 5000) / 1000}s` : (err.cause?.code ?? err.message);
+      throw new NeonApiError(`Neon API unreachable at ${this.url} (${this.scrub(why)}): check neon.apiUrl and the network`, 'transient');
+    }
+    if (res.ok) {
+      let body: unknown;
+      try {
+        body = await res.json();
+      } catch {
+        throw new NeonApiError(`Neon API answered HTTP ${res.status} but not with JSON: check neon.apiUrl (${this.url})`, 'config');
+      }
+      return parseEndpointResponse(body);
+    }
+    const apiMessage = await res
+      .json()
+      .then((b: unknown) => (typeof (b as { message?: unknown })?.message === 'string' ? (b as { message: string }).message : ''))
+      .catch(() => '');
+    const detail = apiMessage ? `: ${this.scrub(apiMessage).slice(0, 200)}` : '';
+    switch (res.status) {
+      case 401:
+        throw new NeonApiError(`Neon API rejected the API key (HTTP 401${detail}): create a key in the Neon console (Account settings → API keys) and put it in the variable named by neon.apiKeyEnv`, 'config', 401);
+      case 403:
+        throw new NeonApiError(`Neon API key may not read project ${this.opts.projectId} (HTTP 403${detail}): use a key of the account or organization that owns the project`, 'config', 403);
+      case 404:
+        throw new NeonApiError(
+          `Neon API does not know endpoint ${this.opts.endpointId} in project ${this.opts.projectId} (HTTP 404${detail}): check neon.projectId and neon.endpointId (ep-…) in the target config`,
+          'config',
+          404,
+        );
+      case 429: {
+        const ra = Number(res.headers.get('retry-after'));
+        throw new NeonApiError(`Neon API rate limit reached (HTTP 429${detail}): pgpulse retries later; raise neon.stateInterval if this repeats`, 'transient', 429, Number.isFinite(ra) && ra > 0 ? ra : undefined);
+      }
+      default:
+        throw new NeonApiError(`Neon API error HTTP ${res.status}${detail}`, res.status >= 500 || res.status === 423 ? 'transient' : 'config', res.status);
+    }
+  }
+
+  /** error text never carries the key, even if a proxy echoes it back */
+  private scrub(s: string): string {
+    const key = this.opts.apiKey;
+    const out = key ? s.split(key).join('[redacted]') : s;
+    return redact(out);
+  }
+}

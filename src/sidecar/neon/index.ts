@@ -1,0 +1,64 @@
+/**
+ * Neon awareness, loaded by app.ts at startup: the sampling gate for targets with a `neon`
+ * config, the LFC and activity collectors, and the engine handlers of the Neon metrics.
+ */
+import type { Logger } from 'pino';
+import { gateFactories, startupHooks, type Sidecar } from '../app';
+import { registerCollector } from '../collectors/registry';
+import type { TargetConfig } from '../config';
+import { registerHandler } from '../engine/engine';
+import { NeonApiClient } from './api-client';
+import { neonActivityCollector } from './activity-collector';
+import { NeonGate, gatesByTarget } from './gate';
+import { computeState, effectiveHitRatio } from './handlers';
+import { neonLfcCollector } from './lfc-collector';
+
+export { NeonGate } from './gate';
+export { NeonApiClient, NeonApiError } from './api-client';
+
+export function createNeonGate(target: TargetConfig, log?: Logger): NeonGate | undefined {
+  const neon = target.neon;
+  if (!neon) {
+    return undefined;
+  }
+  const client = new NeonApiClient({
+    apiUrl: neon.apiUrl,
+    projectId: neon.projectId,
+    endpointId: neon.endpointId,
+    apiKey: neon.apiKeyResolved ?? neon.apiKey,
+  });
+  return new NeonGate({ target, client, log: log?.child({ target: target.name, part: 'neon' }) });
+}
+
+/** hands each Neon gate the store and counts the sampler's own connections */
+export function attachNeonGates(sidecar: Sidecar): void {
+  for (const sampler of sidecar.samplers.values()) {
+    const gate = gatesByTarget.get(sampler.target);
+    if (!gate) {
+      continue;
+    }
+    gate.attach(sidecar.store);
+    sampler.pool.on('connect', () => gate.noteOwnConnect());
+    // Until the first API answer nobody may connect, not even "Save & test".
+    if (sampler.status.paused === undefined) {
+      sampler.status.paused = 'waiting for the Neon API to report the compute state (pgpulse never connects to a compute that may be idle)';
+    }
+  }
+}
+
+let registered = false;
+
+export function registerNeon(): void {
+  if (registered) {
+    return;
+  }
+  registered = true;
+  gateFactories.push((target, log) => createNeonGate(target, log));
+  startupHooks.push(attachNeonGates);
+  registerCollector(neonLfcCollector());
+  registerCollector(neonActivityCollector());
+  registerHandler('neon_effective_hit_ratio', effectiveHitRatio);
+  registerHandler('neon_compute_state', computeState);
+}
+
+registerNeon();

@@ -1,0 +1,268 @@
+/**
+ * The Neon gate's rules with a controllable clock and endpoint answers, writing to a real store.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NeonApiError, type NeonEndpoint } from '../../../src/sidecar/neon/api-client';
+import { NeonGate, BLIND_INTERVAL_MS } from '../../../src/sidecar/neon/gate';
+import { NEON_ACTIVITY } from '../../../src/sidecar/neon/activity-collector';
+import { Store } from '../../../src/sidecar/store/store';
+import { IDLE_BY_DESIGN } from '../../../src/sidecar/engine/handlers/health';
+import type { TargetConfig } from '../../../src/sidecar/config';
+import type { TargetContext } from '../../../src/sidecar/collectors/types';
+
+const STATE_MS = 30_000;
+
+function setup(opts: { suspend?: number; quietMs?: number } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'pgpulse-neon-gate-'));
+  const store = new Store(join(dir, 'db.sqlite'));
+  let clock = Date.UTC(2026, 0, 1, 12, 0, 0);
+  const answer: { ep: NeonEndpoint | null; err: NeonApiError | null; calls: number } = {
+    ep: {
+      id: 'ep-x',
+      project_id: 'p',
+      branch_id: 'br',
+      host: 'h',
+      current_state: 'idle',
+      last_active: new Date(clock - 3_600_000).toISOString(),
+      suspend_timeout_seconds: opts.suspend ?? 300,
+      autoscaling_limit_min_cu: 0.25,
+      autoscaling_limit_max_cu: 1,
+    },
+    err: null,
+    calls: 0,
+  };
+  const target: TargetConfig = {
+    name: 't',
+    url: 'postgres://x@127.0.0.1:1/app',
+    intervalMs: 15_000,
+    statementTimeoutMs: 5000,
+    connectTimeoutMs: 1000,
+    collectors: {},
+    neon: { projectId: 'p', endpointId: 'ep-x', apiUrl: 'http://127.0.0.1:1/api/v2', stateInterval: STATE_MS },
+  };
+  const gate = new NeonGate({
+    target,
+    now: () => clock,
+    quietMs: opts.quietMs ?? 60_000,
+    client: {
+      async getEndpoint() {
+        answer.calls++;
+        if (answer.err) {
+          throw answer.err;
+        }
+        return { ...(answer.ep as NeonEndpoint) };
+      },
+    },
+  });
+  gate.attach(store);
+  const ctx = { target, store } as unknown as TargetContext;
+  let sessions = 100;
+  /** what the neon_activity collector would have stored this cycle */
+  const activity = (v: { othersActive?: number; lastIdleChangeAgoMs?: number | null; newSessions?: number; own?: number }) => {
+    for (let i = 0; i < (v.own ?? 0); i++) {
+      gate.noteOwnConnect();
+    }
+    sessions += (v.newSessions ?? 0) + (v.own ?? 0);
+    store.writeSample({
+      target: 't',
+      collector: NEON_ACTIVITY,
+      ts: clock,
+      ok: true,
+      rows: [
+        {
+          key: {},
+          values: {
+            others_active: v.othersActive ?? 0,
+            others_connected: v.othersActive ?? 0,
+            others_last_idle_change_ms: v.lastIdleChangeAgoMs == null ? null : 5_000_000 - v.lastIdleChangeAgoMs,
+            sessions_user_dbs: sessions,
+            own_db_counted: 1,
+            server_now_ms: 5_000_000, // server clock unrelated to ours: only differences matter
+          },
+        },
+      ],
+    });
+  };
+  return {
+    gate,
+    store,
+    answer,
+    target,
+    ctx,
+    activity,
+    advance: (ms: number) => {
+      clock += ms;
+    },
+    now: () => clock,
+    markers: () => store.samples('t', IDLE_BY_DESIGN, 0, clock).length,
+    close: () => {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** one sampler cycle: ask, and when allowed, store activity and tell the gate */
+async function cycle(s: ReturnType<typeof setup>, act: Parameters<ReturnType<typeof setup>['activity']>[0] = {}) {
+  const r = await s.gate.allow(s.target);
+  if (r.allowed) {
+    s.activity({ own: 1, ...act });
+    s.gate.observe(s.target, s.ctx);
+  }
+  s.advance(15_000);
+  return r;
+}
+
+test('idle and init: never allowed, one idle-by-design marker per cycle, API asked once per stateInterval', async () => {
+  const s = setup();
+  try {
+    for (const state of ['idle', 'init'] as const) {
+      s.answer.ep!.current_state = state;
+      s.advance(STATE_MS);
+      const r = await s.gate.allow(s.target);
+      assert.equal(r.allowed, false);
+      assert.match(r.reason ?? '', new RegExp(`Neon compute is ${state}`));
+    }
+    assert.equal(s.markers(), 2);
+    const calls = s.answer.calls;
+    await s.gate.allow(s.target); // same instant: cached answer
+    assert.equal(s.answer.calls, calls);
+    assert.equal(s.markers(), 3);
+  } finally {
+    s.close();
+  }
+});
+
+test('active with other clients: keeps sampling, never backs off', async () => {
+  const s = setup();
+  try {
+    s.answer.ep!.current_state = 'active';
+    for (let i = 0; i < 20; i++) {
+      // alternate the three signals: a non-idle backend, a recent idle state change, a short session
+      const act = i % 3 === 0 ? { othersActive: 1 } : i % 3 === 1 ? { lastIdleChangeAgoMs: 5_000 } : { newSessions: 1 };
+      const r = await cycle(s, act);
+      assert.equal(r.allowed, true, `cycle ${i}`);
+    }
+    assert.equal(s.gate.snapshot().mode, 'sampling');
+  } finally {
+    s.close();
+  }
+});
+
+test('only pgpulse for quietMs → back off (markers, no connection) until the compute went idle and was woken', async () => {
+  const s = setup({ quietMs: 60_000 });
+  try {
+    s.answer.ep!.current_state = 'active';
+    const allowed: boolean[] = [];
+    for (let i = 0; i < 8; i++) {
+      allowed.push((await cycle(s, { lastIdleChangeAgoMs: 3_600_000 })).allowed);
+    }
+    // first cycle starts the quiet clock at t0; the cycle at t0+60 s observes 60 s of quiet and backs off
+    assert.deepEqual(allowed, [true, true, true, true, true, false, false, false]);
+    assert.equal(s.gate.snapshot().mode, 'backoff');
+    const markersBefore = s.markers();
+    assert.equal(markersBefore, 3, 'a marker for each skipped cycle keeps staleness at 0');
+    // the compute suspends; later someone else wakes it
+    s.answer.ep!.current_state = 'idle';
+    s.advance(STATE_MS);
+    assert.equal((await s.gate.allow(s.target)).allowed, false);
+    s.answer.ep!.current_state = 'active';
+    s.advance(STATE_MS);
+    assert.equal((await s.gate.allow(s.target)).allowed, true);
+    assert.equal(s.gate.snapshot().mode, 'sampling');
+  } finally {
+    s.close();
+  }
+});
+
+test('back-off ends when last_active moves past its start, or after suspend_timeout + grace', async () => {
+  const s = setup({ quietMs: 30_000, suspend: 300 });
+  try {
+    s.answer.ep!.current_state = 'active';
+    while ((await cycle(s)).allowed) {
+      /* sample until quiet */
+    }
+    const since = s.gate.snapshot().backoffSince!;
+    // another client used the compute: the API's last_active moves forward
+    s.answer.ep!.last_active = new Date(since + 60_000).toISOString();
+    s.advance(STATE_MS);
+    assert.equal((await s.gate.allow(s.target)).allowed, true);
+
+    // quiet again; this time the compute stays active (something keeps it awake)
+    s.answer.ep!.last_active = new Date(s.now() - 10_000).toISOString();
+    while ((await cycle(s)).allowed) {
+      /* sample until quiet */
+    }
+    const since2 = s.gate.snapshot().backoffSince!;
+    let resumedAt = 0;
+    for (let i = 0; i < 100 && !resumedAt; i++) {
+      s.advance(15_000);
+      if ((await s.gate.allow(s.target)).allowed) {
+        resumedAt = s.now();
+      }
+    }
+    const waited = resumedAt - since2;
+    assert.ok(waited > 300_000, `waited past the suspend timeout (${waited} ms)`);
+    assert.ok(waited <= 300_000 + 60_000 + 15_000 + STATE_MS, `but not much longer (${waited} ms)`);
+  } finally {
+    s.close();
+  }
+});
+
+test('suspend_timeout_seconds = -1 (never suspends): no back-off', async () => {
+  const s = setup({ suspend: -1, quietMs: 15_000 });
+  try {
+    s.answer.ep!.current_state = 'active';
+    for (let i = 0; i < 10; i++) {
+      assert.equal((await cycle(s)).allowed, true);
+    }
+  } finally {
+    s.close();
+  }
+});
+
+test('wrong key: not allowed, the reason names the fix, no idle marker (the stale alert should fire)', async () => {
+  const s = setup();
+  try {
+    s.answer.err = new NeonApiError('Neon API rejected the API key (HTTP 401): …', 'config', 401);
+    for (let i = 0; i < 5; i++) {
+      const r = await cycle(s);
+      assert.equal(r.allowed, false);
+      assert.match(r.reason ?? '', /rejected the API key/);
+    }
+    assert.equal(s.markers(), 0);
+    assert.equal(s.gate.snapshot().mode, 'api-config-error');
+  } finally {
+    s.close();
+  }
+});
+
+test('API unreachable: last state kept for 2 × stateInterval, then at most one blind cycle per 15 min', async () => {
+  const s = setup();
+  try {
+    s.answer.ep!.current_state = 'active';
+    assert.equal((await s.gate.allow(s.target)).allowed, true);
+    s.answer.err = new NeonApiError('Neon API unreachable', 'transient');
+    s.advance(STATE_MS);
+    assert.equal((await s.gate.allow(s.target)).allowed, true, 'within 2 × stateInterval the last answer holds');
+    const lastAnswer = s.now() - STATE_MS;
+    const allowedAt: number[] = [];
+    for (let i = 0; i < 240; i++) {
+      s.advance(15_000);
+      if ((await s.gate.allow(s.target)).allowed && s.now() - lastAnswer > 2 * STATE_MS) {
+        allowedAt.push(s.now());
+      }
+    }
+    assert.ok(allowedAt.length >= 3 && allowedAt.length <= 5, `blind cycles in an hour: ${allowedAt.length}`);
+    for (let i = 1; i < allowedAt.length; i++) {
+      assert.ok(allowedAt[i] - allowedAt[i - 1] >= BLIND_INTERVAL_MS);
+    }
+    assert.equal(s.gate.snapshot().mode, 'api-unavailable');
+  } finally {
+    s.close();
+  }
+});
