@@ -5,7 +5,7 @@
  * is compared with what PostgreSQL itself reports.
  */
 import { expect, test as base, type Page } from '@playwright/test';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { selectors } from '../../src/plugin/selectors';
@@ -79,6 +79,24 @@ function lastNumber(values: unknown[]): number | undefined {
 }
 
 test.describe('pgpulse in a Grafana host', () => {
+  test('dist/ is an installable plugin: AMD module.js with only Grafana’s externals, assets copied', async () => {
+    const dist = resolve(__dirname, '../../dist');
+    const moduleJs = readFileSync(join(dist, 'module.js'), 'utf8');
+    const deps = JSON.parse(/^define\((\[[^\]]*\])/.exec(moduleJs)?.[1] ?? 'null') as string[] | null;
+    expect(deps).not.toBeNull();
+    const allowed = ['react', 'react-dom', 'react/jsx-runtime', '@grafana/data', '@grafana/ui', '@grafana/runtime', 'lodash', 'rxjs', '@emotion/react', '@emotion/css', 'i18next', 'moment', 'd3'];
+    expect(deps!.filter((d) => !allowed.includes(d))).toEqual([]);
+    // nothing from the Node sidecar reached the browser bundle
+    expect(moduleJs).not.toMatch(/better-sqlite3|@grpc\/grpc-js|node:child_process|require\("fs"\)/);
+    const pj = JSON.parse(readFileSync(join(dist, 'plugin.json'), 'utf8'));
+    const pkg = JSON.parse(readFileSync(resolve(__dirname, '../../package.json'), 'utf8'));
+    expect(pj.info.version).toBe(pkg.version);
+    expect(pj.info.updated).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+    for (const f of ['img/logo.svg', 'CHANGELOG.md']) {
+      expect(existsSync(join(dist, f))).toBe(true);
+    }
+  });
+
   test('plugin loads from dist/module.js with Grafana’s shared modules', async ({ host }) => {
     const modules = await host.evaluate(() => window.pgpulseHost?.amdModules ?? []);
     expect(modules).toEqual(expect.arrayContaining(['react', '@grafana/data', '@grafana/ui', '@grafana/runtime']));
@@ -168,5 +186,39 @@ test.describe('pgpulse in a Grafana host', () => {
     await pick(page, Q.metric, 'Top queries');
     await expect(page.getByTestId(Q.issue('metric'))).toContainText('alert rules need a time series');
     await shot(page, '07-alerting-table-metric');
+  });
+
+  test('query variables list what PostgreSQL has', async ({ host, env }) => {
+    const V = selectors.variableEditor;
+    await pick(host, V.resource, 'Tables');
+    await expect(host.getByTestId(V.filter('schema'))).toBeVisible();
+    const truth = (await env.backend.query<{ relname: string }>('SELECT relname FROM pg_stat_user_tables ORDER BY relname')).map((r) => r.relname);
+    expect(truth).toEqual(['customers', 'orders']);
+    await expect(async () => {
+      const shown = await host.getByTestId(H.variablePreview).getByTestId(H.variableValue).allTextContents();
+      expect([...shown].sort()).toEqual(truth);
+    }).toPass({ timeout: 30_000 });
+    await host.getByTestId(H.variables).scrollIntoViewIfNeeded();
+    await shot(host, '08-variable-tables');
+  });
+
+  test('annotations show an index created while the sidecar samples', async ({ host, env }) => {
+    const [{ t0 }] = await env.backend.query<{ t0: Date }>('SELECT now() AS t0');
+    await env.backend.query('CREATE INDEX orders_note_idx ON orders (note)');
+    const [{ t1 }] = await env.backend.query<{ t1: Date }>('SELECT now() AS t1');
+    const event = host.getByTestId(H.annotation).filter({ hasText: 'orders_note_idx' });
+    await expect(async () => {
+      await host.getByTestId(H.runAnnotations).click();
+      await expect(event).toHaveCount(1, { timeout: 2_000 });
+    }).toPass({ timeout: 60_000 });
+    // the event is placed when the sidecar saw the index: after it was created, not before
+    const at = Number(await event.getAttribute('data-time'));
+    expect(at).toBeGreaterThanOrEqual(t0.getTime() - 1_000);
+    const [{ now }] = await env.backend.query<{ now: Date }>('SELECT now()');
+    expect(at).toBeLessThanOrEqual(now.getTime() + 1_000);
+    expect(t1.getTime()).toBeGreaterThanOrEqual(t0.getTime());
+    await expect(event).toContainText('index');
+    await host.getByTestId(H.annotations).scrollIntoViewIfNeeded();
+    await shot(host, '09-annotations-index-created');
   });
 });

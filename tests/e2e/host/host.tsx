@@ -28,7 +28,7 @@ import {
 import * as grafanaRuntime from '@grafana/runtime';
 import { config, setBackendSrv, setDataSourceSrv, setEchoSrv, setTemplateSrv, type DataSourceSrv, type EchoSrv, type TemplateSrv } from '@grafana/runtime';
 import * as grafanaUi from '@grafana/ui';
-import { Alert, Button, ErrorBoundaryAlert, Field, GlobalStyles, Input, PanelChrome, Stack, Table, Text, ThemeContext, TimeSeries } from '@grafana/ui';
+import { Alert, Button, ErrorBoundaryAlert, Field, GlobalStyles, Input, PanelChrome, Stack, Table, Tag, Text, ThemeContext, TimeSeries } from '@grafana/ui';
 import i18next from 'i18next';
 import * as lodash from 'lodash';
 import moment from 'moment';
@@ -46,7 +46,7 @@ import { hostSelectors as H } from './hostSelectors';
 declare global {
   interface Window {
     pgpulseAmd: { define: (name: string, deps: string[], factory: () => unknown) => void; load: (url: string) => Promise<Record<string, unknown>>; names: () => string[] };
-    pgpulseHost?: { requests: HostBackendSrv['log']; lastResponse?: DataQueryResponse; amdModules: string[] };
+    pgpulseHost?: { requests: HostBackendSrv['log']; lastResponse?: DataQueryResponse; amdModules: string[]; datasource?: DataSourceApi };
   }
 }
 
@@ -175,6 +175,16 @@ function App({ loaded }: { loaded: Loaded }) {
     });
   }, [ds]);
 
+  // A panel runs its query when it opens, as Grafana's panel editor does.
+  const ranOnce = React.useRef(false);
+  React.useEffect(() => {
+    if (!ranOnce.current) {
+      ranOnce.current = true;
+      run();
+    }
+  }, [run]);
+
+  window.pgpulseHost!.datasource = ds;
   const ConfigEditor = plugin.components.ConfigEditor!;
   const QueryEditor = plugin.components.QueryEditor!;
 
@@ -246,8 +256,134 @@ function App({ loaded }: { loaded: Loaded }) {
           </div>
           <Panel result={result} />
         </section>
+
+        <VariablesSection ds={ds} />
+        <AnnotationsSection ds={ds} />
       </Stack>
     </div>
+  );
+}
+
+
+/** Grafana's "Query" variable editor page: the plugin's own editor and a preview of the values. */
+function VariablesSection({ ds }: { ds: DataSourceApi }) {
+  const support = ds.variables as unknown as { editor: React.ComponentType<any>; query: (r: unknown) => rxjs.Observable<DataQueryResponse> } | undefined;
+  const [vq, setVq] = React.useState<Record<string, unknown>>({ refId: 'PgpulseVariableQuery', resource: 'databases' });
+  const [values, setValues] = React.useState<string[] | undefined>();
+  const [error, setError] = React.useState<string | undefined>();
+  React.useEffect(() => {
+    if (!support) {
+      return;
+    }
+    const sub = support.query({ targets: [vq], range: relativeRange(), scopedVars: {}, app: CoreApp.Dashboard, requestId: 'variable' }).subscribe({
+      next: (r) => {
+        const frame = (r.data as DataFrame[])[0];
+        const text = frame?.fields.find((f) => f.name === 'text');
+        setValues(text ? Array.from(text.values as ArrayLike<string>) : []);
+        setError(undefined);
+      },
+      error: (e: unknown) => setError(String((e as { data?: { error?: string } })?.data?.error ?? (e as Error)?.message ?? e)),
+    });
+    return () => sub.unsubscribe();
+  }, [support, vq]);
+  if (!support) {
+    return null;
+  }
+  const Editor = support.editor;
+  return (
+    <section data-testid={H.variables}>
+      <Text element="h2" variant="h4">
+        Variable (query)
+      </Text>
+      <div style={{ margin: '8px 0' }}>
+        <Editor query={vq} onChange={(q: Record<string, unknown>) => setVq(q)} onRunQuery={() => {}} datasource={ds} />
+      </div>
+      <Field label="Preview of values">
+        <div data-testid={H.variablePreview}>
+          {error ? (
+            <Alert severity="error" title={error} />
+          ) : (
+            <Stack direction="row" gap={1} wrap="wrap">
+              {(values ?? []).map((v) => (
+                <Tag key={v} name={v} colorIndex={9} data-testid={H.variableValue} />
+              ))}
+            </Stack>
+          )}
+        </div>
+      </Field>
+    </section>
+  );
+}
+
+/**
+ * Grafana's annotation query for this datasource, as the dashboard runs it: the plugin's
+ * prepareAnnotation/prepareQuery, then query(), then frames → events by field name.
+ */
+function AnnotationsSection({ ds }: { ds: DataSourceApi }) {
+  const support = ds.annotations;
+  const [events, setEvents] = React.useState<Array<{ time: number; title: string; text: string; tags: string[] }>>();
+  const run = () => {
+    if (!support) {
+      return;
+    }
+    const anno = support.prepareAnnotation!({ name: 'pgpulse events', enable: true, iconColor: 'orange', target: support.getDefaultQuery?.() } as never) as never;
+    const query = support.prepareQuery!(anno);
+    if (!query) {
+      setEvents([]);
+      return;
+    }
+    const range = relativeRange();
+    const rsp = ds.query({ requestId: 'annotations', interval: '15s', intervalMs: 15000, range, scopedVars: {}, targets: [query], timezone: 'utc', app: CoreApp.Dashboard, startTime: Date.now() } as never);
+    (rxjs.isObservable(rsp) ? rsp : rxjs.from(rsp as Promise<DataQueryResponse>)).subscribe((r: DataQueryResponse) => {
+      const out: Array<{ time: number; title: string; text: string; tags: string[] }> = [];
+      for (const f of r.data as DataFrame[]) {
+        const col = (n: string) => f.fields.find((x) => x.name === n)?.values as ArrayLike<unknown> | undefined;
+        const time = col('time');
+        for (let i = 0; i < f.length; i++) {
+          const tags = col('tags')?.[i];
+          out.push({
+            time: Number(time?.[i]),
+            title: String(col('title')?.[i] ?? ''),
+            text: String(col('text')?.[i] ?? ''),
+            tags: Array.isArray(tags) ? tags.map(String) : String(tags ?? '').split(',').filter(Boolean),
+          });
+        }
+      }
+      setEvents(out);
+    });
+  };
+  if (!support) {
+    return null;
+  }
+  return (
+    <section data-testid={H.annotations}>
+      <Stack direction="row" alignItems="center" gap={2}>
+        <Text element="h2" variant="h4">
+          Annotations
+        </Text>
+        <Button data-testid={H.runAnnotations} size="sm" variant="secondary" icon="comment-alt" onClick={run}>
+          Show pgpulse events
+        </Button>
+      </Stack>
+      {events && (
+        <ul style={{ listStyle: 'none', padding: 0, marginTop: 8 }}>
+          {events.length === 0 && <Text color="secondary">No events in the last {RANGE}</Text>}
+          {events.map((e, i) => (
+            <li key={i} data-testid={H.annotation} data-time={e.time} style={{ marginBottom: 6 }}>
+              <Stack direction="row" gap={1} alignItems="center">
+                <Text variant="bodySmall" color="secondary">
+                  {dateTime(e.time).utc().format('HH:mm:ss')}
+                </Text>
+                <Text>{e.title}</Text>
+                {e.tags.map((t) => (
+                  <Tag key={t} name={t} />
+                ))}
+              </Stack>
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
   );
 }
 

@@ -11,4 +11,10 @@ export const hostSelectors = {
   seriesViz: 'host-series-viz',
   frameSummary: 'host-frame-summary',
   requests: 'host-requests',
+  variables: 'host-variables',
+  variablePreview: 'host-variable-preview',
+  variableValue: 'host-variable-value',
+  annotations: 'host-annotations',
+  runAnnotations: 'host-run-annotations',
+  annotation: 'host-annotation',
 } as const;
