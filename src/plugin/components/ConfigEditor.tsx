@@ -70,9 +70,8 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
           <Text element="p" color="secondary">
             Then choose the target below, paste the sidecar token (PGPULSE_TOKEN) and press Save &amp; test: it checks the connection,
             the PostgreSQL version, the extensions (pg_stat_statements, pgvector) and how fresh the samples are.{' '}
-            <TextLink href="https://github.com/pgpulse/pgpulse#readme" external>
-              Documentation
-            </TextLink>
+            {/* the plugin's own page in Grafana shows its README */}
+            <TextLink href="/plugins/pgpulse-postgres-datasource">Documentation</TextLink>
           </Text>
         </div>
 
