@@ -71,7 +71,9 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
             Then choose the target below, paste the sidecar token (PGPULSE_TOKEN) and press Save &amp; test: it checks the connection,
             the PostgreSQL version, the extensions (pg_stat_statements, pgvector) and how fresh the samples are.{' '}
             {/* the plugin's own page in Grafana shows its README */}
-            <TextLink href="/plugins/pgpulse-postgres-datasource">Documentation</TextLink>
+            <TextLink href="/plugins/pgpulse-postgres-datasource" external>
+              Documentation
+            </TextLink>
           </Text>
         </div>
 
