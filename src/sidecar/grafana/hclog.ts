@@ -69,6 +69,8 @@ export function hclogPinoOptions(level: LogLevel = 'info'): Record<string, unkno
     formatters: {
       level: (label: string) => ({ '@level': label === 'fatal' ? 'error' : label }),
     },
+    // the same key-based redaction as the sidecar's own logger (src/sidecar/logger.ts)
+    redact: { paths: ['url', 'token', 'password', '*.url', '*.token', '*.password', 'config.targets[*].url'], censor: '***' },
   };
 }
 

@@ -28,7 +28,7 @@ test('pino with hclogPinoOptions prints hclog-shaped lines through the adapter',
   const out: string[] = [];
   const sink = new Writable({ write(chunk, _e, cb) { out.push(String(chunk)); cb(); } });
   const log = grpcLoggerFromPino(pino(hclogPinoOptions('debug') as pino.LoggerOptions, sink));
-  log.info('hello', { port: 7701 });
+  log.info('hello', { port: 7701, token: 'sekrit-token', target: { url: 'postgres://u:pw@h/db' } });
   await new Promise((r) => setImmediate(r));
   const j = JSON.parse(out[0]);
   assert.equal(j['@level'], 'info');
@@ -36,4 +36,5 @@ test('pino with hclogPinoOptions prints hclog-shaped lines through the adapter',
   assert.equal(j['@module'], 'pgpulse');
   assert.equal(j.port, 7701);
   assert.equal('time' in j || '@timestamp' in j, false);
+  assert.doesNotMatch(out[0], /sekrit-token|pw@/);
 });
