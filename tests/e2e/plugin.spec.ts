@@ -221,4 +221,24 @@ test.describe('pgpulse in a Grafana host', () => {
     await host.getByTestId(H.annotations).scrollIntoViewIfNeeded();
     await shot(host, '09-annotations-index-created');
   });
+
+  test('a dashboard variable in the table picker is replaced before the query runs', async ({ page, env }) => {
+    await page.goto(env.grafana.url + '/?var-tbl=orders');
+    await page.getByTestId(H.ready).waitFor({ state: 'attached' });
+    await pick(page, Q.metric, 'Dead tuples');
+    await pick(page, Q.option('table'), '$tbl', /^\$tbl/);
+    await expect(page.getByTestId(Q.option('table'))).toHaveValue('$tbl');
+    await expect(async () => {
+      await page.getByTestId(H.refresh).click();
+      await expect(page.getByTestId(H.panel)).toHaveAttribute('data-state', 'Done');
+      const truth = await tableTruth(env.backend.query, 'orders');
+      const series = (await frames(page)).flatMap((f) => f.fields.filter((x) => x.type === 'number'));
+      expect(series.map((x) => x.labels.relname)).toEqual(['orders']);
+      expect(lastNumber(series[0].values)).toBe(truth.n_dead_tup);
+    }).toPass({ timeout: 60_000 });
+    // what went over the wire is the interpolated value, never the variable
+    const last = env.grafana.calls.filter((c) => c.grpc === 'QueryData').pop()!;
+    expect(last.queries?.[0]).toMatchObject({ metric: 'dead_tuples', table: 'orders' });
+    await shot(page, '10-template-variable');
+  });
 });

@@ -78,7 +78,13 @@ for (const [name, mod] of Object.entries(shared)) {
 // 2. Grafana services the plugin reaches through @grafana/runtime.
 const backendSrv = new HostBackendSrv();
 setBackendSrv(backendSrv.asBackendSrv());
+// Dashboard variables from the URL, as Grafana reads them (?var-name=value).
 const variables: Record<string, string> = {};
+params.forEach((v, k) => {
+  if (k.startsWith('var-')) {
+    variables[k.slice(4)] = v;
+  }
+});
 setTemplateSrv({
   getVariables: () => Object.keys(variables).map((name) => ({ name, label: name, type: 'custom' })),
   replace: (target?: string) => (target ?? '').replace(/\$\{(\w+)\}|\$(\w+)/g, (m, a, b) => variables[a ?? b] ?? m),

@@ -41,6 +41,8 @@ export interface LoggedCall {
   path: string;
   status: number;
   grpc?: string;
+  /** for /api/ds/query: the query models as Grafana received them */
+  queries?: Array<Record<string, unknown>>;
 }
 
 export interface GrafanaStandIn {
@@ -302,6 +304,7 @@ export async function startGrafanaStandIn(opts: StandInOptions): Promise<Grafana
         // Grafana answers 207 Multi-Status when any query failed.
         const status = anyError ? 207 : 200;
         log(status, 'QueryData');
+        calls[calls.length - 1].queries = queries;
         sendJSON(res, status, { results });
       } catch (e) {
         log(500, 'QueryData');
