@@ -144,6 +144,16 @@ func checkTableFrame(t *testing.T, where string, f *data.Frame) {
 func checkShapes(t *testing.T, m catalogMetric, frames data.Frames) {
 	for i, f := range frames {
 		where := fmt.Sprintf("metric %s frame %d", m.ID, i)
+		if len(f.Fields) > 0 && (m.Kind == "series" || m.Kind == "instant") {
+			// every figure says how it was derived, and carries the catalog's unit
+			if f.Meta == nil || f.Meta.ExecutedQueryString == "" {
+				t.Errorf("%s: meta.executedQueryString is empty", where)
+			}
+			v := f.Fields[len(f.Fields)-1]
+			if m.Unit != "" && (v.Config == nil || v.Config.Unit != m.Unit) {
+				t.Errorf("%s: value field unit %v, catalog says %q", where, v.Config, m.Unit)
+			}
+		}
 		switch m.Kind {
 		case "series":
 			checkSeriesFrame(t, where, f)

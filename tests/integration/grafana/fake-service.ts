@@ -60,7 +60,7 @@ export class FakeService implements PgpulseService {
       }
       case 'connections':
         return {
-          frames: [{ name: 'connections', meta: { type: 'numeric-multi', typeVersion: [0, 1] }, fields: [{ name: 'value', type: 'number', values: [7], labels: { target: 'default' } }] }],
+          frames: [{ name: 'connections', meta: { type: 'numeric-multi', typeVersion: [0, 1], executedQueryString: 'fake connections' }, fields: [{ name: 'value', type: 'number', values: [7], labels: { target: 'default' }, config: { unit: 'short' } }] }],
         };
       case 'top_queries':
         return {
