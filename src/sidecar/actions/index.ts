@@ -1,0 +1,120 @@
+/**
+ * Registers opt-in actions with the sidecar: one ActionRunner per target (refusing everything
+ * but dry-runs unless the target's actions are enabled), the `actions` resource route (GET = audit
+ * trail, POST = run or dry-run an action) and the automatic policies' timers.
+ */
+import { startupHooks, type Sidecar } from '../app';
+import { extraRoutes } from '../resources';
+import type { SidecarService } from '../sidecar-service';
+import { checkRange, parseTime } from '../time-range';
+import { auditList } from './audit';
+import { parseActionsConfig, type ActionsConfig } from './config';
+import { PolicyEngine } from './policy';
+import { ActionRunner } from './runner';
+
+const runners = new WeakMap<SidecarService, Map<string, ActionRunner>>();
+let policiesEnabled = true;
+
+/** One-shot CLI commands start a sidecar in-process: they must not run automatic policies. */
+export function setPoliciesEnabled(on: boolean): void {
+  policiesEnabled = on;
+}
+
+export function actionRunners(s: { service: SidecarService }): Map<string, ActionRunner> {
+  return runners.get(s.service) ?? new Map();
+}
+
+export function setupActions(sidecar: Sidecar): void {
+  const byTarget = new Map<string, ActionRunner>();
+  const timers: NodeJS.Timeout[] = [];
+  for (const [name, sampler] of sidecar.samplers) {
+    let cfg: ActionsConfig | Error;
+    try {
+      cfg = parseActionsConfig(sampler.target);
+    } catch (e) {
+      cfg = e as Error;
+      sidecar.log.warn({ target: name }, (e as Error).message);
+    }
+    const runner = new ActionRunner(sampler.target, sidecar.store, cfg, sampler.pool, sidecar.log.child({ target: name, part: 'actions' }));
+    byTarget.set(name, runner);
+    if (policiesEnabled && !(cfg instanceof Error) && cfg.policies.length > 0) {
+      const engine = new PolicyEngine(runner, cfg, sampler.pool);
+      let busy = false;
+      const t = setInterval(() => {
+        // a sleeping Neon compute is not woken to look for long queries: it has none
+        if (busy || sampler.status.paused || sampler.status.reachable === false) {
+          return;
+        }
+        busy = true;
+        engine
+          .tick()
+          .catch((e: Error) => sidecar.log.warn({ target: name }, `action policy check failed: ${e.message}`))
+          .finally(() => {
+            busy = false;
+          });
+      }, cfg.policyIntervalMs);
+      t.unref();
+      timers.push(t);
+    }
+  }
+  runners.set(sidecar.service, byTarget);
+  const stop = sidecar.stop;
+  sidecar.stop = async () => {
+    timers.forEach(clearInterval);
+    for (const r of byTarget.values()) {
+      await r.close();
+    }
+    await stop();
+  };
+}
+
+extraRoutes.set('actions', async (svc, params, ctx) => {
+  const body = (ctx as { body?: unknown }).body;
+  const method = ((ctx as { method?: string }).method ?? 'GET').toUpperCase();
+  const wanted = params.get('target') ?? (body && typeof body === 'object' ? ((body as { target?: unknown }).target as string | undefined) : undefined);
+  const { target, error } = svc.resolveTarget(typeof wanted === 'string' ? wanted : undefined, ctx);
+  if (!target) {
+    return { status: 404, body: { error } };
+  }
+  const runner = runners.get(svc)?.get(target);
+  if (method === 'GET') {
+    let from: number;
+    let to: number;
+    try {
+      from = parseTime(params.get('from') ?? 'now-7d', 'from');
+      to = parseTime(params.get('to') ?? 'now', 'to');
+    } catch (e) {
+      return { status: 400, body: { error: (e as Error).message } };
+    }
+    const bad = checkRange(from, to);
+    if (bad) {
+      return { status: 400, body: { error: bad } };
+    }
+    const cfg = runner?.cfg;
+    return {
+      status: 200,
+      body: {
+        target,
+        enabled: cfg !== undefined && !(cfg instanceof Error) && cfg.enabled,
+        allowed: cfg && !(cfg instanceof Error) && cfg.enabled ? cfg.allow : [],
+        configError: cfg instanceof Error ? cfg.message : undefined,
+        audit: auditList(svc.store, target, from, to),
+      },
+    };
+  }
+  if (method !== 'POST') {
+    return { status: 405, body: { error: 'use GET for the audit trail, POST {"action": …} to run or dry-run an action' } };
+  }
+  if (!runner) {
+    return { status: 404, body: { error: `target ${target} is not configured in this sidecar` } };
+  }
+  if (!body || typeof body !== 'object' || Array.isArray(body)) {
+    return { status: 400, body: { error: 'send a JSON object like {"action":"cancel","pid":1234,"dryRun":true}' } };
+  }
+  const { target: _t, ...request } = body as Record<string, unknown>;
+  void _t;
+  const outcome = await runner.run(request, 'api');
+  return { status: outcome.httpStatus, body: outcome.status === 'refused' || outcome.status === 'failed' ? { ...outcome, error: outcome.message } : outcome };
+});
+
+startupHooks.push((s) => setupActions(s));

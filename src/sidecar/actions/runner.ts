@@ -1,0 +1,296 @@
+/**
+ * Runs one opt-in action against a target: cancel/terminate a long query, ANALYZE, VACUUM,
+ * REINDEX INDEX CONCURRENTLY, or CREATE INDEX CONCURRENTLY from a finding. A dry-run only shows
+ * the SQL (and checks eligibility read-only); a real run needs actions enabled in the config, uses
+ * the separate actions credential, never touches pgpulse's own sessions or non-client backends,
+ * and is audited whatever happens.
+ */
+import type { Pool } from 'pg';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { findingById } from '../advisors/findings-store';
+import { parseOne, qualified } from '../advisors/sql-analysis';
+import type { TargetConfig } from '../config';
+import type { Store } from '../store/store';
+import { createPool, describeDbError } from '../targets/connection';
+import { auditFinish, auditStart, type AuditStatus } from './audit';
+import { actionKinds, type ActionKind, type ActionsConfig } from './config';
+
+export const actionRequestSchema = z
+  .object({
+    action: z.enum(actionKinds, { errorMap: () => ({ message: `action must be one of ${actionKinds.join(', ')}` }) }),
+    pid: z.number().int().positive().optional(),
+    /** schema.table (ANALYZE, VACUUM) */
+    table: z.string().min(1).max(400).optional(),
+    /** schema.index (REINDEX) */
+    index: z.string().min(1).max(400).optional(),
+    /** an advisor finding id: its object (or, for create_index, its SQL) is what the action works on */
+    finding: z.string().min(1).max(600).optional(),
+    /** true unless false is sent: show the SQL, change nothing */
+    dryRun: z.boolean().default(true),
+  })
+  .strict();
+export type ActionRequest = z.input<typeof actionRequestSchema>;
+
+export interface ActionOutcome {
+  target: string;
+  action: string;
+  object: string;
+  status: AuditStatus;
+  /** HTTP status for the route: 200 done / dry-run, 202 still running, 400/403/404 refused, 502 failed */
+  httpStatus: number;
+  sql: string;
+  message: string;
+  auditId?: number;
+  /** the backend a cancel/terminate is aimed at, as pg_stat_activity showed it */
+  backend?: Record<string, unknown>;
+}
+
+class Refusal extends Error {
+  constructor(
+    readonly httpStatus: number,
+    message: string,
+    readonly object = '',
+    readonly sql = '',
+  ) {
+    super(message);
+  }
+}
+
+const WAIT_MS = 45_000;
+const PGPULSE_APP = 'pgpulse';
+
+function splitName(v: string, what: string): [string, string] {
+  const i = v.indexOf('.');
+  if (i <= 0 || i === v.length - 1) {
+    throw new Refusal(400, `${what} must be schema-qualified, like public.orders (got "${v.slice(0, 80)}")`);
+  }
+  return [v.slice(0, i), v.slice(i + 1)];
+}
+
+const lit = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+export class ActionRunner {
+  private pool: Pool | undefined;
+
+  constructor(
+    readonly target: TargetConfig,
+    private readonly store: Store,
+    /** the parsed config, or why it is invalid (actions are then refused with that message) */
+    readonly cfg: ActionsConfig | Error,
+    /** the monitoring pool: read-only eligibility checks only */
+    private readonly monitor: Pool,
+    private readonly log?: Logger,
+  ) {}
+
+  private actionsPool(cfg: ActionsConfig): Pool {
+    if (!this.pool) {
+      this.pool = createPool({ ...this.target, url: cfg.url as string }, { applicationName: `${PGPULSE_APP}-actions`, max: 2 });
+      const timeout = Math.max(1, Math.floor(cfg.timeoutMs));
+      this.pool.on('connect', (c) => {
+        c.query(`SET statement_timeout = ${timeout}`).catch(() => undefined);
+      });
+    }
+    return this.pool;
+  }
+
+  async close(): Promise<void> {
+    await this.pool?.end().catch(() => undefined);
+    this.pool = undefined;
+  }
+
+  async run(raw: unknown, trigger: string, opts: { minQueryMs?: number } = {}): Promise<ActionOutcome> {
+    const name = this.target.name;
+    const parsed = actionRequestSchema.safeParse(raw);
+    if (!parsed.success) {
+      const msg = parsed.error.issues
+        .map((i) => (i.code === 'unrecognized_keys' ? `unknown field(s) ${i.keys.join(', ')}: send action, pid, table, index, finding, dryRun` : `${i.path.join('.') || 'body'}: ${i.message}`))
+        .join('; ');
+      return { target: name, action: String((raw as { action?: unknown })?.action ?? ''), object: '', status: 'refused', httpStatus: 400, sql: '', message: `invalid action request: ${msg}` };
+    }
+    const req = parsed.data;
+    const now = Date.now();
+    const cfg = this.cfg;
+    let plan: { object: string; sql: string; backend?: Record<string, unknown> };
+    try {
+      if (!req.dryRun) {
+        if (cfg instanceof Error) {
+          throw new Refusal(403, `actions are not available for target ${name}: ${cfg.message}`);
+        }
+        if (!cfg.enabled) {
+          throw new Refusal(
+            403,
+            `actions are disabled for target ${name}: they are off by default. To allow them set targets[].actions.enabled: true and actions.url (a separate role, never the monitoring one) in the config; use dryRun: true to see the SQL without running it`,
+          );
+        }
+        if (!cfg.allow.includes(req.action)) {
+          throw new Refusal(403, `action ${req.action} is not allowed for target ${name}: targets[].actions.allow is [${cfg.allow.join(', ')}]`);
+        }
+      }
+      const minQueryMs = opts.minQueryMs ?? (cfg instanceof Error ? 60_000 : cfg.minQueryMs);
+      plan = await this.plan(req.action, req, minQueryMs);
+    } catch (e) {
+      if (e instanceof Refusal) {
+        const auditId = auditStart(this.store, name, { ts: now, action: req.action, object: e.object || describeObject(req), trigger, dryRun: req.dryRun, sql: e.sql, status: 'refused', result: e.message });
+        return { target: name, action: req.action, object: e.object || describeObject(req), status: 'refused', httpStatus: e.httpStatus, sql: e.sql, message: e.message, auditId };
+      }
+      const msg = describeDbError(e, name);
+      const auditId = auditStart(this.store, name, { ts: now, action: req.action, object: describeObject(req), trigger, dryRun: req.dryRun, sql: '', status: 'failed', result: msg });
+      return { target: name, action: req.action, object: describeObject(req), status: 'failed', httpStatus: 502, sql: '', message: msg, auditId };
+    }
+    if (req.dryRun) {
+      const message = `dry-run: nothing was changed; this SQL would run${cfg instanceof Error || !cfg.enabled ? ' (actions are disabled for this target: enable them to run it)' : ''}`;
+      const auditId = auditStart(this.store, name, { ts: now, action: req.action, object: plan.object, trigger, dryRun: true, sql: plan.sql, status: 'dry_run', result: message });
+      return { target: name, action: req.action, object: plan.object, status: 'dry_run', httpStatus: 200, sql: plan.sql, message, auditId, backend: plan.backend };
+    }
+    const auditId = auditStart(this.store, name, { ts: now, action: req.action, object: plan.object, trigger, dryRun: false, sql: plan.sql, status: 'running' });
+    const exec = this.execute(req.action, plan.sql, cfg as ActionsConfig).then(
+      (r) => {
+        auditFinish(this.store, name, auditId, r.status, r.message);
+        return r;
+      },
+      (e) => {
+        const msg = describeDbError(e, name) + ((e as { code?: string }).code === '42501' ? ' (grant the actions role what this needs: pg_signal_backend for cancel/terminate; ownership or MAINTAIN for ANALYZE/VACUUM/REINDEX; CREATE on the schema for CREATE INDEX)' : '');
+        auditFinish(this.store, name, auditId, 'failed', msg);
+        this.log?.warn({ target: name, action: req.action }, msg);
+        return { status: 'failed' as const, message: msg };
+      },
+    );
+    const r = await Promise.race([exec, new Promise<null>((res) => setTimeout(() => res(null), WAIT_MS).unref())]);
+    if (r === null) {
+      return { target: name, action: req.action, object: plan.object, status: 'running', httpStatus: 202, sql: plan.sql, message: `still running after ${WAIT_MS / 1000}s; follow audit id ${auditId} (GET resources/actions)`, auditId, backend: plan.backend };
+    }
+    return {
+      target: name,
+      action: req.action,
+      object: plan.object,
+      status: r.status,
+      httpStatus: r.status === 'done' ? 200 : r.status === 'refused' ? 409 : 502,
+      sql: plan.sql,
+      message: r.message,
+      auditId,
+      backend: plan.backend,
+    };
+  }
+
+  private async plan(action: ActionKind, req: z.infer<typeof actionRequestSchema>, minQueryMs: number): Promise<{ object: string; sql: string; backend?: Record<string, unknown> }> {
+    const finding = req.finding ? findingById(this.store, this.target.name, req.finding) : undefined;
+    if (req.finding && (!finding || finding.clearedAt !== null)) {
+      throw new Refusal(404, `finding "${req.finding.slice(0, 200)}" is not open for target ${this.target.name}: list open findings with GET resources/recommendations`);
+    }
+    switch (action) {
+      case 'cancel':
+      case 'terminate':
+        return this.planSignal(action, req.pid, minQueryMs);
+      case 'analyze':
+      case 'vacuum': {
+        const obj = req.table ?? finding?.object;
+        if (!obj) {
+          throw new Refusal(400, `${action} needs table (schema.table) or finding`);
+        }
+        const [schema, table] = splitName(obj, 'table');
+        if (!this.store.entities(this.target.name, 'tables', { schemaname: schema, relname: table }).length) {
+          throw new Refusal(404, `table ${schema}.${table} is not known for target ${this.target.name} (pgpulse has not sampled it)`, obj);
+        }
+        const sql = action === 'analyze' ? `ANALYZE ${qualified(schema, table)};` : `VACUUM (ANALYZE) ${qualified(schema, table)};`;
+        return { object: `${schema}.${table}`, sql };
+      }
+      case 'reindex': {
+        const obj = req.index ?? finding?.object;
+        if (!obj) {
+          throw new Refusal(400, 'reindex needs index (schema.index) or finding');
+        }
+        const [schema, index] = splitName(obj, 'index');
+        if (!this.store.entities(this.target.name, 'indexes', { schemaname: schema, indexrelname: index }).length) {
+          throw new Refusal(404, `index ${schema}.${index} is not known for target ${this.target.name} (pgpulse has not sampled it)`, obj);
+        }
+        return { object: `${schema}.${index}`, sql: `REINDEX INDEX CONCURRENTLY ${qualified(schema, index)};` };
+      }
+      case 'create_index': {
+        if (!finding) {
+          throw new Refusal(400, 'create_index needs finding: the id of an open missing-index finding (its SQL is what runs)');
+        }
+        if (finding.fix.action !== 'create_index' || !finding.fix.sql) {
+          throw new Refusal(400, `finding ${finding.id} does not propose an index (its fix is not CREATE INDEX)`, finding.object);
+        }
+        // the stored SQL must still be exactly one CREATE INDEX CONCURRENTLY
+        const stmt = await parseOne(finding.fix.sql);
+        if (!stmt?.IndexStmt || stmt.IndexStmt.concurrent !== true) {
+          throw new Refusal(400, `finding ${finding.id}: its SQL is not a single CREATE INDEX CONCURRENTLY; refusing to run it`, finding.object);
+        }
+        return { object: finding.object, sql: finding.fix.sql };
+      }
+    }
+  }
+
+  private async planSignal(action: 'cancel' | 'terminate', pid: number | undefined, minQueryMs: number) {
+    if (!pid) {
+      throw new Refusal(400, `${action} needs pid: the process id of the backend (pg_stat_activity.pid)`);
+    }
+    const r = await this.monitor.query<{
+      pid: number;
+      backend_type: string;
+      app: string;
+      state: string | null;
+      datname: string | null;
+      usename: string | null;
+      running_ms: number | null;
+      backend_start: string;
+      query: string;
+    }>(
+      `SELECT pid, backend_type, coalesce(application_name, '') AS app, state, datname, usename,
+              (extract(epoch from clock_timestamp() - query_start) * 1000)::float8 AS running_ms,
+              backend_start::text AS backend_start, left(query, 300) AS query
+       FROM pg_stat_activity WHERE pid = $1`,
+      [pid],
+    );
+    const object = `pid ${pid}`;
+    const b = r.rows[0];
+    if (!b) {
+      throw new Refusal(404, `no backend with pid ${pid} on target ${this.target.name}`, object);
+    }
+    const backend = { pid: b.pid, backend_type: b.backend_type, application_name: b.app, state: b.state, datname: b.datname, usename: b.usename, running_ms: b.running_ms, query: b.query };
+    const fn = action === 'cancel' ? 'pg_cancel_backend' : 'pg_terminate_backend';
+    // every condition is checked again inside the statement itself, so nothing changes between check and act
+    const sql = `SELECT ${fn}(pid) AS signalled FROM pg_stat_activity
+WHERE pid = ${pid} AND backend_start = ${lit(b.backend_start)}::timestamptz
+  AND backend_type = 'client backend' AND pid <> pg_backend_pid()
+  AND coalesce(application_name, '') NOT LIKE '${PGPULSE_APP}%'
+  AND state = 'active' AND query_start <= clock_timestamp() - interval '${Math.floor(minQueryMs)} milliseconds';`;
+    if (b.backend_type !== 'client backend') {
+      throw new Refusal(403, `pid ${pid} is a ${b.backend_type}, not a client backend: pgpulse never signals system processes`, object, sql);
+    }
+    if (b.app.startsWith(PGPULSE_APP)) {
+      throw new Refusal(403, `pid ${pid} is a pgpulse session (${b.app}): pgpulse never signals its own sessions`, object, sql);
+    }
+    if (b.state !== 'active') {
+      throw new Refusal(409, `pid ${pid} is not running a query (state ${b.state ?? 'unknown'}): nothing to ${action}`, object, sql);
+    }
+    if ((b.running_ms ?? 0) < minQueryMs) {
+      throw new Refusal(409, `pid ${pid} has been running its query for ${Math.round((b.running_ms ?? 0) / 1000)} s, under the threshold of ${Math.round(minQueryMs / 1000)} s`, object, sql);
+    }
+    return { object, sql, backend };
+  }
+
+  private async execute(action: ActionKind, sql: string, cfg: ActionsConfig): Promise<{ status: AuditStatus; message: string }> {
+    const pool = this.actionsPool(cfg);
+    const c = await pool.connect();
+    try {
+      const started = Date.now();
+      const r = await c.query<{ signalled?: boolean }>(sql);
+      if (action === 'cancel' || action === 'terminate') {
+        if (r.rows.length === 0) {
+          return { status: 'refused', message: 'the backend no longer matched (query finished, pid gone or reused): nothing was signalled' };
+        }
+        return r.rows[0].signalled ? { status: 'done', message: `${action === 'cancel' ? 'cancel' : 'terminate'} signal sent` } : { status: 'failed', message: 'PostgreSQL refused to signal the backend (pg_signal_backend is needed, and superuser backends need a superuser)' };
+      }
+      return { status: 'done', message: `completed in ${((Date.now() - started) / 1000).toFixed(1)} s` };
+    } finally {
+      c.release();
+    }
+  }
+}
+
+function describeObject(req: { pid?: number; table?: string; index?: string; finding?: string }): string {
+  return req.pid ? `pid ${req.pid}` : (req.table ?? req.index ?? req.finding ?? '');
+}

@@ -1,0 +1,177 @@
+/**
+ * What the advisor CLI commands share: flag parsing, progress lines on a TTY, and a client that
+ * talks to a running sidecar (HTTP, when one answers with our token) or to one started in-process
+ * on the same data directory. Asking a running sidecar first matters: two processes sampling into
+ * one store would interleave their change-only writes.
+ */
+import type { Frame } from '../../model/frames';
+import { startSidecar, type Sidecar } from '../app';
+import { loadConfig, splitAddress, type SidecarConfig } from '../config';
+
+export interface Flags {
+  bool: Set<string>;
+  values: Map<string, string>;
+  positional: string[];
+}
+
+export class UsageError extends Error {}
+
+/** --json, --format md, --format=md, --target x … ; `known` lists flags that take a value. */
+export function parseFlags(argv: string[], valued: string[], booleans: string[]): Flags {
+  const out: Flags = { bool: new Set(), values: new Map(), positional: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) {
+      out.positional.push(a);
+      continue;
+    }
+    const [name, inline] = a.slice(2).split(/=(.*)/s, 2);
+    if (valued.includes(name)) {
+      const v = inline ?? argv[++i];
+      if (v === undefined || v.startsWith('--')) {
+        throw new UsageError(`--${name} needs a value`);
+      }
+      out.values.set(name, v);
+    } else if (booleans.includes(name) && inline === undefined) {
+      out.bool.add(name);
+    } else {
+      throw new UsageError(`unknown option --${name}: allowed are ${[...valued.map((v) => `--${v} VALUE`), ...booleans.map((b) => `--${b}`)].join(', ')}`);
+    }
+  }
+  return out;
+}
+
+/** Progress on stderr, only when it is a terminal: one line rewritten in place. */
+export class Progress {
+  private readonly tty: boolean;
+  private shown = false;
+  constructor(stream: NodeJS.WriteStream = process.stderr) {
+    this.tty = Boolean(stream.isTTY);
+    this.stream = stream;
+  }
+  private readonly stream: NodeJS.WriteStream;
+  step(text: string): void {
+    if (this.tty) {
+      this.stream.write(`\r\x1b[2K… ${text}`);
+      this.shown = true;
+    }
+  }
+  done(): void {
+    if (this.tty && this.shown) {
+      this.stream.write('\r\x1b[2K');
+      this.shown = false;
+    }
+  }
+}
+
+export function simpleFrame(f: unknown): Frame {
+  const j = f as { schema?: { name?: string; fields: Array<Record<string, unknown>> }; data?: { values: unknown[][] }; fields?: Frame['fields'] };
+  if (j.fields) {
+    return j as Frame;
+  }
+  return { name: j.schema?.name, fields: (j.schema?.fields ?? []).map((fl, i) => ({ ...(fl as object), values: j.data?.values[i] ?? [] })) as unknown as Frame["fields"] };
+}
+
+export interface AdvisorClient {
+  mode: 'remote' | 'local';
+  config: SidecarConfig;
+  targets: string[];
+  recommendations(target: string, refresh: boolean): Promise<{ healthScore: number; evaluatedAt: number | null; notes: string[]; findings: any[] }>;
+  query(target: string, from: number, to: number, queries: Array<Record<string, unknown>>): Promise<Record<string, { frames: Frame[]; error?: string }>>;
+  sidecar?: Sidecar;
+  close(): Promise<void>;
+}
+
+async function tryRemote(config: SidecarConfig): Promise<AdvisorClient | undefined> {
+  if (!config.token) {
+    return undefined;
+  }
+  const { host, port } = splitAddress(config.httpAddress);
+  const base = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const headers = { authorization: `Bearer ${config.token}`, 'content-type': 'application/json' };
+  try {
+    const r = await fetch(`${base}/api/v1/resources/targets`, { headers, signal: AbortSignal.timeout(1500) });
+    if (r.status !== 200) {
+      return undefined;
+    }
+    const body = (await r.json()) as { items: Array<{ value: string }> };
+    return {
+      mode: 'remote',
+      config,
+      targets: body.items.map((i) => i.value),
+      recommendations: async (target, refresh) => {
+        const res = await fetch(`${base}/api/v1/resources/recommendations?target=${encodeURIComponent(target)}${refresh ? '&refresh=1' : ''}`, { headers, signal: AbortSignal.timeout(120_000) });
+        const j = (await res.json()) as any;
+        if (res.status !== 200) {
+          throw new Error(j.error ?? `sidecar answered ${res.status}`);
+        }
+        return j;
+      },
+      query: async (target, from, to, queries) => {
+        const res = await fetch(`${base}/api/v1/query`, { method: 'POST', headers, body: JSON.stringify({ from, to, target, queries: queries.map((q) => ({ target, ...q })) }), signal: AbortSignal.timeout(60_000) });
+        const j = (await res.json()) as { results: Record<string, { frames: unknown[]; error?: string }> };
+        return Object.fromEntries(Object.entries(j.results ?? {}).map(([k, v]) => [k, { frames: v.frames.map(simpleFrame), error: v.error }]));
+      },
+      close: async () => undefined,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A running sidecar when one answers, else an in-process one over the same data directory that
+ * samples every target once (twice, `waitMs` apart, when there is no history yet) before advising.
+ */
+export async function openClient(opts: { progress: Progress; sample: boolean; waitMs: number; env?: NodeJS.ProcessEnv; noRemote?: boolean }): Promise<AdvisorClient> {
+  const env = opts.env ?? process.env;
+  const config = loadConfig(env);
+  if (!opts.noRemote) {
+    opts.progress.step('looking for a running pgpulse sidecar');
+    const remote = await tryRemote(config);
+    if (remote) {
+      return remote;
+    }
+  }
+  opts.progress.step('starting pgpulse in-process');
+  const { setPoliciesEnabled } = await import('../actions');
+  setPoliciesEnabled(false); // one-shot commands never run automatic policies
+  const sidecar = await startSidecar({ config, http: false, grpc: false, sampling: false });
+  if (opts.sample) {
+    for (const [name, s] of sidecar.samplers) {
+      opts.progress.step(`sampling ${name}`);
+      const had = sidecar.store.samples(name, 'tables', 0, Date.now()).filter((x) => x.ok).length;
+      await s.runCycle(true);
+      if (had === 0 && opts.waitMs > 0 && s.status.reachable) {
+        opts.progress.step(`sampling ${name} again in ${opts.waitMs / 1000} s (no history yet: rates need two samples)`);
+        await new Promise((r) => setTimeout(r, opts.waitMs));
+        await s.runCycle(true);
+      }
+    }
+  }
+  const { advisorRuntime } = await import('./runtime');
+  const routes = sidecar.service;
+  return {
+    mode: 'local',
+    config,
+    targets: [...sidecar.samplers.keys()],
+    sidecar,
+    recommendations: async (target, refresh) => {
+      const rt = advisorRuntime(sidecar);
+      if (refresh && rt) {
+        opts.progress.step(`evaluating findings for ${target}`);
+        await rt.evaluate(target);
+      }
+      const r = await routes.resource('recommendations', new URLSearchParams({ target }), {});
+      if (r.status !== 200) {
+        throw new Error((r.body as { error?: string }).error ?? `status ${r.status}`);
+      }
+      return r.body as any;
+    },
+    query: async (target, from, to, queries) => {
+      const res = await routes.query({ from, to, queries: queries.map((q) => ({ target, ...q })) }, { defaultTarget: target });
+      return Object.fromEntries(Object.entries(res).map(([k, v]) => [k, { frames: v.frames, error: v.error }]));
+    },
+    close: () => sidecar.stop(),
+  };
+}

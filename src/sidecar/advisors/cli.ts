@@ -1,0 +1,225 @@
+/**
+ * `pgpulse doctor`, `pgpulse advise`, `pgpulse report` and `pgpulse act`. Each returns an exit
+ * code: 0 fine, 1 the check/command found a failure, 2 bad usage or configuration.
+ */
+import { ConfigError, loadConfig, parseDuration } from '../config';
+import { openClient, parseFlags, Progress, UsageError, type AdvisorClient } from './cli-support';
+import { diagnose, doctorText } from './doctor';
+import { buildReport, postWebhook, reportMarkdown } from './report';
+
+function out(s: string): void {
+  process.stdout.write(s.endsWith('\n') ? s : s + '\n');
+}
+function err(s: string): void {
+  process.stderr.write(s.endsWith('\n') ? s : s + '\n');
+}
+
+async function guarded(name: string, fn: () => Promise<number>): Promise<number> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err(`pgpulse ${name}: ${e.message}`);
+      return 2;
+    }
+    if (e instanceof ConfigError) {
+      err(e.message);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+function pickTargets(client: { targets: string[] }, wanted: string | undefined): string[] {
+  if (!wanted) {
+    return client.targets;
+  }
+  if (!client.targets.includes(wanted)) {
+    throw new UsageError(`unknown target "${wanted}": configured targets are ${client.targets.join(', ')}`);
+  }
+  return [wanted];
+}
+
+function waitMs(v: string | undefined): number {
+  if (v === undefined) {
+    return 2000;
+  }
+  try {
+    return parseDuration(v);
+  } catch (e) {
+    throw new UsageError(`--wait: ${(e as Error).message}`);
+  }
+}
+
+export async function runDoctor(argv: string[]): Promise<number> {
+  return guarded('doctor', async () => {
+    const f = parseFlags(argv, ['target'], ['json']);
+    const config = loadConfig(process.env);
+    const target = f.values.get('target');
+    if (target && !config.targets.some((t) => t.name === target)) {
+      throw new UsageError(`unknown target "${target}": configured targets are ${config.targets.map((t) => t.name).join(', ')}`);
+    }
+    const progress = new Progress();
+    const d = await diagnose(config, target ? [target] : undefined, progress);
+    out(f.bool.has('json') ? JSON.stringify({ targets: d }, null, 2) : doctorText(d));
+    return d.some((t) => !t.reachable || t.checks.some((c) => c.status === 'fail')) ? 1 : 0;
+  });
+}
+
+async function withClient<T>(argv: Flags, fn: (c: AdvisorClient, progress: Progress) => Promise<T>): Promise<T> {
+  const progress = new Progress();
+  const client = await openClient({ progress, sample: !argv.bool.has('no-sample'), waitMs: waitMs(argv.values.get('wait')), noRemote: argv.bool.has('local') });
+  try {
+    return await fn(client, progress);
+  } finally {
+    progress.done();
+    await client.close();
+  }
+}
+type Flags = ReturnType<typeof parseFlags>;
+
+export async function runAdvise(argv: string[]): Promise<number> {
+  return guarded('advise', async () => {
+    const f = parseFlags(argv, ['target', 'wait', 'severity'], ['json', 'no-sample', 'local']);
+    const severity = f.values.get('severity');
+    if (severity && !['critical', 'warning', 'info'].includes(severity)) {
+      throw new UsageError('--severity must be critical, warning or info');
+    }
+    return withClient(f, async (client, progress) => {
+      const results = [];
+      for (const t of pickTargets(client, f.values.get('target'))) {
+        progress.step(`evaluating ${t}`);
+        const r = await client.recommendations(t, true);
+        results.push({ target: t, ...r, findings: r.findings.filter((x) => !severity || x.severity === severity) });
+      }
+      progress.done();
+      if (f.bool.has('json')) {
+        out(JSON.stringify({ source: client.mode, targets: results }, null, 2));
+        return 0;
+      }
+      for (const r of results) {
+        out(`target ${r.target}: health score ${r.healthScore}/100, ${r.findings.length} finding(s)${client.mode === 'remote' ? ' (from the running sidecar)' : ''}`);
+        for (const n of r.notes) {
+          out(`  note: ${n}`);
+        }
+        for (const x of r.findings) {
+          out('');
+          out(`[${x.severity}] ${x.title}`);
+          out(`  id: ${x.id}`);
+          out(`  evidence: ${Object.entries(x.evidence.values as Record<string, unknown>).filter(([, v]) => v !== null && v !== '').map(([k, v]) => `${k}=${v}`).join(', ')}`);
+          out(`  window: ${x.evidence.window.description}`);
+          out(`  impact: ${x.impact}`);
+          if (x.fix.sql) {
+            out(`  fix:\n${String(x.fix.sql).split('\n').map((l: string) => `    ${l}`).join('\n')}`);
+          }
+          if (x.fix.setting) {
+            out(`  setting: ${x.fix.setting}`);
+          }
+          if (x.fix.caveat) {
+            out(`  caveat: ${x.fix.caveat}`);
+          }
+        }
+        out('');
+      }
+      return 0;
+    });
+  });
+}
+
+export async function runReport(argv: string[]): Promise<number> {
+  return guarded('report', async () => {
+    const f = parseFlags(argv, ['target', 'format', 'window', 'webhook', 'wait'], ['no-sample', 'local', 'json']);
+    const format = f.bool.has('json') ? 'json' : (f.values.get('format') ?? 'md');
+    if (format !== 'md' && format !== 'json') {
+      throw new UsageError('--format must be md or json');
+    }
+    let windowMs = 86_400_000;
+    if (f.values.get('window')) {
+      try {
+        windowMs = parseDuration(f.values.get('window') as string);
+      } catch (e) {
+        throw new UsageError(`--window: ${(e as Error).message}`);
+      }
+    }
+    const webhook = f.values.get('webhook');
+    return withClient(f, async (client, progress) => {
+      const reports = [];
+      for (const t of pickTargets(client, f.values.get('target'))) {
+        progress.step(`building the report for ${t}`);
+        reports.push(await buildReport(client, t, windowMs, true));
+      }
+      progress.done();
+      out(format === 'json' ? JSON.stringify(reports.length === 1 ? reports[0] : { reports }, null, 2) : reports.map(reportMarkdown).join('\n---\n\n'));
+      let code = 0;
+      if (webhook) {
+        for (const r of reports) {
+          try {
+            const res = await postWebhook(webhook, r);
+            err(`report for ${r.target} posted to ${res.where}: HTTP ${res.status}`);
+            if (!res.ok) {
+              code = 1;
+            }
+          } catch (e) {
+            err(`report for ${r.target}: webhook failed: ${(e as Error).message}`);
+            code = 1;
+          }
+        }
+      }
+      return code;
+    });
+  });
+}
+
+/** `pgpulse act ACTION [--pid N | --table s.t | --index s.i | --finding ID] [--execute]` — dry-run unless --execute. */
+export async function runAct(argv: string[]): Promise<number> {
+  return guarded('act', async () => {
+    const f = parseFlags(argv, ['target', 'pid', 'table', 'index', 'finding'], ['execute', 'json']);
+    const action = f.positional[0];
+    if (!action) {
+      throw new UsageError('usage: pgpulse act cancel|terminate|analyze|vacuum|reindex|create_index [--target T] [--pid N] [--table schema.table] [--index schema.index] [--finding ID] [--execute] [--json]');
+    }
+    const pid = f.values.get('pid');
+    if (pid !== undefined && !/^\d+$/.test(pid)) {
+      throw new UsageError('--pid must be a process id (a whole number)');
+    }
+    const config = loadConfig(process.env);
+    const target = f.values.get('target') ?? config.targets[0].name;
+    if (!config.targets.some((t) => t.name === target)) {
+      throw new UsageError(`unknown target "${target}": configured targets are ${config.targets.map((t) => t.name).join(', ')}`);
+    }
+    const { setPoliciesEnabled, actionRunners } = await import('../actions');
+    setPoliciesEnabled(false);
+    const { startSidecar } = await import('../app');
+    const sc = await startSidecar({ config, http: false, grpc: false, sampling: false });
+    try {
+      const runner = actionRunners(sc).get(target);
+      if (!runner) {
+        throw new UsageError(`target ${target} has no action runner`);
+      }
+      const req: Record<string, unknown> = { action, dryRun: !f.bool.has('execute') };
+      if (pid) {
+        req.pid = Number(pid);
+      }
+      for (const k of ['table', 'index', 'finding']) {
+        if (f.values.has(k)) {
+          req[k] = f.values.get(k);
+        }
+      }
+      const o = await runner.run(req, 'cli');
+      if (f.bool.has('json')) {
+        out(JSON.stringify(o, null, 2));
+      } else {
+        out(`${o.status}: ${o.message}`);
+        if (o.sql) {
+          out(o.sql);
+        }
+        if (o.auditId) {
+          out(`(audit id ${o.auditId})`);
+        }
+      }
+      return o.status === 'done' || o.status === 'dry_run' || o.status === 'running' ? 0 : 1;
+    } finally {
+      await sc.stop();
+    }
+  });
+}

@@ -1,0 +1,249 @@
+/**
+ * `pgpulse doctor`: a one-shot check of each target — connectivity, server, role and its
+ * permissions, extensions, one real sampling cycle (into a throw-away store), the actions
+ * credential when actions are enabled — and, from that, what will and won't work.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { startSidecar } from '../app';
+import type { SidecarConfig, TargetConfig } from '../config';
+import { parseActionsConfig } from '../actions/config';
+import { describeDbError } from '../targets/connection';
+import type { Progress } from './cli-support';
+
+export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
+
+export interface Check {
+  name: string;
+  status: CheckStatus;
+  detail: string;
+}
+
+export interface TargetDiagnosis {
+  target: string;
+  reachable: boolean;
+  server?: string;
+  checks: Check[];
+  /** feature → works or why not */
+  features: Array<{ feature: string; works: boolean; why: string }>;
+}
+
+async function connect(url: string, t: TargetConfig, app: string): Promise<Client> {
+  const c = new Client({ connectionString: url, application_name: app, connectionTimeoutMillis: t.connectTimeoutMs, statement_timeout: Math.max(1000, t.statementTimeoutMs) });
+  c.on('error', () => undefined);
+  await c.connect();
+  return c;
+}
+
+async function diagnoseTarget(t: TargetConfig, progress: Progress): Promise<TargetDiagnosis> {
+  const checks: Check[] = [];
+  const features: TargetDiagnosis['features'] = [];
+  const add = (name: string, status: CheckStatus, detail: string) => checks.push({ name, status, detail });
+  progress.step(`${t.name}: connecting`);
+  let c: Client;
+  const started = Date.now();
+  try {
+    c = await connect(t.url, t, 'pgpulse-doctor');
+  } catch (e) {
+    add('connect', 'fail', describeDbError(e, t.name));
+    return { target: t.name, reachable: false, checks, features: [{ feature: 'everything', works: false, why: 'the target is not reachable' }] };
+  }
+  add('connect', 'ok', `connected in ${Date.now() - started} ms`);
+  const installed = new Map<string, string>();
+  let server = '';
+  try {
+    progress.step(`${t.name}: reading server and role`);
+    const info = (
+      await c.query<{ v: string; vn: number; u: string; db: string; rec: boolean; su: boolean; mon: boolean; ras: boolean; sig: boolean; libs: string; tio: string; tc: string; pgss_track: string | null }>(
+        `SELECT current_setting('server_version') AS v, current_setting('server_version_num')::int AS vn, current_user AS u,
+                current_database() AS db, pg_is_in_recovery() AS rec,
+                (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS su,
+                pg_has_role('pg_monitor', 'MEMBER') AS mon, pg_has_role('pg_read_all_stats', 'MEMBER') AS ras,
+                pg_has_role('pg_signal_backend', 'MEMBER') AS sig,
+                current_setting('shared_preload_libraries') AS libs, current_setting('track_io_timing') AS tio,
+                current_setting('track_counts') AS tc, current_setting('pg_stat_statements.track', true) AS pgss_track`,
+      )
+    ).rows[0];
+    server = `PostgreSQL ${info.v}`;
+    add('server', info.vn >= 140000 ? 'ok' : 'fail', `${server}${info.rec ? ' (standby)' : ''}, database ${info.db}${info.vn >= 140000 ? '' : ': pgpulse supports 14 and newer'}`);
+    add(
+      'role',
+      info.su ? 'warn' : info.mon ? 'ok' : 'fail',
+      info.su
+        ? `${info.u} is a superuser: it works, but a monitoring role needs only pg_monitor (CREATE ROLE pgpulse LOGIN PASSWORD '…'; GRANT pg_monitor TO pgpulse;)`
+        : info.mon
+          ? `${info.u} is a member of pg_monitor`
+          : `${info.u} is not a member of pg_monitor: other sessions' queries and statistics are hidden — GRANT pg_monitor TO ${info.u};`,
+    );
+    add('track_counts', info.tc === 'on' ? 'ok' : 'fail', info.tc === 'on' ? 'table and index statistics are collected' : 'track_counts is off: table/index statistics and autovacuum do not work — set track_counts = on');
+    add('track_io_timing', info.tio === 'on' ? 'ok' : 'warn', info.tio === 'on' ? 'I/O timing is collected' : 'track_io_timing is off: statement I/O time stays 0 (ALTER SYSTEM SET track_io_timing = on; SELECT pg_reload_conf();)');
+    progress.step(`${t.name}: extensions`);
+    for (const r of (await c.query<{ extname: string; extversion: string }>('SELECT extname, extversion FROM pg_extension')).rows) {
+      installed.set(r.extname, r.extversion);
+    }
+    const available = new Set((await c.query<{ name: string }>("SELECT name FROM pg_available_extensions WHERE name IN ('pg_stat_statements','hypopg','vector','neon','pg_trgm')")).rows.map((r) => r.name));
+    const preloaded = info.libs.split(',').map((s) => s.trim()).includes('pg_stat_statements');
+    const pgss = installed.get('pg_stat_statements');
+    if (pgss && preloaded) {
+      try {
+        await c.query('SELECT 1 FROM pg_stat_statements(false) LIMIT 1');
+        add('pg_stat_statements', 'ok', `version ${pgss}, readable${info.pgss_track ? ` (track = ${info.pgss_track})` : ''}`);
+      } catch (e) {
+        add('pg_stat_statements', 'fail', `installed but not readable: ${describeDbError(e, t.name)}`);
+      }
+    } else {
+      add(
+        'pg_stat_statements',
+        'fail',
+        !preloaded
+          ? "not in shared_preload_libraries: add it (ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'), restart, then CREATE EXTENSION pg_stat_statements"
+          : 'preloaded but not created in this database: CREATE EXTENSION pg_stat_statements;',
+      );
+    }
+    const opt = (ext: string, why: string) => {
+      const v = installed.get(ext);
+      add(ext, v ? 'ok' : available.has(ext) ? 'warn' : 'skip', v ? `version ${v}` : available.has(ext) ? `available, not installed: CREATE EXTENSION ${ext}; (${why})` : `not available on this server (${why})`);
+    };
+    opt('hypopg', 'lets the advisor prove index suggestions with hypothetical indexes');
+    opt('vector', 'pgvector: only needed for vector search metrics');
+    opt('pg_trgm', 'needed for the trigram indexes the advisor proposes for LIKE \'%…\'');
+    if (t.neon || available.has('neon')) {
+      opt('neon', 'Neon local file cache metrics');
+    }
+  } catch (e) {
+    add('inspect', 'fail', describeDbError(e, t.name));
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+
+  // one real sampling cycle into a throw-away store: exactly what `serve` would do
+  progress.step(`${t.name}: one sampling cycle`);
+  const dir = mkdtempSync(join(tmpdir(), 'pgpulse-doctor-'));
+  try {
+    const { setPoliciesEnabled } = await import('../actions');
+    setPoliciesEnabled(false);
+    const config: SidecarConfig = {
+      token: 'doctor',
+      dataDir: dir,
+      httpAddress: '127.0.0.1:0',
+      grpcAddress: '127.0.0.1:0',
+      intervalMs: t.intervalMs,
+      retentionMs: 86_400_000,
+      downsampleAfterMs: 86_400_000,
+      downsampleStepMs: 300_000,
+      logLevel: 'silent',
+      targets: [t],
+    };
+    const sc = await startSidecar({ config, http: false, grpc: false, sampling: false });
+    try {
+      const s = sc.samplers.get(t.name);
+      await s?.runCycle(true);
+      if (s?.status.paused) {
+        add('sampling', 'warn', `sampling paused: ${s.status.paused}`);
+      }
+      const collectors = new Set<string>();
+      for (const r of sc.store.db.prepare('SELECT DISTINCT collector FROM sample').all() as Array<{ collector: string }>) {
+        collectors.add(r.collector);
+      }
+      const status = (id: string): { works: boolean; why: string } => {
+        const why = s?.status.unavailable[id];
+        if (why) {
+          return { works: false, why };
+        }
+        const last = sc.store.lastSample(t.name, id, false);
+        if (!last) {
+          return { works: false, why: collectors.size ? 'did not run (disabled in the config or not due)' : (s?.status.lastError ?? 'no sample') };
+        }
+        if (!last.ok) {
+          const err = (sc.store.db.prepare('SELECT error FROM sample WHERE id = ?').get(last.id) as { error: string | null }).error;
+          return { works: false, why: err ?? 'failed' };
+        }
+        return { works: true, why: 'sampled' };
+      };
+      for (const id of [...new Set([...collectors, ...Object.keys(s?.status.unavailable ?? {})])].sort()) {
+        const st = status(id);
+        add(`collector ${id}`, st.works ? 'ok' : 'warn', st.why);
+      }
+      const both = (ids: string[]) => {
+        const sts = ids.map(status);
+        const bad = sts.find((x) => !x.works);
+        return bad ? { works: false, why: bad.why } : { works: true, why: ids.join(', ') + ' collectors sampled' };
+      };
+      features.push({ feature: 'Health (cache hit ratio, TPS, connections, locks, checkpoints)', ...both(['database', 'activity', 'locks']) });
+      features.push({ feature: 'Queries (top queries, latency, slow statements)', ...both(['statements']) });
+      features.push({ feature: 'Indexes & tables (usage, dead tuples, vacuum)', ...both(['tables', 'indexes']) });
+      features.push({
+        feature: 'Advisor: missing-index proof with hypopg',
+        works: installed.has('hypopg'),
+        why: installed.has('hypopg') ? 'hypopg installed (EXPLAIN also needs SELECT on the tables for the monitoring role)' : 'CREATE EXTENSION hypopg to prove suggestions; without it they are reported unproven',
+      });
+      if (collectors.has('vector') || s?.status.unavailable.vector) {
+        features.push({ feature: 'Vector search (pgvector indexes, probes)', ...status('vector') });
+      }
+      if (t.neon || collectors.has('neon')) {
+        features.push({ feature: 'Neon (LFC hit ratio, compute state)', ...(collectors.has('neon') ? status('neon') : { works: false, why: 'neon collector did not run' }) });
+      }
+    } finally {
+      await sc.stop();
+    }
+  } catch (e) {
+    add('sampling', 'fail', (e as Error).message);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  // actions: off unless enabled, and then only with their own credential
+  progress.step(`${t.name}: actions`);
+  try {
+    const a = parseActionsConfig(t);
+    if (!a.enabled) {
+      add('actions', 'skip', 'disabled (the default): pgpulse changes nothing; dry-runs still show the SQL');
+      features.push({ feature: 'Actions (cancel, ANALYZE, VACUUM, REINDEX, CREATE INDEX)', works: false, why: 'disabled in the config (targets[].actions.enabled)' });
+    } else {
+      const ac = await connect(a.url as string, t, 'pgpulse-doctor');
+      try {
+        const r = (await ac.query<{ u: string; su: boolean; sig: boolean }>("SELECT current_user AS u, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS su, pg_has_role('pg_signal_backend', 'MEMBER') AS sig")).rows[0];
+        add('actions credential', r.sig || r.su ? 'ok' : 'warn', `connects as ${r.u}${r.su ? ' (superuser)' : ''}; ${r.sig || r.su ? 'can cancel/terminate' : 'not in pg_signal_backend: cancel/terminate will fail (GRANT pg_signal_backend TO ' + r.u + ';)'}; ANALYZE/VACUUM/REINDEX need table ownership (or MAINTAIN on PG17)`);
+        features.push({ feature: 'Actions (cancel, ANALYZE, VACUUM, REINDEX, CREATE INDEX)', works: true, why: `enabled: ${a.allow.join(', ')}${a.policies.length ? `; policies: ${a.policies.map((p) => `${p.name}${p.dryRun ? ' (dry-run)' : ''}`).join(', ')}` : ''}` });
+      } finally {
+        await ac.end().catch(() => undefined);
+      }
+    }
+  } catch (e) {
+    add('actions', 'fail', e instanceof Error && e.name === 'ActionsConfigError' ? e.message : `actions credential: ${describeDbError(e, t.name)}`);
+    features.push({ feature: 'Actions', works: false, why: 'see the actions check' });
+  }
+  return { target: t.name, reachable: true, server, checks, features };
+}
+
+export async function diagnose(config: SidecarConfig, targets: string[] | undefined, progress: Progress): Promise<TargetDiagnosis[]> {
+  const out: TargetDiagnosis[] = [];
+  for (const t of config.targets) {
+    if (targets && !targets.includes(t.name)) {
+      continue;
+    }
+    out.push(await diagnoseTarget(t, progress));
+  }
+  progress.done();
+  return out;
+}
+
+const MARK: Record<CheckStatus, string> = { ok: '✔', warn: '!', fail: '✖', skip: '-' };
+
+export function doctorText(d: TargetDiagnosis[]): string {
+  const lines: string[] = [];
+  for (const t of d) {
+    lines.push(`target ${t.target}${t.server ? ` — ${t.server}` : ''}`);
+    for (const c of t.checks) {
+      lines.push(`  ${MARK[c.status]} ${c.name}: ${c.detail}`);
+    }
+    lines.push('  what will work:');
+    for (const f of t.features) {
+      lines.push(`    ${f.works ? '✔' : '✖'} ${f.feature}${f.works ? '' : ` — ${f.why}`}`);
+    }
+    lines.push('');
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,129 @@
+/**
+ * Runs every advisor rule over the stored history of one target. Only the missing-index proof
+ * talks to the database (EXPLAIN with hypopg, read-only), and only when a connection is offered.
+ */
+import type { PoolClient } from 'pg';
+import type { Store } from '../store/store';
+import { activityFacts, connectedDatabase, databaseFacts, indexFacts, settingFacts, statementFacts, tableFacts } from './history';
+import { proveCandidates } from './prove';
+import { duplicateIndexRule, invalidIndexRule, parseIndexes, unusedIndexRule } from './rules/indexes';
+import { maintenanceRules } from './rules/maintenance';
+import { findTable, missingIndexCandidates, missingIndexFinding, seqScanHeavyFindings, type Proof } from './rules/missing-index';
+import { serverRules } from './rules/server';
+import { statementHeuristics } from './rules/statements';
+import { analyzeStatement } from './sql-analysis';
+import { defaultAdvisorOptions, type AdvisorOptions, type Finding } from './types';
+
+export interface EvaluateInput {
+  store: Store;
+  target: string;
+  now?: number;
+  options?: Partial<AdvisorOptions>;
+  /** a connection for hypopg proofs; omitted → missing-index findings stay unproven */
+  connect?: () => Promise<PoolClient>;
+  serverVersionNum?: number;
+}
+
+export interface Evaluation {
+  target: string;
+  at: number;
+  window: { from: number; to: number; description: string };
+  findings: Finding[];
+  notes: string[];
+}
+
+export async function evaluateFindings(input: EvaluateInput): Promise<Evaluation> {
+  const o: AdvisorOptions = { ...defaultAdvisorOptions, ...input.options };
+  const now = input.now ?? Date.now();
+  const { store, target } = input;
+  const w = { from: now - o.windowMs, to: now };
+  const window = { ...w, description: `deltas over the last ${(o.windowMs / 3_600_000).toFixed(o.windowMs < 3_600_000 ? 2 : 0)} h of stored samples` };
+  const notes: string[] = [];
+  const findings: Finding[] = [];
+
+  const indexes = indexFacts(store, target, now);
+  const parsed = await parseIndexes(indexes);
+  findings.push(...unusedIndexRule(indexes, o, now));
+  findings.push(...duplicateIndexRule(parsed, o, w));
+  findings.push(...invalidIndexRule(indexes, w));
+
+  const tables = tableFacts(store, target, w);
+  const settings = settingFacts(store, target, now);
+  findings.push(...maintenanceRules(tables, settings, o, now, w));
+
+  const statements = statementFacts(store, target, w);
+  if (store.lastSample(target, 'statements') === undefined) {
+    notes.push('no pg_stat_statements samples: statement and missing-index rules need the extension (pgpulse doctor explains how)');
+  }
+  const shaped = [];
+  for (const s of statements) {
+    if (!s.text) {
+      continue;
+    }
+    const shape = await analyzeStatement(s.text);
+    shaped.push({ s, shape });
+    findings.push(
+      ...statementHeuristics(s, shape, o, window, (schema, name) => {
+        const t = findTable(tables, schema, name);
+        return t ? { schema: t.schema, table: t.table } : undefined;
+      }),
+    );
+  }
+
+  const database = connectedDatabase(store, target);
+  const candidates = missingIndexCandidates(shaped, tables, parsed, o, database);
+  const proofs: Proof[] = candidates.map(() => ({ method: 'none', note: 'not proven: no database connection for EXPLAIN' }));
+  if (candidates.length && input.connect) {
+    const todo: number[] = [];
+    candidates.forEach((c, i) => {
+      const cached = store.kvGet(proofKey(target, c));
+      if (cached) {
+        const v = JSON.parse(cached) as { ts: number; proof: Proof };
+        if (now - v.ts < o.proofCacheMs) {
+          proofs[i] = v.proof;
+          return;
+        }
+      }
+      todo.push(i);
+    });
+    if (todo.length) {
+      let client: PoolClient | undefined;
+      try {
+        client = await input.connect();
+        const got = await proveCandidates(
+          client,
+          todo.map((i) => candidates[i]),
+          input.serverVersionNum ?? 150000,
+        );
+        todo.forEach((ci, j) => {
+          proofs[ci] = got[j];
+          store.kvSet(proofKey(target, candidates[ci]), JSON.stringify({ ts: now, proof: got[j] }));
+        });
+      } catch (e) {
+        notes.push(`missing-index proofs skipped: ${(e as Error).message}`);
+      } finally {
+        client?.release();
+      }
+    }
+  }
+  const withCandidate = new Set<string>();
+  candidates.forEach((c, i) => {
+    withCandidate.add(`${c.schema}.${c.table}`);
+    const f = missingIndexFinding(c, proofs[i], o, window);
+    if (f) {
+      findings.push(f);
+    }
+  });
+  findings.push(...seqScanHeavyFindings(tables, withCandidate, o, window));
+
+  findings.push(
+    ...serverRules({ activity: activityFacts(store, target, now), settings, databases: databaseFacts(store, target, w), statements, indexes }, o, window),
+  );
+  // one finding per id, the first rule wins
+  const seen = new Set<string>();
+  return { target, at: now, window, findings: findings.filter((f) => (seen.has(f.id) ? false : (seen.add(f.id), true))), notes };
+}
+
+function proofKey(target: string, c: { schema: string; table: string; columns: string[]; statements: Array<{ s: { queryid: string } }> }): string {
+  return `advisor:proof:${target}:${c.schema}.${c.table}(${c.columns.join(',')}):${c.statements[0].s.queryid}`;
+}

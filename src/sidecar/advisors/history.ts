@@ -1,0 +1,235 @@
+/**
+ * The facts advisor rules read, from the stored history of one target: counter deltas (reset- and
+ * restart-aware) over a window, latest gauges, and entity info. Nothing here touches the database.
+ */
+import { counterDeltas } from '../engine/deltas';
+import type { Store } from '../store/store';
+import type { SampleInfo, SeriesValues } from '../store/types';
+
+export interface Window {
+  from: number;
+  to: number;
+}
+
+interface RowFacts {
+  labels: Record<string, string>;
+  /** Σ reset-aware deltas per counter; null when no delta was observed */
+  deltas: Record<string, number | null>;
+  latest: Record<string, number | null>;
+  /** first and last sample holding the row, and how long it was observed */
+  firstTs: number | null;
+  lastTs: number | null;
+  /** the row is in the newest sample */
+  present: boolean;
+}
+
+/** Deltas and latest values of a collector's rows within [from, to]. */
+export function collectRows(store: Store, target: string, collector: string, counters: string[], gauges: string[], w: Window): { rows: Map<string, RowFacts>; samples: SampleInfo[] } {
+  const samples = store.samples(target, collector, w.from, w.to);
+  const okSamples = samples.filter((s) => s.ok);
+  const lastOk = okSamples.length ? okSamples[okSamples.length - 1] : undefined;
+  const series: SeriesValues[] = store.matrix(target, collector, [...counters, ...gauges, '_epoch'], undefined, samples);
+  const rows = new Map<string, RowFacts>();
+  const epochs = new Map<string, Array<number | null>>();
+  for (const s of series) {
+    if (s.field === '_epoch') {
+      epochs.set(JSON.stringify(s.labels), s.values);
+    }
+  }
+  for (const s of series) {
+    if (s.field === '_epoch') {
+      continue;
+    }
+    const key = JSON.stringify(s.labels);
+    let r = rows.get(key);
+    if (!r) {
+      r = { labels: s.labels, deltas: {}, latest: {}, firstTs: null, lastTs: null, present: false };
+      rows.set(key, r);
+    }
+    for (let i = 0; i < s.values.length; i++) {
+      if (s.values[i] !== null && samples[i].ok) {
+        r.firstTs = r.firstTs === null ? samples[i].ts : Math.min(r.firstTs, samples[i].ts);
+        r.lastTs = r.lastTs === null ? samples[i].ts : Math.max(r.lastTs, samples[i].ts);
+        if (lastOk && samples[i].id === lastOk.id) {
+          r.present = true;
+        }
+      }
+    }
+    if (counters.includes(s.field)) {
+      let sum: number | null = null;
+      for (const d of counterDeltas(samples, s.values, epochs.get(key))) {
+        // the sample before the window only anchors the first delta
+        sum = (sum ?? 0) + d.value;
+      }
+      r.deltas[s.field] = sum;
+    }
+    if (gauges.includes(s.field)) {
+      let v: number | null = null;
+      for (let i = s.values.length - 1; i >= 0; i--) {
+        if (s.values[i] !== null && samples[i].ok) {
+          v = s.values[i];
+          break;
+        }
+      }
+      r.latest[s.field] = v;
+    }
+  }
+  return { rows, samples };
+}
+
+export interface IndexFacts {
+  schema: string;
+  table: string;
+  index: string;
+  datname: string;
+  info: Record<string, unknown>;
+  /** index scans counted over the whole observed history (deltas, so restarts and resets never add lifetime totals) */
+  scans: number | null;
+  observedFrom: number | null;
+  observedTo: number | null;
+  sizeBytes: number | null;
+  present: boolean;
+}
+
+export function indexFacts(store: Store, target: string, now: number): IndexFacts[] {
+  const { rows } = collectRows(store, target, 'indexes', ['idx_scan'], ['size_bytes'], { from: 0, to: now });
+  const ents = new Map(store.entities(target, 'indexes').map((e) => [JSON.stringify(e.labels), e]));
+  return [...rows.entries()].map(([k, r]) => ({
+    schema: r.labels.schemaname,
+    table: r.labels.relname,
+    index: r.labels.indexrelname,
+    datname: r.labels.datname ?? '',
+    info: ents.get(k)?.info ?? {},
+    scans: r.deltas.idx_scan ?? null,
+    observedFrom: r.firstTs,
+    observedTo: r.lastTs,
+    sizeBytes: r.latest.size_bytes ?? null,
+    present: r.present,
+  }));
+}
+
+export interface TableFacts {
+  schema: string;
+  table: string;
+  datname: string;
+  d: Record<string, number | null>;
+  g: Record<string, number | null>;
+  present: boolean;
+}
+
+const TABLE_COUNTERS = ['seq_scan', 'seq_tup_read', 'idx_scan', 'n_tup_ins', 'n_tup_upd', 'n_tup_del', 'vacuum_count', 'autovacuum_count', 'analyze_count', 'autoanalyze_count', 'heap_blks_read', 'heap_blks_hit'];
+const TABLE_GAUGES = ['n_live_tup', 'n_dead_tup', 'n_mod_since_analyze', 'last_vacuum_ms', 'last_autovacuum_ms', 'last_analyze_ms', 'last_autoanalyze_ms', 'size_bytes', 'heap_bytes'];
+
+export function tableFacts(store: Store, target: string, w: Window): TableFacts[] {
+  const { rows } = collectRows(store, target, 'tables', TABLE_COUNTERS, TABLE_GAUGES, w);
+  return [...rows.values()].map((r) => ({ schema: r.labels.schemaname, table: r.labels.relname, datname: r.labels.datname ?? '', d: r.deltas, g: r.latest, present: r.present }));
+}
+
+export interface StatementFacts {
+  queryid: string;
+  datname: string;
+  username: string;
+  text: string | undefined;
+  calls: number;
+  totalMs: number;
+  rows: number;
+  blksHit: number;
+  blksRead: number;
+  tempBlksWritten: number;
+}
+
+export function statementFacts(store: Store, target: string, w: Window): StatementFacts[] {
+  const { rows } = collectRows(store, target, 'statements', ['calls', 'total_exec_time', 'rows', 'shared_blks_hit', 'shared_blks_read', 'temp_blks_written'], [], w);
+  const list = [...rows.values()].filter((r) => (r.deltas.calls ?? 0) > 0);
+  const texts = store.statementTexts(target, [...new Set(list.map((r) => r.labels.queryid))]);
+  return list.map((r) => ({
+    queryid: r.labels.queryid,
+    datname: r.labels.datname ?? '',
+    username: r.labels.username ?? '',
+    text: texts.get(r.labels.queryid),
+    calls: r.deltas.calls ?? 0,
+    totalMs: r.deltas.total_exec_time ?? 0,
+    rows: r.deltas.rows ?? 0,
+    blksHit: r.deltas.shared_blks_hit ?? 0,
+    blksRead: r.deltas.shared_blks_read ?? 0,
+    tempBlksWritten: r.deltas.temp_blks_written ?? 0,
+  }));
+}
+
+export interface SettingFacts {
+  /** value in base units (bytes, ms) where numeric */
+  value: Map<string, number | null>;
+  /** raw setting text */
+  text: Map<string, string>;
+}
+
+export function settingFacts(store: Store, target: string, now: number): SettingFacts {
+  const { rows } = collectRows(store, target, 'settings', [], ['value'], { from: now - 30 * 86_400_000, to: now });
+  const ents = new Map(store.entities(target, 'settings').map((e) => [e.labels.name, e.info]));
+  const value = new Map<string, number | null>();
+  const text = new Map<string, string>();
+  for (const r of rows.values()) {
+    if (!r.present) {
+      continue;
+    }
+    value.set(r.labels.name, r.latest.value ?? null);
+    text.set(r.labels.name, String(ents.get(r.labels.name)?.setting ?? ''));
+  }
+  return { value, text };
+}
+
+export interface ActivityFacts {
+  ts: number | null;
+  /** client backends per state (all databases) */
+  byState: Map<string, { count: number; longestXactS: number; longestQueryS: number }>;
+  total: number;
+}
+
+export function activityFacts(store: Store, target: string, now: number): ActivityFacts {
+  const last = store.lastSample(target, 'activity');
+  const out: ActivityFacts = { ts: last?.ts ?? null, byState: new Map(), total: 0 };
+  if (!last) {
+    return out;
+  }
+  const series = store.matrix(target, 'activity', ['count', 'longest_xact_s', 'longest_query_s'], undefined, [last]);
+  for (const s of series) {
+    const v = s.values[0];
+    if (v === null) {
+      continue;
+    }
+    const st = s.labels.state;
+    const e = out.byState.get(st) ?? { count: 0, longestXactS: 0, longestQueryS: 0 };
+    if (s.field === 'count') {
+      e.count += v;
+      out.total += v;
+    } else if (s.field === 'longest_xact_s') {
+      e.longestXactS = Math.max(e.longestXactS, v);
+    } else {
+      e.longestQueryS = Math.max(e.longestQueryS, v);
+    }
+    out.byState.set(st, e);
+  }
+  void now;
+  return out;
+}
+
+export interface DatabaseFacts {
+  datname: string;
+  blksHit: number | null;
+  blksRead: number | null;
+  tempBytes: number | null;
+  sizeBytes: number | null;
+}
+
+export function databaseFacts(store: Store, target: string, w: Window): DatabaseFacts[] {
+  const { rows } = collectRows(store, target, 'database', ['blks_hit', 'blks_read', 'temp_bytes'], ['size_bytes'], w);
+  return [...rows.values()]
+    .filter((r) => r.present)
+    .map((r) => ({ datname: r.labels.datname, blksHit: r.deltas.blks_hit ?? null, blksRead: r.deltas.blks_read ?? null, tempBytes: r.deltas.temp_bytes ?? null, sizeBytes: r.latest.size_bytes ?? null }));
+}
+
+/** The connected database of a target, as the server collector last saw it. */
+export function connectedDatabase(store: Store, target: string): string | undefined {
+  const ents = store.entities(target, 'tables');
+  return ents.length ? ents.sort((a, b) => b.lastSeen - a.lastSeen)[0].labels.datname : undefined;
+}

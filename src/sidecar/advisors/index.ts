@@ -1,0 +1,73 @@
+/**
+ * The advisors feature module, loaded by app.ts at startup: the `recommendations` and
+ * `findings_count` metrics, the `recommendations` resource route, the periodic evaluation that
+ * records finding_raised / finding_cleared events, and (through ../actions) opt-in actions.
+ */
+import { startupHooks } from '../app';
+import { registerHandler } from '../engine/engine';
+import { extraRoutes } from '../resources';
+import { bySeverity, healthScore, openFindings } from './findings-store';
+import { findingsCount, recommendations } from './handlers';
+import { AdvisorRuntime, advisorRuntime, attachRuntime } from './runtime';
+import { severities } from './types';
+import '../actions';
+
+registerHandler('recommendations', recommendations);
+registerHandler('findings_count', findingsCount);
+
+extraRoutes.set('recommendations', async (svc, params, ctx) => {
+  const { target, error } = svc.resolveTarget(params.get('target') ?? undefined, ctx);
+  if (!target) {
+    return { status: 404, body: { error } };
+  }
+  const refresh = params.get('refresh');
+  let notes: string[] = [];
+  let evaluatedAt: number | null = null;
+  if (refresh === '1' || refresh === 'true') {
+    const rt = advisorRuntime(svc);
+    if (!rt) {
+      return { status: 503, body: { error: 'the advisor is not running in this sidecar' } };
+    }
+    const ev = await rt.evaluate(target);
+    notes = ev.notes;
+    evaluatedAt = ev.at;
+  } else {
+    const last = svc.store.kvGet(`advisor:last_eval:${target}`);
+    if (last) {
+      const v = JSON.parse(last) as { at: number; notes: string[] };
+      evaluatedAt = v.at;
+      notes = v.notes;
+    }
+  }
+  const severity = params.get('severity');
+  if (severity && !severities.includes(severity as never)) {
+    return { status: 400, body: { error: `severity must be one of ${severities.join(', ')}` } };
+  }
+  const category = params.get('category');
+  const all = openFindings(svc.store, target);
+  const findings = all.filter((f) => (!severity || f.severity === severity) && (!category || f.category === category)).sort(bySeverity);
+  return {
+    status: 200,
+    body: {
+      target,
+      evaluatedAt,
+      healthScore: healthScore(all),
+      notes: evaluatedAt === null ? ['not evaluated yet: the first evaluation runs a few minutes after start (or ask with refresh=1)'] : notes,
+      findings,
+    },
+  };
+});
+
+startupHooks.push((sidecar) => {
+  const rt = new AdvisorRuntime(sidecar);
+  attachRuntime(sidecar, rt);
+  rt.start();
+  const stop = sidecar.stop;
+  sidecar.stop = async () => {
+    await rt.stop();
+    await stop();
+  };
+});
+
+export { advisorRuntime } from './runtime';
+export { evaluateFindings } from './evaluate';

@@ -1,0 +1,98 @@
+/**
+ * The advisor inside a running sidecar: evaluates every target periodically (and on demand),
+ * records findings (raised/cleared events) and never wakes a sleeping Neon compute — the only
+ * database work, the hypopg proof, runs only while the target is being sampled anyway.
+ */
+import type { Sidecar } from '../app';
+import type { TargetSampler } from '../sampler';
+import { evaluateFindings, type Evaluation } from './evaluate';
+import { recordFindings } from './findings-store';
+import { advisorOptionsFromEnv, evaluationIntervalMs } from './options';
+import type { AdvisorOptions, Finding, StoredFinding } from './types';
+
+export interface EvaluationResult extends Evaluation {
+  raised: Finding[];
+  cleared: StoredFinding[];
+}
+
+export class AdvisorRuntime {
+  private timer: NodeJS.Timeout | undefined;
+  private running = new Map<string, Promise<EvaluationResult>>();
+  /** overrides on top of the environment (tests, CLI flags) */
+  options: Partial<AdvisorOptions>;
+
+  constructor(
+    private readonly sidecar: Sidecar,
+    options: Partial<AdvisorOptions> = {},
+  ) {
+    this.options = { ...advisorOptionsFromEnv(), ...options };
+  }
+
+  start(intervalMs = evaluationIntervalMs()): void {
+    this.timer = setInterval(() => {
+      for (const name of this.sidecar.samplers.keys()) {
+        this.evaluate(name).catch((e: Error) => this.sidecar.log.warn({ target: name }, `advisor evaluation failed: ${e.message}`));
+      }
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) {
+      clearInterval(this.timer);
+    }
+    await Promise.allSettled([...this.running.values()]);
+  }
+
+  /** Evaluate one target now (one evaluation per target at a time). */
+  evaluate(target: string, options: Partial<AdvisorOptions> = {}): Promise<EvaluationResult> {
+    const inFlight = this.running.get(target);
+    if (inFlight) {
+      return inFlight;
+    }
+    const p = this.doEvaluate(target, options).finally(() => this.running.delete(target));
+    this.running.set(target, p);
+    return p;
+  }
+
+  private mayConnect(sampler: TargetSampler | undefined): boolean {
+    if (!sampler || sampler.status.paused || sampler.status.reachable !== true || !sampler.status.lastOkTs) {
+      return false;
+    }
+    // only right after a successful cycle: a Neon compute that went idle is left asleep
+    return Date.now() - sampler.status.lastOkTs <= Math.max(3 * sampler.target.intervalMs, 60_000);
+  }
+
+  private async doEvaluate(target: string, options: Partial<AdvisorOptions>): Promise<EvaluationResult> {
+    const { store } = this.sidecar;
+    const sampler = this.sidecar.samplers.get(target);
+    const now = Date.now();
+    const ev = await evaluateFindings({
+      store,
+      target,
+      now,
+      options: { ...this.options, ...options },
+      connect: this.mayConnect(sampler) ? () => (sampler as TargetSampler).pool.connect() : undefined,
+      serverVersionNum: sampler?.status.serverVersionNum,
+    });
+    const { raised, cleared } = recordFindings(store, target, ev.findings, now);
+    const key = `advisor:first_eval:${target}`;
+    if (!store.kvGet(key)) {
+      store.kvSet(key, String(now));
+    }
+    store.kvSet(`advisor:last_eval:${target}`, JSON.stringify({ at: now, notes: ev.notes }));
+    return { ...ev, raised, cleared };
+  }
+}
+
+const runtimes = new WeakMap<object, AdvisorRuntime>();
+
+export function attachRuntime(sidecar: Sidecar, rt: AdvisorRuntime): void {
+  runtimes.set(sidecar, rt);
+  runtimes.set(sidecar.service, rt);
+}
+
+/** The advisor of a running sidecar (or of its service, for resource routes). */
+export function advisorRuntime(s: object): AdvisorRuntime | undefined {
+  return runtimes.get(s);
+}
