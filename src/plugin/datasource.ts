@@ -47,11 +47,6 @@ export class DataSource extends DataSourceWithBackend<PgpulseQuery, PgpulseOptio
     return typeof q.metric === 'string' && q.metric.trim() !== '';
   }
 
-  /** Stored queries of older shapes become the current shape (the editor and the request see the same). */
-  migrate(query: PgpulseQuery): PgpulseQuery {
-    return migrateQuery(query);
-  }
-
   override applyTemplateVariables(query: PgpulseQuery, scopedVars: ScopedVars): PgpulseQuery {
     const srv = getTemplateSrv();
     const out: PgpulseQuery = migrateQuery(query);

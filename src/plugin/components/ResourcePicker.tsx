@@ -23,6 +23,8 @@ export interface ResourcePickerProps {
   invalid?: boolean;
 }
 
+const CACHE_MS = 30_000;
+
 function variableOptions(): Array<ComboboxOption<string>> {
   try {
     return getTemplateSrv()
@@ -35,17 +37,19 @@ function variableOptions(): Array<ComboboxOption<string>> {
 
 export function ResourcePicker({ datasource, resource, filters, value, onChange, testId, id, width = 25, placeholder, invalid }: ResourcePickerProps) {
   const filterKey = JSON.stringify(filters);
-  // Cache one answer per set of filters: the menu asks again on every keystroke.
-  const cache = useMemo(() => new Map<string, Promise<Array<ComboboxOption<string>>>>(), []);
+  // Cache one answer per set of filters for a short while: the menu asks again on every
+  // keystroke, but a table created a minute ago should still show up.
+  const cache = useMemo(() => new Map<string, { at: number; p: Promise<Array<ComboboxOption<string>>> }>(), []);
 
   const load = useCallback(
     async (input: string): Promise<Array<ComboboxOption<string>>> => {
-      let p = cache.get(filterKey);
+      const hit = cache.get(filterKey);
+      let p = hit && Date.now() - hit.at < CACHE_MS ? hit.p : undefined;
       if (!p) {
         p = datasource.listOptions(resource, JSON.parse(filterKey)).then((opts) => opts.map((o) => ({ value: o.value, label: o.label, description: o.description })));
         // A failed load is retried the next time the menu opens.
         p.catch(() => cache.delete(filterKey));
-        cache.set(filterKey, p);
+        cache.set(filterKey, { at: Date.now(), p });
       }
       const all = [...(await p), ...variableOptions()];
       const needle = input.trim().toLowerCase();
