@@ -112,7 +112,7 @@ export function parseActionsConfig(target: TargetConfig, env: NodeJS.ProcessEnv 
     const mon = userOf(target.url);
     const act = userOf(url);
     if (url === target.url || (mon !== undefined && act === mon)) {
-      throw new ActionsConfigError(`${where}.url: uses the same role (${act ?? 'the monitoring URL'}) as monitoring; create a separate role for actions, e.g. CREATE ROLE pgpulse_actions LOGIN PASSWORD '…'; GRANT pg_signal_backend TO pgpulse_actions;`);
+      throw new ActionsConfigError(`${where}.url: uses the same role (${act ?? 'the monitoring URL'}) as monitoring; create a separate role for actions, e.g. CREATE ROLE pgpulse_actions LOGIN PASSWORD '…'; GRANT pg_signal_backend, pg_read_all_stats TO pgpulse_actions;`);
     }
   }
   return {

@@ -280,6 +280,11 @@ WHERE pid = ${pid} AND backend_start = ${lit(b.backend_start)}::timestamptz
       const r = await c.query<{ signalled?: boolean }>(sql);
       if (action === 'cancel' || action === 'terminate') {
         if (r.rows.length === 0) {
+          // the actions role sees other roles' state/query_start only with pg_read_all_stats
+          const seen = await c.query<{ visible: boolean }>("SELECT pg_has_role('pg_read_all_stats', 'MEMBER') OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS visible");
+          if (!seen.rows[0]?.visible) {
+            return { status: 'failed', message: 'the actions role cannot see other sessions\' state in pg_stat_activity: GRANT pg_read_all_stats TO <actions role>; nothing was signalled' };
+          }
           return { status: 'refused', message: 'the backend no longer matched (query finished, pid gone or reused): nothing was signalled' };
         }
         return r.rows[0].signalled ? { status: 'done', message: `${action === 'cancel' ? 'cancel' : 'terminate'} signal sent` } : { status: 'failed', message: 'PostgreSQL refused to signal the backend (pg_signal_backend is needed, and superuser backends need a superuser)' };

@@ -204,8 +204,19 @@ async function diagnoseTarget(t: TargetConfig, progress: Progress): Promise<Targ
     } else {
       const ac = await connect(a.url as string, t, 'pgpulse-doctor');
       try {
-        const r = (await ac.query<{ u: string; su: boolean; sig: boolean }>("SELECT current_user AS u, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS su, pg_has_role('pg_signal_backend', 'MEMBER') AS sig")).rows[0];
-        add('actions credential', r.sig || r.su ? 'ok' : 'warn', `connects as ${r.u}${r.su ? ' (superuser)' : ''}; ${r.sig || r.su ? 'can cancel/terminate' : 'not in pg_signal_backend: cancel/terminate will fail (GRANT pg_signal_backend TO ' + r.u + ';)'}; ANALYZE/VACUUM/REINDEX need table ownership (or MAINTAIN on PG17)`);
+        const r = (
+          await ac.query<{ u: string; su: boolean; sig: boolean; ras: boolean }>(
+            "SELECT current_user AS u, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS su, pg_has_role('pg_signal_backend', 'MEMBER') AS sig, pg_has_role('pg_read_all_stats', 'MEMBER') AS ras",
+          )
+        ).rows[0];
+        const canSignal = r.su || (r.sig && r.ras);
+        add(
+          'actions credential',
+          canSignal ? 'ok' : 'warn',
+          `connects as ${r.u}${r.su ? ' (superuser)' : ''}; ${
+            canSignal ? 'can cancel/terminate' : `cancel/terminate will fail: GRANT ${[!r.sig && 'pg_signal_backend', !r.ras && 'pg_read_all_stats'].filter(Boolean).join(', ')} TO ${r.u};`
+          } ANALYZE/VACUUM/REINDEX need table ownership (or MAINTAIN on PG17)`,
+        );
         features.push({ feature: 'Actions (cancel, ANALYZE, VACUUM, REINDEX, CREATE INDEX)', works: true, why: `enabled: ${a.allow.join(', ')}${a.policies.length ? `; policies: ${a.policies.map((p) => `${p.name}${p.dryRun ? ' (dry-run)' : ''}`).join(', ')}` : ''}` });
       } finally {
         await ac.end().catch(() => undefined);

@@ -1,0 +1,253 @@
+/**
+ * Opt-in actions against a real PostgreSQL 15: a disabled action is refused with a clear error,
+ * a dry-run changes nothing, an enabled cancel hits exactly the target backend and is audited,
+ * pgpulse's own sessions and system processes are never signalled, and the automatic policy is
+ * dry-run until told otherwise.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Client } from 'pg';
+import { actionRunners } from '../../../src/sidecar/actions';
+import { PolicyEngine } from '../../../src/sidecar/actions/policy';
+import type { ActionsConfig } from '../../../src/sidecar/actions/config';
+import { startPostgres, type TestPostgres } from '../../support/pg';
+import { startTestSidecar, type TestSidecar } from '../../support/sidecar';
+
+const ROOT = resolve(__dirname, '..', '..', '..');
+
+interface Sleeper {
+  pid: number;
+  client: Client;
+  done: Promise<{ ok: boolean; code?: string }>;
+}
+
+async function sleeper(url: string, app: string, seconds: number): Promise<Sleeper> {
+  const client = new Client({ connectionString: url, application_name: app });
+  client.on('error', () => undefined);
+  await client.connect();
+  const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+  const done = client.query(`SELECT pg_sleep(${seconds})`).then(
+    () => ({ ok: true }),
+    (e: { code?: string }) => ({ ok: false, code: e.code }),
+  );
+  return { pid, client, done };
+}
+
+describe('opt-in actions on PostgreSQL 15', () => {
+  let pg: TestPostgres;
+  let sc: TestSidecar;
+  const sleepers: Sleeper[] = [];
+  let a: Sleeper;
+  let b: Sleeper;
+  let own: Sleeper;
+
+  const activity = async (pid: number) =>
+    (await pg.query<{ state: string; query_start: string }>('SELECT state, query_start::text AS query_start FROM pg_stat_activity WHERE pid = $1', [pid]))[0];
+
+  const post = async (target: string, body: Record<string, unknown>) => {
+    const res = await fetch(`${sc.baseUrl}/api/v1/resources/actions?target=${target}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${sc.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, json: (await res.json()) as Record<string, any> };
+  };
+
+  before(async () => {
+    pg = await startPostgres();
+    await pg.query(`
+      CREATE ROLE app LOGIN;
+      CREATE ROLE pgpulse_actions LOGIN;
+      GRANT pg_signal_backend, pg_read_all_stats TO pgpulse_actions;
+      CREATE TABLE t_dead (id int, pad text) WITH (autovacuum_enabled = false);
+      INSERT INTO t_dead SELECT g, repeat('x', 50) FROM generate_series(1, 20000) g;
+      DELETE FROM t_dead WHERE id % 2 = 0;
+      ALTER TABLE t_dead OWNER TO pgpulse_actions;
+    `);
+    const actionsUrl = pg.urlFor('postgres', 'pgpulse_actions');
+    sc = await startTestSidecar({
+      targets: [
+        {
+          name: 'enabled',
+          url: pg.url,
+          actions: {
+            enabled: true,
+            url: actionsUrl,
+            minQueryDuration: '1s',
+            policyInterval: '1h',
+            policies: [{ name: 'sleepers', action: 'cancel', match: 'pg_sleep\\(30\\d\\)', after: '1s' }],
+          },
+        },
+        { name: 'disabled', url: pg.url },
+        { name: 'narrow', url: pg.url, actions: { enabled: true, url: actionsUrl, allow: ['cancel'] } },
+      ],
+    });
+    for (const t of ['enabled', 'disabled', 'narrow']) {
+      await sc.sampleNow(t);
+    }
+    const appUrl = pg.urlFor('postgres', 'app');
+    a = await sleeper(appUrl, 'app-a', 300);
+    b = await sleeper(appUrl, 'app-b', 301);
+    own = await sleeper(appUrl, 'pgpulse-x', 302);
+    sleepers.push(a, b, own);
+    // every sleeper has been running for more than the 1 s threshold
+    for (;;) {
+      const rows = await pg.query<{ n: string }>(
+        "SELECT count(*)::text AS n FROM pg_stat_activity WHERE pid = ANY($1) AND state = 'active' AND clock_timestamp() - query_start > interval '1200 ms'",
+        [sleepers.map((s) => s.pid)],
+      );
+      if (Number(rows[0].n) === sleepers.length) {
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+
+  after(async () => {
+    await pg.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'app'").catch(() => undefined);
+    for (const s of sleepers) {
+      await s.client.end().catch(() => undefined);
+    }
+    await sc?.destroy();
+    await pg?.destroy();
+  });
+
+  it('refuses an action on a target where actions are disabled, with a clear error, and audits the refusal', async () => {
+    const before1 = await activity(a.pid);
+    const r = await post('disabled', { action: 'cancel', pid: a.pid, dryRun: false });
+    assert.equal(r.status, 403);
+    assert.match(r.json.error, /actions are disabled for target disabled/);
+    assert.match(r.json.error, /actions\.enabled: true/);
+    assert.deepEqual(await activity(a.pid), before1, 'the backend is untouched');
+    const audit = await sc.get('/api/v1/resources/actions?target=disabled');
+    assert.equal(audit.json.enabled, false);
+    assert.equal(audit.json.audit[0].status, 'refused');
+    assert.equal(audit.json.audit[0].trigger, 'api');
+  });
+
+  it('refuses an action outside the allow list', async () => {
+    const r = await post('narrow', { action: 'vacuum', table: 'public.t_dead', dryRun: false });
+    assert.equal(r.status, 403);
+    assert.match(r.json.error, /action vacuum is not allowed for target narrow/);
+  });
+
+  it('dry-run shows the SQL and changes nothing', async () => {
+    const before1 = await activity(a.pid);
+    const r = await post('enabled', { action: 'cancel', pid: a.pid });
+    assert.equal(r.status, 200);
+    assert.equal(r.json.status, 'dry_run');
+    assert.match(r.json.sql, new RegExp(`SELECT pg_cancel_backend\\(pid\\)[\\s\\S]*WHERE pid = ${a.pid} `));
+    assert.equal(r.json.backend.application_name, 'app-a');
+    assert.deepEqual(await activity(a.pid), before1);
+
+    const stat = () => pg.query<{ dead: string; vacuums: string }>("SELECT n_dead_tup::text AS dead, vacuum_count::text AS vacuums FROM pg_stat_user_tables WHERE relname = 't_dead'");
+    const s0 = await stat();
+    const v = await post('enabled', { action: 'vacuum', table: 'public.t_dead' });
+    assert.equal(v.json.status, 'dry_run');
+    assert.equal(v.json.sql, 'VACUUM (ANALYZE) public.t_dead;');
+    assert.deepEqual(await stat(), s0, 'no vacuum ran');
+  });
+
+  it('an enabled cancel hits exactly the target backend and is audited', async () => {
+    const others = [await activity(b.pid), await activity(own.pid)];
+    const r = await post('enabled', { action: 'cancel', pid: a.pid, dryRun: false });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.equal(r.json.status, 'done');
+    assert.deepEqual(await a.done, { ok: false, code: '57014' }, 'the query was cancelled');
+    assert.deepEqual([await activity(b.pid), await activity(own.pid)], others, 'every other backend runs on');
+    const audit = await sc.get('/api/v1/resources/actions?target=enabled');
+    const row = audit.json.audit.find((x: { id: number }) => x.id === r.json.auditId);
+    assert.equal(row.status, 'done');
+    assert.equal(row.dryRun, false);
+    assert.equal(row.object, `pid ${a.pid}`);
+    assert.match(row.sql, /pg_cancel_backend/);
+    assert.ok(row.finishedTs >= row.ts);
+    const events = await sc.get('/api/v1/resources/events?target=enabled&from=now-1h&to=now&kinds=action');
+    assert.ok(events.json.events.some((e: { title: string }) => e.title === `action cancel pid ${a.pid}: done`));
+  });
+
+  it('never signals pgpulse sessions or system processes', async () => {
+    const before1 = await activity(own.pid);
+    const r = await post('enabled', { action: 'terminate', pid: own.pid, dryRun: false });
+    assert.equal(r.status, 403);
+    assert.match(r.json.error, /is a pgpulse session \(pgpulse-x\)/);
+    assert.deepEqual(await activity(own.pid), before1);
+    const [cp] = await pg.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'");
+    const s = await post('enabled', { action: 'terminate', pid: cp.pid, dryRun: false });
+    assert.equal(s.status, 403);
+    assert.match(s.json.error, /is a checkpointer, not a client backend/);
+  });
+
+  it('rejects malformed requests naming the field', async () => {
+    const r = await post('enabled', { action: 'explode' });
+    assert.equal(r.status, 400);
+    assert.match(r.json.error, /action must be one of cancel, terminate, analyze, vacuum, reindex, create_index/);
+    const n = await post('enabled', { action: 'cancel', dryRun: false });
+    assert.equal(n.status, 400);
+    assert.match(n.json.error, /cancel needs pid/);
+    const u = await post('enabled', { action: 'analyze', table: 'no_schema', dryRun: false });
+    assert.match(u.json.error, /must be schema-qualified/);
+  });
+
+  it('runs an enabled VACUUM with the actions role', async () => {
+    const r = await post('enabled', { action: 'vacuum', table: 'public.t_dead', dryRun: false });
+    assert.equal(r.json.status, 'done', JSON.stringify(r.json));
+    const [s] = await pg.query<{ dead: string; vacuums: string }>("SELECT n_dead_tup::text AS dead, vacuum_count::text AS vacuums FROM pg_stat_user_tables WHERE relname = 't_dead'");
+    assert.equal(Number(s.vacuums), 1);
+    assert.equal(Number(s.dead), 0);
+  });
+
+  it('the automatic policy is dry-run by default, acts once per query, and cancels only what matches when enabled', async () => {
+    const runner = actionRunners(sc.sidecar).get('enabled')!;
+    const cfg = runner.cfg as ActionsConfig;
+    const pool = sc.sidecar.samplers.get('enabled')!.pool;
+    const dry = new PolicyEngine(runner, cfg, pool);
+    const hits = await dry.tick();
+    // b (pg_sleep(301)) matches; the pgpulse-x session (302) matches the text but is never a candidate
+    assert.deepEqual(hits.map((h) => [h.pid, h.outcome.status]), [[b.pid, 'dry_run']]);
+    assert.equal((await activity(b.pid)).state, 'active');
+    assert.deepEqual(await dry.tick(), [], 'the same query is reported once');
+    const audit = await sc.get('/api/v1/resources/actions?target=enabled');
+    assert.equal(audit.json.audit[0].trigger, 'policy:sleepers');
+    const live = new PolicyEngine(runner, { ...cfg, policies: cfg.policies.map((p) => ({ ...p, dryRun: false })) }, pool);
+    const done = await live.tick();
+    assert.deepEqual(done.map((h) => [h.pid, h.outcome.status]), [[b.pid, 'done']]);
+    assert.deepEqual(await b.done, { ok: false, code: '57014' });
+    assert.equal((await activity(own.pid)).state, 'active');
+  });
+
+  it('pgpulse act: dry-run by default from the CLI, refused when disabled', async () => {
+    const c = await sleeper(pg.urlFor('postgres', 'app'), 'app-c', 299);
+    sleepers.push(c);
+    const dir = mkdtempSync(join(tmpdir(), 'pgpulse-act-'));
+    try {
+      const cfgFile = join(dir, 'pgpulse.yaml');
+      writeFileSync(
+        cfgFile,
+        `targets:\n  - name: enabled\n    url: ${pg.url}\n    actions:\n      enabled: true\n      url: ${pg.urlFor('postgres', 'pgpulse_actions')}\n      minQueryDuration: 0s\n  - name: off\n    url: ${pg.url}\n`,
+      );
+      const run = (args: string[]) =>
+        new Promise<{ code: number; stdout: string; stderr: string }>((res) => {
+          execFile(process.execPath, ['--import', 'tsx', join(ROOT, 'tests/integration/advisors/run-cli.ts'), ...args], { cwd: ROOT, env: { ...process.env, PGPULSE_CONFIG: cfgFile, PGPULSE_DATA_DIR: join(dir, 'data') } }, (err, stdout, stderr) =>
+            res({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+          );
+        });
+      const before1 = await activity(c.pid);
+      const dry = await run(['act', 'cancel', '--pid', String(c.pid)]);
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.match(dry.stdout, /^dry_run: dry-run: nothing was changed/);
+      assert.match(dry.stdout, /pg_cancel_backend/);
+      assert.deepEqual(await activity(c.pid), before1);
+      const off = await run(['act', 'cancel', '--target', 'off', '--pid', String(c.pid), '--execute']);
+      assert.equal(off.code, 1);
+      assert.match(off.stdout, /refused: actions are disabled for target off/);
+      assert.deepEqual(await activity(c.pid), before1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
