@@ -1,4 +1,93 @@
 import type { MetricDef } from './types';
 
-/** pgvector: passive query latency, active probes (latency, recall) and index health. */
-export const vectorMetrics: MetricDef[] = [];
+/**
+ * pgvector: passive query latency (pg_stat_statements entries the real Postgres parser classifies
+ * as vector queries), active probes (latency and recall@k against exact search, opt-in per
+ * target) and index health with advice.
+ */
+export const vectorMetrics: MetricDef[] = [
+  {
+    id: 'vector_query_latency',
+    title: 'Vector query latency',
+    description:
+      'Mean execution time of vector queries (pg_stat_statements entries ordering by a pgvector distance operator, classified with the Postgres parser) in each step: Δtotal_exec_time / Δcalls over the step, one series per query and one "all vector queries" series. A step without calls is a gap, not zero.',
+    unit: 'ms',
+    kind: 'series',
+    area: 'Vector search',
+    options: ['database', 'queryid', 'legend'],
+    compute: { op: 'custom', handler: 'vector_query_latency', collector: 'vector' },
+    alertable: true,
+    requires: ['pg_stat_statements'],
+    defaultLegend: '{{query}}',
+  },
+  {
+    id: 'vector_calls',
+    title: 'Vector queries per second',
+    description:
+      'Calls per second of vector queries (pg_stat_statements entries ordering by a pgvector distance operator) in each step: Δcalls / step seconds, one series per query and one "all vector queries" series.',
+    unit: 'reqps',
+    kind: 'series',
+    area: 'Vector search',
+    options: ['database', 'queryid', 'legend'],
+    compute: { op: 'custom', handler: 'vector_calls', collector: 'vector' },
+    alertable: true,
+    requires: ['pg_stat_statements'],
+    defaultLegend: '{{query}}',
+  },
+  {
+    id: 'vector_probe_latency',
+    title: 'Vector probe latency (p95)',
+    description:
+      'Latency of the active probe ANN queries (opt-in per target: vector.probes.enabled) measured by the sidecar, round trip included: the p95 over the sampled query vectors of the latest probe run at or before each step, per index and ef_search (HNSW) / probes (IVFFlat); "default" is the session setting. Series are labelled index, ef_search, k and quantile.',
+    unit: 'ms',
+    kind: 'series',
+    area: 'Vector search',
+    options: ['index', 'efSearch', 'k', 'legend'],
+    compute: { op: 'custom', handler: 'vector_probe_latency', collector: 'vector_probe' },
+    alertable: true,
+    requires: ['vector'],
+    defaultLegend: '{{index}} ef_search={{ef_search}} {{quantile}}',
+  },
+  {
+    id: 'vector_recall',
+    title: 'Vector recall@k',
+    description:
+      'recall@k of the active probes: |approximate top-k ∩ exact top-k| / k averaged over the sampled query vectors, the exact answer being the same query with SET LOCAL enable_indexscan = off. Latest probe run at or before each step, per index and ef_search (HNSW) / probes (IVFFlat); "default" is the session setting. Iterative scan as configured for the session.',
+    unit: 'percentunit',
+    kind: 'series',
+    area: 'Vector search',
+    options: ['index', 'efSearch', 'k', 'legend'],
+    compute: { op: 'custom', handler: 'vector_recall', collector: 'vector_probe' },
+    alertable: true,
+    requires: ['vector'],
+    defaultLegend: '{{index}} ef_search={{ef_search}}',
+  },
+  {
+    id: 'vector_indexes',
+    title: 'Vector indexes',
+    description:
+      'Every HNSW / IVFFlat index: table, column or expression, opclass and the operator it serves, dimensions, m / ef_construction / lists, size against shared_buffers (and the Neon LFC), rows and dead tuples, build progress, the latest probe recall and latency, and advice (smallest ef_search reaching the target recall, index larger than cache, halfvec for large dimensions). Vector columns without an ANN index are listed too. Latest discovery within the range.',
+    unit: 'none',
+    kind: 'table',
+    area: 'Vector search',
+    options: ['database', 'table', 'index', 'k'],
+    defaults: { k: 10 },
+    compute: { op: 'custom', handler: 'vector_indexes', collector: 'vector' },
+    alertable: false,
+    requires: ['vector'],
+  },
+  {
+    id: 'vector_queries',
+    title: 'Vector queries',
+    description:
+      'pg_stat_statements entries classified as vector queries by the Postgres parser: distance operator, the index they should use, k (LIMIT), filters, calls / mean time / rows per call over the range (deltas inside the range), whether EXPLAIN shows the index in use and why not (operator/opclass mismatch, no LIMIT, expression mismatch), and advice (filtered queries returning fewer than k rows → iterative scan).',
+    unit: 'none',
+    kind: 'table',
+    area: 'Vector search',
+    options: ['database', 'queryid', 'topN'],
+    defaults: { topN: 50 },
+    compute: { op: 'custom', handler: 'vector_queries', collector: 'vector' },
+    alertable: false,
+    requires: ['pg_stat_statements'],
+  },
+];

@@ -1,0 +1,189 @@
+/**
+ * Which pg_stat_statements entries are vector queries, read with the real Postgres parser
+ * (libpg-query): a SELECT whose ORDER BY uses a pgvector distance operator. Regexes would be
+ * fooled by comments, strings and CTEs; the parse tree is not.
+ */
+import { loadModule, parseSync } from 'libpg-query';
+
+/** pgvector distance operators and what they measure. */
+export const DISTANCE_OPERATORS: Record<string, string> = {
+  '<->': 'L2 distance',
+  '<#>': 'negative inner product',
+  '<=>': 'cosine distance',
+  '<+>': 'L1 distance',
+  '<~>': 'Hamming distance',
+  '<%>': 'Jaccard distance',
+};
+
+export interface VectorQueryShape {
+  operator: string;
+  /** the table the ORDER BY column belongs to (schema-qualified when the query says so) */
+  table: string | null;
+  schema: string | null;
+  /** the column the distance is taken on, and the expression when it is not a bare column */
+  column: string | null;
+  /** e.g. "(embedding)::halfvec(3)" when the query orders by a cast of the column */
+  expression: string | null;
+  /** the cast target type of the ordered expression, if any (halfvec, bit, sparsevec …) */
+  castType: string | null;
+  /** LIMIT: a number when literal, 'param' when normalized to $n by pg_stat_statements, null when absent */
+  limit: number | 'param' | null;
+  hasFilter: boolean;
+  /** columns referenced in WHERE */
+  filterColumns: string[];
+  /** sort direction DESC (pgvector indexes only serve ascending distance) */
+  descending: boolean;
+}
+
+let ready: Promise<void> | null = null;
+
+/** libpg-query is WebAssembly: load it once before the synchronous classifier is used. */
+export function loadParser(): Promise<void> {
+  ready ??= loadModule();
+  return ready;
+}
+
+type Node = Record<string, any>;
+
+function colName(ref: Node): { rel: string | null; col: string } | null {
+  const fields = (ref.fields ?? []).map((f: Node) => f.String?.sval).filter((x: unknown) => typeof x === 'string');
+  if (fields.length === 0) {
+    return null;
+  }
+  return { rel: fields.length > 1 ? fields[fields.length - 2] : null, col: fields[fields.length - 1] };
+}
+
+/** the column under casts / parentheses, and a readable form of the expression */
+function unwrap(n: Node): { ref: { rel: string | null; col: string } | null; expr: string | null; cast: string | null } {
+  if (n.ColumnRef) {
+    return { ref: colName(n.ColumnRef), expr: null, cast: null };
+  }
+  if (n.TypeCast) {
+    const inner = unwrap(n.TypeCast.arg);
+    const names = (n.TypeCast.typeName?.names ?? []).map((x: Node) => x.String?.sval).filter((x: string) => x && x !== 'pg_catalog');
+    const type = names.join('.');
+    const mods = (n.TypeCast.typeName?.typmods ?? []).map((m: Node) => m.A_Const?.ival?.ival ?? '?');
+    const typeText = mods.length ? `${type}(${mods.join(',')})` : type;
+    const innerText = inner.expr ?? (inner.ref ? `(${inner.ref.col})` : '?');
+    return { ref: inner.ref, expr: `${innerText}::${typeText}`, cast: type };
+  }
+  return { ref: null, expr: null, cast: null };
+}
+
+function collectColumns(n: unknown, out: Set<string>): void {
+  if (Array.isArray(n)) {
+    n.forEach((x) => collectColumns(x, out));
+  } else if (n && typeof n === 'object') {
+    const o = n as Node;
+    if (o.ColumnRef) {
+      const c = colName(o.ColumnRef);
+      if (c) {
+        out.add(c.col);
+      }
+      return;
+    }
+    for (const v of Object.values(o)) {
+      collectColumns(v, out);
+    }
+  }
+}
+
+function findSelect(stmt: Node): Node | null {
+  if (stmt.SelectStmt) {
+    const s = stmt.SelectStmt;
+    if (s.sortClause) {
+      return s;
+    }
+    // a vector search wrapped in a CTE or a subquery in FROM (re-ranking) still counts
+    for (const cte of s.withClause?.ctes ?? []) {
+      const inner = cte.CommonTableExpr?.ctequery && findSelect(cte.CommonTableExpr.ctequery);
+      if (inner) {
+        return inner;
+      }
+    }
+    for (const f of s.fromClause ?? []) {
+      const inner = f.RangeSubselect?.subquery && findSelect(f.RangeSubselect.subquery);
+      if (inner) {
+        return inner;
+      }
+    }
+    return null;
+  }
+  if (stmt.ExplainStmt) {
+    return findSelect(stmt.ExplainStmt.query);
+  }
+  return null;
+}
+
+/** Classify one statement text; null when it is not a vector query (or does not parse). */
+export function classifyStatement(text: string): VectorQueryShape | null {
+  let tree: Node;
+  try {
+    tree = parseSync(text);
+  } catch {
+    return null; // truncated texts (track_activity_query_size) or other dialects: not classifiable
+  }
+  for (const s of tree.stmts ?? []) {
+    const sel = findSelect(s.stmt);
+    if (!sel) {
+      continue;
+    }
+    for (const sb of sel.sortClause ?? []) {
+      const node = sb.SortBy?.node;
+      const ax = node?.A_Expr;
+      const op = ax?.kind === 'AEXPR_OP' ? ax.name?.[ax.name.length - 1]?.String?.sval : undefined;
+      if (!op || !(op in DISTANCE_OPERATORS)) {
+        continue;
+      }
+      // the column side is the one that is not a parameter / constant
+      let side = unwrap(ax.lexpr);
+      if (!side.ref) {
+        side = unwrap(ax.rexpr);
+      }
+      const from = (sel.fromClause ?? []).map((f: Node) => f.RangeVar).filter(Boolean) as Node[];
+      let rv: Node | undefined = from[0];
+      if (side.ref?.rel) {
+        rv = from.find((r) => r.alias?.aliasname === side.ref?.rel || r.relname === side.ref?.rel) ?? rv;
+      }
+      const filters = new Set<string>();
+      if (sel.whereClause) {
+        collectColumns(sel.whereClause, filters);
+      }
+      let limit: VectorQueryShape['limit'] = null;
+      const lc = sel.limitCount;
+      if (lc?.A_Const) {
+        limit = lc.A_Const.ival?.ival ?? (lc.A_Const.isnull ? null : 0);
+      } else if (lc) {
+        limit = 'param';
+      }
+      return {
+        operator: op,
+        table: rv?.relname ?? null,
+        schema: rv?.schemaname ?? null,
+        column: side.ref?.col ?? null,
+        expression: side.expr,
+        castType: side.cast,
+        limit,
+        hasFilter: filters.size > 0,
+        filterColumns: [...filters].sort(),
+        descending: sb.SortBy.sortby_dir === 'SORTBY_DESC',
+      };
+    }
+  }
+  return null;
+}
+
+/** The access method of a CREATE INDEX statement (hnsw, ivfflat, btree …), or null. */
+export function accessMethodOf(text: string): string | null {
+  try {
+    for (const s of parseSync(text).stmts ?? []) {
+      const ix = s.stmt?.IndexStmt;
+      if (ix) {
+        return ix.accessMethod ?? 'btree';
+      }
+    }
+  } catch {
+    /* not a statement we can read */
+  }
+  return null;
+}

@@ -1,0 +1,438 @@
+/**
+ * Engine computations of the vector metrics: passive latency and call rates of classified vector
+ * queries (pg_stat_statements deltas), probe latency and recall (latest probe run per step), and
+ * the index / query tables with their advice.
+ */
+import type { Frame } from '../../model/frames';
+import { bucketDeltas, loadSeries, rangeDeltas, type EngineContext } from '../engine/context';
+import { seriesFrame, tableFrame } from '../engine/series-frames';
+import type { LabelFilter } from '../store/types';
+import { indexAdvice, queryAdvice, type IndexFacts, type ProbePoint } from './advice';
+
+interface QueryEntity {
+  datname: string;
+  queryid: string;
+  info: Record<string, any>;
+}
+
+function short(text: string | undefined, n = 60): string {
+  const t = (text ?? '').replace(/\s+/g, ' ').trim();
+  return t.length > n ? `${t.slice(0, n - 1)}…` : t;
+}
+
+/** rows of a vector-collector object present in the latest sample inside the range */
+function currentObjects(ctx: EngineContext, object: string, field: string, filter: LabelFilter = {}) {
+  const data = loadSeries(ctx, 'vector', [field], { ...filter, object });
+  let last = -1;
+  for (let i = data.samples.length - 1; i >= 0; i--) {
+    if (data.samples[i].ok) {
+      last = i;
+      break;
+    }
+  }
+  const present = new Map<string, Record<string, string>>();
+  if (last < 0) {
+    return { present, ts: null as number | null };
+  }
+  for (const s of data.series) {
+    if (s.field === field && s.values[last] !== null) {
+      present.set(JSON.stringify(s.labels), s.labels);
+    }
+  }
+  return { present, ts: data.samples[last].ts };
+}
+
+function vectorQueries(ctx: EngineContext): QueryEntity[] {
+  const filter: LabelFilter = { object: 'query', datname: ctx.filter.datname, queryid: ctx.filter.queryid };
+  return ctx.store.entities(ctx.query.target, 'vector', filter).map((e) => ({ datname: e.labels.datname, queryid: e.labels.queryid, info: e.info }));
+}
+
+/** Per-step Σ over a query's statement rows (several roles run one queryid) */
+function perQuerySums(ctx: EngineContext, fields: string[]) {
+  const vq = vectorQueries(ctx);
+  const wanted = new Set(vq.map((q) => `${q.datname}\u0000${q.queryid}`));
+  const sums = bucketDeltas(ctx, loadSeries(ctx, 'statements', fields), fields);
+  const n = ctx.grid.starts.length;
+  const by = new Map<string, { labels: Record<string, string>; f: Record<string, Array<number | null>>; elapsed: Record<string, number[]> }>();
+  for (const s of sums) {
+    const k = `${s.labels.datname}\u0000${s.labels.queryid}`;
+    if (!wanted.has(k)) {
+      continue;
+    }
+    const e = by.get(k) ?? { labels: { datname: s.labels.datname, queryid: s.labels.queryid }, f: {}, elapsed: {} };
+    const arr = e.f[s.field] ?? new Array(n).fill(null);
+    const el = e.elapsed[s.field] ?? new Array(n).fill(0);
+    s.sum.forEach((v, i) => {
+      if (v !== null) {
+        arr[i] = (arr[i] ?? 0) + v;
+        el[i] = Math.max(el[i], s.elapsed[i]);
+      }
+    });
+    e.f[s.field] = arr;
+    e.elapsed[s.field] = el;
+    by.set(k, e);
+  }
+  return by;
+}
+
+export function vectorQueryLatency(ctx: EngineContext): Frame[] {
+  const by = perQuerySums(ctx, ['calls', 'total_exec_time']);
+  const texts = ctx.store.statementTexts(ctx.query.target, [...by.values()].map((e) => e.labels.queryid));
+  const n = ctx.grid.starts.length;
+  const allCalls: Array<number | null> = new Array(n).fill(null);
+  const allTime: Array<number | null> = new Array(n).fill(null);
+  const frames: Frame[] = [];
+  for (const e of [...by.values()].sort((a, b) => a.labels.queryid.localeCompare(b.labels.queryid))) {
+    const calls = e.f.calls ?? [];
+    const time = e.f.total_exec_time ?? [];
+    const mean = calls.map((c, i) => {
+      const t = time[i];
+      if (c === null || t === null || t === undefined) {
+        return null;
+      }
+      allCalls[i] = (allCalls[i] ?? 0) + c;
+      allTime[i] = (allTime[i] ?? 0) + t;
+      return c > 0 ? t / c : null;
+    });
+    frames.push(seriesFrame(ctx, 'vector_query_latency', { ...e.labels, query: short(texts.get(e.labels.queryid)) }, mean, 'Δtotal_exec_time / Δcalls per step of this vector query (pg_stat_statements)'));
+  }
+  if (!ctx.query.queryid) {
+    const mean = allCalls.map((c, i) => (c !== null && c > 0 && allTime[i] !== null ? (allTime[i] as number) / c : null));
+    frames.unshift(seriesFrame(ctx, 'vector_query_latency', { query: 'all vector queries' }, mean, 'Σ Δtotal_exec_time / Σ Δcalls per step over every vector query (pg_stat_statements)'));
+  }
+  return frames;
+}
+
+export function vectorCalls(ctx: EngineContext): Frame[] {
+  const by = perQuerySums(ctx, ['calls']);
+  const texts = ctx.store.statementTexts(ctx.query.target, [...by.values()].map((e) => e.labels.queryid));
+  const n = ctx.grid.starts.length;
+  const stepS = ctx.grid.step / 1000;
+  const all: Array<number | null> = new Array(n).fill(null);
+  const frames: Frame[] = [];
+  for (const e of [...by.values()].sort((a, b) => a.labels.queryid.localeCompare(b.labels.queryid))) {
+    const rate = (e.f.calls ?? []).map((c, i) => {
+      if (c === null) {
+        return null;
+      }
+      all[i] = (all[i] ?? 0) + c / stepS;
+      return c / stepS;
+    });
+    frames.push(seriesFrame(ctx, 'vector_calls', { ...e.labels, query: short(texts.get(e.labels.queryid)) }, rate, 'Δcalls / step seconds of this vector query (pg_stat_statements)'));
+  }
+  if (!ctx.query.queryid) {
+    frames.unshift(seriesFrame(ctx, 'vector_calls', { query: 'all vector queries' }, all, 'Σ Δcalls / step seconds over every vector query (pg_stat_statements)'));
+  }
+  return frames;
+}
+
+/** Latest probe value at or before the end of each step, no older than 3 probe intervals. */
+function latestPerStep(ctx: EngineContext, ts: number[], values: Array<number | null>, ok: boolean[]): Array<number | null> {
+  const gaps: number[] = [];
+  for (let i = 1; i < ts.length; i++) {
+    gaps.push(ts[i] - ts[i - 1]);
+  }
+  gaps.sort((a, b) => a - b);
+  const interval = gaps.length ? gaps[Math.floor(gaps.length / 2)] : ctx.grid.step;
+  const maxAge = Math.max(ctx.grid.step, 3 * interval);
+  const out: Array<number | null> = new Array(ctx.grid.starts.length).fill(null);
+  let j = -1;
+  for (let b = 0; b < ctx.grid.starts.length; b++) {
+    const end = ctx.grid.starts[b] + ctx.grid.step;
+    while (j + 1 < ts.length && ts[j + 1] < end) {
+      j++;
+    }
+    if (j >= 0 && ok[j] && values[j] !== null && end - ts[j] <= maxAge) {
+      out[b] = values[j];
+    }
+  }
+  return out;
+}
+
+function probeFilter(ctx: EngineContext): LabelFilter {
+  return {
+    object: 'probe',
+    indexrelname: ctx.filter.indexrelname,
+    ef_search: ctx.query.efSearch !== undefined ? String(ctx.query.efSearch) : undefined,
+    k: ctx.query.k !== undefined ? String(ctx.query.k) : undefined,
+  };
+}
+
+function settingOrder(a: Record<string, string>, b: Record<string, string>): number {
+  const v = (s: string) => (s === 'default' ? -1 : Number(s));
+  return a.indexrelname.localeCompare(b.indexrelname) || v(a.ef_search) - v(b.ef_search);
+}
+
+function probeSeries(ctx: EngineContext, fields: Array<{ field: string; quantile?: string }>, how: string): Frame[] {
+  const data = loadSeries(ctx, 'vector_probe', fields.map((f) => f.field), probeFilter(ctx));
+  const ts = data.samples.map((s) => s.ts);
+  const ok = data.samples.map((s) => s.ok);
+  const frames: Array<{ labels: Record<string, string>; frame: Frame; q: number }> = [];
+  for (const s of data.series) {
+    const fi = fields.findIndex((f) => f.field === s.field);
+    if (fi < 0 || s.values.every((v) => v === null)) {
+      continue;
+    }
+    const labels: Record<string, string> = { index: s.labels.indexrelname, schema: s.labels.schemaname, table: s.labels.relname, ef_search: s.labels.ef_search, k: s.labels.k };
+    if (fields[fi].quantile) {
+      labels.quantile = fields[fi].quantile as string;
+    }
+    frames.push({ labels: s.labels, q: fi, frame: seriesFrame(ctx, ctx.metric.id, labels, latestPerStep(ctx, ts, s.values, ok), how) });
+  }
+  frames.sort((a, b) => settingOrder(a.labels, b.labels) || a.q - b.q);
+  return frames.map((f) => f.frame);
+}
+
+export function vectorProbeLatency(ctx: EngineContext): Frame[] {
+  return probeSeries(
+    ctx,
+    [
+      { field: 'p50_ms', quantile: 'p50' },
+      { field: 'p95_ms', quantile: 'p95' },
+      { field: 'p99_ms', quantile: 'p99' },
+    ],
+    'nearest-rank percentiles of probe ANN query latency (client round trip) over the sampled query vectors; each point is the latest probe run at or before the end of the step',
+  );
+}
+
+export function vectorRecall(ctx: EngineContext): Frame[] {
+  return probeSeries(ctx, [{ field: 'recall' }], 'mean over the sampled query vectors of |ANN top-k ∩ exact top-k| / k (exact: SET LOCAL enable_indexscan = off); each point is the latest probe run at or before the end of the step');
+}
+
+function latestProbes(ctx: EngineContext): { points: ProbePoint[]; targetRecall: number } {
+  const fields = ['recall', 'p95_ms', 'setting_value', 'returned_mean'];
+  const data = loadSeries(ctx, 'vector_probe', fields, { object: 'probe', indexrelname: ctx.filter.indexrelname });
+  const run = loadSeries(ctx, 'vector_probe', ['target_recall'], { object: 'run' });
+  let targetRecall = 0.95;
+  for (const s of run.series) {
+    const v = [...s.values].reverse().find((x) => x !== null);
+    if (v !== undefined && v !== null) {
+      targetRecall = v;
+    }
+  }
+  // the latest ok sample that has this index's rows
+  const by = new Map<string, ProbePoint>();
+  for (const s of data.series) {
+    let i = s.values.length - 1;
+    while (i >= 0 && (s.values[i] === null || !data.samples[i].ok)) {
+      i--;
+    }
+    if (i < 0) {
+      continue;
+    }
+    const key = JSON.stringify(s.labels);
+    const p = by.get(key) ?? { schema: s.labels.schemaname, index: s.labels.indexrelname, setting: s.labels.ef_search, k: Number(s.labels.k), ts: data.samples[i].ts, recall: null, p95: null, value: null, returned: null };
+    if (s.field === 'recall') p.recall = s.values[i];
+    if (s.field === 'p95_ms') p.p95 = s.values[i];
+    if (s.field === 'setting_value') p.value = s.values[i];
+    if (s.field === 'returned_mean') p.returned = s.values[i];
+    p.ts = Math.max(p.ts, data.samples[i].ts);
+    by.set(key, p);
+  }
+  // only the latest run of each index counts
+  const newest = new Map<string, number>();
+  for (const p of by.values()) {
+    newest.set(p.index, Math.max(newest.get(p.index) ?? 0, p.ts));
+  }
+  return { points: [...by.values()].filter((p) => p.ts === newest.get(p.index)), targetRecall };
+}
+
+export function vectorIndexes(ctx: EngineContext): Frame[] {
+  const t = ctx.query.target;
+  const base: LabelFilter = { datname: ctx.filter.datname, relname: ctx.filter.relname, indexrelname: ctx.filter.indexrelname };
+  const { present } = currentObjects(ctx, 'index', 'size_bytes', base);
+  const ents = new Map(ctx.store.entities(t, 'vector', { ...base, object: 'index' }).map((e) => [JSON.stringify(e.labels), e]));
+  const valuesData = loadSeries(ctx, 'vector', ['size_bytes', 'table_rows', 'dead_tuples', 'dims', 'm', 'ef_construction', 'lists'], { ...base, object: 'index' });
+  const last = (labels: Record<string, string>, field: string): number | null => {
+    const s = valuesData.series.find((x) => x.field === field && JSON.stringify(x.labels) === JSON.stringify(labels));
+    if (!s) return null;
+    for (let i = s.values.length - 1; i >= 0; i--) if (s.values[i] !== null) return s.values[i];
+    return null;
+  };
+  const server = ctx.store.entities(t, 'vector', { object: 'server' })[0]?.info ?? {};
+  const serverVals = loadSeries(ctx, 'vector', ['shared_buffers_bytes', 'lfc_bytes'], { object: 'server' });
+  const sv = (f: string) => {
+    const s = serverVals.series.find((x) => x.field === f);
+    return s ? ([...s.values].reverse().find((v) => v !== null) ?? null) : null;
+  };
+  const builds = currentObjects(ctx, 'build', 'blocks_total');
+  const buildInfo = ctx.store.entities(t, 'vector', { object: 'build' }).filter((e) => builds.present.has(JSON.stringify(e.labels)));
+  const probes = latestProbes(ctx);
+  const queries = vectorQueries({ ...ctx, filter: {} } as EngineContext);
+  const k = ctx.query.k ?? ctx.metric.defaults?.k ?? 10;
+  const rows: Array<Record<string, unknown>> = [];
+  for (const [key, labels] of present) {
+    const info = ents.get(key)?.info ?? {};
+    const facts: IndexFacts = {
+      schema: labels.schemaname,
+      table: labels.relname,
+      index: labels.indexrelname,
+      amname: String(info.amname ?? ''),
+      keyType: String(info.key_type ?? ''),
+      dims: last(labels, 'dims'),
+      sizeBytes: last(labels, 'size_bytes') ?? 0,
+      tableRows: last(labels, 'table_rows'),
+      deadTuples: last(labels, 'dead_tuples'),
+      sharedBuffersBytes: sv('shared_buffers_bytes'),
+      lfcBytes: sv('lfc_bytes'),
+      bugs: (server.bugs as string[] | undefined) ?? [],
+      iterativeScan: (server.iterative_scan as string | null | undefined) ?? null,
+      lists: last(labels, 'lists'),
+    };
+    const mine = probes.points.filter((p) => p.index === labels.indexrelname && p.schema === labels.schemaname);
+    const dflt = mine.find((p) => p.setting === 'default');
+    const build = buildInfo.find((b) => b.info.indexrelname === labels.indexrelname);
+    const advice = indexAdvice(facts, mine, probes.targetRecall);
+    if (build) advice.unshift(`building: ${build.info.phase}`);
+    rows.push({
+      kind: 'index',
+      schema: labels.schemaname,
+      table: labels.relname,
+      index: labels.indexrelname,
+      method: info.amname ?? '',
+      key: info.expression ?? info.column ?? '',
+      opclass: info.opclass ?? '',
+      operator: info.operator ?? '',
+      dims: facts.dims,
+      m: last(labels, 'm'),
+      ef_construction: last(labels, 'ef_construction'),
+      lists: facts.lists,
+      size: facts.sizeBytes,
+      cache_share: facts.sharedBuffersBytes ? facts.sizeBytes / facts.sharedBuffersBytes : null,
+      rows: facts.tableRows,
+      dead: facts.deadTuples,
+      recall: dflt?.recall ?? null,
+      p95: dflt?.p95 ?? null,
+      best: advice.best,
+      queries: queries.filter((q) => q.info.expected_index === labels.indexrelname).length,
+      advice: advice.join(' | ') || 'ok',
+    });
+  }
+  // vector columns without any ANN index (the ones vector queries use first)
+  const cols = currentObjects(ctx, 'column', 'ann_indexes', { datname: ctx.filter.datname, relname: ctx.filter.relname });
+  if (!ctx.filter.indexrelname) {
+    const colVals = loadSeries(ctx, 'vector', ['ann_indexes', 'dims'], { object: 'column', datname: ctx.filter.datname, relname: ctx.filter.relname });
+    for (const [key, labels] of cols.present) {
+      const annCount = colVals.series.find((s) => s.field === 'ann_indexes' && JSON.stringify(s.labels) === key);
+      const n = annCount ? [...annCount.values].reverse().find((v) => v !== null) : null;
+      if (n !== 0) continue;
+      const dimsS = colVals.series.find((s) => s.field === 'dims' && JSON.stringify(s.labels) === key);
+      const dims = dimsS ? ([...dimsS.values].reverse().find((v) => v !== null) ?? null) : null;
+      const users = queries.filter((q) => q.info.table === labels.relname && q.info.column === labels.column);
+      rows.push({
+        kind: 'column without ANN index',
+        schema: labels.schemaname,
+        table: labels.relname,
+        index: '',
+        method: '',
+        key: labels.column,
+        opclass: '',
+        operator: [...new Set(users.map((u) => u.info.operator))].join(' '),
+        dims,
+        m: null,
+        ef_construction: null,
+        lists: null,
+        size: null,
+        cache_share: null,
+        rows: null,
+        dead: null,
+        recall: null,
+        p95: null,
+        best: null,
+        queries: users.length,
+        advice: users.length
+          ? `queried by ${users.length} vector quer${users.length === 1 ? 'y' : 'ies'} without an ANN index: every call scans and sorts the table; CREATE INDEX CONCURRENTLY ON ${labels.schemaname}.${labels.relname} USING hnsw (${labels.column} ${users[0].info.operator === '<=>' ? 'vector_cosine_ops' : users[0].info.operator === '<#>' ? 'vector_ip_ops' : 'vector_l2_ops'})`
+          : 'no ANN index (no vector query on it seen in pg_stat_statements)',
+      });
+    }
+  }
+  const f = (name: string, type: 'string' | 'number', pick: (r: Record<string, unknown>) => unknown, config: Record<string, unknown> = {}) => ({
+    name,
+    type,
+    values: rows.map(pick) as any[],
+    nullable: type === 'number',
+    config,
+  });
+  return [
+    tableFrame(
+      ctx,
+      [
+        f('kind', 'string', (r) => r.kind),
+        f('schema', 'string', (r) => r.schema),
+        f('table', 'string', (r) => r.table),
+        f('index', 'string', (r) => r.index, { displayName: 'Index' }),
+        f('method', 'string', (r) => r.method, { displayName: 'Method' }),
+        f('key', 'string', (r) => r.key, { displayName: 'Column / expression' }),
+        f('opclass', 'string', (r) => r.opclass, { displayName: 'Opclass' }),
+        f('operator', 'string', (r) => r.operator, { displayName: 'Operator' }),
+        f('dims', 'number', (r) => r.dims, { displayName: 'Dimensions' }),
+        f('m', 'number', (r) => r.m),
+        f('ef_construction', 'number', (r) => r.ef_construction),
+        f('lists', 'number', (r) => r.lists),
+        f('size_bytes', 'number', (r) => r.size, { displayName: 'Index size', unit: 'bytes' }),
+        f('shared_buffers_share', 'number', (r) => r.cache_share, { displayName: 'Size / shared_buffers', unit: 'percentunit' }),
+        f('rows', 'number', (r) => r.rows, { displayName: 'Table rows', unit: 'short' }),
+        f('dead_tuples', 'number', (r) => r.dead, { displayName: 'Dead tuples', unit: 'short' }),
+        f('recall', 'number', (r) => r.recall, { displayName: `Recall@${k} (default)`, unit: 'percentunit' }),
+        f('p95_ms', 'number', (r) => r.p95, { displayName: 'Probe p95 (default)', unit: 'ms' }),
+        f('best_ef_search', 'number', (r) => r.best, { displayName: `Smallest ef_search/probes for recall ≥ ${probes.targetRecall}` }),
+        f('vector_queries', 'number', (r) => r.queries, { displayName: 'Vector queries' }),
+        f('advice', 'string', (r) => r.advice, { displayName: 'Advice' }),
+      ],
+      `HNSW / IVFFlat indexes and unindexed vector columns from the latest discovery; recall and latency from the latest probe run (pgvector ${String(server.version ?? '?')})`,
+    ),
+  ];
+}
+
+export function vectorQueriesTable(ctx: EngineContext): Frame[] {
+  const vq = vectorQueries(ctx);
+  const fields = ['calls', 'total_exec_time', 'rows'];
+  const totals = rangeDeltas(loadSeries(ctx, 'statements', fields), fields);
+  const agg = new Map<string, Record<string, number>>();
+  for (const e of totals.values()) {
+    const k = `${e.labels.datname}\u0000${e.labels.queryid}`;
+    const a = agg.get(k) ?? { calls: 0, total_exec_time: 0, rows: 0 };
+    for (const f of fields) a[f] += e.totals[f];
+    agg.set(k, a);
+  }
+  const server = ctx.store.entities(ctx.query.target, 'vector', { object: 'server' })[0]?.info ?? {};
+  const kDefault = ctx.query.k ?? 10;
+  const rows = vq
+    .map((q) => {
+      const a = agg.get(`${q.datname}\u0000${q.queryid}`) ?? { calls: 0, total_exec_time: 0, rows: 0 };
+      const rowsPerCall = a.calls > 0 ? a.rows / a.calls : null;
+      return { q, a, rowsPerCall, advice: queryAdvice(q.info, rowsPerCall, kDefault, (server.iterative_scan as string | null) ?? null) };
+    })
+    .sort((x, y) => y.a.total_exec_time - x.a.total_exec_time || x.q.queryid.localeCompare(y.q.queryid))
+    .slice(0, ctx.query.topN ?? ctx.metric.defaults?.topN ?? 50);
+  const texts = ctx.store.statementTexts(ctx.query.target, rows.map((r) => r.q.queryid));
+  const col = (name: string, type: 'string' | 'number', pick: (r: (typeof rows)[number]) => unknown, config: Record<string, unknown> = {}) => ({
+    name,
+    type,
+    values: rows.map(pick) as any[],
+    nullable: type === 'number',
+    config,
+  });
+  return [
+    tableFrame(
+      ctx,
+      [
+        col('queryid', 'string', (r) => r.q.queryid, { displayName: 'Query ID' }),
+        col('query', 'string', (r) => texts.get(r.q.queryid) ?? '', { displayName: 'Query' }),
+        col('database', 'string', (r) => r.q.datname),
+        col('operator', 'string', (r) => r.q.info.operator, { displayName: 'Operator' }),
+        col('table', 'string', (r) => r.q.info.table ?? ''),
+        col('key', 'string', (r) => r.q.info.expression ?? r.q.info.column ?? '', { displayName: 'Column / expression' }),
+        col('k', 'string', (r) => (r.q.info.limit === null ? 'none' : String(r.q.info.limit)), { displayName: 'k (LIMIT)' }),
+        col('filters', 'string', (r) => (r.q.info.filterColumns ?? []).join(', '), { displayName: 'Filters' }),
+        col('expected_index', 'string', (r) => r.q.info.expected_index ?? '', { displayName: 'Index it should use' }),
+        col('explain', 'string', (r) => r.q.info.explain ?? '', { displayName: 'EXPLAIN' }),
+        col('calls', 'number', (r) => r.a.calls, { displayName: 'Calls', unit: 'short' }),
+        col('mean_ms', 'number', (r) => (r.a.calls > 0 ? r.a.total_exec_time / r.a.calls : null), { displayName: 'Mean time', unit: 'ms' }),
+        col('rows_per_call', 'number', (r) => r.rowsPerCall, { displayName: 'Rows per call' }),
+        col('advice', 'string', (r) => r.advice.join(' | ') || 'ok', { displayName: 'Advice' }),
+      ],
+      'vector queries classified with the Postgres parser; calls, time and rows are pg_stat_statements deltas inside the range',
+    ),
+  ];
+}

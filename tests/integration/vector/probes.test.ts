@@ -1,0 +1,163 @@
+/**
+ * Active probes on real pgvector (PGlite 0.3 / pgvector 0.8.0 over the wire): 20,000 clustered
+ * 128-dimension vectors, an HNSW index, probes at a sweep of ef_search. The recall the sidecar
+ * reports must equal the recall this test computes itself (exact neighbours by brute force in JS,
+ * ANN answers by running the same query), recall must not fall as ef_search rises, and a run must
+ * stay inside its budget.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Client } from 'pg';
+import { startPglite, type TestPglite } from '../../support/pglite';
+import { startTestSidecar, type TestSidecar } from '../../support/sidecar';
+import { clustered, exactTopK, toSql } from './dataset';
+
+const N = 20_000;
+const DIMS = 128;
+const K = 10;
+const SWEEP = [10, 20, 40, 80, 160, 320];
+let pg: TestPglite;
+let sc: TestSidecar;
+let vecs: Float32Array[];
+const ids: number[] = [];
+
+before(async () => {
+  pg = await startPglite();
+  vecs = clustered(N, DIMS, 50);
+  await pg.db.exec('CREATE TABLE items (id int PRIMARY KEY, category int, embedding vector(128))');
+  for (let s = 0; s < N; s += 1000) {
+    await pg.db.exec(`INSERT INTO items VALUES ${vecs.slice(s, s + 1000).map((v, i) => `(${s + i + 1}, ${(s + i) % 10}, '${toSql(v)}')`).join(',')}`);
+  }
+  for (let i = 0; i < N; i++) ids.push(i + 1);
+  // small m / ef_construction so low ef_search settings miss neighbours and the sweep shows it
+  await pg.db.exec('CREATE INDEX items_hnsw ON items USING hnsw (embedding vector_l2_ops) WITH (m = 8, ef_construction = 32)');
+  await pg.db.exec('ANALYZE items');
+  sc = await startTestSidecar({
+    targets: [
+      {
+        name: 'default',
+        url: pg.url,
+        statementTimeoutMs: 10_000,
+        vector: { probes: { enabled: true, sampleSize: 8, k: K, sweep: SWEEP, budget: '120s', statementTimeout: '20s' } },
+      },
+    ],
+    grpc: false,
+  });
+});
+
+after(async () => {
+  await sc?.destroy();
+  await pg?.stop();
+});
+
+test('probe recall equals the independently computed recall, and does not fall as ef_search rises', async () => {
+  await sc.sampleNow();
+  const probes = sc.sidecar.store.entities('default', 'vector_probe', { object: 'probe', indexrelname: 'items_hnsw' });
+  assert.equal(probes.length, SWEEP.length + 1, `one row per setting: ${JSON.stringify(probes.map((p) => p.labels))}`);
+  const ctids = probes[0].info.queries as string[];
+  assert.equal(ctids.length, 8);
+
+  const c = new Client({ connectionString: pg.url });
+  await c.connect();
+  let frames: any[] = [];
+  try {
+    const qrows = (await c.query('SELECT ctid::text AS ctid, id FROM items WHERE ctid = ANY($1::tid[])', [ctids])).rows as Array<{ ctid: string; id: number }>;
+    const idOf = new Map(qrows.map((r) => [r.ctid, r.id]));
+    const queryIds = ctids.map((ct) => idOf.get(ct) as number);
+    const exact = queryIds.map((id) => new Set(exactTopK(vecs[id - 1], ids, vecs, K)));
+    const ours = new Map<string, number>();
+    for (const s of ['default', ...SWEEP.map(String)]) {
+      let sum = 0;
+      for (let qn = 0; qn < queryIds.length; qn++) {
+        await c.query('BEGIN');
+        await c.query('SET LOCAL enable_seqscan = off');
+        if (s !== 'default') await c.query(`SET LOCAL hnsw.ef_search = ${s}`);
+        const got = (await c.query(`SELECT id FROM items ORDER BY embedding <-> $1::vector LIMIT ${K}`, [toSql(vecs[queryIds[qn] - 1])])).rows.map((r) => r.id as number);
+        await c.query('COMMIT');
+        sum += got.filter((id) => exact[qn].has(id)).length / K;
+      }
+      ours.set(s, sum / queryIds.length);
+    }
+    const res = await sc.query({ from: Date.now() - 60_000, to: Date.now() + 1000, queries: [{ refId: 'A', metric: 'vector_recall', index: 'items_hnsw' }] });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    frames = res.json.results.A.frames as any[];
+    assert.equal(frames.length, SWEEP.length + 1);
+    const reported = new Map<string, number>();
+    for (const f of frames) {
+      const labels = f.schema.fields[1].labels;
+      assert.equal(labels.index, 'items_hnsw');
+      assert.equal(labels.k, String(K));
+      const vals = (f.data.values[1] as Array<number | null>).filter((v) => v !== null) as number[];
+      assert.ok(vals.length > 0, `a recall value for ef_search=${labels.ef_search}`);
+      reported.set(labels.ef_search, vals[vals.length - 1]);
+    }
+    for (const [s, r] of ours) {
+      assert.ok(Math.abs((reported.get(s) as number) - r) < 1e-9, `ef_search=${s}: reported ${reported.get(s)} vs independent ${r}`);
+    }
+    const curve = SWEEP.map((v) => reported.get(String(v)) as number);
+    for (let i = 1; i < curve.length; i++) {
+      assert.ok(curve[i] >= curve[i - 1], `recall must not fall as ef_search rises: ${JSON.stringify(curve)}`);
+    }
+    assert.ok(curve[0] < 1, `the smallest ef_search should miss some neighbours on this index: ${JSON.stringify(curve)}`);
+  } finally {
+    await c.end();
+  }
+
+  // latency series: p50 ≤ p95 ≤ p99 per setting, labelled for alerting
+  const lat = await sc.query({ from: Date.now() - 60_000, to: Date.now() + 1000, queries: [{ refId: 'A', metric: 'vector_probe_latency', efSearch: 40 }] });
+  const lf = lat.json.results.A.frames as any[];
+  assert.equal(lf.length, 3);
+  const last = (f: any) => (f.data.values[1] as Array<number | null>).filter((v) => v !== null).pop() as number;
+  const byQ = Object.fromEntries(lf.map((f) => [f.schema.fields[1].labels.quantile, last(f)]));
+  assert.ok(byQ.p50 > 0 && byQ.p50 <= byQ.p95 && byQ.p95 <= byQ.p99, JSON.stringify(byQ));
+  assert.equal(lf[0].schema.meta.type, 'timeseries-multi');
+
+  // the index table: health facts from the catalog and the smallest ef_search reaching 0.95
+  const tbl = await sc.query({ from: Date.now() - 60_000, to: Date.now() + 1000, queries: [{ refId: 'A', metric: 'vector_indexes' }] });
+  const fields = tbl.json.results.A.frames[0].schema.fields.map((f: any) => f.name);
+  const vals = tbl.json.results.A.frames[0].data.values;
+  const col = (n: string) => vals[fields.indexOf(n)][0];
+  assert.equal(col('index'), 'items_hnsw');
+  assert.equal(col('dims'), DIMS);
+  assert.equal(col('m'), 8);
+  assert.equal(col('ef_construction'), 32);
+  assert.equal(col('operator'), '<->');
+  assert.equal(col('rows'), N);
+  const sorted = [...reportedCurve(frames)].sort((a, b) => a[0] - b[0]);
+  const expectBest = sorted.find(([, r]) => r >= 0.95)?.[0] ?? null;
+  assert.equal(col('best_ef_search'), expectBest);
+  console.log(`# recall curve (ef_search, recall@${K}): ${JSON.stringify(sorted)}`);
+});
+
+function reportedCurve(frames: any[]): Array<[number, number]> {
+  return frames
+    .map((f) => {
+      const l = f.schema.fields[1].labels;
+      const v = (f.data.values[1] as Array<number | null>).filter((x) => x !== null).pop() as number;
+      return [l.ef_search === 'default' ? 40 : Number(l.ef_search), v] as [number, number];
+    });
+}
+
+test('a small budget stops the run inside the budget and says which indexes wait', async () => {
+  await pg.db.exec('CREATE TABLE more (id int PRIMARY KEY, embedding vector(128))');
+  await pg.db.exec(`INSERT INTO more SELECT id, embedding FROM items WHERE id <= 5000`);
+  await pg.db.exec('CREATE INDEX more_hnsw ON more USING hnsw (embedding vector_l2_ops)');
+  await pg.db.exec('ANALYZE more');
+  const sc2 = await startTestSidecar({
+    targets: [{ name: 'default', url: pg.url, vector: { probes: { enabled: true, sampleSize: 20, k: K, sweep: SWEEP, budget: '150ms', statementTimeout: '5s' } } }],
+    grpc: false,
+  });
+  try {
+    await sc2.sampleNow();
+    const run = sc2.sidecar.store.entities('default', 'vector_probe', { object: 'run' })[0];
+    assert.match(String(run.info.status), /budget of 150 ms spent/);
+    assert.ok((run.info.skipped as unknown[]).length >= 1, JSON.stringify(run.info));
+    const sample = sc2.sidecar.store.lastSample('default', 'vector_probe');
+    assert.ok(sample?.ok);
+    const dur = sc2.sidecar.store.db.prepare("SELECT value FROM point p JOIN series s ON s.id = p.series_id WHERE s.collector = 'vector_probe' AND s.field = 'duration_ms'").get() as { value: number };
+    // statements never get a timeout beyond what is left of the budget: only per-statement overhead can overshoot
+    assert.ok(dur.value <= 150 + 100, `probe run took ${dur.value} ms against a 150 ms budget`);
+  } finally {
+    await sc2.destroy();
+  }
+});
