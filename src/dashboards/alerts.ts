@@ -10,6 +10,9 @@
  *   statements, no block reads and no locks. That is not a problem.
  * - execErrState Error for workload rules: a query that cannot run (pg_stat_statements missing,
  *   sidecar down) shows as an error, never as a silent OK.
+ * - Vector rules use execErrState OK: on a target without pgvector the sidecar answers "needs the
+ *   vector extension" by design, and that must not page anyone. With pgvector but probes off
+ *   (they are opt-in) there is no data, which is OK too.
  * - The sampler watchdog alerts on both: it is the rule that exists to say "pgpulse cannot see
  *   the target". It never fires for scale-to-zero because sampler_staleness is 0 while the Neon
  *   endpoint is idle by design.
@@ -53,6 +56,8 @@ export interface AlertSpec {
 }
 
 const workload = { noDataState: 'OK', execErrState: 'Error' } as const;
+/** Vector rules: quiet where pgvector or the probes are absent (see the header). */
+const optionalFeature = { noDataState: 'OK', execErrState: 'OK' } as const;
 
 export const SLOW_STATEMENT_MS = 100;
 export const SLOW_STATEMENT_MIN_CALLS = 10;
@@ -188,26 +193,64 @@ export function alertSpecs(): AlertSpec[] {
   return [...specs, ...vectorAlertSpecs()];
 }
 
-/** Vector rules, only when the catalog offers alertable metrics for them (a later issue adds them). */
+/**
+ * Probe setting the vector rules watch. The probes sweep ef_search (HNSW) / probes (IVFFlat)
+ * values and Grafana expressions cannot pick series by label, so the rules ask for one setting:
+ * 40 is hnsw.ef_search's default and the first value of the sidecar's default sweep.
+ */
+export const VECTOR_ALERT_EF_SEARCH = 40;
+/** The sidecar's default vector.probes.targetRecall (src/sidecar/vector/config.ts). */
+export const VECTOR_TARGET_RECALL = 0.95;
+export const VECTOR_LATENCY_MS = 100;
+
+/** Vector rules, only when the catalog offers them as alertable metrics (a later issue adds them). */
 export function vectorAlertSpecs(): AlertSpec[] {
   const out: AlertSpec[] = [];
-  const recall = findMetric('vector_recall');
-  if (recall?.alertable) {
+  const opts = (metric: string) => {
+    const def = findMetric(metric);
+    return def?.alertable && def.options.includes('efSearch') ? def : undefined;
+  };
+  const probeNote =
+    `Probes are opt-in per target (vector.probes.enabled in the sidecar config); without them this rule has no data and stays OK. It watches the ef_search / probes = ${VECTOR_ALERT_EF_SEARCH} series (hnsw.ef_search's default, the first value of the default sweep).`;
+  const recall = opts('vector_recall');
+  if (recall) {
     out.push({
       uid: 'pgpulse-vector-recall-low',
       title: 'pgvector recall below target',
       metric: 'vector_recall',
+      options: { efSearch: VECTOR_ALERT_EF_SEARCH },
       windowSeconds: 1800,
-      reducer: 'mean',
+      reducer: 'last',
       op: 'lt',
-      threshold: 0.9,
+      threshold: VECTOR_TARGET_RECALL,
       for: '15m',
-      ...workload,
+      ...optionalFeature,
       severity: 'warning',
-      summary: 'recall@k of the vector probes is {{ humanizePercentage $values.B.Value }} (below 90%).',
-      description: `${recall.description} Averaged over the last 30 minutes it is below 0.90.`,
+      summary: `recall@{{ $labels.k }} of index {{ $labels.index }} at ef_search={{ $labels.ef_search }} is {{ humanizePercentage $values.B.Value }} (target ${VECTOR_TARGET_RECALL * 100}%).`,
+      description: `${recall.description} The latest probe run in the last 30 minutes is below ${VECTOR_TARGET_RECALL}. ${probeNote}`,
       runbook:
-        'Open pgpulse / Vector search. Raise hnsw.ef_search (or ivfflat.probes) for the searching role and watch probe latency; with filters, enable iterative scans (pgvector 0.8+: hnsw.iterative_scan = relaxed_order). Many dead tuples also take ef_search slots: VACUUM the table. If the index was built on a small sample, rebuild IVFFlat with lists ≈ rows/1000.',
+        'Open pgpulse / Vector search: the Vector indexes table names the smallest ef_search (or probes) that reaches the target recall. Raise hnsw.ef_search (or ivfflat.probes) for the searching role (ALTER ROLE … SET hnsw.ef_search = …) and watch probe latency. With filters, enable iterative scans (pgvector 0.8+: hnsw.iterative_scan = relaxed_order). Dead tuples take ef_search slots: VACUUM the table. An IVFFlat index built on little data needs a rebuild (lists ≈ rows / 1000).',
+      dashboard: DASHBOARD_UIDS.vector,
+    });
+  }
+  const latency = opts('vector_probe_latency');
+  if (latency) {
+    out.push({
+      uid: 'pgpulse-vector-latency-high',
+      title: 'pgvector probe latency high',
+      metric: 'vector_probe_latency',
+      options: { efSearch: VECTOR_ALERT_EF_SEARCH },
+      windowSeconds: 1800,
+      reducer: 'last',
+      op: 'gt',
+      threshold: VECTOR_LATENCY_MS,
+      for: '15m',
+      ...optionalFeature,
+      severity: 'warning',
+      summary: `{{ $labels.quantile }} latency of ANN probes on index {{ $labels.index }} at ef_search={{ $labels.ef_search }} is {{ $values.B.Value }} ms (above ${VECTOR_LATENCY_MS} ms).`,
+      description: `${latency.description} The latest probe run in the last 30 minutes is above ${VECTOR_LATENCY_MS} ms. The answer has p50, p95 and p99 series; each is its own alert instance, named by its quantile label. ${probeNote}`,
+      runbook:
+        'Open pgpulse / Vector search. Compare the index size with shared_buffers (and the Neon local file cache): an HNSW index that no longer fits in memory makes latency jump while the buffer hit ratio barely moves; give the compute more memory, use halfvec for large dimensions, or partition. Check the Vector queries table for queries not using their index (operator / opclass mismatch, no LIMIT) and for filters walking hnsw.max_scan_tuples with iterative scans. A higher ef_search raises latency: pick the smallest that meets the recall target.',
       dashboard: DASHBOARD_UIDS.vector,
     });
   }

@@ -10,7 +10,7 @@ import { PanelBuilder as TablePanelBuilder } from '@grafana/grafana-foundation-s
 import { PanelBuilder as TextPanelBuilder } from '@grafana/grafana-foundation-sdk/text';
 import { PanelBuilder as TimeseriesPanelBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
 import { findMetric, type MetricDef } from '../model/catalog';
-import { PANEL_DATASOURCE } from './constants';
+import { DASHBOARD_UIDS, PANEL_DATASOURCE } from './constants';
 import { PgpulseQueryBuilder, type PanelQueryOptions } from './pgpulse-query';
 
 export type StatCalc = 'mean' | 'lastNotNull' | 'max' | 'sum';
@@ -56,6 +56,16 @@ export function windowSentence(def: MetricDef, viz: 'timeseries' | 'stat' | 'tab
     return `Window: ${step}; the big number is ${calcWords[calc]}.`;
   }
   return `Window: ${step}; the graph spans the selected time range and a gap means no sample, not zero.`;
+}
+
+/** Clicking a queryid cell opens the Queries dashboard narrowed to that statement (time and variables kept). */
+export const QUERYID_DRILLDOWN_URL =
+  `/d/${DASHBOARD_UIDS.queries}?var-queryid=\${__value.raw}&var-datasource=\${datasource}&var-target=\${target}&var-database=\${database}&\${__url_time_range}`;
+
+/** Tables of statements (they take a queryid filter, so they have a queryid column) link each queryid to the drill-down. */
+function defaultOverrides(def: MetricDef, viz: string): NonNullable<MetricPanelSpec['overrides']> {
+  if (viz !== 'table' || !def.options.includes('queryid')) return [];
+  return [{ field: 'queryid', properties: [{ id: 'links', value: [{ title: 'Drill into this statement', url: QUERYID_DRILLDOWN_URL }] }] }];
 }
 
 export function metricDef(id: string): MetricDef {
@@ -114,7 +124,7 @@ export function metricPanel(spec: MetricPanelSpec): Builder<Panel> {
   if (spec.thresholds) {
     panel.thresholds(new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps(spec.thresholds));
   }
-  for (const o of spec.overrides ?? []) {
+  for (const o of [...defaultOverrides(def, viz), ...(spec.overrides ?? [])]) {
     panel.overrideByName(o.field, o.properties);
   }
   return panel;

@@ -5,12 +5,6 @@ import { finish, newDashboard } from '../board';
 import { DASHBOARD_UIDS } from '../constants';
 import { metricDef, metricPanel } from '../panels';
 
-/** Clicking a queryid cell reopens this dashboard narrowed to that statement (time and variables kept). */
-export const QUERYID_DRILLDOWN_URL =
-  `/d/${DASHBOARD_UIDS.queries}?var-queryid=\${__value.raw}&var-datasource=\${datasource}&var-target=\${target}&var-database=\${database}&\${__url_time_range}`;
-
-const drilldown = [{ field: 'queryid', properties: [{ id: 'links', value: [{ title: 'Drill into this statement', url: QUERYID_DRILLDOWN_URL }] }] }];
-
 export function queriesDashboard(): Dashboard {
   const b = newDashboard(
     DASHBOARD_UIDS.queries,
@@ -19,16 +13,16 @@ export function queriesDashboard(): Dashboard {
     { queryid: true },
   ).withRow(new RowBuilder('Top statements'));
 
-  b.withPanel(metricPanel({ metric: 'top_queries', title: 'Top queries by total time', width: 24, height: 10, options: { topN: 20, orderBy: 'total_time' }, overrides: drilldown, note: 'Click a queryid to drill down.' }));
-  b.withPanel(metricPanel({ metric: 'top_queries', title: 'Slowest queries (mean time per call)', width: 12, height: 9, options: { topN: 10, orderBy: 'mean_time', minCalls: 5 }, overrides: drilldown, note: 'Only statements with at least 5 calls in the range.' }));
-  b.withPanel(metricPanel({ metric: 'top_queries', title: 'Most called', width: 12, height: 9, options: { topN: 10, orderBy: 'calls' }, overrides: drilldown }));
+  b.withPanel(metricPanel({ metric: 'top_queries', title: 'Top queries by total time', width: 24, height: 10, options: { topN: 20, orderBy: 'total_time' }, note: 'Click a queryid to drill down.' }));
+  b.withPanel(metricPanel({ metric: 'top_queries', title: 'Slowest queries (mean time per call)', width: 12, height: 9, options: { topN: 10, orderBy: 'mean_time', minCalls: 5 }, note: 'Only statements with at least 5 calls in the range.' }));
+  b.withPanel(metricPanel({ metric: 'top_queries', title: 'Most called', width: 12, height: 9, options: { topN: 10, orderBy: 'calls' } }));
 
   b.withRow(new RowBuilder('Latency'));
   b.withPanel(metricPanel({ metric: 'statement_latency', title: 'Mean latency, all statements', width: 12, height: 8 }));
   b.withPanel(metricPanel({ metric: 'statement_latency', title: 'Mean latency, selected statement ($queryid)', width: 12, height: 8, options: { queryid: '$queryid' }, note: 'With queryid = All this equals the panel on the left.' }));
   b.withPanel(metricPanel({ metric: 'slow_statements', title: `Slow statements (≥ ${metricDef('slow_statements').defaults?.threshold ?? 20} ms mean)`, width: 12, height: 8 }));
   b.withPanel(metricPanel({ metric: 'temp_bytes', width: 12, height: 8, note: 'Temp spills usually come from the statements at the top of "Top queries" ordered by temp.' }));
-  b.withPanel(metricPanel({ metric: 'top_queries', title: 'Top queries by temp blocks', width: 24, height: 8, options: { topN: 10, orderBy: 'temp' }, overrides: drilldown }));
+  b.withPanel(metricPanel({ metric: 'top_queries', title: 'Top queries by temp blocks', width: 24, height: 8, options: { topN: 10, orderBy: 'temp' } }));
 
   const shown = new Set(['top_queries', 'statement_latency', 'slow_statements']);
   const rest = areaPanels('Queries', shown);

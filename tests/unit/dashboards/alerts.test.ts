@@ -48,6 +48,7 @@ describe('alert rules (provisioning/alerting/rules.yaml)', () => {
       assert.ok(metricsUsed.has(m), `a rule on ${m}`);
     }
     if (findMetric('vector_recall')?.alertable) assert.ok(metricsUsed.has('vector_recall'), 'a vector recall rule');
+    if (findMetric('vector_probe_latency')?.alertable) assert.ok(metricsUsed.has('vector_probe_latency'), 'a vector latency rule');
   });
 
   it('every rule has the fields Grafana requires', () => {
@@ -139,12 +140,16 @@ describe('alert rules (provisioning/alerting/rules.yaml)', () => {
     }
   });
 
-  it('the sampler rule alerts when pgpulse cannot answer; workload rules stay quiet on no data', () => {
+  it('the sampler rule alerts when pgpulse cannot answer; workload rules stay quiet on no data; optional-extension rules never page on errors', () => {
     for (const r of rules) {
       const metric = r.data.find((d: any) => d.datasourceUid === DS_UID).model.metric;
       if (metric === 'sampler_staleness') {
         assert.equal(r.noDataState, 'Alerting');
         assert.equal(r.execErrState, 'Alerting');
+      } else if (findMetric(metric)?.requires?.some((x) => x !== 'pg_stat_statements')) {
+        // an optional extension: targets without it answer with an error by design
+        assert.equal(r.noDataState, 'OK', `rule ${r.uid}`);
+        assert.equal(r.execErrState, 'OK', `rule ${r.uid}: targets without ${findMetric(metric)?.requires} must not page`);
       } else {
         assert.equal(r.noDataState, 'OK', `rule ${r.uid}: an idle / scaled-to-zero database is not an incident`);
         assert.equal(r.execErrState, 'Error', `rule ${r.uid}`);

@@ -145,3 +145,34 @@ describe('dashboards', () => {
     assert.deepEqual(missing, []);
   });
 });
+
+describe('drill-down links', () => {
+  it('queryid links open an existing dashboard that has a queryid variable, keeping time and variables', () => {
+    const boards = committedDashboards();
+    const byUid = Object.fromEntries(boards.map((b) => [b.json.uid, b.json]));
+    let links = 0;
+    for (const b of boards) {
+      for (const p of panelsOf(b.json)) {
+        for (const o of p.fieldConfig?.overrides ?? []) {
+          for (const prop of o.properties ?? []) {
+            if (prop.id !== 'links') continue;
+            for (const l of prop.value) {
+              links++;
+              const m = /^\/d\/([\w-]+)\?(.*)$/.exec(l.url);
+              assert.ok(m, `${b.file} "${p.title}": ${l.url}`);
+              const target = byUid[m[1]];
+              assert.ok(target, `${b.file} "${p.title}": links to unknown dashboard ${m[1]}`);
+              const params = m[2].split('&');
+              assert.ok(params.includes('${__url_time_range}'), 'keeps the time range');
+              for (const param of params.filter((x) => x.startsWith('var-'))) {
+                const name = param.slice(4).split('=')[0];
+                assert.ok(target.templating.list.some((v: any) => v.name === name), `${m[1]} has variable ${name}`);
+              }
+            }
+          }
+        }
+      }
+    }
+    assert.ok(links >= 4, 'the statement tables carry drill-down links');
+  });
+});
