@@ -90,7 +90,8 @@ export async function startSidecar(opts: StartOptions = {}): Promise<Sidecar> {
     }
     if (opts.grpc !== false) {
       const { startGrpcServer } = await import('./grafana/server');
-      const grpc = await startGrpcServer(service, { address: config.grpcAddress, token: config.token, mode: 'remote' });
+      const { grpcLoggerFromPino } = await import('./grafana/hclog');
+      const grpc = await startGrpcServer(service, { address: config.grpcAddress, token: config.token, mode: 'remote', logger: grpcLoggerFromPino(log.child({ component: 'grpc' })) });
       sidecar.grpcPort = grpc.port;
       closers.push(grpc.stop);
     }
