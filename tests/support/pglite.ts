@@ -26,6 +26,10 @@ export async function startPglite(opts: { vector?: boolean } = {}): Promise<Test
   if (opts.vector !== false) {
     await db.exec('CREATE EXTENSION IF NOT EXISTS vector');
   }
+  // PGlite starts with enable_seqscan = off on its command line; a normal server has it on, and
+  // plans (EXPLAIN checks, exact scans) should look like a normal server's. PGlite has one backend,
+  // so this session setting holds for every wire connection.
+  await db.exec('SET enable_seqscan = on');
   const port = await freePort();
   const server = new PGLiteSocketServer({ db, port, host: '127.0.0.1', maxConnections: 8 });
   await server.start();

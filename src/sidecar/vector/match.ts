@@ -30,14 +30,15 @@ export function matchIndex(q: VectorQueryShape, indexes: AnnIndex[]): IndexMatch
   const key = queryKey(q);
   const sameKey = candidates.filter((i) => key !== null && normalizeKey(i.keySql) === normalizeKey(key));
   const usable = sameKey.filter((i) => i.operator === q.operator);
-  if (candidates.length === 0) {
-    problems.push(`no ANN index on ${q.table ?? '?'}${q.column ? `.${q.column}` : ''}: every query scans the whole table (CREATE INDEX CONCURRENTLY … USING hnsw (${q.column ?? 'column'} ${opclassFor(q.operator)}))`);
+  const onColumn = candidates.filter((i) => i.column === null || q.column === null || i.column === q.column);
+  if (onColumn.length === 0) {
+    problems.push(`no ANN index on ${q.table ?? '?'}${q.column ? `.${q.column}` : ''}: every query scans and sorts the whole table (CREATE INDEX CONCURRENTLY … USING hnsw (${q.column ?? 'column'} ${opclassFor(q.operator)}))`);
   } else if (usable.length === 0) {
     if (sameKey.length > 0) {
       const i = sameKey[0];
       problems.push(`operator/opclass mismatch: the query orders by ${q.operator}, index ${i.indexrelname} (${i.opclass}) serves ${i.operator ?? '?'}: use ${i.operator} in the query or build the index with ${opclassFor(q.operator)}`);
     } else {
-      const i = candidates.find((c) => c.column === q.column) ?? candidates[0];
+      const i = onColumn[0];
       problems.push(`expression mismatch: the query orders by ${key ?? '?'}, index ${i.indexrelname} is on ${i.keySql}: order by exactly the indexed expression`);
     }
   }
