@@ -94,7 +94,10 @@ async function collectVector(db: PoolClient, ctx: TargetContext): Promise<{ rows
   await loadParser();
   const name = ctx.target.name;
   const cfg = vectorConfigOf(ctx.target);
-  const d: Discovery = await discover(db, ctx.extensions.get('vector') ?? null, accessMethodOf);
+  // without pgvector in this database there is nothing to discover, but statements may still be classified
+  const d: Discovery = ctx.extensions.has('vector')
+    ? await discover(db, ctx.extensions.get('vector') ?? null, accessMethodOf)
+    : { server: { version: null, bugs: [], sharedBuffersBytes: null, lfcBytes: null, efSearch: null, probes: null, iterativeScan: null }, indexes: [], columns: [], builds: [] };
   const rows: SampleRow[] = [];
   rows.push({
     key: { object: 'server' },
@@ -166,8 +169,8 @@ export const vectorCollector: Collector = {
   intervalFactor: 4,
   timeoutMs: 10_000,
   unavailable(ctx) {
-    if (!ctx.extensions.has('vector')) {
-      return 'extension vector (pgvector) is not installed in this database: CREATE EXTENSION vector';
+    if (!ctx.extensions.has('vector') && !ctx.extensions.has('pg_stat_statements')) {
+      return 'neither pgvector (CREATE EXTENSION vector) nor pg_stat_statements is installed in this database: nothing to discover or classify';
     }
     return null;
   },
