@@ -88,31 +88,43 @@ function collectColumns(n: unknown, out: Set<string>): void {
   }
 }
 
-function findSelect(stmt: Node): Node | null {
-  if (stmt.SelectStmt) {
-    const s = stmt.SelectStmt;
-    if (s.sortClause) {
-      return s;
+/** tables in FROM, through joins */
+function rangeVars(items: Node[], out: Node[] = []): Node[] {
+  for (const f of items) {
+    if (f?.RangeVar) {
+      out.push(f.RangeVar);
+    } else if (f?.JoinExpr) {
+      rangeVars([f.JoinExpr.larg, f.JoinExpr.rarg], out);
     }
-    // a vector search wrapped in a CTE or a subquery in FROM (re-ranking) still counts
-    for (const cte of s.withClause?.ctes ?? []) {
-      const inner = cte.CommonTableExpr?.ctequery && findSelect(cte.CommonTableExpr.ctequery);
-      if (inner) {
-        return inner;
-      }
-    }
-    for (const f of s.fromClause ?? []) {
-      const inner = f.RangeSubselect?.subquery && findSelect(f.RangeSubselect.subquery);
-      if (inner) {
-        return inner;
-      }
-    }
-    return null;
+  }
+  return out;
+}
+
+/** Every SELECT with an ORDER BY: the statement itself, its CTEs, subqueries in FROM, set operations. */
+function selectsWithOrder(stmt: Node | undefined, out: Node[] = []): Node[] {
+  if (!stmt) {
+    return out;
   }
   if (stmt.ExplainStmt) {
-    return findSelect(stmt.ExplainStmt.query);
+    return selectsWithOrder(stmt.ExplainStmt.query, out);
   }
-  return null;
+  const s = stmt.SelectStmt;
+  if (!s) {
+    return out;
+  }
+  if (s.sortClause) {
+    out.push(s);
+  }
+  // a vector search wrapped in a CTE, a subquery in FROM (re-ranking) or a UNION still counts
+  for (const cte of s.withClause?.ctes ?? []) {
+    selectsWithOrder(cte.CommonTableExpr?.ctequery, out);
+  }
+  for (const f of s.fromClause ?? []) {
+    selectsWithOrder(f.RangeSubselect?.subquery, out);
+  }
+  selectsWithOrder(s.larg ? { SelectStmt: s.larg } : undefined, out);
+  selectsWithOrder(s.rarg ? { SelectStmt: s.rarg } : undefined, out);
+  return out;
 }
 
 /** Classify one statement text; null when it is not a vector query (or does not parse). */
@@ -124,10 +136,7 @@ export function classifyStatement(text: string): VectorQueryShape | null {
     return null; // truncated texts (track_activity_query_size) or other dialects: not classifiable
   }
   for (const s of tree.stmts ?? []) {
-    const sel = findSelect(s.stmt);
-    if (!sel) {
-      continue;
-    }
+    for (const sel of selectsWithOrder(s.stmt)) {
     for (const sb of sel.sortClause ?? []) {
       const node = sb.SortBy?.node;
       const ax = node?.A_Expr;
@@ -140,7 +149,7 @@ export function classifyStatement(text: string): VectorQueryShape | null {
       if (!side.ref) {
         side = unwrap(ax.rexpr);
       }
-      const from = (sel.fromClause ?? []).map((f: Node) => f.RangeVar).filter(Boolean) as Node[];
+      const from = rangeVars(sel.fromClause ?? []);
       let rv: Node | undefined = from[0];
       if (side.ref?.rel) {
         rv = from.find((r) => r.alias?.aliasname === side.ref?.rel || r.relname === side.ref?.rel) ?? rv;
@@ -168,6 +177,7 @@ export function classifyStatement(text: string): VectorQueryShape | null {
         filterColumns: [...filters].sort(),
         descending: sb.SortBy.sortby_dir === 'SORTBY_DESC',
       };
+    }
     }
   }
   return null;

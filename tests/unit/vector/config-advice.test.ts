@@ -1,0 +1,115 @@
+/**
+ * target.vector validation (errors name the field), the advice rules, index matching and the
+ * percentile used for probe latency.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigError } from '../../../src/sidecar/config';
+import { indexAdvice, queryAdvice, smallestSetting, type IndexFacts, type ProbePoint } from '../../../src/sidecar/vector/advice';
+import { parseVectorConfig } from '../../../src/sidecar/vector/config';
+import { knownBugs, type AnnIndex } from '../../../src/sidecar/vector/discovery';
+import { matchIndex } from '../../../src/sidecar/vector/match';
+import { percentile } from '../../../src/sidecar/vector/probes';
+
+test('probes are off by default, with bounded defaults', () => {
+  const c = parseVectorConfig(undefined);
+  assert.equal(c.probes.enabled, false);
+  assert.deepEqual(c.probes.sweep, [40, 80, 160, 320]);
+  assert.equal(c.probes.budget, 2000);
+  assert.equal(c.probes.interval, 300_000);
+  assert.equal(c.probes.targetRecall, 0.95);
+});
+
+test('bad vector config names the field and the fix', () => {
+  assert.throws(() => parseVectorConfig({ probes: { sampleSize: 0 } }, 'targets[0].vector'), (e: Error) => e instanceof ConfigError && /targets\[0\]\.vector\.probes\.sampleSize: must be at least 1/.test(e.message));
+  assert.throws(() => parseVectorConfig({ probes: { budget: 'soon' } }, 'targets[1].vector'), /targets\[1\]\.vector\.probes\.budget: "soon" is not a duration/);
+  assert.throws(() => parseVectorConfig({ probes: { sweep: [40, 5000] } }, 'targets[0].vector'), /targets\[0\]\.vector\.probes\.sweep\[1\]: values must be at most 1000/);
+  assert.throws(() => parseVectorConfig({ probe: {} }, 'targets[0].vector'), /targets\[0\]\.vector: unknown key\(s\) "probe"/);
+});
+
+test('nearest-rank percentiles', () => {
+  const v = Array.from({ length: 20 }, (_, i) => i + 1);
+  assert.equal(percentile(v, 0.5), 10);
+  assert.equal(percentile(v, 0.95), 19);
+  assert.equal(percentile(v, 0.99), 20);
+  assert.equal(percentile([7], 0.99), 7);
+  assert.equal(percentile([], 0.5), null);
+});
+
+test('known pgvector bugs by release', () => {
+  assert.equal(knownBugs('0.8.4').length, 0);
+  assert.ok(knownBugs('0.8.0').some((b) => /parallel HNSW builds/.test(b)));
+  assert.ok(knownBugs('0.8.3').some((b) => /vacuum/.test(b)));
+  assert.ok(knownBugs('0.7.4').some((b) => /iterative/.test(b)));
+  assert.ok(knownBugs('0.4.4').some((b) => /no HNSW/.test(b)));
+});
+
+const facts = (over: Partial<IndexFacts> = {}): IndexFacts => ({
+  schema: 'public',
+  table: 'items',
+  index: 'items_hnsw',
+  amname: 'hnsw',
+  keyType: 'vector',
+  dims: 384,
+  sizeBytes: 10 * 1048576,
+  tableRows: 10000,
+  deadTuples: 0,
+  sharedBuffersBytes: 128 * 1048576,
+  lfcBytes: null,
+  bugs: [],
+  iterativeScan: 'off',
+  lists: null,
+  ...over,
+});
+const pt = (setting: string, value: number, recall: number | null, returned = 10): ProbePoint => ({ schema: 'public', index: 'items_hnsw', setting, k: 10, ts: 1, recall, p95: 1, value, returned });
+
+test('smallest ef_search reaching the target recall, from the measured sweep', () => {
+  const pts = [pt('default', 40, 0.9), pt('40', 40, 0.9), pt('80', 80, 0.96), pt('160', 160, 0.99)];
+  assert.equal(smallestSetting(pts, 0.95)?.value, 80);
+  const a = indexAdvice(facts(), pts, 0.95);
+  assert.equal(a.best, 80);
+  assert.match(a.join('\n'), /SET hnsw\.ef_search = 80/);
+  const none = indexAdvice(facts(), [pt('default', 40, 0.5), pt('80', 80, 0.6)], 0.95);
+  assert.equal(none.best, null);
+  assert.match(none.join('\n'), /no measured hnsw\.ef_search reaches recall 0\.95 \(best 0\.600 at 80\)/);
+  assert.match(indexAdvice(facts(), [pt('default', 40, 0.99, 4)], 0.95).join('\n'), /returned 4\.0 rows on average, fewer than k=10/);
+});
+
+test('index larger than cache, halfvec for wide vectors, dead tuples, IVFFlat lists', () => {
+  assert.match(indexAdvice(facts({ sizeBytes: 200 * 1048576 }), [], 0.95).join('\n'), /larger than shared_buffers \(128 MB\)/);
+  assert.match(indexAdvice(facts({ sizeBytes: 200 * 1048576, lfcBytes: 1024 * 1048576 }), [], 0.95).join('\n'), /but fits the Neon LFC/);
+  assert.equal(indexAdvice(facts(), [], 0.95).length, 0, 'a healthy small index has no advice');
+  assert.match(indexAdvice(facts({ dims: 1536 }), [], 0.95).join('\n'), /halfvec\(1536\)/);
+  assert.equal(indexAdvice(facts({ dims: 1536, keyType: 'halfvec' }), [], 0.95).length, 0);
+  assert.match(indexAdvice(facts({ deadTuples: 3000 }), [], 0.95).join('\n'), /30% dead tuples/);
+  assert.match(indexAdvice(facts({ amname: 'ivfflat', lists: 1000, tableRows: 10000 }), [], 0.95).join('\n'), /lists = 1000 for 10000 rows \(guidance ≈ 10\)/);
+});
+
+const idx = (over: Partial<AnnIndex>): AnnIndex => ({
+  datname: 'app', schemaname: 'public', relname: 'items', indexrelname: 'items_l2', amname: 'hnsw', opclass: 'vector_l2_ops', operator: '<->',
+  column: 'embedding', expression: null, keySql: 'embedding', keyType: 'vector', dims: 3, m: 16, efConstruction: 64, lists: null,
+  sizeBytes: 1, tableBytes: 1, tableRows: 1, deadTuples: 0, valid: true, predicate: null, indexdef: '', ...over,
+});
+const shape = (over: Record<string, unknown>) => ({ operator: '<->', table: 'items', schema: null, column: 'embedding', expression: null, castType: null, limit: 'param' as const, hasFilter: false, filterColumns: [], descending: false, ...over });
+
+test('matching a query to its index, and why not', () => {
+  const l2 = idx({});
+  const half = idx({ indexrelname: 'items_half', keySql: '(embedding::halfvec(3))', expression: '(embedding::halfvec(3))', keyType: 'halfvec', opclass: 'halfvec_l2_ops' });
+  assert.equal(matchIndex(shape({}), [l2]).index?.indexrelname, 'items_l2');
+  assert.deepEqual(matchIndex(shape({}), [l2]).problems, []);
+  assert.match(matchIndex(shape({ operator: '<=>' }), [l2]).problems[0], /operator\/opclass mismatch.*vector_cosine_ops/);
+  assert.equal(matchIndex(shape({ expression: '(embedding)::halfvec(3)' }), [l2, half]).index?.indexrelname, 'items_half');
+  assert.match(matchIndex(shape({}), [half]).problems[0], /expression mismatch.*items_half/);
+  assert.match(matchIndex(shape({ limit: null }), [l2]).problems[0], /no LIMIT/);
+  assert.match(matchIndex(shape({ column: 'other' }), [l2]).problems[0], /no ANN index on items\.other/);
+  assert.match(matchIndex(shape({ descending: true }), [l2]).problems[0], /DESC/);
+  assert.equal(matchIndex(shape({ schema: 'other' }), [l2]).index, null);
+});
+
+test('filtered queries returning fewer than k rows → iterative scan', () => {
+  const info = { hasFilter: true, limit: 'param', expected_index: 'items_l2', problems: [] };
+  assert.match(queryAdvice(info, 3, 10, 'off').join('\n'), /3\.0 rows per call, fewer than k=10 \(assumed.*hnsw\.iterative_scan = relaxed_order/);
+  assert.match(queryAdvice(info, 3, 10, 'relaxed_order').join('\n'), /max_scan_tuples/);
+  assert.deepEqual(queryAdvice(info, 10, 10, 'off'), []);
+  assert.deepEqual(queryAdvice({ ...info, hasFilter: false }, 3, 10, 'off'), []);
+});
