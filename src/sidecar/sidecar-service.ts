@@ -16,6 +16,18 @@ import { describeDbError } from './targets/connection';
 import { checkRange } from './time-range';
 import { resourceRoutes, type ResourceRoute } from './resources';
 
+/** Grafana's "All" of a template variable ("*", "$__all", "") means no filter, not a name. */
+function dropAllFilters<T extends Record<string, unknown>>(q: T): T {
+  const out: Record<string, unknown> = { ...q };
+  for (const k of ['target', 'database', 'schema', 'table', 'index', 'queryid']) {
+    const v = out[k];
+    if (v === '' || v === '*' || v === '$__all' || v === 'All' || v === null) {
+      delete out[k];
+    }
+  }
+  return out as T;
+}
+
 /** no frames, empty tables, or series that are all gaps */
 function hasNoData(frames: DataResponse['frames']): boolean {
   return frames.every((f) => {
@@ -70,7 +82,7 @@ export class SidecarService implements PgpulseService {
     if (rangeError) {
       return bad(rangeError);
     }
-    const parsed = queryOptionsSchema.safeParse(migrateQuery(raw));
+    const parsed = queryOptionsSchema.safeParse(dropAllFilters(migrateQuery(raw)));
     if (!parsed.success) {
       return bad(`invalid query: ${describeQueryError(parsed.error)}`);
     }
