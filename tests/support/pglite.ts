@@ -5,10 +5,13 @@
  * preloaded; tests of those parts use tests/support/pg.ts (a real PostgreSQL 15).
  */
 import { PGlite } from '@electric-sql/pglite';
-import { vector } from '@electric-sql/pglite/vector';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { Client } from 'pg';
 import { freePort } from './pg';
+
+// a subpath export: required at run time, typed from its file (tsconfig's node10 resolution ignores "exports")
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { vector } = require('@electric-sql/pglite/vector') as typeof import('@electric-sql/pglite/dist/vector/index');
 
 export interface TestPglite {
   /** postgres://… URL of the wire server */

@@ -138,3 +138,29 @@ test('probes are off unless the target turns them on', async () => {
   assert.match(h.vector_probe, /opt-in: vector\.probes\.enabled/);
   assert.equal(sc.sidecar.store.lastSample('default', 'vector_probe'), undefined);
 });
+
+test('IVFFlat probes: sweep of ivfflat.probes below lists, recall rises with probes, cosine operator', async () => {
+  const sc2 = await startTestSidecar({
+    targets: [{ name: 'default', url: pg.url, vector: { probes: { enabled: true, indexes: ['ivf_cos', 'public.docs_emb2_half'], sampleSize: 10, k: 10, sweep: [1, 2, 5, 10, 20], budget: '60s', statementTimeout: '10s' } } }],
+    grpc: false,
+  });
+  try {
+    await sc2.sampleNow();
+    const res = await sc2.query({ ...range(), queries: [{ refId: 'A', metric: 'vector_recall', index: 'ivf_cos' }] });
+    const frames = res.json.results.A.frames as any[];
+    const curve = frames.map((f) => [f.schema.fields[1].labels.ef_search, (f.data.values[1] as number[]).filter((v) => v !== null).pop()]);
+    // probes = lists (10) and above are exact and the planner skips the index: not probed
+    assert.deepEqual(curve.map((c) => c[0]), ['default', '1', '2', '5']);
+    const vals = curve.slice(1).map((c) => c[1] as number);
+    for (let i = 1; i < vals.length; i++) assert.ok(vals[i] >= vals[i - 1], JSON.stringify(curve));
+    assert.equal(curve[0][1], curve[1][1], 'the session default ivfflat.probes is 1');
+    // the expression (halfvec) index was probed through its expression; docs_l2 was not asked for
+    const probed = new Set(sc2.sidecar.store.entities('default', 'vector_probe', { object: 'probe' }).map((e) => e.labels.indexrelname));
+    assert.deepEqual([...probed].sort(), ['docs_emb2_half', 'ivf_cos']);
+    const halfRecall = await sc2.query({ ...range(), queries: [{ refId: 'A', metric: 'vector_recall', index: 'docs_emb2_half', efSearch: 20 }] });
+    const hv = (halfRecall.json.results.A.frames[0].data.values[1] as number[]).filter((v) => v !== null).pop() as number;
+    assert.ok(hv > 0.5 && hv <= 1, `halfvec index recall at ef_search 20: ${hv}`);
+  } finally {
+    await sc2.destroy();
+  }
+});
