@@ -32,7 +32,7 @@ export const optionLabels: Record<OptionKey, string> = {
   minCalls: 'Min calls',
   legend: 'Legend',
   k: 'Recall k',
-  efSearch: 'ef_search / probes',
+  efSearch: 'ef_search',
 };
 
 /** A value that Grafana will replace at run time ($var, ${var}, [[var]]). */

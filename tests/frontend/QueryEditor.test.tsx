@@ -119,6 +119,19 @@ describe('QueryEditor pickers', () => {
     expect(onRunQuery).toHaveBeenCalledTimes(1);
   });
 
+  it('says why a list could not be loaded, and still accepts a typed value', async () => {
+    installBackendSrv(() => {
+      throw Object.assign(new Error('refused'), { status: 401, data: { error: 'the datasource sends no sidecar token' } });
+    });
+    const { onChange } = setup({ metric: 'dead_tuples' });
+    await userEvent.click(screen.getByTestId(S.option('table')));
+    expect(await screen.findByText('Could not load tables')).toBeInTheDocument();
+    expect(screen.getByText('the datasource sends no sidecar token (HTTP 401)')).toBeInTheDocument();
+    await userEvent.keyboard('orders');
+    await userEvent.click(await screen.findByRole('option', { name: /^orders/ }));
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ table: 'orders' }));
+  });
+
   it('a new table clears the index chosen for the old one', async () => {
     const { onChange } = setup({ metric: 'index_scans', schema: 'public', table: 'customers', index: 'customers_pkey' });
     await userEvent.click(screen.getByTestId(S.option('table')));

@@ -25,6 +25,12 @@ export interface ResourcePickerProps {
 
 const CACHE_MS = 30_000;
 
+function errorText(e: unknown): string {
+  const err = e as { data?: { error?: string; message?: string }; message?: string; status?: number };
+  const text = err?.data?.error ?? err?.data?.message ?? err?.message ?? String(e);
+  return err?.status ? `${text} (HTTP ${err.status})` : text;
+}
+
 function variableOptions(): Array<ComboboxOption<string>> {
   try {
     return getTemplateSrv()
@@ -51,9 +57,18 @@ export function ResourcePicker({ datasource, resource, filters, value, onChange,
         p.catch(() => cache.delete(filterKey));
         cache.set(filterKey, { at: Date.now(), p });
       }
-      const all = [...(await p), ...variableOptions()];
+      let loaded: Array<ComboboxOption<string>> = [];
+      let problem: ComboboxOption<string> | undefined;
+      try {
+        loaded = await p;
+      } catch (e) {
+        // Say why the list is empty (no token yet, unknown target …); typing a value still works.
+        problem = { value: '__pgpulse_error__', label: `Could not load ${resource}`, description: errorText(e), infoOption: true };
+      }
+      const all = [...loaded, ...variableOptions()];
       const needle = input.trim().toLowerCase();
-      return needle ? all.filter((o) => (o.label ?? o.value).toLowerCase().includes(needle) || o.value.toLowerCase().includes(needle)) : all;
+      const shown = needle ? all.filter((o) => (o.label ?? o.value).toLowerCase().includes(needle) || o.value.toLowerCase().includes(needle)) : all;
+      return problem ? [problem, ...shown] : shown;
     },
     [cache, datasource, resource, filterKey]
   );
