@@ -173,7 +173,7 @@ function probeSeries(ctx: EngineContext, fields: Array<{ field: string; quantile
     if (fi < 0 || s.values.every((v) => v === null)) {
       continue;
     }
-    const labels: Record<string, string> = { index: s.labels.indexrelname, schema: s.labels.schemaname, table: s.labels.relname, ef_search: s.labels.ef_search, k: s.labels.k };
+    const labels: Record<string, string> = { index: s.labels.indexrelname, schema: s.labels.schemaname, table: s.labels.relname, ef_search: s.labels.ef_search, k: s.labels.k, iterative_scan: s.labels.iterative_scan ?? '' };
     if (fields[fi].quantile) {
       labels.quantile = fields[fi].quantile as string;
     }
@@ -306,6 +306,31 @@ export function vectorIndexes(ctx: EngineContext): Frame[] {
       best: advice.best,
       queries: queries.filter((q) => q.info.expected_index === labels.indexrelname).length,
       advice: advice.join(' | ') || 'ok',
+    });
+  }
+  // builds in progress: a CREATE INDEX that has not committed is not in pg_index for anyone else yet
+  const buildVals = loadSeries(ctx, 'vector', ['blocks_done', 'blocks_total', 'tuples_done', 'tuples_total'], { object: 'build' });
+  for (const b of buildInfo) {
+    if (present.size > 0 && [...present.values()].some((l) => l.indexrelname === b.info.indexrelname)) {
+      continue;
+    }
+    const v = (field: string) => {
+      const s = buildVals.series.find((x) => x.field === field && JSON.stringify(x.labels) === JSON.stringify(b.labels));
+      return s ? ([...s.values].reverse().find((x) => x !== null) ?? null) : null;
+    };
+    const done = v('blocks_done');
+    const total = v('blocks_total');
+    rows.push({
+      kind: 'build in progress',
+      schema: '',
+      table: String(b.info.relname ?? ''),
+      index: String(b.info.indexrelname ?? ''),
+      method: String(b.info.method ?? ''),
+      key: '',
+      opclass: '',
+      operator: '',
+      dims: null, m: null, ef_construction: null, lists: null, size: null, cache_share: null, rows: null, dead: null, recall: null, p95: null, best: null, queries: 0,
+      advice: `building (pid ${b.labels.pid}): ${String(b.info.phase)}${total ? `, ${Math.round((100 * (done ?? 0)) / total)}% of ${total} blocks` : ''}; a NOTICE "hnsw graph no longer fits into maintenance_work_mem" in the log means the slow path: raise maintenance_work_mem`,
     });
   }
   // vector columns without any ANN index (the ones vector queries use first)

@@ -34,6 +34,8 @@ export interface IndexProbe {
   queries: string[];
   exactMs: number | null;
   settings: SettingResult[];
+  /** hnsw.iterative_scan / ivfflat.iterative_scan in force ('unsupported' before pgvector 0.8) */
+  iterativeScan: string;
 }
 
 export interface ProbeRun {
@@ -160,7 +162,7 @@ export async function runProbes(db: PoolClient, indexes: AnnIndex[], cfg: ProbeC
       continue;
     }
     const param = i.amname === 'hnsw' ? 'hnsw.ef_search' : 'ivfflat.probes';
-    const probe: IndexProbe = { index: i, param, status: 'ok', queries: [], exactMs: null, settings: [] };
+    const probe: IndexProbe = { index: i, param, status: 'ok', queries: [], exactMs: null, settings: [], iterativeScan: 'unsupported' };
     try {
       const queries = await tx(db, clock, [], () => sampleQueries(db, clock, i, cfg.sampleSize, state.run));
       probe.queries = queries.map((q) => q.id);
@@ -192,7 +194,10 @@ export async function runProbes(db: PoolClient, indexes: AnnIndex[], cfg: ProbeC
           notes.push(`exact scan hit statement_timeout (${cfg.statementTimeout} ms or the rest of the budget), so no recall: raise vector.probes.statementTimeout/budget or lower maxExactRows`);
         }
       }
-      const current = (await tx(db, clock, [], async () => (await timed(db, clock, `SELECT current_setting('${param}', true) AS v`)).rows[0]?.v)) as string | null;
+      const iter = i.amname === 'hnsw' ? 'hnsw.iterative_scan' : 'ivfflat.iterative_scan';
+      const cur = (await tx(db, clock, [], async () => (await timed(db, clock, `SELECT current_setting('${param}', true) AS v, current_setting('${iter}', true) AS it`)).rows[0])) as { v: string | null; it: string | null };
+      const current = cur.v;
+      probe.iterativeScan = cur.it ?? 'unsupported';
       const limit = i.amname === 'ivfflat' ? (i.lists ?? 100) : 1000;
       const settings: Array<'default' | number> = ['default', ...[...new Set(cfg.sweep)].sort((a, b) => a - b).filter((v) => v <= limit && !(i.amname === 'ivfflat' && v >= limit))];
       for (const s of settings) {
@@ -266,7 +271,7 @@ export function probeRows(run: ProbeRun, k: number): SampleRow[] {
     for (const s of p.settings) {
       const lat = s.latenciesMs;
       rows.push({
-        key: { object: 'probe', datname: i.datname, schemaname: i.schemaname, relname: i.relname, indexrelname: i.indexrelname, ef_search: String(s.setting), k: String(k) },
+        key: { object: 'probe', datname: i.datname, schemaname: i.schemaname, relname: i.relname, indexrelname: i.indexrelname, ef_search: String(s.setting), k: String(k), iterative_scan: p.iterativeScan },
         values: {
           p50_ms: percentile(lat, 0.5),
           p95_ms: percentile(lat, 0.95),
