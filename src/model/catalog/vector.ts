@@ -36,9 +36,9 @@ export const vectorMetrics: MetricDef[] = [
   },
   {
     id: 'vector_probe_latency',
-    title: 'Vector probe latency (p95)',
+    title: 'Vector probe latency',
     description:
-      'Latency of the active probe ANN queries (opt-in per target: vector.probes.enabled) measured by the sidecar, round trip included: the p95 over the sampled query vectors of the latest probe run at or before each step, per index and ef_search (HNSW) / probes (IVFFlat); "default" is the session setting. Series are labelled index, ef_search, k and quantile.',
+      'Latency of the active probe ANN queries (opt-in per target: vector.probes.enabled) measured by the sidecar, round trip included: p50, p95 and p99 (nearest rank) over the sampled query vectors of the latest probe run at or before each step, per index and ef_search (HNSW) / probes (IVFFlat); "default" is the session setting. Series are labelled index, ef_search, k, quantile and iterative_scan.',
     unit: 'ms',
     kind: 'series',
     area: 'Vector search',

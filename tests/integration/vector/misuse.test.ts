@@ -133,6 +133,12 @@ test('passive latency series: per query and overall, from the statement deltas',
   assert.deepEqual(vals, [2.5]);
 });
 
+test('resource route lists ANN indexes for the editor picker', async () => {
+  const r = await sc.get('/api/v1/resources/vector-indexes');
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json.items.map((i: { value: string }) => i.value), ['docs_emb2_half', 'docs_l2', 'ivf_cos', 'wide_hnsw']);
+});
+
 test('probes are off unless the target turns them on', async () => {
   const h = sc.sidecar.samplers.get('default')!.status.unavailable;
   assert.match(h.vector_probe, /opt-in: vector\.probes\.enabled/);
