@@ -33,6 +33,8 @@ export interface VectorQueryShape {
   filterColumns: string[];
   /** sort direction DESC (pgvector indexes only serve ascending distance) */
   descending: boolean;
+  /** one plain SELECT statement: safe to hand to EXPLAIN (never a multi-statement string) */
+  explainable: boolean;
 }
 
 let ready: Promise<void> | null = null;
@@ -176,6 +178,7 @@ export function classifyStatement(text: string): VectorQueryShape | null {
         hasFilter: filters.size > 0,
         filterColumns: [...filters].sort(),
         descending: sb.SortBy.sortby_dir === 'SORTBY_DESC',
+        explainable: (tree.stmts ?? []).length === 1 && Boolean(s.stmt?.SelectStmt),
       };
     }
     }

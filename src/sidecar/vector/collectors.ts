@@ -143,7 +143,7 @@ async function collectVector(db: PoolClient, ctx: TargetContext): Promise<{ rows
     seen.add(key);
     const m = matchIndex(shape, e.labels.datname === current ? d.indexes : []);
     let verdict = ex.get(key);
-    if (cfg.explain && e.labels.datname === current && (!verdict || verdict.sig !== sig || Date.now() - verdict.at > EXPLAIN_TTL_MS) && explains < EXPLAIN_PER_CYCLE) {
+    if (cfg.explain && shape.explainable && e.labels.datname === current && (!verdict || verdict.sig !== sig || Date.now() - verdict.at > EXPLAIN_TTL_MS) && explains < EXPLAIN_PER_CYCLE) {
       explains++;
       verdict = { at: Date.now(), sig, ...(await explainUse(db, ctx, texts.get(q) ?? '', d.indexes)) };
       ex.set(key, verdict);

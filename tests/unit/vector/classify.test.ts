@@ -42,6 +42,12 @@ test('README forms: filters, distance in the select list, subquery by id, casts,
   assert.equal(classifyStatement('SELECT * FROM items ORDER BY embedding <-> $1 DESC LIMIT 3')?.descending, true);
 });
 
+test('only a single plain SELECT is handed to EXPLAIN', () => {
+  assert.equal(classifyStatement('SELECT id FROM items ORDER BY embedding <-> $1 LIMIT $2')?.explainable, true);
+  assert.equal(classifyStatement('SELECT id FROM items ORDER BY embedding <-> $1 LIMIT $2; DELETE FROM items')?.explainable, false);
+  assert.equal(classifyStatement('EXPLAIN ANALYZE SELECT id FROM items ORDER BY embedding <-> $1 LIMIT $2')?.explainable, false);
+});
+
 test('not vector queries: plain ORDER BY, operators in strings or comments, DML, garbage', () => {
   assert.equal(classifyStatement('SELECT * FROM items ORDER BY id LIMIT 5'), null);
   assert.equal(classifyStatement("SELECT '<->' AS x FROM items ORDER BY x -- ORDER BY embedding <-> '[1]'"), null);

@@ -90,7 +90,7 @@ const idx = (over: Partial<AnnIndex>): AnnIndex => ({
   column: 'embedding', expression: null, keySql: 'embedding', keyType: 'vector', dims: 3, m: 16, efConstruction: 64, lists: null,
   sizeBytes: 1, tableBytes: 1, tableRows: 1, deadTuples: 0, valid: true, predicate: null, indexdef: '', ...over,
 });
-const shape = (over: Record<string, unknown>) => ({ operator: '<->', table: 'items', schema: null, column: 'embedding', expression: null, castType: null, limit: 'param' as const, hasFilter: false, filterColumns: [], descending: false, ...over });
+const shape = (over: Record<string, unknown>) => ({ operator: '<->', table: 'items', schema: null, column: 'embedding', expression: null, castType: null, limit: 'param' as const, hasFilter: false, filterColumns: [], descending: false, explainable: true, ...over });
 
 test('matching a query to its index, and why not', () => {
   const l2 = idx({});
