@@ -38,6 +38,9 @@ function visibleOptions(): OptionKey[] {
   return allOptionKeys.filter((k) => screen.queryByTestId(S.option(k)) !== null);
 }
 
+// Combobox loads options after a short debounce: let a test's pending load finish before the next test.
+afterEach(() => new Promise((r) => setTimeout(r, 300)));
+
 beforeEach(() => {
   installTemplateSrv({ tbl: 'orders' });
   requests = installBackendSrv((req) => {
