@@ -179,9 +179,10 @@ async function diagnoseTarget(t: TargetConfig, progress: Progress): Promise<Targ
         works: installed.has('hypopg'),
         why: installed.has('hypopg') ? 'hypopg installed (EXPLAIN also needs SELECT on the tables for the monitoring role)' : 'CREATE EXTENSION hypopg to prove suggestions; without it they are reported unproven',
       });
-      if (collectors.has('vector') || s?.status.unavailable.vector) {
-        features.push({ feature: 'Vector search (pgvector indexes, probes)', ...status('vector') });
-      }
+      features.push({
+        feature: 'Vector search (pgvector indexes, probes)',
+        ...(installed.has('vector') ? status('vector') : { works: false, why: 'pgvector is not installed in this database (CREATE EXTENSION vector)' }),
+      });
       if (t.neon || collectors.has('neon')) {
         features.push({ feature: 'Neon (LFC hit ratio, compute state)', ...(collectors.has('neon') ? status('neon') : { works: false, why: 'neon collector did not run' }) });
       }
