@@ -71,10 +71,13 @@ describe('duplicate and redundant indexes', () => {
   });
 });
 
-const settings = (o: Record<string, [number | null, string]> = {}): SettingFacts => ({
-  value: new Map(Object.entries({ max_connections: [100, '100'], shared_buffers: [128 << 20, '16384'], work_mem: [4 << 20, '4096'], maintenance_work_mem: [64 << 20, '65536'], ...o }).map(([k, v]) => [k, v[0]])),
-  text: new Map(Object.entries({ autovacuum: [null, 'on'], ...o }).map(([k, v]) => [k, v[1]])),
-});
+const settings = (o: Record<string, [number | null, string]> = {}): SettingFacts => {
+  const all: Record<string, [number | null, string]> = { max_connections: [100, '100'], shared_buffers: [128 << 20, '16384'], work_mem: [4 << 20, '4096'], maintenance_work_mem: [64 << 20, '65536'], autovacuum: [null, 'on'], ...o };
+  return {
+    value: new Map(Object.entries(all).map(([k, v]) => [k, v[0]] as [string, number | null])),
+    text: new Map(Object.entries(all).map(([k, v]) => [k, v[1]] as [string, string])),
+  };
+};
 
 function table(name: string, g: Record<string, number | null>, d: Record<string, number | null> = {}): TableFacts {
   return { schema: 'public', table: name, datname: 'app', g, d, present: true };
