@@ -12,6 +12,7 @@ import { findingById } from '../advisors/findings-store';
 import { parseOne, qualified } from '../advisors/sql-analysis';
 import type { TargetConfig } from '../config';
 import type { Store } from '../store/store';
+import { redact } from '../auth';
 import { createPool, describeDbError } from '../targets/connection';
 import { auditFinish, auditStart, type AuditStatus } from './audit';
 import { actionKinds, type ActionKind, type ActionsConfig } from './config';
@@ -150,7 +151,11 @@ export class ActionRunner {
         return r;
       },
       (e) => {
-        const msg = describeDbError(e, name) + ((e as { code?: string }).code === '42501' ? ' (grant the actions role what this needs: pg_signal_backend for cancel/terminate; ownership or MAINTAIN for ANALYZE/VACUUM/REINDEX; CREATE on the schema for CREATE INDEX)' : '');
+        const err = e as { code?: string; message?: string };
+        const msg =
+          err.code === '42501'
+            ? `target ${name}: permission denied for the actions role (${redact(String(err.message ?? ''))}) — grant it what ${req.action} needs: pg_signal_backend + pg_read_all_stats for cancel/terminate; table ownership (or MAINTAIN on PG17) for ANALYZE/VACUUM/REINDEX; table ownership and CREATE on the schema for CREATE INDEX`
+            : describeDbError(e, name);
         auditFinish(this.store, name, auditId, 'failed', msg);
         this.log?.warn({ target: name, action: req.action }, msg);
         return { status: 'failed' as const, message: msg };

@@ -61,6 +61,8 @@ describe('advisors on PostgreSQL 15 + hypopg', () => {
       ).map((r) => [`${r.schemaname}.${r.indexrelname}`, Number(r.idx_scan)]),
     );
 
+  const target = () => ({ name: 'default', url: pg.url, actions: { enabled: true, url: pg.urlFor('postgres', 'pgpulse_actions') } });
+
   before(async () => {
     pg = await startPostgres();
     await pg.query('CREATE EXTENSION hypopg');
@@ -89,8 +91,10 @@ describe('advisors on PostgreSQL 15 + hypopg', () => {
       INSERT INTO t_dead SELECT g, repeat('x', 50) FROM generate_series(1, 50000) g;
     `);
     await pg.query('ANALYZE');
+    // a separate role for actions, owning the table it will index
+    await pg.query('CREATE ROLE pgpulse_actions LOGIN; ALTER TABLE orders OWNER TO pgpulse_actions; GRANT CREATE ON SCHEMA public TO pgpulse_actions');
     await assert.rejects(pg.query('CREATE UNIQUE INDEX CONCURRENTLY t_inv_x ON t_inv (x)'), /could not create unique index/);
-    sc = await startTestSidecar({ url: pg.url });
+    sc = await startTestSidecar({ targets: [target()] });
     await sc.sampleNow();
     firstSampleTs = sc.sidecar.store.lastSample('default', 'indexes')!.ts;
     before1 = await idxScans();
@@ -109,7 +113,7 @@ describe('advisors on PostgreSQL 15 + hypopg', () => {
     // a sidecar restart on the same data directory: history, not memory, carries the findings
     const dataDir = sc.dataDir;
     await sc.stop();
-    sc = await startTestSidecar({ url: pg.url, dataDir });
+    sc = await startTestSidecar({ targets: [target()], dataDir });
     await sc.sampleNow();
     const ev = await advisorRuntime(sc.sidecar)!.evaluate('default', OPTS);
     findings = ev.findings;
@@ -180,6 +184,17 @@ describe('advisors on PostgreSQL 15 + hypopg', () => {
     const f = findings.find((x) => x.rule === 'invalid_index')!;
     assert.match(f.fix.sql!, /DROP INDEX CONCURRENTLY public\.t_inv_x;\nCREATE UNIQUE INDEX CONCURRENTLY t_inv_x ON public\.t_inv USING btree \(x\);/);
     assert.match(f.fix.caveat!, /duplicate/);
+    // the reindex action from this finding, as a dry-run: the SQL, and the index stays invalid
+    const r = await fetch(`${sc.baseUrl}/api/v1/resources/actions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${sc.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ action: 'reindex', finding: f.id }),
+    });
+    const body = (await r.json()) as { status: string; sql: string };
+    assert.equal(body.status, 'dry_run');
+    assert.equal(body.sql, 'REINDEX INDEX CONCURRENTLY public.t_inv_x;');
+    const [still] = await pg.query<{ indisvalid: boolean }>("SELECT indisvalid FROM pg_index WHERE indexrelid = 't_inv_x'::regclass");
+    assert.equal(still.indisvalid, false);
   });
 
   it('proposes the missing index for the selective seq-scanned predicate, proven by hypopg, and the index really is used', async () => {
@@ -201,8 +216,18 @@ describe('advisors on PostgreSQL 15 + hypopg', () => {
     assert.equal(f.proof.costBefore! > f.proof.costAfter!, true);
     assert.match(f.fix.caveat!, /INSERT/);
     assert.equal(f.fix.sql, 'CREATE INDEX CONCURRENTLY orders_customer_id_idx ON public.orders (customer_id);');
-    // apply the fix as written: the planner then uses the index
-    await pg.query(f.fix.sql!);
+    // apply it from the finding with the opt-in create_index action: the planner then uses the index
+    const res = await fetch(`${sc.baseUrl}/api/v1/resources/actions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${sc.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ action: 'create_index', finding: f.id, dryRun: false }),
+    });
+    const body = (await res.json()) as { status: string; sql: string };
+    assert.equal(res.status, 200, JSON.stringify(body));
+    assert.equal(body.status, 'done');
+    assert.equal(body.sql, f.fix.sql);
+    const [valid] = await pg.query<{ indisvalid: boolean }>("SELECT indisvalid FROM pg_index WHERE indexrelid = 'orders_customer_id_idx'::regclass");
+    assert.equal(valid.indisvalid, true);
     const plan = await pg.query<{ 'QUERY PLAN': string }>('EXPLAIN SELECT * FROM orders WHERE customer_id = 4242');
     assert.match(plan.map((p) => p['QUERY PLAN']).join('\n'), /orders_customer_id_idx/);
   });
