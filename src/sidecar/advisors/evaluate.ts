@@ -61,6 +61,9 @@ export async function evaluateFindings(input: EvaluateInput): Promise<Evaluation
       continue;
     }
     const shape = await analyzeStatement(s.text);
+    if (shape.relations.length > 0 && shape.relations.every((r) => isSystemRelation(r.schema, r.name))) {
+      continue; // monitoring queries on pg_stat_* and catalogs (pgpulse's own among them): nothing to tune there
+    }
     shaped.push({ s, shape });
     findings.push(
       ...statementHeuristics(s, shape, o, window, (schema, name) => {
@@ -126,4 +129,8 @@ export async function evaluateFindings(input: EvaluateInput): Promise<Evaluation
 
 function proofKey(target: string, c: { schema: string; table: string; columns: string[]; statements: Array<{ s: { queryid: string } }> }): string {
   return `advisor:proof:${target}:${c.schema}.${c.table}(${c.columns.join(',')}):${c.statements[0].s.queryid}`;
+}
+
+function isSystemRelation(schema: string | undefined, name: string): boolean {
+  return schema === 'pg_catalog' || schema === 'information_schema' || (schema === undefined && name.startsWith('pg_'));
 }

@@ -29,15 +29,24 @@ export class AdvisorRuntime {
   }
 
   start(intervalMs = evaluationIntervalMs()): void {
-    this.timer = setInterval(() => {
+    const all = () => {
       for (const name of this.sidecar.samplers.keys()) {
         this.evaluate(name).catch((e: Error) => this.sidecar.log.warn({ target: name }, `advisor evaluation failed: ${e.message}`));
       }
-    }, intervalMs);
+    };
+    // a first look soon after start (a few cycles of history), then every interval
+    this.first = setTimeout(all, Math.min(intervalMs, 60_000));
+    this.first.unref();
+    this.timer = setInterval(all, intervalMs);
     this.timer.unref();
   }
 
+  private first: NodeJS.Timeout | undefined;
+
   async stop(): Promise<void> {
+    if (this.first) {
+      clearTimeout(this.first);
+    }
     if (this.timer) {
       clearInterval(this.timer);
     }

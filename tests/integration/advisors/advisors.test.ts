@@ -197,6 +197,22 @@ describe('advisors on PostgreSQL 15 + hypopg', () => {
     assert.equal(still.indisvalid, false);
   });
 
+  it('never connects to a target whose sampling is paused (a sleeping Neon compute): the proof waits', async () => {
+    const sampler = sc.sidecar.samplers.get('default')!;
+    sampler.status.paused = 'compute idle (test)';
+    try {
+      const ev = await advisorRuntime(sc.sidecar)!.evaluate('default', OPTS);
+      const f = ev.findings.find((x) => x.rule === 'missing_index');
+      assert.equal(f?.proof?.method, 'none');
+      assert.match(f?.proof?.note ?? '', /no database connection/);
+      assert.equal(f?.severity, 'info', 'unproven suggestions are info');
+    } finally {
+      sampler.status.paused = undefined;
+    }
+    const again = await advisorRuntime(sc.sidecar)!.evaluate('default', OPTS);
+    findings = again.findings;
+  });
+
   it('proposes the missing index for the selective seq-scanned predicate, proven by hypopg, and the index really is used', async () => {
     const f = findings.find((x) => x.rule === 'missing_index');
     assert.ok(f, `a missing-index finding (got ${findings.map((x) => x.id).join(', ')})`);
@@ -287,5 +303,20 @@ describe('advisors on PostgreSQL 15 + hypopg', () => {
     const about = (kind: string) => events.json.events.filter((e: { kind: string; title: string }) => e.kind === kind && e.title.includes('public.t_unused_val ')).length;
     assert.equal(about('finding_cleared'), 1);
     assert.equal(about('finding_raised'), 2);
+  });
+
+  it('the startup hook evaluates on its own schedule', async () => {
+    const { AdvisorRuntime } = await import('../../../src/sidecar/advisors/runtime');
+    const before1 = sc.sidecar.store.kvGet('advisor:last_eval:default');
+    const rt = new AdvisorRuntime(sc.sidecar, OPTS);
+    rt.start(20);
+    try {
+      while (sc.sidecar.store.kvGet('advisor:last_eval:default') === before1) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } finally {
+      await rt.stop();
+    }
+    assert.ok(JSON.parse(sc.sidecar.store.kvGet('advisor:last_eval:default')!).at > JSON.parse(before1!).at);
   });
 });
