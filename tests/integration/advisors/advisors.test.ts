@@ -113,7 +113,11 @@ describe('advisors on PostgreSQL 15 + hypopg', () => {
     // a sidecar restart on the same data directory: history, not memory, carries the findings
     const dataDir = sc.dataDir;
     await sc.stop();
+    // … and a PostgreSQL restart: a new counter epoch, still one history
+    await pg.stop();
+    await pg.start();
     sc = await startTestSidecar({ targets: [target()], dataDir });
+    await sc.sampleNow();
     await sc.sampleNow();
     const ev = await advisorRuntime(sc.sidecar)!.evaluate('default', OPTS);
     findings = ev.findings;
@@ -126,7 +130,7 @@ describe('advisors on PostgreSQL 15 + hypopg', () => {
 
   const ids = (rule: string) => findings.filter((f) => f.rule === rule).map((f) => f.object).sort();
 
-  it('reports exactly the non-constraint indexes without a scan over the observed history, across a sidecar restart', async () => {
+  it('reports exactly the non-constraint indexes without a scan over the observed history, across sidecar and server restarts', async () => {
     const after1 = await idxScans();
     const constraint = new Set(
       (await pg.query<{ n: string }>(`SELECT s.schemaname || '.' || s.indexrelname AS n FROM pg_stat_user_indexes s JOIN pg_index i ON i.indexrelid = s.indexrelid WHERE i.indisprimary OR i.indisunique OR i.indisexclusion OR i.indisreplident`)).map((r) => r.n),

@@ -40,3 +40,20 @@ describe('reportMarkdown', () => {
     assert.match(md, /```sql\nVACUUM \(ANALYZE\) public\.t;\n```/);
   });
 });
+
+describe('Progress', () => {
+  it('draws on a terminal and stays silent otherwise', async () => {
+    const { Progress } = await import('../../../src/sidecar/advisors/cli-support');
+    const chunks: string[] = [];
+    const fake = (isTTY: boolean) => ({ isTTY, write: (s: string) => chunks.push(s) }) as unknown as NodeJS.WriteStream;
+    const tty = new Progress(fake(true));
+    tty.step('sampling default');
+    tty.done();
+    assert.deepEqual(chunks, ['\r\x1b[2K… sampling default', '\r\x1b[2K']);
+    chunks.length = 0;
+    const pipe = new Progress(fake(false));
+    pipe.step('sampling default');
+    pipe.done();
+    assert.deepEqual(chunks, []);
+  });
+});
