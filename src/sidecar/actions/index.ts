@@ -113,7 +113,20 @@ extraRoutes.set('actions', async (svc, params, ctx) => {
   }
   const { target: _t, ...request } = body as Record<string, unknown>;
   void _t;
-  const outcome = await runner.run(request, 'api');
+  // Through Grafana's resource proxy any user who may query the datasource could call this:
+  // real actions there need a Grafana Admin (dry-runs stay open). Transports that know the
+  // caller pass via/user in the context; the HTTP API is already limited to the sidecar token.
+  const caller = ctx as { via?: string; user?: { login?: string; role?: string } | null };
+  const viaGrafana = caller.via === 'grafana';
+  const trigger = viaGrafana ? `grafana:${caller.user?.login || 'unknown'}` : 'api';
+  if (viaGrafana && request.dryRun === false && caller.user?.role !== 'Admin') {
+    const outcome = await runner.run({ ...request, dryRun: true }, trigger);
+    return {
+      status: 403,
+      body: { ...outcome, status: 'refused', error: `only a Grafana Admin may run actions through Grafana (you are ${caller.user?.role ?? 'unknown role'}); this was a dry-run: ${outcome.sql || outcome.message}` },
+    };
+  }
+  const outcome = await runner.run(request, trigger);
   return { status: outcome.httpStatus, body: outcome.status === 'refused' || outcome.status === 'failed' ? { ...outcome, error: outcome.message } : outcome };
 });
 

@@ -182,6 +182,26 @@ describe('opt-in actions on PostgreSQL 15', () => {
     assert.match(s.json.error, /is a checkpointer, not a client backend/);
   });
 
+  it('through Grafana only an Admin runs an action; others get the dry-run', async () => {
+    const c = await sleeper(pg.urlFor('postgres', 'app'), 'app-g', 298);
+    sleepers.push(c);
+    while ((await activity(c.pid))?.state !== 'active') {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 1100));
+    const before1 = await activity(c.pid);
+    const ctx = (role: string) => ({ method: 'POST', body: { action: 'cancel', pid: c.pid, dryRun: false }, via: 'grafana', user: { login: 'bob', role } }) as never;
+    const viewer = await sc.sidecar.service.resource('actions', new URLSearchParams({ target: 'enabled' }), ctx('Viewer'));
+    assert.equal(viewer.status, 403);
+    assert.match((viewer.body as { error: string }).error, /only a Grafana Admin may run actions through Grafana \(you are Viewer\)/);
+    assert.deepEqual(await activity(c.pid), before1);
+    const admin = await sc.sidecar.service.resource('actions', new URLSearchParams({ target: 'enabled' }), ctx('Admin'));
+    assert.equal(admin.status, 200, JSON.stringify(admin.body));
+    assert.deepEqual(await c.done, { ok: false, code: '57014' });
+    const audit = await sc.get('/api/v1/resources/actions?target=enabled');
+    assert.equal(audit.json.audit[0].trigger, 'grafana:bob');
+  });
+
   it('rejects malformed requests naming the field', async () => {
     const r = await post('enabled', { action: 'explode' });
     assert.equal(r.status, 400);
