@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Pool } from 'pg';
 import type { TargetConfig } from './config';
 import { allCollectors } from './collectors/registry';
+import { OWN_QUERY_MARK } from './collectors/sql-collector';
 import type { Collector, TargetContext } from './collectors/types';
 import type { SelfMetrics } from './self-metrics';
 import type { Store } from './store/store';
@@ -159,9 +160,9 @@ export class TargetSampler {
     const timeout = Math.min(this.target.statementTimeoutMs, 5000);
     const info = await inReadOnlyTx(client, timeout, async () => {
       const s = await client.query<{ v: number; pm: number }>(
-        "SELECT current_setting('server_version_num')::int AS v, (extract(epoch from pg_postmaster_start_time()) * 1000)::float8 AS pm",
+        OWN_QUERY_MARK + "SELECT current_setting('server_version_num')::int AS v, (extract(epoch from pg_postmaster_start_time()) * 1000)::float8 AS pm",
       );
-      const ext = await client.query<{ extname: string; extversion: string }>('SELECT extname, extversion FROM pg_extension');
+      const ext = await client.query<{ extname: string; extversion: string }>(OWN_QUERY_MARK + 'SELECT extname, extversion FROM pg_extension');
       return { version: s.rows[0].v, pm: s.rows[0].pm, ext: ext.rows };
     });
     const now = Date.now();

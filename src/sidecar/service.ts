@@ -37,6 +37,15 @@ export interface HealthReport {
   };
 }
 
+export interface ResourceContext extends QueryContext {
+  method?: string;
+  body?: unknown;
+  /** grafana: came through CallResource (any datasource user); api: the sidecar's HTTP API */
+  via?: 'grafana' | 'api';
+  /** Grafana's signed-in user, when the call came through Grafana */
+  user?: { login?: string; role?: string } | null;
+}
+
 export interface ResourceResponse {
   status: number;
   body: unknown;
@@ -47,7 +56,7 @@ export interface PgpulseService {
   query(req: QueryRequest, ctx: QueryContext): Promise<Record<string, DataResponse>>;
   health(target: string | undefined): Promise<HealthReport>;
   /** editor helpers and variables: path like "catalog", "targets", "databases", "tables" */
-  resource(path: string, params: URLSearchParams, ctx: QueryContext & { method?: string; body?: unknown }): Promise<ResourceResponse>;
+  resource(path: string, params: URLSearchParams, ctx: ResourceContext): Promise<ResourceResponse>;
   /** Prometheus text of the sidecar's own metrics */
   metricsText(): Promise<string>;
 }

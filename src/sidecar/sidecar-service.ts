@@ -10,7 +10,7 @@ import { Engine } from './engine/engine';
 import type { ResolvedQuery } from './engine/context';
 import type { TargetSampler } from './sampler';
 import type { SelfMetrics } from './self-metrics';
-import type { HealthReport, PgpulseService, QueryContext, QueryRequest, ResourceResponse } from './service';
+import type { HealthReport, PgpulseService, QueryContext, QueryRequest, ResourceContext, ResourceResponse } from './service';
 import type { Store } from './store/store';
 import { describeDbError } from './targets/connection';
 import { checkRange } from './time-range';
@@ -205,7 +205,7 @@ export class SidecarService implements PgpulseService {
     };
   }
 
-  async resource(path: string, params: URLSearchParams, ctx: QueryContext & { method?: string; body?: unknown }): Promise<ResourceResponse> {
+  async resource(path: string, params: URLSearchParams, ctx: ResourceContext): Promise<ResourceResponse> {
     const clean = path.replace(/^\/+|\/+$/g, '');
     const route = this.routes.get(clean);
     if (!route) {

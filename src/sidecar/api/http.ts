@@ -124,7 +124,7 @@ export function startHttpServer(svc: SidecarService, address: string, token: str
           send(res, 200, await svc.health(url.searchParams.get('target') ?? undefined));
         } else if (path.startsWith('/api/v1/resources/')) {
           const body = req.method === 'POST' ? await readJson(req) : undefined;
-          const r = await svc.resource(path.slice('/api/v1/resources/'.length), url.searchParams, { method: req.method, body });
+          const r = await svc.resource(path.slice('/api/v1/resources/'.length), url.searchParams, { method: req.method, body, via: 'api' });
           send(res, r.status, r.body);
         } else {
           throw new HttpError(404, `no route ${path}: see /api/v1/query, /api/v1/catalog, /api/v1/resources/<name>, /api/v1/health, /metrics, /healthz`);

@@ -11,6 +11,8 @@ const USAGE = `usage: pgpulse <command>
   doctor             check a target: connectivity, extensions, permissions, what will and won't work
   advise [--json]    tuning findings with the fix as SQL
   report [--format md|json] [--webhook URL]   daily health report
+  act ACTION [--pid N|--table s.t|--index s.i|--finding ID] [--execute]
+                     opt-in maintenance actions (dry-run unless --execute; see docs/advisors.md)
 
 configuration: DATABASE_URL or PGPULSE_CONFIG (YAML), PGPULSE_TOKEN, PGPULSE_DATA_DIR,
 PGPULSE_HTTP_ADDR, PGPULSE_GRPC_ADDR, PGPULSE_INTERVAL — see README.md`;
@@ -52,6 +54,7 @@ const commands: Record<string, Command> = {
   doctor: optional('../advisors/cli', 'runDoctor'),
   advise: optional('../advisors/cli', 'runAdvise'),
   report: optional('../advisors/cli', 'runReport'),
+  act: optional('../advisors/cli', 'runAct'),
 };
 
 export async function main(argv: string[]): Promise<number> {

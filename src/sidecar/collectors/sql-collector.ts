@@ -7,6 +7,12 @@ import { sqlFor, type CollectorSpec } from '../../model/catalog/collectors';
 import type { SampleRow } from '../store/types';
 import type { Collector, CollectorResult, TargetContext } from './types';
 
+/**
+ * Every statement pgpulse runs starts with this comment, which pg_stat_statements keeps: the
+ * sidecar's own queries are recognised and left out of the statement metrics they would skew.
+ */
+export const OWN_QUERY_MARK = '/* pgpulse */ ';
+
 function num(v: unknown): number | null {
   if (v === null || v === undefined) {
     return null;
@@ -39,7 +45,7 @@ export function sqlCollector(spec: CollectorSpec): Collector {
       if (!sql) {
         return { rows: [] };
       }
-      const res = await db.query(sql);
+      const res = await db.query(OWN_QUERY_MARK + sql);
       const rows: SampleRow[] = res.rows.map((r: Record<string, unknown>) => {
         const key: Record<string, string> = {};
         for (const k of spec.key) {
@@ -61,7 +67,7 @@ export function sqlCollector(spec: CollectorSpec): Collector {
       let epoch: number | null | undefined;
       const epochSql = spec.epochSql ? sqlFor(spec.epochSql, ctx.serverVersionNum) : undefined;
       if (epochSql) {
-        const e = await db.query(epochSql);
+        const e = await db.query(OWN_QUERY_MARK + epochSql);
         epoch = num(e.rows[0]?.epoch_ms);
       }
       return { rows, epoch };

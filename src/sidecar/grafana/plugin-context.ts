@@ -11,7 +11,7 @@ export interface WirePluginContext {
     uid?: string;
     name?: string;
   } | null;
-  user?: { login?: string } | null;
+  user?: { login?: string; name?: string; email?: string; role?: string } | null;
   orgId?: string;
 }
 

@@ -81,6 +81,8 @@ export async function handleCallResource(
       fromAlert: isFromAlert(headerValues(req.headers)),
       method,
       body,
+      via: 'grafana',
+      user: req.pluginContext?.user ? { login: req.pluginContext.user.login, role: req.pluginContext.user.role } : null,
     });
     const status = Number.isInteger(r?.status) && r.status >= 100 && r.status <= 599 ? r.status : 200;
     return json(status, r?.body);

@@ -4,7 +4,9 @@
  */
 import type { Frame } from '../../../model/frames';
 import { bucketDeltas, loadSeries, rangeDeltas, type EngineContext } from '../context';
-import { seriesFrame, tableFrame } from '../series-frames';
+import { seriesFrame, tableFrame } from '../series-frames';import { OWN_QUERY_MARK } from '../../collectors/sql-collector';
+
+const OWN_MARK = OWN_QUERY_MARK.trim();
 
 export function slowStatements(ctx: EngineContext): Frame[] {
   const threshold = ctx.query.threshold ?? ctx.metric.defaults?.threshold ?? 20;
@@ -52,8 +54,10 @@ export function topQueries(ctx: EngineContext): Frame[] {
   const totals = rangeDeltas(data, TOP_FIELDS);
   // one row per queryid: the same statement run by several roles is one line of work
   const byQuery = new Map<string, { queryid: string; datname: string; t: Record<string, number> }>();
+  const texts = ctx.store.statementTexts(ctx.query.target);
   for (const e of totals.values()) {
-    if (!e.seen) {
+    // the sidecar's own statements, seen once before their text told us whose they are
+    if (!e.seen || texts.get(e.labels.queryid)?.startsWith(OWN_MARK)) {
       continue;
     }
     const k = `${e.labels.queryid}\u0000${e.labels.datname}`;
@@ -93,7 +97,6 @@ export function topQueries(ctx: EngineContext): Frame[] {
   const sortKey = key[orderBy] ?? key.total_time;
   rows.sort((a, b) => sortKey(b) - sortKey(a) || a.queryid.localeCompare(b.queryid));
   const top = rows.slice(0, ctx.query.topN ?? ctx.metric.defaults?.topN ?? 20);
-  const texts = ctx.store.statementTexts(ctx.query.target, top.map((r) => r.queryid));
   const totalTime = rows.reduce((a, r) => a + r.total_ms, 0);
   return [
     tableFrame(
