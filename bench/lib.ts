@@ -1,0 +1,93 @@
+/**
+ * Shared helpers of the benchmarks: process memory, pg_stat_statements time per role, waiting for
+ * HTTP services, medians, and writing results files that start with the command that made them.
+ */
+import { readFileSync, writeFileSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const ROOT = join(__dirname, '..');
+export const WORK = join(ROOT, 'bench', '.work');
+export const RESULTS = join(ROOT, 'bench', 'results');
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** resident set size (current and peak) of a process, from /proc */
+export function rss(pid: number): { rssMb: number; peakMb: number } {
+  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? NaN);
+  return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
+}
+
+export function dirBytes(dir: string): number {
+  let total = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    total += e.isDirectory() ? dirBytes(p) : statSync(p).size;
+  }
+  return total;
+}
+
+export function median(xs: number[]): number {
+  if (xs.length === 0) {
+    return NaN;
+  }
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export function fmt(x: number, digits = 1): string {
+  if (!Number.isFinite(x)) {
+    return 'n/a';
+  }
+  return x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toFixed(digits);
+}
+
+export function ratio(a: number, b: number): string {
+  if (!Number.isFinite(a) || !Number.isFinite(b) || b === 0) {
+    return 'n/a';
+  }
+  const r = a / b;
+  return r >= 10 ? `${r.toFixed(0)}×` : `${r.toFixed(2)}×`;
+}
+
+export async function waitHttp(url: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const r = await fetch(url);
+      if (r.ok) {
+        return;
+      }
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`${url} did not answer within ${timeoutMs / 1000}s`);
+    }
+    await sleep(200);
+  }
+}
+
+/** the exact command line that produced a results file */
+export function invocation(): string {
+  if (process.env.PGPULSE_BENCH_COMMAND) {
+    return process.env.PGPULSE_BENCH_COMMAND;
+  }
+  const env = Object.entries(process.env)
+    .filter(([k]) => k.startsWith('BENCH_'))
+    .map(([k, v]) => `${k}=${v} `)
+    .join('');
+  const via = process.env.npm_lifecycle_event ? `    # run by \`npm run ${process.env.npm_lifecycle_event}\`` : '';
+  return `${env}node --import tsx ${process.argv.slice(1).map((a) => a.replace(ROOT + '/', '')).join(' ')}${via}`;
+}
+
+export function writeResult(file: string, body: string): string {
+  mkdirSync(RESULTS, { recursive: true });
+  const path = join(RESULTS, file);
+  const machine = `${readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1] ?? 'unknown CPU'}, ${
+    readFileSync('/proc/cpuinfo', 'utf8').match(/^processor/gm)?.length ?? '?'
+  } cores, Node ${process.version}`;
+  writeFileSync(path, `$ ${invocation()}\n\n<!-- recorded ${new Date().toISOString()} on ${machine} -->\n\n${body.trim()}\n`);
+  return path;
+}
