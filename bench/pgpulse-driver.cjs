@@ -18,6 +18,7 @@ async function main() {
   const store = sc.store;
   const sampler = [...sc.samplers.values()][0];
   let points = 0;
+  let byCollector = {};
   let rows = 0;
   let samples = 0;
   const write = store.writeSample.bind(store);
@@ -26,6 +27,9 @@ async function main() {
     points += r.points;
     rows += s.rows.length;
     samples++;
+    if (typeof s.durationMs === 'number') {
+      byCollector[s.collector] = (byCollector[s.collector] || 0) + s.durationMs;
+    }
     return r;
   };
   const dbFile = join(dataDir, 'pgpulse.db');
@@ -41,6 +45,7 @@ async function main() {
       break;
     }
     points = 0;
+    byCollector = {};
     rows = 0;
     samples = 0;
     const t0 = process.hrtime.bigint();
@@ -48,7 +53,7 @@ async function main() {
     const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
     const after = size();
     process.stdout.write(
-      JSON.stringify({ wallMs, points, rows, samples, storeGrowthBytes: after - before, reachable: sampler.status.reachable, unavailable: sampler.status.unavailable, memory: process.memoryUsage() }) + '\n',
+      JSON.stringify({ wallMs, points, rows, samples, storeGrowthBytes: after - before, byCollector, reachable: sampler.status.reachable, unavailable: sampler.status.unavailable, memory: process.memoryUsage() }) + '\n',
     );
     before = after;
   }

@@ -100,7 +100,10 @@ function lines(child: ChildProcess): () => Promise<string> {
 
 let startMemory: { rssMb: number; peakMb: number; heapMb: number; externalMb: number } | undefined;
 
+let ownTop: Array<{ q: string; ms: number; calls: string }> = [];
+
 interface PgpulseCycle {
+  byCollector: Record<string, number>;
   heapMb: number;
   externalMb: number;
   wallMs: number;
@@ -136,10 +139,16 @@ async function runPgpulse(pg: TestPostgres, buildDir: string): Promise<PgpulseCy
       }
       const s1 = await snap(pg, 'pgpulse_mon');
       const m = rss(child.pid!);
-      out.push({ heapMb: r.memory.heapUsed / 1048576, externalMb: r.memory.external / 1048576, wallMs: r.wallMs, points: r.points, rows: r.rows, storeGrowthBytes: r.storeGrowthBytes, dbMs: s1.ms - s0.ms, dbCalls: s1.calls - s0.calls, ...m });
+      out.push({ byCollector: r.byCollector, heapMb: r.memory.heapUsed / 1048576, externalMb: r.memory.external / 1048576, wallMs: r.wallMs, points: r.points, rows: r.rows, storeGrowthBytes: r.storeGrowthBytes, dbMs: s1.ms - s0.ms, dbCalls: s1.calls - s0.calls, ...m });
       process.stderr.write(`pgpulse cycle ${i + 1}/${CYCLES}: ${r.wallMs.toFixed(0)} ms, ${r.rows} rows, ${r.points} points\n`);
       await sleep(1000);
     }
+    ownTop = await pg.query<{ q: string; ms: number; calls: string }>(
+      `SELECT regexp_replace(left(s.query, 90), '\\s+', ' ', 'g') AS q, s.total_exec_time::float8 AS ms, s.calls::text AS calls
+       FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = 'pgpulse_mon' ORDER BY s.total_exec_time DESC LIMIT 6`,
+      [],
+      'app',
+    );
   } finally {
     child.stdin!.write('quit\n');
     const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
@@ -309,6 +318,17 @@ of the sidecar over the run: ${fmt(pM.peak)} MB; Prometheus RSS ${fmt(ex.promRss
 ${pp.map((c, i) => `| ${i + 1} | ${fmt(c.wallMs)} | ${fmt(c.dbMs, 2)} | ${c.dbCalls} | ${c.rows} | ${c.points} | ${c.storeGrowthBytes} | ${fmt(c.rssMb)} | ${fmt(c.heapMb)} | ${fmt(c.externalMb)} |`).join('\n')}
 
 Sidecar memory before the first cycle: RSS ${fmt(startMemory?.rssMb ?? NaN)} MB, JS heap used ${fmt(startMemory?.heapMb ?? NaN)} MB, external ${fmt(startMemory?.externalMb ?? NaN)} MB.
+
+Where a steady pgpulse cycle spends its time (median wall ms per collector, as the sampler records it):
+${Object.keys(steady[0]?.byCollector ?? {})
+  .map((c) => `${c} ${fmt(median(steady.map((x) => x.byCollector[c] ?? 0)))}`)
+  .join(', ')}.
+
+pgpulse's most expensive statements on the database over all ${CYCLES} cycles (pg_stat_statements, role pgpulse_mon):
+
+| statement (start) | total ms | calls |
+|---|---:|---:|
+${ownTop.map((t) => `| \`${t.q.replace(/\|/g, '\\|')}\` | ${fmt(t.ms)} | ${t.calls} |`).join('\n')}
 
 postgres_exporter scrape durations (ms): ${ex.scrapeMs.map((x) => fmt(x)).join(', ')}.
 
