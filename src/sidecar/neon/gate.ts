@@ -204,7 +204,11 @@ export class NeonGate implements SamplingGate {
     this.store?.writeSample({ target: this.opts.target.name, collector: IDLE_BY_DESIGN, ts: now, ok: true, rows: [] });
   }
 
-  async allow(target: TargetConfig): Promise<{ allowed: boolean; reason?: string }> {
+  /**
+   * byDesign: true when pgpulse stays away on purpose (idle endpoint, back-off): health may say
+   * "ok, idle by design" instead of an error.
+   */
+  async allow(target: TargetConfig): Promise<{ allowed: boolean; reason?: string; byDesign?: boolean }> {
     void target;
     const now0 = this.now();
     await this.refresh(now0);
@@ -229,7 +233,7 @@ export class NeonGate implements SamplingGate {
       this.mode = 'idle';
       this.backoffSince = undefined;
       this.marker(now);
-      return { allowed: false, reason: `Neon compute is ${known.current_state} (scale to zero by design): pgpulse does not connect until it is active again` };
+      return { allowed: false, byDesign: true, reason: `Neon compute is ${known.current_state} (scale to zero by design): pgpulse does not connect until it is active again` };
     }
     if (this.backoffSince !== undefined) {
       const lastActive = known.last_active ? Date.parse(known.last_active) : NaN;
@@ -245,6 +249,7 @@ export class NeonGate implements SamplingGate {
         this.marker(now);
         return {
           allowed: false,
+          byDesign: true,
           reason: `backing off: only pgpulse used the Neon compute for ${Math.round(this.quietMs / 1000)} s, so pgpulse stays away until it suspends (suspend_timeout ${Math.round(suspendMs / 1000)} s) or another client uses it`,
         };
       }

@@ -125,6 +125,7 @@ test('idle and init: never allowed, one idle-by-design marker per cycle, API ask
       s.advance(STATE_MS);
       const r = await s.gate.allow(s.target);
       assert.equal(r.allowed, false);
+      assert.equal((r as { byDesign?: boolean }).byDesign, true, 'idle is by design, not a failure');
       assert.match(r.reason ?? '', new RegExp(`Neon compute is ${state}`));
     }
     assert.equal(s.markers(), 2);
@@ -232,6 +233,7 @@ test('wrong key: not allowed, the reason names the fix, no idle marker (the stal
     for (let i = 0; i < 5; i++) {
       const r = await cycle(s);
       assert.equal(r.allowed, false);
+      assert.notEqual((r as { byDesign?: boolean }).byDesign, true, 'a wrong key is a failure');
       assert.match(r.reason ?? '', /rejected the API key/);
     }
     assert.equal(s.markers(), 0);
