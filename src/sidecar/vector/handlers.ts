@@ -149,11 +149,12 @@ function latestPerStep(ctx: EngineContext, ts: number[], values: Array<number | 
   return out;
 }
 
-function probeFilter(ctx: EngineContext): LabelFilter {
+/** alertable probe series show the session default unless efSearch asks for a swept value; sweep metrics show all */
+function probeFilter(ctx: EngineContext, sweep: boolean): LabelFilter {
   return {
     object: 'probe',
     indexrelname: ctx.filter.indexrelname,
-    ef_search: ctx.query.efSearch !== undefined ? String(ctx.query.efSearch) : undefined,
+    ef_search: sweep ? undefined : ctx.query.efSearch !== undefined ? String(ctx.query.efSearch) : 'default',
     k: ctx.query.k !== undefined ? String(ctx.query.k) : undefined,
   };
 }
@@ -163,8 +164,8 @@ function settingOrder(a: Record<string, string>, b: Record<string, string>): num
   return a.indexrelname.localeCompare(b.indexrelname) || v(a.ef_search) - v(b.ef_search);
 }
 
-function probeSeries(ctx: EngineContext, fields: Array<{ field: string; quantile?: string }>, how: string): Frame[] {
-  const data = loadSeries(ctx, 'vector_probe', fields.map((f) => f.field), probeFilter(ctx));
+function probeSeries(ctx: EngineContext, fields: Array<{ field: string; quantile?: string }>, how: string, sweep = false): Frame[] {
+  const data = loadSeries(ctx, 'vector_probe', fields.map((f) => f.field), probeFilter(ctx, sweep));
   const ts = data.samples.map((s) => s.ts);
   const ok = data.samples.map((s) => s.ok);
   const frames: Array<{ labels: Record<string, string>; frame: Frame; q: number }> = [];
@@ -197,6 +198,14 @@ export function vectorProbeLatency(ctx: EngineContext): Frame[] {
 
 export function vectorRecall(ctx: EngineContext): Frame[] {
   return probeSeries(ctx, [{ field: 'recall' }], 'mean over the sampled query vectors of |ANN top-k ∩ exact top-k| / k (exact: SET LOCAL enable_indexscan = off); each point is the latest probe run at or before the end of the step');
+}
+
+export function vectorRecallSweep(ctx: EngineContext): Frame[] {
+  return probeSeries(ctx, [{ field: 'recall' }], 'recall@k per swept ef_search / probes (mean over the sampled query vectors of |ANN top-k ∩ exact top-k| / k); each point is the latest probe run at or before the end of the step', true);
+}
+
+export function vectorProbeLatencySweep(ctx: EngineContext): Frame[] {
+  return probeSeries(ctx, [{ field: 'p95_ms', quantile: 'p95' }], 'nearest-rank p95 of probe ANN query latency per swept ef_search / probes; each point is the latest probe run at or before the end of the step', true);
 }
 
 function latestProbes(ctx: EngineContext): { points: ProbePoint[]; targetRecall: number } {

@@ -78,7 +78,7 @@ test('probe recall equals the independently computed recall, and does not fall a
       }
       ours.set(s, sum / queryIds.length);
     }
-    const res = await sc.query({ from: Date.now() - 60_000, to: Date.now() + 1000, queries: [{ refId: 'A', metric: 'vector_recall', index: 'items_hnsw' }] });
+    const res = await sc.query({ from: Date.now() - 60_000, to: Date.now() + 1000, queries: [{ refId: 'A', metric: 'vector_recall_sweep', index: 'items_hnsw' }] });
     assert.equal(res.status, 200, JSON.stringify(res.json));
     frames = res.json.results.A.frames as any[];
     assert.equal(frames.length, SWEEP.length + 1);
@@ -111,6 +111,12 @@ test('probe recall equals the independently computed recall, and does not fall a
   const byQ = Object.fromEntries(lf.map((f) => [f.schema.fields[1].labels.quantile, last(f)]));
   assert.ok(byQ.p50 > 0 && byQ.p50 <= byQ.p95 && byQ.p95 <= byQ.p99, JSON.stringify(byQ));
   assert.equal(lf[0].schema.meta.type, 'timeseries-multi');
+
+  // the alertable series: the session default only, unless efSearch picks a swept value
+  const rec = await sc.query({ from: Date.now() - 60_000, to: Date.now() + 1000, queries: [{ refId: 'A', metric: 'vector_recall' }, { refId: 'B', metric: 'vector_recall', efSearch: 80 }, { refId: 'C', metric: 'vector_probe_latency' }] });
+  assert.deepEqual(rec.json.results.A.frames.map((f: any) => f.schema.fields[1].labels.ef_search), ['default']);
+  assert.deepEqual(rec.json.results.B.frames.map((f: any) => f.schema.fields[1].labels.ef_search), ['80']);
+  assert.deepEqual(rec.json.results.C.frames.map((f: any) => [f.schema.fields[1].labels.ef_search, f.schema.fields[1].labels.quantile]), [['default', 'p50'], ['default', 'p95'], ['default', 'p99']]);
 
   // the index table: health facts from the catalog and the smallest ef_search reaching 0.95
   const tbl = await sc.query({ from: Date.now() - 60_000, to: Date.now() + 1000, queries: [{ refId: 'A', metric: 'vector_indexes' }] });
