@@ -16,7 +16,8 @@ import { createPool, describeDbError, inReadOnlyTx } from './targets/connection'
 
 /** Decides whether the target may be contacted now (Neon: never wake or keep awake a compute). */
 export interface SamplingGate {
-  allow(target: TargetConfig): Promise<{ allowed: boolean; reason?: string }>;
+  /** byDesign: pgpulse stays away on purpose (an idle Neon compute): health says ok, alerts stay quiet */
+  allow(target: TargetConfig): Promise<{ allowed: boolean; reason?: string; byDesign?: boolean }>;
   /** told after each cycle what pgpulse saw, so it can back off when nobody else uses the compute */
   observe?(target: TargetConfig, ctx: TargetContext): void;
 }
@@ -30,6 +31,8 @@ export interface TargetStatus {
   extensions: Record<string, string>;
   unavailable: Record<string, string>;
   paused?: string;
+  /** the pause is scale-to-zero by design, not a failure */
+  pausedByDesign?: boolean;
 }
 
 export class TargetSampler {
@@ -88,13 +91,17 @@ export class TargetSampler {
     const name = this.target.name;
     const now = Date.now();
     if (this.gate) {
-      const g = await this.gate.allow(this.target).catch((e: Error) => ({ allowed: false, reason: `gate error: ${e.message}` }));
+      const g: { allowed: boolean; reason?: string; byDesign?: boolean } = await this.gate
+        .allow(this.target)
+        .catch((e: Error) => ({ allowed: false, reason: `gate error: ${e.message}` }));
       if (!g.allowed) {
         this.status.paused = g.reason ?? 'paused';
+        this.status.pausedByDesign = g.byDesign === true;
         this.metrics.cyclesSkipped.inc({ target: name, reason: 'gate' });
         return;
       }
       this.status.paused = undefined;
+      this.status.pausedByDesign = undefined;
     }
     const due = this.collectors.filter((c) => force || this.cycle % Math.max(1, this.intervalFactor(c)) === 0);
     this.cycle++;

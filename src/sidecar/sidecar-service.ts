@@ -142,6 +142,15 @@ export class SidecarService implements PgpulseService {
     let reachable = false;
     let serverVersion: string | undefined;
     const extensions: HealthReport['details']['extensions'] = {};
+    if (sampler.status.paused && sampler.status.pausedByDesign) {
+      // an idle Neon compute: connecting to check would wake it
+      const last = this.store.lastSample(target, 'server');
+      return {
+        status: 'ok',
+        message: `pgpulse sidecar is up; target ${target} is idle by design — ${sampler.status.paused}. History stays available${last ? ` (last sample ${new Date(last.ts).toISOString()})` : ''}.`,
+        details: { target, reachable: false, extensions: {}, lastSampleAgeSeconds: last ? (Date.now() - last.ts) / 1000 : null, neonState: 'idle', problems: [] },
+      };
+    }
     if (sampler.status.paused) {
       problems.push(`sampling paused: ${sampler.status.paused}`);
     } else {
@@ -189,7 +198,11 @@ export class SidecarService implements PgpulseService {
       problems.push(age === null ? 'no sample stored yet: the first one arrives within one interval' : `last sample is ${Math.round(age)} s old`);
     }
     for (const [c, why] of Object.entries(sampler.status.unavailable)) {
-      if (!problems.some((p) => p.includes(why))) {
+      // collectors for other kinds of target (Neon on plain PostgreSQL) are not problems
+      if (why.startsWith('not applicable') || !problems.some((p) => p.includes(why))) {
+        if (why.startsWith('not applicable')) {
+          continue;
+        }
         problems.push(`${c} collector unavailable: ${why}`);
       }
     }
