@@ -308,6 +308,7 @@ export function vectorIndexes(ctx: EngineContext): Frame[] {
       lists: facts.lists,
       size: facts.sizeBytes,
       cache_share: facts.sharedBuffersBytes ? facts.sizeBytes / facts.sharedBuffersBytes : null,
+      lfc_share: facts.lfcBytes ? facts.sizeBytes / facts.lfcBytes : null,
       rows: facts.tableRows,
       dead: facts.deadTuples,
       recall: dflt?.recall ?? null,
@@ -338,7 +339,7 @@ export function vectorIndexes(ctx: EngineContext): Frame[] {
       key: '',
       opclass: '',
       operator: '',
-      dims: null, m: null, ef_construction: null, lists: null, size: null, cache_share: null, rows: null, dead: null, recall: null, p95: null, best: null, queries: 0,
+      dims: null, m: null, ef_construction: null, lists: null, size: null, cache_share: null, lfc_share: null, rows: null, dead: null, recall: null, p95: null, best: null, queries: 0,
       advice: `building (pid ${b.labels.pid}): ${String(b.info.phase)}${total ? `, ${Math.round((100 * (done ?? 0)) / total)}% of ${total} blocks` : ''}; a NOTICE "hnsw graph no longer fits into maintenance_work_mem" in the log means the slow path: raise maintenance_work_mem`,
     });
   }
@@ -368,6 +369,7 @@ export function vectorIndexes(ctx: EngineContext): Frame[] {
         lists: null,
         size: null,
         cache_share: null,
+        lfc_share: null,
         rows: null,
         dead: null,
         recall: null,
@@ -405,6 +407,7 @@ export function vectorIndexes(ctx: EngineContext): Frame[] {
         f('lists', 'number', (r) => r.lists),
         f('size_bytes', 'number', (r) => r.size, { displayName: 'Index size', unit: 'bytes' }),
         f('shared_buffers_share', 'number', (r) => r.cache_share, { displayName: 'Size / shared_buffers', unit: 'percentunit' }),
+        f('lfc_share', 'number', (r) => r.lfc_share, { displayName: 'Size / Neon LFC', unit: 'percentunit' }),
         f('rows', 'number', (r) => r.rows, { displayName: 'Table rows', unit: 'short' }),
         f('dead_tuples', 'number', (r) => r.dead, { displayName: 'Dead tuples', unit: 'short' }),
         f('recall', 'number', (r) => r.recall, { displayName: `Recall@${k} (default)`, unit: 'percentunit' }),
