@@ -5,13 +5,11 @@
 import type { PoolClient } from 'pg';
 import { sqlFor, type CollectorSpec } from '../../model/catalog/collectors';
 import type { SampleRow } from '../store/types';
+import { OWN_QUERY_MARK } from '../targets/own-queries';
 import type { Collector, CollectorResult, TargetContext } from './types';
 
-/**
- * Every statement pgpulse runs starts with this comment, which pg_stat_statements keeps: the
- * sidecar's own queries are recognised and left out of the statement metrics they would skew.
- */
-export const OWN_QUERY_MARK = '/* pgpulse */ ';
+
+export { OWN_QUERY_MARK };
 
 function num(v: unknown): number | null {
   if (v === null || v === undefined) {

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Pool, type PoolClient } from 'pg';
 import type { TargetConfig } from '../config';
 import { redact } from '../auth';
+import { markOwnQueries } from './own-queries';
 
 function sslOption(t: TargetConfig): boolean | { rejectUnauthorized: boolean; ca?: string } | undefined {
   const mode = t.ssl?.mode;
@@ -31,6 +32,7 @@ export function createPool(t: TargetConfig, opts: { max?: number; applicationNam
   });
   // An idle client that errors (server restart, network) must not crash the process.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => markOwnQueries(client));
   return pool;
 }
 

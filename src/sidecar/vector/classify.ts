@@ -129,6 +129,11 @@ function selectsWithOrder(stmt: Node | undefined, out: Node[] = []): Node[] {
   return out;
 }
 
+/** Cheap pre-check before parsing: a vector search needs one of pgvector's distance operators. */
+export function mayBeVectorQuery(text: string): boolean {
+  return /<->|<#>|<=>|<\+>|<~>|<%>/.test(text);
+}
+
 /** Classify one statement text; null when it is not a vector query (or does not parse). */
 export function classifyStatement(text: string): VectorQueryShape | null {
   let tree: Node;

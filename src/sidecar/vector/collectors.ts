@@ -7,7 +7,7 @@
 import type { PoolClient } from 'pg';
 import type { Collector, TargetContext } from '../collectors/types';
 import type { SampleRow } from '../store/types';
-import { accessMethodOf, classifyStatement, loadParser, type VectorQueryShape } from './classify';
+import { accessMethodOf, classifyStatement, loadParser, mayBeVectorQuery, type VectorQueryShape } from './classify';
 import { vectorConfigOf } from './config';
 import { discover, type AnnIndex, type Discovery } from './discovery';
 import { matchIndex } from './match';
@@ -91,8 +91,15 @@ function indexRow(i: AnnIndex): SampleRow {
 }
 
 async function collectVector(db: PoolClient, ctx: TargetContext): Promise<{ rows: SampleRow[] }> {
-  await loadParser();
   const name = ctx.target.name;
+  const known = stateFor(shapes, name, () => new Map());
+  const texts = ctx.store.statementTexts(name);
+  // The parser is ~100 MB of WebAssembly: load it only when there is a vector index to read or a
+  // statement that could be a vector search.
+  const candidates = [...texts].filter(([q, t]) => !known.has(q) && mayBeVectorQuery(t));
+  if (ctx.extensions.has('vector') || candidates.length > 0) {
+    await loadParser();
+  }
   const cfg = vectorConfigOf(ctx.target);
   // without pgvector in this database there is nothing to discover, but statements may still be classified
   const d: Discovery = ctx.extensions.has('vector')
@@ -121,11 +128,9 @@ async function collectVector(db: PoolClient, ctx: TargetContext): Promise<{ rows
     });
   }
   // passive: classify statement texts once per queryid
-  const known = stateFor(shapes, name, () => new Map());
-  const texts = ctx.store.statementTexts(name);
   for (const [q, text] of texts) {
     if (!known.has(q)) {
-      known.set(q, classifyStatement(text));
+      known.set(q, mayBeVectorQuery(text) ? classifyStatement(text) : null);
     }
   }
   const current = (await db.query<{ d: string }>('SELECT current_database() AS d')).rows[0].d;

