@@ -117,7 +117,15 @@ module.exports = (env, argv) => {
                 .replace('%TODAY%', new Date().toISOString().slice(0, 10));
             },
           },
-          ...copyIfPresent('README.md'),
+          // Grafana's catalog shows the packaged README outside the repository: relative links
+          // would break there (the plugin validator flags them), so they become plain text.
+          ...copyIfPresent('README.md').map((e) => ({
+            ...e,
+            transform: (content) =>
+              content
+                .toString()
+                .replace(/\[([^\]]+)\]\((?!https?:|mailto:|#)([^)\s]+)\)/g, (_, text, target) => (text.replace(/`/g, '') === target ? `\`${target}\`` : `${text} (\`${target}\` in the source)`)),
+          })),
           ...copyIfPresent('CHANGELOG.md'),
           ...copyIfPresent('LICENSE'),
           { from: 'src/plugin/img', to: 'img' },
