@@ -103,6 +103,23 @@ export function rangeDeltas(data: CounterData, fields: string[]): Map<string, { 
   return out;
 }
 
+/** The same totals as rangeDeltas(loadSeries(…)), computed from stored points only (fast over long ranges). */
+export function rangeTotals(ctx: EngineContext, collector: string, fields: string[], filter: LabelFilter = ctx.filter) {
+  const samples = ctx.store.samples(ctx.query.target, collector, ctx.range.from, ctx.range.to);
+  const out = new Map<string, { labels: Record<string, string>; totals: Record<string, number>; seen: boolean }>();
+  for (const t of ctx.store.rangeTotals(ctx.query.target, collector, fields, filter, samples)) {
+    const key = JSON.stringify(t.labels);
+    let e = out.get(key);
+    if (!e) {
+      e = { labels: t.labels, totals: Object.fromEntries(fields.map((f) => [f, 0])), seen: false };
+      out.set(key, e);
+    }
+    e.totals[t.field] += t.total;
+    e.seen ||= t.seen;
+  }
+  return out;
+}
+
 /** Latest non-null value per series within the range. */
 export function latestValues(data: CounterData, field: string): Map<string, { labels: Record<string, string>; value: number | null; ts: number | null }> {
   const out = new Map<string, { labels: Record<string, string>; value: number | null; ts: number | null }>();

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { migrations } from './migrations';
-import type { CollectedSample, EntityInfo, LabelFilter, SampleInfo, SeriesValues, StoredEvent } from './types';
+import type { CollectedSample, EntityInfo, LabelFilter, RangeTotal, SampleInfo, SeriesValues, StoredEvent } from './types';
 
 /** a full copy of every value this often, so readers never scan far back to carry values forward */
 const KEYFRAME_EVERY = 120;
@@ -271,6 +271,142 @@ export class Store {
       }
       return { labels: s.parsed, field: s.field, values };
     });
+  }
+
+  /**
+   * Σ of reset-aware counter deltas per series over `samples` (as samples() returns them), walking
+   * only the stored points: the same totals as taking deltas of matrix() sample by sample, without
+   * materialising a value per series per sample (what makes 24 h "top queries" fast).
+   */
+  rangeTotals(target: string, collector: string, fields: string[], filter: LabelFilter | undefined, samples: SampleInfo[]): RangeTotal[] {
+    if (samples.length < 2 || fields.length === 0) {
+      return [];
+    }
+    const targetId = this.targetId(target);
+    const first = samples[0].id;
+    const last = samples[samples.length - 1].id;
+    const kf = this.db
+      .prepare('SELECT max(id) AS id FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id <= ?')
+      .get(targetId, collector, first) as { id: number | null };
+    const from = kf.id ?? 0;
+    const all = [...fields, '_epoch'];
+    const placeholders = all.map(() => '?').join(',');
+    const series = (
+      this.db.prepare(`SELECT id, labels, field FROM series WHERE target_id = ? AND collector = ? AND field IN (${placeholders})`).all(targetId, collector, ...all) as Array<{
+        id: number;
+        labels: string;
+        field: string;
+      }>
+    ).filter((x) => matches(parseLabels(x.labels), filter));
+    if (series.length === 0) {
+      return [];
+    }
+    const bySeries = new Map<number, Array<[number, number | null]>>();
+    for (const x of series) {
+      bySeries.set(x.id, []);
+    }
+    const stmt = this.db.prepare(
+      `SELECT p.series_id AS s, p.sample_id AS k, p.value AS v FROM series s JOIN point p ON p.series_id = s.id AND p.sample_id BETWEEN ? AND ?
+       WHERE s.target_id = ? AND s.collector = ? AND s.field IN (${placeholders})`,
+    );
+    for (const r of stmt.iterate(from, last, targetId, collector, ...all) as Iterable<{ s: number; k: number; v: number | null }>) {
+      bySeries.get(r.s)?.push([r.k, r.v]);
+    }
+    const keyframes = (
+      this.db.prepare('SELECT id FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id > ? AND id <= ? ORDER BY id').all(targetId, collector, from, last) as Array<{
+        id: number;
+      }>
+    ).map((r) => r.id);
+    // for each sample in the range: the epoch of the ok sample before it (deltas pair consecutive ok samples)
+    const prevOk = new Map<number, { epoch: number | null; id: number }>();
+    let lastOk: { epoch: number | null; id: number } | undefined;
+    for (const sm of samples) {
+      if (!sm.ok) {
+        continue;
+      }
+      if (lastOk) {
+        prevOk.set(sm.id, lastOk);
+      }
+      lastOk = { epoch: sm.epoch, id: sm.id };
+    }
+    const epochOf = new Map(samples.map((sm) => [sm.id, sm.epoch]));
+    const hasOkAfterFirst = samples.some((sm) => sm.ok && sm.id > first);
+    /** the value timeline of one series as [sample id, value] events, keyframe gaps included */
+    const events = (pts: Array<[number, number | null]>): Array<[number, number | null]> => {
+      pts.sort((a, b) => a[0] - b[0]);
+      const out: Array<[number, number | null]> = [];
+      let p = 0;
+      let k = 0;
+      while (p < pts.length || k < keyframes.length) {
+        const np = p < pts.length ? pts[p][0] : Infinity;
+        const nk = k < keyframes.length ? keyframes[k] : Infinity;
+        if (nk < np) {
+          out.push([nk, null]);
+          k++;
+        } else {
+          if (nk === np) {
+            k++;
+          }
+          out.push(pts[p]);
+          p++;
+        }
+      }
+      return out;
+    };
+    // row epochs: the sample ids at which a row's epoch changed
+    const rowResets = new Map<string, Set<number>>();
+    for (const x of series) {
+      if (x.field !== '_epoch') {
+        continue;
+      }
+      const set = new Set<number>();
+      let cur: number | null = null;
+      for (const [id, v] of events(bySeries.get(x.id) ?? [])) {
+        if (cur !== null && v !== null && v !== cur && id >= first) {
+          set.add(id);
+        }
+        cur = v;
+      }
+      rowResets.set(x.labels, set);
+    }
+    const out: RangeTotal[] = [];
+    for (const x of series) {
+      if (x.field === '_epoch') {
+        continue;
+      }
+      let cur: number | null = null;
+      let total = 0;
+      let seen = false;
+      let startChecked = false;
+      const resets = rowResets.get(x.labels);
+      let timeline = events(bySeries.get(x.id) ?? []);
+      if (resets && resets.size > 0) {
+        // a row epoch that changed while the counter kept its value: reset and regrown to the same number
+        const have = new Set(timeline.map((e) => e[0]));
+        const extra = [...resets].filter((id) => !have.has(id)).map((id): [number, number | null | 'same'] => [id, 'same']);
+        timeline = [...timeline, ...extra].sort((a, b) => a[0] - b[0]) as Array<[number, number | null]>;
+      }
+      for (const [id, raw] of timeline as Array<[number, number | null | 'same']>) {
+        const v: number | null = raw === 'same' ? cur : raw;
+        if (id > first && !startChecked) {
+          // the row already existed when the range began and lived on into it
+          seen ||= cur !== null && hasOkAfterFirst;
+          startChecked = true;
+        }
+        const before = prevOk.get(id);
+        if (id > first && before && v !== null && epochOf.has(id)) {
+          const reset = cur === null || v < cur || epochOf.get(id) !== before.epoch || (resets?.has(id) ?? false);
+          total += reset ? v : v - cur!;
+          seen = true;
+        }
+        cur = v;
+      }
+      if (!startChecked) {
+        seen ||= cur !== null && hasOkAfterFirst;
+      }
+      out.push({ labels: parseLabels(x.labels), field: x.field, total, seen });
+    }
+    return out;
   }
 
   entities(target: string, collector: string, filter?: LabelFilter): EntityInfo[] {

@@ -50,3 +50,11 @@ export interface StoredEvent {
 
 /** Labels must match exactly; undefined values are ignored. */
 export type LabelFilter = Record<string, string | undefined>;
+
+/** Σ of counter deltas of one series over a range; seen = at least one delta fell in it */
+export interface RangeTotal {
+  labels: Record<string, string>;
+  field: string;
+  total: number;
+  seen: boolean;
+}

@@ -3,7 +3,7 @@
  * "top queries" table, both from deltas inside the range.
  */
 import type { Frame } from '../../../model/frames';
-import { bucketDeltas, loadSeries, rangeDeltas, type EngineContext } from '../context';
+import { bucketDeltas, loadSeries, rangeTotals, type EngineContext } from '../context';
 import { seriesFrame, tableFrame } from '../series-frames';import { OWN_QUERY_MARK } from '../../collectors/sql-collector';
 
 const OWN_MARK = OWN_QUERY_MARK.trim();
@@ -50,8 +50,7 @@ export function slowStatements(ctx: EngineContext): Frame[] {
 const TOP_FIELDS = ['calls', 'total_exec_time', 'rows', 'shared_blks_hit', 'shared_blks_read', 'temp_blks_written', 'total_plan_time'];
 
 export function topQueries(ctx: EngineContext): Frame[] {
-  const data = loadSeries(ctx, 'statements', TOP_FIELDS);
-  const totals = rangeDeltas(data, TOP_FIELDS);
+  const totals = rangeTotals(ctx, 'statements', TOP_FIELDS);
   // one row per queryid: the same statement run by several roles is one line of work
   const byQuery = new Map<string, { queryid: string; datname: string; t: Record<string, number> }>();
   const texts = ctx.store.statementTexts(ctx.query.target);
