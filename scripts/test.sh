@@ -35,16 +35,20 @@ fi
 
 if [ -f tests/conformance/run.sh ]; then
   step "conformance (Go, grafana-plugin-sdk-go)"
-  bash tests/conformance/run.sh 2>&1 | tee "$out/go.txt" | grep -E '^(--- |ok|FAIL|PASS)' | tail -60
-  p=$(grep -cE '^\s*--- PASS' "$out/go.txt"); f=$(grep -cE '^\s*--- FAIL' "$out/go.txt")
+  bash tests/conformance/run.sh > "$out/go.txt" 2>&1
+  go_status=$?
+  grep -E '^(--- |ok|FAIL|PASS)' "$out/go.txt" | tail -60
+  p=$(grep -cE '^\s*--- PASS' "$out/go.txt" || true); f=$(grep -cE '^\s*--- FAIL' "$out/go.txt" || true)
   passed=$((passed + p)); failed=$((failed + f))
-  if [ "${PIPESTATUS[0]}" != 0 ] || [ "$f" != 0 ] || ! grep -qE '^(ok|PASS)' "$out/go.txt"; then status=1; [ "$f" = 0 ] && failed=$((failed + 1)); tail -40 "$out/go.txt"; fi
+  if [ "$go_status" != 0 ] || [ "$f" != 0 ] || ! grep -qE '^(ok|PASS)' "$out/go.txt"; then status=1; [ "$f" = 0 ] && failed=$((failed + 1)); tail -40 "$out/go.txt"; fi
 fi
 
 if [ -f playwright.config.ts ]; then
   step "browser e2e (Playwright + Debian chromium)"
   npx playwright test -c playwright.config.ts --reporter=line 2>&1 | tee "$out/e2e.txt" | tail -15
-  p=$(grep -oE '^\s*[0-9]+ passed' "$out/e2e.txt" | awk '{print $1}' | tail -1); f=$(grep -oE '^\s*[0-9]+ failed' "$out/e2e.txt" | awk '{print $1}' | tail -1)
+  # the line reporter moves the cursor with ANSI codes: strip them before reading its summary
+  sed -E 's/\x1b\[[0-9;]*[A-Za-z]//g' "$out/e2e.txt" > "$out/e2e.plain"
+  p=$(grep -oE '^\s*[0-9]+ passed' "$out/e2e.plain" | awk '{print $1}' | tail -1); f=$(grep -oE '^\s*[0-9]+ failed' "$out/e2e.plain" | awk '{print $1}' | tail -1)
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
   if [ -z "$p" ] || [ -n "$f" ]; then status=1; [ -z "$p$f" ] && failed=$((failed + 1)); fi
 fi
