@@ -1,4 +1,7 @@
 /**
+ * Kept where @grafana/create-plugin's scaffold keeps it (.config/webpack/webpack.config.ts) and
+ * following its conventions, written for this project rather than generated.
+ *
  * Builds the Grafana frontend plugin into dist/ the way create-plugin does: one AMD module.js
  * with Grafana's shared libraries as externals, publicPath under public/plugins/<id>/, and the
  * plugin's static files copied next to it. The locator executables (dist/gpx_pgpulse_linux_*)
@@ -8,8 +11,8 @@ const path = require('node:path');
 const fs = require('node:fs');
 const CopyWebpackPlugin = require('copy-webpack-plugin');
 
-const root = __dirname;
-const pkg = require('./package.json');
+const root = path.resolve(__dirname, '..', '..');
+const pkg = require(path.join(root, 'package.json'));
 const pluginJson = JSON.parse(fs.readFileSync(path.join(root, 'plugin.json'), 'utf8'));
 
 /** Exactly the modules Grafana provides to plugins at run time (grafana-plugin-protocol.md §7). */
