@@ -22,12 +22,13 @@ export function parseDuration(v: string | number): number {
   return Number(m[1]) * UNIT_MS[m[2] ?? 's'];
 }
 
-const duration = (min: number, max: number) =>
+/** a duration option in ms, bounded (exported for the feature modules' own config sections) */
+export const duration = (min: number, max: number) =>
   z.union([z.string(), z.number()]).transform((v, ctx) => {
     try {
       const ms = parseDuration(v);
       if (ms < min || ms > max) {
-        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be between ${min / 1000}s and ${max / 1000}s, got ${v}` });
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be between ${min < 1000 ? `${min}ms` : `${min / 1000}s`} and ${max / 1000}s, got ${v}` });
         return z.NEVER;
       }
       return ms;

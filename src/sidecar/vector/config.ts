@@ -3,25 +3,9 @@
  * the database, so they are off unless a target turns them on, and every knob has a ceiling.
  */
 import { z } from 'zod';
-import { ConfigError, parseDuration } from '../config';
+import { ConfigError, duration } from '../config';
 
-const ms = (min: number, max: number, dflt: string) =>
-  z
-    .union([z.string(), z.number()])
-    .default(dflt)
-    .transform((v, ctx) => {
-      try {
-        const n = parseDuration(v);
-        if (n < min || n > max) {
-          ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be between ${min}ms and ${max / 1000}s, got ${v}` });
-          return z.NEVER;
-        }
-        return n;
-      } catch (e) {
-        ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message });
-        return z.NEVER;
-      }
-    });
+const ms = (min: number, max: number, dflt: string) => duration(min, max).default(dflt);
 
 const probesSchema = z
   .object({
