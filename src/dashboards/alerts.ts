@@ -193,12 +193,6 @@ export function alertSpecs(): AlertSpec[] {
   return [...specs, ...vectorAlertSpecs()];
 }
 
-/**
- * Probe setting the vector rules watch. The probes sweep ef_search (HNSW) / probes (IVFFlat)
- * values and Grafana expressions cannot pick series by label, so the rules ask for one setting:
- * 40 is hnsw.ef_search's default and the first value of the sidecar's default sweep.
- */
-export const VECTOR_ALERT_EF_SEARCH = 40;
 /** The sidecar's default vector.probes.targetRecall (src/sidecar/vector/config.ts). */
 export const VECTOR_TARGET_RECALL = 0.95;
 export const VECTOR_LATENCY_MS = 100;
@@ -208,17 +202,19 @@ export function vectorAlertSpecs(): AlertSpec[] {
   const out: AlertSpec[] = [];
   const opts = (metric: string) => {
     const def = findMetric(metric);
+    // Grafana expressions cannot pick series by label: without efSearch the sidecar answers only the
+    // session's own ef_search / probes, and the latency rule asks for one quantile
     return def?.alertable && def.options.includes('efSearch') ? def : undefined;
   };
   const probeNote =
-    `Probes are opt-in per target (vector.probes.enabled in the sidecar config); without them this rule has no data and stays OK. It watches the ef_search / probes = ${VECTOR_ALERT_EF_SEARCH} series (hnsw.ef_search's default, the first value of the default sweep).`;
+    `Probes are opt-in per target (vector.probes.enabled in the sidecar config); without them this rule has no data and stays OK. It watches the series at the session's own ef_search / probes: what the application's queries get.`;
   const recall = opts('vector_recall');
   if (recall) {
     out.push({
       uid: 'pgpulse-vector-recall-low',
       title: 'pgvector recall below target',
       metric: 'vector_recall',
-      options: { efSearch: VECTOR_ALERT_EF_SEARCH },
+      options: {},
       windowSeconds: 1800,
       reducer: 'last',
       op: 'lt',
@@ -239,7 +235,7 @@ export function vectorAlertSpecs(): AlertSpec[] {
       uid: 'pgpulse-vector-latency-high',
       title: 'pgvector probe latency high',
       metric: 'vector_probe_latency',
-      options: { efSearch: VECTOR_ALERT_EF_SEARCH },
+      options: { quantile: 'p95' },
       windowSeconds: 1800,
       reducer: 'last',
       op: 'gt',
@@ -247,8 +243,8 @@ export function vectorAlertSpecs(): AlertSpec[] {
       for: '15m',
       ...optionalFeature,
       severity: 'warning',
-      summary: `{{ $labels.quantile }} latency of ANN probes on index {{ $labels.index }} at ef_search={{ $labels.ef_search }} is {{ $values.B.Value }} ms (above ${VECTOR_LATENCY_MS} ms).`,
-      description: `${latency.description} The latest probe run in the last 30 minutes is above ${VECTOR_LATENCY_MS} ms. The answer has p50, p95 and p99 series; each is its own alert instance, named by its quantile label. ${probeNote}`,
+      summary: `p95 latency of ANN probes on index {{ $labels.index }} at ef_search={{ $labels.ef_search }} is {{ $values.B.Value }} ms (above ${VECTOR_LATENCY_MS} ms).`,
+      description: `${latency.description} The latest probe run in the last 30 minutes is above ${VECTOR_LATENCY_MS} ms. Only the p95 series is evaluated (quantile: p95). ${probeNote}`,
       runbook:
         'Open pgpulse / Vector search. Compare the index size with shared_buffers (and the Neon local file cache): an HNSW index that no longer fits in memory makes latency jump while the buffer hit ratio barely moves; give the compute more memory, use halfvec for large dimensions, or partition. Check the Vector queries table for queries not using their index (operator / opclass mismatch, no LIMIT) and for filters walking hnsw.max_scan_tuples with iterative scans. A higher ef_search raises latency: pick the smallest that meets the recall target.',
       dashboard: DASHBOARD_UIDS.vector,

@@ -35,10 +35,8 @@ export const queryOptionsSchema = z
     /** vector probes: k of recall@k, and the ef_search (HNSW) or probes (IVFFlat) series to show */
     k: z.number().int().min(1).max(1000).optional(),
     efSearch: z.number().int().min(1).max(1000).optional(),
-    /** vector probe latency: one quantile instead of all three */
+    /** vector probe latency: one quantile instead of all three (alert rules watch exactly p95) */
     quantile: z.enum(['p50', 'p95', 'p99']).optional(),
-    /** vector probes: only the session's default ef_search / probes, not the sweep */
-    sessionDefault: z.boolean().optional(),
     schemaVersion: z.number().int().optional(),
   })
   // Grafana adds its own keys (datasource, hide, key, queryType, intervalMs …): ignore, never fail on them.

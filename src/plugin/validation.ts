@@ -18,7 +18,7 @@ export interface QueryIssue {
 }
 
 /** Every option the catalog knows, in the order the editor shows them. */
-export const allOptionKeys: OptionKey[] = ['database', 'schema', 'table', 'index', 'queryid', 'topN', 'orderBy', 'threshold', 'minCalls', 'k', 'efSearch', 'legend'];
+export const allOptionKeys: OptionKey[] = ['database', 'schema', 'table', 'index', 'queryid', 'topN', 'orderBy', 'threshold', 'minCalls', 'k', 'efSearch', 'quantile', 'legend'];
 
 export const optionLabels: Record<OptionKey, string> = {
   database: 'Database',
@@ -33,6 +33,7 @@ export const optionLabels: Record<OptionKey, string> = {
   legend: 'Legend',
   k: 'Recall k',
   efSearch: 'ef_search',
+  quantile: 'Quantile',
 };
 
 /** A value that Grafana will replace at run time ($var, ${var}, [[var]]). */

@@ -7,7 +7,7 @@ export type MetricKind = 'series' | 'instant' | 'table';
 export type Area = 'Health' | 'Queries' | 'Indexes & tables' | 'Connections & locks' | 'Vector search' | 'Neon' | 'Advice';
 export const areas: Area[] = ['Health', 'Queries', 'Indexes & tables', 'Connections & locks', 'Vector search', 'Neon', 'Advice'];
 
-export type OptionKey = 'database' | 'schema' | 'table' | 'index' | 'queryid' | 'topN' | 'orderBy' | 'threshold' | 'minCalls' | 'legend' | 'k' | 'efSearch';
+export type OptionKey = 'database' | 'schema' | 'table' | 'index' | 'queryid' | 'topN' | 'orderBy' | 'threshold' | 'minCalls' | 'legend' | 'k' | 'efSearch' | 'quantile';
 
 /** Collectors, one per pg view family (their SQL lives in src/sidecar/collectors/catalog.ts). */
 export type CollectorId =

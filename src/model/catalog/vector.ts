@@ -42,7 +42,7 @@ export const vectorMetrics: MetricDef[] = [
     unit: 'ms',
     kind: 'series',
     area: 'Vector search',
-    options: ['index', 'efSearch', 'k', 'legend'],
+    options: ['index', 'efSearch', 'k', 'quantile', 'legend'],
     compute: { op: 'custom', handler: 'vector_probe_latency', collector: 'vector_probe' },
     alertable: true,
     requires: ['vector'],

@@ -50,6 +50,7 @@ const optionTooltips: Record<OptionKey, string> = {
   legend: 'Series name; {{label}} is replaced by that label, e.g. {{datname}}.',
   k: 'k of recall@k for vector probes.',
   efSearch: 'hnsw.ef_search (HNSW) or ivfflat.probes (IVFFlat) of the probe series to show.',
+  quantile: 'Only this latency quantile (empty: p50, p95 and p99).',
 };
 
 /** Metric menu: grouped by area in the catalog's area order, each with description and unit. */
@@ -234,6 +235,20 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
             {numberField('minCalls', { min: 0, step: 1 })}
             {numberField('k', { min: 1, max: 1000, step: 1 })}
             {numberField('efSearch', { min: 1, max: 1000, step: 1 })}
+            {takes('quantile') && (
+              <InlineField label={optionLabels.quantile} labelWidth={LABEL_WIDTH} tooltip={optionTooltips.quantile}>
+                <Combobox<string>
+                  id={`pgpulse-${q.refId}-quantile`}
+                  data-testid={selectors.queryEditor.option('quantile')}
+                  options={['p50', 'p95', 'p99'].map((v) => ({ value: v, label: v }))}
+                  value={typeof q.quantile === 'string' ? q.quantile : null}
+                  onChange={(o) => setOption('quantile', o?.value)}
+                  isClearable
+                  placeholder="all"
+                  width={12}
+                />
+              </InlineField>
+            )}
             {takes('legend') && (
               <InlineField label={optionLabels.legend} labelWidth={LABEL_WIDTH} tooltip={optionTooltips.legend} grow>
                 <Input

@@ -185,13 +185,14 @@ function probeSeries(ctx: EngineContext, fields: Array<{ field: string; quantile
 }
 
 export function vectorProbeLatency(ctx: EngineContext): Frame[] {
+  const all = [
+    { field: 'p50_ms', quantile: 'p50' },
+    { field: 'p95_ms', quantile: 'p95' },
+    { field: 'p99_ms', quantile: 'p99' },
+  ];
   return probeSeries(
     ctx,
-    [
-      { field: 'p50_ms', quantile: 'p50' },
-      { field: 'p95_ms', quantile: 'p95' },
-      { field: 'p99_ms', quantile: 'p99' },
-    ],
+    ctx.query.quantile ? all.filter((f) => f.quantile === ctx.query.quantile) : all,
     'nearest-rank percentiles of probe ANN query latency (client round trip) over the sampled query vectors; each point is the latest probe run at or before the end of the step',
   );
 }

@@ -117,6 +117,11 @@ test('probe recall equals the independently computed recall, and does not fall a
   assert.deepEqual(rec.json.results.A.frames.map((f: any) => f.schema.fields[1].labels.ef_search), ['default']);
   assert.deepEqual(rec.json.results.B.frames.map((f: any) => f.schema.fields[1].labels.ef_search), ['80']);
   assert.deepEqual(rec.json.results.C.frames.map((f: any) => [f.schema.fields[1].labels.ef_search, f.schema.fields[1].labels.quantile]), [['default', 'p50'], ['default', 'p95'], ['default', 'p99']]);
+  // what the p95 alert rule asks for: exactly one series, the same numbers as in the full answer
+  const p95 = await sc.query({ from: Date.now() - 60_000, to: Date.now() + 1000, queries: [{ refId: 'A', metric: 'vector_probe_latency', efSearch: 40, quantile: 'p95' }] });
+  const pf = p95.json.results.A.frames as any[];
+  assert.deepEqual(pf.map((f) => f.schema.fields[1].labels.quantile), ['p95']);
+  assert.equal(last(pf[0]), byQ.p95);
 
   // the index table: health facts from the catalog and the smallest ef_search reaching 0.95
   const tbl = await sc.query({ from: Date.now() - 60_000, to: Date.now() + 1000, queries: [{ refId: 'A', metric: 'vector_indexes' }] });
