@@ -33,6 +33,11 @@ export interface CollectorSpec {
   rowEpoch?: string;
   /** one number (ms) for the whole collector's counters, e.g. pg_stat_statements_info.stats_reset */
   epochSql?: CollectorSql[];
+  /**
+   * Costly descriptive columns (index definitions) read only for rows not seen before, and all of
+   * them again every refreshFactor runs: $1 is the array of keyColumn values to describe.
+   */
+  details?: { keyColumn: string; variants: CollectorSql[]; refreshFactor: number };
 }
 
 const ms = (col: string) => `(extract(epoch from ${col}) * 1000)::float8`;
@@ -151,12 +156,9 @@ export const collectorSpecs: CollectorSpec[] = [
         minVersion: 140000,
         sql: `SELECT current_database() AS datname, s.schemaname, s.relname, s.indexrelname,
                      s.idx_scan, s.idx_tup_read, s.idx_tup_fetch, io.idx_blks_read, io.idx_blks_hit,
-                     pg_relation_size(s.indexrelid) AS size_bytes,
+                     pg_relation_size(s.indexrelid) AS size_bytes, s.indexrelid::text AS indexrelid,
                      i.indisunique AS is_unique, i.indisprimary AS is_primary, i.indisvalid AS is_valid,
-                     i.indisexclusion AS is_exclusion, i.indisreplident AS is_replident, am.amname,
-                     pg_get_indexdef(s.indexrelid) AS indexdef, i.indkey::text AS indkey,
-                     pg_get_expr(i.indpred, i.indrelid) AS predicate, pg_get_expr(i.indexprs, i.indrelid) AS exprs,
-                     array_to_string(c.reloptions, ',') AS reloptions
+                     i.indisexclusion AS is_exclusion, i.indisreplident AS is_replident, am.amname
               FROM pg_stat_user_indexes s
               JOIN pg_statio_user_indexes io ON io.indexrelid = s.indexrelid
               JOIN pg_index i ON i.indexrelid = s.indexrelid
@@ -168,6 +170,21 @@ export const collectorSpecs: CollectorSpec[] = [
     counters: ['idx_scan', 'idx_tup_read', 'idx_tup_fetch', 'idx_blks_read', 'idx_blks_hit'],
     gauges: ['size_bytes'],
     info: ['is_unique', 'is_primary', 'is_valid', 'is_exclusion', 'is_replident', 'amname', 'indexdef', 'indkey', 'predicate', 'exprs', 'reloptions'],
+    // pg_get_indexdef / pg_get_expr for thousands of indexes every cycle was most of the cycle's cost
+    details: {
+      keyColumn: 'indexrelid',
+      refreshFactor: 30,
+      variants: [
+        {
+          minVersion: 140000,
+          sql: `SELECT i.indexrelid::text AS indexrelid, pg_get_indexdef(i.indexrelid) AS indexdef, i.indkey::text AS indkey,
+                       pg_get_expr(i.indpred, i.indrelid) AS predicate, pg_get_expr(i.indexprs, i.indrelid) AS exprs,
+                       array_to_string(c.reloptions, ',') AS reloptions
+                FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                WHERE i.indexrelid = ANY($1::oid[])`,
+        },
+      ],
+    },
   },
   {
     id: 'activity',

@@ -23,6 +23,8 @@ function num(v: unknown): number | null {
 }
 
 export function sqlCollector(spec: CollectorSpec): Collector {
+  // per target: descriptive details by key, and runs since they were last all refreshed
+  const details = new Map<string, { runs: number; byKey: Map<string, Record<string, unknown>> }>();
   return {
     id: spec.id,
     intervalFactor: spec.intervalFactor,
@@ -44,7 +46,9 @@ export function sqlCollector(spec: CollectorSpec): Collector {
         return { rows: [] };
       }
       const res = await db.query(OWN_QUERY_MARK + sql);
-      const rows: SampleRow[] = res.rows.map((r: Record<string, unknown>) => {
+      const described = await describe(db, ctx, res.rows as Array<Record<string, unknown>>);
+      const rows: SampleRow[] = res.rows.map((raw: Record<string, unknown>) => {
+        const r = spec.details ? { ...described.get(String(raw[spec.details.keyColumn])), ...raw } : raw;
         const key: Record<string, string> = {};
         for (const k of spec.key) {
           key[k] = r[k] === null || r[k] === undefined ? '' : String(r[k]);
@@ -71,4 +75,32 @@ export function sqlCollector(spec: CollectorSpec): Collector {
       return { rows, epoch };
     },
   };
+
+  async function describe(db: PoolClient, ctx: TargetContext, rows: Array<Record<string, unknown>>): Promise<Map<string, Record<string, unknown>>> {
+    if (!spec.details) {
+      return new Map();
+    }
+    const { keyColumn, variants, refreshFactor } = spec.details;
+    let cache = details.get(ctx.target.name);
+    if (!cache || cache.runs >= refreshFactor) {
+      cache = { runs: 0, byKey: new Map() };
+      details.set(ctx.target.name, cache);
+    }
+    cache.runs++;
+    const present = new Set(rows.map((r) => String(r[keyColumn])));
+    for (const k of cache.byKey.keys()) {
+      if (!present.has(k)) {
+        cache.byKey.delete(k); // dropped objects: their oids may be reused
+      }
+    }
+    const missing = [...present].filter((k) => !cache.byKey.has(k));
+    const sql = sqlFor(variants, ctx.serverVersionNum);
+    if (missing.length > 0 && sql) {
+      const res = await db.query(OWN_QUERY_MARK + sql, [missing]);
+      for (const d of res.rows as Array<Record<string, unknown>>) {
+        cache.byKey.set(String(d[keyColumn]), d);
+      }
+    }
+    return cache.byKey;
+  }
 }
