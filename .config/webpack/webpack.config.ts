@@ -13,6 +13,7 @@ const CopyWebpackPlugin = require('copy-webpack-plugin');
 
 const root = path.resolve(__dirname, '..', '..');
 const pkg = require(path.join(root, 'package.json'));
+const srcDir = path.join(root, 'src');
 const pluginJson = JSON.parse(fs.readFileSync(path.join(root, 'plugin.json'), 'utf8'));
 
 /** Exactly the modules Grafana provides to plugins at run time (grafana-plugin-protocol.md §7). */
@@ -76,6 +77,15 @@ module.exports = (env, argv) => {
       library: { type: 'amd' },
       publicPath: `public/plugins/${pluginJson.id}/`,
       uniqueName: pluginJson.id,
+      // Source names relative to src/, as create-plugin's (whose context is src/) are: the plugin
+      // validator strips "webpack://<plugin id>/" and compares each sourcesContent with <repo>/src/<name>.
+      // node_modules sources become "../node_modules/…", which it skips; webpack's runtime and
+      // externals keep their usual names.
+      devtoolModuleFilenameTemplate: (info) => {
+        const file = info.absoluteResourcePath;
+        const name = path.isAbsolute(file) ? path.relative(srcDir, file).split(path.sep).join('/') : info.resourcePath;
+        return `webpack://${pluginJson.id}/${name}`;
+      },
       // Keep the locator executables another build step put there.
       clean: { keep: /^gpx_pgpulse_linux_/ },
     },
