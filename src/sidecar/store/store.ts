@@ -202,48 +202,13 @@ export class Store {
     if (samples.length === 0 || fields.length === 0) {
       return [];
     }
-    const targetId = this.targetId(target);
-    const first = samples[0].id;
-    const last = samples[samples.length - 1].id;
-    const kf = this.db
-      .prepare('SELECT max(id) AS id FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id <= ?')
-      .get(targetId, collector, first) as { id: number | null };
-    const from = kf.id ?? 0;
-    const placeholders = fields.map(() => '?').join(',');
-    const series = (
-      this.db.prepare(`SELECT id, labels, field FROM series WHERE target_id = ? AND collector = ? AND field IN (${placeholders})`).all(targetId, collector, ...fields) as Array<{
-        id: number;
-        labels: string;
-        field: string;
-      }>
-    )
-      .map((s) => ({ ...s, parsed: parseLabels(s.labels) }))
-      .filter((s) => matches(s.parsed, filter));
-    if (series.length === 0) {
+    const loaded = this.loadPoints(target, collector, fields, filter, samples);
+    if (!loaded) {
       return [];
     }
-    const index = new Map<number, number>();
-    series.forEach((s, i) => index.set(s.id, i));
-    const pointsBySeries: Array<Array<[number, number | null]>> = series.map(() => []);
-    const stmt = this.db.prepare(
-      `SELECT p.series_id AS s, p.sample_id AS k, p.value AS v FROM series s JOIN point p ON p.series_id = s.id AND p.sample_id BETWEEN ? AND ?
-       WHERE s.target_id = ? AND s.collector = ? AND s.field IN (${placeholders})`,
-    );
-    for (const r of stmt.iterate(from, last, targetId, collector, ...fields) as Iterable<{ s: number; k: number; v: number | null }>) {
-      const i = index.get(r.s);
-      if (i !== undefined) {
-        pointsBySeries[i].push([r.k, r.v]);
-      }
-    }
-    // A keyframe holds every row present at that moment: a series without a point there had
-    // vanished (e.g. while the sidecar was down), so its older value must not be carried past it.
-    const keyframes = (
-      this.db.prepare('SELECT id FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id > ? AND id <= ? ORDER BY id').all(targetId, collector, from, last) as Array<{
-        id: number;
-      }>
-    ).map((r) => r.id);
-    return series.map((s, i) => {
-      const pts = pointsBySeries[i].sort((a, b) => a[0] - b[0]);
+    const { series, keyframes } = loaded;
+    return series.map((s) => {
+      const pts = s.points;
       const values: Array<number | null> = new Array(samples.length).fill(null);
       let p = 0;
       let k = 0;
@@ -274,6 +239,52 @@ export class Store {
   }
 
   /**
+   * The matching series with their stored points (ascending) from the last keyframe at or before
+   * the first sample up to the last one, and the keyframes in between: what carrying values
+   * forward needs. A keyframe holds every row present at that moment, so a series without a point
+   * there had vanished (e.g. while the sidecar was down) and its older value must not be carried past it.
+   */
+  private loadPoints(target: string, collector: string, fields: string[], filter: LabelFilter | undefined, samples: SampleInfo[]) {
+    const targetId = this.targetId(target);
+    const first = samples[0].id;
+    const last = samples[samples.length - 1].id;
+    const kf = this.db
+      .prepare('SELECT max(id) AS id FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id <= ?')
+      .get(targetId, collector, first) as { id: number | null };
+    const from = kf.id ?? 0;
+    const placeholders = fields.map(() => '?').join(',');
+    const series = (
+      this.db.prepare(`SELECT id, labels, field FROM series WHERE target_id = ? AND collector = ? AND field IN (${placeholders})`).all(targetId, collector, ...fields) as Array<{
+        id: number;
+        labels: string;
+        field: string;
+      }>
+    )
+      .map((x) => ({ ...x, parsed: parseLabels(x.labels), points: [] as Array<[number, number | null]> }))
+      .filter((x) => matches(x.parsed, filter));
+    if (series.length === 0) {
+      return undefined;
+    }
+    const byId = new Map(series.map((x) => [x.id, x]));
+    const stmt = this.db.prepare(
+      `SELECT p.series_id AS s, p.sample_id AS k, p.value AS v FROM series s JOIN point p ON p.series_id = s.id AND p.sample_id BETWEEN ? AND ?
+       WHERE s.target_id = ? AND s.collector = ? AND s.field IN (${placeholders})`,
+    );
+    for (const r of stmt.iterate(from, last, targetId, collector, ...fields) as Iterable<{ s: number; k: number; v: number | null }>) {
+      byId.get(r.s)?.points.push([r.k, r.v]);
+    }
+    for (const x of series) {
+      x.points.sort((a, b) => a[0] - b[0]);
+    }
+    const keyframes = (
+      this.db.prepare('SELECT id FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id > ? AND id <= ? ORDER BY id').all(targetId, collector, from, last) as Array<{
+        id: number;
+      }>
+    ).map((r) => r.id);
+    return { series, keyframes };
+  }
+
+  /**
    * Σ of reset-aware counter deltas per series over `samples` (as samples() returns them), walking
    * only the stored points: the same totals as taking deltas of matrix() sample by sample, without
    * materialising a value per series per sample (what makes 24 h "top queries" fast).
@@ -282,41 +293,12 @@ export class Store {
     if (samples.length < 2 || fields.length === 0) {
       return [];
     }
-    const targetId = this.targetId(target);
-    const first = samples[0].id;
-    const last = samples[samples.length - 1].id;
-    const kf = this.db
-      .prepare('SELECT max(id) AS id FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id <= ?')
-      .get(targetId, collector, first) as { id: number | null };
-    const from = kf.id ?? 0;
-    const all = [...fields, '_epoch'];
-    const placeholders = all.map(() => '?').join(',');
-    const series = (
-      this.db.prepare(`SELECT id, labels, field FROM series WHERE target_id = ? AND collector = ? AND field IN (${placeholders})`).all(targetId, collector, ...all) as Array<{
-        id: number;
-        labels: string;
-        field: string;
-      }>
-    ).filter((x) => matches(parseLabels(x.labels), filter));
-    if (series.length === 0) {
+    const loaded = this.loadPoints(target, collector, [...fields, '_epoch'], filter, samples);
+    if (!loaded) {
       return [];
     }
-    const bySeries = new Map<number, Array<[number, number | null]>>();
-    for (const x of series) {
-      bySeries.set(x.id, []);
-    }
-    const stmt = this.db.prepare(
-      `SELECT p.series_id AS s, p.sample_id AS k, p.value AS v FROM series s JOIN point p ON p.series_id = s.id AND p.sample_id BETWEEN ? AND ?
-       WHERE s.target_id = ? AND s.collector = ? AND s.field IN (${placeholders})`,
-    );
-    for (const r of stmt.iterate(from, last, targetId, collector, ...all) as Iterable<{ s: number; k: number; v: number | null }>) {
-      bySeries.get(r.s)?.push([r.k, r.v]);
-    }
-    const keyframes = (
-      this.db.prepare('SELECT id FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id > ? AND id <= ? ORDER BY id').all(targetId, collector, from, last) as Array<{
-        id: number;
-      }>
-    ).map((r) => r.id);
+    const { series, keyframes } = loaded;
+    const first = samples[0].id;
     // for each sample in the range: the epoch of the ok sample before it (deltas pair consecutive ok samples)
     const prevOk = new Map<number, { epoch: number | null; id: number }>();
     let lastOk: { epoch: number | null; id: number } | undefined;
@@ -333,7 +315,6 @@ export class Store {
     const hasOkAfterFirst = samples.some((sm) => sm.ok && sm.id > first);
     /** the value timeline of one series as [sample id, value] events, keyframe gaps included */
     const events = (pts: Array<[number, number | null]>): Array<[number, number | null]> => {
-      pts.sort((a, b) => a[0] - b[0]);
       const out: Array<[number, number | null]> = [];
       let p = 0;
       let k = 0;
@@ -361,7 +342,7 @@ export class Store {
       }
       const set = new Set<number>();
       let cur: number | null = null;
-      for (const [id, v] of events(bySeries.get(x.id) ?? [])) {
+      for (const [id, v] of events(x.points)) {
         if (cur !== null && v !== null && v !== cur && id >= first) {
           set.add(id);
         }
@@ -379,7 +360,7 @@ export class Store {
       let seen = false;
       let startChecked = false;
       const resets = rowResets.get(x.labels);
-      let timeline = events(bySeries.get(x.id) ?? []);
+      let timeline = events(x.points);
       if (resets && resets.size > 0) {
         // a row epoch that changed while the counter kept its value: reset and regrown to the same number
         const have = new Set(timeline.map((e) => e[0]));
@@ -404,7 +385,7 @@ export class Store {
       if (!startChecked) {
         seen ||= cur !== null && hasOkAfterFirst;
       }
-      out.push({ labels: parseLabels(x.labels), field: x.field, total, seen });
+      out.push({ labels: x.parsed, field: x.field, total, seen });
     }
     return out;
   }
