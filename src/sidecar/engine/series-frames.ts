@@ -2,7 +2,7 @@
  * Series → frames in the shape Grafana alerting accepts: one frame per series, a non-null
  * ascending time field and one nullable Float64 value field carrying the labels.
  */
-import type { Frame } from '../../model/frames';
+import type { Field, FieldConfig, Frame } from '../../model/frames';
 import type { EngineContext } from './context';
 
 export function renderLegend(template: string | undefined, labels: Record<string, string>): string | undefined {
@@ -57,4 +57,15 @@ export function tableFrame(ctx: EngineContext, fields: Frame['fields'], how: str
     },
     fields,
   };
+}
+
+/** A column builder over table rows: number columns are nullable, strings are not. */
+export function columnsOf<T>(rows: T[]) {
+  return (name: string, type: 'string' | 'number', pick: (r: T) => unknown, config: FieldConfig = {}): Field => ({
+    name,
+    type,
+    values: rows.map(pick) as Field['values'],
+    nullable: type === 'number',
+    config,
+  });
 }

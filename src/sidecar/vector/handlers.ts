@@ -5,7 +5,7 @@
  */
 import type { Frame } from '../../model/frames';
 import { bucketDeltas, loadSeries, rangeDeltas, type EngineContext } from '../engine/context';
-import { seriesFrame, tableFrame } from '../engine/series-frames';
+import { columnsOf, seriesFrame, tableFrame } from '../engine/series-frames';
 import type { LabelFilter } from '../store/types';
 import { indexAdvice, queryAdvice, type IndexFacts, type ProbePoint } from './advice';
 
@@ -383,13 +383,7 @@ export function vectorIndexes(ctx: EngineContext): Frame[] {
       });
     }
   }
-  const f = (name: string, type: 'string' | 'number', pick: (r: Record<string, unknown>) => unknown, config: Record<string, unknown> = {}) => ({
-    name,
-    type,
-    values: rows.map(pick) as any[],
-    nullable: type === 'number',
-    config,
-  });
+  const f = columnsOf(rows);
   return [
     tableFrame(
       ctx,
@@ -444,13 +438,7 @@ export function vectorQueriesTable(ctx: EngineContext): Frame[] {
     .sort((x, y) => y.a.total_exec_time - x.a.total_exec_time || x.q.queryid.localeCompare(y.q.queryid))
     .slice(0, ctx.query.topN ?? ctx.metric.defaults?.topN ?? 50);
   const texts = ctx.store.statementTexts(ctx.query.target, rows.map((r) => r.q.queryid));
-  const col = (name: string, type: 'string' | 'number', pick: (r: (typeof rows)[number]) => unknown, config: Record<string, unknown> = {}) => ({
-    name,
-    type,
-    values: rows.map(pick) as any[],
-    nullable: type === 'number',
-    config,
-  });
+  const col = columnsOf(rows);
   return [
     tableFrame(
       ctx,
