@@ -28,10 +28,12 @@ export interface TestPostgres {
 export interface StartOptions {
   version?: number;
   settings?: Record<string, string>;
+  /** bin/ of another PostgreSQL build (e.g. the PG18 + pgvector tree of tests/support/pgvector-server.ts) */
+  binDir?: string;
 }
 
-function pgBin(version: number, name: string): string {
-  const p = `/usr/lib/postgresql/${version}/bin/${name}`;
+function pgBin(version: number, name: string, binDir?: string): string {
+  const p = binDir ? join(binDir, name) : `/usr/lib/postgresql/${version}/bin/${name}`;
   if (!existsSync(p)) {
     throw new Error(`${p} not found: install postgresql-${version} (apt-get install postgresql-${version} postgresql-${version}-hypopg)`);
   }
@@ -62,7 +64,7 @@ export async function startPostgres(opts: StartOptions = {}): Promise<TestPostgr
   for (const d of [base, dataDir, sockDir]) {
     chownSync(d, user.uid, user.gid);
   }
-  asPostgres(pgBin(version, 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C']);
+  asPostgres(pgBin(version, 'initdb', opts.binDir), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C']);
   const port = await freePort();
   const settings: Record<string, string> = {
     port: String(port),
@@ -84,7 +86,7 @@ export async function startPostgres(opts: StartOptions = {}): Promise<TestPostgr
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
 
   const start = async () => {
-    child = spawn(pgBin(version, 'postgres'), args, { ...user, stdio: ['ignore', 'ignore', 'pipe'] });
+    child = spawn(pgBin(version, 'postgres', opts.binDir), args, { ...user, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-4000);
