@@ -48,8 +48,7 @@ const commands: Record<string, Command> = {
   },
   demo: async () => {
     const { runDemo } = await import('./demo');
-    await runDemo();
-    return new Promise<number>(() => undefined);
+    return runDemo();
   },
   doctor: optional('../advisors/cli', 'runDoctor'),
   advise: optional('../advisors/cli', 'runAdvise'),
@@ -75,7 +74,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`${e.message}\n`);
       return 2;
     }
-    const err = e as NodeJS.ErrnoException;
+    const err = (e instanceof Error ? e : new Error(String(e))) as NodeJS.ErrnoException;
     if (err.code === 'EADDRINUSE') {
       process.stderr.write(`pgpulse: address already in use (${err.message}): set PGPULSE_HTTP_ADDR / PGPULSE_GRPC_ADDR to free ports\n`);
       return 1;
