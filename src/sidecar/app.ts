@@ -54,6 +54,12 @@ function loadFeatureModules(): void {
   }
 }
 
+/** The sampling gate a target gets (Neon: the API-driven one), for one-off commands like doctor. */
+export function gateForTarget(target: SidecarConfig['targets'][number], log: Logger): SamplingGate | undefined {
+  loadFeatureModules();
+  return gateFactories.map((f) => f(target, log)).find((g) => g !== undefined);
+}
+
 export async function startSidecar(opts: StartOptions = {}): Promise<Sidecar> {
   loadFeatureModules();
   const config = opts.config ?? loadConfig(opts.env ?? process.env);

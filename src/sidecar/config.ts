@@ -64,6 +64,12 @@ const neonSchema = z
     apiUrl: z.string().url().default('https://console.neon.tech/api/v2'),
     /** how often to ask the Neon API for the compute state (the API never wakes the compute) */
     stateInterval: duration(5_000, 3_600_000).default('30s'),
+    /** the URL goes through Neon's pooler (PgBouncer, transaction mode); detected from a -pooler host when unset */
+    pooled: z.boolean().optional(),
+    /** compute allowance of the plan for one consumption period, in CU-hours (e.g. 100 on Free): the cost panel and alert compare with it */
+    computeAllowanceCuHours: z.number().positive().optional(),
+    /** how often to read the project's consumption (GET /projects/{id}); the API refreshes it about every 15 minutes */
+    usageInterval: duration(60_000, 86_400_000).optional(),
   })
   .strict();
 

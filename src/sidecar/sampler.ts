@@ -20,6 +20,11 @@ export interface SamplingGate {
   allow(target: TargetConfig): Promise<{ allowed: boolean; reason?: string; byDesign?: boolean }>;
   /** told after each cycle what pgpulse saw, so it can back off when nobody else uses the compute */
   observe?(target: TargetConfig, ctx: TargetContext): void;
+  /**
+   * May a one-off connection (an action, `pgpulse doctor`) reach the target now? Unlike allow()
+   * it does not count as a sampling cycle. Absent: always.
+   */
+  mayContact?(target: TargetConfig): Promise<{ allowed: boolean; reason?: string }>;
 }
 
 export interface TargetStatus {
@@ -258,6 +263,14 @@ export class TargetSampler {
       }
       this.lastIndexKeys = keys;
     }
+  }
+
+  /** whether a one-off connection outside the sampling cycle may reach the target now */
+  async mayContact(): Promise<{ allowed: boolean; reason?: string }> {
+    if (!this.gate?.mayContact) {
+      return { allowed: true };
+    }
+    return this.gate.mayContact(this.target).catch((e: Error) => ({ allowed: false, reason: `gate error: ${e.message}` }));
   }
 
   context(): TargetContext | undefined {

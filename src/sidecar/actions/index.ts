@@ -35,7 +35,7 @@ export function setupActions(sidecar: Sidecar): void {
       cfg = e as Error;
       sidecar.log.warn({ target: name }, (e as Error).message);
     }
-    const runner = new ActionRunner(sampler.target, sidecar.store, cfg, sampler.pool, sidecar.log.child({ target: name, part: 'actions' }));
+    const runner = new ActionRunner(sampler.target, sidecar.store, cfg, sampler.pool, sidecar.log.child({ target: name, part: 'actions' }), () => sampler.mayContact());
     byTarget.set(name, runner);
     if (policiesEnabled && !(cfg instanceof Error) && cfg.policies.length > 0) {
       const engine = new PolicyEngine(runner, cfg, sampler.pool);

@@ -14,6 +14,7 @@ import type { TargetConfig } from '../config';
 import type { Store } from '../store/store';
 import { redact } from '../auth';
 import { createPool, describeDbError } from '../targets/connection';
+import { identityFromUrl } from '../neon/identity';
 import { auditFinish, auditStart, type AuditStatus } from './audit';
 import { actionKinds, type ActionKind, type ActionsConfig } from './config';
 
@@ -59,6 +60,26 @@ class Refusal extends Error {
 }
 
 const WAIT_MS = 45_000;
+/** statements PostgreSQL refuses inside a transaction block */
+const NON_TRANSACTIONAL: readonly ActionKind[] = ['vacuum', 'reindex', 'create_index'];
+
+/**
+ * The actions role's URL. Behind Neon's pooler (PgBouncer, transaction mode) a statement that
+ * cannot run in a transaction cannot carry a transaction-local timeout, and a session SET would
+ * leak into other clients' server connection: those run on the direct host (the same name
+ * without -pooler), as Neon advises for maintenance.
+ */
+export function actionsUrl(url: string, pooled: boolean): string {
+  if (!pooled) {
+    return url;
+  }
+  const u = new URL(url);
+  const [first, ...rest] = u.hostname.split('.');
+  if (first.endsWith('-pooler')) {
+    u.hostname = [first.slice(0, -'-pooler'.length), ...rest].join('.');
+  }
+  return u.toString();
+}
 const PGPULSE_APP = 'pgpulse';
 
 function splitName(v: string, what: string): [string, string] {
@@ -82,17 +103,28 @@ export class ActionRunner {
     /** the monitoring pool: read-only eligibility checks only */
     private readonly monitor: Pool,
     private readonly log?: Logger,
+    /** may a connection reach the target now (Neon: only while the API says it is active) */
+    private readonly mayContact: () => Promise<{ allowed: boolean; reason?: string }> = async () => ({ allowed: true }),
   ) {}
+
+  private get pooled(): boolean {
+    const url = this.cfg instanceof Error ? undefined : this.cfg.url;
+    return this.target.neon?.pooled ?? (url ? identityFromUrl(url).pooled : false);
+  }
 
   private actionsPool(cfg: ActionsConfig): Pool {
     if (!this.pool) {
-      this.pool = createPool({ ...this.target, url: cfg.url as string }, { applicationName: `${PGPULSE_APP}-actions`, max: 2 });
-      const timeout = Math.max(1, Math.floor(cfg.timeoutMs));
-      this.pool.on('connect', (c) => {
-        c.query(`SET statement_timeout = ${timeout}`).catch(() => undefined);
-      });
+      // no session-level SET on connect: statement_timeout is set per statement (see execute)
+      this.pool = createPool({ ...this.target, url: actionsUrl(cfg.url as string, this.pooled) }, { applicationName: `${PGPULSE_APP}-actions`, max: 2 });
     }
     return this.pool;
+  }
+
+  private async contact(object: string): Promise<void> {
+    const ok = await this.mayContact();
+    if (!ok.allowed) {
+      throw new Refusal(409, `target ${this.target.name}: not connecting — ${ok.reason ?? 'the sampling gate says no'}`, object);
+    }
   }
 
   async close(): Promise<void> {
@@ -143,6 +175,12 @@ export class ActionRunner {
       const message = `dry-run: nothing was changed; this SQL would run${cfg instanceof Error || !cfg.enabled ? ' (actions are disabled for this target: enable them to run it)' : ''}`;
       const auditId = auditStart(this.store, name, { ts: now, action: req.action, object: plan.object, trigger, dryRun: true, sql: plan.sql, status: 'dry_run', result: message });
       return { target: name, action: req.action, object: plan.object, status: 'dry_run', httpStatus: 200, sql: plan.sql, message, auditId, backend: plan.backend };
+    }
+    const gate = await this.mayContact();
+    if (!gate.allowed) {
+      const message = `target ${name}: not connecting — ${gate.reason ?? 'the sampling gate says no'}; nothing was run`;
+      const auditId = auditStart(this.store, name, { ts: now, action: req.action, object: plan.object, trigger, dryRun: false, sql: plan.sql, status: 'refused', result: message });
+      return { target: name, action: req.action, object: plan.object, status: 'refused', httpStatus: 409, sql: plan.sql, message, auditId, backend: plan.backend };
     }
     const auditId = auditStart(this.store, name, { ts: now, action: req.action, object: plan.object, trigger, dryRun: false, sql: plan.sql, status: 'running' });
     const exec = this.execute(req.action, plan.sql, cfg as ActionsConfig).then(
@@ -232,6 +270,7 @@ export class ActionRunner {
     if (!pid) {
       throw new Refusal(400, `${action} needs pid: the process id of the backend (pg_stat_activity.pid)`);
     }
+    await this.contact(`pid ${pid}`);
     const r = await this.monitor.query<{
       pid: number;
       backend_type: string;
@@ -280,9 +319,32 @@ WHERE pid = ${pid} AND backend_start = ${lit(b.backend_start)}::timestamptz
   private async execute(action: ActionKind, sql: string, cfg: ActionsConfig): Promise<{ status: AuditStatus; message: string }> {
     const pool = this.actionsPool(cfg);
     const c = await pool.connect();
+    const timeout = Math.max(1, Math.floor(cfg.timeoutMs));
+    const inTx = !NON_TRANSACTIONAL.includes(action);
     try {
       const started = Date.now();
-      const r = await c.query<{ signalled?: boolean }>(sql);
+      let r: { rows: Array<{ signalled?: boolean }> };
+      if (inTx) {
+        // transaction-local: nothing outlives the statement, even on a pooled server connection
+        await c.query('BEGIN');
+        try {
+          await c.query(`SET LOCAL statement_timeout = ${timeout}`);
+          r = await c.query<{ signalled?: boolean }>(sql);
+          await c.query('COMMIT');
+        } catch (e) {
+          await c.query('ROLLBACK').catch(() => undefined);
+          throw e;
+        }
+      } else {
+        // VACUUM / CONCURRENTLY cannot run in a transaction: a session setting on our own direct
+        // connection (never the pooler, see actionsUrl), reset before the connection goes back
+        await c.query(`SET statement_timeout = ${timeout}`);
+        try {
+          r = await c.query<{ signalled?: boolean }>(sql);
+        } finally {
+          await c.query('RESET statement_timeout').catch(() => undefined);
+        }
+      }
       if (action === 'cancel' || action === 'terminate') {
         if (r.rows.length === 0) {
           // the actions role sees other roles' state/query_start only with pg_read_all_stats

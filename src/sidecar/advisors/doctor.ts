@@ -31,10 +31,35 @@ export interface TargetDiagnosis {
 }
 
 async function connect(url: string, t: TargetConfig, app: string): Promise<Client> {
-  const c = new Client({ connectionString: url, application_name: app, connectionTimeoutMillis: t.connectTimeoutMs, statement_timeout: Math.max(1000, t.statementTimeoutMs) });
+  // no statement_timeout startup parameter: PgBouncer (Neon's -pooler endpoint) rejects it; the
+  // checks run in one read-only transaction with SET LOCAL instead (see readOnly)
+  const c = new Client({ connectionString: url, application_name: app, connectionTimeoutMillis: t.connectTimeoutMs });
   c.on('error', () => undefined);
   await c.connect();
   return c;
+}
+
+/** transaction-local settings only: nothing leaks into a pooled server connection */
+async function readOnly(c: Client, t: TargetConfig): Promise<void> {
+  await c.query('BEGIN READ ONLY');
+  await c.query(`SET LOCAL statement_timeout = ${Math.max(1000, Math.floor(t.statementTimeoutMs))}`);
+}
+
+/**
+ * Neon targets: ask the Neon API first. A compute that is idle (or whose state pgpulse cannot
+ * read) is not connected to: doctor would wake it.
+ */
+async function neonVerdict(t: TargetConfig): Promise<{ allowed: boolean; reason?: string } | undefined> {
+  if (!t.neon) {
+    return undefined;
+  }
+  const { gateForTarget } = await import('../app');
+  const { createLogger } = await import('../logger');
+  const gate = gateForTarget(t, createLogger('silent'));
+  if (!gate?.mayContact) {
+    return { allowed: false, reason: 'the Neon module is not loaded: pgpulse does not connect to a Neon compute whose state it cannot read' };
+  }
+  return gate.mayContact(t);
 }
 
 async function diagnoseTarget(t: TargetConfig, progress: Progress): Promise<TargetDiagnosis> {
@@ -42,6 +67,14 @@ async function diagnoseTarget(t: TargetConfig, progress: Progress): Promise<Targ
   const features: TargetDiagnosis['features'] = [];
   const add = (name: string, status: CheckStatus, detail: string) => checks.push({ name, status, detail });
   progress.step(`${t.name}: connecting`);
+  const neon = await neonVerdict(t);
+  if (neon && !neon.allowed) {
+    add('neon', 'skip', `not connecting: ${neon.reason}`);
+    return { target: t.name, reachable: false, checks, features: [{ feature: 'everything', works: false, why: `not checked: ${neon.reason}` }] };
+  }
+  if (neon) {
+    add('neon', 'ok', 'the Neon API says the compute is active: connecting does not wake it');
+  }
   let c: Client;
   const started = Date.now();
   try {
@@ -54,6 +87,7 @@ async function diagnoseTarget(t: TargetConfig, progress: Progress): Promise<Targ
   const installed = new Map<string, string>();
   let server = '';
   try {
+    await readOnly(c, t);
     progress.step(`${t.name}: reading server and role`);
     const info = (
       await c.query<{ v: string; vn: number; u: string; db: string; rec: boolean; su: boolean; mon: boolean; ras: boolean; sig: boolean; libs: string; tio: string; tc: string; pgss_track: string | null }>(
@@ -115,6 +149,7 @@ async function diagnoseTarget(t: TargetConfig, progress: Progress): Promise<Targ
   } catch (e) {
     add('inspect', 'fail', describeDbError(e, t.name));
   } finally {
+    await c.query('COMMIT').catch(() => undefined);
     await c.end().catch(() => undefined);
   }
 
@@ -205,6 +240,7 @@ async function diagnoseTarget(t: TargetConfig, progress: Progress): Promise<Targ
     } else {
       const ac = await connect(a.url as string, t, 'pgpulse-doctor');
       try {
+        await readOnly(ac, t);
         const r = (
           await ac.query<{ u: string; su: boolean; sig: boolean; ras: boolean }>(
             "SELECT current_user AS u, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS su, pg_has_role('pg_signal_backend', 'MEMBER') AS sig, pg_has_role('pg_read_all_stats', 'MEMBER') AS ras",
@@ -220,6 +256,7 @@ async function diagnoseTarget(t: TargetConfig, progress: Progress): Promise<Targ
         );
         features.push({ feature: 'Actions (cancel, ANALYZE, VACUUM, REINDEX, CREATE INDEX)', works: true, why: `enabled: ${a.allow.join(', ')}${a.policies.length ? `; policies: ${a.policies.map((p) => `${p.name}${p.dryRun ? ' (dry-run)' : ''}`).join(', ')}` : ''}` });
       } finally {
+        await ac.query('COMMIT').catch(() => undefined);
         await ac.end().catch(() => undefined);
       }
     }

@@ -1,7 +1,11 @@
 /**
- * A read-only client for the one Neon API call pgpulse needs:
- * GET /projects/{project_id}/endpoints/{endpoint_id} (operationId getProjectEndpoint).
- * Asking the control plane about an endpoint never connects to, and so never wakes, the compute.
+ * A read-only client for the Neon API v2 calls pgpulse needs:
+ * - GET /projects/{project_id}/endpoints/{endpoint_id} (getProjectEndpoint): the compute state;
+ * - GET /projects/{project_id}/operations (listProjectOperations): start_compute, suspend_compute,
+ *   check_availability — which wakes were Neon's own;
+ * - GET /projects/{project_id} (getProject): compute_time_seconds, active_time_seconds and the
+ *   consumption period, on every plan.
+ * Asking the control plane never connects to, and so never wakes, the compute.
  * There is deliberately no method that PATCHes or POSTs anything.
  */
 import { redact } from '../auth';
@@ -52,6 +56,74 @@ export interface NeonApiOptions {
 
 const STATES: readonly string[] = ['init', 'active', 'idle'];
 
+/** The fields of the API's Operation object pgpulse reads. */
+export interface NeonOperation {
+  id: string;
+  endpoint_id?: string;
+  /** e.g. start_compute, suspend_compute, check_availability, apply_config */
+  action: string;
+  /** scheduling | running | finished | failed | error | cancelling | cancelled | skipped */
+  status: string;
+  created_at: string;
+  updated_at: string;
+  total_duration_ms?: number;
+}
+
+/** The consumption fields of the API's Project object (present on every plan). */
+export interface NeonProjectUsage {
+  id: string;
+  compute_time_seconds: number;
+  active_time_seconds: number;
+  cpu_used_sec: number;
+  written_data_bytes: number;
+  data_transfer_bytes: number;
+  synthetic_storage_size: number | null;
+  consumption_period_start: string;
+  consumption_period_end: string;
+}
+
+export function parseOperationsResponse(body: unknown): NeonOperation[] {
+  const ops = (body as { operations?: unknown } | null)?.operations;
+  if (!Array.isArray(ops)) {
+    throw new NeonApiError('Neon API answer has no "operations" array: is neon.apiUrl pointing at https://console.neon.tech/api/v2?', 'config');
+  }
+  return ops
+    .filter((o): o is Record<string, unknown> => !!o && typeof o === 'object' && typeof (o as { action?: unknown }).action === 'string')
+    .map((o) => ({
+      id: String(o.id ?? ''),
+      endpoint_id: typeof o.endpoint_id === 'string' ? o.endpoint_id : undefined,
+      action: String(o.action),
+      status: String(o.status ?? ''),
+      created_at: String(o.created_at ?? ''),
+      updated_at: String(o.updated_at ?? ''),
+      total_duration_ms: typeof o.total_duration_ms === 'number' ? o.total_duration_ms : undefined,
+    }));
+}
+
+export function parseProjectResponse(body: unknown): NeonProjectUsage {
+  const p = (body as { project?: unknown } | null)?.project as Record<string, unknown> | undefined;
+  if (!p || typeof p !== 'object') {
+    throw new NeonApiError('Neon API answer has no "project" object: is neon.apiUrl pointing at https://console.neon.tech/api/v2?', 'config');
+  }
+  for (const f of ['compute_time_seconds', 'active_time_seconds', 'consumption_period_start', 'consumption_period_end']) {
+    if (p[f] === undefined || p[f] === null) {
+      throw new NeonApiError(`Neon API answer has no project.${f}: pgpulse cannot compute the compute cost without it`, 'config');
+    }
+  }
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+  return {
+    id: String(p.id ?? ''),
+    compute_time_seconds: num(p.compute_time_seconds),
+    active_time_seconds: num(p.active_time_seconds),
+    cpu_used_sec: num(p.cpu_used_sec),
+    written_data_bytes: num(p.written_data_bytes),
+    data_transfer_bytes: num(p.data_transfer_bytes),
+    synthetic_storage_size: typeof p.synthetic_storage_size === 'number' ? p.synthetic_storage_size : null,
+    consumption_period_start: String(p.consumption_period_start),
+    consumption_period_end: String(p.consumption_period_end),
+  };
+}
+
 /** Validates the shape we rely on; names the field that is off so a proxy or mock is easy to fix. */
 export function parseEndpointResponse(body: unknown): NeonEndpoint {
   const ep = (body as { endpoint?: unknown } | null)?.endpoint as Record<string, unknown> | undefined;
@@ -93,13 +165,30 @@ export class NeonApiClient {
   }
 
   async getEndpoint(): Promise<NeonEndpoint> {
+    return parseEndpointResponse(await this.get(this.url, 'endpoint'));
+  }
+
+  /** the project's most recent operations (newest first, as the API lists them) */
+  async listOperations(limit = 20): Promise<NeonOperation[]> {
+    return parseOperationsResponse(await this.get(`${this.projectUrl}/operations?limit=${Math.max(1, Math.min(1000, Math.floor(limit)))}`, 'project'));
+  }
+
+  async getProject(): Promise<NeonProjectUsage> {
+    return parseProjectResponse(await this.get(this.projectUrl, 'project'));
+  }
+
+  private get projectUrl(): string {
+    return `${this.opts.apiUrl.replace(/\/+$/, '')}/projects/${encodeURIComponent(this.opts.projectId)}`;
+  }
+
+  private async get(url: string, what: 'endpoint' | 'project'): Promise<unknown> {
     const key = this.opts.apiKey;
     if (!key) {
       throw new NeonApiError('no Neon API key: set neon.apiKeyEnv to the name of an environment variable holding it (or NEON_API_KEY), or neon.apiKey', 'config');
     }
     let res: Response;
     try {
-      res = await this.fetchImpl(this.url, {
+      res = await this.fetchImpl(url, {
         method: 'GET',
         headers: { authorization: `Bearer ${key}`, accept: 'application/json' },
         signal: AbortSignal.timeout(this.opts.timeoutMs ?? 5000),
@@ -108,16 +197,14 @@ export class NeonApiClient {
     } catch (e) {
       const err = e as Error & { cause?: { code?: string } };
       const why = err.name === 'TimeoutError' ? `no answer within ${(this.opts.timeoutMs ?? 5000) / 1000}s` : (err.cause?.code ?? err.message);
-      throw new NeonApiError(`Neon API unreachable at ${this.url} (${this.scrub(why)}): check neon.apiUrl and the network`, 'transient');
+      throw new NeonApiError(`Neon API unreachable at ${this.scrub(url)} (${this.scrub(why)}): check neon.apiUrl and the network`, 'transient');
     }
     if (res.ok) {
-      let body: unknown;
       try {
-        body = await res.json();
+        return await res.json();
       } catch {
-        throw new NeonApiError(`Neon API answered HTTP ${res.status} but not with JSON: check neon.apiUrl (${this.url})`, 'config');
+        throw new NeonApiError(`Neon API answered HTTP ${res.status} but not with JSON: check neon.apiUrl (${this.scrub(url)})`, 'config');
       }
-      return parseEndpointResponse(body);
     }
     const apiMessage = await res
       .json()
@@ -131,7 +218,9 @@ export class NeonApiClient {
         throw new NeonApiError(`Neon API key may not read project ${this.opts.projectId} (HTTP 403${detail}): use a key of the account or organization that owns the project`, 'config', 403);
       case 404:
         throw new NeonApiError(
-          `Neon API does not know endpoint ${this.opts.endpointId} in project ${this.opts.projectId} (HTTP 404${detail}): check neon.projectId and neon.endpointId (ep-…) in the target config`,
+          what === 'endpoint'
+            ? `Neon API does not know endpoint ${this.opts.endpointId} in project ${this.opts.projectId} (HTTP 404${detail}): check neon.projectId and neon.endpointId (ep-…) in the target config`
+            : `Neon API does not know project ${this.opts.projectId} (HTTP 404${detail}): check neon.projectId in the target config`,
           'config',
           404,
         );

@@ -8,14 +8,19 @@
  * 1. idle or init → no connection. pgpulse writes the idle-by-design marker (collector
  *    `neon_idle`) so sampler staleness stays 0 and no "stale"/"down" alert fires.
  * 2. active → sample, and after each cycle (observe) check whether anyone but pgpulse used the
- *    compute: the same signals Neon's activity monitor uses (non-idle client backends, the latest
+ *    compute: the signals Neon's activity monitor uses (non-idle client backends, the latest
  *    state change of idle ones, new sessions in non-system databases minus pgpulse's own
- *    connections). When nobody else did for `quietMs` (default max(60 s, 2 sampling intervals)),
- *    pgpulse backs off: it stops connecting so the compute can reach its suspend_timeout_seconds.
+ *    connections, walsenders other than walproposer, subscription workers). Autovacuum keeps a
+ *    compute awake too, but it is not a user: it never holds pgpulse's quiet clock. When nobody
+ *    else used the compute for `quietMs` (default max(60 s, 2 sampling intervals)), pgpulse backs
+ *    off: it stops connecting so the compute can reach its suspend_timeout_seconds.
+ *    A wake that Neon's own availability check caused (operation `check_availability` in the
+ *    operations API) is treated like a back-off from the start: pgpulse does not connect.
  * 3. While backing off (markers written, as in 1) sampling resumes when
  *    a. the API shows the endpoint went idle/init and later active again (someone woke it), or
  *    b. the API's last_active moves past the start of the back-off by more than 15 s (someone
- *       else is using it), or
+ *       else may be using it: one probe cycle checks, and backs off again at once when the only
+ *       activity was autovacuum or nothing), or
  *    c. it is still active after suspend_timeout + grace (max(60 s, 2 × stateInterval)):
  *       something pgpulse cannot see keeps it awake, so sampling costs nothing extra.
  *    Endpoints with suspend_timeout_seconds = -1 (never suspend) are never backed off.
@@ -23,7 +28,10 @@
  *    sampling and says so in health (no marker: the staleness alert fires, correctly — pgpulse is
  *    blind until the config is fixed). A transient error (network, timeout, 5xx, 429) keeps the
  *    last known state for 2 × stateInterval; after that pgpulse samples "blind" at most once per
- *    15 minutes until the API answers again.
+ *    15 minutes until the API answers again — but only when the last answer said `active`.
+ *    Before the first answer, or when the last one said idle/init, nothing connects.
+ * 5. The target URL (host ep-…, or options=endpoint=…) and the compute's neon.endpoint_id must
+ *    name the configured endpoint; otherwise nothing connects (again) and health says which.
  */
 import type { Logger } from 'pino';
 import type { TargetConfig } from '../config';
@@ -31,8 +39,9 @@ import type { TargetContext } from '../collectors/types';
 import type { SamplingGate } from '../sampler';
 import type { Store } from '../store/store';
 import { IDLE_BY_DESIGN } from '../engine/handlers/health';
-import { NeonApiError, type NeonEndpoint } from './api-client';
-import { NEON_ACTIVITY, activityFields } from './activity-collector';
+import { NeonApiError, type NeonEndpoint, type NeonOperation } from './api-client';
+import { NEON_ACTIVITY, activityFields, endpointMismatchListeners } from './activity-collector';
+import { identityFromUrl, urlEndpointMismatch } from './identity';
 
 export const NEON_API = 'neon_api';
 export const BLIND_INTERVAL_MS = 15 * 60_000;
@@ -41,7 +50,14 @@ const DEFAULT_SUSPEND_S = 300;
 
 export interface EndpointSource {
   getEndpoint(): Promise<NeonEndpoint>;
+  /** the project's recent operations; without it availability-check wakes are not recognised */
+  listOperations?(limit?: number): Promise<NeonOperation[]>;
 }
+
+/** operations that count as Neon's own wake-ups, not a user's */
+export const NEON_WAKE_ACTIONS = ['check_availability'];
+/** how far back a finished availability check still explains a wake */
+const CHECK_WINDOW_MS = 120_000;
 
 export interface NeonGateOptions {
   target: TargetConfig;
@@ -55,7 +71,7 @@ export interface NeonGateOptions {
   blindIntervalMs?: number;
 }
 
-export type GateMode = 'starting' | 'sampling' | 'idle' | 'backoff' | 'api-config-error' | 'api-unavailable';
+export type GateMode = 'starting' | 'sampling' | 'idle' | 'backoff' | 'neon-check' | 'api-config-error' | 'api-unavailable';
 
 export interface GateSnapshot {
   mode: GateMode;
@@ -65,6 +81,7 @@ export interface GateSnapshot {
   lastOtherActivity?: number;
   ownConnects: number;
   apiCalls: number;
+  pooled: boolean;
 }
 
 /** gates by target object, so the startup hook can hand them the store and the pool */
@@ -87,10 +104,20 @@ export class NeonGate implements SamplingGate {
   private mode: GateMode = 'starting';
   private backoffSince: number | undefined;
   private lastOtherActivity: number | undefined;
-  private prev: { sessions: number; own: number } | undefined;
+  private prev: { sessions: number; own: number; serverNow: number | null; activeTime: number | null } | undefined;
   private lastCycleAt: number | undefined;
   private ownConnects = 0;
   private apiCalls = 0;
+  /** the last API answer said active: only then may a blind cycle run during an API outage */
+  private lastKnownActive = false;
+  /** wrong endpoint in the URL or the compute's neon.endpoint_id: nothing connects */
+  private identityError: string | null;
+  /** the back-off was lifted by last_active moving: the next cycle checks who it was */
+  private probing = false;
+  /** the current back-off is a Neon availability-check wake */
+  private neonCheck: NeonOperation | undefined;
+  private readonly seenOps = new Set<string>();
+  readonly pooled: boolean;
 
   constructor(private readonly opts: NeonGateOptions) {
     this.now = opts.now ?? Date.now;
@@ -98,7 +125,16 @@ export class NeonGate implements SamplingGate {
     this.quietMs = opts.quietMs ?? Math.max(60_000, 2 * opts.target.intervalMs);
     this.graceMs = opts.graceMs ?? Math.max(60_000, 2 * this.stateIntervalMs);
     this.blindIntervalMs = opts.blindIntervalMs ?? BLIND_INTERVAL_MS;
+    const neon = opts.target.neon;
+    this.identityError = neon ? urlEndpointMismatch(opts.target.url, neon.endpointId) : null;
+    this.pooled = neon?.pooled ?? (opts.target.url ? identityFromUrl(opts.target.url).pooled : false);
     gatesByTarget.set(opts.target, this);
+    endpointMismatchListeners.set(opts.target, (message) => {
+      if (!this.identityError) {
+        this.opts.log?.error({ target: opts.target.name }, message);
+      }
+      this.identityError = message;
+    });
   }
 
   /** the store to write markers and API answers to (set by the startup hook) */
@@ -120,6 +156,7 @@ export class NeonGate implements SamplingGate {
       lastOtherActivity: this.lastOtherActivity,
       ownConnects: this.ownConnects,
       apiCalls: this.apiCalls,
+      pooled: this.pooled,
     };
   }
 
@@ -156,9 +193,22 @@ export class NeonGate implements SamplingGate {
       this.epAt = now;
       this.error = undefined;
       this.nextFetchAt = now + this.stateIntervalMs;
-      if (prevState !== undefined && prevState !== 'active' && ep.current_state === 'active') {
-        // woken by someone else (pgpulse never connects to an idle compute): start a fresh quiet clock
-        this.resetActivity(now);
+      this.lastKnownActive = ep.current_state === 'active';
+      if (prevState !== ep.current_state) {
+        await this.readOperations(now);
+      }
+      if (prevState !== 'active' && ep.current_state === 'active') {
+        // woken by someone else (pgpulse never connects to an idle compute)
+        const check = this.recentCheck(now);
+        if (check) {
+          // Neon's own availability check: not a user, so pgpulse does not prolong the wake
+          this.neonCheck = check;
+          this.backoffSince = Math.max(now, Date.parse(check.updated_at) || now);
+          this.probing = false;
+          this.opts.log?.info({ target: name, operation: check.id }, 'Neon woke the compute for an availability check: pgpulse stays away');
+        } else {
+          this.resetActivity(now);
+        }
       }
       this.store?.writeSample({
         target: name,
@@ -196,8 +246,55 @@ export class NeonGate implements SamplingGate {
 
   private resetActivity(now: number): void {
     this.backoffSince = undefined;
+    this.neonCheck = undefined;
+    this.probing = false;
     this.lastOtherActivity = now;
     this.prev = undefined;
+  }
+
+  private ops: NeonOperation[] = [];
+
+  /** reads the project's recent operations and records start/suspend/check ones as events */
+  private async readOperations(now: number): Promise<void> {
+    if (!this.opts.client.listOperations) {
+      return;
+    }
+    const epId = this.opts.target.neon?.endpointId;
+    try {
+      this.apiCalls++;
+      this.ops = (await this.opts.client.listOperations(20)).filter((o) => !o.endpoint_id || o.endpoint_id === epId);
+    } catch (e) {
+      this.opts.log?.warn({ target: this.opts.target.name }, `Neon operations not readable: ${(e as Error).message}`);
+      return;
+    }
+    for (const o of this.ops) {
+      if (this.seenOps.has(o.id) || !['start_compute', 'suspend_compute', ...NEON_WAKE_ACTIONS].includes(o.action)) {
+        continue;
+      }
+      this.seenOps.add(o.id);
+      const ts = Date.parse(o.created_at) || now;
+      this.store?.addEvent(this.opts.target.name, {
+        ts,
+        kind: `neon_${o.action}`,
+        title: `Neon ${o.action.replace(/_/g, ' ')} (${o.status})`,
+        text: `operation ${o.id}${o.total_duration_ms !== undefined ? `, ${o.total_duration_ms} ms` : ''}`,
+        tags: ['pgpulse', 'neon', o.action],
+      });
+    }
+  }
+
+  /** an availability check by Neon that explains the current wake, if any */
+  private recentCheck(now: number): NeonOperation | undefined {
+    return this.ops.find((o) => {
+      if (!NEON_WAKE_ACTIONS.includes(o.action)) {
+        return false;
+      }
+      if (['scheduling', 'running'].includes(o.status)) {
+        return true;
+      }
+      const end = Date.parse(o.updated_at);
+      return Number.isFinite(end) && now - end <= CHECK_WINDOW_MS + this.stateIntervalMs;
+    });
   }
 
   private marker(now: number): void {
@@ -213,6 +310,10 @@ export class NeonGate implements SamplingGate {
     const now0 = this.now();
     await this.refresh(now0);
     const now = this.now();
+    if (this.identityError) {
+      this.mode = 'api-config-error';
+      return { allowed: false, reason: this.identityError };
+    }
     if (this.error?.kind === 'config') {
       this.mode = 'api-config-error';
       return { allowed: false, reason: `${this.error.message} — pgpulse does not connect to a Neon compute whose state it cannot read` };
@@ -220,18 +321,28 @@ export class NeonGate implements SamplingGate {
     const known = this.ep && (!this.error || now - this.epAt <= 2 * this.stateIntervalMs) ? this.ep : undefined;
     if (!known) {
       this.mode = 'api-unavailable';
+      const why = this.error?.message ?? 'Neon API not asked yet';
+      if (!this.lastKnownActive) {
+        // never connect on a guess that may wake the compute: before the first answer, or after one that said idle
+        return {
+          allowed: false,
+          reason: `${why}; pgpulse does not connect until the Neon API says the compute is active (${this.ep ? `it last said ${this.ep.current_state}` : 'no answer yet'})`,
+        };
+      }
       if (this.lastCycleAt === undefined || now - this.lastCycleAt >= this.blindIntervalMs) {
         this.lastCycleAt = now;
         return { allowed: true };
       }
       return {
         allowed: false,
-        reason: `${this.error?.message ?? 'Neon API not asked yet'}; compute state unknown, so pgpulse samples at most once per ${Math.round(this.blindIntervalMs / 60_000)} min until the API answers`,
+        reason: `${why}; compute state unknown (last seen active), so pgpulse samples at most once per ${Math.round(this.blindIntervalMs / 60_000)} min until the API answers`,
       };
     }
     if (known.current_state !== 'active') {
       this.mode = 'idle';
       this.backoffSince = undefined;
+      this.neonCheck = undefined;
+      this.probing = false;
       this.marker(now);
       return { allowed: false, byDesign: true, reason: `Neon compute is ${known.current_state} (scale to zero by design): pgpulse does not connect until it is active again` };
     }
@@ -239,11 +350,22 @@ export class NeonGate implements SamplingGate {
       const lastActive = known.last_active ? Date.parse(known.last_active) : NaN;
       const suspendMs = this.suspendMs;
       if (Number.isFinite(lastActive) && lastActive > this.backoffSince + LAST_ACTIVE_MARGIN_MS) {
-        this.opts.log?.info({ target: this.opts.target.name }, 'Neon API last_active moved: another client uses the compute, sampling resumes');
-        this.resetActivity(now);
+        // last_active also moves for autovacuum: one probe cycle tells whether a user is there
+        this.opts.log?.info({ target: this.opts.target.name }, 'Neon API last_active moved: another client may use the compute, one probe cycle checks');
+        this.backoffSince = undefined;
+        this.neonCheck = undefined;
+        this.probing = true;
       } else if (suspendMs === null || now - this.backoffSince > suspendMs + this.graceMs) {
         this.opts.log?.info({ target: this.opts.target.name }, 'Neon compute stayed active past its suspend timeout: something else keeps it awake, sampling resumes');
         this.resetActivity(now);
+      } else if (this.neonCheck) {
+        this.mode = 'neon-check';
+        this.marker(now);
+        return {
+          allowed: false,
+          byDesign: true,
+          reason: `Neon woke the compute for its own availability check (operation ${this.neonCheck.id}): pgpulse stays away so the wake is not prolonged`,
+        };
       } else {
         this.mode = 'backoff';
         this.marker(now);
@@ -259,12 +381,37 @@ export class NeonGate implements SamplingGate {
     return { allowed: true };
   }
 
+  /**
+   * One-off connections (actions, doctor): only while the API says, freshly, that the compute is
+   * active — never on a guess, never during an outage, whatever the back-off state.
+   */
+  async mayContact(target: TargetConfig): Promise<{ allowed: boolean; reason?: string }> {
+    void target;
+    await this.refresh(this.now());
+    const now = this.now();
+    if (this.identityError) {
+      return { allowed: false, reason: this.identityError };
+    }
+    if (this.error && (this.error.kind === 'config' || !this.ep || now - this.epAt > 2 * this.stateIntervalMs)) {
+      return { allowed: false, reason: `${this.error.message}; pgpulse does not connect to a Neon compute whose state it cannot read` };
+    }
+    if (!this.ep) {
+      return { allowed: false, reason: 'Neon API not asked yet: pgpulse does not connect to a compute that may be idle' };
+    }
+    if (this.ep.current_state !== 'active') {
+      return { allowed: false, reason: `Neon compute is ${this.ep.current_state} (scaled to zero): connecting would wake it, so pgpulse does not` };
+    }
+    return { allowed: true };
+  }
+
   observe(target: TargetConfig, ctx: TargetContext): void {
     const store = this.store ?? ctx.store;
     const now = this.now();
     if (this.lastOtherActivity === undefined) {
       this.lastOtherActivity = now; // conservative: the quiet clock starts at the first cycle
     }
+    const probing = this.probing;
+    this.probing = false;
     const sample = store.lastSample(target.name, NEON_ACTIVITY);
     if (!sample || (this.lastCycleAt !== undefined && sample.ts < this.lastCycleAt)) {
       // no fresh activity reading this cycle: we cannot tell, so assume someone else is there
@@ -276,7 +423,9 @@ export class NeonGate implements SamplingGate {
     for (const s of store.matrix(target.name, NEON_ACTIVITY, [...activityFields], undefined, [sample])) {
       v[s.field] = s.values[0];
     }
-    if ((v.others_active ?? 0) > 0) {
+    const before = this.lastOtherActivity;
+    // walsenders and subscription workers keep the compute awake anyway: sampling costs nothing then
+    if ((v.others_active ?? 0) > 0 || (v.walsenders ?? 0) > 0 || (v.subscription_workers ?? 0) > 0) {
       this.lastOtherActivity = now;
     } else if (v.others_last_idle_change_ms != null && v.server_now_ms != null) {
       // translate the server's clock to ours through the server's "now" in the same reading
@@ -284,12 +433,26 @@ export class NeonGate implements SamplingGate {
       this.lastOtherActivity = Math.max(this.lastOtherActivity, local);
     }
     const sessions = v.sessions_user_dbs;
-    const own = v.own_db_counted ? this.ownConnects : 0;
+    const counted = v.own_db_counted ? 1 : 0;
+    // Direct: every pool connect is a new server session. Behind PgBouncer a client connect opens
+    // no session; ours is new only when our server backend started after the previous reading.
+    const ownNew = (prev: { own: number; serverNow: number | null }) =>
+      !counted ? 0 : this.pooled ? (v.own_backend_start_ms != null && prev.serverNow != null && v.own_backend_start_ms > prev.serverNow ? 1 : 0) : this.ownConnects - prev.own;
     if (sessions != null) {
-      if (this.prev && sessions >= this.prev.sessions && sessions - this.prev.sessions - (own - this.prev.own) > 0) {
+      if (this.prev && sessions >= this.prev.sessions && sessions - this.prev.sessions - ownNew(this.prev) > 0) {
         this.lastOtherActivity = now; // someone connected (and maybe left) between two cycles
       }
-      this.prev = { sessions, own };
+      // our own statements move active_time when we sit in a counted database: only usable otherwise
+      if (!counted && this.prev?.activeTime != null && v.active_time_user_dbs_ms != null && v.active_time_user_dbs_ms > this.prev.activeTime) {
+        this.lastOtherActivity = now;
+      }
+      this.prev = { sessions, own: this.ownConnects, serverNow: v.server_now_ms, activeTime: v.active_time_user_dbs_ms };
+    }
+    if (probing && this.lastOtherActivity === before && this.suspendMs !== null) {
+      // last_active moved but nobody but pgpulse (and perhaps autovacuum) is here: straight back
+      this.backoffSince = now;
+      this.opts.log?.info({ target: target.name, autovacuum: v.autovacuum_workers ?? 0 }, 'probe cycle found no other client (last_active moved for autovacuum or Neon itself): backing off again');
+      return;
     }
     if (this.suspendMs !== null && this.backoffSince === undefined && now - this.lastOtherActivity >= this.quietMs) {
       this.backoffSince = now;

@@ -8,7 +8,7 @@ import { registerCollector } from '../collectors/registry';
 import type { TargetConfig } from '../config';
 import { registerHandler } from '../engine/engine';
 import { NeonApiClient } from './api-client';
-import { neonActivityCollector } from './activity-collector';
+import { neonActivityCollector, neonClientsCollector } from './activity-collector';
 import { NeonGate, gatesByTarget } from './gate';
 import { computeState, effectiveHitRatio } from './handlers';
 import { neonLfcCollector } from './lfc-collector';
@@ -57,6 +57,7 @@ export function registerNeon(): void {
   startupHooks.push(attachNeonGates);
   registerCollector(neonLfcCollector());
   registerCollector(neonActivityCollector());
+  registerCollector(neonClientsCollector());
   registerHandler('neon_effective_hit_ratio', effectiveHitRatio);
   registerHandler('neon_compute_state', computeState);
 }

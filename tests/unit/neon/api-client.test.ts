@@ -97,3 +97,53 @@ test('a malformed answer names the field', () => {
   assert.throws(() => parseEndpointResponse({ endpoint: { current_state: 'suspended' } }), /current_state="suspended"/);
   assert.equal(parseEndpointResponse({ endpoint: { current_state: 'init' } }).suspend_timeout_seconds, 0);
 });
+
+test('429 with Retry-After carries the wait; without it the error is still transient', async () => {
+  const api = await startFakeNeonApi();
+  try {
+    const c = new NeonApiClient({ apiUrl: api.apiUrl, projectId: api.projectId, endpointId: api.endpointId, apiKey: api.apiKey });
+    api.failWith = 429;
+    api.retryAfter = 42;
+    const e1 = (await c.getEndpoint().catch((e) => e)) as NeonApiError;
+    assert.equal(e1.kind, 'transient');
+    assert.equal(e1.status, 429);
+    assert.equal(e1.retryAfterSeconds, 42);
+    api.retryAfter = null;
+    const e2 = (await c.getEndpoint().catch((e) => e)) as NeonApiError;
+    assert.equal(e2.kind, 'transient');
+    assert.equal(e2.retryAfterSeconds, undefined);
+  } finally {
+    await api.close();
+  }
+});
+
+test('operations and project usage: the documented fields, GET only', async () => {
+  const api = await startFakeNeonApi();
+  try {
+    const t = '2026-11-30T10:00:00Z';
+    api.operations = [
+      { id: 'op-2', endpoint_id: api.endpointId, action: 'check_availability', status: 'finished', created_at: t, updated_at: t, total_duration_ms: 900 },
+      { id: 'op-1', endpoint_id: api.endpointId, action: 'start_compute', status: 'finished', created_at: t, updated_at: t, total_duration_ms: 400 },
+    ];
+    api.usage.compute_time_seconds = 7200;
+    api.usage.active_time_seconds = 28_800;
+    const c = new NeonApiClient({ apiUrl: api.apiUrl, projectId: api.projectId, endpointId: api.endpointId, apiKey: api.apiKey });
+    const ops = await c.listOperations(1);
+    assert.deepEqual(
+      ops.map((o) => [o.id, o.action, o.status, o.endpoint_id, o.total_duration_ms]),
+      [['op-2', 'check_availability', 'finished', api.endpointId, 900]],
+    );
+    const p = await c.getProject();
+    assert.equal(p.compute_time_seconds, 7200);
+    assert.equal(p.active_time_seconds, 28_800);
+    assert.equal(p.consumption_period_start, api.usage.consumption_period_start);
+    assert.equal(p.consumption_period_end, api.usage.consumption_period_end);
+    assert.deepEqual(
+      api.requests.map((r) => r.path),
+      [`/api/v2/projects/${api.projectId}/operations`, `/api/v2/projects/${api.projectId}`],
+    );
+    assert.equal(api.nonGet(), 0);
+  } finally {
+    await api.close();
+  }
+});
