@@ -67,6 +67,18 @@ export async function startSidecar(opts: StartOptions = {}): Promise<Sidecar> {
   const given = opts.logger as Logger | undefined;
   const log = given && typeof given.child === 'function' ? given : createLogger(config.logLevel);
   const store = Store.open(config.dataDir);
+  const storeLog = log.child({ component: 'store', path: store.file });
+  store.onProblem = (problem, previous) => {
+    if (problem) {
+      storeLog.error({ code: problem.code, kind: problem.kind }, `history store problem: ${problem.message}; new samples are not stored until it is fixed — ${problem.fix}`);
+    } else if (previous) {
+      storeLog.info({ code: previous.code, downSeconds: Math.round((Date.now() - previous.since) / 1000) }, 'history store writable again: sampling resumes');
+    }
+  };
+  const opened = store.status().problem;
+  if (opened) {
+    storeLog.error({ code: opened.code, mode: store.status().mode }, `history store problem at start: ${opened.message}; serving ${store.status().mode === 'read-only' ? 'the stored history read-only' : 'without history'} — ${opened.fix}`);
+  }
   const metrics = new SelfMetrics();
   const samplers = new Map<string, TargetSampler>();
   for (const t of config.targets) {

@@ -11,6 +11,7 @@ import { allCollectors } from './collectors/registry';
 import { OWN_QUERY_MARK } from './collectors/sql-collector';
 import type { Collector, TargetContext } from './collectors/types';
 import type { SelfMetrics } from './self-metrics';
+import { isStoreWriteError } from './store/faults';
 import type { Store } from './store/store';
 import { createPool, describeDbError, inReadOnlyTx } from './targets/connection';
 
@@ -73,9 +74,12 @@ export class TargetSampler {
       if (this.running) {
         this.metrics.cyclesSkipped.inc({ target: this.target.name, reason: 'overlap' });
       } else {
-        this.running = this.runCycle().finally(() => {
-          this.running = null;
-        });
+        this.running = this.runCycle()
+          // a bug in one cycle must not end the process: the next tick tries again
+          .catch((e: Error) => this.log.error({ target: this.target.name, err: e.message }, 'sampling cycle failed'))
+          .finally(() => {
+            this.running = null;
+          });
       }
       this.timer = setTimeout(tick, this.target.intervalMs);
     };
@@ -107,6 +111,11 @@ export class TargetSampler {
       }
       this.status.paused = undefined;
       this.status.pausedByDesign = undefined;
+    }
+    if (!this.store.writeAllowed()) {
+      // nothing read now could be kept: leave the target alone until the store's next attempt
+      this.metrics.cyclesSkipped.inc({ target: name, reason: 'store' });
+      return;
     }
     const due = this.collectors.filter((c) => force || this.cycle % Math.max(1, this.intervalFactor(c)) === 0);
     this.cycle++;
@@ -141,6 +150,10 @@ export class TargetSampler {
       this.metrics.lastSampleTs.set({ target: name }, Math.floor(this.status.lastOkTs / 1000));
       this.gate?.observe?.(this.target, ctx);
     } catch (e) {
+      if (isStoreWriteError(e)) {
+        // the history store's problem (reported by the store itself), not the target's
+        return;
+      }
       const msg = describeDbError(e, name);
       // a connection that died mid-cycle is a reachability problem, not a collector bug
       this.markUnreachable(msg, now, []);
@@ -157,14 +170,31 @@ export class TargetSampler {
   private markUnreachable(msg: string, ts: number, due: Collector[]): void {
     const name = this.target.name;
     if (this.status.reachable !== false) {
-      this.store.addEvent(name, { ts, kind: 'target_down', title: `${name} unreachable`, text: msg, tags: ['pgpulse', 'availability'] });
       this.log.warn({ target: name }, msg);
+      try {
+        this.store.addEvent(name, { ts, kind: 'target_down', title: `${name} unreachable`, text: msg, tags: ['pgpulse', 'availability'] });
+      } catch (e) {
+        if (!isStoreWriteError(e)) {
+          throw e;
+        }
+      }
     }
     this.status.reachable = false;
     this.status.lastError = msg;
     this.metrics.targetUp.set({ target: name }, 0);
     for (const c of due) {
-      this.store.writeSample({ target: name, collector: c.id, ts, ok: false, rows: [], error: msg });
+      this.recordGap(c.id, ts, msg);
+    }
+  }
+
+  /** A failed sample marks the gap; if the store cannot keep it either, the store reports that. */
+  private recordGap(collector: string, ts: number, error: string): void {
+    try {
+      this.store.writeSample({ target: this.target.name, collector, ts, ok: false, rows: [], error });
+    } catch (e) {
+      if (!isStoreWriteError(e)) {
+        throw e;
+      }
     }
   }
 
@@ -219,9 +249,12 @@ export class TargetSampler {
         await c.after(client, ctx, result);
       }
     } catch (e) {
+      if (isStoreWriteError(e)) {
+        throw e; // ends the cycle: what follows could not be kept either
+      }
       const msg = describeDbError(e, name);
       this.metrics.collectorErrors.inc({ target: name, collector: c.id });
-      this.store.writeSample({ target: name, collector: c.id, ts, ok: false, rows: [], error: msg });
+      this.recordGap(c.id, ts, msg);
       this.log.warn({ target: name, collector: c.id }, msg);
       if ((e as { code?: string }).code === undefined || ['57P01', '57P02', '57P03', '08006', '08003'].includes(String((e as { code?: string }).code))) {
         throw e; // the connection itself is gone

@@ -32,6 +32,22 @@ export class SelfMetrics {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
     registers: [this.registry],
   });
+  readonly storeWritable = new Gauge({
+    name: 'pgpulse_store_writable',
+    help: '1 when the history store accepts writes; 0 while it is full, read-only, locked by another process or failing (see pgpulse_store_problem)',
+    registers: [this.registry],
+  });
+  readonly storeProblem = new Gauge({
+    name: 'pgpulse_store_problem',
+    help: 'Set (1) while the history store cannot be written: which file, what kind of fault, and the fix; pgpulse retries with back-off',
+    labelNames: ['path', 'kind', 'code', 'fix'],
+    registers: [this.registry],
+  });
+  readonly storeFailedAttempts = new Gauge({
+    name: 'pgpulse_store_failed_write_attempts',
+    help: 'Write attempts that failed since the current history store problem began (0 when healthy)',
+    registers: [this.registry],
+  });
   /** main database gauges, refreshed from the engine at scrape time */
   readonly main = new Gauge({ name: 'pgpulse_metric', help: 'Latest value of a pgpulse catalog metric over the last 5 minutes', labelNames: ['target', 'metric', 'series'], registers: [this.registry] });
 

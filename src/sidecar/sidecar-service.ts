@@ -135,6 +135,7 @@ export class SidecarService implements PgpulseService {
       return { status: 'error', message: error ?? 'unknown target', details: { target: targetName ?? '', reachable: false, extensions: {}, problems: [error ?? ''] } };
     }
     const sampler = this.samplers.get(target);
+    const storeProblem = this.storeProblemText();
     if (!sampler) {
       return { status: 'error', message: `target ${target} has history but is not configured any more`, details: { target, reachable: false, extensions: {}, problems: [] } };
     }
@@ -145,10 +146,11 @@ export class SidecarService implements PgpulseService {
     if (sampler.status.paused && sampler.status.pausedByDesign) {
       // an idle Neon compute: connecting to check would wake it
       const last = this.store.lastSample(target, 'server');
+      const idle = `target ${target} is idle by design — ${sampler.status.paused}. History stays available${last ? ` (last sample ${new Date(last.ts).toISOString()})` : ''}.`;
       return {
-        status: 'ok',
-        message: `pgpulse sidecar is up; target ${target} is idle by design — ${sampler.status.paused}. History stays available${last ? ` (last sample ${new Date(last.ts).toISOString()})` : ''}.`,
-        details: { target, reachable: false, extensions: {}, lastSampleAgeSeconds: last ? (Date.now() - last.ts) / 1000 : null, neonState: 'idle', problems: [] },
+        status: storeProblem ? 'error' : 'ok',
+        message: storeProblem ? `${storeProblem}. The ${idle}` : `pgpulse sidecar is up; ${idle}`,
+        details: { target, reachable: false, extensions: {}, lastSampleAgeSeconds: last ? (Date.now() - last.ts) / 1000 : null, neonState: 'idle', problems: storeProblem ? [storeProblem] : [] },
       };
     }
     if (sampler.status.paused) {
@@ -206,11 +208,16 @@ export class SidecarService implements PgpulseService {
         problems.push(`${c} collector unavailable: ${why}`);
       }
     }
-    const status = reachable && !problems.some((p) => p.startsWith('cannot') || p.startsWith('target')) ? 'ok' : 'error';
+    if (storeProblem) {
+      problems.unshift(storeProblem);
+    }
+    const status = reachable && !storeProblem && !problems.some((p) => p.startsWith('cannot') || p.startsWith('target')) ? 'ok' : 'error';
     const message =
       status === 'ok'
         ? `pgpulse sidecar is up; target ${target} reachable (PostgreSQL ${serverVersion})${problems.length ? '. Note: ' + problems.join('; ') : ''}`
-        : problems.join('; ') || `target ${target} is not reachable`;
+        : storeProblem && reachable
+          ? `${storeProblem}. The target ${target} itself is reachable (PostgreSQL ${serverVersion})${problems.length > 1 ? '; also: ' + problems.slice(1).join('; ') : ''}`
+          : problems.join('; ') || `target ${target} is not reachable`;
     return {
       status,
       message,
@@ -232,12 +239,34 @@ export class SidecarService implements PgpulseService {
   }
 
   async metricsText(): Promise<string> {
+    this.refreshStoreGauges();
     this.refreshMainGauges();
     return this.metrics.registry.metrics();
   }
 
   catalog() {
     return publicCatalog();
+  }
+
+  private refreshStoreGauges(): void {
+    const st = this.store.status();
+    this.metrics.storeWritable.set(st.writable ? 1 : 0);
+    this.metrics.storeProblem.reset();
+    if (st.problem) {
+      this.metrics.storeProblem.set({ path: st.path, kind: st.problem.kind, code: st.problem.code, fix: st.problem.fix }, 1);
+    }
+    this.metrics.storeFailedAttempts.set(st.problem?.failures ?? 0);
+  }
+
+  /** One line on the history store when it cannot be written (health, /healthz), else undefined. */
+  storeProblemText(): string | undefined {
+    const st = this.store.status();
+    if (!st.problem) {
+      return undefined;
+    }
+    const since = new Date(st.problem.since).toISOString();
+    const mode = st.mode === 'read-write' ? '' : st.mode === 'read-only' ? ' Serving the stored history read-only.' : ' No stored history can be served.';
+    return `history store problem since ${since}: ${st.problem.message}; new samples are not being stored.${mode} Fix: ${st.problem.fix}`;
   }
 
   private refreshMainGauges(): void {

@@ -94,7 +94,9 @@ export function startHttpServer(svc: SidecarService, address: string, token: str
       const path = url.pathname.replace(/\/+$/, '') || '/';
       try {
         if (path === '/healthz') {
-          send(res, 200, { status: 'ok' });
+          // liveness: the process answers; a store problem is said, not turned into a restart loop
+          const store = svc.storeProblemText();
+          send(res, 200, store ? { status: 'degraded', problems: [store] } : { status: 'ok' });
           return;
         }
         const auth = req.headers.authorization ?? '';

@@ -37,7 +37,9 @@ import type { Logger } from 'pino';
 import type { TargetConfig } from '../config';
 import type { TargetContext } from '../collectors/types';
 import type { SamplingGate } from '../sampler';
+import { isStoreWriteError } from '../store/faults';
 import type { Store } from '../store/store';
+import type { CollectedSample } from '../store/types';
 import { IDLE_BY_DESIGN } from '../engine/handlers/health';
 import { NeonApiError, type NeonEndpoint, type NeonOperation } from './api-client';
 import { NEON_ACTIVITY, activityFields, endpointMismatchListeners } from './activity-collector';
@@ -210,7 +212,7 @@ export class NeonGate implements SamplingGate {
           this.resetActivity(now);
         }
       }
-      this.store?.writeSample({
+      this.record({
         target: name,
         collector: NEON_API,
         ts: now,
@@ -240,7 +242,18 @@ export class NeonGate implements SamplingGate {
       this.error = err;
       const wait = err.retryAfterSeconds ? Math.max(this.stateIntervalMs, err.retryAfterSeconds * 1000) : this.stateIntervalMs;
       this.nextFetchAt = now + wait;
-      this.store?.writeSample({ target: name, collector: NEON_API, ts: now, ok: false, rows: [], error: err.message });
+      this.record({ target: name, collector: NEON_API, ts: now, ok: false, rows: [], error: err.message });
+    }
+  }
+
+  /** The gate's own samples; a store that cannot keep them reports that itself, the gate goes on. */
+  private record(sample: CollectedSample): void {
+    try {
+      this.store?.writeSample(sample);
+    } catch (e) {
+      if (!isStoreWriteError(e)) {
+        throw e;
+      }
     }
   }
 
@@ -298,7 +311,7 @@ export class NeonGate implements SamplingGate {
   }
 
   private marker(now: number): void {
-    this.store?.writeSample({ target: this.opts.target.name, collector: IDLE_BY_DESIGN, ts: now, ok: true, rows: [] });
+    this.record({ target: this.opts.target.name, collector: IDLE_BY_DESIGN, ts: now, ok: true, rows: [] });
   }
 
   /**

@@ -4,13 +4,16 @@
  * only what moved; the engine turns raw values into deltas at read time.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants as fsConstants, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { describeFault, nextDelayMs, storeFaultKind, StoreWriteError, type StoreProblem } from './faults';
 import { migrations } from './migrations';
 import type { CollectedSample, EntityInfo, LabelFilter, RangeTotal, SampleInfo, SeriesValues, StoredEvent } from './types';
 
 /** a full copy of every value this often, so readers never scan far back to carry values forward */
 const KEYFRAME_EVERY = 120;
+/** a history file larger than this is not copied into memory when it can only be read */
+const MAX_SNAPSHOT_BYTES = 1 << 30;
 
 export function canonicalLabels(labels: Record<string, string>): string {
   const keys = Object.keys(labels).sort();
@@ -40,143 +43,426 @@ interface StreamState {
   epoch: number | null | undefined;
 }
 
+/**
+ * read-write: the normal case; read-only: the file could be opened for reading only (or was copied
+ * into memory) and history is served, not extended; unavailable: nothing could be opened, an empty
+ * in-memory schema answers until the file can be opened.
+ */
+export type StoreMode = 'read-write' | 'read-only' | 'unavailable';
+
+export interface StoreStatus {
+  path: string;
+  mode: StoreMode;
+  writable: boolean;
+  problem?: StoreProblem;
+}
+
+export interface StoreOptions {
+  /** a query connection: never writes, never migrates, never creates the file */
+  reader?: boolean;
+  /** how long a write waits for another process's lock before it counts as a fault */
+  busyTimeoutMs?: number;
+}
+
 export class Store {
-  readonly db: Database.Database;
+  private conn: Database.Database;
+  readonly file: string;
+  readonly reader: boolean;
+  private mode: StoreMode = 'read-write';
+  private problem: StoreProblem | undefined;
+  /** back-off between write attempts while the store is failing (tests shorten it) */
+  retryPolicy = { minMs: 1000, maxMs: 30_000 };
+  /** told when a store problem starts, changes kind, or ends (the sidecar logs it) */
+  onProblem?: (problem: StoreProblem | undefined, previous: StoreProblem | undefined) => void;
+  /** called every few thousand rows a query reads: throws to stop a query over its budget or cancelled */
+  interrupt?: () => void;
+  /** stored points handed to queries so far (a query's budget counts them) */
+  rowsRead = 0;
+  private readonly busyTimeoutMs: number;
   private readonly targetIds = new Map<string, number>();
   private readonly seriesIds = new Map<string, number>();
   private readonly streams = new Map<string, StreamState>();
   private readonly entityInfo = new Map<string, string>();
+  private readonly statements = new Map<string, Database.Statement>();
+  private writing = false;
 
-  static open(dataDir: string): Store {
-    mkdirSync(dataDir, { recursive: true });
-    return new Store(join(dataDir, 'pgpulse.db'));
+  /**
+   * Opens (creating) the history in dataDir. A directory that cannot be written does not stop the
+   * sidecar: the store opens read-only (or empty) with its problem set, and retries on every write.
+   */
+  static open(dataDir: string, opts: StoreOptions = {}): Store {
+    const file = join(dataDir, 'pgpulse.db');
+    try {
+      mkdirSync(dataDir, { recursive: true });
+      return new Store(file, opts);
+    } catch (e) {
+      if (!storeFaultKind(e) || opts.reader) {
+        throw e;
+      }
+      return new Store(file, opts, e);
+    }
   }
 
-  constructor(file: string) {
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    // NORMAL in WAL: a crash loses at most the last transaction (the sample in flight), never corrupts.
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.migrate();
+  /**
+   * A read-only view of the file: directly when SQLite can (the WAL index exists), else a copy in
+   * memory (a cleanly closed WAL database on a read-only filesystem cannot be opened in place).
+   */
+  private static openForReading(file: string): Database.Database | undefined {
+    if (!existsSync(file)) {
+      return undefined;
+    }
+    try {
+      const db = new Database(file, { readonly: true, fileMustExist: true });
+      db.prepare('SELECT count(*) FROM sqlite_master').get();
+      return db;
+    } catch {
+      /* fall through to a copy */
+    }
+    try {
+      if (statSync(file).size > MAX_SNAPSHOT_BYTES) {
+        return undefined;
+      }
+      const image = readFileSync(file);
+      // header bytes 18/19 = 2 mark WAL: a legacy-mode image opens without a WAL index
+      if (image.length > 19 && image[18] === 2) {
+        image[18] = 1;
+        image[19] = 1;
+      }
+      const db = new Database(image);
+      db.prepare('SELECT count(*) FROM sqlite_master').get();
+      return db;
+    } catch {
+      return undefined;
+    }
   }
 
-  private migrate(): void {
-    const current = this.db.pragma('user_version', { simple: true }) as number;
+  /** `openFailure`: why the file could not be opened for writing (then it is opened read-only, or not at all) */
+  constructor(file: string, opts: StoreOptions = {}, openFailure?: unknown) {
+    this.file = file;
+    this.reader = opts.reader ?? false;
+    this.busyTimeoutMs = opts.busyTimeoutMs ?? 2000;
+    if (this.reader) {
+      this.conn = Store.connectReader(file);
+    } else if (openFailure === undefined) {
+      this.conn = this.connectWriter();
+    } else {
+      this.conn = this.fallbackConnection();
+      this.recordFault(openFailure);
+    }
+  }
+
+  /** What can still be served when the file cannot be written: its contents read-only, else an empty schema. */
+  private fallbackConnection(): Database.Database {
+    const readable = Store.openForReading(this.file);
+    this.mode = readable ? 'read-only' : 'unavailable';
+    return readable ?? Store.emptySchema();
+  }
+
+  /** The current connection (it changes when the store reopens after a fault). */
+  get db(): Database.Database {
+    return this.conn;
+  }
+
+  private static connectReader(file: string): Database.Database {
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    db.pragma('busy_timeout = 1000');
+    return db;
+  }
+
+  private connectWriter(): Database.Database {
+    // SQLite quietly opens a file it cannot write read-only; ask the filesystem first (EROFS, EACCES)
+    accessSync(dirname(this.file), fsConstants.W_OK);
+    if (existsSync(this.file)) {
+      accessSync(this.file, fsConstants.W_OK);
+    }
+    const db = new Database(this.file);
+    try {
+      db.pragma('journal_mode = WAL');
+      // NORMAL in WAL: a crash loses at most the last transaction (the sample in flight), never corrupts.
+      db.pragma('synchronous = NORMAL');
+      // short: a write that waits blocks the event loop; a longer lock is a fault, retried with back-off
+      db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
+      Store.migrate(db);
+      return db;
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  }
+
+  private static migrate(db: Database.Database): void {
+    const current = db.pragma('user_version', { simple: true }) as number;
     for (const m of migrations) {
       if (m.version > current) {
-        this.db.transaction(() => {
-          this.db.exec(m.sql);
-          this.db.pragma(`user_version = ${m.version}`);
+        db.transaction(() => {
+          db.exec(m.sql);
+          db.pragma(`user_version = ${m.version}`);
         })();
       }
     }
   }
 
   close(): void {
-    if (this.db.open) {
-      this.db.close();
+    if (this.conn.open) {
+      this.conn.close();
     }
   }
 
-  targetId(name: string): number {
-    let id = this.targetIds.get(name);
-    if (id === undefined) {
-      this.db.prepare('INSERT OR IGNORE INTO target (name) VALUES (?)').run(name);
-      id = (this.db.prepare('SELECT id FROM target WHERE name = ?').get(name) as { id: number }).id;
-      this.targetIds.set(name, id);
+  status(): StoreStatus {
+    return { path: this.file, mode: this.mode, writable: this.mode === 'read-write' && !this.problem, problem: this.problem ? { ...this.problem } : undefined };
+  }
+
+  /** false while a failing store waits for its next attempt: samplers skip work that could not be kept */
+  writeAllowed(now = Date.now()): boolean {
+    return !this.reader && (!this.problem || now >= this.problem.nextRetryAt);
+  }
+
+  /** A prepared statement of the current connection (prepared once, not per call). */
+  private stmt(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (!s) {
+      s = this.conn.prepare(sql);
+      this.statements.set(sql, s);
     }
-    return id;
+    return s;
+  }
+
+  /**
+   * Every write goes through here: while the store is failing it refuses at once until the next
+   * attempt is due; a storage fault (full, read-only, locked, I/O) becomes the store's problem and a
+   * StoreWriteError for the caller; the first write that succeeds clears the problem.
+   */
+  private write<T>(fn: () => T): T {
+    if (this.writing) {
+      return fn();
+    }
+    if (this.reader) {
+      throw new Error('pgpulse bug: a write on a read-only query connection');
+    }
+    if (this.problem) {
+      if (Date.now() < this.problem.nextRetryAt) {
+        throw new StoreWriteError(this.problem);
+      }
+      // a connection that met a read-only or broken file stays that way: open the file afresh
+      if (this.mode !== 'read-write' || this.problem.kind === 'read-only' || this.problem.kind === 'cannot-open' || this.problem.kind === 'io') {
+        try {
+          this.reopen();
+        } catch (e) {
+          throw this.fault(e);
+        }
+      }
+    }
+    let out: T;
+    this.writing = true;
+    try {
+      out = fn();
+    } catch (e) {
+      if (this.conn.inTransaction) {
+        try {
+          this.conn.exec('ROLLBACK');
+        } catch {
+          /* the transaction is gone already */
+        }
+      }
+      throw this.fault(e);
+    } finally {
+      this.writing = false;
+    }
+    if (this.problem) {
+      const previous = this.problem;
+      this.problem = undefined;
+      this.onProblem?.(undefined, previous);
+    }
+    return out;
+  }
+
+  /** Records a storage fault and returns the error to throw (a non-storage error is returned as is). */
+  private fault(e: unknown): unknown {
+    return this.recordFault(e) ? new StoreWriteError(this.problem as StoreProblem) : e;
+  }
+
+  private recordFault(e: unknown): boolean {
+    const f = storeFaultKind(e);
+    if (!f) {
+      return false;
+    }
+    const now = Date.now();
+    const previous = this.problem;
+    const failures = (previous?.failures ?? 0) + 1;
+    const { message, fix } = describeFault(f.kind, f.code, this.file);
+    this.problem = { kind: f.kind, code: f.code, path: this.file, message, fix, since: previous?.since ?? now, failures, nextRetryAt: now + nextDelayMs(failures, this.retryPolicy) };
+    if (!previous || previous.kind !== f.kind) {
+      this.onProblem?.(this.problem, previous);
+    }
+    return true;
+  }
+
+  /** Opens the file for writing again (after it was read-only or unavailable); caches start afresh. */
+  private reopen(): void {
+    mkdirSync(dirname(this.file), { recursive: true });
+    // our own reader must let go first: it may hold the only handle on the file
+    const old = this.conn;
+    if (old.open) {
+      old.close();
+    }
+    try {
+      this.conn = this.connectWriter();
+    } catch (e) {
+      this.conn = this.fallbackConnection();
+      this.statements.clear();
+      throw e;
+    }
+    this.mode = 'read-write';
+    this.statements.clear();
+    this.targetIds.clear();
+    this.seriesIds.clear();
+    this.streams.clear();
+    this.entityInfo.clear();
+  }
+
+  private static emptySchema(): Database.Database {
+    const db = new Database(':memory:');
+    Store.migrate(db);
+    return db;
+  }
+
+  /** The id of a target, created when missing (a write). */
+  targetId(name: string): number {
+    const known = this.readTargetId(name);
+    if (known >= 0 || this.reader) {
+      return known;
+    }
+    return this.write(() => {
+      this.stmt('INSERT OR IGNORE INTO target (name) VALUES (?)').run(name);
+      const id = (this.stmt('SELECT id FROM target WHERE name = ?').get(name) as { id: number }).id;
+      if (!this.conn.inTransaction) {
+        this.targetIds.set(name, id);
+      }
+      return id;
+    });
+  }
+
+  /** The id of a target for reading: -1 (matches nothing) when it has no history. */
+  private readTargetId(name: string): number {
+    const cached = this.targetIds.get(name);
+    if (cached !== undefined) {
+      return cached;
+    }
+    const row = this.stmt('SELECT id FROM target WHERE name = ?').get(name) as { id: number } | undefined;
+    if (!row) {
+      return -1;
+    }
+    // an id read inside a transaction may yet be rolled back
+    if (!this.conn.inTransaction) {
+      this.targetIds.set(name, row.id);
+    }
+    return row.id;
   }
 
   targets(): string[] {
     return (this.db.prepare('SELECT name FROM target ORDER BY name').all() as Array<{ name: string }>).map((r) => r.name);
   }
 
-  private seriesId(targetId: number, collector: string, labels: string, field: string): number {
+  /** The id of a series, created in the caller's transaction; new ids go to `staged` until it commits. */
+  private seriesId(targetId: number, collector: string, labels: string, field: string, staged: Map<string, number>): number {
     const k = `${targetId}\u0000${collector}\u0000${labels}\u0000${field}`;
-    let id = this.seriesIds.get(k);
+    let id = this.seriesIds.get(k) ?? staged.get(k);
     if (id === undefined) {
-      this.db.prepare('INSERT OR IGNORE INTO series (target_id, collector, labels, field) VALUES (?, ?, ?, ?)').run(targetId, collector, labels, field);
-      id = (this.db.prepare('SELECT id FROM series WHERE target_id = ? AND collector = ? AND labels = ? AND field = ?').get(targetId, collector, labels, field) as { id: number }).id;
-      this.seriesIds.set(k, id);
+      this.stmt('INSERT OR IGNORE INTO series (target_id, collector, labels, field) VALUES (?, ?, ?, ?)').run(targetId, collector, labels, field);
+      id = (this.stmt('SELECT id FROM series WHERE target_id = ? AND collector = ? AND labels = ? AND field = ?').get(targetId, collector, labels, field) as { id: number }).id;
+      staged.set(k, id);
     }
     return id;
   }
 
-  /** Write one collector cycle atomically. Returns the sample id and how many points were stored. */
+  /**
+   * Write one collector cycle atomically. Returns the sample id and how many points were stored.
+   * What the caches learn (new series ids, last values, entity info, keyframe count) is staged and
+   * applied only after the transaction commits: a failed write leaves no trace in memory.
+   */
   writeSample(s: CollectedSample): { sampleId: number; points: number; keyframe: boolean } {
-    const targetId = this.targetId(s.target);
-    const streamKey = `${targetId}\u0000${s.collector}`;
-    let st = this.streams.get(streamKey);
-    if (!st) {
-      st = { last: new Map(), sinceKeyframe: KEYFRAME_EVERY, epoch: undefined };
-      this.streams.set(streamKey, st);
-    }
-    const state = st;
-    const epochChanged = s.ok && state.epoch !== undefined && (s.epoch ?? null) !== state.epoch;
-    const keyframe = s.ok && (state.sinceKeyframe >= KEYFRAME_EVERY || epochChanged);
-    const insertSample = this.db.prepare(
-      'INSERT INTO sample (target_id, collector, ts, ok, epoch, keyframe, duration_ms, rows, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    );
-    const insertPoint = this.db.prepare('INSERT OR REPLACE INTO point (series_id, sample_id, value) VALUES (?, ?, ?)');
-    const upsertEntity = this.db.prepare(
-      `INSERT INTO entity (target_id, collector, labels, info, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (target_id, collector, labels) DO UPDATE SET info = coalesce(excluded.info, entity.info), last_seen = excluded.last_seen`,
-    );
-    let points = 0;
-    const run = this.db.transaction(() => {
-      const sampleId = Number(
-        insertSample.run(targetId, s.collector, s.ts, s.ok ? 1 : 0, s.epoch ?? null, keyframe ? 1 : 0, s.durationMs ?? null, s.rows.length, s.error ?? null).lastInsertRowid,
+    return this.write(() => {
+      const targetId = this.targetId(s.target);
+      const streamKey = `${targetId}\u0000${s.collector}`;
+      const state: StreamState = this.streams.get(streamKey) ?? { last: new Map(), sinceKeyframe: KEYFRAME_EVERY, epoch: undefined };
+      const epochChanged = s.ok && state.epoch !== undefined && (s.epoch ?? null) !== state.epoch;
+      const keyframe = s.ok && (state.sinceKeyframe >= KEYFRAME_EVERY || epochChanged);
+      const insertSample = this.stmt(
+        'INSERT INTO sample (target_id, collector, ts, ok, epoch, keyframe, duration_ms, rows, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       );
-      if (!s.ok) {
-        return sampleId;
-      }
-      const seen = new Set<number>();
-      for (const row of s.rows) {
-        const labels = canonicalLabels(row.key);
-        for (const [field, raw] of Object.entries(row.values)) {
-          const value = raw === null || raw === undefined || !Number.isFinite(raw) ? null : raw;
-          const id = this.seriesId(targetId, s.collector, labels, field);
-          seen.add(id);
-          const prev = state.last.get(id);
-          if (keyframe || prev === undefined || prev !== value) {
-            insertPoint.run(id, sampleId, value);
-            state.last.set(id, value);
+      const insertPoint = this.stmt('INSERT OR REPLACE INTO point (series_id, sample_id, value) VALUES (?, ?, ?)');
+      const upsertEntity = this.stmt(
+        `INSERT INTO entity (target_id, collector, labels, info, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (target_id, collector, labels) DO UPDATE SET info = coalesce(excluded.info, entity.info), last_seen = excluded.last_seen`,
+      );
+      const newSeries = new Map<string, number>();
+      const lastValues = new Map<number, number | null>();
+      const entities = new Map<string, string>();
+      const lastOf = (id: number) => (lastValues.has(id) ? lastValues.get(id) : state.last.get(id));
+      let points = 0;
+      const sampleId = this.conn.transaction(() => {
+        const id = Number(
+          insertSample.run(targetId, s.collector, s.ts, s.ok ? 1 : 0, s.epoch ?? null, keyframe ? 1 : 0, s.durationMs ?? null, s.rows.length, s.error ?? null).lastInsertRowid,
+        );
+        if (!s.ok) {
+          return id;
+        }
+        const seen = new Set<number>();
+        for (const row of s.rows) {
+          const labels = canonicalLabels(row.key);
+          for (const [field, raw] of Object.entries(row.values)) {
+            const value = raw === null || raw === undefined || !Number.isFinite(raw) ? null : raw;
+            const sid = this.seriesId(targetId, s.collector, labels, field, newSeries);
+            seen.add(sid);
+            const prev = lastOf(sid);
+            if (keyframe || prev === undefined || prev !== value) {
+              insertPoint.run(sid, id, value);
+              lastValues.set(sid, value);
+              points++;
+            }
+          }
+          const entityKey = `${streamKey}\u0000${labels}`;
+          const info = row.info ? JSON.stringify(row.info) : null;
+          const known = entities.get(entityKey) ?? this.entityInfo.get(entityKey);
+          // last_seen is refreshed at keyframes only: exact enough for "gone since", and no write per row per cycle
+          if (known === undefined || (info !== null && known !== info) || keyframe) {
+            upsertEntity.run(targetId, s.collector, labels, info, s.ts, s.ts);
+            entities.set(entityKey, info ?? known ?? '');
+          }
+        }
+        // A row that vanished (a state with no backends, a deallocated statement) gets an explicit null,
+        // otherwise readers would carry its last value forward.
+        for (const [sid, v] of state.last) {
+          if (!seen.has(sid) && v !== null) {
+            insertPoint.run(sid, id, null);
+            lastValues.set(sid, null);
             points++;
           }
         }
-        const entityKey = `${streamKey}\u0000${labels}`;
-        const info = row.info ? JSON.stringify(row.info) : null;
-        const known = this.entityInfo.get(entityKey);
-        // last_seen is refreshed at keyframes only: exact enough for "gone since", and no write per row per cycle
-        if (known === undefined || (info !== null && known !== info) || keyframe) {
-          upsertEntity.run(targetId, s.collector, labels, info, s.ts, s.ts);
-          this.entityInfo.set(entityKey, info ?? known ?? '');
-        }
+        return id;
+      })();
+      // committed: now the caches may learn it
+      for (const [k, id] of newSeries) {
+        this.seriesIds.set(k, id);
       }
-      // A row that vanished (a state with no backends, a deallocated statement) gets an explicit null,
-      // otherwise readers would carry its last value forward.
-      for (const [id, v] of state.last) {
-        if (!seen.has(id) && v !== null) {
-          insertPoint.run(id, sampleId, null);
-          state.last.set(id, null);
-          points++;
-        }
+      for (const [k, v] of entities) {
+        this.entityInfo.set(k, v);
       }
-      return sampleId;
+      for (const [id, v] of lastValues) {
+        state.last.set(id, v);
+      }
+      if (s.ok) {
+        state.sinceKeyframe = keyframe ? 1 : state.sinceKeyframe + 1;
+        state.epoch = s.epoch ?? null;
+      }
+      this.streams.set(streamKey, state);
+      return { sampleId, points, keyframe };
     });
-    const sampleId = run();
-    if (s.ok) {
-      state.sinceKeyframe = keyframe ? 1 : state.sinceKeyframe + 1;
-      state.epoch = s.epoch ?? null;
-    }
-    return { sampleId, points, keyframe };
   }
 
   /** Samples of a collector with ts in [from, to], preceded by the last sample before `from` (deltas need it). */
   samples(target: string, collector: string, from: number, to: number): SampleInfo[] {
-    const targetId = this.targetId(target);
+    const targetId = this.readTargetId(target);
     const before = this.db
       .prepare('SELECT id, ts, ok, epoch FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1 ORDER BY ts DESC LIMIT 1')
       .get(targetId, collector, from) as { id: number; ts: number; ok: number; epoch: number | null } | undefined;
@@ -190,7 +476,7 @@ export class Store {
   lastSample(target: string, collector: string, okOnly = true): SampleInfo | undefined {
     const r = this.db
       .prepare(`SELECT id, ts, ok, epoch FROM sample WHERE target_id = ? AND collector = ? ${okOnly ? 'AND ok = 1' : ''} ORDER BY ts DESC, id DESC LIMIT 1`)
-      .get(this.targetId(target), collector) as { id: number; ts: number; ok: number; epoch: number | null } | undefined;
+      .get(this.readTargetId(target), collector) as { id: number; ts: number; ok: number; epoch: number | null } | undefined;
     return r ? { id: r.id, ts: r.ts, ok: r.ok === 1, epoch: r.epoch } : undefined;
   }
 
@@ -245,7 +531,7 @@ export class Store {
    * there had vanished (e.g. while the sidecar was down) and its older value must not be carried past it.
    */
   private loadPoints(target: string, collector: string, fields: string[], filter: LabelFilter | undefined, samples: SampleInfo[]) {
-    const targetId = this.targetId(target);
+    const targetId = this.readTargetId(target);
     const first = samples[0].id;
     const last = samples[samples.length - 1].id;
     const kf = this.db
@@ -270,9 +556,15 @@ export class Store {
       `SELECT p.series_id AS s, p.sample_id AS k, p.value AS v FROM series s JOIN point p ON p.series_id = s.id AND p.sample_id BETWEEN ? AND ?
        WHERE s.target_id = ? AND s.collector = ? AND s.field IN (${placeholders})`,
     );
+    let n = 0;
     for (const r of stmt.iterate(from, last, targetId, collector, ...fields) as Iterable<{ s: number; k: number; v: number | null }>) {
       byId.get(r.s)?.points.push([r.k, r.v]);
+      if (++n % 4096 === 0) {
+        this.rowsRead += 4096;
+        this.interrupt?.();
+      }
     }
+    this.rowsRead += n % 4096;
     for (const x of series) {
       x.points.sort((a, b) => a[0] - b[0]);
     }
@@ -393,29 +685,31 @@ export class Store {
   entities(target: string, collector: string, filter?: LabelFilter): EntityInfo[] {
     const rows = this.db
       .prepare('SELECT labels, info, first_seen, last_seen FROM entity WHERE target_id = ? AND collector = ?')
-      .all(this.targetId(target), collector) as Array<{ labels: string; info: string | null; first_seen: number; last_seen: number }>;
+      .all(this.readTargetId(target), collector) as Array<{ labels: string; info: string | null; first_seen: number; last_seen: number }>;
     return rows
       .map((r) => ({ labels: parseLabels(r.labels), info: r.info ? (JSON.parse(r.info) as Record<string, unknown>) : {}, firstSeen: r.first_seen, lastSeen: r.last_seen }))
       .filter((e) => matches(e.labels, filter));
   }
 
   knownQueryIds(target: string): Set<string> {
-    const rows = this.db.prepare('SELECT queryid FROM statement_text WHERE target_id = ?').all(this.targetId(target)) as Array<{ queryid: string }>;
+    const rows = this.db.prepare('SELECT queryid FROM statement_text WHERE target_id = ?').all(this.readTargetId(target)) as Array<{ queryid: string }>;
     return new Set(rows.map((r) => r.queryid));
   }
 
   putStatementTexts(target: string, texts: Array<{ queryid: string; text: string }>, ts: number): void {
-    const targetId = this.targetId(target);
-    const stmt = this.db.prepare('INSERT OR IGNORE INTO statement_text (target_id, queryid, text, first_seen) VALUES (?, ?, ?, ?)');
-    this.db.transaction(() => {
-      for (const t of texts) {
-        stmt.run(targetId, t.queryid, t.text, ts);
-      }
-    })();
+    this.write(() => {
+      const targetId = this.targetId(target);
+      const stmt = this.stmt('INSERT OR IGNORE INTO statement_text (target_id, queryid, text, first_seen) VALUES (?, ?, ?, ?)');
+      this.conn.transaction(() => {
+        for (const t of texts) {
+          stmt.run(targetId, t.queryid, t.text, ts);
+        }
+      })();
+    });
   }
 
   statementTexts(target: string, queryids?: string[]): Map<string, string> {
-    const targetId = this.targetId(target);
+    const targetId = this.readTargetId(target);
     const rows = queryids
       ? queryids.map((q) => this.db.prepare('SELECT queryid, text FROM statement_text WHERE target_id = ? AND queryid = ?').get(targetId, q) as { queryid: string; text: string } | undefined)
       : (this.db.prepare('SELECT queryid, text FROM statement_text WHERE target_id = ?').all(targetId) as Array<{ queryid: string; text: string }>);
@@ -429,17 +723,18 @@ export class Store {
   }
 
   addEvent(target: string, ev: { ts: number; kind: string; title: string; text?: string; tags?: string[] }): number {
-    return Number(
-      this.db
-        .prepare('INSERT INTO event (target_id, ts, kind, title, text, tags) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(this.targetId(target), ev.ts, ev.kind, ev.title, ev.text ?? '', JSON.stringify(ev.tags ?? [])).lastInsertRowid,
+    return this.write(() =>
+      Number(
+        this.stmt('INSERT INTO event (target_id, ts, kind, title, text, tags) VALUES (?, ?, ?, ?, ?, ?)')
+          .run(this.targetId(target), ev.ts, ev.kind, ev.title, ev.text ?? '', JSON.stringify(ev.tags ?? [])).lastInsertRowid,
+      ),
     );
   }
 
   events(target: string, from: number, to: number, kinds?: string[]): StoredEvent[] {
     const rows = this.db
       .prepare('SELECT id, ts, kind, title, text, tags FROM event WHERE target_id = ? AND ts >= ? AND ts <= ? ORDER BY ts')
-      .all(this.targetId(target), from, to) as Array<{ id: number; ts: number; kind: string; title: string; text: string; tags: string }>;
+      .all(this.readTargetId(target), from, to) as Array<{ id: number; ts: number; kind: string; title: string; text: string; tags: string }>;
     return rows
       .filter((r) => !kinds || kinds.includes(r.kind))
       .map((r) => ({ id: r.id, target, ts: r.ts, kind: r.kind, title: r.title, text: r.text, tags: JSON.parse(r.tags) as string[] }));
@@ -450,7 +745,7 @@ export class Store {
   }
 
   kvSet(key: string, value: string): void {
-    this.db.prepare('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+    this.write(() => this.stmt('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value));
   }
 
   /**
@@ -459,6 +754,10 @@ export class Store {
    * samples) stay exact.
    */
   compact(now: number, opts: { retentionMs: number; downsampleAfterMs: number; downsampleStepMs: number }): { removed: number } {
+    return this.write(() => this.compactNow(now, opts));
+  }
+
+  private compactNow(now: number, opts: { retentionMs: number; downsampleAfterMs: number; downsampleStepMs: number }): { removed: number } {
     let removed = 0;
     const streams = this.db.prepare('SELECT DISTINCT target_id, collector FROM sample').all() as Array<{ target_id: number; collector: string }>;
     const movePoints = this.db.prepare('UPDATE OR IGNORE point SET sample_id = ? WHERE sample_id = ?');
