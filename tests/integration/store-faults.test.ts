@@ -130,11 +130,11 @@ async function tpsValues(sc: TestSidecar, from: number, to: number) {
   return r.json.results.A.frames.map((f: any) => f.data.values);
 }
 
-test('data directory full, then freed: the sidecar stays up, says so, resumes by itself; nothing stored is lost', async () => {
+test('data directory full, then freed: the sidecar stays up, says so, resumes by itself; nothing stored is lost', async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'pgpulse-full-'));
   const mounted = tryMount(dataDir, '16m');
   if (!mounted) {
-    test.diagnostic?.('mount not permitted here: disk full is a real SQLITE_FULL through PRAGMA max_page_count');
+    t.diagnostic('mount not permitted here: disk full is a real SQLITE_FULL through PRAGMA max_page_count');
   }
   const sc = await startTestSidecar({ url: pg.url, dataDir });
   const ballast = join(dataDir, 'ballast');
