@@ -1,6 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 
 /**
+ * `pgpulse serve --insecure-no-auth` (loopback only): calls without a token are answered. Only the
+ * serve command sets it, after checking that both listeners are on loopback.
+ */
+export const insecureMode = { noAuth: false };
+
+/**
  * Constant-time token check. Both sides are hashed first so that neither the length nor the
  * content of the configured token leaks through timing.
  */

@@ -230,7 +230,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SidecarConfig 
   };
 
   const intervalMs = envDuration('PGPULSE_INTERVAL') ?? file.interval ?? 15_000;
-  const token = env.PGPULSE_TOKEN ?? file.token ?? '';
+  const token = env.PGPULSE_TOKEN || tokenFromFile(env.PGPULSE_TOKEN_FILE) || file.token || '';
   const targets: TargetConfig[] = file.targets.map((t, i) => {
     const url = t.url ?? (t.urlEnv ? env[t.urlEnv] : undefined);
     if (!url || !pgUrl.safeParse(url).success) {
@@ -263,6 +263,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SidecarConfig 
     logLevel: env.PGPULSE_LOG_LEVEL ?? file.logLevel ?? 'info',
     targets,
   };
+}
+
+/** PGPULSE_TOKEN_FILE (e.g. a Docker secret): the token is the file's content, trimmed. */
+function tokenFromFile(file: string | undefined): string | undefined {
+  if (!file) {
+    return undefined;
+  }
+  let t: string;
+  try {
+    t = readFileSync(file, 'utf8').trim();
+  } catch (e) {
+    throw new ConfigError(`PGPULSE_TOKEN_FILE=${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  if (!t) {
+    throw new ConfigError(`PGPULSE_TOKEN_FILE=${file} is empty`);
+  }
+  return t;
 }
 
 /** Split host:port, accepting [::1]:7700. */

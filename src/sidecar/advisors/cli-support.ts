@@ -6,7 +6,9 @@
  */
 import type { Frame } from '../../model/frames';
 import { startSidecar, type Sidecar } from '../app';
-import { loadConfig, splitAddress, type SidecarConfig } from '../config';
+import { loadConfig } from '../config';
+import { oneShotLogger } from '../cli/console-log';
+import { probeSidecar, sidecarEndpoint, type SidecarEndpoint } from '../cli/sidecar-address';
 
 export interface Flags {
   bool: Set<string>;
@@ -15,6 +17,8 @@ export interface Flags {
 }
 
 export class UsageError extends Error {}
+/** No running sidecar and nothing to sample in-process: exit 1 with what to do. */
+export class NoSidecarError extends Error {}
 
 /** --json, --format md, --format=md, --target x … ; `known` lists flags that take a value. */
 export function parseFlags(argv: string[], valued: string[], booleans: string[]): Flags {
@@ -74,7 +78,6 @@ export function simpleFrame(f: unknown): Frame {
 
 export interface AdvisorClient {
   mode: 'remote' | 'local';
-  config: SidecarConfig;
   targets: string[];
   recommendations(target: string, refresh: boolean): Promise<{ healthScore: number; evaluatedAt: number | null; notes: string[]; findings: any[] }>;
   query(target: string, from: number, to: number, queries: Array<Record<string, unknown>>): Promise<Record<string, { frames: Frame[]; error?: string }>>;
@@ -82,61 +85,65 @@ export interface AdvisorClient {
   close(): Promise<void>;
 }
 
-async function tryRemote(config: SidecarConfig): Promise<AdvisorClient | undefined> {
-  if (!config.token) {
-    return undefined;
-  }
-  const { host, port } = splitAddress(config.httpAddress);
-  const base = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  const headers = { authorization: `Bearer ${config.token}`, 'content-type': 'application/json' };
-  try {
-    const r = await fetch(`${base}/api/v1/resources/targets`, { headers, signal: AbortSignal.timeout(1500) });
-    if (r.status !== 200) {
-      return undefined;
-    }
-    const body = (await r.json()) as { items: Array<{ value: string }> };
-    return {
-      mode: 'remote',
-      config,
-      targets: body.items.map((i) => i.value),
-      recommendations: async (target, refresh) => {
-        const res = await fetch(`${base}/api/v1/resources/recommendations?target=${encodeURIComponent(target)}${refresh ? '&refresh=1' : ''}`, { headers, signal: AbortSignal.timeout(120_000) });
-        const j = (await res.json()) as any;
-        if (res.status !== 200) {
-          throw new Error(j.error ?? `sidecar answered ${res.status}`);
-        }
-        return j;
-      },
-      query: async (target, from, to, queries) => {
-        const res = await fetch(`${base}/api/v1/query`, { method: 'POST', headers, body: JSON.stringify({ from, to, target, queries: queries.map((q) => ({ target, ...q })) }), signal: AbortSignal.timeout(60_000) });
-        const j = (await res.json()) as { results: Record<string, { frames: unknown[]; error?: string }> };
-        return Object.fromEntries(Object.entries(j.results ?? {}).map(([k, v]) => [k, { frames: v.frames.map(simpleFrame), error: v.error }]));
-      },
-      close: async () => undefined,
-    };
-  } catch {
-    return undefined;
-  }
+function remoteClient(ep: SidecarEndpoint, targets: string[]): AdvisorClient {
+  const { base } = ep;
+  const headers = { authorization: `Bearer ${ep.token}`, 'content-type': 'application/json' };
+  return {
+    mode: 'remote',
+    targets,
+    recommendations: async (target, refresh) => {
+      const res = await fetch(`${base}/api/v1/resources/recommendations?target=${encodeURIComponent(target)}${refresh ? '&refresh=1' : ''}`, { headers, signal: AbortSignal.timeout(120_000) });
+      const j = (await res.json()) as any;
+      if (res.status !== 200) {
+        throw new Error(j.error ?? `sidecar answered ${res.status}`);
+      }
+      return j;
+    },
+    query: async (target, from, to, queries) => {
+      const res = await fetch(`${base}/api/v1/query`, { method: 'POST', headers, body: JSON.stringify({ from, to, target, queries: queries.map((q) => ({ target, ...q })) }), signal: AbortSignal.timeout(60_000) });
+      const j = (await res.json()) as { results: Record<string, { frames: unknown[]; error?: string }> };
+      return Object.fromEntries(Object.entries(j.results ?? {}).map(([k, v]) => [k, { frames: v.frames.map(simpleFrame), error: v.error }]));
+    },
+    close: async () => undefined,
+  };
 }
 
 /**
  * A running sidecar when one answers, else an in-process one over the same data directory that
  * samples every target once (twice, `waitMs` apart, when there is no history yet) before advising.
  */
-export async function openClient(opts: { progress: Progress; sample: boolean; waitMs: number; env?: NodeJS.ProcessEnv; noRemote?: boolean }): Promise<AdvisorClient> {
+export async function openClient(opts: { progress: Progress; sample: boolean; waitMs: number; env?: NodeJS.ProcessEnv; noRemote?: boolean; sidecar?: string }): Promise<AdvisorClient> {
   const env = opts.env ?? process.env;
-  const config = loadConfig(env);
+  const haveTargets = Boolean(env.DATABASE_URL || env.PGPULSE_CONFIG);
   if (!opts.noRemote) {
     opts.progress.step('looking for a running pgpulse sidecar');
-    const remote = await tryRemote(config);
-    if (remote) {
-      return remote;
+    let ep: SidecarEndpoint;
+    try {
+      ep = sidecarEndpoint(env, opts.sidecar);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    const probe = await probeSidecar(ep);
+    if (probe.ok) {
+      return remoteClient(ep, probe.targets);
+    }
+    if (!haveTargets || opts.sidecar) {
+      throw new NoSidecarError(
+        `no running sidecar to ask: ${probe.why}.\n` +
+          'Start one (pgpulse demo, or pgpulse serve), point at it (--sidecar HOST:PORT, PGPULSE_HTTP_ADDR, PGPULSE_TOKEN or PGPULSE_TOKEN_FILE)' +
+          (opts.sidecar ? '.' : ', or set DATABASE_URL to sample the database in-process.'),
+      );
+    }
+    if (/refused the token|answered HTTP/.test(probe.why)) {
+      // something answered but would not talk to us: say why we sample in-process instead
+      process.stderr.write(`pgpulse: ${probe.why}; sampling DATABASE_URL in-process instead\n`);
     }
   }
+  const config = loadConfig(env);
   opts.progress.step('starting pgpulse in-process');
   const { setPoliciesEnabled } = await import('../actions');
   setPoliciesEnabled(false); // one-shot commands never run automatic policies
-  const sidecar = await startSidecar({ config, http: false, grpc: false, sampling: false });
+  const sidecar = await startSidecar({ config, http: false, grpc: false, sampling: false, logger: oneShotLogger() });
   if (opts.sample) {
     for (const [name, s] of sidecar.samplers) {
       opts.progress.step(`sampling ${name}`);
@@ -153,7 +160,6 @@ export async function openClient(opts: { progress: Progress; sample: boolean; wa
   const routes = sidecar.service;
   return {
     mode: 'local',
-    config,
     targets: [...sidecar.samplers.keys()],
     sidecar,
     recommendations: async (target, refresh) => {

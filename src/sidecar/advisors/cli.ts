@@ -3,7 +3,8 @@
  * code: 0 fine, 1 the check/command found a failure, 2 bad usage or configuration.
  */
 import { ConfigError, loadConfig, parseDuration } from '../config';
-import { openClient, parseFlags, Progress, UsageError, type AdvisorClient } from './cli-support';
+import { oneShotLogger } from '../cli/console-log';
+import { NoSidecarError, openClient, parseFlags, Progress, UsageError, type AdvisorClient } from './cli-support';
 import { diagnose, doctorText } from './doctor';
 import { buildReport, postWebhook, reportMarkdown } from './report';
 
@@ -25,6 +26,10 @@ async function guarded(name: string, fn: () => Promise<number>): Promise<number>
     if (e instanceof ConfigError) {
       err(e.message);
       return 2;
+    }
+    if (e instanceof NoSidecarError) {
+      err(`pgpulse ${name}: ${e.message}`);
+      return 1;
     }
     throw e;
   }
@@ -68,7 +73,7 @@ export async function runDoctor(argv: string[]): Promise<number> {
 
 async function withClient<T>(argv: Flags, fn: (c: AdvisorClient, progress: Progress) => Promise<T>): Promise<T> {
   const progress = new Progress();
-  const client = await openClient({ progress, sample: !argv.bool.has('no-sample'), waitMs: waitMs(argv.values.get('wait')), noRemote: argv.bool.has('local') });
+  const client = await openClient({ progress, sample: !argv.bool.has('no-sample'), waitMs: waitMs(argv.values.get('wait')), noRemote: argv.bool.has('local'), sidecar: argv.values.get('sidecar') });
   try {
     return await fn(client, progress);
   } finally {
@@ -80,7 +85,7 @@ type Flags = ReturnType<typeof parseFlags>;
 
 export async function runAdvise(argv: string[]): Promise<number> {
   return guarded('advise', async () => {
-    const f = parseFlags(argv, ['target', 'wait', 'severity'], ['json', 'no-sample', 'local']);
+    const f = parseFlags(argv, ['target', 'wait', 'severity', 'sidecar'], ['json', 'no-sample', 'local']);
     const severity = f.values.get('severity');
     if (severity && !['critical', 'warning', 'info'].includes(severity)) {
       throw new UsageError('--severity must be critical, warning or info');
@@ -93,9 +98,11 @@ export async function runAdvise(argv: string[]): Promise<number> {
         results.push({ target: t, ...r, findings: r.findings.filter((x) => !severity || x.severity === severity) });
       }
       progress.done();
+      // like grep and linters: 1 when there is something to act on
+      const code = results.some((r) => r.findings.length > 0) ? 1 : 0;
       if (f.bool.has('json')) {
         out(JSON.stringify({ source: client.mode, targets: results }, null, 2));
-        return 0;
+        return code;
       }
       for (const r of results) {
         out(`target ${r.target}: health score ${r.healthScore}/100, ${r.findings.length} finding(s)${client.mode === 'remote' ? ' (from the running sidecar)' : ''}`);
@@ -121,14 +128,14 @@ export async function runAdvise(argv: string[]): Promise<number> {
         }
         out('');
       }
-      return 0;
+      return code;
     });
   });
 }
 
 export async function runReport(argv: string[]): Promise<number> {
   return guarded('report', async () => {
-    const f = parseFlags(argv, ['target', 'format', 'window', 'webhook', 'wait'], ['no-sample', 'local', 'json']);
+    const f = parseFlags(argv, ['target', 'format', 'window', 'webhook', 'wait', 'sidecar'], ['no-sample', 'local', 'json']);
     const format = f.bool.has('json') ? 'json' : (f.values.get('format') ?? 'md');
     if (format !== 'md' && format !== 'json') {
       throw new UsageError('--format must be md or json');
@@ -190,7 +197,7 @@ export async function runAct(argv: string[]): Promise<number> {
     const { setPoliciesEnabled, actionRunners } = await import('../actions');
     setPoliciesEnabled(false);
     const { startSidecar } = await import('../app');
-    const sc = await startSidecar({ config, http: false, grpc: false, sampling: false });
+    const sc = await startSidecar({ config, http: false, grpc: false, sampling: false, logger: oneShotLogger() });
     try {
       const runner = actionRunners(sc).get(target);
       if (!runner) {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { startSidecar } from '../app';
+import { oneShotLogger } from '../cli/console-log';
 import type { SidecarConfig, TargetConfig } from '../config';
 import { parseActionsConfig } from '../actions/config';
 import { describeDbError } from '../targets/connection';
@@ -171,7 +172,7 @@ async function diagnoseTarget(t: TargetConfig, progress: Progress): Promise<Targ
       logLevel: 'silent',
       targets: [t],
     };
-    const sc = await startSidecar({ config, http: false, grpc: false, sampling: false });
+    const sc = await startSidecar({ config, http: false, grpc: false, sampling: false, logger: oneShotLogger() });
     try {
       const s = sc.samplers.get(t.name);
       await s?.runCycle(true);

@@ -5,7 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { frameToJSON } from '../../model/frames';
-import { tokenMatches } from '../auth';
+import { insecureMode, tokenMatches } from '../auth';
 import { splitAddress } from '../config';
 import type { SidecarService } from '../sidecar-service';
 import { parseTime } from '../time-range';
@@ -102,9 +102,10 @@ export function startHttpServer(svc: SidecarService, address: string, token: str
         const auth = req.headers.authorization ?? '';
         const presented = auth.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
         if (!token) {
-          throw new HttpError(503, 'the sidecar has no token configured: set PGPULSE_TOKEN (every call must be authenticated)');
-        }
-        if (!tokenMatches(token, presented)) {
+          if (!insecureMode.noAuth) {
+            throw new HttpError(503, 'the sidecar has no token configured: set PGPULSE_TOKEN (every call must be authenticated)');
+          }
+        } else if (!tokenMatches(token, presented)) {
           res.setHeader('www-authenticate', 'Bearer');
           throw new HttpError(401, presented ? 'invalid token' : 'missing token: send Authorization: Bearer <PGPULSE_TOKEN>');
         }

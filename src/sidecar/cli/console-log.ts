@@ -25,3 +25,8 @@ export function consoleLogger(level: string, stream: NodeJS.WritableStream = pro
   const log = pino({ level, base: undefined, redact: { paths: ['url', 'token', 'password', '*.url', '*.token', '*.password'], censor: '***' } }, dest);
   return { log, mute: () => (muted = true) };
 }
+
+/** One-shot commands (advise, report, doctor, act) log only errors unless PGPULSE_LOG_LEVEL says more. */
+export function oneShotLogger(): Logger {
+  return consoleLogger(process.env.PGPULSE_LOG_LEVEL || 'error').log;
+}

@@ -220,7 +220,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
   let running = opts.workload !== false;
   let workload: Promise<void> = Promise.resolve();
   let stopped: Promise<void> | undefined;
-  const logger = consoleLogger(process.env.PGPULSE_LOG_LEVEL ?? 'warn');
+  const logger = consoleLogger(process.env.PGPULSE_LOG_LEVEL || 'warn');
   const stop = () =>
     (stopped ??= (async () => {
       logger.mute(); // stopping makes every connection fail on purpose
@@ -260,7 +260,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
       retentionMs: 14 * 86_400_000,
       downsampleAfterMs: 2 * 86_400_000,
       downsampleStepMs: 300_000,
-      logLevel: process.env.PGPULSE_LOG_LEVEL ?? 'warn',
+      logLevel: process.env.PGPULSE_LOG_LEVEL || 'warn',
       targets: [{ name: 'default', url, intervalMs, statementTimeoutMs: 5000, connectTimeoutMs: 5000, collectors: {} }],
     };
     sidecar = await startSidecar({ config, logger: logger.log });

@@ -1,21 +1,9 @@
 /**
- * The `pgpulse` command: serve, demo, doctor, advise, report.
+ * The `pgpulse` command: demo, serve, top, doctor, advise, report, act.
+ * Exit codes: 0 ok, 1 findings or failure, 2 usage or configuration error.
  */
-import { startSidecar } from '../app';
 import { ConfigError } from '../config';
-
-const USAGE = `usage: pgpulse <command>
-
-  serve              run the sidecar: sample targets, keep history, serve HTTP (:7700) and gRPC (:7701)
-  demo               start a real PostgreSQL (embedded), a workload and the sidecar, for a first look
-  doctor             check a target: connectivity, extensions, permissions, what will and won't work
-  advise [--json]    tuning findings with the fix as SQL
-  report [--format md|json] [--webhook URL]   daily health report
-  act ACTION [--pid N|--table s.t|--index s.i|--finding ID] [--execute]
-                     opt-in maintenance actions (dry-run unless --execute; see docs/advisors.md)
-
-configuration: DATABASE_URL or PGPULSE_CONFIG (YAML), PGPULSE_TOKEN, PGPULSE_DATA_DIR,
-PGPULSE_HTTP_ADDR, PGPULSE_GRPC_ADDR, PGPULSE_INTERVAL — see README.md`;
+import { HELP, USAGE } from './help';
 
 type Command = (argv: string[]) => Promise<number | void>;
 
@@ -36,36 +24,42 @@ function optional(module: string, fn: string): Command {
 }
 
 const commands: Record<string, Command> = {
-  serve: async () => {
-    const sidecar = await startSidecar();
-    const stop = () => {
-      void sidecar.stop().then(() => process.exit(0));
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    process.stderr.write(`pgpulse serving: HTTP ${sidecar.config.httpAddress.replace(/:\d+$/, '')}:${sidecar.httpPort}, gRPC port ${sidecar.grpcPort}\n`);
-    return new Promise<number>(() => undefined);
+  serve: async (argv) => (await import('./serve')).runServe(argv),
+  demo: async (argv) => {
+    if (argv.length > 0) {
+      process.stderr.write(`pgpulse demo: unexpected argument "${argv[0]}"\n\n${HELP.demo}\n`);
+      return 2;
+    }
+    return (await import('./demo')).runDemo();
   },
-  demo: async () => {
-    const { runDemo } = await import('./demo');
-    return runDemo();
-  },
+  // top: registered with src/sidecar/top
   doctor: optional('../advisors/cli', 'runDoctor'),
   advise: optional('../advisors/cli', 'runAdvise'),
   report: optional('../advisors/cli', 'runReport'),
   act: optional('../advisors/cli', 'runAct'),
 };
 
+const wantsHelp = (argv: string[]) => argv.some((a) => a === '--help' || a === '-h');
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
-    process.stdout.write(USAGE + '\n');
+    const topic = cmd === 'help' ? rest[0] : undefined;
+    if (topic && !HELP[topic]) {
+      process.stderr.write(`pgpulse: no help for "${topic}"\n\n${USAGE}\n`);
+      return 2;
+    }
+    (cmd ? process.stdout : process.stderr).write((topic ? HELP[topic] : USAGE) + '\n');
     return cmd ? 0 : 2;
   }
   const run = commands[cmd];
   if (!run) {
     process.stderr.write(`pgpulse: unknown command "${cmd}"\n\n${USAGE}\n`);
     return 2;
+  }
+  if (wantsHelp(rest)) {
+    process.stdout.write(HELP[cmd] + '\n');
+    return 0;
   }
   try {
     return (await run(rest)) ?? 0;

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -81,7 +81,7 @@ describe('pgpulse doctor / advise / report', () => {
 
   it('advise --json: findings computed from a fresh sample plus the stored history', async () => {
     const r = await run(['advise', '--json', '--wait', '1s'], env);
-    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.code, 1, 'findings reported → exit 1: ' + r.stderr);
     const j = JSON.parse(r.stdout) as { source: string; targets: Array<{ healthScore: number; findings: Array<{ id: string; rule: string; evidence: { values: Record<string, unknown> } }> }> };
     assert.equal(j.source, 'local');
     const ids = j.targets[0].findings.map((f) => f.id);
@@ -91,7 +91,7 @@ describe('pgpulse doctor / advise / report', () => {
     assert.equal(f?.evidence.values.n_dead_tup, Number(dead.dead));
     assert.ok(j.targets[0].healthScore < 100);
     const text = await run(['advise', '--no-sample'], env);
-    assert.equal(text.code, 0);
+    assert.equal(text.code, 1);
     assert.match(text.stdout, /^target default: health score \d+\/100/);
     assert.match(text.stdout, /fix:\n {4}DROP INDEX CONCURRENTLY public\.t_dup_2;/);
   });
@@ -136,7 +136,7 @@ describe('pgpulse doctor / advise / report', () => {
     try {
       await sc.sampleNow();
       const r = await run(['advise', '--json'], { ...env, PGPULSE_TOKEN: sc.token, PGPULSE_HTTP_ADDR: `127.0.0.1:${new URL(sc.baseUrl).port}`, PGPULSE_DATA_DIR: join(dir, 'other') });
-      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.code, 1, r.stderr);
       const j = JSON.parse(r.stdout);
       assert.equal(j.source, 'remote');
       const open = await sc.get('/api/v1/resources/recommendations');
@@ -144,6 +144,46 @@ describe('pgpulse doctor / advise / report', () => {
     } finally {
       await sc.destroy();
     }
+  });
+
+  it('advise and report find the running sidecar from its address and token file alone (no DATABASE_URL)', async () => {
+    const sc = await startTestSidecar({ url: pg.url });
+    try {
+      await sc.sampleNow();
+      const tokDir = join(dir, 'tok');
+      mkdirSync(tokDir);
+      writeFileSync(join(tokDir, 'token'), sc.token + '\n', { mode: 0o600 });
+      const port = new URL(sc.baseUrl).port;
+      // the token file in PGPULSE_DATA_DIR, as the demo writes it; no PGPULSE_LOG_LEVEL: quiet by default
+      const a = await run(['advise', '--json'], { PGPULSE_DATA_DIR: tokDir, PGPULSE_HTTP_ADDR: `127.0.0.1:${port}`, PGPULSE_LOG_LEVEL: '' });
+      const open = await sc.get('/api/v1/resources/recommendations');
+      assert.ok(open.json.findings.length > 0);
+      assert.equal(a.code, 1, a.stderr);
+      assert.equal(JSON.parse(a.stdout).source, 'remote');
+      assert.deepEqual(JSON.parse(a.stdout).targets[0].findings.map((f: { id: string }) => f.id), open.json.findings.map((f: { id: string }) => f.id));
+      assert.equal(a.stderr, '');
+      // --sidecar and PGPULSE_TOKEN_FILE
+      const rep = await run(['report', '--json', '--sidecar', `http://127.0.0.1:${port}`], { PGPULSE_TOKEN_FILE: join(tokDir, 'token'), PGPULSE_LOG_LEVEL: '' });
+      assert.equal(rep.code, 0, rep.stderr);
+      assert.deepEqual(JSON.parse(rep.stdout).findings.map((f: { id: string }) => f.id), open.json.findings.map((f: { id: string }) => f.id));
+      // a wrong token is named as such
+      const bad = await run(['advise'], { PGPULSE_TOKEN: 'wrong', PGPULSE_HTTP_ADDR: `127.0.0.1:${port}` });
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, new RegExp(`the sidecar at http://127\\.0\\.0\\.1:${port} refused the token from PGPULSE_TOKEN`));
+      assert.ok(!bad.stderr.includes('wrong'), 'the token is not printed');
+    } finally {
+      await sc.destroy();
+    }
+  });
+
+  it('in-process one-shot commands log nothing but errors by default: stdout is only the report', async () => {
+    const r = await run(['advise', '--json', '--local', '--no-sample'], { ...env, PGPULSE_LOG_LEVEL: '' });
+    assert.equal(r.code, 1, r.stderr);
+    assert.doesNotThrow(() => JSON.parse(r.stdout));
+    assert.doesNotMatch(r.stderr, /\{"level"/);
+    const d = await run(['doctor', '--json'], { ...env, PGPULSE_LOG_LEVEL: '' });
+    assert.doesNotThrow(() => JSON.parse(d.stdout));
+    assert.doesNotMatch(d.stderr, /\{"level"/);
   });
 
   it('bad flags exit 2 with the reason', async () => {

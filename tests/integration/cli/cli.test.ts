@@ -57,3 +57,92 @@ test('serve with a port already in use fails clearly', async () => {
     srv.close();
   }
 });
+
+test('every command has --help with examples and exit codes, and --help never runs the command', () => {
+  for (const cmd of ['demo', 'serve', 'doctor', 'advise', 'report', 'act']) {
+    for (const args of [[cmd, '--help'], [cmd, '-h'], ['help', cmd]]) {
+      const r = run(args);
+      assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stdout, new RegExp(`^usage: pgpulse ${cmd}`), args.join(' '));
+      assert.match(r.stdout, /\nexamples:\n/, args.join(' '));
+      assert.match(r.stdout, /exit codes: 0 /, args.join(' '));
+      assert.equal(r.stderr, '', `${args.join(' ')} is quiet on stderr`);
+    }
+  }
+  // anywhere on the line, before options that would otherwise be rejected or acted on
+  const late = run(['report', '--format', 'pdf', '--help']);
+  assert.equal(late.status, 0);
+  assert.match(late.stdout, /^usage: pgpulse report/);
+  const top = run(['--help']);
+  assert.match(top.stdout, /exit codes: 0 ok · 1 findings or failure · 2 usage/);
+  const none = run([]);
+  assert.equal(none.status, 2);
+  assert.match(none.stderr, /^usage: pgpulse <command>/);
+  assert.equal(run(['help', 'nope']).status, 2);
+  assert.equal(run(['demo', 'extra']).status, 2);
+});
+
+test('serve refuses to start without a token; --insecure-no-auth is loopback-only and loud', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pgpulse-cli-'));
+  const base = { DATABASE_URL: 'postgres://127.0.0.1:1/x', PGPULSE_DATA_DIR: dir };
+  const r = run(['serve'], base);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /pgpulse serve: no token/);
+  assert.match(r.stderr, /export PGPULSE_TOKEN=\$\(openssl rand -hex 16\)/);
+  const wide = run(['serve', '--insecure-no-auth'], { ...base, PGPULSE_HTTP_ADDR: '0.0.0.0:7700' });
+  assert.equal(wide.status, 2);
+  assert.match(wide.stderr, /loopback addresses only, not 0\.0\.0\.0:7700/);
+  const both = run(['serve', '--insecure-no-auth'], { ...base, PGPULSE_TOKEN: 't' });
+  assert.equal(both.status, 2);
+  const missing = run(['serve'], { ...base, PGPULSE_TOKEN_FILE: join(dir, 'absent') });
+  assert.equal(missing.status, 2);
+  assert.match(missing.stderr, /PGPULSE_TOKEN_FILE=.*absent cannot be read \(ENOENT\)/);
+
+  const { spawn } = await import('node:child_process');
+  const net = await import('node:net');
+  const port = await new Promise<number>((res) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => res(p));
+    });
+  });
+  const child = spawn(process.execPath, [bin, 'serve', '--insecure-no-auth'], {
+    env: { PATH: process.env.PATH ?? '', ...base, PGPULSE_HTTP_ADDR: `127.0.0.1:${port}`, PGPULSE_GRPC_ADDR: '127.0.0.1:0', PGPULSE_LOG_LEVEL: 'silent' },
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+  try {
+    for (let i = 0; i < 300 && !stderr.includes('pgpulse serving'); i++) {
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    assert.match(stderr, /WARNING: --insecure-no-auth/);
+    const res = await fetch(`http://127.0.0.1:${port}/api/v1/resources/targets`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(((await res.json()) as { items: Array<{ value: string }> }).items.map((i) => i.value), ['default']);
+  } finally {
+    child.kill('SIGTERM');
+  }
+  assert.equal(await exited, 0, stderr);
+});
+
+test('one-shot commands with no sidecar and no DATABASE_URL say where they looked, exit 1', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pgpulse-cli-'));
+  const net = await import('node:net');
+  const port = await new Promise<number>((res) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => res(p));
+    });
+  });
+  for (const cmd of ['advise', 'report']) {
+    const r = run([cmd], { PGPULSE_HTTP_ADDR: `127.0.0.1:${port}`, PGPULSE_TOKEN: 'x', PGPULSE_DATA_DIR: dir });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`no running sidecar to ask: nothing answered at http://127\\.0\\.0\\.1:${port} \\(connection refused\\)`));
+    assert.match(r.stderr, /set DATABASE_URL/);
+    assert.equal(r.stdout, '');
+  }
+  const noToken = run(['advise'], { PGPULSE_DATA_DIR: dir });
+  assert.equal(noToken.status, 1);
+  assert.match(noToken.stderr, /no token: set PGPULSE_TOKEN or PGPULSE_TOKEN_FILE/);
+});
