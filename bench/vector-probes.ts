@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   const d = await discover(c as never, '0.8.0', accessMethodOf);
   const runsFor = async (raw: Record<string, unknown>): Promise<ProbeRun[]> => {
     const cfg = parseVectorConfig({ probes: { enabled: true, ...raw } }).probes;
-    const state = { next: null, run: 0 };
+    const state = { next: null, run: 0, advice: new Map<string, number | null>() };
     const out: ProbeRun[] = [];
     for (let r = 0; r < RUNS; r++) {
       out.push(await runProbes(c as never, d.indexes, cfg, state));
@@ -89,7 +89,7 @@ async function main(): Promise<void> {
     const durs = runs.map((r) => r.durationMs).sort((a, b) => a - b);
     const med = durs[Math.floor(durs.length / 2)];
     const p = runs[runs.length - 1].probes[0];
-    const settings = p ? p.settings.map((s) => `${s.setting}: ${s.recall === null ? 'n/a' : s.recall.toFixed(3)}`).join(', ') : '—';
+    const settings = p ? p.settings.map((s) => `${s.setting}: ${s.recall === null ? 'n/a' : s.recall.recall.toFixed(3)}`).join(', ') : '—';
     const exact = p?.exactMs ?? null;
     return `| ${name} | ${f1(med)} | ${exact === null ? 'n/a' : f1(exact)} | ${f1(Math.max(...durs))} | ${runs[0].budgetMs} | ${runs[0].statements} | ${runs.map((r) => r.status).filter((s) => s !== 'ok').length}/${runs.length} | ${f1((100 * med) / workloadMs)} % | ${f1((100 * med) / 300_000)} % | ${settings} |`;
   };

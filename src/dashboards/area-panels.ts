@@ -18,6 +18,7 @@ export function areaPanels(area: Area, skip: ReadonlySet<string> = new Set()): A
     .map((m) => {
       if (m.kind === 'series') return metricPanel({ metric: m.id, width: 12, height: 8 });
       if (m.kind === 'instant') return metricPanel({ metric: m.id, width: 6, height: 5 });
+      if (m.panel === 'xychart') return metricPanel({ metric: m.id, viz: 'xychart', width: 24, height: 9 });
       return metricPanel({ metric: m.id, width: 24, height: 10 });
     });
 }

@@ -30,3 +30,6 @@ declare module '@grafana/grafana-foundation-sdk/alerting' {
 declare module '@grafana/grafana-foundation-sdk/expr' {
   export * from '@grafana/grafana-foundation-sdk/dist/expr';
 }
+declare module '@grafana/grafana-foundation-sdk/xychart' {
+  export * from '@grafana/grafana-foundation-sdk/dist/xychart';
+}

@@ -9,6 +9,7 @@ import { PanelBuilder as StatPanelBuilder } from '@grafana/grafana-foundation-sd
 import { PanelBuilder as TablePanelBuilder } from '@grafana/grafana-foundation-sdk/table';
 import { PanelBuilder as TextPanelBuilder } from '@grafana/grafana-foundation-sdk/text';
 import { PanelBuilder as TimeseriesPanelBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
+import { PanelBuilder as XYChartPanelBuilder, SeriesMapping, XYShowMode } from '@grafana/grafana-foundation-sdk/xychart';
 import { findMetric, type MetricDef } from '../model/catalog';
 import { DASHBOARD_UIDS, PANEL_DATASOURCE } from './constants';
 import { PgpulseQueryBuilder, type PanelQueryOptions } from './pgpulse-query';
@@ -19,7 +20,7 @@ export interface MetricPanelSpec {
   metric: string;
   title?: string;
   /** defaults by kind: series → timeseries, instant → stat, table → table */
-  viz?: 'timeseries' | 'stat' | 'table';
+  viz?: 'timeseries' | 'stat' | 'table' | 'xychart';
   /** query options; target and (when the metric takes it) database follow the dashboard variables */
   options?: PanelQueryOptions;
   /** set false where a panel must see every database whatever $database says */
@@ -44,7 +45,7 @@ const calcWords: Record<StatCalc, string> = {
 };
 
 /** The "over which window" sentence for a metric shown a given way. */
-export function windowSentence(def: MetricDef, viz: 'timeseries' | 'stat' | 'table', calc: StatCalc = 'lastNotNull'): string {
+export function windowSentence(def: MetricDef, viz: 'timeseries' | 'stat' | 'table' | 'xychart', calc: StatCalc = 'lastNotNull'): string {
   if (def.kind === 'table') {
     return 'Window: the dashboard\'s selected time range (computed from deltas inside it, not since the last stats reset).';
   }
@@ -93,8 +94,14 @@ export function metricPanel(spec: MetricPanelSpec): Builder<Panel> {
   const description = [def.description, windowSentence(def, viz, calc), spec.note].filter(Boolean).join(' ');
   const query = new PgpulseQueryBuilder(def.id, panelQueryOptions(def, spec)).refId('A').datasource(PANEL_DATASOURCE);
 
-  let panel: TimeseriesPanelBuilder | StatPanelBuilder | TablePanelBuilder;
-  if (viz === 'timeseries') {
+  let panel: TimeseriesPanelBuilder | StatPanelBuilder | TablePanelBuilder | XYChartPanelBuilder;
+  if (viz === 'xychart') {
+    if (def.kind !== 'table') {
+      throw new Error(`dashboard panel ${spec.metric}: an XY chart draws a table frame (numbers only)`);
+    }
+    // auto mapping: x = the first number field of each frame (one frame per index), y = the others
+    panel = new XYChartPanelBuilder().mapping(SeriesMapping.Auto).show(XYShowMode.PointsAndLines).pointSize({ fixed: 6 });
+  } else if (viz === 'timeseries') {
     panel = new TimeseriesPanelBuilder()
       .legend(new VizLegendOptionsBuilder().showLegend(true).displayMode(LegendDisplayMode.List).placement(LegendPlacement.Bottom).calcs([]))
       .spanNulls(false)
@@ -115,10 +122,10 @@ export function metricPanel(spec: MetricPanelSpec): Builder<Panel> {
     .height(spec.height)
     .withTarget(query);
   // A table's columns carry their own units (frame field config); one unit for all would mislabel counts.
-  if (viz !== 'table') {
+  if (viz !== 'table' && viz !== 'xychart') {
     panel.unit(def.unit);
   }
-  if (def.unit === 'percentunit') {
+  if (def.unit === 'percentunit' && viz !== 'xychart') {
     panel.min(0).max(1);
   }
   if (spec.thresholds) {

@@ -61,6 +61,8 @@ export interface MetricDef {
   requires?: Array<'pg_stat_statements' | 'vector' | 'neon' | 'hypopg'>;
   /** how the series are labelled, for legends: "{{datname}}" */
   defaultLegend?: string;
+  /** dashboards draw this table as an XY chart (first number field = x, the others = y) */
+  panel?: 'xychart';
 }
 
 /** Which collector key label each query filter narrows. */

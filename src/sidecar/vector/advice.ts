@@ -28,10 +28,21 @@ export interface ProbePoint {
   k: number;
   ts: number;
   recall: number | null;
+  /** 95 % interval of recall */
+  lower: number | null;
+  upper: number | null;
   p95: number | null;
   /** the setting's numeric value (default resolved) */
   value: number | null;
   returned: number | null;
+}
+
+/** the setting the probes advised (decided at probe time with hysteresis, see recall-stats.ts) */
+export interface AdvisedSetting {
+  /** null: no measured setting clears the target */
+  value: number | null;
+  reason: string;
+  param: string;
 }
 
 /** halfvec halves index size and memory with little recall loss for embeddings this wide */
@@ -39,41 +50,38 @@ export const HALFVEC_DIMS = 1024;
 
 const mb = (b: number) => `${(b / 1048576).toFixed(b < 10 * 1048576 ? 1 : 0)} MB`;
 
-/** The smallest measured setting whose recall reaches the target, or null. */
-export function smallestSetting(points: ProbePoint[], target: number): ProbePoint | null {
-  const measured = points.filter((p) => p.recall !== null && p.value !== null).sort((a, b) => (a.value as number) - (b.value as number) || (a.setting === 'default' ? -1 : 1));
-  return measured.find((p) => (p.recall as number) >= target) ?? null;
-}
+const iv = (p: ProbePoint) => (p.lower !== null && p.upper !== null ? ` (95 % interval ${p.lower.toFixed(3)}–${p.upper.toFixed(3)})` : '');
 
-export function indexAdvice(f: IndexFacts, points: ProbePoint[], targetRecall: number): string[] & { best: number | null } {
+export function indexAdvice(f: IndexFacts, points: ProbePoint[], targetRecall: number, advised?: AdvisedSetting): string[] & { best: number | null } {
   const out = [] as unknown as string[] & { best: number | null };
   out.best = null;
   const param = f.amname === 'ivfflat' ? 'ivfflat.probes' : 'hnsw.ef_search';
   const measured = points.filter((p) => p.recall !== null);
-  if (measured.length > 0) {
-    const best = smallestSetting(points, targetRecall);
+  if (measured.length > 0 && advised) {
     const dflt = points.find((p) => p.setting === 'default');
-    if (best) {
-      out.best = best.value;
-      if (dflt && dflt.recall !== null && dflt.recall < targetRecall) {
-        out.push(`recall@${best.k} ${dflt.recall.toFixed(3)} at the default ${param}=${dflt.value} is below ${targetRecall}: SET ${param} = ${best.value} (smallest measured value reaching ${(best.recall as number).toFixed(3)})`);
-      } else if (dflt && dflt.value !== null && best.value !== null && best.value < dflt.value) {
-        out.push(`${param} = ${best.value} already reaches recall ${(best.recall as number).toFixed(3)} ≥ ${targetRecall}: lower it from ${dflt.value} for faster queries if latency matters`);
+    if (advised.value !== null) {
+      out.best = advised.value;
+      const best = measured.filter((p) => p.value === advised.value).sort((a) => (a.setting === 'default' ? 1 : -1))[0];
+      const at = best ? `recall ${(best.recall as number).toFixed(3)}${iv(best)}` : 'the target';
+      if (dflt && dflt.value !== null && dflt.value < advised.value) {
+        out.push(`recall@${dflt.k} ${(dflt.recall as number).toFixed(3)}${iv(dflt)} at the session ${param}=${dflt.value} does not reach ${targetRecall} with confidence: SET ${param} = ${advised.value} (reaches ${at}; ${advised.reason})`);
+      } else if (dflt && dflt.value !== null && advised.value < dflt.value) {
+        out.push(`${param} = ${advised.value} already reaches ${at} ≥ ${targetRecall}: lower it from ${dflt.value} for faster queries if latency matters (${advised.reason})`);
       }
     } else {
       const top = [...measured].sort((a, b) => (b.recall as number) - (a.recall as number))[0];
       out.push(
-        `no measured ${param} reaches recall ${targetRecall} (best ${(top.recall as number).toFixed(3)} at ${top.value}): ${
+        `no measured ${param} reaches recall ${targetRecall} with confidence (best ${(top.recall as number).toFixed(3)}${iv(top)} at ${top.value}; ${advised.reason}): ${
           f.amname === 'ivfflat' ? 'raise ivfflat.probes further or rebuild with lists ≈ rows/1000' : 'raise hnsw.ef_search further, or rebuild with larger m / ef_construction'
         }`,
       );
     }
-    const short = points.find((p) => p.returned !== null && p.returned < p.k);
-    if (short) {
-      out.push(`the ANN query at ${param}=${short.value} returned ${short.returned?.toFixed(1)} rows on average, fewer than k=${short.k}: raise ${param} to at least k${f.amname === 'hnsw' ? ' or enable hnsw.iterative_scan (pgvector 0.8+)' : ''}`);
-    }
-  } else if (points.length > 0) {
+  } else if (points.length > 0 && measured.length === 0) {
     out.push('recall not measured (exact scan skipped or timed out): see the probe status');
+  }
+  const short = points.find((p) => p.returned !== null && p.returned < p.k);
+  if (short) {
+    out.push(`the ANN query at ${param}=${short.value} returned ${short.returned?.toFixed(1)} rows on average, fewer than k=${short.k}: raise ${param} to at least k${f.amname === 'hnsw' ? ' or enable hnsw.iterative_scan (pgvector 0.8+)' : ''}`);
   }
   if (f.sharedBuffersBytes && f.sizeBytes > f.sharedBuffersBytes) {
     const lfc = f.lfcBytes ? ` and the Neon local file cache (${mb(f.lfcBytes)})` : '';

@@ -11,13 +11,15 @@ import { accessMethodOf, classifyStatement, loadParser, mayBeVectorQuery, type V
 import { vectorConfigOf } from './config';
 import { discover, type AnnIndex, type Discovery } from './discovery';
 import { matchIndex } from './match';
-import { probeRows, runProbes, type ProbeState } from './probes';
+import { probeRows, runProbes, type ProbeRun, type ProbeState } from './probes';
 
 /** classification per target and queryid (null = not a vector query); texts never change */
 const shapes = new Map<string, Map<string, VectorQueryShape | null>>();
 /** EXPLAIN verdicts per target and queryid, refreshed when the indexes change or after EXPLAIN_TTL_MS */
 const explained = new Map<string, Map<string, { at: number; sig: string; used: string | null; status: string }>>();
 const probeStates = new Map<string, ProbeState>();
+/** the latest probe run per target, query vectors included (tests and bench/vector-recall-validation.ts read it) */
+export const lastProbeRuns = new Map<string, ProbeRun>();
 const EXPLAIN_TTL_MS = 30 * 60_000;
 const EXPLAIN_PER_CYCLE = 20;
 
@@ -211,8 +213,18 @@ export const vectorProbeCollector: Collector = {
       await db.query('ROLLBACK').catch(() => undefined);
       throw e;
     }
-    const state = stateFor(probeStates, ctx.target.name, () => ({ next: null, run: 0 }));
+    const state = stateFor(probeStates, ctx.target.name, () => {
+      // the advice survives a sidecar restart: hysteresis starts from what was advised last
+      const advice = new Map<string, number | null>();
+      for (const e of ctx.store.entities(ctx.target.name, 'vector_probe', { object: 'advice', k: String(cfg.k) })) {
+        if (e.info.advised !== undefined) {
+          advice.set(`${e.labels.schemaname}.${e.labels.indexrelname}`, e.info.advised as number | null);
+        }
+      }
+      return { next: null, run: 0, advice };
+    });
     const run = await runProbes(db, d.indexes, cfg, state);
+    lastProbeRuns.set(ctx.target.name, run);
     const rows = probeRows(run, cfg.k);
     const runRow = rows[rows.length - 1];
     runRow.info = { ...runRow.info, target_recall: cfg.targetRecall, sweep: cfg.sweep, sample_size: cfg.sampleSize, max_exact_rows: cfg.maxExactRows };

@@ -7,7 +7,7 @@ import type { Frame } from '../../model/frames';
 import { bucketDeltas, loadSeries, rangeDeltas, type EngineContext } from '../engine/context';
 import { columnsOf, seriesFrame, tableFrame } from '../engine/series-frames';
 import type { LabelFilter } from '../store/types';
-import { indexAdvice, queryAdvice, type IndexFacts, type ProbePoint } from './advice';
+import { indexAdvice, queryAdvice, type AdvisedSetting, type IndexFacts, type ProbePoint } from './advice';
 
 interface QueryEntity {
   datname: string;
@@ -164,7 +164,7 @@ function settingOrder(a: Record<string, string>, b: Record<string, string>): num
   return a.indexrelname.localeCompare(b.indexrelname) || v(a.ef_search) - v(b.ef_search);
 }
 
-function probeSeries(ctx: EngineContext, fields: Array<{ field: string; quantile?: string }>, how: string, sweep = false): Frame[] {
+function probeSeries(ctx: EngineContext, fields: Array<{ field: string; quantile?: string; bound?: string }>, how: string, sweep = false): Frame[] {
   const data = loadSeries(ctx, 'vector_probe', fields.map((f) => f.field), probeFilter(ctx, sweep));
   const ts = data.samples.map((s) => s.ts);
   const ok = data.samples.map((s) => s.ok);
@@ -177,6 +177,9 @@ function probeSeries(ctx: EngineContext, fields: Array<{ field: string; quantile
     const labels: Record<string, string> = { index: s.labels.indexrelname, schema: s.labels.schemaname, table: s.labels.relname, ef_search: s.labels.ef_search, k: s.labels.k, iterative_scan: s.labels.iterative_scan ?? '' };
     if (fields[fi].quantile) {
       labels.quantile = fields[fi].quantile as string;
+    }
+    if (fields[fi].bound) {
+      labels.bound = fields[fi].bound as string;
     }
     frames.push({ labels: s.labels, q: fi, frame: seriesFrame(ctx, ctx.metric.id, labels, latestPerStep(ctx, ts, s.values, ok), how) });
   }
@@ -202,15 +205,24 @@ export function vectorRecall(ctx: EngineContext): Frame[] {
 }
 
 export function vectorRecallSweep(ctx: EngineContext): Frame[] {
-  return probeSeries(ctx, [{ field: 'recall' }], 'recall@k per swept ef_search / probes (mean over the sampled query vectors of |ANN top-k ∩ exact top-k| / k); each point is the latest probe run at or before the end of the step', true);
+  return probeSeries(
+    ctx,
+    [
+      { field: 'recall', bound: 'estimate' },
+      { field: 'recall_lower', bound: 'lower' },
+      { field: 'recall_upper', bound: 'upper' },
+    ],
+    'recall@k per swept ef_search / probes (mean over the query vectors of |ANN top-k ∩ exact top-k| / k) with its 95 % interval (bound = lower / upper: Wilson score with a design-effect-adjusted sample size); each point is the latest probe run at or before the end of the step',
+    true,
+  );
 }
 
 export function vectorProbeLatencySweep(ctx: EngineContext): Frame[] {
   return probeSeries(ctx, [{ field: 'p95_ms', quantile: 'p95' }], 'nearest-rank p95 of probe ANN query latency per swept ef_search / probes; each point is the latest probe run at or before the end of the step', true);
 }
 
-function latestProbes(ctx: EngineContext): { points: ProbePoint[]; targetRecall: number } {
-  const fields = ['recall', 'p95_ms', 'setting_value', 'returned_mean'];
+function latestProbes(ctx: EngineContext): { points: ProbePoint[]; targetRecall: number; advised: Map<string, AdvisedSetting> } {
+  const fields = ['recall', 'recall_lower', 'recall_upper', 'p95_ms', 'setting_value', 'returned_mean'];
   const data = loadSeries(ctx, 'vector_probe', fields, { object: 'probe', indexrelname: ctx.filter.indexrelname });
   const run = loadSeries(ctx, 'vector_probe', ['target_recall'], { object: 'run' });
   let targetRecall = 0.95;
@@ -231,8 +243,10 @@ function latestProbes(ctx: EngineContext): { points: ProbePoint[]; targetRecall:
       continue;
     }
     const key = JSON.stringify(s.labels);
-    const p = by.get(key) ?? { schema: s.labels.schemaname, index: s.labels.indexrelname, setting: s.labels.ef_search, k: Number(s.labels.k), ts: data.samples[i].ts, recall: null, p95: null, value: null, returned: null };
+    const p = by.get(key) ?? { schema: s.labels.schemaname, index: s.labels.indexrelname, setting: s.labels.ef_search, k: Number(s.labels.k), ts: data.samples[i].ts, recall: null, lower: null, upper: null, p95: null, value: null, returned: null };
     if (s.field === 'recall') p.recall = s.values[i];
+    if (s.field === 'recall_lower') p.lower = s.values[i];
+    if (s.field === 'recall_upper') p.upper = s.values[i];
     if (s.field === 'p95_ms') p.p95 = s.values[i];
     if (s.field === 'setting_value') p.value = s.values[i];
     if (s.field === 'returned_mean') p.returned = s.values[i];
@@ -244,7 +258,98 @@ function latestProbes(ctx: EngineContext): { points: ProbePoint[]; targetRecall:
   for (const p of by.values()) {
     newest.set(p.index, Math.max(newest.get(p.index) ?? 0, p.ts));
   }
-  return { points: [...by.values()].filter((p) => p.ts === newest.get(p.index)), targetRecall };
+  // the advised setting (hysteresis, decided at probe time) per index
+  const advised = new Map<string, AdvisedSetting>();
+  for (const e of ctx.store.entities(ctx.query.target, 'vector_probe', { object: 'advice', indexrelname: ctx.filter.indexrelname })) {
+    if (ctx.query.k !== undefined && e.labels.k !== String(ctx.query.k)) continue;
+    advised.set(`${e.labels.schemaname}.${e.labels.indexrelname}`, { value: (e.info.advised as number | null | undefined) ?? null, reason: String(e.info.reason ?? ''), param: String(e.info.param ?? '') });
+  }
+  return { points: [...by.values()].filter((p) => p.ts === newest.get(p.index)), targetRecall, advised };
+}
+
+/**
+ * The recall / latency curve of each index from its latest probe run, one frame per index with
+ * numeric fields only, so a Grafana XY chart draws it (x = ef_search / probes; y = recall with its
+ * interval, p95 latency). The trade-off advice read off the curve is the frame's notice.
+ */
+export function vectorRecallCurve(ctx: EngineContext): Frame[] {
+  const probes = latestProbes(ctx);
+  const byIndex = new Map<string, ProbePoint[]>();
+  for (const p of probes.points) {
+    const key = `${p.schema}.${p.index}`;
+    byIndex.set(key, [...(byIndex.get(key) ?? []), p]);
+  }
+  const frames: Frame[] = [];
+  for (const [key, pts] of [...byIndex].sort((a, b) => a[0].localeCompare(b[0]))) {
+    // one point per value: the swept row wins over a default row with the same value
+    const byValue = new Map<number, ProbePoint>();
+    for (const p of pts.filter((x) => x.value !== null).sort((a, b) => (a.setting === 'default' ? -1 : 1) - (b.setting === 'default' ? -1 : 1))) {
+      byValue.set(p.value as number, p);
+    }
+    const curve = [...byValue.values()].sort((a, b) => (a.value as number) - (b.value as number));
+    const dflt = pts.find((p) => p.setting === 'default') ?? null;
+    const adv = probes.advised.get(key);
+    const note = tradeOff(curve, dflt, adv, probes.targetRecall);
+    const col = columnsOf(curve);
+    const param = adv?.param || (pts[0] && pts[0].setting !== undefined ? 'ef_search / probes' : '');
+    const frame = tableFrame(
+      ctx,
+      [
+        col('setting', 'number', (p) => p.value, { displayName: param || 'ef_search / probes' }),
+        col('recall', 'number', (p) => p.recall, { displayName: 'recall', unit: 'percentunit', min: 0, max: 1 }),
+        col('recall_lower', 'number', (p) => p.lower, { displayName: 'recall 95 % lower', unit: 'percentunit', min: 0, max: 1 }),
+        col('recall_upper', 'number', (p) => p.upper, { displayName: 'recall 95 % upper', unit: 'percentunit', min: 0, max: 1 }),
+        col('p95_ms', 'number', (p) => p.p95, { displayName: 'p95 latency', unit: 'ms' }),
+        col('p95_delta_ms', 'number', (p) => (p.p95 !== null && dflt?.p95 !== null && dflt?.p95 !== undefined ? p.p95 - dflt.p95 : null), { displayName: 'p95 vs session setting', unit: 'ms' }),
+      ],
+      `recall@k and p95 latency per ef_search / probes of ${key}, latest probe run; interval: 95 % Wilson score with a design-effect-adjusted sample size`,
+    );
+    frame.name = key;
+    frame.meta = { ...frame.meta, preferredVisualisationType: 'graph', notices: [...(frame.meta?.notices ?? []), { severity: 'info', text: note }] };
+    frames.push(frame);
+  }
+  if (frames.length === 0) {
+    // never an empty answer without a reason
+    const empty = tableFrame(ctx, [], 'no probe run in the range');
+    empty.meta = { ...empty.meta, notices: [...(empty.meta?.notices ?? []), { severity: 'warning', text: probeStatusNotice(ctx) }] };
+    return [empty];
+  }
+  return frames;
+}
+
+/** why there is no curve: probes off, a failing run (e.g. no SELECT on the table) or no run yet */
+function probeStatusNotice(ctx: EngineContext): string {
+  const run = ctx.store.entities(ctx.query.target, 'vector_probe', { object: 'run' })[0];
+  const failing = ((run?.info.probes as Array<{ index: string; status: string }> | undefined) ?? []).filter((p) => p.status !== 'ok');
+  if (failing.length > 0) {
+    return `probes could not measure recall: ${failing.map((p) => `${p.index}: ${p.status}`).join('; ')}`;
+  }
+  const last = ctx.store.lastSample(ctx.query.target, 'vector_probe', false);
+  if (last && !last.ok) {
+    return 'the latest probe run failed: see pgpulse health / doctor for the error';
+  }
+  return 'no probe run with recall in this range: probes are opt-in per target (vector.probes.enabled: true); tables above vector.probes.maxExactRows get latency only';
+}
+
+const pm = (p: ProbePoint) => (p.lower !== null && p.upper !== null ? `${(p.recall as number).toFixed(3)} (95 % interval ${p.lower.toFixed(3)}–${p.upper.toFixed(3)}, ± ${((p.upper - p.lower) / 2).toFixed(3)})` : (p.recall as number).toFixed(3));
+
+/** "hnsw.ef_search 80 reaches 0.953 (…) at +0.4 ms p95 against the session setting 40" */
+export function tradeOff(curve: ProbePoint[], dflt: ProbePoint | null, adv: AdvisedSetting | undefined, target: number): string {
+  const param = adv?.param || 'ef_search';
+  if (!adv) {
+    return `no advice yet: recall is not measured (see the probe status)`;
+  }
+  if (adv.value === null) {
+    const top = [...curve].filter((p) => p.recall !== null).sort((a, b) => (b.recall as number) - (a.recall as number))[0];
+    return `no measured ${param} reaches recall ${target} with confidence (${adv.reason})${top ? `; best ${param} ${top.value}: ${pm(top)}` : ''}`;
+  }
+  const at = curve.find((p) => p.value === adv.value);
+  if (!at || at.recall === null) {
+    return `${param} ${adv.value} (${adv.reason})`;
+  }
+  const delta = at.p95 !== null && dflt?.p95 !== null && dflt?.p95 !== undefined ? at.p95 - dflt.p95 : null;
+  const cost = delta === null ? '' : ` at ${delta >= 0 ? '+' : '−'}${Math.abs(delta).toFixed(2)} ms p95 against the session setting ${dflt?.value}`;
+  return `${param} ${adv.value} reaches recall ${pm(at)} ≥ ${target}${cost} (${adv.reason})`;
 }
 
 export function vectorIndexes(ctx: EngineContext): Frame[] {
@@ -292,7 +397,8 @@ export function vectorIndexes(ctx: EngineContext): Frame[] {
     const mine = probes.points.filter((p) => p.index === labels.indexrelname && p.schema === labels.schemaname);
     const dflt = mine.find((p) => p.setting === 'default');
     const build = buildInfo.find((b) => b.info.indexrelname === labels.indexrelname);
-    const advice = indexAdvice(facts, mine, probes.targetRecall);
+    const adv = probes.advised.get(`${labels.schemaname}.${labels.indexrelname}`);
+    const advice = indexAdvice(facts, mine, probes.targetRecall, adv);
     if (build) advice.unshift(`building: ${build.info.phase}`);
     rows.push({
       kind: 'index',

@@ -8,7 +8,7 @@ import { registerHandler } from '../engine/engine';
 import { extraRoutes } from '../resources';
 import { vectorCollector, vectorProbeCollector } from './collectors';
 import { parseVectorConfig } from './config';
-import { vectorCalls, vectorIndexes, vectorProbeLatency, vectorProbeLatencySweep, vectorQueriesTable, vectorQueryLatency, vectorRecall, vectorRecallSweep } from './handlers';
+import { vectorCalls, vectorIndexes, vectorProbeLatency, vectorProbeLatencySweep, vectorQueriesTable, vectorQueryLatency, vectorRecall, vectorRecallCurve, vectorRecallSweep } from './handlers';
 
 registerCollector(vectorCollector);
 registerCollector(vectorProbeCollector);
@@ -17,6 +17,7 @@ registerHandler('vector_calls', vectorCalls);
 registerHandler('vector_probe_latency', vectorProbeLatency);
 registerHandler('vector_recall', vectorRecall);
 registerHandler('vector_recall_sweep', vectorRecallSweep);
+registerHandler('vector_recall_curve', vectorRecallCurve);
 registerHandler('vector_probe_latency_sweep', vectorProbeLatencySweep);
 registerHandler('vector_indexes', vectorIndexes);
 registerHandler('vector_queries', vectorQueriesTable);

@@ -1,21 +1,36 @@
 /**
- * Active probes (opt-in per target): take stored vectors as query vectors, run the ANN query each
- * index serves at the session default and at a sweep of ef_search (HNSW) / probes (IVFFlat),
- * time it, and compare its answers with the exact answer (the same query with
- * SET LOCAL enable_indexscan = off) for recall@k. Everything runs in read-only transactions with
- * SET LOCAL only (safe behind PgBouncer), inside a wall-clock budget: a statement never gets a
- * statement_timeout longer than what is left of the budget.
+ * Active probes (opt-in per target): build query vectors from a uniform sample of the table, run
+ * the ANN query each index serves at the session default and at a sweep of ef_search (HNSW) /
+ * probes (IVFFlat), time it, and compare its answers with the exact answer (the same query with
+ * SET LOCAL enable_indexscan = off) for recall@k with a confidence interval. Everything runs in
+ * read-only transactions with SET LOCAL only (safe behind PgBouncer), inside a wall-clock budget:
+ * a statement never gets a statement_timeout longer than what is left of the budget.
+ *
+ * Query vectors must not contain their own answer: a stored vector used as a query finds itself
+ * (distance 0) and, in HNSW, lands on its own graph node whose links are its neighbours, so
+ * recall comes out far too high (measured: 0.89 against 0.72 for held-out queries at
+ * ef_search 10; excluding only the self-match still gave 0.83–0.88). pgpulse therefore moves each
+ * sampled vector v in a random direction by the distance from v to its nearest other stored
+ * vector: a held-out query is about as far from its nearest stored vector as stored vectors are
+ * from each other, and the moved point is not a graph node (measured within ±0.03 of held-out
+ * recall on clustered and uniform data, slightly pessimistic at high ef_search; docs/vector.md).
+ * Key types that cannot be moved (bit, sparsevec) use the stored vector with the self-match
+ * excluded (leave-one-out).
  */
 import { OWN_QUERY_MARK } from '../collectors/sql-collector';
 import type { PoolClient } from 'pg';
 import type { SampleRow } from '../store/types';
 import type { ProbeConfig } from './config';
 import type { AnnIndex } from './discovery';
+import { denseSql, l2, moveBy, movable, parseDense, sampleSql, seeded } from './query-vectors';
+import { adviseSetting, estimateRecall, Z99, type Advice, type RecallEstimate } from './recall-stats';
 
 export interface ProbeState {
   /** index key to start with next time (indexes left out by the budget go first) */
   next: string | null;
   run: number;
+  /** advised ef_search / probes per index (null = none clears the target); kept across runs for hysteresis */
+  advice: Map<string, number | null>;
 }
 
 export interface SettingResult {
@@ -23,16 +38,36 @@ export interface SettingResult {
   /** the value in force (the session default resolved) */
   value: number | null;
   latenciesMs: number[];
-  recall: number | null;
+  /** mean recall@k with its 95 % interval (null when no exact answer) */
+  recall: RecallEstimate | null;
+  /** the same sample's interval at 99 %: what the advice moves on */
+  recall99: RecallEstimate | null;
+  /** recall@k of each query vector, in query order */
+  perQuery: number[] | null;
   returnedMean: number;
+}
+
+export interface ProbeQuery {
+  /** ctid of the sampled row */
+  id: string;
+  /** the query vector as SQL text */
+  q: string;
+  /** how far the stored vector was moved (null: leave-one-out, the stored vector itself) */
+  movedBy: number | null;
 }
 
 export interface IndexProbe {
   index: AnnIndex;
   param: 'hnsw.ef_search' | 'ivfflat.probes';
   status: string;
-  /** ctids of the rows whose vectors were the queries (lets tests recompute recall) */
+  /** ctids of the sampled rows */
   queries: string[];
+  /** the query vectors (kept in memory for tests and the validation bench, never stored) */
+  queryVectors: ProbeQuery[];
+  /** 'moved' (sampled vectors moved off their stored position) or 'leave-one-out' */
+  queryMethod: 'moved' | 'leave-one-out';
+  /** advised ef_search / probes after this run (hysteresis), and why */
+  advice: Advice | null;
   exactMs: number | null;
   settings: SettingResult[];
   /** hnsw.iterative_scan / ivfflat.iterative_scan in force ('unsupported' before pgvector 0.8) */
@@ -49,7 +84,6 @@ export interface ProbeRun {
 }
 
 const qi = (s: string) => `"${s.replace(/"/g, '""')}"`;
-const lit = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
 export function indexKey(i: AnnIndex): string {
   return `${i.schemaname}.${i.indexrelname}`;
@@ -120,21 +154,43 @@ export function annSql(i: AnnIndex, k: number): string {
   return `SELECT ctid::text AS id FROM ${qi(i.schemaname)}.${qi(i.relname)} ${where}ORDER BY ${i.keySql} ${i.operator} $1::${i.keyType} LIMIT ${k}`;
 }
 
-async function sampleQueries(db: PoolClient, clock: Clock, i: AnnIndex, n: number, seed: number): Promise<Array<{ id: string; q: string }>> {
+async function sampleQueries(db: PoolClient, clock: Clock, i: AnnIndex, cfg: ProbeConfig, seed: number): Promise<Array<{ id: string; q: string }>> {
   const tbl = `${qi(i.schemaname)}.${qi(i.relname)}`;
-  const where = `WHERE ${i.keySql} IS NOT NULL${i.predicate ? ` AND (${i.predicate})` : ''}`;
-  const rows = Math.max(1, i.tableRows ?? 1000);
-  const pct = Math.min(100, Math.max(0.0001, (100 * n * 4) / rows));
-  // BERNOULLI picks rows all over the table; on big tables SYSTEM (whole pages) keeps the read small
-  const method = rows <= 100_000 ? 'BERNOULLI' : 'SYSTEM';
-  const sel = `SELECT ctid::text AS id, (${i.keySql})::text AS q FROM ${tbl}`;
-  let got = (await timed(db, clock, `${sel} TABLESAMPLE ${method} (${pct}) REPEATABLE (${seed}) ${where} LIMIT ${n}`)).rows as Array<{ id: string; q: string }>;
+  const n = cfg.sampleSize;
+  let got = (await timed(db, clock, sampleSql(tbl, i.keySql, i.predicate, i.tableRows, n, seed, cfg.maxExactRows))).rows as Array<{ id: string; q: string }>;
   if (got.length < n) {
-    const more = (await timed(db, clock, `${sel} ${where} LIMIT ${n}`)).rows as Array<{ id: string; q: string }>;
-    const have = new Set(got.map((g) => g.id));
-    got = [...got, ...more.filter((m) => !have.has(m.id))].slice(0, n);
+    // a stale row count (reltuples) made the sample too small: every row, hash-ordered, cut to n
+    got = (await timed(db, clock, sampleSql(tbl, i.keySql, i.predicate, 1, n, seed, cfg.maxExactRows))).rows as Array<{ id: string; q: string }>;
   }
   return got;
+}
+
+/**
+ * Query vectors from the sampled rows: each moved by the distance to its nearest other stored
+ * vector (found through the index at a generous ef_search; an approximate neighbour only makes
+ * the move a little longer). Leave-one-out for key types that cannot be moved.
+ */
+async function buildQueries(db: PoolClient, clock: Clock, i: AnnIndex, rows: Array<{ id: string; q: string }>, seed: number, searchSetting: string): Promise<ProbeQuery[]> {
+  if (!movable(i.keyType)) {
+    return rows.map((r) => ({ id: r.id, q: r.q, movedBy: null }));
+  }
+  const rnd = seeded(seed);
+  const nnSql = annSql(i, 3).replace('SELECT ctid::text AS id', `SELECT ctid::text AS id, (${i.keySql})::text AS v`);
+  return tx(db, clock, ['SET LOCAL enable_seqscan = off', searchSetting], async () => {
+    const out: ProbeQuery[] = [];
+    for (const r of rows) {
+      const v = parseDense(r.q);
+      const near = (await timed(db, clock, nnSql, [r.q])).rows as Array<{ id: string; v: string }>;
+      // the nearest other row at a non-zero distance (exact duplicates would not move the query)
+      const d = near.filter((x) => x.id !== r.id).map((x) => l2(v, parseDense(x.v))).find((x) => x > 0);
+      if (d === undefined) {
+        out.push({ id: r.id, q: r.q, movedBy: null });
+        continue;
+      }
+      out.push({ id: r.id, q: denseSql(moveBy(v, d, rnd)), movedBy: d });
+    }
+    return out;
+  });
 }
 
 /** Probe the indexes inside the budget; indexes not reached are probed first next time. */
@@ -164,15 +220,34 @@ export async function runProbes(db: PoolClient, indexes: AnnIndex[], cfg: ProbeC
       continue;
     }
     const param = i.amname === 'hnsw' ? 'hnsw.ef_search' : 'ivfflat.probes';
-    const probe: IndexProbe = { index: i, param, status: 'ok', queries: [], exactMs: null, settings: [], iterativeScan: 'unsupported' };
+    const probe: IndexProbe = { index: i, param, status: 'ok', queries: [], queryVectors: [], queryMethod: movable(i.keyType) ? 'moved' : 'leave-one-out', exactMs: null, settings: [], iterativeScan: 'unsupported', advice: null };
     try {
-      const queries = await tx(db, clock, [], () => sampleQueries(db, clock, i, cfg.sampleSize, state.run));
-      probe.queries = queries.map((q) => q.id);
-      if (queries.length === 0) {
+      const seed = (state.run * 7919 + n) % 2147483647;
+      const sampled = await tx(db, clock, [], () => sampleQueries(db, clock, i, cfg, seed));
+      probe.queries = sampled.map((q) => q.id);
+      if (sampled.length === 0) {
         skipped.push({ index: i, reason: 'table has no vectors to sample' });
         continue;
       }
-      const sql = annSql(i, cfg.k);
+      const iter = i.amname === 'hnsw' ? 'hnsw.iterative_scan' : 'ivfflat.iterative_scan';
+      const cur = (await tx(db, clock, [], async () => (await timed(db, clock, `SELECT current_setting('${param}', true) AS v, current_setting('${iter}', true) AS it`)).rows[0])) as { v: string | null; it: string | null };
+      const current = cur.v === null ? (param === 'hnsw.ef_search' ? 40 : 1) : Number(cur.v);
+      probe.iterativeScan = cur.it ?? 'unsupported';
+      const limit = i.amname === 'ivfflat' ? (i.lists ?? 100) : 1000;
+      const sweep = [...new Set(cfg.sweep)].sort((a, b) => a - b).filter((v) => v <= limit && !(i.amname === 'ivfflat' && v >= limit));
+      // the neighbour search that sizes each move: the largest swept setting (or 100) for a good neighbour
+      const nnSetting = i.amname === 'hnsw' ? `SET LOCAL hnsw.ef_search = ${Math.min(1000, Math.max(100, ...sweep))}` : `SET LOCAL ivfflat.probes = ${Math.max(current, ...sweep)}`;
+      const queries = await buildQueries(db, clock, i, sampled, seed, nnSetting);
+      probe.queryVectors = queries;
+      const loo = (q: ProbeQuery) => q.movedBy === null;
+      // leave-one-out: one more row, the query's own row dropped (HNSW gets one more ef_search slot,
+      // which the query's own node takes, so the others get the budget a real query would)
+      const sqlK = annSql(i, cfg.k);
+      const sqlK1 = annSql(i, cfg.k + 1);
+      const answer = (q: ProbeQuery, rows: any[]): string[] => {
+        const ids = rows.map((r) => r.id as string);
+        return (loo(q) ? ids.filter((id) => id !== q.id) : ids).slice(0, cfg.k);
+      };
       let exact: Array<Set<string>> | null = null;
       const notes: string[] = [];
       if ((i.tableRows ?? Infinity) > cfg.maxExactRows) {
@@ -184,7 +259,7 @@ export async function runProbes(db: PoolClient, indexes: AnnIndex[], cfg: ProbeC
           exact = await tx(db, clock, ['SET LOCAL enable_indexscan = off', 'SET LOCAL enable_seqscan = on'], async () => {
             const out: Array<Set<string>> = [];
             for (const q of queries) {
-              out.push(new Set((await timed(db, clock, sql, [q.q])).rows.map((r) => r.id as string)));
+              out.push(new Set(answer(q, (await timed(db, clock, loo(q) ? sqlK1 : sqlK, [q.q])).rows)));
             }
             return out;
           });
@@ -196,51 +271,55 @@ export async function runProbes(db: PoolClient, indexes: AnnIndex[], cfg: ProbeC
           notes.push(`exact scan hit statement_timeout (${cfg.statementTimeout} ms or the rest of the budget), so no recall: raise vector.probes.statementTimeout/budget or lower maxExactRows`);
         }
       }
-      const iter = i.amname === 'hnsw' ? 'hnsw.iterative_scan' : 'ivfflat.iterative_scan';
-      const cur = (await tx(db, clock, [], async () => (await timed(db, clock, `SELECT current_setting('${param}', true) AS v, current_setting('${iter}', true) AS it`)).rows[0])) as { v: string | null; it: string | null };
-      const current = cur.v;
-      probe.iterativeScan = cur.it ?? 'unsupported';
-      const limit = i.amname === 'ivfflat' ? (i.lists ?? 100) : 1000;
-      const settings: Array<'default' | number> = ['default', ...[...new Set(cfg.sweep)].sort((a, b) => a - b).filter((v) => v <= limit && !(i.amname === 'ivfflat' && v >= limit))];
+      const settings: Array<'default' | number> = ['default', ...sweep];
       for (const s of settings) {
-        const locals = ['SET LOCAL enable_seqscan = off'];
-        if (s !== 'default') {
-          locals.push(`SET LOCAL ${param} = ${s}`);
-        }
+        const value = s === 'default' ? current : s;
+        const base = ['SET LOCAL enable_seqscan = off'];
+        const plain = s === 'default' ? base : [...base, `SET LOCAL ${param} = ${s}`];
+        const oneMore = i.amname === 'hnsw' ? [...base, `SET LOCAL hnsw.ef_search = ${Math.min(1000, value + 1)}`] : plain;
         try {
-          const res = await tx(db, clock, locals, async () => {
-            const lat: number[] = [];
-            const answers: string[][] = [];
-            for (const q of queries) {
-              const r = await timed(db, clock, sql, [q.q]);
-              lat.push(r.ms);
-              answers.push(r.rows.map((x) => x.id as string));
-            }
-            return { lat, answers };
-          });
-          let recall: number | null = null;
+          const run1 = async (subset: ProbeQuery[], locals: string[]) =>
+            subset.length === 0
+              ? []
+              : tx(db, clock, locals, async () => {
+                  const out: Array<{ q: ProbeQuery; ms: number; ids: string[] }> = [];
+                  for (const q of subset) {
+                    const r = await timed(db, clock, loo(q) ? sqlK1 : sqlK, [q.q]);
+                    out.push({ q, ms: r.ms, ids: answer(q, r.rows) });
+                  }
+                  return out;
+                });
+          const got = [...(await run1(queries.filter((q) => !loo(q)), plain)), ...(await run1(queries.filter(loo), oneMore))];
+          const byQuery = new Map(got.map((g) => [g.q, g]));
+          const ordered = queries.map((q) => byQuery.get(q)!);
+          let perQuery: number[] | null = null;
           if (exact) {
-            let sum = 0;
-            res.answers.forEach((a, qn) => {
+            perQuery = ordered.map((g, qn) => {
               const ex = exact![qn];
-              const hit = a.filter((id) => ex.has(id)).length;
-              sum += ex.size > 0 ? hit / ex.size : 1;
+              return ex.size > 0 ? g.ids.filter((id) => ex.has(id)).length / ex.size : 1;
             });
-            recall = sum / res.answers.length;
           }
           probe.settings.push({
             setting: s,
-            value: s === 'default' ? (current === null ? (param === 'hnsw.ef_search' ? 40 : 1) : Number(current)) : s,
-            latenciesMs: res.lat.sort((a, b) => a - b),
-            recall,
-            returnedMean: res.answers.reduce((a, x) => a + x.length, 0) / res.answers.length,
+            value,
+            latenciesMs: ordered.map((g) => g.ms).sort((a, b) => a - b),
+            recall: perQuery ? estimateRecall(perQuery, cfg.k) : null,
+            recall99: perQuery ? estimateRecall(perQuery, cfg.k, Z99) : null,
+            perQuery,
+            returnedMean: ordered.reduce((a, g) => a + g.ids.length, 0) / ordered.length,
           });
         } catch (e) {
           if (!isTimeout(e)) {
             throw e;
           }
-          notes.push(`${param} = ${s === 'default' ? (current ?? 'default') : s}: a probe query hit statement_timeout`);
+          notes.push(`${param} = ${s === 'default' ? current : s}: a probe query hit statement_timeout`);
         }
+      }
+      const curve = probe.settings.filter((x) => x.recall99 !== null).map((x) => ({ value: x.value as number, recall: x.recall99!.recall, lower: x.recall99!.lower, upper: x.recall99!.upper }));
+      if (curve.length > 0) {
+        const key = indexKey(i);
+        probe.advice = adviseSetting(curve, cfg.targetRecall, state.advice.has(key) ? state.advice.get(key) : undefined);
+        state.advice.set(key, probe.advice.value);
       }
       probe.status = notes.length ? notes.join('; ') : 'ok';
       probes.push(probe);
@@ -279,12 +358,23 @@ export function probeRows(run: ProbeRun, k: number): SampleRow[] {
           p95_ms: percentile(lat, 0.95),
           p99_ms: percentile(lat, 0.99),
           mean_ms: lat.length ? lat.reduce((a, b) => a + b, 0) / lat.length : null,
-          recall: s.recall,
+          recall: s.recall?.recall ?? null,
+          recall_lower: s.recall?.lower ?? null,
+          recall_upper: s.recall?.upper ?? null,
+          recall_n_eff: s.recall?.nEff ?? null,
           queries: lat.length,
           setting_value: s.value,
           returned_mean: s.returnedMean,
         },
-        info: { status: p.status, param: p.param, queries: p.queries, amname: i.amname, exact_ms: p.exactMs },
+        info: { status: p.status, param: p.param, queries: p.queries, query_method: p.queryMethod, amname: i.amname, exact_ms: p.exactMs },
+      });
+    }
+    if (p.advice) {
+      rows.push({
+        key: { object: 'advice', datname: i.datname, schemaname: i.schemaname, relname: i.relname, indexrelname: i.indexrelname, k: String(k) },
+        // -1: no measured setting clears the target (a number, so the series keeps its history)
+        values: { advised: p.advice.value ?? -1 },
+        info: { reason: p.advice.reason, param: p.param, advised: p.advice.value },
       });
     }
   }

@@ -1,9 +1,11 @@
 /**
  * Active probes on real pgvector (PGlite 0.3 / pgvector 0.8.0 over the wire): 20,000 clustered
  * 128-dimension vectors, an HNSW index, probes at a sweep of ef_search. The recall the sidecar
- * reports must equal the recall this test computes itself (exact neighbours by brute force in JS,
- * ANN answers by running the same query), recall must not fall as ef_search rises, and a run must
- * stay inside its budget.
+ * reports must equal the recall this test computes itself for the same query vectors (exact
+ * neighbours by brute force in JS, ANN answers by running the same query), each reported interval
+ * must contain its estimate, the sample must be spread over the whole table and no query vector
+ * may be a stored vector, and a run must stay inside its budget. (Interval coverage against the
+ * table's true recall is tested on the real server: tests/integration/vector/pg18-vector.test.ts.)
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -11,6 +13,7 @@ import { Client } from 'pg';
 import { startPglite, type TestPglite } from '../../support/pglite';
 import { startTestSidecar, type TestSidecar } from '../../support/sidecar';
 import { clustered, exactTopK, toSql } from './dataset';
+import { lastProbeRuns } from '../../../src/sidecar/vector/collectors';
 
 const N = 20_000;
 const DIMS = 128;
@@ -38,7 +41,7 @@ before(async () => {
         name: 'default',
         url: pg.url,
         statementTimeoutMs: 10_000,
-        vector: { probes: { enabled: true, sampleSize: 8, k: K, sweep: SWEEP, budget: '120s', statementTimeout: '20s' } },
+        vector: { probes: { enabled: true, sampleSize: 30, k: K, sweep: SWEEP, budget: '120s', statementTimeout: '20s' } },
       },
     ],
     grpc: false,
@@ -55,36 +58,55 @@ test('probe recall equals the independently computed recall, and does not fall a
   const probes = sc.sidecar.store.entities('default', 'vector_probe', { object: 'probe', indexrelname: 'items_hnsw' });
   assert.equal(probes.length, SWEEP.length + 1, `one row per setting: ${JSON.stringify(probes.map((p) => p.labels))}`);
   const ctids = probes[0].info.queries as string[];
-  assert.equal(ctids.length, 8);
+  assert.equal(ctids.length, 30);
+  const run = lastProbeRuns.get('default')!;
+  const probe = run.probes.find((p) => p.index.indexrelname === 'items_hnsw')!;
+  assert.equal(probe.queryMethod, 'moved');
+  assert.equal(probe.queryVectors.length, 30);
 
   const c = new Client({ connectionString: pg.url });
   await c.connect();
   let frames: any[] = [];
   try {
-    const qrows = (await c.query('SELECT ctid::text AS ctid, id FROM items WHERE ctid = ANY($1::tid[])', [ctids])).rows as Array<{ ctid: string; id: number }>;
-    const idOf = new Map(qrows.map((r) => [r.ctid, r.id]));
-    const queryIds = ctids.map((ct) => idOf.get(ct) as number);
-    const exact = queryIds.map((id) => new Set(exactTopK(vecs[id - 1], ids, vecs, K)));
+    // uniform over the table: sampled heap pages reach past the middle of the table (all 30 in the
+    // first half has probability 2^-30 for a uniform sample; the old sample took the first pages)
+    const pages = (await c.query(`SELECT pg_relation_size('items') / current_setting('block_size')::int AS n`)).rows[0].n as number;
+    const sampledPages = ctids.map((ct) => Number(ct.slice(1).split(',')[0]));
+    assert.ok(Math.max(...sampledPages) > pages / 2 && Math.min(...sampledPages) < pages / 2, `sampled pages ${JSON.stringify(sampledPages)} of ${pages}`);
+    // no query vector is a stored vector: each was moved by its nearest-neighbour distance
+    const stored = new Set(vecs.map((v) => toSql(v)));
+    for (const q of probe.queryVectors) {
+      assert.ok(q.movedBy !== null && q.movedBy > 0, JSON.stringify(q.movedBy));
+      assert.ok(!stored.has(q.q));
+    }
+    const qv = probe.queryVectors.map((q) => Float32Array.from(JSON.parse(q.q) as number[]));
+    const exact = qv.map((v) => new Set(exactTopK(v, ids, vecs, K)));
     const ours = new Map<string, number>();
     for (const s of ['default', ...SWEEP.map(String)]) {
       let sum = 0;
-      for (let qn = 0; qn < queryIds.length; qn++) {
+      for (let qn = 0; qn < qv.length; qn++) {
         await c.query('BEGIN');
         await c.query('SET LOCAL enable_seqscan = off');
         if (s !== 'default') await c.query(`SET LOCAL hnsw.ef_search = ${s}`);
-        const got = (await c.query(`SELECT id FROM items ORDER BY embedding <-> $1::vector LIMIT ${K}`, [toSql(vecs[queryIds[qn] - 1])])).rows.map((r) => r.id as number);
+        const got = (await c.query(`SELECT id FROM items ORDER BY embedding <-> $1::vector LIMIT ${K}`, [toSql(qv[qn])])).rows.map((r) => r.id as number);
         await c.query('COMMIT');
         sum += got.filter((id) => exact[qn].has(id)).length / K;
       }
-      ours.set(s, sum / queryIds.length);
+      ours.set(s, sum / qv.length);
     }
     const res = await sc.query({ from: Date.now() - 60_000, to: Date.now() + 1000, queries: [{ refId: 'A', metric: 'vector_recall_sweep', index: 'items_hnsw' }] });
     assert.equal(res.status, 200, JSON.stringify(res.json));
     frames = res.json.results.A.frames as any[];
-    assert.equal(frames.length, SWEEP.length + 1);
+    assert.equal(frames.length, 3 * (SWEEP.length + 1), 'estimate, lower and upper per setting');
     const reported = new Map<string, number>();
+    const bounds = new Map<string, number>();
     for (const f of frames) {
       const labels = f.schema.fields[1].labels;
+      if (labels.bound !== 'estimate') {
+        const v = (f.data.values[1] as Array<number | null>).filter((x) => x !== null).pop() as number;
+        bounds.set(`${labels.ef_search}/${labels.bound}`, v);
+        continue;
+      }
       assert.equal(labels.index, 'items_hnsw');
       assert.equal(labels.k, String(K));
       const vals = (f.data.values[1] as Array<number | null>).filter((v) => v !== null) as number[];
@@ -93,6 +115,9 @@ test('probe recall equals the independently computed recall, and does not fall a
     }
     for (const [s, r] of ours) {
       assert.ok(Math.abs((reported.get(s) as number) - r) < 1e-9, `ef_search=${s}: reported ${reported.get(s)} vs independent ${r}`);
+      const lo = bounds.get(`${s}/lower`) as number;
+      const hi = bounds.get(`${s}/upper`) as number;
+      assert.ok(lo <= r && r <= hi && hi - lo > 0, `ef_search=${s}: interval [${lo}, ${hi}] around ${r}`);
     }
     const curve = SWEEP.map((v) => reported.get(String(v)) as number);
     for (let i = 1; i < curve.length; i++) {
@@ -134,20 +159,33 @@ test('probe recall equals the independently computed recall, and does not fall a
   assert.equal(col('ef_construction'), 32);
   assert.equal(col('operator'), '<->');
   assert.equal(col('rows'), N);
-  const sorted = [...reportedCurve(frames)].sort((a, b) => a[0] - b[0]);
-  const expectBest = sorted.find(([, r]) => r >= 0.95)?.[0] ?? null;
-  assert.equal(col('best_ef_search'), expectBest);
-  console.log(`# recall curve (ef_search, recall@${K}): ${JSON.stringify(sorted)}`);
-});
+  // the advised setting is the run's (hysteresis) advice, and its 95 % interval clears the target
+  const best = col('best_ef_search') as number | null;
+  assert.equal(best, probe.advice?.value ?? null);
+  const est = (v: number) => probe.settings.find((x) => x.setting === v)!.recall!;
+  if (best !== null) {
+    assert.ok(est(best).lower >= 0.95, JSON.stringify(est(best)));
+  }
 
-function reportedCurve(frames: any[]): Array<[number, number]> {
-  return frames
-    .map((f) => {
-      const l = f.schema.fields[1].labels;
-      const v = (f.data.values[1] as Array<number | null>).filter((x) => x !== null).pop() as number;
-      return [l.ef_search === 'default' ? 40 : Number(l.ef_search), v] as [number, number];
-    });
-}
+  // the XY-chart frame: one row per value, the same numbers as the sweep series, the advice as notice
+  const cur = await sc.query({ from: Date.now() - 60_000, to: Date.now() + 1000, queries: [{ refId: 'A', metric: 'vector_recall_curve' }] });
+  const cf = cur.json.results.A.frames as any[];
+  assert.equal(cf.length, 1);
+  assert.equal(cf[0].schema.name, 'public.items_hnsw');
+  const names = cf[0].schema.fields.map((f: any) => f.name);
+  assert.deepEqual(names, ['setting', 'recall', 'recall_lower', 'recall_upper', 'p95_ms', 'p95_delta_ms']);
+  assert.ok(cf[0].schema.fields.every((f: any) => f.type === 'number'), 'numbers only, for an XY chart');
+  const cv = cf[0].data.values;
+  assert.deepEqual(cv[0], SWEEP);
+  SWEEP.forEach((v, i) => {
+    assert.equal(cv[1][i], est(v).recall);
+    assert.equal(cv[2][i], est(v).lower);
+    assert.equal(cv[3][i], est(v).upper);
+  });
+  const notice = cf[0].schema.meta.notices.map((n: any) => n.text).join('\n');
+  assert.match(notice, best === null ? /no measured hnsw\.ef_search reaches recall 0\.95/ : new RegExp(`hnsw\\.ef_search ${best} reaches recall .* ms p95 against the session setting 40`));
+  console.log(`# recall curve (ef_search, recall@${K} [95 % interval]): ${SWEEP.map((v) => `${v}: ${est(v).recall.toFixed(3)} [${est(v).lower.toFixed(3)}, ${est(v).upper.toFixed(3)}]`).join(', ')}; ${notice}`);
+});
 
 test('a small budget stops the run inside the budget and says which indexes wait', async () => {
   await pg.db.exec('CREATE TABLE more (id int PRIMARY KEY, embedding vector(128))');

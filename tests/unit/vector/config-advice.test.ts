@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigError } from '../../../src/sidecar/config';
-import { indexAdvice, queryAdvice, smallestSetting, type IndexFacts, type ProbePoint } from '../../../src/sidecar/vector/advice';
+import { indexAdvice, queryAdvice, type IndexFacts, type ProbePoint } from '../../../src/sidecar/vector/advice';
+import { adviseSetting, estimateRecall, wilson, type CurvePoint } from '../../../src/sidecar/vector/recall-stats';
 import { parseVectorConfig } from '../../../src/sidecar/vector/config';
 import { knownBugs, type AnnIndex } from '../../../src/sidecar/vector/discovery';
 import { matchIndex } from '../../../src/sidecar/vector/match';
@@ -15,7 +16,8 @@ test('probes are off by default, with bounded defaults', () => {
   const c = parseVectorConfig(undefined);
   assert.equal(c.probes.enabled, false);
   assert.deepEqual(c.probes.sweep, [40, 80, 160, 320]);
-  assert.equal(c.probes.budget, 2000);
+  assert.equal(c.probes.budget, 10_000);
+  assert.equal(c.probes.sampleSize, 100);
   assert.equal(c.probes.interval, 300_000);
   assert.equal(c.probes.targetRecall, 0.95);
 });
@@ -61,18 +63,52 @@ const facts = (over: Partial<IndexFacts> = {}): IndexFacts => ({
   lists: null,
   ...over,
 });
-const pt = (setting: string, value: number, recall: number | null, returned = 10): ProbePoint => ({ schema: 'public', index: 'items_hnsw', setting, k: 10, ts: 1, recall, p95: 1, value, returned });
+const pt = (setting: string, value: number, recall: number | null, returned = 10, half = 0.01): ProbePoint => ({ schema: 'public', index: 'items_hnsw', setting, k: 10, ts: 1, recall, lower: recall === null ? null : recall - half, upper: recall === null ? null : recall + half, p95: 1, value, returned });
+const cp = (value: number, recall: number, half: number): CurvePoint => ({ value, recall, lower: recall - half, upper: recall + half });
 
-test('smallest ef_search reaching the target recall, from the measured sweep', () => {
+test('advice text carries the advised setting and its interval', () => {
   const pts = [pt('default', 40, 0.9), pt('40', 40, 0.9), pt('80', 80, 0.96), pt('160', 160, 0.99)];
-  assert.equal(smallestSetting(pts, 0.95)?.value, 80);
-  const a = indexAdvice(facts(), pts, 0.95);
+  const a = indexAdvice(facts(), pts, 0.95, { value: 80, reason: 'r', param: 'hnsw.ef_search' });
   assert.equal(a.best, 80);
-  assert.match(a.join('\n'), /SET hnsw\.ef_search = 80/);
-  const none = indexAdvice(facts(), [pt('default', 40, 0.5), pt('80', 80, 0.6)], 0.95);
+  assert.match(a.join('\n'), /SET hnsw\.ef_search = 80 \(reaches recall 0\.960 \(95 % interval 0\.950–0\.970\)/);
+  const none = indexAdvice(facts(), [pt('default', 40, 0.5), pt('80', 80, 0.6)], 0.95, { value: null, reason: 'no measured value reaches 0.95', param: 'hnsw.ef_search' });
   assert.equal(none.best, null);
-  assert.match(none.join('\n'), /no measured hnsw\.ef_search reaches recall 0\.95 \(best 0\.600 at 80\)/);
+  assert.match(none.join('\n'), /no measured hnsw\.ef_search reaches recall 0\.95 with confidence \(best 0\.600 \(95 % interval 0\.590–0\.610\) at 80/);
   assert.match(indexAdvice(facts(), [pt('default', 40, 0.99, 4)], 0.95).join('\n'), /returned 4\.0 rows on average, fewer than k=10/);
+});
+
+test('Wilson interval: known values, never zero width, design effect between n and n·k', () => {
+  // Wilson (1927) for 8/10 at 95 %: 0.490–0.943
+  const w = wilson(0.8, 10);
+  assert.ok(Math.abs(w.lower - 0.4902) < 1e-3 && Math.abs(w.upper - 0.9433) < 1e-3, JSON.stringify(w));
+  const perfect = estimateRecall(new Array(50).fill(1), 10)!;
+  assert.equal(perfect.recall, 1);
+  assert.equal(perfect.nEff, 500, 'all queries equal: hits treated as independent');
+  assert.ok(perfect.lower < 1 && perfect.lower > 0.99, `interval of an all-1 sample has width: ${JSON.stringify(perfect)}`);
+  // all-or-nothing queries: hits fully correlated, n_eff = n
+  const clumped = estimateRecall([...new Array(25).fill(1), ...new Array(25).fill(0)], 10)!;
+  assert.equal(clumped.nEff, 50);
+  const spread = estimateRecall(Array.from({ length: 50 }, (_, i) => (i % 2 ? 0.4 : 0.6)), 10)!;
+  assert.ok(spread.nEff > 50 && spread.nEff <= 500, JSON.stringify(spread));
+  assert.ok(spread.upper - spread.lower < clumped.upper - clumped.lower);
+});
+
+test('advice moves only when an interval clears the target (hysteresis)', () => {
+  const curve = [cp(40, 0.93, 0.01), cp(80, 0.955, 0.01), cp(160, 0.98, 0.01)];
+  // first run: the smallest value whose interval lies above the target (0.945 < 0.95, so not 80)
+  assert.equal(adviseSetting(curve, 0.95, undefined).value, 160);
+  assert.equal(adviseSetting([cp(40, 0.93, 0.01), cp(80, 0.965, 0.01)], 0.95, undefined).value, 80);
+  // 80 wobbles around the target: a kept advice of 160 stays until 80's interval clears
+  assert.equal(adviseSetting(curve, 0.95, 160).value, 160);
+  assert.equal(adviseSetting([cp(80, 0.962, 0.01), cp(160, 0.98, 0.01)], 0.95, 160).value, 80);
+  // 80 is kept while its interval still reaches the target, even if the estimate dips below
+  assert.equal(adviseSetting([cp(40, 0.9, 0.01), cp(80, 0.945, 0.01), cp(160, 0.98, 0.01)], 0.95, 80).value, 80);
+  // and moves up only once its whole interval lies below
+  const up = adviseSetting([cp(40, 0.9, 0.01), cp(80, 0.93, 0.01), cp(160, 0.98, 0.01)], 0.95, 80);
+  assert.equal(up.value, 160);
+  assert.match(up.reason, /interval at 80 now lies below 0\.95/);
+  assert.equal(adviseSetting([cp(40, 0.5, 0.01)], 0.95, undefined).value, null);
+  assert.match(adviseSetting([cp(40, 0.945, 0.01)], 0.95, undefined).reason, /undecided/);
 });
 
 test('index larger than cache, halfvec for wide vectors, dead tuples, IVFFlat lists', () => {
