@@ -153,7 +153,8 @@ test('IVFFlat probes: sweep of ivfflat.probes below lists, recall rises with pro
   try {
     await sc2.sampleNow();
     const res = await sc2.query({ ...range(), queries: [{ refId: 'A', metric: 'vector_recall_sweep', index: 'ivf_cos' }] });
-    const frames = res.json.results.A.frames as any[];
+    // the estimate series (lower / upper bounds are their own series)
+    const frames = (res.json.results.A.frames as any[]).filter((f) => f.schema.fields[1].labels.bound === 'estimate');
     const curve = frames.map((f) => [f.schema.fields[1].labels.ef_search, (f.data.values[1] as number[]).filter((v) => v !== null).pop()]);
     // probes = lists (10) and above are exact and the planner skips the index: not probed
     assert.deepEqual(curve.map((c) => c[0]), ['default', '1', '2', '5']);
