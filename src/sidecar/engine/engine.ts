@@ -36,6 +36,12 @@ export interface EngineRequest {
   fromAlert?: boolean;
 }
 
+/**
+ * Checks feature modules run before a metric is computed: they may add frame notices (a partial
+ * answer, and why) or return an error that replaces the answer (nothing can be computed).
+ */
+export const metricChecks: Array<(ctx: EngineContext) => string | undefined> = [];
+
 function pickCompute(metric: MetricDef, q: ResolvedQuery) {
   for (const v of metric.variants ?? []) {
     if (q[v.when] !== undefined && q[v.when] !== '') {
@@ -78,6 +84,12 @@ export class Engine {
       fromAlert: req.fromAlert ?? false,
       notices,
     };
+    for (const check of metricChecks) {
+      const error = check(ctx);
+      if (error) {
+        return { frames: [], error, status: 403, errorSource: 'downstream' };
+      }
+    }
     const compute = pickCompute(metric, req.query);
     let frames: Frame[];
     if (compute.op === 'custom') {

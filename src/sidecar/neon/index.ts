@@ -6,7 +6,9 @@ import type { Logger } from 'pino';
 import { gateFactories, startupHooks, type Sidecar } from '../app';
 import { registerCollector } from '../collectors/registry';
 import type { TargetConfig } from '../config';
-import { registerHandler } from '../engine/engine';
+import { metricChecks, registerHandler } from '../engine/engine';
+import { neonGrantCheck } from './grants';
+import { minCuForWorkingSet } from './sizing';
 import { NeonApiClient } from './api-client';
 import { neonActivityCollector, neonClientsCollector } from './activity-collector';
 import { NeonGate, gatesByTarget } from './gate';
@@ -60,6 +62,8 @@ export function registerNeon(): void {
   registerCollector(neonClientsCollector());
   registerHandler('neon_effective_hit_ratio', effectiveHitRatio);
   registerHandler('neon_compute_state', computeState);
+  registerHandler('neon_min_cu_for_working_set', minCuForWorkingSet);
+  metricChecks.push(neonGrantCheck);
 }
 
 registerNeon();
