@@ -4,6 +4,7 @@
  */
 import type { PoolClient } from 'pg';
 import type { Store } from '../store/store';
+import { isNeonTarget, neonAdvice } from './rules/neon';
 import { activityFacts, connectedDatabase, databaseFacts, indexFacts, settingFacts, statementFacts, tableFacts } from './history';
 import { proveCandidates } from './prove';
 import { duplicateIndexRule, invalidIndexRule, parseIndexes, unusedIndexRule } from './rules/indexes';
@@ -124,7 +125,8 @@ export async function evaluateFindings(input: EvaluateInput): Promise<Evaluation
   );
   // one finding per id, the first rule wins
   const seen = new Set<string>();
-  return { target, at: now, window, findings: findings.filter((f) => (seen.has(f.id) ? false : (seen.add(f.id), true))), notes };
+  const unique = findings.filter((f) => (seen.has(f.id) ? false : (seen.add(f.id), true)));
+  return { target, at: now, window, findings: isNeonTarget(store, target) ? neonAdvice(unique, database) : unique, notes };
 }
 
 function proofKey(target: string, c: { schema: string; table: string; columns: string[]; statements: Array<{ s: { queryid: string } }> }): string {
