@@ -8,12 +8,12 @@ import type { Logger } from 'pino';
 import type { Pool } from 'pg';
 import type { TargetConfig } from './config';
 import { allCollectors } from './collectors/registry';
-import { OWN_QUERY_MARK } from './collectors/sql-collector';
 import type { Collector, TargetContext } from './collectors/types';
 import type { SelfMetrics } from './self-metrics';
 import { isStoreWriteError } from './store/faults';
 import type { Store } from './store/store';
 import { createPool, describeDbError, inReadOnlyTx } from './targets/connection';
+import { OWN_ROLE_SQL, ownRoleFrom, type OwnRole, type OwnRoleRow } from './targets/own-statements';
 
 /** Decides whether the target may be contacted now (Neon: never wake or keep awake a compute). */
 export interface SamplingGate {
@@ -37,6 +37,8 @@ export interface TargetStatus {
   extensions: Record<string, string>;
   unavailable: Record<string, string>;
   paused?: string;
+  /** the role pgpulse samples as; `shared` set = its own statements rely on the mark (health warns) */
+  ownRole?: OwnRole;
   /** the pause is scale-to-zero by design, not a failure */
   pausedByDesign?: boolean;
 }
@@ -202,10 +204,11 @@ export class TargetSampler {
     const timeout = Math.min(this.target.statementTimeoutMs, 5000);
     const info = await inReadOnlyTx(client, timeout, async () => {
       const s = await client.query<{ v: number; pm: number }>(
-        OWN_QUERY_MARK + "SELECT current_setting('server_version_num')::int AS v, (extract(epoch from pg_postmaster_start_time()) * 1000)::float8 AS pm",
+        "SELECT current_setting('server_version_num')::int AS v, (extract(epoch from pg_postmaster_start_time()) * 1000)::float8 AS pm",
       );
-      const ext = await client.query<{ extname: string; extversion: string }>(OWN_QUERY_MARK + 'SELECT extname, extversion FROM pg_extension');
-      return { version: s.rows[0].v, pm: s.rows[0].pm, ext: ext.rows };
+      const ext = await client.query<{ extname: string; extversion: string }>('SELECT extname, extversion FROM pg_extension');
+      const role = await client.query<OwnRoleRow>(OWN_ROLE_SQL);
+      return { version: s.rows[0].v, pm: s.rows[0].pm, ext: ext.rows, role: role.rows[0] };
     });
     const now = Date.now();
     if (this.lastPostmasterStart !== undefined && info.pm !== this.lastPostmasterStart) {
@@ -220,11 +223,13 @@ export class TargetSampler {
     this.lastPostmasterStart = info.pm;
     this.status.serverVersionNum = info.version;
     this.status.extensions = Object.fromEntries(info.ext.map((e) => [e.extname, e.extversion]));
+    this.status.ownRole = info.role ? ownRoleFrom(info.role, this.status.ownRole) : undefined;
     this.ctx = {
       target: this.target,
       serverVersionNum: info.version,
       extensions: new Map(info.ext.map((e) => [e.extname, e.extversion])),
       postmasterStartMs: info.pm,
+      ownRole: this.status.ownRole,
       store: this.store,
       log: this.log,
     };

@@ -13,6 +13,7 @@ import type { SelfMetrics } from './self-metrics';
 import type { HealthReport, PgpulseService, QueryContext, QueryRequest, ResourceContext, ResourceResponse } from './service';
 import type { Store } from './store/store';
 import { describeDbError } from './targets/connection';
+import { sharedRoleNote } from './targets/own-statements';
 import { checkRange } from './time-range';
 import { resourceRoutes, type ResourceRoute } from './resources';
 
@@ -198,6 +199,10 @@ export class SidecarService implements PgpulseService {
     const age = last ? (Date.now() - last.ts) / 1000 : null;
     if (reachable && (age === null || age > (sampler.target.intervalMs / 1000) * 3)) {
       problems.push(age === null ? 'no sample stored yet: the first one arrives within one interval' : `last sample is ${Math.round(age)} s old`);
+    }
+    const sharedRole = sampler.status.ownRole ? sharedRoleNote(sampler.status.ownRole) : null;
+    if (sharedRole) {
+      problems.push(sharedRole);
     }
     for (const [c, why] of Object.entries(sampler.status.unavailable)) {
       // collectors for other kinds of target (Neon on plain PostgreSQL) are not problems

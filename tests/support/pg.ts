@@ -19,7 +19,10 @@ export interface TestPostgres {
   dataDir: string;
   urlFor(database: string, user?: string, password?: string): string;
   query<T = Record<string, unknown>>(sql: string, params?: unknown[], database?: string): Promise<T[]>;
+  /** fast shutdown (SIGINT): a clean restart keeps the statistics */
   stop(): Promise<void>;
+  /** immediate shutdown (SIGQUIT, like `pg_ctl stop -m immediate`): the next start is crash recovery */
+  crash(): Promise<void>;
   start(): Promise<void>;
   /** stop and remove everything */
   destroy(): Promise<void>;
@@ -28,14 +31,18 @@ export interface TestPostgres {
 export interface StartOptions {
   version?: number;
   settings?: Record<string, string>;
-  /** bin/ of another PostgreSQL build (e.g. the PG18 + pgvector tree of tests/support/pgvector-server.ts) */
+  /** bin/ of another PostgreSQL build: scripts/fetch-postgres.sh (majors 14–18) or the PG18 + pgvector tree of tests/support/pgvector-server.ts */
   binDir?: string;
 }
 
 function pgBin(version: number, name: string, binDir?: string): string {
   const p = binDir ? join(binDir, name) : `/usr/lib/postgresql/${version}/bin/${name}`;
   if (!existsSync(p)) {
-    throw new Error(`${p} not found: install postgresql-${version} (apt-get install postgresql-${version} postgresql-${version}-hypopg)`);
+    throw new Error(
+      binDir
+        ? `${p} not found: fetch it with scripts/fetch-postgres.sh ${version}`
+        : `${p} not found: install postgresql-${version} (apt-get install postgresql-${version} postgresql-${version}-hypopg)`,
+    );
   }
   return p;
 }
@@ -107,18 +114,20 @@ export async function startPostgres(opts: StartOptions = {}): Promise<TestPostgr
       }
     }
   };
-  const stop = async () => {
+  // SIGINT = fast shutdown: active sessions are disconnected, like a compute going away;
+  // SIGQUIT = immediate shutdown: no checkpoint, statistics are discarded at the next start.
+  const stopWith = async (signal: 'SIGINT' | 'SIGQUIT') => {
     const c = child;
     if (!c || c.exitCode !== null) {
       return;
     }
     await new Promise<void>((resolve) => {
       c.once('exit', () => resolve());
-      // SIGINT = fast shutdown: active sessions are disconnected, like a compute going away.
-      c.kill('SIGINT');
+      c.kill(signal);
     });
     child = null;
   };
+  const stop = () => stopWith('SIGINT');
   await start();
   // A test that crashes must not leave a server behind for the next run.
   process.once('exit', () => {
@@ -144,6 +153,7 @@ export async function startPostgres(opts: StartOptions = {}): Promise<TestPostgr
     urlFor,
     query,
     stop,
+    crash: () => stopWith('SIGQUIT'),
     start,
     destroy: async () => {
       await stop();

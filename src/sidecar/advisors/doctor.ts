@@ -12,6 +12,7 @@ import { oneShotLogger } from '../cli/console-log';
 import type { SidecarConfig, TargetConfig } from '../config';
 import { parseActionsConfig } from '../actions/config';
 import { describeDbError } from '../targets/connection';
+import { markOwnQueries, sharedRoleNote } from '../targets/own-statements';
 import type { Progress } from './cli-support';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
@@ -36,6 +37,7 @@ async function connect(url: string, t: TargetConfig, app: string): Promise<Clien
   // checks run in one read-only transaction with SET LOCAL instead (see readOnly)
   const c = new Client({ connectionString: url, application_name: app, connectionTimeoutMillis: t.connectTimeoutMs });
   c.on('error', () => undefined);
+  markOwnQueries(c);
   await c.connect();
   return c;
 }
@@ -178,6 +180,14 @@ async function diagnoseTarget(t: TargetConfig, progress: Progress): Promise<Targ
       await s?.runCycle(true);
       if (s?.status.paused) {
         add('sampling', 'warn', `sampling paused: ${s.status.paused}`);
+      }
+      const own = s?.status.ownRole;
+      if (own) {
+        add(
+          'own statements',
+          own.shared ? 'warn' : 'ok',
+          sharedRoleNote(own) ?? `role ${own.name} is dedicated to pgpulse: its pg_stat_statements entries (userid ${own.oid}) are left out of statement metrics`,
+        );
       }
       const collectors = new Set<string>();
       for (const r of sc.store.db.prepare('SELECT DISTINCT collector FROM sample').all() as Array<{ collector: string }>) {

@@ -4,7 +4,7 @@
  */
 import { collectorSpecs } from '../../model/catalog/collectors';
 import { sqlCollector } from './sql-collector';
-import { fetchNewStatementTexts, ownQueryIds } from './statement-texts';
+import { fetchNewStatementTexts, withoutOwnStatements } from './statement-texts';
 import type { Collector } from './types';
 
 const extra: Collector[] = [];
@@ -23,11 +23,11 @@ export function allCollectors(): Collector[] {
     const c = sqlCollector(spec);
     if (spec.id === 'statements') {
       const collect = c.collect.bind(c);
-      // the sidecar's own statements would otherwise top "top queries" on a quiet database
+      // pgpulse's own statements (targets/own-statements) never reach the store: every statement
+      // metric, vector classification and advisor rule reads these rows
       c.collect = async (db, ctx) => {
         const res = await collect(db, ctx);
-        const mine = ownQueryIds(ctx);
-        return { ...res, rows: res.rows.filter((r) => !mine.has(r.key.queryid)) };
+        return { ...res, rows: await withoutOwnStatements(db, ctx, res.rows) };
       };
       c.after = async (db, ctx, result) => {
         await fetchNewStatementTexts(db, ctx, result);

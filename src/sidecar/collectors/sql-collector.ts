@@ -5,10 +5,10 @@
 import type { PoolClient } from 'pg';
 import { sqlFor, type CollectorSpec } from '../../model/catalog/collectors';
 import type { SampleRow } from '../store/types';
-import { OWN_QUERY_MARK } from '../targets/own-queries';
+import { OWN_QUERY_MARK } from '../targets/own-statements';
 import type { Collector, CollectorResult, TargetContext } from './types';
 
-
+// every statement is marked by the connection pool (targets/own-statements); kept for importers
 export { OWN_QUERY_MARK };
 
 function num(v: unknown): number | null {
@@ -45,7 +45,7 @@ export function sqlCollector(spec: CollectorSpec): Collector {
       if (!sql) {
         return { rows: [] };
       }
-      const res = await db.query(OWN_QUERY_MARK + sql);
+      const res = await db.query(sql);
       const described = await describe(db, ctx, res.rows as Array<Record<string, unknown>>);
       const rows: SampleRow[] = res.rows.map((raw: Record<string, unknown>) => {
         const r = spec.details ? { ...described.get(String(raw[spec.details.keyColumn])), ...raw } : raw;
@@ -69,7 +69,7 @@ export function sqlCollector(spec: CollectorSpec): Collector {
       let epoch: number | null | undefined;
       const epochSql = spec.epochSql ? sqlFor(spec.epochSql, ctx.serverVersionNum) : undefined;
       if (epochSql) {
-        const e = await db.query(OWN_QUERY_MARK + epochSql);
+        const e = await db.query(epochSql);
         epoch = num(e.rows[0]?.epoch_ms);
       }
       return { rows, epoch };
@@ -96,7 +96,7 @@ export function sqlCollector(spec: CollectorSpec): Collector {
     const missing = [...present].filter((k) => !cache.byKey.has(k));
     const sql = sqlFor(variants, ctx.serverVersionNum);
     if (missing.length > 0 && sql) {
-      const res = await db.query(OWN_QUERY_MARK + sql, [missing]);
+      const res = await db.query(sql, [missing]);
       for (const d of res.rows as Array<Record<string, unknown>>) {
         cache.byKey.set(String(d[keyColumn]), d);
       }

@@ -4,53 +4,70 @@
  * an unseen queryid shows up.
  */
 import type { PoolClient } from 'pg';
-import { OWN_QUERY_MARK } from './sql-collector';
+import { isOwnStatement, markedOwnPredicate } from '../targets/own-statements';
+import type { SampleRow } from '../store/types';
 import type { CollectorResult, TargetContext } from './types';
 
 const known = new WeakMap<TargetContext['store'], Map<string, Set<string>>>();
-const own = new WeakMap<TargetContext['store'], Map<string, Set<string>>>();
+/** shared role only: queryids whose entry of pgpulse's role was looked at, and those that carry the mark */
+const ownChecks = new WeakMap<TargetContext['store'], Map<string, { checked: Set<string>; marked: Set<string> }>>();
 
-/** queryids of the statements pgpulse itself runs (their text starts with OWN_QUERY_MARK) */
-export function ownQueryIds(ctx: TargetContext): Set<string> {
-  let byTarget = own.get(ctx.store);
+function perTarget<T>(map: WeakMap<TargetContext['store'], Map<string, T>>, ctx: TargetContext, init: () => T): T {
+  let byTarget = map.get(ctx.store);
   if (!byTarget) {
     byTarget = new Map();
-    own.set(ctx.store, byTarget);
+    map.set(ctx.store, byTarget);
   }
-  let ids = byTarget.get(ctx.target.name);
-  if (!ids) {
-    ids = new Set([...ctx.store.statementTexts(ctx.target.name)].filter(([, t]) => t.startsWith(OWN_QUERY_MARK.trim())).map(([q]) => q));
-    byTarget.set(ctx.target.name, ids);
+  let v = byTarget.get(ctx.target.name);
+  if (v === undefined) {
+    v = init();
+    byTarget.set(ctx.target.name, v);
   }
-  return ids;
+  return v;
+}
+
+/**
+ * Drop pgpulse's own entries (targets/own-statements). For a shared role, the text of each entry
+ * of pgpulse's role is read once, the first time its queryid shows up under that role.
+ */
+export async function withoutOwnStatements(db: PoolClient, ctx: TargetContext, rows: SampleRow[]): Promise<SampleRow[]> {
+  const role = ctx.ownRole;
+  if (!role) {
+    return rows;
+  }
+  const own = perTarget(ownChecks, ctx, () => ({ checked: new Set<string>(), marked: new Set<string>() }));
+  if (role.shared) {
+    const unchecked = [...new Set(rows.filter((r) => r.key.username === role.name && !own.checked.has(r.key.queryid)).map((r) => r.key.queryid))];
+    if (unchecked.length > 0) {
+      const res = await db.query<{ queryid: string }>(
+        `SELECT DISTINCT s.queryid::text AS queryid FROM pg_stat_statements(true) s WHERE s.queryid = ANY($2::bigint[]) AND ${markedOwnPredicate('$1')}`,
+        [role.oid, unchecked],
+      );
+      for (const r of res.rows) {
+        own.marked.add(r.queryid);
+      }
+      for (const q of unchecked) {
+        own.checked.add(q);
+      }
+    }
+  }
+  return rows.filter((r) => !isOwnStatement(role, { queryid: r.key.queryid ?? '', username: r.key.username ?? '' }, own.marked));
 }
 
 export async function fetchNewStatementTexts(db: PoolClient, ctx: TargetContext, result: CollectorResult): Promise<number> {
-  let byTarget = known.get(ctx.store);
-  if (!byTarget) {
-    byTarget = new Map();
-    known.set(ctx.store, byTarget);
-  }
-  let seen = byTarget.get(ctx.target.name);
-  if (!seen) {
-    seen = ctx.store.knownQueryIds(ctx.target.name);
-    byTarget.set(ctx.target.name, seen);
-  }
+  const seen = perTarget(known, ctx, () => ctx.store.knownQueryIds(ctx.target.name));
   const fresh = [...new Set(result.rows.map((r) => r.key.queryid).filter((q) => q && !seen.has(q)))];
   if (fresh.length === 0) {
     return 0;
   }
+  // the application's text is preferred when pgpulse's role also ran the same shape
+  const own = ctx.ownRole ? markedOwnPredicate('$2') : 'false';
   const res = await db.query<{ queryid: string; text: string }>(
-    OWN_QUERY_MARK + 'SELECT DISTINCT ON (queryid) queryid::text AS queryid, left(query, 8000) AS text FROM pg_stat_statements(true) WHERE queryid = ANY($1::bigint[])',
-    [fresh],
+    `SELECT s.queryid::text AS queryid, (array_agg(left(s.query, 8000) ORDER BY ${own}))[1] AS text
+     FROM pg_stat_statements(true) s WHERE s.queryid = ANY($1::bigint[]) GROUP BY s.queryid`,
+    ctx.ownRole ? [fresh, ctx.ownRole.oid] : [fresh],
   );
   ctx.store.putStatementTexts(ctx.target.name, res.rows, Date.now());
-  const mine = ownQueryIds(ctx);
-  for (const r of res.rows) {
-    if (r.text.startsWith(OWN_QUERY_MARK.trim())) {
-      mine.add(r.queryid);
-    }
-  }
   for (const q of fresh) {
     seen.add(q);
   }

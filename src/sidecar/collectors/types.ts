@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { TargetConfig } from '../config';
 import type { Store } from '../store/store';
 import type { SampleRow } from '../store/types';
+import type { OwnRole } from '../targets/own-statements';
 
 /** What a collector knows about the target it samples. */
 export interface TargetContext {
@@ -11,6 +12,8 @@ export interface TargetContext {
   /** installed extensions: name → version */
   extensions: Map<string, string>;
   postmasterStartMs: number;
+  /** the role pgpulse samples as: how its own pg_stat_statements entries are told apart (targets/own-statements) */
+  ownRole?: OwnRole;
   store: Store;
   log: Logger;
 }

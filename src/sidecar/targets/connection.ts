@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Pool, type PoolClient } from 'pg';
 import type { TargetConfig } from '../config';
 import { redact } from '../auth';
-import { markOwnQueries } from './own-queries';
+import { markOwnQueries } from './own-statements';
 
 function sslOption(t: TargetConfig): boolean | { rejectUnauthorized: boolean; ca?: string } | undefined {
   const mode = t.ssl?.mode;

@@ -4,9 +4,7 @@
  */
 import type { Frame } from '../../../model/frames';
 import { bucketDeltas, loadSeries, rangeTotals, type EngineContext } from '../context';
-import { seriesFrame, tableFrame } from '../series-frames';import { OWN_QUERY_MARK } from '../../collectors/sql-collector';
-
-const OWN_MARK = OWN_QUERY_MARK.trim();
+import { seriesFrame, tableFrame } from '../series-frames';
 
 export function slowStatements(ctx: EngineContext): Frame[] {
   const threshold = ctx.query.threshold ?? ctx.metric.defaults?.threshold ?? 20;
@@ -55,8 +53,8 @@ export function topQueries(ctx: EngineContext): Frame[] {
   const byQuery = new Map<string, { queryid: string; datname: string; t: Record<string, number> }>();
   const texts = ctx.store.statementTexts(ctx.query.target);
   for (const e of totals.values()) {
-    // the sidecar's own statements, seen once before their text told us whose they are
-    if (!e.seen || texts.get(e.labels.queryid)?.startsWith(OWN_MARK)) {
+    // pgpulse's own statements are dropped at collection (targets/own-statements), never by their text
+    if (!e.seen) {
       continue;
     }
     const k = `${e.labels.queryid}\u0000${e.labels.datname}`;

@@ -1,0 +1,43 @@
+/**
+ * Runs every matrix suite against one real server of one major: each tests/integration/matrix
+ * pgNN.test.ts file is one server (the node test runner gives each file its own process, so a
+ * server cannot be shared across files; sharing it across suites is what keeps CI short).
+ *
+ * To add a suite: export a function (server, getPg) => void that registers describe()/it() blocks
+ * and list it in SUITES. It gets the superuser handle (url, urlFor, query, stop, crash, start) and
+ * must leave the server running and its own roles/tables named apart from other suites.
+ */
+import { after, before } from 'node:test';
+import { startMatrixPostgres, type MatrixServer } from '../../support/pg-matrix';
+import type { TestPostgres } from '../../support/pg';
+import { leastPrivilegeSuite } from './least-privilege';
+import { ownStatementsSuite } from './own-statements';
+
+export type MatrixSuite = (server: MatrixServer, getPg: () => TestPostgres) => void;
+
+// Hook for the restart/reset ground-truth suite (clean restart, crash restart, pg_stat_reset,
+// Neon-style resume): add it here once it takes a server handle, and it runs on every major.
+const SUITES: MatrixSuite[] = [ownStatementsSuite, leastPrivilegeSuite];
+
+export function runMatrix(server: MatrixServer): void {
+  let pg: TestPostgres | undefined;
+  before(async () => {
+    pg = await startMatrixPostgres(server);
+    const v = await pg.query<{ v: number }>("SELECT current_setting('server_version_num')::int AS v");
+    if (Math.floor(v[0].v / 10000) !== server.major) {
+      throw new Error(`${server.label}: started PostgreSQL ${v[0].v}, expected major ${server.major}`);
+    }
+  });
+  after(async () => {
+    await pg?.destroy();
+  });
+  const getPg = () => {
+    if (!pg) {
+      throw new Error(`${server.label}: the server did not start`);
+    }
+    return pg;
+  };
+  for (const suite of SUITES) {
+    suite(server, getPg);
+  }
+}
