@@ -69,11 +69,11 @@ export class Progress {
 }
 
 export function simpleFrame(f: unknown): Frame {
-  const j = f as { schema?: { name?: string; fields: Array<Record<string, unknown>> }; data?: { values: unknown[][] }; fields?: Frame['fields'] };
+  const j = f as { schema?: { name?: string; meta?: Frame['meta']; fields: Array<Record<string, unknown>> }; data?: { values: unknown[][] }; fields?: Frame['fields'] };
   if (j.fields) {
     return j as Frame;
   }
-  return { name: j.schema?.name, fields: (j.schema?.fields ?? []).map((fl, i) => ({ ...(fl as object), values: j.data?.values[i] ?? [] })) as unknown as Frame["fields"] };
+  return { name: j.schema?.name, meta: j.schema?.meta, fields: (j.schema?.fields ?? []).map((fl, i) => ({ ...(fl as object), values: j.data?.values[i] ?? [] })) as unknown as Frame["fields"] };
 }
 
 export interface AdvisorClient {

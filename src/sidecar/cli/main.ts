@@ -32,7 +32,7 @@ const commands: Record<string, Command> = {
     }
     return (await import('./demo')).runDemo();
   },
-  // top: registered with src/sidecar/top
+  top: async (argv) => (await import('../top/cli')).runTop(argv),
   doctor: optional('../advisors/cli', 'runDoctor'),
   advise: optional('../advisors/cli', 'runAdvise'),
   report: optional('../advisors/cli', 'runReport'),

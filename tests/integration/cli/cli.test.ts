@@ -59,7 +59,7 @@ test('serve with a port already in use fails clearly', async () => {
 });
 
 test('every command has --help with examples and exit codes, and --help never runs the command', () => {
-  for (const cmd of ['demo', 'serve', 'doctor', 'advise', 'report', 'act']) {
+  for (const cmd of ['demo', 'serve', 'top', 'doctor', 'advise', 'report', 'act']) {
     for (const args of [[cmd, '--help'], [cmd, '-h'], ['help', cmd]]) {
       const r = run(args);
       assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
