@@ -137,8 +137,8 @@ export async function runReport(argv: string[]): Promise<number> {
   return guarded('report', async () => {
     const f = parseFlags(argv, ['target', 'format', 'window', 'webhook', 'wait', 'sidecar'], ['no-sample', 'local', 'json']);
     const format = f.bool.has('json') ? 'json' : (f.values.get('format') ?? 'md');
-    if (format !== 'md' && format !== 'json') {
-      throw new UsageError('--format must be md or json');
+    if (format !== 'md' && format !== 'json' && format !== 'html') {
+      throw new UsageError('--format must be md, json or html');
     }
     let windowMs = 86_400_000;
     if (f.values.get('window')) {
@@ -155,8 +155,19 @@ export async function runReport(argv: string[]): Promise<number> {
         progress.step(`building the report for ${t}`);
         reports.push(await buildReport(client, t, windowMs, true));
       }
-      progress.done();
-      out(format === 'json' ? JSON.stringify(reports.length === 1 ? reports[0] : { reports }, null, 2) : reports.map(reportMarkdown).join('\n---\n\n'));
+      if (format === 'html') {
+        const { reportCharts, reportHtml } = await import('./report-html');
+        const items = [];
+        for (const r of reports) {
+          progress.step(`charts for ${r.target}`);
+          items.push({ report: r, charts: await reportCharts(client, r.target, Date.parse(r.window.from), Date.parse(r.window.to)) });
+        }
+        progress.done();
+        out(reportHtml(items));
+      } else {
+        progress.done();
+        out(format === 'json' ? JSON.stringify(reports.length === 1 ? reports[0] : { reports }, null, 2) : reports.map(reportMarkdown).join('\n---\n\n'));
+      }
       let code = 0;
       if (webhook) {
         for (const r of reports) {

@@ -186,12 +186,48 @@ describe('pgpulse doctor / advise / report', () => {
     assert.doesNotMatch(d.stderr, /\{"level"/);
   });
 
+  it('report --format html: one self-contained file with the same numbers as --format json', async () => {
+    const sc = await startTestSidecar({ url: pg.url });
+    try {
+      await sc.sampleNow();
+      await pg.query('SELECT count(*) FROM t_dup WHERE b = 42');
+      await new Promise((r) => setTimeout(r, 1100));
+      await sc.sampleNow();
+      const e = { PGPULSE_TOKEN: sc.token, PGPULSE_HTTP_ADDR: `127.0.0.1:${new URL(sc.baseUrl).port}` };
+      const html = await run(['report', '--format', 'html', '--window', '1h'], e);
+      assert.equal(html.code, 0, html.stderr);
+      const json = await run(['report', '--format', 'json', '--window', '1h'], e);
+      const rep = JSON.parse(json.stdout);
+      const doc = html.stdout;
+      assert.match(doc, /^<!doctype html>/);
+      assert.doesNotMatch(doc, /<script|<link|<img|<iframe|\ssrc=|\shref=|url\(|@import|https?:\/\//i, 'nothing loaded from anywhere');
+      assert.equal((doc.match(/<svg /g) ?? []).length + (doc.match(/no data in this window/g) ?? []).length, 4, 'four charts');
+      assert.ok((doc.match(/<polyline /g) ?? []).length + (doc.match(/<circle /g) ?? []).length > 0, 'at least one plotted series');
+      for (const m of rep.metrics as Array<{ id: string; value: number | null }>) {
+        assert.match(doc, new RegExp(`data-metric="${m.id}" data-value="${m.value ?? ''}"`), m.id);
+      }
+      assert.match(doc, new RegExp(`data-health-score="${rep.healthScore}"`));
+      for (const q of rep.topQueries as Array<{ queryid: string }>) {
+        assert.ok(doc.includes(`data-queryid="${q.queryid}"`), q.queryid);
+      }
+      for (const f of rep.findings as Array<{ id: string }>) {
+        assert.ok(doc.includes(`data-finding="${f.id}"`), f.id);
+      }
+      // text from the database is escaped, never markup
+      const { reportHtml } = await import('../../../src/sidecar/advisors/report-html');
+      const evil = reportHtml([{ report: { ...rep, target: '<b>t</b>', topQueries: [{ queryid: '1', query: 'SELECT "<script>x</script>"', calls: 1, total_ms: 1, mean_ms: 1 }] }, charts: [] }]);
+      assert.ok(!evil.includes('<script>') && evil.includes('&lt;script&gt;') && !evil.includes('<b>t</b>'));
+    } finally {
+      await sc.destroy();
+    }
+  });
+
   it('bad flags exit 2 with the reason', async () => {
     const r = await run(['advise', '--bogus'], env);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /unknown option --bogus/);
     const f = await run(['report', '--format', 'pdf'], env);
     assert.equal(f.code, 2);
-    assert.match(f.stderr, /--format must be md or json/);
+    assert.match(f.stderr, /--format must be md, json or html/);
   });
 });
