@@ -14,6 +14,7 @@ import { isStoreWriteError } from './store/faults';
 import type { Store } from './store/store';
 import { createPool, describeDbError, inReadOnlyTx } from './targets/connection';
 import { OWN_ROLE_SQL, ownRoleFrom, type OwnRole, type OwnRoleRow } from './targets/own-statements';
+import { EXTENSIONS_SQL } from './targets/safe-sql';
 
 /** Decides whether the target may be contacted now (Neon: never wake or keep awake a compute). */
 export interface SamplingGate {
@@ -204,9 +205,9 @@ export class TargetSampler {
     const timeout = Math.min(this.target.statementTimeoutMs, 5000);
     const info = await inReadOnlyTx(client, timeout, async () => {
       const s = await client.query<{ v: number; pm: number }>(
-        "SELECT current_setting('server_version_num')::int AS v, (extract(epoch from pg_postmaster_start_time()) * 1000)::float8 AS pm",
+        "SELECT pg_catalog.current_setting('server_version_num')::int AS v, (extract(epoch from pg_catalog.pg_postmaster_start_time()) * 1000)::float8 AS pm",
       );
-      const ext = await client.query<{ extname: string; extversion: string }>('SELECT extname, extversion FROM pg_extension');
+      const ext = await client.query<{ extname: string; extversion: string; nspname: string }>(EXTENSIONS_SQL);
       const role = await client.query<OwnRoleRow>(OWN_ROLE_SQL);
       return { version: s.rows[0].v, pm: s.rows[0].pm, ext: ext.rows, role: role.rows[0] };
     });
@@ -228,6 +229,7 @@ export class TargetSampler {
       target: this.target,
       serverVersionNum: info.version,
       extensions: new Map(info.ext.map((e) => [e.extname, e.extversion])),
+      extensionSchemas: new Map(info.ext.map((e) => [e.extname, e.nspname])),
       postmasterStartMs: info.pm,
       ownRole: this.status.ownRole,
       store: this.store,
@@ -251,7 +253,8 @@ export class TargetSampler {
       this.metrics.pointsWritten.inc({ target: name, collector: c.id }, points);
       this.detectEvents(c.id, result, epoch, ts);
       if (c.after) {
-        await c.after(client, ctx, result);
+        const after = c.after.bind(c);
+        await inReadOnlyTx(client, timeout, () => after(client, ctx, result));
       }
     } catch (e) {
       if (isStoreWriteError(e)) {

@@ -2,6 +2,7 @@
  * PgpulseService over the store, engine and samplers: validates each query, answers every refId,
  * and turns failures into errors that name the problem and the fix.
  */
+import { pinnedQuery } from './targets/safe-sql';
 import { findMetric, publicCatalog } from '../model/catalog';
 import type { DataResponse } from '../model/frames';
 import { describeQueryError, migrateQuery, queryOptionsSchema } from '../model/query';
@@ -160,9 +161,12 @@ export class SidecarService implements PgpulseService {
       try {
         const c = await sampler.pool.connect();
         try {
-          const r = await c.query<{ v: string; libs: string }>("SELECT current_setting('server_version') AS v, current_setting('shared_preload_libraries') AS libs");
+          const r = await pinnedQuery<{ v: string; libs: string }>(
+            c,
+            "SELECT pg_catalog.current_setting('server_version') AS v, pg_catalog.current_setting('shared_preload_libraries') AS libs",
+          );
           serverVersion = r.rows[0].v;
-          const ext = await c.query<{ extname: string; extversion: string }>('SELECT extname, extversion FROM pg_extension');
+          const ext = await pinnedQuery<{ extname: string; extversion: string }>(c, 'SELECT extname, extversion FROM pg_catalog.pg_extension');
           const installed = new Map(ext.rows.map((e) => [e.extname, e.extversion]));
           const preload = r.rows[0].libs;
           const pgss = installed.get('pg_stat_statements');

@@ -1,6 +1,8 @@
 /**
  * Collector SQL as data: what each collector reads, gated by server version. Every statement is
- * read-only and works for a role with only pg_monitor. The sampler runs each inside a
+ * read-only and works for a role with only pg_monitor. Catalog relations are written pg_catalog.x
+ * and extension objects @extschema:<extension>@.x (bound to the schema pg_extension names), so no
+ * schema on anyone's search_path can stand in for them (src/sidecar/targets/safe-sql.ts). The sampler runs each inside a
  * transaction with SET LOCAL statement_timeout (PgBouncer transaction pooling keeps no session
  * state), and never calls a *_reset() function.
  */
@@ -75,8 +77,8 @@ export const collectorSpecs: CollectorSpec[] = [
                      CASE WHEN has_database_privilege(d.datid, 'CONNECT') OR pg_has_role('pg_read_all_stats', 'MEMBER')
                           THEN pg_database_size(d.datid) END AS size_bytes,
                      ${ms('d.stats_reset')} AS stats_reset_ms
-              FROM pg_stat_database d
-              JOIN pg_database db ON db.oid = d.datid
+              FROM pg_catalog.pg_stat_database d
+              JOIN pg_catalog.pg_database db ON db.oid = d.datid
               WHERE d.datname IS NOT NULL AND NOT db.datistemplate`,
       },
     ],
@@ -99,9 +101,9 @@ export const collectorSpecs: CollectorSpec[] = [
                      s.calls, s.total_exec_time, s.total_plan_time, s.rows, s.shared_blks_hit, s.shared_blks_read,
                      s.temp_blks_written, s.blk_read_time AS io_read_time, s.max_exec_time,
                      NULL::float8 AS stats_since_ms
-              FROM pg_stat_statements(false) s
-              LEFT JOIN pg_database d ON d.oid = s.dbid
-              LEFT JOIN pg_roles r ON r.oid = s.userid
+              FROM @extschema:pg_stat_statements@.pg_stat_statements(false) s
+              LEFT JOIN pg_catalog.pg_database d ON d.oid = s.dbid
+              LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.userid
               WHERE s.toplevel AND s.queryid IS NOT NULL`,
       },
       {
@@ -110,9 +112,9 @@ export const collectorSpecs: CollectorSpec[] = [
                      s.calls, s.total_exec_time, s.total_plan_time, s.rows, s.shared_blks_hit, s.shared_blks_read,
                      s.temp_blks_written, s.shared_blk_read_time AS io_read_time, s.max_exec_time,
                      ${ms('s.stats_since')} AS stats_since_ms
-              FROM pg_stat_statements(false) s
-              LEFT JOIN pg_database d ON d.oid = s.dbid
-              LEFT JOIN pg_roles r ON r.oid = s.userid
+              FROM @extschema:pg_stat_statements@.pg_stat_statements(false) s
+              LEFT JOIN pg_catalog.pg_database d ON d.oid = s.dbid
+              LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.userid
               WHERE s.toplevel AND s.queryid IS NOT NULL`,
       },
     ],
@@ -120,7 +122,7 @@ export const collectorSpecs: CollectorSpec[] = [
     counters: ['calls', 'total_exec_time', 'total_plan_time', 'rows', 'shared_blks_hit', 'shared_blks_read', 'temp_blks_written', 'io_read_time'],
     gauges: ['max_exec_time'],
     rowEpoch: 'stats_since_ms',
-    epochSql: [{ minVersion: 140000, sql: `SELECT ${ms('stats_reset')} AS epoch_ms, dealloc FROM pg_stat_statements_info` }],
+    epochSql: [{ minVersion: 140000, sql: `SELECT ${ms('stats_reset')} AS epoch_ms, dealloc FROM @extschema:pg_stat_statements@.pg_stat_statements_info` }],
   },
   {
     id: 'tables',
@@ -138,8 +140,8 @@ export const collectorSpecs: CollectorSpec[] = [
                      ${ms('s.last_analyze')} AS last_analyze_ms, ${ms('s.last_autoanalyze')} AS last_autoanalyze_ms,
                      io.heap_blks_read, io.heap_blks_hit, coalesce(io.idx_blks_read, 0) AS idx_blks_read, coalesce(io.idx_blks_hit, 0) AS idx_blks_hit,
                      pg_total_relation_size(s.relid) AS size_bytes, pg_relation_size(s.relid) AS heap_bytes
-              FROM pg_stat_user_tables s
-              JOIN pg_statio_user_tables io ON io.relid = s.relid`,
+              FROM pg_catalog.pg_stat_user_tables s
+              JOIN pg_catalog.pg_statio_user_tables io ON io.relid = s.relid`,
       },
     ],
     key: ['datname', 'schemaname', 'relname'],
@@ -159,11 +161,11 @@ export const collectorSpecs: CollectorSpec[] = [
                      pg_relation_size(s.indexrelid) AS size_bytes, s.indexrelid::text AS indexrelid,
                      i.indisunique AS is_unique, i.indisprimary AS is_primary, i.indisvalid AS is_valid,
                      i.indisexclusion AS is_exclusion, i.indisreplident AS is_replident, am.amname
-              FROM pg_stat_user_indexes s
-              JOIN pg_statio_user_indexes io ON io.indexrelid = s.indexrelid
-              JOIN pg_index i ON i.indexrelid = s.indexrelid
-              JOIN pg_class c ON c.oid = s.indexrelid
-              JOIN pg_am am ON am.oid = c.relam`,
+              FROM pg_catalog.pg_stat_user_indexes s
+              JOIN pg_catalog.pg_statio_user_indexes io ON io.indexrelid = s.indexrelid
+              JOIN pg_catalog.pg_index i ON i.indexrelid = s.indexrelid
+              JOIN pg_catalog.pg_class c ON c.oid = s.indexrelid
+              JOIN pg_catalog.pg_am am ON am.oid = c.relam`,
       },
     ],
     key: ['datname', 'schemaname', 'relname', 'indexrelname'],
@@ -180,7 +182,7 @@ export const collectorSpecs: CollectorSpec[] = [
           sql: `SELECT i.indexrelid::text AS indexrelid, pg_get_indexdef(i.indexrelid) AS indexdef, i.indkey::text AS indkey,
                        pg_get_expr(i.indpred, i.indrelid) AS predicate, pg_get_expr(i.indexprs, i.indrelid) AS exprs,
                        array_to_string(c.reloptions, ',') AS reloptions
-                FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
                 WHERE i.indexrelid = ANY($1::oid[])`,
         },
       ],
@@ -198,7 +200,7 @@ export const collectorSpecs: CollectorSpec[] = [
                      count(*) FILTER (WHERE wait_event_type = 'Lock') AS waiting,
                      coalesce(max(extract(epoch from clock_timestamp() - query_start)) FILTER (WHERE state = 'active'), 0)::float8 AS longest_query_s,
                      coalesce(max(extract(epoch from clock_timestamp() - xact_start)), 0)::float8 AS longest_xact_s
-              FROM pg_stat_activity
+              FROM pg_catalog.pg_stat_activity
               WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
               GROUP BY 1, 2`,
       },
@@ -217,7 +219,7 @@ export const collectorSpecs: CollectorSpec[] = [
         minVersion: 140000,
         sql: `SELECT coalesce(datname, '') AS datname,
                      count(*) FILTER (WHERE cardinality(pg_blocking_pids(pid)) > 0) AS blocked
-              FROM pg_stat_activity
+              FROM pg_catalog.pg_stat_activity
               WHERE backend_type = 'client backend'
               GROUP BY 1`,
       },
@@ -238,7 +240,7 @@ export const collectorSpecs: CollectorSpec[] = [
         sql: `SELECT checkpoints_timed, checkpoints_req, checkpoint_write_time, checkpoint_sync_time,
                      buffers_checkpoint, buffers_clean, maxwritten_clean, buffers_backend, buffers_alloc,
                      ${ms('stats_reset')} AS stats_reset_ms
-              FROM pg_stat_bgwriter`,
+              FROM pg_catalog.pg_stat_bgwriter`,
       },
       {
         minVersion: 170000,
@@ -246,7 +248,7 @@ export const collectorSpecs: CollectorSpec[] = [
                      c.sync_time AS checkpoint_sync_time, c.buffers_written AS buffers_checkpoint, b.buffers_clean,
                      b.maxwritten_clean, NULL::bigint AS buffers_backend, b.buffers_alloc,
                      ${ms('greatest(c.stats_reset, b.stats_reset)')} AS stats_reset_ms
-              FROM pg_stat_checkpointer c, pg_stat_bgwriter b`,
+              FROM pg_catalog.pg_stat_checkpointer c, pg_catalog.pg_stat_bgwriter b`,
       },
     ],
     key: [],
@@ -268,7 +270,7 @@ export const collectorSpecs: CollectorSpec[] = [
                                 WHEN 'min' THEN setting::float8 * 60000
                                 ELSE CASE WHEN vartype IN ('integer', 'real') THEN setting::float8 END END) AS value,
                      setting, coalesce(unit, '') AS unit
-              FROM pg_settings
+              FROM pg_catalog.pg_settings
               WHERE name IN ('max_connections', 'shared_buffers', 'work_mem', 'maintenance_work_mem', 'effective_cache_size',
                              'max_wal_size', 'autovacuum', 'track_io_timing', 'statement_timeout', 'random_page_cost',
                              'max_parallel_maintenance_workers', 'shared_preload_libraries', 'pg_stat_statements.max',

@@ -4,6 +4,7 @@
  * is acted on (or reported) once, and every step goes through the audited ActionRunner.
  */
 import type { Pool } from 'pg';
+import { pinnedQuery } from '../targets/safe-sql';
 import type { ActionsConfig, PolicyConfig } from './config';
 import type { ActionOutcome, ActionRunner } from './runner';
 
@@ -29,10 +30,11 @@ export class PolicyEngine {
       return hits;
     }
     // read with the monitoring role (pg_monitor sees every query text); act with the actions role
-    const r = await this.monitor.query<{ pid: number; datname: string | null; usename: string | null; app: string; query: string; running_ms: number; query_start: string }>(
+    const r = await pinnedQuery<{ pid: number; datname: string | null; usename: string | null; app: string; query: string; running_ms: number; query_start: string }>(
+      this.monitor,
       `SELECT pid, datname, usename, coalesce(application_name, '') AS app, query,
               (extract(epoch from clock_timestamp() - query_start) * 1000)::float8 AS running_ms, query_start::text AS query_start
-       FROM pg_stat_activity
+       FROM pg_catalog.pg_stat_activity
        WHERE backend_type = 'client backend' AND state = 'active' AND pid <> pg_backend_pid()
          AND coalesce(application_name, '') NOT LIKE 'pgpulse%'`,
     );

@@ -15,6 +15,7 @@ import type { Store } from '../store/store';
 import { redact } from '../auth';
 import { createPool, describeDbError } from '../targets/connection';
 import { identityFromUrl } from '../neon/identity';
+import { PIN_SEARCH_PATH, pinnedQuery } from '../targets/safe-sql';
 import { auditFinish, auditStart, type AuditStatus } from './audit';
 import { actionKinds, type ActionKind, type ActionsConfig } from './config';
 
@@ -271,7 +272,7 @@ export class ActionRunner {
       throw new Refusal(400, `${action} needs pid: the process id of the backend (pg_stat_activity.pid)`);
     }
     await this.contact(`pid ${pid}`);
-    const r = await this.monitor.query<{
+    const r = await pinnedQuery<{
       pid: number;
       backend_type: string;
       app: string;
@@ -282,10 +283,11 @@ export class ActionRunner {
       backend_start: string;
       query: string;
     }>(
+      this.monitor,
       `SELECT pid, backend_type, coalesce(application_name, '') AS app, state, datname, usename,
               (extract(epoch from clock_timestamp() - query_start) * 1000)::float8 AS running_ms,
               backend_start::text AS backend_start, left(query, 300) AS query
-       FROM pg_stat_activity WHERE pid = $1`,
+       FROM pg_catalog.pg_stat_activity WHERE pid = $1`,
       [pid],
     );
     const object = `pid ${pid}`;
@@ -328,6 +330,7 @@ WHERE pid = ${pid} AND backend_start = ${lit(b.backend_start)}::timestamptz
         // transaction-local: nothing outlives the statement, even on a pooled server connection
         await c.query('BEGIN');
         try {
+          await c.query(PIN_SEARCH_PATH);
           await c.query(`SET LOCAL statement_timeout = ${timeout}`);
           r = await c.query<{ signalled?: boolean }>(sql);
           await c.query('COMMIT');
@@ -339,16 +342,21 @@ WHERE pid = ${pid} AND backend_start = ${lit(b.backend_start)}::timestamptz
         // VACUUM / CONCURRENTLY cannot run in a transaction: a session setting on our own direct
         // connection (never the pooler, see actionsUrl), reset before the connection goes back
         await c.query(`SET statement_timeout = ${timeout}`);
+        await c.query('SET search_path = pg_catalog, pg_temp');
         try {
           r = await c.query<{ signalled?: boolean }>(sql);
         } finally {
           await c.query('RESET statement_timeout').catch(() => undefined);
+          await c.query('RESET search_path').catch(() => undefined);
         }
       }
       if (action === 'cancel' || action === 'terminate') {
         if (r.rows.length === 0) {
           // the actions role sees other roles' state/query_start only with pg_read_all_stats
-          const seen = await c.query<{ visible: boolean }>("SELECT pg_has_role('pg_read_all_stats', 'MEMBER') OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS visible");
+          const seen = await pinnedQuery<{ visible: boolean }>(
+            c,
+            "SELECT pg_catalog.pg_has_role('pg_read_all_stats', 'MEMBER') OR (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) AS visible",
+          );
           if (!seen.rows[0]?.visible) {
             return { status: 'failed', message: 'the actions role cannot see other sessions\' state in pg_stat_activity: GRANT pg_read_all_stats TO <actions role>; nothing was signalled' };
           }

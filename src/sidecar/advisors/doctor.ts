@@ -3,6 +3,7 @@
  * permissions, extensions, one real sampling cycle (into a throw-away store), the actions
  * credential when actions are enabled — and, from that, what will and won't work.
  */
+import { bindExtensionSchemas, EXTENSIONS_SQL, pinnedQuery } from '../targets/safe-sql';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -93,14 +94,15 @@ async function diagnoseTarget(t: TargetConfig, progress: Progress): Promise<Targ
     await readOnly(c, t);
     progress.step(`${t.name}: reading server and role`);
     const info = (
-      await c.query<{ v: string; vn: number; u: string; db: string; rec: boolean; su: boolean; mon: boolean; ras: boolean; sig: boolean; libs: string; tio: string; tc: string; pgss_track: string | null }>(
-        `SELECT current_setting('server_version') AS v, current_setting('server_version_num')::int AS vn, current_user AS u,
-                current_database() AS db, pg_is_in_recovery() AS rec,
-                (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS su,
-                pg_has_role('pg_monitor', 'MEMBER') AS mon, pg_has_role('pg_read_all_stats', 'MEMBER') AS ras,
-                pg_has_role('pg_signal_backend', 'MEMBER') AS sig,
-                current_setting('shared_preload_libraries') AS libs, current_setting('track_io_timing') AS tio,
-                current_setting('track_counts') AS tc, current_setting('pg_stat_statements.track', true) AS pgss_track`,
+      await pinnedQuery<{ v: string; vn: number; u: string; db: string; rec: boolean; su: boolean; mon: boolean; ras: boolean; sig: boolean; libs: string; tio: string; tc: string; pgss_track: string | null }>(
+        c,
+        `SELECT pg_catalog.current_setting('server_version') AS v, pg_catalog.current_setting('server_version_num')::int AS vn, current_user AS u,
+                pg_catalog.current_database() AS db, pg_catalog.pg_is_in_recovery() AS rec,
+                (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) AS su,
+                pg_catalog.pg_has_role('pg_monitor', 'MEMBER') AS mon, pg_catalog.pg_has_role('pg_read_all_stats', 'MEMBER') AS ras,
+                pg_catalog.pg_has_role('pg_signal_backend', 'MEMBER') AS sig,
+                pg_catalog.current_setting('shared_preload_libraries') AS libs, pg_catalog.current_setting('track_io_timing') AS tio,
+                pg_catalog.current_setting('track_counts') AS tc, pg_catalog.current_setting('pg_stat_statements.track', true) AS pgss_track`,
       )
     ).rows[0];
     server = `PostgreSQL ${info.v}`;
@@ -117,15 +119,19 @@ async function diagnoseTarget(t: TargetConfig, progress: Progress): Promise<Targ
     add('track_counts', info.tc === 'on' ? 'ok' : 'fail', info.tc === 'on' ? 'table and index statistics are collected' : 'track_counts is off: table/index statistics and autovacuum do not work — set track_counts = on');
     add('track_io_timing', info.tio === 'on' ? 'ok' : 'warn', info.tio === 'on' ? 'I/O timing is collected' : 'track_io_timing is off: statement I/O time stays 0 (ALTER SYSTEM SET track_io_timing = on; SELECT pg_reload_conf();)');
     progress.step(`${t.name}: extensions`);
-    for (const r of (await c.query<{ extname: string; extversion: string }>('SELECT extname, extversion FROM pg_extension')).rows) {
+    const schemas = new Map<string, string>();
+    for (const r of (await pinnedQuery<{ extname: string; extversion: string; nspname: string }>(c, EXTENSIONS_SQL)).rows) {
       installed.set(r.extname, r.extversion);
+      schemas.set(r.extname, r.nspname);
     }
-    const available = new Set((await c.query<{ name: string }>("SELECT name FROM pg_available_extensions WHERE name IN ('pg_stat_statements','hypopg','vector','neon','pg_trgm')")).rows.map((r) => r.name));
+    const available = new Set(
+      (await pinnedQuery<{ name: string }>(c, "SELECT name FROM pg_catalog.pg_available_extensions WHERE name IN ('pg_stat_statements','hypopg','vector','neon','pg_trgm')")).rows.map((r) => r.name),
+    );
     const preloaded = info.libs.split(',').map((s) => s.trim()).includes('pg_stat_statements');
     const pgss = installed.get('pg_stat_statements');
     if (pgss && preloaded) {
       try {
-        await c.query('SELECT 1 FROM pg_stat_statements(false) LIMIT 1');
+        await pinnedQuery(c, bindExtensionSchemas('SELECT 1 FROM @extschema:pg_stat_statements@.pg_stat_statements(false) LIMIT 1', schemas));
         add('pg_stat_statements', 'ok', `version ${pgss}, readable${info.pgss_track ? ` (track = ${info.pgss_track})` : ''}`);
       } catch (e) {
         add('pg_stat_statements', 'fail', `installed but not readable: ${describeDbError(e, t.name)}`);
@@ -253,8 +259,9 @@ async function diagnoseTarget(t: TargetConfig, progress: Progress): Promise<Targ
       try {
         await readOnly(ac, t);
         const r = (
-          await ac.query<{ u: string; su: boolean; sig: boolean; ras: boolean }>(
-            "SELECT current_user AS u, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS su, pg_has_role('pg_signal_backend', 'MEMBER') AS sig, pg_has_role('pg_read_all_stats', 'MEMBER') AS ras",
+          await pinnedQuery<{ u: string; su: boolean; sig: boolean; ras: boolean }>(
+            ac,
+            "SELECT current_user AS u, (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) AS su, pg_catalog.pg_has_role('pg_signal_backend', 'MEMBER') AS sig, pg_catalog.pg_has_role('pg_read_all_stats', 'MEMBER') AS ras",
           )
         ).rows[0];
         const canSignal = r.su || (r.sig && r.ras);

@@ -5,6 +5,7 @@
  */
 import type { PoolClient } from 'pg';
 import type { Candidate, Proof } from './rules/missing-index';
+import { PIN_SEARCH_PATH } from '../targets/safe-sql';
 import { qualified, quoteIdent } from './sql-analysis';
 
 interface Plan {
@@ -24,7 +25,7 @@ export async function explainCost(db: PoolClient, sql: string, params: number, s
   // PostgreSQL < 16: a prepared statement planned generically ignores the NULL arguments
   await db.query('SET LOCAL plan_cache_mode = force_generic_plan');
   // prepared statements outlive a rolled-back transaction: clear one left by an earlier failure
-  const left = await db.query("SELECT 1 FROM pg_prepared_statements WHERE name = 'pgpulse_whatif'");
+  const left = await db.query("SELECT 1 FROM pg_catalog.pg_prepared_statements WHERE name = 'pgpulse_whatif'");
   if (left.rowCount) {
     await db.query('DEALLOCATE pgpulse_whatif');
   }
@@ -36,8 +37,28 @@ export async function explainCost(db: PoolClient, sql: string, params: number, s
 }
 
 export async function hypopgVersion(db: PoolClient): Promise<string | undefined> {
-  const r = await db.query<{ extversion: string }>("SELECT extversion FROM pg_extension WHERE extname = 'hypopg'");
-  return r.rows[0]?.extversion;
+  return (await hypopg(db))?.version;
+}
+
+async function hypopg(db: PoolClient): Promise<{ version: string; schema: string } | undefined> {
+  const r = await db.query<{ extversion: string; nspname: string }>(
+    "SELECT e.extversion, n.nspname FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'hypopg'",
+  );
+  return r.rows[0] ? { version: r.rows[0].extversion, schema: r.rows[0].nspname } : undefined;
+}
+
+/**
+ * The application's statement names its tables without a schema: it is planned with pg_catalog
+ * first, then only the candidate table's schema, never "$user" or a database default. EXPLAIN
+ * without ANALYZE does not run the statement.
+ */
+async function explainAsApp(db: PoolClient, schema: string, sql: string, params: number, serverVersionNum: number): Promise<number> {
+  await db.query(`SET LOCAL search_path = pg_catalog, ${quoteIdent(schema)}, pg_temp`);
+  try {
+    return await explainCost(db, sql, params, serverVersionNum);
+  } finally {
+    await db.query(PIN_SEARCH_PATH).catch(() => undefined);
+  }
 }
 
 /**
@@ -51,8 +72,9 @@ export async function proveCandidates(db: PoolClient, candidates: Candidate[], s
   const proofs: Proof[] = candidates.map(() => ({ method: 'none' as const }));
   await db.query('BEGIN READ ONLY');
   try {
+    await db.query(PIN_SEARCH_PATH);
     await db.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(timeoutMs))}`);
-    const hypo = await hypopgVersion(db);
+    const hypo = await hypopg(db);
     if (!hypo) {
       for (const p of proofs) {
         p.note = 'not proven: hypopg is not installed in this database (CREATE EXTENSION hypopg)';
@@ -64,19 +86,19 @@ export async function proveCandidates(db: PoolClient, candidates: Candidate[], s
       const st = c.statements[0];
       await db.query('SAVEPOINT whatif');
       try {
-        const before = await explainCost(db, st.s.text ?? '', st.shape.params, serverVersionNum);
-        await db.query('SELECT * FROM hypopg_create_index($1)', [`CREATE INDEX ON ${qualified(c.schema, c.table)} (${c.columns.map(quoteIdent).join(', ')})`]);
+        const before = await explainAsApp(db, c.schema, st.s.text ?? '', st.shape.params, serverVersionNum);
+        await db.query(`SELECT * FROM ${quoteIdent(hypo.schema)}.hypopg_create_index($1)`, [`CREATE INDEX ON ${qualified(c.schema, c.table)} (${c.columns.map(quoteIdent).join(', ')})`]);
         let after: number;
         try {
-          after = await explainCost(db, st.s.text ?? '', st.shape.params, serverVersionNum);
+          after = await explainAsApp(db, c.schema, st.s.text ?? '', st.shape.params, serverVersionNum);
         } finally {
-          await db.query('SELECT hypopg_reset()');
+          await db.query(`SELECT ${quoteIdent(hypo.schema)}.hypopg_reset()`);
         }
         proofs[i] = { method: 'hypopg', costBefore: before, costAfter: after, gainPct: before > 0 ? ((before - after) / before) * 100 : 0 };
         await db.query('RELEASE SAVEPOINT whatif');
       } catch (e) {
         await db.query('ROLLBACK TO SAVEPOINT whatif').catch(() => undefined);
-        await db.query('SELECT hypopg_reset()').catch(() => undefined);
+        await db.query(`SELECT ${quoteIdent(hypo.schema)}.hypopg_reset()`).catch(() => undefined);
         const err = e as { code?: string; message?: string };
         proofs[i] = {
           method: 'none',

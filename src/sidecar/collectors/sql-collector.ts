@@ -6,6 +6,7 @@ import type { PoolClient } from 'pg';
 import { sqlFor, type CollectorSpec } from '../../model/catalog/collectors';
 import type { SampleRow } from '../store/types';
 import { OWN_QUERY_MARK } from '../targets/own-statements';
+import { bindExtensionSchemas } from '../targets/safe-sql';
 import type { Collector, CollectorResult, TargetContext } from './types';
 
 // every statement is marked by the connection pool (targets/own-statements); kept for importers
@@ -41,10 +42,11 @@ export function sqlCollector(spec: CollectorSpec): Collector {
       return null;
     },
     async collect(db: PoolClient, ctx: TargetContext): Promise<CollectorResult> {
-      const sql = sqlFor(spec.variants, ctx.serverVersionNum);
-      if (!sql) {
+      const variant = sqlFor(spec.variants, ctx.serverVersionNum);
+      if (!variant) {
         return { rows: [] };
       }
+      const sql = bindExtensionSchemas(variant, ctx.extensionSchemas);
       const res = await db.query(sql);
       const described = await describe(db, ctx, res.rows as Array<Record<string, unknown>>);
       const rows: SampleRow[] = res.rows.map((raw: Record<string, unknown>) => {
@@ -69,7 +71,7 @@ export function sqlCollector(spec: CollectorSpec): Collector {
       let epoch: number | null | undefined;
       const epochSql = spec.epochSql ? sqlFor(spec.epochSql, ctx.serverVersionNum) : undefined;
       if (epochSql) {
-        const e = await db.query(epochSql);
+        const e = await db.query(bindExtensionSchemas(epochSql, ctx.extensionSchemas));
         epoch = num(e.rows[0]?.epoch_ms);
       }
       return { rows, epoch };
@@ -96,7 +98,7 @@ export function sqlCollector(spec: CollectorSpec): Collector {
     const missing = [...present].filter((k) => !cache.byKey.has(k));
     const sql = sqlFor(variants, ctx.serverVersionNum);
     if (missing.length > 0 && sql) {
-      const res = await db.query(sql, [missing]);
+      const res = await db.query(bindExtensionSchemas(sql, ctx.extensionSchemas), [missing]);
       for (const d of res.rows as Array<Record<string, unknown>>) {
         cache.byKey.set(String(d[keyColumn]), d);
       }

@@ -6,6 +6,7 @@
 import type { PoolClient } from 'pg';
 import { isOwnStatement, markedOwnPredicate } from '../targets/own-statements';
 import type { SampleRow } from '../store/types';
+import { bindExtensionSchemas } from '../targets/safe-sql';
 import type { CollectorResult, TargetContext } from './types';
 
 const known = new WeakMap<TargetContext['store'], Map<string, Set<string>>>();
@@ -40,7 +41,10 @@ export async function withoutOwnStatements(db: PoolClient, ctx: TargetContext, r
     const unchecked = [...new Set(rows.filter((r) => r.key.username === role.name && !own.checked.has(r.key.queryid)).map((r) => r.key.queryid))];
     if (unchecked.length > 0) {
       const res = await db.query<{ queryid: string }>(
-        `SELECT DISTINCT s.queryid::text AS queryid FROM pg_stat_statements(true) s WHERE s.queryid = ANY($2::bigint[]) AND ${markedOwnPredicate('$1')}`,
+        bindExtensionSchemas(
+          `SELECT DISTINCT s.queryid::text AS queryid FROM @extschema:pg_stat_statements@.pg_stat_statements(true) s WHERE s.queryid = ANY($2::bigint[]) AND ${markedOwnPredicate('$1')}`,
+          ctx.extensionSchemas,
+        ),
         [role.oid, unchecked],
       );
       for (const r of res.rows) {
@@ -63,8 +67,11 @@ export async function fetchNewStatementTexts(db: PoolClient, ctx: TargetContext,
   // the application's text is preferred when pgpulse's role also ran the same shape
   const own = ctx.ownRole ? markedOwnPredicate('$2') : 'false';
   const res = await db.query<{ queryid: string; text: string }>(
-    `SELECT s.queryid::text AS queryid, (array_agg(left(s.query, 8000) ORDER BY ${own}))[1] AS text
-     FROM pg_stat_statements(true) s WHERE s.queryid = ANY($1::bigint[]) GROUP BY s.queryid`,
+    bindExtensionSchemas(
+      `SELECT s.queryid::text AS queryid, (array_agg(left(s.query, 8000) ORDER BY ${own}))[1] AS text
+       FROM @extschema:pg_stat_statements@.pg_stat_statements(true) s WHERE s.queryid = ANY($1::bigint[]) GROUP BY s.queryid`,
+      ctx.extensionSchemas,
+    ),
     ctx.ownRole ? [fresh, ctx.ownRole.oid] : [fresh],
   );
   ctx.store.putStatementTexts(ctx.target.name, res.rows, Date.now());

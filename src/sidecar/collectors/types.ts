@@ -11,6 +11,8 @@ export interface TargetContext {
   serverVersionNum: number;
   /** installed extensions: name → version */
   extensions: Map<string, string>;
+  /** installed extensions: name → schema, to qualify their objects (never trust the search_path) */
+  extensionSchemas: Map<string, string>;
   postmasterStartMs: number;
   /** the role pgpulse samples as: how its own pg_stat_statements entries are told apart (targets/own-statements) */
   ownRole?: OwnRole;
@@ -32,10 +34,13 @@ export interface Collector {
   timeoutMs: number;
   /** null when it can run on this target, else why not (shown in health and /metrics) */
   unavailable(ctx: TargetContext): string | null;
-  /** runs inside a read-only transaction with SET LOCAL statement_timeout already applied */
+  /** runs inside a read-only transaction with SET LOCAL statement_timeout and search_path already applied */
   collect(db: PoolClient, ctx: TargetContext): Promise<CollectorResult>;
-  /** optional work outside the transaction after a successful write (e.g. fetching new texts) */
+  /** optional work in a transaction of its own after a successful write (e.g. fetching new texts) */
   after?(db: PoolClient, ctx: TargetContext, result: CollectorResult): Promise<void>;
-  /** active probes and other opt-in collectors that must not run inside the read-only transaction */
+  /**
+   * active probes and other opt-in collectors that must not run inside the read-only transaction:
+   * they open their own and must pin the search_path themselves (PIN_SEARCH_PATH)
+   */
   ownTransaction?: boolean;
 }

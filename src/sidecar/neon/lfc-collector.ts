@@ -46,7 +46,7 @@ export const PERF_COUNTERS = [
 export interface LfcCollectorOptions {
   /**
    * Run even when pg_extension lists no `neon` (a stand-in on stock PostgreSQL, used by the
-   * tests): true looks the objects up on the search path, a string in that schema.
+   * tests): true looks the objects up in public, a string in that schema.
    */
   assumeExtension?: boolean | string;
 }
@@ -106,8 +106,13 @@ export function neonLfcCollector(opts: LfcCollectorOptions = {}): Collector {
       const ext = await db.query<{ nspname: string }>(
         "SELECT n.nspname FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'neon'",
       );
-      const schema = ext.rows[0]?.nspname ?? (typeof opts.assumeExtension === 'string' ? opts.assumeExtension : null);
-      const q = (name: string) => (schema ? `"${schema.replace(/"/g, '""')}".${name}` : name);
+      // always schema-qualified: the collector's transaction pins search_path to pg_catalog, and
+      // no schema someone else can write to may stand in for neon's objects
+      const schema = ext.rows[0]?.nspname ?? (typeof opts.assumeExtension === 'string' ? opts.assumeExtension : opts.assumeExtension ? 'public' : null);
+      if (schema === null) {
+        throw missing('the neon extension');
+      }
+      const q = (name: string) => `"${schema.replace(/"/g, '""')}".${name}`;
       const found = await db.query<Record<string, string | number | boolean | null>>(
         `WITH o AS (
            SELECT pg_catalog.to_regclass($1) AS fc, pg_catalog.to_regclass($2) AS st, pg_catalog.to_regclass($3) AS pc,

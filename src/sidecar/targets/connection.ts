@@ -7,6 +7,7 @@ import { Pool, type PoolClient } from 'pg';
 import type { TargetConfig } from '../config';
 import { redact } from '../auth';
 import { markOwnQueries } from './own-statements';
+import { PIN_SEARCH_PATH } from './safe-sql';
 
 function sslOption(t: TargetConfig): boolean | { rejectUnauthorized: boolean; ca?: string } | undefined {
   const mode = t.ssl?.mode;
@@ -37,12 +38,14 @@ export function createPool(t: TargetConfig, opts: { max?: number; applicationNam
 }
 
 /**
- * Run fn inside a read-only transaction with a local statement timeout. SET LOCAL (not SET) keeps
- * this safe behind PgBouncer in transaction mode (Neon's -pooler endpoints).
+ * Run fn inside a read-only transaction with a local statement timeout and the search_path pinned
+ * to pg_catalog (see safe-sql.ts). SET LOCAL (not SET) keeps this safe behind PgBouncer in
+ * transaction mode (Neon's -pooler endpoints).
  */
 export async function inReadOnlyTx<T>(client: PoolClient, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
   await client.query('BEGIN READ ONLY');
   try {
+    await client.query(PIN_SEARCH_PATH);
     await client.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(timeoutMs))}`);
     const out = await fn();
     await client.query('COMMIT');

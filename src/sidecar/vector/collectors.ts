@@ -12,6 +12,7 @@ import { vectorConfigOf } from './config';
 import { discover, type AnnIndex, type Discovery } from './discovery';
 import { matchIndex } from './match';
 import { probeRows, runProbes, type ProbeRun, type ProbeState } from './probes';
+import { PIN_SEARCH_PATH, quoteIdent } from '../targets/safe-sql';
 
 /** classification per target and queryid (null = not a vector query); texts never change */
 const shapes = new Map<string, Map<string, VectorQueryShape | null>>();
@@ -46,6 +47,17 @@ function planIndexNames(plan: unknown, out: Set<string>): void {
   }
 }
 
+/**
+ * The application's statement names its tables and pgvector's operators without a schema, so it
+ * is planned with pg_catalog first, then only the schemas of the ANN indexes' tables and of
+ * pgvector (never "$user" or a database default), then pg_temp. EXPLAIN without ANALYZE does not
+ * execute the statement.
+ */
+function appSearchPath(ctx: TargetContext, indexes: AnnIndex[]): string {
+  const schemas = [...new Set([...indexes.map((i) => i.schemaname), ...[ctx.extensionSchemas.get('vector')].filter((s): s is string => !!s)])];
+  return `SET LOCAL search_path = ${['pg_catalog', ...schemas.map(quoteIdent), 'pg_temp'].join(', ')}`;
+}
+
 /** EXPLAIN (GENERIC_PLAN) a normalized statement ($n parameters) without running it. */
 async function explainUse(db: PoolClient, ctx: TargetContext, text: string, indexes: AnnIndex[]): Promise<{ used: string | null; status: string }> {
   if (ctx.serverVersionNum < 160000) {
@@ -53,8 +65,10 @@ async function explainUse(db: PoolClient, ctx: TargetContext, text: string, inde
   }
   await db.query('SAVEPOINT pgpulse_explain');
   try {
+    await db.query(appSearchPath(ctx, indexes));
     const r = await db.query(`EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${text}`);
     await db.query('RELEASE SAVEPOINT pgpulse_explain');
+    await db.query(PIN_SEARCH_PATH);
     const names = new Set<string>();
     planIndexNames(r.rows[0]?.['QUERY PLAN'], names);
     const ann = indexes.find((i) => names.has(i.indexrelname));
@@ -135,7 +149,7 @@ async function collectVector(db: PoolClient, ctx: TargetContext): Promise<{ rows
       known.set(q, mayBeVectorQuery(text) ? classifyStatement(text) : null);
     }
   }
-  const current = (await db.query<{ d: string }>('SELECT current_database() AS d')).rows[0].d;
+  const current = (await db.query<{ d: string }>('SELECT pg_catalog.current_database() AS d')).rows[0].d;
   const sig = d.indexes.map((i) => `${i.schemaname}.${i.indexrelname}:${i.operator}:${i.keySql}:${i.valid}`).join('|');
   const ex = stateFor(explained, name, () => new Map());
   let explains = 0;
@@ -206,6 +220,7 @@ export const vectorProbeCollector: Collector = {
     await db.query('BEGIN READ ONLY');
     let d: Discovery;
     try {
+      await db.query(PIN_SEARCH_PATH);
       await db.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(Math.min(cfg.statementTimeout * 4, 10_000)))}`);
       d = await discover(db, ctx.extensions.get('vector') ?? null, accessMethodOf);
       await db.query('COMMIT');

@@ -4,6 +4,7 @@
  * caches an index has to fit in. Catalog reads only; works for a pg_monitor role.
  */
 import type { PoolClient } from 'pg';
+import { quoteIdent } from '../targets/safe-sql';
 
 export interface AnnIndex {
   datname: string;
@@ -22,6 +23,13 @@ export interface AnnIndex {
   keySql: string;
   /** type of the indexed key (vector, halfvec, bit, sparsevec) */
   keyType: string;
+  /** the key type as SQL, schema-qualified when not in pg_catalog */
+  keyTypeSql?: string;
+  /** keySql / predicate as the pinned search_path prints them (pgvector names schema-qualified): for probe statements */
+  probeKeySql?: string;
+  probePredicate?: string | null;
+  /** the ordering operator as SQL: OPERATOR(schema.op), never resolved through a search_path */
+  operatorSql?: string | null;
   dims: number | null;
   m: number | null;
   efConstruction: number | null;
@@ -128,52 +136,61 @@ function relOption(reloptions: string | null, name: string): number | null {
   return null;
 }
 
+// Read under the pinned search_path (pg_catalog, pg_temp): pg_get_indexdef, pg_get_expr and
+// format_type then print every pgvector object schema-qualified, so the probe statements built
+// from them never resolve a name through a schema someone else can write to.
 const INDEX_SQL = `
-SELECT current_database() AS datname, n.nspname AS schemaname, t.relname, ic.relname AS indexrelname,
-       am.amname, opc.opcname AS opclass, pg_get_indexdef(i.indexrelid) AS indexdef,
-       pg_get_indexdef(i.indexrelid, 1, true) AS key_sql, i.indkey[0] AS attnum, a.attname AS column,
-       format_type(ia.atttypid, NULL) AS key_type, ia.atttypmod AS key_typmod, a.atttypmod AS col_typmod,
-       array_to_string(ic.reloptions, ',') AS reloptions,
-       pg_relation_size(i.indexrelid) AS size_bytes, pg_relation_size(t.oid) AS table_bytes,
+SELECT pg_catalog.current_database() AS datname, n.nspname AS schemaname, t.relname, ic.relname AS indexrelname,
+       am.amname, opc.opcname AS opclass, pg_catalog.pg_get_indexdef(i.indexrelid) AS indexdef,
+       pg_catalog.pg_get_indexdef(i.indexrelid, 1, true) AS key_sql, i.indkey[0] AS attnum, a.attname AS column,
+       kt.typname AS key_type, pg_catalog.format_type(ia.atttypid, NULL) AS key_type_sql,
+       ia.atttypmod AS key_typmod, a.atttypmod AS col_typmod,
+       pg_catalog.array_to_string(ic.reloptions, ',') AS reloptions,
+       pg_catalog.pg_relation_size(i.indexrelid) AS size_bytes, pg_catalog.pg_relation_size(t.oid) AS table_bytes,
        t.reltuples, s.n_live_tup, s.n_dead_tup, i.indisvalid,
-       pg_get_expr(i.indpred, i.indrelid) AS predicate,
-       (SELECT o.oprname FROM pg_amop ao JOIN pg_operator o ON o.oid = ao.amopopr
-         WHERE ao.amopfamily = opc.opcfamily AND ao.amoppurpose = 'o' ORDER BY ao.amopstrategy LIMIT 1) AS operator
-FROM pg_index i
-JOIN pg_class ic ON ic.oid = i.indexrelid
-JOIN pg_am am ON am.oid = ic.relam
-JOIN pg_class t ON t.oid = i.indrelid
-JOIN pg_namespace n ON n.oid = t.relnamespace
-JOIN pg_opclass opc ON opc.oid = i.indclass[0]
-JOIN pg_attribute ia ON ia.attrelid = i.indexrelid AND ia.attnum = 1
-LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = i.indkey[0] AND i.indkey[0] <> 0
-LEFT JOIN pg_stat_user_tables s ON s.relid = t.oid
+       pg_catalog.pg_get_expr(i.indpred, i.indrelid) AS predicate,
+       op.oprname AS operator, op.nspname AS operator_schema
+FROM pg_catalog.pg_index i
+JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+JOIN pg_catalog.pg_am am ON am.oid = ic.relam
+JOIN pg_catalog.pg_class t ON t.oid = i.indrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
+JOIN pg_catalog.pg_opclass opc ON opc.oid = i.indclass[0]
+JOIN pg_catalog.pg_attribute ia ON ia.attrelid = i.indexrelid AND ia.attnum = 1
+JOIN pg_catalog.pg_type kt ON kt.oid = ia.atttypid
+LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attnum = i.indkey[0] AND i.indkey[0] <> 0
+LEFT JOIN pg_catalog.pg_stat_user_tables s ON s.relid = t.oid
+LEFT JOIN LATERAL (
+  SELECT o.oprname, onsp.nspname FROM pg_catalog.pg_amop ao
+  JOIN pg_catalog.pg_operator o ON o.oid = ao.amopopr
+  JOIN pg_catalog.pg_namespace onsp ON onsp.oid = o.oprnamespace
+  WHERE ao.amopfamily = opc.opcfamily AND ao.amoppurpose = 'o' ORDER BY ao.amopstrategy LIMIT 1) op ON true
 WHERE am.amname IN ('hnsw', 'ivfflat')
 ORDER BY 2, 3, 4`;
 
 const COLUMN_SQL = `
-SELECT current_database() AS datname, n.nspname AS schemaname, c.relname, a.attname AS column,
-       format_type(a.atttypid, a.atttypmod) AS type, a.atttypmod AS typmod
-FROM pg_attribute a
-JOIN pg_class c ON c.oid = a.attrelid
-JOIN pg_namespace n ON n.oid = c.relnamespace
-JOIN pg_type ty ON ty.oid = a.atttypid
+SELECT pg_catalog.current_database() AS datname, n.nspname AS schemaname, c.relname, a.attname AS column,
+       pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.atttypmod AS typmod
+FROM pg_catalog.pg_attribute a
+JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid
 WHERE c.relkind IN ('r', 'p', 'm') AND a.attnum > 0 AND NOT a.attisdropped
   AND ty.typname IN ('vector', 'halfvec', 'sparsevec')
   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
 ORDER BY 2, 3, 4`;
 
 const SETTINGS_SQL = `
-SELECT name, setting, coalesce(unit, '') AS unit FROM pg_settings
+SELECT name, setting, coalesce(unit, '') AS unit FROM pg_catalog.pg_settings
 WHERE name IN ('shared_buffers', 'hnsw.ef_search', 'ivfflat.probes', 'hnsw.iterative_scan', 'neon.file_cache_size_limit', 'neon.max_file_cache_size')`;
 
 const BUILD_SQL = `
 SELECT p.pid, coalesce(c.relname, '') AS relname, coalesce(ic.relname, '') AS indexrelname, p.phase,
-       p.blocks_done, p.blocks_total, p.tuples_done, p.tuples_total, left(a.query, 2000) AS query
-FROM pg_stat_progress_create_index p
-LEFT JOIN pg_class c ON c.oid = p.relid
-LEFT JOIN pg_class ic ON ic.oid = p.index_relid
-LEFT JOIN pg_stat_activity a ON a.pid = p.pid`;
+       p.blocks_done, p.blocks_total, p.tuples_done, p.tuples_total, pg_catalog.left(a.query, 2000) AS query
+FROM pg_catalog.pg_stat_progress_create_index p
+LEFT JOIN pg_catalog.pg_class c ON c.oid = p.relid
+LEFT JOIN pg_catalog.pg_class ic ON ic.oid = p.index_relid
+LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = p.pid`;
 
 /** Read everything discovery needs. `methodOf` reads the access method of a CREATE INDEX text. */
 export async function discover(db: PoolClient, vectorVersion: string | null, methodOf: (sql: string) => string | null): Promise<Discovery> {
@@ -205,6 +222,8 @@ export async function discover(db: PoolClient, vectorVersion: string | null, met
     dims: num(r.typmod) !== null && Number(r.typmod) > 0 ? Number(r.typmod) : null,
   }));
   const indexes: AnnIndex[] = ((await db.query(INDEX_SQL)).rows as Array<Record<string, any>>).map((r) => {
+    // shown to people and matched against statement texts: without pgvector's schema in casts
+    const shown = (sql: string | null): string | null => (sql === null || !r.operator_schema ? sql : sql.split(`::${quoteIdent(r.operator_schema).replace(/^"([a-z_][a-z0-9_]*)"$/, '$1')}.`).join('::'));
     const isExpr = Number(r.attnum) === 0;
     let column: string | null = r.column ?? null;
     if (isExpr) {
@@ -223,9 +242,13 @@ export async function discover(db: PoolClient, vectorVersion: string | null, met
       opclass: r.opclass,
       operator: r.operator ?? null,
       column,
-      expression: isExpr ? r.key_sql : null,
-      keySql: r.key_sql,
+      expression: isExpr ? shown(r.key_sql) : null,
+      keySql: shown(r.key_sql) as string,
+      probeKeySql: r.key_sql,
+      probePredicate: r.predicate ?? null,
       keyType: r.key_type,
+      keyTypeSql: r.key_type_sql ?? r.key_type,
+      operatorSql: r.operator ? `OPERATOR(${quoteIdent(r.operator_schema ?? 'pg_catalog')}.${r.operator})` : null,
       dims: typmod !== null && typmod > 0 ? typmod : num(r.col_typmod) !== null && Number(r.col_typmod) > 0 ? Number(r.col_typmod) : null,
       m: r.amname === 'hnsw' ? (relOption(r.reloptions, 'm') ?? 16) : null,
       efConstruction: r.amname === 'hnsw' ? (relOption(r.reloptions, 'ef_construction') ?? 64) : null,
@@ -235,8 +258,8 @@ export async function discover(db: PoolClient, vectorVersion: string | null, met
       tableRows: reltuples !== null && reltuples >= 0 ? reltuples : num(r.n_live_tup),
       deadTuples: num(r.n_dead_tup),
       valid: r.indisvalid === true,
-      predicate: r.predicate ?? null,
-      indexdef: r.indexdef,
+      predicate: shown(r.predicate ?? null),
+      indexdef: shown(r.indexdef) as string,
     };
   });
   const builds: IndexBuild[] = [];

@@ -17,7 +17,8 @@ export interface IndexMatch {
 
 /** "(embedding::halfvec(3))" and "(embedding)::halfvec(3)" are the same key */
 export function normalizeKey(s: string): string {
-  return s.replace(/[()\s"]/g, '').replace(/::public\./g, '::').toLowerCase();
+  // discovery prints pgvector types schema-qualified (pinned search_path): compare without schema
+  return s.replace(/[()\s"]/g, '').replace(/::[a-z_][a-z0-9_$]*\./gi, '::').toLowerCase();
 }
 
 function queryKey(q: VectorQueryShape): string | null {

@@ -18,6 +18,7 @@
  * excluded (leave-one-out).
  */
 import { OWN_QUERY_MARK } from '../collectors/sql-collector';
+import { PIN_SEARCH_PATH } from '../targets/safe-sql';
 import type { PoolClient } from 'pg';
 import type { SampleRow } from '../store/types';
 import type { ProbeConfig } from './config';
@@ -123,6 +124,7 @@ class Clock {
 async function tx<T>(db: PoolClient, clock: Clock, locals: string[], fn: () => Promise<T>): Promise<T> {
   await db.query('BEGIN READ ONLY');
   try {
+    await db.query(PIN_SEARCH_PATH);
     for (const l of locals) {
       await db.query(l);
     }
@@ -150,17 +152,20 @@ function isTimeout(e: unknown): boolean {
 
 /** The probe SQL of one index: ORDER BY <indexed key> <op> $1 LIMIT k, with the index predicate. */
 export function annSql(i: AnnIndex, k: number): string {
-  const where = i.predicate ? `WHERE ${i.predicate} ` : '';
-  return `SELECT ctid::text AS id FROM ${qi(i.schemaname)}.${qi(i.relname)} ${where}ORDER BY ${i.keySql} ${i.operator} $1::${i.keyType} LIMIT ${k}`;
+  const pred = i.probePredicate ?? i.predicate;
+  const where = pred ? `WHERE ${pred} ` : '';
+  return `SELECT ctid::text AS id FROM ${qi(i.schemaname)}.${qi(i.relname)} ${where}ORDER BY ${i.probeKeySql ?? i.keySql} ${i.operatorSql ?? i.operator} $1::${i.keyTypeSql ?? i.keyType} LIMIT ${k}`;
 }
 
 async function sampleQueries(db: PoolClient, clock: Clock, i: AnnIndex, cfg: ProbeConfig, seed: number): Promise<Array<{ id: string; q: string }>> {
   const tbl = `${qi(i.schemaname)}.${qi(i.relname)}`;
   const n = cfg.sampleSize;
-  let got = (await timed(db, clock, sampleSql(tbl, i.keySql, i.predicate, i.tableRows, n, seed, cfg.maxExactRows))).rows as Array<{ id: string; q: string }>;
+  const key = i.probeKeySql ?? i.keySql;
+  const pred = i.probePredicate ?? i.predicate;
+  let got = (await timed(db, clock, sampleSql(tbl, key, pred, i.tableRows, n, seed, cfg.maxExactRows))).rows as Array<{ id: string; q: string }>;
   if (got.length < n) {
     // a stale row count (reltuples) made the sample too small: every row, hash-ordered, cut to n
-    got = (await timed(db, clock, sampleSql(tbl, i.keySql, i.predicate, 1, n, seed, cfg.maxExactRows))).rows as Array<{ id: string; q: string }>;
+    got = (await timed(db, clock, sampleSql(tbl, key, pred, 1, n, seed, cfg.maxExactRows))).rows as Array<{ id: string; q: string }>;
   }
   return got;
 }
@@ -175,7 +180,7 @@ async function buildQueries(db: PoolClient, clock: Clock, i: AnnIndex, rows: Arr
     return rows.map((r) => ({ id: r.id, q: r.q, movedBy: null }));
   }
   const rnd = seeded(seed);
-  const nnSql = annSql(i, 3).replace('SELECT ctid::text AS id', `SELECT ctid::text AS id, (${i.keySql})::text AS v`);
+  const nnSql = annSql(i, 3).replace('SELECT ctid::text AS id', `SELECT ctid::text AS id, (${i.probeKeySql ?? i.keySql})::text AS v`);
   return tx(db, clock, ['SET LOCAL enable_seqscan = off', searchSetting], async () => {
     const out: ProbeQuery[] = [];
     for (const r of rows) {
@@ -230,7 +235,7 @@ export async function runProbes(db: PoolClient, indexes: AnnIndex[], cfg: ProbeC
         continue;
       }
       const iter = i.amname === 'hnsw' ? 'hnsw.iterative_scan' : 'ivfflat.iterative_scan';
-      const cur = (await tx(db, clock, [], async () => (await timed(db, clock, `SELECT current_setting('${param}', true) AS v, current_setting('${iter}', true) AS it`)).rows[0])) as { v: string | null; it: string | null };
+      const cur = (await tx(db, clock, [], async () => (await timed(db, clock, `SELECT pg_catalog.current_setting('${param}', true) AS v, pg_catalog.current_setting('${iter}', true) AS it`)).rows[0])) as { v: string | null; it: string | null };
       const current = cur.v === null ? (param === 'hnsw.ef_search' ? 40 : 1) : Number(cur.v);
       probe.iterativeScan = cur.it ?? 'unsupported';
       const limit = i.amname === 'ivfflat' ? (i.lists ?? 100) : 1000;

@@ -216,7 +216,7 @@ test('LFC collector over a neon-compatible stand-in: hit ratio, effective ratio,
   await app(`CREATE VIEW neon_lfc_stats AS
                SELECT 'file_cache_used_pages'::text AS lfc_key, used_pages AS lfc_value FROM lfc_state
                UNION ALL SELECT 'file_cache_chunk_size_pages', 128 FROM lfc_state`);
-  await app('CREATE FUNCTION approximate_working_set_size_seconds(duration integer default null) RETURNS integer LANGUAGE sql AS $$ SELECT ws_pages FROM lfc_state $$');
+  await app('CREATE FUNCTION approximate_working_set_size_seconds(duration integer default null) RETURNS integer LANGUAGE sql AS $$ SELECT ws_pages FROM public.lfc_state $$');
   await app('CREATE TABLE big AS SELECT g AS id, repeat(md5(g::text), 8) AS pad FROM generate_series(1, 20000) g');
   registerCollector(neonLfcCollector({ assumeExtension: true }));
   api.state = 'active';

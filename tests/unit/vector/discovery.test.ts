@@ -19,7 +19,7 @@ function client(answers: Array<[RegExp, Array<Record<string, unknown>>]>) {
 test('HNSW builds from pg_stat_progress_create_index (btree builds left out), Neon LFC and settings in bytes', async () => {
   const d = await discover(
     client([
-      [/FROM pg_settings/, [
+      [/FROM pg_catalog\.pg_settings/, [
         { name: 'shared_buffers', setting: '16384', unit: '8kB' },
         { name: 'neon.file_cache_size_limit', setting: '1024', unit: 'MB' },
         { name: 'hnsw.ef_search', setting: '100', unit: '' },
