@@ -189,6 +189,24 @@ export function alertSpecs(): AlertSpec[] {
         'The server log has the two statements of every deadlock ("deadlock detected", with log_lock_waits on). Make transactions touch rows and tables in the same order, keep them short, and retry on SQLSTATE 40P01 in the application.',
       dashboard: DASHBOARD_UIDS.overview,
     },
+    {
+      uid: 'pgpulse-neon-compute-over-allowance',
+      title: 'Neon compute on course to exceed its allowance',
+      metric: 'neon_compute_forecast_ratio',
+      windowSeconds: 3600,
+      reducer: 'last',
+      op: 'gt',
+      threshold: 1,
+      for: '1h',
+      ...workload,
+      severity: 'warning',
+      summary: 'Neon compute forecast for this billing period is {{ humanizePercentage $values.B.Value }} of the configured allowance.',
+      description:
+        "Straight-line forecast of the project's CU-hours (compute_time_seconds from the Neon API) to the end of the billing period, divided by neon.computeAllowanceCuHours. Above 100% the project is on course to exceed it. Quiet without a Neon target or an allowance in the config.",
+      runbook:
+        'Open pgpulse / Neon, row Cost and scale to zero: see which active periods kept the compute awake (clients by application, user and database; walsenders; subscriptions). Typical causes: a client polling more often than every 5 minutes, a connection pool keeping sessions busy, logical replication, or a minimum compute size above what the working set needs. Each wake bills at least the suspend timeout.',
+      dashboard: DASHBOARD_UIDS.neon,
+    },
   ];
   return [...specs, ...vectorAlertSpecs()];
 }

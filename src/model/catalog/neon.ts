@@ -182,6 +182,31 @@ export const neonMetrics: MetricDef[] = [
     requires: ['neon'],
   },
   {
+    id: 'neon_compute_cost',
+    title: 'Neon compute: CU-hours this billing period',
+    description:
+      "CU-hours of the project this billing period, from the Neon API (never from the compute), series kind=: used — compute_time_seconds / 3600 from GET /projects/{id} (measured by Neon, every plan, refreshed about every 15 min); consumption_v2 — Σ compute_unit_seconds / 3600 since the period start from the consumption history API (paid plans only; absent otherwise); forecast — used × period length / elapsed time (estimate: a straight line to consumption_period_end); allowance — neon.computeAllowanceCuHours from the config; pgpulse_only — time only pgpulse used the active compute × autoscaling_limit_min_cu (estimate and upper bound of pgpulse's share: Neon keeps a compute up for its suspend timeout after the last client anyway). Each wake-up bills at least the suspend timeout (5 min by default).",
+    unit: 'none',
+    kind: 'series',
+    area: 'Neon',
+    options: ['legend'],
+    compute: { op: 'custom', handler: 'neon_compute_cost', collector: 'neon' },
+    defaultLegend: '{{kind}}',
+    alertable: true,
+  },
+  {
+    id: 'neon_compute_forecast_ratio',
+    title: 'Neon compute forecast / allowance',
+    description:
+      'Forecast CU-hours to the end of the billing period (straight line from compute_time_seconds, an estimate) divided by neon.computeAllowanceCuHours. Above 1 the project is on course to exceed its compute allowance. Null without a configured allowance.',
+    unit: 'percentunit',
+    kind: 'series',
+    area: 'Neon',
+    options: ['legend'],
+    compute: { op: 'custom', handler: 'neon_compute_forecast_ratio', collector: 'neon' },
+    alertable: true,
+  },
+  {
     id: 'neon_compute_state',
     title: 'Neon compute state',
     description:

@@ -177,6 +177,46 @@ export class NeonApiClient {
     return parseProjectResponse(await this.get(this.projectUrl, 'project'));
   }
 
+  /**
+   * compute_unit_seconds of this project between from and to (consumption history v2, hourly),
+   * or null when the plan or key does not allow that API (HTTP 403/404): then the project's
+   * compute_time_seconds is all there is.
+   */
+  async computeUnitSeconds(from: Date, to: Date): Promise<number | null> {
+    const base = this.opts.apiUrl.replace(/\/+$/, '');
+    const hour = (d: Date, up = false) => new Date((up ? Math.ceil : Math.floor)(d.getTime() / 3_600_000) * 3_600_000).toISOString();
+    const url = `${base}/consumption_history/v2/projects?project_ids=${encodeURIComponent(this.opts.projectId)}&from=${encodeURIComponent(hour(from))}&to=${encodeURIComponent(hour(to, true))}&granularity=hourly&metrics=compute_unit_seconds`;
+    let body: unknown;
+    try {
+      body = await this.get(url, 'project');
+    } catch (e) {
+      if (e instanceof NeonApiError && (e.status === 403 || e.status === 404)) {
+        return null;
+      }
+      throw e;
+    }
+    let total = 0;
+    const projects = (body as { projects?: unknown })?.projects;
+    if (!Array.isArray(projects)) {
+      throw new NeonApiError('Neon consumption API answer has no "projects" array', 'config');
+    }
+    for (const p of projects as Array<{ project_id?: string; periods?: Array<{ consumption?: Array<{ metrics?: Array<{ metric_name?: string; value?: number }> }> }> }>) {
+      if (p.project_id !== undefined && p.project_id !== this.opts.projectId) {
+        continue;
+      }
+      for (const per of p.periods ?? []) {
+        for (const c of per.consumption ?? []) {
+          for (const m of c.metrics ?? []) {
+            if (m.metric_name === 'compute_unit_seconds' && typeof m.value === 'number') {
+              total += m.value;
+            }
+          }
+        }
+      }
+    }
+    return total;
+  }
+
   private get projectUrl(): string {
     return `${this.opts.apiUrl.replace(/\/+$/, '')}/projects/${encodeURIComponent(this.opts.projectId)}`;
   }

@@ -41,7 +41,7 @@ import { isStoreWriteError } from '../store/faults';
 import type { Store } from '../store/store';
 import type { CollectedSample } from '../store/types';
 import { IDLE_BY_DESIGN } from '../engine/handlers/health';
-import { NeonApiError, type NeonEndpoint, type NeonOperation } from './api-client';
+import { NeonApiError, type NeonEndpoint, type NeonOperation, type NeonProjectUsage } from './api-client';
 import { NEON_ACTIVITY, activityFields, endpointMismatchListeners } from './activity-collector';
 import { identityFromUrl, urlEndpointMismatch } from './identity';
 
@@ -54,7 +54,13 @@ export interface EndpointSource {
   getEndpoint(): Promise<NeonEndpoint>;
   /** the project's recent operations; without it availability-check wakes are not recognised */
   listOperations?(limit?: number): Promise<NeonOperation[]>;
+  /** the project's consumption this period (every plan) */
+  getProject?(): Promise<NeonProjectUsage>;
+  /** consumption history v2 compute_unit_seconds, null where the plan does not allow it */
+  computeUnitSeconds?(from: Date, to: Date): Promise<number | null>;
 }
+
+export const NEON_USAGE = 'neon_usage';
 
 /** operations that count as Neon's own wake-ups, not a user's */
 export const NEON_WAKE_ACTIONS = ['check_availability'];
@@ -120,6 +126,11 @@ export class NeonGate implements SamplingGate {
   private neonCheck: NeonOperation | undefined;
   private readonly seenOps = new Set<string>();
   readonly pooled: boolean;
+  private nextUsageAt = 0;
+  private consumptionAllowed = true;
+  /** time only pgpulse used the active compute (cumulative, this process) */
+  private ownOnlyMs = 0;
+  private lastObserveAt: number | undefined;
 
   constructor(private readonly opts: NeonGateOptions) {
     this.now = opts.now ?? Date.now;
@@ -230,6 +241,8 @@ export class NeonGate implements SamplingGate {
               last_active_ms: ep.last_active ? Date.parse(ep.last_active) || null : null,
               state_interval_ms: this.stateIntervalMs,
               backoff: this.backoffSince !== undefined ? 1 : 0,
+              neon_check: this.neonCheck ? 1 : 0,
+              own_only_ms: this.ownOnlyMs,
             },
           },
         ],
@@ -243,6 +256,59 @@ export class NeonGate implements SamplingGate {
       const wait = err.retryAfterSeconds ? Math.max(this.stateIntervalMs, err.retryAfterSeconds * 1000) : this.stateIntervalMs;
       this.nextFetchAt = now + wait;
       this.record({ target: name, collector: NEON_API, ts: now, ok: false, rows: [], error: err.message });
+      return;
+    }
+    if (now >= this.nextUsageAt) {
+      await this.readUsage(now);
+    }
+  }
+
+  /** the project's consumption (never touches the compute), at most once per usageInterval */
+  private async readUsage(now: number): Promise<void> {
+    const client = this.opts.client;
+    if (!client.getProject) {
+      return;
+    }
+    const name = this.opts.target.name;
+    this.nextUsageAt = now + (this.opts.target.neon?.usageInterval ?? 15 * 60_000);
+    try {
+      this.apiCalls++;
+      const p = await client.getProject();
+      const start = Date.parse(p.consumption_period_start);
+      const end = Date.parse(p.consumption_period_end);
+      let cus: number | null = null;
+      if (this.consumptionAllowed && client.computeUnitSeconds && Number.isFinite(start)) {
+        this.apiCalls++;
+        const got = await client.computeUnitSeconds(new Date(start), new Date(now)).catch(() => undefined);
+        // a plan without the consumption API answers 403 (null): do not ask again; a transient error: next time
+        this.consumptionAllowed = got !== null;
+        cus = got ?? null;
+      }
+      this.record({
+        target: name,
+        collector: NEON_USAGE,
+        ts: now,
+        ok: true,
+        rows: [
+          {
+            key: {},
+            values: {
+              compute_time_seconds: p.compute_time_seconds,
+              active_time_seconds: p.active_time_seconds,
+              cpu_used_sec: p.cpu_used_sec,
+              period_start_ms: Number.isFinite(start) ? start : null,
+              period_end_ms: Number.isFinite(end) ? end : null,
+              compute_unit_seconds: cus,
+              allowance_cu_hours: this.opts.target.neon?.computeAllowanceCuHours ?? null,
+              min_cu: this.ep?.autoscaling_limit_min_cu ?? null,
+            },
+          },
+        ],
+      });
+    } catch (e) {
+      this.nextUsageAt = now + this.stateIntervalMs * 4;
+      this.opts.log?.warn({ target: name }, `Neon project consumption not readable: ${(e as Error).message}`);
+      this.record({ target: name, collector: NEON_USAGE, ts: now, ok: false, rows: [], error: (e as Error).message });
     }
   }
 
@@ -461,6 +527,12 @@ export class NeonGate implements SamplingGate {
       }
       this.prev = { sessions, own: this.ownConnects, serverNow: v.server_now_ms, activeTime: v.active_time_user_dbs_ms };
     }
+    // time only pgpulse was there: since the later of the previous cycle and the last other client
+    if (this.lastObserveAt !== undefined && this.lastOtherActivity === before) {
+      // capped at two intervals: a gap in sampling (back-off, idle) is not pgpulse's time
+      this.ownOnlyMs += Math.min(2 * target.intervalMs, Math.max(0, now - Math.max(this.lastObserveAt, this.lastOtherActivity)));
+    }
+    this.lastObserveAt = now;
     if (probing && this.lastOtherActivity === before && this.suspendMs !== null) {
       // last_active moved but nobody but pgpulse (and perhaps autovacuum) is here: straight back
       this.backoffSince = now;

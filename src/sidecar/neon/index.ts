@@ -9,6 +9,7 @@ import type { TargetConfig } from '../config';
 import { metricChecks, registerHandler } from '../engine/engine';
 import { neonGrantCheck } from './grants';
 import { minCuForWorkingSet } from './sizing';
+import { computeCost, forecastRatio } from './cost';
 import { NeonApiClient } from './api-client';
 import { neonActivityCollector, neonClientsCollector } from './activity-collector';
 import { NeonGate, gatesByTarget } from './gate';
@@ -63,6 +64,8 @@ export function registerNeon(): void {
   registerHandler('neon_effective_hit_ratio', effectiveHitRatio);
   registerHandler('neon_compute_state', computeState);
   registerHandler('neon_min_cu_for_working_set', minCuForWorkingSet);
+  registerHandler('neon_compute_cost', computeCost);
+  registerHandler('neon_compute_forecast_ratio', forecastRatio);
   metricChecks.push(neonGrantCheck);
 }
 

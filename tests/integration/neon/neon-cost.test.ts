@@ -1,0 +1,81 @@
+/**
+ * Compute cost from the Neon API against the fake API's figures: CU-hours used this period
+ * (project compute_time_seconds), consumption v2 compute_unit_seconds where the plan allows it,
+ * the straight-line forecast to the period end, the configured allowance and the forecast ratio
+ * the alert rule watches. The endpoint is idle throughout: reading consumption never connects.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestSidecar } from '../../support/sidecar';
+import { startFakeNeonApi } from '../../support/neon-api';
+import { freePort } from '../../support/pg';
+import { NEON_USAGE } from '../../../src/sidecar/neon/gate';
+import '../../../src/sidecar/neon';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const HOUR = 3_600_000;
+
+async function run(opts: { consumption: boolean }) {
+  const api = await startFakeNeonApi({ state: 'idle' });
+  const start = Math.floor((Date.now() - 10 * 86_400_000) / HOUR) * HOUR;
+  const end = start + 30 * 86_400_000;
+  api.usage.compute_time_seconds = 36_000; // 10 CU-hours
+  api.usage.active_time_seconds = 72_000;
+  api.usage.consumption_period_start = new Date(start).toISOString();
+  api.usage.consumption_period_end = new Date(end).toISOString();
+  api.consumptionHours = opts.consumption
+    ? [
+        { start: new Date(start + HOUR).toISOString(), computeUnitSeconds: 1800 },
+        { start: new Date(start + 5 * HOUR).toISOString(), computeUnitSeconds: 5400 },
+        { start: new Date(start - 5 * HOUR).toISOString(), computeUnitSeconds: 999_999 }, // before the period: not counted
+      ]
+    : null;
+  const port = await freePort(); // nothing listens: any connection attempt would fail the sampler loudly
+  const s = await startTestSidecar({
+    targets: [
+      {
+        name: 'neon',
+        url: `postgres://u@127.0.0.1:${port}/app`,
+        neon: { projectId: api.projectId, endpointId: api.endpointId, apiKey: api.apiKey, apiKeyResolved: api.apiKey, apiUrl: api.apiUrl, stateInterval: 200, computeAllowanceCuHours: 20, usageInterval: 600_000 },
+      },
+    ],
+    intervalMs: 250,
+    sampling: true,
+  });
+  try {
+    const t0 = Date.now();
+    for (let i = 0; i < 100 && s.sidecar.store.samples('neon', NEON_USAGE, 0, Date.now() + 1).length === 0; i++) {
+      await sleep(50);
+    }
+    await sleep(600);
+    const usage = s.sidecar.store.samples('neon', NEON_USAGE, 0, Date.now() + 1);
+    assert.equal(usage.length, 1, `read once per usageInterval, not per state poll: ${JSON.stringify(api.requests.slice(0, 4))}`);
+    const ts = usage[0].ts;
+    const r = await s.query({ from: t0 - 1000, to: Date.now() + 1000, intervalMs: 600_000, queries: [{ refId: 'A', metric: 'neon_compute_cost', target: 'neon' }, { refId: 'B', metric: 'neon_compute_forecast_ratio', target: 'neon' }] });
+    const frames = r.json.results.A.frames as Array<{ schema: { name: string }; data: { values: unknown[][] } }>;
+    const got = Object.fromEntries(frames.map((f) => [f.schema.name, (f.data.values[1] as Array<number | null>).filter((v): v is number => v !== null).at(-1)]));
+    const forecast = (10 * (end - start)) / (ts - start);
+    assert.equal(got.used, 10);
+    assert.equal(got.allowance, 20);
+    assert.ok(Math.abs((got.forecast as number) - forecast) < 1e-9, `forecast ${got.forecast} vs ${forecast}`);
+    assert.equal(got.pgpulse_only, 0, 'the compute stayed idle: pgpulse used none of it');
+    if (opts.consumption) {
+      assert.equal(got.consumption_v2, (1800 + 5400) / 3600);
+      const q = api.requests.find((x) => x.path.endsWith('/consumption_history/v2/projects'));
+      assert.ok(q, 'consumption v2 asked');
+    } else {
+      assert.equal(got.consumption_v2, undefined, 'no consumption series on a plan without the API');
+    }
+    const ratio = (r.json.results.B.frames[0].data.values[1] as Array<number | null>).filter((v): v is number => v !== null).at(-1);
+    assert.ok(Math.abs((ratio as number) - forecast / 20) < 1e-9);
+    assert.ok((ratio as number) > 1, 'on course to exceed the allowance: the alert condition holds');
+    assert.equal(api.nonGet(), 0);
+    assert.equal(s.sidecar.store.samples('neon', 'server', 0, Date.now()).length, 0, 'the idle compute was never sampled');
+  } finally {
+    await s.destroy();
+    await api.close();
+  }
+}
+
+test('cost with consumption v2 (paid plan): used, consumption, forecast, allowance, ratio from the API figures', () => run({ consumption: true }));
+test('cost without consumption v2 (403 on the Free plan): project figures only', () => run({ consumption: false }));
