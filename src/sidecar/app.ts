@@ -4,6 +4,8 @@
  */
 import type { Logger } from 'pino';
 import { startHttpServer } from './api/http';
+import { validateCatalog } from './catalog-check';
+import { allCollectors } from './collectors/registry';
 import { loadConfig, type SidecarConfig } from './config';
 import { createLogger } from './logger';
 import { TargetSampler, type SamplingGate } from './sampler';
@@ -40,7 +42,8 @@ export interface Sidecar {
 export const startupHooks: Array<(s: Sidecar) => void | Promise<void>> = [];
 export const gateFactories: Array<(target: SidecarConfig['targets'][number], log: Logger) => SamplingGate | undefined> = [];
 
-function loadFeatureModules(): void {
+/** Feature modules loaded, then the catalog checked against what they registered: a typo stops startup. */
+export function loadFeatureModules(): void {
   // Optional modules register collectors, handlers, routes and gates when loaded.
   for (const m of ['./vector', './neon', './advisors']) {
     try {
@@ -62,6 +65,10 @@ export function gateForTarget(target: SidecarConfig['targets'][number], log: Log
 
 export async function startSidecar(opts: StartOptions = {}): Promise<Sidecar> {
   loadFeatureModules();
+  const catalogProblems = validateCatalog(allCollectors());
+  if (catalogProblems.length) {
+    throw new Error(`the metric catalog does not match this build's collectors and handlers:\n  ${catalogProblems.join('\n  ')}`);
+  }
   const config = opts.config ?? loadConfig(opts.env ?? process.env);
   // local mode hands us a pino logger that writes hclog lines for Grafana's log
   const given = opts.logger as Logger | undefined;

@@ -37,6 +37,10 @@ export interface TargetStatus {
   serverVersionNum?: number;
   extensions: Record<string, string>;
   unavailable: Record<string, string>;
+  /** since when the target has been unreachable (first failed connection of the current outage) */
+  unreachableSince?: number;
+  /** collectors whose last run failed, or partly failed (CollectorResult.problems), since when and why */
+  failing: Record<string, { since: number; error: string; partial?: boolean }>;
   paused?: string;
   /** the role pgpulse samples as; `shared` set = its own statements rely on the mark (health warns) */
   ownRole?: OwnRole;
@@ -65,7 +69,7 @@ export class TargetSampler {
     private readonly gate?: SamplingGate,
   ) {
     this.pool = createPool(target);
-    this.status = { target: target.name, reachable: null, extensions: {}, unavailable: {} };
+    this.status = { target: target.name, reachable: null, extensions: {}, unavailable: {}, failing: {} };
     this.collectors = allCollectors().filter((c) => target.collectors[c.id]?.enabled !== false);
   }
 
@@ -137,6 +141,7 @@ export class TargetSampler {
       }
       this.status.reachable = true;
       this.status.lastError = undefined;
+      this.status.unreachableSince = undefined;
       this.metrics.targetUp.set({ target: name }, 1);
       for (const c of due) {
         const why = c.unavailable(ctx);
@@ -184,6 +189,7 @@ export class TargetSampler {
     }
     this.status.reachable = false;
     this.status.lastError = msg;
+    this.status.unreachableSince ??= ts;
     this.metrics.targetUp.set({ target: name }, 0);
     for (const c of due) {
       this.recordGap(c.id, ts, msg);
@@ -252,6 +258,11 @@ export class TargetSampler {
       this.metrics.collectorRows.set({ target: name, collector: c.id }, result.rows.length);
       this.metrics.pointsWritten.inc({ target: name, collector: c.id }, points);
       this.detectEvents(c.id, result, epoch, ts);
+      if (result.problems?.length) {
+        this.status.failing[c.id] = { since: this.status.failing[c.id]?.since ?? ts, error: result.problems.join('; '), partial: true };
+      } else {
+        delete this.status.failing[c.id];
+      }
       if (c.after) {
         const after = c.after.bind(c);
         await inReadOnlyTx(client, timeout, () => after(client, ctx, result));
@@ -265,8 +276,9 @@ export class TargetSampler {
       this.recordGap(c.id, ts, msg);
       this.log.warn({ target: name, collector: c.id }, msg);
       if ((e as { code?: string }).code === undefined || ['57P01', '57P02', '57P03', '08006', '08003'].includes(String((e as { code?: string }).code))) {
-        throw e; // the connection itself is gone
+        throw e; // the connection itself is gone: the target is unreachable, the collector is not to blame
       }
+      this.status.failing[c.id] = { since: this.status.failing[c.id]?.since ?? ts, error: msg };
     }
   }
 

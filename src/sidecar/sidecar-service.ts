@@ -7,7 +7,8 @@ import { findMetric, publicCatalog } from '../model/catalog';
 import type { DataResponse } from '../model/frames';
 import { describeQueryError, migrateQuery, queryOptionsSchema } from '../model/query';
 import type { SidecarConfig } from './config';
-import { Engine } from './engine/engine';
+import { Engine, pickCompute } from './engine/engine';
+import { hasNoData, type Notice } from './engine/notices';
 import type { ResolvedQuery } from './engine/context';
 import type { TargetSampler } from './sampler';
 import type { SelfMetrics } from './self-metrics';
@@ -28,14 +29,6 @@ function dropAllFilters<T extends Record<string, unknown>>(q: T): T {
     }
   }
   return out as T;
-}
-
-/** no frames, empty tables, or series that are all gaps */
-function hasNoData(frames: DataResponse['frames']): boolean {
-  return frames.every((f) => {
-    const value = f.meta?.type === 'timeseries-multi' ? f.fields[1] : f.fields[0];
-    return !value || value.values.every((v) => v === null);
-  });
 }
 
 export class SidecarService implements PgpulseService {
@@ -100,6 +93,8 @@ export class SidecarService implements PgpulseService {
     const started = process.hrtime.bigint();
     try {
       const sampler = this.samplers.get(target);
+      const collector = pickCompute(metric, q as ResolvedQuery).collector;
+      const known = sampler ? this.knownTrouble(sampler, collector) : { notices: [] };
       const res = this.engine.run({
         query: { ...q, refId, target } as ResolvedQuery,
         range: { from: req.from, to: req.to },
@@ -107,6 +102,7 @@ export class SidecarService implements PgpulseService {
         intervalMs: req.intervalMs,
         targetIntervalMs: sampler?.target.intervalMs ?? this.config.intervalMs,
         fromAlert: ctx.fromAlert,
+        notices: known.notices,
       });
       // say why there is nothing, when we know
       const missing = (metric.requires ?? []).filter((ext) => sampler && sampler.status.serverVersionNum && !sampler.status.extensions[ext]);
@@ -122,12 +118,46 @@ export class SidecarService implements PgpulseService {
           errorSource: 'downstream',
         };
       }
+      if (!res.error && known.fatal && hasNoData(res.frames)) {
+        // nothing to show and a known cause: an error on the panel, not an empty 200
+        return { frames: [], error: known.fatal.error, status: known.fatal.status, errorSource: 'downstream' };
+      }
       return res;
     } catch (e) {
       return { frames: [], error: `internal error computing ${metric.id}: ${(e as Error).message}`, status: 500, errorSource: 'plugin' };
     } finally {
       this.metrics.queryDuration.observe({ metric: metric.id }, Number(process.hrtime.bigint() - started) / 1e9);
     }
+  }
+
+  /**
+   * What is known to be wrong with the target or the metric's collector right now: notices for
+   * the frames, and the error to answer instead when there is no data at all.
+   */
+  private knownTrouble(sampler: TargetSampler, collector: string): { notices: Notice[]; fatal?: { error: string; status: number } } {
+    const st = sampler.status;
+    const since = (ts: number) => new Date(ts).toISOString();
+    if (st.paused && !st.pausedByDesign) {
+      const text = `sampling of target ${st.target} is paused: ${st.paused}`;
+      return { notices: [{ severity: 'warning', text }], fatal: { error: text, status: 503 } };
+    }
+    if (st.reachable === false) {
+      const text = `target ${st.target} unreachable since ${since(st.unreachableSince ?? Date.now())}: ${st.lastError ?? 'connection failed'}`;
+      return { notices: [{ severity: 'error', text }], fatal: { error: text, status: 503 } };
+    }
+    const failing = st.failing[collector];
+    if (failing) {
+      const text = failing.partial
+        ? `the ${collector} collector partly fails since ${since(failing.since)}: ${failing.error}`
+        : `the ${collector} collector fails since ${since(failing.since)}: ${failing.error}`;
+      return { notices: [{ severity: failing.partial ? 'warning' : 'error', text }], fatal: { error: text, status: 502 } };
+    }
+    const why = st.unavailable[collector];
+    if (why && !why.startsWith('not applicable')) {
+      const text = `the ${collector} collector cannot run on target ${st.target}: ${why}`;
+      return { notices: [{ severity: 'warning', text }], fatal: { error: text, status: 424 } };
+    }
+    return { notices: [] };
   }
 
   async health(targetName: string | undefined): Promise<HealthReport> {
@@ -217,10 +247,14 @@ export class SidecarService implements PgpulseService {
         problems.push(`${c} collector unavailable: ${why}`);
       }
     }
+    for (const [c, f] of Object.entries(sampler.status.failing)) {
+      problems.push(`${c} collector ${f.partial ? 'partly fails' : 'fails'} since ${new Date(f.since).toISOString()}: ${f.error}`);
+    }
     if (storeProblem) {
       problems.unshift(storeProblem);
     }
-    const status = reachable && !storeProblem && !problems.some((p) => p.startsWith('cannot') || p.startsWith('target')) ? 'ok' : 'error';
+    const failing = Object.keys(sampler.status.failing).length > 0;
+    const status = reachable && !storeProblem && !failing && !problems.some((p) => p.startsWith('cannot') || p.startsWith('target')) ? 'ok' : 'error';
     const message =
       status === 'ok'
         ? `pgpulse sidecar is up; target ${target} reachable (PostgreSQL ${serverVersion})${problems.length ? '. Note: ' + problems.join('; ') : ''}`

@@ -199,10 +199,14 @@ async function diagnoseTarget(t: TargetConfig, progress: Progress): Promise<Targ
       for (const r of sc.store.db.prepare('SELECT DISTINCT collector FROM sample').all() as Array<{ collector: string }>) {
         collectors.add(r.collector);
       }
-      const status = (id: string): { works: boolean; why: string } => {
+      const status = (id: string): { works: boolean; why: string; failed?: boolean } => {
         const why = s?.status.unavailable[id];
         if (why) {
           return { works: false, why };
+        }
+        const failing = s?.status.failing[id];
+        if (failing) {
+          return { works: false, why: failing.error, failed: true };
         }
         const last = sc.store.lastSample(t.name, id, false);
         if (!last) {
@@ -210,13 +214,14 @@ async function diagnoseTarget(t: TargetConfig, progress: Progress): Promise<Targ
         }
         if (!last.ok) {
           const err = (sc.store.db.prepare('SELECT error FROM sample WHERE id = ?').get(last.id) as { error: string | null }).error;
-          return { works: false, why: err ?? 'failed' };
+          return { works: false, why: err ?? 'failed', failed: true };
         }
         return { works: true, why: 'sampled' };
       };
       for (const id of [...new Set([...collectors, ...Object.keys(s?.status.unavailable ?? {})])].sort()) {
         const st = status(id);
-        add(`collector ${id}`, st.works ? 'ok' : 'warn', st.why);
+        // a collector that ran and failed is broken (✖); one that cannot run here is a warning
+        add(`collector ${id}`, st.works ? 'ok' : st.failed ? 'fail' : 'warn', st.why);
       }
       const both = (ids: string[]) => {
         const sts = ids.map(status);

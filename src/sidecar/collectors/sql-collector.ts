@@ -30,6 +30,7 @@ export function sqlCollector(spec: CollectorSpec): Collector {
     id: spec.id,
     intervalFactor: spec.intervalFactor,
     timeoutMs: spec.timeoutMs,
+    shape: { key: spec.key, counters: spec.counters, gauges: spec.gauges },
     unavailable(ctx: TargetContext) {
       if (spec.requires && !ctx.extensions.has(spec.requires)) {
         return `extension ${spec.requires} is not installed in this database: CREATE EXTENSION ${spec.requires}${

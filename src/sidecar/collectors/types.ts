@@ -22,8 +22,14 @@ export interface TargetContext {
 
 export interface CollectorResult {
   rows: SampleRow[];
-  /** collector-wide epoch (ms); the sampler combines it with the postmaster start */
+  /** collector-wide counter epoch (ms, e.g. pg_stat_statements_info.stats_reset): a change is a reset */
   epoch?: number | null;
+  /**
+   * Parts that failed while the rest was collected (one probe of several denied): the rows are
+   * kept, and each text (cause and fix) shows in health, doctor and as a notice on the collector's
+   * metrics until a later run has none.
+   */
+  problems?: string[];
 }
 
 /** A collector: SQL-driven ones come from the catalog; vector/neon add code-driven ones. */
@@ -43,4 +49,23 @@ export interface Collector {
    * they open their own and must pin the search_path themselves (PIN_SEARCH_PATH)
    */
   ownTransaction?: boolean;
+  /**
+   * The row shape it writes. Catalog metrics that compute from this collector are checked against
+   * it at startup and in a unit test (validateCatalog), so a misspelt field fails the build, not a panel.
+   */
+  shape?: CollectorShape;
+  /**
+   * Its counters live in shared memory only and restart from zero with PostgreSQL, even after a
+   * clean shutdown (Neon's local file cache): every postmaster start is a reset. pg_stat_* and
+   * pg_stat_statements counters are not like that (they survive a clean restart), so it is off by default.
+   */
+  resetsOnRestart?: boolean;
+}
+
+export interface CollectorShape {
+  key: string[];
+  /** cumulative counters: rate / increase / ratio computations need these */
+  counters: string[];
+  /** point-in-time values */
+  gauges: string[];
 }

@@ -8,6 +8,7 @@ import type { QueryOptions } from '../../model/query';
 import type { Store } from '../store/store';
 import type { LabelFilter, SampleInfo, SeriesValues } from '../store/types';
 import { counterDeltas } from './deltas';
+import type { NoticeInput } from './notices';
 import { bucketOf, type StepGrid } from './steps';
 
 export interface ResolvedQuery extends QueryOptions {
@@ -24,7 +25,8 @@ export interface EngineContext {
   targetIntervalMs: number;
   filter: LabelFilter;
   fromAlert: boolean;
-  notices: string[];
+  /** see notices.ts: notify(ctx, severity, text) */
+  notices: NoticeInput[];
 }
 
 export interface BucketSums {

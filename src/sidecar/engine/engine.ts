@@ -10,6 +10,7 @@ import { evaluateGeneric } from './generic';
 import { connectionUtilization, events, samplerStaleness } from './handlers/health';
 import { indexUsage, tableStats } from './handlers/relations';
 import { slowStatements, topQueries } from './handlers/statements';
+import { hasNoData, notify, withNotices, type NoticeInput } from './notices';
 import { grid, stepFor } from './steps';
 
 const handlers = new Map<string, Handler>([
@@ -21,6 +22,11 @@ const handlers = new Map<string, Handler>([
   ['sampler_staleness', samplerStaleness],
   ['events', events],
 ]);
+
+/** whether a custom compute's handler is registered (validateCatalog) */
+export function hasHandler(id: string): boolean {
+  return handlers.has(id);
+}
 
 /** Feature modules (vector, advisors, neon) add their computations here. */
 export function registerHandler(id: string, h: Handler): void {
@@ -34,6 +40,8 @@ export interface EngineRequest {
   intervalMs?: number;
   targetIntervalMs: number;
   fromAlert?: boolean;
+  /** notices known before computing (target unreachable, collector failing): every frame carries them */
+  notices?: NoticeInput[];
 }
 
 /**
@@ -42,7 +50,8 @@ export interface EngineRequest {
  */
 export const metricChecks: Array<(ctx: EngineContext) => string | undefined> = [];
 
-function pickCompute(metric: MetricDef, q: ResolvedQuery) {
+/** the compute a query uses: a variant when its filter is set */
+export function pickCompute(metric: MetricDef, q: Partial<ResolvedQuery>) {
   for (const v of metric.variants ?? []) {
     if (q[v.when] !== undefined && q[v.when] !== '') {
       return v.compute;
@@ -59,7 +68,7 @@ export class Engine {
     if (!metric) {
       return { frames: [], error: `unknown metric "${req.query.metric}": see GET /api/v1/catalog for the list`, status: 400, errorSource: 'plugin' };
     }
-    const notices: string[] = [];
+    const notices: NoticeInput[] = [...(req.notices ?? [])];
     const filter: LabelFilter = {};
     for (const [opt, label] of Object.entries(filterLabels) as Array<[keyof typeof filterLabels, string]>) {
       const v = req.query[opt];
@@ -67,7 +76,7 @@ export class Engine {
         continue;
       }
       if (!metric.options.includes(opt)) {
-        notices.push(`${opt} is ignored: ${metric.id} does not take it`);
+        notify({ notices }, 'warning', `${opt} is ignored: ${metric.id} does not take it`);
         continue;
       }
       filter[label] = String(v);
@@ -101,6 +110,24 @@ export class Engine {
     } else {
       frames = evaluateGeneric(ctx, compute);
     }
-    return { frames };
+    this.explainEmptyFilter(ctx, compute.collector, frames);
+    return { frames: withNotices(frames, notices, req.query.refId) };
+  }
+
+  /** A filter naming an object the collector never saw is a typo or a dropped object, not "no rows". */
+  private explainEmptyFilter(ctx: EngineContext, collector: string, frames: Frame[]): void {
+    const set = Object.entries(ctx.filter).filter(([, v]) => v !== undefined);
+    if (set.length === 0 || !hasNoData(frames)) {
+      return;
+    }
+    const known = this.store.entities(ctx.query.target, collector);
+    if (known.length === 0) {
+      return; // nothing sampled yet: the service explains why
+    }
+    if (!known.some((e) => set.every(([k, v]) => e.labels[k] === undefined || e.labels[k] === v))) {
+      const what = set.map(([k, v]) => `${k} = "${v}"`).join(', ');
+      const examples = [...new Set(known.map((e) => set.map(([k]) => e.labels[k]).filter(Boolean).join('.')))].filter(Boolean).slice(0, 5);
+      notify(ctx, 'warning', `no ${what} in target ${ctx.query.target} (${collector} samples ${known.length} rows${examples.length ? `, e.g. ${examples.join(', ')}` : ''}): check the spelling, or the object was dropped`);
+    }
   }
 }

@@ -4,6 +4,7 @@
  */
 import type { Field, FieldConfig, Frame } from '../../model/frames';
 import type { EngineContext } from './context';
+import { noticeMeta } from './notices';
 
 export function renderLegend(template: string | undefined, labels: Record<string, string>): string | undefined {
   if (!template) {
@@ -22,7 +23,7 @@ export function seriesFrame(ctx: EngineContext, name: string, labels: Record<str
       type: 'timeseries-multi',
       typeVersion: [0, 1],
       executedQueryString: how,
-      ...(ctx.notices.length ? { notices: ctx.notices.map((text) => ({ severity: 'info' as const, text })) } : {}),
+      ...noticeMeta(ctx.notices),
       custom: { stepMs: ctx.grid.step, window: `each point covers [t, t + ${ctx.grid.step / 1000}s)` },
     },
     fields: [
@@ -52,7 +53,7 @@ export function tableFrame(ctx: EngineContext, fields: Frame['fields'], how: str
       typeVersion: [0, 1],
       preferredVisualisationType: 'table',
       executedQueryString: how,
-      ...(ctx.notices.length ? { notices: ctx.notices.map((text) => ({ severity: 'info' as const, text })) } : {}),
+      ...noticeMeta(ctx.notices),
       custom: { from: ctx.range.from, to: ctx.range.to },
     },
     fields,

@@ -78,6 +78,7 @@ export function neonActivityCollector(): Collector {
     id: NEON_ACTIVITY,
     intervalFactor: 1,
     timeoutMs: 3000,
+    shape: { key: [], counters: [], gauges: [...activityFields] },
     unavailable(ctx) {
       return ctx.target.neon ? null : 'not applicable: only for Neon targets (set neon: projectId/endpointId in the target config)';
     },

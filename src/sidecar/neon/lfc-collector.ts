@@ -96,6 +96,9 @@ export function neonLfcCollector(opts: LfcCollectorOptions = {}): Collector {
     id: NEON_LFC,
     intervalFactor: 1,
     timeoutMs: 3000,
+    shape: { key: [], counters: ['file_cache_hits', 'file_cache_misses', 'file_cache_writes'], gauges: ['file_cache_used', 'used_bytes', 'working_set_bytes'] },
+    // the LFC counters are in shared memory: a compute restart (every Neon resume) zeroes them
+    resetsOnRestart: true,
     unavailable(ctx: TargetContext) {
       if (ctx.extensions.has('neon') || opts.assumeExtension) {
         return null;

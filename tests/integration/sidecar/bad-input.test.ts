@@ -104,7 +104,7 @@ test('unknown routes and resources say what exists', async () => {
   assert.match(res.json.error, /available are .*catalog/);
 });
 
-test('an unreachable target: clear health message, queries still answer from history', async () => {
+test('an unreachable target: clear health message, and a query with no history says why instead of an empty 200', async () => {
   const dead = await startTestSidecar({ targets: [{ name: 'gone', url: 'postgres://postgres:secretpw@127.0.0.1:1/postgres' }] });
   try {
     await dead.sampleNow('gone');
@@ -113,7 +113,10 @@ test('an unreachable target: clear health message, queries still answer from his
     assert.match(h.json.message, /connection refused/);
     assert.doesNotMatch(JSON.stringify(h.json), /secretpw/);
     const q = await dead.query({ from: 'now-1h', to: 'now', queries: [{ refId: 'A', metric: 'tps' }] });
-    assert.equal(q.json.results.A.error, undefined);
+    // no history to answer from: the panel must show the cause, not "No data"
+    assert.match(q.json.results.A.error, /target gone unreachable since \d{4}-.*connection refused/);
+    assert.equal(q.json.results.A.status, 503);
+    assert.doesNotMatch(JSON.stringify(q.json), /secretpw/);
     const m = await dead.get('/metrics');
     assert.match(m.text, /pgpulse_target_up\{target="gone"\} 0/);
     assert.doesNotMatch(m.text, /secretpw/);

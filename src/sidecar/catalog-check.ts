@@ -1,0 +1,70 @@
+/**
+ * validateCatalog: every catalog metric must be answerable by this build. A compute field its
+ * collector does not write, a group-by label that is not a key column, a rate over a gauge, a
+ * custom handler nobody registered, a collector that does not exist: each would answer an empty
+ * 200 forever. Run at sidecar startup (refuses to start) and in tests/unit/engine/catalog-check.test.ts
+ * (fails the build), naming the metric and the field.
+ */
+import { metrics as catalogMetrics, type Compute, type MetricDef } from '../model/catalog';
+import type { Collector } from './collectors/types';
+import { hasHandler } from './engine/engine';
+
+function fieldsOf(c: Compute): { counters: string[]; gauges: string[]; by: string[] } {
+  switch (c.op) {
+    case 'rate':
+    case 'increase':
+      return { counters: c.fields.map((f) => f.field), gauges: [], by: c.by };
+    case 'ratio':
+      return { counters: [...c.num, ...c.den], gauges: [], by: c.by };
+    case 'gauge':
+      return { counters: [], gauges: c.fields.map((f) => f.field), by: c.by };
+    default:
+      return { counters: [], gauges: [], by: [] };
+  }
+}
+
+/** Problems as sentences; empty when every metric can be answered. */
+export function validateCatalog(collectors: Collector[], metrics: readonly MetricDef[] = catalogMetrics): string[] {
+  const byId = new Map(collectors.map((c) => [c.id, c]));
+  const problems: string[] = [];
+  for (const m of metrics) {
+    const computes: Array<{ where: string; c: Compute }> = [{ where: 'compute', c: m.compute }, ...(m.variants ?? []).map((v) => ({ where: `variant when ${v.when}`, c: v.compute }))];
+    for (const { where, c } of computes) {
+      const at = `metric ${m.id} (${where})`;
+      if (c.op === 'custom') {
+        if (!hasHandler(c.handler)) {
+          problems.push(`${at}: handler "${c.handler}" is not registered (registerHandler in its feature module)`);
+        }
+        continue;
+      }
+      const col = byId.get(c.collector);
+      if (!col) {
+        problems.push(`${at}: collector "${c.collector}" does not exist`);
+        continue;
+      }
+      if (!col.shape) {
+        problems.push(`${at}: collector "${c.collector}" does not declare its shape (Collector.shape), so its fields cannot be checked`);
+        continue;
+      }
+      const want = fieldsOf(c);
+      for (const f of want.counters) {
+        if (col.shape.gauges.includes(f)) {
+          problems.push(`${at}: field "${f}" of collector ${c.collector} is a gauge; ${c.op} needs a cumulative counter`);
+        } else if (!col.shape.counters.includes(f)) {
+          problems.push(`${at}: collector ${c.collector} has no counter "${f}" (counters: ${col.shape.counters.join(', ') || 'none'})`);
+        }
+      }
+      for (const f of want.gauges) {
+        if (!col.shape.gauges.includes(f) && !col.shape.counters.includes(f)) {
+          problems.push(`${at}: collector ${c.collector} has no field "${f}" (gauges: ${col.shape.gauges.join(', ') || 'none'})`);
+        }
+      }
+      for (const b of want.by) {
+        if (!col.shape.key.includes(b)) {
+          problems.push(`${at}: cannot group by "${b}": collector ${c.collector} keys rows by ${col.shape.key.join(', ') || 'nothing (one row)'}`);
+        }
+      }
+    }
+  }
+  return problems;
+}

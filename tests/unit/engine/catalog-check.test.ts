@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { metrics, type MetricDef } from '../../../src/model/catalog';
+import { loadFeatureModules } from '../../../src/sidecar/app';
+import { validateCatalog } from '../../../src/sidecar/catalog-check';
+import { allCollectors } from '../../../src/sidecar/collectors/registry';
+
+loadFeatureModules();
+
+test('every catalog metric names fields, labels and handlers its collector really has', () => {
+  assert.deepEqual(validateCatalog(allCollectors()), []);
+});
+
+test('a misspelt compute field fails the check, naming the metric and the field', () => {
+  const tps = metrics.find((m) => m.id === 'tps') as MetricDef;
+  const typo: MetricDef = { ...tps, compute: { op: 'rate', collector: 'database', fields: [{ field: 'xact_comit', name: 'commits' }], by: ['datname'] } };
+  const problems = validateCatalog(allCollectors(), [typo]);
+  assert.equal(problems.length, 1);
+  assert.match(problems[0], /metric tps .*no counter "xact_comit"/);
+});
+
+test('a rate over a gauge, a group-by on a non-key label, an unknown handler and an unknown collector all fail', () => {
+  const base = metrics.find((m) => m.id === 'tps') as MetricDef;
+  const bad: MetricDef[] = [
+    { ...base, id: 'g', compute: { op: 'rate', collector: 'database', fields: [{ field: 'numbackends', name: 'x' }], by: [] } },
+    { ...base, id: 'b', compute: { op: 'rate', collector: 'database', fields: [{ field: 'xact_commit', name: 'x' }], by: ['relname'] } },
+    { ...base, id: 'h', compute: { op: 'custom', handler: 'no_such_handler', collector: 'server' } },
+    { ...base, id: 'c', compute: { op: 'gauge', collector: 'nope' as 'server', fields: [{ field: 'x', name: 'x' }], by: [], rowAgg: 'sum', stepAgg: 'last' } },
+  ];
+  const problems = validateCatalog(allCollectors(), bad);
+  assert.equal(problems.length, 4, problems.join('\n'));
+  assert.match(problems[0], /metric g .*"numbackends" .* is a gauge/);
+  assert.match(problems[1], /metric b .*cannot group by "relname"/);
+  assert.match(problems[2], /metric h .*handler "no_such_handler" is not registered/);
+  assert.match(problems[3], /metric c .*collector "nope" does not exist/);
+});
