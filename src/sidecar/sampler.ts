@@ -55,6 +55,7 @@ export class TargetSampler {
   private cycle = 0;
   private stopped = false;
   private lastPostmasterStart: number | undefined;
+  private epochState: { pm: number; bg: number | null; epoch: number } | undefined;
   private lastIndexKeys: Set<string> | undefined;
   private readonly rowEpochs = new Map<string, number | null>();
   readonly status: TargetStatus;
@@ -210,20 +211,27 @@ export class TargetSampler {
   private async discover(client: import('pg').PoolClient): Promise<TargetContext> {
     const timeout = Math.min(this.target.statementTimeoutMs, 5000);
     const info = await inReadOnlyTx(client, timeout, async () => {
-      const s = await client.query<{ v: number; pm: number }>(
-        "SELECT pg_catalog.current_setting('server_version_num')::int AS v, (extract(epoch from pg_catalog.pg_postmaster_start_time()) * 1000)::float8 AS pm",
+      // pg_stat_bgwriter.stats_reset (readable by any role, PG14–18) is the witness of a crash:
+      // see resolveCounterEpoch
+      const s = await client.query<{ v: number; pm: number; bg: number | null }>(
+        `SELECT pg_catalog.current_setting('server_version_num')::int AS v, (extract(epoch from pg_catalog.pg_postmaster_start_time()) * 1000)::float8 AS pm,
+                (SELECT (extract(epoch from stats_reset) * 1000)::float8 FROM pg_catalog.pg_stat_bgwriter) AS bg`,
       );
       const ext = await client.query<{ extname: string; extversion: string; nspname: string }>(EXTENSIONS_SQL);
       const role = await client.query<OwnRoleRow>(OWN_ROLE_SQL);
-      return { version: s.rows[0].v, pm: s.rows[0].pm, ext: ext.rows, role: role.rows[0] };
+      return { version: s.rows[0].v, pm: s.rows[0].pm, bg: s.rows[0].bg, ext: ext.rows, role: role.rows[0] };
     });
     const now = Date.now();
-    if (this.lastPostmasterStart !== undefined && info.pm !== this.lastPostmasterStart) {
+    const epoch = this.resolveCounterEpoch(info.pm, info.bg);
+    if (epoch.restart) {
+      const kept = epoch.restart === 'kept';
       this.store.addEvent(this.target.name, {
         ts: now,
         kind: 'restart',
-        title: `${this.target.name}: PostgreSQL restarted`,
-        text: `postmaster start time changed to ${new Date(info.pm).toISOString()}; counters restart from zero (pgpulse stitches them, no negative rates)`,
+        title: `${this.target.name}: PostgreSQL restarted${kept ? '' : ' and discarded its statistics'}`,
+        text: kept
+          ? `postmaster start time changed to ${new Date(info.pm).toISOString()}; cumulative statistics were kept (clean shutdown), so the graphs continue without a cut`
+          : `postmaster start time changed to ${new Date(info.pm).toISOString()} and pg_stat_bgwriter.stats_reset moved with it: the statistics were discarded (crash, immediate shutdown or a fresh compute); counters count again from zero, activity between the last sample and the restart is lost`,
         tags: ['pgpulse', 'restart'],
       });
     }
@@ -238,10 +246,60 @@ export class TargetSampler {
       extensionSchemas: new Map(info.ext.map((e) => [e.extname, e.nspname])),
       postmasterStartMs: info.pm,
       ownRole: this.status.ownRole,
+      counterEpochMs: epoch.epoch,
       store: this.store,
       log: this.log,
     };
     return this.ctx;
+  }
+
+  /**
+   * The epoch of the cluster's cumulative statistics: it changes only on evidence that they were
+   * discarded, never because PostgreSQL merely restarted. A clean restart keeps pg_stat_* (PG15+
+   * shared-memory stats are written to disk at shutdown, PG14's stats collector file likewise)
+   * and pg_stat_statements (its dump file), and Neon keeps them across suspend/resume on PG15+, so
+   * cutting there would count the lifetime total as one step — the false spike this replaces.
+   *
+   * The evidence of a discard (crash, -m immediate, a compute without the stats file): the
+   * postmaster start time changed AND pg_stat_bgwriter.stats_reset moved to at/after the new
+   * start, because PostgreSQL stamps the fixed-size statistics with "now" when it throws the
+   * statistics away at startup, and restores the old stamp from the file otherwise.
+   *
+   * Every other reset is seen per collector or per row: a counter lower than before (the
+   * Prometheus rule), pg_stat_database / pg_stat_bgwriter.stats_reset moving (row epochs),
+   * pg_stat_statements_info.stats_reset (collector epoch), PG17+ stats_since (row epoch).
+   *
+   * The state is kept in the store, so a sidecar restart (or a restart of PostgreSQL while the
+   * sidecar was down) is judged against what was seen before. On first sight the epoch is the
+   * postmaster start, which is what earlier pgpulse versions stored: their history stays continuous.
+   */
+  private resolveCounterEpoch(pm: number, bg: number | null): { epoch: number; restart?: 'kept' | 'discarded' } {
+    const key = `counter_epoch:${this.target.name}`;
+    let prev = this.epochState;
+    if (!prev) {
+      try {
+        prev = JSON.parse(this.store.kvGet(key) ?? 'null') as typeof prev;
+      } catch {
+        prev = undefined;
+      }
+    }
+    let next: { pm: number; bg: number | null; epoch: number };
+    let restart: 'kept' | 'discarded' | undefined;
+    if (!prev) {
+      next = { pm, bg, epoch: pm };
+    } else if (pm !== prev.pm) {
+      // 1 s of slack: the stamp is taken by the startup process just after the postmaster starts
+      const discarded = bg !== null && bg !== prev.bg && bg >= pm - 1000;
+      restart = discarded ? 'discarded' : 'kept';
+      next = { pm, bg, epoch: discarded ? pm : prev.epoch };
+    } else {
+      next = { pm, bg, epoch: prev.epoch };
+    }
+    if (!prev || prev.pm !== next.pm || prev.bg !== next.bg || prev.epoch !== next.epoch) {
+      this.store.kvSet(key, JSON.stringify(next));
+    }
+    this.epochState = next;
+    return { epoch: next.epoch, restart };
   }
 
   private async runCollector(client: import('pg').PoolClient, c: Collector, ctx: TargetContext): Promise<void> {
@@ -252,12 +310,14 @@ export class TargetSampler {
     try {
       const result = c.ownTransaction ? await c.collect(client, ctx) : await inReadOnlyTx(client, timeout, () => c.collect(client, ctx));
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
-      const epoch = Math.max(ctx.postmasterStartMs, result.epoch ?? 0);
+      // the collector's own evidence (pg_stat_statements_info.stats_reset) on top of the cluster's;
+      // both only move forward, so max() changes whenever either does
+      const epoch = Math.max(c.resetsOnRestart ? ctx.postmasterStartMs : ctx.counterEpochMs, result.epoch ?? 0);
       const { points } = this.store.writeSample({ target: name, collector: c.id, ts, ok: true, epoch, rows: result.rows, durationMs });
       this.metrics.collectorDuration.observe({ target: name, collector: c.id }, durationMs / 1000);
       this.metrics.collectorRows.set({ target: name, collector: c.id }, result.rows.length);
       this.metrics.pointsWritten.inc({ target: name, collector: c.id }, points);
-      this.detectEvents(c.id, result, epoch, ts);
+      this.detectEvents(c.id, result, ts);
       if (result.problems?.length) {
         this.status.failing[c.id] = { since: this.status.failing[c.id]?.since ?? ts, error: result.problems.join('; '), partial: true };
       } else {
@@ -282,19 +342,26 @@ export class TargetSampler {
     }
   }
 
-  private detectEvents(collector: string, result: { rows: Array<{ key: Record<string, string>; values: Record<string, number | null> }> }, epoch: number, ts: number): void {
+  private detectEvents(collector: string, result: { rows: Array<{ key: Record<string, string>; values: Record<string, number | null> }>; epoch?: number | null }, ts: number): void {
     const name = this.target.name;
-    const prevEpoch = this.rowEpochs.get(`${collector}:*`);
-    if (collector === 'statements' && prevEpoch !== undefined && prevEpoch !== epoch && epoch !== this.lastPostmasterStart) {
-      this.store.addEvent(name, { ts, kind: 'stats_reset', title: `${name}: pg_stat_statements was reset`, text: 'someone called pg_stat_statements_reset(); pgpulse counts from the new values', tags: ['pgpulse', 'reset'] });
+    const own = result.epoch ?? null;
+    const prevOwn = this.rowEpochs.get(`${collector}:*`);
+    if (collector === 'statements' && prevOwn !== undefined && prevOwn !== null && own !== null && own !== prevOwn) {
+      this.store.addEvent(name, {
+        ts,
+        kind: 'stats_reset',
+        title: `${name}: pg_stat_statements statistics reset`,
+        text: 'pg_stat_statements_info.stats_reset moved (pg_stat_statements_reset(), or a restart that discarded them): pgpulse counts from the new values',
+        tags: ['pgpulse', 'reset'],
+      });
     }
-    this.rowEpochs.set(`${collector}:*`, epoch);
+    this.rowEpochs.set(`${collector}:*`, own);
     if (collector === 'database') {
       for (const r of result.rows) {
         const k = `database:${r.key.datname}`;
         const e = r.values._epoch ?? null;
         const prev = this.rowEpochs.get(k);
-        if (prev !== undefined && prev !== null && e !== null && e !== prev) {
+        if (prev !== undefined && e !== null && e !== prev) {
           this.store.addEvent(name, { ts, kind: 'stats_reset', title: `${name}: statistics reset in ${r.key.datname}`, text: 'pg_stat_database.stats_reset changed (pg_stat_reset())', tags: ['pgpulse', 'reset'] });
         }
         this.rowEpochs.set(k, e);

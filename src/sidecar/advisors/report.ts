@@ -19,35 +19,48 @@ export interface HealthReport {
   notes: string[];
 }
 
-function seriesStat(frames: Frame[] | undefined, how: 'avg' | 'max' | 'last'): number | null {
-  const vals: number[] = [];
+type Across = 'sum' | 'max' | 'avg';
+type Over = 'avg' | 'max' | 'last';
+
+/**
+ * One number from a metric's series, the way its headline reads: first across the series at each
+ * time (tps = commits + rollbacks of every database; connections = Σ over states), then over time.
+ * Exported so a test can hold it to the API's own answer.
+ */
+export function summarizeSeries(frames: Frame[] | undefined, across: Across, over: Over): number | null {
+  const byTime = new Map<number, number[]>();
   for (const f of frames ?? []) {
+    const times = f.fields.find((x) => x.type === 'time')?.values ?? [];
     const v = f.fields.find((x) => x.type === 'number');
-    for (const x of v?.values ?? []) {
+    (v?.values ?? []).forEach((x, i) => {
+      const t = Number(times[i] ?? i);
       if (typeof x === 'number' && Number.isFinite(x)) {
-        vals.push(x);
+        byTime.set(t, [...(byTime.get(t) ?? []), x]);
       }
-    }
+    });
   }
-  if (vals.length === 0) {
+  const points = [...byTime.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([, xs]) => (across === 'sum' ? xs.reduce((a, b) => a + b, 0) : across === 'max' ? Math.max(...xs) : xs.reduce((a, b) => a + b, 0) / xs.length));
+  if (points.length === 0) {
     return null;
   }
-  if (how === 'max') {
-    return Math.max(...vals);
+  if (over === 'max') {
+    return Math.max(...points);
   }
-  if (how === 'last') {
-    return vals[vals.length - 1];
+  if (over === 'last') {
+    return points[points.length - 1];
   }
-  return vals.reduce((a, b) => a + b, 0) / vals.length;
+  return points.reduce((a, b) => a + b, 0) / points.length;
 }
 
-const METRICS: Array<{ id: string; label: string; how: 'avg' | 'max' | 'last'; unit: string; def: string }> = [
-  { id: 'cache_hit_ratio', label: 'Cache hit ratio', how: 'avg', unit: 'ratio', def: 'Δblks_hit / (Δblks_hit + Δblks_read) per step, averaged' },
-  { id: 'tps', label: 'Transactions/s', how: 'avg', unit: 'tx/s', def: 'Δ(xact_commit + xact_rollback) / Δt, averaged' },
-  { id: 'connections', label: 'Connections (peak)', how: 'max', unit: 'backends', def: 'client backends, maximum' },
-  { id: 'longest_query_seconds', label: 'Longest query (peak)', how: 'max', unit: 's', def: 'longest active query at any sample' },
-  { id: 'deadlocks', label: 'Deadlocks', how: 'max', unit: 'per step', def: 'Δdeadlocks per step, maximum' },
-  { id: 'database_size', label: 'Database size', how: 'last', unit: 'bytes', def: 'pg_database_size, latest' },
+export const REPORT_METRICS: Array<{ id: string; label: string; across: Across; how: Over; unit: string; def: string }> = [
+  { id: 'cache_hit_ratio', label: 'Cache hit ratio', across: 'avg', how: 'avg', unit: 'ratio', def: 'Δblks_hit / (Δblks_hit + Δblks_read) per step, mean over databases, averaged over the window' },
+  { id: 'tps', label: 'Transactions/s', across: 'sum', how: 'avg', unit: 'tx/s', def: 'Δ(xact_commit + xact_rollback) / Δt of every database, averaged over the window' },
+  { id: 'connections', label: 'Connections (peak)', across: 'sum', how: 'max', unit: 'backends', def: 'client backends (all states), maximum' },
+  { id: 'longest_query_seconds', label: 'Longest query (peak)', across: 'max', how: 'max', unit: 's', def: 'longest active query at any sample' },
+  { id: 'deadlocks', label: 'Deadlocks', across: 'sum', how: 'max', unit: 'per step', def: 'Δdeadlocks per step of every database, maximum' },
+  { id: 'database_size', label: 'Database size', across: 'sum', how: 'last', unit: 'bytes', def: 'pg_database_size of every database, latest' },
 ];
 
 export async function buildReport(client: AdvisorClient, target: string, windowMs: number, refresh: boolean): Promise<HealthReport> {
@@ -55,10 +68,10 @@ export async function buildReport(client: AdvisorClient, target: string, windowM
   const from = to - windowMs;
   const rec = await client.recommendations(target, refresh);
   const res = await client.query(target, from, to, [
-    ...METRICS.map((m) => ({ refId: m.id, metric: m.id, maxDataPoints: 200 })),
+    ...REPORT_METRICS.map((m) => ({ refId: m.id, metric: m.id, maxDataPoints: 200 })),
     { refId: 'top', metric: 'top_queries', topN: 5, orderBy: 'total_time' },
   ]);
-  const metrics = METRICS.map((m) => ({ id: m.id, label: m.label, value: seriesStat(res[m.id]?.frames, m.how), unit: m.unit, how: m.def }));
+  const metrics = REPORT_METRICS.map((m) => ({ id: m.id, label: m.label, value: summarizeSeries(res[m.id]?.frames, m.across, m.how), unit: m.unit, how: m.def }));
   const top = res.top?.frames?.[0];
   const col = (name: string) => top?.fields.find((f) => f.name === name)?.values ?? [];
   const topQueries = col('queryid').map((q, i) => ({

@@ -16,6 +16,8 @@ export interface TargetContext {
   postmasterStartMs: number;
   /** the role pgpulse samples as: how its own pg_stat_statements entries are told apart (targets/own-statements) */
   ownRole?: OwnRole;
+  /** epoch of the cluster's cumulative statistics: moves only when they were discarded (see TargetSampler.resolveCounterEpoch) */
+  counterEpochMs: number;
   store: Store;
   log: Logger;
 }

@@ -49,8 +49,17 @@ export function loadSeries(ctx: EngineContext, collector: string, fields: string
   return { samples, series };
 }
 
+/**
+ * How a delta goes into buckets. 'end': whole, into the bucket of its later sample (counts stay
+ * whole numbers: deadlocks, checkpoints). 'spread': over the time it covers, each bucket getting
+ * the share of its overlap, with elapsed = the overlap — so Σ/elapsed is the rate over real time,
+ * a step shorter than the sampling interval shows that rate in every step (as Prometheus rate()
+ * would) instead of alternating with nulls, and Σ over buckets still equals the counter's delta.
+ */
+export type BucketMode = 'end' | 'spread';
+
 /** Per-series bucket sums of counter deltas. */
-export function bucketDeltas(ctx: EngineContext, data: CounterData, fields: string[]): BucketSums[] {
+export function bucketDeltas(ctx: EngineContext, data: CounterData, fields: string[], mode: BucketMode = 'end'): BucketSums[] {
   const epochs = new Map<string, Array<number | null>>();
   for (const s of data.series) {
     if (s.field === '_epoch') {
@@ -59,6 +68,7 @@ export function bucketDeltas(ctx: EngineContext, data: CounterData, fields: stri
   }
   const out: BucketSums[] = [];
   const n = ctx.grid.starts.length;
+  const g = ctx.grid;
   for (const s of data.series) {
     if (!fields.includes(s.field)) {
       continue;
@@ -66,12 +76,28 @@ export function bucketDeltas(ctx: EngineContext, data: CounterData, fields: stri
     const sum: Array<number | null> = new Array(n).fill(null);
     const elapsed: number[] = new Array(n).fill(0);
     for (const d of counterDeltas(data.samples, s.values, epochs.get(JSON.stringify(s.labels)))) {
-      const b = bucketOf(ctx.grid, data.samples[d.at].ts);
-      if (b < 0) {
+      const span = d.end - d.start;
+      if (mode === 'end' || span <= 0) {
+        const b = bucketOf(g, d.end);
+        if (b >= 0) {
+          sum[b] = (sum[b] ?? 0) + d.value;
+          elapsed[b] += mode === 'end' ? d.elapsed : 0;
+        }
         continue;
       }
-      sum[b] = (sum[b] ?? 0) + d.value;
-      elapsed[b] += d.elapsed;
+      // buckets are [start, start + step); the delta covers (d.start, d.end]
+      const first = Math.max(0, Math.floor((d.start - g.starts[0]) / g.step));
+      const last = Math.min(n - 1, Math.floor((d.end - g.starts[0]) / g.step));
+      for (let b = first; b <= last; b++) {
+        const lo = Math.max(d.start, g.starts[b]);
+        const hi = Math.min(d.end, g.starts[b] + g.step);
+        const overlap = hi - lo;
+        if (overlap <= 0) {
+          continue;
+        }
+        sum[b] = (sum[b] ?? 0) + (d.value * overlap) / span;
+        elapsed[b] += overlap;
+      }
     }
     out.push({ labels: s.labels, field: s.field, sum, elapsed });
   }

@@ -1,7 +1,8 @@
 /**
  * Counter deltas between consecutive successful samples, the Prometheus way: a counter that went
- * down, or whose epoch changed (restart, stats reset, PG17 stats_since), was reset — the delta
- * is the new value, never negative. A row that appears between two samples counts from zero.
+ * down, or whose epoch changed (statistics discarded by a crash, stats_reset, PG17 stats_since),
+ * was reset — the delta is the new value, never negative. A row that appears between two samples
+ * counts from zero. A restart alone is not a reset (see TargetSampler.resolveCounterEpoch).
  */
 import type { SampleInfo } from '../store/types';
 
@@ -11,13 +12,22 @@ export interface Delta {
   value: number;
   /** ms between the two samples */
   elapsed: number;
+  /**
+   * when the counted activity can have started: the earlier sample, or — for a reset seen across
+   * failed samples (a crash) — the last failed sample, since the new counts began after the
+   * outage. Spreading a delta over [start, end] never shows a rate above the true one.
+   */
+  start: number;
+  end: number;
 }
 
 export function counterDeltas(samples: SampleInfo[], values: Array<number | null>, rowEpochs?: Array<number | null>): Delta[] {
   const out: Delta[] = [];
   let prev = -1;
+  let lastFailed = -1;
   for (let i = 0; i < samples.length; i++) {
     if (!samples[i].ok) {
+      lastFailed = i;
       continue;
     }
     if (prev >= 0) {
@@ -29,9 +39,11 @@ export function counterDeltas(samples: SampleInfo[], values: Array<number | null
           a === null ||
           b < a ||
           samples[i].epoch !== samples[prev].epoch ||
-          (rowEpochs !== undefined && rowEpochs[i] !== null && rowEpochs[prev] !== null && rowEpochs[i] !== rowEpochs[prev]);
+          // null → stamp is a reset too (pg_stat_reset() on a database never reset before)
+          (rowEpochs !== undefined && rowEpochs[i] !== rowEpochs[prev]);
         d = reset ? b : b - a;
-        out.push({ at: i, value: d, elapsed: samples[i].ts - samples[prev].ts });
+        const start = reset && lastFailed > prev ? samples[lastFailed].ts : samples[prev].ts;
+        out.push({ at: i, value: d, elapsed: samples[i].ts - samples[prev].ts, start, end: samples[i].ts });
       }
     }
     prev = i;

@@ -44,7 +44,7 @@ function groupSums(sums: BucketSums[], by: string[], n: number) {
 const describe = (c: Compute): string => {
   switch (c.op) {
     case 'rate':
-      return `rate: Σ Δ(${c.fields.map((f) => f.field).join(', ')}) / Δt per step from ${c.collector} samples (reset-aware)`;
+      return `rate: Σ Δ(${c.fields.map((f) => f.field).join(', ')}) / Δt between samples, spread over the steps each delta covers, from ${c.collector} samples (reset-aware)`;
     case 'increase':
       return `increase: Σ Δ(${c.fields.map((f) => f.field).join(', ')}) per step from ${c.collector} samples (reset-aware)`;
     case 'ratio':
@@ -63,7 +63,8 @@ export function evaluateGeneric(ctx: EngineContext, c: Compute): Frame[] {
     case 'rate':
     case 'increase': {
       const fields = c.fields.map((f) => f.field);
-      const sums = bucketDeltas(ctx, loadSeries(ctx, c.collector, fields), fields);
+      // a rate is Δ over the real time between samples; an increase keeps whole counts per step
+      const sums = bucketDeltas(ctx, loadSeries(ctx, c.collector, fields), fields, c.op === 'rate' ? 'spread' : 'end');
       const frames: Frame[] = [];
       for (const g of groupSums(sums, c.by, n).values()) {
         for (const f of c.fields) {
@@ -80,7 +81,8 @@ export function evaluateGeneric(ctx: EngineContext, c: Compute): Frame[] {
     }
     case 'ratio': {
       const fields = [...new Set([...c.num, ...c.den])];
-      const sums = bucketDeltas(ctx, loadSeries(ctx, c.collector, fields), fields);
+      // shares of one sample pair keep its ratio, and a short step gets no alternating nulls
+      const sums = bucketDeltas(ctx, loadSeries(ctx, c.collector, fields), fields, 'spread');
       const frames: Frame[] = [];
       for (const g of groupSums(sums, c.by, n).values()) {
         const values: Array<number | null> = [];

@@ -633,9 +633,10 @@ export class Store {
         continue;
       }
       const set = new Set<number>();
-      let cur: number | null = null;
+      let cur: number | null | undefined;
       for (const [id, v] of events(x.points)) {
-        if (cur !== null && v !== null && v !== cur && id >= first) {
+        // null → stamp counts as a reset, as in counterDeltas
+        if (cur !== undefined && v !== cur && id >= first) {
           set.add(id);
         }
         cur = v;

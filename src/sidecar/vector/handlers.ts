@@ -51,7 +51,8 @@ function vectorQueries(ctx: EngineContext): QueryEntity[] {
 function perQuerySums(ctx: EngineContext, fields: string[]) {
   const vq = vectorQueries(ctx);
   const wanted = new Set(vq.map((q) => `${q.datname}\u0000${q.queryid}`));
-  const sums = bucketDeltas(ctx, loadSeries(ctx, 'statements', fields), fields);
+  // spread over real time: statements are sampled less often than the step may be
+  const sums = bucketDeltas(ctx, loadSeries(ctx, 'statements', fields), fields, 'spread');
   const n = ctx.grid.starts.length;
   const by = new Map<string, { labels: Record<string, string>; f: Record<string, Array<number | null>>; elapsed: Record<string, number[]> }>();
   for (const s of sums) {
@@ -107,21 +108,23 @@ export function vectorCalls(ctx: EngineContext): Frame[] {
   const by = perQuerySums(ctx, ['calls']);
   const texts = ctx.store.statementTexts(ctx.query.target, [...by.values()].map((e) => e.labels.queryid));
   const n = ctx.grid.starts.length;
-  const stepS = ctx.grid.step / 1000;
   const all: Array<number | null> = new Array(n).fill(null);
   const frames: Frame[] = [];
   for (const e of [...by.values()].sort((a, b) => a.labels.queryid.localeCompare(b.labels.queryid))) {
+    const elapsed = e.elapsed.calls ?? [];
+    // Δcalls over the time the samples really cover inside the step, not over the step
     const rate = (e.f.calls ?? []).map((c, i) => {
-      if (c === null) {
+      if (c === null || !(elapsed[i] > 0)) {
         return null;
       }
-      all[i] = (all[i] ?? 0) + c / stepS;
-      return c / stepS;
+      const r = c / (elapsed[i] / 1000);
+      all[i] = (all[i] ?? 0) + r;
+      return r;
     });
-    frames.push(seriesFrame(ctx, 'vector_calls', { ...e.labels, query: short(texts.get(e.labels.queryid)) }, rate, 'Δcalls / step seconds of this vector query (pg_stat_statements)'));
+    frames.push(seriesFrame(ctx, 'vector_calls', { ...e.labels, query: short(texts.get(e.labels.queryid)) }, rate, 'Δcalls / Δt between statement samples of this vector query (pg_stat_statements)'));
   }
   if (!ctx.query.queryid) {
-    frames.unshift(seriesFrame(ctx, 'vector_calls', { query: 'all vector queries' }, all, 'Σ Δcalls / step seconds over every vector query (pg_stat_statements)'));
+    frames.unshift(seriesFrame(ctx, 'vector_calls', { query: 'all vector queries' }, all, 'Σ over every vector query of Δcalls / Δt between statement samples (pg_stat_statements)'));
   }
   return frames;
 }

@@ -30,7 +30,19 @@ test('a row epoch change (stats_reset, PG17 stats_since) is a reset', () => {
 
 test('failed samples are skipped: the next delta spans the gap', () => {
   const d = counterDeltas([s(1, 0), s(2, 1000, false), s(3, 2000)], [10, null, 40]);
-  assert.deepEqual(d, [{ at: 2, value: 30, elapsed: 2000 }]);
+  assert.deepEqual(d, [{ at: 2, value: 30, elapsed: 2000, start: 0, end: 2000 }]);
+});
+
+test('a reset seen across failed samples (a crash) counts from the outage, not from the sample before it', () => {
+  // 40 new counts since the restart: they happened after the last failed sample, so spreading
+  // them over the whole span would be right in total but hide that the outage was a gap
+  const d = counterDeltas([s(1, 0), s(2, 1000, false), s(3, 2000, false), s(4, 3000)], [100, null, null, 40]);
+  assert.deepEqual(d, [{ at: 3, value: 40, elapsed: 3000, start: 2000, end: 3000 }]);
+});
+
+test('a row epoch that appears (first pg_stat_reset() of a database) is a reset even when the counter climbed past', () => {
+  const d = counterDeltas([s(1, 0), s(2, 1000)], [100, 150], [null, 5]);
+  assert.deepEqual(d.map((x) => x.value), [150]);
 });
 
 test('a row that appears counts from zero; a row that vanishes gives no delta', () => {
