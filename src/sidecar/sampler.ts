@@ -56,6 +56,9 @@ export class TargetSampler {
   private stopped = false;
   private lastPostmasterStart: number | undefined;
   private epochState: { pm: number; bg: number | null; epoch: number } | undefined;
+  /** no counter epoch state was stored: this store may hold samples epoched by an older version */
+  private legacyHistory = false;
+  private readonly aliases = new Map<string, { from: number; to: number | null } | null>();
   private lastIndexKeys: Set<string> | undefined;
   private readonly rowEpochs = new Map<string, number | null>();
   readonly status: TargetStatus;
@@ -286,6 +289,8 @@ export class TargetSampler {
     let next: { pm: number; bg: number | null; epoch: number };
     let restart: 'kept' | 'discarded' | undefined;
     if (!prev) {
+      // first sight with this version: history written before must not see a cut (epochAlias)
+      this.legacyHistory = true;
       next = { pm, bg, epoch: pm };
     } else if (pm !== prev.pm) {
       // 1 s of slack: the stamp is taken by the startup process just after the postmaster starts
@@ -312,7 +317,7 @@ export class TargetSampler {
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       // the collector's own evidence (pg_stat_statements_info.stats_reset) on top of the cluster's;
       // both only move forward, so max() changes whenever either does
-      const epoch = Math.max(c.resetsOnRestart ? ctx.postmasterStartMs : ctx.counterEpochMs, result.epoch ?? 0);
+      const epoch = this.epochAlias(c.id, Math.max(c.resetsOnRestart ? ctx.postmasterStartMs : ctx.counterEpochMs, result.epoch ?? 0));
       const { points } = this.store.writeSample({ target: name, collector: c.id, ts, ok: true, epoch, rows: result.rows, durationMs });
       this.metrics.collectorDuration.observe({ target: name, collector: c.id }, durationMs / 1000);
       this.metrics.collectorRows.set({ target: name, collector: c.id }, result.rows.length);
@@ -391,6 +396,33 @@ export class TargetSampler {
       return { allowed: true };
     }
     return this.gate.mayContact(this.target).catch((e: Error) => ({ allowed: false, reason: `gate error: ${e.message}` }));
+  }
+
+  /**
+   * Older versions stamped samples with other epochs (the postmaster start). On the first run
+   * with this version the stored epoch of each collector is carried on for as long as the newly
+   * computed one stays what it was then, so the upgrade itself is not a reset; the first real
+   * change (evidence) ends it. Kept in the store so a sidecar restart keeps the same answer.
+   */
+  private epochAlias(collector: string, computed: number): number | null {
+    const key = `epoch_alias:${this.target.name}:${collector}`;
+    let alias = this.aliases.get(collector);
+    if (alias === undefined) {
+      const stored = this.store.kvGet(key);
+      if (stored !== undefined) {
+        alias = JSON.parse(stored) as { from: number; to: number | null } | null;
+      } else {
+        const last = this.legacyHistory ? this.store.lastSample(this.target.name, collector) : undefined;
+        alias = last && last.epoch !== computed ? { from: computed, to: last.epoch } : null;
+        this.store.kvSet(key, JSON.stringify(alias));
+      }
+    }
+    if (alias && alias.from !== computed) {
+      alias = null;
+      this.store.kvSet(key, 'null');
+    }
+    this.aliases.set(collector, alias);
+    return alias ? alias.to : computed;
   }
 
   context(): TargetContext | undefined {

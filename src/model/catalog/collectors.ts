@@ -44,6 +44,15 @@ export interface CollectorSpec {
 
 const ms = (col: string) => `(extract(epoch from ${col}) * 1000)::float8`;
 
+/**
+ * pg_stat_reset() resets every table and index counter of the connected database and stamps its
+ * pg_stat_database.stats_reset: the evidence for the per-database collectors, which have no
+ * stamp of their own (a counter that climbed past its old value would otherwise hide the reset).
+ */
+const connectedDatabaseReset: CollectorSql[] = [
+  { minVersion: 140000, sql: `SELECT ${ms('stats_reset')} AS epoch_ms FROM pg_catalog.pg_stat_database WHERE datname = current_database()` },
+];
+
 export const collectorSpecs: CollectorSpec[] = [
   {
     id: 'server',
@@ -147,6 +156,7 @@ export const collectorSpecs: CollectorSpec[] = [
     key: ['datname', 'schemaname', 'relname'],
     counters: ['seq_scan', 'seq_tup_read', 'idx_scan', 'idx_tup_fetch', 'n_tup_ins', 'n_tup_upd', 'n_tup_del', 'n_tup_hot_upd', 'vacuum_count', 'autovacuum_count', 'analyze_count', 'autoanalyze_count', 'heap_blks_read', 'heap_blks_hit', 'idx_blks_read', 'idx_blks_hit'],
     gauges: ['n_live_tup', 'n_dead_tup', 'n_mod_since_analyze', 'last_vacuum_ms', 'last_autovacuum_ms', 'last_analyze_ms', 'last_autoanalyze_ms', 'size_bytes', 'heap_bytes'],
+    epochSql: connectedDatabaseReset,
   },
   {
     id: 'indexes',
@@ -171,6 +181,7 @@ export const collectorSpecs: CollectorSpec[] = [
     key: ['datname', 'schemaname', 'relname', 'indexrelname'],
     counters: ['idx_scan', 'idx_tup_read', 'idx_tup_fetch', 'idx_blks_read', 'idx_blks_hit'],
     gauges: ['size_bytes'],
+    epochSql: connectedDatabaseReset,
     info: ['is_unique', 'is_primary', 'is_valid', 'is_exclusion', 'is_replident', 'amname', 'indexdef', 'indkey', 'predicate', 'exprs', 'reloptions'],
     // pg_get_indexdef / pg_get_expr for thousands of indexes every cycle was most of the cycle's cost
     details: {

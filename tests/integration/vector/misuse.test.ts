@@ -130,7 +130,9 @@ test('passive latency series: per query and overall, from the statement deltas',
   assert.equal(frames.length, 8, '7 vector queries + all');
   assert.equal(frames[0].schema.fields[1].labels.query, 'all vector queries');
   const vals = frames[0].data.values[1].filter((v: number | null) => v !== null);
-  assert.deepEqual(vals, [2.5]);
+  // one sample pair, spread over the steps it covers: the same mean in each
+  assert.ok(vals.length >= 1, JSON.stringify(vals));
+  assert.deepEqual([...new Set(vals)], [2.5]);
 });
 
 test('resource route lists ANN indexes for the editor picker', async () => {
