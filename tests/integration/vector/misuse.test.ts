@@ -132,7 +132,7 @@ test('passive latency series: per query and overall, from the statement deltas',
   const vals = frames[0].data.values[1].filter((v: number | null) => v !== null);
   // one sample pair, spread over the steps it covers: the same mean in each
   assert.ok(vals.length >= 1, JSON.stringify(vals));
-  assert.deepEqual([...new Set(vals)], [2.5]);
+  assert.ok(vals.every((v: number) => Math.abs(v - 2.5) < 1e-9), JSON.stringify(vals));
 });
 
 test('resource route lists ANN indexes for the editor picker', async () => {
