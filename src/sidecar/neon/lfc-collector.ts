@@ -96,7 +96,11 @@ export function neonLfcCollector(opts: LfcCollectorOptions = {}): Collector {
     id: NEON_LFC,
     intervalFactor: 1,
     timeoutMs: 3000,
-    shape: { key: [], counters: ['file_cache_hits', 'file_cache_misses', 'file_cache_writes'], gauges: ['file_cache_used', 'used_bytes', 'working_set_bytes'] },
+    shape: {
+      key: [],
+      counters: ['file_cache_hits', 'file_cache_misses', 'file_cache_writes', ...PERF_COUNTERS],
+      gauges: ['file_cache_used', 'used_bytes', ...WORKING_SET_WINDOWS.map((w) => w.field), 'lfc_size_limit_bytes', 'max_cluster_size_bytes', 'cluster_size_bytes'],
+    },
     // the LFC counters are in shared memory: a compute restart (every Neon resume) zeroes them
     resetsOnRestart: true,
     unavailable(ctx: TargetContext) {
