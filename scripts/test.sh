@@ -11,6 +11,9 @@ failed=0
 
 step() { printf '\n=== %s ===\n' "$1"; }
 
+# every missing prerequisite named in one message, before anything runs
+bash scripts/check-prereqs.sh || exit 1
+
 step "typecheck"
 if ! npx tsc -p tsconfig.json --noEmit; then status=1; failed=$((failed + 1)); fi
 
@@ -19,7 +22,7 @@ if ! npm run build --silent; then echo "build failed"; exit 1; fi
 
 step "node tests (unit + integration)"
 mapfile -t node_tests < <(find tests/unit tests/integration -name '*.test.ts' | sort)
-node --import tsx --test --test-concurrency=1 "${node_tests[@]}" 2>&1 | tee "$out/node.txt" | grep -E '^(not ok|# (tests|pass|fail))|^\s+not ok' || true
+node --import tsx --test --test-concurrency=1 "${node_tests[@]}" 2>&1 | tee "$out/node.txt" | grep -E '^(not ok|# (tests|pass|fail|skipped))|^\s+not ok|# SKIP' || true
 p=$(grep -E '^# pass ' "$out/node.txt" | awk '{print $3}'); f=$(grep -E '^# fail ' "$out/node.txt" | awk '{print $3}')
 passed=$((passed + ${p:-0})); failed=$((failed + ${f:-1}))
 if [ "${f:-1}" != 0 ]; then status=1; grep -B2 -A25 '^not ok\|^\s\+not ok' "$out/node.txt" | head -150; fi
