@@ -23,16 +23,17 @@ interface Truth {
   queryid: string;
   calls: number;
   rows: number;
+  time: number;
 }
 
 async function appTruth(pg: TestPostgres): Promise<Truth | undefined> {
-  const r = await pg.query<{ queryid: string; calls: string; rows: string }>(
-    `SELECT s.queryid::text AS queryid, sum(s.calls)::text AS calls, sum(s.rows)::text AS rows
+  const r = await pg.query<{ queryid: string; calls: string; rows: string; time: number }>(
+    `SELECT s.queryid::text AS queryid, sum(s.calls)::text AS calls, sum(s.rows)::text AS rows, sum(s.total_exec_time)::float8 AS time
      FROM public.pg_stat_statements(true) s JOIN pg_catalog.pg_roles r ON r.oid = s.userid
      WHERE r.rolname = 'own_app' AND s.toplevel AND s.query LIKE '%own_items WHERE v >%' GROUP BY s.queryid`,
   );
   assert.ok(r.length <= 1, `one queryid for both spellings of the application's statement: ${JSON.stringify(r)}`);
-  return r[0] && { queryid: r[0].queryid, calls: Number(r[0].calls), rows: Number(r[0].rows) };
+  return r[0] && { queryid: r[0].queryid, calls: Number(r[0].calls), rows: Number(r[0].rows), time: r[0].time };
 }
 
 /**
@@ -95,13 +96,15 @@ function scenario(server: MatrixServer, getPg: () => TestPostgres, mode: 'dedica
       await sc?.destroy();
     });
 
-    it("the application's statement written with the pgpulse mark is in top_queries, calls and rows = pg_stat_statements deltas", async () => {
+    it("the application's statement written with the pgpulse mark is in top_queries, calls, rows and time = pg_stat_statements deltas", async () => {
       assert.ok(before0 && after1, 'the application statement is in pg_stat_statements');
       const res = (await sc.query({ from, to: Date.now() + 1000, queries: [{ refId: 'T', metric: 'top_queries', topN: 1000 }] })).json;
       const row = tableRows(res, 'T').find((r) => r.queryid === after1!.queryid);
       assert.ok(row, `application queryid ${after1!.queryid} listed in top_queries`);
       assert.equal(row.calls, after1!.calls - before0!.calls, 'Δcalls = pg_stat_statements Δcalls');
       assert.equal(row.rows, after1!.rows - before0!.rows, 'Δrows = pg_stat_statements Δrows');
+      const dt = after1!.time - before0!.time;
+      assert.ok(Math.abs((row.total_ms as number) - dt) <= 1e-6 * Math.max(1, dt), `Δtotal_exec_time ${row.total_ms} = pg_stat_statements ${dt}`);
     });
 
     it("none of pgpulse's own statements is in top_queries or in the stored statement rows", async () => {
