@@ -58,6 +58,8 @@ describe('pgpulse doctor / advise / report', () => {
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /✔ connect: connected in \d+ ms/);
     assert.match(r.stdout, /! role: postgres is a superuser/);
+    // pgpulse's own statements: a superuser is shared with the application, so doctor names the fix
+    assert.match(r.stdout, /! own statements: pgpulse connects as role postgres, which is shared with the application \(postgres is a superuser\).*CREATE ROLE pgpulse LOGIN/);
     assert.match(r.stdout, /✔ pg_stat_statements: version [\d.]+, readable/);
     assert.match(r.stdout, /✔ hypopg: version/);
     assert.match(r.stdout, /✔ Queries \(top queries/);
