@@ -10,6 +10,7 @@
 import { after, before } from 'node:test';
 import { startMatrixPostgres, type MatrixServer } from '../../support/pg-matrix';
 import type { TestPostgres } from '../../support/pg';
+import { hijackSuite } from './hijack';
 import { leastPrivilegeSuite } from './least-privilege';
 import { ownStatementsSuite } from './own-statements';
 
@@ -17,7 +18,7 @@ export type MatrixSuite = (server: MatrixServer, getPg: () => TestPostgres) => v
 
 // Hook for the restart/reset ground-truth suite (clean restart, crash restart, pg_stat_reset,
 // Neon-style resume): add it here once it takes a server handle, and it runs on every major.
-const SUITES: MatrixSuite[] = [ownStatementsSuite, leastPrivilegeSuite];
+const SUITES: MatrixSuite[] = [ownStatementsSuite, leastPrivilegeSuite, hijackSuite];
 
 export function runMatrix(server: MatrixServer): void {
   let pg: TestPostgres | undefined;

@@ -5,14 +5,14 @@
  * that NOTIFYs a channel. pgpulse samples with the monitoring role: nothing may trip, no collector
  * may fail, and what pgpulse stores must equal what the real views say.
  *
- * The scenario runs on Debian's PostgreSQL 15 and embedded PostgreSQL 17. PGPULSE_HIJACK_URLS
- * (comma-separated superuser URLs of other servers, e.g. a PG14–18 matrix) adds servers to it.
+ * A matrix suite: it runs on every supported major (tests/integration/matrix/pgNN.test.ts) and on
+ * Debian's PostgreSQL 15.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { describe, it } from 'node:test';
 import { Client } from 'pg';
-import { startEmbeddedPostgres } from '../../support/embedded-pg';
-import { startPostgres, type TestPostgres } from '../../support/pg';
+import type { TestPostgres } from '../../support/pg';
+import type { MatrixServer } from '../../support/pg-matrix';
 import { startTestSidecar } from '../../support/sidecar';
 import { diagnose } from '../../../src/sidecar/advisors/doctor';
 
@@ -131,6 +131,8 @@ async function plant(superUrl: string, version: number): Promise<void> {
 
 interface Listener {
   heard: string[];
+  /** wait (up to 20 s) until a payload is heard */
+  until(payload: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -142,6 +144,11 @@ async function listen(url: string): Promise<Listener> {
   await c.query(`LISTEN ${CHANNEL}`);
   return {
     heard,
+    until: async (payload: string) => {
+      for (let i = 0; i < 400 && !heard.includes(payload); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
     stop: async () => {
       await c.end();
     },
@@ -167,9 +174,7 @@ async function scenario(superUrl: string, label: string): Promise<void> {
     await probe.connect();
     await probe.query('SELECT count(*) FROM pg_stat_statements(false)');
     await probe.end();
-    for (let i = 0; i < 50 && listener.heard.length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await listener.until(`${MONITOR}.pg_stat_statements`);
     assert.ok(listener.heard.includes(`${MONITOR}.pg_stat_statements`), `${label}: the planted function is what an unqualified call reaches (${listener.heard})`);
     listener.heard.length = 0;
 
@@ -184,7 +189,10 @@ async function scenario(superUrl: string, label: string): Promise<void> {
       const doctor = await diagnose(sc.sidecar.config, undefined, { step: () => undefined, done: () => undefined } as never);
       assert.ok(doctor[0].reachable, `${label}: doctor reached the target`);
       assert.equal(doctor[0].checks.find((c) => c.name === 'pg_stat_statements')?.status, 'ok', `${label}: doctor reads pg_stat_statements in its schema`);
-      await new Promise((r) => setTimeout(r, 300)); // notifications of the last commits
+      // notifications arrive in commit order: once this one is heard, every earlier one has been
+      await run(withDb(superUrl, DB), "SELECT public.tripwire('sentinel')");
+      await listener.until('sentinel');
+      listener.heard.splice(listener.heard.indexOf('sentinel'), 1);
 
       assert.deepEqual(listener.heard, [], `${label}: pgpulse called planted objects`);
       const failed = sc.sidecar.store.db.prepare('SELECT collector, error FROM sample WHERE ok = 0').all() as Array<{ collector: string; error: string }>;
@@ -215,30 +223,10 @@ async function scenario(superUrl: string, label: string): Promise<void> {
   }
 }
 
-let pg15: TestPostgres;
-before(async () => {
-  pg15 = await startPostgres();
-});
-after(async () => {
-  await pg15?.destroy();
-});
-
-test('PostgreSQL 15: planted functions, views and operators are never called', async () => {
-  await scenario(pg15.url, 'pg15');
-});
-
-test('PostgreSQL 17 (embedded): planted functions, views and operators are never called', async () => {
-  const pg17 = await startEmbeddedPostgres();
-  try {
-    await scenario(pg17.url, 'pg17');
-  } finally {
-    await pg17.stop();
-  }
-});
-
-// hook for a server matrix (PG14–18): superuser URLs of servers with pg_stat_statements preloaded
-for (const url of (process.env.PGPULSE_HIJACK_URLS ?? '').split(',').filter(Boolean)) {
-  test(`${new URL(url).host}: planted functions, views and operators are never called`, async () => {
-    await scenario(url, new URL(url).host);
+export function hijackSuite(server: MatrixServer, getPg: () => TestPostgres): void {
+  describe(`${server.label}: search_path hijacking by a database owner`, () => {
+    it('planted functions, views and operators are never called, and stored values equal the real views', async () => {
+      await scenario(getPg().url, server.label);
+    });
   });
 }
