@@ -18,6 +18,9 @@ declare module '@grafana/grafana-foundation-sdk/timeseries' {
 declare module '@grafana/grafana-foundation-sdk/stat' {
   export * from '@grafana/grafana-foundation-sdk/dist/stat';
 }
+declare module '@grafana/grafana-foundation-sdk/statetimeline' {
+  export * from '@grafana/grafana-foundation-sdk/dist/statetimeline';
+}
 declare module '@grafana/grafana-foundation-sdk/table' {
   export * from '@grafana/grafana-foundation-sdk/dist/table';
 }

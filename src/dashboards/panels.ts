@@ -3,9 +3,10 @@
  * catalog, the "over which window" sentence from how the panel shows the metric.
  */
 import type { Builder } from '@grafana/grafana-foundation-sdk/cog';
-import { LegendDisplayMode, LegendPlacement, VizLegendOptionsBuilder, BigValueGraphMode, BigValueColorMode, ReduceDataOptionsBuilder } from '@grafana/grafana-foundation-sdk/common';
-import { ThresholdsConfigBuilder, ThresholdsMode, type Panel, type DynamicConfigValue } from '@grafana/grafana-foundation-sdk/dashboard';
+import { LegendDisplayMode, LegendPlacement, VizLegendOptionsBuilder, BigValueGraphMode, BigValueColorMode, ReduceDataOptionsBuilder, VisibilityMode } from '@grafana/grafana-foundation-sdk/common';
+import { MappingType, ThresholdsConfigBuilder, ThresholdsMode, type Panel, type DynamicConfigValue } from '@grafana/grafana-foundation-sdk/dashboard';
 import { PanelBuilder as StatPanelBuilder } from '@grafana/grafana-foundation-sdk/stat';
+import { PanelBuilder as StateTimelinePanelBuilder } from '@grafana/grafana-foundation-sdk/statetimeline';
 import { PanelBuilder as TablePanelBuilder } from '@grafana/grafana-foundation-sdk/table';
 import { PanelBuilder as TextPanelBuilder } from '@grafana/grafana-foundation-sdk/text';
 import { PanelBuilder as TimeseriesPanelBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
@@ -20,7 +21,7 @@ export interface MetricPanelSpec {
   metric: string;
   title?: string;
   /** defaults by kind: series → timeseries, instant → stat, table → table */
-  viz?: 'timeseries' | 'stat' | 'table' | 'xychart';
+  viz?: 'timeseries' | 'stat' | 'table' | 'xychart' | 'state-timeline';
   /** query options; target and (when the metric takes it) database follow the dashboard variables */
   options?: PanelQueryOptions;
   /** set false where a panel must see every database whatever $database says */
@@ -45,7 +46,7 @@ const calcWords: Record<StatCalc, string> = {
 };
 
 /** The "over which window" sentence for a metric shown a given way. */
-export function windowSentence(def: MetricDef, viz: 'timeseries' | 'stat' | 'table' | 'xychart', calc: StatCalc = 'lastNotNull'): string {
+export function windowSentence(def: MetricDef, viz: NonNullable<MetricPanelSpec['viz']>, calc: StatCalc = 'lastNotNull'): string {
   if (def.kind === 'table') {
     return 'Window: the dashboard\'s selected time range (computed from deltas inside it, not since the last stats reset).';
   }
@@ -55,6 +56,9 @@ export function windowSentence(def: MetricDef, viz: 'timeseries' | 'stat' | 'tab
   const step = 'Each step is one interval of the panel ($__interval, never shorter than the sampling interval)';
   if (viz === 'stat') {
     return `Window: ${step}; the big number is ${calcWords[calc]}.`;
+  }
+  if (viz === 'state-timeline') {
+    return `Window: ${step}; each band spans the selected time range and a gap means no answer, not a state.`;
   }
   return `Window: ${step}; the graph spans the selected time range and a gap means no sample, not zero.`;
 }
@@ -87,15 +91,21 @@ export function panelQueryOptions(def: MetricDef, spec: Pick<MetricPanelSpec, 'o
 export function metricPanel(spec: MetricPanelSpec): Builder<Panel> {
   const def = metricDef(spec.metric);
   const viz = spec.viz ?? (def.kind === 'series' ? 'timeseries' : def.kind === 'instant' ? 'stat' : 'table');
-  if (viz === 'timeseries' && def.kind !== 'series') {
+  if ((viz === 'timeseries' || viz === 'state-timeline') && def.kind !== 'series') {
     throw new Error(`dashboard panel ${spec.metric}: a ${def.kind} metric cannot be drawn as a time series`);
   }
   const calc = spec.calc ?? 'lastNotNull';
   const description = [def.description, windowSentence(def, viz, calc), spec.note].filter(Boolean).join(' ');
   const query = new PgpulseQueryBuilder(def.id, panelQueryOptions(def, spec)).refId('A').datasource(PANEL_DATASOURCE);
 
-  let panel: TimeseriesPanelBuilder | StatPanelBuilder | TablePanelBuilder | XYChartPanelBuilder;
-  if (viz === 'xychart') {
+  let panel: TimeseriesPanelBuilder | StatPanelBuilder | TablePanelBuilder | XYChartPanelBuilder | StateTimelinePanelBuilder;
+  if (viz === 'state-timeline') {
+    const st = new StateTimelinePanelBuilder().showValue(VisibilityMode.Never).mergeValues(true);
+    if (def.valueText) {
+      st.mappings([{ type: MappingType.ValueToText, options: Object.fromEntries(Object.entries(def.valueText).map(([v, text], index) => [v, { text, index }])) }]);
+    }
+    panel = st;
+  } else if (viz === 'xychart') {
     if (def.kind !== 'table') {
       throw new Error(`dashboard panel ${spec.metric}: an XY chart draws a table frame (numbers only)`);
     }

@@ -2,9 +2,9 @@
  * Vector search and Neon dashboards: every catalog metric of the area, or a note saying which
  * issue adds them while the area is still empty.
  */
-import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
+import { RowBuilder, type Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import type { Area } from '../../model/catalog';
-import { areaPanels, metricsInArea } from '../area-panels';
+import { areaPanels, catalogPanels, metricsInArea } from '../area-panels';
 import { finish, newDashboard } from '../board';
 import { DASHBOARD_UIDS } from '../constants';
 import { textPanel } from '../panels';
@@ -18,13 +18,35 @@ export function vectorDashboard(): Dashboard {
   );
 }
 
+/** The Neon board's rows: what users ask most first (why is it awake, what does it cost). */
+export const NEON_ROWS: Array<{ title: string; metrics: string[] }> = [
+  { title: 'Scale to zero', metrics: ['neon_compute_timeline', 'neon_active_periods', 'neon_compute_state'] },
+  { title: 'Cost', metrics: ['neon_compute_cost', 'neon_compute_forecast_ratio'] },
+  { title: 'Working set and cache sizing', metrics: ['neon_lfc_approximate_working_set_size_windows', 'neon_min_cu_for_working_set', 'neon_lfc_hit_ratio', 'neon_effective_hit_ratio', 'neon_lfc_used_bytes', 'neon_working_set_bytes'] },
+  { title: 'Autoscaling', metrics: ['neon_autoscaling', 'neon_lfc_cache_size_limit'] },
+  { title: 'Storage and size', metrics: ['neon_getpage_wait_seconds_avg', 'neon_file_cache_read_wait_seconds_avg', 'neon_storage_events', 'neon_db_total_size'] },
+];
+
 export function neonDashboard(): Dashboard {
-  return areaDashboard(
-    'Neon',
+  const b = newDashboard(
     DASHBOARD_UIDS.neon,
     'pgpulse / Neon',
-    'Neon: compute state (read from the Neon API without waking the compute) and the local file cache. Gaps while the endpoint is idle are scale-to-zero working as designed.',
+    'Neon: when and why the compute is awake, what it costs, whether the working set fits the cache, autoscaling and storage — read from the Neon API and from samples taken only while the compute is active (pgpulse never wakes it). Gaps while the endpoint is idle are scale-to-zero working as designed.',
   );
+  const placed = new Set<string>();
+  for (const row of NEON_ROWS) {
+    const panels = catalogPanels(row.metrics);
+    if (panels.length === 0) continue;
+    b.withRow(new RowBuilder(row.title));
+    for (const p of panels) b.withPanel(p);
+    row.metrics.forEach((m) => placed.add(m));
+  }
+  const rest = areaPanels('Neon', placed);
+  if (rest.length > 0) {
+    b.withRow(new RowBuilder('More'));
+    for (const p of rest) b.withPanel(p);
+  }
+  return finish(b);
 }
 
 function areaDashboard(area: Area, uid: string, title: string, description: string): Dashboard {

@@ -182,6 +182,32 @@ export const neonMetrics: MetricDef[] = [
     requires: ['neon'],
   },
   {
+    id: 'neon_compute_timeline',
+    title: 'Neon scale to zero: compute state timeline',
+    description:
+      "The compute state per step from the Neon API (never by connecting): 0 idle (scaled to zero) or starting, 1 active with other clients, 2 active with only pgpulse around (pgpulse backing off so it can suspend), 3 active because Neon woke it for an availability check (operations API). Within a step the state that says most wins. Start, suspend and availability-check operations are annotations (events).",
+    unit: 'none',
+    kind: 'series',
+    area: 'Neon',
+    options: ['legend'],
+    compute: { op: 'custom', handler: 'neon_compute_timeline', collector: 'neon' },
+    alertable: false,
+    panel: 'state-timeline',
+    valueText: { '0': 'idle', '1': 'active', '2': 'only pgpulse (backing off)', '3': 'Neon availability check' },
+  },
+  {
+    id: 'neon_active_periods',
+    title: 'Neon active periods: what kept the compute awake',
+    description:
+      "One row per active period of the compute (from the Neon API answers), with what pgpulse's own samples saw keeping it awake: client sessions by application, user and database (peaks of active and connected sessions), walsenders (except Neon's walproposer), subscription workers and autovacuum workers — the signals Neon's activity monitor counts — and the time only pgpulse used it. A period pgpulse did not sample (it stayed away) says so instead of guessing; one Neon itself opened for an availability check is marked.",
+    unit: 'none',
+    kind: 'table',
+    area: 'Neon',
+    options: [],
+    compute: { op: 'custom', handler: 'neon_active_periods', collector: 'neon' },
+    alertable: false,
+  },
+  {
     id: 'neon_compute_cost',
     title: 'Neon compute: CU-hours this billing period',
     description:

@@ -61,8 +61,10 @@ export interface MetricDef {
   requires?: Array<'pg_stat_statements' | 'vector' | 'neon' | 'hypopg'>;
   /** how the series are labelled, for legends: "{{datname}}" */
   defaultLegend?: string;
-  /** dashboards draw this table as an XY chart (first number field = x, the others = y) */
-  panel?: 'xychart';
+  /** dashboards draw this table as an XY chart (first number field = x, the others = y), or this series as a state timeline */
+  panel?: 'xychart' | 'state-timeline';
+  /** what each value of a state series means (state timelines show the text) */
+  valueText?: Record<string, string>;
 }
 
 /** Which collector key label each query filter narrows. */

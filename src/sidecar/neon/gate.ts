@@ -208,6 +208,15 @@ export class NeonGate implements SamplingGate {
       this.nextFetchAt = now + this.stateIntervalMs;
       this.lastKnownActive = ep.current_state === 'active';
       if (prevState !== ep.current_state) {
+        if (prevState !== undefined) {
+          this.event({
+            ts: now,
+            kind: 'neon_state',
+            title: `Neon compute ${ep.current_state}`,
+            text: `the Neon API reports ${prevState} → ${ep.current_state}${ep.last_active ? ` (last_active ${ep.last_active})` : ''}`,
+            tags: ['pgpulse', 'neon', ep.current_state],
+          });
+        }
         await this.readOperations(now);
       }
       if (prevState !== 'active' && ep.current_state === 'active') {
@@ -323,6 +332,16 @@ export class NeonGate implements SamplingGate {
     }
   }
 
+  private event(ev: { ts: number; kind: string; title: string; text?: string; tags?: string[] }): void {
+    try {
+      this.store?.addEvent(this.opts.target.name, ev);
+    } catch (e) {
+      if (!isStoreWriteError(e)) {
+        throw e;
+      }
+    }
+  }
+
   private resetActivity(now: number): void {
     this.backoffSince = undefined;
     this.neonCheck = undefined;
@@ -352,7 +371,7 @@ export class NeonGate implements SamplingGate {
       }
       this.seenOps.add(o.id);
       const ts = Date.parse(o.created_at) || now;
-      this.store?.addEvent(this.opts.target.name, {
+      this.event({
         ts,
         kind: `neon_${o.action}`,
         title: `Neon ${o.action.replace(/_/g, ' ')} (${o.status})`,

@@ -10,6 +10,7 @@ import { metricChecks, registerHandler } from '../engine/engine';
 import { neonGrantCheck } from './grants';
 import { minCuForWorkingSet } from './sizing';
 import { computeCost, forecastRatio } from './cost';
+import { activePeriodsTable, computeTimeline } from './timeline';
 import { NeonApiClient } from './api-client';
 import { neonActivityCollector, neonClientsCollector } from './activity-collector';
 import { NeonGate, gatesByTarget } from './gate';
@@ -66,6 +67,8 @@ export function registerNeon(): void {
   registerHandler('neon_min_cu_for_working_set', minCuForWorkingSet);
   registerHandler('neon_compute_cost', computeCost);
   registerHandler('neon_compute_forecast_ratio', forecastRatio);
+  registerHandler('neon_compute_timeline', computeTimeline);
+  registerHandler('neon_active_periods', activePeriodsTable);
   metricChecks.push(neonGrantCheck);
 }
 
