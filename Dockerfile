@@ -1,6 +1,8 @@
 # The pgpulse sidecar image, built from this repository. It also carries the built Grafana plugin
 # (/app/dist), which docker-compose.yaml copies into Grafana's plugin folder.
-FROM node:20-bookworm AS build
+# Node 24 LTS in both stages. The build stage needs no compiler: better-sqlite3 >= 13 ships prebuilt
+# Node-API binaries (linux x64/arm64, glibc and musl), and every other install step is plain node.
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 # dependencies first: this layer is reused until package*.json change
 COPY package.json package-lock.json ./
@@ -8,7 +10,7 @@ RUN npm ci
 COPY . .
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production \
     PGPULSE_HTTP_ADDR=0.0.0.0:7700 \
     PGPULSE_GRPC_ADDR=0.0.0.0:7701 \

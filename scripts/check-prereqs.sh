@@ -7,8 +7,9 @@ cd "${BASH_SOURCE[0]%/*}/.."   # no dirname: this must work on a bare PATH
 missing=()
 need() { missing+=("  - $1"$'\n'"      install: $2"); }
 
-node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
-if [ "$node_major" -lt 20 ] || [ "$node_major" -ge 23 ]; then need "Node.js 20-22 (found: $(node --version 2>/dev/null || echo none))" "https://nodejs.org (or the NodeSource Debian repository)"; fi
+# Node 24 LTS, or 22.12+ (require() of ES modules unflagged); major * 1000 + minor keeps it one comparison
+node_level=$(node -p 'const [a, b] = process.versions.node.split(".").map(Number); a * 1000 + b' 2>/dev/null || echo 0)
+if [ "$node_level" -lt 22012 ]; then need "Node.js 24 LTS or 22.12+ (found: $(node --version 2>/dev/null || echo none))" "bash .ci/run (installs Node 24 from the npm registry into ~/.cache/pgpulse) or https://nodejs.org"; fi
 [ -d node_modules/tsx ] || need "the npm dependencies (node_modules)" "npm ci"
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need "PostgreSQL 15 server binaries (/usr/lib/postgresql/15/bin)" "apt-get install postgresql-15"
 [ -f /usr/share/postgresql/15/extension/hypopg.control ] || need "hypopg for PostgreSQL 15 (advisor index proofs)" "apt-get install postgresql-15-hypopg"

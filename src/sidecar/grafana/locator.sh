@@ -11,7 +11,7 @@
 #   sidecar_address GF_PLUGIN_SIDECAR_ADDRESS remote mode: host:port of the sidecar's gRPC
 #                                             listener (default 127.0.0.1:7701)
 #   wait_seconds    GF_PLUGIN_WAIT_SECONDS    remote mode: how long to wait for the sidecar (45)
-#   node_path       GF_PLUGIN_NODE_PATH       local mode: absolute path to node (/usr/bin/node)
+#   node_path       GF_PLUGIN_NODE_PATH       local mode: absolute path to Node >= 22 (/usr/bin/node)
 #   sidecar_entry   GF_PLUGIN_SIDECAR_ENTRY   local mode: the sidecar's plugin entry
 #                                             (default <plugin dir>/../build/sidecar/grafana/plugin-entry.js)
 #
@@ -49,7 +49,15 @@ case "$mode" in
       /*) ;;
       *) die "pgpulse locator (local mode): node_path must be an absolute path, got '$node'; set node_path in [plugin.pgpulse-postgres-datasource] (GF_PLUGIN_NODE_PATH)" ;;
     esac
-    [ -x "$node" ] || die "pgpulse locator (local mode): no executable node at $node; install Node 20+ on the Grafana host and set node_path in [plugin.pgpulse-postgres-datasource] (GF_PLUGIN_NODE_PATH), or use remote mode"
+    [ -x "$node" ] || die "pgpulse locator (local mode): no executable node at $node; install Node 24 LTS (or 22) on the Grafana host and set node_path in [plugin.pgpulse-postgres-datasource] (GF_PLUGIN_NODE_PATH), or use remote mode"
+    # An older node would fail later inside the sidecar (native modules built for Node >= 22)
+    # with a stack trace Grafana logs as a crash loop; say which node and what to install instead.
+    version=$("$node" -p 'process.versions.node' 2>/dev/null) || version=
+    major=${version%%.*}
+    case "$major" in
+      '' | *[!0-9]*) die "pgpulse locator (local mode): $node did not report a Node version; point node_path in [plugin.pgpulse-postgres-datasource] (GF_PLUGIN_NODE_PATH) at Node 24 LTS (or 22)" ;;
+    esac
+    [ "$major" -ge 22 ] || die "pgpulse locator (local mode): $node is Node $version, pgpulse needs Node 22 or newer (24 LTS recommended); install it on the Grafana host and set node_path in [plugin.pgpulse-postgres-datasource] (GF_PLUGIN_NODE_PATH), or use remote mode"
     [ -f "$entry" ] || die "pgpulse locator (local mode): sidecar entry $entry not found; run 'npm ci && npm run build' in the pgpulse checkout or set sidecar_entry (GF_PLUGIN_SIDECAR_ENTRY)"
     # exec: Grafana's SIGKILL and Shutdown must reach node itself, not this shell.
     exec "$node" "$entry"

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
-import { existsSync, mkdirSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PluginClient, pluginContext } from './grpc-client';
@@ -124,6 +124,30 @@ test('bad sidecar_address and bad mode are refused with a message naming the set
     assert.equal(r.status, 1, JSON.stringify(env));
     assert.equal(r.stdout, '');
     assert.match(JSON.parse(r.stderr.trim())['@message'] ?? '', re);
+  }
+});
+
+test('local mode refuses a node older than 22, or one that reports no version, naming node_path', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pgpulse-oldnode-'));
+  // what `node -p process.versions.node` prints on an end-of-life Node 20 host
+  const old = join(dir, 'node');
+  writeFileSync(old, '#!/bin/sh\necho 20.20.2\n', { mode: 0o755 });
+  const cases: Array<[string, RegExp]> = [
+    [old, new RegExp(`${old} is Node 20\\.20\\.2, pgpulse needs Node 22 or newer`)],
+    ['/bin/true', /\/bin\/true did not report a Node version/],
+  ];
+  // the machine's own node too, when it is an old one (CI hosts keep Debian's Node 20 as /usr/bin/node)
+  const system = spawnSync('/usr/bin/node', ['-p', 'process.versions.node'], { encoding: 'utf8' });
+  if (system.status === 0 && Number(system.stdout.split('.')[0]) < 22) {
+    cases.push(['/usr/bin/node', new RegExp(`is Node ${system.stdout.trim().replace(/\./g, '\\.')}, pgpulse needs Node 22`)]);
+  }
+  for (const [node, re] of cases) {
+    const r = spawnSync('/bin/sh', [LOCATOR], { env: { GF_PLUGIN_MODE: 'local', GF_PLUGIN_NODE_PATH: node, GF_PLUGIN_SIDECAR_ENTRY: resolve(__dirname, 'fake-plugin-entry.cjs') }, encoding: 'utf8' });
+    assert.equal(r.status, 1, node);
+    assert.equal(r.stdout, '');
+    const msg = JSON.parse(r.stderr.trim())['@message'] as string;
+    assert.match(msg, re);
+    assert.match(msg, /GF_PLUGIN_NODE_PATH/);
   }
 });
 

@@ -116,7 +116,11 @@ describe('docker-compose.yaml', () => {
   it('the Dockerfile builds the sidecar image the way the compose file expects', () => {
     assert.equal(svc.sidecar.build, '.');
     const df = readRepoFile('Dockerfile');
-    assert.match(df, /^FROM node:20/m);
+    const froms = [...df.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
+    assert.ok(froms.length > 0 && froms.every((f) => /^node:24-/.test(f)), `every stage on Node 24 LTS: ${froms.join(', ')}`);
+    const users = [...df.matchAll(/^USER (\S+)/gm)].map((m) => m[1]);
+    assert.ok(users.length > 0 && !['root', '0'].includes(users.at(-1)!), 'the runtime stage runs as an unprivileged user');
+    assert.ok(df.lastIndexOf('USER ') > df.lastIndexOf('FROM '), 'USER is set in the final stage');
     assert.match(df, /RUN npm ci/);
     assert.match(df, /npm run build/);
     assert.match(df, /CMD \["node", "bin\/pgpulse\.js", "serve"\]/);
