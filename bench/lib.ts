@@ -4,6 +4,7 @@
  */
 import { readFileSync, writeFileSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadavg } from 'node:os';
 
 export const ROOT = join(__dirname, '..');
 export const WORK = join(ROOT, 'bench', '.work');
@@ -87,7 +88,9 @@ export function writeResult(file: string, body: string): string {
   const path = join(RESULTS, file);
   const machine = `${readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1] ?? 'unknown CPU'}, ${
     readFileSync('/proc/cpuinfo', 'utf8').match(/^processor/gm)?.length ?? '?'
-  } cores, Node ${process.version}`;
+  } cores, Node ${process.version}, load average ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')} at the end (the machine is shared)`;
   writeFileSync(path, `$ ${invocation()}\n\n<!-- recorded ${new Date().toISOString()} on ${machine} -->\n\n${body.trim()}\n`);
   return path;
 }

@@ -14,7 +14,6 @@
 import Database from 'better-sqlite3';
 import { DatabaseSync } from 'node:sqlite';
 import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { migrations } from '../src/sidecar/store/migrations';
 import { WORK, fmt, median, ratio, writeResult } from './lib';
@@ -197,12 +196,11 @@ function main(): void {
     const [b, n] = [0, 1];
     const row = (label: string, vb: number, vn: number, unit: string, digits = 2) =>
       `| ${label} | ${fmt(vb, digits)} ${unit} | ${fmt(vn, digits)} ${unit} | ${ratio(vn, vb)} |`;
-    const load = execFileSync('uptime', { encoding: 'utf8' }).trim();
     const body = `
 Store hot paths with the store's schema and SQL: ${STATEMENTS} statements × ${FIELDS.length} counters, ${SAMPLES} samples (24 h at 60 s),
 10 % of statements moving per sample, keyframe every ${KEYFRAME_EVERY} samples; ${fmt(writes[0].points, 0)} points written per driver,
 cycles in lockstep alternating which driver goes first;
-reads: ${RUNS} runs of the 24 h range per read method (${fmt([...readPoints][0], 0)} points), alternating drivers. Machine load at the end (the machine is shared): \`${load}\`.
+reads: ${RUNS} runs of the 24 h range per read method (${fmt([...readPoints][0], 0)} points), alternating drivers. Machine load: in the header line.
 
 | | ${drivers[b].name} | ${drivers[n].name} | node:sqlite / better-sqlite3 |
 |---|---:|---:|---:|

@@ -34,6 +34,20 @@ async function sleeper(url: string, app: string, seconds: number): Promise<Sleep
     () => ({ ok: true }),
     (e: { code?: string }) => ({ ok: false, code: e.code }),
   );
+  // the query is only sent here: wait until the server runs it, or tests that compare
+  // pg_stat_activity before and after see it still idle on a loaded machine
+  const watcher = new Client({ connectionString: url });
+  await watcher.connect();
+  try {
+    for (let i = 0; ; i++) {
+      const r = await watcher.query<{ state: string }>('SELECT state FROM pg_stat_activity WHERE pid = $1', [pid]);
+      if (r.rows[0]?.state === 'active') break;
+      if (i >= 500) throw new Error(`sleeper ${app} (pid ${pid}) never became active: ${r.rows[0]?.state}`);
+      await new Promise((res) => setTimeout(res, 20));
+    }
+  } finally {
+    await watcher.end();
+  }
   return { pid, client, done };
 }
 
