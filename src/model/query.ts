@@ -44,6 +44,21 @@ export const queryOptionsSchema = z
 
 export type QueryOptions = z.infer<typeof queryOptionsSchema>;
 
+/** Keys Grafana (or the HTTP API's envelope) puts on every query: never pgpulse options. */
+const HOST_KEYS = new Set(['refId', 'datasource', 'datasourceId', 'hide', 'key', 'queryType', 'intervalMs', 'maxDataPoints', 'interval', 'utcOffsetSec', 'timezone', 'requestId', 'editorMode', 'range', 'timeRange', 'format']);
+
+/**
+ * Keys of a raw query that are neither pgpulse options nor Grafana's own, each with the option it
+ * most likely meant (`topn` → `topN`): a misspelled option is otherwise ignored in silence.
+ */
+export function unknownQueryKeys(raw: Record<string, unknown>): Array<{ key: string; suggestion?: string }> {
+  const known = Object.keys(queryOptionsSchema.shape);
+  const norm = (k: string) => k.toLowerCase().replace(/[_-]/g, '');
+  return Object.keys(raw)
+    .filter((k) => !known.includes(k) && !HOST_KEYS.has(k))
+    .map((key) => ({ key: key.slice(0, 60), suggestion: known.find((k) => norm(k) === norm(key)) }));
+}
+
 export interface PgpulseQuery extends QueryOptions {
   refId: string;
 }

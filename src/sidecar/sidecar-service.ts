@@ -5,7 +5,7 @@
 import { pinnedQuery } from './targets/safe-sql';
 import { findMetric, publicCatalog } from '../model/catalog';
 import type { DataResponse } from '../model/frames';
-import { describeQueryError, migrateQuery, queryOptionsSchema } from '../model/query';
+import { describeQueryError, migrateQuery, queryOptionsSchema, unknownQueryKeys } from '../model/query';
 import type { SidecarConfig } from './config';
 import { Engine, pickCompute } from './engine/engine';
 import { hasNoData, type Notice } from './engine/notices';
@@ -77,7 +77,12 @@ export class SidecarService implements PgpulseService {
     if (rangeError) {
       return bad(rangeError);
     }
-    const parsed = queryOptionsSchema.safeParse(dropAllFilters(migrateQuery(raw)));
+    const migrated = migrateQuery(raw);
+    const unknown = unknownQueryKeys(migrated).map(({ key, suggestion }) => ({
+      severity: 'warning' as const,
+      text: `unknown query option "${key}" is ignored${suggestion ? `: did you mean "${suggestion}"?` : ''} (options: see GET /api/v1/catalog)`,
+    }));
+    const parsed = queryOptionsSchema.safeParse(dropAllFilters(migrated));
     if (!parsed.success) {
       return bad(`invalid query: ${describeQueryError(parsed.error)}`);
     }
@@ -102,7 +107,7 @@ export class SidecarService implements PgpulseService {
         intervalMs: req.intervalMs,
         targetIntervalMs: sampler?.target.intervalMs ?? this.config.intervalMs,
         fromAlert: ctx.fromAlert,
-        notices: known.notices,
+        notices: [...unknown, ...known.notices],
       });
       // say why there is nothing, when we know
       const missing = (metric.requires ?? []).filter((ext) => sampler && sampler.status.serverVersionNum && !sampler.status.extensions[ext]);

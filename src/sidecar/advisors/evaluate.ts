@@ -118,7 +118,7 @@ export async function evaluateFindings(input: EvaluateInput): Promise<Evaluation
       findings.push(f);
     }
   });
-  findings.push(...seqScanHeavyFindings(tables, withCandidate, o, window));
+  findings.push(...seqScanHeavyFindings(tables, withCandidate, o, window, shaped));
 
   findings.push(
     ...serverRules({ activity: activityFacts(store, target, now), settings, databases: databaseFacts(store, target, w), statements, indexes }, o, window),

@@ -141,7 +141,40 @@ export function missingIndexFinding(c: Candidate, proof: Proof, o: AdvisorOption
   };
 }
 
-export function seqScanHeavyFindings(tables: TableFacts[], withCandidate: Set<string>, o: AdvisorOptions, window: { from: number; to: number; description: string }): Finding[] {
+/** Regex metacharacters escaped, for a PostgreSQL ~* pattern. */
+const regexLiteral = (s: string) => s.replace(/[\\.^$|?*+()[\]{}]/g, '\\$&');
+
+/**
+ * How to find the statements that scan a table. The ones pgpulse parsed and attributed to it, by
+ * queryid, when there are any; else a whole-word match of the name — never `ILIKE '%t%'`, which
+ * for a short name matches almost every statement.
+ */
+export function scanningStatementsSql(t: { schema: string; table: string }, queryids: string[]): { sql: string; caveat?: string } {
+  if (queryids.length > 0) {
+    return {
+      sql: `-- the statements that read it (parsed by pgpulse), then EXPLAIN them\nSELECT queryid, calls, mean_exec_time, query FROM pg_stat_statements WHERE queryid IN (${queryids.slice(0, 20).join(', ')}) ORDER BY total_exec_time DESC;`,
+    };
+  }
+  // \m and \M anchor at word characters only: a name that starts or ends otherwise is matched as is
+  const word = `${/^\w/.test(t.table) ? '\\m' : ''}${regexLiteral(t.table)}${/\w$/.test(t.table) ? '\\M' : ''}`.replace(/'/g, "''");
+  return {
+    sql: `-- find the statements that scan it (the table's name as a whole word), then EXPLAIN them\nSELECT queryid, calls, mean_exec_time, query FROM pg_stat_statements WHERE query ~* '${word}' ORDER BY total_exec_time DESC LIMIT 10;`,
+    caveat:
+      t.table.length <= 3
+        ? `"${t.table}" is a short name: the pattern also matches statements that use it as an alias or column; check each statement's FROM clause`
+        : undefined,
+  };
+}
+
+export function seqScanHeavyFindings(
+  tables: TableFacts[],
+  withCandidate: Set<string>,
+  o: AdvisorOptions,
+  window: { from: number; to: number; description: string },
+  statements: Array<{ s: StatementFacts; shape: StatementShape }> = [],
+): Finding[] {
+  const readers = (t: TableFacts) =>
+    statements.filter(({ shape }) => shape.relations.some((r) => r.name === t.table && (!r.schema || r.schema === t.schema) && findTable(tables, r.schema, r.name) === t)).map(({ s }) => s.queryid);
   return tables
     .filter((t) => t.present && isSeqScanHeavy(t, o) && (t.d.seq_scan ?? 0) >= o.minCalls && (t.g.n_live_tup ?? 0) >= o.seqScanMinRowsPerScan && !withCandidate.has(`${t.schema}.${t.table}`))
     .map((t) => {
@@ -154,7 +187,7 @@ export function seqScanHeavyFindings(tables: TableFacts[], withCandidate: Set<st
         object: `${t.schema}.${t.table}`,
         title: `${t.schema}.${t.table} had ${scans} sequential scans reading ${Math.round((t.d.seq_tup_read ?? 0) / scans)} rows each`,
         evidence: { values: { seq_scans: scans, seq_tup_read: t.d.seq_tup_read ?? 0, idx_scans: t.d.idx_scan ?? 0, live_rows: t.g.n_live_tup ?? null }, window },
-        fix: { sql: `-- find the statements that scan it (pgpulse Top queries filtered by text), then EXPLAIN them\nSELECT queryid, calls, mean_exec_time, query FROM pg_stat_statements WHERE query ILIKE '%${t.table.replace(/'/g, "''")}%' ORDER BY total_exec_time DESC LIMIT 10;` },
+        fix: scanningStatementsSql(t, readers(t)),
         impact: 'an index for the filtering predicate turns full-table reads into a few page reads',
       };
     });
