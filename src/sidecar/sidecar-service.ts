@@ -16,6 +16,7 @@ import type { HealthReport, PgpulseService, QueryContext, QueryRequest, Resource
 import type { Store } from './store/store';
 import { describeDbError } from './targets/connection';
 import { sharedRoleNote } from './targets/own-statements';
+import { versionProblem } from './targets/versions';
 import { checkRange } from './time-range';
 import { resourceRoutes, type ResourceRoute } from './resources';
 
@@ -222,9 +223,9 @@ export class SidecarService implements PgpulseService {
           extensions.neon = neon ? { installed: true, version: neon } : { installed: false, hint: 'Neon only: CREATE EXTENSION neon for local file cache metrics' };
           const hypo = installed.get('hypopg');
           extensions.hypopg = hypo ? { installed: true, version: hypo } : { installed: false, hint: 'optional: CREATE EXTENSION hypopg lets advisors prove index suggestions' };
-          const major = Number(serverVersion.split('.')[0]);
-          if (major < 14) {
-            problems.push(`PostgreSQL ${serverVersion} is older than 14, which pgpulse supports: upgrade, or expect most collectors to be unavailable`);
+          const versionNote = versionProblem(Number(serverVersion.split('.')[0]) * 10000, serverVersion);
+          if (versionNote) {
+            problems.push(versionNote);
           }
           reachable = true;
         } finally {

@@ -8,8 +8,6 @@ import { execFileSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { startPostgres, type TestPostgres } from './pg';
 
-export const SUPPORTED_MAJORS = [14, 15, 16, 17, 18] as const;
-
 export interface MatrixServer {
   major: number;
   /** 'embedded' (npm package) or 'debian' (apt postgresql-15) */

@@ -14,6 +14,7 @@ import type { SidecarConfig, TargetConfig } from '../config';
 import { parseActionsConfig } from '../actions/config';
 import { describeDbError } from '../targets/connection';
 import { markOwnQueries, sharedRoleNote } from '../targets/own-statements';
+import { versionProblem } from '../targets/versions';
 import type { Progress } from './cli-support';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
@@ -106,7 +107,8 @@ async function diagnoseTarget(t: TargetConfig, progress: Progress): Promise<Targ
       )
     ).rows[0];
     server = `PostgreSQL ${info.v}`;
-    add('server', info.vn >= 140000 ? 'ok' : 'fail', `${server}${info.rec ? ' (standby)' : ''}, database ${info.db}${info.vn >= 140000 ? '' : ': pgpulse supports 14 and newer'}`);
+    const versionNote = versionProblem(info.vn, info.v);
+    add('server', !versionNote ? 'ok' : info.vn < 140000 ? 'fail' : 'warn', `${server}${info.rec ? ' (standby)' : ''}, database ${info.db}${versionNote ? ': ' + versionNote : ''}`);
     add(
       'role',
       info.su ? 'warn' : info.mon ? 'ok' : 'fail',
