@@ -16,6 +16,9 @@ import { createPool, describeDbError, inReadOnlyTx } from './targets/connection'
 import { OWN_ROLE_SQL, ownRoleFrom, type OwnRole, type OwnRoleRow } from './targets/own-statements';
 import { EXTENSIONS_SQL } from './targets/safe-sql';
 
+/** cycles between re-reads of pgpulse's own role (targets/own-statements) */
+const ROLE_RECHECK_CYCLES = 10;
+
 /** Decides whether the target may be contacted now (Neon: never wake or keep awake a compute). */
 export interface SamplingGate {
   /** byDesign: pgpulse stays away on purpose (an idle Neon compute): health says ok, alerts stay quiet */
@@ -221,8 +224,10 @@ export class TargetSampler {
                 (SELECT (extract(epoch from stats_reset) * 1000)::float8 FROM pg_catalog.pg_stat_bgwriter) AS bg`,
       );
       const ext = await client.query<{ extname: string; extversion: string; nspname: string }>(EXTENSIONS_SQL);
-      const role = await client.query<OwnRoleRow>(OWN_ROLE_SQL);
-      return { version: s.rows[0].v, pm: s.rows[0].pm, bg: s.rows[0].bg, ext: ext.rows, role: role.rows[0] };
+      // who pgpulse is changes rarely and the check scans pg_class: re-read it every few cycles
+      // (sessions seen once keep a role shared, see ownRoleFrom)
+      const role = !this.status.ownRole || this.cycle % ROLE_RECHECK_CYCLES === 1 ? (await client.query<OwnRoleRow>(OWN_ROLE_SQL)).rows[0] : undefined;
+      return { version: s.rows[0].v, pm: s.rows[0].pm, bg: s.rows[0].bg, ext: ext.rows, role };
     });
     const now = Date.now();
     const epoch = this.resolveCounterEpoch(info.pm, info.bg);
@@ -241,7 +246,9 @@ export class TargetSampler {
     this.lastPostmasterStart = info.pm;
     this.status.serverVersionNum = info.version;
     this.status.extensions = Object.fromEntries(info.ext.map((e) => [e.extname, e.extversion]));
-    this.status.ownRole = info.role ? ownRoleFrom(info.role, this.status.ownRole) : undefined;
+    if (info.role) {
+      this.status.ownRole = ownRoleFrom(info.role, this.status.ownRole);
+    }
     this.ctx = {
       target: this.target,
       serverVersionNum: info.version,
