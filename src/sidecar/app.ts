@@ -7,9 +7,13 @@ import { startHttpServer } from './api/http';
 import { validateCatalog } from './catalog-check';
 import { allCollectors } from './collectors/registry';
 import { loadConfig, type SidecarConfig } from './config';
+import { loadFeatureModules } from './features';
+
+export { loadFeatureModules };
 import { createLogger } from './logger';
 import { TargetSampler, type SamplingGate } from './sampler';
 import { SelfMetrics } from './self-metrics';
+import { queryPoolOptions } from './engine/query-pool';
 import { SidecarService } from './sidecar-service';
 import { Store } from './store/store';
 
@@ -41,21 +45,6 @@ export interface Sidecar {
 /** Feature modules (neon, vector, advisors) hook in here before the sidecar starts. */
 export const startupHooks: Array<(s: Sidecar) => void | Promise<void>> = [];
 export const gateFactories: Array<(target: SidecarConfig['targets'][number], log: Logger) => SamplingGate | undefined> = [];
-
-/** Feature modules loaded, then the catalog checked against what they registered: a typo stops startup. */
-export function loadFeatureModules(): void {
-  // Optional modules register collectors, handlers, routes and gates when loaded.
-  for (const m of ['./vector', './neon', './advisors']) {
-    try {
-      require(m);
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      if (err.code !== 'MODULE_NOT_FOUND' || !String(err.message).includes(m.slice(2))) {
-        throw e;
-      }
-    }
-  }
-}
 
 /** The sampling gate a target gets (Neon: the API-driven one), for one-off commands like doctor. */
 export function gateForTarget(target: SidecarConfig['targets'][number], log: Logger): SamplingGate | undefined {
@@ -92,7 +81,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<Sidecar> {
     const gate = opts.gateFor?.(t) ?? gateFactories.map((f) => f(t, log)).find((g) => g !== undefined);
     samplers.set(t.name, new TargetSampler(t, store, metrics, log.child({ target: t.name }), gate));
   }
-  const service = new SidecarService(config, store, samplers, metrics);
+  const service = new SidecarService(config, store, samplers, metrics, queryPoolOptions(opts.env ?? process.env));
   const closers: Array<() => Promise<void>> = [];
   const sidecar: Sidecar = {
     config,
@@ -104,6 +93,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<Sidecar> {
       for (const c of closers.reverse()) {
         await c().catch(() => undefined);
       }
+      await service.queries.close();
       store.close();
     },
   };

@@ -48,6 +48,14 @@ export class SelfMetrics {
     help: 'Write attempts that failed since the current history store problem began (0 when healthy)',
     registers: [this.registry],
   });
+  readonly queryRefused = new Counter({
+    name: 'pgpulse_query_refused_total',
+    help: 'Query requests not computed: 429 = the queue was full, 503 = waited too long for a query worker, 499 = the client went away',
+    labelNames: ['status'],
+    registers: [this.registry],
+  });
+  readonly queryQueue = new Gauge({ name: 'pgpulse_query_queue_length', help: 'Query requests waiting for a query worker', registers: [this.registry] });
+  readonly queryRunning = new Gauge({ name: 'pgpulse_query_running', help: 'Query requests being computed by query workers', registers: [this.registry] });
   /** main database gauges, refreshed from the engine at scrape time */
   readonly main = new Gauge({ name: 'pgpulse_metric', help: 'Latest value of a pgpulse catalog metric over the last 5 minutes', labelNames: ['target', 'metric', 'series'], registers: [this.registry] });
 

@@ -18,6 +18,8 @@ export interface QueryContext {
   defaultTarget?: string;
   /** alert evaluation (Grafana's FromAlert header): never serve a partially sampled step */
   fromAlert?: boolean;
+  /** aborted when the client goes away: queued work is dropped, running work stops */
+  signal?: AbortSignal;
 }
 
 export type HealthStatus = 'ok' | 'error';

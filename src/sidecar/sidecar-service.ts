@@ -3,12 +3,13 @@
  * and turns failures into errors that name the problem and the fix.
  */
 import { pinnedQuery } from './targets/safe-sql';
-import { findMetric, publicCatalog } from '../model/catalog';
+import { findMetric, publicCatalog, type MetricDef } from '../model/catalog';
 import type { DataResponse } from '../model/frames';
 import { describeQueryError, migrateQuery, queryOptionsSchema, unknownQueryKeys } from '../model/query';
 import type { SidecarConfig } from './config';
-import { Engine, pickCompute } from './engine/engine';
+import { Engine, pickCompute, type EngineRequest } from './engine/engine';
 import { hasNoData, type Notice } from './engine/notices';
+import { QueryPool, queryPoolOptions, type QueryPoolOptions } from './engine/query-pool';
 import type { ResolvedQuery } from './engine/context';
 import type { TargetSampler } from './sampler';
 import type { SelfMetrics } from './self-metrics';
@@ -32,8 +33,18 @@ function dropAllFilters<T extends Record<string, unknown>>(q: T): T {
   return out as T;
 }
 
+interface PreparedQuery {
+  refId: string;
+  metric: MetricDef;
+  target: string;
+  request: EngineRequest;
+  /** what is known to be wrong (target down, collector failing): the answer when there is no data */
+  fatal?: { error: string; status: number };
+}
+
 export class SidecarService implements PgpulseService {
   readonly engine: Engine;
+  readonly queries: QueryPool;
   private readonly routes: Map<string, ResourceRoute>;
 
   constructor(
@@ -41,8 +52,11 @@ export class SidecarService implements PgpulseService {
     readonly store: Store,
     readonly samplers: Map<string, TargetSampler>,
     readonly metrics: SelfMetrics,
+    poolOptions: QueryPoolOptions = queryPoolOptions({}),
   ) {
     this.engine = new Engine(store);
+    this.queries = new QueryPool(store, this.engine, poolOptions);
+    this.queries.onRefused = (status) => metrics.queryRefused.inc({ status: String(status) });
     this.routes = resourceRoutes();
   }
 
@@ -58,6 +72,7 @@ export class SidecarService implements PgpulseService {
   async query(req: QueryRequest, ctx: QueryContext): Promise<Record<string, DataResponse>> {
     const out: Record<string, DataResponse> = {};
     const rangeError = checkRange(req.from, req.to);
+    const pending: PreparedQuery[] = [];
     req.queries.forEach((raw, i) => {
       const refId = typeof raw?.refId === 'string' && raw.refId ? raw.refId : `Q${i}`;
       if (out[refId]) {
@@ -65,13 +80,29 @@ export class SidecarService implements PgpulseService {
         out[`${refId}#${i}`] = { frames: [], error: `duplicate refId "${refId}"`, status: 400, errorSource: 'plugin' };
         return;
       }
-      out[refId] = this.queryOne(raw, refId, req, ctx, rangeError);
+      const p = this.prepare(raw, refId, req, ctx, rangeError);
+      if ('error' in p) {
+        out[refId] = p;
+      } else {
+        out[refId] = { frames: [] }; // keeps the answer in request order
+        pending.push(p);
+      }
+    });
+    // computed away from the event loop, within one budget per request (QueryRefused when busy)
+    const answers = await this.queries.run(
+      pending.map((p) => p.request),
+      ctx.signal,
+    );
+    pending.forEach((p, i) => {
+      const a = answers[i];
+      this.metrics.queryDuration.observe({ metric: p.metric.id }, a.seconds);
+      out[p.refId] = this.explainEmpty(p, a.response);
     });
     return out;
   }
 
-  private queryOne(raw: Record<string, unknown>, refId: string, req: QueryRequest, ctx: QueryContext, rangeError: string | null): DataResponse {
-    const bad = (error: string, status = 400): DataResponse => ({ frames: [], error, status, errorSource: 'plugin' });
+  private prepare(raw: Record<string, unknown>, refId: string, req: QueryRequest, ctx: QueryContext, rangeError: string | null): PreparedQuery | DataResponse & { error: string } {
+    const bad = (error: string, status = 400) => ({ frames: [], error, status, errorSource: 'plugin' as const });
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
       return bad('query must be a JSON object like {"refId":"A","metric":"tps"}');
     }
@@ -94,14 +125,17 @@ export class SidecarService implements PgpulseService {
     }
     const { target, error } = this.resolveTarget(q.target, ctx);
     if (!target) {
-      return { frames: [], error, status: 404, errorSource: 'plugin' };
+      return { frames: [], error: error ?? 'unknown target', status: 404, errorSource: 'plugin' };
     }
-    const started = process.hrtime.bigint();
-    try {
-      const sampler = this.samplers.get(target);
-      const collector = pickCompute(metric, q as ResolvedQuery).collector;
-      const known = sampler ? this.knownTrouble(sampler, collector) : { notices: [] };
-      const res = this.engine.run({
+    const sampler = this.samplers.get(target);
+    const collector = pickCompute(metric, q as ResolvedQuery).collector;
+    const known = sampler ? this.knownTrouble(sampler, collector) : { notices: [] as Notice[] };
+    return {
+      refId,
+      metric,
+      target,
+      fatal: known.fatal,
+      request: {
         query: { ...q, refId, target } as ResolvedQuery,
         range: { from: req.from, to: req.to },
         maxDataPoints: req.maxDataPoints,
@@ -109,31 +143,31 @@ export class SidecarService implements PgpulseService {
         targetIntervalMs: sampler?.target.intervalMs ?? this.config.intervalMs,
         fromAlert: ctx.fromAlert,
         notices: [...unknown, ...known.notices],
-      });
-      // say why there is nothing, when we know
-      const missing = (metric.requires ?? []).filter((ext) => sampler && sampler.status.serverVersionNum && !sampler.status.extensions[ext]);
-      if (!res.error && missing.length && hasNoData(res.frames)) {
-        return {
-          frames: [],
-          error: `${metric.title} needs the ${missing.join(', ')} extension, which is not installed in target ${target}: ${
-            missing.includes('pg_stat_statements')
-              ? "add pg_stat_statements to shared_preload_libraries, restart, then CREATE EXTENSION pg_stat_statements"
-              : `CREATE EXTENSION ${missing[0]}`
-          }`,
-          status: 424,
-          errorSource: 'downstream',
-        };
-      }
-      if (!res.error && known.fatal && hasNoData(res.frames)) {
-        // nothing to show and a known cause: an error on the panel, not an empty 200
-        return { frames: [], error: known.fatal.error, status: known.fatal.status, errorSource: 'downstream' };
-      }
-      return res;
-    } catch (e) {
-      return { frames: [], error: `internal error computing ${metric.id}: ${(e as Error).message}`, status: 500, errorSource: 'plugin' };
-    } finally {
-      this.metrics.queryDuration.observe({ metric: metric.id }, Number(process.hrtime.bigint() - started) / 1e9);
+      },
+    };
+  }
+
+  /** say why there is nothing, when we know */
+  private explainEmpty(p: PreparedQuery, res: DataResponse): DataResponse {
+    const sampler = this.samplers.get(p.target);
+    const missing = (p.metric.requires ?? []).filter((ext) => sampler && sampler.status.serverVersionNum && !sampler.status.extensions[ext]);
+    if (!res.error && missing.length && hasNoData(res.frames)) {
+      return {
+        frames: [],
+        error: `${p.metric.title} needs the ${missing.join(', ')} extension, which is not installed in target ${p.target}: ${
+          missing.includes('pg_stat_statements')
+            ? "add pg_stat_statements to shared_preload_libraries, restart, then CREATE EXTENSION pg_stat_statements"
+            : `CREATE EXTENSION ${missing[0]}`
+        }`,
+        status: 424,
+        errorSource: 'downstream',
+      };
     }
+    if (!res.error && p.fatal && hasNoData(res.frames)) {
+      // nothing to show and a known cause: an error on the panel, not an empty 200
+      return { frames: [], error: p.fatal.error, status: p.fatal.status, errorSource: 'downstream' };
+    }
+    return res;
   }
 
   /**
@@ -194,15 +228,34 @@ export class SidecarService implements PgpulseService {
     if (sampler.status.paused) {
       problems.push(`sampling paused: ${sampler.status.paused}`);
     } else {
+      // a frozen server accepts connections and never answers: health must answer anyway
+      const limitMs = Math.max(1000, sampler.target.connectTimeoutMs) + 2000;
+      let timedOut = false;
+      const bounded = <T,>(p: Promise<T>): Promise<T> =>
+        new Promise<T>((resolve, reject) => {
+          const t = setTimeout(() => {
+            timedOut = true;
+            reject(Object.assign(new Error(`no answer within ${limitMs / 1000} s (server frozen, overloaded, or the network stalls)`), { code: 'PGPULSE_NO_ANSWER' }));
+          }, limitMs);
+          p.then(
+            (v) => (clearTimeout(t), resolve(v)),
+            (e) => (clearTimeout(t), reject(e)),
+          );
+        });
       try {
-        const c = await sampler.pool.connect();
+        const connecting = sampler.pool.connect();
+        // a connection that arrives after we gave up is closed, not leaked
+        connecting.then((late) => timedOut && late.release(new Error('health check gave up')), () => undefined);
+        const c = await bounded(connecting);
         try {
-          const r = await pinnedQuery<{ v: string; libs: string }>(
-            c,
-            "SELECT pg_catalog.current_setting('server_version') AS v, pg_catalog.current_setting('shared_preload_libraries') AS libs",
+          const r = await bounded(
+            pinnedQuery<{ v: string; libs: string }>(
+              c,
+              "SELECT pg_catalog.current_setting('server_version') AS v, pg_catalog.current_setting('shared_preload_libraries') AS libs",
+            ),
           );
           serverVersion = r.rows[0].v;
-          const ext = await pinnedQuery<{ extname: string; extversion: string }>(c, 'SELECT extname, extversion FROM pg_catalog.pg_extension');
+          const ext = await bounded(pinnedQuery<{ extname: string; extversion: string }>(c, 'SELECT extname, extversion FROM pg_catalog.pg_extension'));
           const installed = new Map(ext.rows.map((e) => [e.extname, e.extversion]));
           const preload = r.rows[0].libs;
           const pgss = installed.get('pg_stat_statements');
@@ -229,7 +282,8 @@ export class SidecarService implements PgpulseService {
           }
           reachable = true;
         } finally {
-          c.release();
+          // a connection that stopped answering is closed rather than handed to the sampler
+          c.release(timedOut ? new Error('health check gave up') : undefined);
         }
       } catch (e) {
         problems.push(`cannot connect: ${describeDbError(e, target)}`);
@@ -305,6 +359,9 @@ export class SidecarService implements PgpulseService {
       this.metrics.storeProblem.set({ path: st.path, kind: st.problem.kind, code: st.problem.code, fix: st.problem.fix }, 1);
     }
     this.metrics.storeFailedAttempts.set(st.problem?.failures ?? 0);
+    const q = this.queries.stats();
+    this.metrics.queryQueue.set(q.queued);
+    this.metrics.queryRunning.set(q.running);
   }
 
   /** One line on the history store when it cannot be written (health, /healthz), else undefined. */

@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { frameToJSON } from '../../model/frames';
 import { insecureMode, tokenMatches } from '../auth';
 import { splitAddress } from '../config';
+import { QueryRefused } from '../engine/query-pool';
 import type { SidecarService } from '../sidecar-service';
 import { parseTime } from '../time-range';
 
@@ -16,14 +17,18 @@ class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
   }
 }
 
-function send(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
+function send(res: ServerResponse, status: number, body: unknown, type = 'application/json', headers: Record<string, string> = {}): void {
+  if (res.destroyed) {
+    return; // the client left; nobody to answer
+  }
   const text = type === 'application/json' ? JSON.stringify(body) : String(body);
-  res.writeHead(status, { 'content-type': type === 'application/json' ? 'application/json; charset=utf-8' : type, 'cache-control': 'no-store' });
+  res.writeHead(status, { 'content-type': type === 'application/json' ? 'application/json; charset=utf-8' : type, 'cache-control': 'no-store', ...headers });
   res.end(text);
 }
 
@@ -48,7 +53,7 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   }
 }
 
-export async function handleQuery(svc: SidecarService, body: unknown) {
+export async function handleQuery(svc: SidecarService, body: unknown, signal?: AbortSignal) {
   if (!body || typeof body !== 'object' || Array.isArray(body)) {
     throw new HttpError(400, 'body must be a JSON object with from, to and queries');
   }
@@ -78,8 +83,13 @@ export async function handleQuery(svc: SidecarService, body: unknown) {
   };
   const results = await svc.query(
     { from, to, maxDataPoints: num(b.maxDataPoints, 'maxDataPoints'), intervalMs: num(b.intervalMs, 'intervalMs'), queries: b.queries as Array<Record<string, unknown>> },
-    { defaultTarget: typeof b.target === 'string' ? b.target : undefined },
-  );
+    { defaultTarget: typeof b.target === 'string' ? b.target : undefined, signal },
+  ).catch((e: unknown) => {
+    if (e instanceof QueryRefused) {
+      throw new HttpError(e.status, e.message, e.retryAfterSeconds);
+    }
+    throw e;
+  });
   const out: Record<string, { frames: unknown[]; error?: string; status?: number; errorSource?: string }> = {};
   for (const [refId, r] of Object.entries(results)) {
     out[refId] = { frames: r.frames.map(frameToJSON), ...(r.error ? { error: r.error, status: r.status ?? 400, errorSource: r.errorSource } : { status: 200 }) };
@@ -113,7 +123,14 @@ export function startHttpServer(svc: SidecarService, address: string, token: str
           if (req.method !== 'POST') {
             throw new HttpError(405, 'use POST for /api/v1/query');
           }
-          send(res, 200, await handleQuery(svc, await readJson(req)));
+          // a client that goes away stops its work: dropped from the queue, or interrupted mid-read
+          const gone = new AbortController();
+          res.once('close', () => {
+            if (!res.writableFinished) {
+              gone.abort();
+            }
+          });
+          send(res, 200, await handleQuery(svc, await readJson(req), gone.signal));
           return;
         }
         if (req.method !== 'GET' && !(path.startsWith('/api/v1/resources/') && req.method === 'POST')) {
@@ -134,7 +151,7 @@ export function startHttpServer(svc: SidecarService, address: string, token: str
         }
       } catch (e) {
         if (e instanceof HttpError) {
-          send(res, e.status, { error: e.message });
+          send(res, e.status, { error: e.message }, 'application/json', e.retryAfterSeconds ? { 'retry-after': String(e.retryAfterSeconds) } : {});
         } else {
           send(res, 500, { error: `internal error: ${(e as Error).message}` });
         }

@@ -133,6 +133,7 @@ export async function handleQueryData(
   req: WireQueryDataRequest,
   token: string,
   logger: GrpcLogger,
+  signal?: AbortSignal,
 ): Promise<WireQueryDataResponse> {
   const format: 'ARROW' | 'JSON' = req.format === 'JSON' || req.format === 1 ? 'JSON' : 'ARROW';
   const queries = Array.isArray(req.queries) ? req.queries : [];
@@ -147,7 +148,7 @@ export async function handleQueryData(
     return { responses };
   }
 
-  const ctx: QueryContext = { defaultTarget: defaultTarget(req.pluginContext), fromAlert: isFromAlert(req.headers) };
+  const ctx: QueryContext = { defaultTarget: defaultTarget(req.pluginContext), fromAlert: isFromAlert(req.headers), signal };
   const groups = new Map<string, ParsedQuery[]>();
   for (const q of queries) {
     const p = parseDataQuery(q);
@@ -172,6 +173,14 @@ export async function handleQueryData(
         );
       } catch (e) {
         const msg = scrubToken(redact((e as Error)?.message ?? String(e)), token);
+        const refused = (e as { name?: string; status?: number })?.name === 'QueryRefused' ? (e as { status: number }).status : undefined;
+        if (refused !== undefined) {
+          // busy or overloaded: each refId says so, with when to retry (Grafana shows it on the panel)
+          for (const p of group) {
+            responses[p.refId] = errorResponse(msg, refused, 'plugin', format);
+          }
+          return;
+        }
         logger.error('QueryData: the query service failed', { error: msg, refIds: group.map((p) => p.refId).join(',') });
         for (const p of group) {
           responses[p.refId] = errorResponse(`pgpulse sidecar failed to answer query ${p.refId}: ${msg}`, 500, 'plugin', format);

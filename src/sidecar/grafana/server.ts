@@ -48,7 +48,10 @@ export async function startGrpcServer(service: PgpulseService, opts: GrpcServerO
   };
 
   const queryData: Unary<WireQueryDataRequest, unknown> = (call, cb) => {
-    handleQueryData(service, call.request, token, logger).then(
+    // Grafana cancels the call when the dashboard goes away: stop computing for nobody
+    const gone = new AbortController();
+    call.once('cancelled', () => gone.abort());
+    handleQueryData(service, call.request, token, logger, gone.signal).then(
       (res) => cb(null, res),
       (e) => fail('QueryData', cb, e),
     );

@@ -559,12 +559,12 @@ export class Store {
     let n = 0;
     for (const r of stmt.iterate(from, last, targetId, collector, ...fields) as Iterable<{ s: number; k: number; v: number | null }>) {
       byId.get(r.s)?.points.push([r.k, r.v]);
-      if (++n % 4096 === 0) {
-        this.rowsRead += 4096;
+      if (++n % 1024 === 0) {
+        this.rowsRead += 1024;
         this.interrupt?.();
       }
     }
-    this.rowsRead += n % 4096;
+    this.rowsRead += n % 1024;
     for (const x of series) {
       x.points.sort((a, b) => a[0] - b[0]);
     }

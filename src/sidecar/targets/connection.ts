@@ -72,6 +72,8 @@ export function describeDbError(e: unknown, target: string): string {
       return `target ${target}: ${msg} — check the database name in the URL`;
     case '42501':
       return `target ${target}: permission denied (${msg}) — grant the monitoring role pg_monitor: GRANT pg_monitor TO <role>`;
+    case '53300':
+      return `target ${target}: no connection slot left (${msg}) — close idle sessions, raise max_connections, or put a pooler in front; pgpulse needs 1–2 connections per target`;
     case '57014':
       return `target ${target}: statement timeout — the collector query took longer than its timeout; raise the collector timeout or check server load`;
     case '42P01':

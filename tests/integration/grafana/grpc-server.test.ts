@@ -56,7 +56,9 @@ test('QueryData: series as Arrow, every refId answered, per-query time range, Fr
   const ranges = fake.calls.map((c) => [c.req.from, c.req.to, c.req.intervalMs, c.req.maxDataPoints]).sort();
   assert.deepEqual(ranges, [[from, to, 15000, 500], [from + 60_000, later, 15000, 500]].sort());
   for (const c of fake.calls) {
-    assert.deepEqual(c.ctx, { defaultTarget: 'prod', fromAlert: true });
+    const { signal, ...ctx } = c.ctx;
+    assert.deepEqual(ctx, { defaultTarget: 'prod', fromAlert: true });
+    assert.ok(signal instanceof AbortSignal, 'the call carries a signal that stops work when Grafana cancels it');
   }
   const a = r.responses.A;
   assert.equal(a.error, '');

@@ -243,9 +243,9 @@ test('LFC collector over a neon-compatible stand-in: hit ratio, effective ratio,
       await cycle();
       den.push(await blocks());
     }
-    const range = { from: t0 - 1000, to: Date.now() + 1000 };
     const one = async (metric: string) => {
-      const r = await s.query({ ...range, intervalMs: 600_000, queries: [{ refId: 'A', metric, target: 'neon' }] });
+      // up to now: the last cycle may have run after the earlier queries
+      const r = await s.query({ from: t0 - 1000, to: Date.now() + 1000, intervalMs: 600_000, queries: [{ refId: 'A', metric, target: 'neon' }] });
       const res = r.json.results.A;
       assert.equal(res.error, undefined, res.error);
       return (res.frames[0].data.values[1] as Array<number | null>).filter((v): v is number => v !== null);

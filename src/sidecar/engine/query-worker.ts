@@ -1,0 +1,50 @@
+/**
+ * A query worker thread: computes engine requests over its own read-only connection to the
+ * history (WAL lets it read while the sampler writes), so a heavy panel never holds up sampling,
+ * /healthz or the other transports. Started by QueryPool.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { loadFeatureModules } from '../features';
+import { Store } from '../store/store';
+import { runWithinBudget, type QueryBudget } from './budget';
+import { Engine, type EngineRequest } from './engine';
+
+export interface WorkerJob {
+  id: number;
+  requests: EngineRequest[];
+  budget: QueryBudget;
+}
+
+interface Init {
+  file: string;
+  /** slot 0 holds the id of the job the main thread wants cancelled */
+  cancel: SharedArrayBuffer;
+}
+
+const init = workerData as Init;
+const cancel = new Int32Array(init.cancel);
+loadFeatureModules();
+let store: Store | undefined;
+let engine: Engine | undefined;
+
+function open(): { store: Store; engine: Engine } {
+  if (!store || !engine) {
+    store = new Store(init.file, { reader: true });
+    engine = new Engine(store);
+  }
+  return { store, engine };
+}
+
+parentPort?.on('message', (job: WorkerJob) => {
+  try {
+    const { store: s, engine: e } = open();
+    const answers = runWithinBudget(e, s, job.requests, job.budget, () => Atomics.load(cancel, 0) === job.id);
+    parentPort?.postMessage({ id: job.id, answers: answers ?? null });
+  } catch (err) {
+    // the history could not be read at all (file gone, damaged): say so for every refId
+    store?.close();
+    store = undefined;
+    engine = undefined;
+    parentPort?.postMessage({ id: job.id, error: `the history store ${init.file} cannot be read: ${(err as Error).message}` });
+  }
+});

@@ -1,0 +1,141 @@
+/**
+ * Query computation is bounded and kept off the sampler's event loop: a bounded queue refuses what
+ * would only wait (429 + Retry-After, per-refId 429 on gRPC), a request over its budget is answered
+ * per refId with the limit that stopped it, a request whose client went away is never computed, and
+ * answers through the query worker equal the main thread's own computation.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { startPostgres, type TestPostgres } from '../../support/pg';
+import { startTestSidecar, type TestSidecar } from '../../support/sidecar';
+import { QueryRefused } from '../../../src/sidecar/engine/query-pool';
+import { PluginClient, dataQuery, pluginContext } from '../grafana/grpc-client';
+
+let pg: TestPostgres;
+let sc: TestSidecar;
+
+const env = (over: Record<string, string>) => ({ ...process.env, ...over });
+
+before(async () => {
+  pg = await startPostgres();
+  await pg.query('CREATE TABLE iso (v int); INSERT INTO iso SELECT generate_series(1, 100)');
+  for (let i = 0; i < 30; i++) {
+    await pg.query(`SELECT count(*) FROM iso WHERE v > ${i}`);
+  }
+  sc = await startTestSidecar({ url: pg.url, extra: { env: env({ PGPULSE_QUERY_QUEUE: '1', PGPULSE_QUERY_WORKERS: '1' }) } });
+  for (let i = 0; i < 3; i++) {
+    await sc.sampleNow();
+  }
+});
+after(async () => {
+  await sc?.destroy();
+  await pg?.destroy();
+});
+
+const range = () => ({ from: Date.now() - 3_600_000, to: Date.now() });
+const heavy = () => ({ ...range(), queries: ['A', 'B', 'C', 'D'].map((refId) => ({ refId, metric: 'top_queries' })) });
+
+test('answers computed by the query worker equal the main thread computation', async () => {
+  const { from, to } = range();
+  const metrics = ['tps', 'cache_hit_ratio', 'top_queries', 'table_stats', 'connections'];
+  const r = await sc.query({ from, to, maxDataPoints: 200, queries: metrics.map((metric, i) => ({ refId: String.fromCharCode(65 + i), metric })) });
+  assert.equal(r.status, 200);
+  const svc = sc.sidecar.service;
+  metrics.forEach((metric, i) => {
+    const refId = String.fromCharCode(65 + i);
+    const local = svc.engine.run({ query: { refId, metric, target: 'default' } as never, range: { from, to }, maxDataPoints: 200, targetIntervalMs: 1000 });
+    const got = r.json.results[refId];
+    assert.equal(got.status, 200, `${metric}: ${got.error}`);
+    assert.deepEqual(
+      got.frames.map((f: any) => f.data.values),
+      local.frames.map((f) => f.fields.map((x) => x.values)),
+      `${metric}: same values as computed in-process`,
+    );
+  });
+  assert.ok(sc.sidecar.service.queries.stats().workers >= 1, 'a query worker answered');
+});
+
+test('a full queue refuses at once with 429, Retry-After and the reason (service, HTTP and gRPC)', async () => {
+  const svc = sc.sidecar.service;
+  // decided synchronously: one request computing, one waiting (the queue holds 1), the third refused
+  const a = svc.query(heavy(), {});
+  const b = svc.query(heavy(), {});
+  const c = svc.query(heavy(), {});
+  await assert.rejects(c, (e: unknown) => e instanceof QueryRefused && e.status === 429 && e.retryAfterSeconds >= 1 && /busy/.test(e.message) && /PGPULSE_QUERY_QUEUE/.test(e.message));
+  await Promise.all([a, b]);
+
+  // over the wire: many at once; each is answered in full or refused with the reason, none hangs or resets
+  const replies = await Promise.all(
+    Array.from({ length: 24 }, async () => {
+      const res = await fetch(sc.baseUrl + '/api/v1/query', { method: 'POST', headers: { authorization: `Bearer ${sc.token}` }, body: JSON.stringify(heavy()) });
+      return { status: res.status, retryAfter: res.headers.get('retry-after'), json: (await res.json()) as any };
+    }),
+  );
+  const refused = replies.filter((r) => r.status === 429);
+  assert.ok(refused.length > 0, 'with a queue of 1, some of 24 simultaneous requests are refused');
+  for (const r of replies) {
+    if (r.status === 429) {
+      assert.ok(Number(r.retryAfter) >= 1, 'Retry-After says when');
+      assert.match(r.json.error, /busy.*retry in \d+ s/);
+    } else {
+      assert.equal(r.status, 200);
+      assert.equal(r.json.results.A.status, 200);
+    }
+  }
+  const metrics = await sc.get('/metrics');
+  assert.match(metrics.text, /pgpulse_query_refused_total\{status="429"\} [1-9]/);
+
+  const client = new PluginClient(sc.grpcAddress);
+  try {
+    const { from, to } = range();
+    const queries = ['A', 'B', 'C', 'D'].map((refId) => dataQuery(refId, { metric: 'top_queries' }, from, to));
+    const answers = await Promise.all(Array.from({ length: 24 }, () => client.unary(client.data, 'QueryData', { pluginContext: pluginContext(sc.token), queries })));
+    let busy = 0;
+    for (const r of answers) {
+      for (const refId of ['A', 'B', 'C', 'D']) {
+        const a = r.responses[refId];
+        if (a.status === 429) {
+          busy++;
+          assert.match(a.error, /busy.*retry in \d+ s/);
+        } else {
+          assert.equal(a.status, 200, a.error);
+        }
+      }
+    }
+    assert.ok(busy > 0, 'some refIds of 24 simultaneous QueryData calls are told the sidecar is busy');
+  } finally {
+    client.close();
+  }
+});
+
+test('a client that goes away is not computed for', async () => {
+  const svc = sc.sidecar.service;
+  const before = svc.queries.stats().cancelled;
+  const gone = new AbortController();
+  const a = svc.query(heavy(), {});
+  const b = svc.query(heavy(), { signal: gone.signal });
+  gone.abort();
+  await assert.rejects(b, (e: unknown) => e instanceof QueryRefused && e.status === 499);
+  await a;
+  assert.equal(svc.queries.stats().cancelled, before + 1);
+});
+
+test('a request over its budget is answered per refId with the limit that stopped it', async () => {
+  const small = await startTestSidecar({ url: pg.url, dataDir: sc.dataDir + '-budget', extra: { env: env({ PGPULSE_QUERY_MAX_POINTS: '50' }) } });
+  try {
+    for (let i = 0; i < 3; i++) {
+      await small.sampleNow();
+    }
+    const r = await small.query(heavy());
+    assert.equal(r.status, 200);
+    for (const refId of ['A', 'B', 'C', 'D']) {
+      assert.equal(r.json.results[refId].status, 413, refId);
+      assert.match(r.json.results[refId].error, /query budget exceeded: this request read more than 50 stored points.*narrow the time range.*PGPULSE_QUERY_MAX_POINTS/);
+    }
+    // a small query in its own request is answered
+    const ok = await small.query({ ...range(), queries: [{ refId: 'A', metric: 'connections' }] });
+    assert.equal(ok.json.results.A.status, 200);
+  } finally {
+    await small.destroy();
+  }
+});
