@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { Client } from 'pg';
 import { startPostgres, type TestPostgres } from '../../support/pg';
 import { startTestSidecar, type TestSidecar } from '../../support/sidecar';
 import { QueryRefused } from '../../../src/sidecar/engine/query-pool';
@@ -18,10 +19,15 @@ const env = (over: Record<string, string>) => ({ ...process.env, ...over });
 
 before(async () => {
   pg = await startPostgres();
-  await pg.query('CREATE TABLE iso (v int); INSERT INTO iso SELECT generate_series(1, 100)');
+  // an application role's statements (pgpulse leaves out its own role's)
+  await pg.query('CREATE ROLE app LOGIN; CREATE TABLE iso (v int); INSERT INTO iso SELECT generate_series(1, 100); GRANT SELECT ON iso TO app');
+  const app = new Client({ connectionString: pg.urlFor('postgres', 'app') });
+  await app.connect();
   for (let i = 0; i < 30; i++) {
-    await pg.query(`SELECT count(*) FROM iso WHERE v > ${i}`);
+    await app.query(`SELECT count(*) FROM iso WHERE v > ${i}`);
+    await app.query(`SELECT sum(v) FROM iso WHERE v < ${i}`);
   }
+  await app.end();
   sc = await startTestSidecar({ url: pg.url, extra: { env: env({ PGPULSE_QUERY_QUEUE: '1', PGPULSE_QUERY_WORKERS: '1' }) } });
   for (let i = 0; i < 3; i++) {
     await sc.sampleNow();
@@ -126,6 +132,8 @@ test('a request over its budget is answered per refId with the limit that stoppe
     for (let i = 0; i < 3; i++) {
       await small.sampleNow();
     }
+    const stored = small.sidecar.store.db.prepare("SELECT count(*) AS n FROM point p JOIN series s ON s.id = p.series_id WHERE s.collector = 'statements'").get() as { n: number };
+    assert.ok(stored.n > 50, `${stored.n} statement points stored: more than the budget`);
     const r = await small.query(heavy());
     assert.equal(r.status, 200);
     for (const refId of ['A', 'B', 'C', 'D']) {
