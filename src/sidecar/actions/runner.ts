@@ -15,6 +15,7 @@ import type { Store } from '../store/store';
 import { redact } from '../auth';
 import { createPool, describeDbError } from '../targets/connection';
 import { identityFromUrl } from '../neon/identity';
+import { scrubStatement } from '../store/scrub';
 import { PIN_SEARCH_PATH, pinnedQuery } from '../targets/safe-sql';
 import { auditFinish, auditStart, type AuditStatus } from './audit';
 import { actionKinds, type ActionKind, type ActionsConfig } from './config';
@@ -295,7 +296,8 @@ export class ActionRunner {
     if (!b) {
       throw new Refusal(404, `no backend with pid ${pid} on target ${this.target.name}`, object);
     }
-    const backend = { pid: b.pid, backend_type: b.backend_type, application_name: b.app, state: b.state, datname: b.datname, usename: b.usename, running_ms: b.running_ms, query: b.query };
+    // pg_stat_activity keeps the text as sent, constants and all: scrubbed like stored statement texts
+    const backend = { pid: b.pid, backend_type: b.backend_type, application_name: b.app, state: b.state, datname: b.datname, usename: b.usename, running_ms: b.running_ms, query: scrubStatement(b.query) };
     const fn = action === 'cancel' ? 'pg_cancel_backend' : 'pg_terminate_backend';
     // every condition is checked again inside the statement itself, so nothing changes between check and act
     const sql = `SELECT ${fn}(pid) AS signalled FROM pg_stat_activity

@@ -2,7 +2,10 @@
  * Versioned schema migrations for the SQLite history. Append only: a released migration is never
  * edited, so every existing data directory upgrades the same way.
  */
-export const migrations: Array<{ version: number; sql: string }> = [
+import type Database from 'better-sqlite3';
+import { scrubStatement } from './scrub';
+
+export const migrations: Array<{ version: number; sql: string; run?: (db: Database.Database) => void }> = [
   {
     version: 1,
     sql: `
@@ -102,5 +105,20 @@ export const migrations: Array<{ version: number; sql: string }> = [
       );
       CREATE INDEX action_audit_by_time ON action_audit (target_id, ts);
     `,
+  },
+  {
+    // statement texts were stored verbatim before: utility statements keep their passwords
+    version: 3,
+    sql: '',
+    run: (db) => {
+      const rows = db.prepare('SELECT target_id, queryid, text FROM statement_text').all() as Array<{ target_id: number; queryid: string; text: string }>;
+      const update = db.prepare('UPDATE statement_text SET text = ? WHERE target_id = ? AND queryid = ?');
+      for (const r of rows) {
+        const clean = scrubStatement(r.text);
+        if (clean !== r.text) {
+          update.run(clean, r.target_id, r.queryid);
+        }
+      }
+    },
   },
 ];

@@ -8,6 +8,7 @@ import { accessSync, constants as fsConstants, existsSync, mkdirSync, readFileSy
 import { dirname, join } from 'node:path';
 import { describeFault, nextDelayMs, storeFaultKind, StoreWriteError, type StoreProblem } from './faults';
 import { migrations } from './migrations';
+import { scrubStatement } from './scrub';
 import type { CollectedSample, EntityInfo, LabelFilter, RangeTotal, SampleInfo, SeriesValues, StoredEvent } from './types';
 
 /** a full copy of every value this often, so readers never scan far back to carry values forward */
@@ -196,6 +197,7 @@ export class Store {
       if (m.version > current) {
         db.transaction(() => {
           db.exec(m.sql);
+          m.run?.(db);
           db.pragma(`user_version = ${m.version}`);
         })();
       }
@@ -703,7 +705,7 @@ export class Store {
       const stmt = this.stmt('INSERT OR IGNORE INTO statement_text (target_id, queryid, text, first_seen) VALUES (?, ?, ?, ?)');
       this.conn.transaction(() => {
         for (const t of texts) {
-          stmt.run(targetId, t.queryid, t.text, ts);
+          stmt.run(targetId, t.queryid, scrubStatement(t.text), ts);
         }
       })();
     });
@@ -717,7 +719,8 @@ export class Store {
     const out = new Map<string, string>();
     for (const r of rows) {
       if (r) {
-        out.set(r.queryid, r.text);
+        // scrubbed when stored too; again here so a rule added later also covers older texts
+        out.set(r.queryid, scrubStatement(r.text));
       }
     }
     return out;
@@ -747,6 +750,27 @@ export class Store {
 
   kvSet(key: string, value: string): void {
     this.write(() => this.stmt('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value));
+  }
+
+  /**
+   * Texts of statements pg_stat_statements has not shown since the cutoff: they are kept no longer
+   * than the history that could show them (retention), not forever.
+   */
+  private dropUnseenStatementTexts(cutoff: number): void {
+    const live = new Set(
+      (this.db.prepare("SELECT target_id, labels FROM entity WHERE collector = 'statements' AND last_seen >= ?").all(cutoff) as Array<{ target_id: number; labels: string }>).map(
+        (e) => `${e.target_id}\u0000${parseLabels(e.labels).queryid ?? ''}`,
+      ),
+    );
+    const old = this.db.prepare('SELECT target_id, queryid FROM statement_text WHERE first_seen < ?').all(cutoff) as Array<{ target_id: number; queryid: string }>;
+    const drop = this.db.prepare('DELETE FROM statement_text WHERE target_id = ? AND queryid = ?');
+    this.db.transaction(() => {
+      for (const t of old) {
+        if (!live.has(`${t.target_id}\u0000${t.queryid}`)) {
+          drop.run(t.target_id, t.queryid);
+        }
+      }
+    })();
   }
 
   /**
@@ -824,6 +848,7 @@ export class Store {
       })();
     }
     this.db.prepare('DELETE FROM event WHERE ts < ?').run(now - opts.retentionMs);
+    this.dropUnseenStatementTexts(now - opts.retentionMs);
     return { removed };
   }
 }
