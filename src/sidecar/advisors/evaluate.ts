@@ -5,7 +5,7 @@
 import type { PoolClient } from 'pg';
 import type { Store } from '../store/store';
 import { isNeonTarget, neonAdvice } from './rules/neon';
-import { activityFacts, connectedDatabase, databaseFacts, indexFacts, settingFacts, statementFacts, tableFacts } from './history';
+import { activityFacts, connectedDatabase, databaseFacts, historySpan, indexFacts, settingFacts, statementFacts, tableFacts, type StatementFacts, type TableFacts } from './history';
 import { proveCandidates } from './prove';
 import { duplicateIndexRule, invalidIndexRule, parseIndexes, unusedIndexRule } from './rules/indexes';
 import { maintenanceRules } from './rules/maintenance';
@@ -33,6 +33,26 @@ export interface Evaluation {
   notes: string[];
 }
 
+/** Below this much stored history, statement and table evidence comes from lifetime counters. */
+export const FIRST_RUN_SPAN_MS = 3_600_000;
+
+/**
+ * A fresh install has seconds of history, so deltas inside the window show nothing even when
+ * pg_stat_statements already counts 361 calls of a full-table scan. Until pgpulse has sampled for
+ * an hour, statement and table rules read the counters' totals since their last reset, and say so.
+ */
+function lifetimeEvidence(store: Store, target: string, w: { from: number; to: number }, now: number, span: number) {
+  const tables = tableFacts(store, target, w, 'lifetime');
+  const statements = statementFacts(store, target, w, 'lifetime');
+  const since = Math.min(...[...tables, ...statements].map((f) => f.since ?? Infinity));
+  if (!Number.isFinite(since)) {
+    return undefined;
+  }
+  const days = Math.max(0, (now - since) / 86_400_000);
+  const description = `since statistics reset on ${new Date(since).toISOString().slice(0, 10)} (${days < 1 ? days.toFixed(2) : Math.round(days)} days): lifetime counters, as pgpulse has only ${Math.round(span / 1000)} s of history yet`;
+  return { tables, statements, window: { from: since, to: now, description } };
+}
+
 export async function evaluateFindings(input: EvaluateInput): Promise<Evaluation> {
   const o: AdvisorOptions = { ...defaultAdvisorOptions, ...input.options };
   const now = input.now ?? Date.now();
@@ -53,11 +73,20 @@ export async function evaluateFindings(input: EvaluateInput): Promise<Evaluation
   findings.push(...maintenanceRules(tables, settings, o, now, w));
 
   const statements = statementFacts(store, target, w);
+  const span = historySpan(store, target, 'tables', w);
+  const lifetime = span < Math.min(FIRST_RUN_SPAN_MS, o.windowMs) ? lifetimeEvidence(store, target, w, now, span) : undefined;
+  if (lifetime) {
+    notes.push(`first run: statement and table findings use lifetime counters (${lifetime.window.description.split(':')[0]}); they switch to the last ${(o.windowMs / 3_600_000).toFixed(0)} h once pgpulse has sampled for an hour`);
+  }
+  // the evidence statement and table rules read: range deltas, or lifetime totals on a first run
+  const evTables: TableFacts[] = lifetime?.tables ?? tables;
+  const evStatements: StatementFacts[] = lifetime?.statements ?? statements;
+  const evWindow = lifetime?.window ?? window;
   if (store.lastSample(target, 'statements') === undefined) {
     notes.push('no pg_stat_statements samples: statement and missing-index rules need the extension (pgpulse doctor explains how)');
   }
   const shaped = [];
-  for (const s of statements) {
+  for (const s of evStatements) {
     if (!s.text) {
       continue;
     }
@@ -67,15 +96,15 @@ export async function evaluateFindings(input: EvaluateInput): Promise<Evaluation
     }
     shaped.push({ s, shape });
     findings.push(
-      ...statementHeuristics(s, shape, o, window, (schema, name) => {
-        const t = findTable(tables, schema, name);
+      ...statementHeuristics(s, shape, o, evWindow, (schema, name) => {
+        const t = findTable(evTables, schema, name);
         return t ? { schema: t.schema, table: t.table } : undefined;
       }),
     );
   }
 
   const database = connectedDatabase(store, target);
-  const candidates = missingIndexCandidates(shaped, tables, parsed, o, database);
+  const candidates = missingIndexCandidates(shaped, evTables, parsed, o, database);
   const proofs: Proof[] = candidates.map(() => ({ method: 'none', note: 'not proven: no database connection for EXPLAIN' }));
   if (candidates.length && input.connect) {
     const todo: number[] = [];
@@ -113,12 +142,12 @@ export async function evaluateFindings(input: EvaluateInput): Promise<Evaluation
   const withCandidate = new Set<string>();
   candidates.forEach((c, i) => {
     withCandidate.add(`${c.schema}.${c.table}`);
-    const f = missingIndexFinding(c, proofs[i], o, window);
+    const f = missingIndexFinding(c, proofs[i], o, evWindow);
     if (f) {
       findings.push(f);
     }
   });
-  findings.push(...seqScanHeavyFindings(tables, withCandidate, o, window, shaped));
+  findings.push(...seqScanHeavyFindings(evTables, withCandidate, o, evWindow, shaped));
 
   findings.push(
     ...serverRules({ activity: activityFacts(store, target, now), settings, databases: databaseFacts(store, target, w), statements, indexes }, o, window),

@@ -21,10 +21,19 @@ interface RowFacts {
   lastTs: number | null;
   /** the row is in the newest sample */
   present: boolean;
+  /** lifetime mode: the counters' epoch (statistics reset or server start), epoch ms */
+  since: number | null;
 }
 
+/**
+ * range: Σ reset-aware deltas inside the window (the normal evidence).
+ * lifetime: the newest sample's counters as they are — totals since the statistics were last
+ * reset — for a fresh install whose stored history is too short to show anything yet.
+ */
+export type EvidenceMode = 'range' | 'lifetime';
+
 /** Deltas and latest values of a collector's rows within [from, to]. */
-export function collectRows(store: Store, target: string, collector: string, counters: string[], gauges: string[], w: Window): { rows: Map<string, RowFacts>; samples: SampleInfo[] } {
+export function collectRows(store: Store, target: string, collector: string, counters: string[], gauges: string[], w: Window, mode: EvidenceMode = 'range'): { rows: Map<string, RowFacts>; samples: SampleInfo[] } {
   const samples = store.samples(target, collector, w.from, w.to);
   const okSamples = samples.filter((s) => s.ok);
   const lastOk = okSamples.length ? okSamples[okSamples.length - 1] : undefined;
@@ -43,7 +52,7 @@ export function collectRows(store: Store, target: string, collector: string, cou
     const key = JSON.stringify(s.labels);
     let r = rows.get(key);
     if (!r) {
-      r = { labels: s.labels, deltas: {}, latest: {}, firstTs: null, lastTs: null, present: false };
+      r = { labels: s.labels, deltas: {}, latest: {}, firstTs: null, lastTs: null, present: false, since: null };
       rows.set(key, r);
     }
     for (let i = 0; i < s.values.length; i++) {
@@ -55,7 +64,16 @@ export function collectRows(store: Store, target: string, collector: string, cou
         }
       }
     }
-    if (counters.includes(s.field)) {
+    if (counters.includes(s.field) && mode === 'lifetime') {
+      for (let i = s.values.length - 1; i >= 0; i--) {
+        if (s.values[i] !== null && samples[i].ok) {
+          r.deltas[s.field] = s.values[i];
+          const e = epochs.get(key)?.[i] ?? samples[i].epoch ?? null;
+          r.since = e === null ? r.since : r.since === null ? e : Math.min(r.since, e);
+          break;
+        }
+      }
+    } else if (counters.includes(s.field)) {
       let sum: number | null = null;
       for (const d of counterDeltas(samples, s.values, epochs.get(key))) {
         // the sample before the window only anchors the first delta
@@ -115,14 +133,16 @@ export interface TableFacts {
   d: Record<string, number | null>;
   g: Record<string, number | null>;
   present: boolean;
+  /** lifetime mode: since when the counters count */
+  since?: number | null;
 }
 
 const TABLE_COUNTERS = ['seq_scan', 'seq_tup_read', 'idx_scan', 'n_tup_ins', 'n_tup_upd', 'n_tup_del', 'vacuum_count', 'autovacuum_count', 'analyze_count', 'autoanalyze_count', 'heap_blks_read', 'heap_blks_hit'];
 const TABLE_GAUGES = ['n_live_tup', 'n_dead_tup', 'n_mod_since_analyze', 'last_vacuum_ms', 'last_autovacuum_ms', 'last_analyze_ms', 'last_autoanalyze_ms', 'size_bytes', 'heap_bytes'];
 
-export function tableFacts(store: Store, target: string, w: Window): TableFacts[] {
-  const { rows } = collectRows(store, target, 'tables', TABLE_COUNTERS, TABLE_GAUGES, w);
-  return [...rows.values()].map((r) => ({ schema: r.labels.schemaname, table: r.labels.relname, datname: r.labels.datname ?? '', d: r.deltas, g: r.latest, present: r.present }));
+export function tableFacts(store: Store, target: string, w: Window, mode: EvidenceMode = 'range'): TableFacts[] {
+  const { rows } = collectRows(store, target, 'tables', TABLE_COUNTERS, TABLE_GAUGES, w, mode);
+  return [...rows.values()].map((r) => ({ schema: r.labels.schemaname, table: r.labels.relname, datname: r.labels.datname ?? '', d: r.deltas, g: r.latest, present: r.present, since: r.since }));
 }
 
 export interface StatementFacts {
@@ -136,10 +156,12 @@ export interface StatementFacts {
   blksHit: number;
   blksRead: number;
   tempBlksWritten: number;
+  /** lifetime mode: since when the counters count */
+  since?: number | null;
 }
 
-export function statementFacts(store: Store, target: string, w: Window): StatementFacts[] {
-  const { rows } = collectRows(store, target, 'statements', ['calls', 'total_exec_time', 'rows', 'shared_blks_hit', 'shared_blks_read', 'temp_blks_written'], [], w);
+export function statementFacts(store: Store, target: string, w: Window, mode: EvidenceMode = 'range'): StatementFacts[] {
+  const { rows } = collectRows(store, target, 'statements', ['calls', 'total_exec_time', 'rows', 'shared_blks_hit', 'shared_blks_read', 'temp_blks_written'], [], w, mode);
   const list = [...rows.values()].filter((r) => (r.deltas.calls ?? 0) > 0);
   const texts = store.statementTexts(target, [...new Set(list.map((r) => r.labels.queryid))]);
   return list.map((r) => ({
@@ -153,6 +175,7 @@ export function statementFacts(store: Store, target: string, w: Window): Stateme
     blksHit: r.deltas.shared_blks_hit ?? 0,
     blksRead: r.deltas.shared_blks_read ?? 0,
     tempBlksWritten: r.deltas.temp_blks_written ?? 0,
+    since: r.since,
   }));
 }
 
@@ -232,4 +255,10 @@ export function databaseFacts(store: Store, target: string, w: Window): Database
 export function connectedDatabase(store: Store, target: string): string | undefined {
   const ents = store.entities(target, 'tables');
   return ents.length ? ents.sort((a, b) => b.lastSeen - a.lastSeen)[0].labels.datname : undefined;
+}
+
+/** How long the stored history in the window reaches back: first to last successful sample. */
+export function historySpan(store: Store, target: string, collector: string, w: Window): number {
+  const ok = store.samples(target, collector, w.from, w.to).filter((s) => s.ok);
+  return ok.length < 2 ? 0 : ok[ok.length - 1].ts - ok[0].ts;
 }
