@@ -96,7 +96,14 @@ export function indexAdvice(f: IndexFacts, points: ProbePoint[], targetRecall: n
     out.push(`${f.dims} dimensions as vector (4 bytes each): an index on (column::halfvec(${f.dims})) is half the size with little recall loss; query with the same cast`);
   }
   if (f.tableRows !== null && f.deadTuples !== null && f.tableRows > 0 && f.deadTuples / f.tableRows > 0.1) {
-    out.push(`${Math.round((100 * f.deadTuples) / f.tableRows)}% dead tuples: they take ${param} slots until VACUUM (HNSW vacuum is slow: schedule it)`);
+    const pct = Math.round((100 * f.deadTuples) / f.tableRows);
+    // before 0.8.4 vacuuming an HNSW index can corrupt it: the fix is the upgrade first, not VACUUM
+    const vacuumBug = f.amname === 'hnsw' && f.bugs.some((b) => b.includes('HNSW vacuum'));
+    out.push(
+      vacuumBug
+        ? `${pct}% dead tuples: they take ${param} slots until VACUUM, but HNSW vacuum on this pgvector version can corrupt the index: upgrade pgvector to 0.8.4+ (ALTER EXTENSION vector UPDATE) before VACUUM ${f.schema}.${f.table}, then REINDEX INDEX CONCURRENTLY ${f.schema}.${f.index}`
+        : `${pct}% dead tuples: they take ${param} slots until VACUUM (HNSW vacuum is slow: schedule it)`,
+    );
   }
   if (f.amname === 'ivfflat' && f.lists !== null && f.tableRows !== null && f.tableRows > 0) {
     const ideal = f.tableRows <= 1_000_000 ? f.tableRows / 1000 : Math.sqrt(f.tableRows);

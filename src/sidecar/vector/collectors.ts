@@ -11,7 +11,7 @@ import { accessMethodOf, classifyStatement, loadParser, mayBeVectorQuery, type V
 import { vectorConfigOf } from './config';
 import { discover, type AnnIndex, type Discovery } from './discovery';
 import { matchIndex } from './match';
-import { probeRows, runProbes, type ProbeRun, type ProbeState } from './probes';
+import { indexKey, probeRows, runProbes, type ProbeRun, type ProbeState } from './probes';
 import { PIN_SEARCH_PATH, quoteIdent } from '../targets/safe-sql';
 
 /** classification per target and queryid (null = not a vector query); texts never change */
@@ -75,7 +75,14 @@ async function explainUse(db: PoolClient, ctx: TargetContext, text: string, inde
     return ann ? { used: ann.indexrelname, status: `EXPLAIN: index scan on ${ann.indexrelname}` } : { used: null, status: 'EXPLAIN: no ANN index scan in the plan' };
   } catch (e) {
     await db.query('ROLLBACK TO SAVEPOINT pgpulse_explain').catch(() => undefined);
-    return { used: null, status: `not checked: EXPLAIN failed (${(e as Error).message.split('\n')[0]})` };
+    const msg = (e as Error).message.split('\n')[0];
+    if ((e as { code?: string }).code === '42501') {
+      // plan checks need SELECT on the query's tables, like the probes
+      const role = (await db.query('SELECT current_user AS u').catch(() => ({ rows: [{ u: 'the pgpulse role' }] }))).rows[0].u as string;
+      const tables = [...new Set(indexes.map((i) => `${i.schemaname}.${i.relname}`))];
+      return { used: null, status: `not checked: EXPLAIN failed (${msg}): plan checks need SELECT on the query's tables for role ${role}; fix: GRANT SELECT ON <table> TO ${role}${tables.length ? ` (vector tables: ${tables.join(', ')})` : ''}` };
+    }
+    return { used: null, status: `not checked: EXPLAIN failed (${msg})` };
   }
 }
 
@@ -87,6 +94,7 @@ function indexRow(i: AnnIndex): SampleRow {
       table_bytes: i.tableBytes,
       table_rows: i.tableRows,
       dead_tuples: i.deadTuples,
+      idx_scan: i.idxScan ?? null,
       dims: i.dims,
       m: i.m,
       ef_construction: i.efConstruction,
@@ -244,6 +252,8 @@ export const vectorProbeCollector: Collector = {
     const runRow = rows[rows.length - 1];
     runRow.info = { ...runRow.info, target_recall: cfg.targetRecall, sweep: cfg.sweep, sample_size: cfg.sampleSize, max_exact_rows: cfg.maxExactRows };
     runRow.values.target_recall = cfg.targetRecall;
-    return { rows };
+    // indexes that could not be probed (no SELECT, an error) make the collector partly fail: health, doctor and the panels say why
+    const problems = run.probes.filter((p) => p.status.startsWith('permission denied') || p.status.startsWith('error:')).map((p) => `probe of ${indexKey(p.index)}: ${p.status}`);
+    return { rows, problems };
   },
 };

@@ -39,6 +39,8 @@ export interface AnnIndex {
   /** pg_class.reltuples when analyzed, else n_live_tup */
   tableRows: number | null;
   deadTuples: number | null;
+  /** pg_stat_user_indexes.idx_scan (cumulative; HNSW and IVFFlat scans count) */
+  idxScan?: number | null;
   valid: boolean;
   predicate: string | null;
   indexdef: string;
@@ -148,6 +150,7 @@ SELECT pg_catalog.current_database() AS datname, n.nspname AS schemaname, t.reln
        pg_catalog.array_to_string(ic.reloptions, ',') AS reloptions,
        pg_catalog.pg_relation_size(i.indexrelid) AS size_bytes, pg_catalog.pg_relation_size(t.oid) AS table_bytes,
        t.reltuples, s.n_live_tup, s.n_dead_tup, i.indisvalid,
+       (SELECT ui.idx_scan FROM pg_catalog.pg_stat_user_indexes ui WHERE ui.indexrelid = i.indexrelid) AS idx_scan,
        pg_catalog.pg_get_expr(i.indpred, i.indrelid) AS predicate,
        op.oprname AS operator, op.nspname AS operator_schema
 FROM pg_catalog.pg_index i
@@ -257,6 +260,7 @@ export async function discover(db: PoolClient, vectorVersion: string | null, met
       tableBytes: Number(r.table_bytes),
       tableRows: reltuples !== null && reltuples >= 0 ? reltuples : num(r.n_live_tup),
       deadTuples: num(r.n_dead_tup),
+      idxScan: num(r.idx_scan),
       valid: r.indisvalid === true,
       predicate: shown(r.predicate ?? null),
       indexdef: shown(r.indexdef) as string,

@@ -7,6 +7,7 @@ import type { Frame } from '../../model/frames';
 import { bucketDeltas, loadSeries, rangeDeltas, type EngineContext } from '../engine/context';
 import { columnsOf, seriesFrame, tableFrame } from '../engine/series-frames';
 import type { LabelFilter } from '../store/types';
+import { probeProblems } from './probe-status';
 import { indexAdvice, queryAdvice, type AdvisedSetting, type IndexFacts, type ProbePoint } from './advice';
 
 interface QueryEntity {
@@ -322,14 +323,9 @@ export function vectorRecallCurve(ctx: EngineContext): Frame[] {
 
 /** why there is no curve: probes off, a failing run (e.g. no SELECT on the table) or no run yet */
 function probeStatusNotice(ctx: EngineContext): string {
-  const run = ctx.store.entities(ctx.query.target, 'vector_probe', { object: 'run' })[0];
-  const failing = ((run?.info.probes as Array<{ index: string; status: string }> | undefined) ?? []).filter((p) => p.status !== 'ok');
-  if (failing.length > 0) {
-    return `probes could not measure recall: ${failing.map((p) => `${p.index}: ${p.status}`).join('; ')}`;
-  }
-  const last = ctx.store.lastSample(ctx.query.target, 'vector_probe', false);
-  if (last && !last.ok) {
-    return 'the latest probe run failed: see pgpulse health / doctor for the error';
+  const problems = probeProblems(ctx.store, ctx.query.target);
+  if (problems.length > 0) {
+    return `probes could not measure recall: ${problems.join('; ')}`;
   }
   return 'no probe run with recall in this range: probes are opt-in per target (vector.probes.enabled: true); tables above vector.probes.maxExactRows get latency only';
 }
@@ -375,7 +371,14 @@ export function vectorIndexes(ctx: EngineContext): Frame[] {
   };
   const builds = currentObjects(ctx, 'build', 'blocks_total');
   const buildInfo = ctx.store.entities(t, 'vector', { object: 'build' }).filter((e) => builds.present.has(JSON.stringify(e.labels)));
+  // index scans inside the range: Δ pg_stat_user_indexes.idx_scan (HNSW and IVFFlat scans count)
+  const scans = new Map<string, number>();
+  for (const e of rangeDeltas(loadSeries(ctx, 'vector', ['idx_scan'], { ...base, object: 'index' }), ['idx_scan']).values()) {
+    scans.set(JSON.stringify(e.labels), e.totals.idx_scan);
+  }
   const probes = latestProbes(ctx);
+  const runInfo = ctx.store.entities(t, 'vector_probe', { object: 'run' })[0]?.info;
+  const probeRunStatus = new Map(((runInfo?.probes as Array<{ index: string; status: string }> | undefined) ?? []).map((p) => [p.index, p.status]));
   const queries = vectorQueries({ ...ctx, filter: {} } as EngineContext);
   const k = ctx.query.k ?? ctx.metric.defaults?.k ?? 10;
   const rows: Array<Record<string, unknown>> = [];
@@ -403,6 +406,8 @@ export function vectorIndexes(ctx: EngineContext): Frame[] {
     const adv = probes.advised.get(`${labels.schemaname}.${labels.indexrelname}`);
     const advice = indexAdvice(facts, mine, probes.targetRecall, adv);
     if (build) advice.unshift(`building: ${build.info.phase}`);
+    const failed = probeRunStatus.get(`${labels.schemaname}.${labels.indexrelname}`);
+    if (failed && failed !== 'ok' && !failed.startsWith('partial')) advice.unshift(`probe: ${failed}`);
     rows.push({
       kind: 'index',
       schema: labels.schemaname,
@@ -422,9 +427,12 @@ export function vectorIndexes(ctx: EngineContext): Frame[] {
       rows: facts.tableRows,
       dead: facts.deadTuples,
       recall: dflt?.recall ?? null,
+      recall_lower: dflt?.lower ?? null,
+      recall_upper: dflt?.upper ?? null,
       p95: dflt?.p95 ?? null,
       best: advice.best,
       queries: queries.filter((q) => q.info.expected_index === labels.indexrelname).length,
+      scans: scans.get(key) ?? null,
       advice: advice.join(' | ') || 'ok',
     });
   }
@@ -449,7 +457,7 @@ export function vectorIndexes(ctx: EngineContext): Frame[] {
       key: '',
       opclass: '',
       operator: '',
-      dims: null, m: null, ef_construction: null, lists: null, size: null, cache_share: null, lfc_share: null, rows: null, dead: null, recall: null, p95: null, best: null, queries: 0,
+      dims: null, m: null, ef_construction: null, lists: null, size: null, cache_share: null, lfc_share: null, rows: null, dead: null, recall: null, p95: null, best: null, queries: 0, scans: null,
       advice: `building (pid ${b.labels.pid}): ${String(b.info.phase)}${total ? `, ${Math.round((100 * (done ?? 0)) / total)}% of ${total} blocks` : ''}; a NOTICE "hnsw graph no longer fits into maintenance_work_mem" in the log means the slow path: raise maintenance_work_mem`,
     });
   }
@@ -486,6 +494,7 @@ export function vectorIndexes(ctx: EngineContext): Frame[] {
         p95: null,
         best: null,
         queries: users.length,
+        scans: null,
         advice: users.length
           ? `queried by ${users.length} vector quer${users.length === 1 ? 'y' : 'ies'} without an ANN index: every call scans and sorts the table; CREATE INDEX CONCURRENTLY ON ${labels.schemaname}.${labels.relname} USING hnsw (${labels.column} ${users[0].info.operator === '<=>' ? 'vector_cosine_ops' : users[0].info.operator === '<#>' ? 'vector_ip_ops' : 'vector_l2_ops'})`
           : 'no ANN index (no vector query on it seen in pg_stat_statements)',
@@ -515,9 +524,12 @@ export function vectorIndexes(ctx: EngineContext): Frame[] {
         f('rows', 'number', (r) => r.rows, { displayName: 'Table rows', unit: 'short' }),
         f('dead_tuples', 'number', (r) => r.dead, { displayName: 'Dead tuples', unit: 'short' }),
         f('recall', 'number', (r) => r.recall, { displayName: `Recall@${k} (default)`, unit: 'percentunit' }),
+        f('recall_lower', 'number', (r) => (r as { recall_lower?: number | null }).recall_lower ?? null, { displayName: 'Recall 95 % lower', unit: 'percentunit' }),
+        f('recall_upper', 'number', (r) => (r as { recall_upper?: number | null }).recall_upper ?? null, { displayName: 'Recall 95 % upper', unit: 'percentunit' }),
         f('p95_ms', 'number', (r) => r.p95, { displayName: 'Probe p95 (default)', unit: 'ms' }),
-        f('best_ef_search', 'number', (r) => r.best, { displayName: `Smallest ef_search/probes for recall ≥ ${probes.targetRecall}` }),
+        f('best_ef_search', 'number', (r) => r.best, { displayName: `Advised ef_search/probes (recall interval ≥ ${probes.targetRecall})` }),
         f('vector_queries', 'number', (r) => r.queries, { displayName: 'Vector queries' }),
+        f('idx_scan', 'number', (r) => r.scans, { displayName: 'Index scans (range)', unit: 'short' }),
         f('advice', 'string', (r) => r.advice, { displayName: 'Advice' }),
       ],
       `HNSW / IVFFlat indexes and unindexed vector columns from the latest discovery; recall and latency from the latest probe run (pgvector ${String(server.version ?? '?')})`,

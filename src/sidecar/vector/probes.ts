@@ -150,6 +150,16 @@ function isTimeout(e: unknown): boolean {
   return (e as { code?: string }).code === '57014';
 }
 
+/** "permission denied" with the role and the GRANT that fixes it */
+async function permissionStatus(db: PoolClient, i: AnnIndex, e: Error): Promise<string> {
+  const role = await db
+    .query(OWN_QUERY_MARK + 'SELECT current_user AS u')
+    .then((r) => String(r.rows[0].u))
+    .catch(() => 'the pgpulse role');
+  const tbl = `${qi(i.schemaname)}.${qi(i.relname)}`;
+  return `permission denied (${e.message}): probes and plan checks need SELECT on ${tbl} for role ${role}; fix: GRANT SELECT ON ${tbl} TO ${qi(role)}`;
+}
+
 /** The probe SQL of one index: ORDER BY <indexed key> <op> $1 LIMIT k, with the index predicate. */
 export function annSql(i: AnnIndex, k: number): string {
   const pred = i.probePredicate ?? i.predicate;
@@ -342,7 +352,7 @@ export async function runProbes(db: PoolClient, indexes: AnnIndex[], cfg: ProbeC
         }
         break;
       }
-      probe.status = `error: ${(e as Error).message}`;
+      probe.status = (e as { code?: string }).code === '42501' ? await permissionStatus(db, i, e as Error) : `error: ${(e as Error).message}`;
       probes.push(probe);
     }
   }
