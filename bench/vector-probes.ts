@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   const d = await discover(c as never, '0.8.0', accessMethodOf);
   const runsFor = async (raw: Record<string, unknown>): Promise<ProbeRun[]> => {
     const cfg = parseVectorConfig({ probes: { enabled: true, ...raw } }).probes;
-    const state = { next: null, run: 0, advice: new Map<string, number | null>() };
+    const state = { next: null, run: 0, advice: new Map<string, number | null>(), pool: new Map() };
     const out: ProbeRun[] = [];
     for (let r = 0; r < RUNS; r++) {
       out.push(await runProbes(c as never, d.indexes, cfg, state));

@@ -39,10 +39,11 @@ export interface ProbePoint {
 
 /** the setting the probes advised (decided at probe time with hysteresis, see recall-stats.ts) */
 export interface AdvisedSetting {
-  /** null: no measured setting clears the target */
+  /** null: no measured setting clears the target (or still collecting) */
   value: number | null;
   reason: string;
   param: string;
+  collecting?: boolean;
 }
 
 /** halfvec halves index size and memory with little recall loss for embeddings this wide */
@@ -68,6 +69,8 @@ export function indexAdvice(f: IndexFacts, points: ProbePoint[], targetRecall: n
       } else if (dflt && dflt.value !== null && advised.value < dflt.value) {
         out.push(`${param} = ${advised.value} already reaches ${at} ≥ ${targetRecall}: lower it from ${dflt.value} for faster queries if latency matters (${advised.reason})`);
       }
+    } else if (advised.collecting) {
+      out.push(`no ${param} advice yet: ${advised.reason}`);
     } else {
       const top = [...measured].sort((a, b) => (b.recall as number) - (a.recall as number))[0];
       out.push(

@@ -240,11 +240,11 @@ export const vectorProbeCollector: Collector = {
       // the advice survives a sidecar restart: hysteresis starts from what was advised last
       const advice = new Map<string, number | null>();
       for (const e of ctx.store.entities(ctx.target.name, 'vector_probe', { object: 'advice', k: String(cfg.k) })) {
-        if (e.info.advised !== undefined) {
+        if (e.info.advised !== undefined && e.info.collecting !== true) {
           advice.set(`${e.labels.schemaname}.${e.labels.indexrelname}`, e.info.advised as number | null);
         }
       }
-      return { next: null, run: 0, advice };
+      return { next: null, run: 0, advice, pool: new Map() };
     });
     const run = await runProbes(db, d.indexes, cfg, state);
     lastProbeRuns.set(ctx.target.name, run);

@@ -216,7 +216,7 @@ export function vectorRecallSweep(ctx: EngineContext): Frame[] {
       { field: 'recall_lower', bound: 'lower' },
       { field: 'recall_upper', bound: 'upper' },
     ],
-    'recall@k per swept ef_search / probes (mean over the query vectors of |ANN top-k ∩ exact top-k| / k) with its 95 % interval (bound = lower / upper: Wilson score with a design-effect-adjusted sample size); each point is the latest probe run at or before the end of the step',
+    'recall@k per swept ef_search / probes (mean over the query vectors of |ANN top-k ∩ exact top-k| / k) with its 95 % interval (bound = lower / upper: Wilson score over the query vectors); each point is the latest probe run at or before the end of the step',
     true,
   );
 }
@@ -266,7 +266,7 @@ function latestProbes(ctx: EngineContext): { points: ProbePoint[]; targetRecall:
   const advised = new Map<string, AdvisedSetting>();
   for (const e of ctx.store.entities(ctx.query.target, 'vector_probe', { object: 'advice', indexrelname: ctx.filter.indexrelname })) {
     if (ctx.query.k !== undefined && e.labels.k !== String(ctx.query.k)) continue;
-    advised.set(`${e.labels.schemaname}.${e.labels.indexrelname}`, { value: (e.info.advised as number | null | undefined) ?? null, reason: String(e.info.reason ?? ''), param: String(e.info.param ?? '') });
+    advised.set(`${e.labels.schemaname}.${e.labels.indexrelname}`, { value: (e.info.advised as number | null | undefined) ?? null, reason: String(e.info.reason ?? ''), param: String(e.info.param ?? ''), collecting: e.info.collecting === true });
   }
   return { points: [...by.values()].filter((p) => p.ts === newest.get(p.index)), targetRecall, advised };
 }
@@ -306,7 +306,7 @@ export function vectorRecallCurve(ctx: EngineContext): Frame[] {
         col('p95_ms', 'number', (p) => p.p95, { displayName: 'p95 latency', unit: 'ms' }),
         col('p95_delta_ms', 'number', (p) => (p.p95 !== null && dflt?.p95 !== null && dflt?.p95 !== undefined ? p.p95 - dflt.p95 : null), { displayName: 'p95 vs session setting', unit: 'ms' }),
       ],
-      `recall@k and p95 latency per ef_search / probes of ${key}, latest probe run; interval: 95 % Wilson score with a design-effect-adjusted sample size`,
+      `recall@k and p95 latency per ef_search / probes of ${key}, latest probe run; interval: 95 % Wilson score over the query vectors`,
     );
     frame.name = key;
     frame.meta = { ...frame.meta, preferredVisualisationType: 'graph', notices: [...(frame.meta?.notices ?? []), { severity: 'info', text: note }] };
@@ -337,6 +337,9 @@ export function tradeOff(curve: ProbePoint[], dflt: ProbePoint | null, adv: Advi
   const param = adv?.param || 'ef_search';
   if (!adv) {
     return `no advice yet: recall is not measured (see the probe status)`;
+  }
+  if (adv.collecting) {
+    return `no ${param} advice yet: ${adv.reason}`;
   }
   if (adv.value === null) {
     const top = [...curve].filter((p) => p.recall !== null).sort((a, b) => (b.recall as number) - (a.recall as number))[0];

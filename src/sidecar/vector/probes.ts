@@ -32,6 +32,8 @@ export interface ProbeState {
   run: number;
   /** advised ef_search / probes per index (null = none clears the target); kept across runs for hysteresis */
   advice: Map<string, number | null>;
+  /** per-query recalls of the last runs per index, by setting value (see adviseFromPool) */
+  pool: Map<string, { sig: string; runs: Array<Map<number, number[]>> }>;
 }
 
 export interface SettingResult {
@@ -41,8 +43,6 @@ export interface SettingResult {
   latenciesMs: number[];
   /** mean recall@k with its 95 % interval (null when no exact answer) */
   recall: RecallEstimate | null;
-  /** the same sample's interval at 99 %: what the advice moves on */
-  recall99: RecallEstimate | null;
   /** recall@k of each query vector, in query order */
   perQuery: number[] | null;
   returnedMean: number;
@@ -208,6 +208,48 @@ async function buildQueries(db: PoolClient, clock: Clock, i: AnnIndex, rows: Arr
   });
 }
 
+/** runs whose query vectors the advice pools (the index and its table must not have changed) */
+export const ADVICE_RUNS = 5;
+
+/**
+ * The advice reads the per-query recalls of the last ADVICE_RUNS runs together: one run's sample
+ * is enough to show the curve, but a 99 % interval that can clear 0.95 needs a few hundred
+ * queries (even all-perfect answers: n ≥ 127). The pool starts over when the index definition
+ * changes or the table grows or shrinks by 10 %.
+ */
+function adviseFromPool(state: ProbeState, i: AnnIndex, settings: SettingResult[], target: number): Advice | null {
+  const key = indexKey(i);
+  const rows = Math.max(1, i.tableRows ?? 1);
+  const sig = `${i.indexdef}|${Math.floor(Math.log(rows) / Math.log(1.1))}`;
+  let pool = state.pool.get(key);
+  if (!pool || pool.sig !== sig) {
+    pool = { sig, runs: [] };
+    state.pool.set(key, pool);
+  }
+  const measured = settings.filter((x) => x.perQuery !== null && x.value !== null);
+  if (measured.length === 0) {
+    return null;
+  }
+  pool.runs.push(new Map(measured.map((x) => [x.value as number, x.perQuery as number[]])));
+  pool.runs.splice(0, Math.max(0, pool.runs.length - ADVICE_RUNS));
+  const curve = measured.map((x) => {
+    const all = pool!.runs.flatMap((r) => r.get(x.value as number) ?? []);
+    const e = estimateRecall(all, 1, Z99)!;
+    return { value: x.value as number, recall: e.recall, lower: e.lower, upper: e.upper, n: all.length };
+  });
+  const n = Math.min(...curve.map((c) => c.n));
+  if (pool.runs.length < ADVICE_RUNS) {
+    // too little evidence for a first advice: keep the one from before (a restart, a changed index) or wait
+    if (state.advice.has(key)) {
+      return { value: state.advice.get(key) as number | null, reason: `kept while collecting (${pool.runs.length} of ${ADVICE_RUNS} runs since the index or table changed)` };
+    }
+    return { value: null, collecting: true, reason: `collecting: ${pool.runs.length} of ${ADVICE_RUNS} probe runs (${n} query vectors) before the first advice` };
+  }
+  const advice = adviseSetting(curve, target, state.advice.has(key) ? state.advice.get(key) : undefined);
+  state.advice.set(key, advice.value);
+  return { ...advice, reason: `${advice.reason}; 99 % intervals over ${n} query vectors from the last ${pool.runs.length} run(s)` };
+}
+
 /** Probe the indexes inside the budget; indexes not reached are probed first next time. */
 export async function runProbes(db: PoolClient, indexes: AnnIndex[], cfg: ProbeConfig, state: ProbeState): Promise<ProbeRun> {
   const clock = new Clock(cfg.budget, cfg.statementTimeout);
@@ -319,7 +361,6 @@ export async function runProbes(db: PoolClient, indexes: AnnIndex[], cfg: ProbeC
             value,
             latenciesMs: ordered.map((g) => g.ms).sort((a, b) => a - b),
             recall: perQuery ? estimateRecall(perQuery, cfg.k) : null,
-            recall99: perQuery ? estimateRecall(perQuery, cfg.k, Z99) : null,
             perQuery,
             returnedMean: ordered.reduce((a, g) => a + g.ids.length, 0) / ordered.length,
           });
@@ -330,12 +371,7 @@ export async function runProbes(db: PoolClient, indexes: AnnIndex[], cfg: ProbeC
           notes.push(`${param} = ${s === 'default' ? current : s}: a probe query hit statement_timeout`);
         }
       }
-      const curve = probe.settings.filter((x) => x.recall99 !== null).map((x) => ({ value: x.value as number, recall: x.recall99!.recall, lower: x.recall99!.lower, upper: x.recall99!.upper }));
-      if (curve.length > 0) {
-        const key = indexKey(i);
-        probe.advice = adviseSetting(curve, cfg.targetRecall, state.advice.has(key) ? state.advice.get(key) : undefined);
-        state.advice.set(key, probe.advice.value);
-      }
+      probe.advice = adviseFromPool(state, i, probe.settings, cfg.targetRecall);
       probe.status = notes.length ? notes.join('; ') : 'ok';
       probes.push(probe);
     } catch (e) {
@@ -389,7 +425,7 @@ export function probeRows(run: ProbeRun, k: number): SampleRow[] {
         key: { object: 'advice', datname: i.datname, schemaname: i.schemaname, relname: i.relname, indexrelname: i.indexrelname, k: String(k) },
         // -1: no measured setting clears the target (a number, so the series keeps its history)
         values: { advised: p.advice.value ?? -1 },
-        info: { reason: p.advice.reason, param: p.param, advised: p.advice.value },
+        info: { reason: p.advice.reason, param: p.param, advised: p.advice.value, collecting: p.advice.collecting === true },
       });
     }
   }

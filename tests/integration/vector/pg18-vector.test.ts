@@ -4,7 +4,7 @@
  * or is computed independently here:
  *  - probes without SELECT say why (run status, health, doctor, panel notice) with the GRANT;
  *  - the recall interval contains the table's recall for the probe's query population, computed
- *    independently (1,000 query vectors built here, exact neighbours by brute force in JS, ANN
+ *    independently (600 query vectors built here, exact neighbours by brute force in JS, ANN
  *    answers from the server), and the ef_search advice is identical run after run;
  *  - vector calls / latency equal the application role's pg_stat_statements deltas (pgpulse's
  *    probes and EXPLAINs never counted), Δidx_scan per index equals the server's;
@@ -27,13 +27,13 @@ const N = 8000;
 const DIMS = 48;
 const K = 10;
 const SWEEP = [10, 20, 40, 80, 160];
-const RUNS = 5;
+const RUNS = 6;
 let pg: TestPostgres;
 let vecs: Float32Array[];
 const ids: number[] = [];
 let sc: TestSidecar;
 
-const probeCfg = { enabled: true, sampleSize: 80, k: K, sweep: SWEEP, budget: '120s', statementTimeout: '20s', targetRecall: 0.95 };
+const probeCfg = { enabled: true, sampleSize: 100, k: K, sweep: SWEEP, budget: '120s', statementTimeout: '20s', targetRecall: 0.95 };
 const range = () => ({ from: Date.now() - 10 * 60_000, to: Date.now() + 1000 });
 
 before(async () => {
@@ -92,7 +92,7 @@ async function independentRecall(): Promise<Map<number, number>> {
   const r = rng(2024);
   const gauss = () => Math.sqrt(-2 * Math.log(r() || 1e-12)) * Math.cos(2 * Math.PI * r());
   const qs: Float32Array[] = [];
-  for (let n = 0; n < 1000; n++) {
+  for (let n = 0; n < 600; n++) {
     const id = 1 + Math.floor(r() * N);
     const v = vecs[id - 1];
     const nn = exactTopK(v, ids, vecs, 2).find((x) => x !== id)!;
@@ -142,15 +142,20 @@ test(`recall interval contains the independently computed recall; the advice is 
       else misses.push(`run ${run} ef ${ef}: truth ${t.toFixed(3)} outside [${est.lower.toFixed(3)}, ${est.upper.toFixed(3)}]`);
     }
     advice.push(p.advice!.value);
+    assert.equal(p.advice!.collecting === true, run < 4, p.advice!.reason);
   }
   console.log(`# truth ${JSON.stringify([...truth])}; covered ${covered}/${total}; advice ${JSON.stringify(advice)}; ${misses.join('; ')}`);
-  // 95 % intervals: at most one miss in 25 is the expected order (P(≥ 3 misses | 95 % coverage) ≈ 0.13, ≥ 4: 0.03)
-  assert.ok(covered >= total - 3, misses.join('; '));
-  assert.equal(new Set(advice).size, 1, `advice flipped: ${JSON.stringify(advice)}`);
-  // and the advice is right about the truth: the advised value reaches the target, the next smaller does not clear it
-  const adv = advice[0];
+  // conservative 95 % intervals (measured ≥ 97.8 % coverage): at most 2 misses in 30
+  assert.ok(covered >= total - 2, misses.join('; '));
+  // the first advice waits for 5 pooled runs, then it never flips
+  assert.deepEqual(advice.slice(0, 4), [null, null, null, null]);
+  assert.equal(new Set(advice.slice(4)).size, 1, `advice flipped: ${JSON.stringify(advice)}`);
+  // and it is right about the truth: an advised value reaches the target; none advised means none does with confidence
+  const adv = advice[RUNS - 1];
   if (adv !== null) {
     assert.ok(truth.get(adv)! >= 0.95 - 0.01, `advised ${adv} has true recall ${truth.get(adv)}`);
+  } else {
+    assert.ok(Math.max(...truth.values()) < 0.97, `no advice although ${JSON.stringify([...truth])}`);
   }
   // the table and the curve show the same advice
   const tbl = await sc.query({ ...range(), queries: [{ refId: 'A', metric: 'vector_indexes' }] });
@@ -170,6 +175,8 @@ async function appTotals(role: string): Promise<{ calls: number; time: number }>
 
 test('vector calls and latency equal the application role’s pg_stat_statements deltas; probes and EXPLAIN are not counted', async () => {
   await sc.sampleNow();
+  // the range starts after this baseline sample: its deltas are those of the next sample only
+  const from = Date.now() + 1;
   const before = await appTotals('app');
   const c = new Client({ connectionString: pg.urlFor('postgres', 'app') });
   await c.connect();
@@ -182,10 +189,11 @@ test('vector calls and latency equal the application role’s pg_stat_statements
   }
   const mid = await appTotals('app');
   // this cycle runs the probes (many vector statements of pgpulse's own) and the EXPLAIN checks
+  await new Promise((r) => setTimeout(r, 5));
   await sc.sampleNow();
   const afterApp = await appTotals('app');
   assert.equal(afterApp.calls, mid.calls, 'no application call during the sample');
-  const res = await sc.query({ ...range(), queries: [{ refId: 'A', metric: 'vector_queries' }] });
+  const res = await sc.query({ from, to: Date.now() + 1000, queries: [{ refId: 'A', metric: 'vector_queries' }] });
   const f = res.json.results.A.frames[0];
   const names = f.schema.fields.map((x: any) => x.name);
   const col = (n: string) => f.data.values[names.indexOf(n)] as any[];
