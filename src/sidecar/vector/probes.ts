@@ -24,7 +24,7 @@ import type { SampleRow } from '../store/types';
 import type { ProbeConfig } from './config';
 import type { AnnIndex } from './discovery';
 import { denseSql, l2, moveBy, movable, parseDense, sampleSql, seeded } from './query-vectors';
-import { adviseSetting, estimateRecall, Z99, type Advice, type RecallEstimate } from './recall-stats';
+import { adviseSetting, estimateRecall, Z99, Z999, type Advice, type RecallEstimate } from './recall-stats';
 
 export interface ProbeState {
   /** index key to start with next time (indexes left out by the budget go first) */
@@ -235,7 +235,7 @@ function adviseFromPool(state: ProbeState, i: AnnIndex, settings: SettingResult[
   const curve = measured.map((x) => {
     const all = pool!.runs.flatMap((r) => r.get(x.value as number) ?? []);
     const e = estimateRecall(all, 1, Z99)!;
-    return { value: x.value as number, recall: e.recall, lower: e.lower, upper: e.upper, n: all.length };
+    return { value: x.value as number, recall: e.recall, lower: e.lower, upper: e.upper, lowerStrict: estimateRecall(all, 1, Z999)!.lower, n: all.length };
   });
   const n = Math.min(...curve.map((c) => c.n));
   if (pool.runs.length < ADVICE_RUNS) {

@@ -17,6 +17,8 @@
 export const Z95 = 1.959963984540054;
 /** two-sided 99 %: the interval the advice moves on (a wrong move needs a 1-in-200 miss) */
 export const Z99 = 2.5758293035489004;
+/** two-sided 99.9 %: what a move down to a cheaper setting must clear */
+export const Z999 = 3.2905267314919255;
 
 export interface RecallEstimate {
   recall: number;
@@ -60,6 +62,8 @@ export interface CurvePoint {
   recall: number;
   lower: number;
   upper: number;
+  /** lower bound at 99.9 %: what a move to a smaller value must clear (a move down is optional, so it needs more proof) */
+  lowerStrict?: number;
 }
 
 export interface Advice {
@@ -74,8 +78,9 @@ export interface Advice {
 /**
  * The smallest setting whose interval lies above the target, with hysteresis: a previous advice is
  * kept until the data prove it wrong. It moves up only when its own interval lies wholly below
- * the target, and down only when a smaller setting's interval lies wholly above the target; a
- * point estimate crossing the target back and forth changes nothing.
+ * the target, and down only when a smaller setting's interval lies wholly above the target even
+ * at 99.9 % (a move down is optional: the advised value still reaches the target); a point
+ * estimate crossing the target back and forth changes nothing.
  */
 export function adviseSetting(curve: CurvePoint[], target: number, previous: number | null | undefined): Advice {
   const pts = [...curve].sort((a, b) => a.value - b.value);
@@ -95,8 +100,11 @@ export function adviseSetting(curve: CurvePoint[], target: number, previous: num
     // proven too low: move to the smallest setting that clears the target (or none)
     return cleared ? { value: cleared.value, reason: `interval at ${previous} now lies below ${target}` } : { value: null, reason: `interval at ${previous} now lies below ${target} and no measured value clears it` };
   }
-  if (cleared && cleared.value < previous) {
-    return { value: cleared.value, reason: `interval at ${cleared.value} lies above ${target}` };
+  // moving down is optional (the advised value still works): only on stronger evidence, so a value
+  // near the boundary does not make the advice step down and back
+  const cheaper = pts.find((p) => p.value < previous && (p.lowerStrict ?? p.lower) >= target);
+  if (cheaper) {
+    return { value: cheaper.value, reason: `interval at ${cheaper.value} lies above ${target} (99.9 %)` };
   }
   if (!prev) {
     // the sweep changed and no longer measures the advised value: start over

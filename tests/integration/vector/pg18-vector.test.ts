@@ -74,8 +74,9 @@ test('probes without SELECT say why, with the GRANT, in the run, health, doctor 
   const health = await sc.get('/api/v1/health');
   assert.match(health.json.message, /GRANT SELECT ON "public"\."items" TO "pgpulse"/);
   const curve = await sc.query({ ...range(), queries: [{ refId: 'A', metric: 'vector_recall_curve' }] });
-  const notices = curve.json.results.A.frames.flatMap((f: any) => f.schema.meta?.notices ?? []).map((n: any) => n.text).join('\n');
-  assert.match(notices, /GRANT SELECT ON "public"\."items" TO "pgpulse"/);
+  // no data at all: the per-refId error says why (with data it would be a frame notice)
+  const said = [curve.json.results.A.error ?? '', ...curve.json.results.A.frames.flatMap((f: any) => f.schema.meta?.notices ?? []).map((n: any) => n.text)].join('\n');
+  assert.match(said, /GRANT SELECT ON "public"\."items" TO "pgpulse"/);
   const [d] = await diagnose(
     { ...sc.sidecar.config, dataDir: sc.dataDir + '-doctor', targets: [{ ...sc.sidecar.config.targets[0] }] } as never,
     undefined,

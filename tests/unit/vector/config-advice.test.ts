@@ -100,6 +100,8 @@ test('advice moves only when an interval clears the target (hysteresis)', () => 
   // 80 wobbles around the target: a kept advice of 160 stays until 80's interval clears
   assert.equal(adviseSetting(curve, 0.95, 160).value, 160);
   assert.equal(adviseSetting([cp(80, 0.962, 0.01), cp(160, 0.98, 0.01)], 0.95, 160).value, 80);
+  // a move down needs the 99.9 % bound to clear too: a value near the boundary does not pull the advice down
+  assert.equal(adviseSetting([{ ...cp(80, 0.962, 0.01), lowerStrict: 0.948 }, cp(160, 0.98, 0.01)], 0.95, 160).value, 160);
   // 80 is kept while its interval still reaches the target, even if the estimate dips below
   assert.equal(adviseSetting([cp(40, 0.9, 0.01), cp(80, 0.945, 0.01), cp(160, 0.98, 0.01)], 0.95, 80).value, 80);
   // and moves up only once its whole interval lies below
