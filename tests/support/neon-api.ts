@@ -38,6 +38,9 @@ export interface FakeNeonApi {
   state: FakeState;
   lastActive: string;
   suspendTimeoutSeconds: number;
+  /** autoscaling_limit_min_cu / max_cu of the endpoint */
+  minCu: number;
+  maxCu: number;
   /** answer every request with this HTTP status instead (e.g. 500, 503, 429) */
   failWith: number | null;
   /** Retry-After seconds sent with failWith = 429 (none when null) */
@@ -65,6 +68,8 @@ export async function startFakeNeonApi(opts: { projectId?: string; endpointId?: 
     state: opts.state ?? 'idle',
     lastActive: new Date(Date.now() - 3_600_000).toISOString(),
     suspendTimeoutSeconds: 300,
+    minCu: 0.25,
+    maxCu: 1,
     failWith: null,
     retryAfter: null,
     usage: {
@@ -113,8 +118,8 @@ export async function startFakeNeonApi(opts: { projectId?: string; endpointId?: 
       id,
       project_id: api.projectId,
       branch_id: branch,
-      autoscaling_limit_min_cu: 0.25,
-      autoscaling_limit_max_cu: 1,
+      autoscaling_limit_min_cu: api.minCu,
+      autoscaling_limit_max_cu: api.maxCu,
       region_id: 'aws-us-east-2',
       type,
       current_state: state,

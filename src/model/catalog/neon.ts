@@ -233,6 +233,46 @@ export const neonMetrics: MetricDef[] = [
     alertable: true,
   },
   {
+    id: 'neon_autoscaling',
+    title: 'Neon autoscaling: allocated size vs limits',
+    description:
+      'Compute size over time against the endpoint\'s autoscaling limits, series kind=: allocated — neon_utils.num_cpus() where that extension is installed (measured, whole vCPUs: 1 CU = 1 vCPU, so 0.25 and 0.5 CU read as 1), otherwise neon.file_cache_size_limit / 3 GiB (an estimate: the cache is about 75 % of 4 GiB per CU); min_cu and max_cu — autoscaling_limit_min_cu / max_cu from the Neon API. Sampled only while the compute is active.',
+    unit: 'none',
+    kind: 'series',
+    area: 'Neon',
+    options: ['legend'],
+    compute: { op: 'custom', handler: 'neon_autoscaling', collector: 'neon' },
+    defaultLegend: '{{kind}}',
+    alertable: false,
+    requires: ['neon'],
+  },
+  {
+    id: 'neon_time_at_max_cu',
+    title: 'Neon: time at max compute size',
+    description:
+      'Share of the samples in each step at which the allocated compute size had reached autoscaling_limit_max_cu (0–1). Often at 1: the workload wants more than max_cu allows — raise it, or look at what uses the CPU.',
+    unit: 'percentunit',
+    kind: 'series',
+    area: 'Neon',
+    options: ['legend'],
+    compute: { op: 'custom', handler: 'neon_time_at_max_cu', collector: 'neon' },
+    alertable: true,
+    requires: ['neon'],
+  },
+  {
+    id: 'neon_max_connections',
+    title: 'Neon max_connections (follows the compute size)',
+    description:
+      'max_connections of the compute, last sample in each step. On Neon it is set from the compute size (for autoscaling computes from max_cu), so it moves when the endpoint is resized; use the -pooler endpoint for more client connections.',
+    unit: 'none',
+    kind: 'series',
+    area: 'Neon',
+    options: ['legend'],
+    compute: { op: 'gauge', collector: 'neon', fields: [{ field: 'max_connections', name: 'max_connections' }], by: [], rowAgg: 'max', stepAgg: 'last' },
+    alertable: false,
+    requires: ['neon'],
+  },
+  {
     id: 'neon_compute_state',
     title: 'Neon compute state',
     description:

@@ -105,6 +105,7 @@ export function neonClientsCollector(): Collector {
   return {
     id: NEON_CLIENTS,
     intervalFactor: 1,
+    shape: { key: ['application_name', 'usename', 'datname'], counters: [], gauges: ['active', 'connected', 'last_state_change_ms'] },
     timeoutMs: 3000,
     unavailable(ctx) {
       return ctx.target.neon ? null : 'not applicable: only for Neon targets';

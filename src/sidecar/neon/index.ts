@@ -11,6 +11,7 @@ import { neonGrantCheck } from './grants';
 import { minCuForWorkingSet } from './sizing';
 import { computeCost, forecastRatio } from './cost';
 import { activePeriodsTable, computeTimeline } from './timeline';
+import { autoscaling, timeAtMax } from './autoscaling';
 import { NeonApiClient } from './api-client';
 import { neonActivityCollector, neonClientsCollector } from './activity-collector';
 import { NeonGate, gatesByTarget } from './gate';
@@ -69,6 +70,8 @@ export function registerNeon(): void {
   registerHandler('neon_compute_forecast_ratio', forecastRatio);
   registerHandler('neon_compute_timeline', computeTimeline);
   registerHandler('neon_active_periods', activePeriodsTable);
+  registerHandler('neon_autoscaling', autoscaling);
+  registerHandler('neon_time_at_max_cu', timeAtMax);
   metricChecks.push(neonGrantCheck);
 }
 

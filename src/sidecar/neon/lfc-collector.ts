@@ -49,6 +49,8 @@ export interface LfcCollectorOptions {
    * tests): true looks the objects up in public, a string in that schema.
    */
   assumeExtension?: boolean | string;
+  /** the same for neon_utils (num_cpus()): the schema holding a stand-in */
+  assumeNeonUtils?: string;
 }
 
 /** the objects, what reads them, and what a missing grant costs (shown on the panels) */
@@ -99,7 +101,7 @@ export function neonLfcCollector(opts: LfcCollectorOptions = {}): Collector {
     shape: {
       key: [],
       counters: ['file_cache_hits', 'file_cache_misses', 'file_cache_writes', ...PERF_COUNTERS],
-      gauges: ['file_cache_used', 'used_bytes', ...WORKING_SET_WINDOWS.map((w) => w.field), 'lfc_size_limit_bytes', 'max_cluster_size_bytes', 'cluster_size_bytes'],
+      gauges: ['file_cache_used', 'used_bytes', ...WORKING_SET_WINDOWS.map((w) => w.field), 'lfc_size_limit_bytes', 'max_cluster_size_bytes', 'cluster_size_bytes', 'num_cpus', 'max_connections'],
     },
     // the LFC counters are in shared memory: a compute restart (every Neon resume) zeroes them
     resetsOnRestart: true,
@@ -155,6 +157,8 @@ export function neonLfcCollector(opts: LfcCollectorOptions = {}): Collector {
         lfc_size_limit_bytes: null,
         max_cluster_size_bytes: null,
         cluster_size_bytes: null,
+        num_cpus: null,
+        max_connections: null,
       };
       for (const w of WORKING_SET_WINDOWS) {
         values[w.field] = null;
@@ -221,6 +225,20 @@ export function neonLfcCollector(opts: LfcCollectorOptions = {}): Collector {
       if (f.cs && f.cs_ok === true) {
         const c = await db.query<{ b: string | null }>(`SELECT ${String(f.cs).replace(/\(\)$/, '')}()::float8 AS b`);
         values.cluster_size_bytes = c.rows[0]?.b == null ? null : Number(c.rows[0].b);
+      }
+      // autoscaling: neon_utils.num_cpus() reports the vCPUs the VM has now (1 CU = 1 vCPU)
+      const utils = await db.query<{ fn: string | null; ok: boolean | null; mc: string }>(
+        `WITH f AS (SELECT pg_catalog.to_regprocedure(coalesce(
+            (SELECT pg_catalog.quote_ident(n.nspname) || '.num_cpus()' FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'neon_utils'),
+            CASE WHEN $1::text IS NULL THEN NULL ELSE pg_catalog.quote_ident($1::text) || '.num_cpus()' END)) AS fn)
+         SELECT fn::text AS fn, pg_catalog.has_function_privilege(fn, 'EXECUTE') AS ok, pg_catalog.current_setting('max_connections') AS mc FROM f`,
+        [opts.assumeNeonUtils ?? null],
+      );
+      const u = utils.rows[0];
+      values.max_connections = Number(u.mc);
+      if (u.fn && u.ok === true) {
+        const c = await db.query<{ n: string | null }>(`SELECT ${u.fn.replace(/\(\)$/, '')}()::float8 AS n`);
+        values.num_cpus = c.rows[0]?.n == null ? null : Number(c.rows[0].n);
       }
       ctx.store.kvSet(deniedKey(ctx.target.name), JSON.stringify(denied));
       return { rows: [{ key: {}, values }] };

@@ -50,11 +50,17 @@ before(async () => {
     GRANT USAGE ON SCHEMA neon TO PUBLIC;
     GRANT SELECT ON neon.neon_stat_file_cache TO pg_monitor;
     GRANT EXECUTE ON FUNCTION neon.approximate_working_set_size_seconds(integer) TO pg_monitor;
-    GRANT EXECUTE ON FUNCTION neon.pg_cluster_size() TO PUBLIC`);
+    GRANT EXECUTE ON FUNCTION neon.pg_cluster_size() TO PUBLIC;
+    CREATE SCHEMA neon_utils;
+    CREATE TABLE neon_utils.vm (cpus int);
+    INSERT INTO neon_utils.vm VALUES (1);
+    CREATE FUNCTION neon_utils.num_cpus() RETURNS integer LANGUAGE sql SECURITY DEFINER AS $$ SELECT cpus FROM neon_utils.vm $$;
+    REVOKE ALL ON neon_utils.vm FROM PUBLIC;
+    GRANT USAGE ON SCHEMA neon_utils TO PUBLIC`);
   await pg.query("ALTER DATABASE app SET neon.file_cache_size_limit = '1536'; ALTER DATABASE app SET neon.max_cluster_size = '10240'");
   api = await startFakeNeonApi({ state: 'active' });
   await pg.query(`ALTER DATABASE app SET neon.endpoint_id = '${api.endpointId}'`);
-  registerCollector(neonLfcCollector({ assumeExtension: 'neon' }));
+  registerCollector(neonLfcCollector({ assumeExtension: 'neon', assumeNeonUtils: 'neon_utils' }));
   s = await startTestSidecar({
     targets: [
       {
@@ -145,6 +151,37 @@ test('pg_monitor-only role: LFC and working set work, the ungranted objects are 
   assert.ok(Math.abs((last(perf2.frames[0]) as number) - (10 - 4) / (500 - 400)) < 1e-9, `avg getpage wait ${last(perf2.frames[0])}`);
 });
 
+test('autoscaling: num_cpus() against the API limits, time at max, max_connections', async () => {
+  api.minCu = 0.25;
+  api.maxCu = 2;
+  await app('UPDATE neon_utils.vm SET cpus = 1');
+  await sleep(300); // the gate asks the API at most every 200 ms, when a cycle asks it
+  await s.sampleNow('neon'); // this cycle's gate check reads the new limits
+  await sleep(20);
+  await sleep(20);
+  const t0 = Date.now();
+  await s.sampleNow('neon');
+  await app('UPDATE neon_utils.vm SET cpus = 2');
+  await s.sampleNow('neon');
+  const range = async (metric: string) => {
+    const r = await s.query({ from: t0, to: Date.now() + 1000, intervalMs: 600_000, queries: [{ refId: 'A', metric, target: 'neon' }] });
+    return r.json.results.A as { error?: string; frames: Array<{ schema?: { name?: string }; name: string; data: { values: unknown[][] } }> };
+  };
+  const a = await range('neon_autoscaling');
+  assert.equal(a.error, undefined, a.error);
+  assert.deepEqual(Object.fromEntries(a.frames.map((f) => [nameOf(f), last(f)])), { allocated: 2, min_cu: 0.25, max_cu: 2 });
+  const atMax = await range('neon_time_at_max_cu');
+  // other triggers (health) may add a cycle: the truth is the share of stored samples that read cpus = 2
+  const stored = s.sidecar.store.samples('neon', 'neon', t0, Date.now() + 1);
+  const cpus = s.sidecar.store.matrix('neon', 'neon', ['num_cpus'], undefined, stored).find((x) => x.field === 'num_cpus')!.values;
+  assert.ok(cpus.includes(1) && cpus.includes(2), `cpus read: ${cpus}`);
+  assert.equal(last(atMax.frames[0]), cpus.filter((c) => c === 2).length / cpus.length, `cpus ${JSON.stringify(cpus)}`);
+  const mc = await range('neon_max_connections');
+  const truth = await pg.query<{ m: string }>("SELECT current_setting('max_connections') AS m");
+  assert.equal(last(mc.frames[0]), Number(truth[0].m));
+});
+
+// last: a mismatch stops the gate for good (the fix is a config change and a restart)
 test('the compute reporting another neon.endpoint_id stops sampling with an error naming both ids', async () => {
   await pg.query("ALTER DATABASE app SET neon.endpoint_id = 'ep-someone-else-1'");
   await sleep(1500); // Neon pools close idle connections after 1 s: the next session sees the new setting
