@@ -8,6 +8,8 @@
  *    answers from the server), and the ef_search advice is identical run after run;
  *  - vector calls / latency equal the application role's pg_stat_statements deltas (pgpulse's
  *    probes and EXPLAINs never counted), Δidx_scan per index equals the server's;
+ *  - a filtered query returning fewer than k rows: rows per call = the server's Δrows / Δcalls, the
+ *    iterative-scan advice, and the measured effect of hnsw.iterative_scan = relaxed_order;
  *  - index size vs shared_buffers, dead tuples (with the pgvector < 0.8.4 vacuum advice) and the
  *    phase of a real HNSW build as pg_stat_progress_create_index shows it.
  * A smaller version of bench/vector-recall-validation.ts (20 runs, several datasets).
@@ -202,6 +204,63 @@ test('vector calls and latency equal the application role’s pg_stat_statements
   assert.equal(calls, mid.calls - before.calls, `vector calls: pgpulse ${calls}, application ${mid.calls - before.calls}: ${JSON.stringify(col('query'))}`);
   const time = col('mean_ms').reduce((a: number, m: number | null, i: number) => a + (m ?? 0) * col('calls')[i], 0);
   assert.ok(Math.abs(time - (mid.time - before.time)) < 1e-6, `total time ${time} vs ${mid.time - before.time}`);
+});
+
+test('a filtered query: rows per call from pg_stat_statements, the iterative-scan advice, and its measured effect', async () => {
+  const sc4 = await startTestSidecar({ targets: [{ name: 'default', url: pg.urlFor('postgres', 'pgpulse') }], grpc: false });
+  const sql = `SELECT id FROM public.items WHERE category = $2 ORDER BY embedding <-> $1::vector LIMIT ${K}`;
+  const rowsOf = async () =>
+    (await pg.query<{ calls: string; rows: string }>(
+      `SELECT sum(calls)::text AS calls, sum(rows)::text AS rows FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = 'app' AND s.query LIKE '%WHERE category = $2 ORDER BY embedding%'`,
+    ))[0];
+  const run = async (iterative: boolean) => {
+    const c = new Client({ connectionString: pg.urlFor('postgres', 'app') });
+    await c.connect();
+    try {
+      // ef_search 10 hands 10 candidates to a filter that keeps 1 in 10
+      await c.query('SET hnsw.ef_search = 10; SET enable_seqscan = off');
+      if (iterative) await c.query('SET hnsw.iterative_scan = relaxed_order');
+      for (let n = 0; n < 20; n++) await c.query(sql, [toSql(vecs[n * 13]), 3]);
+    } finally {
+      await c.end();
+    }
+  };
+  const table = async (from: number) => {
+    const res = await sc4.query({ from, to: Date.now() + 1000, queries: [{ refId: 'A', metric: 'vector_queries' }] });
+    const f = res.json.results.A.frames[0];
+    const names = f.schema.fields.map((x: any) => x.name);
+    const i = (f.data.values[names.indexOf('query')] as string[]).findIndex((q) => q.includes('category = $2'));
+    return { rows: f.data.values[names.indexOf('rows_per_call')][i] as number, advice: f.data.values[names.indexOf('advice')][i] as string };
+  };
+  try {
+    await sc4.sampleNow();
+    const from1 = Date.now() + 1;
+    const s0 = (await rowsOf()) ?? { calls: '0', rows: '0' };
+    await run(false);
+    const s1 = await rowsOf();
+    await new Promise((r) => setTimeout(r, 5));
+    await sc4.sampleNow();
+    const off = await table(from1);
+    const truthOff = (Number(s1.rows) - Number(s0.rows ?? 0)) / (Number(s1.calls) - Number(s0.calls ?? 0));
+    assert.ok(Math.abs(off.rows - truthOff) < 1e-9, `rows per call ${off.rows} vs server ${truthOff}`);
+    assert.ok(off.rows < K, `a filter after 10 candidates returns fewer than k: ${off.rows}`);
+    assert.match(off.advice, /fewer than k=10.*hnsw\.iterative_scan = relaxed_order/);
+
+    const from2 = Date.now() + 1;
+    await run(true);
+    const s2 = await rowsOf();
+    await new Promise((r) => setTimeout(r, 5));
+    await sc4.sampleNow();
+    const on = await table(from2);
+    const truthOn = (Number(s2.rows) - Number(s1.rows)) / (Number(s2.calls) - Number(s1.calls));
+    assert.ok(Math.abs(on.rows - truthOn) < 1e-9, `rows per call ${on.rows} vs server ${truthOn}`);
+    // the measured effect: iterative scan keeps walking the graph until k rows pass the filter
+    assert.equal(on.rows, K);
+    assert.doesNotMatch(on.advice, /fewer than k/);
+    console.log(`# filtered query rows per call: iterative_scan off ${off.rows}, relaxed_order ${on.rows}`);
+  } finally {
+    await sc4.destroy();
+  }
 });
 
 test('index facts from the server: Δidx_scan, size vs shared_buffers, dead tuples with the < 0.8.4 vacuum advice', async () => {
