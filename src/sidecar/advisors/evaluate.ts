@@ -4,7 +4,7 @@
  */
 import type { PoolClient } from 'pg';
 import type { Store } from '../store/store';
-import { isNeonTarget, neonAdvice } from './rules/neon';
+import { isNeonTarget, neonAdvice, neonMinCuFinding } from './rules/neon';
 import { activityFacts, connectedDatabase, databaseFacts, historySpan, indexFacts, settingFacts, statementFacts, tableFacts, type StatementFacts, type TableFacts } from './history';
 import { proveCandidates } from './prove';
 import { duplicateIndexRule, invalidIndexRule, parseIndexes, unusedIndexRule } from './rules/indexes';
@@ -152,6 +152,10 @@ export async function evaluateFindings(input: EvaluateInput): Promise<Evaluation
   findings.push(
     ...serverRules({ activity: activityFacts(store, target, now), settings, databases: databaseFacts(store, target, w), statements, indexes }, o, window),
   );
+  const minCu = isNeonTarget(store, target) ? neonMinCuFinding(store, target, window) : undefined;
+  if (minCu) {
+    findings.push(minCu);
+  }
   // one finding per id, the first rule wins
   const seen = new Set<string>();
   const unique = findings.filter((f) => (seen.has(f.id) ? false : (seen.add(f.id), true)));

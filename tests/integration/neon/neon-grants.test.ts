@@ -18,6 +18,7 @@ import { startFakeNeonApi, type FakeNeonApi } from '../../support/neon-api';
 import { registerCollector } from '../../../src/sidecar/collectors/registry';
 import { neonLfcCollector } from '../../../src/sidecar/neon/lfc-collector';
 import { minCuFor } from '../../../src/sidecar/neon/sizing';
+import { advisorRuntime } from '../../../src/sidecar/advisors/runtime';
 import '../../../src/sidecar/neon';
 
 let pg: TestPostgres;
@@ -149,6 +150,20 @@ test('pg_monitor-only role: LFC and working set work, the ungranted objects are 
   const perf2 = await q('neon_getpage_wait_seconds_avg', t1);
   assert.equal(perf2.error, undefined, perf2.error);
   assert.ok(Math.abs((last(perf2.frames[0]) as number) - (10 - 4) / (500 - 400)) < 1e-9, `avg getpage wait ${last(perf2.frames[0])}`);
+});
+
+test('advisor: the 1 h working set needs more than the minimum compute size → "raise min CU", no ALTER SYSTEM', async () => {
+  const rt = advisorRuntime(s.sidecar);
+  assert.ok(rt, 'advisor runtime');
+  const ev = await rt.evaluate('neon');
+  const f = ev.findings.find((x) => x.rule === 'neon_min_cu');
+  assert.ok(f, `finding: ${ev.findings.map((x) => x.rule)}`);
+  // the test set the 1 h working set to 262 144 pages (2 GiB); the fake API's min CU is 0.25
+  assert.equal(f.evidence.values.working_set_1h_bytes, 262_144 * 8192);
+  assert.equal(f.evidence.values.needed_cu, minCuFor(262_144 * 8192));
+  assert.equal(f.evidence.values.min_cu, 0.25);
+  assert.match(f.fix.setting ?? '', /raise autoscaling_limit_min_cu to 1/);
+  assert.doesNotMatch(JSON.stringify(ev.findings), /ALTER SYSTEM/);
 });
 
 test('autoscaling: num_cpus() against the API limits, time at max, max_connections', async () => {
