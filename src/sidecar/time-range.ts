@@ -8,18 +8,28 @@ const UNIT: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, 
 /** the longest range a query may span: past retention there is nothing to read anyway */
 export const MAX_RANGE_MS = 400 * 86_400_000;
 
+/** JavaScript's Date range (±8.64e15 ms): a time past it cannot even be printed */
+export const MAX_EPOCH_MS = 8.64e15;
+
+function inDateRange(t: number, field: string, v: unknown): number {
+  if (!Number.isFinite(t) || Math.abs(t) > MAX_EPOCH_MS) {
+    throw new RangeError(`${field}: ${JSON.stringify(v)?.slice(0, 60)} is outside the range of a time (±${MAX_EPOCH_MS} ms around 1970): send epoch milliseconds, an ISO 8601 time or now-<n><unit>`);
+  }
+  return t;
+}
+
 export function parseTime(v: unknown, field: string, now = Date.now()): number {
   if (typeof v === 'number' && Number.isFinite(v)) {
-    return v;
+    return inDateRange(v, field, v);
   }
   if (typeof v === 'string' && v.trim() !== '') {
     const s = v.trim();
     if (/^-?\d+$/.test(s)) {
-      return Number(s);
+      return inDateRange(Number(s), field, v);
     }
     const m = REL.exec(s);
     if (m) {
-      return now - (m[1] ? Number(m[1]) * UNIT[m[2]] : 0);
+      return inDateRange(now - (m[1] ? Number(m[1]) * UNIT[m[2]] : 0), field, v);
     }
     const t = Date.parse(s);
     if (!Number.isNaN(t)) {

@@ -23,7 +23,8 @@ import { actionKinds, type ActionKind, type ActionsConfig } from './config';
 export const actionRequestSchema = z
   .object({
     action: z.enum(actionKinds, { errorMap: () => ({ message: `action must be one of ${actionKinds.join(', ')}` }) }),
-    pid: z.number().int().positive().optional(),
+    // a PostgreSQL pid is an int4: a larger number names no backend and must not reach the SQL
+    pid: z.number().int().positive().max(2147483647, { message: 'pid must be a process id between 1 and 2147483647' }).optional(),
     /** schema.table (ANALYZE, VACUUM) */
     table: z.string().min(1).max(400).optional(),
     /** schema.index (REINDEX) */

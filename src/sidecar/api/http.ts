@@ -9,6 +9,7 @@ import { insecureMode, tokenMatches } from '../auth';
 import { splitAddress } from '../config';
 import { QueryRefused } from '../engine/query-pool';
 import type { SidecarService } from '../sidecar-service';
+import { MAX_QUERIES_PER_REQUEST } from '../limits';
 import { parseTime } from '../time-range';
 
 const MAX_BODY = 1 << 20;
@@ -69,8 +70,8 @@ export async function handleQuery(svc: SidecarService, body: unknown, signal?: A
   if (!Array.isArray(b.queries) || b.queries.length === 0) {
     throw new HttpError(400, 'queries must be a non-empty array of queries like {"refId":"A","metric":"tps"}');
   }
-  if (b.queries.length > 100) {
-    throw new HttpError(400, 'at most 100 queries per request');
+  if (b.queries.length > MAX_QUERIES_PER_REQUEST) {
+    throw new HttpError(400, `queries: ${b.queries.length} queries in one request; at most ${MAX_QUERIES_PER_REQUEST} per request`);
   }
   const num = (v: unknown, name: string) => {
     if (v === undefined || v === null) {

@@ -51,6 +51,8 @@ export interface EntryIO {
   /** the real stdout: only the handshake goes there */
   handshake(line: string): void;
   exit(code: number): void;
+  /** whose Shutdown is obeyed (default: the parent process, Grafana) */
+  shutdownFromPid?: number;
 }
 
 /**
@@ -111,6 +113,7 @@ export async function runPluginEntry(start: LocalSidecarStarter, io: EntryIO, en
       mode: 'local',
       logger,
       onShutdown: () => void exit('Shutdown from Grafana'),
+      shutdownFromPid: io.shutdownFromPid,
     });
   } catch (e) {
     logger.error('pgpulse gRPC server failed to start', { error: (e as Error)?.message ?? String(e) });

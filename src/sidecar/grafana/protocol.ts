@@ -88,3 +88,15 @@ export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.max_receive_message_length': MESSAGE_LIMIT_BYTES,
   'grpc.max_send_message_length': MESSAGE_LIMIT_BYTES,
 };
+
+/**
+ * What the sidecar accepts: requests are small (at most 100 queries of a few hundred bytes, action
+ * bodies like the HTTP API's 1 MiB), answers may be large. grpc-js refuses a message whose
+ * length prefix is over the limit (RESOURCE_EXHAUSTED) before it buffers it, so nobody — with or
+ * without the token, which is only read from a decoded message — can make the sidecar hold 64 MiB.
+ */
+export const REQUEST_LIMIT_BYTES = 4 * 1024 * 1024;
+export const SERVER_OPTIONS: grpc.ServerOptions = {
+  'grpc.max_receive_message_length': REQUEST_LIMIT_BYTES,
+  'grpc.max_send_message_length': MESSAGE_LIMIT_BYTES,
+};

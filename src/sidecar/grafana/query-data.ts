@@ -7,6 +7,7 @@
  * error — gets DataResponse.error with a status and errorSource, and the others still answer.
  */
 import { redact } from '../auth';
+import { MAX_QUERIES_PER_REQUEST, refIdProblems } from '../limits';
 import type { DataResponse, Frame } from '../../model/frames';
 import type { PgpulseService, QueryContext } from '../service';
 import { frameToArrow } from './arrow';
@@ -148,9 +149,26 @@ export async function handleQueryData(
     return { responses };
   }
 
+  if (queries.length > MAX_QUERIES_PER_REQUEST) {
+    const msg = `this QueryData request carries ${queries.length} queries; pgpulse answers at most ${MAX_QUERIES_PER_REQUEST} per request (as the HTTP API): split them over several panels or requests`;
+    for (const q of queries) {
+      responses[typeof q.refId === 'string' ? q.refId : ''] = errorResponse(msg, 400, 'plugin', format);
+    }
+    logger.warn('QueryData refused: too many queries', { queries: queries.length });
+    return { responses };
+  }
+  // an empty or repeated refId cannot get an answer of its own: say so instead of overwriting one
+  const refIdProblem = refIdProblems(queries.map((q) => (typeof q.refId === 'string' ? q.refId : '')));
+  for (const [refId, problem] of refIdProblem) {
+    responses[refId] = errorResponse(problem, 400, 'plugin', format);
+  }
+
   const ctx: QueryContext = { defaultTarget: defaultTarget(req.pluginContext), fromAlert: isFromAlert(req.headers), signal };
   const groups = new Map<string, ParsedQuery[]>();
   for (const q of queries) {
+    if (refIdProblem.has(typeof q.refId === 'string' ? q.refId : '')) {
+      continue;
+    }
     const p = parseDataQuery(q);
     if ('error' in p) {
       responses[p.refId] = errorResponse(p.error, 400, 'plugin', format);

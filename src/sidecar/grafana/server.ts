@@ -11,7 +11,8 @@ import { redact } from '../auth';
 import type { PgpulseService } from '../service';
 import { silentLogger, type GrpcLogger } from './hclog';
 import { checkToken, defaultTarget, scrubToken, type WirePluginContext } from './plugin-context';
-import { CHANNEL_OPTIONS, loadProtocol } from './protocol';
+import { SERVER_OPTIONS, loadProtocol } from './protocol';
+import { peerIsProcess } from './peer-process';
 import { handleQueryData, type WireQueryDataRequest } from './query-data';
 import { handleCallResource, type WireCallResourceRequest } from './resource-call';
 
@@ -24,6 +25,11 @@ export interface GrpcServerOptions {
   mode: 'remote' | 'local';
   /** called (once) after a Shutdown in local mode */
   onShutdown?: () => void;
+  /**
+   * local mode: the process whose Shutdown is obeyed (default: the parent, i.e. Grafana, which
+   * started this plugin process); a Shutdown from any other process is refused
+   */
+  shutdownFromPid?: number;
   logger?: GrpcLogger;
 }
 
@@ -38,7 +44,7 @@ export async function startGrpcServer(service: PgpulseService, opts: GrpcServerO
   const proto = loadProtocol();
   const logger = opts.logger ?? silentLogger;
   const token = opts.token ?? '';
-  const server = new grpc.Server(CHANNEL_OPTIONS);
+  const server = new grpc.Server(SERVER_OPTIONS);
 
   /** Never let a handler bug escape as an unhandled rejection or reach the client with secrets. */
   const fail = (method: string, cb: grpc.sendUnaryData<unknown>, e: unknown) => {
@@ -115,13 +121,29 @@ export async function startGrpcServer(service: PgpulseService, opts: GrpcServerO
   };
 
   let shuttingDown = false;
-  const shutdown: Unary<unknown, unknown> = (_call, cb) => {
-    cb(null, {});
+  const shutdown: Unary<unknown, unknown> = (call, cb) => {
     if (opts.mode !== 'local') {
+      cb(null, {});
       // A remote sidecar is not Grafana's child: a Grafana restart must not stop it.
       logger.debug('Shutdown ignored (remote mode)');
       return;
     }
+    // Shutdown carries no token: only the process that started the plugin may stop it
+    const from = opts.shutdownFromPid ?? process.ppid;
+    void peerIsProcess(call.getPeer(), port, from).then(
+      (ok) => {
+        if (!ok) {
+          logger.warn('Shutdown refused: it did not come from the process that started the plugin', { peer: call.getPeer() });
+          cb({ code: grpc.status.PERMISSION_DENIED, details: `pgpulse: Shutdown is accepted only from the process that started the plugin (pid ${from})` });
+          return;
+        }
+        cb(null, {});
+        accept();
+      },
+      (e) => cb({ code: grpc.status.INTERNAL, details: `pgpulse: Shutdown check failed: ${(e as Error).message}` }),
+    );
+  };
+  const accept = () => {
     if (!shuttingDown) {
       shuttingDown = true;
       logger.info('Shutdown requested by Grafana');

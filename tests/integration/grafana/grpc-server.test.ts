@@ -214,7 +214,8 @@ test('Shutdown is a no-op in remote mode', async () => {
 
 test('Shutdown calls onShutdown (once) in local mode', async () => {
   let n = 0;
-  const local = await startGrpcServer(new FakeService(), { address: '127.0.0.1:0', token: TOKEN, mode: 'local', onShutdown: () => n++ });
+  // this test process plays Grafana, the process that started the plugin
+  const local = await startGrpcServer(new FakeService(), { address: '127.0.0.1:0', token: TOKEN, mode: 'local', onShutdown: () => n++, shutdownFromPid: process.pid });
   const c = new PluginClient(`127.0.0.1:${local.port}`);
   await c.unary(c.controller, 'Shutdown', {});
   await c.unary(c.controller, 'Shutdown', {});
@@ -222,6 +223,51 @@ test('Shutdown calls onShutdown (once) in local mode', async () => {
   assert.equal(n, 1);
   c.close();
   await local.stop();
+});
+
+test('local mode: Shutdown from a process that did not start the plugin is refused', async () => {
+  let n = 0;
+  // default: only the parent process (Grafana) may stop the plugin; this process is not its parent
+  const local = await startGrpcServer(new FakeService(), { address: '127.0.0.1:0', token: TOKEN, mode: 'local', onShutdown: () => n++ });
+  const c = new PluginClient(`127.0.0.1:${local.port}`);
+  await assert.rejects(c.unary(c.controller, 'Shutdown', {}), (e: Error & { code?: number }) => e.code === 7 && /only from the process that started the plugin/.test(e.message));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(n, 0);
+  const r = await c.unary(c.health, 'Check', {});
+  assert.equal(r.status, 'SERVING');
+  c.close();
+  await local.stop();
+});
+
+test('requests over 4 MiB are refused by size before anything is decoded, with or without the token', async () => {
+  const body = Buffer.alloc(6 * 1024 * 1024, 0x61);
+  for (const tok of [undefined, TOKEN]) {
+    await assert.rejects(
+      client.unary(client.data, 'QueryData', { pluginContext: pluginContext(tok), queries: [dataQuery('A', { metric: 'tps', pad: body.toString() }, from, to)] }),
+      (e: Error & { code?: number }) => e.code === 8, // RESOURCE_EXHAUSTED
+    );
+  }
+  const r = await client.unary(client.health, 'Check', {});
+  assert.equal(r.status, 'SERVING');
+});
+
+test('QueryData: more queries than the HTTP API allows, empty and duplicate refIds are answered explicitly', async () => {
+  const many = Array.from({ length: 101 }, (_, i) => dataQuery(`R${i}`, { metric: 'tps' }, from, to));
+  const r1 = await client.unary(client.data, 'QueryData', { pluginContext: pluginContext(TOKEN), queries: many });
+  assert.equal(Object.keys(r1.responses).length, 101);
+  for (const a of Object.values(r1.responses) as Array<{ status: number; error: string }>) {
+    assert.equal(a.status, 400);
+    assert.match(a.error, /at most 100 per request/);
+  }
+  const r2 = await client.unary(client.data, 'QueryData', {
+    pluginContext: pluginContext(TOKEN),
+    queries: [dataQuery('', { metric: 'tps' }, from, to), dataQuery('D', { metric: 'tps' }, from, to), dataQuery('D', { metric: 'tps' }, from - 1000, to), dataQuery('OK', { metric: 'tps' }, from, to)],
+  });
+  assert.equal(r2.responses[''].status, 400);
+  assert.match(r2.responses[''].error, /empty refId/);
+  assert.equal(r2.responses.D.status, 400);
+  assert.match(r2.responses.D.error, /refId D is used by 2 queries/);
+  assert.equal(r2.responses.OK.status, 200, r2.responses.OK.error);
 });
 
 test('large answers pass the raised message limit (> 4 MiB)', async () => {

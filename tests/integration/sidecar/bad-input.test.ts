@@ -133,3 +133,23 @@ test('/metrics exposes collector cost and the main gauges', async () => {
   assert.match(m.text, /pgpulse_store_points_written_total/);
   assert.match(m.text, /pgpulse_metric\{target="default",metric="database_size"/);
 });
+
+test('times past the Date range and an out-of-range pid → 4xx naming the field, not 500/502', async () => {
+  const r = await post(JSON.stringify({ from: 1e300, to: 'now', queries: [{ refId: 'A', metric: 'tps' }] }));
+  assert.equal(r.status, 400);
+  assert.match(r.json.error, /^from: 1e\+300 is outside the range of a time/);
+  const r2 = await post(JSON.stringify({ from: 'now-1h', to: '99999999999999999', queries: [{ refId: 'A', metric: 'tps' }] }));
+  assert.equal(r2.status, 400);
+  assert.match(r2.json.error, /^to: /);
+  const ev = await sc.get('/api/v1/resources/events?from=99999999999999999');
+  assert.equal(ev.status, 400);
+  assert.match(ev.json.error, /^from: "99999999999999999" is outside the range of a time/);
+  const res = await fetch(`${sc.baseUrl}/api/v1/resources/actions?target=default`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${sc.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ action: 'cancel', pid: 2147483648, dryRun: true }),
+  });
+  const body = (await res.json()) as { error?: string; message?: string };
+  assert.equal(res.status, 400, JSON.stringify(body));
+  assert.match(JSON.stringify(body), /pid must be a process id between 1 and 2147483647/);
+});

@@ -32,7 +32,8 @@ test('runPluginEntry: handshake after the server listens, Shutdown stops the sid
         assert.equal(env.PGPULSE_TOKEN, 'tok-1234');
         return { service: new FakeService(), stop: async () => void stopped++ };
       },
-      { handshake: (l) => (handshake = l), exit: resolve },
+      // this test process plays Grafana, the process that started the plugin
+      { handshake: (l) => (handshake = l), exit: resolve, shutdownFromPid: process.pid },
       { GF_PLUGIN_TOKEN: 'tok-1234', GF_PLUGIN_LOG_LEVEL: 'error' },
     );
   });
