@@ -13,6 +13,7 @@ import { DataSourceWithBackend, getTemplateSrv } from '@grafana/runtime';
 
 import { findMetric } from '../model/catalog';
 import { migrateQuery, QUERY_SCHEMA_VERSION } from '../model/query';
+import { hasErrors, validateQuery } from './validation';
 import { pgpulseAnnotations } from './annotations';
 import { resourceParents, resourcePath, toPickOptions } from './resources';
 import type { ListResource, PgpulseOptions, PgpulseQuery, PgpulseVariableQuery, PickOption } from './types';
@@ -38,13 +39,16 @@ export class DataSource extends DataSourceWithBackend<PgpulseQuery, PgpulseOptio
     return { metric: DEFAULT_METRIC, schemaVersion: QUERY_SCHEMA_VERSION };
   }
 
-  /** Grafana's query runner calls this: hidden queries and queries without a metric never reach the backend. */
+  /**
+   * Grafana's query runner calls this: hidden queries, queries without a metric and queries the
+   * editor marks as invalid (explained there) never reach the backend.
+   */
   override filterQuery(query: PgpulseQuery): boolean {
     if (query.hide) {
       return false;
     }
     const q = migrateQuery(query);
-    return typeof q.metric === 'string' && q.metric.trim() !== '';
+    return typeof q.metric === 'string' && q.metric.trim() !== '' && !hasErrors(validateQuery(q));
   }
 
   override applyTemplateVariables(query: PgpulseQuery, scopedVars: ScopedVars): PgpulseQuery {

@@ -159,10 +159,19 @@ describe('QueryEditor pickers', () => {
     expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ orderBy: 'mean_time' }));
   });
 
+  it('placeholders fit their fields: the default value alone, the target by its name (no "default (default)")', () => {
+    const { datasource } = setup({ metric: 'top_queries' });
+    expect(screen.getByTestId(S.option('topN'))).toHaveAttribute('placeholder', '20');
+    const target = screen.getByTestId(S.target);
+    const input = target.tagName === 'INPUT' ? target : target.querySelector('input');
+    expect(input?.getAttribute('placeholder')).toBe(datasource.defaultTarget ?? 'the datasource’s target');
+    expect(input?.getAttribute('placeholder')).not.toMatch(/\(default\)/);
+  });
+
   it('top N commits a number on blur', async () => {
     const { onChange, onRunQuery } = setup({ metric: 'top_queries' });
     const input = screen.getByTestId(S.option('topN'));
-    expect(input).toHaveAttribute('placeholder', '20 (default)');
+    expect(input).toHaveAttribute('placeholder', '20');
     await userEvent.type(input, '15');
     expect(onChange).not.toHaveBeenCalled();
     await userEvent.tab();
@@ -178,13 +187,17 @@ describe('QueryEditor inline validation', () => {
     expect(onRunQuery).not.toHaveBeenCalled();
   });
 
-  it('topN out of range names the field', async () => {
-    const { onChange, onRunQuery } = setup({ metric: 'top_queries' });
+  it('topN out of range names the field; the run clears the old data and never reaches the backend', async () => {
+    const { onChange, onRunQuery, datasource } = setup({ metric: 'top_queries' });
     await userEvent.type(screen.getByTestId(S.option('topN')), '5000');
     await userEvent.tab();
     const q = onChange.mock.calls[onChange.mock.calls.length - 1][0];
     expect(q.topN).toBe(5000);
-    expect(onRunQuery).not.toHaveBeenCalled();
+    // running replaces the previous metric's data (which stayed under the message before) …
+    expect(onRunQuery).toHaveBeenCalled();
+    // … with nothing: the invalid query is filtered out before the backend
+    expect(datasource.filterQuery(q)).toBe(false);
+    expect(datasource.filterQuery({ ...q, topN: 50 })).toBe(true);
     expect(validateQuery(q).map((i) => i.message).join(' ')).toMatch(/topN: topN must be at most 1000/);
   });
 

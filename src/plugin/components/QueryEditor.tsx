@@ -83,11 +83,11 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
   const issues = useMemo(() => validateQuery(q, app), [q, app]);
   const menu = useMemo(() => metricOptions(app), [app]);
 
+  // Always run: an invalid query never reaches the backend (datasource.filterQuery drops it), and
+  // running clears the previous metric's data, which would otherwise stay under the error message.
   const update = (next: PgpulseQuery) => {
     onChange(next);
-    if (!hasErrors(validateQuery(next, app))) {
-      onRunQuery();
-    }
+    onRunQuery();
   };
 
   const setOption = (key: OptionKey | 'target', value: string | number | undefined) => {
@@ -137,7 +137,8 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
           onChange={(v) => setOption(k, v)}
           testId={selectors.queryEditor.option(k)}
           placeholder={k === 'queryid' ? 'all statements' : `all ${resource}`}
-          width={k === 'queryid' ? 30 : 20}
+          // table and index names are long (orders_customer_idx): room for them, not a clipped tail
+          width={k === 'table' || k === 'index' || k === 'queryid' ? 32 : 22}
           invalid={issueFor(issues, k)?.severity === 'error'}
         />
       </InlineField>
@@ -153,7 +154,8 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
             testId={selectors.queryEditor.option(k)}
             value={num(k)}
             onCommit={(v) => setOption(k, v)}
-            placeholder={def !== undefined ? `${def} (default)` : 'default'}
+            // the default as a grey placeholder: "(default)" made it too long for the field
+            placeholder={def !== undefined ? String(def) : 'default'}
             invalid={issueFor(issues, k)?.severity === 'error'}
             {...extra}
           />
@@ -189,7 +191,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
               value={q.target}
               onChange={(v) => setOption('target', v)}
               testId={selectors.queryEditor.target}
-              placeholder={datasource.defaultTarget ? `${datasource.defaultTarget} (default)` : 'default'}
+              placeholder={datasource.defaultTarget ?? 'the datasource’s target'}
             />
           </InlineField>
         </InlineFieldRow>
