@@ -299,6 +299,11 @@ export class SidecarService implements PgpulseService {
       problems.push(sharedRole);
     }
     for (const [c, why] of Object.entries(sampler.status.unavailable)) {
+      // an optional extension that is simply not installed (pgvector, neon on plain PostgreSQL) is
+      // not a problem: details.extensions says what it would add
+      if (['vector', 'neon'].some((ext) => extensions[ext] && !extensions[ext].installed && why.startsWith(`extension ${ext} `))) {
+        continue;
+      }
       // collectors for other kinds of target (Neon on plain PostgreSQL) are not problems
       if (why.startsWith('not applicable') || !problems.some((p) => p.includes(why))) {
         if (why.startsWith('not applicable')) {

@@ -36,6 +36,8 @@ export function seriesFrame(ctx: EngineContext, name: string, labels: Record<str
         labels: allLabels,
         config: {
           unit: ctx.metric.unit,
+          // a ratio is 0–100 %: without bounds Grafana pads the axis (0–200 %) and the series is a dash at its edge
+          ...(ctx.metric.unit === 'percentunit' ? { min: 0, max: 1 } : {}),
           description: ctx.metric.description,
           ...(legend ? { displayNameFromDS: legend } : {}),
         },
@@ -44,7 +46,14 @@ export function seriesFrame(ctx: EngineContext, name: string, labels: Record<str
   };
 }
 
+/** Column titles for fields a handler did not name: one style of header in every table. */
+const COLUMN_TITLES: Record<string, string> = { size_bytes: 'Size', mod_since_analyze: 'Modified since analyze', queryid: 'Query ID', datname: 'Database' };
+export function columnTitle(name: string): string {
+  return COLUMN_TITLES[name] ?? (name.charAt(0).toUpperCase() + name.slice(1)).replace(/_/g, ' ');
+}
+
 export function tableFrame(ctx: EngineContext, fields: Frame['fields'], how: string): Frame {
+  fields = fields.map((f) => (f.config?.displayName ? f : { ...f, config: { ...f.config, displayName: columnTitle(f.name) } }));
   return {
     name: ctx.metric.id,
     refId: ctx.query.refId,
