@@ -96,6 +96,15 @@ describe('ConfigEditor', () => {
     expect(onOptionsChange).toHaveBeenLastCalledWith(expect.objectContaining({ jsonData: { target: 'replica-2' } }));
   });
 
+  it('a saved new version (Save & test) clears the stale "refused the token" hint', async () => {
+    fail = 401;
+    const { rerender } = render(<ConfigEditor options={settings({ version: 1 })} onOptionsChange={jest.fn()} />);
+    await userEvent.click(screen.getByTestId(S.target));
+    expect(await screen.findByTestId(S.targetsNote)).toHaveTextContent('refused the token');
+    rerender(<ConfigEditor options={settings({ version: 2, secureJsonFields: { token: true } })} onOptionsChange={jest.fn()} />);
+    expect(screen.queryByTestId(S.targetsNote)).not.toBeInTheDocument();
+  });
+
   it('does not call the backend before the datasource exists', async () => {
     render(<ConfigEditor options={settings({ uid: '' })} onOptionsChange={jest.fn()} />);
     await userEvent.click(screen.getByTestId(S.target));

@@ -7,7 +7,7 @@
 import type { DataSourcePluginOptionsEditorProps } from '@grafana/data';
 import { getBackendSrv } from '@grafana/runtime';
 import { Combobox, type ComboboxOption, Field, FieldSet, SecretInput, Stack, Text, TextLink } from '@grafana/ui';
-import React, { useCallback, useState } from 'react';
+import React, { useCallback, useEffect, useState } from 'react';
 import { lastValueFrom } from 'rxjs';
 
 import { toPickOptions } from '../resources';
@@ -19,6 +19,9 @@ export type Props = DataSourcePluginOptionsEditorProps<PgpulseOptions, PgpulseSe
 export function ConfigEditor({ options, onOptionsChange }: Props) {
   const { jsonData, secureJsonFields, secureJsonData } = options;
   const [targetsNote, setTargetsNote] = useState<string | undefined>();
+  // "Save & test" saves a new version of the settings (a new token, say): a hint about the old
+  // ones would stand stale above the green banner, so it goes until the list is asked for again
+  useEffect(() => setTargetsNote(undefined), [options.version, options.uid]);
 
   const loadTargets = useCallback(
     async (input: string): Promise<Array<ComboboxOption<string>>> => {
