@@ -22,7 +22,8 @@ export type CollectorId =
   | 'settings'
   | 'vector'
   | 'vector_probe'
-  | 'neon';
+  | 'neon'
+  | 'neon_activity';
 
 /**
  * How the engine turns stored samples into the answer. Labels name collector key columns;

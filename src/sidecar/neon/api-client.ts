@@ -168,6 +168,16 @@ export class NeonApiClient {
     return parseEndpointResponse(await this.get(this.url, 'endpoint'));
   }
 
+  /** every endpoint of the project (branch computes, read replicas), as the API lists them */
+  async listEndpoints(): Promise<Array<NeonEndpoint & { type: string }>> {
+    const body = await this.get(`${this.projectUrl}/endpoints`, 'project');
+    const eps = (body as { endpoints?: unknown })?.endpoints;
+    if (!Array.isArray(eps)) {
+      throw new NeonApiError('Neon API answer has no "endpoints" array: is neon.apiUrl pointing at https://console.neon.tech/api/v2?', 'config');
+    }
+    return eps.map((e) => ({ ...parseEndpointResponse({ endpoint: e }), type: String((e as { type?: unknown }).type ?? '') }));
+  }
+
   /** the project's most recent operations (newest first, as the API lists them) */
   async listOperations(limit = 20): Promise<NeonOperation[]> {
     return parseOperationsResponse(await this.get(`${this.projectUrl}/operations?limit=${Math.max(1, Math.min(1000, Math.floor(limit)))}`, 'project'));

@@ -12,6 +12,8 @@ import { minCuForWorkingSet } from './sizing';
 import { computeCost, forecastRatio } from './cost';
 import { activePeriodsTable, computeTimeline } from './timeline';
 import { autoscaling, timeAtMax } from './autoscaling';
+import { registerNeonDiscovery } from './discovery';
+import { lastValues } from './last-values';
 import { NeonApiClient } from './api-client';
 import { neonActivityCollector, neonClientsCollector } from './activity-collector';
 import { NeonGate, gatesByTarget } from './gate';
@@ -72,7 +74,9 @@ export function registerNeon(): void {
   registerHandler('neon_active_periods', activePeriodsTable);
   registerHandler('neon_autoscaling', autoscaling);
   registerHandler('neon_time_at_max_cu', timeAtMax);
+  registerHandler('neon_last_values', lastValues);
   metricChecks.push(neonGrantCheck);
+  registerNeonDiscovery();
 }
 
 registerNeon();

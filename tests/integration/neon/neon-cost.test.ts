@@ -79,3 +79,41 @@ async function run(opts: { consumption: boolean }) {
 
 test('cost with consumption v2 (paid plan): used, consumption, forecast, allowance, ratio from the API figures', () => run({ consumption: true }));
 test('cost without consumption v2 (403 on the Free plan): project figures only', () => run({ consumption: false }));
+
+test('endpoints of the project from the API: read replicas and branch computes offered as targets, no connection', async () => {
+  const api = await startFakeNeonApi({ state: 'idle' });
+  api.otherEndpoints = [
+    { id: 'ep-quiet-replica-123456', branch_id: 'br-aged-salad-637688', type: 'read_only', current_state: 'idle' },
+    { id: 'ep-dev-branch-654321', branch_id: 'br-dev-000001', type: 'read_write', current_state: 'active' },
+  ];
+  const port = await freePort();
+  const s = await startTestSidecar({
+    targets: [
+      {
+        name: 'neon',
+        url: `postgres://u@127.0.0.1:${port}/app`,
+        neon: { projectId: api.projectId, endpointId: api.endpointId, apiKey: api.apiKey, apiKeyResolved: api.apiKey, apiUrl: api.apiUrl, stateInterval: 200 },
+      },
+    ],
+    intervalMs: 250,
+  });
+  try {
+    const r = await s.get('/api/v1/resources/neon_endpoints?target=neon');
+    assert.equal(r.status, 200, r.text);
+    const eps = r.json.endpoints as Array<{ endpointId: string; kind: string; monitored: boolean; suggestedTarget?: { neon: { endpointId: string }; urlEnv: string } }>;
+    assert.deepEqual(
+      eps.map((e) => [e.endpointId, e.kind, e.monitored]),
+      [
+        [api.endpointId, 'primary', true],
+        ['ep-quiet-replica-123456', 'read replica', false],
+        ['ep-dev-branch-654321', 'branch compute', false],
+      ],
+    );
+    assert.equal(eps[1].suggestedTarget?.neon.endpointId, 'ep-quiet-replica-123456');
+    assert.ok(!r.text.includes(api.apiKey), 'the API key never appears');
+    assert.equal(api.nonGet(), 0);
+  } finally {
+    await s.destroy();
+    await api.close();
+  }
+});

@@ -100,7 +100,7 @@ async function q(metric: string, t0: number) {
 }
 
 const nameOf = (f: { name?: string; schema?: { name?: string } }) => f.schema?.name ?? f.name;
-const last = (frame: { data: { values: unknown[][] } }) => (frame.data.values[1] as Array<number | null>).filter((v): v is number => v !== null).at(-1);
+const last = (frame: { data: { values: unknown[][] } }) => ((frame.data?.values?.[1] ?? []) as Array<number | null>).filter((v): v is number => v !== null).at(-1);
 
 test('pg_monitor-only role: LFC and working set work, the ungranted objects are named on the panels, nothing else is lost', async () => {
   const base = { hits: 1000, misses: 100, used: 3, writes: 5, used_pages: 300, ws5: 1000, ws15: 5000, ws60: 262_144, cluster: 50 * 1024 * 1024 };
@@ -191,6 +191,10 @@ test('autoscaling: num_cpus() against the API limits, time at max, max_connectio
   const cpus = s.sidecar.store.matrix('neon', 'neon', ['num_cpus'], undefined, stored).find((x) => x.field === 'num_cpus')!.values;
   assert.ok(cpus.includes(1) && cpus.includes(2), `cpus read: ${cpus}`);
   assert.equal(last(atMax.frames[0]), cpus.filter((c) => c === 2).length / cpus.length, `cpus ${JSON.stringify(cpus)}`);
+  // a primary: no replica lag series values (pg_is_in_recovery() is false here)
+  const lag = await range('neon_replication_delay');
+  assert.equal(lag.error, undefined, lag.error);
+  assert.ok(lag.frames.every((f) => last(f) === undefined), `no lag values on a primary (not a zero lag): ${JSON.stringify(lag.frames)}`);
   const mc = await range('neon_max_connections');
   const truth = await pg.query<{ m: string }>("SELECT current_setting('max_connections') AS m");
   assert.equal(last(mc.frames[0]), Number(truth[0].m));
