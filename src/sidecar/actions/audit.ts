@@ -1,10 +1,12 @@
 /**
- * The audit trail of actions: every request (dry-run, refused, done, failed) is a row in the
+ * The audit trail of actions: every request, valid or not (dry-run, refused with the reason, done,
+ * failed, skipped by PostgreSQL) is a row in the
  * store and an event (annotation) — what, when, which trigger, and the result.
  */
 import type { Store } from '../store/store';
 
-export type AuditStatus = 'dry_run' | 'refused' | 'running' | 'done' | 'failed';
+/** skipped: PostgreSQL ran the statement but skipped the work with a WARNING (e.g. no permission to VACUUM) */
+export type AuditStatus = 'dry_run' | 'refused' | 'running' | 'done' | 'failed' | 'skipped';
 
 export interface AuditEntry {
   id: number;

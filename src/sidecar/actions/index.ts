@@ -108,23 +108,23 @@ extraRoutes.set('actions', async (svc, params, ctx) => {
   if (!runner) {
     return { status: 404, body: { error: `target ${target} is not configured in this sidecar` } };
   }
-  if (!body || typeof body !== 'object' || Array.isArray(body)) {
-    return { status: 400, body: { error: 'send a JSON object like {"action":"cancel","pid":1234,"dryRun":true}' } };
-  }
-  const { target: _t, ...request } = body as Record<string, unknown>;
-  void _t;
   // Through Grafana's resource proxy any user who may query the datasource could call this:
   // real actions there need a Grafana Admin (dry-runs stay open). Transports that know the
   // caller pass via/user in the context; the HTTP API is already limited to the sidecar token.
   const caller = ctx as { via?: string; user?: { login?: string; role?: string } | null };
   const viaGrafana = caller.via === 'grafana';
   const trigger = viaGrafana ? `grafana:${caller.user?.login || 'unknown'}` : 'api';
+  if (!body || typeof body !== 'object' || Array.isArray(body)) {
+    // audited like every other request: the runner refuses it as invalid
+    const outcome = await runner.run(body, trigger);
+    return { status: 400, body: { ...outcome, error: `send a JSON object like {"action":"cancel","pid":1234,"dryRun":true} (${outcome.message})` } };
+  }
+  const { target: _t, ...request } = body as Record<string, unknown>;
+  void _t;
   if (viaGrafana && request.dryRun === false && caller.user?.role !== 'Admin') {
-    const outcome = await runner.run({ ...request, dryRun: true }, trigger);
-    return {
-      status: 403,
-      body: { ...outcome, status: 'refused', error: `only a Grafana Admin may run actions through Grafana (you are ${caller.user?.role ?? 'unknown role'}); this was a dry-run: ${outcome.sql || outcome.message}` },
-    };
+    const reason = `only a Grafana Admin may run actions through Grafana (you are ${caller.user?.role ?? 'unknown role'})`;
+    const outcome = await runner.run(request, trigger, { refuse: { reason, httpStatus: 403 } });
+    return { status: outcome.status === 'refused' && outcome.message === reason ? 403 : outcome.httpStatus, body: { ...outcome, error: `${outcome.message}${outcome.sql ? `; nothing ran — this SQL would have: ${outcome.sql}` : ''}` } };
   }
   const outcome = await runner.run(request, trigger);
   return { status: outcome.httpStatus, body: outcome.status === 'refused' || outcome.status === 'failed' ? { ...outcome, error: outcome.message } : outcome };

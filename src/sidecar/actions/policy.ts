@@ -4,6 +4,7 @@
  * is acted on (or reported) once, and every step goes through the audited ActionRunner.
  */
 import type { Pool } from 'pg';
+import { ownBackendPids } from '../targets/connection';
 import { pinnedQuery } from '../targets/safe-sql';
 import type { ActionsConfig, PolicyConfig } from './config';
 import type { ActionOutcome, ActionRunner } from './runner';
@@ -36,7 +37,9 @@ export class PolicyEngine {
               (extract(epoch from clock_timestamp() - query_start) * 1000)::float8 AS running_ms, query_start::text AS query_start
        FROM pg_catalog.pg_stat_activity
        WHERE backend_type = 'client backend' AND state = 'active' AND pid <> pg_backend_pid()
-         AND coalesce(application_name, '') NOT LIKE 'pgpulse%'`,
+         AND NOT (pid = ANY($1::int[]))`,
+      // pgpulse's own connections by backend pid: a session's name proves nothing
+      [[...ownBackendPids()]],
     );
     const live = new Set<string>();
     for (const p of this.cfg.policies) {

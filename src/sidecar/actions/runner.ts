@@ -13,7 +13,7 @@ import { parseOne, qualified } from '../advisors/sql-analysis';
 import type { TargetConfig } from '../config';
 import type { Store } from '../store/store';
 import { redact } from '../auth';
-import { createPool, describeDbError } from '../targets/connection';
+import { createPool, describeDbError, ownBackendPids } from '../targets/connection';
 import { identityFromUrl } from '../neon/identity';
 import { scrubStatement } from '../store/scrub';
 import { PIN_SEARCH_PATH, pinnedQuery } from '../targets/safe-sql';
@@ -135,14 +135,21 @@ export class ActionRunner {
     this.pool = undefined;
   }
 
-  async run(raw: unknown, trigger: string, opts: { minQueryMs?: number } = {}): Promise<ActionOutcome> {
+  /**
+   * opts.refuse: the caller may not run actions (e.g. not a Grafana Admin): the request is planned
+   * (its SQL shown) and audited as refused with this reason; nothing runs.
+   */
+  async run(raw: unknown, trigger: string, opts: { minQueryMs?: number; refuse?: { reason: string; httpStatus: number } } = {}): Promise<ActionOutcome> {
     const name = this.target.name;
     const parsed = actionRequestSchema.safeParse(raw);
     if (!parsed.success) {
       const msg = parsed.error.issues
         .map((i) => (i.code === 'unrecognized_keys' ? `unknown field(s) ${i.keys.join(', ')}: send action, pid, table, index, finding, dryRun` : `${i.path.join('.') || 'body'}: ${i.message}`))
         .join('; ');
-      return { target: name, action: String((raw as { action?: unknown })?.action ?? ''), object: '', status: 'refused', httpStatus: 400, sql: '', message: `invalid action request: ${msg}` };
+      const action = String((raw as { action?: unknown })?.action ?? '').slice(0, 40);
+      const message = `invalid action request: ${msg}`;
+      const auditId = auditStart(this.store, name, { ts: Date.now(), action: action || '(none)', object: '', trigger, dryRun: (raw as { dryRun?: unknown })?.dryRun !== false, sql: '', status: 'refused', result: message });
+      return { target: name, action, object: '', status: 'refused', httpStatus: 400, sql: '', message, auditId };
     }
     const req = parsed.data;
     const now = Date.now();
@@ -173,6 +180,10 @@ export class ActionRunner {
       const msg = describeDbError(e, name);
       const auditId = auditStart(this.store, name, { ts: now, action: req.action, object: describeObject(req), trigger, dryRun: req.dryRun, sql: '', status: 'failed', result: msg });
       return { target: name, action: req.action, object: describeObject(req), status: 'failed', httpStatus: 502, sql: '', message: msg, auditId };
+    }
+    if (opts.refuse && !req.dryRun) {
+      const auditId = auditStart(this.store, name, { ts: now, action: req.action, object: plan.object, trigger, dryRun: false, sql: plan.sql, status: 'refused', result: opts.refuse.reason });
+      return { target: name, action: req.action, object: plan.object, status: 'refused', httpStatus: opts.refuse.httpStatus, sql: plan.sql, message: opts.refuse.reason, auditId, backend: plan.backend };
     }
     if (req.dryRun) {
       const message = `dry-run: nothing was changed; this SQL would run${cfg instanceof Error || !cfg.enabled ? ' (actions are disabled for this target: enable them to run it)' : ''}`;
@@ -211,7 +222,7 @@ export class ActionRunner {
       action: req.action,
       object: plan.object,
       status: r.status,
-      httpStatus: r.status === 'done' ? 200 : r.status === 'refused' ? 409 : 502,
+      httpStatus: r.status === 'done' ? 200 : r.status === 'refused' || r.status === 'skipped' ? 409 : 502,
       sql: plan.sql,
       message: r.message,
       auditId,
@@ -304,13 +315,13 @@ export class ActionRunner {
     const sql = `SELECT ${fn}(pid) AS signalled FROM pg_stat_activity
 WHERE pid = ${pid} AND backend_start = ${lit(b.backend_start)}::timestamptz
   AND backend_type = 'client backend' AND pid <> pg_backend_pid()
-  AND coalesce(application_name, '') NOT LIKE '${PGPULSE_APP}%'
   AND state = 'active' AND query_start <= clock_timestamp() - interval '${Math.floor(minQueryMs)} milliseconds';`;
     if (b.backend_type !== 'client backend') {
       throw new Refusal(403, `pid ${pid} is a ${b.backend_type}, not a client backend: pgpulse never signals system processes`, object, sql);
     }
-    if (b.app.startsWith(PGPULSE_APP)) {
-      throw new Refusal(403, `pid ${pid} is a pgpulse session (${b.app}): pgpulse never signals its own sessions`, object, sql);
+    // pgpulse's own connections by their backend pid, never by a name anyone can choose
+    if (ownBackendPids().has(pid)) {
+      throw new Refusal(403, `pid ${pid} is one of pgpulse's own connections: pgpulse never signals its own sessions`, object, sql);
     }
     if (b.state !== 'active') {
       throw new Refusal(409, `pid ${pid} is not running a query (state ${b.state ?? 'unknown'}): nothing to ${action}`, object, sql);
@@ -326,6 +337,15 @@ WHERE pid = ${pid} AND backend_start = ${lit(b.backend_start)}::timestamptz
     const c = await pool.connect();
     const timeout = Math.max(1, Math.floor(cfg.timeoutMs));
     const inTx = !NON_TRANSACTIONAL.includes(action);
+    // VACUUM / ANALYZE of a table the role may not maintain succeed with only a WARNING ("…,
+    // skipping it"): that is not "done"
+    const warnings: string[] = [];
+    const onNotice = (n: { severity?: string; message?: string }) => {
+      if (n.severity === 'WARNING' && n.message) {
+        warnings.push(n.message);
+      }
+    };
+    c.on('notice', onNotice);
     try {
       const started = Date.now();
       let r: { rows: Array<{ signalled?: boolean }> };
@@ -367,8 +387,16 @@ WHERE pid = ${pid} AND backend_start = ${lit(b.backend_start)}::timestamptz
         }
         return r.rows[0].signalled ? { status: 'done', message: `${action === 'cancel' ? 'cancel' : 'terminate'} signal sent` } : { status: 'failed', message: 'PostgreSQL refused to signal the backend (pg_signal_backend is needed, and superuser backends need a superuser)' };
       }
-      return { status: 'done', message: `completed in ${((Date.now() - started) / 1000).toFixed(1)} s` };
+      const skipped = warnings.filter((w) => /skipping/i.test(w));
+      if (skipped.length > 0) {
+        return {
+          status: 'skipped',
+          message: `PostgreSQL skipped it: ${redact(skipped.join('; '))} — the actions role needs to own the table (or MAINTAIN on PostgreSQL 17+: GRANT MAINTAIN ON <table> TO <actions role>)`,
+        };
+      }
+      return { status: 'done', message: `completed in ${((Date.now() - started) / 1000).toFixed(1)} s${warnings.length ? ` (warnings: ${redact(warnings.join('; '))})` : ''}` };
     } finally {
+      c.removeListener('notice', onNotice);
       c.release();
     }
   }

@@ -33,8 +33,26 @@ export function createPool(t: TargetConfig, opts: { max?: number; applicationNam
   });
   // An idle client that errors (server restart, network) must not crash the process.
   pool.on('error', () => undefined);
-  pool.on('connect', (client) => markOwnQueries(client));
+  pool.on('connect', (client) => {
+    markOwnQueries(client);
+    const pid = (client as unknown as { processID?: number }).processID;
+    if (pid) {
+      ownPids.add(pid);
+      client.once('end', () => ownPids.delete(pid));
+    }
+  });
+  pool.on('remove', (client) => ownPids.delete((client as unknown as { processID?: number }).processID ?? 0));
   return pool;
+}
+
+/**
+ * Backend pids of pgpulse's own open connections (from each connection's BackendKeyData): what
+ * actions never signal. A name (application_name pgpulse…) proves nothing — anyone can choose it.
+ * Behind a transaction pooler the pids are the pooler's, and pgpulse's server backends are shared.
+ */
+const ownPids = new Set<number>();
+export function ownBackendPids(): ReadonlySet<number> {
+  return ownPids;
 }
 
 /**

@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { Client } from 'pg';
 import { actionRunners } from '../../../src/sidecar/actions';
 import { PolicyEngine } from '../../../src/sidecar/actions/policy';
+import { ownBackendPids } from '../../../src/sidecar/targets/connection';
 import type { ActionsConfig } from '../../../src/sidecar/actions/config';
 import { startPostgres, type TestPostgres } from '../../support/pg';
 import { startTestSidecar, type TestSidecar } from '../../support/sidecar';
@@ -81,6 +82,7 @@ describe('opt-in actions on PostgreSQL 15', () => {
       INSERT INTO t_dead SELECT g, repeat('x', 50) FROM generate_series(1, 20000) g;
       DELETE FROM t_dead WHERE id % 2 = 0;
       ALTER TABLE t_dead OWNER TO pgpulse_actions;
+      CREATE TABLE t_not_ours (id int);
     `);
     const actionsUrl = pg.urlFor('postgres', 'pgpulse_actions');
     sc = await startTestSidecar({
@@ -184,12 +186,17 @@ describe('opt-in actions on PostgreSQL 15', () => {
     assert.ok(events.json.events.some((e: { title: string }) => e.title === `action cancel pid ${a.pid}: done`));
   });
 
-  it('never signals pgpulse sessions or system processes', async () => {
-    const before1 = await activity(own.pid);
-    const r = await post('enabled', { action: 'terminate', pid: own.pid, dryRun: false });
+  it("never signals pgpulse's own connections (by backend pid) or system processes; a name proves nothing", async () => {
+    const mine = [...ownBackendPids()];
+    assert.ok(mine.length > 0, 'pgpulse has open connections');
+    const r = await post('enabled', { action: 'terminate', pid: mine[0], dryRun: false });
     assert.equal(r.status, 403);
-    assert.match(r.json.error, /is a pgpulse session \(pgpulse-x\)/);
-    assert.deepEqual(await activity(own.pid), before1);
+    assert.match(r.json.error, /is one of pgpulse's own connections/);
+    assert.ok(await activity(mine[0]), 'the connection is still there (it may have run pgpulse queries meanwhile)');
+    // an application session that calls itself pgpulse-… is not pgpulse
+    const named = await post('enabled', { action: 'terminate', pid: own.pid, dryRun: true });
+    assert.equal(named.status, 200, JSON.stringify(named.json));
+    assert.equal(named.json.status, 'dry_run');
     const [cp] = await pg.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'");
     const s = await post('enabled', { action: 'terminate', pid: cp.pid, dryRun: false });
     assert.equal(s.status, 403);
@@ -209,6 +216,10 @@ describe('opt-in actions on PostgreSQL 15', () => {
     assert.equal(viewer.status, 403);
     assert.match((viewer.body as { error: string }).error, /only a Grafana Admin may run actions through Grafana \(you are Viewer\)/);
     assert.deepEqual(await activity(c.pid), before1);
+    // audited as what it was: a refused real action, with the reason
+    const refused = (await sc.get('/api/v1/resources/actions?target=enabled')).json.audit[0];
+    assert.deepEqual([refused.status, refused.dryRun, refused.trigger], ['refused', false, 'grafana:bob']);
+    assert.match(refused.result, /only a Grafana Admin/);
     const admin = await sc.sidecar.service.resource('actions', new URLSearchParams({ target: 'enabled' }), ctx('Admin'));
     assert.equal(admin.status, 200, JSON.stringify(admin.body));
     assert.deepEqual(await c.done, { ok: false, code: '57014' });
@@ -225,6 +236,23 @@ describe('opt-in actions on PostgreSQL 15', () => {
     assert.match(n.json.error, /cancel needs pid/);
     const u = await post('enabled', { action: 'analyze', table: 'no_schema', dryRun: false });
     assert.match(u.json.error, /must be schema-qualified/);
+    // every one of them is in the audit trail, refused with its reason
+    const audit = (await sc.get('/api/v1/resources/actions?target=enabled')).json.audit as Array<{ action: string; status: string; result: string }>;
+    assert.ok(audit.some((e) => e.action === 'explode' && e.status === 'refused' && /invalid action request: .*action must be one of/.test(e.result)), JSON.stringify(audit.slice(0, 3)));
+    assert.ok(audit.some((e) => e.action === 'cancel' && e.status === 'refused' && /cancel needs pid/.test(e.result)));
+    assert.ok(audit.some((e) => e.action === 'analyze' && e.status === 'refused' && /must be schema-qualified/.test(e.result)));
+  });
+
+  it('a VACUUM PostgreSQL skips with a WARNING (table not owned by the actions role) is "skipped", not "done"', async () => {
+    const [s0] = await pg.query<{ vacuums: string }>("SELECT vacuum_count::text AS vacuums FROM pg_stat_user_tables WHERE relname = 't_not_ours'");
+    const r = await post('enabled', { action: 'vacuum', table: 'public.t_not_ours', dryRun: false });
+    assert.equal(r.json.status, 'skipped', JSON.stringify(r.json));
+    assert.equal(r.status, 409);
+    assert.match(r.json.message, /skipping/);
+    const [s1] = await pg.query<{ vacuums: string }>("SELECT vacuum_count::text AS vacuums FROM pg_stat_user_tables WHERE relname = 't_not_ours'");
+    assert.equal(s1.vacuums, s0.vacuums, 'PostgreSQL really did not vacuum it');
+    const audit = (await sc.get('/api/v1/resources/actions?target=enabled')).json.audit[0];
+    assert.deepEqual([audit.action, audit.status], ['vacuum', 'skipped']);
   });
 
   it('runs an enabled VACUUM with the actions role', async () => {
@@ -241,17 +269,18 @@ describe('opt-in actions on PostgreSQL 15', () => {
     const pool = sc.sidecar.samplers.get('enabled')!.pool;
     const dry = new PolicyEngine(runner, cfg, pool);
     const hits = await dry.tick();
-    // b (pg_sleep(301)) matches; the pgpulse-x session (302) matches the text but is never a candidate
-    assert.deepEqual(hits.map((h) => [h.pid, h.outcome.status]), [[b.pid, 'dry_run']]);
+    // b (pg_sleep(301)) and the session that only calls itself pgpulse-x (302) match
+    const byPid = (x: Array<{ pid: number; outcome: { status: string } }>) => x.map((h) => [h.pid, h.outcome.status]).sort((p, q) => Number(p[0]) - Number(q[0]));
+    assert.deepEqual(byPid(hits), byPid([{ pid: b.pid, outcome: { status: 'dry_run' } }, { pid: own.pid, outcome: { status: 'dry_run' } }]));
     assert.equal((await activity(b.pid)).state, 'active');
     assert.deepEqual(await dry.tick(), [], 'the same query is reported once');
     const audit = await sc.get('/api/v1/resources/actions?target=enabled');
     assert.equal(audit.json.audit[0].trigger, 'policy:sleepers');
     const live = new PolicyEngine(runner, { ...cfg, policies: cfg.policies.map((p) => ({ ...p, dryRun: false })) }, pool);
     const done = await live.tick();
-    assert.deepEqual(done.map((h) => [h.pid, h.outcome.status]), [[b.pid, 'done']]);
+    assert.deepEqual(byPid(done), byPid([{ pid: b.pid, outcome: { status: 'done' } }, { pid: own.pid, outcome: { status: 'done' } }]));
     assert.deepEqual(await b.done, { ok: false, code: '57014' });
-    assert.equal((await activity(own.pid)).state, 'active');
+    assert.deepEqual(await own.done, { ok: false, code: '57014' });
   });
 
   it('pgpulse act: dry-run by default from the CLI, refused when disabled', async () => {
