@@ -74,6 +74,26 @@ export async function inReadOnlyTx<T>(client: PoolClient, timeoutMs: number, fn:
   }
 }
 
+/** The GRANT that fixes a "permission denied for <kind> <name>" error. */
+function grantFor(msg: string): string {
+  const m = /permission denied for (function|procedure|table|relation|view|materialized view|sequence|schema|database) ([^\s]+)/i.exec(msg);
+  if (!m) {
+    return 'grant the monitoring role pg_monitor: GRANT pg_monitor TO <role>';
+  }
+  const kind = m[1].toLowerCase();
+  const name = m[2];
+  if (kind === 'function' || kind === 'procedure') {
+    return `GRANT EXECUTE ON FUNCTION ${name} TO <role> (or GRANT pg_monitor TO <role> when the function is granted to it)`;
+  }
+  if (kind === 'schema') {
+    return `GRANT USAGE ON SCHEMA ${name} TO <role>`;
+  }
+  if (kind === 'database') {
+    return `GRANT CONNECT ON DATABASE ${name} TO <role>`;
+  }
+  return `GRANT SELECT ON ${name} TO <role> (or GRANT pg_monitor TO <role> for statistics views)`;
+}
+
 /** A database error as one line a person can act on, with credentials removed. */
 export function describeDbError(e: unknown, target: string): string {
   const err = e as { code?: string; message?: string };
@@ -89,7 +109,7 @@ export function describeDbError(e: unknown, target: string): string {
     case '3D000':
       return `target ${target}: ${msg} — check the database name in the URL`;
     case '42501':
-      return `target ${target}: permission denied (${msg}) — grant the monitoring role pg_monitor: GRANT pg_monitor TO <role>`;
+      return `target ${target}: ${msg} — ${grantFor(msg)}`;
     case '53300':
       return `target ${target}: no connection slot left (${msg}) — close idle sessions, raise max_connections, or put a pooler in front; pgpulse needs 1–2 connections per target`;
     case '57014':

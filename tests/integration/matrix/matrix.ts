@@ -13,12 +13,13 @@ import type { TestPostgres } from '../../support/pg';
 import { hijackSuite } from './hijack';
 import { leastPrivilegeSuite } from './least-privilege';
 import { ownStatementsSuite } from './own-statements';
+import { resetTruthSuite } from './reset-truth';
 
 export type MatrixSuite = (server: MatrixServer, getPg: () => TestPostgres) => void;
 
-// Hook for the restart/reset ground-truth suite (clean restart, crash restart, pg_stat_reset,
-// Neon-style resume): add it here once it takes a server handle, and it runs on every major.
-const SUITES: MatrixSuite[] = [ownStatementsSuite, leastPrivilegeSuite, hijackSuite];
+// reset-truth restarts the server several times: it runs last, after the suites that keep a
+// sidecar connected for their whole describe block
+const SUITES: MatrixSuite[] = [ownStatementsSuite, leastPrivilegeSuite, hijackSuite, resetTruthSuite];
 
 export function runMatrix(server: MatrixServer): void {
   let pg: TestPostgres | undefined;
