@@ -265,6 +265,19 @@ export const neonMetrics: MetricDef[] = [
     alertable: false,
   },
   {
+    id: 'neon_resume_cold_start',
+    title: 'Neon: cold start after each resume',
+    description:
+      "What each resume cost in its first 5 minutes: the local file cache starts empty after every start, so reads go to Neon storage until it warms up. Per active period: storage reads (Δfile_cache_misses), the LFC hit ratio and the average getpage wait (where neon_perf_counters is readable), from pgpulse's samples in that window — deltas from the first sample, so reads before it are not counted; a resume pgpulse did not sample shows 0 samples.",
+    unit: 'none',
+    kind: 'table',
+    area: 'Neon',
+    options: [],
+    compute: { op: 'custom', handler: 'neon_resume_cold_start', collector: 'neon' },
+    alertable: false,
+    requires: ['neon'],
+  },
+  {
     id: 'neon_compute_state',
     title: 'Neon compute state',
     description:

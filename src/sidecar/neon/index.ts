@@ -10,7 +10,7 @@ import { metricChecks, registerHandler } from '../engine/engine';
 import { neonGrantCheck } from './grants';
 import { minCuForWorkingSet } from './sizing';
 import { computeCost, forecastRatio } from './cost';
-import { activePeriodsTable, computeTimeline } from './timeline';
+import { activePeriodsTable, coldStartTable, computeTimeline } from './timeline';
 import { autoscaling, timeAtMax } from './autoscaling';
 import { registerNeonDiscovery } from './discovery';
 import { lastValues } from './last-values';
@@ -75,6 +75,7 @@ export function registerNeon(): void {
   registerHandler('neon_autoscaling', autoscaling);
   registerHandler('neon_time_at_max_cu', timeAtMax);
   registerHandler('neon_last_values', lastValues);
+  registerHandler('neon_resume_cold_start', coldStartTable);
   metricChecks.push(neonGrantCheck);
   registerNeonDiscovery();
 }

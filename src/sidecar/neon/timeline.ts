@@ -182,3 +182,60 @@ export function activePeriodsTable(ctx: EngineContext): Frame[] {
     ),
   ];
 }
+
+/** how long after a resume counts as the cold start */
+export const COLD_START_MS = 5 * 60_000;
+
+/**
+ * neon_resume_cold_start (table): what each resume cost in its first 5 minutes — the local file
+ * cache starts empty after every start, so reads go to Neon storage until it warms up. Per active
+ * period: Δfile_cache_misses (reads from storage), the LFC hit ratio, and the average getpage wait
+ * where neon_perf_counters is readable, from the samples pgpulse took in that window (none when
+ * pgpulse did not sample it). Deltas run from the first sample in the window, so reads before
+ * pgpulse's first sample are not counted.
+ */
+export function coldStartTable(ctx: EngineContext): Frame[] {
+  const target = ctx.query.target;
+  const periods = activePeriods(apiPoints(ctx, ctx.range.from - 86_400_000, ctx.range.to)).filter((p) => p.start >= ctx.range.from && p.start <= ctx.range.to);
+  const fields = ['file_cache_hits', 'file_cache_misses', 'getpage_wait_seconds_sum', 'getpage_wait_seconds_count'];
+  const rows = periods.map((p) => {
+    const to = Math.min(p.start + COLD_START_MS, p.end ?? Infinity, ctx.range.to);
+    const samples = ctx.store.samples(target, 'neon', p.start, to).filter((s) => s.ok);
+    const series = ctx.store.matrix(target, 'neon', fields, undefined, samples);
+    const delta = (f: string): number | null => {
+      const v = (series.find((s) => s.field === f)?.values ?? []).filter((x): x is number => x !== null);
+      if (v.length < 2) {
+        return null;
+      }
+      let d = 0;
+      for (let i = 1; i < v.length; i++) {
+        d += v[i] >= v[i - 1] ? v[i] - v[i - 1] : v[i];
+      }
+      return d;
+    };
+    const hits = delta('file_cache_hits');
+    const misses = delta('file_cache_misses');
+    const waitSum = delta('getpage_wait_seconds_sum');
+    const waitCount = delta('getpage_wait_seconds_count');
+    return {
+      start: p.start,
+      samples: samples.length,
+      misses,
+      ratio: hits !== null && misses !== null && hits + misses > 0 ? hits / (hits + misses) : null,
+      wait: waitSum !== null && waitCount ? waitSum / waitCount : null,
+    };
+  });
+  return [
+    tableFrame(
+      ctx,
+      [
+        { name: 'resumed', type: 'time', values: rows.map((r) => r.start) },
+        { name: 'samples', type: 'number', values: rows.map((r) => r.samples) },
+        { name: 'storage reads (LFC misses)', type: 'number', values: rows.map((r) => r.misses), nullable: true },
+        { name: 'LFC hit ratio', type: 'number', values: rows.map((r) => r.ratio), nullable: true, config: { unit: 'percentunit' } },
+        { name: 'avg getpage wait', type: 'number', values: rows.map((r) => r.wait), nullable: true, config: { unit: 's' } },
+      ],
+      `first ${COLD_START_MS / 60_000} minutes of each active period: Δfile_cache_misses, Δhits / (Δhits + Δmisses), Δgetpage_wait_seconds_sum / Δcount, from pgpulse's samples in that window`,
+    ),
+  ];
+}

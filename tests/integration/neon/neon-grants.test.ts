@@ -147,6 +147,15 @@ test('pg_monitor-only role: LFC and working set work, the ungranted objects are 
   const t1 = Date.now();
   await setCounters({ ...base, hits: 2100, misses: 500 }, { getpage_wait_seconds_sum: 10, getpage_wait_seconds_count: 500, pageserver_disconnects_total: 5 });
   await s.sampleNow('neon');
+  // cold start: this compute's active period began with the first API answer, within 5 minutes
+  const cold = await q('neon_resume_cold_start', t0 - 60_000);
+  assert.equal(cold.error, undefined, cold.error);
+  const cf = cold.frames[0] as unknown as { schema: { fields: Array<{ name: string }> }; data: { values: unknown[][] } };
+  const cc = (n: string) => cf.data.values[cf.schema.fields.findIndex((f) => f.name === n)] as Array<number | null>;
+  assert.equal(cc('resumed').length, 1, 'one active period');
+  // counters the test set: misses 100 → 400 → 450 → 500, hits 1000 → 1900 → 2000 → 2100
+  assert.equal(cc('storage reads (LFC misses)')[0], 400);
+  assert.ok(Math.abs((cc('LFC hit ratio')[0] as number) - 1100 / 1500) < 1e-9);
   const perf2 = await q('neon_getpage_wait_seconds_avg', t1);
   assert.equal(perf2.error, undefined, perf2.error);
   assert.ok(Math.abs((last(perf2.frames[0]) as number) - (10 - 4) / (500 - 400)) < 1e-9, `avg getpage wait ${last(perf2.frames[0])}`);
