@@ -124,6 +124,12 @@ export function startHttpServer(svc: SidecarService, address: string, token: str
           if (req.method !== 'POST') {
             throw new HttpError(405, 'use POST for /api/v1/query');
           }
+          // refused before the body is read: a busy sidecar spends nothing more on what it cannot compute
+          const busy = svc.queries.refusal();
+          if (busy) {
+            req.resume();
+            throw new HttpError(busy.status, busy.message, busy.retryAfterSeconds);
+          }
           // a client that goes away stops its work: dropped from the queue, or interrupted mid-read
           const gone = new AbortController();
           res.once('close', () => {

@@ -106,6 +106,21 @@ export class QueryPool {
     return { workers: this.slots.length, running: this.slots.filter((s) => s.job).length, queued: this.queue.length, refused: this.refused, cancelled: this.cancelled };
   }
 
+  /** The refusal a new request would get now (the queue is full), before anything is parsed; undefined when it may come. */
+  refusal(): QueryRefused | undefined {
+    if (this.options.workers === 0 || this.closed || this.queue.length < this.options.maxQueue || this.store.status().mode !== 'read-write') {
+      return undefined;
+    }
+    this.refused++;
+    this.onRefused?.(429);
+    const wait = Math.max(1, Math.ceil(this.queue.length / Math.max(1, this.options.workers)));
+    return new QueryRefused(
+      429,
+      wait,
+      `pgpulse sidecar is busy: ${this.queue.length} query requests are already waiting for ${this.options.workers} query worker(s); retry in ${wait} s (or raise PGPULSE_QUERY_QUEUE / PGPULSE_QUERY_WORKERS)`,
+    );
+  }
+
   /** Answers each request (same order) within one budget; rejects with QueryRefused when it cannot be computed now. */
   run(requests: EngineRequest[], signal?: AbortSignal): Promise<EngineAnswer[]> {
     if (requests.length === 0) {
@@ -119,17 +134,9 @@ export class QueryPool {
       const answers = runWithinBudget(this.inProcess, this.store, requests, this.options.budget, () => signal?.aborted === true);
       return answers ? Promise.resolve(answers) : Promise.reject(new QueryRefused(499, 0, 'the client closed the request'));
     }
-    if (this.queue.length >= this.options.maxQueue) {
-      this.refused++;
-      this.onRefused?.(429);
-      const wait = Math.max(1, Math.ceil(this.queue.length / Math.max(1, this.options.workers)));
-      return Promise.reject(
-        new QueryRefused(
-          429,
-          wait,
-          `pgpulse sidecar is busy: ${this.queue.length} query requests are already waiting for ${this.options.workers} query worker(s); retry in ${wait} s (or raise PGPULSE_QUERY_QUEUE / PGPULSE_QUERY_WORKERS)`,
-        ),
-      );
+    const busy = this.refusal();
+    if (busy) {
+      return Promise.reject(busy);
     }
     return new Promise<EngineAnswer[]>((resolve, reject) => {
       const job: Job = { id: this.nextId++, requests, resolve, reject, signal };

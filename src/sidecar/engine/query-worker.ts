@@ -3,6 +3,7 @@
  * history (WAL lets it read while the sampler writes), so a heavy panel never holds up sampling,
  * /healthz or the other transports. Started by QueryPool.
  */
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadFeatureModules } from '../features';
 import { Store } from '../store/store';
@@ -23,6 +24,12 @@ interface Init {
 
 const init = workerData as Init;
 const cancel = new Int32Array(init.cancel);
+try {
+  // Linux niceness is per thread: this one yields the CPU to sampling and liveness when cores are short
+  setPriority(10);
+} catch {
+  /* not permitted here: the queue and budget still bound the work */
+}
 loadFeatureModules();
 let store: Store | undefined;
 let engine: Engine | undefined;
