@@ -24,7 +24,7 @@ export const NEON_ROWS: Array<{ title: string; metrics: string[] }> = [
   { title: 'Cost', metrics: ['neon_compute_cost', 'neon_compute_forecast_ratio'] },
   { title: 'Working set and cache sizing', metrics: ['neon_lfc_approximate_working_set_size_windows', 'neon_min_cu_for_working_set', 'neon_lfc_hit_ratio', 'neon_effective_hit_ratio', 'neon_lfc_used_bytes', 'neon_working_set_bytes'] },
   { title: 'Autoscaling', metrics: ['neon_autoscaling', 'neon_time_at_max_cu', 'neon_lfc_cache_size_limit', 'neon_max_connections'] },
-  { title: 'Storage, size and replicas', metrics: ['neon_getpage_wait_seconds_avg', 'neon_file_cache_read_wait_seconds_avg', 'neon_storage_events', 'neon_resume_cold_start', 'neon_db_total_size', 'neon_replication_delay'] },
+  { title: 'Storage, size and replicas', metrics: ['neon_resume_cold_start', 'neon_getpage_wait_seconds_avg', 'neon_file_cache_read_wait_seconds_avg', 'neon_storage_events', 'neon_db_total_size', 'neon_replication_delay'] },
 ];
 
 export function neonDashboard(): Dashboard {
