@@ -138,6 +138,8 @@ export async function startPostgres(opts: StartOptions = {}): Promise<TestPostgr
     `postgres://${encodeURIComponent(user)}${password ? ':' + encodeURIComponent(password) : ''}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
   const query = async <T,>(sql: string, params: unknown[] = [], database = 'postgres'): Promise<T[]> => {
     const c = new Client({ connectionString: urlFor(database) });
+    // a restart while the query runs rejects it; without a listener it would also be an uncaught error event
+    c.on('error', () => undefined);
     await c.connect();
     try {
       return (await c.query(sql, params)).rows as T[];

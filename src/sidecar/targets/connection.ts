@@ -34,6 +34,10 @@ export function createPool(t: TargetConfig, opts: { max?: number; applicationNam
   // An idle client that errors (server restart, network) must not crash the process.
   pool.on('error', () => undefined);
   pool.on('connect', (client) => {
+    // pg-pool listens for errors only while a client is idle: a server restart while a cycle holds
+    // the client would otherwise be an uncaught 'error' event and take the sidecar down. The
+    // query in flight still fails, and the cycle records the target as unreachable.
+    client.on('error', () => undefined);
     markOwnQueries(client);
     const pid = (client as unknown as { processID?: number }).processID;
     if (pid) {
