@@ -9,7 +9,7 @@ import type { SampleRow } from '../store/types';
 import { bindExtensionSchemas } from '../targets/safe-sql';
 import type { CollectorResult, TargetContext } from './types';
 
-const known = new WeakMap<TargetContext['store'], Map<string, Set<string>>>();
+const known = new WeakMap<TargetContext['store'], Map<string, { dropped: number; ids: Set<string> }>>();
 /** shared role only: queryids whose entry of pgpulse's role was looked at, and those that carry the mark */
 const ownChecks = new WeakMap<TargetContext['store'], Map<string, { checked: Set<string>; marked: Set<string> }>>();
 
@@ -59,7 +59,13 @@ export async function withoutOwnStatements(db: PoolClient, ctx: TargetContext, r
 }
 
 export async function fetchNewStatementTexts(db: PoolClient, ctx: TargetContext, result: CollectorResult): Promise<number> {
-  const seen = perTarget(known, ctx, () => ctx.store.knownQueryIds(ctx.target.name));
+  // retention drops texts of statements not seen for long: one that comes back is fetched again
+  const cache = perTarget(known, ctx, () => ({ dropped: ctx.store.statementTextsDropped, ids: ctx.store.knownQueryIds(ctx.target.name) }));
+  if (cache.dropped !== ctx.store.statementTextsDropped) {
+    cache.dropped = ctx.store.statementTextsDropped;
+    cache.ids = ctx.store.knownQueryIds(ctx.target.name);
+  }
+  const seen = cache.ids;
   const fresh = [...new Set(result.rows.map((r) => r.key.queryid).filter((q) => q && !seen.has(q)))];
   if (fresh.length === 0) {
     return 0;

@@ -756,6 +756,9 @@ export class Store {
    * Texts of statements pg_stat_statements has not shown since the cutoff: they are kept no longer
    * than the history that could show them (retention), not forever.
    */
+  /** texts deleted by retention so far: the sampler's cache of known queryids reloads when it changes */
+  statementTextsDropped = 0;
+
   private dropUnseenStatementTexts(cutoff: number): void {
     const live = new Set(
       (this.db.prepare("SELECT target_id, labels FROM entity WHERE collector = 'statements' AND last_seen >= ?").all(cutoff) as Array<{ target_id: number; labels: string }>).map(
@@ -768,6 +771,7 @@ export class Store {
       for (const t of old) {
         if (!live.has(`${t.target_id}\u0000${t.queryid}`)) {
           drop.run(t.target_id, t.queryid);
+          this.statementTextsDropped++;
         }
       }
     })();
