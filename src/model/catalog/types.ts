@@ -23,7 +23,9 @@ export type CollectorId =
   | 'vector'
   | 'vector_probe'
   | 'neon'
-  | 'neon_activity';
+  | 'neon_activity'
+  /** answers of the Neon API stored by the gate (no database collector: never unavailable) */
+  | 'neon_api';
 
 /**
  * How the engine turns stored samples into the answer. Labels name collector key columns;

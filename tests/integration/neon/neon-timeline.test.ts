@@ -12,12 +12,23 @@ import { startTestSidecar } from '../../support/sidecar';
 import { startFakeNeonApi, type FakeNeonApi } from '../../support/neon-api';
 import { startCountingProxy, type CountingProxy } from './tcp-proxy';
 import { TIMELINE_STATES } from '../../../src/sidecar/neon/timeline';
+import { gatesByTarget } from '../../../src/sidecar/neon/gate';
 import '../../../src/sidecar/neon';
 
 let pg: TestPostgres;
 let api: FakeNeonApi;
 let proxy: CountingProxy;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(what: string, cond: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}`);
+    }
+    await sleep(50);
+  }
+}
 
 before(async () => {
   pg = await startPostgres();
@@ -45,9 +56,23 @@ test('timeline idle → active (a named client) → idle → Neon availability c
     sampling: true,
   });
   const other = new Client({ connectionString: pg.urlFor('app'), application_name: 'reporting-job' });
+  const gate = gatesByTarget.get(s.sidecar.samplers.get('neon')!.target)!;
+  // each state must reach the gate (it polls the API from the sampling loop, slower on a loaded machine)
+  const answers = (state: 'idle' | 'active', since: number) => {
+    const samples = s.sidecar.store.samples('neon', 'neon_api', since, Date.now() + 1).filter((x) => x.ok);
+    const active = s.sidecar.store.matrix('neon', 'neon_api', ['active'], undefined, samples).find((x) => x.field === 'active')?.values ?? [];
+    return active.filter((v) => v === (state === 'active' ? 1 : 0)).length;
+  };
+  const seen = async (state: 'idle' | 'active', ms: number) => {
+    await waitFor(`the gate sees ${state}`, () => gate.snapshot().state === state);
+    const since = Date.now();
+    await sleep(ms);
+    // several stored answers of this state, spread over more than one timeline step
+    await waitFor(`stored ${state} answers`, () => answers(state, since) >= 3);
+  };
   try {
     const t0 = Date.now();
-    await sleep(1200);
+    await seen('idle', 1500);
     api.state = 'active';
     await other.connect();
     const busyUntil = Date.now() + 2000;
@@ -55,8 +80,9 @@ test('timeline idle → active (a named client) → idle → Neon availability c
       await other.query('SELECT pg_sleep(0.2)');
     }
     await other.end();
+    await seen('active', 0);
     api.state = 'idle';
-    await sleep(1200);
+    await seen('idle', 1500);
     // Neon wakes it for an availability check: pgpulse must not connect
     const now = new Date().toISOString();
     api.operations = [
@@ -66,10 +92,10 @@ test('timeline idle → active (a named client) → idle → Neon availability c
     await sleep(300);
     const connects = proxy.connects;
     api.state = 'active';
-    await sleep(1500);
+    await seen('active', 1500);
     assert.equal(proxy.connects, connects, 'no connection during the availability-check wake');
     api.state = 'idle';
-    await sleep(800);
+    await seen('idle', 800);
 
     const r = await s.query({
       from: t0,
