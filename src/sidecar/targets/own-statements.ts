@@ -17,12 +17,16 @@
  *
  * Shared role (fallback): when the role also runs the application's statements, excluding its
  * whole userid would hide the application. The role counts as shared when it is a superuser, owns
- * relations in the database, or other client sessions that are not pgpulse's use it (once seen,
- * for the sampler's lifetime). Then an entry is pgpulse's own only if it has pgpulse's userid AND
+ * relations in the database, or other client sessions whose application_name does not start with
+ * "pgpulse" use it (once seen, for the sampler's lifetime; the sampler re-reads this evidence every
+ * 10 cycles). Then an entry is pgpulse's own only if it has pgpulse's userid AND
  * its stored text ends with the mark, which the connection pool appends to every statement
  * (a trailing comment survives on 14–18, a leading one not on 18). The mark of any other role is
  * never trusted; only an application logged in as pgpulse's own role could hide a statement, and
  * health and `doctor` say so, naming the fix.
+ *
+ * Rows are matched on the role name the statements collector resolves from userid in the same
+ * statement (rolname is unique), so no extra column is stored.
  */
 import type { PoolClient } from 'pg';
 
