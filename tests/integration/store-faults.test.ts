@@ -11,7 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, unlinkSync, openSync, writeSync, closeSync } from 'node:fs';
+import { mkdtempSync, rmSync, unlinkSync, openSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -184,6 +184,60 @@ test('data directory full, then freed: the sidecar stays up, says so, resumes by
     await assertTablesUnderOwnSeries(sc, 'fullt', 200);
   } finally {
     await sc.stop();
+    unmount(dataDir);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('data directory full at start: the sidecar starts (no crash loop), serves the history, says why, and resumes when space returns', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'pgpulse-fullstart-'));
+  if (!tryMount(dataDir, '16m')) {
+    rmSync(dataDir, { recursive: true, force: true });
+    t.skip('mount not permitted in this sandbox: a full filesystem at start cannot be produced');
+    return;
+  }
+  const ballast = join(dataDir, 'ballast');
+  let sc: TestSidecar | undefined;
+  try {
+    const first = await startTestSidecar({ url: pg.url, dataDir });
+    const t0 = Date.now();
+    for (let i = 0; i < 3; i++) {
+      await first.sampleNow();
+    }
+    const t1 = Date.now();
+    const kept = maxSample(first);
+    const before = storedPoints(first, kept);
+    const tpsBefore = await tpsValues(first, t0 - 1000, t1);
+    await first.stop();
+
+    const fd = openSync(ballast, 'w');
+    try {
+      for (;;) {
+        writeSync(fd, Buffer.alloc(64 * 1024, 1));
+      }
+    } catch (e) {
+      assert.equal((e as NodeJS.ErrnoException).code, 'ENOSPC');
+    } finally {
+      closeSync(fd);
+    }
+    sc = await startTestSidecar({ url: pg.url, dataDir });
+    sc.sidecar.store.retryPolicy = { minMs: 100, maxMs: 400 };
+    await createTables('fullstart', 50);
+    await sampleUntil(sc, () => sc!.sidecar.store.status().problem !== undefined, 'store reports its problem');
+    const live = await sc.get('/healthz', null);
+    assert.equal(live.json.status, 'degraded');
+    assert.ok(live.json.problems[0].includes(join(dataDir, 'pgpulse.db')), 'the path is named');
+    assert.deepEqual(await tpsValues(sc, t0 - 1000, t1), tpsBefore, 'the stored history is served');
+
+    unlinkSync(ballast);
+    await sampleUntil(sc, () => sc!.sidecar.store.status().writable, 'store writable again');
+    await sc.sampleNow();
+    await assertHealthy(sc);
+    assert.deepEqual(storedPoints(sc, kept), before, 'everything stored before is intact');
+    assert.equal(sc.sidecar.store.db.pragma('integrity_check', { simple: true }), 'ok');
+    await assertTablesUnderOwnSeries(sc, 'fullstart', 50);
+  } finally {
+    await sc?.stop();
     unmount(dataDir);
     rmSync(dataDir, { recursive: true, force: true });
   }
