@@ -4,6 +4,7 @@
  * without it answers with that error, one that only loses detail carries it as a frame notice.
  */
 import type { EngineContext } from '../engine/context';
+import { notify } from '../engine/notices';
 import { deniedKey, type NeonObject } from './lfc-collector';
 
 /** metric → objects it needs (required: error without it; optional: a notice) */
@@ -44,7 +45,7 @@ export function neonGrantCheck(ctx: EngineContext): string | undefined {
   }
   for (const o of need.optional ?? []) {
     if (denied[o]) {
-      ctx.notices.push(denied[o] as string);
+      notify(ctx, 'warning', denied[o] as string);
     }
   }
   return undefined;
