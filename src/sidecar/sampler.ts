@@ -336,8 +336,7 @@ export class TargetSampler {
         delete this.status.failing[c.id];
       }
       if (c.after) {
-        const after = c.after.bind(c);
-        await inReadOnlyTx(client, timeout, () => after(client, ctx, result));
+        await c.after(client, ctx, result);
       }
     } catch (e) {
       if (isStoreWriteError(e)) {

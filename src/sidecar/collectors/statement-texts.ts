@@ -6,6 +6,7 @@
 import type { PoolClient } from 'pg';
 import { isOwnStatement, markedOwnPredicate } from '../targets/own-statements';
 import type { SampleRow } from '../store/types';
+import { inReadOnlyTx } from '../targets/connection';
 import { bindExtensionSchemas } from '../targets/safe-sql';
 import type { CollectorResult, TargetContext } from './types';
 
@@ -72,14 +73,15 @@ export async function fetchNewStatementTexts(db: PoolClient, ctx: TargetContext,
   }
   // the application's text is preferred when pgpulse's role also ran the same shape
   const own = ctx.ownRole ? markedOwnPredicate('$2') : 'false';
-  const res = await db.query<{ queryid: string; text: string }>(
+  // its own short transaction (pinned search_path), only when there is something to fetch
+  const res = await inReadOnlyTx(db, ctx.target.statementTimeoutMs, () => db.query<{ queryid: string; text: string }>(
     bindExtensionSchemas(
       `SELECT s.queryid::text AS queryid, (array_agg(left(s.query, 8000) ORDER BY ${own}))[1] AS text
        FROM @extschema:pg_stat_statements@.pg_stat_statements(true) s WHERE s.queryid = ANY($1::bigint[]) GROUP BY s.queryid`,
       ctx.extensionSchemas,
     ),
     ctx.ownRole ? [fresh, ctx.ownRole.oid] : [fresh],
-  );
+  ));
   ctx.store.putStatementTexts(ctx.target.name, res.rows, Date.now());
   for (const q of fresh) {
     seen.add(q);

@@ -44,7 +44,10 @@ export interface Collector {
   unavailable(ctx: TargetContext): string | null;
   /** runs inside a read-only transaction with SET LOCAL statement_timeout and search_path already applied */
   collect(db: PoolClient, ctx: TargetContext): Promise<CollectorResult>;
-  /** optional work in a transaction of its own after a successful write (e.g. fetching new texts) */
+  /**
+   * optional work after a successful write (e.g. fetching new texts), outside the collector's
+   * transaction: it must open its own (inReadOnlyTx) to get the pinned search_path
+   */
   after?(db: PoolClient, ctx: TargetContext, result: CollectorResult): Promise<void>;
   /**
    * active probes and other opt-in collectors that must not run inside the read-only transaction:
