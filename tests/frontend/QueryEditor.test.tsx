@@ -166,6 +166,9 @@ describe('QueryEditor pickers', () => {
     const input = target.tagName === 'INPUT' ? target : target.querySelector('input');
     expect(input?.getAttribute('placeholder')).toBe(datasource.defaultTarget ?? 'the datasource’s target');
     expect(input?.getAttribute('placeholder')).not.toMatch(/\(default\)/);
+    const order = screen.getByTestId(S.option('orderBy'));
+    const orderInput = order.tagName === 'INPUT' ? order : order.querySelector('input');
+    expect(orderInput?.getAttribute('placeholder')).not.toMatch(/\(default\)/);
   });
 
   it('top N commits a number on blur', async () => {

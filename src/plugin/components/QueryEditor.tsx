@@ -228,7 +228,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
                   value={typeof q.orderBy === 'string' ? q.orderBy : null}
                   onChange={(o) => setOption('orderBy', o?.value)}
                   isClearable
-                  placeholder={metric.defaults?.orderBy ? `${orderByLabels[metric.defaults.orderBy] ?? metric.defaults.orderBy} (default)` : 'default'}
+                  placeholder={metric.defaults?.orderBy ? (orderByLabels[metric.defaults.orderBy] ?? metric.defaults.orderBy) : 'default'}
                   width={26}
                 />
               </InlineField>
