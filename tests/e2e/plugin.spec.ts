@@ -61,7 +61,7 @@ interface FrameSummary {
   name: string;
   type: string;
   length: number;
-  fields: Array<{ name: string; type: string; labels: Record<string, string>; values: unknown[] }>;
+  fields: Array<{ name: string; type: string; labels: Record<string, string>; min?: number; max?: number; displayName?: string; values: unknown[] }>;
 }
 
 async function frames(page: Page): Promise<FrameSummary[]> {
@@ -163,6 +163,11 @@ test.describe('pgpulse in a Grafana host', () => {
       expect(live?.values[names.values.indexOf('orders')]).toBe(truth.n_live_tup);
       const row = host.getByTestId(H.tableViz).getByRole('row').filter({ hasText: 'orders' }).first();
       await expect(row).toContainText(String(truth.n_live_tup));
+      // one style of column title: every column has a display name, none is a raw snake_case name
+      for (const f of frame.fields) {
+        expect(f.displayName ?? f.name).not.toMatch(/_/);
+      }
+      await expect(host.getByTestId(H.tableViz)).toContainText('Live tuples');
     }).toPass({ timeout: 60_000 });
     await shot(host, '05-table-stats');
   });
@@ -172,6 +177,12 @@ test.describe('pgpulse in a Grafana host', () => {
     const before = env.grafana.calls.filter((c) => c.grpc === 'QueryData').length;
     await pick(host, Q.option('index'), 'orders_customer_idx', /^orders_customer_idx/);
     await expect(host.getByTestId(Q.issue('index'))).toContainText('Index needs a table');
+    // the previous metric's data does not stay under the message
+    await expect(async () => expect((await frames(host)).length).toBe(0)).toPass({ timeout: 10_000 });
+    // the picked index name is shown whole, not clipped
+    await expect(host.getByTestId(Q.option('index'))).toHaveValue('orders_customer_idx');
+    const clipped = await host.getByTestId(Q.option('index')).evaluate((el) => (el as HTMLInputElement).scrollWidth > (el as HTMLInputElement).clientWidth);
+    expect(clipped).toBe(false);
     await shot(host, '06-index-without-table');
     expect(env.grafana.calls.filter((c) => c.grpc === 'QueryData').length).toBe(before);
     // fixing it runs the query

@@ -455,7 +455,7 @@ function FrameSummary({ frames }: { frames: DataFrame[] }) {
     refId: f.refId,
     type: f.meta?.type ?? '',
     length: f.length,
-    fields: f.fields.map((x) => ({ name: x.name, type: x.type, labels: x.labels ?? {}, unit: x.config.unit ?? '', values: Array.from(x.values as ArrayLike<unknown>) })),
+    fields: f.fields.map((x) => ({ name: x.name, type: x.type, labels: x.labels ?? {}, unit: x.config.unit ?? '', min: x.config.min, max: x.config.max, displayName: x.config.displayName, values: Array.from(x.values as ArrayLike<unknown>) })),
   }));
   return (
     <details style={{ marginTop: 8 }}>
