@@ -22,6 +22,7 @@ import { accessMethodOf, classifyStatement, loadParser } from '../src/sidecar/ve
 import { parseVectorConfig } from '../src/sidecar/vector/config';
 import { discover } from '../src/sidecar/vector/discovery';
 import { runProbes, type ProbeRun } from '../src/sidecar/vector/probes';
+import { PIN_SEARCH_PATH } from '../src/sidecar/targets/safe-sql';
 
 const N = Number(process.env.BENCH_ROWS ?? 20_000);
 const QUERIES = Number(process.env.BENCH_QUERIES ?? 1000);
@@ -57,7 +58,11 @@ async function main(): Promise<void> {
   lat.sort((a, b) => a - b);
 
   // probes, default settings and a complete run
+  // discovery as the collector runs it: under the pinned search_path, so probe SQL names pgvector's schema
+  await c.query('BEGIN');
+  await c.query(PIN_SEARCH_PATH);
   const d = await discover(c as never, '0.8.0', accessMethodOf);
+  await c.query('COMMIT');
   const runsFor = async (raw: Record<string, unknown>): Promise<ProbeRun[]> => {
     const cfg = parseVectorConfig({ probes: { enabled: true, ...raw } }).probes;
     const state = { next: null, run: 0, advice: new Map<string, number | null>(), pool: new Map() };

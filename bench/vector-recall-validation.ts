@@ -26,6 +26,7 @@ import { accessMethodOf, loadParser } from '../src/sidecar/vector/classify';
 import { parseVectorConfig } from '../src/sidecar/vector/config';
 import { discover } from '../src/sidecar/vector/discovery';
 import { ADVICE_RUNS, runProbes, type ProbeState } from '../src/sidecar/vector/probes';
+import { PIN_SEARCH_PATH } from '../src/sidecar/targets/safe-sql';
 
 const N = Number(process.env.BENCH_N ?? 20_000);
 const N_HD = Number(process.env.BENCH_N_HD ?? 4000);
@@ -141,7 +142,11 @@ async function main(): Promise<void> {
         const old: Array<Map<number, number>> = [];
         for (let r = 1; r <= RUNS; r++) old.push(await oldEstimate(c, d, r));
 
+        // discovery as the collector runs it: under the pinned search_path, so probe SQL names pgvector's schema
+        await c.query('BEGIN');
+        await c.query(PIN_SEARCH_PATH);
         const disc = await discover(c as never, '0.8.2', accessMethodOf);
+        await c.query('COMMIT');
         const cfg = parseVectorConfig({ probes: { enabled: true, sweep: SWEEP, budget: '120s', statementTimeout: '60s', targetRecall: TARGET } }).probes;
         const state: ProbeState = { next: null, run: 0, advice: new Map(), pool: new Map() };
         const runs: Array<{ est: Map<number, { r: number; lo: number; hi: number }>; advice: number | null; collecting: boolean; ms: number }> = [];
