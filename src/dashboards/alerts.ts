@@ -59,6 +59,17 @@ const workload = { noDataState: 'OK', execErrState: 'Error' } as const;
 /** Vector rules: quiet where pgvector or the probes are absent (see the header). */
 const optionalFeature = { noDataState: 'OK', execErrState: 'OK' } as const;
 
+/**
+ * Wraparound thresholds. Not "above 50% of autovacuum_freeze_max_age": a busy healthy server lives
+ * between vacuum_freeze_table_age (75% by default) and 100%, so that would page forever. 150% means
+ * the anti-wraparound vacuums that start at 100% are not getting anywhere; 50% of 2^31 is still a
+ * billion IDs from the stop, enough time to act, and never reached while freezing works.
+ */
+export const WRAPAROUND_FREEZE_RATIO = 1.5;
+export const WRAPAROUND_LIMIT_RATIO = 0.5;
+/** 1 GiB: several max_wal_size worth on default settings, yet far from filling a typical WAL disk. */
+export const INACTIVE_SLOT_BYTES = 1024 ** 3;
+
 export const SLOW_STATEMENT_MS = 100;
 export const SLOW_STATEMENT_MIN_CALLS = 10;
 export const SLOW_STATEMENT_COUNT = 3;
@@ -188,6 +199,57 @@ export function alertSpecs(): AlertSpec[] {
       runbook:
         'The server log has the two statements of every deadlock ("deadlock detected", with log_lock_waits on). Make transactions touch rows and tables in the same order, keep them short, and retry on SQLSTATE 40P01 in the application.',
       dashboard: DASHBOARD_UIDS.overview,
+    },
+    {
+      uid: 'pgpulse-wraparound-vacuum-behind',
+      title: 'PostgreSQL anti-wraparound vacuum falling behind',
+      metric: 'wraparound_freeze_ratio',
+      windowSeconds: 1800,
+      reducer: 'min',
+      op: 'gt',
+      threshold: WRAPAROUND_FREEZE_RATIO,
+      for: '30m',
+      ...workload,
+      severity: 'warning',
+      summary: '{{ $labels.kind }} age of {{ $labels.datname }} has stayed at {{ humanizePercentage $values.B.Value }} of its autovacuum freeze max age for an hour.',
+      description: `age(datfrozenxid) / autovacuum_freeze_max_age (kind xid) or mxid_age(datminmxid) / autovacuum_multixact_freeze_max_age (kind multixact) has stayed above ${WRAPAROUND_FREEZE_RATIO * 100}% for 30 minutes (then 30 minutes pending). A busy healthy server sits between 75% (vacuum_freeze_table_age) and 100%, where autovacuum starts anti-wraparound vacuums; staying far above means those vacuums cannot finish or cannot advance the horizon.`,
+      runbook:
+        "Find the oldest tables: SELECT c.oid::regclass, age(c.relfrozenxid) FROM pg_class c WHERE c.relkind IN ('r','m','t') ORDER BY 2 DESC LIMIT 10. Check what holds the xmin horizon back: long transactions and idle in transaction sessions (pg_stat_activity.backend_xmin), prepared transactions (pg_prepared_xacts), replication slots (pg_replication_slots.xmin / catalog_xmin, see the Vitals dashboard), hot_standby_feedback from a lagging standby. Remove the holder, then run VACUUM (FREEZE, VERBOSE) on the oldest tables; check autovacuum is on and not cancelled by lock conflicts (log_autovacuum_min_duration).",
+      dashboard: DASHBOARD_UIDS.vitals,
+    },
+    {
+      uid: 'pgpulse-wraparound-near-limit',
+      title: 'PostgreSQL transaction ID wraparound approaching',
+      metric: 'wraparound_limit_ratio',
+      windowSeconds: 300,
+      reducer: 'max',
+      op: 'gt',
+      threshold: WRAPAROUND_LIMIT_RATIO,
+      for: '5m',
+      ...workload,
+      severity: 'critical',
+      summary: '{{ $labels.kind }} age of {{ $labels.datname }} is {{ humanizePercentage $values.B.Value }} of the 2^31 wraparound limit.',
+      description: `age(datfrozenxid) or mxid_age(datminmxid) is above ${WRAPAROUND_LIMIT_RATIO * 100}% of 2^31 (about a billion IDs left). At 100% PostgreSQL refuses every statement that needs a new transaction ID until the database is vacuumed; with default settings nothing gets here unless freezing has been failing for a long time.`,
+      runbook:
+        'Treat as an incident: at the current XID rate (pgpulse / Overview, Transactions per second) compute the time left. Remove what holds the xmin horizon back (long or idle in transaction sessions, prepared transactions, stale replication slots, a standby with hot_standby_feedback), then VACUUM (FREEZE, VERBOSE) the tables with the highest age(relfrozenxid) in that database, largest first, with maintenance_work_mem raised; do not cancel the anti-wraparound autovacuum. Do not restart: it does not help and loses progress.',
+      dashboard: DASHBOARD_UIDS.vitals,
+    },
+    {
+      uid: 'pgpulse-inactive-slot-retaining-wal',
+      title: 'PostgreSQL inactive replication slot retaining WAL',
+      metric: 'inactive_slot_retained_wal',
+      windowSeconds: 900,
+      reducer: 'min',
+      op: 'gt',
+      threshold: INACTIVE_SLOT_BYTES,
+      for: '15m',
+      ...workload,
+      severity: 'warning',
+      summary: 'Replication slot {{ $labels.slot_name }} has no consumer and keeps {{ humanize1024 $values.B.Value }}B of WAL.',
+      description: `A replication slot with no consumer attached (pg_replication_slots.active false) has kept more than 1 GiB of WAL (pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)) for the whole last 15 minutes. Nothing removes that WAL until the consumer returns or the slot is dropped: left alone it fills the WAL disk and the server stops. A standby restarting briefly does not fire this (the slot must stay inactive for 30 minutes in all).`,
+      runbook:
+        "See which slot and whose: SELECT slot_name, slot_type, database, active, restart_lsn, wal_status FROM pg_replication_slots. If the standby or subscriber is gone for good, SELECT pg_drop_replication_slot('name') (a logical subscriber then needs a new initial sync). If it is coming back, check the disk headroom of pg_wal and consider max_slot_wal_keep_size (PG13+) so a forgotten slot is invalidated instead of stopping the server.",
+      dashboard: DASHBOARD_UIDS.vitals,
     },
     {
       uid: 'pgpulse-neon-compute-over-allowance',

@@ -25,6 +25,7 @@ export const DASHBOARD_UIDS = {
   overview: 'pgpulse-overview',
   queries: 'pgpulse-queries',
   indexes: 'pgpulse-indexes-tables',
+  vitals: 'pgpulse-vitals',
   vector: 'pgpulse-vector-search',
   neon: 'pgpulse-neon',
 } as const;

@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { stringify } from 'yaml';
 import { alertQueriesFile, notificationsFile, rulesFile } from './alerts';
-import { neonDashboard, vectorDashboard } from './boards/area-board';
+import { neonDashboard, vectorDashboard, vitalsDashboard } from './boards/area-board';
 import { indexesDashboard } from './boards/indexes';
 import { overviewDashboard } from './boards/overview';
 import { queriesDashboard } from './boards/queries';
@@ -25,6 +25,7 @@ export function allDashboards(): Record<string, Dashboard> {
     overview: overviewDashboard(),
     queries: queriesDashboard(),
     'indexes-tables': indexesDashboard(),
+    vitals: vitalsDashboard(),
     'vector-search': vectorDashboard(),
     neon: neonDashboard(),
   };

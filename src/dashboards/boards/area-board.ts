@@ -18,6 +18,15 @@ export function vectorDashboard(): Dashboard {
   );
 }
 
+export function vitalsDashboard(): Dashboard {
+  return areaDashboard(
+    'Vitals',
+    DASHBOARD_UIDS.vitals,
+    'pgpulse / Vitals',
+    'Vital signs that precede the classic outages: how close each database is to transaction ID / multixact wraparound, and how much WAL each replication slot keeps (an inactive slot fills the disk).',
+  );
+}
+
 /** The Neon board's rows: what users ask most first (why is it awake, what does it cost). */
 export const NEON_ROWS: Array<{ title: string; metrics: string[] }> = [
   { title: 'Scale to zero', metrics: ['neon_compute_timeline', 'neon_active_periods', 'neon_compute_state'] },

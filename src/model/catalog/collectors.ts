@@ -294,6 +294,52 @@ export const collectorSpecs: CollectorSpec[] = [
     gauges: ['value'],
     info: ['setting', 'unit'],
   },
+  {
+    id: 'wraparound',
+    description: 'transaction ID and multixact age of every database (pg_database.datfrozenxid / datminmxid), against the 2^31 limit and the freeze settings',
+    intervalFactor: 4,
+    timeoutMs: 3000,
+    variants: [
+      {
+        minVersion: 140000,
+        // template databases included: a never-vacuumed template1 wraps around like any other
+        sql: `SELECT d.datname,
+                     pg_catalog.age(d.datfrozenxid)::float8 AS xid_age,
+                     pg_catalog.mxid_age(d.datminmxid)::float8 AS mxid_age,
+                     pg_catalog.age(d.datfrozenxid)::float8 / 2147483648 AS xid_limit_ratio,
+                     pg_catalog.mxid_age(d.datminmxid)::float8 / 2147483648 AS mxid_limit_ratio,
+                     pg_catalog.age(d.datfrozenxid)::float8 / pg_catalog.current_setting('autovacuum_freeze_max_age')::float8 AS xid_freeze_ratio,
+                     pg_catalog.mxid_age(d.datminmxid)::float8 / pg_catalog.current_setting('autovacuum_multixact_freeze_max_age')::float8 AS mxid_freeze_ratio
+              FROM pg_catalog.pg_database d`,
+      },
+    ],
+    key: ['datname'],
+    counters: [],
+    gauges: ['xid_age', 'mxid_age', 'xid_limit_ratio', 'mxid_limit_ratio', 'xid_freeze_ratio', 'mxid_freeze_ratio'],
+  },
+  {
+    id: 'slots',
+    description: 'replication slots (pg_replication_slots): WAL each one keeps from removal, whether a consumer is attached',
+    intervalFactor: 2,
+    timeoutMs: 3000,
+    variants: [
+      {
+        minVersion: 140000,
+        // on a standby there is no current insert LSN: the replay position is what it keeps WAL from
+        sql: `SELECT slot_name, slot_type, slot_database, active::int AS active, retained_bytes,
+                     CASE WHEN active THEN 0 ELSE retained_bytes END AS inactive_retained_bytes
+              FROM (SELECT s.slot_name::text AS slot_name, s.slot_type, coalesce(s.database::text, '') AS slot_database, s.active,
+                           coalesce(pg_catalog.pg_wal_lsn_diff(
+                             CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn() ELSE pg_catalog.pg_current_wal_lsn() END,
+                             s.restart_lsn), 0)::float8 AS retained_bytes
+                    FROM pg_catalog.pg_replication_slots s) slots`,
+      },
+    ],
+    key: ['slot_name'],
+    counters: [],
+    gauges: ['active', 'retained_bytes', 'inactive_retained_bytes'],
+    info: ['slot_type', 'slot_database'],
+  },
 ];
 
 export function findCollectorSpec(id: string): CollectorSpec | undefined {

@@ -7,10 +7,11 @@ import { coreMetrics } from './core';
 import { neonMetrics } from './neon';
 import type { MetricDef } from './types';
 import { vectorMetrics } from './vector';
+import { vitalsMetrics } from './vitals';
 
 export * from './types';
 
-export const metrics: readonly MetricDef[] = [...coreMetrics, ...vectorMetrics, ...neonMetrics, ...adviceMetrics];
+export const metrics: readonly MetricDef[] = [...coreMetrics, ...vitalsMetrics, ...vectorMetrics, ...neonMetrics, ...adviceMetrics];
 
 export function findMetric(id: string): MetricDef | undefined {
   return metrics.find((m) => m.id === id);

@@ -4,8 +4,8 @@
 import type { OrderBy } from '../query';
 
 export type MetricKind = 'series' | 'instant' | 'table';
-export type Area = 'Health' | 'Queries' | 'Indexes & tables' | 'Connections & locks' | 'Vector search' | 'Neon' | 'Advice';
-export const areas: Area[] = ['Health', 'Queries', 'Indexes & tables', 'Connections & locks', 'Vector search', 'Neon', 'Advice'];
+export type Area = 'Health' | 'Queries' | 'Indexes & tables' | 'Connections & locks' | 'Vitals' | 'Vector search' | 'Neon' | 'Advice';
+export const areas: Area[] = ['Health', 'Queries', 'Indexes & tables', 'Connections & locks', 'Vitals', 'Vector search', 'Neon', 'Advice'];
 
 export type OptionKey = 'database' | 'schema' | 'table' | 'index' | 'queryid' | 'topN' | 'orderBy' | 'threshold' | 'minCalls' | 'legend' | 'k' | 'efSearch' | 'quantile';
 
@@ -20,6 +20,8 @@ export type CollectorId =
   | 'locks'
   | 'bgwriter'
   | 'settings'
+  | 'wraparound'
+  | 'slots'
   | 'vector'
   | 'vector_probe'
   | 'neon'

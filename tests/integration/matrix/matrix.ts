@@ -14,12 +14,13 @@ import { hijackSuite } from './hijack';
 import { leastPrivilegeSuite } from './least-privilege';
 import { ownStatementsSuite } from './own-statements';
 import { resetTruthSuite } from './reset-truth';
+import { vitalsTruthSuite } from './vitals-truth';
 
 export type MatrixSuite = (server: MatrixServer, getPg: () => TestPostgres) => void;
 
 // reset-truth restarts the server several times: it runs last, after the suites that keep a
 // sidecar connected for their whole describe block
-const SUITES: MatrixSuite[] = [ownStatementsSuite, leastPrivilegeSuite, hijackSuite, resetTruthSuite];
+const SUITES: MatrixSuite[] = [ownStatementsSuite, leastPrivilegeSuite, vitalsTruthSuite, hijackSuite, resetTruthSuite];
 
 export function runMatrix(server: MatrixServer): void {
   let pg: TestPostgres | undefined;

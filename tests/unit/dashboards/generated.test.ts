@@ -15,7 +15,7 @@ const allVars = { target: 'default', database: '*', queryid: '*', datasource: 'p
 describe('generated provisioning files', () => {
   it('are not stale: regenerating in memory gives the committed bytes', () => {
     const files = renderAll();
-    assert.ok(files.length >= 7, 'five dashboards and the alerting files');
+    assert.ok(files.length >= 8, 'six dashboards and the alerting files');
     for (const f of files) {
       let committed: string;
       try {
@@ -38,9 +38,9 @@ describe('generated provisioning files', () => {
 describe('dashboards', () => {
   const boards = committedDashboards();
 
-  it('are the five of the issue, with fixed, distinct uids and the pgpulse tag', () => {
+  it('are the six of the issues (Vitals from issue 17), with fixed, distinct uids and the pgpulse tag', () => {
     const titles = boards.map((b) => b.json.title).sort();
-    assert.deepEqual(titles, ['pgpulse / Indexes & tables', 'pgpulse / Neon', 'pgpulse / Overview', 'pgpulse / Queries', 'pgpulse / Vector search']);
+    assert.deepEqual(titles, ['pgpulse / Indexes & tables', 'pgpulse / Neon', 'pgpulse / Overview', 'pgpulse / Queries', 'pgpulse / Vector search', 'pgpulse / Vitals']);
     const uids = boards.map((b) => b.json.uid);
     assert.equal(new Set(uids).size, uids.length);
     for (const b of boards) {
