@@ -4,7 +4,8 @@
  * A real sidecar process samples a real PostgreSQL 15 every 5 s while N concurrent clients (32,
  * then 128) request dashboard panels (70 % over 1 h, 30 % over 24 h) from 24 h of history, one
  * panel per request as Grafana does, for a fixed time; a prober reads /healthz every 200 ms, and
- * one 2 KB request with 20 × top_queries over 24 h is sent at the start of each phase.
+ * one 2 KB request with 20 × top_queries over 24 h is sent at the start of each phase. The prober
+ * is its own process at normal priority.
  *
  * Reported per phase: sampling gaps (from the store: the longest interval between two stored
  * `server` samples; goal ≤ interval + 1 s), /healthz p50/p99/max (goal p99 < 100 ms), connection
@@ -163,6 +164,42 @@ interface Phase {
   load: string;
 }
 
+/** /healthz probes (when each was sent, how long it took; null = failed), from the prober process */
+const probes: Array<{ at: number; ms: number | null }> = [];
+
+/**
+ * /healthz is probed from its own process at normal priority, started before the load generator
+ * lowers its own: the load generator's event loop (busy with 128 clients) must not be what it measures.
+ */
+function startProber(base: string): ChildProcess {
+  const prober = spawn(
+    process.execPath,
+    [
+      '-e',
+      `(async () => {
+         for (;;) {
+           const at = Date.now(); const t0 = performance.now();
+           try { const r = await fetch(${JSON.stringify(base + '/healthz')}, { signal: AbortSignal.timeout(30000) }); await r.text(); process.stdout.write(at + ' ' + (performance.now() - t0) + '\\n'); }
+           catch { process.stdout.write(at + ' fail\\n'); }
+           await new Promise((r) => setTimeout(r, 200));
+         }
+       })();`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let buf = '';
+  prober.stdout?.on('data', (d: Buffer) => {
+    buf += d.toString();
+    const lines = buf.split('\n');
+    buf = lines.pop() ?? '';
+    for (const l of lines) {
+      const [at, ms] = l.split(' ');
+      probes.push({ at: Number(at), ms: ms === 'fail' ? null : Number(ms) });
+    }
+  });
+  return prober;
+}
+
 async function phase(base: string, file: string, clients: number): Promise<Phase> {
   const load = (await import('node:fs')).readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   const started = Date.now();
@@ -170,19 +207,6 @@ async function phase(base: string, file: string, clients: number): Promise<Phase
   const outcomes: Outcome[] = [];
   const health: number[] = [];
   let healthFailures = 0;
-  const prober = (async () => {
-    while (Date.now() < until) {
-      const t0 = performance.now();
-      try {
-        const r = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(30_000) });
-        await r.text();
-        health.push(performance.now() - t0);
-      } catch {
-        healthFailures++;
-      }
-      await sleep(200);
-    }
-  })();
   const now = Date.now();
   const heavyP = post(base, { from: now - 86_400_000, to: now, maxDataPoints: 1000, queries: Array.from({ length: 20 }, (_, i) => ({ refId: `T${i}`, metric: 'top_queries', topN: 500 })) });
   let n = 0;
@@ -202,7 +226,16 @@ async function phase(base: string, file: string, clients: number): Promise<Phase
   });
   await Promise.all(loops);
   const heavy = await heavyP;
-  await prober;
+  await sleep(300);
+  for (const p of probes) {
+    if (p.at >= started && p.at <= until) {
+      if (p.ms === null) {
+        healthFailures++;
+      } else {
+        health.push(p.ms);
+      }
+    }
+  }
   // sampling gaps: longest interval between stored server samples over the phase (edges included)
   const db = new Database(file, { readonly: true });
   const ts = (db.prepare("SELECT s.ts FROM sample s JOIN target t ON t.id = s.target_id WHERE t.name = 'default' AND s.collector = 'server' AND s.ok = 1 AND s.ts >= ? ORDER BY s.ts").all(started - INTERVAL_S * 1000) as Array<{ ts: number }>).map((r) => r.ts);
@@ -235,6 +268,7 @@ async function main(): Promise<void> {
   const hist = writeHistory(dataDir);
   const pg = await startPostgres();
   let child: ChildProcess | undefined;
+  let prober: ChildProcess | undefined;
   const phases: Phase[] = [];
   try {
     const http = await freePort();
@@ -255,6 +289,7 @@ async function main(): Promise<void> {
     });
     const base = `http://127.0.0.1:${http}`;
     await waitHttp(`${base}/healthz`, 60_000);
+    prober = startProber(base);
     // the load generator stands in for Grafana on another machine: on 2 shared cores it must not take
     // the sidecar's CPU. Lowered only now: PostgreSQL and the sidecar, started above, keep normal priority.
     setPriority(10);
@@ -265,6 +300,7 @@ async function main(): Promise<void> {
       await sleep(INTERVAL_S * 1000);
     }
   } finally {
+    prober?.kill();
     if (child && child.exitCode === null) {
       child.kill('SIGTERM');
       await new Promise((r) => child?.once('exit', r));
@@ -290,7 +326,7 @@ Sidecar under test: ${SIDE_ROOT === ROOT ? 'this checkout' : SIDE_ROOT} (${proce
 A real PostgreSQL 15 sampled every ${INTERVAL_S} s by a separate sidecar process; 24 h of history
 (${hist.samples.toLocaleString('en-US')} samples, ${hist.points.toLocaleString('en-US')} points, ${fmt(hist.mb, 1)} MB: 4 databases every 15 s,
 ${STATEMENTS} statements every 60 s). Each phase: N clients each requesting one panel at a time for ${SECONDS} s
-(${PANELS.join(', ')}; 70 % over 1 h, 30 % over 24 h, maxDataPoints 1000), /healthz read every 200 ms,
+(${PANELS.join(', ')}; 70 % over 1 h, 30 % over 24 h, maxDataPoints 1000), /healthz read every 200 ms by a separate process,
 and one request with 20 × top_queries (topN 500) over 24 h at the start. 60 s client timeout. Refused
 clients wait 1 s before their next request. The load generator runs at nice 10 (it stands in for Grafana
 on another machine); sidecar and PostgreSQL at normal priority.
