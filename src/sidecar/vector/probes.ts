@@ -292,8 +292,9 @@ export async function runProbes(db: PoolClient, indexes: AnnIndex[], cfg: ProbeC
       probe.iterativeScan = cur.it ?? 'unsupported';
       const limit = i.amname === 'ivfflat' ? (i.lists ?? 100) : 1000;
       const sweep = [...new Set(cfg.sweep)].sort((a, b) => a - b).filter((v) => v <= limit && !(i.amname === 'ivfflat' && v >= limit));
-      // the neighbour search that sizes each move: the largest swept setting (or 100) for a good neighbour
-      const nnSetting = i.amname === 'hnsw' ? `SET LOCAL hnsw.ef_search = ${Math.min(1000, Math.max(100, ...sweep))}` : `SET LOCAL ivfflat.probes = ${Math.max(current, ...sweep)}`;
+      // the neighbour search that sizes each move, as close to exact as the index gets
+      // (ef_search 1000, the maximum: a neighbour found too far makes the query harder and recall pessimistic)
+      const nnSetting = i.amname === 'hnsw' ? 'SET LOCAL hnsw.ef_search = 1000' : `SET LOCAL ivfflat.probes = ${Math.max(current, ...sweep)}`;
       const queries = await buildQueries(db, clock, i, sampled, seed, nnSetting);
       probe.queryVectors = queries;
       const loo = (q: ProbeQuery) => q.movedBy === null;

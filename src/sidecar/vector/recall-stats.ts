@@ -93,7 +93,9 @@ export function adviseSetting(curve: CurvePoint[], target: number, previous: num
     return { value: null, reason: straddle ? `undecided: the interval at ${straddle.value} contains ${target}; more probe runs or a larger sampleSize will settle it` : `no measured value reaches ${target}` };
   }
   if (previous === null) {
-    return cleared ? { value: cleared.value, reason: `interval at ${cleared.value} now lies above ${target}` } : { value: null, reason: `no measured value's interval lies above ${target} yet` };
+    // from "none" to a value is a change too: it needs the stronger (99.9 %) proof
+    const proven = pts.find((p) => (p.lowerStrict ?? p.lower) >= target) ?? null;
+    return proven ? { value: proven.value, reason: `interval at ${proven.value} now lies above ${target} (99.9 %)` } : { value: null, reason: `no measured value's interval lies above ${target} with confidence yet` };
   }
   const prev = pts.find((p) => p.value === previous);
   if (prev && prev.upper < target) {

@@ -158,7 +158,8 @@ test(`recall interval contains the independently computed recall; the advice is 
   if (adv !== null) {
     assert.ok(truth.get(adv)! >= 0.95 - 0.01, `advised ${adv} has true recall ${truth.get(adv)}`);
   } else {
-    assert.ok(Math.max(...truth.values()) < 0.97, `no advice although ${JSON.stringify([...truth])}`);
+    // a value this far above the target clears a 99 % interval over 500 queries with certainty
+    assert.ok(Math.max(...truth.values()) < 0.985, `no advice although ${JSON.stringify([...truth])}`);
   }
   // the table and the curve show the same advice
   const tbl = await sc.query({ ...range(), queries: [{ refId: 'A', metric: 'vector_indexes' }] });

@@ -109,6 +109,9 @@ test('advice moves only when an interval clears the target (hysteresis)', () => 
   assert.equal(up.value, 160);
   assert.match(up.reason, /interval at 80 now lies below 0\.95/);
   assert.equal(adviseSetting([cp(40, 0.5, 0.01)], 0.95, undefined).value, null);
+  // from none to a value needs the 99.9 % bound as well
+  assert.equal(adviseSetting([{ ...cp(80, 0.962, 0.01), lowerStrict: 0.948 }], 0.95, null).value, null);
+  assert.equal(adviseSetting([{ ...cp(80, 0.975, 0.01), lowerStrict: 0.955 }], 0.95, null).value, 80);
   assert.match(adviseSetting([cp(40, 0.945, 0.01)], 0.95, undefined).reason, /undecided/);
 });
 
