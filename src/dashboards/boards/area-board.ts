@@ -18,12 +18,21 @@ export function vectorDashboard(): Dashboard {
   );
 }
 
+/** Vitals rows: one outage each (wraparound stops writes, a forgotten slot fills the disk). */
+export const VITALS_ROWS: Array<{ title: string; metrics: string[] }> = [
+  { title: 'Transaction ID and multixact wraparound', metrics: ['wraparound_freeze_ratio', 'wraparound_limit_ratio', 'xid_age'] },
+  { title: 'Replication slots', metrics: ['inactive_slot_retained_wal', 'slot_retained_wal', 'replication_slots'] },
+];
+
 export function vitalsDashboard(): Dashboard {
-  return areaDashboard(
+  return rowsDashboard(
     'Vitals',
-    DASHBOARD_UIDS.vitals,
-    'pgpulse / Vitals',
-    'Vital signs that precede the classic outages: how close each database is to transaction ID / multixact wraparound, and how much WAL each replication slot keeps (an inactive slot fills the disk).',
+    VITALS_ROWS,
+    newDashboard(
+      DASHBOARD_UIDS.vitals,
+      'pgpulse / Vitals',
+      'Vital signs that precede the classic outages: how close each database is to transaction ID / multixact wraparound, and how much WAL each replication slot keeps (an inactive slot fills the disk).',
+    ),
   );
 }
 
@@ -42,15 +51,20 @@ export function neonDashboard(): Dashboard {
     'pgpulse / Neon',
     'Neon: when and why the compute is awake, what it costs, whether the working set fits the cache, autoscaling and storage — read from the Neon API and from samples taken only while the compute is active (pgpulse never wakes it). Gaps while the endpoint is idle are scale-to-zero working as designed.',
   );
+  return rowsDashboard('Neon', NEON_ROWS, b);
+}
+
+/** The listed rows, then every other metric of the area under "More" (the catalog drives the boards). */
+function rowsDashboard(area: Area, rows: Array<{ title: string; metrics: string[] }>, b: ReturnType<typeof newDashboard>): Dashboard {
   const placed = new Set<string>();
-  for (const row of NEON_ROWS) {
+  for (const row of rows) {
     const panels = catalogPanels(row.metrics);
     if (panels.length === 0) continue;
     b.withRow(new RowBuilder(row.title));
     for (const p of panels) b.withPanel(p);
     row.metrics.forEach((m) => placed.add(m));
   }
-  const rest = areaPanels('Neon', placed);
+  const rest = areaPanels(area, placed);
   if (rest.length > 0) {
     b.withRow(new RowBuilder('More'));
     for (const p of rest) b.withPanel(p);

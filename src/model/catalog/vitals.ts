@@ -70,4 +70,17 @@ export const vitalsMetrics: MetricDef[] = [
     alertable: true,
     defaultLegend: '{{slot_name}}',
   },
+  {
+    id: 'replication_slots',
+    title: 'Replication slots',
+    description:
+      'Every replication slot at the end of the range: type (physical / logical), database, whether a consumer is attached (active), and the WAL it retains, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn). Most retained first.',
+    unit: 'bytes',
+    kind: 'table',
+    area: 'Vitals',
+    options: ['topN'],
+    defaults: { topN: 100 },
+    compute: { op: 'custom', handler: 'replication_slots', collector: 'slots' },
+    alertable: false,
+  },
 ];

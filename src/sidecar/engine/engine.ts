@@ -10,6 +10,7 @@ import { evaluateGeneric } from './generic';
 import { connectionUtilization, events, samplerStaleness } from './handlers/health';
 import { indexUsage, tableStats } from './handlers/relations';
 import { slowStatements, topQueries } from './handlers/statements';
+import { replicationSlots } from './handlers/vitals';
 import { hasNoData, notify, withNotices, type NoticeInput } from './notices';
 import { grid, stepFor } from './steps';
 
@@ -21,6 +22,7 @@ const handlers = new Map<string, Handler>([
   ['connection_utilization', connectionUtilization],
   ['sampler_staleness', samplerStaleness],
   ['events', events],
+  ['replication_slots', replicationSlots],
 ]);
 
 /** whether a custom compute's handler is registered (validateCatalog) */

@@ -14,7 +14,7 @@ import { Client } from 'pg';
 import type { TestPostgres } from '../../support/pg';
 import type { MatrixServer } from '../../support/pg-matrix';
 import { startTestSidecar, type TestSidecar } from '../../support/sidecar';
-import { pause } from './frames';
+import { pause, tableRows } from './frames';
 
 const DB = 'vt_xid';
 const SLOT = 'vt_slot';
@@ -127,6 +127,14 @@ export function vitalsTruthSuite(server: MatrixServer, getPg: () => TestPostgres
         const last = got[got.length - 1];
         assert.ok(last >= lo && last <= hi, `${metric}: ${last} within [${lo}, ${hi}] read around the sample`);
       }
+
+      const rows = tableRows((await sc.query({ from: started, to: Date.now() + 1000, queries: [{ refId: 'T', metric: 'replication_slots' }] })).json, 'T');
+      const row = rows.find((r) => r.slot === SLOT);
+      assert.ok(row, `replication_slots lists ${SLOT}: ${JSON.stringify(rows)}`);
+      assert.equal(row.type, 'physical');
+      assert.equal(row.active, false);
+      assert.equal(row.database, '');
+      assert.ok((row.retained_bytes as number) >= lo && (row.retained_bytes as number) <= hi, `table: ${row.retained_bytes} within [${lo}, ${hi}]`);
     });
   });
 }
