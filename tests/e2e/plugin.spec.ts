@@ -115,6 +115,10 @@ test.describe('pgpulse in a Grafana host', () => {
     await expect(health).toContainText(/token/i);
     await expect(health).not.toContainText('not-the-token');
     await shot(host, '02-health-wrong-token');
+    // opening the target list with the refused token explains why it is empty
+    await host.getByTestId(C.target).click();
+    await expect(host.getByTestId(C.targetsNote)).toContainText(/refused the token/);
+    await host.keyboard.press('Escape');
 
     await host.getByRole('button', { name: 'Reset' }).click();
     await host.getByTestId(C.token).fill(env.backend.token);
@@ -127,6 +131,10 @@ test.describe('pgpulse in a Grafana host', () => {
     await expect(health).toHaveAttribute('data-status', 'success');
     const version = (await env.backend.query<{ server_version: string }>('SHOW server_version'))[0].server_version.split(/[ .]/)[0];
     await expect(health).toContainText(version);
+    // the saved token is accepted: no stale 'refused the token' hint, and extensions that are simply
+    // not installed on this plain PostgreSQL (pgvector, neon) are not listed as problems
+    await expect(host.getByTestId(C.targetsNote)).toHaveCount(0);
+    await expect(health).not.toContainText(/collector unavailable/i);
     expect(env.grafana.stored()).toEqual({ jsonData: { target: 'default' }, token: env.backend.token });
     await shot(host, '03-health-ok');
   });
