@@ -10,7 +10,7 @@ export const QUERY_SCHEMA_VERSION = 1;
 // hostile input from bloating logs and error messages.
 const ident = z.string().trim().min(1, 'must not be empty').max(200, 'is longer than 200 characters');
 
-export const orderByValues = ['total_time', 'mean_time', 'calls', 'rows', 'temp', 'hit_ratio', 'scans', 'size', 'dead_tuples', 'seq_scans', 'name'] as const;
+export const orderByValues = ['total_time', 'mean_time', 'calls', 'rows', 'temp', 'hit_ratio', 'scans', 'size', 'dead_tuples', 'seq_scans', 'xid_age', 'name'] as const;
 export type OrderBy = (typeof orderByValues)[number];
 
 export const queryOptionsSchema = z

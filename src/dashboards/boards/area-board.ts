@@ -7,7 +7,7 @@ import type { Area } from '../../model/catalog';
 import { areaPanels, catalogPanels, metricsInArea } from '../area-panels';
 import { finish, newDashboard } from '../board';
 import { DASHBOARD_UIDS } from '../constants';
-import { textPanel } from '../panels';
+import { metricPanel, textPanel } from '../panels';
 
 export function vectorDashboard(): Dashboard {
   return areaDashboard(
@@ -25,6 +25,14 @@ export const VITALS_ROWS: Array<{ title: string; metrics: string[] }> = [
 ];
 
 export function vitalsDashboard(): Dashboard {
+  const oldest = metricPanel({
+    metric: 'table_stats',
+    title: 'Oldest tables (XID age)',
+    width: 24,
+    height: 8,
+    options: { orderBy: 'xid_age', topN: 20 },
+    note: 'Tables of the connected database by age(relfrozenxid): the ones VACUUM (FREEZE) must reach first.',
+  });
   return rowsDashboard(
     'Vitals',
     VITALS_ROWS,
@@ -33,6 +41,7 @@ export function vitalsDashboard(): Dashboard {
       'pgpulse / Vitals',
       'Vital signs that precede the classic outages: how close each database is to transaction ID / multixact wraparound, and how much WAL each replication slot keeps (an inactive slot fills the disk).',
     ),
+    { firstInRow: 'Transaction ID and multixact wraparound', panel: oldest },
   );
 }
 
@@ -55,12 +64,14 @@ export function neonDashboard(): Dashboard {
 }
 
 /** The listed rows, then every other metric of the area under "More" (the catalog drives the boards). */
-function rowsDashboard(area: Area, rows: Array<{ title: string; metrics: string[] }>, b: ReturnType<typeof newDashboard>): Dashboard {
+function rowsDashboard(area: Area, rows: Array<{ title: string; metrics: string[] }>, b: ReturnType<typeof newDashboard>, extra?: { firstInRow: string; panel: ReturnType<typeof metricPanel> }): Dashboard {
   const placed = new Set<string>();
   for (const row of rows) {
     const panels = catalogPanels(row.metrics);
     if (panels.length === 0) continue;
     b.withRow(new RowBuilder(row.title));
+    // full width first: the SDK's layout does not wrap a full-width panel after an odd half-width one
+    if (extra?.firstInRow === row.title) b.withPanel(extra.panel);
     for (const p of panels) b.withPanel(p);
     row.metrics.forEach((m) => placed.add(m));
   }

@@ -148,14 +148,16 @@ export const collectorSpecs: CollectorSpec[] = [
                      ${ms('s.last_vacuum')} AS last_vacuum_ms, ${ms('s.last_autovacuum')} AS last_autovacuum_ms,
                      ${ms('s.last_analyze')} AS last_analyze_ms, ${ms('s.last_autoanalyze')} AS last_autoanalyze_ms,
                      io.heap_blks_read, io.heap_blks_hit, coalesce(io.idx_blks_read, 0) AS idx_blks_read, coalesce(io.idx_blks_hit, 0) AS idx_blks_hit,
-                     pg_total_relation_size(s.relid) AS size_bytes, pg_relation_size(s.relid) AS heap_bytes
+                     pg_total_relation_size(s.relid) AS size_bytes, pg_relation_size(s.relid) AS heap_bytes,
+                     pg_catalog.age(c.relfrozenxid)::float8 AS xid_age
               FROM pg_catalog.pg_stat_user_tables s
-              JOIN pg_catalog.pg_statio_user_tables io ON io.relid = s.relid`,
+              JOIN pg_catalog.pg_statio_user_tables io ON io.relid = s.relid
+              JOIN pg_catalog.pg_class c ON c.oid = s.relid`,
       },
     ],
     key: ['datname', 'schemaname', 'relname'],
     counters: ['seq_scan', 'seq_tup_read', 'idx_scan', 'idx_tup_fetch', 'n_tup_ins', 'n_tup_upd', 'n_tup_del', 'n_tup_hot_upd', 'vacuum_count', 'autovacuum_count', 'analyze_count', 'autoanalyze_count', 'heap_blks_read', 'heap_blks_hit', 'idx_blks_read', 'idx_blks_hit'],
-    gauges: ['n_live_tup', 'n_dead_tup', 'n_mod_since_analyze', 'last_vacuum_ms', 'last_autovacuum_ms', 'last_analyze_ms', 'last_autoanalyze_ms', 'size_bytes', 'heap_bytes'],
+    gauges: ['n_live_tup', 'n_dead_tup', 'n_mod_since_analyze', 'last_vacuum_ms', 'last_autovacuum_ms', 'last_analyze_ms', 'last_autoanalyze_ms', 'size_bytes', 'heap_bytes', 'xid_age'],
     epochSql: connectedDatabaseReset,
   },
   {

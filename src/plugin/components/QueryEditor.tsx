@@ -34,6 +34,7 @@ const orderByLabels: Record<string, string> = {
   size: 'Size',
   dead_tuples: 'Dead tuples',
   seq_scans: 'Sequential scans',
+  xid_age: 'XID age (wraparound)',
   name: 'Name',
 };
 

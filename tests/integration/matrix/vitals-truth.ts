@@ -57,12 +57,15 @@ export function vitalsTruthSuite(server: MatrixServer, getPg: () => TestPostgres
         // a new database from template0: no dead tuples, so autovacuum leaves its datfrozenxid alone
         await pg.query(`CREATE DATABASE ${DB} TEMPLATE template0`);
       }
+      // in the database the sidecar connects to: the tables collector reads the connected database
+      await pg.query('CREATE TABLE IF NOT EXISTS public.vt_old (id int)');
       sc = await startTestSidecar({ url: pg.urlFor('postgres', 'vt_monitor', 'vtpw') });
     });
     after(async () => {
       await sc?.destroy();
       await pg?.query(`SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`, [SLOT]).catch(() => undefined);
       await pg?.query('DROP TABLE IF EXISTS public.vt_wal', [], DB).catch(() => undefined);
+      await pg?.query('DROP TABLE IF EXISTS public.vt_old').catch(() => undefined);
     });
 
     it(`XID age equals age(datfrozenxid) before and after ${XIDS} committed transactions`, async () => {
@@ -83,6 +86,7 @@ export function vitalsTruthSuite(server: MatrixServer, getPg: () => TestPostgres
       await pause(1100);
       await sample();
       const t1 = await truth();
+      const tableAge = Number((await pg.query<{ a: number }>(`SELECT pg_catalog.age(relfrozenxid)::int AS a FROM pg_catalog.pg_class WHERE oid = 'public.vt_old'::regclass`))[0].a);
       assert.equal(t1.frozen, t0.frozen, 'datfrozenxid did not move during the test');
       assert.ok(t1.age - t0.age >= XIDS, `the test consumed ${XIDS} XIDs (age ${t0.age} → ${t1.age})`);
 
@@ -99,6 +103,14 @@ export function vitalsTruthSuite(server: MatrixServer, getPg: () => TestPostgres
       const freezeMax = Number((await pg.query<{ s: string }>(`SELECT pg_catalog.current_setting('autovacuum_freeze_max_age') AS s`))[0].s);
       const freeze = present((await series('wraparound_freeze_ratio', { database: DB })).find((f) => f.labels.kind === 'xid'));
       assert.equal(freeze[freeze.length - 1], t1.age / freezeMax, 'share of autovacuum_freeze_max_age');
+
+      const oldest = tableRows((await sc.query({ from: started, to: Date.now() + 1000, queries: [{ refId: 'T', metric: 'table_stats', orderBy: 'xid_age' }] })).json, 'T');
+      const row = oldest.find((r) => r.table === 'vt_old');
+      assert.ok(row, `table_stats lists vt_old: ${JSON.stringify(oldest)}`);
+      assert.equal(row.xid_age, tableAge, 'table XID age = age(relfrozenxid) read right after the sample');
+      assert.ok(tableAge >= XIDS, 'the table is older than the XIDs consumed after its creation');
+      const ages = oldest.map((r) => r.xid_age as number);
+      assert.deepEqual(ages, [...ages].sort((a, b) => b - a), 'ordered by XID age, oldest first');
     });
 
     it('an inactive physical slot retains the WAL the test generated', async () => {

@@ -78,7 +78,7 @@ export function indexUsage(ctx: EngineContext): Frame[] {
 }
 
 const TABLE_COUNTERS = ['seq_scan', 'seq_tup_read', 'idx_scan', 'n_tup_ins', 'n_tup_upd', 'n_tup_del', 'vacuum_count', 'autovacuum_count', 'analyze_count', 'autoanalyze_count'];
-const TABLE_GAUGES = ['n_live_tup', 'n_dead_tup', 'n_mod_since_analyze', 'size_bytes', 'last_vacuum_ms', 'last_autovacuum_ms', 'last_analyze_ms', 'last_autoanalyze_ms'];
+const TABLE_GAUGES = ['n_live_tup', 'n_dead_tup', 'n_mod_since_analyze', 'size_bytes', 'last_vacuum_ms', 'last_autovacuum_ms', 'last_analyze_ms', 'last_autoanalyze_ms', 'xid_age'];
 
 export function tableStats(ctx: EngineContext): Frame[] {
   const data = loadSeries(ctx, 'tables', [...TABLE_COUNTERS, ...TABLE_GAUGES]);
@@ -109,6 +109,7 @@ export function tableStats(ctx: EngineContext): Frame[] {
         vacuumAge: ageS(g('last_vacuum_ms'), g('last_autovacuum_ms')),
         analyzeAge: ageS(g('last_analyze_ms'), g('last_autoanalyze_ms')),
         modSinceAnalyze: g('n_mod_since_analyze'),
+        xidAge: g('xid_age'),
       };
     });
   const orderBy = ctx.query.orderBy ?? 'seq_scans';
@@ -117,6 +118,7 @@ export function tableStats(ctx: EngineContext): Frame[] {
     scans: (r) => (r.seq ?? 0) + (r.idx ?? 0),
     dead_tuples: (r) => r.dead,
     size: (r) => r.size,
+    xid_age: (r) => r.xidAge ?? -1,
   };
   if (orderBy === 'name') {
     rows.sort((a, b) => `${a.labels.schemaname}.${a.labels.relname}`.localeCompare(`${b.labels.schemaname}.${b.labels.relname}`));
@@ -142,6 +144,7 @@ export function tableStats(ctx: EngineContext): Frame[] {
         { name: 'vacuum_age_s', type: 'number', values: top.map((r) => r.vacuumAge), nullable: true, config: { displayName: 'Since last vacuum', unit: 's' } },
         { name: 'analyze_age_s', type: 'number', values: top.map((r) => r.analyzeAge), nullable: true, config: { displayName: 'Since last analyze', unit: 's' } },
         { name: 'mod_since_analyze', type: 'number', values: top.map((r) => r.modSinceAnalyze), nullable: true, config: { unit: 'short' } },
+        { name: 'xid_age', type: 'number', values: top.map((r) => r.xidAge), nullable: true, config: { displayName: 'XID age', unit: 'short', description: 'age(relfrozenxid): transactions since the table was last frozen' } },
       ],
       'tables: scans and writes from deltas inside the range; tuples, size and vacuum/analyze times from the latest sample',
     ),
