@@ -206,7 +206,8 @@ function vector(s: Snapshot, width: number, p: ReturnType<typeof paint>): string
     }
   }
   out.push('', p.bold('Neon'));
-  if (s.neonState.error || s.neonState.length === 0) {
+  // a target without Neon answers the compute state with an empty frame (and maybe a notice), not an error
+  if (s.neonState.error || s.neonState.every((x) => x.values.every((v) => v === null))) {
     out.push(...wrap(`  unavailable: ${s.neonState.error ?? s.neonState.notices[0] ?? 'no Neon API answers stored (not a Neon target, or neon: is not configured)'}`, width, '    '));
   } else {
     const st = s.neonState[0];
