@@ -139,6 +139,19 @@ test.describe('pgpulse in a Grafana host', () => {
     await shot(host, '03-health-ok');
   });
 
+  test('cache hit ratio: the axis is bounded to 0–100 %, not left to auto-scale past 100 %', async ({ host }) => {
+    await expect(host.getByTestId(Q.root)).toBeVisible();
+    await expect(async () => {
+      await host.getByTestId(H.refresh).click();
+      await expect(host.getByTestId(H.panel)).toHaveAttribute('data-state', 'Done');
+      const ratios = (await frames(host)).flatMap((f) => f.fields.filter((x) => x.type === 'number'));
+      expect(ratios.length).toBeGreaterThan(0);
+      for (const f of ratios) {
+        expect([f.min, f.max]).toEqual([0, 1]);
+      }
+    }).toPass({ timeout: 60_000 });
+  });
+
   test('dead tuples of a picked table: the series shows what pg_stat_user_tables says', async ({ host, env }) => {
     await pick(host, Q.metric, 'Dead tuples');
     await expect(host.getByTestId(Q.description)).toContainText('n_dead_tup');
