@@ -5,7 +5,7 @@
  */
 import type { Frame } from '../../model/frames';
 import type { AdvisorClient } from './cli-support';
-import type { HealthReport } from './report';
+import { fmt as fmtValue, type HealthReport } from './report';
 
 export interface ChartSeries {
   label: string;
@@ -98,19 +98,6 @@ export function svgChart(c: Chart, from: number, to: number, w = 640, h = 180): 
     paths.join('') +
     `</svg><div class="legend">${legend}</div>`
   );
-}
-
-function fmtValue(v: number | null, unit: string): string {
-  if (v === null) {
-    return 'no data';
-  }
-  if (unit === 'ratio') {
-    return `${(v * 100).toFixed(2)}%`;
-  }
-  if (unit === 'bytes') {
-    return v >= 1 << 30 ? `${(v / (1 << 30)).toFixed(2)} GiB` : `${(v / (1 << 20)).toFixed(1)} MiB`;
-  }
-  return `${Number(v.toFixed(2))} ${unit}`;
 }
 
 const CSS = `body{font:14px/1.45 system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}

@@ -96,7 +96,8 @@ export async function buildReport(client: AdvisorClient, target: string, windowM
   };
 }
 
-function fmt(v: number | null, unit: string): string {
+/** A report figure in its unit, as the markdown and HTML reports both print it. */
+export function fmt(v: number | null, unit: string): string {
   if (v === null) {
     return 'no data';
   }

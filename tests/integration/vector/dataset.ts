@@ -3,16 +3,10 @@
  * centres (mulberry32 PRNG, Box–Muller noise), and brute-force exact neighbours in JS with the
  * same float32 arithmetic pgvector uses, so tests judge the sidecar against an independent answer.
  */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seeded } from '../../../src/sidecar/vector/query-vectors';
+
+/** the sidecar's own seeded generator: test datasets are reproducible with the same code */
+export const rng = seeded;
 
 export function clustered(n: number, dims: number, clusters: number, seed = 42, spread = 0.15): Float32Array[] {
   const r = rng(seed);
