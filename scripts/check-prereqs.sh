@@ -13,6 +13,7 @@ if [ "$node_level" -lt 22012 ]; then need "Node.js 24 LTS or 22.12+ (found: $(no
 [ -d node_modules/tsx ] || need "the npm dependencies (node_modules)" "npm ci"
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need "PostgreSQL 15 server binaries (/usr/lib/postgresql/15/bin)" "apt-get install postgresql-15"
 [ -f /usr/share/postgresql/15/extension/hypopg.control ] || need "hypopg for PostgreSQL 15 (advisor index proofs)" "apt-get install postgresql-15-hypopg"
+[ -x /usr/sbin/pgbouncer ] || need "PgBouncer (the Neon pooler tests run pgpulse through it in transaction mode)" "apt-get install pgbouncer"
 chromium=${PGPULSE_CHROMIUM:-/usr/bin/chromium}
 [ -x "$chromium" ] || need "Chromium at $chromium (browser tests; PGPULSE_CHROMIUM to use another path)" "apt-get install chromium"
 command -v busybox >/dev/null || need "busybox (the plugin locator's nc, as in Grafana's Alpine image)" "apt-get install busybox"

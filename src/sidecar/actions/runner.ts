@@ -13,6 +13,7 @@ import { parseOne, qualified } from '../advisors/sql-analysis';
 import type { TargetConfig } from '../config';
 import type { Store } from '../store/store';
 import { redact } from '../auth';
+import { detectPooler } from '../targets/pooler';
 import { createPool, describeDbError, ownBackendPids } from '../targets/connection';
 import { identityFromUrl } from '../neon/identity';
 import { scrubStatement } from '../store/scrub';
@@ -363,7 +364,15 @@ WHERE pid = ${pid} AND backend_start = ${lit(b.backend_start)}::timestamptz
         }
       } else {
         // VACUUM / CONCURRENTLY cannot run in a transaction: a session setting on our own direct
-        // connection (never the pooler, see actionsUrl), reset before the connection goes back
+        // connection (never the pooler, see actionsUrl), reset before the connection goes back.
+        // A PgBouncer without Neon's -pooler name is only seen on the wire: behind it the SET and
+        // the statement could land on different server connections and the SET stay behind.
+        if (await detectPooler(c)) {
+          return {
+            status: 'refused',
+            message: `${action} cannot run in a transaction, so behind a transaction pooler (PgBouncer) its statement_timeout would be a session setting left on a server connection other clients share; nothing was run — point targets[].actions.url at the server directly (not through the pooler)`,
+          };
+        }
         await c.query(`SET statement_timeout = ${timeout}`);
         await c.query('SET search_path = pg_catalog, pg_temp');
         try {

@@ -14,6 +14,7 @@
  */
 import type { Collector, CollectorResult, TargetContext } from '../collectors/types';
 import { gucEndpointMismatch } from './identity';
+import { clientProcessId, pooledByPid } from '../targets/pooler';
 
 export const NEON_ACTIVITY = 'neon_activity';
 /** per-client breakdown of the same reading: who kept the compute awake */
@@ -44,6 +45,7 @@ const SQL = `
          (SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE backend_type = 'autovacuum worker') AS autovacuum_workers,
          (current_database() <> ALL ($1::text[]))::int AS own_db_counted,
          (SELECT (extract(epoch from backend_start) * 1000)::float8 FROM pg_catalog.pg_stat_activity WHERE pid = pg_catalog.pg_backend_pid()) AS own_backend_start_ms,
+         pg_catalog.pg_backend_pid() AS own_backend_pid,
          (extract(epoch from clock_timestamp()) * 1000)::float8 AS server_now_ms,
          CASE WHEN pg_catalog.pg_is_in_recovery()
               THEN pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_last_wal_receive_lsn(), pg_catalog.pg_last_wal_replay_lsn())::float8 END AS replication_delay_bytes,
@@ -74,6 +76,8 @@ export const activityFields = [
   'server_now_ms',
   'replication_delay_bytes',
   'replication_delay_seconds',
+  // 1 when the connection goes through a transaction pooler (see targets/pooler.ts)
+  'pooled',
 ] as const;
 
 /** told when the compute reports another endpoint id than the config names (the gate stops) */
@@ -101,6 +105,7 @@ export function neonActivityCollector(): Collector {
         const v = row[f];
         values[f] = v === null || v === undefined ? null : Number(v);
       }
+      values.pooled = pooledByPid(clientProcessId(db), row.own_backend_pid as number | null) ? 1 : 0;
       return { rows: [{ key: {}, values }] };
     },
   };

@@ -125,7 +125,10 @@ export class NeonGate implements SamplingGate {
   /** the current back-off is a Neon availability-check wake */
   private neonCheck: NeonOperation | undefined;
   private readonly seenOps = new Set<string>();
-  readonly pooled: boolean;
+  /** pooled by config or by a -pooler host name */
+  private readonly pooledByName: boolean;
+  /** pooled as seen on the wire (a PgBouncer of one's own has no -pooler name) */
+  private pooledSeen = false;
   private nextUsageAt = 0;
   private consumptionAllowed = true;
   /** time only pgpulse used the active compute (cumulative, this process) */
@@ -140,7 +143,7 @@ export class NeonGate implements SamplingGate {
     this.blindIntervalMs = opts.blindIntervalMs ?? BLIND_INTERVAL_MS;
     const neon = opts.target.neon;
     this.identityError = neon ? urlEndpointMismatch(opts.target.url, neon.endpointId) : null;
-    this.pooled = neon?.pooled ?? (opts.target.url ? identityFromUrl(opts.target.url).pooled : false);
+    this.pooledByName = neon?.pooled ?? (opts.target.url ? identityFromUrl(opts.target.url).pooled : false);
     gatesByTarget.set(opts.target, this);
     endpointMismatchListeners.set(opts.target, (message) => {
       if (!this.identityError) {
@@ -148,6 +151,11 @@ export class NeonGate implements SamplingGate {
       }
       this.identityError = message;
     });
+  }
+
+  /** the sampler's connections go through a transaction pooler (PgBouncer) */
+  get pooled(): boolean {
+    return this.pooledByName || this.pooledSeen;
   }
 
   /** the store to write markers and API answers to (set by the startup hook) */
@@ -520,6 +528,9 @@ export class NeonGate implements SamplingGate {
     const v: Record<string, number | null> = {};
     for (const s of store.matrix(target.name, NEON_ACTIVITY, [...activityFields], undefined, [sample])) {
       v[s.field] = s.values[0];
+    }
+    if (v.pooled === 1) {
+      this.pooledSeen = true;
     }
     const before = this.lastOtherActivity;
     // walsenders and subscription workers keep the compute awake anyway: sampling costs nothing then
