@@ -24,6 +24,9 @@ declare module '@grafana/grafana-foundation-sdk/statetimeline' {
 declare module '@grafana/grafana-foundation-sdk/table' {
   export * from '@grafana/grafana-foundation-sdk/dist/table';
 }
+declare module '@grafana/grafana-foundation-sdk/nodegraph' {
+  export * from '@grafana/grafana-foundation-sdk/dist/nodegraph';
+}
 declare module '@grafana/grafana-foundation-sdk/text' {
   export * from '@grafana/grafana-foundation-sdk/dist/text';
 }

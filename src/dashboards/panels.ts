@@ -5,6 +5,7 @@
 import type { Builder } from '@grafana/grafana-foundation-sdk/cog';
 import { LegendDisplayMode, LegendPlacement, VizLegendOptionsBuilder, BigValueGraphMode, BigValueColorMode, ReduceDataOptionsBuilder, VisibilityMode } from '@grafana/grafana-foundation-sdk/common';
 import { MappingType, ThresholdsConfigBuilder, ThresholdsMode, type Panel, type DynamicConfigValue } from '@grafana/grafana-foundation-sdk/dashboard';
+import { PanelBuilder as NodeGraphPanelBuilder } from '@grafana/grafana-foundation-sdk/nodegraph';
 import { PanelBuilder as StatPanelBuilder } from '@grafana/grafana-foundation-sdk/stat';
 import { PanelBuilder as StateTimelinePanelBuilder } from '@grafana/grafana-foundation-sdk/statetimeline';
 import { PanelBuilder as TablePanelBuilder } from '@grafana/grafana-foundation-sdk/table';
@@ -21,7 +22,7 @@ export interface MetricPanelSpec {
   metric: string;
   title?: string;
   /** defaults by kind: series → timeseries, instant → stat, table → table */
-  viz?: 'timeseries' | 'stat' | 'table' | 'xychart' | 'state-timeline';
+  viz?: 'timeseries' | 'stat' | 'table' | 'xychart' | 'state-timeline' | 'nodeGraph';
   /** query options; target and (when the metric takes it) database follow the dashboard variables */
   options?: PanelQueryOptions;
   /** set false where a panel must see every database whatever $database says */
@@ -90,7 +91,7 @@ export function panelQueryOptions(def: MetricDef, spec: Pick<MetricPanelSpec, 'o
 
 export function metricPanel(spec: MetricPanelSpec): Builder<Panel> {
   const def = metricDef(spec.metric);
-  const viz = spec.viz ?? (def.kind === 'series' ? 'timeseries' : def.kind === 'instant' ? 'stat' : 'table');
+  const viz = spec.viz ?? (def.panel === 'nodeGraph' ? 'nodeGraph' : def.kind === 'series' ? 'timeseries' : def.kind === 'instant' ? 'stat' : 'table');
   if ((viz === 'timeseries' || viz === 'state-timeline') && def.kind !== 'series') {
     throw new Error(`dashboard panel ${spec.metric}: a ${def.kind} metric cannot be drawn as a time series`);
   }
@@ -98,8 +99,13 @@ export function metricPanel(spec: MetricPanelSpec): Builder<Panel> {
   const description = [def.description, windowSentence(def, viz, calc), spec.note].filter(Boolean).join(' ');
   const query = new PgpulseQueryBuilder(def.id, panelQueryOptions(def, spec)).refId('A').datasource(PANEL_DATASOURCE);
 
-  let panel: TimeseriesPanelBuilder | StatPanelBuilder | TablePanelBuilder | XYChartPanelBuilder | StateTimelinePanelBuilder;
-  if (viz === 'state-timeline') {
+  let panel: NodeGraphPanelBuilder | TimeseriesPanelBuilder | StatPanelBuilder | TablePanelBuilder | XYChartPanelBuilder | StateTimelinePanelBuilder;
+  if (viz === 'nodeGraph') {
+    if (def.panel !== 'nodeGraph') {
+      throw new Error(`dashboard panel ${spec.metric}: only a metric answering nodes and edges frames can be drawn as a node graph`);
+    }
+    panel = new NodeGraphPanelBuilder();
+  } else if (viz === 'state-timeline') {
     const st = new StateTimelinePanelBuilder().showValue(VisibilityMode.Never).mergeValues(true);
     if (def.valueText) {
       st.mappings([{ type: MappingType.ValueToText, options: Object.fromEntries(Object.entries(def.valueText).map(([v, text], index) => [v, { text, index }])) }]);
@@ -132,10 +138,10 @@ export function metricPanel(spec: MetricPanelSpec): Builder<Panel> {
     .height(spec.height)
     .withTarget(query);
   // A table's columns carry their own units (frame field config); one unit for all would mislabel counts.
-  if (viz !== 'table' && viz !== 'xychart') {
+  if (viz !== 'table' && viz !== 'xychart' && viz !== 'nodeGraph') {
     panel.unit(def.unit);
   }
-  if (def.unit === 'percentunit' && viz !== 'xychart') {
+  if (def.unit === 'percentunit' && viz !== 'xychart' && viz !== 'nodeGraph') {
     panel.min(0).max(1);
   }
   if (spec.thresholds) {

@@ -14,6 +14,8 @@ export interface FieldConfig {
   max?: number;
   description?: string;
   links?: Array<{ title: string; url: string }>;
+  /** Grafana's field color, e.g. { mode: 'fixed', fixedColor: 'orange' } (node graph arcs) */
+  color?: { mode: string; fixedColor?: string };
   custom?: Record<string, unknown>;
 }
 

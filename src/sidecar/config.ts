@@ -97,6 +97,8 @@ export const targetSchema = z
     vector: z.record(z.string(), z.unknown()).optional(),
     /** opt-in maintenance actions: validated by src/sidecar/actions */
     actions: z.record(z.string(), z.unknown()).optional(),
+    /** query plans: explain timeouts and fingerprint sampling, validated by src/sidecar/plans */
+    plans: z.record(z.string(), z.unknown()).optional(),
   })
   .strict()
   .superRefine((t, ctx) => {
@@ -134,6 +136,7 @@ export interface TargetConfig {
   neon?: z.infer<typeof neonSchema> & { apiKeyResolved?: string };
   vector?: Record<string, unknown>;
   actions?: Record<string, unknown>;
+  plans?: Record<string, unknown>;
 }
 
 export interface SidecarConfig {
@@ -248,6 +251,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SidecarConfig 
       neon,
       vector: t.vector,
       actions: t.actions,
+      plans: t.plans,
     };
   });
 

@@ -3,7 +3,7 @@
  * and gates when loaded: the sidecar and every query worker load the same set.
  */
 export function loadFeatureModules(): void {
-  for (const m of ['./vector', './neon', './advisors']) {
+  for (const m of ['./vector', './neon', './advisors', './plans']) {
     try {
       require(m);
     } catch (e) {

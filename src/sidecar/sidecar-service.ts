@@ -19,6 +19,7 @@ import { describeDbError } from './targets/connection';
 import { sharedRoleNote } from './targets/own-statements';
 import { versionProblem } from './targets/versions';
 import { checkRange } from './time-range';
+import { liveHandlerFor } from './live-handlers';
 import { resourceRoutes, type ResourceRoute } from './resources';
 
 /** Grafana's "All" of a template variable ("*", "$__all", "") means no filter, not a name. */
@@ -88,12 +89,27 @@ export class SidecarService implements PgpulseService {
         pending.push(p);
       }
     });
-    // computed away from the event loop, within one budget per request (QueryRefused when busy)
-    const answers = await this.queries.run(
-      pending.map((p) => p.request),
-      ctx.signal,
+    // live metrics (query plans) ask the target itself: on this thread, where its connections are
+    const live = pending.filter((p) => liveHandlerFor(p.metric));
+    const stored = pending.filter((p) => !liveHandlerFor(p.metric));
+    const liveAnswers = Promise.all(
+      live.map(async (p) => {
+        const started = process.hrtime.bigint();
+        const h = liveHandlerFor(p.metric)!;
+        const res = await h(this, { metric: p.metric, query: p.request.query, range: p.request.range, notices: p.request.notices ?? [], signal: ctx.signal }).catch(
+          (e: Error): DataResponse => ({ frames: [], error: `${p.metric.id}: ${e.message}`, status: 500, errorSource: 'plugin' }),
+        );
+        this.metrics.queryDuration.observe({ metric: p.metric.id }, Number(process.hrtime.bigint() - started) / 1e9);
+        out[p.refId] = res;
+      }),
     );
-    pending.forEach((p, i) => {
+    // computed away from the event loop, within one budget per request (QueryRefused when busy)
+    const answers = stored.length ? await this.queries.run(
+      stored.map((p) => p.request),
+      ctx.signal,
+    ) : [];
+    await liveAnswers;
+    stored.forEach((p, i) => {
       const a = answers[i];
       this.metrics.queryDuration.observe({ metric: p.metric.id }, a.seconds);
       out[p.refId] = this.explainEmpty(p, a.response);

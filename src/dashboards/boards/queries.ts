@@ -24,7 +24,12 @@ export function queriesDashboard(): Dashboard {
   b.withPanel(metricPanel({ metric: 'temp_bytes', width: 12, height: 8, note: 'Temp spills usually come from the statements at the top of "Top queries" ordered by temp.' }));
   b.withPanel(metricPanel({ metric: 'top_queries', title: 'Top queries by temp blocks', width: 24, height: 8, options: { topN: 10, orderBy: 'temp' } }));
 
-  const shown = new Set(['top_queries', 'statement_latency', 'slow_statements']);
+  b.withRow(new RowBuilder('Plan of the selected statement ($queryid)'));
+  const pick = 'Pick a statement in the queryid variable (or click a queryid in Top queries): the plan is explained live, for SELECT statements only. Plan changes of the top statements appear as annotations (events of kind plan_changed).';
+  b.withPanel(metricPanel({ metric: 'query_plan', title: 'Plan nodes ($queryid)', width: 24, height: 10, options: { queryid: '$queryid' }, note: pick }));
+  b.withPanel(metricPanel({ metric: 'query_plan_graph', title: 'Plan graph ($queryid)', width: 24, height: 12, options: { queryid: '$queryid' }, note: pick }));
+
+  const shown = new Set(['top_queries', 'statement_latency', 'slow_statements', 'query_plan', 'query_plan_graph']);
   const rest = areaPanels('Queries', shown);
   if (rest.length > 0) {
     b.withRow(new RowBuilder('More'));

@@ -5,13 +5,14 @@
 import { adviceMetrics } from './advice';
 import { coreMetrics } from './core';
 import { neonMetrics } from './neon';
+import { planMetrics } from './plans';
 import type { MetricDef } from './types';
 import { vectorMetrics } from './vector';
 import { vitalsMetrics } from './vitals';
 
 export * from './types';
 
-export const metrics: readonly MetricDef[] = [...coreMetrics, ...vitalsMetrics, ...vectorMetrics, ...neonMetrics, ...adviceMetrics];
+export const metrics: readonly MetricDef[] = [...coreMetrics, ...planMetrics, ...vitalsMetrics, ...vectorMetrics, ...neonMetrics, ...adviceMetrics];
 
 export function findMetric(id: string): MetricDef | undefined {
   return metrics.find((m) => m.id === id);
@@ -28,6 +29,7 @@ export function publicCatalog() {
       kind: m.kind,
       area: m.area,
       options: m.options,
+      required: m.required ?? [],
       orderBy: m.orderBy ?? [],
       defaults: m.defaults ?? {},
       alertable: m.alertable,

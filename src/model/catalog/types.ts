@@ -55,6 +55,8 @@ export interface MetricDef {
   kind: MetricKind;
   area: Area;
   options: OptionKey[];
+  /** options without which the metric has no answer (the editor marks them) */
+  required?: OptionKey[];
   orderBy?: OrderBy[];
   defaults?: { topN?: number; orderBy?: OrderBy; threshold?: number; minCalls?: number; k?: number };
   /** the variant used when a filter is set: e.g. per-table cache hit ratio */
@@ -67,7 +69,7 @@ export interface MetricDef {
   /** how the series are labelled, for legends: "{{datname}}" */
   defaultLegend?: string;
   /** dashboards draw this table as an XY chart (first number field = x, the others = y), or this series as a state timeline */
-  panel?: 'xychart' | 'state-timeline';
+  panel?: 'xychart' | 'state-timeline' | 'nodeGraph';
   /** what each value of a state series means (state timelines show the text) */
   valueText?: Record<string, string>;
 }

@@ -13,6 +13,7 @@ import type { TestPostgres } from '../../support/pg';
 import { hijackSuite } from './hijack';
 import { leastPrivilegeSuite } from './least-privilege';
 import { ownStatementsSuite } from './own-statements';
+import { plansSuite } from './plans';
 import { resetTruthSuite } from './reset-truth';
 import { vitalsTruthSuite } from './vitals-truth';
 
@@ -20,7 +21,7 @@ export type MatrixSuite = (server: MatrixServer, getPg: () => TestPostgres) => v
 
 // reset-truth restarts the server several times: it runs last, after the suites that keep a
 // sidecar connected for their whole describe block
-const SUITES: MatrixSuite[] = [ownStatementsSuite, leastPrivilegeSuite, vitalsTruthSuite, hijackSuite, resetTruthSuite];
+const SUITES: MatrixSuite[] = [ownStatementsSuite, leastPrivilegeSuite, vitalsTruthSuite, plansSuite, hijackSuite, resetTruthSuite];
 
 export function runMatrix(server: MatrixServer): void {
   let pg: TestPostgres | undefined;
