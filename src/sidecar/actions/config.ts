@@ -6,8 +6,10 @@
 import { z } from 'zod';
 import { parseDuration, type TargetConfig } from '../config';
 
-export const actionKinds = ['cancel', 'terminate', 'analyze', 'vacuum', 'reindex', 'create_index'] as const;
+export const actionKinds = ['cancel', 'terminate', 'analyze', 'vacuum', 'reindex', 'create_index', 'explain_analyze'] as const;
 export type ActionKind = (typeof actionKinds)[number];
+/** explain_analyze runs an application statement for real: allowed only when listed in allow */
+const defaultAllow: ActionKind[] = actionKinds.filter((k) => k !== 'explain_analyze');
 
 const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   try {
@@ -49,7 +51,7 @@ export const actionsSchema = z
     /** a separate role for actions (pg_signal_backend, table ownership or MAINTAIN): never the monitoring role */
     url: z.string().optional(),
     urlEnv: z.string().optional(),
-    allow: z.array(z.enum(actionKinds)).default([...actionKinds]),
+    allow: z.array(z.enum(actionKinds)).default(defaultAllow),
     /** cancel/terminate only queries running at least this long */
     minQueryDuration: duration.default('60s'),
     /** statement_timeout for ANALYZE, VACUUM, REINDEX, CREATE INDEX */

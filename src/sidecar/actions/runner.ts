@@ -18,6 +18,9 @@ import { createPool, describeDbError, ownBackendPids } from '../targets/connecti
 import { identityFromUrl } from '../neon/identity';
 import { scrubStatement } from '../store/scrub';
 import { PIN_SEARCH_PATH, pinnedQuery } from '../targets/safe-sql';
+import { PlanError } from '../plans/explain';
+import { planExplainAnalyze, type PlannedAnalyze } from '../plans/analyze';
+import { parsePlansConfig } from '../plans/config';
 import { auditFinish, auditStart, type AuditStatus } from './audit';
 import { actionKinds, type ActionKind, type ActionsConfig } from './config';
 
@@ -32,6 +35,10 @@ export const actionRequestSchema = z
     index: z.string().min(1).max(400).optional(),
     /** an advisor finding id: its object (or, for create_index, its SQL) is what the action works on */
     finding: z.string().min(1).max(600).optional(),
+    /** explain_analyze: the pg_stat_statements entry, its database when it ran in several, and one value per $n */
+    queryid: z.string().regex(/^-?\d{1,20}$/, 'queryid must be an integer (as pg_stat_statements shows it)').optional(),
+    database: z.string().min(1).max(200).optional(),
+    params: z.array(z.union([z.string(), z.number(), z.boolean(), z.null()])).max(100).optional(),
     /** true unless false is sent: show the SQL, change nothing */
     dryRun: z.boolean().default(true),
   })
@@ -145,7 +152,7 @@ export class ActionRunner {
     const parsed = actionRequestSchema.safeParse(raw);
     if (!parsed.success) {
       const msg = parsed.error.issues
-        .map((i) => (i.code === 'unrecognized_keys' ? `unknown field(s) ${i.keys.join(', ')}: send action, pid, table, index, finding, dryRun` : `${i.path.join('.') || 'body'}: ${i.message}`))
+        .map((i) => (i.code === 'unrecognized_keys' ? `unknown field(s) ${i.keys.join(', ')}: send action, pid, table, index, finding, queryid, database, params, dryRun` : `${i.path.join('.') || 'body'}: ${i.message}`))
         .join('; ');
       const action = String((raw as { action?: unknown })?.action ?? '').slice(0, 40);
       const message = `invalid action request: ${msg}`;
@@ -155,7 +162,7 @@ export class ActionRunner {
     const req = parsed.data;
     const now = Date.now();
     const cfg = this.cfg;
-    let plan: { object: string; sql: string; backend?: Record<string, unknown> };
+    let plan: { object: string; sql: string; backend?: Record<string, unknown>; run?: PlannedAnalyze['run'] };
     try {
       if (!req.dryRun) {
         if (cfg instanceof Error) {
@@ -198,7 +205,7 @@ export class ActionRunner {
       return { target: name, action: req.action, object: plan.object, status: 'refused', httpStatus: 409, sql: plan.sql, message, auditId, backend: plan.backend };
     }
     const auditId = auditStart(this.store, name, { ts: now, action: req.action, object: plan.object, trigger, dryRun: false, sql: plan.sql, status: 'running' });
-    const exec = this.execute(req.action, plan.sql, cfg as ActionsConfig).then(
+    const exec = (plan.run ? plan.run(actionsUrl((cfg as ActionsConfig).url as string, this.pooled), this.analyzeTimeoutMs()) : this.execute(req.action, plan.sql, cfg as ActionsConfig)).then(
       (r) => {
         auditFinish(this.store, name, auditId, r.status, r.message);
         return r;
@@ -231,7 +238,18 @@ export class ActionRunner {
     };
   }
 
-  private async plan(action: ActionKind, req: z.infer<typeof actionRequestSchema>, minQueryMs: number): Promise<{ object: string; sql: string; backend?: Record<string, unknown> }> {
+  /** EXPLAIN ANALYZE's statement_timeout: targets[].plans.analyzeTimeout, never above actions.timeout */
+  private analyzeTimeoutMs(): number {
+    let ms = 30_000;
+    try {
+      ms = parsePlansConfig(this.target).analyzeTimeoutMs;
+    } catch {
+      // an invalid plans config is reported at startup; the default stands
+    }
+    return Math.min(ms, this.cfg instanceof Error ? ms : this.cfg.timeoutMs);
+  }
+
+  private async plan(action: ActionKind, req: z.infer<typeof actionRequestSchema>, minQueryMs: number): Promise<{ object: string; sql: string; backend?: Record<string, unknown>; run?: PlannedAnalyze['run'] }> {
     const finding = req.finding ? findingById(this.store, this.target.name, req.finding) : undefined;
     if (req.finding && (!finding || finding.clearedAt !== null)) {
       throw new Refusal(404, `finding "${req.finding.slice(0, 200)}" is not open for target ${this.target.name}: list open findings with GET resources/recommendations`);
@@ -263,6 +281,17 @@ export class ActionRunner {
           throw new Refusal(404, `index ${schema}.${index} is not known for target ${this.target.name} (pgpulse has not sampled it)`, obj);
         }
         return { object: `${schema}.${index}`, sql: `REINDEX INDEX CONCURRENTLY ${qualified(schema, index)};` };
+      }
+      case 'explain_analyze': {
+        await this.contact(`queryid ${req.queryid ?? ''}`);
+        try {
+          return await planExplainAnalyze(this.monitor, this.target, req);
+        } catch (e) {
+          if (e instanceof PlanError) {
+            throw new Refusal(e.status, e.message, req.queryid ? `queryid ${req.queryid}` : '');
+          }
+          throw e;
+        }
       }
       case 'create_index': {
         if (!finding) {
@@ -411,6 +440,6 @@ WHERE pid = ${pid} AND backend_start = ${lit(b.backend_start)}::timestamptz
   }
 }
 
-function describeObject(req: { pid?: number; table?: string; index?: string; finding?: string }): string {
-  return req.pid ? `pid ${req.pid}` : (req.table ?? req.index ?? req.finding ?? '');
+function describeObject(req: { pid?: number; table?: string; index?: string; finding?: string; queryid?: string }): string {
+  return req.pid ? `pid ${req.pid}` : (req.table ?? req.index ?? req.finding ?? (req.queryid ? `queryid ${req.queryid}` : ''));
 }

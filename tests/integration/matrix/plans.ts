@@ -77,6 +77,7 @@ export function plansSuite(server: MatrixServer, getPg: () => TestPostgres): voi
         IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'pl_monitor') THEN
           CREATE ROLE pl_monitor LOGIN PASSWORD 'plpw' IN ROLE pg_monitor;
           CREATE ROLE pl_app LOGIN PASSWORD 'plapp';
+          CREATE ROLE pl_actions LOGIN PASSWORD 'plact';
         END IF; END $$`);
       if ((await pg.query(`SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1`, [DB])).length === 0) {
         await pg.query(`CREATE DATABASE ${DB} OWNER pl_app`);
@@ -95,13 +96,17 @@ export function plansSuite(server: MatrixServer, getPg: () => TestPostgres): voi
         INSERT INTO pl.secret VALUES (1, 'x');
         ANALYZE pl.customers; ANALYZE pl.orders; ANALYZE pl.secret;
         GRANT USAGE ON SCHEMA pl TO pl_monitor;
-        GRANT SELECT ON pl.customers, pl.orders TO pl_monitor;`);
+        GRANT SELECT ON pl.customers, pl.orders TO pl_monitor;
+        GRANT USAGE ON SCHEMA pl TO pl_actions;
+        GRANT SELECT ON pl.customers, pl.orders TO pl_actions;
+        GRANT INSERT ON pl.bump_log TO pl_actions;`);
       // the application's statements, unqualified: they resolve through pl_app's search_path
       for (let i = 0; i < 3; i++) {
         await app.query('SELECT id, amount FROM orders WHERE customer_id = $1', [42 + i]);
         await app.query('SELECT c.name, sum(o.amount) FROM orders o JOIN customers c ON c.id = o.customer_id WHERE c.id < $1 GROUP BY c.name', [10]);
         await app.query('UPDATE orders SET amount = amount WHERE id = $1', [i + 1]);
         await app.query('SELECT v FROM secret WHERE id = $1', [1]);
+        await app.query('SELECT bump() + $1', [0]);
       }
       sc = await startTestSidecar({ url: pg.urlFor('postgres', 'pl_monitor', 'plpw'), targets: [{ name: 'default', url: pg.urlFor('postgres', 'pl_monitor', 'plpw'), plans: { sampleTopN: 50, sampleInterval: '1h' } }] });
       await sc.sampleNow();
@@ -197,6 +202,65 @@ export function plansSuite(server: MatrixServer, getPg: () => TestPostgres): voi
       const third = await fp.tick();
       assert.equal(third.checked.find((c) => c.queryid === id)?.changed, false, 'an unchanged plan records nothing new');
       assert.equal(sc.sidecar.store.events('default', Date.now() - 60_000, Date.now() + 1000, ['plan_changed']).filter((e) => e.title.includes(id)).length, 1);
+    });
+
+    it('EXPLAIN (ANALYZE, BUFFERS) is an audited opt-in action: refused, done with the user\'s values, failed when the SELECT writes', async () => {
+      const monitor = pg.urlFor('postgres', 'pl_monitor', 'plpw');
+      const act = await startTestSidecar({
+        targets: [
+          { name: 'off', url: monitor },
+          { name: 'on', url: monitor, actions: { enabled: true, url: pg.urlFor('postgres', 'pl_actions', 'plact'), allow: ['explain_analyze'] } },
+        ],
+      });
+      const post = async (target: string, body: Record<string, unknown>, ctx: Record<string, unknown> = {}) => {
+        const r = await act.sidecar.service.resource('actions', new URLSearchParams({ target }), { method: 'POST', body, ...ctx } as never);
+        return { status: r.status, body: r.body as Record<string, any> };
+      };
+      const lastAudit = async (target: string) => (await act.get(`/api/v1/resources/actions?target=${target}`)).json.audit[0];
+      try {
+        const orders = await queryidOf('SELECT id, amount FROM orders WHERE customer_id = %');
+        // disabled by default: refused and audited, nothing runs
+        const off = await post('off', { action: 'explain_analyze', queryid: orders, params: [42], dryRun: false });
+        assert.equal(off.status, 403);
+        assert.match(off.body.error, /actions are disabled/);
+        assert.deepEqual([(await lastAudit('off')).status, (await lastAudit('off')).action], ['refused', 'explain_analyze']);
+        // a dry-run shows the SQL and the values first
+        const dry = await post('on', { action: 'explain_analyze', queryid: orders, params: [42] });
+        assert.equal(dry.body.status, 'dry_run');
+        assert.match(dry.body.sql, /EXPLAIN \(ANALYZE, BUFFERS, FORMAT JSON\) SELECT id, amount FROM orders WHERE customer_id = \$1/);
+        assert.match(dry.body.sql, /\$1 = 42/);
+        // values are validated against the statement's parameters
+        const wrong = await post('on', { action: 'explain_analyze', queryid: orders, params: [], dryRun: false });
+        assert.equal(wrong.status, 400);
+        assert.match(wrong.body.error, /has 1 parameter/);
+        // through Grafana only an Admin runs it
+        const viewer = await post('on', { action: 'explain_analyze', queryid: orders, params: [42], dryRun: false }, { via: 'grafana', user: { login: 'vic', role: 'Viewer' } });
+        assert.equal(viewer.status, 403);
+        assert.equal((await lastAudit('on')).status, 'refused');
+        // DML is refused
+        const upd = await post('on', { action: 'explain_analyze', queryid: await queryidOf('UPDATE orders SET amount%'), params: [1], dryRun: false });
+        assert.equal(upd.status, 422);
+        assert.match(upd.body.error, /UPDATE is not a SELECT/);
+        // done: actual rows equal what the table holds for that value
+        const truthRows = Number((await pg.query<{ n: string }>('SELECT count(*)::text AS n FROM pl.orders WHERE customer_id = 42', [], DB))[0].n);
+        const done = await post('on', { action: 'explain_analyze', queryid: orders, params: [42], dryRun: false }, { via: 'grafana', user: { login: 'ada', role: 'Admin' } });
+        assert.equal(done.status, 200, JSON.stringify(done.body));
+        assert.equal(done.body.status, 'done');
+        assert.match(done.body.message, new RegExp(`on orders: rows ${truthRows} `), `actual rows = ${truthRows}: ${done.body.message}`);
+        const audited = await lastAudit('on');
+        assert.deepEqual([audited.status, audited.dryRun, audited.trigger], ['done', false, 'grafana:ada']);
+        // read-only enforced: a SELECT calling a function that writes fails, and nothing is written
+        const before = Number((await pg.query<{ n: string }>('SELECT count(*)::text AS n FROM pl.bump_log', [], DB))[0].n);
+        const bump = await post('on', { action: 'explain_analyze', queryid: await queryidOf('SELECT bump() + %'), params: [0], dryRun: false });
+        assert.equal(bump.body.status, 'failed', JSON.stringify(bump.body));
+        assert.match(bump.body.error, /READ ONLY transaction \(cannot execute INSERT in a read-only transaction\)/);
+        assert.equal(Number((await pg.query<{ n: string }>('SELECT count(*)::text AS n FROM pl.bump_log', [], DB))[0].n), before, 'nothing was written');
+        assert.equal((await lastAudit('on')).status, 'failed');
+        const events = act.sidecar.store.events('on', Date.now() - 60_000, Date.now() + 1000, ['action']);
+        assert.ok(events.some((e) => e.title === `action explain_analyze queryid ${orders} in ${DB}: done`), 'the audit is an annotation too');
+      } finally {
+        await act.destroy();
+      }
     });
   });
 }
