@@ -80,6 +80,19 @@ export function validateQuery(query: Partial<PgpulseQuery>, app?: CoreApp | stri
     }
   }
 
+  for (const key of metric.required ?? []) {
+    if (!isSet(query[key])) {
+      issues.push({
+        field: key,
+        severity: 'error',
+        message:
+          key === 'queryid'
+            ? `${metric.title} explains one statement: pick its Query ID (or use the $queryid variable; a click on a queryid in Top queries sets it).`
+            : `${optionLabels[key]} is required by ${metric.title}.`,
+      });
+    }
+  }
+
   if (metric.options.includes('index') && isSet(query.index) && !isSet(query.table)) {
     issues.push({ field: 'index', severity: 'error', message: 'Index needs a table: pick the table the index belongs to first.' });
   }

@@ -220,9 +220,11 @@ describe('QueryEditor inline validation', () => {
     expect(validateQuery({ metric: 'statement_latency', queryid: 'abc' })[0]).toMatchObject({ field: 'queryid', severity: 'error' });
   });
 
-  it('every catalog metric with its defaults validates clean', () => {
+  it('every catalog metric with its defaults (and its required options from variables) validates clean', () => {
     for (const m of metrics) {
-      const issues = validateQuery({ metric: m.id, ...(m.defaults ?? {}) });
+      // a required option has no default by definition (query_plan's queryid): a dashboard gives it as a variable
+      const required = Object.fromEntries((m.required ?? []).map((k) => [k, `$${k}`]));
+      const issues = validateQuery({ metric: m.id, ...(m.defaults ?? {}), ...required });
       expect(issues.filter((i) => i.severity === 'error')).toEqual([]);
     }
   });
@@ -231,5 +233,30 @@ describe('QueryEditor inline validation', () => {
     const { onChange } = setup({ metricId: 'top_queries', limit: 3, schemaVersion: undefined } as never);
     await waitFor(() => expect(onChange).toHaveBeenCalled());
     expect(onChange.mock.calls[0][0]).toMatchObject({ metric: 'top_queries', topN: 3, schemaVersion: 1 });
+  });
+});
+
+describe('QueryEditor query plans (a required queryid)', () => {
+  it.each(['query_plan', 'query_plan_graph'])('%s without a queryid: the picker asks for a statement and the query does not run', (id) => {
+    const { onRunQuery } = setup({ metric: id });
+    expect(screen.getByTestId(S.option('queryid'))).toHaveAttribute('placeholder', 'pick a statement (required)');
+    expect(screen.getByTestId(S.issue('queryid'))).toHaveTextContent(/explains one statement: pick its Query ID/);
+    expect(onRunQuery).not.toHaveBeenCalled();
+  });
+
+  it('picking a statement from the list sets queryid, and the issue goes away', async () => {
+    const { onChange, onRunQuery, rerender, datasource } = setup({ metric: 'query_plan' });
+    await userEvent.click(screen.getByTestId(S.option('queryid')));
+    await userEvent.click(await screen.findByRole('option', { name: /-4213859129/ }));
+    const q = onChange.mock.calls[onChange.mock.calls.length - 1][0];
+    expect(q).toMatchObject({ metric: 'query_plan', queryid: '-4213859129' });
+    expect(onRunQuery).toHaveBeenCalled();
+    rerender(<QueryEditor query={q} onChange={onChange} onRunQuery={onRunQuery} datasource={datasource} app={CoreApp.PanelEditor} />);
+    expect(screen.queryByTestId(S.issue('queryid'))).toBeNull();
+  });
+
+  it('the $queryid variable is accepted (checked after interpolation), and statement_latency still takes no queryid', () => {
+    expect(validateQuery({ metric: 'query_plan', queryid: '$queryid' })).toEqual([]);
+    expect(validateQuery({ metric: 'statement_latency' })).toEqual([]);
   });
 });

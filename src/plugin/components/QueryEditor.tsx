@@ -66,6 +66,15 @@ export function metricOptions(app?: CoreApp | string): Array<ComboboxOption<stri
     }));
 }
 
+/** what a required picker asks for while it is empty */
+export const requiredPlaceholder: Record<'database' | 'schema' | 'table' | 'index' | 'queryid', string> = {
+  database: 'pick a database (required)',
+  schema: 'pick a schema (required)',
+  table: 'pick a table (required)',
+  index: 'pick an index (required)',
+  queryid: 'pick a statement (required)',
+};
+
 function issueFor(issues: QueryIssue[], field: string): QueryIssue | undefined {
   return issues.find((i) => i.field === field);
 }
@@ -137,7 +146,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
           value={str(k)}
           onChange={(v) => setOption(k, v)}
           testId={selectors.queryEditor.option(k)}
-          placeholder={k === 'queryid' ? 'all statements' : `all ${resource}`}
+          placeholder={metric?.required?.includes(k) ? requiredPlaceholder[k] : k === 'queryid' ? 'all statements' : `all ${resource}`}
           // table and index names are long (orders_customer_idx): room for them, not a clipped tail
           width={k === 'table' || k === 'index' || k === 'queryid' ? 32 : 22}
           invalid={issueFor(issues, k)?.severity === 'error'}
