@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { PROM_DEFAULT_LIMITS } from '../model/catalog/prometheus';
 
 const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -119,6 +120,16 @@ export const fileSchema = z
     downsampleAfter: duration(60_000, 365 * 86_400_000).optional(),
     downsampleStep: duration(1000, 86_400_000).optional(),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional(),
+    /** what /metrics exposes of the catalog (docs/prometheus.md) */
+    metrics: z
+      .object({
+        /** statements per target on /metrics, the top ones by total execution time */
+        topStatements: z.number().int().min(0).max(100_000).optional(),
+        /** tables and indexes per target on /metrics, the largest ones */
+        topRelations: z.number().int().min(0).max(1_000_000).optional(),
+      })
+      .strict()
+      .optional(),
     targets: z.array(targetSchema).min(1, 'needs at least one target'),
   })
   .strict();
@@ -149,6 +160,8 @@ export interface SidecarConfig {
   downsampleAfterMs: number;
   downsampleStepMs: number;
   logLevel: string;
+  /** cardinality limits of the catalog families on /metrics */
+  metrics?: { topStatements: number; topRelations: number };
   targets: TargetConfig[];
 }
 
@@ -232,6 +245,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SidecarConfig 
     return v;
   };
 
+  const envCount = (name: string): number | undefined => {
+    const v = env[name];
+    if (v === undefined || v === '') {
+      return undefined;
+    }
+    if (!/^\d{1,7}$/.test(v.trim())) {
+      throw new ConfigError(`${name}="${v}" must be a whole number (0 or more), e.g. 100`);
+    }
+    return Number(v.trim());
+  };
+
   const intervalMs = envDuration('PGPULSE_INTERVAL') ?? file.interval ?? 15_000;
   const token = env.PGPULSE_TOKEN || tokenFromFile(env.PGPULSE_TOKEN_FILE) || file.token || '';
   const targets: TargetConfig[] = file.targets.map((t, i) => {
@@ -265,6 +289,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SidecarConfig 
     downsampleAfterMs: file.downsampleAfter ?? 2 * 86_400_000,
     downsampleStepMs: file.downsampleStep ?? 300_000,
     logLevel: env.PGPULSE_LOG_LEVEL ?? file.logLevel ?? 'info',
+    metrics: {
+      topStatements: envCount('PGPULSE_METRICS_TOP_STATEMENTS') ?? file.metrics?.topStatements ?? PROM_DEFAULT_LIMITS.topStatements,
+      topRelations: envCount('PGPULSE_METRICS_TOP_RELATIONS') ?? file.metrics?.topRelations ?? PROM_DEFAULT_LIMITS.topRelations,
+    },
     targets,
   };
 }

@@ -133,6 +133,7 @@ export class TargetSampler {
     }
     const due = this.collectors.filter((c) => force || this.cycle % Math.max(1, this.intervalFactor(c)) === 0);
     this.cycle++;
+    const cycleStart = Date.now();
     let client;
     try {
       client = await this.pool.connect();
@@ -155,6 +156,7 @@ export class TargetSampler {
         if (why) {
           this.status.unavailable[c.id] = why;
           this.metrics.collectorUnavailable.set({ target: name, collector: c.id }, 1);
+          this.metrics.latest.forget(name, c.id);
           continue;
         }
         delete this.status.unavailable[c.id];
@@ -162,6 +164,7 @@ export class TargetSampler {
         await this.runCollector(client, c, ctx);
       }
       this.status.lastOkTs = Date.now();
+      this.metrics.cycleDuration.observe({ target: name }, (this.status.lastOkTs - cycleStart) / 1000);
       this.metrics.lastSampleTs.set({ target: name }, Math.floor(this.status.lastOkTs / 1000));
       this.gate?.observe?.(this.target, ctx);
     } catch (e) {
@@ -198,6 +201,7 @@ export class TargetSampler {
     this.status.lastError = msg;
     this.status.unreachableSince ??= ts;
     this.metrics.targetUp.set({ target: name }, 0);
+    this.metrics.latest.forgetTarget(name);
     for (const c of due) {
       this.recordGap(c.id, ts, msg);
     }
@@ -328,6 +332,8 @@ export class TargetSampler {
       const { points } = this.store.writeSample({ target: name, collector: c.id, ts, ok: true, epoch, rows: result.rows, durationMs });
       this.metrics.collectorDuration.observe({ target: name, collector: c.id }, durationMs / 1000);
       this.metrics.collectorRows.set({ target: name, collector: c.id }, result.rows.length);
+      this.metrics.collectorLastSuccess.set({ target: name, collector: c.id }, Math.floor(ts / 1000));
+      this.metrics.latest.record(name, c.id, c.shape, ts, result.rows);
       this.metrics.pointsWritten.inc({ target: name, collector: c.id }, points);
       this.detectEvents(c.id, result, ts);
       if (result.problems?.length) {
@@ -344,6 +350,7 @@ export class TargetSampler {
       }
       const msg = describeDbError(e, name);
       this.metrics.collectorErrors.inc({ target: name, collector: c.id });
+      this.metrics.latest.forget(name, c.id);
       this.recordGap(c.id, ts, msg);
       this.log.warn({ target: name, collector: c.id }, msg);
       if ((e as { code?: string }).code === undefined || ['57P01', '57P02', '57P03', '08006', '08003'].includes(String((e as { code?: string }).code))) {

@@ -3,6 +3,7 @@
  * collector costs the database, whether targets are up, how much the store writes.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { LatestSamples } from './prom/latest';
 
 export class SelfMetrics {
   readonly registry = new Registry();
@@ -56,10 +57,24 @@ export class SelfMetrics {
   });
   readonly queryQueue = new Gauge({ name: 'pgpulse_query_queue_length', help: 'Query requests waiting for a query worker', registers: [this.registry] });
   readonly queryRunning = new Gauge({ name: 'pgpulse_query_running', help: 'Query requests being computed by query workers', registers: [this.registry] });
-  /** main database gauges, refreshed from the engine at scrape time */
-  readonly main = new Gauge({ name: 'pgpulse_metric', help: 'Latest value of a pgpulse catalog metric over the last 5 minutes', labelNames: ['target', 'metric', 'series'], registers: [this.registry] });
+  readonly cycleDuration = new Histogram({
+    name: 'pgpulse_sampling_cycle_duration_seconds',
+    help: 'Wall time of one sampling cycle of a target (connect, discover, every collector due); above the interval, cycles are skipped (pgpulse_cycles_skipped_total)',
+    labelNames: ['target'],
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+  readonly collectorLastSuccess = new Gauge({
+    name: 'pgpulse_collector_last_success_timestamp_seconds',
+    help: 'Unix time of the last successful run of a collector on the target',
+    labelNames: ['target', 'collector'],
+    registers: [this.registry],
+  });
+  /** the last sample of every collector: the catalog families of /metrics (src/sidecar/prom) */
+  readonly latest = new LatestSamples();
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'pgpulse_process_' });
+    // standard process_* and nodejs_* metrics, prefixed: pgpulse_process_resident_memory_bytes
+    collectDefaultMetrics({ register: this.registry, prefix: 'pgpulse_' });
   }
 }

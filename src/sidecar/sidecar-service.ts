@@ -21,6 +21,7 @@ import { versionProblem } from './targets/versions';
 import { checkRange } from './time-range';
 import { liveHandlerFor } from './live-handlers';
 import { resourceRoutes, type ResourceRoute } from './resources';
+import { PromExposition } from './prom/exposition';
 
 /** Grafana's "All" of a template variable ("*", "$__all", "") means no filter, not a name. */
 function dropAllFilters<T extends Record<string, unknown>>(q: T): T {
@@ -47,6 +48,7 @@ export class SidecarService implements PgpulseService {
   readonly engine: Engine;
   readonly queries: QueryPool;
   private readonly routes: Map<string, ResourceRoute>;
+  private readonly exposition: PromExposition;
 
   constructor(
     readonly config: SidecarConfig,
@@ -59,6 +61,7 @@ export class SidecarService implements PgpulseService {
     this.queries = new QueryPool(store, this.engine, poolOptions);
     this.queries.onRefused = (status) => metrics.queryRefused.inc({ status: String(status) });
     this.routes = resourceRoutes();
+    this.exposition = new PromExposition(metrics.latest, config.metrics);
   }
 
   /** Resolve which target a query means; undefined + message when it names none we know. */
@@ -364,8 +367,8 @@ export class SidecarService implements PgpulseService {
 
   async metricsText(): Promise<string> {
     this.refreshStoreGauges();
-    this.refreshMainGauges();
-    return this.metrics.registry.metrics();
+    // the sidecar's own families, then the catalog's (kept in memory by the samplers)
+    return (await this.metrics.registry.metrics()) + this.exposition.text();
   }
 
   catalog() {
@@ -394,31 +397,5 @@ export class SidecarService implements PgpulseService {
     const since = new Date(st.problem.since).toISOString();
     const mode = st.mode === 'read-write' ? '' : st.mode === 'read-only' ? ' Serving the stored history read-only.' : ' No stored history can be served.';
     return `history store problem since ${since}: ${st.problem.message}; new samples are not being stored.${mode} Fix: ${st.problem.fix}`;
-  }
-
-  private refreshMainGauges(): void {
-    const now = Date.now();
-    this.metrics.main.reset();
-    for (const [name, sampler] of this.samplers) {
-      for (const metric of ['cache_hit_ratio', 'tps', 'connections', 'blocked_queries', 'longest_query_seconds', 'database_size', 'connection_utilization']) {
-        const res = this.engine.run({
-          query: { refId: 'M', metric, target: name } as ResolvedQuery,
-          range: { from: now - 300_000, to: now },
-          maxDataPoints: 1,
-          targetIntervalMs: sampler.target.intervalMs,
-        });
-        for (const f of res.frames) {
-          const v = f.fields[1]?.values.filter((x) => typeof x === 'number').pop();
-          if (typeof v === 'number') {
-            const labels = f.fields[1].labels ?? {};
-            const series = Object.entries(labels)
-              .filter(([k]) => k !== 'target')
-              .map(([k, val]) => `${k}=${val}`)
-              .join(',');
-            this.metrics.main.set({ target: name, metric, series }, v);
-          }
-        }
-      }
-    }
   }
 }

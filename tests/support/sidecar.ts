@@ -32,6 +32,8 @@ export async function startTestSidecar(opts: {
   token?: string;
   sampling?: boolean;
   grpc?: boolean;
+  /** cardinality limits of /metrics (config metrics:) */
+  metrics?: SidecarConfig['metrics'];
   extra?: Partial<StartOptions>;
 }): Promise<TestSidecar> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'pgpulse-data-'));
@@ -54,6 +56,7 @@ export async function startTestSidecar(opts: {
     downsampleAfterMs: 2 * 86_400_000,
     downsampleStepMs: 300_000,
     logLevel: process.env.PGPULSE_TEST_LOG ?? 'silent',
+    metrics: opts.metrics,
     targets,
   };
   const sidecar = await startSidecar({ config, sampling: opts.sampling ?? false, grpc: opts.grpc ?? true, ...opts.extra });

@@ -125,13 +125,16 @@ test('an unreachable target: clear health message, and a query with no history s
   }
 });
 
-test('/metrics exposes collector cost and the main gauges', async () => {
+test('/metrics exposes collector cost and the catalog as Prometheus families', async () => {
   await sc.sampleNow();
   const m = await sc.get('/metrics');
   assert.equal(m.status, 200);
   assert.match(m.text, /pgpulse_collector_duration_seconds_count\{target="default",collector="database"\}/);
   assert.match(m.text, /pgpulse_store_points_written_total/);
-  assert.match(m.text, /pgpulse_metric\{target="default",metric="database_size"/);
+  assert.match(m.text, /^pgpulse_database_size_bytes\{target="default",datname="postgres"\} \d+$/m);
+  assert.match(m.text, /^# TYPE pgpulse_database_xact_commit_total counter$/m);
+  assert.match(m.text, /^pgpulse_process_resident_memory_bytes \d+$/m);
+  assert.match(m.text, /^pgpulse_sampling_cycle_duration_seconds_count\{target="default"\} [1-9]/m);
 });
 
 test('times past the Date range and an out-of-range pid → 4xx naming the field, not 500/502', async () => {

@@ -92,3 +92,24 @@ test('durations', () => {
   assert.equal(parseDuration(3), 3000);
   assert.throws(() => parseDuration('1 fortnight'));
 });
+
+test('/metrics cardinality limits: defaults, the YAML metrics section, env overrides, and a bad value named', () => {
+  assert.deepEqual(loadConfig({ DATABASE_URL: 'postgres://u:p@h:5432/db' }).metrics, { topStatements: 100, topRelations: 1000 });
+  const f = yamlFile(`
+metrics: { topStatements: 25, topRelations: 300 }
+targets:
+  - name: app
+    url: postgres://x@y/z
+`);
+  assert.deepEqual(loadConfig({ PGPULSE_CONFIG: f }).metrics, { topStatements: 25, topRelations: 300 });
+  assert.deepEqual(loadConfig({ PGPULSE_CONFIG: f, PGPULSE_METRICS_TOP_STATEMENTS: '7' }).metrics, { topStatements: 7, topRelations: 300 });
+  assert.throws(
+    () => loadConfig({ DATABASE_URL: 'postgres://u:p@h:5432/db', PGPULSE_METRICS_TOP_STATEMENTS: 'lots' }),
+    (e: Error) => e instanceof ConfigError && /PGPULSE_METRICS_TOP_STATEMENTS="lots" must be a whole number/.test(e.message),
+  );
+  const typo = yamlFile(`
+metrics: { topStatement: 5 }
+targets: [{ name: app, url: postgres://x@y/z }]
+`);
+  assert.throws(() => loadConfig({ PGPULSE_CONFIG: typo }), (e: Error) => e instanceof ConfigError && /metrics: unknown key\(s\) "topStatement"/.test(e.message));
+});
