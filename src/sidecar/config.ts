@@ -69,6 +69,11 @@ const neonSchema = z
     pooled: z.boolean().optional(),
     /** compute allowance of the plan for one consumption period, in CU-hours (e.g. 100 on Free): the cost panel and alert compare with it */
     computeAllowanceCuHours: z.number().positive().optional(),
+    /** the organization (org-…) that owns the project, for consumption history v2 (a required parameter there); read from the project's org_id when unset */
+    orgId: z
+      .string()
+      .regex(/^[a-z0-9-]{1,60}$/, 'must be an organization id like org-ocean-art-12345678 (Neon console → Organization settings)')
+      .optional(),
     /** how often to read the project's consumption (GET /projects/{id}); the API refreshes it about every 15 minutes */
     usageInterval: duration(60_000, 86_400_000).optional(),
   })

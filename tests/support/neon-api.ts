@@ -16,14 +16,20 @@
  *   GET /api/v2/projects/{project_id}/operations?limit= (listProjectOperations) →
  *          {"operations": [{id, project_id, branch_id, endpoint_id, action, status, failures_count,
  *          created_at, updated_at, total_duration_ms}], "pagination": {"cursor": …}}
- *   GET /api/v2/consumption_history/v2/projects?from=&to=&granularity= (paid plans) →
- *          {"projects": [{project_id, periods: [{period_id, period_plan, period_start, period_end,
- *          consumption: [{timeframe_start, timeframe_end, metrics: [{metric_name, value}]}]}]}],
- *          "pagination": {"cursor": …}}; 403 on plans without it
+ *   GET /api/v2/consumption_history/v2/projects?project_ids=&from=&to=&granularity=&org_id=&metrics=
+ *          (getConsumptionHistoryPerProjectV2, usage-based paid plans; from, to, granularity,
+ *          org_id and metrics are required: 400 without one) →
+ *          {"projects": [{project_id, periods: [{period_id (uuid), period_plan, period_start,
+ *          period_end, consumption: [{timeframe_start, timeframe_end, metrics: [{metric_name,
+ *          value}]}]}]}], "pagination": {"cursor": …}}, one period object per billing period and
+ *          one timeframe per hour/day/month; 403 on plans without it; 404 when org_id is not the
+ *          project's organization; 406 when the range is longer than the granularity allows
+ *          (hourly 168 h, daily 60 days, monthly a year)
  *   401 / 404 → {"code": "", "message": "…"} (GeneralError); 429 with or without Retry-After
  *
- * Field names and the example values follow the public OpenAPI document. Tests flip the state,
- * count requests, and check that nothing but GET ever arrives.
+ * Field names, types and required fields follow the published OpenAPI document;
+ * tests/unit/neon/openapi-shapes.test.ts checks every answer of this fake against an excerpt of
+ * it. Tests flip the state, count requests, and check that nothing but GET ever arrives.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
@@ -47,13 +53,17 @@ export interface FakeNeonApi {
   retryAfter: number | null;
   /** the project's consumption fields, as getProject returns them */
   usage: { compute_time_seconds: number; active_time_seconds: number; cpu_used_sec: number; consumption_period_start: string; consumption_period_end: string };
-  /** operations, newest first */
+  /** the project's organization (org_id; null: a personal account's project without one) */
+  orgId: string | null;
+  /** getProject shows org_id (false: an answer without it, as for a personal account) */
+  orgIdInProject: boolean;
+  /** operations, newest first (ids are UUIDs, as the document says) */
   operations: Array<{ id: string; endpoint_id: string; action: string; status: string; created_at: string; updated_at: string; total_duration_ms: number }>;
   /** consumption v2 hourly compute_unit_seconds (null → 403, a plan without the consumption API) */
   consumptionHours: Array<{ start: string; computeUnitSeconds: number }> | null;
   /** other endpoints of the project (branch computes, read replicas) */
   otherEndpoints: Array<{ id: string; branch_id: string; type: 'read_write' | 'read_only'; current_state: FakeState }>;
-  requests: Array<{ method: string; path: string; authorized: boolean }>;
+  requests: Array<{ method: string; path: string; authorized: boolean; query: Record<string, string> }>;
   /** requests with a method other than GET (must stay 0: pgpulse never PATCHes) */
   nonGet(): number;
   close(): Promise<void>;
@@ -79,6 +89,8 @@ export async function startFakeNeonApi(opts: { projectId?: string; endpointId?: 
       consumption_period_start: new Date(Date.now() - 10 * 86_400_000).toISOString(),
       consumption_period_end: new Date(Date.now() + 20 * 86_400_000).toISOString(),
     },
+    orgId: 'org-spring-garden-12345678',
+    orgIdInProject: true,
     operations: [],
     consumptionHours: null,
     otherEndpoints: [],
@@ -97,7 +109,7 @@ export async function startFakeNeonApi(opts: { projectId?: string; endpointId?: 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '').split('?')[0];
     const authorized = req.headers.authorization === `Bearer ${api.apiKey}`;
-    api.requests.push({ method: req.method ?? '', path, authorized });
+    api.requests.push({ method: req.method ?? '', path, authorized, query: Object.fromEntries(new URL(req.url ?? '/', 'http://fake').searchParams) });
     req.resume();
     if (api.failWith !== null) {
       if (api.failWith === 429) {
@@ -138,35 +150,65 @@ export async function startFakeNeonApi(opts: { projectId?: string; endpointId?: 
     });
     const url = new URL(req.url ?? '/', 'http://fake');
     if (path === '/api/v2/consumption_history/v2/projects') {
-      if (!api.consumptionHours) {
-        return send(res, 403, { code: '', message: 'consumption history is available on paid plans only' });
+      const missing = ['from', 'to', 'granularity', 'org_id', 'metrics'].filter((k) => !url.searchParams.get(k));
+      if (missing.length) {
+        return send(res, 400, { code: '', message: `missing required query parameter(s): ${missing.join(', ')}` });
       }
-      const from = Date.parse(url.searchParams.get('from') ?? '');
-      const to = Date.parse(url.searchParams.get('to') ?? '');
-      const hours = api.consumptionHours.filter((h) => (!Number.isFinite(from) || Date.parse(h.start) >= from) && (!Number.isFinite(to) || Date.parse(h.start) < to));
+      const granularity = url.searchParams.get('granularity') as string;
+      const unit = ({ hourly: 3_600_000, daily: 86_400_000, monthly: 0 } as Record<string, number>)[granularity];
+      if (unit === undefined) {
+        return send(res, 400, { code: '', message: 'granularity must be hourly, daily or monthly' });
+      }
+      if (!api.consumptionHours) {
+        return send(res, 403, { code: '', message: 'project consumption history requires a Launch, Scale, Agent, Business, or Enterprise plan' });
+      }
+      if (url.searchParams.get('org_id') !== api.orgId) {
+        return send(res, 404, { code: '', message: 'account is not a member of the organization' });
+      }
+      const ids = url.searchParams.getAll('project_ids').flatMap((v) => v.split(','));
+      const round = (t: number) => (unit ? Math.floor(t / unit) * unit : Date.UTC(new Date(t).getUTCFullYear(), new Date(t).getUTCMonth(), 1));
+      const from = round(Date.parse(url.searchParams.get('from') ?? ''));
+      const to = round(Date.parse(url.searchParams.get('to') ?? ''));
+      const limit = { hourly: 168 * 3_600_000, daily: 60 * 86_400_000, monthly: 366 * 86_400_000 }[granularity as 'hourly'];
+      if (!Number.isFinite(from) || !Number.isFinite(to) || to < from || Date.now() - from > limit) {
+        return send(res, 406, { code: '', message: `the from/to range is not valid for ${granularity} granularity` });
+      }
+      // one period object per billing period: the current one, and the one before it
+      const cur = Date.parse(api.usage.consumption_period_start);
+      const periods = [
+        { period_id: '3f0c1a52-7d1e-4c55-9a1e-5b7a1c2d3e40', start: cur - 30 * 86_400_000, end: cur },
+        { period_id: '8b2d4e61-0f3a-4b77-8c2d-6e9f0a1b2c3d', start: cur, end: Date.parse(api.usage.consumption_period_end) },
+      ];
+      const frames = (p: { start: number; end: number }) => {
+        const sums = new Map<number, number>();
+        for (const h of api.consumptionHours ?? []) {
+          const t = Date.parse(h.start);
+          if (t >= p.start && t < p.end && t >= from && t < to) {
+            const k = Math.max(round(t), p.start);
+            sums.set(k, (sums.get(k) ?? 0) + h.computeUnitSeconds);
+          }
+        }
+        return [...sums.entries()]
+          .sort((a, b) => a[0] - b[0])
+          .map(([k, v]) => {
+            const next = unit ? round(k) + unit : Date.UTC(new Date(k).getUTCFullYear(), new Date(k).getUTCMonth() + 1, 1);
+            return {
+              timeframe_start: new Date(k).toISOString(),
+              timeframe_end: new Date(Math.min(next, p.end)).toISOString(),
+              metrics: [{ metric_name: 'compute_unit_seconds', value: Math.round(v) }],
+            };
+          });
+      };
       return send(res, 200, {
-        projects: [
-          {
-            project_id: api.projectId,
-            periods: [
-              {
-                period_id: 'per-1',
-                period_plan: 'launch',
-                period_start: api.usage.consumption_period_start,
-                period_end: api.usage.consumption_period_end,
-                consumption: hours.map((h) => ({
-                  timeframe_start: h.start,
-                  timeframe_end: new Date(Date.parse(h.start) + 3_600_000).toISOString(),
-                  metrics: [
-                    { metric_name: 'compute_unit_seconds', value: h.computeUnitSeconds },
-                    { metric_name: 'root_branch_bytes_month', value: 0 },
-                  ],
-                })),
-              },
-            ],
-          },
-        ],
-        pagination: { cursor: '' },
+        projects: (ids.length ? ids : [api.projectId])
+          .filter((id) => id === api.projectId)
+          .map((id) => ({
+            project_id: id,
+            periods: periods
+              .map((p) => ({ period_id: p.period_id, period_plan: 'launch', period_start: new Date(p.start).toISOString(), period_end: new Date(p.end).toISOString(), consumption: frames(p) }))
+              .filter((p) => p.consumption.length > 0),
+          })),
+        pagination: { cursor: api.projectId },
       });
     }
     const m = /^\/api\/v2\/projects\/([^/]+)(?:\/(endpoints|operations)(?:\/([^/]+))?)?$/.exec(path);
@@ -197,8 +239,9 @@ export async function startFakeNeonApi(opts: { projectId?: string; endpointId?: 
           updated_at: now,
           synthetic_storage_size: 0,
           quota_reset_at: api.usage.consumption_period_end,
-          owner_id: 'owner',
+          owner_id: api.orgId ?? 'user-quiet-river-123456',
           compute_last_active_at: api.lastActive,
+          ...(api.orgId && api.orgIdInProject ? { org_id: api.orgId } : {}),
         },
       });
     }

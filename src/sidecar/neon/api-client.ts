@@ -4,7 +4,12 @@
  * - GET /projects/{project_id}/operations (listProjectOperations): start_compute, suspend_compute,
  *   check_availability — which wakes were Neon's own;
  * - GET /projects/{project_id} (getProject): compute_time_seconds, active_time_seconds and the
- *   consumption period, on every plan.
+ *   consumption period, on every plan, and org_id;
+ * - GET /projects/{project_id}/endpoints (listProjectEndpoints): branch computes, read replicas;
+ * - GET /consumption_history/v2/projects (getConsumptionHistoryPerProjectV2): compute_unit_seconds
+ *   on usage-based paid plans; org_id is a required parameter.
+ * Field names, required parameters and the error statuses follow Neon's published OpenAPI
+ * document (v2; tests/unit/neon/neon-openapi-excerpt.ts cites the version checked).
  * Asking the control plane never connects to, and so never wakes, the compute.
  * There is deliberately no method that PATCHes or POSTs anything.
  */
@@ -50,6 +55,8 @@ export interface NeonApiOptions {
   projectId: string;
   endpointId: string;
   apiKey: string | undefined;
+  /** the organization (org-…) owning the project, for consumption history v2 */
+  orgId?: string;
   timeoutMs?: number;
   fetchImpl?: typeof fetch;
 }
@@ -80,6 +87,24 @@ export interface NeonProjectUsage {
   synthetic_storage_size: number | null;
   consumption_period_start: string;
   consumption_period_end: string;
+  /** the organization that owns the project (absent for a personal account's project) */
+  org_id?: string;
+}
+
+/**
+ * Retry-After (RFC 9110): delay-seconds or an HTTP-date; the OpenAPI document does not promise
+ * either, so both are read and anything else is "none".
+ */
+export function parseRetryAfter(v: string | null, now = Date.now()): number | undefined {
+  if (!v) {
+    return undefined;
+  }
+  if (/^\s*\d+\s*$/.test(v)) {
+    const s = Number(v);
+    return s > 0 ? s : undefined;
+  }
+  const at = Date.parse(v);
+  return Number.isFinite(at) && at > now ? Math.ceil((at - now) / 1000) : undefined;
 }
 
 export function parseOperationsResponse(body: unknown): NeonOperation[] {
@@ -121,6 +146,7 @@ export function parseProjectResponse(body: unknown): NeonProjectUsage {
     synthetic_storage_size: typeof p.synthetic_storage_size === 'number' ? p.synthetic_storage_size : null,
     consumption_period_start: String(p.consumption_period_start),
     consumption_period_end: String(p.consumption_period_end),
+    org_id: typeof p.org_id === 'string' && p.org_id ? p.org_id : undefined,
   };
 }
 
@@ -188,33 +214,47 @@ export class NeonApiClient {
   }
 
   /**
-   * compute_unit_seconds of this project between from and to (consumption history v2, hourly),
-   * or null when the plan or key does not allow that API (HTTP 403/404): then the project's
-   * compute_time_seconds is all there is.
+   * compute_unit_seconds of this project in the billing period that started at periodStart, up
+   * to now (consumption history v2). Daily granularity: hourly answers only the last 168 hours and
+   * a billing period is longer (406); `to` is rounded down to the granularity, so it is the next
+   * midnight to include today. Only timeframes of billing periods that started at or after
+   * periodStart count (the first day may hold the end of the previous period).
+   * Throws NeonApiError: 403 (plan without the API), 404 (the key's account is not a member of
+   * the organization), 406 (range), or transient errors.
    */
-  async computeUnitSeconds(from: Date, to: Date): Promise<number | null> {
+  async computeUnitSeconds(periodStart: Date, now: Date, orgId: string): Promise<number> {
     const base = this.opts.apiUrl.replace(/\/+$/, '');
-    const hour = (d: Date, up = false) => new Date((up ? Math.ceil : Math.floor)(d.getTime() / 3_600_000) * 3_600_000).toISOString();
-    const url = `${base}/consumption_history/v2/projects?project_ids=${encodeURIComponent(this.opts.projectId)}&from=${encodeURIComponent(hour(from))}&to=${encodeURIComponent(hour(to, true))}&granularity=hourly&metrics=compute_unit_seconds`;
+    const day = (t: number, up = false) => new Date((up ? Math.ceil : Math.floor)(t / 86_400_000) * 86_400_000).toISOString();
+    const from = day(periodStart.getTime());
+    const to = day(now.getTime() + 1, true);
+    const q = new URLSearchParams({ project_ids: this.opts.projectId, from, to, granularity: 'daily', org_id: orgId, metrics: 'compute_unit_seconds' });
     let body: unknown;
     try {
-      body = await this.get(url, 'project');
+      body = await this.get(`${base}/consumption_history/v2/projects?${q}`, 'project');
     } catch (e) {
-      if (e instanceof NeonApiError && (e.status === 403 || e.status === 404)) {
-        return null;
+      if (e instanceof NeonApiError && e.status === 403) {
+        throw new NeonApiError(`Neon consumption history v2 is not available for this account (HTTP 403): it needs a Launch, Scale, Agent, Business or Enterprise plan; pgpulse uses the project's compute_time_seconds`, 'config', 403);
+      }
+      if (e instanceof NeonApiError && e.status === 404) {
+        throw new NeonApiError(`Neon API: the API key's account is not a member of organization ${orgId} (HTTP 404): set neon.orgId to the organization that owns project ${this.opts.projectId} (org-…, Neon console → Organization settings)`, 'config', 404);
       }
       throw e;
     }
-    let total = 0;
     const projects = (body as { projects?: unknown })?.projects;
     if (!Array.isArray(projects)) {
       throw new NeonApiError('Neon consumption API answer has no "projects" array', 'config');
     }
-    for (const p of projects as Array<{ project_id?: string; periods?: Array<{ consumption?: Array<{ metrics?: Array<{ metric_name?: string; value?: number }> }> }> }>) {
-      if (p.project_id !== undefined && p.project_id !== this.opts.projectId) {
+    const since = periodStart.getTime() - 60_000;
+    let total = 0;
+    for (const p of projects as Array<{ project_id?: string; periods?: Array<{ period_start?: string; consumption?: Array<{ metrics?: Array<{ metric_name?: string; value?: number }> }> }> }>) {
+      if (p.project_id !== this.opts.projectId) {
         continue;
       }
       for (const per of p.periods ?? []) {
+        const started = Date.parse(per.period_start ?? '');
+        if (Number.isFinite(started) && started < since) {
+          continue; // the previous billing period
+        }
         for (const c of per.consumption ?? []) {
           for (const m of c.metrics ?? []) {
             if (m.metric_name === 'compute_unit_seconds' && typeof m.value === 'number') {
@@ -275,11 +315,16 @@ export class NeonApiClient {
           404,
         );
       case 429: {
-        const ra = Number(res.headers.get('retry-after'));
-        throw new NeonApiError(`Neon API rate limit reached (HTTP 429${detail}): pgpulse retries later; raise neon.stateInterval if this repeats`, 'transient', 429, Number.isFinite(ra) && ra > 0 ? ra : undefined);
+        throw new NeonApiError(`Neon API rate limit reached (HTTP 429${detail}): pgpulse retries later; raise neon.stateInterval if this repeats`, 'transient', 429, parseRetryAfter(res.headers.get('retry-after')));
       }
       default:
-        throw new NeonApiError(`Neon API error HTTP ${res.status}${detail}`, res.status >= 500 || res.status === 423 ? 'transient' : 'config', res.status);
+        // 503 and 423 are safe to retry (the document says so); a 503 may say when
+        throw new NeonApiError(
+          `Neon API error HTTP ${res.status}${detail}`,
+          res.status >= 500 || res.status === 423 ? 'transient' : 'config',
+          res.status,
+          res.status === 503 ? parseRetryAfter(res.headers.get('retry-after')) : undefined,
+        );
     }
   }
 

@@ -56,8 +56,8 @@ export interface EndpointSource {
   listOperations?(limit?: number): Promise<NeonOperation[]>;
   /** the project's consumption this period (every plan) */
   getProject?(): Promise<NeonProjectUsage>;
-  /** consumption history v2 compute_unit_seconds, null where the plan does not allow it */
-  computeUnitSeconds?(from: Date, to: Date): Promise<number | null>;
+  /** consumption history v2 compute_unit_seconds this billing period (throws NeonApiError) */
+  computeUnitSeconds?(periodStart: Date, now: Date, orgId: string): Promise<number>;
 }
 
 export const NEON_USAGE = 'neon_usage';
@@ -294,12 +294,23 @@ export class NeonGate implements SamplingGate {
       const start = Date.parse(p.consumption_period_start);
       const end = Date.parse(p.consumption_period_end);
       let cus: number | null = null;
-      if (this.consumptionAllowed && client.computeUnitSeconds && Number.isFinite(start)) {
+      // consumption v2 needs the organization: the configured one, else the project's own
+      const orgId = this.opts.target.neon?.orgId ?? p.org_id;
+      if (this.consumptionAllowed && client.computeUnitSeconds && Number.isFinite(start) && !orgId) {
+        this.consumptionAllowed = false;
+        this.opts.log?.info({ target: name }, 'Neon consumption history v2 needs an organization id and the project has none: set neon.orgId (org-…) to read compute_unit_seconds; compute_time_seconds is used meanwhile');
+      }
+      if (this.consumptionAllowed && client.computeUnitSeconds && Number.isFinite(start) && orgId) {
         this.apiCalls++;
-        const got = await client.computeUnitSeconds(new Date(start), new Date(now)).catch(() => undefined);
-        // a plan without the consumption API answers 403 (null): do not ask again; a transient error: next time
-        this.consumptionAllowed = got !== null;
-        cus = got ?? null;
+        try {
+          cus = await client.computeUnitSeconds(new Date(start), new Date(now), orgId);
+        } catch (e) {
+          // 403 (plan), 404 (organization), 406 (range): asking again will not help; anything else: next time
+          if (e instanceof NeonApiError && e.kind === 'config') {
+            this.consumptionAllowed = false;
+            this.opts.log?.warn({ target: name }, `Neon consumption history v2 not read: ${e.message}`);
+          }
+        }
       }
       this.record({
         target: name,

@@ -15,8 +15,19 @@ import '../../../src/sidecar/neon';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const HOUR = 3_600_000;
 
-async function run(opts: { consumption: boolean }) {
+/**
+ * org: where consumption v2's required org_id comes from — the project's org_id (the API's own
+ * answer), neon.orgId for a project whose answer has none, nowhere, or a wrong neon.orgId (404)
+ */
+async function run(opts: { consumption: boolean; org?: 'project' | 'config' | 'none' | 'wrong' }) {
+  const org = opts.org ?? 'project';
   const api = await startFakeNeonApi({ state: 'idle' });
+  const orgId = api.orgId as string;
+  if (org === 'none') {
+    api.orgId = null;
+  }
+  // the project's answer carries no org_id: only the configured one can be sent
+  api.orgIdInProject = org !== 'config';
   const start = Math.floor((Date.now() - 10 * 86_400_000) / HOUR) * HOUR;
   const end = start + 30 * 86_400_000;
   api.usage.compute_time_seconds = 36_000; // 10 CU-hours
@@ -36,7 +47,17 @@ async function run(opts: { consumption: boolean }) {
       {
         name: 'neon',
         url: `postgres://u@127.0.0.1:${port}/app`,
-        neon: { projectId: api.projectId, endpointId: api.endpointId, apiKey: api.apiKey, apiKeyResolved: api.apiKey, apiUrl: api.apiUrl, stateInterval: 200, computeAllowanceCuHours: 20, usageInterval: 600_000 },
+        neon: {
+          projectId: api.projectId,
+          endpointId: api.endpointId,
+          apiKey: api.apiKey,
+          apiKeyResolved: api.apiKey,
+          apiUrl: api.apiUrl,
+          stateInterval: 200,
+          computeAllowanceCuHours: 20,
+          usageInterval: 600_000,
+          ...(org === 'config' ? { orgId } : org === 'wrong' ? { orgId: 'org-not-the-owner-1' } : {}),
+        },
       },
     ],
     intervalMs: 250,
@@ -59,10 +80,18 @@ async function run(opts: { consumption: boolean }) {
     assert.equal(got.allowance, 20);
     assert.ok(Math.abs((got.forecast as number) - forecast) < 1e-9, `forecast ${got.forecast} vs ${forecast}`);
     assert.equal(got.pgpulse_only, 0, 'the compute stayed idle: pgpulse used none of it');
-    if (opts.consumption) {
+    const asked = api.requests.filter((x) => x.path.endsWith('/consumption_history/v2/projects'));
+    if (opts.consumption && (org === 'project' || org === 'config')) {
       assert.equal(got.consumption_v2, (1800 + 5400) / 3600);
-      const q = api.requests.find((x) => x.path.endsWith('/consumption_history/v2/projects'));
-      assert.ok(q, 'consumption v2 asked');
+      assert.equal(asked.length, 1, 'consumption v2 asked once');
+      assert.equal(asked[0].query.org_id, orgId, `org_id from ${org === 'project' ? "the project's org_id" : 'neon.orgId'}`);
+    } else if (org === 'none') {
+      assert.equal(got.consumption_v2, undefined);
+      assert.equal(asked.length, 0, 'without an organization id consumption v2 is not asked (org_id is required)');
+    } else if (org === 'wrong') {
+      assert.equal(got.consumption_v2, undefined);
+      assert.equal(asked.length, 1, 'a 404 (not a member of that organization) is not asked again');
+      assert.equal(asked[0].query.org_id, 'org-not-the-owner-1', 'neon.orgId wins over the project');
     } else {
       assert.equal(got.consumption_v2, undefined, 'no consumption series on a plan without the API');
     }
@@ -79,6 +108,9 @@ async function run(opts: { consumption: boolean }) {
 
 test('cost with consumption v2 (paid plan): used, consumption, forecast, allowance, ratio from the API figures', () => run({ consumption: true }));
 test('cost without consumption v2 (403 on the Free plan): project figures only', () => run({ consumption: false }));
+test('consumption v2 with neon.orgId for a project whose answer has no org_id', () => run({ consumption: true, org: 'config' }));
+test('consumption v2 without any organization id: not asked, project figures only', () => run({ consumption: true, org: 'none' }));
+test('consumption v2 with a wrong neon.orgId: 404 once, project figures only', () => run({ consumption: true, org: 'wrong' }));
 
 test('endpoints of the project from the API: read replicas and branch computes offered as targets, no connection', async () => {
   const api = await startFakeNeonApi({ state: 'idle' });

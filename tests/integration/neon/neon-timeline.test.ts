@@ -86,8 +86,8 @@ test('timeline idle → active (a named client) → idle → Neon availability c
     // Neon wakes it for an availability check: pgpulse must not connect
     const now = new Date().toISOString();
     api.operations = [
-      { id: 'op-check-1', endpoint_id: api.endpointId, action: 'check_availability', status: 'running', created_at: now, updated_at: now, total_duration_ms: 0 },
-      { id: 'op-start-1', endpoint_id: api.endpointId, action: 'start_compute', status: 'finished', created_at: now, updated_at: now, total_duration_ms: 350 },
+      { id: '5d3c2b1a-0e9f-4a8b-9c7d-6e5f4a3b2c1d', endpoint_id: api.endpointId, action: 'check_availability', status: 'running', created_at: now, updated_at: now, total_duration_ms: 0 },
+      { id: '7e6d5c4b-3a2f-4e1d-8c0b-9a8f7e6d5c4b', endpoint_id: api.endpointId, action: 'start_compute', status: 'finished', created_at: now, updated_at: now, total_duration_ms: 350 },
     ];
     await sleep(300);
     const connects = proxy.connects;

@@ -122,8 +122,8 @@ test('operations and project usage: the documented fields, GET only', async () =
   try {
     const t = '2026-11-30T10:00:00Z';
     api.operations = [
-      { id: 'op-2', endpoint_id: api.endpointId, action: 'check_availability', status: 'finished', created_at: t, updated_at: t, total_duration_ms: 900 },
-      { id: 'op-1', endpoint_id: api.endpointId, action: 'start_compute', status: 'finished', created_at: t, updated_at: t, total_duration_ms: 400 },
+      { id: 'a07f8772-1877-4da9-a939-3a3ae62d1d8e', endpoint_id: api.endpointId, action: 'check_availability', status: 'finished', created_at: t, updated_at: t, total_duration_ms: 900 },
+      { id: 'a07f8772-1877-4da9-a939-3a3ae62d1d8d', endpoint_id: api.endpointId, action: 'start_compute', status: 'finished', created_at: t, updated_at: t, total_duration_ms: 400 },
     ];
     api.usage.compute_time_seconds = 7200;
     api.usage.active_time_seconds = 28_800;
@@ -131,7 +131,7 @@ test('operations and project usage: the documented fields, GET only', async () =
     const ops = await c.listOperations(1);
     assert.deepEqual(
       ops.map((o) => [o.id, o.action, o.status, o.endpoint_id, o.total_duration_ms]),
-      [['op-2', 'check_availability', 'finished', api.endpointId, 900]],
+      [['a07f8772-1877-4da9-a939-3a3ae62d1d8e', 'check_availability', 'finished', api.endpointId, 900]],
     );
     const p = await c.getProject();
     assert.equal(p.compute_time_seconds, 7200);
