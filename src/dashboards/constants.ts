@@ -28,6 +28,8 @@ export const DASHBOARD_UIDS = {
   vitals: 'pgpulse-vitals',
   vector: 'pgpulse-vector-search',
   neon: 'pgpulse-neon',
+  /** on a Prometheus datasource, not pgpulse (boards/fleet.ts) */
+  fleet: 'pgpulse-fleet',
 } as const;
 
 /**

@@ -39,3 +39,6 @@ declare module '@grafana/grafana-foundation-sdk/expr' {
 declare module '@grafana/grafana-foundation-sdk/xychart' {
   export * from '@grafana/grafana-foundation-sdk/dist/xychart';
 }
+declare module '@grafana/grafana-foundation-sdk/prometheus' {
+  export * from '@grafana/grafana-foundation-sdk/dist/prometheus';
+}

@@ -8,6 +8,7 @@ import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { stringify } from 'yaml';
 import { alertQueriesFile, notificationsFile, rulesFile } from './alerts';
 import { neonDashboard, vectorDashboard, vitalsDashboard } from './boards/area-board';
+import { fleetDashboard } from './boards/fleet';
 import { indexesDashboard } from './boards/indexes';
 import { overviewDashboard } from './boards/overview';
 import { queriesDashboard } from './boards/queries';
@@ -28,6 +29,7 @@ export function allDashboards(): Record<string, Dashboard> {
     vitals: vitalsDashboard(),
     'vector-search': vectorDashboard(),
     neon: neonDashboard(),
+    fleet: fleetDashboard(),
   };
 }
 

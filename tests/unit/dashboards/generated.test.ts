@@ -35,8 +35,16 @@ describe('generated provisioning files', () => {
   });
 });
 
+/** The Fleet board reads Prometheus, not pgpulse: tests/unit/dashboards/fleet.test.ts checks it. */
+const FLEET_UID = 'pgpulse-fleet';
+
 describe('dashboards', () => {
-  const boards = committedDashboards();
+  const all = committedDashboards();
+  const boards = all.filter((b) => b.json.uid !== FLEET_UID);
+
+  it('on the pgpulse datasource: all but the Fleet board', () => {
+    assert.deepEqual(all.filter((b) => b.json.uid === FLEET_UID).map((b) => b.file), ['provisioning/dashboards/fleet.json']);
+  });
 
   it('are the six of the issues (Vitals from issue 17), with fixed, distinct uids and the pgpulse tag', () => {
     const titles = boards.map((b) => b.json.title).sort();
