@@ -15,7 +15,6 @@
  * that role's (ALTER ROLE … IN DATABASE / ALTER ROLE / ALTER DATABASE … SET search_path, else the
  * server's), with pg_catalog pinned first and pg_temp last so no one can shadow a catalog object.
  */
-import { randomBytes } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import type { TargetConfig } from '../config';
 import { createPool, describeDbError } from '../targets/connection';
@@ -184,7 +183,9 @@ export function grantHint(message: string, role: string): string {
 /** Run the EXPLAIN on a client of the statement's database; never leaves a prepared statement behind. */
 export async function explainOn(c: PoolClient, s: StatementInfo, params: number, serverVersionNum: number, timeoutMs: number): Promise<{ plan: PlanJson; method: PlanMethod }> {
   const method: PlanMethod = serverVersionNum >= 160000 ? 'generic_plan' : 'prepare_generic';
-  const name = `pgpulse_plan_${randomBytes(6).toString('hex')}`;
+  // one fixed name: a new name per call would be a new pg_stat_statements entry per EXPLAIN
+  // EXECUTE on 14/15 (utility statements are keyed by their text), evicting the application's
+  const name = 'pgpulse_plan';
   let prepared = false;
   await c.query('BEGIN READ ONLY');
   try {
@@ -197,6 +198,10 @@ export async function explainOn(c: PoolClient, s: StatementInfo, params: number,
       rows = (await c.query(`EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${s.text}`)).rows;
     } else {
       await c.query('SET LOCAL plan_cache_mode = force_generic_plan');
+      // a leftover of a failed call on this session (or a pooler's server connection)
+      if ((await c.query(`SELECT 1 FROM pg_catalog.pg_prepared_statements WHERE name OPERATOR(pg_catalog.=) '${name}'`)).rows.length > 0) {
+        await c.query(`DEALLOCATE ${name}`);
+      }
       await c.query(`PREPARE ${name} AS ${s.text}`);
       prepared = true;
       const args = params > 0 ? `(${new Array(params).fill('NULL').join(', ')})` : '';

@@ -204,6 +204,51 @@ export function plansSuite(server: MatrixServer, getPg: () => TestPostgres): voi
       assert.equal(sc.sidecar.store.events('default', Date.now() - 60_000, Date.now() + 1000, ['plan_changed']).filter((e) => e.title.includes(id)).length, 1);
     });
 
+    it('a gate that says no (an idle Neon compute): no EXPLAIN reaches the server, and the answer says why', async () => {
+      let open = true;
+      const gated = await startTestSidecar({
+        targets: [{ name: 'default', url: pg.urlFor('postgres', 'pl_monitor', 'plpw'), plans: { sampleTopN: 50, sampleInterval: '1h' } }],
+        extra: { gateFor: () => ({ allow: async () => ({ allowed: true }), mayContact: async () => (open ? { allowed: true } : { allowed: false, reason: 'Neon compute is idle' }) }) },
+      });
+      // EXPLAINs pl_monitor ran, as pg_stat_statements counts them
+      const explains = async () =>
+        Number(
+          (
+            await pg.query<{ n: string }>(
+              `SELECT coalesce(sum(s.calls), 0)::text AS n FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = 'pl_monitor' AND s.query ILIKE 'explain%'`,
+            )
+          )[0].n,
+        );
+      try {
+        const id = await queryidOf('SELECT id, amount FROM orders WHERE customer_id = %');
+        for (let i = 0; i < 3; i++) {
+          await gated.sampleNow();
+          await app.query('SELECT id, amount FROM orders WHERE customer_id = $1', [i]);
+          await pause(1100);
+        }
+        await gated.sampleNow();
+        const fp = plansOf(gated.sidecar.service).get('default')!.fingerprints!;
+        const n0 = await explains();
+        const ok = await fp.tick();
+        assert.ok(ok.checked.length > 0, `the open gate lets the sampler explain: ${JSON.stringify(ok)}`);
+        assert.ok((await explains()) >= n0 + ok.checked.length, `each fingerprint is one EXPLAIN on the server`);
+        // explaining the same statements again adds no pg_stat_statements entry (none of the application's is evicted)
+        const entries = async () => (await pg.query(`SELECT 1 FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = 'pl_monitor' AND s.query ILIKE 'explain%'`)).length;
+        const e1 = await entries();
+        await fp.tick();
+        assert.equal(await entries(), e1, 'the same entries, more calls');
+        const n1 = await explains();
+        open = false;
+        const idle = await fp.tick();
+        assert.deepEqual([idle.checked, idle.idle], [[], 'Neon compute is idle']);
+        const r = (await gated.query({ from: Date.now() - 60_000, to: Date.now(), queries: [{ refId: 'P', metric: 'query_plan', queryid: id }] })).json.results.P;
+        assert.match(r.error, /not connecting to explain — Neon compute is idle/);
+        assert.equal(await explains(), n1, 'nothing was explained while the gate said no');
+      } finally {
+        await gated.destroy();
+      }
+    });
+
     it('EXPLAIN (ANALYZE, BUFFERS) is an audited opt-in action: refused, done with the user\'s values, failed when the SELECT writes', async () => {
       const monitor = pg.urlFor('postgres', 'pl_monitor', 'plpw');
       const act = await startTestSidecar({
