@@ -329,7 +329,7 @@ export class TargetSampler {
       // the collector's own evidence (pg_stat_statements_info.stats_reset) on top of the cluster's;
       // both only move forward, so max() changes whenever either does
       const epoch = this.epochAlias(c.id, Math.max(c.resetsOnRestart ? ctx.postmasterStartMs : ctx.counterEpochMs, result.epoch ?? 0));
-      const { points } = this.store.writeSample({ target: name, collector: c.id, ts, ok: true, epoch, rows: result.rows, durationMs });
+      const { points } = this.store.writeSample({ target: name, collector: c.id, ts, ok: true, epoch, rows: result.rows, counters: c.shape?.counters, durationMs });
       this.metrics.collectorDuration.observe({ target: name, collector: c.id }, durationMs / 1000);
       this.metrics.collectorRows.set({ target: name, collector: c.id }, result.rows.length);
       this.metrics.collectorLastSuccess.set({ target: name, collector: c.id }, Math.floor(ts / 1000));

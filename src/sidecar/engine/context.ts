@@ -133,9 +133,13 @@ export function rangeDeltas(data: CounterData, fields: string[]): Map<string, { 
 
 /** The same totals as rangeDeltas(loadSeries(…)), computed from stored points only (fast over long ranges). */
 export function rangeTotals(ctx: EngineContext, collector: string, fields: string[], filter: LabelFilter = ctx.filter) {
-  const samples = ctx.store.samples(ctx.query.target, collector, ctx.range.from, ctx.range.to);
+  const { target } = ctx.query;
+  // running totals answer in a few lookups per series; history without them is walked point by point
+  const totals =
+    ctx.store.rangeTotalsBetween(target, collector, fields, filter, ctx.range.from, ctx.range.to) ??
+    ctx.store.rangeTotals(target, collector, fields, filter, ctx.store.samples(target, collector, ctx.range.from, ctx.range.to));
   const out = new Map<string, { labels: Record<string, string>; totals: Record<string, number>; seen: boolean }>();
-  for (const t of ctx.store.rangeTotals(ctx.query.target, collector, fields, filter, samples)) {
+  for (const t of totals) {
     const key = JSON.stringify(t.labels);
     let e = out.get(key);
     if (!e) {

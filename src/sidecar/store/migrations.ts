@@ -3,6 +3,8 @@
  * edited, so every existing data directory upgrades the same way.
  */
 import type Database from 'better-sqlite3';
+import { collectorSpecs } from '../../model/catalog/collectors';
+import { backfillRunningTotals } from './running-totals';
 import { scrubStatement } from './scrub';
 
 export const migrations: Array<{ version: number; sql: string; run?: (db: Database.Database) => void }> = [
@@ -120,5 +122,15 @@ export const migrations: Array<{ version: number; sql: string; run?: (db: Databa
         }
       }
     },
+  },
+  {
+    // running totals per counter point and reset marks per sample (store/running-totals.ts): range
+    // deltas in two lookups. Existing history is filled in here; nothing is removed.
+    version: 4,
+    sql: `
+      ALTER TABLE point ADD COLUMN total REAL;
+      ALTER TABLE sample ADD COLUMN resets INTEGER NOT NULL DEFAULT 0;
+    `,
+    run: (db) => backfillRunningTotals(db, (collector) => collectorSpecs.find((c) => c.id === collector)?.counters),
   },
 ];

@@ -8,6 +8,7 @@ import { accessSync, constants as fsConstants, existsSync, mkdirSync, readFileSy
 import { dirname, join } from 'node:path';
 import { describeFault, nextDelayMs, storeFaultKind, StoreWriteError, type StoreProblem } from './faults';
 import { migrations } from './migrations';
+import { stepCounter, type CounterCarry } from './running-totals';
 import { scrubStatement } from './scrub';
 import type { CollectedSample, EntityInfo, LabelFilter, RangeTotal, SampleInfo, SeriesValues, StoredEvent } from './types';
 
@@ -19,6 +20,10 @@ const MAX_SNAPSHOT_BYTES = 1 << 30;
 export function canonicalLabels(labels: Record<string, string>): string {
   const keys = Object.keys(labels).sort();
   return JSON.stringify(keys.map((k) => [k, labels[k]]));
+}
+
+function finite(raw: number | null | undefined): number | null {
+  return raw === null || raw === undefined || !Number.isFinite(raw) ? null : raw;
 }
 
 function parseLabels(s: string): Record<string, string> {
@@ -42,6 +47,17 @@ interface StreamState {
   last: Map<number, number | null>;
   sinceKeyframe: number;
   epoch: number | null | undefined;
+  /** running totals (running-totals.ts): loaded from the file at the first ok write after opening */
+  counters?: CounterState;
+}
+
+interface CounterState {
+  /** the last ok sample of the stream: deltas pair it with the next one */
+  prevOk: { epoch: number | null } | undefined;
+  /** per counter series: its carried value and running total at prevOk */
+  carry: Map<number, CounterCarry & { field: string }>;
+  /** per row-epoch series (`_epoch`): its carried value at prevOk */
+  rowEpochs: Map<number, number | null>;
 }
 
 /**
@@ -392,7 +408,13 @@ export class Store {
       const insertSample = this.stmt(
         'INSERT INTO sample (target_id, collector, ts, ok, epoch, keyframe, duration_ms, rows, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       );
-      const insertPoint = this.stmt('INSERT OR REPLACE INTO point (series_id, sample_id, value) VALUES (?, ?, ?)');
+      const insertPoint = this.stmt('INSERT OR REPLACE INTO point (series_id, sample_id, value, total) VALUES (?, ?, ?, ?)');
+      const counterFields = new Set(s.counters ?? []);
+      const counters = s.ok && counterFields.size > 0 ? (state.counters ?? this.loadCounterState(targetId, s.collector)) : state.counters;
+      const counterEpochChanged = counters?.prevOk !== undefined && (s.epoch ?? null) !== counters.prevOk.epoch;
+      const carryNext = new Map<number, CounterCarry & { field: string }>();
+      const rowEpochNext = new Map<number, number | null>();
+      let resets = false;
       const upsertEntity = this.stmt(
         `INSERT INTO entity (target_id, collector, labels, info, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (target_id, collector, labels) DO UPDATE SET info = coalesce(excluded.info, entity.info), last_seen = excluded.last_seen`,
@@ -412,13 +434,31 @@ export class Store {
         const seen = new Set<number>();
         for (const row of s.rows) {
           const labels = canonicalLabels(row.key);
+          let rowEpochChanged = false;
+          if (counters && '_epoch' in row.values) {
+            const sid = this.seriesId(targetId, s.collector, labels, '_epoch', newSeries);
+            const now = finite(row.values._epoch);
+            rowEpochChanged = (counters.rowEpochs.get(sid) ?? null) !== now;
+            rowEpochNext.set(sid, now);
+          }
           for (const [field, raw] of Object.entries(row.values)) {
-            const value = raw === null || raw === undefined || !Number.isFinite(raw) ? null : raw;
+            const value = finite(raw);
             const sid = this.seriesId(targetId, s.collector, labels, field, newSeries);
             seen.add(sid);
             const prev = lastOf(sid);
-            if (keyframe || prev === undefined || prev !== value) {
-              insertPoint.run(sid, id, value);
+            let total: number | null = null;
+            let totalMoved = false;
+            if (counters && counterFields.has(field)) {
+              const before = counters.carry.get(sid);
+              const st = stepCounter(before, value, counters.prevOk !== undefined, counterEpochChanged, rowEpochChanged);
+              resets ||= st.reset || st.vanished;
+              total = st.total;
+              // a reset to the same value (a row epoch moved) moves the total only: it needs a point
+              totalMoved = before !== undefined && before.total !== total;
+              carryNext.set(sid, { field, v: value, total });
+            }
+            if (keyframe || prev === undefined || prev !== value || totalMoved) {
+              insertPoint.run(sid, id, value, total);
               lastValues.set(sid, value);
               points++;
             }
@@ -436,9 +476,26 @@ export class Store {
         // otherwise readers would carry its last value forward.
         for (const [sid, v] of state.last) {
           if (!seen.has(sid) && v !== null) {
-            insertPoint.run(sid, id, null);
+            insertPoint.run(sid, id, null, counters?.carry.get(sid)?.total ?? null);
             lastValues.set(sid, null);
             points++;
+          }
+        }
+        if (counters) {
+          // counters gone from this sample (also those a restart's keyframe leaves out): vanished
+          for (const [sid, c] of counters.carry) {
+            if (!seen.has(sid) && counterFields.has(c.field)) {
+              resets ||= counters.prevOk !== undefined && c.v !== null;
+              carryNext.set(sid, { ...c, v: null });
+            }
+          }
+          for (const sid of counters.rowEpochs.keys()) {
+            if (!seen.has(sid)) {
+              rowEpochNext.set(sid, null);
+            }
+          }
+          if (resets) {
+            this.stmt('UPDATE sample SET resets = 1 WHERE id = ?').run(id);
           }
         }
         return id;
@@ -456,10 +513,51 @@ export class Store {
       if (s.ok) {
         state.sinceKeyframe = keyframe ? 1 : state.sinceKeyframe + 1;
         state.epoch = s.epoch ?? null;
+        if (counters) {
+          for (const [sid, c] of carryNext) {
+            counters.carry.set(sid, c);
+          }
+          for (const [sid, v] of rowEpochNext) {
+            counters.rowEpochs.set(sid, v);
+          }
+          counters.prevOk = { epoch: s.epoch ?? null };
+          state.counters = counters;
+        }
       }
       this.streams.set(streamKey, state);
       return { sampleId, points, keyframe };
     });
+  }
+
+  /**
+   * What the raw path would pair the next sample with: the stream's last ok sample, and each
+   * series' value there (carried forward; null when a later keyframe has no point for it) and
+   * running total. Read once per stream after opening, so a restart continues the totals exactly.
+   */
+  private loadCounterState(targetId: number, collector: string): CounterState {
+    const state: CounterState = { prevOk: undefined, carry: new Map(), rowEpochs: new Map() };
+    const prevOk = this.stmt('SELECT id, epoch FROM sample WHERE target_id = ? AND collector = ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1').get(targetId, collector) as
+      | { id: number; epoch: number | null }
+      | undefined;
+    if (!prevOk) {
+      return state;
+    }
+    state.prevOk = { epoch: prevOk.epoch };
+    const kf = this.stmt('SELECT max(id) AS id FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id <= ?').get(targetId, collector, prevOk.id) as { id: number | null };
+    const rows = this.stmt(
+      `SELECT s.id AS id, s.field AS field, p.sample_id AS k, p.value AS v, p.total AS t FROM series s
+       JOIN point p ON p.series_id = s.id AND p.sample_id = (SELECT max(sample_id) FROM point WHERE series_id = s.id AND sample_id <= ?)
+       WHERE s.target_id = ? AND s.collector = ?`,
+    ).all(prevOk.id, targetId, collector) as Array<{ id: number; field: string; k: number; v: number | null; t: number | null }>;
+    for (const r of rows) {
+      const v = r.k >= (kf.id ?? 0) ? r.v : null;
+      if (r.field === '_epoch') {
+        state.rowEpochs.set(r.id, v);
+      } else {
+        state.carry.set(r.id, { field: r.field, v, total: r.t });
+      }
+    }
+    return state;
   }
 
   /** Samples of a collector with ts in [from, to], preceded by the last sample before `from` (deltas need it). */
@@ -685,6 +783,58 @@ export class Store {
     return out;
   }
 
+  /**
+   * The same totals as rangeTotals(…, samples(target, collector, from, to)), from running totals:
+   * per series the total at the last ok sample minus the total at the first (the last ok sample
+   * before `from`, else the first in the range) — a few index lookups per series, whatever the
+   * range length. undefined when some series has points from before running totals existed there
+   * (a collector without declared counters, history not filled in): the caller walks the points.
+   */
+  rangeTotalsBetween(target: string, collector: string, fields: string[], filter: LabelFilter | undefined, from: number, to: number): RangeTotal[] | undefined {
+    const targetId = this.readTargetId(target);
+    const okAt = (sql: string, ...args: unknown[]) => this.stmt(sql).get(targetId, collector, ...args) as { id: number } | undefined;
+    const first =
+      okAt('SELECT id FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1', from) ??
+      okAt('SELECT id FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts, id LIMIT 1', from, to);
+    const last = okAt('SELECT id FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1', from, to);
+    if (fields.length === 0 || !first || !last || last.id <= first.id) {
+      // fewer than two ok samples: no delta anywhere
+      return [];
+    }
+    const placeholders = fields.map(() => '?').join(',');
+    const at = (col: string, bound: string) => `(SELECT ${col} FROM point WHERE series_id = s.id AND sample_id <= ${bound} ORDER BY sample_id DESC LIMIT 1)`;
+    const rows = this.stmt(
+      `SELECT s.id AS id, s.labels AS labels, s.field AS field, ${at('sample_id', '@a')} AS k0, ${at('value', '@a')} AS v0, ${at('total', '@a')} AS t0,
+              ${at('sample_id', '@b')} AS k1, ${at('total', '@b')} AS t1
+       FROM series s WHERE s.target_id = @target AND s.collector = @collector AND s.field IN (${placeholders})`,
+    )
+      .raw()
+      .all({ a: first.id, b: last.id, target: targetId, collector }, ...fields) as Array<[number, string, string, number | null, number | null, number | null, number | null, number | null]>;
+    this.rowsRead += rows.length;
+    const kf =
+      (this.stmt('SELECT max(id) AS id FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id <= ?').get(targetId, collector, first.id) as { id: number | null }).id ?? 0;
+    const firstPointTotal = this.stmt('SELECT total FROM point WHERE series_id = ? AND sample_id > ? ORDER BY sample_id LIMIT 1').pluck();
+    const valueInside = this.stmt('SELECT 1 FROM point WHERE series_id = ? AND sample_id > ? AND sample_id <= ? AND value IS NOT NULL LIMIT 1').pluck();
+    const out: RangeTotal[] = [];
+    for (const [id, labels, field, k0, v0, t0, k1, t1] of rows) {
+      if (k1 === null) {
+        continue; // no point up to the range's end: the series did not exist yet
+      }
+      if ((k0 !== null && t0 === null) || t1 === null || (k0 === null && firstPointTotal.get(id, first.id) === null)) {
+        return undefined;
+      }
+      const parsed = parseLabels(labels);
+      if (!matches(parsed, filter)) {
+        continue;
+      }
+      const total = t1 - (t0 ?? 0);
+      // a delta fell in the range: the row lived at its start and on into it, or had a value inside it
+      const seen = total !== 0 || (k0 !== null && k0 >= kf && v0 !== null) || valueInside.get(id, first.id, last.id) !== undefined;
+      out.push({ labels: parsed, field, total, seen });
+    }
+    return out;
+  }
+
   entities(target: string, collector: string, filter?: LabelFilter): EntityInfo[] {
     const rows = this.db
       .prepare('SELECT labels, info, first_seen, last_seen FROM entity WHERE target_id = ? AND collector = ?')
@@ -790,24 +940,26 @@ export class Store {
     let removed = 0;
     const streams = this.db.prepare('SELECT DISTINCT target_id, collector FROM sample').all() as Array<{ target_id: number; collector: string }>;
     const movePoints = this.db.prepare('UPDATE OR IGNORE point SET sample_id = ? WHERE sample_id = ?');
+    const moveTotals = this.db.prepare('INSERT OR IGNORE INTO point (series_id, sample_id, value, total) SELECT series_id, ?, NULL, total FROM point WHERE sample_id = ? AND total IS NOT NULL');
     const dropPoints = this.db.prepare('DELETE FROM point WHERE sample_id = ?');
     const dropSample = this.db.prepare('DELETE FROM sample WHERE id = ?');
     const markKeyframe = this.db.prepare('UPDATE sample SET keyframe = 1 WHERE id = ?');
     for (const { target_id, collector } of streams) {
       const old = this.db
-        .prepare('SELECT id, ts, ok, epoch, keyframe FROM sample WHERE target_id = ? AND collector = ? AND ts < ? ORDER BY ts, id')
-        .all(target_id, collector, now - opts.downsampleAfterMs) as Array<{ id: number; ts: number; ok: number; epoch: number | null; keyframe: number }>;
+        .prepare('SELECT id, ts, ok, epoch, keyframe, resets FROM sample WHERE target_id = ? AND collector = ? AND ts < ? ORDER BY ts, id')
+        .all(target_id, collector, now - opts.downsampleAfterMs) as Array<{ id: number; ts: number; ok: number; epoch: number | null; keyframe: number; resets: number }>;
       if (old.length === 0) {
         continue;
       }
       const next = this.db
-        .prepare('SELECT id FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ok = 1 ORDER BY ts, id LIMIT 1')
-        .get(target_id, collector, now - opts.downsampleAfterMs) as { id: number } | undefined;
+        .prepare('SELECT id, resets FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ok = 1 ORDER BY ts, id LIMIT 1')
+        .get(target_id, collector, now - opts.downsampleAfterMs) as { id: number; resets: number } | undefined;
       // decide what stays: nothing past retention; otherwise the last ok sample of each step, epoch
       // boundaries and failures (they mark gaps)
       const keep = new Set<number>();
       const lastInBucket = new Map<number, number>();
       let prevEpoch: number | null | undefined;
+      let prevOk: number | undefined;
       for (const s of old) {
         if (s.ts < now - opts.retentionMs) {
           continue;
@@ -819,14 +971,29 @@ export class Store {
         if (prevEpoch !== undefined && s.epoch !== prevEpoch) {
           keep.add(s.id);
         }
+        // a counter reset or vanished here: with it and the sample before it kept, the deltas across
+        // the samples that stay add up to the running totals (store/running-totals.ts)
+        if (s.resets === 1) {
+          keep.add(s.id);
+          if (prevOk !== undefined) {
+            keep.add(prevOk);
+          }
+        }
         prevEpoch = s.epoch;
+        prevOk = s.id;
         lastInBucket.set(Math.floor(s.ts / opts.downsampleStepMs), s.id);
       }
       for (const id of lastInBucket.values()) {
         keep.add(id);
       }
+      if (next?.resets === 1 && prevOk !== undefined) {
+        keep.add(prevOk);
+      }
       this.db.transaction(() => {
         let target: number | undefined = next?.id;
+        // a target that took a dropped keyframe's points: a row without a point there had vanished,
+        // so points from before that keyframe must not move past it (they would bring the row back)
+        let sealed: number | undefined;
         for (let i = old.length - 1; i >= 0; i--) {
           const s = old[i];
           if (keep.has(s.id)) {
@@ -835,10 +1002,14 @@ export class Store {
             }
             continue;
           }
-          if (target !== undefined) {
+          if (target !== undefined && target === sealed) {
+            // the row stays gone there, but its running total must live on
+            moveTotals.run(target, s.id);
+          } else if (target !== undefined) {
             movePoints.run(target, s.id);
             if (s.keyframe === 1) {
               markKeyframe.run(target);
+              sealed = target;
             }
           }
           dropPoints.run(s.id);

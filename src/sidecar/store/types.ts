@@ -13,6 +13,8 @@ export interface CollectedSample {
   /** the collector-wide counter epoch in ms (postmaster start, stats_reset …): a change is a reset */
   epoch?: number | null;
   rows: SampleRow[];
+  /** the row fields that are cumulative counters: they get running totals (store/running-totals.ts) */
+  counters?: string[];
   durationMs?: number;
   error?: string;
 }

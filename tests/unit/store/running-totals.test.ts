@@ -1,0 +1,220 @@
+/**
+ * Running totals (store/running-totals.ts) must answer every range exactly as the raw path does
+ * (Σ of counterDeltas over matrix(), sample by sample) on random histories: resets, epochs, row
+ * epochs, vanishing rows, failures, keyframes, restarts of the writer, downsampling and retention
+ * in between — and for history written before running totals existed, once filled in.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import Database from 'better-sqlite3';
+import { counterDeltas } from '../../../src/sidecar/engine/deltas';
+import { backfillRunningTotals } from '../../../src/sidecar/store/running-totals';
+import { Store } from '../../../src/sidecar/store/store';
+
+function rng(seed: number) {
+  let x = seed;
+  return () => {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    return x / 2147483648;
+  };
+}
+
+const FIELDS = ['c', 'd'];
+
+/** Σ deltas per row and field, the raw way: values at every sample, then counterDeltas */
+function rawTotals(store: Store, collector: string, from: number, to: number) {
+  const samples = store.samples('t', collector, from, to);
+  const m = store.matrix('t', collector, [...FIELDS, '_epoch'], undefined, samples);
+  const out = new Map<string, { total: number; deltas: number }>();
+  for (const s of m.filter((x) => x.field !== '_epoch')) {
+    const ep = m.find((x) => x.field === '_epoch' && x.labels.name === s.labels.name)?.values;
+    const ds = counterDeltas(samples, s.values, ep);
+    out.set(`${s.labels.name}/${s.field}`, { total: ds.reduce((a, d) => a + d.value, 0), deltas: ds.length });
+  }
+  return { samples, out };
+}
+
+export function checkRanges(store: Store, collector: string, r: () => number, end: number, what: string): void {
+  const ranges: Array<[number, number]> = [
+    [0, 1e12],
+    [end - 30_000, end],
+  ];
+  for (let i = 0; i < 8; i++) {
+    const a = Math.floor(r() * end);
+    ranges.push([a, a + Math.floor(r() * (end - a))]);
+  }
+  for (const [from, to] of ranges) {
+    const where = `${what} range ${from}-${to}`;
+    const { samples, out } = rawTotals(store, collector, from, to);
+    const fast = store.rangeTotalsBetween('t', collector, FIELDS, undefined, from, to);
+    assert.ok(fast, `${where}: running totals answer`);
+    const walked = store.rangeTotals('t', collector, FIELDS, undefined, samples);
+    const got = new Map(fast.map((g) => [`${g.labels.name}/${g.field}`, g]));
+    for (const [k, e] of out) {
+      assert.equal(got.get(k)?.total ?? 0, e.total, `${where} ${k}`);
+      if (e.deltas > 0) {
+        assert.equal(got.get(k)?.seen, true, `${where} ${k} seen`);
+      }
+    }
+    for (const w of walked) {
+      const k = `${w.labels.name}/${w.field}`;
+      assert.equal(got.get(k)?.seen ?? false, w.seen, `${where} ${k}: seen as the point walk says`);
+    }
+  }
+}
+
+/**
+ * A random history of rows a–e with counters c, d (and a gauge g that goes up and down); `counters`
+ * false writes it as a sidecar before running totals did.
+ */
+export function writeHistory(dir: string, seed: number, opts: { counters: boolean; collector: string; compact: boolean; startTs?: number; check?: (store: Store, ts: number) => void }): { store: Store; end: number } {
+  const r = rng(seed);
+  let store = Store.open(dir);
+  const values = new Map<string, Record<string, number>>();
+  const rowEpoch = new Map<string, number>();
+  const gone = new Set<string>();
+  let epoch = 1;
+  let ts = opts.startTs ?? 1000;
+  const counters = opts.counters ? FIELDS : undefined;
+  for (let i = 0; i < 360; i++) {
+    ts += 1000;
+    if (r() < 0.015) {
+      store.close();
+      store = Store.open(dir); // the sidecar restarts: cold caches, a keyframe
+    }
+    if (opts.compact && r() < 0.01) {
+      // downsample everything older than 40 s to one sample per 7 s; sometimes retention cuts too
+      store.compact(ts, { retentionMs: r() < 0.3 ? 200_000 : 1e12, downsampleAfterMs: 40_000, downsampleStepMs: 7000 });
+    }
+    if (r() < 0.06) {
+      store.writeSample({ target: 't', collector: opts.collector, ts, ok: false, rows: [], error: 'down', counters });
+      continue;
+    }
+    if (r() < 0.012) {
+      epoch++; // statistics discarded: counters start again
+      values.clear();
+    }
+    const rows = [];
+    for (const name of ['a', 'b', 'c', 'd', 'e']) {
+      if (r() < 0.03) {
+        gone.has(name) ? gone.delete(name) : gone.add(name); // a row vanishes for a while, or comes back
+      }
+      if (gone.has(name) || r() < 0.04) {
+        continue;
+      }
+      const v = values.get(name) ?? { c: 0, d: 0, g: 0 };
+      for (const f of FIELDS) {
+        if (r() < 0.4) {
+          v[f] += Math.floor(r() * 10);
+        }
+        if (r() < 0.02) {
+          v[f] = Math.floor(r() * 3); // reset by someone
+        }
+      }
+      v.g = Math.floor(r() * 20);
+      if (r() < 0.012) {
+        rowEpoch.set(name, (rowEpoch.get(name) ?? 0) + 1); // the row's own stats_reset, value kept or not
+      }
+      values.set(name, v);
+      rows.push({ key: { name }, values: { c: v.c, d: r() < 0.02 ? null : v.d, g: v.g, _epoch: rowEpoch.get(name) ?? null } });
+    }
+    store.writeSample({ target: 't', collector: opts.collector, ts, ok: true, epoch, rows, counters });
+    opts.check?.(store, ts);
+  }
+  return { store, end: ts };
+}
+
+test('running totals equal Σ raw deltas on random histories (resets, gaps, restarts, downsampling)', () => {
+  for (let seed = 1; seed <= 30; seed++) {
+    const dir = mkdtempSync(join(tmpdir(), 'pgpulse-run-'));
+    const { store, end } = writeHistory(dir, seed, { counters: true, collector: 'x', compact: true });
+    try {
+      checkRanges(store, 'x', rng(seed + 1000), end, `seed ${seed}`);
+      // one more downsampling over the whole history: still the same answers
+      store.compact(end, { retentionMs: 1e12, downsampleAfterMs: 10_000, downsampleStepMs: 13_000 });
+      checkRanges(store, 'x', rng(seed + 2000), end, `seed ${seed} compacted`);
+    } finally {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+});
+
+test('a gauge that goes down marks no reset: downsampling still thins it out', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pgpulse-run-'));
+  const store = Store.open(dir);
+  try {
+    for (let i = 0; i < 200; i++) {
+      store.writeSample({ target: 't', collector: 'x', ts: 1000 + i * 1000, ok: true, epoch: 1, rows: [{ key: { name: 'a' }, values: { c: i, g: i % 7 } }], counters: ['c'] });
+    }
+    const before = store.samples('t', 'x', 0, 1e9).length;
+    store.compact(201_000, { retentionMs: 1e12, downsampleAfterMs: 1000, downsampleStepMs: 10_000 });
+    assert.ok(store.samples('t', 'x', 0, 1e9).length <= before / 5, 'one sample per 10 s kept');
+    // from the first sample kept (c = 8, the last of the first 10 s) to the last (c = 199)
+    assert.equal(store.rangeTotalsBetween('t', 'x', ['c'], undefined, 0, 1e9)?.[0].total, 191);
+  } finally {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('history written before running totals is walked, then filled in and continued exactly', () => {
+  for (let seed = 1; seed <= 12; seed++) {
+    const dir = mkdtempSync(join(tmpdir(), 'pgpulse-run-'));
+    let { store, end } = writeHistory(dir, seed, { counters: false, collector: 'x', compact: seed % 2 === 0 });
+    try {
+      assert.equal(store.rangeTotalsBetween('t', 'x', FIELDS, undefined, 0, 1e12), undefined, 'no running totals yet: the caller walks the points');
+      backfillRunningTotals(store.db, (c) => (c === 'x' ? FIELDS : undefined));
+      checkRanges(store, 'x', rng(seed + 3000), end, `seed ${seed} filled in`);
+      // the upgraded sidecar writes on: its totals continue the filled-in ones
+      store.close();
+      const more = writeHistory(dir, seed + 500, { counters: true, collector: 'x', compact: false, startTs: end });
+      store = more.store;
+      end = more.end;
+      checkRanges(store, 'x', rng(seed + 4000), end, `seed ${seed} continued`);
+    } finally {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+});
+
+test('migration 4 fills in running totals of an existing history file and loses no sample or point', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pgpulse-run-'));
+  try {
+    // a history as the previous release wrote it: the database collector, no running totals
+    const old = writeHistory(dir, 7, { counters: false, collector: 'database', compact: true });
+    old.store.close();
+    const raw = new Database(join(dir, 'pgpulse.db'));
+    raw.exec('ALTER TABLE point DROP COLUMN total; ALTER TABLE sample DROP COLUMN resets;');
+    raw.pragma('user_version = 3');
+    const before = raw.prepare('SELECT (SELECT count(*) FROM sample) AS samples, (SELECT count(*) FROM point) AS points').get() as { samples: number; points: number };
+    raw.close();
+    // FIELDS are not pg_stat_database counters: name them so the catalog's counter list applies
+    const { collectorSpecs } = require('../../../src/model/catalog/collectors') as typeof import('../../../src/model/catalog/collectors');
+    const spec = collectorSpecs.find((c) => c.id === 'database');
+    assert.ok(spec);
+    const saved = spec.counters;
+    spec.counters = [...saved, ...FIELDS];
+    let store: Store | undefined;
+    try {
+      store = Store.open(dir);
+    } finally {
+      spec.counters = saved;
+    }
+    try {
+      assert.equal(store.db.pragma('user_version', { simple: true }), 4);
+      const after = store.db.prepare('SELECT (SELECT count(*) FROM sample) AS samples, (SELECT count(*) FROM point) AS points').get() as { samples: number; points: number };
+      assert.equal(after.samples, before.samples, 'every sample kept');
+      assert.ok(after.points >= before.points, 'every point kept');
+      checkRanges(store, 'database', rng(77), old.end, 'migrated');
+    } finally {
+      store.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
