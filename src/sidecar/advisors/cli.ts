@@ -188,13 +188,13 @@ export async function runReport(argv: string[]): Promise<number> {
   });
 }
 
-/** `pgpulse act ACTION [--pid N | --table s.t | --index s.i | --finding ID] [--execute]` — dry-run unless --execute. */
+/** `pgpulse act ACTION [--pid N | --table s.t | --index s.i | --finding ID | --queryid Q --params JSON] [--execute]` — dry-run unless --execute. */
 export async function runAct(argv: string[]): Promise<number> {
   return guarded('act', async () => {
-    const f = parseFlags(argv, ['target', 'pid', 'table', 'index', 'finding'], ['execute', 'json']);
+    const f = parseFlags(argv, ['target', 'pid', 'table', 'index', 'finding', 'queryid', 'database', 'params'], ['execute', 'json']);
     const action = f.positional[0];
     if (!action) {
-      throw new UsageError('usage: pgpulse act cancel|terminate|analyze|vacuum|reindex|create_index [--target T] [--pid N] [--table schema.table] [--index schema.index] [--finding ID] [--execute] [--json]');
+      throw new UsageError('usage: pgpulse act cancel|terminate|analyze|vacuum|reindex|create_index|explain_analyze [--target T] [--pid N] [--table schema.table] [--index schema.index] [--finding ID] [--queryid Q [--database D] --params \'[42, "x"]\'] [--execute] [--json]');
     }
     const pid = f.values.get('pid');
     if (pid !== undefined && !/^\d+$/.test(pid)) {
@@ -218,9 +218,17 @@ export async function runAct(argv: string[]): Promise<number> {
       if (pid) {
         req.pid = Number(pid);
       }
-      for (const k of ['table', 'index', 'finding']) {
+      for (const k of ['table', 'index', 'finding', 'queryid', 'database']) {
         if (f.values.has(k)) {
           req[k] = f.values.get(k);
+        }
+      }
+      const params = f.values.get('params');
+      if (params !== undefined) {
+        try {
+          req.params = JSON.parse(params);
+        } catch {
+          throw new UsageError('--params must be a JSON array of the values for $1, $2, …, e.g. --params \'[42, "shipped"]\'');
         }
       }
       const o = await runner.run(req, 'cli');
