@@ -69,6 +69,11 @@ export const WRAPAROUND_FREEZE_RATIO = 1.5;
 export const WRAPAROUND_LIMIT_RATIO = 0.5;
 /** 1 GiB: several max_wal_size worth on default settings, yet far from filling a typical WAL disk. */
 export const INACTIVE_SLOT_BYTES = 1024 ** 3;
+/**
+ * 5 minutes: a healthy standby replays within seconds, and a long query on it (max_standby_streaming_delay,
+ * 30 s by default) holds replay back for less than this; beyond it reads on the standby are stale enough to matter.
+ */
+export const REPLICA_LAG_SECONDS = 300;
 
 export const SLOW_STATEMENT_MS = 100;
 export const SLOW_STATEMENT_MIN_CALLS = 10;
@@ -249,6 +254,23 @@ export function alertSpecs(): AlertSpec[] {
       description: `A replication slot with no consumer attached (pg_replication_slots.active false) has kept more than 1 GiB of WAL (pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)) for the whole last 15 minutes. Nothing removes that WAL until the consumer returns or the slot is dropped: left alone it fills the WAL disk and the server stops. A standby restarting briefly does not fire this (the slot must stay inactive for 30 minutes in all).`,
       runbook:
         "See which slot and whose: SELECT slot_name, slot_type, database, active, restart_lsn, wal_status FROM pg_replication_slots. If the standby or subscriber is gone for good, SELECT pg_drop_replication_slot('name') (a logical subscriber then needs a new initial sync). If it is coming back, check the disk headroom of pg_wal and consider max_slot_wal_keep_size (PG13+) so a forgotten slot is invalidated instead of stopping the server.",
+      dashboard: DASHBOARD_UIDS.vitals,
+    },
+    {
+      uid: 'pgpulse-replica-lag',
+      title: 'PostgreSQL standby replay lag',
+      metric: 'standby_replay_lag_seconds',
+      windowSeconds: 600,
+      reducer: 'min',
+      op: 'gt',
+      threshold: REPLICA_LAG_SECONDS,
+      for: '5m',
+      ...workload,
+      severity: 'warning',
+      summary: 'Standby {{ $labels.application_name }} ({{ $labels.client_addr }}) replays {{ humanizeDuration $values.B.Value }} behind the primary.',
+      description: `pg_stat_replication.replay_lag of a standby, as seen by the primary, has stayed above ${REPLICA_LAG_SECONDS / 60} minutes for the last 10 minutes (then 5 minutes pending). Queries on that standby see data that old; with synchronous_commit = remote_apply commits on the primary wait for it; a failover to it would lose nothing but takes longer to finish replay. No standby, or a caught-up one on an idle primary (replay_lag NULL), never fires this.`,
+      runbook:
+        "On the primary: SELECT application_name, client_addr, state, pg_wal_lsn_diff(pg_current_wal_lsn(), write_lsn) AS write_bytes, pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) AS replay_bytes, write_lag, replay_lag FROM pg_stat_replication. Write lag as large as replay lag: the network or the standby's disk cannot keep up (compare the WAL rate on the Vitals dashboard with the link). Only replay lag: on the standby check SELECT pg_get_wal_replay_pause_state() (someone paused replay: pg_wal_replay_resume()), long queries holding replay back (max_standby_streaming_delay, pg_stat_database_conflicts), and the standby's I/O. A standby that cannot catch up keeps WAL on the primary through its slot (see the Replication slots row).",
       dashboard: DASHBOARD_UIDS.vitals,
     },
     {

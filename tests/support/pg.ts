@@ -33,6 +33,11 @@ export interface StartOptions {
   settings?: Record<string, string>;
   /** bin/ of another PostgreSQL build: scripts/fetch-postgres.sh (majors 14–18) or the PG18 + pgvector tree of tests/support/pgvector-server.ts */
   binDir?: string;
+  /**
+   * Fill the (empty, postgres-owned) data directory instead of running initdb: a base backup of
+   * another server (tests/support/standby.ts). The server is then not asked to create extensions.
+   */
+  fillDataDir?: (dataDir: string) => Promise<void>;
 }
 
 function pgBin(version: number, name: string, binDir?: string): string {
@@ -47,14 +52,14 @@ function pgBin(version: number, name: string, binDir?: string): string {
   return p;
 }
 
-function postgresUser(): { uid: number; gid: number } {
+export function postgresUser(): { uid: number; gid: number } {
   return {
     uid: Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim()),
     gid: Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim()),
   };
 }
 
-function asPostgres(cmd: string, args: string[]): string {
+export function asPostgres(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { ...postgresUser(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
@@ -71,7 +76,11 @@ export async function startPostgres(opts: StartOptions = {}): Promise<TestPostgr
   for (const d of [base, dataDir, sockDir]) {
     chownSync(d, user.uid, user.gid);
   }
-  asPostgres(pgBin(version, 'initdb', opts.binDir), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C']);
+  if (opts.fillDataDir) {
+    await opts.fillDataDir(dataDir);
+  } else {
+    asPostgres(pgBin(version, 'initdb', opts.binDir), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C']);
+  }
   const port = await freePort();
   const settings: Record<string, string> = {
     port: String(port),
@@ -147,7 +156,9 @@ export async function startPostgres(opts: StartOptions = {}): Promise<TestPostgr
       await c.end();
     }
   };
-  await query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+  if (!opts.fillDataDir) {
+    await query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+  }
   return {
     url,
     port,

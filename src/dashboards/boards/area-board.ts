@@ -18,10 +18,15 @@ export function vectorDashboard(): Dashboard {
   );
 }
 
-/** Vitals rows: one outage each (wraparound stops writes, a forgotten slot fills the disk). */
+/** Vitals rows: one outage each (wraparound stops writes, a forgotten slot fills the disk, a lagging standby serves stale reads), then the WAL volume behind them. */
 export const VITALS_ROWS: Array<{ title: string; metrics: string[] }> = [
   { title: 'Transaction ID and multixact wraparound', metrics: ['wraparound_freeze_ratio', 'wraparound_limit_ratio', 'xid_age'] },
   { title: 'Replication slots', metrics: ['inactive_slot_retained_wal', 'slot_retained_wal', 'replication_slots'] },
+  {
+    title: 'Replication',
+    metrics: ['replication_lag_bytes', 'replication_lag_seconds', 'standby_replay_lag_seconds', 'replica_receive_replay_lag', 'replica_replay_delay', 'recovery_state', 'replica_replay_paused'],
+  },
+  { title: 'WAL', metrics: ['wal_rate', 'wal_position_rate'] },
 ];
 
 export function vitalsDashboard(): Dashboard {
@@ -39,7 +44,7 @@ export function vitalsDashboard(): Dashboard {
     newDashboard(
       DASHBOARD_UIDS.vitals,
       'pgpulse / Vitals',
-      'Vital signs that precede the classic outages: how close each database is to transaction ID / multixact wraparound, and how much WAL each replication slot keeps (an inactive slot fills the disk).',
+      'Vital signs that precede the classic outages: how close each database is to transaction ID / multixact wraparound, how much WAL each replication slot keeps (an inactive slot fills the disk), how far each standby is behind (from the primary and from the standby) and how fast WAL is written.',
     ),
     { firstInRow: 'Transaction ID and multixact wraparound', panel: oldest },
   );

@@ -6,6 +6,7 @@
  * transaction with SET LOCAL statement_timeout (PgBouncer transaction pooling keeps no session
  * state), and never calls a *_reset() function.
  */
+import { replicationCollectorSpecs } from './replication';
 import type { CollectorId } from './types';
 
 export interface CollectorSql {
@@ -342,6 +343,7 @@ export const collectorSpecs: CollectorSpec[] = [
     gauges: ['active', 'retained_bytes', 'inactive_retained_bytes'],
     info: ['slot_type', 'slot_database'],
   },
+  ...replicationCollectorSpecs,
 ];
 
 export function findCollectorSpec(id: string): CollectorSpec | undefined {

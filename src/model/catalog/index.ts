@@ -6,13 +6,14 @@ import { adviceMetrics } from './advice';
 import { coreMetrics } from './core';
 import { neonMetrics } from './neon';
 import { planMetrics } from './plans';
+import { replicationMetrics } from './replication';
 import type { MetricDef } from './types';
 import { vectorMetrics } from './vector';
 import { vitalsMetrics } from './vitals';
 
 export * from './types';
 
-export const metrics: readonly MetricDef[] = [...coreMetrics, ...planMetrics, ...vitalsMetrics, ...vectorMetrics, ...neonMetrics, ...adviceMetrics];
+export const metrics: readonly MetricDef[] = [...coreMetrics, ...planMetrics, ...vitalsMetrics, ...replicationMetrics, ...vectorMetrics, ...neonMetrics, ...adviceMetrics];
 
 export function findMetric(id: string): MetricDef | undefined {
   return metrics.find((m) => m.id === id);

@@ -260,7 +260,19 @@ export const neonMetrics: MetricDef[] = [
     kind: 'series',
     area: 'Neon',
     options: ['legend'],
-    compute: { op: 'custom', handler: 'neon_last_values', collector: 'neon_activity' },
+    // the replica collector of the Vitals area (replication.ts): one reading for both views
+    compute: {
+      op: 'gauge',
+      collector: 'replica',
+      fields: [
+        { field: 'receive_replay_lag_bytes', name: 'neon_replication_delay_bytes' },
+        { field: 'replay_delay_seconds', name: 'neon_replication_delay_seconds' },
+      ],
+      by: [],
+      rowAgg: 'max',
+      stepAgg: 'last',
+      missing: 'gap',
+    },
     defaultLegend: '{{kind}}',
     alertable: false,
   },

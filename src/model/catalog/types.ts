@@ -22,6 +22,10 @@ export type CollectorId =
   | 'settings'
   | 'wraparound'
   | 'slots'
+  | 'replication'
+  | 'replica'
+  | 'wal'
+  | 'wal_lsn'
   | 'vector'
   | 'vector_probe'
   | 'neon'
@@ -41,7 +45,16 @@ export type Compute =
   /** Σ Δnum / Σ Δden over each step (an interval ratio, never the lifetime one) */
   | { op: 'ratio'; collector: CollectorId; num: string[]; den: string[]; by: string[]; name: string }
   /** point-in-time values aggregated over the rows that match the filters, per step */
-  | { op: 'gauge'; collector: CollectorId; fields: Array<{ field: string; name: string }>; by: string[]; rowAgg: 'sum' | 'max'; stepAgg: 'last' | 'max' | 'avg' }
+  | {
+      op: 'gauge';
+      collector: CollectorId;
+      fields: Array<{ field: string; name: string }>;
+      by: string[];
+      rowAgg: 'sum' | 'max';
+      stepAgg: 'last' | 'max' | 'avg';
+      /** a NULL value: zero (default: no backends is 0 backends) or a gap (a primary has no replica lag, not a zero one) */
+      missing?: 'zero' | 'gap';
+    }
   /** computed in code: the handler id names a function registered with the engine */
   | { op: 'custom'; handler: string; collector: CollectorId };
 

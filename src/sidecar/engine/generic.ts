@@ -134,7 +134,11 @@ export function evaluateGeneric(ctx: EngineContext, c: Compute): Frame[] {
             continue;
           }
           // a row absent from a successful sample is zero backends / zero blocked, not a gap
-          const v = s.values[i] ?? 0;
+          const raw = s.values[i];
+          if ((raw === null || raw === undefined) && c.missing === 'gap') {
+            continue;
+          }
+          const v = raw ?? 0;
           const cur = arr[i];
           arr[i] = cur === null ? v : c.rowAgg === 'sum' ? cur + v : Math.max(cur, v);
         }

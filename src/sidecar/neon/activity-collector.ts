@@ -47,10 +47,6 @@ const SQL = `
          (SELECT (extract(epoch from backend_start) * 1000)::float8 FROM pg_catalog.pg_stat_activity WHERE pid = pg_catalog.pg_backend_pid()) AS own_backend_start_ms,
          pg_catalog.pg_backend_pid() AS own_backend_pid,
          (extract(epoch from clock_timestamp()) * 1000)::float8 AS server_now_ms,
-         CASE WHEN pg_catalog.pg_is_in_recovery()
-              THEN pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_last_wal_receive_lsn(), pg_catalog.pg_last_wal_replay_lsn())::float8 END AS replication_delay_bytes,
-         CASE WHEN pg_catalog.pg_is_in_recovery()
-              THEN extract(epoch from (clock_timestamp() - pg_catalog.pg_last_xact_replay_timestamp()))::float8 END AS replication_delay_seconds,
          pg_catalog.current_setting('neon.endpoint_id', true) AS endpoint_id`;
 
 /** who is connected, per application/user/database: non-idle sessions and the newest state change */
@@ -74,8 +70,6 @@ export const activityFields = [
   'own_db_counted',
   'own_backend_start_ms',
   'server_now_ms',
-  'replication_delay_bytes',
-  'replication_delay_seconds',
   // 1 when the connection goes through a transaction pooler (see targets/pooler.ts)
   'pooled',
 ] as const;

@@ -1,7 +1,7 @@
 /**
  * The last sampled value per step of optional Neon readings, with gaps where there is none.
  * The generic gauge reads a missing value as zero (right for "no backends"), but an unlimited
- * max_cluster_size, a primary without replica lag or an extension without the function is not
+ * max_cluster_size or an extension without the function is not
  * zero: those steps stay empty.
  */
 import type { Frame } from '../../model/frames';
@@ -10,13 +10,6 @@ import { seriesFrame } from '../engine/series-frames';
 
 /** metric → collector and fields (series name = kind label when several) */
 export const LAST_VALUE_METRICS: Record<string, { collector: string; fields: Array<{ field: string; name: string }> }> = {
-  neon_replication_delay: {
-    collector: 'neon_activity',
-    fields: [
-      { field: 'replication_delay_bytes', name: 'neon_replication_delay_bytes' },
-      { field: 'replication_delay_seconds', name: 'neon_replication_delay_seconds' },
-    ],
-  },
   neon_db_total_size: {
     collector: 'neon',
     fields: [
@@ -59,7 +52,7 @@ export function lastValues(ctx: EngineContext): Frame[] {
     }
   }
   if (frames.length === 0) {
-    ctx.notices.push(`no ${spec.fields.map((f) => f.field).join(' / ')} samples in this range (not applicable here, e.g. a primary has no replica lag and an unlimited cluster size has no limit, or the compute was idle)`);
+    ctx.notices.push(`no ${spec.fields.map((f) => f.field).join(' / ')} samples in this range (not applicable here, e.g. an unlimited cluster size has no limit, or the compute was idle)`);
   }
   return frames;
 }

@@ -15,6 +15,7 @@ import { leastPrivilegeSuite } from './least-privilege';
 import { ownStatementsSuite } from './own-statements';
 import { plansSuite } from './plans';
 import { prometheusTruthSuite } from './prometheus-truth';
+import { replicationTruthSuite } from './replication-truth';
 import { resetTruthSuite } from './reset-truth';
 import { vitalsTruthSuite } from './vitals-truth';
 
@@ -22,7 +23,7 @@ export type MatrixSuite = (server: MatrixServer, getPg: () => TestPostgres) => v
 
 // reset-truth restarts the server several times: it runs last, after the suites that keep a
 // sidecar connected for their whole describe block
-const SUITES: MatrixSuite[] = [ownStatementsSuite, leastPrivilegeSuite, vitalsTruthSuite, plansSuite, hijackSuite, prometheusTruthSuite, resetTruthSuite];
+const SUITES: MatrixSuite[] = [ownStatementsSuite, leastPrivilegeSuite, vitalsTruthSuite, replicationTruthSuite, plansSuite, hijackSuite, prometheusTruthSuite, resetTruthSuite];
 
 export function runMatrix(server: MatrixServer): void {
   let pg: TestPostgres | undefined;

@@ -147,6 +147,21 @@ describe('dashboards', () => {
     }
   });
 
+  it('Vitals has a Replication row (primary and standby views) and a WAL row, each under its row header', () => {
+    const vitals = boards.find((b) => b.json.title === 'pgpulse / Vitals')!.json;
+    const rowOf = new Map<string, string>();
+    let row = '';
+    for (const p of vitals.panels) {
+      if (p.type === 'row') row = p.title;
+      for (const t of p.targets ?? []) rowOf.set(t.metric, row);
+      for (const inner of p.panels ?? []) for (const t of inner.targets ?? []) rowOf.set(t.metric, p.title);
+    }
+    for (const m of ['replication_lag_bytes', 'replication_lag_seconds', 'standby_replay_lag_seconds', 'replica_receive_replay_lag', 'replica_replay_delay', 'recovery_state', 'replica_replay_paused']) {
+      assert.equal(rowOf.get(m), 'Replication', `${m} in the Replication row`);
+    }
+    for (const m of ['wal_rate', 'wal_position_rate']) assert.equal(rowOf.get(m), 'WAL', `${m} in the WAL row`);
+  });
+
   it('every catalog metric is on some dashboard (the catalog drives the dashboards)', () => {
     const used = new Set(dashboardQueries().map((q) => String(q.query.metric)));
     const missing = metrics.filter((m) => !used.has(m.id)).map((m) => m.id);
