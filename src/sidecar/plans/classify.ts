@@ -10,7 +10,7 @@ import { parse } from 'libpg-query';
 type Node = Record<string, unknown>;
 
 export type Classification =
-  | { ok: true; params: number; locking: boolean }
+  | { ok: true; params: number; locking: boolean; /** names of the functions it calls (unqualified) */ functions: string[] }
   | { ok: false; kind: string; reason: string };
 
 const WRITES = ['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt'];
@@ -56,7 +56,14 @@ export async function classifyStatement(text: string): Promise<Classification> {
   let writes: string | undefined;
   let params = 0;
   let locking = false;
+  const functions = new Set<string>();
   walk(select, (k, v) => {
+    if (k === 'FuncCall' && Array.isArray(v.funcname)) {
+      const last = (v.funcname as Array<{ String?: { sval?: string } }>).at(-1)?.String?.sval;
+      if (last) {
+        functions.add(last);
+      }
+    }
     if (WRITES.includes(k)) {
       writes ??= kindOf(k);
     }
@@ -70,5 +77,5 @@ export async function classifyStatement(text: string): Promise<Classification> {
   if (writes) {
     return { ok: false, kind: `WITH … ${writes}`, reason: `the SELECT holds a data-modifying WITH (${writes}): pgpulse explains only read-only SELECT statements` };
   }
-  return { ok: true, params, locking };
+  return { ok: true, params, locking, functions: [...functions].sort() };
 }

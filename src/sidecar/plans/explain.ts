@@ -180,8 +180,31 @@ export function grantHint(message: string, role: string): string {
   return `GRANT SELECT ON ${m[2]} TO ${who} (qualify it with its schema; plain EXPLAIN needs no other privilege than the statement's own)`;
 }
 
+/**
+ * The planner runs some functions while planning: IMMUTABLE ones with constant arguments (folded),
+ * and STABLE ones to estimate selectivity. Normalised texts have $n for constants, but a call
+ * without arguments (or with defaults) stays foldable. Such a function, written by whoever owns a
+ * schema on the statement's search_path, would run as the monitoring role: pgpulse refuses to
+ * plan a statement naming one that is neither built in nor part of an extension.
+ */
+export async function userFunctionsRunAtPlanTime(c: PoolClient, names: string[]): Promise<string[]> {
+  if (names.length === 0) {
+    return [];
+  }
+  const r = await c.query<{ f: string }>(
+    `SELECT p.oid::pg_catalog.regprocedure::text AS f
+     FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+     WHERE p.proname OPERATOR(pg_catalog.=) ANY ($1::text[]) AND p.provolatile OPERATOR(pg_catalog.<>) 'v'
+       AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = p.oid AND d.deptype = 'e')
+     ORDER BY 1`,
+    [names],
+  );
+  return r.rows.map((x) => x.f);
+}
+
 /** Run the EXPLAIN on a client of the statement's database; never leaves a prepared statement behind. */
-export async function explainOn(c: PoolClient, s: StatementInfo, params: number, serverVersionNum: number, timeoutMs: number): Promise<{ plan: PlanJson; method: PlanMethod }> {
+export async function explainOn(c: PoolClient, s: StatementInfo, params: number, serverVersionNum: number, timeoutMs: number, functions: string[] = []): Promise<{ plan: PlanJson; method: PlanMethod }> {
   const method: PlanMethod = serverVersionNum >= 160000 ? 'generic_plan' : 'prepare_generic';
   // one fixed name: a new name per call would be a new pg_stat_statements entry per EXPLAIN
   // EXECUTE on 14/15 (utility statements are keyed by their text), evicting the application's
@@ -191,6 +214,13 @@ export async function explainOn(c: PoolClient, s: StatementInfo, params: number,
   try {
     await c.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(timeoutMs))}`);
     await c.query('SET LOCAL search_path = pg_catalog, pg_temp');
+    const risky = await userFunctionsRunAtPlanTime(c, functions);
+    if (risky.length > 0) {
+      throw new PlanError(
+        422,
+        `queryid ${s.queryid} calls ${risky.join(', ')}: a non-volatile function that is neither built in nor from an extension, which the planner may run while planning — as the monitoring role. pgpulse does not explain it; run EXPLAIN as the application role (or make the function part of an extension)`,
+      );
+    }
     const path = await searchPathFor(c, s);
     await c.query(path);
     let rows: Array<{ 'QUERY PLAN': unknown }>;
@@ -258,11 +288,14 @@ export async function explainQueryId(d: ExplainDeps, queryid: string, database?:
     throw new PlanError(502, `cannot connect to database ${s.datname} where queryid ${queryid} ran: ${describeDbError(e, d.target.name)}`);
   }
   try {
-    const r = await explainOn(c, s, kind.params, d.serverVersionNum, d.timeoutMs);
+    const r = await explainOn(c, s, kind.params, d.serverVersionNum, d.timeoutMs, kind.functions);
     c.release();
     return { statement: s, plan: r.plan, method: r.method, params: kind.params };
   } catch (e) {
     c.release();
+    if (e instanceof PlanError) {
+      throw e;
+    }
     const err = e as { code?: string; message?: string };
     if (err.code === '42501') {
       const role = decodeURIComponent(new URL(d.target.url).username || '') || '<monitoring role>';

@@ -91,6 +91,7 @@ export function plansSuite(server: MatrixServer, getPg: () => TestPostgres): voi
         CREATE TABLE pl.secret (id int PRIMARY KEY, v text);
         CREATE TABLE pl.bump_log (n int);
         CREATE FUNCTION pl.bump() RETURNS int LANGUAGE sql VOLATILE AS 'INSERT INTO pl.bump_log VALUES (1) RETURNING 1';
+        CREATE FUNCTION pl.rate() RETURNS numeric LANGUAGE plpgsql IMMUTABLE AS 'BEGIN RETURN 0.2; END';
         INSERT INTO pl.customers SELECT g, 'c' || g FROM generate_series(1, 1000) g;
         INSERT INTO pl.orders SELECT g, g % 1000 + 1, g, 'n' FROM generate_series(1, 20000) g;
         INSERT INTO pl.secret VALUES (1, 'x');
@@ -107,6 +108,7 @@ export function plansSuite(server: MatrixServer, getPg: () => TestPostgres): voi
         await app.query('UPDATE orders SET amount = amount WHERE id = $1', [i + 1]);
         await app.query('SELECT v FROM secret WHERE id = $1', [1]);
         await app.query('SELECT bump() + $1', [0]);
+        await app.query('SELECT amount * rate() FROM orders WHERE id = $1', [1]);
       }
       sc = await startTestSidecar({ url: pg.urlFor('postgres', 'pl_monitor', 'plpw'), targets: [{ name: 'default', url: pg.urlFor('postgres', 'pl_monitor', 'plpw'), plans: { sampleTopN: 50, sampleInterval: '1h' } }] });
       await sc.sampleNow();
@@ -165,6 +167,15 @@ export function plansSuite(server: MatrixServer, getPg: () => TestPostgres): voi
       const r = await planQuery(await queryidOf('SELECT v FROM secret WHERE id = %'));
       assert.match(r.error, /permission denied for table secret/);
       assert.match(r.error, /GRANT SELECT ON secret TO "pl_monitor"/);
+    });
+
+    it('a statement calling a user-defined IMMUTABLE function (which planning would run as the monitoring role) is not explained', async () => {
+      // ground truth: the server's planner folds rate() — the plan carries its value, not the call
+      const folded = JSON.stringify((await app.query(`EXPLAIN (VERBOSE, FORMAT JSON) SELECT amount * rate() FROM orders WHERE id = 1`)).rows[0]['QUERY PLAN']);
+      assert.ok(folded.includes('0.2') && !folded.includes('rate()'), `planning ran rate(): ${folded}`);
+      const r = await planQuery(await queryidOf('SELECT amount * rate() FROM orders%'));
+      assert.equal(r.error, undefined);
+      assert.match(r.frames[0].schema.meta.notices.map((n: { text: string }) => n.text).join('\n'), /calls pl\.rate\(\): a non-volatile function .* may run while planning — as the monitoring role/);
     });
 
     it('a plan change (CREATE INDEX + ANALYZE) is recorded as a plan_changed event', async () => {

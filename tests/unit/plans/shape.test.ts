@@ -44,9 +44,10 @@ describe('plan shape and fingerprint', () => {
 
 describe('which statements are explained', () => {
   it('SELECT-like statements with their parameter count', async () => {
-    assert.deepEqual(await classifyStatement('SELECT a FROM t WHERE id = $1 LIMIT $2'), { ok: true, params: 2, locking: false });
-    assert.deepEqual(await classifyStatement('VALUES ($1)'), { ok: true, params: 1, locking: false });
-    assert.deepEqual(await classifyStatement('SELECT * FROM t FOR UPDATE'), { ok: true, params: 0, locking: true });
+    assert.deepEqual(await classifyStatement('SELECT a FROM t WHERE id = $1 LIMIT $2'), { ok: true, params: 2, locking: false, functions: [] });
+    assert.deepEqual(await classifyStatement('VALUES ($1)'), { ok: true, params: 1, locking: false, functions: [] });
+    assert.deepEqual(await classifyStatement('SELECT * FROM t FOR UPDATE'), { ok: true, params: 0, locking: true, functions: [] });
+    assert.deepEqual(await classifyStatement('SELECT s.f(a), lower(b), count(*) FROM t WHERE g() > $1'), { ok: true, params: 1, locking: false, functions: ['count', 'f', 'g', 'lower'] });
   });
 
   it('refuses writes, DDL, utility and hidden writes', async () => {
