@@ -75,6 +75,13 @@ export const INACTIVE_SLOT_BYTES = 1024 ** 3;
  */
 export const REPLICA_LAG_SECONDS = 300;
 
+/** 5 minutes idle inside a transaction: well past any request's think time, while locks and the xmin horizon stay held. */
+export const IDLE_IN_TRANSACTION_SECONDS = 300;
+/** 1 hour: longer than any OLTP transaction; batch jobs that legitimately run longer get their own silence. */
+export const LONG_TRANSACTION_SECONDS = 3600;
+/** 80 % used: at a steady rate the remaining 20 % is usually months, time to migrate the column to bigint. */
+export const SEQUENCE_USED_RATIO = 0.8;
+
 export const SLOW_STATEMENT_MS = 100;
 export const SLOW_STATEMENT_MIN_CALLS = 10;
 export const SLOW_STATEMENT_COUNT = 3;
@@ -271,6 +278,57 @@ export function alertSpecs(): AlertSpec[] {
       description: `pg_stat_replication.replay_lag of a standby, as seen by the primary, has stayed above ${REPLICA_LAG_SECONDS / 60} minutes for the last 10 minutes (then 5 minutes pending). Queries on that standby see data that old; with synchronous_commit = remote_apply commits on the primary wait for it; a failover to it would lose nothing but takes longer to finish replay. No standby, or a caught-up one on an idle primary (replay_lag NULL), never fires this.`,
       runbook:
         "On the primary: SELECT application_name, client_addr, state, pg_wal_lsn_diff(pg_current_wal_lsn(), write_lsn) AS write_bytes, pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) AS replay_bytes, write_lag, replay_lag FROM pg_stat_replication. Write lag as large as replay lag: the network or the standby's disk cannot keep up (compare the WAL rate on the Vitals dashboard with the link). Only replay lag: on the standby check SELECT pg_get_wal_replay_pause_state() (someone paused replay: pg_wal_replay_resume()), long queries holding replay back (max_standby_streaming_delay, pg_stat_database_conflicts), and the standby's I/O. A standby that cannot catch up keeps WAL on the primary through its slot (see the Replication slots row).",
+      dashboard: DASHBOARD_UIDS.vitals,
+    },
+    {
+      uid: 'pgpulse-idle-in-transaction',
+      title: 'PostgreSQL session idle in transaction too long',
+      metric: 'idle_in_transaction_age',
+      windowSeconds: 300,
+      reducer: 'last',
+      op: 'gt',
+      threshold: IDLE_IN_TRANSACTION_SECONDS,
+      for: '2m',
+      ...workload,
+      severity: 'warning',
+      summary: 'A session has been idle inside its transaction for {{ humanizeDuration $values.B.Value }}.',
+      description: `The longest time a session has sat in state "idle in transaction" (now − state_change in pg_stat_activity), latest sample, is above ${IDLE_IN_TRANSACTION_SECONDS / 60} minutes, and stayed so for 2 more. Such a session keeps its locks and its snapshot: VACUUM cannot remove rows deleted since it began, and DDL on its tables queues behind it.`,
+      runbook:
+        "Open pgpulse / Vitals, Transactions left open: the Oldest transactions table names pid, user, application and the last statement. It is almost always an application that opened a transaction and waits on something else (a remote call, user input) or leaked a connection without COMMIT/ROLLBACK. Fix the code path; meanwhile set idle_in_transaction_session_timeout (per role: ALTER ROLE app SET idle_in_transaction_session_timeout = '5min') and, with the owner's agreement, SELECT pg_terminate_backend(pid).",
+      dashboard: DASHBOARD_UIDS.vitals,
+    },
+    {
+      uid: 'pgpulse-long-transaction',
+      title: 'PostgreSQL long-running transaction',
+      metric: 'oldest_transaction_age',
+      windowSeconds: 300,
+      reducer: 'last',
+      op: 'gt',
+      threshold: LONG_TRANSACTION_SECONDS,
+      for: '5m',
+      ...workload,
+      severity: 'warning',
+      summary: 'A transaction in state {{ $labels.state }} has been open for {{ humanizeDuration $values.B.Value }}.',
+      description: `Age of the oldest open transaction (now − xact_start in pg_stat_activity) in a state, latest sample, is above ${LONG_TRANSACTION_SECONDS / 3600} hour for 5 minutes. Until it ends, VACUUM keeps every row version it might still see (tables and indexes bloat) and its locks stay held.`,
+      runbook:
+        "Open pgpulse / Vitals, Oldest transactions: who (user, application), which statement, and its xmin age. A report or migration may be expected: then let it finish or move it to a standby. Otherwise ask the owner and end it: SELECT pg_cancel_backend(pid) for an active statement, pg_terminate_backend(pid) for an idle one. Prevent: statement_timeout and idle_in_transaction_session_timeout for application roles, transaction_timeout on PostgreSQL 17+.",
+      dashboard: DASHBOARD_UIDS.vitals,
+    },
+    {
+      uid: 'pgpulse-sequence-near-exhaustion',
+      title: 'PostgreSQL sequence near exhaustion',
+      metric: 'sequence_used_ratio',
+      windowSeconds: 3600,
+      reducer: 'last',
+      op: 'gt',
+      threshold: SEQUENCE_USED_RATIO,
+      for: '15m',
+      ...workload,
+      severity: 'warning',
+      summary: 'Sequence {{ $labels.schemaname }}.{{ $labels.sequence_name }} in {{ $labels.datname }} has used {{ humanizePercentage $values.B.Value }} of its values.',
+      description: `(last_value − first) / (limit − first) of a sequence is above ${SEQUENCE_USED_RATIO * 100}%, where the limit is the tighter of the sequence's own bound and the type of the columns it feeds (a bigint sequence behind an int4 column fails at 2^31 − 1). When it runs out every INSERT that needs a value fails ("nextval: reached maximum value" or "integer out of range"). Only sequences pgpulse's role can read (SELECT on the sequence) and only in the database it connects to.`,
+      runbook:
+        "Open pgpulse / Vitals, Sequences near exhaustion: the table names the columns it feeds and their types. Usual fix: widen the column to bigint (ALTER TABLE … ALTER COLUMN … TYPE bigint rewrites the table: on a large one add a new bigint column, backfill in batches, and swap in a short lock) and ALTER SEQUENCE … AS bigint. A cycling sequence wraps around instead and collides with existing keys. Time left: values left / the insert rate of the table.",
       dashboard: DASHBOARD_UIDS.vitals,
     },
     {

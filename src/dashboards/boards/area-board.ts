@@ -27,6 +27,12 @@ export const VITALS_ROWS: Array<{ title: string; metrics: string[] }> = [
     metrics: ['replication_lag_bytes', 'replication_lag_seconds', 'standby_replay_lag_seconds', 'replica_receive_replay_lag', 'replica_replay_delay', 'recovery_state', 'replica_replay_paused'],
   },
   { title: 'WAL', metrics: ['wal_rate', 'wal_position_rate'] },
+  // vital signs of issue 17 part 3 (catalog/vital-signs.ts); tables first: a full-width panel does not wrap after an odd half-width one
+  { title: 'Transactions left open', metrics: ['oldest_sessions', 'idle_in_transaction_age', 'oldest_transaction_age', 'transactions_by_age'] },
+  { title: 'Sequences near exhaustion', metrics: ['sequences', 'sequence_used_ratio'] },
+  { title: 'VACUUM and bloat', metrics: ['vacuum_progress', 'autovacuum_workers'] },
+  { title: 'I/O by backend type (pg_stat_io, PostgreSQL 16+)', metrics: ['io_operations', 'io_time'] },
+  { title: 'Connections', metrics: ['connections_vs_max', 'connections_by_application', 'connections_by_user', 'connections'] },
 ];
 
 export function vitalsDashboard(): Dashboard {
@@ -44,7 +50,7 @@ export function vitalsDashboard(): Dashboard {
     newDashboard(
       DASHBOARD_UIDS.vitals,
       'pgpulse / Vitals',
-      'Vital signs that precede the classic outages: how close each database is to transaction ID / multixact wraparound, how much WAL each replication slot keeps (an inactive slot fills the disk), how far each standby is behind (from the primary and from the standby) and how fast WAL is written.',
+      'Vital signs that precede the classic outages: how close each database is to transaction ID / multixact wraparound, how much WAL each replication slot keeps (an inactive slot fills the disk), how far each standby is behind (from the primary and from the standby), how fast WAL is written, transactions left open, sequences running out, whether VACUUM keeps up, where the I/O goes and who holds the connections.',
     ),
     { firstInRow: 'Transaction ID and multixact wraparound', panel: oldest },
   );

@@ -8,6 +8,7 @@
  */
 import { replicationCollectorSpecs } from './replication';
 import type { CollectorId } from './types';
+import { vitalSignsCollectors } from './vital-signs-collectors';
 
 export interface CollectorSql {
   /** inclusive server_version_num bounds */
@@ -41,6 +42,8 @@ export interface CollectorSpec {
    * them again every refreshFactor runs: $1 is the array of keyColumn values to describe.
    */
   details?: { keyColumn: string; variants: CollectorSql[]; refreshFactor: number };
+  /** info columns holding statement text as sent (pg_stat_activity.query): scrubbed of secrets before they are stored */
+  scrub?: string[];
 }
 
 const ms = (col: string) => `(extract(epoch from ${col}) * 1000)::float8`;
@@ -344,6 +347,7 @@ export const collectorSpecs: CollectorSpec[] = [
     info: ['slot_type', 'slot_database'],
   },
   ...replicationCollectorSpecs,
+  ...vitalSignsCollectors,
 ];
 
 export function findCollectorSpec(id: string): CollectorSpec | undefined {

@@ -9,11 +9,12 @@ import { planMetrics } from './plans';
 import { replicationMetrics } from './replication';
 import type { MetricDef } from './types';
 import { vectorMetrics } from './vector';
+import { vitalSignsMetrics } from './vital-signs';
 import { vitalsMetrics } from './vitals';
 
 export * from './types';
 
-export const metrics: readonly MetricDef[] = [...coreMetrics, ...planMetrics, ...vitalsMetrics, ...replicationMetrics, ...vectorMetrics, ...neonMetrics, ...adviceMetrics];
+export const metrics: readonly MetricDef[] = [...coreMetrics, ...planMetrics, ...vitalsMetrics, ...replicationMetrics, ...vitalSignsMetrics, ...vectorMetrics, ...neonMetrics, ...adviceMetrics];
 
 export function findMetric(id: string): MetricDef | undefined {
   return metrics.find((m) => m.id === id);

@@ -5,6 +5,7 @@
 import type { PoolClient } from 'pg';
 import { sqlFor, type CollectorSpec } from '../../model/catalog/collectors';
 import type { SampleRow } from '../store/types';
+import { scrubStatement } from '../store/scrub';
 import { OWN_QUERY_MARK } from '../targets/own-statements';
 import { bindExtensionSchemas } from '../targets/safe-sql';
 import type { Collector, CollectorResult, TargetContext } from './types';
@@ -38,7 +39,8 @@ export function sqlCollector(spec: CollectorSpec): Collector {
         }`;
       }
       if (!sqlFor(spec.variants, ctx.serverVersionNum)) {
-        return `PostgreSQL ${Math.floor(ctx.serverVersionNum / 10000)} is not supported by the ${spec.id} collector (needs 14 or newer)`;
+        const min = Math.min(...spec.variants.map((v) => v.minVersion));
+        return `needs PostgreSQL ${Math.floor(min / 10000)} or newer (this server is PostgreSQL ${Math.floor(ctx.serverVersionNum / 10000)})`;
       }
       return null;
     },
@@ -65,7 +67,7 @@ export function sqlCollector(spec: CollectorSpec): Collector {
         }
         const row: SampleRow = { key, values };
         if (spec.info) {
-          row.info = Object.fromEntries(spec.info.map((c) => [c, r[c] ?? null]));
+          row.info = Object.fromEntries(spec.info.map((c) => [c, spec.scrub?.includes(c) && typeof r[c] === 'string' ? scrubStatement(r[c]) : (r[c] ?? null)]));
         }
         return row;
       });

@@ -11,6 +11,7 @@ import { connectionUtilization, events, samplerStaleness } from './handlers/heal
 import { indexUsage, tableStats } from './handlers/relations';
 import { slowStatements, topQueries } from './handlers/statements';
 import { replicationSlots } from './handlers/vitals';
+import { ioTime, oldestSessions, sequences, sequenceUsedRatio, vacuumProgress } from './handlers/vital-signs';
 import { hasNoData, notify, withNotices, type NoticeInput } from './notices';
 import { grid, stepFor } from './steps';
 
@@ -23,6 +24,11 @@ const handlers = new Map<string, Handler>([
   ['sampler_staleness', samplerStaleness],
   ['events', events],
   ['replication_slots', replicationSlots],
+  ['io_time', ioTime],
+  ['vacuum_progress', vacuumProgress],
+  ['oldest_sessions', oldestSessions],
+  ['sequence_used_ratio', sequenceUsedRatio],
+  ['sequences', sequences],
 ]);
 
 /** whether a custom compute's handler is registered (validateCatalog) */

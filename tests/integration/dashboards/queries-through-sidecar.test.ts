@@ -60,8 +60,13 @@ describe('dashboard and alert queries through the sidecar (PostgreSQL 15)', () =
     return (findMetric(String(metric))?.requires ?? []).filter((x) => !installed.has(x));
   }
 
-  /** No error, or exactly the error naming the missing extension. */
+  /** No error, or exactly the error naming the missing extension or the PostgreSQL version the metric needs. */
   function assertAnswer(where: string, metric: unknown, error: string | undefined): boolean {
+    const needs = findMetric(String(metric))?.minPgVersion;
+    if (needs !== undefined && needs > 15) {
+      assert.match(String(error), new RegExp(`needs PostgreSQL ${needs} or newer \\(this server is PostgreSQL 15\\)`), `${where}: on PostgreSQL 15`);
+      return false;
+    }
     const missing = missingExtensions(metric);
     if (missing.length === 0) {
       assert.equal(error, undefined, `${where}: ${error}`);

@@ -17,13 +17,14 @@ import { plansSuite } from './plans';
 import { prometheusTruthSuite } from './prometheus-truth';
 import { replicationTruthSuite } from './replication-truth';
 import { resetTruthSuite } from './reset-truth';
+import { vitalSignsTruthSuite } from './vital-signs-truth';
 import { vitalsTruthSuite } from './vitals-truth';
 
 export type MatrixSuite = (server: MatrixServer, getPg: () => TestPostgres) => void;
 
 // reset-truth restarts the server several times: it runs last, after the suites that keep a
 // sidecar connected for their whole describe block
-const SUITES: MatrixSuite[] = [ownStatementsSuite, leastPrivilegeSuite, vitalsTruthSuite, replicationTruthSuite, plansSuite, hijackSuite, prometheusTruthSuite, resetTruthSuite];
+const SUITES: MatrixSuite[] = [ownStatementsSuite, leastPrivilegeSuite, vitalsTruthSuite, replicationTruthSuite, vitalSignsTruthSuite, plansSuite, hijackSuite, prometheusTruthSuite, resetTruthSuite];
 
 export function runMatrix(server: MatrixServer): void {
   let pg: TestPostgres | undefined;
