@@ -4,6 +4,7 @@
  * credential when actions are enabled — and, from that, what will and won't work.
  */
 import { bindExtensionSchemas, EXTENSIONS_SQL, pinnedQuery } from '../targets/safe-sql';
+import { pooledByPid } from '../targets/pooler';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,9 +96,9 @@ async function diagnoseTarget(t: TargetConfig, progress: Progress): Promise<Targ
     await readOnly(c, t);
     progress.step(`${t.name}: reading server and role`);
     const info = (
-      await pinnedQuery<{ v: string; vn: number; u: string; db: string; rec: boolean; su: boolean; mon: boolean; ras: boolean; sig: boolean; libs: string; tio: string; tc: string; pgss_track: string | null }>(
+      await pinnedQuery<{ v: string; vn: number; u: string; db: string; rec: boolean; su: boolean; mon: boolean; ras: boolean; sig: boolean; libs: string; tio: string; tc: string; pgss_track: string | null; pid: number }>(
         c,
-        `SELECT pg_catalog.current_setting('server_version') AS v, pg_catalog.current_setting('server_version_num')::int AS vn, current_user AS u,
+        `SELECT pg_catalog.pg_backend_pid() AS pid, pg_catalog.current_setting('server_version') AS v, pg_catalog.current_setting('server_version_num')::int AS vn, current_user AS u,
                 pg_catalog.current_database() AS db, pg_catalog.pg_is_in_recovery() AS rec,
                 (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) AS su,
                 pg_catalog.pg_has_role('pg_monitor', 'MEMBER') AS mon, pg_catalog.pg_has_role('pg_read_all_stats', 'MEMBER') AS ras,
@@ -106,6 +107,13 @@ async function diagnoseTarget(t: TargetConfig, progress: Progress): Promise<Targ
                 pg_catalog.current_setting('track_counts') AS tc, pg_catalog.current_setting('pg_stat_statements.track', true) AS pgss_track`,
       )
     ).rows[0];
+    add(
+      'pooler',
+      'ok',
+      pooledByPid((c as unknown as { processID?: number }).processID, info.pid)
+        ? 'through a transaction pooler (PgBouncer: the startup process id is not the server backend): pgpulse uses only transaction-local settings; VACUUM, REINDEX and CREATE INDEX CONCURRENTLY actions need actions.url pointing at the server directly; give pgpulse its own role so it does not share a pool with the application'
+        : 'direct connection to the server (no pooler in between)',
+    );
     server = `PostgreSQL ${info.v}`;
     const versionNote = versionProblem(info.vn, info.v);
     add('server', !versionNote ? 'ok' : info.vn < 140000 ? 'fail' : 'warn', `${server}${info.rec ? ' (standby)' : ''}, database ${info.db}${versionNote ? ': ' + versionNote : ''}`);

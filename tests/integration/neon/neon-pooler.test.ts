@@ -222,6 +222,9 @@ test('through PgBouncer (pool_size 1) every setting pgpulse makes is transaction
   const [d] = await diagnose(config, undefined, new Progress());
   const connected = d.checks.find((c) => /connect/i.test(c.name));
   assert.ok(connected && connected.status === 'ok', JSON.stringify(d.checks));
+  assert.match(d.checks.find((c) => c.name === 'pooler')?.detail ?? '', /through a transaction pooler/);
+  const [direct] = await diagnose({ ...config, targets: [neonTarget('direct', pg.urlFor('app', 'pgpulse_mon'))] }, undefined, new Progress());
+  assert.match(direct.checks.find((c) => c.name === 'pooler')?.detail ?? '', /direct connection/);
   const after = await seenThroughPooler('pgpulse_mon');
   assert.deepEqual(after.settings, monDefaults, 'after doctor');
   assert.equal(api.nonGet(), 0);
