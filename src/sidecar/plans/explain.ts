@@ -82,26 +82,35 @@ export class DatabasePools {
   }
 }
 
-/** The statement behind a queryid, read live from pg_stat_statements (the stored text is scrubbed). */
-export async function findStatement(monitor: Pool, queryid: string, database?: string): Promise<StatementInfo> {
+type StatementRow = { queryid: string; query: string | null; datname: string; dbid: number; userid: number; rolname: string | null };
+
+/**
+ * The statements behind queryids, read live from pg_stat_statements (the stored text is scrubbed)
+ * in one read of its text file, whatever the number of queryids.
+ */
+async function statementRows(monitor: Pool, queryids: string[]): Promise<StatementRow[]> {
   const schema = await extensionSchema(monitor, 'pg_stat_statements');
   if (schema === undefined) {
     throw new PlanError(424, 'pg_stat_statements is not installed in the database pgpulse connects to: CREATE EXTENSION pg_stat_statements');
   }
-  const r = await pinnedQuery<{ query: string | null; datname: string; dbid: number; userid: number; rolname: string | null }>(
+  const r = await pinnedQuery<StatementRow>(
     monitor,
     bindExtensionSchemas(
-      `SELECT s.query, d.datname, s.dbid::int8 AS dbid, s.userid::int8 AS userid, r.rolname
+      `SELECT s.queryid::text AS queryid, s.query, d.datname, s.dbid::int8 AS dbid, s.userid::int8 AS userid, r.rolname
        FROM @extschema:pg_stat_statements@.pg_stat_statements(true) s
        JOIN pg_catalog.pg_database d ON d.oid = s.dbid
        LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.userid
-       WHERE s.queryid = $1::int8 AND s.toplevel
+       WHERE s.queryid = ANY ($1::int8[]) AND s.toplevel
        ORDER BY s.calls DESC`,
       new Map([['pg_stat_statements', schema]]),
     ),
-    [queryid],
+    [queryids],
   );
-  const rows = r.rows.map((x) => ({ ...x, dbid: Number(x.dbid), userid: Number(x.userid) }));
+  return r.rows.map((x) => ({ ...x, dbid: Number(x.dbid), userid: Number(x.userid) }));
+}
+
+function pickStatement(all: StatementRow[], queryid: string, database?: string): StatementInfo {
+  const rows = all.filter((x) => x.queryid === queryid);
   if (rows.length === 0) {
     throw new PlanError(404, `queryid ${queryid} is not in pg_stat_statements now (evicted, reset, or never run on this server): pick a statement from Top queries`);
   }
@@ -122,6 +131,23 @@ export async function findStatement(monitor: Pool, queryid: string, database?: s
     rolname: pick.rolname ?? '',
     others: dbs.filter((d) => d !== pick.datname),
   };
+}
+
+/** The statement behind one queryid (in database, when given). */
+export async function findStatement(monitor: Pool, queryid: string, database?: string): Promise<StatementInfo> {
+  return pickStatement(await statementRows(monitor, [queryid]), queryid, database);
+}
+
+/** Several at once (one text-file read): each key's statement, or why it has none. */
+export async function findStatements(monitor: Pool, keys: Array<{ queryid: string; database: string }>): Promise<Array<StatementInfo | PlanError>> {
+  const rows = await statementRows(monitor, [...new Set(keys.map((k) => k.queryid))]);
+  return keys.map((k) => {
+    try {
+      return pickStatement(rows, k.queryid, k.database);
+    } catch (e) {
+      return e as PlanError;
+    }
+  });
 }
 
 /** Split a search_path value ("$user", public, "My Schema") into names. */
@@ -263,7 +289,7 @@ export interface ExplainDeps {
 }
 
 /** queryid → its generic plan, or a PlanError naming the cause and the fix. */
-export async function explainQueryId(d: ExplainDeps, queryid: string, database?: string): Promise<PlanResult> {
+export async function explainQueryId(d: ExplainDeps, queryid: string, database?: string, known?: StatementInfo): Promise<PlanResult> {
   const gate = await d.mayContact();
   if (!gate.allowed) {
     throw new PlanError(409, `target ${d.target.name}: not connecting to explain — ${gate.reason ?? 'the sampling gate says no'}; plans are explained only while the compute is active`);
@@ -273,7 +299,7 @@ export async function explainQueryId(d: ExplainDeps, queryid: string, database?:
   }
   let s: StatementInfo;
   try {
-    s = await findStatement(d.monitor, queryid, database);
+    s = known ?? (await findStatement(d.monitor, queryid, database));
   } catch (e) {
     throw e instanceof PlanError ? e : new PlanError(502, describeDbError(e, d.target.name));
   }

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { ResolvedQuery } from '../engine/context';
 import { Engine } from '../engine/engine';
 import type { Store } from '../store/store';
-import { PlanError } from './explain';
+import { findStatements, PlanError } from './explain';
 import type { TargetPlans } from './runtime';
 import { describeChange, planFingerprint, planShape } from './shape';
 
@@ -100,9 +100,19 @@ export class FingerprintSampler {
       return report;
     }
     const target = this.plans.sampler.target.name;
-    for (const s of this.topStatements()) {
+    const top = this.topStatements();
+    if (top.length === 0) {
+      return report;
+    }
+    // every text in one read of pg_stat_statements' text file, not one read per statement
+    const statements = await findStatements(this.plans.sampler.pool, top);
+    for (const [i, s] of top.entries()) {
       try {
-        const r = await this.plans.explain(s.queryid, s.database, true);
+        const known = statements[i];
+        if (known instanceof PlanError) {
+          throw known;
+        }
+        const r = await this.plans.explain(s.queryid, s.database, true, known);
         const fp = planFingerprint(r.plan);
         const shape = planShape(r.plan);
         const before = storedFingerprint(this.store, target, s.database, s.queryid);

@@ -8,7 +8,7 @@ import type { Sidecar } from '../app';
 import type { TargetSampler } from '../sampler';
 import type { Store } from '../store/store';
 import { parsePlansConfig, type PlansConfig } from './config';
-import { DatabasePools, explainQueryId, type PlanResult } from './explain';
+import { DatabasePools, explainQueryId, type PlanResult, type StatementInfo } from './explain';
 import { FingerprintSampler } from './fingerprints';
 
 const CACHE_MS = 15_000;
@@ -29,7 +29,7 @@ export class TargetPlans {
   }
 
   /** the plan of a queryid, explained at most once per CACHE_MS */
-  explain(queryid: string, database?: string, fresh = false): Promise<PlanResult> {
+  explain(queryid: string, database?: string, fresh = false, known?: StatementInfo): Promise<PlanResult> {
     const key = `${queryid}\u0000${database ?? ''}`;
     const now = Date.now();
     const hit = this.cache.get(key);
@@ -52,6 +52,7 @@ export class TargetPlans {
       },
       queryid,
       database,
+      known,
     );
     this.cache.set(key, { at: now, answer });
     // a failure is not cached: the fix (a GRANT) should show at the next refresh

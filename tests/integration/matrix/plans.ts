@@ -235,6 +235,7 @@ export function plansSuite(server: MatrixServer, getPg: () => TestPostgres): voi
         for (let i = 0; i < 3; i++) {
           await gated.sampleNow();
           await app.query('SELECT id, amount FROM orders WHERE customer_id = $1', [i]);
+          await app.query('SELECT c.name, sum(o.amount) FROM orders o JOIN customers c ON c.id = o.customer_id WHERE c.id < $1 GROUP BY c.name', [10]);
           await pause(1100);
         }
         await gated.sampleNow();
@@ -246,8 +247,21 @@ export function plansSuite(server: MatrixServer, getPg: () => TestPostgres): voi
         // explaining the same statements again adds no pg_stat_statements entry (none of the application's is evicted)
         const entries = async () => (await pg.query(`SELECT 1 FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = 'pl_monitor' AND s.query ILIKE 'explain%'`)).length;
         const e1 = await entries();
-        await fp.tick();
+        // the texts of all the round's statements come from one read of pg_stat_statements' text file
+        const textReads = async () =>
+          Number(
+            (
+              await pg.query<{ n: string }>(
+                `SELECT coalesce(sum(s.calls), 0)::text AS n FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid
+                 WHERE r.rolname = 'pl_monitor' AND s.query LIKE '%s.queryid::text AS queryid, s.query, d.datname%'`,
+              )
+            )[0].n,
+          );
+        const t0 = await textReads();
+        const again = await fp.tick();
         assert.equal(await entries(), e1, 'the same entries, more calls');
+        assert.ok(again.checked.length >= 2, 'several statements in the round');
+        assert.equal((await textReads()) - t0, 1, `one text read for ${again.checked.length} statements`);
         const n1 = await explains();
         open = false;
         const idle = await fp.tick();
