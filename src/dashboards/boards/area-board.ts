@@ -24,7 +24,7 @@ export const VITALS_ROWS: Array<{ title: string; metrics: string[] }> = [
   { title: 'Replication slots', metrics: ['inactive_slot_retained_wal', 'slot_retained_wal', 'replication_slots'] },
   {
     title: 'Replication',
-    metrics: ['replication_lag_bytes', 'replication_lag_seconds', 'standby_replay_lag_seconds', 'replica_receive_replay_lag', 'replica_replay_delay', 'recovery_state', 'replica_replay_paused'],
+    metrics: ['replication_standbys', 'replication_lag_bytes', 'replication_lag_seconds', 'standby_replay_lag_seconds', 'replica_receive_replay_lag', 'replica_replay_delay', 'recovery_state', 'replica_replay_paused'],
   },
   { title: 'WAL', metrics: ['wal_rate', 'wal_position_rate'] },
   // vital signs of issue 17 part 3 (catalog/vital-signs.ts); tables first: a full-width panel does not wrap after an odd half-width one

@@ -165,6 +165,19 @@ export const replicationMetrics: MetricDef[] = [
     defaultLegend: '{{application_name}}',
   },
   {
+    id: 'replication_standbys',
+    title: 'Standbys',
+    description:
+      'Every walsender of the last sample in the range (pg_stat_replication): application_name, client_addr, state (streaming, catchup …), sync_state, the WAL it has not written, flushed and replayed (pg_wal_lsn_diff against pg_current_wal_lsn()) and replay_lag. Most replay lag first. A standby that disconnected is not listed.',
+    unit: 'bytes',
+    kind: 'table',
+    area: 'Vitals',
+    options: ['topN'],
+    defaults: { topN: 100 },
+    compute: { op: 'custom', handler: 'replication_standbys', collector: 'replication' },
+    alertable: false,
+  },
+  {
     id: 'replica_receive_replay_lag',
     title: 'Replica: received but not replayed (bytes)',
     description:

@@ -10,6 +10,7 @@ import { evaluateGeneric } from './generic';
 import { connectionUtilization, events, samplerStaleness } from './handlers/health';
 import { indexUsage, tableStats } from './handlers/relations';
 import { slowStatements, topQueries } from './handlers/statements';
+import { replicationStandbys } from './handlers/replication';
 import { replicationSlots } from './handlers/vitals';
 import { ioTime, oldestSessions, sequences, sequenceUsedRatio, vacuumProgress } from './handlers/vital-signs';
 import { hasNoData, notify, withNotices, type NoticeInput } from './notices';
@@ -29,6 +30,7 @@ const handlers = new Map<string, Handler>([
   ['oldest_sessions', oldestSessions],
   ['sequence_used_ratio', sequenceUsedRatio],
   ['sequences', sequences],
+  ['replication_standbys', replicationStandbys],
 ]);
 
 /** whether a custom compute's handler is registered (validateCatalog) */

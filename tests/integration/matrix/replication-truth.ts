@@ -175,6 +175,17 @@ export function replicationTruthSuite(server: MatrixServer, getPg: () => TestPos
         assert.ok(v !== null && v >= lo && v <= hi, `${metric}: replay_lag ${v} within [${lo}, ${hi}] read around the sample`);
       }
 
+      // the table of standbys: the primary's last replication sample is p's
+      const standbys = tableRows((await sc.query({ from: p.ts - STEP, to: Date.now() + STEP, queries: [{ refId: 'T', metric: 'replication_standbys', target: 'primary' }] })).json, 'T');
+      const truthRow = (await pg.query<{ state: string; sync_state: string }>('SELECT state, sync_state FROM pg_catalog.pg_stat_replication WHERE application_name = $1', [APP]))[0];
+      assert.deepEqual(
+        standbys.map((r) => ({ ...r, replay_lag_seconds: undefined })),
+        [{ application_name: APP, client_addr: '127.0.0.1', state: truthRow.state, sync_state: truthRow.sync_state, write_lag_bytes: num(p.truth.write), flush_lag_bytes: num(p.truth.flush), replay_lag_bytes: num(p.truth.replay), replay_lag_seconds: undefined }],
+        'one standby, as pg_stat_replication shows it',
+      );
+      const rs = standbys[0].replay_lag_seconds as number;
+      assert.ok(rs >= lo && rs <= hi, `table replay_lag ${rs} within [${lo}, ${hi}]`);
+
       const s = await stableSample('standby', 'replica', async () => ({ ...(await standbyTruth()) }));
       assert.ok(num(s.truth.lag) >= generated, `received but not replayed ≥ ${generated}: ${s.truth.lag}`);
       assert.equal(await valueAt('standby', 'replica_receive_replay_lag', s.ts), num(s.truth.lag), 'receive − replay = pg_wal_lsn_diff on the standby');
@@ -270,6 +281,8 @@ export function replicationTruthSuite(server: MatrixServer, getPg: () => TestPos
       // no walsender any more: no lag value in that sample's step (a gone standby is not "0 behind")
       const replTs = sc.sidecar.store.lastSample('primary', 'replication', false)!.ts;
       assert.equal(await lagOf('replication_lag_bytes', replTs, 'replay'), null, 'no replay lag value without a walsender');
+      const gone = tableRows((await sc.query({ from: replTs - STEP, to: Date.now() + STEP, queries: [{ refId: 'T', metric: 'replication_standbys', target: 'primary' }] })).json, 'T');
+      assert.deepEqual(gone, [], 'the standbys table no longer lists it');
     });
   });
 }

@@ -156,7 +156,7 @@ describe('dashboards', () => {
       for (const t of p.targets ?? []) rowOf.set(t.metric, row);
       for (const inner of p.panels ?? []) for (const t of inner.targets ?? []) rowOf.set(t.metric, p.title);
     }
-    for (const m of ['replication_lag_bytes', 'replication_lag_seconds', 'standby_replay_lag_seconds', 'replica_receive_replay_lag', 'replica_replay_delay', 'recovery_state', 'replica_replay_paused']) {
+    for (const m of ['replication_standbys', 'replication_lag_bytes', 'replication_lag_seconds', 'standby_replay_lag_seconds', 'replica_receive_replay_lag', 'replica_replay_delay', 'recovery_state', 'replica_replay_paused']) {
       assert.equal(rowOf.get(m), 'Replication', `${m} in the Replication row`);
     }
     for (const m of ['wal_rate', 'wal_position_rate']) assert.equal(rowOf.get(m), 'WAL', `${m} in the WAL row`);
