@@ -1,15 +1,14 @@
 /**
- * Wires the sidecar together: config → store → samplers → service → HTTP and gRPC servers.
- * Used by `pgpulse serve`, `pgpulse demo`, the local-mode plugin entry and the tests.
+ * Wires the sidecar together: features → config → store → samplers → service → HTTP and gRPC
+ * servers → feature startup. Used by `pgpulse serve`, `pgpulse demo`, the one-shot CLI commands,
+ * the local-mode plugin entry and the tests.
  */
 import type { Logger } from 'pino';
 import { startHttpServer } from './api/http';
 import { validateCatalog } from './catalog-check';
-import { allCollectors } from './collectors/registry';
 import { loadConfig, type SidecarConfig } from './config';
-import { loadFeatureModules } from './features';
-
-export { loadFeatureModules };
+import { assemble, type Feature, type Sidecar } from './feature';
+import { sidecarFeatures } from './features';
 import { createLogger } from './logger';
 import { TargetSampler, type SamplingGate } from './sampler';
 import { SelfMetrics } from './self-metrics';
@@ -28,33 +27,24 @@ export interface StartOptions {
   sampling?: boolean;
   /** a pino logger to use instead of the default stderr JSON one */
   logger?: unknown;
+  /** a gate to use instead of the one the features give the target */
   gateFor?: (target: SidecarConfig['targets'][number]) => SamplingGate | undefined;
+  /** what the sidecar is made of (default: features.ts); tests swap a collector with withCollector */
+  features?: readonly Feature[];
+  /** false for one-shot CLI commands: no automatic action policies (default true) */
+  background?: boolean;
 }
 
-export interface Sidecar {
-  config: SidecarConfig;
-  service: SidecarService;
-  store: Store;
-  samplers: Map<string, TargetSampler>;
-  httpPort?: number;
-  grpcPort?: number;
-  log: Logger;
-  stop(): Promise<void>;
-}
-
-/** Feature modules (neon, vector, advisors) hook in here before the sidecar starts. */
-export const startupHooks: Array<(s: Sidecar) => void | Promise<void>> = [];
-export const gateFactories: Array<(target: SidecarConfig['targets'][number], log: Logger) => SamplingGate | undefined> = [];
+export type { Sidecar };
 
 /** The sampling gate a target gets (Neon: the API-driven one), for one-off commands like doctor. */
 export function gateForTarget(target: SidecarConfig['targets'][number], log: Logger): SamplingGate | undefined {
-  loadFeatureModules();
-  return gateFactories.map((f) => f(target, log)).find((g) => g !== undefined);
+  return assemble(sidecarFeatures).gateFor(target, log);
 }
 
 export async function startSidecar(opts: StartOptions = {}): Promise<Sidecar> {
-  loadFeatureModules();
-  const catalogProblems = validateCatalog(allCollectors());
+  const parts = assemble(opts.features ?? sidecarFeatures);
+  const catalogProblems = validateCatalog(parts);
   if (catalogProblems.length) {
     throw new Error(`the metric catalog does not match this build's collectors and handlers:\n  ${catalogProblems.join('\n  ')}`);
   }
@@ -78,10 +68,10 @@ export async function startSidecar(opts: StartOptions = {}): Promise<Sidecar> {
   const metrics = new SelfMetrics();
   const samplers = new Map<string, TargetSampler>();
   for (const t of config.targets) {
-    const gate = opts.gateFor?.(t) ?? gateFactories.map((f) => f(t, log)).find((g) => g !== undefined);
-    samplers.set(t.name, new TargetSampler(t, store, metrics, log.child({ target: t.name }), gate));
+    const gate = opts.gateFor?.(t) ?? parts.gateFor(t, log);
+    samplers.set(t.name, new TargetSampler(t, store, metrics, log.child({ target: t.name }), parts.collectors, gate));
   }
-  const service = new SidecarService(config, store, samplers, metrics, queryPoolOptions(opts.env ?? process.env));
+  const service = new SidecarService(config, store, samplers, metrics, parts, queryPoolOptions(opts.env ?? process.env));
   const closers: Array<() => Promise<void>> = [];
   const sidecar: Sidecar = {
     config,
@@ -89,6 +79,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<Sidecar> {
     store,
     samplers,
     log,
+    background: opts.background ?? true,
     stop: async () => {
       for (const c of closers.reverse()) {
         await c().catch(() => undefined);
@@ -110,7 +101,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<Sidecar> {
       sidecar.grpcPort = grpc.port;
       closers.push(grpc.stop);
     }
-    for (const hook of startupHooks) {
+    for (const hook of parts.startup) {
       await hook(sidecar);
     }
     if (opts.sampling !== false) {

@@ -7,7 +7,7 @@
  */
 import { metrics as catalogMetrics, type Compute, type MetricDef } from '../model/catalog';
 import type { Collector } from './collectors/types';
-import { hasHandler } from './engine/engine';
+import type { Handler } from './engine/context';
 
 function fieldsOf(c: Compute): { counters: string[]; gauges: string[]; by: string[] } {
   switch (c.op) {
@@ -24,7 +24,8 @@ function fieldsOf(c: Compute): { counters: string[]; gauges: string[]; by: strin
 }
 
 /** Problems as sentences; empty when every metric can be answered. */
-export function validateCatalog(collectors: Collector[], metrics: readonly MetricDef[] = catalogMetrics): string[] {
+export function validateCatalog(parts: { collectors: readonly Collector[]; handlers: ReadonlyMap<string, Handler> }, metrics: readonly MetricDef[] = catalogMetrics): string[] {
+  const { collectors, handlers } = parts;
   const byId = new Map(collectors.map((c) => [c.id, c]));
   const problems: string[] = [];
   for (const m of metrics) {
@@ -32,8 +33,8 @@ export function validateCatalog(collectors: Collector[], metrics: readonly Metri
     for (const { where, c } of computes) {
       const at = `metric ${m.id} (${where})`;
       if (c.op === 'custom') {
-        if (!hasHandler(c.handler)) {
-          problems.push(`${at}: handler "${c.handler}" is not registered (registerHandler in its feature module)`);
+        if (!handlers.has(c.handler)) {
+          problems.push(`${at}: handler "${c.handler}" is not registered (Feature.handlers of its feature module)`);
         }
         continue;
       }

@@ -1,16 +1,15 @@
 /**
- * Optional feature modules (vector, neon, advisors) register collectors, engine handlers, routes
- * and gates when loaded: the sidecar and every query worker load the same set.
+ * What the sidecar is made of: every feature, in startup order. app.ts assembles this list for
+ * sampling, routes and startup; each query worker assembles it too (its engine computes with the
+ * same handlers), picking the features the sidecar was started with by name.
  */
-export function loadFeatureModules(): void {
-  for (const m of ['./vector', './neon', './advisors', './plans']) {
-    try {
-      require(m);
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      if (err.code !== 'MODULE_NOT_FOUND' || !String(err.message).includes(m.slice(2))) {
-        throw e;
-      }
-    }
-  }
-}
+import { actionsFeature } from './actions';
+import { advisorsFeature } from './advisors';
+import { coreFeature } from './core';
+import type { Feature } from './feature';
+import { neonFeature } from './neon';
+import { plansFeature } from './plans';
+import { vectorFeature } from './vector';
+
+// actions start before advisors: the advisor's stop runs first, then the runners close
+export const sidecarFeatures: readonly Feature[] = [coreFeature, vectorFeature, neonFeature, actionsFeature, advisorsFeature, plansFeature];

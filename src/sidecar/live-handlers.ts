@@ -1,7 +1,7 @@
 /**
  * Metrics answered live from the target instead of from stored samples (a query plan is not a
  * sample): the service runs these on the main thread, where the targets' connections live, and
- * never in a query worker. A feature module registers one per custom handler id; the engine still
+ * never in a query worker. A feature gives one per custom handler id (Feature.live); it still
  * needs a (stored-data) handler of the same id for validateCatalog and for callers without a
  * service, which should say that the metric is live-only.
  */
@@ -21,8 +21,6 @@ export interface LiveRequest {
 
 export type LiveHandler = (svc: SidecarService, req: LiveRequest) => Promise<DataResponse>;
 
-export const liveHandlers = new Map<string, LiveHandler>();
-
-export function liveHandlerFor(metric: MetricDef): LiveHandler | undefined {
-  return metric.compute.op === 'custom' ? liveHandlers.get(metric.compute.handler) : undefined;
+export function liveHandlerFor(live: ReadonlyMap<string, LiveHandler>, metric: MetricDef): LiveHandler | undefined {
+  return metric.compute.op === 'custom' ? live.get(metric.compute.handler) : undefined;
 }

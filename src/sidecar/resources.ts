@@ -29,10 +29,7 @@ function distinct(values: Iterable<string>): Item[] {
     .map((v) => ({ value: v, label: v }));
 }
 
-/** Feature modules (advisors, vector) add their routes before the service is built. */
-export const extraRoutes = new Map<string, ResourceRoute>();
-
-export function resourceRoutes(): Map<string, ResourceRoute> {
+function coreRouteMap(): Map<string, ResourceRoute> {
   const routes = new Map<string, ResourceRoute>();
   routes.set('catalog', (svc) => ({ status: 200, body: svc.catalog() }));
   routes.set('targets', (svc) =>
@@ -122,8 +119,8 @@ export function resourceRoutes(): Map<string, ResourceRoute> {
     const report = await svc.health(p.get('target') ?? ctx.defaultTarget);
     return { status: 200, body: report };
   });
-  for (const [k, v] of extraRoutes) {
-    routes.set(k, v);
-  }
   return routes;
 }
+
+/** The core feature's routes; other features bring theirs through Feature.routes. */
+export const coreRoutes: Readonly<Record<string, ResourceRoute>> = Object.fromEntries(coreRouteMap());

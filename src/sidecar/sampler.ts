@@ -7,7 +7,6 @@
 import type { Logger } from 'pino';
 import type { Pool } from 'pg';
 import type { TargetConfig } from './config';
-import { allCollectors } from './collectors/registry';
 import type { Collector, TargetContext } from './collectors/types';
 import type { SelfMetrics } from './self-metrics';
 import { isStoreWriteError } from './store/faults';
@@ -73,11 +72,12 @@ export class TargetSampler {
     private readonly store: Store,
     private readonly metrics: SelfMetrics,
     private readonly log: Logger,
+    collectors: readonly Collector[],
     private readonly gate?: SamplingGate,
   ) {
     this.pool = createPool(target);
     this.status = { target: target.name, reachable: null, extensions: {}, unavailable: {}, failing: {} };
-    this.collectors = allCollectors().filter((c) => target.collectors[c.id]?.enabled !== false);
+    this.collectors = collectors.filter((c) => target.collectors[c.id]?.enabled !== false);
   }
 
   start(): void {

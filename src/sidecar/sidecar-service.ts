@@ -19,8 +19,9 @@ import { describeDbError } from './targets/connection';
 import { sharedRoleNote } from './targets/own-statements';
 import { versionProblem } from './targets/versions';
 import { checkRange } from './time-range';
-import { liveHandlerFor } from './live-handlers';
-import { resourceRoutes, type ResourceRoute } from './resources';
+import type { Assembly } from './feature';
+import { liveHandlerFor, type LiveHandler } from './live-handlers';
+import type { ResourceRoute } from './resources';
 import { PromExposition } from './prom/exposition';
 
 /** Grafana's "All" of a template variable ("*", "$__all", "") means no filter, not a name. */
@@ -47,7 +48,8 @@ interface PreparedQuery {
 export class SidecarService implements PgpulseService {
   readonly engine: Engine;
   readonly queries: QueryPool;
-  private readonly routes: Map<string, ResourceRoute>;
+  private readonly routes: ReadonlyMap<string, ResourceRoute>;
+  private readonly live: ReadonlyMap<string, LiveHandler>;
   private readonly exposition: PromExposition;
 
   constructor(
@@ -55,12 +57,15 @@ export class SidecarService implements PgpulseService {
     readonly store: Store,
     readonly samplers: Map<string, TargetSampler>,
     readonly metrics: SelfMetrics,
+    parts: Pick<Assembly, 'features' | 'handlers' | 'checks' | 'routes' | 'live'>,
     poolOptions: QueryPoolOptions = queryPoolOptions({}),
   ) {
-    this.engine = new Engine(store);
-    this.queries = new QueryPool(store, this.engine, poolOptions);
+    this.engine = new Engine(store, parts);
+    // workers load the same features by name: handlers are code, they cannot be sent to a thread
+    this.queries = new QueryPool(store, this.engine, poolOptions, parts.features);
     this.queries.onRefused = (status) => metrics.queryRefused.inc({ status: String(status) });
-    this.routes = resourceRoutes();
+    this.routes = parts.routes;
+    this.live = parts.live;
     this.exposition = new PromExposition(metrics.latest, config.metrics);
   }
 
@@ -93,12 +98,12 @@ export class SidecarService implements PgpulseService {
       }
     });
     // live metrics (query plans) ask the target itself: on this thread, where its connections are
-    const live = pending.filter((p) => liveHandlerFor(p.metric));
-    const stored = pending.filter((p) => !liveHandlerFor(p.metric));
+    const live = pending.filter((p) => liveHandlerFor(this.live, p.metric));
+    const stored = pending.filter((p) => !liveHandlerFor(this.live, p.metric));
     const liveAnswers = Promise.all(
       live.map(async (p) => {
         const started = process.hrtime.bigint();
-        const h = liveHandlerFor(p.metric)!;
+        const h = liveHandlerFor(this.live, p.metric)!;
         const res = await h(this, { metric: p.metric, query: p.request.query, range: p.request.range, notices: p.request.notices ?? [], signal: ctx.signal }).catch(
           (e: Error): DataResponse => ({ frames: [], error: `${p.metric.id}: ${e.message}`, status: 500, errorSource: 'plugin' }),
         );

@@ -1,10 +1,10 @@
 /**
- * Registers opt-in actions with the sidecar: one ActionRunner per target (refusing everything
- * but dry-runs unless the target's actions are enabled), the `actions` resource route (GET = audit
- * trail, POST = run or dry-run an action) and the automatic policies' timers.
+ * The actions feature: one ActionRunner per target (refusing everything but dry-runs unless the
+ * target's actions are enabled), the `actions` resource route (GET = audit trail, POST = run or
+ * dry-run an action) and the automatic policies' timers (not in one-shot CLI commands).
  */
-import { startupHooks, type Sidecar } from '../app';
-import { extraRoutes } from '../resources';
+import type { Feature, Sidecar } from '../feature';
+import type { ResourceRoute } from '../resources';
 import type { SidecarService } from '../sidecar-service';
 import { checkRange, parseTime } from '../time-range';
 import { auditList } from './audit';
@@ -13,12 +13,6 @@ import { PolicyEngine } from './policy';
 import { ActionRunner } from './runner';
 
 const runners = new WeakMap<SidecarService, Map<string, ActionRunner>>();
-let policiesEnabled = true;
-
-/** One-shot CLI commands start a sidecar in-process: they must not run automatic policies. */
-export function setPoliciesEnabled(on: boolean): void {
-  policiesEnabled = on;
-}
 
 export function actionRunners(s: { service: SidecarService }): Map<string, ActionRunner> {
   return runners.get(s.service) ?? new Map();
@@ -37,7 +31,7 @@ export function setupActions(sidecar: Sidecar): void {
     }
     const runner = new ActionRunner(sampler.target, sidecar.store, cfg, sampler.pool, sidecar.log.child({ target: name, part: 'actions' }), () => sampler.mayContact());
     byTarget.set(name, runner);
-    if (policiesEnabled && !(cfg instanceof Error) && cfg.policies.length > 0) {
+    if (sidecar.background && !(cfg instanceof Error) && cfg.policies.length > 0) {
       const engine = new PolicyEngine(runner, cfg, sampler.pool);
       let busy = false;
       const t = setInterval(() => {
@@ -68,7 +62,7 @@ export function setupActions(sidecar: Sidecar): void {
   };
 }
 
-extraRoutes.set('actions', async (svc, params, ctx) => {
+const actionsRoute: ResourceRoute = async (svc, params, ctx) => {
   const body = (ctx as { body?: unknown }).body;
   const method = ((ctx as { method?: string }).method ?? 'GET').toUpperCase();
   const wanted = params.get('target') ?? (body && typeof body === 'object' ? ((body as { target?: unknown }).target as string | undefined) : undefined);
@@ -128,6 +122,10 @@ extraRoutes.set('actions', async (svc, params, ctx) => {
   }
   const outcome = await runner.run(request, trigger);
   return { status: outcome.httpStatus, body: outcome.status === 'refused' || outcome.status === 'failed' ? { ...outcome, error: outcome.message } : outcome };
-});
+};
 
-startupHooks.push((s) => setupActions(s));
+export const actionsFeature: Feature = {
+  name: 'actions',
+  routes: { actions: actionsRoute },
+  startup: setupActions,
+};

@@ -141,9 +141,8 @@ export async function openClient(opts: { progress: Progress; sample: boolean; wa
   }
   const config = loadConfig(env);
   opts.progress.step('starting pgpulse in-process');
-  const { setPoliciesEnabled } = await import('../actions');
-  setPoliciesEnabled(false); // one-shot commands never run automatic policies
-  const sidecar = await startSidecar({ config, http: false, grpc: false, sampling: false, logger: oneShotLogger() });
+  // one-shot commands never run automatic policies
+  const sidecar = await startSidecar({ config, http: false, grpc: false, sampling: false, background: false, logger: oneShotLogger() });
   if (opts.sample) {
     for (const [name, s] of sidecar.samplers) {
       opts.progress.step(`sampling ${name}`);

@@ -205,10 +205,9 @@ export async function runAct(argv: string[]): Promise<number> {
     if (!config.targets.some((t) => t.name === target)) {
       throw new UsageError(`unknown target "${target}": configured targets are ${config.targets.map((t) => t.name).join(', ')}`);
     }
-    const { setPoliciesEnabled, actionRunners } = await import('../actions');
-    setPoliciesEnabled(false);
+    const { actionRunners } = await import('../actions');
     const { startSidecar } = await import('../app');
-    const sc = await startSidecar({ config, http: false, grpc: false, sampling: false, logger: oneShotLogger() });
+    const sc = await startSidecar({ config, http: false, grpc: false, sampling: false, background: false, logger: oneShotLogger() });
     try {
       const runner = actionRunners(sc).get(target);
       if (!runner) {

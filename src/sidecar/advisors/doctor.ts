@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { startSidecar } from '../app';
+import { gateForTarget, startSidecar } from '../app';
 import { oneShotLogger } from '../cli/console-log';
 import type { SidecarConfig, TargetConfig } from '../config';
 import { parseActionsConfig } from '../actions/config';
@@ -59,7 +59,6 @@ async function neonVerdict(t: TargetConfig): Promise<{ allowed: boolean; reason?
   if (!t.neon) {
     return undefined;
   }
-  const { gateForTarget } = await import('../app');
   const { createLogger } = await import('../logger');
   const gate = gateForTarget(t, createLogger('silent'));
   if (!gate?.mayContact) {
@@ -176,8 +175,6 @@ async function diagnoseTarget(t: TargetConfig, progress: Progress): Promise<Targ
   progress.step(`${t.name}: one sampling cycle`);
   const dir = mkdtempSync(join(tmpdir(), 'pgpulse-doctor-'));
   try {
-    const { setPoliciesEnabled } = await import('../actions');
-    setPoliciesEnabled(false);
     const config: SidecarConfig = {
       token: 'doctor',
       dataDir: dir,
@@ -190,7 +187,7 @@ async function diagnoseTarget(t: TargetConfig, progress: Progress): Promise<Targ
       logLevel: 'silent',
       targets: [t],
     };
-    const sc = await startSidecar({ config, http: false, grpc: false, sampling: false, logger: oneShotLogger() });
+    const sc = await startSidecar({ config, http: false, grpc: false, sampling: false, background: false, logger: oneShotLogger() });
     try {
       const s = sc.samplers.get(t.name);
       await s?.runCycle(true);

@@ -1,21 +1,15 @@
 /**
- * The advisors feature module, loaded by app.ts at startup: the `recommendations` and
- * `findings_count` metrics, the `recommendations` resource route, the periodic evaluation that
- * records finding_raised / finding_cleared events, and (through ../actions) opt-in actions.
+ * The advisors feature: the `recommendations` and `findings_count` metrics, the `recommendations`
+ * resource route and the periodic evaluation that records finding_raised / finding_cleared events.
  */
-import { startupHooks } from '../app';
-import { registerHandler } from '../engine/engine';
-import { extraRoutes } from '../resources';
+import type { Feature } from '../feature';
+import type { ResourceRoute } from '../resources';
 import { bySeverity, healthScore, openFindings } from './findings-store';
 import { findingsCount, recommendations } from './handlers';
 import { AdvisorRuntime, advisorRuntime, attachRuntime } from './runtime';
 import { severities } from './types';
-import '../actions';
 
-registerHandler('recommendations', recommendations);
-registerHandler('findings_count', findingsCount);
-
-extraRoutes.set('recommendations', async (svc, params, ctx) => {
+const recommendationsRoute: ResourceRoute = async (svc, params, ctx) => {
   const { target, error } = svc.resolveTarget(params.get('target') ?? undefined, ctx);
   if (!target) {
     return { status: 404, body: { error } };
@@ -56,18 +50,23 @@ extraRoutes.set('recommendations', async (svc, params, ctx) => {
       findings,
     },
   };
-});
+};
 
-startupHooks.push((sidecar) => {
-  const rt = new AdvisorRuntime(sidecar);
-  attachRuntime(sidecar, rt);
-  rt.start();
-  const stop = sidecar.stop;
-  sidecar.stop = async () => {
-    await rt.stop();
-    await stop();
-  };
-});
+export const advisorsFeature: Feature = {
+  name: 'advisors',
+  handlers: { recommendations, findings_count: findingsCount },
+  routes: { recommendations: recommendationsRoute },
+  startup: (sidecar) => {
+    const rt = new AdvisorRuntime(sidecar);
+    attachRuntime(sidecar, rt);
+    rt.start();
+    const stop = sidecar.stop;
+    sidecar.stop = async () => {
+      await rt.stop();
+      await stop();
+    };
+  },
+};
 
 export { advisorRuntime } from './runtime';
 export { evaluateFindings } from './evaluate';

@@ -3,7 +3,7 @@
  * records findings (raised/cleared events) and never wakes a sleeping Neon compute — the only
  * database work, the hypopg proof, runs only while the target is being sampled anyway.
  */
-import type { Sidecar } from '../app';
+import type { Sidecar } from '../feature';
 import type { TargetSampler } from '../sampler';
 import { evaluateFindings, type Evaluation } from './evaluate';
 import { recordFindings } from './findings-store';

@@ -7,22 +7,6 @@ import { HELP, USAGE } from './help';
 
 type Command = (argv: string[]) => Promise<number | void>;
 
-function optional(module: string, fn: string): Command {
-  return async (argv) => {
-    let mod: Record<string, unknown>;
-    try {
-      mod = require(module) as Record<string, unknown>;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') {
-        process.stderr.write(`pgpulse: this build has no ${fn.replace(/^run/, '').toLowerCase()} command\n`);
-        return 2;
-      }
-      throw e;
-    }
-    return (mod[fn] as Command)(argv);
-  };
-}
-
 const commands: Record<string, Command> = {
   serve: async (argv) => (await import('./serve')).runServe(argv),
   demo: async (argv) => {
@@ -33,10 +17,10 @@ const commands: Record<string, Command> = {
     return (await import('./demo')).runDemo();
   },
   top: async (argv) => (await import('../top/cli')).runTop(argv),
-  doctor: optional('../advisors/cli', 'runDoctor'),
-  advise: optional('../advisors/cli', 'runAdvise'),
-  report: optional('../advisors/cli', 'runReport'),
-  act: optional('../advisors/cli', 'runAct'),
+  doctor: async (argv) => (await import('../advisors/cli')).runDoctor(argv),
+  advise: async (argv) => (await import('../advisors/cli')).runAdvise(argv),
+  report: async (argv) => (await import('../advisors/cli')).runReport(argv),
+  act: async (argv) => (await import('../advisors/cli')).runAct(argv),
 };
 
 const wantsHelp = (argv: string[]) => argv.some((a) => a === '--help' || a === '-h');

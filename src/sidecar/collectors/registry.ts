@@ -1,25 +1,14 @@
 /**
- * Every collector the sampler runs: the catalog's SQL collectors plus code-driven ones registered
- * by feature modules (vector, neon).
+ * The core collectors: one per catalog SQL collector. Feature modules (vector, neon) bring their
+ * code-driven ones through their Feature.
  */
 import { collectorSpecs } from '../../model/catalog/collectors';
 import { sqlCollector } from './sql-collector';
 import { fetchNewStatementTexts, withoutOwnStatements } from './statement-texts';
 import type { Collector } from './types';
 
-const extra: Collector[] = [];
-
-export function registerCollector(c: Collector): void {
-  const at = extra.findIndex((e) => e.id === c.id);
-  if (at >= 0) {
-    extra[at] = c;
-  } else {
-    extra.push(c);
-  }
-}
-
-export function allCollectors(): Collector[] {
-  const base = collectorSpecs.map((spec) => {
+export function catalogCollectors(): Collector[] {
+  return collectorSpecs.map((spec) => {
     const c = sqlCollector(spec);
     if (spec.id === 'statements') {
       const collect = c.collect.bind(c);
@@ -35,5 +24,4 @@ export function allCollectors(): Collector[] {
     }
     return c;
   });
-  return [...base, ...extra];
 }

@@ -5,43 +5,11 @@ import { findMetric, filterLabels, type MetricDef } from '../../model/catalog';
 import type { DataResponse, Frame } from '../../model/frames';
 import type { Store } from '../store/store';
 import type { LabelFilter } from '../store/types';
-import type { EngineContext, Handler, ResolvedQuery } from './context';
+import type { EngineParts } from '../feature';
+import type { EngineContext, ResolvedQuery } from './context';
 import { evaluateGeneric } from './generic';
-import { connectionUtilization, events, samplerStaleness } from './handlers/health';
-import { indexUsage, tableStats } from './handlers/relations';
-import { slowStatements, topQueries } from './handlers/statements';
-import { replicationStandbys } from './handlers/replication';
-import { replicationSlots } from './handlers/vitals';
-import { ioTime, oldestSessions, sequences, sequenceUsedRatio, vacuumProgress } from './handlers/vital-signs';
 import { hasNoData, notify, withNotices, type NoticeInput } from './notices';
 import { grid, stepFor } from './steps';
-
-const handlers = new Map<string, Handler>([
-  ['slow_statements', slowStatements],
-  ['top_queries', topQueries],
-  ['index_usage', indexUsage],
-  ['table_stats', tableStats],
-  ['connection_utilization', connectionUtilization],
-  ['sampler_staleness', samplerStaleness],
-  ['events', events],
-  ['replication_slots', replicationSlots],
-  ['io_time', ioTime],
-  ['vacuum_progress', vacuumProgress],
-  ['oldest_sessions', oldestSessions],
-  ['sequence_used_ratio', sequenceUsedRatio],
-  ['sequences', sequences],
-  ['replication_standbys', replicationStandbys],
-]);
-
-/** whether a custom compute's handler is registered (validateCatalog) */
-export function hasHandler(id: string): boolean {
-  return handlers.has(id);
-}
-
-/** Feature modules (vector, advisors, neon) add their computations here. */
-export function registerHandler(id: string, h: Handler): void {
-  handlers.set(id, h);
-}
 
 export interface EngineRequest {
   query: ResolvedQuery;
@@ -54,12 +22,6 @@ export interface EngineRequest {
   notices?: NoticeInput[];
 }
 
-/**
- * Checks feature modules run before a metric is computed: they may add frame notices (a partial
- * answer, and why) or return an error that replaces the answer (nothing can be computed).
- */
-export const metricChecks: Array<(ctx: EngineContext) => string | undefined> = [];
-
 /** the compute a query uses: a variant when its filter is set */
 export function pickCompute(metric: MetricDef, q: Partial<ResolvedQuery>) {
   for (const v of metric.variants ?? []) {
@@ -70,8 +32,12 @@ export function pickCompute(metric: MetricDef, q: Partial<ResolvedQuery>) {
   return metric.compute;
 }
 
+/** Computes with exactly the handlers and checks it is given (Assembly of the features). */
 export class Engine {
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    private readonly parts: EngineParts,
+  ) {}
 
   run(req: EngineRequest): DataResponse {
     const metric = findMetric(req.query.metric);
@@ -103,7 +69,7 @@ export class Engine {
       fromAlert: req.fromAlert ?? false,
       notices,
     };
-    for (const check of metricChecks) {
+    for (const check of this.parts.checks) {
       const error = check(ctx);
       if (error) {
         return { frames: [], error, status: 403, errorSource: 'downstream' };
@@ -112,7 +78,7 @@ export class Engine {
     const compute = pickCompute(metric, req.query);
     let frames: Frame[];
     if (compute.op === 'custom') {
-      const h = handlers.get(compute.handler);
+      const h = this.parts.handlers.get(compute.handler);
       if (!h) {
         return { frames: [], error: `metric ${metric.id} is not available in this build (no handler ${compute.handler})`, status: 501, errorSource: 'plugin' };
       }

@@ -100,6 +100,8 @@ export class QueryPool {
     /** the main thread's engine: used when there are no workers, or the history is only readable in memory */
     private readonly inProcess: Engine,
     readonly options: QueryPoolOptions,
+    /** names of the features the workers' engines assemble (features.ts) */
+    private readonly features: readonly string[],
   ) {}
 
   stats(): QueryPoolStats {
@@ -212,7 +214,7 @@ export class QueryPool {
     const isTs = extname(__filename) === '.ts';
     const file = join(__dirname, `query-worker${isTs ? '.ts' : '.js'}`);
     const cancel = new Int32Array(new SharedArrayBuffer(4));
-    const workerData = { file: this.store.file, cancel: cancel.buffer };
+    const workerData = { file: this.store.file, cancel: cancel.buffer, features: [...this.features] };
     // under tsx (tests, dev) a worker does not inherit the TypeScript loader: register it first
     const worker = isTs
       ? new Worker(`require(${JSON.stringify(require.resolve('tsx/cjs'))}); require(${JSON.stringify(file)});`, { eval: true, workerData })

@@ -5,7 +5,8 @@
  */
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { loadFeatureModules } from '../features';
+import { assemble } from '../feature';
+import { sidecarFeatures } from '../features';
 import { Store } from '../store/store';
 import { runWithinBudget, type QueryBudget } from './budget';
 import { Engine, type EngineRequest } from './engine';
@@ -20,6 +21,8 @@ interface Init {
   file: string;
   /** slot 0 holds the id of the job the main thread wants cancelled */
   cancel: SharedArrayBuffer;
+  /** the features of the sidecar that started this worker */
+  features: string[];
 }
 
 const init = workerData as Init;
@@ -30,14 +33,14 @@ try {
 } catch {
   /* not permitted here: the queue and budget still bound the work */
 }
-loadFeatureModules();
+const parts = assemble(sidecarFeatures.filter((f) => init.features.includes(f.name)));
 let store: Store | undefined;
 let engine: Engine | undefined;
 
 function open(): { store: Store; engine: Engine } {
   if (!store || !engine) {
     store = new Store(init.file, { reader: true });
-    engine = new Engine(store);
+    engine = new Engine(store, parts);
   }
   return { store, engine };
 }

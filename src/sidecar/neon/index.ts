@@ -1,18 +1,16 @@
 /**
- * Neon awareness, loaded by app.ts at startup: the sampling gate for targets with a `neon`
- * config, the LFC and activity collectors, and the engine handlers of the Neon metrics.
+ * The Neon feature: the sampling gate for targets with a `neon` config, the LFC and activity
+ * collectors, the engine handlers of the Neon metrics, the grant check and endpoint discovery.
  */
 import type { Logger } from 'pino';
-import { gateFactories, startupHooks, type Sidecar } from '../app';
-import { registerCollector } from '../collectors/registry';
 import type { TargetConfig } from '../config';
-import { metricChecks, registerHandler } from '../engine/engine';
+import type { Feature, Sidecar } from '../feature';
 import { neonGrantCheck } from './grants';
 import { minCuForWorkingSet } from './sizing';
 import { computeCost, forecastRatio } from './cost';
 import { activePeriodsTable, coldStartTable, computeTimeline } from './timeline';
 import { autoscaling, timeAtMax } from './autoscaling';
-import { registerNeonDiscovery } from './discovery';
+import { neonEndpointsRoute } from './discovery';
 import { lastValues } from './last-values';
 import { NeonApiClient } from './api-client';
 import { neonActivityCollector, neonClientsCollector } from './activity-collector';
@@ -53,31 +51,24 @@ export function attachNeonGates(sidecar: Sidecar): void {
   }
 }
 
-let registered = false;
-
-export function registerNeon(): void {
-  if (registered) {
-    return;
-  }
-  registered = true;
-  gateFactories.push((target, log) => createNeonGate(target, log));
-  startupHooks.push(attachNeonGates);
-  registerCollector(neonLfcCollector());
-  registerCollector(neonActivityCollector());
-  registerCollector(neonClientsCollector());
-  registerHandler('neon_effective_hit_ratio', effectiveHitRatio);
-  registerHandler('neon_compute_state', computeState);
-  registerHandler('neon_min_cu_for_working_set', minCuForWorkingSet);
-  registerHandler('neon_compute_cost', computeCost);
-  registerHandler('neon_compute_forecast_ratio', forecastRatio);
-  registerHandler('neon_compute_timeline', computeTimeline);
-  registerHandler('neon_active_periods', activePeriodsTable);
-  registerHandler('neon_autoscaling', autoscaling);
-  registerHandler('neon_time_at_max_cu', timeAtMax);
-  registerHandler('neon_last_values', lastValues);
-  registerHandler('neon_resume_cold_start', coldStartTable);
-  metricChecks.push(neonGrantCheck);
-  registerNeonDiscovery();
-}
-
-registerNeon();
+export const neonFeature: Feature = {
+  name: 'neon',
+  collectors: [neonLfcCollector(), neonActivityCollector(), neonClientsCollector()],
+  handlers: {
+    neon_effective_hit_ratio: effectiveHitRatio,
+    neon_compute_state: computeState,
+    neon_min_cu_for_working_set: minCuForWorkingSet,
+    neon_compute_cost: computeCost,
+    neon_compute_forecast_ratio: forecastRatio,
+    neon_compute_timeline: computeTimeline,
+    neon_active_periods: activePeriodsTable,
+    neon_autoscaling: autoscaling,
+    neon_time_at_max_cu: timeAtMax,
+    neon_last_values: lastValues,
+    neon_resume_cold_start: coldStartTable,
+  },
+  checks: [neonGrantCheck],
+  routes: { neon_endpoints: neonEndpointsRoute },
+  gate: (target, log) => createNeonGate(target, log),
+  startup: attachNeonGates,
+};

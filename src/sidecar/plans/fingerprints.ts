@@ -10,7 +10,7 @@
  */
 import type { Logger } from 'pino';
 import type { ResolvedQuery } from '../engine/context';
-import { Engine } from '../engine/engine';
+import type { Engine } from '../engine/engine';
 import type { Store } from '../store/store';
 import { findStatements, PlanError } from './explain';
 import type { TargetPlans } from './runtime';
@@ -44,6 +44,8 @@ export class FingerprintSampler {
     private readonly plans: TargetPlans,
     private readonly store: Store,
     private readonly log: Logger,
+    /** the sidecar's engine: top_queries is a core handler */
+    private readonly engine: Engine,
   ) {}
 
   start(): void {
@@ -67,7 +69,7 @@ export class FingerprintSampler {
   topStatements(now = Date.now()): Array<{ queryid: string; database: string }> {
     const t = this.plans.sampler.target;
     const window = Math.max(this.plans.cfg.sampleIntervalMs, 900_000);
-    const res = new Engine(this.store).run({
+    const res = this.engine.run({
       query: { refId: 'P', metric: 'top_queries', target: t.name, topN: this.plans.cfg.sampleTopN, orderBy: 'total_time' } as ResolvedQuery,
       range: { from: now - window, to: now },
       targetIntervalMs: t.intervalMs,

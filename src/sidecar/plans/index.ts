@@ -1,12 +1,11 @@
 /**
- * The plans feature module, loaded by features.ts: the query_plan / query_plan_graph metrics
- * (answered live from the target, see live-handlers.ts), plan fingerprint sampling with
- * plan_changed events, and (through ../actions) the opt-in explain_analyze action.
+ * The plans feature: the query_plan / query_plan_graph metrics (answered live from the target,
+ * see live-handlers.ts) and plan fingerprint sampling with plan_changed events. The opt-in
+ * explain_analyze action lives with the other actions (../actions).
  */
-import { startupHooks } from '../app';
-import { registerHandler } from '../engine/engine';
+import type { Feature } from '../feature';
 import { noticeMeta, normalizeNotices, type NoticeInput } from '../engine/notices';
-import { liveHandlers, type LiveRequest } from '../live-handlers';
+import type { LiveHandler, LiveRequest } from '../live-handlers';
 import type { SidecarService } from '../sidecar-service';
 import type { DataResponse, Frame } from '../../model/frames';
 import { METHOD_TEXT, PlanError, type PlanResult } from './explain';
@@ -17,8 +16,6 @@ import { flattenPlan, nodeGraphFrames, nodeTableFields, planFingerprint } from '
 // worker, the /metrics gauges) gets this notice instead of an empty table.
 const liveOnly = (id: string) => () =>
   [{ name: id, meta: { notices: [{ severity: 'error' as const, text: `${id} is explained live by the sidecar service; it cannot be computed from stored samples` }] }, fields: [] }];
-registerHandler('query_plan', liveOnly('query_plan'));
-registerHandler('query_plan_graph', liveOnly('query_plan_graph'));
 
 async function planFor(svc: SidecarService, req: LiveRequest): Promise<{ result?: PlanResult; error?: DataResponse; notices: NoticeInput[] }> {
   const notices = [...req.notices];
@@ -61,7 +58,7 @@ function executedText(r: PlanResult): string {
   return `-- queryid ${r.statement.queryid} in database ${r.statement.datname} (role ${r.statement.rolname}), plan fingerprint ${planFingerprint(r.plan)}\n${r.statement.text}`;
 }
 
-liveHandlers.set('query_plan', async (svc, req) => {
+const queryPlan: LiveHandler = async (svc, req) => {
   const { result, error, notices } = await planFor(svc, req);
   if (!result) {
     return error as DataResponse;
@@ -73,16 +70,21 @@ liveHandlers.set('query_plan', async (svc, req) => {
     fields: nodeTableFields(flattenPlan(result.plan)),
   };
   return { frames: withMeta([frame], notices, executedText(result)) };
-});
+};
 
-liveHandlers.set('query_plan_graph', async (svc, req) => {
+const queryPlanGraph: LiveHandler = async (svc, req) => {
   const { result, error, notices } = await planFor(svc, req);
   if (!result) {
     return error as DataResponse;
   }
   return { frames: withMeta(nodeGraphFrames(flattenPlan(result.plan), req.query.refId), notices, executedText(result)) };
-});
+};
 
-startupHooks.push((sidecar) => setupPlans(sidecar, true));
+export const plansFeature: Feature = {
+  name: 'plans',
+  handlers: { query_plan: liveOnly('query_plan'), query_plan_graph: liveOnly('query_plan_graph') },
+  live: { query_plan: queryPlan, query_plan_graph: queryPlanGraph },
+  startup: (sidecar) => setupPlans(sidecar, true),
+};
 
 export { plansOf } from './runtime';

@@ -4,7 +4,8 @@
  * fingerprint sampler of each target.
  */
 import type { Logger } from 'pino';
-import type { Sidecar } from '../app';
+import type { Sidecar } from '../feature';
+import type { Engine } from '../engine/engine';
 import type { TargetSampler } from '../sampler';
 import type { Store } from '../store/store';
 import { parsePlansConfig, type PlansConfig } from './config';
@@ -23,9 +24,10 @@ export class TargetPlans {
     readonly cfg: PlansConfig,
     store: Store,
     log: Logger,
+    engine: Engine,
   ) {
     this.pools = new DatabasePools(sampler.target);
-    this.fingerprints = cfg.sampleTopN > 0 ? new FingerprintSampler(this, store, log) : undefined;
+    this.fingerprints = cfg.sampleTopN > 0 ? new FingerprintSampler(this, store, log, engine) : undefined;
   }
 
   /** the plan of a queryid, explained at most once per CACHE_MS */
@@ -83,7 +85,7 @@ export function setupPlans(sidecar: Sidecar, startSampling: boolean): void {
       sidecar.log.warn({ target: name }, (e as Error).message);
       cfg = { ...parsePlansConfig({ ...sampler.target, plans: {} }), sampleTopN: 0 };
     }
-    const tp = new TargetPlans(sampler, cfg, sidecar.store, sidecar.log.child({ target: name, part: 'plans' }));
+    const tp = new TargetPlans(sampler, cfg, sidecar.store, sidecar.log.child({ target: name, part: 'plans' }), sidecar.service.engine);
     byTarget.set(name, tp);
     if (startSampling) {
       tp.fingerprints?.start();

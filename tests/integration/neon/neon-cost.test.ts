@@ -10,7 +10,6 @@ import { startTestSidecar } from '../../support/sidecar';
 import { startFakeNeonApi } from '../../support/neon-api';
 import { freePort } from '../../support/pg';
 import { NEON_USAGE } from '../../../src/sidecar/neon/gate';
-import '../../../src/sidecar/neon';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const HOUR = 3_600_000;

@@ -15,13 +15,13 @@ import { startPostgres, type TestPostgres } from '../../support/pg';
 import { startTestSidecar, type TestSidecar } from '../../support/sidecar';
 import { startFakeNeonApi, type FakeNeonApi } from '../../support/neon-api';
 import { startCountingProxy, type CountingProxy } from './tcp-proxy';
-import { registerCollector } from '../../../src/sidecar/collectors/registry';
+import { withCollector } from '../../../src/sidecar/feature';
+import { sidecarFeatures } from '../../../src/sidecar/features';
 import { NeonApiClient } from '../../../src/sidecar/neon/api-client';
 import { NeonGate, gatesByTarget } from '../../../src/sidecar/neon/gate';
 import { neonLfcCollector } from '../../../src/sidecar/neon/lfc-collector';
 import { IDLE_BY_DESIGN } from '../../../src/sidecar/engine/handlers/health';
 import type { TargetConfig } from '../../../src/sidecar/config';
-import '../../../src/sidecar/neon';
 
 let pg: TestPostgres;
 let api: FakeNeonApi;
@@ -218,9 +218,9 @@ test('LFC collector over a neon-compatible stand-in: hit ratio, effective ratio,
                UNION ALL SELECT 'file_cache_chunk_size_pages', 128 FROM lfc_state`);
   await app('CREATE FUNCTION approximate_working_set_size_seconds(duration integer default null) RETURNS integer LANGUAGE sql AS $$ SELECT ws_pages FROM public.lfc_state $$');
   await app('CREATE TABLE big AS SELECT g AS id, repeat(md5(g::text), 8) AS pad FROM generate_series(1, 20000) g');
-  registerCollector(neonLfcCollector({ assumeExtension: true }));
   api.state = 'active';
-  const s = await startTestSidecar({ targets: [neonTarget()], intervalMs: 250, sampling: false });
+  const features = withCollector(sidecarFeatures, neonLfcCollector({ assumeExtension: true }));
+  const s = await startTestSidecar({ targets: [neonTarget()], intervalMs: 250, sampling: false, extra: { features } });
   const blocks = async () => {
     const r = await pg.query<{ n: string }>('SELECT sum(blks_hit + blks_read)::text AS n FROM pg_stat_database');
     return Number(r[0].n);
@@ -273,7 +273,6 @@ test('LFC collector over a neon-compatible stand-in: hit ratio, effective ratio,
     const used2 = await one('neon_lfc_used_bytes');
     assert.equal(used2[used2.length - 1], 5 * 128 * 8192);
   } finally {
-    registerCollector(neonLfcCollector());
     await s.destroy();
   }
 });

@@ -15,11 +15,11 @@ import assert from 'node:assert/strict';
 import { startPostgres, type TestPostgres } from '../../support/pg';
 import { startTestSidecar, type TestSidecar } from '../../support/sidecar';
 import { startFakeNeonApi, type FakeNeonApi } from '../../support/neon-api';
-import { registerCollector } from '../../../src/sidecar/collectors/registry';
+import { withCollector } from '../../../src/sidecar/feature';
+import { sidecarFeatures } from '../../../src/sidecar/features';
 import { neonLfcCollector } from '../../../src/sidecar/neon/lfc-collector';
 import { minCuFor } from '../../../src/sidecar/neon/sizing';
 import { advisorRuntime } from '../../../src/sidecar/advisors/runtime';
-import '../../../src/sidecar/neon';
 
 let pg: TestPostgres;
 let api: FakeNeonApi;
@@ -61,7 +61,6 @@ before(async () => {
   await pg.query("ALTER DATABASE app SET neon.file_cache_size_limit = '1536'; ALTER DATABASE app SET neon.max_cluster_size = '10240'");
   api = await startFakeNeonApi({ state: 'active' });
   await pg.query(`ALTER DATABASE app SET neon.endpoint_id = '${api.endpointId}'`);
-  registerCollector(neonLfcCollector({ assumeExtension: 'neon', assumeNeonUtils: 'neon_utils' }));
   s = await startTestSidecar({
     targets: [
       {
@@ -72,11 +71,11 @@ before(async () => {
     ],
     intervalMs: 250,
     sampling: false,
+    extra: { features: withCollector(sidecarFeatures, neonLfcCollector({ assumeExtension: 'neon', assumeNeonUtils: 'neon_utils' })) },
   });
 });
 
 after(async () => {
-  registerCollector(neonLfcCollector());
   await s?.destroy();
   await api?.close();
   await pg?.destroy();

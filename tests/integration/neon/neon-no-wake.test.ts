@@ -19,7 +19,6 @@ import { openClient, Progress } from '../../../src/sidecar/advisors/cli-support'
 import { buildReport } from '../../../src/sidecar/advisors/report';
 import { actionRunners } from '../../../src/sidecar/actions';
 import type { SidecarConfig, TargetConfig } from '../../../src/sidecar/config';
-import '../../../src/sidecar/neon';
 
 let pg: TestPostgres;
 let api: FakeNeonApi;

@@ -13,7 +13,6 @@ import { startFakeNeonApi, type FakeNeonApi } from '../../support/neon-api';
 import { startCountingProxy, type CountingProxy } from './tcp-proxy';
 import { TIMELINE_STATES } from '../../../src/sidecar/neon/timeline';
 import { gatesByTarget } from '../../../src/sidecar/neon/gate';
-import '../../../src/sidecar/neon';
 
 let pg: TestPostgres;
 let api: FakeNeonApi;

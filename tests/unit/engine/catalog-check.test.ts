@@ -1,20 +1,20 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { metrics, type MetricDef } from '../../../src/model/catalog';
-import { loadFeatureModules } from '../../../src/sidecar/app';
 import { validateCatalog } from '../../../src/sidecar/catalog-check';
-import { allCollectors } from '../../../src/sidecar/collectors/registry';
+import { assemble } from '../../../src/sidecar/feature';
+import { sidecarFeatures } from '../../../src/sidecar/features';
 
-loadFeatureModules();
+const parts = assemble(sidecarFeatures);
 
 test('every catalog metric names fields, labels and handlers its collector really has', () => {
-  assert.deepEqual(validateCatalog(allCollectors()), []);
+  assert.deepEqual(validateCatalog(parts), []);
 });
 
 test('a misspelt compute field fails the check, naming the metric and the field', () => {
   const tps = metrics.find((m) => m.id === 'tps') as MetricDef;
   const typo: MetricDef = { ...tps, compute: { op: 'rate', collector: 'database', fields: [{ field: 'xact_comit', name: 'commits' }], by: ['datname'] } };
-  const problems = validateCatalog(allCollectors(), [typo]);
+  const problems = validateCatalog(parts, [typo]);
   assert.equal(problems.length, 1);
   assert.match(problems[0], /metric tps .*no counter "xact_comit"/);
 });
@@ -27,7 +27,7 @@ test('a rate over a gauge, a group-by on a non-key label, an unknown handler and
     { ...base, id: 'h', compute: { op: 'custom', handler: 'no_such_handler', collector: 'server' } },
     { ...base, id: 'c', compute: { op: 'gauge', collector: 'nope' as 'server', fields: [{ field: 'x', name: 'x' }], by: [], rowAgg: 'sum', stepAgg: 'last' } },
   ];
-  const problems = validateCatalog(allCollectors(), bad);
+  const problems = validateCatalog(parts, bad);
   assert.equal(problems.length, 4, problems.join('\n'));
   assert.match(problems[0], /metric g .*"numbackends" .* is a gauge/);
   assert.match(problems[1], /metric b .*cannot group by "relname"/);

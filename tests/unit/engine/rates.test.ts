@@ -9,8 +9,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Engine } from '../../../src/sidecar/engine/engine';
 import type { ResolvedQuery } from '../../../src/sidecar/engine/context';
+import { assemble } from '../../../src/sidecar/feature';
 import { Store } from '../../../src/sidecar/store/store';
-import '../../../src/sidecar/vector';
+import { vectorFeature } from '../../../src/sidecar/vector';
+
+const parts = assemble([vectorFeature]);
 
 function tmpStore() {
   const dir = mkdtempSync(join(tmpdir(), 'pgpulse-rates-'));
@@ -20,7 +23,7 @@ function tmpStore() {
 const T0 = 1_700_000_000_000;
 
 function run(store: Store, metric: string, from: number, to: number, stepMs: number, extra: Record<string, unknown> = {}) {
-  return new Engine(store).run({ query: { refId: 'A', metric, target: 't', ...extra } as ResolvedQuery, range: { from, to }, intervalMs: stepMs, targetIntervalMs: 1000 });
+  return new Engine(store, parts).run({ query: { refId: 'A', metric, target: 't', ...extra } as ResolvedQuery, range: { from, to }, intervalMs: stepMs, targetIntervalMs: 1000 });
 }
 
 test('vector_calls at a step shorter than the statements interval: the true rate in every step, no alternating nulls', () => {

@@ -24,7 +24,8 @@ import type { ResolvedQuery } from '../../../src/sidecar/engine/context';
 import type { TargetConfig } from '../../../src/sidecar/config';
 import type { TargetContext } from '../../../src/sidecar/collectors/types';
 import { startFakeNeonApi } from '../../support/neon-api';
-import '../../../src/sidecar/neon';
+import { assemble } from '../../../src/sidecar/feature';
+import { neonFeature } from '../../../src/sidecar/neon';
 
 const S = 1000;
 const H = 3_600_000;
@@ -104,7 +105,7 @@ test("pgpulse's share: exact CU-hours from the time only pgpulse used the comput
     await gate2.allow(target); // records 30 s
     await gate2.allow(target);
 
-    const r = new Engine(store).run({
+    const r = new Engine(store, assemble([neonFeature])).run({
       query: { refId: 'A', metric: 'neon_compute_cost', target: 't' } as ResolvedQuery,
       range: { from: t0, to: t0 + 800 * S },
       intervalMs: 800 * S,

@@ -8,8 +8,8 @@ import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { metrics as catalogMetrics } from '../../../src/model/catalog';
 import { promDerivedMetric } from '../../../src/model/catalog/prometheus';
-import { allCollectors } from '../../../src/sidecar/collectors/registry';
-import { loadFeatureModules } from '../../../src/sidecar/features';
+import { assemble } from '../../../src/sidecar/feature';
+import { sidecarFeatures } from '../../../src/sidecar/features';
 import { PromExposition, columnFamily, metricFamily } from '../../../src/sidecar/prom/exposition';
 import { LatestSamples, intervalRatio } from '../../../src/sidecar/prom/latest';
 import { SelfMetrics } from '../../../src/sidecar/self-metrics';
@@ -37,12 +37,11 @@ test('column names become Prometheus names with base units, counters end in _tot
 });
 
 test('every family name of every collector and catalog ratio is valid, and no two columns share one', async () => {
-  loadFeatureModules();
   const names = new Map<string, string>();
   const nameRe = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
   const own = new SelfMetrics();
   const ownNames = new Set((await own.registry.getMetricsAsJSON()).map((m) => m.name));
-  for (const c of allCollectors()) {
+  for (const c of assemble(sidecarFeatures).collectors) {
     if (!c.shape) {
       continue;
     }
