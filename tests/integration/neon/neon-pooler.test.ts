@@ -33,7 +33,6 @@ import { actionRunners } from '../../../src/sidecar/actions';
 import { diagnose } from '../../../src/sidecar/advisors/doctor';
 import { Progress } from '../../../src/sidecar/advisors/cli-support';
 import type { SidecarConfig, TargetConfig } from '../../../src/sidecar/config';
-import '../../../src/sidecar/neon';
 
 let pg: TestPostgres;
 let bouncer: TestPgBouncer;
