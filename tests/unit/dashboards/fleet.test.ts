@@ -13,8 +13,8 @@ import { stringify } from 'yaml';
 import { metrics as catalogMetrics, findMetric } from '../../../src/model/catalog';
 import { promDerivedMetric } from '../../../src/model/catalog/prometheus';
 import { fleetRows } from '../../../src/dashboards/boards/fleet';
-import { allCollectors } from '../../../src/sidecar/collectors/registry';
-import { loadFeatureModules } from '../../../src/sidecar/features';
+import { assemble } from '../../../src/sidecar/feature';
+import { sidecarFeatures } from '../../../src/sidecar/features';
 import { columnFamily, metricFamily } from '../../../src/sidecar/prom/exposition';
 import { SelfMetrics } from '../../../src/sidecar/self-metrics';
 import { committedDashboards, panelsOf } from './helpers';
@@ -25,9 +25,8 @@ const exprs = panels.flatMap((p) => (p.targets ?? []).map((t: any) => ({ title: 
 
 /** Every family name /metrics can serve, with a histogram's _bucket/_sum/_count series. */
 async function servedFamilies(): Promise<Set<string>> {
-  loadFeatureModules();
   const names = new Set<string>(['pgpulse_metrics_rows_omitted']);
-  for (const c of allCollectors()) {
+  for (const c of assemble(sidecarFeatures).collectors) {
     for (const f of c.shape?.counters ?? []) names.add(columnFamily(c.id, f, true).name);
     for (const f of c.shape?.gauges ?? []) names.add(columnFamily(c.id, f, false).name);
   }
