@@ -15,6 +15,7 @@ import { freePort } from '../../src/sidecar/net';
 export const PGBOUNCER_BIN = '/usr/sbin/pgbouncer';
 
 export interface TestPgBouncer {
+  host: string;
   port: number;
   /** postgres://user@127.0.0.1:port/database through the pooler */
   urlFor(database: string, user?: string): string;
@@ -22,14 +23,19 @@ export interface TestPgBouncer {
   stop(): Promise<void>;
 }
 
-export async function startPgBouncer(opts: { serverPort: number; users: string[]; poolSize?: number }): Promise<TestPgBouncer> {
+/**
+ * listenAddr/port: e.g. 127.0.0.2 and the server's own port, so pooler and server differ only by
+ * address, as Neon's ep-…-pooler and ep-… hosts do (both on 5432).
+ */
+export async function startPgBouncer(opts: { serverPort: number; users: string[]; poolSize?: number; listenAddr?: string; port?: number }): Promise<TestPgBouncer> {
   if (!existsSync(PGBOUNCER_BIN)) {
     throw new Error(`${PGBOUNCER_BIN} not found: apt-get install pgbouncer`);
   }
   const dir = mkdtempSync(join(tmpdir(), 'pgpulse-pgbouncer-'));
   const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
   const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
-  const port = await freePort();
+  const host = opts.listenAddr ?? '127.0.0.1';
+  const port = opts.port ?? (await freePort());
   const logFile = join(dir, 'pgbouncer.log');
   // auth_type trust still needs every user in auth_file; the server itself trusts loopback
   writeFileSync(join(dir, 'userlist.txt'), opts.users.map((u) => `"${u}" ""`).join('\n') + '\n');
@@ -39,7 +45,7 @@ export async function startPgBouncer(opts: { serverPort: number; users: string[]
       '[databases]',
       `* = host=127.0.0.1 port=${opts.serverPort}`,
       '[pgbouncer]',
-      'listen_addr = 127.0.0.1',
+      `listen_addr = ${host}`,
       `listen_port = ${port}`,
       'unix_socket_dir =',
       'auth_type = trust',
@@ -65,7 +71,7 @@ export async function startPgBouncer(opts: { serverPort: number; users: string[]
   const deadline = Date.now() + 15_000;
   for (;;) {
     const up = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1');
+      const s = connect(port, host);
       s.once('connect', () => {
         s.destroy();
         resolve(true);
@@ -81,8 +87,9 @@ export async function startPgBouncer(opts: { serverPort: number; users: string[]
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
+    host,
     port,
-    urlFor: (database, user = 'postgres') => `postgres://${encodeURIComponent(user)}@127.0.0.1:${port}/${encodeURIComponent(database)}`,
+    urlFor: (database, user = 'postgres') => `postgres://${encodeURIComponent(user)}@${host}:${port}/${encodeURIComponent(database)}`,
     log,
     stop: async () => {
       if (child.exitCode === null) {

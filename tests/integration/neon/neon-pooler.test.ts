@@ -15,13 +15,15 @@
  * - the Neon gate's own-session heuristic: pgpulse reconnecting to PgBouncer every cycle is not
  *   "someone else", while a client that connected and left between two cycles is.
  *
- * The -pooler host name cannot be resolved on a test machine, so this process maps
- * *.pgpulse.test to 127.0.0.1 in dns.lookup (as an /etc/hosts entry would).
+ * The Neon host names cannot be resolved on a test machine, so this process maps them in
+ * dns.lookup (as /etc/hosts entries would): ep-…-pooler.….pgpulse.test to PgBouncer on
+ * 127.0.0.2, ep-….….pgpulse.test to PostgreSQL on 127.0.0.1, both on the server's port.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import dns from 'node:dns';
-import { Client } from 'pg';
+import { Client, type Pool } from 'pg';
+import { detectPooler } from '../../../src/sidecar/targets/pooler';
 import { startPostgres, type TestPostgres } from '../../support/pg';
 import { startPgBouncer, type TestPgBouncer } from '../../support/pgbouncer';
 import { startTestSidecar } from '../../support/sidecar';
@@ -58,14 +60,17 @@ before(async () => {
   await pg.query('CREATE ROLE app_user LOGIN');
   await pg.query('CREATE ROLE pgpulse_actions LOGIN IN ROLE pg_signal_backend, pg_read_all_stats');
   await pg.query('CREATE TABLE public.orders (id int PRIMARY KEY, total numeric); INSERT INTO public.orders SELECT g, g FROM generate_series(1, 500) g; ALTER TABLE public.orders OWNER TO pgpulse_actions', [], 'app');
-  bouncer = await startPgBouncer({ serverPort: pg.port, users: ['postgres', 'pgpulse_mon', 'app_user', 'pgpulse_actions'] });
+  // the pooler on 127.0.0.2 and the server on 127.0.0.1, on the same port: like Neon's
+  // ep-…-pooler and ep-… hosts
+  bouncer = await startPgBouncer({ serverPort: pg.port, users: ['postgres', 'pgpulse_mon', 'app_user', 'pgpulse_actions'], listenAddr: '127.0.0.2', port: pg.port });
   api = await startFakeNeonApi({ state: 'active' });
   api.lastActive = new Date().toISOString();
   (dns as { lookup: unknown }).lookup = (host: string, options: unknown, cb?: unknown) => {
     const callback = (typeof options === 'function' ? options : cb) as (...a: unknown[]) => void;
     const o = (typeof options === 'object' && options ? options : {}) as { all?: boolean };
     if (typeof host === 'string' && host.endsWith('.pgpulse.test')) {
-      return o.all ? callback(null, [{ address: '127.0.0.1', family: 4 }]) : callback(null, '127.0.0.1', 4);
+      const address = host.split('.')[0].endsWith('-pooler') ? bouncer.host : '127.0.0.1';
+      return o.all ? callback(null, [{ address, family: 4 }]) : callback(null, address, 4);
     }
     return (realLookup as (...a: unknown[]) => void)(host, options, cb);
   };
@@ -130,7 +135,7 @@ test('pooler detection: a -pooler host by its name, a plain PgBouncer on the wir
     targets: [
       neonTarget('direct', pg.urlFor('app', 'pgpulse_mon')),
       neonTarget('bouncer', bouncer.urlFor('app', 'pgpulse_mon')),
-      neonTarget('pooler', `postgres://pgpulse_mon@${host}:${bouncer.port}/app`),
+      neonTarget('pooler', `postgres://pgpulse_mon@${host}:${pg.port}/app`),
     ],
     intervalMs: 300,
     sampling: true,
@@ -138,7 +143,7 @@ test('pooler detection: a -pooler host by its name, a plain PgBouncer on the wir
   try {
     const gate = (name: string) => gatesByTarget.get(s.sidecar.samplers.get(name)!.target)!;
     assert.equal(gate('pooler').pooled, true, 'the -pooler name says so before any connection');
-    assert.equal(gate('bouncer').pooled, false, 'nothing in 127.0.0.1 says PgBouncer');
+    assert.equal(gate('bouncer').pooled, false, `nothing in ${bouncer.host} says PgBouncer`);
     for (const name of ['direct', 'bouncer', 'pooler']) {
       await waitFor(`${name}: an activity reading`, () => !!s.sidecar.store.lastSample(name, NEON_ACTIVITY)?.ok);
     }
@@ -281,6 +286,38 @@ test('own-session heuristic behind PgBouncer: pgpulse reconnecting every cycle i
     await waitFor('two more readings', () => readings() >= n2 + 2);
     assert.ok((gate.snapshot().lastOtherActivity ?? 0) >= tWork - 1000, 'the pooled client counts as activity');
     assert.equal(api.nonGet(), 0);
+  } finally {
+    await s.destroy();
+  }
+});
+
+test('Neon -pooler host: actions that cannot run in a transaction go to the direct host (the same name without -pooler) and run there', async () => {
+  const pooler = `${api.endpointId}-pooler.c-1.us-east-2.aws.pgpulse.test`;
+  const t = neonTarget('neonpooled', `postgres://pgpulse_mon@${pooler}:${pg.port}/app`, {
+    actions: { enabled: true, url: `postgres://pgpulse_actions@${pooler}:${pg.port}/app`, allow: ['analyze', 'vacuum'] } as TargetConfig['actions'],
+  });
+  const actDefaults = await defaults('pgpulse_actions');
+  const s = await startTestSidecar({ targets: [t], intervalMs: 300, sampling: true });
+  try {
+    await waitFor('orders sampled', () => s.sidecar.store.entities('neonpooled', 'tables', { schemaname: 'public', relname: 'orders' }).length > 0);
+    const before = await pg.query<{ n: string }>("SELECT vacuum_count AS n FROM pg_catalog.pg_stat_user_tables WHERE relname = 'orders'", [], 'app');
+    const runner = actionRunners(s.sidecar).get('neonpooled')!;
+    const vacuum = runner.run({ action: 'vacuum', table: 'public.orders', dryRun: false }, 'test');
+    const done = await vacuum;
+    assert.equal(done.status, 'done', done.message);
+    const after = await pg.query<{ n: string }>("SELECT vacuum_count AS n FROM pg_catalog.pg_stat_user_tables WHERE relname = 'orders'", [], 'app');
+    assert.equal(Number(after[0].n), Number(before[0].n) + 1, 'the VACUUM ran');
+    // the pool the VACUUM ran on talks to the server itself: its startup pid is the backend's
+    const pool = (runner as unknown as { pool?: Pool }).pool;
+    assert.ok(pool, 'the actions pool was used');
+    const c = await pool.connect();
+    try {
+      assert.equal(await detectPooler(c), false, `the actions connection reached the server directly, not PgBouncer on ${bouncer.host}`);
+    } finally {
+      c.release();
+    }
+    const seen = await seenThroughPooler('pgpulse_actions');
+    assert.deepEqual(seen.settings, actDefaults, 'nothing left on the pooled server connection');
   } finally {
     await s.destroy();
   }
