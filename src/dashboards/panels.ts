@@ -71,7 +71,7 @@ export const QUERYID_DRILLDOWN_URL =
 /** Tables of statements (they take a queryid filter, so they have a queryid column) link each queryid to the drill-down. */
 function defaultOverrides(def: MetricDef, viz: string): NonNullable<MetricPanelSpec['overrides']> {
   if (viz !== 'table' || !def.options.includes('queryid')) return [];
-  return [{ field: 'queryid', properties: [{ id: 'links', value: [{ title: 'Drill into this statement', url: QUERYID_DRILLDOWN_URL }] }] }];
+  return [{ field: 'queryid', properties: [{ id: 'links', value: [{ title: 'Drill into this statement (latency and plan)', url: QUERYID_DRILLDOWN_URL }] }] }];
 }
 
 export function metricDef(id: string): MetricDef {
