@@ -62,6 +62,9 @@ export interface EndpointSource {
 
 export const NEON_USAGE = 'neon_usage';
 
+/** neon_usage.consumption_status: why compute_unit_seconds is (not) there */
+export const CONSUMPTION_STATUS = { read: 0, noOrganization: 1, plan: 2, organization: 3, other: 4, transient: 5 } as const;
+
 /** operations that count as Neon's own wake-ups, not a user's */
 export const NEON_WAKE_ACTIONS = ['check_availability'];
 /** how far back a finished availability check still explains a wake */
@@ -131,6 +134,8 @@ export class NeonGate implements SamplingGate {
   private pooledSeen = false;
   private nextUsageAt = 0;
   private consumptionAllowed = true;
+  /** how the last consumption v2 read went (CONSUMPTION_STATUS), stored with each usage answer */
+  private consumptionStatus: number | null = null;
   /** time only pgpulse used the active compute (cumulative, this process) */
   private ownOnlyMs = 0;
   private lastObserveAt: number | undefined;
@@ -298,17 +303,22 @@ export class NeonGate implements SamplingGate {
       const orgId = this.opts.target.neon?.orgId ?? p.org_id;
       if (this.consumptionAllowed && client.computeUnitSeconds && Number.isFinite(start) && !orgId) {
         this.consumptionAllowed = false;
+        this.consumptionStatus = CONSUMPTION_STATUS.noOrganization;
         this.opts.log?.info({ target: name }, 'Neon consumption history v2 needs an organization id and the project has none: set neon.orgId (org-…) to read compute_unit_seconds; compute_time_seconds is used meanwhile');
       }
       if (this.consumptionAllowed && client.computeUnitSeconds && Number.isFinite(start) && orgId) {
         this.apiCalls++;
         try {
           cus = await client.computeUnitSeconds(new Date(start), new Date(now), orgId);
+          this.consumptionStatus = CONSUMPTION_STATUS.read;
         } catch (e) {
           // 403 (plan), 404 (organization), 406 (range): asking again will not help; anything else: next time
           if (e instanceof NeonApiError && e.kind === 'config') {
             this.consumptionAllowed = false;
+            this.consumptionStatus = e.status === 403 ? CONSUMPTION_STATUS.plan : e.status === 404 ? CONSUMPTION_STATUS.organization : CONSUMPTION_STATUS.other;
             this.opts.log?.warn({ target: name }, `Neon consumption history v2 not read: ${e.message}`);
+          } else {
+            this.consumptionStatus = CONSUMPTION_STATUS.transient;
           }
         }
       }
@@ -327,6 +337,7 @@ export class NeonGate implements SamplingGate {
               period_start_ms: Number.isFinite(start) ? start : null,
               period_end_ms: Number.isFinite(end) ? end : null,
               compute_unit_seconds: cus,
+              consumption_status: this.consumptionStatus,
               allowance_cu_hours: this.opts.target.neon?.computeAllowanceCuHours ?? null,
               min_cu: this.ep?.autoscaling_limit_min_cu ?? null,
             },

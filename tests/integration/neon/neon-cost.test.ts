@@ -80,19 +80,24 @@ async function run(opts: { consumption: boolean; org?: 'project' | 'config' | 'n
     assert.ok(Math.abs((got.forecast as number) - forecast) < 1e-9, `forecast ${got.forecast} vs ${forecast}`);
     assert.equal(got.pgpulse_only, 0, 'the compute stayed idle: pgpulse used none of it');
     const asked = api.requests.filter((x) => x.path.endsWith('/consumption_history/v2/projects'));
+    const notices = frames.flatMap((f) => (f.schema as { meta?: { notices?: Array<{ text: string }> } }).meta?.notices ?? []).map((n) => n.text).join('\n');
     if (opts.consumption && (org === 'project' || org === 'config')) {
       assert.equal(got.consumption_v2, (1800 + 5400) / 3600);
       assert.equal(asked.length, 1, 'consumption v2 asked once');
       assert.equal(asked[0].query.org_id, orgId, `org_id from ${org === 'project' ? "the project's org_id" : 'neon.orgId'}`);
+      assert.doesNotMatch(notices, /consumption_v2/);
     } else if (org === 'none') {
       assert.equal(got.consumption_v2, undefined);
       assert.equal(asked.length, 0, 'without an organization id consumption v2 is not asked (org_id is required)');
+      assert.match(notices, /needs the organization id.*set neon\.orgId/);
     } else if (org === 'wrong') {
       assert.equal(got.consumption_v2, undefined);
       assert.equal(asked.length, 1, 'a 404 (not a member of that organization) is not asked again');
       assert.equal(asked[0].query.org_id, 'org-not-the-owner-1', 'neon.orgId wins over the project');
+      assert.match(notices, /not a member of the organization.*set neon\.orgId/);
     } else {
       assert.equal(got.consumption_v2, undefined, 'no consumption series on a plan without the API');
+      assert.match(notices, /plan has no consumption history v2/);
     }
     const ratio = (r.json.results.B.frames[0].data.values[1] as Array<number | null>).filter((v): v is number => v !== null).at(-1);
     assert.ok(Math.abs((ratio as number) - forecast / 20) < 1e-9);
