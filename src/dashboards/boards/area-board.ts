@@ -30,7 +30,7 @@ export const VITALS_ROWS: Array<{ title: string; metrics: string[] }> = [
   // vital signs of issue 17 part 3 (catalog/vital-signs.ts); tables first: a full-width panel does not wrap after an odd half-width one
   { title: 'Transactions left open', metrics: ['oldest_sessions', 'idle_in_transaction_age', 'oldest_transaction_age', 'transactions_by_age'] },
   { title: 'Sequences near exhaustion', metrics: ['sequences', 'sequence_used_ratio'] },
-  { title: 'VACUUM and bloat', metrics: ['vacuum_progress', 'autovacuum_workers'] },
+  { title: 'VACUUM and bloat', metrics: ['vacuum_progress', 'bloat', 'autovacuum_workers'] },
   { title: 'I/O by backend type (pg_stat_io, PostgreSQL 16+)', metrics: ['io_operations', 'io_time'] },
   { title: 'Connections', metrics: ['connections_vs_max', 'connections_by_application', 'connections_by_user', 'connections'] },
 ];

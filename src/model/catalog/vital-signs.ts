@@ -148,6 +148,19 @@ export const vitalSignsMetrics: MetricDef[] = [
     alertable: false,
   },
   {
+    id: 'bloat',
+    title: 'Table and index bloat (estimate)',
+    description:
+      'Tables and B-tree indexes of the connected database, most estimated bloat first: size, bytes beyond what the live rows need, that share of the size, and the method. statistics: from pg_class and pg_stats as of the last VACUUM / ANALYZE, no scan (a few percent either way; pg_stats shows a role only the columns it can SELECT). pgstattuple_approx: measured by the pgstattuple extension, where installed, for the largest tables up to 1 GiB. none: no estimate possible (the panel says why). Sampled every 40 intervals.',
+    unit: 'bytes',
+    kind: 'table',
+    area: 'Vitals',
+    options: ['schema', 'table', 'topN'],
+    defaults: { topN: 50 },
+    compute: { op: 'custom', handler: 'bloat', collector: 'bloat' },
+    alertable: false,
+  },
+  {
     id: 'connections_by_application',
     title: 'Connections by application',
     description: 'Client backends per application_name (pg_stat_activity, pgpulse\'s sampling session excluded), last sample in each step.',

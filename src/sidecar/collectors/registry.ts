@@ -1,14 +1,16 @@
 /**
- * The core collectors: one per catalog SQL collector. Feature modules (vector, neon) bring their
- * code-driven ones through their Feature.
+ * The core collectors: one per catalog SQL collector, and bloat (SQL from the catalog, but the
+ * method depends on pgstattuple). Feature modules (vector, neon) bring their code-driven ones
+ * through their Feature.
  */
 import { collectorSpecs } from '../../model/catalog/collectors';
+import { bloatCollector } from './bloat';
 import { sqlCollector } from './sql-collector';
 import { fetchNewStatementTexts, withoutOwnStatements } from './statement-texts';
 import type { Collector } from './types';
 
 export function catalogCollectors(): Collector[] {
-  return collectorSpecs.map((spec) => {
+  const sql = collectorSpecs.map((spec) => {
     const c = sqlCollector(spec);
     if (spec.id === 'statements') {
       const collect = c.collect.bind(c);
@@ -24,4 +26,5 @@ export function catalogCollectors(): Collector[] {
     }
     return c;
   });
+  return [...sql, bloatCollector()];
 }

@@ -67,7 +67,8 @@ export function vitalSignsTruthSuite(server: MatrixServer, getPg: () => TestPost
     after(async () => {
       for (const c of clients) await c.end().catch(() => undefined);
       await sc?.destroy();
-      await pg?.query('DROP TABLE IF EXISTS public.vs_seq_t, public.vs_vac, public.vs_io').catch(() => undefined);
+      await pg?.query('DROP TABLE IF EXISTS public.vs_seq_t, public.vs_vac, public.vs_io, public.vs_bloat, public.vs_tight').catch(() => undefined);
+      await pg?.query('DROP EXTENSION IF EXISTS pgstattuple').catch(() => undefined);
       await pg?.query('DROP SEQUENCE IF EXISTS public.vs_up, public.vs_down').catch(() => undefined);
     });
 
@@ -202,6 +203,62 @@ export function vitalSignsTruthSuite(server: MatrixServer, getPg: () => TestPost
 
       const workers = await series('autovacuum_workers');
       assert.equal(lastOf(workers.find((s) => s.labels.kind === 'max')), Number((await pg.query<{ s: string }>(`SELECT current_setting('autovacuum_max_workers') AS s`))[0].s));
+    });
+
+    it('bloat: the statistics estimate and pgstattuple_approx lie within the stated error of pgstattuple\'s exact figure', async () => {
+      await pg.query(`CREATE TABLE public.vs_bloat (id int, pad text) WITH (autovacuum_enabled = off);
+        INSERT INTO public.vs_bloat SELECT g, repeat('b', 100) FROM generate_series(1, 20000) g;
+        CREATE INDEX vs_bloat_id ON public.vs_bloat (id);
+        DELETE FROM public.vs_bloat WHERE id % 2 = 0;
+        CREATE TABLE public.vs_tight (id int, pad text) WITH (autovacuum_enabled = off);
+        INSERT INTO public.vs_tight SELECT g, repeat('t', 100) FROM generate_series(1, 10000) g`);
+      // VACUUM frees the deleted rows' space but cannot give back pages that still hold live rows
+      await pg.query('VACUUM (ANALYZE) public.vs_bloat, public.vs_tight');
+      const rowOf = async () => {
+        const rows = await table('bloat');
+        return {
+          table: rows.find((r) => r.relname === 'vs_bloat' && r.indexrelname === ''),
+          index: rows.find((r) => r.indexrelname === 'vs_bloat_id'),
+          tight: rows.find((r) => r.relname === 'vs_tight'),
+        };
+      };
+
+      await sample(['bloat']);
+      const hidden = await rowOf();
+      assert.equal(hidden.table?.method, 'none', 'pg_stats hides the columns of a table pg_monitor cannot SELECT');
+      assert.equal(hidden.table?.bloat_bytes, null);
+      const r0 = (await sc.query({ from: started, to: Date.now() + 1000, queries: [{ refId: 'T', metric: 'bloat' }] })).json.results.T;
+      assert.match(JSON.stringify(r0), /have no bloat estimate.*CREATE EXTENSION pgstattuple/);
+
+      await pg.query(`GRANT SELECT ON public.vs_bloat, public.vs_tight TO ${ROLE}`);
+      await pause(1100);
+      await sample(['bloat']);
+      const stats = await rowOf();
+
+      await pg.query('CREATE EXTENSION pgstattuple');
+      await pause(1100);
+      await sample(['bloat']);
+      const approx = await rowOf();
+      const exact = (
+        await pg.query<{ len: string; free: string; dead: string }>(`SELECT table_len::text AS len, free_space::text AS free, dead_tuple_len::text AS dead FROM pgstattuple('public.vs_bloat')`)
+      )[0];
+      const idx = (await pg.query<{ density: number; leaves: string; size: string }>(`SELECT avg_leaf_density AS density, leaf_pages::text AS leaves, index_size::text AS size FROM pgstatindex('public.vs_bloat_id')`))[0];
+      const tight = (await pg.query<{ len: string; free: string; dead: string }>(`SELECT table_len::text AS len, free_space::text AS free, dead_tuple_len::text AS dead FROM pgstattuple('public.vs_tight')`))[0];
+      // exact: space holding no live row; for the index, leaf space below the default fillfactor 90
+      const exactRatio = (Number(exact.free) + Number(exact.dead)) / Number(exact.len);
+      const tightRatio = (Number(tight.free) + Number(tight.dead)) / Number(tight.len);
+      const exactIndexRatio = (Number(idx.leaves) * (1 - idx.density / 90) * 8192) / Number(idx.size);
+      assert.ok(exactRatio > 0.4, `the test bloated the table (${exactRatio})`);
+      assert.equal(stats.table?.method, 'statistics');
+      assert.equal(approx.table?.method, 'pgstattuple_approx');
+      assert.equal(approx.table?.size_bytes, Number(exact.len));
+      const near = (got: unknown, want: number, within: number, what: string) => assert.ok(Math.abs((got as number) - want) <= within, `${what}: ${got} within ${within * 100} points of exact ${want}`);
+      near(stats.table?.bloat_ratio, exactRatio, 0.05, 'statistics estimate, bloated table');
+      near(stats.tight?.bloat_ratio, tightRatio, 0.05, 'statistics estimate, table without bloat');
+      near(stats.index?.bloat_ratio, exactIndexRatio, 0.05, 'statistics estimate, B-tree index');
+      near(approx.table?.bloat_ratio, exactRatio, 0.02, 'pgstattuple_approx, bloated table');
+      near(approx.tight?.bloat_ratio, tightRatio, 0.02, 'pgstattuple_approx, table without bloat');
+      await pg.query('DROP EXTENSION pgstattuple');
     });
 
     it(server.major >= 16 ? 'pg_stat_io: reported reads and hits lie between the deltas read around the samples and include the test scans' : 'pg_stat_io needs PostgreSQL 16: the answer says so', async () => {

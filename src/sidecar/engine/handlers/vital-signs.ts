@@ -168,3 +168,37 @@ export function sequences(ctx: EngineContext): Frame[] {
     ),
   ];
 }
+
+export function bloat(ctx: EngineContext): Frame[] {
+  const { rows } = lastSampleRows(ctx, 'bloat', ['size_bytes', 'bloat_bytes', 'bloat_ratio']);
+  const none = rows.filter((r) => r.info.method === 'none');
+  if (none.length > 0) {
+    notify(
+      ctx,
+      'info',
+      `${none.length} of ${rows.length} tables and indexes have no bloat estimate (e.g. ${none
+        .slice(0, 3)
+        .map((r) => [r.labels.schemaname, r.labels.relname, r.labels.indexrelname].filter(Boolean).join('.'))
+        .join(', ')}): pg_stats shows pgpulse's role only the columns it may SELECT, and expression indexes have none. CREATE EXTENSION pgstattuple (pg_monitor may run pgstattuple_approx), or GRANT SELECT on those tables / GRANT pg_read_all_data`,
+    );
+  }
+  rows.sort((a, b) => (b.nums.bloat_bytes ?? -1) - (a.nums.bloat_bytes ?? -1));
+  const top = rows.slice(0, ctx.query.topN ?? ctx.metric.defaults?.topN ?? 50);
+  const col = columnsOf(top);
+  return [
+    tableFrame(
+      ctx,
+      [
+        col('kind', 'string', (r) => String(r.info.kind ?? '')),
+        col('schemaname', 'string', (r) => r.labels.schemaname, { displayName: 'Schema' }),
+        col('relname', 'string', (r) => r.labels.relname, { displayName: 'Table' }),
+        col('indexrelname', 'string', (r) => r.labels.indexrelname, { displayName: 'Index' }),
+        col('size_bytes', 'number', (r) => r.nums.size_bytes, { unit: 'bytes' }),
+        col('bloat_bytes', 'number', (r) => r.nums.bloat_bytes, { displayName: 'Estimated bloat', unit: 'bytes' }),
+        col('bloat_ratio', 'number', (r) => r.nums.bloat_ratio, { displayName: 'Bloat share', unit: 'percentunit' }),
+        col('method', 'string', (r) => String(r.info.method ?? ''), { description: 'statistics (pg_class + pg_stats), pgstattuple_approx (measured), or none' }),
+      ],
+      'bloat estimate of the last sample in the range (docs/vitals.md: methods and their error)',
+    ),
+  ];
+}
