@@ -152,16 +152,19 @@ examples:
 
 ${EXIT}`,
 
-  act: `usage: pgpulse act ACTION [--target NAME] [--pid N | --table s.t | --index s.i | --finding ID] [--execute] [--json]
+  act: `usage: pgpulse act ACTION [--target NAME] [--pid N | --table s.t | --index s.i | --finding ID | --queryid Q [--database D] --params JSON] [--execute] [--json]
 
-Opt-in maintenance actions: cancel, terminate, analyze, vacuum, reindex, create_index. A dry run
-(prints what it would do) unless --execute; every run is audited. See docs/advisors.md.
+Opt-in maintenance actions: cancel, terminate, analyze, vacuum, reindex, create_index, and
+explain_analyze (EXPLAIN (ANALYZE, BUFFERS) of a SELECT from pg_stat_statements with your values for
+$1…, read-only; only when listed in actions.allow). A dry run (prints what it would do) unless
+--execute; every run is audited. See docs/advisors.md and docs/plans.md.
 
 environment: DATABASE_URL or PGPULSE_CONFIG (the target's actions must be enabled)
 
 examples:
   pgpulse act analyze --table public.orders
   pgpulse act cancel --pid 4242 --execute
+  pgpulse act explain_analyze --queryid -4213859129 --params '[42]' --execute
 
 exit codes: 0 done or dry run · 1 refused or failed · 2 usage`,
 };

@@ -283,7 +283,7 @@ describe('opt-in actions on PostgreSQL 15', () => {
     assert.deepEqual(await own.done, { ok: false, code: '57014' });
   });
 
-  it('pgpulse act: dry-run by default from the CLI, refused when disabled', async () => {
+  it('pgpulse act: dry-run by default from the CLI, refused when disabled; explain_analyze only when allowed', async () => {
     const c = await sleeper(pg.urlFor('postgres', 'app'), 'app-c', 299);
     sleepers.push(c);
     const dir = mkdtempSync(join(tmpdir(), 'pgpulse-act-'));
@@ -309,6 +309,18 @@ describe('opt-in actions on PostgreSQL 15', () => {
       assert.equal(off.code, 1);
       assert.match(off.stdout, /refused: actions are disabled for target off/);
       assert.deepEqual(await activity(c.pid), before1);
+      // explain_analyze: dry-run shows the EXPLAIN and the value; not allowed unless listed in allow
+      await pg.query('SELECT count(*) FROM t_not_ours WHERE id < $1', [5]);
+      const qid = (await pg.query<{ q: string }>(`SELECT queryid::text AS q FROM pg_stat_statements WHERE query LIKE 'SELECT count(*) FROM t_not_ours WHERE id <%'`))[0].q;
+      const ea = await run(['act', 'explain_analyze', '--queryid', qid, '--params', '[5]']);
+      assert.equal(ea.code, 0, ea.stderr);
+      assert.match(ea.stdout, /EXPLAIN \(ANALYZE, BUFFERS, FORMAT JSON\) SELECT count\(\*\) FROM t_not_ours WHERE id < \$1;\n-- \$1 = 5 \(sent as a bind parameter\)/);
+      const notAllowed = await run(['act', 'explain_analyze', '--queryid', qid, '--params', '[5]', '--execute']);
+      assert.equal(notAllowed.code, 1);
+      assert.match(notAllowed.stdout, /refused: action explain_analyze is not allowed for target enabled: targets\[\]\.actions\.allow is \[cancel, terminate, analyze, vacuum, reindex, create_index\]/);
+      const badParams = await run(['act', 'explain_analyze', '--queryid', qid, '--params', 'five']);
+      assert.equal(badParams.code, 2);
+      assert.match(badParams.stderr + badParams.stdout, /--params must be a JSON array/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
