@@ -124,6 +124,22 @@ export const fleetRows: Array<{ title: string; panels: FleetPanel[] }> = [
         note: 'On this board: the slot keeping the most WAL on each target.',
       },
       {
+        title: 'Standby replay lag',
+        expr: `max by (target, application_name) (pgpulse_replication_replay_lag_bytes{${T}})`,
+        legend: '{{target}} {{application_name}}',
+        unit: 'bytes',
+        metric: 'replication_lag_bytes',
+        note: 'On this board: WAL each standby has not replayed yet, in bytes, as its primary reports it (pg_stat_replication); only primaries with standbys have series.',
+      },
+      {
+        title: 'WAL generated',
+        expr: `sum by (target) (rate(pgpulse_wal_wal_bytes_total{${T}}[$__rate_interval]))`,
+        legend: '{{target}}',
+        unit: 'Bps',
+        metric: 'wal_rate',
+        note: 'On this board: WAL bytes per second of each target (pg_stat_wal.wal_bytes), rate() over each step.',
+      },
+      {
         title: 'Statement time by target (top 10 statements)',
         expr: `topk(10, sum by (target, datname, queryid) (rate(pgpulse_statements_total_exec_time_seconds_total{${T}}[$__rate_interval])))`,
         legend: '{{target}} {{datname}} {{queryid}}',
