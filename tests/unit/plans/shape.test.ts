@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { tableFromIPC } from 'apache-arrow';
+import { frameToArrow } from '../../../src/sidecar/grafana/arrow';
 import { classifyStatement } from '../../../src/sidecar/plans/classify';
 import { grantHint, splitSearchPath } from '../../../src/sidecar/plans/explain';
 import { describeChange, flattenPlan, nodeGraphFrames, planFingerprint, planShape, type PlanJson } from '../../../src/sidecar/plans/shape';
@@ -39,6 +41,21 @@ describe('plan shape and fingerprint', () => {
     assert.ok(Math.abs(f('arc__self')[0] - (60 - 4.4) / 60) < 1e-9);
     f('arc__self').forEach((v, i) => assert.ok(Math.abs(v + f('arc__children')[i] - 1) < 1e-9));
     assert.deepEqual(e.fields.map((x) => [x.name, x.values]).slice(0, 3), [['id', ['1-2']], ['source', ['1']], ['target', ['2']]]);
+  });
+});
+
+describe('node graph frames over the plugin protocol', () => {
+  it('encode to Arrow with the node graph field names, the arcs\' colours and the frame meta Grafana reads', () => {
+    for (const f of nodeGraphFrames(flattenPlan(bitmap), 'A')) {
+      const t = tableFromIPC(frameToArrow(f, 'A'));
+      assert.deepEqual(t.schema.fields.map((x) => x.name), f.fields.map((x) => x.name));
+      assert.equal(t.numRows, f.fields[0].values.length);
+      assert.match(t.schema.metadata.get('meta') ?? '', /"preferredVisualisationType":"nodeGraph"/);
+      const arc = t.schema.fields.find((x) => x.name === 'arc__self');
+      if (arc) {
+        assert.deepEqual(JSON.parse(arc.metadata.get('config') ?? '{}').color, { mode: 'fixed', fixedColor: 'orange' });
+      }
+    }
   });
 });
 
