@@ -18,6 +18,7 @@ export const selectors = {
     root: 'pgpulse-config-editor',
     target: 'pgpulse-config-target',
     token: 'pgpulse-config-token',
+    sidecarAddress: 'pgpulse-config-sidecar-address',
     help: 'pgpulse-config-help',
     targetsNote: 'pgpulse-config-targets-note',
   },

@@ -11,6 +11,11 @@ export type { PgpulseQuery };
 export interface PgpulseOptions extends DataSourceJsonData {
   /** which monitored target of the sidecar this datasource shows when a query names none */
   target?: string;
+  /**
+   * host:port of this datasource's own sidecar (its gRPC listener), when Grafana starts the plugin
+   * process (local mode): one Grafana, a sidecar per region or team. Empty: the plugin's sidecar.
+   */
+  sidecarAddress?: string;
 }
 
 /** secureJsonData is write-only from the browser; Grafana decrypts it only for the backend. */

@@ -105,6 +105,21 @@ describe('ConfigEditor', () => {
     expect(screen.queryByTestId(S.targetsNote)).not.toBeInTheDocument();
   });
 
+  it('names its own sidecar in jsonData.sidecarAddress (never in secureJsonData), and clearing it removes the key', async () => {
+    const onOptionsChange = jest.fn();
+    const { rerender } = render(<ConfigEditor options={settings({ jsonData: { target: 'eu' } })} onOptionsChange={onOptionsChange} />);
+    const input = screen.getByTestId(S.sidecarAddress);
+    expect(input).toHaveValue('');
+    await userEvent.type(input, 'p');
+    expect(onOptionsChange).toHaveBeenLastCalledWith(expect.objectContaining({ jsonData: { target: 'eu', sidecarAddress: 'p' } }));
+    expect(onOptionsChange.mock.calls[0][0].secureJsonData).toBeUndefined();
+
+    rerender(<ConfigEditor options={settings({ jsonData: { target: 'eu', sidecarAddress: 'pgpulse-eu.internal:7701' } })} onOptionsChange={onOptionsChange} />);
+    expect(screen.getByTestId(S.sidecarAddress)).toHaveValue('pgpulse-eu.internal:7701');
+    await userEvent.clear(screen.getByTestId(S.sidecarAddress));
+    expect(onOptionsChange).toHaveBeenLastCalledWith(expect.objectContaining({ jsonData: { target: 'eu' } }));
+  });
+
   it('does not call the backend before the datasource exists', async () => {
     render(<ConfigEditor options={settings({ uid: '' })} onOptionsChange={jest.fn()} />);
     await userEvent.click(screen.getByTestId(S.target));

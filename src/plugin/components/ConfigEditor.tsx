@@ -1,12 +1,15 @@
 /**
- * Datasource settings: which sidecar target to show and the sidecar token. The sidecar's address
- * is not here on purpose: it is Grafana server configuration ([plugin.pgpulse-postgres-datasource]
- * sidecar_address), read by the locator, so a viewer of this datasource never learns it.
+ * Datasource settings: which sidecar target to show and the sidecar token. The plugin's sidecar
+ * address is Grafana server configuration ([plugin.pgpulse-postgres-datasource] sidecar_address,
+ * read by the locator). When Grafana starts the plugin process itself (mode = local), a datasource
+ * may name its own sidecar instead (jsonData.sidecarAddress; src/sidecar/grafana/routing.ts), so
+ * one Grafana can use a sidecar per region or team; that field is visible to whoever can read
+ * the datasource's settings, the token never is.
  * "Save & test" runs the backend's CheckHealth (DataSourceWithBackend does that for us).
  */
 import type { DataSourcePluginOptionsEditorProps } from '@grafana/data';
 import { getBackendSrv } from '@grafana/runtime';
-import { Combobox, type ComboboxOption, Field, FieldSet, SecretInput, Stack, Text, TextLink } from '@grafana/ui';
+import { Combobox, type ComboboxOption, Field, FieldSet, Input, SecretInput, Stack, Text, TextLink } from '@grafana/ui';
 import React, { useCallback, useEffect, useState } from 'react';
 import { lastValueFrom } from 'rxjs';
 
@@ -61,6 +64,16 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
     onOptionsChange({ ...options, jsonData: next });
   };
 
+  const setSidecarAddress = (address: string) => {
+    const next = { ...jsonData };
+    if (address.trim()) {
+      next.sidecarAddress = address.trim();
+    } else {
+      delete next.sidecarAddress;
+    }
+    onOptionsChange({ ...options, jsonData: next });
+  };
+
   return (
     <div data-testid={selectors.configEditor.root}>
       <Stack direction="column" gap={2}>
@@ -81,6 +94,19 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
         </div>
 
         <FieldSet label="Sidecar">
+          <Field
+            label="Sidecar address"
+            description="Optional. host:port of this datasource’s own sidecar (its gRPC listener, PGPULSE_GRPC_ADDR), e.g. pgpulse-eu.internal:7701: one Grafana, a sidecar per region or team. Followed when Grafana starts the plugin itself (mode = local); empty uses the plugin’s sidecar. The token below is then that sidecar’s token."
+          >
+            <Input
+              id="pgpulse-config-sidecar-address"
+              data-testid={selectors.configEditor.sidecarAddress}
+              value={jsonData.sidecarAddress ?? ''}
+              placeholder="the plugin’s sidecar"
+              width={40}
+              onChange={(e) => setSidecarAddress(e.currentTarget.value)}
+            />
+          </Field>
           <Field
             label="Target"
             description="The monitored target (a name from the sidecar’s configuration, “default” for DATABASE_URL) that queries use when they name none."

@@ -5,14 +5,17 @@
  * (anything before it fails the launch), stderr lines are hclog JSON, SIGINT is ignored (Grafana
  * stops plugins with Shutdown, then SIGKILL), and the process exits after Shutdown.
  * Configuration comes from the ini section [plugin.pgpulse-postgres-datasource], which Grafana
- * passes as GF_PLUGIN_<KEY> variables; they are mapped onto the sidecar's own variables.
+ * passes as GF_PLUGIN_<KEY> variables; they are mapped onto the sidecar's own variables. Without
+ * database_url and config the process runs no sidecar and only relays the datasources that name
+ * their own sidecar (routing.ts).
  */
 import type { PgpulseService } from '../service';
 import { createHclogLogger, hclogPinoOptions, type GrpcLogger, type LogLevel } from './hclog';
 import { startGrpcServer } from './server';
 
 export interface LocalSidecar {
-  service: PgpulseService;
+  /** null: no database configured, the process only relays (routing.ts) */
+  service: PgpulseService | null;
   stop(): Promise<void>;
 }
 
@@ -78,10 +81,6 @@ export async function runPluginEntry(start: LocalSidecarStarter, io: EntryIO, en
 
   const sidecarEnv = sidecarEnvFromPluginEnv(env);
   const token = sidecarEnv.PGPULSE_TOKEN ?? '';
-  if (!token) {
-    logger.warn('no sidecar token: set token in [plugin.pgpulse-postgres-datasource] (GF_PLUGIN_TOKEN) and the same value in the datasource secure settings; every call is refused until then');
-  }
-
   let sidecar: LocalSidecar;
   try {
     sidecar = await start({ logger, env: sidecarEnv });
@@ -89,6 +88,12 @@ export async function runPluginEntry(start: LocalSidecarStarter, io: EntryIO, en
     logger.error('pgpulse sidecar failed to start', { error: (e as Error)?.message ?? String(e) });
     io.exit(1);
     return;
+  }
+
+  if (!sidecar.service) {
+    logger.info('no database_url or config in [plugin.pgpulse-postgres-datasource]: this plugin process runs no sidecar and serves the datasources that name their own sidecar address');
+  } else if (!token) {
+    logger.warn('no sidecar token: set token in [plugin.pgpulse-postgres-datasource] (GF_PLUGIN_TOKEN) and the same value in the datasource secure settings; every call is refused until then');
   }
 
   let grpcServer: Awaited<ReturnType<typeof startGrpcServer>> | undefined;
@@ -130,6 +135,11 @@ export async function runPluginEntry(start: LocalSidecarStarter, io: EntryIO, en
  * entry (and its tests) do not depend on the app module's load-time side effects.
  */
 export const startSidecarFromApp: LocalSidecarStarter = async ({ logger, env }) => {
+  if (!env.DATABASE_URL && !env.PGPULSE_CONFIG) {
+    // nothing to sample: only datasources that name their own sidecar (jsonData.sidecarAddress)
+    // are served — one Grafana, a sidecar per region or team
+    return { service: null, stop: () => Promise.resolve() };
+  }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const app = require('../app') as { startSidecar?: (opts: Record<string, unknown>) => Promise<unknown> };
   if (typeof app.startSidecar !== 'function') {

@@ -15,6 +15,7 @@ import { SERVER_OPTIONS, loadProtocol } from './protocol';
 import { peerIsProcess } from './peer-process';
 import { handleQueryData, type WireQueryDataRequest } from './query-data';
 import { handleCallResource, type WireCallResourceRequest } from './resource-call';
+import { ADDRESS_FIELD, ROUTED_HEADER, SidecarRelay, presentedToken, routeOf } from './routing';
 
 export interface GrpcServerOptions {
   /** host:port; port 0 picks a free one (local mode) */
@@ -33,18 +34,54 @@ export interface GrpcServerOptions {
   logger?: GrpcLogger;
 }
 
+/** Answer to a call no sidecar here can serve: the plugin process runs none and the datasource names none. */
+export const NO_LOCAL_SIDECAR =
+  "pgpulse: this plugin process runs no sidecar of its own (no database_url or config in [plugin.pgpulse-postgres-datasource]); set this datasource's Sidecar address to the host:port of a pgpulse sidecar's gRPC listener and its token, or give the plugin process a database_url";
+
 export interface GrpcServerHandle {
   port: number;
   stop(): Promise<void>;
 }
 
+/** a relayed query may take as long as the sidecar's own budget allows; Grafana cancels earlier when the panel goes */
+const RELAY_DEADLINE_MS = 300_000;
+/** Save & test must say quickly that an address is wrong */
+const HEALTH_DEADLINE_MS = 10_000;
+
 type Unary<Req, Res> = (call: grpc.ServerUnaryCall<Req, Res>, cb: grpc.sendUnaryData<Res>) => void;
 
-export async function startGrpcServer(service: PgpulseService, opts: GrpcServerOptions): Promise<GrpcServerHandle> {
+/**
+ * `service` null: a relay only (local mode without a database of its own), which serves the
+ * datasource instances that name their sidecar (routing.ts) and tells the others how to.
+ */
+export async function startGrpcServer(service: PgpulseService | null, opts: GrpcServerOptions): Promise<GrpcServerHandle> {
   const proto = loadProtocol();
   const logger = opts.logger ?? silentLogger;
   const token = opts.token ?? '';
   const server = new grpc.Server(SERVER_OPTIONS);
+  const relay = new SidecarRelay();
+
+  /**
+   * Where a call goes: undefined = served here. Only a plugin process Grafana started (local mode)
+   * relays; a relayed call is always served where it arrives (no loops).
+   */
+  const routeFor = (ctx: WirePluginContext | null | undefined, metadata: grpc.Metadata): { address: string } | { error: string } | undefined => {
+    if (metadata.get(ROUTED_HEADER).length > 0) {
+      return undefined;
+    }
+    const route = routeOf(ctx);
+    if (route && 'address' in route && opts.mode !== 'local') {
+      return {
+        error: `pgpulse: this datasource names its own sidecar (${ADDRESS_FIELD} ${route.address}), which only a plugin process Grafana starts itself can follow (mode = local in [plugin.pgpulse-postgres-datasource]); in remote mode Grafana talks to the sidecar at sidecar_address. Clear the datasource's Sidecar address or switch to local mode`,
+      };
+    }
+    return route ?? (service ? undefined : { error: NO_LOCAL_SIDECAR });
+  };
+  const dataErrors = (req: WireQueryDataRequest, error: string, status: number, errorSource: 'plugin' | 'downstream') => ({
+    responses: Object.fromEntries(
+      (req.queries ?? []).map((q, i) => [typeof q.refId === 'string' && q.refId ? q.refId : `Q${i}`, { frames: [], error, status, errorSource, format: req.format === 'JSON' ? 'JSON' : 'ARROW' }]),
+    ),
+  });
 
   /** Never let a handler bug escape as an unhandled rejection or reach the client with secrets. */
   const fail = (method: string, cb: grpc.sendUnaryData<unknown>, e: unknown) => {
@@ -57,7 +94,24 @@ export async function startGrpcServer(service: PgpulseService, opts: GrpcServerO
     // Grafana cancels the call when the dashboard goes away: stop computing for nobody
     const gone = new AbortController();
     call.once('cancelled', () => gone.abort());
-    handleQueryData(service, call.request, token, logger, gone.signal).then(
+    const route = routeFor(call.request.pluginContext, call.metadata);
+    if (route && 'error' in route) {
+      cb(null, dataErrors(call.request, route.error, 400, 'plugin'));
+      return;
+    }
+    if (route) {
+      const presented = presentedToken(call.request.pluginContext);
+      relay.unary(route.address, 'data', 'QueryData', call.request, { deadlineMs: RELAY_DEADLINE_MS, signal: gone.signal }).then(
+        (res) => cb(null, res),
+        (e) => {
+          const msg = relay.describe(route.address, e, presented);
+          logger.warn('QueryData relay failed', { error: msg });
+          cb(null, dataErrors(call.request, msg, 502, 'downstream'));
+        },
+      );
+      return;
+    }
+    handleQueryData(service!, call.request, token, logger, gone.signal).then(
       (res) => cb(null, res),
       (e) => fail('QueryData', cb, e),
     );
@@ -70,13 +124,30 @@ export async function startGrpcServer(service: PgpulseService, opts: GrpcServerO
   };
 
   const checkHealth: Unary<{ pluginContext?: WirePluginContext }, unknown> = (call, cb) => {
+    const route = routeFor(call.request.pluginContext, call.metadata);
+    if (route && 'error' in route) {
+      cb(null, { status: 'ERROR', message: route.error, jsonDetails: Buffer.from('{}') });
+      return;
+    }
+    if (route) {
+      const presented = presentedToken(call.request.pluginContext);
+      relay.unary<{ status?: string; message?: string; jsonDetails?: Buffer }>(route.address, 'diagnostics', 'CheckHealth', call.request, { deadlineMs: HEALTH_DEADLINE_MS }).then(
+        (res) => cb(null, { ...res, message: scrubToken(res.message ?? '', presented) }),
+        (e) => {
+          const msg = relay.describe(route.address, e, presented);
+          logger.warn('CheckHealth relay failed', { error: msg });
+          cb(null, { status: 'ERROR', message: msg, jsonDetails: Buffer.from('{}') });
+        },
+      );
+      return;
+    }
     const auth = checkToken(token, call.request.pluginContext);
     if (!auth.ok) {
       logger.warn('CheckHealth refused: bad or missing sidecar token');
       cb(null, { status: 'ERROR', message: auth.reason, jsonDetails: Buffer.from('{}') });
       return;
     }
-    service.health(defaultTarget(call.request.pluginContext)).then(
+    service!.health(defaultTarget(call.request.pluginContext)).then(
       (h) =>
         cb(null, {
           status: h.status === 'ok' ? 'OK' : 'ERROR',
@@ -97,6 +168,11 @@ export async function startGrpcServer(service: PgpulseService, opts: GrpcServerO
       cb({ code: grpc.status.UNAUTHENTICATED, details: auth.reason });
       return;
     }
+    if (!service) {
+      // a relay has no sampler of its own; Grafana's plugin-metrics scrape gets an empty exposition
+      cb(null, { metrics: { prometheus: Buffer.from('') } });
+      return;
+    }
     service.metricsText().then(
       (text) => cb(null, { metrics: { prometheus: Buffer.from(text) } }),
       (e) => fail('CollectMetrics', cb, e),
@@ -104,7 +180,29 @@ export async function startGrpcServer(service: PgpulseService, opts: GrpcServerO
   };
 
   const callResource = (call: grpc.ServerWritableStream<WireCallResourceRequest, unknown>) => {
-    handleCallResource(service, call.request, token, logger)
+    const route = routeFor(call.request.pluginContext, call.metadata);
+    const jsonError = (code: number, error: string) => ({ code, headers: { 'Content-Type': { values: ['application/json'] } }, body: Buffer.from(JSON.stringify({ error })) });
+    if (route && 'error' in route) {
+      call.write(jsonError(400, route.error));
+      call.end();
+      return;
+    }
+    if (route) {
+      const presented = presentedToken(call.request.pluginContext);
+      relay
+        .stream(route.address, call.request, { deadlineMs: RELAY_DEADLINE_MS })
+        .then(
+          (msgs) => msgs.forEach((m) => call.write(m)),
+          (e) => {
+            const msg = relay.describe(route.address, e, presented);
+            logger.warn('CallResource relay failed', { error: msg });
+            call.write(jsonError(502, msg));
+          },
+        )
+        .finally(() => call.end());
+      return;
+    }
+    handleCallResource(service!, call.request, token, logger)
       .then(
         (res) => call.write(res),
         (e) => {
@@ -174,6 +272,7 @@ export async function startGrpcServer(service: PgpulseService, opts: GrpcServerO
           done();
         }, 2000);
         force.unref();
+        relay.close();
         server.tryShutdown(() => {
           clearTimeout(force);
           done();

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runPluginEntry, sidecarEnvFromPluginEnv } from '../../../src/sidecar/grafana/plugin-entry';
+import { runPluginEntry, sidecarEnvFromPluginEnv, startSidecarFromApp } from '../../../src/sidecar/grafana/plugin-entry';
+import { silentLogger } from '../../../src/sidecar/grafana/hclog';
+import { NO_LOCAL_SIDECAR } from '../../../src/sidecar/grafana/server';
 import { PluginClient, pluginContext } from '../../integration/grafana/grpc-client';
 import { FakeService } from '../../integration/grafana/fake-service';
 
@@ -56,4 +58,24 @@ test('runPluginEntry: a sidecar that fails to start exits 1 without a handshake'
   });
   assert.equal(code, 1);
   assert.equal(handshake, '');
+});
+
+test('a starter without a database (service null): the process relays, and a datasource naming no sidecar is told what to set', async () => {
+  let handshake = '';
+  const exited = new Promise<number>((resolve) => {
+    void runPluginEntry(async () => ({ service: null, stop: async () => undefined }), { handshake: (l) => (handshake = l), exit: resolve, shutdownFromPid: process.pid }, { GF_PLUGIN_LOG_LEVEL: 'error' });
+  });
+  while (!handshake) await new Promise((r) => setTimeout(r, 10));
+  const c = new PluginClient(`127.0.0.1:${/:(\d+)\|grpc$/.exec(handshake)![1]}`);
+  const h = await c.unary(c.diagnostics, 'CheckHealth', { pluginContext: pluginContext('any-token') });
+  assert.equal(h.status, 'ERROR');
+  assert.equal(h.message, NO_LOCAL_SIDECAR);
+  await c.unary(c.controller, 'Shutdown', {});
+  assert.equal(await exited, 0);
+  c.close();
+});
+
+test('the real starter starts no sidecar without database_url or config', async () => {
+  const s = await startSidecarFromApp({ logger: silentLogger, env: {} });
+  assert.equal(s.service, null);
 });
