@@ -265,6 +265,17 @@ test('own-session heuristic behind PgBouncer: pgpulse reconnecting every cycle i
     assert.ok(gate.snapshot().ownConnects - connectsBefore >= 2, `pgpulse reconnected to PgBouncer between cycles (${gate.snapshot().ownConnects - connectsBefore})`);
     assert.equal(gate.snapshot().lastOtherActivity, quiet, "pgpulse's own reconnects are not taken for another client");
 
+    // PgBouncer opens a new server session for pgpulse (its old one went away): that session is
+    // pgpulse's own (its backend started after the previous reading), not someone else's
+    const sessionsBefore = Number((await pg.query<{ n: string }>("SELECT sessions AS n FROM pg_catalog.pg_stat_database WHERE datname = 'app'"))[0].n);
+    const old = await serverBackends('pgpulse_mon');
+    await pg.query('SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity WHERE pid = ANY($1)', [old]);
+    const nT = readings();
+    await waitFor('two readings on a new server session', async () => readings() >= nT + 2 && (await serverBackends('pgpulse_mon')).some((p) => !old.includes(p)));
+    const sessionsAfter = Number((await pg.query<{ n: string }>("SELECT sessions AS n FROM pg_catalog.pg_stat_database WHERE datname = 'app'"))[0].n);
+    assert.ok(sessionsAfter > sessionsBefore, 'PgBouncer opened a new server session for pgpulse');
+    assert.equal(gate.snapshot().lastOtherActivity, quiet, "pgpulse's new server session is its own, not another client");
+
     // someone connects straight to the compute, runs a statement and leaves between two cycles:
     // only pg_stat_database.sessions shows it
     const n1 = readings();
