@@ -82,6 +82,9 @@ export const LONG_TRANSACTION_SECONDS = 3600;
 /** 80 % used: at a steady rate the remaining 20 % is usually months, time to migrate the column to bigint. */
 export const SEQUENCE_USED_RATIO = 0.8;
 
+/** load above the vCPUs on average: more sessions active than CPUs to run them */
+export const LOAD_VCPU_RATIO = 1;
+
 export const SLOW_STATEMENT_MS = 100;
 export const SLOW_STATEMENT_MIN_CALLS = 10;
 export const SLOW_STATEMENT_COUNT = 3;
@@ -330,6 +333,23 @@ export function alertSpecs(): AlertSpec[] {
       runbook:
         "Open pgpulse / Vitals, Sequences near exhaustion: the table names the columns it feeds and their types. Usual fix: widen the column to bigint (ALTER TABLE … ALTER COLUMN … TYPE bigint rewrites the table: on a large one add a new bigint column, backfill in batches, and swap in a short lock) and ALTER SEQUENCE … AS bigint. A cycling sequence wraps around instead and collides with existing keys. Time left: values left / the insert rate of the table.",
       dashboard: DASHBOARD_UIDS.vitals,
+    },
+    {
+      uid: 'pgpulse-load-above-vcpus',
+      title: 'PostgreSQL database load above vCPUs',
+      metric: 'db_load_vcpu_ratio',
+      windowSeconds: 900,
+      reducer: 'mean',
+      op: 'gt',
+      threshold: LOAD_VCPU_RATIO,
+      for: '15m',
+      ...workload,
+      severity: 'warning',
+      summary: 'Database load is {{ humanizePercentage $values.B.Value }} of the vCPUs (average active sessions above the number of vCPUs) over the last 15 minutes.',
+      description: `Average active sessions (the 1 s activity sampler: active backends of pg_stat_activity, Σ sessions / ticks), divided by the vCPUs (neon_utils.num_cpus() on Neon, else activity.vcpus of the target config), averaged over 15 minutes, has been above ${LOAD_VCPU_RATIO * 100}% for 15 more. More sessions are active than there are CPUs: they queue for CPU or wait on locks, I/O or the client. Without a vCPU figure the rule has no data and stays OK.`,
+      runbook:
+        'Open pgpulse / Load. The stacked load says what the sessions wait on: CPU (busy statements: see Top statements by load, then their plans), Lock (click Lock/transactionid or Lock/relation to see who waits; Connections & locks shows the blockers), IO (reads that miss the cache: Indexes & tables, cache hit ratio), LWLock (contention on buffers, WAL or the lock manager), Client/IPC. Fix the top statement first (index, plan, batch size); split or reschedule batch jobs; only then add vCPUs. On Neon, raise the autoscaling maximum if the load sits at the vCPUs of the largest size.',
+      dashboard: DASHBOARD_UIDS.load,
     },
     {
       uid: 'pgpulse-neon-compute-over-allowance',

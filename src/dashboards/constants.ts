@@ -26,6 +26,7 @@ export const DASHBOARD_UIDS = {
   queries: 'pgpulse-queries',
   indexes: 'pgpulse-indexes-tables',
   vitals: 'pgpulse-vitals',
+  load: 'pgpulse-load',
   vector: 'pgpulse-vector-search',
   neon: 'pgpulse-neon',
   /** on a Prometheus datasource, not pgpulse (boards/fleet.ts) */

@@ -10,6 +10,7 @@ import { alertQueriesFile, notificationsFile, rulesFile } from './alerts';
 import { neonDashboard, vectorDashboard, vitalsDashboard } from './boards/area-board';
 import { fleetDashboard } from './boards/fleet';
 import { indexesDashboard } from './boards/indexes';
+import { loadDashboard } from './boards/load';
 import { overviewDashboard } from './boards/overview';
 import { queriesDashboard } from './boards/queries';
 
@@ -27,6 +28,7 @@ export function allDashboards(): Record<string, Dashboard> {
     queries: queriesDashboard(),
     'indexes-tables': indexesDashboard(),
     vitals: vitalsDashboard(),
+    load: loadDashboard(),
     'vector-search': vectorDashboard(),
     neon: neonDashboard(),
     fleet: fleetDashboard(),

@@ -37,6 +37,12 @@ export const queryOptionsSchema = z
     efSearch: z.number().int().min(1).max(1000).optional(),
     /** vector probe latency: one quantile instead of all three (alert rules watch exactly p95) */
     quantile: z.enum(['p50', 'p95', 'p99']).optional(),
+    /** database load: only sessions waiting on this wait event ("Lock/transactionid"), or this wait event type ("Lock"); "CPU" = no wait event */
+    waitEvent: z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z0-9_:.-]{1,64}(\/[A-Za-z0-9_:.-]{1,64})?$/, 'waitEvent must be a wait event type or type/event as pg_stat_activity shows them, e.g. Lock/transactionid or IO')
+      .optional(),
     schemaVersion: z.number().int().optional(),
   })
   // Grafana adds its own keys (datasource, hide, key, queryType, intervalMs …): ignore, never fail on them.

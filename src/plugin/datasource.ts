@@ -20,7 +20,7 @@ import type { ListResource, PgpulseOptions, PgpulseQuery, PgpulseVariableQuery, 
 import { PgpulseVariableSupport, toVariableQuery } from './variables';
 
 /** Every string option of the query model: each one may hold a template variable. */
-export const templatedKeys = ['target', 'database', 'schema', 'table', 'index', 'queryid', 'legend'] as const;
+export const templatedKeys = ['target', 'database', 'schema', 'table', 'index', 'queryid', 'waitEvent', 'legend'] as const;
 
 export const DEFAULT_METRIC = 'cache_hit_ratio';
 

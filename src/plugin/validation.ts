@@ -18,7 +18,7 @@ export interface QueryIssue {
 }
 
 /** Every option the catalog knows, in the order the editor shows them. */
-export const allOptionKeys: OptionKey[] = ['database', 'schema', 'table', 'index', 'queryid', 'topN', 'orderBy', 'threshold', 'minCalls', 'k', 'efSearch', 'quantile', 'legend'];
+export const allOptionKeys: OptionKey[] = ['database', 'schema', 'table', 'index', 'queryid', 'topN', 'orderBy', 'threshold', 'minCalls', 'k', 'efSearch', 'quantile', 'waitEvent', 'legend'];
 
 export const optionLabels: Record<OptionKey, string> = {
   database: 'Database',
@@ -34,6 +34,7 @@ export const optionLabels: Record<OptionKey, string> = {
   k: 'Recall k',
   efSearch: 'ef_search',
   quantile: 'Quantile',
+  waitEvent: 'Wait event',
 };
 
 /** A value that Grafana will replace at run time ($var, ${var}, [[var]]). */

@@ -105,6 +105,8 @@ export const targetSchema = z
     actions: z.record(z.string(), z.unknown()).optional(),
     /** query plans: explain timeouts and fingerprint sampling, validated by src/sidecar/plans */
     plans: z.record(z.string(), z.unknown()).optional(),
+    /** the 1 s activity sampler (database load) and the vCPU reference: validated by src/sidecar/activity */
+    activity: z.record(z.string(), z.unknown()).optional(),
   })
   .strict()
   .superRefine((t, ctx) => {
@@ -153,6 +155,7 @@ export interface TargetConfig {
   vector?: Record<string, unknown>;
   actions?: Record<string, unknown>;
   plans?: Record<string, unknown>;
+  activity?: Record<string, unknown>;
 }
 
 export interface SidecarConfig {
@@ -281,6 +284,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SidecarConfig 
       vector: t.vector,
       actions: t.actions,
       plans: t.plans,
+      activity: t.activity,
     };
   });
 

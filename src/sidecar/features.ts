@@ -4,6 +4,7 @@
  * same handlers), picking the features the sidecar was started with by name.
  */
 import { actionsFeature } from './actions';
+import { activityFeature } from './activity';
 import { advisorsFeature } from './advisors';
 import { coreFeature } from './core';
 import type { Feature } from './feature';
@@ -12,4 +13,4 @@ import { plansFeature } from './plans';
 import { vectorFeature } from './vector';
 
 // actions start before advisors: the advisor's stop runs first, then the runners close
-export const sidecarFeatures: readonly Feature[] = [coreFeature, vectorFeature, neonFeature, actionsFeature, advisorsFeature, plansFeature];
+export const sidecarFeatures: readonly Feature[] = [coreFeature, vectorFeature, neonFeature, actionsFeature, advisorsFeature, plansFeature, activityFeature];

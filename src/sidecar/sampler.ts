@@ -29,6 +29,12 @@ export interface SamplingGate {
    * it does not count as a sampling cycle. Absent: always.
    */
   mayContact?(target: TargetConfig): Promise<{ allowed: boolean; reason?: string }>;
+  /**
+   * May a sampler that rides along with the sampling cycles (the 1 s activity sampler) contact the
+   * target now? Synchronous, from what the last allow() learnt; never counts as a cycle, never asks
+   * an API. Absent: the sampler's own status decides (reachable, not paused).
+   */
+  mayRideAlong?(target: TargetConfig): boolean;
 }
 
 export interface TargetStatus {
@@ -73,7 +79,7 @@ export class TargetSampler {
     private readonly metrics: SelfMetrics,
     private readonly log: Logger,
     collectors: readonly Collector[],
-    private readonly gate?: SamplingGate,
+    readonly gate?: SamplingGate,
   ) {
     this.pool = createPool(target);
     this.status = { target: target.name, reachable: null, extensions: {}, unavailable: {}, failing: {} };

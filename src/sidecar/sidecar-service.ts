@@ -27,7 +27,7 @@ import { PromExposition } from './prom/exposition';
 /** Grafana's "All" of a template variable ("*", "$__all", "") means no filter, not a name. */
 function dropAllFilters<T extends Record<string, unknown>>(q: T): T {
   const out: Record<string, unknown> = { ...q };
-  for (const k of ['target', 'database', 'schema', 'table', 'index', 'queryid']) {
+  for (const k of ['target', 'database', 'schema', 'table', 'index', 'queryid', 'waitEvent']) {
     const v = out[k];
     if (v === '' || v === '*' || v === '$__all' || v === 'All' || v === null) {
       delete out[k];

@@ -4,6 +4,7 @@
  */
 import { adviceMetrics } from './advice';
 import { coreMetrics } from './core';
+import { loadMetrics } from './load';
 import { neonMetrics } from './neon';
 import { planMetrics } from './plans';
 import { replicationMetrics } from './replication';
@@ -14,7 +15,7 @@ import { vitalsMetrics } from './vitals';
 
 export * from './types';
 
-export const metrics: readonly MetricDef[] = [...coreMetrics, ...planMetrics, ...vitalsMetrics, ...replicationMetrics, ...vitalSignsMetrics, ...vectorMetrics, ...neonMetrics, ...adviceMetrics];
+export const metrics: readonly MetricDef[] = [...coreMetrics, ...loadMetrics, ...planMetrics, ...vitalsMetrics, ...replicationMetrics, ...vitalSignsMetrics, ...vectorMetrics, ...neonMetrics, ...adviceMetrics];
 
 export function findMetric(id: string): MetricDef | undefined {
   return metrics.find((m) => m.id === id);

@@ -4,10 +4,10 @@
 import type { OrderBy } from '../query';
 
 export type MetricKind = 'series' | 'instant' | 'table';
-export type Area = 'Health' | 'Queries' | 'Indexes & tables' | 'Connections & locks' | 'Vitals' | 'Vector search' | 'Neon' | 'Advice';
-export const areas: Area[] = ['Health', 'Queries', 'Indexes & tables', 'Connections & locks', 'Vitals', 'Vector search', 'Neon', 'Advice'];
+export type Area = 'Health' | 'Queries' | 'Load' | 'Indexes & tables' | 'Connections & locks' | 'Vitals' | 'Vector search' | 'Neon' | 'Advice';
+export const areas: Area[] = ['Health', 'Queries', 'Load', 'Indexes & tables', 'Connections & locks', 'Vitals', 'Vector search', 'Neon', 'Advice'];
 
-export type OptionKey = 'database' | 'schema' | 'table' | 'index' | 'queryid' | 'topN' | 'orderBy' | 'threshold' | 'minCalls' | 'legend' | 'k' | 'efSearch' | 'quantile';
+export type OptionKey = 'database' | 'schema' | 'table' | 'index' | 'queryid' | 'topN' | 'orderBy' | 'threshold' | 'minCalls' | 'legend' | 'k' | 'efSearch' | 'quantile' | 'waitEvent';
 
 /** Collectors, one per pg view family (their SQL lives in src/sidecar/collectors/catalog.ts). */
 export type CollectorId =
@@ -39,6 +39,10 @@ export type CollectorId =
   | 'vector_probe'
   | 'neon'
   | 'neon_activity'
+  /** the 1 s activity sampler's per-interval buckets (src/sidecar/activity): sessions by wait event, statement, client */
+  | 'load'
+  /** the same buckets' ticks, skipped ticks and the vCPU reference */
+  | 'load_ticks'
   /** answers of the Neon API stored by the gate (no database collector: never unavailable) */
   | 'neon_api';
 

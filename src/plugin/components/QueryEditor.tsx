@@ -52,6 +52,7 @@ const optionTooltips: Record<OptionKey, string> = {
   k: 'k of recall@k for vector probes.',
   efSearch: 'hnsw.ef_search (HNSW) or ivfflat.probes (IVFFlat) of the probe series to show.',
   quantile: 'Only this latency quantile (empty: p50, p95 and p99).',
+  waitEvent: 'Only sessions waiting on this wait event, as type/event (Lock/transactionid) or a type (IO); CPU = active without a wait event.',
 };
 
 /** Metric menu: grouped by area in the catalog's area order, each with description and unit. */
@@ -258,6 +259,24 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
                   isClearable
                   placeholder="all"
                   width={12}
+                />
+              </InlineField>
+            )}
+            {takes('waitEvent') && (
+              <InlineField label={optionLabels.waitEvent} labelWidth={LABEL_WIDTH} tooltip={optionTooltips.waitEvent} invalid={issueFor(issues, 'waitEvent')?.severity === 'error'}>
+                <Input
+                  id={`pgpulse-${q.refId}-waitEvent`}
+                  data-testid={selectors.queryEditor.option('waitEvent')}
+                  defaultValue={typeof q.waitEvent === 'string' ? q.waitEvent : ''}
+                  key={`waitEvent-${q.metric}`}
+                  placeholder="all wait events"
+                  onBlur={(e) => {
+                    const v = e.currentTarget.value.trim();
+                    if (v !== (q.waitEvent ?? '')) {
+                      setOption('waitEvent', v || undefined);
+                    }
+                  }}
+                  width={26}
                 />
               </InlineField>
             )}

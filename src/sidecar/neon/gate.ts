@@ -532,6 +532,23 @@ export class NeonGate implements SamplingGate {
     return { allowed: true };
   }
 
+  /**
+   * The 1 s activity sampler: only while the last allow() let a regular cycle through on a fresh
+   * `active` answer and no back-off has started since (observe() may start one after any cycle).
+   * Blind cycles during an API outage do not extend to it: once per 15 minutes is not every second.
+   */
+  mayRideAlong(target: TargetConfig): boolean {
+    void target;
+    const now = this.now();
+    return (
+      this.mode === 'sampling' &&
+      this.backoffSince === undefined &&
+      !this.identityError &&
+      this.ep?.current_state === 'active' &&
+      (!this.error || now - this.epAt <= 2 * this.stateIntervalMs)
+    );
+  }
+
   observe(target: TargetConfig, ctx: TargetContext): void {
     const store = this.store ?? ctx.store;
     const now = this.now();

@@ -12,6 +12,7 @@ import { startMatrixPostgres, type MatrixServer } from '../../support/pg-matrix'
 import type { TestPostgres } from '../../support/pg';
 import { hijackSuite } from './hijack';
 import { leastPrivilegeSuite } from './least-privilege';
+import { loadTruthSuite } from './load-truth';
 import { ownStatementsSuite } from './own-statements';
 import { plansSuite } from './plans';
 import { prometheusTruthSuite } from './prometheus-truth';
@@ -24,7 +25,7 @@ export type MatrixSuite = (server: MatrixServer, getPg: () => TestPostgres) => v
 
 // reset-truth restarts the server several times: it runs last, after the suites that keep a
 // sidecar connected for their whole describe block
-const SUITES: MatrixSuite[] = [ownStatementsSuite, leastPrivilegeSuite, vitalsTruthSuite, replicationTruthSuite, vitalSignsTruthSuite, plansSuite, hijackSuite, prometheusTruthSuite, resetTruthSuite];
+const SUITES: MatrixSuite[] = [ownStatementsSuite, leastPrivilegeSuite, vitalsTruthSuite, replicationTruthSuite, vitalSignsTruthSuite, loadTruthSuite, plansSuite, hijackSuite, prometheusTruthSuite, resetTruthSuite];
 
 export function runMatrix(server: MatrixServer): void {
   let pg: TestPostgres | undefined;

@@ -44,7 +44,7 @@ describe('alert rules (provisioning/alerting/rules.yaml)', () => {
 
   it('cover the rules the issue asks for', () => {
     const metricsUsed = new Set(rules.map((r) => r.data.find((d: any) => d.datasourceUid === DS_UID).model.metric));
-    for (const m of ['cache_hit_ratio', 'slow_statements', 'longest_query_seconds', 'blocked_queries', 'connection_utilization', 'sampler_staleness', 'deadlocks', 'wraparound_limit_ratio', 'inactive_slot_retained_wal', 'standby_replay_lag_seconds', 'idle_in_transaction_age', 'oldest_transaction_age', 'sequence_used_ratio']) {
+    for (const m of ['cache_hit_ratio', 'slow_statements', 'longest_query_seconds', 'blocked_queries', 'connection_utilization', 'sampler_staleness', 'deadlocks', 'wraparound_limit_ratio', 'inactive_slot_retained_wal', 'standby_replay_lag_seconds', 'idle_in_transaction_age', 'oldest_transaction_age', 'sequence_used_ratio', 'db_load_vcpu_ratio']) {
       assert.ok(metricsUsed.has(m), `a rule on ${m}`);
     }
     if (findMetric('vector_recall')?.alertable) assert.ok(metricsUsed.has('vector_recall'), 'a vector recall rule');

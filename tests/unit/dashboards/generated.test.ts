@@ -9,8 +9,8 @@ import { queryOptionsSchema, describeQueryError } from '../../../src/model/query
 import { renderAll } from '../../../src/dashboards/generate';
 import { committedDashboards, dashboardQueries, interpolate, panelsOf, PLUGIN_ID, readRepoFile } from './helpers';
 
-const sampleVars = { target: 'default', database: 'app', queryid: '-1234567890123', datasource: 'pgpulse' };
-const allVars = { target: 'default', database: '*', queryid: '*', datasource: 'pgpulse' };
+const sampleVars = { target: 'default', database: 'app', queryid: '-1234567890123', wait_event: 'Lock/transactionid', datasource: 'pgpulse' };
+const allVars = { target: 'default', database: '*', queryid: '*', wait_event: '', datasource: 'pgpulse' };
 
 describe('generated provisioning files', () => {
   it('are not stale: regenerating in memory gives the committed bytes', () => {
@@ -46,9 +46,9 @@ describe('dashboards', () => {
     assert.deepEqual(all.filter((b) => b.json.uid === FLEET_UID).map((b) => b.file), ['provisioning/dashboards/fleet.json']);
   });
 
-  it('are the six of the issues (Vitals from issue 17), with fixed, distinct uids and the pgpulse tag', () => {
+  it('are the seven of the issues (Vitals and Load from issue 17), with fixed, distinct uids and the pgpulse tag', () => {
     const titles = boards.map((b) => b.json.title).sort();
-    assert.deepEqual(titles, ['pgpulse / Indexes & tables', 'pgpulse / Neon', 'pgpulse / Overview', 'pgpulse / Queries', 'pgpulse / Vector search', 'pgpulse / Vitals']);
+    assert.deepEqual(titles, ['pgpulse / Indexes & tables', 'pgpulse / Load', 'pgpulse / Neon', 'pgpulse / Overview', 'pgpulse / Queries', 'pgpulse / Vector search', 'pgpulse / Vitals']);
     const uids = boards.map((b) => b.json.uid);
     assert.equal(new Set(uids).size, uids.length);
     for (const b of boards) {

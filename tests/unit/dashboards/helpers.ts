@@ -76,7 +76,8 @@ export function interpolate(q: Record<string, unknown>, vars: Record<string, str
     if (k === 'datasource') continue;
     if (typeof v === 'string') {
       const replaced = v.replace(/\$\{?(\w+)\}?/g, (m, name: string) => (name in vars ? vars[name] : m));
-      if (replaced === '*') continue;
+      // the sidecar drops an All value and an empty one (an empty text box variable) before validating
+      if (replaced === '*' || replaced === '') continue;
       out[k] = replaced;
     } else {
       out[k] = v;

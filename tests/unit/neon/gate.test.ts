@@ -461,3 +461,48 @@ test('behind the pooler, own client connects that open no server session do not 
     s.close();
   }
 });
+
+test('mayRideAlong (the 1 s activity sampler): only while sampling an active compute, off the moment a back-off starts and during API outages', async () => {
+  const s = setup({ quietMs: 60_000 });
+  try {
+    assert.equal(s.gate.mayRideAlong(s.target), false, 'before the first API answer');
+    s.answer.ep!.current_state = 'idle';
+    await s.gate.allow(s.target);
+    assert.equal(s.gate.mayRideAlong(s.target), false, 'idle compute');
+    s.answer.ep!.current_state = 'active';
+    s.advance(STATE_MS);
+    const seen: boolean[] = [];
+    for (let i = 0; i < 10 && s.gate.snapshot().backoffSince === undefined; i++) {
+      const r = await s.gate.allow(s.target);
+      assert.equal(r.allowed, true);
+      s.activity({ own: 1, lastIdleChangeAgoMs: 3_600_000 });
+      seen.push(s.gate.mayRideAlong(s.target));
+      s.gate.observe(s.target, s.ctx);
+      s.advance(15_000);
+    }
+    assert.ok(seen.length >= 2 && seen.every(Boolean), `rides along every allowed cycle: ${JSON.stringify(seen)}`);
+    // observe() started the back-off after the last cycle: no tick even before the next allow() says so
+    assert.equal(s.gate.snapshot().mode, 'sampling');
+    assert.equal(s.gate.mayRideAlong(s.target), false, 'back-off started');
+    assert.equal((await s.gate.allow(s.target)).allowed, false);
+    assert.equal(s.gate.mayRideAlong(s.target), false);
+  } finally {
+    s.close();
+  }
+});
+
+test('mayRideAlong: a blind cycle during an API outage does not let the activity sampler tick', async () => {
+  const s = setup();
+  try {
+    s.answer.ep!.current_state = 'active';
+    assert.equal((await s.gate.allow(s.target)).allowed, true);
+    assert.equal(s.gate.mayRideAlong(s.target), true);
+    s.answer.err = new NeonApiError('HTTP 503 from the Neon API', 'transient');
+    s.advance(BLIND_INTERVAL_MS + 1);
+    const r = await s.gate.allow(s.target);
+    assert.equal(r.allowed, true, `the blind cycle: ${r.reason}`);
+    assert.equal(s.gate.mayRideAlong(s.target), false);
+  } finally {
+    s.close();
+  }
+});
