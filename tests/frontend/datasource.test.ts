@@ -15,6 +15,7 @@ const vars: Record<string, string> = {
   tbl: 'orders',
   idx: 'orders_customer_idx',
   qid: '-4213859129',
+  wev: 'Lock/transactionid',
   leg: 'db {{datname}}',
 };
 
@@ -38,7 +39,7 @@ describe('DataSource', () => {
 
   it('replaces template variables in every string option, and only there', () => {
     const ds = makeDatasource();
-    const names: Record<string, string> = { target: 'tgt', database: 'db', schema: 'sch', table: 'tbl', index: 'idx', queryid: 'qid', legend: 'leg' };
+    const names: Record<string, string> = { target: 'tgt', database: 'db', schema: 'sch', table: 'tbl', index: 'idx', queryid: 'qid', waitEvent: 'wev', legend: 'leg' };
     // every templated key of the model is covered by this test
     expect(Object.keys(names).sort()).toEqual([...templatedKeys].sort());
     const query: PgpulseQuery = { refId: 'A', metric: 'cache_hit_ratio', topN: 5, threshold: 12.5 };

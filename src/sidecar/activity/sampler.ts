@@ -22,6 +22,7 @@ import type { TargetSampler } from '../sampler';
 import { isStoreWriteError } from '../store/faults';
 import type { Store } from '../store/store';
 import { describeDbError, ownBackendPids } from '../targets/connection';
+import { OWN_QUERY_MARK } from '../targets/own-statements';
 import { bindExtensionSchemas, PIN_SEARCH_PATH } from '../targets/safe-sql';
 import { LoadAccumulator, type ActivityRow } from './accumulator';
 import type { ActivityConfig } from './config';
@@ -167,7 +168,8 @@ export class ActivitySampler {
     let results: Array<{ rows: Array<Record<string, unknown>> }>;
     try {
       // no parameters: one simple-query message, one round trip for the whole transaction
-      results = (await client.query(parts.join(';\n'))) as unknown as Array<{ rows: Array<Record<string, unknown>> }>;
+      // pg_stat_statements keeps each statement of the string with its own text: each carries the mark
+      results = (await client.query(parts.map((p) => `${p}\n${OWN_QUERY_MARK}`).join(';\n'))) as unknown as Array<{ rows: Array<Record<string, unknown>> }>;
     } catch (e) {
       // an error leaves the transaction block open: end it before the connection goes back to the pool
       await client.query('ROLLBACK').catch(() => undefined);

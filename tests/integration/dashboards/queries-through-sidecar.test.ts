@@ -132,8 +132,8 @@ describe('dashboard and alert queries through the sidecar (PostgreSQL 15)', () =
     const qidField = topFrame?.schema.fields.findIndex((f) => f.name === 'queryid') ?? -1;
     const queryid = qidField >= 0 && topFrame ? String(topFrame.data.values[qidField][0]) : '*';
     for (const vars of [
-      { target: 'default', database: DB, queryid, datasource: 'pgpulse' },
-      { target: 'default', database: '*', queryid: '*', datasource: 'pgpulse' },
+      { target: 'default', database: DB, queryid, wait_event: 'CPU', datasource: 'pgpulse' },
+      { target: 'default', database: '*', queryid: '*', wait_event: '', datasource: 'pgpulse' },
     ]) {
       const queries = qs.map((q, i) => ({ ...interpolate(q.query, vars), refId: `Q${i}` }));
       // the API takes at most 100 queries per request (src/sidecar/limits.ts); Grafana sends one panel at a time

@@ -131,6 +131,14 @@ export function loadTruthSuite(server: MatrixServer, getPg: () => TestPostgres):
       assert.equal(rows.filter((r) => r.wait_event_type === 'Client').length, 0, JSON.stringify(rows));
     });
 
+    it("every statement of the tick's one-round-trip transaction carries pgpulse's mark in pg_stat_statements", async () => {
+      const texts = await pg.query<{ query: string }>(
+        `SELECT query FROM public.pg_stat_statements WHERE query LIKE '%pg_catalog.pg_stat_activity a%' AND query LIKE '%GROUP BY 1, 2, 3, 4, 5, 6, 7%'`,
+      );
+      assert.ok(texts.length > 0, 'the tick statement is in pg_stat_statements');
+      for (const t of texts) assert.ok(t.query.trimEnd().endsWith('/* pgpulse */'), t.query);
+    });
+
     it('database load (AAS) per wait event type equals the sessions the test keeps active', async () => {
       const s = await series(sc, 'db_load', { database: 'postgres' });
       assert.deepEqual(only(s, 'wait_event_type', 'Lock'), [LOCKED]);

@@ -238,8 +238,9 @@ test('own-session heuristic behind PgBouncer: pgpulse reconnecting every cycle i
   api.state = 'active';
   api.lastActive = new Date().toISOString();
   // 1.5 s between cycles: the Neon pool closes idle connections after 1 s, so pgpulse opens a
-  // new client connection to PgBouncer every cycle (which opens no server session)
-  const t = neonTarget('heur', bouncer.urlFor('app', 'pgpulse_mon'), { intervalMs: 1500 });
+  // new client connection to PgBouncer every cycle (which opens no server session); the 1 s
+  // activity sampler would keep that connection busy, so it is off here
+  const t = neonTarget('heur', bouncer.urlFor('app', 'pgpulse_mon'), { intervalMs: 1500, activity: { enabled: false } });
   const s = await startTestSidecar({
     targets: [t],
     intervalMs: 1500,
