@@ -261,7 +261,7 @@ export function vitalSignsTruthSuite(server: MatrixServer, getPg: () => TestPost
       await pg.query('DROP EXTENSION pgstattuple');
     });
 
-    it(server.major >= 16 ? 'pg_stat_io: reported reads and hits lie between the deltas read around the samples and include the test scans' : 'pg_stat_io needs PostgreSQL 16: the answer says so', async () => {
+    it(server.major >= 16 ? 'pg_stat_io: reported reads and hits lie between the deltas read around the samples and include the test scans; the I/O time notice follows track_io_timing' : 'pg_stat_io needs PostgreSQL 16: the answer says so', async () => {
       if (server.major < 16) {
         await sample([]);
         const r = await answer('io_operations');
@@ -310,6 +310,20 @@ export function vitalSignsTruthSuite(server: MatrixServer, getPg: () => TestPost
       assert.equal(t.error, undefined, t.error);
       const timing = (await pg.query<{ s: string }>(`SELECT current_setting('track_io_timing') AS s`))[0].s;
       assert.equal(/track_io_timing is off/.test(JSON.stringify(t)), timing === 'off', `notice iff track_io_timing is off (it is ${timing})`);
+      // and the other way round. The test servers set track_io_timing on the command line, which
+      // ALTER SYSTEM cannot override: a role setting gives a fresh sidecar's sessions the other value
+      const flip = timing === 'off' ? 'on' : 'off';
+      await pg.query(`ALTER ROLE ${ROLE} SET track_io_timing = ${flip}`);
+      const sc2 = await startTestSidecar({ url: pg.urlFor('postgres', ROLE, 'vspw') });
+      try {
+        await sc2.sampleNow();
+        assert.equal(sc2.sidecar.store.entities('default', 'settings', { name: 'track_io_timing' })[0]?.info?.setting, flip, 'pgpulse read the other value');
+        const flipped = (await sc2.query({ from: Date.now() - 60_000, to: Date.now() + 1000, queries: [{ refId: 'A', metric: 'io_time' }] })).json.results.A;
+        assert.equal(/track_io_timing is off/.test(JSON.stringify(flipped)), flip === 'off', `notice iff track_io_timing is off (now ${flip})`);
+      } finally {
+        await sc2.destroy();
+        await pg.query(`ALTER ROLE ${ROLE} RESET track_io_timing`);
+      }
     });
   });
 }
