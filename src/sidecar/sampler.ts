@@ -1,13 +1,13 @@
 /**
  * The sampling loop of one target: every interval, the collectors that are due run one after
  * another on one short-lived connection, and their rows go to the store. A cycle never overlaps
- * the previous one (no scrape pile-up), a failure is recorded as a gap, and resets, restarts and
- * index changes become events.
+ * the previous one (no scrape pile-up), a failure is recorded as a gap, restarts become events,
+ * and so does what a collector's events() hook sees change (a stats reset, an index created).
  */
 import type { Logger } from 'pino';
 import type { Pool } from 'pg';
 import type { TargetConfig } from './config';
-import type { Collector, TargetContext } from './collectors/types';
+import type { Collector, CollectorResult, TargetContext } from './collectors/types';
 import type { SelfMetrics } from './self-metrics';
 import { isStoreWriteError } from './store/faults';
 import type { Store } from './store/store';
@@ -67,8 +67,8 @@ export class TargetSampler {
   /** no counter epoch state was stored: this store may hold samples epoched by an older version */
   private legacyHistory = false;
   private readonly aliases = new Map<string, { from: number; to: number | null } | null>();
-  private lastIndexKeys: Set<string> | undefined;
-  private readonly rowEpochs = new Map<string, number | null>();
+  /** each collector's last successful result: what its events() compare with */
+  private readonly previous = new Map<string, CollectorResult>();
   readonly status: TargetStatus;
   private ctx: TargetContext | undefined;
   private readonly collectors: Collector[];
@@ -330,7 +330,11 @@ export class TargetSampler {
     const started = process.hrtime.bigint();
     const ts = Date.now();
     try {
-      const result = c.ownTransaction ? await c.collect(client, ctx) : await inReadOnlyTx(client, timeout, () => c.collect(client, ctx));
+      const collect = async () => {
+        const r = await c.collect(client, ctx);
+        return c.filterRows ? { ...r, rows: await c.filterRows(client, ctx, r.rows) } : r;
+      };
+      const result = c.ownTransaction ? await collect() : await inReadOnlyTx(client, timeout, collect);
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       // the collector's own evidence (pg_stat_statements_info.stats_reset) on top of the cluster's;
       // both only move forward, so max() changes whenever either does
@@ -341,7 +345,12 @@ export class TargetSampler {
       this.metrics.collectorLastSuccess.set({ target: name, collector: c.id }, Math.floor(ts / 1000));
       this.metrics.latest.record(name, c.id, c.shape, ts, result.rows);
       this.metrics.pointsWritten.inc({ target: name, collector: c.id }, points);
-      this.detectEvents(c.id, result, ts);
+      for (const ev of c.events?.(this.previous.get(c.id), result, name) ?? []) {
+        this.store.addEvent(name, { ts, ...ev });
+      }
+      if (c.events) {
+        this.previous.set(c.id, result);
+      }
       if (result.problems?.length) {
         this.status.failing[c.id] = { since: this.status.failing[c.id]?.since ?? ts, error: result.problems.join('; '), partial: true };
       } else {
@@ -363,49 +372,6 @@ export class TargetSampler {
         throw e; // the connection itself is gone: the target is unreachable, the collector is not to blame
       }
       this.status.failing[c.id] = { since: this.status.failing[c.id]?.since ?? ts, error: msg };
-    }
-  }
-
-  private detectEvents(collector: string, result: { rows: Array<{ key: Record<string, string>; values: Record<string, number | null> }>; epoch?: number | null }, ts: number): void {
-    const name = this.target.name;
-    const own = result.epoch ?? null;
-    const prevOwn = this.rowEpochs.get(`${collector}:*`);
-    if (collector === 'statements' && prevOwn !== undefined && prevOwn !== null && own !== null && own !== prevOwn) {
-      this.store.addEvent(name, {
-        ts,
-        kind: 'stats_reset',
-        title: `${name}: pg_stat_statements statistics reset`,
-        text: 'pg_stat_statements_info.stats_reset moved (pg_stat_statements_reset(), or a restart that discarded them): pgpulse counts from the new values',
-        tags: ['pgpulse', 'reset'],
-      });
-    }
-    this.rowEpochs.set(`${collector}:*`, own);
-    if (collector === 'database') {
-      for (const r of result.rows) {
-        const k = `database:${r.key.datname}`;
-        const e = r.values._epoch ?? null;
-        const prev = this.rowEpochs.get(k);
-        if (prev !== undefined && e !== null && e !== prev) {
-          this.store.addEvent(name, { ts, kind: 'stats_reset', title: `${name}: statistics reset in ${r.key.datname}`, text: 'pg_stat_database.stats_reset changed (pg_stat_reset())', tags: ['pgpulse', 'reset'] });
-        }
-        this.rowEpochs.set(k, e);
-      }
-    }
-    if (collector === 'indexes') {
-      const keys = new Set(result.rows.map((r) => `${r.key.schemaname}.${r.key.indexrelname}`));
-      if (this.lastIndexKeys) {
-        for (const k of keys) {
-          if (!this.lastIndexKeys.has(k)) {
-            this.store.addEvent(name, { ts, kind: 'index_created', title: `index ${k} created`, tags: ['pgpulse', 'index'] });
-          }
-        }
-        for (const k of this.lastIndexKeys) {
-          if (!keys.has(k)) {
-            this.store.addEvent(name, { ts, kind: 'index_dropped', title: `index ${k} dropped`, tags: ['pgpulse', 'index'] });
-          }
-        }
-      }
-      this.lastIndexKeys = keys;
     }
   }
 

@@ -45,6 +45,17 @@ export interface Collector {
   /** runs inside a read-only transaction with SET LOCAL statement_timeout and search_path already applied */
   collect(db: PoolClient, ctx: TargetContext): Promise<CollectorResult>;
   /**
+   * Drops rows that must never be stored (pgpulse's own statements), inside the collector's
+   * transaction, before anything is written or compared.
+   */
+  filterRows?(db: PoolClient, ctx: TargetContext, rows: SampleRow[]): Promise<SampleRow[]>;
+  /**
+   * Annotations a result implies against the previous successful one of this target (a stats
+   * reset, an index created): the sampler stores them as events with the sample's timestamp.
+   * prev is undefined on the first result after the sidecar started.
+   */
+  events?(prev: CollectorResult | undefined, next: CollectorResult, target: string): CollectorEvent[];
+  /**
    * optional work after a successful write (e.g. fetching new texts), outside the collector's
    * transaction: it must open its own (inReadOnlyTx) to get the pinned search_path
    */
@@ -65,6 +76,13 @@ export interface Collector {
    * pg_stat_statements counters are not like that (they survive a clean restart), so it is off by default.
    */
   resetsOnRestart?: boolean;
+}
+
+export interface CollectorEvent {
+  kind: string;
+  title: string;
+  text?: string;
+  tags?: string[];
 }
 
 export interface CollectorShape {
