@@ -318,11 +318,14 @@ export async function explainQueryId(d: ExplainDeps, queryid: string, database?:
     c.release();
     return { statement: s, plan: r.plan, method: r.method, params: kind.params };
   } catch (e) {
-    c.release();
+    const err = e as { code?: string; message?: string };
+    // a PostgreSQL error leaves a usable session (the transaction was rolled back); anything else
+    // (connection lost, protocol error) must not go back to the pool
+    const sessionOk = e instanceof PlanError || /^[0-9A-Z]{5}$/.test(err.code ?? '');
+    c.release(sessionOk ? undefined : (e as Error));
     if (e instanceof PlanError) {
       throw e;
     }
-    const err = e as { code?: string; message?: string };
     if (err.code === '42501') {
       const role = decodeURIComponent(new URL(d.target.url).username || '') || '<monitoring role>';
       throw new PlanError(403, `EXPLAIN of queryid ${queryid} in database ${s.datname}: ${err.message} — ${grantHint(err.message ?? '', role)}`);
