@@ -260,3 +260,26 @@ describe('QueryEditor query plans (a required queryid)', () => {
     expect(validateQuery({ metric: 'statement_latency' })).toEqual([]);
   });
 });
+
+describe('QueryEditor wait event (database load drill-down)', () => {
+  it('sets waitEvent from the text field on blur, and clears it when emptied', async () => {
+    const first = setup({ metric: 'db_load_statements' });
+    await userEvent.type(screen.getByTestId(S.option('waitEvent')), 'Lock/transactionid');
+    expect(first.onChange).not.toHaveBeenCalled();
+    await userEvent.tab();
+    expect(first.onChange).toHaveBeenLastCalledWith(expect.objectContaining({ waitEvent: 'Lock/transactionid' }));
+    expect(first.onRunQuery).toHaveBeenCalled();
+    first.unmount();
+    const second = setup({ metric: 'db_load_statements', waitEvent: 'IO' });
+    await userEvent.clear(screen.getByTestId(S.option('waitEvent')));
+    await userEvent.tab();
+    const q = second.onChange.mock.calls[second.onChange.mock.calls.length - 1][0];
+    expect(q.metric).toBe('db_load_statements');
+    expect('waitEvent' in q).toBe(false);
+  });
+
+  it('explains a malformed wait event before the query runs', () => {
+    const issues = validateQuery({ refId: 'A', metric: 'db_load_statements', waitEvent: 'Lock transactionid' } as PgpulseQuery);
+    expect(issues.find((i) => i.field === 'waitEvent')?.message).toMatch(/type\/event/);
+  });
+});
