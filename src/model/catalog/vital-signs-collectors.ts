@@ -25,6 +25,19 @@ export const XACT_STATES = ['active', 'idle in transaction', 'idle in transactio
 const bucketValues = XACT_AGE_BUCKETS.map((b, i) => `(${i}, '${b.label}', ${b.lo}::float8, ${b.hi === null ? `'Infinity'::float8` : `${b.hi}::float8`})`).join(', ');
 const stateValues = XACT_STATES.map((s) => `('${s}')`).join(', ');
 
+function vacuumProgressSql(indexesTotal: string, indexesProcessed: string): string {
+  return `SELECT coalesce(p.datname::text, '') AS datname,
+                 coalesce(n.nspname OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) c.relname, 'oid ' OPERATOR(pg_catalog.||) p.relid::text) AS relation,
+                 p.pid, p.phase, p.heap_blks_total, p.heap_blks_scanned, p.heap_blks_vacuumed, p.index_vacuum_count,
+                 CASE WHEN p.heap_blks_total > 0 THEN p.heap_blks_scanned::float8 / p.heap_blks_total::float8 END AS scanned_ratio,
+                 (a.backend_type OPERATOR(pg_catalog.=) 'autovacuum worker')::int AS autovacuum,
+                 ${indexesTotal} AS indexes_total, ${indexesProcessed} AS indexes_processed
+          FROM pg_catalog.pg_stat_progress_vacuum p
+          LEFT JOIN pg_catalog.pg_class c ON c.oid = p.relid AND p.datid = ${CURRENT_DB_OID}
+          LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+          LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = p.pid`;
+}
+
 /** how many of the oldest transactions the oldest_sessions collector keeps (one entity per rank) */
 export const OLDEST_SESSIONS = 10;
 
@@ -51,26 +64,17 @@ export const vitalSignsCollectors: CollectorSpec[] = [
   },
   {
     id: 'vacuum_progress',
-    description: 'VACUUMs running now (pg_stat_progress_vacuum): table, phase, heap blocks scanned of total, manual or autovacuum',
+    description: 'VACUUMs running now (pg_stat_progress_vacuum): table, phase, heap blocks scanned of total, indexes processed (PostgreSQL 17+), manual or autovacuum',
     intervalFactor: 1,
     timeoutMs: 3000,
     variants: [
-      {
-        minVersion: 140000,
-        sql: `SELECT coalesce(p.datname::text, '') AS datname,
-                     coalesce(n.nspname OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) c.relname, 'oid ' OPERATOR(pg_catalog.||) p.relid::text) AS relation,
-                     p.pid, p.phase, p.heap_blks_total, p.heap_blks_scanned, p.heap_blks_vacuumed, p.index_vacuum_count,
-                     CASE WHEN p.heap_blks_total > 0 THEN p.heap_blks_scanned::float8 / p.heap_blks_total::float8 END AS scanned_ratio,
-                     (a.backend_type OPERATOR(pg_catalog.=) 'autovacuum worker')::int AS autovacuum
-              FROM pg_catalog.pg_stat_progress_vacuum p
-              LEFT JOIN pg_catalog.pg_class c ON c.oid = p.relid AND p.datid = ${CURRENT_DB_OID}
-              LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-              LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = p.pid`,
-      },
+      { minVersion: 140000, maxVersion: 169999, sql: vacuumProgressSql('NULL::bigint', 'NULL::bigint') },
+      // PostgreSQL 17 counts the indexes of the index-vacuuming and cleanup phases
+      { minVersion: 170000, sql: vacuumProgressSql('p.indexes_total', 'p.indexes_processed') },
     ],
     key: ['datname', 'relation'],
     counters: [],
-    gauges: ['pid', 'heap_blks_total', 'heap_blks_scanned', 'heap_blks_vacuumed', 'index_vacuum_count', 'scanned_ratio', 'autovacuum'],
+    gauges: ['pid', 'heap_blks_total', 'heap_blks_scanned', 'heap_blks_vacuumed', 'index_vacuum_count', 'scanned_ratio', 'autovacuum', 'indexes_total', 'indexes_processed'],
     info: ['phase'],
   },
   {

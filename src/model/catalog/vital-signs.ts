@@ -50,7 +50,7 @@ export const vitalSignsMetrics: MetricDef[] = [
     id: 'vacuum_progress',
     title: 'VACUUM in progress',
     description:
-      'VACUUMs running at the last sample in the range (pg_stat_progress_vacuum): table, database, phase, heap blocks scanned of the total and the share done, index vacuum passes, autovacuum or manual. Empty when nothing vacuums.',
+      'VACUUMs running at the last sample in the range (pg_stat_progress_vacuum): table, database, phase, heap blocks scanned of the total and the share done, index vacuum passes, indexes processed of the total in an index phase (PostgreSQL 17+), autovacuum or manual. Empty when nothing vacuums.',
     unit: 'percentunit',
     kind: 'table',
     area: 'Vitals',

@@ -174,8 +174,9 @@ export function vitalSignsTruthSuite(server: MatrixServer, getPg: () => TestPost
       const vpid = (await vac.query<{ pid: number }>('SELECT pg_catalog.pg_backend_pid() AS pid')).rows[0].pid;
       const running = vac.query('VACUUM public.vs_vac').catch((e: Error) => e);
       const progress = async () =>
-        (await pg.query<{ phase: string; total: string; scanned: string }>(
-          `SELECT phase, heap_blks_total::text AS total, heap_blks_scanned::text AS scanned FROM pg_stat_progress_vacuum WHERE pid = $1`,
+        (await pg.query<{ phase: string; total: string; scanned: string; itotal: string | null }>(
+          `SELECT phase, heap_blks_total::text AS total, heap_blks_scanned::text AS scanned, ${server.major >= 17 ? 'indexes_total::text' : 'NULL::text'} AS itotal
+           FROM pg_stat_progress_vacuum WHERE pid = $1`,
           [vpid],
         ))[0];
       let before: Awaited<ReturnType<typeof progress>> | undefined;
@@ -200,6 +201,11 @@ export function vitalSignsTruthSuite(server: MatrixServer, getPg: () => TestPost
       assert.ok(scanned >= Number(before.scanned) && scanned <= Number(afterIt.scanned), `scanned ${scanned} within [${before.scanned}, ${afterIt.scanned}] read around the sample`);
       assert.equal(row.scanned_ratio, scanned / Number(before.total));
       assert.equal(row.phase, before.phase);
+      if (server.major >= 17) {
+        assert.equal(row.indexes_total, Number(before.itotal), 'indexes_total as the view says (0 while the heap is scanned)');
+      } else {
+        assert.equal(row.indexes_total, null, 'no index progress before PostgreSQL 17');
+      }
 
       const workers = await series('autovacuum_workers');
       assert.equal(lastOf(workers.find((s) => s.labels.kind === 'max')), Number((await pg.query<{ s: string }>(`SELECT current_setting('autovacuum_max_workers') AS s`))[0].s));

@@ -60,7 +60,17 @@ export function ioTime(ctx: EngineContext): Frame[] {
 }
 
 export function vacuumProgress(ctx: EngineContext): Frame[] {
-  const { rows } = lastSampleRows(ctx, 'vacuum_progress', ['pid', 'heap_blks_total', 'heap_blks_scanned', 'heap_blks_vacuumed', 'index_vacuum_count', 'scanned_ratio', 'autovacuum']);
+  const { rows } = lastSampleRows(ctx, 'vacuum_progress', [
+    'pid',
+    'heap_blks_total',
+    'heap_blks_scanned',
+    'heap_blks_vacuumed',
+    'index_vacuum_count',
+    'scanned_ratio',
+    'autovacuum',
+    'indexes_total',
+    'indexes_processed',
+  ]);
   rows.sort((a, b) => (b.nums.heap_blks_total ?? 0) - (a.nums.heap_blks_total ?? 0));
   const col = columnsOf(rows);
   return [
@@ -76,6 +86,8 @@ export function vacuumProgress(ctx: EngineContext): Frame[] {
         col('scanned_ratio', 'number', (r) => r.nums.scanned_ratio, { displayName: 'Done', unit: 'percentunit', description: 'heap_blks_scanned / heap_blks_total' }),
         col('heap_blks_vacuumed', 'number', (r) => r.nums.heap_blks_vacuumed, { displayName: 'Heap blocks vacuumed' }),
         col('index_vacuum_count', 'number', (r) => r.nums.index_vacuum_count, { displayName: 'Index passes' }),
+        col('indexes_processed', 'number', (r) => r.nums.indexes_processed, { displayName: 'Indexes done', description: 'indexes processed in the current index phase (PostgreSQL 17+)' }),
+        col('indexes_total', 'number', (r) => r.nums.indexes_total, { displayName: 'Indexes', description: 'indexes to process in the current index phase (PostgreSQL 17+)' }),
         { name: 'autovacuum', type: 'boolean', values: rows.map((r) => r.nums.autovacuum === 1), config: { displayName: 'Autovacuum' } },
       ],
       'pg_stat_progress_vacuum at the last sample of the range',
