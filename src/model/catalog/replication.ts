@@ -22,6 +22,7 @@ export const replicationCollectorSpecs: CollectorSpec[] = [
         minVersion: 140000,
         // two walsenders with the same name from the same host are one entity: the worse one counts.
         // A NULL lag time means caught up with an idle primary (PostgreSQL clears it): 0 seconds.
+        // Neon's walproposer (a walsender streaming to its safekeepers) is storage, not a standby.
         sql: `SELECT coalesce(r.application_name, '') AS application_name,
                      coalesce(pg_catalog.host(r.client_addr), CASE WHEN r.client_port = -1 THEN 'local' ELSE '' END) AS client_addr,
                      max(pg_catalog.pg_wal_lsn_diff(w.lsn, r.sent_lsn))::float8 AS sent_lag_bytes,
@@ -33,6 +34,7 @@ export const replicationCollectorSpecs: CollectorSpec[] = [
                      coalesce(max(extract(epoch from r.replay_lag)), 0)::float8 AS replay_lag_seconds,
                      min(r.state) AS state, min(r.sync_state) AS sync_state
               FROM pg_catalog.pg_stat_replication r, (SELECT ${REFERENCE_LSN} AS lsn) w
+              WHERE coalesce(r.application_name, '') <> 'walproposer'
               GROUP BY 1, 2`,
       },
     ],
@@ -101,7 +103,7 @@ export const replicationCollectorSpecs: CollectorSpec[] = [
 ];
 
 const standbyNote =
-  'One series per walsender, labelled by application_name (a standby sets it in primary_conninfo; the default is its cluster_name or "walreceiver") and client_addr; a standby that disconnects ends its series (a gap, not a lag of 0).';
+  'One series per walsender (except Neon\'s walproposer, which ships WAL to Neon\'s storage, not to a standby), labelled by application_name (a standby sets it in primary_conninfo; the default is its cluster_name or "walreceiver") and client_addr; a standby that disconnects ends its series (a gap, not a lag of 0).';
 
 export const replicationMetrics: MetricDef[] = [
   {

@@ -15,6 +15,7 @@
  */
 import assert from 'node:assert/strict';
 import { isDeepStrictEqual } from 'node:util';
+import { Client, type ClientConfig } from 'pg';
 import { after, before, describe, it } from 'node:test';
 import type { TestPostgres } from '../../support/pg';
 import { embeddedBinDir, type MatrixServer } from '../../support/pg-matrix';
@@ -216,6 +217,24 @@ export function replicationTruthSuite(server: MatrixServer, getPg: () => TestPos
       const onPrimary = await frames('primary', 'replica_receive_replay_lag', p.ts - 5 * STEP, Date.now() + STEP);
       assert.ok(onPrimary.every((f) => f.values.every((v) => v === null)), `no replica lag values on the primary: ${JSON.stringify(onPrimary)}`);
       assert.equal(await valueAt('primary', 'recovery_state', sc.sidecar.store.lastSample('primary', 'server')!.ts), 0, 'the primary is not in recovery');
+    });
+
+    it("every walsender is a standby of the table except one named walproposer (Neon's storage)", async () => {
+      // a replication connection holds a walsender (state startup) until it disconnects
+      const conns = ['walproposer', 'rp_other'].map((app) => new Client({ connectionString: pg.url, replication: 'database', application_name: app } as ClientConfig));
+      try {
+        for (const c of conns) await c.connect();
+        for (let i = 0; (await pg.query('SELECT 1 FROM pg_catalog.pg_stat_replication')).length < 3; i++) {
+          assert.ok(i < 200, 'three walsenders within 10 s');
+          await pause(50);
+        }
+        const ts = await sample('primary', 'replication');
+        const rows = tableRows((await sc.query({ from: ts - STEP, to: Date.now() + STEP, queries: [{ refId: 'T', metric: 'replication_standbys', target: 'primary' }] })).json, 'T');
+        assert.deepEqual(rows.map((r) => r.application_name).sort(), ['rp_other', APP]);
+        assert.equal(rows.find((r) => r.application_name === 'rp_other')?.state, 'startup');
+      } finally {
+        for (const c of conns) await c.end().catch(() => undefined);
+      }
     });
 
     it('WAL rates equal the pg_stat_wal and pg_current_wal_lsn() deltas around two samples', async () => {
