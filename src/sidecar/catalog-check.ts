@@ -29,6 +29,15 @@ export function validateCatalog(parts: { collectors: readonly Collector[]; handl
   const byId = new Map(collectors.map((c) => [c.id, c]));
   const problems: string[] = [];
   for (const m of metrics) {
+    const twice = m.options.filter((o, i) => m.options.indexOf(o) !== i);
+    if (twice.length) {
+      problems.push(`metric ${m.id}: option${twice.length > 1 ? 's' : ''} ${[...new Set(twice)].join(', ')} listed more than once`);
+    }
+    for (const o of [...(m.required ?? []), ...(m.variants ?? []).map((v) => v.when)]) {
+      if (!m.options.includes(o)) {
+        problems.push(`metric ${m.id}: uses option ${o} (required or a variant's filter) but does not list it in options, so the editor never offers it`);
+      }
+    }
     const computes: Array<{ where: string; c: Compute }> = [{ where: 'compute', c: m.compute }, ...(m.variants ?? []).map((v) => ({ where: `variant when ${v.when}`, c: v.compute }))];
     for (const { where, c } of computes) {
       const at = `metric ${m.id} (${where})`;

@@ -5,7 +5,7 @@
  */
 import type { QueryContext, ResourceResponse } from './service';
 import type { SidecarService } from './sidecar-service';
-import { checkRange, parseTime } from './time-range';
+import { parseRange } from './time-range';
 
 export type ResourceRoute = (svc: SidecarService, params: URLSearchParams, ctx: QueryContext) => Promise<ResourceResponse> | ResourceResponse;
 
@@ -17,8 +17,9 @@ interface Item {
 
 const list = (items: Item[]): ResourceResponse => ({ status: 200, body: { items } });
 
-function targetOf(svc: SidecarService, params: URLSearchParams, ctx: QueryContext): string | ResourceResponse {
-  const { target, error } = svc.resolveTarget(params.get('target') ?? undefined, ctx);
+/** The target a route means (its `target` parameter, else the datasource's): its name, or the 404 to answer. */
+export function targetOf(svc: SidecarService, params: URLSearchParams, ctx: QueryContext, wanted: string | undefined = params.get('target') ?? undefined): string | ResourceResponse {
+  const { target, error } = svc.resolveTarget(wanted, ctx);
   return target ?? { status: 404, body: { error } };
 }
 
@@ -100,20 +101,12 @@ function coreRouteMap(): Map<string, ResourceRoute> {
     if (typeof t !== 'string') {
       return t;
     }
-    let from: number;
-    let to: number;
-    try {
-      from = parseTime(p.get('from') ?? 'now-24h', 'from');
-      to = parseTime(p.get('to') ?? 'now', 'to');
-    } catch (e) {
-      return { status: 400, body: { error: (e as Error).message } };
-    }
-    const bad = checkRange(from, to);
-    if (bad) {
-      return { status: 400, body: { error: bad } };
+    const range = parseRange(p.get('from') ?? undefined, p.get('to') ?? undefined, { from: 'now-24h' });
+    if ('error' in range) {
+      return { status: 400, body: { error: range.error } };
     }
     const kinds = p.get('kinds')?.split(',').filter(Boolean);
-    return { status: 200, body: { events: svc.store.events(t, from, to, kinds) } };
+    return { status: 200, body: { events: svc.store.events(t, range.from, range.to, kinds) } };
   });
   routes.set('health', async (svc, p, ctx) => {
     const report = await svc.health(p.get('target') ?? ctx.defaultTarget);

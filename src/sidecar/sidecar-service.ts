@@ -165,7 +165,6 @@ export class SidecarService implements PgpulseService {
         maxDataPoints: req.maxDataPoints,
         intervalMs: req.intervalMs,
         targetIntervalMs: sampler?.target.intervalMs ?? this.config.intervalMs,
-        fromAlert: ctx.fromAlert,
         notices: [...unknown, ...known.notices],
       },
     };

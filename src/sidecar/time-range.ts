@@ -54,3 +54,15 @@ export function checkRange(from: number, to: number): string | null {
   }
   return null;
 }
+
+/** from/to as a request gives them (absent: the defaults), parsed and checked: the range, or why not */
+export function parseRange(from: unknown, to: unknown, defaults: { from: string; to?: string }): { from: number; to: number } | { error: string } {
+  let range: { from: number; to: number };
+  try {
+    range = { from: parseTime(from ?? defaults.from, 'from'), to: parseTime(to ?? defaults.to ?? 'now', 'to') };
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+  const bad = checkRange(range.from, range.to);
+  return bad ? { error: bad } : range;
+}

@@ -4,9 +4,9 @@
  * dry-run an action) and the automatic policies' timers (not in one-shot CLI commands).
  */
 import type { Feature, Sidecar } from '../feature';
-import type { ResourceRoute } from '../resources';
+import { targetOf, type ResourceRoute } from '../resources';
 import type { SidecarService } from '../sidecar-service';
-import { checkRange, parseTime } from '../time-range';
+import { parseRange } from '../time-range';
 import { auditList } from './audit';
 import { parseActionsConfig, type ActionsConfig } from './config';
 import { PolicyEngine } from './policy';
@@ -66,23 +66,15 @@ const actionsRoute: ResourceRoute = async (svc, params, ctx) => {
   const body = (ctx as { body?: unknown }).body;
   const method = ((ctx as { method?: string }).method ?? 'GET').toUpperCase();
   const wanted = params.get('target') ?? (body && typeof body === 'object' ? ((body as { target?: unknown }).target as string | undefined) : undefined);
-  const { target, error } = svc.resolveTarget(typeof wanted === 'string' ? wanted : undefined, ctx);
-  if (!target) {
-    return { status: 404, body: { error } };
+  const target = targetOf(svc, params, ctx, typeof wanted === 'string' ? wanted : undefined);
+  if (typeof target !== 'string') {
+    return target;
   }
   const runner = runners.get(svc)?.get(target);
   if (method === 'GET') {
-    let from: number;
-    let to: number;
-    try {
-      from = parseTime(params.get('from') ?? 'now-7d', 'from');
-      to = parseTime(params.get('to') ?? 'now', 'to');
-    } catch (e) {
-      return { status: 400, body: { error: (e as Error).message } };
-    }
-    const bad = checkRange(from, to);
-    if (bad) {
-      return { status: 400, body: { error: bad } };
+    const range = parseRange(params.get('from') ?? undefined, params.get('to') ?? undefined, { from: 'now-7d' });
+    if ('error' in range) {
+      return { status: 400, body: { error: range.error } };
     }
     const cfg = runner?.cfg;
     return {
@@ -92,7 +84,7 @@ const actionsRoute: ResourceRoute = async (svc, params, ctx) => {
         enabled: cfg !== undefined && !(cfg instanceof Error) && cfg.enabled,
         allowed: cfg && !(cfg instanceof Error) && cfg.enabled ? cfg.allow : [],
         configError: cfg instanceof Error ? cfg.message : undefined,
-        audit: auditList(svc.store, target, from, to),
+        audit: auditList(svc.store, target, range.from, range.to),
       },
     };
   }

@@ -3,16 +3,16 @@
  * resource route and the periodic evaluation that records finding_raised / finding_cleared events.
  */
 import type { Feature } from '../feature';
-import type { ResourceRoute } from '../resources';
+import { targetOf, type ResourceRoute } from '../resources';
 import { bySeverity, healthScore, openFindings } from './findings-store';
 import { findingsCount, recommendations } from './handlers';
 import { AdvisorRuntime, advisorRuntime, attachRuntime } from './runtime';
 import { severities } from './types';
 
 const recommendationsRoute: ResourceRoute = async (svc, params, ctx) => {
-  const { target, error } = svc.resolveTarget(params.get('target') ?? undefined, ctx);
-  if (!target) {
-    return { status: 404, body: { error } };
+  const target = targetOf(svc, params, ctx);
+  if (typeof target !== 'string') {
+    return target;
   }
   const refresh = params.get('refresh');
   let notes: string[] = [];

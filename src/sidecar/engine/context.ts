@@ -24,7 +24,6 @@ export interface EngineContext {
   grid: StepGrid;
   targetIntervalMs: number;
   filter: LabelFilter;
-  fromAlert: boolean;
   /** see notices.ts: notify(ctx, severity, text) */
   notices: NoticeInput[];
 }

@@ -17,7 +17,6 @@ export interface EngineRequest {
   maxDataPoints?: number;
   intervalMs?: number;
   targetIntervalMs: number;
-  fromAlert?: boolean;
   /** notices known before computing (target unreachable, collector failing): every frame carries them */
   notices?: NoticeInput[];
 }
@@ -66,7 +65,6 @@ export class Engine {
       grid: grid(req.range, step),
       targetIntervalMs: req.targetIntervalMs,
       filter,
-      fromAlert: req.fromAlert ?? false,
       notices,
     };
     for (const check of this.parts.checks) {

@@ -4,15 +4,15 @@
  * monitor yet offered as targets: read replicas (type read_only) and other branches' computes.
  * The suggested config carries no secret: the URL comes from an environment variable to fill in.
  */
-import type { ResourceRoute } from '../resources';
+import { targetOf, type ResourceRoute } from '../resources';
 import type { TargetConfig } from '../config';
 import { NeonApiClient } from './api-client';
 import { identityFromUrl } from './identity';
 
 export const neonEndpointsRoute: ResourceRoute = async (svc, params, ctx) => {
-  const { target, error } = svc.resolveTarget(params.get('target') ?? undefined, ctx);
-  if (!target) {
-    return { status: 404, body: { error } };
+  const target = targetOf(svc, params, ctx);
+  if (typeof target !== 'string') {
+    return target;
   }
   const t = svc.samplers.get(target)?.target as TargetConfig | undefined;
   if (!t?.neon) {

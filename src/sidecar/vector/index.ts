@@ -3,16 +3,16 @@
  * pickers of the vector query options.
  */
 import type { Feature } from '../feature';
-import type { ResourceRoute } from '../resources';
+import { targetOf, type ResourceRoute } from '../resources';
 import { vectorCollector, vectorProbeCollector } from './collectors';
 import { parseVectorConfig } from './config';
 import { vectorCalls, vectorIndexes, vectorProbeLatency, vectorProbeLatencySweep, vectorQueriesTable, vectorQueryLatency, vectorRecall, vectorRecallCurve, vectorRecallSweep } from './handlers';
 
 /** ANN indexes for editor pickers (index filter of the vector metrics) */
 const vectorIndexesRoute: ResourceRoute = (svc, params, ctx) => {
-  const { target, error } = svc.resolveTarget(params.get('target') ?? undefined, ctx);
-  if (!target) {
-    return { status: 404, body: { error } };
+  const target = targetOf(svc, params, ctx);
+  if (typeof target !== 'string') {
+    return target;
   }
   const items = svc.store
     .entities(target, 'vector', { object: 'index' })
@@ -23,9 +23,9 @@ const vectorIndexesRoute: ResourceRoute = (svc, params, ctx) => {
 
 /** the ef_search / probes values the probes measured, for the efSearch picker */
 const vectorSettingsRoute: ResourceRoute = (svc, params, ctx) => {
-  const { target, error } = svc.resolveTarget(params.get('target') ?? undefined, ctx);
-  if (!target) {
-    return { status: 404, body: { error } };
+  const target = targetOf(svc, params, ctx);
+  if (typeof target !== 'string') {
+    return target;
   }
   const values = [...new Set(svc.store.entities(target, 'vector_probe', { object: 'probe' }).map((e) => e.labels.ef_search))].filter((v) => v !== 'default');
   return { status: 200, body: { items: values.sort((a, b) => Number(a) - Number(b)).map((v) => ({ value: v, label: v })) } };

@@ -34,3 +34,15 @@ test('a rate over a gauge, a group-by on a non-key label, an unknown handler and
   assert.match(problems[2], /metric h .*handler "no_such_handler" is not registered/);
   assert.match(problems[3], /metric c .*collector "nope" does not exist/);
 });
+
+test('an option listed twice, or used by a variant without being listed, fails naming the metric and the option', () => {
+  const base = metrics.find((m) => m.id === 'cache_hit_ratio' && m.variants?.length) ?? (metrics.find((m) => m.variants?.length) as MetricDef);
+  const v = base.variants![0].when;
+  const problems = validateCatalog(parts, [
+    { ...base, id: 'twice', options: [...base.options, base.options[0]] },
+    { ...base, id: 'unlisted', options: base.options.filter((o) => o !== v) },
+  ]);
+  assert.equal(problems.length, 2, problems.join('\n'));
+  assert.match(problems[0], new RegExp(`metric twice: option ${base.options[0]} listed more than once`));
+  assert.match(problems[1], new RegExp(`metric unlisted: uses option ${v} .* does not list it`));
+});
