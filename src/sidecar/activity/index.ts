@@ -5,14 +5,14 @@
 import type { Feature, Sidecar } from '../feature';
 import { parseActivityConfig } from './config';
 import { dbLoad, dbLoadByApplication, dbLoadByDatabase, dbLoadByUser, dbLoadStatements, dbLoadVcpuRatio, dbLoadVcpus, dbLoadWaitEvents } from './handlers';
-import { ActivitySampler } from './sampler';
+import { ActivitySampler, type ActivityOptions } from './sampler';
 
 export { ActivitySampler } from './sampler';
 
 /** activity samplers by target name, for tests and the bench */
 export const activitySamplers = new WeakMap<Sidecar, Map<string, ActivitySampler>>();
 
-function startActivity(s: Sidecar): void {
+function startActivity(s: Sidecar, opts: ActivityOptions): void {
   const mine = new Map<string, ActivitySampler>();
   s.config.targets.forEach((t, i) => {
     // validate now, so a typo stops `pgpulse serve` with the field named
@@ -21,7 +21,7 @@ function startActivity(s: Sidecar): void {
     if (!main) {
       return;
     }
-    const act = new ActivitySampler(main, s.store, cfg, s.log.child({ target: t.name, part: 'activity' }));
+    const act = new ActivitySampler(main, s.store, cfg, s.log.child({ target: t.name, part: 'activity' }), opts);
     mine.set(t.name, act);
     // it runs exactly while its target's sampler runs (not for the CLI's one-shot commands), and
     // stops first: its tick borrows the pool the sampler ends
@@ -39,6 +39,14 @@ function startActivity(s: Sidecar): void {
   activitySamplers.set(s, mine);
 }
 
+/** The feature; tests pass options (a neon_utils stand-in) */
+export function activityFeatureWith(opts: ActivityOptions): Feature {
+  return {
+    ...activityFeature,
+    startup: (s) => startActivity(s, opts),
+  };
+}
+
 export const activityFeature: Feature = {
   name: 'activity',
   handlers: {
@@ -51,5 +59,5 @@ export const activityFeature: Feature = {
     db_load_by_user: dbLoadByUser,
     db_load_by_application: dbLoadByApplication,
   },
-  startup: startActivity,
+  startup: (s) => startActivity(s, {}),
 };

@@ -30,6 +30,11 @@ import type { ActivityConfig } from './config';
 export const LOAD = 'load';
 export const LOAD_TICKS = 'load_ticks';
 
+export interface ActivityOptions {
+  /** tests: the schema of a neon_utils stand-in (a num_cpus() function that is not an installed extension) */
+  assumeNeonUtils?: string;
+}
+
 export interface ActivityStats {
   ticks: number;
   skipped: number;
@@ -56,6 +61,7 @@ export class ActivitySampler {
     private readonly store: Store,
     private readonly cfg: ActivityConfig,
     private readonly log: Logger,
+    private readonly opts: ActivityOptions = {},
   ) {}
 
   get target() {
@@ -155,7 +161,8 @@ export class ActivitySampler {
     const tick = ACTIVITY_TICK_SQL.replace('$OWN_PIDS', `'{${own.join(',')}}'`);
     const needInfo = this.needInfo;
     const ctx = this.main.context();
-    const neon = needInfo && ctx?.extensionSchemas.has('neon_utils') ? bindExtensionSchemas(NEON_NUM_CPUS_SQL, ctx.extensionSchemas) : undefined;
+    const neonUtils = ctx?.extensionSchemas.get('neon_utils') ?? this.opts.assumeNeonUtils;
+    const neon = needInfo && neonUtils !== undefined ? bindExtensionSchemas(NEON_NUM_CPUS_SQL, new Map([['neon_utils', neonUtils]])) : undefined;
     const timeout = Math.max(100, Math.min(this.main.target.statementTimeoutMs, this.cfg.interval));
     const parts = ['BEGIN READ ONLY', PIN_SEARCH_PATH, `SET LOCAL statement_timeout = ${timeout}`, tick];
     if (needInfo) {

@@ -3,7 +3,9 @@
  * PostgreSQL 15 behind a loopback TCP proxy, the fake Neon API, the real sidecar sampling.
  * - API says active: ticks run and buckets are written (positive control);
  * - API says idle: not one tick, and the pool's connection closes — nothing keeps the compute awake;
- * - only pgpulse uses the compute for quietMs: the gate backs off and the ticks stop with it.
+ * - only pgpulse uses the compute for quietMs: the gate backs off and the ticks stop with it;
+ * - the vCPU reference is neon_utils.num_cpus() (a stand-in function here), read once per bucket,
+ *   following a change, over the configured activity.vcpus.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +13,8 @@ import { startPostgres, type TestPostgres } from '../../support/pg';
 import { startTestSidecar } from '../../support/sidecar';
 import { startFakeNeonApi, type FakeNeonApi } from '../../support/neon-api';
 import { startCountingProxy, type CountingProxy } from './tcp-proxy';
-import { activitySamplers } from '../../../src/sidecar/activity';
+import { activityFeatureWith, activitySamplers } from '../../../src/sidecar/activity';
+import { sidecarFeatures } from '../../../src/sidecar/features';
 import { NeonApiClient } from '../../../src/sidecar/neon/api-client';
 import { NeonGate, gatesByTarget } from '../../../src/sidecar/neon/gate';
 import type { TargetConfig } from '../../../src/sidecar/config';
@@ -112,5 +115,40 @@ test('back-off: once only pgpulse used the compute for quietMs, the ticks stop w
     assert.equal(gate.snapshot().mode, 'backoff');
   } finally {
     await s.destroy();
+  }
+});
+
+test('vCPUs: neon_utils.num_cpus() of the compute, read once per bucket, over the configured activity.vcpus', async () => {
+  const app = async (sql: string) => pg.query(sql, [], 'app');
+  await app(`CREATE SCHEMA IF NOT EXISTS neon_utils;
+    CREATE TABLE IF NOT EXISTS neon_utils.vm (cpus int);
+    DELETE FROM neon_utils.vm; INSERT INTO neon_utils.vm VALUES (2);
+    CREATE OR REPLACE FUNCTION neon_utils.num_cpus() RETURNS integer LANGUAGE sql AS $$ SELECT cpus FROM neon_utils.vm $$`);
+  api.state = 'active';
+  api.lastActive = new Date().toISOString();
+  const features = sidecarFeatures.map((f) => (f.name === 'activity' ? activityFeatureWith({ assumeNeonUtils: 'neon_utils' }) : f));
+  const s = await startTestSidecar({ targets: [{ ...neonTarget(), activity: { vcpus: 16 } }], intervalMs: 1000, sampling: false, extra: { features } });
+  try {
+    const act = activitySamplers.get(s.sidecar)!.get('neon')!;
+    await s.sampleNow('neon');
+    const t0 = Date.now();
+    const bucket = async () => {
+      act.flush(Date.now());
+      await act.tick();
+      await act.tick();
+      act.flush(Date.now() + 1);
+    };
+    await bucket();
+    await app('UPDATE neon_utils.vm SET cpus = 4');
+    await sleep(5);
+    await bucket();
+    assert.equal(act.stats.failed, 0, act.stats.lastError);
+    const r = await s.query({ from: t0, to: Date.now() + 10, intervalMs: 1000, maxDataPoints: 1, queries: [{ refId: 'A', metric: 'db_load_vcpus', target: 'neon' }] });
+    const stored = s.sidecar.store.matrix('neon', 'load_ticks', ['vcpus'], undefined, s.sidecar.store.samples('neon', 'load_ticks', t0, Date.now() + 10))[0].values;
+    assert.deepEqual(stored, [2, 4], 'one reading per bucket, following the compute');
+    assert.equal(r.json.results.A.error, undefined);
+  } finally {
+    await s.destroy();
+    await app('DROP SCHEMA neon_utils CASCADE');
   }
 });
