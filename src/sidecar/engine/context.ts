@@ -103,6 +103,45 @@ export function bucketDeltas(ctx: EngineContext, data: CounterData, fields: stri
   return out;
 }
 
+/**
+ * Above this many lookups (series × step edges × 2) reading the points in the range is cheaper
+ * than reading running totals at every step edge.
+ */
+export const MAX_EDGE_LOOKUPS = 200_000;
+
+/**
+ * The same per-series bucket sums as bucketDeltas(ctx, loadSeries(ctx, collector, fields), fields,
+ * mode), from running totals at the step edges where they answer exactly; the steps they cannot
+ * (near a reset, a row vanishing or appearing) are recomputed from the samples that reach into them.
+ */
+export function stepSums(ctx: EngineContext, collector: string, fields: string[], mode: BucketMode = 'end', filter: LabelFilter = ctx.filter): BucketSums[] {
+  const { target } = ctx.query;
+  const fast = ctx.store.stepTotals(target, collector, fields, filter, ctx.range, ctx.grid, mode, MAX_EDGE_LOOKUPS);
+  if (!fast) {
+    return bucketDeltas(ctx, loadSeries(ctx, collector, fields, filter), fields, mode);
+  }
+  if (fast.irregular.length > 0) {
+    const byKey = new Map(fast.series.map((s) => [`${JSON.stringify(s.labels)}\u0000${s.field}`, s]));
+    for (const run of fast.irregular) {
+      // the samples whose deltas reach into the run: the ok sample at fromTs and everything after it
+      // up to toTs, as loadSeries has them (failed samples before `from` are not among them)
+      const samples = ctx.store.samples(target, collector, Math.max(run.fromTs + 1, ctx.range.from), run.toTs);
+      const series = ctx.store.matrix(target, collector, [...fields, '_epoch'], filter, samples);
+      for (const raw of bucketDeltas(ctx, { samples, series }, fields, mode)) {
+        const into = byKey.get(`${JSON.stringify(raw.labels)}\u0000${raw.field}`);
+        if (!into) {
+          continue;
+        }
+        for (let b = run.from; b <= run.to; b++) {
+          into.sum[b] = raw.sum[b];
+          into.elapsed[b] = raw.elapsed[b];
+        }
+      }
+    }
+  }
+  return fast.series;
+}
+
 /** Range totals of counter deltas per series (for "top N over this range" tables). */
 export function rangeDeltas(data: CounterData, fields: string[]): Map<string, { labels: Record<string, string>; totals: Record<string, number>; seen: boolean }> {
   const epochs = new Map<string, Array<number | null>>();

@@ -3,7 +3,7 @@
  */
 import type { Compute } from '../../model/catalog';
 import type { Frame } from '../../model/frames';
-import { bucketDeltas, loadSeries, type BucketSums, type EngineContext } from './context';
+import { loadSeries, stepSums, type BucketSums, type EngineContext } from './context';
 import { bucketOf } from './steps';
 import { seriesFrame } from './series-frames';
 
@@ -64,7 +64,7 @@ export function evaluateGeneric(ctx: EngineContext, c: Compute): Frame[] {
     case 'increase': {
       const fields = c.fields.map((f) => f.field);
       // a rate is Δ over the real time between samples; an increase keeps whole counts per step
-      const sums = bucketDeltas(ctx, loadSeries(ctx, c.collector, fields), fields, c.op === 'rate' ? 'spread' : 'end');
+      const sums = stepSums(ctx, c.collector, fields, c.op === 'rate' ? 'spread' : 'end');
       const frames: Frame[] = [];
       for (const g of groupSums(sums, c.by, n).values()) {
         for (const f of c.fields) {
@@ -82,7 +82,7 @@ export function evaluateGeneric(ctx: EngineContext, c: Compute): Frame[] {
     case 'ratio': {
       const fields = [...new Set([...c.num, ...c.den])];
       // shares of one sample pair keep its ratio, and a short step gets no alternating nulls
-      const sums = bucketDeltas(ctx, loadSeries(ctx, c.collector, fields), fields, 'spread');
+      const sums = stepSums(ctx, c.collector, fields, 'spread');
       const frames: Frame[] = [];
       for (const g of groupSums(sums, c.by, n).values()) {
         const values: Array<number | null> = [];

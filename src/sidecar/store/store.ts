@@ -10,7 +10,7 @@ import { describeFault, nextDelayMs, storeFaultKind, StoreWriteError, type Store
 import { migrations } from './migrations';
 import { stepCounter, type CounterCarry } from './running-totals';
 import { scrubStatement } from './scrub';
-import type { CollectedSample, EntityInfo, LabelFilter, RangeTotal, SampleInfo, SeriesValues, StoredEvent } from './types';
+import type { CollectedSample, EntityInfo, LabelFilter, RangeTotal, SampleInfo, SeriesValues, StepTotals, StoredEvent } from './types';
 
 /** a full copy of every value this often, so readers never scan far back to carry values forward */
 const KEYFRAME_EVERY = 120;
@@ -833,6 +833,158 @@ export class Store {
       out.push({ labels: parsed, field, total, seen });
     }
     return out;
+  }
+
+  /**
+   * Per-series step sums of counter deltas from running totals, read at the step edges only: for
+   * each edge the ok samples either side of it and each series' total there (a delta spread over
+   * the time it covers is linear between them), so a 7-day panel reads about as much as a 1-hour
+   * one. Exact where every delta near a step is an ordinary one; steps near a reset, a vanished or
+   * new row are listed in `irregular` (runs of steps with the sample span to recompute the raw
+   * way). undefined when running totals cannot answer (no totals, or more lookups than `maxLookups`).
+   */
+  stepTotals(
+    target: string,
+    collector: string,
+    fields: string[],
+    filter: LabelFilter | undefined,
+    range: { from: number; to: number },
+    grid: { starts: number[]; step: number },
+    mode: 'end' | 'spread',
+    maxLookups: number,
+  ): StepTotals | undefined {
+    const n = grid.starts.length;
+    const targetId = this.readTargetId(target);
+    if (n === 0 || fields.length === 0 || targetId < 0) {
+      return undefined;
+    }
+    const placeholders = fields.map(() => '?').join(',');
+    const series = (
+      this.stmt(`SELECT id, labels, field FROM series WHERE target_id = ? AND collector = ? AND field IN (${placeholders})`).all(targetId, collector, ...fields) as Array<{
+        id: number;
+        labels: string;
+        field: string;
+      }>
+    )
+      .map((x) => ({ ...x, parsed: parseLabels(x.labels) }))
+      .filter((x) => matches(x.parsed, filter));
+    if (series.length * (n + 1) * 2 > maxLookups) {
+      return undefined;
+    }
+    const okBefore = this.stmt('SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1').raw();
+    const okFrom = this.stmt('SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts, id LIMIT 1').raw();
+    const lastOk = this.stmt('SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1').raw();
+    // the ok samples the raw path pairs: from the last one before `from` to the last one up to `to`
+    const first = (okBefore.get(targetId, collector, range.from) ?? okFrom.get(targetId, collector, range.from, range.to)) as [number, number] | undefined;
+    const last = lastOk.get(targetId, collector, range.from, range.to) as [number, number] | undefined;
+    const empty = () => series.map((x) => ({ labels: x.parsed, field: x.field, sum: new Array<number | null>(n).fill(null), elapsed: new Array<number>(n).fill(0) }));
+    if (!first && !this.stmt('SELECT 1 FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? LIMIT 1').get(targetId, collector, range.from, range.to)) {
+      return { series: [], irregular: [] }; // no sample at all: no series either, as matrix() answers
+    }
+    if (!first || !last || last[0] <= first[0]) {
+      return { series: empty(), irregular: [] };
+    }
+    const [firstId, firstTs] = first;
+    const [lastId, lastTs] = last;
+    // per edge: p = last ok sample before it, i = first ok sample at or after it (both within [first, last])
+    const edges = Array.from({ length: n + 1 }, (_, j) => grid.starts[0] + j * grid.step);
+    const nextOk = this.stmt('SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ok = 1 ORDER BY ts, id LIMIT 1').raw();
+    const at: Array<{ p: [number, number]; i: [number, number] }> = edges.map((e) => {
+      if (e <= firstTs) {
+        return { p: first, i: first };
+      }
+      if (e > lastTs) {
+        return { p: last, i: last };
+      }
+      const p = (okBefore.get(targetId, collector, e) as [number, number] | undefined) ?? first;
+      const i = (nextOk.get(targetId, collector, e) as [number, number] | undefined) ?? last;
+      return { p, i };
+    });
+    // 'end': the delta of a step ends in it, so the edge value is the total at the last ok sample before the edge
+    const edgeSample = (j: number): [number, number] => (mode === 'end' ? (edges[j] > lastTs ? last : edges[j] <= firstTs ? first : at[j].p) : at[j].p);
+    const marks = this.stmt('SELECT ts FROM sample WHERE target_id = ? AND collector = ? AND ts > ? AND ts <= ? AND resets = 1 ORDER BY ts')
+      .pluck()
+      .all(targetId, collector, firstTs, lastTs) as number[];
+    const keyframeAt = this.stmt('SELECT max(id) FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id <= ?').pluck();
+    const ids = [...new Set(at.flatMap((a) => [a.p[0], a.i[0]]))].sort((a, b) => a - b);
+    const kf = new Map(ids.map((id) => [id, (keyframeAt.get(targetId, collector, id) as number | null) ?? 0]));
+    const pointAt = this.stmt(
+      `SELECT j.value AS k, p.sample_id AS at, p.value AS v, p.total AS t FROM json_each(?) j
+       JOIN point p ON p.series_id = ? AND p.sample_id = (SELECT max(sample_id) FROM point WHERE series_id = ? AND sample_id <= j.value)`,
+    ).raw();
+    const idsJson = JSON.stringify(ids);
+    const irregular = new Set<number>();
+    const out: StepTotals['series'] = [];
+    for (const x of series) {
+      const rows = pointAt.all(idsJson, x.id, x.id) as Array<[number, number, number | null, number | null]>;
+      this.rowsRead += rows.length;
+      const total = new Map<number, number>();
+      const live = new Map<number, boolean>();
+      for (const [k, atId, v, t] of rows) {
+        if (t === null) {
+          return undefined; // history from before running totals: the raw path answers
+        }
+        total.set(k, t);
+        live.set(k, v !== null && atId >= (kf.get(k) as number));
+      }
+      const tot = (id: number) => total.get(id) ?? 0;
+      /** the running total at an edge: the total before it plus the share of the delta across it */
+      const C = (j: number): number => {
+        const e = edges[j];
+        if (mode === 'end') {
+          return tot(edgeSample(j)[0]);
+        }
+        const { p, i } = at[j];
+        if (i[0] === p[0] || e <= p[1]) {
+          return tot(p[0]);
+        }
+        return tot(p[0]) + ((tot(i[0]) - tot(p[0])) * (e - p[1])) / (i[1] - p[1]);
+      };
+      /** time covered by deltas up to an edge, from the first ok sample */
+      const T = (j: number): number => {
+        const e = Math.min(Math.max(edges[j], firstTs), lastTs);
+        return mode === 'end' ? edgeSample(j)[1] - firstTs : e - firstTs;
+      };
+      const sum = new Array<number | null>(n).fill(null);
+      const elapsed = new Array<number>(n).fill(0);
+      let c0 = C(0);
+      let t0 = T(0);
+      let m = 0;
+      for (let b = 0; b < n; b++) {
+        const c1 = C(b + 1);
+        const t1 = T(b + 1);
+        // the samples whose deltas reach into this step: (p of its start, i of its end]
+        const lo = mode === 'end' ? edgeSample(b)[1] : at[b].p[1];
+        const hi = mode === 'end' ? edgeSample(b + 1)[1] : at[b + 1].i[1];
+        while (m < marks.length && marks[m] <= lo) {
+          m++;
+        }
+        const startSample = mode === 'end' ? edgeSample(b)[0] : at[b].p[0];
+        if ((m < marks.length && marks[m] <= hi) || (hi > lo && !live.get(startSample))) {
+          irregular.add(b);
+        } else if (t1 > t0) {
+          sum[b] = c1 - c0;
+          elapsed[b] = t1 - t0;
+        }
+        c0 = c1;
+        t0 = t1;
+      }
+      out.push({ labels: x.parsed, field: x.field, sum, elapsed });
+    }
+    // runs of irregular steps, with the sample span whose deltas reach into them
+    const runs: StepTotals['irregular'] = [];
+    const sorted = [...irregular].sort((a, b) => a - b);
+    for (let k = 0; k < sorted.length; ) {
+      let e = k;
+      while (e + 1 < sorted.length && sorted[e + 1] === sorted[e] + 1) {
+        e++;
+      }
+      const b0 = sorted[k];
+      const b1 = sorted[e];
+      runs.push({ from: b0, to: b1, fromTs: mode === 'end' ? edgeSample(b0)[1] : at[b0].p[1], toTs: mode === 'end' ? edgeSample(b1 + 1)[1] : at[b1 + 1].i[1] });
+      k = e + 1;
+    }
+    return { series: out, irregular: runs };
   }
 
   entities(target: string, collector: string, filter?: LabelFilter): EntityInfo[] {

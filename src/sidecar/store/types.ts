@@ -60,3 +60,10 @@ export interface RangeTotal {
   total: number;
   seen: boolean;
 }
+
+/** Per-series step sums from running totals (Store.stepTotals) */
+export interface StepTotals {
+  series: Array<{ labels: Record<string, string>; field: string; sum: Array<number | null>; elapsed: number[] }>;
+  /** runs of steps [from, to] the running totals cannot answer exactly, with the sample times whose deltas reach into them */
+  irregular: Array<{ from: number; to: number; fromTs: number; toTs: number }>;
+}
