@@ -6,6 +6,7 @@ import type { MetricDef } from '../../model/catalog';
 import type { Frame } from '../../model/frames';
 import type { QueryOptions } from '../../model/query';
 import type { Store } from '../store/store';
+import { aggregateField, AGGREGATE_LABEL } from '../store/running-totals';
 import type { LabelFilter, SampleInfo, SeriesValues } from '../store/types';
 import { counterDeltas } from './deltas';
 import type { NoticeInput } from './notices';
@@ -140,6 +141,56 @@ export function stepSums(ctx: EngineContext, collector: string, fields: string[]
     }
   }
   return fast.series;
+}
+
+/**
+ * Step sums per database from the per-database sums the store keeps (store/running-totals.ts),
+ * for a computation grouped by nothing or by database and filtered by database at most: one series
+ * per field and database instead of one per statement. undefined when they cannot answer.
+ */
+export function databaseStepSums(ctx: EngineContext, collector: string, fields: string[], mode: BucketMode, by: string[]): BucketSums[] | undefined {
+  const set = Object.entries(ctx.filter).filter(([, v]) => v !== undefined);
+  if (by.some((b) => b !== AGGREGATE_LABEL) || set.some(([k]) => k !== AGGREGATE_LABEL) || fields.length === 0) {
+    return undefined;
+  }
+  const { target } = ctx.query;
+  const since = ctx.store.aggregatesFrom(target, collector, fields[0]);
+  const first = ctx.store.rangeStart(target, collector, ctx.range.from, ctx.range.to);
+  // sums that began after the range did (history from before them) cannot answer it
+  if (since === undefined || first === undefined || first < since) {
+    return undefined;
+  }
+  const filter = Object.fromEntries(set);
+  const fast = ctx.store.stepTotals(target, collector, fields.map(aggregateField), filter, ctx.range, ctx.grid, mode, MAX_EDGE_LOOKUPS, true);
+  if (!fast || fast.series.length === 0) {
+    return undefined;
+  }
+  const out = fast.series.map((s) => ({ ...s, field: s.field.slice(aggregateField('').length) }));
+  const byKey = new Map(out.map((s) => [`${s.labels[AGGREGATE_LABEL]}\u0000${s.field}`, s]));
+  for (const run of fast.irregular) {
+    for (const s of out) {
+      for (let b = run.from; b <= run.to; b++) {
+        s.sum[b] = null;
+        s.elapsed[b] = 0;
+      }
+    }
+    // the steps the sums cannot answer: the rows' own deltas, summed per database as groupSums would
+    const samples = ctx.store.samples(target, collector, Math.max(run.fromTs + 1, ctx.range.from), run.toTs);
+    const series = ctx.store.matrix(target, collector, [...fields, '_epoch'], ctx.filter, samples);
+    for (const raw of bucketDeltas(ctx, { samples, series }, fields, mode)) {
+      const into = byKey.get(`${raw.labels[AGGREGATE_LABEL]}\u0000${raw.field}`);
+      if (!into) {
+        continue;
+      }
+      for (let b = run.from; b <= run.to; b++) {
+        if (raw.sum[b] !== null) {
+          into.sum[b] = (into.sum[b] ?? 0) + (raw.sum[b] as number);
+          into.elapsed[b] = Math.max(into.elapsed[b], raw.elapsed[b]);
+        }
+      }
+    }
+  }
+  return out;
 }
 
 /** Range totals of counter deltas per series (for "top N over this range" tables). */

@@ -3,7 +3,7 @@
  */
 import type { Compute } from '../../model/catalog';
 import type { Frame } from '../../model/frames';
-import { loadSeries, stepSums, type BucketSums, type EngineContext } from './context';
+import { databaseStepSums, loadSeries, stepSums, type BucketSums, type EngineContext } from './context';
 import { bucketOf } from './steps';
 import { seriesFrame } from './series-frames';
 
@@ -64,7 +64,8 @@ export function evaluateGeneric(ctx: EngineContext, c: Compute): Frame[] {
     case 'increase': {
       const fields = c.fields.map((f) => f.field);
       // a rate is Δ over the real time between samples; an increase keeps whole counts per step
-      const sums = stepSums(ctx, c.collector, fields, c.op === 'rate' ? 'spread' : 'end');
+      const mode = c.op === 'rate' ? 'spread' : 'end';
+      const sums = databaseStepSums(ctx, c.collector, fields, mode, c.by) ?? stepSums(ctx, c.collector, fields, mode);
       const frames: Frame[] = [];
       for (const g of groupSums(sums, c.by, n).values()) {
         for (const f of c.fields) {
@@ -82,7 +83,7 @@ export function evaluateGeneric(ctx: EngineContext, c: Compute): Frame[] {
     case 'ratio': {
       const fields = [...new Set([...c.num, ...c.den])];
       // shares of one sample pair keep its ratio, and a short step gets no alternating nulls
-      const sums = stepSums(ctx, c.collector, fields, 'spread');
+      const sums = databaseStepSums(ctx, c.collector, fields, 'spread', c.by) ?? stepSums(ctx, c.collector, fields, 'spread');
       const frames: Frame[] = [];
       for (const g of groupSums(sums, c.by, n).values()) {
         const values: Array<number | null> = [];

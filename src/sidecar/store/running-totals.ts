@@ -20,6 +20,8 @@ export interface CounterCarry {
 
 export interface CounterStep {
   total: number | null;
+  /** the delta at this sample (0 when none) */
+  d: number;
   /**
    * a reset from a value (it went down, or an epoch moved): compaction must keep this sample and
    * the one before it. A row appearing (from null) needs neither: it was null at every sample in
@@ -40,14 +42,14 @@ export function stepCounter(prev: CounterCarry | undefined, b: number | null, pr
   // earlier find a point without a total there and take the raw path
   const base = prev ? prev.total : 0;
   if (b === null) {
-    return { total: base ?? 0, reset: false, vanished: prevOk && a !== null };
+    return { total: base ?? 0, d: 0, reset: false, vanished: prevOk && a !== null };
   }
   if (!prevOk) {
-    return { total: base ?? 0, reset: false, vanished: false };
+    return { total: base ?? 0, d: 0, reset: false, vanished: false };
   }
   const reset = a === null || b < a || epochChanged || rowEpochChanged;
   const d = reset ? b : b - (a as number);
-  return { total: (base ?? 0) + d, reset: reset && a !== null, vanished: false };
+  return { total: (base ?? 0) + d, d, reset: reset && a !== null, vanished: false };
 }
 
 /**
@@ -142,4 +144,19 @@ export function backfillRunningTotals(db: Database.Database, countersOf: (collec
       prevOk = { epoch: sm.epoch };
     }
   }
+}
+
+/**
+ * Per-database sums of a collector's counters, written as series of their own (field `Σ<field>`,
+ * labels {datname}): a panel over all statements of a database reads one series per field
+ * instead of one per statement. Its total is the Σ of the rows' deltas; its value is that total
+ * while at least one row has a value, null while none has. Only for collectors whose rows are
+ * more than one per database (statements, tables, indexes).
+ */
+export const AGGREGATE_LABEL = 'datname';
+export const aggregateField = (field: string): string => `Σ${field}`;
+
+export function aggregateGroup(key: Record<string, string>): string | undefined {
+  const g = key[AGGREGATE_LABEL];
+  return g !== undefined && Object.keys(key).length > 1 ? g : undefined;
 }

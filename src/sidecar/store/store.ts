@@ -8,7 +8,7 @@ import { accessSync, constants as fsConstants, existsSync, mkdirSync, readFileSy
 import { dirname, join } from 'node:path';
 import { describeFault, nextDelayMs, storeFaultKind, StoreWriteError, type StoreProblem } from './faults';
 import { migrations } from './migrations';
-import { stepCounter, type CounterCarry } from './running-totals';
+import { aggregateField, aggregateGroup, AGGREGATE_LABEL, stepCounter, type CounterCarry } from './running-totals';
 import { scrubStatement } from './scrub';
 import type { CollectedSample, EntityInfo, LabelFilter, RangeTotal, SampleInfo, SeriesValues, StepTotals, StoredEvent } from './types';
 
@@ -58,6 +58,10 @@ interface CounterState {
   carry: Map<number, CounterCarry & { field: string }>;
   /** per row-epoch series (`_epoch`): its carried value at prevOk */
   rowEpochs: Map<number, number | null>;
+  /** per-database sums (running-totals.ts aggregateGroup), by `group\u0000field` */
+  aggregates: Map<string, { group: string; field: string; total: number; live: number }>;
+  /** the database a counter series belongs to, for its aggregate (undefined: none) */
+  groupOf: Map<number, string | undefined>;
 }
 
 /**
@@ -413,6 +417,19 @@ export class Store {
       const counters = s.ok && counterFields.size > 0 ? (state.counters ?? this.loadCounterState(targetId, s.collector)) : state.counters;
       const counterEpochChanged = counters?.prevOk !== undefined && (s.epoch ?? null) !== counters.prevOk.epoch;
       const carryNext = new Map<number, CounterCarry & { field: string }>();
+      const aggNext = new Map<string, { group: string; field: string; total: number; live: number }>();
+      const groupNext = new Map<number, string | undefined>();
+      /** a counter moved: its database's sum takes the delta, and counts rows with a value */
+      const aggregate = (sid: number, field: string, group: string | undefined, before: CounterCarry | undefined, v: number | null, d: number) => {
+        if (group === undefined || !counters) {
+          return;
+        }
+        const k = `${group}\u0000${field}`;
+        const a = aggNext.get(k) ?? { ...(counters.aggregates.get(k) ?? { group, field, total: 0, live: 0 }) };
+        a.total += d;
+        a.live += (v !== null ? 1 : 0) - ((before?.v ?? null) !== null ? 1 : 0);
+        aggNext.set(k, a);
+      };
       const rowEpochNext = new Map<number, number | null>();
       let resets = false;
       const upsertEntity = this.stmt(
@@ -441,6 +458,7 @@ export class Store {
             rowEpochChanged = (counters.rowEpochs.get(sid) ?? null) !== now;
             rowEpochNext.set(sid, now);
           }
+          const group = counters ? aggregateGroup(row.key) : undefined;
           for (const [field, raw] of Object.entries(row.values)) {
             const value = finite(raw);
             const sid = this.seriesId(targetId, s.collector, labels, field, newSeries);
@@ -456,6 +474,8 @@ export class Store {
               // a reset to the same value (a row epoch moved) moves the total only: it needs a point
               totalMoved = before !== undefined && before.total !== total;
               carryNext.set(sid, { field, v: value, total });
+              groupNext.set(sid, group);
+              aggregate(sid, field, group, before, value, st.d);
             }
             if (keyframe || prev === undefined || prev !== value || totalMoved) {
               insertPoint.run(sid, id, value, total);
@@ -472,21 +492,13 @@ export class Store {
             entities.set(entityKey, info ?? known ?? '');
           }
         }
-        // A row that vanished (a state with no backends, a deallocated statement) gets an explicit null,
-        // otherwise readers would carry its last value forward.
-        for (const [sid, v] of state.last) {
-          if (!seen.has(sid) && v !== null) {
-            insertPoint.run(sid, id, null, counters?.carry.get(sid)?.total ?? null);
-            lastValues.set(sid, null);
-            points++;
-          }
-        }
         if (counters) {
           // counters gone from this sample (also those a restart's keyframe leaves out): vanished
           for (const [sid, c] of counters.carry) {
             if (!seen.has(sid) && counterFields.has(c.field)) {
               resets ||= counters.prevOk !== undefined && c.v !== null;
               carryNext.set(sid, { ...c, v: null });
+              aggregate(sid, c.field, counters.groupOf.get(sid), c, null, 0);
             }
           }
           for (const sid of counters.rowEpochs.keys()) {
@@ -496,6 +508,27 @@ export class Store {
           }
           if (resets) {
             this.stmt('UPDATE sample SET resets = 1 WHERE id = ?').run(id);
+          }
+          // per-database sums: written when they move, and at keyframes like every row
+          for (const [k, a] of new Map([...counters.aggregates, ...aggNext])) {
+            const sid = this.seriesId(targetId, s.collector, canonicalLabels({ [AGGREGATE_LABEL]: a.group }), aggregateField(a.field), newSeries);
+            seen.add(sid);
+            const value = a.live > 0 ? a.total : null;
+            const prevTotal = counters.aggregates.get(k)?.total;
+            if (keyframe || lastOf(sid) === undefined || lastOf(sid) !== value || prevTotal !== a.total) {
+              insertPoint.run(sid, id, value, a.total);
+              lastValues.set(sid, value);
+              points++;
+            }
+          }
+        }
+        // A row that vanished (a state with no backends, a deallocated statement) gets an explicit null,
+        // otherwise readers would carry its last value forward.
+        for (const [sid, v] of state.last) {
+          if (!seen.has(sid) && v !== null) {
+            insertPoint.run(sid, id, null, counters?.carry.get(sid)?.total ?? null);
+            lastValues.set(sid, null);
+            points++;
           }
         }
         return id;
@@ -520,6 +553,12 @@ export class Store {
           for (const [sid, v] of rowEpochNext) {
             counters.rowEpochs.set(sid, v);
           }
+          for (const [k, a] of aggNext) {
+            counters.aggregates.set(k, a);
+          }
+          for (const [sid, g] of groupNext) {
+            counters.groupOf.set(sid, g);
+          }
           counters.prevOk = { epoch: s.epoch ?? null };
           state.counters = counters;
         }
@@ -535,7 +574,7 @@ export class Store {
    * running total. Read once per stream after opening, so a restart continues the totals exactly.
    */
   private loadCounterState(targetId: number, collector: string): CounterState {
-    const state: CounterState = { prevOk: undefined, carry: new Map(), rowEpochs: new Map() };
+    const state: CounterState = { prevOk: undefined, carry: new Map(), rowEpochs: new Map(), aggregates: new Map(), groupOf: new Map() };
     const prevOk = this.stmt('SELECT id, epoch FROM sample WHERE target_id = ? AND collector = ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1').get(targetId, collector) as
       | { id: number; epoch: number | null }
       | undefined;
@@ -545,17 +584,31 @@ export class Store {
     state.prevOk = { epoch: prevOk.epoch };
     const kf = this.stmt('SELECT max(id) AS id FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id <= ?').get(targetId, collector, prevOk.id) as { id: number | null };
     const rows = this.stmt(
-      `SELECT s.id AS id, s.field AS field, p.sample_id AS k, p.value AS v, p.total AS t FROM series s
+      `SELECT s.id AS id, s.labels AS labels, s.field AS field, p.sample_id AS k, p.value AS v, p.total AS t FROM series s
        JOIN point p ON p.series_id = s.id AND p.sample_id = (SELECT max(sample_id) FROM point WHERE series_id = s.id AND sample_id <= ?)
        WHERE s.target_id = ? AND s.collector = ?`,
-    ).all(prevOk.id, targetId, collector) as Array<{ id: number; field: string; k: number; v: number | null; t: number | null }>;
+    ).all(prevOk.id, targetId, collector) as Array<{ id: number; labels: string; field: string; k: number; v: number | null; t: number | null }>;
+    const aggregates = new Map<string, number>();
     for (const r of rows) {
       const v = r.k >= (kf.id ?? 0) ? r.v : null;
       if (r.field === '_epoch') {
         state.rowEpochs.set(r.id, v);
+      } else if (r.field.startsWith(aggregateField(''))) {
+        aggregates.set(`${parseLabels(r.labels)[AGGREGATE_LABEL]}\u0000${r.field.slice(aggregateField('').length)}`, r.t ?? 0);
       } else {
         state.carry.set(r.id, { field: r.field, v, total: r.t });
+        const group = aggregateGroup(parseLabels(r.labels));
+        state.groupOf.set(r.id, group);
+        if (group !== undefined) {
+          const k = `${group}\u0000${r.field}`;
+          const a = state.aggregates.get(k) ?? { group, field: r.field, total: 0, live: 0 };
+          a.live += v !== null ? 1 : 0;
+          state.aggregates.set(k, a);
+        }
       }
+    }
+    for (const [k, a] of state.aggregates) {
+      a.total = aggregates.get(k) ?? 0;
     }
     return state;
   }
@@ -852,6 +905,8 @@ export class Store {
     grid: { starts: number[]; step: number },
     mode: 'end' | 'spread',
     maxLookups: number,
+    /** failed samples count as irregular too (sums over rows: a row appearing after a gap spreads from the gap) */
+    strict = false,
   ): StepTotals | undefined {
     const n = grid.starts.length;
     const targetId = this.readTargetId(target);
@@ -902,7 +957,7 @@ export class Store {
     });
     // 'end': the delta of a step ends in it, so the edge value is the total at the last ok sample before the edge
     const edgeSample = (j: number): [number, number] => (mode === 'end' ? (edges[j] > lastTs ? last : edges[j] <= firstTs ? first : at[j].p) : at[j].p);
-    const marks = this.stmt('SELECT ts FROM sample WHERE target_id = ? AND collector = ? AND ts > ? AND ts <= ? AND resets = 1 ORDER BY ts')
+    const marks = this.stmt(`SELECT ts FROM sample WHERE target_id = ? AND collector = ? AND ts > ? AND ts <= ? AND (resets = 1${strict ? ' OR ok = 0' : ''}) ORDER BY ts`)
       .pluck()
       .all(targetId, collector, firstTs, lastTs) as number[];
     const keyframeAt = this.stmt('SELECT max(id) FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id <= ?').pluck();
@@ -985,6 +1040,26 @@ export class Store {
       k = e + 1;
     }
     return { series: out, irregular: runs };
+  }
+
+  /**
+   * The first sample from which a collector's per-database sums (running-totals.ts) are complete:
+   * undefined when it has none. Ranges starting earlier sum the rows.
+   */
+  aggregatesFrom(target: string, collector: string, field: string): number | undefined {
+    const first = this.stmt('SELECT min((SELECT min(sample_id) FROM point WHERE series_id = s.id)) FROM series s WHERE s.target_id = ? AND s.collector = ? AND s.field = ?')
+      .pluck()
+      .get(this.readTargetId(target), collector, aggregateField(field)) as number | null;
+    return first ?? undefined;
+  }
+
+  /** The id of the first ok sample deltas over [from, to] start from (the last ok one before `from`, else the first in it). */
+  rangeStart(target: string, collector: string, from: number, to: number): number | undefined {
+    const targetId = this.readTargetId(target);
+    const okBefore = this.stmt('SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1').raw();
+    const okFrom = this.stmt('SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts, id LIMIT 1').raw();
+    const first = (okBefore.get(targetId, collector, from) ?? okFrom.get(targetId, collector, from, to)) as [number, number] | undefined;
+    return first?.[0];
   }
 
   entities(target: string, collector: string, filter?: LabelFilter): EntityInfo[] {

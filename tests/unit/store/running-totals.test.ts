@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { bucketDeltas, loadSeries, MAX_EDGE_LOOKUPS, stepSums, type EngineContext } from '../../../src/sidecar/engine/context';
+import { bucketDeltas, databaseStepSums, loadSeries, MAX_EDGE_LOOKUPS, stepSums, type EngineContext } from '../../../src/sidecar/engine/context';
 import { counterDeltas } from '../../../src/sidecar/engine/deltas';
 import { grid } from '../../../src/sidecar/engine/steps';
 import { backfillRunningTotals } from '../../../src/sidecar/store/running-totals';
@@ -72,7 +72,7 @@ export function checkRanges(store: Store, collector: string, r: () => number, en
  * A random history of rows a–e with counters c, d (and a gauge g that goes up and down); `counters`
  * false writes it as a sidecar before running totals did.
  */
-export function writeHistory(dir: string, seed: number, opts: { counters: boolean; collector: string; compact: boolean; startTs?: number; check?: (store: Store, ts: number) => void }): { store: Store; end: number } {
+export function writeHistory(dir: string, seed: number, opts: { counters: boolean; collector: string; compact: boolean; startTs?: number; check?: (store: Store, ts: number) => void; databases?: boolean; calm?: boolean }): { store: Store; end: number } {
   const r = rng(seed);
   let store = Store.open(dir);
   const values = new Map<string, Record<string, number>>();
@@ -81,9 +81,11 @@ export function writeHistory(dir: string, seed: number, opts: { counters: boolea
   let epoch = 1;
   let ts = opts.startTs ?? 1000;
   const counters = opts.counters ? FIELDS : undefined;
+  /** how often irregular things happen: a calm history leaves most steps ordinary */
+  const q = opts.calm ? 0.1 : 1;
   for (let i = 0; i < 360; i++) {
     ts += 1000;
-    if (r() < 0.015) {
+    if (r() < 0.015 * q) {
       store.close();
       store = Store.open(dir); // the sidecar restarts: cold caches, a keyframe
     }
@@ -91,20 +93,20 @@ export function writeHistory(dir: string, seed: number, opts: { counters: boolea
       // downsample everything older than 40 s to one sample per 7 s; sometimes retention cuts too
       store.compact(ts, { retentionMs: r() < 0.3 ? 200_000 : 1e12, downsampleAfterMs: 40_000, downsampleStepMs: 7000 });
     }
-    if (r() < 0.06) {
+    if (r() < 0.06 * q) {
       store.writeSample({ target: 't', collector: opts.collector, ts, ok: false, rows: [], error: 'down', counters });
       continue;
     }
-    if (r() < 0.012) {
+    if (r() < 0.012 * q) {
       epoch++; // statistics discarded: counters start again
       values.clear();
     }
     const rows = [];
     for (const name of ['a', 'b', 'c', 'd', 'e']) {
-      if (r() < 0.03) {
+      if (r() < 0.03 * q) {
         gone.has(name) ? gone.delete(name) : gone.add(name); // a row vanishes for a while, or comes back
       }
-      if (gone.has(name) || r() < 0.04) {
+      if (gone.has(name) || r() < 0.04 * q) {
         continue;
       }
       const v = values.get(name) ?? { c: 0, d: 0, g: 0 };
@@ -112,16 +114,16 @@ export function writeHistory(dir: string, seed: number, opts: { counters: boolea
         if (r() < 0.4) {
           v[f] += Math.floor(r() * 10);
         }
-        if (r() < 0.02) {
+        if (r() < 0.02 * q) {
           v[f] = Math.floor(r() * 3); // reset by someone
         }
       }
       v.g = Math.floor(r() * 20);
-      if (r() < 0.012) {
+      if (r() < 0.012 * q) {
         rowEpoch.set(name, (rowEpoch.get(name) ?? 0) + 1); // the row's own stats_reset, value kept or not
       }
       values.set(name, v);
-      rows.push({ key: { name }, values: { c: v.c, d: r() < 0.02 ? null : v.d, g: v.g, _epoch: rowEpoch.get(name) ?? null } });
+      rows.push({ key: opts.databases ? { name, datname: name < 'c' ? 'db1' : 'db2' } : { name }, values: { c: v.c, d: r() < 0.02 * q ? null : v.d, g: v.g, _epoch: rowEpoch.get(name) ?? null } });
     }
     store.writeSample({ target: 't', collector: opts.collector, ts, ok: true, epoch, rows, counters });
     opts.check?.(store, ts);
@@ -224,7 +226,9 @@ test('migration 4 fills in running totals of an existing history file and loses 
 test('step sums from running totals equal the raw bucket sums (spread and end, any step, any range)', () => {
   for (let seed = 1; seed <= 8; seed++) {
     const dir = mkdtempSync(join(tmpdir(), 'pgpulse-run-'));
-    const { store, end } = writeHistory(dir, seed, { counters: true, collector: 'x', compact: true });
+    const { store, end } = writeHistory(dir, seed, { counters: true, collector: 'x', compact: true, calm: seed % 2 === 1 });
+    let regular = 0;
+    let steps = 0;
     try {
       const r = rng(seed + 5000);
       for (let k = 0; k < 6; k++) {
@@ -235,7 +239,10 @@ test('step sums from running totals equal the raw bucket sums (spread and end, a
         const ctx = { store, query: { target: 't', refId: 'A' }, range, grid: grid(range, step), filter: {} } as unknown as EngineContext;
         for (const mode of ['spread', 'end'] as const) {
           const where = `seed ${seed} ${from}-${to} step ${step} ${mode}`;
-          assert.ok(store.stepTotals('t', 'x', FIELDS, undefined, range, ctx.grid, mode, MAX_EDGE_LOOKUPS), `${where}: running totals answer`);
+          const fast = store.stepTotals('t', 'x', FIELDS, undefined, range, ctx.grid, mode, MAX_EDGE_LOOKUPS);
+          assert.ok(fast, `${where}: running totals answer`);
+          steps += ctx.grid.starts.length;
+          regular += ctx.grid.starts.length - fast.irregular.reduce((a, x) => a + x.to - x.from + 1, 0);
           const want = bucketDeltas(ctx, loadSeries(ctx, 'x', FIELDS), FIELDS, mode);
           const got = stepSums(ctx, 'x', FIELDS, mode);
           assert.deepEqual(
@@ -258,6 +265,74 @@ test('step sums from running totals equal the raw bucket sums (spread and end, a
             assert.deepEqual(g.elapsed, w.elapsed, `${where} ${w.labels.name}/${w.field}: elapsed`);
           });
         }
+      }
+      if (seed % 2 === 1) {
+        assert.ok(regular > steps / 5, `seed ${seed}: many steps of a calm history come from running totals (${regular} of ${steps})`);
+      }
+    } finally {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+});
+
+test('per-database sums answer a step as the Σ of their rows’ deltas does (rows coming and going, failures, resets)', () => {
+  for (let seed = 1; seed <= 8; seed++) {
+    const dir = mkdtempSync(join(tmpdir(), 'pgpulse-run-'));
+    const { store, end } = writeHistory(dir, seed, { counters: true, collector: 'x', compact: true, databases: true, calm: seed % 2 === 1 });
+    let regular = 0;
+    let steps = 0;
+    try {
+      const r = rng(seed + 7000);
+      for (let k = 0; k < 6; k++) {
+        const from = k === 0 ? 0 : Math.floor(r() * end);
+        const to = k === 0 ? end + 5000 : from + Math.floor(r() * (end - from + 3000));
+        const step = [700, 1000, 3000, 7000, 60_000][Math.floor(r() * 5)];
+        const range = { from, to };
+        const filter = k % 3 === 2 ? { datname: 'db2' } : {};
+        const ctx = { store, query: { target: 't', refId: 'A' }, range, grid: grid(range, step), filter } as unknown as EngineContext;
+        for (const mode of ['spread', 'end'] as const) {
+          const where = `seed ${seed} ${from}-${to} step ${step} ${mode} ${JSON.stringify(filter)}`;
+          const got = databaseStepSums(ctx, 'x', FIELDS, mode, []);
+          const fast = store.stepTotals('t', 'x', FIELDS.map((f) => `Σ${f}`), filter, range, ctx.grid, mode, MAX_EDGE_LOOKUPS, true);
+          steps += ctx.grid.starts.length;
+          regular += ctx.grid.starts.length - (fast?.irregular.reduce((a, x) => a + x.to - x.from + 1, 0) ?? ctx.grid.starts.length);
+          if (store.rangeStart('t', 'x', from, to) === undefined) {
+            continue;
+          }
+          assert.ok(got, `${where}: the per-database sums answer`);
+          // the raw way: every row's bucket sums, summed per database (elapsed: the longest, as groupSums keeps)
+          const want = new Map<string, { sum: Array<number | null>; elapsed: number[] }>();
+          for (const w of bucketDeltas(ctx, loadSeries(ctx, 'x', FIELDS), FIELDS, mode)) {
+            const key = `${w.labels.datname}/${w.field}`;
+            const e = want.get(key) ?? { sum: w.sum.map(() => null), elapsed: w.elapsed.map(() => 0) };
+            w.sum.forEach((v, b) => {
+              if (v !== null) {
+                e.sum[b] = (e.sum[b] ?? 0) + v;
+                e.elapsed[b] = Math.max(e.elapsed[b], w.elapsed[b]);
+              }
+            });
+            want.set(key, e);
+          }
+          assert.deepEqual(new Set(got.map((g) => `${g.labels.datname}/${g.field}`)), new Set(want.keys()), `${where}: the same databases and fields`);
+          for (const g of got) {
+            const w = want.get(`${g.labels.datname}/${g.field}`)!;
+            assert.deepEqual(
+              g.sum.map((v) => v === null),
+              w.sum.map((v) => v === null),
+              `${where} ${g.labels.datname}/${g.field}: null steps`,
+            );
+            w.sum.forEach((v, b) => {
+              if (v !== null) {
+                assert.ok(Math.abs((g.sum[b] as number) - v) <= 1e-9 * Math.max(1, Math.abs(v)), `${where} ${g.labels.datname}/${g.field} step ${b}: ${g.sum[b]} vs ${v}`);
+              }
+            });
+            assert.deepEqual(g.elapsed, w.elapsed, `${where} ${g.labels.datname}/${g.field}: elapsed`);
+          }
+        }
+      }
+      if (seed % 2 === 1) {
+        assert.ok(regular > steps / 5, `seed ${seed}: many steps of a calm history come from the sums (${regular} of ${steps})`);
       }
     } finally {
       store.close();
