@@ -1,6 +1,6 @@
 /**
- * Benchmark 2: how fast the engine answers over 24 h of history, pgpulse vs Prometheus 2.42
- * holding the same data.
+ * Benchmark 2: how fast the engine answers over 1 h, 24 h and 7 days of history, pgpulse vs
+ * Prometheus 2.42 holding the same data (BENCH_DAYS days of it, 7 by default).
  *
  * One synthetic history is generated deterministically and written twice: through
  * Store.writeSample into pgpulse's SQLite store (as the sampler would: 4 databases every 15 s,
@@ -22,8 +22,9 @@ const STATEMENTS = Number(process.env.BENCH_STATEMENTS ?? 500);
 const DATABASES = ['app', 'postgres', 'analytics', 'billing'];
 const DB_STEP_S = 15;
 const STMT_STEP_S = 60;
-const SPAN_S = 86_400;
-const RUNS = Number(process.env.BENCH_RUNS ?? 9);
+const DAYS = Number(process.env.BENCH_DAYS ?? 7);
+const SPAN_S = Math.round(DAYS * 86_400);
+const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const STMT_FIELDS = ['calls', 'total_exec_time', 'rows', 'shared_blks_hit', 'shared_blks_read', 'temp_blks_written', 'total_plan_time'] as const;
 const DB_FIELDS = ['blks_hit', 'blks_read', 'xact_commit', 'xact_rollback'] as const;
 
@@ -117,7 +118,7 @@ function writePgpulse(store: import('../src/sidecar/store/store').Store, start: 
       }
       return { key: { datname: db }, values: { ...dbAcc[d], _epoch: epoch } };
     });
-    points += store.writeSample({ target: 'bench', collector: 'database', ts: t * 1000, ok: true, epoch, rows }).points;
+    points += store.writeSample({ target: 'bench', collector: 'database', ts: t * 1000, ok: true, epoch, rows, counters: [...DB_FIELDS] }).points;
     samples++;
   }
   for (let i = 0, t = start; t <= start + SPAN_S; i++, t += STMT_STEP_S) {
@@ -131,21 +132,33 @@ function writePgpulse(store: import('../src/sidecar/store/store').Store, start: 
       }
       rows.push({ key: { queryid: String(1_000_000 + q), datname: 'app', username: 'app' }, values: { ...stAcc[q], max_exec_time: null, _epoch: null } });
     }
-    points += store.writeSample({ target: 'bench', collector: 'statements', ts: t * 1000, ok: true, epoch, rows }).points;
+    points += store.writeSample({ target: 'bench', collector: 'statements', ts: t * 1000, ok: true, epoch, rows, counters: [...STMT_FIELDS] }).points;
     samples++;
   }
   return { samples, points };
 }
 
-async function timeIt(fn: () => Promise<unknown>): Promise<number[]> {
-  await fn(); // warm-up (caches, JIT)
-  const out: number[] = [];
+/** both sides interleaved run by run (a load spike on the shared machine hits both), after one warm-up each */
+async function timeBoth(a: () => Promise<unknown>, b: () => Promise<unknown>): Promise<{ a: number[]; b: number[] }> {
+  await a();
+  await b();
+  const out = { a: [] as number[], b: [] as number[] };
   for (let i = 0; i < RUNS; i++) {
-    const t0 = process.hrtime.bigint();
-    await fn();
-    out.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    for (const [fn, into] of [
+      [a, out.a],
+      [b, out.b],
+    ] as const) {
+      const t0 = process.hrtime.bigint();
+      await fn();
+      into.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
   }
   return out;
+}
+
+function p95(xs: number[]): number {
+  const s = [...xs].sort((x, y) => x - y);
+  return s[Math.min(s.length - 1, Math.ceil(0.95 * s.length) - 1)];
 }
 
 async function main(): Promise<void> {
@@ -173,7 +186,7 @@ async function main(): Promise<void> {
   const sc = await startSidecar({ config, grpc: false, sampling: false });
   let prom: ChildProcess | undefined;
   try {
-    process.stderr.write('writing 24 h of synthetic history into pgpulse …\n');
+    process.stderr.write(`writing ${DAYS} days of synthetic history into pgpulse …\n`);
     const w0 = Date.now();
     const written = writePgpulse(sc.store, start);
     const writeS = (Date.now() - w0) / 1000;
@@ -196,11 +209,11 @@ async function main(): Promise<void> {
     await waitHttp(`http://127.0.0.1:${promPort}/-/ready`, 60_000);
     await sleep(1000);
 
-    const pp = async (body: Record<string, unknown>) => {
+    const pp = async (body: Record<string, unknown>, windowS = SPAN_S) => {
       const r = await fetch(`http://127.0.0.1:${sc.httpPort}/api/v1/query`, {
         method: 'POST',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ from: start * 1000, to: end * 1000, ...body }),
+        body: JSON.stringify({ from: (end - windowS) * 1000, to: end * 1000, ...body }),
       });
       const j = (await r.json()) as { results: Record<string, { frames: Array<{ data: { values: unknown[][] } }>; error?: string }> };
       const res = j.results.A;
@@ -219,65 +232,74 @@ async function main(): Promise<void> {
     };
     const sf = (f: string) => (f === 'total_exec_time' || f === 'total_plan_time' ? `pg_stat_statements_${f}_ms_total` : `pg_stat_statements_${f}_total`);
     const instant = (q: string) => pq('query', { query: q, time: String(end) });
-    const range = (q: string) => pq('query_range', { query: q, start: String(start), end: String(end), step: '60' });
+    const range = (q: string, windowS = SPAN_S, stepS = 60) => pq('query_range', { query: q, start: String(end - windowS), end: String(end), step: String(stepS) });
 
-    const cases: Array<{ name: string; pgpulse: () => Promise<unknown>; prom: () => Promise<unknown>; promWhat: string }> = [
-      {
-        name: 'top_queries, 24 h (top 10 of 500 by total time, 7 columns)',
-        pgpulse: () => pp({ queries: [{ refId: 'A', metric: 'top_queries', target: 'bench', topN: 10, orderBy: 'total_time' }] }),
-        prom: () => Promise.all(STMT_FIELDS.map((f) => instant(`sum by (queryid, datname) (increase(${sf(f)}[24h]))`))),
-        promWhat: '7 instant queries `sum by (queryid, datname) (increase(<counter>[24h]))`, issued concurrently (one per table column, as a Grafana table panel would)',
-      },
-      {
-        name: 'top_queries, 24 h, ranking column only',
-        pgpulse: () => pp({ queries: [{ refId: 'A', metric: 'top_queries', target: 'bench', topN: 10, orderBy: 'total_time' }] }),
-        prom: () => instant(`topk(10, sum by (queryid, datname) (increase(${sf('total_exec_time')}[24h])))`),
-        promWhat: '`topk(10, sum by (queryid, datname) (increase(total_exec_time[24h])))` — one column only (pgpulse still returns all of them)',
-      },
-      {
-        name: 'cache_hit_ratio, 24 h at 1-minute steps (1,440 points × 4 databases)',
-        pgpulse: () => pp({ maxDataPoints: 1440, queries: [{ refId: 'A', metric: 'cache_hit_ratio', target: 'bench' }] }),
-        prom: () =>
-          range(
-            'sum by (datname) (increase(pg_stat_database_blks_hit_total[1m])) / (sum by (datname) (increase(pg_stat_database_blks_hit_total[1m])) + sum by (datname) (increase(pg_stat_database_blks_read_total[1m])))',
-          ),
-        promWhat: 'range query, step 60 s: `sum by (datname)(increase(blks_hit[1m])) / (… blks_hit + … blks_read)`',
-      },
-      {
-        name: 'statement_latency (all statements), 24 h at 1-minute steps',
-        pgpulse: () => pp({ maxDataPoints: 1440, queries: [{ refId: 'A', metric: 'statement_latency', target: 'bench' }] }),
-        prom: () => range(`sum(increase(${sf('total_exec_time')}[2m])) / sum(increase(${sf('calls')}[2m]))`),
-        promWhat: 'range query, step 60 s: `sum(increase(total_exec_time[2m])) / sum(increase(calls[2m]))` ([2m]: statements are sampled every 60 s and increase() needs two samples)',
-      },
-    ];
+    // 1 h, 24 h and the whole span; a long panel at about 1,000 points (10-minute steps over 7 days)
+    const windows = [
+      { label: '1 h', s: 3600, step: 60 },
+      { label: '24 h', s: 86_400, step: 60 },
+      ...(SPAN_S > 86_400 ? [{ label: `${DAYS} d`, s: SPAN_S, step: 600 }] : []),
+    ].filter((w) => w.s <= SPAN_S);
+    const dur = (s: number) => (s % 86_400 === 0 ? `${s / 86_400}d` : s % 3600 === 0 ? `${s / 3600}h` : `${s}s`);
+    const cases: Array<{ name: string; pgpulse: () => Promise<unknown>; prom: () => Promise<unknown>; promWhat: string }> = [];
+    for (const w of windows) {
+      const points = Math.round(w.s / w.step);
+      // increase() needs two samples in its window: statements are sampled every 60 s
+      const stmtWin = dur(Math.max(w.step, 2 * STMT_STEP_S));
+      cases.push(
+        {
+          name: `top_queries, ${w.label} (top 10 of ${STATEMENTS} by total time, 7 columns)`,
+          pgpulse: () => pp({ queries: [{ refId: 'A', metric: 'top_queries', target: 'bench', topN: 10, orderBy: 'total_time' }] }, w.s),
+          prom: () => Promise.all(STMT_FIELDS.map((f) => instant(`sum by (queryid, datname) (increase(${sf(f)}[${dur(w.s)}]))`))),
+          promWhat: `7 instant queries \`sum by (queryid, datname) (increase(<counter>[${dur(w.s)}]))\`, issued concurrently (one per table column, as a Grafana table panel would)`,
+        },
+        {
+          name: `cache_hit_ratio, ${w.label} at ${w.step / 60}-minute steps (${points.toLocaleString('en-US')} points × 4 databases)`,
+          pgpulse: () => pp({ intervalMs: w.step * 1000, queries: [{ refId: 'A', metric: 'cache_hit_ratio', target: 'bench' }] }, w.s),
+          prom: () =>
+            range(
+              `sum by (datname) (increase(pg_stat_database_blks_hit_total[${dur(w.step)}])) / (sum by (datname) (increase(pg_stat_database_blks_hit_total[${dur(w.step)}])) + sum by (datname) (increase(pg_stat_database_blks_read_total[${dur(w.step)}])))`,
+              w.s,
+              w.step,
+            ),
+          promWhat: `range query, step ${w.step} s: \`sum by (datname)(increase(blks_hit[${dur(w.step)}])) / (… blks_hit + … blks_read)\``,
+        },
+        {
+          name: `statement_latency (all statements), ${w.label} at ${w.step / 60}-minute steps`,
+          pgpulse: () => pp({ intervalMs: w.step * 1000, queries: [{ refId: 'A', metric: 'statement_latency', target: 'bench' }] }, w.s),
+          prom: () => range(`sum(increase(${sf('total_exec_time')}[${stmtWin}])) / sum(increase(${sf('calls')}[${stmtWin}]))`, w.s, w.step),
+          promWhat: `range query, step ${w.step} s: \`sum(increase(total_exec_time[${stmtWin}])) / sum(increase(calls[${stmtWin}]))\``,
+        },
+      );
+    }
     const rows: string[] = [];
     for (const c of cases) {
       process.stderr.write(`timing: ${c.name}\n`);
-      const a = await timeIt(c.pgpulse);
-      const b = await timeIt(c.prom);
-      rows.push(`| ${c.name} | ${fmt(median(a))} | ${fmt(median(b))} | ${ratio(median(a), median(b))} |`);
+      const t = await timeBoth(c.pgpulse, c.prom);
+      rows.push(`| ${c.name} | ${fmt(median(t.a))} / ${fmt(p95(t.a))} | ${fmt(median(t.b))} / ${fmt(p95(t.b))} | ${ratio(median(t.a), median(t.b))} |`);
     }
 
     // the two stores hold the same data: check the answers agree
     const top = await pp({ queries: [{ refId: 'A', metric: 'top_queries', target: 'bench', topN: 10, orderBy: 'total_time' }] });
     const topIds = (top[0].data.values[0] as string[]).map(String);
-    const promTop = (await instant(`topk(10, sum by (queryid, datname) (increase(${sf('total_exec_time')}[24h])))`)).map((r) => r.metric.queryid);
+    const promTop = (await instant(`topk(10, sum by (queryid, datname) (increase(${sf('total_exec_time')}[${dur(SPAN_S)}])))`)).map((r) => r.metric.queryid);
     const overlap = topIds.filter((q) => promTop.includes(q)).length;
-    const chr = await pp({ maxDataPoints: 1440, queries: [{ refId: 'A', metric: 'cache_hit_ratio', target: 'bench', database: 'app' }] });
+    const chr = await pp({ intervalMs: 60_000, queries: [{ refId: 'A', metric: 'cache_hit_ratio', target: 'bench', database: 'app' }] }, 86_400);
     const ours = chr[0].data.values[1] as Array<number | null>;
     const oursT = chr[0].data.values[0] as number[];
     const theirs = await range(
       'sum by (datname) (increase(pg_stat_database_blks_hit_total{datname="app"}[1m])) / (sum by (datname) (increase(pg_stat_database_blks_hit_total{datname="app"}[1m])) + sum by (datname) (increase(pg_stat_database_blks_read_total{datname="app"}[1m])))',
+      86_400,
     );
     const oursMean = median(ours.filter((v): v is number => v !== null));
     const theirsMean = median((theirs[0]?.values ?? []).map(([, v]) => Number(v)));
 
     const body = `
-# Query latency over 24 h of history: pgpulse engine vs Prometheus 2.42
+# Query latency over 1 h, 24 h and ${DAYS} days of history: pgpulse engine vs Prometheus 2.42
 
 History (identical in both stores, deterministic): ${DATABASES.length} databases sampled every ${DB_STEP_S} s
 (pg_stat_database counters), ${STATEMENTS} statements sampled every ${STMT_STEP_S} s (7 pg_stat_statements
-counters each; 10 % of statements move per sample), over 24 h.
+counters each; 10 % of statements move per sample), over ${DAYS} days. No compaction (every sample kept on both sides).
 
 - **pgpulse**: written through \`Store.writeSample\` as the sampler does: ${written.samples.toLocaleString('en-US')} samples,
   ${written.points.toLocaleString('en-US')} points stored (only changed values + keyframes) in ${fmt(writeS)} s; SQLite file
@@ -286,9 +308,10 @@ counters each; 10 % of statements move per sample), over 24 h.
   value every time), imported with \`promtool tsdb create-blocks-from openmetrics\` (write + import ${fmt(importS)} s),
   queried with \`/api/v1/query\` and \`/api/v1/query_range\`.
 
-Both over HTTP on loopback, one warm-up then ${RUNS} timed runs each, median wall time in ms.
+Both over HTTP on loopback from the bench process (which also runs the sidecar), one warm-up each, then
+${RUNS} timed runs of each side interleaved run by run; wall time in ms, median / p95.
 
-| query | pgpulse (ms) | Prometheus (ms) | ratio pgpulse / Prometheus |
+| query | pgpulse ms (median / p95) | Prometheus ms (median / p95) | ratio of medians pgpulse / Prometheus |
 |---|---:|---:|---:|
 ${rows.join('\n')}
 
@@ -296,7 +319,7 @@ What Prometheus ran:
 ${cases.map((c) => `- ${c.name}: ${c.promWhat}`).join('\n')}
 
 Same answers: ${overlap}/10 of pgpulse's top-10 statements by total time are in Prometheus' topk(10);
-median cache hit ratio of database app over the day: pgpulse ${oursMean.toFixed(5)}, Prometheus ${theirsMean.toFixed(5)}
+median cache hit ratio of database app over the last day (1-minute steps): pgpulse ${oursMean.toFixed(5)}, Prometheus ${theirsMean.toFixed(5)}
 (Prometheus' increase() extrapolates to the window edges, pgpulse sums exact deltas per step; pgpulse's
 grid has ${oursT.length} steps).
 

@@ -127,10 +127,26 @@ export const migrations: Array<{ version: number; sql: string; run?: (db: Databa
     // running totals per counter point and reset marks per sample (store/running-totals.ts): range
     // deltas in two lookups. Existing history is filled in here; nothing is removed.
     version: 4,
+    sql: '',
+    run: (db) => {
+      // columns added only where missing: a file whose version was set back still upgrades
+      const has = (table: string, column: string) => (db.prepare(`SELECT name FROM pragma_table_info('${table}')`).pluck().all() as string[]).includes(column);
+      if (!has('point', 'total')) {
+        db.exec('ALTER TABLE point ADD COLUMN total REAL');
+      }
+      if (!has('sample', 'resets')) {
+        db.exec('ALTER TABLE sample ADD COLUMN resets INTEGER NOT NULL DEFAULT 0');
+      }
+      backfillRunningTotals(db, (collector) => collectorSpecs.find((c) => c.id === collector)?.counters);
+    },
+  },
+  {
+    // step sums from running totals look up keyframes and marked samples (resets, failures) near
+    // each step edge: small partial indexes make those lookups independent of the history's length
+    version: 5,
     sql: `
-      ALTER TABLE point ADD COLUMN total REAL;
-      ALTER TABLE sample ADD COLUMN resets INTEGER NOT NULL DEFAULT 0;
+      CREATE INDEX IF NOT EXISTS sample_keyframes ON sample (target_id, collector, id) WHERE keyframe = 1;
+      CREATE INDEX IF NOT EXISTS sample_marks ON sample (target_id, collector, ts) WHERE resets = 1 OR ok = 0;
     `,
-    run: (db) => backfillRunningTotals(db, (collector) => collectorSpecs.find((c) => c.id === collector)?.counters),
   },
 ];

@@ -855,11 +855,14 @@ export class Store {
       return [];
     }
     const placeholders = fields.map(() => '?').join(',');
-    const at = (col: string, bound: string) => `(SELECT ${col} FROM point WHERE series_id = s.id AND sample_id <= ${bound} ORDER BY sample_id DESC LIMIT 1)`;
+    // per series the point in force at each end: max(sample_id) is one seek, the point itself another
+    const at = (bound: string) => `(SELECT max(sample_id) FROM point WHERE series_id = s.id AND sample_id <= ${bound})`;
     const rows = this.stmt(
-      `SELECT s.id AS id, s.labels AS labels, s.field AS field, ${at('sample_id', '@a')} AS k0, ${at('value', '@a')} AS v0, ${at('total', '@a')} AS t0,
-              ${at('sample_id', '@b')} AS k1, ${at('total', '@b')} AS t1
-       FROM series s WHERE s.target_id = @target AND s.collector = @collector AND s.field IN (${placeholders})`,
+      `SELECT s.id AS id, s.labels AS labels, s.field AS field, p0.sample_id AS k0, p0.value AS v0, p0.total AS t0, p1.sample_id AS k1, p1.total AS t1
+       FROM series s
+       LEFT JOIN point p0 ON p0.series_id = s.id AND p0.sample_id = ${at('@a')}
+       LEFT JOIN point p1 ON p1.series_id = s.id AND p1.sample_id = ${at('@b')}
+       WHERE s.target_id = @target AND s.collector = @collector AND s.field IN (${placeholders})`,
     )
       .raw()
       .all({ a: first.id, b: last.id, target: targetId, collector }, ...fields) as Array<[number, string, string, number | null, number | null, number | null, number | null, number | null]>;
@@ -869,6 +872,8 @@ export class Store {
     const firstPointTotal = this.stmt('SELECT total FROM point WHERE series_id = ? AND sample_id > ? ORDER BY sample_id LIMIT 1').pluck();
     const valueInside = this.stmt('SELECT 1 FROM point WHERE series_id = ? AND sample_id > ? AND sample_id <= ? AND value IS NOT NULL LIMIT 1').pluck();
     const out: RangeTotal[] = [];
+    // the fields of one row share its labels: parse them once
+    const parsedLabels = new Map<string, Record<string, string>>();
     for (const [id, labels, field, k0, v0, t0, k1, t1] of rows) {
       if (k1 === null) {
         continue; // no point up to the range's end: the series did not exist yet
@@ -876,7 +881,11 @@ export class Store {
       if ((k0 !== null && t0 === null) || t1 === null || (k0 === null && firstPointTotal.get(id, first.id) === null)) {
         return undefined;
       }
-      const parsed = parseLabels(labels);
+      let parsed = parsedLabels.get(labels);
+      if (!parsed) {
+        parsed = parseLabels(labels);
+        parsedLabels.set(labels, parsed);
+      }
       if (!matches(parsed, filter)) {
         continue;
       }
@@ -957,15 +966,21 @@ export class Store {
     });
     // 'end': the delta of a step ends in it, so the edge value is the total at the last ok sample before the edge
     const edgeSample = (j: number): [number, number] => (mode === 'end' ? (edges[j] > lastTs ? last : edges[j] <= firstTs ? first : at[j].p) : at[j].p);
-    const marks = this.stmt(`SELECT ts FROM sample WHERE target_id = ? AND collector = ? AND ts > ? AND ts <= ? AND (resets = 1${strict ? ' OR ok = 0' : ''}) ORDER BY ts`)
-      .pluck()
-      .all(targetId, collector, firstTs, lastTs) as number[];
+    // the condition of the partial index sample_marks, so only marked samples are read
+    const marks = (
+      this.stmt('SELECT ts, ok FROM sample WHERE target_id = ? AND collector = ? AND ts > ? AND ts <= ? AND (resets = 1 OR ok = 0) ORDER BY ts')
+        .raw()
+        .all(targetId, collector, firstTs, lastTs) as Array<[number, number]>
+    )
+      .filter(([, ok]) => strict || ok === 1)
+      .map(([ts]) => ts);
     const keyframeAt = this.stmt('SELECT max(id) FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id <= ?').pluck();
     const ids = [...new Set(at.flatMap((a) => [a.p[0], a.i[0]]))].sort((a, b) => a - b);
     const kf = new Map(ids.map((id) => [id, (keyframeAt.get(targetId, collector, id) as number | null) ?? 0]));
     const pointAt = this.stmt(
+      // CROSS JOIN keeps json_each outside: one seek per edge sample, not a walk over the series' points
       `SELECT j.value AS k, p.sample_id AS at, p.value AS v, p.total AS t FROM json_each(?) j
-       JOIN point p ON p.series_id = ? AND p.sample_id = (SELECT max(sample_id) FROM point WHERE series_id = ? AND sample_id <= j.value)`,
+       CROSS JOIN point p ON p.series_id = ? AND p.sample_id = (SELECT max(sample_id) FROM point WHERE series_id = ? AND sample_id <= j.value)`,
     ).raw();
     const idsJson = JSON.stringify(ids);
     const irregular = new Set<number>();

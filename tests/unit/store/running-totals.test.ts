@@ -186,14 +186,14 @@ test('history written before running totals is walked, then filled in and contin
   }
 });
 
-test('migration 4 fills in running totals of an existing history file and loses no sample or point', () => {
+test('migrations 4–5 fill in running totals of an existing history file and loses no sample or point', () => {
   const dir = mkdtempSync(join(tmpdir(), 'pgpulse-run-'));
   try {
     // a history as the previous release wrote it: the database collector, no running totals
     const old = writeHistory(dir, 7, { counters: false, collector: 'database', compact: true });
     old.store.close();
     const raw = new Database(join(dir, 'pgpulse.db'));
-    raw.exec('ALTER TABLE point DROP COLUMN total; ALTER TABLE sample DROP COLUMN resets;');
+    raw.exec('DROP INDEX sample_keyframes; DROP INDEX sample_marks; ALTER TABLE point DROP COLUMN total; ALTER TABLE sample DROP COLUMN resets;');
     raw.pragma('user_version = 3');
     const before = raw.prepare('SELECT (SELECT count(*) FROM sample) AS samples, (SELECT count(*) FROM point) AS points').get() as { samples: number; points: number };
     raw.close();
@@ -210,7 +210,7 @@ test('migration 4 fills in running totals of an existing history file and loses 
       spec.counters = saved;
     }
     try {
-      assert.equal(store.db.pragma('user_version', { simple: true }), 4);
+      assert.equal(store.db.pragma('user_version', { simple: true }), 5);
       const after = store.db.prepare('SELECT (SELECT count(*) FROM sample) AS samples, (SELECT count(*) FROM point) AS points').get() as { samples: number; points: number };
       assert.equal(after.samples, before.samples, 'every sample kept');
       assert.ok(after.points >= before.points, 'every point kept');
