@@ -866,7 +866,9 @@ export class Store {
     )
       .raw()
       .all({ a: first.id, b: last.id, target: targetId, collector }, ...fields) as Array<[number, string, string, number | null, number | null, number | null, number | null, number | null]>;
-    this.rowsRead += rows.length;
+    // two stored points per series (the budget counts points read)
+    this.rowsRead += rows.length * 2;
+    this.interrupt?.();
     const kf =
       (this.stmt('SELECT max(id) AS id FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id <= ?').get(targetId, collector, first.id) as { id: number | null }).id ?? 0;
     const firstPointTotal = this.stmt('SELECT total FROM point WHERE series_id = ? AND sample_id > ? ORDER BY sample_id LIMIT 1').pluck();
@@ -988,6 +990,7 @@ export class Store {
     for (const x of series) {
       const rows = pointAt.all(idsJson, x.id, x.id) as Array<[number, number, number | null, number | null]>;
       this.rowsRead += rows.length;
+      this.interrupt?.();
       const total = new Map<number, number>();
       const live = new Map<number, boolean>();
       for (const [k, atId, v, t] of rows) {
