@@ -31,6 +31,8 @@ import { PIN_SEARCH_PATH } from '../src/sidecar/targets/safe-sql';
 const N = Number(process.env.BENCH_N ?? 20_000);
 const N_HD = Number(process.env.BENCH_N_HD ?? 4000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
+/** BENCH_DATASETS=clustered,uniform runs a subset (results go to a file named after it) */
+const ONLY = process.env.BENCH_DATASETS?.split(',').map((s) => s.trim()).filter(Boolean);
 const SWEEP = [10, 20, 40, 80, 160, 320];
 const K = 10;
 const TARGET = 0.95;
@@ -55,11 +57,12 @@ function datasets(): Dataset[] {
   const c = clustered(N + 300, 128, 50, 42);
   const u = uniform(N + 300, 64, 7);
   const h = clustered(N_HD + 300, 768, 30, 5, 0.05);
-  return [
+  const all: Dataset[] = [
     { name: 'clustered', dims: 128, table: c.slice(0, N), heldOut: c.slice(N), index: 'USING hnsw (embedding vector_l2_ops) WITH (m = 8, ef_construction = 32)', key: 'embedding', cast: 'vector' },
     { name: 'uniform', dims: 64, table: u.slice(0, N), heldOut: u.slice(N), index: 'USING hnsw (embedding vector_l2_ops)', key: 'embedding', cast: 'vector' },
     { name: 'halfvec-768', dims: 768, table: h.slice(0, N_HD), heldOut: h.slice(N_HD), index: 'USING hnsw ((embedding::halfvec(768)) halfvec_l2_ops)', key: '(embedding::halfvec(768))', cast: 'halfvec(768)' },
   ];
+  return ONLY ? all.filter((d) => ONLY.includes(d.name)) : all;
 }
 
 const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
@@ -191,7 +194,7 @@ async function main(): Promise<void> {
   }
   const md = `# Vector recall estimate: validation on a real server
 
-Command: \`node --import tsx bench/vector-recall-validation.ts\` (env: BENCH_N=${N}, BENCH_N_HD=${N_HD}, BENCH_RUNS=${RUNS})
+Command: \`node --import tsx bench/vector-recall-validation.ts\` (env: BENCH_N=${N}, BENCH_N_HD=${N_HD}, BENCH_RUNS=${RUNS}${ONLY ? `, BENCH_DATASETS=${ONLY.join(',')}` : ''})
 Recorded: ${new Date().toISOString()} on this project's 2-core machine (shared with other work), Node ${process.version}, ${Math.round((Date.now() - t0) / 1000)} s.
 Server: PostgreSQL 18.3 + pgvector 0.8.2 (scripts/fetch-pgvector-server.sh), k = ${K}, probe defaults except the sweep.
 
@@ -201,8 +204,9 @@ Server: PostgreSQL 18.3 + pgvector 0.8.2 (scripts/fetch-pgvector-server.sh), k =
 - *new estimate*: the probe's reported recall and 95 % interval, ${RUNS} consecutive runs; spread = standard deviation across runs.
 
 ${report.join('\n')}`;
-  writeFileSync(join(__dirname, 'vector-recall-validation.results.md'), md);
-  console.log('wrote bench/vector-recall-validation.results.md');
+  const file = `vector-recall-validation${ONLY ? `.${ONLY.join('-')}` : ''}.results.md`;
+  writeFileSync(join(__dirname, file), md);
+  console.log(`wrote bench/${file}`);
 }
 
 main().catch((e) => {
