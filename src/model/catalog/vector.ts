@@ -66,7 +66,7 @@ export const vectorMetrics: MetricDef[] = [
     id: 'vector_recall_sweep',
     title: 'Vector recall by ef_search',
     description:
-      'recall@k of the active probes at the session default and at every swept ef_search (HNSW) / probes (IVFFlat), with its 95 % confidence interval: per index and setting three series labelled bound = estimate, lower, upper (Wilson score interval over the query vectors, conservative for any spread of per-query recall), the latest probe run at or before each step. Query vectors are sampled uniformly over the table and moved off their stored position, so they do not find themselves. Shows what raising ef_search would buy; the advised value is in the Vector indexes table.',
+      'recall@k of the active probes at the session default and at every swept ef_search (HNSW) / probes (IVFFlat), with its 99 % confidence interval: per index and setting three series labelled bound = estimate, lower, upper (Agresti–Coull interval over the query vectors, conservative for any spread of per-query recall), the latest probe run at or before each step. Query vectors are sampled uniformly over the table and moved off their stored position, so they do not find themselves. Shows what raising ef_search would buy; the advised value is in the Vector indexes table.',
     unit: 'percentunit',
     kind: 'series',
     area: 'Vector search',
@@ -94,7 +94,7 @@ export const vectorMetrics: MetricDef[] = [
     id: 'vector_recall_curve',
     title: 'Vector recall / latency curve',
     description:
-      'The recall / latency trade-off of each ANN index from its latest probe run: per ef_search (HNSW) / probes (IVFFlat) value, recall@k with its 95 % interval (Wilson score over the query vectors) and the probe p95 latency, with the change in p95 against the session setting. One frame per index, numbers only, for an XY chart (x = ef_search / probes). The frame notice reads the advice off the curve: the smallest value whose interval clears the target recall and what it costs in p95 latency; the advice moves only when a 99 % interval over the last 5 runs clears the target (hysteresis), so it does not flip from run to run.',
+      'The recall / latency trade-off of each ANN index from its latest probe run: per ef_search (HNSW) / probes (IVFFlat) value, recall@k with its 99 % interval (Agresti–Coull over the query vectors) and the probe p95 latency, with the change in p95 against the session setting. One frame per index, numbers only, for an XY chart (x = ef_search / probes). The frame notice reads the advice off the curve: the smallest value whose interval clears the target recall and what it costs in p95 latency; the advice moves only when a 99 % interval over the last 5 runs clears the target (hysteresis), so it does not flip from run to run.',
     unit: 'percentunit',
     kind: 'table',
     area: 'Vector search',
@@ -108,7 +108,7 @@ export const vectorMetrics: MetricDef[] = [
     id: 'vector_indexes',
     title: 'Vector indexes',
     description:
-      'Every HNSW / IVFFlat index: table, column or expression, opclass and the operator it serves, dimensions, m / ef_construction / lists, size against shared_buffers (and the Neon LFC), rows and dead tuples, build progress, the latest probe recall (with its 95 % interval) and latency, and advice (the advised ef_search / probes: the smallest whose recall interval clears the target, changed only when an interval clears it, index larger than cache, halfvec for large dimensions). Vector columns without an ANN index are listed too. Latest discovery within the range.',
+      'Every HNSW / IVFFlat index: table, column or expression, opclass and the operator it serves, dimensions, m / ef_construction / lists, size against shared_buffers (and the Neon LFC), rows and dead tuples, build progress, the latest probe recall (with its 99 % interval) and latency, and advice (the advised ef_search / probes: the smallest whose recall interval clears the target, changed only when an interval clears it, index larger than cache, halfvec for large dimensions). Vector columns without an ANN index are listed too. Latest discovery within the range.',
     unit: 'none',
     kind: 'table',
     area: 'Vector search',

@@ -28,7 +28,7 @@ export interface ProbePoint {
   k: number;
   ts: number;
   recall: number | null;
-  /** 95 % interval of recall */
+  /** 99 % interval of recall */
   lower: number | null;
   upper: number | null;
   p95: number | null;
@@ -51,7 +51,7 @@ export const HALFVEC_DIMS = 1024;
 
 const mb = (b: number) => `${(b / 1048576).toFixed(b < 10 * 1048576 ? 1 : 0)} MB`;
 
-const iv = (p: ProbePoint) => (p.lower !== null && p.upper !== null ? ` (95 % interval ${p.lower.toFixed(3)}–${p.upper.toFixed(3)})` : '');
+const iv = (p: ProbePoint) => (p.lower !== null && p.upper !== null ? ` (99 % interval ${p.lower.toFixed(3)}–${p.upper.toFixed(3)})` : '');
 
 export function indexAdvice(f: IndexFacts, points: ProbePoint[], targetRecall: number, advised?: AdvisedSetting): string[] & { best: number | null } {
   const out = [] as unknown as string[] & { best: number | null };

@@ -17,7 +17,7 @@ const probesSchema = z
     budget: ms(50, 600_000, '10s'),
     /** statement_timeout of each probe statement (capped by what is left of the budget) */
     statementTimeout: ms(10, 600_000, '1s'),
-    /** query vectors per index and run (sampled rows, each moved off its stored position); 200 gives a 95 % interval of about ±0.03 at recall 0.95, and the advice pools the last 5 runs (±0.015) */
+    /** query vectors per index and run (sampled rows, each moved off its stored position); 200 gives a 99 % interval of about ±0.04 at recall 0.95, and the advice pools the last 5 runs (±0.018) */
     sampleSize: z.number().int('must be a whole number').min(1, 'must be at least 1').max(2000, 'must be at most 2000 (each query runs once per sweep setting)').default(200),
     /** k of recall@k: the LIMIT of the probe queries */
     k: z.number().int('must be a whole number').min(1, 'must be at least 1').max(1000, 'must be at most 1000').default(10),

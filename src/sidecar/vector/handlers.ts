@@ -216,7 +216,7 @@ export function vectorRecallSweep(ctx: EngineContext): Frame[] {
       { field: 'recall_lower', bound: 'lower' },
       { field: 'recall_upper', bound: 'upper' },
     ],
-    'recall@k per swept ef_search / probes (mean over the query vectors of |ANN top-k ∩ exact top-k| / k) with its 95 % interval (bound = lower / upper: Wilson score over the query vectors); each point is the latest probe run at or before the end of the step',
+    'recall@k per swept ef_search / probes (mean over the query vectors of |ANN top-k ∩ exact top-k| / k) with its 99 % interval (bound = lower / upper: Agresti–Coull over the query vectors); each point is the latest probe run at or before the end of the step',
     true,
   );
 }
@@ -301,12 +301,12 @@ export function vectorRecallCurve(ctx: EngineContext): Frame[] {
       [
         col('setting', 'number', (p) => p.value, { displayName: param || 'ef_search / probes' }),
         col('recall', 'number', (p) => p.recall, { displayName: 'recall', unit: 'percentunit', min: 0, max: 1 }),
-        col('recall_lower', 'number', (p) => p.lower, { displayName: 'recall 95 % lower', unit: 'percentunit', min: 0, max: 1 }),
-        col('recall_upper', 'number', (p) => p.upper, { displayName: 'recall 95 % upper', unit: 'percentunit', min: 0, max: 1 }),
+        col('recall_lower', 'number', (p) => p.lower, { displayName: 'recall 99 % lower', unit: 'percentunit', min: 0, max: 1 }),
+        col('recall_upper', 'number', (p) => p.upper, { displayName: 'recall 99 % upper', unit: 'percentunit', min: 0, max: 1 }),
         col('p95_ms', 'number', (p) => p.p95, { displayName: 'p95 latency', unit: 'ms' }),
         col('p95_delta_ms', 'number', (p) => (p.p95 !== null && dflt?.p95 !== null && dflt?.p95 !== undefined ? p.p95 - dflt.p95 : null), { displayName: 'p95 vs session setting', unit: 'ms' }),
       ],
-      `recall@k and p95 latency per ef_search / probes of ${key}, latest probe run; interval: 95 % Wilson score over the query vectors`,
+      `recall@k and p95 latency per ef_search / probes of ${key}, latest probe run; interval: 99 % Agresti–Coull over the query vectors`,
     );
     frame.name = key;
     frame.meta = { ...frame.meta, preferredVisualisationType: 'graph', notices: [...(frame.meta?.notices ?? []), { severity: 'info', text: note }] };
@@ -330,7 +330,7 @@ function probeStatusNotice(ctx: EngineContext): string {
   return 'no probe run with recall in this range: probes are opt-in per target (vector.probes.enabled: true); tables above vector.probes.maxExactRows get latency only';
 }
 
-const pm = (p: ProbePoint) => (p.lower !== null && p.upper !== null ? `${(p.recall as number).toFixed(3)} (95 % interval ${p.lower.toFixed(3)}–${p.upper.toFixed(3)}, ± ${((p.upper - p.lower) / 2).toFixed(3)})` : (p.recall as number).toFixed(3));
+const pm = (p: ProbePoint) => (p.lower !== null && p.upper !== null ? `${(p.recall as number).toFixed(3)} (99 % interval ${p.lower.toFixed(3)}–${p.upper.toFixed(3)}, ± ${((p.upper - p.lower) / 2).toFixed(3)})` : (p.recall as number).toFixed(3));
 
 /** "hnsw.ef_search 80 reaches 0.953 (…) at +0.4 ms p95 against the session setting 40" */
 export function tradeOff(curve: ProbePoint[], dflt: ProbePoint | null, adv: AdvisedSetting | undefined, target: number): string {
@@ -527,8 +527,8 @@ export function vectorIndexes(ctx: EngineContext): Frame[] {
         f('rows', 'number', (r) => r.rows, { displayName: 'Table rows', unit: 'short' }),
         f('dead_tuples', 'number', (r) => r.dead, { displayName: 'Dead tuples', unit: 'short' }),
         f('recall', 'number', (r) => r.recall, { displayName: `Recall@${k} (default)`, unit: 'percentunit' }),
-        f('recall_lower', 'number', (r) => (r as { recall_lower?: number | null }).recall_lower ?? null, { displayName: 'Recall 95 % lower', unit: 'percentunit' }),
-        f('recall_upper', 'number', (r) => (r as { recall_upper?: number | null }).recall_upper ?? null, { displayName: 'Recall 95 % upper', unit: 'percentunit' }),
+        f('recall_lower', 'number', (r) => (r as { recall_lower?: number | null }).recall_lower ?? null, { displayName: 'Recall 99 % lower', unit: 'percentunit' }),
+        f('recall_upper', 'number', (r) => (r as { recall_upper?: number | null }).recall_upper ?? null, { displayName: 'Recall 99 % upper', unit: 'percentunit' }),
         f('p95_ms', 'number', (r) => r.p95, { displayName: 'Probe p95 (default)', unit: 'ms' }),
         f('best_ef_search', 'number', (r) => r.best, { displayName: `Advised ef_search/probes (recall interval ≥ ${probes.targetRecall})` }),
         f('vector_queries', 'number', (r) => r.queries, { displayName: 'Vector queries' }),

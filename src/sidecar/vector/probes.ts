@@ -41,7 +41,7 @@ export interface SettingResult {
   /** the value in force (the session default resolved) */
   value: number | null;
   latenciesMs: number[];
-  /** mean recall@k with its 95 % interval (null when no exact answer) */
+  /** mean recall@k with its 99 % interval (null when no exact answer) */
   recall: RecallEstimate | null;
   /** recall@k of each query vector, in query order */
   perQuery: number[] | null;

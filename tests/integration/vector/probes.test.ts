@@ -159,7 +159,7 @@ test('probe recall equals the independently computed recall, and does not fall a
   assert.equal(col('ef_construction'), 32);
   assert.equal(col('operator'), '<->');
   assert.equal(col('rows'), N);
-  // the advised setting is the run's (hysteresis) advice, and its 95 % interval clears the target
+  // the advised setting is the run's (hysteresis) advice, and its 99 % interval clears the target
   const best = col('best_ef_search') as number | null;
   assert.equal(best, probe.advice?.value ?? null);
   const est = (v: number) => probe.settings.find((x) => x.setting === v)!.recall!;
@@ -186,7 +186,7 @@ test('probe recall equals the independently computed recall, and does not fall a
   // one run: the advice waits for 5 pooled runs, and says so
   assert.equal(best, null);
   assert.match(notice, /no hnsw\.ef_search advice yet: collecting: 1 of 5 probe runs \(30 query vectors\)/);
-  console.log(`# recall curve (ef_search, recall@${K} [95 % interval]): ${SWEEP.map((v) => `${v}: ${est(v).recall.toFixed(3)} [${est(v).lower.toFixed(3)}, ${est(v).upper.toFixed(3)}]`).join(', ')}; ${notice}`);
+  console.log(`# recall curve (ef_search, recall@${K} [99 % interval]): ${SWEEP.map((v) => `${v}: ${est(v).recall.toFixed(3)} [${est(v).lower.toFixed(3)}, ${est(v).upper.toFixed(3)}]`).join(', ')}; ${notice}`);
 });
 
 test('a small budget stops the run inside the budget and says which indexes wait', async () => {

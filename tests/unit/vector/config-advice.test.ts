@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigError } from '../../../src/sidecar/config';
 import { indexAdvice, queryAdvice, type IndexFacts, type ProbePoint } from '../../../src/sidecar/vector/advice';
-import { adviseSetting, estimateRecall, samplesFor, wilson, type CurvePoint } from '../../../src/sidecar/vector/recall-stats';
+import { adviseSetting, agrestiCoull, estimateRecall, samplesFor, Z95, type CurvePoint } from '../../../src/sidecar/vector/recall-stats';
 import { parseVectorConfig } from '../../../src/sidecar/vector/config';
 import { knownBugs, type AnnIndex } from '../../../src/sidecar/vector/discovery';
 import { matchIndex } from '../../../src/sidecar/vector/match';
@@ -70,26 +70,34 @@ test('advice text carries the advised setting and its interval', () => {
   const pts = [pt('default', 40, 0.9), pt('40', 40, 0.9), pt('80', 80, 0.96), pt('160', 160, 0.99)];
   const a = indexAdvice(facts(), pts, 0.95, { value: 80, reason: 'r', param: 'hnsw.ef_search' });
   assert.equal(a.best, 80);
-  assert.match(a.join('\n'), /SET hnsw\.ef_search = 80 \(reaches recall 0\.960 \(95 % interval 0\.950–0\.970\)/);
+  assert.match(a.join('\n'), /SET hnsw\.ef_search = 80 \(reaches recall 0\.960 \(99 % interval 0\.950–0\.970\)/);
   const none = indexAdvice(facts(), [pt('default', 40, 0.5), pt('80', 80, 0.6)], 0.95, { value: null, reason: 'no measured value reaches 0.95', param: 'hnsw.ef_search' });
   assert.equal(none.best, null);
-  assert.match(none.join('\n'), /no measured hnsw\.ef_search reaches recall 0\.95 with confidence \(best 0\.600 \(95 % interval 0\.590–0\.610\) at 80/);
+  assert.match(none.join('\n'), /no measured hnsw\.ef_search reaches recall 0\.95 with confidence \(best 0\.600 \(99 % interval 0\.590–0\.610\) at 80/);
   assert.match(indexAdvice(facts(), [pt('default', 40, 0.99, 4)], 0.95).join('\n'), /returned 4\.0 rows on average, fewer than k=10/);
 });
 
-test('Wilson interval: known values, never zero width, conservative for any per-query spread', () => {
-  // Wilson (1927) for 8/10 at 95 %: 0.490–0.943
-  const w = wilson(0.8, 10);
-  assert.ok(Math.abs(w.lower - 0.4902) < 1e-3 && Math.abs(w.upper - 0.9433) < 1e-3, JSON.stringify(w));
+test('Agresti–Coull interval: known values, never zero width, reaches 1 after a few misses, conservative for any per-query spread', () => {
+  // Agresti & Coull (1998) for 8/10 at 95 %: 0.479–0.954
+  const w = agrestiCoull(0.8, 10, Z95);
+  assert.ok(Math.abs(w.lower - 0.4794) < 1e-3 && Math.abs(w.upper - 0.9541) < 1e-3, JSON.stringify(w));
+  // the interval shown is the 99 % one
+  const shown = estimateRecall(Array.from({ length: 10 }, (_, i) => (i < 8 ? 1 : 0)), 10)!;
+  assert.ok(Math.abs(shown.lower - 0.3858) < 1e-3 && Math.abs(shown.upper - 0.9749) < 1e-3, JSON.stringify(shown));
   const perfect = estimateRecall(new Array(50).fill(1), 10)!;
   assert.equal(perfect.recall, 1);
-  assert.ok(perfect.lower < 1 && perfect.lower > 0.9, `interval of an all-1 sample has width: ${JSON.stringify(perfect)}`);
+  assert.ok(perfect.lower < 1 && perfect.lower > 0.85, `interval of an all-1 sample has width: ${JSON.stringify(perfect)}`);
+  // one query of 200 missed one neighbour of 10: a true recall of 1 is still inside (Wilson's upper bound is not)
+  const oneMiss = estimateRecall([0.9, ...new Array(199).fill(1)], 10)!;
+  assert.equal(oneMiss.upper, 1);
+  assert.ok(oneMiss.lower > 0.95);
   // the same mean gives the same interval whatever the spread: p(1 − p) bounds the variance
   const clumped = estimateRecall([...new Array(25).fill(1), ...new Array(25).fill(0)], 10)!;
   const spread = estimateRecall(Array.from({ length: 50 }, (_, i) => (i % 2 ? 0.4 : 0.6)), 10)!;
   assert.deepEqual([clumped.lower, clumped.upper], [spread.lower, spread.upper]);
   assert.equal(clumped.nEff, 50);
-  assert.equal(samplesFor(0.95, 0.02), 457);
+  assert.equal(samplesFor(0.95, 0.02), 788);
+  assert.equal(samplesFor(0.95, 0.02, Z95), 457);
 });
 
 test('advice moves only when an interval clears the target (hysteresis)', () => {
