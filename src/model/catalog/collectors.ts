@@ -42,7 +42,7 @@ export interface CollectorSpec {
    * them again every refreshFactor runs: $1 is the array of keyColumn values to describe.
    */
   details?: { keyColumn: string; variants: CollectorSql[]; refreshFactor: number };
-  /** info columns holding statement text as sent (pg_stat_activity.query): scrubbed of secrets before they are stored */
+  /** info columns holding statement text as sent (pg_stat_activity.query): stored with every constant replaced by $n (normalizeSentText), as pg_stat_statements shows statements */
   scrub?: string[];
 }
 

@@ -149,7 +149,7 @@ export const vitalSignsCollectors: CollectorSpec[] = [
   },
   {
     id: 'oldest_sessions',
-    description: `the ${OLDEST_SESSIONS} oldest open transactions (pg_stat_activity): who, from where, how long, and the last statement (scrubbed of secrets)`,
+    description: `the ${OLDEST_SESSIONS} oldest open transactions (pg_stat_activity): who, from where, how long, and the last statement (constants replaced by $n)`,
     intervalFactor: 1,
     timeoutMs: 3000,
     variants: [

@@ -112,7 +112,7 @@ export const vitalSignsMetrics: MetricDef[] = [
     id: 'oldest_sessions',
     title: 'Oldest transactions',
     description:
-      'The 10 oldest open transactions at the last sample in the range: pid, user, application, database, state, transaction age, time in the current state, age of its xmin, and the last statement (pg_stat_activity.query, scrubbed of literals that can hold secrets).',
+      'The 10 oldest open transactions at the last sample in the range: pid, user, application, database, state, transaction age, time in the current state, age of its xmin, and the last statement (pg_stat_activity.query with every constant replaced by $n, as pg_stat_statements shows statements: texts as sent carry the application’s data).',
     unit: 's',
     kind: 'table',
     area: 'Vitals',

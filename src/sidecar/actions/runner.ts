@@ -16,7 +16,7 @@ import { redact } from '../auth';
 import { detectPooler } from '../targets/pooler';
 import { createPool, describeDbError, ownBackendPids } from '../targets/connection';
 import { identityFromUrl } from '../neon/identity';
-import { scrubStatement } from '../store/scrub';
+import { normalizeSentText } from '../store/scrub';
 import { PIN_SEARCH_PATH, pinnedQuery } from '../targets/safe-sql';
 import { PlanError } from '../plans/explain';
 import { planExplainAnalyze, type PlannedAnalyze } from '../plans/analyze';
@@ -338,8 +338,8 @@ export class ActionRunner {
     if (!b) {
       throw new Refusal(404, `no backend with pid ${pid} on target ${this.target.name}`, object);
     }
-    // pg_stat_activity keeps the text as sent, constants and all: scrubbed like stored statement texts
-    const backend = { pid: b.pid, backend_type: b.backend_type, application_name: b.app, state: b.state, datname: b.datname, usename: b.usename, running_ms: b.running_ms, query: scrubStatement(b.query) };
+    // pg_stat_activity keeps the text as sent, constants and all: shown and audited with constants as $n
+    const backend = { pid: b.pid, backend_type: b.backend_type, application_name: b.app, state: b.state, datname: b.datname, usename: b.usename, running_ms: b.running_ms, query: normalizeSentText(b.query) };
     const fn = action === 'cancel' ? 'pg_cancel_backend' : 'pg_terminate_backend';
     // every condition is checked again inside the statement itself, so nothing changes between check and act
     const sql = `SELECT ${fn}(pid) AS signalled FROM pg_stat_activity

@@ -5,7 +5,7 @@
 import type { PoolClient } from 'pg';
 import { sqlFor, type CollectorSpec } from '../../model/catalog/collectors';
 import type { SampleRow } from '../store/types';
-import { scrubStatement } from '../store/scrub';
+import { normalizeSentText } from '../store/scrub';
 import { OWN_QUERY_MARK } from '../targets/own-statements';
 import { bindExtensionSchemas } from '../targets/safe-sql';
 import type { Collector, CollectorResult, TargetContext } from './types';
@@ -67,7 +67,7 @@ export function sqlCollector(spec: CollectorSpec): Collector {
         }
         const row: SampleRow = { key, values };
         if (spec.info) {
-          row.info = Object.fromEntries(spec.info.map((c) => [c, spec.scrub?.includes(c) && typeof r[c] === 'string' ? scrubStatement(r[c]) : (r[c] ?? null)]));
+          row.info = Object.fromEntries(spec.info.map((c) => [c, spec.scrub?.includes(c) && typeof r[c] === 'string' ? normalizeSentText(r[c]) : (r[c] ?? null)]));
         }
         return row;
       });

@@ -181,3 +181,67 @@ export function scrubStatement(sql: string): string {
   }
   return out;
 }
+
+/**
+ * A statement as the client sent it (pg_stat_activity.query), shown the way pg_stat_statements
+ * shows statements: every constant — string, dollar-quoted body, number — replaced by $n. Texts as
+ * sent carry the application's data (an e-mail in a WHERE, a card number in an INSERT), and Grafana
+ * Viewers read them; the shape of the statement is what a DBA needs. Comments keep only what
+ * scrubStatement keeps of them. Fails closed like scrubStatement: an open literal ends the text.
+ */
+export function normalizeSentText(sql: string): string {
+  const toks = tokenize(sql);
+  let out = '';
+  // numbered after the parameters the text already has, as pg_stat_statements numbers them
+  let n = Math.max(0, ...[...sql.matchAll(/\$([0-9]+)/g)].map((m) => Number(m[1])));
+  const param = () => `$${++n}`;
+  for (let k = 0; k < toks.length; k++) {
+    const t = toks[k];
+    if (t.kind === 'str' || t.kind === 'dollar') {
+      out += param();
+      if (t.open) {
+        break;
+      }
+      continue;
+    }
+    if (t.kind === 'comment') {
+      out += t.open ? '/* <redacted> */' : redactPatterns(t.text);
+      continue;
+    }
+    if (t.kind === 'other' && /[0-9]/.test(t.text)) {
+      const prev = toks[k - 1];
+      // $1 (a parameter) and digits glued to an identifier are not constants
+      if (prev && ((prev.kind === 'other' && prev.text === '$') || prev.kind === 'word' || prev.kind === 'ident')) {
+        out += t.text;
+        continue;
+      }
+      // the whole numeric constant: digits, one decimal point, an exponent
+      while (k + 1 < toks.length && toks[k + 1].kind === 'other' && /[0-9.]/.test(toks[k + 1].text)) {
+        k++;
+      }
+      const next = toks[k + 1];
+      if (next && next.kind === 'word' && /^[eE][0-9]*$/.test(next.text)) {
+        k++;
+        if (next.text.length === 1 && toks[k + 1]?.kind === 'other' && /[+-]/.test(toks[k + 1].text)) {
+          k++;
+          while (k + 1 < toks.length && toks[k + 1].kind === 'other' && /[0-9]/.test(toks[k + 1].text)) {
+            k++;
+          }
+        }
+      }
+      out += param();
+      continue;
+    }
+    if (t.kind === 'other' && t.text === '.' && /[0-9]/.test(toks[k + 1]?.text ?? '') && toks[k + 1]?.kind === 'other' && !(toks[k - 1] && (toks[k - 1].kind === 'word' || toks[k - 1].kind === 'ident' || (toks[k - 1].kind === 'other' && /[0-9)\]]/.test(toks[k - 1].text))))) {
+      // .5
+      k++;
+      while (k + 1 < toks.length && toks[k + 1].kind === 'other' && /[0-9]/.test(toks[k + 1].text)) {
+        k++;
+      }
+      out += param();
+      continue;
+    }
+    out += t.text;
+  }
+  return out;
+}

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { migrations } from '../../../src/sidecar/store/migrations';
-import { scrubStatement } from '../../../src/sidecar/store/scrub';
+import { normalizeSentText, scrubStatement } from '../../../src/sidecar/store/scrub';
 import { Store } from '../../../src/sidecar/store/store';
 
 const cases: Array<[string, string, string[]]> = [
@@ -128,5 +128,19 @@ test('store: texts of statements not seen within the retention are dropped, live
   } finally {
     store.close();
     cleanup();
+  }
+});
+
+test('texts as sent (pg_stat_activity): every constant becomes $n, numbered after the parameters already there', () => {
+  const cases: Array<[string, string]> = [
+    ["SELECT * FROM users WHERE email = 'ann@example.com' AND id = 42", 'SELECT * FROM users WHERE email = $1 AND id = $2'],
+    ['select t1.x, $1 from t1 where y > 3.14 and z < 1e10 and w = 2.5E-3 and v = .5', 'select t1.x, $1 from t1 where y > $2 and z < $3 and w = $4 and v = $5'],
+    ["INSERT INTO cards VALUES (4111111111111111, E'it''s', $$body$$, $q$x$q$)", 'INSERT INTO cards VALUES ($1, $2, $3, $4)'],
+    ['SELECT a[1], "col 2", t2.c3 FROM t2 LIMIT 10 -- password=hunter2', 'SELECT a[$1], "col 2", t2.c3 FROM t2 LIMIT $2 -- password=<redacted>'],
+    ["UPDATE t SET v = 'unterminated", 'UPDATE t SET v = $1'],
+    ["ALTER ROLE app PASSWORD 'pw'", 'ALTER ROLE app PASSWORD $1'],
+  ];
+  for (const [sent, shown] of cases) {
+    assert.equal(normalizeSentText(sent), shown);
   }
 });
