@@ -466,7 +466,11 @@ export class Store {
             const prev = lastOf(sid);
             let total: number | null = null;
             let totalMoved = false;
-            if (counters && counterFields.has(field)) {
+            const unmoved = counters?.carry.get(sid);
+            if (unmoved && unmoved.v === value && value !== null && !counterEpochChanged && !rowEpochChanged && counters?.prevOk !== undefined) {
+              // an ordinary counter that did not move: delta 0, its total and its database's sum stay
+              total = unmoved.total;
+            } else if (counters && counterFields.has(field)) {
               const before = counters.carry.get(sid);
               const st = stepCounter(before, value, counters.prevOk !== undefined, counterEpochChanged, rowEpochChanged);
               resets ||= st.reset || st.vanished;
