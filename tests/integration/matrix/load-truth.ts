@@ -172,6 +172,38 @@ export function loadTruthSuite(server: MatrixServer, getPg: () => TestPostgres):
       assert.notEqual(sleeps[0].queryid, rows[0].queryid);
     });
 
+    it('compute_query_id = off: the statement table says why it is empty, naming the fix', async () => {
+      await pg.query('ALTER SYSTEM SET compute_query_id = off');
+      await pg.query('SELECT pg_catalog.pg_reload_conf()');
+      let extra: number | undefined;
+      try {
+        const c = await connect();
+        extra = (c as unknown as { processID: number }).processID;
+        // a new statement after the reload: no query_id
+        running.push(c.query('SELECT pg_catalog.pg_sleep(600)').catch(() => undefined));
+        await until('a session in pg_sleep without a query_id', async () =>
+          (await pg.query(`SELECT 1 FROM pg_catalog.pg_stat_activity WHERE application_name = $1 AND wait_event = 'PgSleep' AND query_id IS NULL`, [APP])).length > 0,
+        );
+        const t0 = Date.now();
+        act.flush(t0);
+        await act.tick();
+        await act.tick();
+        act.flush(Date.now());
+        const res = (await sc.query({ from: t0, to: Date.now() + 1, queries: [{ refId: 'A', metric: 'db_load_statements' }] })).json.results.A;
+        const notices = (res.frames[0].schema.meta.notices ?? []).map((n: { text: string }) => n.text).join('\n');
+        assert.match(notices, /compute_query_id = off/);
+        assert.match(notices, /set compute_query_id = on/);
+      } finally {
+        await pg.query('ALTER SYSTEM RESET compute_query_id');
+        await pg.query('SELECT pg_catalog.pg_reload_conf()');
+        if (extra) {
+          // the next test counts the suite's own sleepers
+          await pg.query('SELECT pg_catalog.pg_cancel_backend($1)', [extra]);
+          await until('the extra sleeper to end', async () => (await pids(`SELECT pid FROM pg_catalog.pg_stat_activity WHERE pid = ${extra} AND state = 'active'`)).length === 0);
+        }
+      }
+    });
+
     it('with the sampling loop running, the first whole bucket after the sessions started holds them, without pgpulse itself', async () => {
       await until(`${SLEEPERS} sessions in pg_sleep`, async () => (await pids(`SELECT pid FROM pg_catalog.pg_stat_activity WHERE application_name = '${APP}' AND wait_event = 'PgSleep'`)).length === SLEEPERS);
       // every bucket this sidecar writes begins after the sessions were there
