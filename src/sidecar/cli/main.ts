@@ -17,10 +17,10 @@ const commands: Record<string, Command> = {
     return (await import('./demo')).runDemo();
   },
   top: async (argv) => (await import('../top/cli')).runTop(argv),
-  doctor: async (argv) => (await import('../advisors/cli')).runDoctor(argv),
-  advise: async (argv) => (await import('../advisors/cli')).runAdvise(argv),
-  report: async (argv) => (await import('../advisors/cli')).runReport(argv),
-  act: async (argv) => (await import('../advisors/cli')).runAct(argv),
+  doctor: async (argv) => (await import('./commands')).runDoctor(argv),
+  advise: async (argv) => (await import('./commands')).runAdvise(argv),
+  report: async (argv) => (await import('./commands')).runReport(argv),
+  act: async (argv) => (await import('./commands')).runAct(argv),
 };
 
 const wantsHelp = (argv: string[]) => argv.some((a) => a === '--help' || a === '-h');

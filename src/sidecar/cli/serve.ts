@@ -6,7 +6,7 @@
 import { startSidecar } from '../app';
 import { insecureMode } from '../auth';
 import { loadConfig, splitAddress } from '../config';
-import { parseFlags, UsageError } from '../advisors/cli-support';
+import { parseFlags, UsageError } from './support';
 
 const isLoopback = (addr: string) => {
   const { host } = splitAddress(addr);

@@ -4,7 +4,7 @@
  * without escape codes for scripts and tests.
  */
 import { parseDuration } from '../config';
-import { parseFlags, UsageError } from '../advisors/cli-support';
+import { parseFlags, UsageError } from '../cli/support';
 import { EndpointError, probeSidecar, sidecarEndpoint } from '../cli/sidecar-address';
 import { fetchSnapshot, type Snapshot } from './data';
 import { render, VIEWS, type View } from './render';

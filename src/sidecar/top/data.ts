@@ -3,7 +3,7 @@
  * the recommendations resource) — the same numbers Grafana gets, never a second computation.
  */
 import type { Frame } from '../../model/frames';
-import { simpleFrame } from '../advisors/cli-support';
+import { simpleFrame } from '../cli/support';
 import type { SidecarEndpoint } from '../cli/sidecar-address';
 
 /** One line of a headline: its per-step values over the last hour and the latest non-null one. */

@@ -216,7 +216,7 @@ describe('pgpulse doctor / advise / report', () => {
         assert.ok(doc.includes(`data-finding="${f.id}"`), f.id);
       }
       // text from the database is escaped, never markup
-      const { reportHtml } = await import('../../../src/sidecar/advisors/report-html');
+      const { reportHtml } = await import('../../../src/sidecar/cli/report-html');
       const evil = reportHtml([{ report: { ...rep, target: '<b>t</b>', topQueries: [{ queryid: '1', query: 'SELECT "<script>x</script>"', calls: 1, total_ms: 1, mean_ms: 1 }] }, charts: [] }]);
       assert.ok(!evil.includes('<script>') && evil.includes('&lt;script&gt;') && !evil.includes('<b>t</b>'));
     } finally {

@@ -1,6 +1,6 @@
 // Runs the pgpulse CLI from source (tests spawn this with node --import tsx).
 import { main } from '../../../src/sidecar/cli/main';
-import { runAct } from '../../../src/sidecar/advisors/cli';
+import { runAct } from '../../../src/sidecar/cli/commands';
 
 const argv = process.argv.slice(2);
 // `act` is not wired into cli/main.ts yet (the lead owns it): dispatch it here

@@ -14,7 +14,7 @@ import { Client } from 'pg';
 import type { TestPostgres } from '../../support/pg';
 import type { MatrixServer } from '../../support/pg-matrix';
 import { startTestSidecar } from '../../support/sidecar';
-import { diagnose } from '../../../src/sidecar/advisors/doctor';
+import { diagnose } from '../../../src/sidecar/cli/doctor';
 
 const DB = 'hijacked';
 const MONITOR = 'pgpulse_mon';

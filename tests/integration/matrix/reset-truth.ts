@@ -21,10 +21,10 @@ import { Client } from 'pg';
 import type { TestPostgres } from '../../support/pg';
 import type { MatrixServer } from '../../support/pg-matrix';
 import { startTestSidecar, type TestSidecar } from '../../support/sidecar';
-import { buildReport } from '../../../src/sidecar/advisors/report';
-import type { AdvisorClient } from '../../../src/sidecar/advisors/cli-support';
-import { diagnose } from '../../../src/sidecar/advisors/doctor';
-import { Progress } from '../../../src/sidecar/advisors/cli-support';
+import { buildReport } from '../../../src/sidecar/cli/report';
+import type { AdvisorClient } from '../../../src/sidecar/cli/support';
+import { diagnose } from '../../../src/sidecar/cli/doctor';
+import { Progress } from '../../../src/sidecar/cli/support';
 import { Store } from '../../../src/sidecar/store/store';
 import { pause } from './frames';
 

@@ -14,9 +14,9 @@ import { freePort, startPostgres, type TestPostgres } from '../../support/pg';
 import { startTestSidecar } from '../../support/sidecar';
 import { startFakeNeonApi, type FakeNeonApi } from '../../support/neon-api';
 import { startCountingProxy, type CountingProxy } from './tcp-proxy';
-import { diagnose } from '../../../src/sidecar/advisors/doctor';
-import { openClient, Progress } from '../../../src/sidecar/advisors/cli-support';
-import { buildReport } from '../../../src/sidecar/advisors/report';
+import { diagnose } from '../../../src/sidecar/cli/doctor';
+import { openClient, Progress } from '../../../src/sidecar/cli/support';
+import { buildReport } from '../../../src/sidecar/cli/report';
 import { actionRunners } from '../../../src/sidecar/actions';
 import type { SidecarConfig, TargetConfig } from '../../../src/sidecar/config';
 

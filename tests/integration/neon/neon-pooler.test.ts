@@ -32,8 +32,8 @@ import { NeonApiClient } from '../../../src/sidecar/neon/api-client';
 import { NeonGate, gatesByTarget } from '../../../src/sidecar/neon/gate';
 import { NEON_ACTIVITY } from '../../../src/sidecar/neon/activity-collector';
 import { actionRunners } from '../../../src/sidecar/actions';
-import { diagnose } from '../../../src/sidecar/advisors/doctor';
-import { Progress } from '../../../src/sidecar/advisors/cli-support';
+import { diagnose } from '../../../src/sidecar/cli/doctor';
+import { Progress } from '../../../src/sidecar/cli/support';
 import type { SidecarConfig, TargetConfig } from '../../../src/sidecar/config';
 
 let pg: TestPostgres;

@@ -17,8 +17,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Client } from 'pg';
-import { diagnose } from '../../../src/sidecar/advisors/doctor';
-import { Progress } from '../../../src/sidecar/advisors/cli-support';
+import { diagnose } from '../../../src/sidecar/cli/doctor';
+import { Progress } from '../../../src/sidecar/cli/support';
 import { lastProbeRuns } from '../../../src/sidecar/vector/collectors';
 import { startPgvectorServer } from '../../support/pgvector-server';
 import type { TestPostgres } from '../../support/pg';

@@ -1,8 +1,8 @@
 /** CLI flag parsing and the report's Markdown. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseFlags, UsageError } from '../../../src/sidecar/advisors/cli-support';
-import { reportMarkdown, type HealthReport } from '../../../src/sidecar/advisors/report';
+import { parseFlags, UsageError } from '../../../src/sidecar/cli/support';
+import { reportMarkdown, type HealthReport } from '../../../src/sidecar/cli/report';
 
 describe('parseFlags', () => {
   it('takes --k v, --k=v, booleans and positionals; rejects the unknown', () => {
@@ -43,7 +43,7 @@ describe('reportMarkdown', () => {
 
 describe('Progress', () => {
   it('draws on a terminal and stays silent otherwise', async () => {
-    const { Progress } = await import('../../../src/sidecar/advisors/cli-support');
+    const { Progress } = await import('../../../src/sidecar/cli/support');
     const chunks: string[] = [];
     const fake = (isTTY: boolean) => ({ isTTY, write: (s: string) => chunks.push(s) }) as unknown as NodeJS.WriteStream;
     const tty = new Progress(fake(true));

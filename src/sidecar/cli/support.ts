@@ -7,8 +7,8 @@
 import type { Frame } from '../../model/frames';
 import { startSidecar, type Sidecar } from '../app';
 import { loadConfig } from '../config';
-import { oneShotLogger } from '../cli/console-log';
-import { probeSidecar, sidecarEndpoint, type SidecarEndpoint } from '../cli/sidecar-address';
+import { oneShotLogger } from './console-log';
+import { probeSidecar, sidecarEndpoint, type SidecarEndpoint } from './sidecar-address';
 
 export interface Flags {
   bool: Set<string>;
@@ -155,7 +155,7 @@ export async function openClient(opts: { progress: Progress; sample: boolean; wa
       }
     }
   }
-  const { advisorRuntime } = await import('./runtime');
+  const { advisorRuntime } = await import('../advisors/runtime');
   const routes = sidecar.service;
   return {
     mode: 'local',

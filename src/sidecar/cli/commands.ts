@@ -3,8 +3,8 @@
  * code: 0 fine, 1 the check/command found a failure, 2 bad usage or configuration.
  */
 import { ConfigError, loadConfig, parseDuration } from '../config';
-import { oneShotLogger } from '../cli/console-log';
-import { NoSidecarError, openClient, parseFlags, Progress, UsageError, type AdvisorClient } from './cli-support';
+import { oneShotLogger } from './console-log';
+import { NoSidecarError, openClient, parseFlags, Progress, UsageError, type AdvisorClient } from './support';
 import { diagnose, doctorText } from './doctor';
 import { buildReport, postWebhook, reportMarkdown } from './report';
 

@@ -4,7 +4,7 @@
  * `--format json`); the charts plot the API's series over the report window.
  */
 import type { Frame } from '../../model/frames';
-import type { AdvisorClient } from './cli-support';
+import type { AdvisorClient } from './support';
 import { fmt as fmtValue, type HealthReport } from './report';
 
 export interface ChartSeries {

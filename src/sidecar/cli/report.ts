@@ -3,8 +3,8 @@
  * definition), the top statements, and every open finding with its fix — as JSON and Markdown.
  */
 import type { Frame } from '../../model/frames';
-import type { AdvisorClient } from './cli-support';
-import { severities } from './types';
+import type { AdvisorClient } from './support';
+import { severities } from '../advisors/types';
 
 export interface HealthReport {
   target: string;

@@ -10,13 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { gateForTarget, startSidecar } from '../app';
-import { oneShotLogger } from '../cli/console-log';
+import { oneShotLogger } from './console-log';
 import type { SidecarConfig, TargetConfig } from '../config';
 import { parseActionsConfig } from '../actions/config';
 import { describeDbError } from '../targets/connection';
 import { markOwnQueries, sharedRoleNote } from '../targets/own-statements';
 import { versionProblem } from '../targets/versions';
-import type { Progress } from './cli-support';
+import type { Progress } from './support';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
