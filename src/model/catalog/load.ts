@@ -14,8 +14,11 @@ export const CPU_LABEL = 'CPU';
 /**
  * One tick: active backends grouped by what they wait on, their statement and client. pgpulse's
  * own backends are left out by pid ($OWN_PIDS is replaced by an integer array literal built from
- * the pids of this process's connections). Idle, idle-in-transaction sessions and walsenders
- * (always "active", waiting for WAL to send) are not load.
+ * the pids of this process's connections) and, for those the pids cannot name (behind a
+ * transaction pooler the pids are the pooler's; other pgpulse processes), as sessions of
+ * pgpulse's own role named pgpulse… — a name alone proves nothing, the role needs its
+ * credentials. Idle, idle-in-transaction sessions and walsenders (always "active", waiting for
+ * WAL to send) are not load.
  */
 export const ACTIVITY_TICK_SQL = `SELECT coalesce(a.wait_event_type, '${CPU_LABEL}') AS wait_event_type,
        coalesce(a.wait_event, '${CPU_LABEL}') AS wait_event,
@@ -30,6 +33,7 @@ WHERE a.state = 'active'
   AND a.backend_type IN ('client backend', 'parallel worker', 'autovacuum worker')
   AND a.pid <> pg_catalog.pg_backend_pid()
   AND a.pid <> ALL ($OWN_PIDS::int[])
+  AND NOT (a.usename = CURRENT_USER AND coalesce(a.application_name, '') LIKE 'pgpulse%')
 GROUP BY 1, 2, 3, 4, 5, 6, 7`;
 
 /** read once per bucket with the tick: whether sessions carry a query_id at all */

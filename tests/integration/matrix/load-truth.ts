@@ -8,7 +8,9 @@
  *   backends and the queryid pg_stat_statements records for the statement;
  * - the drill-down from a wait event lists only the statement waiting on it;
  * - with the sampling loop running (1 s interval, 250 ms ticks), the first whole bucket after the
- *   sessions started holds them, and pgpulse's own backends are never counted.
+ *   sessions started holds them, and pgpulse's own backends are never counted;
+ * - sessions of pgpulse's role named pgpulse… (another pgpulse process) are not load, a session of
+ *   another role that merely calls itself pgpulse is.
  * Its objects are named ld_* apart from other suites; every session it opens is closed.
  */
 import assert from 'node:assert/strict';
@@ -234,6 +236,31 @@ export function loadTruthSuite(server: MatrixServer, getPg: () => TestPostgres):
         assert.deepEqual(vcpus.flatMap((x) => x.values.filter((v) => v !== null)), [4]);
       } finally {
         await live.destroy();
+      }
+    });
+
+    it("another process's pgpulse session of pgpulse's own role is not load; a session of another role that calls itself pgpulse is", async () => {
+      const own = new Client({ connectionString: pg.urlFor('postgres', 'ld_monitor', 'ldpw'), application_name: 'pgpulse-cli' });
+      const fake = new Client({ connectionString: pg.urlFor('postgres'), application_name: 'pgpulse-fake' });
+      const both = [own, fake];
+      for (const c of both) {
+        c.on('error', () => undefined);
+        await c.connect();
+      }
+      const pending = both.map((c) => c.query('SELECT pg_catalog.pg_sleep(600)').catch(() => undefined));
+      try {
+        await until('both in pg_sleep', async () => (await pids(`SELECT pid FROM pg_catalog.pg_stat_activity WHERE application_name IN ('pgpulse-cli', 'pgpulse-fake') AND wait_event = 'PgSleep'`)).length === 2);
+        const t0 = Date.now();
+        act.flush(t0);
+        await act.tick();
+        act.flush(Date.now());
+        const apps = await series(sc, 'db_load_by_application', {}, { from: t0, to: Date.now() + 1 });
+        assert.deepEqual(only(apps, 'application_name', 'pgpulse-fake'), [1], JSON.stringify(apps));
+        assert.deepEqual(only(apps, 'application_name', 'pgpulse-cli'), [], JSON.stringify(apps));
+      } finally {
+        await pg.query(`SELECT pg_catalog.pg_cancel_backend(pid) FROM pg_catalog.pg_stat_activity WHERE application_name IN ('pgpulse-cli', 'pgpulse-fake')`);
+        await Promise.all(pending);
+        await Promise.all(both.map((c) => c.end().catch(() => undefined)));
       }
     });
   });
