@@ -377,7 +377,7 @@ export function alertSpecs(): AlertSpec[] {
 export const VECTOR_TARGET_RECALL = 0.95;
 export const VECTOR_LATENCY_MS = 100;
 
-/** Vector rules, only when the catalog offers them as alertable metrics (a later issue adds them). */
+/** Vector rules, for the vector metrics the catalog marks alertable. */
 export function vectorAlertSpecs(): AlertSpec[] {
   const out: AlertSpec[] = [];
   const opts = (metric: string) => {

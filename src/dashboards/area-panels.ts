@@ -1,6 +1,6 @@
 /**
- * Panels for every catalog metric of an area, so dashboards grow with the catalog (vector and
- * Neon metrics are added by later issues) without hand-editing a dashboard.
+ * Panels for every catalog metric of an area, so dashboards grow with the catalog (a new metric
+ * is one catalog entry) without hand-editing a dashboard.
  */
 import type { Builder } from '@grafana/grafana-foundation-sdk/cog';
 import type { Panel } from '@grafana/grafana-foundation-sdk/dashboard';

@@ -9,7 +9,7 @@ export const areas: Area[] = ['Health', 'Queries', 'Load', 'Indexes & tables', '
 
 export type OptionKey = 'database' | 'schema' | 'table' | 'index' | 'queryid' | 'topN' | 'orderBy' | 'threshold' | 'minCalls' | 'legend' | 'k' | 'efSearch' | 'quantile' | 'waitEvent';
 
-/** Collectors, one per pg view family (their SQL lives in src/sidecar/collectors/catalog.ts). */
+/** Collectors, one per pg view family (their SQL lives in collectors.ts and the area files; code-driven ones in their sidecar feature). */
 export type CollectorId =
   | 'server'
   | 'database'

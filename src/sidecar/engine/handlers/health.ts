@@ -7,7 +7,7 @@ import { latestValues, loadSeries, type EngineContext } from '../context';
 import { seriesFrame, tableFrame } from '../series-frames';
 import { bucketOf } from '../steps';
 
-/** the collector name the sampler writes while a Neon compute is idle by design */
+/** the marker sample (no collector runs under this name) the Neon gate writes while it keeps pgpulse away by design */
 export const IDLE_BY_DESIGN = 'neon_idle';
 
 export function connectionUtilization(ctx: EngineContext): Frame[] {
