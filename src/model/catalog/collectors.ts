@@ -42,9 +42,19 @@ export interface CollectorSpec {
    * them again every refreshFactor runs: $1 is the array of keyColumn values to describe.
    */
   details?: { keyColumn: string; variants: CollectorSql[]; refreshFactor: number };
+  /**
+   * Costly gauges (exact relation sizes: a filesystem stat per fork and segment, and a lock per
+   * relation) read only for rows that are new or whose `watch` columns moved, and for all rows
+   * every refreshFactor runs; the cached figure is reported in between. $1 is the array of
+   * keyColumn values to read; the query returns keyColumn and the `columns`.
+   */
+  exact?: { keyColumn: string; watch: string[]; columns: string[]; variants: CollectorSql[]; refreshFactor: number };
   /** info columns holding statement text as sent (pg_stat_activity.query): stored with every constant replaced by $n (normalizeSentText), as pg_stat_statements shows statements */
   scrub?: string[];
 }
+
+/** runs of the tables/indexes collectors between two exact reads of every relation's size */
+export const EXACT_SIZE_REFRESH = 10;
 
 const ms = (col: string) => `(extract(epoch from ${col}) * 1000)::float8`;
 
@@ -139,7 +149,11 @@ export const collectorSpecs: CollectorSpec[] = [
   },
   {
     id: 'tables',
-    description: 'pg_stat_user_tables + pg_statio_user_tables + sizes, for the connected database',
+    description:
+      'pg_stat_user_tables + pg_statio_user_tables + sizes, for the connected database. heap_pages_bytes and all_visible_bytes are ' +
+      'estimates read every run (pg_class.relpages / relallvisible × block_size, as of the last VACUUM, ANALYZE or CREATE INDEX); ' +
+      'size_bytes (pg_total_relation_size) and heap_bytes (pg_relation_size) are exact, re-read when relpages or relfilenode moved ' +
+      'and for every table every 10th run (every 20 target intervals), the last exact figure in between',
     intervalFactor: 2,
     timeoutMs: 10000,
     variants: [
@@ -152,7 +166,9 @@ export const collectorSpecs: CollectorSpec[] = [
                      ${ms('s.last_vacuum')} AS last_vacuum_ms, ${ms('s.last_autovacuum')} AS last_autovacuum_ms,
                      ${ms('s.last_analyze')} AS last_analyze_ms, ${ms('s.last_autoanalyze')} AS last_autoanalyze_ms,
                      io.heap_blks_read, io.heap_blks_hit, coalesce(io.idx_blks_read, 0) AS idx_blks_read, coalesce(io.idx_blks_hit, 0) AS idx_blks_hit,
-                     pg_total_relation_size(s.relid) AS size_bytes, pg_relation_size(s.relid) AS heap_bytes,
+                     s.relid::text AS relid, c.relfilenode::text AS relfilenode, c.relpages,
+                     c.relpages::float8 * pg_catalog.current_setting('block_size')::float8 AS heap_pages_bytes,
+                     c.relallvisible::float8 * pg_catalog.current_setting('block_size')::float8 AS all_visible_bytes,
                      pg_catalog.age(c.relfrozenxid)::float8 AS xid_age
               FROM pg_catalog.pg_stat_user_tables s
               JOIN pg_catalog.pg_statio_user_tables io ON io.relid = s.relid
@@ -161,12 +177,30 @@ export const collectorSpecs: CollectorSpec[] = [
     ],
     key: ['datname', 'schemaname', 'relname'],
     counters: ['seq_scan', 'seq_tup_read', 'idx_scan', 'idx_tup_fetch', 'n_tup_ins', 'n_tup_upd', 'n_tup_del', 'n_tup_hot_upd', 'vacuum_count', 'autovacuum_count', 'analyze_count', 'autoanalyze_count', 'heap_blks_read', 'heap_blks_hit', 'idx_blks_read', 'idx_blks_hit'],
-    gauges: ['n_live_tup', 'n_dead_tup', 'n_mod_since_analyze', 'last_vacuum_ms', 'last_autovacuum_ms', 'last_analyze_ms', 'last_autoanalyze_ms', 'size_bytes', 'heap_bytes', 'xid_age'],
+    gauges: ['n_live_tup', 'n_dead_tup', 'n_mod_since_analyze', 'last_vacuum_ms', 'last_autovacuum_ms', 'last_analyze_ms', 'last_autoanalyze_ms', 'size_bytes', 'heap_bytes', 'heap_pages_bytes', 'all_visible_bytes', 'xid_age'],
     epochSql: connectedDatabaseReset,
+    // pg_total_relation_size of every table every run was most of the database time of a cycle
+    exact: {
+      keyColumn: 'relid',
+      watch: ['relpages', 'relfilenode'],
+      columns: ['size_bytes', 'heap_bytes'],
+      refreshFactor: EXACT_SIZE_REFRESH,
+      variants: [
+        {
+          minVersion: 140000,
+          sql: `SELECT c.oid::text AS relid, pg_catalog.pg_total_relation_size(c.oid) AS size_bytes, pg_catalog.pg_relation_size(c.oid) AS heap_bytes
+                FROM pg_catalog.pg_class c WHERE c.oid = ANY($1::pg_catalog.oid[])`,
+        },
+      ],
+    },
   },
   {
     id: 'indexes',
-    description: 'pg_stat_user_indexes + pg_statio_user_indexes + sizes and definitions, for the connected database',
+    description:
+      'pg_stat_user_indexes + pg_statio_user_indexes + sizes and definitions, for the connected database. index_pages_bytes is an ' +
+      'estimate read every run (pg_class.relpages × block_size, as of the last VACUUM, ANALYZE or CREATE INDEX); size_bytes ' +
+      '(pg_relation_size) is exact, re-read when relpages or relfilenode moved and for every index every 10th run (every 20 target ' +
+      'intervals), the last exact figure in between',
     intervalFactor: 2,
     timeoutMs: 10000,
     variants: [
@@ -174,7 +208,8 @@ export const collectorSpecs: CollectorSpec[] = [
         minVersion: 140000,
         sql: `SELECT current_database() AS datname, s.schemaname, s.relname, s.indexrelname,
                      s.idx_scan, s.idx_tup_read, s.idx_tup_fetch, io.idx_blks_read, io.idx_blks_hit,
-                     pg_relation_size(s.indexrelid) AS size_bytes, s.indexrelid::text AS indexrelid,
+                     c.relpages::float8 * pg_catalog.current_setting('block_size')::float8 AS index_pages_bytes,
+                     c.relfilenode::text AS relfilenode, c.relpages, s.indexrelid::text AS indexrelid,
                      i.indisunique AS is_unique, i.indisprimary AS is_primary, i.indisvalid AS is_valid,
                      i.indisexclusion AS is_exclusion, i.indisreplident AS is_replident, am.amname
               FROM pg_catalog.pg_stat_user_indexes s
@@ -186,8 +221,21 @@ export const collectorSpecs: CollectorSpec[] = [
     ],
     key: ['datname', 'schemaname', 'relname', 'indexrelname'],
     counters: ['idx_scan', 'idx_tup_read', 'idx_tup_fetch', 'idx_blks_read', 'idx_blks_hit'],
-    gauges: ['size_bytes'],
+    gauges: ['size_bytes', 'index_pages_bytes'],
     epochSql: connectedDatabaseReset,
+    exact: {
+      keyColumn: 'indexrelid',
+      watch: ['relpages', 'relfilenode'],
+      columns: ['size_bytes'],
+      refreshFactor: EXACT_SIZE_REFRESH,
+      variants: [
+        {
+          minVersion: 140000,
+          sql: `SELECT c.oid::text AS indexrelid, pg_catalog.pg_relation_size(c.oid) AS size_bytes
+                FROM pg_catalog.pg_class c WHERE c.oid = ANY($1::pg_catalog.oid[])`,
+        },
+      ],
+    },
     info: ['is_unique', 'is_primary', 'is_valid', 'is_exclusion', 'is_replident', 'amname', 'indexdef', 'indkey', 'predicate', 'exprs', 'reloptions'],
     // pg_get_indexdef / pg_get_expr for thousands of indexes every cycle was most of the cycle's cost
     details: {

@@ -27,6 +27,8 @@ function num(v: unknown): number | null {
 export function sqlCollector(spec: CollectorSpec): Collector {
   // per target: descriptive details by key, and runs since they were last all refreshed
   const details = new Map<string, { runs: number; byKey: Map<string, Record<string, unknown>> }>();
+  // per target: the last exact figures by key, the watched columns they were read at, and runs since all were re-read
+  const exacts = new Map<string, { runs: number; byKey: Map<string, { watched: string; values: Record<string, unknown> }> }>();
   return {
     id: spec.id,
     intervalFactor: spec.intervalFactor,
@@ -52,7 +54,9 @@ export function sqlCollector(spec: CollectorSpec): Collector {
       const sql = bindExtensionSchemas(variant, ctx.extensionSchemas);
       const res = await db.query(sql);
       const described = await describe(db, ctx, res.rows as Array<Record<string, unknown>>);
-      const rows: SampleRow[] = res.rows.map((raw: Record<string, unknown>) => {
+      const exact = await readExact(db, ctx, res.rows as Array<Record<string, unknown>>);
+      const rows: SampleRow[] = res.rows.map((fresh: Record<string, unknown>) => {
+        const raw = spec.exact ? { ...fresh, ...exact.get(String(fresh[spec.exact.keyColumn]))?.values } : fresh;
         const r = spec.details ? { ...described.get(String(raw[spec.details.keyColumn])), ...raw } : raw;
         const key: Record<string, string> = {};
         for (const k of spec.key) {
@@ -104,6 +108,39 @@ export function sqlCollector(spec: CollectorSpec): Collector {
       const res = await db.query(bindExtensionSchemas(sql, ctx.extensionSchemas), [missing]);
       for (const d of res.rows as Array<Record<string, unknown>>) {
         cache.byKey.set(String(d[keyColumn]), d);
+      }
+    }
+    return cache.byKey;
+  }
+
+  async function readExact(
+    db: PoolClient,
+    ctx: TargetContext,
+    rows: Array<Record<string, unknown>>,
+  ): Promise<Map<string, { watched: string; values: Record<string, unknown> }>> {
+    if (!spec.exact) {
+      return new Map();
+    }
+    const { keyColumn, watch, variants, refreshFactor } = spec.exact;
+    let cache = exacts.get(ctx.target.name);
+    if (!cache || cache.runs >= refreshFactor) {
+      cache = { runs: 0, byKey: new Map() };
+      exacts.set(ctx.target.name, cache);
+    }
+    cache.runs++;
+    const watchedNow = new Map(rows.map((r) => [String(r[keyColumn]), JSON.stringify(watch.map((c) => r[c] ?? null))]));
+    for (const k of cache.byKey.keys()) {
+      if (!watchedNow.has(k)) {
+        cache.byKey.delete(k); // dropped relations: their oids may be reused
+      }
+    }
+    const stale = [...watchedNow].filter(([k, w]) => cache.byKey.get(k)?.watched !== w).map(([k]) => k);
+    const sql = sqlFor(variants, ctx.serverVersionNum);
+    if (stale.length > 0 && sql) {
+      const res = await db.query(bindExtensionSchemas(sql, ctx.extensionSchemas), [stale]);
+      for (const d of res.rows as Array<Record<string, unknown>>) {
+        const k = String(d[keyColumn]);
+        cache.byKey.set(k, { watched: watchedNow.get(k) ?? '', values: d });
       }
     }
     return cache.byKey;

@@ -18,6 +18,7 @@ import { plansSuite } from './plans';
 import { prometheusTruthSuite } from './prometheus-truth';
 import { replicationTruthSuite } from './replication-truth';
 import { resetTruthSuite } from './reset-truth';
+import { sizesTruthSuite } from './sizes-truth';
 import { vitalSignsTruthSuite } from './vital-signs-truth';
 import { vitalsTruthSuite } from './vitals-truth';
 
@@ -25,7 +26,7 @@ export type MatrixSuite = (server: MatrixServer, getPg: () => TestPostgres) => v
 
 // reset-truth restarts the server several times: it runs last, after the suites that keep a
 // sidecar connected for their whole describe block
-const SUITES: MatrixSuite[] = [ownStatementsSuite, leastPrivilegeSuite, vitalsTruthSuite, replicationTruthSuite, vitalSignsTruthSuite, loadTruthSuite, plansSuite, hijackSuite, prometheusTruthSuite, resetTruthSuite];
+const SUITES: MatrixSuite[] = [ownStatementsSuite, leastPrivilegeSuite, vitalsTruthSuite, replicationTruthSuite, vitalSignsTruthSuite, loadTruthSuite, plansSuite, hijackSuite, prometheusTruthSuite, sizesTruthSuite, resetTruthSuite];
 
 export function runMatrix(server: MatrixServer): void {
   let pg: TestPostgres | undefined;
