@@ -29,11 +29,21 @@ export async function explainCost(db: PoolClient, sql: string, params: number, s
   if (left.rowCount) {
     await db.query('DEALLOCATE pgpulse_whatif');
   }
+  // PREPARE outlives a failed EXECUTE and a ROLLBACK; behind a transaction pooler a DEALLOCATE after
+  // the ROLLBACK may reach another server connection, so it runs inside the transaction, after a
+  // savepoint made it usable again
+  await db.query('SAVEPOINT pgpulse_whatif');
   await db.query(`PREPARE pgpulse_whatif AS ${sql}`);
-  const args = new Array(params).fill('NULL').join(', ');
-  const r = await db.query<{ 'QUERY PLAN': Plan[] }>(`EXPLAIN (FORMAT JSON) EXECUTE pgpulse_whatif(${args})`);
-  await db.query('DEALLOCATE pgpulse_whatif');
-  return r.rows[0]['QUERY PLAN'][0].Plan['Total Cost'];
+  try {
+    const args = new Array(params).fill('NULL').join(', ');
+    const r = await db.query<{ 'QUERY PLAN': Plan[] }>(`EXPLAIN (FORMAT JSON) EXECUTE pgpulse_whatif(${args})`);
+    return r.rows[0]['QUERY PLAN'][0].Plan['Total Cost'];
+  } catch (e) {
+    await db.query('ROLLBACK TO SAVEPOINT pgpulse_whatif');
+    throw e;
+  } finally {
+    await db.query('DEALLOCATE pgpulse_whatif');
+  }
 }
 
 export async function hypopgVersion(db: PoolClient): Promise<string | undefined> {

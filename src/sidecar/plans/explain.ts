@@ -258,12 +258,24 @@ export async function explainOn(c: PoolClient, s: StatementInfo, params: number,
       if ((await c.query(`SELECT 1 FROM pg_catalog.pg_prepared_statements WHERE name OPERATOR(pg_catalog.=) '${name}'`)).rows.length > 0) {
         await c.query(`DEALLOCATE ${name}`);
       }
-      await c.query(`PREPARE ${name} AS ${s.text}`);
-      prepared = true;
-      const args = params > 0 ? `(${new Array(params).fill('NULL').join(', ')})` : '';
-      rows = (await c.query(`EXPLAIN (FORMAT JSON) EXECUTE ${name}${args}`)).rows;
-      await c.query(`DEALLOCATE ${name}`);
-      prepared = false;
+      // PREPARE is not transactional: a failed EXECUTE would leave it in the session, and behind a
+      // transaction pooler a DEALLOCATE after ROLLBACK may reach another server connection. The
+      // savepoint keeps the transaction usable, so the DEALLOCATE runs inside it, on this connection.
+      await c.query('SAVEPOINT pgpulse_explain');
+      try {
+        await c.query(`PREPARE ${name} AS ${s.text}`);
+        prepared = true;
+        const args = params > 0 ? `(${new Array(params).fill('NULL').join(', ')})` : '';
+        rows = (await c.query(`EXPLAIN (FORMAT JSON) EXECUTE ${name}${args}`)).rows;
+      } catch (e) {
+        await c.query('ROLLBACK TO SAVEPOINT pgpulse_explain');
+        throw e;
+      } finally {
+        if (prepared) {
+          await c.query(`DEALLOCATE ${name}`);
+          prepared = false;
+        }
+      }
     }
     await c.query('COMMIT');
     const doc = rows[0]?.['QUERY PLAN'];
@@ -272,7 +284,7 @@ export async function explainOn(c: PoolClient, s: StatementInfo, params: number,
   } catch (e) {
     await c.query('ROLLBACK').catch(() => undefined);
     if (prepared) {
-      // PREPARE is not transactional: a failed EXECUTE leaves it in the session
+      // the savepoint could not be rolled back (connection lost): a leftover is cleared before the next PREPARE
       await c.query(`DEALLOCATE ${name}`).catch(() => undefined);
     }
     throw e;
