@@ -105,11 +105,16 @@ test('advice moves only when an interval clears the target (hysteresis)', () => 
   // first run: the smallest value whose interval lies above the target (0.945 < 0.95, so not 80)
   assert.equal(adviseSetting(curve, 0.95, undefined).value, 160);
   assert.equal(adviseSetting([cp(40, 0.93, 0.01), cp(80, 0.965, 0.01)], 0.95, undefined).value, 80);
-  // 80 wobbles around the target: a kept advice of 160 stays until 80's interval clears
+  // 80 wobbles around the target: a kept advice of 160 stays
   assert.equal(adviseSetting(curve, 0.95, 160).value, 160);
-  assert.equal(adviseSetting([cp(80, 0.962, 0.01), cp(160, 0.98, 0.01)], 0.95, 160).value, 80);
-  // a move down needs the 99.9 % bound to clear too: a value near the boundary does not pull the advice down
-  assert.equal(adviseSetting([{ ...cp(80, 0.962, 0.01), lowerStrict: 0.948 }, cp(160, 0.98, 0.01)], 0.95, 160).value, 160);
+  assert.equal(adviseSetting(curve, 0.95, 160).cheaper, undefined);
+  // the advice never steps down by itself: a smaller value clearing at 99.9 % is a hint
+  const hint = adviseSetting([cp(80, 0.962, 0.01), cp(160, 0.98, 0.01)], 0.95, 160);
+  assert.equal(hint.value, 160);
+  assert.equal(hint.cheaper, 80);
+  assert.match(hint.reason, /80 also clears 0\.95 \(99\.9 %\)/);
+  // a value whose 99.9 % bound does not clear is not even a hint
+  assert.equal(adviseSetting([{ ...cp(80, 0.962, 0.01), lowerStrict: 0.948 }, cp(160, 0.98, 0.01)], 0.95, 160).cheaper, undefined);
   // 80 is kept while its interval still reaches the target, even if the estimate dips below
   assert.equal(adviseSetting([cp(40, 0.9, 0.01), cp(80, 0.945, 0.01), cp(160, 0.98, 0.01)], 0.95, 80).value, 80);
   // and moves up only once its whole interval lies below
