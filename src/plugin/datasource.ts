@@ -11,7 +11,7 @@ import {
 } from '@grafana/data';
 import { DataSourceWithBackend, getTemplateSrv } from '@grafana/runtime';
 
-import { findMetric } from '../model/catalog';
+import { filterOptionKeys, findMetric } from '../model/catalog';
 import { migrateQuery, QUERY_SCHEMA_VERSION } from '../model/query';
 import { hasErrors, validateQuery } from './validation';
 import { pgpulseAnnotations } from './annotations';
@@ -70,7 +70,7 @@ export class DataSource extends DataSourceWithBackend<PgpulseQuery, PgpulseOptio
   override getQueryDisplayText(query: PgpulseQuery): string {
     const m = findMetric(query.metric);
     const parts = [m ? m.title : query.metric];
-    for (const key of ['target', 'database', 'schema', 'table', 'index', 'queryid'] as const) {
+    for (const key of ['target', ...filterOptionKeys] as const) {
       if (query[key] !== undefined && query[key] !== '') {
         parts.push(`${key}=${query[key]}`);
       }

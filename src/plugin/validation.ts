@@ -5,7 +5,7 @@
  */
 import { CoreApp } from '@grafana/data';
 
-import { findMetric, metrics, type MetricDef, type OptionKey } from '../model/catalog';
+import { findMetric, metrics, optionKeys, type MetricDef, type OptionKey } from '../model/catalog';
 import { describeQueryError, queryOptionsSchema } from '../model/query';
 import type { PgpulseQuery } from './types';
 
@@ -18,7 +18,7 @@ export interface QueryIssue {
 }
 
 /** Every option the catalog knows, in the order the editor shows them. */
-export const allOptionKeys: OptionKey[] = ['database', 'schema', 'table', 'index', 'queryid', 'topN', 'orderBy', 'threshold', 'minCalls', 'k', 'efSearch', 'quantile', 'waitEvent', 'legend'];
+export const allOptionKeys: OptionKey[] = [...optionKeys];
 
 export const optionLabels: Record<OptionKey, string> = {
   database: 'Database',

@@ -3,7 +3,7 @@
  * and turns failures into errors that name the problem and the fix.
  */
 import { pinnedQuery } from './targets/safe-sql';
-import { findMetric, publicCatalog, type MetricDef } from '../model/catalog';
+import { filterOptionKeys, findMetric, publicCatalog, type MetricDef } from '../model/catalog';
 import type { DataResponse } from '../model/frames';
 import { describeQueryError, migrateQuery, queryOptionsSchema, unknownQueryKeys } from '../model/query';
 import type { SidecarConfig } from './config';
@@ -27,7 +27,8 @@ import { PromExposition } from './prom/exposition';
 /** Grafana's "All" of a template variable ("*", "$__all", "") means no filter, not a name. */
 function dropAllFilters<T extends Record<string, unknown>>(q: T): T {
   const out: Record<string, unknown> = { ...q };
-  for (const k of ['target', 'database', 'schema', 'table', 'index', 'queryid', 'waitEvent']) {
+  // the options a template variable can set to All: every object filter, and the wait event
+  for (const k of ['target', ...filterOptionKeys, 'waitEvent']) {
     const v = out[k];
     if (v === '' || v === '*' || v === '$__all' || v === 'All' || v === null) {
       delete out[k];

@@ -7,7 +7,13 @@ export type MetricKind = 'series' | 'instant' | 'table';
 export type Area = 'Health' | 'Queries' | 'Load' | 'Indexes & tables' | 'Connections & locks' | 'Vitals' | 'Vector search' | 'Neon' | 'Advice';
 export const areas: Area[] = ['Health', 'Queries', 'Load', 'Indexes & tables', 'Connections & locks', 'Vitals', 'Vector search', 'Neon', 'Advice'];
 
-export type OptionKey = 'database' | 'schema' | 'table' | 'index' | 'queryid' | 'topN' | 'orderBy' | 'threshold' | 'minCalls' | 'legend' | 'k' | 'efSearch' | 'quantile' | 'waitEvent';
+/** Every query option a metric may take, in editor order: the one list editor, validation, templating and backend derive from. */
+export const optionKeys = ['database', 'schema', 'table', 'index', 'queryid', 'topN', 'orderBy', 'threshold', 'minCalls', 'k', 'efSearch', 'quantile', 'waitEvent', 'legend'] as const;
+export type OptionKey = (typeof optionKeys)[number];
+
+/** The options that name an object (a filter on a collector key label, see filterLabels). */
+export const filterOptionKeys = ['database', 'schema', 'table', 'index', 'queryid'] as const;
+export type FilterOptionKey = (typeof filterOptionKeys)[number];
 
 /** Collectors, one per pg view family (their SQL lives in collectors.ts and the area files; code-driven ones in their sidecar feature). */
 export type CollectorId =
@@ -101,7 +107,7 @@ export interface MetricDef {
 }
 
 /** Which collector key label each query filter narrows. */
-export const filterLabels: Record<'database' | 'schema' | 'table' | 'index' | 'queryid', string> = {
+export const filterLabels: Record<FilterOptionKey, string> = {
   database: 'datname',
   schema: 'schemaname',
   table: 'relname',
