@@ -958,16 +958,25 @@ export class Store {
     const [lastId, lastTs] = last;
     // per edge: p = last ok sample before it, i = first ok sample at or after it (both within [first, last])
     const edges = Array.from({ length: n + 1 }, (_, j) => grid.starts[0] + j * grid.step);
-    const nextOk = this.stmt('SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ok = 1 ORDER BY ts, id LIMIT 1').raw();
-    const at: Array<{ p: [number, number]; i: [number, number] }> = edges.map((e) => {
+    // per edge in one statement (a call per edge costs more than SQLite's seeks): the ok samples either side
+    const around = this.stmt(
+      `SELECT p.id, p.ts, n.id, n.ts FROM json_each(@edges) e
+       LEFT JOIN sample p ON p.id = (SELECT id FROM sample WHERE target_id = @t AND collector = @c AND ts < e.value AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1)
+       LEFT JOIN sample n ON n.id = (SELECT id FROM sample WHERE target_id = @t AND collector = @c AND ts >= e.value AND ok = 1 ORDER BY ts, id LIMIT 1)
+       ORDER BY e.key`,
+    )
+      .raw()
+      .all({ edges: JSON.stringify(edges), t: targetId, c: collector }) as Array<[number | null, number | null, number | null, number | null]>;
+    const at: Array<{ p: [number, number]; i: [number, number] }> = edges.map((e, j) => {
       if (e <= firstTs) {
         return { p: first, i: first };
       }
       if (e > lastTs) {
         return { p: last, i: last };
       }
-      const p = (okBefore.get(targetId, collector, e) as [number, number] | undefined) ?? first;
-      const i = (nextOk.get(targetId, collector, e) as [number, number] | undefined) ?? last;
+      const [pid, pts, nid, nts] = around[j];
+      const p: [number, number] = pid !== null && pts !== null ? [pid, pts] : first;
+      const i: [number, number] = nid !== null && nts !== null ? [nid, nts] : last;
       return { p, i };
     });
     // 'end': the delta of a step ends in it, so the edge value is the total at the last ok sample before the edge
@@ -980,9 +989,12 @@ export class Store {
     )
       .filter(([, ok]) => strict || ok === 1)
       .map(([ts]) => ts);
-    const keyframeAt = this.stmt('SELECT max(id) FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id <= ?').pluck();
     const ids = [...new Set(at.flatMap((a) => [a.p[0], a.i[0]]))].sort((a, b) => a - b);
-    const kf = new Map(ids.map((id) => [id, (keyframeAt.get(targetId, collector, id) as number | null) ?? 0]));
+    const kf = new Map(
+      this.stmt('SELECT j.value, (SELECT max(id) FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id <= j.value) FROM json_each(?) j')
+        .raw()
+        .all(targetId, collector, JSON.stringify(ids)) as Array<[number, number | null]>,
+    );
     const pointAt = this.stmt(
       // CROSS JOIN keeps json_each outside: one seek per edge sample, not a walk over the series' points
       `SELECT j.value AS k, p.sample_id AS at, p.value AS v, p.total AS t FROM json_each(?) j
@@ -1002,7 +1014,7 @@ export class Store {
           return undefined; // history from before running totals: the raw path answers
         }
         total.set(k, t);
-        live.set(k, v !== null && atId >= (kf.get(k) as number));
+        live.set(k, v !== null && atId >= (kf.get(k) ?? 0));
       }
       const tot = (id: number) => total.get(id) ?? 0;
       /** the running total at an edge: the total before it plus the share of the delta across it */
