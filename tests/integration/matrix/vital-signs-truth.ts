@@ -6,6 +6,7 @@
  * - sequences advanced with setval to known values: the exact share used, against the limit of
  *   the column type they feed (bigint sequence → int4 column; descending → int2 column);
  * - a throttled VACUUM: its progress row equals pg_stat_progress_vacuum read around the sample;
+ * - an autovacuum worker kept busy on a test table: counted between pg_stat_activity reads around the sample;
  * - pg_stat_io (PG16+): the reads/hits reported between two samples lie between the view's deltas
  *   read around them and include the test's scans; PG14/15 answer "needs PostgreSQL 16".
  * Objects are named vs_* apart from other suites; the server is left running.
@@ -210,6 +211,35 @@ export function vitalSignsTruthSuite(server: MatrixServer, getPg: () => TestPost
 
       const workers = await series('autovacuum_workers');
       assert.equal(lastOf(workers.find((s) => s.labels.kind === 'max')), Number((await pg.query<{ s: string }>(`SELECT current_setting('autovacuum_max_workers') AS s`))[0].s));
+    });
+
+    it('autovacuum workers: a worker the test keeps busy is counted, between pg_stat_activity read around the sample', async () => {
+      const busy = async () => Number((await pg.query<{ n: string }>(`SELECT count(*) AS n FROM pg_catalog.pg_stat_activity WHERE backend_type = 'autovacuum worker'`))[0].n);
+      // dead rows past a zero threshold, and a cost limit that makes the worker sleep after every page
+      await pg.query(`CREATE TABLE public.vs_av (id int, pad text) WITH (autovacuum_vacuum_threshold = 0, autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_cost_delay = 100, autovacuum_vacuum_cost_limit = 1);
+        INSERT INTO public.vs_av SELECT g, repeat('a', 200) FROM generate_series(1, 20000) g;
+        DELETE FROM public.vs_av WHERE id % 2 = 0`);
+      await pg.query('ALTER SYSTEM SET autovacuum_naptime = 1');
+      await pg.query('SELECT pg_catalog.pg_reload_conf()');
+      try {
+        const onTable = async () =>
+          (await pg.query(`SELECT 1 FROM pg_catalog.pg_stat_progress_vacuum p JOIN pg_catalog.pg_stat_activity a USING (pid) WHERE a.backend_type = 'autovacuum worker' AND p.relid = 'public.vs_av'::pg_catalog.regclass`)).length > 0;
+        for (let i = 0; i < 300 && !(await onTable()); i++) {
+          await pause(100);
+        }
+        assert.ok(await onTable(), 'an autovacuum worker is vacuuming public.vs_av');
+        const lo = await busy();
+        await sample(['capacity']);
+        const hi = await busy();
+        const workers = await series('autovacuum_workers');
+        const reported = lastOf(workers.find((x) => x.labels.kind === 'busy'));
+        assert.ok(reported !== undefined && reported >= 1 && reported >= Math.min(lo, hi) && reported <= Math.max(lo, hi), `busy workers ${reported} within [${lo}, ${hi}] read around the sample`);
+      } finally {
+        await pg.query('ALTER SYSTEM RESET autovacuum_naptime');
+        await pg.query('SELECT pg_catalog.pg_reload_conf()');
+        // an autovacuum worker gives way to the lock DROP TABLE asks for
+        await pg.query('DROP TABLE IF EXISTS public.vs_av');
+      }
     });
 
     it('bloat: the statistics estimate and pgstattuple_approx lie within the stated error of pgstattuple\'s exact figure', async () => {
