@@ -3,7 +3,7 @@
  * regular expressions: which tables a statement reads, which columns its predicates compare with
  * a value, and the shapes the heuristics look for.
  */
-import { parse } from 'libpg-query';
+import { parse } from '../sql-parser';
 
 type Node = Record<string, any>;
 

@@ -5,7 +5,7 @@
  * refused: planning it is harmless, but the ANALYZE action would run it, and one rule for both is
  * easier to trust.
  */
-import { parse } from 'libpg-query';
+import { parse } from '../sql-parser';
 
 type Node = Record<string, unknown>;
 

@@ -3,7 +3,7 @@
  * (libpg-query): a SELECT whose ORDER BY uses a pgvector distance operator. Regexes would be
  * fooled by comments, strings and CTEs; the parse tree is not.
  */
-import { loadModule, parseSync } from 'libpg-query';
+import { loadParser as loadSqlParser, parseSync } from '../sql-parser';
 
 /** pgvector distance operators and what they measure. */
 export const DISTANCE_OPERATORS: Record<string, string> = {
@@ -37,12 +37,9 @@ export interface VectorQueryShape {
   explainable: boolean;
 }
 
-let ready: Promise<void> | null = null;
-
 /** libpg-query is WebAssembly: load it once before the synchronous classifier is used. */
-export function loadParser(): Promise<void> {
-  ready ??= loadModule();
-  return ready;
+export async function loadParser(): Promise<void> {
+  await loadSqlParser();
 }
 
 type Node = Record<string, any>;
