@@ -13,15 +13,13 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Client } from 'pg';
 import { freePort, startPostgres, type TestPostgres } from '../tests/support/pg';
 import { ROOT, WORK, dirBytes, fmt, median, ratio, rss, sleep, waitHttp, writeResult } from './lib';
+import { TABLES, churn, setup } from './statements-workload';
 
 // 11: the first cycle plus ten steady ones, so the steady mean includes the one run in
 // EXACT_SIZE_REFRESH (10) that re-reads every relation's exact size
 const CYCLES = Number(process.env.BENCH_CYCLES ?? 11);
-const TABLES = 500; // × (primary key + 3 indexes) = 2,000 indexes
-const VARIANTS = 10; // × 500 tables = 5,000 distinct statements
 const SCRAPE_S = 5;
 
 interface Snap {
@@ -37,52 +35,6 @@ async function snap(pg: TestPostgres, role: string): Promise<Snap> {
     'app',
   );
   return { ms: r[0].ms, calls: Number(r[0].calls) };
-}
-
-function statementText(k: number, v: number): string {
-  return `SELECT id${', a'.repeat(v)} FROM t${k} WHERE id = ${(k % 20) + 1}`;
-}
-
-async function setup(pg: TestPostgres): Promise<{ entries: number; indexes: number }> {
-  await pg.query('CREATE DATABASE app');
-  await pg.query('CREATE ROLE pgpulse_mon LOGIN IN ROLE pg_monitor');
-  await pg.query('CREATE ROLE exporter_mon LOGIN IN ROLE pg_monitor');
-  await pg.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements', [], 'app');
-  await pg.query(
-    `DO $$ BEGIN FOR k IN 0..${TABLES - 1} LOOP
-       EXECUTE format('CREATE TABLE t%s (id int PRIMARY KEY, a int, b int, c text)', k);
-       EXECUTE format('CREATE INDEX ON t%s (a)', k);
-       EXECUTE format('CREATE INDEX ON t%s (b)', k);
-       EXECUTE format('CREATE INDEX ON t%s (c)', k);
-       EXECUTE format('INSERT INTO t%s SELECT g, g %% 7, g %% 11, md5(g::text) FROM generate_series(1, 20) g', k);
-     END LOOP; END $$`,
-    [],
-    'app',
-  );
-  await pg.query('ANALYZE', [], 'app');
-  const c = new Client({ connectionString: pg.urlFor('app') });
-  await c.connect();
-  for (let k = 0; k < TABLES; k++) {
-    for (let v = 0; v < VARIANTS; v++) {
-      await c.query(statementText(k, v));
-    }
-  }
-  await c.end();
-  const [{ n }] = await pg.query<{ n: string }>("SELECT count(*)::text AS n FROM pg_stat_statements(false) WHERE query IS NULL OR true", [], 'app');
-  const [{ i }] = await pg.query<{ i: string }>('SELECT count(*)::text AS i FROM pg_stat_user_indexes', [], 'app');
-  return { entries: Number(n), indexes: Number(i) };
-}
-
-/** re-run 10 % of the statements, so each cycle has changed counters to store */
-async function churn(pg: TestPostgres, seed: number): Promise<void> {
-  const c = new Client({ connectionString: pg.urlFor('app'), application_name: 'bench-workload' });
-  await c.connect();
-  const n = TABLES * VARIANTS;
-  for (let j = 0; j < n / 10; j++) {
-    const x = (j * 7919 + seed * 104729) % n;
-    await c.query(statementText(Math.floor(x / VARIANTS), x % VARIANTS));
-  }
-  await c.end();
 }
 
 function lines(child: ChildProcess): () => Promise<string> {
@@ -258,6 +210,7 @@ async function main(): Promise<void> {
   try {
     process.stderr.write('creating 500 tables / 2,000 indexes and 5,000 statements …\n');
     const shape = await setup(pg);
+    await pg.query('CREATE ROLE exporter_mon LOGIN IN ROLE pg_monitor');
     const pp = await runPgpulse(pg, buildDir);
     const ex = await runExporter(pg);
     const steady = pp.slice(1);
