@@ -2,7 +2,8 @@
 /**
  * Runs the compiled pgpulse sidecar (store + sampler, no servers) in its own process so its memory
  * is measured alone. Reads commands on stdin: "cycle" runs one full sampling cycle (every
- * collector) and prints one JSON line with what it cost; "quit" stops.
+ * collector), "tick" one cycle at the normal cadence (only the collectors due, as in production),
+ * and each prints one JSON line with what it cost; "quit" stops.
  * argv: <compiled build dir> <data dir>; env DATABASE_URL.
  */
 const { statSync } = require('node:fs');
@@ -49,7 +50,7 @@ async function main() {
     rows = 0;
     samples = 0;
     const t0 = process.hrtime.bigint();
-    await sampler.runCycle(true);
+    await sampler.runCycle(line.trim() !== 'tick');
     const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
     const after = size();
     process.stdout.write(
