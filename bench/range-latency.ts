@@ -1,0 +1,95 @@
+/**
+ * pgpulse alone over an existing history (by default the one bench/query-latency.ts writes, kept
+ * in bench/.work/query-latency/pgpulse; `BENCH_STORE` = another data dir): 1 h, 24 h and 7-day
+ * windows of top_queries, cache_hit_ratio and statement_latency through the real sidecar's HTTP
+ * API, median / p95 of BENCH_RUNS (15). For when Prometheus' 7-day import does not fit the time
+ * available; the same-run comparison is query-latency.ts. Writes bench/results/range-latency.md.
+ */
+import { join } from 'node:path';
+import { startSidecar } from '../src/sidecar/app';
+import type { SidecarConfig } from '../src/sidecar/config';
+import { fmt, median, WORK, writeResult } from './lib';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 15);
+
+async function main(): Promise<void> {
+  const config: SidecarConfig = {
+    token: 't',
+    dataDir: process.env.BENCH_STORE ?? join(WORK, 'query-latency', 'pgpulse'),
+    httpAddress: '127.0.0.1:0',
+    grpcAddress: '127.0.0.1:0',
+    intervalMs: 15_000,
+    retentionMs: 14 * 86_400_000,
+    downsampleAfterMs: 2 * 86_400_000,
+    downsampleStepMs: 300_000,
+    logLevel: 'warn',
+    targets: [{ name: 'bench', url: 'postgres://bench@127.0.0.1:9/bench', intervalMs: 15_000, statementTimeoutMs: 5000, connectTimeoutMs: 1000, collectors: {} }],
+  };
+  const sc = await startSidecar({ config, grpc: false, sampling: false });
+  const rows: string[] = [];
+  try {
+    const last = sc.store.lastSample('bench', 'statements');
+    const first = sc.store.samples('bench', 'statements', 0, 1)[0] ?? sc.store.samples('bench', 'statements', 0, Number.MAX_SAFE_INTEGER)[0];
+    if (!last || !first) {
+      throw new Error(`no history in ${config.dataDir}: run bench/query-latency.ts first (BENCH_DAYS=7)`);
+    }
+    const end = Math.floor(last.ts / 1000);
+    const spanS = end - Math.floor(first.ts / 1000);
+    const pp = async (body: Record<string, unknown>, windowS: number) => {
+      const r = await fetch(`http://127.0.0.1:${sc.httpPort}/api/v1/query`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer t', 'content-type': 'application/json' },
+        body: JSON.stringify({ from: (end - windowS) * 1000, to: end * 1000, ...body }),
+      });
+      const j = (await r.json()) as { results: Record<string, { error?: string }> };
+      if (j.results.A.error) {
+        throw new Error(j.results.A.error);
+      }
+    };
+    for (const w of [
+      { label: '1 h', s: 3600, step: 60 },
+      { label: '24 h', s: 86_400, step: 60 },
+      { label: '7 d', s: 7 * 86_400, step: 600 },
+    ].filter((x) => x.s <= spanS)) {
+      for (const [name, body] of [
+        [`top_queries, ${w.label} (top 10, 7 columns)`, { queries: [{ refId: 'A', metric: 'top_queries', target: 'bench', topN: 10, orderBy: 'total_time' }] }],
+        [`cache_hit_ratio, ${w.label} at ${w.step / 60}-minute steps`, { intervalMs: w.step * 1000, queries: [{ refId: 'A', metric: 'cache_hit_ratio', target: 'bench' }] }],
+        [`statement_latency, ${w.label} at ${w.step / 60}-minute steps`, { intervalMs: w.step * 1000, queries: [{ refId: 'A', metric: 'statement_latency', target: 'bench' }] }],
+      ] as const) {
+        await pp(body, w.s);
+        const t: number[] = [];
+        for (let i = 0; i < RUNS; i++) {
+          const t0 = performance.now();
+          await pp(body, w.s);
+          t.push(performance.now() - t0);
+        }
+        t.sort((a, b) => a - b);
+        rows.push(`| ${name} | ${fmt(median(t))} | ${fmt(t[Math.min(t.length - 1, Math.ceil(0.95 * t.length) - 1)])} |`);
+      }
+    }
+    const path = writeResult(
+      'range-latency.md',
+      `
+# pgpulse range queries over ${fmt(spanS / 86_400, 1)} days of history (no Prometheus in this run)
+
+History: ${config.dataDir} (as bench/query-latency.ts writes it: 4 databases every 15 s, 500 statements
+× 7 counters every 60 s). The real sidecar over HTTP on loopback, one warm-up, ${RUNS} runs, wall ms.
+
+| query | median | p95 |
+|---|---:|---:|
+${rows.join('\n')}
+`,
+    );
+    process.stderr.write(`wrote ${path}\n`);
+  } finally {
+    await sc.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    process.stderr.write(String((e as Error).stack ?? e) + '\n');
+    process.exit(1);
+  },
+);
