@@ -88,7 +88,9 @@ export const collectorSpecs: CollectorSpec[] = [
   },
   {
     id: 'database',
-    description: 'pg_stat_database: transactions, block I/O, temp files, deadlocks, sizes',
+    description:
+      'pg_stat_database: transactions, block I/O, temp files, deadlocks, sizes. size_bytes (pg_database_size) is exact, read for a new ' +
+      'database and for all every 10th run (every 10 target intervals), the last figure in between',
     intervalFactor: 1,
     timeoutMs: 5000,
     variants: [
@@ -96,9 +98,7 @@ export const collectorSpecs: CollectorSpec[] = [
         minVersion: 140000,
         sql: `SELECT d.datname, d.xact_commit, d.xact_rollback, d.blks_read, d.blks_hit, d.tup_returned, d.tup_fetched,
                      d.tup_inserted, d.tup_updated, d.tup_deleted, d.conflicts, d.temp_files, d.temp_bytes, d.deadlocks,
-                     d.blk_read_time, d.blk_write_time, d.numbackends,
-                     CASE WHEN has_database_privilege(d.datid, 'CONNECT') OR pg_has_role('pg_read_all_stats', 'MEMBER')
-                          THEN pg_database_size(d.datid) END AS size_bytes,
+                     d.blk_read_time, d.blk_write_time, d.numbackends, d.datid::text AS datid,
                      ${ms('d.stats_reset')} AS stats_reset_ms
               FROM pg_catalog.pg_stat_database d
               JOIN pg_catalog.pg_database db ON db.oid = d.datid
@@ -109,6 +109,23 @@ export const collectorSpecs: CollectorSpec[] = [
     counters: ['xact_commit', 'xact_rollback', 'blks_read', 'blks_hit', 'tup_returned', 'tup_fetched', 'tup_inserted', 'tup_updated', 'tup_deleted', 'conflicts', 'temp_files', 'temp_bytes', 'deadlocks', 'blk_read_time', 'blk_write_time'],
     gauges: ['numbackends', 'size_bytes'],
     rowEpoch: 'stats_reset_ms',
+    // pg_database_size stats every file of every database: read for a new database and for all
+    // every EXACT_SIZE_REFRESH runs, the last figure reported in between
+    exact: {
+      keyColumn: 'datid',
+      watch: [],
+      columns: ['size_bytes'],
+      refreshFactor: EXACT_SIZE_REFRESH,
+      variants: [
+        {
+          minVersion: 140000,
+          sql: `SELECT db.oid::text AS datid,
+                       CASE WHEN pg_catalog.has_database_privilege(db.oid, 'CONNECT') OR pg_catalog.pg_has_role('pg_read_all_stats', 'MEMBER')
+                            THEN pg_catalog.pg_database_size(db.oid) END AS size_bytes
+                FROM pg_catalog.pg_database db WHERE db.oid = ANY($1::pg_catalog.oid[])`,
+        },
+      ],
+    },
   },
   {
     id: 'statements',

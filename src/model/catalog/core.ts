@@ -111,7 +111,7 @@ export const coreMetrics: MetricDef[] = [
   {
     id: 'database_size',
     title: 'Database size',
-    description: 'pg_database_size() per database, last sample in each step.',
+    description: 'pg_database_size() per database, last sample in each step; read every 10th sampling interval (it stats every file of the database), the last figure in between.',
     unit: 'bytes',
     kind: 'series',
     area: 'Health',

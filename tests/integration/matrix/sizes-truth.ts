@@ -22,6 +22,7 @@ export function sizesTruthSuite(server: MatrixServer, getPg: () => TestPostgres)
     let mon: Client;
     let ctx: TargetContext;
     const tables = sqlCollector(spec('tables'));
+    const database = sqlCollector(spec('database'));
     const indexes = sqlCollector(spec('indexes'));
     before(async () => {
       const pg = getPg();
@@ -87,6 +88,25 @@ export function sizesTruthSuite(server: MatrixServer, getPg: () => TestPostgres)
       assert.equal(refreshed.t.size_bytes, Number(t.total));
       assert.equal(refreshed.t.heap_bytes, Number(t.heap));
       assert.equal(refreshed.i.size_bytes, Number(t.idx));
+    });
+
+    it('pg_database_size is read on the first run and every EXACT_SIZE_REFRESH runs, the last figure in between', async () => {
+      const dbSize = async () => Number((await mon.query<{ b: string }>('SELECT pg_catalog.pg_database_size(current_database()) AS b')).rows[0].b);
+      const size = async () => (await database.collect(mon as unknown as PoolClient, ctx)).rows.find((r) => r.key.datname === 'postgres')!.values.size_bytes;
+      // bracketed by the truth read just before and after: nothing else writes meanwhile, so both are usually the same
+      let lo = await dbSize();
+      const first = await size();
+      let hi = await dbSize();
+      assert.ok(first !== null && first >= lo && first <= hi, `first run ${first} within [${lo}, ${hi}]`);
+      await getPg().query("INSERT INTO public.sz_t SELECT g, repeat('w', 500) FROM generate_series(100001, 104000) g");
+      assert.ok((await dbSize()) > first, 'the database grew on disk');
+      for (let n = 2; n <= EXACT_SIZE_REFRESH; n++) {
+        assert.equal(await size(), first, `run ${n}: the last exact figure until the refresh`);
+      }
+      lo = await dbSize();
+      const refreshed = await size();
+      hi = await dbSize();
+      assert.ok(refreshed !== null && refreshed > first && refreshed >= lo && refreshed <= hi, `refreshed ${refreshed} within [${lo}, ${hi}]`);
     });
 
     it('a VACUUM that moves relpages makes the next run read the exact size again', async () => {
