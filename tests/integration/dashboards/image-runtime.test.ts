@@ -1,6 +1,6 @@
 /**
  * The Dockerfile's runtime stage keeps production dependencies only (`npm prune --omit=dev`) and
- * runs `node bin/pgpulse.js serve`. Run exactly that command against a real PostgreSQL until it
+ * runs `node --liftoff-only --max-semi-space-size=8 bin/pgpulse.js serve`. Run exactly that command against a real PostgreSQL until it
  * has sampled, and check it never loads a package outside the production dependency tree.
  */
 import assert from 'node:assert/strict';
@@ -36,7 +36,7 @@ describe('sidecar image runtime (production dependencies only)', { skip: !exists
     dir = mkdtempSync(join(tmpdir(), 'pgpulse-image-'));
     httpPort = await freePort();
     const grpcPort = await freePort();
-    child = spawn(process.execPath, ['-r', join(__dirname, 'support', 'record-packages.cjs'), 'bin/pgpulse.js', 'serve'], {
+    child = spawn(process.execPath, ['--liftoff-only', '--max-semi-space-size=8', '-r', join(__dirname, 'support', 'record-packages.cjs'), 'bin/pgpulse.js', 'serve'], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH,
