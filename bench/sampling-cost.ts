@@ -267,7 +267,7 @@ execution only: connection setup and protocol time are not in it).
   back to back at the normal cadence, as in production: statements/tables/indexes every 2nd cycle,
   settings every 20th, bloat every 40th; exact relation sizes (pg_total_relation_size /
   pg_relation_size) only for relations whose relpages or relfilenode moved and for all every 10th
-  tables/indexes run, relpages × block_size every run. The normal-cadence row is the cost of one
+  tables/indexes run, relpages × block_size every run; pg_database_size every 10th run. The normal-cadence row is the cost of one
   target interval; the forced rows are an upper bound no interval reaches.
 - **postgres_exporter**: default metrics + \`bench/postgres-exporter-queries.yaml\` (the package's example
   queries.yaml: pg_stat_statements *with* query texts as the example reads it, pg_stat_user_tables,
