@@ -328,11 +328,12 @@ export class SidecarService implements PgpulseService {
       if (['vector', 'neon'].some((ext) => extensions[ext] && !extensions[ext].installed && why.startsWith(`extension ${ext} `))) {
         continue;
       }
-      // collectors for other kinds of target (Neon on plain PostgreSQL) are not problems
-      if (why.startsWith('not applicable') || !problems.some((p) => p.includes(why))) {
-        if (why.startsWith('not applicable')) {
-          continue;
-        }
+      // collectors for other kinds of target (Neon on plain PostgreSQL) and views a newer PostgreSQL
+      // has (pg_stat_io on 14/15) are not problems: their panels say why when asked
+      if (why.startsWith('not applicable') || why.startsWith('needs PostgreSQL')) {
+        continue;
+      }
+      if (!problems.some((p) => p.includes(why))) {
         problems.push(`${c} collector unavailable: ${why}`);
       }
     }
