@@ -47,6 +47,9 @@ const VARIANTS: Variant[] = [
     what: 'the same with node --liftoff-only --max-semi-space-size=2',
   },
   { name: 'semi-space 8 MB', env: { NODE_OPTIONS: '--max-semi-space-size=8' }, what: 'NODE_OPTIONS=--max-semi-space-size=8' },
+  // what the Docker image runs (Dockerfile CMD)
+  { name: 'image flags', env: {}, node: ['--liftoff-only', '--max-semi-space-size=8'], what: 'node --liftoff-only --max-semi-space-size=8 (the Docker image)' },
+  { name: 'advisor every 10 s + image flags', env: { PGPULSE_ADVISE_INTERVAL: '10s' }, node: ['--liftoff-only', '--max-semi-space-size=8'], what: 'the same with the advisor every 10 s' },
 ];
 
 interface Memory {
