@@ -224,13 +224,14 @@ export const collectorSpecs: CollectorSpec[] = [
       {
         minVersion: 140000,
         sql: `SELECT current_database() AS datname, s.schemaname, s.relname, s.indexrelname,
-                     s.idx_scan, s.idx_tup_read, s.idx_tup_fetch, io.idx_blks_read, io.idx_blks_hit,
+                     s.idx_scan, s.idx_tup_read, s.idx_tup_fetch,
+                     pg_catalog.pg_stat_get_blocks_fetched(s.indexrelid) - pg_catalog.pg_stat_get_blocks_hit(s.indexrelid) AS idx_blks_read,
+                     pg_catalog.pg_stat_get_blocks_hit(s.indexrelid) AS idx_blks_hit,
                      c.relpages::float8 * pg_catalog.current_setting('block_size')::float8 AS index_pages_bytes,
                      c.relfilenode::text AS relfilenode, c.relpages, s.indexrelid::text AS indexrelid,
                      i.indisunique AS is_unique, i.indisprimary AS is_primary, i.indisvalid AS is_valid,
                      i.indisexclusion AS is_exclusion, i.indisreplident AS is_replident, am.amname
               FROM pg_catalog.pg_stat_user_indexes s
-              JOIN pg_catalog.pg_statio_user_indexes io ON io.indexrelid = s.indexrelid
               JOIN pg_catalog.pg_index i ON i.indexrelid = s.indexrelid
               JOIN pg_catalog.pg_class c ON c.oid = s.indexrelid
               JOIN pg_catalog.pg_am am ON am.oid = c.relam`,
@@ -240,6 +241,8 @@ export const collectorSpecs: CollectorSpec[] = [
     counters: ['idx_scan', 'idx_tup_read', 'idx_tup_fetch', 'idx_blks_read', 'idx_blks_hit'],
     gauges: ['size_bytes', 'index_pages_bytes'],
     epochSql: connectedDatabaseReset,
+    // idx_blks_read/hit are pg_statio_user_indexes' own definitions, called directly: joining that
+    // second view (pg_class, pg_index, pg_namespace again) doubled the statement's time on 2,000 indexes
     exact: {
       keyColumn: 'indexrelid',
       watch: ['relpages', 'relfilenode'],

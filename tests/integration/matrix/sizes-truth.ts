@@ -109,6 +109,24 @@ export function sizesTruthSuite(server: MatrixServer, getPg: () => TestPostgres)
       assert.ok(refreshed !== null && refreshed > first && refreshed >= lo && refreshed <= hi, `refreshed ${refreshed} within [${lo}, ${hi}]`);
     });
 
+    it("index block counters are pg_statio_user_indexes' own figures", async () => {
+      // one transaction: the statistics snapshot is the same for the collector and the truth
+      await mon.query('BEGIN');
+      try {
+        const r = row(await indexes.collect(mon as unknown as PoolClient, ctx), 'sz_t', 'sz_t_pkey');
+        const t = (
+          await mon.query<{ idx_blks_read: string; idx_blks_hit: string }>(
+            "SELECT idx_blks_read, idx_blks_hit FROM pg_catalog.pg_statio_user_indexes WHERE schemaname = 'public' AND indexrelname = 'sz_t_pkey'",
+          )
+        ).rows[0];
+        assert.ok(Number(t.idx_blks_read) + Number(t.idx_blks_hit) > 0, 'the inserts touched the index');
+        assert.equal(r.idx_blks_read, Number(t.idx_blks_read));
+        assert.equal(r.idx_blks_hit, Number(t.idx_blks_hit));
+      } finally {
+        await mon.query('COMMIT');
+      }
+    });
+
     it('a VACUUM that moves relpages makes the next run read the exact size again', async () => {
       await run(); // a fresh cache cycle starts at most here
       await getPg().query("INSERT INTO public.sz_t SELECT g, repeat('z', 200) FROM generate_series(6001, 9000) g");
