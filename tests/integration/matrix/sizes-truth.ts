@@ -110,6 +110,12 @@ export function sizesTruthSuite(server: MatrixServer, getPg: () => TestPostgres)
     });
 
     it("index block counters are pg_statio_user_indexes' own figures", async () => {
+      // PG14's statistics collector reports the inserts' block counts a moment after they commit
+      const touched = async () =>
+        Number((await mon.query<{ n: string }>("SELECT (idx_blks_read + idx_blks_hit)::text AS n FROM pg_catalog.pg_statio_user_indexes WHERE schemaname = 'public' AND indexrelname = 'sz_t_pkey'")).rows[0]?.n ?? 0) > 0;
+      for (let i = 0; i < 100 && !(await touched()); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
       // one transaction: the statistics snapshot is the same for the collector and the truth
       await mon.query('BEGIN');
       try {
