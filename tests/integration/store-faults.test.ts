@@ -245,7 +245,7 @@ test('data directory full at start: the sidecar starts (no crash loop), serves t
 
 test('data directory read-only at start: no crash, history served read-only with the reason; writable again → writing resumes', async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'pgpulse-ro-'));
-  if (!tryMount(dataDir, '8m')) {
+  if (!tryMount(dataDir, '64m')) {
     rmSync(dataDir, { recursive: true, force: true });
     t.skip('mount not permitted in this sandbox: a read-only filesystem cannot be produced (chmod does not stop root)');
     return;
