@@ -102,6 +102,17 @@ export const replicationCollectorSpecs: CollectorSpec[] = [
   },
 ];
 
+/** per standby, the write / flush / replay lag of pg_stat_replication in one unit, as kinds */
+const standbyLag = (unit: 'bytes' | 'seconds'): MetricDef['compute'] => ({
+  op: 'gauge',
+  collector: 'replication',
+  fields: (['write', 'flush', 'replay'] as const).map((kind) => ({ field: `${kind}_lag_${unit}`, name: kind })),
+  by: ['application_name', 'client_addr'],
+  rowAgg: 'max',
+  stepAgg: 'max',
+  missing: 'gap',
+});
+
 const standbyNote =
   'One series per walsender (except Neon\'s walproposer, which ships WAL to Neon\'s storage, not to a standby), labelled by application_name (a standby sets it in primary_conninfo; the default is its cluster_name or "walreceiver") and client_addr; a standby that disconnects ends its series (a gap, not a lag of 0).';
 
@@ -114,19 +125,7 @@ export const replicationMetrics: MetricDef[] = [
     kind: 'series',
     area: 'Vitals',
     options: ['legend'],
-    compute: {
-      op: 'gauge',
-      collector: 'replication',
-      fields: [
-        { field: 'write_lag_bytes', name: 'write' },
-        { field: 'flush_lag_bytes', name: 'flush' },
-        { field: 'replay_lag_bytes', name: 'replay' },
-      ],
-      by: ['application_name', 'client_addr'],
-      rowAgg: 'max',
-      stepAgg: 'max',
-      missing: 'gap',
-    },
+    compute: standbyLag('bytes'),
     alertable: true,
     defaultLegend: '{{application_name}} {{kind}}',
   },
@@ -138,19 +137,7 @@ export const replicationMetrics: MetricDef[] = [
     kind: 'series',
     area: 'Vitals',
     options: ['legend'],
-    compute: {
-      op: 'gauge',
-      collector: 'replication',
-      fields: [
-        { field: 'write_lag_seconds', name: 'write' },
-        { field: 'flush_lag_seconds', name: 'flush' },
-        { field: 'replay_lag_seconds', name: 'replay' },
-      ],
-      by: ['application_name', 'client_addr'],
-      rowAgg: 'max',
-      stepAgg: 'max',
-      missing: 'gap',
-    },
+    compute: standbyLag('seconds'),
     alertable: true,
     defaultLegend: '{{application_name}} {{kind}}',
   },
