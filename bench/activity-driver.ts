@@ -52,7 +52,9 @@ async function main(): Promise<void> {
   const cpu = process.cpuUsage(cpu0);
   const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
   await sc.stop();
-  process.stdout.write(`${JSON.stringify({ wallMs, cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, cycles, activity: stats })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ wallMs, cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, cycles, activity: stats })}\n`
+  );
 }
 
 main().catch((e: Error) => {

@@ -43,9 +43,14 @@ async function dbTime(pg: TestPostgres): Promise<DbTime> {
             coalesce(sum(calls) FILTER (WHERE ${TICK_LIKE}), 0)::text AS tick_calls,
             coalesce(sum(total_exec_time + total_plan_time), 0)::float8 AS all_ms,
             coalesce(sum(calls), 0)::text AS all_calls
-     FROM public.pg_stat_statements s JOIN pg_catalog.pg_roles r ON r.oid = s.userid WHERE r.rolname = 'pgpulse_mon'`,
+     FROM public.pg_stat_statements s JOIN pg_catalog.pg_roles r ON r.oid = s.userid WHERE r.rolname = 'pgpulse_mon'`
   );
-  return { tickMs: r[0].tick_ms, tickCalls: Number(r[0].tick_calls), allMs: r[0].all_ms, allCalls: Number(r[0].all_calls) };
+  return {
+    tickMs: r[0].tick_ms,
+    tickCalls: Number(r[0].tick_calls),
+    allMs: r[0].all_ms,
+    allCalls: Number(r[0].all_calls),
+  };
 }
 
 interface DriverResult {
@@ -61,7 +66,13 @@ async function runDriver(pg: TestPostgres, activity: 'on' | 'off'): Promise<{ re
   const before = await dbTime(pg);
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'activity-driver.ts')], {
     cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: pg.urlFor('postgres', 'pgpulse_mon'), BENCH_DATA_DIR: dataDir, BENCH_SECONDS: String(SECONDS), BENCH_ACTIVITY: activity },
+    env: {
+      ...process.env,
+      DATABASE_URL: pg.urlFor('postgres', 'pgpulse_mon'),
+      BENCH_DATA_DIR: dataDir,
+      BENCH_SECONDS: String(SECONDS),
+      BENCH_ACTIVITY: activity,
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
@@ -73,7 +84,15 @@ async function runDriver(pg: TestPostgres, activity: 'on' | 'off'): Promise<{ re
   }
   const after = await dbTime(pg);
   const res = JSON.parse(out.trim().split('\n').pop() as string) as DriverResult;
-  return { res, db: { tickMs: after.tickMs - before.tickMs, tickCalls: after.tickCalls - before.tickCalls, allMs: after.allMs - before.allMs, allCalls: after.allCalls - before.allCalls } };
+  return {
+    res,
+    db: {
+      tickMs: after.tickMs - before.tickMs,
+      tickCalls: after.tickCalls - before.tickCalls,
+      allMs: after.allMs - before.allMs,
+      allCalls: after.allCalls - before.allCalls,
+    },
+  };
 }
 
 async function main(): Promise<void> {
@@ -97,7 +116,11 @@ async function main(): Promise<void> {
     await holder.query('BEGIN');
     await holder.query('UPDATE public.bench_rows SET v = v + 1');
     for (let i = 1; i <= LOCKED; i++) {
-      pending.push((await open('bench-locked')).query(`UPDATE public.bench_rows SET v = v + 1 WHERE id = ${i}`).catch(() => undefined));
+      pending.push(
+        (await open('bench-locked'))
+          .query(`UPDATE public.bench_rows SET v = v + 1 WHERE id = ${i}`)
+          .catch(() => undefined)
+      );
     }
     for (let i = 0; i < SLEEPING; i++) {
       pending.push((await open('bench-sleep')).query('SELECT pg_catalog.pg_sleep(3600)').catch(() => undefined));
@@ -105,7 +128,9 @@ async function main(): Promise<void> {
     for (let i = 0; i < IDLE - 1; i++) {
       await (await open('bench-idle')).query('SELECT 1');
     }
-    const [{ n }] = await pg.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_catalog.pg_stat_activity WHERE backend_type = 'client backend'");
+    const [{ n }] = await pg.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_catalog.pg_stat_activity WHERE backend_type = 'client backend'"
+    );
 
     const off = await runDriver(pg, 'off');
     const on = await runDriver(pg, 'on');
@@ -141,7 +166,11 @@ Target (issue 17): < 2 % of one core and < 1 ms of database time per second.
     const path = writeResult(`activity-sampler-pg${PG}.md`, body);
     process.stdout.write(`${body}\nwrote ${path}\n`);
   } finally {
-    await pg.query(`SELECT pg_catalog.pg_cancel_backend(pid) FROM pg_catalog.pg_stat_activity WHERE application_name = 'bench-sleep'`).catch(() => undefined);
+    await pg
+      .query(
+        `SELECT pg_catalog.pg_cancel_backend(pid) FROM pg_catalog.pg_stat_activity WHERE application_name = 'bench-sleep'`
+      )
+      .catch(() => undefined);
     await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
     await Promise.all(pending);
     await pg.destroy();

@@ -36,12 +36,23 @@ const CLIENTS = (process.env.BENCH_CLIENTS ?? '32,128').split(',').map(Number);
 const INTERVAL_S = 5;
 const STATEMENTS = 500;
 const DATABASES = ['app', 'analytics', 'billing', 'reports'];
-const STMT_FIELDS = ['calls', 'total_exec_time', 'rows', 'shared_blks_hit', 'shared_blks_read', 'temp_blks_written', 'total_plan_time'];
+const STMT_FIELDS = [
+  'calls',
+  'total_exec_time',
+  'rows',
+  'shared_blks_hit',
+  'shared_blks_read',
+  'temp_blks_written',
+  'total_plan_time',
+];
 const DB_FIELDS = ['blks_hit', 'blks_read', 'xact_commit', 'xact_rollback', 'deadlocks', 'temp_bytes'];
 const TOKEN = 'bench-token';
 
 function hash(a: number, b: number, c = 0): number {
-  let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b + 0x632be5ab, 0xc2b2ae35) ^ Math.imul(c + 0x27d4eb2f, 0x165667b1);
+  let h =
+    Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^
+    Math.imul(b + 0x632be5ab, 0xc2b2ae35) ^
+    Math.imul(c + 0x27d4eb2f, 0x165667b1);
   h ^= h >>> 15;
   h = Math.imul(h, 0x2c1b3c6d);
   return (h ^ (h >>> 12)) >>> 0;
@@ -65,10 +76,20 @@ function writeHistory(dataDir: string): { samples: number; points: number; mb: n
       dbAcc[d].xact_rollback += h % 3;
       return { key: { datname: db }, values: { ...dbAcc[d], _epoch: epoch } };
     });
-    points += store.writeSample({ target: 'default', collector: 'database', ts: t * 1000, ok: true, epoch, rows }).points;
+    points += store.writeSample({
+      target: 'default',
+      collector: 'database',
+      ts: t * 1000,
+      ok: true,
+      epoch,
+      rows,
+    }).points;
     samples++;
   }
-  const stAcc = Array.from({ length: STATEMENTS }, () => Object.fromEntries(STMT_FIELDS.map((f) => [f, 0])) as Record<string, number>);
+  const stAcc = Array.from(
+    { length: STATEMENTS },
+    () => Object.fromEntries(STMT_FIELDS.map((f) => [f, 0])) as Record<string, number>
+  );
   for (let i = 0, t = start; t <= end; i++, t += 60) {
     const rows: SampleRow[] = [];
     for (let q = 0; q < STATEMENTS; q++) {
@@ -81,16 +102,37 @@ function writeHistory(dataDir: string): { samples: number; points: number; mb: n
         stAcc[q].shared_blks_hit += calls * (4 + (q % 13));
         stAcc[q].shared_blks_read += hash(q, i, 2) % 4;
       }
-      rows.push({ key: { queryid: String(1_000_000 + q), datname: 'app', username: 'app' }, values: { ...stAcc[q], max_exec_time: null, _epoch: null } });
+      rows.push({
+        key: { queryid: String(1_000_000 + q), datname: 'app', username: 'app' },
+        values: { ...stAcc[q], max_exec_time: null, _epoch: null },
+      });
     }
-    points += store.writeSample({ target: 'default', collector: 'statements', ts: t * 1000, ok: true, epoch, rows }).points;
+    points += store.writeSample({
+      target: 'default',
+      collector: 'statements',
+      ts: t * 1000,
+      ok: true,
+      epoch,
+      rows,
+    }).points;
     samples++;
   }
   store.close();
   return { samples, points, mb: statSync(join(dataDir, 'pgpulse.db')).size / 1e6 };
 }
 
-const PANELS = ['tps', 'cache_hit_ratio', 'connections', 'top_queries', 'statement_latency', 'database_size', 'slow_statements', 'table_stats', 'deadlocks', 'temp_bytes'];
+const PANELS = [
+  'tps',
+  'cache_hit_ratio',
+  'connections',
+  'top_queries',
+  'statement_latency',
+  'database_size',
+  'slow_statements',
+  'table_stats',
+  'deadlocks',
+  'temp_bytes',
+];
 
 interface Outcome {
   ms: number;
@@ -133,11 +175,24 @@ async function post(base: string, body: unknown): Promise<Outcome> {
       /* not JSON */
     }
     if (res.status !== 200) {
-      return { ms, kind: 'refused', status: res.status, told: typeof json.error === 'string' && json.error.length > 10, retryAfter: res.headers.has('retry-after'), bytes: text.length };
+      return {
+        ms,
+        kind: 'refused',
+        status: res.status,
+        told: typeof json.error === 'string' && json.error.length > 10,
+        retryAfter: res.headers.has('retry-after'),
+        bytes: text.length,
+      };
     }
     const errs = Object.values(json.results ?? {}).filter((r) => r.error);
     if (errs.length > 0) {
-      return { ms, kind: 'panel-error', status: errs[0].status, told: errs.every((r) => (r.error ?? '').length > 10), bytes: text.length };
+      return {
+        ms,
+        kind: 'panel-error',
+        status: errs[0].status,
+        told: errs.every((r) => (r.error ?? '').length > 10),
+        bytes: text.length,
+      };
     }
     return { ms, kind: 'ok', bytes: text.length };
   } catch (e) {
@@ -185,7 +240,7 @@ function startProber(base: string): ChildProcess {
          }
        })();`,
     ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+    { stdio: ['ignore', 'pipe', 'inherit'] }
   );
   let buf = '';
   prober.stdout?.on('data', (d: Buffer) => {
@@ -208,7 +263,12 @@ async function phase(base: string, file: string, clients: number): Promise<Phase
   const health: number[] = [];
   let healthFailures = 0;
   const now = Date.now();
-  const heavyP = post(base, { from: now - 86_400_000, to: now, maxDataPoints: 1000, queries: Array.from({ length: 20 }, (_, i) => ({ refId: `T${i}`, metric: 'top_queries', topN: 500 })) });
+  const heavyP = post(base, {
+    from: now - 86_400_000,
+    to: now,
+    maxDataPoints: 1000,
+    queries: Array.from({ length: 20 }, (_, i) => ({ refId: `T${i}`, metric: 'top_queries', topN: 500 })),
+  });
   let n = 0;
   const loops = Array.from({ length: clients }, async (_, c) => {
     while (Date.now() < until) {
@@ -216,7 +276,12 @@ async function phase(base: string, file: string, clients: number): Promise<Phase
       const metric = PANELS[hash(c, k) % PANELS.length];
       const long = hash(c, k, 7) % 10 < 3;
       const t = Date.now();
-      const o = await post(base, { from: t - (long ? 86_400_000 : 3_600_000), to: t, maxDataPoints: 1000, queries: [{ refId: 'A', metric }] });
+      const o = await post(base, {
+        from: t - (long ? 86_400_000 : 3_600_000),
+        to: t,
+        maxDataPoints: 1000,
+        queries: [{ refId: 'A', metric }],
+      });
       outcomes.push(o);
       if (o.kind === 'refused') {
         // a polite client waits as told (Retry-After), as Grafana users re-open the panel later
@@ -238,14 +303,29 @@ async function phase(base: string, file: string, clients: number): Promise<Phase
   }
   // sampling gaps: longest interval between stored server samples over the phase (edges included)
   const db = new Database(file, { readonly: true });
-  const ts = (db.prepare("SELECT s.ts FROM sample s JOIN target t ON t.id = s.target_id WHERE t.name = 'default' AND s.collector = 'server' AND s.ok = 1 AND s.ts >= ? ORDER BY s.ts").all(started - INTERVAL_S * 1000) as Array<{ ts: number }>).map((r) => r.ts);
+  const ts = (
+    db
+      .prepare(
+        "SELECT s.ts FROM sample s JOIN target t ON t.id = s.target_id WHERE t.name = 'default' AND s.collector = 'server' AND s.ok = 1 AND s.ts >= ? ORDER BY s.ts"
+      )
+      .all(started - INTERVAL_S * 1000) as Array<{ ts: number }>
+  ).map((r) => r.ts);
   db.close();
   const points = [started, ...ts.filter((x) => x >= started && x <= until), until];
   let maxGap = 0;
   for (let i = 1; i < points.length; i++) {
     maxGap = Math.max(maxGap, points[i] - points[i - 1]);
   }
-  return { clients, outcomes, health, healthFailures, maxGapS: maxGap / 1000, samplesStored: points.length - 2, heavy, load };
+  return {
+    clients,
+    outcomes,
+    health,
+    healthFailures,
+    maxGapS: maxGap / 1000,
+    samplesStored: points.length - 2,
+    heavy,
+    load,
+  };
 }
 
 function describeHeavy(o: Outcome): string {
@@ -273,20 +353,29 @@ async function main(): Promise<void> {
   try {
     const http = await freePort();
     const grpc = await freePort();
-    child = spawn(process.execPath, ['--import', 'tsx', '-e', `require(${JSON.stringify(join(SIDE_ROOT, 'src/sidecar/cli/main.ts'))}).main(['serve'])`], {
-      cwd: SIDE_ROOT,
-      env: {
-        ...process.env,
-        DATABASE_URL: pg.url,
-        PGPULSE_DATA_DIR: dataDir,
-        PGPULSE_INTERVAL: `${INTERVAL_S}s`,
-        PGPULSE_TOKEN: TOKEN,
-        PGPULSE_HTTP_ADDR: `127.0.0.1:${http}`,
-        PGPULSE_GRPC_ADDR: `127.0.0.1:${grpc}`,
-        PGPULSE_LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '-e',
+        `require(${JSON.stringify(join(SIDE_ROOT, 'src/sidecar/cli/main.ts'))}).main(['serve'])`,
+      ],
+      {
+        cwd: SIDE_ROOT,
+        env: {
+          ...process.env,
+          DATABASE_URL: pg.url,
+          PGPULSE_DATA_DIR: dataDir,
+          PGPULSE_INTERVAL: `${INTERVAL_S}s`,
+          PGPULSE_TOKEN: TOKEN,
+          PGPULSE_HTTP_ADDR: `127.0.0.1:${http}`,
+          PGPULSE_GRPC_ADDR: `127.0.0.1:${grpc}`,
+          PGPULSE_LOG_LEVEL: 'warn',
+        },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      }
+    );
     const base = `http://127.0.0.1:${http}`;
     await waitHttp(`${base}/healthz`, 60_000);
     prober = startProber(base);
@@ -317,7 +406,19 @@ async function main(): Promise<void> {
     const other = p.outcomes.filter((o) => o.kind === 'other').length;
     const untold = [...refused, ...panelErr].filter((o) => !o.told).length;
     const statuses = [...new Set([...refused, ...panelErr].map((o) => o.status))].sort().join('/') || '—';
-    return `| ${p.clients} | ${p.load} | ${fmt(p.maxGapS, 1)} s (${p.samplesStored} samples) | ${fmt(pct(p.health, 50), 1)} / ${fmt(pct(p.health, 99), 1)} / ${fmt(Math.max(...p.health), 0)} ms${p.healthFailures ? ` (+${p.healthFailures} failed)` : ''} | ${p.outcomes.length} | ${ok.length} | ${fmt(pct(ok.map((o) => o.ms), 50), 0)} / ${fmt(pct(ok.map((o) => o.ms), 99), 0)} | ${refused.length + panelErr.length} (${statuses}; ${untold} without reason; ${refused.filter((o) => o.retryAfter).length} with Retry-After) | ${resets} | ${timeouts + other} | ${describeHeavy(p.heavy)} |`;
+    return `| ${p.clients} | ${p.load} | ${fmt(p.maxGapS, 1)} s (${p.samplesStored} samples) | ${fmt(pct(p.health, 50), 1)} / ${fmt(pct(p.health, 99), 1)} / ${fmt(Math.max(...p.health), 0)} ms${p.healthFailures ? ` (+${p.healthFailures} failed)` : ''} | ${p.outcomes.length} | ${ok.length} | ${fmt(
+      pct(
+        ok.map((o) => o.ms),
+        50
+      ),
+      0
+    )} / ${fmt(
+      pct(
+        ok.map((o) => o.ms),
+        99
+      ),
+      0
+    )} | ${refused.length + panelErr.length} (${statuses}; ${untold} without reason; ${refused.filter((o) => o.retryAfter).length} with Retry-After) | ${resets} | ${timeouts + other} | ${describeHeavy(p.heavy)} |`;
   });
   const body = `
 # Query load vs sampling and liveness (${LABEL})

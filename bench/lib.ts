@@ -80,7 +80,10 @@ export function invocation(): string {
     .map(([k, v]) => `${k}=${v} `)
     .join('');
   const via = process.env.npm_lifecycle_event ? `    # run by \`npm run ${process.env.npm_lifecycle_event}\`` : '';
-  return `${env}node --import tsx ${process.argv.slice(1).map((a) => a.replace(ROOT + '/', '')).join(' ')}${via}`;
+  return `${env}node --import tsx ${process.argv
+    .slice(1)
+    .map((a) => a.replace(ROOT + '/', ''))
+    .join(' ')}${via}`;
 }
 
 export function writeResult(file: string, body: string): string {
@@ -91,6 +94,9 @@ export function writeResult(file: string, body: string): string {
   } cores, Node ${process.version}, load average ${loadavg()
     .map((x) => x.toFixed(2))
     .join(' ')} at the end (the machine is shared)`;
-  writeFileSync(path, `$ ${invocation()}\n\n<!-- recorded ${new Date().toISOString()} on ${machine} -->\n\n${body.trim()}\n`);
+  writeFileSync(
+    path,
+    `$ ${invocation()}\n\n<!-- recorded ${new Date().toISOString()} on ${machine} -->\n\n${body.trim()}\n`
+  );
   return path;
 }

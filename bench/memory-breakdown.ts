@@ -32,24 +32,65 @@ interface Variant {
 
 const VARIANTS: Variant[] = [
   { name: 'default', env: {}, what: 'as shipped: 1 query worker, all collectors' },
-  { name: 'no query worker', env: { PGPULSE_QUERY_WORKERS: '0' }, what: 'PGPULSE_QUERY_WORKERS=0: queries run on the main thread (no worker V8 isolate, no second SQLite connection)' },
-  { name: 'parser Liftoff only', env: {}, node: ['--liftoff-only'], what: 'node --liftoff-only: V8 never optimises the parser\'s WebAssembly with TurboFan (compiling its huge grammar function is what balloons)' },
-  { name: 'smaller V8 young generation', env: { NODE_OPTIONS: '--max-semi-space-size=2' }, what: 'NODE_OPTIONS=--max-semi-space-size=2 (MB): the young generation the allocation-heavy cycle churns through' },
-  { name: 'both', env: { NODE_OPTIONS: '--max-semi-space-size=2' }, node: ['--liftoff-only'], what: 'node --liftoff-only --max-semi-space-size=2' },
+  {
+    name: 'no query worker',
+    env: { PGPULSE_QUERY_WORKERS: '0' },
+    what: 'PGPULSE_QUERY_WORKERS=0: queries run on the main thread (no worker V8 isolate, no second SQLite connection)',
+  },
+  {
+    name: 'parser Liftoff only',
+    env: {},
+    node: ['--liftoff-only'],
+    what: "node --liftoff-only: V8 never optimises the parser's WebAssembly with TurboFan (compiling its huge grammar function is what balloons)",
+  },
+  {
+    name: 'smaller V8 young generation',
+    env: { NODE_OPTIONS: '--max-semi-space-size=2' },
+    what: 'NODE_OPTIONS=--max-semi-space-size=2 (MB): the young generation the allocation-heavy cycle churns through',
+  },
+  {
+    name: 'both',
+    env: { NODE_OPTIONS: '--max-semi-space-size=2' },
+    node: ['--liftoff-only'],
+    what: 'node --liftoff-only --max-semi-space-size=2',
+  },
   // the advisor parses every statement text: with its first look 10 s after start (not 60 s) the
   // parser's cost is inside the measured window
-  { name: 'advisor every 10 s', env: { PGPULSE_ADVISE_INTERVAL: '10s' }, what: 'PGPULSE_ADVISE_INTERVAL=10s: the advisor parses all 5,000 texts every 10 s (default 5 min)' },
-  { name: 'advisor every 10 s + Liftoff only', env: { PGPULSE_ADVISE_INTERVAL: '10s' }, node: ['--liftoff-only'], what: 'the same with node --liftoff-only' },
+  {
+    name: 'advisor every 10 s',
+    env: { PGPULSE_ADVISE_INTERVAL: '10s' },
+    what: 'PGPULSE_ADVISE_INTERVAL=10s: the advisor parses all 5,000 texts every 10 s (default 5 min)',
+  },
+  {
+    name: 'advisor every 10 s + Liftoff only',
+    env: { PGPULSE_ADVISE_INTERVAL: '10s' },
+    node: ['--liftoff-only'],
+    what: 'the same with node --liftoff-only',
+  },
   {
     name: 'advisor every 10 s + both',
     env: { PGPULSE_ADVISE_INTERVAL: '10s', NODE_OPTIONS: '--max-semi-space-size=2' },
     node: ['--liftoff-only'],
     what: 'the same with node --liftoff-only --max-semi-space-size=2',
   },
-  { name: 'semi-space 8 MB', env: { NODE_OPTIONS: '--max-semi-space-size=8' }, what: 'NODE_OPTIONS=--max-semi-space-size=8' },
+  {
+    name: 'semi-space 8 MB',
+    env: { NODE_OPTIONS: '--max-semi-space-size=8' },
+    what: 'NODE_OPTIONS=--max-semi-space-size=8',
+  },
   // what the Docker image runs (Dockerfile CMD)
-  { name: 'image flags', env: {}, node: ['--liftoff-only', '--max-semi-space-size=8'], what: 'node --liftoff-only --max-semi-space-size=8 (the Docker image)' },
-  { name: 'advisor every 10 s + image flags', env: { PGPULSE_ADVISE_INTERVAL: '10s' }, node: ['--liftoff-only', '--max-semi-space-size=8'], what: 'the same with the advisor every 10 s' },
+  {
+    name: 'image flags',
+    env: {},
+    node: ['--liftoff-only', '--max-semi-space-size=8'],
+    what: 'node --liftoff-only --max-semi-space-size=8 (the Docker image)',
+  },
+  {
+    name: 'advisor every 10 s + image flags',
+    env: { PGPULSE_ADVISE_INTERVAL: '10s' },
+    node: ['--liftoff-only', '--max-semi-space-size=8'],
+    what: 'the same with the advisor every 10 s',
+  },
 ];
 
 interface Memory {
@@ -78,7 +119,12 @@ async function metrics(port: number): Promise<Map<string, number>> {
 async function memory(pid: number, port: number): Promise<Memory> {
   const m = await metrics(port);
   const mb = (k: string) => (m.get(k) ?? NaN) / 1048576;
-  return { ...rss(pid), heapUsedMb: mb('pgpulse_nodejs_heap_size_used_bytes'), heapTotalMb: mb('pgpulse_nodejs_heap_size_total_bytes'), externalMb: mb('pgpulse_nodejs_external_memory_bytes') };
+  return {
+    ...rss(pid),
+    heapUsedMb: mb('pgpulse_nodejs_heap_size_used_bytes'),
+    heapTotalMb: mb('pgpulse_nodejs_heap_size_total_bytes'),
+    externalMb: mb('pgpulse_nodejs_external_memory_bytes'),
+  };
 }
 
 async function cycles(port: number): Promise<{ n: number; seconds: number }> {
@@ -95,25 +141,37 @@ async function cycles(port: number): Promise<{ n: number; seconds: number }> {
   return { n, seconds };
 }
 
-async function runVariant(pg: TestPostgres, buildDir: string, v: Variant): Promise<{ start: Memory; steady: Memory[]; cycleMs: number }> {
+async function runVariant(
+  pg: TestPostgres,
+  buildDir: string,
+  v: Variant
+): Promise<{ start: Memory; steady: Memory[]; cycleMs: number }> {
   const dataDir = mkdtempSync(join(WORK, 'mem-'));
   const httpPort = await freePort();
   const grpcPort = await freePort();
-  const child = spawn(process.execPath, [...(v.node ?? []), '-e', `require(${JSON.stringify(join(buildDir, 'sidecar', 'cli', 'main.js'))}).main(['serve']).then((c) => { process.exitCode = c; })`], {
-    env: {
-      ...process.env,
-      NODE_OPTIONS: '',
-      ...v.env,
-      DATABASE_URL: pg.urlFor('app', 'pgpulse_mon'),
-      PGPULSE_DATA_DIR: dataDir,
-      PGPULSE_TOKEN: TOKEN,
-      PGPULSE_HTTP_ADDR: `127.0.0.1:${httpPort}`,
-      PGPULSE_GRPC_ADDR: `127.0.0.1:${grpcPort}`,
-      PGPULSE_INTERVAL: '5s',
-      PGPULSE_LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      ...(v.node ?? []),
+      '-e',
+      `require(${JSON.stringify(join(buildDir, 'sidecar', 'cli', 'main.js'))}).main(['serve']).then((c) => { process.exitCode = c; })`,
+    ],
+    {
+      env: {
+        ...process.env,
+        NODE_OPTIONS: '',
+        ...v.env,
+        DATABASE_URL: pg.urlFor('app', 'pgpulse_mon'),
+        PGPULSE_DATA_DIR: dataDir,
+        PGPULSE_TOKEN: TOKEN,
+        PGPULSE_HTTP_ADDR: `127.0.0.1:${httpPort}`,
+        PGPULSE_GRPC_ADDR: `127.0.0.1:${grpcPort}`,
+        PGPULSE_INTERVAL: '5s',
+        PGPULSE_LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    }
+  );
   try {
     await waitHttp(`http://127.0.0.1:${httpPort}/healthz`);
     const start = await memory(child.pid!, httpPort);
@@ -136,7 +194,10 @@ async function runVariant(pg: TestPostgres, buildDir: string, v: Variant): Promi
     process.stderr.write(`${v.name}: RSS ${fmt(steady[steady.length - 1].rssMb)} MB\n`);
     return { start, steady, cycleMs: (c.seconds / c.n) * 1000 };
   } finally {
-    const exited = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r));
+    const exited =
+      child.exitCode !== null || child.signalCode !== null
+        ? Promise.resolve()
+        : new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
     const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
     await exited;
@@ -151,8 +212,14 @@ async function main(): Promise<void> {
   // build/ exactly as `npm run build:sidecar` writes it: serve finds the gRPC .proto files from there
   const buildDir = join(ROOT, 'build');
   process.stderr.write('compiling the sidecar into build/ …\n');
-  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.sidecar.json')], { stdio: 'inherit' });
-  const pg = await startPostgres({ settings: { 'pg_stat_statements.max': '10000', shared_buffers: '128MB', max_connections: '100' } });
+  execFileSync(
+    process.execPath,
+    [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.sidecar.json')],
+    { stdio: 'inherit' }
+  );
+  const pg = await startPostgres({
+    settings: { 'pg_stat_statements.max': '10000', shared_buffers: '128MB', max_connections: '100' },
+  });
   try {
     process.stderr.write('creating 500 tables / 2,000 indexes and 5,000 statements …\n');
     const shape = await setup(pg);
@@ -162,7 +229,7 @@ async function main(): Promise<void> {
       const r = await runVariant(pg, buildDir, v);
       const max = (f: (m: Memory) => number) => Math.max(...r.steady.map(f));
       rows.push(
-        `| ${v.name} | ${fmt(r.start.rssMb)} | ${fmt(r.start.externalMb)} | ${fmt(max((m) => m.rssMb))} | ${fmt(max((m) => m.peakMb))} | ${fmt(max((m) => m.heapUsedMb))} | ${fmt(max((m) => m.heapTotalMb))} | ${fmt(max((m) => m.externalMb))} | ${fmt(r.cycleMs, 0)} | ${v.what} |`,
+        `| ${v.name} | ${fmt(r.start.rssMb)} | ${fmt(r.start.externalMb)} | ${fmt(max((m) => m.rssMb))} | ${fmt(max((m) => m.peakMb))} | ${fmt(max((m) => m.heapUsedMb))} | ${fmt(max((m) => m.heapTotalMb))} | ${fmt(max((m) => m.externalMb))} | ${fmt(r.cycleMs, 0)} | ${v.what} |`
       );
     }
     const load = execFileSync('cat', ['/proc/loadavg']).toString().split(' ').slice(0, 3).join(' ');

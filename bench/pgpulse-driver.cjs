@@ -14,7 +14,11 @@ async function main() {
   const [buildDir, dataDir] = process.argv.slice(2);
   const { startSidecar } = require(join(buildDir, 'sidecar', 'app.js'));
   const { loadConfig } = require(join(buildDir, 'sidecar', 'config.js'));
-  const config = loadConfig({ DATABASE_URL: process.env.DATABASE_URL, PGPULSE_DATA_DIR: dataDir, PGPULSE_LOG_LEVEL: 'warn' });
+  const config = loadConfig({
+    DATABASE_URL: process.env.DATABASE_URL,
+    PGPULSE_DATA_DIR: dataDir,
+    PGPULSE_LOG_LEVEL: 'warn',
+  });
   const sc = await startSidecar({ config, http: false, grpc: false, sampling: false });
   const store = sc.store;
   const sampler = [...sc.samplers.values()][0];
@@ -54,7 +58,17 @@ async function main() {
     const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
     const after = size();
     process.stdout.write(
-      JSON.stringify({ wallMs, points, rows, samples, storeGrowthBytes: after - before, byCollector, reachable: sampler.status.reachable, unavailable: sampler.status.unavailable, memory: process.memoryUsage() }) + '\n',
+      JSON.stringify({
+        wallMs,
+        points,
+        rows,
+        samples,
+        storeGrowthBytes: after - before,
+        byCollector,
+        reachable: sampler.status.reachable,
+        unavailable: sampler.status.unavailable,
+        memory: process.memoryUsage(),
+      }) + '\n'
     );
     before = after;
   }

@@ -21,7 +21,7 @@ async function dbTime(pg: TestPostgres): Promise<{ ms: number; calls: number }> 
     `SELECT coalesce(sum(total_exec_time + total_plan_time), 0)::float8 AS ms, coalesce(sum(calls), 0)::text AS calls
      FROM pg_stat_statements(false) s JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = $1`,
     [ROLE],
-    'app',
+    'app'
   );
   return { ms: r[0].ms, calls: Number(r[0].calls) };
 }
@@ -39,7 +39,7 @@ async function main(): Promise<void> {
          EXECUTE format('INSERT INTO t%s SELECT g, g %% 7, g %% 11, md5(g::text) FROM generate_series(1, 200) g', k);
        END LOOP; END $$`,
       [],
-      'app',
+      'app'
     );
     await pg.query('ANALYZE', [], 'app');
     await pg.query(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${ROLE}`, [], 'app');
@@ -51,15 +51,23 @@ async function main(): Promise<void> {
         await app.query(stmt(k, v), [1, 5]);
       }
     }
-    const entries = Number((await pg.query<{ n: string }>('SELECT count(*)::text AS n FROM pg_stat_statements', [], 'app'))[0].n);
+    const entries = Number(
+      (await pg.query<{ n: string }>('SELECT count(*)::text AS n FROM pg_stat_statements', [], 'app'))[0].n
+    );
     const lines: string[] = [];
     for (const topN of [5, 20]) {
-      const sc = await startTestSidecar({ targets: [{ name: 'default', url: pg.urlFor('app', ROLE, 'pw'), plans: { sampleTopN: topN, sampleInterval: '1h' } }] });
+      const sc = await startTestSidecar({
+        targets: [
+          { name: 'default', url: pg.urlFor('app', ROLE, 'pw'), plans: { sampleTopN: topN, sampleInterval: '1h' } },
+        ],
+      });
       try {
         await sc.sampleNow();
         // the top statements of the range: 20 of them run more often between two samples
         for (let i = 0; i < 30; i++) {
-          for (let k = 0; k < 20; k++) await app.query(stmt(k, 0), [i % 7, 5]);
+          for (let k = 0; k < 20; k++) {
+            await app.query(stmt(k, 0), [i % 7, 5]);
+          }
         }
         await sleep(1100);
         await sc.sampleNow();
@@ -98,7 +106,7 @@ Database time and statements are pg_stat_statements' own numbers for the monitor
 ${lines.join('\n')}
 
 At the default (5 every 15 minutes) that is one round per 900 s.
-`,
+`
     );
     console.log(`wrote ${path}`);
   } finally {

@@ -25,12 +25,23 @@ const STMT_STEP_S = 60;
 const DAYS = Number(process.env.BENCH_DAYS ?? 7);
 const SPAN_S = Math.round(DAYS * 86_400);
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
-const STMT_FIELDS = ['calls', 'total_exec_time', 'rows', 'shared_blks_hit', 'shared_blks_read', 'temp_blks_written', 'total_plan_time'] as const;
+const STMT_FIELDS = [
+  'calls',
+  'total_exec_time',
+  'rows',
+  'shared_blks_hit',
+  'shared_blks_read',
+  'temp_blks_written',
+  'total_plan_time',
+] as const;
 const DB_FIELDS = ['blks_hit', 'blks_read', 'xact_commit', 'xact_rollback'] as const;
 
 /** deterministic pseudo-random integer in [0, 2^32) */
 function hash(a: number, b: number, c = 0): number {
-  let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b + 0x632be5ab, 0xc2b2ae35) ^ Math.imul(c + 0x27d4eb2f, 0x165667b1);
+  let h =
+    Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^
+    Math.imul(b + 0x632be5ab, 0xc2b2ae35) ^
+    Math.imul(c + 0x27d4eb2f, 0x165667b1);
   h ^= h >>> 15;
   h = Math.imul(h, 0x2c1b3c6d);
   h ^= h >>> 12;
@@ -58,7 +69,12 @@ function stmtIncrement(q: number, i: number): Record<(typeof STMT_FIELDS)[number
 
 function dbIncrement(d: number, i: number): Record<(typeof DB_FIELDS)[number], number> {
   const h = hash(1000 + d, i);
-  return { blks_hit: 5000 + (h % 5000), blks_read: 20 + (hash(1000 + d, i, 1) % 200), xact_commit: 100 + (h % 100), xact_rollback: h % 3 };
+  return {
+    blks_hit: 5000 + (h % 5000),
+    blks_read: 20 + (hash(1000 + d, i, 1) % 200),
+    xact_commit: 100 + (h % 100),
+    xact_rollback: h % 3,
+  };
 }
 
 async function writeOpenMetrics(file: string, start: number): Promise<number> {
@@ -83,7 +99,8 @@ async function writeOpenMetrics(file: string, start: number): Promise<number> {
     }
   }
   for (const f of STMT_FIELDS) {
-    const name = f === 'total_exec_time' || f === 'total_plan_time' ? `pg_stat_statements_${f}_ms` : `pg_stat_statements_${f}`;
+    const name =
+      f === 'total_exec_time' || f === 'total_plan_time' ? `pg_stat_statements_${f}_ms` : `pg_stat_statements_${f}`;
     await put(`# TYPE ${name} counter\n`);
     const acc = new Float64Array(STATEMENTS);
     for (let i = 0, t = start; t <= start + SPAN_S; i++, t += STMT_STEP_S) {
@@ -104,12 +121,18 @@ async function writeOpenMetrics(file: string, start: number): Promise<number> {
   return lines;
 }
 
-function writePgpulse(store: import('../src/sidecar/store/store').Store, start: number): { samples: number; points: number } {
+function writePgpulse(
+  store: import('../src/sidecar/store/store').Store,
+  start: number
+): { samples: number; points: number } {
   const epoch = (start - 3600) * 1000;
   let samples = 0;
   let points = 0;
   const dbAcc = DATABASES.map(() => Object.fromEntries(DB_FIELDS.map((f) => [f, 0])) as Record<string, number>);
-  const stAcc = Array.from({ length: STATEMENTS }, () => Object.fromEntries(STMT_FIELDS.map((f) => [f, 0])) as Record<string, number>);
+  const stAcc = Array.from(
+    { length: STATEMENTS },
+    () => Object.fromEntries(STMT_FIELDS.map((f) => [f, 0])) as Record<string, number>
+  );
   for (let i = 0, t = start; t <= start + SPAN_S; i++, t += DB_STEP_S) {
     const rows: SampleRow[] = DATABASES.map((db, d) => {
       const inc = dbIncrement(d, i);
@@ -118,7 +141,15 @@ function writePgpulse(store: import('../src/sidecar/store/store').Store, start: 
       }
       return { key: { datname: db }, values: { ...dbAcc[d], _epoch: epoch } };
     });
-    points += store.writeSample({ target: 'bench', collector: 'database', ts: t * 1000, ok: true, epoch, rows, counters: [...DB_FIELDS] }).points;
+    points += store.writeSample({
+      target: 'bench',
+      collector: 'database',
+      ts: t * 1000,
+      ok: true,
+      epoch,
+      rows,
+      counters: [...DB_FIELDS],
+    }).points;
     samples++;
   }
   for (let i = 0, t = start; t <= start + SPAN_S; i++, t += STMT_STEP_S) {
@@ -130,9 +161,20 @@ function writePgpulse(store: import('../src/sidecar/store/store').Store, start: 
           stAcc[q][f] += inc[f];
         }
       }
-      rows.push({ key: { queryid: String(1_000_000 + q), datname: 'app', username: 'app' }, values: { ...stAcc[q], max_exec_time: null, _epoch: null } });
+      rows.push({
+        key: { queryid: String(1_000_000 + q), datname: 'app', username: 'app' },
+        values: { ...stAcc[q], max_exec_time: null, _epoch: null },
+      });
     }
-    points += store.writeSample({ target: 'bench', collector: 'statements', ts: t * 1000, ok: true, epoch, rows, counters: [...STMT_FIELDS] }).points;
+    points += store.writeSample({
+      target: 'bench',
+      collector: 'statements',
+      ts: t * 1000,
+      ok: true,
+      epoch,
+      rows,
+      counters: [...STMT_FIELDS],
+    }).points;
     samples++;
   }
   return { samples, points };
@@ -181,7 +223,16 @@ async function main(): Promise<void> {
     downsampleAfterMs: 2 * 86_400_000,
     downsampleStepMs: 300_000,
     logLevel: 'warn',
-    targets: [{ name: 'bench', url: 'postgres://bench@127.0.0.1:9/bench', intervalMs: 15_000, statementTimeoutMs: 5000, connectTimeoutMs: 1000, collectors: {} }],
+    targets: [
+      {
+        name: 'bench',
+        url: 'postgres://bench@127.0.0.1:9/bench',
+        intervalMs: 15_000,
+        statementTimeoutMs: 5000,
+        connectTimeoutMs: 1000,
+        collectors: {},
+      },
+    ],
   };
   const sc = await startSidecar({ config, grpc: false, sampling: false });
   let prom: ChildProcess | undefined;
@@ -196,15 +247,23 @@ async function main(): Promise<void> {
     const om = join(dir, 'history.om.txt');
     const o0 = Date.now();
     const omLines = await writeOpenMetrics(om, start);
-    execFileSync('/usr/bin/promtool', ['tsdb', 'create-blocks-from', 'openmetrics', om, join(dir, 'prom', 'data')], { stdio: 'ignore' });
+    execFileSync('/usr/bin/promtool', ['tsdb', 'create-blocks-from', 'openmetrics', om, join(dir, 'prom', 'data')], {
+      stdio: 'ignore',
+    });
     const importS = (Date.now() - o0) / 1000;
     rmSync(om);
     const promPort = await freePort();
     writeFileSync(join(dir, 'prom', 'prometheus.yml'), 'global:\n  scrape_interval: 1m\nscrape_configs: []\n');
     prom = spawn(
       '/usr/bin/prometheus',
-      [`--config.file=${join(dir, 'prom', 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'prom', 'data')}`, '--storage.tsdb.retention.time=30d', `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=warn'],
-      { stdio: ['ignore', 'ignore', 'inherit'] },
+      [
+        `--config.file=${join(dir, 'prom', 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(dir, 'prom', 'data')}`,
+        '--storage.tsdb.retention.time=30d',
+        `--web.listen-address=127.0.0.1:${promPort}`,
+        '--log.level=warn',
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'] }
     );
     await waitHttp(`http://127.0.0.1:${promPort}/-/ready`, 60_000);
     await sleep(1000);
@@ -215,7 +274,9 @@ async function main(): Promise<void> {
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
         body: JSON.stringify({ from: (end - windowS) * 1000, to: end * 1000, ...body }),
       });
-      const j = (await r.json()) as { results: Record<string, { frames: Array<{ data: { values: unknown[][] } }>; error?: string }> };
+      const j = (await r.json()) as {
+        results: Record<string, { frames: Array<{ data: { values: unknown[][] } }>; error?: string }>;
+      };
       const res = j.results.A;
       if (res.error) {
         throw new Error(res.error);
@@ -224,15 +285,25 @@ async function main(): Promise<void> {
     };
     const pq = async (path: string, params: Record<string, string>) => {
       const r = await fetch(`http://127.0.0.1:${promPort}/api/v1/${path}?${new URLSearchParams(params)}`);
-      const j = (await r.json()) as { status: string; error?: string; data: { result: Array<{ metric: Record<string, string>; value?: [number, string]; values?: Array<[number, string]> }> } };
+      const j = (await r.json()) as {
+        status: string;
+        error?: string;
+        data: {
+          result: Array<{ metric: Record<string, string>; value?: [number, string]; values?: Array<[number, string]> }>;
+        };
+      };
       if (j.status !== 'success') {
         throw new Error(`Prometheus: ${j.error}`);
       }
       return j.data.result;
     };
-    const sf = (f: string) => (f === 'total_exec_time' || f === 'total_plan_time' ? `pg_stat_statements_${f}_ms_total` : `pg_stat_statements_${f}_total`);
+    const sf = (f: string) =>
+      f === 'total_exec_time' || f === 'total_plan_time'
+        ? `pg_stat_statements_${f}_ms_total`
+        : `pg_stat_statements_${f}_total`;
     const instant = (q: string) => pq('query', { query: q, time: String(end) });
-    const range = (q: string, windowS = SPAN_S, stepS = 60) => pq('query_range', { query: q, start: String(end - windowS), end: String(end), step: String(stepS) });
+    const range = (q: string, windowS = SPAN_S, stepS = 60) =>
+      pq('query_range', { query: q, start: String(end - windowS), end: String(end), step: String(stepS) });
 
     // 1 h, 24 h and the whole span; a long panel at about 1,000 points (10-minute steps over 7 days)
     const windows = [
@@ -241,7 +312,12 @@ async function main(): Promise<void> {
       ...(SPAN_S > 86_400 ? [{ label: `${DAYS} d`, s: SPAN_S, step: 600 }] : []),
     ].filter((w) => w.s <= SPAN_S);
     const dur = (s: number) => (s % 86_400 === 0 ? `${s / 86_400}d` : s % 3600 === 0 ? `${s / 3600}h` : `${s}s`);
-    const cases: Array<{ name: string; pgpulse: () => Promise<unknown>; prom: () => Promise<unknown>; promWhat: string }> = [];
+    const cases: Array<{
+      name: string;
+      pgpulse: () => Promise<unknown>;
+      prom: () => Promise<unknown>;
+      promWhat: string;
+    }> = [];
     for (const w of windows) {
       const points = Math.round(w.s / w.step);
       // increase() needs two samples in its window: statements are sampled every 60 s
@@ -249,47 +325,74 @@ async function main(): Promise<void> {
       cases.push(
         {
           name: `top_queries, ${w.label} (top 10 of ${STATEMENTS} by total time, 7 columns)`,
-          pgpulse: () => pp({ queries: [{ refId: 'A', metric: 'top_queries', target: 'bench', topN: 10, orderBy: 'total_time' }] }, w.s),
-          prom: () => Promise.all(STMT_FIELDS.map((f) => instant(`sum by (queryid, datname) (increase(${sf(f)}[${dur(w.s)}]))`))),
+          pgpulse: () =>
+            pp(
+              { queries: [{ refId: 'A', metric: 'top_queries', target: 'bench', topN: 10, orderBy: 'total_time' }] },
+              w.s
+            ),
+          prom: () =>
+            Promise.all(STMT_FIELDS.map((f) => instant(`sum by (queryid, datname) (increase(${sf(f)}[${dur(w.s)}]))`))),
           promWhat: `7 instant queries \`sum by (queryid, datname) (increase(<counter>[${dur(w.s)}]))\`, issued concurrently (one per table column, as a Grafana table panel would)`,
         },
         {
           name: `cache_hit_ratio, ${w.label} at ${w.step / 60}-minute steps (${points.toLocaleString('en-US')} points × 4 databases)`,
-          pgpulse: () => pp({ intervalMs: w.step * 1000, queries: [{ refId: 'A', metric: 'cache_hit_ratio', target: 'bench' }] }, w.s),
+          pgpulse: () =>
+            pp(
+              { intervalMs: w.step * 1000, queries: [{ refId: 'A', metric: 'cache_hit_ratio', target: 'bench' }] },
+              w.s
+            ),
           prom: () =>
             range(
               `sum by (datname) (increase(pg_stat_database_blks_hit_total[${dur(w.step)}])) / (sum by (datname) (increase(pg_stat_database_blks_hit_total[${dur(w.step)}])) + sum by (datname) (increase(pg_stat_database_blks_read_total[${dur(w.step)}])))`,
               w.s,
-              w.step,
+              w.step
             ),
           promWhat: `range query, step ${w.step} s: \`sum by (datname)(increase(blks_hit[${dur(w.step)}])) / (… blks_hit + … blks_read)\``,
         },
         {
           name: `statement_latency (all statements), ${w.label} at ${w.step / 60}-minute steps`,
-          pgpulse: () => pp({ intervalMs: w.step * 1000, queries: [{ refId: 'A', metric: 'statement_latency', target: 'bench' }] }, w.s),
-          prom: () => range(`sum(increase(${sf('total_exec_time')}[${stmtWin}])) / sum(increase(${sf('calls')}[${stmtWin}]))`, w.s, w.step),
+          pgpulse: () =>
+            pp(
+              { intervalMs: w.step * 1000, queries: [{ refId: 'A', metric: 'statement_latency', target: 'bench' }] },
+              w.s
+            ),
+          prom: () =>
+            range(
+              `sum(increase(${sf('total_exec_time')}[${stmtWin}])) / sum(increase(${sf('calls')}[${stmtWin}]))`,
+              w.s,
+              w.step
+            ),
           promWhat: `range query, step ${w.step} s: \`sum(increase(total_exec_time[${stmtWin}])) / sum(increase(calls[${stmtWin}]))\``,
-        },
+        }
       );
     }
     const rows: string[] = [];
     for (const c of cases) {
       process.stderr.write(`timing: ${c.name}\n`);
       const t = await timeBoth(c.pgpulse, c.prom);
-      rows.push(`| ${c.name} | ${fmt(median(t.a))} / ${fmt(p95(t.a))} | ${fmt(median(t.b))} / ${fmt(p95(t.b))} | ${ratio(median(t.a), median(t.b))} |`);
+      rows.push(
+        `| ${c.name} | ${fmt(median(t.a))} / ${fmt(p95(t.a))} | ${fmt(median(t.b))} / ${fmt(p95(t.b))} | ${ratio(median(t.a), median(t.b))} |`
+      );
     }
 
     // the two stores hold the same data: check the answers agree
-    const top = await pp({ queries: [{ refId: 'A', metric: 'top_queries', target: 'bench', topN: 10, orderBy: 'total_time' }] });
+    const top = await pp({
+      queries: [{ refId: 'A', metric: 'top_queries', target: 'bench', topN: 10, orderBy: 'total_time' }],
+    });
     const topIds = (top[0].data.values[0] as string[]).map(String);
-    const promTop = (await instant(`topk(10, sum by (queryid, datname) (increase(${sf('total_exec_time')}[${dur(SPAN_S)}])))`)).map((r) => r.metric.queryid);
+    const promTop = (
+      await instant(`topk(10, sum by (queryid, datname) (increase(${sf('total_exec_time')}[${dur(SPAN_S)}])))`)
+    ).map((r) => r.metric.queryid);
     const overlap = topIds.filter((q) => promTop.includes(q)).length;
-    const chr = await pp({ intervalMs: 60_000, queries: [{ refId: 'A', metric: 'cache_hit_ratio', target: 'bench', database: 'app' }] }, 86_400);
+    const chr = await pp(
+      { intervalMs: 60_000, queries: [{ refId: 'A', metric: 'cache_hit_ratio', target: 'bench', database: 'app' }] },
+      86_400
+    );
     const ours = chr[0].data.values[1] as Array<number | null>;
     const oursT = chr[0].data.values[0] as number[];
     const theirs = await range(
       'sum by (datname) (increase(pg_stat_database_blks_hit_total{datname="app"}[1m])) / (sum by (datname) (increase(pg_stat_database_blks_hit_total{datname="app"}[1m])) + sum by (datname) (increase(pg_stat_database_blks_read_total{datname="app"}[1m])))',
-      86_400,
+      86_400
     );
     const oursMean = median(ours.filter((v): v is number => v !== null));
     const theirsMean = median((theirs[0]?.values ?? []).map(([, v]) => Number(v)));
@@ -343,5 +446,5 @@ main().then(
   (e) => {
     process.stderr.write(String((e as Error).stack ?? e) + '\n');
     process.exit(1);
-  },
+  }
 );

@@ -23,13 +23,24 @@ async function main(): Promise<void> {
     downsampleAfterMs: 2 * 86_400_000,
     downsampleStepMs: 300_000,
     logLevel: 'warn',
-    targets: [{ name: 'bench', url: 'postgres://bench@127.0.0.1:9/bench', intervalMs: 15_000, statementTimeoutMs: 5000, connectTimeoutMs: 1000, collectors: {} }],
+    targets: [
+      {
+        name: 'bench',
+        url: 'postgres://bench@127.0.0.1:9/bench',
+        intervalMs: 15_000,
+        statementTimeoutMs: 5000,
+        connectTimeoutMs: 1000,
+        collectors: {},
+      },
+    ],
   };
   const sc = await startSidecar({ config, grpc: false, sampling: false });
   const rows: string[] = [];
   try {
     const last = sc.store.lastSample('bench', 'statements');
-    const first = sc.store.samples('bench', 'statements', 0, 1)[0] ?? sc.store.samples('bench', 'statements', 0, Number.MAX_SAFE_INTEGER)[0];
+    const first =
+      sc.store.samples('bench', 'statements', 0, 1)[0] ??
+      sc.store.samples('bench', 'statements', 0, Number.MAX_SAFE_INTEGER)[0];
     if (!last || !first) {
       throw new Error(`no history in ${config.dataDir}: run bench/query-latency.ts first (BENCH_DAYS=7)`);
     }
@@ -52,9 +63,18 @@ async function main(): Promise<void> {
       { label: '7 d', s: 7 * 86_400, step: 600 },
     ].filter((x) => x.s <= spanS)) {
       for (const [name, body] of [
-        [`top_queries, ${w.label} (top 10, 7 columns)`, { queries: [{ refId: 'A', metric: 'top_queries', target: 'bench', topN: 10, orderBy: 'total_time' }] }],
-        [`cache_hit_ratio, ${w.label} at ${w.step / 60}-minute steps`, { intervalMs: w.step * 1000, queries: [{ refId: 'A', metric: 'cache_hit_ratio', target: 'bench' }] }],
-        [`statement_latency, ${w.label} at ${w.step / 60}-minute steps`, { intervalMs: w.step * 1000, queries: [{ refId: 'A', metric: 'statement_latency', target: 'bench' }] }],
+        [
+          `top_queries, ${w.label} (top 10, 7 columns)`,
+          { queries: [{ refId: 'A', metric: 'top_queries', target: 'bench', topN: 10, orderBy: 'total_time' }] },
+        ],
+        [
+          `cache_hit_ratio, ${w.label} at ${w.step / 60}-minute steps`,
+          { intervalMs: w.step * 1000, queries: [{ refId: 'A', metric: 'cache_hit_ratio', target: 'bench' }] },
+        ],
+        [
+          `statement_latency, ${w.label} at ${w.step / 60}-minute steps`,
+          { intervalMs: w.step * 1000, queries: [{ refId: 'A', metric: 'statement_latency', target: 'bench' }] },
+        ],
       ] as const) {
         await pp(body, w.s);
         const t: number[] = [];
@@ -64,7 +84,9 @@ async function main(): Promise<void> {
           t.push(performance.now() - t0);
         }
         t.sort((a, b) => a - b);
-        rows.push(`| ${name} | ${fmt(median(t))} | ${fmt(t[Math.min(t.length - 1, Math.ceil(0.95 * t.length) - 1)])} |`);
+        rows.push(
+          `| ${name} | ${fmt(median(t))} | ${fmt(t[Math.min(t.length - 1, Math.ceil(0.95 * t.length) - 1)])} |`
+        );
       }
     }
     const path = writeResult(
@@ -78,7 +100,7 @@ History: ${config.dataDir} (as bench/query-latency.ts writes it: 4 databases eve
 | query | median | p95 |
 |---|---:|---:|
 ${rows.join('\n')}
-`,
+`
     );
     process.stderr.write(`wrote ${path}\n`);
   } finally {
@@ -91,5 +113,5 @@ main().then(
   (e) => {
     process.stderr.write(String((e as Error).stack ?? e) + '\n');
     process.exit(1);
-  },
+  }
 );

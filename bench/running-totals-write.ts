@@ -10,7 +10,15 @@ import { join } from 'node:path';
 import { Store } from '../src/sidecar/store/store';
 import { fmt, median, ratio, writeResult } from './lib';
 
-const FIELDS = ['calls', 'total_exec_time', 'rows', 'shared_blks_hit', 'shared_blks_read', 'temp_blks_written', 'total_plan_time'];
+const FIELDS = [
+  'calls',
+  'total_exec_time',
+  'rows',
+  'shared_blks_hit',
+  'shared_blks_read',
+  'temp_blks_written',
+  'total_plan_time',
+];
 const STATEMENTS = 500;
 const CYCLES = Number(process.env.BENCH_CYCLES ?? 240);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
@@ -19,7 +27,10 @@ const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 function write(counters: boolean): { perCycle: number; bytes: number } {
   const dir = mkdtempSync(join(tmpdir(), 'pgpulse-rtw-'));
   const store = Store.open(dir);
-  const acc = Array.from({ length: STATEMENTS }, () => Object.fromEntries(FIELDS.map((f) => [f, 0])) as Record<string, number>);
+  const acc = Array.from(
+    { length: STATEMENTS },
+    () => Object.fromEntries(FIELDS.map((f) => [f, 0])) as Record<string, number>
+  );
   const times: number[] = [];
   try {
     for (let i = 0; i < CYCLES; i++) {
@@ -29,10 +40,21 @@ function write(counters: boolean): { perCycle: number; bytes: number } {
             a[f] += 1 + ((q + i) % 5);
           }
         }
-        return { key: { queryid: String(q), datname: 'app', username: 'app' }, values: { ...a, max_exec_time: null, _epoch: null } };
+        return {
+          key: { queryid: String(q), datname: 'app', username: 'app' },
+          values: { ...a, max_exec_time: null, _epoch: null },
+        };
       });
       const t0 = performance.now();
-      store.writeSample({ target: 'b', collector: 'statements', ts: 1e12 + i * 60_000, ok: true, epoch: 1, rows, counters: counters ? FIELDS : undefined });
+      store.writeSample({
+        target: 'b',
+        collector: 'statements',
+        ts: 1e12 + i * 60_000,
+        ok: true,
+        epoch: 1,
+        rows,
+        counters: counters ? FIELDS : undefined,
+      });
       times.push(performance.now() - t0);
     }
     store.db.pragma('wal_checkpoint(TRUNCATE)');
@@ -63,6 +85,6 @@ interleaved, ${REPEATS} repeats; median ms per cycle (median over the repeats).
 |---|---:|---:|---:|
 | ms per cycle (median) | ${fmt(m(without), 2)} | ${fmt(m(withTotals), 2)} | ${ratio(m(withTotals), m(without))} |
 | file size after checkpoint | ${fmt(without[0].bytes / 1048576, 2)} MB | ${fmt(withTotals[0].bytes / 1048576, 2)} MB | ${ratio(withTotals[0].bytes, without[0].bytes)} |
-`,
+`
 );
 process.stderr.write(`wrote ${path}\n`);

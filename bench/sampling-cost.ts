@@ -34,7 +34,7 @@ async function snap(pg: TestPostgres, role: string): Promise<Snap> {
     `SELECT coalesce(sum(total_exec_time + total_plan_time), 0)::float8 AS ms, coalesce(sum(calls), 0)::text AS calls
      FROM pg_stat_statements(false) s JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = $1`,
     [role],
-    'app',
+    'app'
   );
   return { ms: r[0].ms, calls: Number(r[0].calls) };
 }
@@ -85,7 +85,11 @@ async function runPgpulse(pg: TestPostgres, buildDir: string): Promise<PgpulseCy
   });
   const next = lines(child);
   const ready = JSON.parse(await next());
-  startMemory = { ...rss(child.pid!), heapMb: ready.memory.heapUsed / 1048576, externalMb: ready.memory.external / 1048576 };
+  startMemory = {
+    ...rss(child.pid!),
+    heapMb: ready.memory.heapUsed / 1048576,
+    externalMb: ready.memory.external / 1048576,
+  };
   const out: PgpulseCycle[] = [];
   try {
     for (let i = 0; i < CYCLES; i++) {
@@ -98,8 +102,21 @@ async function runPgpulse(pg: TestPostgres, buildDir: string): Promise<PgpulseCy
       }
       const s1 = await snap(pg, 'pgpulse_mon');
       const m = rss(child.pid!);
-      out.push({ byCollector: r.byCollector, heapMb: r.memory.heapUsed / 1048576, externalMb: r.memory.external / 1048576, wallMs: r.wallMs, points: r.points, rows: r.rows, storeGrowthBytes: r.storeGrowthBytes, dbMs: s1.ms - s0.ms, dbCalls: s1.calls - s0.calls, ...m });
-      process.stderr.write(`pgpulse cycle ${i + 1}/${CYCLES}: ${r.wallMs.toFixed(0)} ms, ${r.rows} rows, ${r.points} points\n`);
+      out.push({
+        byCollector: r.byCollector,
+        heapMb: r.memory.heapUsed / 1048576,
+        externalMb: r.memory.external / 1048576,
+        wallMs: r.wallMs,
+        points: r.points,
+        rows: r.rows,
+        storeGrowthBytes: r.storeGrowthBytes,
+        dbMs: s1.ms - s0.ms,
+        dbCalls: s1.calls - s0.calls,
+        ...m,
+      });
+      process.stderr.write(
+        `pgpulse cycle ${i + 1}/${CYCLES}: ${r.wallMs.toFixed(0)} ms, ${r.rows} rows, ${r.points} points\n`
+      );
       await sleep(1000);
     }
     // the same sidecar goes on at its normal cadence, back to back: what one target interval costs
@@ -114,13 +131,19 @@ async function runPgpulse(pg: TestPostgres, buildDir: string): Promise<PgpulseCy
       }
     }
     const t1 = await snap(pg, 'pgpulse_mon');
-    cadence = { ticks: TICKS, dbMsPerTick: (t1.ms - t0.ms) / Math.max(1, TICKS), callsPerTick: (t1.calls - t0.calls) / Math.max(1, TICKS) };
-    process.stderr.write(`pgpulse at its normal cadence: ${cadence.dbMsPerTick.toFixed(1)} ms database time per interval over ${TICKS} intervals\n`);
+    cadence = {
+      ticks: TICKS,
+      dbMsPerTick: (t1.ms - t0.ms) / Math.max(1, TICKS),
+      callsPerTick: (t1.calls - t0.calls) / Math.max(1, TICKS),
+    };
+    process.stderr.write(
+      `pgpulse at its normal cadence: ${cadence.dbMsPerTick.toFixed(1)} ms database time per interval over ${TICKS} intervals\n`
+    );
     ownTop = await pg.query<{ q: string; ms: number; calls: string }>(
       `SELECT regexp_replace(left(s.query, 90), '\\s+', ' ', 'g') AS q, s.total_exec_time::float8 AS ms, s.calls::text AS calls
        FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = 'pgpulse_mon' ORDER BY s.total_exec_time DESC LIMIT 6`,
       [],
-      'app',
+      'app'
     );
   } finally {
     child.stdin!.write('quit\n');
@@ -142,9 +165,17 @@ interface ExporterRun {
   promRss: { rssMb: number; peakMb: number };
 }
 
-async function promQuery(port: number, q: string, time: number): Promise<Array<{ values?: Array<[number, string]>; value?: [number, string] }>> {
+async function promQuery(
+  port: number,
+  q: string,
+  time: number
+): Promise<Array<{ values?: Array<[number, string]>; value?: [number, string] }>> {
   const r = await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent(q)}&time=${time / 1000}`);
-  const j = (await r.json()) as { status: string; data: { result: Array<{ values?: Array<[number, string]>; value?: [number, string] }> }; error?: string };
+  const j = (await r.json()) as {
+    status: string;
+    data: { result: Array<{ values?: Array<[number, string]>; value?: [number, string] }> };
+    error?: string;
+  };
   if (j.status !== 'success') {
     throw new Error(`Prometheus query ${q}: ${j.error}`);
   }
@@ -160,19 +191,35 @@ async function runExporter(pg: TestPostgres): Promise<ExporterRun> {
   const cfg = join(promDir, 'prometheus.yml');
   writeFileSync(
     cfg,
-    `global:\n  scrape_interval: ${SCRAPE_S}s\n  scrape_timeout: ${SCRAPE_S}s\nscrape_configs:\n  - job_name: postgres_exporter\n    static_configs:\n      - targets: ['127.0.0.1:${exporterPort}']\n`,
+    `global:\n  scrape_interval: ${SCRAPE_S}s\n  scrape_timeout: ${SCRAPE_S}s\nscrape_configs:\n  - job_name: postgres_exporter\n    static_configs:\n      - targets: ['127.0.0.1:${exporterPort}']\n`
   );
   const exporter = spawn(
     '/usr/bin/prometheus-postgres-exporter',
-    [`--web.listen-address=127.0.0.1:${exporterPort}`, `--extend.query-path=${join(ROOT, 'bench', 'postgres-exporter-queries.yaml')}`, '--log.level=warn'],
-    { env: { ...process.env, DATA_SOURCE_NAME: `postgresql://exporter_mon@127.0.0.1:${pg.port}/app?sslmode=disable` }, stdio: ['ignore', 'ignore', 'inherit'] },
+    [
+      `--web.listen-address=127.0.0.1:${exporterPort}`,
+      `--extend.query-path=${join(ROOT, 'bench', 'postgres-exporter-queries.yaml')}`,
+      '--log.level=warn',
+    ],
+    {
+      env: { ...process.env, DATA_SOURCE_NAME: `postgresql://exporter_mon@127.0.0.1:${pg.port}/app?sslmode=disable` },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    }
   );
   let prom: ChildProcess | undefined;
   try {
     await waitHttp(`http://127.0.0.1:${exporterPort}/`); // the landing page: no database query
-    prom = spawn('/usr/bin/prometheus', [`--config.file=${cfg}`, `--storage.tsdb.path=${join(promDir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=warn'], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    prom = spawn(
+      '/usr/bin/prometheus',
+      [
+        `--config.file=${cfg}`,
+        `--storage.tsdb.path=${join(promDir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${promPort}`,
+        '--log.level=warn',
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      }
+    );
     await waitHttp(`http://127.0.0.1:${promPort}/-/ready`);
     const deadline = Date.now() + 60_000;
     while ((await promQuery(promPort, 'scrape_samples_scraped{job="postgres_exporter"}', Date.now())).length === 0) {
@@ -224,8 +271,20 @@ async function main(): Promise<void> {
   mkdirSync(WORK, { recursive: true });
   const buildDir = join(WORK, 'build');
   process.stderr.write('compiling the sidecar into bench/.work/build …\n');
-  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.sidecar.json'), '--outDir', buildDir], { stdio: 'inherit' });
-  const pg = await startPostgres({ settings: { 'pg_stat_statements.max': '10000', shared_buffers: '128MB', max_connections: '100' } });
+  execFileSync(
+    process.execPath,
+    [
+      join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
+      '-p',
+      join(ROOT, 'tsconfig.sidecar.json'),
+      '--outDir',
+      buildDir,
+    ],
+    { stdio: 'inherit' }
+  );
+  const pg = await startPostgres({
+    settings: { 'pg_stat_statements.max': '10000', shared_buffers: '128MB', max_connections: '100' },
+  });
   try {
     process.stderr.write('creating 500 tables / 2,000 indexes and 5,000 statements …\n');
     const shape = await setup(pg);

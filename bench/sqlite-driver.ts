@@ -20,7 +20,15 @@ import { WORK, fmt, median, ratio, writeResult } from './lib';
 
 const STATEMENTS = Number(process.env.BENCH_STATEMENTS ?? 500);
 const RUNS = Number(process.env.BENCH_RUNS ?? 9);
-const FIELDS = ['calls', 'total_exec_time', 'rows', 'shared_blks_hit', 'shared_blks_read', 'temp_blks_written', 'total_plan_time'];
+const FIELDS = [
+  'calls',
+  'total_exec_time',
+  'rows',
+  'shared_blks_hit',
+  'shared_blks_read',
+  'temp_blks_written',
+  'total_plan_time',
+];
 const SAMPLES = 1440;
 const KEYFRAME_EVERY = 120;
 
@@ -103,11 +111,15 @@ function writer(d: Driver): { cycle: (i: number) => void; res: WriteResult } {
   const ids: number[][] = [];
   d.tx(() => {
     for (let q = 0; q < STATEMENTS; q++) {
-      ids.push(FIELDS.map((f) => Number(insertSeries.run('statements', JSON.stringify([['queryid', String(q)]]), f).lastInsertRowid)));
+      ids.push(
+        FIELDS.map((f) =>
+          Number(insertSeries.run('statements', JSON.stringify([['queryid', String(q)]]), f).lastInsertRowid)
+        )
+      );
     }
   });
   const insertSample = d.prepare(
-    'INSERT INTO sample (target_id, collector, ts, ok, epoch, keyframe, duration_ms, rows, error) VALUES (1, ?, ?, 1, 1, ?, 5, ?, NULL)',
+    'INSERT INTO sample (target_id, collector, ts, ok, epoch, keyframe, duration_ms, rows, error) VALUES (1, ?, ?, 1, 1, ?, 5, ?, NULL)'
   );
   const insertPoint = d.prepare('INSERT OR REPLACE INTO point (series_id, sample_id, value) VALUES (?, ?, ?)');
   const values = ids.map((row) => row.map(() => 0));
@@ -116,7 +128,9 @@ function writer(d: Driver): { cycle: (i: number) => void; res: WriteResult } {
     const keyframe = i % KEYFRAME_EVERY === 0;
     const c0 = performance.now();
     d.tx(() => {
-      const sampleId = Number(insertSample.run('statements', 1_700_000_000_000 + i * 60_000, keyframe ? 1 : 0, STATEMENTS).lastInsertRowid);
+      const sampleId = Number(
+        insertSample.run('statements', 1_700_000_000_000 + i * 60_000, keyframe ? 1 : 0, STATEMENTS).lastInsertRowid
+      );
       for (let q = 0; q < STATEMENTS; q++) {
         const moved = hash(q, i) % 10 === 0;
         for (let f = 0; f < FIELDS.length; f++) {
@@ -141,17 +155,35 @@ function writer(d: Driver): { cycle: (i: number) => void; res: WriteResult } {
 function read(d: Driver, mode: 'iterate' | 'all'): { ms: number; points: number } {
   const t0 = performance.now();
   const ph = FIELDS.map(() => '?').join(',');
-  const samples = d.prepare('SELECT id, ts, ok, epoch FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? ORDER BY ts, id').all(1, 'statements', 0, Number.MAX_SAFE_INTEGER) as Array<{ id: number }>;
+  const samples = d
+    .prepare(
+      'SELECT id, ts, ok, epoch FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? ORDER BY ts, id'
+    )
+    .all(1, 'statements', 0, Number.MAX_SAFE_INTEGER) as Array<{ id: number }>;
   const last = samples[samples.length - 1].id;
-  const series = d.prepare(`SELECT id, labels, field FROM series WHERE target_id = ? AND collector = ? AND field IN (${ph})`).all(1, 'statements', ...FIELDS) as Array<{ id: number; labels: string }>;
-  const byId = new Map(series.map((s) => [s.id, { parsed: Object.fromEntries(JSON.parse(s.labels) as Array<[string, string]>), points: [] as Array<[number, number | null]> }]));
+  const series = d
+    .prepare(`SELECT id, labels, field FROM series WHERE target_id = ? AND collector = ? AND field IN (${ph})`)
+    .all(1, 'statements', ...FIELDS) as Array<{ id: number; labels: string }>;
+  const byId = new Map(
+    series.map((s) => [
+      s.id,
+      {
+        parsed: Object.fromEntries(JSON.parse(s.labels) as Array<[string, string]>),
+        points: [] as Array<[number, number | null]>,
+      },
+    ])
+  );
   const stmt = d.prepare(
     `SELECT p.series_id AS s, p.sample_id AS k, p.value AS v FROM series s JOIN point p ON p.series_id = s.id AND p.sample_id BETWEEN ? AND ?
-     WHERE s.target_id = ? AND s.collector = ? AND s.field IN (${ph})`,
+     WHERE s.target_id = ? AND s.collector = ? AND s.field IN (${ph})`
   );
   let points = 0;
   const args = [0, last, 1, 'statements', ...FIELDS];
-  const rows = (mode === 'iterate' ? stmt.iterate(...args) : stmt.all(...args)) as Iterable<{ s: number; k: number; v: number | null }>;
+  const rows = (mode === 'iterate' ? stmt.iterate(...args) : stmt.all(...args)) as Iterable<{
+    s: number;
+    k: number;
+    v: number | null;
+  }>;
   for (const r of rows) {
     byId.get(r.s)?.points.push([r.k, r.v]);
     points++;
@@ -169,7 +201,9 @@ function main(): void {
     // cycles in lockstep, alternating which driver goes first, so both see the same machine load
     const writers = drivers.map(writer);
     for (let i = 0; i < SAMPLES; i++) {
-      for (let k = 0; k < writers.length; k++) writers[(i + k) % writers.length].cycle(i);
+      for (let k = 0; k < writers.length; k++) {
+        writers[(i + k) % writers.length].cycle(i);
+      }
     }
     const writes = writers.map((w, k) => {
       drivers[k].exec('PRAGMA wal_checkpoint(TRUNCATE)');
@@ -214,7 +248,9 @@ ${row('file size after checkpoint', writes[b].bytes / 1e6, writes[n].bytes / 1e6
     const path = writeResult('sqlite-driver.md', body);
     process.stdout.write(`${body}\nwritten to ${path}\n`);
   } finally {
-    for (const d of drivers) d.close();
+    for (const d of drivers) {
+      d.close();
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 }

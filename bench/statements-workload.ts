@@ -26,7 +26,7 @@ export async function setup(pg: TestPostgres): Promise<{ entries: number; indexe
        EXECUTE format('INSERT INTO t%s SELECT g, g %% 7, g %% 11, md5(g::text) FROM generate_series(1, 20) g', k);
      END LOOP; END $$`,
     [],
-    'app',
+    'app'
   );
   await pg.query('ANALYZE', [], 'app');
   const c = new Client({ connectionString: pg.urlFor('app') });
@@ -37,7 +37,11 @@ export async function setup(pg: TestPostgres): Promise<{ entries: number; indexe
     }
   }
   await c.end();
-  const [{ n }] = await pg.query<{ n: string }>("SELECT count(*)::text AS n FROM pg_stat_statements(false) WHERE query IS NULL OR true", [], 'app');
+  const [{ n }] = await pg.query<{ n: string }>(
+    'SELECT count(*)::text AS n FROM pg_stat_statements(false) WHERE query IS NULL OR true',
+    [],
+    'app'
+  );
   const [{ i }] = await pg.query<{ i: string }>('SELECT count(*)::text AS i FROM pg_stat_user_indexes', [], 'app');
   return { entries: Number(n), indexes: Number(i) };
 }
@@ -53,4 +57,3 @@ export async function churn(pg: TestPostgres, seed: number): Promise<void> {
   }
   await c.end();
 }
-

@@ -28,7 +28,8 @@ const N = Number(process.env.BENCH_ROWS ?? 20_000);
 const QUERIES = Number(process.env.BENCH_QUERIES ?? 1000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
 const f1 = (x: number) => x.toFixed(1);
 
 async function main(): Promise<void> {
@@ -37,7 +38,12 @@ async function main(): Promise<void> {
   const vecs = clustered(N, 128, 50);
   await pg.db.exec('CREATE TABLE items (id int PRIMARY KEY, category int, embedding vector(128))');
   for (let s = 0; s < N; s += 1000) {
-    await pg.db.exec(`INSERT INTO items VALUES ${vecs.slice(s, s + 1000).map((v, i) => `(${s + i + 1}, ${(s + i) % 10}, '${toSql(v)}')`).join(',')}`);
+    await pg.db.exec(
+      `INSERT INTO items VALUES ${vecs
+        .slice(s, s + 1000)
+        .map((v, i) => `(${s + i + 1}, ${(s + i) % 10}, '${toSql(v)}')`)
+        .join(',')}`
+    );
   }
   const tb = performance.now();
   await pg.db.exec('CREATE INDEX items_hnsw ON items USING hnsw (embedding vector_l2_ops)');
@@ -78,11 +84,17 @@ async function main(): Promise<void> {
 
   // passive side
   const texts = Array.from({ length: 1000 }, (_, i) =>
-    i % 3 === 0 ? `SELECT id FROM t${i} WHERE c = $1 ORDER BY embedding <-> $2 LIMIT $3` : i % 3 === 1 ? `SELECT * FROM t${i} WHERE id = $1` : `UPDATE t${i} SET x = $1 WHERE id = $2`,
+    i % 3 === 0
+      ? `SELECT id FROM t${i} WHERE c = $1 ORDER BY embedding <-> $2 LIMIT $3`
+      : i % 3 === 1
+        ? `SELECT * FROM t${i} WHERE id = $1`
+        : `UPDATE t${i} SET x = $1 WHERE id = $2`
   );
   const c0 = performance.now();
   let vq = 0;
-  for (const t of texts) vq += classifyStatement(t) ? 1 : 0;
+  for (const t of texts) {
+    vq += classifyStatement(t) ? 1 : 0;
+  }
   const classifyMs = performance.now() - c0;
   const d0 = performance.now();
   await discover(c as never, '0.8.0', accessMethodOf);
@@ -94,7 +106,9 @@ async function main(): Promise<void> {
     const durs = runs.map((r) => r.durationMs).sort((a, b) => a - b);
     const med = durs[Math.floor(durs.length / 2)];
     const p = runs[runs.length - 1].probes[0];
-    const settings = p ? p.settings.map((s) => `${s.setting}: ${s.recall === null ? 'n/a' : s.recall.recall.toFixed(3)}`).join(', ') : '—';
+    const settings = p
+      ? p.settings.map((s) => `${s.setting}: ${s.recall === null ? 'n/a' : s.recall.recall.toFixed(3)}`).join(', ')
+      : '—';
     const exact = p?.exactMs ?? null;
     return `| ${name} | ${f1(med)} | ${exact === null ? 'n/a' : f1(exact)} | ${f1(Math.max(...durs))} | ${runs[0].budgetMs} | ${runs[0].statements} | ${runs.map((r) => r.status).filter((s) => s !== 'ok').length}/${runs.length} | ${f1((100 * med) / workloadMs)} % | ${f1((100 * med) / 300_000)} % | ${settings} |`;
   };

@@ -34,7 +34,9 @@ const N = Number(process.env.BENCH_N ?? 20_000);
 const N_HD = Number(process.env.BENCH_N_HD ?? 4000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
 /** BENCH_DATASETS=clustered,uniform runs a subset (results go to a file named after it) */
-const ONLY = process.env.BENCH_DATASETS?.split(',').map((s) => s.trim()).filter(Boolean);
+const ONLY = process.env.BENCH_DATASETS?.split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 const SWEEP = [10, 20, 40, 80, 160, 320];
 const K = 10;
 const TARGET = 0.95;
@@ -60,9 +62,33 @@ function datasets(): Dataset[] {
   const u = uniform(N + 300, 64, 7);
   const h = clustered(N_HD + 300, 768, 30, 5, 0.05);
   const all: Dataset[] = [
-    { name: 'clustered', dims: 128, table: c.slice(0, N), heldOut: c.slice(N), index: 'USING hnsw (embedding vector_l2_ops) WITH (m = 8, ef_construction = 32)', key: 'embedding', cast: 'vector' },
-    { name: 'uniform', dims: 64, table: u.slice(0, N), heldOut: u.slice(N), index: 'USING hnsw (embedding vector_l2_ops)', key: 'embedding', cast: 'vector' },
-    { name: 'halfvec-768', dims: 768, table: h.slice(0, N_HD), heldOut: h.slice(N_HD), index: 'USING hnsw ((embedding::halfvec(768)) halfvec_l2_ops)', key: '(embedding::halfvec(768))', cast: 'halfvec(768)' },
+    {
+      name: 'clustered',
+      dims: 128,
+      table: c.slice(0, N),
+      heldOut: c.slice(N),
+      index: 'USING hnsw (embedding vector_l2_ops) WITH (m = 8, ef_construction = 32)',
+      key: 'embedding',
+      cast: 'vector',
+    },
+    {
+      name: 'uniform',
+      dims: 64,
+      table: u.slice(0, N),
+      heldOut: u.slice(N),
+      index: 'USING hnsw (embedding vector_l2_ops)',
+      key: 'embedding',
+      cast: 'vector',
+    },
+    {
+      name: 'halfvec-768',
+      dims: 768,
+      table: h.slice(0, N_HD),
+      heldOut: h.slice(N_HD),
+      index: 'USING hnsw ((embedding::halfvec(768)) halfvec_l2_ops)',
+      key: '(embedding::halfvec(768))',
+      cast: 'halfvec(768)',
+    },
   ];
   return ONLY ? all.filter((d) => ONLY.includes(d.name)) : all;
 }
@@ -71,14 +97,24 @@ const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
 const sd = (a: number[]) => Math.sqrt(a.reduce((x, y) => x + (y - mean(a)) ** 2, 0) / Math.max(1, a.length - 1));
 const f3 = (x: number) => x.toFixed(3);
 
-async function recallOf(c: Client, d: Dataset, queries: Array<{ q: string; self?: number }>): Promise<Map<number, number>> {
+async function recallOf(
+  c: Client,
+  d: Dataset,
+  queries: Array<{ q: string; self?: number }>
+): Promise<Map<number, number>> {
   // exact: sequential scan on the server
   const exact: Array<Set<number>> = [];
   await c.query('BEGIN');
   await c.query('SET LOCAL enable_indexscan = off');
   await c.query('SET LOCAL enable_seqscan = on');
   for (const q of queries) {
-    exact.push(new Set((await c.query(`SELECT id FROM items ORDER BY ${d.key} <-> $1::${d.cast} LIMIT ${K}`, [q.q])).rows.map((r) => r.id as number)));
+    exact.push(
+      new Set(
+        (await c.query(`SELECT id FROM items ORDER BY ${d.key} <-> $1::${d.cast} LIMIT ${K}`, [q.q])).rows.map(
+          (r) => r.id as number
+        )
+      )
+    );
   }
   await c.query('COMMIT');
   const out = new Map<number, number>();
@@ -88,7 +124,9 @@ async function recallOf(c: Client, d: Dataset, queries: Array<{ q: string; self?
     await c.query(`SET LOCAL hnsw.ef_search = ${ef}`);
     let sum = 0;
     for (let i = 0; i < queries.length; i++) {
-      const got = (await c.query(`SELECT id FROM items ORDER BY ${d.key} <-> $1::${d.cast} LIMIT ${K}`, [queries[i].q])).rows.map((r) => r.id as number);
+      const got = (
+        await c.query(`SELECT id FROM items ORDER BY ${d.key} <-> $1::${d.cast} LIMIT ${K}`, [queries[i].q])
+      ).rows.map((r) => r.id as number);
       sum += got.filter((id) => exact[i].has(id)).length / K;
     }
     await c.query('COMMIT');
@@ -107,7 +145,9 @@ async function populationQueries(c: Client, d: Dataset, n: number): Promise<Arra
   for (let i = 0; i < n; i++) {
     const id = 1 + Math.floor(r() * d.table.length);
     const v = d.table[id - 1];
-    const nn = (await c.query(`SELECT id FROM items WHERE id <> $2 ORDER BY ${d.key} <-> $1::${d.cast} LIMIT 1`, [toSql(v), id])).rows[0].id as number;
+    const nn = (
+      await c.query(`SELECT id FROM items WHERE id <> $2 ORDER BY ${d.key} <-> $1::${d.cast} LIMIT 1`, [toSql(v), id])
+    ).rows[0].id as number;
     const dist = Math.sqrt(l2sq(v, d.table[nn - 1]));
     const dir = Array.from(v, () => gauss());
     const norm = Math.sqrt(dir.reduce((a, x) => a + x * x, 0));
@@ -120,7 +160,11 @@ async function populationQueries(c: Client, d: Dataset, n: number): Promise<Arra
 /** the estimator pgpulse had before: 20 stored vectors, physical-order sample, self-match included */
 async function oldEstimate(c: Client, d: Dataset, seed: number): Promise<Map<number, number>> {
   const pct = Math.min(100, (100 * 20 * 4) / d.table.length);
-  const rows = (await c.query(`SELECT (${d.key})::text AS q FROM items TABLESAMPLE ${d.table.length <= 100_000 ? 'BERNOULLI' : 'SYSTEM'} (${pct}) REPEATABLE (${seed}) LIMIT 20`)).rows as Array<{ q: string }>;
+  const rows = (
+    await c.query(
+      `SELECT (${d.key})::text AS q FROM items TABLESAMPLE ${d.table.length <= 100_000 ? 'BERNOULLI' : 'SYSTEM'} (${pct}) REPEATABLE (${seed}) LIMIT 20`
+    )
+  ).rows as Array<{ q: string }>;
   return recallOf(c, d, rows);
 }
 
@@ -138,29 +182,56 @@ async function main(): Promise<void> {
       try {
         const batch = Math.max(50, Math.floor(200_000 / d.dims));
         for (let s = 0; s < d.table.length; s += batch) {
-          await c.query(`INSERT INTO items VALUES ${d.table.slice(s, s + batch).map((v, i) => `(${s + i + 1}, '${toSql(v)}')`).join(',')}`);
+          await c.query(
+            `INSERT INTO items VALUES ${d.table
+              .slice(s, s + batch)
+              .map((v, i) => `(${s + i + 1}, '${toSql(v)}')`)
+              .join(',')}`
+          );
         }
         await c.query(`CREATE INDEX items_ann ON items ${d.index}`);
         await c.query('ANALYZE items');
-        const workload = await recallOf(c, d, d.heldOut.map((v) => ({ q: toSql(v) })));
+        const workload = await recallOf(
+          c,
+          d,
+          d.heldOut.map((v) => ({ q: toSql(v) }))
+        );
         const population = await recallOf(c, d, await populationQueries(c, d, 1000));
         const old: Array<Map<number, number>> = [];
-        for (let r = 1; r <= RUNS; r++) old.push(await oldEstimate(c, d, r));
+        for (let r = 1; r <= RUNS; r++) {
+          old.push(await oldEstimate(c, d, r));
+        }
 
         // discovery as the collector runs it: under the pinned search_path, so probe SQL names pgvector's schema
         await c.query('BEGIN');
         await c.query(PIN_SEARCH_PATH);
         const disc = await discover(c as never, '0.8.2', accessMethodOf);
         await c.query('COMMIT');
-        const cfg = parseVectorConfig({ probes: { enabled: true, sweep: SWEEP, budget: '120s', statementTimeout: '60s', targetRecall: TARGET } }).probes;
+        const cfg = parseVectorConfig({
+          probes: { enabled: true, sweep: SWEEP, budget: '120s', statementTimeout: '60s', targetRecall: TARGET },
+        }).probes;
         const state: ProbeState = { next: null, run: 0, advice: new Map(), pool: new Map() };
-        const runs: Array<{ est: Map<number, { r: number; lo: number; hi: number; n: number }>; advice: number | null; collecting: boolean; ms: number }> = [];
+        const runs: Array<{
+          est: Map<number, { r: number; lo: number; hi: number; n: number }>;
+          advice: number | null;
+          collecting: boolean;
+          ms: number;
+        }> = [];
         for (let r = 0; r < RUNS; r++) {
           const run = await runProbes(c as never, disc.indexes, cfg, state);
           const p = run.probes[0];
-          if (!p || p.status !== 'ok') throw new Error(`probe run failed: ${p?.status ?? run.status}`);
+          if (!p || p.status !== 'ok') {
+            throw new Error(`probe run failed: ${p?.status ?? run.status}`);
+          }
           runs.push({
-            est: new Map(p.settings.filter((s) => s.setting !== 'default').map((s) => [s.value as number, { r: s.recall!.recall, lo: s.recall!.lower, hi: s.recall!.upper, n: s.recall!.n }])),
+            est: new Map(
+              p.settings
+                .filter((s) => s.setting !== 'default')
+                .map((s) => [
+                  s.value as number,
+                  { r: s.recall!.recall, lo: s.recall!.lower, hi: s.recall!.upper, n: s.recall!.n },
+                ])
+            ),
             advice: p.advice?.value ?? null,
             collecting: p.advice?.collecting === true,
             ms: run.durationMs,
@@ -171,9 +242,11 @@ async function main(): Promise<void> {
         report.push(
           `Probe runs: ${RUNS}, ${cfg.sampleSize} query vectors each, median ${(runs.map((r) => r.ms).sort((a, b) => a - b)[Math.floor(RUNS / 2)] / 1000).toFixed(1)} s per run. ` +
             `Advice (target ${TARGET}): collecting in runs 1–${ADVICE_RUNS - 1}, then ${JSON.stringify(advised)} — ${new Set(advised).size === 1 ? 'identical in every run' : 'NOT identical'}.`,
-          '',
+          ''
         );
-        report.push('| ef_search | workload recall (300 held-out) | population recall (1,000 moved) | old estimate: bias vs workload ± spread | new estimate: bias vs workload ± spread | new: bias vs population | mean 99 % half-width | 99 % interval (shown) contains population recall | a 95 % interval would |');
+        report.push(
+          '| ef_search | workload recall (300 held-out) | population recall (1,000 moved) | old estimate: bias vs workload ± spread | new estimate: bias vs workload ± spread | new: bias vs population | mean 99 % half-width | 99 % interval (shown) contains population recall | a 95 % interval would |'
+        );
         report.push('|---|---|---|---|---|---|---|---|---|');
         for (const ef of SWEEP) {
           const w = workload.get(ef)!;
@@ -181,9 +254,11 @@ async function main(): Promise<void> {
           const olds = old.map((m) => m.get(ef)!);
           const news = runs.map((r) => r.est.get(ef)!);
           const cover = news.filter((e) => e.lo <= p && p <= e.hi).length;
-          const cover95 = news.map((e) => agrestiCoull(e.r, e.n, Z95)).filter((e) => e.lower <= p && p <= e.upper).length;
+          const cover95 = news
+            .map((e) => agrestiCoull(e.r, e.n, Z95))
+            .filter((e) => e.lower <= p && p <= e.upper).length;
           report.push(
-            `| ${ef} | ${f3(w)} | ${f3(p)} | ${f3(mean(olds) - w)} ± ${f3(sd(olds))} | ${f3(mean(news.map((e) => e.r)) - w)} ± ${f3(sd(news.map((e) => e.r)))} | ${f3(mean(news.map((e) => e.r)) - p)} | ${f3(mean(news.map((e) => (e.hi - e.lo) / 2)))} | ${cover}/${RUNS} (${Math.round((100 * cover) / RUNS)} %) | ${cover95}/${RUNS} |`,
+            `| ${ef} | ${f3(w)} | ${f3(p)} | ${f3(mean(olds) - w)} ± ${f3(sd(olds))} | ${f3(mean(news.map((e) => e.r)) - w)} ± ${f3(sd(news.map((e) => e.r)))} | ${f3(mean(news.map((e) => e.r)) - p)} | ${f3(mean(news.map((e) => (e.hi - e.lo) / 2)))} | ${cover}/${RUNS} (${Math.round((100 * cover) / RUNS)} %) | ${cover95}/${RUNS} |`
           );
         }
         report.push('');

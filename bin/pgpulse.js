@@ -20,5 +20,5 @@ main(process.argv.slice(2)).then(
   (e) => {
     process.stderr.write(`pgpulse: ${e && e.message ? e.message : e}\n`);
     process.exitCode = 1;
-  },
+  }
 );

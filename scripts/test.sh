@@ -17,6 +17,12 @@ bash scripts/check-prereqs.sh || exit 1
 step "typecheck"
 if ! npx tsc -p tsconfig.json --noEmit; then status=1; failed=$((failed + 1)); fi
 
+step "lint (eslint, prettier)"
+# create-plugin's rules: errors fail the run, warnings are printed for the reviewer
+if ! npx eslint . || ! npx prettier --check . > "$out/prettier.txt" 2>&1; then
+  status=1; failed=$((failed + 1)); tail -20 "$out/prettier.txt" 2>/dev/null
+fi
+
 step "build"
 if ! npm run build --silent; then echo "build failed"; exit 1; fi
 

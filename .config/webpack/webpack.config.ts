@@ -51,7 +51,11 @@ class NoServerCodePlugin {
           const res = m.resource || '';
           const hit = forbidden.find((f) => res.includes(f));
           if (hit) {
-            compilation.errors.push(new Error(`Server-only module in the browser bundle: ${path.relative(root, res)} — import it from the sidecar, never from src/plugin or src/model.`));
+            compilation.errors.push(
+              new Error(
+                `Server-only module in the browser bundle: ${path.relative(root, res)} — import it from the sidecar, never from src/plugin or src/model.`
+              )
+            );
           }
         }
       });
@@ -137,7 +141,9 @@ module.exports = (env, argv) => {
             transform: (content) =>
               content
                 .toString()
-                .replace(/\[([^\]]+)\]\((?!https?:|mailto:|#)([^)\s]+)\)/g, (_, text, target) => (text.replace(/`/g, '') === target ? `\`${target}\`` : `${text} (\`${target}\` in the source)`)),
+                .replace(/\[([^\]]+)\]\((?!https?:|mailto:|#)([^)\s]+)\)/g, (_, text, target) =>
+                  text.replace(/`/g, '') === target ? `\`${target}\`` : `${text} (\`${target}\` in the source)`
+                ),
           })),
           ...copyIfPresent('CHANGELOG.md'),
           ...copyIfPresent('LICENSE'),

@@ -17,7 +17,14 @@
  *   the target". It never fires for scale-to-zero because sampler_staleness is 0 while the Neon
  *   endpoint is idle by design.
  */
-import { QueryBuilder, RuleBuilder, RuleGroupBuilder, ContactPointBuilder, NotificationPolicyBuilder, type Rule } from '@grafana/grafana-foundation-sdk/alerting';
+import {
+  QueryBuilder,
+  RuleBuilder,
+  RuleGroupBuilder,
+  ContactPointBuilder,
+  NotificationPolicyBuilder,
+  type Rule,
+} from '@grafana/grafana-foundation-sdk/alerting';
 import { TypeReduceBuilder, TypeThresholdBuilder } from '@grafana/grafana-foundation-sdk/expr';
 import { findMetric } from '../model/catalog';
 import { DATASOURCE_UID, DASHBOARD_UIDS, FIXED_DATASOURCE, FOLDER_TITLE } from './constants';
@@ -103,7 +110,8 @@ export function alertSpecs(): AlertSpec[] {
       for: '10m',
       ...workload,
       severity: 'warning',
-      summary: 'Cache hit ratio of {{ $labels.datname }} is {{ humanizePercentage $values.B.Value }} (below 98%) over the last 10 minutes.',
+      summary:
+        'Cache hit ratio of {{ $labels.datname }} is {{ humanizePercentage $values.B.Value }} (below 98%) over the last 10 minutes.',
       description:
         'Share of block reads served from shared buffers, Δblks_hit / (Δblks_hit + Δblks_read) over 1-minute steps, averaged over 10 minutes. Below 98% the working set no longer fits in shared_buffers (on Neon: the local file cache) and reads go to disk or storage.',
       runbook:
@@ -140,9 +148,10 @@ export function alertSpecs(): AlertSpec[] {
       ...workload,
       severity: 'warning',
       summary: 'A statement has been running for {{ humanizeDuration $values.B.Value }}.',
-      description: 'Age of the longest-running active statement (now − query_start in pg_stat_activity), highest sample of the last 5 minutes, is above 5 minutes.',
+      description:
+        'Age of the longest-running active statement (now − query_start in pg_stat_activity), highest sample of the last 5 minutes, is above 5 minutes.',
       runbook:
-        'Find it: SELECT pid, usename, now() - query_start AS age, wait_event_type, query FROM pg_stat_activity WHERE state = \'active\' ORDER BY age DESC. If it is a known report or migration, let it finish. Otherwise check whether it waits on a lock (Blocked queries panel) and, with the owner\'s agreement, SELECT pg_cancel_backend(pid). Long statements hold back VACUUM (xmin horizon): set statement_timeout for application roles.',
+        "Find it: SELECT pid, usename, now() - query_start AS age, wait_event_type, query FROM pg_stat_activity WHERE state = 'active' ORDER BY age DESC. If it is a known report or migration, let it finish. Otherwise check whether it waits on a lock (Blocked queries panel) and, with the owner's agreement, SELECT pg_cancel_backend(pid). Long statements hold back VACUUM (xmin horizon): set statement_timeout for application roles.",
       dashboard: DASHBOARD_UIDS.overview,
     },
     {
@@ -157,7 +166,8 @@ export function alertSpecs(): AlertSpec[] {
       ...workload,
       severity: 'warning',
       summary: '{{ $values.B.Value }} backends have waited on locks held by others for 5 minutes.',
-      description: 'Backends waiting on a lock held by another backend (pg_blocking_pids): the lowest sample of the last 5 minutes is above 0, so something has been blocked the whole time, not just a brief contention.',
+      description:
+        'Backends waiting on a lock held by another backend (pg_blocking_pids): the lowest sample of the last 5 minutes is above 0, so something has been blocked the whole time, not just a brief contention.',
       runbook:
         'Find the blocker: SELECT pid, pg_blocking_pids(pid) AS blocked_by, now() - xact_start AS xact_age, state, query FROM pg_stat_activity WHERE cardinality(pg_blocking_pids(pid)) > 0. The blocker is often a session "idle in transaction" or a DDL statement (ALTER TABLE) queued behind a long reader. End the blocking transaction in the application; as a last resort pg_terminate_backend(blocker_pid). Set lock_timeout for DDL and idle_in_transaction_session_timeout.',
       dashboard: DASHBOARD_UIDS.overview,
@@ -174,7 +184,8 @@ export function alertSpecs(): AlertSpec[] {
       ...workload,
       severity: 'critical',
       summary: 'Connections use {{ humanizePercentage $values.B.Value }} of max_connections.',
-      description: 'All backends / max_connections, highest sample of the last 5 minutes, has stayed above 80%. At 100% new clients get "too many clients already".',
+      description:
+        'All backends / max_connections, highest sample of the last 5 minutes, has stayed above 80%. At 100% new clients get "too many clients already".',
       runbook:
         'Open pgpulse / Overview, Connections by state: many "idle" connections mean an oversized application pool; many "idle in transaction" mean a leak (set idle_in_transaction_session_timeout). Put a pooler in front (PgBouncer in transaction mode; on Neon use the -pooler endpoint) rather than raising max_connections, which costs memory per backend.',
       dashboard: DASHBOARD_UIDS.overview,
@@ -210,7 +221,8 @@ export function alertSpecs(): AlertSpec[] {
       ...workload,
       severity: 'warning',
       summary: '{{ $values.B.Value }} deadlocks in {{ $labels.datname }} in the last 15 minutes.',
-      description: 'Deadlocks detected (Δdeadlocks from pg_stat_database) summed over the last 15 minutes. PostgreSQL resolved each by aborting one transaction, which the application saw as an error.',
+      description:
+        'Deadlocks detected (Δdeadlocks from pg_stat_database) summed over the last 15 minutes. PostgreSQL resolved each by aborting one transaction, which the application saw as an error.',
       runbook:
         'The server log has the two statements of every deadlock ("deadlock detected", with log_lock_waits on). Make transactions touch rows and tables in the same order, keep them short, and retry on SQLSTATE 40P01 in the application.',
       dashboard: DASHBOARD_UIDS.overview,
@@ -226,7 +238,8 @@ export function alertSpecs(): AlertSpec[] {
       for: '30m',
       ...workload,
       severity: 'warning',
-      summary: '{{ $labels.kind }} age of {{ $labels.datname }} has stayed at {{ humanizePercentage $values.B.Value }} of its autovacuum freeze max age for an hour.',
+      summary:
+        '{{ $labels.kind }} age of {{ $labels.datname }} has stayed at {{ humanizePercentage $values.B.Value }} of its autovacuum freeze max age for an hour.',
       description: `age(datfrozenxid) / autovacuum_freeze_max_age (kind xid) or mxid_age(datminmxid) / autovacuum_multixact_freeze_max_age (kind multixact) has stayed above ${WRAPAROUND_FREEZE_RATIO * 100}% for 30 minutes (then 30 minutes pending). A busy healthy server sits between 75% (vacuum_freeze_table_age) and 100%, where autovacuum starts anti-wraparound vacuums; staying far above means those vacuums cannot finish or cannot advance the horizon.`,
       runbook:
         "Find the oldest tables: SELECT c.oid::regclass, age(c.relfrozenxid) FROM pg_class c WHERE c.relkind IN ('r','m','t') ORDER BY 2 DESC LIMIT 10. Check what holds the xmin horizon back: long transactions and idle in transaction sessions (pg_stat_activity.backend_xmin), prepared transactions (pg_prepared_xacts), replication slots (pg_replication_slots.xmin / catalog_xmin, see the Vitals dashboard), hot_standby_feedback from a lagging standby. Remove the holder, then run VACUUM (FREEZE, VERBOSE) on the oldest tables; check autovacuum is on and not cancelled by lock conflicts (log_autovacuum_min_duration).",
@@ -243,7 +256,8 @@ export function alertSpecs(): AlertSpec[] {
       for: '5m',
       ...workload,
       severity: 'critical',
-      summary: '{{ $labels.kind }} age of {{ $labels.datname }} is {{ humanizePercentage $values.B.Value }} of the 2^31 wraparound limit.',
+      summary:
+        '{{ $labels.kind }} age of {{ $labels.datname }} is {{ humanizePercentage $values.B.Value }} of the 2^31 wraparound limit.',
       description: `age(datfrozenxid) or mxid_age(datminmxid) is above ${WRAPAROUND_LIMIT_RATIO * 100}% of 2^31 (about a billion IDs left). At 100% PostgreSQL refuses every statement that needs a new transaction ID until the database is vacuumed; with default settings nothing gets here unless freezing has been failing for a long time.`,
       runbook:
         'Treat as an incident: at the current XID rate (pgpulse / Overview, Transactions per second) compute the time left. Remove what holds the xmin horizon back (long or idle in transaction sessions, prepared transactions, stale replication slots, a standby with hot_standby_feedback), then VACUUM (FREEZE, VERBOSE) the tables with the highest age(relfrozenxid) in that database, largest first, with maintenance_work_mem raised; do not cancel the anti-wraparound autovacuum. Do not restart: it does not help and loses progress.',
@@ -260,7 +274,8 @@ export function alertSpecs(): AlertSpec[] {
       for: '15m',
       ...workload,
       severity: 'warning',
-      summary: 'Replication slot {{ $labels.slot_name }} has no consumer and keeps {{ humanize1024 $values.B.Value }}B of WAL.',
+      summary:
+        'Replication slot {{ $labels.slot_name }} has no consumer and keeps {{ humanize1024 $values.B.Value }}B of WAL.',
       description: `A replication slot with no consumer attached (pg_replication_slots.active false) has kept more than 1 GiB of WAL (pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)) for the whole last 15 minutes. Nothing removes that WAL until the consumer returns or the slot is dropped: left alone it fills the WAL disk and the server stops. A standby restarting briefly does not fire this (the slot must stay inactive for 30 minutes in all).`,
       runbook:
         "See which slot and whose: SELECT slot_name, slot_type, database, active, restart_lsn, wal_status FROM pg_replication_slots. If the standby or subscriber is gone for good, SELECT pg_drop_replication_slot('name') (a logical subscriber then needs a new initial sync). If it is coming back, check the disk headroom of pg_wal and consider max_slot_wal_keep_size (PG13+) so a forgotten slot is invalidated instead of stopping the server.",
@@ -277,7 +292,8 @@ export function alertSpecs(): AlertSpec[] {
       for: '5m',
       ...workload,
       severity: 'warning',
-      summary: 'Standby {{ $labels.application_name }} ({{ $labels.client_addr }}) replays {{ humanizeDuration $values.B.Value }} behind the primary.',
+      summary:
+        'Standby {{ $labels.application_name }} ({{ $labels.client_addr }}) replays {{ humanizeDuration $values.B.Value }} behind the primary.',
       description: `pg_stat_replication.replay_lag of a standby, as seen by the primary, has stayed above ${REPLICA_LAG_SECONDS / 60} minutes for the last 10 minutes (then 5 minutes pending). Queries on that standby see data that old; with synchronous_commit = remote_apply commits on the primary wait for it; a failover to it would lose nothing but takes longer to finish replay. No standby, or a caught-up one on an idle primary (replay_lag NULL), never fires this.`,
       runbook:
         "On the primary: SELECT application_name, client_addr, state, pg_wal_lsn_diff(pg_current_wal_lsn(), write_lsn) AS write_bytes, pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) AS replay_bytes, write_lag, replay_lag FROM pg_stat_replication. Write lag as large as replay lag: the network or the standby's disk cannot keep up (compare the WAL rate on the Vitals dashboard with the link). Only replay lag: on the standby check SELECT pg_get_wal_replay_pause_state() (someone paused replay: pg_wal_replay_resume()), long queries holding replay back (max_standby_streaming_delay, pg_stat_database_conflicts), and the standby's I/O. A standby that cannot catch up keeps WAL on the primary through its slot (see the Replication slots row).",
@@ -314,7 +330,7 @@ export function alertSpecs(): AlertSpec[] {
       summary: 'A transaction in state {{ $labels.state }} has been open for {{ humanizeDuration $values.B.Value }}.',
       description: `Age of the oldest open transaction (now − xact_start in pg_stat_activity) in a state, latest sample, is above ${LONG_TRANSACTION_SECONDS / 3600} hour for 5 minutes. Until it ends, VACUUM keeps every row version it might still see (tables and indexes bloat) and its locks stay held.`,
       runbook:
-        "Open pgpulse / Vitals, Oldest transactions: who (user, application), which statement, and its xmin age. A report or migration may be expected: then let it finish or move it to a standby. Otherwise ask the owner and end it: SELECT pg_cancel_backend(pid) for an active statement, pg_terminate_backend(pid) for an idle one. Prevent: statement_timeout and idle_in_transaction_session_timeout for application roles, transaction_timeout on PostgreSQL 17+.",
+        'Open pgpulse / Vitals, Oldest transactions: who (user, application), which statement, and its xmin age. A report or migration may be expected: then let it finish or move it to a standby. Otherwise ask the owner and end it: SELECT pg_cancel_backend(pid) for an active statement, pg_terminate_backend(pid) for an idle one. Prevent: statement_timeout and idle_in_transaction_session_timeout for application roles, transaction_timeout on PostgreSQL 17+.',
       dashboard: DASHBOARD_UIDS.vitals,
     },
     {
@@ -328,10 +344,11 @@ export function alertSpecs(): AlertSpec[] {
       for: '15m',
       ...workload,
       severity: 'warning',
-      summary: 'Sequence {{ $labels.schemaname }}.{{ $labels.sequence_name }} in {{ $labels.datname }} has used {{ humanizePercentage $values.B.Value }} of its values.',
+      summary:
+        'Sequence {{ $labels.schemaname }}.{{ $labels.sequence_name }} in {{ $labels.datname }} has used {{ humanizePercentage $values.B.Value }} of its values.',
       description: `(last_value − first) / (limit − first) of a sequence is above ${SEQUENCE_USED_RATIO * 100}%, where the limit is the tighter of the sequence's own bound and the type of the columns it feeds (a bigint sequence behind an int4 column fails at 2^31 − 1). When it runs out every INSERT that needs a value fails ("nextval: reached maximum value" or "integer out of range"). Only sequences pgpulse's role can read (SELECT on the sequence) and only in the database it connects to.`,
       runbook:
-        "Open pgpulse / Vitals, Sequences near exhaustion: the table names the columns it feeds and their types. Usual fix: widen the column to bigint (ALTER TABLE … ALTER COLUMN … TYPE bigint rewrites the table: on a large one add a new bigint column, backfill in batches, and swap in a short lock) and ALTER SEQUENCE … AS bigint. A cycling sequence wraps around instead and collides with existing keys. Time left: values left / the insert rate of the table.",
+        'Open pgpulse / Vitals, Sequences near exhaustion: the table names the columns it feeds and their types. Usual fix: widen the column to bigint (ALTER TABLE … ALTER COLUMN … TYPE bigint rewrites the table: on a large one add a new bigint column, backfill in batches, and swap in a short lock) and ALTER SEQUENCE … AS bigint. A cycling sequence wraps around instead and collides with existing keys. Time left: values left / the insert rate of the table.',
       dashboard: DASHBOARD_UIDS.vitals,
     },
     {
@@ -345,7 +362,8 @@ export function alertSpecs(): AlertSpec[] {
       for: '15m',
       ...workload,
       severity: 'warning',
-      summary: 'Database load is {{ humanizePercentage $values.B.Value }} of the vCPUs (average active sessions above the number of vCPUs) over the last 15 minutes.',
+      summary:
+        'Database load is {{ humanizePercentage $values.B.Value }} of the vCPUs (average active sessions above the number of vCPUs) over the last 15 minutes.',
       description: `Average active sessions (the 1 s activity sampler: active backends of pg_stat_activity, Σ sessions / ticks), divided by the vCPUs (neon_utils.num_cpus() on Neon, else activity.vcpus of the target config), averaged over 15 minutes, has been above ${LOAD_VCPU_RATIO * 100}% for 15 more. More sessions are active than there are CPUs: they queue for CPU or wait on locks, I/O or the client. Without a vCPU figure the rule has no data and stays OK.`,
       runbook:
         'Open pgpulse / Load. The stacked load says what the sessions wait on: CPU (busy statements: see Top statements by load, then their plans), Lock (click Lock/transactionid or Lock/relation to see who waits; Connections & locks shows the blockers), IO (reads that miss the cache: Indexes & tables, cache hit ratio), LWLock (contention on buffers, WAL or the lock manager), Client/IPC. Fix the top statement first (index, plan, batch size); split or reschedule batch jobs; only then add vCPUs. On Neon, raise the autoscaling maximum if the load sits at the vCPUs of the largest size.',
@@ -362,7 +380,8 @@ export function alertSpecs(): AlertSpec[] {
       for: '1h',
       ...workload,
       severity: 'warning',
-      summary: 'Neon compute forecast for this billing period is {{ humanizePercentage $values.B.Value }} of the configured allowance.',
+      summary:
+        'Neon compute forecast for this billing period is {{ humanizePercentage $values.B.Value }} of the configured allowance.',
       description:
         "Straight-line forecast of the project's CU-hours (compute_time_seconds from the Neon API) to the end of the billing period, divided by neon.computeAllowanceCuHours. Above 100% the project is on course to exceed it. Quiet without a Neon target or an allowance in the config.",
       runbook:
@@ -386,8 +405,7 @@ export function vectorAlertSpecs(): AlertSpec[] {
     // session's own ef_search / probes, and the latency rule asks for one quantile
     return def?.alertable && def.options.includes('efSearch') ? def : undefined;
   };
-  const probeNote =
-    `Probes are opt-in per target (vector.probes.enabled in the sidecar config); without them this rule has no data and stays OK. It watches the series at the session's own ef_search / probes: what the application's queries get.`;
+  const probeNote = `Probes are opt-in per target (vector.probes.enabled in the sidecar config); without them this rule has no data and stays OK. It watches the series at the session's own ef_search / probes: what the application's queries get.`;
   const recall = opts('vector_recall');
   if (recall) {
     out.push({
@@ -445,13 +463,26 @@ function rule(spec: AlertSpec): RuleBuilder {
       new QueryBuilder('B')
         .datasourceUid(EXPR_UID)
         .relativeTimeRange(relative)
-        .model(new TypeReduceBuilder().refId('B').datasource(EXPR_DATASOURCE).expression('A').reducer(spec.reducer).settings({ mode: 'dropNN' })),
+        .model(
+          new TypeReduceBuilder()
+            .refId('B')
+            .datasource(EXPR_DATASOURCE)
+            .expression('A')
+            .reducer(spec.reducer)
+            .settings({ mode: 'dropNN' })
+        )
     )
     .withQuery(
       new QueryBuilder('C')
         .datasourceUid(EXPR_UID)
         .relativeTimeRange(relative)
-        .model(new TypeThresholdBuilder().refId('C').datasource(EXPR_DATASOURCE).expression('B').conditions([{ evaluator: { type: spec.op, params: [spec.threshold] } }])),
+        .model(
+          new TypeThresholdBuilder()
+            .refId('C')
+            .datasource(EXPR_DATASOURCE)
+            .expression('B')
+            .conditions([{ evaluator: { type: spec.op, params: [spec.threshold] } }])
+        )
     )
     .forDuration(spec.for)
     .noDataState(spec.noDataState)
@@ -469,7 +500,9 @@ function plain<T>(v: T): T {
 export function rulesFile(panelFor: (dashboardUid: string, metric: string) => number | undefined) {
   const specs = alertSpecs();
   const group = new RuleGroupBuilder(RULE_GROUP).interval(RULE_GROUP_INTERVAL_SECONDS);
-  for (const s of specs) group.withRule(rule(s));
+  for (const s of specs) {
+    group.withRule(rule(s));
+  }
   const built = plain(group.build());
   return {
     apiVersion: 1,
@@ -490,7 +523,12 @@ export function rulesFile(panelFor: (dashboardUid: string, metric: string) => nu
               refId: q.refId,
               relativeTimeRange: q.relativeTimeRange,
               datasourceUid: q.datasourceUid,
-              model: { ...q.model, ...(q.datasourceUid === DATASOURCE_UID ? { intervalMs: ALERT_QUERY_INTERVAL_MS, maxDataPoints: 43200 } : {}) },
+              model: {
+                ...q.model,
+                ...(q.datasourceUid === DATASOURCE_UID
+                  ? { intervalMs: ALERT_QUERY_INTERVAL_MS, maxDataPoints: 43200 }
+                  : {}),
+              },
             })),
             ...(panelId !== undefined ? { dashboardUid: spec.dashboard, panelId } : {}),
             noDataState: r.noDataState,
@@ -516,7 +554,7 @@ export function notificationsFile() {
       // Grafana substitutes the environment variable when it reads the file (settings are interpolated).
       .settings({ url: '$PGPULSE_ALERT_WEBHOOK_URL', httpMethod: 'POST' })
       .disableResolveMessage(false)
-      .build(),
+      .build()
   );
   const policy = plain(
     new NotificationPolicyBuilder()
@@ -525,11 +563,19 @@ export function notificationsFile() {
       .groupWait('30s')
       .groupInterval('5m')
       .repeatInterval('4h')
-      .build(),
+      .build()
   );
   return {
     apiVersion: 1,
-    contactPoints: [{ orgId: 1, name: cp.name, receivers: [{ uid: cp.uid, type: cp.type, settings: cp.settings, disableResolveMessage: cp.disableResolveMessage }] }],
+    contactPoints: [
+      {
+        orgId: 1,
+        name: cp.name,
+        receivers: [
+          { uid: cp.uid, type: cp.type, settings: cp.settings, disableResolveMessage: cp.disableResolveMessage },
+        ],
+      },
+    ],
     policies: [{ orgId: 1, ...policy }],
   };
 }
@@ -540,7 +586,8 @@ export function notificationsFile() {
  */
 export function alertQueriesFile() {
   return {
-    description: 'Generated by `npm run dashboards` from src/dashboards/alerts.ts: the pgpulse query (refId A) of every provisioned alert rule. Frames must be timeseries-multi or numeric-multi.',
+    description:
+      'Generated by `npm run dashboards` from src/dashboards/alerts.ts: the pgpulse query (refId A) of every provisioned alert rule. Frames must be timeseries-multi or numeric-multi.',
     datasourceUid: DATASOURCE_UID,
     queries: alertSpecs().map((s) => ({
       rule: s.uid,

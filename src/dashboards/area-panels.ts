@@ -18,17 +18,39 @@ export function areaPanels(area: Area, skip: ReadonlySet<string> = new Set()): A
 
 /** The same panels for the listed metrics that the catalog has, in the listed order. */
 export function catalogPanels(ids: readonly string[]): Array<Builder<Panel>> {
-  return panelsOf(ids.map((id) => metrics.find((m) => m.id === id)).filter((m): m is (typeof metrics)[number] => m !== undefined));
+  return panelsOf(
+    ids.map((id) => metrics.find((m) => m.id === id)).filter((m): m is (typeof metrics)[number] => m !== undefined)
+  );
 }
 
 function panelsOf(list: typeof metrics): Array<Builder<Panel>> {
-  return list
-    .map((m) => {
-      if (m.kind === 'series' && m.panel === 'state-timeline') return metricPanel({ metric: m.id, viz: 'state-timeline', width: 24, height: 5 });
-      if (m.kind === 'series') return metricPanel({ metric: m.id, width: 12, height: 8 });
-      if (m.kind === 'instant') return metricPanel({ metric: m.id, width: 6, height: 5 });
-      if (m.panel === 'nodeGraph') return metricPanel({ metric: m.id, viz: 'nodeGraph', width: 24, height: 12, options: m.required?.includes('queryid') ? { queryid: '$queryid' } : {} });
-      if (m.panel === 'xychart') return metricPanel({ metric: m.id, viz: 'xychart', width: 24, height: 9 });
-      return metricPanel({ metric: m.id, width: 24, height: 10, options: m.required?.includes('queryid') ? { queryid: '$queryid' } : {} });
+  return list.map((m) => {
+    if (m.kind === 'series' && m.panel === 'state-timeline') {
+      return metricPanel({ metric: m.id, viz: 'state-timeline', width: 24, height: 5 });
+    }
+    if (m.kind === 'series') {
+      return metricPanel({ metric: m.id, width: 12, height: 8 });
+    }
+    if (m.kind === 'instant') {
+      return metricPanel({ metric: m.id, width: 6, height: 5 });
+    }
+    if (m.panel === 'nodeGraph') {
+      return metricPanel({
+        metric: m.id,
+        viz: 'nodeGraph',
+        width: 24,
+        height: 12,
+        options: m.required?.includes('queryid') ? { queryid: '$queryid' } : {},
+      });
+    }
+    if (m.panel === 'xychart') {
+      return metricPanel({ metric: m.id, viz: 'xychart', width: 24, height: 9 });
+    }
+    return metricPanel({
+      metric: m.id,
+      width: 24,
+      height: 10,
+      options: m.required?.includes('queryid') ? { queryid: '$queryid' } : {},
     });
+  });
 }

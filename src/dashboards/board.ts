@@ -1,12 +1,24 @@
 /**
  * What every pgpulse dashboard shares: tags, time settings, variables, cross-links, panel ids.
  */
-import { AnnotationQueryBuilder, DashboardBuilder, DashboardCursorSync, DashboardLinkBuilder, DashboardLinkType, type Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
+import {
+  AnnotationQueryBuilder,
+  DashboardBuilder,
+  DashboardCursorSync,
+  DashboardLinkBuilder,
+  DashboardLinkType,
+  type Dashboard,
+} from '@grafana/grafana-foundation-sdk/dashboard';
 import { DASHBOARD_TAG, PANEL_DATASOURCE } from './constants';
 import { PgpulseQueryBuilder } from './pgpulse-query';
 import { databaseVariable, datasourceVariable, queryidVariable, targetVariable } from './variables';
 
-export function newDashboard(uid: string, title: string, description: string, opts: { queryid?: boolean } = {}): DashboardBuilder {
+export function newDashboard(
+  uid: string,
+  title: string,
+  description: string,
+  opts: { queryid?: boolean } = {}
+): DashboardBuilder {
   const b = new DashboardBuilder(title)
     .uid(uid)
     .description(description)
@@ -30,7 +42,7 @@ export function newDashboard(uid: string, title: string, description: string, op
       .enable(true)
       .hide(false)
       .iconColor('purple')
-      .target(new PgpulseQueryBuilder('events', { target: '$target', database: '$database' }).refId('Anno')),
+      .target(new PgpulseQueryBuilder('events', { target: '$target', database: '$database' }).refId('Anno'))
   );
   // One link entry lists every dashboard tagged "pgpulse" and carries time range and variables along.
   return b.link(
@@ -42,7 +54,7 @@ export function newDashboard(uid: string, title: string, description: string, op
       .keepTime(true)
       .targetBlank(false)
       .icon('external link')
-      .tooltip(''),
+      .tooltip('')
   );
 }
 
@@ -70,7 +82,10 @@ function fnv1a(text: string): number {
  * panelId stays put. A second panel with the same type and metrics adds its title.
  */
 function panelKey(p: IdPanel, seen: Set<string>): string {
-  const what = p.type === 'row' ? `row:${p.title ?? ''}` : `${p.type ?? ''}:${[...new Set((p.targets ?? []).map((t) => String(t.metric ?? t.expr ?? '')))].sort().join(',')}`;
+  const what =
+    p.type === 'row'
+      ? `row:${p.title ?? ''}`
+      : `${p.type ?? ''}:${[...new Set((p.targets ?? []).map((t) => String(t.metric ?? t.expr ?? '')))].sort().join(',')}`;
   return seen.has(what) ? `${what}:${p.title ?? ''}` : what;
 }
 
@@ -102,8 +117,12 @@ export function assignPanelIds(panels: IdPanel[]): void {
 export function finish(b: DashboardBuilder): Dashboard {
   const d = b.build();
   // The SDK tucks links into the controls menu; pgpulse wants them visible in the dashboard header.
-  for (const l of d.links ?? []) delete l.placement;
-  for (const a of d.annotations?.list ?? []) delete a.placement;
+  for (const l of d.links ?? []) {
+    delete l.placement;
+  }
+  for (const a of d.annotations?.list ?? []) {
+    delete a.placement;
+  }
   assignPanelIds((d.panels ?? []) as IdPanel[]);
   return d;
 }

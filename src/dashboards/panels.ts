@@ -3,15 +3,33 @@
  * catalog, the "over which window" sentence from how the panel shows the metric.
  */
 import type { Builder } from '@grafana/grafana-foundation-sdk/cog';
-import { LegendDisplayMode, LegendPlacement, VizLegendOptionsBuilder, BigValueGraphMode, BigValueColorMode, ReduceDataOptionsBuilder, VisibilityMode } from '@grafana/grafana-foundation-sdk/common';
-import { MappingType, ThresholdsConfigBuilder, ThresholdsMode, type Panel, type DynamicConfigValue } from '@grafana/grafana-foundation-sdk/dashboard';
+import {
+  LegendDisplayMode,
+  LegendPlacement,
+  VizLegendOptionsBuilder,
+  BigValueGraphMode,
+  BigValueColorMode,
+  ReduceDataOptionsBuilder,
+  VisibilityMode,
+} from '@grafana/grafana-foundation-sdk/common';
+import {
+  MappingType,
+  ThresholdsConfigBuilder,
+  ThresholdsMode,
+  type Panel,
+  type DynamicConfigValue,
+} from '@grafana/grafana-foundation-sdk/dashboard';
 import { PanelBuilder as NodeGraphPanelBuilder } from '@grafana/grafana-foundation-sdk/nodegraph';
 import { PanelBuilder as StatPanelBuilder } from '@grafana/grafana-foundation-sdk/stat';
 import { PanelBuilder as StateTimelinePanelBuilder } from '@grafana/grafana-foundation-sdk/statetimeline';
 import { PanelBuilder as TablePanelBuilder } from '@grafana/grafana-foundation-sdk/table';
 import { PanelBuilder as TextPanelBuilder } from '@grafana/grafana-foundation-sdk/text';
 import { PanelBuilder as TimeseriesPanelBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
-import { PanelBuilder as XYChartPanelBuilder, SeriesMapping, XYShowMode } from '@grafana/grafana-foundation-sdk/xychart';
+import {
+  PanelBuilder as XYChartPanelBuilder,
+  SeriesMapping,
+  XYShowMode,
+} from '@grafana/grafana-foundation-sdk/xychart';
 import { findMetric, type MetricDef } from '../model/catalog';
 import { DASHBOARD_UIDS, PANEL_DATASOURCE } from './constants';
 import { PgpulseQueryBuilder, type PanelQueryOptions } from './pgpulse-query';
@@ -47,9 +65,13 @@ const calcWords: Record<StatCalc, string> = {
 };
 
 /** The "over which window" sentence for a metric shown a given way. */
-export function windowSentence(def: MetricDef, viz: NonNullable<MetricPanelSpec['viz']>, calc: StatCalc = 'lastNotNull'): string {
+export function windowSentence(
+  def: MetricDef,
+  viz: NonNullable<MetricPanelSpec['viz']>,
+  calc: StatCalc = 'lastNotNull'
+): string {
   if (def.kind === 'table') {
-    return 'Window: the dashboard\'s selected time range (computed from deltas inside it, not since the last stats reset).';
+    return "Window: the dashboard's selected time range (computed from deltas inside it, not since the last stats reset).";
   }
   if (def.kind === 'instant') {
     return 'Window: the latest sample at the end of the selected time range.';
@@ -65,23 +87,36 @@ export function windowSentence(def: MetricDef, viz: NonNullable<MetricPanelSpec[
 }
 
 /** Clicking a queryid cell opens the Queries dashboard narrowed to that statement (time and variables kept). */
-export const QUERYID_DRILLDOWN_URL =
-  `/d/${DASHBOARD_UIDS.queries}?var-queryid=\${__value.raw}&var-datasource=\${datasource}&var-target=\${target}&var-database=\${database}&\${__url_time_range}`;
+export const QUERYID_DRILLDOWN_URL = `/d/${DASHBOARD_UIDS.queries}?var-queryid=\${__value.raw}&var-datasource=\${datasource}&var-target=\${target}&var-database=\${database}&\${__url_time_range}`;
 
 /** Tables of statements (they take a queryid filter, so they have a queryid column) link each queryid to the drill-down. */
 function defaultOverrides(def: MetricDef, viz: string): NonNullable<MetricPanelSpec['overrides']> {
-  if (viz !== 'table' || !def.options.includes('queryid')) return [];
-  return [{ field: 'queryid', properties: [{ id: 'links', value: [{ title: 'Drill into this statement (latency and plan)', url: QUERYID_DRILLDOWN_URL }] }] }];
+  if (viz !== 'table' || !def.options.includes('queryid')) {
+    return [];
+  }
+  return [
+    {
+      field: 'queryid',
+      properties: [
+        { id: 'links', value: [{ title: 'Drill into this statement (latency and plan)', url: QUERYID_DRILLDOWN_URL }] },
+      ],
+    },
+  ];
 }
 
 export function metricDef(id: string): MetricDef {
   const def = findMetric(id);
-  if (!def) throw new Error(`dashboard panel: metric "${id}" is not in src/model/catalog`);
+  if (!def) {
+    throw new Error(`dashboard panel: metric "${id}" is not in src/model/catalog`);
+  }
   return def;
 }
 
 /** Options every panel query carries: the target variable, and $database where the metric filters by it. */
-export function panelQueryOptions(def: MetricDef, spec: Pick<MetricPanelSpec, 'options' | 'followDatabase'>): PanelQueryOptions {
+export function panelQueryOptions(
+  def: MetricDef,
+  spec: Pick<MetricPanelSpec, 'options' | 'followDatabase'>
+): PanelQueryOptions {
   const opts: PanelQueryOptions = { target: '$target' };
   if (def.options.includes('database') && spec.followDatabase !== false) {
     opts.database = '$database';
@@ -91,7 +126,15 @@ export function panelQueryOptions(def: MetricDef, spec: Pick<MetricPanelSpec, 'o
 
 export function metricPanel(spec: MetricPanelSpec): Builder<Panel> {
   const def = metricDef(spec.metric);
-  const viz = spec.viz ?? (def.panel === 'nodeGraph' ? 'nodeGraph' : def.kind === 'series' ? 'timeseries' : def.kind === 'instant' ? 'stat' : 'table');
+  const viz =
+    spec.viz ??
+    (def.panel === 'nodeGraph'
+      ? 'nodeGraph'
+      : def.kind === 'series'
+        ? 'timeseries'
+        : def.kind === 'instant'
+          ? 'stat'
+          : 'table');
   if ((viz === 'timeseries' || viz === 'state-timeline') && def.kind !== 'series') {
     throw new Error(`dashboard panel ${spec.metric}: a ${def.kind} metric cannot be drawn as a time series`);
   }
@@ -99,16 +142,29 @@ export function metricPanel(spec: MetricPanelSpec): Builder<Panel> {
   const description = [def.description, windowSentence(def, viz, calc), spec.note].filter(Boolean).join(' ');
   const query = new PgpulseQueryBuilder(def.id, panelQueryOptions(def, spec)).refId('A').datasource(PANEL_DATASOURCE);
 
-  let panel: NodeGraphPanelBuilder | TimeseriesPanelBuilder | StatPanelBuilder | TablePanelBuilder | XYChartPanelBuilder | StateTimelinePanelBuilder;
+  let panel:
+    | NodeGraphPanelBuilder
+    | TimeseriesPanelBuilder
+    | StatPanelBuilder
+    | TablePanelBuilder
+    | XYChartPanelBuilder
+    | StateTimelinePanelBuilder;
   if (viz === 'nodeGraph') {
     if (def.panel !== 'nodeGraph') {
-      throw new Error(`dashboard panel ${spec.metric}: only a metric answering nodes and edges frames can be drawn as a node graph`);
+      throw new Error(
+        `dashboard panel ${spec.metric}: only a metric answering nodes and edges frames can be drawn as a node graph`
+      );
     }
     panel = new NodeGraphPanelBuilder();
   } else if (viz === 'state-timeline') {
     const st = new StateTimelinePanelBuilder().showValue(VisibilityMode.Never).mergeValues(true);
     if (def.valueText) {
-      st.mappings([{ type: MappingType.ValueToText, options: Object.fromEntries(Object.entries(def.valueText).map(([v, text], index) => [v, { text, index }])) }]);
+      st.mappings([
+        {
+          type: MappingType.ValueToText,
+          options: Object.fromEntries(Object.entries(def.valueText).map(([v, text], index) => [v, { text, index }])),
+        },
+      ]);
     }
     panel = st;
   } else if (viz === 'xychart') {
@@ -116,10 +172,19 @@ export function metricPanel(spec: MetricPanelSpec): Builder<Panel> {
       throw new Error(`dashboard panel ${spec.metric}: an XY chart draws a table frame (numbers only)`);
     }
     // auto mapping: x = the first number field of each frame (one frame per index), y = the others
-    panel = new XYChartPanelBuilder().mapping(SeriesMapping.Auto).show(XYShowMode.PointsAndLines).pointSize({ fixed: 6 });
+    panel = new XYChartPanelBuilder()
+      .mapping(SeriesMapping.Auto)
+      .show(XYShowMode.PointsAndLines)
+      .pointSize({ fixed: 6 });
   } else if (viz === 'timeseries') {
     panel = new TimeseriesPanelBuilder()
-      .legend(new VizLegendOptionsBuilder().showLegend(true).displayMode(LegendDisplayMode.List).placement(LegendPlacement.Bottom).calcs([]))
+      .legend(
+        new VizLegendOptionsBuilder()
+          .showLegend(true)
+          .displayMode(LegendDisplayMode.List)
+          .placement(LegendPlacement.Bottom)
+          .calcs([])
+      )
       .spanNulls(false)
       .fillOpacity(10);
   } else if (viz === 'stat') {

@@ -30,13 +30,19 @@ export function assertQueryMatchesCatalog(q: Record<string, unknown>, where: str
     throw new Error(`${where}: metric "${metricId}" is not in src/model/catalog`);
   }
   for (const [key, value] of Object.entries(q)) {
-    if (value === undefined || ALWAYS_ALLOWED.has(key) || key.startsWith('_')) continue;
+    if (value === undefined || ALWAYS_ALLOWED.has(key) || key.startsWith('_')) {
+      continue;
+    }
     if (!(def.options as string[]).includes(key)) {
-      throw new Error(`${where}: metric "${metricId}" does not take option "${key}" (it takes: ${def.options.join(', ') || 'none'})`);
+      throw new Error(
+        `${where}: metric "${metricId}" does not take option "${key}" (it takes: ${def.options.join(', ') || 'none'})`
+      );
     }
   }
   if (q.orderBy !== undefined && !(def.orderBy ?? []).includes(q.orderBy as OrderBy)) {
-    throw new Error(`${where}: metric "${metricId}" cannot be ordered by "${String(q.orderBy)}" (allowed: ${(def.orderBy ?? []).join(', ')})`);
+    throw new Error(
+      `${where}: metric "${metricId}" cannot be ordered by "${String(q.orderBy)}" (allowed: ${(def.orderBy ?? []).join(', ')})`
+    );
   }
   return def;
 }

@@ -11,7 +11,13 @@
  * The All option of database / queryid interpolates to ALL_VALUE ("*"), which means "no filter".
  */
 import type { Builder } from '@grafana/grafana-foundation-sdk/cog';
-import { DatasourceVariableBuilder, QueryVariableBuilder, VariableRefresh, VariableSort, type VariableModel } from '@grafana/grafana-foundation-sdk/dashboard';
+import {
+  DatasourceVariableBuilder,
+  QueryVariableBuilder,
+  VariableRefresh,
+  VariableSort,
+  type VariableModel,
+} from '@grafana/grafana-foundation-sdk/dashboard';
 import { ALL_VALUE, DATASOURCE_NAME, DATASOURCE_UID, DEFAULT_TARGET, PANEL_DATASOURCE, PLUGIN_ID } from './constants';
 
 const VARIABLE_REF_ID = 'PgpulseVariableQuery';
@@ -64,7 +70,9 @@ export function databaseVariable(): Builder<VariableModel> {
 export function queryidVariable(): Builder<VariableModel> {
   return new QueryVariableBuilder('queryid')
     .label('Statement (queryid)')
-    .description('One pg_stat_statements entry to drill into; All aggregates every statement. Click a queryid in Top queries to set it.')
+    .description(
+      'One pg_stat_statements entry to drill into; All aggregates every statement. Click a queryid in Top queries to set it.'
+    )
     .datasource(PANEL_DATASOURCE)
     .query({ ...VARIABLE_QUERIES.queryid })
     .definition(definition(VARIABLE_QUERIES.queryid))

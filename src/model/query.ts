@@ -10,12 +10,27 @@ export const QUERY_SCHEMA_VERSION = 1;
 // hostile input from bloating logs and error messages.
 const ident = z.string().trim().min(1, 'must not be empty').max(200, 'is longer than 200 characters');
 
-export const orderByValues = ['total_time', 'mean_time', 'calls', 'rows', 'temp', 'hit_ratio', 'scans', 'size', 'dead_tuples', 'seq_scans', 'xid_age', 'name'] as const;
+export const orderByValues = [
+  'total_time',
+  'mean_time',
+  'calls',
+  'rows',
+  'temp',
+  'hit_ratio',
+  'scans',
+  'size',
+  'dead_tuples',
+  'seq_scans',
+  'xid_age',
+  'name',
+] as const;
 export type OrderBy = (typeof orderByValues)[number];
 
 export const queryOptionsSchema = z
   .object({
-    metric: z.string({ required_error: 'metric is required: pick one from GET /api/v1/catalog' }).min(1, 'metric is required'),
+    metric: z
+      .string({ required_error: 'metric is required: pick one from GET /api/v1/catalog' })
+      .min(1, 'metric is required'),
     target: ident.optional(),
     database: ident.optional(),
     schema: ident.optional(),
@@ -26,10 +41,20 @@ export const queryOptionsSchema = z
       .transform((v) => String(v).trim())
       .refine((v) => /^-?\d{1,20}$/.test(v), 'queryid must be an integer (as pg_stat_statements shows it)')
       .optional(),
-    topN: z.number().int('topN must be a whole number').min(1, 'topN must be at least 1').max(1000, 'topN must be at most 1000').optional(),
+    topN: z
+      .number()
+      .int('topN must be a whole number')
+      .min(1, 'topN must be at least 1')
+      .max(1000, 'topN must be at most 1000')
+      .optional(),
     orderBy: z.enum(orderByValues).optional(),
     /** slow threshold: milliseconds for statements, seconds for running queries (see the metric's unit) */
-    threshold: z.number().finite().min(0, 'threshold must not be negative').max(86_400_000, 'threshold is absurdly large').optional(),
+    threshold: z
+      .number()
+      .finite()
+      .min(0, 'threshold must not be negative')
+      .max(86_400_000, 'threshold is absurdly large')
+      .optional(),
     minCalls: z.number().int().min(0).max(1_000_000_000).optional(),
     legend: z.string().max(300).optional(),
     /** vector probes: k of recall@k, and the ef_search (HNSW) or probes (IVFFlat) series to show */
@@ -41,7 +66,10 @@ export const queryOptionsSchema = z
     waitEvent: z
       .string()
       .trim()
-      .regex(/^[A-Za-z0-9_:.-]{1,64}(\/[A-Za-z0-9_:.-]{1,64})?$/, 'waitEvent must be a wait event type or type/event as pg_stat_activity shows them, e.g. Lock/transactionid or IO')
+      .regex(
+        /^[A-Za-z0-9_:.-]{1,64}(\/[A-Za-z0-9_:.-]{1,64})?$/,
+        'waitEvent must be a wait event type or type/event as pg_stat_activity shows them, e.g. Lock/transactionid or IO'
+      )
       .optional(),
     schemaVersion: z.number().int().optional(),
   })
@@ -51,7 +79,24 @@ export const queryOptionsSchema = z
 export type QueryOptions = z.infer<typeof queryOptionsSchema>;
 
 /** Keys Grafana (or the HTTP API's envelope) puts on every query: never pgpulse options. */
-const HOST_KEYS = new Set(['refId', 'datasource', 'datasourceId', 'hide', 'key', 'queryType', 'intervalMs', 'maxDataPoints', 'interval', 'utcOffsetSec', 'timezone', 'requestId', 'editorMode', 'range', 'timeRange', 'format']);
+const HOST_KEYS = new Set([
+  'refId',
+  'datasource',
+  'datasourceId',
+  'hide',
+  'key',
+  'queryType',
+  'intervalMs',
+  'maxDataPoints',
+  'interval',
+  'utcOffsetSec',
+  'timezone',
+  'requestId',
+  'editorMode',
+  'range',
+  'timeRange',
+  'format',
+]);
 
 /**
  * Keys of a raw query that are neither pgpulse options nor Grafana's own, each with the option it

@@ -16,7 +16,10 @@ export const pgpulseAnnotations: AnnotationSupport<PgpulseQuery> = {
   /** Older or hand-written annotation JSON may lack a target query: default to the events list. */
   prepareAnnotation(json: AnnotationQuery<PgpulseQuery>): AnnotationQuery<PgpulseQuery> {
     const target = (json.target ?? { refId: 'Anno' }) as PgpulseQuery;
-    return { ...json, target: migrateQuery({ ...target, refId: target.refId || 'Anno', metric: target.metric || ANNOTATION_METRIC }) };
+    return {
+      ...json,
+      target: migrateQuery({ ...target, refId: target.refId || 'Anno', metric: target.metric || ANNOTATION_METRIC }),
+    };
   },
 
   prepareQuery(anno: AnnotationQuery<PgpulseQuery>): PgpulseQuery | undefined {

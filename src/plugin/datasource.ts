@@ -3,12 +3,7 @@
  * the sidecar (DataSourceWithBackend posts /api/ds/query); the frontend only interpolates
  * template variables, migrates stored queries and drops queries that cannot run.
  */
-import {
-  CoreApp,
-  type DataSourceInstanceSettings,
-  type MetricFindValue,
-  type ScopedVars,
-} from '@grafana/data';
+import { CoreApp, type DataSourceInstanceSettings, type MetricFindValue, type ScopedVars } from '@grafana/data';
 import { DataSourceWithBackend, getTemplateSrv } from '@grafana/runtime';
 
 import { filterOptionKeys, findMetric } from '../model/catalog';
@@ -20,7 +15,16 @@ import type { ListResource, PgpulseOptions, PgpulseQuery, PgpulseVariableQuery, 
 import { PgpulseVariableSupport, toVariableQuery } from './variables';
 
 /** Every string option of the query model: each one may hold a template variable. */
-export const templatedKeys = ['target', 'database', 'schema', 'table', 'index', 'queryid', 'waitEvent', 'legend'] as const;
+export const templatedKeys = [
+  'target',
+  'database',
+  'schema',
+  'table',
+  'index',
+  'queryid',
+  'waitEvent',
+  'legend',
+] as const;
 
 export const DEFAULT_METRIC = 'cache_hit_ratio';
 
@@ -82,7 +86,11 @@ export class DataSource extends DataSourceWithBackend<PgpulseQuery, PgpulseOptio
    * A list from the backend (targets, databases, schemas, tables, indexes, queryids, metrics),
    * narrowed by the filters it depends on, after template variables are replaced.
    */
-  async listOptions(resource: ListResource, filters: Partial<Record<'target' | 'database' | 'schema' | 'table', string>>, scopedVars?: ScopedVars): Promise<PickOption[]> {
+  async listOptions(
+    resource: ListResource,
+    filters: Partial<Record<'target' | 'database' | 'schema' | 'table', string>>,
+    scopedVars?: ScopedVars
+  ): Promise<PickOption[]> {
     const params: Record<string, string> = {};
     const srv = getTemplateSrv();
     for (const key of resourceParents[resource]) {
@@ -96,7 +104,10 @@ export class DataSource extends DataSourceWithBackend<PgpulseQuery, PgpulseOptio
   }
 
   /** Legacy variable API, still used by some Grafana features (ad hoc, old dashboards). */
-  override async metricFindQuery(query: PgpulseVariableQuery | string, options?: { scopedVars?: ScopedVars }): Promise<MetricFindValue[]> {
+  override async metricFindQuery(
+    query: PgpulseVariableQuery | string,
+    options?: { scopedVars?: ScopedVars }
+  ): Promise<MetricFindValue[]> {
     const vq = toVariableQuery(query);
     const opts = await this.listOptions(vq.resource, vq, options?.scopedVars);
     return opts.map((o) => ({ text: o.label, value: o.value }));

@@ -59,11 +59,27 @@ export function toPickOptions(body: unknown, resource: ListResource): PickOption
       opt = { value: String(item), label: String(item) };
     } else if (item && typeof item === 'object') {
       const o = item as Record<string, unknown>;
-      const value = pickString(o, ['value', 'id', 'queryid', 'name', 'indexrelname', 'relname', 'schemaname', 'datname', 'text']);
+      const value = pickString(o, [
+        'value',
+        'id',
+        'queryid',
+        'name',
+        'indexrelname',
+        'relname',
+        'schemaname',
+        'datname',
+        'text',
+      ]);
       if (value !== undefined) {
         const label = pickString(o, ['label', 'title', 'text', 'name']) ?? value;
         const description = pickString(o, ['description', 'query', 'detail', 'kind']);
-        opt = { value, label, ...(description ? { description: description.length > 160 ? description.slice(0, 157) + '…' : description } : {}) };
+        opt = {
+          value,
+          label,
+          ...(description
+            ? { description: description.length > 160 ? description.slice(0, 157) + '…' : description }
+            : {}),
+        };
       }
     }
     if (opt && !seen.has(opt.value)) {

@@ -64,9 +64,17 @@ export function validateQuery(query: Partial<PgpulseQuery>, app?: CoreApp | stri
   const metric = findMetric(String(metricId));
   if (!metric) {
     if (isTemplated(metricId)) {
-      issues.push({ field: 'metric', severity: 'warning', message: `The metric comes from a variable (${metricId}); its options are checked when it runs.` });
+      issues.push({
+        field: 'metric',
+        severity: 'warning',
+        message: `The metric comes from a variable (${metricId}); its options are checked when it runs.`,
+      });
     } else {
-      issues.push({ field: 'metric', severity: 'error', message: `Unknown metric "${metricId}": pick one from the list (this plugin knows ${metrics.length}).` });
+      issues.push({
+        field: 'metric',
+        severity: 'error',
+        message: `Unknown metric "${metricId}": pick one from the list (this plugin knows ${metrics.length}).`,
+      });
     }
     return issues;
   }
@@ -95,10 +103,23 @@ export function validateQuery(query: Partial<PgpulseQuery>, app?: CoreApp | stri
   }
 
   if (metric.options.includes('index') && isSet(query.index) && !isSet(query.table)) {
-    issues.push({ field: 'index', severity: 'error', message: 'Index needs a table: pick the table the index belongs to first.' });
+    issues.push({
+      field: 'index',
+      severity: 'error',
+      message: 'Index needs a table: pick the table the index belongs to first.',
+    });
   }
-  if (isSet(query.orderBy) && metric.orderBy && metric.orderBy.length && !metric.orderBy.includes(query.orderBy as never)) {
-    issues.push({ field: 'orderBy', severity: 'error', message: `Order by "${query.orderBy}" is not offered by ${metric.title}: use ${metric.orderBy.join(', ')}.` });
+  if (
+    isSet(query.orderBy) &&
+    metric.orderBy &&
+    metric.orderBy.length &&
+    !metric.orderBy.includes(query.orderBy as never)
+  ) {
+    issues.push({
+      field: 'orderBy',
+      severity: 'error',
+      message: `Order by "${query.orderBy}" is not offered by ${metric.title}: use ${metric.orderBy.join(', ')}.`,
+    });
   }
 
   // Ranges and formats from the shared model; template variables are checked after interpolation.

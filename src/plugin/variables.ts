@@ -3,12 +3,24 @@
  * PgpulseVariableQuery; the answer is a frame with text/value fields, which Grafana turns into
  * variable options.
  */
-import { CustomVariableSupport, FieldType, createDataFrame, type DataQueryRequest, type DataQueryResponse } from '@grafana/data';
+import {
+  CustomVariableSupport,
+  FieldType,
+  createDataFrame,
+  type DataQueryRequest,
+  type DataQueryResponse,
+} from '@grafana/data';
 import { from, map, type Observable } from 'rxjs';
 
 import { VariableQueryEditor } from './components/VariableQueryEditor';
 import type { DataSource } from './datasource';
-import { listResources, type ListResource, type PgpulseOptions, type PgpulseQuery, type PgpulseVariableQuery } from './types';
+import {
+  listResources,
+  type ListResource,
+  type PgpulseOptions,
+  type PgpulseQuery,
+  type PgpulseVariableQuery,
+} from './types';
 
 function isListResource(v: unknown): v is ListResource {
   return typeof v === 'string' && (listResources as readonly string[]).includes(v);
@@ -22,7 +34,10 @@ export function toVariableQuery(raw: unknown): PgpulseVariableQuery {
   if (typeof raw === 'string') {
     const [name, qs] = raw.trim().split('?', 2);
     const params = new URLSearchParams(qs ?? '');
-    const q: PgpulseVariableQuery = { refId: 'PgpulseVariableQuery', resource: isListResource(name) ? name : 'databases' };
+    const q: PgpulseVariableQuery = {
+      refId: 'PgpulseVariableQuery',
+      resource: isListResource(name) ? name : 'databases',
+    };
     for (const k of ['target', 'database', 'schema', 'table'] as const) {
       const v = params.get(k);
       if (v) {
@@ -32,10 +47,19 @@ export function toVariableQuery(raw: unknown): PgpulseVariableQuery {
     return q;
   }
   const o = (raw && typeof raw === 'object' ? raw : {}) as Partial<PgpulseVariableQuery>;
-  return { ...o, refId: o.refId ?? 'PgpulseVariableQuery', resource: isListResource(o.resource) ? o.resource : 'databases' };
+  return {
+    ...o,
+    refId: o.refId ?? 'PgpulseVariableQuery',
+    resource: isListResource(o.resource) ? o.resource : 'databases',
+  };
 }
 
-export class PgpulseVariableSupport extends CustomVariableSupport<DataSource, PgpulseVariableQuery, PgpulseQuery, PgpulseOptions> {
+export class PgpulseVariableSupport extends CustomVariableSupport<
+  DataSource,
+  PgpulseVariableQuery,
+  PgpulseQuery,
+  PgpulseOptions
+> {
   editor = VariableQueryEditor;
 
   constructor(private readonly datasource: DataSource) {

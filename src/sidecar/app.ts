@@ -46,7 +46,9 @@ export async function startSidecar(opts: StartOptions = {}): Promise<Sidecar> {
   const parts = assemble(opts.features ?? sidecarFeatures);
   const catalogProblems = validateCatalog(parts);
   if (catalogProblems.length) {
-    throw new Error(`the metric catalog does not match this build's collectors and handlers:\n  ${catalogProblems.join('\n  ')}`);
+    throw new Error(
+      `the metric catalog does not match this build's collectors and handlers:\n  ${catalogProblems.join('\n  ')}`
+    );
   }
   const config = opts.config ?? loadConfig(opts.env ?? process.env);
   // local mode hands us a pino logger that writes hclog lines for Grafana's log
@@ -56,14 +58,23 @@ export async function startSidecar(opts: StartOptions = {}): Promise<Sidecar> {
   const storeLog = log.child({ component: 'store', path: store.file });
   store.onProblem = (problem, previous) => {
     if (problem) {
-      storeLog.error({ code: problem.code, kind: problem.kind }, `history store problem: ${problem.message}; new samples are not stored until it is fixed — ${problem.fix}`);
+      storeLog.error(
+        { code: problem.code, kind: problem.kind },
+        `history store problem: ${problem.message}; new samples are not stored until it is fixed — ${problem.fix}`
+      );
     } else if (previous) {
-      storeLog.info({ code: previous.code, downSeconds: Math.round((Date.now() - previous.since) / 1000) }, 'history store writable again: sampling resumes');
+      storeLog.info(
+        { code: previous.code, downSeconds: Math.round((Date.now() - previous.since) / 1000) },
+        'history store writable again: sampling resumes'
+      );
     }
   };
   const opened = store.status().problem;
   if (opened) {
-    storeLog.error({ code: opened.code, mode: store.status().mode }, `history store problem at start: ${opened.message}; serving ${store.status().mode === 'read-only' ? 'the stored history read-only' : 'without history'} — ${opened.fix}`);
+    storeLog.error(
+      { code: opened.code, mode: store.status().mode },
+      `history store problem at start: ${opened.message}; serving ${store.status().mode === 'read-only' ? 'the stored history read-only' : 'without history'} — ${opened.fix}`
+    );
   }
   const metrics = new SelfMetrics();
   const samplers = new Map<string, TargetSampler>();
@@ -71,7 +82,14 @@ export async function startSidecar(opts: StartOptions = {}): Promise<Sidecar> {
     const gate = opts.gateFor?.(t) ?? parts.gateFor(t, log);
     samplers.set(t.name, new TargetSampler(t, store, metrics, log.child({ target: t.name }), parts.collectors, gate));
   }
-  const service = new SidecarService(config, store, samplers, metrics, parts, queryPoolOptions(opts.env ?? process.env));
+  const service = new SidecarService(
+    config,
+    store,
+    samplers,
+    metrics,
+    parts,
+    queryPoolOptions(opts.env ?? process.env)
+  );
   const closers: Array<() => Promise<void>> = [];
   const sidecar: Sidecar = {
     config,
@@ -97,7 +115,12 @@ export async function startSidecar(opts: StartOptions = {}): Promise<Sidecar> {
     if (opts.grpc !== false) {
       const { startGrpcServer } = await import('./grafana/server');
       const { grpcLoggerFromPino } = await import('./grafana/hclog');
-      const grpc = await startGrpcServer(service, { address: config.grpcAddress, token: config.token, mode: 'remote', logger: grpcLoggerFromPino(log.child({ component: 'grpc' })) });
+      const grpc = await startGrpcServer(service, {
+        address: config.grpcAddress,
+        token: config.token,
+        mode: 'remote',
+        logger: grpcLoggerFromPino(log.child({ component: 'grpc' })),
+      });
       sidecar.grpcPort = grpc.port;
       closers.push(grpc.stop);
     }
@@ -111,7 +134,11 @@ export async function startSidecar(opts: StartOptions = {}): Promise<Sidecar> {
       }
       const compact = () => {
         try {
-          store.compact(Date.now(), { retentionMs: config.retentionMs, downsampleAfterMs: config.downsampleAfterMs, downsampleStepMs: config.downsampleStepMs });
+          store.compact(Date.now(), {
+            retentionMs: config.retentionMs,
+            downsampleAfterMs: config.downsampleAfterMs,
+            downsampleStepMs: config.downsampleStepMs,
+          });
         } catch (e) {
           log.warn({ err: (e as Error).message }, 'history compaction failed; will retry');
         }
@@ -128,6 +155,9 @@ export async function startSidecar(opts: StartOptions = {}): Promise<Sidecar> {
     await sidecar.stop();
     throw e;
   }
-  log.info({ http: sidecar.httpPort, grpc: sidecar.grpcPort, targets: [...samplers.keys()] }, 'pgpulse sidecar started');
+  log.info(
+    { http: sidecar.httpPort, grpc: sidecar.grpcPort, targets: [...samplers.keys()] },
+    'pgpulse sidecar started'
+  );
   return sidecar;
 }

@@ -24,21 +24,31 @@ function fieldsOf(c: Compute): { counters: string[]; gauges: string[]; by: strin
 }
 
 /** Problems as sentences; empty when every metric can be answered. */
-export function validateCatalog(parts: { collectors: readonly Collector[]; handlers: ReadonlyMap<string, Handler> }, metrics: readonly MetricDef[] = catalogMetrics): string[] {
+export function validateCatalog(
+  parts: { collectors: readonly Collector[]; handlers: ReadonlyMap<string, Handler> },
+  metrics: readonly MetricDef[] = catalogMetrics
+): string[] {
   const { collectors, handlers } = parts;
   const byId = new Map(collectors.map((c) => [c.id, c]));
   const problems: string[] = [];
   for (const m of metrics) {
     const twice = m.options.filter((o, i) => m.options.indexOf(o) !== i);
     if (twice.length) {
-      problems.push(`metric ${m.id}: option${twice.length > 1 ? 's' : ''} ${[...new Set(twice)].join(', ')} listed more than once`);
+      problems.push(
+        `metric ${m.id}: option${twice.length > 1 ? 's' : ''} ${[...new Set(twice)].join(', ')} listed more than once`
+      );
     }
     for (const o of [...(m.required ?? []), ...(m.variants ?? []).map((v) => v.when)]) {
       if (!m.options.includes(o)) {
-        problems.push(`metric ${m.id}: uses option ${o} (required or a variant's filter) but does not list it in options, so the editor never offers it`);
+        problems.push(
+          `metric ${m.id}: uses option ${o} (required or a variant's filter) but does not list it in options, so the editor never offers it`
+        );
       }
     }
-    const computes: Array<{ where: string; c: Compute }> = [{ where: 'compute', c: m.compute }, ...(m.variants ?? []).map((v) => ({ where: `variant when ${v.when}`, c: v.compute }))];
+    const computes: Array<{ where: string; c: Compute }> = [
+      { where: 'compute', c: m.compute },
+      ...(m.variants ?? []).map((v) => ({ where: `variant when ${v.when}`, c: v.compute })),
+    ];
     for (const { where, c } of computes) {
       const at = `metric ${m.id} (${where})`;
       if (c.op === 'custom') {
@@ -53,25 +63,35 @@ export function validateCatalog(parts: { collectors: readonly Collector[]; handl
         continue;
       }
       if (!col.shape) {
-        problems.push(`${at}: collector "${c.collector}" does not declare its shape (Collector.shape), so its fields cannot be checked`);
+        problems.push(
+          `${at}: collector "${c.collector}" does not declare its shape (Collector.shape), so its fields cannot be checked`
+        );
         continue;
       }
       const want = fieldsOf(c);
       for (const f of want.counters) {
         if (col.shape.gauges.includes(f)) {
-          problems.push(`${at}: field "${f}" of collector ${c.collector} is a gauge; ${c.op} needs a cumulative counter`);
+          problems.push(
+            `${at}: field "${f}" of collector ${c.collector} is a gauge; ${c.op} needs a cumulative counter`
+          );
         } else if (!col.shape.counters.includes(f)) {
-          problems.push(`${at}: collector ${c.collector} has no counter "${f}" (counters: ${col.shape.counters.join(', ') || 'none'})`);
+          problems.push(
+            `${at}: collector ${c.collector} has no counter "${f}" (counters: ${col.shape.counters.join(', ') || 'none'})`
+          );
         }
       }
       for (const f of want.gauges) {
         if (!col.shape.gauges.includes(f) && !col.shape.counters.includes(f)) {
-          problems.push(`${at}: collector ${c.collector} has no field "${f}" (gauges: ${col.shape.gauges.join(', ') || 'none'})`);
+          problems.push(
+            `${at}: collector ${c.collector} has no field "${f}" (gauges: ${col.shape.gauges.join(', ') || 'none'})`
+          );
         }
       }
       for (const b of want.by) {
         if (!col.shape.key.includes(b)) {
-          problems.push(`${at}: cannot group by "${b}": collector ${c.collector} keys rows by ${col.shape.key.join(', ') || 'nothing (one row)'}`);
+          problems.push(
+            `${at}: cannot group by "${b}": collector ${c.collector} keys rows by ${col.shape.key.join(', ') || 'nothing (one row)'}`
+          );
         }
       }
     }

@@ -29,7 +29,10 @@ export const duration = (min: number, max: number) =>
     try {
       const ms = parseDuration(v);
       if (ms < min || ms > max) {
-        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be between ${min < 1000 ? `${min}ms` : `${min / 1000}s`} and ${max / 1000}s, got ${v}` });
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          message: `must be between ${min < 1000 ? `${min}ms` : `${min / 1000}s`} and ${max / 1000}s, got ${v}`,
+        });
         return z.NEVER;
       }
       return ms;
@@ -72,7 +75,10 @@ const neonSchema = z
     /** the organization (org-…) that owns the project, for consumption history v2 (a required parameter there); read from the project's org_id when unset */
     orgId: z
       .string()
-      .regex(/^[a-z0-9-]{1,60}$/, 'must be an organization id like org-ocean-art-12345678 (Neon console → Organization settings)')
+      .regex(
+        /^[a-z0-9-]{1,60}$/,
+        'must be an organization id like org-ocean-art-12345678 (Neon console → Organization settings)'
+      )
       .optional(),
     /** how often to read the project's consumption (GET /projects/{id}); the API refreshes it about every 15 minutes */
     usageInterval: duration(60_000, 86_400_000).optional(),
@@ -81,9 +87,7 @@ const neonSchema = z
 
 export const targetSchema = z
   .object({
-    name: z
-      .string()
-      .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1–64 letters, digits, dot, dash or underscore'),
+    name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1–64 letters, digits, dot, dash or underscore'),
     url: pgUrl.optional(),
     /** read the URL from this environment variable instead of the file (keeps secrets out of YAML) */
     urlEnv: z.string().optional(),
@@ -111,7 +115,11 @@ export const targetSchema = z
   .strict()
   .superRefine((t, ctx) => {
     if (!t.url && !t.urlEnv) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['url'], message: 'is required: give url (postgres://…) or urlEnv (the name of an environment variable holding it)' });
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['url'],
+        message: 'is required: give url (postgres://…) or urlEnv (the name of an environment variable holding it)',
+      });
     }
   });
 
@@ -179,7 +187,12 @@ export class ConfigError extends Error {
 
 function issuesToText(err: z.ZodError, where: string): string {
   const lines = err.issues.map((i) => {
-    const path = i.path.length ? i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('').replace(/^\./, '') : '(top level)';
+    const path = i.path.length
+      ? i.path
+          .map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`))
+          .join('')
+          .replace(/^\./, '')
+      : '(top level)';
     let msg = i.message;
     if (i.code === 'unrecognized_keys') {
       msg = `unknown key(s) ${i.keys.map((k) => `"${k}"`).join(', ')}: check the spelling against the README configuration reference`;
@@ -203,7 +216,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SidecarConfig 
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       if (err.code === 'ENOENT') {
-        throw new ConfigError(`PGPULSE_CONFIG points to ${where}, which does not exist: create it or unset PGPULSE_CONFIG and set DATABASE_URL`);
+        throw new ConfigError(
+          `PGPULSE_CONFIG points to ${where}, which does not exist: create it or unset PGPULSE_CONFIG and set DATABASE_URL`
+        );
       }
       throw new ConfigError(`PGPULSE_CONFIG (${where}) is not valid YAML: ${err.message.split('\n')[0]}`);
     }
@@ -220,13 +235,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SidecarConfig 
     }
     file = parsed.data;
   } else {
-    throw new ConfigError('No target configured: set DATABASE_URL=postgres://user:password@host:5432/db, or PGPULSE_CONFIG=/path/to/pgpulse.yaml listing targets');
+    throw new ConfigError(
+      'No target configured: set DATABASE_URL=postgres://user:password@host:5432/db, or PGPULSE_CONFIG=/path/to/pgpulse.yaml listing targets'
+    );
   }
 
   const names = new Set<string>();
   for (const t of file.targets) {
     if (names.has(t.name)) {
-      throw new ConfigError(`Invalid pgpulse configuration (${where}):\n  - targets: the name "${t.name}" is used twice; target names must be unique`);
+      throw new ConfigError(
+        `Invalid pgpulse configuration (${where}):\n  - targets: the name "${t.name}" is used twice; target names must be unique`
+      );
     }
     names.add(t.name);
   }
@@ -269,9 +288,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SidecarConfig 
   const targets: TargetConfig[] = file.targets.map((t, i) => {
     const url = t.url ?? (t.urlEnv ? env[t.urlEnv] : undefined);
     if (!url || !pgUrl.safeParse(url).success) {
-      throw new ConfigError(`Invalid pgpulse configuration (${where}):\n  - targets[${i}].urlEnv: environment variable ${t.urlEnv} is unset or not a postgres:// URL`);
+      throw new ConfigError(
+        `Invalid pgpulse configuration (${where}):\n  - targets[${i}].urlEnv: environment variable ${t.urlEnv} is unset or not a postgres:// URL`
+      );
     }
-    const neon = t.neon ? { ...t.neon, apiKeyResolved: t.neon.apiKey ?? (t.neon.apiKeyEnv ? env[t.neon.apiKeyEnv] : undefined) ?? env.NEON_API_KEY } : undefined;
+    const neon = t.neon
+      ? {
+          ...t.neon,
+          apiKeyResolved: t.neon.apiKey ?? (t.neon.apiKeyEnv ? env[t.neon.apiKeyEnv] : undefined) ?? env.NEON_API_KEY,
+        }
+      : undefined;
     return {
       name: t.name,
       url,
@@ -299,8 +325,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SidecarConfig 
     downsampleStepMs: file.downsampleStep ?? 300_000,
     logLevel: env.PGPULSE_LOG_LEVEL ?? file.logLevel ?? 'info',
     metrics: {
-      topStatements: envCount('PGPULSE_METRICS_TOP_STATEMENTS') ?? file.metrics?.topStatements ?? PROM_DEFAULT_LIMITS.topStatements,
-      topRelations: envCount('PGPULSE_METRICS_TOP_RELATIONS') ?? file.metrics?.topRelations ?? PROM_DEFAULT_LIMITS.topRelations,
+      topStatements:
+        envCount('PGPULSE_METRICS_TOP_STATEMENTS') ?? file.metrics?.topStatements ?? PROM_DEFAULT_LIMITS.topStatements,
+      topRelations:
+        envCount('PGPULSE_METRICS_TOP_RELATIONS') ?? file.metrics?.topRelations ?? PROM_DEFAULT_LIMITS.topRelations,
     },
     targets,
   };
@@ -315,7 +343,9 @@ function tokenFromFile(file: string | undefined): string | undefined {
   try {
     t = readFileSync(file, 'utf8').trim();
   } catch (e) {
-    throw new ConfigError(`PGPULSE_TOKEN_FILE=${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new ConfigError(
+      `PGPULSE_TOKEN_FILE=${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`
+    );
   }
   if (!t) {
     throw new ConfigError(`PGPULSE_TOKEN_FILE=${file} is empty`);

@@ -6,7 +6,14 @@ import { catalogCollectors } from './collectors/registry';
 import { connectionUtilization, events, samplerStaleness } from './engine/handlers/health';
 import { indexUsage, tableStats } from './engine/handlers/relations';
 import { slowStatements, topQueries } from './engine/handlers/statements';
-import { bloat, ioTime, oldestSessions, sequences, sequenceUsedRatio, vacuumProgress } from './engine/handlers/vital-signs';
+import {
+  bloat,
+  ioTime,
+  oldestSessions,
+  sequences,
+  sequenceUsedRatio,
+  vacuumProgress,
+} from './engine/handlers/vital-signs';
 import { replicationStandbys } from './engine/handlers/replication';
 import { replicationSlots } from './engine/handlers/vitals';
 import type { Feature } from './feature';

@@ -13,4 +13,12 @@ import { plansFeature } from './plans';
 import { vectorFeature } from './vector';
 
 // actions start before advisors: the advisor's stop runs first, then the runners close
-export const sidecarFeatures: readonly Feature[] = [coreFeature, vectorFeature, neonFeature, actionsFeature, advisorsFeature, plansFeature, activityFeature];
+export const sidecarFeatures: readonly Feature[] = [
+  coreFeature,
+  vectorFeature,
+  neonFeature,
+  actionsFeature,
+  advisorsFeature,
+  plansFeature,
+  activityFeature,
+];

@@ -15,9 +15,15 @@ export function refIdProblems(refIds: string[]): Map<string, string> {
   const out = new Map<string, string>();
   for (const [r, n] of count) {
     if (r === '') {
-      out.set(r, `${n === 1 ? 'a query has' : `${n} queries have`} an empty refId: every query needs its own refId (A, B, …)`);
+      out.set(
+        r,
+        `${n === 1 ? 'a query has' : `${n} queries have`} an empty refId: every query needs its own refId (A, B, …)`
+      );
     } else if (n > 1) {
-      out.set(r, `refId ${r.slice(0, 80)} is used by ${n} queries of this request: refIds must be unique, so each answer can be told apart`);
+      out.set(
+        r,
+        `refId ${r.slice(0, 80)} is used by ${n} queries of this request: refIds must be unique, so each answer can be told apart`
+      );
     }
   }
   return out;

@@ -9,8 +9,11 @@ export function createLogger(level = 'info'): Logger {
     {
       level,
       base: { app: 'pgpulse' },
-      redact: { paths: ['url', 'token', 'password', '*.url', '*.token', '*.password', 'config.targets[*].url'], censor: '***' },
+      redact: {
+        paths: ['url', 'token', 'password', '*.url', '*.token', '*.password', 'config.targets[*].url'],
+        censor: '***',
+      },
     },
-    pino.destination(2),
+    pino.destination(2)
   );
 }

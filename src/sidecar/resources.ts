@@ -7,7 +7,11 @@ import type { QueryContext, ResourceResponse } from './service';
 import type { SidecarService } from './sidecar-service';
 import { parseRange } from './time-range';
 
-export type ResourceRoute = (svc: SidecarService, params: URLSearchParams, ctx: QueryContext) => Promise<ResourceResponse> | ResourceResponse;
+export type ResourceRoute = (
+  svc: SidecarService,
+  params: URLSearchParams,
+  ctx: QueryContext
+) => Promise<ResourceResponse> | ResourceResponse;
 
 interface Item {
   value: string;
@@ -18,7 +22,12 @@ interface Item {
 const list = (items: Item[]): ResourceResponse => ({ status: 200, body: { items } });
 
 /** The target a route means (its `target` parameter, else the datasource's): its name, or the 404 to answer. */
-export function targetOf(svc: SidecarService, params: URLSearchParams, ctx: QueryContext, wanted: string | undefined = params.get('target') ?? undefined): string | ResourceResponse {
+export function targetOf(
+  svc: SidecarService,
+  params: URLSearchParams,
+  ctx: QueryContext,
+  wanted: string | undefined = params.get('target') ?? undefined
+): string | ResourceResponse {
   const { target, error } = svc.resolveTarget(wanted, ctx);
   return target ?? { status: 404, body: { error } };
 }
@@ -38,9 +47,14 @@ function coreRouteMap(): Map<string, ResourceRoute> {
       [...svc.samplers.values()].map((s) => ({
         value: s.target.name,
         label: s.target.name,
-        description: s.status.reachable === false ? `unreachable: ${s.status.lastError ?? ''}` : s.status.serverVersionNum ? `PostgreSQL ${Math.floor(s.status.serverVersionNum / 10000)}` : 'not sampled yet',
-      })),
-    ),
+        description:
+          s.status.reachable === false
+            ? `unreachable: ${s.status.lastError ?? ''}`
+            : s.status.serverVersionNum
+              ? `PostgreSQL ${Math.floor(s.status.serverVersionNum / 10000)}`
+              : 'not sampled yet',
+      }))
+    )
   );
   routes.set('databases', (svc, p, ctx) => {
     const t = targetOf(svc, p, ctx);
@@ -51,14 +65,21 @@ function coreRouteMap(): Map<string, ResourceRoute> {
     if (typeof t !== 'string') {
       return t;
     }
-    return list(distinct(svc.store.entities(t, 'tables', { datname: p.get('database') || undefined }).map((e) => e.labels.schemaname)));
+    return list(
+      distinct(
+        svc.store.entities(t, 'tables', { datname: p.get('database') || undefined }).map((e) => e.labels.schemaname)
+      )
+    );
   });
   routes.set('tables', (svc, p, ctx) => {
     const t = targetOf(svc, p, ctx);
     if (typeof t !== 'string') {
       return t;
     }
-    const ents = svc.store.entities(t, 'tables', { datname: p.get('database') || undefined, schemaname: p.get('schema') || undefined });
+    const ents = svc.store.entities(t, 'tables', {
+      datname: p.get('database') || undefined,
+      schemaname: p.get('schema') || undefined,
+    });
     return list(distinct(ents.map((e) => e.labels.relname)));
   });
   routes.set('indexes', (svc, p, ctx) => {
@@ -66,11 +87,19 @@ function coreRouteMap(): Map<string, ResourceRoute> {
     if (typeof t !== 'string') {
       return t;
     }
-    const ents = svc.store.entities(t, 'indexes', { datname: p.get('database') || undefined, schemaname: p.get('schema') || undefined, relname: p.get('table') || undefined });
+    const ents = svc.store.entities(t, 'indexes', {
+      datname: p.get('database') || undefined,
+      schemaname: p.get('schema') || undefined,
+      relname: p.get('table') || undefined,
+    });
     return list(
       ents
-        .map((e) => ({ value: e.labels.indexrelname, label: e.labels.indexrelname, description: String(e.info.indexdef ?? '') }))
-        .sort((a, b) => a.value.localeCompare(b.value)),
+        .map((e) => ({
+          value: e.labels.indexrelname,
+          label: e.labels.indexrelname,
+          description: String(e.info.indexdef ?? ''),
+        }))
+        .sort((a, b) => a.value.localeCompare(b.value))
     );
   });
   routes.set('queryids', (svc, p, ctx) => {

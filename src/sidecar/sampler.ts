@@ -79,7 +79,7 @@ export class TargetSampler {
     private readonly metrics: SelfMetrics,
     private readonly log: Logger,
     collectors: readonly Collector[],
-    readonly gate?: SamplingGate,
+    readonly gate?: SamplingGate
   ) {
     this.pool = createPool(target);
     this.status = { target: target.name, reachable: null, extensions: {}, unavailable: {}, failing: {} };
@@ -151,7 +151,12 @@ export class TargetSampler {
     try {
       const ctx = await this.discover(client);
       if (this.status.reachable === false) {
-        this.store.addEvent(name, { ts: now, kind: 'target_up', title: `${name} reachable again`, tags: ['pgpulse', 'availability'] });
+        this.store.addEvent(name, {
+          ts: now,
+          kind: 'target_up',
+          title: `${name} reachable again`,
+          tags: ['pgpulse', 'availability'],
+        });
       }
       this.status.reachable = true;
       this.status.lastError = undefined;
@@ -196,7 +201,13 @@ export class TargetSampler {
     if (this.status.reachable !== false) {
       this.log.warn({ target: name }, msg);
       try {
-        this.store.addEvent(name, { ts, kind: 'target_down', title: `${name} unreachable`, text: msg, tags: ['pgpulse', 'availability'] });
+        this.store.addEvent(name, {
+          ts,
+          kind: 'target_down',
+          title: `${name} unreachable`,
+          text: msg,
+          tags: ['pgpulse', 'availability'],
+        });
       } catch (e) {
         if (!isStoreWriteError(e)) {
           throw e;
@@ -231,12 +242,15 @@ export class TargetSampler {
       // see resolveCounterEpoch
       const s = await client.query<{ v: number; pm: number; bg: number | null }>(
         `SELECT pg_catalog.current_setting('server_version_num')::int AS v, (extract(epoch from pg_catalog.pg_postmaster_start_time()) * 1000)::float8 AS pm,
-                (SELECT (extract(epoch from stats_reset) * 1000)::float8 FROM pg_catalog.pg_stat_bgwriter) AS bg`,
+                (SELECT (extract(epoch from stats_reset) * 1000)::float8 FROM pg_catalog.pg_stat_bgwriter) AS bg`
       );
       const ext = await client.query<{ extname: string; extversion: string; nspname: string }>(EXTENSIONS_SQL);
       // who pgpulse is changes rarely and the check scans pg_class: re-read it every few cycles
       // (sessions seen once keep a role shared, see ownRoleFrom)
-      const role = !this.status.ownRole || this.cycle % ROLE_RECHECK_CYCLES === 1 ? (await client.query<OwnRoleRow>(OWN_ROLE_SQL)).rows[0] : undefined;
+      const role =
+        !this.status.ownRole || this.cycle % ROLE_RECHECK_CYCLES === 1
+          ? (await client.query<OwnRoleRow>(OWN_ROLE_SQL)).rows[0]
+          : undefined;
       return { version: s.rows[0].v, pm: s.rows[0].pm, bg: s.rows[0].bg, ext: ext.rows, role };
     });
     const now = Date.now();
@@ -338,8 +352,20 @@ export class TargetSampler {
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       // the collector's own evidence (pg_stat_statements_info.stats_reset) on top of the cluster's;
       // both only move forward, so max() changes whenever either does
-      const epoch = this.epochAlias(c.id, Math.max(c.resetsOnRestart ? ctx.postmasterStartMs : ctx.counterEpochMs, result.epoch ?? 0));
-      const { points } = this.store.writeSample({ target: name, collector: c.id, ts, ok: true, epoch, rows: result.rows, counters: c.shape?.counters, durationMs });
+      const epoch = this.epochAlias(
+        c.id,
+        Math.max(c.resetsOnRestart ? ctx.postmasterStartMs : ctx.counterEpochMs, result.epoch ?? 0)
+      );
+      const { points } = this.store.writeSample({
+        target: name,
+        collector: c.id,
+        ts,
+        ok: true,
+        epoch,
+        rows: result.rows,
+        counters: c.shape?.counters,
+        durationMs,
+      });
       this.metrics.collectorDuration.observe({ target: name, collector: c.id }, durationMs / 1000);
       this.metrics.collectorRows.set({ target: name, collector: c.id }, result.rows.length);
       this.metrics.collectorLastSuccess.set({ target: name, collector: c.id }, Math.floor(ts / 1000));
@@ -352,7 +378,11 @@ export class TargetSampler {
         this.previous.set(c.id, result);
       }
       if (result.problems?.length) {
-        this.status.failing[c.id] = { since: this.status.failing[c.id]?.since ?? ts, error: result.problems.join('; '), partial: true };
+        this.status.failing[c.id] = {
+          since: this.status.failing[c.id]?.since ?? ts,
+          error: result.problems.join('; '),
+          partial: true,
+        };
       } else {
         delete this.status.failing[c.id];
       }
@@ -368,7 +398,10 @@ export class TargetSampler {
       this.metrics.latest.forget(name, c.id);
       this.recordGap(c.id, ts, msg);
       this.log.warn({ target: name, collector: c.id }, msg);
-      if ((e as { code?: string }).code === undefined || ['57P01', '57P02', '57P03', '08006', '08003'].includes(String((e as { code?: string }).code))) {
+      if (
+        (e as { code?: string }).code === undefined ||
+        ['57P01', '57P02', '57P03', '08006', '08003'].includes(String((e as { code?: string }).code))
+      ) {
         throw e; // the connection itself is gone: the target is unreachable, the collector is not to blame
       }
       this.status.failing[c.id] = { since: this.status.failing[c.id]?.since ?? ts, error: msg };
@@ -380,7 +413,9 @@ export class TargetSampler {
     if (!this.gate?.mayContact) {
       return { allowed: true };
     }
-    return this.gate.mayContact(this.target).catch((e: Error) => ({ allowed: false, reason: `gate error: ${e.message}` }));
+    return this.gate
+      .mayContact(this.target)
+      .catch((e: Error) => ({ allowed: false, reason: `gate error: ${e.message}` }));
   }
 
   /**

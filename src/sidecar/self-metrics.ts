@@ -14,18 +14,48 @@ export class SelfMetrics {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
-  readonly collectorRows = new Gauge({ name: 'pgpulse_collector_rows', help: 'Rows read by the last run of a collector', labelNames: ['target', 'collector'], registers: [this.registry] });
-  readonly collectorErrors = new Counter({ name: 'pgpulse_collector_errors_total', help: 'Collector runs that failed', labelNames: ['target', 'collector'], registers: [this.registry] });
+  readonly collectorRows = new Gauge({
+    name: 'pgpulse_collector_rows',
+    help: 'Rows read by the last run of a collector',
+    labelNames: ['target', 'collector'],
+    registers: [this.registry],
+  });
+  readonly collectorErrors = new Counter({
+    name: 'pgpulse_collector_errors_total',
+    help: 'Collector runs that failed',
+    labelNames: ['target', 'collector'],
+    registers: [this.registry],
+  });
   readonly collectorUnavailable = new Gauge({
     name: 'pgpulse_collector_unavailable',
     help: '1 when a collector cannot run on the target (missing extension, unsupported version)',
     labelNames: ['target', 'collector'],
     registers: [this.registry],
   });
-  readonly pointsWritten = new Counter({ name: 'pgpulse_store_points_written_total', help: 'Values written to the history store (only changed values are written)', labelNames: ['target', 'collector'], registers: [this.registry] });
-  readonly cyclesSkipped = new Counter({ name: 'pgpulse_cycles_skipped_total', help: 'Cycles skipped because the previous one was still running, or the Neon compute was idle', labelNames: ['target', 'reason'], registers: [this.registry] });
-  readonly targetUp = new Gauge({ name: 'pgpulse_target_up', help: '1 when the last connection attempt to the target succeeded', labelNames: ['target'], registers: [this.registry] });
-  readonly lastSampleTs = new Gauge({ name: 'pgpulse_last_sample_timestamp_seconds', help: 'Unix time of the last successful sample', labelNames: ['target'], registers: [this.registry] });
+  readonly pointsWritten = new Counter({
+    name: 'pgpulse_store_points_written_total',
+    help: 'Values written to the history store (only changed values are written)',
+    labelNames: ['target', 'collector'],
+    registers: [this.registry],
+  });
+  readonly cyclesSkipped = new Counter({
+    name: 'pgpulse_cycles_skipped_total',
+    help: 'Cycles skipped because the previous one was still running, or the Neon compute was idle',
+    labelNames: ['target', 'reason'],
+    registers: [this.registry],
+  });
+  readonly targetUp = new Gauge({
+    name: 'pgpulse_target_up',
+    help: '1 when the last connection attempt to the target succeeded',
+    labelNames: ['target'],
+    registers: [this.registry],
+  });
+  readonly lastSampleTs = new Gauge({
+    name: 'pgpulse_last_sample_timestamp_seconds',
+    help: 'Unix time of the last successful sample',
+    labelNames: ['target'],
+    registers: [this.registry],
+  });
   readonly queryDuration = new Histogram({
     name: 'pgpulse_query_duration_seconds',
     help: 'Time to answer one query from the history',
@@ -55,8 +85,16 @@ export class SelfMetrics {
     labelNames: ['status'],
     registers: [this.registry],
   });
-  readonly queryQueue = new Gauge({ name: 'pgpulse_query_queue_length', help: 'Query requests waiting for a query worker', registers: [this.registry] });
-  readonly queryRunning = new Gauge({ name: 'pgpulse_query_running', help: 'Query requests being computed by query workers', registers: [this.registry] });
+  readonly queryQueue = new Gauge({
+    name: 'pgpulse_query_queue_length',
+    help: 'Query requests waiting for a query worker',
+    registers: [this.registry],
+  });
+  readonly queryRunning = new Gauge({
+    name: 'pgpulse_query_running',
+    help: 'Query requests being computed by query workers',
+    registers: [this.registry],
+  });
   readonly cycleDuration = new Histogram({
     name: 'pgpulse_sampling_cycle_duration_seconds',
     help: 'Wall time of one sampling cycle of a target (connect, discover, every collector due); above the interval, cycles are skipped (pgpulse_cycles_skipped_total)',

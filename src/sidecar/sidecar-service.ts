@@ -13,7 +13,14 @@ import { QueryPool, queryPoolOptions, type QueryPoolOptions } from './engine/que
 import type { ResolvedQuery } from './engine/context';
 import type { TargetSampler } from './sampler';
 import type { SelfMetrics } from './self-metrics';
-import type { HealthReport, PgpulseService, QueryContext, QueryRequest, ResourceContext, ResourceResponse } from './service';
+import type {
+  HealthReport,
+  PgpulseService,
+  QueryContext,
+  QueryRequest,
+  ResourceContext,
+  ResourceResponse,
+} from './service';
 import type { Store } from './store/store';
 import { describeDbError } from './targets/connection';
 import { sharedRoleNote } from './targets/own-statements';
@@ -59,7 +66,7 @@ export class SidecarService implements PgpulseService {
     readonly samplers: Map<string, TargetSampler>,
     readonly metrics: SelfMetrics,
     parts: Pick<Assembly, 'features' | 'handlers' | 'checks' | 'routes' | 'live'>,
-    poolOptions: QueryPoolOptions = queryPoolOptions({}),
+    poolOptions: QueryPoolOptions = queryPoolOptions({})
   ) {
     this.engine = new Engine(store, parts);
     // workers load the same features by name: handlers are code, they cannot be sent to a thread
@@ -76,7 +83,9 @@ export class SidecarService implements PgpulseService {
     if (this.samplers.has(wanted) || this.store.targets().includes(wanted)) {
       return { target: wanted };
     }
-    return { error: `unknown target "${wanted}": configured targets are ${[...this.samplers.keys()].join(', ') || '(none)'} — set jsonData.target in the datasource or target in the query` };
+    return {
+      error: `unknown target "${wanted}": configured targets are ${[...this.samplers.keys()].join(', ') || '(none)'} — set jsonData.target in the datasource or target in the query`,
+    };
   }
 
   async query(req: QueryRequest, ctx: QueryContext): Promise<Record<string, DataResponse>> {
@@ -105,18 +114,31 @@ export class SidecarService implements PgpulseService {
       live.map(async (p) => {
         const started = process.hrtime.bigint();
         const h = liveHandlerFor(this.live, p.metric)!;
-        const res = await h(this, { metric: p.metric, query: p.request.query, range: p.request.range, notices: p.request.notices ?? [], signal: ctx.signal }).catch(
-          (e: Error): DataResponse => ({ frames: [], error: `${p.metric.id}: ${e.message}`, status: 500, errorSource: 'plugin' }),
+        const res = await h(this, {
+          metric: p.metric,
+          query: p.request.query,
+          range: p.request.range,
+          notices: p.request.notices ?? [],
+          signal: ctx.signal,
+        }).catch(
+          (e: Error): DataResponse => ({
+            frames: [],
+            error: `${p.metric.id}: ${e.message}`,
+            status: 500,
+            errorSource: 'plugin',
+          })
         );
         this.metrics.queryDuration.observe({ metric: p.metric.id }, Number(process.hrtime.bigint() - started) / 1e9);
         out[p.refId] = res;
-      }),
+      })
     );
     // computed away from the event loop, within one budget per request (QueryRefused when busy)
-    const answers = stored.length ? await this.queries.run(
-      stored.map((p) => p.request),
-      ctx.signal,
-    ) : [];
+    const answers = stored.length
+      ? await this.queries.run(
+          stored.map((p) => p.request),
+          ctx.signal
+        )
+      : [];
     await liveAnswers;
     stored.forEach((p, i) => {
       const a = answers[i];
@@ -126,7 +148,13 @@ export class SidecarService implements PgpulseService {
     return out;
   }
 
-  private prepare(raw: Record<string, unknown>, refId: string, req: QueryRequest, ctx: QueryContext, rangeError: string | null): PreparedQuery | DataResponse & { error: string } {
+  private prepare(
+    raw: Record<string, unknown>,
+    refId: string,
+    req: QueryRequest,
+    ctx: QueryContext,
+    rangeError: string | null
+  ): PreparedQuery | (DataResponse & { error: string }) {
     const bad = (error: string, status = 400) => ({ frames: [], error, status, errorSource: 'plugin' as const });
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
       return bad('query must be a JSON object like {"refId":"A","metric":"tps"}');
@@ -146,7 +174,9 @@ export class SidecarService implements PgpulseService {
     const q = parsed.data;
     const metric = findMetric(q.metric);
     if (!metric) {
-      return bad(`unknown metric "${q.metric.slice(0, 80)}": see GET /api/v1/catalog (or the metric picker) for the list`);
+      return bad(
+        `unknown metric "${q.metric.slice(0, 80)}": see GET /api/v1/catalog (or the metric picker) for the list`
+      );
     }
     const { target, error } = this.resolveTarget(q.target, ctx);
     if (!target) {
@@ -174,13 +204,15 @@ export class SidecarService implements PgpulseService {
   /** say why there is nothing, when we know */
   private explainEmpty(p: PreparedQuery, res: DataResponse): DataResponse {
     const sampler = this.samplers.get(p.target);
-    const missing = (p.metric.requires ?? []).filter((ext) => sampler && sampler.status.serverVersionNum && !sampler.status.extensions[ext]);
+    const missing = (p.metric.requires ?? []).filter(
+      (ext) => sampler && sampler.status.serverVersionNum && !sampler.status.extensions[ext]
+    );
     if (!res.error && missing.length && hasNoData(res.frames)) {
       return {
         frames: [],
         error: `${p.metric.title} needs the ${missing.join(', ')} extension, which is not installed in target ${p.target}: ${
           missing.includes('pg_stat_statements')
-            ? "add pg_stat_statements to shared_preload_libraries, restart, then CREATE EXTENSION pg_stat_statements"
+            ? 'add pg_stat_statements to shared_preload_libraries, restart, then CREATE EXTENSION pg_stat_statements'
             : `CREATE EXTENSION ${missing[0]}`
         }`,
         status: 424,
@@ -198,7 +230,10 @@ export class SidecarService implements PgpulseService {
    * What is known to be wrong with the target or the metric's collector right now: notices for
    * the frames, and the error to answer instead when there is no data at all.
    */
-  private knownTrouble(sampler: TargetSampler, collector: string): { notices: Notice[]; fatal?: { error: string; status: number } } {
+  private knownTrouble(
+    sampler: TargetSampler,
+    collector: string
+  ): { notices: Notice[]; fatal?: { error: string; status: number } } {
     const st = sampler.status;
     const since = (ts: number) => new Date(ts).toISOString();
     if (st.paused && !st.pausedByDesign) {
@@ -214,7 +249,10 @@ export class SidecarService implements PgpulseService {
       const text = failing.partial
         ? `the ${collector} collector partly fails since ${since(failing.since)}: ${failing.error}`
         : `the ${collector} collector fails since ${since(failing.since)}: ${failing.error}`;
-      return { notices: [{ severity: failing.partial ? 'warning' : 'error', text }], fatal: { error: text, status: 502 } };
+      return {
+        notices: [{ severity: failing.partial ? 'warning' : 'error', text }],
+        fatal: { error: text, status: 502 },
+      };
     }
     const why = st.unavailable[collector];
     if (why && !why.startsWith('not applicable')) {
@@ -228,12 +266,20 @@ export class SidecarService implements PgpulseService {
     const { target, error } = this.resolveTarget(targetName, {});
     const problems: string[] = [];
     if (!target) {
-      return { status: 'error', message: error ?? 'unknown target', details: { target: targetName ?? '', reachable: false, extensions: {}, problems: [error ?? ''] } };
+      return {
+        status: 'error',
+        message: error ?? 'unknown target',
+        details: { target: targetName ?? '', reachable: false, extensions: {}, problems: [error ?? ''] },
+      };
     }
     const sampler = this.samplers.get(target);
     const storeProblem = this.storeProblemText();
     if (!sampler) {
-      return { status: 'error', message: `target ${target} has history but is not configured any more`, details: { target, reachable: false, extensions: {}, problems: [] } };
+      return {
+        status: 'error',
+        message: `target ${target} has history but is not configured any more`,
+        details: { target, reachable: false, extensions: {}, problems: [] },
+      };
     }
     // a fresh check, not the cached status: "Save & test" must tell the truth now
     let reachable = false;
@@ -246,7 +292,14 @@ export class SidecarService implements PgpulseService {
       return {
         status: storeProblem ? 'error' : 'ok',
         message: storeProblem ? `${storeProblem}. The ${idle}` : `pgpulse sidecar is up; ${idle}`,
-        details: { target, reachable: false, extensions: {}, lastSampleAgeSeconds: last ? (Date.now() - last.ts) / 1000 : null, neonState: 'idle', problems: storeProblem ? [storeProblem] : [] },
+        details: {
+          target,
+          reachable: false,
+          extensions: {},
+          lastSampleAgeSeconds: last ? (Date.now() - last.ts) / 1000 : null,
+          neonState: 'idle',
+          problems: storeProblem ? [storeProblem] : [],
+        },
       };
     }
     if (sampler.status.paused) {
@@ -255,31 +308,44 @@ export class SidecarService implements PgpulseService {
       // a frozen server accepts connections and never answers: health must answer anyway
       const limitMs = Math.max(1000, sampler.target.connectTimeoutMs) + 2000;
       let timedOut = false;
-      const bounded = <T,>(p: Promise<T>): Promise<T> =>
+      const bounded = <T>(p: Promise<T>): Promise<T> =>
         new Promise<T>((resolve, reject) => {
           const t = setTimeout(() => {
             timedOut = true;
-            reject(Object.assign(new Error(`no answer within ${limitMs / 1000} s (server frozen, overloaded, or the network stalls)`), { code: 'PGPULSE_NO_ANSWER' }));
+            reject(
+              Object.assign(
+                new Error(`no answer within ${limitMs / 1000} s (server frozen, overloaded, or the network stalls)`),
+                { code: 'PGPULSE_NO_ANSWER' }
+              )
+            );
           }, limitMs);
           p.then(
             (v) => (clearTimeout(t), resolve(v)),
-            (e) => (clearTimeout(t), reject(e)),
+            (e) => (clearTimeout(t), reject(e))
           );
         });
       try {
         const connecting = sampler.pool.connect();
         // a connection that arrives after we gave up is closed, not leaked
-        connecting.then((late) => timedOut && late.release(new Error('health check gave up')), () => undefined);
+        connecting.then(
+          (late) => timedOut && late.release(new Error('health check gave up')),
+          () => undefined
+        );
         const c = await bounded(connecting);
         try {
           const r = await bounded(
             pinnedQuery<{ v: string; libs: string }>(
               c,
-              "SELECT pg_catalog.current_setting('server_version') AS v, pg_catalog.current_setting('shared_preload_libraries') AS libs",
-            ),
+              "SELECT pg_catalog.current_setting('server_version') AS v, pg_catalog.current_setting('shared_preload_libraries') AS libs"
+            )
           );
           serverVersion = r.rows[0].v;
-          const ext = await bounded(pinnedQuery<{ extname: string; extversion: string }>(c, 'SELECT extname, extversion FROM pg_catalog.pg_extension'));
+          const ext = await bounded(
+            pinnedQuery<{ extname: string; extversion: string }>(
+              c,
+              'SELECT extname, extversion FROM pg_catalog.pg_extension'
+            )
+          );
           const installed = new Map(ext.rows.map((e) => [e.extname, e.extversion]));
           const preload = r.rows[0].libs;
           const pgss = installed.get('pg_stat_statements');
@@ -292,14 +358,22 @@ export class SidecarService implements PgpulseService {
                   : 'add pg_stat_statements to shared_preload_libraries, restart PostgreSQL, then CREATE EXTENSION pg_stat_statements',
               };
           if (!pgss) {
-            problems.push(`pg_stat_statements is missing: query metrics are unavailable (${extensions.pg_stat_statements.hint})`);
+            problems.push(
+              `pg_stat_statements is missing: query metrics are unavailable (${extensions.pg_stat_statements.hint})`
+            );
           }
           const vec = installed.get('vector');
-          extensions.vector = vec ? { installed: true, version: vec } : { installed: false, hint: 'only needed for vector search metrics: CREATE EXTENSION vector' };
+          extensions.vector = vec
+            ? { installed: true, version: vec }
+            : { installed: false, hint: 'only needed for vector search metrics: CREATE EXTENSION vector' };
           const neon = installed.get('neon');
-          extensions.neon = neon ? { installed: true, version: neon } : { installed: false, hint: 'Neon only: CREATE EXTENSION neon for local file cache metrics' };
+          extensions.neon = neon
+            ? { installed: true, version: neon }
+            : { installed: false, hint: 'Neon only: CREATE EXTENSION neon for local file cache metrics' };
           const hypo = installed.get('hypopg');
-          extensions.hypopg = hypo ? { installed: true, version: hypo } : { installed: false, hint: 'optional: CREATE EXTENSION hypopg lets advisors prove index suggestions' };
+          extensions.hypopg = hypo
+            ? { installed: true, version: hypo }
+            : { installed: false, hint: 'optional: CREATE EXTENSION hypopg lets advisors prove index suggestions' };
           const versionNote = versionProblem(Number(serverVersion.split('.')[0]) * 10000, serverVersion);
           if (versionNote) {
             problems.push(versionNote);
@@ -316,7 +390,11 @@ export class SidecarService implements PgpulseService {
     const last = this.store.lastSample(target, 'server');
     const age = last ? (Date.now() - last.ts) / 1000 : null;
     if (reachable && (age === null || age > (sampler.target.intervalMs / 1000) * 3)) {
-      problems.push(age === null ? 'no sample stored yet: the first one arrives within one interval' : `last sample is ${Math.round(age)} s old`);
+      problems.push(
+        age === null
+          ? 'no sample stored yet: the first one arrives within one interval'
+          : `last sample is ${Math.round(age)} s old`
+      );
     }
     const sharedRole = sampler.status.ownRole ? sharedRoleNote(sampler.status.ownRole) : null;
     if (sharedRole) {
@@ -325,7 +403,11 @@ export class SidecarService implements PgpulseService {
     for (const [c, why] of Object.entries(sampler.status.unavailable)) {
       // an optional extension that is simply not installed (pgvector, neon on plain PostgreSQL) is
       // not a problem: details.extensions says what it would add
-      if (['vector', 'neon'].some((ext) => extensions[ext] && !extensions[ext].installed && why.startsWith(`extension ${ext} `))) {
+      if (
+        ['vector', 'neon'].some(
+          (ext) => extensions[ext] && !extensions[ext].installed && why.startsWith(`extension ${ext} `)
+        )
+      ) {
         continue;
       }
       // collectors for other kinds of target (Neon on plain PostgreSQL) and views a newer PostgreSQL
@@ -338,13 +420,18 @@ export class SidecarService implements PgpulseService {
       }
     }
     for (const [c, f] of Object.entries(sampler.status.failing)) {
-      problems.push(`${c} collector ${f.partial ? 'partly fails' : 'fails'} since ${new Date(f.since).toISOString()}: ${f.error}`);
+      problems.push(
+        `${c} collector ${f.partial ? 'partly fails' : 'fails'} since ${new Date(f.since).toISOString()}: ${f.error}`
+      );
     }
     if (storeProblem) {
       problems.unshift(storeProblem);
     }
     const failing = Object.keys(sampler.status.failing).length > 0;
-    const status = reachable && !storeProblem && !failing && !problems.some((p) => p.startsWith('cannot') || p.startsWith('target')) ? 'ok' : 'error';
+    const status =
+      reachable && !storeProblem && !failing && !problems.some((p) => p.startsWith('cannot') || p.startsWith('target'))
+        ? 'ok'
+        : 'error';
     const message =
       status === 'ok'
         ? `pgpulse sidecar is up; target ${target} reachable (PostgreSQL ${serverVersion})${problems.length ? '. Note: ' + problems.join('; ') : ''}`
@@ -354,7 +441,15 @@ export class SidecarService implements PgpulseService {
     return {
       status,
       message,
-      details: { target, reachable, serverVersion, extensions, lastSampleAgeSeconds: age, neonState: sampler.status.paused ? 'idle' : undefined, problems },
+      details: {
+        target,
+        reachable,
+        serverVersion,
+        extensions,
+        lastSampleAgeSeconds: age,
+        neonState: sampler.status.paused ? 'idle' : undefined,
+        problems,
+      },
     };
   }
 
@@ -362,7 +457,12 @@ export class SidecarService implements PgpulseService {
     const clean = path.replace(/^\/+|\/+$/g, '');
     const route = this.routes.get(clean);
     if (!route) {
-      return { status: 404, body: { error: `unknown resource "${clean.slice(0, 80)}": available are ${[...this.routes.keys()].join(', ')}` } };
+      return {
+        status: 404,
+        body: {
+          error: `unknown resource "${clean.slice(0, 80)}": available are ${[...this.routes.keys()].join(', ')}`,
+        },
+      };
     }
     try {
       return await route(this, params, ctx);
@@ -386,7 +486,10 @@ export class SidecarService implements PgpulseService {
     this.metrics.storeWritable.set(st.writable ? 1 : 0);
     this.metrics.storeProblem.reset();
     if (st.problem) {
-      this.metrics.storeProblem.set({ path: st.path, kind: st.problem.kind, code: st.problem.code, fix: st.problem.fix }, 1);
+      this.metrics.storeProblem.set(
+        { path: st.path, kind: st.problem.kind, code: st.problem.code, fix: st.problem.fix },
+        1
+      );
     }
     this.metrics.storeFailedAttempts.set(st.problem?.failures ?? 0);
     const q = this.queries.stats();
@@ -401,7 +504,12 @@ export class SidecarService implements PgpulseService {
       return undefined;
     }
     const since = new Date(st.problem.since).toISOString();
-    const mode = st.mode === 'read-write' ? '' : st.mode === 'read-only' ? ' Serving the stored history read-only.' : ' No stored history can be served.';
+    const mode =
+      st.mode === 'read-write'
+        ? ''
+        : st.mode === 'read-only'
+          ? ' Serving the stored history read-only.'
+          : ' No stored history can be served.';
     return `history store problem since ${since}: ${st.problem.message}; new samples are not being stored.${mode} Fix: ${st.problem.fix}`;
   }
 }

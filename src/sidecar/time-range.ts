@@ -13,7 +13,9 @@ export const MAX_EPOCH_MS = 8.64e15;
 
 function inDateRange(t: number, field: string, v: unknown): number {
   if (!Number.isFinite(t) || Math.abs(t) > MAX_EPOCH_MS) {
-    throw new RangeError(`${field}: ${JSON.stringify(v)?.slice(0, 60)} is outside the range of a time (±${MAX_EPOCH_MS} ms around 1970): send epoch milliseconds, an ISO 8601 time or now-<n><unit>`);
+    throw new RangeError(
+      `${field}: ${JSON.stringify(v)?.slice(0, 60)} is outside the range of a time (±${MAX_EPOCH_MS} ms around 1970): send epoch milliseconds, an ISO 8601 time or now-<n><unit>`
+    );
   }
   return t;
 }
@@ -36,7 +38,9 @@ export function parseTime(v: unknown, field: string, now = Date.now()): number {
       return t;
     }
   }
-  throw new RangeError(`${field}: expected epoch milliseconds, an ISO 8601 time or now-<n><unit> (e.g. now-1h), got ${JSON.stringify(v)?.slice(0, 60)}`);
+  throw new RangeError(
+    `${field}: expected epoch milliseconds, an ISO 8601 time or now-<n><unit> (e.g. now-1h), got ${JSON.stringify(v)?.slice(0, 60)}`
+  );
 }
 
 export function checkRange(from: number, to: number): string | null {
@@ -56,7 +60,11 @@ export function checkRange(from: number, to: number): string | null {
 }
 
 /** from/to as a request gives them (absent: the defaults), parsed and checked: the range, or why not */
-export function parseRange(from: unknown, to: unknown, defaults: { from: string; to?: string }): { from: number; to: number } | { error: string } {
+export function parseRange(
+  from: unknown,
+  to: unknown,
+  defaults: { from: string; to?: string }
+): { from: number; to: number } | { error: string } {
   let range: { from: number; to: number };
   try {
     range = { from: parseTime(from ?? defaults.from, 'from'), to: parseTime(to ?? defaults.to ?? 'now', 'to') };

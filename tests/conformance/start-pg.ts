@@ -18,7 +18,7 @@ async function main() {
   const timer = setInterval(() => {
     if (++rounds > 1800) return clearInterval(timer);
     void pg
-      .query("UPDATE conformance_items SET v = v + 1 WHERE id = $1; ", [1 + (rounds % 2000)])
+      .query('UPDATE conformance_items SET v = v + 1 WHERE id = $1; ', [1 + (rounds % 2000)])
       .then(() => pg.query('SELECT count(*) FROM conformance_items WHERE v > $1', [rounds % 100]))
       .catch(() => undefined);
   }, 1000);

@@ -15,7 +15,12 @@ async function main() {
   const token = process.env.PGPULSE_TOKEN ?? '';
   const [httpHost, httpPort] = (process.env.PGPULSE_HTTP_ADDR ?? '127.0.0.1:7700').split(':');
   const service = new FakeService();
-  const grpc = await startGrpcServer(service, { address: process.env.PGPULSE_GRPC_ADDR ?? '127.0.0.1:7701', token, mode: 'remote', logger: createHclogLogger() });
+  const grpc = await startGrpcServer(service, {
+    address: process.env.PGPULSE_GRPC_ADDR ?? '127.0.0.1:7701',
+    token,
+    mode: 'remote',
+    logger: createHclogLogger(),
+  });
   const http = createServer((req, res) => {
     const send = (code: number, body: unknown) => {
       res.writeHead(code, { 'content-type': 'application/json' });
@@ -30,9 +35,16 @@ async function main() {
       req.on('data', (d) => (raw += d));
       req.on('end', async () => {
         const b = JSON.parse(raw);
-        const out = await service.query({ from: b.from, to: b.to, maxDataPoints: b.maxDataPoints, intervalMs: b.intervalMs, queries: b.queries }, {});
+        const out = await service.query(
+          { from: b.from, to: b.to, maxDataPoints: b.maxDataPoints, intervalMs: b.intervalMs, queries: b.queries },
+          {}
+        );
         const results: Record<string, unknown> = {};
-        for (const [k, v] of Object.entries(out)) results[k] = { frames: v.frames.map((f) => frameToJSON({ ...f, refId: k })), ...(v.error ? { error: v.error } : {}) };
+        for (const [k, v] of Object.entries(out))
+          results[k] = {
+            frames: v.frames.map((f) => frameToJSON({ ...f, refId: k })),
+            ...(v.error ? { error: v.error } : {}),
+          };
         send(200, { results });
       });
       return;

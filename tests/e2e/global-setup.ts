@@ -19,18 +19,37 @@ function newestMtime(dir: string): number {
 }
 
 function webpack(args: string[]) {
-  execFileSync(process.execPath, [join(ROOT, 'node_modules/webpack-cli/bin/cli.js'), ...args], { cwd: ROOT, stdio: 'inherit' });
+  execFileSync(process.execPath, [join(ROOT, 'node_modules/webpack-cli/bin/cli.js'), ...args], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
 }
 
 export default async function globalSetup() {
   const moduleJs = join(ROOT, 'dist/module.js');
-  const sources = Math.max(newestMtime(join(ROOT, 'src/plugin')), newestMtime(join(ROOT, 'src/model')), statSync(join(ROOT, 'plugin.json')).mtimeMs);
+  const sources = Math.max(
+    newestMtime(join(ROOT, 'src/plugin')),
+    newestMtime(join(ROOT, 'src/model')),
+    statSync(join(ROOT, 'plugin.json')).mtimeMs
+  );
   if (!existsSync(moduleJs) || statSync(moduleJs).mtimeMs < sources) {
     // the config is TypeScript (create-plugin's .config/ layout): tsx loads it
-    execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'node_modules/webpack-cli/bin/cli.js'), '--config', '.config/webpack/webpack.config.ts', '--mode', 'production'], {
-      cwd: ROOT,
-      stdio: 'inherit',
-    });
+    execFileSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(ROOT, 'node_modules/webpack-cli/bin/cli.js'),
+        '--config',
+        '.config/webpack/webpack.config.ts',
+        '--mode',
+        'production',
+      ],
+      {
+        cwd: ROOT,
+        stdio: 'inherit',
+      }
+    );
   }
   webpack(['--config', 'tests/e2e/host/webpack.config.js']);
 }

@@ -29,7 +29,11 @@ const test = base.extend<{ host: Page }, { env: Env }>({
   env: [
     async ({}, use) => {
       const backend = await launchBackend();
-      const grafana = await startGrafanaStandIn({ grpcAddress: backend.grpcAddress, jsonData: { target: 'default' }, token: backend.token });
+      const grafana = await startGrafanaStandIn({
+        grpcAddress: backend.grpcAddress,
+        jsonData: { target: 'default' },
+        token: backend.token,
+      });
       await use({ backend, grafana });
       await grafana.close();
       await backend.stop();
@@ -50,7 +54,7 @@ async function shot(page: Page, name: string) {
 }
 
 /** Pick an option from a Combobox the way a person does: open it, type, click the option. */
-async function pick(page: Page, testId: string, text: string, option: RegExp = new RegExp(text)) {
+async function pick(page: Page, testId: string, text: string, option = new RegExp(text)) {
   const input = page.getByTestId(testId);
   await input.click();
   await input.fill(text);
@@ -61,7 +65,15 @@ interface FrameSummary {
   name: string;
   type: string;
   length: number;
-  fields: Array<{ name: string; type: string; labels: Record<string, string>; min?: number; max?: number; displayName?: string; values: unknown[] }>;
+  fields: Array<{
+    name: string;
+    type: string;
+    labels: Record<string, string>;
+    min?: number;
+    max?: number;
+    displayName?: string;
+    values: unknown[];
+  }>;
 }
 
 async function frames(page: Page): Promise<FrameSummary[]> {
@@ -84,7 +96,21 @@ test.describe('pgpulse in a Grafana host', () => {
     const moduleJs = readFileSync(join(dist, 'module.js'), 'utf8');
     const deps = JSON.parse(/^define\((\[[^\]]*\])/.exec(moduleJs)?.[1] ?? 'null') as string[] | null;
     expect(deps).not.toBeNull();
-    const allowed = ['react', 'react-dom', 'react/jsx-runtime', '@grafana/data', '@grafana/ui', '@grafana/runtime', 'lodash', 'rxjs', '@emotion/react', '@emotion/css', 'i18next', 'moment', 'd3'];
+    const allowed = [
+      'react',
+      'react-dom',
+      'react/jsx-runtime',
+      '@grafana/data',
+      '@grafana/ui',
+      '@grafana/runtime',
+      'lodash',
+      'rxjs',
+      '@emotion/react',
+      '@emotion/css',
+      'i18next',
+      'moment',
+      'd3',
+    ];
     expect(deps!.filter((d) => !allowed.includes(d))).toEqual([]);
     // nothing from the Node sidecar reached the browser bundle
     expect(moduleJs).not.toMatch(/better-sqlite3|@grpc\/grpc-js|node:child_process|require\("fs"\)/);
@@ -129,7 +155,9 @@ test.describe('pgpulse in a Grafana host', () => {
     await pick(host, C.target, 'default', /^default/);
     await host.getByTestId(H.saveAndTest).click();
     await expect(health).toHaveAttribute('data-status', 'success');
-    const version = (await env.backend.query<{ server_version: string }>('SHOW server_version'))[0].server_version.split(/[ .]/)[0];
+    const version = (
+      await env.backend.query<{ server_version: string }>('SHOW server_version')
+    )[0].server_version.split(/[ .]/)[0];
     await expect(health).toContainText(version);
     // the saved token is accepted: no stale 'refused the token' hint, and extensions that are simply
     // not installed on this plain PostgreSQL (pgvector, neon) are not listed as problems
@@ -206,7 +234,9 @@ test.describe('pgpulse in a Grafana host', () => {
     await expect(async () => expect((await frames(host)).length).toBe(0)).toPass({ timeout: 10_000 });
     // the picked index name is shown whole, not clipped
     await expect(host.getByTestId(Q.option('index'))).toHaveValue('orders_customer_idx');
-    const clipped = await host.getByTestId(Q.option('index')).evaluate((el) => (el as HTMLInputElement).scrollWidth > (el as HTMLInputElement).clientWidth);
+    const clipped = await host
+      .getByTestId(Q.option('index'))
+      .evaluate((el) => (el as HTMLInputElement).scrollWidth > (el as HTMLInputElement).clientWidth);
     expect(clipped).toBe(false);
     await shot(host, '06-index-without-table');
     expect(env.grafana.calls.filter((c) => c.grpc === 'QueryData').length).toBe(before);
@@ -228,7 +258,9 @@ test.describe('pgpulse in a Grafana host', () => {
     const V = selectors.variableEditor;
     await pick(host, V.resource, 'Tables');
     await expect(host.getByTestId(V.filter('schema'))).toBeVisible();
-    const truth = (await env.backend.query<{ relname: string }>('SELECT relname FROM pg_stat_user_tables ORDER BY relname')).map((r) => r.relname);
+    const truth = (
+      await env.backend.query<{ relname: string }>('SELECT relname FROM pg_stat_user_tables ORDER BY relname')
+    ).map((r) => r.relname);
     expect(truth).toEqual(['customers', 'orders']);
     await expect(async () => {
       const shown = await host.getByTestId(H.variablePreview).getByTestId(H.variableValue).allTextContents();

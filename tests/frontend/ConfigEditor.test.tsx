@@ -67,7 +67,9 @@ describe('ConfigEditor', () => {
 
   it('shows a configured token as configured and resets it', async () => {
     const onOptionsChange = jest.fn();
-    render(<ConfigEditor options={settings({ secureJsonFields: { token: true } })} onOptionsChange={onOptionsChange} />);
+    render(
+      <ConfigEditor options={settings({ secureJsonFields: { token: true } })} onOptionsChange={onOptionsChange} />
+    );
     expect(screen.getByDisplayValue('configured')).toBeDisabled();
     await userEvent.click(screen.getByRole('button', { name: 'Reset' }));
     const next = onOptionsChange.mock.calls[0][0];
@@ -101,20 +103,31 @@ describe('ConfigEditor', () => {
     const { rerender } = render(<ConfigEditor options={settings({ version: 1 })} onOptionsChange={jest.fn()} />);
     await userEvent.click(screen.getByTestId(S.target));
     expect(await screen.findByTestId(S.targetsNote)).toHaveTextContent('refused the token');
-    rerender(<ConfigEditor options={settings({ version: 2, secureJsonFields: { token: true } })} onOptionsChange={jest.fn()} />);
+    rerender(
+      <ConfigEditor options={settings({ version: 2, secureJsonFields: { token: true } })} onOptionsChange={jest.fn()} />
+    );
     expect(screen.queryByTestId(S.targetsNote)).not.toBeInTheDocument();
   });
 
   it('names its own sidecar in jsonData.sidecarAddress (never in secureJsonData), and clearing it removes the key', async () => {
     const onOptionsChange = jest.fn();
-    const { rerender } = render(<ConfigEditor options={settings({ jsonData: { target: 'eu' } })} onOptionsChange={onOptionsChange} />);
+    const { rerender } = render(
+      <ConfigEditor options={settings({ jsonData: { target: 'eu' } })} onOptionsChange={onOptionsChange} />
+    );
     const input = screen.getByTestId(S.sidecarAddress);
     expect(input).toHaveValue('');
     await userEvent.type(input, 'p');
-    expect(onOptionsChange).toHaveBeenLastCalledWith(expect.objectContaining({ jsonData: { target: 'eu', sidecarAddress: 'p' } }));
+    expect(onOptionsChange).toHaveBeenLastCalledWith(
+      expect.objectContaining({ jsonData: { target: 'eu', sidecarAddress: 'p' } })
+    );
     expect(onOptionsChange.mock.calls[0][0].secureJsonData).toBeUndefined();
 
-    rerender(<ConfigEditor options={settings({ jsonData: { target: 'eu', sidecarAddress: 'pgpulse-eu.internal:7701' } })} onOptionsChange={onOptionsChange} />);
+    rerender(
+      <ConfigEditor
+        options={settings({ jsonData: { target: 'eu', sidecarAddress: 'pgpulse-eu.internal:7701' } })}
+        onOptionsChange={onOptionsChange}
+      />
+    );
     expect(screen.getByTestId(S.sidecarAddress)).toHaveValue('pgpulse-eu.internal:7701');
     await userEvent.clear(screen.getByTestId(S.sidecarAddress));
     expect(onOptionsChange).toHaveBeenLastCalledWith(expect.objectContaining({ jsonData: { target: 'eu' } }));

@@ -28,7 +28,13 @@ function setup(query: Partial<PgpulseQuery>, app: CoreApp = CoreApp.PanelEditor)
   const onRunQuery = jest.fn();
   const datasource = makeDatasource({ target: 'default' });
   const utils = render(
-    <QueryEditor query={{ refId: 'A', schemaVersion: 1, ...query } as PgpulseQuery} onChange={onChange} onRunQuery={onRunQuery} datasource={datasource} app={app} />
+    <QueryEditor
+      query={{ refId: 'A', schemaVersion: 1, ...query } as PgpulseQuery}
+      onChange={onChange}
+      onRunQuery={onRunQuery}
+      datasource={datasource}
+      app={app}
+    />
   );
   return { ...utils, onChange, onRunQuery, datasource };
 }
@@ -53,18 +59,23 @@ beforeEach(() => {
 });
 
 describe('QueryEditor option visibility', () => {
-  it.each(metrics.map((m) => [m.id, m.options] as const))('%s shows exactly the options the catalog lists', (id, options) => {
-    setup({ metric: id });
-    expect(visibleOptions().sort()).toEqual([...options].sort());
-    expect(screen.getByTestId(S.metric)).toBeInTheDocument();
-    expect(screen.getByTestId(S.target)).toBeInTheDocument();
-    expect(screen.getByTestId(S.description)).toHaveTextContent(metrics.find((m) => m.id === id)!.unit);
-  });
+  it.each(metrics.map((m) => [m.id, m.options] as const))(
+    '%s shows exactly the options the catalog lists',
+    (id, options) => {
+      setup({ metric: id });
+      expect(visibleOptions().sort()).toEqual([...options].sort());
+      expect(screen.getByTestId(S.metric)).toBeInTheDocument();
+      expect(screen.getByTestId(S.target)).toBeInTheDocument();
+      expect(screen.getByTestId(S.description)).toHaveTextContent(metrics.find((m) => m.id === id)!.unit);
+    }
+  );
 
   it('shows a stale option so it can be cleared, and explains it', () => {
     const { onRunQuery } = setup({ metric: 'tps', topN: 5 });
     expect(screen.getByTestId(S.option('topN'))).toBeInTheDocument();
-    expect(screen.getByTestId(S.issue('topN'))).toHaveTextContent(/Top N does not apply: Transactions per second is a time series/);
+    expect(screen.getByTestId(S.issue('topN'))).toHaveTextContent(
+      /Top N does not apply: Transactions per second is a time series/
+    );
     expect(onRunQuery).not.toHaveBeenCalled();
   });
 });
@@ -118,13 +129,18 @@ describe('QueryEditor pickers', () => {
     // dashboard variables are offered as well
     expect(await screen.findByRole('option', { name: /\$tbl/ })).toBeInTheDocument();
     await userEvent.click(opt);
-    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ metric: 'dead_tuples', schema: 'sales', table: 'orders' }));
+    expect(onChange).toHaveBeenLastCalledWith(
+      expect.objectContaining({ metric: 'dead_tuples', schema: 'sales', table: 'orders' })
+    );
     expect(onRunQuery).toHaveBeenCalledTimes(1);
   });
 
   it('says why a list could not be loaded, and still accepts a typed value', async () => {
     installBackendSrv(() => {
-      throw Object.assign(new Error('refused'), { status: 401, data: { error: 'the datasource sends no sidecar token' } });
+      throw Object.assign(new Error('refused'), {
+        status: 401,
+        data: { error: 'the datasource sends no sidecar token' },
+      });
     });
     const { onChange } = setup({ metric: 'dead_tuples' });
     await userEvent.click(screen.getByTestId(S.option('table')));
@@ -136,7 +152,12 @@ describe('QueryEditor pickers', () => {
   });
 
   it('a new table clears the index chosen for the old one', async () => {
-    const { onChange } = setup({ metric: 'index_scans', schema: 'public', table: 'customers', index: 'customers_pkey' });
+    const { onChange } = setup({
+      metric: 'index_scans',
+      schema: 'public',
+      table: 'customers',
+      index: 'customers_pkey',
+    });
     await userEvent.click(screen.getByTestId(S.option('table')));
     await userEvent.click(await screen.findByRole('option', { name: /orders/ }));
     const q = onChange.mock.calls[onChange.mock.calls.length - 1][0];
@@ -201,7 +222,11 @@ describe('QueryEditor inline validation', () => {
     // … with nothing: the invalid query is filtered out before the backend
     expect(datasource.filterQuery(q)).toBe(false);
     expect(datasource.filterQuery({ ...q, topN: 50 })).toBe(true);
-    expect(validateQuery(q).map((i) => i.message).join(' ')).toMatch(/topN: topN must be at most 1000/);
+    expect(
+      validateQuery(q)
+        .map((i) => i.message)
+        .join(' ')
+    ).toMatch(/topN: topN must be at most 1000/);
   });
 
   it('alert rules cannot use a table metric', () => {
@@ -217,7 +242,10 @@ describe('QueryEditor inline validation', () => {
 
   it('variables in filters are accepted before interpolation', () => {
     expect(validateQuery({ metric: 'statement_latency', queryid: '$qid' })).toEqual([]);
-    expect(validateQuery({ metric: 'statement_latency', queryid: 'abc' })[0]).toMatchObject({ field: 'queryid', severity: 'error' });
+    expect(validateQuery({ metric: 'statement_latency', queryid: 'abc' })[0]).toMatchObject({
+      field: 'queryid',
+      severity: 'error',
+    });
   });
 
   it('every catalog metric with its defaults (and its required options from variables) validates clean', () => {
@@ -237,12 +265,15 @@ describe('QueryEditor inline validation', () => {
 });
 
 describe('QueryEditor query plans (a required queryid)', () => {
-  it.each(['query_plan', 'query_plan_graph'])('%s without a queryid: the picker asks for a statement and the query does not run', (id) => {
-    const { onRunQuery } = setup({ metric: id });
-    expect(screen.getByTestId(S.option('queryid'))).toHaveAttribute('placeholder', 'pick a statement (required)');
-    expect(screen.getByTestId(S.issue('queryid'))).toHaveTextContent(/explains one statement: pick its Query ID/);
-    expect(onRunQuery).not.toHaveBeenCalled();
-  });
+  it.each(['query_plan', 'query_plan_graph'])(
+    '%s without a queryid: the picker asks for a statement and the query does not run',
+    (id) => {
+      const { onRunQuery } = setup({ metric: id });
+      expect(screen.getByTestId(S.option('queryid'))).toHaveAttribute('placeholder', 'pick a statement (required)');
+      expect(screen.getByTestId(S.issue('queryid'))).toHaveTextContent(/explains one statement: pick its Query ID/);
+      expect(onRunQuery).not.toHaveBeenCalled();
+    }
+  );
 
   it('picking a statement from the list sets queryid, and the issue goes away', async () => {
     const { onChange, onRunQuery, rerender, datasource } = setup({ metric: 'query_plan' });
@@ -251,7 +282,15 @@ describe('QueryEditor query plans (a required queryid)', () => {
     const q = onChange.mock.calls[onChange.mock.calls.length - 1][0];
     expect(q).toMatchObject({ metric: 'query_plan', queryid: '-4213859129' });
     expect(onRunQuery).toHaveBeenCalled();
-    rerender(<QueryEditor query={q} onChange={onChange} onRunQuery={onRunQuery} datasource={datasource} app={CoreApp.PanelEditor} />);
+    rerender(
+      <QueryEditor
+        query={q}
+        onChange={onChange}
+        onRunQuery={onRunQuery}
+        datasource={datasource}
+        app={CoreApp.PanelEditor}
+      />
+    );
     expect(screen.queryByTestId(S.issue('queryid'))).toBeNull();
   });
 
@@ -279,7 +318,11 @@ describe('QueryEditor wait event (database load drill-down)', () => {
   });
 
   it('explains a malformed wait event before the query runs', () => {
-    const issues = validateQuery({ refId: 'A', metric: 'db_load_statements', waitEvent: 'Lock transactionid' } as PgpulseQuery);
+    const issues = validateQuery({
+      refId: 'A',
+      metric: 'db_load_statements',
+      waitEvent: 'Lock transactionid',
+    } as PgpulseQuery);
     expect(issues.find((i) => i.field === 'waitEvent')?.message).toMatch(/type\/event/);
   });
 });

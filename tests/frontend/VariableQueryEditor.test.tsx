@@ -17,7 +17,14 @@ beforeEach(() => {
 
 function setup(query: PgpulseVariableQuery) {
   const onChange = jest.fn();
-  render(<VariableQueryEditor query={query as never} onChange={onChange} onRunQuery={jest.fn()} datasource={makeDatasource()} />);
+  render(
+    <VariableQueryEditor
+      query={query as never}
+      onChange={onChange}
+      onRunQuery={jest.fn()}
+      datasource={makeDatasource()}
+    />
+  );
   return { onChange };
 }
 

@@ -39,7 +39,16 @@ describe('DataSource', () => {
 
   it('replaces template variables in every string option, and only there', () => {
     const ds = makeDatasource();
-    const names: Record<string, string> = { target: 'tgt', database: 'db', schema: 'sch', table: 'tbl', index: 'idx', queryid: 'qid', waitEvent: 'wev', legend: 'leg' };
+    const names: Record<string, string> = {
+      target: 'tgt',
+      database: 'db',
+      schema: 'sch',
+      table: 'tbl',
+      index: 'idx',
+      queryid: 'qid',
+      waitEvent: 'wev',
+      legend: 'leg',
+    };
     // every templated key of the model is covered by this test
     expect(Object.keys(names).sort()).toEqual([...templatedKeys].sort());
     const query: PgpulseQuery = { refId: 'A', metric: 'cache_hit_ratio', topN: 5, threshold: 12.5 };
@@ -57,13 +66,19 @@ describe('DataSource', () => {
 
   it('prefers scoped variables (repeated panels) over dashboard variables', () => {
     const ds = makeDatasource();
-    const out = ds.applyTemplateVariables({ refId: 'A', metric: 'dead_tuples', table: '$tbl' }, { tbl: { text: 'items', value: 'items' } });
+    const out = ds.applyTemplateVariables(
+      { refId: 'A', metric: 'dead_tuples', table: '$tbl' },
+      { tbl: { text: 'items', value: 'items' } }
+    );
     expect(out.table).toBe('items');
   });
 
   it('leaves a numeric queryid alone', () => {
     const ds = makeDatasource();
-    const out = ds.applyTemplateVariables({ refId: 'A', metric: 'statement_latency', queryid: 42 as unknown as string }, {});
+    const out = ds.applyTemplateVariables(
+      { refId: 'A', metric: 'statement_latency', queryid: 42 as unknown as string },
+      {}
+    );
     expect(out.queryid).toBe(42);
   });
 
@@ -116,7 +131,14 @@ describe('DataSource', () => {
     const body = post.data as { from: string; to: string; queries: Array<Record<string, unknown>> };
     expect(body.from).toBe('1700000000000');
     expect(body.to).toBe('1700000360000');
-    expect(body.queries[0]).toMatchObject({ refId: 'A', metric: 'dead_tuples', schema: 'sales', table: 'orders', maxDataPoints: 500, intervalMs: 15000 });
+    expect(body.queries[0]).toMatchObject({
+      refId: 'A',
+      metric: 'dead_tuples',
+      schema: 'sales',
+      table: 'orders',
+      maxDataPoints: 500,
+      intervalMs: 15000,
+    });
     expect(body.queries[0].datasource).toMatchObject({ uid: 'pgpulse-test', type: 'pgpulse-postgres-datasource' });
   });
 
@@ -133,7 +155,12 @@ describe('DataSource', () => {
   });
 
   it('reads legacy string variable queries', async () => {
-    expect(toVariableQuery('indexes?table=orders&schema=sales')).toEqual({ refId: 'PgpulseVariableQuery', resource: 'indexes', table: 'orders', schema: 'sales' });
+    expect(toVariableQuery('indexes?table=orders&schema=sales')).toEqual({
+      refId: 'PgpulseVariableQuery',
+      resource: 'indexes',
+      table: 'orders',
+      schema: 'sales',
+    });
     const ds = makeDatasource();
     const values = await ds.metricFindQuery('metrics');
     expect(values).toEqual([{ text: 'Transactions per second', value: 'tps' }]);
@@ -144,7 +171,10 @@ describe('DataSource', () => {
     const ds = makeDatasource();
     const support = ds.variables as PgpulseVariableSupport;
     const rsp = await lastValueFrom(
-      support.query({ targets: [{ refId: 'V', resource: 'tables' } as PgpulseVariableQuery], scopedVars: {} } as unknown as DataQueryRequest<PgpulseVariableQuery>)
+      support.query({
+        targets: [{ refId: 'V', resource: 'tables' } as PgpulseVariableQuery],
+        scopedVars: {},
+      } as unknown as DataQueryRequest<PgpulseVariableQuery>)
     );
     const frame = rsp.data[0] as DataFrame;
     expect(frame.fields.map((f) => f.name)).toEqual(['text', 'value']);
@@ -156,14 +186,23 @@ describe('DataSource', () => {
     const anno = ds.annotations!;
     expect(findMetric('events')).toBeDefined();
     expect(anno.getDefaultQuery!()).toEqual({ metric: 'events' });
-    const prepared = anno.prepareAnnotation!({ name: 'pgpulse', enable: true, iconColor: 'red' } as never) as { target: PgpulseQuery };
+    const prepared = anno.prepareAnnotation!({ name: 'pgpulse', enable: true, iconColor: 'red' } as never) as {
+      target: PgpulseQuery;
+    };
     expect(prepared.target.metric).toBe('events');
-    const q = anno.prepareQuery!({ name: 'x', enable: true, iconColor: 'red', target: { refId: '', metric: 'events', database: 'shop' } } as never)!;
+    const q = anno.prepareQuery!({
+      name: 'x',
+      enable: true,
+      iconColor: 'red',
+      target: { refId: '', metric: 'events', database: 'shop' },
+    } as never)!;
     expect(q).toMatchObject({ refId: 'Anno', metric: 'events', database: 'shop' });
   });
 
   it('shows a readable one-line summary', () => {
     const ds = makeDatasource();
-    expect(ds.getQueryDisplayText({ refId: 'A', metric: 'dead_tuples', table: 'orders' })).toBe('Dead tuples table=orders');
+    expect(ds.getQueryDisplayText({ refId: 'A', metric: 'dead_tuples', table: 'orders' })).toBe(
+      'Dead tuples table=orders'
+    );
   });
 });

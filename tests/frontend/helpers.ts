@@ -4,7 +4,13 @@
  * the way Grafana's does for plain values ($var, ${var}, [[var]], scoped vars first).
  */
 import type { DataSourceInstanceSettings, ScopedVars } from '@grafana/data';
-import { setBackendSrv, setTemplateSrv, type BackendSrv, type BackendSrvRequest, type TemplateSrv } from '@grafana/runtime';
+import {
+  setBackendSrv,
+  setTemplateSrv,
+  type BackendSrv,
+  type BackendSrvRequest,
+  type TemplateSrv,
+} from '@grafana/runtime';
 import { of, throwError } from 'rxjs';
 
 import { DataSource } from '../../src/plugin/datasource';
@@ -22,11 +28,26 @@ export type Responder = (req: RecordedRequest) => unknown;
 export function installBackendSrv(respond: Responder) {
   const requests: RecordedRequest[] = [];
   const handle = (options: BackendSrvRequest) => {
-    const req: RecordedRequest = { url: options.url, method: options.method ?? 'GET', params: options.params, data: options.data };
+    const req: RecordedRequest = {
+      url: options.url,
+      method: options.method ?? 'GET',
+      params: options.params,
+      data: options.data,
+    };
     requests.push(req);
     try {
       const data = respond(req);
-      return { data, status: 200, ok: true, headers: new Headers(), redirected: false, statusText: 'OK', type: 'basic', url: options.url, config: options };
+      return {
+        data,
+        status: 200,
+        ok: true,
+        headers: new Headers(),
+        redirected: false,
+        statusText: 'OK',
+        type: 'basic',
+        url: options.url,
+        config: options,
+      };
     } catch (e) {
       throw e;
     }
@@ -57,7 +78,10 @@ export function installTemplateSrv(vars: Record<string, string>) {
   const srv = {
     getVariables: () => Object.keys(vars).map((name) => ({ name, label: name, type: 'custom' })),
     replace: (target?: string, scopedVars?: ScopedVars) =>
-      (target ?? '').replace(/\$\{(\w+)\}|\[\[(\w+)\]\]|\$(\w+)/g, (m, a, b, c) => lookup(a ?? b ?? c, scopedVars) ?? m),
+      (target ?? '').replace(
+        /\$\{(\w+)\}|\[\[(\w+)\]\]|\$(\w+)/g,
+        (m, a, b, c) => lookup(a ?? b ?? c, scopedVars) ?? m
+      ),
     containsTemplate: (t?: string) => /\$\w|\$\{|\[\[/.test(t ?? ''),
     updateTimeRange: () => {},
   } as unknown as TemplateSrv;
@@ -65,7 +89,9 @@ export function installTemplateSrv(vars: Record<string, string>) {
   return srv;
 }
 
-export function instanceSettings(jsonData: PgpulseOptions = { target: 'default' }): DataSourceInstanceSettings<PgpulseOptions> {
+export function instanceSettings(
+  jsonData: PgpulseOptions = { target: 'default' }
+): DataSourceInstanceSettings<PgpulseOptions> {
   return {
     id: 7,
     uid: 'pgpulse-test',
@@ -78,7 +104,15 @@ export function instanceSettings(jsonData: PgpulseOptions = { target: 'default' 
       id: 'pgpulse-postgres-datasource',
       name: 'pgpulse',
       type: 'datasource',
-      info: { author: { name: 'pgpulse' }, description: '', links: [], logos: { small: '', large: '' }, screenshots: [], updated: '', version: '' },
+      info: {
+        author: { name: 'pgpulse' },
+        description: '',
+        links: [],
+        logos: { small: '', large: '' },
+        screenshots: [],
+        updated: '',
+        version: '',
+      },
       module: '',
       baseUrl: '',
     },

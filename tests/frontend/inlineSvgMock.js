@@ -3,7 +3,11 @@
 const React = require('react');
 
 function InlineSVG({ src, title, innerRef, loader, cacheRequests, ...rest }) {
-  return React.createElement('svg', { 'data-src': src, ...rest }, title ? React.createElement('title', null, title) : null);
+  return React.createElement(
+    'svg',
+    { 'data-src': src, ...rest },
+    title ? React.createElement('title', null, title) : null
+  );
 }
 module.exports = InlineSVG;
 module.exports.default = InlineSVG;

@@ -52,7 +52,11 @@ HTMLElement.prototype.scrollIntoView = HTMLElement.prototype.scrollIntoView || f
 HTMLCanvasElement.prototype.getContext = function () {
   return {
     font: '',
-    measureText: (text) => ({ width: String(text).length * 7, actualBoundingBoxAscent: 8, actualBoundingBoxDescent: 2 }),
+    measureText: (text) => ({
+      width: String(text).length * 7,
+      actualBoundingBoxAscent: 8,
+      actualBoundingBoxDescent: 2,
+    }),
     fillRect() {},
     clearRect() {},
     fillText() {},

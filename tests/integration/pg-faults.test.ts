@@ -17,7 +17,7 @@ let pg: TestPostgres;
 
 before(async () => {
   pg = await startPostgres();
-  await pg.query("CREATE ROLE mon LOGIN; GRANT pg_monitor TO mon; CREATE ROLE hog LOGIN");
+  await pg.query('CREATE ROLE mon LOGIN; GRANT pg_monitor TO mon; CREATE ROLE hog LOGIN');
 });
 after(async () => {
   await pg?.destroy();
@@ -34,7 +34,10 @@ function clusterPids(): number[] {
   const pm = postmasterPid();
   let children: number[] = [];
   try {
-    children = execFileSync('pgrep', ['-P', String(pm)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+    children = execFileSync('pgrep', ['-P', String(pm)], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
   } catch {
     /* no children */
   }
@@ -57,12 +60,19 @@ async function answers<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 function snapshot(sc: TestSidecar) {
   const db = sc.sidecar.store.db;
   const max = (db.prepare('SELECT max(id) AS id FROM sample').get() as { id: number }).id;
-  return { max, points: db.prepare('SELECT series_id, sample_id, value FROM point WHERE sample_id <= ? ORDER BY 1, 2').all(max) };
+  return {
+    max,
+    points: db.prepare('SELECT series_id, sample_id, value FROM point WHERE sample_id <= ? ORDER BY 1, 2').all(max),
+  };
 }
 
 function assertNothingLost(sc: TestSidecar, before: ReturnType<typeof snapshot>): void {
   const db = sc.sidecar.store.db;
-  assert.deepEqual(db.prepare('SELECT series_id, sample_id, value FROM point WHERE sample_id <= ? ORDER BY 1, 2').all(before.max), before.points, 'stored points intact');
+  assert.deepEqual(
+    db.prepare('SELECT series_id, sample_id, value FROM point WHERE sample_id <= ? ORDER BY 1, 2').all(before.max),
+    before.points,
+    'stored points intact'
+  );
   assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
 }
 
@@ -152,8 +162,21 @@ test('no connection slot left: health names "too many clients", nothing is lost,
     const before = snapshot(sc);
     // the sidecar's pooled connections go away, so it must open new ones
     await pg.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'mon'");
-    const max = Number((await pg.query<{ n: string }>("SELECT (current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int) AS n"))[0].n);
-    const used = Number((await pg.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE backend_type = 'client backend'"))[0].n) - 1;
+    const max = Number(
+      (
+        await pg.query<{ n: string }>(
+          "SELECT (current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int) AS n"
+        )
+      )[0].n
+    );
+    const used =
+      Number(
+        (
+          await pg.query<{ n: string }>(
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE backend_type = 'client backend'"
+          )
+        )[0].n
+      ) - 1;
     for (let i = 0; i < max - used; i++) {
       const c = new Client({ connectionString: pg.urlFor('postgres', 'hog') });
       try {
@@ -166,10 +189,16 @@ test('no connection slot left: health names "too many clients", nothing is lost,
     }
     const full = Date.now();
     await sc.sampleNow();
-    assert.ok(sc.sidecar.store.samples('default', 'server', full, Date.now() + 1000).some((s) => !s.ok), 'the gap is stored');
+    assert.ok(
+      sc.sidecar.store.samples('default', 'server', full, Date.now() + 1000).some((s) => !s.ok),
+      'the gap is stored'
+    );
     const health = await answers(sc.get('/api/v1/health'), 30_000, 'health without a connection slot');
     assert.equal(health.json.status, 'error');
-    assert.match(health.json.message, /cannot connect: target default: no connection slot left \(.*\) — close idle sessions, raise max_connections/);
+    assert.match(
+      health.json.message,
+      /cannot connect: target default: no connection slot left \(.*\) — close idle sessions, raise max_connections/
+    );
     assert.equal((await sc.get('/healthz', null)).status, 200);
 
     await Promise.all(hogs.splice(0).map((c) => c.end()));

@@ -55,12 +55,16 @@ async function sampleUntil(sc: TestSidecar, ok: () => boolean, what: string, tri
     }
     await sleep(150);
   }
-  assert.fail(`${what}: not reached after ${tries} sampling attempts; store status ${JSON.stringify(sc.sidecar.store.status())}`);
+  assert.fail(
+    `${what}: not reached after ${tries} sampling attempts; store status ${JSON.stringify(sc.sidecar.store.status())}`
+  );
 }
 
 /** what is stored, as rows: compared before and after the fault */
 function storedPoints(sc: TestSidecar, maxSampleId: number) {
-  return sc.sidecar.store.db.prepare('SELECT series_id, sample_id, value FROM point WHERE sample_id <= ? ORDER BY 1, 2').all(maxSampleId);
+  return sc.sidecar.store.db
+    .prepare('SELECT series_id, sample_id, value FROM point WHERE sample_id <= ? ORDER BY 1, 2')
+    .all(maxSampleId);
 }
 
 function maxSample(sc: TestSidecar): number {
@@ -76,7 +80,10 @@ async function createTables(prefix: string, n: number): Promise<void> {
   await pg.query(stmts.join(';\n'));
   // wait until the statistics show every insert (flushed at backend exit, at most ~1 s later)
   for (let i = 0; i < 100; i++) {
-    const r = await pg.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_user_tables WHERE schemaname = $1 AND n_tup_ins::text = substr(relname, 2)`, [prefix]);
+    const r = await pg.query<{ n: string }>(
+      `SELECT count(*) AS n FROM pg_stat_user_tables WHERE schemaname = $1 AND n_tup_ins::text = substr(relname, 2)`,
+      [prefix]
+    );
     if (Number(r[0].n) === n) {
       return;
     }
@@ -87,7 +94,10 @@ async function createTables(prefix: string, n: number): Promise<void> {
 
 /** every table's stored latest n_tup_ins equals PostgreSQL's own figure */
 async function assertTablesUnderOwnSeries(sc: TestSidecar, prefix: string, n: number): Promise<void> {
-  const truth = await pg.query<{ relname: string; n_tup_ins: string }>('SELECT relname, n_tup_ins FROM pg_stat_user_tables WHERE schemaname = $1', [prefix]);
+  const truth = await pg.query<{ relname: string; n_tup_ins: string }>(
+    'SELECT relname, n_tup_ins FROM pg_stat_user_tables WHERE schemaname = $1',
+    [prefix]
+  );
   assert.equal(truth.length, n);
   const store = sc.sidecar.store;
   const samples = store.samples('default', 'tables', 0, Date.now() + 1000);
@@ -113,7 +123,10 @@ async function assertHealthNamesStore(sc: TestSidecar, dataDir: string, kind: Re
   assert.doesNotMatch(health.json.message, /^target default/, 'the store problem is not blamed on the target');
   const metrics = await sc.get('/metrics');
   assert.match(metrics.text, /^pgpulse_store_writable 0$/m);
-  assert.ok(metrics.text.includes(`pgpulse_store_problem{path="${join(dataDir, 'pgpulse.db')}"`), 'pgpulse_store_problem names the file');
+  assert.ok(
+    metrics.text.includes(`pgpulse_store_problem{path="${join(dataDir, 'pgpulse.db')}"`),
+    'pgpulse_store_problem names the file'
+  );
 }
 
 async function assertHealthy(sc: TestSidecar): Promise<void> {
@@ -163,7 +176,9 @@ test('data directory full, then freed: the sidecar stays up, says so, resumes by
         closeSync(fd);
       }
     } else {
-      sc.sidecar.store.db.pragma(`max_page_count = ${sc.sidecar.store.db.pragma('page_count', { simple: true }) as number}`);
+      sc.sidecar.store.db.pragma(
+        `max_page_count = ${sc.sidecar.store.db.pragma('page_count', { simple: true }) as number}`
+      );
     }
     await createTables('fullt', 200);
     await sampleUntil(sc, () => sc.sidecar.store.status().problem?.kind === 'full', 'store reports disk full');
@@ -316,7 +331,7 @@ test('another process holds the write lock for 30 s: the sidecar stays up and an
          db.exec('BEGIN IMMEDIATE'); console.log('locked');
          setTimeout(() => { db.exec('COMMIT'); db.close(); console.log('released'); }, 30000);`,
       ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
+      { stdio: ['ignore', 'pipe', 'inherit'] }
     );
     let out = '';
     holder.stdout.on('data', (d: Buffer) => (out += d.toString()));

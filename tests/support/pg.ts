@@ -46,7 +46,7 @@ function pgBin(version: number, name: string, binDir?: string): string {
     throw new Error(
       binDir
         ? `${p} not found: fetch it with scripts/fetch-postgres.sh ${version}`
-        : `${p} not found: install postgresql-${version} (apt-get install postgresql-${version} postgresql-${version}-hypopg)`,
+        : `${p} not found: install postgresql-${version} (apt-get install postgresql-${version} postgresql-${version}-hypopg)`
     );
   }
   return p;
@@ -79,7 +79,16 @@ export async function startPostgres(opts: StartOptions = {}): Promise<TestPostgr
   if (opts.fillDataDir) {
     await opts.fillDataDir(dataDir);
   } else {
-    asPostgres(pgBin(version, 'initdb', opts.binDir), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C']);
+    asPostgres(pgBin(version, 'initdb', opts.binDir), [
+      '-D',
+      dataDir,
+      '-U',
+      'postgres',
+      '--auth=trust',
+      '-E',
+      'UTF8',
+      '--locale=C',
+    ]);
   }
   const port = await freePort();
   const settings: Record<string, string> = {
@@ -145,7 +154,7 @@ export async function startPostgres(opts: StartOptions = {}): Promise<TestPostgr
   });
   const urlFor = (database: string, user = 'postgres', password?: string) =>
     `postgres://${encodeURIComponent(user)}${password ? ':' + encodeURIComponent(password) : ''}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
-  const query = async <T,>(sql: string, params: unknown[] = [], database = 'postgres'): Promise<T[]> => {
+  const query = async <T>(sql: string, params: unknown[] = [], database = 'postgres'): Promise<T[]> => {
     const c = new Client({ connectionString: urlFor(database) });
     // a restart while the query runs rejects it; without a listener it would also be an uncaught error event
     c.on('error', () => undefined);

@@ -27,7 +27,13 @@ export interface TestPgBouncer {
  * listenAddr/port: e.g. 127.0.0.2 and the server's own port, so pooler and server differ only by
  * address, as Neon's ep-…-pooler and ep-… hosts do (both on 5432).
  */
-export async function startPgBouncer(opts: { serverPort: number; users: string[]; poolSize?: number; listenAddr?: string; port?: number }): Promise<TestPgBouncer> {
+export async function startPgBouncer(opts: {
+  serverPort: number;
+  users: string[];
+  poolSize?: number;
+  listenAddr?: string;
+  port?: number;
+}): Promise<TestPgBouncer> {
   if (!existsSync(PGBOUNCER_BIN)) {
     throw new Error(`${PGBOUNCER_BIN} not found: apt-get install pgbouncer`);
   }
@@ -56,12 +62,16 @@ export async function startPgBouncer(opts: { serverPort: number; users: string[]
       `logfile = ${logFile}`,
       'log_connections = 0',
       'log_disconnections = 0',
-    ].join('\n') + '\n',
+    ].join('\n') + '\n'
   );
   for (const f of [dir, join(dir, 'userlist.txt'), join(dir, 'pgbouncer.ini')]) {
     chownSync(f, uid, gid);
   }
-  const child: ChildProcess = spawn(PGBOUNCER_BIN, [join(dir, 'pgbouncer.ini')], { uid, gid, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(PGBOUNCER_BIN, [join(dir, 'pgbouncer.ini')], {
+    uid,
+    gid,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);
@@ -89,7 +99,8 @@ export async function startPgBouncer(opts: { serverPort: number; users: string[]
   return {
     host,
     port,
-    urlFor: (database, user = 'postgres') => `postgres://${encodeURIComponent(user)}@${host}:${port}/${encodeURIComponent(database)}`,
+    urlFor: (database, user = 'postgres') =>
+      `postgres://${encodeURIComponent(user)}@${host}:${port}/${encodeURIComponent(database)}`,
     log,
     stop: async () => {
       if (child.exitCode === null) {

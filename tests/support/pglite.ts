@@ -10,7 +10,7 @@ import { Client } from 'pg';
 import { freePort } from './pg';
 
 // a subpath export: required at run time, typed from its file (tsconfig's node10 resolution ignores "exports")
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+
 const { vector } = require('@electric-sql/pglite/vector') as typeof import('@electric-sql/pglite/dist/vector/index');
 
 export interface TestPglite {

@@ -14,7 +14,9 @@ let tree: string | null = null;
 export function pgvectorServerTree(): string {
   if (tree === null) {
     const script = join(__dirname, '..', '..', 'scripts', 'fetch-pgvector-server.sh');
-    const out = execFileSync('bash', [script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n');
+    const out = execFileSync('bash', [script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+      .trim()
+      .split('\n');
     tree = out[out.length - 1];
   }
   return tree;

@@ -59,7 +59,12 @@ export async function startTestSidecar(opts: {
     metrics: opts.metrics,
     targets,
   };
-  const sidecar = await startSidecar({ config, sampling: opts.sampling ?? false, grpc: opts.grpc ?? true, ...opts.extra });
+  const sidecar = await startSidecar({
+    config,
+    sampling: opts.sampling ?? false,
+    grpc: opts.grpc ?? true,
+    ...opts.extra,
+  });
   const baseUrl = `http://127.0.0.1:${sidecar.httpPort}`;
   const get = async (path: string, tok: string | null = token) => {
     const res = await fetch(baseUrl + path, { headers: tok ? { authorization: `Bearer ${tok}` } : {} });
@@ -86,7 +91,11 @@ export async function startTestSidecar(opts: {
     baseUrl,
     grpcAddress: `127.0.0.1:${sidecar.grpcPort}`,
     query: async (body) => {
-      const res = await fetch(baseUrl + '/api/v1/query', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const res = await fetch(baseUrl + '/api/v1/query', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       return { status: res.status, json: await res.json() };
     },
     get,

@@ -50,8 +50,18 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
 }
 
 /** files a base backup leaves out (the documented list): the standby recreates them */
-const EXCLUDE = ['postmaster.pid', 'postmaster.opts', 'backup_label', 'tablespace_map', 'standby.signal', 'recovery.signal', 'log/*'].concat(
-  ['pg_wal', 'pg_replslot', 'pg_stat_tmp', 'pg_dynshmem', 'pg_notify', 'pg_serial', 'pg_snapshots', 'pg_subtrans'].map((d) => `${d}/*`),
+const EXCLUDE = [
+  'postmaster.pid',
+  'postmaster.opts',
+  'backup_label',
+  'tablespace_map',
+  'standby.signal',
+  'recovery.signal',
+  'log/*',
+].concat(
+  ['pg_wal', 'pg_replslot', 'pg_stat_tmp', 'pg_dynshmem', 'pg_notify', 'pg_serial', 'pg_snapshots', 'pg_subtrans'].map(
+    (d) => `${d}/*`
+  )
 );
 
 function copyDataDir(from: string, to: string): void {
@@ -73,7 +83,7 @@ function copyDataDir(from: string, to: string): void {
 
 export async function startStandby(
   primary: TestPostgres,
-  opts: { version: number; binDir?: string; name: string; settings?: Record<string, string> },
+  opts: { version: number; binDir?: string; name: string; settings?: Record<string, string> }
 ): Promise<TestStandby> {
   const slotName = `${opts.name}_slot`;
   const applicationName = opts.name;
@@ -87,10 +97,15 @@ export async function startStandby(
     try {
       const v15 = opts.version >= 15;
       // non-exclusive backup: the session that starts it must stop it
-      await c.query(v15 ? 'SELECT pg_catalog.pg_backup_start($1, true)' : 'SELECT pg_catalog.pg_start_backup($1, true, false)', [opts.name]);
+      await c.query(
+        v15 ? 'SELECT pg_catalog.pg_backup_start($1, true)' : 'SELECT pg_catalog.pg_start_backup($1, true, false)',
+        [opts.name]
+      );
       copyDataDir(primary.dataDir, dataDir);
       const stop = await c.query<{ labelfile: string; spcmapfile: string | null }>(
-        v15 ? 'SELECT labelfile, spcmapfile FROM pg_catalog.pg_backup_stop(true)' : 'SELECT labelfile, spcmapfile FROM pg_catalog.pg_stop_backup(false, true)',
+        v15
+          ? 'SELECT labelfile, spcmapfile FROM pg_catalog.pg_backup_stop(true)'
+          : 'SELECT labelfile, spcmapfile FROM pg_catalog.pg_stop_backup(false, true)'
       );
       const files: Record<string, string> = { backup_label: stop.rows[0].labelfile, 'standby.signal': '' };
       if (stop.rows[0].spcmapfile) {
@@ -132,7 +147,7 @@ export async function startStandby(
       await primary.query<{ current: string; replay: string | null; state: string | null }>(
         `SELECT pg_catalog.pg_current_wal_lsn()::text AS current, r.replay_lsn::text AS replay, r.state
          FROM (SELECT 1) one LEFT JOIN pg_catalog.pg_stat_replication r ON r.application_name = $1`,
-        [applicationName],
+        [applicationName]
       )
     )[0];
   const waitCaughtUp = async () => {
@@ -141,9 +156,11 @@ export async function startStandby(
       if (p.state !== 'streaming' || p.replay !== p.current) {
         return undefined;
       }
-      const s = (await standby.query<{ recv: string | null; replay: string | null }>(
-        'SELECT pg_catalog.pg_last_wal_receive_lsn()::text AS recv, pg_catalog.pg_last_wal_replay_lsn()::text AS replay',
-      ))[0];
+      const s = (
+        await standby.query<{ recv: string | null; replay: string | null }>(
+          'SELECT pg_catalog.pg_last_wal_receive_lsn()::text AS recv, pg_catalog.pg_last_wal_replay_lsn()::text AS replay'
+        )
+      )[0];
       return s.recv === p.current && s.replay === p.current ? true : undefined;
     });
   };
@@ -152,7 +169,10 @@ export async function startStandby(
   const stop = async () => {
     await standby.stop();
     await until('its slot becoming inactive', async () => {
-      const r = await primary.query<{ active: boolean }>('SELECT active FROM pg_catalog.pg_replication_slots WHERE slot_name = $1', [slotName]);
+      const r = await primary.query<{ active: boolean }>(
+        'SELECT active FROM pg_catalog.pg_replication_slots WHERE slot_name = $1',
+        [slotName]
+      );
       return r.length === 0 || !r[0].active ? true : undefined;
     });
   };
@@ -165,7 +185,9 @@ export async function startStandby(
       await standby.query('SELECT pg_catalog.pg_wal_replay_pause()');
       // replay pauses before the next record it applies: a commit record on the primary gives it one
       await until('replay pausing', async () => {
-        const s = (await standby.query<{ state: string }>('SELECT pg_catalog.pg_get_wal_replay_pause_state() AS state'))[0].state;
+        const s = (
+          await standby.query<{ state: string }>('SELECT pg_catalog.pg_get_wal_replay_pause_state() AS state')
+        )[0].state;
         if (s === 'paused') {
           return true;
         }
@@ -181,7 +203,10 @@ export async function startStandby(
     destroy: async () => {
       await stop().catch(() => undefined);
       await standby.destroy();
-      await primary.query('SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots WHERE slot_name = $1', [slotName]);
+      await primary.query(
+        'SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots WHERE slot_name = $1',
+        [slotName]
+      );
     },
   };
 }

@@ -4,12 +4,31 @@
  * one compares targets side by side. Panels are data: their PromQL names only families that
  * /metrics serves (checked in tests/unit/dashboards/fleet.test.ts with promtool).
  */
-import { DashboardBuilder, DashboardCursorSync, DashboardLinkBuilder, DashboardLinkType, DatasourceVariableBuilder, QueryVariableBuilder, RowBuilder, VariableRefresh, VariableSort, type Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
-import { LegendDisplayMode, LegendPlacement, VizLegendOptionsBuilder, BigValueColorMode, BigValueGraphMode, ReduceDataOptionsBuilder } from '@grafana/grafana-foundation-sdk/common';
+import {
+  DashboardBuilder,
+  DashboardCursorSync,
+  DashboardLinkBuilder,
+  DashboardLinkType,
+  DatasourceVariableBuilder,
+  QueryVariableBuilder,
+  RowBuilder,
+  VariableRefresh,
+  VariableSort,
+  ThresholdsConfigBuilder,
+  ThresholdsMode,
+  type Dashboard,
+} from '@grafana/grafana-foundation-sdk/dashboard';
+import {
+  LegendDisplayMode,
+  LegendPlacement,
+  VizLegendOptionsBuilder,
+  BigValueColorMode,
+  BigValueGraphMode,
+  ReduceDataOptionsBuilder,
+} from '@grafana/grafana-foundation-sdk/common';
 import { DataqueryBuilder as PromQueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
 import { PanelBuilder as StatPanelBuilder } from '@grafana/grafana-foundation-sdk/stat';
 import { PanelBuilder as TimeseriesPanelBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
-import { ThresholdsConfigBuilder, ThresholdsMode } from '@grafana/grafana-foundation-sdk/dashboard';
 import { findMetric } from '../../model/catalog';
 import { finish } from '../board';
 import { DASHBOARD_TAG, DASHBOARD_UIDS } from '../constants';
@@ -38,7 +57,15 @@ export const fleetRows: Array<{ title: string; panels: FleetPanel[] }> = [
   {
     title: 'Fleet at a glance',
     panels: [
-      { title: 'Targets up', expr: `sum(pgpulse_target_up{${T}})`, legend: 'up', unit: 'short', viz: 'stat', width: 4, note: 'Targets whose last connection attempt succeeded, over every scraped sidecar.' },
+      {
+        title: 'Targets up',
+        expr: `sum(pgpulse_target_up{${T}})`,
+        legend: 'up',
+        unit: 'short',
+        viz: 'stat',
+        width: 4,
+        note: 'Targets whose last connection attempt succeeded, over every scraped sidecar.',
+      },
       {
         title: 'Targets down',
         expr: `count(pgpulse_target_up{${T}} == 0) or vector(0)`,
@@ -46,7 +73,10 @@ export const fleetRows: Array<{ title: string; panels: FleetPanel[] }> = [
         unit: 'short',
         viz: 'stat',
         width: 4,
-        thresholds: [{ value: null, color: 'green' }, { value: 1, color: 'red' }],
+        thresholds: [
+          { value: null, color: 'green' },
+          { value: 1, color: 'red' },
+        ],
         note: 'Targets a sidecar cannot reach (pgpulse_target_up 0). Their per-target series are absent until they are reachable again.',
       },
       {
@@ -56,10 +86,22 @@ export const fleetRows: Array<{ title: string; panels: FleetPanel[] }> = [
         unit: 's',
         viz: 'stat',
         width: 4,
-        thresholds: [{ value: null, color: 'green' }, { value: 120, color: 'orange' }, { value: 600, color: 'red' }],
+        thresholds: [
+          { value: null, color: 'green' },
+          { value: 120, color: 'orange' },
+          { value: 600, color: 'red' },
+        ],
         note: 'Seconds since the least recently sampled target was sampled: a stuck or paused sampler (an idle Neon compute is paused by design).',
       },
-      { title: 'Sidecars', expr: 'count(count by (instance) (pgpulse_process_start_time_seconds))', legend: 'sidecars', unit: 'short', viz: 'stat', width: 4, note: 'pgpulse sidecars Prometheus scrapes.' },
+      {
+        title: 'Sidecars',
+        expr: 'count(count by (instance) (pgpulse_process_start_time_seconds))',
+        legend: 'sidecars',
+        unit: 'short',
+        viz: 'stat',
+        width: 4,
+        note: 'pgpulse sidecars Prometheus scrapes.',
+      },
       {
         title: 'Lowest cache hit ratio',
         expr: `min(pgpulse_cache_hit_ratio{${T}})`,
@@ -68,7 +110,11 @@ export const fleetRows: Array<{ title: string; panels: FleetPanel[] }> = [
         metric: 'cache_hit_ratio',
         viz: 'stat',
         width: 4,
-        thresholds: [{ value: null, color: 'red' }, { value: 0.95, color: 'orange' }, { value: 0.99, color: 'green' }],
+        thresholds: [
+          { value: null, color: 'red' },
+          { value: 0.95, color: 'orange' },
+          { value: 0.99, color: 'green' },
+        ],
         note: 'On this board: the lowest ratio of any database of the chosen targets.',
       },
       {
@@ -78,7 +124,11 @@ export const fleetRows: Array<{ title: string; panels: FleetPanel[] }> = [
         unit: 'percentunit',
         viz: 'stat',
         width: 4,
-        thresholds: [{ value: null, color: 'green' }, { value: 0.8, color: 'orange' }, { value: 1, color: 'red' }],
+        thresholds: [
+          { value: null, color: 'green' },
+          { value: 0.8, color: 'orange' },
+          { value: 1, color: 'red' },
+        ],
         note: 'Highest age(datfrozenxid) / autovacuum_freeze_max_age of any database: above 1 autovacuum is forcing anti-wraparound vacuums.',
       },
     ],
@@ -86,7 +136,14 @@ export const fleetRows: Array<{ title: string; panels: FleetPanel[] }> = [
   {
     title: 'Targets side by side',
     panels: [
-      { title: 'Cache hit ratio', expr: `pgpulse_cache_hit_ratio{${T}}`, legend: '{{target}} {{datname}}', unit: 'percentunit', metric: 'cache_hit_ratio', note: 'On this board: one series per target and database, each value between two samples of the sidecar.' },
+      {
+        title: 'Cache hit ratio',
+        expr: `pgpulse_cache_hit_ratio{${T}}`,
+        legend: '{{target}} {{datname}}',
+        unit: 'percentunit',
+        metric: 'cache_hit_ratio',
+        note: 'On this board: one series per target and database, each value between two samples of the sidecar.',
+      },
       {
         title: 'Transactions per second',
         expr: `sum by (target) (rate(pgpulse_database_xact_commit_total{${T}}[$__rate_interval]) + rate(pgpulse_database_xact_rollback_total{${T}}[$__rate_interval]))`,
@@ -103,7 +160,14 @@ export const fleetRows: Array<{ title: string; panels: FleetPanel[] }> = [
         metric: 'statement_latency',
         note: 'On this board: per target, in seconds, between two samples of the sidecar.',
       },
-      { title: 'Client connections', expr: `sum by (target) (pgpulse_activity_count{${T}})`, legend: '{{target}}', unit: 'short', metric: 'connections', note: 'On this board: every state summed per target.' },
+      {
+        title: 'Client connections',
+        expr: `sum by (target) (pgpulse_activity_count{${T}})`,
+        legend: '{{target}}',
+        unit: 'short',
+        metric: 'connections',
+        note: 'On this board: every state summed per target.',
+      },
       {
         title: 'Client connections / max_connections',
         expr: `sum by (target) (pgpulse_activity_count{${T}}) / on (target) pgpulse_settings_value{${T},name="max_connections"}`,
@@ -111,10 +175,38 @@ export const fleetRows: Array<{ title: string; panels: FleetPanel[] }> = [
         unit: 'percentunit',
         note: 'Client backends / max_connections per target (the pgpulse panel also counts background workers).',
       },
-      { title: 'Longest running query', expr: `max by (target) (pgpulse_activity_longest_query_seconds{${T}})`, legend: '{{target}}', unit: 's', metric: 'longest_query_seconds', note: 'On this board: the longest of each target.' },
-      { title: 'Blocked queries', expr: `sum by (target) (pgpulse_locks_blocked{${T}})`, legend: '{{target}}', unit: 'short', metric: 'blocked_queries', note: 'On this board: per target, at each sample.' },
-      { title: 'Deadlocks', expr: `sum by (target) (increase(pgpulse_database_deadlocks_total{${T}}[$__rate_interval]))`, legend: '{{target}}', unit: 'short', metric: 'deadlocks', note: 'On this board: increase() per target over each step.' },
-      { title: 'Database size', expr: `sum by (target) (pgpulse_database_size_bytes{${T}})`, legend: '{{target}}', unit: 'bytes', metric: 'database_size', note: 'On this board: all databases of a target summed.' },
+      {
+        title: 'Longest running query',
+        expr: `max by (target) (pgpulse_activity_longest_query_seconds{${T}})`,
+        legend: '{{target}}',
+        unit: 's',
+        metric: 'longest_query_seconds',
+        note: 'On this board: the longest of each target.',
+      },
+      {
+        title: 'Blocked queries',
+        expr: `sum by (target) (pgpulse_locks_blocked{${T}})`,
+        legend: '{{target}}',
+        unit: 'short',
+        metric: 'blocked_queries',
+        note: 'On this board: per target, at each sample.',
+      },
+      {
+        title: 'Deadlocks',
+        expr: `sum by (target) (increase(pgpulse_database_deadlocks_total{${T}}[$__rate_interval]))`,
+        legend: '{{target}}',
+        unit: 'short',
+        metric: 'deadlocks',
+        note: 'On this board: increase() per target over each step.',
+      },
+      {
+        title: 'Database size',
+        expr: `sum by (target) (pgpulse_database_size_bytes{${T}})`,
+        legend: '{{target}}',
+        unit: 'bytes',
+        metric: 'database_size',
+        note: 'On this board: all databases of a target summed.',
+      },
       {
         title: 'WAL kept by replication slots',
         expr: `max by (target) (pgpulse_slots_retained_bytes{${T}})`,
@@ -144,7 +236,7 @@ export const fleetRows: Array<{ title: string; panels: FleetPanel[] }> = [
         expr: `topk(10, sum by (target, datname, queryid) (rate(pgpulse_statements_total_exec_time_seconds_total{${T}}[$__rate_interval])))`,
         legend: '{{target}} {{datname}} {{queryid}}',
         unit: 's',
-        note: 'Execution seconds per second of the 10 busiest statements across the chosen targets, from the statements each sidecar exposes (its top metrics.topStatements by total time). Open the target\'s Queries dashboard for the text and plan.',
+        note: "Execution seconds per second of the 10 busiest statements across the chosen targets, from the statements each sidecar exposes (its top metrics.topStatements by total time). Open the target's Queries dashboard for the text and plan.",
         width: 24,
       },
     ],
@@ -164,7 +256,7 @@ export const fleetRows: Array<{ title: string; panels: FleetPanel[] }> = [
         expr: `sum by (target, collector) (increase(pgpulse_collector_errors_total{${T}}[$__rate_interval]))`,
         legend: '{{target}} {{collector}}',
         unit: 'short',
-        note: 'Failed collector runs per step; the sidecar\'s health and logs say why.',
+        note: "Failed collector runs per step; the sidecar's health and logs say why.",
       },
       {
         title: 'Sampling cycle p95',
@@ -173,13 +265,19 @@ export const fleetRows: Array<{ title: string; panels: FleetPanel[] }> = [
         unit: 's',
         note: 'Wall time of a whole sampling cycle per target; above the sampling interval, cycles are skipped (pgpulse_cycles_skipped_total).',
       },
-      { title: 'Sidecar memory (RSS)', expr: 'pgpulse_process_resident_memory_bytes', legend: '{{instance}}', unit: 'bytes', note: 'Resident memory of each sidecar process.' },
+      {
+        title: 'Sidecar memory (RSS)',
+        expr: 'pgpulse_process_resident_memory_bytes',
+        legend: '{{instance}}',
+        unit: 'bytes',
+        note: 'Resident memory of each sidecar process.',
+      },
       {
         title: 'Rows left off /metrics',
         expr: `pgpulse_metrics_rows_omitted{${T}}`,
         legend: '{{target}} {{collector}}',
         unit: 'short',
-        note: 'Statements / relations beyond metrics.topStatements / topRelations that each sidecar did not expose (they stay in pgpulse\'s own history).',
+        note: "Statements / relations beyond metrics.topStatements / topRelations that each sidecar did not expose (they stay in pgpulse's own history).",
       },
     ],
   },
@@ -190,7 +288,10 @@ function panelDescription(p: FleetPanel): string {
   if (p.metric && !def) {
     throw new Error(`fleet panel "${p.title}": metric ${p.metric} is not in src/model/catalog`);
   }
-  const window = p.viz === 'stat' ? 'Window: the latest scrape at the end of the selected time range.' : 'Window: each step is one Prometheus step ($__rate_interval for rates); a gap means no scrape, not zero.';
+  const window =
+    p.viz === 'stat'
+      ? 'Window: the latest scrape at the end of the selected time range.'
+      : 'Window: each step is one Prometheus step ($__rate_interval for rates); a gap means no scrape, not zero.';
   return [def?.description, p.note, window, `PromQL: ${p.expr}`].filter(Boolean).join(' ');
 }
 
@@ -209,11 +310,19 @@ function fleetPanel(p: FleetPanel, refId: string) {
       .span(width)
       .height(5)
       .withTarget(query.instant());
-    if (p.thresholds) s.thresholds(new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps(p.thresholds));
+    if (p.thresholds) {
+      s.thresholds(new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps(p.thresholds));
+    }
     return s;
   }
   const t = new TimeseriesPanelBuilder()
-    .legend(new VizLegendOptionsBuilder().showLegend(true).displayMode(LegendDisplayMode.List).placement(LegendPlacement.Bottom).calcs([]))
+    .legend(
+      new VizLegendOptionsBuilder()
+        .showLegend(true)
+        .displayMode(LegendDisplayMode.List)
+        .placement(LegendPlacement.Bottom)
+        .calcs([])
+    )
     .spanNulls(false)
     .fillOpacity(10)
     .title(p.title)
@@ -223,14 +332,18 @@ function fleetPanel(p: FleetPanel, refId: string) {
     .span(width)
     .height(8)
     .withTarget(query.range());
-  if (p.unit === 'percentunit') t.min(0).max(1);
+  if (p.unit === 'percentunit') {
+    t.min(0).max(1);
+  }
   return t;
 }
 
 export function fleetDashboard(): Dashboard {
   const b = new DashboardBuilder('pgpulse / Fleet')
     .uid(DASHBOARD_UIDS.fleet)
-    .description('Every target of every pgpulse sidecar side by side, from Prometheus scraping the sidecars\' /metrics (docs/prometheus.md). Per-target detail stays in the pgpulse dashboards.')
+    .description(
+      "Every target of every pgpulse sidecar side by side, from Prometheus scraping the sidecars' /metrics (docs/prometheus.md). Per-target detail stays in the pgpulse dashboards."
+    )
     .tags([DASHBOARD_TAG, 'prometheus'])
     .editable()
     .timezone('browser')
@@ -241,21 +354,25 @@ export function fleetDashboard(): Dashboard {
       new DatasourceVariableBuilder(FLEET_DS_VAR)
         .label('Prometheus')
         .description('The Prometheus (or Mimir / Thanos) datasource that scrapes the pgpulse sidecars.')
-        .type('prometheus'),
+        .type('prometheus')
     )
     .withVariable(
       new QueryVariableBuilder('target')
         .label('Target')
         .description('Targets of every scraped sidecar (the target label of pgpulse_target_up).')
         .datasource(DS)
-        .query({ query: 'label_values(pgpulse_target_up, target)', refId: 'PrometheusVariableQueryEditor-VariableQuery', qryType: 1 })
+        .query({
+          query: 'label_values(pgpulse_target_up, target)',
+          refId: 'PrometheusVariableQueryEditor-VariableQuery',
+          qryType: 1,
+        })
         .definition('label_values(pgpulse_target_up, target)')
         .multi(true)
         .includeAll(true)
         .allValue('.*')
         .current({ text: 'All', value: '$__all', selected: true })
         .refresh(VariableRefresh.OnTimeRangeChanged)
-        .sort(VariableSort.AlphabeticalAsc),
+        .sort(VariableSort.AlphabeticalAsc)
     )
     .link(
       new DashboardLinkBuilder('pgpulse dashboards')
@@ -266,7 +383,7 @@ export function fleetDashboard(): Dashboard {
         .keepTime(true)
         .targetBlank(false)
         .icon('external link')
-        .tooltip(''),
+        .tooltip('')
     );
   for (const row of fleetRows) {
     b.withRow(new RowBuilder(row.title));

@@ -18,7 +18,8 @@ export const adviceMetrics: MetricDef[] = [
   {
     id: 'findings_count',
     title: 'Open findings',
-    description: 'Number of open advisor findings at the end of each step, one series per severity (critical, warning, info). Alert on critical > 0.',
+    description:
+      'Number of open advisor findings at the end of each step, one series per severity (critical, warning, info). Alert on critical > 0.',
     unit: 'short',
     kind: 'series',
     area: 'Advice',

@@ -64,7 +64,10 @@ const ms = (col: string) => `(extract(epoch from ${col}) * 1000)::float8`;
  * stamp of their own (a counter that climbed past its old value would otherwise hide the reset).
  */
 const connectedDatabaseReset: CollectorSql[] = [
-  { minVersion: 140000, sql: `SELECT ${ms('stats_reset')} AS epoch_ms FROM pg_catalog.pg_stat_database WHERE datname = current_database()` },
+  {
+    minVersion: 140000,
+    sql: `SELECT ${ms('stats_reset')} AS epoch_ms FROM pg_catalog.pg_stat_database WHERE datname = current_database()`,
+  },
 ];
 
 export const collectorSpecs: CollectorSpec[] = [
@@ -106,7 +109,23 @@ export const collectorSpecs: CollectorSpec[] = [
       },
     ],
     key: ['datname'],
-    counters: ['xact_commit', 'xact_rollback', 'blks_read', 'blks_hit', 'tup_returned', 'tup_fetched', 'tup_inserted', 'tup_updated', 'tup_deleted', 'conflicts', 'temp_files', 'temp_bytes', 'deadlocks', 'blk_read_time', 'blk_write_time'],
+    counters: [
+      'xact_commit',
+      'xact_rollback',
+      'blks_read',
+      'blks_hit',
+      'tup_returned',
+      'tup_fetched',
+      'tup_inserted',
+      'tup_updated',
+      'tup_deleted',
+      'conflicts',
+      'temp_files',
+      'temp_bytes',
+      'deadlocks',
+      'blk_read_time',
+      'blk_write_time',
+    ],
     gauges: ['numbackends', 'size_bytes'],
     rowEpoch: 'stats_reset_ms',
     // pg_database_size stats every file of every database: read for a new database and for all
@@ -129,7 +148,8 @@ export const collectorSpecs: CollectorSpec[] = [
   },
   {
     id: 'statements',
-    description: 'pg_stat_statements(false): per-statement counters without query text (texts are fetched once per new queryid)',
+    description:
+      'pg_stat_statements(false): per-statement counters without query text (texts are fetched once per new queryid)',
     intervalFactor: 2,
     timeoutMs: 10000,
     requires: 'pg_stat_statements',
@@ -159,10 +179,24 @@ export const collectorSpecs: CollectorSpec[] = [
       },
     ],
     key: ['queryid', 'datname', 'username'],
-    counters: ['calls', 'total_exec_time', 'total_plan_time', 'rows', 'shared_blks_hit', 'shared_blks_read', 'temp_blks_written', 'io_read_time'],
+    counters: [
+      'calls',
+      'total_exec_time',
+      'total_plan_time',
+      'rows',
+      'shared_blks_hit',
+      'shared_blks_read',
+      'temp_blks_written',
+      'io_read_time',
+    ],
     gauges: ['max_exec_time'],
     rowEpoch: 'stats_since_ms',
-    epochSql: [{ minVersion: 140000, sql: `SELECT ${ms('stats_reset')} AS epoch_ms, dealloc FROM @extschema:pg_stat_statements@.pg_stat_statements_info` }],
+    epochSql: [
+      {
+        minVersion: 140000,
+        sql: `SELECT ${ms('stats_reset')} AS epoch_ms, dealloc FROM @extschema:pg_stat_statements@.pg_stat_statements_info`,
+      },
+    ],
   },
   {
     id: 'tables',
@@ -193,8 +227,38 @@ export const collectorSpecs: CollectorSpec[] = [
       },
     ],
     key: ['datname', 'schemaname', 'relname'],
-    counters: ['seq_scan', 'seq_tup_read', 'idx_scan', 'idx_tup_fetch', 'n_tup_ins', 'n_tup_upd', 'n_tup_del', 'n_tup_hot_upd', 'vacuum_count', 'autovacuum_count', 'analyze_count', 'autoanalyze_count', 'heap_blks_read', 'heap_blks_hit', 'idx_blks_read', 'idx_blks_hit'],
-    gauges: ['n_live_tup', 'n_dead_tup', 'n_mod_since_analyze', 'last_vacuum_ms', 'last_autovacuum_ms', 'last_analyze_ms', 'last_autoanalyze_ms', 'size_bytes', 'heap_bytes', 'heap_pages_bytes', 'all_visible_bytes', 'xid_age'],
+    counters: [
+      'seq_scan',
+      'seq_tup_read',
+      'idx_scan',
+      'idx_tup_fetch',
+      'n_tup_ins',
+      'n_tup_upd',
+      'n_tup_del',
+      'n_tup_hot_upd',
+      'vacuum_count',
+      'autovacuum_count',
+      'analyze_count',
+      'autoanalyze_count',
+      'heap_blks_read',
+      'heap_blks_hit',
+      'idx_blks_read',
+      'idx_blks_hit',
+    ],
+    gauges: [
+      'n_live_tup',
+      'n_dead_tup',
+      'n_mod_since_analyze',
+      'last_vacuum_ms',
+      'last_autovacuum_ms',
+      'last_analyze_ms',
+      'last_autoanalyze_ms',
+      'size_bytes',
+      'heap_bytes',
+      'heap_pages_bytes',
+      'all_visible_bytes',
+      'xid_age',
+    ],
     epochSql: connectedDatabaseReset,
     // pg_total_relation_size of every table every run was most of the database time of a cycle
     exact: {
@@ -256,7 +320,19 @@ export const collectorSpecs: CollectorSpec[] = [
         },
       ],
     },
-    info: ['is_unique', 'is_primary', 'is_valid', 'is_exclusion', 'is_replident', 'amname', 'indexdef', 'indkey', 'predicate', 'exprs', 'reloptions'],
+    info: [
+      'is_unique',
+      'is_primary',
+      'is_valid',
+      'is_exclusion',
+      'is_replident',
+      'amname',
+      'indexdef',
+      'indkey',
+      'predicate',
+      'exprs',
+      'reloptions',
+    ],
     // pg_get_indexdef / pg_get_expr for thousands of indexes every cycle was most of the cycle's cost
     details: {
       keyColumn: 'indexrelid',
@@ -337,7 +413,17 @@ export const collectorSpecs: CollectorSpec[] = [
       },
     ],
     key: [],
-    counters: ['checkpoints_timed', 'checkpoints_req', 'checkpoint_write_time', 'checkpoint_sync_time', 'buffers_checkpoint', 'buffers_clean', 'maxwritten_clean', 'buffers_backend', 'buffers_alloc'],
+    counters: [
+      'checkpoints_timed',
+      'checkpoints_req',
+      'checkpoint_write_time',
+      'checkpoint_sync_time',
+      'buffers_checkpoint',
+      'buffers_clean',
+      'maxwritten_clean',
+      'buffers_backend',
+      'buffers_alloc',
+    ],
     gauges: [],
     rowEpoch: 'stats_reset_ms',
   },
@@ -370,7 +456,8 @@ export const collectorSpecs: CollectorSpec[] = [
   },
   {
     id: 'wraparound',
-    description: 'transaction ID and multixact age of every database (pg_database.datfrozenxid / datminmxid), against the 2^31 limit and the freeze settings',
+    description:
+      'transaction ID and multixact age of every database (pg_database.datfrozenxid / datminmxid), against the 2^31 limit and the freeze settings',
     intervalFactor: 4,
     timeoutMs: 3000,
     variants: [
@@ -393,7 +480,8 @@ export const collectorSpecs: CollectorSpec[] = [
   },
   {
     id: 'slots',
-    description: 'replication slots (pg_replication_slots): WAL each one keeps from removal, whether a consumer is attached',
+    description:
+      'replication slots (pg_replication_slots): WAL each one keeps from removal, whether a consumer is attached',
     intervalFactor: 2,
     timeoutMs: 3000,
     variants: [
@@ -424,5 +512,7 @@ export function findCollectorSpec(id: string): CollectorSpec | undefined {
 
 /** The SQL for a server version, or undefined when the collector does not support it. */
 export function sqlFor(variants: CollectorSql[], serverVersionNum: number): string | undefined {
-  return variants.find((v) => serverVersionNum >= v.minVersion && (v.maxVersion === undefined || serverVersionNum <= v.maxVersion))?.sql;
+  return variants.find(
+    (v) => serverVersionNum >= v.minVersion && (v.maxVersion === undefined || serverVersionNum <= v.maxVersion)
+  )?.sql;
 }

@@ -15,7 +15,17 @@ import { vitalsMetrics } from './vitals';
 
 export * from './types';
 
-export const metrics: readonly MetricDef[] = [...coreMetrics, ...loadMetrics, ...planMetrics, ...vitalsMetrics, ...replicationMetrics, ...vitalSignsMetrics, ...vectorMetrics, ...neonMetrics, ...adviceMetrics];
+export const metrics: readonly MetricDef[] = [
+  ...coreMetrics,
+  ...loadMetrics,
+  ...planMetrics,
+  ...vitalsMetrics,
+  ...replicationMetrics,
+  ...vitalSignsMetrics,
+  ...vectorMetrics,
+  ...neonMetrics,
+  ...adviceMetrics,
+];
 
 export function findMetric(id: string): MetricDef | undefined {
   return metrics.find((m) => m.id === id);

@@ -42,7 +42,8 @@ export const COMPUTE_QUERY_ID_SQL = `SELECT pg_catalog.current_setting('compute_
 /** Neon: vCPUs of the compute now (autoscaling changes it), read once per bucket where neon_utils is installed */
 export const NEON_NUM_CPUS_SQL = `SELECT @extschema:neon_utils@.num_cpus()::float8 AS vcpus`;
 
-const AAS = 'Average active sessions (AAS) in each step = Σ active sessions seen by the 1 s activity sampler / its ticks';
+const AAS =
+  'Average active sessions (AAS) in each step = Σ active sessions seen by the 1 s activity sampler / its ticks';
 
 export const loadMetrics: MetricDef[] = [
   {

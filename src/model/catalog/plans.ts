@@ -20,7 +20,7 @@ export const planMetrics: MetricDef[] = [
     id: 'query_plan_graph',
     title: 'Query plan (graph)',
     description:
-      'The same plan as "Query plan (nodes)" as a node graph: a nodes frame (title = node type, subtitle = index and relation, main stat = estimated rows, secondary stat = total cost, arcs = the node\'s own share of its cost vs its children\'s) and an edges frame (parent → child), drawn by Grafana\'s Node graph panel.',
+      "The same plan as \"Query plan (nodes)\" as a node graph: a nodes frame (title = node type, subtitle = index and relation, main stat = estimated rows, secondary stat = total cost, arcs = the node's own share of its cost vs its children's) and an edges frame (parent → child), drawn by Grafana's Node graph panel.",
     unit: 'none',
     kind: 'table',
     area: 'Queries',

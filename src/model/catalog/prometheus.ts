@@ -51,7 +51,11 @@ export type PromLimit = 'topStatements' | 'topRelations';
  * exposed set changes slowly (series churn costs Prometheus more than a slightly stale ranking).
  */
 export const promRankedCollectors: Record<string, { by: string; limit: PromLimit; what: string }> = {
-  statements: { by: 'total_exec_time', limit: 'topStatements', what: 'statements by total execution time since the statistics were reset' },
+  statements: {
+    by: 'total_exec_time',
+    limit: 'topStatements',
+    what: 'statements by total execution time since the statistics were reset',
+  },
   tables: { by: 'size_bytes', limit: 'topRelations', what: 'tables by total size' },
   indexes: { by: 'size_bytes', limit: 'topRelations', what: 'indexes by size' },
 };

@@ -4,11 +4,45 @@
 import type { OrderBy } from '../query';
 
 export type MetricKind = 'series' | 'instant' | 'table';
-export type Area = 'Health' | 'Queries' | 'Load' | 'Indexes & tables' | 'Connections & locks' | 'Vitals' | 'Vector search' | 'Neon' | 'Advice';
-export const areas: Area[] = ['Health', 'Queries', 'Load', 'Indexes & tables', 'Connections & locks', 'Vitals', 'Vector search', 'Neon', 'Advice'];
+export type Area =
+  | 'Health'
+  | 'Queries'
+  | 'Load'
+  | 'Indexes & tables'
+  | 'Connections & locks'
+  | 'Vitals'
+  | 'Vector search'
+  | 'Neon'
+  | 'Advice';
+export const areas: Area[] = [
+  'Health',
+  'Queries',
+  'Load',
+  'Indexes & tables',
+  'Connections & locks',
+  'Vitals',
+  'Vector search',
+  'Neon',
+  'Advice',
+];
 
 /** Every query option a metric may take, in editor order: the one list editor, validation, templating and backend derive from. */
-export const optionKeys = ['database', 'schema', 'table', 'index', 'queryid', 'topN', 'orderBy', 'threshold', 'minCalls', 'k', 'efSearch', 'quantile', 'waitEvent', 'legend'] as const;
+export const optionKeys = [
+  'database',
+  'schema',
+  'table',
+  'index',
+  'queryid',
+  'topN',
+  'orderBy',
+  'threshold',
+  'minCalls',
+  'k',
+  'efSearch',
+  'quantile',
+  'waitEvent',
+  'legend',
+] as const;
 export type OptionKey = (typeof optionKeys)[number];
 
 /** The options that name an object (a filter on a collector key label, see filterLabels). */
@@ -114,4 +148,3 @@ export const filterLabels: Record<FilterOptionKey, string> = {
   index: 'indexrelname',
   queryid: 'queryid',
 };
-

@@ -22,7 +22,9 @@ export const XACT_AGE_BUCKETS: Array<{ label: string; lo: number; hi: number | n
 /** states of a backend inside a transaction (a plain 'idle' session holds none) */
 export const XACT_STATES = ['active', 'idle in transaction', 'idle in transaction (aborted)'];
 
-const bucketValues = XACT_AGE_BUCKETS.map((b, i) => `(${i}, '${b.label}', ${b.lo}::float8, ${b.hi === null ? `'Infinity'::float8` : `${b.hi}::float8`})`).join(', ');
+const bucketValues = XACT_AGE_BUCKETS.map(
+  (b, i) => `(${i}, '${b.label}', ${b.lo}::float8, ${b.hi === null ? `'Infinity'::float8` : `${b.hi}::float8`})`
+).join(', ');
 const stateValues = XACT_STATES.map((s) => `('${s}')`).join(', ');
 
 function vacuumProgressSql(indexesTotal: string, indexesProcessed: string): string {
@@ -64,7 +66,8 @@ export const vitalSignsCollectors: CollectorSpec[] = [
   },
   {
     id: 'vacuum_progress',
-    description: 'VACUUMs running now (pg_stat_progress_vacuum): table, phase, heap blocks scanned of total, indexes processed (PostgreSQL 17+), manual or autovacuum',
+    description:
+      'VACUUMs running now (pg_stat_progress_vacuum): table, phase, heap blocks scanned of total, indexes processed (PostgreSQL 17+), manual or autovacuum',
     intervalFactor: 1,
     timeoutMs: 3000,
     variants: [
@@ -74,7 +77,17 @@ export const vitalSignsCollectors: CollectorSpec[] = [
     ],
     key: ['datname', 'relation'],
     counters: [],
-    gauges: ['pid', 'heap_blks_total', 'heap_blks_scanned', 'heap_blks_vacuumed', 'index_vacuum_count', 'scanned_ratio', 'autovacuum', 'indexes_total', 'indexes_processed'],
+    gauges: [
+      'pid',
+      'heap_blks_total',
+      'heap_blks_scanned',
+      'heap_blks_vacuumed',
+      'index_vacuum_count',
+      'scanned_ratio',
+      'autovacuum',
+      'indexes_total',
+      'indexes_processed',
+    ],
     info: ['phase'],
   },
   {
@@ -95,11 +108,18 @@ export const vitalSignsCollectors: CollectorSpec[] = [
     ],
     key: [],
     counters: [],
-    gauges: ['autovacuum_workers', 'autovacuum_max_workers', 'client_backends', 'max_connections', 'superuser_reserved_connections'],
+    gauges: [
+      'autovacuum_workers',
+      'autovacuum_max_workers',
+      'client_backends',
+      'max_connections',
+      'superuser_reserved_connections',
+    ],
   },
   {
     id: 'clients',
-    description: 'client backends by database, user, application and state (pg_stat_activity), pgpulse\'s own sampling session excluded',
+    description:
+      "client backends by database, user, application and state (pg_stat_activity), pgpulse's own sampling session excluded",
     intervalFactor: 1,
     timeoutMs: 3000,
     variants: [
@@ -119,7 +139,8 @@ export const vitalSignsCollectors: CollectorSpec[] = [
   },
   {
     id: 'xact_ages',
-    description: 'open transactions by state and age bucket (now − xact_start): count, oldest, and how long idle-in-transaction sessions have been idle',
+    description:
+      'open transactions by state and age bucket (now − xact_start): count, oldest, and how long idle-in-transaction sessions have been idle',
     intervalFactor: 1,
     timeoutMs: 3000,
     variants: [
@@ -177,7 +198,8 @@ export const vitalSignsCollectors: CollectorSpec[] = [
   },
   {
     id: 'sequences',
-    description: 'sequences of the connected database: last value against the limit of the sequence and of the columns it feeds (pg_sequence, pg_depend)',
+    description:
+      'sequences of the connected database: last value against the limit of the sequence and of the columns it feeds (pg_sequence, pg_depend)',
     intervalFactor: 8,
     timeoutMs: 5000,
     variants: [

@@ -34,7 +34,11 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
       }
       try {
         const rsp = await lastValueFrom(
-          getBackendSrv().fetch<unknown>({ url: `/api/datasources/uid/${encodeURIComponent(options.uid)}/resources/targets`, method: 'GET', showErrorAlert: false })
+          getBackendSrv().fetch<unknown>({
+            url: `/api/datasources/uid/${encodeURIComponent(options.uid)}/resources/targets`,
+            method: 'GET',
+            showErrorAlert: false,
+          })
         );
         setTargetsNote(undefined);
         const needle = input.trim().toLowerCase();
@@ -79,14 +83,17 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
       <Stack direction="column" gap={2}>
         <div data-testid={selectors.configEditor.help} style={{ maxWidth: 720 }}>
           <Text element="p" color="secondary">
-            pgpulse reads PostgreSQL, Neon and pgvector statistics from the pgpulse sidecar, which samples each target and keeps the
-            history. Grafana reaches the sidecar through the plugin backend; set its address in the Grafana server configuration:
+            pgpulse reads PostgreSQL, Neon and pgvector statistics from the pgpulse sidecar, which samples each target
+            and keeps the history. Grafana reaches the sidecar through the plugin backend; set its address in the
+            Grafana server configuration:
           </Text>
-          <pre style={{ margin: '8px 0' }}>{'[plugin.pgpulse-postgres-datasource]\nsidecar_address = pgpulse:7701'}</pre>
+          <pre style={{ margin: '8px 0' }}>
+            {'[plugin.pgpulse-postgres-datasource]\nsidecar_address = pgpulse:7701'}
+          </pre>
           <Text element="p" color="secondary">
-            Then choose the target below, paste the sidecar token (PGPULSE_TOKEN) and press Save &amp; test: it checks the connection,
-            the PostgreSQL version, the extensions (pg_stat_statements, pgvector) and how fresh the samples are.{' '}
-            {/* the plugin's own page in Grafana shows its README */}
+            Then choose the target below, paste the sidecar token (PGPULSE_TOKEN) and press Save &amp; test: it checks
+            the connection, the PostgreSQL version, the extensions (pg_stat_statements, pgvector) and how fresh the
+            samples are. {/* the plugin's own page in Grafana shows its README */}
             <TextLink href="/plugins/pgpulse-postgres-datasource" external>
               Documentation
             </TextLink>
@@ -130,7 +137,10 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
               </Text>
             </div>
           )}
-          <Field label="Token" description="The sidecar’s bearer token (PGPULSE_TOKEN). Stored encrypted; never sent back to the browser.">
+          <Field
+            label="Token"
+            description="The sidecar’s bearer token (PGPULSE_TOKEN). Stored encrypted; never sent back to the browser."
+          >
             <SecretInput
               id="pgpulse-config-token"
               data-testid={selectors.configEditor.token}

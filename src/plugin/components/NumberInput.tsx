@@ -19,7 +19,19 @@ export interface NumberInputProps {
   suffix?: string;
 }
 
-export function NumberInput({ value, onCommit, testId, id, width = 12, placeholder, min, max, step, invalid, suffix }: NumberInputProps) {
+export function NumberInput({
+  value,
+  onCommit,
+  testId,
+  id,
+  width = 12,
+  placeholder,
+  min,
+  max,
+  step,
+  invalid,
+  suffix,
+}: NumberInputProps) {
   const [text, setText] = useState(value === undefined ? '' : String(value));
   useEffect(() => setText(value === undefined ? '' : String(value)), [value]);
 

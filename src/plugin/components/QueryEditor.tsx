@@ -52,7 +52,8 @@ const optionTooltips: Record<OptionKey, string> = {
   k: 'k of recall@k for vector probes.',
   efSearch: 'hnsw.ef_search (HNSW) or ivfflat.probes (IVFFlat) of the probe series to show.',
   quantile: 'Only this latency quantile (empty: p50, p95 and p99).',
-  waitEvent: 'Only sessions waiting on this wait event, as type/event (Lock/transactionid) or a type (IO); CPU = active without a wait event.',
+  waitEvent:
+    'Only sessions waiting on this wait event, as type/event (Lock/transactionid) or a type (IO); CPU = active without a wait event.',
 };
 
 /** Metric menu: grouped by area in the catalog's area order, each with description and unit. */
@@ -136,9 +137,18 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
   const str = (k: OptionKey) => (typeof q[k] === 'string' || typeof q[k] === 'number' ? String(q[k]) : undefined);
   const num = (k: OptionKey) => (typeof q[k] === 'number' ? (q[k] as number) : undefined);
 
-  const picker = (k: 'database' | 'schema' | 'table' | 'index' | 'queryid', resource: 'databases' | 'schemas' | 'tables' | 'indexes' | 'queryids') =>
+  const picker = (
+    k: 'database' | 'schema' | 'table' | 'index' | 'queryid',
+    resource: 'databases' | 'schemas' | 'tables' | 'indexes' | 'queryids'
+  ) =>
     takes(k) && (
-      <InlineField key={k} label={optionLabels[k]} labelWidth={LABEL_WIDTH} tooltip={optionTooltips[k]} invalid={Boolean(issueFor(issues, k)?.severity === 'error')}>
+      <InlineField
+        key={k}
+        label={optionLabels[k]}
+        labelWidth={LABEL_WIDTH}
+        tooltip={optionTooltips[k]}
+        invalid={Boolean(issueFor(issues, k)?.severity === 'error')}
+      >
         <ResourcePicker
           id={`pgpulse-${q.refId}-${k}`}
           datasource={datasource}
@@ -147,7 +157,13 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
           value={str(k)}
           onChange={(v) => setOption(k, v)}
           testId={selectors.queryEditor.option(k)}
-          placeholder={metric?.required?.includes(k) ? requiredPlaceholder[k] : k === 'queryid' ? 'all statements' : `all ${resource}`}
+          placeholder={
+            metric?.required?.includes(k)
+              ? requiredPlaceholder[k]
+              : k === 'queryid'
+                ? 'all statements'
+                : `all ${resource}`
+          }
           // table and index names are long (orders_customer_idx): room for them, not a clipped tail
           width={k === 'table' || k === 'index' || k === 'queryid' ? 32 : 22}
           invalid={issueFor(issues, k)?.severity === 'error'}
@@ -155,11 +171,20 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
       </InlineField>
     );
 
-  const numberField = (k: 'topN' | 'threshold' | 'minCalls' | 'k' | 'efSearch', extra: { min?: number; max?: number; step?: number; suffix?: string } = {}) => {
+  const numberField = (
+    k: 'topN' | 'threshold' | 'minCalls' | 'k' | 'efSearch',
+    extra: { min?: number; max?: number; step?: number; suffix?: string } = {}
+  ) => {
     const def = metric?.defaults?.[k as keyof NonNullable<MetricDef['defaults']>];
     return (
       takes(k) && (
-        <InlineField key={k} label={optionLabels[k]} labelWidth={LABEL_WIDTH} tooltip={optionTooltips[k]} invalid={issueFor(issues, k)?.severity === 'error'}>
+        <InlineField
+          key={k}
+          label={optionLabels[k]}
+          labelWidth={LABEL_WIDTH}
+          tooltip={optionTooltips[k]}
+          invalid={issueFor(issues, k)?.severity === 'error'}
+        >
           <NumberInput
             id={`pgpulse-${q.refId}-${k}`}
             testId={selectors.queryEditor.option(k)}
@@ -175,14 +200,23 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
     );
   };
 
-  const thresholdUnit = metric?.id === 'slow_statements' || metric?.unit === 'ms' ? 'ms' : metric?.unit === 's' ? 's' : undefined;
-  const orderChoices: Array<ComboboxOption<string>> = (metric?.orderBy ?? []).map((o) => ({ value: o, label: orderByLabels[o] ?? o }));
+  const thresholdUnit =
+    metric?.id === 'slow_statements' || metric?.unit === 'ms' ? 'ms' : metric?.unit === 's' ? 's' : undefined;
+  const orderChoices: Array<ComboboxOption<string>> = (metric?.orderBy ?? []).map((o) => ({
+    value: o,
+    label: orderByLabels[o] ?? o,
+  }));
 
   return (
     <div data-testid={selectors.queryEditor.root}>
       <Stack direction="column" gap={0.5}>
         <InlineFieldRow>
-          <InlineField label="Metric" labelWidth={LABEL_WIDTH} tooltip="What to show. Grouped by area; each has a description and unit." invalid={issueFor(issues, 'metric')?.severity === 'error'}>
+          <InlineField
+            label="Metric"
+            labelWidth={LABEL_WIDTH}
+            tooltip="What to show. Grouped by area; each has a description and unit."
+            invalid={issueFor(issues, 'metric')?.severity === 'error'}
+          >
             <Combobox<string>
               id={`pgpulse-${q.refId}-metric`}
               data-testid={selectors.queryEditor.metric}
@@ -193,7 +227,11 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
               width={40}
             />
           </InlineField>
-          <InlineField label="Target" labelWidth={10} tooltip="Which monitored target of the sidecar. Empty: the datasource's target.">
+          <InlineField
+            label="Target"
+            labelWidth={10}
+            tooltip="Which monitored target of the sidecar. Empty: the datasource's target."
+          >
             <ResourcePicker
               id={`pgpulse-${q.refId}-target`}
               datasource={datasource}
@@ -210,9 +248,12 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
         {metric && (
           <div data-testid={selectors.queryEditor.description} style={{ maxWidth: 900 }}>
             <Text variant="bodySmall" color="secondary">
-              {metric.description} <Text variant="bodySmall" italic>Unit: {metric.unit}; {kindLabels[metric.kind]}
-              {metric.alertable ? ', alertable' : ''}
-              {metric.requires?.length ? `; needs ${metric.requires.join(', ')}` : ''}.</Text>
+              {metric.description}{' '}
+              <Text variant="bodySmall" italic>
+                Unit: {metric.unit}; {kindLabels[metric.kind]}
+                {metric.alertable ? ', alertable' : ''}
+                {metric.requires?.length ? `; needs ${metric.requires.join(', ')}` : ''}.
+              </Text>
             </Text>
           </div>
         )}
@@ -231,7 +272,12 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
           <InlineFieldRow>
             {numberField('topN', { min: 1, max: 1000, step: 1 })}
             {takes('orderBy') && (
-              <InlineField label={optionLabels.orderBy} labelWidth={LABEL_WIDTH} tooltip={optionTooltips.orderBy} invalid={issueFor(issues, 'orderBy')?.severity === 'error'}>
+              <InlineField
+                label={optionLabels.orderBy}
+                labelWidth={LABEL_WIDTH}
+                tooltip={optionTooltips.orderBy}
+                invalid={issueFor(issues, 'orderBy')?.severity === 'error'}
+              >
                 <Combobox<string>
                   id={`pgpulse-${q.refId}-orderBy`}
                   data-testid={selectors.queryEditor.option('orderBy')}
@@ -239,7 +285,11 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
                   value={typeof q.orderBy === 'string' ? q.orderBy : null}
                   onChange={(o) => setOption('orderBy', o?.value)}
                   isClearable
-                  placeholder={metric.defaults?.orderBy ? (orderByLabels[metric.defaults.orderBy] ?? metric.defaults.orderBy) : 'default'}
+                  placeholder={
+                    metric.defaults?.orderBy
+                      ? (orderByLabels[metric.defaults.orderBy] ?? metric.defaults.orderBy)
+                      : 'default'
+                  }
                   width={26}
                 />
               </InlineField>
@@ -263,7 +313,12 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
               </InlineField>
             )}
             {takes('waitEvent') && (
-              <InlineField label={optionLabels.waitEvent} labelWidth={LABEL_WIDTH} tooltip={optionTooltips.waitEvent} invalid={issueFor(issues, 'waitEvent')?.severity === 'error'}>
+              <InlineField
+                label={optionLabels.waitEvent}
+                labelWidth={LABEL_WIDTH}
+                tooltip={optionTooltips.waitEvent}
+                invalid={issueFor(issues, 'waitEvent')?.severity === 'error'}
+              >
                 <Input
                   id={`pgpulse-${q.refId}-waitEvent`}
                   data-testid={selectors.queryEditor.option('waitEvent')}
@@ -303,7 +358,11 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
 
         {issues.length > 0 && (
           <div data-testid={selectors.queryEditor.issues}>
-            <Alert title={hasErrors(issues) ? 'This query cannot run yet' : 'Note'} severity={hasErrors(issues) ? 'error' : 'info'} bottomSpacing={0}>
+            <Alert
+              title={hasErrors(issues) ? 'This query cannot run yet' : 'Note'}
+              severity={hasErrors(issues) ? 'error' : 'info'}
+              bottomSpacing={0}
+            >
               <ul style={{ margin: 0, paddingLeft: 16 }}>
                 {issues.map((i) => (
                   <li key={`${i.field}-${i.message}`} data-testid={selectors.queryEditor.issue(i.field)}>

@@ -35,13 +35,29 @@ function variableOptions(): Array<ComboboxOption<string>> {
   try {
     return getTemplateSrv()
       .getVariables()
-      .map((v) => ({ value: `$${v.name}`, label: `$${v.name}`, group: 'Dashboard variables', description: v.label || undefined }));
+      .map((v) => ({
+        value: `$${v.name}`,
+        label: `$${v.name}`,
+        group: 'Dashboard variables',
+        description: v.label || undefined,
+      }));
   } catch {
     return [];
   }
 }
 
-export function ResourcePicker({ datasource, resource, filters, value, onChange, testId, id, width = 25, placeholder, invalid }: ResourcePickerProps) {
+export function ResourcePicker({
+  datasource,
+  resource,
+  filters,
+  value,
+  onChange,
+  testId,
+  id,
+  width = 25,
+  placeholder,
+  invalid,
+}: ResourcePickerProps) {
   const filterKey = JSON.stringify(filters);
   // Cache one answer per set of filters for a short while: the menu asks again on every
   // keystroke, but a table created a minute ago should still show up.
@@ -52,7 +68,9 @@ export function ResourcePicker({ datasource, resource, filters, value, onChange,
       const hit = cache.get(filterKey);
       let p = hit && Date.now() - hit.at < CACHE_MS ? hit.p : undefined;
       if (!p) {
-        p = datasource.listOptions(resource, JSON.parse(filterKey)).then((opts) => opts.map((o) => ({ value: o.value, label: o.label, description: o.description })));
+        p = datasource
+          .listOptions(resource, JSON.parse(filterKey))
+          .then((opts) => opts.map((o) => ({ value: o.value, label: o.label, description: o.description })));
         // A failed load is retried the next time the menu opens.
         p.catch(() => cache.delete(filterKey));
         cache.set(filterKey, { at: Date.now(), p });
@@ -63,11 +81,20 @@ export function ResourcePicker({ datasource, resource, filters, value, onChange,
         loaded = await p;
       } catch (e) {
         // Say why the list is empty (no token yet, unknown target …); typing a value still works.
-        problem = { value: '__pgpulse_error__', label: `Could not load ${resource}`, description: errorText(e), infoOption: true };
+        problem = {
+          value: '__pgpulse_error__',
+          label: `Could not load ${resource}`,
+          description: errorText(e),
+          infoOption: true,
+        };
       }
       const all = [...loaded, ...variableOptions()];
       const needle = input.trim().toLowerCase();
-      const shown = needle ? all.filter((o) => (o.label ?? o.value).toLowerCase().includes(needle) || o.value.toLowerCase().includes(needle)) : all;
+      const shown = needle
+        ? all.filter(
+            (o) => (o.label ?? o.value).toLowerCase().includes(needle) || o.value.toLowerCase().includes(needle)
+          )
+        : all;
       return problem ? [problem, ...shown] : shown;
     },
     [cache, datasource, resource, filterKey]

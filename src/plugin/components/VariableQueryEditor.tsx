@@ -51,7 +51,12 @@ export function VariableQueryEditor({ query, onChange }: Props) {
           />
         </InlineField>
         {resourceParents[vq.resource].map((k) => (
-          <InlineField key={k} label={k[0].toUpperCase() + k.slice(1)} labelWidth={12} tooltip="Optional; may be a variable such as $database">
+          <InlineField
+            key={k}
+            label={k[0].toUpperCase() + k.slice(1)}
+            labelWidth={12}
+            tooltip="Optional; may be a variable such as $database"
+          >
             <Input
               id={`pgpulse-variable-${k}`}
               data-testid={selectors.variableEditor.filter(k)}

@@ -6,7 +6,15 @@
 import { z } from 'zod';
 import { parseDuration, type TargetConfig } from '../config';
 
-export const actionKinds = ['cancel', 'terminate', 'analyze', 'vacuum', 'reindex', 'create_index', 'explain_analyze'] as const;
+export const actionKinds = [
+  'cancel',
+  'terminate',
+  'analyze',
+  'vacuum',
+  'reindex',
+  'create_index',
+  'explain_analyze',
+] as const;
 export type ActionKind = (typeof actionKinds)[number];
 /** explain_analyze runs an application statement for real: allowed only when listed in allow */
 const defaultAllow: ActionKind[] = actionKinds.filter((k) => k !== 'explain_analyze');
@@ -20,15 +28,21 @@ const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   }
 });
 
-const regex = z.string().min(1).transform((v, ctx) => {
-  try {
-    new RegExp(v);
-    return v;
-  } catch (e) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `is not a valid regular expression: ${(e as Error).message}` });
-    return z.NEVER;
-  }
-});
+const regex = z
+  .string()
+  .min(1)
+  .transform((v, ctx) => {
+    try {
+      new RegExp(v);
+      return v;
+    } catch (e) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message: `is not a valid regular expression: ${(e as Error).message}`,
+      });
+      return z.NEVER;
+    }
+  });
 
 const policySchema = z
   .object({
@@ -105,7 +119,7 @@ export function parseActionsConfig(target: TargetConfig, env: NodeJS.ProcessEnv 
   if (a.enabled) {
     if (!url) {
       throw new ActionsConfigError(
-        `${where}: enabled needs a separate credential: set ${where}.url (postgres://actions_role:…@host/db) or urlEnv (an environment variable holding it); the monitoring role is never used to change anything`,
+        `${where}: enabled needs a separate credential: set ${where}.url (postgres://actions_role:…@host/db) or urlEnv (an environment variable holding it); the monitoring role is never used to change anything`
       );
     }
     if (!/^postgres(ql)?:\/\//.test(url)) {
@@ -114,7 +128,9 @@ export function parseActionsConfig(target: TargetConfig, env: NodeJS.ProcessEnv 
     const mon = userOf(target.url);
     const act = userOf(url);
     if (url === target.url || (mon !== undefined && act === mon)) {
-      throw new ActionsConfigError(`${where}.url: uses the same role (${act ?? 'the monitoring URL'}) as monitoring; create a separate role for actions, e.g. CREATE ROLE pgpulse_actions LOGIN PASSWORD '…'; GRANT pg_signal_backend, pg_read_all_stats TO pgpulse_actions;`);
+      throw new ActionsConfigError(
+        `${where}.url: uses the same role (${act ?? 'the monitoring URL'}) as monitoring; create a separate role for actions, e.g. CREATE ROLE pgpulse_actions LOGIN PASSWORD '…'; GRANT pg_signal_backend, pg_read_all_stats TO pgpulse_actions;`
+      );
     }
   }
   return {

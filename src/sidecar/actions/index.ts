@@ -29,7 +29,14 @@ export function setupActions(sidecar: Sidecar): void {
       cfg = e as Error;
       sidecar.log.warn({ target: name }, (e as Error).message);
     }
-    const runner = new ActionRunner(sampler.target, sidecar.store, cfg, sampler.pool, sidecar.log.child({ target: name, part: 'actions' }), () => sampler.mayContact());
+    const runner = new ActionRunner(
+      sampler.target,
+      sidecar.store,
+      cfg,
+      sampler.pool,
+      sidecar.log.child({ target: name, part: 'actions' }),
+      () => sampler.mayContact()
+    );
     byTarget.set(name, runner);
     if (sidecar.background && !(cfg instanceof Error) && cfg.policies.length > 0) {
       const engine = new PolicyEngine(runner, cfg, sampler.pool);
@@ -65,7 +72,9 @@ export function setupActions(sidecar: Sidecar): void {
 const actionsRoute: ResourceRoute = async (svc, params, ctx) => {
   const body = (ctx as { body?: unknown }).body;
   const method = ((ctx as { method?: string }).method ?? 'GET').toUpperCase();
-  const wanted = params.get('target') ?? (body && typeof body === 'object' ? ((body as { target?: unknown }).target as string | undefined) : undefined);
+  const wanted =
+    params.get('target') ??
+    (body && typeof body === 'object' ? ((body as { target?: unknown }).target as string | undefined) : undefined);
   const target = targetOf(svc, params, ctx, typeof wanted === 'string' ? wanted : undefined);
   if (typeof target !== 'string') {
     return target;
@@ -89,7 +98,10 @@ const actionsRoute: ResourceRoute = async (svc, params, ctx) => {
     };
   }
   if (method !== 'POST') {
-    return { status: 405, body: { error: 'use GET for the audit trail, POST {"action": …} to run or dry-run an action' } };
+    return {
+      status: 405,
+      body: { error: 'use GET for the audit trail, POST {"action": …} to run or dry-run an action' },
+    };
   }
   if (!runner) {
     return { status: 404, body: { error: `target ${target} is not configured in this sidecar` } };
@@ -103,17 +115,33 @@ const actionsRoute: ResourceRoute = async (svc, params, ctx) => {
   if (!body || typeof body !== 'object' || Array.isArray(body)) {
     // audited like every other request: the runner refuses it as invalid
     const outcome = await runner.run(body, trigger);
-    return { status: 400, body: { ...outcome, error: `send a JSON object like {"action":"cancel","pid":1234,"dryRun":true} (${outcome.message})` } };
+    return {
+      status: 400,
+      body: {
+        ...outcome,
+        error: `send a JSON object like {"action":"cancel","pid":1234,"dryRun":true} (${outcome.message})`,
+      },
+    };
   }
   const { target: _t, ...request } = body as Record<string, unknown>;
   void _t;
   if (viaGrafana && request.dryRun === false && caller.user?.role !== 'Admin') {
     const reason = `only a Grafana Admin may run actions through Grafana (you are ${caller.user?.role ?? 'unknown role'})`;
     const outcome = await runner.run(request, trigger, { refuse: { reason, httpStatus: 403 } });
-    return { status: outcome.status === 'refused' && outcome.message === reason ? 403 : outcome.httpStatus, body: { ...outcome, error: `${outcome.message}${outcome.sql ? `; nothing ran — this SQL would have: ${outcome.sql}` : ''}` } };
+    return {
+      status: outcome.status === 'refused' && outcome.message === reason ? 403 : outcome.httpStatus,
+      body: {
+        ...outcome,
+        error: `${outcome.message}${outcome.sql ? `; nothing ran — this SQL would have: ${outcome.sql}` : ''}`,
+      },
+    };
   }
   const outcome = await runner.run(request, trigger);
-  return { status: outcome.httpStatus, body: outcome.status === 'refused' || outcome.status === 'failed' ? { ...outcome, error: outcome.message } : outcome };
+  return {
+    status: outcome.httpStatus,
+    body:
+      outcome.status === 'refused' || outcome.status === 'failed' ? { ...outcome, error: outcome.message } : outcome,
+  };
 };
 
 export const actionsFeature: Feature = {

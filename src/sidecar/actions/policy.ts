@@ -22,7 +22,7 @@ export class PolicyEngine {
   constructor(
     private readonly runner: ActionRunner,
     private readonly cfg: ActionsConfig,
-    private readonly monitor: Pool,
+    private readonly monitor: Pool
   ) {}
 
   async tick(): Promise<PolicyHit[]> {
@@ -31,7 +31,15 @@ export class PolicyEngine {
       return hits;
     }
     // read with the monitoring role (pg_monitor sees every query text); act with the actions role
-    const r = await pinnedQuery<{ pid: number; datname: string | null; usename: string | null; app: string; query: string; running_ms: number; query_start: string }>(
+    const r = await pinnedQuery<{
+      pid: number;
+      datname: string | null;
+      usename: string | null;
+      app: string;
+      query: string;
+      running_ms: number;
+      query_start: string;
+    }>(
       this.monitor,
       `SELECT pid, datname, usename, coalesce(application_name, '') AS app, query,
               (extract(epoch from clock_timestamp() - query_start) * 1000)::float8 AS running_ms, query_start::text AS query_start
@@ -39,7 +47,7 @@ export class PolicyEngine {
        WHERE backend_type = 'client backend' AND state = 'active' AND pid <> pg_backend_pid()
          AND NOT (pid = ANY($1::int[]))`,
       // pgpulse's own connections by backend pid: a session's name proves nothing
-      [[...ownBackendPids()]],
+      [[...ownBackendPids()]]
     );
     const live = new Set<string>();
     for (const p of this.cfg.policies) {
@@ -55,7 +63,9 @@ export class PolicyEngine {
         }
         this.handled.add(key);
         const enabled = this.cfg.enabled && !p.dryRun;
-        const outcome = await this.runner.run({ action: p.action, pid: b.pid, dryRun: !enabled }, `policy:${p.name}`, { minQueryMs: p.after });
+        const outcome = await this.runner.run({ action: p.action, pid: b.pid, dryRun: !enabled }, `policy:${p.name}`, {
+          minQueryMs: p.after,
+        });
         hits.push({ policy: p.name, pid: b.pid, outcome });
       }
     }
@@ -68,7 +78,16 @@ export class PolicyEngine {
     return hits;
   }
 
-  private matches(p: PolicyConfig, b: { datname: string | null; usename: string | null; query: string; running_ms: number }, re: RegExp): boolean {
-    return b.running_ms >= p.after && (!p.database || p.database === b.datname) && (!p.user || p.user === b.usename) && re.test(b.query);
+  private matches(
+    p: PolicyConfig,
+    b: { datname: string | null; usename: string | null; query: string; running_ms: number },
+    re: RegExp
+  ): boolean {
+    return (
+      b.running_ms >= p.after &&
+      (!p.database || p.database === b.datname) &&
+      (!p.user || p.user === b.usename) &&
+      re.test(b.query)
+    );
   }
 }

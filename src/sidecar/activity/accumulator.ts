@@ -22,7 +22,15 @@ export interface ActivityRow {
 /** the label columns of the `load` collector */
 export const LOAD_KEY = ['wait_event_type', 'wait_event', 'queryid', 'datname', 'usename', 'application_name'] as const;
 /** the fields of the `load_ticks` collector */
-export const LOAD_TICK_FIELDS = ['ticks', 'skipped', 'failed', 'vcpus', 'client_samples', 'query_id_missing', 'compute_query_id_off'] as const;
+export const LOAD_TICK_FIELDS = [
+  'ticks',
+  'skipped',
+  'failed',
+  'vcpus',
+  'client_samples',
+  'query_id_missing',
+  'compute_query_id_off',
+] as const;
 
 export interface DrainedBucket {
   /** one row per group: samples = Σ sessions over the bucket's ticks */

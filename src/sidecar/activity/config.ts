@@ -26,7 +26,10 @@ export function parseActivityConfig(raw: unknown, where = 'activity'): ActivityC
   }
   const lines = r.error.issues.map((i) => {
     const path = [where, ...i.path.map((p) => `.${String(p)}`)].join('');
-    const msg = i.code === 'unrecognized_keys' ? `unknown key(s) ${i.keys.map((k) => `"${k}"`).join(', ')}: activity takes enabled, interval and vcpus` : i.message;
+    const msg =
+      i.code === 'unrecognized_keys'
+        ? `unknown key(s) ${i.keys.map((k) => `"${k}"`).join(', ')}: activity takes enabled, interval and vcpus`
+        : i.message;
     return `  - ${path}: ${msg}`;
   });
   throw new ConfigError(`Invalid pgpulse configuration:\n${lines.join('\n')}`);

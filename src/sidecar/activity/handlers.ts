@@ -26,7 +26,14 @@ function loadTicks(ctx: EngineContext): TickSeries {
   const fields = ['ticks', 'vcpus', 'compute_query_id_off', 'client_samples', 'query_id_missing'];
   const m = ctx.store.matrix(ctx.query.target, LOAD_TICKS, fields, undefined, samples);
   const of = (f: string) => m.find((s) => s.field === f)?.values ?? new Array<number | null>(samples.length).fill(null);
-  return { samples, ticks: of('ticks'), vcpus: of('vcpus'), queryIdOff: of('compute_query_id_off'), clientSamples: of('client_samples'), missing: of('query_id_missing') };
+  return {
+    samples,
+    ticks: of('ticks'),
+    vcpus: of('vcpus'),
+    queryIdOff: of('compute_query_id_off'),
+    clientSamples: of('client_samples'),
+    missing: of('query_id_missing'),
+  };
 }
 
 /** the waitEvent option as label filters: "Lock/transactionid" or a type alone ("IO") */
@@ -39,7 +46,10 @@ export function waitEventFilter(v: string | undefined): LabelFilter {
 }
 
 function loadFilter(ctx: EngineContext, withWait = true): LabelFilter {
-  return { ...ctx.filter, ...(withWait ? waitEventFilter(typeof ctx.query.waitEvent === 'string' ? ctx.query.waitEvent : undefined) : {}) };
+  return {
+    ...ctx.filter,
+    ...(withWait ? waitEventFilter(typeof ctx.query.waitEvent === 'string' ? ctx.query.waitEvent : undefined) : {}),
+  };
 }
 
 function explain(ctx: EngineContext, t: TickSeries, opts: { statements?: boolean } = {}): void {
@@ -48,7 +58,7 @@ function explain(ctx: EngineContext, t: TickSeries, opts: { statements?: boolean
     notify(
       ctx,
       'info',
-      `no database load buckets for target ${ctx.query.target} in this range: the 1 s activity sampler writes one per sampling interval while the target is reachable (never while a Neon compute is idle or pgpulse backs off)`,
+      `no database load buckets for target ${ctx.query.target} in this range: the 1 s activity sampler writes one per sampling interval while the target is reachable (never while a Neon compute is idle or pgpulse backs off)`
     );
     return;
   }
@@ -63,13 +73,17 @@ function explain(ctx: EngineContext, t: TickSeries, opts: { statements?: boolean
     notify(
       ctx,
       'warning',
-      `target ${ctx.query.target}: active sessions carry no query_id (compute_query_id = ${off ? 'off' : 'auto without pg_stat_statements loaded'}), so load by statement is empty — set compute_query_id = on, or load pg_stat_statements (shared_preload_libraries)`,
+      `target ${ctx.query.target}: active sessions carry no query_id (compute_query_id = ${off ? 'off' : 'auto without pg_stat_statements loaded'}), so load by statement is empty — set compute_query_id = on, or load pg_stat_statements (shared_preload_libraries)`
     );
   }
 }
 
 /** Σ sessions / Σ ticks per step, per group of labels */
-function loadSeriesBy(ctx: EngineContext, group: (labels: Record<string, string>) => Record<string, string>, filter: LabelFilter): { ticks: number[]; groups: Map<string, { labels: Record<string, string>; sum: number[] }>; t: TickSeries } {
+function loadSeriesBy(
+  ctx: EngineContext,
+  group: (labels: Record<string, string>) => Record<string, string>,
+  filter: LabelFilter
+): { ticks: number[]; groups: Map<string, { labels: Record<string, string>; sum: number[] }>; t: TickSeries } {
   const t = loadTicks(ctx);
   const n = ctx.grid.starts.length;
   const ticks = new Array<number>(n).fill(0);
@@ -107,7 +121,11 @@ function aas(sum: number[], ticks: number[]): Array<number | null> {
 
 function byLabels(name: string, labelNames: string[], how: string) {
   return (ctx: EngineContext): Frame[] => {
-    const { ticks, groups, t } = loadSeriesBy(ctx, (l) => Object.fromEntries(labelNames.map((k) => [k, l[k] ?? ''])), loadFilter(ctx));
+    const { ticks, groups, t } = loadSeriesBy(
+      ctx,
+      (l) => Object.fromEntries(labelNames.map((k) => [k, l[k] ?? ''])),
+      loadFilter(ctx)
+    );
     explain(ctx, t);
     const frames = [...groups.values()]
       .sort((a, b) => b.sum.reduce((x, y) => x + y, 0) - a.sum.reduce((x, y) => x + y, 0))
@@ -118,10 +136,18 @@ function byLabels(name: string, labelNames: string[], how: string) {
 
 const HOW = 'average active sessions per step = Σ active sessions seen by the activity sampler / its ticks';
 
-export const dbLoad = byLabels('db_load', ['wait_event_type'], `${HOW}, per wait_event_type ("CPU" = active without a wait event)`);
+export const dbLoad = byLabels(
+  'db_load',
+  ['wait_event_type'],
+  `${HOW}, per wait_event_type ("CPU" = active without a wait event)`
+);
 export const dbLoadByDatabase = byLabels('db_load_by_database', ['datname'], `${HOW}, per database`);
 export const dbLoadByUser = byLabels('db_load_by_user', ['usename'], `${HOW}, per role`);
-export const dbLoadByApplication = byLabels('db_load_by_application', ['application_name'], `${HOW}, per application_name`);
+export const dbLoadByApplication = byLabels(
+  'db_load_by_application',
+  ['application_name'],
+  `${HOW}, per application_name`
+);
 
 function vcpuSteps(ctx: EngineContext, t: TickSeries): Array<number | null> {
   const out = new Array<number | null>(ctx.grid.starts.length).fill(null);
@@ -140,7 +166,7 @@ function explainVcpus(ctx: EngineContext, values: Array<number | null>, t: TickS
     notify(
       ctx,
       'warning',
-      `vCPUs of target ${ctx.query.target} are unknown: set activity.vcpus for it in the sidecar config (on Neon, neon_utils.num_cpus() answers when the neon_utils extension is installed)`,
+      `vCPUs of target ${ctx.query.target} are unknown: set activity.vcpus for it in the sidecar config (on Neon, neon_utils.num_cpus() answers when the neon_utils extension is installed)`
     );
   }
 }
@@ -150,7 +176,15 @@ export function dbLoadVcpus(ctx: EngineContext): Frame[] {
   explain(ctx, t);
   const values = vcpuSteps(ctx, t);
   explainVcpus(ctx, values, t);
-  return [seriesFrame(ctx, 'db_load_vcpus', {}, values, 'vCPUs: neon_utils.num_cpus() on Neon, else activity.vcpus of the target config; highest in each step')];
+  return [
+    seriesFrame(
+      ctx,
+      'db_load_vcpus',
+      {},
+      values,
+      'vCPUs: neon_utils.num_cpus() on Neon, else activity.vcpus of the target config; highest in each step'
+    ),
+  ];
 }
 
 export function dbLoadVcpuRatio(ctx: EngineContext): Frame[] {
@@ -164,7 +198,10 @@ export function dbLoadVcpuRatio(ctx: EngineContext): Frame[] {
 }
 
 /** Σ sessions per group over the range, and the range's ticks */
-function rangeLoad(ctx: EngineContext, filter: LabelFilter): { ticks: number; rows: Array<{ labels: Record<string, string>; samples: number }>; t: TickSeries } {
+function rangeLoad(
+  ctx: EngineContext,
+  filter: LabelFilter
+): { ticks: number; rows: Array<{ labels: Record<string, string>; samples: number }>; t: TickSeries } {
   const t = loadTicks(ctx);
   let ticks = 0;
   t.samples.forEach((s, i) => {
@@ -180,8 +217,12 @@ function rangeLoad(ctx: EngineContext, filter: LabelFilter): { ticks: number; ro
   return { ticks, rows: rows.filter((r) => r.samples > 0), t };
 }
 
-function sumBy<T>(rows: Array<{ labels: Record<string, string>; samples: number }>, key: (l: Record<string, string>) => string, init: (l: Record<string, string>) => T): Map<string, { first: T; samples: number; labels: Record<string, string>[] }> {
-  const out = new Map<string, { first: T; samples: number; labels: Record<string, string>[] }>();
+function sumBy<T>(
+  rows: Array<{ labels: Record<string, string>; samples: number }>,
+  key: (l: Record<string, string>) => string,
+  init: (l: Record<string, string>) => T
+): Map<string, { first: T; samples: number; labels: Array<Record<string, string>> }> {
+  const out = new Map<string, { first: T; samples: number; labels: Array<Record<string, string>> }>();
   for (const r of rows) {
     const k = key(r.labels);
     const e = out.get(k) ?? { first: init(r.labels), samples: 0, labels: [] };
@@ -196,7 +237,13 @@ export function dbLoadWaitEvents(ctx: EngineContext): Frame[] {
   const { ticks, rows, t } = rangeLoad(ctx, loadFilter(ctx));
   explain(ctx, t);
   const total = rows.reduce((a, r) => a + r.samples, 0);
-  const byEvent = [...sumBy(rows, (l) => `${l.wait_event_type}/${l.wait_event}`, (l) => ({ type: l.wait_event_type, event: l.wait_event })).values()]
+  const byEvent = [
+    ...sumBy(
+      rows,
+      (l) => `${l.wait_event_type}/${l.wait_event}`,
+      (l) => ({ type: l.wait_event_type, event: l.wait_event })
+    ).values(),
+  ]
     .sort((a, b) => b.samples - a.samples)
     .slice(0, ctx.query.topN ?? ctx.metric.defaults?.topN ?? 20);
   const col = columnsOf(byEvent);
@@ -206,10 +253,17 @@ export function dbLoadWaitEvents(ctx: EngineContext): Frame[] {
       [
         col('wait_event_type', 'string', (r) => r.first.type, { displayName: 'Wait event type' }),
         col('wait_event', 'string', (r) => r.first.event, { displayName: 'Wait event' }),
-        col('load', 'number', (r) => (ticks > 0 ? r.samples / ticks : null), { displayName: 'Load (AAS)', unit: 'short', decimals: 2 }),
-        col('share', 'number', (r) => (total > 0 ? r.samples / total : null), { displayName: 'Share of load', unit: 'percentunit' }),
+        col('load', 'number', (r) => (ticks > 0 ? r.samples / ticks : null), {
+          displayName: 'Load (AAS)',
+          unit: 'short',
+          decimals: 2,
+        }),
+        col('share', 'number', (r) => (total > 0 ? r.samples / total : null), {
+          displayName: 'Share of load',
+          unit: 'percentunit',
+        }),
       ],
-      `${HOW} over the selected range, per wait_event_type / wait_event`,
+      `${HOW} over the selected range, per wait_event_type / wait_event`
     ),
   ];
 }
@@ -219,10 +273,19 @@ export function dbLoadStatements(ctx: EngineContext): Frame[] {
   explain(ctx, t, { statements: true });
   const all = ctx.query.waitEvent ? rangeLoad(ctx, loadFilter(ctx, false)).rows : rows;
   const total = all.reduce((a, r) => a + r.samples, 0);
-  const byStmt = [...sumBy(rows.filter((r) => r.labels.queryid !== ''), (l) => l.queryid, (l) => l.queryid).values()]
+  const byStmt = [
+    ...sumBy(
+      rows.filter((r) => r.labels.queryid !== ''),
+      (l) => l.queryid,
+      (l) => l.queryid
+    ).values(),
+  ]
     .sort((a, b) => b.samples - a.samples)
     .slice(0, ctx.query.topN ?? ctx.metric.defaults?.topN ?? 20);
-  const texts = ctx.store.statementTexts(ctx.query.target, byStmt.map((s) => s.first));
+  const texts = ctx.store.statementTexts(
+    ctx.query.target,
+    byStmt.map((s) => s.first)
+  );
   const rowsOut = byStmt.map((s) => {
     const per = (key: (l: Record<string, string>) => string) => {
       const m = new Map<string, number>();
@@ -248,11 +311,18 @@ export function dbLoadStatements(ctx: EngineContext): Frame[] {
         col('queryid', 'string', (r) => r.queryid),
         col('datname', 'string', (r) => r.datname),
         col('load', 'number', (r) => r.load, { displayName: 'Load (AAS)', unit: 'short', decimals: 2 }),
-        col('share', 'number', (r) => r.share, { displayName: 'Share of load', unit: 'percentunit', description: 'of all the load in the range (every wait event)' }),
+        col('share', 'number', (r) => r.share, {
+          displayName: 'Share of load',
+          unit: 'percentunit',
+          description: 'of all the load in the range (every wait event)',
+        }),
         col('top_wait_event', 'string', (r) => r.wait, { displayName: 'Top wait event' }),
-        col('query', 'string', (r) => r.query, { description: 'pg_stat_statements text (fetched once per queryid); empty until the statements collector has seen it' }),
+        col('query', 'string', (r) => r.query, {
+          description:
+            'pg_stat_statements text (fetched once per queryid); empty until the statements collector has seen it',
+        }),
       ],
-      `${HOW} over the selected range, per query_id${ctx.query.waitEvent ? `, sessions waiting on ${String(ctx.query.waitEvent)} only` : ''}`,
+      `${HOW} over the selected range, per query_id${ctx.query.waitEvent ? `, sessions waiting on ${String(ctx.query.waitEvent)} only` : ''}`
     ),
   ];
 }

@@ -4,7 +4,16 @@
  */
 import type { Feature, Sidecar } from '../feature';
 import { parseActivityConfig } from './config';
-import { dbLoad, dbLoadByApplication, dbLoadByDatabase, dbLoadByUser, dbLoadStatements, dbLoadVcpuRatio, dbLoadVcpus, dbLoadWaitEvents } from './handlers';
+import {
+  dbLoad,
+  dbLoadByApplication,
+  dbLoadByDatabase,
+  dbLoadByUser,
+  dbLoadStatements,
+  dbLoadVcpuRatio,
+  dbLoadVcpus,
+  dbLoadWaitEvents,
+} from './handlers';
 import { ActivitySampler, type ActivityOptions } from './sampler';
 
 export { ActivitySampler } from './sampler';

@@ -52,7 +52,10 @@ export class ActivitySampler {
   private readonly acc = new LoadAccumulator();
   private bucketEnd = 0;
   /** the bucket's first tick reads the settings that may change (compute_query_id, Neon vCPUs) */
-  private bucketInfo: { vcpus: number | null; computeQueryIdOff: boolean | null } = { vcpus: null, computeQueryIdOff: null };
+  private bucketInfo: { vcpus: number | null; computeQueryIdOff: boolean | null } = {
+    vcpus: null,
+    computeQueryIdOff: null,
+  };
   private needInfo = true;
   readonly stats: ActivityStats = { ticks: 0, skipped: 0, failed: 0, buckets: 0, tickMs: 0 };
 
@@ -61,7 +64,7 @@ export class ActivitySampler {
     private readonly store: Store,
     private readonly cfg: ActivityConfig,
     private readonly log: Logger,
-    private readonly opts: ActivityOptions = {},
+    private readonly opts: ActivityOptions = {}
   ) {}
 
   get target() {
@@ -71,7 +74,8 @@ export class ActivitySampler {
   start(): void {
     if (!this.cfg.enabled) {
       for (const c of [LOAD, LOAD_TICKS]) {
-        this.main.status.unavailable[c] = 'not applicable: activity sampling is turned off for this target (activity.enabled: false in the sidecar config); remove it to see the database load';
+        this.main.status.unavailable[c] =
+          'not applicable: activity sampling is turned off for this target (activity.enabled: false in the sidecar config); remove it to see the database load';
       }
       return;
     }
@@ -162,7 +166,10 @@ export class ActivitySampler {
     const needInfo = this.needInfo;
     const ctx = this.main.context();
     const neonUtils = ctx?.extensionSchemas.get('neon_utils') ?? this.opts.assumeNeonUtils;
-    const neon = needInfo && neonUtils !== undefined ? bindExtensionSchemas(NEON_NUM_CPUS_SQL, new Map([['neon_utils', neonUtils]])) : undefined;
+    const neon =
+      needInfo && neonUtils !== undefined
+        ? bindExtensionSchemas(NEON_NUM_CPUS_SQL, new Map([['neon_utils', neonUtils]]))
+        : undefined;
     const timeout = Math.max(100, Math.min(this.main.target.statementTimeoutMs, this.cfg.interval));
     const parts = ['BEGIN READ ONLY', PIN_SEARCH_PATH, `SET LOCAL statement_timeout = ${timeout}`, tick];
     if (needInfo) {
@@ -176,7 +183,9 @@ export class ActivitySampler {
     try {
       // no parameters: one simple-query message, one round trip for the whole transaction
       // pg_stat_statements keeps each statement of the string with its own text: each carries the mark
-      results = (await client.query(parts.map((p) => `${p}\n${OWN_QUERY_MARK}`).join(';\n'))) as unknown as Array<{ rows: Array<Record<string, unknown>> }>;
+      results = (await client.query(parts.map((p) => `${p}\n${OWN_QUERY_MARK}`).join(';\n'))) as unknown as Array<{
+        rows: Array<Record<string, unknown>>;
+      }>;
     } catch (e) {
       // an error leaves the transaction block open: end it before the connection goes back to the pool
       await client.query('ROLLBACK').catch(() => undefined);

@@ -5,11 +5,28 @@
 import type { PoolClient } from 'pg';
 import type { Store } from '../store/store';
 import { isNeonTarget, neonAdvice, neonMinCuFinding } from './rules/neon';
-import { activityFacts, connectedDatabase, databaseFacts, historySpan, indexFacts, settingFacts, statementFacts, tableFacts, type StatementFacts, type TableFacts } from './history';
+import {
+  activityFacts,
+  connectedDatabase,
+  databaseFacts,
+  historySpan,
+  indexFacts,
+  settingFacts,
+  statementFacts,
+  tableFacts,
+  type StatementFacts,
+  type TableFacts,
+} from './history';
 import { proveCandidates } from './prove';
 import { duplicateIndexRule, invalidIndexRule, parseIndexes, unusedIndexRule } from './rules/indexes';
 import { maintenanceRules } from './rules/maintenance';
-import { findTable, missingIndexCandidates, missingIndexFinding, seqScanHeavyFindings, type Proof } from './rules/missing-index';
+import {
+  findTable,
+  missingIndexCandidates,
+  missingIndexFinding,
+  seqScanHeavyFindings,
+  type Proof,
+} from './rules/missing-index';
 import { serverRules } from './rules/server';
 import { statementHeuristics } from './rules/statements';
 import { analyzeStatement } from './sql-analysis';
@@ -58,7 +75,10 @@ export async function evaluateFindings(input: EvaluateInput): Promise<Evaluation
   const now = input.now ?? Date.now();
   const { store, target } = input;
   const w = { from: now - o.windowMs, to: now };
-  const window = { ...w, description: `deltas over the last ${(o.windowMs / 3_600_000).toFixed(o.windowMs < 3_600_000 ? 2 : 0)} h of stored samples` };
+  const window = {
+    ...w,
+    description: `deltas over the last ${(o.windowMs / 3_600_000).toFixed(o.windowMs < 3_600_000 ? 2 : 0)} h of stored samples`,
+  };
   const notes: string[] = [];
   const findings: Finding[] = [];
 
@@ -74,16 +94,21 @@ export async function evaluateFindings(input: EvaluateInput): Promise<Evaluation
 
   const statements = statementFacts(store, target, w);
   const span = historySpan(store, target, 'tables', w);
-  const lifetime = span < Math.min(FIRST_RUN_SPAN_MS, o.windowMs) ? lifetimeEvidence(store, target, w, now, span) : undefined;
+  const lifetime =
+    span < Math.min(FIRST_RUN_SPAN_MS, o.windowMs) ? lifetimeEvidence(store, target, w, now, span) : undefined;
   if (lifetime) {
-    notes.push(`first run: statement and table findings use lifetime counters (${lifetime.window.description.split(':')[0]}); they switch to the last ${(o.windowMs / 3_600_000).toFixed(0)} h once pgpulse has sampled for an hour`);
+    notes.push(
+      `first run: statement and table findings use lifetime counters (${lifetime.window.description.split(':')[0]}); they switch to the last ${(o.windowMs / 3_600_000).toFixed(0)} h once pgpulse has sampled for an hour`
+    );
   }
   // the evidence statement and table rules read: range deltas, or lifetime totals on a first run
   const evTables: TableFacts[] = lifetime?.tables ?? tables;
   const evStatements: StatementFacts[] = lifetime?.statements ?? statements;
   const evWindow = lifetime?.window ?? window;
   if (store.lastSample(target, 'statements') === undefined) {
-    notes.push('no pg_stat_statements samples: statement and missing-index rules need the extension (pgpulse doctor explains how)');
+    notes.push(
+      'no pg_stat_statements samples: statement and missing-index rules need the extension (pgpulse doctor explains how)'
+    );
   }
   const shaped = [];
   for (const s of evStatements) {
@@ -99,13 +124,16 @@ export async function evaluateFindings(input: EvaluateInput): Promise<Evaluation
       ...statementHeuristics(s, shape, o, evWindow, (schema, name) => {
         const t = findTable(evTables, schema, name);
         return t ? { schema: t.schema, table: t.table } : undefined;
-      }),
+      })
     );
   }
 
   const database = connectedDatabase(store, target);
   const candidates = missingIndexCandidates(shaped, evTables, parsed, o, database);
-  const proofs: Proof[] = candidates.map(() => ({ method: 'none', note: 'not proven: no database connection for EXPLAIN' }));
+  const proofs: Proof[] = candidates.map(() => ({
+    method: 'none',
+    note: 'not proven: no database connection for EXPLAIN',
+  }));
   if (candidates.length && input.connect) {
     const todo: number[] = [];
     candidates.forEach((c, i) => {
@@ -126,7 +154,7 @@ export async function evaluateFindings(input: EvaluateInput): Promise<Evaluation
         const got = await proveCandidates(
           client,
           todo.map((i) => candidates[i]),
-          input.serverVersionNum ?? 150000,
+          input.serverVersionNum ?? 150000
         );
         todo.forEach((ci, j) => {
           proofs[ci] = got[j];
@@ -150,7 +178,17 @@ export async function evaluateFindings(input: EvaluateInput): Promise<Evaluation
   findings.push(...seqScanHeavyFindings(evTables, withCandidate, o, evWindow, shaped));
 
   findings.push(
-    ...serverRules({ activity: activityFacts(store, target, now), settings, databases: databaseFacts(store, target, w), statements, indexes }, o, window),
+    ...serverRules(
+      {
+        activity: activityFacts(store, target, now),
+        settings,
+        databases: databaseFacts(store, target, w),
+        statements,
+        indexes,
+      },
+      o,
+      window
+    )
   );
   const minCu = isNeonTarget(store, target) ? neonMinCuFinding(store, target, window) : undefined;
   if (minCu) {
@@ -159,10 +197,19 @@ export async function evaluateFindings(input: EvaluateInput): Promise<Evaluation
   // one finding per id, the first rule wins
   const seen = new Set<string>();
   const unique = findings.filter((f) => (seen.has(f.id) ? false : (seen.add(f.id), true)));
-  return { target, at: now, window, findings: isNeonTarget(store, target) ? neonAdvice(unique, database) : unique, notes };
+  return {
+    target,
+    at: now,
+    window,
+    findings: isNeonTarget(store, target) ? neonAdvice(unique, database) : unique,
+    notes,
+  };
 }
 
-function proofKey(target: string, c: { schema: string; table: string; columns: string[]; statements: Array<{ s: { queryid: string } }> }): string {
+function proofKey(
+  target: string,
+  c: { schema: string; table: string; columns: string[]; statements: Array<{ s: { queryid: string } }> }
+): string {
   return `advisor:proof:${target}:${c.schema}.${c.table}(${c.columns.join(',')}):${c.statements[0].s.queryid}`;
 }
 

@@ -14,13 +14,29 @@ interface Row {
 }
 
 function toStored(r: Row): StoredFinding {
-  return { ...(JSON.parse(r.data) as Finding), firstSeen: r.first_seen, lastSeen: r.last_seen, clearedAt: r.cleared_at };
+  return {
+    ...(JSON.parse(r.data) as Finding),
+    firstSeen: r.first_seen,
+    lastSeen: r.last_seen,
+    clearedAt: r.cleared_at,
+  };
 }
 
-export function recordFindings(store: Store, target: string, findings: Finding[], now: number): { raised: Finding[]; cleared: StoredFinding[] } {
+export function recordFindings(
+  store: Store,
+  target: string,
+  findings: Finding[],
+  now: number
+): { raised: Finding[]; cleared: StoredFinding[] } {
   const tid = store.targetId(target);
   const open = new Map(
-    (store.db.prepare('SELECT id, data, first_seen, last_seen, cleared_at FROM advisor_finding WHERE target_id = ? AND cleared_at IS NULL').all(tid) as Row[]).map((r) => [r.id, r]),
+    (
+      store.db
+        .prepare(
+          'SELECT id, data, first_seen, last_seen, cleared_at FROM advisor_finding WHERE target_id = ? AND cleared_at IS NULL'
+        )
+        .all(tid) as Row[]
+    ).map((r) => [r.id, r])
   );
   const raised: Finding[] = [];
   const cleared: StoredFinding[] = [];
@@ -30,7 +46,7 @@ export function recordFindings(store: Store, target: string, findings: Finding[]
      ON CONFLICT (target_id, id) DO UPDATE SET rule = excluded.rule, severity = excluded.severity, category = excluded.category,
        object = excluded.object, data = excluded.data, last_seen = excluded.last_seen,
        first_seen = CASE WHEN advisor_finding.cleared_at IS NULL THEN advisor_finding.first_seen ELSE excluded.first_seen END,
-       cleared_at = NULL`,
+       cleared_at = NULL`
   );
   const clear = store.db.prepare('UPDATE advisor_finding SET cleared_at = ? WHERE target_id = ? AND id = ?');
   store.db.transaction(() => {
@@ -57,7 +73,13 @@ export function recordFindings(store: Store, target: string, findings: Finding[]
         clear.run(now, tid, id);
         const s = toStored({ ...r, cleared_at: now });
         cleared.push(s);
-        store.addEvent(target, { ts: now, kind: 'finding_cleared', title: `resolved: ${s.title}`, text: `first seen ${new Date(s.firstSeen).toISOString()}`, tags: ['pgpulse', 'advisor', s.category, s.rule] });
+        store.addEvent(target, {
+          ts: now,
+          kind: 'finding_cleared',
+          title: `resolved: ${s.title}`,
+          text: `first seen ${new Date(s.firstSeen).toISOString()}`,
+          tags: ['pgpulse', 'advisor', s.category, s.rule],
+        });
       }
     }
   })();
@@ -69,30 +91,56 @@ export function openFindings(store: Store, target: string, at?: number): StoredF
   const tid = store.targetId(target);
   const rows =
     at === undefined
-      ? (store.db.prepare('SELECT id, data, first_seen, last_seen, cleared_at FROM advisor_finding WHERE target_id = ? AND cleared_at IS NULL').all(tid) as Row[])
+      ? (store.db
+          .prepare(
+            'SELECT id, data, first_seen, last_seen, cleared_at FROM advisor_finding WHERE target_id = ? AND cleared_at IS NULL'
+          )
+          .all(tid) as Row[])
       : (store.db
-          .prepare('SELECT id, data, first_seen, last_seen, cleared_at FROM advisor_finding WHERE target_id = ? AND first_seen <= ? AND (cleared_at IS NULL OR cleared_at > ?)')
+          .prepare(
+            'SELECT id, data, first_seen, last_seen, cleared_at FROM advisor_finding WHERE target_id = ? AND first_seen <= ? AND (cleared_at IS NULL OR cleared_at > ?)'
+          )
           .all(tid, at, at) as Row[]);
   return rows.map(toStored).sort(bySeverity);
 }
 
 /** Every finding whose open interval touches [from, to]: for counting per step. */
-export function findingIntervals(store: Store, target: string, from: number, to: number): Array<{ severity: string; firstSeen: number; clearedAt: number | null }> {
+export function findingIntervals(
+  store: Store,
+  target: string,
+  from: number,
+  to: number
+): Array<{ severity: string; firstSeen: number; clearedAt: number | null }> {
   return (
     store.db
-      .prepare('SELECT severity, first_seen, cleared_at FROM advisor_finding WHERE target_id = ? AND first_seen <= ? AND (cleared_at IS NULL OR cleared_at > ?)')
-      .all(store.targetId(target), to, from) as Array<{ severity: string; first_seen: number; cleared_at: number | null }>
+      .prepare(
+        'SELECT severity, first_seen, cleared_at FROM advisor_finding WHERE target_id = ? AND first_seen <= ? AND (cleared_at IS NULL OR cleared_at > ?)'
+      )
+      .all(store.targetId(target), to, from) as Array<{
+      severity: string;
+      first_seen: number;
+      cleared_at: number | null;
+    }>
   ).map((r) => ({ severity: r.severity, firstSeen: r.first_seen, clearedAt: r.cleared_at }));
 }
 
 export function findingById(store: Store, target: string, id: string): StoredFinding | undefined {
-  const r = store.db.prepare('SELECT id, data, first_seen, last_seen, cleared_at FROM advisor_finding WHERE target_id = ? AND id = ?').get(store.targetId(target), id) as Row | undefined;
+  const r = store.db
+    .prepare('SELECT id, data, first_seen, last_seen, cleared_at FROM advisor_finding WHERE target_id = ? AND id = ?')
+    .get(store.targetId(target), id) as Row | undefined;
   return r ? toStored(r) : undefined;
 }
 
 const RANK: Record<string, number> = { critical: 0, warning: 1, info: 2 };
-export function bySeverity(a: { severity: string; category: string; id: string }, b: { severity: string; category: string; id: string }): number {
-  return (RANK[a.severity] ?? 3) - (RANK[b.severity] ?? 3) || a.category.localeCompare(b.category) || a.id.localeCompare(b.id);
+export function bySeverity(
+  a: { severity: string; category: string; id: string },
+  b: { severity: string; category: string; id: string }
+): number {
+  return (
+    (RANK[a.severity] ?? 3) - (RANK[b.severity] ?? 3) ||
+    a.category.localeCompare(b.category) ||
+    a.id.localeCompare(b.id)
+  );
 }
 
 /** 100 minus weighted findings: critical 20, warning 8, info 2; never below 0. */

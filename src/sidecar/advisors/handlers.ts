@@ -23,12 +23,22 @@ export function recommendations(ctx: EngineContext): Frame[] {
   const table = ctx.query.table;
   if (schema || table) {
     rows = rows.filter((f) => {
-      const [s, rest] = f.object.includes('.') ? [f.object.split('.')[0], f.object.slice(f.object.indexOf('.') + 1)] : ['', f.object];
-      return (!schema || s === schema) && (!table || rest === table || rest.startsWith(`${table}(`) || f.object.includes(`.${table}`));
+      const [s, rest] = f.object.includes('.')
+        ? [f.object.split('.')[0], f.object.slice(f.object.indexOf('.') + 1)]
+        : ['', f.object];
+      return (
+        (!schema || s === schema) &&
+        (!table || rest === table || rest.startsWith(`${table}(`) || f.object.includes(`.${table}`))
+      );
     });
   }
   const top = rows.slice(0, ctx.query.topN ?? ctx.metric.defaults?.topN ?? 100);
-  const col = (name: string, values: Array<string | number | null>, config?: Frame['fields'][number]['config'], type: 'string' | 'number' | 'time' = 'string') => ({
+  const col = (
+    name: string,
+    values: Array<string | number | null>,
+    config?: Frame['fields'][number]['config'],
+    type: 'string' | 'number' | 'time' = 'string'
+  ) => ({
     name,
     type,
     values,
@@ -39,22 +49,70 @@ export function recommendations(ctx: EngineContext): Frame[] {
     tableFrame(
       ctx,
       [
-        col('severity', top.map((f) => f.severity)),
-        col('category', top.map((f) => f.category)),
-        col('rule', top.map((f) => f.rule)),
-        col('object', top.map((f) => f.object)),
-        col('finding', top.map((f) => f.title)),
+        col(
+          'severity',
+          top.map((f) => f.severity)
+        ),
+        col(
+          'category',
+          top.map((f) => f.category)
+        ),
+        col(
+          'rule',
+          top.map((f) => f.rule)
+        ),
+        col(
+          'object',
+          top.map((f) => f.object)
+        ),
+        col(
+          'finding',
+          top.map((f) => f.title)
+        ),
         col('evidence', top.map(evidenceText), { description: 'the numbers behind the finding' }),
-        col('window', top.map((f) => `${new Date(f.evidence.window.from).toISOString()} – ${new Date(f.evidence.window.to).toISOString()}: ${f.evidence.window.description}`)),
-        col('fix', top.map((f) => [f.fix.sql, f.fix.setting].filter(Boolean).join('\n'))),
-        col('caveat', top.map((f) => f.fix.caveat ?? '')),
-        col('impact', top.map((f) => f.impact)),
-        col('gain_pct', top.map((f) => f.proof?.gainPct ?? null), { displayName: 'hypopg gain', unit: 'percent' }, 'number'),
-        col('first_seen', top.map((f) => f.firstSeen), undefined, 'time'),
-        col('last_seen', top.map((f) => f.lastSeen), undefined, 'time'),
-        col('id', top.map((f) => f.id)),
+        col(
+          'window',
+          top.map(
+            (f) =>
+              `${new Date(f.evidence.window.from).toISOString()} – ${new Date(f.evidence.window.to).toISOString()}: ${f.evidence.window.description}`
+          )
+        ),
+        col(
+          'fix',
+          top.map((f) => [f.fix.sql, f.fix.setting].filter(Boolean).join('\n'))
+        ),
+        col(
+          'caveat',
+          top.map((f) => f.fix.caveat ?? '')
+        ),
+        col(
+          'impact',
+          top.map((f) => f.impact)
+        ),
+        col(
+          'gain_pct',
+          top.map((f) => f.proof?.gainPct ?? null),
+          { displayName: 'hypopg gain', unit: 'percent' },
+          'number'
+        ),
+        col(
+          'first_seen',
+          top.map((f) => f.firstSeen),
+          undefined,
+          'time'
+        ),
+        col(
+          'last_seen',
+          top.map((f) => f.lastSeen),
+          undefined,
+          'time'
+        ),
+        col(
+          'id',
+          top.map((f) => f.id)
+        ),
       ],
-      'advisor findings open at the end of the range (evaluated periodically from stored history; see each row’s window)',
+      'advisor findings open at the end of the range (evaluated periodically from stored history; see each row’s window)'
     ),
   ];
 }
@@ -66,7 +124,17 @@ export function findingsCount(ctx: EngineContext): Frame[] {
   const firstEval = Number(ctx.store.kvGet(`advisor:first_eval:${ctx.query.target}`) ?? NaN);
   return severities.map((sev) => {
     const mine = intervals.filter((i) => i.severity === sev);
-    const values = ends.map((t) => (Number.isFinite(firstEval) && t >= firstEval ? mine.filter((i) => i.firstSeen <= t && (i.clearedAt === null || i.clearedAt > t)).length : null));
-    return seriesFrame(ctx, 'findings_count', { severity: sev }, values, 'open advisor findings at the end of each step');
+    const values = ends.map((t) =>
+      Number.isFinite(firstEval) && t >= firstEval
+        ? mine.filter((i) => i.firstSeen <= t && (i.clearedAt === null || i.clearedAt > t)).length
+        : null
+    );
+    return seriesFrame(
+      ctx,
+      'findings_count',
+      { severity: sev },
+      values,
+      'open advisor findings at the end of each step'
+    );
   });
 }

@@ -33,11 +33,25 @@ interface RowFacts {
 export type EvidenceMode = 'range' | 'lifetime';
 
 /** Deltas and latest values of a collector's rows within [from, to]. */
-export function collectRows(store: Store, target: string, collector: string, counters: string[], gauges: string[], w: Window, mode: EvidenceMode = 'range'): { rows: Map<string, RowFacts>; samples: SampleInfo[] } {
+export function collectRows(
+  store: Store,
+  target: string,
+  collector: string,
+  counters: string[],
+  gauges: string[],
+  w: Window,
+  mode: EvidenceMode = 'range'
+): { rows: Map<string, RowFacts>; samples: SampleInfo[] } {
   const samples = store.samples(target, collector, w.from, w.to);
   const okSamples = samples.filter((s) => s.ok);
   const lastOk = okSamples.length ? okSamples[okSamples.length - 1] : undefined;
-  const series: SeriesValues[] = store.matrix(target, collector, [...counters, ...gauges, '_epoch'], undefined, samples);
+  const series: SeriesValues[] = store.matrix(
+    target,
+    collector,
+    [...counters, ...gauges, '_epoch'],
+    undefined,
+    samples
+  );
   const rows = new Map<string, RowFacts>();
   const epochs = new Map<string, Array<number | null>>();
   for (const s of series) {
@@ -137,12 +151,43 @@ export interface TableFacts {
   since?: number | null;
 }
 
-const TABLE_COUNTERS = ['seq_scan', 'seq_tup_read', 'idx_scan', 'n_tup_ins', 'n_tup_upd', 'n_tup_del', 'vacuum_count', 'autovacuum_count', 'analyze_count', 'autoanalyze_count', 'heap_blks_read', 'heap_blks_hit'];
-const TABLE_GAUGES = ['n_live_tup', 'n_dead_tup', 'n_mod_since_analyze', 'last_vacuum_ms', 'last_autovacuum_ms', 'last_analyze_ms', 'last_autoanalyze_ms', 'size_bytes', 'heap_bytes'];
+const TABLE_COUNTERS = [
+  'seq_scan',
+  'seq_tup_read',
+  'idx_scan',
+  'n_tup_ins',
+  'n_tup_upd',
+  'n_tup_del',
+  'vacuum_count',
+  'autovacuum_count',
+  'analyze_count',
+  'autoanalyze_count',
+  'heap_blks_read',
+  'heap_blks_hit',
+];
+const TABLE_GAUGES = [
+  'n_live_tup',
+  'n_dead_tup',
+  'n_mod_since_analyze',
+  'last_vacuum_ms',
+  'last_autovacuum_ms',
+  'last_analyze_ms',
+  'last_autoanalyze_ms',
+  'size_bytes',
+  'heap_bytes',
+];
 
 export function tableFacts(store: Store, target: string, w: Window, mode: EvidenceMode = 'range'): TableFacts[] {
   const { rows } = collectRows(store, target, 'tables', TABLE_COUNTERS, TABLE_GAUGES, w, mode);
-  return [...rows.values()].map((r) => ({ schema: r.labels.schemaname, table: r.labels.relname, datname: r.labels.datname ?? '', d: r.deltas, g: r.latest, present: r.present, since: r.since }));
+  return [...rows.values()].map((r) => ({
+    schema: r.labels.schemaname,
+    table: r.labels.relname,
+    datname: r.labels.datname ?? '',
+    d: r.deltas,
+    g: r.latest,
+    present: r.present,
+    since: r.since,
+  }));
 }
 
 export interface StatementFacts {
@@ -160,8 +205,21 @@ export interface StatementFacts {
   since?: number | null;
 }
 
-export function statementFacts(store: Store, target: string, w: Window, mode: EvidenceMode = 'range'): StatementFacts[] {
-  const { rows } = collectRows(store, target, 'statements', ['calls', 'total_exec_time', 'rows', 'shared_blks_hit', 'shared_blks_read', 'temp_blks_written'], [], w, mode);
+export function statementFacts(
+  store: Store,
+  target: string,
+  w: Window,
+  mode: EvidenceMode = 'range'
+): StatementFacts[] {
+  const { rows } = collectRows(
+    store,
+    target,
+    'statements',
+    ['calls', 'total_exec_time', 'rows', 'shared_blks_hit', 'shared_blks_read', 'temp_blks_written'],
+    [],
+    w,
+    mode
+  );
   const list = [...rows.values()].filter((r) => (r.deltas.calls ?? 0) > 0);
   const texts = store.statementTexts(target, [...new Set(list.map((r) => r.labels.queryid))]);
   return list.map((r) => ({
@@ -248,7 +306,13 @@ export function databaseFacts(store: Store, target: string, w: Window): Database
   const { rows } = collectRows(store, target, 'database', ['blks_hit', 'blks_read', 'temp_bytes'], ['size_bytes'], w);
   return [...rows.values()]
     .filter((r) => r.present)
-    .map((r) => ({ datname: r.labels.datname, blksHit: r.deltas.blks_hit ?? null, blksRead: r.deltas.blks_read ?? null, tempBytes: r.deltas.temp_bytes ?? null, sizeBytes: r.latest.size_bytes ?? null }));
+    .map((r) => ({
+      datname: r.labels.datname,
+      blksHit: r.deltas.blks_hit ?? null,
+      blksRead: r.deltas.blks_read ?? null,
+      tempBytes: r.deltas.temp_bytes ?? null,
+      sizeBytes: r.latest.size_bytes ?? null,
+    }));
 }
 
 /** The connected database of a target, as the server collector last saw it. */

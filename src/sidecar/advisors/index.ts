@@ -39,14 +39,19 @@ const recommendationsRoute: ResourceRoute = async (svc, params, ctx) => {
   }
   const category = params.get('category');
   const all = openFindings(svc.store, target);
-  const findings = all.filter((f) => (!severity || f.severity === severity) && (!category || f.category === category)).sort(bySeverity);
+  const findings = all
+    .filter((f) => (!severity || f.severity === severity) && (!category || f.category === category))
+    .sort(bySeverity);
   return {
     status: 200,
     body: {
       target,
       evaluatedAt,
       healthScore: healthScore(all),
-      notes: evaluatedAt === null ? ['not evaluated yet: the first evaluation runs a few minutes after start (or ask with refresh=1)'] : notes,
+      notes:
+        evaluatedAt === null
+          ? ['not evaluated yet: the first evaluation runs a few minutes after start (or ask with refresh=1)']
+          : notes,
       findings,
     },
   };

@@ -43,7 +43,9 @@ export function advisorOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Par
 }
 
 export function evaluationIntervalMs(env: NodeJS.ProcessEnv = process.env): number {
-  return env.PGPULSE_ADVISE_INTERVAL ? Math.max(10_000, duration(env.PGPULSE_ADVISE_INTERVAL, 'PGPULSE_ADVISE_INTERVAL')) : 300_000;
+  return env.PGPULSE_ADVISE_INTERVAL
+    ? Math.max(10_000, duration(env.PGPULSE_ADVISE_INTERVAL, 'PGPULSE_ADVISE_INTERVAL'))
+    : 300_000;
 }
 
 export function resolveOptions(...parts: Array<Partial<AdvisorOptions> | undefined>): AdvisorOptions {

@@ -13,7 +13,12 @@ interface Plan {
 }
 
 /** EXPLAIN cost of a statement that may carry $n parameters (normalized pg_stat_statements text). */
-export async function explainCost(db: PoolClient, sql: string, params: number, serverVersionNum: number): Promise<number> {
+export async function explainCost(
+  db: PoolClient,
+  sql: string,
+  params: number,
+  serverVersionNum: number
+): Promise<number> {
   if (params === 0) {
     const r = await db.query<{ 'QUERY PLAN': Plan[] }>(`EXPLAIN (FORMAT JSON) ${sql}`);
     return r.rows[0]['QUERY PLAN'][0].Plan['Total Cost'];
@@ -52,7 +57,7 @@ export async function hypopgVersion(db: PoolClient): Promise<string | undefined>
 
 async function hypopg(db: PoolClient): Promise<{ version: string; schema: string } | undefined> {
   const r = await db.query<{ extversion: string; nspname: string }>(
-    "SELECT e.extversion, n.nspname FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'hypopg'",
+    "SELECT e.extversion, n.nspname FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'hypopg'"
   );
   return r.rows[0] ? { version: r.rows[0].extversion, schema: r.rows[0].nspname } : undefined;
 }
@@ -62,7 +67,13 @@ async function hypopg(db: PoolClient): Promise<{ version: string; schema: string
  * first, then only the candidate table's schema, never "$user" or a database default. EXPLAIN
  * without ANALYZE does not run the statement.
  */
-async function explainAsApp(db: PoolClient, schema: string, sql: string, params: number, serverVersionNum: number): Promise<number> {
+async function explainAsApp(
+  db: PoolClient,
+  schema: string,
+  sql: string,
+  params: number,
+  serverVersionNum: number
+): Promise<number> {
   await db.query(`SET LOCAL search_path = pg_catalog, ${quoteIdent(schema)}, pg_temp`);
   try {
     return await explainCost(db, sql, params, serverVersionNum);
@@ -75,7 +86,12 @@ async function explainAsApp(db: PoolClient, schema: string, sql: string, params:
  * Prove each candidate with its most expensive statement. Returns one proof per candidate, in
  * order; a candidate that cannot be proven says why in `note`.
  */
-export async function proveCandidates(db: PoolClient, candidates: Candidate[], serverVersionNum: number, timeoutMs = 5000): Promise<Proof[]> {
+export async function proveCandidates(
+  db: PoolClient,
+  candidates: Candidate[],
+  serverVersionNum: number,
+  timeoutMs = 5000
+): Promise<Proof[]> {
   if (candidates.length === 0) {
     return [];
   }
@@ -97,14 +113,21 @@ export async function proveCandidates(db: PoolClient, candidates: Candidate[], s
       await db.query('SAVEPOINT whatif');
       try {
         const before = await explainAsApp(db, c.schema, st.s.text ?? '', st.shape.params, serverVersionNum);
-        await db.query(`SELECT * FROM ${quoteIdent(hypo.schema)}.hypopg_create_index($1)`, [`CREATE INDEX ON ${qualified(c.schema, c.table)} (${c.columns.map(quoteIdent).join(', ')})`]);
+        await db.query(`SELECT * FROM ${quoteIdent(hypo.schema)}.hypopg_create_index($1)`, [
+          `CREATE INDEX ON ${qualified(c.schema, c.table)} (${c.columns.map(quoteIdent).join(', ')})`,
+        ]);
         let after: number;
         try {
           after = await explainAsApp(db, c.schema, st.s.text ?? '', st.shape.params, serverVersionNum);
         } finally {
           await db.query(`SELECT ${quoteIdent(hypo.schema)}.hypopg_reset()`);
         }
-        proofs[i] = { method: 'hypopg', costBefore: before, costAfter: after, gainPct: before > 0 ? ((before - after) / before) * 100 : 0 };
+        proofs[i] = {
+          method: 'hypopg',
+          costBefore: before,
+          costAfter: after,
+          gainPct: before > 0 ? ((before - after) / before) * 100 : 0,
+        };
         await db.query('RELEASE SAVEPOINT whatif');
       } catch (e) {
         await db.query('ROLLBACK TO SAVEPOINT whatif').catch(() => undefined);

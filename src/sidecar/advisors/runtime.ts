@@ -23,7 +23,7 @@ export class AdvisorRuntime {
 
   constructor(
     private readonly sidecar: Sidecar,
-    options: Partial<AdvisorOptions> = {},
+    options: Partial<AdvisorOptions> = {}
   ) {
     this.options = { ...advisorOptionsFromEnv(), ...options };
   }
@@ -31,7 +31,9 @@ export class AdvisorRuntime {
   start(intervalMs = evaluationIntervalMs()): void {
     const all = () => {
       for (const name of this.sidecar.samplers.keys()) {
-        this.evaluate(name).catch((e: Error) => this.sidecar.log.warn({ target: name }, `advisor evaluation failed: ${e.message}`));
+        this.evaluate(name).catch((e: Error) =>
+          this.sidecar.log.warn({ target: name }, `advisor evaluation failed: ${e.message}`)
+        );
       }
     };
     // a first look soon after start (a few cycles of history), then every interval

@@ -168,7 +168,9 @@ function resolve(parts: string[], rels: RelationRef[]): number {
   if (byAlias >= 0) {
     return byAlias;
   }
-  const byName = rels.findIndex((r) => !r.alias && r.name === q && (parts.length < 3 || r.schema === parts[parts.length - 3]));
+  const byName = rels.findIndex(
+    (r) => !r.alias && r.name === q && (parts.length < 3 || r.schema === parts[parts.length - 3])
+  );
   return byName;
 }
 
@@ -201,7 +203,8 @@ function predicatesOf(expr: Node | undefined, rels: RelationRef[], out: Predicat
   const op = strOf(a.name?.[0]);
   const l = columnOf(a.lexpr);
   const r = columnOf(a.rexpr);
-  const push = (col: string[], kind: PredicateOp, extra: Partial<Predicate> = {}) => out.push({ rel: resolve(col, rels), column: col[col.length - 1], op: kind, ...extra });
+  const push = (col: string[], kind: PredicateOp, extra: Partial<Predicate> = {}) =>
+    out.push({ rel: resolve(col, rels), column: col[col.length - 1], op: kind, ...extra });
   switch (a.kind) {
     case 'AEXPR_OP':
       if (l && r && op === '=') {
@@ -230,7 +233,9 @@ function predicatesOf(expr: Node | undefined, rels: RelationRef[], out: Predicat
     case 'AEXPR_ILIKE':
       if (l && (op === '~~' || op === '~~*')) {
         const pattern = literalString(a.rexpr);
-        push(l, a.kind === 'AEXPR_LIKE' ? 'like' : 'ilike', { leadingWildcard: pattern !== undefined && /^[%_]/.test(pattern) });
+        push(l, a.kind === 'AEXPR_LIKE' ? 'like' : 'ilike', {
+          leadingWildcard: pattern !== undefined && /^[%_]/.test(pattern),
+        });
       }
       return;
     default:
@@ -239,7 +244,16 @@ function predicatesOf(expr: Node | undefined, rels: RelationRef[], out: Predicat
 }
 
 export function shapeOf(stmt: Node | null): StatementShape {
-  const empty: StatementShape = { kind: 'other', relations: [], predicates: [], orderBy: false, limit: false, distinct: false, join: false, params: 0 };
+  const empty: StatementShape = {
+    kind: 'other',
+    relations: [],
+    predicates: [],
+    orderBy: false,
+    limit: false,
+    distinct: false,
+    join: false,
+    params: 0,
+  };
   if (!stmt) {
     return empty;
   }
@@ -349,4 +363,61 @@ export function qualified(schema: string, name: string): string {
 }
 
 // the reserved words that commonly turn up as column names
-const RESERVED = new Set(['all', 'analyse', 'analyze', 'and', 'any', 'array', 'as', 'asc', 'both', 'case', 'cast', 'check', 'collate', 'column', 'constraint', 'create', 'default', 'desc', 'distinct', 'do', 'else', 'end', 'except', 'false', 'for', 'foreign', 'from', 'grant', 'group', 'having', 'in', 'into', 'leading', 'limit', 'not', 'null', 'offset', 'on', 'only', 'or', 'order', 'primary', 'references', 'select', 'table', 'then', 'to', 'true', 'union', 'unique', 'user', 'using', 'when', 'where', 'window', 'with']);
+const RESERVED = new Set([
+  'all',
+  'analyse',
+  'analyze',
+  'and',
+  'any',
+  'array',
+  'as',
+  'asc',
+  'both',
+  'case',
+  'cast',
+  'check',
+  'collate',
+  'column',
+  'constraint',
+  'create',
+  'default',
+  'desc',
+  'distinct',
+  'do',
+  'else',
+  'end',
+  'except',
+  'false',
+  'for',
+  'foreign',
+  'from',
+  'grant',
+  'group',
+  'having',
+  'in',
+  'into',
+  'leading',
+  'limit',
+  'not',
+  'null',
+  'offset',
+  'on',
+  'only',
+  'or',
+  'order',
+  'primary',
+  'references',
+  'select',
+  'table',
+  'then',
+  'to',
+  'true',
+  'union',
+  'unique',
+  'user',
+  'using',
+  'when',
+  'where',
+  'window',
+  'with',
+]);

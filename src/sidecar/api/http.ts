@@ -18,18 +18,28 @@ class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
-    readonly retryAfterSeconds?: number,
+    readonly retryAfterSeconds?: number
   ) {
     super(message);
   }
 }
 
-function send(res: ServerResponse, status: number, body: unknown, type = 'application/json', headers: Record<string, string> = {}): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  type = 'application/json',
+  headers: Record<string, string> = {}
+): void {
   if (res.destroyed) {
     return; // the client left; nobody to answer
   }
   const text = type === 'application/json' ? JSON.stringify(body) : String(body);
-  res.writeHead(status, { 'content-type': type === 'application/json' ? 'application/json; charset=utf-8' : type, 'cache-control': 'no-store', ...headers });
+  res.writeHead(status, {
+    'content-type': type === 'application/json' ? 'application/json; charset=utf-8' : type,
+    'cache-control': 'no-store',
+    ...headers,
+  });
   res.end(text);
 }
 
@@ -45,7 +55,10 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   }
   const text = Buffer.concat(chunks).toString('utf8');
   if (text.trim() === '') {
-    throw new HttpError(400, 'request body is empty: send JSON like {"from":"now-1h","to":"now","queries":[{"refId":"A","metric":"tps"}]}');
+    throw new HttpError(
+      400,
+      'request body is empty: send JSON like {"from":"now-1h","to":"now","queries":[{"refId":"A","metric":"tps"}]}'
+    );
   }
   try {
     return JSON.parse(text);
@@ -71,7 +84,10 @@ export async function handleQuery(svc: SidecarService, body: unknown, signal?: A
     throw new HttpError(400, 'queries must be a non-empty array of queries like {"refId":"A","metric":"tps"}');
   }
   if (b.queries.length > MAX_QUERIES_PER_REQUEST) {
-    throw new HttpError(400, `queries: ${b.queries.length} queries in one request; at most ${MAX_QUERIES_PER_REQUEST} per request`);
+    throw new HttpError(
+      400,
+      `queries: ${b.queries.length} queries in one request; at most ${MAX_QUERIES_PER_REQUEST} per request`
+    );
   }
   const num = (v: unknown, name: string) => {
     if (v === undefined || v === null) {
@@ -82,23 +98,38 @@ export async function handleQuery(svc: SidecarService, body: unknown, signal?: A
     }
     return v;
   };
-  const results = await svc.query(
-    { from, to, maxDataPoints: num(b.maxDataPoints, 'maxDataPoints'), intervalMs: num(b.intervalMs, 'intervalMs'), queries: b.queries as Array<Record<string, unknown>> },
-    { defaultTarget: typeof b.target === 'string' ? b.target : undefined, signal },
-  ).catch((e: unknown) => {
-    if (e instanceof QueryRefused) {
-      throw new HttpError(e.status, e.message, e.retryAfterSeconds);
-    }
-    throw e;
-  });
+  const results = await svc
+    .query(
+      {
+        from,
+        to,
+        maxDataPoints: num(b.maxDataPoints, 'maxDataPoints'),
+        intervalMs: num(b.intervalMs, 'intervalMs'),
+        queries: b.queries as Array<Record<string, unknown>>,
+      },
+      { defaultTarget: typeof b.target === 'string' ? b.target : undefined, signal }
+    )
+    .catch((e: unknown) => {
+      if (e instanceof QueryRefused) {
+        throw new HttpError(e.status, e.message, e.retryAfterSeconds);
+      }
+      throw e;
+    });
   const out: Record<string, { frames: unknown[]; error?: string; status?: number; errorSource?: string }> = {};
   for (const [refId, r] of Object.entries(results)) {
-    out[refId] = { frames: r.frames.map(frameToJSON), ...(r.error ? { error: r.error, status: r.status ?? 400, errorSource: r.errorSource } : { status: 200 }) };
+    out[refId] = {
+      frames: r.frames.map(frameToJSON),
+      ...(r.error ? { error: r.error, status: r.status ?? 400, errorSource: r.errorSource } : { status: 200 }),
+    };
   }
   return { results: out };
 }
 
-export function startHttpServer(svc: SidecarService, address: string, token: string): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+export function startHttpServer(
+  svc: SidecarService,
+  address: string,
+  token: string
+): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const server = createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://sidecar');
@@ -114,11 +145,17 @@ export function startHttpServer(svc: SidecarService, address: string, token: str
         const presented = auth.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
         if (!token) {
           if (!insecureMode.noAuth) {
-            throw new HttpError(503, 'the sidecar has no token configured: set PGPULSE_TOKEN (every call must be authenticated)');
+            throw new HttpError(
+              503,
+              'the sidecar has no token configured: set PGPULSE_TOKEN (every call must be authenticated)'
+            );
           }
         } else if (!tokenMatches(token, presented)) {
           res.setHeader('www-authenticate', 'Bearer');
-          throw new HttpError(401, presented ? 'invalid token' : 'missing token: send Authorization: Bearer <PGPULSE_TOKEN>');
+          throw new HttpError(
+            401,
+            presented ? 'invalid token' : 'missing token: send Authorization: Bearer <PGPULSE_TOKEN>'
+          );
         }
         if (path === '/api/v1/query') {
           if (req.method !== 'POST') {
@@ -151,14 +188,27 @@ export function startHttpServer(svc: SidecarService, address: string, token: str
           send(res, 200, await svc.health(url.searchParams.get('target') ?? undefined));
         } else if (path.startsWith('/api/v1/resources/')) {
           const body = req.method === 'POST' ? await readJson(req) : undefined;
-          const r = await svc.resource(path.slice('/api/v1/resources/'.length), url.searchParams, { method: req.method, body, via: 'api' });
+          const r = await svc.resource(path.slice('/api/v1/resources/'.length), url.searchParams, {
+            method: req.method,
+            body,
+            via: 'api',
+          });
           send(res, r.status, r.body);
         } else {
-          throw new HttpError(404, `no route ${path}: see /api/v1/query, /api/v1/catalog, /api/v1/resources/<name>, /api/v1/health, /metrics, /healthz`);
+          throw new HttpError(
+            404,
+            `no route ${path}: see /api/v1/query, /api/v1/catalog, /api/v1/resources/<name>, /api/v1/health, /metrics, /healthz`
+          );
         }
       } catch (e) {
         if (e instanceof HttpError) {
-          send(res, e.status, { error: e.message }, 'application/json', e.retryAfterSeconds ? { 'retry-after': String(e.retryAfterSeconds) } : {});
+          send(
+            res,
+            e.status,
+            { error: e.message },
+            'application/json',
+            e.retryAfterSeconds ? { 'retry-after': String(e.retryAfterSeconds) } : {}
+          );
         } else {
           send(res, 500, { error: `internal error: ${(e as Error).message}` });
         }

@@ -62,7 +62,9 @@ export async function runDoctor(argv: string[]): Promise<number> {
     const config = loadConfig(process.env);
     const target = f.values.get('target');
     if (target && !config.targets.some((t) => t.name === target)) {
-      throw new UsageError(`unknown target "${target}": configured targets are ${config.targets.map((t) => t.name).join(', ')}`);
+      throw new UsageError(
+        `unknown target "${target}": configured targets are ${config.targets.map((t) => t.name).join(', ')}`
+      );
     }
     const progress = new Progress();
     const d = await diagnose(config, target ? [target] : undefined, progress);
@@ -73,7 +75,13 @@ export async function runDoctor(argv: string[]): Promise<number> {
 
 async function withClient<T>(argv: Flags, fn: (c: AdvisorClient, progress: Progress) => Promise<T>): Promise<T> {
   const progress = new Progress();
-  const client = await openClient({ progress, sample: !argv.bool.has('no-sample'), waitMs: waitMs(argv.values.get('wait')), noRemote: argv.bool.has('local'), sidecar: argv.values.get('sidecar') });
+  const client = await openClient({
+    progress,
+    sample: !argv.bool.has('no-sample'),
+    waitMs: waitMs(argv.values.get('wait')),
+    noRemote: argv.bool.has('local'),
+    sidecar: argv.values.get('sidecar'),
+  });
   try {
     return await fn(client, progress);
   } finally {
@@ -105,7 +113,9 @@ export async function runAdvise(argv: string[]): Promise<number> {
         return code;
       }
       for (const r of results) {
-        out(`target ${r.target}: health score ${r.healthScore}/100, ${r.findings.length} finding(s)${client.mode === 'remote' ? ' (from the running sidecar)' : ''}`);
+        out(
+          `target ${r.target}: health score ${r.healthScore}/100, ${r.findings.length} finding(s)${client.mode === 'remote' ? ' (from the running sidecar)' : ''}`
+        );
         for (const n of r.notes) {
           out(`  note: ${n}`);
         }
@@ -113,11 +123,21 @@ export async function runAdvise(argv: string[]): Promise<number> {
           out('');
           out(`[${x.severity}] ${x.title}`);
           out(`  id: ${x.id}`);
-          out(`  evidence: ${Object.entries(x.evidence.values as Record<string, unknown>).filter(([, v]) => v !== null && v !== '').map(([k, v]) => `${k}=${v}`).join(', ')}`);
+          out(
+            `  evidence: ${Object.entries(x.evidence.values as Record<string, unknown>)
+              .filter(([, v]) => v !== null && v !== '')
+              .map(([k, v]) => `${k}=${v}`)
+              .join(', ')}`
+          );
           out(`  window: ${x.evidence.window.description}`);
           out(`  impact: ${x.impact}`);
           if (x.fix.sql) {
-            out(`  fix:\n${String(x.fix.sql).split('\n').map((l: string) => `    ${l}`).join('\n')}`);
+            out(
+              `  fix:\n${String(x.fix.sql)
+                .split('\n')
+                .map((l: string) => `    ${l}`)
+                .join('\n')}`
+            );
           }
           if (x.fix.setting) {
             out(`  setting: ${x.fix.setting}`);
@@ -135,7 +155,11 @@ export async function runAdvise(argv: string[]): Promise<number> {
 
 export async function runReport(argv: string[]): Promise<number> {
   return guarded('report', async () => {
-    const f = parseFlags(argv, ['target', 'format', 'window', 'webhook', 'wait', 'sidecar'], ['no-sample', 'local', 'json']);
+    const f = parseFlags(
+      argv,
+      ['target', 'format', 'window', 'webhook', 'wait', 'sidecar'],
+      ['no-sample', 'local', 'json']
+    );
     const format = f.bool.has('json') ? 'json' : (f.values.get('format') ?? 'md');
     if (format !== 'md' && format !== 'json' && format !== 'html') {
       throw new UsageError('--format must be md, json or html');
@@ -160,13 +184,20 @@ export async function runReport(argv: string[]): Promise<number> {
         const items = [];
         for (const r of reports) {
           progress.step(`charts for ${r.target}`);
-          items.push({ report: r, charts: await reportCharts(client, r.target, Date.parse(r.window.from), Date.parse(r.window.to)) });
+          items.push({
+            report: r,
+            charts: await reportCharts(client, r.target, Date.parse(r.window.from), Date.parse(r.window.to)),
+          });
         }
         progress.done();
         out(reportHtml(items));
       } else {
         progress.done();
-        out(format === 'json' ? JSON.stringify(reports.length === 1 ? reports[0] : { reports }, null, 2) : reports.map(reportMarkdown).join('\n---\n\n'));
+        out(
+          format === 'json'
+            ? JSON.stringify(reports.length === 1 ? reports[0] : { reports }, null, 2)
+            : reports.map(reportMarkdown).join('\n---\n\n')
+        );
       }
       let code = 0;
       if (webhook) {
@@ -191,10 +222,16 @@ export async function runReport(argv: string[]): Promise<number> {
 /** `pgpulse act ACTION [--pid N | --table s.t | --index s.i | --finding ID | --queryid Q --params JSON] [--execute]` — dry-run unless --execute. */
 export async function runAct(argv: string[]): Promise<number> {
   return guarded('act', async () => {
-    const f = parseFlags(argv, ['target', 'pid', 'table', 'index', 'finding', 'queryid', 'database', 'params'], ['execute', 'json']);
+    const f = parseFlags(
+      argv,
+      ['target', 'pid', 'table', 'index', 'finding', 'queryid', 'database', 'params'],
+      ['execute', 'json']
+    );
     const action = f.positional[0];
     if (!action) {
-      throw new UsageError('usage: pgpulse act cancel|terminate|analyze|vacuum|reindex|create_index|explain_analyze [--target T] [--pid N] [--table schema.table] [--index schema.index] [--finding ID] [--queryid Q [--database D] --params \'[42, "x"]\'] [--execute] [--json]');
+      throw new UsageError(
+        'usage: pgpulse act cancel|terminate|analyze|vacuum|reindex|create_index|explain_analyze [--target T] [--pid N] [--table schema.table] [--index schema.index] [--finding ID] [--queryid Q [--database D] --params \'[42, "x"]\'] [--execute] [--json]'
+      );
     }
     const pid = f.values.get('pid');
     if (pid !== undefined && !/^\d+$/.test(pid)) {
@@ -203,11 +240,20 @@ export async function runAct(argv: string[]): Promise<number> {
     const config = loadConfig(process.env);
     const target = f.values.get('target') ?? config.targets[0].name;
     if (!config.targets.some((t) => t.name === target)) {
-      throw new UsageError(`unknown target "${target}": configured targets are ${config.targets.map((t) => t.name).join(', ')}`);
+      throw new UsageError(
+        `unknown target "${target}": configured targets are ${config.targets.map((t) => t.name).join(', ')}`
+      );
     }
     const { actionRunners } = await import('../actions');
     const { startSidecar } = await import('../app');
-    const sc = await startSidecar({ config, http: false, grpc: false, sampling: false, background: false, logger: oneShotLogger() });
+    const sc = await startSidecar({
+      config,
+      http: false,
+      grpc: false,
+      sampling: false,
+      background: false,
+      logger: oneShotLogger(),
+    });
     try {
       const runner = actionRunners(sc).get(target);
       if (!runner) {
@@ -227,7 +273,9 @@ export async function runAct(argv: string[]): Promise<number> {
         try {
           req.params = JSON.parse(params);
         } catch {
-          throw new UsageError('--params must be a JSON array of the values for $1, $2, …, e.g. --params \'[42, "shipped"]\'');
+          throw new UsageError(
+            '--params must be a JSON array of the values for $1, $2, …, e.g. --params \'[42, "shipped"]\''
+          );
         }
       }
       const o = await runner.run(req, 'cli');

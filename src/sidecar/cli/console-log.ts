@@ -7,7 +7,10 @@ import pino, { type Logger } from 'pino';
 
 const NAMES: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
 
-export function consoleLogger(level: string, stream: NodeJS.WritableStream = process.stderr): { log: Logger; mute(): void } {
+export function consoleLogger(
+  level: string,
+  stream: NodeJS.WritableStream = process.stderr
+): { log: Logger; mute(): void } {
   let muted = false;
   const dest = {
     write(line: string): void {
@@ -22,7 +25,14 @@ export function consoleLogger(level: string, stream: NodeJS.WritableStream = pro
       }
     },
   };
-  const log = pino({ level, base: undefined, redact: { paths: ['url', 'token', 'password', '*.url', '*.token', '*.password'], censor: '***' } }, dest);
+  const log = pino(
+    {
+      level,
+      base: undefined,
+      redact: { paths: ['url', 'token', 'password', '*.url', '*.token', '*.password'], censor: '***' },
+    },
+    dest
+  );
   return { log, mute: () => (muted = true) };
 }
 

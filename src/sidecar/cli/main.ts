@@ -54,7 +54,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     const err = (e instanceof Error ? e : new Error(String(e))) as NodeJS.ErrnoException;
     if (err.code === 'EADDRINUSE') {
-      process.stderr.write(`pgpulse: address already in use (${err.message}): set PGPULSE_HTTP_ADDR / PGPULSE_GRPC_ADDR to free ports\n`);
+      process.stderr.write(
+        `pgpulse: address already in use (${err.message}): set PGPULSE_HTTP_ADDR / PGPULSE_GRPC_ADDR to free ports\n`
+      );
       return 1;
     }
     process.stderr.write(`pgpulse ${cmd} failed: ${err.message}\n`);

@@ -31,16 +31,31 @@ function seriesOf(frames: Frame[]): ChartSeries[] {
     const t = f.fields.find((x) => x.type === 'time');
     const v = f.fields.find((x) => x.type === 'number');
     const label = v?.config?.displayNameFromDS ?? v?.config?.displayName ?? f.name ?? '';
-    return { label, points: (t?.values ?? []).map((ts, i) => [Number(ts), typeof v?.values[i] === 'number' ? (v.values[i] as number) : null]) };
+    return {
+      label,
+      points: (t?.values ?? []).map((ts, i) => [
+        Number(ts),
+        typeof v?.values[i] === 'number' ? (v.values[i] as number) : null,
+      ]),
+    };
   });
 }
 
 export async function reportCharts(client: AdvisorClient, target: string, from: number, to: number): Promise<Chart[]> {
-  const res = await client.query(target, from, to, CHARTS.map((c) => ({ refId: c.id, metric: c.id, maxDataPoints: 120 })));
+  const res = await client.query(
+    target,
+    from,
+    to,
+    CHARTS.map((c) => ({ refId: c.id, metric: c.id, maxDataPoints: 120 }))
+  );
   return CHARTS.map((c) => ({ ...c, series: seriesOf(res[c.id]?.frames ?? []) }));
 }
 
-export const esc = (s: unknown) => String(s ?? '').replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch] as string);
+export const esc = (s: unknown) =>
+  String(s ?? '').replace(
+    /[&<>"']/g,
+    (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch] as string
+  );
 
 function fmtAxis(v: number, unit: Chart['unit']): string {
   if (unit === 'ratio') {
@@ -74,14 +89,24 @@ export function svgChart(c: Chart, from: number, to: number, w = 640, h = 180): 
     let cur: string[] = [];
     for (const [t, v] of s.points) {
       if (v === null) {
-        if (cur.length) segs.push(cur.join(' '));
+        if (cur.length) {
+          segs.push(cur.join(' '));
+        }
         cur = [];
       } else {
         cur.push(`${x(t).toFixed(1)},${y(v).toFixed(1)}`);
       }
     }
-    if (cur.length) segs.push(cur.join(' '));
-    return segs.map((pts) => (pts.includes(' ') ? `<polyline fill="none" stroke="${COLORS[i]}" stroke-width="1.5" points="${pts}"/>` : `<circle r="2" fill="${COLORS[i]}" cx="${pts.split(',')[0]}" cy="${pts.split(',')[1]}"/>`)).join('');
+    if (cur.length) {
+      segs.push(cur.join(' '));
+    }
+    return segs
+      .map((pts) =>
+        pts.includes(' ')
+          ? `<polyline fill="none" stroke="${COLORS[i]}" stroke-width="1.5" points="${pts}"/>`
+          : `<circle r="2" fill="${COLORS[i]}" cx="${pts.split(',')[0]}" cy="${pts.split(',')[1]}"/>`
+      )
+      .join('');
   });
   const time = (t: number) => new Date(t).toISOString().slice(11, 16);
   const legend = c.series
@@ -117,7 +142,9 @@ export function reportHtml(items: Array<{ report: HealthReport; charts: Chart[] 
     `<title>${esc(title)}</title>`,
     '<meta name="viewport" content="width=device-width,initial-scale=1">',
     `<style>${CSS}</style></head><body>`,
-    ...items.map((i) => `<section data-target="${esc(i.report.target)}">\n${reportSection(i.report, i.charts)}\n</section>`),
+    ...items.map(
+      (i) => `<section data-target="${esc(i.report.target)}">\n${reportSection(i.report, i.charts)}\n</section>`
+    ),
     '</body></html>',
     '',
   ].join('\n');
@@ -128,11 +155,17 @@ function reportSection(r: HealthReport, charts: Chart[]): string {
   const to = Date.parse(r.window.to);
   const h: string[] = [];
   h.push(`<h1>pgpulse health report — ${esc(r.target)}</h1>`);
-  h.push(`<p class="muted">Window ${esc(r.window.from)} → ${esc(r.window.to)} · generated ${esc(r.generatedAt)} · findings evaluated ${esc(r.evaluatedAt ?? 'never')}</p>`);
-  h.push(`<p><span class="score" data-health-score="${r.healthScore}">Health score ${r.healthScore}/100</span> — ${r.counts.critical ?? 0} critical, ${r.counts.warning ?? 0} warning, ${r.counts.info ?? 0} info</p>`);
+  h.push(
+    `<p class="muted">Window ${esc(r.window.from)} → ${esc(r.window.to)} · generated ${esc(r.generatedAt)} · findings evaluated ${esc(r.evaluatedAt ?? 'never')}</p>`
+  );
+  h.push(
+    `<p><span class="score" data-health-score="${r.healthScore}">Health score ${r.healthScore}/100</span> — ${r.counts.critical ?? 0} critical, ${r.counts.warning ?? 0} warning, ${r.counts.info ?? 0} info</p>`
+  );
   h.push('<h2>Numbers</h2><table><tr><th>Metric</th><th>Value</th><th>How</th></tr>');
   for (const m of r.metrics) {
-    h.push(`<tr data-metric="${esc(m.id)}" data-value="${m.value ?? ''}"><td>${esc(m.label)}</td><td class="n">${esc(fmtValue(m.value, m.unit))}</td><td class="muted">${esc(m.how)}</td></tr>`);
+    h.push(
+      `<tr data-metric="${esc(m.id)}" data-value="${m.value ?? ''}"><td>${esc(m.label)}</td><td class="n">${esc(fmtValue(m.value, m.unit))}</td><td class="muted">${esc(m.how)}</td></tr>`
+    );
   }
   h.push('</table>');
   for (const c of charts) {
@@ -144,7 +177,9 @@ function reportSection(r: HealthReport, charts: Chart[]): string {
   } else {
     h.push('<table><tr><th>queryid</th><th>calls</th><th>total ms</th><th>mean ms</th><th>query</th></tr>');
     for (const q of r.topQueries) {
-      h.push(`<tr data-queryid="${esc(q.queryid)}"><td><code>${esc(q.queryid)}</code></td><td class="n">${q.calls}</td><td class="n">${q.total_ms.toFixed(0)}</td><td class="n">${q.mean_ms === null ? '' : q.mean_ms.toFixed(2)}</td><td><code>${esc(q.query)}</code></td></tr>`);
+      h.push(
+        `<tr data-queryid="${esc(q.queryid)}"><td><code>${esc(q.queryid)}</code></td><td class="n">${q.calls}</td><td class="n">${q.total_ms.toFixed(0)}</td><td class="n">${q.mean_ms === null ? '' : q.mean_ms.toFixed(2)}</td><td><code>${esc(q.query)}</code></td></tr>`
+      );
     }
     h.push('</table>');
   }
@@ -157,12 +192,25 @@ function reportSection(r: HealthReport, charts: Chart[]): string {
     const ev = f.evidence as { values: Record<string, unknown>; window: { description: string } };
     h.push(`<h3 class="${esc(f.severity)}" data-finding="${esc(f.id)}">[${esc(f.severity)}] ${esc(f.title)}</h3><ul>`);
     h.push(`<li>id <code>${esc(f.id)}</code> · ${esc(f.category)} · ${esc(f.object)}</li>`);
-    h.push(`<li>evidence: ${esc(Object.entries(ev.values ?? {}).filter(([, v]) => v !== null && v !== '').map(([k, v]) => `${k}=${v}`).join(', '))} (${esc(ev.window?.description)})</li>`);
+    h.push(
+      `<li>evidence: ${esc(
+        Object.entries(ev.values ?? {})
+          .filter(([, v]) => v !== null && v !== '')
+          .map(([k, v]) => `${k}=${v}`)
+          .join(', ')
+      )} (${esc(ev.window?.description)})</li>`
+    );
     h.push(`<li>impact: ${esc(f.impact)}</li>`);
-    if (fix.setting) h.push(`<li>setting: ${esc(fix.setting)}</li>`);
-    if (fix.caveat) h.push(`<li>caveat: ${esc(fix.caveat)}</li>`);
+    if (fix.setting) {
+      h.push(`<li>setting: ${esc(fix.setting)}</li>`);
+    }
+    if (fix.caveat) {
+      h.push(`<li>caveat: ${esc(fix.caveat)}</li>`);
+    }
     h.push('</ul>');
-    if (fix.sql) h.push(`<pre>${esc(fix.sql)}</pre>`);
+    if (fix.sql) {
+      h.push(`<pre>${esc(fix.sql)}</pre>`);
+    }
   }
   for (const n of r.notes) {
     h.push(`<p class="muted">note: ${esc(n)}</p>`);

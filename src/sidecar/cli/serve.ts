@@ -27,9 +27,9 @@ export async function runServe(argv: string[]): Promise<number> {
   const config = loadConfig(process.env);
   if (!config.token && !insecure) {
     process.stderr.write(
-      'pgpulse serve: no token. Every call into the sidecar must carry one (Grafana sends it from the datasource\'s secure settings):\n' +
+      "pgpulse serve: no token. Every call into the sidecar must carry one (Grafana sends it from the datasource's secure settings):\n" +
         '  export PGPULSE_TOKEN=$(openssl rand -hex 16)      # or PGPULSE_TOKEN_FILE=/path/to/file, or token: in PGPULSE_CONFIG\n' +
-        'For a local experiment only: pgpulse serve --insecure-no-auth (loopback addresses only).\n',
+        'For a local experiment only: pgpulse serve --insecure-no-auth (loopback addresses only).\n'
     );
     return 2;
   }
@@ -40,14 +40,20 @@ export async function runServe(argv: string[]): Promise<number> {
     }
     const exposed = [config.httpAddress, config.grpcAddress].filter((a) => !isLoopback(a));
     if (exposed.length > 0) {
-      process.stderr.write(`pgpulse serve: --insecure-no-auth is for loopback addresses only, not ${exposed.join(', ')}: set a token instead\n`);
+      process.stderr.write(
+        `pgpulse serve: --insecure-no-auth is for loopback addresses only, not ${exposed.join(', ')}: set a token instead\n`
+      );
       return 2;
     }
     insecureMode.noAuth = true;
-    process.stderr.write('pgpulse serve: WARNING: --insecure-no-auth — every local process can read this sidecar without a token. Never use it on a shared host.\n');
+    process.stderr.write(
+      'pgpulse serve: WARNING: --insecure-no-auth — every local process can read this sidecar without a token. Never use it on a shared host.\n'
+    );
   }
   const sidecar = await startSidecar({ config });
-  process.stderr.write(`pgpulse serving: HTTP ${splitAddress(config.httpAddress).host}:${sidecar.httpPort}, gRPC ${splitAddress(config.grpcAddress).host}:${sidecar.grpcPort}\n`);
+  process.stderr.write(
+    `pgpulse serving: HTTP ${splitAddress(config.httpAddress).host}:${sidecar.httpPort}, gRPC ${splitAddress(config.grpcAddress).host}:${sidecar.grpcPort}\n`
+  );
   return new Promise<number>((resolveExit) => {
     let stopping = false;
     const stop = () => {
@@ -57,7 +63,7 @@ export async function runServe(argv: string[]): Promise<number> {
       stopping = true;
       void sidecar.stop().then(
         () => resolveExit(0),
-        () => resolveExit(1),
+        () => resolveExit(1)
       );
     };
     for (const s of ['SIGINT', 'SIGTERM'] as const) {

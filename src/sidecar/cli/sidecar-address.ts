@@ -26,7 +26,9 @@ export function readTokenFile(file: string): string {
   try {
     t = readFileSync(file, 'utf8').trim();
   } catch (e) {
-    throw new EndpointError(`cannot read the token file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new EndpointError(
+      `cannot read the token file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`
+    );
   }
   if (!t) {
     throw new EndpointError(`the token file ${file} is empty`);
@@ -72,10 +74,16 @@ export type Probe = { ok: true; targets: string[] } | { ok: false; why: string }
 /** Ask the sidecar for its targets: proves address and token in one call. */
 export async function probeSidecar(ep: SidecarEndpoint, timeoutMs = 1500): Promise<Probe> {
   if (!ep.token) {
-    return { ok: false, why: `no token: set ${ep.tokenFrom.startsWith('PGPULSE_TOKEN (') ? 'PGPULSE_TOKEN or PGPULSE_TOKEN_FILE' : ep.tokenFrom}` };
+    return {
+      ok: false,
+      why: `no token: set ${ep.tokenFrom.startsWith('PGPULSE_TOKEN (') ? 'PGPULSE_TOKEN or PGPULSE_TOKEN_FILE' : ep.tokenFrom}`,
+    };
   }
   try {
-    const r = await fetch(`${ep.base}/api/v1/resources/targets`, { headers: { authorization: `Bearer ${ep.token}` }, signal: AbortSignal.timeout(timeoutMs) });
+    const r = await fetch(`${ep.base}/api/v1/resources/targets`, {
+      headers: { authorization: `Bearer ${ep.token}` },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
     if (r.status === 401) {
       return { ok: false, why: `the sidecar at ${ep.base} refused the token from ${ep.tokenFrom}` };
     }
@@ -86,6 +94,9 @@ export async function probeSidecar(ep: SidecarEndpoint, timeoutMs = 1500): Promi
     return { ok: true, targets: (body.items ?? []).map((i) => i.value) };
   } catch (e) {
     const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).name;
-    return { ok: false, why: `nothing answered at ${ep.base} (${cause === 'ECONNREFUSED' ? 'connection refused' : cause})` };
+    return {
+      ok: false,
+      why: `nothing answered at ${ep.base} (${cause === 'ECONNREFUSED' ? 'connection refused' : cause})`,
+    };
   }
 }

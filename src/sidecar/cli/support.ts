@@ -39,7 +39,9 @@ export function parseFlags(argv: string[], valued: string[], booleans: string[])
     } else if (booleans.includes(name) && inline === undefined) {
       out.bool.add(name);
     } else {
-      throw new UsageError(`unknown option --${name}: allowed are ${[...valued.map((v) => `--${v} VALUE`), ...booleans.map((b) => `--${b}`)].join(', ')}`);
+      throw new UsageError(
+        `unknown option --${name}: allowed are ${[...valued.map((v) => `--${v} VALUE`), ...booleans.map((b) => `--${b}`)].join(', ')}`
+      );
     }
   }
   return out;
@@ -69,18 +71,37 @@ export class Progress {
 }
 
 export function simpleFrame(f: unknown): Frame {
-  const j = f as { schema?: { name?: string; meta?: Frame['meta']; fields: Array<Record<string, unknown>> }; data?: { values: unknown[][] }; fields?: Frame['fields'] };
+  const j = f as {
+    schema?: { name?: string; meta?: Frame['meta']; fields: Array<Record<string, unknown>> };
+    data?: { values: unknown[][] };
+    fields?: Frame['fields'];
+  };
   if (j.fields) {
     return j as Frame;
   }
-  return { name: j.schema?.name, meta: j.schema?.meta, fields: (j.schema?.fields ?? []).map((fl, i) => ({ ...(fl as object), values: j.data?.values[i] ?? [] })) as unknown as Frame["fields"] };
+  return {
+    name: j.schema?.name,
+    meta: j.schema?.meta,
+    fields: (j.schema?.fields ?? []).map((fl, i) => ({
+      ...(fl as object),
+      values: j.data?.values[i] ?? [],
+    })) as unknown as Frame['fields'],
+  };
 }
 
 export interface AdvisorClient {
   mode: 'remote' | 'local';
   targets: string[];
-  recommendations(target: string, refresh: boolean): Promise<{ healthScore: number; evaluatedAt: number | null; notes: string[]; findings: any[] }>;
-  query(target: string, from: number, to: number, queries: Array<Record<string, unknown>>): Promise<Record<string, { frames: Frame[]; error?: string }>>;
+  recommendations(
+    target: string,
+    refresh: boolean
+  ): Promise<{ healthScore: number; evaluatedAt: number | null; notes: string[]; findings: any[] }>;
+  query(
+    target: string,
+    from: number,
+    to: number,
+    queries: Array<Record<string, unknown>>
+  ): Promise<Record<string, { frames: Frame[]; error?: string }>>;
   sidecar?: Sidecar;
   close(): Promise<void>;
 }
@@ -92,7 +113,10 @@ function remoteClient(ep: SidecarEndpoint, targets: string[]): AdvisorClient {
     mode: 'remote',
     targets,
     recommendations: async (target, refresh) => {
-      const res = await fetch(`${base}/api/v1/resources/recommendations?target=${encodeURIComponent(target)}${refresh ? '&refresh=1' : ''}`, { headers, signal: AbortSignal.timeout(120_000) });
+      const res = await fetch(
+        `${base}/api/v1/resources/recommendations?target=${encodeURIComponent(target)}${refresh ? '&refresh=1' : ''}`,
+        { headers, signal: AbortSignal.timeout(120_000) }
+      );
       const j = (await res.json()) as any;
       if (res.status !== 200) {
         throw new Error(j.error ?? `sidecar answered ${res.status}`);
@@ -100,9 +124,16 @@ function remoteClient(ep: SidecarEndpoint, targets: string[]): AdvisorClient {
       return j;
     },
     query: async (target, from, to, queries) => {
-      const res = await fetch(`${base}/api/v1/query`, { method: 'POST', headers, body: JSON.stringify({ from, to, target, queries: queries.map((q) => ({ target, ...q })) }), signal: AbortSignal.timeout(60_000) });
+      const res = await fetch(`${base}/api/v1/query`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ from, to, target, queries: queries.map((q) => ({ target, ...q })) }),
+        signal: AbortSignal.timeout(60_000),
+      });
       const j = (await res.json()) as { results: Record<string, { frames: unknown[]; error?: string }> };
-      return Object.fromEntries(Object.entries(j.results ?? {}).map(([k, v]) => [k, { frames: v.frames.map(simpleFrame), error: v.error }]));
+      return Object.fromEntries(
+        Object.entries(j.results ?? {}).map(([k, v]) => [k, { frames: v.frames.map(simpleFrame), error: v.error }])
+      );
     },
     close: async () => undefined,
   };
@@ -112,7 +143,14 @@ function remoteClient(ep: SidecarEndpoint, targets: string[]): AdvisorClient {
  * A running sidecar when one answers, else an in-process one over the same data directory that
  * samples every target once (twice, `waitMs` apart, when there is no history yet) before advising.
  */
-export async function openClient(opts: { progress: Progress; sample: boolean; waitMs: number; env?: NodeJS.ProcessEnv; noRemote?: boolean; sidecar?: string }): Promise<AdvisorClient> {
+export async function openClient(opts: {
+  progress: Progress;
+  sample: boolean;
+  waitMs: number;
+  env?: NodeJS.ProcessEnv;
+  noRemote?: boolean;
+  sidecar?: string;
+}): Promise<AdvisorClient> {
   const env = opts.env ?? process.env;
   const haveTargets = Boolean(env.DATABASE_URL || env.PGPULSE_CONFIG);
   if (!opts.noRemote) {
@@ -131,7 +169,7 @@ export async function openClient(opts: { progress: Progress; sample: boolean; wa
       throw new NoSidecarError(
         `no running sidecar to ask: ${probe.why}.\n` +
           'Start one (pgpulse demo, or pgpulse serve), point at it (--sidecar HOST:PORT, PGPULSE_HTTP_ADDR, PGPULSE_TOKEN or PGPULSE_TOKEN_FILE)' +
-          (opts.sidecar ? '.' : ', or set DATABASE_URL to sample the database in-process.'),
+          (opts.sidecar ? '.' : ', or set DATABASE_URL to sample the database in-process.')
       );
     }
     if (/refused the token|answered HTTP/.test(probe.why)) {
@@ -142,14 +180,23 @@ export async function openClient(opts: { progress: Progress; sample: boolean; wa
   const config = loadConfig(env);
   opts.progress.step('starting pgpulse in-process');
   // one-shot commands never run automatic policies
-  const sidecar = await startSidecar({ config, http: false, grpc: false, sampling: false, background: false, logger: oneShotLogger() });
+  const sidecar = await startSidecar({
+    config,
+    http: false,
+    grpc: false,
+    sampling: false,
+    background: false,
+    logger: oneShotLogger(),
+  });
   if (opts.sample) {
     for (const [name, s] of sidecar.samplers) {
       opts.progress.step(`sampling ${name}`);
       const had = sidecar.store.samples(name, 'tables', 0, Date.now()).filter((x) => x.ok).length;
       await s.runCycle(true);
       if (had === 0 && opts.waitMs > 0 && s.status.reachable) {
-        opts.progress.step(`sampling ${name} again in ${opts.waitMs / 1000} s (no history yet: rates need two samples)`);
+        opts.progress.step(
+          `sampling ${name} again in ${opts.waitMs / 1000} s (no history yet: rates need two samples)`
+        );
         await new Promise((r) => setTimeout(r, opts.waitMs));
         await s.runCycle(true);
       }
@@ -174,7 +221,10 @@ export async function openClient(opts: { progress: Progress; sample: boolean; wa
       return r.body as any;
     },
     query: async (target, from, to, queries) => {
-      const res = await routes.query({ from, to, queries: queries.map((q) => ({ target, ...q })) }, { defaultTarget: target });
+      const res = await routes.query(
+        { from, to, queries: queries.map((q) => ({ target, ...q })) },
+        { defaultTarget: target }
+      );
       return Object.fromEntries(Object.entries(res).map(([k, v]) => [k, { frames: v.frames, error: v.error }]));
     },
     close: () => sidecar.stop(),

@@ -35,7 +35,9 @@ export function bloatCollector(): Collector {
     timeoutMs: 30000,
     shape: { key: KEY, counters: [], gauges: GAUGES },
     unavailable(ctx: TargetContext) {
-      return ctx.serverVersionNum < 140000 ? `needs PostgreSQL 14 or newer (this server is PostgreSQL ${Math.floor(ctx.serverVersionNum / 10000)})` : null;
+      return ctx.serverVersionNum < 140000
+        ? `needs PostgreSQL 14 or newer (this server is PostgreSQL ${Math.floor(ctx.serverVersionNum / 10000)})`
+        : null;
     },
     async collect(db: PoolClient, ctx: TargetContext): Promise<CollectorResult> {
       const stats = await db.query(BLOAT_STATISTICS_SQL);
@@ -50,7 +52,10 @@ export function bloatCollector(): Collector {
         if (allowed.rows[0]?.allowed === true) {
           await db.query('SAVEPOINT pgpulse_bloat');
           try {
-            const approx = await db.query(bindExtensionSchemas(BLOAT_APPROX_SQL, ctx.extensionSchemas), [APPROX_MAX_BYTES, APPROX_MAX_TABLES]);
+            const approx = await db.query(bindExtensionSchemas(BLOAT_APPROX_SQL, ctx.extensionSchemas), [
+              APPROX_MAX_BYTES,
+              APPROX_MAX_TABLES,
+            ]);
             for (const r of approx.rows as Array<Record<string, unknown>>) {
               const row = toRow(r);
               rows.set(JSON.stringify(row.key), row);
@@ -58,10 +63,14 @@ export function bloatCollector(): Collector {
             await db.query('RELEASE SAVEPOINT pgpulse_bloat');
           } catch (e) {
             await db.query('ROLLBACK TO SAVEPOINT pgpulse_bloat');
-            problems.push(`pgstattuple_approx failed (${(e as Error).message}): the statistics estimate is used instead`);
+            problems.push(
+              `pgstattuple_approx failed (${(e as Error).message}): the statistics estimate is used instead`
+            );
           }
         } else {
-          problems.push("pgstattuple is installed but pgpulse's role may not run pgstattuple_approx: GRANT pg_stat_scan_tables (part of pg_monitor) to it");
+          problems.push(
+            "pgstattuple is installed but pgpulse's role may not run pgstattuple_approx: GRANT pg_stat_scan_tables (part of pg_monitor) to it"
+          );
         }
       }
       return { rows: [...rows.values()], problems: problems.length ? problems : undefined };

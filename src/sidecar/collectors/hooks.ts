@@ -39,7 +39,12 @@ export const collectorHooks: Partial<Record<CollectorId, Hooks>> = {
         const was = before.get(r.key.datname);
         const e = r.values._epoch ?? null;
         if (was !== undefined && e !== null && e !== was) {
-          out.push({ kind: 'stats_reset', title: `${target}: statistics reset in ${r.key.datname}`, text: 'pg_stat_database.stats_reset changed (pg_stat_reset())', tags: ['pgpulse', 'reset'] });
+          out.push({
+            kind: 'stats_reset',
+            title: `${target}: statistics reset in ${r.key.datname}`,
+            text: 'pg_stat_database.stats_reset changed (pg_stat_reset())',
+            tags: ['pgpulse', 'reset'],
+          });
         }
       }
       return out;
@@ -54,8 +59,12 @@ export const collectorHooks: Partial<Record<CollectorId, Hooks>> = {
       const was = names(prev.rows);
       const now = names(next.rows);
       return [
-        ...[...now].filter((k) => !was.has(k)).map((k) => ({ kind: 'index_created', title: `index ${k} created`, tags: ['pgpulse', 'index'] })),
-        ...[...was].filter((k) => !now.has(k)).map((k) => ({ kind: 'index_dropped', title: `index ${k} dropped`, tags: ['pgpulse', 'index'] })),
+        ...[...now]
+          .filter((k) => !was.has(k))
+          .map((k) => ({ kind: 'index_created', title: `index ${k} created`, tags: ['pgpulse', 'index'] })),
+        ...[...was]
+          .filter((k) => !now.has(k))
+          .map((k) => ({ kind: 'index_dropped', title: `index ${k} dropped`, tags: ['pgpulse', 'index'] })),
       ];
     },
   },

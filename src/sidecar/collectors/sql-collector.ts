@@ -28,7 +28,10 @@ export function sqlCollector(spec: CollectorSpec): Collector {
   // per target: descriptive details by key, and runs since they were last all refreshed
   const details = new Map<string, { runs: number; byKey: Map<string, Record<string, unknown>> }>();
   // per target: the last exact figures by key, the watched columns they were read at, and runs since all were re-read
-  const exacts = new Map<string, { runs: number; byKey: Map<string, { watched: string; values: Record<string, unknown> }> }>();
+  const exacts = new Map<
+    string,
+    { runs: number; byKey: Map<string, { watched: string; values: Record<string, unknown> }> }
+  >();
   return {
     id: spec.id,
     intervalFactor: spec.intervalFactor,
@@ -37,7 +40,7 @@ export function sqlCollector(spec: CollectorSpec): Collector {
     unavailable(ctx: TargetContext) {
       if (spec.requires && !ctx.extensions.has(spec.requires)) {
         return `extension ${spec.requires} is not installed in this database: CREATE EXTENSION ${spec.requires}${
-          spec.requires === 'pg_stat_statements' ? " (and add it to shared_preload_libraries, then restart)" : ''
+          spec.requires === 'pg_stat_statements' ? ' (and add it to shared_preload_libraries, then restart)' : ''
         }`;
       }
       if (!sqlFor(spec.variants, ctx.serverVersionNum)) {
@@ -71,7 +74,12 @@ export function sqlCollector(spec: CollectorSpec): Collector {
         }
         const row: SampleRow = { key, values };
         if (spec.info) {
-          row.info = Object.fromEntries(spec.info.map((c) => [c, spec.scrub?.includes(c) && typeof r[c] === 'string' ? normalizeSentText(r[c]) : (r[c] ?? null)]));
+          row.info = Object.fromEntries(
+            spec.info.map((c) => [
+              c,
+              spec.scrub?.includes(c) && typeof r[c] === 'string' ? normalizeSentText(r[c]) : (r[c] ?? null),
+            ])
+          );
         }
         return row;
       });
@@ -85,7 +93,11 @@ export function sqlCollector(spec: CollectorSpec): Collector {
     },
   };
 
-  async function describe(db: PoolClient, ctx: TargetContext, rows: Array<Record<string, unknown>>): Promise<Map<string, Record<string, unknown>>> {
+  async function describe(
+    db: PoolClient,
+    ctx: TargetContext,
+    rows: Array<Record<string, unknown>>
+  ): Promise<Map<string, Record<string, unknown>>> {
     if (!spec.details) {
       return new Map();
     }
@@ -116,7 +128,7 @@ export function sqlCollector(spec: CollectorSpec): Collector {
   async function readExact(
     db: PoolClient,
     ctx: TargetContext,
-    rows: Array<Record<string, unknown>>,
+    rows: Array<Record<string, unknown>>
   ): Promise<Map<string, { watched: string; values: Record<string, unknown> }>> {
     if (!spec.exact) {
       return new Map();

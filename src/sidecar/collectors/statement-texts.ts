@@ -32,21 +32,29 @@ function perTarget<T>(map: WeakMap<TargetContext['store'], Map<string, T>>, ctx:
  * Drop pgpulse's own entries (targets/own-statements). For a shared role, the text of each entry
  * of pgpulse's role is read once, the first time its queryid shows up under that role.
  */
-export async function withoutOwnStatements(db: PoolClient, ctx: TargetContext, rows: SampleRow[]): Promise<SampleRow[]> {
+export async function withoutOwnStatements(
+  db: PoolClient,
+  ctx: TargetContext,
+  rows: SampleRow[]
+): Promise<SampleRow[]> {
   const role = ctx.ownRole;
   if (!role) {
     return rows;
   }
   const own = perTarget(ownChecks, ctx, () => ({ checked: new Set<string>(), marked: new Set<string>() }));
   if (role.shared) {
-    const unchecked = [...new Set(rows.filter((r) => r.key.username === role.name && !own.checked.has(r.key.queryid)).map((r) => r.key.queryid))];
+    const unchecked = [
+      ...new Set(
+        rows.filter((r) => r.key.username === role.name && !own.checked.has(r.key.queryid)).map((r) => r.key.queryid)
+      ),
+    ];
     if (unchecked.length > 0) {
       const res = await db.query<{ queryid: string }>(
         bindExtensionSchemas(
           `SELECT DISTINCT s.queryid::text AS queryid FROM @extschema:pg_stat_statements@.pg_stat_statements(true) s WHERE s.queryid = ANY($2::bigint[]) AND ${markedOwnPredicate('$1')}`,
-          ctx.extensionSchemas,
+          ctx.extensionSchemas
         ),
-        [role.oid, unchecked],
+        [role.oid, unchecked]
       );
       for (const r of res.rows) {
         own.marked.add(r.queryid);
@@ -56,12 +64,21 @@ export async function withoutOwnStatements(db: PoolClient, ctx: TargetContext, r
       }
     }
   }
-  return rows.filter((r) => !isOwnStatement(role, { queryid: r.key.queryid ?? '', username: r.key.username ?? '' }, own.marked));
+  return rows.filter(
+    (r) => !isOwnStatement(role, { queryid: r.key.queryid ?? '', username: r.key.username ?? '' }, own.marked)
+  );
 }
 
-export async function fetchNewStatementTexts(db: PoolClient, ctx: TargetContext, result: CollectorResult): Promise<number> {
+export async function fetchNewStatementTexts(
+  db: PoolClient,
+  ctx: TargetContext,
+  result: CollectorResult
+): Promise<number> {
   // retention drops texts of statements not seen for long: one that comes back is fetched again
-  const cache = perTarget(known, ctx, () => ({ dropped: ctx.store.statementTextsDropped, ids: ctx.store.knownQueryIds(ctx.target.name) }));
+  const cache = perTarget(known, ctx, () => ({
+    dropped: ctx.store.statementTextsDropped,
+    ids: ctx.store.knownQueryIds(ctx.target.name),
+  }));
   if (cache.dropped !== ctx.store.statementTextsDropped) {
     cache.dropped = ctx.store.statementTextsDropped;
     cache.ids = ctx.store.knownQueryIds(ctx.target.name);
@@ -74,14 +91,16 @@ export async function fetchNewStatementTexts(db: PoolClient, ctx: TargetContext,
   // the application's text is preferred when pgpulse's role also ran the same shape
   const own = ctx.ownRole ? markedOwnPredicate('$2') : 'false';
   // its own short transaction (pinned search_path), only when there is something to fetch
-  const res = await inReadOnlyTx(db, ctx.target.statementTimeoutMs, () => db.query<{ queryid: string; text: string }>(
-    bindExtensionSchemas(
-      `SELECT s.queryid::text AS queryid, (array_agg(left(s.query, 8000) ORDER BY ${own}))[1] AS text
+  const res = await inReadOnlyTx(db, ctx.target.statementTimeoutMs, () =>
+    db.query<{ queryid: string; text: string }>(
+      bindExtensionSchemas(
+        `SELECT s.queryid::text AS queryid, (array_agg(left(s.query, 8000) ORDER BY ${own}))[1] AS text
        FROM @extschema:pg_stat_statements@.pg_stat_statements(true) s WHERE s.queryid = ANY($1::bigint[]) GROUP BY s.queryid`,
-      ctx.extensionSchemas,
-    ),
-    ctx.ownRole ? [fresh, ctx.ownRole.oid] : [fresh],
-  ));
+        ctx.extensionSchemas
+      ),
+      ctx.ownRole ? [fresh, ctx.ownRole.oid] : [fresh]
+    )
+  );
   ctx.store.putStatementTexts(ctx.target.name, res.rows, Date.now());
   for (const q of fresh) {
     seen.add(q);

@@ -60,7 +60,13 @@ function valueCount(r: DataResponse): number {
  * Answers the requests in order within one budget. `cancelled` is polled while rows are read;
  * it returns undefined when the client went away (nothing is worth answering then).
  */
-export function runWithinBudget(engine: Engine, store: Store, requests: EngineRequest[], budget: QueryBudget, cancelled: () => boolean): EngineAnswer[] | undefined {
+export function runWithinBudget(
+  engine: Engine,
+  store: Store,
+  requests: EngineRequest[],
+  budget: QueryBudget,
+  cancelled: () => boolean
+): EngineAnswer[] | undefined {
   const started = Date.now();
   const rowsAtStart = store.rowsRead;
   let values = 0;
@@ -99,7 +105,12 @@ export function runWithinBudget(engine: Engine, store: Store, requests: EngineRe
           spent = e.reason;
           response = budgetError(e.reason, budget);
         } else {
-          response = { frames: [], error: `internal error computing ${req.query.metric}: ${(e as Error).message}`, status: 500, errorSource: 'plugin' };
+          response = {
+            frames: [],
+            error: `internal error computing ${req.query.metric}: ${(e as Error).message}`,
+            status: 500,
+            errorSource: 'plugin',
+          };
         }
       }
       values += valueCount(response);

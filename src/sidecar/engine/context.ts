@@ -43,7 +43,12 @@ export interface CounterData {
   series: SeriesValues[];
 }
 
-export function loadSeries(ctx: EngineContext, collector: string, fields: string[], filter: LabelFilter = ctx.filter): CounterData {
+export function loadSeries(
+  ctx: EngineContext,
+  collector: string,
+  fields: string[],
+  filter: LabelFilter = ctx.filter
+): CounterData {
   const samples = ctx.store.samples(ctx.query.target, collector, ctx.range.from, ctx.range.to);
   const series = ctx.store.matrix(ctx.query.target, collector, [...fields, '_epoch'], filter, samples);
   return { samples, series };
@@ -59,7 +64,12 @@ export function loadSeries(ctx: EngineContext, collector: string, fields: string
 export type BucketMode = 'end' | 'spread';
 
 /** Per-series bucket sums of counter deltas. */
-export function bucketDeltas(ctx: EngineContext, data: CounterData, fields: string[], mode: BucketMode = 'end'): BucketSums[] {
+export function bucketDeltas(
+  ctx: EngineContext,
+  data: CounterData,
+  fields: string[],
+  mode: BucketMode = 'end'
+): BucketSums[] {
   const epochs = new Map<string, Array<number | null>>();
   for (const s of data.series) {
     if (s.field === '_epoch') {
@@ -115,7 +125,13 @@ export const MAX_EDGE_LOOKUPS = 200_000;
  * mode), from running totals at the step edges where they answer exactly; the steps they cannot
  * (near a reset, a row vanishing or appearing) are recomputed from the samples that reach into them.
  */
-export function stepSums(ctx: EngineContext, collector: string, fields: string[], mode: BucketMode = 'end', filter: LabelFilter = ctx.filter): BucketSums[] {
+export function stepSums(
+  ctx: EngineContext,
+  collector: string,
+  fields: string[],
+  mode: BucketMode = 'end',
+  filter: LabelFilter = ctx.filter
+): BucketSums[] {
   const { target } = ctx.query;
   const fast = ctx.store.stepTotals(target, collector, fields, filter, ctx.range, ctx.grid, mode, MAX_EDGE_LOOKUPS);
   if (!fast) {
@@ -148,7 +164,13 @@ export function stepSums(ctx: EngineContext, collector: string, fields: string[]
  * for a computation grouped by nothing or by database and filtered by database at most: one series
  * per field and database instead of one per statement. undefined when they cannot answer.
  */
-export function databaseStepSums(ctx: EngineContext, collector: string, fields: string[], mode: BucketMode, by: string[]): BucketSums[] | undefined {
+export function databaseStepSums(
+  ctx: EngineContext,
+  collector: string,
+  fields: string[],
+  mode: BucketMode,
+  by: string[]
+): BucketSums[] | undefined {
   const set = Object.entries(ctx.filter).filter(([, v]) => v !== undefined);
   if (by.some((b) => b !== AGGREGATE_LABEL) || set.some(([k]) => k !== AGGREGATE_LABEL) || fields.length === 0) {
     return undefined;
@@ -161,7 +183,17 @@ export function databaseStepSums(ctx: EngineContext, collector: string, fields: 
     return undefined;
   }
   const filter = Object.fromEntries(set);
-  const fast = ctx.store.stepTotals(target, collector, fields.map(aggregateField), filter, ctx.range, ctx.grid, mode, MAX_EDGE_LOOKUPS, true);
+  const fast = ctx.store.stepTotals(
+    target,
+    collector,
+    fields.map(aggregateField),
+    filter,
+    ctx.range,
+    ctx.grid,
+    mode,
+    MAX_EDGE_LOOKUPS,
+    true
+  );
   if (!fast || fast.series.length === 0) {
     return undefined;
   }
@@ -194,7 +226,10 @@ export function databaseStepSums(ctx: EngineContext, collector: string, fields: 
 }
 
 /** Range totals of counter deltas per series (for "top N over this range" tables). */
-export function rangeDeltas(data: CounterData, fields: string[]): Map<string, { labels: Record<string, string>; totals: Record<string, number>; seen: boolean }> {
+export function rangeDeltas(
+  data: CounterData,
+  fields: string[]
+): Map<string, { labels: Record<string, string>; totals: Record<string, number>; seen: boolean }> {
   const epochs = new Map<string, Array<number | null>>();
   for (const s of data.series) {
     if (s.field === '_epoch') {
@@ -226,7 +261,13 @@ export function rangeTotals(ctx: EngineContext, collector: string, fields: strin
   // running totals answer in a few lookups per series; history without them is walked point by point
   const totals =
     ctx.store.rangeTotalsBetween(target, collector, fields, filter, ctx.range.from, ctx.range.to) ??
-    ctx.store.rangeTotals(target, collector, fields, filter, ctx.store.samples(target, collector, ctx.range.from, ctx.range.to));
+    ctx.store.rangeTotals(
+      target,
+      collector,
+      fields,
+      filter,
+      ctx.store.samples(target, collector, ctx.range.from, ctx.range.to)
+    );
   const out = new Map<string, { labels: Record<string, string>; totals: Record<string, number>; seen: boolean }>();
   for (const t of totals) {
     const key = JSON.stringify(t.labels);
@@ -242,7 +283,10 @@ export function rangeTotals(ctx: EngineContext, collector: string, fields: strin
 }
 
 /** Latest non-null value per series within the range. */
-export function latestValues(data: CounterData, field: string): Map<string, { labels: Record<string, string>; value: number | null; ts: number | null }> {
+export function latestValues(
+  data: CounterData,
+  field: string
+): Map<string, { labels: Record<string, string>; value: number | null; ts: number | null }> {
   const out = new Map<string, { labels: Record<string, string>; value: number | null; ts: number | null }>();
   for (const s of data.series) {
     if (s.field !== field) {

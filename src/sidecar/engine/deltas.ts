@@ -21,7 +21,11 @@ export interface Delta {
   end: number;
 }
 
-export function counterDeltas(samples: SampleInfo[], values: Array<number | null>, rowEpochs?: Array<number | null>): Delta[] {
+export function counterDeltas(
+  samples: SampleInfo[],
+  values: Array<number | null>,
+  rowEpochs?: Array<number | null>
+): Delta[] {
   const out: Delta[] = [];
   let prev = -1;
   let lastFailed = -1;

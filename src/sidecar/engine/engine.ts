@@ -35,13 +35,18 @@ export function pickCompute(metric: MetricDef, q: Partial<ResolvedQuery>) {
 export class Engine {
   constructor(
     private readonly store: Store,
-    private readonly parts: EngineParts,
+    private readonly parts: EngineParts
   ) {}
 
   run(req: EngineRequest): DataResponse {
     const metric = findMetric(req.query.metric);
     if (!metric) {
-      return { frames: [], error: `unknown metric "${req.query.metric}": see GET /api/v1/catalog for the list`, status: 400, errorSource: 'plugin' };
+      return {
+        frames: [],
+        error: `unknown metric "${req.query.metric}": see GET /api/v1/catalog for the list`,
+        status: 400,
+        errorSource: 'plugin',
+      };
     }
     const notices: NoticeInput[] = [...(req.notices ?? [])];
     const filter: LabelFilter = {};
@@ -56,7 +61,11 @@ export class Engine {
       }
       filter[label] = String(v);
     }
-    const step = stepFor(req.range, { maxDataPoints: req.maxDataPoints, intervalMs: req.intervalMs, minStepMs: req.targetIntervalMs });
+    const step = stepFor(req.range, {
+      maxDataPoints: req.maxDataPoints,
+      intervalMs: req.intervalMs,
+      minStepMs: req.targetIntervalMs,
+    });
     const ctx: EngineContext = {
       store: this.store,
       metric,
@@ -78,7 +87,12 @@ export class Engine {
     if (compute.op === 'custom') {
       const h = this.parts.handlers.get(compute.handler);
       if (!h) {
-        return { frames: [], error: `metric ${metric.id} is not available in this build (no handler ${compute.handler})`, status: 501, errorSource: 'plugin' };
+        return {
+          frames: [],
+          error: `metric ${metric.id} is not available in this build (no handler ${compute.handler})`,
+          status: 501,
+          errorSource: 'plugin',
+        };
       }
       frames = h(ctx);
     } else {
@@ -100,8 +114,23 @@ export class Engine {
     }
     if (!known.some((e) => set.every(([k, v]) => e.labels[k] === undefined || e.labels[k] === v))) {
       const what = set.map(([k, v]) => `${k} = "${v}"`).join(', ');
-      const examples = [...new Set(known.map((e) => set.map(([k]) => e.labels[k]).filter(Boolean).join('.')))].filter(Boolean).slice(0, 5);
-      notify(ctx, 'warning', `no ${what} in target ${ctx.query.target} (${collector} samples ${known.length} rows${examples.length ? `, e.g. ${examples.join(', ')}` : ''}): check the spelling, or the object was dropped`);
+      const examples = [
+        ...new Set(
+          known.map((e) =>
+            set
+              .map(([k]) => e.labels[k])
+              .filter(Boolean)
+              .join('.')
+          )
+        ),
+      ]
+        .filter(Boolean)
+        .slice(0, 5);
+      notify(
+        ctx,
+        'warning',
+        `no ${what} in target ${ctx.query.target} (${collector} samples ${known.length} rows${examples.length ? `, e.g. ${examples.join(', ')}` : ''}): check the spelling, or the object was dropped`
+      );
     }
   }
 }

@@ -17,7 +17,10 @@ function groupKey(labels: Record<string, string>, by: string[]): { key: string; 
 
 /** Sum bucket sums of several series into groups (by labels) and fields. */
 function groupSums(sums: BucketSums[], by: string[], n: number) {
-  const groups = new Map<string, { labels: Record<string, string>; fields: Map<string, { sum: Array<number | null>; elapsed: number[] }> }>();
+  const groups = new Map<
+    string,
+    { labels: Record<string, string>; fields: Map<string, { sum: Array<number | null>; elapsed: number[] }> }
+  >();
   for (const s of sums) {
     const g = groupKey(s.labels, by);
     let e = groups.get(g.key);
@@ -73,7 +76,9 @@ export function evaluateGeneric(ctx: EngineContext, c: Compute): Frame[] {
           if (!data) {
             continue;
           }
-          const values = data.sum.map((v, i) => (v === null ? null : c.op === 'rate' ? (data.elapsed[i] > 0 ? v / (data.elapsed[i] / 1000) : null) : v));
+          const values = data.sum.map((v, i) =>
+            v === null ? null : c.op === 'rate' ? (data.elapsed[i] > 0 ? v / (data.elapsed[i] / 1000) : null) : v
+          );
           const labels = c.fields.length > 1 ? { ...g.labels, kind: f.name } : g.labels;
           frames.push(seriesFrame(ctx, f.name, labels, values, how));
         }
@@ -83,7 +88,8 @@ export function evaluateGeneric(ctx: EngineContext, c: Compute): Frame[] {
     case 'ratio': {
       const fields = [...new Set([...c.num, ...c.den])];
       // shares of one sample pair keep its ratio, and a short step gets no alternating nulls
-      const sums = databaseStepSums(ctx, c.collector, fields, 'spread', c.by) ?? stepSums(ctx, c.collector, fields, 'spread');
+      const sums =
+        databaseStepSums(ctx, c.collector, fields, 'spread', c.by) ?? stepSums(ctx, c.collector, fields, 'spread');
       const frames: Frame[] = [];
       for (const g of groupSums(sums, c.by, n).values()) {
         const values: Array<number | null> = [];

@@ -55,7 +55,10 @@ export function withNotices(frames: Frame[], notices: NoticeInput[], refId: stri
   if (frames.length === 0) {
     return [{ name: 'notices', refId, meta: noticeMeta(notices), fields: [] }];
   }
-  return frames.map((f) => ({ ...f, meta: { ...f.meta, notices: normalizeNotices([...(f.meta?.notices ?? []), ...notices]) } }));
+  return frames.map((f) => ({
+    ...f,
+    meta: { ...f.meta, notices: normalizeNotices([...(f.meta?.notices ?? []), ...notices]) },
+  }));
 }
 
 /** no frames, empty tables, or series that are all gaps */

@@ -53,7 +53,7 @@ export class QueryRefused extends Error {
   constructor(
     readonly status: 429 | 503 | 499,
     readonly retryAfterSeconds: number,
-    message: string,
+    message: string
   ) {
     super(message);
     this.name = 'QueryRefused';
@@ -101,16 +101,27 @@ export class QueryPool {
     private readonly inProcess: Engine,
     readonly options: QueryPoolOptions,
     /** names of the features the workers' engines assemble (features.ts) */
-    private readonly features: readonly string[],
+    private readonly features: readonly string[]
   ) {}
 
   stats(): QueryPoolStats {
-    return { workers: this.slots.length, running: this.slots.filter((s) => s.job).length, queued: this.queue.length, refused: this.refused, cancelled: this.cancelled };
+    return {
+      workers: this.slots.length,
+      running: this.slots.filter((s) => s.job).length,
+      queued: this.queue.length,
+      refused: this.refused,
+      cancelled: this.cancelled,
+    };
   }
 
   /** The refusal a new request would get now (the queue is full), before anything is parsed; undefined when it may come. */
   refusal(): QueryRefused | undefined {
-    if (this.options.workers === 0 || this.closed || this.queue.length < this.options.maxQueue || this.store.status().mode !== 'read-write') {
+    if (
+      this.options.workers === 0 ||
+      this.closed ||
+      this.queue.length < this.options.maxQueue ||
+      this.store.status().mode !== 'read-write'
+    ) {
       return undefined;
     }
     this.refused++;
@@ -119,7 +130,7 @@ export class QueryPool {
     return new QueryRefused(
       429,
       wait,
-      `pgpulse sidecar is busy: ${this.queue.length} query requests are already waiting for ${this.options.workers} query worker(s); retry in ${wait} s (or raise PGPULSE_QUERY_QUEUE / PGPULSE_QUERY_WORKERS)`,
+      `pgpulse sidecar is busy: ${this.queue.length} query requests are already waiting for ${this.options.workers} query worker(s); retry in ${wait} s (or raise PGPULSE_QUERY_QUEUE / PGPULSE_QUERY_WORKERS)`
     );
   }
 
@@ -133,8 +144,16 @@ export class QueryPool {
     }
     // workers read the file; a store that is read-only in memory (or empty) is only readable here
     if (this.options.workers === 0 || this.store.status().mode !== 'read-write' || this.closed) {
-      const answers = runWithinBudget(this.inProcess, this.store, requests, this.options.budget, () => signal?.aborted === true);
-      return answers ? Promise.resolve(answers) : Promise.reject(new QueryRefused(499, 0, 'the client closed the request'));
+      const answers = runWithinBudget(
+        this.inProcess,
+        this.store,
+        requests,
+        this.options.budget,
+        () => signal?.aborted === true
+      );
+      return answers
+        ? Promise.resolve(answers)
+        : Promise.reject(new QueryRefused(499, 0, 'the client closed the request'));
     }
     const busy = this.refusal();
     if (busy) {
@@ -152,7 +171,15 @@ export class QueryPool {
           this.queue.splice(i, 1);
           this.refused++;
           this.onRefused?.(503);
-          this.settle(job, undefined, new QueryRefused(503, 5, `pgpulse sidecar is overloaded: the request waited ${this.options.maxWaitMs / 1000} s for a query worker; retry in 5 s`));
+          this.settle(
+            job,
+            undefined,
+            new QueryRefused(
+              503,
+              5,
+              `pgpulse sidecar is overloaded: the request waited ${this.options.maxWaitMs / 1000} s for a query worker; retry in 5 s`
+            )
+          );
         }
       }, this.options.maxWaitMs);
       job.waitTimer.unref();
@@ -217,7 +244,10 @@ export class QueryPool {
     const workerData = { file: this.store.file, cancel: cancel.buffer, features: [...this.features] };
     // under tsx (tests, dev) a worker does not inherit the TypeScript loader: register it first
     const worker = isTs
-      ? new Worker(`require(${JSON.stringify(require.resolve('tsx/cjs'))}); require(${JSON.stringify(file)});`, { eval: true, workerData })
+      ? new Worker(`require(${JSON.stringify(require.resolve('tsx/cjs'))}); require(${JSON.stringify(file)});`, {
+          eval: true,
+          workerData,
+        })
       : new Worker(file, { workerData });
     worker.unref();
     const slot: Slot = { worker, cancel };
@@ -228,7 +258,13 @@ export class QueryPool {
       }
       slot.job = undefined;
       if (m.error) {
-        this.settle(job, job.requests.map(() => ({ response: { frames: [], error: m.error, status: 503, errorSource: 'plugin' as const }, seconds: 0 })));
+        this.settle(
+          job,
+          job.requests.map(() => ({
+            response: { frames: [], error: m.error, status: 503, errorSource: 'plugin' as const },
+            seconds: 0,
+          }))
+        );
       } else if (m.answers) {
         this.settle(job, m.answers);
       } else {
@@ -247,7 +283,11 @@ export class QueryPool {
       const job = slot.job;
       slot.job = undefined;
       if (job) {
-        this.settle(job, undefined, new QueryRefused(503, 1, `pgpulse sidecar: the query worker stopped (${why}); retry in 1 s`));
+        this.settle(
+          job,
+          undefined,
+          new QueryRefused(503, 1, `pgpulse sidecar: the query worker stopped (${why}); retry in 1 s`)
+        );
       }
       if (!this.closed) {
         this.dispatch();
@@ -264,7 +304,18 @@ export class QueryPool {
       return;
     }
     slot.job = undefined;
-    this.settle(job, job.requests.map(() => ({ response: { frames: [], error: `query budget exceeded: the request was still computing after ${(this.options.budget.maxMs * 2 + 5000) / 1000} s and was stopped; narrow the time range or filter`, status: 413, errorSource: 'plugin' as const }, seconds: 0 })));
+    this.settle(
+      job,
+      job.requests.map(() => ({
+        response: {
+          frames: [],
+          error: `query budget exceeded: the request was still computing after ${(this.options.budget.maxMs * 2 + 5000) / 1000} s and was stopped; narrow the time range or filter`,
+          status: 413,
+          errorSource: 'plugin' as const,
+        },
+        seconds: 0,
+      }))
+    );
     void slot.worker.terminate();
   }
 

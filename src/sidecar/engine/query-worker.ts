@@ -55,6 +55,9 @@ parentPort?.on('message', (job: WorkerJob) => {
     store?.close();
     store = undefined;
     engine = undefined;
-    parentPort?.postMessage({ id: job.id, error: `the history store ${init.file} cannot be read: ${(err as Error).message}` });
+    parentPort?.postMessage({
+      id: job.id,
+      error: `the history store ${init.file} cannot be read: ${(err as Error).message}`,
+    });
   }
 });

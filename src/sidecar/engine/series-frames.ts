@@ -13,7 +13,13 @@ export function renderLegend(template: string | undefined, labels: Record<string
   return template.replace(/\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g, (_, k: string) => labels[k] ?? '');
 }
 
-export function seriesFrame(ctx: EngineContext, name: string, labels: Record<string, string>, values: Array<number | null>, how: string): Frame {
+export function seriesFrame(
+  ctx: EngineContext,
+  name: string,
+  labels: Record<string, string>,
+  values: Array<number | null>,
+  how: string
+): Frame {
   const legend = renderLegend(ctx.query.legend || ctx.metric.defaultLegend, labels);
   const allLabels = { target: ctx.query.target, ...labels };
   return {
@@ -47,13 +53,20 @@ export function seriesFrame(ctx: EngineContext, name: string, labels: Record<str
 }
 
 /** Column titles for fields a handler did not name: one style of header in every table. */
-const COLUMN_TITLES: Record<string, string> = { size_bytes: 'Size', mod_since_analyze: 'Modified since analyze', queryid: 'Query ID', datname: 'Database' };
+const COLUMN_TITLES: Record<string, string> = {
+  size_bytes: 'Size',
+  mod_since_analyze: 'Modified since analyze',
+  queryid: 'Query ID',
+  datname: 'Database',
+};
 export function columnTitle(name: string): string {
   return COLUMN_TITLES[name] ?? (name.charAt(0).toUpperCase() + name.slice(1)).replace(/_/g, ' ');
 }
 
 export function tableFrame(ctx: EngineContext, fields: Frame['fields'], how: string): Frame {
-  fields = fields.map((f) => (f.config?.displayName ? f : { ...f, config: { ...f.config, displayName: columnTitle(f.name) } }));
+  fields = fields.map((f) =>
+    f.config?.displayName ? f : { ...f, config: { ...f.config, displayName: columnTitle(f.name) } }
+  );
   return {
     name: ctx.metric.id,
     refId: ctx.query.refId,

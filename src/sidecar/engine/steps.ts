@@ -10,9 +10,13 @@ export interface StepGrid {
 
 export const MAX_POINTS = 11_000;
 
-export function stepFor(range: { from: number; to: number }, opts: { maxDataPoints?: number; intervalMs?: number; minStepMs: number }): number {
+export function stepFor(
+  range: { from: number; to: number },
+  opts: { maxDataPoints?: number; intervalMs?: number; minStepMs: number }
+): number {
   const span = Math.max(1, range.to - range.from);
-  const byPoints = opts.maxDataPoints && opts.maxDataPoints > 0 ? Math.ceil(span / Math.min(opts.maxDataPoints, MAX_POINTS)) : 0;
+  const byPoints =
+    opts.maxDataPoints && opts.maxDataPoints > 0 ? Math.ceil(span / Math.min(opts.maxDataPoints, MAX_POINTS)) : 0;
   const raw = Math.max(opts.intervalMs ?? 0, byPoints, opts.minStepMs, Math.ceil(span / MAX_POINTS), 1000);
   // round to whole seconds so bucket edges are human-readable
   return Math.ceil(raw / 1000) * 1000;

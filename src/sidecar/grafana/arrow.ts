@@ -38,7 +38,9 @@ function arrowTypeFor(field: Field): DataType {
     case 'boolean':
       return new Bool();
     default:
-      throw new FrameEncodingError(`field "${String((field as Field).name)}": unsupported type "${String((field as Field).type)}"`);
+      throw new FrameEncodingError(
+        `field "${String((field as Field).name)}": unsupported type "${String((field as Field).type)}"`
+      );
   }
 }
 
@@ -107,7 +109,7 @@ export function frameToArrow(frame: Frame, refId?: string): Uint8Array {
   for (const f of fields) {
     if (f.values.length !== length) {
       throw new FrameEncodingError(
-        `frame "${withRef.name ?? ''}": field "${f.name}" has ${f.values.length} values but "${fields[0].name}" has ${length}; every field of a frame needs the same length`,
+        `frame "${withRef.name ?? ''}": field "${f.name}" has ${f.values.length} values but "${fields[0].name}" has ${length}; every field of a frame needs the same length`
       );
     }
     const type = arrowTypeFor(f);

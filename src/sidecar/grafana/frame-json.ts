@@ -57,7 +57,12 @@ export function frameToSdkJSON(frame: Frame, refId?: string): Record<string, unk
       fields: fields.map((f) => ({
         name: f.name,
         type: f.type,
-        typeInfo: { frame: goType[f.type], ...(f.type === 'number' || f.nullable || f.values.some((v) => v === null || v === undefined) ? { nullable: true } : {}) },
+        typeInfo: {
+          frame: goType[f.type],
+          ...(f.type === 'number' || f.nullable || f.values.some((v) => v === null || v === undefined)
+            ? { nullable: true }
+            : {}),
+        },
         ...(f.labels ? { labels: f.labels } : {}),
         ...(f.config ? { config: f.config } : {}),
       })),

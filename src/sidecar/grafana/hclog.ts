@@ -26,7 +26,12 @@ export function hclogLine(level: LogLevel, message: string, fields: LogFields = 
     if (k.startsWith('@') || v === undefined) {
       continue; // never let a field overwrite hclog's own keys
     }
-    line[k] = typeof v === 'string' ? redact(v) : typeof v === 'number' || typeof v === 'boolean' || v === null ? v : redact(safeJson(v));
+    line[k] =
+      typeof v === 'string'
+        ? redact(v)
+        : typeof v === 'number' || typeof v === 'boolean' || v === null
+          ? v
+          : redact(safeJson(v));
   }
   return JSON.stringify(line);
 }
@@ -42,7 +47,9 @@ function safeJson(v: unknown): string {
   }
 }
 
-export function createHclogLogger(opts: { level?: LogLevel; module?: string; write?: (line: string) => void } = {}): GrpcLogger {
+export function createHclogLogger(
+  opts: { level?: LogLevel; module?: string; write?: (line: string) => void } = {}
+): GrpcLogger {
   const min = order[opts.level ?? 'info'];
   const write = opts.write ?? ((line: string) => process.stderr.write(line + '\n'));
   const at = (level: LogLevel) => (message: string, fields?: LogFields) => {
@@ -70,7 +77,10 @@ export function hclogPinoOptions(level: LogLevel = 'info'): Record<string, unkno
       level: (label: string) => ({ '@level': label === 'fatal' ? 'error' : label }),
     },
     // the same key-based redaction as the sidecar's own logger (src/sidecar/logger.ts)
-    redact: { paths: ['url', 'token', 'password', '*.url', '*.token', '*.password', 'config.targets[*].url'], censor: '***' },
+    redact: {
+      paths: ['url', 'token', 'password', '*.url', '*.token', '*.password', 'config.targets[*].url'],
+      censor: '***',
+    },
   };
 }
 

@@ -32,7 +32,11 @@ async function socketInode(peerPort: number, serverPort: number): Promise<string
 /** true when the peer ("127.0.0.1:54321", as grpc-js getPeer() says) is a socket of process pid */
 export async function peerIsProcess(peer: string, serverPort: number, pid: number): Promise<boolean> {
   const port = Number(/:(\d+)$/.exec(peer)?.[1]);
-  if (!Number.isInteger(port) || port <= 0 || !/^(ipv4:)?127\.|^(ipv6:)?\[?::1\]?|^(ipv6:)?\[?::ffff:127\./.test(peer)) {
+  if (
+    !Number.isInteger(port) ||
+    port <= 0 ||
+    !/^(ipv4:)?127\.|^(ipv6:)?\[?::1\]?|^(ipv6:)?\[?::ffff:127\./.test(peer)
+  ) {
     return false;
   }
   const inode = await socketInode(port, serverPort);

@@ -26,13 +26,23 @@ export function checkToken(expected: string, ctx: WirePluginContext | null | und
     if (insecureMode.noAuth) {
       return { ok: true };
     }
-    return { ok: false, reason: 'pgpulse sidecar refused the request: the sidecar has no token configured (set PGPULSE_TOKEN on the sidecar), and it accepts no call without one' };
+    return {
+      ok: false,
+      reason:
+        'pgpulse sidecar refused the request: the sidecar has no token configured (set PGPULSE_TOKEN on the sidecar), and it accepts no call without one',
+    };
   }
   if (typeof presented !== 'string' || presented.length === 0) {
-    return { ok: false, reason: `pgpulse sidecar refused the request: the datasource sends no sidecar token; ${TOKEN_HELP}` };
+    return {
+      ok: false,
+      reason: `pgpulse sidecar refused the request: the datasource sends no sidecar token; ${TOKEN_HELP}`,
+    };
   }
   if (!tokenMatches(expected, presented)) {
-    return { ok: false, reason: `pgpulse sidecar refused the request: the datasource's sidecar token is wrong; ${TOKEN_HELP}` };
+    return {
+      ok: false,
+      reason: `pgpulse sidecar refused the request: the datasource's sidecar token is wrong; ${TOKEN_HELP}`,
+    };
   }
   return { ok: true };
 }

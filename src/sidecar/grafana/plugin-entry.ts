@@ -74,9 +74,15 @@ export function guardStdout(): EntryIO {
   };
 }
 
-export async function runPluginEntry(start: LocalSidecarStarter, io: EntryIO, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export async function runPluginEntry(
+  start: LocalSidecarStarter,
+  io: EntryIO,
+  env: NodeJS.ProcessEnv = process.env
+): Promise<void> {
   const level = (env.GF_PLUGIN_LOG_LEVEL as LogLevel) || 'info';
-  const logger = createHclogLogger({ level: ['trace', 'debug', 'info', 'warn', 'error'].includes(level) ? level : 'info' });
+  const logger = createHclogLogger({
+    level: ['trace', 'debug', 'info', 'warn', 'error'].includes(level) ? level : 'info',
+  });
   process.on('SIGINT', () => logger.debug('SIGINT ignored: Grafana stops plugins with Shutdown'));
 
   const sidecarEnv = sidecarEnvFromPluginEnv(env);
@@ -91,9 +97,13 @@ export async function runPluginEntry(start: LocalSidecarStarter, io: EntryIO, en
   }
 
   if (!sidecar.service) {
-    logger.info('no database_url or config in [plugin.pgpulse-postgres-datasource]: this plugin process runs no sidecar and serves the datasources that name their own sidecar address');
+    logger.info(
+      'no database_url or config in [plugin.pgpulse-postgres-datasource]: this plugin process runs no sidecar and serves the datasources that name their own sidecar address'
+    );
   } else if (!token) {
-    logger.warn('no sidecar token: set token in [plugin.pgpulse-postgres-datasource] (GF_PLUGIN_TOKEN) and the same value in the datasource secure settings; every call is refused until then');
+    logger.warn(
+      'no sidecar token: set token in [plugin.pgpulse-postgres-datasource] (GF_PLUGIN_TOKEN) and the same value in the datasource secure settings; every call is refused until then'
+    );
   }
 
   let grpcServer: Awaited<ReturnType<typeof startGrpcServer>> | undefined;
@@ -140,18 +150,22 @@ export const startSidecarFromApp: LocalSidecarStarter = async ({ logger, env }) 
     // are served — one Grafana, a sidecar per region or team
     return { service: null, stop: () => Promise.resolve() };
   }
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+
   const app = require('../app') as { startSidecar?: (opts: Record<string, unknown>) => Promise<unknown> };
   if (typeof app.startSidecar !== 'function') {
     throw new Error('src/sidecar/app.ts exports no startSidecar(); this build cannot run in local mode');
   }
   // The sidecar's own logs must reach Grafana as hclog lines too: hand it a pino logger in that
   // shape (and say so in the env for a logger factory that reads it).
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+
   const pino = require('pino') as typeof import('pino');
   const level = (env.PGPULSE_LOG_LEVEL as LogLevel) || 'info';
   const pinoLogger = pino.default(hclogPinoOptions(level) as import('pino').LoggerOptions, pino.destination(2));
-  const started = (await app.startSidecar({ env: { ...env, PGPULSE_LOG_FORMAT: 'hclog' }, logger: pinoLogger, grpc: false })) as Partial<LocalSidecar>;
+  const started = (await app.startSidecar({
+    env: { ...env, PGPULSE_LOG_FORMAT: 'hclog' },
+    logger: pinoLogger,
+    grpc: false,
+  })) as Partial<LocalSidecar>;
   logger.debug('sidecar started in-process');
   if (!started?.service) {
     throw new Error('startSidecar() returned no service');

@@ -20,10 +20,7 @@ export const LOADER_OPTIONS: protoLoader.Options = {
 
 /** The .proto files live in src/; the compiled build/ code finds them there too. */
 export function protoDir(): string {
-  const candidates = [
-    join(__dirname, 'proto'),
-    resolve(__dirname, '../../../src/sidecar/grafana/proto'),
-  ];
+  const candidates = [join(__dirname, 'proto'), resolve(__dirname, '../../../src/sidecar/grafana/proto')];
   for (const dir of candidates) {
     if (existsSync(join(dir, 'backend.proto'))) {
       return dir;
@@ -57,7 +54,7 @@ export function loadProtocol(): ProtocolServices {
   const dir = protoDir();
   const def = protoLoader.loadSync(
     PROTO_FILES.map((f) => join(dir, f)),
-    { ...LOADER_OPTIONS, includeDirs: [dir] },
+    { ...LOADER_OPTIONS, includeDirs: [dir] }
   );
   const pkg = grpc.loadPackageDefinition(def) as unknown as {
     pluginv2: Record<string, grpc.ServiceClientConstructor>;

@@ -46,7 +46,12 @@ export interface WireQueryDataResponse {
 /** Grafana's Date range is ±8.64e15 ms; anything past it is not a time. */
 const MAX_EPOCH_MS = 8.64e15;
 
-function errorResponse(message: string, status: number, source: 'plugin' | 'downstream', format: 'ARROW' | 'JSON'): WireDataResponse {
+function errorResponse(
+  message: string,
+  status: number,
+  source: 'plugin' | 'downstream',
+  format: 'ARROW' | 'JSON'
+): WireDataResponse {
   return { frames: [], error: message, status, errorSource: source, format };
 }
 
@@ -82,7 +87,10 @@ export function parseDataQuery(q: WireDataQuery): ParsedQuery | { refId: string;
     return { refId, error: `query ${refId}: timeRange.toEpochMS is not a usable epoch time in milliseconds` };
   }
   if (from > to) {
-    return { refId, error: `query ${refId}: timeRange starts after it ends (from ${new Date(from).toISOString()} > to ${new Date(to).toISOString()}); pick a range whose start is before its end` };
+    return {
+      refId,
+      error: `query ${refId}: timeRange starts after it ends (from ${new Date(from).toISOString()} > to ${new Date(to).toISOString()}); pick a range whose start is before its end`,
+    };
   }
   const raw = q.json ? Buffer.from(q.json).toString('utf8') : '';
   if (raw.trim() === '') {
@@ -92,10 +100,16 @@ export function parseDataQuery(q: WireDataQuery): ParsedQuery | { refId: string;
   try {
     parsed = JSON.parse(raw);
   } catch (e) {
-    return { refId, error: `query ${refId}: the query model is not valid JSON (${(e as Error).message.slice(0, 120)}); re-save the query in the query editor` };
+    return {
+      refId,
+      error: `query ${refId}: the query model is not valid JSON (${(e as Error).message.slice(0, 120)}); re-save the query in the query editor`,
+    };
   }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    return { refId, error: `query ${refId}: the query model must be a JSON object like {"metric":"tps"}, got ${Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : typeof parsed}` };
+    return {
+      refId,
+      error: `query ${refId}: the query model must be a JSON object like {"metric":"tps"}, got ${Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : typeof parsed}`,
+    };
   }
   const query: Record<string, unknown> = { ...(parsed as Record<string, unknown>), refId };
   if (query.queryType === undefined && typeof q.queryType === 'string' && q.queryType !== '') {
@@ -117,14 +131,16 @@ function encodeResponse(refId: string, r: DataResponse, format: 'ARROW' | 'JSON'
   const frames: Buffer[] = [];
   for (const f of r.frames ?? []) {
     const frame: Frame = f.refId ? f : { ...f, refId };
-    frames.push(format === 'JSON' ? Buffer.from(JSON.stringify(frameToSdkJSON(frame))) : Buffer.from(frameToArrow(frame)));
+    frames.push(
+      format === 'JSON' ? Buffer.from(JSON.stringify(frameToSdkJSON(frame))) : Buffer.from(frameToArrow(frame))
+    );
   }
   const error = r.error ? scrubToken(redact(r.error), token) : '';
   return {
     frames,
     error,
     status: r.status ?? (error ? 500 : 200),
-    errorSource: error ? r.errorSource ?? 'plugin' : '',
+    errorSource: error ? (r.errorSource ?? 'plugin') : '',
     format,
   };
 }
@@ -134,7 +150,7 @@ export async function handleQueryData(
   req: WireQueryDataRequest,
   token: string,
   logger: GrpcLogger,
-  signal?: AbortSignal,
+  signal?: AbortSignal
 ): Promise<WireQueryDataResponse> {
   const format: 'ARROW' | 'JSON' = req.format === 'JSON' || req.format === 1 ? 'JSON' : 'ARROW';
   const queries = Array.isArray(req.queries) ? req.queries : [];
@@ -163,7 +179,11 @@ export async function handleQueryData(
     responses[refId] = errorResponse(problem, 400, 'plugin', format);
   }
 
-  const ctx: QueryContext = { defaultTarget: defaultTarget(req.pluginContext), fromAlert: isFromAlert(req.headers), signal };
+  const ctx: QueryContext = {
+    defaultTarget: defaultTarget(req.pluginContext),
+    fromAlert: isFromAlert(req.headers),
+    signal,
+  };
   const groups = new Map<string, ParsedQuery[]>();
   for (const q of queries) {
     if (refIdProblem.has(typeof q.refId === 'string' ? q.refId : '')) {
@@ -186,12 +206,21 @@ export async function handleQueryData(
       let answers: Record<string, DataResponse>;
       try {
         answers = await service.query(
-          { from: first.from, to: first.to, maxDataPoints: first.maxDataPoints, intervalMs: first.intervalMs, queries: group.map((p) => p.query) },
-          ctx,
+          {
+            from: first.from,
+            to: first.to,
+            maxDataPoints: first.maxDataPoints,
+            intervalMs: first.intervalMs,
+            queries: group.map((p) => p.query),
+          },
+          ctx
         );
       } catch (e) {
         const msg = scrubToken(redact((e as Error)?.message ?? String(e)), token);
-        const refused = (e as { name?: string; status?: number })?.name === 'QueryRefused' ? (e as { status: number }).status : undefined;
+        const refused =
+          (e as { name?: string; status?: number })?.name === 'QueryRefused'
+            ? (e as { status: number }).status
+            : undefined;
         if (refused !== undefined) {
           // busy or overloaded: each refId says so, with when to retry (Grafana shows it on the panel)
           for (const p of group) {
@@ -199,16 +228,29 @@ export async function handleQueryData(
           }
           return;
         }
-        logger.error('QueryData: the query service failed', { error: msg, refIds: group.map((p) => p.refId).join(',') });
+        logger.error('QueryData: the query service failed', {
+          error: msg,
+          refIds: group.map((p) => p.refId).join(','),
+        });
         for (const p of group) {
-          responses[p.refId] = errorResponse(`pgpulse sidecar failed to answer query ${p.refId}: ${msg}`, 500, 'plugin', format);
+          responses[p.refId] = errorResponse(
+            `pgpulse sidecar failed to answer query ${p.refId}: ${msg}`,
+            500,
+            'plugin',
+            format
+          );
         }
         return;
       }
       for (const p of group) {
         const a = answers?.[p.refId];
         if (!a) {
-          responses[p.refId] = errorResponse(`pgpulse sidecar returned no answer for query ${p.refId}`, 500, 'plugin', format);
+          responses[p.refId] = errorResponse(
+            `pgpulse sidecar returned no answer for query ${p.refId}`,
+            500,
+            'plugin',
+            format
+          );
           continue;
         }
         try {
@@ -216,10 +258,15 @@ export async function handleQueryData(
         } catch (e) {
           const msg = redact((e as Error)?.message ?? String(e));
           logger.error('QueryData: could not encode frames', { refId: p.refId, error: msg });
-          responses[p.refId] = errorResponse(`pgpulse sidecar could not encode the result of query ${p.refId}: ${msg}`, 500, 'plugin', format);
+          responses[p.refId] = errorResponse(
+            `pgpulse sidecar could not encode the result of query ${p.refId}: ${msg}`,
+            500,
+            'plugin',
+            format
+          );
         }
       }
-    }),
+    })
   );
   return { responses };
 }

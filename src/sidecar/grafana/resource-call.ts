@@ -55,11 +55,13 @@ export async function handleCallResource(
   service: PgpulseService,
   req: WireCallResourceRequest,
   token: string,
-  logger: GrpcLogger,
+  logger: GrpcLogger
 ): Promise<WireCallResourceResponse> {
   const auth = checkToken(token, req.pluginContext);
   if (!auth.ok) {
-    logger.warn('CallResource refused: bad or missing sidecar token', { path: String(req.path ?? '').slice(0, MAX_PATH) });
+    logger.warn('CallResource refused: bad or missing sidecar token', {
+      path: String(req.path ?? '').slice(0, MAX_PATH),
+    });
     return json(401, { error: auth.reason });
   }
   const path = String(req.path ?? '').replace(/^\/+|\/+$/g, '');
@@ -72,7 +74,9 @@ export async function handleCallResource(
     try {
       body = JSON.parse(Buffer.from(req.body).toString('utf8'));
     } catch (e) {
-      return json(400, { error: `resource ${path}: the request body is not valid JSON (${(e as Error).message.slice(0, 120)})` });
+      return json(400, {
+        error: `resource ${path}: the request body is not valid JSON (${(e as Error).message.slice(0, 120)})`,
+      });
     }
   }
   try {

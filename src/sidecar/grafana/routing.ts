@@ -78,11 +78,20 @@ export class SidecarRelay {
       : `pgpulse: the sidecar at ${address} (this datasource's sidecar address) failed the call: ${code ?? 'error'}: ${detail}`;
   }
 
-  unary<Res>(address: string, service: 'data' | 'diagnostics', method: string, request: unknown, opts: { deadlineMs: number; signal?: AbortSignal }): Promise<Res> {
+  unary<Res>(
+    address: string,
+    service: 'data' | 'diagnostics',
+    method: string,
+    request: unknown,
+    opts: { deadlineMs: number; signal?: AbortSignal }
+  ): Promise<Res> {
     const client = this.clientsFor(address)[service];
     return new Promise<Res>((resolve, reject) => {
-      const call = client[method](request, this.metadata(), { deadline: Date.now() + opts.deadlineMs }, (err: grpc.ServiceError | null, res: Res) =>
-        err ? reject(err) : resolve(res),
+      const call = client[method](
+        request,
+        this.metadata(),
+        { deadline: Date.now() + opts.deadlineMs },
+        (err: grpc.ServiceError | null, res: Res) => (err ? reject(err) : resolve(res))
       ) as grpc.ClientUnaryCall;
       opts.signal?.addEventListener('abort', () => call.cancel(), { once: true });
     });
@@ -93,7 +102,9 @@ export class SidecarRelay {
     const client = this.clientsFor(address).resource;
     return new Promise<Msg[]>((resolve, reject) => {
       const out: Msg[] = [];
-      const call = client.CallResource(request, this.metadata(), { deadline: Date.now() + opts.deadlineMs }) as grpc.ClientReadableStream<Msg>;
+      const call = client.CallResource(request, this.metadata(), {
+        deadline: Date.now() + opts.deadlineMs,
+      }) as grpc.ClientReadableStream<Msg>;
       call.on('data', (m: Msg) => out.push(m));
       call.on('error', reject);
       call.on('end', () => resolve(out));

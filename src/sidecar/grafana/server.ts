@@ -54,7 +54,10 @@ type Unary<Req, Res> = (call: grpc.ServerUnaryCall<Req, Res>, cb: grpc.sendUnary
  * `service` null: a relay only (local mode without a database of its own), which serves the
  * datasource instances that name their sidecar (routing.ts) and tells the others how to.
  */
-export async function startGrpcServer(service: PgpulseService | null, opts: GrpcServerOptions): Promise<GrpcServerHandle> {
+export async function startGrpcServer(
+  service: PgpulseService | null,
+  opts: GrpcServerOptions
+): Promise<GrpcServerHandle> {
   const proto = loadProtocol();
   const logger = opts.logger ?? silentLogger;
   const token = opts.token ?? '';
@@ -65,7 +68,10 @@ export async function startGrpcServer(service: PgpulseService | null, opts: Grpc
    * Where a call goes: undefined = served here. Only a plugin process Grafana started (local mode)
    * relays; a relayed call is always served where it arrives (no loops).
    */
-  const routeFor = (ctx: WirePluginContext | null | undefined, metadata: grpc.Metadata): { address: string } | { error: string } | undefined => {
+  const routeFor = (
+    ctx: WirePluginContext | null | undefined,
+    metadata: grpc.Metadata
+  ): { address: string } | { error: string } | undefined => {
     if (metadata.get(ROUTED_HEADER).length > 0) {
       return undefined;
     }
@@ -77,9 +83,17 @@ export async function startGrpcServer(service: PgpulseService | null, opts: Grpc
     }
     return route ?? (service ? undefined : { error: NO_LOCAL_SIDECAR });
   };
-  const dataErrors = (req: WireQueryDataRequest, error: string, status: number, errorSource: 'plugin' | 'downstream') => ({
+  const dataErrors = (
+    req: WireQueryDataRequest,
+    error: string,
+    status: number,
+    errorSource: 'plugin' | 'downstream'
+  ) => ({
     responses: Object.fromEntries(
-      (req.queries ?? []).map((q, i) => [typeof q.refId === 'string' && q.refId ? q.refId : `Q${i}`, { frames: [], error, status, errorSource, format: req.format === 'JSON' ? 'JSON' : 'ARROW' }]),
+      (req.queries ?? []).map((q, i) => [
+        typeof q.refId === 'string' && q.refId ? q.refId : `Q${i}`,
+        { frames: [], error, status, errorSource, format: req.format === 'JSON' ? 'JSON' : 'ARROW' },
+      ])
     ),
   });
 
@@ -101,25 +115,31 @@ export async function startGrpcServer(service: PgpulseService | null, opts: Grpc
     }
     if (route) {
       const presented = presentedToken(call.request.pluginContext);
-      relay.unary(route.address, 'data', 'QueryData', call.request, { deadlineMs: RELAY_DEADLINE_MS, signal: gone.signal }).then(
-        (res) => cb(null, res),
-        (e) => {
-          const msg = relay.describe(route.address, e, presented);
-          logger.warn('QueryData relay failed', { error: msg });
-          cb(null, dataErrors(call.request, msg, 502, 'downstream'));
-        },
-      );
+      relay
+        .unary(route.address, 'data', 'QueryData', call.request, { deadlineMs: RELAY_DEADLINE_MS, signal: gone.signal })
+        .then(
+          (res) => cb(null, res),
+          (e) => {
+            const msg = relay.describe(route.address, e, presented);
+            logger.warn('QueryData relay failed', { error: msg });
+            cb(null, dataErrors(call.request, msg, 502, 'downstream'));
+          }
+        );
       return;
     }
     handleQueryData(service!, call.request, token, logger, gone.signal).then(
       (res) => cb(null, res),
-      (e) => fail('QueryData', cb, e),
+      (e) => fail('QueryData', cb, e)
     );
   };
 
   const queryChunkedData = (call: grpc.ServerWritableStream<unknown, unknown>) => {
     // Grafana falls back to QueryData when a plugin answers 501 here.
-    call.write({ status: 501, error: 'pgpulse: QueryChunkedData is not implemented; use QueryData', errorSource: 'plugin' });
+    call.write({
+      status: 501,
+      error: 'pgpulse: QueryChunkedData is not implemented; use QueryData',
+      errorSource: 'plugin',
+    });
     call.end();
   };
 
@@ -131,14 +151,20 @@ export async function startGrpcServer(service: PgpulseService | null, opts: Grpc
     }
     if (route) {
       const presented = presentedToken(call.request.pluginContext);
-      relay.unary<{ status?: string; message?: string; jsonDetails?: Buffer }>(route.address, 'diagnostics', 'CheckHealth', call.request, { deadlineMs: HEALTH_DEADLINE_MS }).then(
-        (res) => cb(null, { ...res, message: scrubToken(res.message ?? '', presented) }),
-        (e) => {
-          const msg = relay.describe(route.address, e, presented);
-          logger.warn('CheckHealth relay failed', { error: msg });
-          cb(null, { status: 'ERROR', message: msg, jsonDetails: Buffer.from('{}') });
-        },
-      );
+      relay
+        .unary<{
+          status?: string;
+          message?: string;
+          jsonDetails?: Buffer;
+        }>(route.address, 'diagnostics', 'CheckHealth', call.request, { deadlineMs: HEALTH_DEADLINE_MS })
+        .then(
+          (res) => cb(null, { ...res, message: scrubToken(res.message ?? '', presented) }),
+          (e) => {
+            const msg = relay.describe(route.address, e, presented);
+            logger.warn('CheckHealth relay failed', { error: msg });
+            cb(null, { status: 'ERROR', message: msg, jsonDetails: Buffer.from('{}') });
+          }
+        );
       return;
     }
     const auth = checkToken(token, call.request.pluginContext);
@@ -157,8 +183,12 @@ export async function startGrpcServer(service: PgpulseService | null, opts: Grpc
       (e) => {
         const msg = scrubToken(redact((e as Error)?.message ?? String(e)), token);
         logger.error('CheckHealth failed', { error: msg });
-        cb(null, { status: 'ERROR', message: `pgpulse sidecar could not check health: ${msg}`, jsonDetails: Buffer.from('{}') });
-      },
+        cb(null, {
+          status: 'ERROR',
+          message: `pgpulse sidecar could not check health: ${msg}`,
+          jsonDetails: Buffer.from('{}'),
+        });
+      }
     );
   };
 
@@ -175,13 +205,17 @@ export async function startGrpcServer(service: PgpulseService | null, opts: Grpc
     }
     service.metricsText().then(
       (text) => cb(null, { metrics: { prometheus: Buffer.from(text) } }),
-      (e) => fail('CollectMetrics', cb, e),
+      (e) => fail('CollectMetrics', cb, e)
     );
   };
 
   const callResource = (call: grpc.ServerWritableStream<WireCallResourceRequest, unknown>) => {
     const route = routeFor(call.request.pluginContext, call.metadata);
-    const jsonError = (code: number, error: string) => ({ code, headers: { 'Content-Type': { values: ['application/json'] } }, body: Buffer.from(JSON.stringify({ error })) });
+    const jsonError = (code: number, error: string) => ({
+      code,
+      headers: { 'Content-Type': { values: ['application/json'] } },
+      body: Buffer.from(JSON.stringify({ error })),
+    });
     if (route && 'error' in route) {
       call.write(jsonError(400, route.error));
       call.end();
@@ -197,7 +231,7 @@ export async function startGrpcServer(service: PgpulseService | null, opts: Grpc
             const msg = relay.describe(route.address, e, presented);
             logger.warn('CallResource relay failed', { error: msg });
             call.write(jsonError(502, msg));
-          },
+          }
         )
         .finally(() => call.end());
       return;
@@ -213,7 +247,7 @@ export async function startGrpcServer(service: PgpulseService | null, opts: Grpc
             headers: { 'Content-Type': { values: ['application/json'] } },
             body: Buffer.from(JSON.stringify({ error: `pgpulse sidecar: ${msg}` })),
           });
-        },
+        }
       )
       .finally(() => call.end());
   };
@@ -231,14 +265,19 @@ export async function startGrpcServer(service: PgpulseService | null, opts: Grpc
     void peerIsProcess(call.getPeer(), port, from).then(
       (ok) => {
         if (!ok) {
-          logger.warn('Shutdown refused: it did not come from the process that started the plugin', { peer: call.getPeer() });
-          cb({ code: grpc.status.PERMISSION_DENIED, details: `pgpulse: Shutdown is accepted only from the process that started the plugin (pid ${from})` });
+          logger.warn('Shutdown refused: it did not come from the process that started the plugin', {
+            peer: call.getPeer(),
+          });
+          cb({
+            code: grpc.status.PERMISSION_DENIED,
+            details: `pgpulse: Shutdown is accepted only from the process that started the plugin (pid ${from})`,
+          });
           return;
         }
         cb(null, {});
         accept();
       },
-      (e) => cb({ code: grpc.status.INTERNAL, details: `pgpulse: Shutdown check failed: ${(e as Error).message}` }),
+      (e) => cb({ code: grpc.status.INTERNAL, details: `pgpulse: Shutdown check failed: ${(e as Error).message}` })
     );
   };
   const accept = () => {
@@ -249,8 +288,14 @@ export async function startGrpcServer(service: PgpulseService | null, opts: Grpc
     }
   };
 
-  server.addService(proto.Data, { QueryData: queryData, QueryChunkedData: queryChunkedData } as grpc.UntypedServiceImplementation);
-  server.addService(proto.Diagnostics, { CheckHealth: checkHealth, CollectMetrics: collectMetrics } as grpc.UntypedServiceImplementation);
+  server.addService(proto.Data, {
+    QueryData: queryData,
+    QueryChunkedData: queryChunkedData,
+  } as grpc.UntypedServiceImplementation);
+  server.addService(proto.Diagnostics, {
+    CheckHealth: checkHealth,
+    CollectMetrics: collectMetrics,
+  } as grpc.UntypedServiceImplementation);
   server.addService(proto.Resource, { CallResource: callResource } as grpc.UntypedServiceImplementation);
   server.addService(proto.Health, {
     Check: ((_call, cb) => cb(null, { status: 'SERVING' })) as Unary<unknown, unknown>,
@@ -258,7 +303,9 @@ export async function startGrpcServer(service: PgpulseService | null, opts: Grpc
   server.addService(proto.GRPCController, { Shutdown: shutdown } as grpc.UntypedServiceImplementation);
 
   const port = await new Promise<number>((resolvePort, reject) => {
-    server.bindAsync(opts.address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(new Error(`pgpulse: cannot listen for gRPC on ${opts.address}: ${err.message}`)) : resolvePort(p)));
+    server.bindAsync(opts.address, grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(new Error(`pgpulse: cannot listen for gRPC on ${opts.address}: ${err.message}`)) : resolvePort(p)
+    );
   });
   logger.info('gRPC plugin server listening', { address: opts.address, port, mode: opts.mode });
 

@@ -84,12 +84,16 @@ export function neonActivityCollector(): Collector {
     timeoutMs: 3000,
     shape: { key: [], counters: [], gauges: [...activityFields] },
     unavailable(ctx) {
-      return ctx.target.neon ? null : 'not applicable: only for Neon targets (set neon: projectId/endpointId in the target config)';
+      return ctx.target.neon
+        ? null
+        : 'not applicable: only for Neon targets (set neon: projectId/endpointId in the target config)';
     },
     async collect(db, ctx: TargetContext): Promise<CollectorResult> {
       const r = await db.query(SQL, [SYSTEM_DATABASES]);
       const row = r.rows[0] as Record<string, unknown>;
-      const mismatch = ctx.target.neon ? gucEndpointMismatch(row.endpoint_id as string | null, ctx.target.neon.endpointId) : null;
+      const mismatch = ctx.target.neon
+        ? gucEndpointMismatch(row.endpoint_id as string | null, ctx.target.neon.endpointId)
+        : null;
       if (mismatch) {
         endpointMismatchListeners.get(ctx.target)?.(mismatch);
         throw Object.assign(new Error(mismatch), { code: '22023' });
@@ -110,17 +114,32 @@ export function neonClientsCollector(): Collector {
   return {
     id: NEON_CLIENTS,
     intervalFactor: 1,
-    shape: { key: ['application_name', 'usename', 'datname'], counters: [], gauges: ['active', 'connected', 'last_state_change_ms'] },
+    shape: {
+      key: ['application_name', 'usename', 'datname'],
+      counters: [],
+      gauges: ['active', 'connected', 'last_state_change_ms'],
+    },
     timeoutMs: 3000,
     unavailable(ctx) {
       return ctx.target.neon ? null : 'not applicable: only for Neon targets';
     },
     async collect(db): Promise<CollectorResult> {
-      const r = await db.query<{ application_name: string; usename: string; datname: string; active: string; connected: string; last_state_change_ms: number | null }>(CLIENTS_SQL);
+      const r = await db.query<{
+        application_name: string;
+        usename: string;
+        datname: string;
+        active: string;
+        connected: string;
+        last_state_change_ms: number | null;
+      }>(CLIENTS_SQL);
       return {
         rows: r.rows.map((x) => ({
           key: { application_name: x.application_name, usename: x.usename, datname: x.datname },
-          values: { active: Number(x.active), connected: Number(x.connected), last_state_change_ms: x.last_state_change_ms },
+          values: {
+            active: Number(x.active),
+            connected: Number(x.connected),
+            last_state_change_ms: x.last_state_change_ms,
+          },
         })),
       };
     },

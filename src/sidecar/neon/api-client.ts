@@ -44,7 +44,7 @@ export class NeonApiError extends Error {
     readonly kind: NeonApiErrorKind,
     readonly status?: number,
     /** seconds the API asked us to wait (429 Retry-After) */
-    readonly retryAfterSeconds?: number,
+    readonly retryAfterSeconds?: number
   ) {
     super(message);
   }
@@ -110,10 +110,16 @@ export function parseRetryAfter(v: string | null, now = Date.now()): number | un
 export function parseOperationsResponse(body: unknown): NeonOperation[] {
   const ops = (body as { operations?: unknown } | null)?.operations;
   if (!Array.isArray(ops)) {
-    throw new NeonApiError('Neon API answer has no "operations" array: is neon.apiUrl pointing at https://console.neon.tech/api/v2?', 'config');
+    throw new NeonApiError(
+      'Neon API answer has no "operations" array: is neon.apiUrl pointing at https://console.neon.tech/api/v2?',
+      'config'
+    );
   }
   return ops
-    .filter((o): o is Record<string, unknown> => !!o && typeof o === 'object' && typeof (o as { action?: unknown }).action === 'string')
+    .filter(
+      (o): o is Record<string, unknown> =>
+        !!o && typeof o === 'object' && typeof (o as { action?: unknown }).action === 'string'
+    )
     .map((o) => ({
       id: String(o.id ?? ''),
       endpoint_id: typeof o.endpoint_id === 'string' ? o.endpoint_id : undefined,
@@ -128,11 +134,22 @@ export function parseOperationsResponse(body: unknown): NeonOperation[] {
 export function parseProjectResponse(body: unknown): NeonProjectUsage {
   const p = (body as { project?: unknown } | null)?.project as Record<string, unknown> | undefined;
   if (!p || typeof p !== 'object') {
-    throw new NeonApiError('Neon API answer has no "project" object: is neon.apiUrl pointing at https://console.neon.tech/api/v2?', 'config');
+    throw new NeonApiError(
+      'Neon API answer has no "project" object: is neon.apiUrl pointing at https://console.neon.tech/api/v2?',
+      'config'
+    );
   }
-  for (const f of ['compute_time_seconds', 'active_time_seconds', 'consumption_period_start', 'consumption_period_end']) {
+  for (const f of [
+    'compute_time_seconds',
+    'active_time_seconds',
+    'consumption_period_start',
+    'consumption_period_end',
+  ]) {
     if (p[f] === undefined || p[f] === null) {
-      throw new NeonApiError(`Neon API answer has no project.${f}: pgpulse cannot compute the compute cost without it`, 'config');
+      throw new NeonApiError(
+        `Neon API answer has no project.${f}: pgpulse cannot compute the compute cost without it`,
+        'config'
+      );
     }
   }
   const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
@@ -154,10 +171,16 @@ export function parseProjectResponse(body: unknown): NeonProjectUsage {
 export function parseEndpointResponse(body: unknown): NeonEndpoint {
   const ep = (body as { endpoint?: unknown } | null)?.endpoint as Record<string, unknown> | undefined;
   if (!ep || typeof ep !== 'object') {
-    throw new NeonApiError('Neon API answer has no "endpoint" object: is neon.apiUrl pointing at https://console.neon.tech/api/v2?', 'config');
+    throw new NeonApiError(
+      'Neon API answer has no "endpoint" object: is neon.apiUrl pointing at https://console.neon.tech/api/v2?',
+      'config'
+    );
   }
   if (typeof ep.current_state !== 'string' || !STATES.includes(ep.current_state)) {
-    throw new NeonApiError(`Neon API answer has endpoint.current_state=${JSON.stringify(ep.current_state)}, expected "init", "active" or "idle"`, 'config');
+    throw new NeonApiError(
+      `Neon API answer has endpoint.current_state=${JSON.stringify(ep.current_state)}, expected "init", "active" or "idle"`,
+      'config'
+    );
   }
   const num = (v: unknown, dflt: number) => (typeof v === 'number' && Number.isFinite(v) ? v : dflt);
   return {
@@ -166,7 +189,10 @@ export function parseEndpointResponse(body: unknown): NeonEndpoint {
     branch_id: String(ep.branch_id ?? ''),
     host: String(ep.host ?? ''),
     current_state: ep.current_state as EndpointState,
-    pending_state: typeof ep.pending_state === 'string' && STATES.includes(ep.pending_state) ? (ep.pending_state as EndpointState) : undefined,
+    pending_state:
+      typeof ep.pending_state === 'string' && STATES.includes(ep.pending_state)
+        ? (ep.pending_state as EndpointState)
+        : undefined,
     last_active: typeof ep.last_active === 'string' ? ep.last_active : undefined,
     // 0 means "the default", which is 300 s (5 minutes) per the API reference
     suspend_timeout_seconds: num(ep.suspend_timeout_seconds, 0),
@@ -199,14 +225,22 @@ export class NeonApiClient {
     const body = await this.get(`${this.projectUrl}/endpoints`, 'project');
     const eps = (body as { endpoints?: unknown })?.endpoints;
     if (!Array.isArray(eps)) {
-      throw new NeonApiError('Neon API answer has no "endpoints" array: is neon.apiUrl pointing at https://console.neon.tech/api/v2?', 'config');
+      throw new NeonApiError(
+        'Neon API answer has no "endpoints" array: is neon.apiUrl pointing at https://console.neon.tech/api/v2?',
+        'config'
+      );
     }
-    return eps.map((e) => ({ ...parseEndpointResponse({ endpoint: e }), type: String((e as { type?: unknown }).type ?? '') }));
+    return eps.map((e) => ({
+      ...parseEndpointResponse({ endpoint: e }),
+      type: String((e as { type?: unknown }).type ?? ''),
+    }));
   }
 
   /** the project's most recent operations (newest first, as the API lists them) */
   async listOperations(limit = 20): Promise<NeonOperation[]> {
-    return parseOperationsResponse(await this.get(`${this.projectUrl}/operations?limit=${Math.max(1, Math.min(1000, Math.floor(limit)))}`, 'project'));
+    return parseOperationsResponse(
+      await this.get(`${this.projectUrl}/operations?limit=${Math.max(1, Math.min(1000, Math.floor(limit)))}`, 'project')
+    );
   }
 
   async getProject(): Promise<NeonProjectUsage> {
@@ -224,19 +258,35 @@ export class NeonApiClient {
    */
   async computeUnitSeconds(periodStart: Date, now: Date, orgId: string): Promise<number> {
     const base = this.opts.apiUrl.replace(/\/+$/, '');
-    const day = (t: number, up = false) => new Date((up ? Math.ceil : Math.floor)(t / 86_400_000) * 86_400_000).toISOString();
+    const day = (t: number, up = false) =>
+      new Date((up ? Math.ceil : Math.floor)(t / 86_400_000) * 86_400_000).toISOString();
     const from = day(periodStart.getTime());
     const to = day(now.getTime() + 1, true);
-    const q = new URLSearchParams({ project_ids: this.opts.projectId, from, to, granularity: 'daily', org_id: orgId, metrics: 'compute_unit_seconds' });
+    const q = new URLSearchParams({
+      project_ids: this.opts.projectId,
+      from,
+      to,
+      granularity: 'daily',
+      org_id: orgId,
+      metrics: 'compute_unit_seconds',
+    });
     let body: unknown;
     try {
       body = await this.get(`${base}/consumption_history/v2/projects?${q}`, 'project');
     } catch (e) {
       if (e instanceof NeonApiError && e.status === 403) {
-        throw new NeonApiError(`Neon consumption history v2 is not available for this account (HTTP 403): it needs a Launch, Scale, Agent, Business or Enterprise plan; pgpulse uses the project's compute_time_seconds`, 'config', 403);
+        throw new NeonApiError(
+          `Neon consumption history v2 is not available for this account (HTTP 403): it needs a Launch, Scale, Agent, Business or Enterprise plan; pgpulse uses the project's compute_time_seconds`,
+          'config',
+          403
+        );
       }
       if (e instanceof NeonApiError && e.status === 404) {
-        throw new NeonApiError(`Neon API: the API key's account is not a member of organization ${orgId} (HTTP 404): set neon.orgId to the organization that owns project ${this.opts.projectId} (org-…, Neon console → Organization settings)`, 'config', 404);
+        throw new NeonApiError(
+          `Neon API: the API key's account is not a member of organization ${orgId} (HTTP 404): set neon.orgId to the organization that owns project ${this.opts.projectId} (org-…, Neon console → Organization settings)`,
+          'config',
+          404
+        );
       }
       throw e;
     }
@@ -246,7 +296,13 @@ export class NeonApiClient {
     }
     const since = periodStart.getTime() - 60_000;
     let total = 0;
-    for (const p of projects as Array<{ project_id?: string; periods?: Array<{ period_start?: string; consumption?: Array<{ metrics?: Array<{ metric_name?: string; value?: number }> }> }> }>) {
+    for (const p of projects as Array<{
+      project_id?: string;
+      periods?: Array<{
+        period_start?: string;
+        consumption?: Array<{ metrics?: Array<{ metric_name?: string; value?: number }> }>;
+      }>;
+    }>) {
       if (p.project_id !== this.opts.projectId) {
         continue;
       }
@@ -274,7 +330,10 @@ export class NeonApiClient {
   private async get(url: string, what: 'endpoint' | 'project'): Promise<unknown> {
     const key = this.opts.apiKey;
     if (!key) {
-      throw new NeonApiError('no Neon API key: set neon.apiKeyEnv to the name of an environment variable holding it (or NEON_API_KEY), or neon.apiKey', 'config');
+      throw new NeonApiError(
+        'no Neon API key: set neon.apiKeyEnv to the name of an environment variable holding it (or NEON_API_KEY), or neon.apiKey',
+        'config'
+      );
     }
     let res: Response;
     try {
@@ -286,36 +345,60 @@ export class NeonApiClient {
       });
     } catch (e) {
       const err = e as Error & { cause?: { code?: string } };
-      const why = err.name === 'TimeoutError' ? `no answer within ${(this.opts.timeoutMs ?? 5000) / 1000}s` : (err.cause?.code ?? err.message);
-      throw new NeonApiError(`Neon API unreachable at ${this.scrub(url)} (${this.scrub(why)}): check neon.apiUrl and the network`, 'transient');
+      const why =
+        err.name === 'TimeoutError'
+          ? `no answer within ${(this.opts.timeoutMs ?? 5000) / 1000}s`
+          : (err.cause?.code ?? err.message);
+      throw new NeonApiError(
+        `Neon API unreachable at ${this.scrub(url)} (${this.scrub(why)}): check neon.apiUrl and the network`,
+        'transient'
+      );
     }
     if (res.ok) {
       try {
         return await res.json();
       } catch {
-        throw new NeonApiError(`Neon API answered HTTP ${res.status} but not with JSON: check neon.apiUrl (${this.scrub(url)})`, 'config');
+        throw new NeonApiError(
+          `Neon API answered HTTP ${res.status} but not with JSON: check neon.apiUrl (${this.scrub(url)})`,
+          'config'
+        );
       }
     }
     const apiMessage = await res
       .json()
-      .then((b: unknown) => (typeof (b as { message?: unknown })?.message === 'string' ? (b as { message: string }).message : ''))
+      .then((b: unknown) =>
+        typeof (b as { message?: unknown })?.message === 'string' ? (b as { message: string }).message : ''
+      )
       .catch(() => '');
     const detail = apiMessage ? `: ${this.scrub(apiMessage).slice(0, 200)}` : '';
     switch (res.status) {
       case 401:
-        throw new NeonApiError(`Neon API rejected the API key (HTTP 401${detail}): create a key in the Neon console (Account settings → API keys) and put it in the variable named by neon.apiKeyEnv`, 'config', 401);
+        throw new NeonApiError(
+          `Neon API rejected the API key (HTTP 401${detail}): create a key in the Neon console (Account settings → API keys) and put it in the variable named by neon.apiKeyEnv`,
+          'config',
+          401
+        );
       case 403:
-        throw new NeonApiError(`Neon API key may not read project ${this.opts.projectId} (HTTP 403${detail}): use a key of the account or organization that owns the project`, 'config', 403);
+        throw new NeonApiError(
+          `Neon API key may not read project ${this.opts.projectId} (HTTP 403${detail}): use a key of the account or organization that owns the project`,
+          'config',
+          403
+        );
       case 404:
         throw new NeonApiError(
           what === 'endpoint'
             ? `Neon API does not know endpoint ${this.opts.endpointId} in project ${this.opts.projectId} (HTTP 404${detail}): check neon.projectId and neon.endpointId (ep-…) in the target config`
             : `Neon API does not know project ${this.opts.projectId} (HTTP 404${detail}): check neon.projectId in the target config`,
           'config',
-          404,
+          404
         );
       case 429: {
-        throw new NeonApiError(`Neon API rate limit reached (HTTP 429${detail}): pgpulse retries later; raise neon.stateInterval if this repeats`, 'transient', 429, parseRetryAfter(res.headers.get('retry-after')));
+        throw new NeonApiError(
+          `Neon API rate limit reached (HTTP 429${detail}): pgpulse retries later; raise neon.stateInterval if this repeats`,
+          'transient',
+          429,
+          parseRetryAfter(res.headers.get('retry-after'))
+        );
       }
       default:
         // 503 and 423 are safe to retry (the document says so); a 503 may say when
@@ -323,7 +406,7 @@ export class NeonApiClient {
           `Neon API error HTTP ${res.status}${detail}`,
           res.status >= 500 || res.status === 423 ? 'transient' : 'config',
           res.status,
-          res.status === 503 ? parseRetryAfter(res.headers.get('retry-after')) : undefined,
+          res.status === 503 ? parseRetryAfter(res.headers.get('retry-after')) : undefined
         );
     }
   }

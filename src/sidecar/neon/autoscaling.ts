@@ -45,7 +45,12 @@ function limitPoints(ctx: EngineContext): Array<{ ts: number; min: number | null
 }
 
 /** per step: the last value at or before the step's end (limits change rarely) */
-function lastPerStep<T extends { ts: number }>(ctx: EngineContext, points: T[], pick: (p: T) => number | null, carry: boolean): Array<number | null> {
+function lastPerStep<T extends { ts: number }>(
+  ctx: EngineContext,
+  points: T[],
+  pick: (p: T) => number | null,
+  carry: boolean
+): Array<number | null> {
   let j = -1;
   return ctx.grid.starts.map((start) => {
     const end = start + ctx.grid.step;
@@ -63,13 +68,40 @@ function lastPerStep<T extends { ts: number }>(ctx: EngineContext, points: T[], 
 export function autoscaling(ctx: EngineContext): Frame[] {
   const alloc = allocatedPoints(ctx);
   const limits = limitPoints(ctx);
-  const how = 'allocated = neon_utils.num_cpus() (measured, whole vCPUs) or neon.file_cache_size_limit / 3 GiB (estimate); min_cu / max_cu = autoscaling limits from the Neon API';
+  const how =
+    'allocated = neon_utils.num_cpus() (measured, whole vCPUs) or neon.file_cache_size_limit / 3 GiB (estimate); min_cu / max_cu = autoscaling limits from the Neon API';
   if (alloc.length > 0 && alloc.every((p) => !p.measured)) {
-    ctx.notices.push('allocated size is estimated from neon.file_cache_size_limit (≈ 3 GiB of cache per CU): CREATE EXTENSION neon_utils to read num_cpus() instead');
+    ctx.notices.push(
+      'allocated size is estimated from neon.file_cache_size_limit (≈ 3 GiB of cache per CU): CREATE EXTENSION neon_utils to read num_cpus() instead'
+    );
   }
-  const frames = [seriesFrame(ctx, 'allocated', { kind: 'allocated' }, lastPerStep(ctx, alloc, (p) => p.allocated, false), how)];
-  frames.push(seriesFrame(ctx, 'min_cu', { kind: 'min_cu' }, lastPerStep(ctx, limits, (p) => p.min, true), how));
-  frames.push(seriesFrame(ctx, 'max_cu', { kind: 'max_cu' }, lastPerStep(ctx, limits, (p) => p.max, true), how));
+  const frames = [
+    seriesFrame(
+      ctx,
+      'allocated',
+      { kind: 'allocated' },
+      lastPerStep(ctx, alloc, (p) => p.allocated, false),
+      how
+    ),
+  ];
+  frames.push(
+    seriesFrame(
+      ctx,
+      'min_cu',
+      { kind: 'min_cu' },
+      lastPerStep(ctx, limits, (p) => p.min, true),
+      how
+    )
+  );
+  frames.push(
+    seriesFrame(
+      ctx,
+      'max_cu',
+      { kind: 'max_cu' },
+      lastPerStep(ctx, limits, (p) => p.max, true),
+      how
+    )
+  );
   return frames;
 }
 
@@ -98,5 +130,13 @@ export function timeAtMax(ctx: EngineContext): Frame[] {
   counts.forEach((c, i) => {
     values[i] = c.n ? c.at / c.n : null;
   });
-  return [seriesFrame(ctx, 'neon_time_at_max_cu', {}, values, 'share of the samples in each step with the allocated size at autoscaling_limit_max_cu')];
+  return [
+    seriesFrame(
+      ctx,
+      'neon_time_at_max_cu',
+      {},
+      values,
+      'share of the samples in each step with the allocated size at autoscaling_limit_max_cu'
+    ),
+  ];
 }

@@ -16,15 +16,28 @@ import type { EngineContext } from '../engine/context';
 import { seriesFrame } from '../engine/series-frames';
 import { CONSUMPTION_STATUS, NEON_API, NEON_USAGE } from './gate';
 
-const USAGE_FIELDS = ['compute_time_seconds', 'period_start_ms', 'period_end_ms', 'compute_unit_seconds', 'allowance_cu_hours', 'min_cu', 'consumption_status'] as const;
+const USAGE_FIELDS = [
+  'compute_time_seconds',
+  'period_start_ms',
+  'period_end_ms',
+  'compute_unit_seconds',
+  'allowance_cu_hours',
+  'min_cu',
+  'consumption_status',
+] as const;
 
 /** why there is no consumption_v2 series, with the fix where there is one */
 const CONSUMPTION_NOTES: Record<number, string> = {
-  [CONSUMPTION_STATUS.noOrganization]: 'no consumption_v2: Neon consumption history v2 needs the organization id and the project has none — set neon.orgId (org-…); used is the project\'s compute_time_seconds',
-  [CONSUMPTION_STATUS.plan]: 'no consumption_v2: this Neon plan has no consumption history v2 (Launch, Scale, Agent, Business or Enterprise have it); used is the project\'s compute_time_seconds',
-  [CONSUMPTION_STATUS.organization]: 'no consumption_v2: the Neon API key\'s account is not a member of the organization pgpulse asked for (HTTP 404) — set neon.orgId to the organization that owns the project',
-  [CONSUMPTION_STATUS.other]: 'no consumption_v2: Neon refused the consumption history v2 request (see the sidecar log); used is the project\'s compute_time_seconds',
-  [CONSUMPTION_STATUS.transient]: 'consumption_v2 may be missing or old: the last consumption history v2 request failed (network, 429 or 5xx) and is retried at the next neon.usageInterval',
+  [CONSUMPTION_STATUS.noOrganization]:
+    "no consumption_v2: Neon consumption history v2 needs the organization id and the project has none — set neon.orgId (org-…); used is the project's compute_time_seconds",
+  [CONSUMPTION_STATUS.plan]:
+    "no consumption_v2: this Neon plan has no consumption history v2 (Launch, Scale, Agent, Business or Enterprise have it); used is the project's compute_time_seconds",
+  [CONSUMPTION_STATUS.organization]:
+    "no consumption_v2: the Neon API key's account is not a member of the organization pgpulse asked for (HTTP 404) — set neon.orgId to the organization that owns the project",
+  [CONSUMPTION_STATUS.other]:
+    "no consumption_v2: Neon refused the consumption history v2 request (see the sidecar log); used is the project's compute_time_seconds",
+  [CONSUMPTION_STATUS.transient]:
+    'consumption_v2 may be missing or old: the last consumption history v2 request failed (network, 429 or 5xx) and is retried at the next neon.usageInterval',
 };
 
 interface UsagePoint {
@@ -50,7 +63,9 @@ function usagePoints(ctx: EngineContext): UsagePoint[] {
 function ownOnlyMs(ctx: EngineContext, from: number, to: number): number {
   const target = ctx.query.target;
   const samples = ctx.store.samples(target, NEON_API, from, to).filter((s) => s.ok);
-  const values = ctx.store.matrix(target, NEON_API, ['own_only_ms'], undefined, samples).find((x) => x.field === 'own_only_ms')?.values ?? [];
+  const values =
+    ctx.store.matrix(target, NEON_API, ['own_only_ms'], undefined, samples).find((x) => x.field === 'own_only_ms')
+      ?.values ?? [];
   let total = 0;
   let prev: number | null = null;
   for (const v of values) {
@@ -88,8 +103,12 @@ function costAt(ctx: EngineContext, points: UsagePoint[], end: number): CostAt |
   }
   const used = p.v.compute_time_seconds / 3600;
   const elapsed = start !== null ? p.ts - start : null;
-  const forecast = start !== null && stop !== null && elapsed !== null && elapsed > 0 ? (used * (stop - start)) / elapsed : null;
-  const own = start !== null && p.v.min_cu !== null ? (ownOnlyMs(ctx, start, Math.min(end, ctx.range.to)) / 3_600_000) * p.v.min_cu : null;
+  const forecast =
+    start !== null && stop !== null && elapsed !== null && elapsed > 0 ? (used * (stop - start)) / elapsed : null;
+  const own =
+    start !== null && p.v.min_cu !== null
+      ? (ownOnlyMs(ctx, start, Math.min(end, ctx.range.to)) / 3_600_000) * p.v.min_cu
+      : null;
   return {
     used,
     consumption: p.v.compute_unit_seconds === null ? null : p.v.compute_unit_seconds / 3600,
@@ -102,19 +121,24 @@ function costAt(ctx: EngineContext, points: UsagePoint[], end: number): CostAt |
 function perStep(ctx: EngineContext, consumptionNote = false): Array<CostAt | null> {
   const points = usagePoints(ctx);
   if (points.length === 0) {
-    ctx.notices.push(`no Neon project consumption stored for target ${ctx.query.target}: pgpulse reads GET /projects/{id} every neon.usageInterval (default 15 min) once the API answers`);
+    ctx.notices.push(
+      `no Neon project consumption stored for target ${ctx.query.target}: pgpulse reads GET /projects/{id} every neon.usageInterval (default 15 min) once the API answers`
+    );
   }
   const status = points.at(-1)?.v.consumption_status;
   if (consumptionNote && status != null && CONSUMPTION_NOTES[status]) {
     ctx.notices.push(CONSUMPTION_NOTES[status]);
   }
-  return ctx.grid.starts.map((s) => (s > Date.now() ? null : costAt(ctx, points, Math.min(s + ctx.grid.step, Date.now() + 1))));
+  return ctx.grid.starts.map((s) =>
+    s > Date.now() ? null : costAt(ctx, points, Math.min(s + ctx.grid.step, Date.now() + 1))
+  );
 }
 
 export function computeCost(ctx: EngineContext): Frame[] {
   const steps = perStep(ctx, true);
   const pick = (k: keyof CostAt) => steps.map((c) => (c ? c[k] : null));
-  const how = 'CU-hours this billing period: used = project compute_time_seconds / 3600 (Neon API); consumption_v2 = Σ compute_unit_seconds / 3600 since the period start (where the plan allows); forecast = used × period / elapsed (estimate); allowance = neon.computeAllowanceCuHours; pgpulse_only = time only pgpulse used the compute × min CU (estimate, upper bound)';
+  const how =
+    'CU-hours this billing period: used = project compute_time_seconds / 3600 (Neon API); consumption_v2 = Σ compute_unit_seconds / 3600 since the period start (where the plan allows); forecast = used × period / elapsed (estimate); allowance = neon.computeAllowanceCuHours; pgpulse_only = time only pgpulse used the compute × min CU (estimate, upper bound)';
   const frames: Frame[] = [];
   for (const [kind, key] of [
     ['used', 'used'],
@@ -135,7 +159,17 @@ export function forecastRatio(ctx: EngineContext): Frame[] {
   const steps = perStep(ctx);
   const values = steps.map((c) => (c && c.forecast !== null && c.allowance ? c.forecast / c.allowance : null));
   if (steps.some((c) => c && !c.allowance)) {
-    ctx.notices.push('no compute allowance configured: set neon.computeAllowanceCuHours (e.g. 100 for the Free plan) to compare the forecast with it');
+    ctx.notices.push(
+      'no compute allowance configured: set neon.computeAllowanceCuHours (e.g. 100 for the Free plan) to compare the forecast with it'
+    );
   }
-  return [seriesFrame(ctx, 'neon_compute_forecast_ratio', {}, values, 'forecast CU-hours to the end of the billing period / neon.computeAllowanceCuHours (estimate: a straight-line forecast)')];
+  return [
+    seriesFrame(
+      ctx,
+      'neon_compute_forecast_ratio',
+      {},
+      values,
+      'forecast CU-hours to the end of the billing period / neon.computeAllowanceCuHours (estimate: a straight-line forecast)'
+    ),
+  ];
 }

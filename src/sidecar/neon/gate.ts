@@ -63,7 +63,14 @@ export interface EndpointSource {
 export const NEON_USAGE = 'neon_usage';
 
 /** neon_usage.consumption_status: why compute_unit_seconds is (not) there */
-export const CONSUMPTION_STATUS = { read: 0, noOrganization: 1, plan: 2, organization: 3, other: 4, transient: 5 } as const;
+export const CONSUMPTION_STATUS = {
+  read: 0,
+  noOrganization: 1,
+  plan: 2,
+  organization: 3,
+  other: 4,
+  transient: 5,
+} as const;
 
 /** operations that count as Neon's own wake-ups, not a user's */
 export const NEON_WAKE_ACTIONS = ['check_availability'];
@@ -82,7 +89,14 @@ export interface NeonGateOptions {
   blindIntervalMs?: number;
 }
 
-export type GateMode = 'starting' | 'sampling' | 'idle' | 'backoff' | 'neon-check' | 'api-config-error' | 'api-unavailable';
+export type GateMode =
+  | 'starting'
+  | 'sampling'
+  | 'idle'
+  | 'backoff'
+  | 'neon-check'
+  | 'api-config-error'
+  | 'api-unavailable';
 
 export interface GateSnapshot {
   mode: GateMode;
@@ -240,7 +254,10 @@ export class NeonGate implements SamplingGate {
           this.neonCheck = check;
           this.backoffSince = Math.max(now, Date.parse(check.updated_at) || now);
           this.probing = false;
-          this.opts.log?.info({ target: name, operation: check.id }, 'Neon woke the compute for an availability check: pgpulse stays away');
+          this.opts.log?.info(
+            { target: name, operation: check.id },
+            'Neon woke the compute for an availability check: pgpulse stays away'
+          );
         } else {
           this.resetActivity(now);
         }
@@ -275,7 +292,9 @@ export class NeonGate implements SamplingGate {
         this.opts.log?.warn({ target: name }, err.message);
       }
       this.error = err;
-      const wait = err.retryAfterSeconds ? Math.max(this.stateIntervalMs, err.retryAfterSeconds * 1000) : this.stateIntervalMs;
+      const wait = err.retryAfterSeconds
+        ? Math.max(this.stateIntervalMs, err.retryAfterSeconds * 1000)
+        : this.stateIntervalMs;
       this.nextFetchAt = now + wait;
       this.record({ target: name, collector: NEON_API, ts: now, ok: false, rows: [], error: err.message });
       return;
@@ -304,7 +323,10 @@ export class NeonGate implements SamplingGate {
       if (this.consumptionAllowed && client.computeUnitSeconds && Number.isFinite(start) && !orgId) {
         this.consumptionAllowed = false;
         this.consumptionStatus = CONSUMPTION_STATUS.noOrganization;
-        this.opts.log?.info({ target: name }, 'Neon consumption history v2 needs an organization id and the project has none: set neon.orgId (org-…) to read compute_unit_seconds; compute_time_seconds is used meanwhile');
+        this.opts.log?.info(
+          { target: name },
+          'Neon consumption history v2 needs an organization id and the project has none: set neon.orgId (org-…) to read compute_unit_seconds; compute_time_seconds is used meanwhile'
+        );
       }
       if (this.consumptionAllowed && client.computeUnitSeconds && Number.isFinite(start) && orgId) {
         this.apiCalls++;
@@ -315,7 +337,12 @@ export class NeonGate implements SamplingGate {
           // 403 (plan), 404 (organization), 406 (range): asking again will not help; anything else: next time
           if (e instanceof NeonApiError && e.kind === 'config') {
             this.consumptionAllowed = false;
-            this.consumptionStatus = e.status === 403 ? CONSUMPTION_STATUS.plan : e.status === 404 ? CONSUMPTION_STATUS.organization : CONSUMPTION_STATUS.other;
+            this.consumptionStatus =
+              e.status === 403
+                ? CONSUMPTION_STATUS.plan
+                : e.status === 404
+                  ? CONSUMPTION_STATUS.organization
+                  : CONSUMPTION_STATUS.other;
             this.opts.log?.warn({ target: name }, `Neon consumption history v2 not read: ${e.message}`);
           } else {
             this.consumptionStatus = CONSUMPTION_STATUS.transient;
@@ -444,7 +471,10 @@ export class NeonGate implements SamplingGate {
     }
     if (this.error?.kind === 'config') {
       this.mode = 'api-config-error';
-      return { allowed: false, reason: `${this.error.message} — pgpulse does not connect to a Neon compute whose state it cannot read` };
+      return {
+        allowed: false,
+        reason: `${this.error.message} — pgpulse does not connect to a Neon compute whose state it cannot read`,
+      };
     }
     const known = this.ep && (!this.error || now - this.epAt <= 2 * this.stateIntervalMs) ? this.ep : undefined;
     if (!known) {
@@ -472,19 +502,29 @@ export class NeonGate implements SamplingGate {
       this.neonCheck = undefined;
       this.probing = false;
       this.marker(now);
-      return { allowed: false, byDesign: true, reason: `Neon compute is ${known.current_state} (scale to zero by design): pgpulse does not connect until it is active again` };
+      return {
+        allowed: false,
+        byDesign: true,
+        reason: `Neon compute is ${known.current_state} (scale to zero by design): pgpulse does not connect until it is active again`,
+      };
     }
     if (this.backoffSince !== undefined) {
       const lastActive = known.last_active ? Date.parse(known.last_active) : NaN;
       const suspendMs = this.suspendMs;
       if (Number.isFinite(lastActive) && lastActive > this.backoffSince + LAST_ACTIVE_MARGIN_MS) {
         // last_active also moves for autovacuum: one probe cycle tells whether a user is there
-        this.opts.log?.info({ target: this.opts.target.name }, 'Neon API last_active moved: another client may use the compute, one probe cycle checks');
+        this.opts.log?.info(
+          { target: this.opts.target.name },
+          'Neon API last_active moved: another client may use the compute, one probe cycle checks'
+        );
         this.backoffSince = undefined;
         this.neonCheck = undefined;
         this.probing = true;
       } else if (suspendMs === null || now - this.backoffSince > suspendMs + this.graceMs) {
-        this.opts.log?.info({ target: this.opts.target.name }, 'Neon compute stayed active past its suspend timeout: something else keeps it awake, sampling resumes');
+        this.opts.log?.info(
+          { target: this.opts.target.name },
+          'Neon compute stayed active past its suspend timeout: something else keeps it awake, sampling resumes'
+        );
         this.resetActivity(now);
       } else if (this.neonCheck) {
         this.mode = 'neon-check';
@@ -521,13 +561,22 @@ export class NeonGate implements SamplingGate {
       return { allowed: false, reason: this.identityError };
     }
     if (this.error && (this.error.kind === 'config' || !this.ep || now - this.epAt > 2 * this.stateIntervalMs)) {
-      return { allowed: false, reason: `${this.error.message}; pgpulse does not connect to a Neon compute whose state it cannot read` };
+      return {
+        allowed: false,
+        reason: `${this.error.message}; pgpulse does not connect to a Neon compute whose state it cannot read`,
+      };
     }
     if (!this.ep) {
-      return { allowed: false, reason: 'Neon API not asked yet: pgpulse does not connect to a compute that may be idle' };
+      return {
+        allowed: false,
+        reason: 'Neon API not asked yet: pgpulse does not connect to a compute that may be idle',
+      };
     }
     if (this.ep.current_state !== 'active') {
-      return { allowed: false, reason: `Neon compute is ${this.ep.current_state} (scaled to zero): connecting would wake it, so pgpulse does not` };
+      return {
+        allowed: false,
+        reason: `Neon compute is ${this.ep.current_state} (scaled to zero): connecting would wake it, so pgpulse does not`,
+      };
     }
     return { allowed: true };
   }
@@ -585,34 +634,56 @@ export class NeonGate implements SamplingGate {
     // Direct: every pool connect is a new server session. Behind PgBouncer a client connect opens
     // no session; ours is new only when our server backend started after the previous reading.
     const ownNew = (prev: { own: number; serverNow: number | null }) =>
-      !counted ? 0 : this.pooled ? (v.own_backend_start_ms != null && prev.serverNow != null && v.own_backend_start_ms > prev.serverNow ? 1 : 0) : this.ownConnects - prev.own;
+      !counted
+        ? 0
+        : this.pooled
+          ? v.own_backend_start_ms != null && prev.serverNow != null && v.own_backend_start_ms > prev.serverNow
+            ? 1
+            : 0
+          : this.ownConnects - prev.own;
     if (sessions != null) {
       if (this.prev && sessions >= this.prev.sessions && sessions - this.prev.sessions - ownNew(this.prev) > 0) {
         this.lastOtherActivity = now; // someone connected (and maybe left) between two cycles
       }
       // our own statements move active_time when we sit in a counted database: only usable otherwise
-      if (!counted && this.prev?.activeTime != null && v.active_time_user_dbs_ms != null && v.active_time_user_dbs_ms > this.prev.activeTime) {
+      if (
+        !counted &&
+        this.prev?.activeTime != null &&
+        v.active_time_user_dbs_ms != null &&
+        v.active_time_user_dbs_ms > this.prev.activeTime
+      ) {
         this.lastOtherActivity = now;
       }
-      this.prev = { sessions, own: this.ownConnects, serverNow: v.server_now_ms, activeTime: v.active_time_user_dbs_ms };
+      this.prev = {
+        sessions,
+        own: this.ownConnects,
+        serverNow: v.server_now_ms,
+        activeTime: v.active_time_user_dbs_ms,
+      };
     }
     // time only pgpulse was there: since the later of the previous cycle and the last other client
     if (this.lastObserveAt !== undefined && this.lastOtherActivity === before) {
       // capped at two intervals: a gap in sampling (back-off, idle) is not pgpulse's time
-      this.ownOnlyMs += Math.min(2 * target.intervalMs, Math.max(0, now - Math.max(this.lastObserveAt, this.lastOtherActivity)));
+      this.ownOnlyMs += Math.min(
+        2 * target.intervalMs,
+        Math.max(0, now - Math.max(this.lastObserveAt, this.lastOtherActivity))
+      );
     }
     this.lastObserveAt = now;
     if (probing && this.lastOtherActivity === before && this.suspendMs !== null) {
       // last_active moved but nobody but pgpulse (and perhaps autovacuum) is here: straight back
       this.backoffSince = now;
-      this.opts.log?.info({ target: target.name, autovacuum: v.autovacuum_workers ?? 0 }, 'probe cycle found no other client (last_active moved for autovacuum or Neon itself): backing off again');
+      this.opts.log?.info(
+        { target: target.name, autovacuum: v.autovacuum_workers ?? 0 },
+        'probe cycle found no other client (last_active moved for autovacuum or Neon itself): backing off again'
+      );
       return;
     }
     if (this.suspendMs !== null && this.backoffSince === undefined && now - this.lastOtherActivity >= this.quietMs) {
       this.backoffSince = now;
       this.opts.log?.info(
         { target: target.name, quietSeconds: Math.round((now - this.lastOtherActivity) / 1000) },
-        'only pgpulse used the Neon compute recently: backing off so it can scale to zero',
+        'only pgpulse used the Neon compute recently: backing off so it can scale to zero'
       );
     }
   }

@@ -13,7 +13,10 @@ export function effectiveHitRatio(ctx: EngineContext): Frame[] {
   const n = ctx.grid.starts.length;
   const misses = bucketDeltas(ctx, loadSeries(ctx, NEON_LFC, ['file_cache_misses'], {}), ['file_cache_misses']);
   // LFC counters are compute-wide, so the denominator sums every database
-  const reads = bucketDeltas(ctx, loadSeries(ctx, 'database', ['blks_hit', 'blks_read'], {}), ['blks_hit', 'blks_read']);
+  const reads = bucketDeltas(ctx, loadSeries(ctx, 'database', ['blks_hit', 'blks_read'], {}), [
+    'blks_hit',
+    'blks_read',
+  ]);
   if (misses.length === 0) {
     ctx.notices.push('no local file cache samples in this range (neon extension missing, or the compute was idle)');
     return [];
@@ -36,7 +39,15 @@ export function effectiveHitRatio(ctx: EngineContext): Frame[] {
     }
     values[i] = Math.min(1, Math.max(0, 1 - m / d));
   }
-  return [seriesFrame(ctx, 'neon_effective_hit_ratio', {}, values, 'effective hit ratio: 1 − Σ Δfile_cache_misses / Σ Δ(blks_hit + blks_read) over all databases, per step (reset-aware)')];
+  return [
+    seriesFrame(
+      ctx,
+      'neon_effective_hit_ratio',
+      {},
+      values,
+      'effective hit ratio: 1 − Σ Δfile_cache_misses / Σ Δ(blks_hit + blks_read) over all databases, per step (reset-aware)'
+    ),
+  ];
 }
 
 export function computeState(ctx: EngineContext): Frame[] {
@@ -44,7 +55,9 @@ export function computeState(ctx: EngineContext): Frame[] {
   // look back far enough to carry the answer in force at the start of the range
   const samples = ctx.store.samples(target, NEON_API, ctx.range.from - 3_600_000, ctx.range.to);
   if (samples.length === 0) {
-    ctx.notices.push(`no Neon API answers stored for target ${target}: configure neon.projectId, neon.endpointId and an API key for it`);
+    ctx.notices.push(
+      `no Neon API answers stored for target ${target}: configure neon.projectId, neon.endpointId and an API key for it`
+    );
     return [];
   }
   const series = ctx.store.matrix(target, NEON_API, ['active', 'state_interval_ms'], undefined, samples);
@@ -72,5 +85,13 @@ export function computeState(ctx: EngineContext): Frame[] {
     }
     values[i] = active[j];
   }
-  return [seriesFrame(ctx, 'neon_compute_state', {}, values, 'Neon API endpoint.current_state: 1 active, 0 idle or init; last answer in each step, held until the next poll is due')];
+  return [
+    seriesFrame(
+      ctx,
+      'neon_compute_state',
+      {},
+      values,
+      'Neon API endpoint.current_state: 1 active, 0 idle or init; last answer in each step, held until the next poll is due'
+    ),
+  ];
 }

@@ -46,7 +46,8 @@ export function attachNeonGates(sidecar: Sidecar): void {
     sampler.pool.on('connect', () => gate.noteOwnConnect());
     // Until the first API answer nobody may connect, not even "Save & test".
     if (sampler.status.paused === undefined) {
-      sampler.status.paused = 'waiting for the Neon API to report the compute state (pgpulse never connects to a compute that may be idle)';
+      sampler.status.paused =
+        'waiting for the Neon API to report the compute state (pgpulse never connects to a compute that may be idle)';
     }
   }
 }

@@ -9,24 +9,28 @@ import type { EngineContext } from '../engine/context';
 import { seriesFrame } from '../engine/series-frames';
 
 /** metric → collector and fields (series name = kind label when several) */
-export const LAST_VALUE_METRICS: Record<string, { collector: string; fields: Array<{ field: string; name: string }> }> = {
-  neon_db_total_size: {
-    collector: 'neon',
-    fields: [
-      { field: 'cluster_size_bytes', name: 'neon_db_total_size' },
-      { field: 'max_cluster_size_bytes', name: 'neon_max_cluster_size' },
-    ],
-  },
-  neon_lfc_cache_size_limit: { collector: 'neon', fields: [{ field: 'lfc_size_limit_bytes', name: 'neon_lfc_cache_size_limit' }] },
-  neon_lfc_approximate_working_set_size_windows: {
-    collector: 'neon',
-    fields: [
-      { field: 'working_set_bytes', name: '5m' },
-      { field: 'working_set_15m_bytes', name: '15m' },
-      { field: 'working_set_1h_bytes', name: '1h' },
-    ],
-  },
-};
+export const LAST_VALUE_METRICS: Record<string, { collector: string; fields: Array<{ field: string; name: string }> }> =
+  {
+    neon_db_total_size: {
+      collector: 'neon',
+      fields: [
+        { field: 'cluster_size_bytes', name: 'neon_db_total_size' },
+        { field: 'max_cluster_size_bytes', name: 'neon_max_cluster_size' },
+      ],
+    },
+    neon_lfc_cache_size_limit: {
+      collector: 'neon',
+      fields: [{ field: 'lfc_size_limit_bytes', name: 'neon_lfc_cache_size_limit' }],
+    },
+    neon_lfc_approximate_working_set_size_windows: {
+      collector: 'neon',
+      fields: [
+        { field: 'working_set_bytes', name: '5m' },
+        { field: 'working_set_15m_bytes', name: '15m' },
+        { field: 'working_set_1h_bytes', name: '1h' },
+      ],
+    },
+  };
 
 export function lastValues(ctx: EngineContext): Frame[] {
   const spec = LAST_VALUE_METRICS[ctx.metric.id];
@@ -35,7 +39,13 @@ export function lastValues(ctx: EngineContext): Frame[] {
   }
   const target = ctx.query.target;
   const samples = ctx.store.samples(target, spec.collector, ctx.range.from, ctx.range.to).filter((s) => s.ok);
-  const series = ctx.store.matrix(target, spec.collector, spec.fields.map((f) => f.field), undefined, samples);
+  const series = ctx.store.matrix(
+    target,
+    spec.collector,
+    spec.fields.map((f) => f.field),
+    undefined,
+    samples
+  );
   const frames: Frame[] = [];
   for (const f of spec.fields) {
     const v = series.find((s) => s.field === f.field)?.values ?? [];
@@ -48,11 +58,21 @@ export function lastValues(ctx: EngineContext): Frame[] {
       }
     });
     if (values.some((x) => x !== null)) {
-      frames.push(seriesFrame(ctx, f.name, spec.fields.length > 1 ? { kind: f.name } : {}, values, `last ${f.field} sampled in each step; empty where there is none`));
+      frames.push(
+        seriesFrame(
+          ctx,
+          f.name,
+          spec.fields.length > 1 ? { kind: f.name } : {},
+          values,
+          `last ${f.field} sampled in each step; empty where there is none`
+        )
+      );
     }
   }
   if (frames.length === 0) {
-    ctx.notices.push(`no ${spec.fields.map((f) => f.field).join(' / ')} samples in this range (not applicable here, e.g. an unlimited cluster size has no limit, or the compute was idle)`);
+    ctx.notices.push(
+      `no ${spec.fields.map((f) => f.field).join(' / ')} samples in this range (not applicable here, e.g. an unlimited cluster size has no limit, or the compute was idle)`
+    );
   }
   return frames;
 }

@@ -57,8 +57,14 @@ export interface LfcCollectorOptions {
 export const NEON_OBJECTS = {
   neon_stat_file_cache: { kind: 'view', feeds: 'LFC hit ratio, effective hit ratio, LFC used' },
   neon_lfc_stats: { kind: 'view', feeds: 'exact LFC bytes in use (without it: chunks × chunk size)' },
-  approximate_working_set_size_seconds: { kind: 'function', feeds: 'working set 5 m / 15 m / 1 h and the min CU that holds it' },
-  neon_perf_counters: { kind: 'view', feeds: 'storage latency (getpage wait, LFC read wait, prefetch misses, pageserver disconnects)' },
+  approximate_working_set_size_seconds: {
+    kind: 'function',
+    feeds: 'working set 5 m / 15 m / 1 h and the min CU that holds it',
+  },
+  neon_perf_counters: {
+    kind: 'view',
+    feeds: 'storage latency (getpage wait, LFC read wait, prefetch misses, pageserver disconnects)',
+  },
 } as const;
 export type NeonObject = keyof typeof NEON_OBJECTS;
 
@@ -66,9 +72,14 @@ export const deniedKey = (target: string) => `neon:denied:${target}`;
 
 function missing(what: string): Error {
   // a SQLSTATE code marks it as a collector error, not a lost connection
-  return Object.assign(new Error(`${what} not found: the neon extension is missing or too old here (CREATE EXTENSION neon, or ALTER EXTENSION neon UPDATE)`), {
-    code: '42P01',
-  });
+  return Object.assign(
+    new Error(
+      `${what} not found: the neon extension is missing or too old here (CREATE EXTENSION neon, or ALTER EXTENSION neon UPDATE)`
+    ),
+    {
+      code: '42P01',
+    }
+  );
 }
 
 export function deniedMessage(object: NeonObject, qualified: string, role: string): string {
@@ -101,7 +112,16 @@ export function neonLfcCollector(opts: LfcCollectorOptions = {}): Collector {
     shape: {
       key: [],
       counters: ['file_cache_hits', 'file_cache_misses', 'file_cache_writes', ...PERF_COUNTERS],
-      gauges: ['file_cache_used', 'used_bytes', ...WORKING_SET_WINDOWS.map((w) => w.field), 'lfc_size_limit_bytes', 'max_cluster_size_bytes', 'cluster_size_bytes', 'num_cpus', 'max_connections'],
+      gauges: [
+        'file_cache_used',
+        'used_bytes',
+        ...WORKING_SET_WINDOWS.map((w) => w.field),
+        'lfc_size_limit_bytes',
+        'max_cluster_size_bytes',
+        'cluster_size_bytes',
+        'num_cpus',
+        'max_connections',
+      ],
     },
     // the LFC counters are in shared memory: a compute restart (every Neon resume) zeroes them
     resetsOnRestart: true,
@@ -113,11 +133,13 @@ export function neonLfcCollector(opts: LfcCollectorOptions = {}): Collector {
     },
     async collect(db: PoolClient, ctx: TargetContext): Promise<CollectorResult> {
       const ext = await db.query<{ nspname: string }>(
-        "SELECT n.nspname FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'neon'",
+        "SELECT n.nspname FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'neon'"
       );
       // always schema-qualified: the collector's transaction pins search_path to pg_catalog, and
       // no schema someone else can write to may stand in for neon's objects
-      const schema = ext.rows[0]?.nspname ?? (typeof opts.assumeExtension === 'string' ? opts.assumeExtension : opts.assumeExtension ? 'public' : null);
+      const schema =
+        ext.rows[0]?.nspname ??
+        (typeof opts.assumeExtension === 'string' ? opts.assumeExtension : opts.assumeExtension ? 'public' : null);
       if (schema === null) {
         throw missing('the neon extension');
       }
@@ -132,7 +154,13 @@ export function neonLfcCollector(opts: LfcCollectorOptions = {}): Collector {
                 pg_catalog.has_function_privilege(cs, 'EXECUTE') AS cs_ok,
                 pg_catalog.current_setting('block_size')::int AS bs, current_user::text AS role
          FROM o`,
-        [q('neon_stat_file_cache'), q('neon_lfc_stats'), q('neon_perf_counters'), `${q('approximate_working_set_size_seconds')}(integer)`, `${q('pg_cluster_size')}()`],
+        [
+          q('neon_stat_file_cache'),
+          q('neon_lfc_stats'),
+          q('neon_perf_counters'),
+          `${q('approximate_working_set_size_seconds')}(integer)`,
+          `${q('pg_cluster_size')}()`,
+        ]
       );
       const f = found.rows[0];
       const bs = Number(f.bs);
@@ -167,7 +195,9 @@ export function neonLfcCollector(opts: LfcCollectorOptions = {}): Collector {
         throw missing('neon_stat_file_cache');
       }
       if (may('neon_stat_file_cache', f.fc, f.fc_ok)) {
-        const lfc = await db.query<Record<string, string | null>>(`SELECT file_cache_hits, file_cache_misses, file_cache_writes, file_cache_used FROM ${f.fc}`);
+        const lfc = await db.query<Record<string, string | null>>(
+          `SELECT file_cache_hits, file_cache_misses, file_cache_writes, file_cache_used FROM ${f.fc}`
+        );
         const row = lfc.rows[0] ?? {};
         const n = (v: string | null | undefined) => (v === null || v === undefined ? null : Number(v));
         values.file_cache_hits = n(row.file_cache_hits);
@@ -179,7 +209,7 @@ export function neonLfcCollector(opts: LfcCollectorOptions = {}): Collector {
       let chunkPages = DEFAULT_CHUNK_PAGES;
       if (may('neon_lfc_stats', f.st, f.st_ok)) {
         const s = await db.query<{ k: string; v: string | null }>(
-          `SELECT lfc_key AS k, lfc_value AS v FROM ${f.st} WHERE lfc_key IN ('file_cache_used_pages', 'file_cache_chunk_size_pages')`,
+          `SELECT lfc_key AS k, lfc_value AS v FROM ${f.st} WHERE lfc_key IN ('file_cache_used_pages', 'file_cache_chunk_size_pages')`
         );
         for (const r of s.rows) {
           if (r.k === 'file_cache_used_pages' && r.v !== null) {
@@ -198,7 +228,7 @@ export function neonLfcCollector(opts: LfcCollectorOptions = {}): Collector {
         const fn = String(f.ws).replace(/\(integer\)$/, '');
         const w = await db.query<Record<string, string | null>>(
           `SELECT ${WORKING_SET_WINDOWS.map((x, i) => `${fn}($${i + 1})::float8 AS w${i}`).join(', ')}`,
-          WORKING_SET_WINDOWS.map((x) => x.seconds),
+          WORKING_SET_WINDOWS.map((x) => x.seconds)
         );
         WORKING_SET_WINDOWS.forEach((x, i) => {
           const pages = w.rows[0]?.[`w${i}`];
@@ -208,7 +238,7 @@ export function neonLfcCollector(opts: LfcCollectorOptions = {}): Collector {
       if (may('neon_perf_counters', f.pc, f.pc_ok)) {
         const p = await db.query<{ metric: string; value: string | null }>(
           `SELECT metric, sum(value)::float8 AS value FROM ${f.pc} WHERE bucket_le IS NULL AND metric = ANY ($1::text[]) GROUP BY metric`,
-          [[...PERF_COUNTERS]],
+          [[...PERF_COUNTERS]]
         );
         for (const m of PERF_COUNTERS) {
           values[m] = null;
@@ -218,7 +248,7 @@ export function neonLfcCollector(opts: LfcCollectorOptions = {}): Collector {
         }
       }
       const settings = await db.query<{ lfc: string | null; max: string | null }>(
-        "SELECT pg_catalog.current_setting('neon.file_cache_size_limit', true) AS lfc, pg_catalog.current_setting('neon.max_cluster_size', true) AS max",
+        "SELECT pg_catalog.current_setting('neon.file_cache_size_limit', true) AS lfc, pg_catalog.current_setting('neon.max_cluster_size', true) AS max"
       );
       values.lfc_size_limit_bytes = sizeSettingBytes(settings.rows[0]?.lfc);
       values.max_cluster_size_bytes = sizeSettingBytes(settings.rows[0]?.max);
@@ -232,7 +262,7 @@ export function neonLfcCollector(opts: LfcCollectorOptions = {}): Collector {
             (SELECT pg_catalog.quote_ident(n.nspname) || '.num_cpus()' FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'neon_utils'),
             CASE WHEN $1::text IS NULL THEN NULL ELSE pg_catalog.quote_ident($1::text) || '.num_cpus()' END)) AS fn)
          SELECT fn::text AS fn, pg_catalog.has_function_privilege(fn, 'EXECUTE') AS ok, pg_catalog.current_setting('max_connections') AS mc FROM f`,
-        [opts.assumeNeonUtils ?? null],
+        [opts.assumeNeonUtils ?? null]
       );
       const u = utils.rows[0];
       values.max_connections = Number(u.mc);

@@ -11,7 +11,12 @@ import { NEON_LFC } from './lfc-collector';
 export const RAM_PER_CU_BYTES = 4 * 1024 ** 3;
 export const LFC_SHARE_OF_RAM = 0.75;
 /** compute sizes Neon offers (autoscaling reaches 16 CU; fixed sizes go beyond) */
-export const CU_SIZES = [0.25, 0.5, ...Array.from({ length: 16 }, (_, i) => i + 1), ...Array.from({ length: 20 }, (_, i) => 18 + 2 * i)];
+export const CU_SIZES = [
+  0.25,
+  0.5,
+  ...Array.from({ length: 16 }, (_, i) => i + 1),
+  ...Array.from({ length: 20 }, (_, i) => 18 + 2 * i),
+];
 
 /** the smallest offered CU whose LFC (≈ 75 % of 4 GiB per CU) holds `bytes`; null above the largest */
 export function minCuFor(bytes: number): number | null {
@@ -41,7 +46,17 @@ export function minCuForWorkingSet(ctx: EngineContext): Frame[] {
     }
   }
   if (ws.length === 0) {
-    ctx.notices.push('no 1-hour working-set samples in this range (neon extension 1.4+ needed, or the compute was idle)');
+    ctx.notices.push(
+      'no 1-hour working-set samples in this range (neon extension 1.4+ needed, or the compute was idle)'
+    );
   }
-  return [seriesFrame(ctx, 'neon_min_cu_for_working_set', {}, values, 'smallest compute size (CU) whose LFC (≈ 75 % of 4 GiB per CU) holds approximate_working_set_size_seconds(3600); max per step')];
+  return [
+    seriesFrame(
+      ctx,
+      'neon_min_cu_for_working_set',
+      {},
+      values,
+      'smallest compute size (CU) whose LFC (≈ 75 % of 4 GiB per CU) holds approximate_working_set_size_seconds(3600); max per step'
+    ),
+  ];
 }

@@ -35,7 +35,15 @@ function apiPoints(ctx: EngineContext, from: number, to: number): ApiPoint[] {
   const series = ctx.store.matrix(target, NEON_API, fields, undefined, samples);
   const col = (f: string) => series.find((s) => s.field === f)?.values ?? [];
   const [a, b, n, o, iv] = fields.map(col);
-  return samples.map((s, i) => ({ ts: s.ts, ok: s.ok, active: a[i] ?? null, backoff: b[i] ?? null, neonCheck: n[i] ?? null, ownOnlyMs: o[i] ?? null, intervalMs: iv[i] ?? null }));
+  return samples.map((s, i) => ({
+    ts: s.ts,
+    ok: s.ok,
+    active: a[i] ?? null,
+    backoff: b[i] ?? null,
+    neonCheck: n[i] ?? null,
+    ownOnlyMs: o[i] ?? null,
+    intervalMs: iv[i] ?? null,
+  }));
 }
 
 /** within one step the state that says most wins: other clients > Neon check > only pgpulse > idle */
@@ -54,7 +62,9 @@ function stateOf(p: ApiPoint): number | null {
 export function computeTimeline(ctx: EngineContext): Frame[] {
   const points = apiPoints(ctx, ctx.range.from - 3_600_000, ctx.range.to);
   if (points.length === 0) {
-    ctx.notices.push(`no Neon API answers stored for target ${ctx.query.target}: configure neon.projectId, neon.endpointId and an API key for it`);
+    ctx.notices.push(
+      `no Neon API answers stored for target ${ctx.query.target}: configure neon.projectId, neon.endpointId and an API key for it`
+    );
   }
   const now = Date.now();
   let j = -1;
@@ -80,7 +90,15 @@ export function computeTimeline(ctx: EngineContext): Frame[] {
     const p = points[j];
     return end - p.ts <= 2 * (p.intervalMs ?? 30_000) + ctx.grid.step ? stateOf(p) : null;
   });
-  return [seriesFrame(ctx, 'neon_compute_timeline', {}, values, 'Neon compute state per step from the Neon API: 0 idle/init, 1 active (other clients), 2 active, only pgpulse (backing off), 3 active for a Neon availability check')];
+  return [
+    seriesFrame(
+      ctx,
+      'neon_compute_timeline',
+      {},
+      values,
+      'Neon compute state per step from the Neon API: 0 idle/init, 1 active (other clients), 2 active, only pgpulse (backing off), 3 active for a Neon availability check'
+    ),
+  ];
 }
 
 interface Period {
@@ -118,7 +136,11 @@ export function activePeriods(points: ApiPoint[]): Period[] {
   return out;
 }
 
-function keptAwakeBy(ctx: EngineContext, from: number, to: number): { text: string; walsenders: number; subscriptions: number; autovacuum: number; samples: number } {
+function keptAwakeBy(
+  ctx: EngineContext,
+  from: number,
+  to: number
+): { text: string; walsenders: number; subscriptions: number; autovacuum: number; samples: number } {
   const target = ctx.query.target;
   const act = ctx.store.samples(target, NEON_ACTIVITY, from, to).filter((s) => s.ok);
   const max = (f: string) => {
@@ -145,16 +167,27 @@ function keptAwakeBy(ctx: EngineContext, from: number, to: number): { text: stri
   const parts = [...groups.values()]
     .sort((a, b) => b.active - a.active || b.connected - a.connected)
     .slice(0, 5)
-    .map((g) => `${g.label.application_name || '(no application_name)'} (${g.label.usename}@${g.label.datname}): ${g.active} active, ${g.connected} connected at most`);
-  if (walsenders) parts.push(`${walsenders} walsender(s)`);
-  if (subscriptions) parts.push(`${subscriptions} subscription worker(s)`);
-  if (autovacuum) parts.push(`autovacuum (${autovacuum} worker(s))`);
+    .map(
+      (g) =>
+        `${g.label.application_name || '(no application_name)'} (${g.label.usename}@${g.label.datname}): ${g.active} active, ${g.connected} connected at most`
+    );
+  if (walsenders) {
+    parts.push(`${walsenders} walsender(s)`);
+  }
+  if (subscriptions) {
+    parts.push(`${subscriptions} subscription worker(s)`);
+  }
+  if (autovacuum) {
+    parts.push(`autovacuum (${autovacuum} worker(s))`);
+  }
   return { text: parts.join('; '), walsenders, subscriptions, autovacuum, samples: act.length };
 }
 
 export function activePeriodsTable(ctx: EngineContext): Frame[] {
   const points = apiPoints(ctx, ctx.range.from - 86_400_000, ctx.range.to);
-  const periods = activePeriods(points).filter((p) => (p.end ?? ctx.range.to) >= ctx.range.from && p.start <= ctx.range.to);
+  const periods = activePeriods(points).filter(
+    (p) => (p.end ?? ctx.range.to) >= ctx.range.from && p.start <= ctx.range.to
+  );
   const rows = periods.map((p) => {
     const end = p.end ?? Math.min(ctx.range.to, Date.now());
     const k = keptAwakeBy(ctx, p.start, end);
@@ -178,7 +211,7 @@ export function activePeriodsTable(ctx: EngineContext): Frame[] {
         { name: 'autovacuum workers', type: 'number', values: rows.map((r) => r.autovacuum) },
         { name: 'pgpulse only', type: 'number', values: rows.map((r) => r.pgpulseOnly), config: { unit: 's' } },
       ],
-      'active periods of the Neon compute (Neon API answers) with what pgpulse saw keeping it awake: clients by application/user/database (peaks), walsenders, subscription workers, autovacuum; end empty while still active',
+      'active periods of the Neon compute (Neon API answers) with what pgpulse saw keeping it awake: clients by application/user/database (peaks), walsenders, subscription workers, autovacuum; end empty while still active'
     ),
   ];
 }
@@ -196,7 +229,9 @@ export const COLD_START_MS = 5 * 60_000;
  */
 export function coldStartTable(ctx: EngineContext): Frame[] {
   const target = ctx.query.target;
-  const periods = activePeriods(apiPoints(ctx, ctx.range.from - 86_400_000, ctx.range.to)).filter((p) => p.start >= ctx.range.from && p.start <= ctx.range.to);
+  const periods = activePeriods(apiPoints(ctx, ctx.range.from - 86_400_000, ctx.range.to)).filter(
+    (p) => p.start >= ctx.range.from && p.start <= ctx.range.to
+  );
   const fields = ['file_cache_hits', 'file_cache_misses', 'getpage_wait_seconds_sum', 'getpage_wait_seconds_count'];
   const rows = periods.map((p) => {
     const to = Math.min(p.start + COLD_START_MS, p.end ?? Infinity, ctx.range.to);
@@ -232,10 +267,22 @@ export function coldStartTable(ctx: EngineContext): Frame[] {
         { name: 'resumed', type: 'time', values: rows.map((r) => r.start) },
         { name: 'samples', type: 'number', values: rows.map((r) => r.samples) },
         { name: 'storage reads (LFC misses)', type: 'number', values: rows.map((r) => r.misses), nullable: true },
-        { name: 'LFC hit ratio', type: 'number', values: rows.map((r) => r.ratio), nullable: true, config: { unit: 'percentunit' } },
-        { name: 'avg getpage wait', type: 'number', values: rows.map((r) => r.wait), nullable: true, config: { unit: 's' } },
+        {
+          name: 'LFC hit ratio',
+          type: 'number',
+          values: rows.map((r) => r.ratio),
+          nullable: true,
+          config: { unit: 'percentunit' },
+        },
+        {
+          name: 'avg getpage wait',
+          type: 'number',
+          values: rows.map((r) => r.wait),
+          nullable: true,
+          config: { unit: 's' },
+        },
       ],
-      `first ${COLD_START_MS / 60_000} minutes of each active period: Δfile_cache_misses, Δhits / (Δhits + Δmisses), Δgetpage_wait_seconds_sum / Δcount, from pgpulse's samples in that window`,
+      `first ${COLD_START_MS / 60_000} minutes of each active period: Δfile_cache_misses, Δhits / (Δhits + Δmisses), Δgetpage_wait_seconds_sum / Δcount, from pgpulse's samples in that window`
     ),
   ];
 }

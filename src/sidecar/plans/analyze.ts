@@ -26,7 +26,8 @@ export interface PlannedAnalyze {
   run(actionsUrl: string, timeoutMs: number): Promise<{ status: 'done' | 'failed'; message: string }>;
 }
 
-const show = (v: ParamValue) => (v === null ? 'NULL' : typeof v === 'string' ? `'${v.replace(/'/g, "''")}'` : String(v));
+const show = (v: ParamValue) =>
+  v === null ? 'NULL' : typeof v === 'string' ? `'${v.replace(/'/g, "''")}'` : String(v);
 
 export function validateParams(values: unknown, wanted: number): ParamValue[] {
   const list = values === undefined ? [] : values;
@@ -34,7 +35,10 @@ export function validateParams(values: unknown, wanted: number): ParamValue[] {
     throw new PlanError(400, 'params must be an array of values for $1, $2, … (strings, numbers, booleans or null)');
   }
   if (list.length !== wanted) {
-    throw new PlanError(400, `the statement has ${wanted} parameter(s) ($1${wanted > 1 ? `…$${wanted}` : ''}); params gives ${list.length}: send exactly one value per parameter`);
+    throw new PlanError(
+      400,
+      `the statement has ${wanted} parameter(s) ($1${wanted > 1 ? `…$${wanted}` : ''}); params gives ${list.length}: send exactly one value per parameter`
+    );
   }
   return list.map((v, i) => {
     if (v === null || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) {
@@ -42,7 +46,10 @@ export function validateParams(values: unknown, wanted: number): ParamValue[] {
     }
     if (typeof v === 'string') {
       if (v.length > MAX_PARAM_CHARS || v.includes('\u0000')) {
-        throw new PlanError(400, `params[${i}] ($${i + 1}): a string of at most ${MAX_PARAM_CHARS} characters without NUL bytes`);
+        throw new PlanError(
+          400,
+          `params[${i}] ($${i + 1}): a string of at most ${MAX_PARAM_CHARS} characters without NUL bytes`
+        );
       }
       return v;
     }
@@ -69,7 +76,14 @@ function summary(doc: { Plan: PlanJson; 'Execution Time'?: number; 'Planning Tim
   return `execution ${doc['Execution Time']?.toFixed(3) ?? '?'} ms, planning ${doc['Planning Time']?.toFixed(3) ?? '?'} ms\n${lines.join('\n')}`;
 }
 
-async function run(target: TargetConfig, s: StatementInfo, values: ParamValue[], sql: string, actionsUrl: string, timeoutMs: number): Promise<{ status: 'done' | 'failed'; message: string }> {
+async function run(
+  target: TargetConfig,
+  s: StatementInfo,
+  values: ParamValue[],
+  sql: string,
+  actionsUrl: string,
+  timeoutMs: number
+): Promise<{ status: 'done' | 'failed'; message: string }> {
   const u = new URL(actionsUrl);
   u.pathname = `/${encodeURIComponent(s.datname)}`;
   const pool: Pool = createPool({ ...target, url: u.toString() }, { max: 1, applicationName: 'pgpulse-actions' });
@@ -83,7 +97,11 @@ async function run(target: TargetConfig, s: StatementInfo, values: ParamValue[],
         await c.query(await searchPathFor(c, s));
         const r = await c.query(sql, values);
         const doc = r.rows[0]?.['QUERY PLAN'];
-        const parsed = (typeof doc === 'string' ? JSON.parse(doc) : doc) as Array<{ Plan: PlanJson; 'Execution Time'?: number; 'Planning Time'?: number }>;
+        const parsed = (typeof doc === 'string' ? JSON.parse(doc) : doc) as Array<{
+          Plan: PlanJson;
+          'Execution Time'?: number;
+          'Planning Time'?: number;
+        }>;
         return { status: 'done', message: summary(parsed[0]) };
       } finally {
         // read-only and rolled back whatever happened: nothing the statement did is kept
@@ -95,13 +113,22 @@ async function run(target: TargetConfig, s: StatementInfo, values: ParamValue[],
   } catch (e) {
     const err = e as { code?: string; message?: string };
     if (err.code === '25006') {
-      return { status: 'failed', message: `PostgreSQL refused to write inside the READ ONLY transaction (${err.message}): the statement calls something that writes; nothing was changed` };
+      return {
+        status: 'failed',
+        message: `PostgreSQL refused to write inside the READ ONLY transaction (${err.message}): the statement calls something that writes; nothing was changed`,
+      };
     }
     if (err.code === '57014') {
-      return { status: 'failed', message: `cancelled by statement_timeout after ${timeoutMs} ms (targets[].plans.analyzeTimeout); nothing was changed` };
+      return {
+        status: 'failed',
+        message: `cancelled by statement_timeout after ${timeoutMs} ms (targets[].plans.analyzeTimeout); nothing was changed`,
+      };
     }
     if (err.code === '42501') {
-      return { status: 'failed', message: `${describeDbError(e, target.name)} — EXPLAIN ANALYZE runs as the actions role in database ${s.datname}: grant it SELECT on the tables the statement reads` };
+      return {
+        status: 'failed',
+        message: `${describeDbError(e, target.name)} — EXPLAIN ANALYZE runs as the actions role in database ${s.datname}: grant it SELECT on the tables the statement reads`,
+      };
     }
     return { status: 'failed', message: describeDbError(e, target.name) };
   } finally {
@@ -110,9 +137,16 @@ async function run(target: TargetConfig, s: StatementInfo, values: ParamValue[],
 }
 
 /** Check everything that can be checked without running the statement, and say what would run. */
-export async function planExplainAnalyze(monitor: Pool, target: TargetConfig, req: { queryid?: string; database?: string; params?: unknown }): Promise<PlannedAnalyze> {
+export async function planExplainAnalyze(
+  monitor: Pool,
+  target: TargetConfig,
+  req: { queryid?: string; database?: string; params?: unknown }
+): Promise<PlannedAnalyze> {
   if (!req.queryid) {
-    throw new PlanError(400, 'explain_analyze needs queryid (as pg_stat_statements shows it) and params (one value per $n)');
+    throw new PlanError(
+      400,
+      'explain_analyze needs queryid (as pg_stat_statements shows it) and params (one value per $n)'
+    );
   }
   const s = await findStatement(monitor, req.queryid, req.database);
   const object = `queryid ${s.queryid} in ${s.datname}`;
@@ -121,7 +155,10 @@ export async function planExplainAnalyze(monitor: Pool, target: TargetConfig, re
     throw new PlanError(422, `queryid ${s.queryid}: ${kind.reason}`);
   }
   if (kind.locking) {
-    throw new PlanError(422, `queryid ${s.queryid}: SELECT … FOR UPDATE/SHARE locks rows and cannot run in a read-only transaction; EXPLAIN ANALYZE refused`);
+    throw new PlanError(
+      422,
+      `queryid ${s.queryid}: SELECT … FOR UPDATE/SHARE locks rows and cannot run in a read-only transaction; EXPLAIN ANALYZE refused`
+    );
   }
   const values = validateParams(req.params, kind.params);
   const sql = `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${s.text}`;

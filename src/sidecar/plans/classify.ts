@@ -10,7 +10,12 @@ import { parse } from '../sql-parser';
 type Node = Record<string, unknown>;
 
 export type Classification =
-  | { ok: true; params: number; locking: boolean; /** names of the functions it calls (unqualified) */ functions: string[] }
+  | {
+      ok: true;
+      params: number;
+      locking: boolean;
+      /** names of the functions it calls (unqualified) */ functions: string[];
+    }
   | { ok: false; kind: string; reason: string };
 
 const WRITES = ['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt'];
@@ -30,8 +35,23 @@ function walk(n: unknown, visit: (key: string, value: Node) => void): void {
 
 /** the statement kind as PostgreSQL names it: InsertStmt → INSERT, CreateStmt → CREATE … */
 function kindOf(stmtKey: string): string {
-  const map: Record<string, string> = { InsertStmt: 'INSERT', UpdateStmt: 'UPDATE', DeleteStmt: 'DELETE', MergeStmt: 'MERGE', SelectStmt: 'SELECT', ExplainStmt: 'EXPLAIN', CallStmt: 'CALL', CopyStmt: 'COPY' };
-  return map[stmtKey] ?? stmtKey.replace(/Stmt$/, '').replace(/([a-z])([A-Z])/g, '$1 $2').toUpperCase();
+  const map: Record<string, string> = {
+    InsertStmt: 'INSERT',
+    UpdateStmt: 'UPDATE',
+    DeleteStmt: 'DELETE',
+    MergeStmt: 'MERGE',
+    SelectStmt: 'SELECT',
+    ExplainStmt: 'EXPLAIN',
+    CallStmt: 'CALL',
+    CopyStmt: 'COPY',
+  };
+  return (
+    map[stmtKey] ??
+    stmtKey
+      .replace(/Stmt$/, '')
+      .replace(/([a-z])([A-Z])/g, '$1 $2')
+      .toUpperCase()
+  );
 }
 
 export async function classifyStatement(text: string): Promise<Classification> {
@@ -39,19 +59,35 @@ export async function classifyStatement(text: string): Promise<Classification> {
   try {
     tree = (await parse(text)) as typeof tree;
   } catch (e) {
-    return { ok: false, kind: 'unparsed', reason: `the statement text does not parse (${(e as Error).message.slice(0, 120)}); it may be truncated (pg_stat_statements.track_utility texts, or longer than track_activity_query_size)` };
+    return {
+      ok: false,
+      kind: 'unparsed',
+      reason: `the statement text does not parse (${(e as Error).message.slice(0, 120)}); it may be truncated (pg_stat_statements.track_utility texts, or longer than track_activity_query_size)`,
+    };
   }
   const stmts = tree.stmts ?? [];
   if (stmts.length !== 1 || !stmts[0].stmt) {
-    return { ok: false, kind: 'multiple', reason: `the text holds ${stmts.length} statements; only a single SELECT is explained` };
+    return {
+      ok: false,
+      kind: 'multiple',
+      reason: `the text holds ${stmts.length} statements; only a single SELECT is explained`,
+    };
   }
   const [key] = Object.keys(stmts[0].stmt);
   if (key !== 'SelectStmt') {
-    return { ok: false, kind: kindOf(key), reason: `${kindOf(key)} is not a SELECT: pgpulse explains only read-only SELECT statements (DML, DDL and utility commands are refused)` };
+    return {
+      ok: false,
+      kind: kindOf(key),
+      reason: `${kindOf(key)} is not a SELECT: pgpulse explains only read-only SELECT statements (DML, DDL and utility commands are refused)`,
+    };
   }
   const select = stmts[0].stmt.SelectStmt as Node;
   if (select.intoClause) {
-    return { ok: false, kind: 'SELECT INTO', reason: 'SELECT INTO creates a table: pgpulse explains only read-only SELECT statements' };
+    return {
+      ok: false,
+      kind: 'SELECT INTO',
+      reason: 'SELECT INTO creates a table: pgpulse explains only read-only SELECT statements',
+    };
   }
   let writes: string | undefined;
   let params = 0;
@@ -75,7 +111,11 @@ export async function classifyStatement(text: string): Promise<Classification> {
     }
   });
   if (writes) {
-    return { ok: false, kind: `WITH … ${writes}`, reason: `the SELECT holds a data-modifying WITH (${writes}): pgpulse explains only read-only SELECT statements` };
+    return {
+      ok: false,
+      kind: `WITH … ${writes}`,
+      reason: `the SELECT holds a data-modifying WITH (${writes}): pgpulse explains only read-only SELECT statements`,
+    };
   }
   return { ok: true, params, locking, functions: [...functions].sort() };
 }

@@ -48,10 +48,15 @@ export function parsePlansConfig(target: TargetConfig): PlansConfig {
     const lines = parsed.error.issues.map((i) =>
       i.code === 'unrecognized_keys'
         ? `  - ${where}: unknown key(s) ${i.keys.join(', ')}: allowed are sampleTopN, sampleInterval, timeout, analyzeTimeout`
-        : `  - ${where}${i.path.length ? '.' + i.path.join('.') : ''}: ${i.message}`,
+        : `  - ${where}${i.path.length ? '.' + i.path.join('.') : ''}: ${i.message}`
     );
     throw new Error(`Invalid plans configuration:\n${lines.join('\n')}`);
   }
   const p = parsed.data;
-  return { sampleTopN: p.sampleTopN, sampleIntervalMs: p.sampleInterval, timeoutMs: p.timeout ?? target.statementTimeoutMs, analyzeTimeoutMs: p.analyzeTimeout };
+  return {
+    sampleTopN: p.sampleTopN,
+    sampleIntervalMs: p.sampleInterval,
+    timeoutMs: p.timeout ?? target.statementTimeoutMs,
+    analyzeTimeoutMs: p.analyzeTimeout,
+  };
 }

@@ -34,7 +34,7 @@ export const METHOD_TEXT: Record<PlanMethod, string> = {
 export class PlanError extends Error {
   constructor(
     readonly status: number,
-    message: string,
+    message: string
   ) {
     super(message);
   }
@@ -82,7 +82,14 @@ export class DatabasePools {
   }
 }
 
-type StatementRow = { queryid: string; query: string | null; datname: string; dbid: number; userid: number; rolname: string | null };
+type StatementRow = {
+  queryid: string;
+  query: string | null;
+  datname: string;
+  dbid: number;
+  userid: number;
+  rolname: string | null;
+};
 
 /**
  * The statements behind queryids, read live from pg_stat_statements (the stored text is scrubbed)
@@ -91,7 +98,10 @@ type StatementRow = { queryid: string; query: string | null; datname: string; db
 async function statementRows(monitor: Pool, queryids: string[]): Promise<StatementRow[]> {
   const schema = await extensionSchema(monitor, 'pg_stat_statements');
   if (schema === undefined) {
-    throw new PlanError(424, 'pg_stat_statements is not installed in the database pgpulse connects to: CREATE EXTENSION pg_stat_statements');
+    throw new PlanError(
+      424,
+      'pg_stat_statements is not installed in the database pgpulse connects to: CREATE EXTENSION pg_stat_statements'
+    );
   }
   const r = await pinnedQuery<StatementRow>(
     monitor,
@@ -102,9 +112,9 @@ async function statementRows(monitor: Pool, queryids: string[]): Promise<Stateme
        LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.userid
        WHERE s.queryid = ANY ($1::int8[]) AND s.toplevel
        ORDER BY s.calls DESC`,
-      new Map([['pg_stat_statements', schema]]),
+      new Map([['pg_stat_statements', schema]])
     ),
-    [queryids],
+    [queryids]
   );
   return r.rows.map((x) => ({ ...x, dbid: Number(x.dbid), userid: Number(x.userid) }));
 }
@@ -112,7 +122,10 @@ async function statementRows(monitor: Pool, queryids: string[]): Promise<Stateme
 function pickStatement(all: StatementRow[], queryid: string, database?: string): StatementInfo {
   const rows = all.filter((x) => x.queryid === queryid);
   if (rows.length === 0) {
-    throw new PlanError(404, `queryid ${queryid} is not in pg_stat_statements now (evicted, reset, or never run on this server): pick a statement from Top queries`);
+    throw new PlanError(
+      404,
+      `queryid ${queryid} is not in pg_stat_statements now (evicted, reset, or never run on this server): pick a statement from Top queries`
+    );
   }
   const dbs = [...new Set(rows.map((x) => x.datname))];
   const pick = database ? rows.find((x) => x.datname === database) : rows[0];
@@ -120,7 +133,10 @@ function pickStatement(all: StatementRow[], queryid: string, database?: string):
     throw new PlanError(404, `queryid ${queryid} did not run in database ${database}; it ran in ${dbs.join(', ')}`);
   }
   if (pick.query === null || pick.query === '<insufficient privilege>') {
-    throw new PlanError(403, `the monitoring role cannot read statement texts of other roles: GRANT pg_read_all_stats TO <monitoring role> (pg_monitor includes it)`);
+    throw new PlanError(
+      403,
+      `the monitoring role cannot read statement texts of other roles: GRANT pg_read_all_stats TO <monitoring role> (pg_monitor includes it)`
+    );
   }
   return {
     queryid,
@@ -139,7 +155,10 @@ export async function findStatement(monitor: Pool, queryid: string, database?: s
 }
 
 /** Several at once (one text-file read): each key's statement, or why it has none. */
-export async function findStatements(monitor: Pool, keys: Array<{ queryid: string; database: string }>): Promise<Array<StatementInfo | PlanError>> {
+export async function findStatements(
+  monitor: Pool,
+  keys: Array<{ queryid: string; database: string }>
+): Promise<Array<StatementInfo | PlanError>> {
   const rows = await statementRows(monitor, [...new Set(keys.map((k) => k.queryid))]);
   return keys.map((k) => {
     try {
@@ -167,7 +186,7 @@ export async function searchPathFor(c: PoolClient, s: StatementInfo): Promise<st
     `SELECT setconfig FROM pg_catalog.pg_db_role_setting
      WHERE (setrole = $1::oid AND setdatabase IN ($2::oid, 0)) OR (setrole = 0 AND setdatabase = $2::oid)
      ORDER BY (setrole <> 0) DESC, (setdatabase <> 0) DESC`,
-    [s.userid, s.dbid],
+    [s.userid, s.dbid]
   );
   let value: string | undefined;
   for (const row of r.rows) {
@@ -179,9 +198,14 @@ export async function searchPathFor(c: PoolClient, s: StatementInfo): Promise<st
   }
   if (value === undefined) {
     // the server's value, unless it came from the monitoring role's own settings
-    const d = await c.query<{ reset_val: string; boot_val: string; source: string }>(`SELECT reset_val, boot_val, source FROM pg_catalog.pg_settings WHERE name = 'search_path'`);
+    const d = await c.query<{ reset_val: string; boot_val: string; source: string }>(
+      `SELECT reset_val, boot_val, source FROM pg_catalog.pg_settings WHERE name = 'search_path'`
+    );
     const row = d.rows[0];
-    value = row && !['user', 'database', 'database user', 'session', 'client'].includes(row.source) ? row.reset_val : (row?.boot_val ?? '"$user", public');
+    value =
+      row && !['user', 'database', 'database user', 'session', 'client'].includes(row.source)
+        ? row.reset_val
+        : (row?.boot_val ?? '"$user", public');
   }
   const names = splitSearchPath(value)
     .map((n) => (n === '$user' ? s.rolname : n))
@@ -191,7 +215,10 @@ export async function searchPathFor(c: PoolClient, s: StatementInfo): Promise<st
 
 /** The GRANT that fixes "permission denied for …" of the monitoring role, naming the role. */
 export function grantHint(message: string, role: string): string {
-  const m = /permission denied for (table|relation|view|materialized view|sequence|schema|function|procedure) ([^\s]+)/i.exec(message);
+  const m =
+    /permission denied for (table|relation|view|materialized view|sequence|schema|function|procedure) ([^\s]+)/i.exec(
+      message
+    );
   const who = quoteIdent(role);
   if (!m) {
     return `the monitoring role ${who} needs SELECT on the tables the statement reads (and USAGE on their schemas)`;
@@ -224,13 +251,20 @@ export async function userFunctionsRunAtPlanTime(c: PoolClient, names: string[])
        AND n.nspname NOT IN ('pg_catalog', 'information_schema')
        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = p.oid AND d.deptype = 'e')
      ORDER BY 1`,
-    [names],
+    [names]
   );
   return r.rows.map((x) => x.f);
 }
 
 /** Run the EXPLAIN on a client of the statement's database; never leaves a prepared statement behind. */
-export async function explainOn(c: PoolClient, s: StatementInfo, params: number, serverVersionNum: number, timeoutMs: number, functions: string[] = []): Promise<{ plan: PlanJson; method: PlanMethod }> {
+export async function explainOn(
+  c: PoolClient,
+  s: StatementInfo,
+  params: number,
+  serverVersionNum: number,
+  timeoutMs: number,
+  functions: string[] = []
+): Promise<{ plan: PlanJson; method: PlanMethod }> {
   const method: PlanMethod = serverVersionNum >= 160000 ? 'generic_plan' : 'prepare_generic';
   // one fixed name: a new name per call would be a new pg_stat_statements entry per EXPLAIN
   // EXECUTE on 14/15 (utility statements are keyed by their text), evicting the application's
@@ -244,7 +278,7 @@ export async function explainOn(c: PoolClient, s: StatementInfo, params: number,
     if (risky.length > 0) {
       throw new PlanError(
         422,
-        `queryid ${s.queryid} calls ${risky.join(', ')}: a non-volatile function that is neither built in nor from an extension, which the planner may run while planning — as the monitoring role. pgpulse does not explain it; run EXPLAIN as the application role (or make the function part of an extension)`,
+        `queryid ${s.queryid} calls ${risky.join(', ')}: a non-volatile function that is neither built in nor from an extension, which the planner may run while planning — as the monitoring role. pgpulse does not explain it; run EXPLAIN as the application role (or make the function part of an extension)`
       );
     }
     const path = await searchPathFor(c, s);
@@ -255,7 +289,10 @@ export async function explainOn(c: PoolClient, s: StatementInfo, params: number,
     } else {
       await c.query('SET LOCAL plan_cache_mode = force_generic_plan');
       // a leftover of a failed call on this session (or a pooler's server connection)
-      if ((await c.query(`SELECT 1 FROM pg_catalog.pg_prepared_statements WHERE name OPERATOR(pg_catalog.=) '${name}'`)).rows.length > 0) {
+      if (
+        (await c.query(`SELECT 1 FROM pg_catalog.pg_prepared_statements WHERE name OPERATOR(pg_catalog.=) '${name}'`))
+          .rows.length > 0
+      ) {
         await c.query(`DEALLOCATE ${name}`);
       }
       // PREPARE is not transactional: a failed EXECUTE would leave it in the session, and behind a
@@ -301,13 +338,24 @@ export interface ExplainDeps {
 }
 
 /** queryid → its generic plan, or a PlanError naming the cause and the fix. */
-export async function explainQueryId(d: ExplainDeps, queryid: string, database?: string, known?: StatementInfo): Promise<PlanResult> {
+export async function explainQueryId(
+  d: ExplainDeps,
+  queryid: string,
+  database?: string,
+  known?: StatementInfo
+): Promise<PlanResult> {
   const gate = await d.mayContact();
   if (!gate.allowed) {
-    throw new PlanError(409, `target ${d.target.name}: not connecting to explain — ${gate.reason ?? 'the sampling gate says no'}; plans are explained only while the compute is active`);
+    throw new PlanError(
+      409,
+      `target ${d.target.name}: not connecting to explain — ${gate.reason ?? 'the sampling gate says no'}; plans are explained only while the compute is active`
+    );
   }
   if (!d.serverVersionNum) {
-    throw new PlanError(503, `target ${d.target.name} has not been sampled yet: its server version is unknown; retry after the first sample`);
+    throw new PlanError(
+      503,
+      `target ${d.target.name} has not been sampled yet: its server version is unknown; retry after the first sample`
+    );
   }
   let s: StatementInfo;
   try {
@@ -323,7 +371,10 @@ export async function explainQueryId(d: ExplainDeps, queryid: string, database?:
   try {
     c = await d.pools.get(s.datname).connect();
   } catch (e) {
-    throw new PlanError(502, `cannot connect to database ${s.datname} where queryid ${queryid} ran: ${describeDbError(e, d.target.name)}`);
+    throw new PlanError(
+      502,
+      `cannot connect to database ${s.datname} where queryid ${queryid} ran: ${describeDbError(e, d.target.name)}`
+    );
   }
   try {
     const r = await explainOn(c, s, kind.params, d.serverVersionNum, d.timeoutMs, kind.functions);
@@ -340,14 +391,26 @@ export async function explainQueryId(d: ExplainDeps, queryid: string, database?:
     }
     if (err.code === '42501') {
       const role = decodeURIComponent(new URL(d.target.url).username || '') || '<monitoring role>';
-      throw new PlanError(403, `EXPLAIN of queryid ${queryid} in database ${s.datname}: ${err.message} — ${grantHint(err.message ?? '', role)}`);
+      throw new PlanError(
+        403,
+        `EXPLAIN of queryid ${queryid} in database ${s.datname}: ${err.message} — ${grantHint(err.message ?? '', role)}`
+      );
     }
     if (err.code === '57014') {
-      throw new PlanError(504, `EXPLAIN of queryid ${queryid} took longer than ${d.timeoutMs} ms (statement_timeout): raise targets[].plans.timeout`);
+      throw new PlanError(
+        504,
+        `EXPLAIN of queryid ${queryid} took longer than ${d.timeoutMs} ms (statement_timeout): raise targets[].plans.timeout`
+      );
     }
     if (err.code === '42P18') {
-      throw new PlanError(422, `queryid ${queryid}: PostgreSQL cannot infer the type of a parameter (${err.message}); such a statement has no generic plan`);
+      throw new PlanError(
+        422,
+        `queryid ${queryid}: PostgreSQL cannot infer the type of a parameter (${err.message}); such a statement has no generic plan`
+      );
     }
-    throw new PlanError(502, `EXPLAIN of queryid ${queryid} in database ${s.datname} failed: ${describeDbError(e, d.target.name)}`);
+    throw new PlanError(
+      502,
+      `EXPLAIN of queryid ${queryid} in database ${s.datname} failed: ${describeDbError(e, d.target.name)}`
+    );
   }
 }

@@ -31,7 +31,12 @@ export interface TickReport {
 
 const key = (target: string, datname: string, queryid: string) => `plans:fp:${target}:${datname}:${queryid}`;
 
-export function storedFingerprint(store: Store, target: string, datname: string, queryid: string): FingerprintRecord | undefined {
+export function storedFingerprint(
+  store: Store,
+  target: string,
+  datname: string,
+  queryid: string
+): FingerprintRecord | undefined {
   const raw = store.kvGet(key(target, datname, queryid));
   return raw ? (JSON.parse(raw) as FingerprintRecord) : undefined;
 }
@@ -45,7 +50,7 @@ export class FingerprintSampler {
     private readonly store: Store,
     private readonly log: Logger,
     /** the sidecar's engine: top_queries is a core handler */
-    private readonly engine: Engine,
+    private readonly engine: Engine
   ) {}
 
   start(): void {
@@ -53,7 +58,9 @@ export class FingerprintSampler {
       return;
     }
     this.timer = setInterval(() => {
-      this.tick().catch((e: Error) => this.log.warn({ err: e.message }, 'plan fingerprint sampling failed; next try at the next interval'));
+      this.tick().catch((e: Error) =>
+        this.log.warn({ err: e.message }, 'plan fingerprint sampling failed; next try at the next interval')
+      );
     }, this.plans.cfg.sampleIntervalMs);
     this.timer.unref();
   }
@@ -70,7 +77,13 @@ export class FingerprintSampler {
     const t = this.plans.sampler.target;
     const window = Math.max(this.plans.cfg.sampleIntervalMs, 900_000);
     const res = this.engine.run({
-      query: { refId: 'P', metric: 'top_queries', target: t.name, topN: this.plans.cfg.sampleTopN, orderBy: 'total_time' } as ResolvedQuery,
+      query: {
+        refId: 'P',
+        metric: 'top_queries',
+        target: t.name,
+        topN: this.plans.cfg.sampleTopN,
+        orderBy: 'total_time',
+      } as ResolvedQuery,
       range: { from: now - window, to: now },
       targetIntervalMs: t.intervalMs,
     });
@@ -132,11 +145,18 @@ export class FingerprintSampler {
           this.log.info({ queryid: s.queryid, database: s.database }, `plan changed: ${what}`);
         }
         if (!before || changed) {
-          this.store.kvSet(key(target, s.database, s.queryid), JSON.stringify({ fp, shape, ts: now } satisfies FingerprintRecord));
+          this.store.kvSet(
+            key(target, s.database, s.queryid),
+            JSON.stringify({ fp, shape, ts: now } satisfies FingerprintRecord)
+          );
         }
         report.checked.push({ queryid: s.queryid, database: s.database, fp, changed });
       } catch (e) {
-        report.skipped.push({ queryid: s.queryid, database: s.database, reason: e instanceof PlanError ? e.message : (e as Error).message });
+        report.skipped.push({
+          queryid: s.queryid,
+          database: s.database,
+          reason: e instanceof PlanError ? e.message : (e as Error).message,
+        });
         if (e instanceof PlanError && e.status === 409) {
           report.idle = e.message;
           break;

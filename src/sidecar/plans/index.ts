@@ -14,22 +14,60 @@ import { flattenPlan, nodeGraphFrames, nodeTableFields, planFingerprint } from '
 
 // Plans come from the target, never from stored samples: a caller without the service (a query
 // worker, the /metrics gauges) gets this notice instead of an empty table.
-const liveOnly = (id: string) => () =>
-  [{ name: id, meta: { notices: [{ severity: 'error' as const, text: `${id} is explained live by the sidecar service; it cannot be computed from stored samples` }] }, fields: [] }];
+const liveOnly = (id: string) => () => [
+  {
+    name: id,
+    meta: {
+      notices: [
+        {
+          severity: 'error' as const,
+          text: `${id} is explained live by the sidecar service; it cannot be computed from stored samples`,
+        },
+      ],
+    },
+    fields: [],
+  },
+];
 
-async function planFor(svc: SidecarService, req: LiveRequest): Promise<{ result?: PlanResult; error?: DataResponse; notices: NoticeInput[] }> {
+async function planFor(
+  svc: SidecarService,
+  req: LiveRequest
+): Promise<{ result?: PlanResult; error?: DataResponse; notices: NoticeInput[] }> {
   const notices = [...req.notices];
   const fail = (error: string, status: number): { error: DataResponse; notices: NoticeInput[] } => {
     if (status === 400 || status === 422) {
       // nothing to explain (no statement picked, or one pgpulse refuses to explain): an empty
       // answer that says why, not a red panel on every dashboard opened with queryid = All
-      return { error: { frames: [{ name: req.metric.id, refId: req.query.refId, meta: noticeMeta(normalizeNotices([...notices, { severity: 'warning', text: error }])), fields: [] }] }, notices };
+      return {
+        error: {
+          frames: [
+            {
+              name: req.metric.id,
+              refId: req.query.refId,
+              meta: noticeMeta(normalizeNotices([...notices, { severity: 'warning', text: error }])),
+              fields: [],
+            },
+          ],
+        },
+        notices,
+      };
     }
-    return { error: { frames: [], error, status, errorSource: status >= 500 || status === 403 || status === 409 ? 'downstream' : 'plugin' }, notices };
+    return {
+      error: {
+        frames: [],
+        error,
+        status,
+        errorSource: status >= 500 || status === 403 || status === 409 ? 'downstream' : 'plugin',
+      },
+      notices,
+    };
   };
   const queryid = req.query.queryid;
   if (!queryid) {
-    return fail(`${req.metric.id} needs a queryid: pick a statement in the query editor (or the queryid variable; "All" has no plan)`, 400);
+    return fail(
+      `${req.metric.id} needs a queryid: pick a statement in the query editor (or the queryid variable; "All" has no plan)`,
+      400
+    );
   }
   const tp = plansOf(svc).get(req.query.target);
   if (!tp) {
@@ -39,7 +77,10 @@ async function planFor(svc: SidecarService, req: LiveRequest): Promise<{ result?
     const result = await tp.explain(queryid, req.query.database || undefined);
     notices.push({ severity: 'info', text: `plan method: ${METHOD_TEXT[result.method]}` });
     if (result.statement.others.length > 0) {
-      notices.push({ severity: 'info', text: `queryid ${queryid} also ran in ${result.statement.others.join(', ')}; this is the plan in ${result.statement.datname} (set database to choose)` });
+      notices.push({
+        severity: 'info',
+        text: `queryid ${queryid} also ran in ${result.statement.others.join(', ')}; this is the plan in ${result.statement.datname} (set database to choose)`,
+      });
     }
     return { result, notices };
   } catch (e) {
@@ -51,7 +92,10 @@ async function planFor(svc: SidecarService, req: LiveRequest): Promise<{ result?
 }
 
 function withMeta(frames: Frame[], notices: NoticeInput[], executed: string): Frame[] {
-  return frames.map((f) => ({ ...f, meta: { ...f.meta, executedQueryString: executed, ...noticeMeta(normalizeNotices(notices)) } }));
+  return frames.map((f) => ({
+    ...f,
+    meta: { ...f.meta, executedQueryString: executed, ...noticeMeta(normalizeNotices(notices)) },
+  }));
 }
 
 function executedText(r: PlanResult): string {
@@ -66,7 +110,12 @@ const queryPlan: LiveHandler = async (svc, req) => {
   const frame: Frame = {
     name: 'query_plan',
     refId: req.query.refId,
-    meta: { type: 'table', typeVersion: [0, 1], preferredVisualisationType: 'table', custom: { method: result.method, fingerprint: planFingerprint(result.plan), datname: result.statement.datname } },
+    meta: {
+      type: 'table',
+      typeVersion: [0, 1],
+      preferredVisualisationType: 'table',
+      custom: { method: result.method, fingerprint: planFingerprint(result.plan), datname: result.statement.datname },
+    },
     fields: nodeTableFields(flattenPlan(result.plan)),
   };
   return { frames: withMeta([frame], notices, executedText(result)) };
@@ -77,7 +126,9 @@ const queryPlanGraph: LiveHandler = async (svc, req) => {
   if (!result) {
     return error as DataResponse;
   }
-  return { frames: withMeta(nodeGraphFrames(flattenPlan(result.plan), req.query.refId), notices, executedText(result)) };
+  return {
+    frames: withMeta(nodeGraphFrames(flattenPlan(result.plan), req.query.refId), notices, executedText(result)),
+  };
 };
 
 export const plansFeature: Feature = {

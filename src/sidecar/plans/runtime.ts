@@ -24,7 +24,7 @@ export class TargetPlans {
     readonly cfg: PlansConfig,
     store: Store,
     log: Logger,
-    engine: Engine,
+    engine: Engine
   ) {
     this.pools = new DatabasePools(sampler.target);
     this.fingerprints = cfg.sampleTopN > 0 ? new FingerprintSampler(this, store, log, engine) : undefined;
@@ -54,7 +54,7 @@ export class TargetPlans {
       },
       queryid,
       database,
-      known,
+      known
     );
     this.cache.set(key, { at: now, answer });
     // a failure is not cached: the fix (a GRANT) should show at the next refresh
@@ -85,7 +85,13 @@ export function setupPlans(sidecar: Sidecar, startSampling: boolean): void {
       sidecar.log.warn({ target: name }, (e as Error).message);
       cfg = { ...parsePlansConfig({ ...sampler.target, plans: {} }), sampleTopN: 0 };
     }
-    const tp = new TargetPlans(sampler, cfg, sidecar.store, sidecar.log.child({ target: name, part: 'plans' }), sidecar.service.engine);
+    const tp = new TargetPlans(
+      sampler,
+      cfg,
+      sidecar.store,
+      sidecar.log.child({ target: name, part: 'plans' }),
+      sidecar.service.engine
+    );
     byTarget.set(name, tp);
     if (startSampling) {
       tp.fingerprints?.start();

@@ -57,7 +57,12 @@ export function flattenPlan(root: PlanJson): PlanNode[] {
       depth,
       nodeType: p['Node Type'],
       // "Aggregate" alone hides whether it sorts or hashes: "HashAggregate" is what people know
-      label: p['Node Type'] === 'Aggregate' && strategy === 'Hashed' ? 'HashAggregate' : p['Node Type'] === 'Aggregate' && strategy === 'Sorted' ? 'GroupAggregate' : node,
+      label:
+        p['Node Type'] === 'Aggregate' && strategy === 'Hashed'
+          ? 'HashAggregate'
+          : p['Node Type'] === 'Aggregate' && strategy === 'Sorted'
+            ? 'GroupAggregate'
+            : node,
       relation: relationOf(p),
       alias: str(p.Alias),
       index: str(p['Index Name']),
@@ -67,8 +72,16 @@ export function flattenPlan(root: PlanJson): PlanNode[] {
       startupCost: num(p['Startup Cost']),
       totalCost: num(p['Total Cost']),
       width: num(p['Plan Width']),
-      indexCond: [str(p['Index Cond']), str(p['Recheck Cond']) && `recheck ${str(p['Recheck Cond'])}`].filter(Boolean).join('; '),
-      filter: [str(p.Filter), str(p['Join Filter']) && `join ${str(p['Join Filter'])}`, str(p['One-Time Filter']) && `one-time ${str(p['One-Time Filter'])}`].filter(Boolean).join('; '),
+      indexCond: [str(p['Index Cond']), str(p['Recheck Cond']) && `recheck ${str(p['Recheck Cond'])}`]
+        .filter(Boolean)
+        .join('; '),
+      filter: [
+        str(p.Filter),
+        str(p['Join Filter']) && `join ${str(p['Join Filter'])}`,
+        str(p['One-Time Filter']) && `one-time ${str(p['One-Time Filter'])}`,
+      ]
+        .filter(Boolean)
+        .join('; '),
       joinCond: str(p['Hash Cond']) || str(p['Merge Cond']),
     });
     for (const c of p.Plans ?? []) {
@@ -135,31 +148,109 @@ export function describeChange(before: string[], after: string[]): string {
   if (changes.length > 0) {
     return changes.join(', ');
   }
-  const top = (s: string[]) => s.filter((l) => !l.startsWith('    ')).map((l) => l.trim()).join(' / ');
+  const top = (s: string[]) =>
+    s
+      .filter((l) => !l.startsWith('    '))
+      .map((l) => l.trim())
+      .join(' / ');
   return `${top(before)} → ${top(after)}`;
 }
 
-const stringField = (name: string, values: string[], displayName?: string): Field => ({ name, type: 'string', values, config: displayName ? { displayName } : {} });
-const numberField = (name: string, values: Array<number | null>, config: Field['config'] = {}): Field => ({ name, type: 'number', values, nullable: true, config });
+const stringField = (name: string, values: string[], displayName?: string): Field => ({
+  name,
+  type: 'string',
+  values,
+  config: displayName ? { displayName } : {},
+});
+const numberField = (name: string, values: Array<number | null>, config: Field['config'] = {}): Field => ({
+  name,
+  type: 'number',
+  values,
+  nullable: true,
+  config,
+});
 
 /** The nodes as a table: one row per plan node, in EXPLAIN's order, indented by depth. */
 export function nodeTableFields(nodes: PlanNode[]): Field[] {
   return [
-    numberField('node', nodes.map((n) => n.id), { displayName: 'Node' }),
-    numberField('parent', nodes.map((n) => n.parent), { displayName: 'Parent' }),
-    stringField('plan', nodes.map((n) => `${'\u00a0\u00a0\u00a0'.repeat(n.depth)}${n.depth > 0 ? '→ ' : ''}${n.label}${n.joinType ? ` (${n.joinType})` : ''}`), 'Plan'),
-    numberField('depth', nodes.map((n) => n.depth), { displayName: 'Depth' }),
-    stringField('node_type', nodes.map((n) => n.nodeType), 'Node type'),
-    stringField('join_type', nodes.map((n) => n.joinType), 'Join type'),
-    stringField('relation', nodes.map((n) => n.relation), 'Relation'),
-    stringField('index', nodes.map((n) => n.index), 'Index'),
-    numberField('est_rows', nodes.map((n) => n.rows), { displayName: 'Estimated rows', unit: 'short' }),
-    numberField('startup_cost', nodes.map((n) => n.startupCost), { displayName: 'Startup cost', decimals: 2 }),
-    numberField('total_cost', nodes.map((n) => n.totalCost), { displayName: 'Total cost', decimals: 2 }),
-    numberField('width', nodes.map((n) => n.width), { displayName: 'Row width', unit: 'bytes' }),
-    stringField('index_cond', nodes.map((n) => n.indexCond), 'Index cond'),
-    stringField('filter', nodes.map((n) => n.filter), 'Filter'),
-    stringField('join_cond', nodes.map((n) => n.joinCond), 'Join cond'),
+    numberField(
+      'node',
+      nodes.map((n) => n.id),
+      { displayName: 'Node' }
+    ),
+    numberField(
+      'parent',
+      nodes.map((n) => n.parent),
+      { displayName: 'Parent' }
+    ),
+    stringField(
+      'plan',
+      nodes.map(
+        (n) =>
+          `${'\u00a0\u00a0\u00a0'.repeat(n.depth)}${n.depth > 0 ? '→ ' : ''}${n.label}${n.joinType ? ` (${n.joinType})` : ''}`
+      ),
+      'Plan'
+    ),
+    numberField(
+      'depth',
+      nodes.map((n) => n.depth),
+      { displayName: 'Depth' }
+    ),
+    stringField(
+      'node_type',
+      nodes.map((n) => n.nodeType),
+      'Node type'
+    ),
+    stringField(
+      'join_type',
+      nodes.map((n) => n.joinType),
+      'Join type'
+    ),
+    stringField(
+      'relation',
+      nodes.map((n) => n.relation),
+      'Relation'
+    ),
+    stringField(
+      'index',
+      nodes.map((n) => n.index),
+      'Index'
+    ),
+    numberField(
+      'est_rows',
+      nodes.map((n) => n.rows),
+      { displayName: 'Estimated rows', unit: 'short' }
+    ),
+    numberField(
+      'startup_cost',
+      nodes.map((n) => n.startupCost),
+      { displayName: 'Startup cost', decimals: 2 }
+    ),
+    numberField(
+      'total_cost',
+      nodes.map((n) => n.totalCost),
+      { displayName: 'Total cost', decimals: 2 }
+    ),
+    numberField(
+      'width',
+      nodes.map((n) => n.width),
+      { displayName: 'Row width', unit: 'bytes' }
+    ),
+    stringField(
+      'index_cond',
+      nodes.map((n) => n.indexCond),
+      'Index cond'
+    ),
+    stringField(
+      'filter',
+      nodes.map((n) => n.filter),
+      'Filter'
+    ),
+    stringField(
+      'join_cond',
+      nodes.map((n) => n.joinCond),
+      'Join cond'
+    ),
   ];
 }
 
@@ -189,16 +280,52 @@ export function nodeGraphFrames(nodes: PlanNode[], refId: string): Frame[] {
       refId,
       meta,
       fields: [
-        stringField('id', nodes.map((n) => String(n.id))),
-        stringField('title', nodes.map((n) => n.label + (n.joinType ? ` (${n.joinType})` : ''))),
-        stringField('subtitle', nodes.map((n) => [n.index && `using ${n.index}`, n.relation && `on ${n.relation}`].filter(Boolean).join(' '))),
-        numberField('mainstat', nodes.map((n) => n.rows), { displayName: 'est. rows', unit: 'short' }),
-        numberField('secondarystat', nodes.map((n) => n.totalCost), { displayName: 'total cost', decimals: 1 }),
-        numberField('arc__self', share, { displayName: 'own cost share', color: { mode: 'fixed', fixedColor: 'orange' }}),
-        numberField('arc__children', share.map((s) => 1 - s), { displayName: 'children cost share', color: { mode: 'fixed', fixedColor: 'blue' }}),
-        stringField('detail__index_cond', nodes.map((n) => n.indexCond), 'Index cond'),
-        stringField('detail__filter', nodes.map((n) => n.filter), 'Filter'),
-        stringField('detail__join_cond', nodes.map((n) => n.joinCond), 'Join cond'),
+        stringField(
+          'id',
+          nodes.map((n) => String(n.id))
+        ),
+        stringField(
+          'title',
+          nodes.map((n) => n.label + (n.joinType ? ` (${n.joinType})` : ''))
+        ),
+        stringField(
+          'subtitle',
+          nodes.map((n) => [n.index && `using ${n.index}`, n.relation && `on ${n.relation}`].filter(Boolean).join(' '))
+        ),
+        numberField(
+          'mainstat',
+          nodes.map((n) => n.rows),
+          { displayName: 'est. rows', unit: 'short' }
+        ),
+        numberField(
+          'secondarystat',
+          nodes.map((n) => n.totalCost),
+          { displayName: 'total cost', decimals: 1 }
+        ),
+        numberField('arc__self', share, {
+          displayName: 'own cost share',
+          color: { mode: 'fixed', fixedColor: 'orange' },
+        }),
+        numberField(
+          'arc__children',
+          share.map((s) => 1 - s),
+          { displayName: 'children cost share', color: { mode: 'fixed', fixedColor: 'blue' } }
+        ),
+        stringField(
+          'detail__index_cond',
+          nodes.map((n) => n.indexCond),
+          'Index cond'
+        ),
+        stringField(
+          'detail__filter',
+          nodes.map((n) => n.filter),
+          'Filter'
+        ),
+        stringField(
+          'detail__join_cond',
+          nodes.map((n) => n.joinCond),
+          'Join cond'
+        ),
       ],
     },
     {
@@ -206,10 +333,23 @@ export function nodeGraphFrames(nodes: PlanNode[], refId: string): Frame[] {
       refId,
       meta,
       fields: [
-        stringField('id', edges.map((n) => `${n.parent}-${n.id}`)),
-        stringField('source', edges.map((n) => String(n.parent))),
-        stringField('target', edges.map((n) => String(n.id))),
-        stringField('detail__relationship', edges.map((n) => n.parentRelationship), 'Relationship'),
+        stringField(
+          'id',
+          edges.map((n) => `${n.parent}-${n.id}`)
+        ),
+        stringField(
+          'source',
+          edges.map((n) => String(n.parent))
+        ),
+        stringField(
+          'target',
+          edges.map((n) => String(n.id))
+        ),
+        stringField(
+          'detail__relationship',
+          edges.map((n) => n.parentRelationship),
+          'Relationship'
+        ),
       ],
     },
   ];

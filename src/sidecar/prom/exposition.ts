@@ -75,7 +75,12 @@ function formatValue(v: number): string {
 function readersIndex(): Map<string, string[]> {
   const idx = new Map<string, string[]>();
   const add = (c: Compute, id: string) => {
-    const fields = c.op === 'rate' || c.op === 'increase' || c.op === 'gauge' ? c.fields.map((f) => f.field) : c.op === 'ratio' ? [...c.num, ...c.den] : [];
+    const fields =
+      c.op === 'rate' || c.op === 'increase' || c.op === 'gauge'
+        ? c.fields.map((f) => f.field)
+        : c.op === 'ratio'
+          ? [...c.num, ...c.den]
+          : [];
     for (const f of fields) {
       const k = `${c.collector}.${f}`;
       const list = idx.get(k) ?? [];
@@ -100,7 +105,7 @@ export class PromExposition {
 
   constructor(
     private readonly latest: LatestSamples,
-    private readonly limits: PromLimits = PROM_DEFAULT_LIMITS,
+    private readonly limits: PromLimits = PROM_DEFAULT_LIMITS
   ) {}
 
   /** The catalog families; re-rendered only when a sample arrived since the last scrape. */
@@ -132,14 +137,26 @@ export class PromExposition {
         if (rank) {
           if (rows.length > this.limits[rank.limit]) {
             const by = rank.by;
-            rows = [...rows].sort((a, b) => (b.values[by] ?? -Infinity) - (a.values[by] ?? -Infinity)).slice(0, this.limits[rank.limit]);
+            rows = [...rows]
+              .sort((a, b) => (b.values[by] ?? -Infinity) - (a.values[by] ?? -Infinity))
+              .slice(0, this.limits[rank.limit]);
           }
-          omitted.push(`${PROM_PREFIX}metrics_rows_omitted${labelText([['target', target], ['collector', collector]])} ${sample.rows.length - rows.length}`);
+          omitted.push(
+            `${PROM_PREFIX}metrics_rows_omitted${labelText([
+              ['target', target],
+              ['collector', collector],
+            ])} ${sample.rows.length - rows.length}`
+          );
         }
         const spec = findCollectorSpec(collector);
         // one label text per row, shared by all of its columns
-        const rowLabels = rows.map((r) => labelText([['target', target], ...sample.shape.key.map((k): [string, string] => [k, r.key[k] ?? ''])]));
-        const columns: Array<[string, boolean]> = [...sample.shape.counters.map((f): [string, boolean] => [f, true]), ...sample.shape.gauges.map((f): [string, boolean] => [f, false])];
+        const rowLabels = rows.map((r) =>
+          labelText([['target', target], ...sample.shape.key.map((k): [string, string] => [k, r.key[k] ?? ''])])
+        );
+        const columns: Array<[string, boolean]> = [
+          ...sample.shape.counters.map((f): [string, boolean] => [f, true]),
+          ...sample.shape.gauges.map((f): [string, boolean] => [f, false]),
+        ];
         for (const [field, counter] of columns) {
           const { name, scale } = columnFamily(collector, field, counter);
           const fam = family(name, counter ? 'counter' : 'gauge', () => {
@@ -147,9 +164,13 @@ export class PromExposition {
             const parts = [
               `${field} from the ${collector} collector (${spec?.description ?? 'code-driven collector'})`,
               counter ? 'cumulative since the statistics were last reset' : 'value at the last sample',
-              scale !== 1 ? `converted to ${name.includes('timestamp') ? 'Unix seconds' : 'seconds'} from milliseconds` : '',
+              scale !== 1
+                ? `converted to ${name.includes('timestamp') ? 'Unix seconds' : 'seconds'} from milliseconds`
+                : '',
               readers ? `pgpulse catalog metric(s): ${readers.join(', ')}` : '',
-              rank ? `only the top ${this.limits[rank.limit]} ${rank.what} per target (metrics.${rank.limit}; see pgpulse_metrics_rows_omitted)` : '',
+              rank
+                ? `only the top ${this.limits[rank.limit]} ${rank.what} per target (metrics.${rank.limit}; see pgpulse_metrics_rows_omitted)`
+                : '',
             ];
             return parts.filter(Boolean).join('; ');
           });
@@ -172,7 +193,11 @@ export class PromExposition {
       }
       const { name, scale } = metricFamily(m.id, m.unit);
       const collector = m.compute.collector;
-      const fam = family(name, 'gauge', () => `${m.title}: ${m.description} On /metrics: between the last two samples of the ${collector} collector.`);
+      const fam = family(
+        name,
+        'gauge',
+        () => `${m.title}: ${m.description} On /metrics: between the last two samples of the ${collector} collector.`
+      );
       if (!fam) {
         continue;
       }
@@ -193,7 +218,11 @@ export class PromExposition {
     }
     const om = `${PROM_PREFIX}metrics_rows_omitted`;
     if (omitted.length) {
-      out.push(`# HELP ${om} Rows of a collector's last sample left off /metrics by the cardinality limits (metrics.topStatements, metrics.topRelations); 0 when none`, `# TYPE ${om} gauge`, ...omitted);
+      out.push(
+        `# HELP ${om} Rows of a collector's last sample left off /metrics by the cardinality limits (metrics.topStatements, metrics.topRelations); 0 when none`,
+        `# TYPE ${om} gauge`,
+        ...omitted
+      );
     }
     return out.length ? out.join('\n') + '\n' : '';
   }

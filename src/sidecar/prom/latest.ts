@@ -28,7 +28,12 @@ const rowKey = (shape: CollectorShape, r: SampleRow) => shape.key.map((k) => r.k
  * A row whose counters went down was reset between the samples and is left out, as is a group
  * whose denominator did not move (no activity: no ratio, rather than a made-up 0 or 1).
  */
-export function intervalRatio(c: RatioCompute, shape: CollectorShape, prev: SampleRow[], cur: SampleRow[]): DerivedValue[] {
+export function intervalRatio(
+  c: RatioCompute,
+  shape: CollectorShape,
+  prev: SampleRow[],
+  cur: SampleRow[]
+): DerivedValue[] {
   const before = new Map<string, SampleRow>();
   for (const r of prev) {
     before.set(rowKey(shape, r), r);

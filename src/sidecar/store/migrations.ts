@@ -113,7 +113,11 @@ export const migrations: Array<{ version: number; sql: string; run?: (db: Databa
     version: 3,
     sql: '',
     run: (db) => {
-      const rows = db.prepare('SELECT target_id, queryid, text FROM statement_text').all() as Array<{ target_id: number; queryid: string; text: string }>;
+      const rows = db.prepare('SELECT target_id, queryid, text FROM statement_text').all() as Array<{
+        target_id: number;
+        queryid: string;
+        text: string;
+      }>;
       const update = db.prepare('UPDATE statement_text SET text = ? WHERE target_id = ? AND queryid = ?');
       for (const r of rows) {
         const clean = scrubStatement(r.text);
@@ -130,7 +134,8 @@ export const migrations: Array<{ version: number; sql: string; run?: (db: Databa
     sql: '',
     run: (db) => {
       // columns added only where missing: a file whose version was set back still upgrades
-      const has = (table: string, column: string) => (db.prepare(`SELECT name FROM pragma_table_info('${table}')`).pluck().all() as string[]).includes(column);
+      const has = (table: string, column: string) =>
+        (db.prepare(`SELECT name FROM pragma_table_info('${table}')`).pluck().all() as string[]).includes(column);
       if (!has('point', 'total')) {
         db.exec('ALTER TABLE point ADD COLUMN total REAL');
       }

@@ -36,7 +36,13 @@ export interface CounterStep {
  * One counter at one ok sample. `prevOk`: an ok sample came before (else no delta); `epochChanged`:
  * the collector epoch differs from that sample's; `rowEpochChanged`: the row's own epoch did.
  */
-export function stepCounter(prev: CounterCarry | undefined, b: number | null, prevOk: boolean, epochChanged: boolean, rowEpochChanged: boolean): CounterStep {
+export function stepCounter(
+  prev: CounterCarry | undefined,
+  b: number | null,
+  prevOk: boolean,
+  epochChanged: boolean,
+  rowEpochChanged: boolean
+): CounterStep {
   const a = prev?.v ?? null;
   // a series that existed before running totals did starts its own from here: ranges beginning
   // earlier find a point without a total there and take the raw path
@@ -58,8 +64,14 @@ export function stepCounter(prev: CounterCarry | undefined, b: number | null, pr
  * without a point for a series means it had vanished). Points are rewritten in place; a reset that
  * left the value unchanged (a row epoch moved) gets a point of its own, since its total moved.
  */
-export function backfillRunningTotals(db: Database.Database, countersOf: (collector: string) => string[] | undefined): void {
-  const streams = db.prepare('SELECT DISTINCT target_id, collector FROM sample').all() as Array<{ target_id: number; collector: string }>;
+export function backfillRunningTotals(
+  db: Database.Database,
+  countersOf: (collector: string) => string[] | undefined
+): void {
+  const streams = db.prepare('SELECT DISTINCT target_id, collector FROM sample').all() as Array<{
+    target_id: number;
+    collector: string;
+  }>;
   const setTotal = db.prepare('UPDATE point SET total = ? WHERE series_id = ? AND sample_id = ?');
   const addPoint = db.prepare('INSERT OR IGNORE INTO point (series_id, sample_id, value, total) VALUES (?, ?, ?, ?)');
   const markReset = db.prepare('UPDATE sample SET resets = 1 WHERE id = ?');
@@ -70,7 +82,9 @@ export function backfillRunningTotals(db: Database.Database, countersOf: (collec
     }
     const fields = [...counters, '_epoch'];
     const series = db
-      .prepare(`SELECT id, labels, field FROM series WHERE target_id = ? AND collector = ? AND field IN (${fields.map(() => '?').join(',')})`)
+      .prepare(
+        `SELECT id, labels, field FROM series WHERE target_id = ? AND collector = ? AND field IN (${fields.map(() => '?').join(',')})`
+      )
       .all(target_id, collector, ...fields) as Array<{ id: number; labels: string; field: string }>;
     if (series.length === 0) {
       continue;
@@ -102,7 +116,8 @@ export function backfillRunningTotals(db: Database.Database, countersOf: (collec
       }
       const keyframe = sm.keyframe === 1;
       // the series to look at: those with a point here; at a keyframe or a new epoch, all of them
-      const touched = keyframe || (prevOk !== undefined && sm.epoch !== prevOk.epoch) ? series.map((s) => s.id) : [...here.keys()];
+      const touched =
+        keyframe || (prevOk !== undefined && sm.epoch !== prevOk.epoch) ? series.map((s) => s.id) : [...here.keys()];
       // row epochs that moved here (a keyframe without the row's epoch point: it became null)
       const epochMoved = new Set<string>();
       for (const id of touched) {

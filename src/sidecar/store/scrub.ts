@@ -100,12 +100,16 @@ function tokenize(sql: string): Tok[] {
         i++;
       }
       out.push({ kind: 'ident', text: sql.slice(start, i) });
-    } else if (c === '$' && (DOLLAR_TAG.lastIndex = i, DOLLAR_TAG.test(sql)) && !/[A-Za-z0-9_]/.test(sql[i - 1] ?? '')) {
+    } else if (
+      c === '$' &&
+      ((DOLLAR_TAG.lastIndex = i), DOLLAR_TAG.test(sql)) &&
+      !/[A-Za-z0-9_]/.test(sql[i - 1] ?? '')
+    ) {
       const tag = sql.slice(i, DOLLAR_TAG.lastIndex);
       const end = sql.indexOf(tag, DOLLAR_TAG.lastIndex);
       i = end < 0 ? n : end + tag.length;
       out.push({ kind: 'dollar', text: sql.slice(start, i), open: end < 0 });
-    } else if ((WORD.lastIndex = i, WORD.test(sql))) {
+    } else if (((WORD.lastIndex = i), WORD.test(sql))) {
       i = WORD.lastIndex;
       out.push({ kind: 'word', text: sql.slice(start, i) });
     } else {
@@ -232,7 +236,18 @@ export function normalizeSentText(sql: string): string {
       out += param();
       continue;
     }
-    if (t.kind === 'other' && t.text === '.' && /[0-9]/.test(toks[k + 1]?.text ?? '') && toks[k + 1]?.kind === 'other' && !(toks[k - 1] && (toks[k - 1].kind === 'word' || toks[k - 1].kind === 'ident' || (toks[k - 1].kind === 'other' && /[0-9)\]]/.test(toks[k - 1].text))))) {
+    if (
+      t.kind === 'other' &&
+      t.text === '.' &&
+      /[0-9]/.test(toks[k + 1]?.text ?? '') &&
+      toks[k + 1]?.kind === 'other' &&
+      !(
+        toks[k - 1] &&
+        (toks[k - 1].kind === 'word' ||
+          toks[k - 1].kind === 'ident' ||
+          (toks[k - 1].kind === 'other' && /[0-9)\]]/.test(toks[k - 1].text)))
+      )
+    ) {
       // .5
       k++;
       while (k + 1 < toks.length && toks[k + 1].kind === 'other' && /[0-9]/.test(toks[k + 1].text)) {

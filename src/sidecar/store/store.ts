@@ -10,7 +10,16 @@ import { describeFault, nextDelayMs, storeFaultKind, StoreWriteError, type Store
 import { migrations } from './migrations';
 import { aggregateField, aggregateGroup, AGGREGATE_LABEL, stepCounter, type CounterCarry } from './running-totals';
 import { scrubStatement } from './scrub';
-import type { CollectedSample, EntityInfo, LabelFilter, RangeTotal, SampleInfo, SeriesValues, StepTotals, StoredEvent } from './types';
+import type {
+  CollectedSample,
+  EntityInfo,
+  LabelFilter,
+  RangeTotal,
+  SampleInfo,
+  SeriesValues,
+  StepTotals,
+  StoredEvent,
+} from './types';
 
 /** a full copy of every value this often, so readers never scan far back to carry values forward */
 const KEYFRAME_EVERY = 120;
@@ -231,7 +240,12 @@ export class Store {
   }
 
   status(): StoreStatus {
-    return { path: this.file, mode: this.mode, writable: this.mode === 'read-write' && !this.problem, problem: this.problem ? { ...this.problem } : undefined };
+    return {
+      path: this.file,
+      mode: this.mode,
+      writable: this.mode === 'read-write' && !this.problem,
+      problem: this.problem ? { ...this.problem } : undefined,
+    };
   }
 
   /** false while a failing store waits for its next attempt: samplers skip work that could not be kept */
@@ -266,7 +280,12 @@ export class Store {
         throw new StoreWriteError(this.problem);
       }
       // a connection that met a read-only or broken file stays that way: open the file afresh
-      if (this.mode !== 'read-write' || this.problem.kind === 'read-only' || this.problem.kind === 'cannot-open' || this.problem.kind === 'io') {
+      if (
+        this.mode !== 'read-write' ||
+        this.problem.kind === 'read-only' ||
+        this.problem.kind === 'cannot-open' ||
+        this.problem.kind === 'io'
+      ) {
         try {
           this.reopen();
         } catch (e) {
@@ -312,7 +331,16 @@ export class Store {
     const previous = this.problem;
     const failures = (previous?.failures ?? 0) + 1;
     const { message, fix } = describeFault(f.kind, f.code, this.file);
-    this.problem = { kind: f.kind, code: f.code, path: this.file, message, fix, since: previous?.since ?? now, failures, nextRetryAt: now + nextDelayMs(failures, this.retryPolicy) };
+    this.problem = {
+      kind: f.kind,
+      code: f.code,
+      path: this.file,
+      message,
+      fix,
+      since: previous?.since ?? now,
+      failures,
+      nextRetryAt: now + nextDelayMs(failures, this.retryPolicy),
+    };
     if (!previous || previous.kind !== f.kind) {
       this.onProblem?.(this.problem, previous);
     }
@@ -382,16 +410,36 @@ export class Store {
   }
 
   targets(): string[] {
-    return (this.db.prepare('SELECT name FROM target ORDER BY name').all() as Array<{ name: string }>).map((r) => r.name);
+    return (this.db.prepare('SELECT name FROM target ORDER BY name').all() as Array<{ name: string }>).map(
+      (r) => r.name
+    );
   }
 
   /** The id of a series, created in the caller's transaction; new ids go to `staged` until it commits. */
-  private seriesId(targetId: number, collector: string, labels: string, field: string, staged: Map<string, number>): number {
+  private seriesId(
+    targetId: number,
+    collector: string,
+    labels: string,
+    field: string,
+    staged: Map<string, number>
+  ): number {
     const k = `${targetId}\u0000${collector}\u0000${labels}\u0000${field}`;
     let id = this.seriesIds.get(k) ?? staged.get(k);
     if (id === undefined) {
-      this.stmt('INSERT OR IGNORE INTO series (target_id, collector, labels, field) VALUES (?, ?, ?, ?)').run(targetId, collector, labels, field);
-      id = (this.stmt('SELECT id FROM series WHERE target_id = ? AND collector = ? AND labels = ? AND field = ?').get(targetId, collector, labels, field) as { id: number }).id;
+      this.stmt('INSERT OR IGNORE INTO series (target_id, collector, labels, field) VALUES (?, ?, ?, ?)').run(
+        targetId,
+        collector,
+        labels,
+        field
+      );
+      id = (
+        this.stmt('SELECT id FROM series WHERE target_id = ? AND collector = ? AND labels = ? AND field = ?').get(
+          targetId,
+          collector,
+          labels,
+          field
+        ) as { id: number }
+      ).id;
       staged.set(k, id);
     }
     return id;
@@ -406,21 +454,37 @@ export class Store {
     return this.write(() => {
       const targetId = this.targetId(s.target);
       const streamKey = `${targetId}\u0000${s.collector}`;
-      const state: StreamState = this.streams.get(streamKey) ?? { last: new Map(), sinceKeyframe: KEYFRAME_EVERY, epoch: undefined };
+      const state: StreamState = this.streams.get(streamKey) ?? {
+        last: new Map(),
+        sinceKeyframe: KEYFRAME_EVERY,
+        epoch: undefined,
+      };
       const epochChanged = s.ok && state.epoch !== undefined && (s.epoch ?? null) !== state.epoch;
       const keyframe = s.ok && (state.sinceKeyframe >= KEYFRAME_EVERY || epochChanged);
       const insertSample = this.stmt(
-        'INSERT INTO sample (target_id, collector, ts, ok, epoch, keyframe, duration_ms, rows, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO sample (target_id, collector, ts, ok, epoch, keyframe, duration_ms, rows, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'
       );
-      const insertPoint = this.stmt('INSERT OR REPLACE INTO point (series_id, sample_id, value, total) VALUES (?, ?, ?, ?)');
+      const insertPoint = this.stmt(
+        'INSERT OR REPLACE INTO point (series_id, sample_id, value, total) VALUES (?, ?, ?, ?)'
+      );
       const counterFields = new Set(s.counters ?? []);
-      const counters = s.ok && counterFields.size > 0 ? (state.counters ?? this.loadCounterState(targetId, s.collector)) : state.counters;
+      const counters =
+        s.ok && counterFields.size > 0
+          ? (state.counters ?? this.loadCounterState(targetId, s.collector))
+          : state.counters;
       const counterEpochChanged = counters?.prevOk !== undefined && (s.epoch ?? null) !== counters.prevOk.epoch;
       const carryNext = new Map<number, CounterCarry & { field: string }>();
       const aggNext = new Map<string, { group: string; field: string; total: number; live: number }>();
       const groupNext = new Map<number, string | undefined>();
       /** a counter moved: its database's sum takes the delta, and counts rows with a value */
-      const aggregate = (sid: number, field: string, group: string | undefined, before: CounterCarry | undefined, v: number | null, d: number) => {
+      const aggregate = (
+        sid: number,
+        field: string,
+        group: string | undefined,
+        before: CounterCarry | undefined,
+        v: number | null,
+        d: number
+      ) => {
         if (group === undefined || !counters) {
           return;
         }
@@ -434,7 +498,7 @@ export class Store {
       let resets = false;
       const upsertEntity = this.stmt(
         `INSERT INTO entity (target_id, collector, labels, info, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (target_id, collector, labels) DO UPDATE SET info = coalesce(excluded.info, entity.info), last_seen = excluded.last_seen`,
+       ON CONFLICT (target_id, collector, labels) DO UPDATE SET info = coalesce(excluded.info, entity.info), last_seen = excluded.last_seen`
       );
       const newSeries = new Map<string, number>();
       const lastValues = new Map<number, number | null>();
@@ -443,7 +507,17 @@ export class Store {
       let points = 0;
       const sampleId = this.conn.transaction(() => {
         const id = Number(
-          insertSample.run(targetId, s.collector, s.ts, s.ok ? 1 : 0, s.epoch ?? null, keyframe ? 1 : 0, s.durationMs ?? null, s.rows.length, s.error ?? null).lastInsertRowid,
+          insertSample.run(
+            targetId,
+            s.collector,
+            s.ts,
+            s.ok ? 1 : 0,
+            s.epoch ?? null,
+            keyframe ? 1 : 0,
+            s.durationMs ?? null,
+            s.rows.length,
+            s.error ?? null
+          ).lastInsertRowid
         );
         if (!s.ok) {
           return id;
@@ -467,12 +541,25 @@ export class Store {
             let total: number | null = null;
             let totalMoved = false;
             const unmoved = counters?.carry.get(sid);
-            if (unmoved && unmoved.v === value && value !== null && !counterEpochChanged && !rowEpochChanged && counters?.prevOk !== undefined) {
+            if (
+              unmoved &&
+              unmoved.v === value &&
+              value !== null &&
+              !counterEpochChanged &&
+              !rowEpochChanged &&
+              counters?.prevOk !== undefined
+            ) {
               // an ordinary counter that did not move: delta 0, its total and its database's sum stay
               total = unmoved.total;
             } else if (counters && counterFields.has(field)) {
               const before = counters.carry.get(sid);
-              const st = stepCounter(before, value, counters.prevOk !== undefined, counterEpochChanged, rowEpochChanged);
+              const st = stepCounter(
+                before,
+                value,
+                counters.prevOk !== undefined,
+                counterEpochChanged,
+                rowEpochChanged
+              );
               resets ||= st.reset || st.vanished;
               total = st.total;
               // a reset to the same value (a row epoch moved) moves the total only: it needs a point
@@ -515,7 +602,13 @@ export class Store {
           }
           // per-database sums: written when they move, and at keyframes like every row
           for (const [k, a] of new Map([...counters.aggregates, ...aggNext])) {
-            const sid = this.seriesId(targetId, s.collector, canonicalLabels({ [AGGREGATE_LABEL]: a.group }), aggregateField(a.field), newSeries);
+            const sid = this.seriesId(
+              targetId,
+              s.collector,
+              canonicalLabels({ [AGGREGATE_LABEL]: a.group }),
+              aggregateField(a.field),
+              newSeries
+            );
             seen.add(sid);
             const value = a.live > 0 ? a.total : null;
             const prevTotal = counters.aggregates.get(k)?.total;
@@ -578,27 +671,45 @@ export class Store {
    * running total. Read once per stream after opening, so a restart continues the totals exactly.
    */
   private loadCounterState(targetId: number, collector: string): CounterState {
-    const state: CounterState = { prevOk: undefined, carry: new Map(), rowEpochs: new Map(), aggregates: new Map(), groupOf: new Map() };
-    const prevOk = this.stmt('SELECT id, epoch FROM sample WHERE target_id = ? AND collector = ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1').get(targetId, collector) as
-      | { id: number; epoch: number | null }
-      | undefined;
+    const state: CounterState = {
+      prevOk: undefined,
+      carry: new Map(),
+      rowEpochs: new Map(),
+      aggregates: new Map(),
+      groupOf: new Map(),
+    };
+    const prevOk = this.stmt(
+      'SELECT id, epoch FROM sample WHERE target_id = ? AND collector = ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1'
+    ).get(targetId, collector) as { id: number; epoch: number | null } | undefined;
     if (!prevOk) {
       return state;
     }
     state.prevOk = { epoch: prevOk.epoch };
-    const kf = this.stmt('SELECT max(id) AS id FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id <= ?').get(targetId, collector, prevOk.id) as { id: number | null };
+    const kf = this.stmt(
+      'SELECT max(id) AS id FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id <= ?'
+    ).get(targetId, collector, prevOk.id) as { id: number | null };
     const rows = this.stmt(
       `SELECT s.id AS id, s.labels AS labels, s.field AS field, p.sample_id AS k, p.value AS v, p.total AS t FROM series s
        JOIN point p ON p.series_id = s.id AND p.sample_id = (SELECT max(sample_id) FROM point WHERE series_id = s.id AND sample_id <= ?)
-       WHERE s.target_id = ? AND s.collector = ?`,
-    ).all(prevOk.id, targetId, collector) as Array<{ id: number; labels: string; field: string; k: number; v: number | null; t: number | null }>;
+       WHERE s.target_id = ? AND s.collector = ?`
+    ).all(prevOk.id, targetId, collector) as Array<{
+      id: number;
+      labels: string;
+      field: string;
+      k: number;
+      v: number | null;
+      t: number | null;
+    }>;
     const aggregates = new Map<string, number>();
     for (const r of rows) {
       const v = r.k >= (kf.id ?? 0) ? r.v : null;
       if (r.field === '_epoch') {
         state.rowEpochs.set(r.id, v);
       } else if (r.field.startsWith(aggregateField(''))) {
-        aggregates.set(`${parseLabels(r.labels)[AGGREGATE_LABEL]}\u0000${r.field.slice(aggregateField('').length)}`, r.t ?? 0);
+        aggregates.set(
+          `${parseLabels(r.labels)[AGGREGATE_LABEL]}\u0000${r.field.slice(aggregateField('').length)}`,
+          r.t ?? 0
+        );
       } else {
         state.carry.set(r.id, { field: r.field, v, total: r.t });
         const group = aggregateGroup(parseLabels(r.labels));
@@ -621,10 +732,14 @@ export class Store {
   samples(target: string, collector: string, from: number, to: number): SampleInfo[] {
     const targetId = this.readTargetId(target);
     const before = this.db
-      .prepare('SELECT id, ts, ok, epoch FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1 ORDER BY ts DESC LIMIT 1')
+      .prepare(
+        'SELECT id, ts, ok, epoch FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1 ORDER BY ts DESC LIMIT 1'
+      )
       .get(targetId, collector, from) as { id: number; ts: number; ok: number; epoch: number | null } | undefined;
     const rows = this.db
-      .prepare('SELECT id, ts, ok, epoch FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? ORDER BY ts, id')
+      .prepare(
+        'SELECT id, ts, ok, epoch FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? ORDER BY ts, id'
+      )
       .all(targetId, collector, from, to) as Array<{ id: number; ts: number; ok: number; epoch: number | null }>;
     const all = before ? [before, ...rows] : rows;
     return all.map((r) => ({ id: r.id, ts: r.ts, ok: r.ok === 1, epoch: r.epoch }));
@@ -632,8 +747,12 @@ export class Store {
 
   lastSample(target: string, collector: string, okOnly = true): SampleInfo | undefined {
     const r = this.db
-      .prepare(`SELECT id, ts, ok, epoch FROM sample WHERE target_id = ? AND collector = ? ${okOnly ? 'AND ok = 1' : ''} ORDER BY ts DESC, id DESC LIMIT 1`)
-      .get(this.readTargetId(target), collector) as { id: number; ts: number; ok: number; epoch: number | null } | undefined;
+      .prepare(
+        `SELECT id, ts, ok, epoch FROM sample WHERE target_id = ? AND collector = ? ${okOnly ? 'AND ok = 1' : ''} ORDER BY ts DESC, id DESC LIMIT 1`
+      )
+      .get(this.readTargetId(target), collector) as
+      | { id: number; ts: number; ok: number; epoch: number | null }
+      | undefined;
     return r ? { id: r.id, ts: r.ts, ok: r.ok === 1, epoch: r.epoch } : undefined;
   }
 
@@ -641,7 +760,13 @@ export class Store {
    * Values of the matching series at each of `samples` (ascending), carried forward from the last
    * stored point. Failed samples yield null.
    */
-  matrix(target: string, collector: string, fields: string[], filter: LabelFilter | undefined, samples: SampleInfo[]): SeriesValues[] {
+  matrix(
+    target: string,
+    collector: string,
+    fields: string[],
+    filter: LabelFilter | undefined,
+    samples: SampleInfo[]
+  ): SeriesValues[] {
     if (samples.length === 0 || fields.length === 0) {
       return [];
     }
@@ -687,7 +812,13 @@ export class Store {
    * forward needs. A keyframe holds every row present at that moment, so a series without a point
    * there had vanished (e.g. while the sidecar was down) and its older value must not be carried past it.
    */
-  private loadPoints(target: string, collector: string, fields: string[], filter: LabelFilter | undefined, samples: SampleInfo[]) {
+  private loadPoints(
+    target: string,
+    collector: string,
+    fields: string[],
+    filter: LabelFilter | undefined,
+    samples: SampleInfo[]
+  ) {
     const targetId = this.readTargetId(target);
     const first = samples[0].id;
     const last = samples[samples.length - 1].id;
@@ -697,7 +828,11 @@ export class Store {
     const from = kf.id ?? 0;
     const placeholders = fields.map(() => '?').join(',');
     const series = (
-      this.db.prepare(`SELECT id, labels, field FROM series WHERE target_id = ? AND collector = ? AND field IN (${placeholders})`).all(targetId, collector, ...fields) as Array<{
+      this.db
+        .prepare(
+          `SELECT id, labels, field FROM series WHERE target_id = ? AND collector = ? AND field IN (${placeholders})`
+        )
+        .all(targetId, collector, ...fields) as Array<{
         id: number;
         labels: string;
         field: string;
@@ -711,10 +846,14 @@ export class Store {
     const byId = new Map(series.map((x) => [x.id, x]));
     const stmt = this.db.prepare(
       `SELECT p.series_id AS s, p.sample_id AS k, p.value AS v FROM series s JOIN point p ON p.series_id = s.id AND p.sample_id BETWEEN ? AND ?
-       WHERE s.target_id = ? AND s.collector = ? AND s.field IN (${placeholders})`,
+       WHERE s.target_id = ? AND s.collector = ? AND s.field IN (${placeholders})`
     );
     let n = 0;
-    for (const r of stmt.iterate(from, last, targetId, collector, ...fields) as Iterable<{ s: number; k: number; v: number | null }>) {
+    for (const r of stmt.iterate(from, last, targetId, collector, ...fields) as Iterable<{
+      s: number;
+      k: number;
+      v: number | null;
+    }>) {
       byId.get(r.s)?.points.push([r.k, r.v]);
       if (++n % 1024 === 0) {
         this.rowsRead += 1024;
@@ -726,7 +865,11 @@ export class Store {
       x.points.sort((a, b) => a[0] - b[0]);
     }
     const keyframes = (
-      this.db.prepare('SELECT id FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id > ? AND id <= ? ORDER BY id').all(targetId, collector, from, last) as Array<{
+      this.db
+        .prepare(
+          'SELECT id FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id > ? AND id <= ? ORDER BY id'
+        )
+        .all(targetId, collector, from, last) as Array<{
         id: number;
       }>
     ).map((r) => r.id);
@@ -738,7 +881,13 @@ export class Store {
    * only the stored points: the same totals as taking deltas of matrix() sample by sample, without
    * materialising a value per series per sample (what makes 24 h "top queries" fast).
    */
-  rangeTotals(target: string, collector: string, fields: string[], filter: LabelFilter | undefined, samples: SampleInfo[]): RangeTotal[] {
+  rangeTotals(
+    target: string,
+    collector: string,
+    fields: string[],
+    filter: LabelFilter | undefined,
+    samples: SampleInfo[]
+  ): RangeTotal[] {
     if (samples.length < 2 || fields.length === 0) {
       return [];
     }
@@ -814,7 +963,9 @@ export class Store {
       if (resets && resets.size > 0) {
         // a row epoch that changed while the counter kept its value: reset and regrown to the same number
         const have = new Set(timeline.map((e) => e[0]));
-        const extra = [...resets].filter((id) => !have.has(id)).map((id): [number, number | null | 'same'] => [id, 'same']);
+        const extra = [...resets]
+          .filter((id) => !have.has(id))
+          .map((id): [number, number | null | 'same'] => [id, 'same']);
         timeline = [...timeline, ...extra].sort((a, b) => a[0] - b[0]) as Array<[number, number | null]>;
       }
       for (const [id, raw] of timeline as Array<[number, number | null | 'same']>) {
@@ -847,13 +998,32 @@ export class Store {
    * range length. undefined when some series has points from before running totals existed there
    * (a collector without declared counters, history not filled in): the caller walks the points.
    */
-  rangeTotalsBetween(target: string, collector: string, fields: string[], filter: LabelFilter | undefined, from: number, to: number): RangeTotal[] | undefined {
+  rangeTotalsBetween(
+    target: string,
+    collector: string,
+    fields: string[],
+    filter: LabelFilter | undefined,
+    from: number,
+    to: number
+  ): RangeTotal[] | undefined {
     const targetId = this.readTargetId(target);
-    const okAt = (sql: string, ...args: unknown[]) => this.stmt(sql).get(targetId, collector, ...args) as { id: number } | undefined;
+    const okAt = (sql: string, ...args: unknown[]) =>
+      this.stmt(sql).get(targetId, collector, ...args) as { id: number } | undefined;
     const first =
-      okAt('SELECT id FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1', from) ??
-      okAt('SELECT id FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts, id LIMIT 1', from, to);
-    const last = okAt('SELECT id FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1', from, to);
+      okAt(
+        'SELECT id FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1',
+        from
+      ) ??
+      okAt(
+        'SELECT id FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts, id LIMIT 1',
+        from,
+        to
+      );
+    const last = okAt(
+      'SELECT id FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1',
+      from,
+      to
+    );
     if (fields.length === 0 || !first || !last || last.id <= first.id) {
       // fewer than two ok samples: no delta anywhere
       return [];
@@ -866,17 +1036,27 @@ export class Store {
        FROM series s
        LEFT JOIN point p0 ON p0.series_id = s.id AND p0.sample_id = ${at('@a')}
        LEFT JOIN point p1 ON p1.series_id = s.id AND p1.sample_id = ${at('@b')}
-       WHERE s.target_id = @target AND s.collector = @collector AND s.field IN (${placeholders})`,
+       WHERE s.target_id = @target AND s.collector = @collector AND s.field IN (${placeholders})`
     )
       .raw()
-      .all({ a: first.id, b: last.id, target: targetId, collector }, ...fields) as Array<[number, string, string, number | null, number | null, number | null, number | null, number | null]>;
+      .all({ a: first.id, b: last.id, target: targetId, collector }, ...fields) as Array<
+      [number, string, string, number | null, number | null, number | null, number | null, number | null]
+    >;
     // two stored points per series (the budget counts points read)
     this.rowsRead += rows.length * 2;
     this.interrupt?.();
     const kf =
-      (this.stmt('SELECT max(id) AS id FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id <= ?').get(targetId, collector, first.id) as { id: number | null }).id ?? 0;
-    const firstPointTotal = this.stmt('SELECT total FROM point WHERE series_id = ? AND sample_id > ? ORDER BY sample_id LIMIT 1').pluck();
-    const valueInside = this.stmt('SELECT 1 FROM point WHERE series_id = ? AND sample_id > ? AND sample_id <= ? AND value IS NOT NULL LIMIT 1').pluck();
+      (
+        this.stmt(
+          'SELECT max(id) AS id FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id <= ?'
+        ).get(targetId, collector, first.id) as { id: number | null }
+      ).id ?? 0;
+    const firstPointTotal = this.stmt(
+      'SELECT total FROM point WHERE series_id = ? AND sample_id > ? ORDER BY sample_id LIMIT 1'
+    ).pluck();
+    const valueInside = this.stmt(
+      'SELECT 1 FROM point WHERE series_id = ? AND sample_id > ? AND sample_id <= ? AND value IS NOT NULL LIMIT 1'
+    ).pluck();
     const out: RangeTotal[] = [];
     // the fields of one row share its labels: parse them once
     const parsedLabels = new Map<string, Record<string, string>>();
@@ -897,7 +1077,8 @@ export class Store {
       }
       const total = t1 - (t0 ?? 0);
       // a delta fell in the range: the row lived at its start and on into it, or had a value inside it
-      const seen = total !== 0 || (k0 !== null && k0 >= kf && v0 !== null) || valueInside.get(id, first.id, last.id) !== undefined;
+      const seen =
+        total !== 0 || (k0 !== null && k0 >= kf && v0 !== null) || valueInside.get(id, first.id, last.id) !== undefined;
       out.push({ labels: parsed, field, total, seen });
     }
     return out;
@@ -921,7 +1102,7 @@ export class Store {
     mode: 'end' | 'spread',
     maxLookups: number,
     /** failed samples count as irregular too (sums over rows: a row appearing after a gap spreads from the gap) */
-    strict = false,
+    strict = false
   ): StepTotals | undefined {
     const n = grid.starts.length;
     const targetId = this.readTargetId(target);
@@ -930,7 +1111,9 @@ export class Store {
     }
     const placeholders = fields.map(() => '?').join(',');
     const series = (
-      this.stmt(`SELECT id, labels, field FROM series WHERE target_id = ? AND collector = ? AND field IN (${placeholders})`).all(targetId, collector, ...fields) as Array<{
+      this.stmt(
+        `SELECT id, labels, field FROM series WHERE target_id = ? AND collector = ? AND field IN (${placeholders})`
+      ).all(targetId, collector, ...fields) as Array<{
         id: number;
         labels: string;
         field: string;
@@ -941,14 +1124,35 @@ export class Store {
     if (series.length * (n + 1) * 2 > maxLookups) {
       return undefined;
     }
-    const okBefore = this.stmt('SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1').raw();
-    const okFrom = this.stmt('SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts, id LIMIT 1').raw();
-    const lastOk = this.stmt('SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1').raw();
+    const okBefore = this.stmt(
+      'SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1'
+    ).raw();
+    const okFrom = this.stmt(
+      'SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts, id LIMIT 1'
+    ).raw();
+    const lastOk = this.stmt(
+      'SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1'
+    ).raw();
     // the ok samples the raw path pairs: from the last one before `from` to the last one up to `to`
-    const first = (okBefore.get(targetId, collector, range.from) ?? okFrom.get(targetId, collector, range.from, range.to)) as [number, number] | undefined;
+    const first = (okBefore.get(targetId, collector, range.from) ??
+      okFrom.get(targetId, collector, range.from, range.to)) as [number, number] | undefined;
     const last = lastOk.get(targetId, collector, range.from, range.to) as [number, number] | undefined;
-    const empty = () => series.map((x) => ({ labels: x.parsed, field: x.field, sum: new Array<number | null>(n).fill(null), elapsed: new Array<number>(n).fill(0) }));
-    if (!first && !this.stmt('SELECT 1 FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? LIMIT 1').get(targetId, collector, range.from, range.to)) {
+    const empty = () =>
+      series.map((x) => ({
+        labels: x.parsed,
+        field: x.field,
+        sum: new Array<number | null>(n).fill(null),
+        elapsed: new Array<number>(n).fill(0),
+      }));
+    if (
+      !first &&
+      !this.stmt('SELECT 1 FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? LIMIT 1').get(
+        targetId,
+        collector,
+        range.from,
+        range.to
+      )
+    ) {
       return { series: [], irregular: [] }; // no sample at all: no series either, as matrix() answers
     }
     if (!first || !last || last[0] <= first[0]) {
@@ -963,10 +1167,12 @@ export class Store {
       `SELECT p.id, p.ts, n.id, n.ts FROM json_each(@edges) e
        LEFT JOIN sample p ON p.id = (SELECT id FROM sample WHERE target_id = @t AND collector = @c AND ts < e.value AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1)
        LEFT JOIN sample n ON n.id = (SELECT id FROM sample WHERE target_id = @t AND collector = @c AND ts >= e.value AND ok = 1 ORDER BY ts, id LIMIT 1)
-       ORDER BY e.key`,
+       ORDER BY e.key`
     )
       .raw()
-      .all({ edges: JSON.stringify(edges), t: targetId, c: collector }) as Array<[number | null, number | null, number | null, number | null]>;
+      .all({ edges: JSON.stringify(edges), t: targetId, c: collector }) as Array<
+      [number | null, number | null, number | null, number | null]
+    >;
     const at: Array<{ p: [number, number]; i: [number, number] }> = edges.map((e, j) => {
       if (e <= firstTs) {
         return { p: first, i: first };
@@ -980,10 +1186,13 @@ export class Store {
       return { p, i };
     });
     // 'end': the delta of a step ends in it, so the edge value is the total at the last ok sample before the edge
-    const edgeSample = (j: number): [number, number] => (mode === 'end' ? (edges[j] > lastTs ? last : edges[j] <= firstTs ? first : at[j].p) : at[j].p);
+    const edgeSample = (j: number): [number, number] =>
+      mode === 'end' ? (edges[j] > lastTs ? last : edges[j] <= firstTs ? first : at[j].p) : at[j].p;
     // the condition of the partial index sample_marks, so only marked samples are read
     const marks = (
-      this.stmt('SELECT ts, ok FROM sample WHERE target_id = ? AND collector = ? AND ts > ? AND ts <= ? AND (resets = 1 OR ok = 0) ORDER BY ts')
+      this.stmt(
+        'SELECT ts, ok FROM sample WHERE target_id = ? AND collector = ? AND ts > ? AND ts <= ? AND (resets = 1 OR ok = 0) ORDER BY ts'
+      )
         .raw()
         .all(targetId, collector, firstTs, lastTs) as Array<[number, number]>
     )
@@ -991,14 +1200,16 @@ export class Store {
       .map(([ts]) => ts);
     const ids = [...new Set(at.flatMap((a) => [a.p[0], a.i[0]]))].sort((a, b) => a - b);
     const kf = new Map(
-      this.stmt('SELECT j.value, (SELECT max(id) FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id <= j.value) FROM json_each(?) j')
+      this.stmt(
+        'SELECT j.value, (SELECT max(id) FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id <= j.value) FROM json_each(?) j'
+      )
         .raw()
-        .all(targetId, collector, JSON.stringify(ids)) as Array<[number, number | null]>,
+        .all(targetId, collector, JSON.stringify(ids)) as Array<[number, number | null]>
     );
     const pointAt = this.stmt(
       // CROSS JOIN keeps json_each outside: one seek per edge sample, not a walk over the series' points
       `SELECT j.value AS k, p.sample_id AS at, p.value AS v, p.total AS t FROM json_each(?) j
-       CROSS JOIN point p ON p.series_id = ? AND p.sample_id = (SELECT max(sample_id) FROM point WHERE series_id = ? AND sample_id <= j.value)`,
+       CROSS JOIN point p ON p.series_id = ? AND p.sample_id = (SELECT max(sample_id) FROM point WHERE series_id = ? AND sample_id <= j.value)`
     ).raw();
     const idsJson = JSON.stringify(ids);
     const irregular = new Set<number>();
@@ -1070,7 +1281,12 @@ export class Store {
       }
       const b0 = sorted[k];
       const b1 = sorted[e];
-      runs.push({ from: b0, to: b1, fromTs: mode === 'end' ? edgeSample(b0)[1] : at[b0].p[1], toTs: mode === 'end' ? edgeSample(b1 + 1)[1] : at[b1 + 1].i[1] });
+      runs.push({
+        from: b0,
+        to: b1,
+        fromTs: mode === 'end' ? edgeSample(b0)[1] : at[b0].p[1],
+        toTs: mode === 'end' ? edgeSample(b1 + 1)[1] : at[b1 + 1].i[1],
+      });
       k = e + 1;
     }
     return { series: out, irregular: runs };
@@ -1081,7 +1297,9 @@ export class Store {
    * undefined when it has none. Ranges starting earlier sum the rows.
    */
   aggregatesFrom(target: string, collector: string, field: string): number | undefined {
-    const first = this.stmt('SELECT min((SELECT min(sample_id) FROM point WHERE series_id = s.id)) FROM series s WHERE s.target_id = ? AND s.collector = ? AND s.field = ?')
+    const first = this.stmt(
+      'SELECT min((SELECT min(sample_id) FROM point WHERE series_id = s.id)) FROM series s WHERE s.target_id = ? AND s.collector = ? AND s.field = ?'
+    )
       .pluck()
       .get(this.readTargetId(target), collector, aggregateField(field)) as number | null;
     return first ?? undefined;
@@ -1090,30 +1308,50 @@ export class Store {
   /** The id of the first ok sample deltas over [from, to] start from (the last ok one before `from`, else the first in it). */
   rangeStart(target: string, collector: string, from: number, to: number): number | undefined {
     const targetId = this.readTargetId(target);
-    const okBefore = this.stmt('SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1').raw();
-    const okFrom = this.stmt('SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts, id LIMIT 1').raw();
-    const first = (okBefore.get(targetId, collector, from) ?? okFrom.get(targetId, collector, from, to)) as [number, number] | undefined;
+    const okBefore = this.stmt(
+      'SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1'
+    ).raw();
+    const okFrom = this.stmt(
+      'SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts, id LIMIT 1'
+    ).raw();
+    const first = (okBefore.get(targetId, collector, from) ?? okFrom.get(targetId, collector, from, to)) as
+      | [number, number]
+      | undefined;
     return first?.[0];
   }
 
   entities(target: string, collector: string, filter?: LabelFilter): EntityInfo[] {
     const rows = this.db
       .prepare('SELECT labels, info, first_seen, last_seen FROM entity WHERE target_id = ? AND collector = ?')
-      .all(this.readTargetId(target), collector) as Array<{ labels: string; info: string | null; first_seen: number; last_seen: number }>;
+      .all(this.readTargetId(target), collector) as Array<{
+      labels: string;
+      info: string | null;
+      first_seen: number;
+      last_seen: number;
+    }>;
     return rows
-      .map((r) => ({ labels: parseLabels(r.labels), info: r.info ? (JSON.parse(r.info) as Record<string, unknown>) : {}, firstSeen: r.first_seen, lastSeen: r.last_seen }))
+      .map((r) => ({
+        labels: parseLabels(r.labels),
+        info: r.info ? (JSON.parse(r.info) as Record<string, unknown>) : {},
+        firstSeen: r.first_seen,
+        lastSeen: r.last_seen,
+      }))
       .filter((e) => matches(e.labels, filter));
   }
 
   knownQueryIds(target: string): Set<string> {
-    const rows = this.db.prepare('SELECT queryid FROM statement_text WHERE target_id = ?').all(this.readTargetId(target)) as Array<{ queryid: string }>;
+    const rows = this.db
+      .prepare('SELECT queryid FROM statement_text WHERE target_id = ?')
+      .all(this.readTargetId(target)) as Array<{ queryid: string }>;
     return new Set(rows.map((r) => r.queryid));
   }
 
   putStatementTexts(target: string, texts: Array<{ queryid: string; text: string }>, ts: number): void {
     this.write(() => {
       const targetId = this.targetId(target);
-      const stmt = this.stmt('INSERT OR IGNORE INTO statement_text (target_id, queryid, text, first_seen) VALUES (?, ?, ?, ?)');
+      const stmt = this.stmt(
+        'INSERT OR IGNORE INTO statement_text (target_id, queryid, text, first_seen) VALUES (?, ?, ?, ?)'
+      );
       this.conn.transaction(() => {
         for (const t of texts) {
           stmt.run(targetId, t.queryid, scrubStatement(t.text), ts);
@@ -1125,8 +1363,16 @@ export class Store {
   statementTexts(target: string, queryids?: string[]): Map<string, string> {
     const targetId = this.readTargetId(target);
     const rows = queryids
-      ? queryids.map((q) => this.db.prepare('SELECT queryid, text FROM statement_text WHERE target_id = ? AND queryid = ?').get(targetId, q) as { queryid: string; text: string } | undefined)
-      : (this.db.prepare('SELECT queryid, text FROM statement_text WHERE target_id = ?').all(targetId) as Array<{ queryid: string; text: string }>);
+      ? queryids.map(
+          (q) =>
+            this.db
+              .prepare('SELECT queryid, text FROM statement_text WHERE target_id = ? AND queryid = ?')
+              .get(targetId, q) as { queryid: string; text: string } | undefined
+        )
+      : (this.db.prepare('SELECT queryid, text FROM statement_text WHERE target_id = ?').all(targetId) as Array<{
+          queryid: string;
+          text: string;
+        }>);
     const out = new Map<string, string>();
     for (const r of rows) {
       if (r) {
@@ -1140,19 +1386,42 @@ export class Store {
   addEvent(target: string, ev: { ts: number; kind: string; title: string; text?: string; tags?: string[] }): number {
     return this.write(() =>
       Number(
-        this.stmt('INSERT INTO event (target_id, ts, kind, title, text, tags) VALUES (?, ?, ?, ?, ?, ?)')
-          .run(this.targetId(target), ev.ts, ev.kind, ev.title, ev.text ?? '', JSON.stringify(ev.tags ?? [])).lastInsertRowid,
-      ),
+        this.stmt('INSERT INTO event (target_id, ts, kind, title, text, tags) VALUES (?, ?, ?, ?, ?, ?)').run(
+          this.targetId(target),
+          ev.ts,
+          ev.kind,
+          ev.title,
+          ev.text ?? '',
+          JSON.stringify(ev.tags ?? [])
+        ).lastInsertRowid
+      )
     );
   }
 
   events(target: string, from: number, to: number, kinds?: string[]): StoredEvent[] {
     const rows = this.db
-      .prepare('SELECT id, ts, kind, title, text, tags FROM event WHERE target_id = ? AND ts >= ? AND ts <= ? ORDER BY ts')
-      .all(this.readTargetId(target), from, to) as Array<{ id: number; ts: number; kind: string; title: string; text: string; tags: string }>;
+      .prepare(
+        'SELECT id, ts, kind, title, text, tags FROM event WHERE target_id = ? AND ts >= ? AND ts <= ? ORDER BY ts'
+      )
+      .all(this.readTargetId(target), from, to) as Array<{
+      id: number;
+      ts: number;
+      kind: string;
+      title: string;
+      text: string;
+      tags: string;
+    }>;
     return rows
       .filter((r) => !kinds || kinds.includes(r.kind))
-      .map((r) => ({ id: r.id, target, ts: r.ts, kind: r.kind, title: r.title, text: r.text, tags: JSON.parse(r.tags) as string[] }));
+      .map((r) => ({
+        id: r.id,
+        target,
+        ts: r.ts,
+        kind: r.kind,
+        title: r.title,
+        text: r.text,
+        tags: JSON.parse(r.tags) as string[],
+      }));
   }
 
   kvGet(key: string): string | undefined {
@@ -1160,7 +1429,12 @@ export class Store {
   }
 
   kvSet(key: string, value: string): void {
-    this.write(() => this.stmt('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value));
+    this.write(() =>
+      this.stmt('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(
+        key,
+        value
+      )
+    );
   }
 
   /**
@@ -1172,11 +1446,15 @@ export class Store {
 
   private dropUnseenStatementTexts(cutoff: number): void {
     const live = new Set(
-      (this.db.prepare("SELECT target_id, labels FROM entity WHERE collector = 'statements' AND last_seen >= ?").all(cutoff) as Array<{ target_id: number; labels: string }>).map(
-        (e) => `${e.target_id}\u0000${parseLabels(e.labels).queryid ?? ''}`,
-      ),
+      (
+        this.db
+          .prepare("SELECT target_id, labels FROM entity WHERE collector = 'statements' AND last_seen >= ?")
+          .all(cutoff) as Array<{ target_id: number; labels: string }>
+      ).map((e) => `${e.target_id}\u0000${parseLabels(e.labels).queryid ?? ''}`)
     );
-    const old = this.db.prepare('SELECT target_id, queryid FROM statement_text WHERE first_seen < ?').all(cutoff) as Array<{ target_id: number; queryid: string }>;
+    const old = this.db
+      .prepare('SELECT target_id, queryid FROM statement_text WHERE first_seen < ?')
+      .all(cutoff) as Array<{ target_id: number; queryid: string }>;
     const drop = this.db.prepare('DELETE FROM statement_text WHERE target_id = ? AND queryid = ?');
     this.db.transaction(() => {
       for (const t of old) {
@@ -1193,27 +1471,49 @@ export class Store {
    * one has none for the series, so carried-forward values (and counter deltas across the kept
    * samples) stay exact.
    */
-  compact(now: number, opts: { retentionMs: number; downsampleAfterMs: number; downsampleStepMs: number }): { removed: number } {
+  compact(
+    now: number,
+    opts: { retentionMs: number; downsampleAfterMs: number; downsampleStepMs: number }
+  ): { removed: number } {
     return this.write(() => this.compactNow(now, opts));
   }
 
-  private compactNow(now: number, opts: { retentionMs: number; downsampleAfterMs: number; downsampleStepMs: number }): { removed: number } {
+  private compactNow(
+    now: number,
+    opts: { retentionMs: number; downsampleAfterMs: number; downsampleStepMs: number }
+  ): { removed: number } {
     let removed = 0;
-    const streams = this.db.prepare('SELECT DISTINCT target_id, collector FROM sample').all() as Array<{ target_id: number; collector: string }>;
+    const streams = this.db.prepare('SELECT DISTINCT target_id, collector FROM sample').all() as Array<{
+      target_id: number;
+      collector: string;
+    }>;
     const movePoints = this.db.prepare('UPDATE OR IGNORE point SET sample_id = ? WHERE sample_id = ?');
-    const moveTotals = this.db.prepare('INSERT OR IGNORE INTO point (series_id, sample_id, value, total) SELECT series_id, ?, NULL, total FROM point WHERE sample_id = ? AND total IS NOT NULL');
+    const moveTotals = this.db.prepare(
+      'INSERT OR IGNORE INTO point (series_id, sample_id, value, total) SELECT series_id, ?, NULL, total FROM point WHERE sample_id = ? AND total IS NOT NULL'
+    );
     const dropPoints = this.db.prepare('DELETE FROM point WHERE sample_id = ?');
     const dropSample = this.db.prepare('DELETE FROM sample WHERE id = ?');
     const markKeyframe = this.db.prepare('UPDATE sample SET keyframe = 1 WHERE id = ?');
     for (const { target_id, collector } of streams) {
       const old = this.db
-        .prepare('SELECT id, ts, ok, epoch, keyframe, resets FROM sample WHERE target_id = ? AND collector = ? AND ts < ? ORDER BY ts, id')
-        .all(target_id, collector, now - opts.downsampleAfterMs) as Array<{ id: number; ts: number; ok: number; epoch: number | null; keyframe: number; resets: number }>;
+        .prepare(
+          'SELECT id, ts, ok, epoch, keyframe, resets FROM sample WHERE target_id = ? AND collector = ? AND ts < ? ORDER BY ts, id'
+        )
+        .all(target_id, collector, now - opts.downsampleAfterMs) as Array<{
+        id: number;
+        ts: number;
+        ok: number;
+        epoch: number | null;
+        keyframe: number;
+        resets: number;
+      }>;
       if (old.length === 0) {
         continue;
       }
       const next = this.db
-        .prepare('SELECT id, resets FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ok = 1 ORDER BY ts, id LIMIT 1')
+        .prepare(
+          'SELECT id, resets FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ok = 1 ORDER BY ts, id LIMIT 1'
+        )
         .get(target_id, collector, now - opts.downsampleAfterMs) as { id: number; resets: number } | undefined;
       // decide what stays: nothing past retention; otherwise the last ok sample of each step, epoch
       // boundaries and failures (they mark gaps)

@@ -80,7 +80,10 @@ export async function inReadOnlyTx<T>(client: PoolClient, timeoutMs: number, fn:
 
 /** The GRANT that fixes a "permission denied for <kind> <name>" error. */
 function grantFor(msg: string): string {
-  const m = /permission denied for (function|procedure|table|relation|view|materialized view|sequence|schema|database) ([^\s]+)/i.exec(msg);
+  const m =
+    /permission denied for (function|procedure|table|relation|view|materialized view|sequence|schema|database) ([^\s]+)/i.exec(
+      msg
+    );
   if (!m) {
     return 'grant the monitoring role pg_monitor: GRANT pg_monitor TO <role>';
   }

@@ -89,7 +89,11 @@ export function sharedRoleNote(role: OwnRole): string | null {
  * pg_roles in the same statement; `markedOwn` holds queryids whose entry of pgpulse's userid
  * carries the mark (only consulted for a shared role).
  */
-export function isOwnStatement(role: OwnRole | undefined, key: { queryid: string; username: string }, markedOwn: ReadonlySet<string>): boolean {
+export function isOwnStatement(
+  role: OwnRole | undefined,
+  key: { queryid: string; username: string },
+  markedOwn: ReadonlySet<string>
+): boolean {
   if (!role || key.username !== role.name) {
     return false;
   }

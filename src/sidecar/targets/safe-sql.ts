@@ -34,17 +34,22 @@ export function bindExtensionSchemas(sql: string, schemas: ReadonlyMap<string, s
   return sql.replace(PLACEHOLDER, (_m, ext: string) => {
     const schema = schemas.get(ext);
     if (schema === undefined) {
-      throw Object.assign(new Error(`extension ${ext} is not installed in this database: CREATE EXTENSION ${ext}`), { code: '42883' });
+      throw Object.assign(new Error(`extension ${ext} is not installed in this database: CREATE EXTENSION ${ext}`), {
+        code: '42883',
+      });
     }
     return quoteIdent(schema);
   });
 }
 
 /** The schema of one extension, looked up in pg_extension (undefined when not installed). */
-export async function extensionSchema(db: { query: (sql: string, params?: unknown[]) => Promise<{ rows: Array<Record<string, unknown>> }> }, extname: string): Promise<string | undefined> {
+export async function extensionSchema(
+  db: { query: (sql: string, params?: unknown[]) => Promise<{ rows: Array<Record<string, unknown>> }> },
+  extname: string
+): Promise<string | undefined> {
   const r = await db.query(
     'SELECT n.nspname FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname OPERATOR(pg_catalog.=) $1',
-    [extname],
+    [extname]
   );
   const s = r.rows[0]?.nspname;
   return typeof s === 'string' ? s : undefined;
@@ -61,7 +66,12 @@ interface PoolLike {
  * One statement in its own transaction with the search_path pinned: for statements that are not
  * part of a collector's transaction (health, doctor, actions). A Pool lends a client for it.
  */
-export async function pinnedQuery<T>(db: Queryable | PoolLike, sql: string, params: unknown[] = [], opts: { readOnly?: boolean } = {}): Promise<{ rows: T[] }> {
+export async function pinnedQuery<T>(
+  db: Queryable | PoolLike,
+  sql: string,
+  params: unknown[] = [],
+  opts: { readOnly?: boolean } = {}
+): Promise<{ rows: T[] }> {
   // a pg Pool (it counts its clients); a Client or PoolClient runs the statement itself
   if ('totalCount' in db) {
     const c = await (db as PoolLike).connect();

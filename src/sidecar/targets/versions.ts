@@ -6,7 +6,10 @@
 export const SUPPORTED_MAJORS = { min: 14, max: 18 } as const;
 
 /** null when supported, else what health and doctor say about this server */
-export function versionProblem(serverVersionNum: number, display = String(Math.floor(serverVersionNum / 10000))): string | null {
+export function versionProblem(
+  serverVersionNum: number,
+  display = String(Math.floor(serverVersionNum / 10000))
+): string | null {
   const major = Math.floor(serverVersionNum / 10000);
   if (major < SUPPORTED_MAJORS.min) {
     return `PostgreSQL ${display} is older than ${SUPPORTED_MAJORS.min}, which pgpulse supports: upgrade, or expect most collectors to be unavailable`;

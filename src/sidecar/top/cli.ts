@@ -9,9 +9,13 @@ import { EndpointError, probeSidecar, sidecarEndpoint } from '../cli/sidecar-add
 import { fetchSnapshot, type Snapshot } from './data';
 import { render, VIEWS, type View } from './render';
 
-const useColor = (stream: NodeJS.WriteStream) => Boolean(stream.isTTY) && !process.env.NO_COLOR;
+const wantsColor = (stream: NodeJS.WriteStream) => Boolean(stream.isTTY) && !process.env.NO_COLOR;
 
-export async function runTop(argv: string[], stdout: NodeJS.WriteStream = process.stdout, stdin: NodeJS.ReadStream = process.stdin): Promise<number> {
+export async function runTop(
+  argv: string[],
+  stdout: NodeJS.WriteStream = process.stdout,
+  stdin: NodeJS.ReadStream = process.stdin
+): Promise<number> {
   let f: ReturnType<typeof parseFlags>;
   let intervalMs = 2000;
   let view: View = 'overview';
@@ -50,7 +54,9 @@ export async function runTop(argv: string[], stdout: NodeJS.WriteStream = proces
   }
   const probe = await probeSidecar(ep);
   if (!probe.ok) {
-    process.stderr.write(`pgpulse top: ${probe.why}.\nStart a sidecar (pgpulse demo, or pgpulse serve) or point at one: --sidecar HOST:PORT, PGPULSE_TOKEN or PGPULSE_TOKEN_FILE.\n`);
+    process.stderr.write(
+      `pgpulse top: ${probe.why}.\nStart a sidecar (pgpulse demo, or pgpulse serve) or point at one: --sidecar HOST:PORT, PGPULSE_TOKEN or PGPULSE_TOKEN_FILE.\n`
+    );
     return 1;
   }
   let target = f.values.get('target');
@@ -62,7 +68,7 @@ export async function runTop(argv: string[], stdout: NodeJS.WriteStream = proces
 
   if (f.bool.has('once') || !stdout.isTTY || !stdin.isTTY) {
     const snap = await fetchSnapshot(ep, target);
-    stdout.write(render(snap, { view, width: frameWidth(), color: useColor(stdout) }));
+    stdout.write(render(snap, { view, width: frameWidth(), color: wantsColor(stdout) }));
     return snap.errors.length ? 1 : 0;
   }
 
@@ -72,7 +78,7 @@ export async function runTop(argv: string[], stdout: NodeJS.WriteStream = proces
   let timer: NodeJS.Timeout | undefined;
   const draw = () => {
     const rows = stdout.rows ?? 24;
-    const text = snap ? render(snap, { view, width: frameWidth(), color: useColor(stdout) }) : 'loading…\n';
+    const text = snap ? render(snap, { view, width: frameWidth(), color: wantsColor(stdout) }) : 'loading…\n';
     const lines = text.split('\n').slice(0, rows - (lastError ? 2 : 1));
     stdout.write('\x1b[H\x1b[2J' + lines.join('\n') + (lastError ? `\n${lastError.slice(0, frameWidth())}` : ''));
   };

@@ -38,7 +38,12 @@ export interface Snapshot {
   deadlocks: Series;
   top: Table & Section;
   slowest: Table & Section;
-  findings: { healthScore: number | null; evaluatedAt: number | null; notes: string[]; items: Array<{ severity: string; title: string; object: string; id: string; sql?: string }> };
+  findings: {
+    healthScore: number | null;
+    evaluatedAt: number | null;
+    notes: string[];
+    items: Array<{ severity: string; title: string; object: string; id: string; sql?: string }>;
+  };
   vectorIndexes: Table & Section;
   vectorLatency: Series[] & Section;
   neonState: Series[] & Section;
@@ -76,7 +81,14 @@ function seriesOf(frames: Frame[]): Series[] {
   return frames.map((f) => {
     const v = f.fields.find((x) => x.type === 'number');
     const values = (v?.values ?? []).map((x) => (typeof x === 'number' && Number.isFinite(x) ? x : null));
-    const label = v?.config?.displayNameFromDS ?? v?.config?.displayName ?? Object.values(v?.labels ?? {}).filter((l) => l !== v?.labels?.target).join(' ') ?? f.name ?? '';
+    const label =
+      v?.config?.displayNameFromDS ??
+      v?.config?.displayName ??
+      Object.values(v?.labels ?? {})
+        .filter((l) => l !== v?.labels?.target)
+        .join(' ') ??
+      f.name ??
+      '';
     return { label: label || (f.name ?? ''), values, last: lastOf(values) };
   });
 }
@@ -112,7 +124,11 @@ function section<T extends object>(value: T, r: Result | undefined): T & Section
   return Object.assign(value, { error: r?.error, notices });
 }
 
-export async function fetchSnapshot(ep: SidecarEndpoint, target: string | undefined, windowMs = 3_600_000): Promise<Snapshot> {
+export async function fetchSnapshot(
+  ep: SidecarEndpoint,
+  target: string | undefined,
+  windowMs = 3_600_000
+): Promise<Snapshot> {
   const headers = { authorization: `Bearer ${ep.token}`, 'content-type': 'application/json' };
   const get = async (path: string) => {
     const r = await fetch(ep.base + path, { headers, signal: AbortSignal.timeout(10_000) });
@@ -139,8 +155,12 @@ export async function fetchSnapshot(ep: SidecarEndpoint, target: string | undefi
     throw new Error(`/api/v1/query: HTTP ${res.status}`);
   }
   const raw = ((await res.json()) as { results: Record<string, { frames?: unknown[]; error?: string }> }).results;
-  const r: Record<string, Result> = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, { frames: (v.frames ?? []).map(simpleFrame), error: v.error }]));
-  const rec = await get(`/api/v1/resources/recommendations?target=${encodeURIComponent(t)}`).catch((e: Error) => ({ error: e.message }) as Record<string, unknown>);
+  const r: Record<string, Result> = Object.fromEntries(
+    Object.entries(raw).map(([k, v]) => [k, { frames: (v.frames ?? []).map(simpleFrame), error: v.error }])
+  );
+  const rec = await get(`/api/v1/resources/recommendations?target=${encodeURIComponent(t)}`).catch(
+    (e: Error) => ({ error: e.message }) as Record<string, unknown>
+  );
   const conn = seriesOf(r.conn.frames);
   const findings = ((rec.findings as Array<Record<string, any>> | undefined) ?? []).map((f) => ({
     severity: String(f.severity),

@@ -28,7 +28,13 @@ export function sparkline(values: Array<number | null>, width: number): string {
   }
   const lo = Math.min(...xs);
   const hi = Math.max(...xs);
-  return v.map((x) => (x === null ? ' ' : BARS[hi === lo ? (hi === 0 ? 0 : BARS.length - 1) : Math.round(((x - lo) / (hi - lo)) * (BARS.length - 1))])).join('');
+  return v
+    .map((x) =>
+      x === null
+        ? ' '
+        : BARS[hi === lo ? (hi === 0 ? 0 : BARS.length - 1) : Math.round(((x - lo) / (hi - lo)) * (BARS.length - 1))]
+    )
+    .join('');
 }
 
 export function fmtNumber(v: number | null, unit: 'ratio' | 'rate' | 'count' | 's' | 'ms'): string {
@@ -83,7 +89,15 @@ function wrap(text: string, width: number, indent = ''): string[] {
 
 function paint(color: boolean) {
   const sgr = (code: string) => (s: string) => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
-  return { bold: sgr('1'), dim: sgr('2'), red: sgr('31'), yellow: sgr('33'), green: sgr('32'), cyan: sgr('36'), inverse: sgr('7') };
+  return {
+    bold: sgr('1'),
+    dim: sgr('2'),
+    red: sgr('31'),
+    yellow: sgr('33'),
+    green: sgr('32'),
+    cyan: sgr('36'),
+    inverse: sgr('7'),
+  };
 }
 
 function headline(label: string, value: string, series: Array<number | null>, width: number): string {
@@ -92,13 +106,27 @@ function headline(label: string, value: string, series: Array<number | null>, wi
   return room >= 8 ? `${left}  ${sparkline(series, Math.min(room, series.length))}` : left;
 }
 
-function table(t: Table, cols: Array<{ key: string; title: string; fmt?: (v: unknown) => string; right?: boolean }>, width: number): string[] {
-  const cells = t.rows.map((r) => cols.map((c) => (c.fmt ? c.fmt(r[c.key]) : r[c.key] === null || r[c.key] === undefined ? '' : String(r[c.key])).replace(/\s+/g, ' ')));
+function table(
+  t: Table,
+  cols: Array<{ key: string; title: string; fmt?: (v: unknown) => string; right?: boolean }>,
+  width: number
+): string[] {
+  const cells = t.rows.map((r) =>
+    cols.map((c) =>
+      (c.fmt ? c.fmt(r[c.key]) : r[c.key] === null || r[c.key] === undefined ? '' : String(r[c.key])).replace(
+        /\s+/g,
+        ' '
+      )
+    )
+  );
   const widths = cols.map((c, i) => Math.max(c.title.length, ...cells.map((row) => row[i].length)));
   // the last column (e.g. the query text) takes what is left of the line
   const fixed = widths.slice(0, -1).reduce((a, b) => a + b + 2, 0);
   widths[widths.length - 1] = Math.max(4, width - fixed);
-  const line = (row: string[]) => row.map((v, i) => (i === row.length - 1 ? v : cols[i].right ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join('  ');
+  const line = (row: string[]) =>
+    row
+      .map((v, i) => (i === row.length - 1 ? v : cols[i].right ? v.padStart(widths[i]) : v.padEnd(widths[i])))
+      .join('  ');
   return [line(cols.map((c) => c.title)), ...cells.map(line)];
 }
 
@@ -110,7 +138,11 @@ function statements(t: Snapshot['top'], title: string, width: number, p: ReturnT
     return [...out, ...wrap(`  unavailable: ${t.error}`, width, '    ')];
   }
   if (t.rows.length === 0) {
-    return [...out, '  no statements ran in the last hour', ...t.notices.flatMap((n) => wrap(`  note: ${n}`, width, '    '))];
+    return [
+      ...out,
+      '  no statements ran in the last hour',
+      ...t.notices.flatMap((n) => wrap(`  note: ${n}`, width, '    ')),
+    ];
   }
   return [
     ...out,
@@ -122,7 +154,7 @@ function statements(t: Snapshot['top'], title: string, width: number, p: ReturnT
         { key: 'mean_ms', title: 'mean ms', fmt: num(2), right: true },
         { key: 'query', title: 'query' },
       ],
-      width - 2,
+      width - 2
     ).map((l) => `  ${l}`),
   ];
 }
@@ -198,8 +230,16 @@ function vector(s: Snapshot, width: number, p: ReturnType<typeof paint>): string
     if (s.vectorIndexes.rows.length === 0) {
       out.push('  no vector indexes or columns');
     } else {
-      const cols = ['index', 'table', 'method', 'dims', 'size_bytes', 'advice'].filter((c) => s.vectorIndexes.columns.includes(c));
-      out.push(...table(s.vectorIndexes, cols.map((c) => ({ key: c, title: c })), width - 2).map((l) => `  ${l}`));
+      const cols = ['index', 'table', 'method', 'dims', 'size_bytes', 'advice'].filter((c) =>
+        s.vectorIndexes.columns.includes(c)
+      );
+      out.push(
+        ...table(
+          s.vectorIndexes,
+          cols.map((c) => ({ key: c, title: c })),
+          width - 2
+        ).map((l) => `  ${l}`)
+      );
     }
     for (const l of s.vectorLatency.slice(0, 3)) {
       out.push(headline(`  latency ${l.label}`.slice(0, 22), fmtNumber(l.last, 'ms'), l.values, width));
@@ -208,7 +248,13 @@ function vector(s: Snapshot, width: number, p: ReturnType<typeof paint>): string
   out.push('', p.bold('Neon'));
   // a target without Neon answers the compute state with an empty frame (and maybe a notice), not an error
   if (s.neonState.error || s.neonState.every((x) => x.values.every((v) => v === null))) {
-    out.push(...wrap(`  unavailable: ${s.neonState.error ?? s.neonState.notices[0] ?? 'no Neon API answers stored (not a Neon target, or neon: is not configured)'}`, width, '    '));
+    out.push(
+      ...wrap(
+        `  unavailable: ${s.neonState.error ?? s.neonState.notices[0] ?? 'no Neon API answers stored (not a Neon target, or neon: is not configured)'}`,
+        width,
+        '    '
+      )
+    );
   } else {
     const st = s.neonState[0];
     out.push(headline('compute state', st.last === null ? '–' : st.last === 1 ? 'active' : 'idle', st.values, width));
@@ -236,7 +282,11 @@ export function render(s: Snapshot, o: RenderOptions): string {
     o.view === 'overview'
       ? overview(s, width, p)
       : o.view === 'statements'
-        ? [...statements(s.top, 'top statements by total time (last hour)', width, p), '', ...statements(s.slowest, 'slowest statements by mean time (last hour)', width, p)]
+        ? [
+            ...statements(s.top, 'top statements by total time (last hour)', width, p),
+            '',
+            ...statements(s.slowest, 'slowest statements by mean time (last hour)', width, p),
+          ]
         : o.view === 'activity'
           ? activity(s, width, p)
           : o.view === 'findings'

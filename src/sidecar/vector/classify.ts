@@ -53,13 +53,19 @@ function colName(ref: Node): { rel: string | null; col: string } | null {
 }
 
 /** the column under casts / parentheses, and a readable form of the expression */
-function unwrap(n: Node): { ref: { rel: string | null; col: string } | null; expr: string | null; cast: string | null } {
+function unwrap(n: Node): {
+  ref: { rel: string | null; col: string } | null;
+  expr: string | null;
+  cast: string | null;
+} {
   if (n.ColumnRef) {
     return { ref: colName(n.ColumnRef), expr: null, cast: null };
   }
   if (n.TypeCast) {
     const inner = unwrap(n.TypeCast.arg);
-    const names = (n.TypeCast.typeName?.names ?? []).map((x: Node) => x.String?.sval).filter((x: string) => x && x !== 'pg_catalog');
+    const names = (n.TypeCast.typeName?.names ?? [])
+      .map((x: Node) => x.String?.sval)
+      .filter((x: string) => x && x !== 'pg_catalog');
     const type = names.join('.');
     const mods = (n.TypeCast.typeName?.typmods ?? []).map((m: Node) => m.A_Const?.ival?.ival ?? '?');
     const typeText = mods.length ? `${type}(${mods.join(',')})` : type;
@@ -141,48 +147,48 @@ export function classifyStatement(text: string): VectorQueryShape | null {
   }
   for (const s of tree.stmts ?? []) {
     for (const sel of selectsWithOrder(s.stmt)) {
-    for (const sb of sel.sortClause ?? []) {
-      const node = sb.SortBy?.node;
-      const ax = node?.A_Expr;
-      const op = ax?.kind === 'AEXPR_OP' ? ax.name?.[ax.name.length - 1]?.String?.sval : undefined;
-      if (!op || !(op in DISTANCE_OPERATORS)) {
-        continue;
+      for (const sb of sel.sortClause ?? []) {
+        const node = sb.SortBy?.node;
+        const ax = node?.A_Expr;
+        const op = ax?.kind === 'AEXPR_OP' ? ax.name?.[ax.name.length - 1]?.String?.sval : undefined;
+        if (!op || !(op in DISTANCE_OPERATORS)) {
+          continue;
+        }
+        // the column side is the one that is not a parameter / constant
+        let side = unwrap(ax.lexpr);
+        if (!side.ref) {
+          side = unwrap(ax.rexpr);
+        }
+        const from = rangeVars(sel.fromClause ?? []);
+        let rv: Node | undefined = from[0];
+        if (side.ref?.rel) {
+          rv = from.find((r) => r.alias?.aliasname === side.ref?.rel || r.relname === side.ref?.rel) ?? rv;
+        }
+        const filters = new Set<string>();
+        if (sel.whereClause) {
+          collectColumns(sel.whereClause, filters);
+        }
+        let limit: VectorQueryShape['limit'] = null;
+        const lc = sel.limitCount;
+        if (lc?.A_Const) {
+          limit = lc.A_Const.ival?.ival ?? (lc.A_Const.isnull ? null : 0);
+        } else if (lc) {
+          limit = 'param';
+        }
+        return {
+          operator: op,
+          table: rv?.relname ?? null,
+          schema: rv?.schemaname ?? null,
+          column: side.ref?.col ?? null,
+          expression: side.expr,
+          castType: side.cast,
+          limit,
+          hasFilter: filters.size > 0,
+          filterColumns: [...filters].sort(),
+          descending: sb.SortBy.sortby_dir === 'SORTBY_DESC',
+          explainable: (tree.stmts ?? []).length === 1 && Boolean(s.stmt?.SelectStmt),
+        };
       }
-      // the column side is the one that is not a parameter / constant
-      let side = unwrap(ax.lexpr);
-      if (!side.ref) {
-        side = unwrap(ax.rexpr);
-      }
-      const from = rangeVars(sel.fromClause ?? []);
-      let rv: Node | undefined = from[0];
-      if (side.ref?.rel) {
-        rv = from.find((r) => r.alias?.aliasname === side.ref?.rel || r.relname === side.ref?.rel) ?? rv;
-      }
-      const filters = new Set<string>();
-      if (sel.whereClause) {
-        collectColumns(sel.whereClause, filters);
-      }
-      let limit: VectorQueryShape['limit'] = null;
-      const lc = sel.limitCount;
-      if (lc?.A_Const) {
-        limit = lc.A_Const.ival?.ival ?? (lc.A_Const.isnull ? null : 0);
-      } else if (lc) {
-        limit = 'param';
-      }
-      return {
-        operator: op,
-        table: rv?.relname ?? null,
-        schema: rv?.schemaname ?? null,
-        column: side.ref?.col ?? null,
-        expression: side.expr,
-        castType: side.cast,
-        limit,
-        hasFilter: filters.size > 0,
-        filterColumns: [...filters].sort(),
-        descending: sb.SortBy.sortby_dir === 'SORTBY_DESC',
-        explainable: (tree.stmts ?? []).length === 1 && Boolean(s.stmt?.SelectStmt),
-      };
-    }
     }
   }
   return null;

@@ -54,12 +54,22 @@ function planIndexNames(plan: unknown, out: Set<string>): void {
  * execute the statement.
  */
 function appSearchPath(ctx: TargetContext, indexes: AnnIndex[]): string {
-  const schemas = [...new Set([...indexes.map((i) => i.schemaname), ...[ctx.extensionSchemas.get('vector')].filter((s): s is string => !!s)])];
+  const schemas = [
+    ...new Set([
+      ...indexes.map((i) => i.schemaname),
+      ...[ctx.extensionSchemas.get('vector')].filter((s): s is string => !!s),
+    ]),
+  ];
   return `SET LOCAL search_path = ${['pg_catalog', ...schemas.map(quoteIdent), 'pg_temp'].join(', ')}`;
 }
 
 /** EXPLAIN (GENERIC_PLAN) a normalized statement ($n parameters) without running it. */
-async function explainUse(db: PoolClient, ctx: TargetContext, text: string, indexes: AnnIndex[]): Promise<{ used: string | null; status: string }> {
+async function explainUse(
+  db: PoolClient,
+  ctx: TargetContext,
+  text: string,
+  indexes: AnnIndex[]
+): Promise<{ used: string | null; status: string }> {
   if (ctx.serverVersionNum < 160000) {
     return { used: null, status: 'not checked: EXPLAIN of a normalized statement needs PostgreSQL 16+ (GENERIC_PLAN)' };
   }
@@ -72,15 +82,21 @@ async function explainUse(db: PoolClient, ctx: TargetContext, text: string, inde
     const names = new Set<string>();
     planIndexNames(r.rows[0]?.['QUERY PLAN'], names);
     const ann = indexes.find((i) => names.has(i.indexrelname));
-    return ann ? { used: ann.indexrelname, status: `EXPLAIN: index scan on ${ann.indexrelname}` } : { used: null, status: 'EXPLAIN: no ANN index scan in the plan' };
+    return ann
+      ? { used: ann.indexrelname, status: `EXPLAIN: index scan on ${ann.indexrelname}` }
+      : { used: null, status: 'EXPLAIN: no ANN index scan in the plan' };
   } catch (e) {
     await db.query('ROLLBACK TO SAVEPOINT pgpulse_explain').catch(() => undefined);
     const msg = (e as Error).message.split('\n')[0];
     if ((e as { code?: string }).code === '42501') {
       // plan checks need SELECT on the query's tables, like the probes
-      const role = (await db.query('SELECT current_user AS u').catch(() => ({ rows: [{ u: 'the pgpulse role' }] }))).rows[0].u as string;
+      const role = (await db.query('SELECT current_user AS u').catch(() => ({ rows: [{ u: 'the pgpulse role' }] })))
+        .rows[0].u as string;
       const tables = [...new Set(indexes.map((i) => `${i.schemaname}.${i.relname}`))];
-      return { used: null, status: `not checked: EXPLAIN failed (${msg}): plan checks need SELECT on the query's tables for role ${role}; fix: GRANT SELECT ON <table> TO ${role}${tables.length ? ` (vector tables: ${tables.join(', ')})` : ''}` };
+      return {
+        used: null,
+        status: `not checked: EXPLAIN failed (${msg}): plan checks need SELECT on the query's tables for role ${role}; fix: GRANT SELECT ON <table> TO ${role}${tables.length ? ` (vector tables: ${tables.join(', ')})` : ''}`,
+      };
     }
     return { used: null, status: `not checked: EXPLAIN failed (${msg})` };
   }
@@ -88,7 +104,13 @@ async function explainUse(db: PoolClient, ctx: TargetContext, text: string, inde
 
 function indexRow(i: AnnIndex): SampleRow {
   return {
-    key: { object: 'index', datname: i.datname, schemaname: i.schemaname, relname: i.relname, indexrelname: i.indexrelname },
+    key: {
+      object: 'index',
+      datname: i.datname,
+      schemaname: i.schemaname,
+      relname: i.relname,
+      indexrelname: i.indexrelname,
+    },
     values: {
       size_bytes: i.sizeBytes,
       table_bytes: i.tableBytes,
@@ -128,16 +150,37 @@ async function collectVector(db: PoolClient, ctx: TargetContext): Promise<{ rows
   // without pgvector in this database there is nothing to discover, but statements may still be classified
   const d: Discovery = ctx.extensions.has('vector')
     ? await discover(db, ctx.extensions.get('vector') ?? null, accessMethodOf)
-    : { server: { version: null, bugs: [], sharedBuffersBytes: null, lfcBytes: null, efSearch: null, probes: null, iterativeScan: null }, indexes: [], columns: [], builds: [] };
+    : {
+        server: {
+          version: null,
+          bugs: [],
+          sharedBuffersBytes: null,
+          lfcBytes: null,
+          efSearch: null,
+          probes: null,
+          iterativeScan: null,
+        },
+        indexes: [],
+        columns: [],
+        builds: [],
+      };
   const rows: SampleRow[] = [];
   rows.push({
     key: { object: 'server' },
-    values: { shared_buffers_bytes: d.server.sharedBuffersBytes, lfc_bytes: d.server.lfcBytes, ef_search: d.server.efSearch, probes: d.server.probes, indexes: d.indexes.length },
+    values: {
+      shared_buffers_bytes: d.server.sharedBuffersBytes,
+      lfc_bytes: d.server.lfcBytes,
+      ef_search: d.server.efSearch,
+      probes: d.server.probes,
+      indexes: d.indexes.length,
+    },
     info: { version: d.server.version, bugs: d.server.bugs, iterative_scan: d.server.iterativeScan },
   });
   rows.push(...d.indexes.map(indexRow));
   for (const c of d.columns) {
-    const n = d.indexes.filter((i) => i.schemaname === c.schemaname && i.relname === c.relname && i.column === c.column).length;
+    const n = d.indexes.filter(
+      (i) => i.schemaname === c.schemaname && i.relname === c.relname && i.column === c.column
+    ).length;
     rows.push({
       key: { object: 'column', datname: c.datname, schemaname: c.schemaname, relname: c.relname, column: c.column },
       values: { dims: c.dims, ann_indexes: n },
@@ -147,7 +190,12 @@ async function collectVector(db: PoolClient, ctx: TargetContext): Promise<{ rows
   for (const b of d.builds) {
     rows.push({
       key: { object: 'build', pid: String(b.pid) },
-      values: { blocks_done: b.blocksDone, blocks_total: b.blocksTotal, tuples_done: b.tuplesDone, tuples_total: b.tuplesTotal },
+      values: {
+        blocks_done: b.blocksDone,
+        blocks_total: b.blocksTotal,
+        tuples_done: b.tuplesDone,
+        tuples_total: b.tuplesTotal,
+      },
       info: { relname: b.relname, indexrelname: b.indexrelname, method: b.method, phase: b.phase },
     });
   }
@@ -172,7 +220,13 @@ async function collectVector(db: PoolClient, ctx: TargetContext): Promise<{ rows
     seen.add(key);
     const m = matchIndex(shape, e.labels.datname === current ? d.indexes : []);
     let verdict = ex.get(key);
-    if (cfg.explain && shape.explainable && e.labels.datname === current && (!verdict || verdict.sig !== sig || Date.now() - verdict.at > EXPLAIN_TTL_MS) && explains < EXPLAIN_PER_CYCLE) {
+    if (
+      cfg.explain &&
+      shape.explainable &&
+      e.labels.datname === current &&
+      (!verdict || verdict.sig !== sig || Date.now() - verdict.at > EXPLAIN_TTL_MS) &&
+      explains < EXPLAIN_PER_CYCLE
+    ) {
       explains++;
       verdict = { at: Date.now(), sig, ...(await explainUse(db, ctx, texts.get(q) ?? '', d.indexes)) };
       ex.set(key, verdict);
@@ -185,7 +239,11 @@ async function collectVector(db: PoolClient, ctx: TargetContext): Promise<{ rows
         expected_index: m.index?.indexrelname ?? null,
         expected_index_method: m.index?.amname ?? null,
         problems: m.problems,
-        explain: verdict ? verdict.status : e.labels.datname === current ? 'not checked yet' : `not checked: statement of database ${e.labels.datname}, pgpulse is connected to ${current}`,
+        explain: verdict
+          ? verdict.status
+          : e.labels.datname === current
+            ? 'not checked yet'
+            : `not checked: statement of database ${e.labels.datname}, pgpulse is connected to ${current}`,
         explain_index: verdict?.used ?? null,
       },
     });
@@ -229,7 +287,9 @@ export const vectorProbeCollector: Collector = {
     let d: Discovery;
     try {
       await db.query(PIN_SEARCH_PATH);
-      await db.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(Math.min(cfg.statementTimeout * 4, 10_000)))}`);
+      await db.query(
+        `SET LOCAL statement_timeout = ${Math.max(1, Math.floor(Math.min(cfg.statementTimeout * 4, 10_000)))}`
+      );
       d = await discover(db, ctx.extensions.get('vector') ?? null, accessMethodOf);
       await db.query('COMMIT');
     } catch (e) {
@@ -250,10 +310,18 @@ export const vectorProbeCollector: Collector = {
     lastProbeRuns.set(ctx.target.name, run);
     const rows = probeRows(run, cfg.k);
     const runRow = rows[rows.length - 1];
-    runRow.info = { ...runRow.info, target_recall: cfg.targetRecall, sweep: cfg.sweep, sample_size: cfg.sampleSize, max_exact_rows: cfg.maxExactRows };
+    runRow.info = {
+      ...runRow.info,
+      target_recall: cfg.targetRecall,
+      sweep: cfg.sweep,
+      sample_size: cfg.sampleSize,
+      max_exact_rows: cfg.maxExactRows,
+    };
     runRow.values.target_recall = cfg.targetRecall;
     // indexes that could not be probed (no SELECT, an error) make the collector partly fail: health, doctor and the panels say why
-    const problems = run.probes.filter((p) => p.status.startsWith('permission denied') || p.status.startsWith('error:')).map((p) => `probe of ${indexKey(p.index)}: ${p.status}`);
+    const problems = run.probes
+      .filter((p) => p.status.startsWith('permission denied') || p.status.startsWith('error:'))
+      .map((p) => `probe of ${indexKey(p.index)}: ${p.status}`);
     return { rows, problems };
   },
 };

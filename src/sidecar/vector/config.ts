@@ -18,12 +18,28 @@ const probesSchema = z
     /** statement_timeout of each probe statement (capped by what is left of the budget) */
     statementTimeout: ms(10, 600_000, '1s'),
     /** query vectors per index and run (sampled rows, each moved off its stored position); 200 gives a 99 % interval of about ±0.04 at recall 0.95, and the advice pools the last 5 runs (±0.018) */
-    sampleSize: z.number().int('must be a whole number').min(1, 'must be at least 1').max(2000, 'must be at most 2000 (each query runs once per sweep setting)').default(200),
+    sampleSize: z
+      .number()
+      .int('must be a whole number')
+      .min(1, 'must be at least 1')
+      .max(2000, 'must be at most 2000 (each query runs once per sweep setting)')
+      .default(200),
     /** k of recall@k: the LIMIT of the probe queries */
-    k: z.number().int('must be a whole number').min(1, 'must be at least 1').max(1000, 'must be at most 1000').default(10),
+    k: z
+      .number()
+      .int('must be a whole number')
+      .min(1, 'must be at least 1')
+      .max(1000, 'must be at most 1000')
+      .default(10),
     /** ef_search (HNSW) / probes (IVFFlat) values measured besides the session default */
     sweep: z
-      .array(z.number().int('values must be whole numbers').min(1, 'values must be at least 1').max(1000, 'values must be at most 1000 (hnsw.ef_search maximum)'))
+      .array(
+        z
+          .number()
+          .int('values must be whole numbers')
+          .min(1, 'values must be at least 1')
+          .max(1000, 'values must be at most 1000 (hnsw.ef_search maximum)')
+      )
       .max(12, 'at most 12 values')
       .default([40, 80, 160, 320]),
     /** no exact scan (and so no recall) on tables with more rows than this */
@@ -53,7 +69,9 @@ export function parseVectorConfig(raw: unknown, where = 'vector'): VectorConfig 
     return r.data;
   }
   const lines = r.error.issues.map((i) => {
-    const path = [where, ...i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`))].join('').replace(/\.\[/g, '[');
+    const path = [where, ...i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`))]
+      .join('')
+      .replace(/\.\[/g, '[');
     let msg = i.message;
     if (i.code === 'unrecognized_keys') {
       msg = `unknown key(s) ${i.keys.map((k) => `"${k}"`).join(', ')}: vector takes probes (enabled, interval, budget, statementTimeout, sampleSize, k, sweep, maxExactRows, targetRecall, indexes) and explain`;

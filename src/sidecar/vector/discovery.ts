@@ -107,13 +107,19 @@ export function knownBugs(version: string | null): string[] {
     out.push(`pgvector ${version} has no HNSW: upgrade to 0.8.x (ALTER EXTENSION vector UPDATE)`);
   }
   if (cmpVersion(version, '0.6.0') >= 0 && cmpVersion(version, '0.8.2') < 0) {
-    out.push(`pgvector ${version}: parallel HNSW builds can overflow a buffer (fixed in 0.8.2): upgrade, or build with max_parallel_maintenance_workers = 0`);
+    out.push(
+      `pgvector ${version}: parallel HNSW builds can overflow a buffer (fixed in 0.8.2): upgrade, or build with max_parallel_maintenance_workers = 0`
+    );
   }
   if (cmpVersion(version, '0.5.0') >= 0 && cmpVersion(version, '0.8.4') < 0) {
-    out.push(`pgvector ${version}: HNSW vacuum can corrupt the index (fixed in 0.8.3/0.8.4): upgrade, then REINDEX the HNSW indexes`);
+    out.push(
+      `pgvector ${version}: HNSW vacuum can corrupt the index (fixed in 0.8.3/0.8.4): upgrade, then REINDEX the HNSW indexes`
+    );
   }
   if (cmpVersion(version, '0.8.0') < 0) {
-    out.push(`pgvector ${version} has no iterative index scans: filtered queries can return fewer than k rows (0.8.0 adds hnsw.iterative_scan)`);
+    out.push(
+      `pgvector ${version} has no iterative index scans: filtered queries can return fewer than k rows (0.8.0 adds hnsw.iterative_scan)`
+    );
   }
   return out;
 }
@@ -196,7 +202,11 @@ LEFT JOIN pg_catalog.pg_class ic ON ic.oid = p.index_relid
 LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = p.pid`;
 
 /** Read everything discovery needs. `methodOf` reads the access method of a CREATE INDEX text. */
-export async function discover(db: PoolClient, vectorVersion: string | null, methodOf: (sql: string) => string | null): Promise<Discovery> {
+export async function discover(
+  db: PoolClient,
+  vectorVersion: string | null,
+  methodOf: (sql: string) => string | null
+): Promise<Discovery> {
   const settings = new Map<string, { setting: string; unit: string }>();
   for (const r of (await db.query(SETTINGS_SQL)).rows as Array<{ name: string; setting: string; unit: string }>) {
     settings.set(r.name, r);
@@ -226,13 +236,21 @@ export async function discover(db: PoolClient, vectorVersion: string | null, met
   }));
   const indexes: AnnIndex[] = ((await db.query(INDEX_SQL)).rows as Array<Record<string, any>>).map((r) => {
     // shown to people and matched against statement texts: without pgvector's schema in casts
-    const shown = (sql: string | null): string | null => (sql === null || !r.operator_schema ? sql : sql.split(`::${quoteIdent(r.operator_schema).replace(/^"([a-z_][a-z0-9_]*)"$/, '$1')}.`).join('::'));
+    const shown = (sql: string | null): string | null =>
+      sql === null || !r.operator_schema
+        ? sql
+        : sql.split(`::${quoteIdent(r.operator_schema).replace(/^"([a-z_][a-z0-9_]*)"$/, '$1')}.`).join('::');
     const isExpr = Number(r.attnum) === 0;
     let column: string | null = r.column ?? null;
     if (isExpr) {
       // the vector column an expression reads: the table's vector column named in it
       const cands = columns.filter((c) => c.schemaname === r.schemaname && c.relname === r.relname);
-      column = cands.find((c) => new RegExp(`(^|[^A-Za-z0-9_$])"?${c.column.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"?([^A-Za-z0-9_$]|$)`).test(r.key_sql))?.column ?? null;
+      column =
+        cands.find((c) =>
+          new RegExp(`(^|[^A-Za-z0-9_$])"?${c.column.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"?([^A-Za-z0-9_$]|$)`).test(
+            r.key_sql
+          )
+        )?.column ?? null;
     }
     const typmod = num(r.key_typmod);
     const reltuples = num(r.reltuples);
@@ -252,7 +270,12 @@ export async function discover(db: PoolClient, vectorVersion: string | null, met
       keyType: r.key_type,
       keyTypeSql: r.key_type_sql ?? r.key_type,
       operatorSql: r.operator ? `OPERATOR(${quoteIdent(r.operator_schema ?? 'pg_catalog')}.${r.operator})` : null,
-      dims: typmod !== null && typmod > 0 ? typmod : num(r.col_typmod) !== null && Number(r.col_typmod) > 0 ? Number(r.col_typmod) : null,
+      dims:
+        typmod !== null && typmod > 0
+          ? typmod
+          : num(r.col_typmod) !== null && Number(r.col_typmod) > 0
+            ? Number(r.col_typmod)
+            : null,
       m: r.amname === 'hnsw' ? (relOption(r.reloptions, 'm') ?? 16) : null,
       efConstruction: r.amname === 'hnsw' ? (relOption(r.reloptions, 'ef_construction') ?? 64) : null,
       lists: r.amname === 'ivfflat' ? (relOption(r.reloptions, 'lists') ?? 100) : null,

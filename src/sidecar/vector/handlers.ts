@@ -45,7 +45,9 @@ function currentObjects(ctx: EngineContext, object: string, field: string, filte
 
 function vectorQueries(ctx: EngineContext): QueryEntity[] {
   const filter: LabelFilter = { object: 'query', datname: ctx.filter.datname, queryid: ctx.filter.queryid };
-  return ctx.store.entities(ctx.query.target, 'vector', filter).map((e) => ({ datname: e.labels.datname, queryid: e.labels.queryid, info: e.info }));
+  return ctx.store
+    .entities(ctx.query.target, 'vector', filter)
+    .map((e) => ({ datname: e.labels.datname, queryid: e.labels.queryid, info: e.info }));
 }
 
 /** Per-step Σ over a query's statement rows (several roles run one queryid) */
@@ -55,7 +57,10 @@ function perQuerySums(ctx: EngineContext, fields: string[]) {
   // spread over real time: statements are sampled less often than the step may be
   const sums = bucketDeltas(ctx, loadSeries(ctx, 'statements', fields), fields, 'spread');
   const n = ctx.grid.starts.length;
-  const by = new Map<string, { labels: Record<string, string>; f: Record<string, Array<number | null>>; elapsed: Record<string, number[]> }>();
+  const by = new Map<
+    string,
+    { labels: Record<string, string>; f: Record<string, Array<number | null>>; elapsed: Record<string, number[]> }
+  >();
   for (const s of sums) {
     const k = `${s.labels.datname}\u0000${s.labels.queryid}`;
     if (!wanted.has(k)) {
@@ -79,7 +84,10 @@ function perQuerySums(ctx: EngineContext, fields: string[]) {
 
 export function vectorQueryLatency(ctx: EngineContext): Frame[] {
   const by = perQuerySums(ctx, ['calls', 'total_exec_time']);
-  const texts = ctx.store.statementTexts(ctx.query.target, [...by.values()].map((e) => e.labels.queryid));
+  const texts = ctx.store.statementTexts(
+    ctx.query.target,
+    [...by.values()].map((e) => e.labels.queryid)
+  );
   const n = ctx.grid.starts.length;
   const allCalls: Array<number | null> = new Array(n).fill(null);
   const allTime: Array<number | null> = new Array(n).fill(null);
@@ -96,18 +104,39 @@ export function vectorQueryLatency(ctx: EngineContext): Frame[] {
       allTime[i] = (allTime[i] ?? 0) + t;
       return c > 0 ? t / c : null;
     });
-    frames.push(seriesFrame(ctx, 'vector_query_latency', { ...e.labels, query: short(texts.get(e.labels.queryid)) }, mean, 'Δtotal_exec_time / Δcalls per step of this vector query (pg_stat_statements)'));
+    frames.push(
+      seriesFrame(
+        ctx,
+        'vector_query_latency',
+        { ...e.labels, query: short(texts.get(e.labels.queryid)) },
+        mean,
+        'Δtotal_exec_time / Δcalls per step of this vector query (pg_stat_statements)'
+      )
+    );
   }
   if (!ctx.query.queryid) {
-    const mean = allCalls.map((c, i) => (c !== null && c > 0 && allTime[i] !== null ? (allTime[i] as number) / c : null));
-    frames.unshift(seriesFrame(ctx, 'vector_query_latency', { query: 'all vector queries' }, mean, 'Σ Δtotal_exec_time / Σ Δcalls per step over every vector query (pg_stat_statements)'));
+    const mean = allCalls.map((c, i) =>
+      c !== null && c > 0 && allTime[i] !== null ? (allTime[i] as number) / c : null
+    );
+    frames.unshift(
+      seriesFrame(
+        ctx,
+        'vector_query_latency',
+        { query: 'all vector queries' },
+        mean,
+        'Σ Δtotal_exec_time / Σ Δcalls per step over every vector query (pg_stat_statements)'
+      )
+    );
   }
   return frames;
 }
 
 export function vectorCalls(ctx: EngineContext): Frame[] {
   const by = perQuerySums(ctx, ['calls']);
-  const texts = ctx.store.statementTexts(ctx.query.target, [...by.values()].map((e) => e.labels.queryid));
+  const texts = ctx.store.statementTexts(
+    ctx.query.target,
+    [...by.values()].map((e) => e.labels.queryid)
+  );
   const n = ctx.grid.starts.length;
   const all: Array<number | null> = new Array(n).fill(null);
   const frames: Frame[] = [];
@@ -122,16 +151,37 @@ export function vectorCalls(ctx: EngineContext): Frame[] {
       all[i] = (all[i] ?? 0) + r;
       return r;
     });
-    frames.push(seriesFrame(ctx, 'vector_calls', { ...e.labels, query: short(texts.get(e.labels.queryid)) }, rate, 'Δcalls / Δt between statement samples of this vector query (pg_stat_statements)'));
+    frames.push(
+      seriesFrame(
+        ctx,
+        'vector_calls',
+        { ...e.labels, query: short(texts.get(e.labels.queryid)) },
+        rate,
+        'Δcalls / Δt between statement samples of this vector query (pg_stat_statements)'
+      )
+    );
   }
   if (!ctx.query.queryid) {
-    frames.unshift(seriesFrame(ctx, 'vector_calls', { query: 'all vector queries' }, all, 'Σ over every vector query of Δcalls / Δt between statement samples (pg_stat_statements)'));
+    frames.unshift(
+      seriesFrame(
+        ctx,
+        'vector_calls',
+        { query: 'all vector queries' },
+        all,
+        'Σ over every vector query of Δcalls / Δt between statement samples (pg_stat_statements)'
+      )
+    );
   }
   return frames;
 }
 
 /** Latest probe value at or before the end of each step, no older than 3 probe intervals. */
-function latestPerStep(ctx: EngineContext, ts: number[], values: Array<number | null>, ok: boolean[]): Array<number | null> {
+function latestPerStep(
+  ctx: EngineContext,
+  ts: number[],
+  values: Array<number | null>,
+  ok: boolean[]
+): Array<number | null> {
   const gaps: number[] = [];
   for (let i = 1; i < ts.length; i++) {
     gaps.push(ts[i] - ts[i - 1]);
@@ -168,8 +218,18 @@ function settingOrder(a: Record<string, string>, b: Record<string, string>): num
   return a.indexrelname.localeCompare(b.indexrelname) || v(a.ef_search) - v(b.ef_search);
 }
 
-function probeSeries(ctx: EngineContext, fields: Array<{ field: string; quantile?: string; bound?: string }>, how: string, sweep = false): Frame[] {
-  const data = loadSeries(ctx, 'vector_probe', fields.map((f) => f.field), probeFilter(ctx, sweep));
+function probeSeries(
+  ctx: EngineContext,
+  fields: Array<{ field: string; quantile?: string; bound?: string }>,
+  how: string,
+  sweep = false
+): Frame[] {
+  const data = loadSeries(
+    ctx,
+    'vector_probe',
+    fields.map((f) => f.field),
+    probeFilter(ctx, sweep)
+  );
   const ts = data.samples.map((s) => s.ts);
   const ok = data.samples.map((s) => s.ok);
   const frames: Array<{ labels: Record<string, string>; frame: Frame; q: number }> = [];
@@ -178,14 +238,25 @@ function probeSeries(ctx: EngineContext, fields: Array<{ field: string; quantile
     if (fi < 0 || s.values.every((v) => v === null)) {
       continue;
     }
-    const labels: Record<string, string> = { index: s.labels.indexrelname, schema: s.labels.schemaname, table: s.labels.relname, ef_search: s.labels.ef_search, k: s.labels.k, iterative_scan: s.labels.iterative_scan ?? '' };
+    const labels: Record<string, string> = {
+      index: s.labels.indexrelname,
+      schema: s.labels.schemaname,
+      table: s.labels.relname,
+      ef_search: s.labels.ef_search,
+      k: s.labels.k,
+      iterative_scan: s.labels.iterative_scan ?? '',
+    };
     if (fields[fi].quantile) {
       labels.quantile = fields[fi].quantile as string;
     }
     if (fields[fi].bound) {
       labels.bound = fields[fi].bound as string;
     }
-    frames.push({ labels: s.labels, q: fi, frame: seriesFrame(ctx, ctx.metric.id, labels, latestPerStep(ctx, ts, s.values, ok), how) });
+    frames.push({
+      labels: s.labels,
+      q: fi,
+      frame: seriesFrame(ctx, ctx.metric.id, labels, latestPerStep(ctx, ts, s.values, ok), how),
+    });
   }
   frames.sort((a, b) => settingOrder(a.labels, b.labels) || a.q - b.q);
   return frames.map((f) => f.frame);
@@ -200,12 +271,16 @@ export function vectorProbeLatency(ctx: EngineContext): Frame[] {
   return probeSeries(
     ctx,
     ctx.query.quantile ? all.filter((f) => f.quantile === ctx.query.quantile) : all,
-    'nearest-rank percentiles of probe ANN query latency (client round trip) over the sampled query vectors; each point is the latest probe run at or before the end of the step',
+    'nearest-rank percentiles of probe ANN query latency (client round trip) over the sampled query vectors; each point is the latest probe run at or before the end of the step'
   );
 }
 
 export function vectorRecall(ctx: EngineContext): Frame[] {
-  return probeSeries(ctx, [{ field: 'recall' }], 'mean over the sampled query vectors of |ANN top-k ∩ exact top-k| / k (exact: SET LOCAL enable_indexscan = off); each point is the latest probe run at or before the end of the step');
+  return probeSeries(
+    ctx,
+    [{ field: 'recall' }],
+    'mean over the sampled query vectors of |ANN top-k ∩ exact top-k| / k (exact: SET LOCAL enable_indexscan = off); each point is the latest probe run at or before the end of the step'
+  );
 }
 
 export function vectorRecallSweep(ctx: EngineContext): Frame[] {
@@ -217,15 +292,24 @@ export function vectorRecallSweep(ctx: EngineContext): Frame[] {
       { field: 'recall_upper', bound: 'upper' },
     ],
     'recall@k per swept ef_search / probes (mean over the query vectors of |ANN top-k ∩ exact top-k| / k) with its 99 % interval (bound = lower / upper: Agresti–Coull over the query vectors); each point is the latest probe run at or before the end of the step',
-    true,
+    true
   );
 }
 
 export function vectorProbeLatencySweep(ctx: EngineContext): Frame[] {
-  return probeSeries(ctx, [{ field: 'p95_ms', quantile: 'p95' }], 'nearest-rank p95 of probe ANN query latency per swept ef_search / probes; each point is the latest probe run at or before the end of the step', true);
+  return probeSeries(
+    ctx,
+    [{ field: 'p95_ms', quantile: 'p95' }],
+    'nearest-rank p95 of probe ANN query latency per swept ef_search / probes; each point is the latest probe run at or before the end of the step',
+    true
+  );
 }
 
-function latestProbes(ctx: EngineContext): { points: ProbePoint[]; targetRecall: number; advised: Map<string, AdvisedSetting> } {
+function latestProbes(ctx: EngineContext): {
+  points: ProbePoint[];
+  targetRecall: number;
+  advised: Map<string, AdvisedSetting>;
+} {
   const fields = ['recall', 'recall_lower', 'recall_upper', 'p95_ms', 'setting_value', 'returned_mean'];
   const data = loadSeries(ctx, 'vector_probe', fields, { object: 'probe', indexrelname: ctx.filter.indexrelname });
   const run = loadSeries(ctx, 'vector_probe', ['target_recall'], { object: 'run' });
@@ -247,13 +331,37 @@ function latestProbes(ctx: EngineContext): { points: ProbePoint[]; targetRecall:
       continue;
     }
     const key = JSON.stringify(s.labels);
-    const p = by.get(key) ?? { schema: s.labels.schemaname, index: s.labels.indexrelname, setting: s.labels.ef_search, k: Number(s.labels.k), ts: data.samples[i].ts, recall: null, lower: null, upper: null, p95: null, value: null, returned: null };
-    if (s.field === 'recall') p.recall = s.values[i];
-    if (s.field === 'recall_lower') p.lower = s.values[i];
-    if (s.field === 'recall_upper') p.upper = s.values[i];
-    if (s.field === 'p95_ms') p.p95 = s.values[i];
-    if (s.field === 'setting_value') p.value = s.values[i];
-    if (s.field === 'returned_mean') p.returned = s.values[i];
+    const p = by.get(key) ?? {
+      schema: s.labels.schemaname,
+      index: s.labels.indexrelname,
+      setting: s.labels.ef_search,
+      k: Number(s.labels.k),
+      ts: data.samples[i].ts,
+      recall: null,
+      lower: null,
+      upper: null,
+      p95: null,
+      value: null,
+      returned: null,
+    };
+    if (s.field === 'recall') {
+      p.recall = s.values[i];
+    }
+    if (s.field === 'recall_lower') {
+      p.lower = s.values[i];
+    }
+    if (s.field === 'recall_upper') {
+      p.upper = s.values[i];
+    }
+    if (s.field === 'p95_ms') {
+      p.p95 = s.values[i];
+    }
+    if (s.field === 'setting_value') {
+      p.value = s.values[i];
+    }
+    if (s.field === 'returned_mean') {
+      p.returned = s.values[i];
+    }
     p.ts = Math.max(p.ts, data.samples[i].ts);
     by.set(key, p);
   }
@@ -264,9 +372,19 @@ function latestProbes(ctx: EngineContext): { points: ProbePoint[]; targetRecall:
   }
   // the advised setting (hysteresis, decided at probe time) per index
   const advised = new Map<string, AdvisedSetting>();
-  for (const e of ctx.store.entities(ctx.query.target, 'vector_probe', { object: 'advice', indexrelname: ctx.filter.indexrelname })) {
-    if (ctx.query.k !== undefined && e.labels.k !== String(ctx.query.k)) continue;
-    advised.set(`${e.labels.schemaname}.${e.labels.indexrelname}`, { value: (e.info.advised as number | null | undefined) ?? null, reason: String(e.info.reason ?? ''), param: String(e.info.param ?? ''), collecting: e.info.collecting === true });
+  for (const e of ctx.store.entities(ctx.query.target, 'vector_probe', {
+    object: 'advice',
+    indexrelname: ctx.filter.indexrelname,
+  })) {
+    if (ctx.query.k !== undefined && e.labels.k !== String(ctx.query.k)) {
+      continue;
+    }
+    advised.set(`${e.labels.schemaname}.${e.labels.indexrelname}`, {
+      value: (e.info.advised as number | null | undefined) ?? null,
+      reason: String(e.info.reason ?? ''),
+      param: String(e.info.param ?? ''),
+      collecting: e.info.collecting === true,
+    });
   }
   return { points: [...by.values()].filter((p) => p.ts === newest.get(p.index)), targetRecall, advised };
 }
@@ -287,7 +405,9 @@ export function vectorRecallCurve(ctx: EngineContext): Frame[] {
   for (const [key, pts] of [...byIndex].sort((a, b) => a[0].localeCompare(b[0]))) {
     // one point per value: the swept row wins over a default row with the same value
     const byValue = new Map<number, ProbePoint>();
-    for (const p of pts.filter((x) => x.value !== null).sort((a, b) => (a.setting === 'default' ? -1 : 1) - (b.setting === 'default' ? -1 : 1))) {
+    for (const p of pts
+      .filter((x) => x.value !== null)
+      .sort((a, b) => (a.setting === 'default' ? -1 : 1) - (b.setting === 'default' ? -1 : 1))) {
       byValue.set(p.value as number, p);
     }
     const curve = [...byValue.values()].sort((a, b) => (a.value as number) - (b.value as number));
@@ -301,21 +421,43 @@ export function vectorRecallCurve(ctx: EngineContext): Frame[] {
       [
         col('setting', 'number', (p) => p.value, { displayName: param || 'ef_search / probes' }),
         col('recall', 'number', (p) => p.recall, { displayName: 'recall', unit: 'percentunit', min: 0, max: 1 }),
-        col('recall_lower', 'number', (p) => p.lower, { displayName: 'recall 99 % lower', unit: 'percentunit', min: 0, max: 1 }),
-        col('recall_upper', 'number', (p) => p.upper, { displayName: 'recall 99 % upper', unit: 'percentunit', min: 0, max: 1 }),
+        col('recall_lower', 'number', (p) => p.lower, {
+          displayName: 'recall 99 % lower',
+          unit: 'percentunit',
+          min: 0,
+          max: 1,
+        }),
+        col('recall_upper', 'number', (p) => p.upper, {
+          displayName: 'recall 99 % upper',
+          unit: 'percentunit',
+          min: 0,
+          max: 1,
+        }),
         col('p95_ms', 'number', (p) => p.p95, { displayName: 'p95 latency', unit: 'ms' }),
-        col('p95_delta_ms', 'number', (p) => (p.p95 !== null && dflt?.p95 !== null && dflt?.p95 !== undefined ? p.p95 - dflt.p95 : null), { displayName: 'p95 vs session setting', unit: 'ms' }),
+        col(
+          'p95_delta_ms',
+          'number',
+          (p) => (p.p95 !== null && dflt?.p95 !== null && dflt?.p95 !== undefined ? p.p95 - dflt.p95 : null),
+          { displayName: 'p95 vs session setting', unit: 'ms' }
+        ),
       ],
-      `recall@k and p95 latency per ef_search / probes of ${key}, latest probe run; interval: 99 % Agresti–Coull over the query vectors`,
+      `recall@k and p95 latency per ef_search / probes of ${key}, latest probe run; interval: 99 % Agresti–Coull over the query vectors`
     );
     frame.name = key;
-    frame.meta = { ...frame.meta, preferredVisualisationType: 'graph', notices: [...(frame.meta?.notices ?? []), { severity: 'info', text: note }] };
+    frame.meta = {
+      ...frame.meta,
+      preferredVisualisationType: 'graph',
+      notices: [...(frame.meta?.notices ?? []), { severity: 'info', text: note }],
+    };
     frames.push(frame);
   }
   if (frames.length === 0) {
     // never an empty answer without a reason
     const empty = tableFrame(ctx, [], 'no probe run in the range');
-    empty.meta = { ...empty.meta, notices: [...(empty.meta?.notices ?? []), { severity: 'warning', text: probeStatusNotice(ctx) }] };
+    empty.meta = {
+      ...empty.meta,
+      notices: [...(empty.meta?.notices ?? []), { severity: 'warning', text: probeStatusNotice(ctx) }],
+    };
     return [empty];
   }
   return frames;
@@ -330,10 +472,18 @@ function probeStatusNotice(ctx: EngineContext): string {
   return 'no probe run with recall in this range: probes are opt-in per target (vector.probes.enabled: true); tables above vector.probes.maxExactRows get latency only';
 }
 
-const pm = (p: ProbePoint) => (p.lower !== null && p.upper !== null ? `${(p.recall as number).toFixed(3)} (99 % interval ${p.lower.toFixed(3)}–${p.upper.toFixed(3)}, ± ${((p.upper - p.lower) / 2).toFixed(3)})` : (p.recall as number).toFixed(3));
+const pm = (p: ProbePoint) =>
+  p.lower !== null && p.upper !== null
+    ? `${(p.recall as number).toFixed(3)} (99 % interval ${p.lower.toFixed(3)}–${p.upper.toFixed(3)}, ± ${((p.upper - p.lower) / 2).toFixed(3)})`
+    : (p.recall as number).toFixed(3);
 
 /** "hnsw.ef_search 80 reaches 0.953 (…) at +0.4 ms p95 against the session setting 40" */
-export function tradeOff(curve: ProbePoint[], dflt: ProbePoint | null, adv: AdvisedSetting | undefined, target: number): string {
+export function tradeOff(
+  curve: ProbePoint[],
+  dflt: ProbePoint | null,
+  adv: AdvisedSetting | undefined,
+  target: number
+): string {
   const param = adv?.param || 'ef_search';
   if (!adv) {
     return `no advice yet: recall is not measured (see the probe status)`;
@@ -342,7 +492,9 @@ export function tradeOff(curve: ProbePoint[], dflt: ProbePoint | null, adv: Advi
     return `no ${param} advice yet: ${adv.reason}`;
   }
   if (adv.value === null) {
-    const top = [...curve].filter((p) => p.recall !== null).sort((a, b) => (b.recall as number) - (a.recall as number))[0];
+    const top = [...curve]
+      .filter((p) => p.recall !== null)
+      .sort((a, b) => (b.recall as number) - (a.recall as number))[0];
     return `no measured ${param} reaches recall ${target} with confidence (${adv.reason})${top ? `; best ${param} ${top.value}: ${pm(top)}` : ''}`;
   }
   const at = curve.find((p) => p.value === adv.value);
@@ -350,20 +502,40 @@ export function tradeOff(curve: ProbePoint[], dflt: ProbePoint | null, adv: Advi
     return `${param} ${adv.value} (${adv.reason})`;
   }
   const delta = at.p95 !== null && dflt?.p95 !== null && dflt?.p95 !== undefined ? at.p95 - dflt.p95 : null;
-  const cost = delta === null ? '' : ` at ${delta >= 0 ? '+' : '−'}${Math.abs(delta).toFixed(2)} ms p95 against the session setting ${dflt?.value}`;
+  const cost =
+    delta === null
+      ? ''
+      : ` at ${delta >= 0 ? '+' : '−'}${Math.abs(delta).toFixed(2)} ms p95 against the session setting ${dflt?.value}`;
   return `${param} ${adv.value} reaches recall ${pm(at)} ≥ ${target}${cost} (${adv.reason})`;
 }
 
 export function vectorIndexes(ctx: EngineContext): Frame[] {
   const t = ctx.query.target;
-  const base: LabelFilter = { datname: ctx.filter.datname, relname: ctx.filter.relname, indexrelname: ctx.filter.indexrelname };
+  const base: LabelFilter = {
+    datname: ctx.filter.datname,
+    relname: ctx.filter.relname,
+    indexrelname: ctx.filter.indexrelname,
+  };
   const { present } = currentObjects(ctx, 'index', 'size_bytes', base);
-  const ents = new Map(ctx.store.entities(t, 'vector', { ...base, object: 'index' }).map((e) => [JSON.stringify(e.labels), e]));
-  const valuesData = loadSeries(ctx, 'vector', ['size_bytes', 'table_rows', 'dead_tuples', 'dims', 'm', 'ef_construction', 'lists'], { ...base, object: 'index' });
+  const ents = new Map(
+    ctx.store.entities(t, 'vector', { ...base, object: 'index' }).map((e) => [JSON.stringify(e.labels), e])
+  );
+  const valuesData = loadSeries(
+    ctx,
+    'vector',
+    ['size_bytes', 'table_rows', 'dead_tuples', 'dims', 'm', 'ef_construction', 'lists'],
+    { ...base, object: 'index' }
+  );
   const last = (labels: Record<string, string>, field: string): number | null => {
     const s = valuesData.series.find((x) => x.field === field && JSON.stringify(x.labels) === JSON.stringify(labels));
-    if (!s) return null;
-    for (let i = s.values.length - 1; i >= 0; i--) if (s.values[i] !== null) return s.values[i];
+    if (!s) {
+      return null;
+    }
+    for (let i = s.values.length - 1; i >= 0; i--) {
+      if (s.values[i] !== null) {
+        return s.values[i];
+      }
+    }
     return null;
   };
   const server = ctx.store.entities(t, 'vector', { object: 'server' })[0]?.info ?? {};
@@ -373,15 +545,21 @@ export function vectorIndexes(ctx: EngineContext): Frame[] {
     return s ? ([...s.values].reverse().find((v) => v !== null) ?? null) : null;
   };
   const builds = currentObjects(ctx, 'build', 'blocks_total');
-  const buildInfo = ctx.store.entities(t, 'vector', { object: 'build' }).filter((e) => builds.present.has(JSON.stringify(e.labels)));
+  const buildInfo = ctx.store
+    .entities(t, 'vector', { object: 'build' })
+    .filter((e) => builds.present.has(JSON.stringify(e.labels)));
   // index scans inside the range: Δ pg_stat_user_indexes.idx_scan (HNSW and IVFFlat scans count)
   const scans = new Map<string, number>();
-  for (const e of rangeDeltas(loadSeries(ctx, 'vector', ['idx_scan'], { ...base, object: 'index' }), ['idx_scan']).values()) {
+  for (const e of rangeDeltas(loadSeries(ctx, 'vector', ['idx_scan'], { ...base, object: 'index' }), [
+    'idx_scan',
+  ]).values()) {
     scans.set(JSON.stringify(e.labels), e.totals.idx_scan);
   }
   const probes = latestProbes(ctx);
   const runInfo = ctx.store.entities(t, 'vector_probe', { object: 'run' })[0]?.info;
-  const probeRunStatus = new Map(((runInfo?.probes as Array<{ index: string; status: string }> | undefined) ?? []).map((p) => [p.index, p.status]));
+  const probeRunStatus = new Map(
+    ((runInfo?.probes as Array<{ index: string; status: string }> | undefined) ?? []).map((p) => [p.index, p.status])
+  );
   const queries = vectorQueries({ ...ctx, filter: {} } as EngineContext);
   const k = ctx.query.k ?? ctx.metric.defaults?.k ?? 10;
   const rows: Array<Record<string, unknown>> = [];
@@ -408,9 +586,13 @@ export function vectorIndexes(ctx: EngineContext): Frame[] {
     const build = buildInfo.find((b) => b.info.indexrelname === labels.indexrelname);
     const adv = probes.advised.get(`${labels.schemaname}.${labels.indexrelname}`);
     const advice = indexAdvice(facts, mine, probes.targetRecall, adv);
-    if (build) advice.unshift(`building: ${build.info.phase}`);
+    if (build) {
+      advice.unshift(`building: ${build.info.phase}`);
+    }
     const failed = probeRunStatus.get(`${labels.schemaname}.${labels.indexrelname}`);
-    if (failed && failed !== 'ok' && !failed.startsWith('partial')) advice.unshift(`probe: ${failed}`);
+    if (failed && failed !== 'ok' && !failed.startsWith('partial')) {
+      advice.unshift(`probe: ${failed}`);
+    }
     rows.push({
       kind: 'index',
       schema: labels.schemaname,
@@ -440,13 +622,17 @@ export function vectorIndexes(ctx: EngineContext): Frame[] {
     });
   }
   // builds in progress: a CREATE INDEX that has not committed is not in pg_index for anyone else yet
-  const buildVals = loadSeries(ctx, 'vector', ['blocks_done', 'blocks_total', 'tuples_done', 'tuples_total'], { object: 'build' });
+  const buildVals = loadSeries(ctx, 'vector', ['blocks_done', 'blocks_total', 'tuples_done', 'tuples_total'], {
+    object: 'build',
+  });
   for (const b of buildInfo) {
     if (present.size > 0 && [...present.values()].some((l) => l.indexrelname === b.info.indexrelname)) {
       continue;
     }
     const v = (field: string) => {
-      const s = buildVals.series.find((x) => x.field === field && JSON.stringify(x.labels) === JSON.stringify(b.labels));
+      const s = buildVals.series.find(
+        (x) => x.field === field && JSON.stringify(x.labels) === JSON.stringify(b.labels)
+      );
       return s ? ([...s.values].reverse().find((x) => x !== null) ?? null) : null;
     };
     const done = v('blocks_done');
@@ -460,18 +646,40 @@ export function vectorIndexes(ctx: EngineContext): Frame[] {
       key: '',
       opclass: '',
       operator: '',
-      dims: null, m: null, ef_construction: null, lists: null, size: null, cache_share: null, lfc_share: null, rows: null, dead: null, recall: null, p95: null, best: null, queries: 0, scans: null,
+      dims: null,
+      m: null,
+      ef_construction: null,
+      lists: null,
+      size: null,
+      cache_share: null,
+      lfc_share: null,
+      rows: null,
+      dead: null,
+      recall: null,
+      p95: null,
+      best: null,
+      queries: 0,
+      scans: null,
       advice: `building (pid ${b.labels.pid}): ${String(b.info.phase)}${total ? `, ${Math.round((100 * (done ?? 0)) / total)}% of ${total} blocks` : ''}; a NOTICE "hnsw graph no longer fits into maintenance_work_mem" in the log means the slow path: raise maintenance_work_mem`,
     });
   }
   // vector columns without any ANN index (the ones vector queries use first)
-  const cols = currentObjects(ctx, 'column', 'ann_indexes', { datname: ctx.filter.datname, relname: ctx.filter.relname });
+  const cols = currentObjects(ctx, 'column', 'ann_indexes', {
+    datname: ctx.filter.datname,
+    relname: ctx.filter.relname,
+  });
   if (!ctx.filter.indexrelname) {
-    const colVals = loadSeries(ctx, 'vector', ['ann_indexes', 'dims'], { object: 'column', datname: ctx.filter.datname, relname: ctx.filter.relname });
+    const colVals = loadSeries(ctx, 'vector', ['ann_indexes', 'dims'], {
+      object: 'column',
+      datname: ctx.filter.datname,
+      relname: ctx.filter.relname,
+    });
     for (const [key, labels] of cols.present) {
       const annCount = colVals.series.find((s) => s.field === 'ann_indexes' && JSON.stringify(s.labels) === key);
       const n = annCount ? [...annCount.values].reverse().find((v) => v !== null) : null;
-      if (n !== 0) continue;
+      if (n !== 0) {
+        continue;
+      }
       const dimsS = colVals.series.find((s) => s.field === 'dims' && JSON.stringify(s.labels) === key);
       const dims = dimsS ? ([...dimsS.values].reverse().find((v) => v !== null) ?? null) : null;
       const users = queries.filter((q) => q.info.table === labels.relname && q.info.column === labels.column);
@@ -522,20 +730,31 @@ export function vectorIndexes(ctx: EngineContext): Frame[] {
         f('ef_construction', 'number', (r) => r.ef_construction),
         f('lists', 'number', (r) => r.lists),
         f('size_bytes', 'number', (r) => r.size, { displayName: 'Index size', unit: 'bytes' }),
-        f('shared_buffers_share', 'number', (r) => r.cache_share, { displayName: 'Size / shared_buffers', unit: 'percentunit' }),
+        f('shared_buffers_share', 'number', (r) => r.cache_share, {
+          displayName: 'Size / shared_buffers',
+          unit: 'percentunit',
+        }),
         f('lfc_share', 'number', (r) => r.lfc_share, { displayName: 'Size / Neon LFC', unit: 'percentunit' }),
         f('rows', 'number', (r) => r.rows, { displayName: 'Table rows', unit: 'short' }),
         f('dead_tuples', 'number', (r) => r.dead, { displayName: 'Dead tuples', unit: 'short' }),
         f('recall', 'number', (r) => r.recall, { displayName: `Recall@${k} (default)`, unit: 'percentunit' }),
-        f('recall_lower', 'number', (r) => (r as { recall_lower?: number | null }).recall_lower ?? null, { displayName: 'Recall 99 % lower', unit: 'percentunit' }),
-        f('recall_upper', 'number', (r) => (r as { recall_upper?: number | null }).recall_upper ?? null, { displayName: 'Recall 99 % upper', unit: 'percentunit' }),
+        f('recall_lower', 'number', (r) => (r as { recall_lower?: number | null }).recall_lower ?? null, {
+          displayName: 'Recall 99 % lower',
+          unit: 'percentunit',
+        }),
+        f('recall_upper', 'number', (r) => (r as { recall_upper?: number | null }).recall_upper ?? null, {
+          displayName: 'Recall 99 % upper',
+          unit: 'percentunit',
+        }),
         f('p95_ms', 'number', (r) => r.p95, { displayName: 'Probe p95 (default)', unit: 'ms' }),
-        f('best_ef_search', 'number', (r) => r.best, { displayName: `Advised ef_search/probes (recall interval ≥ ${probes.targetRecall})` }),
+        f('best_ef_search', 'number', (r) => r.best, {
+          displayName: `Advised ef_search/probes (recall interval ≥ ${probes.targetRecall})`,
+        }),
         f('vector_queries', 'number', (r) => r.queries, { displayName: 'Vector queries' }),
         f('idx_scan', 'number', (r) => r.scans, { displayName: 'Index scans (range)', unit: 'short' }),
         f('advice', 'string', (r) => r.advice, { displayName: 'Advice' }),
       ],
-      `HNSW / IVFFlat indexes and unindexed vector columns from the latest discovery; recall and latency from the latest probe run (pgvector ${String(server.version ?? '?')})`,
+      `HNSW / IVFFlat indexes and unindexed vector columns from the latest discovery; recall and latency from the latest probe run (pgvector ${String(server.version ?? '?')})`
     ),
   ];
 }
@@ -548,7 +767,9 @@ export function vectorQueriesTable(ctx: EngineContext): Frame[] {
   for (const e of totals.values()) {
     const k = `${e.labels.datname}\u0000${e.labels.queryid}`;
     const a = agg.get(k) ?? { calls: 0, total_exec_time: 0, rows: 0 };
-    for (const f of fields) a[f] += e.totals[f];
+    for (const f of fields) {
+      a[f] += e.totals[f];
+    }
     agg.set(k, a);
   }
   const server = ctx.store.entities(ctx.query.target, 'vector', { object: 'server' })[0]?.info ?? {};
@@ -557,11 +778,19 @@ export function vectorQueriesTable(ctx: EngineContext): Frame[] {
     .map((q) => {
       const a = agg.get(`${q.datname}\u0000${q.queryid}`) ?? { calls: 0, total_exec_time: 0, rows: 0 };
       const rowsPerCall = a.calls > 0 ? a.rows / a.calls : null;
-      return { q, a, rowsPerCall, advice: queryAdvice(q.info, rowsPerCall, kDefault, (server.iterative_scan as string | null) ?? null) };
+      return {
+        q,
+        a,
+        rowsPerCall,
+        advice: queryAdvice(q.info, rowsPerCall, kDefault, (server.iterative_scan as string | null) ?? null),
+      };
     })
     .sort((x, y) => y.a.total_exec_time - x.a.total_exec_time || x.q.queryid.localeCompare(y.q.queryid))
     .slice(0, ctx.query.topN ?? ctx.metric.defaults?.topN ?? 50);
-  const texts = ctx.store.statementTexts(ctx.query.target, rows.map((r) => r.q.queryid));
+  const texts = ctx.store.statementTexts(
+    ctx.query.target,
+    rows.map((r) => r.q.queryid)
+  );
   const col = columnsOf(rows);
   return [
     tableFrame(
@@ -572,17 +801,24 @@ export function vectorQueriesTable(ctx: EngineContext): Frame[] {
         col('database', 'string', (r) => r.q.datname),
         col('operator', 'string', (r) => r.q.info.operator, { displayName: 'Operator' }),
         col('table', 'string', (r) => r.q.info.table ?? ''),
-        col('key', 'string', (r) => r.q.info.expression ?? r.q.info.column ?? '', { displayName: 'Column / expression' }),
-        col('k', 'string', (r) => (r.q.info.limit === null ? 'none' : String(r.q.info.limit)), { displayName: 'k (LIMIT)' }),
+        col('key', 'string', (r) => r.q.info.expression ?? r.q.info.column ?? '', {
+          displayName: 'Column / expression',
+        }),
+        col('k', 'string', (r) => (r.q.info.limit === null ? 'none' : String(r.q.info.limit)), {
+          displayName: 'k (LIMIT)',
+        }),
         col('filters', 'string', (r) => (r.q.info.filterColumns ?? []).join(', '), { displayName: 'Filters' }),
         col('expected_index', 'string', (r) => r.q.info.expected_index ?? '', { displayName: 'Index it should use' }),
         col('explain', 'string', (r) => r.q.info.explain ?? '', { displayName: 'EXPLAIN' }),
         col('calls', 'number', (r) => r.a.calls, { displayName: 'Calls', unit: 'short' }),
-        col('mean_ms', 'number', (r) => (r.a.calls > 0 ? r.a.total_exec_time / r.a.calls : null), { displayName: 'Mean time', unit: 'ms' }),
+        col('mean_ms', 'number', (r) => (r.a.calls > 0 ? r.a.total_exec_time / r.a.calls : null), {
+          displayName: 'Mean time',
+          unit: 'ms',
+        }),
         col('rows_per_call', 'number', (r) => r.rowsPerCall, { displayName: 'Rows per call' }),
         col('advice', 'string', (r) => r.advice.join(' | ') || 'ok', { displayName: 'Advice' }),
       ],
-      'vector queries classified with the Postgres parser; calls, time and rows are pg_stat_statements deltas inside the range',
+      'vector queries classified with the Postgres parser; calls, time and rows are pg_stat_statements deltas inside the range'
     ),
   ];
 }

@@ -6,7 +6,17 @@ import type { Feature } from '../feature';
 import { targetOf, type ResourceRoute } from '../resources';
 import { vectorCollector, vectorProbeCollector } from './collectors';
 import { parseVectorConfig } from './config';
-import { vectorCalls, vectorIndexes, vectorProbeLatency, vectorProbeLatencySweep, vectorQueriesTable, vectorQueryLatency, vectorRecall, vectorRecallCurve, vectorRecallSweep } from './handlers';
+import {
+  vectorCalls,
+  vectorIndexes,
+  vectorProbeLatency,
+  vectorProbeLatencySweep,
+  vectorQueriesTable,
+  vectorQueryLatency,
+  vectorRecall,
+  vectorRecallCurve,
+  vectorRecallSweep,
+} from './handlers';
 
 /** ANN indexes for editor pickers (index filter of the vector metrics) */
 const vectorIndexesRoute: ResourceRoute = (svc, params, ctx) => {
@@ -16,7 +26,11 @@ const vectorIndexesRoute: ResourceRoute = (svc, params, ctx) => {
   }
   const items = svc.store
     .entities(target, 'vector', { object: 'index' })
-    .map((e) => ({ value: e.labels.indexrelname, label: e.labels.indexrelname, description: `${e.labels.schemaname}.${e.labels.relname} ${String(e.info.amname ?? '')} ${String(e.info.opclass ?? '')}` }))
+    .map((e) => ({
+      value: e.labels.indexrelname,
+      label: e.labels.indexrelname,
+      description: `${e.labels.schemaname}.${e.labels.relname} ${String(e.info.amname ?? '')} ${String(e.info.opclass ?? '')}`,
+    }))
     .sort((a, b) => a.value.localeCompare(b.value));
   return { status: 200, body: { items } };
 };
@@ -27,8 +41,13 @@ const vectorSettingsRoute: ResourceRoute = (svc, params, ctx) => {
   if (typeof target !== 'string') {
     return target;
   }
-  const values = [...new Set(svc.store.entities(target, 'vector_probe', { object: 'probe' }).map((e) => e.labels.ef_search))].filter((v) => v !== 'default');
-  return { status: 200, body: { items: values.sort((a, b) => Number(a) - Number(b)).map((v) => ({ value: v, label: v })) } };
+  const values = [
+    ...new Set(svc.store.entities(target, 'vector_probe', { object: 'probe' }).map((e) => e.labels.ef_search)),
+  ].filter((v) => v !== 'default');
+  return {
+    status: 200,
+    body: { items: values.sort((a, b) => Number(a) - Number(b)).map((v) => ({ value: v, label: v })) },
+  };
 };
 
 export const vectorFeature: Feature = {

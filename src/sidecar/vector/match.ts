@@ -18,7 +18,10 @@ export interface IndexMatch {
 /** "(embedding::halfvec(3))" and "(embedding)::halfvec(3)" are the same key */
 export function normalizeKey(s: string): string {
   // discovery prints pgvector types schema-qualified (pinned search_path): compare without schema
-  return s.replace(/[()\s"]/g, '').replace(/::[a-z_][a-z0-9_$]*\./gi, '::').toLowerCase();
+  return s
+    .replace(/[()\s"]/g, '')
+    .replace(/::[a-z_][a-z0-9_$]*\./gi, '::')
+    .toLowerCase();
 }
 
 function queryKey(q: VectorQueryShape): string | null {
@@ -26,21 +29,29 @@ function queryKey(q: VectorQueryShape): string | null {
 }
 
 export function matchIndex(q: VectorQueryShape, indexes: AnnIndex[]): IndexMatch {
-  const candidates = indexes.filter((i) => i.relname === q.table && (q.schema === null || i.schemaname === q.schema) && i.valid);
+  const candidates = indexes.filter(
+    (i) => i.relname === q.table && (q.schema === null || i.schemaname === q.schema) && i.valid
+  );
   const problems: string[] = [];
   const key = queryKey(q);
   const sameKey = candidates.filter((i) => key !== null && normalizeKey(i.keySql) === normalizeKey(key));
   const usable = sameKey.filter((i) => i.operator === q.operator);
   const onColumn = candidates.filter((i) => i.column === null || q.column === null || i.column === q.column);
   if (onColumn.length === 0) {
-    problems.push(`no ANN index on ${q.table ?? '?'}${q.column ? `.${q.column}` : ''}: every query scans and sorts the whole table (CREATE INDEX CONCURRENTLY … USING hnsw (${q.column ?? 'column'} ${opclassFor(q.operator)}))`);
+    problems.push(
+      `no ANN index on ${q.table ?? '?'}${q.column ? `.${q.column}` : ''}: every query scans and sorts the whole table (CREATE INDEX CONCURRENTLY … USING hnsw (${q.column ?? 'column'} ${opclassFor(q.operator)}))`
+    );
   } else if (usable.length === 0) {
     if (sameKey.length > 0) {
       const i = sameKey[0];
-      problems.push(`operator/opclass mismatch: the query orders by ${q.operator}, index ${i.indexrelname} (${i.opclass}) serves ${i.operator ?? '?'}: use ${i.operator} in the query or build the index with ${opclassFor(q.operator)}`);
+      problems.push(
+        `operator/opclass mismatch: the query orders by ${q.operator}, index ${i.indexrelname} (${i.opclass}) serves ${i.operator ?? '?'}: use ${i.operator} in the query or build the index with ${opclassFor(q.operator)}`
+      );
     } else {
       const i = onColumn[0];
-      problems.push(`expression mismatch: the query orders by ${key ?? '?'}, index ${i.indexrelname} is on ${i.keySql}: order by exactly the indexed expression`);
+      problems.push(
+        `expression mismatch: the query orders by ${key ?? '?'}, index ${i.indexrelname} is on ${i.keySql}: order by exactly the indexed expression`
+      );
     }
   }
   if (q.limit === null) {

@@ -11,7 +11,9 @@ export function probeProblems(store: Store, target: string): string[] {
     return [];
   }
   if (!last.ok) {
-    const err = (store.db.prepare('SELECT error FROM sample WHERE id = ?').get(last.id) as { error: string | null } | undefined)?.error;
+    const err = (
+      store.db.prepare('SELECT error FROM sample WHERE id = ?').get(last.id) as { error: string | null } | undefined
+    )?.error;
     return [`vector probes failed: ${err ?? 'unknown error'}`];
   }
   const lastOk = store.lastSample(target, 'vector_probe', true);
@@ -20,5 +22,7 @@ export function probeProblems(store: Store, target: string): string[] {
   }
   const run = store.entities(target, 'vector_probe', { object: 'run' })[0];
   const probes = (run?.info.probes as Array<{ index: string; status: string }> | undefined) ?? [];
-  return probes.filter((p) => p.status.startsWith('permission denied') || p.status.startsWith('error:')).map((p) => `vector probe of ${p.index}: ${p.status}`);
+  return probes
+    .filter((p) => p.status.startsWith('permission denied') || p.status.startsWith('error:'))
+    .map((p) => `vector probe of ${p.index}: ${p.status}`);
 }

@@ -106,7 +106,7 @@ class Clock {
   statements = 0;
   constructor(
     readonly budgetMs: number,
-    private readonly stmtTimeoutMs: number,
+    private readonly stmtTimeoutMs: number
   ) {}
   elapsed(): number {
     return performance.now() - this.start;
@@ -137,7 +137,12 @@ async function tx<T>(db: PoolClient, clock: Clock, locals: string[], fn: () => P
   }
 }
 
-async function timed(db: PoolClient, clock: Clock, sql: string, params: unknown[] = []): Promise<{ rows: any[]; ms: number }> {
+async function timed(
+  db: PoolClient,
+  clock: Clock,
+  sql: string,
+  params: unknown[] = []
+): Promise<{ rows: any[]; ms: number }> {
   await db.query(`SET LOCAL statement_timeout = ${clock.timeout()}`);
   clock.statements++;
   const t0 = performance.now();
@@ -167,15 +172,27 @@ export function annSql(i: AnnIndex, k: number): string {
   return `SELECT ctid::text AS id FROM ${qi(i.schemaname)}.${qi(i.relname)} ${where}ORDER BY ${i.probeKeySql ?? i.keySql} ${i.operatorSql ?? i.operator} $1::${i.keyTypeSql ?? i.keyType} LIMIT ${k}`;
 }
 
-async function sampleQueries(db: PoolClient, clock: Clock, i: AnnIndex, cfg: ProbeConfig, seed: number): Promise<Array<{ id: string; q: string }>> {
+async function sampleQueries(
+  db: PoolClient,
+  clock: Clock,
+  i: AnnIndex,
+  cfg: ProbeConfig,
+  seed: number
+): Promise<Array<{ id: string; q: string }>> {
   const tbl = `${qi(i.schemaname)}.${qi(i.relname)}`;
   const n = cfg.sampleSize;
   const key = i.probeKeySql ?? i.keySql;
   const pred = i.probePredicate ?? i.predicate;
-  let got = (await timed(db, clock, sampleSql(tbl, key, pred, i.tableRows, n, seed, cfg.maxExactRows))).rows as Array<{ id: string; q: string }>;
+  let got = (await timed(db, clock, sampleSql(tbl, key, pred, i.tableRows, n, seed, cfg.maxExactRows))).rows as Array<{
+    id: string;
+    q: string;
+  }>;
   if (got.length < n) {
     // a stale row count (reltuples) made the sample too small: every row, hash-ordered, cut to n
-    got = (await timed(db, clock, sampleSql(tbl, key, pred, 1, n, seed, cfg.maxExactRows))).rows as Array<{ id: string; q: string }>;
+    got = (await timed(db, clock, sampleSql(tbl, key, pred, 1, n, seed, cfg.maxExactRows))).rows as Array<{
+      id: string;
+      q: string;
+    }>;
   }
   return got;
 }
@@ -185,19 +202,32 @@ async function sampleQueries(db: PoolClient, clock: Clock, i: AnnIndex, cfg: Pro
  * vector (found through the index at a generous ef_search; an approximate neighbour only makes
  * the move a little longer). Leave-one-out for key types that cannot be moved.
  */
-async function buildQueries(db: PoolClient, clock: Clock, i: AnnIndex, rows: Array<{ id: string; q: string }>, seed: number, searchSetting: string): Promise<ProbeQuery[]> {
+async function buildQueries(
+  db: PoolClient,
+  clock: Clock,
+  i: AnnIndex,
+  rows: Array<{ id: string; q: string }>,
+  seed: number,
+  searchSetting: string
+): Promise<ProbeQuery[]> {
   if (!movable(i.keyType)) {
     return rows.map((r) => ({ id: r.id, q: r.q, movedBy: null }));
   }
   const rnd = seeded(seed);
-  const nnSql = annSql(i, 3).replace('SELECT ctid::text AS id', `SELECT ctid::text AS id, (${i.probeKeySql ?? i.keySql})::text AS v`);
+  const nnSql = annSql(i, 3).replace(
+    'SELECT ctid::text AS id',
+    `SELECT ctid::text AS id, (${i.probeKeySql ?? i.keySql})::text AS v`
+  );
   return tx(db, clock, ['SET LOCAL enable_seqscan = off', searchSetting], async () => {
     const out: ProbeQuery[] = [];
     for (const r of rows) {
       const v = parseDense(r.q);
       const near = (await timed(db, clock, nnSql, [r.q])).rows as Array<{ id: string; v: string }>;
       // the nearest other row at a non-zero distance (exact duplicates would not move the query)
-      const d = near.filter((x) => x.id !== r.id).map((x) => l2(v, parseDense(x.v))).find((x) => x > 0);
+      const d = near
+        .filter((x) => x.id !== r.id)
+        .map((x) => l2(v, parseDense(x.v)))
+        .find((x) => x > 0);
       if (d === undefined) {
         out.push({ id: r.id, q: r.q, movedBy: null });
         continue;
@@ -235,23 +265,45 @@ function adviseFromPool(state: ProbeState, i: AnnIndex, settings: SettingResult[
   const curve = measured.map((x) => {
     const all = pool!.runs.flatMap((r) => r.get(x.value as number) ?? []);
     const e = estimateRecall(all, 1, Z99)!;
-    return { value: x.value as number, recall: e.recall, lower: e.lower, upper: e.upper, lowerStrict: estimateRecall(all, 1, Z999)!.lower, n: all.length };
+    return {
+      value: x.value as number,
+      recall: e.recall,
+      lower: e.lower,
+      upper: e.upper,
+      lowerStrict: estimateRecall(all, 1, Z999)!.lower,
+      n: all.length,
+    };
   });
   const n = Math.min(...curve.map((c) => c.n));
   if (pool.runs.length < ADVICE_RUNS) {
     // too little evidence for a first advice: keep the one from before (a restart, a changed index) or wait
     if (state.advice.has(key)) {
-      return { value: state.advice.get(key) as number | null, reason: `kept while collecting (${pool.runs.length} of ${ADVICE_RUNS} runs since the index or table changed)` };
+      return {
+        value: state.advice.get(key) as number | null,
+        reason: `kept while collecting (${pool.runs.length} of ${ADVICE_RUNS} runs since the index or table changed)`,
+      };
     }
-    return { value: null, collecting: true, reason: `collecting: ${pool.runs.length} of ${ADVICE_RUNS} probe runs (${n} query vectors) before the first advice` };
+    return {
+      value: null,
+      collecting: true,
+      reason: `collecting: ${pool.runs.length} of ${ADVICE_RUNS} probe runs (${n} query vectors) before the first advice`,
+    };
   }
   const advice = adviseSetting(curve, target, state.advice.has(key) ? state.advice.get(key) : undefined);
   state.advice.set(key, advice.value);
-  return { ...advice, reason: `${advice.reason}; 99 % intervals over ${n} query vectors from the last ${pool.runs.length} run(s)` };
+  return {
+    ...advice,
+    reason: `${advice.reason}; 99 % intervals over ${n} query vectors from the last ${pool.runs.length} run(s)`,
+  };
 }
 
 /** Probe the indexes inside the budget; indexes not reached are probed first next time. */
-export async function runProbes(db: PoolClient, indexes: AnnIndex[], cfg: ProbeConfig, state: ProbeState): Promise<ProbeRun> {
+export async function runProbes(
+  db: PoolClient,
+  indexes: AnnIndex[],
+  cfg: ProbeConfig,
+  state: ProbeState
+): Promise<ProbeRun> {
   const clock = new Clock(cfg.budget, cfg.statementTimeout);
   state.run++;
   const wanted = indexes.filter((i) => {
@@ -260,7 +312,10 @@ export async function runProbes(db: PoolClient, indexes: AnnIndex[], cfg: ProbeC
     }
     return cfg.indexes.includes(i.indexrelname) || cfg.indexes.includes(indexKey(i));
   });
-  const start = Math.max(0, wanted.findIndex((i) => indexKey(i) === state.next));
+  const start = Math.max(
+    0,
+    wanted.findIndex((i) => indexKey(i) === state.next)
+  );
   const order = [...wanted.slice(start), ...wanted.slice(0, start)];
   const probes: IndexProbe[] = [];
   const skipped: ProbeRun['skipped'] = [];
@@ -277,7 +332,18 @@ export async function runProbes(db: PoolClient, indexes: AnnIndex[], cfg: ProbeC
       continue;
     }
     const param = i.amname === 'hnsw' ? 'hnsw.ef_search' : 'ivfflat.probes';
-    const probe: IndexProbe = { index: i, param, status: 'ok', queries: [], queryVectors: [], queryMethod: movable(i.keyType) ? 'moved' : 'leave-one-out', exactMs: null, settings: [], iterativeScan: 'unsupported', advice: null };
+    const probe: IndexProbe = {
+      index: i,
+      param,
+      status: 'ok',
+      queries: [],
+      queryVectors: [],
+      queryMethod: movable(i.keyType) ? 'moved' : 'leave-one-out',
+      exactMs: null,
+      settings: [],
+      iterativeScan: 'unsupported',
+      advice: null,
+    };
     try {
       const seed = (state.run * 7919 + n) % 2147483647;
       const sampled = await tx(db, clock, [], () => sampleQueries(db, clock, i, cfg, seed));
@@ -287,14 +353,31 @@ export async function runProbes(db: PoolClient, indexes: AnnIndex[], cfg: ProbeC
         continue;
       }
       const iter = i.amname === 'hnsw' ? 'hnsw.iterative_scan' : 'ivfflat.iterative_scan';
-      const cur = (await tx(db, clock, [], async () => (await timed(db, clock, `SELECT pg_catalog.current_setting('${param}', true) AS v, pg_catalog.current_setting('${iter}', true) AS it`)).rows[0])) as { v: string | null; it: string | null };
+      const cur = (await tx(
+        db,
+        clock,
+        [],
+        async () =>
+          (
+            await timed(
+              db,
+              clock,
+              `SELECT pg_catalog.current_setting('${param}', true) AS v, pg_catalog.current_setting('${iter}', true) AS it`
+            )
+          ).rows[0]
+      )) as { v: string | null; it: string | null };
       const current = cur.v === null ? (param === 'hnsw.ef_search' ? 40 : 1) : Number(cur.v);
       probe.iterativeScan = cur.it ?? 'unsupported';
       const limit = i.amname === 'ivfflat' ? (i.lists ?? 100) : 1000;
-      const sweep = [...new Set(cfg.sweep)].sort((a, b) => a - b).filter((v) => v <= limit && !(i.amname === 'ivfflat' && v >= limit));
+      const sweep = [...new Set(cfg.sweep)]
+        .sort((a, b) => a - b)
+        .filter((v) => v <= limit && !(i.amname === 'ivfflat' && v >= limit));
       // the neighbour search that sizes each move, as close to exact as the index gets
       // (ef_search 1000, the maximum: a neighbour found too far makes the query harder and recall pessimistic)
-      const nnSetting = i.amname === 'hnsw' ? 'SET LOCAL hnsw.ef_search = 1000' : `SET LOCAL ivfflat.probes = ${Math.max(current, ...sweep)}`;
+      const nnSetting =
+        i.amname === 'hnsw'
+          ? 'SET LOCAL hnsw.ef_search = 1000'
+          : `SET LOCAL ivfflat.probes = ${Math.max(current, ...sweep)}`;
       const queries = await buildQueries(db, clock, i, sampled, seed, nnSetting);
       probe.queryVectors = queries;
       const loo = (q: ProbeQuery) => q.movedBy === null;
@@ -309,24 +392,33 @@ export async function runProbes(db: PoolClient, indexes: AnnIndex[], cfg: ProbeC
       let exact: Array<Set<string>> | null = null;
       const notes: string[] = [];
       if ((i.tableRows ?? Infinity) > cfg.maxExactRows) {
-        notes.push(`exact scan skipped: ${i.tableRows === null ? 'row count unknown (run ANALYZE)' : `${Math.round(i.tableRows)} rows`} > maxExactRows ${cfg.maxExactRows}, so no recall`);
+        notes.push(
+          `exact scan skipped: ${i.tableRows === null ? 'row count unknown (run ANALYZE)' : `${Math.round(i.tableRows)} rows`} > maxExactRows ${cfg.maxExactRows}, so no recall`
+        );
       } else {
         try {
           const t0 = performance.now();
           // enable_seqscan = on as well: a role (or PGlite) may have it off, and then the planner keeps the index
-          exact = await tx(db, clock, ['SET LOCAL enable_indexscan = off', 'SET LOCAL enable_seqscan = on'], async () => {
-            const out: Array<Set<string>> = [];
-            for (const q of queries) {
-              out.push(new Set(answer(q, (await timed(db, clock, loo(q) ? sqlK1 : sqlK, [q.q])).rows)));
+          exact = await tx(
+            db,
+            clock,
+            ['SET LOCAL enable_indexscan = off', 'SET LOCAL enable_seqscan = on'],
+            async () => {
+              const out: Array<Set<string>> = [];
+              for (const q of queries) {
+                out.push(new Set(answer(q, (await timed(db, clock, loo(q) ? sqlK1 : sqlK, [q.q])).rows)));
+              }
+              return out;
             }
-            return out;
-          });
+          );
           probe.exactMs = performance.now() - t0;
         } catch (e) {
           if (!isTimeout(e)) {
             throw e;
           }
-          notes.push(`exact scan hit statement_timeout (${cfg.statementTimeout} ms or the rest of the budget), so no recall: raise vector.probes.statementTimeout/budget or lower maxExactRows`);
+          notes.push(
+            `exact scan hit statement_timeout (${cfg.statementTimeout} ms or the rest of the budget), so no recall: raise vector.probes.statementTimeout/budget or lower maxExactRows`
+          );
         }
       }
       const settings: Array<'default' | number> = ['default', ...sweep];
@@ -334,7 +426,8 @@ export async function runProbes(db: PoolClient, indexes: AnnIndex[], cfg: ProbeC
         const value = s === 'default' ? current : s;
         const base = ['SET LOCAL enable_seqscan = off'];
         const plain = s === 'default' ? base : [...base, `SET LOCAL ${param} = ${s}`];
-        const oneMore = i.amname === 'hnsw' ? [...base, `SET LOCAL hnsw.ef_search = ${Math.min(1000, value + 1)}`] : plain;
+        const oneMore =
+          i.amname === 'hnsw' ? [...base, `SET LOCAL hnsw.ef_search = ${Math.min(1000, value + 1)}`] : plain;
         try {
           const run1 = async (subset: ProbeQuery[], locals: string[]) =>
             subset.length === 0
@@ -347,7 +440,13 @@ export async function runProbes(db: PoolClient, indexes: AnnIndex[], cfg: ProbeC
                   }
                   return out;
                 });
-          const got = [...(await run1(queries.filter((q) => !loo(q)), plain)), ...(await run1(queries.filter(loo), oneMore))];
+          const got = [
+            ...(await run1(
+              queries.filter((q) => !loo(q)),
+              plain
+            )),
+            ...(await run1(queries.filter(loo), oneMore)),
+          ];
           const byQuery = new Map(got.map((g) => [g.q, g]));
           const ordered = queries.map((q) => byQuery.get(q)!);
           let perQuery: number[] | null = null;
@@ -389,7 +488,10 @@ export async function runProbes(db: PoolClient, indexes: AnnIndex[], cfg: ProbeC
         }
         break;
       }
-      probe.status = (e as { code?: string }).code === '42501' ? await permissionStatus(db, i, e as Error) : `error: ${(e as Error).message}`;
+      probe.status =
+        (e as { code?: string }).code === '42501'
+          ? await permissionStatus(db, i, e as Error)
+          : `error: ${(e as Error).message}`;
       probes.push(probe);
     }
   }
@@ -404,7 +506,16 @@ export function probeRows(run: ProbeRun, k: number): SampleRow[] {
     for (const s of p.settings) {
       const lat = s.latenciesMs;
       rows.push({
-        key: { object: 'probe', datname: i.datname, schemaname: i.schemaname, relname: i.relname, indexrelname: i.indexrelname, ef_search: String(s.setting), k: String(k), iterative_scan: p.iterativeScan },
+        key: {
+          object: 'probe',
+          datname: i.datname,
+          schemaname: i.schemaname,
+          relname: i.relname,
+          indexrelname: i.indexrelname,
+          ef_search: String(s.setting),
+          k: String(k),
+          iterative_scan: p.iterativeScan,
+        },
         values: {
           p50_ms: percentile(lat, 0.5),
           p95_ms: percentile(lat, 0.95),
@@ -418,22 +529,51 @@ export function probeRows(run: ProbeRun, k: number): SampleRow[] {
           setting_value: s.value,
           returned_mean: s.returnedMean,
         },
-        info: { status: p.status, param: p.param, queries: p.queries, query_method: p.queryMethod, amname: i.amname, exact_ms: p.exactMs },
+        info: {
+          status: p.status,
+          param: p.param,
+          queries: p.queries,
+          query_method: p.queryMethod,
+          amname: i.amname,
+          exact_ms: p.exactMs,
+        },
       });
     }
     if (p.advice) {
       rows.push({
-        key: { object: 'advice', datname: i.datname, schemaname: i.schemaname, relname: i.relname, indexrelname: i.indexrelname, k: String(k) },
+        key: {
+          object: 'advice',
+          datname: i.datname,
+          schemaname: i.schemaname,
+          relname: i.relname,
+          indexrelname: i.indexrelname,
+          k: String(k),
+        },
         // -1: no measured setting clears the target (a number, so the series keeps its history)
         values: { advised: p.advice.value ?? -1 },
-        info: { reason: p.advice.reason, param: p.param, advised: p.advice.value, collecting: p.advice.collecting === true },
+        info: {
+          reason: p.advice.reason,
+          param: p.param,
+          advised: p.advice.value,
+          collecting: p.advice.collecting === true,
+        },
       });
     }
   }
   rows.push({
     key: { object: 'run' },
-    values: { duration_ms: run.durationMs, budget_ms: run.budgetMs, statements: run.statements, indexes_probed: run.probes.length, indexes_skipped: run.skipped.length },
-    info: { status: run.status, skipped: run.skipped.map((s) => ({ index: indexKey(s.index), reason: s.reason })), probes: run.probes.map((p) => ({ index: indexKey(p.index), status: p.status })) },
+    values: {
+      duration_ms: run.durationMs,
+      budget_ms: run.budgetMs,
+      statements: run.statements,
+      indexes_probed: run.probes.length,
+      indexes_skipped: run.skipped.length,
+    },
+    info: {
+      status: run.status,
+      skipped: run.skipped.map((s) => ({ index: indexKey(s.index), reason: s.reason })),
+      probes: run.probes.map((p) => ({ index: indexKey(p.index), status: p.status })),
+    },
   });
   return rows;
 }

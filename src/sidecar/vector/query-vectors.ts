@@ -54,7 +54,15 @@ export function moveBy(v: number[], distance: number, rnd: () => number): number
 }
 
 /** the SQL of the uniform sample: rows (ctid, vector text) of the indexed key */
-export function sampleSql(table: string, keySql: string, predicate: string | null, tableRows: number | null, n: number, seed: number, maxExactRows: number): string {
+export function sampleSql(
+  table: string,
+  keySql: string,
+  predicate: string | null,
+  tableRows: number | null,
+  n: number,
+  seed: number,
+  maxExactRows: number
+): string {
   const rows = Math.max(1, tableRows ?? 1000);
   // 3n expected rows: P(fewer than n) is negligible for n ≥ 10 (Chernoff); the caller tops up otherwise
   const pct = Math.min(100, Math.max(0.0001, (100 * n * 3) / rows));

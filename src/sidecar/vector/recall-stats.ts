@@ -103,20 +103,32 @@ export function adviseSetting(curve: CurvePoint[], target: number, previous: num
   const cleared = pts.find((p) => p.lower >= target) ?? null;
   if (previous === undefined) {
     if (cleared) {
-      return { value: cleared.value, reason: `smallest measured value whose ${SHOWN_LEVEL} interval lies above ${target}` };
+      return {
+        value: cleared.value,
+        reason: `smallest measured value whose ${SHOWN_LEVEL} interval lies above ${target}`,
+      };
     }
     const straddle = pts.find((p) => p.upper >= target);
-    return { value: null, reason: straddle ? `undecided: the interval at ${straddle.value} contains ${target}; more probe runs or a larger sampleSize will settle it` : `no measured value reaches ${target}` };
+    return {
+      value: null,
+      reason: straddle
+        ? `undecided: the interval at ${straddle.value} contains ${target}; more probe runs or a larger sampleSize will settle it`
+        : `no measured value reaches ${target}`,
+    };
   }
   if (previous === null) {
     // from "none" to a value is a change too: it needs the stronger (99.9 %) proof
     const proven = pts.find((p) => (p.lowerStrict ?? p.lower) >= target) ?? null;
-    return proven ? { value: proven.value, reason: `interval at ${proven.value} now lies above ${target} (99.9 %)` } : { value: null, reason: `no measured value's interval lies above ${target} with confidence yet` };
+    return proven
+      ? { value: proven.value, reason: `interval at ${proven.value} now lies above ${target} (99.9 %)` }
+      : { value: null, reason: `no measured value's interval lies above ${target} with confidence yet` };
   }
   const prev = pts.find((p) => p.value === previous);
   if (prev && prev.upper < target) {
     // proven too low: move to the smallest setting that clears the target (or none)
-    return cleared ? { value: cleared.value, reason: `interval at ${previous} now lies below ${target}` } : { value: null, reason: `interval at ${previous} now lies below ${target} and no measured value clears it` };
+    return cleared
+      ? { value: cleared.value, reason: `interval at ${previous} now lies below ${target}` }
+      : { value: null, reason: `interval at ${previous} now lies below ${target} and no measured value clears it` };
   }
   if (!prev) {
     // the sweep changed and no longer measures the advised value: start over
@@ -124,6 +136,10 @@ export function adviseSetting(curve: CurvePoint[], target: number, previous: num
   }
   const cheaper = pts.find((p) => p.value < previous && (p.lowerStrict ?? p.lower) >= target);
   return cheaper
-    ? { value: previous, cheaper: cheaper.value, reason: `kept; ${cheaper.value} also clears ${target} (99.9 %): lower to it if latency matters` }
+    ? {
+        value: previous,
+        cheaper: cheaper.value,
+        reason: `kept; ${cheaper.value} also clears ${target} (99.9 %): lower to it if latency matters`,
+      }
     : { value: previous, reason: `kept: no interval has proven it wrong` };
 }

@@ -6,22 +6,30 @@
  */
 (function () {
   'use strict';
-  var registry = new Map();
-  var anonymous = [];
+  let registry = new Map();
+  let anonymous = [];
 
   function instantiate(deps, factory, label) {
-    var exportsObj = {};
-    var moduleObj = { exports: exportsObj };
-    var args = deps.map(function (d) {
-      if (d === 'exports') return exportsObj;
-      if (d === 'module') return moduleObj;
-      if (d === 'require') return function (name) { return registry.get(name); };
+    let exportsObj = {};
+    let moduleObj = { exports: exportsObj };
+    let args = deps.map(function (d) {
+      if (d === 'exports') {
+        return exportsObj;
+      }
+      if (d === 'module') {
+        return moduleObj;
+      }
+      if (d === 'require') {
+        return function (name) {
+          return registry.get(name);
+        };
+      }
       if (!registry.has(d)) {
         throw new Error('AMD: ' + label + ' depends on "' + d + '", which the host does not provide');
       }
       return registry.get(d);
     });
-    var result = typeof factory === 'function' ? factory.apply(null, args) : factory;
+    let result = typeof factory === 'function' ? factory.apply(null, args) : factory;
     return result !== undefined ? result : moduleObj.exports;
   }
 
@@ -45,10 +53,10 @@
 
   function load(url) {
     return new Promise(function (resolve, reject) {
-      var s = document.createElement('script');
+      let s = document.createElement('script');
       s.src = url;
       s.onload = function () {
-        var d = anonymous.shift();
+        let d = anonymous.shift();
         if (!d) {
           reject(new Error('AMD: ' + url + ' did not call define()'));
           return;
@@ -67,5 +75,12 @@
   }
 
   window.define = define;
-  window.pgpulseAmd = { registry: registry, define: define, load: load, names: function () { return Array.from(registry.keys()); } };
+  window.pgpulseAmd = {
+    registry: registry,
+    define: define,
+    load: load,
+    names: function () {
+      return Array.from(registry.keys());
+    },
+  };
 })();

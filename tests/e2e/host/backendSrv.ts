@@ -62,7 +62,9 @@ export class HostBackendSrv {
           subscriber.next(response);
           subscriber.complete();
         })
-        .catch((e) => subscriber.error({ status: 0, statusText: String(e), data: { message: String(e) }, config: options }));
+        .catch((e) =>
+          subscriber.error({ status: 0, statusText: String(e), data: { message: String(e) }, config: options })
+        );
       return () => controller.abort();
     });
   }

@@ -26,11 +26,36 @@ import {
   type TimeRange,
 } from '@grafana/data';
 import * as grafanaRuntime from '@grafana/runtime';
-import { config, setBackendSrv, setDataSourceSrv, setEchoSrv, setTemplateSrv, type DataSourceSrv, type EchoSrv, type TemplateSrv } from '@grafana/runtime';
+import {
+  config,
+  setBackendSrv,
+  setDataSourceSrv,
+  setEchoSrv,
+  setTemplateSrv,
+  type DataSourceSrv,
+  type EchoSrv,
+  type TemplateSrv,
+} from '@grafana/runtime';
 import * as grafanaUi from '@grafana/ui';
-import { Alert, Button, ErrorBoundaryAlert, Field, GlobalStyles, Input, PanelChrome, Stack, Table, Tag, Text, ThemeContext, TimeSeries } from '@grafana/ui';
+import {
+  Alert,
+  Button,
+  ErrorBoundaryAlert,
+  Field,
+  GlobalStyles,
+  Input,
+  PanelChrome,
+  Stack,
+  Table,
+  Tag,
+  Text,
+  ThemeContext,
+  TimeSeries,
+} from '@grafana/ui';
 import i18next from 'i18next';
 import * as lodash from 'lodash';
+// Grafana's runtime hands plugins its own moment: the host must provide the same module
+// eslint-disable-next-line no-restricted-imports
 import moment from 'moment';
 import * as React from 'react';
 import * as ReactDOM from 'react-dom';
@@ -45,8 +70,17 @@ import { hostSelectors as H } from './hostSelectors';
 
 declare global {
   interface Window {
-    pgpulseAmd: { define: (name: string, deps: string[], factory: () => unknown) => void; load: (url: string) => Promise<Record<string, unknown>>; names: () => string[] };
-    pgpulseHost?: { requests: HostBackendSrv['log']; lastResponse?: DataQueryResponse; amdModules: string[]; datasource?: DataSourceApi };
+    pgpulseAmd: {
+      define: (name: string, deps: string[], factory: () => unknown) => void;
+      load: (url: string) => Promise<Record<string, unknown>>;
+      names: () => string[];
+    };
+    pgpulseHost?: {
+      requests: HostBackendSrv['log'];
+      lastResponse?: DataQueryResponse;
+      amdModules: string[];
+      datasource?: DataSourceApi;
+    };
   }
 }
 
@@ -91,7 +125,12 @@ setTemplateSrv({
   containsTemplate: (t?: string) => /\$\w|\$\{/.test(t ?? ''),
   updateTimeRange: () => {},
 } as unknown as TemplateSrv);
-setEchoSrv({ addEvent: () => {}, logDebug: () => {}, isEnabled: () => false, addBackend: () => {} } as unknown as EchoSrv);
+setEchoSrv({
+  addEvent: () => {},
+  logDebug: () => {},
+  isEnabled: () => false,
+  addBackend: () => {},
+} as unknown as EchoSrv);
 
 function relativeRange(): TimeRange {
   const to = dateTime();
@@ -101,7 +140,16 @@ function relativeRange(): TimeRange {
 }
 
 function toInstanceSettings(s: DataSourceSettings, meta: DataSourcePluginMeta): DataSourceInstanceSettings {
-  return { id: s.id, uid: s.uid, type: s.type, name: s.name, meta, jsonData: s.jsonData, access: 'proxy', readOnly: false };
+  return {
+    id: s.id,
+    uid: s.uid,
+    type: s.type,
+    name: s.name,
+    meta,
+    jsonData: s.jsonData,
+    access: 'proxy',
+    readOnly: false,
+  };
 }
 
 interface Loaded {
@@ -113,10 +161,20 @@ interface Loaded {
 function App({ loaded }: { loaded: Loaded }) {
   const { plugin, meta } = loaded;
   const [settings, setSettings] = React.useState<DataSourceSettings>(loaded.settings);
-  const [ds, setDs] = React.useState<DataSourceApi>(() => new plugin.DataSourceClass(toInstanceSettings(loaded.settings, meta)));
+  const [ds, setDs] = React.useState<DataSourceApi>(
+    () => new plugin.DataSourceClass(toInstanceSettings(loaded.settings, meta))
+  );
   const [health, setHealth] = React.useState<TestDataSourceResponse & { pending?: boolean }>();
-  const [query, setQuery] = React.useState<Record<string, unknown>>(() => ({ refId: 'A', ...(ds.getDefaultQuery?.(APP) ?? {}) }));
-  const [result, setResult] = React.useState<{ state: LoadingState; frames: DataFrame[]; error?: string; range: TimeRange }>();
+  const [query, setQuery] = React.useState<Record<string, unknown>>(() => ({
+    refId: 'A',
+    ...(ds.getDefaultQuery?.(APP) ?? {}),
+  }));
+  const [result, setResult] = React.useState<{
+    state: LoadingState;
+    frames: DataFrame[];
+    error?: string;
+    range: TimeRange;
+  }>();
   const queryRef = React.useRef(query);
   queryRef.current = query;
 
@@ -133,7 +191,10 @@ function App({ loaded }: { loaded: Loaded }) {
   const saveAndTest = async () => {
     setHealth({ status: 'info', message: 'Testing…', pending: true });
     // Grafana saves first (secure fields become "configured"), reloads the instance, then tests.
-    const saved = await backendSrv.put<{ datasource: DataSourceSettings }>(`/api/datasources/uid/${settings.uid}`, settings);
+    const saved = await backendSrv.put<{ datasource: DataSourceSettings }>(
+      `/api/datasources/uid/${settings.uid}`,
+      settings
+    );
     setSettings(saved.datasource);
     const next = new plugin.DataSourceClass(toInstanceSettings(saved.datasource, meta));
     setDs(next);
@@ -177,7 +238,8 @@ function App({ loaded }: { loaded: Loaded }) {
         const error = r.errors?.map((e) => e.message).join('; ') || r.error?.message;
         setResult({ state: error ? LoadingState.Error : LoadingState.Done, frames, error, range });
       },
-      error: (e: unknown) => setResult({ state: LoadingState.Error, frames: [], error: String((e as Error)?.message ?? e), range }),
+      error: (e: unknown) =>
+        setResult({ state: LoadingState.Error, frames: [], error: String((e as Error)?.message ?? e), range }),
     });
   }, [ds]);
 
@@ -214,7 +276,11 @@ function App({ loaded }: { loaded: Loaded }) {
             Settings
           </Text>
           <Field label="Name">
-            <Input value={settings.name} width={40} onChange={(e) => setSettings({ ...settings, name: e.currentTarget.value })} />
+            <Input
+              value={settings.name}
+              width={40}
+              onChange={(e) => setSettings({ ...settings, name: e.currentTarget.value })}
+            />
           </Field>
           <ErrorBoundaryAlert>
             <ConfigEditor options={settings} onOptionsChange={setSettings} />
@@ -223,7 +289,9 @@ function App({ loaded }: { loaded: Loaded }) {
             {health && !health.pending && (
               <div data-testid={H.health} data-status={health.status}>
                 <Alert severity={health.status === 'success' ? 'success' : 'error'} title={health.message}>
-                  {health.details && typeof health.details === 'object' && 'message' in health.details ? String(health.details.message) : null}
+                  {health.details && typeof health.details === 'object' && 'message' in health.details
+                    ? String(health.details.message)
+                    : null}
                 </Alert>
               </div>
             )}
@@ -270,10 +338,11 @@ function App({ loaded }: { loaded: Loaded }) {
   );
 }
 
-
 /** Grafana's "Query" variable editor page: the plugin's own editor and a preview of the values. */
 function VariablesSection({ ds }: { ds: DataSourceApi }) {
-  const support = ds.variables as unknown as { editor: React.ComponentType<any>; query: (r: unknown) => rxjs.Observable<DataQueryResponse> } | undefined;
+  const support = ds.variables as unknown as
+    | { editor: React.ComponentType<any>; query: (r: unknown) => rxjs.Observable<DataQueryResponse> }
+    | undefined;
   const [vq, setVq] = React.useState<Record<string, unknown>>({ refId: 'PgpulseVariableQuery', resource: 'databases' });
   const [values, setValues] = React.useState<string[] | undefined>();
   const [error, setError] = React.useState<string | undefined>();
@@ -281,15 +350,18 @@ function VariablesSection({ ds }: { ds: DataSourceApi }) {
     if (!support) {
       return;
     }
-    const sub = support.query({ targets: [vq], range: relativeRange(), scopedVars: {}, app: CoreApp.Dashboard, requestId: 'variable' }).subscribe({
-      next: (r) => {
-        const frame = (r.data as DataFrame[])[0];
-        const text = frame?.fields.find((f) => f.name === 'text');
-        setValues(text ? Array.from(text.values as ArrayLike<string>) : []);
-        setError(undefined);
-      },
-      error: (e: unknown) => setError(String((e as { data?: { error?: string } })?.data?.error ?? (e as Error)?.message ?? e)),
-    });
+    const sub = support
+      .query({ targets: [vq], range: relativeRange(), scopedVars: {}, app: CoreApp.Dashboard, requestId: 'variable' })
+      .subscribe({
+        next: (r) => {
+          const frame = (r.data as DataFrame[])[0];
+          const text = frame?.fields.find((f) => f.name === 'text');
+          setValues(text ? Array.from(text.values as ArrayLike<string>) : []);
+          setError(undefined);
+        },
+        error: (e: unknown) =>
+          setError(String((e as { data?: { error?: string } })?.data?.error ?? (e as Error)?.message ?? e)),
+      });
     return () => sub.unsubscribe();
   }, [support, vq]);
   if (!support) {
@@ -332,14 +404,29 @@ function AnnotationsSection({ ds }: { ds: DataSourceApi }) {
     if (!support) {
       return;
     }
-    const anno = support.prepareAnnotation!({ name: 'pgpulse events', enable: true, iconColor: 'orange', target: support.getDefaultQuery?.() } as never) as never;
+    const anno = support.prepareAnnotation!({
+      name: 'pgpulse events',
+      enable: true,
+      iconColor: 'orange',
+      target: support.getDefaultQuery?.(),
+    } as never) as never;
     const query = support.prepareQuery!(anno);
     if (!query) {
       setEvents([]);
       return;
     }
     const range = relativeRange();
-    const rsp = ds.query({ requestId: 'annotations', interval: '15s', intervalMs: 15000, range, scopedVars: {}, targets: [query], timezone: 'utc', app: CoreApp.Dashboard, startTime: Date.now() } as never);
+    const rsp = ds.query({
+      requestId: 'annotations',
+      interval: '15s',
+      intervalMs: 15000,
+      range,
+      scopedVars: {},
+      targets: [query],
+      timezone: 'utc',
+      app: CoreApp.Dashboard,
+      startTime: Date.now(),
+    } as never);
     (rxjs.isObservable(rsp) ? rsp : rxjs.from(rsp as Promise<DataQueryResponse>)).subscribe((r: DataQueryResponse) => {
       const out: Array<{ time: number; title: string; text: string; tags: string[] }> = [];
       for (const f of r.data as DataFrame[]) {
@@ -351,7 +438,11 @@ function AnnotationsSection({ ds }: { ds: DataSourceApi }) {
             time: Number(time?.[i]),
             title: String(col('title')?.[i] ?? ''),
             text: String(col('text')?.[i] ?? ''),
-            tags: Array.isArray(tags) ? tags.map(String) : String(tags ?? '').split(',').filter(Boolean),
+            tags: Array.isArray(tags)
+              ? tags.map(String)
+              : String(tags ?? '')
+                  .split(',')
+                  .filter(Boolean),
           });
         }
       }
@@ -394,17 +485,29 @@ function AnnotationsSection({ ds }: { ds: DataSourceApi }) {
 }
 
 function isTable(frames: DataFrame[]): boolean {
-  return frames.some((f) => (f.meta?.type as string | undefined) === 'table' || !f.fields.some((x) => x.type === FieldType.time));
+  return frames.some(
+    (f) => (f.meta?.type as string | undefined) === 'table' || !f.fields.some((x) => x.type === FieldType.time)
+  );
 }
 
-function Panel({ result }: { result?: { state: LoadingState; frames: DataFrame[]; error?: string; range: TimeRange } }) {
+function Panel({
+  result,
+}: {
+  result?: { state: LoadingState; frames: DataFrame[]; error?: string; range: TimeRange };
+}) {
   const width = 1150;
   const height = 420;
   const frames = result?.frames ?? [];
   const table = isTable(frames);
   return (
     <div data-testid={H.panel} data-state={result?.state ?? 'NotStarted'}>
-      <PanelChrome title="Panel" width={width} height={height} loadingState={result?.state} statusMessage={result?.error}>
+      <PanelChrome
+        title="Panel"
+        width={width}
+        height={height}
+        loadingState={result?.state}
+        statusMessage={result?.error}
+      >
         {(w, h) => {
           if (!result) {
             return <Text color="secondary">Pick a metric to run a query.</Text>;
@@ -437,7 +540,12 @@ function Panel({ result }: { result?: { state: LoadingState; frames: DataFrame[]
                 height={h}
                 timeRange={result.range}
                 timeZone="utc"
-                legend={{ showLegend: true, displayMode: 'table' as never, placement: 'bottom' as never, calcs: ['lastNotNull', 'max'] }}
+                legend={{
+                  showLegend: true,
+                  displayMode: 'table' as never,
+                  placement: 'bottom' as never,
+                  calcs: ['lastNotNull', 'max'],
+                }}
               />
             </div>
           );
@@ -455,7 +563,16 @@ function FrameSummary({ frames }: { frames: DataFrame[] }) {
     refId: f.refId,
     type: f.meta?.type ?? '',
     length: f.length,
-    fields: f.fields.map((x) => ({ name: x.name, type: x.type, labels: x.labels ?? {}, unit: x.config.unit ?? '', min: x.config.min, max: x.config.max, displayName: x.config.displayName, values: Array.from(x.values as ArrayLike<unknown>) })),
+    fields: f.fields.map((x) => ({
+      name: x.name,
+      type: x.type,
+      labels: x.labels ?? {},
+      unit: x.config.unit ?? '',
+      min: x.config.min,
+      max: x.config.max,
+      displayName: x.config.displayName,
+      values: Array.from(x.values as ArrayLike<unknown>),
+    })),
   }));
   return (
     <details style={{ marginTop: 8 }}>

@@ -16,7 +16,16 @@ module.exports = {
   output: { path: path.join(__dirname, 'dist'), filename: '[name].js', publicPath: '/host/', clean: true },
   resolve: {
     extensions: ['.ts', '.tsx', '.js', '.mjs', '.json'],
-    fallback: { fs: false, path: false, crypto: false, stream: false, buffer: false, util: false, os: false, url: false },
+    fallback: {
+      fs: false,
+      path: false,
+      crypto: false,
+      stream: false,
+      buffer: false,
+      util: false,
+      os: false,
+      url: false,
+    },
   },
   module: {
     rules: [
@@ -42,7 +51,12 @@ module.exports = {
   },
   plugins: [
     new webpack.ProvidePlugin({ process: require.resolve('./process-shim.js') }),
-    new CopyWebpackPlugin({ patterns: [{ from: 'amd.js', to: '.' }, { from: 'index.html', to: '.' }] }),
+    new CopyWebpackPlugin({
+      patterns: [
+        { from: 'amd.js', to: '.' },
+        { from: 'index.html', to: '.' },
+      ],
+    }),
   ],
   performance: { hints: false },
   stats: 'errors-warnings',

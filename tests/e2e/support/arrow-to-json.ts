@@ -10,7 +10,13 @@ export interface FrameJSONOut {
     name?: string;
     refId?: string;
     meta?: unknown;
-    fields: Array<{ name: string; type: string; labels?: Record<string, string>; config?: Record<string, unknown>; typeInfo?: { frame: string; nullable?: boolean } }>;
+    fields: Array<{
+      name: string;
+      type: string;
+      labels?: Record<string, string>;
+      config?: Record<string, unknown>;
+      typeInfo?: { frame: string; nullable?: boolean };
+    }>;
   };
   data: { values: unknown[][] };
 }
@@ -69,7 +75,16 @@ export function arrowFrameToJSON(bytes: Uint8Array): FrameJSONOut {
         values.push(v);
       }
     }
-    return { field: { name: f.name, type, typeInfo: { frame, nullable: f.nullable }, ...(labels ? { labels } : {}), ...(config ? { config } : {}) }, values };
+    return {
+      field: {
+        name: f.name,
+        type,
+        typeInfo: { frame, nullable: f.nullable },
+        ...(labels ? { labels } : {}),
+        ...(config ? { config } : {}),
+      },
+      values,
+    };
   });
   return {
     schema: {

@@ -42,7 +42,7 @@ export async function launchBackend(): Promise<RemoteBackend> {
   return {
     grpcAddress: info.grpcAddress,
     token: info.token,
-    query: async <T,>(sql: string, params: unknown[] = []) => (await client.query(sql, params)).rows as T[],
+    query: async <T>(sql: string, params: unknown[] = []) => (await client.query(sql, params)).rows as T[],
     stop: async () => {
       await client.end().catch(() => undefined);
       if (child.exitCode === null) {

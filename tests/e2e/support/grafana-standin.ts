@@ -76,7 +76,10 @@ function sendFile(res: ServerResponse, base: string, rel: string): boolean {
   if (!file.startsWith(base) || !existsSync(file) || !statSync(file).isFile()) {
     return false;
   }
-  res.writeHead(200, { 'Content-Type': MIME[extname(file)] ?? 'application/octet-stream', 'Cache-Control': 'no-store' });
+  res.writeHead(200, {
+    'Content-Type': MIME[extname(file)] ?? 'application/octet-stream',
+    'Cache-Control': 'no-store',
+  });
   createReadStream(file).pipe(res);
   return true;
 }
@@ -91,9 +94,12 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
 
 function unary<Req, Res>(client: grpc.Client, method: string, req: Req): Promise<Res> {
   return new Promise((ok, fail) => {
-    (client as unknown as Record<string, (r: Req, md: grpc.Metadata, cb: (e: grpc.ServiceError | null, r: Res) => void) => void>)[method](req, new grpc.Metadata(), (e, r) =>
-      e ? fail(e) : ok(r)
-    );
+    (
+      client as unknown as Record<
+        string,
+        (r: Req, md: grpc.Metadata, cb: (e: grpc.ServiceError | null, r: Res) => void) => void
+      >
+    )[method](req, new grpc.Metadata(), (e, r) => (e ? fail(e) : ok(r)));
   });
 }
 
@@ -158,10 +164,12 @@ export async function startGrafanaStandIn(opts: StandInOptions): Promise<Grafana
     const url = new URL(req.url ?? '/', 'http://stand-in');
     const path = url.pathname;
     const method = (req.method ?? 'GET').toUpperCase();
-    const log = (status: number, grpcMethod?: string) => calls.push({ method, path: path + url.search, status, ...(grpcMethod ? { grpc: grpcMethod } : {}) });
+    const log = (status: number, grpcMethod?: string) =>
+      calls.push({ method, path: path + url.search, status, ...(grpcMethod ? { grpc: grpcMethod } : {}) });
 
     if (method === 'GET' && (path === '/' || path === '/index.html')) {
-      sendFile(res, hostDir, 'index.html') || sendJSON(res, 500, { message: 'host page not built: npm run build:e2e-host' });
+      sendFile(res, hostDir, 'index.html') ||
+        sendJSON(res, 500, { message: 'host page not built: npm run build:e2e-host' });
       return;
     }
     if (method === 'GET' && path.startsWith('/host/')) {
@@ -217,8 +225,15 @@ export async function startGrafanaStandIn(opts: StandInOptions): Promise<Grafana
     }
     if (path === `${dsPrefix}/health` && method === 'GET') {
       try {
-        const rsp = await unary<unknown, { status: string; message: string; jsonDetails?: Buffer }>(diagnostics, 'CheckHealth', { pluginContext: pluginContext(), headers: {} });
-        const details = rsp.jsonDetails && rsp.jsonDetails.length ? JSON.parse(Buffer.from(rsp.jsonDetails).toString('utf8')) : undefined;
+        const rsp = await unary<unknown, { status: string; message: string; jsonDetails?: Buffer }>(
+          diagnostics,
+          'CheckHealth',
+          { pluginContext: pluginContext(), headers: {} }
+        );
+        const details =
+          rsp.jsonDetails && rsp.jsonDetails.length
+            ? JSON.parse(Buffer.from(rsp.jsonDetails).toString('utf8'))
+            : undefined;
         // Grafana answers 200 for OK and 400 for ERROR, with the same body.
         const status = rsp.status === 'OK' ? 200 : 400;
         log(status, 'CheckHealth');
@@ -239,23 +254,29 @@ export async function startGrafanaStandIn(opts: StandInOptions): Promise<Grafana
         }
       }
       try {
-        const parts: Array<{ code?: number; headers?: Record<string, { values?: string[] }>; body?: Buffer }> = await new Promise((ok, fail) => {
-          const got: Array<{ code?: number; headers?: Record<string, { values?: string[] }>; body?: Buffer }> = [];
-          const call = (resource as unknown as { CallResource: (r: unknown) => grpc.ClientReadableStream<unknown> }).CallResource({
-            pluginContext: pluginContext(),
-            path: sub,
-            method,
-            url: sub + url.search,
-            headers,
-            body,
+        const parts: Array<{ code?: number; headers?: Record<string, { values?: string[] }>; body?: Buffer }> =
+          await new Promise((ok, fail) => {
+            const got: Array<{ code?: number; headers?: Record<string, { values?: string[] }>; body?: Buffer }> = [];
+            const call = (
+              resource as unknown as { CallResource: (r: unknown) => grpc.ClientReadableStream<unknown> }
+            ).CallResource({
+              pluginContext: pluginContext(),
+              path: sub,
+              method,
+              url: sub + url.search,
+              headers,
+              body,
+            });
+            call.on('data', (m) => got.push(m as never));
+            call.on('error', fail);
+            call.on('end', () => ok(got));
           });
-          call.on('data', (m) => got.push(m as never));
-          call.on('error', fail);
-          call.on('end', () => ok(got));
-        });
         const first = parts[0] ?? { code: 500 };
         const status = first.code || 200;
-        const ctype = first.headers?.['Content-Type']?.values?.[0] ?? first.headers?.['content-type']?.values?.[0] ?? 'application/json';
+        const ctype =
+          first.headers?.['Content-Type']?.values?.[0] ??
+          first.headers?.['content-type']?.values?.[0] ??
+          'application/json';
         const payload = Buffer.concat(parts.map((p) => Buffer.from(p.body ?? Buffer.alloc(0))));
         log(status, 'CallResource');
         res.writeHead(status, { 'Content-Type': ctype, 'Content-Length': payload.length });
@@ -267,7 +288,11 @@ export async function startGrafanaStandIn(opts: StandInOptions): Promise<Grafana
       return;
     }
     if (path === '/api/ds/query' && method === 'POST') {
-      const body = JSON.parse((await readBody(req)).toString('utf8') || '{}') as { from?: string; to?: string; queries?: Array<Record<string, unknown>> };
+      const body = JSON.parse((await readBody(req)).toString('utf8') || '{}') as {
+        from?: string;
+        to?: string;
+        queries?: Array<Record<string, unknown>>;
+      };
       const from = Number(body.from);
       const to = Number(body.to);
       const queries = (body.queries ?? []).filter((q) => {
@@ -280,7 +305,10 @@ export async function startGrafanaStandIn(opts: StandInOptions): Promise<Grafana
         return;
       }
       try {
-        const rsp = await unary<unknown, { responses?: Record<string, { frames?: Buffer[]; error?: string; status?: number; errorSource?: string }> }>(data, 'QueryData', {
+        const rsp = await unary<
+          unknown,
+          { responses?: Record<string, { frames?: Buffer[]; error?: string; status?: number; errorSource?: string }> }
+        >(data, 'QueryData', {
           pluginContext: pluginContext(),
           headers: {},
           queries: queries.map((q) => ({
@@ -299,7 +327,11 @@ export async function startGrafanaStandIn(opts: StandInOptions): Promise<Grafana
           if (r.error) {
             anyError = true;
           }
-          results[refId] = { status: r.status || (r.error ? 500 : 200), frames, ...(r.error ? { error: r.error, errorSource: r.errorSource || 'plugin' } : {}) };
+          results[refId] = {
+            status: r.status || (r.error ? 500 : 200),
+            frames,
+            ...(r.error ? { error: r.error, errorSource: r.errorSource || 'plugin' } : {}),
+          };
         }
         // Grafana answers 207 Multi-Status when any query failed.
         const status = anyError ? 207 : 200;

@@ -29,8 +29,14 @@ export interface TableTruth {
 }
 
 /** What PostgreSQL itself says about a table right now: the ground truth the UI must show. */
-export async function tableTruth(query: <T>(sql: string, params?: unknown[]) => Promise<T[]>, table: string): Promise<TableTruth> {
-  const rows = await query<{ n_live_tup: string; n_dead_tup: string }>('SELECT n_live_tup, n_dead_tup FROM pg_stat_user_tables WHERE relname = $1', [table]);
+export async function tableTruth(
+  query: <T>(sql: string, params?: unknown[]) => Promise<T[]>,
+  table: string
+): Promise<TableTruth> {
+  const rows = await query<{ n_live_tup: string; n_dead_tup: string }>(
+    'SELECT n_live_tup, n_dead_tup FROM pg_stat_user_tables WHERE relname = $1',
+    [table]
+  );
   if (!rows[0]) {
     throw new Error(`table ${table} not in pg_stat_user_tables`);
   }

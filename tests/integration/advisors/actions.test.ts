@@ -33,7 +33,7 @@ async function sleeper(url: string, app: string, seconds: number): Promise<Sleep
   const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
   const done = client.query(`SELECT pg_sleep(${seconds})`).then(
     () => ({ ok: true }),
-    (e: { code?: string }) => ({ ok: false, code: e.code }),
+    (e: { code?: string }) => ({ ok: false, code: e.code })
   );
   // the query is only sent here: wait until the server runs it, or tests that compare
   // pg_stat_activity before and after see it still idle on a loaded machine
@@ -42,8 +42,12 @@ async function sleeper(url: string, app: string, seconds: number): Promise<Sleep
   try {
     for (let i = 0; ; i++) {
       const r = await watcher.query<{ state: string }>('SELECT state FROM pg_stat_activity WHERE pid = $1', [pid]);
-      if (r.rows[0]?.state === 'active') break;
-      if (i >= 500) throw new Error(`sleeper ${app} (pid ${pid}) never became active: ${r.rows[0]?.state}`);
+      if (r.rows[0]?.state === 'active') {
+        break;
+      }
+      if (i >= 500) {
+        throw new Error(`sleeper ${app} (pid ${pid}) never became active: ${r.rows[0]?.state}`);
+      }
       await new Promise((res) => setTimeout(res, 20));
     }
   } finally {
@@ -61,7 +65,12 @@ describe('opt-in actions on PostgreSQL 15', () => {
   let own: Sleeper;
 
   const activity = async (pid: number) =>
-    (await pg.query<{ state: string; query_start: string }>('SELECT state, query_start::text AS query_start FROM pg_stat_activity WHERE pid = $1', [pid]))[0];
+    (
+      await pg.query<{ state: string; query_start: string }>(
+        'SELECT state, query_start::text AS query_start FROM pg_stat_activity WHERE pid = $1',
+        [pid]
+      )
+    )[0];
 
   const post = async (target: string, body: Record<string, unknown>) => {
     const res = await fetch(`${sc.baseUrl}/api/v1/resources/actions?target=${target}`, {
@@ -114,7 +123,7 @@ describe('opt-in actions on PostgreSQL 15', () => {
     for (;;) {
       const rows = await pg.query<{ n: string }>(
         "SELECT count(*)::text AS n FROM pg_stat_activity WHERE pid = ANY($1) AND state = 'active' AND clock_timestamp() - query_start > interval '1200 ms'",
-        [sleepers.map((s) => s.pid)],
+        [sleepers.map((s) => s.pid)]
       );
       if (Number(rows[0].n) === sleepers.length) {
         break;
@@ -124,7 +133,9 @@ describe('opt-in actions on PostgreSQL 15', () => {
   });
 
   after(async () => {
-    await pg.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'app'").catch(() => undefined);
+    await pg
+      .query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'app'")
+      .catch(() => undefined);
     for (const s of sleepers) {
       await s.client.end().catch(() => undefined);
     }
@@ -160,7 +171,10 @@ describe('opt-in actions on PostgreSQL 15', () => {
     assert.equal(r.json.backend.application_name, 'app-a');
     assert.deepEqual(await activity(a.pid), before1);
 
-    const stat = () => pg.query<{ dead: string; vacuums: string }>("SELECT n_dead_tup::text AS dead, vacuum_count::text AS vacuums FROM pg_stat_user_tables WHERE relname = 't_dead'");
+    const stat = () =>
+      pg.query<{ dead: string; vacuums: string }>(
+        "SELECT n_dead_tup::text AS dead, vacuum_count::text AS vacuums FROM pg_stat_user_tables WHERE relname = 't_dead'"
+      );
     const s0 = await stat();
     const v = await post('enabled', { action: 'vacuum', table: 'public.t_dead' });
     assert.equal(v.json.status, 'dry_run');
@@ -197,7 +211,9 @@ describe('opt-in actions on PostgreSQL 15', () => {
     const named = await post('enabled', { action: 'terminate', pid: own.pid, dryRun: true });
     assert.equal(named.status, 200, JSON.stringify(named.json));
     assert.equal(named.json.status, 'dry_run');
-    const [cp] = await pg.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'");
+    const [cp] = await pg.query<{ pid: number }>(
+      "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'"
+    );
     const s = await post('enabled', { action: 'terminate', pid: cp.pid, dryRun: false });
     assert.equal(s.status, 403);
     assert.match(s.json.error, /is a checkpointer, not a client backend/);
@@ -211,16 +227,33 @@ describe('opt-in actions on PostgreSQL 15', () => {
     }
     await new Promise((r) => setTimeout(r, 1100));
     const before1 = await activity(c.pid);
-    const ctx = (role: string) => ({ method: 'POST', body: { action: 'cancel', pid: c.pid, dryRun: false }, via: 'grafana', user: { login: 'bob', role } }) as never;
-    const viewer = await sc.sidecar.service.resource('actions', new URLSearchParams({ target: 'enabled' }), ctx('Viewer'));
+    const ctx = (role: string) =>
+      ({
+        method: 'POST',
+        body: { action: 'cancel', pid: c.pid, dryRun: false },
+        via: 'grafana',
+        user: { login: 'bob', role },
+      }) as never;
+    const viewer = await sc.sidecar.service.resource(
+      'actions',
+      new URLSearchParams({ target: 'enabled' }),
+      ctx('Viewer')
+    );
     assert.equal(viewer.status, 403);
-    assert.match((viewer.body as { error: string }).error, /only a Grafana Admin may run actions through Grafana \(you are Viewer\)/);
+    assert.match(
+      (viewer.body as { error: string }).error,
+      /only a Grafana Admin may run actions through Grafana \(you are Viewer\)/
+    );
     assert.deepEqual(await activity(c.pid), before1);
     // audited as what it was: a refused real action, with the reason
     const refused = (await sc.get('/api/v1/resources/actions?target=enabled')).json.audit[0];
     assert.deepEqual([refused.status, refused.dryRun, refused.trigger], ['refused', false, 'grafana:bob']);
     assert.match(refused.result, /only a Grafana Admin/);
-    const admin = await sc.sidecar.service.resource('actions', new URLSearchParams({ target: 'enabled' }), ctx('Admin'));
+    const admin = await sc.sidecar.service.resource(
+      'actions',
+      new URLSearchParams({ target: 'enabled' }),
+      ctx('Admin')
+    );
     assert.equal(admin.status, 200, JSON.stringify(admin.body));
     assert.deepEqual(await c.done, { ok: false, code: '57014' });
     const audit = await sc.get('/api/v1/resources/actions?target=enabled');
@@ -237,19 +270,37 @@ describe('opt-in actions on PostgreSQL 15', () => {
     const u = await post('enabled', { action: 'analyze', table: 'no_schema', dryRun: false });
     assert.match(u.json.error, /must be schema-qualified/);
     // every one of them is in the audit trail, refused with its reason
-    const audit = (await sc.get('/api/v1/resources/actions?target=enabled')).json.audit as Array<{ action: string; status: string; result: string }>;
-    assert.ok(audit.some((e) => e.action === 'explode' && e.status === 'refused' && /invalid action request: .*action must be one of/.test(e.result)), JSON.stringify(audit.slice(0, 3)));
+    const audit = (await sc.get('/api/v1/resources/actions?target=enabled')).json.audit as Array<{
+      action: string;
+      status: string;
+      result: string;
+    }>;
+    assert.ok(
+      audit.some(
+        (e) =>
+          e.action === 'explode' &&
+          e.status === 'refused' &&
+          /invalid action request: .*action must be one of/.test(e.result)
+      ),
+      JSON.stringify(audit.slice(0, 3))
+    );
     assert.ok(audit.some((e) => e.action === 'cancel' && e.status === 'refused' && /cancel needs pid/.test(e.result)));
-    assert.ok(audit.some((e) => e.action === 'analyze' && e.status === 'refused' && /must be schema-qualified/.test(e.result)));
+    assert.ok(
+      audit.some((e) => e.action === 'analyze' && e.status === 'refused' && /must be schema-qualified/.test(e.result))
+    );
   });
 
   it('a VACUUM PostgreSQL skips with a WARNING (table not owned by the actions role) is "skipped", not "done"', async () => {
-    const [s0] = await pg.query<{ vacuums: string }>("SELECT vacuum_count::text AS vacuums FROM pg_stat_user_tables WHERE relname = 't_not_ours'");
+    const [s0] = await pg.query<{ vacuums: string }>(
+      "SELECT vacuum_count::text AS vacuums FROM pg_stat_user_tables WHERE relname = 't_not_ours'"
+    );
     const r = await post('enabled', { action: 'vacuum', table: 'public.t_not_ours', dryRun: false });
     assert.equal(r.json.status, 'skipped', JSON.stringify(r.json));
     assert.equal(r.status, 409);
     assert.match(r.json.message, /skipping/);
-    const [s1] = await pg.query<{ vacuums: string }>("SELECT vacuum_count::text AS vacuums FROM pg_stat_user_tables WHERE relname = 't_not_ours'");
+    const [s1] = await pg.query<{ vacuums: string }>(
+      "SELECT vacuum_count::text AS vacuums FROM pg_stat_user_tables WHERE relname = 't_not_ours'"
+    );
     assert.equal(s1.vacuums, s0.vacuums, 'PostgreSQL really did not vacuum it');
     const audit = (await sc.get('/api/v1/resources/actions?target=enabled')).json.audit[0];
     assert.deepEqual([audit.action, audit.status], ['vacuum', 'skipped']);
@@ -258,7 +309,9 @@ describe('opt-in actions on PostgreSQL 15', () => {
   it('runs an enabled VACUUM with the actions role', async () => {
     const r = await post('enabled', { action: 'vacuum', table: 'public.t_dead', dryRun: false });
     assert.equal(r.json.status, 'done', JSON.stringify(r.json));
-    const [s] = await pg.query<{ dead: string; vacuums: string }>("SELECT n_dead_tup::text AS dead, vacuum_count::text AS vacuums FROM pg_stat_user_tables WHERE relname = 't_dead'");
+    const [s] = await pg.query<{ dead: string; vacuums: string }>(
+      "SELECT n_dead_tup::text AS dead, vacuum_count::text AS vacuums FROM pg_stat_user_tables WHERE relname = 't_dead'"
+    );
     assert.equal(Number(s.vacuums), 1);
     assert.equal(Number(s.dead), 0);
   });
@@ -270,15 +323,32 @@ describe('opt-in actions on PostgreSQL 15', () => {
     const dry = new PolicyEngine(runner, cfg, pool);
     const hits = await dry.tick();
     // b (pg_sleep(301)) and the session that only calls itself pgpulse-x (302) match
-    const byPid = (x: Array<{ pid: number; outcome: { status: string } }>) => x.map((h) => [h.pid, h.outcome.status]).sort((p, q) => Number(p[0]) - Number(q[0]));
-    assert.deepEqual(byPid(hits), byPid([{ pid: b.pid, outcome: { status: 'dry_run' } }, { pid: own.pid, outcome: { status: 'dry_run' } }]));
+    const byPid = (x: Array<{ pid: number; outcome: { status: string } }>) =>
+      x.map((h) => [h.pid, h.outcome.status]).sort((p, q) => Number(p[0]) - Number(q[0]));
+    assert.deepEqual(
+      byPid(hits),
+      byPid([
+        { pid: b.pid, outcome: { status: 'dry_run' } },
+        { pid: own.pid, outcome: { status: 'dry_run' } },
+      ])
+    );
     assert.equal((await activity(b.pid)).state, 'active');
     assert.deepEqual(await dry.tick(), [], 'the same query is reported once');
     const audit = await sc.get('/api/v1/resources/actions?target=enabled');
     assert.equal(audit.json.audit[0].trigger, 'policy:sleepers');
-    const live = new PolicyEngine(runner, { ...cfg, policies: cfg.policies.map((p) => ({ ...p, dryRun: false })) }, pool);
+    const live = new PolicyEngine(
+      runner,
+      { ...cfg, policies: cfg.policies.map((p) => ({ ...p, dryRun: false })) },
+      pool
+    );
     const done = await live.tick();
-    assert.deepEqual(byPid(done), byPid([{ pid: b.pid, outcome: { status: 'done' } }, { pid: own.pid, outcome: { status: 'done' } }]));
+    assert.deepEqual(
+      byPid(done),
+      byPid([
+        { pid: b.pid, outcome: { status: 'done' } },
+        { pid: own.pid, outcome: { status: 'done' } },
+      ])
+    );
     assert.deepEqual(await b.done, { ok: false, code: '57014' });
     assert.deepEqual(await own.done, { ok: false, code: '57014' });
   });
@@ -291,12 +361,15 @@ describe('opt-in actions on PostgreSQL 15', () => {
       const cfgFile = join(dir, 'pgpulse.yaml');
       writeFileSync(
         cfgFile,
-        `targets:\n  - name: enabled\n    url: ${pg.url}\n    actions:\n      enabled: true\n      url: ${pg.urlFor('postgres', 'pgpulse_actions')}\n      minQueryDuration: 0s\n  - name: off\n    url: ${pg.url}\n`,
+        `targets:\n  - name: enabled\n    url: ${pg.url}\n    actions:\n      enabled: true\n      url: ${pg.urlFor('postgres', 'pgpulse_actions')}\n      minQueryDuration: 0s\n  - name: off\n    url: ${pg.url}\n`
       );
       const run = (args: string[]) =>
         new Promise<{ code: number; stdout: string; stderr: string }>((res) => {
-          execFile(process.execPath, ['--import', 'tsx', join(ROOT, 'tests/integration/advisors/run-cli.ts'), ...args], { cwd: ROOT, env: { ...process.env, PGPULSE_CONFIG: cfgFile, PGPULSE_DATA_DIR: join(dir, 'data') } }, (err, stdout, stderr) =>
-            res({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+          execFile(
+            process.execPath,
+            ['--import', 'tsx', join(ROOT, 'tests/integration/advisors/run-cli.ts'), ...args],
+            { cwd: ROOT, env: { ...process.env, PGPULSE_CONFIG: cfgFile, PGPULSE_DATA_DIR: join(dir, 'data') } },
+            (err, stdout, stderr) => res({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr })
           );
         });
       const before1 = await activity(c.pid);
@@ -311,13 +384,23 @@ describe('opt-in actions on PostgreSQL 15', () => {
       assert.deepEqual(await activity(c.pid), before1);
       // explain_analyze: dry-run shows the EXPLAIN and the value; not allowed unless listed in allow
       await pg.query('SELECT count(*) FROM t_not_ours WHERE id < $1', [5]);
-      const qid = (await pg.query<{ q: string }>(`SELECT queryid::text AS q FROM pg_stat_statements WHERE query LIKE 'SELECT count(*) FROM t_not_ours WHERE id <%'`))[0].q;
+      const qid = (
+        await pg.query<{ q: string }>(
+          `SELECT queryid::text AS q FROM pg_stat_statements WHERE query LIKE 'SELECT count(*) FROM t_not_ours WHERE id <%'`
+        )
+      )[0].q;
       const ea = await run(['act', 'explain_analyze', '--queryid', qid, '--params', '[5]']);
       assert.equal(ea.code, 0, ea.stderr);
-      assert.match(ea.stdout, /EXPLAIN \(ANALYZE, BUFFERS, FORMAT JSON\) SELECT count\(\*\) FROM t_not_ours WHERE id < \$1;\n-- \$1 = 5 \(sent as a bind parameter\)/);
+      assert.match(
+        ea.stdout,
+        /EXPLAIN \(ANALYZE, BUFFERS, FORMAT JSON\) SELECT count\(\*\) FROM t_not_ours WHERE id < \$1;\n-- \$1 = 5 \(sent as a bind parameter\)/
+      );
       const notAllowed = await run(['act', 'explain_analyze', '--queryid', qid, '--params', '[5]', '--execute']);
       assert.equal(notAllowed.code, 1);
-      assert.match(notAllowed.stdout, /refused: action explain_analyze is not allowed for target enabled: targets\[\]\.actions\.allow is \[cancel, terminate, analyze, vacuum, reindex, create_index\]/);
+      assert.match(
+        notAllowed.stdout,
+        /refused: action explain_analyze is not allowed for target enabled: targets\[\]\.actions\.allow is \[cancel, terminate, analyze, vacuum, reindex, create_index\]/
+      );
       const badParams = await run(['act', 'explain_analyze', '--queryid', qid, '--params', 'five']);
       assert.equal(badParams.code, 2);
       assert.match(badParams.stderr + badParams.stdout, /--params must be a JSON array/);

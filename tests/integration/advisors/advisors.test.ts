@@ -56,12 +56,16 @@ describe('advisors on PostgreSQL 15 + hypopg', () => {
         await pg.query<IdxRow>(
           `SELECT s.schemaname, s.indexrelname, s.idx_scan::text AS idx_scan,
                   (i.indisprimary OR i.indisunique OR i.indisexclusion OR i.indisreplident) AS constraint_index
-           FROM pg_stat_user_indexes s JOIN pg_index i ON i.indexrelid = s.indexrelid WHERE i.indisvalid`,
+           FROM pg_stat_user_indexes s JOIN pg_index i ON i.indexrelid = s.indexrelid WHERE i.indisvalid`
         )
-      ).map((r) => [`${r.schemaname}.${r.indexrelname}`, Number(r.idx_scan)]),
+      ).map((r) => [`${r.schemaname}.${r.indexrelname}`, Number(r.idx_scan)])
     );
 
-  const target = () => ({ name: 'default', url: pg.url, actions: { enabled: true, url: pg.urlFor('postgres', 'pgpulse_actions') } });
+  const target = () => ({
+    name: 'default',
+    url: pg.url,
+    actions: { enabled: true, url: pg.urlFor('postgres', 'pgpulse_actions') },
+  });
 
   before(async () => {
     pg = await startPostgres();
@@ -92,8 +96,13 @@ describe('advisors on PostgreSQL 15 + hypopg', () => {
     `);
     await pg.query('ANALYZE');
     // a separate role for actions, owning the table it will index
-    await pg.query('CREATE ROLE pgpulse_actions LOGIN; ALTER TABLE orders OWNER TO pgpulse_actions; GRANT CREATE ON SCHEMA public TO pgpulse_actions');
-    await assert.rejects(pg.query('CREATE UNIQUE INDEX CONCURRENTLY t_inv_x ON t_inv (x)'), /could not create unique index/);
+    await pg.query(
+      'CREATE ROLE pgpulse_actions LOGIN; ALTER TABLE orders OWNER TO pgpulse_actions; GRANT CREATE ON SCHEMA public TO pgpulse_actions'
+    );
+    await assert.rejects(
+      pg.query('CREATE UNIQUE INDEX CONCURRENTLY t_inv_x ON t_inv (x)'),
+      /could not create unique index/
+    );
     sc = await startTestSidecar({ targets: [target()] });
     await sc.sampleNow();
     firstSampleTs = sc.sidecar.store.lastSample('default', 'indexes')!.ts;
@@ -128,22 +137,37 @@ describe('advisors on PostgreSQL 15 + hypopg', () => {
     await pg?.destroy();
   });
 
-  const ids = (rule: string) => findings.filter((f) => f.rule === rule).map((f) => f.object).sort();
+  const ids = (rule: string) =>
+    findings
+      .filter((f) => f.rule === rule)
+      .map((f) => f.object)
+      .sort();
 
   it('reports exactly the non-constraint indexes without a scan over the observed history, across sidecar and server restarts', async () => {
     const after1 = await idxScans();
     const constraint = new Set(
-      (await pg.query<{ n: string }>(`SELECT s.schemaname || '.' || s.indexrelname AS n FROM pg_stat_user_indexes s JOIN pg_index i ON i.indexrelid = s.indexrelid WHERE i.indisprimary OR i.indisunique OR i.indisexclusion OR i.indisreplident`)).map((r) => r.n),
+      (
+        await pg.query<{ n: string }>(
+          `SELECT s.schemaname || '.' || s.indexrelname AS n FROM pg_stat_user_indexes s JOIN pg_index i ON i.indexrelid = s.indexrelid WHERE i.indisprimary OR i.indisunique OR i.indisexclusion OR i.indisreplident`
+        )
+      ).map((r) => r.n)
     );
     const expected = [...after1.keys()].filter((k) => after1.get(k) === before1.get(k) && !constraint.has(k)).sort();
     assert.ok(expected.includes('public.t_unused_val'), 'the schema has a known unused index');
     assert.ok(!expected.includes('public.t_unused_used'), 'and a used one');
     assert.deepEqual(ids('unused_index'), expected);
     const f = findings.find((x) => x.id === 'unused_index:public.t_unused_val')!;
-    assert.equal(f.evidence.window.from, firstSampleTs, 'the window starts at the first sample of the first sidecar run');
+    assert.equal(
+      f.evidence.window.from,
+      firstSampleTs,
+      'the window starts at the first sample of the first sidecar run'
+    );
     assert.match(f.fix.sql!, /^DROP INDEX CONCURRENTLY public\.t_unused_val;$/);
     for (const c of constraint) {
-      assert.ok(!findings.some((x) => x.object === c && x.fix.action === 'drop_index'), `constraint index ${c} is never proposed for dropping`);
+      assert.ok(
+        !findings.some((x) => x.object === c && x.fix.action === 'drop_index'),
+        `constraint index ${c} is never proposed for dropping`
+      );
     }
   });
 
@@ -183,10 +207,17 @@ describe('advisors on PostgreSQL 15 + hypopg', () => {
   });
 
   it('reports the invalid index that pg_index marks invalid', async () => {
-    const invalid = (await pg.query<{ n: string }>("SELECT n.nspname || '.' || c.relname AS n FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT i.indisvalid")).map((r) => r.n);
+    const invalid = (
+      await pg.query<{ n: string }>(
+        "SELECT n.nspname || '.' || c.relname AS n FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT i.indisvalid"
+      )
+    ).map((r) => r.n);
     assert.deepEqual(ids('invalid_index'), invalid.sort());
     const f = findings.find((x) => x.rule === 'invalid_index')!;
-    assert.match(f.fix.sql!, /DROP INDEX CONCURRENTLY public\.t_inv_x;\nCREATE UNIQUE INDEX CONCURRENTLY t_inv_x ON public\.t_inv USING btree \(x\);/);
+    assert.match(
+      f.fix.sql!,
+      /DROP INDEX CONCURRENTLY public\.t_inv_x;\nCREATE UNIQUE INDEX CONCURRENTLY t_inv_x ON public\.t_inv USING btree \(x\);/
+    );
     assert.match(f.fix.caveat!, /duplicate/);
     // the reindex action from this finding, as a dry-run: the SQL, and the index stays invalid
     const r = await fetch(`${sc.baseUrl}/api/v1/resources/actions`, {
@@ -197,7 +228,9 @@ describe('advisors on PostgreSQL 15 + hypopg', () => {
     const body = (await r.json()) as { status: string; sql: string };
     assert.equal(body.status, 'dry_run');
     assert.equal(body.sql, 'REINDEX INDEX CONCURRENTLY public.t_inv_x;');
-    const [still] = await pg.query<{ indisvalid: boolean }>("SELECT indisvalid FROM pg_index WHERE indexrelid = 't_inv_x'::regclass");
+    const [still] = await pg.query<{ indisvalid: boolean }>(
+      "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_inv_x'::regclass"
+    );
     assert.equal(still.indisvalid, false);
   });
 
@@ -224,7 +257,9 @@ describe('advisors on PostgreSQL 15 + hypopg', () => {
     assert.equal(f.proof?.method, 'hypopg');
     // independent what-if in another session, with a literal instead of the generic plan
     const own = await withClient(pg.url, async (c) => {
-      const cost = async () => ((await c.query("EXPLAIN (FORMAT JSON) SELECT * FROM orders WHERE customer_id = 4242")).rows[0]['QUERY PLAN'][0].Plan['Total Cost'] as number);
+      const cost = async () =>
+        (await c.query('EXPLAIN (FORMAT JSON) SELECT * FROM orders WHERE customer_id = 4242')).rows[0]['QUERY PLAN'][0]
+          .Plan['Total Cost'] as number;
       const b = await cost();
       await c.query("SELECT * FROM hypopg_create_index('CREATE INDEX ON orders (customer_id)')");
       const a = await cost();
@@ -246,22 +281,29 @@ describe('advisors on PostgreSQL 15 + hypopg', () => {
     assert.equal(res.status, 200, JSON.stringify(body));
     assert.equal(body.status, 'done');
     assert.equal(body.sql, f.fix.sql);
-    const [valid] = await pg.query<{ indisvalid: boolean }>("SELECT indisvalid FROM pg_index WHERE indexrelid = 'orders_customer_id_idx'::regclass");
+    const [valid] = await pg.query<{ indisvalid: boolean }>(
+      "SELECT indisvalid FROM pg_index WHERE indexrelid = 'orders_customer_id_idx'::regclass"
+    );
     assert.equal(valid.indisvalid, true);
     const plan = await pg.query<{ 'QUERY PLAN': string }>('EXPLAIN SELECT * FROM orders WHERE customer_id = 4242');
     assert.match(plan.map((p) => p['QUERY PLAN']).join('\n'), /orders_customer_id_idx/);
   });
 
   it('reports the dead tuples pg_stat_user_tables shows, with the vacuum fix', async () => {
-    const [t] = await pg.query<{ live: string; dead: string }>("SELECT n_live_tup::text AS live, n_dead_tup::text AS dead FROM pg_stat_user_tables WHERE relname = 't_dead'");
+    const [t] = await pg.query<{ live: string; dead: string }>(
+      "SELECT n_live_tup::text AS live, n_dead_tup::text AS dead FROM pg_stat_user_tables WHERE relname = 't_dead'"
+    );
     const f = findings.find((x) => x.id === 'dead_tuples:public.t_dead');
     assert.ok(f);
     assert.equal(f.evidence.values.n_dead_tup, Number(t.dead));
     assert.equal(f.evidence.values.n_live_tup, Number(t.live));
     assert.equal(f.fix.sql, 'VACUUM (ANALYZE) public.t_dead;');
-    assert.ok(findings.some((x) => x.id === 'autovacuum_lag:public.t_dead'), 'autovacuum is off for the table and it is far over its trigger');
+    assert.ok(
+      findings.some((x) => x.id === 'autovacuum_lag:public.t_dead'),
+      'autovacuum is off for the table and it is far over its trigger'
+    );
     // tables with few dead tuples are not flagged
-    const clean = await pg.query<{ relname: string }>("SELECT relname FROM pg_stat_user_tables WHERE n_dead_tup < 100");
+    const clean = await pg.query<{ relname: string }>('SELECT relname FROM pg_stat_user_tables WHERE n_dead_tup < 100');
     for (const r of clean) {
       assert.ok(!findings.some((x) => x.id === `dead_tuples:public.${r.relname}`));
     }
@@ -270,7 +312,14 @@ describe('advisors on PostgreSQL 15 + hypopg', () => {
   it('serves findings as the recommendations table, the findings_count series and the resource route', async () => {
     const open = await sc.get('/api/v1/resources/recommendations');
     assert.equal(open.status, 200);
-    const r = await sc.query({ from: 'now-1h', to: 'now', queries: [{ refId: 'A', metric: 'recommendations' }, { refId: 'B', metric: 'findings_count' }] });
+    const r = await sc.query({
+      from: 'now-1h',
+      to: 'now',
+      queries: [
+        { refId: 'A', metric: 'recommendations' },
+        { refId: 'B', metric: 'findings_count' },
+      ],
+    });
     assert.equal(r.status, 200);
     const frame = r.json.results.A.frames[0];
     const names = frame.schema.fields.map((f: { name: string }) => f.name);
@@ -279,12 +328,18 @@ describe('advisors on PostgreSQL 15 + hypopg', () => {
     }
     const idCol = frame.data.values[names.indexOf('id')] as string[];
     assert.deepEqual([...idCol].sort(), open.json.findings.map((f: Finding) => f.id).sort());
-    const counts = r.json.results.B.frames.map((fr: { schema: { fields: Array<{ labels?: Record<string, string> }> }; data: { values: unknown[][] } }) => {
-      const v = fr.data.values[1].filter((x) => typeof x === 'number') as number[];
-      return { sev: fr.schema.fields[1].labels?.severity, last: v[v.length - 1] };
-    });
+    const counts = r.json.results.B.frames.map(
+      (fr: { schema: { fields: Array<{ labels?: Record<string, string> }> }; data: { values: unknown[][] } }) => {
+        const v = fr.data.values[1].filter((x) => typeof x === 'number') as number[];
+        return { sev: fr.schema.fields[1].labels?.severity, last: v[v.length - 1] };
+      }
+    );
     for (const c of counts) {
-      assert.equal(c.last, open.json.findings.filter((f: Finding) => f.severity === c.sev).length, `open ${c.sev} findings`);
+      assert.equal(
+        c.last,
+        open.json.findings.filter((f: Finding) => f.severity === c.sev).length,
+        `open ${c.sev} findings`
+      );
     }
     const warn = await sc.get('/api/v1/resources/recommendations?severity=warning');
     assert.ok(warn.json.findings.length > 0 && warn.json.findings.every((f: Finding) => f.severity === 'warning'));
@@ -298,13 +353,19 @@ describe('advisors on PostgreSQL 15 + hypopg', () => {
     await sc.sampleNow();
     const ev = await advisorRuntime(sc.sidecar)!.evaluate('default', OPTS);
     assert.ok(ev.cleared.some((f) => f.id === 'duplicate_index:public.t_dup_a2'));
-    assert.ok(ev.cleared.some((f) => f.id === 'missing_index:public.orders(customer_id)'), 'the index created above clears the missing-index finding');
+    assert.ok(
+      ev.cleared.some((f) => f.id === 'missing_index:public.orders(customer_id)'),
+      'the index created above clears the missing-index finding'
+    );
     const events = await sc.get('/api/v1/resources/events?from=now-1h&to=now&kinds=finding_raised,finding_cleared');
     const titles = events.json.events.map((e: { kind: string; title: string }) => `${e.kind}: ${e.title}`);
     assert.ok(titles.some((t: string) => t.startsWith('finding_raised: [warning] Index public.t_dup_a2 duplicates')));
     assert.ok(titles.some((t: string) => t.startsWith('finding_cleared: resolved: Index public.t_dup_a2 duplicates')));
     // a finding is raised again only after it cleared (the N-days evaluation above cleared it once)
-    const about = (kind: string) => events.json.events.filter((e: { kind: string; title: string }) => e.kind === kind && e.title.includes('public.t_unused_val ')).length;
+    const about = (kind: string) =>
+      events.json.events.filter(
+        (e: { kind: string; title: string }) => e.kind === kind && e.title.includes('public.t_unused_val ')
+      ).length;
     assert.equal(about('finding_cleared'), 1);
     assert.equal(about('finding_raised'), 2);
   });

@@ -17,9 +17,14 @@ const ROOT = resolve(__dirname, '..', '..', '..');
 
 function run(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((res) => {
-    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PGPULSE_') && k !== 'DATABASE_URL'));
-    execFile(process.execPath, ['--import', 'tsx', join(ROOT, 'tests/integration/advisors/run-cli.ts'), ...args], { cwd: ROOT, env: { ...clean, PGPULSE_LOG_LEVEL: 'silent', ...env }, timeout: 120_000 }, (err, stdout, stderr) =>
-      res({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    const clean = Object.fromEntries(
+      Object.entries(process.env).filter(([k]) => !k.startsWith('PGPULSE_') && k !== 'DATABASE_URL')
+    );
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'tests/integration/advisors/run-cli.ts'), ...args],
+      { cwd: ROOT, env: { ...clean, PGPULSE_LOG_LEVEL: 'silent', ...env }, timeout: 120_000 },
+      (err, stdout, stderr) => res({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr })
     );
   });
 }
@@ -43,7 +48,12 @@ describe('pgpulse doctor / advise / report', () => {
     `);
     await pg.query('CREATE DATABASE nopgss');
     dir = mkdtempSync(join(tmpdir(), 'pgpulse-cli-'));
-    env = { DATABASE_URL: pg.url, PGPULSE_DATA_DIR: join(dir, 'data'), PGPULSE_ADVISE_UNUSED_DAYS: '0', PGPULSE_ADVISE_INDEX_FLOOR: '0' };
+    env = {
+      DATABASE_URL: pg.url,
+      PGPULSE_DATA_DIR: join(dir, 'data'),
+      PGPULSE_ADVISE_UNUSED_DAYS: '0',
+      PGPULSE_ADVISE_INDEX_FLOOR: '0',
+    };
   });
 
   after(async () => {
@@ -59,23 +69,37 @@ describe('pgpulse doctor / advise / report', () => {
     assert.match(r.stdout, /✔ connect: connected in \d+ ms/);
     assert.match(r.stdout, /! role: postgres is a superuser/);
     // pgpulse's own statements: a superuser is shared with the application, so doctor names the fix
-    assert.match(r.stdout, /! own statements: pgpulse connects as role postgres, which is shared with the application \(postgres is a superuser\).*CREATE ROLE pgpulse LOGIN/);
+    assert.match(
+      r.stdout,
+      /! own statements: pgpulse connects as role postgres, which is shared with the application \(postgres is a superuser\).*CREATE ROLE pgpulse LOGIN/
+    );
     assert.match(r.stdout, /✔ pg_stat_statements: version [\d.]+, readable/);
     assert.match(r.stdout, /✔ hypopg: version/);
     assert.match(r.stdout, /✔ Queries \(top queries/);
     assert.match(r.stdout, /- actions: disabled \(the default\)/);
     const j = await run(['doctor', '--json'], env);
-    const parsed = JSON.parse(j.stdout) as { targets: Array<{ reachable: boolean; features: Array<{ feature: string; works: boolean }> }> };
+    const parsed = JSON.parse(j.stdout) as {
+      targets: Array<{ reachable: boolean; features: Array<{ feature: string; works: boolean }> }>;
+    };
     assert.equal(parsed.targets[0].reachable, true);
   });
 
   it("doctor: names what won't work and why, and fails on an unreachable target", async () => {
     const r = await run(['doctor'], { ...env, DATABASE_URL: pg.urlFor('nopgss') });
     assert.equal(r.code, 1);
-    assert.match(r.stdout, /✖ pg_stat_statements: preloaded but not created in this database: CREATE EXTENSION pg_stat_statements;/);
-    assert.match(r.stdout, /✖ Queries \(top queries, latency, slow statements\) — extension pg_stat_statements is not installed/);
+    assert.match(
+      r.stdout,
+      /✖ pg_stat_statements: preloaded but not created in this database: CREATE EXTENSION pg_stat_statements;/
+    );
+    assert.match(
+      r.stdout,
+      /✖ Queries \(top queries, latency, slow statements\) — extension pg_stat_statements is not installed/
+    );
     const port = await freePort();
-    const down = await run(['doctor'], { ...env, DATABASE_URL: `postgres://postgres:secret-pw@127.0.0.1:${port}/postgres` });
+    const down = await run(['doctor'], {
+      ...env,
+      DATABASE_URL: `postgres://postgres:secret-pw@127.0.0.1:${port}/postgres`,
+    });
     assert.equal(down.code, 1);
     assert.match(down.stdout, /✖ connect: target default: connection refused/);
     assert.ok(!down.stdout.includes('secret-pw') && !down.stderr.includes('secret-pw'), 'no password in the output');
@@ -84,11 +108,19 @@ describe('pgpulse doctor / advise / report', () => {
   it('advise --json: findings computed from a fresh sample plus the stored history', async () => {
     const r = await run(['advise', '--json', '--wait', '1s'], env);
     assert.equal(r.code, 1, 'findings reported → exit 1: ' + r.stderr);
-    const j = JSON.parse(r.stdout) as { source: string; targets: Array<{ healthScore: number; findings: Array<{ id: string; rule: string; evidence: { values: Record<string, unknown> } }> }> };
+    const j = JSON.parse(r.stdout) as {
+      source: string;
+      targets: Array<{
+        healthScore: number;
+        findings: Array<{ id: string; rule: string; evidence: { values: Record<string, unknown> } }>;
+      }>;
+    };
     assert.equal(j.source, 'local');
     const ids = j.targets[0].findings.map((f) => f.id);
     assert.ok(ids.includes('duplicate_index:public.t_dup_2'), ids.join(', '));
-    const [dead] = await pg.query<{ dead: string }>("SELECT n_dead_tup::text AS dead FROM pg_stat_user_tables WHERE relname = 't_dead'");
+    const [dead] = await pg.query<{ dead: string }>(
+      "SELECT n_dead_tup::text AS dead FROM pg_stat_user_tables WHERE relname = 't_dead'"
+    );
     const f = j.targets[0].findings.find((x) => x.id === 'dead_tuples:public.t_dead');
     assert.equal(f?.evidence.values.n_dead_tup, Number(dead.dead));
     assert.ok(j.targets[0].healthScore < 100);
@@ -117,13 +149,19 @@ describe('pgpulse doctor / advise / report', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     const port = (server.address() as { port: number }).port;
     try {
-      const js = await run(['report', '--format', 'json', '--no-sample', '--webhook', `http://127.0.0.1:${port}/hooks/secret-token`], env);
+      const js = await run(
+        ['report', '--format', 'json', '--no-sample', '--webhook', `http://127.0.0.1:${port}/hooks/secret-token`],
+        env
+      );
       assert.equal(js.code, 0, js.stderr);
       const rep = JSON.parse(js.stdout);
       assert.equal(received.path, '/hooks/secret-token');
       assert.equal(received.type, 'application/json');
       assert.equal(received.body.report.healthScore, rep.healthScore);
-      assert.deepEqual(received.body.report.findings.map((f: { id: string }) => f.id), rep.findings.map((f: { id: string }) => f.id));
+      assert.deepEqual(
+        received.body.report.findings.map((f: { id: string }) => f.id),
+        rep.findings.map((f: { id: string }) => f.id)
+      );
       assert.match(received.body.text, /^# pgpulse health report/);
       assert.match(js.stderr, new RegExp(`posted to http://127\\.0\\.0\\.1:${port}/…: HTTP 204`));
       assert.ok(!js.stderr.includes('secret-token'), 'the webhook path is not printed');
@@ -137,12 +175,20 @@ describe('pgpulse doctor / advise / report', () => {
     const sc = await startTestSidecar({ url: pg.url });
     try {
       await sc.sampleNow();
-      const r = await run(['advise', '--json'], { ...env, PGPULSE_TOKEN: sc.token, PGPULSE_HTTP_ADDR: `127.0.0.1:${new URL(sc.baseUrl).port}`, PGPULSE_DATA_DIR: join(dir, 'other') });
+      const r = await run(['advise', '--json'], {
+        ...env,
+        PGPULSE_TOKEN: sc.token,
+        PGPULSE_HTTP_ADDR: `127.0.0.1:${new URL(sc.baseUrl).port}`,
+        PGPULSE_DATA_DIR: join(dir, 'other'),
+      });
       assert.equal(r.code, 1, r.stderr);
       const j = JSON.parse(r.stdout);
       assert.equal(j.source, 'remote');
       const open = await sc.get('/api/v1/resources/recommendations');
-      assert.deepEqual(j.targets[0].findings.map((f: { id: string }) => f.id), open.json.findings.map((f: { id: string }) => f.id));
+      assert.deepEqual(
+        j.targets[0].findings.map((f: { id: string }) => f.id),
+        open.json.findings.map((f: { id: string }) => f.id)
+      );
     } finally {
       await sc.destroy();
     }
@@ -157,21 +203,37 @@ describe('pgpulse doctor / advise / report', () => {
       writeFileSync(join(tokDir, 'token'), sc.token + '\n', { mode: 0o600 });
       const port = new URL(sc.baseUrl).port;
       // the token file in PGPULSE_DATA_DIR, as the demo writes it; no PGPULSE_LOG_LEVEL: quiet by default
-      const a = await run(['advise', '--json'], { PGPULSE_DATA_DIR: tokDir, PGPULSE_HTTP_ADDR: `127.0.0.1:${port}`, PGPULSE_LOG_LEVEL: '' });
+      const a = await run(['advise', '--json'], {
+        PGPULSE_DATA_DIR: tokDir,
+        PGPULSE_HTTP_ADDR: `127.0.0.1:${port}`,
+        PGPULSE_LOG_LEVEL: '',
+      });
       const open = await sc.get('/api/v1/resources/recommendations');
       assert.ok(open.json.findings.length > 0);
       assert.equal(a.code, 1, a.stderr);
       assert.equal(JSON.parse(a.stdout).source, 'remote');
-      assert.deepEqual(JSON.parse(a.stdout).targets[0].findings.map((f: { id: string }) => f.id), open.json.findings.map((f: { id: string }) => f.id));
+      assert.deepEqual(
+        JSON.parse(a.stdout).targets[0].findings.map((f: { id: string }) => f.id),
+        open.json.findings.map((f: { id: string }) => f.id)
+      );
       assert.equal(a.stderr, '');
       // --sidecar and PGPULSE_TOKEN_FILE
-      const rep = await run(['report', '--json', '--sidecar', `http://127.0.0.1:${port}`], { PGPULSE_TOKEN_FILE: join(tokDir, 'token'), PGPULSE_LOG_LEVEL: '' });
+      const rep = await run(['report', '--json', '--sidecar', `http://127.0.0.1:${port}`], {
+        PGPULSE_TOKEN_FILE: join(tokDir, 'token'),
+        PGPULSE_LOG_LEVEL: '',
+      });
       assert.equal(rep.code, 0, rep.stderr);
-      assert.deepEqual(JSON.parse(rep.stdout).findings.map((f: { id: string }) => f.id), open.json.findings.map((f: { id: string }) => f.id));
+      assert.deepEqual(
+        JSON.parse(rep.stdout).findings.map((f: { id: string }) => f.id),
+        open.json.findings.map((f: { id: string }) => f.id)
+      );
       // a wrong token is named as such
       const bad = await run(['advise'], { PGPULSE_TOKEN: 'wrong', PGPULSE_HTTP_ADDR: `127.0.0.1:${port}` });
       assert.equal(bad.code, 1);
-      assert.match(bad.stderr, new RegExp(`the sidecar at http://127\\.0\\.0\\.1:${port} refused the token from PGPULSE_TOKEN`));
+      assert.match(
+        bad.stderr,
+        new RegExp(`the sidecar at http://127\\.0\\.0\\.1:${port} refused the token from PGPULSE_TOKEN`)
+      );
       assert.ok(!bad.stderr.includes('wrong'), 'the token is not printed');
     } finally {
       await sc.destroy();
@@ -202,9 +264,20 @@ describe('pgpulse doctor / advise / report', () => {
       const rep = JSON.parse(json.stdout);
       const doc = html.stdout;
       assert.match(doc, /^<!doctype html>/);
-      assert.doesNotMatch(doc, /<script|<link|<img|<iframe|\ssrc=|\shref=|url\(|@import|https?:\/\//i, 'nothing loaded from anywhere');
-      assert.equal((doc.match(/<svg /g) ?? []).length + (doc.match(/no data in this window/g) ?? []).length, 4, 'four charts');
-      assert.ok((doc.match(/<polyline /g) ?? []).length + (doc.match(/<circle /g) ?? []).length > 0, 'at least one plotted series');
+      assert.doesNotMatch(
+        doc,
+        /<script|<link|<img|<iframe|\ssrc=|\shref=|url\(|@import|https?:\/\//i,
+        'nothing loaded from anywhere'
+      );
+      assert.equal(
+        (doc.match(/<svg /g) ?? []).length + (doc.match(/no data in this window/g) ?? []).length,
+        4,
+        'four charts'
+      );
+      assert.ok(
+        (doc.match(/<polyline /g) ?? []).length + (doc.match(/<circle /g) ?? []).length > 0,
+        'at least one plotted series'
+      );
       for (const m of rep.metrics as Array<{ id: string; value: number | null }>) {
         assert.match(doc, new RegExp(`data-metric="${m.id}" data-value="${m.value ?? ''}"`), m.id);
       }
@@ -217,7 +290,16 @@ describe('pgpulse doctor / advise / report', () => {
       }
       // text from the database is escaped, never markup
       const { reportHtml } = await import('../../../src/sidecar/cli/report-html');
-      const evil = reportHtml([{ report: { ...rep, target: '<b>t</b>', topQueries: [{ queryid: '1', query: 'SELECT "<script>x</script>"', calls: 1, total_ms: 1, mean_ms: 1 }] }, charts: [] }]);
+      const evil = reportHtml([
+        {
+          report: {
+            ...rep,
+            target: '<b>t</b>',
+            topQueries: [{ queryid: '1', query: 'SELECT "<script>x</script>"', calls: 1, total_ms: 1, mean_ms: 1 }],
+          },
+          charts: [],
+        },
+      ]);
       assert.ok(!evil.includes('<script>') && evil.includes('&lt;script&gt;') && !evil.includes('<b>t</b>'));
     } finally {
       await sc.destroy();

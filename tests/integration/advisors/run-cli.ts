@@ -11,5 +11,5 @@ const argv = process.argv.slice(2);
   (e: Error) => {
     process.stderr.write(`pgpulse: ${e.message}\n`);
     process.exitCode = 1;
-  },
+  }
 );

@@ -12,7 +12,9 @@ let pg: TestPostgres;
 
 before(async () => {
   pg = await startPostgres();
-  await pg.query('CREATE TABLE t (id int, note text); CREATE TABLE tally (total int); CREATE TABLE "we.ird(x)" (x int)');
+  await pg.query(
+    'CREATE TABLE t (id int, note text); CREATE TABLE tally (total int); CREATE TABLE "we.ird(x)" (x int)'
+  );
   await pg.query('SELECT pg_stat_statements_reset()');
   await pg.query('SELECT count(*) FROM t WHERE id > 3');
   await pg.query('SELECT total FROM tally WHERE total > 0');
@@ -24,7 +26,8 @@ after(async () => {
   await pg?.destroy();
 });
 
-const matched = async (sql: string) => (await pg.query<{ query: string }>(sql.split('\n').slice(1).join('\n'))).map((r) => r.query);
+const matched = async (sql: string) =>
+  (await pg.query<{ query: string }>(sql.split('\n').slice(1).join('\n'))).map((r) => r.query);
 
 it('a short table name matches it as a whole word, and says the pattern may catch aliases', async () => {
   const { sql, caveat } = scanningStatementsSql({ schema: 'public', table: 't' }, []);
@@ -39,7 +42,9 @@ it('regex metacharacters in a name are literal', async () => {
 });
 
 it('statements pgpulse attributed to the table are listed by queryid', async () => {
-  const [row] = await pg.query<{ queryid: string }>("SELECT queryid::text FROM pg_stat_statements WHERE query LIKE 'SELECT count(*) FROM t %'");
+  const [row] = await pg.query<{ queryid: string }>(
+    "SELECT queryid::text FROM pg_stat_statements WHERE query LIKE 'SELECT count(*) FROM t %'"
+  );
   const { sql, caveat } = scanningStatementsSql({ schema: 'public', table: 't' }, [row.queryid]);
   assert.equal(caveat, undefined);
   assert.deepEqual(await matched(sql), ['SELECT count(*) FROM t WHERE id > $1']);

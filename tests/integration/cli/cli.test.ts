@@ -17,7 +17,11 @@ before(() => {
 });
 
 const run = (args: string[], env: Record<string, string> = {}) =>
-  spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...env }, timeout: 20_000 });
+  spawnSync(process.execPath, [bin, ...args], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '', ...env },
+    timeout: 20_000,
+  });
 
 test('help and unknown commands', () => {
   const h = run(['--help']);
@@ -50,7 +54,12 @@ test('serve with a port already in use fails clearly', async () => {
   await new Promise((r) => srv.once('listening', r));
   const port = (srv.address() as { port: number }).port;
   try {
-    const r = run(['serve'], { DATABASE_URL: 'postgres://127.0.0.1:1/x', PGPULSE_TOKEN: 't', PGPULSE_HTTP_ADDR: `127.0.0.1:${port}`, PGPULSE_DATA_DIR: mkdtempSync(join(tmpdir(), 'pgpulse-cli-')) });
+    const r = run(['serve'], {
+      DATABASE_URL: 'postgres://127.0.0.1:1/x',
+      PGPULSE_TOKEN: 't',
+      PGPULSE_HTTP_ADDR: `127.0.0.1:${port}`,
+      PGPULSE_DATA_DIR: mkdtempSync(join(tmpdir(), 'pgpulse-cli-')),
+    });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /address already in use/);
   } finally {
@@ -60,7 +69,11 @@ test('serve with a port already in use fails clearly', async () => {
 
 test('every command has --help with examples and exit codes, and --help never runs the command', () => {
   for (const cmd of ['demo', 'serve', 'top', 'doctor', 'advise', 'report', 'act']) {
-    for (const args of [[cmd, '--help'], [cmd, '-h'], ['help', cmd]]) {
+    for (const args of [
+      [cmd, '--help'],
+      [cmd, '-h'],
+      ['help', cmd],
+    ]) {
       const r = run(args);
       assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stdout, new RegExp(`^usage: pgpulse ${cmd}`), args.join(' '));
@@ -107,7 +120,13 @@ test('serve refuses to start without a token; --insecure-no-auth is loopback-onl
     });
   });
   const child = spawn(process.execPath, [bin, 'serve', '--insecure-no-auth'], {
-    env: { PATH: process.env.PATH ?? '', ...base, PGPULSE_HTTP_ADDR: `127.0.0.1:${port}`, PGPULSE_GRPC_ADDR: '127.0.0.1:0', PGPULSE_LOG_LEVEL: 'silent' },
+    env: {
+      PATH: process.env.PATH ?? '',
+      ...base,
+      PGPULSE_HTTP_ADDR: `127.0.0.1:${port}`,
+      PGPULSE_GRPC_ADDR: '127.0.0.1:0',
+      PGPULSE_LOG_LEVEL: 'silent',
+    },
   });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
@@ -119,7 +138,10 @@ test('serve refuses to start without a token; --insecure-no-auth is loopback-onl
     assert.match(stderr, /WARNING: --insecure-no-auth/);
     const res = await fetch(`http://127.0.0.1:${port}/api/v1/resources/targets`);
     assert.equal(res.status, 200);
-    assert.deepEqual(((await res.json()) as { items: Array<{ value: string }> }).items.map((i) => i.value), ['default']);
+    assert.deepEqual(
+      ((await res.json()) as { items: Array<{ value: string }> }).items.map((i) => i.value),
+      ['default']
+    );
   } finally {
     child.kill('SIGTERM');
   }
@@ -138,7 +160,12 @@ test('one-shot commands with no sidecar and no DATABASE_URL say where they looke
   for (const cmd of ['advise', 'report']) {
     const r = run([cmd], { PGPULSE_HTTP_ADDR: `127.0.0.1:${port}`, PGPULSE_TOKEN: 'x', PGPULSE_DATA_DIR: dir });
     assert.equal(r.status, 1, r.stderr);
-    assert.match(r.stderr, new RegExp(`no running sidecar to ask: nothing answered at http://127\\.0\\.0\\.1:${port} \\(connection refused\\)`));
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `no running sidecar to ask: nothing answered at http://127\\.0\\.0\\.1:${port} \\(connection refused\\)`
+      )
+    );
     assert.match(r.stderr, /set DATABASE_URL/);
     assert.equal(r.stdout, '');
   }

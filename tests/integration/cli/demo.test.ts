@@ -30,12 +30,18 @@ interface Run {
 }
 
 function startDemo(env: Record<string, string>): Run {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PGPULSE_') && k !== 'DATABASE_URL'));
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'tests/integration/advisors/run-cli.ts'), 'demo'], {
-    cwd: ROOT,
-    detached: true, // its own process group, like a shell job
-    env: { ...clean, PGPULSE_DATA_DIR: data, PGPULSE_INTERVAL: '1s', ...env },
-  });
+  const clean = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('PGPULSE_') && k !== 'DATABASE_URL')
+  );
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(ROOT, 'tests/integration/advisors/run-cli.ts'), 'demo'],
+    {
+      cwd: ROOT,
+      detached: true, // its own process group, like a shell job
+      env: { ...clean, PGPULSE_DATA_DIR: data, PGPULSE_INTERVAL: '1s', ...env },
+    }
+  );
   const run: Run = { child, stdout: '', stderr: '', exited: new Promise((r) => child.on('exit', (code) => r(code))) };
   child.stdout?.on('data', (d) => (run.stdout += d));
   child.stderr?.on('data', (d) => (run.stderr += d));
@@ -83,7 +89,10 @@ test('the demo restarts five times in a row with its credentials and history; Ct
   for (let i = 0; i < 5; i++) {
     const http = await freePort();
     const started = Date.now();
-    const run = startDemo({ PGPULSE_HTTP_ADDR: `127.0.0.1:${http}`, PGPULSE_GRPC_ADDR: `127.0.0.1:${await freePort()}` });
+    const run = startDemo({
+      PGPULSE_HTTP_ADDR: `127.0.0.1:${http}`,
+      PGPULSE_GRPC_ADDR: `127.0.0.1:${await freePort()}`,
+    });
     try {
       await until('the banner', () => run.stdout.includes('Ctrl-C stops everything'), run);
       const envFile = readFileSync(join(data, 'demo.env'), 'utf8');
@@ -97,18 +106,23 @@ test('the demo restarts five times in a row with its credentials and history; Ct
       }
       password = pw;
       // the banner names the database (masked) and the commands, never a secret
-      assert.match(run.stdout, new RegExp(`postgres://postgres:\\*\\*\\*\\*@127\\.0\\.0\\.1:${new URL(url).port}/postgres`));
+      assert.match(
+        run.stdout,
+        new RegExp(`postgres://postgres:\\*\\*\\*\\*@127\\.0\\.0\\.1:${new URL(url).port}/postgres`)
+      );
       assert.match(run.stdout, /bin\/pgpulse\.js top/);
       assert.ok(!run.stdout.includes(pw) && !run.stdout.includes(token), 'no password or token in the banner');
       // history: a new sample from this run, with everything from the earlier runs still there
       await until(
         'a sample from this run',
         async () => {
-          const r = await fetch(`http://127.0.0.1:${http}/metrics`, { headers: { authorization: `Bearer ${token}` } }).catch(() => undefined);
+          const r = await fetch(`http://127.0.0.1:${http}/metrics`, {
+            headers: { authorization: `Bearer ${token}` },
+          }).catch(() => undefined);
           const m = r && /pgpulse_last_sample_timestamp_seconds\{target="default"\} (\d+)/.exec(await r.text());
           return Boolean(m && Number(m[1]) * 1000 >= started - 1000);
         },
-        run,
+        run
       );
       const c = new Client({ connectionString: url });
       await c.connect();
@@ -142,7 +156,10 @@ test('startup failures exit 1 with the cause and leave nothing running', async (
   await new Promise((r) => srv.once('listening', r));
   const busy = (srv.address() as { port: number }).port;
   try {
-    const run = startDemo({ PGPULSE_HTTP_ADDR: `127.0.0.1:${busy}`, PGPULSE_GRPC_ADDR: `127.0.0.1:${await freePort()}` });
+    const run = startDemo({
+      PGPULSE_HTTP_ADDR: `127.0.0.1:${busy}`,
+      PGPULSE_GRPC_ADDR: `127.0.0.1:${await freePort()}`,
+    });
     assert.equal(await run.exited, 1, run.stdout + run.stderr);
     assert.match(run.stderr, /address already in use/);
     noStackTrace(run.stderr);
@@ -155,7 +172,10 @@ test('startup failures exit 1 with the cause and leave nothing running', async (
   const good = readFileSync(envFile, 'utf8');
   writeFileSync(envFile, good.replace(/postgres:[^@]+@/, 'postgres:wrong-password@'));
   try {
-    const run = startDemo({ PGPULSE_HTTP_ADDR: `127.0.0.1:${await freePort()}`, PGPULSE_GRPC_ADDR: `127.0.0.1:${await freePort()}` });
+    const run = startDemo({
+      PGPULSE_HTTP_ADDR: `127.0.0.1:${await freePort()}`,
+      PGPULSE_GRPC_ADDR: `127.0.0.1:${await freePort()}`,
+    });
     assert.equal(await run.exited, 1, run.stdout + run.stderr);
     assert.match(run.stderr, /refused the password .*authentication failed/);
     assert.match(run.stderr, /does not match the cluster/);

@@ -19,7 +19,11 @@ test('missing chromium, busybox and go are all named at once, exit 1', () => {
       const found = spawnSync('bash', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim();
       symlinkSync(found, join(bin, tool));
     }
-    const r = spawnSync('/bin/bash', [join(ROOT, 'scripts/check-prereqs.sh')], { cwd: ROOT, encoding: 'utf8', env: { PATH: bin, PGPULSE_CHROMIUM: '/nonexistent/chromium' } });
+    const r = spawnSync('/bin/bash', [join(ROOT, 'scripts/check-prereqs.sh')], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { PATH: bin, PGPULSE_CHROMIUM: '/nonexistent/chromium' },
+    });
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /^The test suite cannot run: \d+ prerequisite\(s\) missing:\n/);
     assert.match(r.stderr, /Chromium at \/nonexistent\/chromium[^\n]*\n\s+install: apt-get install chromium/);

@@ -42,7 +42,12 @@ function blocks(md: string): Block[] {
       body.push(lines[j].slice(Math.min(indent, /^\s*/.exec(lines[j])?.[0].length ?? 0)));
     }
     const m = /<!-- readme-test: (skip|setup)\s*(?:—|-)\s*(.+?)\s*-->/.exec(lines[i - 1] ?? '');
-    out.push({ line: i + 1, lang: open[2], body: body.join('\n'), marker: m ? { kind: m[1] as 'skip' | 'setup', reason: m[2] } : undefined });
+    out.push({
+      line: i + 1,
+      lang: open[2],
+      body: body.join('\n'),
+      marker: m ? { kind: m[1] as 'skip' | 'setup', reason: m[2] } : undefined,
+    });
     i = j;
   }
   return out;
@@ -71,11 +76,18 @@ describe('README.md', () => {
     chmodSync(work, 0o755); // as root, the demo's PostgreSQL runs as `postgres`
     symlinkSync(join(ROOT, 'bin'), join(work, 'bin')); // a checkout, as far as the README's commands go
     http = await freePort();
-    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PGPULSE_') && k !== 'DATABASE_URL'));
+    const clean = Object.fromEntries(
+      Object.entries(process.env).filter(([k]) => !k.startsWith('PGPULSE_') && k !== 'DATABASE_URL')
+    );
     demo = spawn(process.execPath, ['bin/pgpulse.js', 'demo'], {
       cwd: work,
       detached: true,
-      env: { ...clean, PGPULSE_HTTP_ADDR: `127.0.0.1:${http}`, PGPULSE_GRPC_ADDR: `127.0.0.1:${await freePort()}`, PGPULSE_INTERVAL: '1s' },
+      env: {
+        ...clean,
+        PGPULSE_HTTP_ADDR: `127.0.0.1:${http}`,
+        PGPULSE_GRPC_ADDR: `127.0.0.1:${await freePort()}`,
+        PGPULSE_INTERVAL: '1s',
+      },
     });
     demo.stdout?.on('data', (d) => (stdout += d));
     demo.stderr?.on('data', (d) => (stderr += d));
@@ -91,7 +103,10 @@ describe('README.md', () => {
           headers: { authorization: `Bearer ${token}` },
           body: JSON.stringify({ from: 'now-5m', to: 'now', queries: [{ refId: 'A', metric: 'tps' }] }),
         }).catch(() => undefined);
-        const j = r && r.ok ? ((await r.json()) as { results: { A: { frames: Array<{ data: { values: unknown[][] } }> } } }) : undefined;
+        const j =
+          r && r.ok
+            ? ((await r.json()) as { results: { A: { frames: Array<{ data: { values: unknown[][] } }> } } })
+            : undefined;
         if (j?.results.A.frames.some((f) => f.data.values[1].some((v) => typeof v === 'number'))) {
           break;
         }
@@ -121,12 +136,26 @@ describe('README.md', () => {
       }
       for (const cmd of commands(b.body)) {
         const line = cmd.replace(/127\.0\.0\.1:7700/g, `127.0.0.1:${http}`);
-        const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PGPULSE_') && k !== 'DATABASE_URL'));
-        const r = spawnSync('bash', ['-o', 'pipefail', '-c', line], { cwd: work, encoding: 'utf8', env: { ...clean, PGPULSE_HTTP_ADDR: `127.0.0.1:${http}` }, timeout: 120_000 });
+        const clean = Object.fromEntries(
+          Object.entries(process.env).filter(([k]) => !k.startsWith('PGPULSE_') && k !== 'DATABASE_URL')
+        );
+        const r = spawnSync('bash', ['-o', 'pipefail', '-c', line], {
+          cwd: work,
+          encoding: 'utf8',
+          env: { ...clean, PGPULSE_HTTP_ADDR: `127.0.0.1:${http}` },
+          timeout: 120_000,
+        });
         // advise exits 1 when it reports findings, doctor when a check fails (documented exit codes)
         const allowed = /pgpulse\.js (advise|doctor)\b/.test(cmd) ? [0, 1] : [0];
-        assert.ok(allowed.includes(r.status as number), `README line ${b.line}: \`${cmd}\` exited ${r.status}\n${r.stdout}\n${r.stderr}`);
-        assert.doesNotMatch(r.stderr, /unknown (option|command)|refused the token|no running sidecar|\{"level"/, `README line ${b.line}: ${cmd}`);
+        assert.ok(
+          allowed.includes(r.status as number),
+          `README line ${b.line}: \`${cmd}\` exited ${r.status}\n${r.stdout}\n${r.stderr}`
+        );
+        assert.doesNotMatch(
+          r.stderr,
+          /unknown (option|command)|refused the token|no running sidecar|\{"level"/,
+          `README line ${b.line}: ${cmd}`
+        );
         const redirect = /> (\S+)\s*(#.*)?$/.exec(cmd);
         if (redirect) {
           assert.ok(statSync(join(work, redirect[1])).size > 0, `README line ${b.line}: ${redirect[1]} is empty`);
@@ -142,7 +171,9 @@ describe('README.md', () => {
   });
 
   it('every pgpulse subcommand and flag it names exists', () => {
-    const uses = [...README.matchAll(/(?:bin\/pgpulse\.js|pgpulse) ([a-z]+)((?: +(?:--[a-z-]+(?:[ =](?!-)[^\s`|>]+)?|[a-z]+))*)/g)];
+    const uses = [
+      ...README.matchAll(/(?:bin\/pgpulse\.js|pgpulse) ([a-z]+)((?: +(?:--[a-z-]+(?:[ =](?!-)[^\s`|>]+)?|[a-z]+))*)/g),
+    ];
     let checked = 0;
     for (const [, sub, rest] of uses) {
       if (!['demo', 'serve', 'top', 'doctor', 'advise', 'report', 'act'].includes(sub) && !/pgpulse\.js/.test(sub)) {
@@ -164,8 +195,11 @@ describe('README.md', () => {
     const src: string[] = [];
     const walk = (d: string) => {
       for (const e of readdirSync(d, { withFileTypes: true })) {
-        if (e.isDirectory()) walk(join(d, e.name));
-        else if (/\.(ts|sh|go)$|^run$/.test(e.name)) src.push(readFileSync(join(d, e.name), 'utf8'));
+        if (e.isDirectory()) {
+          walk(join(d, e.name));
+        } else if (/\.(ts|sh|go)$|^run$/.test(e.name)) {
+          src.push(readFileSync(join(d, e.name), 'utf8'));
+        }
       }
     };
     for (const d of ['src', 'scripts', 'tests/conformance', '.ci']) {
@@ -178,7 +212,11 @@ describe('README.md', () => {
   });
 
   it('one name for the sidecar address, and links that stay in the repository', () => {
-    assert.ok(!README.includes('GF_PLUGIN_SIDECAR_ADDRESS') && !README.includes('GF_PLUGIN_PGPULSE_POSTGRES_DATASOURCE_SIDECAR_ADDRESS'), 'sidecar_address is the one name; the mapping is explained once with <KEY>');
+    assert.ok(
+      !README.includes('GF_PLUGIN_SIDECAR_ADDRESS') &&
+        !README.includes('GF_PLUGIN_PGPULSE_POSTGRES_DATASOURCE_SIDECAR_ADDRESS'),
+      'sidecar_address is the one name; the mapping is explained once with <KEY>'
+    );
     assert.match(README, /sidecar_address = /);
     assert.ok(!README.includes('../shared'), 'no pointer to documents outside the repository');
     for (const [, target] of README.matchAll(/\]\(([^)]+)\)/g)) {
@@ -186,7 +224,10 @@ describe('README.md', () => {
         continue;
       }
       const file = resolve(ROOT, target.split('#')[0]);
-      assert.ok(file.startsWith(ROOT + '/') && existsSync(file), `README links to ${target}: outside the repository or missing`);
+      assert.ok(
+        file.startsWith(ROOT + '/') && existsSync(file),
+        `README links to ${target}: outside the repository or missing`
+      );
     }
   });
 });

@@ -18,11 +18,16 @@ const ROOT = resolve(__dirname, '../../..');
 const CALLS = 37;
 
 function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PGPULSE_') && k !== 'DATABASE_URL' && k !== 'NO_COLOR'));
+  const clean = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('PGPULSE_') && k !== 'DATABASE_URL' && k !== 'NO_COLOR')
+  );
   return new Promise((res) =>
-    execFile(process.execPath, ['--import', 'tsx', join(ROOT, 'tests/integration/advisors/run-cli.ts'), ...args], { cwd: ROOT, env: { ...clean, ...env }, timeout: 60_000 }, (err, stdout, stderr) =>
-      res({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    ),
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'tests/integration/advisors/run-cli.ts'), ...args],
+      { cwd: ROOT, env: { ...clean, ...env }, timeout: 60_000 },
+      (err, stdout, stderr) => res({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr })
+    )
   );
 }
 
@@ -57,7 +62,9 @@ describe('pgpulse top', () => {
     await holder.query('BEGIN; LOCK TABLE top_lock IN ACCESS EXCLUSIVE MODE');
     waiting = waiter.query('SELECT count(*) FROM top_lock').catch(() => undefined);
     for (let i = 0; i < 100; i++) {
-      const [r] = await pg.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE cardinality(pg_blocking_pids(pid)) > 0');
+      const [r] = await pg.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE cardinality(pg_blocking_pids(pid)) > 0'
+      );
       if (r.n > 0) {
         break;
       }
@@ -65,7 +72,9 @@ describe('pgpulse top', () => {
     }
     await new Promise((r) => setTimeout(r, 1100)); // the next sample is a new step
     await sc.sampleNow();
-    [{ n: blockedAtSample }] = await pg.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE cardinality(pg_blocking_pids(pid)) > 0');
+    [{ n: blockedAtSample }] = await pg.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM pg_stat_activity WHERE cardinality(pg_blocking_pids(pid)) > 0'
+    );
     await sc.get('/api/v1/resources/recommendations?refresh=1');
     env = { PGPULSE_TOKEN: sc.token, PGPULSE_HTTP_ADDR: `127.0.0.1:${new URL(sc.baseUrl).port}` };
     snap = await fetchSnapshot({ base: sc.baseUrl, token: sc.token, tokenFrom: 'test' }, undefined);
@@ -86,7 +95,9 @@ describe('pgpulse top', () => {
     assert.ok(line, text);
     const [calls, total, mean] = line.trim().split(/\s+/);
     assert.equal(Number(calls), CALLS);
-    const [truth] = await pg.query<{ calls: string; mean: number; total: number }>("SELECT calls::text, mean_exec_time AS mean, total_exec_time AS total FROM pg_stat_statements WHERE query LIKE 'SELECT count(*) FROM top_probe%'");
+    const [truth] = await pg.query<{ calls: string; mean: number; total: number }>(
+      "SELECT calls::text, mean_exec_time AS mean, total_exec_time AS total FROM pg_stat_statements WHERE query LIKE 'SELECT count(*) FROM top_probe%'"
+    );
     assert.equal(Number(truth.calls), CALLS);
     assert.equal(total, truth.total.toFixed(1));
     assert.equal(mean, truth.mean.toFixed(2));
@@ -98,7 +109,10 @@ describe('pgpulse top', () => {
     assert.match(text, new RegExp(`^blocked queries\\s+${blockedAtSample}\\b`, 'm'));
     // the overview's connection count is the sum over states the API returned
     const byState = snap.connectionsByState.reduce((a, s) => a + (s.last ?? 0), 0);
-    assert.match(render(snap, { view: 'overview', width: 100, color: false }), new RegExp(`^connections\\s+${byState}\\b`, 'm'));
+    assert.match(
+      render(snap, { view: 'overview', width: 100, color: false }),
+      new RegExp(`^connections\\s+${byState}\\b`, 'm')
+    );
     assert.ok(byState >= 2, `holder and waiter are connected: ${byState}`);
   });
 
@@ -113,12 +127,20 @@ describe('pgpulse top', () => {
   });
 
   it('overview: cache hit ratio and sparklines from the API series', async () => {
-    const r = await sc.query({ from: snap.at - 3_600_000, to: snap.at, maxDataPoints: 60, queries: [{ refId: 'A', metric: 'cache_hit_ratio' }] });
+    const r = await sc.query({
+      from: snap.at - 3_600_000,
+      to: snap.at,
+      maxDataPoints: 60,
+      queries: [{ refId: 'A', metric: 'cache_hit_ratio' }],
+    });
     const frame = r.json.results.A.frames[0];
     const values: Array<number | null> = frame.data.values[1];
     const last = [...values].reverse().find((v) => v !== null) as number;
     const text = render(snap, { view: 'overview', width: 100, color: false });
-    assert.match(text, new RegExp(`cache hit postgres\\s+${(last * 100).toFixed(2).replace('.', '\\.')}%\\s+[▁-█ ]+$`, 'm'));
+    assert.match(
+      text,
+      new RegExp(`cache hit postgres\\s+${(last * 100).toFixed(2).replace('.', '\\.')}%\\s+[▁-█ ]+$`, 'm')
+    );
   });
 
   it('vector and Neon say why they are unavailable on plain PostgreSQL', () => {

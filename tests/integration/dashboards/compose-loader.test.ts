@@ -16,7 +16,13 @@ function loadWithComposeGo(): any {
     cwd: join(__dirname, 'composecheck'),
     encoding: 'utf8',
     // the loader must see only the file's own defaults, whatever the caller exported
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, GOPATH: process.env.GOPATH ?? '', GOFLAGS: '-buildvcs=false', GOTOOLCHAIN: 'local' },
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      GOPATH: process.env.GOPATH ?? '',
+      GOFLAGS: '-buildvcs=false',
+      GOTOOLCHAIN: 'local',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
     maxBuffer: 16 * 1024 * 1024,
   });
@@ -30,7 +36,9 @@ describe('docker-compose.yaml loaded by compose-go', () => {
   it('loads: valid against the Compose schema, every depends_on target exists', () => {
     assert.deepEqual(Object.keys(svc).sort(), ['grafana', 'plugin', 'postgres', 'sidecar', 'workload']);
     for (const [name, s] of Object.entries<any>(svc)) {
-      for (const dep of Object.keys(s.depends_on ?? {})) assert.ok(svc[dep], `${name} → ${dep}`);
+      for (const dep of Object.keys(s.depends_on ?? {})) {
+        assert.ok(svc[dep], `${name} → ${dep}`);
+      }
     }
   });
 
@@ -39,14 +47,19 @@ describe('docker-compose.yaml loaded by compose-go', () => {
     assert.equal(svc.workload.depends_on.postgres.condition, 'service_healthy');
     assert.equal(svc.grafana.depends_on.sidecar.condition, 'service_healthy');
     assert.equal(svc.grafana.depends_on.plugin.condition, 'service_completed_successfully');
-    for (const s of ['postgres', 'sidecar', 'grafana']) assert.ok(svc[s].healthcheck?.test?.length > 1, `${s} healthcheck`);
+    for (const s of ['postgres', 'sidecar', 'grafana']) {
+      assert.ok(svc[s].healthcheck?.test?.length > 1, `${s} healthcheck`);
+    }
   });
 
   it('bind mounts resolve to paths that exist in the repository', () => {
     for (const [name, s] of Object.entries<any>(svc)) {
       for (const v of s.volumes ?? []) {
-        if (v.type === 'bind') assert.ok(existsSync(v.source), `${name}: ${v.source}`);
-        else assert.ok(project.volumes[v.source], `${name}: volume ${v.source} declared`);
+        if (v.type === 'bind') {
+          assert.ok(existsSync(v.source), `${name}: ${v.source}`);
+        } else {
+          assert.ok(project.volumes[v.source], `${name}: volume ${v.source} declared`);
+        }
       }
     }
   });

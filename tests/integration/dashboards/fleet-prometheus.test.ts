@@ -28,7 +28,11 @@ let idle: Client | undefined;
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function instant(expr: string): Promise<{ status: string; error?: string; data?: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } }> {
+async function instant(expr: string): Promise<{
+  status: string;
+  error?: string;
+  data?: { result: Array<{ metric: Record<string, string>; value: [number, string] }> };
+}> {
   const res = await fetch(`${promUrl}/api/v1/query?${new URLSearchParams({ query: expr })}`);
   return (await res.json()) as never;
 }
@@ -51,15 +55,33 @@ before(async () => {
     authorization: { type: 'Bearer', credentials_file: join(dir, file) },
     static_configs: [{ targets: [target] }],
   });
-  writeFileSync(join(dir, 'prometheus.yml'), stringify({ global: { evaluation_interval: '1s' }, scrape_configs: [job('pgpulse', 'token'), job('pgpulse-wrong-token', 'wrong-token')] }));
+  writeFileSync(
+    join(dir, 'prometheus.yml'),
+    stringify({
+      global: { evaluation_interval: '1s' },
+      scrape_configs: [job('pgpulse', 'token'), job('pgpulse-wrong-token', 'wrong-token')],
+    })
+  );
   const port = await freePort();
   promUrl = `http://127.0.0.1:${port}`;
-  prom = spawn(PROMETHEUS, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  prom = spawn(
+    PROMETHEUS,
+    [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] }
+  );
   prom.stderr!.on('data', (d: Buffer) => (promLog = (promLog + d.toString()).slice(-4000)));
   // until a rate over the scraped counters and an interval ratio both have values
   for (let i = 0; i < 120; i++) {
-    const r = await instant('count(rate(pgpulse_database_xact_commit_total{job="pgpulse"}[5s])) and count(pgpulse_cache_hit_ratio{job="pgpulse"})').catch(() => undefined);
-    if (r?.status === 'success' && (r.data?.result.length ?? 0) > 0) return;
+    const r = await instant(
+      'count(rate(pgpulse_database_xact_commit_total{job="pgpulse"}[5s])) and count(pgpulse_cache_hit_ratio{job="pgpulse"})'
+    ).catch(() => undefined);
+    if (r?.status === 'success' && (r.data?.result.length ?? 0) > 0) {
+      return;
+    }
     await pause(250);
   }
   assert.fail(`Prometheus never had two scrapes of the sidecar: ${promLog}`);
@@ -74,11 +96,20 @@ after(async () => {
   await sc?.destroy();
   await idle?.end();
   await pg?.destroy();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  if (dir) {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
-test('every Fleet panel query evaluates on a real Prometheus, and the per-target ones answer for the sidecar\'s target', async () => {
-  const perTarget = new Set(['Cache hit ratio', 'Transactions per second', 'Client connections', 'Database size', 'Collector time on the database', 'Targets up']);
+test("every Fleet panel query evaluates on a real Prometheus, and the per-target ones answer for the sidecar's target", async () => {
+  const perTarget = new Set([
+    'Cache hit ratio',
+    'Transactions per second',
+    'Client connections',
+    'Database size',
+    'Collector time on the database',
+    'Targets up',
+  ]);
   for (const p of fleetRows.flatMap((r) => r.panels)) {
     const expr = p.expr.replace(/\$__rate_interval/g, '5s').replace(/\$target/g, '.*');
     const r = await instant(expr);
@@ -87,7 +118,9 @@ test('every Fleet panel query evaluates on a real Prometheus, and the per-target
       const result = r.data?.result ?? [];
       assert.ok(result.length > 0, `${p.title}: no series for ${expr}`);
       for (const s of result) {
-        if (s.metric.target !== undefined) assert.equal(s.metric.target, 'fleet-a', p.title);
+        if (s.metric.target !== undefined) {
+          assert.equal(s.metric.target, 'fleet-a', p.title);
+        }
       }
     }
   }
@@ -96,7 +129,9 @@ test('every Fleet panel query evaluates on a real Prometheus, and the per-target
 });
 
 test('the scrape job with a wrong token is refused: its target is down with a 401', async () => {
-  const res = (await (await fetch(`${promUrl}/api/v1/targets`)).json()) as { data: { activeTargets: Array<{ labels: { job: string }; health: string; lastError: string }> } };
+  const res = (await (await fetch(`${promUrl}/api/v1/targets`)).json()) as {
+    data: { activeTargets: Array<{ labels: { job: string }; health: string; lastError: string }> };
+  };
   const wrong = res.data.activeTargets.find((t) => t.labels.job === 'pgpulse-wrong-token');
   const good = res.data.activeTargets.find((t) => t.labels.job === 'pgpulse');
   assert.equal(good?.health, 'up', good?.lastError);

@@ -19,7 +19,12 @@ const TOKEN = 'dashboards-it-token';
 const DB = 'app';
 
 interface FrameJson {
-  schema: { name?: string; refId?: string; meta?: { type?: string }; fields: Array<{ name: string; type: string; labels?: Record<string, string> }> };
+  schema: {
+    name?: string;
+    refId?: string;
+    meta?: { type?: string };
+    fields: Array<{ name: string; type: string; labels?: Record<string, string> }>;
+  };
   data: { values: unknown[][] };
 }
 interface QueryResponse {
@@ -33,7 +38,10 @@ async function workload(url: string, round: number): Promise<void> {
   try {
     await c.query('CREATE TABLE IF NOT EXISTS t (id int PRIMARY KEY, v int, pad text)');
     await c.query('CREATE INDEX IF NOT EXISTS t_v_idx ON t (v)');
-    await c.query(`INSERT INTO t SELECT i, i % 97, repeat('x', 50) FROM generate_series($1::int * 5000 + 1, ($1::int + 1) * 5000) i`, [round]);
+    await c.query(
+      `INSERT INTO t SELECT i, i % 97, repeat('x', 50) FROM generate_series($1::int * 5000 + 1, ($1::int + 1) * 5000) i`,
+      [round]
+    );
     await c.query('UPDATE t SET v = v + 1 WHERE id % 7 = 0');
     for (let i = 0; i < 20; i++) {
       await c.query('SELECT count(*) FROM t WHERE pad LIKE $1', [`%${i}%`]);
@@ -64,7 +72,11 @@ describe('dashboard and alert queries through the sidecar (PostgreSQL 15)', () =
   function assertAnswer(where: string, metric: unknown, error: string | undefined): boolean {
     const needs = findMetric(String(metric))?.minPgVersion;
     if (needs !== undefined && needs > 15) {
-      assert.match(String(error), new RegExp(`needs PostgreSQL ${needs} or newer \\(this server is PostgreSQL 15\\)`), `${where}: on PostgreSQL 15`);
+      assert.match(
+        String(error),
+        new RegExp(`needs PostgreSQL ${needs} or newer \\(this server is PostgreSQL 15\\)`),
+        `${where}: on PostgreSQL 15`
+      );
       return false;
     }
     const missing = missingExtensions(metric);
@@ -72,7 +84,10 @@ describe('dashboard and alert queries through the sidecar (PostgreSQL 15)', () =
       assert.equal(error, undefined, `${where}: ${error}`);
       return true;
     }
-    assert.ok(error && missing.some((x) => error.includes(x)), `${where}: expected an error naming ${missing.join(', ')}, got ${error}`);
+    assert.ok(
+      error && missing.some((x) => error.includes(x)),
+      `${where}: expected an error naming ${missing.join(', ')}, got ${error}`
+    );
     return false;
   }
 
@@ -91,7 +106,9 @@ describe('dashboard and alert queries through the sidecar (PostgreSQL 15)', () =
     pg = await startPostgres();
     await pg.query(`CREATE DATABASE ${DB}`);
     await pg.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements', [], DB);
-    installed = new Set((await pg.query<{ extname: string }>('SELECT extname FROM pg_extension', [], DB)).map((r) => r.extname));
+    installed = new Set(
+      (await pg.query<{ extname: string }>('SELECT extname FROM pg_extension', [], DB)).map((r) => r.extname)
+    );
     dataDir = mkdtempSync(join(tmpdir(), 'pgpulse-dash-'));
     t0 = Date.now();
     sidecar = await startSidecar({
@@ -119,7 +136,9 @@ describe('dashboard and alert queries through the sidecar (PostgreSQL 15)', () =
   after(async () => {
     await sidecar?.stop();
     await pg?.destroy();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    if (dataDir) {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('every dashboard panel and annotation query returns frames without error, for a database and for All', async () => {
@@ -144,14 +163,21 @@ describe('dashboard and alert queries through the sidecar (PostgreSQL 15)', () =
       qs.forEach((q, i) => {
         const r = res.results[`Q${i}`];
         assert.ok(r, `${q.where}: no result`);
-        if (!assertAnswer(`${q.where} (${JSON.stringify(vars)})`, q.query.metric, r.error)) return;
+        if (!assertAnswer(`${q.where} (${JSON.stringify(vars)})`, q.query.metric, r.error)) {
+          return;
+        }
         assert.ok(Array.isArray(r.frames), `${q.where}: frames`);
         // ground truth: the workload ran statements in this database, so the statement table is not empty
         if (q.query.metric === 'top_queries' && vars.database === DB) {
           const f = r.frames![0];
           const dbCol = f.schema.fields.findIndex((x) => x.name === 'database');
           assert.ok(f.data.values[0].length > 0, `${q.where}: statements listed`);
-          if (dbCol >= 0) assert.ok(f.data.values[dbCol].every((d) => d === DB), `${q.where}: only database ${DB}`);
+          if (dbCol >= 0) {
+            assert.ok(
+              f.data.values[dbCol].every((d) => d === DB),
+              `${q.where}: only database ${DB}`
+            );
+          }
         }
       });
     }
@@ -186,7 +212,9 @@ describe('dashboard and alert queries through the sidecar (PostgreSQL 15)', () =
         if (type === 'timeseries-multi') {
           assert.equal(f.schema.fields[0].type, 'time', `${entry.rule}: time first`);
           const times = f.data.values[0] as number[];
-          for (let i = 1; i < times.length; i++) assert.ok(times[i] > times[i - 1], `${entry.rule}: ascending time`);
+          for (let i = 1; i < times.length; i++) {
+            assert.ok(times[i] > times[i - 1], `${entry.rule}: ascending time`);
+          }
         }
       }
     }
@@ -199,7 +227,10 @@ describe('dashboard and alert queries through the sidecar (PostgreSQL 15)', () =
       const entry = file.queries.find((q: any) => q.query.metric === metric);
       const res = await query({ from: t0 - 60_000, to: now, intervalMs: 1000, queries: [entry.query] });
       const frames = res.results[entry.refId].frames ?? [];
-      assert.ok(frames.length > 0 && frames.some((f) => (f.data.values[1] ?? f.data.values[0]).length > 0), `${metric}: data after three samples`);
+      assert.ok(
+        frames.length > 0 && frames.some((f) => (f.data.values[1] ?? f.data.values[0]).length > 0),
+        `${metric}: data after three samples`
+      );
     }
   });
 });

@@ -36,7 +36,23 @@ const hostile = [
   '🐘',
 ];
 const values: unknown[] = [null, true, 0, -1, 1e308, -1e308, 3.7, '', [], {}, [1, 'a'], { $gt: 1 }, ...hostile];
-const keys = ['metric', 'target', 'database', 'schema', 'table', 'index', 'queryid', 'topN', 'orderBy', 'threshold', 'legend', 'k', '__proto__', 'constructor', 'refId'];
+const keys = [
+  'metric',
+  'target',
+  'database',
+  'schema',
+  'table',
+  'index',
+  'queryid',
+  'topN',
+  'orderBy',
+  'threshold',
+  'legend',
+  'k',
+  '__proto__',
+  'constructor',
+  'refId',
+];
 
 function randomJson(): Buffer {
   const kind = rand();
@@ -45,17 +61,33 @@ function randomJson(): Buffer {
     const s = JSON.stringify({ metric: pick(['tps', 'connections', 'top_queries']), database: pick(hostile) });
     return Buffer.from(s.slice(0, Math.floor(rand() * s.length)));
   }
-  if (kind < 0.25) return Buffer.from(pick(['null', '1', '"tps"', '[]', 'true', '\u0000', '{}{}', '{"a":1}x']));
-  if (kind < 0.3) return Buffer.from(Array.from({ length: 64 }, () => Math.floor(rand() * 256)));
+  if (kind < 0.25) {
+    return Buffer.from(pick(['null', '1', '"tps"', '[]', 'true', '\u0000', '{}{}', '{"a":1}x']));
+  }
+  if (kind < 0.3) {
+    return Buffer.from(Array.from({ length: 64 }, () => Math.floor(rand() * 256)));
+  }
   const o: Record<string, unknown> = {};
   const n = Math.floor(rand() * 6);
-  for (let i = 0; i < n; i++) o[pick(keys)] = pick(values);
-  if (rand() < 0.7) o.metric = pick(['tps', 'connections', 'top_queries', ...hostile, 42, null]);
+  for (let i = 0; i < n; i++) {
+    o[pick(keys)] = pick(values);
+  }
+  if (rand() < 0.7) {
+    o.metric = pick(['tps', 'connections', 'top_queries', ...hostile, 42, null]);
+  }
   return Buffer.from(JSON.stringify(o));
 }
 
 function randomLong(): string {
-  return pick(['0', '-1', '1700000000000', '9223372036854775807', '-9223372036854775808', '8640000000000001', String(Math.floor(rand() * 2e12))]);
+  return pick([
+    '0',
+    '-1',
+    '1700000000000',
+    '9223372036854775807',
+    '-9223372036854775808',
+    '8640000000000001',
+    String(Math.floor(rand() * 2e12)),
+  ]);
 }
 
 function randomQuery(i: number) {
@@ -88,7 +120,10 @@ test(`QueryData fuzz: ${ROUNDS} requests, every refId answered, malformed ones w
   for (let round = 0; round < ROUNDS; round++) {
     const qs = Array.from({ length: 1 + Math.floor(rand() * 8) }, (_, i) => randomQuery(round * 10 + i));
     queries += qs.length;
-    const r = await client.unary(client.data, 'QueryData', { pluginContext: pluginContext(TOKEN, { target: pick(['', ...hostile]) }), queries: qs });
+    const r = await client.unary(client.data, 'QueryData', {
+      pluginContext: pluginContext(TOKEN, { target: pick(['', ...hostile]) }),
+      queries: qs,
+    });
     for (const q of qs) {
       const a = r.responses[q.refId];
       assert.ok(a, `refId ${q.refId} answered (seed ${SEED}, round ${round})`);
@@ -115,7 +150,13 @@ test(`CallResource fuzz: ${ROUNDS * 3} requests, always one JSON answer`, async 
     const url = `${path}?${pick(['', 'target=' + encodeURIComponent(pick(hostile)), 'database=%ZZ', '&&&=', 'a=1&a=2'])}`;
     const body = rand() < 0.3 ? randomJson() : undefined;
     const ctx = rand() < 0.1 ? pluginContext(pick([undefined, 'wrong'])) : pluginContext(TOKEN);
-    const res = await client.stream(client.resource, 'CallResource', { pluginContext: ctx, path, method: pick(['GET', 'POST', '', 'DELETE']), url, body });
+    const res = await client.stream(client.resource, 'CallResource', {
+      pluginContext: ctx,
+      path,
+      method: pick(['GET', 'POST', '', 'DELETE']),
+      url,
+      body,
+    });
     assert.equal(res.length, 1);
     assert.ok(res[0].code >= 200 && res[0].code <= 599);
     const parsed = JSON.parse(Buffer.from(res[0].body).toString());

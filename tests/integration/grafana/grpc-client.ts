@@ -38,7 +38,9 @@ export class PluginClient {
   }
 
   close(): void {
-    for (const c of [this.data, this.diagnostics, this.resource, this.health, this.controller]) c.close();
+    for (const c of [this.data, this.diagnostics, this.resource, this.health, this.controller]) {
+      c.close();
+    }
   }
 }
 
@@ -56,7 +58,13 @@ export function pluginContext(token: string | undefined, jsonData: Record<string
   };
 }
 
-export function dataQuery(refId: string, model: unknown, from: number, to: number, extra: Record<string, unknown> = {}) {
+export function dataQuery(
+  refId: string,
+  model: unknown,
+  from: number,
+  to: number,
+  extra: Record<string, unknown> = {}
+) {
   return {
     refId,
     maxDataPoints: '500',

@@ -23,7 +23,13 @@ const from = to - 5 * 60_000;
 
 before(async () => {
   fake = new FakeService();
-  server = await startGrpcServer(fake, { address: '127.0.0.1:0', token: TOKEN, mode: 'remote', logger, onShutdown: () => shutdowns++ });
+  server = await startGrpcServer(fake, {
+    address: '127.0.0.1:0',
+    token: TOKEN,
+    mode: 'remote',
+    logger,
+    onShutdown: () => shutdowns++,
+  });
   client = new PluginClient(`127.0.0.1:${server.port}`);
 });
 
@@ -54,7 +60,13 @@ test('QueryData: series as Arrow, every refId answered, per-query time range, Fr
   // two distinct ranges → two service calls, each with its own from/to
   assert.equal(fake.calls.length, 2);
   const ranges = fake.calls.map((c) => [c.req.from, c.req.to, c.req.intervalMs, c.req.maxDataPoints]).sort();
-  assert.deepEqual(ranges, [[from, to, 15000, 500], [from + 60_000, later, 15000, 500]].sort());
+  assert.deepEqual(
+    ranges,
+    [
+      [from, to, 15000, 500],
+      [from + 60_000, later, 15000, 500],
+    ].sort()
+  );
   for (const c of fake.calls) {
     const { signal, ...ctx } = c.ctx;
     assert.deepEqual(ctx, { defaultTarget: 'prod', fromAlert: true });
@@ -69,7 +81,9 @@ test('QueryData: series as Arrow, every refId answered, per-query time range, Fr
   const times = [...(t.getChild('time')!.data[0].values as BigInt64Array)].map((ns) => Number(ns / 1_000_000n));
   const values = t.getChild('value')!.toArray() as Float64Array;
   times.forEach((ms, i) => {
-    if (i !== 1) assert.equal(values[i], fakeValue(ms, 'app'));
+    if (i !== 1) {
+      assert.equal(values[i], fakeValue(ms, 'app'));
+    }
   });
   assert.equal(t.getChild('value')!.get(1), null);
   assert.equal(r.responses.C.frames.length, 2, 'one frame per series');
@@ -131,7 +145,11 @@ test('QueryData: JSON frames only when the request asks for them', async () => {
   assert.equal(frame.schema.refId, 'A');
 });
 
-for (const [name, token] of [['missing', undefined], ['empty', ''], ['wrong', 'not-the-token']] as const) {
+for (const [name, token] of [
+  ['missing', undefined],
+  ['empty', ''],
+  ['wrong', 'not-the-token'],
+] as const) {
   test(`auth: ${name} token refused on QueryData, CheckHealth, CallResource, CollectMetrics`, async () => {
     fake.calls = [];
     const q = await client.unary(client.data, 'QueryData', {
@@ -147,20 +165,32 @@ for (const [name, token] of [['missing', undefined], ['empty', ''], ['wrong', 'n
     const h = await client.unary(client.diagnostics, 'CheckHealth', { pluginContext: pluginContext(token) });
     assert.equal(h.status, 'ERROR');
     assert.match(h.message, name === 'wrong' ? /token is wrong/ : /sends no sidecar token/);
-    const res = await client.stream(client.resource, 'CallResource', { pluginContext: pluginContext(token), path: 'catalog', method: 'GET', url: 'catalog' });
+    const res = await client.stream(client.resource, 'CallResource', {
+      pluginContext: pluginContext(token),
+      path: 'catalog',
+      method: 'GET',
+      url: 'catalog',
+    });
     assert.equal(res.length, 1);
     assert.equal(res[0].code, 401);
     assert.match(JSON.parse(Buffer.from(res[0].body).toString()).error, /token/);
-    await assert.rejects(client.unary(client.diagnostics, 'CollectMetrics', { pluginContext: pluginContext(token) }), /token/);
+    await assert.rejects(
+      client.unary(client.diagnostics, 'CollectMetrics', { pluginContext: pluginContext(token) }),
+      /token/
+    );
   });
 }
 
 test('CheckHealth: status, message and jsonDetails from the service, target from jsonData', async () => {
-  const ok = await client.unary(client.diagnostics, 'CheckHealth', { pluginContext: pluginContext(TOKEN, { target: 'prod' }) });
+  const ok = await client.unary(client.diagnostics, 'CheckHealth', {
+    pluginContext: pluginContext(TOKEN, { target: 'prod' }),
+  });
   assert.equal(ok.status, 'OK');
   assert.match(ok.message, /PostgreSQL 15.4/);
   assert.equal(JSON.parse(Buffer.from(ok.jsonDetails).toString()).target, 'prod');
-  const down = await client.unary(client.diagnostics, 'CheckHealth', { pluginContext: pluginContext(TOKEN, { target: 'down' }) });
+  const down = await client.unary(client.diagnostics, 'CheckHealth', {
+    pluginContext: pluginContext(TOKEN, { target: 'down' }),
+  });
   assert.equal(down.status, 'ERROR');
   assert.match(down.message, /unreachable/);
 });
@@ -199,7 +229,10 @@ test('CallResource: JSON body, content type, query params from the url, errors a
 });
 
 test('QueryChunkedData answers one 501 and ends', async () => {
-  const msgs = await client.stream(client.data, 'QueryChunkedData', { pluginContext: pluginContext(TOKEN), queries: [] });
+  const msgs = await client.stream(client.data, 'QueryChunkedData', {
+    pluginContext: pluginContext(TOKEN),
+    queries: [],
+  });
   assert.equal(msgs.length, 1);
   assert.equal(msgs[0].status, 501);
 });
@@ -215,7 +248,13 @@ test('Shutdown is a no-op in remote mode', async () => {
 test('Shutdown calls onShutdown (once) in local mode', async () => {
   let n = 0;
   // this test process plays Grafana, the process that started the plugin
-  const local = await startGrpcServer(new FakeService(), { address: '127.0.0.1:0', token: TOKEN, mode: 'local', onShutdown: () => n++, shutdownFromPid: process.pid });
+  const local = await startGrpcServer(new FakeService(), {
+    address: '127.0.0.1:0',
+    token: TOKEN,
+    mode: 'local',
+    onShutdown: () => n++,
+    shutdownFromPid: process.pid,
+  });
   const c = new PluginClient(`127.0.0.1:${local.port}`);
   await c.unary(c.controller, 'Shutdown', {});
   await c.unary(c.controller, 'Shutdown', {});
@@ -228,9 +267,17 @@ test('Shutdown calls onShutdown (once) in local mode', async () => {
 test('local mode: Shutdown from a process that did not start the plugin is refused', async () => {
   let n = 0;
   // default: only the parent process (Grafana) may stop the plugin; this process is not its parent
-  const local = await startGrpcServer(new FakeService(), { address: '127.0.0.1:0', token: TOKEN, mode: 'local', onShutdown: () => n++ });
+  const local = await startGrpcServer(new FakeService(), {
+    address: '127.0.0.1:0',
+    token: TOKEN,
+    mode: 'local',
+    onShutdown: () => n++,
+  });
   const c = new PluginClient(`127.0.0.1:${local.port}`);
-  await assert.rejects(c.unary(c.controller, 'Shutdown', {}), (e: Error & { code?: number }) => e.code === 7 && /only from the process that started the plugin/.test(e.message));
+  await assert.rejects(
+    c.unary(c.controller, 'Shutdown', {}),
+    (e: Error & { code?: number }) => e.code === 7 && /only from the process that started the plugin/.test(e.message)
+  );
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(n, 0);
   const r = await c.unary(c.health, 'Check', {});
@@ -243,8 +290,11 @@ test('requests over 4 MiB are refused by size before anything is decoded, with o
   const body = Buffer.alloc(6 * 1024 * 1024, 0x61);
   for (const tok of [undefined, TOKEN]) {
     await assert.rejects(
-      client.unary(client.data, 'QueryData', { pluginContext: pluginContext(tok), queries: [dataQuery('A', { metric: 'tps', pad: body.toString() }, from, to)] }),
-      (e: Error & { code?: number }) => e.code === 8, // RESOURCE_EXHAUSTED
+      client.unary(client.data, 'QueryData', {
+        pluginContext: pluginContext(tok),
+        queries: [dataQuery('A', { metric: 'tps', pad: body.toString() }, from, to)],
+      }),
+      (e: Error & { code?: number }) => e.code === 8 // RESOURCE_EXHAUSTED
     );
   }
   const r = await client.unary(client.health, 'Check', {});
@@ -261,7 +311,12 @@ test('QueryData: more queries than the HTTP API allows, empty and duplicate refI
   }
   const r2 = await client.unary(client.data, 'QueryData', {
     pluginContext: pluginContext(TOKEN),
-    queries: [dataQuery('', { metric: 'tps' }, from, to), dataQuery('D', { metric: 'tps' }, from, to), dataQuery('D', { metric: 'tps' }, from - 1000, to), dataQuery('OK', { metric: 'tps' }, from, to)],
+    queries: [
+      dataQuery('', { metric: 'tps' }, from, to),
+      dataQuery('D', { metric: 'tps' }, from, to),
+      dataQuery('D', { metric: 'tps' }, from - 1000, to),
+      dataQuery('OK', { metric: 'tps' }, from, to),
+    ],
   });
   assert.equal(r2.responses[''].status, 400);
   assert.match(r2.responses[''].error, /empty refId/);
@@ -273,11 +328,22 @@ test('QueryData: more queries than the HTTP API allows, empty and duplicate refI
 test('large answers pass the raised message limit (> 4 MiB)', async () => {
   const big = new FakeService();
   big.query = async (req) => ({
-    A: { frames: [{ name: 'big', meta: { type: 'table' }, fields: [{ name: 's', type: 'string', values: Array.from({ length: 6000 }, (_, i) => 'x'.repeat(1000) + i) }] }] },
+    A: {
+      frames: [
+        {
+          name: 'big',
+          meta: { type: 'table' },
+          fields: [{ name: 's', type: 'string', values: Array.from({ length: 6000 }, (_, i) => 'x'.repeat(1000) + i) }],
+        },
+      ],
+    },
   });
   const s = await startGrpcServer(big, { address: '127.0.0.1:0', token: TOKEN, mode: 'remote' });
   const c = new PluginClient(`127.0.0.1:${s.port}`);
-  const r = await c.unary(c.data, 'QueryData', { pluginContext: pluginContext(TOKEN), queries: [dataQuery('A', { metric: 'x' }, from, to)] });
+  const r = await c.unary(c.data, 'QueryData', {
+    pluginContext: pluginContext(TOKEN),
+    queries: [dataQuery('A', { metric: 'x' }, from, to)],
+  });
   assert.equal(tableFromIPC(r.responses.A.frames[0]).numRows, 6000);
   c.close();
   await s.stop();

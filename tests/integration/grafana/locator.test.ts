@@ -21,12 +21,18 @@ before(() => {
   if (BUSYBOX) {
     // a PATH with only busybox applets first, so the script finds busybox nc/sleep/date/sed/tr
     busyboxPath = mkdtempSync(join(tmpdir(), 'pgpulse-bb-'));
-    for (const applet of ['nc', 'sleep', 'date', 'sed', 'tr', 'sh']) symlinkSync(BUSYBOX, join(busyboxPath, applet));
+    for (const applet of ['nc', 'sleep', 'date', 'sed', 'tr', 'sh']) {
+      symlinkSync(BUSYBOX, join(busyboxPath, applet));
+    }
   }
 });
 
 after(() => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const c of children) {
+    if (c.exitCode === null) {
+      c.kill('SIGKILL');
+    }
+  }
 });
 
 function listen(): Promise<{ server: Server; port: number }> {
@@ -57,7 +63,9 @@ function run(shell: string[], env: Record<string, string>): Run {
     child.stdout!.on('data', (d) => {
       out += d;
       const nl = out.indexOf('\n');
-      if (nl >= 0) res(out.slice(0, nl));
+      if (nl >= 0) {
+        res(out.slice(0, nl));
+      }
     });
     child.on('exit', () => rej(new Error(`locator exited before the handshake: ${err}`)));
   });
@@ -68,7 +76,15 @@ function run(shell: string[], env: Record<string, string>): Run {
 
 const shells: Array<[string, string[], () => Record<string, string>]> = [
   ['dash (Debian /bin/sh, bash /dev/tcp probe)', ['/bin/sh'], () => ({})],
-  ...(BUSYBOX ? [['busybox ash + busybox nc', [BUSYBOX, 'sh'], () => ({ PATH: busyboxPath })] as [string, string[], () => Record<string, string>]] : []),
+  ...(BUSYBOX
+    ? [
+        ['busybox ash + busybox nc', [BUSYBOX, 'sh'], () => ({ PATH: busyboxPath })] as [
+          string,
+          string[],
+          () => Record<string, string>,
+        ],
+      ]
+    : []),
 ];
 
 for (const [name, shell, baseEnv] of shells) {
@@ -118,7 +134,10 @@ test('bad sidecar_address and bad mode are refused with a message naming the set
     [{ GF_PLUGIN_MODE: 'weird' }, /mode must be 'remote' or 'local'/],
     [{ GF_PLUGIN_MODE: 'local', GF_PLUGIN_NODE_PATH: 'node' }, /absolute path/],
     [{ GF_PLUGIN_MODE: 'local', GF_PLUGIN_NODE_PATH: '/nonexistent/node' }, /no executable node/],
-    [{ GF_PLUGIN_MODE: 'local', GF_PLUGIN_NODE_PATH: process.execPath, GF_PLUGIN_SIDECAR_ENTRY: '/nonexistent.js' }, /sidecar entry \/nonexistent.js not found/],
+    [
+      { GF_PLUGIN_MODE: 'local', GF_PLUGIN_NODE_PATH: process.execPath, GF_PLUGIN_SIDECAR_ENTRY: '/nonexistent.js' },
+      /sidecar entry \/nonexistent.js not found/,
+    ],
   ] as Array<[Record<string, string>, RegExp]>) {
     const r = spawnSync('/bin/sh', [LOCATOR], { env, encoding: 'utf8' });
     assert.equal(r.status, 1, JSON.stringify(env));
@@ -139,10 +158,20 @@ test('local mode refuses a node older than 22, or one that reports no version, n
   // the machine's own node too, when it is an old one (CI hosts keep Debian's Node 20 as /usr/bin/node)
   const system = spawnSync('/usr/bin/node', ['-p', 'process.versions.node'], { encoding: 'utf8' });
   if (system.status === 0 && Number(system.stdout.split('.')[0]) < 22) {
-    cases.push(['/usr/bin/node', new RegExp(`is Node ${system.stdout.trim().replace(/\./g, '\\.')}, pgpulse needs Node 22`)]);
+    cases.push([
+      '/usr/bin/node',
+      new RegExp(`is Node ${system.stdout.trim().replace(/\./g, '\\.')}, pgpulse needs Node 22`),
+    ]);
   }
   for (const [node, re] of cases) {
-    const r = spawnSync('/bin/sh', [LOCATOR], { env: { GF_PLUGIN_MODE: 'local', GF_PLUGIN_NODE_PATH: node, GF_PLUGIN_SIDECAR_ENTRY: resolve(__dirname, 'fake-plugin-entry.cjs') }, encoding: 'utf8' });
+    const r = spawnSync('/bin/sh', [LOCATOR], {
+      env: {
+        GF_PLUGIN_MODE: 'local',
+        GF_PLUGIN_NODE_PATH: node,
+        GF_PLUGIN_SIDECAR_ENTRY: resolve(__dirname, 'fake-plugin-entry.cjs'),
+      },
+      encoding: 'utf8',
+    });
     assert.equal(r.status, 1, node);
     assert.equal(r.stdout, '');
     const msg = JSON.parse(r.stderr.trim())['@message'] as string;
@@ -172,7 +201,11 @@ test('local mode: execs node on the plugin entry; handshake first, hclog on stde
   assert.equal(await r.exited, 0);
   client.close();
   assert.match(r.stderr(), /noise that must go to stderr/);
-  const hclog = r.stderr().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  const hclog = r
+    .stderr()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l));
   assert.ok(hclog.some((j) => j['@message'] === 'fake sidecar started' && j['@level'] === 'info'));
   assert.ok(!r.stderr().includes(token), 'the token is never logged');
 });

@@ -40,23 +40,36 @@ function instance(uid: string, token: string, address: string | undefined) {
 
 /** every answer is kept to search for the tokens afterwards */
 function keep<T>(x: T): T {
-  seen.push(JSON.stringify(x, (_k, v) => (v && v.type === 'Buffer' && Array.isArray(v.data) ? Buffer.from(v.data).toString('latin1') : v)));
+  seen.push(
+    JSON.stringify(x, (_k, v) =>
+      v && v.type === 'Buffer' && Array.isArray(v.data) ? Buffer.from(v.data).toString('latin1') : v
+    )
+  );
   return x;
 }
 
 async function query(ctx: ReturnType<typeof instance>, model: Record<string, unknown>) {
   const to = Date.now();
-  const r = keep(await client.unary(client.data, 'QueryData', { pluginContext: ctx, queries: [dataQuery('A', model, to - 600_000, to + 1000)] }));
+  const r = keep(
+    await client.unary(client.data, 'QueryData', {
+      pluginContext: ctx,
+      queries: [dataQuery('A', model, to - 600_000, to + 1000)],
+    })
+  );
   return r.responses.A as { frames: Buffer[]; error: string; status: number };
 }
 
 async function resource(ctx: ReturnType<typeof instance>, path: string) {
-  const [res] = keep(await client.stream(client.resource, 'CallResource', { pluginContext: ctx, path, method: 'GET', url: path }));
+  const [res] = keep(
+    await client.stream(client.resource, 'CallResource', { pluginContext: ctx, path, method: 'GET', url: path })
+  );
   return { code: res.code as number, json: JSON.parse(Buffer.from(res.body).toString()) };
 }
 
 async function health(ctx: ReturnType<typeof instance>) {
-  return keep(await client.unary<{ status: string; message: string }>(client.diagnostics, 'CheckHealth', { pluginContext: ctx }));
+  return keep(
+    await client.unary<{ status: string; message: string }>(client.diagnostics, 'CheckHealth', { pluginContext: ctx })
+  );
 }
 
 /** the target label of every value field in the answer's frames */
@@ -65,7 +78,9 @@ function targetsOf(frames: Buffer[]): string[] {
   for (const f of frames) {
     for (const field of tableFromIPC(f).schema.fields) {
       const labels = field.metadata.get('labels');
-      if (labels) out.add(JSON.parse(labels).target);
+      if (labels) {
+        out.add(JSON.parse(labels).target);
+      }
     }
   }
   return [...out];
@@ -80,14 +95,29 @@ before(async () => {
     await s.sampleNow();
   }
   const env: NodeJS.ProcessEnv = { ...process.env, GF_PLUGIN_LOG_LEVEL: 'debug' };
-  for (const k of ['DATABASE_URL', 'PGPULSE_CONFIG', 'PGPULSE_TOKEN', 'GF_PLUGIN_DATABASE_URL', 'GF_PLUGIN_CONFIG', 'GF_PLUGIN_TOKEN']) delete env[k];
-  plugin = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/sidecar/grafana/plugin-entry.ts')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  for (const k of [
+    'DATABASE_URL',
+    'PGPULSE_CONFIG',
+    'PGPULSE_TOKEN',
+    'GF_PLUGIN_DATABASE_URL',
+    'GF_PLUGIN_CONFIG',
+    'GF_PLUGIN_TOKEN',
+  ]) {
+    delete env[k];
+  }
+  plugin = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/sidecar/grafana/plugin-entry.ts')], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   plugin.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const line = await new Promise<string>((ok, fail) => {
     let out = '';
     plugin.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
-      if (out.includes('\n')) ok(out.split('\n')[0]);
+      if (out.includes('\n')) {
+        ok(out.split('\n')[0]);
+      }
     });
     plugin.once('exit', (code) => fail(new Error(`plugin exited (${code}) before the handshake: ${stderr}`)));
   });
@@ -182,7 +212,11 @@ test('the tokens appear in no answer, frame, error or log line of the plugin pro
 test('in remote mode (Grafana talks to the sidecar directly) a datasource that names another sidecar is told to clear it or switch to local mode', async () => {
   const direct = new PluginClient(alpha.grpcAddress);
   try {
-    const h = keep(await direct.unary<{ status: string; message: string }>(direct.diagnostics, 'CheckHealth', { pluginContext: instance('ds-remote', TOKEN_A, beta.grpcAddress) }));
+    const h = keep(
+      await direct.unary<{ status: string; message: string }>(direct.diagnostics, 'CheckHealth', {
+        pluginContext: instance('ds-remote', TOKEN_A, beta.grpcAddress),
+      })
+    );
     assert.equal(h.status, 'ERROR');
     assert.ok(h.message.includes(`sidecarAddress ${beta.grpcAddress}`), h.message);
     assert.match(h.message, /mode = local/);

@@ -51,10 +51,17 @@ test('hostile filters: every refId answered, no 500, no user string executed as 
   let n = 0;
   for (const m of cat) {
     for (const key of keys) {
-      const qs = hostile.map((h, i) => dataQuery(`Q${n++}`, { metric: key === 'metric' ? h : m.id, [key]: key === 'metric' ? undefined : h, topN: 5 }, from, to));
+      const qs = hostile.map((h, i) =>
+        dataQuery(
+          `Q${n++}`,
+          { metric: key === 'metric' ? h : m.id, [key]: key === 'metric' ? undefined : h, topN: 5 },
+          from,
+          to
+        )
+      );
       // wrong JSON types too
       qs.push(dataQuery(`Q${n++}`, { metric: m.id, [key]: { $ne: 1 } }, from, to));
-      qs.push(dataQuery(`Q${n++}`, { metric: m.id, topN: "5; DROP TABLE pgpulse_victim", threshold: 'NaN' }, from, to));
+      qs.push(dataQuery(`Q${n++}`, { metric: m.id, topN: '5; DROP TABLE pgpulse_victim', threshold: 'NaN' }, from, to));
       const r = await client.unary(client.data, 'QueryData', { pluginContext: pluginContext(side.token), queries: qs });
       for (const q of qs) {
         const a = r.responses[q.refId];
@@ -63,14 +70,21 @@ test('hostile filters: every refId answered, no 500, no user string executed as 
         if (a.error) {
           assert.ok(a.errorSource, `${m.id}/${key}: error has an errorSource`);
         }
-        for (const f of a.frames) tableFromIPC(f); // every frame decodes
+        for (const f of a.frames) {
+          tableFromIPC(f);
+        } // every frame decodes
       }
     }
   }
   for (const path of ['databases', 'schemas', 'tables', 'indexes', 'queryids', 'catalog', 'targets']) {
     for (const h of hostile) {
       const params = new URLSearchParams({ target: 'default', database: h, schema: h, table: h });
-      const [res] = await client.stream(client.resource, 'CallResource', { pluginContext: pluginContext(side.token), path, method: 'GET', url: `${path}?${params}` });
+      const [res] = await client.stream(client.resource, 'CallResource', {
+        pluginContext: pluginContext(side.token),
+        path,
+        method: 'GET',
+        url: `${path}?${params}`,
+      });
       assert.ok(res.code < 500, `${path}: ${Buffer.from(res.body).toString().slice(0, 200)}`);
       JSON.parse(Buffer.from(res.body).toString());
     }

@@ -18,17 +18,34 @@ const SECRETS: Array<[string, string]> = [
   ['CREATE ROLE … PASSWORD', "CREATE ROLE sec_app LOGIN PASSWORD 'AppPw_1'"],
   ['ALTER ROLE … PASSWORD', "ALTER ROLE sec_app PASSWORD 'AppPw_2'"],
   ['ALTER USER … ENCRYPTED PASSWORD', "ALTER USER sec_app WITH ENCRYPTED PASSWORD 'AppPw_3' VALID UNTIL 'infinity'"],
-  ['CREATE SERVER … OPTIONS', "CREATE SERVER sec_srv FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '127.0.0.1', dbname 'postgres', application_name 'SrvOpt_4')"],
-  ['CREATE USER MAPPING … password', "CREATE USER MAPPING FOR sec_app SERVER sec_srv OPTIONS (user 'sec_app', password 'FdwPw_5')"],
-  ['ALTER USER MAPPING … SET password', "ALTER USER MAPPING FOR sec_app SERVER sec_srv OPTIONS (SET password 'FdwPw_6')"],
-  ['CREATE SUBSCRIPTION … CONNECTION', "CREATE SUBSCRIPTION sec_sub CONNECTION 'host=127.0.0.1 dbname=postgres password=SubPw_7' PUBLICATION p WITH (connect = false)"],
+  [
+    'CREATE SERVER … OPTIONS',
+    "CREATE SERVER sec_srv FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '127.0.0.1', dbname 'postgres', application_name 'SrvOpt_4')",
+  ],
+  [
+    'CREATE USER MAPPING … password',
+    "CREATE USER MAPPING FOR sec_app SERVER sec_srv OPTIONS (user 'sec_app', password 'FdwPw_5')",
+  ],
+  [
+    'ALTER USER MAPPING … SET password',
+    "ALTER USER MAPPING FOR sec_app SERVER sec_srv OPTIONS (SET password 'FdwPw_6')",
+  ],
+  [
+    'CREATE SUBSCRIPTION … CONNECTION',
+    "CREATE SUBSCRIPTION sec_sub CONNECTION 'host=127.0.0.1 dbname=postgres password=SubPw_7' PUBLICATION p WITH (connect = false)",
+  ],
   ['SET of a custom setting', "SET sec.api_key = 'SetKey_8'"],
   ['DO block', "DO $$BEGIN PERFORM 'DoKey_9'; END$$"],
   ['COMMENT with a conninfo', "COMMENT ON ROLE sec_app IS 'host=db password=CmtPw_10'"],
   ['pgcrypto key', "SELECT pgp_sym_encrypt('data', 'SymKey_11')"],
-  ['dblink conninfo', "SELECT dblink_connect('sec_c', 'host=127.0.0.1 port=PORT dbname=postgres user=postgres password=DbPw_12')"],
+  [
+    'dblink conninfo',
+    "SELECT dblink_connect('sec_c', 'host=127.0.0.1 port=PORT dbname=postgres user=postgres password=DbPw_12')",
+  ],
 ];
-const WORDS = SECRETS.map(([, sql]) => /'([A-Za-z]+_\d+)'|password=([A-Za-z]+_\d+)/.exec(sql)).map((m) => (m?.[1] ?? m?.[2]) as string);
+const WORDS = SECRETS.map(([, sql]) => /'([A-Za-z]+_\d+)'|password=([A-Za-z]+_\d+)/.exec(sql)).map(
+  (m) => (m?.[1] ?? m?.[2]) as string
+);
 
 let pg: TestPostgres;
 let side: TestSidecar;
@@ -71,8 +88,14 @@ test('nothing secret in the data directory (SQLite file and WAL)', () => {
     assert.deepEqual(leaked(bytes), [], `${f} holds a secret`);
   }
   const texts = [...side.sidecar.store.statementTexts('default').values()];
-  assert.ok(texts.some((t) => /^ALTER ROLE sec_app PASSWORD '<redacted>'/.test(t)), 'the ALTER ROLE statement is kept, redacted');
-  assert.ok(texts.some((t) => /CREATE USER MAPPING .*password '<redacted>'/.test(t)), 'the USER MAPPING statement is kept, redacted');
+  assert.ok(
+    texts.some((t) => /^ALTER ROLE sec_app PASSWORD '<redacted>'/.test(t)),
+    'the ALTER ROLE statement is kept, redacted'
+  );
+  assert.ok(
+    texts.some((t) => /CREATE USER MAPPING .*password '<redacted>'/.test(t)),
+    'the USER MAPPING statement is kept, redacted'
+  );
 });
 
 test('a Viewer sees no secret: top_queries over gRPC QueryData and the queryids resource over CallResource', async () => {
@@ -89,7 +112,12 @@ test('a Viewer sees no secret: top_queries over gRPC QueryData and the queryids 
   assert.match(frameText, /ALTER ROLE sec_app PASSWORD '<redacted>'/, 'top_queries shows the statement, redacted');
   assert.deepEqual(leaked(frameText), [], 'top_queries frames');
 
-  const [res] = await client.stream(client.resource, 'CallResource', { pluginContext: viewer, path: 'queryids', method: 'GET', url: 'queryids?target=default' });
+  const [res] = await client.stream(client.resource, 'CallResource', {
+    pluginContext: viewer,
+    path: 'queryids',
+    method: 'GET',
+    url: 'queryids?target=default',
+  });
   const body = Buffer.from(res.body).toString();
   assert.equal(res.code, 200, body.slice(0, 200));
   assert.match(body, /<redacted>/);
@@ -97,7 +125,11 @@ test('a Viewer sees no secret: top_queries over gRPC QueryData and the queryids 
 });
 
 test('HTTP top_queries carries no secret either', async () => {
-  const res = await side.query({ from: Date.now() - 600_000, to: Date.now() + 1000, queries: [{ refId: 'A', metric: 'top_queries', topN: 100 }] });
+  const res = await side.query({
+    from: Date.now() - 600_000,
+    to: Date.now() + 1000,
+    queries: [{ refId: 'A', metric: 'top_queries', topN: 100 }],
+  });
   const text = JSON.stringify(res.json);
   assert.match(text, /<redacted>/);
   assert.deepEqual(leaked(text), []);

@@ -9,7 +9,10 @@ import { test } from 'node:test';
 import { PluginClient } from './grpc-client';
 
 test('the parent process may Shutdown the plugin: the child exits 0', async () => {
-  const child = spawn(process.execPath, [join(__dirname, 'fake-plugin-entry.cjs')], { env: { ...process.env, GF_PLUGIN_TOKEN: 'tok', GF_PLUGIN_LOG_LEVEL: 'error' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(__dirname, 'fake-plugin-entry.cjs')], {
+    env: { ...process.env, GF_PLUGIN_TOKEN: 'tok', GF_PLUGIN_LOG_LEVEL: 'error' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   try {
     const line = await new Promise<string>((resolve, reject) => {

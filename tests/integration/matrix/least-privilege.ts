@@ -37,21 +37,48 @@ export function leastPrivilegeSuite(server: MatrixServer, getPg: () => TestPostg
         const needs = Math.min(...spec.variants.map((v) => v.minVersion));
         if (needs > (status.serverVersionNum ?? 0)) {
           // pg_stat_io is PostgreSQL 16+: on older majors the collector says which version it needs
-          assert.equal(status.unavailable[spec.id], `needs PostgreSQL ${Math.floor(needs / 10000)} or newer (this server is PostgreSQL ${server.major})`);
+          assert.equal(
+            status.unavailable[spec.id],
+            `needs PostgreSQL ${Math.floor(needs / 10000)} or newer (this server is PostgreSQL ${server.major})`
+          );
           continue;
         }
         assert.equal(status.unavailable[spec.id], undefined, `${spec.id}: ${status.unavailable[spec.id]}`);
         assert.ok(sc.sidecar.store.lastSample('default', spec.id, false), `${spec.id} sampled`);
       }
-      const errs = sc.sidecar.store.db.prepare('SELECT collector, error FROM sample WHERE ok = 0').all() as Array<{ collector: string; error: string }>;
+      const errs = sc.sidecar.store.db.prepare('SELECT collector, error FROM sample WHERE ok = 0').all() as Array<{
+        collector: string;
+        error: string;
+      }>;
       const core = new Set(collectorSpecs.map((s) => s.id as string));
-      assert.deepEqual(errs.filter((e) => core.has(e.collector)), [], 'no failed core sample');
+      assert.deepEqual(
+        errs.filter((e) => core.has(e.collector)),
+        [],
+        'no failed core sample'
+      );
     });
 
     it('the panels on those collectors answer without an error', async () => {
-      const metrics = ['tps', 'cache_hit_ratio', 'top_queries', 'checkpoints', 'table_stats', 'index_usage', 'connections', 'database_size'];
-      const res = (await sc.query({ from: Date.now() - 60_000, to: Date.now() + 1000, queries: metrics.map((m, i) => ({ refId: `R${i}`, metric: m })) })).json;
-      metrics.forEach((m, i) => assert.equal(res.results[`R${i}`].error, undefined, `${m}: ${res.results[`R${i}`].error}`));
+      const metrics = [
+        'tps',
+        'cache_hit_ratio',
+        'top_queries',
+        'checkpoints',
+        'table_stats',
+        'index_usage',
+        'connections',
+        'database_size',
+      ];
+      const res = (
+        await sc.query({
+          from: Date.now() - 60_000,
+          to: Date.now() + 1000,
+          queries: metrics.map((m, i) => ({ refId: `R${i}`, metric: m })),
+        })
+      ).json;
+      metrics.forEach((m, i) =>
+        assert.equal(res.results[`R${i}`].error, undefined, `${m}: ${res.results[`R${i}`].error}`)
+      );
       const top = res.results[`R${metrics.indexOf('top_queries')}`].frames[0];
       assert.ok(top.data.values[0].length > 0, 'top_queries lists the workload');
     });

@@ -55,20 +55,35 @@ export function loadTruthSuite(server: MatrixServer, getPg: () => TestPostgres):
     /** until the server shows what the test set up: the sessions' own start is asynchronous */
     const until = async (what: string, ok: () => Promise<boolean>): Promise<void> => {
       for (let i = 0; i < 200; i++) {
-        if (await ok()) return;
+        if (await ok()) {
+          return;
+        }
         await pause(50);
       }
       assert.fail(`the server never showed ${what}`);
     };
-    const series = async (s: TestSidecar, metric: string, extra: Record<string, unknown>, range = { from, to }): Promise<Series[]> => {
-      const res = await s.query({ ...range, intervalMs: 60_000, maxDataPoints: 1, queries: [{ refId: 'A', metric, ...extra }] });
+    const series = async (
+      s: TestSidecar,
+      metric: string,
+      extra: Record<string, unknown>,
+      range = { from, to }
+    ): Promise<Series[]> => {
+      const res = await s.query({
+        ...range,
+        intervalMs: 60_000,
+        maxDataPoints: 1,
+        queries: [{ refId: 'A', metric, ...extra }],
+      });
       const r = res.json.results.A;
       assert.equal(r.error, undefined, `${metric}: ${r.error}`);
-      return (r.frames as any[]).filter((f) => f.schema.fields.length > 1).map((f) => ({ labels: f.schema.fields[1].labels ?? {}, values: f.data.values[1] as Array<number | null> }));
+      return (r.frames as any[])
+        .filter((f) => f.schema.fields.length > 1)
+        .map((f) => ({ labels: f.schema.fields[1].labels ?? {}, values: f.data.values[1] as Array<number | null> }));
     };
     const table = async (metric: string, extra: Record<string, unknown> = {}) =>
       tableRows((await sc.query({ from, to, queries: [{ refId: 'A', metric, ...extra }] })).json, 'A');
-    const only = (s: Series[], label: string, value: string): number[] => s.filter((x) => x.labels[label] === value).flatMap((x) => x.values.filter((v): v is number => v !== null));
+    const only = (s: Series[], label: string, value: string): number[] =>
+      s.filter((x) => x.labels[label] === value).flatMap((x) => x.values.filter((v): v is number => v !== null));
 
     before(async () => {
       pg = getPg();
@@ -77,7 +92,9 @@ export function loadTruthSuite(server: MatrixServer, getPg: () => TestPostgres):
           CREATE ROLE ld_monitor LOGIN PASSWORD 'ldpw' IN ROLE pg_monitor;
         END IF; END $$`);
       await pg.query('CREATE TABLE IF NOT EXISTS public.ld_rows (id int PRIMARY KEY, v int)');
-      await pg.query(`INSERT INTO public.ld_rows SELECT g, 0 FROM pg_catalog.generate_series(1, ${LOCKED}) g ON CONFLICT (id) DO NOTHING`);
+      await pg.query(
+        `INSERT INTO public.ld_rows SELECT g, 0 FROM pg_catalog.generate_series(1, ${LOCKED}) g ON CONFLICT (id) DO NOTHING`
+      );
       // one bucket per minute: the test closes it itself after a known number of ticks
       sc = await startTestSidecar({ url: pg.urlFor('postgres', 'ld_monitor', 'ldpw'), intervalMs: 60_000 });
       act = activitySamplers.get(sc.sidecar)!.get('default')!;
@@ -100,7 +117,7 @@ export function loadTruthSuite(server: MatrixServer, getPg: () => TestPostgres):
           `SELECT count(*) FILTER (WHERE wait_event_type = 'Lock' AND wait_event = 'transactionid')::int AS lock,
                   count(*) FILTER (WHERE wait_event_type = 'Timeout' AND wait_event = 'PgSleep')::int AS sleep
            FROM pg_catalog.pg_stat_activity WHERE application_name = $1 AND state = 'active'`,
-          [APP],
+          [APP]
         );
         return r[0].lock === LOCKED && r[0].sleep === SLEEPERS;
       });
@@ -115,7 +132,12 @@ export function loadTruthSuite(server: MatrixServer, getPg: () => TestPostgres):
     });
 
     after(async () => {
-      await pg?.query(`SELECT pg_catalog.pg_cancel_backend(pid) FROM pg_catalog.pg_stat_activity WHERE application_name = $1 AND query LIKE 'SELECT pg_catalog.pg_sleep%'`, [APP]).catch(() => undefined);
+      await pg
+        ?.query(
+          `SELECT pg_catalog.pg_cancel_backend(pid) FROM pg_catalog.pg_stat_activity WHERE application_name = $1 AND query LIKE 'SELECT pg_catalog.pg_sleep%'`,
+          [APP]
+        )
+        .catch(() => undefined);
       await holder?.query('ROLLBACK').catch(() => undefined);
       await Promise.all(running);
       await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
@@ -126,7 +148,8 @@ export function loadTruthSuite(server: MatrixServer, getPg: () => TestPostgres):
     it(`counts ${LOCKED} sessions blocked on a row lock as Lock/transactionid and ${SLEEPERS} in pg_sleep as Timeout/PgSleep`, async () => {
       assert.equal(act.stats.failed, 0, `ticks failed: ${act.stats.lastError}`);
       const rows = await table('db_load_wait_events');
-      const load = (type: string, event: string) => rows.find((r) => r.wait_event_type === type && r.wait_event === event)?.load;
+      const load = (type: string, event: string) =>
+        rows.find((r) => r.wait_event_type === type && r.wait_event === event)?.load;
       assert.equal(load('Lock', 'transactionid'), LOCKED, JSON.stringify(rows));
       assert.equal(load('Timeout', 'PgSleep'), SLEEPERS, JSON.stringify(rows));
       // the holder is idle in transaction: not load
@@ -135,10 +158,12 @@ export function loadTruthSuite(server: MatrixServer, getPg: () => TestPostgres):
 
     it("every statement of the tick's one-round-trip transaction carries pgpulse's mark in pg_stat_statements", async () => {
       const texts = await pg.query<{ query: string }>(
-        `SELECT query FROM public.pg_stat_statements WHERE query LIKE '%pg_catalog.pg_stat_activity a%' AND query LIKE '%GROUP BY 1, 2, 3, 4, 5, 6, 7%'`,
+        `SELECT query FROM public.pg_stat_statements WHERE query LIKE '%pg_catalog.pg_stat_activity a%' AND query LIKE '%GROUP BY 1, 2, 3, 4, 5, 6, 7%'`
       );
       assert.ok(texts.length > 0, 'the tick statement is in pg_stat_statements');
-      for (const t of texts) assert.ok(t.query.trimEnd().endsWith('/* pgpulse */'), t.query);
+      for (const t of texts) {
+        assert.ok(t.query.trimEnd().endsWith('/* pgpulse */'), t.query);
+      }
     });
 
     it('database load (AAS) per wait event type equals the sessions the test keeps active', async () => {
@@ -147,7 +172,11 @@ export function loadTruthSuite(server: MatrixServer, getPg: () => TestPostgres):
       assert.deepEqual(only(s, 'wait_event_type', 'Timeout'), [SLEEPERS]);
       const apps = await series(sc, 'db_load_by_application', {});
       assert.deepEqual(only(apps, 'application_name', APP), [LOCKED + SLEEPERS]);
-      assert.equal(apps.filter((x) => x.labels.application_name.startsWith('pgpulse')).length, 0, 'pgpulse counted itself');
+      assert.equal(
+        apps.filter((x) => x.labels.application_name.startsWith('pgpulse')).length,
+        0,
+        'pgpulse counted itself'
+      );
       const users = await series(sc, 'db_load_by_user', { waitEvent: 'Lock/transactionid' });
       assert.deepEqual(only(users, 'usename', 'postgres'), [LOCKED]);
     });
@@ -155,7 +184,7 @@ export function loadTruthSuite(server: MatrixServer, getPg: () => TestPostgres):
     it("reports the blocked UPDATE's query_id, equal to pg_stat_activity's and pg_stat_statements' queryid", async () => {
       const fromActivity = await pg.query<{ q: string }>(
         `SELECT DISTINCT query_id::text AS q FROM pg_catalog.pg_stat_activity WHERE application_name = $1 AND wait_event = 'transactionid'`,
-        [APP],
+        [APP]
       );
       assert.equal(fromActivity.length, 1);
       const rows = await table('db_load_statements', { waitEvent: 'Lock/transactionid' });
@@ -165,9 +194,22 @@ export function loadTruthSuite(server: MatrixServer, getPg: () => TestPostgres):
       assert.equal(rows[0].top_wait_event, 'Lock/transactionid');
       // pg_stat_statements records the UPDATE when it finishes: release the lock, then compare
       await holder.query('ROLLBACK');
-      await until('the blocked UPDATEs finish', async () => (await pids(`SELECT pid FROM pg_catalog.pg_stat_activity WHERE application_name = '${APP}' AND wait_event = 'transactionid'`)).length === 0);
-      const pgss = await pg.query<{ q: string }>(`SELECT queryid::text AS q FROM public.pg_stat_statements WHERE query LIKE 'UPDATE public.ld_rows SET v = v + $1 WHERE id = $2%'`);
-      assert.ok(pgss.some((r) => r.q === rows[0].queryid), `queryid ${String(rows[0].queryid)} not in pg_stat_statements: ${JSON.stringify(pgss)}`);
+      await until(
+        'the blocked UPDATEs finish',
+        async () =>
+          (
+            await pids(
+              `SELECT pid FROM pg_catalog.pg_stat_activity WHERE application_name = '${APP}' AND wait_event = 'transactionid'`
+            )
+          ).length === 0
+      );
+      const pgss = await pg.query<{ q: string }>(
+        `SELECT queryid::text AS q FROM public.pg_stat_statements WHERE query LIKE 'UPDATE public.ld_rows SET v = v + $1 WHERE id = $2%'`
+      );
+      assert.ok(
+        pgss.some((r) => r.q === rows[0].queryid),
+        `queryid ${String(rows[0].queryid)} not in pg_stat_statements: ${JSON.stringify(pgss)}`
+      );
       const sleeps = await table('db_load_statements', { waitEvent: 'Timeout/PgSleep' });
       assert.equal(sleeps.length, 1, JSON.stringify(sleeps));
       assert.equal(sleeps[0].load, SLEEPERS);
@@ -183,15 +225,24 @@ export function loadTruthSuite(server: MatrixServer, getPg: () => TestPostgres):
         extra = (c as unknown as { processID: number }).processID;
         // a new statement after the reload: no query_id
         running.push(c.query('SELECT pg_catalog.pg_sleep(600)').catch(() => undefined));
-        await until('a session in pg_sleep without a query_id', async () =>
-          (await pg.query(`SELECT 1 FROM pg_catalog.pg_stat_activity WHERE application_name = $1 AND wait_event = 'PgSleep' AND query_id IS NULL`, [APP])).length > 0,
+        await until(
+          'a session in pg_sleep without a query_id',
+          async () =>
+            (
+              await pg.query(
+                `SELECT 1 FROM pg_catalog.pg_stat_activity WHERE application_name = $1 AND wait_event = 'PgSleep' AND query_id IS NULL`,
+                [APP]
+              )
+            ).length > 0
         );
         const t0 = Date.now();
         act.flush(t0);
         await act.tick();
         await act.tick();
         act.flush(Date.now());
-        const res = (await sc.query({ from: t0, to: Date.now() + 1, queries: [{ refId: 'A', metric: 'db_load_statements' }] })).json.results.A;
+        const res = (
+          await sc.query({ from: t0, to: Date.now() + 1, queries: [{ refId: 'A', metric: 'db_load_statements' }] })
+        ).json.results.A;
         const notices = (res.frames[0].schema.meta.notices ?? []).map((n: { text: string }) => n.text).join('\n');
         assert.match(notices, /compute_query_id = off/);
         assert.match(notices, /set compute_query_id = on/);
@@ -201,19 +252,38 @@ export function loadTruthSuite(server: MatrixServer, getPg: () => TestPostgres):
         if (extra) {
           // the next test counts the suite's own sleepers
           await pg.query('SELECT pg_catalog.pg_cancel_backend($1)', [extra]);
-          await until('the extra sleeper to end', async () => (await pids(`SELECT pid FROM pg_catalog.pg_stat_activity WHERE pid = ${extra} AND state = 'active'`)).length === 0);
+          await until(
+            'the extra sleeper to end',
+            async () =>
+              (await pids(`SELECT pid FROM pg_catalog.pg_stat_activity WHERE pid = ${extra} AND state = 'active'`))
+                .length === 0
+          );
         }
       }
     });
 
     it('with the sampling loop running, the first whole bucket after the sessions started holds them, without pgpulse itself', async () => {
-      await until(`${SLEEPERS} sessions in pg_sleep`, async () => (await pids(`SELECT pid FROM pg_catalog.pg_stat_activity WHERE application_name = '${APP}' AND wait_event = 'PgSleep'`)).length === SLEEPERS);
+      await until(
+        `${SLEEPERS} sessions in pg_sleep`,
+        async () =>
+          (
+            await pids(
+              `SELECT pid FROM pg_catalog.pg_stat_activity WHERE application_name = '${APP}' AND wait_event = 'PgSleep'`
+            )
+          ).length === SLEEPERS
+      );
       // every bucket this sidecar writes begins after the sessions were there
       const live = await startTestSidecar({
         url: pg.urlFor('postgres', 'ld_monitor', 'ldpw'),
         intervalMs: 1000,
         sampling: true,
-        targets: [{ name: 'default', url: pg.urlFor('postgres', 'ld_monitor', 'ldpw'), activity: { interval: '250ms', vcpus: 4 } }],
+        targets: [
+          {
+            name: 'default',
+            url: pg.urlFor('postgres', 'ld_monitor', 'ldpw'),
+            activity: { interval: '250ms', vcpus: 4 },
+          },
+        ],
       });
       try {
         const store = live.sidecar.store;
@@ -232,16 +302,26 @@ export function loadTruthSuite(server: MatrixServer, getPg: () => TestPostgres):
         // autovacuum runs on this shared server whenever earlier suites changed enough rows
         const apps = await series(live, 'db_load_by_application', {}, range);
         assert.deepEqual(only(apps, 'application_name', APP), [SLEEPERS], JSON.stringify(apps));
-        assert.equal(apps.filter((x) => x.labels.application_name.startsWith('pgpulse')).length, 0, `pgpulse counted itself: ${JSON.stringify(apps)}`);
+        assert.equal(
+          apps.filter((x) => x.labels.application_name.startsWith('pgpulse')).length,
+          0,
+          `pgpulse counted itself: ${JSON.stringify(apps)}`
+        );
         const vcpus = await series(live, 'db_load_vcpus', {}, range);
-        assert.deepEqual(vcpus.flatMap((x) => x.values.filter((v) => v !== null)), [4]);
+        assert.deepEqual(
+          vcpus.flatMap((x) => x.values.filter((v) => v !== null)),
+          [4]
+        );
       } finally {
         await live.destroy();
       }
     });
 
     it("another process's pgpulse session of pgpulse's own role is not load; a session of another role that calls itself pgpulse is", async () => {
-      const own = new Client({ connectionString: pg.urlFor('postgres', 'ld_monitor', 'ldpw'), application_name: 'pgpulse-cli' });
+      const own = new Client({
+        connectionString: pg.urlFor('postgres', 'ld_monitor', 'ldpw'),
+        application_name: 'pgpulse-cli',
+      });
       const fake = new Client({ connectionString: pg.urlFor('postgres'), application_name: 'pgpulse-fake' });
       const both = [own, fake];
       for (const c of both) {
@@ -250,7 +330,15 @@ export function loadTruthSuite(server: MatrixServer, getPg: () => TestPostgres):
       }
       const pending = both.map((c) => c.query('SELECT pg_catalog.pg_sleep(600)').catch(() => undefined));
       try {
-        await until('both in pg_sleep', async () => (await pids(`SELECT pid FROM pg_catalog.pg_stat_activity WHERE application_name IN ('pgpulse-cli', 'pgpulse-fake') AND wait_event = 'PgSleep'`)).length === 2);
+        await until(
+          'both in pg_sleep',
+          async () =>
+            (
+              await pids(
+                `SELECT pid FROM pg_catalog.pg_stat_activity WHERE application_name IN ('pgpulse-cli', 'pgpulse-fake') AND wait_event = 'PgSleep'`
+              )
+            ).length === 2
+        );
         const t0 = Date.now();
         act.flush(t0);
         await act.tick();
@@ -259,7 +347,9 @@ export function loadTruthSuite(server: MatrixServer, getPg: () => TestPostgres):
         assert.deepEqual(only(apps, 'application_name', 'pgpulse-fake'), [1], JSON.stringify(apps));
         assert.deepEqual(only(apps, 'application_name', 'pgpulse-cli'), [], JSON.stringify(apps));
       } finally {
-        await pg.query(`SELECT pg_catalog.pg_cancel_backend(pid) FROM pg_catalog.pg_stat_activity WHERE application_name IN ('pgpulse-cli', 'pgpulse-fake')`);
+        await pg.query(
+          `SELECT pg_catalog.pg_cancel_backend(pid) FROM pg_catalog.pg_stat_activity WHERE application_name IN ('pgpulse-cli', 'pgpulse-fake')`
+        );
         await Promise.all(pending);
         await Promise.all(both.map((c) => c.end().catch(() => undefined)));
       }

@@ -26,7 +26,19 @@ export type MatrixSuite = (server: MatrixServer, getPg: () => TestPostgres) => v
 
 // reset-truth restarts the server several times: it runs last, after the suites that keep a
 // sidecar connected for their whole describe block
-const SUITES: MatrixSuite[] = [ownStatementsSuite, leastPrivilegeSuite, vitalsTruthSuite, replicationTruthSuite, vitalSignsTruthSuite, loadTruthSuite, plansSuite, hijackSuite, prometheusTruthSuite, sizesTruthSuite, resetTruthSuite];
+const SUITES: MatrixSuite[] = [
+  ownStatementsSuite,
+  leastPrivilegeSuite,
+  vitalsTruthSuite,
+  replicationTruthSuite,
+  vitalSignsTruthSuite,
+  loadTruthSuite,
+  plansSuite,
+  hijackSuite,
+  prometheusTruthSuite,
+  sizesTruthSuite,
+  resetTruthSuite,
+];
 
 export function runMatrix(server: MatrixServer): void {
   let pg: TestPostgres | undefined;

@@ -30,7 +30,7 @@ async function appTruth(pg: TestPostgres): Promise<Truth | undefined> {
   const r = await pg.query<{ queryid: string; calls: string; rows: string; time: number }>(
     `SELECT s.queryid::text AS queryid, sum(s.calls)::text AS calls, sum(s.rows)::text AS rows, sum(s.total_exec_time)::float8 AS time
      FROM public.pg_stat_statements(true) s JOIN pg_catalog.pg_roles r ON r.oid = s.userid
-     WHERE r.rolname = 'own_app' AND s.toplevel AND s.query LIKE '%own_items WHERE v >%' GROUP BY s.queryid`,
+     WHERE r.rolname = 'own_app' AND s.toplevel AND s.query LIKE '%own_items WHERE v >%' GROUP BY s.queryid`
   );
   assert.ok(r.length <= 1, `one queryid for both spellings of the application's statement: ${JSON.stringify(r)}`);
   return r[0] && { queryid: r[0].queryid, calls: Number(r[0].calls), rows: Number(r[0].rows), time: r[0].time };
@@ -46,7 +46,7 @@ async function pgpulseOnlyIds(pg: TestPostgres, role: string): Promise<Set<strin
      WHERE s.toplevel AND s.queryid IS NOT NULL GROUP BY s.queryid
      HAVING bool_and(r.rolname IN ('own_monitor', 'lp_monitor') OR (r.rolname = 'postgres' AND right(s.query, ${OWN_QUERY_MARK.length}) = '${OWN_QUERY_MARK}'))
         AND bool_or(r.rolname = $1)`,
-    [role],
+    [role]
   );
   return new Set(r.map((x) => x.queryid));
 }
@@ -73,7 +73,9 @@ function scenario(server: MatrixServer, getPg: () => TestPostgres, mode: 'dedica
       app = new Client({ connectionString: pg.urlFor('postgres', 'own_app', 'apppw') });
       await app.connect();
       from = Date.now() - 1000;
-      sc = await startTestSidecar({ url: mode === 'dedicated' ? pg.urlFor('postgres', 'own_monitor', 'monitorpw') : pg.url });
+      sc = await startTestSidecar({
+        url: mode === 'dedicated' ? pg.urlFor('postgres', 'own_monitor', 'monitorpw') : pg.url,
+      });
       await app.query(APP_MARKED, [1]);
       await sc.sampleNow();
       before0 = await appTruth(pg);
@@ -98,43 +100,64 @@ function scenario(server: MatrixServer, getPg: () => TestPostgres, mode: 'dedica
 
     it("the application's statement written with the pgpulse mark is in top_queries, calls, rows and time = pg_stat_statements deltas", async () => {
       assert.ok(before0 && after1, 'the application statement is in pg_stat_statements');
-      const res = (await sc.query({ from, to: Date.now() + 1000, queries: [{ refId: 'T', metric: 'top_queries', topN: 1000 }] })).json;
+      const res = (
+        await sc.query({ from, to: Date.now() + 1000, queries: [{ refId: 'T', metric: 'top_queries', topN: 1000 }] })
+      ).json;
       const row = tableRows(res, 'T').find((r) => r.queryid === after1!.queryid);
       assert.ok(row, `application queryid ${after1!.queryid} listed in top_queries`);
       assert.equal(row.calls, after1!.calls - before0!.calls, 'Δcalls = pg_stat_statements Δcalls');
       assert.equal(row.rows, after1!.rows - before0!.rows, 'Δrows = pg_stat_statements Δrows');
       const dt = after1!.time - before0!.time;
-      assert.ok(Math.abs((row.total_ms as number) - dt) <= 1e-6 * Math.max(1, dt), `Δtotal_exec_time ${row.total_ms} = pg_stat_statements ${dt}`);
+      assert.ok(
+        Math.abs((row.total_ms as number) - dt) <= 1e-6 * Math.max(1, dt),
+        `Δtotal_exec_time ${row.total_ms} = pg_stat_statements ${dt}`
+      );
     });
 
     it("none of pgpulse's own statements is in top_queries or in the stored statement rows", async () => {
       const pg = getPg();
       const mine = await pgpulseOnlyIds(pg, role);
-      assert.ok(mine.size >= 5, `this sidecar's own statements are in pg_stat_statements (${mine.size}): the check below is not vacuous`);
-      const res = (await sc.query({ from, to: Date.now() + 1000, queries: [{ refId: 'T', metric: 'top_queries', topN: 1000 }] })).json;
+      assert.ok(
+        mine.size >= 5,
+        `this sidecar's own statements are in pg_stat_statements (${mine.size}): the check below is not vacuous`
+      );
+      const res = (
+        await sc.query({ from, to: Date.now() + 1000, queries: [{ refId: 'T', metric: 'top_queries', topN: 1000 }] })
+      ).json;
       const listed = tableRows(res, 'T');
       assert.ok(listed.length > 0);
       const leaked = listed.filter((r) => mine.has(String(r.queryid))).map((r) => String(r.query).slice(0, 80));
       assert.deepEqual(leaked, [], 'pgpulse statements listed in top_queries');
       // (another suite's monitoring role is just another role to this sidecar)
-      const stored = sc.sidecar.store.entities('default', 'statements').filter((e) => e.labels.username === role && mine.has(e.labels.queryid));
-      assert.deepEqual(stored.map((e) => e.labels.queryid), [], 'pgpulse statements stored as statement rows (vector, advisors read them)');
+      const stored = sc.sidecar.store
+        .entities('default', 'statements')
+        .filter((e) => e.labels.username === role && mine.has(e.labels.queryid));
+      assert.deepEqual(
+        stored.map((e) => e.labels.queryid),
+        [],
+        'pgpulse statements stored as statement rows (vector, advisors read them)'
+      );
     });
 
-    it(mode === 'dedicated' ? 'health names no shared-role problem' : 'health and the sampler say the role is shared and name the fix', async () => {
-      const own = sc.sidecar.samplers.get('default')!.status.ownRole;
-      assert.equal(own?.name, role);
-      const h = await sc.get('/api/v1/health?target=default');
-      const problems: string[] = h.json.details.problems;
-      const note = problems.find((p) => p.includes('shared with the application'));
-      if (mode === 'dedicated') {
-        assert.equal(own?.shared, null);
-        assert.equal(note, undefined);
-      } else {
-        assert.match(String(own?.shared), /superuser/);
-        assert.match(String(note), /CREATE ROLE pgpulse LOGIN/);
+    it(
+      mode === 'dedicated'
+        ? 'health names no shared-role problem'
+        : 'health and the sampler say the role is shared and name the fix',
+      async () => {
+        const own = sc.sidecar.samplers.get('default')!.status.ownRole;
+        assert.equal(own?.name, role);
+        const h = await sc.get('/api/v1/health?target=default');
+        const problems: string[] = h.json.details.problems;
+        const note = problems.find((p) => p.includes('shared with the application'));
+        if (mode === 'dedicated') {
+          assert.equal(own?.shared, null);
+          assert.equal(note, undefined);
+        } else {
+          assert.match(String(own?.shared), /superuser/);
+          assert.match(String(note), /CREATE ROLE pgpulse LOGIN/);
+        }
       }
-    });
+    );
   });
 }
 

@@ -63,10 +63,17 @@ export function prometheusTruthSuite(server: MatrixServer, getPg: () => TestPost
       (
         await pg.query<{ xact_commit: string; blks_hit: string; blks_read: string }>(
           `SELECT xact_commit::text, blks_hit::text, blks_read::text FROM pg_catalog.pg_stat_database WHERE datname = $1`,
-          [DB],
+          [DB]
         )
       ).map((r) => ({ commit: Number(r.xact_commit), hit: Number(r.blks_hit), read: Number(r.blks_read) }))[0];
-    const seqScans = async () => Number((await pg.query<{ n: string }>(`SELECT seq_scan::text AS n FROM pg_catalog.pg_stat_user_tables WHERE relid = 'public.pt_scan'::regclass`))[0].n);
+    const seqScans = async () =>
+      Number(
+        (
+          await pg.query<{ n: string }>(
+            `SELECT seq_scan::text AS n FROM pg_catalog.pg_stat_user_tables WHERE relid = 'public.pt_scan'::regclass`
+          )
+        )[0].n
+      );
 
     before(async () => {
       pg = getPg();
@@ -77,10 +84,19 @@ export function prometheusTruthSuite(server: MatrixServer, getPg: () => TestPost
       if ((await pg.query(`SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1`, [DB])).length === 0) {
         await pg.query(`CREATE DATABASE ${DB} TEMPLATE template0`);
       }
-      await pg.query('CREATE TABLE IF NOT EXISTS public.pt_blocks AS SELECT g AS id, repeat(\'x\', 100) AS pad FROM pg_catalog.generate_series(1, 5000) g', [], DB);
+      await pg.query(
+        "CREATE TABLE IF NOT EXISTS public.pt_blocks AS SELECT g AS id, repeat('x', 100) AS pad FROM pg_catalog.generate_series(1, 5000) g",
+        [],
+        DB
+      );
       // in the database the sidecar connects to: the tables collector reads the connected database
-      await pg.query('CREATE TABLE IF NOT EXISTS public.pt_scan AS SELECT g AS id FROM pg_catalog.generate_series(1, 1000) g');
-      sc = await startTestSidecar({ url: pg.urlFor('postgres', ROLE, 'ptpw'), metrics: { topStatements: 3, topRelations: 1000 } });
+      await pg.query(
+        'CREATE TABLE IF NOT EXISTS public.pt_scan AS SELECT g AS id FROM pg_catalog.generate_series(1, 1000) g'
+      );
+      sc = await startTestSidecar({
+        url: pg.urlFor('postgres', ROLE, 'ptpw'),
+        metrics: { topStatements: 3, topRelations: 1000 },
+      });
     });
     after(async () => {
       await sc?.destroy();
@@ -123,7 +139,10 @@ export function prometheusTruthSuite(server: MatrixServer, getPg: () => TestPost
       assert.ok(dh + dr > 0, `the workload touched blocks in ${DB}`);
       assert.equal(value(m1, 'pgpulse_cache_hit_ratio', { target: 'default', datname: DB }), dh / (dh + dr));
       assert.match(m1, /^# TYPE pgpulse_database_xact_commit_total counter$/m);
-      assert.match(m1, /^# HELP pgpulse_cache_hit_ratio Cache hit ratio: Share of block reads served from shared buffers/m);
+      assert.match(
+        m1,
+        /^# HELP pgpulse_cache_hit_ratio Cache hit ratio: Share of block reads served from shared buffers/m
+      );
     });
 
     it('only the top 3 statements by total time are exposed, the others are counted as omitted', async () => {
@@ -131,7 +150,13 @@ export function prometheusTruthSuite(server: MatrixServer, getPg: () => TestPost
       const c = new Client({ connectionString: pg.url });
       await c.connect();
       // five statements of distinct shape, each slower than the one before: the top 3 are the last 3
-      const shapes = ['SELECT pg_catalog.pg_sleep($1)', 'SELECT pg_catalog.pg_sleep($1), 1', 'SELECT pg_catalog.pg_sleep($1), 1, 2', 'SELECT pg_catalog.pg_sleep($1), 1, 2, 3', 'SELECT pg_catalog.pg_sleep($1), 1, 2, 3, 4'];
+      const shapes = [
+        'SELECT pg_catalog.pg_sleep($1)',
+        'SELECT pg_catalog.pg_sleep($1), 1',
+        'SELECT pg_catalog.pg_sleep($1), 1, 2',
+        'SELECT pg_catalog.pg_sleep($1), 1, 2, 3',
+        'SELECT pg_catalog.pg_sleep($1), 1, 2, 3, 4',
+      ];
       for (const [i, sql] of shapes.entries()) {
         await c.query(sql, [0.02 * (i + 1)]);
       }
@@ -141,8 +166,13 @@ export function prometheusTruthSuite(server: MatrixServer, getPg: () => TestPost
       const others = `FROM public.pg_stat_statements s JOIN pg_catalog.pg_roles r ON r.oid = s.userid WHERE s.toplevel AND r.rolname <> '${ROLE}'`;
       // counted first: each truth query adds its own entry once it has run
       const total = Number((await pg.query<{ n: string }>(`SELECT count(*)::text AS n ${others}`))[0].n);
-      const top = await pg.query<{ queryid: string; query: string }>(`SELECT s.queryid::text AS queryid, s.query ${others} ORDER BY s.total_exec_time DESC LIMIT 3`);
-      assert.ok(top.every((t) => /pg_sleep/.test(t.query)), `the slowest statements are the test's: ${JSON.stringify(top)}`);
+      const top = await pg.query<{ queryid: string; query: string }>(
+        `SELECT s.queryid::text AS queryid, s.query ${others} ORDER BY s.total_exec_time DESC LIMIT 3`
+      );
+      assert.ok(
+        top.every((t) => /pg_sleep/.test(t.query)),
+        `the slowest statements are the test's: ${JSON.stringify(top)}`
+      );
       const exposed = m
         .split('\n')
         .filter((l) => l.startsWith('pgpulse_statements_calls_total{'))
@@ -155,7 +185,13 @@ export function prometheusTruthSuite(server: MatrixServer, getPg: () => TestPost
     it('promtool accepts the live exposition (only prom-client’s nodejs_active_*_total gauges draw a lint note)', async () => {
       const r = spawnSync('/usr/bin/promtool', ['check', 'metrics'], { input: await scrape(), encoding: 'utf8' });
       assert.equal(r.error, undefined, 'promtool runs (apt-get install prometheus ships it)');
-      const problems = `${r.stdout}${r.stderr}`.split('\n').filter((l) => l.trim() !== '' && !/^pgpulse_nodejs_active_\w+_total non-counter metrics should not have "_total" suffix$/.test(l));
+      const problems = `${r.stdout}${r.stderr}`
+        .split('\n')
+        .filter(
+          (l) =>
+            l.trim() !== '' &&
+            !/^pgpulse_nodejs_active_\w+_total non-counter metrics should not have "_total" suffix$/.test(l)
+        );
       assert.ok(r.status === 0 || r.status === 3, `promtool exit ${r.status}: ${problems.join('\n')}`);
       assert.deepEqual(problems, []);
     });

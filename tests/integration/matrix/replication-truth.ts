@@ -43,14 +43,23 @@ export function replicationTruthSuite(server: MatrixServer, getPg: () => TestPos
       const res = await sc.query({ from, to, intervalMs: STEP, queries: [{ refId: 'A', metric, target }] });
       const r = res.json.results.A;
       assert.equal(r.error, undefined, `${target} ${metric}: ${r.error}`);
-      return (r.frames as any[]).map((f) => ({ labels: f.schema.fields[1].labels ?? {}, times: f.data.values[0], values: f.data.values[1] }));
+      return (r.frames as any[]).map((f) => ({
+        labels: f.schema.fields[1].labels ?? {},
+        times: f.data.values[0],
+        values: f.data.values[1],
+      }));
     };
     /** the value of the step holding ts (null when the series has none there) */
     const at = (f: Frame | undefined, ts: number): number | null => {
       const i = f ? f.times.findIndex((t) => t <= ts && ts < t + STEP) : -1;
       return i >= 0 ? (f as Frame).values[i] : null;
     };
-    const valueAt = async (target: string, metric: string, ts: number, labels: Record<string, string> = {}): Promise<number | null> => {
+    const valueAt = async (
+      target: string,
+      metric: string,
+      ts: number,
+      labels: Record<string, string> = {}
+    ): Promise<number | null> => {
       const fs = await frames(target, metric, ts - 5 * STEP, ts + STEP);
       const f = fs.find((x) => Object.entries(labels).every(([k, v]) => x.labels[k] === v));
       return at(f, ts);
@@ -71,7 +80,12 @@ export function replicationTruthSuite(server: MatrixServer, getPg: () => TestPos
      * a sample during which the truth did not change (as far as `stable` picks it): returns the
      * reads before and after it and the sample time
      */
-    const stableSample = async <T,>(target: string, collector: string, truth: () => Promise<T>, stable: (t: T) => unknown = (t) => t): Promise<{ truth: T; after: T; ts: number }> => {
+    const stableSample = async <T>(
+      target: string,
+      collector: string,
+      truth: () => Promise<T>,
+      stable: (t: T) => unknown = (t) => t
+    ): Promise<{ truth: T; after: T; ts: number }> => {
       for (let attempt = 0; attempt < 20; attempt++) {
         const t0 = await truth();
         const ts = await sample(target, collector);
@@ -95,7 +109,7 @@ export function replicationTruthSuite(server: MatrixServer, getPg: () => TestPos
                 coalesce(extract(epoch from r.flush_lag), 0)::text AS flush_s,
                 coalesce(extract(epoch from r.replay_lag), 0)::text AS replay_s
          FROM pg_catalog.pg_stat_replication r WHERE r.application_name = $1`,
-        [APP],
+        [APP]
       );
       assert.equal(r.length, 1, `one walsender for ${APP}: ${JSON.stringify(r)}`);
       return r[0];
@@ -105,21 +119,36 @@ export function replicationTruthSuite(server: MatrixServer, getPg: () => TestPos
         await standby.pg.query<{ recv: string; replay: string; lag: string; replayed_at: string | null }>(
           `SELECT pg_catalog.pg_last_wal_receive_lsn()::text AS recv, pg_catalog.pg_last_wal_replay_lsn()::text AS replay,
                   pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_last_wal_receive_lsn(), pg_catalog.pg_last_wal_replay_lsn())::text AS lag,
-                  pg_catalog.pg_last_xact_replay_timestamp()::text AS replayed_at`,
+                  pg_catalog.pg_last_xact_replay_timestamp()::text AS replayed_at`
         )
       )[0];
     const standbyClock = async () =>
-      num((await standby.pg.query<{ d: string }>(`SELECT extract(epoch from (pg_catalog.clock_timestamp() - pg_catalog.pg_last_xact_replay_timestamp()))::text AS d`))[0].d);
-    const currentLsn = async () => (await pg.query<{ lsn: string }>('SELECT pg_catalog.pg_current_wal_lsn()::text AS lsn'))[0].lsn;
-    const lsnDiff = async (a: string, b: string) => num((await pg.query<{ d: string }>('SELECT pg_catalog.pg_wal_lsn_diff($1::pg_lsn, $2::pg_lsn)::text AS d', [a, b]))[0].d);
+      num(
+        (
+          await standby.pg.query<{ d: string }>(
+            `SELECT extract(epoch from (pg_catalog.clock_timestamp() - pg_catalog.pg_last_xact_replay_timestamp()))::text AS d`
+          )
+        )[0].d
+      );
+    const currentLsn = async () =>
+      (await pg.query<{ lsn: string }>('SELECT pg_catalog.pg_current_wal_lsn()::text AS lsn'))[0].lsn;
+    const lsnDiff = async (a: string, b: string) =>
+      num(
+        (
+          await pg.query<{ d: string }>('SELECT pg_catalog.pg_wal_lsn_diff($1::pg_lsn, $2::pg_lsn)::text AS d', [a, b])
+        )[0].d
+      );
     const writeWal = async (table: string) => {
       const from = await currentLsn();
-      await pg.query(`CREATE TABLE public.${table} AS SELECT g AS id, repeat('x', 200) AS pad FROM pg_catalog.generate_series(1, 20000) g`);
+      await pg.query(
+        `CREATE TABLE public.${table} AS SELECT g AS id, repeat('x', 200) AS pad FROM pg_catalog.generate_series(1, 20000) g`
+      );
       const generated = await lsnDiff(await currentLsn(), from);
       assert.ok(generated > 1_000_000, `the test wrote ${generated} bytes of WAL`);
       return generated;
     };
-    const lagOf = (metric: string, ts: number, kind?: string) => valueAt('primary', metric, ts, { application_name: APP, client_addr: '127.0.0.1', ...(kind ? { kind } : {}) });
+    const lagOf = (metric: string, ts: number, kind?: string) =>
+      valueAt('primary', metric, ts, { application_name: APP, client_addr: '127.0.0.1', ...(kind ? { kind } : {}) });
 
     before(async () => {
       pg = getPg();
@@ -128,7 +157,11 @@ export function replicationTruthSuite(server: MatrixServer, getPg: () => TestPos
           CREATE ROLE rp_monitor LOGIN PASSWORD 'rppw' IN ROLE pg_monitor;
         END IF; END $$`);
       // the role is in the base backup: the standby knows it from the start
-      standby = await startStandby(pg, { version: server.major, binDir: server.source === 'embedded' ? embeddedBinDir(server.major) : undefined, name: APP });
+      standby = await startStandby(pg, {
+        version: server.major,
+        binDir: server.source === 'embedded' ? embeddedBinDir(server.major) : undefined,
+        name: APP,
+      });
       sc = await startTestSidecar({
         targets: [
           { name: 'primary', url: pg.urlFor('postgres', 'rp_monitor', 'rppw') },
@@ -155,7 +188,11 @@ export function replicationTruthSuite(server: MatrixServer, getPg: () => TestPos
       const generated = await writeWal('rp_wal1');
       const target = await currentLsn();
       // the standby keeps receiving while paused: wait until it has everything the test wrote
-      for (let i = 0; (await primaryTruth()).flush !== '0' || (await lsnDiff(target, (await standbyTruth()).recv)) > 0; i++) {
+      for (
+        let i = 0;
+        (await primaryTruth()).flush !== '0' || (await lsnDiff(target, (await standbyTruth()).recv)) > 0;
+        i++
+      ) {
         assert.ok(i < 400, 'the standby received the WAL within 20 s');
         await pause(50);
       }
@@ -163,37 +200,88 @@ export function replicationTruthSuite(server: MatrixServer, getPg: () => TestPos
       // while replay is paused the walsender raises replay_lag at every standby reply (each second
       // here): it is bracketed; the positions and the write/flush lag times stay put
       const p = await stableSample('primary', 'replication', primaryTruth, ({ replay_s, ...rest }) => rest);
-      assert.ok(num(p.truth.replay) >= generated, `replay paused before the test wrote ${generated} bytes: lag ${p.truth.replay}`);
-      assert.equal(await lagOf('replication_lag_bytes', p.ts, 'replay'), num(p.truth.replay), 'replay lag = pg_wal_lsn_diff(current, replay_lsn)');
+      assert.ok(
+        num(p.truth.replay) >= generated,
+        `replay paused before the test wrote ${generated} bytes: lag ${p.truth.replay}`
+      );
+      assert.equal(
+        await lagOf('replication_lag_bytes', p.ts, 'replay'),
+        num(p.truth.replay),
+        'replay lag = pg_wal_lsn_diff(current, replay_lsn)'
+      );
       assert.equal(await lagOf('replication_lag_bytes', p.ts, 'write'), num(p.truth.write), 'write lag');
       assert.equal(await lagOf('replication_lag_bytes', p.ts, 'flush'), num(p.truth.flush), 'flush lag');
       for (const kind of ['write', 'flush'] as const) {
-        assert.equal(await lagOf('replication_lag_seconds', p.ts, kind), num(p.truth[`${kind}_s`]), `${kind}_lag seconds`);
+        assert.equal(
+          await lagOf('replication_lag_seconds', p.ts, kind),
+          num(p.truth[`${kind}_s`]),
+          `${kind}_lag seconds`
+        );
       }
       const [lo, hi] = [num(p.truth.replay_s), num(p.after.replay_s)];
       for (const metric of ['replication_lag_seconds', 'standby_replay_lag_seconds']) {
         const v = await lagOf(metric, p.ts, metric === 'replication_lag_seconds' ? 'replay' : undefined);
-        assert.ok(v !== null && v >= lo && v <= hi, `${metric}: replay_lag ${v} within [${lo}, ${hi}] read around the sample`);
+        assert.ok(
+          v !== null && v >= lo && v <= hi,
+          `${metric}: replay_lag ${v} within [${lo}, ${hi}] read around the sample`
+        );
       }
 
       // the table of standbys: the primary's last replication sample is p's
-      const standbys = tableRows((await sc.query({ from: p.ts - STEP, to: Date.now() + STEP, queries: [{ refId: 'T', metric: 'replication_standbys', target: 'primary' }] })).json, 'T');
-      const truthRow = (await pg.query<{ state: string; sync_state: string }>('SELECT state, sync_state FROM pg_catalog.pg_stat_replication WHERE application_name = $1', [APP]))[0];
+      const standbys = tableRows(
+        (
+          await sc.query({
+            from: p.ts - STEP,
+            to: Date.now() + STEP,
+            queries: [{ refId: 'T', metric: 'replication_standbys', target: 'primary' }],
+          })
+        ).json,
+        'T'
+      );
+      const truthRow = (
+        await pg.query<{ state: string; sync_state: string }>(
+          'SELECT state, sync_state FROM pg_catalog.pg_stat_replication WHERE application_name = $1',
+          [APP]
+        )
+      )[0];
       assert.deepEqual(
         standbys.map((r) => ({ ...r, replay_lag_seconds: undefined })),
-        [{ application_name: APP, client_addr: '127.0.0.1', state: truthRow.state, sync_state: truthRow.sync_state, write_lag_bytes: num(p.truth.write), flush_lag_bytes: num(p.truth.flush), replay_lag_bytes: num(p.truth.replay), replay_lag_seconds: undefined }],
-        'one standby, as pg_stat_replication shows it',
+        [
+          {
+            application_name: APP,
+            client_addr: '127.0.0.1',
+            state: truthRow.state,
+            sync_state: truthRow.sync_state,
+            write_lag_bytes: num(p.truth.write),
+            flush_lag_bytes: num(p.truth.flush),
+            replay_lag_bytes: num(p.truth.replay),
+            replay_lag_seconds: undefined,
+          },
+        ],
+        'one standby, as pg_stat_replication shows it'
       );
       const rs = standbys[0].replay_lag_seconds as number;
       assert.ok(rs >= lo && rs <= hi, `table replay_lag ${rs} within [${lo}, ${hi}]`);
 
       const s = await stableSample('standby', 'replica', async () => ({ ...(await standbyTruth()) }));
       assert.ok(num(s.truth.lag) >= generated, `received but not replayed ≥ ${generated}: ${s.truth.lag}`);
-      assert.equal(await valueAt('standby', 'replica_receive_replay_lag', s.ts), num(s.truth.lag), 'receive − replay = pg_wal_lsn_diff on the standby');
+      assert.equal(
+        await valueAt('standby', 'replica_receive_replay_lag', s.ts),
+        num(s.truth.lag),
+        'receive − replay = pg_wal_lsn_diff on the standby'
+      );
       assert.equal(await valueAt('standby', 'replica_replay_paused', s.ts), 1, 'replay paused');
-      assert.equal(await valueAt('standby', 'neon_replication_delay', s.ts, { kind: 'neon_replication_delay_bytes' }), num(s.truth.lag), 'the Neon replica-lag metric reads the same collector');
+      assert.equal(
+        await valueAt('standby', 'neon_replication_delay', s.ts, { kind: 'neon_replication_delay_bytes' }),
+        num(s.truth.lag),
+        'the Neon replica-lag metric reads the same collector'
+      );
       // the server collector of the same cycle (its own sample time)
-      assert.equal(await valueAt('standby', 'recovery_state', sc.sidecar.store.lastSample('standby', 'server')!.ts), 1, 'the standby is in recovery');
+      assert.equal(
+        await valueAt('standby', 'recovery_state', sc.sidecar.store.lastSample('standby', 'server')!.ts),
+        1,
+        'the standby is in recovery'
+      );
 
       // replayed_at does not move while paused: the delay grows with the clock, bracketed by two reads
       assert.notEqual(s.truth.replayed_at, null, 'the standby has replayed a commit');
@@ -215,30 +303,54 @@ export function replicationTruthSuite(server: MatrixServer, getPg: () => TestPos
 
       // a primary has no replica-side lag: a gap, not a zero
       const onPrimary = await frames('primary', 'replica_receive_replay_lag', p.ts - 5 * STEP, Date.now() + STEP);
-      assert.ok(onPrimary.every((f) => f.values.every((v) => v === null)), `no replica lag values on the primary: ${JSON.stringify(onPrimary)}`);
-      assert.equal(await valueAt('primary', 'recovery_state', sc.sidecar.store.lastSample('primary', 'server')!.ts), 0, 'the primary is not in recovery');
+      assert.ok(
+        onPrimary.every((f) => f.values.every((v) => v === null)),
+        `no replica lag values on the primary: ${JSON.stringify(onPrimary)}`
+      );
+      assert.equal(
+        await valueAt('primary', 'recovery_state', sc.sidecar.store.lastSample('primary', 'server')!.ts),
+        0,
+        'the primary is not in recovery'
+      );
     });
 
     it("every walsender is a standby of the table except one named walproposer (Neon's storage)", async () => {
       // a replication connection holds a walsender (state startup) until it disconnects
-      const conns = ['walproposer', 'rp_other'].map((app) => new Client({ connectionString: pg.url, replication: 'database', application_name: app } as ClientConfig));
+      const conns = ['walproposer', 'rp_other'].map(
+        (app) =>
+          new Client({ connectionString: pg.url, replication: 'database', application_name: app } as ClientConfig)
+      );
       try {
-        for (const c of conns) await c.connect();
+        for (const c of conns) {
+          await c.connect();
+        }
         for (let i = 0; (await pg.query('SELECT 1 FROM pg_catalog.pg_stat_replication')).length < 3; i++) {
           assert.ok(i < 200, 'three walsenders within 10 s');
           await pause(50);
         }
         const ts = await sample('primary', 'replication');
-        const rows = tableRows((await sc.query({ from: ts - STEP, to: Date.now() + STEP, queries: [{ refId: 'T', metric: 'replication_standbys', target: 'primary' }] })).json, 'T');
+        const rows = tableRows(
+          (
+            await sc.query({
+              from: ts - STEP,
+              to: Date.now() + STEP,
+              queries: [{ refId: 'T', metric: 'replication_standbys', target: 'primary' }],
+            })
+          ).json,
+          'T'
+        );
         assert.deepEqual(rows.map((r) => r.application_name).sort(), ['rp_other', APP]);
         assert.equal(rows.find((r) => r.application_name === 'rp_other')?.state, 'startup');
       } finally {
-        for (const c of conns) await c.end().catch(() => undefined);
+        for (const c of conns) {
+          await c.end().catch(() => undefined);
+        }
       }
     });
 
     it('WAL rates equal the pg_stat_wal and pg_current_wal_lsn() deltas around two samples', async () => {
-      const stat = async () => num((await pg.query<{ b: string }>('SELECT wal_bytes::text AS b FROM pg_catalog.pg_stat_wal'))[0].b);
+      const stat = async () =>
+        num((await pg.query<{ b: string }>('SELECT wal_bytes::text AS b FROM pg_catalog.pg_stat_wal'))[0].b);
       const lsn = async () => lsnDiff(await currentLsn(), '0/0');
       const around = async () => {
         const lo = { stat: await stat(), lsn: await lsn() };
@@ -258,32 +370,56 @@ export function replicationTruthSuite(server: MatrixServer, getPg: () => TestPos
       await pause(STEP); // the later sample's step starts after the earlier sample
       const b = await around();
 
-      const check = async (metric: string, kind: string | undefined, lo: number, hi: number, tsA: number, tsB: number) => {
+      const check = async (
+        metric: string,
+        kind: string | undefined,
+        lo: number,
+        hi: number,
+        tsA: number,
+        tsB: number
+      ) => {
         const rate = await valueAt('primary', metric, tsB, kind ? { kind } : {});
         assert.ok(rate !== null, `${metric}: a rate in the step of the later sample`);
         // that step holds only (a, b]'s share: Σ Δ / Σ elapsed of the one pair = Δ / (tsB − tsA)
         const delta = (rate * (tsB - tsA)) / 1000;
         const eps = 1e-6 * Math.max(1, hi);
-        assert.ok(delta >= lo - eps && delta <= hi + eps, `${metric}: rate ${rate}/s × ${(tsB - tsA) / 1000} s = ${delta} within [${lo}, ${hi}]`);
+        assert.ok(
+          delta >= lo - eps && delta <= hi + eps,
+          `${metric}: rate ${rate}/s × ${(tsB - tsA) / 1000} s = ${delta} within [${lo}, ${hi}]`
+        );
         return delta;
       };
       const statDelta = await check('wal_rate', 'bytes', b.lo.stat - a.hi.stat, b.hi.stat - a.lo.stat, a.ts, b.ts);
-      assert.ok(statDelta >= generated / 2, `pg_stat_wal counted the generated WAL (${statDelta} of ${generated} LSN bytes)`);
-      const lsnDelta = await check('wal_position_rate', undefined, b.lo.lsn - a.hi.lsn, b.hi.lsn - a.lo.lsn, a.tsLsn, b.tsLsn);
+      assert.ok(
+        statDelta >= generated / 2,
+        `pg_stat_wal counted the generated WAL (${statDelta} of ${generated} LSN bytes)`
+      );
+      const lsnDelta = await check(
+        'wal_position_rate',
+        undefined,
+        b.lo.lsn - a.hi.lsn,
+        b.hi.lsn - a.lo.lsn,
+        a.tsLsn,
+        b.tsLsn
+      );
       assert.ok(lsnDelta >= generated, `the WAL position moved by at least the generated ${generated} bytes`);
       for (const kind of ['records', 'fpi', 'buffers_full']) {
         assert.notEqual(await valueAt('primary', 'wal_rate', b.ts, { kind }), null, `wal_rate kind ${kind} present`);
       }
     });
 
-    it("the standby stopped, its inactive physical slot retains the WAL the test wrote; its lag series ends", async () => {
+    it('the standby stopped, its inactive physical slot retains the WAL the test wrote; its lag series ends', async () => {
       await standby.stop();
       const generated = await writeWal('rp_wal3');
       const retained = async () =>
-        num((await pg.query<{ b: string }>(
-          'SELECT pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), restart_lsn)::text AS b FROM pg_catalog.pg_replication_slots WHERE slot_name = $1',
-          [standby.slotName],
-        ))[0].b);
+        num(
+          (
+            await pg.query<{ b: string }>(
+              'SELECT pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), restart_lsn)::text AS b FROM pg_catalog.pg_replication_slots WHERE slot_name = $1',
+              [standby.slotName]
+            )
+          )[0].b
+        );
       const lo = await retained();
       const ts = await sample('primary', 'slots');
       const hi = await retained();
@@ -292,15 +428,37 @@ export function replicationTruthSuite(server: MatrixServer, getPg: () => TestPos
         const v = await valueAt('primary', metric, ts, { slot_name: standby.slotName });
         assert.ok(v !== null && v >= lo && v <= hi, `${metric}: ${v} within [${lo}, ${hi}]`);
       }
-      const rows = tableRows((await sc.query({ from: ts - STEP, to: Date.now() + STEP, queries: [{ refId: 'T', metric: 'replication_slots', target: 'primary' }] })).json, 'T');
+      const rows = tableRows(
+        (
+          await sc.query({
+            from: ts - STEP,
+            to: Date.now() + STEP,
+            queries: [{ refId: 'T', metric: 'replication_slots', target: 'primary' }],
+          })
+        ).json,
+        'T'
+      );
       const row = rows.find((r) => r.slot === standby.slotName);
       assert.ok(row, `replication_slots lists ${standby.slotName}: ${JSON.stringify(rows)}`);
       assert.equal(row.active, false);
       assert.equal(row.type, 'physical');
       // no walsender any more: no lag value in that sample's step (a gone standby is not "0 behind")
       const replTs = sc.sidecar.store.lastSample('primary', 'replication', false)!.ts;
-      assert.equal(await lagOf('replication_lag_bytes', replTs, 'replay'), null, 'no replay lag value without a walsender');
-      const gone = tableRows((await sc.query({ from: replTs - STEP, to: Date.now() + STEP, queries: [{ refId: 'T', metric: 'replication_standbys', target: 'primary' }] })).json, 'T');
+      assert.equal(
+        await lagOf('replication_lag_bytes', replTs, 'replay'),
+        null,
+        'no replay lag value without a walsender'
+      );
+      const gone = tableRows(
+        (
+          await sc.query({
+            from: replTs - STEP,
+            to: Date.now() + STEP,
+            queries: [{ refId: 'T', metric: 'replication_standbys', target: 'primary' }],
+          })
+        ).json,
+        'T'
+      );
       assert.deepEqual(gone, [], 'the standbys table no longer lists it');
     });
   });

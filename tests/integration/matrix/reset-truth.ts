@@ -22,9 +22,8 @@ import type { TestPostgres } from '../../support/pg';
 import type { MatrixServer } from '../../support/pg-matrix';
 import { startTestSidecar, type TestSidecar } from '../../support/sidecar';
 import { buildReport } from '../../../src/sidecar/cli/report';
-import type { AdvisorClient } from '../../../src/sidecar/cli/support';
 import { diagnose } from '../../../src/sidecar/cli/doctor';
-import { Progress } from '../../../src/sidecar/cli/support';
+import { Progress, type AdvisorClient } from '../../../src/sidecar/cli/support';
 import { Store } from '../../../src/sidecar/store/store';
 import { pause } from './frames';
 
@@ -51,10 +50,24 @@ export function resetTruthSuite(server: MatrixServer, getPg: () => TestPostgres)
     };
 
     const idxScans = async (index: string): Promise<number> =>
-      Number((await pg.query<{ n: string }>('SELECT idx_scan AS n FROM pg_catalog.pg_stat_user_indexes WHERE indexrelname = $1', [index], DB))[0]?.n ?? 0);
+      Number(
+        (
+          await pg.query<{ n: string }>(
+            'SELECT idx_scan AS n FROM pg_catalog.pg_stat_user_indexes WHERE indexrelname = $1',
+            [index],
+            DB
+          )
+        )[0]?.n ?? 0
+      );
 
     const commits = async (): Promise<number> =>
-      Number((await pg.query<{ n: string }>('SELECT xact_commit AS n FROM pg_catalog.pg_stat_database WHERE datname = $1', [DB]))[0].n);
+      Number(
+        (
+          await pg.query<{ n: string }>('SELECT xact_commit AS n FROM pg_catalog.pg_stat_database WHERE datname = $1', [
+            DB,
+          ])
+        )[0].n
+      );
 
     /** n index scans of `table` in one session; returns once the statistics show them */
     const scans = async (table: string, n: number, expectAfter?: number): Promise<void> => {
@@ -106,7 +119,13 @@ export function resetTruthSuite(server: MatrixServer, getPg: () => TestPostgres)
     };
 
     /** the answer of one series metric over [from, to] at a 1 s step */
-    const series = async (metric: string, extra: Record<string, unknown>, from: number, to: number, s: TestSidecar = sc) => {
+    const series = async (
+      metric: string,
+      extra: Record<string, unknown>,
+      from: number,
+      to: number,
+      s: TestSidecar = sc
+    ) => {
       const res = await s.query({ from, to, intervalMs: 1000, queries: [{ refId: 'A', metric, ...extra }] });
       const r = res.json.results.A;
       assert.equal(r.error, undefined, `${metric}: ${r.error}`);
@@ -119,7 +138,8 @@ export function resetTruthSuite(server: MatrixServer, getPg: () => TestPostgres)
     };
 
     /** Σ rate × step: how many events pgpulse says happened in the window */
-    const integrate = (f: { step: number; values: Array<number | null> }) => f.values.reduce<number>((a, v) => a + (v ?? 0) * (f.step / 1000), 0);
+    const integrate = (f: { step: number; values: Array<number | null> }) =>
+      f.values.reduce<number>((a, v) => a + (v ?? 0) * (f.step / 1000), 0);
 
     const indexSeries = async (table: string, from: number, to: number, s: TestSidecar = sc) => {
       const frames = await series('index_scans', { index: `${table}_pkey` }, from, to, s);
@@ -127,7 +147,8 @@ export function resetTruthSuite(server: MatrixServer, getPg: () => TestPostgres)
       return frames[0];
     };
 
-    const events = (from: number) => sc.sidecar.store.events(TARGET, from, Date.now() + 1000).map((e) => `${e.kind}: ${e.title}`);
+    const events = (from: number) =>
+      sc.sidecar.store.events(TARGET, from, Date.now() + 1000).map((e) => `${e.kind}: ${e.title}`);
 
     before(async () => {
       pg = getPg();
@@ -136,7 +157,11 @@ export function resetTruthSuite(server: MatrixServer, getPg: () => TestPostgres)
       }
       await pg.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements', [], DB);
       for (const t of ['rt_items', 'rt_clean', 'rt_crash', 'rt_reset', 'rt_side', 'rt_dl']) {
-        await pg.query(`DROP TABLE IF EXISTS public.${t}; CREATE TABLE public.${t} (id int PRIMARY KEY, v int NOT NULL); INSERT INTO public.${t} SELECT g, g FROM generate_series(1, 200) g; ANALYZE public.${t}`, [], DB);
+        await pg.query(
+          `DROP TABLE IF EXISTS public.${t}; CREATE TABLE public.${t} (id int PRIMARY KEY, v int NOT NULL); INSERT INTO public.${t} SELECT g, g FROM generate_series(1, 200) g; ANALYZE public.${t}`,
+          [],
+          DB
+        );
       }
       sc = await startTestSidecar({ url: pg.urlFor(DB), intervalMs: 500, grpc: false });
       // a lifetime worth counting: a restart counted as one step would show all of it at once
@@ -158,10 +183,19 @@ export function resetTruthSuite(server: MatrixServer, getPg: () => TestPostgres)
       await scans('rt_clean', 120, truthA + 120); // statistics kept: the ground truth itself shows it
       const b = (await quietEdge()).to;
       const f = await indexSeries('rt_clean', a, b);
-      assert.ok(Math.abs(integrate(f) - 120) < 1e-6, `integrated ${integrate(f)} vs 120 scans (lifetime ${truthA + 120}): ${JSON.stringify(f.values)}`);
+      assert.ok(
+        Math.abs(integrate(f) - 120) < 1e-6,
+        `integrated ${integrate(f)} vs 120 scans (lifetime ${truthA + 120}): ${JSON.stringify(f.values)}`
+      );
       assert.equal(await scansInRange('rt_clean', a, b), 120);
-      assert.ok(f.values.every((v) => v === null || v >= 0), 'no negative rate');
-      assert.ok(events(since).some((e) => e.startsWith('restart:') && !e.includes('discarded')), events(since).join('\n'));
+      assert.ok(
+        f.values.every((v) => v === null || v >= 0),
+        'no negative rate'
+      );
+      assert.ok(
+        events(since).some((e) => e.startsWith('restart:') && !e.includes('discarded')),
+        events(since).join('\n')
+      );
     });
 
     it('clean restart mid-workload: integrated commits and index scans = pg_stat_* deltas ±2 %, no step above the true peak', async () => {
@@ -231,11 +265,17 @@ export function resetTruthSuite(server: MatrixServer, getPg: () => TestPostgres)
       const got = integrate(tps);
       // the only slack: pgpulse's own read-only transactions in this database (a dozen per cycle),
       // which a backend may report up to a second late, at the two ends of the window
-      assert.ok(Math.abs(got - trueCommits) <= Math.max(0.02 * trueCommits, 60), `commits: pgpulse ${got.toFixed(1)} vs pg_stat_database ${trueCommits}`);
+      assert.ok(
+        Math.abs(got - trueCommits) <= Math.max(0.02 * trueCommits, 60),
+        `commits: pgpulse ${got.toFixed(1)} vs pg_stat_database ${trueCommits}`
+      );
       const idx = await indexSeries('rt_items', a, b);
       const trueScans = scansB - scansA;
       assert.ok(trueScans > 300, `the workload ran (${trueScans} scans)`);
-      assert.ok(Math.abs(integrate(idx) - trueScans) <= 0.02 * trueScans, `index scans: pgpulse ${integrate(idx).toFixed(1)} vs pg_stat_user_indexes ${trueScans}`);
+      assert.ok(
+        Math.abs(integrate(idx) - trueScans) <= 0.02 * trueScans,
+        `index scans: pgpulse ${integrate(idx).toFixed(1)} vs pg_stat_user_indexes ${trueScans}`
+      );
 
       let peak = 0;
       for (let i = 1; i < truthPolls.length; i++) {
@@ -247,7 +287,10 @@ export function resetTruthSuite(server: MatrixServer, getPg: () => TestPostgres)
       }
       const maxStep = Math.max(...tps.values.map((v) => v ?? 0));
       assert.ok(peak > 0, 'the truth poller saw the workload');
-      assert.ok(maxStep <= peak * 1.5, `highest tps step ${maxStep.toFixed(0)}/s vs true peak ${peak.toFixed(0)}/s: ${JSON.stringify(tps.values)}`);
+      assert.ok(
+        maxStep <= peak * 1.5,
+        `highest tps step ${maxStep.toFixed(0)}/s vs true peak ${peak.toFixed(0)}/s: ${JSON.stringify(tps.values)}`
+      );
       assert.ok(tps.values.every((v) => v === null || v >= 0));
     });
 
@@ -270,30 +313,56 @@ export function resetTruthSuite(server: MatrixServer, getPg: () => TestPostgres)
       // 60 count in full (without it, 60 − 20 = 40 would be under-counted; never over-counted)
       assert.equal(await scansInRange('rt_crash', a, c), 60);
       const f = await indexSeries('rt_crash', a, c);
-      assert.ok(f.values.every((v) => v === null || v >= 0), 'no negative rate');
+      assert.ok(
+        f.values.every((v) => v === null || v >= 0),
+        'no negative rate'
+      );
       const failed = sc.sidecar.store.samples(TARGET, 'indexes', a, c).filter((s) => !s.ok);
       assert.ok(failed.length >= 2, 'samples failed during the outage');
       const lastFailed = failed[failed.length - 1].ts;
       // the outage runs from the last sample that reached the server to the last that did not
-      const lastOk = sc.sidecar.store.samples(TARGET, 'indexes', a, c).filter((x) => x.ok && x.ts < failed[0].ts).pop()!.ts;
+      const lastOk = sc.sidecar.store
+        .samples(TARGET, 'indexes', a, c)
+        .filter((x) => x.ok && x.ts < failed[0].ts)
+        .pop()!.ts;
       f.times.forEach((t, i) => {
         if (t >= lastOk && t + f.step <= lastFailed) {
-          assert.equal(f.values[i], null, `step ${new Date(t).toISOString()} lies inside the outage: a gap, not a number`);
+          assert.equal(
+            f.values[i],
+            null,
+            `step ${new Date(t).toISOString()} lies inside the outage: a gap, not a number`
+          );
         }
       });
       // the 60 happened after the outage, faster than spread over everything from the outage's
       // end to the next sample: no step may show more
-      const b = sc.sidecar.store.samples(TARGET, 'indexes', lastFailed + 1, c).find((x) => x.ok && x.ts > lastFailed)!.ts;
+      const b = sc.sidecar.store
+        .samples(TARGET, 'indexes', lastFailed + 1, c)
+        .find((x) => x.ok && x.ts > lastFailed)!.ts;
       const ceiling = 60 / ((b - lastFailed) / 1000);
-      assert.ok(f.values.every((v) => v === null || v <= ceiling + 1e-6), `no spike: ${JSON.stringify(f.values)} vs ${ceiling}/s`);
+      assert.ok(
+        f.values.every((v) => v === null || v <= ceiling + 1e-6),
+        `no spike: ${JSON.stringify(f.values)} vs ${ceiling}/s`
+      );
       const tps = (await series('tps', { database: DB }, a, c)).find((x) => x.labels.kind === 'commits')!;
-      assert.ok(tps.values.every((v) => v === null || v >= 0), 'tps: no negative');
+      assert.ok(
+        tps.values.every((v) => v === null || v >= 0),
+        'tps: no negative'
+      );
       // everything committed since the crash, spread from the outage's end to the first sample
       // after it, is the most any step may show: the lifetime before the crash never appears
-      const firstAfter = sc.sidecar.store.samples(TARGET, 'database', lastFailed + 1, c).find((x) => x.ok && x.ts > lastFailed)!.ts;
+      const firstAfter = sc.sidecar.store
+        .samples(TARGET, 'database', lastFailed + 1, c)
+        .find((x) => x.ok && x.ts > lastFailed)!.ts;
       const tpsCeiling = ((await commits()) + 50) / ((firstAfter - lastFailed) / 1000);
-      assert.ok(tps.values.every((v) => v === null || v <= tpsCeiling), `tps across the crash: ${JSON.stringify(tps.values)} vs ceiling ${tpsCeiling}/s`);
-      assert.ok(events(since).some((e) => e.startsWith('restart:') && e.includes('discarded')), events(since).join('\n'));
+      assert.ok(
+        tps.values.every((v) => v === null || v <= tpsCeiling),
+        `tps across the crash: ${JSON.stringify(tps.values)} vs ceiling ${tpsCeiling}/s`
+      );
+      assert.ok(
+        events(since).some((e) => e.startsWith('restart:') && e.includes('discarded')),
+        events(since).join('\n')
+      );
     });
 
     it('pg_stat_reset() and pg_stat_statements_reset() mid-run: counts after the reset, even when they climb past the old value', async () => {
@@ -320,8 +389,18 @@ export function resetTruthSuite(server: MatrixServer, getPg: () => TestPostgres)
       // pg_stat_database.stats_reset of the connected database moved: the 80 are all new
       assert.ok(Math.abs(integrate(f) - 80) < 1e-6, `index scans after pg_stat_reset(): ${integrate(f)} vs 80`);
       assert.equal(await scansInRange('rt_reset', a, b), 80);
-      const qid = (await pg.query<{ q: string }>(`SELECT queryid::text AS q FROM pg_stat_statements WHERE query LIKE '%${marker}%' AND query NOT LIKE '%pg_stat_statements%'`, [], DB))[0].q;
-      const res = await sc.query({ from: a, to: b, queries: [{ refId: 'T', metric: 'top_queries', topN: 500, orderBy: 'calls' }] });
+      const qid = (
+        await pg.query<{ q: string }>(
+          `SELECT queryid::text AS q FROM pg_stat_statements WHERE query LIKE '%${marker}%' AND query NOT LIKE '%pg_stat_statements%'`,
+          [],
+          DB
+        )
+      )[0].q;
+      const res = await sc.query({
+        from: a,
+        to: b,
+        queries: [{ refId: 'T', metric: 'top_queries', topN: 500, orderBy: 'calls' }],
+      });
       const t = res.json.results.T;
       assert.equal(t.error, undefined, t.error);
       const cols = t.frames[0].schema.fields.map((x: any) => x.name);
@@ -345,14 +424,24 @@ export function resetTruthSuite(server: MatrixServer, getPg: () => TestPostgres)
         const p1 = c1.query('UPDATE public.rt_dl SET v = v + 1 WHERE id = 2').catch((e: Error) => e);
         const p2 = c2.query('UPDATE public.rt_dl SET v = v + 1 WHERE id = 1').catch((e: Error) => e);
         const outcomes = await Promise.all([p1, p2]);
-        assert.ok(outcomes.some((o) => o instanceof Error && /deadlock/.test(o.message)), 'a deadlock happened');
+        assert.ok(
+          outcomes.some((o) => o instanceof Error && /deadlock/.test(o.message)),
+          'a deadlock happened'
+        );
       } finally {
         await c1.query('ROLLBACK').catch(() => undefined);
         await c2.query('ROLLBACK').catch(() => undefined);
         await c1.end();
         await c2.end();
       }
-      const lifetime = async () => Number((await pg.query<{ n: string }>('SELECT deadlocks AS n FROM pg_catalog.pg_stat_database WHERE datname = $1', [DB]))[0].n);
+      const lifetime = async () =>
+        Number(
+          (
+            await pg.query<{ n: string }>('SELECT deadlocks AS n FROM pg_catalog.pg_stat_database WHERE datname = $1', [
+              DB,
+            ])
+          )[0].n
+        );
       for (let i = 0; i < 30 && (await lifetime()) < 1; i++) {
         await pause(100);
       }
@@ -367,7 +456,10 @@ export function resetTruthSuite(server: MatrixServer, getPg: () => TestPostgres)
       const b = await sampleOk();
       const dl = await series('deadlocks', { database: DB }, a, b);
       assert.equal(dl.length, 1);
-      assert.ok(dl[0].values.every((v) => v === null || v === 0), `no deadlock after the resume: ${JSON.stringify(dl[0].values)}`);
+      assert.ok(
+        dl[0].values.every((v) => v === null || v === 0),
+        `no deadlock after the resume: ${JSON.stringify(dl[0].values)}`
+      );
     });
 
     it('sidecar restart (and a server restart while it was down): the series continue without a cut', async () => {
@@ -382,7 +474,10 @@ export function resetTruthSuite(server: MatrixServer, getPg: () => TestPostgres)
       sc = await startTestSidecar({ url: pg.urlFor(DB), intervalMs: 500, grpc: false, dataDir });
       const b = (await quietEdge()).to;
       const f = await indexSeries('rt_side', a, b);
-      assert.ok(Math.abs(integrate(f) - 65) < 1e-6, `integrated ${integrate(f)} vs 65 scans across both restarts (lifetime 165)`);
+      assert.ok(
+        Math.abs(integrate(f) - 65) < 1e-6,
+        `integrated ${integrate(f)} vs 65 scans across both restarts (lifetime 165)`
+      );
       assert.equal(await scansInRange('rt_side', a, b), 65);
     });
 
@@ -397,7 +492,12 @@ export function resetTruthSuite(server: MatrixServer, getPg: () => TestPostgres)
           ts: Date.now() - 2000,
           ok: true,
           epoch: 12345,
-          rows: [{ key: { datname: DB, schemaname: 'public', relname: 'rt_side', indexrelname: 'rt_side_pkey' }, values: { idx_scan: lifetime } }],
+          rows: [
+            {
+              key: { datname: DB, schemaname: 'public', relname: 'rt_side', indexrelname: 'rt_side_pkey' },
+              values: { idx_scan: lifetime },
+            },
+          ],
         });
         store.close();
         const from = Date.now() - 3000;
@@ -406,7 +506,11 @@ export function resetTruthSuite(server: MatrixServer, getPg: () => TestPostgres)
           await upgraded.sampleNow();
           await scans('rt_side', 10);
           await upgraded.sampleNow();
-          assert.equal(await scansInRange('rt_side', from, Date.now(), upgraded), 10, `not the lifetime ${lifetime} again`);
+          assert.equal(
+            await scansInRange('rt_side', from, Date.now(), upgraded),
+            10,
+            `not the lifetime ${lifetime} again`
+          );
         } finally {
           await upgraded.destroy();
         }
@@ -426,14 +530,18 @@ export function resetTruthSuite(server: MatrixServer, getPg: () => TestPostgres)
           return r.body;
         },
         query: async (target: string, from: number, to: number, queries: Array<Record<string, unknown>>) => {
-          const res = await sc.sidecar.service.query({ from, to, queries: queries.map((q) => ({ target, ...q })) }, { defaultTarget: target });
+          const res = await sc.sidecar.service.query(
+            { from, to, queries: queries.map((q) => ({ target, ...q })) },
+            { defaultTarget: target }
+          );
           return Object.fromEntries(Object.entries(res).map(([k, v]) => [k, { frames: v.frames, error: v.error }]));
         },
       } as unknown as AdvisorClient;
       const report = await buildReport(client, TARGET, 120_000, false);
       const from = Date.parse(report.window.from);
       const to = Date.parse(report.window.to);
-      const api = (await sc.query({ from, to, queries: [{ refId: 'tps', metric: 'tps', maxDataPoints: 200 }] })).json.results.tps;
+      const api = (await sc.query({ from, to, queries: [{ refId: 'tps', metric: 'tps', maxDataPoints: 200 }] })).json
+        .results.tps;
       assert.equal(api.error, undefined);
       // the API's transactions per second at each step: every series (commits, rollbacks, each database) summed
       const perStep = new Map<number, number>();
@@ -447,7 +555,10 @@ export function resetTruthSuite(server: MatrixServer, getPg: () => TestPostgres)
       const expected = [...perStep.values()].reduce((x, y) => x + y, 0) / perStep.size;
       const got = report.metrics.find((m) => m.id === 'tps')!.value as number;
       assert.ok(Math.abs(got - expected) < 1e-9 * Math.max(1, expected), `report ${got} vs API ${expected}`);
-      assert.ok((api.frames as any[]).some((f) => f.schema.fields[1].labels.kind === 'rollbacks'), 'rollbacks are a series of their own');
+      assert.ok(
+        (api.frames as any[]).some((f) => f.schema.fields[1].labels.kind === 'rollbacks'),
+        'rollbacks are a series of their own'
+      );
     });
 
     it('loud failures: wrong password, a collector denied, an object that does not exist', async () => {
@@ -462,10 +573,18 @@ export function resetTruthSuite(server: MatrixServer, getPg: () => TestPostgres)
         IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'rt_weak') THEN CREATE ROLE rt_weak LOGIN; END IF; END $$`);
       await pg.query('SELECT pg_catalog.pg_reload_conf()');
       await pause(300);
-      const wrong = await startTestSidecar({ url: pg.urlFor(DB, 'rt_pw', 'wrong-pw-123'), intervalMs: 500, grpc: false });
+      const wrong = await startTestSidecar({
+        url: pg.urlFor(DB, 'rt_pw', 'wrong-pw-123'),
+        intervalMs: 500,
+        grpc: false,
+      });
       try {
         await wrong.sampleNow();
-        const res = await wrong.query({ from: Date.now() - 60_000, to: Date.now(), queries: [{ refId: 'A', metric: 'tps' }] });
+        const res = await wrong.query({
+          from: Date.now() - 60_000,
+          to: Date.now(),
+          queries: [{ refId: 'A', metric: 'tps' }],
+        });
         const r = res.json.results.A;
         assert.equal(r.status, 503, JSON.stringify(r));
         assert.match(r.error, /unreachable since .*authentication failed/);
@@ -481,18 +600,35 @@ export function resetTruthSuite(server: MatrixServer, getPg: () => TestPostgres)
         await pg.query('CREATE DATABASE rt_denied');
       }
       await pg.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements', [], 'rt_denied');
-      const fn = (await pg.query<{ f: string }>("SELECT p.oid::regprocedure::text AS f FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE p.proname = 'pg_stat_statements' AND p.pronargs = 1", [], 'rt_denied'))[0].f;
+      const fn = (
+        await pg.query<{ f: string }>(
+          "SELECT p.oid::regprocedure::text AS f FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE p.proname = 'pg_stat_statements' AND p.pronargs = 1",
+          [],
+          'rt_denied'
+        )
+      )[0].f;
       await pg.query(`REVOKE EXECUTE ON FUNCTION ${fn} FROM PUBLIC`, [], 'rt_denied');
       const denied = await startTestSidecar({ url: pg.urlFor('rt_denied', 'rt_weak'), intervalMs: 500, grpc: false });
       try {
         await denied.sampleNow();
         const st = denied.sidecar.samplers.get(TARGET)!.status;
-        assert.match(st.failing.statements?.error ?? '', /permission denied for function pg_stat_statements.*GRANT EXECUTE ON FUNCTION/);
+        assert.match(
+          st.failing.statements?.error ?? '',
+          /permission denied for function pg_stat_statements.*GRANT EXECUTE ON FUNCTION/
+        );
         const h = await denied.get('/api/v1/health');
         assert.equal(h.json.status, 'error', 'a failing collector is not "ok"');
         assert.match(h.json.message, /statements collector fails since .*GRANT EXECUTE/);
-        const res = await denied.query({ from: Date.now() - 60_000, to: Date.now() + 1000, queries: [{ refId: 'A', metric: 'top_queries' }] });
-        assert.match(res.json.results.A.error ?? '', /statements collector fails since .*permission denied/, JSON.stringify(res.json.results.A));
+        const res = await denied.query({
+          from: Date.now() - 60_000,
+          to: Date.now() + 1000,
+          queries: [{ refId: 'A', metric: 'top_queries' }],
+        });
+        assert.match(
+          res.json.results.A.error ?? '',
+          /statements collector fails since .*permission denied/,
+          JSON.stringify(res.json.results.A)
+        );
         const quiet = new Progress({ isTTY: false, write: () => true } as unknown as NodeJS.WriteStream);
         const d = await diagnose(denied.sidecar.config, undefined, quiet);
         const check = d[0].checks.find((c) => c.name === 'collector statements');
@@ -502,9 +638,16 @@ export function resetTruthSuite(server: MatrixServer, getPg: () => TestPostgres)
       }
 
       // a filter naming nothing that exists: a notice saying so, not a silent empty answer
-      const res = await sc.query({ from: Date.now() - 60_000, to: Date.now() + 1000, queries: [{ refId: 'A', metric: 'index_scans', index: 'rt_no_such_index' }] });
+      const res = await sc.query({
+        from: Date.now() - 60_000,
+        to: Date.now() + 1000,
+        queries: [{ refId: 'A', metric: 'index_scans', index: 'rt_no_such_index' }],
+      });
       const notices = (res.json.results.A.frames as any[]).flatMap((f) => f.schema.meta?.notices ?? []);
-      assert.ok(notices.some((n: any) => n.severity === 'warning' && /rt_no_such_index/.test(n.text)), JSON.stringify(res.json.results.A));
+      assert.ok(
+        notices.some((n: any) => n.severity === 'warning' && /rt_no_such_index/.test(n.text)),
+        JSON.stringify(res.json.results.A)
+      );
     });
   });
 }

@@ -6,14 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Client } from 'pg';
-import type { PoolClient } from 'pg';
+import { Client, type PoolClient } from 'pg';
 import type { TestPostgres } from '../../support/pg';
 import type { MatrixServer } from '../../support/pg-matrix';
 import { collectorSpecs, EXACT_SIZE_REFRESH } from '../../../src/model/catalog/collectors';
 import { sqlCollector } from '../../../src/sidecar/collectors/sql-collector';
-import type { TargetContext } from '../../../src/sidecar/collectors/types';
-import type { CollectorResult } from '../../../src/sidecar/collectors/types';
+import type { TargetContext, CollectorResult } from '../../../src/sidecar/collectors/types';
 
 const spec = (id: string) => collectorSpecs.find((s) => s.id === id)!;
 
@@ -39,7 +37,12 @@ export function sizesTruthSuite(server: MatrixServer, getPg: () => TestPostgres)
       mon = new Client({ connectionString: pg.urlFor('postgres', 'sz_monitor', 'szpw') });
       await mon.connect();
       const v = await mon.query<{ v: number }>("SELECT pg_catalog.current_setting('server_version_num')::int AS v");
-      ctx = { target: { name: 'sz' }, serverVersionNum: v.rows[0].v, extensions: new Map(), extensionSchemas: new Map() } as unknown as TargetContext;
+      ctx = {
+        target: { name: 'sz' },
+        serverVersionNum: v.rows[0].v,
+        extensions: new Map(),
+        extensionSchemas: new Map(),
+      } as unknown as TargetContext;
     });
     after(async () => {
       await mon?.end();
@@ -47,7 +50,9 @@ export function sizesTruthSuite(server: MatrixServer, getPg: () => TestPostgres)
     });
 
     const row = (res: CollectorResult, relname: string, indexrelname?: string) => {
-      const r = res.rows.find((x) => x.key.relname === relname && (indexrelname === undefined || x.key.indexrelname === indexrelname));
+      const r = res.rows.find(
+        (x) => x.key.relname === relname && (indexrelname === undefined || x.key.indexrelname === indexrelname)
+      );
       assert.ok(r, `${relname} ${indexrelname ?? ''} sampled`);
       return r.values;
     };
@@ -58,10 +63,13 @@ export function sizesTruthSuite(server: MatrixServer, getPg: () => TestPostgres)
                   pg_catalog.pg_relation_size('public.sz_t_pkey') AS idx,
                   (SELECT relpages::float8 * pg_catalog.current_setting('block_size')::float8 FROM pg_catalog.pg_class WHERE oid = 'public.sz_t'::pg_catalog.regclass) AS est,
                   (SELECT relallvisible::float8 * pg_catalog.current_setting('block_size')::float8 FROM pg_catalog.pg_class WHERE oid = 'public.sz_t'::pg_catalog.regclass) AS vis,
-                  (SELECT relpages::float8 * pg_catalog.current_setting('block_size')::float8 FROM pg_catalog.pg_class WHERE oid = 'public.sz_t_pkey'::pg_catalog.regclass) AS idx_est`,
+                  (SELECT relpages::float8 * pg_catalog.current_setting('block_size')::float8 FROM pg_catalog.pg_class WHERE oid = 'public.sz_t_pkey'::pg_catalog.regclass) AS idx_est`
         )
       ).rows[0];
-    const run = async () => ({ t: row(await tables.collect(mon as unknown as PoolClient, ctx), 'sz_t'), i: row(await indexes.collect(mon as unknown as PoolClient, ctx), 'sz_t', 'sz_t_pkey') });
+    const run = async () => ({
+      t: row(await tables.collect(mon as unknown as PoolClient, ctx), 'sz_t'),
+      i: row(await indexes.collect(mon as unknown as PoolClient, ctx), 'sz_t', 'sz_t_pkey'),
+    });
 
     it('the estimate is relpages × block_size and the exact size is pg_relation_size after the slow cadence', async () => {
       const first = await run();
@@ -91,8 +99,13 @@ export function sizesTruthSuite(server: MatrixServer, getPg: () => TestPostgres)
     });
 
     it('pg_database_size is read on the first run and every EXACT_SIZE_REFRESH runs, the last figure in between', async () => {
-      const dbSize = async () => Number((await mon.query<{ b: string }>('SELECT pg_catalog.pg_database_size(current_database()) AS b')).rows[0].b);
-      const size = async () => (await database.collect(mon as unknown as PoolClient, ctx)).rows.find((r) => r.key.datname === 'postgres')!.values.size_bytes;
+      const dbSize = async () =>
+        Number(
+          (await mon.query<{ b: string }>('SELECT pg_catalog.pg_database_size(current_database()) AS b')).rows[0].b
+        );
+      const size = async () =>
+        (await database.collect(mon as unknown as PoolClient, ctx)).rows.find((r) => r.key.datname === 'postgres')!
+          .values.size_bytes;
       // bracketed by the truth read just before and after: nothing else writes meanwhile, so both are usually the same
       let lo = await dbSize();
       const first = await size();
@@ -106,13 +119,22 @@ export function sizesTruthSuite(server: MatrixServer, getPg: () => TestPostgres)
       lo = await dbSize();
       const refreshed = await size();
       hi = await dbSize();
-      assert.ok(refreshed !== null && refreshed > first && refreshed >= lo && refreshed <= hi, `refreshed ${refreshed} within [${lo}, ${hi}]`);
+      assert.ok(
+        refreshed !== null && refreshed > first && refreshed >= lo && refreshed <= hi,
+        `refreshed ${refreshed} within [${lo}, ${hi}]`
+      );
     });
 
     it("index block counters are pg_statio_user_indexes' own figures", async () => {
       // PG14's statistics collector reports the inserts' block counts a moment after they commit
       const touched = async () =>
-        Number((await mon.query<{ n: string }>("SELECT (idx_blks_read + idx_blks_hit)::text AS n FROM pg_catalog.pg_statio_user_indexes WHERE schemaname = 'public' AND indexrelname = 'sz_t_pkey'")).rows[0]?.n ?? 0) > 0;
+        Number(
+          (
+            await mon.query<{ n: string }>(
+              "SELECT (idx_blks_read + idx_blks_hit)::text AS n FROM pg_catalog.pg_statio_user_indexes WHERE schemaname = 'public' AND indexrelname = 'sz_t_pkey'"
+            )
+          ).rows[0]?.n ?? 0
+        ) > 0;
       for (let i = 0; i < 100 && !(await touched()); i++) {
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -122,7 +144,7 @@ export function sizesTruthSuite(server: MatrixServer, getPg: () => TestPostgres)
         const r = row(await indexes.collect(mon as unknown as PoolClient, ctx), 'sz_t', 'sz_t_pkey');
         const t = (
           await mon.query<{ idx_blks_read: string; idx_blks_hit: string }>(
-            "SELECT idx_blks_read, idx_blks_hit FROM pg_catalog.pg_statio_user_indexes WHERE schemaname = 'public' AND indexrelname = 'sz_t_pkey'",
+            "SELECT idx_blks_read, idx_blks_hit FROM pg_catalog.pg_statio_user_indexes WHERE schemaname = 'public' AND indexrelname = 'sz_t_pkey'"
           )
         ).rows[0];
         assert.ok(Number(t.idx_blks_read) + Number(t.idx_blks_hit) > 0, 'the inserts touched the index');

@@ -56,7 +56,14 @@ function neonTarget(): TargetConfig & { name: string; url: string } {
     statementTimeoutMs: 5000,
     connectTimeoutMs: 3000,
     collectors: {},
-    neon: { projectId: api.projectId, endpointId: api.endpointId, apiKey: api.apiKey, apiKeyResolved: api.apiKey, apiUrl: api.apiUrl, stateInterval: 200 },
+    neon: {
+      projectId: api.projectId,
+      endpointId: api.endpointId,
+      apiKey: api.apiKey,
+      apiKeyResolved: api.apiKey,
+      apiUrl: api.apiUrl,
+      stateInterval: 200,
+    },
     activity: { interval: '200ms' },
   };
 }
@@ -67,7 +74,17 @@ async function sidecarWithQuiet(quietMs: number) {
     intervalMs: 1000,
     sampling: true,
     extra: {
-      gateFor: (target) => new NeonGate({ target, quietMs, client: new NeonApiClient({ apiUrl: api.apiUrl, projectId: api.projectId, endpointId: api.endpointId, apiKey: api.apiKey }) }),
+      gateFor: (target) =>
+        new NeonGate({
+          target,
+          quietMs,
+          client: new NeonApiClient({
+            apiUrl: api.apiUrl,
+            projectId: api.projectId,
+            endpointId: api.endpointId,
+            apiKey: api.apiKey,
+          }),
+        }),
     },
   });
 }
@@ -126,8 +143,15 @@ test('vCPUs: neon_utils.num_cpus() of the compute, read once per bucket, over th
     CREATE OR REPLACE FUNCTION neon_utils.num_cpus() RETURNS integer LANGUAGE sql AS $$ SELECT cpus FROM neon_utils.vm $$`);
   api.state = 'active';
   api.lastActive = new Date().toISOString();
-  const features = sidecarFeatures.map((f) => (f.name === 'activity' ? activityFeatureWith({ assumeNeonUtils: 'neon_utils' }) : f));
-  const s = await startTestSidecar({ targets: [{ ...neonTarget(), activity: { vcpus: 16 } }], intervalMs: 1000, sampling: false, extra: { features } });
+  const features = sidecarFeatures.map((f) =>
+    f.name === 'activity' ? activityFeatureWith({ assumeNeonUtils: 'neon_utils' }) : f
+  );
+  const s = await startTestSidecar({
+    targets: [{ ...neonTarget(), activity: { vcpus: 16 } }],
+    intervalMs: 1000,
+    sampling: false,
+    extra: { features },
+  });
   try {
     const act = activitySamplers.get(s.sidecar)!.get('neon')!;
     await s.sampleNow('neon');
@@ -143,8 +167,20 @@ test('vCPUs: neon_utils.num_cpus() of the compute, read once per bucket, over th
     await sleep(5);
     await bucket();
     assert.equal(act.stats.failed, 0, act.stats.lastError);
-    const r = await s.query({ from: t0, to: Date.now() + 10, intervalMs: 1000, maxDataPoints: 1, queries: [{ refId: 'A', metric: 'db_load_vcpus', target: 'neon' }] });
-    const stored = s.sidecar.store.matrix('neon', 'load_ticks', ['vcpus'], undefined, s.sidecar.store.samples('neon', 'load_ticks', t0, Date.now() + 10))[0].values;
+    const r = await s.query({
+      from: t0,
+      to: Date.now() + 10,
+      intervalMs: 1000,
+      maxDataPoints: 1,
+      queries: [{ refId: 'A', metric: 'db_load_vcpus', target: 'neon' }],
+    });
+    const stored = s.sidecar.store.matrix(
+      'neon',
+      'load_ticks',
+      ['vcpus'],
+      undefined,
+      s.sidecar.store.samples('neon', 'load_ticks', t0, Date.now() + 10)
+    )[0].values;
     assert.deepEqual(stored, [2, 4], 'one reading per bucket, following the compute');
     assert.equal(r.json.results.A.error, undefined);
   } finally {

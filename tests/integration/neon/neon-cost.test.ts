@@ -69,22 +69,46 @@ async function run(opts: { consumption: boolean; org?: 'project' | 'config' | 'n
     }
     await sleep(600);
     const usage = s.sidecar.store.samples('neon', NEON_USAGE, 0, Date.now() + 1);
-    assert.equal(usage.length, 1, `read once per usageInterval, not per state poll: ${JSON.stringify(api.requests.slice(0, 4))}`);
+    assert.equal(
+      usage.length,
+      1,
+      `read once per usageInterval, not per state poll: ${JSON.stringify(api.requests.slice(0, 4))}`
+    );
     const ts = usage[0].ts;
-    const r = await s.query({ from: t0 - 1000, to: Date.now() + 1000, intervalMs: 600_000, queries: [{ refId: 'A', metric: 'neon_compute_cost', target: 'neon' }, { refId: 'B', metric: 'neon_compute_forecast_ratio', target: 'neon' }] });
+    const r = await s.query({
+      from: t0 - 1000,
+      to: Date.now() + 1000,
+      intervalMs: 600_000,
+      queries: [
+        { refId: 'A', metric: 'neon_compute_cost', target: 'neon' },
+        { refId: 'B', metric: 'neon_compute_forecast_ratio', target: 'neon' },
+      ],
+    });
     const frames = r.json.results.A.frames as Array<{ schema: { name: string }; data: { values: unknown[][] } }>;
-    const got = Object.fromEntries(frames.map((f) => [f.schema.name, (f.data.values[1] as Array<number | null>).filter((v): v is number => v !== null).at(-1)]));
+    const got = Object.fromEntries(
+      frames.map((f) => [
+        f.schema.name,
+        (f.data.values[1] as Array<number | null>).filter((v): v is number => v !== null).at(-1),
+      ])
+    );
     const forecast = (10 * (end - start)) / (ts - start);
     assert.equal(got.used, 10);
     assert.equal(got.allowance, 20);
     assert.ok(Math.abs((got.forecast as number) - forecast) < 1e-9, `forecast ${got.forecast} vs ${forecast}`);
     assert.equal(got.pgpulse_only, 0, 'the compute stayed idle: pgpulse used none of it');
     const asked = api.requests.filter((x) => x.path.endsWith('/consumption_history/v2/projects'));
-    const notices = frames.flatMap((f) => (f.schema as { meta?: { notices?: Array<{ text: string }> } }).meta?.notices ?? []).map((n) => n.text).join('\n');
+    const notices = frames
+      .flatMap((f) => (f.schema as { meta?: { notices?: Array<{ text: string }> } }).meta?.notices ?? [])
+      .map((n) => n.text)
+      .join('\n');
     if (opts.consumption && (org === 'project' || org === 'config')) {
       assert.equal(got.consumption_v2, (1800 + 5400) / 3600);
       assert.equal(asked.length, 1, 'consumption v2 asked once');
-      assert.equal(asked[0].query.org_id, orgId, `org_id from ${org === 'project' ? "the project's org_id" : 'neon.orgId'}`);
+      assert.equal(
+        asked[0].query.org_id,
+        orgId,
+        `org_id from ${org === 'project' ? "the project's org_id" : 'neon.orgId'}`
+      );
       assert.doesNotMatch(notices, /consumption_v2/);
     } else if (org === 'none') {
       assert.equal(got.consumption_v2, undefined);
@@ -99,22 +123,32 @@ async function run(opts: { consumption: boolean; org?: 'project' | 'config' | 'n
       assert.equal(got.consumption_v2, undefined, 'no consumption series on a plan without the API');
       assert.match(notices, /plan has no consumption history v2/);
     }
-    const ratio = (r.json.results.B.frames[0].data.values[1] as Array<number | null>).filter((v): v is number => v !== null).at(-1);
+    const ratio = (r.json.results.B.frames[0].data.values[1] as Array<number | null>)
+      .filter((v): v is number => v !== null)
+      .at(-1);
     assert.ok(Math.abs((ratio as number) - forecast / 20) < 1e-9);
     assert.ok((ratio as number) > 1, 'on course to exceed the allowance: the alert condition holds');
     assert.equal(api.nonGet(), 0);
-    assert.equal(s.sidecar.store.samples('neon', 'server', 0, Date.now()).length, 0, 'the idle compute was never sampled');
+    assert.equal(
+      s.sidecar.store.samples('neon', 'server', 0, Date.now()).length,
+      0,
+      'the idle compute was never sampled'
+    );
   } finally {
     await s.destroy();
     await api.close();
   }
 }
 
-test('cost with consumption v2 (paid plan): used, consumption, forecast, allowance, ratio from the API figures', () => run({ consumption: true }));
+test('cost with consumption v2 (paid plan): used, consumption, forecast, allowance, ratio from the API figures', () =>
+  run({ consumption: true }));
 test('cost without consumption v2 (403 on the Free plan): project figures only', () => run({ consumption: false }));
-test('consumption v2 with neon.orgId for a project whose answer has no org_id', () => run({ consumption: true, org: 'config' }));
-test('consumption v2 without any organization id: not asked, project figures only', () => run({ consumption: true, org: 'none' }));
-test('consumption v2 with a wrong neon.orgId: 404 once, project figures only', () => run({ consumption: true, org: 'wrong' }));
+test('consumption v2 with neon.orgId for a project whose answer has no org_id', () =>
+  run({ consumption: true, org: 'config' }));
+test('consumption v2 without any organization id: not asked, project figures only', () =>
+  run({ consumption: true, org: 'none' }));
+test('consumption v2 with a wrong neon.orgId: 404 once, project figures only', () =>
+  run({ consumption: true, org: 'wrong' }));
 
 test('endpoints of the project from the API: read replicas and branch computes offered as targets, no connection', async () => {
   const api = await startFakeNeonApi({ state: 'idle' });
@@ -128,7 +162,14 @@ test('endpoints of the project from the API: read replicas and branch computes o
       {
         name: 'neon',
         url: `postgres://u@127.0.0.1:${port}/app`,
-        neon: { projectId: api.projectId, endpointId: api.endpointId, apiKey: api.apiKey, apiKeyResolved: api.apiKey, apiUrl: api.apiUrl, stateInterval: 200 },
+        neon: {
+          projectId: api.projectId,
+          endpointId: api.endpointId,
+          apiKey: api.apiKey,
+          apiKeyResolved: api.apiKey,
+          apiUrl: api.apiUrl,
+          stateInterval: 200,
+        },
       },
     ],
     intervalMs: 250,
@@ -136,14 +177,19 @@ test('endpoints of the project from the API: read replicas and branch computes o
   try {
     const r = await s.get('/api/v1/resources/neon_endpoints?target=neon');
     assert.equal(r.status, 200, r.text);
-    const eps = r.json.endpoints as Array<{ endpointId: string; kind: string; monitored: boolean; suggestedTarget?: { neon: { endpointId: string }; urlEnv: string } }>;
+    const eps = r.json.endpoints as Array<{
+      endpointId: string;
+      kind: string;
+      monitored: boolean;
+      suggestedTarget?: { neon: { endpointId: string }; urlEnv: string };
+    }>;
     assert.deepEqual(
       eps.map((e) => [e.endpointId, e.kind, e.monitored]),
       [
         [api.endpointId, 'primary', true],
         ['ep-quiet-replica-123456', 'read replica', false],
         ['ep-dev-branch-654321', 'branch compute', false],
-      ],
+      ]
     );
     assert.equal(eps[1].suggestedTarget?.neon.endpointId, 'ep-quiet-replica-123456');
     assert.ok(!r.text.includes(api.apiKey), 'the API key never appears');

@@ -47,13 +47,30 @@ function neonTarget(extra: Partial<TargetConfig> = {}): TargetConfig & { name: s
     statementTimeoutMs: 5000,
     connectTimeoutMs: 3000,
     collectors: {},
-    neon: { projectId: api.projectId, endpointId: api.endpointId, apiKey: api.apiKey, apiKeyResolved: api.apiKey, apiUrl: api.apiUrl, stateInterval: 200 },
+    neon: {
+      projectId: api.projectId,
+      endpointId: api.endpointId,
+      apiKey: api.apiKey,
+      apiKeyResolved: api.apiKey,
+      apiUrl: api.apiUrl,
+      stateInterval: 200,
+    },
     ...extra,
   };
 }
 
-async function series(s: TestSidecar, metric: string, fromMs: number, extra: Record<string, unknown> = {}): Promise<Array<number | null>> {
-  const r = await s.query({ from: fromMs, to: Date.now(), intervalMs: 1000, queries: [{ refId: 'A', metric, target: 'neon', ...extra }] });
+async function series(
+  s: TestSidecar,
+  metric: string,
+  fromMs: number,
+  extra: Record<string, unknown> = {}
+): Promise<Array<number | null>> {
+  const r = await s.query({
+    from: fromMs,
+    to: Date.now(),
+    intervalMs: 1000,
+    queries: [{ refId: 'A', metric, target: 'neon', ...extra }],
+  });
   assert.equal(r.status, 200, JSON.stringify(r.json));
   const res = r.json.results.A;
   assert.equal(res.error, undefined, res.error);
@@ -62,7 +79,9 @@ async function series(s: TestSidecar, metric: string, fromMs: number, extra: Rec
 }
 
 async function appBackends(): Promise<number> {
-  const rows = await pg.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = 'app' AND backend_type = 'client backend'");
+  const rows = await pg.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = 'app' AND backend_type = 'client backend'"
+  );
   return rows[0].n;
 }
 
@@ -143,7 +162,12 @@ test('quiet: another client keeps pgpulse sampling; once only pgpulse is left it
         new NeonGate({
           target: t,
           quietMs,
-          client: new NeonApiClient({ apiUrl: api.apiUrl, projectId: api.projectId, endpointId: api.endpointId, apiKey: api.apiKey }),
+          client: new NeonApiClient({
+            apiUrl: api.apiUrl,
+            projectId: api.projectId,
+            endpointId: api.endpointId,
+            apiKey: api.apiKey,
+          }),
         }),
     },
   });
@@ -199,7 +223,11 @@ test('wrong API key: no connection, health names the fix without the key', async
     const text = JSON.stringify(h.json);
     assert.match(text, /rejected the API key/);
     assert.ok(!text.includes(wrong), 'the key never shows up in health');
-    assert.equal(s.sidecar.store.samples('neon', IDLE_BY_DESIGN, 0, Date.now()).length, 0, 'no idle marker: the stale alert may fire');
+    assert.equal(
+      s.sidecar.store.samples('neon', IDLE_BY_DESIGN, 0, Date.now()).length,
+      0,
+      'no idle marker: the stale alert may fire'
+    );
   } finally {
     await s.destroy();
   }
@@ -207,7 +235,9 @@ test('wrong API key: no connection, health names the fix without the key', async
 
 test('LFC collector over a neon-compatible stand-in: hit ratio, effective ratio, used bytes and working set', async () => {
   const app = async (sql: string, params: unknown[] = []) => pg.query(sql, params, 'app');
-  await app('CREATE TABLE lfc_state (hits bigint, misses bigint, used bigint, writes bigint, used_pages bigint, ws_pages int)');
+  await app(
+    'CREATE TABLE lfc_state (hits bigint, misses bigint, used bigint, writes bigint, used_pages bigint, ws_pages int)'
+  );
   await app('INSERT INTO lfc_state VALUES (0, 0, 0, 0, 0, 0)');
   await app(`CREATE VIEW neon_stat_file_cache AS
                SELECT misses AS file_cache_misses, hits AS file_cache_hits, used AS file_cache_used, writes AS file_cache_writes,
@@ -216,7 +246,9 @@ test('LFC collector over a neon-compatible stand-in: hit ratio, effective ratio,
   await app(`CREATE VIEW neon_lfc_stats AS
                SELECT 'file_cache_used_pages'::text AS lfc_key, used_pages AS lfc_value FROM lfc_state
                UNION ALL SELECT 'file_cache_chunk_size_pages', 128 FROM lfc_state`);
-  await app('CREATE FUNCTION approximate_working_set_size_seconds(duration integer default null) RETURNS integer LANGUAGE sql AS $$ SELECT ws_pages FROM public.lfc_state $$');
+  await app(
+    'CREATE FUNCTION approximate_working_set_size_seconds(duration integer default null) RETURNS integer LANGUAGE sql AS $$ SELECT ws_pages FROM public.lfc_state $$'
+  );
   await app('CREATE TABLE big AS SELECT g AS id, repeat(md5(g::text), 8) AS pad FROM generate_series(1, 20000) g');
   api.state = 'active';
   const features = withCollector(sidecarFeatures, neonLfcCollector({ assumeExtension: true }));
@@ -238,14 +270,26 @@ test('LFC collector over a neon-compatible stand-in: hit ratio, effective ratio,
     ];
     const den: number[] = [];
     for (const st of steps) {
-      await app('UPDATE lfc_state SET hits = $1, misses = $2, used = $3, writes = $4, used_pages = $5, ws_pages = $6', [st.hits, st.misses, st.used, st.writes, st.used_pages, st.ws_pages]);
+      await app('UPDATE lfc_state SET hits = $1, misses = $2, used = $3, writes = $4, used_pages = $5, ws_pages = $6', [
+        st.hits,
+        st.misses,
+        st.used,
+        st.writes,
+        st.used_pages,
+        st.ws_pages,
+      ]);
       await app('SELECT count(*) FROM big'); // thousands of block reads between samples
       await cycle();
       den.push(await blocks());
     }
     const one = async (metric: string) => {
       // up to now: the last cycle may have run after the earlier queries
-      const r = await s.query({ from: t0 - 1000, to: Date.now() + 1000, intervalMs: 600_000, queries: [{ refId: 'A', metric, target: 'neon' }] });
+      const r = await s.query({
+        from: t0 - 1000,
+        to: Date.now() + 1000,
+        intervalMs: 600_000,
+        queries: [{ refId: 'A', metric, target: 'neon' }],
+      });
       const res = r.json.results.A;
       assert.equal(res.error, undefined, res.error);
       return (res.frames[0].data.values[1] as Array<number | null>).filter((v): v is number => v !== null);

@@ -58,7 +58,9 @@ before(async () => {
     CREATE FUNCTION neon_utils.num_cpus() RETURNS integer LANGUAGE sql SECURITY DEFINER AS $$ SELECT cpus FROM neon_utils.vm $$;
     REVOKE ALL ON neon_utils.vm FROM PUBLIC;
     GRANT USAGE ON SCHEMA neon_utils TO PUBLIC`);
-  await pg.query("ALTER DATABASE app SET neon.file_cache_size_limit = '1536'; ALTER DATABASE app SET neon.max_cluster_size = '10240'");
+  await pg.query(
+    "ALTER DATABASE app SET neon.file_cache_size_limit = '1536'; ALTER DATABASE app SET neon.max_cluster_size = '10240'"
+  );
   api = await startFakeNeonApi({ state: 'active' });
   await pg.query(`ALTER DATABASE app SET neon.endpoint_id = '${api.endpointId}'`);
   s = await startTestSidecar({
@@ -66,12 +68,24 @@ before(async () => {
       {
         name: 'neon',
         url: pg.urlFor('app', 'mon'),
-        neon: { projectId: api.projectId, endpointId: api.endpointId, apiKey: api.apiKey, apiKeyResolved: api.apiKey, apiUrl: api.apiUrl, stateInterval: 200 },
+        neon: {
+          projectId: api.projectId,
+          endpointId: api.endpointId,
+          apiKey: api.apiKey,
+          apiKeyResolved: api.apiKey,
+          apiUrl: api.apiUrl,
+          stateInterval: 200,
+        },
       },
     ],
     intervalMs: 250,
     sampling: false,
-    extra: { features: withCollector(sidecarFeatures, neonLfcCollector({ assumeExtension: 'neon', assumeNeonUtils: 'neon_utils' })) },
+    extra: {
+      features: withCollector(
+        sidecarFeatures,
+        neonLfcCollector({ assumeExtension: 'neon', assumeNeonUtils: 'neon_utils' })
+      ),
+    },
   });
 });
 
@@ -84,7 +98,7 @@ after(async () => {
 async function setCounters(v: Record<string, number>, perf: Record<string, number> = {}) {
   await app(
     'UPDATE neon.lfc_state SET hits = $1, misses = $2, used = $3, writes = $4, used_pages = $5, ws5 = $6, ws15 = $7, ws60 = $8, cluster = $9',
-    [v.hits, v.misses, v.used, v.writes, v.used_pages, v.ws5, v.ws15, v.ws60, v.cluster],
+    [v.hits, v.misses, v.used, v.writes, v.used_pages, v.ws5, v.ws15, v.ws60, v.cluster]
   );
   await app('DELETE FROM neon.perf');
   for (const [metric, value] of Object.entries(perf)) {
@@ -94,32 +108,68 @@ async function setCounters(v: Record<string, number>, perf: Record<string, numbe
 }
 
 async function q(metric: string, t0: number) {
-  const r = await s.query({ from: t0 - 1000, to: Date.now() + 1000, intervalMs: 600_000, queries: [{ refId: 'A', metric, target: 'neon' }] });
-  return r.json.results.A as { error?: string; frames: Array<{ name: string; schema?: { name?: string; meta?: { notices?: Array<{ text: string }> } }; meta?: { notices?: Array<{ text: string }> }; data: { values: unknown[][] } }> };
+  const r = await s.query({
+    from: t0 - 1000,
+    to: Date.now() + 1000,
+    intervalMs: 600_000,
+    queries: [{ refId: 'A', metric, target: 'neon' }],
+  });
+  return r.json.results.A as {
+    error?: string;
+    frames: Array<{
+      name: string;
+      schema?: { name?: string; meta?: { notices?: Array<{ text: string }> } };
+      meta?: { notices?: Array<{ text: string }> };
+      data: { values: unknown[][] };
+    }>;
+  };
 }
 
 const nameOf = (f: { name?: string; schema?: { name?: string } }) => f.schema?.name ?? f.name;
-const last = (frame: { data: { values: unknown[][] } }) => ((frame.data?.values?.[1] ?? []) as Array<number | null>).filter((v): v is number => v !== null).at(-1);
+const last = (frame: { data: { values: unknown[][] } }) =>
+  ((frame.data?.values?.[1] ?? []) as Array<number | null>).filter((v): v is number => v !== null).at(-1);
 
 test('pg_monitor-only role: LFC and working set work, the ungranted objects are named on the panels, nothing else is lost', async () => {
-  const base = { hits: 1000, misses: 100, used: 3, writes: 5, used_pages: 300, ws5: 1000, ws15: 5000, ws60: 262_144, cluster: 50 * 1024 * 1024 };
+  const base = {
+    hits: 1000,
+    misses: 100,
+    used: 3,
+    writes: 5,
+    used_pages: 300,
+    ws5: 1000,
+    ws15: 5000,
+    ws60: 262_144,
+    cluster: 50 * 1024 * 1024,
+  };
   await setCounters(base, { getpage_wait_seconds_sum: 1, getpage_wait_seconds_count: 100 });
   const t0 = Date.now();
   await s.sampleNow('neon');
   await sleep(300);
-  await setCounters({ ...base, hits: 1900, misses: 400, used: 7 }, { getpage_wait_seconds_sum: 3, getpage_wait_seconds_count: 300 });
+  await setCounters(
+    { ...base, hits: 1900, misses: 400, used: 7 },
+    { getpage_wait_seconds_sum: 3, getpage_wait_seconds_count: 300 }
+  );
   await s.sampleNow('neon');
   const sample = s.sidecar.store.lastSample('neon', 'neon', false);
-  assert.ok(sample?.ok, `the neon collector succeeded despite the denied objects: ${JSON.stringify(s.sidecar.store.db.prepare('SELECT error FROM sample WHERE id = ?').get(sample?.id))}`);
+  assert.ok(
+    sample?.ok,
+    `the neon collector succeeded despite the denied objects: ${JSON.stringify(s.sidecar.store.db.prepare('SELECT error FROM sample WHERE id = ?').get(sample?.id))}`
+  );
 
   const hit = await q('neon_lfc_hit_ratio', t0);
   assert.equal(hit.error, undefined, hit.error);
-  assert.ok(Math.abs((last(hit.frames[0]) as number) - 900 / (900 + 300)) < 1e-9, `lfc hit ratio ${JSON.stringify(hit.frames[0].data.values[1])}`);
+  assert.ok(
+    Math.abs((last(hit.frames[0]) as number) - 900 / (900 + 300)) < 1e-9,
+    `lfc hit ratio ${JSON.stringify(hit.frames[0].data.values[1])}`
+  );
 
   const used = await q('neon_lfc_used_bytes', t0);
   assert.equal(used.error, undefined);
   assert.equal(last(used.frames[0]), 7 * 128 * 8192, 'without neon_lfc_stats: chunks × chunk size');
-  assert.match(JSON.stringify(used.frames[0].schema?.meta?.notices), /neon\.neon_lfc_stats is not readable by role mon/);
+  assert.match(
+    JSON.stringify(used.frames[0].schema?.meta?.notices),
+    /neon\.neon_lfc_stats is not readable by role mon/
+  );
 
   const win = await q('neon_lfc_approximate_working_set_size_windows', t0);
   assert.equal(win.error, undefined, win.error);
@@ -133,23 +183,35 @@ test('pg_monitor-only role: LFC and working set work, the ungranted objects are 
   const limit = await q('neon_lfc_cache_size_limit', t0);
   assert.equal(last(limit.frames[0]), 1536 * 1024 * 1024);
   const size = await q('neon_db_total_size', t0);
-  assert.deepEqual(Object.fromEntries(size.frames.map((f) => [nameOf(f), last(f)])), { neon_db_total_size: 50 * 1024 * 1024, neon_max_cluster_size: 10240 * 1024 * 1024 });
+  assert.deepEqual(Object.fromEntries(size.frames.map((f) => [nameOf(f), last(f)])), {
+    neon_db_total_size: 50 * 1024 * 1024,
+    neon_max_cluster_size: 10240 * 1024 * 1024,
+  });
 
   const perf = await q('neon_getpage_wait_seconds_avg', t0);
   assert.match(perf.error ?? '', /neon\.neon_perf_counters is not readable by role mon.*neon_superuser/);
 
   // a neon_superuser grants it: storage latency appears, from the counters the test set
   await app('GRANT SELECT ON neon.neon_perf_counters TO mon');
-  await setCounters({ ...base, hits: 2000, misses: 450 }, { getpage_wait_seconds_sum: 4, getpage_wait_seconds_count: 400, pageserver_disconnects_total: 2 });
+  await setCounters(
+    { ...base, hits: 2000, misses: 450 },
+    { getpage_wait_seconds_sum: 4, getpage_wait_seconds_count: 400, pageserver_disconnects_total: 2 }
+  );
   await s.sampleNow('neon');
   await sleep(1200); // the query below starts 1 s before t1: only the next sample falls in it
   const t1 = Date.now();
-  await setCounters({ ...base, hits: 2100, misses: 500 }, { getpage_wait_seconds_sum: 10, getpage_wait_seconds_count: 500, pageserver_disconnects_total: 5 });
+  await setCounters(
+    { ...base, hits: 2100, misses: 500 },
+    { getpage_wait_seconds_sum: 10, getpage_wait_seconds_count: 500, pageserver_disconnects_total: 5 }
+  );
   await s.sampleNow('neon');
   // cold start: this compute's active period began with the first API answer, within 5 minutes
   const cold = await q('neon_resume_cold_start', t0 - 60_000);
   assert.equal(cold.error, undefined, cold.error);
-  const cf = cold.frames[0] as unknown as { schema: { fields: Array<{ name: string }> }; data: { values: unknown[][] } };
+  const cf = cold.frames[0] as unknown as {
+    schema: { fields: Array<{ name: string }> };
+    data: { values: unknown[][] };
+  };
   const cc = (n: string) => cf.data.values[cf.schema.fields.findIndex((f) => f.name === n)] as Array<number | null>;
   assert.equal(cc('resumed').length, 1, 'one active period');
   // counters the test set: misses 100 → 400 → 450 → 500, hits 1000 → 1900 → 2000 → 2100
@@ -157,7 +219,10 @@ test('pg_monitor-only role: LFC and working set work, the ungranted objects are 
   assert.ok(Math.abs((cc('LFC hit ratio')[0] as number) - 1100 / 1500) < 1e-9);
   const perf2 = await q('neon_getpage_wait_seconds_avg', t1);
   assert.equal(perf2.error, undefined, perf2.error);
-  assert.ok(Math.abs((last(perf2.frames[0]) as number) - (10 - 4) / (500 - 400)) < 1e-9, `avg getpage wait ${last(perf2.frames[0])}`);
+  assert.ok(
+    Math.abs((last(perf2.frames[0]) as number) - (10 - 4) / (500 - 400)) < 1e-9,
+    `avg getpage wait ${last(perf2.frames[0])}`
+  );
 });
 
 test('advisor: the 1 h working set needs more than the minimum compute size → "raise min CU", no ALTER SYSTEM', async () => {
@@ -187,22 +252,39 @@ test('autoscaling: num_cpus() against the API limits, time at max, max_connectio
   await app('UPDATE neon_utils.vm SET cpus = 2');
   await s.sampleNow('neon');
   const range = async (metric: string) => {
-    const r = await s.query({ from: t0, to: Date.now() + 1000, intervalMs: 600_000, queries: [{ refId: 'A', metric, target: 'neon' }] });
-    return r.json.results.A as { error?: string; frames: Array<{ schema?: { name?: string }; name: string; data: { values: unknown[][] } }> };
+    const r = await s.query({
+      from: t0,
+      to: Date.now() + 1000,
+      intervalMs: 600_000,
+      queries: [{ refId: 'A', metric, target: 'neon' }],
+    });
+    return r.json.results.A as {
+      error?: string;
+      frames: Array<{ schema?: { name?: string }; name: string; data: { values: unknown[][] } }>;
+    };
   };
   const a = await range('neon_autoscaling');
   assert.equal(a.error, undefined, a.error);
-  assert.deepEqual(Object.fromEntries(a.frames.map((f) => [nameOf(f), last(f)])), { allocated: 2, min_cu: 0.25, max_cu: 2 });
+  assert.deepEqual(Object.fromEntries(a.frames.map((f) => [nameOf(f), last(f)])), {
+    allocated: 2,
+    min_cu: 0.25,
+    max_cu: 2,
+  });
   const atMax = await range('neon_time_at_max_cu');
   // other triggers (health) may add a cycle: the truth is the share of stored samples that read cpus = 2
   const stored = s.sidecar.store.samples('neon', 'neon', t0, Date.now() + 1);
-  const cpus = s.sidecar.store.matrix('neon', 'neon', ['num_cpus'], undefined, stored).find((x) => x.field === 'num_cpus')!.values;
+  const cpus = s.sidecar.store
+    .matrix('neon', 'neon', ['num_cpus'], undefined, stored)
+    .find((x) => x.field === 'num_cpus')!.values;
   assert.ok(cpus.includes(1) && cpus.includes(2), `cpus read: ${cpus}`);
   assert.equal(last(atMax.frames[0]), cpus.filter((c) => c === 2).length / cpus.length, `cpus ${JSON.stringify(cpus)}`);
   // a primary: no replica lag series values (pg_is_in_recovery() is false here)
   const lag = await range('neon_replication_delay');
   assert.equal(lag.error, undefined, lag.error);
-  assert.ok(lag.frames.every((f) => last(f) === undefined), `no lag values on a primary (not a zero lag): ${JSON.stringify(lag.frames)}`);
+  assert.ok(
+    lag.frames.every((f) => last(f) === undefined),
+    `no lag values on a primary (not a zero lag): ${JSON.stringify(lag.frames)}`
+  );
   const mc = await range('neon_max_connections');
   const truth = await pg.query<{ m: string }>("SELECT current_setting('max_connections') AS m");
   assert.equal(last(mc.frames[0]), Number(truth[0].m));

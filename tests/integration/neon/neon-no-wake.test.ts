@@ -51,7 +51,14 @@ function target(apiUrl = api.apiUrl): TargetConfig {
     statementTimeoutMs: 5000,
     connectTimeoutMs: 3000,
     collectors: {},
-    neon: { projectId: api.projectId, endpointId: api.endpointId, apiKey: api.apiKey, apiKeyResolved: api.apiKey, apiUrl, stateInterval: 5000 },
+    neon: {
+      projectId: api.projectId,
+      endpointId: api.endpointId,
+      apiKey: api.apiKey,
+      apiKeyResolved: api.apiKey,
+      apiUrl,
+      stateInterval: 5000,
+    },
     actions: { enabled: true, url: `postgres://pgpulse_actions@127.0.0.1:${proxy.port}/app` },
   };
 }
@@ -64,7 +71,9 @@ async function everyPath(t: TargetConfig): Promise<{ connects: number; doctor: s
   let action = '';
   try {
     await sleep(1200);
-    const out = await actionRunners(s.sidecar).get('neon')!.run({ action: 'cancel', pid: 999_999, dryRun: false }, 'test');
+    const out = await actionRunners(s.sidecar)
+      .get('neon')!
+      .run({ action: 'cancel', pid: 999_999, dryRun: false }, 'test');
     action = out.message;
   } finally {
     await s.destroy();
@@ -90,10 +99,29 @@ async function everyPath(t: TargetConfig): Promise<{ connects: number; doctor: s
     JSON.stringify({
       dataDir: join(dir, `a-${Math.random().toString(36).slice(2)}`),
       logLevel: 'silent',
-      targets: [{ name: 'neon', url: t.url, interval: 1000, neon: { projectId: t.neon!.projectId, endpointId: t.neon!.endpointId, apiKey: t.neon!.apiKey, apiUrl: t.neon!.apiUrl, stateInterval: '5s' } }],
-    }),
+      targets: [
+        {
+          name: 'neon',
+          url: t.url,
+          interval: 1000,
+          neon: {
+            projectId: t.neon!.projectId,
+            endpointId: t.neon!.endpointId,
+            apiKey: t.neon!.apiKey,
+            apiUrl: t.neon!.apiUrl,
+            stateInterval: '5s',
+          },
+        },
+      ],
+    })
   );
-  const client = await openClient({ progress: new Progress(), sample: true, waitMs: 300, env: { PGPULSE_CONFIG: cfgPath }, noRemote: true });
+  const client = await openClient({
+    progress: new Progress(),
+    sample: true,
+    waitMs: 300,
+    env: { PGPULSE_CONFIG: cfgPath },
+    noRemote: true,
+  });
   try {
     await client.recommendations('neon', true);
     await buildReport(client, 'neon', 3_600_000, true);

@@ -59,10 +59,19 @@ before(async () => {
   await pg.query('CREATE ROLE pgpulse_mon LOGIN IN ROLE pg_monitor');
   await pg.query('CREATE ROLE app_user LOGIN');
   await pg.query('CREATE ROLE pgpulse_actions LOGIN IN ROLE pg_signal_backend, pg_read_all_stats');
-  await pg.query('CREATE TABLE public.orders (id int PRIMARY KEY, total numeric); INSERT INTO public.orders SELECT g, g FROM generate_series(1, 500) g; ALTER TABLE public.orders OWNER TO pgpulse_actions', [], 'app');
+  await pg.query(
+    'CREATE TABLE public.orders (id int PRIMARY KEY, total numeric); INSERT INTO public.orders SELECT g, g FROM generate_series(1, 500) g; ALTER TABLE public.orders OWNER TO pgpulse_actions',
+    [],
+    'app'
+  );
   // the pooler on 127.0.0.2 and the server on 127.0.0.1, on the same port: like Neon's
   // ep-…-pooler and ep-… hosts
-  bouncer = await startPgBouncer({ serverPort: pg.port, users: ['postgres', 'pgpulse_mon', 'app_user', 'pgpulse_actions'], listenAddr: '127.0.0.2', port: pg.port });
+  bouncer = await startPgBouncer({
+    serverPort: pg.port,
+    users: ['postgres', 'pgpulse_mon', 'app_user', 'pgpulse_actions'],
+    listenAddr: '127.0.0.2',
+    port: pg.port,
+  });
   api = await startFakeNeonApi({ state: 'active' });
   api.lastActive = new Date().toISOString();
   (dns as { lookup: unknown }).lookup = (host: string, options: unknown, cb?: unknown) => {
@@ -83,7 +92,11 @@ after(async () => {
   await pg?.destroy();
 });
 
-function neonTarget(name: string, url: string, extra: Partial<TargetConfig> = {}): TargetConfig & { name: string; url: string } {
+function neonTarget(
+  name: string,
+  url: string,
+  extra: Partial<TargetConfig> = {}
+): TargetConfig & { name: string; url: string } {
   return {
     name,
     url,
@@ -91,18 +104,37 @@ function neonTarget(name: string, url: string, extra: Partial<TargetConfig> = {}
     statementTimeoutMs: 5000,
     connectTimeoutMs: 3000,
     collectors: {},
-    neon: { projectId: api.projectId, endpointId: api.endpointId, apiKey: api.apiKey, apiKeyResolved: api.apiKey, apiUrl: api.apiUrl, stateInterval: 200 },
+    neon: {
+      projectId: api.projectId,
+      endpointId: api.endpointId,
+      apiKey: api.apiKey,
+      apiKeyResolved: api.apiKey,
+      apiUrl: api.apiUrl,
+      stateInterval: 200,
+    },
     ...extra,
   };
 }
 
 /** server backends of one role in database app, seen on a direct connection */
 async function serverBackends(role: string): Promise<number[]> {
-  const rows = await pg.query<{ pid: number }>("SELECT pid FROM pg_catalog.pg_stat_activity WHERE usename = $1 AND datname = 'app' AND backend_type = 'client backend'", [role]);
+  const rows = await pg.query<{ pid: number }>(
+    "SELECT pid FROM pg_catalog.pg_stat_activity WHERE usename = $1 AND datname = 'app' AND backend_type = 'client backend'",
+    [role]
+  );
   return rows.map((r) => r.pid);
 }
 
-const SETTINGS = ['statement_timeout', 'search_path', 'lock_timeout', 'idle_in_transaction_session_timeout', 'default_transaction_read_only', 'work_mem', 'enable_indexscan', 'enable_seqscan'];
+const SETTINGS = [
+  'statement_timeout',
+  'search_path',
+  'lock_timeout',
+  'idle_in_transaction_session_timeout',
+  'default_transaction_read_only',
+  'work_mem',
+  'enable_indexscan',
+  'enable_seqscan',
+];
 
 /** what a client of this role sees through the pooler, and on which server backend it ran */
 async function seenThroughPooler(role: string): Promise<{ pid: number; settings: Record<string, string> }> {
@@ -110,7 +142,9 @@ async function seenThroughPooler(role: string): Promise<{ pid: number; settings:
   await c.connect();
   try {
     // one statement, so it is one transaction on one server connection
-    const r = await c.query(`SELECT pg_catalog.pg_backend_pid() AS pid, ${SETTINGS.map((s) => `pg_catalog.current_setting('${s}') AS "${s}"`).join(', ')}`);
+    const r = await c.query(
+      `SELECT pg_catalog.pg_backend_pid() AS pid, ${SETTINGS.map((s) => `pg_catalog.current_setting('${s}') AS "${s}"`).join(', ')}`
+    );
     const { pid, ...settings } = r.rows[0] as Record<string, string> & { pid: number };
     return { pid: Number(pid), settings };
   } finally {
@@ -153,7 +187,11 @@ test('pooler detection: a -pooler host by its name, a plain PgBouncer on the wir
     assert.equal(gate('pooler').pooled, true);
     const health = await s.get('/api/v1/health?target=pooler');
     assert.equal(health.status, 200, health.text);
-    assert.doesNotMatch(bouncer.log(), /unsupported startup parameter/i, 'pgpulse sends PgBouncer no startup option it refuses');
+    assert.doesNotMatch(
+      bouncer.log(),
+      /unsupported startup parameter/i,
+      'pgpulse sends PgBouncer no startup option it refuses'
+    );
   } finally {
     await s.destroy();
   }
@@ -167,7 +205,11 @@ test('through PgBouncer (pool_size 1) every setting pgpulse makes is transaction
   await leaker.connect();
   await leaker.query('SET statement_timeout = 4321');
   await leaker.end();
-  assert.equal((await seenThroughPooler('pgpulse_mon')).settings.statement_timeout, '4321ms', 'the check sees a leaked session setting');
+  assert.equal(
+    (await seenThroughPooler('pgpulse_mon')).settings.statement_timeout,
+    '4321ms',
+    'the check sees a leaked session setting'
+  );
   const fix = new Client({ connectionString: bouncer.urlFor('app', 'pgpulse_mon') });
   await fix.connect();
   await fix.query('RESET statement_timeout');
@@ -175,11 +217,20 @@ test('through PgBouncer (pool_size 1) every setting pgpulse makes is transaction
   assert.deepEqual((await seenThroughPooler('pgpulse_mon')).settings, monDefaults);
 
   const t = neonTarget('pooled', bouncer.urlFor('app', 'pgpulse_mon'), {
-    actions: { enabled: true, url: bouncer.urlFor('app', 'pgpulse_actions'), allow: ['cancel', 'terminate', 'analyze', 'vacuum'] } as TargetConfig['actions'],
+    actions: {
+      enabled: true,
+      url: bouncer.urlFor('app', 'pgpulse_actions'),
+      allow: ['cancel', 'terminate', 'analyze', 'vacuum'],
+    } as TargetConfig['actions'],
   });
   const s = await startTestSidecar({ targets: [t], intervalMs: 300, sampling: true });
   try {
-    await waitFor('a few sampling cycles', () => (s.sidecar.store.samples('pooled', NEON_ACTIVITY, Date.now() - 60_000, Date.now()).filter((x) => x.ok).length ?? 0) >= 3);
+    await waitFor(
+      'a few sampling cycles',
+      () =>
+        (s.sidecar.store.samples('pooled', NEON_ACTIVITY, Date.now() - 60_000, Date.now()).filter((x) => x.ok).length ??
+          0) >= 3
+    );
     const mon = await serverBackends('pgpulse_mon');
     assert.equal(mon.length, 1, `pool_size 1: one server connection for pgpulse_mon (got ${mon.join(',')})`);
     const seen = await seenThroughPooler('pgpulse_mon');
@@ -190,7 +241,10 @@ test('through PgBouncer (pool_size 1) every setting pgpulse makes is transaction
     const runner = actionRunners(s.sidecar).get('pooled')!;
     const cancel = await runner.run({ action: 'cancel', pid: 999_999, dryRun: false }, 'test');
     assert.match(cancel.message, /no backend with pid 999999/);
-    await waitFor('orders sampled', () => s.sidecar.store.entities('pooled', 'tables', { schemaname: 'public', relname: 'orders' }).length > 0);
+    await waitFor(
+      'orders sampled',
+      () => s.sidecar.store.entities('pooled', 'tables', { schemaname: 'public', relname: 'orders' }).length > 0
+    );
     const analyze = await runner.run({ action: 'analyze', table: 'public.orders', dryRun: false }, 'test');
     assert.equal(analyze.status, 'done', analyze.message);
     const vacuum = await runner.run({ action: 'vacuum', table: 'public.orders', dryRun: false }, 'test');
@@ -202,9 +256,17 @@ test('through PgBouncer (pool_size 1) every setting pgpulse makes is transaction
     const actSeen = await seenThroughPooler('pgpulse_actions');
     assert.equal(actSeen.pid, act[0]);
     assert.deepEqual(actSeen.settings, actDefaults, 'after cancel, ANALYZE and the refused VACUUM');
-    const analyzed = await pg.query<{ n: string }>("SELECT analyze_count AS n FROM pg_catalog.pg_stat_user_tables WHERE relname = 'orders'", [], 'app');
+    const analyzed = await pg.query<{ n: string }>(
+      "SELECT analyze_count AS n FROM pg_catalog.pg_stat_user_tables WHERE relname = 'orders'",
+      [],
+      'app'
+    );
     assert.equal(Number(analyzed[0].n), 1, 'the ANALYZE ran (through the pooler), the VACUUM did not');
-    const vacuumed = await pg.query<{ n: string }>("SELECT vacuum_count AS n FROM pg_catalog.pg_stat_user_tables WHERE relname = 'orders'", [], 'app');
+    const vacuumed = await pg.query<{ n: string }>(
+      "SELECT vacuum_count AS n FROM pg_catalog.pg_stat_user_tables WHERE relname = 'orders'",
+      [],
+      'app'
+    );
     assert.equal(Number(vacuumed[0].n), 0);
   } finally {
     await s.destroy();
@@ -227,7 +289,11 @@ test('through PgBouncer (pool_size 1) every setting pgpulse makes is transaction
   const connected = d.checks.find((c) => /connect/i.test(c.name));
   assert.ok(connected && connected.status === 'ok', JSON.stringify(d.checks));
   assert.match(d.checks.find((c) => c.name === 'pooler')?.detail ?? '', /through a transaction pooler/);
-  const [direct] = await diagnose({ ...config, targets: [neonTarget('direct', pg.urlFor('app', 'pgpulse_mon'))] }, undefined, new Progress());
+  const [direct] = await diagnose(
+    { ...config, targets: [neonTarget('direct', pg.urlFor('app', 'pgpulse_mon'))] },
+    undefined,
+    new Progress()
+  );
   assert.match(direct.checks.find((c) => c.name === 'pooler')?.detail ?? '', /direct connection/);
   const after = await seenThroughPooler('pgpulse_mon');
   assert.deepEqual(after.settings, monDefaults, 'after doctor');
@@ -240,7 +306,10 @@ test('own-session heuristic behind PgBouncer: pgpulse reconnecting every cycle i
   // 1.5 s between cycles: the Neon pool closes idle connections after 1 s, so pgpulse opens a
   // new client connection to PgBouncer every cycle (which opens no server session); the 1 s
   // activity sampler would keep that connection busy, so it is off here
-  const t = neonTarget('heur', bouncer.urlFor('app', 'pgpulse_mon'), { intervalMs: 1500, activity: { enabled: false } });
+  const t = neonTarget('heur', bouncer.urlFor('app', 'pgpulse_mon'), {
+    intervalMs: 1500,
+    activity: { enabled: false },
+  });
   const s = await startTestSidecar({
     targets: [t],
     intervalMs: 1500,
@@ -250,32 +319,56 @@ test('own-session heuristic behind PgBouncer: pgpulse reconnecting every cycle i
         new NeonGate({
           target,
           quietMs: 600_000,
-          client: new NeonApiClient({ apiUrl: api.apiUrl, projectId: api.projectId, endpointId: api.endpointId, apiKey: api.apiKey }),
+          client: new NeonApiClient({
+            apiUrl: api.apiUrl,
+            projectId: api.projectId,
+            endpointId: api.endpointId,
+            apiKey: api.apiKey,
+          }),
         }),
     },
   });
   try {
     const gate = gatesByTarget.get(s.sidecar.samplers.get('heur')!.target)!;
-    const readings = () => s.sidecar.store.samples('heur', NEON_ACTIVITY, Date.now() - 120_000, Date.now()).filter((x) => x.ok).length;
+    const readings = () =>
+      s.sidecar.store.samples('heur', NEON_ACTIVITY, Date.now() - 120_000, Date.now()).filter((x) => x.ok).length;
     await waitFor('two readings', () => readings() >= 2);
     await waitFor('seen as pooled', () => gate.pooled);
     const quiet = gate.snapshot().lastOtherActivity;
     const connectsBefore = gate.snapshot().ownConnects;
     const n0 = readings();
     await waitFor('three more readings', () => readings() >= n0 + 3);
-    assert.ok(gate.snapshot().ownConnects - connectsBefore >= 2, `pgpulse reconnected to PgBouncer between cycles (${gate.snapshot().ownConnects - connectsBefore})`);
+    assert.ok(
+      gate.snapshot().ownConnects - connectsBefore >= 2,
+      `pgpulse reconnected to PgBouncer between cycles (${gate.snapshot().ownConnects - connectsBefore})`
+    );
     assert.equal(gate.snapshot().lastOtherActivity, quiet, "pgpulse's own reconnects are not taken for another client");
 
     // PgBouncer opens a new server session for pgpulse (its old one went away): that session is
     // pgpulse's own (its backend started after the previous reading), not someone else's
-    const sessionsBefore = Number((await pg.query<{ n: string }>("SELECT sessions AS n FROM pg_catalog.pg_stat_database WHERE datname = 'app'"))[0].n);
+    const sessionsBefore = Number(
+      (await pg.query<{ n: string }>("SELECT sessions AS n FROM pg_catalog.pg_stat_database WHERE datname = 'app'"))[0]
+        .n
+    );
     const old = await serverBackends('pgpulse_mon');
-    await pg.query('SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity WHERE pid = ANY($1)', [old]);
+    await pg.query('SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity WHERE pid = ANY($1)', [
+      old,
+    ]);
     const nT = readings();
-    await waitFor('two readings on a new server session', async () => readings() >= nT + 2 && (await serverBackends('pgpulse_mon')).some((p) => !old.includes(p)));
-    const sessionsAfter = Number((await pg.query<{ n: string }>("SELECT sessions AS n FROM pg_catalog.pg_stat_database WHERE datname = 'app'"))[0].n);
+    await waitFor(
+      'two readings on a new server session',
+      async () => readings() >= nT + 2 && (await serverBackends('pgpulse_mon')).some((p) => !old.includes(p))
+    );
+    const sessionsAfter = Number(
+      (await pg.query<{ n: string }>("SELECT sessions AS n FROM pg_catalog.pg_stat_database WHERE datname = 'app'"))[0]
+        .n
+    );
     assert.ok(sessionsAfter > sessionsBefore, 'PgBouncer opened a new server session for pgpulse');
-    assert.equal(gate.snapshot().lastOtherActivity, quiet, "pgpulse's new server session is its own, not another client");
+    assert.equal(
+      gate.snapshot().lastOtherActivity,
+      quiet,
+      "pgpulse's new server session is its own, not another client"
+    );
 
     // someone connects straight to the compute, runs a statement and leaves between two cycles:
     // only pg_stat_database.sessions shows it
@@ -286,11 +379,17 @@ test('own-session heuristic behind PgBouncer: pgpulse reconnecting every cycle i
     await other.end();
     await waitFor('two more readings', () => readings() >= n1 + 2);
     const seen = gate.snapshot().lastOtherActivity;
-    assert.ok(seen !== undefined && quiet !== undefined && seen > quiet, 'the session that came and went counts as activity');
+    assert.ok(
+      seen !== undefined && quiet !== undefined && seen > quiet,
+      'the session that came and went counts as activity'
+    );
 
     // a client through the pooler with its own role: its idle server connection stays behind
     const n2 = readings();
-    const pooledApp = new Client({ connectionString: bouncer.urlFor('app', 'app_user'), application_name: 'app-pooled' });
+    const pooledApp = new Client({
+      connectionString: bouncer.urlFor('app', 'app_user'),
+      application_name: 'app-pooled',
+    });
     await pooledApp.connect();
     await pooledApp.query('SELECT 1');
     await pooledApp.end();
@@ -306,25 +405,44 @@ test('own-session heuristic behind PgBouncer: pgpulse reconnecting every cycle i
 test('Neon -pooler host: actions that cannot run in a transaction go to the direct host (the same name without -pooler) and run there', async () => {
   const pooler = `${api.endpointId}-pooler.c-1.us-east-2.aws.pgpulse.test`;
   const t = neonTarget('neonpooled', `postgres://pgpulse_mon@${pooler}:${pg.port}/app`, {
-    actions: { enabled: true, url: `postgres://pgpulse_actions@${pooler}:${pg.port}/app`, allow: ['analyze', 'vacuum'] } as TargetConfig['actions'],
+    actions: {
+      enabled: true,
+      url: `postgres://pgpulse_actions@${pooler}:${pg.port}/app`,
+      allow: ['analyze', 'vacuum'],
+    } as TargetConfig['actions'],
   });
   const actDefaults = await defaults('pgpulse_actions');
   const s = await startTestSidecar({ targets: [t], intervalMs: 300, sampling: true });
   try {
-    await waitFor('orders sampled', () => s.sidecar.store.entities('neonpooled', 'tables', { schemaname: 'public', relname: 'orders' }).length > 0);
-    const before = await pg.query<{ n: string }>("SELECT vacuum_count AS n FROM pg_catalog.pg_stat_user_tables WHERE relname = 'orders'", [], 'app');
+    await waitFor(
+      'orders sampled',
+      () => s.sidecar.store.entities('neonpooled', 'tables', { schemaname: 'public', relname: 'orders' }).length > 0
+    );
+    const before = await pg.query<{ n: string }>(
+      "SELECT vacuum_count AS n FROM pg_catalog.pg_stat_user_tables WHERE relname = 'orders'",
+      [],
+      'app'
+    );
     const runner = actionRunners(s.sidecar).get('neonpooled')!;
     const vacuum = runner.run({ action: 'vacuum', table: 'public.orders', dryRun: false }, 'test');
     const done = await vacuum;
     assert.equal(done.status, 'done', done.message);
-    const after = await pg.query<{ n: string }>("SELECT vacuum_count AS n FROM pg_catalog.pg_stat_user_tables WHERE relname = 'orders'", [], 'app');
+    const after = await pg.query<{ n: string }>(
+      "SELECT vacuum_count AS n FROM pg_catalog.pg_stat_user_tables WHERE relname = 'orders'",
+      [],
+      'app'
+    );
     assert.equal(Number(after[0].n), Number(before[0].n) + 1, 'the VACUUM ran');
     // the pool the VACUUM ran on talks to the server itself: its startup pid is the backend's
     const pool = (runner as unknown as { pool?: Pool }).pool;
     assert.ok(pool, 'the actions pool was used');
     const c = await pool.connect();
     try {
-      assert.equal(await detectPooler(c), false, `the actions connection reached the server directly, not PgBouncer on ${bouncer.host}`);
+      assert.equal(
+        await detectPooler(c),
+        false,
+        `the actions connection reached the server directly, not PgBouncer on ${bouncer.host}`
+      );
     } finally {
       c.release();
     }

@@ -48,7 +48,14 @@ test('timeline idle → active (a named client) → idle → Neon availability c
       {
         name: 'neon',
         url: `postgres://postgres@127.0.0.1:${proxy.port}/app`,
-        neon: { projectId: api.projectId, endpointId: api.endpointId, apiKey: api.apiKey, apiKeyResolved: api.apiKey, apiUrl: api.apiUrl, stateInterval: 200 },
+        neon: {
+          projectId: api.projectId,
+          endpointId: api.endpointId,
+          apiKey: api.apiKey,
+          apiKeyResolved: api.apiKey,
+          apiUrl: api.apiUrl,
+          stateInterval: 200,
+        },
       },
     ],
     intervalMs: 250,
@@ -59,7 +66,9 @@ test('timeline idle → active (a named client) → idle → Neon availability c
   // each state must reach the gate (it polls the API from the sampling loop, slower on a loaded machine)
   const answers = (state: 'idle' | 'active', since: number) => {
     const samples = s.sidecar.store.samples('neon', 'neon_api', since, Date.now() + 1).filter((x) => x.ok);
-    const active = s.sidecar.store.matrix('neon', 'neon_api', ['active'], undefined, samples).find((x) => x.field === 'active')?.values ?? [];
+    const active =
+      s.sidecar.store.matrix('neon', 'neon_api', ['active'], undefined, samples).find((x) => x.field === 'active')
+        ?.values ?? [];
     return active.filter((v) => v === (state === 'active' ? 1 : 0)).length;
   };
   const seen = async (state: 'idle' | 'active', ms: number) => {
@@ -85,8 +94,24 @@ test('timeline idle → active (a named client) → idle → Neon availability c
     // Neon wakes it for an availability check: pgpulse must not connect
     const now = new Date().toISOString();
     api.operations = [
-      { id: '5d3c2b1a-0e9f-4a8b-9c7d-6e5f4a3b2c1d', endpoint_id: api.endpointId, action: 'check_availability', status: 'running', created_at: now, updated_at: now, total_duration_ms: 0 },
-      { id: '7e6d5c4b-3a2f-4e1d-8c0b-9a8f7e6d5c4b', endpoint_id: api.endpointId, action: 'start_compute', status: 'finished', created_at: now, updated_at: now, total_duration_ms: 350 },
+      {
+        id: '5d3c2b1a-0e9f-4a8b-9c7d-6e5f4a3b2c1d',
+        endpoint_id: api.endpointId,
+        action: 'check_availability',
+        status: 'running',
+        created_at: now,
+        updated_at: now,
+        total_duration_ms: 0,
+      },
+      {
+        id: '7e6d5c4b-3a2f-4e1d-8c0b-9a8f7e6d5c4b',
+        endpoint_id: api.endpointId,
+        action: 'start_compute',
+        status: 'finished',
+        created_at: now,
+        updated_at: now,
+        total_duration_ms: 350,
+      },
     ];
     await sleep(300);
     const connects = proxy.connects;
@@ -106,13 +131,21 @@ test('timeline idle → active (a named client) → idle → Neon availability c
         { refId: 'C', metric: 'events', target: 'neon' },
       ],
     });
-    const tl = (r.json.results.A.frames[0].data.values[1] as Array<number | null>).filter((v): v is number => v !== null);
+    const tl = (r.json.results.A.frames[0].data.values[1] as Array<number | null>).filter(
+      (v): v is number => v !== null
+    );
     // collapse runs: idle, active, idle, check, idle
     const runs = tl.filter((v, i) => i === 0 || v !== tl[i - 1]);
     assert.deepEqual(
       runs.filter((v) => v !== TIMELINE_STATES.pgpulseOnly),
-      [TIMELINE_STATES.idle, TIMELINE_STATES.active, TIMELINE_STATES.idle, TIMELINE_STATES.neonCheck, TIMELINE_STATES.idle],
-      `timeline runs ${runs}`,
+      [
+        TIMELINE_STATES.idle,
+        TIMELINE_STATES.active,
+        TIMELINE_STATES.idle,
+        TIMELINE_STATES.neonCheck,
+        TIMELINE_STATES.idle,
+      ],
+      `timeline runs ${runs}`
     );
 
     const t = r.json.results.B.frames[0];
@@ -122,7 +155,10 @@ test('timeline idle → active (a named client) → idle → Neon availability c
     assert.match(String(col('kept awake by')[0]), /reporting-job \(postgres@app\): \d+ active, 1 connected at most/);
     assert.doesNotMatch(String(col('kept awake by')[0]), /pgpulse/, "pgpulse's own sessions are not listed");
     assert.match(String(col('kept awake by')[1]), /^Neon availability check/);
-    assert.ok((col('end') as Array<number | null>).every((e) => e !== null), 'both periods ended');
+    assert.ok(
+      (col('end') as Array<number | null>).every((e) => e !== null),
+      'both periods ended'
+    );
 
     const ev = r.json.results.C.frames[0];
     const kinds = ev.data.values[ev.schema.fields.findIndex((f: { name: string }) => f.name === 'kind')] as string[];

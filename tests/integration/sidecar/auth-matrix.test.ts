@@ -53,7 +53,14 @@ function audited(): number {
 test('HTTP: every route refuses every near-miss of the token with 401 and no data', async () => {
   const before0 = audited();
   const headerVariants: Array<[string, Record<string, string>, string]> = [
-    ...nearMisses.map(([name, tok]) => [name, tok === undefined ? {} : { authorization: `Bearer ${tok}` }, ''] as [string, Record<string, string>, string]),
+    ...nearMisses.map(
+      ([name, tok]) =>
+        [name, tok === undefined ? {} : { authorization: `Bearer ${tok}` }, ''] as [
+          string,
+          Record<string, string>,
+          string,
+        ]
+    ),
     ['Basic scheme', { authorization: `Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}` }, ''],
     ['token scheme', { authorization: `Token ${TOKEN}` }, ''],
     ['query string', {}, `token=${TOKEN}`],
@@ -86,7 +93,10 @@ test('gRPC: QueryData, CheckHealth, CallResource (GET and POST actions) and Coll
   const now = Date.now();
   for (const [name, tok] of nearMisses) {
     const ctx = { ...pluginContext(tok), user: { login: 'admin', role: 'Admin' } };
-    const q = await client.unary(client.data, 'QueryData', { pluginContext: ctx, queries: [dataQuery('A', { metric: 'tps' }, now - 60_000, now)] });
+    const q = await client.unary(client.data, 'QueryData', {
+      pluginContext: ctx,
+      queries: [dataQuery('A', { metric: 'tps' }, now - 60_000, now)],
+    });
     assert.equal(q.responses.A.status, 401, `QueryData with ${name}`);
     assert.equal(q.responses.A.frames.length, 0);
     const h = await client.unary(client.diagnostics, 'CheckHealth', { pluginContext: ctx });
@@ -105,7 +115,11 @@ test('gRPC: QueryData, CheckHealth, CallResource (GET and POST actions) and Coll
       assert.equal(res.code, 401, `CallResource ${method} ${path} with ${name}`);
       assert.ok(!Buffer.from(res.body).toString().includes(TOKEN));
     }
-    await assert.rejects(client.unary(client.diagnostics, 'CollectMetrics', { pluginContext: ctx }), /token/, `CollectMetrics with ${name}`);
+    await assert.rejects(
+      client.unary(client.diagnostics, 'CollectMetrics', { pluginContext: ctx }),
+      /token/,
+      `CollectMetrics with ${name}`
+    );
   }
   assert.equal(audited(), before0, 'no action was audited or run');
   const ok = await client.unary(client.diagnostics, 'CheckHealth', { pluginContext: pluginContext(TOKEN) });

@@ -20,7 +20,11 @@ after(async () => {
 });
 
 const post = async (body: string, token: string | null = sc.token) => {
-  const res = await fetch(sc.baseUrl + '/api/v1/query', { method: 'POST', headers: token ? { authorization: `Bearer ${token}` } : {}, body });
+  const res = await fetch(sc.baseUrl + '/api/v1/query', {
+    method: 'POST',
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+    body,
+  });
   return { status: res.status, json: (await res.json()) as any };
 };
 
@@ -73,7 +77,7 @@ test('unknown metric and wrong option types name the field; the good query still
       { refId: 'C', metric: 'top_queries', orderBy: 'DROP TABLE x' },
       { refId: 'D', metric: 'tps' },
       { refId: 'E' },
-      { refId: 'F', metric: 'statement_latency', queryid: "1; DROP TABLE users --" },
+      { refId: 'F', metric: 'statement_latency', queryid: '1; DROP TABLE users --' },
       { refId: 'G', metric: 'tps', target: 'nowhere' },
       { refId: 'H', metric: 'slow_statements', threshold: -1 },
     ],
@@ -105,7 +109,9 @@ test('unknown routes and resources say what exists', async () => {
 });
 
 test('an unreachable target: clear health message, and a query with no history says why instead of an empty 200', async () => {
-  const dead = await startTestSidecar({ targets: [{ name: 'gone', url: 'postgres://postgres:secretpw@127.0.0.1:1/postgres' }] });
+  const dead = await startTestSidecar({
+    targets: [{ name: 'gone', url: 'postgres://postgres:secretpw@127.0.0.1:1/postgres' }],
+  });
   try {
     await dead.sampleNow('gone');
     const h = await dead.get('/api/v1/health');
@@ -141,7 +147,9 @@ test('times past the Date range and an out-of-range pid → 4xx naming the field
   const r = await post(JSON.stringify({ from: 1e300, to: 'now', queries: [{ refId: 'A', metric: 'tps' }] }));
   assert.equal(r.status, 400);
   assert.match(r.json.error, /^from: 1e\+300 is outside the range of a time/);
-  const r2 = await post(JSON.stringify({ from: 'now-1h', to: '99999999999999999', queries: [{ refId: 'A', metric: 'tps' }] }));
+  const r2 = await post(
+    JSON.stringify({ from: 'now-1h', to: '99999999999999999', queries: [{ refId: 'A', metric: 'tps' }] })
+  );
   assert.equal(r2.status, 400);
   assert.match(r2.json.error, /^to: /);
   const ev = await sc.get('/api/v1/resources/events?from=99999999999999999');

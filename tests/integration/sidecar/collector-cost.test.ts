@@ -24,7 +24,7 @@ after(async () => {
 const definitionReads = async () =>
   (
     await pg.query<{ calls: string | null; rows: string | null }>(
-      "SELECT sum(calls)::text AS calls, sum(rows)::text AS rows FROM pg_stat_statements WHERE query LIKE '%pg_get_indexdef(i.indexrelid)%'",
+      "SELECT sum(calls)::text AS calls, sum(rows)::text AS rows FROM pg_stat_statements WHERE query LIKE '%pg_get_indexdef(i.indexrelid)%'"
     )
   )[0];
 
@@ -41,10 +41,19 @@ test('definitions are read for new indexes only, and still reach index_usage', a
   r = await definitionReads();
   assert.equal(r.calls, '2');
   assert.equal(r.rows, '3', 'only the new index was described');
-  const res = await sc.query({ from: Date.now() - 60_000, to: Date.now() + 1000, queries: [{ refId: 'A', metric: 'index_usage' }] });
+  const res = await sc.query({
+    from: Date.now() - 60_000,
+    to: Date.now() + 1000,
+    queries: [{ refId: 'A', metric: 'index_usage' }],
+  });
   const f = res.json.results.A.frames[0];
   const names: string[] = f.schema.fields.map((x: { name: string }) => x.name);
-  const defs = Object.fromEntries((f.data.values[names.indexOf('index')] as string[]).map((n, i) => [n, f.data.values[names.indexOf('definition')][i]]));
+  const defs = Object.fromEntries(
+    (f.data.values[names.indexOf('index')] as string[]).map((n, i) => [
+      n,
+      f.data.values[names.indexOf('definition')][i],
+    ])
+  );
   assert.match(defs.t_a, /CREATE INDEX t_a ON public\.t USING btree \(a\) WHERE \(a > 0\)/);
   assert.match(defs.t_b, /CREATE INDEX t_b ON public\.t USING btree \(b\)/);
   assert.match(defs.t_pkey, /CREATE UNIQUE INDEX t_pkey/);

@@ -28,10 +28,17 @@ async function work(statements: Array<string | [string, unknown[]]>): Promise<vo
   await sleep(300);
 }
 
-function seriesValues(res: any, refId: string): Array<{ labels: Record<string, string>; times: number[]; values: Array<number | null> }> {
+function seriesValues(
+  res: any,
+  refId: string
+): Array<{ labels: Record<string, string>; times: number[]; values: Array<number | null> }> {
   const r = res.results[refId];
   assert.equal(r.error, undefined, `query ${refId} failed: ${r.error}`);
-  return r.frames.map((f: any) => ({ labels: f.schema.fields[1].labels, times: f.data.values[0], values: f.data.values[1] }));
+  return r.frames.map((f: any) => ({
+    labels: f.schema.fields[1].labels,
+    times: f.data.values[0],
+    values: f.data.values[1],
+  }));
 }
 
 function table(res: any, refId: string): Array<Record<string, unknown>> {
@@ -40,7 +47,9 @@ function table(res: any, refId: string): Array<Record<string, unknown>> {
   const f = r.frames[0];
   const names = f.schema.fields.map((x: any) => x.name);
   const n = f.data.values[0]?.length ?? 0;
-  return Array.from({ length: n }, (_, i) => Object.fromEntries(names.map((name: string, j: number) => [name, f.data.values[j][i]])));
+  return Array.from({ length: n }, (_, i) =>
+    Object.fromEntries(names.map((name: string, j: number) => [name, f.data.values[j][i]]))
+  );
 }
 
 before(async () => {
@@ -68,10 +77,28 @@ describe('ground truth', () => {
     const from = Date.now();
     await sleep(5);
     const N = 37;
-    await work(Array.from({ length: N }, (_, i) => ['SELECT /* idx */ count(*) FROM items WHERE grp = $1', [i % 100]] as [string, unknown[]]));
+    await work(
+      Array.from(
+        { length: N },
+        (_, i) => ['SELECT /* idx */ count(*) FROM items WHERE grp = $1', [i % 100]] as [string, unknown[]]
+      )
+    );
     await sc.sampleNow();
-    const truth = await pg.query<{ idx_scan: string }>("SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = 'items_grp'", [], 'work');
-    const res = (await sc.query({ from, to: Date.now() + 1000, queries: [{ refId: 'A', metric: 'index_usage', table: 'items' }, { refId: 'B', metric: 'index_scans', index: 'items_grp', legend: '{{indexrelname}}' }] })).json;
+    const truth = await pg.query<{ idx_scan: string }>(
+      "SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = 'items_grp'",
+      [],
+      'work'
+    );
+    const res = (
+      await sc.query({
+        from,
+        to: Date.now() + 1000,
+        queries: [
+          { refId: 'A', metric: 'index_usage', table: 'items' },
+          { refId: 'B', metric: 'index_scans', index: 'items_grp', legend: '{{indexrelname}}' },
+        ],
+      })
+    ).json;
     const rows = table(res, 'A');
     const grp = rows.find((r) => r.index === 'items_grp');
     assert.ok(grp, 'items_grp listed');
@@ -91,10 +118,16 @@ describe('ground truth', () => {
   test('a statement taking ≥ 300 ms shows mean ≥ 300 ms and counts as slow', async () => {
     await sc.sampleNow();
     const from = Date.now();
-    await work(['SELECT /* slowone */ pg_sleep(0.35)', 'SELECT /* slowone */ pg_sleep(0.35)', 'SELECT /* fastone */ 1']);
+    await work([
+      'SELECT /* slowone */ pg_sleep(0.35)',
+      'SELECT /* slowone */ pg_sleep(0.35)',
+      'SELECT /* fastone */ 1',
+    ]);
     await sc.sampleNow();
     const to = Date.now() + 1000;
-    const slowId = (await pg.query<{ queryid: string }>("SELECT queryid::text FROM pg_stat_statements WHERE query LIKE '%slowone%'"))[0].queryid;
+    const slowId = (
+      await pg.query<{ queryid: string }>("SELECT queryid::text FROM pg_stat_statements WHERE query LIKE '%slowone%'")
+    )[0].queryid;
     const res = (
       await sc.query({
         from,
@@ -121,14 +154,30 @@ describe('ground truth', () => {
     assert.ok((top[0].mean_ms as number) >= 350);
     assert.match(String(top[0].query), /pg_sleep/);
     // the sidecar's own collector queries are not the user's workload
-    const all = table((await sc.query({ from: 0 + Date.now() - 3_600_000, to, queries: [{ refId: 'T', metric: 'top_queries', topN: 1000 }] })).json, 'T');
+    const all = table(
+      (
+        await sc.query({
+          from: 0 + Date.now() - 3_600_000,
+          to,
+          queries: [{ refId: 'T', metric: 'top_queries', topN: 1000 }],
+        })
+      ).json,
+      'T'
+    );
     assert.ok(all.length > 0);
-    assert.ok(all.every((r) => !String(r.query).includes('/* pgpulse */')), 'no pgpulse query in top_queries');
+    assert.ok(
+      all.every((r) => !String(r.query).includes('/* pgpulse */')),
+      'no pgpulse query in top_queries'
+    );
   });
 
   test('cache_hit_ratio equals Δhit/(Δhit+Δread) from pg_stat_database at the same instants', async () => {
     const read = async () =>
-      (await pg.query<{ hit: string; rd: string }>("SELECT blks_hit AS hit, blks_read AS rd FROM pg_stat_database WHERE datname = 'work'"))[0];
+      (
+        await pg.query<{ hit: string; rd: string }>(
+          "SELECT blks_hit AS hit, blks_read AS rd FROM pg_stat_database WHERE datname = 'work'"
+        )
+      )[0];
     // The sidecar's own reads count in the work database too, so truth is read right after each
     // sample, with nothing else running; the sampler's own small reads are the only difference.
     const truth: Array<{ ts: number; hit: number; rd: number }> = [];
@@ -145,19 +194,31 @@ describe('ground truth', () => {
     await sample();
     await work(["SELECT count(*) FROM items WHERE payload LIKE '%y%'", 'SELECT count(*) FROM items WHERE id < 100']);
     await sample();
-    const res = (await sc.query({ from: truth[0].ts + 1, to: Date.now() + 1000, intervalMs: 1000, queries: [{ refId: 'A', metric: 'cache_hit_ratio', database: 'work' }] })).json;
+    const res = (
+      await sc.query({
+        from: truth[0].ts + 1,
+        to: Date.now() + 1000,
+        intervalMs: 1000,
+        queries: [{ refId: 'A', metric: 'cache_hit_ratio', database: 'work' }],
+      })
+    ).json;
     const [s] = seriesValues(res, 'A');
     assert.deepEqual(s.labels, { target: 'default', datname: 'work' });
     for (let k = 1; k < truth.length; k++) {
       const dh = truth[k].hit - truth[k - 1].hit;
       const dr = truth[k].rd - truth[k - 1].rd;
       const expected = dh / (dh + dr);
-      const bucket = s.times.findIndex((t, i) => truth[k].ts >= t && (i === s.times.length - 1 || truth[k].ts < s.times[i + 1]));
+      const bucket = s.times.findIndex(
+        (t, i) => truth[k].ts >= t && (i === s.times.length - 1 || truth[k].ts < s.times[i + 1])
+      );
       const got = s.values[bucket];
       assert.ok(got !== null, `value for sample ${k}`);
       // the ratio is computed over exactly these instants; the sampler's own catalog reads (a
       // handful of blocks against tens of thousands) are the only other traffic
-      assert.ok(Math.abs((got as number) - expected) < 0.01, `step ${k}: pgpulse ${got} vs truth ${expected} (Δhit ${dh}, Δread ${dr})`);
+      assert.ok(
+        Math.abs((got as number) - expected) < 0.01,
+        `step ${k}: pgpulse ${got} vs truth ${expected} (Δhit ${dh}, Δread ${dr})`
+      );
     }
   });
 
@@ -194,12 +255,26 @@ describe('ground truth', () => {
       }
     }
     for (const s of seriesValues(res, 'E')) {
-      assert.ok(s.values.every((v) => v === null || v <= 1), 'a ratio stays within 0..1');
+      assert.ok(
+        s.values.every((v) => v === null || v <= 1),
+        'a ratio stays within 0..1'
+      );
     }
     // no spike: total index scans over the range equal the 25 queries' scans, not the lifetime count
-    const idx = table((await sc.query({ from, to: Date.now() + 1000, queries: [{ refId: 'X', metric: 'index_usage', index: 'items_grp' }] })).json, 'X');
+    const idx = table(
+      (
+        await sc.query({
+          from,
+          to: Date.now() + 1000,
+          queries: [{ refId: 'X', metric: 'index_usage', index: 'items_grp' }],
+        })
+      ).json,
+      'X'
+    );
     assert.equal(idx[0].scans, 25);
-    const calls = table(res, 'C').filter((r) => String(r.query).includes('grp = $1')).reduce((a, r) => a + (r.calls as number), 0);
+    const calls = table(res, 'C')
+      .filter((r) => String(r.query).includes('grp = $1'))
+      .reduce((a, r) => a + (r.calls as number), 0);
     assert.equal(calls, 25, 'statement calls across the reset add up to what ran');
     const ev = await sc.get(`/api/v1/resources/events?from=${from}&to=${Date.now() + 1000}`);
     const kinds = ev.json.events.map((e: any) => e.kind);
@@ -210,13 +285,24 @@ describe('ground truth', () => {
     await sc.sampleNow();
     const from = Date.now() - 60_000;
     const to = Date.now() + 1000;
-    const q = { from, to, intervalMs: 1000, queries: [{ refId: 'A', metric: 'tps' }, { refId: 'B', metric: 'index_usage' }] };
+    const q = {
+      from,
+      to,
+      intervalMs: 1000,
+      queries: [
+        { refId: 'A', metric: 'tps' },
+        { refId: 'B', metric: 'index_usage' },
+      ],
+    };
     const before1 = (await sc.query(q)).json;
     const dataDir = sc.dataDir;
     await sc.stop();
     sc = await startTestSidecar({ url: pg.urlFor('work'), intervalMs: 1000, dataDir });
     const after1 = (await sc.query(q)).json;
-    assert.deepEqual(after1.results.A.frames.map((f: any) => f.data), before1.results.A.frames.map((f: any) => f.data));
+    assert.deepEqual(
+      after1.results.A.frames.map((f: any) => f.data),
+      before1.results.A.frames.map((f: any) => f.data)
+    );
     assert.deepEqual(after1.results.B.frames[0].data, before1.results.B.frames[0].data);
   });
 
@@ -229,26 +315,58 @@ describe('ground truth', () => {
     const down = Date.now();
     await sleep(4000);
     // while down: history still answers
-    const during = (await sc.query({ from: t0, to: Date.now(), intervalMs: 1000, queries: [{ refId: 'A', metric: 'database_size', database: 'work' }] })).json;
+    const during = (
+      await sc.query({
+        from: t0,
+        to: Date.now(),
+        intervalMs: 1000,
+        queries: [{ refId: 'A', metric: 'database_size', database: 'work' }],
+      })
+    ).json;
     const dv = seriesValues(during, 'A')[0];
-    assert.ok(dv.values.some((v) => v !== null), 'values from before the stop');
+    assert.ok(
+      dv.values.some((v) => v !== null),
+      'values from before the stop'
+    );
     const health = await sc.get('/api/v1/health');
     assert.equal(health.json.status, 'error');
     assert.match(health.json.message, /connection refused|cannot connect|unreachable/i);
     await pg.start();
     const up = Date.now();
     await sleep(4000);
-    const res = (await sc.query({ from: t0, to: Date.now(), intervalMs: 1000, queries: [{ refId: 'A', metric: 'database_size', database: 'work' }, { refId: 'B', metric: 'tps', database: 'work' }] })).json;
+    const res = (
+      await sc.query({
+        from: t0,
+        to: Date.now(),
+        intervalMs: 1000,
+        queries: [
+          { refId: 'A', metric: 'database_size', database: 'work' },
+          { refId: 'B', metric: 'tps', database: 'work' },
+        ],
+      })
+    ).json;
     const s = seriesValues(res, 'A')[0];
     const at = (t: number) => s.values[s.times.findIndex((x, i) => t >= x && t < (s.times[i + 1] ?? Infinity))];
-    assert.ok(s.values.some((v, i) => v !== null && s.times[i] < down), 'before the stop');
+    assert.ok(
+      s.values.some((v, i) => v !== null && s.times[i] < down),
+      'before the stop'
+    );
     assert.equal(at(down + 2000), null, 'the outage is a gap (null), not a zero');
-    assert.ok(s.values.some((v, i) => v !== null && s.times[i] > up), 'sampling resumed by itself');
+    assert.ok(
+      s.values.some((v, i) => v !== null && s.times[i] > up),
+      'sampling resumed by itself'
+    );
     for (const f of seriesValues(res, 'B')) {
-      assert.ok(f.values.every((v) => v === null || v >= 0), 'no negative rate across the restart');
+      assert.ok(
+        f.values.every((v) => v === null || v >= 0),
+        'no negative rate across the restart'
+      );
     }
     const ev = await sc.get(`/api/v1/resources/events?from=${t0}&to=${Date.now()}`);
     const kinds = ev.json.events.map((e: any) => e.kind);
-    assert.ok(kinds.includes('target_down') && kinds.includes('target_up') && kinds.includes('restart'), `events: ${kinds}`);
+    assert.ok(
+      kinds.includes('target_down') && kinds.includes('target_up') && kinds.includes('restart'),
+      `events: ${kinds}`
+    );
   });
 });

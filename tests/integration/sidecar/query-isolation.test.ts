@@ -20,7 +20,9 @@ const env = (over: Record<string, string>) => ({ ...process.env, ...over });
 before(async () => {
   pg = await startPostgres();
   // an application role's statements (pgpulse leaves out its own role's)
-  await pg.query('CREATE ROLE app LOGIN; CREATE TABLE iso (v int); INSERT INTO iso SELECT generate_series(1, 100); GRANT SELECT ON iso TO app');
+  await pg.query(
+    'CREATE ROLE app LOGIN; CREATE TABLE iso (v int); INSERT INTO iso SELECT generate_series(1, 100); GRANT SELECT ON iso TO app'
+  );
   const app = new Client({ connectionString: pg.urlFor('postgres', 'app') });
   await app.connect();
   for (let i = 0; i < 30; i++) {
@@ -28,7 +30,10 @@ before(async () => {
     await app.query(`SELECT sum(v) FROM iso WHERE v < ${i}`);
   }
   await app.end();
-  sc = await startTestSidecar({ url: pg.url, extra: { env: env({ PGPULSE_QUERY_QUEUE: '1', PGPULSE_QUERY_WORKERS: '1' }) } });
+  sc = await startTestSidecar({
+    url: pg.url,
+    extra: { env: env({ PGPULSE_QUERY_QUEUE: '1', PGPULSE_QUERY_WORKERS: '1' }) },
+  });
   for (let i = 0; i < 3; i++) {
     await sc.sampleNow();
   }
@@ -44,18 +49,28 @@ const heavy = () => ({ ...range(), queries: ['A', 'B', 'C', 'D'].map((refId) => 
 test('answers computed by the query worker equal the main thread computation', async () => {
   const { from, to } = range();
   const metrics = ['tps', 'cache_hit_ratio', 'top_queries', 'table_stats', 'connections'];
-  const r = await sc.query({ from, to, maxDataPoints: 200, queries: metrics.map((metric, i) => ({ refId: String.fromCharCode(65 + i), metric })) });
+  const r = await sc.query({
+    from,
+    to,
+    maxDataPoints: 200,
+    queries: metrics.map((metric, i) => ({ refId: String.fromCharCode(65 + i), metric })),
+  });
   assert.equal(r.status, 200);
   const svc = sc.sidecar.service;
   metrics.forEach((metric, i) => {
     const refId = String.fromCharCode(65 + i);
-    const local = svc.engine.run({ query: { refId, metric, target: 'default' } as never, range: { from, to }, maxDataPoints: 200, targetIntervalMs: 1000 });
+    const local = svc.engine.run({
+      query: { refId, metric, target: 'default' } as never,
+      range: { from, to },
+      maxDataPoints: 200,
+      targetIntervalMs: 1000,
+    });
     const got = r.json.results[refId];
     assert.equal(got.status, 200, `${metric}: ${got.error}`);
     assert.deepEqual(
       got.frames.map((f: any) => f.data.values),
       local.frames.map((f) => f.fields.map((x) => x.values)),
-      `${metric}: same values as computed in-process`,
+      `${metric}: same values as computed in-process`
     );
   });
   assert.ok(sc.sidecar.service.queries.stats().workers >= 1, 'a query worker answered');
@@ -67,15 +82,27 @@ test('a full queue refuses at once with 429, Retry-After and the reason (service
   const a = svc.query(heavy(), {});
   const b = svc.query(heavy(), {});
   const c = svc.query(heavy(), {});
-  await assert.rejects(c, (e: unknown) => e instanceof QueryRefused && e.status === 429 && e.retryAfterSeconds >= 1 && /busy/.test(e.message) && /PGPULSE_QUERY_QUEUE/.test(e.message));
+  await assert.rejects(
+    c,
+    (e: unknown) =>
+      e instanceof QueryRefused &&
+      e.status === 429 &&
+      e.retryAfterSeconds >= 1 &&
+      /busy/.test(e.message) &&
+      /PGPULSE_QUERY_QUEUE/.test(e.message)
+  );
   await Promise.all([a, b]);
 
   // over the wire: many at once; each is answered in full or refused with the reason, none hangs or resets
   const replies = await Promise.all(
     Array.from({ length: 24 }, async () => {
-      const res = await fetch(sc.baseUrl + '/api/v1/query', { method: 'POST', headers: { authorization: `Bearer ${sc.token}` }, body: JSON.stringify(heavy()) });
+      const res = await fetch(sc.baseUrl + '/api/v1/query', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${sc.token}` },
+        body: JSON.stringify(heavy()),
+      });
       return { status: res.status, retryAfter: res.headers.get('retry-after'), json: (await res.json()) as any };
-    }),
+    })
   );
   const refused = replies.filter((r) => r.status === 429);
   assert.ok(refused.length > 0, 'with a queue of 1, some of 24 simultaneous requests are refused');
@@ -95,7 +122,11 @@ test('a full queue refuses at once with 429, Retry-After and the reason (service
   try {
     const { from, to } = range();
     const queries = ['A', 'B', 'C', 'D'].map((refId) => dataQuery(refId, { metric: 'top_queries' }, from, to));
-    const answers = await Promise.all(Array.from({ length: 24 }, () => client.unary(client.data, 'QueryData', { pluginContext: pluginContext(sc.token), queries })));
+    const answers = await Promise.all(
+      Array.from({ length: 24 }, () =>
+        client.unary(client.data, 'QueryData', { pluginContext: pluginContext(sc.token), queries })
+      )
+    );
     let busy = 0;
     for (const r of answers) {
       for (const refId of ['A', 'B', 'C', 'D']) {
@@ -127,18 +158,27 @@ test('a client that goes away is not computed for', async () => {
 });
 
 test('a request over its budget is answered per refId with the limit that stopped it', async () => {
-  const small = await startTestSidecar({ url: pg.url, dataDir: sc.dataDir + '-budget', extra: { env: env({ PGPULSE_QUERY_MAX_POINTS: '50' }) } });
+  const small = await startTestSidecar({
+    url: pg.url,
+    dataDir: sc.dataDir + '-budget',
+    extra: { env: env({ PGPULSE_QUERY_MAX_POINTS: '50' }) },
+  });
   try {
     for (let i = 0; i < 3; i++) {
       await small.sampleNow();
     }
-    const stored = small.sidecar.store.db.prepare("SELECT count(*) AS n FROM point p JOIN series s ON s.id = p.series_id WHERE s.collector = 'statements'").get() as { n: number };
+    const stored = small.sidecar.store.db
+      .prepare("SELECT count(*) AS n FROM point p JOIN series s ON s.id = p.series_id WHERE s.collector = 'statements'")
+      .get() as { n: number };
     assert.ok(stored.n > 50, `${stored.n} statement points stored: more than the budget`);
     const r = await small.query(heavy());
     assert.equal(r.status, 200);
     for (const refId of ['A', 'B', 'C', 'D']) {
       assert.equal(r.json.results[refId].status, 413, refId);
-      assert.match(r.json.results[refId].error, /query budget exceeded: this request read more than 50 stored points.*narrow the time range.*PGPULSE_QUERY_MAX_POINTS/);
+      assert.match(
+        r.json.results[refId].error,
+        /query budget exceeded: this request read more than 50 stored points.*narrow the time range.*PGPULSE_QUERY_MAX_POINTS/
+      );
     }
     // a small query in its own request is answered
     const ok = await small.query({ ...range(), queries: [{ refId: 'A', metric: 'connections' }] });

@@ -36,24 +36,43 @@ async function everyCollectorWorks(url: string, label: string, workload: () => P
     await sc.sampleNow();
     const status = sc.sidecar.samplers.get('default')!.status;
     // vector / neon / probes are optional features: only the core collectors must all run
-    assert.deepEqual(Object.keys(status.unavailable).filter((c) => CORE.includes(c)), [], `${label}: no core collector unavailable`);
+    assert.deepEqual(
+      Object.keys(status.unavailable).filter((c) => CORE.includes(c)),
+      [],
+      `${label}: no core collector unavailable`
+    );
     for (const c of CORE) {
       const last = sc.sidecar.store.lastSample('default', c, false);
       assert.ok(last, `${label}: ${c} sampled`);
-      const errs = sc.sidecar.store.db.prepare('SELECT error FROM sample WHERE collector = ? AND ok = 0').all(c) as Array<{ error: string }>;
+      const errs = sc.sidecar.store.db
+        .prepare('SELECT error FROM sample WHERE collector = ? AND ok = 0')
+        .all(c) as Array<{ error: string }>;
       assert.deepEqual(errs, [], `${label}: ${c} has no failed sample`);
     }
-    const res = await sc.query({ from: Date.now() - 60_000, to: Date.now() + 1000, queries: [{ refId: 'A', metric: 'top_queries' }, { refId: 'B', metric: 'checkpoints' }, { refId: 'C', metric: 'table_stats' }] });
+    const res = await sc.query({
+      from: Date.now() - 60_000,
+      to: Date.now() + 1000,
+      queries: [
+        { refId: 'A', metric: 'top_queries' },
+        { refId: 'B', metric: 'checkpoints' },
+        { refId: 'C', metric: 'table_stats' },
+      ],
+    });
     for (const k of ['A', 'B', 'C']) {
       assert.equal(res.json.results[k].error, undefined, `${label}: ${k} ${res.json.results[k].error}`);
     }
     const top = res.json.results.A.frames[0];
     // pg_monitor (pg_read_all_stats) sees other roles' statement texts
     const texts = top.data.values[1] as string[];
-    assert.ok(texts.length > 0 && texts.every((t) => t !== '<insufficient privilege>'), `${label}: statement texts readable`);
+    assert.ok(
+      texts.length > 0 && texts.every((t) => t !== '<insufficient privilege>'),
+      `${label}: statement texts readable`
+    );
     return (
       sc.sidecar.store.db
-        .prepare("SELECT count(*) AS n FROM point p JOIN series s ON s.id = p.series_id WHERE s.collector = 'statements' AND s.field = '_epoch' AND p.value IS NOT NULL")
+        .prepare(
+          "SELECT count(*) AS n FROM point p JOIN series s ON s.id = p.series_id WHERE s.collector = 'statements' AND s.field = '_epoch' AND p.value IS NOT NULL"
+        )
         .get() as { n: number }
     ).n;
   } finally {
@@ -62,11 +81,15 @@ async function everyCollectorWorks(url: string, label: string, workload: () => P
 }
 
 test('PostgreSQL 15 with a pg_monitor-only role: every collector runs', async () => {
-  const epochs = await everyCollectorWorks(pg15.urlFor('postgres', 'monitor', 'monitorpw'), 'pg15/pg_monitor', async () => {
-    for (let i = 0; i < 3; i++) {
-      await pg15.query('SELECT count(*) FROM t WHERE v > $1', [i]);
+  const epochs = await everyCollectorWorks(
+    pg15.urlFor('postgres', 'monitor', 'monitorpw'),
+    'pg15/pg_monitor',
+    async () => {
+      for (let i = 0; i < 3; i++) {
+        await pg15.query('SELECT count(*) FROM t WHERE v > $1', [i]);
+      }
     }
-  });
+  );
   assert.equal(epochs, 0, 'PG15 has no per-statement stats_since');
 });
 
@@ -78,7 +101,9 @@ test('the sampler identifies itself and runs read-only with a statement timeout'
     const cycle = sc.sampleNow();
     let app: string[] = [];
     for (let i = 0; i < 50 && app.length === 0; i++) {
-      app = (await seen.query("SELECT application_name FROM pg_stat_activity WHERE usename = 'monitor'")).rows.map((r) => r.application_name);
+      app = (await seen.query("SELECT application_name FROM pg_stat_activity WHERE usename = 'monitor'")).rows.map(
+        (r) => r.application_name
+      );
       await new Promise((r) => setTimeout(r, 10));
     }
     await cycle;
@@ -96,10 +121,23 @@ test('no pg_stat_statements in the database: a clear status, everything else kee
     await new Promise((r) => setTimeout(r, 1100));
     await sc.sampleNow();
     const status = sc.sidecar.samplers.get('default')!.status;
-    assert.match(status.unavailable.statements, /pg_stat_statements is not installed.*CREATE EXTENSION pg_stat_statements/);
-    const res = await sc.query({ from: Date.now() - 60_000, to: Date.now() + 1000, queries: [{ refId: 'A', metric: 'top_queries' }, { refId: 'B', metric: 'tps' }] });
+    assert.match(
+      status.unavailable.statements,
+      /pg_stat_statements is not installed.*CREATE EXTENSION pg_stat_statements/
+    );
+    const res = await sc.query({
+      from: Date.now() - 60_000,
+      to: Date.now() + 1000,
+      queries: [
+        { refId: 'A', metric: 'top_queries' },
+        { refId: 'B', metric: 'tps' },
+      ],
+    });
     assert.equal(res.json.results.A.status, 424);
-    assert.match(res.json.results.A.error, /needs the pg_stat_statements extension.*CREATE EXTENSION pg_stat_statements/);
+    assert.match(
+      res.json.results.A.error,
+      /needs the pg_stat_statements extension.*CREATE EXTENSION pg_stat_statements/
+    );
     assert.equal(res.json.results.B.error, undefined);
     assert.ok(res.json.results.B.frames.length > 0);
     const health = await sc.get('/api/v1/health');

@@ -29,9 +29,15 @@ const Q = {
 before(async () => {
   pg = await startPglite();
   const v = clustered(3000, 8, 10, 7);
-  await pg.db.exec('CREATE TABLE docs (id int PRIMARY KEY, category int, embedding vector(8), emb2 vector(8), emb3 vector(8))');
-  await pg.db.exec(`INSERT INTO docs VALUES ${v.map((x, i) => `(${i + 1}, ${i % 50}, '${toSql(x)}', '${toSql(x)}', '${toSql(x)}')`).join(',')}`);
-  await pg.db.exec('CREATE INDEX docs_l2 ON docs USING hnsw (embedding vector_l2_ops) WITH (m = 12, ef_construction = 48)');
+  await pg.db.exec(
+    'CREATE TABLE docs (id int PRIMARY KEY, category int, embedding vector(8), emb2 vector(8), emb3 vector(8))'
+  );
+  await pg.db.exec(
+    `INSERT INTO docs VALUES ${v.map((x, i) => `(${i + 1}, ${i % 50}, '${toSql(x)}', '${toSql(x)}', '${toSql(x)}')`).join(',')}`
+  );
+  await pg.db.exec(
+    'CREATE INDEX docs_l2 ON docs USING hnsw (embedding vector_l2_ops) WITH (m = 12, ef_construction = 48)'
+  );
   await pg.db.exec('CREATE INDEX docs_emb2_half ON docs USING hnsw ((emb2::halfvec(8)) halfvec_l2_ops)');
   await pg.db.exec('CREATE TABLE ivf_items (id int PRIMARY KEY, embedding vector(8))');
   await pg.db.exec(`INSERT INTO ivf_items SELECT id, embedding FROM docs`);
@@ -44,9 +50,16 @@ before(async () => {
   sc = await startTestSidecar({ url: pg.url, grpc: false });
   // what the statements collector stores from pg_stat_statements: texts once, counters per cycle
   const store = sc.sidecar.store;
-  store.putStatementTexts('default', Object.values(Q).map((q) => ({ queryid: q.id, text: q.text })), Date.now());
+  store.putStatementTexts(
+    'default',
+    Object.values(Q).map((q) => ({ queryid: q.id, text: q.text })),
+    Date.now()
+  );
   const t0 = Date.now() - 60_000;
-  for (const [n, ts] of [[0, t0], [1, t0 + 30_000]] as const) {
+  for (const [n, ts] of [
+    [0, t0],
+    [1, t0 + 30_000],
+  ] as const) {
     store.writeSample({
       target: 'default',
       collector: 'statements',
@@ -72,7 +85,9 @@ function table(json: any): Array<Record<string, any>> {
   const f = json.results.A.frames[0];
   const names = f.schema.fields.map((x: any) => x.name);
   const n = f.data.values[0]?.length ?? 0;
-  return Array.from({ length: n }, (_, i) => Object.fromEntries(names.map((name: string, j: number) => [name, f.data.values[j][i]])));
+  return Array.from({ length: n }, (_, i) =>
+    Object.fromEntries(names.map((name: string, j: number) => [name, f.data.values[j][i]]))
+  );
 }
 
 const range = () => ({ from: Date.now() - 120_000, to: Date.now() + 1000 });
@@ -82,12 +97,20 @@ test('discovery: HNSW, IVFFlat and expression indexes with their parameters, and
   assert.equal(res.status, 200, JSON.stringify(res.json));
   const rows = table(res.json);
   const by = (n: string) => rows.find((r) => r.index === n) as Record<string, any>;
-  const facts = await pg.query<{ relname: string; size: string }>("SELECT relname, pg_relation_size(oid) AS size FROM pg_class WHERE relname IN ('docs_l2', 'docs_emb2_half', 'ivf_cos', 'wide_hnsw')");
+  const facts = await pg.query<{ relname: string; size: string }>(
+    "SELECT relname, pg_relation_size(oid) AS size FROM pg_class WHERE relname IN ('docs_l2', 'docs_emb2_half', 'ivf_cos', 'wide_hnsw')"
+  );
   for (const f of facts) {
     assert.equal(by(f.relname).size_bytes, Number(f.size), `${f.relname} size`);
   }
-  assert.deepEqual([by('docs_l2').method, by('docs_l2').operator, by('docs_l2').m, by('docs_l2').ef_construction, by('docs_l2').dims], ['hnsw', '<->', 12, 48, 8]);
-  assert.deepEqual([by('ivf_cos').method, by('ivf_cos').operator, by('ivf_cos').lists, by('ivf_cos').opclass], ['ivfflat', '<=>', 10, 'vector_cosine_ops']);
+  assert.deepEqual(
+    [by('docs_l2').method, by('docs_l2').operator, by('docs_l2').m, by('docs_l2').ef_construction, by('docs_l2').dims],
+    ['hnsw', '<->', 12, 48, 8]
+  );
+  assert.deepEqual(
+    [by('ivf_cos').method, by('ivf_cos').operator, by('ivf_cos').lists, by('ivf_cos').opclass],
+    ['ivfflat', '<=>', 10, 'vector_cosine_ops']
+  );
   assert.match(by('docs_emb2_half').key, /emb2::halfvec\(8\)/);
   assert.equal(by('docs_emb2_half').operator, '<->');
   assert.equal(by('docs_l2').rows, 3000);
@@ -132,13 +155,19 @@ test('passive latency series: per query and overall, from the statement deltas',
   const vals = frames[0].data.values[1].filter((v: number | null) => v !== null);
   // one sample pair, spread over the steps it covers: the same mean in each
   assert.ok(vals.length >= 1, JSON.stringify(vals));
-  assert.ok(vals.every((v: number) => Math.abs(v - 2.5) < 1e-9), JSON.stringify(vals));
+  assert.ok(
+    vals.every((v: number) => Math.abs(v - 2.5) < 1e-9),
+    JSON.stringify(vals)
+  );
 });
 
 test('resource route lists ANN indexes for the editor picker', async () => {
   const r = await sc.get('/api/v1/resources/vector-indexes');
   assert.equal(r.status, 200, r.text);
-  assert.deepEqual(r.json.items.map((i: { value: string }) => i.value), ['docs_emb2_half', 'docs_l2', 'ivf_cos', 'wide_hnsw']);
+  assert.deepEqual(
+    r.json.items.map((i: { value: string }) => i.value),
+    ['docs_emb2_half', 'docs_l2', 'ivf_cos', 'wide_hnsw']
+  );
 });
 
 test('probes are off unless the target turns them on', async () => {
@@ -149,25 +178,59 @@ test('probes are off unless the target turns them on', async () => {
 
 test('IVFFlat probes: sweep of ivfflat.probes below lists, recall rises with probes, cosine operator', async () => {
   const sc2 = await startTestSidecar({
-    targets: [{ name: 'default', url: pg.url, vector: { probes: { enabled: true, indexes: ['ivf_cos', 'public.docs_emb2_half'], sampleSize: 10, k: 10, sweep: [1, 2, 5, 10, 20], budget: '60s', statementTimeout: '10s' } } }],
+    targets: [
+      {
+        name: 'default',
+        url: pg.url,
+        vector: {
+          probes: {
+            enabled: true,
+            indexes: ['ivf_cos', 'public.docs_emb2_half'],
+            sampleSize: 10,
+            k: 10,
+            sweep: [1, 2, 5, 10, 20],
+            budget: '60s',
+            statementTimeout: '10s',
+          },
+        },
+      },
+    ],
     grpc: false,
   });
   try {
     await sc2.sampleNow();
-    const res = await sc2.query({ ...range(), queries: [{ refId: 'A', metric: 'vector_recall_sweep', index: 'ivf_cos' }] });
+    const res = await sc2.query({
+      ...range(),
+      queries: [{ refId: 'A', metric: 'vector_recall_sweep', index: 'ivf_cos' }],
+    });
     // the estimate series (lower / upper bounds are their own series)
     const frames = (res.json.results.A.frames as any[]).filter((f) => f.schema.fields[1].labels.bound === 'estimate');
-    const curve = frames.map((f) => [f.schema.fields[1].labels.ef_search, (f.data.values[1] as number[]).filter((v) => v !== null).pop()]);
+    const curve = frames.map((f) => [
+      f.schema.fields[1].labels.ef_search,
+      (f.data.values[1] as number[]).filter((v) => v !== null).pop(),
+    ]);
     // probes = lists (10) and above are exact and the planner skips the index: not probed
-    assert.deepEqual(curve.map((c) => c[0]), ['default', '1', '2', '5']);
+    assert.deepEqual(
+      curve.map((c) => c[0]),
+      ['default', '1', '2', '5']
+    );
     const vals = curve.slice(1).map((c) => c[1] as number);
-    for (let i = 1; i < vals.length; i++) assert.ok(vals[i] >= vals[i - 1], JSON.stringify(curve));
+    for (let i = 1; i < vals.length; i++) {
+      assert.ok(vals[i] >= vals[i - 1], JSON.stringify(curve));
+    }
     assert.equal(curve[0][1], curve[1][1], 'the session default ivfflat.probes is 1');
     // the expression (halfvec) index was probed through its expression; docs_l2 was not asked for
-    const probed = new Set(sc2.sidecar.store.entities('default', 'vector_probe', { object: 'probe' }).map((e) => e.labels.indexrelname));
+    const probed = new Set(
+      sc2.sidecar.store.entities('default', 'vector_probe', { object: 'probe' }).map((e) => e.labels.indexrelname)
+    );
     assert.deepEqual([...probed].sort(), ['docs_emb2_half', 'ivf_cos']);
-    const halfRecall = await sc2.query({ ...range(), queries: [{ refId: 'A', metric: 'vector_recall', index: 'docs_emb2_half', efSearch: 20 }] });
-    const hv = (halfRecall.json.results.A.frames[0].data.values[1] as number[]).filter((v) => v !== null).pop() as number;
+    const halfRecall = await sc2.query({
+      ...range(),
+      queries: [{ refId: 'A', metric: 'vector_recall', index: 'docs_emb2_half', efSearch: 20 }],
+    });
+    const hv = (halfRecall.json.results.A.frames[0].data.values[1] as number[])
+      .filter((v) => v !== null)
+      .pop() as number;
     assert.ok(hv > 0.5 && hv <= 1, `halfvec index recall at ef_search 20: ${hv}`);
   } finally {
     await sc2.destroy();

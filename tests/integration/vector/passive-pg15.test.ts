@@ -17,12 +17,18 @@ let sc: TestSidecar;
 
 before(async () => {
   pg = await startPostgres();
-  await pg.query(`CREATE FUNCTION l2(a float8[], b float8[]) RETURNS float8 LANGUAGE sql IMMUTABLE AS $$ SELECT sqrt(sum((x - y) ^ 2)) FROM unnest(a, b) AS t(x, y) $$`);
-  await pg.query(`CREATE FUNCTION cosd(a float8[], b float8[]) RETURNS float8 LANGUAGE sql IMMUTABLE AS $$ SELECT 1 - sum(x * y) / (sqrt(sum(x * x)) * sqrt(sum(y * y))) FROM unnest(a, b) AS t(x, y) $$`);
+  await pg.query(
+    `CREATE FUNCTION l2(a float8[], b float8[]) RETURNS float8 LANGUAGE sql IMMUTABLE AS $$ SELECT sqrt(sum((x - y) ^ 2)) FROM unnest(a, b) AS t(x, y) $$`
+  );
+  await pg.query(
+    `CREATE FUNCTION cosd(a float8[], b float8[]) RETURNS float8 LANGUAGE sql IMMUTABLE AS $$ SELECT 1 - sum(x * y) / (sqrt(sum(x * x)) * sqrt(sum(y * y))) FROM unnest(a, b) AS t(x, y) $$`
+  );
   await pg.query('CREATE OPERATOR <-> (LEFTARG = float8[], RIGHTARG = float8[], FUNCTION = l2)');
   await pg.query('CREATE OPERATOR <=> (LEFTARG = float8[], RIGHTARG = float8[], FUNCTION = cosd)');
   await pg.query('CREATE TABLE items (id int PRIMARY KEY, category int, embedding float8[])');
-  await pg.query('INSERT INTO items SELECT i, i % 7, ARRAY[random(), random(), random(), random()] FROM generate_series(1, 300) i');
+  await pg.query(
+    'INSERT INTO items SELECT i, i % 7, ARRAY[random(), random(), random(), random()] FROM generate_series(1, 300) i'
+  );
   sc = await startTestSidecar({ url: pg.url, grpc: false });
 });
 
@@ -50,7 +56,7 @@ interface Pgss {
 }
 async function pgss(): Promise<Pgss[]> {
   return pg.query<Pgss>(
-    "SELECT queryid::text AS queryid, query, calls::float8 AS calls, total_exec_time AS total FROM pg_stat_statements WHERE query LIKE '%FROM items%' AND toplevel",
+    "SELECT queryid::text AS queryid, query, calls::float8 AS calls, total_exec_time AS total FROM pg_stat_statements WHERE query LIKE '%FROM items%' AND toplevel"
   );
 }
 
@@ -71,7 +77,16 @@ test('vector queries are classified with the parser; latency and calls per step 
     const vectorIds = b.filter((r) => /ORDER BY embedding <[-=]>/.test(r.query)).map((r) => r.queryid);
     assert.equal(vectorIds.length, 2, JSON.stringify(b.map((r) => r.query)));
 
-    const res = await sc.query({ from: t0 - 1000, to: Date.now() + 1000, intervalMs: 3_600_000, queries: [{ refId: 'A', metric: 'vector_query_latency' }, { refId: 'B', metric: 'vector_calls' }, { refId: 'C', metric: 'vector_queries' }] });
+    const res = await sc.query({
+      from: t0 - 1000,
+      to: Date.now() + 1000,
+      intervalMs: 3_600_000,
+      queries: [
+        { refId: 'A', metric: 'vector_query_latency' },
+        { refId: 'B', metric: 'vector_calls' },
+        { refId: 'C', metric: 'vector_queries' },
+      ],
+    });
     assert.equal(res.status, 200, JSON.stringify(res.json));
     const lat = res.json.results.A.frames as any[];
     const step = lat[0].schema.meta.custom.stepMs / 1000;
@@ -83,7 +98,11 @@ test('vector queries are classified with the parser; latency and calls per step 
       truth.set(id, { calls: y.calls - x.calls, total: y.total - x.total });
     }
     const perQuery = lat.filter((f) => f.schema.fields[1].labels.queryid);
-    assert.deepEqual(perQuery.map((f) => f.schema.fields[1].labels.queryid).sort(), [...vectorIds].sort(), 'exactly the two vector statements');
+    assert.deepEqual(
+      perQuery.map((f) => f.schema.fields[1].labels.queryid).sort(),
+      [...vectorIds].sort(),
+      'exactly the two vector statements'
+    );
     for (const f of perQuery) {
       const t = truth.get(f.schema.fields[1].labels.queryid)!;
       const v = only(f);
@@ -101,7 +120,10 @@ test('vector queries are classified with the parser; latency and calls per step 
     const calls = res.json.results.B.frames as any[];
     const allCalls = calls.find((f) => f.schema.fields[1].labels.query === 'all vector queries');
     assert.ok(step >= 3600, 'the step is far longer than the samples are apart');
-    assert.ok(Math.abs(only(allCalls)[0] - sumCalls / sampledS) < 1e-9, `calls/s ${only(allCalls)[0]} vs ${sumCalls / sampledS} (Δcalls / time between the samples)`);
+    assert.ok(
+      Math.abs(only(allCalls)[0] - sumCalls / sampledS) < 1e-9,
+      `calls/s ${only(allCalls)[0]} vs ${sumCalls / sampledS} (Δcalls / time between the samples)`
+    );
 
     const t = res.json.results.C.frames[0];
     const names = t.schema.fields.map((x: any) => x.name);

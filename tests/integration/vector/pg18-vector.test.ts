@@ -35,30 +35,54 @@ let vecs: Float32Array[];
 const ids: number[] = [];
 let sc: TestSidecar;
 
-const probeCfg = { enabled: true, sampleSize: 100, k: K, sweep: SWEEP, budget: '120s', statementTimeout: '20s', targetRecall: 0.95 };
+const probeCfg = {
+  enabled: true,
+  sampleSize: 100,
+  k: K,
+  sweep: SWEEP,
+  budget: '120s',
+  statementTimeout: '20s',
+  targetRecall: 0.95,
+};
 const range = () => ({ from: Date.now() - 10 * 60_000, to: Date.now() + 1000 });
 
 before(async () => {
   pg = await startPgvectorServer();
   vecs = clustered(N, DIMS, 40, 11);
-  for (let i = 0; i < N; i++) ids.push(i + 1);
+  for (let i = 0; i < N; i++) {
+    ids.push(i + 1);
+  }
   const c = new Client({ connectionString: pg.url });
   await c.connect();
   try {
     await c.query('CREATE ROLE app LOGIN; CREATE ROLE pgpulse LOGIN IN ROLE pg_monitor');
     await c.query(`CREATE TABLE public.items (id int PRIMARY KEY, category int, embedding vector(${DIMS}))`);
     for (let s = 0; s < N; s += 1000) {
-      await c.query(`INSERT INTO public.items VALUES ${vecs.slice(s, s + 1000).map((v, i) => `(${s + i + 1}, ${(s + i) % 10}, '${toSql(v)}')`).join(',')}`);
+      await c.query(
+        `INSERT INTO public.items VALUES ${vecs
+          .slice(s, s + 1000)
+          .map((v, i) => `(${s + i + 1}, ${(s + i) % 10}, '${toSql(v)}')`)
+          .join(',')}`
+      );
     }
     // a modest graph, so low ef_search settings miss neighbours and the curve has a shape
-    await c.query('CREATE INDEX items_hnsw ON public.items USING hnsw (embedding vector_l2_ops) WITH (m = 8, ef_construction = 32)');
+    await c.query(
+      'CREATE INDEX items_hnsw ON public.items USING hnsw (embedding vector_l2_ops) WITH (m = 8, ef_construction = 32)'
+    );
     await c.query('GRANT SELECT ON public.items TO app');
     await c.query('ANALYZE public.items');
   } finally {
     await c.end();
   }
   sc = await startTestSidecar({
-    targets: [{ name: 'default', url: pg.urlFor('postgres', 'pgpulse'), statementTimeoutMs: 30_000, vector: { probes: probeCfg } }],
+    targets: [
+      {
+        name: 'default',
+        url: pg.urlFor('postgres', 'pgpulse'),
+        statementTimeoutMs: 30_000,
+        vector: { probes: probeCfg },
+      },
+    ],
     grpc: false,
   });
 });
@@ -71,18 +95,26 @@ after(async () => {
 test('probes without SELECT say why, with the GRANT, in the run, health, doctor and on the panel', async () => {
   await sc.sampleNow();
   const run = sc.sidecar.store.entities('default', 'vector_probe', { object: 'run' })[0];
-  const st = (run.info.probes as Array<{ index: string; status: string }>).find((p) => p.index === 'public.items_hnsw')!.status;
-  assert.match(st, /permission denied .*need SELECT on "public"\."items" for role pgpulse; fix: GRANT SELECT ON "public"\."items" TO "pgpulse"/);
+  const st = (run.info.probes as Array<{ index: string; status: string }>).find(
+    (p) => p.index === 'public.items_hnsw'
+  )!.status;
+  assert.match(
+    st,
+    /permission denied .*need SELECT on "public"\."items" for role pgpulse; fix: GRANT SELECT ON "public"\."items" TO "pgpulse"/
+  );
   const health = await sc.get('/api/v1/health');
   assert.match(health.json.message, /GRANT SELECT ON "public"\."items" TO "pgpulse"/);
   const curve = await sc.query({ ...range(), queries: [{ refId: 'A', metric: 'vector_recall_curve' }] });
   // no data at all: the per-refId error says why (with data it would be a frame notice)
-  const said = [curve.json.results.A.error ?? '', ...curve.json.results.A.frames.flatMap((f: any) => f.schema.meta?.notices ?? []).map((n: any) => n.text)].join('\n');
+  const said = [
+    curve.json.results.A.error ?? '',
+    ...curve.json.results.A.frames.flatMap((f: any) => f.schema.meta?.notices ?? []).map((n: any) => n.text),
+  ].join('\n');
   assert.match(said, /GRANT SELECT ON "public"\."items" TO "pgpulse"/);
   const [d] = await diagnose(
     { ...sc.sidecar.config, dataDir: sc.dataDir + '-doctor', targets: [{ ...sc.sidecar.config.targets[0] }] } as never,
     undefined,
-    new Progress(),
+    new Progress()
   );
   const check = d.checks.find((c) => c.name === 'collector vector_probe');
   assert.equal(check?.status, 'fail', JSON.stringify(d.checks));
@@ -114,7 +146,9 @@ async function independentRecall(): Promise<Map<number, number>> {
       await c.query('BEGIN');
       await c.query(`SET LOCAL hnsw.ef_search = ${ef}`);
       for (let n = 0; n < qs.length; n++) {
-        const got = (await c.query(`SELECT id FROM public.items ORDER BY embedding <-> $1::vector LIMIT ${K}`, [toSql(qs[n])])).rows.map((x) => x.id as number);
+        const got = (
+          await c.query(`SELECT id FROM public.items ORDER BY embedding <-> $1::vector LIMIT ${K}`, [toSql(qs[n])])
+        ).rows.map((x) => x.id as number);
         sum += got.filter((id) => exact[n].has(id)).length / K;
       }
       await c.query('COMMIT');
@@ -141,13 +175,20 @@ test(`recall interval contains the independently computed recall; the advice is 
       const est = p.settings.find((s) => s.setting === ef)!.recall!;
       const t = truth.get(ef)!;
       total++;
-      if (est.lower <= t && t <= est.upper) covered++;
-      else misses.push(`run ${run} ef ${ef}: truth ${t.toFixed(3)} outside [${est.lower.toFixed(3)}, ${est.upper.toFixed(3)}]`);
+      if (est.lower <= t && t <= est.upper) {
+        covered++;
+      } else {
+        misses.push(
+          `run ${run} ef ${ef}: truth ${t.toFixed(3)} outside [${est.lower.toFixed(3)}, ${est.upper.toFixed(3)}]`
+        );
+      }
     }
     advice.push(p.advice!.value);
     assert.equal(p.advice!.collecting === true, run < 4, p.advice!.reason);
   }
-  console.log(`# truth ${JSON.stringify([...truth])}; covered ${covered}/${total}; advice ${JSON.stringify(advice)}; ${misses.join('; ')}`);
+  console.log(
+    `# truth ${JSON.stringify([...truth])}; covered ${covered}/${total}; advice ${JSON.stringify(advice)}; ${misses.join('; ')}`
+  );
   // conservative 99 % intervals (bench/vector-recall-validation: ≥ 19/20 per setting): at most 2 misses in 30
   assert.ok(covered >= total - 2, misses.join('; '));
   // the first advice waits for 5 pooled runs, then it never flips
@@ -172,7 +213,7 @@ test(`recall interval contains the independently computed recall; the advice is 
 async function appTotals(role: string): Promise<{ calls: number; time: number }> {
   const r = await pg.query<{ calls: string; time: number }>(
     `SELECT coalesce(sum(calls), 0)::text AS calls, coalesce(sum(total_exec_time), 0)::float8 AS time FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = $1 AND s.query ILIKE '%ORDER BY embedding <->%'`,
-    [role],
+    [role]
   );
   return { calls: Number(r[0].calls), time: r[0].time };
 }
@@ -202,26 +243,39 @@ test('vector calls and latency equal the application role’s pg_stat_statements
   const names = f.schema.fields.map((x: any) => x.name);
   const col = (n: string) => f.data.values[names.indexOf(n)] as any[];
   const calls = col('calls').reduce((a: number, b: number) => a + b, 0);
-  assert.equal(calls, mid.calls - before.calls, `vector calls: pgpulse ${calls}, application ${mid.calls - before.calls}: ${JSON.stringify(col('query'))}`);
+  assert.equal(
+    calls,
+    mid.calls - before.calls,
+    `vector calls: pgpulse ${calls}, application ${mid.calls - before.calls}: ${JSON.stringify(col('query'))}`
+  );
   const time = col('mean_ms').reduce((a: number, m: number | null, i: number) => a + (m ?? 0) * col('calls')[i], 0);
   assert.ok(Math.abs(time - (mid.time - before.time)) < 1e-6, `total time ${time} vs ${mid.time - before.time}`);
 });
 
 test('a filtered query: rows per call from pg_stat_statements, the iterative-scan advice, and its measured effect', async () => {
-  const sc4 = await startTestSidecar({ targets: [{ name: 'default', url: pg.urlFor('postgres', 'pgpulse') }], grpc: false });
+  const sc4 = await startTestSidecar({
+    targets: [{ name: 'default', url: pg.urlFor('postgres', 'pgpulse') }],
+    grpc: false,
+  });
   const sql = `SELECT id FROM public.items WHERE category = $2 ORDER BY embedding <-> $1::vector LIMIT ${K}`;
   const rowsOf = async () =>
-    (await pg.query<{ calls: string; rows: string }>(
-      `SELECT sum(calls)::text AS calls, sum(rows)::text AS rows FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = 'app' AND s.query LIKE '%WHERE category = $2 ORDER BY embedding%'`,
-    ))[0];
+    (
+      await pg.query<{ calls: string; rows: string }>(
+        `SELECT sum(calls)::text AS calls, sum(rows)::text AS rows FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = 'app' AND s.query LIKE '%WHERE category = $2 ORDER BY embedding%'`
+      )
+    )[0];
   const run = async (iterative: boolean) => {
     const c = new Client({ connectionString: pg.urlFor('postgres', 'app') });
     await c.connect();
     try {
       // ef_search 10 hands 10 candidates to a filter that keeps 1 in 10
       await c.query('SET hnsw.ef_search = 10; SET enable_seqscan = off');
-      if (iterative) await c.query('SET hnsw.iterative_scan = relaxed_order');
-      for (let n = 0; n < 20; n++) await c.query(sql, [toSql(vecs[n * 13]), 3]);
+      if (iterative) {
+        await c.query('SET hnsw.iterative_scan = relaxed_order');
+      }
+      for (let n = 0; n < 20; n++) {
+        await c.query(sql, [toSql(vecs[n * 13]), 3]);
+      }
     } finally {
       await c.end();
     }
@@ -231,7 +285,10 @@ test('a filtered query: rows per call from pg_stat_statements, the iterative-sca
     const f = res.json.results.A.frames[0];
     const names = f.schema.fields.map((x: any) => x.name);
     const i = (f.data.values[names.indexOf('query')] as string[]).findIndex((q) => q.includes('category = $2'));
-    return { rows: f.data.values[names.indexOf('rows_per_call')][i] as number, advice: f.data.values[names.indexOf('advice')][i] as string };
+    return {
+      rows: f.data.values[names.indexOf('rows_per_call')][i] as number,
+      advice: f.data.values[names.indexOf('advice')][i] as string,
+    };
   };
   try {
     await sc4.sampleNow();
@@ -266,15 +323,26 @@ test('a filtered query: rows per call from pg_stat_statements, the iterative-sca
 
 test('index facts from the server: Δidx_scan, size vs shared_buffers, dead tuples with the < 0.8.4 vacuum advice', async () => {
   // probes off here: only the application's scans move idx_scan between the two samples
-  const sc2 = await startTestSidecar({ targets: [{ name: 'default', url: pg.urlFor('postgres', 'pgpulse') }], grpc: false });
+  const sc2 = await startTestSidecar({
+    targets: [{ name: 'default', url: pg.urlFor('postgres', 'pgpulse') }],
+    grpc: false,
+  });
   try {
     await sc2.sampleNow();
-    const scans0 = Number((await pg.query<{ n: string }>("SELECT idx_scan::text AS n FROM pg_stat_user_indexes WHERE indexrelname = 'items_hnsw'"))[0].n);
+    const scans0 = Number(
+      (
+        await pg.query<{ n: string }>(
+          "SELECT idx_scan::text AS n FROM pg_stat_user_indexes WHERE indexrelname = 'items_hnsw'"
+        )
+      )[0].n
+    );
     const c = new Client({ connectionString: pg.urlFor('postgres', 'app') });
     await c.connect();
     try {
       await c.query('SET enable_seqscan = off');
-      for (let n = 0; n < 25; n++) await c.query(`SELECT id FROM public.items ORDER BY embedding <-> $1::vector LIMIT 5`, [toSql(vecs[n])]);
+      for (let n = 0; n < 25; n++) {
+        await c.query(`SELECT id FROM public.items ORDER BY embedding <-> $1::vector LIMIT 5`, [toSql(vecs[n])]);
+      }
     } finally {
       await c.end();
     }
@@ -287,7 +355,7 @@ test('index facts from the server: Δidx_scan, size vs shared_buffers, dead tupl
         `SELECT ui.idx_scan::text AS scans, pg_relation_size('public.items_hnsw')::text AS size,
                 (SELECT setting::bigint * 8192 FROM pg_settings WHERE name = 'shared_buffers')::text AS sb,
                 t.n_dead_tup::text AS dead, c.reltuples AS rows
-         FROM pg_stat_user_indexes ui JOIN pg_stat_user_tables t ON t.relid = ui.relid JOIN pg_class c ON c.oid = ui.relid WHERE ui.indexrelname = 'items_hnsw'`,
+         FROM pg_stat_user_indexes ui JOIN pg_stat_user_tables t ON t.relid = ui.relid JOIN pg_class c ON c.oid = ui.relid WHERE ui.indexrelname = 'items_hnsw'`
       )
     )[0];
     const res = await sc2.query({ ...range(), queries: [{ refId: 'A', metric: 'vector_indexes' }] });
@@ -301,7 +369,10 @@ test('index facts from the server: Δidx_scan, size vs shared_buffers, dead tupl
     assert.ok(Math.abs(col('shared_buffers_share') - Number(truth.size) / Number(truth.sb)) < 1e-12);
     assert.equal(col('dead_tuples'), Number(truth.dead));
     assert.ok(Number(truth.dead) >= N / 5 - 1, `dead tuples ${truth.dead}`);
-    assert.match(col('advice'), /\d+% dead tuples: .*upgrade pgvector to 0\.8\.4\+ .* before VACUUM public\.items, then REINDEX INDEX CONCURRENTLY public\.items_hnsw/);
+    assert.match(
+      col('advice'),
+      /\d+% dead tuples: .*upgrade pgvector to 0\.8\.4\+ .* before VACUUM public\.items, then REINDEX INDEX CONCURRENTLY public\.items_hnsw/
+    );
     assert.match(col('advice'), /pgvector 0\.8\.2: HNSW vacuum can corrupt the index/);
   } finally {
     await sc2.destroy();
@@ -309,13 +380,18 @@ test('index facts from the server: Δidx_scan, size vs shared_buffers, dead tupl
 });
 
 test('a real HNSW build: the phase pgpulse shows is the one pg_stat_progress_create_index shows', async () => {
-  const sc3 = await startTestSidecar({ targets: [{ name: 'default', url: pg.urlFor('postgres', 'pgpulse') }], grpc: false });
+  const sc3 = await startTestSidecar({
+    targets: [{ name: 'default', url: pg.urlFor('postgres', 'pgpulse') }],
+    grpc: false,
+  });
   const builder = new Client({ connectionString: pg.url });
   await builder.connect();
   try {
     await builder.query(`CREATE TABLE public.big AS SELECT id, embedding FROM public.items, generate_series(1, 6) g`);
     await builder.query("SET maintenance_work_mem = '64MB'; SET max_parallel_maintenance_workers = 0");
-    const build = builder.query('CREATE INDEX big_hnsw ON public.big USING hnsw (embedding vector_l2_ops) WITH (m = 16, ef_construction = 64)');
+    const build = builder.query(
+      'CREATE INDEX big_hnsw ON public.big USING hnsw (embedding vector_l2_ops) WITH (m = 16, ef_construction = 64)'
+    );
     let seen: { direct: string[]; shown: string } | null = null;
     const deadline = Date.now() + 120_000;
     let done = false;
@@ -339,7 +415,10 @@ test('a real HNSW build: the phase pgpulse shows is the one pg_stat_progress_cre
     }
     await build;
     assert.ok(seen, 'the build was seen while it ran');
-    assert.ok(seen!.direct.some((ph) => seen!.shown.includes(`: ${ph}`)), `shown "${seen!.shown}" vs server phases ${JSON.stringify(seen!.direct)}`);
+    assert.ok(
+      seen!.direct.some((ph) => seen!.shown.includes(`: ${ph}`)),
+      `shown "${seen!.shown}" vs server phases ${JSON.stringify(seen!.direct)}`
+    );
   } finally {
     await builder.end();
     await sc3.destroy();

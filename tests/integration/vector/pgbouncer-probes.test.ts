@@ -27,9 +27,16 @@ before(async () => {
   await pg.query('CREATE ROLE pgpulse LOGIN IN ROLE pg_monitor');
   await pg.query(`CREATE TABLE public.items (id int PRIMARY KEY, embedding vector(${DIMS}))`);
   for (let s = 0; s < N; s += 1000) {
-    await pg.query(`INSERT INTO public.items VALUES ${vecs.slice(s, s + 1000).map((v, i) => `(${s + i + 1}, '${toSql(v)}')`).join(',')}`);
+    await pg.query(
+      `INSERT INTO public.items VALUES ${vecs
+        .slice(s, s + 1000)
+        .map((v, i) => `(${s + i + 1}, '${toSql(v)}')`)
+        .join(',')}`
+    );
   }
-  await pg.query('CREATE INDEX items_hnsw ON public.items USING hnsw (embedding vector_l2_ops) WITH (m = 8, ef_construction = 32)');
+  await pg.query(
+    'CREATE INDEX items_hnsw ON public.items USING hnsw (embedding vector_l2_ops) WITH (m = 8, ef_construction = 32)'
+  );
   await pg.query('GRANT SELECT ON public.items TO pgpulse; ANALYZE public.items');
   bouncer = await startPgBouncer({ serverPort: pg.port, users: ['postgres', 'pgpulse'] });
 });
@@ -46,7 +53,9 @@ async function settingsOn(url: string): Promise<{ pid: number; values: Record<st
   await c.connect();
   try {
     // loading the library defines hnsw.ef_search in a backend that has not used pgvector yet
-    const r = await c.query(`SELECT pg_catalog.pg_backend_pid() AS pid, ${SETTINGS.map((s) => `pg_catalog.current_setting('${s}', true) AS "${s}"`).join(', ')}`);
+    const r = await c.query(
+      `SELECT pg_catalog.pg_backend_pid() AS pid, ${SETTINGS.map((s) => `pg_catalog.current_setting('${s}', true) AS "${s}"`).join(', ')}`
+    );
     const { pid, ...values } = r.rows[0];
     return { pid: Number(pid), values };
   } finally {
@@ -58,12 +67,23 @@ test('vector probes run through PgBouncer and leave no setting on the shared ser
   const direct = new Client({ connectionString: pg.urlFor('postgres', 'pgpulse') });
   await direct.connect();
   await direct.query("SELECT '[1]'::public.vector"); // load pgvector, so hnsw.ef_search has its default
-  const defaults = (await direct.query(`SELECT ${SETTINGS.map((s) => `pg_catalog.current_setting('${s}', true) AS "${s}"`).join(', ')}`)).rows[0];
+  const defaults = (
+    await direct.query(`SELECT ${SETTINGS.map((s) => `pg_catalog.current_setting('${s}', true) AS "${s}"`).join(', ')}`)
+  ).rows[0];
   await direct.end();
   assert.equal(defaults['hnsw.ef_search'], '40');
 
   const sc = await startTestSidecar({
-    targets: [{ name: 'pooled', url: bouncer.urlFor('postgres', 'pgpulse'), statementTimeoutMs: 10_000, vector: { probes: { enabled: true, sampleSize: 20, k: 10, sweep: SWEEP, budget: '60s', statementTimeout: '20s' } } }],
+    targets: [
+      {
+        name: 'pooled',
+        url: bouncer.urlFor('postgres', 'pgpulse'),
+        statementTimeoutMs: 10_000,
+        vector: {
+          probes: { enabled: true, sampleSize: 20, k: 10, sweep: SWEEP, budget: '60s', statementTimeout: '20s' },
+        },
+      },
+    ],
     grpc: false,
   });
   try {
@@ -75,7 +95,9 @@ test('vector probes run through PgBouncer and leave no setting on the shared ser
       const r = p.settings.find((s) => s.setting === ef)?.recall;
       assert.ok(r && r.recall > 0 && r.recall <= 1, `recall at ef_search ${ef}: ${JSON.stringify(r)}`);
     }
-    const backends = await pg.query<{ pid: number }>("SELECT pid FROM pg_catalog.pg_stat_activity WHERE usename = 'pgpulse' AND backend_type = 'client backend'");
+    const backends = await pg.query<{ pid: number }>(
+      "SELECT pid FROM pg_catalog.pg_stat_activity WHERE usename = 'pgpulse' AND backend_type = 'client backend'"
+    );
     assert.equal(backends.length, 1, 'pool_size 1: one server connection for pgpulse');
     const seen = await settingsOn(bouncer.urlFor('postgres', 'pgpulse'));
     assert.equal(seen.pid, backends[0].pid, 'the check ran on the server connection the probes used');

@@ -11,7 +11,10 @@ describe('parseFlags', () => {
     assert.equal(f.values.get('pid'), '12');
     assert.equal(f.values.get('target'), 'prod');
     assert.ok(f.bool.has('execute'));
-    assert.throws(() => parseFlags(['--nope'], [], ['json']), (e: Error) => e instanceof UsageError && /unknown option --nope: allowed are --json/.test(e.message));
+    assert.throws(
+      () => parseFlags(['--nope'], [], ['json']),
+      (e: Error) => e instanceof UsageError && /unknown option --nope: allowed are --json/.test(e.message)
+    );
     assert.throws(() => parseFlags(['--pid'], ['pid'], []), /--pid needs a value/);
   });
 });
@@ -25,10 +28,22 @@ describe('reportMarkdown', () => {
       healthScore: 92,
       evaluatedAt: '2026-01-02T00:00:00.000Z',
       counts: { critical: 0, warning: 1, info: 0 },
-      metrics: [{ id: 'cache_hit_ratio', label: 'Cache hit ratio', value: 0.9912, unit: 'ratio', how: 'Δhit/(Δhit+Δread)' }],
+      metrics: [
+        { id: 'cache_hit_ratio', label: 'Cache hit ratio', value: 0.9912, unit: 'ratio', how: 'Δhit/(Δhit+Δread)' },
+      ],
       topQueries: [{ queryid: '1', query: 'SELECT a | b FROM t', calls: 3, total_ms: 12, mean_ms: 4 }],
       findings: [
-        { id: 'dead_tuples:public.t', severity: 'warning', category: 'maintenance', object: 'public.t', title: 'public.t is 50% dead', evidence: { values: { n_dead_tup: 5, x: null }, window: { description: 'latest' } }, fix: { sql: 'VACUUM (ANALYZE) public.t;' }, impact: 'less bloat', firstSeen: 0 },
+        {
+          id: 'dead_tuples:public.t',
+          severity: 'warning',
+          category: 'maintenance',
+          object: 'public.t',
+          title: 'public.t is 50% dead',
+          evidence: { values: { n_dead_tup: 5, x: null }, window: { description: 'latest' } },
+          fix: { sql: 'VACUUM (ANALYZE) public.t;' },
+          impact: 'less bloat',
+          firstSeen: 0,
+        },
       ],
       notes: [],
     };

@@ -30,27 +30,53 @@ const f = (id: string, severity: Finding['severity'] = 'warning'): Finding => ({
 describe('recordFindings', () => {
   it('raises new findings once, keeps first_seen while open, clears what disappeared', () => {
     const r1 = recordFindings(store, 'db', [f('a:x'), f('b:y', 'critical')], 1000);
-    assert.deepEqual(r1.raised.map((x) => x.id), ['a:x', 'b:y']);
+    assert.deepEqual(
+      r1.raised.map((x) => x.id),
+      ['a:x', 'b:y']
+    );
     const r2 = recordFindings(store, 'db', [f('a:x'), f('b:y', 'critical')], 2000);
     assert.equal(r2.raised.length + r2.cleared.length, 0);
     const r3 = recordFindings(store, 'db', [f('a:x', 'info')], 3000);
-    assert.deepEqual(r3.cleared.map((x) => x.id), ['b:y']);
+    assert.deepEqual(
+      r3.cleared.map((x) => x.id),
+      ['b:y']
+    );
     const open = openFindings(store, 'db');
-    assert.deepEqual(open.map((x) => [x.id, x.severity, x.firstSeen, x.lastSeen]), [['a:x', 'info', 1000, 3000]]);
-    assert.deepEqual(openFindings(store, 'db', 2500).map((x) => x.id), ['b:y', 'a:x'], 'at 2500 both were open, most severe first');
+    assert.deepEqual(
+      open.map((x) => [x.id, x.severity, x.firstSeen, x.lastSeen]),
+      [['a:x', 'info', 1000, 3000]]
+    );
+    assert.deepEqual(
+      openFindings(store, 'db', 2500).map((x) => x.id),
+      ['b:y', 'a:x'],
+      'at 2500 both were open, most severe first'
+    );
     const events = store.events('db', 0, 10_000, ['finding_raised', 'finding_cleared']);
-    assert.deepEqual(events.map((e) => [e.ts, e.kind]), [[1000, 'finding_raised'], [1000, 'finding_raised'], [3000, 'finding_cleared']]);
+    assert.deepEqual(
+      events.map((e) => [e.ts, e.kind]),
+      [
+        [1000, 'finding_raised'],
+        [1000, 'finding_raised'],
+        [3000, 'finding_cleared'],
+      ]
+    );
     assert.equal(events[1].title, '[critical] title of b:y');
     assert.ok(events[1].tags.includes('advisor'));
     // it comes back: raised again with a new first_seen
     const r4 = recordFindings(store, 'db', [f('a:x'), f('b:y')], 4000);
-    assert.deepEqual(r4.raised.map((x) => x.id), ['b:y']);
+    assert.deepEqual(
+      r4.raised.map((x) => x.id),
+      ['b:y']
+    );
     assert.equal(openFindings(store, 'db').find((x) => x.id === 'b:y')?.firstSeen, 4000);
   });
 
   it('keeps targets apart', () => {
     recordFindings(store, 'other', [f('z:z')], 5000);
-    assert.deepEqual(openFindings(store, 'other').map((x) => x.id), ['z:z']);
+    assert.deepEqual(
+      openFindings(store, 'other').map((x) => x.id),
+      ['z:z']
+    );
     assert.ok(!openFindings(store, 'db').some((x) => x.id === 'z:z'));
   });
 });

@@ -27,7 +27,19 @@ function history(spanMs: number, now: number): Store {
       ts: now - spanMs + (spanMs * i) / (points - 1),
       ok: true,
       epoch: EPOCH,
-      rows: [{ key, values: { seq_scan: scans, seq_tup_read: scans * 200_000, idx_scan: 0, n_live_tup: 200_000, n_dead_tup: 0, n_mod_since_analyze: 0 } }],
+      rows: [
+        {
+          key,
+          values: {
+            seq_scan: scans,
+            seq_tup_read: scans * 200_000,
+            idx_scan: 0,
+            n_live_tup: 200_000,
+            n_dead_tup: 0,
+            n_mod_since_analyze: 0,
+          },
+        },
+      ],
     });
   }
   (store as unknown as { dir: string }).dir = dir;
@@ -46,9 +58,17 @@ for (const [label, spanMs, lifetime] of [
       const f = ev.findings.find((x) => x.id === 'seq_scan_heavy:public.big');
       assert.ok(f, ev.findings.map((x) => x.id).join(', '));
       assert.equal(f.evidence.values.seq_scans, lifetime ? 1010 : 10);
-      assert.equal(ev.notes.some((n) => n.startsWith('first run:')), lifetime);
+      assert.equal(
+        ev.notes.some((n) => n.startsWith('first run:')),
+        lifetime
+      );
       if (lifetime) {
-        assert.ok(f.evidence.window.description.startsWith(`since statistics reset on 2026-11-01 (${Math.round((now - EPOCH) / 86_400_000)} days)`), f.evidence.window.description);
+        assert.ok(
+          f.evidence.window.description.startsWith(
+            `since statistics reset on 2026-11-01 (${Math.round((now - EPOCH) / 86_400_000)} days)`
+          ),
+          f.evidence.window.description
+        );
       } else {
         assert.match(f.evidence.window.description, /^deltas over the last 24 h/);
       }

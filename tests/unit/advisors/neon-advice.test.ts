@@ -7,17 +7,41 @@ import assert from 'node:assert/strict';
 import { neonAdvice } from '../../../src/sidecar/advisors/rules/neon';
 import type { Finding } from '../../../src/sidecar/advisors/types';
 
-const base = { severity: 'info', category: 'settings', object: 'setting:x', title: 't', evidence: { values: {}, window: { from: 0, to: 1, description: '' } }, impact: 'i' } as unknown as Finding;
+const base = {
+  severity: 'info',
+  category: 'settings',
+  object: 'setting:x',
+  title: 't',
+  evidence: { values: {}, window: { from: 0, to: 1, description: '' } },
+  impact: 'i',
+} as unknown as Finding;
 
 test('Neon: cache advice says "raise min CU", settings go per database, nothing says ALTER SYSTEM or shared_buffers =', () => {
   const out = neonAdvice(
     [
-      { ...base, id: 'cache_hit_ratio:app', rule: 'cache_hit_ratio', fix: { sql: "ALTER SYSTEM SET shared_buffers = '<25% of RAM>'; -- needs a restart" } },
-      { ...base, id: 'idle_tx', rule: 'idle_in_transaction', fix: { sql: "ALTER SYSTEM SET idle_in_transaction_session_timeout = '5min';\nSELECT pg_reload_conf();" } },
-      { ...base, id: 'mwm', rule: 'maintenance_work_mem', fix: { sql: "SET maintenance_work_mem = '1GB'; -- in the session\nALTER SYSTEM SET maintenance_work_mem = '512MB'; SELECT pg_reload_conf();" } },
+      {
+        ...base,
+        id: 'cache_hit_ratio:app',
+        rule: 'cache_hit_ratio',
+        fix: { sql: "ALTER SYSTEM SET shared_buffers = '<25% of RAM>'; -- needs a restart" },
+      },
+      {
+        ...base,
+        id: 'idle_tx',
+        rule: 'idle_in_transaction',
+        fix: { sql: "ALTER SYSTEM SET idle_in_transaction_session_timeout = '5min';\nSELECT pg_reload_conf();" },
+      },
+      {
+        ...base,
+        id: 'mwm',
+        rule: 'maintenance_work_mem',
+        fix: {
+          sql: "SET maintenance_work_mem = '1GB'; -- in the session\nALTER SYSTEM SET maintenance_work_mem = '512MB'; SELECT pg_reload_conf();",
+        },
+      },
       { ...base, id: 'other', rule: 'unused_index', fix: { sql: 'DROP INDEX CONCURRENTLY "public"."i";' } },
     ],
-    'app',
+    'app'
   );
   const text = JSON.stringify(out);
   assert.doesNotMatch(text, /ALTER SYSTEM SET/);

@@ -5,18 +5,29 @@ import { analyzeIndexDef, analyzeStatement, quoteIdent } from '../../../src/side
 
 describe('analyzeStatement', () => {
   it('attributes predicates to tables through aliases and classifies them', async () => {
-    const s = await analyzeStatement('SELECT o.* FROM shop.orders o JOIN customers c ON c.id = o.customer_id WHERE o.status = $1 AND o.created_at >= $2 AND c.region IN ($3, $4)');
+    const s = await analyzeStatement(
+      'SELECT o.* FROM shop.orders o JOIN customers c ON c.id = o.customer_id WHERE o.status = $1 AND o.created_at >= $2 AND c.region IN ($3, $4)'
+    );
     assert.equal(s.kind, 'select');
-    assert.deepEqual(s.relations, [{ schema: 'shop', name: 'orders', alias: 'o' }, { schema: undefined, name: 'customers', alias: 'c' }]);
+    assert.deepEqual(s.relations, [
+      { schema: 'shop', name: 'orders', alias: 'o' },
+      { schema: undefined, name: 'customers', alias: 'c' },
+    ]);
     const preds = s.predicates.map((p) => `${p.rel}:${p.column}:${p.op}`).sort();
-    assert.deepEqual(preds, ['0:created_at:range', '0:customer_id:join', '0:status:eq', '1:id:join', '1:region:in'].sort());
+    assert.deepEqual(
+      preds,
+      ['0:created_at:range', '0:customer_id:join', '0:status:eq', '1:id:join', '1:region:in'].sort()
+    );
     assert.equal(s.join, true);
     assert.equal(s.params, 4);
   });
 
   it('skips OR branches and comparisons between two columns of one side', async () => {
     const s = await analyzeStatement('SELECT * FROM t WHERE (a = 1 OR b = 2) AND c = d + 1 AND e BETWEEN 1 AND 5');
-    assert.deepEqual(s.predicates.map((p) => `${p.column}:${p.op}`), ['e:range']);
+    assert.deepEqual(
+      s.predicates.map((p) => `${p.column}:${p.op}`),
+      ['e:range']
+    );
   });
 
   it('sees a leading wildcard in LIKE/ILIKE literals, including a concatenation that starts with %', async () => {
@@ -57,14 +68,18 @@ describe('analyzeStatement', () => {
 
 describe('analyzeIndexDef', () => {
   it('splits pg_get_indexdef output into comparable parts', async () => {
-    const a = await analyzeIndexDef('CREATE UNIQUE INDEX a_b ON public.t USING btree (a, lower(b) DESC) INCLUDE (c) WHERE (d > 0)');
+    const a = await analyzeIndexDef(
+      'CREATE UNIQUE INDEX a_b ON public.t USING btree (a, lower(b) DESC) INCLUDE (c) WHERE (d > 0)'
+    );
     assert.ok(a);
     assert.equal(a.unique, true);
     assert.equal(a.method, 'btree');
     assert.deepEqual(a.keyColumns, ['a', null]);
     assert.deepEqual(a.include, ['c']);
     assert.notEqual(a.predicate, '');
-    const b = await analyzeIndexDef('CREATE INDEX other_name ON public.t USING btree (a, lower(b) DESC) INCLUDE (c) WHERE (d > 0)');
+    const b = await analyzeIndexDef(
+      'CREATE INDEX other_name ON public.t USING btree (a, lower(b) DESC) INCLUDE (c) WHERE (d > 0)'
+    );
     assert.deepEqual(b?.keys, a.keys, 'names and UNIQUE do not change the key signature');
     assert.equal(b?.predicate, a.predicate);
     const c = await analyzeIndexDef('CREATE INDEX x ON public.t USING btree (a, lower(b)) WHERE (d > 1)');

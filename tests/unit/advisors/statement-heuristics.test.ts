@@ -9,12 +9,27 @@ import { defaultAdvisorOptions } from '../../../src/sidecar/advisors/types';
 const W = { from: 0, to: 3_600_000, description: 'test window' };
 
 function stmt(text: string, over: Partial<StatementFacts> = {}): StatementFacts {
-  return { queryid: '42', datname: 'app', username: 'app', text, calls: 100, totalMs: 5000, rows: 100, blksHit: 100, blksRead: 0, tempBlksWritten: 0, ...over };
+  return {
+    queryid: '42',
+    datname: 'app',
+    username: 'app',
+    text,
+    calls: 100,
+    totalMs: 5000,
+    rows: 100,
+    blksHit: 100,
+    blksRead: 0,
+    tempBlksWritten: 0,
+    ...over,
+  };
 }
 
 async function rules(text: string, over: Partial<StatementFacts> = {}) {
   const s = stmt(text, over);
-  return statementHeuristics(s, await analyzeStatement(text), defaultAdvisorOptions, W, (schema, name) => ({ schema: schema ?? 'public', table: name }));
+  return statementHeuristics(s, await analyzeStatement(text), defaultAdvisorOptions, W, (schema, name) => ({
+    schema: schema ?? 'public',
+    table: name,
+  }));
 }
 
 describe('statement heuristics', () => {
@@ -23,8 +38,15 @@ describe('statement heuristics', () => {
     const hit = f.find((x) => x.rule === 'leading_wildcard');
     assert.ok(hit);
     assert.equal(hit.severity, 'warning', 'the statement is costly (5 s in the window)');
-    assert.equal(hit.fix.sql, 'CREATE EXTENSION IF NOT EXISTS pg_trgm;\nCREATE INDEX CONCURRENTLY ON public.customers USING gin (email gin_trgm_ops);');
-    assert.equal((await rules("SELECT id FROM customers WHERE email LIKE 'bob%'")).filter((x) => x.rule === 'leading_wildcard').length, 0);
+    assert.equal(
+      hit.fix.sql,
+      'CREATE EXTENSION IF NOT EXISTS pg_trgm;\nCREATE INDEX CONCURRENTLY ON public.customers USING gin (email gin_trgm_ops);'
+    );
+    assert.equal(
+      (await rules("SELECT id FROM customers WHERE email LIKE 'bob%'")).filter((x) => x.rule === 'leading_wildcard')
+        .length,
+      0
+    );
   });
 
   it('ORDER BY without LIMIT only when many rows per call come back', async () => {
@@ -38,9 +60,22 @@ describe('statement heuristics', () => {
   });
 
   it('DISTINCT with a JOIN, not DISTINCT alone', async () => {
-    assert.equal((await rules('SELECT DISTINCT c.id FROM customers c JOIN orders o ON o.customer_id = c.id')).filter((x) => x.rule === 'distinct_join').length, 1);
-    assert.equal((await rules('SELECT DISTINCT c.id FROM customers c, orders o WHERE o.customer_id = c.id')).filter((x) => x.rule === 'distinct_join').length, 1);
-    assert.equal((await rules('SELECT DISTINCT region FROM customers')).filter((x) => x.rule === 'distinct_join').length, 0);
+    assert.equal(
+      (await rules('SELECT DISTINCT c.id FROM customers c JOIN orders o ON o.customer_id = c.id')).filter(
+        (x) => x.rule === 'distinct_join'
+      ).length,
+      1
+    );
+    assert.equal(
+      (await rules('SELECT DISTINCT c.id FROM customers c, orders o WHERE o.customer_id = c.id')).filter(
+        (x) => x.rule === 'distinct_join'
+      ).length,
+      1
+    );
+    assert.equal(
+      (await rules('SELECT DISTINCT region FROM customers')).filter((x) => x.rule === 'distinct_join').length,
+      0
+    );
   });
 
   it('low hit ratio per statement, above a floor of blocks', async () => {
@@ -48,13 +83,26 @@ describe('statement heuristics', () => {
     const f = low.find((x) => x.rule === 'statement_hit_ratio');
     assert.ok(f);
     assert.equal(f.evidence.values.hit_ratio, 0.3);
-    assert.equal((await rules('SELECT * FROM big WHERE x = $1', { blksHit: 60, blksRead: 140 })).filter((x) => x.rule === 'statement_hit_ratio').length, 0, 'too few blocks to judge');
+    assert.equal(
+      (await rules('SELECT * FROM big WHERE x = $1', { blksHit: 60, blksRead: 140 })).filter(
+        (x) => x.rule === 'statement_hit_ratio'
+      ).length,
+      0,
+      'too few blocks to judge'
+    );
   });
 
   it('ids are stable: the same statement gives the same finding ids', async () => {
-    const a = await rules("SELECT DISTINCT c.id FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.name LIKE '%x'");
-    const b = await rules("SELECT DISTINCT c.id FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.name LIKE '%x'");
-    assert.deepEqual(a.map((x) => x.id), b.map((x) => x.id));
+    const a = await rules(
+      "SELECT DISTINCT c.id FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.name LIKE '%x'"
+    );
+    const b = await rules(
+      "SELECT DISTINCT c.id FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.name LIKE '%x'"
+    );
+    assert.deepEqual(
+      a.map((x) => x.id),
+      b.map((x) => x.id)
+    );
     assert.deepEqual(a.map((x) => x.id).sort(), ['distinct_join:42', 'leading_wildcard:42:name']);
   });
 });

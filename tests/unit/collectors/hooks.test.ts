@@ -3,8 +3,12 @@ import { test } from 'node:test';
 import { collectorHooks } from '../../../src/sidecar/collectors/hooks';
 import type { CollectorResult } from '../../../src/sidecar/collectors/types';
 
-const idx = (...names: string[]): CollectorResult => ({ rows: names.map((n) => ({ key: { schemaname: 'public', indexrelname: n }, values: { idx_scan: 0 } })) });
-const dbs = (epochs: Record<string, number | null>): CollectorResult => ({ rows: Object.entries(epochs).map(([datname, e]) => ({ key: { datname }, values: { _epoch: e } })) });
+const idx = (...names: string[]): CollectorResult => ({
+  rows: names.map((n) => ({ key: { schemaname: 'public', indexrelname: n }, values: { idx_scan: 0 } })),
+});
+const dbs = (epochs: Record<string, number | null>): CollectorResult => ({
+  rows: Object.entries(epochs).map(([datname, e]) => ({ key: { datname }, values: { _epoch: e } })),
+});
 
 test('indexes: a new name is index_created, a missing one index_dropped; nothing on the first result', () => {
   const events = collectorHooks.indexes!.events!;
@@ -15,7 +19,7 @@ test('indexes: a new name is index_created, a missing one index_dropped; nothing
     [
       ['index_created', 'index public.c created'],
       ['index_dropped', 'index public.a dropped'],
-    ],
+    ]
   );
   assert.deepEqual(events(idx('a'), idx('a'), 't'), []);
 });

@@ -22,7 +22,10 @@ test('DATABASE_URL makes one target named default with the documented defaults',
 });
 
 test('no target at all says what to set', () => {
-  assert.throws(() => loadConfig({}), (e: Error) => e instanceof ConfigError && /DATABASE_URL/.test(e.message) && /PGPULSE_CONFIG/.test(e.message));
+  assert.throws(
+    () => loadConfig({}),
+    (e: Error) => e instanceof ConfigError && /DATABASE_URL/.test(e.message) && /PGPULSE_CONFIG/.test(e.message)
+  );
 });
 
 test('a YAML file with several targets, urlEnv and overrides', () => {
@@ -37,10 +40,13 @@ targets:
     interval: 1m
 `);
   const c = loadConfig({ PGPULSE_CONFIG: f, APP_DB: 'postgres://x@y/z' });
-  assert.deepEqual(c.targets.map((t) => [t.name, t.intervalMs]), [
-    ['app', 30_000],
-    ['analytics', 60_000],
-  ]);
+  assert.deepEqual(
+    c.targets.map((t) => [t.name, t.intervalMs]),
+    [
+      ['app', 30_000],
+      ['analytics', 60_000],
+    ]
+  );
   assert.equal(c.targets[0].url, 'postgres://x@y/z');
   assert.equal(c.targets[0].collectors.statements.interval, 120_000);
 });
@@ -60,7 +66,7 @@ targets:
       /targets\[0\]\.name/.test(e.message) &&
       /targets\[0\]\.url: must start with postgres:\/\//.test(e.message) &&
       /targets\[0\]\.interval/.test(e.message) &&
-      /colectors/.test(e.message),
+      /colectors/.test(e.message)
   );
 });
 
@@ -68,16 +74,28 @@ test('invalid YAML, a missing file, duplicate names and bad env values are expla
   assert.throws(() => loadConfig({ PGPULSE_CONFIG: yamlFile('targets: [\n') }), /not valid YAML/);
   assert.throws(() => loadConfig({ PGPULSE_CONFIG: '/nonexistent/pgpulse.yaml' }), /does not exist/);
   assert.throws(
-    () => loadConfig({ PGPULSE_CONFIG: yamlFile('targets:\n  - {name: a, url: "postgres://h/d"}\n  - {name: a, url: "postgres://h/e"}\n') }),
-    /used twice/,
+    () =>
+      loadConfig({
+        PGPULSE_CONFIG: yamlFile(
+          'targets:\n  - {name: a, url: "postgres://h/d"}\n  - {name: a, url: "postgres://h/e"}\n'
+        ),
+      }),
+    /used twice/
   );
   assert.throws(() => loadConfig({ DATABASE_URL: 'postgres://h/d', PGPULSE_INTERVAL: 'soon' }), /PGPULSE_INTERVAL/);
-  assert.throws(() => loadConfig({ DATABASE_URL: 'postgres://h/d', PGPULSE_HTTP_ADDR: 'nowhere' }), /PGPULSE_HTTP_ADDR/);
+  assert.throws(
+    () => loadConfig({ DATABASE_URL: 'postgres://h/d', PGPULSE_HTTP_ADDR: 'nowhere' }),
+    /PGPULSE_HTTP_ADDR/
+  );
 });
 
 test('a config error never echoes the password of a URL', () => {
   try {
-    loadConfig({ PGPULSE_CONFIG: yamlFile('targets:\n  - name: a\n    url: "postgres://u:s3cret@h/d"\n    ssl: { mode: sometimes }\n') });
+    loadConfig({
+      PGPULSE_CONFIG: yamlFile(
+        'targets:\n  - name: a\n    url: "postgres://u:s3cret@h/d"\n    ssl: { mode: sometimes }\n'
+      ),
+    });
     assert.fail('should throw');
   } catch (e) {
     assert.match((e as Error).message, /ssl\.mode/);
@@ -94,7 +112,10 @@ test('durations', () => {
 });
 
 test('/metrics cardinality limits: defaults, the YAML metrics section, env overrides, and a bad value named', () => {
-  assert.deepEqual(loadConfig({ DATABASE_URL: 'postgres://u:p@h:5432/db' }).metrics, { topStatements: 100, topRelations: 1000 });
+  assert.deepEqual(loadConfig({ DATABASE_URL: 'postgres://u:p@h:5432/db' }).metrics, {
+    topStatements: 100,
+    topRelations: 1000,
+  });
   const f = yamlFile(`
 metrics: { topStatements: 25, topRelations: 300 }
 targets:
@@ -102,14 +123,21 @@ targets:
     url: postgres://x@y/z
 `);
   assert.deepEqual(loadConfig({ PGPULSE_CONFIG: f }).metrics, { topStatements: 25, topRelations: 300 });
-  assert.deepEqual(loadConfig({ PGPULSE_CONFIG: f, PGPULSE_METRICS_TOP_STATEMENTS: '7' }).metrics, { topStatements: 7, topRelations: 300 });
+  assert.deepEqual(loadConfig({ PGPULSE_CONFIG: f, PGPULSE_METRICS_TOP_STATEMENTS: '7' }).metrics, {
+    topStatements: 7,
+    topRelations: 300,
+  });
   assert.throws(
     () => loadConfig({ DATABASE_URL: 'postgres://u:p@h:5432/db', PGPULSE_METRICS_TOP_STATEMENTS: 'lots' }),
-    (e: Error) => e instanceof ConfigError && /PGPULSE_METRICS_TOP_STATEMENTS="lots" must be a whole number/.test(e.message),
+    (e: Error) =>
+      e instanceof ConfigError && /PGPULSE_METRICS_TOP_STATEMENTS="lots" must be a whole number/.test(e.message)
   );
   const typo = yamlFile(`
 metrics: { topStatement: 5 }
 targets: [{ name: app, url: postgres://x@y/z }]
 `);
-  assert.throws(() => loadConfig({ PGPULSE_CONFIG: typo }), (e: Error) => e instanceof ConfigError && /metrics: unknown key\(s\) "topStatement"/.test(e.message));
+  assert.throws(
+    () => loadConfig({ PGPULSE_CONFIG: typo }),
+    (e: Error) => e instanceof ConfigError && /metrics: unknown key\(s\) "topStatement"/.test(e.message)
+  );
 });

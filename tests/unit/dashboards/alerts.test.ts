@@ -44,11 +44,30 @@ describe('alert rules (provisioning/alerting/rules.yaml)', () => {
 
   it('cover the rules the issue asks for', () => {
     const metricsUsed = new Set(rules.map((r) => r.data.find((d: any) => d.datasourceUid === DS_UID).model.metric));
-    for (const m of ['cache_hit_ratio', 'slow_statements', 'longest_query_seconds', 'blocked_queries', 'connection_utilization', 'sampler_staleness', 'deadlocks', 'wraparound_limit_ratio', 'inactive_slot_retained_wal', 'standby_replay_lag_seconds', 'idle_in_transaction_age', 'oldest_transaction_age', 'sequence_used_ratio', 'db_load_vcpu_ratio']) {
+    for (const m of [
+      'cache_hit_ratio',
+      'slow_statements',
+      'longest_query_seconds',
+      'blocked_queries',
+      'connection_utilization',
+      'sampler_staleness',
+      'deadlocks',
+      'wraparound_limit_ratio',
+      'inactive_slot_retained_wal',
+      'standby_replay_lag_seconds',
+      'idle_in_transaction_age',
+      'oldest_transaction_age',
+      'sequence_used_ratio',
+      'db_load_vcpu_ratio',
+    ]) {
       assert.ok(metricsUsed.has(m), `a rule on ${m}`);
     }
-    if (findMetric('vector_recall')?.alertable) assert.ok(metricsUsed.has('vector_recall'), 'a vector recall rule');
-    if (findMetric('vector_probe_latency')?.alertable) assert.ok(metricsUsed.has('vector_probe_latency'), 'a vector latency rule');
+    if (findMetric('vector_recall')?.alertable) {
+      assert.ok(metricsUsed.has('vector_recall'), 'a vector recall rule');
+    }
+    if (findMetric('vector_probe_latency')?.alertable) {
+      assert.ok(metricsUsed.has('vector_probe_latency'), 'a vector latency rule');
+    }
   });
 
   it('every rule has the fields Grafana requires', () => {
@@ -65,7 +84,10 @@ describe('alert rules (provisioning/alerting/rules.yaml)', () => {
         assert.ok(d.refId, `${where}: data refId`);
         assert.equal(typeof d.relativeTimeRange?.from, 'number', `${where} ${d.refId}: relativeTimeRange.from`);
         assert.equal(typeof d.relativeTimeRange?.to, 'number', `${where} ${d.refId}: relativeTimeRange.to`);
-        assert.ok(d.relativeTimeRange.from > d.relativeTimeRange.to || d.datasourceUid === '__expr__', `${where} ${d.refId}: a non-empty range`);
+        assert.ok(
+          d.relativeTimeRange.from > d.relativeTimeRange.to || d.datasourceUid === '__expr__',
+          `${where} ${d.refId}: a non-empty range`
+        );
         assert.ok(d.datasourceUid, `${where} ${d.refId}: datasourceUid`);
         assert.equal(typeof d.model, 'object', `${where} ${d.refId}: model`);
         assert.equal(d.model.refId, d.refId, `${where} ${d.refId}: model.refId matches`);
@@ -78,7 +100,9 @@ describe('alert rules (provisioning/alerting/rules.yaml)', () => {
       }
       assert.ok(['warning', 'critical'].includes(r.labels?.severity), `${where}: severity label`);
       // labels are env-interpolated by Grafana's file provisioning: a $ would be eaten
-      for (const v of Object.values(r.labels)) assert.ok(!String(v).includes('$'), `${where}: label value with $`);
+      for (const v of Object.values(r.labels)) {
+        assert.ok(!String(v).includes('$'), `${where}: label value with $`);
+      }
     }
   });
 
@@ -116,7 +140,9 @@ describe('alert rules (provisioning/alerting/rules.yaml)', () => {
       assert.ok(def, `rule ${r.uid}: metric ${q.model.metric} in catalog`);
       assert.ok(def.alertable && def.kind !== 'table', `rule ${r.uid}: ${def.id} is alertable`);
       for (const key of Object.keys(q.model)) {
-        if (['refId', 'datasource', 'metric', 'intervalMs', 'maxDataPoints'].includes(key)) continue;
+        if (['refId', 'datasource', 'metric', 'intervalMs', 'maxDataPoints'].includes(key)) {
+          continue;
+        }
         assert.ok((def.options as string[]).includes(key), `rule ${r.uid}: ${def.id} does not take ${key}`);
       }
       const { datasource: _ds, intervalMs: _i, maxDataPoints: _m, ...opts } = q.model;
@@ -136,7 +162,10 @@ describe('alert rules (provisioning/alerting/rules.yaml)', () => {
       assert.ok(r.dashboardUid && boards[r.dashboardUid], `rule ${r.uid}: dashboardUid`);
       const panel = panelsOf(boards[r.dashboardUid]).find((p) => p.id === r.panelId);
       const metric = r.data.find((d: any) => d.datasourceUid === DS_UID).model.metric;
-      assert.ok(panel?.targets?.some((t: any) => t.metric === metric), `rule ${r.uid}: panel ${r.panelId} shows ${metric}`);
+      assert.ok(
+        panel?.targets?.some((t: any) => t.metric === metric),
+        `rule ${r.uid}: panel ${r.panelId} shows ${metric}`
+      );
     }
   });
 
@@ -149,7 +178,11 @@ describe('alert rules (provisioning/alerting/rules.yaml)', () => {
       } else if (findMetric(metric)?.requires?.some((x) => x !== 'pg_stat_statements')) {
         // an optional extension: targets without it answer with an error by design
         assert.equal(r.noDataState, 'OK', `rule ${r.uid}`);
-        assert.equal(r.execErrState, 'OK', `rule ${r.uid}: targets without ${findMetric(metric)?.requires} must not page`);
+        assert.equal(
+          r.execErrState,
+          'OK',
+          `rule ${r.uid}: targets without ${findMetric(metric)?.requires} must not page`
+        );
       } else {
         assert.equal(r.noDataState, 'OK', `rule ${r.uid}: an idle / scaled-to-zero database is not an incident`);
         assert.equal(r.execErrState, 'Error', `rule ${r.uid}`);

@@ -35,8 +35,13 @@ function sidecarEnvNames(): Set<string> {
   const walk = (dir: string) => {
     for (const f of readdirSync(dir)) {
       const p = join(dir, f);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (p.endsWith('.ts')) for (const m of readFileSync(p, 'utf8').matchAll(/\b(PGPULSE_[A-Z_]+|DATABASE_URL)\b/g)) names.add(m[1]);
+      if (statSync(p).isDirectory()) {
+        walk(p);
+      } else if (p.endsWith('.ts')) {
+        for (const m of readFileSync(p, 'utf8').matchAll(/\b(PGPULSE_[A-Z_]+|DATABASE_URL)\b/g)) {
+          names.add(m[1]);
+        }
+      }
     }
   };
   walk(join(ROOT, 'src', 'sidecar'));
@@ -49,7 +54,9 @@ function parseIni(text: string): Record<string, Record<string, string>> {
   let section = '';
   for (const raw of text.split('\n')) {
     const line = raw.trim();
-    if (!line || line.startsWith(';') || line.startsWith('#')) continue;
+    if (!line || line.startsWith(';') || line.startsWith('#')) {
+      continue;
+    }
     const s = /^\[(.+)\]$/.exec(line);
     if (s) {
       section = s[1];
@@ -57,7 +64,9 @@ function parseIni(text: string): Record<string, Record<string, string>> {
       continue;
     }
     const kv = /^([^=]+?)\s*=\s*(.*)$/.exec(line);
-    if (kv) (out[section] = out[section] ?? {})[kv[1]] = kv[2];
+    if (kv) {
+      (out[section] = out[section] ?? {})[kv[1]] = kv[2];
+    }
   }
   return out;
 }
@@ -76,12 +85,19 @@ function binds(service: string): Array<{ source: string; target: string }> {
 
 describe('docker-compose.yaml', () => {
   it('has the five services, and the ones others wait for have healthchecks', () => {
-    for (const s of ['postgres', 'sidecar', 'grafana', 'workload', 'plugin']) assert.ok(svc[s], `service ${s}`);
+    for (const s of ['postgres', 'sidecar', 'grafana', 'workload', 'plugin']) {
+      assert.ok(svc[s], `service ${s}`);
+    }
     for (const [name, s] of Object.entries<any>(svc)) {
       for (const [dep, cond] of Object.entries<any>(s.depends_on ?? {})) {
         assert.ok(svc[dep], `${name} depends on unknown ${dep}`);
-        assert.ok(['service_healthy', 'service_started', 'service_completed_successfully'].includes(cond.condition), `${name} → ${dep}: condition`);
-        if (cond.condition === 'service_healthy') assert.ok(svc[dep].healthcheck?.test, `${dep} needs a healthcheck: ${name} waits for it`);
+        assert.ok(
+          ['service_healthy', 'service_started', 'service_completed_successfully'].includes(cond.condition),
+          `${name} → ${dep}: condition`
+        );
+        if (cond.condition === 'service_healthy') {
+          assert.ok(svc[dep].healthcheck?.test, `${dep} needs a healthcheck: ${name} waits for it`);
+        }
       }
     }
     assert.equal(svc.sidecar.depends_on.postgres.condition, 'service_healthy');
@@ -93,8 +109,11 @@ describe('docker-compose.yaml', () => {
   it('every bind-mounted path exists in the repository; named volumes are declared', () => {
     for (const name of Object.keys(svc)) {
       for (const { source } of binds(name)) {
-        if (source.startsWith('./')) assert.ok(existsSync(join(ROOT, source)), `${name}: ${source} does not exist`);
-        else assert.ok(source in (compose.volumes ?? {}), `${name}: volume ${source} is not declared`);
+        if (source.startsWith('./')) {
+          assert.ok(existsSync(join(ROOT, source)), `${name}: ${source} does not exist`);
+        } else {
+          assert.ok(source in (compose.volumes ?? {}), `${name}: volume ${source} is not declared`);
+        }
       }
     }
   });
@@ -117,9 +136,15 @@ describe('docker-compose.yaml', () => {
     assert.equal(svc.sidecar.build, '.');
     const df = readRepoFile('Dockerfile');
     const froms = [...df.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
-    assert.ok(froms.length > 0 && froms.every((f) => /^node:24-/.test(f)), `every stage on Node 24 LTS: ${froms.join(', ')}`);
+    assert.ok(
+      froms.length > 0 && froms.every((f) => /^node:24-/.test(f)),
+      `every stage on Node 24 LTS: ${froms.join(', ')}`
+    );
     const users = [...df.matchAll(/^USER (\S+)/gm)].map((m) => m[1]);
-    assert.ok(users.length > 0 && !['root', '0'].includes(users.at(-1)!), 'the runtime stage runs as an unprivileged user');
+    assert.ok(
+      users.length > 0 && !['root', '0'].includes(users.at(-1)!),
+      'the runtime stage runs as an unprivileged user'
+    );
     assert.ok(df.lastIndexOf('USER ') > df.lastIndexOf('FROM '), 'USER is set in the final stage');
     assert.match(df, /RUN npm ci/);
     assert.match(df, /npm run build/);
@@ -127,17 +152,28 @@ describe('docker-compose.yaml', () => {
     assert.match(df, /WORKDIR \/app/, 'dist/ ends up in /app/dist, where the plugin service copies it from');
     const exposed = [...df.matchAll(/^EXPOSE (.+)$/gm)].flatMap((m) => m[1].split(/\s+/)).map(Number);
     const env = envOf('sidecar');
-    for (const k of ['PGPULSE_HTTP_ADDR', 'PGPULSE_GRPC_ADDR']) assert.ok(exposed.includes(port(env[k])), `Dockerfile EXPOSEs the ${k} port`);
+    for (const k of ['PGPULSE_HTTP_ADDR', 'PGPULSE_GRPC_ADDR']) {
+      assert.ok(exposed.includes(port(env[k])), `Dockerfile EXPOSEs the ${k} port`);
+    }
   });
 
   it('sidecar: only environment names the sidecar reads', () => {
     const known = sidecarEnvNames();
     const env = envOf('sidecar');
-    for (const k of ['DATABASE_URL', 'PGPULSE_TOKEN', 'PGPULSE_HTTP_ADDR', 'PGPULSE_GRPC_ADDR', 'PGPULSE_DATA_DIR']) assert.ok(k in env, `sidecar sets ${k}`);
-    for (const k of Object.keys(env)) assert.ok(known.has(k), `sidecar env ${k} is not read anywhere in src/sidecar`);
-    for (const k of ['PGPULSE_HTTP_ADDR', 'PGPULSE_GRPC_ADDR']) assert.match(env[k], /^0\.0\.0\.0:\d+$/, `${k} listens on all interfaces inside the container`);
+    for (const k of ['DATABASE_URL', 'PGPULSE_TOKEN', 'PGPULSE_HTTP_ADDR', 'PGPULSE_GRPC_ADDR', 'PGPULSE_DATA_DIR']) {
+      assert.ok(k in env, `sidecar sets ${k}`);
+    }
+    for (const k of Object.keys(env)) {
+      assert.ok(known.has(k), `sidecar env ${k} is not read anywhere in src/sidecar`);
+    }
+    for (const k of ['PGPULSE_HTTP_ADDR', 'PGPULSE_GRPC_ADDR']) {
+      assert.match(env[k], /^0\.0\.0\.0:\d+$/, `${k} listens on all interfaces inside the container`);
+    }
     const dataDir = env.PGPULSE_DATA_DIR;
-    assert.ok(binds('sidecar').some((b) => b.target === dataDir && !b.source.startsWith('./')), 'PGPULSE_DATA_DIR is a named volume');
+    assert.ok(
+      binds('sidecar').some((b) => b.target === dataDir && !b.source.startsWith('./')),
+      'PGPULSE_DATA_DIR is a named volume'
+    );
   });
 
   it('Grafana reaches the sidecar: sidecar_address (ini and env override) = the sidecar service and its gRPC port', () => {
@@ -149,7 +185,10 @@ describe('docker-compose.yaml', () => {
     assert.ok(addr, `[${section}] sidecar_address`);
     const envKey = grafanaEnvKey(section, 'sidecar_address');
     const env = envOf('grafana');
-    assert.ok(envKey in env, `${envKey} set (it overrides the ini key Grafana passes to the plugin as GF_PLUGIN_SIDECAR_ADDRESS)`);
+    assert.ok(
+      envKey in env,
+      `${envKey} set (it overrides the ini key Grafana passes to the plugin as GF_PLUGIN_SIDECAR_ADDRESS)`
+    );
     for (const a of [addr, env[envKey]]) {
       const [host] = a.split(':');
       assert.equal(host, 'sidecar', `${a}: the sidecar service name`);
@@ -176,8 +215,13 @@ describe('docker-compose.yaml', () => {
     assert.ok(!JSON.stringify(ds.jsonData).toLowerCase().includes('token'), 'the token is never in jsonData');
     // every $VAR a provisioning file references is set on the grafana service
     for (const f of ['provisioning/datasources/pgpulse.yaml', 'provisioning/alerting/notifications.yaml']) {
-      const text = readRepoFile(f).split('\n').filter((l) => !l.trim().startsWith('#')).join('\n');
-      for (const m of text.matchAll(/\$\{?([A-Z_][A-Z0-9_]*)\}?/g)) assert.ok(m[1] in gEnv, `${f} reads $${m[1]}: set it on grafana`);
+      const text = readRepoFile(f)
+        .split('\n')
+        .filter((l) => !l.trim().startsWith('#'))
+        .join('\n');
+      for (const m of text.matchAll(/\$\{?([A-Z_][A-Z0-9_]*)\}?/g)) {
+        assert.ok(m[1] in gEnv, `${f} reads $${m[1]}: set it on grafana`);
+      }
     }
     assert.ok(gEnv.PGPULSE_ALERT_WEBHOOK_URL.startsWith('http'), 'a default so provisioning never gets an empty URL');
   });
@@ -186,7 +230,10 @@ describe('docker-compose.yaml', () => {
     const provider = readYaml('provisioning/dashboards/pgpulse.yaml').providers[0];
     assert.equal(provider.options.path, '/etc/grafana/provisioning/dashboards');
     assert.ok(readdirSync(join(ROOT, 'provisioning/dashboards')).some((f) => f.endsWith('.json')));
-    assert.equal(envOf('grafana').GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH, '/etc/grafana/provisioning/dashboards/overview.json');
+    assert.equal(
+      envOf('grafana').GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH,
+      '/etc/grafana/provisioning/dashboards/overview.json'
+    );
     assert.ok(existsSync(join(ROOT, 'provisioning/dashboards/overview.json')));
   });
 
@@ -196,7 +243,9 @@ describe('docker-compose.yaml', () => {
     assert.match(cmd, /shared_preload_libraries=pg_stat_statements/);
     const init = binds('postgres').find((b) => b.target === '/docker-entrypoint-initdb.d');
     assert.ok(init);
-    const initText = readdirSync(join(ROOT, init.source)).map((f) => readFileSync(join(ROOT, init.source, f), 'utf8')).join('\n');
+    const initText = readdirSync(join(ROOT, init.source))
+      .map((f) => readFileSync(join(ROOT, init.source, f), 'utf8'))
+      .join('\n');
     assert.match(initText, /CREATE EXTENSION IF NOT EXISTS pg_stat_statements/);
     assert.match(initText, /CREATE EXTENSION IF NOT EXISTS vector/);
     assert.match(initText, /GRANT pg_monitor TO pgpulse/);
@@ -217,7 +266,9 @@ describe('docker-compose.yaml', () => {
     const mount = binds('workload').find((b) => svc.workload.entrypoint.join(' ').includes(b.target));
     assert.ok(mount && existsSync(join(ROOT, mount.source, 'run.sh')));
     const script = readRepoFile('deploy/workload/run.sh');
-    for (const m of script.matchAll(/\$here\/([\w.-]+\.sql)/g)) assert.ok(existsSync(join(ROOT, 'deploy/workload', m[1])), `${m[1]} exists`);
+    for (const m of script.matchAll(/\$here\/([\w.-]+\.sql)/g)) {
+      assert.ok(existsSync(join(ROOT, 'deploy/workload', m[1])), `${m[1]} exists`);
+    }
   });
 
   it('parses as YAML without anchors or merge keys a plain reader would miss', () => {
@@ -230,6 +281,8 @@ describe('provisioning folders', () => {
     const provider = readYaml('provisioning/dashboards/pgpulse.yaml').providers[0];
     const groups = readYaml('provisioning/alerting/rules.yaml').groups;
     assert.equal(provider.folderUid, undefined, 'a folderUid would create a second folder of the same title');
-    for (const g of groups) assert.equal(g.folder, provider.folder);
+    for (const g of groups) {
+      assert.equal(g.folder, provider.folder);
+    }
   });
 });

@@ -21,19 +21,31 @@ import { committedDashboards, panelsOf } from './helpers';
 
 const board = committedDashboards().find((b) => b.json.uid === 'pgpulse-fleet')!.json;
 const panels = panelsOf(board).filter((p) => p.type !== 'row');
-const exprs = panels.flatMap((p) => (p.targets ?? []).map((t: any) => ({ title: p.title as string, expr: t.expr as string, ds: t.datasource })));
+const exprs = panels.flatMap((p) =>
+  (p.targets ?? []).map((t: any) => ({ title: p.title as string, expr: t.expr as string, ds: t.datasource }))
+);
 
 /** Every family name /metrics can serve, with a histogram's _bucket/_sum/_count series. */
 async function servedFamilies(): Promise<Set<string>> {
   const names = new Set<string>(['pgpulse_metrics_rows_omitted']);
   for (const c of assemble(sidecarFeatures).collectors) {
-    for (const f of c.shape?.counters ?? []) names.add(columnFamily(c.id, f, true).name);
-    for (const f of c.shape?.gauges ?? []) names.add(columnFamily(c.id, f, false).name);
+    for (const f of c.shape?.counters ?? []) {
+      names.add(columnFamily(c.id, f, true).name);
+    }
+    for (const f of c.shape?.gauges ?? []) {
+      names.add(columnFamily(c.id, f, false).name);
+    }
   }
-  for (const m of catalogMetrics.filter(promDerivedMetric)) names.add(metricFamily(m.id, m.unit).name);
+  for (const m of catalogMetrics.filter(promDerivedMetric)) {
+    names.add(metricFamily(m.id, m.unit).name);
+  }
   for (const m of await new SelfMetrics().registry.getMetricsAsJSON()) {
     names.add(m.name);
-    if (String(m.type) === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(m.name + s);
+    if (String(m.type) === 'histogram') {
+      for (const s of ['_bucket', '_sum', '_count']) {
+        names.add(m.name + s);
+      }
+    }
   }
   return names;
 }
@@ -48,8 +60,12 @@ describe('Fleet dashboard', () => {
     assert.equal(vars.target.query.query, 'label_values(pgpulse_target_up, target)');
     assert.equal(vars.target.includeAll, true);
     assert.equal(vars.target.allValue, '.*');
-    assert.equal(vars.datasource, undefined, 'no `datasource` variable: pgpulse dashboard links carry var-datasource=<pgpulse uid>');
-    assert.ok(board.tags.includes('pgpulse'), 'listed by the pgpulse dashboards\' link');
+    assert.equal(
+      vars.datasource,
+      undefined,
+      'no `datasource` variable: pgpulse dashboard links carry var-datasource=<pgpulse uid>'
+    );
+    assert.ok(board.tags.includes('pgpulse'), "listed by the pgpulse dashboards' link");
   });
 
   it('every panel queries the Prometheus variable, narrowed to $target wherever a target label exists', () => {
@@ -74,10 +90,13 @@ describe('Fleet dashboard', () => {
     }
   });
 
-  it('every expression parses with Prometheus\' own parser (promtool check rules)', () => {
+  it("every expression parses with Prometheus' own parser (promtool check rules)", () => {
     const dir = mkdtempSync(join(tmpdir(), 'pgpulse-fleet-'));
     try {
-      const rules = exprs.map((e, i) => ({ record: `pgpulse:fleet_check_${i}`, expr: e.expr.replace(/\$__rate_interval/g, '1m').replace(/\$target/g, '.*') }));
+      const rules = exprs.map((e, i) => ({
+        record: `pgpulse:fleet_check_${i}`,
+        expr: e.expr.replace(/\$__rate_interval/g, '1m').replace(/\$target/g, '.*'),
+      }));
       const file = join(dir, 'fleet-rules.yaml');
       writeFileSync(file, stringify({ groups: [{ name: 'fleet', rules }] }));
       const r = spawnSync('/usr/bin/promtool', ['check', 'rules', file], { encoding: 'utf8' });
@@ -94,7 +113,9 @@ describe('Fleet dashboard', () => {
     for (const p of panels) {
       const spec = mirrored.find((s) => s.title === p.title);
       assert.ok(spec, p.title);
-      if (spec.metric) assert.ok(p.description.startsWith(findMetric(spec.metric)!.description), p.title);
+      if (spec.metric) {
+        assert.ok(p.description.startsWith(findMetric(spec.metric)!.description), p.title);
+      }
       assert.ok(p.description.endsWith(`PromQL: ${spec.expr}`), p.title);
       assert.match(p.description, /Window: /);
     }
@@ -107,7 +128,10 @@ describe('Fleet dashboard', () => {
       for (let j = i + 1; j < all.length; j++) {
         const a = all[i].gridPos;
         const c = all[j].gridPos;
-        assert.ok(!(a.x < c.x + c.w && c.x < a.x + a.w && a.y < c.y + c.h && c.y < a.y + a.h), `"${all[i].title}" and "${all[j].title}" overlap`);
+        assert.ok(
+          !(a.x < c.x + c.w && c.x < a.x + a.w && a.y < c.y + c.h && c.y < a.y + a.h),
+          `"${all[i].title}" and "${all[j].title}" overlap`
+        );
       }
       assert.ok(all[i].gridPos.x + all[i].gridPos.w <= 24);
     }

@@ -9,7 +9,13 @@ import { queryOptionsSchema, describeQueryError } from '../../../src/model/query
 import { renderAll } from '../../../src/dashboards/generate';
 import { committedDashboards, dashboardQueries, interpolate, panelsOf, PLUGIN_ID, readRepoFile } from './helpers';
 
-const sampleVars = { target: 'default', database: 'app', queryid: '-1234567890123', wait_event: 'Lock/transactionid', datasource: 'pgpulse' };
+const sampleVars = {
+  target: 'default',
+  database: 'app',
+  queryid: '-1234567890123',
+  wait_event: 'Lock/transactionid',
+  datasource: 'pgpulse',
+};
 const allVars = { target: 'default', database: '*', queryid: '*', wait_event: '', datasource: 'pgpulse' };
 
 describe('generated provisioning files', () => {
@@ -30,7 +36,10 @@ describe('generated provisioning files', () => {
   it('every committed dashboard JSON is generated (no hand-made leftovers)', () => {
     const generated = new Set(renderAll().map((f) => f.path));
     for (const d of committedDashboards()) {
-      assert.ok(generated.has(d.file), `${d.file} is not produced by src/dashboards: delete it or add it to generate.ts`);
+      assert.ok(
+        generated.has(d.file),
+        `${d.file} is not produced by src/dashboards: delete it or add it to generate.ts`
+      );
     }
   });
 });
@@ -43,12 +52,23 @@ describe('dashboards', () => {
   const boards = all.filter((b) => b.json.uid !== FLEET_UID);
 
   it('on the pgpulse datasource: all but the Fleet board', () => {
-    assert.deepEqual(all.filter((b) => b.json.uid === FLEET_UID).map((b) => b.file), ['provisioning/dashboards/fleet.json']);
+    assert.deepEqual(
+      all.filter((b) => b.json.uid === FLEET_UID).map((b) => b.file),
+      ['provisioning/dashboards/fleet.json']
+    );
   });
 
   it('are the seven of the issues (Vitals and Load from issue 17), with fixed, distinct uids and the pgpulse tag', () => {
     const titles = boards.map((b) => b.json.title).sort();
-    assert.deepEqual(titles, ['pgpulse / Indexes & tables', 'pgpulse / Load', 'pgpulse / Neon', 'pgpulse / Overview', 'pgpulse / Queries', 'pgpulse / Vector search', 'pgpulse / Vitals']);
+    assert.deepEqual(titles, [
+      'pgpulse / Indexes & tables',
+      'pgpulse / Load',
+      'pgpulse / Neon',
+      'pgpulse / Overview',
+      'pgpulse / Queries',
+      'pgpulse / Vector search',
+      'pgpulse / Vitals',
+    ]);
     const uids = boards.map((b) => b.json.uid);
     assert.equal(new Set(uids).size, uids.length);
     for (const b of boards) {
@@ -66,7 +86,9 @@ describe('dashboards', () => {
       assert.equal(link.keepTime, true);
       assert.equal(link.includeVars, true);
       // every other dashboard is reachable: it carries the tag the link lists
-      for (const other of boards) assert.ok(other.json.tags.includes(link.tags[0]));
+      for (const other of boards) {
+        assert.ok(other.json.tags.includes(link.tags[0]));
+      }
     }
   });
 
@@ -94,11 +116,16 @@ describe('dashboards', () => {
   it('every panel says what its number means and over which window', () => {
     for (const b of boards) {
       for (const p of panelsOf(b.json)) {
-        if (p.type === 'row' || p.type === 'text') continue;
+        if (p.type === 'row' || p.type === 'text') {
+          continue;
+        }
         const metric = p.targets?.[0]?.metric;
         const def = findMetric(metric);
         assert.ok(def, `${b.file} panel "${p.title}": metric ${metric}`);
-        assert.ok(p.description.startsWith(def.description), `${b.file} panel "${p.title}": description starts with the catalog text`);
+        assert.ok(
+          p.description.startsWith(def.description),
+          `${b.file} panel "${p.title}": description starts with the catalog text`
+        );
         assert.match(p.description, /Window: /, `${b.file} panel "${p.title}": window sentence`);
       }
     }
@@ -128,7 +155,9 @@ describe('dashboards', () => {
       const def = findMetric(String(query.metric));
       assert.ok(def, `${where}: metric ${String(query.metric)} is not in the catalog`);
       for (const key of Object.keys(query)) {
-        if (['refId', 'datasource', 'metric', 'target', 'hide'].includes(key)) continue;
+        if (['refId', 'datasource', 'metric', 'target', 'hide'].includes(key)) {
+          continue;
+        }
         assert.ok((def.options as string[]).includes(key), `${where}: ${def.id} does not take ${key}`);
       }
       if (query.orderBy !== undefined) {
@@ -152,14 +181,33 @@ describe('dashboards', () => {
     const rowOf = new Map<string, string>();
     let row = '';
     for (const p of vitals.panels) {
-      if (p.type === 'row') row = p.title;
-      for (const t of p.targets ?? []) rowOf.set(t.metric, row);
-      for (const inner of p.panels ?? []) for (const t of inner.targets ?? []) rowOf.set(t.metric, p.title);
+      if (p.type === 'row') {
+        row = p.title;
+      }
+      for (const t of p.targets ?? []) {
+        rowOf.set(t.metric, row);
+      }
+      for (const inner of p.panels ?? []) {
+        for (const t of inner.targets ?? []) {
+          rowOf.set(t.metric, p.title);
+        }
+      }
     }
-    for (const m of ['replication_standbys', 'replication_lag_bytes', 'replication_lag_seconds', 'standby_replay_lag_seconds', 'replica_receive_replay_lag', 'replica_replay_delay', 'recovery_state', 'replica_replay_paused']) {
+    for (const m of [
+      'replication_standbys',
+      'replication_lag_bytes',
+      'replication_lag_seconds',
+      'standby_replay_lag_seconds',
+      'replica_receive_replay_lag',
+      'replica_replay_delay',
+      'recovery_state',
+      'replica_replay_paused',
+    ]) {
       assert.equal(rowOf.get(m), 'Replication', `${m} in the Replication row`);
     }
-    for (const m of ['wal_rate', 'wal_position_rate']) assert.equal(rowOf.get(m), 'WAL', `${m} in the WAL row`);
+    for (const m of ['wal_rate', 'wal_position_rate']) {
+      assert.equal(rowOf.get(m), 'WAL', `${m} in the WAL row`);
+    }
   });
 
   it('every catalog metric is on some dashboard (the catalog drives the dashboards)', () => {
@@ -178,7 +226,9 @@ describe('drill-down links', () => {
       for (const p of panelsOf(b.json)) {
         for (const o of p.fieldConfig?.overrides ?? []) {
           for (const prop of o.properties ?? []) {
-            if (prop.id !== 'links') continue;
+            if (prop.id !== 'links') {
+              continue;
+            }
             for (const l of prop.value) {
               links++;
               const m = /^\/d\/([\w-]+)\?(.*)$/.exec(l.url);
@@ -189,7 +239,10 @@ describe('drill-down links', () => {
               assert.ok(params.includes('${__url_time_range}'), 'keeps the time range');
               for (const param of params.filter((x) => x.startsWith('var-'))) {
                 const name = param.slice(4).split('=')[0];
-                assert.ok(target.templating.list.some((v: any) => v.name === name), `${m[1]} has variable ${name}`);
+                assert.ok(
+                  target.templating.list.some((v: any) => v.name === name),
+                  `${m[1]} has variable ${name}`
+                );
               }
             }
           }

@@ -35,7 +35,9 @@ export function panelsOf(d: any): any[] {
   const out: any[] = [];
   for (const p of d.panels ?? []) {
     out.push(p);
-    for (const inner of p.panels ?? []) out.push(inner);
+    for (const inner of p.panels ?? []) {
+      out.push(inner);
+    }
   }
   return out;
 }
@@ -51,11 +53,15 @@ export function dashboardQueries(): FoundQuery[] {
   for (const { file, json } of committedDashboards()) {
     for (const p of panelsOf(json)) {
       for (const t of p.targets ?? []) {
-        if (t.datasource?.type === PLUGIN_ID) out.push({ where: `${file} panel ${p.id} "${p.title}" ${t.refId}`, query: t });
+        if (t.datasource?.type === PLUGIN_ID) {
+          out.push({ where: `${file} panel ${p.id} "${p.title}" ${t.refId}`, query: t });
+        }
       }
     }
     for (const a of json.annotations?.list ?? []) {
-      if (a.datasource?.type === PLUGIN_ID) out.push({ where: `${file} annotation "${a.name}"`, query: a.target });
+      if (a.datasource?.type === PLUGIN_ID) {
+        out.push({ where: `${file} annotation "${a.name}"`, query: a.target });
+      }
     }
   }
   return out;
@@ -73,11 +79,15 @@ export function alertRules(): any[] {
 export function interpolate(q: Record<string, unknown>, vars: Record<string, string>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(q)) {
-    if (k === 'datasource') continue;
+    if (k === 'datasource') {
+      continue;
+    }
     if (typeof v === 'string') {
       const replaced = v.replace(/\$\{?(\w+)\}?/g, (m, name: string) => (name in vars ? vars[name] : m));
       // the sidecar drops an All value and an empty one (an empty text box variable) before validating
-      if (replaced === '*' || replaced === '') continue;
+      if (replaced === '*' || replaced === '') {
+        continue;
+      }
       out[k] = replaced;
     } else {
       out[k] = v;

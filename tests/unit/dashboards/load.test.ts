@@ -12,7 +12,11 @@ const board = committedDashboards().find((b) => b.json.uid === 'pgpulse-load')?.
 describe('Load dashboard', () => {
   it('draws the load stacked by wait event type with the vCPUs as an unstacked dashed line', () => {
     assert.ok(board, 'provisioning/dashboards/load.json');
-    const p = panelsOf(board).find((x) => (x.targets ?? []).some((t: any) => t.metric === 'db_load') && (x.targets ?? []).some((t: any) => t.metric === 'db_load_vcpus'));
+    const p = panelsOf(board).find(
+      (x) =>
+        (x.targets ?? []).some((t: any) => t.metric === 'db_load') &&
+        (x.targets ?? []).some((t: any) => t.metric === 'db_load_vcpus')
+    );
     assert.ok(p, 'one panel with db_load and db_load_vcpus');
     assert.equal(p.type, 'timeseries');
     assert.equal(p.fieldConfig.defaults.custom.stacking.mode, 'normal');
@@ -26,7 +30,8 @@ describe('Load dashboard', () => {
   it('a wait event click sets $wait_event to type/event, which the statements table and the per-client graphs follow', () => {
     const panels = panelsOf(board);
     const events = panels.find((x) => x.targets?.[0]?.metric === 'db_load_wait_events');
-    const link = events.fieldConfig.overrides.find((x: any) => x.matcher.options === 'wait_event').properties[0].value[0].url as string;
+    const link = events.fieldConfig.overrides.find((x: any) => x.matcher.options === 'wait_event').properties[0]
+      .value[0].url as string;
     assert.match(link, /var-wait_event=\$\{__data\.fields\.wait_event_type\}\/\$\{__data\.fields\.wait_event\}/);
     assert.match(link, /^\/d\/pgpulse-load\?/);
     for (const metric of ['db_load_statements', 'db_load_by_database', 'db_load_by_user', 'db_load_by_application']) {

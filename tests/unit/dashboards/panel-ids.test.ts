@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import { assignPanelIds, type IdPanel } from '../../../src/dashboards/board';
 import { committedDashboards, readYaml } from './helpers';
 
-const strip = (panels: IdPanel[]): IdPanel[] => panels.map((p) => ({ ...p, id: undefined, panels: p.panels ? strip(p.panels) : undefined }));
+const strip = (panels: IdPanel[]): IdPanel[] =>
+  panels.map((p) => ({ ...p, id: undefined, panels: p.panels ? strip(p.panels) : undefined }));
 const idsOf = (panels: IdPanel[]): number[] => panels.flatMap((p) => [p.id as number, ...idsOf(p.panels ?? [])]);
 
 test('panel ids come from what a panel shows: a panel added anywhere changes no other id', () => {
@@ -11,7 +12,10 @@ test('panel ids come from what a panel shows: a panel added anywhere changes no 
     const panels = strip(json.panels as IdPanel[]);
     assignPanelIds(panels);
     assert.deepEqual(idsOf(panels), idsOf(json.panels), `${file}: the committed ids are the derived ones`);
-    const added = [{ type: 'timeseries', title: 'New', targets: [{ metric: 'a_new_metric' }] }, ...strip(json.panels as IdPanel[])];
+    const added = [
+      { type: 'timeseries', title: 'New', targets: [{ metric: 'a_new_metric' }] },
+      ...strip(json.panels as IdPanel[]),
+    ];
     assignPanelIds(added);
     assert.deepEqual(idsOf(added).slice(1), idsOf(json.panels), `${file}: a new first panel renumbers nothing`);
     assert.ok(!idsOf(json.panels).includes(added[0].id as number));
@@ -34,7 +38,7 @@ test("alert rules' panelId names a panel of their dashboard that shows the rule'
     const metrics = r.data.map((d: any) => d.model?.metric).filter(Boolean);
     assert.ok(
       panel.targets?.some((t) => metrics.includes(t.metric)),
-      `rule ${r.title}: panel ${panel.title} does not show ${metrics.join(', ')}`,
+      `rule ${r.title}: panel ${panel.title} does not show ${metrics.join(', ')}`
     );
     linked++;
   }

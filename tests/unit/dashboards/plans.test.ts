@@ -20,14 +20,19 @@ describe('plan panels on the Queries dashboard', () => {
       assert.equal(p.targets[0].queryid, '$queryid');
       assert.equal(p.targets[0].target, '$target');
     }
-    assert.ok(queries.templating.list.some((v: { name: string }) => v.name === 'queryid'), 'the dashboard has the queryid variable');
+    assert.ok(
+      queries.templating.list.some((v: { name: string }) => v.name === 'queryid'),
+      'the dashboard has the queryid variable'
+    );
   });
 
   it('queryid cells of the Top queries tables link to this dashboard with var-queryid', () => {
     const tops = panels.filter((p) => p.targets?.[0]?.metric === 'top_queries');
     assert.ok(tops.length > 0);
     for (const p of tops) {
-      const link = p.fieldConfig.overrides.find((o: any) => o.matcher.options === 'queryid')?.properties.find((x: any) => x.id === 'links')?.value[0];
+      const link = p.fieldConfig.overrides
+        .find((o: any) => o.matcher.options === 'queryid')
+        ?.properties.find((x: any) => x.id === 'links')?.value[0];
       assert.ok(link, `${p.title}: queryid link`);
       assert.match(link.url, new RegExp(`^/d/${queries.uid}\\?var-queryid=\\$\\{__value\\.raw\\}`));
       assert.match(link.title, /plan/);

@@ -13,7 +13,10 @@ test('every catalog metric names fields, labels and handlers its collector reall
 
 test('a misspelt compute field fails the check, naming the metric and the field', () => {
   const tps = metrics.find((m) => m.id === 'tps') as MetricDef;
-  const typo: MetricDef = { ...tps, compute: { op: 'rate', collector: 'database', fields: [{ field: 'xact_comit', name: 'commits' }], by: ['datname'] } };
+  const typo: MetricDef = {
+    ...tps,
+    compute: { op: 'rate', collector: 'database', fields: [{ field: 'xact_comit', name: 'commits' }], by: ['datname'] },
+  };
   const problems = validateCatalog(parts, [typo]);
   assert.equal(problems.length, 1);
   assert.match(problems[0], /metric tps .*no counter "xact_comit"/);
@@ -22,10 +25,29 @@ test('a misspelt compute field fails the check, naming the metric and the field'
 test('a rate over a gauge, a group-by on a non-key label, an unknown handler and an unknown collector all fail', () => {
   const base = metrics.find((m) => m.id === 'tps') as MetricDef;
   const bad: MetricDef[] = [
-    { ...base, id: 'g', compute: { op: 'rate', collector: 'database', fields: [{ field: 'numbackends', name: 'x' }], by: [] } },
-    { ...base, id: 'b', compute: { op: 'rate', collector: 'database', fields: [{ field: 'xact_commit', name: 'x' }], by: ['relname'] } },
+    {
+      ...base,
+      id: 'g',
+      compute: { op: 'rate', collector: 'database', fields: [{ field: 'numbackends', name: 'x' }], by: [] },
+    },
+    {
+      ...base,
+      id: 'b',
+      compute: { op: 'rate', collector: 'database', fields: [{ field: 'xact_commit', name: 'x' }], by: ['relname'] },
+    },
     { ...base, id: 'h', compute: { op: 'custom', handler: 'no_such_handler', collector: 'server' } },
-    { ...base, id: 'c', compute: { op: 'gauge', collector: 'nope' as 'server', fields: [{ field: 'x', name: 'x' }], by: [], rowAgg: 'sum', stepAgg: 'last' } },
+    {
+      ...base,
+      id: 'c',
+      compute: {
+        op: 'gauge',
+        collector: 'nope' as 'server',
+        fields: [{ field: 'x', name: 'x' }],
+        by: [],
+        rowAgg: 'sum',
+        stepAgg: 'last',
+      },
+    },
   ];
   const problems = validateCatalog(parts, bad);
   assert.equal(problems.length, 4, problems.join('\n'));
@@ -36,7 +58,9 @@ test('a rate over a gauge, a group-by on a non-key label, an unknown handler and
 });
 
 test('an option listed twice, or used by a variant without being listed, fails naming the metric and the option', () => {
-  const base = metrics.find((m) => m.id === 'cache_hit_ratio' && m.variants?.length) ?? (metrics.find((m) => m.variants?.length) as MetricDef);
+  const base =
+    metrics.find((m) => m.id === 'cache_hit_ratio' && m.variants?.length) ??
+    (metrics.find((m) => m.variants?.length) as MetricDef);
   const v = base.variants![0].when;
   const problems = validateCatalog(parts, [
     { ...base, id: 'twice', options: [...base.options, base.options[0]] },

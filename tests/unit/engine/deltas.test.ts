@@ -8,24 +8,39 @@ const s = (id: number, ts: number, ok = true, epoch: number | null = 1): SampleI
 
 test('plain counter: deltas are differences between consecutive samples', () => {
   const d = counterDeltas([s(1, 0), s(2, 1000), s(3, 2000)], [10, 15, 30]);
-  assert.deepEqual(d.map((x) => x.value), [5, 15]);
-  assert.deepEqual(d.map((x) => x.elapsed), [1000, 1000]);
+  assert.deepEqual(
+    d.map((x) => x.value),
+    [5, 15]
+  );
+  assert.deepEqual(
+    d.map((x) => x.elapsed),
+    [1000, 1000]
+  );
 });
 
 test('a counter that goes down was reset: the delta is the new value, never negative', () => {
   const d = counterDeltas([s(1, 0), s(2, 1000), s(3, 2000)], [100, 7, 9]);
-  assert.deepEqual(d.map((x) => x.value), [7, 2]);
+  assert.deepEqual(
+    d.map((x) => x.value),
+    [7, 2]
+  );
   assert.ok(d.every((x) => x.value >= 0));
 });
 
 test('an epoch change is a reset even when the new value is higher', () => {
   const d = counterDeltas([s(1, 0, true, 1), s(2, 1000, true, 2)], [100, 150]);
-  assert.deepEqual(d.map((x) => x.value), [150]);
+  assert.deepEqual(
+    d.map((x) => x.value),
+    [150]
+  );
 });
 
 test('a row epoch change (stats_reset, PG17 stats_since) is a reset', () => {
   const d = counterDeltas([s(1, 0), s(2, 1000), s(3, 2000)], [100, 500, 600], [5, 9, 9]);
-  assert.deepEqual(d.map((x) => x.value), [500, 100]);
+  assert.deepEqual(
+    d.map((x) => x.value),
+    [500, 100]
+  );
 });
 
 test('failed samples are skipped: the next delta spans the gap', () => {
@@ -42,15 +57,21 @@ test('a reset seen across failed samples (a crash) counts from the outage, not f
 
 test('a row epoch that appears (first pg_stat_reset() of a database) is a reset even when the counter climbed past', () => {
   const d = counterDeltas([s(1, 0), s(2, 1000)], [100, 150], [null, 5]);
-  assert.deepEqual(d.map((x) => x.value), [150]);
+  assert.deepEqual(
+    d.map((x) => x.value),
+    [150]
+  );
 });
 
 test('a row that appears counts from zero; a row that vanishes gives no delta', () => {
   const d = counterDeltas([s(1, 0), s(2, 1000), s(3, 2000), s(4, 3000)], [null, 4, null, 3]);
-  assert.deepEqual(d.map((x) => [x.at, x.value]), [
-    [1, 4],
-    [3, 3],
-  ]);
+  assert.deepEqual(
+    d.map((x) => [x.at, x.value]),
+    [
+      [1, 4],
+      [3, 3],
+    ]
+  );
 });
 
 test('no samples or one sample: no deltas', () => {

@@ -35,7 +35,14 @@ function history(points: Point[]): Store {
       ts: T0 + p.at * S,
       ok,
       epoch: p.epoch ?? 1,
-      rows: ok ? [{ key: { datname: 'app' }, values: { xact_commit: p.commits ?? 0, xact_rollback: 0, blks_hit: p.hit ?? 0, blks_read: p.read ?? 0 } }] : [],
+      rows: ok
+        ? [
+            {
+              key: { datname: 'app' },
+              values: { xact_commit: p.commits ?? 0, xact_rollback: 0, blks_hit: p.hit ?? 0, blks_read: p.read ?? 0 },
+            },
+          ]
+        : [],
       error: ok ? undefined : 'connection refused',
       counters: ['xact_commit', 'xact_rollback', 'blks_hit', 'blks_read'],
     });
@@ -43,8 +50,20 @@ function history(points: Point[]): Store {
   return store;
 }
 
-function run(store: Store, metric: string, fromS: number, toS: number, stepS: number, engine = new Engine(store, core)) {
-  return engine.run({ query: { refId: 'A', metric, target: 't' } as ResolvedQuery, range: { from: T0 + fromS * S, to: T0 + toS * S }, intervalMs: stepS * S, targetIntervalMs: 10 * S });
+function run(
+  store: Store,
+  metric: string,
+  fromS: number,
+  toS: number,
+  stepS: number,
+  engine = new Engine(store, core)
+) {
+  return engine.run({
+    query: { refId: 'A', metric, target: 't' } as ResolvedQuery,
+    range: { from: T0 + fromS * S, to: T0 + toS * S },
+    intervalMs: stepS * S,
+    targetIntervalMs: 10 * S,
+  });
 }
 
 /** the values of the series whose value field is named `field` */
@@ -66,8 +85,14 @@ test('a counter that goes down within one epoch was reset: it counts from the ne
   const res = run(store, 'tps', 0, 30, 10);
   assert.equal(res.error, undefined, res.error);
   const v = series(res.frames, 'commits');
-  assert.ok(v.every((x) => x === null || (x >= 0 && x <= 10)), `no negative rate, no spike: ${JSON.stringify(v)}`);
-  assert.ok(Math.abs(total(v, 10) - 250) < 1e-9, `100 + 50 + 100 commits, got ${total(v, 10)} from ${JSON.stringify(v)}`);
+  assert.ok(
+    v.every((x) => x === null || (x >= 0 && x <= 10)),
+    `no negative rate, no spike: ${JSON.stringify(v)}`
+  );
+  assert.ok(
+    Math.abs(total(v, 10) - 250) < 1e-9,
+    `100 + 50 + 100 commits, got ${total(v, 10)} from ${JSON.stringify(v)}`
+  );
 });
 
 test('a restart that discarded the statistics (new epoch) after an outage: the new counts, spread after the outage', () => {
@@ -80,7 +105,10 @@ test('a restart that discarded the statistics (new epoch) after an outage: the n
   ]);
   const v = series(run(store, 'tps', 0, 40, 10).frames, 'commits');
   assert.ok(Math.abs(total(v, 10) - 130) < 1e-9, `100 before, 30 after: ${JSON.stringify(v)}`);
-  assert.ok(v.every((x) => x === null || x <= 10), `the lifetime total 1100 never shows as a step: ${JSON.stringify(v)}`);
+  assert.ok(
+    v.every((x) => x === null || x <= 10),
+    `the lifetime total 1100 never shows as a step: ${JSON.stringify(v)}`
+  );
 });
 
 test('a restart that kept the statistics (same epoch) across a gap: one delta over the gap, no cut and no spike', () => {
@@ -92,7 +120,10 @@ test('a restart that kept the statistics (same epoch) across a gap: one delta ov
   ]);
   const v = series(run(store, 'tps', 0, 30, 10).frames, 'commits');
   assert.ok(Math.abs(total(v, 10) - 300) < 1e-9, JSON.stringify(v));
-  assert.ok(v.every((x) => x === null || x <= 10), JSON.stringify(v));
+  assert.ok(
+    v.every((x) => x === null || x <= 10),
+    JSON.stringify(v)
+  );
 });
 
 test('a ratio over one step is Δnum / Δden of the window, across a reset', () => {
@@ -122,7 +153,10 @@ test('an engine computes with exactly the handlers it is given', () => {
 
 test('a metric check given to the engine can refuse the answer, naming why', () => {
   const store = history([{ at: 0 }, { at: 10 }]);
-  const engine = new Engine(store, { handlers: core.handlers, checks: [(ctx) => (ctx.metric.id === 'tps' ? 'no grant on pg_stat_database' : undefined)] });
+  const engine = new Engine(store, {
+    handlers: core.handlers,
+    checks: [(ctx) => (ctx.metric.id === 'tps' ? 'no grant on pg_stat_database' : undefined)],
+  });
   const res = run(store, 'tps', 0, 10, 10, engine);
   assert.equal(res.status, 403);
   assert.equal(res.error, 'no grant on pg_stat_database');

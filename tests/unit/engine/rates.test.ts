@@ -22,18 +22,44 @@ function tmpStore() {
 
 const T0 = 1_700_000_000_000;
 
-function run(store: Store, metric: string, from: number, to: number, stepMs: number, extra: Record<string, unknown> = {}) {
-  return new Engine(store, parts).run({ query: { refId: 'A', metric, target: 't', ...extra } as ResolvedQuery, range: { from, to }, intervalMs: stepMs, targetIntervalMs: 1000 });
+function run(
+  store: Store,
+  metric: string,
+  from: number,
+  to: number,
+  stepMs: number,
+  extra: Record<string, unknown> = {}
+) {
+  return new Engine(store, parts).run({
+    query: { refId: 'A', metric, target: 't', ...extra } as ResolvedQuery,
+    range: { from, to },
+    intervalMs: stepMs,
+    targetIntervalMs: 1000,
+  });
 }
 
 test('vector_calls at a step shorter than the statements interval: the true rate in every step, no alternating nulls', () => {
   const { store, cleanup } = tmpStore();
   try {
-    store.writeSample({ target: 't', collector: 'vector', ts: T0, ok: true, epoch: 1, rows: [{ key: { object: 'query', datname: 'd', queryid: '42' }, values: { n: 1 } }] });
+    store.writeSample({
+      target: 't',
+      collector: 'vector',
+      ts: T0,
+      ok: true,
+      epoch: 1,
+      rows: [{ key: { object: 'query', datname: 'd', queryid: '42' }, values: { n: 1 } }],
+    });
     // statements sampled every 2 s (intervalFactor 2), 6.8 calls/s, jittered sample times
     const times = [0, 2010, 3990, 6020, 8000, 10_030, 11_990, 14_000].map((x) => T0 + x);
     for (const ts of times) {
-      store.writeSample({ target: 't', collector: 'statements', ts, ok: true, epoch: 1, rows: [{ key: { queryid: '42', datname: 'd', username: 'u' }, values: { calls: ((ts - T0) / 1000) * 6.8 } }] });
+      store.writeSample({
+        target: 't',
+        collector: 'statements',
+        ts,
+        ok: true,
+        epoch: 1,
+        rows: [{ key: { queryid: '42', datname: 'd', username: 'u' }, values: { calls: ((ts - T0) / 1000) * 6.8 } }],
+      });
     }
     const res = run(store, 'vector_calls', T0 + 2000, T0 + 14_000, 1000);
     const all = res.frames.find((f) => f.fields[1].labels?.query === 'all vector queries');
@@ -64,17 +90,33 @@ test('tps: a rate is Δ over the time between the samples, and Σ rate × step o
         commits += d;
         truth.push(d);
       }
-      store.writeSample({ target: 't', collector: 'database', ts: T0 + x, ok: true, epoch: 1, rows: [{ key: { datname: 'd' }, values: { xact_commit: commits, xact_rollback: 0, _epoch: null } }] });
+      store.writeSample({
+        target: 't',
+        collector: 'database',
+        ts: T0 + x,
+        ok: true,
+        epoch: 1,
+        rows: [{ key: { datname: 'd' }, values: { xact_commit: commits, xact_rollback: 0, _epoch: null } }],
+      });
     });
     const res = run(store, 'tps', T0, T0 + 10_000, 1000, { database: 'd' });
     const commitsFrame = res.frames.find((f) => f.fields[1].labels?.kind === 'commits');
     assert.ok(commitsFrame);
     const values = commitsFrame.fields[1].values as Array<number | null>;
     const integral = values.reduce<number>((a, v) => a + (v ?? 0), 0); // × 1 s step
-    assert.ok(Math.abs(integral - truth.reduce((a, b) => a + b, 0)) < 1e-6, `${integral} vs ${truth.reduce((a, b) => a + b, 0)}`);
+    assert.ok(
+      Math.abs(integral - truth.reduce((a, b) => a + b, 0)) < 1e-6,
+      `${integral} vs ${truth.reduce((a, b) => a + b, 0)}`
+    );
     // 3.5 → 4 s at 0.05/ms and 4 → 7 s at 0.02/ms: steps 4,5,6 show 20/s, never the 3 s delta / 1 s
-    assert.deepEqual(values.slice(4, 7).map((v) => Math.round((v as number) * 1000) / 1000), [20, 20, 20]);
-    assert.ok(values.every((v) => v === null || v <= 50 + 1e-9), `no step above the true peak: ${values}`);
+    assert.deepEqual(
+      values.slice(4, 7).map((v) => Math.round((v as number) * 1000) / 1000),
+      [20, 20, 20]
+    );
+    assert.ok(
+      values.every((v) => v === null || v <= 50 + 1e-9),
+      `no step above the true peak: ${values}`
+    );
   } finally {
     cleanup();
   }

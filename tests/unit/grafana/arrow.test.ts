@@ -46,9 +46,15 @@ test('series frame: ns timestamps non-null, Float64 nullable with labels/config,
   assert.equal(table.schema.metadata.get('refId'), 'A');
   assert.deepEqual(JSON.parse(table.schema.metadata.get('meta')!), series.meta);
   const ns = table.getChild('time')!.data[0].values as BigInt64Array;
-  assert.deepEqual([...ns], series.fields[0].values.map((v) => BigInt(v as number) * 1_000_000n));
+  assert.deepEqual(
+    [...ns],
+    series.fields[0].values.map((v) => BigInt(v as number) * 1_000_000n)
+  );
   const values = table.getChild('value')!;
-  assert.deepEqual([0, 1, 2].map((i) => values.get(i)), [1.5, null, 3.25]);
+  assert.deepEqual(
+    [0, 1, 2].map((i) => values.get(i)),
+    [1.5, null, 3.25]
+  );
 });
 
 test('table frame: strings are Utf8 (never Dictionary), booleans Bool, nulls kept', () => {
@@ -81,7 +87,7 @@ test('table frame: strings are Utf8 (never Dictionary), booleans Bool, nulls kep
 
 test('string column without nulls is non-nullable Utf8; frame refId wins over the argument', () => {
   const table = tableFromIPC(
-    frameToArrow({ refId: 'Z', fields: [{ name: 's', type: 'string', values: ['a', 'b'] }] }, 'A'),
+    frameToArrow({ refId: 'Z', fields: [{ name: 's', type: 'string', values: ['a', 'b'] }] }, 'A')
   );
   assert.equal(table.schema.fields[0].type.toString(), 'Utf8');
   assert.equal(table.schema.fields[0].nullable, false);
@@ -98,7 +104,12 @@ test('a frame with no fields (no data) encodes and decodes', () => {
 
 test('zero-row typed fields encode', () => {
   const table = tableFromIPC(
-    frameToArrow({ fields: [{ name: 'time', type: 'time', values: [] }, { name: 'v', type: 'number', values: [] }] }),
+    frameToArrow({
+      fields: [
+        { name: 'time', type: 'time', values: [] },
+        { name: 'v', type: 'number', values: [] },
+      ],
+    })
   );
   assert.equal(table.numRows, 0);
   assert.equal(table.schema.fields[0].type.toString(), 'Timestamp<NANOSECOND>');
@@ -106,7 +117,14 @@ test('zero-row typed fields encode', () => {
 
 test('fields of different lengths are refused with a message naming them', () => {
   assert.throws(
-    () => frameToArrow({ name: 'bad', fields: [{ name: 'a', type: 'number', values: [1] }, { name: 'b', type: 'number', values: [] }] }),
-    (e: Error) => e instanceof FrameEncodingError && /"b" has 0 values/.test(e.message),
+    () =>
+      frameToArrow({
+        name: 'bad',
+        fields: [
+          { name: 'a', type: 'number', values: [1] },
+          { name: 'b', type: 'number', values: [] },
+        ],
+      }),
+    (e: Error) => e instanceof FrameEncodingError && /"b" has 0 values/.test(e.message)
   );
 });

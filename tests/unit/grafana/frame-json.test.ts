@@ -22,11 +22,14 @@ test('every field carries the typeInfo the Go SDK needs; numbers nullable', () =
       ['v', 'number', { frame: 'float64', nullable: true }],
       ['s', 'string', { frame: 'string' }],
       ['ok', 'boolean', { frame: 'bool', nullable: true }],
-    ],
+    ]
   );
   assert.equal(j.schema.refId, 'A');
   assert.deepEqual(j.schema.fields[1].labels, { a: 'b' });
-  assert.deepEqual(j.data.values, frame.fields.map((f) => f.values));
+  assert.deepEqual(
+    j.data.values,
+    frame.fields.map((f) => f.values)
+  );
   assert.equal(j.data.entities, undefined);
 });
 

@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runPluginEntry, sidecarEnvFromPluginEnv, startSidecarFromApp } from '../../../src/sidecar/grafana/plugin-entry';
+import {
+  runPluginEntry,
+  sidecarEnvFromPluginEnv,
+  startSidecarFromApp,
+} from '../../../src/sidecar/grafana/plugin-entry';
 import { silentLogger } from '../../../src/sidecar/grafana/hclog';
 import { NO_LOCAL_SIDECAR } from '../../../src/sidecar/grafana/server';
 import { PluginClient, pluginContext } from '../../integration/grafana/grpc-client';
@@ -36,10 +40,12 @@ test('runPluginEntry: handshake after the server listens, Shutdown stops the sid
       },
       // this test process plays Grafana, the process that started the plugin
       { handshake: (l) => (handshake = l), exit: resolve, shutdownFromPid: process.pid },
-      { GF_PLUGIN_TOKEN: 'tok-1234', GF_PLUGIN_LOG_LEVEL: 'error' },
+      { GF_PLUGIN_TOKEN: 'tok-1234', GF_PLUGIN_LOG_LEVEL: 'error' }
     );
   });
-  while (!handshake) await new Promise((r) => setTimeout(r, 10));
+  while (!handshake) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
   const m = /^1\|2\|tcp\|127\.0\.0\.1:(\d+)\|grpc$/.exec(handshake);
   assert.ok(m, handshake);
   const c = new PluginClient(`127.0.0.1:${m![1]}`);
@@ -54,7 +60,13 @@ test('runPluginEntry: handshake after the server listens, Shutdown stops the sid
 test('runPluginEntry: a sidecar that fails to start exits 1 without a handshake', async () => {
   let handshake = '';
   const code = await new Promise<number>((resolve) => {
-    void runPluginEntry(async () => { throw new Error('DATABASE_URL is not set'); }, { handshake: (l) => (handshake = l), exit: resolve }, { GF_PLUGIN_LOG_LEVEL: 'error' });
+    void runPluginEntry(
+      async () => {
+        throw new Error('DATABASE_URL is not set');
+      },
+      { handshake: (l) => (handshake = l), exit: resolve },
+      { GF_PLUGIN_LOG_LEVEL: 'error' }
+    );
   });
   assert.equal(code, 1);
   assert.equal(handshake, '');
@@ -63,9 +75,15 @@ test('runPluginEntry: a sidecar that fails to start exits 1 without a handshake'
 test('a starter without a database (service null): the process relays, and a datasource naming no sidecar is told what to set', async () => {
   let handshake = '';
   const exited = new Promise<number>((resolve) => {
-    void runPluginEntry(async () => ({ service: null, stop: async () => undefined }), { handshake: (l) => (handshake = l), exit: resolve, shutdownFromPid: process.pid }, { GF_PLUGIN_LOG_LEVEL: 'error' });
+    void runPluginEntry(
+      async () => ({ service: null, stop: async () => undefined }),
+      { handshake: (l) => (handshake = l), exit: resolve, shutdownFromPid: process.pid },
+      { GF_PLUGIN_LOG_LEVEL: 'error' }
+    );
   });
-  while (!handshake) await new Promise((r) => setTimeout(r, 10));
+  while (!handshake) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
   const c = new PluginClient(`127.0.0.1:${/:(\d+)\|grpc$/.exec(handshake)![1]}`);
   const h = await c.unary(c.diagnostics, 'CheckHealth', { pluginContext: pluginContext('any-token') });
   assert.equal(h.status, 'ERROR');

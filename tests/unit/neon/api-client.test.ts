@@ -12,7 +12,12 @@ test('reads current_state, suspend_timeout_seconds, CU limits and last_active; s
   const api = await startFakeNeonApi({ state: 'active' });
   try {
     api.suspendTimeoutSeconds = 600;
-    const c = new NeonApiClient({ apiUrl: api.apiUrl, projectId: api.projectId, endpointId: api.endpointId, apiKey: api.apiKey });
+    const c = new NeonApiClient({
+      apiUrl: api.apiUrl,
+      projectId: api.projectId,
+      endpointId: api.endpointId,
+      apiKey: api.apiKey,
+    });
     const ep = await c.getEndpoint();
     assert.equal(ep.current_state, 'active');
     assert.equal(ep.id, api.endpointId);
@@ -28,7 +33,7 @@ test('reads current_state, suspend_timeout_seconds, CU limits and last_active; s
       [
         ['GET', `/api/v2/projects/${api.projectId}/endpoints/${api.endpointId}`, true],
         ['GET', `/api/v2/projects/${api.projectId}/endpoints/${api.endpointId}`, true],
-      ],
+      ]
     );
     assert.equal(api.nonGet(), 0);
   } finally {
@@ -40,10 +45,15 @@ test('wrong key → config error naming the fix, without the key', async () => {
   const api = await startFakeNeonApi();
   try {
     const wrong = 'napi_wrong_secret_value_123';
-    const c = new NeonApiClient({ apiUrl: api.apiUrl, projectId: api.projectId, endpointId: api.endpointId, apiKey: wrong });
+    const c = new NeonApiClient({
+      apiUrl: api.apiUrl,
+      projectId: api.projectId,
+      endpointId: api.endpointId,
+      apiKey: wrong,
+    });
     const err = await c.getEndpoint().then(
       () => assert.fail('should fail'),
-      (e: NeonApiError) => e,
+      (e: NeonApiError) => e
     );
     assert.ok(err instanceof NeonApiError);
     assert.equal(err.kind, 'config');
@@ -59,12 +69,22 @@ test('wrong key → config error naming the fix, without the key', async () => {
 test('unknown endpoint → 404 config error naming projectId/endpointId; missing key → config error', async () => {
   const api = await startFakeNeonApi();
   try {
-    const c = new NeonApiClient({ apiUrl: api.apiUrl, projectId: api.projectId, endpointId: 'ep-nope-1', apiKey: api.apiKey });
+    const c = new NeonApiClient({
+      apiUrl: api.apiUrl,
+      projectId: api.projectId,
+      endpointId: 'ep-nope-1',
+      apiKey: api.apiKey,
+    });
     const err = (await c.getEndpoint().catch((e) => e)) as NeonApiError;
     assert.equal(err.kind, 'config');
     assert.equal(err.status, 404);
     assert.match(err.message, /neon\.projectId and neon\.endpointId/);
-    const nokey = new NeonApiClient({ apiUrl: api.apiUrl, projectId: api.projectId, endpointId: api.endpointId, apiKey: undefined });
+    const nokey = new NeonApiClient({
+      apiUrl: api.apiUrl,
+      projectId: api.projectId,
+      endpointId: api.endpointId,
+      apiKey: undefined,
+    });
     const e2 = (await nokey.getEndpoint().catch((e) => e)) as NeonApiError;
     assert.equal(e2.kind, 'config');
     assert.match(e2.message, /no Neon API key/);
@@ -78,7 +98,12 @@ test('5xx and an unreachable API are transient errors', async () => {
   const api = await startFakeNeonApi();
   try {
     api.failWith = 503;
-    const c = new NeonApiClient({ apiUrl: api.apiUrl, projectId: api.projectId, endpointId: api.endpointId, apiKey: api.apiKey });
+    const c = new NeonApiClient({
+      apiUrl: api.apiUrl,
+      projectId: api.projectId,
+      endpointId: api.endpointId,
+      apiKey: api.apiKey,
+    });
     const e1 = (await c.getEndpoint().catch((e) => e)) as NeonApiError;
     assert.equal(e1.kind, 'transient');
     assert.equal(e1.status, 503);
@@ -86,7 +111,13 @@ test('5xx and an unreachable API are transient errors', async () => {
     await api.close();
   }
   const port = await freePort();
-  const c2 = new NeonApiClient({ apiUrl: `http://127.0.0.1:${port}/api/v2`, projectId: 'p', endpointId: 'ep-a', apiKey: 'k', timeoutMs: 2000 });
+  const c2 = new NeonApiClient({
+    apiUrl: `http://127.0.0.1:${port}/api/v2`,
+    projectId: 'p',
+    endpointId: 'ep-a',
+    apiKey: 'k',
+    timeoutMs: 2000,
+  });
   const e2 = (await c2.getEndpoint().catch((e) => e)) as NeonApiError;
   assert.equal(e2.kind, 'transient');
   assert.match(e2.message, /unreachable/);
@@ -101,7 +132,12 @@ test('a malformed answer names the field', () => {
 test('429 with Retry-After carries the wait; without it the error is still transient', async () => {
   const api = await startFakeNeonApi();
   try {
-    const c = new NeonApiClient({ apiUrl: api.apiUrl, projectId: api.projectId, endpointId: api.endpointId, apiKey: api.apiKey });
+    const c = new NeonApiClient({
+      apiUrl: api.apiUrl,
+      projectId: api.projectId,
+      endpointId: api.endpointId,
+      apiKey: api.apiKey,
+    });
     api.failWith = 429;
     api.retryAfter = 42;
     const e1 = (await c.getEndpoint().catch((e) => e)) as NeonApiError;
@@ -122,16 +158,37 @@ test('operations and project usage: the documented fields, GET only', async () =
   try {
     const t = '2026-11-30T10:00:00Z';
     api.operations = [
-      { id: 'a07f8772-1877-4da9-a939-3a3ae62d1d8e', endpoint_id: api.endpointId, action: 'check_availability', status: 'finished', created_at: t, updated_at: t, total_duration_ms: 900 },
-      { id: 'a07f8772-1877-4da9-a939-3a3ae62d1d8d', endpoint_id: api.endpointId, action: 'start_compute', status: 'finished', created_at: t, updated_at: t, total_duration_ms: 400 },
+      {
+        id: 'a07f8772-1877-4da9-a939-3a3ae62d1d8e',
+        endpoint_id: api.endpointId,
+        action: 'check_availability',
+        status: 'finished',
+        created_at: t,
+        updated_at: t,
+        total_duration_ms: 900,
+      },
+      {
+        id: 'a07f8772-1877-4da9-a939-3a3ae62d1d8d',
+        endpoint_id: api.endpointId,
+        action: 'start_compute',
+        status: 'finished',
+        created_at: t,
+        updated_at: t,
+        total_duration_ms: 400,
+      },
     ];
     api.usage.compute_time_seconds = 7200;
     api.usage.active_time_seconds = 28_800;
-    const c = new NeonApiClient({ apiUrl: api.apiUrl, projectId: api.projectId, endpointId: api.endpointId, apiKey: api.apiKey });
+    const c = new NeonApiClient({
+      apiUrl: api.apiUrl,
+      projectId: api.projectId,
+      endpointId: api.endpointId,
+      apiKey: api.apiKey,
+    });
     const ops = await c.listOperations(1);
     assert.deepEqual(
       ops.map((o) => [o.id, o.action, o.status, o.endpoint_id, o.total_duration_ms]),
-      [['a07f8772-1877-4da9-a939-3a3ae62d1d8e', 'check_availability', 'finished', api.endpointId, 900]],
+      [['a07f8772-1877-4da9-a939-3a3ae62d1d8e', 'check_availability', 'finished', api.endpointId, 900]]
     );
     const p = await c.getProject();
     assert.equal(p.compute_time_seconds, 7200);
@@ -140,7 +197,7 @@ test('operations and project usage: the documented fields, GET only', async () =
     assert.equal(p.consumption_period_end, api.usage.consumption_period_end);
     assert.deepEqual(
       api.requests.map((r) => r.path),
-      [`/api/v2/projects/${api.projectId}/operations`, `/api/v2/projects/${api.projectId}`],
+      [`/api/v2/projects/${api.projectId}/operations`, `/api/v2/projects/${api.projectId}`]
     );
     assert.equal(api.nonGet(), 0);
   } finally {

@@ -56,9 +56,21 @@ test("pgpulse's share: exact CU-hours from the time only pgpulse used the comput
       statementTimeoutMs: 5000,
       connectTimeoutMs: 1000,
       collectors: {},
-      neon: { projectId: api.projectId, endpointId: api.endpointId, apiUrl: api.apiUrl, apiKey: api.apiKey, stateInterval: 30 * S, usageInterval: 24 * H },
+      neon: {
+        projectId: api.projectId,
+        endpointId: api.endpointId,
+        apiUrl: api.apiUrl,
+        apiKey: api.apiKey,
+        stateInterval: 30 * S,
+        usageInterval: 24 * H,
+      },
     };
-    const client = new NeonApiClient({ apiUrl: api.apiUrl, projectId: api.projectId, endpointId: api.endpointId, apiKey: api.apiKey });
+    const client = new NeonApiClient({
+      apiUrl: api.apiUrl,
+      projectId: api.projectId,
+      endpointId: api.endpointId,
+      apiKey: api.apiKey,
+    });
     const ctx = { target, store } as unknown as TargetContext;
     let serverNow = 9_000_000;
     const reading = (othersActive: number) => {
@@ -68,7 +80,25 @@ test("pgpulse's share: exact CU-hours from the time only pgpulse used the comput
         collector: NEON_ACTIVITY,
         ts: clock,
         ok: true,
-        rows: [{ key: {}, values: { others_active: othersActive, others_connected: othersActive, others_last_idle_change_ms: null, sessions_user_dbs: 10, active_time_user_dbs_ms: 0, walsenders: 0, subscription_workers: 0, autovacuum_workers: 0, own_db_counted: 1, own_backend_start_ms: serverNow - H, server_now_ms: serverNow, pooled: 0 } }],
+        rows: [
+          {
+            key: {},
+            values: {
+              others_active: othersActive,
+              others_connected: othersActive,
+              others_last_idle_change_ms: null,
+              sessions_user_dbs: 10,
+              active_time_user_dbs_ms: 0,
+              walsenders: 0,
+              subscription_workers: 0,
+              autovacuum_workers: 0,
+              own_db_counted: 1,
+              own_backend_start_ms: serverNow - H,
+              server_now_ms: serverNow,
+              pooled: 0,
+            },
+          },
+        ],
       });
     };
     /** one sampler cycle at the current clock; returns whether it sampled */

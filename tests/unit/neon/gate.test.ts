@@ -43,7 +43,13 @@ function setup(opts: { suspend?: number; quietMs?: number; url?: string; pooled?
     statementTimeoutMs: 5000,
     connectTimeoutMs: 1000,
     collectors: {},
-    neon: { projectId: 'p', endpointId: 'ep-x', apiUrl: 'http://127.0.0.1:1/api/v2', stateInterval: STATE_MS, pooled: opts.pooled },
+    neon: {
+      projectId: 'p',
+      endpointId: 'ep-x',
+      apiUrl: 'http://127.0.0.1:1/api/v2',
+      stateInterval: STATE_MS,
+      pooled: opts.pooled,
+    },
   };
   const gate = new NeonGate({
     target,
@@ -305,11 +311,17 @@ test('API failing from the very first call (network, 429, 5xx): no connection at
         const r = await cycle(s);
         assert.equal(r.allowed, false, `${err.message}: cycle ${i} must not connect`);
         assert.notEqual((r as { byDesign?: boolean }).byDesign, true);
-        assert.match(r.reason ?? '', /does not connect until the Neon API says the compute is active \(no answer yet\)/);
+        assert.match(
+          r.reason ?? '',
+          /does not connect until the Neon API says the compute is active \(no answer yet\)/
+        );
       }
       assert.equal(s.gate.snapshot().mode, 'api-unavailable');
       // Retry-After is honoured: at most one call per Retry-After (60 s) or stateInterval
-      assert.ok(s.answer.calls <= 3600 / (err.retryAfterSeconds ?? STATE_MS / 1000) + 1, `API calls in an hour: ${s.answer.calls}`);
+      assert.ok(
+        s.answer.calls <= 3600 / (err.retryAfterSeconds ?? STATE_MS / 1000) + 1,
+        `API calls in an hour: ${s.answer.calls}`
+      );
     } finally {
       s.close();
     }
@@ -386,9 +398,30 @@ test("Neon's availability-check wake (operations API) is not prolonged: no conne
     assert.equal((await cycle(s)).allowed, false);
     const t = new Date(s.now()).toISOString();
     s.answer.ops = [
-      { id: 'op-check', endpoint_id: 'ep-x', action: 'check_availability', status: 'running', created_at: t, updated_at: t },
-      { id: 'op-start', endpoint_id: 'ep-x', action: 'start_compute', status: 'finished', created_at: t, updated_at: t },
-      { id: 'op-other', endpoint_id: 'ep-other', action: 'check_availability', status: 'running', created_at: t, updated_at: t },
+      {
+        id: 'op-check',
+        endpoint_id: 'ep-x',
+        action: 'check_availability',
+        status: 'running',
+        created_at: t,
+        updated_at: t,
+      },
+      {
+        id: 'op-start',
+        endpoint_id: 'ep-x',
+        action: 'start_compute',
+        status: 'finished',
+        created_at: t,
+        updated_at: t,
+      },
+      {
+        id: 'op-other',
+        endpoint_id: 'ep-other',
+        action: 'check_availability',
+        status: 'running',
+        created_at: t,
+        updated_at: t,
+      },
     ];
     s.answer.ep!.current_state = 'active';
     s.advance(STATE_MS);
@@ -399,14 +432,31 @@ test("Neon's availability-check wake (operations API) is not prolonged: no conne
       assert.match(r.reason ?? '', /availability check/);
     }
     assert.equal(s.gate.snapshot().mode, 'neon-check');
-    const kinds = s.store.events('t', 0, s.now()).map((e) => e.kind).filter((k) => k !== 'neon_state').sort();
-    assert.deepEqual(kinds, ['neon_check_availability', 'neon_start_compute'], 'operations of this endpoint become annotations, once each');
+    const kinds = s.store
+      .events('t', 0, s.now())
+      .map((e) => e.kind)
+      .filter((k) => k !== 'neon_state')
+      .sort();
+    assert.deepEqual(
+      kinds,
+      ['neon_check_availability', 'neon_start_compute'],
+      'operations of this endpoint become annotations, once each'
+    );
     // it suspends again; later a user wakes it (no check operation): sampling resumes
     s.answer.ep!.current_state = 'idle';
     s.advance(STATE_MS);
     assert.equal((await cycle(s)).allowed, false);
     s.advance(600_000);
-    s.answer.ops = [{ id: 'op-start2', endpoint_id: 'ep-x', action: 'start_compute', status: 'finished', created_at: new Date(s.now()).toISOString(), updated_at: new Date(s.now()).toISOString() }];
+    s.answer.ops = [
+      {
+        id: 'op-start2',
+        endpoint_id: 'ep-x',
+        action: 'start_compute',
+        status: 'finished',
+        created_at: new Date(s.now()).toISOString(),
+        updated_at: new Date(s.now()).toISOString(),
+      },
+    ];
     s.answer.ep!.current_state = 'active';
     s.advance(STATE_MS);
     assert.equal((await cycle(s)).allowed, true);
@@ -431,7 +481,9 @@ test('URL naming another endpoint, or the compute reporting another neon.endpoin
     assert.equal(ok.gate.pooled, true, 'the -pooler host is detected');
     ok.answer.ep!.current_state = 'active';
     assert.equal((await cycle(ok)).allowed, true);
-    endpointMismatchListeners.get(ok.target)!('the compute reports neon.endpoint_id = ep-y but neon.endpointId is ep-x');
+    endpointMismatchListeners.get(ok.target)!(
+      'the compute reports neon.endpoint_id = ep-y but neon.endpointId is ep-x'
+    );
     const r = await cycle(ok);
     assert.equal(r.allowed, false);
     assert.match(r.reason ?? '', /neon.endpoint_id = ep-y/);

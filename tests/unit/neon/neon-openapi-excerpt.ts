@@ -40,7 +40,28 @@ export const EndpointState = ['init', 'active', 'idle'] as const;
 /** components.schemas.Endpoint (every required property, and the optional ones pgpulse reads) */
 export const Endpoint: ObjectSchema = {
   type: 'object',
-  required: ['host', 'id', 'project_id', 'branch_id', 'region_id', 'autoscaling_limit_max_cu', 'autoscaling_limit_min_cu', 'type', 'current_state', 'pooler_enabled', 'pooler_mode', 'disabled', 'passwordless_access', 'creation_source', 'created_at', 'updated_at', 'settings', 'proxy_host', 'suspend_timeout_seconds', 'provisioner'],
+  required: [
+    'host',
+    'id',
+    'project_id',
+    'branch_id',
+    'region_id',
+    'autoscaling_limit_max_cu',
+    'autoscaling_limit_min_cu',
+    'type',
+    'current_state',
+    'pooler_enabled',
+    'pooler_mode',
+    'disabled',
+    'passwordless_access',
+    'creation_source',
+    'created_at',
+    'updated_at',
+    'settings',
+    'proxy_host',
+    'suspend_timeout_seconds',
+    'provisioner',
+  ],
   properties: {
     host: str,
     id: str,
@@ -53,7 +74,12 @@ export const Endpoint: ObjectSchema = {
     type: { type: 'string', enum: ['read_only', 'read_write'] },
     current_state: { type: 'string', enum: EndpointState },
     pending_state: { type: 'string', enum: EndpointState },
-    settings: { type: 'object', required: [], properties: { pg_settings: { type: 'object', required: [], properties: {}, open: true } }, open: true },
+    settings: {
+      type: 'object',
+      required: [],
+      properties: { pg_settings: { type: 'object', required: [], properties: {}, open: true } },
+      open: true,
+    },
     pooler_enabled: { type: 'boolean' },
     pooler_mode: { type: 'string', enum: ['transaction'] },
     disabled: { type: 'boolean' },
@@ -74,7 +100,31 @@ export const Endpoint: ObjectSchema = {
 /** components.schemas.Project: every required property, and org_id (optional) */
 export const Project: ObjectSchema = {
   type: 'object',
-  required: ['consumption_period_end', 'consumption_period_start', 'active_time_seconds', 'compute_time_seconds', 'written_data_bytes', 'data_transfer_bytes', 'data_storage_bytes_hour', 'id', 'platform_id', 'region_id', 'name', 'pg_version', 'proxy_host', 'branch_logical_size_limit', 'branch_logical_size_limit_bytes', 'store_passwords', 'cpu_used_sec', 'provisioner', 'creation_source', 'history_retention_seconds', 'created_at', 'updated_at', 'owner_id'],
+  required: [
+    'consumption_period_end',
+    'consumption_period_start',
+    'active_time_seconds',
+    'compute_time_seconds',
+    'written_data_bytes',
+    'data_transfer_bytes',
+    'data_storage_bytes_hour',
+    'id',
+    'platform_id',
+    'region_id',
+    'name',
+    'pg_version',
+    'proxy_host',
+    'branch_logical_size_limit',
+    'branch_logical_size_limit_bytes',
+    'store_passwords',
+    'cpu_used_sec',
+    'provisioner',
+    'creation_source',
+    'history_retention_seconds',
+    'created_at',
+    'updated_at',
+    'owner_id',
+  ],
   properties: {
     data_storage_bytes_hour: int,
     data_transfer_bytes: int,
@@ -87,7 +137,16 @@ export const Project: ObjectSchema = {
     region_id: str,
     name: str,
     provisioner: str,
-    default_endpoint_settings: { type: 'object', required: [], properties: { autoscaling_limit_min_cu: { type: 'number', minimum: 0.25 }, autoscaling_limit_max_cu: { type: 'number', minimum: 0.25 }, suspend_timeout_seconds: { type: 'integer', minimum: -1, maximum: 604_800 } }, open: true },
+    default_endpoint_settings: {
+      type: 'object',
+      required: [],
+      properties: {
+        autoscaling_limit_min_cu: { type: 'number', minimum: 0.25 },
+        autoscaling_limit_max_cu: { type: 'number', minimum: 0.25 },
+        suspend_timeout_seconds: { type: 'integer', minimum: -1, maximum: 604_800 },
+      },
+      open: true,
+    },
     pg_version: int,
     proxy_host: str,
     branch_logical_size_limit: int,
@@ -107,8 +166,51 @@ export const Project: ObjectSchema = {
   },
 };
 
-export const OperationAction = ['create_compute', 'create_timeline', 'start_compute', 'suspend_compute', 'apply_config', 'check_availability', 'delete_timeline', 'create_branch', 'import_data', 'tenant_ignore', 'tenant_attach', 'tenant_detach', 'tenant_reattach', 'replace_safekeeper', 'disable_maintenance', 'apply_storage_config', 'prepare_secondary_pageserver', 'switch_pageserver', 'detach_parent_branch', 'timeline_archive', 'timeline_unarchive', 'start_reserved_compute', 'sync_dbs_and_roles_from_compute', 'apply_schema_from_branch', 'timeline_mark_invisible', 'timeline_update_protected_config', 'prewarm_replica', 'promote_replica', 'set_storage_non_dirty', 'swap_binding_id', 'finalize_migration', 'mark_migration_prepared', 'update_catalog'] as const;
-export const OperationStatus = ['scheduling', 'running', 'finished', 'failed', 'error', 'cancelling', 'cancelled', 'skipped'] as const;
+export const OperationAction = [
+  'create_compute',
+  'create_timeline',
+  'start_compute',
+  'suspend_compute',
+  'apply_config',
+  'check_availability',
+  'delete_timeline',
+  'create_branch',
+  'import_data',
+  'tenant_ignore',
+  'tenant_attach',
+  'tenant_detach',
+  'tenant_reattach',
+  'replace_safekeeper',
+  'disable_maintenance',
+  'apply_storage_config',
+  'prepare_secondary_pageserver',
+  'switch_pageserver',
+  'detach_parent_branch',
+  'timeline_archive',
+  'timeline_unarchive',
+  'start_reserved_compute',
+  'sync_dbs_and_roles_from_compute',
+  'apply_schema_from_branch',
+  'timeline_mark_invisible',
+  'timeline_update_protected_config',
+  'prewarm_replica',
+  'promote_replica',
+  'set_storage_non_dirty',
+  'swap_binding_id',
+  'finalize_migration',
+  'mark_migration_prepared',
+  'update_catalog',
+] as const;
+export const OperationStatus = [
+  'scheduling',
+  'running',
+  'finished',
+  'failed',
+  'error',
+  'cancelling',
+  'cancelled',
+  'skipped',
+] as const;
 
 /** components.schemas.Operation */
 export const Operation: ObjectSchema = {
@@ -133,7 +235,11 @@ export const Operation: ObjectSchema = {
 const Pagination: ObjectSchema = { type: 'object', required: ['cursor'], properties: { cursor: str } };
 
 /** components.schemas.GeneralError: the body of every error status */
-export const GeneralError: ObjectSchema = { type: 'object', required: ['message', 'code'], properties: { request_id: str, code: str, message: str } };
+export const GeneralError: ObjectSchema = {
+  type: 'object',
+  required: ['message', 'code'],
+  properties: { request_id: str, code: str, message: str },
+};
 
 /** ConsumptionHistoryPerProjectV2Response + PaginationResponse */
 export const ConsumptionV2Response: ObjectSchema = {
@@ -166,7 +272,14 @@ export const ConsumptionV2Response: ObjectSchema = {
                       timeframe_start: dateTime,
                       timeframe_end: dateTime,
                       // ConsumptionMetricValue: value is an integer
-                      metrics: { type: 'array', items: { type: 'object', required: ['metric_name', 'value'], properties: { metric_name: str, value: int } } },
+                      metrics: {
+                        type: 'array',
+                        items: {
+                          type: 'object',
+                          required: ['metric_name', 'value'],
+                          properties: { metric_name: str, value: int },
+                        },
+                      },
                     },
                   },
                 },
@@ -180,7 +293,7 @@ export const ConsumptionV2Response: ObjectSchema = {
   },
 };
 
-export interface Operation_ {
+export interface OperationSpec {
   operationId: string;
   path: RegExp;
   /** query parameters the document marks required */
@@ -192,16 +305,41 @@ export interface Operation_ {
   errors: readonly number[];
 }
 
-export const operations: readonly Operation_[] = [
-  { operationId: 'getProjectEndpoint', path: /^\/projects\/[^/]+\/endpoints\/[^/]+$/, requiredQuery: [], query: [], ok: { type: 'object', required: ['endpoint'], properties: { endpoint: Endpoint } }, errors: [] },
-  { operationId: 'listProjectEndpoints', path: /^\/projects\/[^/]+\/endpoints$/, requiredQuery: [], query: [], ok: { type: 'object', required: ['endpoints'], properties: { endpoints: { type: 'array', items: Endpoint } } }, errors: [] },
-  { operationId: 'getProject', path: /^\/projects\/[^/]+$/, requiredQuery: [], query: [], ok: { type: 'object', required: ['project'], properties: { project: Project } }, errors: [] },
+export const operations: readonly OperationSpec[] = [
+  {
+    operationId: 'getProjectEndpoint',
+    path: /^\/projects\/[^/]+\/endpoints\/[^/]+$/,
+    requiredQuery: [],
+    query: [],
+    ok: { type: 'object', required: ['endpoint'], properties: { endpoint: Endpoint } },
+    errors: [],
+  },
+  {
+    operationId: 'listProjectEndpoints',
+    path: /^\/projects\/[^/]+\/endpoints$/,
+    requiredQuery: [],
+    query: [],
+    ok: { type: 'object', required: ['endpoints'], properties: { endpoints: { type: 'array', items: Endpoint } } },
+    errors: [],
+  },
+  {
+    operationId: 'getProject',
+    path: /^\/projects\/[^/]+$/,
+    requiredQuery: [],
+    query: [],
+    ok: { type: 'object', required: ['project'], properties: { project: Project } },
+    errors: [],
+  },
   {
     operationId: 'listProjectOperations',
     path: /^\/projects\/[^/]+\/operations$/,
     requiredQuery: [],
     query: ['cursor', 'limit'],
-    ok: { type: 'object', required: ['operations'], properties: { operations: { type: 'array', items: Operation }, pagination: Pagination } },
+    ok: {
+      type: 'object',
+      required: ['operations'],
+      properties: { operations: { type: 'array', items: Operation }, pagination: Pagination },
+    },
     errors: [],
   },
   {
@@ -215,9 +353,22 @@ export const operations: readonly Operation_[] = [
 ];
 
 /** ConsumptionHistoryGranularity, and how far back each may reach (the parameter descriptions) */
-export const granularityLimitMs = { hourly: 168 * 3_600_000, daily: 60 * 86_400_000, monthly: 365 * 86_400_000 } as const;
+export const granularityLimitMs = {
+  hourly: 168 * 3_600_000,
+  daily: 60 * 86_400_000,
+  monthly: 365 * 86_400_000,
+} as const;
 /** the metrics parameter's supported values for v2 */
-export const consumptionV2Metrics = ['compute_unit_seconds', 'root_branch_bytes_month', 'child_branch_bytes_month', 'instant_restore_bytes_month', 'public_network_transfer_bytes', 'private_network_transfer_bytes', 'extra_branches_month', 'snapshot_storage_bytes_month'] as const;
+export const consumptionV2Metrics = [
+  'compute_unit_seconds',
+  'root_branch_bytes_month',
+  'child_branch_bytes_month',
+  'instant_restore_bytes_month',
+  'public_network_transfer_bytes',
+  'private_network_transfer_bytes',
+  'extra_branches_month',
+  'snapshot_storage_bytes_month',
+] as const;
 
 /** every way `value` breaks `schema`, as "path: problem" lines (empty when it conforms) */
 export function violations(value: unknown, schema: Field, path = '$'): string[] {
@@ -246,10 +397,19 @@ export function violations(value: unknown, schema: Field, path = '$'): string[] 
     }
     case 'integer':
     case 'number': {
-      if (typeof value !== 'number' || !Number.isFinite(value) || (schema.type === 'integer' && !Number.isInteger(value))) {
-        return [`${path}: expected ${schema.type === 'integer' ? 'an integer' : 'a number'}, got ${JSON.stringify(value)}`];
+      if (
+        typeof value !== 'number' ||
+        !Number.isFinite(value) ||
+        (schema.type === 'integer' && !Number.isInteger(value))
+      ) {
+        return [
+          `${path}: expected ${schema.type === 'integer' ? 'an integer' : 'a number'}, got ${JSON.stringify(value)}`,
+        ];
       }
-      if ((schema.minimum !== undefined && value < schema.minimum) || (schema.maximum !== undefined && value > schema.maximum)) {
+      if (
+        (schema.minimum !== undefined && value < schema.minimum) ||
+        (schema.maximum !== undefined && value > schema.maximum)
+      ) {
         return [`${path}: ${value} outside [${schema.minimum ?? '-∞'}, ${schema.maximum ?? '∞'}]`];
       }
       return [];
@@ -257,7 +417,9 @@ export function violations(value: unknown, schema: Field, path = '$'): string[] 
     case 'boolean':
       return typeof value === 'boolean' ? [] : [`${path}: expected a boolean, got ${JSON.stringify(value)}`];
     case 'array':
-      return Array.isArray(value) ? value.flatMap((v, i) => violations(v, schema.items, `${path}[${i}]`)) : [`${path}: expected an array`];
+      return Array.isArray(value)
+        ? value.flatMap((v, i) => violations(v, schema.items, `${path}[${i}]`))
+        : [`${path}: expected an array`];
     case 'object': {
       if (typeof value !== 'object' || Array.isArray(value)) {
         return [`${path}: expected an object`];

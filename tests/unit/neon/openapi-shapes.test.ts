@@ -9,7 +9,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NeonApiClient, NeonApiError, parseRetryAfter } from '../../../src/sidecar/neon/api-client';
 import { startFakeNeonApi, type FakeNeonApi } from '../../support/neon-api';
-import { Endpoint, GeneralError, Operation, Project, consumptionV2Metrics, granularityLimitMs, operations, violations } from './neon-openapi-excerpt';
+import {
+  Endpoint,
+  GeneralError,
+  Operation,
+  Project,
+  consumptionV2Metrics,
+  granularityLimitMs,
+  operations,
+  violations,
+} from './neon-openapi-excerpt';
 
 const DAY = 86_400_000;
 
@@ -21,10 +30,28 @@ async function documentedApi(): Promise<FakeNeonApi> {
   api.usage.consumption_period_end = new Date(periodStart + 31 * DAY).toISOString();
   const t = new Date(Date.now() - 60_000).toISOString();
   api.operations = [
-    { id: 'a07f8772-1877-4da9-a939-3a3ae62d1d8e', endpoint_id: api.endpointId, action: 'check_availability', status: 'finished', created_at: t, updated_at: t, total_duration_ms: 900 },
-    { id: 'a07f8772-1877-4da9-a939-3a3ae62d1d8d', endpoint_id: api.endpointId, action: 'start_compute', status: 'running', created_at: t, updated_at: t, total_duration_ms: 0 },
+    {
+      id: 'a07f8772-1877-4da9-a939-3a3ae62d1d8e',
+      endpoint_id: api.endpointId,
+      action: 'check_availability',
+      status: 'finished',
+      created_at: t,
+      updated_at: t,
+      total_duration_ms: 900,
+    },
+    {
+      id: 'a07f8772-1877-4da9-a939-3a3ae62d1d8d',
+      endpoint_id: api.endpointId,
+      action: 'start_compute',
+      status: 'running',
+      created_at: t,
+      updated_at: t,
+      total_duration_ms: 0,
+    },
   ];
-  api.otherEndpoints = [{ id: 'ep-autumn-art-123456', branch_id: 'br-wild-rain-654321', type: 'read_only', current_state: 'idle' }];
+  api.otherEndpoints = [
+    { id: 'ep-autumn-art-123456', branch_id: 'br-wild-rain-654321', type: 'read_only', current_state: 'idle' },
+  ];
   api.consumptionHours = [
     { start: new Date(periodStart - 6 * 3_600_000).toISOString(), computeUnitSeconds: 5000 }, // the previous period
     { start: new Date(Date.now() - 3 * DAY).toISOString(), computeUnitSeconds: 3600 },
@@ -33,7 +60,11 @@ async function documentedApi(): Promise<FakeNeonApi> {
   return api;
 }
 
-async function get(api: FakeNeonApi, path: string, key = api.apiKey): Promise<{ status: number; body: unknown; headers: Headers }> {
+async function get(
+  api: FakeNeonApi,
+  path: string,
+  key = api.apiKey
+): Promise<{ status: number; body: unknown; headers: Headers }> {
   const r = await fetch(`${api.apiUrl}${path}`, { headers: { authorization: `Bearer ${key}` } });
   return { status: r.status, body: await r.json(), headers: r.headers };
 }
@@ -49,15 +80,30 @@ test('every answer of the fake API conforms to the document: required fields, ty
   try {
     const p = `/projects/${api.projectId}`;
     const now = Date.now();
-    const q = new URLSearchParams({ project_ids: api.projectId, from: new Date(Math.floor((now - 29 * DAY) / DAY) * DAY).toISOString(), to: new Date(now + DAY).toISOString(), granularity: 'daily', org_id: api.orgId!, metrics: 'compute_unit_seconds' });
-    for (const path of [`${p}/endpoints/${api.endpointId}`, `${p}/endpoints`, p, `${p}/operations?limit=10`, `/consumption_history/v2/projects?${q}`]) {
+    const q = new URLSearchParams({
+      project_ids: api.projectId,
+      from: new Date(Math.floor((now - 29 * DAY) / DAY) * DAY).toISOString(),
+      to: new Date(now + DAY).toISOString(),
+      granularity: 'daily',
+      org_id: api.orgId!,
+      metrics: 'compute_unit_seconds',
+    });
+    for (const path of [
+      `${p}/endpoints/${api.endpointId}`,
+      `${p}/endpoints`,
+      p,
+      `${p}/operations?limit=10`,
+      `/consumption_history/v2/projects?${q}`,
+    ]) {
       const r = await get(api, path);
       assert.equal(r.status, 200, path);
       const op = operationFor(path.split('?')[0]);
       assert.deepEqual(violations(r.body, op.ok), [], `${op.operationId}: ${JSON.stringify(r.body).slice(0, 300)}`);
     }
     // the answers are not empty: the checks above looked at real fields
-    const cons = (await get(api, `/consumption_history/v2/projects?${q}`)).body as { projects: Array<{ periods: Array<{ consumption: unknown[] }> }> };
+    const cons = (await get(api, `/consumption_history/v2/projects?${q}`)).body as {
+      projects: Array<{ periods: Array<{ consumption: unknown[] }> }>;
+    };
     assert.equal(cons.projects[0].periods.length, 2, 'one period object per billing period');
     assert.equal(((await get(api, `${p}/operations`)).body as { operations: unknown[] }).operations.length, 2);
     assert.equal(((await get(api, `${p}/endpoints`)).body as { endpoints: unknown[] }).endpoints.length, 2);
@@ -66,9 +112,27 @@ test('every answer of the fake API conforms to the document: required fields, ty
     const errors: Array<[string, number, Promise<{ status: number; body: unknown }>]> = [
       ['wrong key', 401, get(api, p, 'napi_wrong')],
       ['unknown endpoint', 404, get(api, `${p}/endpoints/ep-does-not-exist-1`)],
-      ['consumption v2 without org_id', 400, get(api, `/consumption_history/v2/projects?${new URLSearchParams([...q].filter(([k]) => k !== 'org_id'))}`)],
-      ['consumption v2, another organization', 404, get(api, `/consumption_history/v2/projects?${new URLSearchParams({ ...Object.fromEntries(q), org_id: 'org-other-1' })}`)],
-      ['consumption v2, hourly over more than 168 hours', 406, get(api, `/consumption_history/v2/projects?${new URLSearchParams({ ...Object.fromEntries(q), granularity: 'hourly' })}`)],
+      [
+        'consumption v2 without org_id',
+        400,
+        get(api, `/consumption_history/v2/projects?${new URLSearchParams([...q].filter(([k]) => k !== 'org_id'))}`),
+      ],
+      [
+        'consumption v2, another organization',
+        404,
+        get(
+          api,
+          `/consumption_history/v2/projects?${new URLSearchParams({ ...Object.fromEntries(q), org_id: 'org-other-1' })}`
+        ),
+      ],
+      [
+        'consumption v2, hourly over more than 168 hours',
+        406,
+        get(
+          api,
+          `/consumption_history/v2/projects?${new URLSearchParams({ ...Object.fromEntries(q), granularity: 'hourly' })}`
+        ),
+      ],
     ];
     for (const [what, status, pending] of errors) {
       const r = await pending;
@@ -80,7 +144,12 @@ test('every answer of the fake API conforms to the document: required fields, ty
     assert.equal(plan.status, 403, 'a plan without consumption history');
     assert.ok(operationFor('/consumption_history/v2/projects').errors.includes(403));
     assert.deepEqual(violations(plan.body, GeneralError), []);
-    for (const [status, retryAfter] of [[429, 30], [429, null], [500, null], [503, null]] as const) {
+    for (const [status, retryAfter] of [
+      [429, 30],
+      [429, null],
+      [500, null],
+      [503, null],
+    ] as const) {
       api.failWith = status;
       api.retryAfter = retryAfter;
       const r = await get(api, p);
@@ -91,9 +160,18 @@ test('every answer of the fake API conforms to the document: required fields, ty
     api.failWith = null;
     api.retryAfter = null;
     // the excerpt's checker itself catches what it should (so the checks above can fail)
-    assert.match(violations({ endpoint: { id: 'x' } }, operations[0].ok).join('\n'), /required property current_state is missing/);
+    assert.match(
+      violations({ endpoint: { id: 'x' } }, operations[0].ok).join('\n'),
+      /required property current_state is missing/
+    );
     assert.match(violations({ id: 'op-1' }, Operation).join('\n'), /not a UUID/);
-    assert.match(violations({ ...((await get(api, p)).body as { project: object }).project, owner: 'x', extra_field: 1 }, Project).join('\n'), /extra_field is not in the document/);
+    assert.match(
+      violations(
+        { ...((await get(api, p)).body as { project: object }).project, owner: 'x', extra_field: 1 },
+        Project
+      ).join('\n'),
+      /extra_field is not in the document/
+    );
   } finally {
     await api.close();
   }
@@ -102,7 +180,12 @@ test('every answer of the fake API conforms to the document: required fields, ty
 test('the client sends every required parameter and nothing undocumented, and reads only documented fields', async () => {
   const api = await documentedApi();
   try {
-    const c = new NeonApiClient({ apiUrl: api.apiUrl, projectId: api.projectId, endpointId: api.endpointId, apiKey: api.apiKey });
+    const c = new NeonApiClient({
+      apiUrl: api.apiUrl,
+      projectId: api.projectId,
+      endpointId: api.endpointId,
+      apiKey: api.apiKey,
+    });
     const ep = await c.getEndpoint();
     const eps = await c.listEndpoints();
     const ops = await c.listOperations(10);
@@ -137,7 +220,10 @@ test('the client sends every required parameter and nothing undocumented, and re
     }
     const cq = api.requests.find((r) => r.path.endsWith('/consumption_history/v2/projects'))!.query;
     assert.ok(cq.granularity in granularityLimitMs);
-    assert.ok(Date.now() - Date.parse(cq.from) <= granularityLimitMs[cq.granularity as keyof typeof granularityLimitMs], 'the range fits the granularity (no 406)');
+    assert.ok(
+      Date.now() - Date.parse(cq.from) <= granularityLimitMs[cq.granularity as keyof typeof granularityLimitMs],
+      'the range fits the granularity (no 406)'
+    );
     assert.ok(cq.metrics.split(',').every((m) => (consumptionV2Metrics as readonly string[]).includes(m)));
     assert.match(cq.org_id, /^[a-z0-9-]{1,60}$/);
     assert.equal(cq.project_ids, api.projectId);
@@ -149,9 +235,18 @@ test('the client sends every required parameter and nothing undocumented, and re
 test('consumption v2 errors as the document describes them: 403 plan, 404 organization (names neon.orgId), 429/5xx transient with Retry-After', async () => {
   const api = await documentedApi();
   try {
-    const c = new NeonApiClient({ apiUrl: api.apiUrl, projectId: api.projectId, endpointId: api.endpointId, apiKey: api.apiKey });
+    const c = new NeonApiClient({
+      apiUrl: api.apiUrl,
+      projectId: api.projectId,
+      endpointId: api.endpointId,
+      apiKey: api.apiKey,
+    });
     const start = new Date(api.usage.consumption_period_start);
-    const fail = (p: Promise<unknown>) => p.then(() => assert.fail('should fail'), (e: NeonApiError) => e);
+    const fail = (p: Promise<unknown>) =>
+      p.then(
+        () => assert.fail('should fail'),
+        (e: NeonApiError) => e
+      );
     const wrongOrg = await fail(c.computeUnitSeconds(start, new Date(), 'org-not-this-one-1'));
     assert.equal(wrongOrg.status, 404);
     assert.equal(wrongOrg.kind, 'config');
@@ -167,7 +262,10 @@ test('consumption v2 errors as the document describes them: 403 plan, 404 organi
     assert.deepEqual([limited.kind, limited.status, limited.retryAfterSeconds], ['transient', 429, 42]);
     api.retryAfter = null;
     const limitedBare = await fail(c.getEndpoint());
-    assert.deepEqual([limitedBare.kind, limitedBare.status, limitedBare.retryAfterSeconds], ['transient', 429, undefined]);
+    assert.deepEqual(
+      [limitedBare.kind, limitedBare.status, limitedBare.retryAfterSeconds],
+      ['transient', 429, undefined]
+    );
     for (const status of [500, 502, 503]) {
       api.failWith = status;
       const e = await fail(c.getProject());

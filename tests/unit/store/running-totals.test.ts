@@ -10,7 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { bucketDeltas, databaseStepSums, loadSeries, MAX_EDGE_LOOKUPS, stepSums, type EngineContext } from '../../../src/sidecar/engine/context';
+import {
+  bucketDeltas,
+  databaseStepSums,
+  loadSeries,
+  MAX_EDGE_LOOKUPS,
+  stepSums,
+  type EngineContext,
+} from '../../../src/sidecar/engine/context';
 import { counterDeltas } from '../../../src/sidecar/engine/deltas';
 import { grid } from '../../../src/sidecar/engine/steps';
 import { backfillRunningTotals } from '../../../src/sidecar/store/running-totals';
@@ -72,7 +79,19 @@ export function checkRanges(store: Store, collector: string, r: () => number, en
  * A random history of rows a–e with counters c, d (and a gauge g that goes up and down); `counters`
  * false writes it as a sidecar before running totals did.
  */
-export function writeHistory(dir: string, seed: number, opts: { counters: boolean; collector: string; compact: boolean; startTs?: number; check?: (store: Store, ts: number) => void; databases?: boolean; calm?: boolean }): { store: Store; end: number } {
+export function writeHistory(
+  dir: string,
+  seed: number,
+  opts: {
+    counters: boolean;
+    collector: string;
+    compact: boolean;
+    startTs?: number;
+    check?: (store: Store, ts: number) => void;
+    databases?: boolean;
+    calm?: boolean;
+  }
+): { store: Store; end: number } {
   const r = rng(seed);
   let store = Store.open(dir);
   const values = new Map<string, Record<string, number>>();
@@ -123,7 +142,10 @@ export function writeHistory(dir: string, seed: number, opts: { counters: boolea
         rowEpoch.set(name, (rowEpoch.get(name) ?? 0) + 1); // the row's own stats_reset, value kept or not
       }
       values.set(name, v);
-      rows.push({ key: opts.databases ? { name, datname: name < 'c' ? 'db1' : 'db2' } : { name }, values: { c: v.c, d: r() < 0.02 * q ? null : v.d, g: v.g, _epoch: rowEpoch.get(name) ?? null } });
+      rows.push({
+        key: opts.databases ? { name, datname: name < 'c' ? 'db1' : 'db2' } : { name },
+        values: { c: v.c, d: r() < 0.02 * q ? null : v.d, g: v.g, _epoch: rowEpoch.get(name) ?? null },
+      });
     }
     store.writeSample({ target: 't', collector: opts.collector, ts, ok: true, epoch, rows, counters });
     opts.check?.(store, ts);
@@ -152,7 +174,15 @@ test('a gauge that goes down marks no reset: downsampling still thins it out', (
   const store = Store.open(dir);
   try {
     for (let i = 0; i < 200; i++) {
-      store.writeSample({ target: 't', collector: 'x', ts: 1000 + i * 1000, ok: true, epoch: 1, rows: [{ key: { name: 'a' }, values: { c: i, g: i % 7 } }], counters: ['c'] });
+      store.writeSample({
+        target: 't',
+        collector: 'x',
+        ts: 1000 + i * 1000,
+        ok: true,
+        epoch: 1,
+        rows: [{ key: { name: 'a' }, values: { c: i, g: i % 7 } }],
+        counters: ['c'],
+      });
     }
     const before = store.samples('t', 'x', 0, 1e9).length;
     store.compact(201_000, { retentionMs: 1e12, downsampleAfterMs: 1000, downsampleStepMs: 10_000 });
@@ -170,7 +200,11 @@ test('history written before running totals is walked, then filled in and contin
     const dir = mkdtempSync(join(tmpdir(), 'pgpulse-run-'));
     let { store, end } = writeHistory(dir, seed, { counters: false, collector: 'x', compact: seed % 2 === 0 });
     try {
-      assert.equal(store.rangeTotalsBetween('t', 'x', FIELDS, undefined, 0, 1e12), undefined, 'no running totals yet: the caller walks the points');
+      assert.equal(
+        store.rangeTotalsBetween('t', 'x', FIELDS, undefined, 0, 1e12),
+        undefined,
+        'no running totals yet: the caller walks the points'
+      );
       backfillRunningTotals(store.db, (c) => (c === 'x' ? FIELDS : undefined));
       checkRanges(store, 'x', rng(seed + 3000), end, `seed ${seed} filled in`);
       // the upgraded sidecar writes on: its totals continue the filled-in ones
@@ -193,12 +227,17 @@ test('migrations 4–5 fill in running totals of an existing history file and lo
     const old = writeHistory(dir, 7, { counters: false, collector: 'database', compact: true });
     old.store.close();
     const raw = new Database(join(dir, 'pgpulse.db'));
-    raw.exec('DROP INDEX sample_keyframes; DROP INDEX sample_marks; ALTER TABLE point DROP COLUMN total; ALTER TABLE sample DROP COLUMN resets;');
+    raw.exec(
+      'DROP INDEX sample_keyframes; DROP INDEX sample_marks; ALTER TABLE point DROP COLUMN total; ALTER TABLE sample DROP COLUMN resets;'
+    );
     raw.pragma('user_version = 3');
-    const before = raw.prepare('SELECT (SELECT count(*) FROM sample) AS samples, (SELECT count(*) FROM point) AS points').get() as { samples: number; points: number };
+    const before = raw
+      .prepare('SELECT (SELECT count(*) FROM sample) AS samples, (SELECT count(*) FROM point) AS points')
+      .get() as { samples: number; points: number };
     raw.close();
     // FIELDS are not pg_stat_database counters: name them so the catalog's counter list applies
-    const { collectorSpecs } = require('../../../src/model/catalog/collectors') as typeof import('../../../src/model/catalog/collectors');
+    const { collectorSpecs } =
+      require('../../../src/model/catalog/collectors') as typeof import('../../../src/model/catalog/collectors');
     const spec = collectorSpecs.find((c) => c.id === 'database');
     assert.ok(spec);
     const saved = spec.counters;
@@ -211,7 +250,9 @@ test('migrations 4–5 fill in running totals of an existing history file and lo
     }
     try {
       assert.equal(store.db.pragma('user_version', { simple: true }), 5);
-      const after = store.db.prepare('SELECT (SELECT count(*) FROM sample) AS samples, (SELECT count(*) FROM point) AS points').get() as { samples: number; points: number };
+      const after = store.db
+        .prepare('SELECT (SELECT count(*) FROM sample) AS samples, (SELECT count(*) FROM point) AS points')
+        .get() as { samples: number; points: number };
       assert.equal(after.samples, before.samples, 'every sample kept');
       assert.ok(after.points >= before.points, 'every point kept');
       checkRanges(store, 'database', rng(77), old.end, 'migrated');
@@ -226,7 +267,12 @@ test('migrations 4–5 fill in running totals of an existing history file and lo
 test('step sums from running totals equal the raw bucket sums (spread and end, any step, any range)', () => {
   for (let seed = 1; seed <= 8; seed++) {
     const dir = mkdtempSync(join(tmpdir(), 'pgpulse-run-'));
-    const { store, end } = writeHistory(dir, seed, { counters: true, collector: 'x', compact: true, calm: seed % 2 === 1 });
+    const { store, end } = writeHistory(dir, seed, {
+      counters: true,
+      collector: 'x',
+      compact: true,
+      calm: seed % 2 === 1,
+    });
     let regular = 0;
     let steps = 0;
     try {
@@ -236,7 +282,13 @@ test('step sums from running totals equal the raw bucket sums (spread and end, a
         const to = k === 0 ? end + 5000 : from + Math.floor(r() * (end - from + 3000));
         const step = [700, 1000, 3000, 7000, 60_000][Math.floor(r() * 5)];
         const range = { from, to };
-        const ctx = { store, query: { target: 't', refId: 'A' }, range, grid: grid(range, step), filter: {} } as unknown as EngineContext;
+        const ctx = {
+          store,
+          query: { target: 't', refId: 'A' },
+          range,
+          grid: grid(range, step),
+          filter: {},
+        } as unknown as EngineContext;
         for (const mode of ['spread', 'end'] as const) {
           const where = `seed ${seed} ${from}-${to} step ${step} ${mode}`;
           const fast = store.stepTotals('t', 'x', FIELDS, undefined, range, ctx.grid, mode, MAX_EDGE_LOOKUPS);
@@ -248,18 +300,21 @@ test('step sums from running totals equal the raw bucket sums (spread and end, a
           assert.deepEqual(
             got.map((g) => [g.labels, g.field]),
             want.map((w) => [w.labels, w.field]),
-            `${where}: the same series in the same order`,
+            `${where}: the same series in the same order`
           );
           want.forEach((w, i) => {
             const g = got[i];
             assert.deepEqual(
               g.sum.map((v) => v === null),
               w.sum.map((v) => v === null),
-              `${where} ${w.labels.name}/${w.field}: null steps`,
+              `${where} ${w.labels.name}/${w.field}: null steps`
             );
             w.sum.forEach((v, b) => {
               if (v !== null) {
-                assert.ok(Math.abs((g.sum[b] as number) - v) <= 1e-9 * Math.max(1, Math.abs(v)), `${where} ${w.labels.name}/${w.field} step ${b}: ${g.sum[b]} vs ${v}`);
+                assert.ok(
+                  Math.abs((g.sum[b] as number) - v) <= 1e-9 * Math.max(1, Math.abs(v)),
+                  `${where} ${w.labels.name}/${w.field} step ${b}: ${g.sum[b]} vs ${v}`
+                );
               }
             });
             assert.deepEqual(g.elapsed, w.elapsed, `${where} ${w.labels.name}/${w.field}: elapsed`);
@@ -267,7 +322,10 @@ test('step sums from running totals equal the raw bucket sums (spread and end, a
         }
       }
       if (seed % 2 === 1) {
-        assert.ok(regular > steps / 5, `seed ${seed}: many steps of a calm history come from running totals (${regular} of ${steps})`);
+        assert.ok(
+          regular > steps / 5,
+          `seed ${seed}: many steps of a calm history come from running totals (${regular} of ${steps})`
+        );
       }
     } finally {
       store.close();
@@ -279,7 +337,13 @@ test('step sums from running totals equal the raw bucket sums (spread and end, a
 test('per-database sums answer a step as the Σ of their rows’ deltas does (rows coming and going, failures, resets)', () => {
   for (let seed = 1; seed <= 8; seed++) {
     const dir = mkdtempSync(join(tmpdir(), 'pgpulse-run-'));
-    const { store, end } = writeHistory(dir, seed, { counters: true, collector: 'x', compact: true, databases: true, calm: seed % 2 === 1 });
+    const { store, end } = writeHistory(dir, seed, {
+      counters: true,
+      collector: 'x',
+      compact: true,
+      databases: true,
+      calm: seed % 2 === 1,
+    });
     let regular = 0;
     let steps = 0;
     try {
@@ -290,13 +354,31 @@ test('per-database sums answer a step as the Σ of their rows’ deltas does (ro
         const step = [700, 1000, 3000, 7000, 60_000][Math.floor(r() * 5)];
         const range = { from, to };
         const filter = k % 3 === 2 ? { datname: 'db2' } : {};
-        const ctx = { store, query: { target: 't', refId: 'A' }, range, grid: grid(range, step), filter } as unknown as EngineContext;
+        const ctx = {
+          store,
+          query: { target: 't', refId: 'A' },
+          range,
+          grid: grid(range, step),
+          filter,
+        } as unknown as EngineContext;
         for (const mode of ['spread', 'end'] as const) {
           const where = `seed ${seed} ${from}-${to} step ${step} ${mode} ${JSON.stringify(filter)}`;
           const got = databaseStepSums(ctx, 'x', FIELDS, mode, []);
-          const fast = store.stepTotals('t', 'x', FIELDS.map((f) => `Σ${f}`), filter, range, ctx.grid, mode, MAX_EDGE_LOOKUPS, true);
+          const fast = store.stepTotals(
+            't',
+            'x',
+            FIELDS.map((f) => `Σ${f}`),
+            filter,
+            range,
+            ctx.grid,
+            mode,
+            MAX_EDGE_LOOKUPS,
+            true
+          );
           steps += ctx.grid.starts.length;
-          regular += ctx.grid.starts.length - (fast?.irregular.reduce((a, x) => a + x.to - x.from + 1, 0) ?? ctx.grid.starts.length);
+          regular +=
+            ctx.grid.starts.length -
+            (fast?.irregular.reduce((a, x) => a + x.to - x.from + 1, 0) ?? ctx.grid.starts.length);
           if (store.rangeStart('t', 'x', from, to) === undefined) {
             continue;
           }
@@ -314,17 +396,24 @@ test('per-database sums answer a step as the Σ of their rows’ deltas does (ro
             });
             want.set(key, e);
           }
-          assert.deepEqual(new Set(got.map((g) => `${g.labels.datname}/${g.field}`)), new Set(want.keys()), `${where}: the same databases and fields`);
+          assert.deepEqual(
+            new Set(got.map((g) => `${g.labels.datname}/${g.field}`)),
+            new Set(want.keys()),
+            `${where}: the same databases and fields`
+          );
           for (const g of got) {
             const w = want.get(`${g.labels.datname}/${g.field}`)!;
             assert.deepEqual(
               g.sum.map((v) => v === null),
               w.sum.map((v) => v === null),
-              `${where} ${g.labels.datname}/${g.field}: null steps`,
+              `${where} ${g.labels.datname}/${g.field}: null steps`
             );
             w.sum.forEach((v, b) => {
               if (v !== null) {
-                assert.ok(Math.abs((g.sum[b] as number) - v) <= 1e-9 * Math.max(1, Math.abs(v)), `${where} ${g.labels.datname}/${g.field} step ${b}: ${g.sum[b]} vs ${v}`);
+                assert.ok(
+                  Math.abs((g.sum[b] as number) - v) <= 1e-9 * Math.max(1, Math.abs(v)),
+                  `${where} ${g.labels.datname}/${g.field} step ${b}: ${g.sum[b]} vs ${v}`
+                );
               }
             });
             assert.deepEqual(g.elapsed, w.elapsed, `${where} ${g.labels.datname}/${g.field}: elapsed`);
@@ -332,7 +421,10 @@ test('per-database sums answer a step as the Σ of their rows’ deltas does (ro
         }
       }
       if (seed % 2 === 1) {
-        assert.ok(regular > steps / 5, `seed ${seed}: many steps of a calm history come from the sums (${regular} of ${steps})`);
+        assert.ok(
+          regular > steps / 5,
+          `seed ${seed}: many steps of a calm history come from the sums (${regular} of ${steps})`
+        );
       }
     } finally {
       store.close();

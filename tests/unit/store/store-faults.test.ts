@@ -12,7 +12,8 @@ import { isStoreWriteError } from '../../../src/sidecar/store/faults';
 import { Store } from '../../../src/sidecar/store/store';
 import type { SampleRow } from '../../../src/sidecar/store/types';
 
-const rows = (prefix: string, n: number, base: number): SampleRow[] => Array.from({ length: n }, (_, i) => ({ key: { relname: `${prefix}${i}` }, values: { n: base + i } }));
+const rows = (prefix: string, n: number, base: number): SampleRow[] =>
+  Array.from({ length: n }, (_, i) => ({ key: { relname: `${prefix}${i}` }, values: { n: base + i } }));
 
 function latest(store: Store, collector: string): Map<string, number | null> {
   const samples = store.samples('t', collector, 0, 1e15);
@@ -38,7 +39,14 @@ test('disk full mid-write: the failed sample leaves no cached series or values; 
     store.db.pragma(`max_page_count = ${pages}`);
     let thrown: unknown;
     try {
-      store.writeSample({ target: 't', collector: 'tables', ts: 2000, ok: true, epoch: 1, rows: [...rows('base', 5, 100), ...rows('x', 200, 1000)] });
+      store.writeSample({
+        target: 't',
+        collector: 'tables',
+        ts: 2000,
+        ok: true,
+        epoch: 1,
+        rows: [...rows('base', 5, 100), ...rows('x', 200, 1000)],
+      });
     } catch (e) {
       thrown = e;
     }
@@ -48,14 +56,25 @@ test('disk full mid-write: the failed sample leaves no cached series or values; 
     assert.equal(thrown.problem.path, join(dir, 'pgpulse.db'));
     assert.match(thrown.problem.fix, /free space/);
     assert.equal(store.status().writable, false);
-    assert.equal((store.db.prepare("SELECT count(*) AS n FROM series WHERE labels LIKE '%x%'").get() as { n: number }).n, 0, 'nothing of the failed sample is stored');
+    assert.equal(
+      (store.db.prepare("SELECT count(*) AS n FROM series WHERE labels LIKE '%x%'").get() as { n: number }).n,
+      0,
+      'nothing of the failed sample is stored'
+    );
 
     // space returns: other new series are written first and take the row ids the failed ones had
     store.db.pragma('max_page_count = 1073741823');
     store.writeSample({ target: 't', collector: 'indexes', ts: 3000, ok: true, epoch: 1, rows: rows('y', 200, 5000) });
     assert.equal(store.status().writable, true);
     assert.deepEqual(problems, ['start:full', 'end:full']);
-    store.writeSample({ target: 't', collector: 'tables', ts: 4000, ok: true, epoch: 1, rows: [...rows('base', 5, 100), ...rows('x', 200, 1000)] });
+    store.writeSample({
+      target: 't',
+      collector: 'tables',
+      ts: 4000,
+      ok: true,
+      epoch: 1,
+      rows: [...rows('base', 5, 100), ...rows('x', 200, 1000)],
+    });
 
     const tables = latest(store, 'tables');
     assert.equal(tables.size, 205, 'every series of the retried sample exists');
@@ -67,7 +86,9 @@ test('disk full mid-write: the failed sample leaves no cached series or values; 
     for (let i = 0; i < 200; i++) {
       assert.equal(indexes.get(`y${i}`), 5000 + i, `y${i} under its own series`);
     }
-    const after = store.db.prepare('SELECT series_id, sample_id, value FROM point WHERE sample_id <= 1 ORDER BY 1, 2').all();
+    const after = store.db
+      .prepare('SELECT series_id, sample_id, value FROM point WHERE sample_id <= 1 ORDER BY 1, 2')
+      .all();
     assert.deepEqual(after, before, 'what was stored before the fault is intact');
     assert.equal(store.db.pragma('integrity_check', { simple: true }), 'ok');
   } finally {
@@ -84,9 +105,27 @@ test('a failed write does not advance the change cache: a value equal to the uns
     store.writeSample({ target: 't', collector: 'c', ts: 1000, ok: true, epoch: 1, rows: rows('a', 50, 1) });
     store.db.pragma(`max_page_count = ${store.db.pragma('page_count', { simple: true }) as number}`);
     // every value changes: the rows do not fit
-    assert.throws(() => store.writeSample({ target: 't', collector: 'c', ts: 2000, ok: true, epoch: 1, rows: rows('a', 50, 1e9).concat(rows('pad', 400, 7)) }), isStoreWriteError);
+    assert.throws(
+      () =>
+        store.writeSample({
+          target: 't',
+          collector: 'c',
+          ts: 2000,
+          ok: true,
+          epoch: 1,
+          rows: rows('a', 50, 1e9).concat(rows('pad', 400, 7)),
+        }),
+      isStoreWriteError
+    );
     store.db.pragma('max_page_count = 1073741823');
-    const w = store.writeSample({ target: 't', collector: 'c', ts: 3000, ok: true, epoch: 1, rows: rows('a', 50, 1e9) });
+    const w = store.writeSample({
+      target: 't',
+      collector: 'c',
+      ts: 3000,
+      ok: true,
+      epoch: 1,
+      rows: rows('a', 50, 1e9),
+    });
     assert.equal(w.points, 50, 'the values the failed sample never stored are written now');
     const l = latest(store, 'c');
     assert.equal(l.get('a7'), 1e9 + 7);
@@ -103,7 +142,10 @@ test('while the store is failing, writes are refused at once until the back-off 
     store.retryPolicy = { minMs: 60_000, maxMs: 60_000 };
     store.writeSample({ target: 't', collector: 'c', ts: 1000, ok: true, epoch: 1, rows: rows('a', 5, 1) });
     store.db.pragma(`max_page_count = ${store.db.pragma('page_count', { simple: true }) as number}`);
-    assert.throws(() => store.writeSample({ target: 't', collector: 'c', ts: 2000, ok: true, epoch: 1, rows: rows('b', 500, 1) }), isStoreWriteError);
+    assert.throws(
+      () => store.writeSample({ target: 't', collector: 'c', ts: 2000, ok: true, epoch: 1, rows: rows('b', 500, 1) }),
+      isStoreWriteError
+    );
     store.db.pragma('max_page_count = 1073741823');
     assert.equal(store.writeAllowed(), false);
     // refused without touching SQLite: the attempt counter does not move

@@ -15,9 +15,30 @@ const row = (name: string, v: number) => ({ key: { name }, values: { c: v } });
 test('only changed values are written, and readers carry values forward', () => {
   const { store, cleanup } = tmpStore();
   try {
-    const w1 = store.writeSample({ target: 't', collector: 'x', ts: 1000, ok: true, epoch: 1, rows: [row('a', 1), row('b', 5)] });
-    const w2 = store.writeSample({ target: 't', collector: 'x', ts: 2000, ok: true, epoch: 1, rows: [row('a', 2), row('b', 5)] });
-    const w3 = store.writeSample({ target: 't', collector: 'x', ts: 3000, ok: true, epoch: 1, rows: [row('a', 2), row('b', 5)] });
+    const w1 = store.writeSample({
+      target: 't',
+      collector: 'x',
+      ts: 1000,
+      ok: true,
+      epoch: 1,
+      rows: [row('a', 1), row('b', 5)],
+    });
+    const w2 = store.writeSample({
+      target: 't',
+      collector: 'x',
+      ts: 2000,
+      ok: true,
+      epoch: 1,
+      rows: [row('a', 2), row('b', 5)],
+    });
+    const w3 = store.writeSample({
+      target: 't',
+      collector: 'x',
+      ts: 3000,
+      ok: true,
+      epoch: 1,
+      rows: [row('a', 2), row('b', 5)],
+    });
     assert.equal(w1.points, 2);
     assert.equal(w2.points, 1);
     assert.equal(w3.points, 0);
@@ -51,7 +72,10 @@ test('failed samples read as null and the range includes the last sample before 
     store.writeSample({ target: 't', collector: 'x', ts: 2000, ok: false, rows: [], error: 'down' });
     store.writeSample({ target: 't', collector: 'x', ts: 3000, ok: true, epoch: 1, rows: [row('a', 3)] });
     const samples = store.samples('t', 'x', 1500, 10_000);
-    assert.deepEqual(samples.map((s) => s.ts), [1000, 2000, 3000]);
+    assert.deepEqual(
+      samples.map((s) => s.ts),
+      [1000, 2000, 3000]
+    );
     assert.deepEqual(store.matrix('t', 'x', ['c'], undefined, samples)[0].values, [1, null, 3]);
   } finally {
     cleanup();
@@ -90,7 +114,11 @@ test('downsampling and retention keep the values of the samples that stay exact'
       store.writeSample({ target: 't', collector: 'x', ts, ok: true, epoch: 1, rows: [row('a', v)] });
     }
     const before = store.samples('t', 'x', 0, now).length;
-    const { removed } = store.compact(now, { retentionMs: 2.5 * day, downsampleAfterMs: day, downsampleStepMs: 600_000 });
+    const { removed } = store.compact(now, {
+      retentionMs: 2.5 * day,
+      downsampleAfterMs: day,
+      downsampleStepMs: 600_000,
+    });
     const after = store.samples('t', 'x', 0, now);
     assert.ok(removed > 0 && after.length < before);
     assert.ok(after[0].ts >= now - 2.5 * day, 'nothing older than retention');
@@ -112,7 +140,9 @@ test('a row gone while the sidecar was down is not carried past the restart keyf
     again.writeSample({ target: 't', collector: 'x', ts: 2000, ok: true, epoch: 1, rows: [row('a', 2)] });
     again.writeSample({ target: 't', collector: 'x', ts: 3000, ok: true, epoch: 1, rows: [row('a', 2)] });
     const samples = again.samples('t', 'x', 0, 10_000);
-    const m = Object.fromEntries(again.matrix('t', 'x', ['c'], undefined, samples).map((s) => [s.labels.name, s.values]));
+    const m = Object.fromEntries(
+      again.matrix('t', 'x', ['c'], undefined, samples).map((s) => [s.labels.name, s.values])
+    );
     assert.deepEqual(m.a, [1, 2, 2]);
     assert.deepEqual(m.b, [5, null, null]);
     again.close();

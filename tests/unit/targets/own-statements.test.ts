@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isOwnStatement, markSql, OWN_QUERY_MARK, ownRoleFrom, sharedRoleNote } from '../../../src/sidecar/targets/own-statements';
+import {
+  isOwnStatement,
+  markSql,
+  OWN_QUERY_MARK,
+  ownRoleFrom,
+  sharedRoleNote,
+} from '../../../src/sidecar/targets/own-statements';
 
 const row = { oid: '16384', name: 'pgpulse', superuser: false, owns_relations: false, other_sessions: 0 };
 
@@ -9,7 +15,11 @@ describe('own statements (userid, with the mark only for a shared role)', () => 
     assert.equal(markSql('SELECT 1'), `SELECT 1\n${OWN_QUERY_MARK}`);
     assert.equal(markSql('SELECT 1;  \n'), `SELECT 1\n${OWN_QUERY_MARK}`);
     assert.equal(markSql('SELECT 1 -- why'), `SELECT 1 -- why\n${OWN_QUERY_MARK}`);
-    assert.equal(markSql(`${OWN_QUERY_MARK} SELECT 1`), `SELECT 1\n${OWN_QUERY_MARK}`, 'a leading mark moves to the end');
+    assert.equal(
+      markSql(`${OWN_QUERY_MARK} SELECT 1`),
+      `SELECT 1\n${OWN_QUERY_MARK}`,
+      'a leading mark moves to the end'
+    );
     assert.equal(markSql(markSql('SELECT 1')), markSql('SELECT 1'), 'idempotent');
   });
 
@@ -18,16 +28,31 @@ describe('own statements (userid, with the mark only for a shared role)', () => 
     assert.equal(role.shared, null);
     assert.equal(sharedRoleNote(role), null);
     assert.equal(isOwnStatement(role, { queryid: '1', username: 'pgpulse' }, new Set()), true);
-    assert.equal(isOwnStatement(role, { queryid: '1', username: 'app' }, new Set(['1'])), false, "another role's mark is not trusted");
+    assert.equal(
+      isOwnStatement(role, { queryid: '1', username: 'app' }, new Set(['1'])),
+      false,
+      "another role's mark is not trusted"
+    );
   });
 
   it('a shared role: only its entries that carry the mark are own, and health/doctor get a note naming the fix', () => {
-    for (const r of [{ ...row, superuser: true }, { ...row, owns_relations: true }, { ...row, other_sessions: 2 }]) {
+    for (const r of [
+      { ...row, superuser: true },
+      { ...row, owns_relations: true },
+      { ...row, other_sessions: 2 },
+    ]) {
       const role = ownRoleFrom(r);
       assert.ok(role.shared, JSON.stringify(r));
       assert.equal(isOwnStatement(role, { queryid: '1', username: 'pgpulse' }, new Set(['1'])), true);
-      assert.equal(isOwnStatement(role, { queryid: '2', username: 'pgpulse' }, new Set(['1'])), false, "the application's statement under the shared role stays");
-      assert.match(sharedRoleNote(role) ?? '', /shared with the application.*CREATE ROLE pgpulse LOGIN .*IN ROLE pg_monitor/);
+      assert.equal(
+        isOwnStatement(role, { queryid: '2', username: 'pgpulse' }, new Set(['1'])),
+        false,
+        "the application's statement under the shared role stays"
+      );
+      assert.match(
+        sharedRoleNote(role) ?? '',
+        /shared with the application.*CREATE ROLE pgpulse LOGIN .*IN ROLE pg_monitor/
+      );
     }
   });
 

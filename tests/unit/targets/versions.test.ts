@@ -12,14 +12,24 @@ describe('supported PostgreSQL versions', () => {
     for (let m = 14; m <= 18; m++) {
       assert.equal(versionProblem(m * 10000 + 1), null, `PG${m}`);
     }
-    assert.match(versionProblem(190000, '19beta1') ?? '', /PostgreSQL 19beta1 is newer than pgpulse is tested with \(14–18\)/);
+    assert.match(
+      versionProblem(190000, '19beta1') ?? '',
+      /PostgreSQL 19beta1 is newer than pgpulse is tested with \(14–18\)/
+    );
   });
 
   it('every supported major has a matrix test file and a pinned server build', () => {
     const fetch = readFileSync(join(ROOT, 'scripts', 'fetch-postgres.sh'), 'utf8');
     for (let m = SUPPORTED_MAJORS.min; m <= SUPPORTED_MAJORS.max; m++) {
-      assert.ok(existsSync(join(ROOT, 'tests', 'integration', 'matrix', `pg${m}.test.ts`)), `tests/integration/matrix/pg${m}.test.ts`);
-      assert.match(fetch, new RegExp(`^\\s+${m}\\) echo "${m}\\.\\d+\\.\\d+-beta\\.\\d+ sha512-`, 'm'), `fetch-postgres.sh pins ${m}`);
+      assert.ok(
+        existsSync(join(ROOT, 'tests', 'integration', 'matrix', `pg${m}.test.ts`)),
+        `tests/integration/matrix/pg${m}.test.ts`
+      );
+      assert.match(
+        fetch,
+        new RegExp(`^\\s+${m}\\) echo "${m}\\.\\d+\\.\\d+-beta\\.\\d+ sha512-`, 'm'),
+        `fetch-postgres.sh pins ${m}`
+      );
     }
   });
 });

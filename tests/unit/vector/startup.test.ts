@@ -15,12 +15,18 @@ test('startup rejects targets[1].vector.probes.sampleSize = 0 with the field nam
       ],
       grpc: false,
     }),
-    (e: Error) => e instanceof ConfigError && /targets\[1\]\.vector\.probes\.sampleSize: must be at least 1/.test(e.message),
+    (e: Error) =>
+      e instanceof ConfigError && /targets\[1\]\.vector\.probes\.sampleSize: must be at least 1/.test(e.message)
   );
 });
 
 test('enabled probes get their own interval through the sampler', async () => {
-  const sc = await startTestSidecar({ targets: [{ name: 'a', url: 'postgres://u@127.0.0.1:1/db', vector: { probes: { enabled: true, interval: '10m' } } }], grpc: false });
+  const sc = await startTestSidecar({
+    targets: [
+      { name: 'a', url: 'postgres://u@127.0.0.1:1/db', vector: { probes: { enabled: true, interval: '10m' } } },
+    ],
+    grpc: false,
+  });
   try {
     assert.equal(sc.sidecar.config.targets[0].collectors.vector_probe?.interval, 600_000);
   } finally {

@@ -8,13 +8,21 @@ import { analyzeIndexDef, qualified, type IndexShape } from '../sql-analysis';
 import type { AdvisorOptions, Finding } from '../types';
 
 const MB = 1 << 20;
-const fmtBytes = (b: number | null) => (b === null ? 'unknown size' : b >= MB ? `${(b / MB).toFixed(1)} MB` : `${Math.round(b / 1024)} kB`);
+const fmtBytes = (b: number | null) =>
+  b === null ? 'unknown size' : b >= MB ? `${(b / MB).toFixed(1)} MB` : `${Math.round(b / 1024)} kB`;
 const days = (ms: number) => (ms / 86_400_000).toFixed(ms < 86_400_000 ? 3 : 1);
 /** 9.5 days, 5.0 h, 42 s: the observed span in the unit a person reads */
-export const span = (ms: number) => (ms >= 86_400_000 ? `${(ms / 86_400_000).toFixed(1)} days` : ms >= 3_600_000 ? `${(ms / 3_600_000).toFixed(1)} h` : `${Math.round(ms / 1000)} s`);
+export const span = (ms: number) =>
+  ms >= 86_400_000
+    ? `${(ms / 86_400_000).toFixed(1)} days`
+    : ms >= 3_600_000
+      ? `${(ms / 3_600_000).toFixed(1)} h`
+      : `${Math.round(ms / 1000)} s`;
 
 export function isConstraintIndex(info: Record<string, unknown>): boolean {
-  return info.is_primary === true || info.is_unique === true || info.is_exclusion === true || info.is_replident === true;
+  return (
+    info.is_primary === true || info.is_unique === true || info.is_exclusion === true || info.is_replident === true
+  );
 }
 
 interface Parsed {
@@ -53,7 +61,11 @@ export function unusedIndexRule(facts: IndexFacts[], o: AdvisorOptions, now: num
       title: `Index ${name} on ${f.schema}.${f.table} has not been scanned in ${span(observed)} of observed history`,
       evidence: {
         values: { idx_scan_delta: 0, observed_days: Number(days(observed)), size_bytes: f.sizeBytes },
-        window: { from: f.observedFrom, to: f.observedTo, description: `all samples pgpulse kept for this index (${span(observed)}, across restarts and statistics resets)` },
+        window: {
+          from: f.observedFrom,
+          to: f.observedTo,
+          description: `all samples pgpulse kept for this index (${span(observed)}, across restarts and statistics resets)`,
+        },
       },
       fix: {
         sql: `DROP INDEX CONCURRENTLY ${name};`,
@@ -72,7 +84,11 @@ function sameKeysPrefix(a: IndexShape, b: IndexShape): boolean {
   return a.keys.length <= b.keys.length && a.keys.every((k, i) => b.keys[i] === k);
 }
 
-export function duplicateIndexRule(parsed: Parsed[], o: AdvisorOptions, window: { from: number; to: number }): Finding[] {
+export function duplicateIndexRule(
+  parsed: Parsed[],
+  o: AdvisorOptions,
+  window: { from: number; to: number }
+): Finding[] {
   const out: Finding[] = [];
   const live = parsed.filter((p) => p.f.present && p.shape && p.f.info.is_valid !== false);
   const byTable = new Map<string, Parsed[]>();
@@ -92,7 +108,8 @@ export function duplicateIndexRule(parsed: Parsed[], o: AdvisorOptions, window: 
         if (sa.method !== sb.method || sa.predicate !== sb.predicate) {
           continue;
         }
-        const exact = sa.keys.length === sb.keys.length && sameKeysPrefix(sa, sb) && sa.include.join(',') === sb.include.join(',');
+        const exact =
+          sa.keys.length === sb.keys.length && sameKeysPrefix(sa, sb) && sa.include.join(',') === sb.include.join(',');
         // prefix redundancy holds for btree only: its leading columns serve the shorter index's queries
         const prefix = !exact && sa.method === 'btree' && sa.keys.length < sb.keys.length && sameKeysPrefix(sa, sb);
         if (!exact && !prefix) {
@@ -107,7 +124,11 @@ export function duplicateIndexRule(parsed: Parsed[], o: AdvisorOptions, window: 
           if (ca && cb) {
             continue;
           }
-          if (ca || (!cb && ((a.f.scans ?? 0) > (b.f.scans ?? 0) || ((a.f.scans ?? 0) === (b.f.scans ?? 0) && a.f.index < b.f.index)))) {
+          if (
+            ca ||
+            (!cb &&
+              ((a.f.scans ?? 0) > (b.f.scans ?? 0) || ((a.f.scans ?? 0) === (b.f.scans ?? 0) && a.f.index < b.f.index)))
+          ) {
             drop = b;
             keep = a;
           }
@@ -140,11 +161,16 @@ export function duplicateIndexRule(parsed: Parsed[], o: AdvisorOptions, window: 
               scans_observed: drop.f.scans,
               other_scans_observed: keep.f.scans,
             },
-            window: { ...window, description: 'index definitions from the latest sample; scans over the stored history' },
+            window: {
+              ...window,
+              description: 'index definitions from the latest sample; scans over the stored history',
+            },
           },
           fix: {
             sql: `DROP INDEX CONCURRENTLY ${dropName};`,
-            caveat: exact ? undefined : `queries that now use ${dropName} will use ${keepName}, which is larger: check their latency after dropping`,
+            caveat: exact
+              ? undefined
+              : `queries that now use ${dropName} will use ${keepName}, which is larger: check their latency after dropping`,
             action: 'drop_index',
           },
           impact: `frees ${fmtBytes(drop.f.sizeBytes)} and one index update per write on ${drop.f.schema}.${drop.f.table}`,
@@ -170,11 +196,18 @@ export function invalidIndexRule(facts: IndexFacts[], window: { from: number; to
         title: `Index ${name} is invalid (a CREATE INDEX CONCURRENTLY or REINDEX that failed): it is never used but still updated on every write`,
         evidence: {
           values: { indisvalid: false, size_bytes: f.sizeBytes, definition: def },
-          window: { ...window, description: 'pg_index.indisvalid in the latest sample (a build in progress is also invalid until it finishes)' },
+          window: {
+            ...window,
+            description:
+              'pg_index.indisvalid in the latest sample (a build in progress is also invalid until it finishes)',
+          },
         },
         fix: {
           sql: `DROP INDEX CONCURRENTLY ${name};\n${def.replace(/^CREATE (UNIQUE )?INDEX /i, (m) => m.replace('INDEX ', 'INDEX CONCURRENTLY '))};`,
-          caveat: f.info.is_unique === true ? 'a unique build usually fails on duplicate keys: remove the duplicates first or the rebuild fails again' : 'or: REINDEX INDEX CONCURRENTLY ' + name,
+          caveat:
+            f.info.is_unique === true
+              ? 'a unique build usually fails on duplicate keys: remove the duplicates first or the rebuild fails again'
+              : 'or: REINDEX INDEX CONCURRENTLY ' + name,
           action: 'reindex' as const,
         },
         impact: `removes write overhead of a useless ${fmtBytes(f.sizeBytes)} index; rebuilt, it serves the queries it was made for`,

@@ -8,7 +8,13 @@ import type { AdvisorOptions, Finding } from '../types';
 
 const ago = (now: number, ts: number | null) => (ts ? `${((now - ts) / 3_600_000).toFixed(1)} h ago` : 'never');
 
-export function maintenanceRules(tables: TableFacts[], settings: SettingFacts, o: AdvisorOptions, now: number, window: { from: number; to: number }): Finding[] {
+export function maintenanceRules(
+  tables: TableFacts[],
+  settings: SettingFacts,
+  o: AdvisorOptions,
+  now: number,
+  window: { from: number; to: number }
+): Finding[] {
   const out: Finding[] = [];
   const scale = settings.value.get('autovacuum_vacuum_scale_factor') ?? 0.2;
   const base = settings.value.get('autovacuum_vacuum_threshold') ?? 50;
@@ -21,8 +27,11 @@ export function maintenanceRules(tables: TableFacts[], settings: SettingFacts, o
       category: 'maintenance',
       object: 'setting:autovacuum',
       title: 'autovacuum is off: dead tuples pile up and transaction-ID wraparound is not prevented',
-      evidence: { values: { autovacuum: 'off' }, window: { ...window, description: 'pg_settings in the latest sample' } },
-      fix: { sql: "ALTER SYSTEM SET autovacuum = on;\nSELECT pg_reload_conf();", setting: 'autovacuum = on' },
+      evidence: {
+        values: { autovacuum: 'off' },
+        window: { ...window, description: 'pg_settings in the latest sample' },
+      },
+      fix: { sql: 'ALTER SYSTEM SET autovacuum = on;\nSELECT pg_reload_conf();', setting: 'autovacuum = on' },
       impact: 'keeps table bloat bounded and protects against wraparound shutdown',
     });
   }
@@ -48,9 +57,18 @@ export function maintenanceRules(tables: TableFacts[], settings: SettingFacts, o
         category: 'maintenance',
         object: obj,
         title: `Statistics of ${name} are stale: ${mod} rows changed since the last ANALYZE (${(modRatio * 100).toFixed(0)}% of ${live} live rows)`,
-        evidence: { values: { n_mod_since_analyze: mod, n_live_tup: live, mod_ratio: Number(modRatio.toFixed(3)), last_analyze: ago(now, lastAnalyze) }, window: latestWindow },
+        evidence: {
+          values: {
+            n_mod_since_analyze: mod,
+            n_live_tup: live,
+            mod_ratio: Number(modRatio.toFixed(3)),
+            last_analyze: ago(now, lastAnalyze),
+          },
+          window: latestWindow,
+        },
         fix: { sql: `ANALYZE ${name};`, action: 'analyze' },
-        impact: 'the planner estimates row counts from current data again: fewer bad join orders and wrong scan choices',
+        impact:
+          'the planner estimates row counts from current data again: fewer bad join orders and wrong scan choices',
       });
     }
     const deadRatio = live + dead > 0 ? dead / (live + dead) : 0;
@@ -62,14 +80,32 @@ export function maintenanceRules(tables: TableFacts[], settings: SettingFacts, o
         category: 'maintenance',
         object: obj,
         title: `${name} is ${(deadRatio * 100).toFixed(0)}% dead tuples (${dead} dead, ${live} live)`,
-        evidence: { values: { n_dead_tup: dead, n_live_tup: live, dead_ratio: Number(deadRatio.toFixed(3)), last_vacuum: ago(now, lastVacuum) }, window: latestWindow },
-        fix: { sql: `VACUUM (ANALYZE) ${name};`, action: 'vacuum', caveat: 'VACUUM makes the space reusable, it does not shrink the file; VACUUM FULL or pg_repack does, with locks' },
+        evidence: {
+          values: {
+            n_dead_tup: dead,
+            n_live_tup: live,
+            dead_ratio: Number(deadRatio.toFixed(3)),
+            last_vacuum: ago(now, lastVacuum),
+          },
+          window: latestWindow,
+        },
+        fix: {
+          sql: `VACUUM (ANALYZE) ${name};`,
+          action: 'vacuum',
+          caveat:
+            'VACUUM makes the space reusable, it does not shrink the file; VACUUM FULL or pg_repack does, with locks',
+        },
         impact: `scans stop reading ${dead} dead row versions; index-only scans work again once the visibility map is set`,
       });
     }
     // autovacuum should have run: over its own trigger threshold, and nothing ran for a long time
     const threshold = base + scale * live;
-    if (!autovacuumOff && dead > threshold && dead >= o.deadMinTuples && (lastVacuum === null || now - lastVacuum >= o.vacuumLagMs)) {
+    if (
+      !autovacuumOff &&
+      dead > threshold &&
+      dead >= o.deadMinTuples &&
+      (lastVacuum === null || now - lastVacuum >= o.vacuumLagMs)
+    ) {
       out.push({
         id: `autovacuum_lag:${obj}`,
         rule: 'autovacuum_lag',
@@ -78,13 +114,19 @@ export function maintenanceRules(tables: TableFacts[], settings: SettingFacts, o
         object: obj,
         title: `Autovacuum is lagging on ${name}: ${dead} dead tuples are over its trigger (${Math.round(threshold)}), last vacuum ${ago(now, lastVacuum)}`,
         evidence: {
-          values: { n_dead_tup: dead, autovacuum_trigger: Math.round(threshold), last_vacuum: ago(now, lastVacuum), autovacuum_count_in_window: t.d.autovacuum_count ?? null },
+          values: {
+            n_dead_tup: dead,
+            autovacuum_trigger: Math.round(threshold),
+            last_vacuum: ago(now, lastVacuum),
+            autovacuum_count_in_window: t.d.autovacuum_count ?? null,
+          },
           window: { ...window, description: 'latest sample; autovacuum runs counted over the window' },
         },
         fix: {
           sql: `VACUUM (ANALYZE) ${name};\nALTER TABLE ${name} SET (autovacuum_vacuum_scale_factor = 0.05, autovacuum_vacuum_cost_limit = 1000);`,
           action: 'vacuum',
-          caveat: 'long transactions (see idle in transaction) and replication slots hold back cleanup: vacuum cannot remove tuples they may still see',
+          caveat:
+            'long transactions (see idle in transaction) and replication slots hold back cleanup: vacuum cannot remove tuples they may still see',
         },
         impact: 'bounded bloat and steady scan times on a frequently written table',
       });

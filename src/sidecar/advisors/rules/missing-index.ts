@@ -43,11 +43,17 @@ export function missingIndexCandidates(
   tables: TableFacts[],
   indexes: Array<{ f: IndexFacts; shape: IndexShape | null }>,
   o: AdvisorOptions,
-  database: string | undefined,
+  database: string | undefined
 ): Candidate[] {
   const out = new Map<string, Candidate>();
   const expensive = statements
-    .filter(({ s, shape }) => (!database || s.datname === database) && s.totalMs >= o.expensiveTotalMs && s.calls >= o.minCalls && ['select', 'update', 'delete'].includes(shape.kind))
+    .filter(
+      ({ s, shape }) =>
+        (!database || s.datname === database) &&
+        s.totalMs >= o.expensiveTotalMs &&
+        s.calls >= o.minCalls &&
+        ['select', 'update', 'delete'].includes(shape.kind)
+    )
     .sort((a, b) => b.s.totalMs - a.s.totalMs)
     .slice(0, 50);
   for (const st of expensive) {
@@ -73,7 +79,7 @@ export function missingIndexCandidates(
           ix.shape &&
           ix.shape.predicate === '' &&
           ix.shape.keyColumns[0] !== null &&
-          columns.includes(ix.shape.keyColumns[0] as string),
+          columns.includes(ix.shape.keyColumns[0] as string)
       );
       if (covered) {
         return;
@@ -95,7 +101,12 @@ export function createIndexSql(c: { schema: string; table: string; columns: stri
   return `CREATE INDEX CONCURRENTLY ${quoteIdent(indexNameFor(c))} ON ${qualified(c.schema, c.table)} (${c.columns.map(quoteIdent).join(', ')});`;
 }
 
-export function missingIndexFinding(c: Candidate, proof: Proof, o: AdvisorOptions, window: { from: number; to: number; description: string }): Finding | null {
+export function missingIndexFinding(
+  c: Candidate,
+  proof: Proof,
+  o: AdvisorOptions,
+  window: { from: number; to: number; description: string }
+): Finding | null {
   if (proof.method === 'hypopg' && (proof.gainPct ?? 0) < o.minGainPct) {
     return null; // the planner would not use it enough to pay for its upkeep
   }
@@ -149,14 +160,20 @@ const regexLiteral = (s: string) => s.replace(/[\\.^$|?*+()[\]{}]/g, '\\$&');
  * queryid, when there are any; else a whole-word match of the name — never `ILIKE '%t%'`, which
  * for a short name matches almost every statement.
  */
-export function scanningStatementsSql(t: { schema: string; table: string }, queryids: string[]): { sql: string; caveat?: string } {
+export function scanningStatementsSql(
+  t: { schema: string; table: string },
+  queryids: string[]
+): { sql: string; caveat?: string } {
   if (queryids.length > 0) {
     return {
       sql: `-- the statements that read it (parsed by pgpulse), then EXPLAIN them\nSELECT queryid, calls, mean_exec_time, query FROM pg_stat_statements WHERE queryid IN (${queryids.slice(0, 20).join(', ')}) ORDER BY total_exec_time DESC;`,
     };
   }
   // \m and \M anchor at word characters only: a name that starts or ends otherwise is matched as is
-  const word = `${/^\w/.test(t.table) ? '\\m' : ''}${regexLiteral(t.table)}${/\w$/.test(t.table) ? '\\M' : ''}`.replace(/'/g, "''");
+  const word = `${/^\w/.test(t.table) ? '\\m' : ''}${regexLiteral(t.table)}${/\w$/.test(t.table) ? '\\M' : ''}`.replace(
+    /'/g,
+    "''"
+  );
   return {
     sql: `-- find the statements that scan it (the table's name as a whole word), then EXPLAIN them\nSELECT queryid, calls, mean_exec_time, query FROM pg_stat_statements WHERE query ~* '${word}' ORDER BY total_exec_time DESC LIMIT 10;`,
     caveat:
@@ -171,12 +188,25 @@ export function seqScanHeavyFindings(
   withCandidate: Set<string>,
   o: AdvisorOptions,
   window: { from: number; to: number; description: string },
-  statements: Array<{ s: StatementFacts; shape: StatementShape }> = [],
+  statements: Array<{ s: StatementFacts; shape: StatementShape }> = []
 ): Finding[] {
   const readers = (t: TableFacts) =>
-    statements.filter(({ shape }) => shape.relations.some((r) => r.name === t.table && (!r.schema || r.schema === t.schema) && findTable(tables, r.schema, r.name) === t)).map(({ s }) => s.queryid);
+    statements
+      .filter(({ shape }) =>
+        shape.relations.some(
+          (r) => r.name === t.table && (!r.schema || r.schema === t.schema) && findTable(tables, r.schema, r.name) === t
+        )
+      )
+      .map(({ s }) => s.queryid);
   return tables
-    .filter((t) => t.present && isSeqScanHeavy(t, o) && (t.d.seq_scan ?? 0) >= o.minCalls && (t.g.n_live_tup ?? 0) >= o.seqScanMinRowsPerScan && !withCandidate.has(`${t.schema}.${t.table}`))
+    .filter(
+      (t) =>
+        t.present &&
+        isSeqScanHeavy(t, o) &&
+        (t.d.seq_scan ?? 0) >= o.minCalls &&
+        (t.g.n_live_tup ?? 0) >= o.seqScanMinRowsPerScan &&
+        !withCandidate.has(`${t.schema}.${t.table}`)
+    )
     .map((t) => {
       const scans = t.d.seq_scan ?? 0;
       return {
@@ -186,7 +216,15 @@ export function seqScanHeavyFindings(
         category: 'indexes' as const,
         object: `${t.schema}.${t.table}`,
         title: `${t.schema}.${t.table} had ${scans} sequential scans reading ${Math.round((t.d.seq_tup_read ?? 0) / scans)} rows each`,
-        evidence: { values: { seq_scans: scans, seq_tup_read: t.d.seq_tup_read ?? 0, idx_scans: t.d.idx_scan ?? 0, live_rows: t.g.n_live_tup ?? null }, window },
+        evidence: {
+          values: {
+            seq_scans: scans,
+            seq_tup_read: t.d.seq_tup_read ?? 0,
+            idx_scans: t.d.idx_scan ?? 0,
+            live_rows: t.g.n_live_tup ?? null,
+          },
+          window,
+        },
         fix: scanningStatementsSql(t, readers(t)),
         impact: 'an index for the filtering predicate turns full-table reads into a few page reads',
       };

@@ -17,15 +17,23 @@ const GiB = 1024 ** 3;
  * autoscaling_limit_min_cu, every scale-down or resume starts with reads from Neon storage.
  * Uses the largest 1 h working set sampled in the window and the latest API answer.
  */
-export function neonMinCuFinding(store: Store, target: string, window: { from: number; to: number; description: string }): Finding | undefined {
+export function neonMinCuFinding(
+  store: Store,
+  target: string,
+  window: { from: number; to: number; description: string }
+): Finding | undefined {
   const samples = store.samples(target, 'neon', window.from, window.to).filter((s) => s.ok);
-  const ws = store.matrix(target, 'neon', ['working_set_1h_bytes'], undefined, samples).find((x) => x.field === 'working_set_1h_bytes')?.values ?? [];
+  const ws =
+    store
+      .matrix(target, 'neon', ['working_set_1h_bytes'], undefined, samples)
+      .find((x) => x.field === 'working_set_1h_bytes')?.values ?? [];
   const peak = ws.reduce<number | null>((m, v) => (v !== null && (m === null || v > m) ? v : m), null);
   const api = store.lastSample(target, 'neon_api');
   if (peak === null || !api) {
     return undefined;
   }
-  const minCu = store.matrix(target, 'neon_api', ['min_cu'], undefined, [api]).find((x) => x.field === 'min_cu')?.values[0] ?? null;
+  const minCu =
+    store.matrix(target, 'neon_api', ['min_cu'], undefined, [api]).find((x) => x.field === 'min_cu')?.values[0] ?? null;
   const need = minCuFor(peak);
   if (minCu === null || need === null || need <= minCu) {
     return undefined;
@@ -39,11 +47,15 @@ export function neonMinCuFinding(store: Store, target: string, window: { from: n
     title: `The 1-hour working set (${(peak / GiB).toFixed(2)} GiB) needs a ${need} CU compute to stay in the local file cache; the minimum is ${minCu} CU`,
     evidence: {
       values: { working_set_1h_bytes: peak, min_cu: minCu, needed_cu: need, cache_per_cu_bytes: 3 * GiB },
-      window: { ...window, description: `largest approximate_working_set_size_seconds(3600) sampled, ${window.description}; min CU from the Neon API` },
+      window: {
+        ...window,
+        description: `largest approximate_working_set_size_seconds(3600) sampled, ${window.description}; min CU from the Neon API`,
+      },
     },
     fix: {
       setting: `raise autoscaling_limit_min_cu to ${need} (Neon console → the endpoint's compute settings, or the API): after a scale-down or a resume the cache then holds the working set`,
-      caveat: 'an estimate (1 CU ≈ 4 GiB RAM, the cache ≈ 75 % of it); a larger minimum costs more CU-hours whenever the compute is active',
+      caveat:
+        'an estimate (1 CU ≈ 4 GiB RAM, the cache ≈ 75 % of it); a larger minimum costs more CU-hours whenever the compute is active',
     },
     impact: 'fewer reads from Neon storage after scale-downs and resumes; steadier latency',
   };
@@ -71,7 +83,9 @@ export function neonAdvice(findings: Finding[], database: string | undefined): F
       const perDb = f.fix.sql
         .split('\n')
         .filter((l) => !/^\s*SELECT pg_reload_conf\(\);?\s*$/i.test(l))
-        .map((l) => l.replace(/ALTER SYSTEM SET/gi, `ALTER DATABASE ${db} SET`).replace(/;\s*SELECT pg_reload_conf\(\);?/gi, ';'))
+        .map((l) =>
+          l.replace(/ALTER SYSTEM SET/gi, `ALTER DATABASE ${db} SET`).replace(/;\s*SELECT pg_reload_conf\(\);?/gi, ';')
+        )
         .join('\n');
       return {
         ...f,

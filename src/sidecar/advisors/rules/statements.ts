@@ -9,15 +9,32 @@ import type { AdvisorOptions, Finding } from '../types';
 
 const short = (t: string | undefined) => (t ?? '').replace(/\s+/g, ' ').trim().slice(0, 160);
 
-export function statementHeuristics(s: StatementFacts, shape: StatementShape, o: AdvisorOptions, window: { from: number; to: number; description: string }, resolveTable?: (schema: string | undefined, name: string) => { schema: string; table: string } | undefined): Finding[] {
+export function statementHeuristics(
+  s: StatementFacts,
+  shape: StatementShape,
+  o: AdvisorOptions,
+  window: { from: number; to: number; description: string },
+  resolveTable?: (schema: string | undefined, name: string) => { schema: string; table: string } | undefined
+): Finding[] {
   const out: Finding[] = [];
-  const base = { values: { queryid: s.queryid, calls: s.calls, total_exec_ms: Math.round(s.totalMs), mean_ms: Number((s.totalMs / Math.max(1, s.calls)).toFixed(2)), rows_per_call: Math.round(s.rows / Math.max(1, s.calls)) }, window };
+  const base = {
+    values: {
+      queryid: s.queryid,
+      calls: s.calls,
+      total_exec_ms: Math.round(s.totalMs),
+      mean_ms: Number((s.totalMs / Math.max(1, s.calls)).toFixed(2)),
+      rows_per_call: Math.round(s.rows / Math.max(1, s.calls)),
+    },
+    window,
+  };
   const costly = s.totalMs >= o.expensiveTotalMs;
   const obj = `queryid:${s.queryid}`;
   for (const p of shape.predicates) {
     if ((p.op === 'like' || p.op === 'ilike') && p.leadingWildcard) {
       const rel = p.rel >= 0 ? shape.relations[p.rel] : undefined;
-      const t = rel ? (resolveTable?.(rel.schema, rel.name) ?? { schema: rel.schema ?? 'public', table: rel.name }) : undefined;
+      const t = rel
+        ? (resolveTable?.(rel.schema, rel.name) ?? { schema: rel.schema ?? 'public', table: rel.name })
+        : undefined;
       const table = t ? qualified(t.schema, t.table) : '<table>';
       out.push({
         id: `leading_wildcard:${s.queryid}:${p.column}`,
@@ -46,7 +63,10 @@ export function statementHeuristics(s: StatementFacts, shape: StatementShape, o:
       object: obj,
       title: `ORDER BY without LIMIT sorts ${Math.round(rowsPerCall)} rows per call: ${short(s.text)}`,
       evidence: base,
-      fix: { sql: '-- add LIMIT (and keyset pagination: WHERE sort_key > $last ORDER BY sort_key LIMIT n) if the client reads only the first rows', caveat: 'keep the ORDER BY if the client really consumes every row' },
+      fix: {
+        sql: '-- add LIMIT (and keyset pagination: WHERE sort_key > $last ORDER BY sort_key LIMIT n) if the client reads only the first rows',
+        caveat: 'keep the ORDER BY if the client really consumes every row',
+      },
       impact: 'a top-N sort or an index-ordered scan instead of sorting (and sending) the whole result',
     });
   }
@@ -74,8 +94,18 @@ export function statementHeuristics(s: StatementFacts, shape: StatementShape, o:
         category: 'queries',
         object: obj,
         title: `Statement reads ${((1 - hr) * 100).toFixed(0)}% of its ${blocks} blocks from disk: ${short(s.text)}`,
-        evidence: { ...base, values: { ...base.values, hit_ratio: Number(hr.toFixed(4)), shared_blks_hit: s.blksHit, shared_blks_read: s.blksRead } },
-        fix: { sql: `-- EXPLAIN (ANALYZE, BUFFERS) the statement: a selective index reads fewer blocks; otherwise the working set exceeds shared_buffers` },
+        evidence: {
+          ...base,
+          values: {
+            ...base.values,
+            hit_ratio: Number(hr.toFixed(4)),
+            shared_blks_hit: s.blksHit,
+            shared_blks_read: s.blksRead,
+          },
+        },
+        fix: {
+          sql: `-- EXPLAIN (ANALYZE, BUFFERS) the statement: a selective index reads fewer blocks; otherwise the working set exceeds shared_buffers`,
+        },
         impact: 'fewer disk reads per call',
       });
     }

@@ -13,7 +13,19 @@ export const IDLE_BY_DESIGN = 'neon_idle';
 export function connectionUtilization(ctx: EngineContext): Frame[] {
   const activity = loadSeries(ctx, 'activity', ['count'], {});
   const settings = ctx.store.samples(ctx.query.target, 'settings', 0, ctx.range.to);
-  const maxConn = latestValues({ samples: settings.slice(-1), series: ctx.store.matrix(ctx.query.target, 'settings', ['value'], { name: 'max_connections' }, settings.slice(-1)) }, 'value');
+  const maxConn = latestValues(
+    {
+      samples: settings.slice(-1),
+      series: ctx.store.matrix(
+        ctx.query.target,
+        'settings',
+        ['value'],
+        { name: 'max_connections' },
+        settings.slice(-1)
+      ),
+    },
+    'value'
+  );
   const max = [...maxConn.values()][0]?.value ?? null;
   const n = ctx.grid.starts.length;
   const values: Array<number | null> = new Array(n).fill(null);
@@ -35,7 +47,15 @@ export function connectionUtilization(ctx: EngineContext): Frame[] {
   } else {
     ctx.notices.push('max_connections not sampled yet (settings are read every few minutes)');
   }
-  return [seriesFrame(ctx, 'connection_utilization', {}, values, 'client backends (pg_stat_activity) / max_connections, highest sample per step')];
+  return [
+    seriesFrame(
+      ctx,
+      'connection_utilization',
+      {},
+      values,
+      'client backends (pg_stat_activity) / max_connections, highest sample per step'
+    ),
+  ];
 }
 
 export function samplerStaleness(ctx: EngineContext): Frame[] {
@@ -64,7 +84,15 @@ export function samplerStaleness(ctx: EngineContext): Frame[] {
     }
     return found < 0 ? null : Math.max(0, (at - fresh[found]) / 1000);
   });
-  return [seriesFrame(ctx, 'sampler_staleness', {}, values, 'seconds since the last successful sample (or since pgpulse last saw the Neon compute idle by design) at the end of each step')];
+  return [
+    seriesFrame(
+      ctx,
+      'sampler_staleness',
+      {},
+      values,
+      'seconds since the last successful sample (or since pgpulse last saw the Neon compute idle by design) at the end of each step'
+    ),
+  ];
 }
 
 export function events(ctx: EngineContext): Frame[] {
@@ -79,7 +107,7 @@ export function events(ctx: EngineContext): Frame[] {
         { name: 'kind', type: 'string', values: evs.map((e) => e.kind) },
         { name: 'tags', type: 'string', values: evs.map((e) => e.tags.join(',')) },
       ],
-      'events recorded by the sidecar: restarts, statistics resets, availability, indexes created/dropped, findings, actions',
+      'events recorded by the sidecar: restarts, statistics resets, availability, indexes created/dropped, findings, actions'
     ),
   ];
 }

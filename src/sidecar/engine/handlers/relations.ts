@@ -18,10 +18,14 @@ export function indexUsage(ctx: EngineContext): Frame[] {
   const data = loadSeries(ctx, 'indexes', ['idx_scan', 'idx_tup_read', 'size_bytes']);
   const scans = rangeDeltas(data, ['idx_scan', 'idx_tup_read']);
   const sizes = latestValues(data, 'size_bytes');
-  const entities = new Map(ctx.store.entities(ctx.query.target, 'indexes', ctx.filter).map((e) => [JSON.stringify(e.labels), e]));
+  const entities = new Map(
+    ctx.store.entities(ctx.query.target, 'indexes', ctx.filter).map((e) => [JSON.stringify(e.labels), e])
+  );
   const lastSample = data.samples.length ? data.samples[data.samples.length - 1].ts : null;
   const rows = [...sizes.entries()]
-    .filter(([, v]) => v.value !== null && (lastSample === null || v.ts === lastSample || (v.ts ?? 0) >= ctx.range.from))
+    .filter(
+      ([, v]) => v.value !== null && (lastSample === null || v.ts === lastSample || (v.ts ?? 0) >= ctx.range.from)
+    )
     .map(([k, v]) => {
       const info = entities.get(k)?.info ?? {};
       const d = scans.get(k);
@@ -41,7 +45,11 @@ export function indexUsage(ctx: EngineContext): Frame[] {
   }
   const observedMs = data.samples.length > 1 ? data.samples[data.samples.length - 1].ts - data.samples[0].ts : 0;
   const enriched = rows.map((r) => {
-    const constraint = r.info.is_primary === true || r.info.is_unique === true || r.info.is_exclusion === true || r.info.is_replident === true;
+    const constraint =
+      r.info.is_primary === true ||
+      r.info.is_unique === true ||
+      r.info.is_exclusion === true ||
+      r.info.is_replident === true;
     return {
       ...r,
       unused: r.scans === 0 && !constraint,
@@ -52,7 +60,11 @@ export function indexUsage(ctx: EngineContext): Frame[] {
   });
   const orderBy = ctx.query.orderBy ?? 'scans';
   enriched.sort((a, b) =>
-    orderBy === 'size' ? b.size - a.size : orderBy === 'name' ? a.labels.indexrelname.localeCompare(b.labels.indexrelname) : (a.scans ?? -1) - (b.scans ?? -1) || b.size - a.size,
+    orderBy === 'size'
+      ? b.size - a.size
+      : orderBy === 'name'
+        ? a.labels.indexrelname.localeCompare(b.labels.indexrelname)
+        : (a.scans ?? -1) - (b.scans ?? -1) || b.size - a.size
   );
   const top = enriched.slice(0, ctx.query.topN ?? ctx.metric.defaults?.topN ?? 100);
   return [
@@ -63,22 +75,65 @@ export function indexUsage(ctx: EngineContext): Frame[] {
         { name: 'table', type: 'string', values: top.map((r) => r.labels.relname) },
         { name: 'index', type: 'string', values: top.map((r) => r.labels.indexrelname) },
         { name: 'type', type: 'string', values: top.map((r) => String(r.info.amname ?? '')) },
-        { name: 'scans', type: 'number', values: top.map((r) => r.scans), nullable: true, config: { displayName: 'Scans in range', unit: 'short' } },
-        { name: 'tuples_read', type: 'number', values: top.map((r) => r.tupRead), nullable: true, config: { displayName: 'Tuples read in range', unit: 'short' } },
-        { name: 'size_bytes', type: 'number', values: top.map((r) => r.size), config: { displayName: 'Size', unit: 'bytes' } },
+        {
+          name: 'scans',
+          type: 'number',
+          values: top.map((r) => r.scans),
+          nullable: true,
+          config: { displayName: 'Scans in range', unit: 'short' },
+        },
+        {
+          name: 'tuples_read',
+          type: 'number',
+          values: top.map((r) => r.tupRead),
+          nullable: true,
+          config: { displayName: 'Tuples read in range', unit: 'short' },
+        },
+        {
+          name: 'size_bytes',
+          type: 'number',
+          values: top.map((r) => r.size),
+          config: { displayName: 'Size', unit: 'bytes' },
+        },
         { name: 'unused', type: 'boolean', values: top.map((r) => r.unused) },
         { name: 'duplicate', type: 'boolean', values: top.map((r) => r.duplicate) },
         { name: 'invalid', type: 'boolean', values: top.map((r) => r.invalid) },
-        { name: 'constraint', type: 'boolean', values: top.map((r) => r.constraint), config: { description: 'primary key, unique, exclusion or replica identity: never reported unused' } },
+        {
+          name: 'constraint',
+          type: 'boolean',
+          values: top.map((r) => r.constraint),
+          config: { description: 'primary key, unique, exclusion or replica identity: never reported unused' },
+        },
         { name: 'definition', type: 'string', values: top.map((r) => String(r.info.indexdef ?? '')) },
       ],
-      `indexes with Δidx_scan inside the range (${Math.round(observedMs / 1000)} s observed); unused = no scan in the range and not a constraint index`,
+      `indexes with Δidx_scan inside the range (${Math.round(observedMs / 1000)} s observed); unused = no scan in the range and not a constraint index`
     ),
   ];
 }
 
-const TABLE_COUNTERS = ['seq_scan', 'seq_tup_read', 'idx_scan', 'n_tup_ins', 'n_tup_upd', 'n_tup_del', 'vacuum_count', 'autovacuum_count', 'analyze_count', 'autoanalyze_count'];
-const TABLE_GAUGES = ['n_live_tup', 'n_dead_tup', 'n_mod_since_analyze', 'size_bytes', 'last_vacuum_ms', 'last_autovacuum_ms', 'last_analyze_ms', 'last_autoanalyze_ms', 'xid_age'];
+const TABLE_COUNTERS = [
+  'seq_scan',
+  'seq_tup_read',
+  'idx_scan',
+  'n_tup_ins',
+  'n_tup_upd',
+  'n_tup_del',
+  'vacuum_count',
+  'autovacuum_count',
+  'analyze_count',
+  'autoanalyze_count',
+];
+const TABLE_GAUGES = [
+  'n_live_tup',
+  'n_dead_tup',
+  'n_mod_since_analyze',
+  'size_bytes',
+  'last_vacuum_ms',
+  'last_autovacuum_ms',
+  'last_analyze_ms',
+  'last_autoanalyze_ms',
+  'xid_age',
+];
 
 export function tableStats(ctx: EngineContext): Frame[] {
   const data = loadSeries(ctx, 'tables', [...TABLE_COUNTERS, ...TABLE_GAUGES]);
@@ -121,7 +176,9 @@ export function tableStats(ctx: EngineContext): Frame[] {
     xid_age: (r) => r.xidAge ?? -1,
   };
   if (orderBy === 'name') {
-    rows.sort((a, b) => `${a.labels.schemaname}.${a.labels.relname}`.localeCompare(`${b.labels.schemaname}.${b.labels.relname}`));
+    rows.sort((a, b) =>
+      `${a.labels.schemaname}.${a.labels.relname}`.localeCompare(`${b.labels.schemaname}.${b.labels.relname}`)
+    );
   } else {
     const f = keyFn[orderBy] ?? keyFn.seq_scans;
     rows.sort((a, b) => f(b) - f(a));
@@ -133,20 +190,78 @@ export function tableStats(ctx: EngineContext): Frame[] {
       [
         { name: 'schema', type: 'string', values: top.map((r) => r.labels.schemaname) },
         { name: 'table', type: 'string', values: top.map((r) => r.labels.relname) },
-        { name: 'seq_scans', type: 'number', values: top.map((r) => r.seq), nullable: true, config: { displayName: 'Seq scans in range', unit: 'short' } },
-        { name: 'seq_tup_read', type: 'number', values: top.map((r) => r.seqRead), nullable: true, config: { displayName: 'Rows read by seq scans', unit: 'short' } },
-        { name: 'idx_scans', type: 'number', values: top.map((r) => r.idx), nullable: true, config: { displayName: 'Index scans in range', unit: 'short' } },
-        { name: 'writes', type: 'number', values: top.map((r) => r.writes), nullable: true, config: { displayName: 'Rows written in range', unit: 'short' } },
+        {
+          name: 'seq_scans',
+          type: 'number',
+          values: top.map((r) => r.seq),
+          nullable: true,
+          config: { displayName: 'Seq scans in range', unit: 'short' },
+        },
+        {
+          name: 'seq_tup_read',
+          type: 'number',
+          values: top.map((r) => r.seqRead),
+          nullable: true,
+          config: { displayName: 'Rows read by seq scans', unit: 'short' },
+        },
+        {
+          name: 'idx_scans',
+          type: 'number',
+          values: top.map((r) => r.idx),
+          nullable: true,
+          config: { displayName: 'Index scans in range', unit: 'short' },
+        },
+        {
+          name: 'writes',
+          type: 'number',
+          values: top.map((r) => r.writes),
+          nullable: true,
+          config: { displayName: 'Rows written in range', unit: 'short' },
+        },
         { name: 'live_tuples', type: 'number', values: top.map((r) => r.live), config: { unit: 'short' } },
         { name: 'dead_tuples', type: 'number', values: top.map((r) => r.dead), config: { unit: 'short' } },
-        { name: 'dead_ratio', type: 'number', values: top.map((r) => r.deadRatio), nullable: true, config: { unit: 'percentunit' } },
+        {
+          name: 'dead_ratio',
+          type: 'number',
+          values: top.map((r) => r.deadRatio),
+          nullable: true,
+          config: { unit: 'percentunit' },
+        },
         { name: 'size_bytes', type: 'number', values: top.map((r) => r.size), config: { unit: 'bytes' } },
-        { name: 'vacuum_age_s', type: 'number', values: top.map((r) => r.vacuumAge), nullable: true, config: { displayName: 'Since last vacuum', unit: 's' } },
-        { name: 'analyze_age_s', type: 'number', values: top.map((r) => r.analyzeAge), nullable: true, config: { displayName: 'Since last analyze', unit: 's' } },
-        { name: 'mod_since_analyze', type: 'number', values: top.map((r) => r.modSinceAnalyze), nullable: true, config: { unit: 'short' } },
-        { name: 'xid_age', type: 'number', values: top.map((r) => r.xidAge), nullable: true, config: { displayName: 'XID age', unit: 'short', description: 'age(relfrozenxid): transactions since the table was last frozen' } },
+        {
+          name: 'vacuum_age_s',
+          type: 'number',
+          values: top.map((r) => r.vacuumAge),
+          nullable: true,
+          config: { displayName: 'Since last vacuum', unit: 's' },
+        },
+        {
+          name: 'analyze_age_s',
+          type: 'number',
+          values: top.map((r) => r.analyzeAge),
+          nullable: true,
+          config: { displayName: 'Since last analyze', unit: 's' },
+        },
+        {
+          name: 'mod_since_analyze',
+          type: 'number',
+          values: top.map((r) => r.modSinceAnalyze),
+          nullable: true,
+          config: { unit: 'short' },
+        },
+        {
+          name: 'xid_age',
+          type: 'number',
+          values: top.map((r) => r.xidAge),
+          nullable: true,
+          config: {
+            displayName: 'XID age',
+            unit: 'short',
+            description: 'age(relfrozenxid): transactions since the table was last frozen',
+          },
+        },
       ],
-      'tables: scans and writes from deltas inside the range; tuples, size and vacuum/analyze times from the latest sample',
+      'tables: scans and writes from deltas inside the range; tuples, size and vacuum/analyze times from the latest sample'
     ),
   ];
 }

@@ -10,14 +10,21 @@ const LAGS = ['write_lag_bytes', 'flush_lag_bytes', 'replay_lag_bytes', 'replay_
 
 export function replicationStandbys(ctx: EngineContext): Frame[] {
   const data = loadSeries(ctx, 'replication', [...LAGS]);
-  const latest = Object.fromEntries(LAGS.map((f) => [f, latestValues(data, f)])) as Record<(typeof LAGS)[number], ReturnType<typeof latestValues>>;
-  const entities = new Map(ctx.store.entities(ctx.query.target, 'replication', ctx.filter).map((e) => [JSON.stringify(e.labels), e]));
+  const latest = Object.fromEntries(LAGS.map((f) => [f, latestValues(data, f)])) as Record<
+    (typeof LAGS)[number],
+    ReturnType<typeof latestValues>
+  >;
+  const entities = new Map(
+    ctx.store.entities(ctx.query.target, 'replication', ctx.filter).map((e) => [JSON.stringify(e.labels), e])
+  );
   const lastSample = data.samples.length ? data.samples[data.samples.length - 1].ts : null;
   // a walsender without a replay position yet (startup, catchup) still is a standby of that sample
   const present = new Map<string, Record<string, string>>();
   for (const f of LAGS) {
     for (const [k, v] of latest[f]) {
-      if (v.value !== null && v.ts === lastSample) present.set(k, v.labels);
+      if (v.value !== null && v.ts === lastSample) {
+        present.set(k, v.labels);
+      }
     }
   }
   const rows = [...present.entries()]
@@ -47,14 +54,44 @@ export function replicationStandbys(ctx: EngineContext): Frame[] {
       [
         { name: 'application_name', type: 'string', values: top.map((r) => r.application) },
         { name: 'client_addr', type: 'string', values: top.map((r) => r.client) },
-        { name: 'state', type: 'string', values: top.map((r) => r.state), config: { description: 'walsender state: startup, catchup, streaming, backup, stopping' } },
-        { name: 'sync_state', type: 'string', values: top.map((r) => r.sync), config: { description: 'async, potential, sync or quorum (synchronous_standby_names)' } },
-        { name: 'write_lag_bytes', type: 'number', values: top.map((r) => r.write), config: { ...bytes, displayName: 'Not written' } },
-        { name: 'flush_lag_bytes', type: 'number', values: top.map((r) => r.flush), config: { ...bytes, displayName: 'Not flushed' } },
-        { name: 'replay_lag_bytes', type: 'number', values: top.map((r) => r.replay), config: { ...bytes, displayName: 'Not replayed' } },
-        { name: 'replay_lag_seconds', type: 'number', values: top.map((r) => r.replaySeconds), config: { unit: 's', displayName: 'Replay lag' } },
+        {
+          name: 'state',
+          type: 'string',
+          values: top.map((r) => r.state),
+          config: { description: 'walsender state: startup, catchup, streaming, backup, stopping' },
+        },
+        {
+          name: 'sync_state',
+          type: 'string',
+          values: top.map((r) => r.sync),
+          config: { description: 'async, potential, sync or quorum (synchronous_standby_names)' },
+        },
+        {
+          name: 'write_lag_bytes',
+          type: 'number',
+          values: top.map((r) => r.write),
+          config: { ...bytes, displayName: 'Not written' },
+        },
+        {
+          name: 'flush_lag_bytes',
+          type: 'number',
+          values: top.map((r) => r.flush),
+          config: { ...bytes, displayName: 'Not flushed' },
+        },
+        {
+          name: 'replay_lag_bytes',
+          type: 'number',
+          values: top.map((r) => r.replay),
+          config: { ...bytes, displayName: 'Not replayed' },
+        },
+        {
+          name: 'replay_lag_seconds',
+          type: 'number',
+          values: top.map((r) => r.replaySeconds),
+          config: { unit: 's', displayName: 'Replay lag' },
+        },
       ],
-      'walsenders of the last replication sample in the range (pg_stat_replication): bytes = pg_wal_lsn_diff(current LSN, write/flush/replay_lsn), replay lag = replay_lag',
+      'walsenders of the last replication sample in the range (pg_stat_replication): bytes = pg_wal_lsn_diff(current LSN, write/flush/replay_lsn), replay lag = replay_lag'
     ),
   ];
 }

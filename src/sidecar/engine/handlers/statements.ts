@@ -40,12 +40,20 @@ export function slowStatements(ctx: EngineContext): Frame[] {
       'slow_statements',
       {},
       values,
-      `count of statements with Δtotal_exec_time / Δcalls ≥ ${threshold} ms and Δcalls ≥ ${minCalls} in each step (pg_stat_statements deltas)`,
+      `count of statements with Δtotal_exec_time / Δcalls ≥ ${threshold} ms and Δcalls ≥ ${minCalls} in each step (pg_stat_statements deltas)`
     ),
   ];
 }
 
-const TOP_FIELDS = ['calls', 'total_exec_time', 'rows', 'shared_blks_hit', 'shared_blks_read', 'temp_blks_written', 'total_plan_time'];
+const TOP_FIELDS = [
+  'calls',
+  'total_exec_time',
+  'rows',
+  'shared_blks_hit',
+  'shared_blks_read',
+  'temp_blks_written',
+  'total_plan_time',
+];
 
 export function topQueries(ctx: EngineContext): Frame[] {
   const totals = rangeTotals(ctx, 'statements', TOP_FIELDS);
@@ -58,7 +66,11 @@ export function topQueries(ctx: EngineContext): Frame[] {
       continue;
     }
     const k = `${e.labels.queryid}\u0000${e.labels.datname}`;
-    const cur = byQuery.get(k) ?? { queryid: e.labels.queryid, datname: e.labels.datname, t: Object.fromEntries(TOP_FIELDS.map((f) => [f, 0])) };
+    const cur = byQuery.get(k) ?? {
+      queryid: e.labels.queryid,
+      datname: e.labels.datname,
+      t: Object.fromEntries(TOP_FIELDS.map((f) => [f, 0])),
+    };
     for (const f of TOP_FIELDS) {
       cur.t[f] += e.totals[f];
     }
@@ -100,18 +112,66 @@ export function topQueries(ctx: EngineContext): Frame[] {
       ctx,
       [
         { name: 'queryid', type: 'string', values: top.map((r) => r.queryid), config: { displayName: 'Query ID' } },
-        { name: 'query', type: 'string', values: top.map((r) => texts.get(r.queryid) ?? '(text not captured yet)'), config: { displayName: 'Query' } },
+        {
+          name: 'query',
+          type: 'string',
+          values: top.map((r) => texts.get(r.queryid) ?? '(text not captured yet)'),
+          config: { displayName: 'Query' },
+        },
         { name: 'database', type: 'string', values: top.map((r) => r.datname) },
-        { name: 'calls', type: 'number', values: top.map((r) => r.calls), config: { displayName: 'Calls', unit: 'short' } },
-        { name: 'total_ms', type: 'number', values: top.map((r) => r.total_ms), config: { displayName: 'Total time', unit: 'ms' } },
-        { name: 'mean_ms', type: 'number', values: top.map((r) => r.mean_ms), nullable: true, config: { displayName: 'Mean time', unit: 'ms' } },
-        { name: 'share', type: 'number', values: top.map((r) => (totalTime > 0 ? r.total_ms / totalTime : null)), nullable: true, config: { displayName: 'Share of time', unit: 'percentunit' } },
-        { name: 'rows', type: 'number', values: top.map((r) => r.rows), config: { displayName: 'Rows', unit: 'short' } },
-        { name: 'hit_ratio', type: 'number', values: top.map((r) => r.hit_ratio), nullable: true, config: { displayName: 'Hit ratio', unit: 'percentunit' } },
-        { name: 'temp_blks', type: 'number', values: top.map((r) => r.temp_blks), config: { displayName: 'Temp blocks written', unit: 'short' } },
-        { name: 'plan_ms', type: 'number', values: top.map((r) => r.plan_ms), config: { displayName: 'Planning time', unit: 'ms' } },
+        {
+          name: 'calls',
+          type: 'number',
+          values: top.map((r) => r.calls),
+          config: { displayName: 'Calls', unit: 'short' },
+        },
+        {
+          name: 'total_ms',
+          type: 'number',
+          values: top.map((r) => r.total_ms),
+          config: { displayName: 'Total time', unit: 'ms' },
+        },
+        {
+          name: 'mean_ms',
+          type: 'number',
+          values: top.map((r) => r.mean_ms),
+          nullable: true,
+          config: { displayName: 'Mean time', unit: 'ms' },
+        },
+        {
+          name: 'share',
+          type: 'number',
+          values: top.map((r) => (totalTime > 0 ? r.total_ms / totalTime : null)),
+          nullable: true,
+          config: { displayName: 'Share of time', unit: 'percentunit' },
+        },
+        {
+          name: 'rows',
+          type: 'number',
+          values: top.map((r) => r.rows),
+          config: { displayName: 'Rows', unit: 'short' },
+        },
+        {
+          name: 'hit_ratio',
+          type: 'number',
+          values: top.map((r) => r.hit_ratio),
+          nullable: true,
+          config: { displayName: 'Hit ratio', unit: 'percentunit' },
+        },
+        {
+          name: 'temp_blks',
+          type: 'number',
+          values: top.map((r) => r.temp_blks),
+          config: { displayName: 'Temp blocks written', unit: 'short' },
+        },
+        {
+          name: 'plan_ms',
+          type: 'number',
+          values: top.map((r) => r.plan_ms),
+          config: { displayName: 'Planning time', unit: 'ms' },
+        },
       ],
-      `top ${top.length} of ${rows.length} statements by ${orderBy}, from pg_stat_statements deltas inside the range`,
+      `top ${top.length} of ${rows.length} statements by ${orderBy}, from pg_stat_statements deltas inside the range`
     ),
   ];
 }

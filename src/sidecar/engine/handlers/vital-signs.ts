@@ -16,11 +16,15 @@ function lastSampleRows(ctx: EngineContext, collector: string, fields: string[])
   const ok = data.samples.filter((s) => s.ok);
   const last = ok.length ? ok[ok.length - 1].ts : null;
   const values = new Map(fields.map((f) => [f, latestValues(data, f)]));
-  const info = new Map(ctx.store.entities(ctx.query.target, collector, ctx.filter).map((e) => [JSON.stringify(e.labels), e.info ?? {}]));
+  const info = new Map(
+    ctx.store.entities(ctx.query.target, collector, ctx.filter).map((e) => [JSON.stringify(e.labels), e.info ?? {}])
+  );
   const keys = new Set<string>();
   for (const m of values.values()) {
     for (const [k, v] of m) {
-      if (v.ts !== null && v.ts === last) keys.add(k);
+      if (v.ts !== null && v.ts === last) {
+        keys.add(k);
+      }
     }
   }
   return {
@@ -46,7 +50,11 @@ function settingText(ctx: EngineContext, name: string): string | undefined {
 export function ioTime(ctx: EngineContext): Frame[] {
   const timing = settingText(ctx, 'track_io_timing');
   if (timing === 'off') {
-    notify(ctx, 'warning', 'track_io_timing is off: PostgreSQL does not time I/O, so read and write times stay 0. Turn it on (ALTER SYSTEM SET track_io_timing = on; SELECT pg_reload_conf()) — pg_test_timing tells its cost on this machine');
+    notify(
+      ctx,
+      'warning',
+      'track_io_timing is off: PostgreSQL does not time I/O, so read and write times stay 0. Turn it on (ALTER SYSTEM SET track_io_timing = on; SELECT pg_reload_conf()) — pg_test_timing tells its cost on this machine'
+    );
   }
   return evaluateGeneric(ctx, {
     op: 'rate',
@@ -77,20 +85,38 @@ export function vacuumProgress(ctx: EngineContext): Frame[] {
     tableFrame(
       ctx,
       [
-        col('relation', 'string', (r) => r.labels.relation, { displayName: 'Table', description: "schema.table; 'oid N' for a table of another database than the one pgpulse connects to" }),
+        col('relation', 'string', (r) => r.labels.relation, {
+          displayName: 'Table',
+          description: "schema.table; 'oid N' for a table of another database than the one pgpulse connects to",
+        }),
         col('datname', 'string', (r) => r.labels.datname),
         col('pid', 'number', (r) => r.nums.pid),
         col('phase', 'string', (r) => String(r.info.phase ?? '')),
         col('heap_blks_scanned', 'number', (r) => r.nums.heap_blks_scanned, { displayName: 'Heap blocks scanned' }),
         col('heap_blks_total', 'number', (r) => r.nums.heap_blks_total, { displayName: 'Heap blocks total' }),
-        col('scanned_ratio', 'number', (r) => r.nums.scanned_ratio, { displayName: 'Done', unit: 'percentunit', description: 'heap_blks_scanned / heap_blks_total' }),
+        col('scanned_ratio', 'number', (r) => r.nums.scanned_ratio, {
+          displayName: 'Done',
+          unit: 'percentunit',
+          description: 'heap_blks_scanned / heap_blks_total',
+        }),
         col('heap_blks_vacuumed', 'number', (r) => r.nums.heap_blks_vacuumed, { displayName: 'Heap blocks vacuumed' }),
         col('index_vacuum_count', 'number', (r) => r.nums.index_vacuum_count, { displayName: 'Index passes' }),
-        col('indexes_processed', 'number', (r) => r.nums.indexes_processed, { displayName: 'Indexes done', description: 'indexes processed in the current index phase (PostgreSQL 17+)' }),
-        col('indexes_total', 'number', (r) => r.nums.indexes_total, { displayName: 'Indexes', description: 'indexes to process in the current index phase (PostgreSQL 17+)' }),
-        { name: 'autovacuum', type: 'boolean', values: rows.map((r) => r.nums.autovacuum === 1), config: { displayName: 'Autovacuum' } },
+        col('indexes_processed', 'number', (r) => r.nums.indexes_processed, {
+          displayName: 'Indexes done',
+          description: 'indexes processed in the current index phase (PostgreSQL 17+)',
+        }),
+        col('indexes_total', 'number', (r) => r.nums.indexes_total, {
+          displayName: 'Indexes',
+          description: 'indexes to process in the current index phase (PostgreSQL 17+)',
+        }),
+        {
+          name: 'autovacuum',
+          type: 'boolean',
+          values: rows.map((r) => r.nums.autovacuum === 1),
+          config: { displayName: 'Autovacuum' },
+        },
       ],
-      'pg_stat_progress_vacuum at the last sample of the range',
+      'pg_stat_progress_vacuum at the last sample of the range'
     ),
   ];
 }
@@ -112,11 +138,17 @@ export function oldestSessions(ctx: EngineContext): Frame[] {
         col('state', 'string', text('state')),
         col('xact_age_s', 'number', (r) => r.nums.xact_age_s, { displayName: 'Transaction age', unit: 's' }),
         col('state_age_s', 'number', (r) => r.nums.state_age_s, { displayName: 'In this state', unit: 's' }),
-        col('xmin_age', 'number', (r) => r.nums.xmin_age, { displayName: 'xmin age', description: 'age(backend_xmin): how far back this session holds the VACUUM horizon, in transactions' }),
+        col('xmin_age', 'number', (r) => r.nums.xmin_age, {
+          displayName: 'xmin age',
+          description: 'age(backend_xmin): how far back this session holds the VACUUM horizon, in transactions',
+        }),
         col('wait_event_type', 'string', text('wait_event_type'), { displayName: 'Waiting on' }),
-        col('query', 'string', text('query'), { displayName: 'Last statement', description: 'pg_stat_activity.query with literals that can hold secrets replaced by <redacted>' }),
+        col('query', 'string', text('query'), {
+          displayName: 'Last statement',
+          description: 'pg_stat_activity.query with literals that can hold secrets replaced by <redacted>',
+        }),
       ],
-      'the oldest open transactions of pg_stat_activity at the last sample of the range',
+      'the oldest open transactions of pg_stat_activity at the last sample of the range'
     ),
   ];
 }
@@ -124,12 +156,14 @@ export function oldestSessions(ctx: EngineContext): Frame[] {
 /** sequences the monitoring role cannot read, said once with the fix */
 function unreadableNotice(ctx: EngineContext, data: CounterData): void {
   const readable = latestValues(data, 'readable');
-  const denied = [...readable.values()].filter((v) => v.value === 0).map((v) => `${v.labels.schemaname}.${v.labels.sequence_name}`);
+  const denied = [...readable.values()]
+    .filter((v) => v.value === 0)
+    .map((v) => `${v.labels.schemaname}.${v.labels.sequence_name}`);
   if (denied.length > 0) {
     notify(
       ctx,
       'warning',
-      `${denied.length} sequence(s) cannot be read by pgpulse's role (${denied.slice(0, 5).join(', ')}${denied.length > 5 ? ', …' : ''}): pg_monitor does not grant reading last_value. GRANT SELECT ON ALL SEQUENCES IN SCHEMA <schema> TO <pgpulse role> (SELECT lets it read, not advance them), or GRANT pg_read_all_data`,
+      `${denied.length} sequence(s) cannot be read by pgpulse's role (${denied.slice(0, 5).join(', ')}${denied.length > 5 ? ', …' : ''}): pg_monitor does not grant reading last_value. GRANT SELECT ON ALL SEQUENCES IN SCHEMA <schema> TO <pgpulse role> (SELECT lets it read, not advance them), or GRANT pg_read_all_data`
     );
   }
 }
@@ -139,17 +173,31 @@ export function sequenceUsedRatio(ctx: EngineContext): Frame[] {
   unreadableNotice(ctx, data);
   const frames: Frame[] = [];
   for (const s of data.series) {
-    if (s.field !== 'used_ratio') continue;
+    if (s.field !== 'used_ratio') {
+      continue;
+    }
     const values: Array<number | null> = new Array(ctx.grid.starts.length).fill(null);
     // an unreadable or never-used sequence has no value: a gap, never a reassuring 0
     for (let i = 0; i < data.samples.length; i++) {
       const v = s.values[i];
       const b = bucketOf(ctx.grid, data.samples[i].ts);
-      if (v === null || b < 0 || !data.samples[i].ok) continue;
+      if (v === null || b < 0 || !data.samples[i].ok) {
+        continue;
+      }
       values[b] = Math.max(values[b] ?? v, v);
     }
-    if (values.every((v) => v === null)) continue;
-    frames.push(seriesFrame(ctx, 'used_ratio', s.labels, values, 'gauge: (last_value − first) / (limit − first) per sequence, highest sample per step, from sequences samples'));
+    if (values.every((v) => v === null)) {
+      continue;
+    }
+    frames.push(
+      seriesFrame(
+        ctx,
+        'used_ratio',
+        s.labels,
+        values,
+        'gauge: (last_value − first) / (limit − first) per sequence, highest sample per step, from sequences samples'
+      )
+    );
   }
   return frames;
 }
@@ -169,14 +217,33 @@ export function sequences(ctx: EngineContext): Frame[] {
         col('sequence_name', 'string', (r) => r.labels.sequence_name, { displayName: 'Sequence' }),
         col('used_ratio', 'number', (r) => r.nums.used_ratio, { displayName: 'Used', unit: 'percentunit' }),
         col('last_value', 'number', (r) => r.nums.last_value, { displayName: 'Last value' }),
-        col('limit_value', 'number', (r) => r.nums.limit_value, { displayName: 'Limit', description: 'the tighter of the sequence bound and the type of the columns it feeds' }),
+        col('limit_value', 'number', (r) => r.nums.limit_value, {
+          displayName: 'Limit',
+          description: 'the tighter of the sequence bound and the type of the columns it feeds',
+        }),
         col('remaining', 'number', (r) => r.nums.remaining, { displayName: 'Values left' }),
         col('seq_type', 'string', (r) => String(r.info.seq_type ?? ''), { displayName: 'Sequence type' }),
-        col('columns', 'string', (r) => String(r.info.columns ?? ''), { displayName: 'Feeds', description: 'schema.table.column type of every column owned by it or defaulting to its nextval()' }),
-        { name: 'cycle', type: 'boolean', values: top.map((r) => r.info.cycle === true), config: { displayName: 'Cycles' } },
-        { name: 'readable', type: 'boolean', values: top.map((r) => r.nums.readable === 1), config: { displayName: 'Readable', description: "false: pgpulse's role lacks SELECT on it, last value unknown" } },
+        col('columns', 'string', (r) => String(r.info.columns ?? ''), {
+          displayName: 'Feeds',
+          description: 'schema.table.column type of every column owned by it or defaulting to its nextval()',
+        }),
+        {
+          name: 'cycle',
+          type: 'boolean',
+          values: top.map((r) => r.info.cycle === true),
+          config: { displayName: 'Cycles' },
+        },
+        {
+          name: 'readable',
+          type: 'boolean',
+          values: top.map((r) => r.nums.readable === 1),
+          config: {
+            displayName: 'Readable',
+            description: "false: pgpulse's role lacks SELECT on it, last value unknown",
+          },
+        },
       ],
-      'pg_sequence + pg_sequence_last_value() at the last sample of the range',
+      'pg_sequence + pg_sequence_last_value() at the last sample of the range'
     ),
   ];
 }
@@ -191,7 +258,9 @@ export function bloat(ctx: EngineContext): Frame[] {
       `${none.length} of ${rows.length} tables and indexes have no bloat estimate (e.g. ${none
         .slice(0, 3)
         .map((r) => [r.labels.schemaname, r.labels.relname, r.labels.indexrelname].filter(Boolean).join('.'))
-        .join(', ')}): pg_stats shows pgpulse's role only the columns it may SELECT, and expression indexes have none. CREATE EXTENSION pgstattuple (pg_monitor may run pgstattuple_approx), or GRANT SELECT on those tables / GRANT pg_read_all_data`,
+        .join(
+          ', '
+        )}): pg_stats shows pgpulse's role only the columns it may SELECT, and expression indexes have none. CREATE EXTENSION pgstattuple (pg_monitor may run pgstattuple_approx), or GRANT SELECT on those tables / GRANT pg_read_all_data`
     );
   }
   rows.sort((a, b) => (b.nums.bloat_bytes ?? -1) - (a.nums.bloat_bytes ?? -1));
@@ -208,9 +277,11 @@ export function bloat(ctx: EngineContext): Frame[] {
         col('size_bytes', 'number', (r) => r.nums.size_bytes, { unit: 'bytes' }),
         col('bloat_bytes', 'number', (r) => r.nums.bloat_bytes, { displayName: 'Estimated bloat', unit: 'bytes' }),
         col('bloat_ratio', 'number', (r) => r.nums.bloat_ratio, { displayName: 'Bloat share', unit: 'percentunit' }),
-        col('method', 'string', (r) => String(r.info.method ?? ''), { description: 'statistics (pg_class + pg_stats), pgstattuple_approx (measured), or none' }),
+        col('method', 'string', (r) => String(r.info.method ?? ''), {
+          description: 'statistics (pg_class + pg_stats), pgstattuple_approx (measured), or none',
+        }),
       ],
-      'bloat estimate of the last sample in the range (docs/vitals.md: methods and their error)',
+      'bloat estimate of the last sample in the range (docs/vitals.md: methods and their error)'
     ),
   ];
 }

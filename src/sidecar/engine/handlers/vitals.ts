@@ -10,7 +10,9 @@ export function replicationSlots(ctx: EngineContext): Frame[] {
   const data = loadSeries(ctx, 'slots', ['retained_bytes', 'active']);
   const retained = latestValues(data, 'retained_bytes');
   const active = latestValues(data, 'active');
-  const entities = new Map(ctx.store.entities(ctx.query.target, 'slots', ctx.filter).map((e) => [JSON.stringify(e.labels), e]));
+  const entities = new Map(
+    ctx.store.entities(ctx.query.target, 'slots', ctx.filter).map((e) => [JSON.stringify(e.labels), e])
+  );
   const lastSample = data.samples.length ? data.samples[data.samples.length - 1].ts : null;
   const rows = [...retained.entries()]
     .filter(([, v]) => v.value !== null && v.ts === lastSample)
@@ -32,11 +34,26 @@ export function replicationSlots(ctx: EngineContext): Frame[] {
       [
         { name: 'slot', type: 'string', values: top.map((r) => r.slot) },
         { name: 'type', type: 'string', values: top.map((r) => r.type) },
-        { name: 'database', type: 'string', values: top.map((r) => r.database), config: { description: 'empty for a physical slot' } },
-        { name: 'active', type: 'boolean', values: top.map((r) => r.active), config: { description: 'a consumer (walsender) is attached' } },
-        { name: 'retained_bytes', type: 'number', values: top.map((r) => r.retained), config: { displayName: 'Retained WAL', unit: 'bytes' } },
+        {
+          name: 'database',
+          type: 'string',
+          values: top.map((r) => r.database),
+          config: { description: 'empty for a physical slot' },
+        },
+        {
+          name: 'active',
+          type: 'boolean',
+          values: top.map((r) => r.active),
+          config: { description: 'a consumer (walsender) is attached' },
+        },
+        {
+          name: 'retained_bytes',
+          type: 'number',
+          values: top.map((r) => r.retained),
+          config: { displayName: 'Retained WAL', unit: 'bytes' },
+        },
       ],
-      'replication slots of the last sample in the range: retained WAL = pg_wal_lsn_diff(current LSN, restart_lsn)',
+      'replication slots of the last sample in the range: retained WAL = pg_wal_lsn_diff(current LSN, restart_lsn)'
     ),
   ];
 }

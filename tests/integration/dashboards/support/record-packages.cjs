@@ -12,7 +12,9 @@ Module._load = function (request, parent, isMain) {
     const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file);
     if (m && !seen.has(m[1])) {
       seen.add(m[1]);
-      if (out) fs.appendFileSync(out, m[1] + '\n');
+      if (out) {
+        fs.appendFileSync(out, m[1] + '\n');
+      }
     }
   } catch {
     // unresolvable requests fail in the real load below, with the real error
