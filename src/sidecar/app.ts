@@ -10,6 +10,7 @@ import { loadConfig, type SidecarConfig } from './config';
 import { assemble, type Feature, type Sidecar } from './feature';
 import { sidecarFeatures } from './features';
 import { createLogger } from './logger';
+import { ClusterReads, urlDatabase } from './cluster/shared-reads';
 import { TargetSampler, type SamplingGate } from './sampler';
 import { SelfMetrics } from './self-metrics';
 import { queryPoolOptions } from './engine/query-pool';
@@ -78,9 +79,20 @@ export async function startSidecar(opts: StartOptions = {}): Promise<Sidecar> {
   }
   const metrics = new SelfMetrics();
   const samplers = new Map<string, TargetSampler>();
+  const cluster =
+    config.sharedReads === false
+      ? undefined
+      : new ClusterReads(
+          config.targets.map((t) => ({ name: t.name, database: urlDatabase(t.url), intervalMs: t.intervalMs })),
+          Date.now(),
+          (collector, source) => metrics.sharedReads.inc({ collector, source })
+        );
   for (const t of config.targets) {
     const gate = opts.gateFor?.(t) ?? parts.gateFor(t, log);
-    samplers.set(t.name, new TargetSampler(t, store, metrics, log.child({ target: t.name }), parts.collectors, gate));
+    samplers.set(
+      t.name,
+      new TargetSampler(t, store, metrics, log.child({ target: t.name }), parts.collectors, gate, cluster)
+    );
   }
   const service = new SidecarService(
     config,
@@ -96,6 +108,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<Sidecar> {
     service,
     store,
     samplers,
+    cluster,
     log,
     background: opts.background ?? true,
     stop: async () => {

@@ -135,6 +135,8 @@ export const fileSchema = z
     downsampleAfter: duration(60_000, 365 * 86_400_000).optional(),
     downsampleStep: duration(1000, 86_400_000).optional(),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional(),
+    /** targets that are databases of one server share one read of the server-wide views (src/sidecar/cluster) */
+    sharedReads: z.boolean().optional(),
     /** what /metrics exposes of the catalog (docs/prometheus.md) */
     metrics: z
       .object({
@@ -178,6 +180,8 @@ export interface SidecarConfig {
   logLevel: string;
   /** cardinality limits of the catalog families on /metrics */
   metrics?: { topStatements: number; topRelations: number };
+  /** false: every target reads the server-wide views itself (absent: shared) */
+  sharedReads?: boolean;
   targets: TargetConfig[];
 }
 
@@ -283,6 +287,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SidecarConfig 
     return Number(v.trim());
   };
 
+  const envSwitch = (name: string): boolean | undefined => {
+    const v = env[name]?.trim().toLowerCase();
+    if (!v) {
+      return undefined;
+    }
+    if (['on', 'true', '1', 'yes'].includes(v)) {
+      return true;
+    }
+    if (['off', 'false', '0', 'no'].includes(v)) {
+      return false;
+    }
+    throw new ConfigError(`${name}="${env[name]}" must be on or off`);
+  };
+
   const intervalMs = envDuration('PGPULSE_INTERVAL') ?? file.interval ?? 15_000;
   const token = env.PGPULSE_TOKEN || tokenFromFile(env.PGPULSE_TOKEN_FILE) || file.token || '';
   const targets: TargetConfig[] = file.targets.map((t, i) => {
@@ -324,6 +342,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SidecarConfig 
     downsampleAfterMs: file.downsampleAfter ?? 2 * 86_400_000,
     downsampleStepMs: file.downsampleStep ?? 300_000,
     logLevel: env.PGPULSE_LOG_LEVEL ?? file.logLevel ?? 'info',
+    sharedReads: envSwitch('PGPULSE_SHARED_READS') ?? file.sharedReads ?? true,
     metrics: {
       topStatements:
         envCount('PGPULSE_METRICS_TOP_STATEMENTS') ?? file.metrics?.topStatements ?? PROM_DEFAULT_LIMITS.topStatements,

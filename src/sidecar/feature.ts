@@ -5,6 +5,7 @@
  * workers assemble the list — nothing registers itself by being imported.
  */
 import type { Logger } from 'pino';
+import type { ClusterReads } from './cluster/shared-reads';
 import type { Collector } from './collectors/types';
 import type { SidecarConfig, TargetConfig } from './config';
 import type { EngineContext, Handler } from './engine/context';
@@ -20,6 +21,8 @@ export interface Sidecar {
   service: SidecarService;
   store: Store;
   samplers: Map<string, TargetSampler>;
+  /** reads shared by the targets of one server (absent: sharedReads off) */
+  cluster?: ClusterReads;
   httpPort?: number;
   grpcPort?: number;
   log: Logger;

@@ -8,6 +8,8 @@ import type { Logger } from 'pino';
 import type { Pool } from 'pg';
 import type { TargetConfig } from './config';
 import type { Collector, CollectorResult, TargetContext } from './collectors/types';
+import { readServerIdentity, type TargetServer } from './cluster/identity';
+import type { ClusterReads } from './cluster/shared-reads';
 import type { SelfMetrics } from './self-metrics';
 import { isStoreWriteError } from './store/faults';
 import type { Store } from './store/store';
@@ -72,6 +74,8 @@ export class TargetSampler {
   readonly status: TargetStatus;
   private ctx: TargetContext | undefined;
   private readonly collectors: Collector[];
+  /** the server this target is a database of, for reads shared with its other targets (cluster/) */
+  private server: { pm: number; at?: TargetServer } | undefined;
 
   constructor(
     readonly target: TargetConfig,
@@ -79,7 +83,8 @@ export class TargetSampler {
     private readonly metrics: SelfMetrics,
     private readonly log: Logger,
     collectors: readonly Collector[],
-    readonly gate?: SamplingGate
+    readonly gate?: SamplingGate,
+    private readonly cluster?: ClusterReads
   ) {
     this.pool = createPool(target);
     this.status = { target: target.name, reachable: null, extensions: {}, unavailable: {}, failing: {} };
@@ -112,6 +117,7 @@ export class TargetSampler {
       clearTimeout(this.timer);
     }
     await this.running?.catch(() => undefined);
+    this.cluster?.leave(this.target.name);
     await this.pool.end().catch(() => undefined);
   }
 
@@ -162,6 +168,7 @@ export class TargetSampler {
       this.status.lastError = undefined;
       this.status.unreachableSince = undefined;
       this.metrics.targetUp.set({ target: name }, 1);
+      await this.joinCluster(client, ctx);
       for (const c of due) {
         const why = c.unavailable(ctx);
         if (why) {
@@ -348,7 +355,8 @@ export class TargetSampler {
         const r = await c.collect(client, ctx);
         return c.filterRows ? { ...r, rows: await c.filterRows(client, ctx, r.rows) } : r;
       };
-      const result = c.ownTransaction ? await collect() : await inReadOnlyTx(client, timeout, collect);
+      const read = () => (c.ownTransaction ? collect() : inReadOnlyTx(client, timeout, collect));
+      const result = this.cluster ? await this.cluster.collect(name, c, read, ts) : await read();
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       // the collector's own evidence (pg_stat_statements_info.stats_reset) on top of the cluster's;
       // both only move forward, so max() changes whenever either does
@@ -359,7 +367,8 @@ export class TargetSampler {
       const { points } = this.store.writeSample({
         target: name,
         collector: c.id,
-        ts,
+        // a read shared with another target of the server: the rows are as of that read
+        ts: result.readAtMs ?? ts,
         ok: true,
         epoch,
         rows: result.rows,
@@ -406,6 +415,25 @@ export class TargetSampler {
       }
       this.status.failing[c.id] = { since: this.status.failing[c.id]?.since ?? ts, error: msg };
     }
+  }
+
+  /** Tell the targets of the same server what this one can collect (re-reading who the server is after a restart). */
+  private async joinCluster(client: import('pg').PoolClient, ctx: TargetContext): Promise<void> {
+    if (!this.cluster) {
+      return;
+    }
+    if (this.server?.pm !== ctx.postmasterStartMs) {
+      const at = await readServerIdentity(client, Math.min(this.target.statementTimeoutMs, 5000));
+      this.server = { pm: ctx.postmasterStartMs, at };
+    }
+    const able = this.collectors.filter((c) => !c.unavailable(ctx)).map((c) => c.id);
+    this.cluster.join(
+      this.target.name,
+      this.server.at?.identity,
+      this.server.at?.database ?? '',
+      able,
+      this.target.intervalMs
+    );
   }
 
   /** whether a one-off connection outside the sampling cycle may reach the target now */

@@ -44,6 +44,12 @@ export class SelfMetrics {
     labelNames: ['target', 'reason'],
     registers: [this.registry],
   });
+  readonly sharedReads = new Counter({
+    name: 'pgpulse_shared_reads_total',
+    help: 'Server-wide collector results by where they came from: source="server" read from PostgreSQL, source="shared" taken from another target of the same server (README: several databases of one server)',
+    labelNames: ['collector', 'source'],
+    registers: [this.registry],
+  });
   readonly targetUp = new Gauge({
     name: 'pgpulse_target_up',
     help: '1 when the last connection attempt to the target succeeded',

@@ -34,6 +34,8 @@ export async function startTestSidecar(opts: {
   grpc?: boolean;
   /** cardinality limits of /metrics (config metrics:) */
   metrics?: SidecarConfig['metrics'];
+  /** config sharedReads (absent: shared, the default) */
+  sharedReads?: boolean;
   extra?: Partial<StartOptions>;
 }): Promise<TestSidecar> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'pgpulse-data-'));
@@ -57,6 +59,7 @@ export async function startTestSidecar(opts: {
     downsampleStepMs: 300_000,
     logLevel: process.env.PGPULSE_TEST_LOG ?? 'silent',
     metrics: opts.metrics,
+    sharedReads: opts.sharedReads,
     targets,
   };
   const sidecar = await startSidecar({

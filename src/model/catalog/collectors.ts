@@ -17,6 +17,8 @@ export interface CollectorSql {
   sql: string;
 }
 
+export type CollectorScope = 'database' | 'cluster' | 'cluster-by-database';
+
 export interface CollectorSpec {
   id: CollectorId;
   description: string;
@@ -49,6 +51,16 @@ export interface CollectorSpec {
    * keyColumn values to read; the query returns keyColumn and the `columns`.
    */
   exact?: { keyColumn: string; watch: string[]; columns: string[]; variants: CollectorSql[]; refreshFactor: number };
+  /**
+   * What the view shows, which decides how targets on one server share its read (src/sidecar/cluster):
+   * - database (default): the connected database only (pg_stat_user_tables, current_database()): read by every target;
+   * - cluster: the whole server, the same rows from any database (pg_stat_activity, pg_stat_bgwriter,
+   *   pg_settings): read once per cycle for all targets of the server, each stores the same rows;
+   * - cluster-by-database: the whole server with a datname per row (pg_stat_statements, pg_stat_database):
+   *   read once, each target stores the rows of its own database; rows of a database no target
+   *   connects to stay with the server's first target (so a lone target keeps every row, as before).
+   */
+  scope?: CollectorScope;
   /** info columns holding statement text as sent (pg_stat_activity.query): stored with every constant replaced by $n (normalizeSentText), as pg_stat_statements shows statements */
   scrub?: string[];
 }
@@ -91,6 +103,7 @@ export const collectorSpecs: CollectorSpec[] = [
   },
   {
     id: 'database',
+    scope: 'cluster-by-database',
     description:
       'pg_stat_database: transactions, block I/O, temp files, deadlocks, sizes. size_bytes (pg_database_size) is exact, read for a new ' +
       'database and for all every 10th run (every 10 target intervals), the last figure in between',
@@ -148,6 +161,7 @@ export const collectorSpecs: CollectorSpec[] = [
   },
   {
     id: 'statements',
+    scope: 'cluster-by-database',
     description:
       'pg_stat_statements(false): per-statement counters without query text (texts are fetched once per new queryid)',
     intervalFactor: 2,
@@ -351,6 +365,7 @@ export const collectorSpecs: CollectorSpec[] = [
   },
   {
     id: 'activity',
+    scope: 'cluster',
     description: 'pg_stat_activity grouped by database and state: counts, lock waits, longest query and transaction',
     intervalFactor: 1,
     timeoutMs: 3000,
@@ -372,6 +387,7 @@ export const collectorSpecs: CollectorSpec[] = [
   },
   {
     id: 'locks',
+    scope: 'cluster',
     description: 'backends blocked by another backend (pg_blocking_pids), per database',
     intervalFactor: 1,
     timeoutMs: 3000,
@@ -391,6 +407,7 @@ export const collectorSpecs: CollectorSpec[] = [
   },
   {
     id: 'bgwriter',
+    scope: 'cluster',
     description: 'checkpoints and background writer (pg_stat_checkpointer on PG17)',
     intervalFactor: 4,
     timeoutMs: 3000,
@@ -429,6 +446,7 @@ export const collectorSpecs: CollectorSpec[] = [
   },
   {
     id: 'settings',
+    scope: 'cluster',
     description: 'key settings in base units (bytes, ms) for ratios and advice',
     intervalFactor: 20,
     timeoutMs: 3000,
@@ -456,6 +474,7 @@ export const collectorSpecs: CollectorSpec[] = [
   },
   {
     id: 'wraparound',
+    scope: 'cluster',
     description:
       'transaction ID and multixact age of every database (pg_database.datfrozenxid / datminmxid), against the 2^31 limit and the freeze settings',
     intervalFactor: 4,
@@ -480,6 +499,7 @@ export const collectorSpecs: CollectorSpec[] = [
   },
   {
     id: 'slots',
+    scope: 'cluster',
     description:
       'replication slots (pg_replication_slots): WAL each one keeps from removal, whether a consumer is attached',
     intervalFactor: 2,

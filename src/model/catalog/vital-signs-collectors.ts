@@ -46,6 +46,7 @@ export const OLDEST_SESSIONS = 10;
 export const vitalSignsCollectors: CollectorSpec[] = [
   {
     id: 'io',
+    scope: 'cluster',
     description: 'pg_stat_io (PostgreSQL 16+): I/O operations and their time by backend type, object and context',
     intervalFactor: 2,
     timeoutMs: 3000,
@@ -92,6 +93,7 @@ export const vitalSignsCollectors: CollectorSpec[] = [
   },
   {
     id: 'capacity',
+    scope: 'cluster',
     description: 'busy autovacuum workers vs autovacuum_max_workers, client backends vs max_connections',
     intervalFactor: 1,
     timeoutMs: 3000,
@@ -118,6 +120,7 @@ export const vitalSignsCollectors: CollectorSpec[] = [
   },
   {
     id: 'clients',
+    scope: 'cluster',
     description:
       "client backends by database, user, application and state (pg_stat_activity), pgpulse's own sampling session excluded",
     intervalFactor: 1,
@@ -139,6 +142,7 @@ export const vitalSignsCollectors: CollectorSpec[] = [
   },
   {
     id: 'xact_ages',
+    scope: 'cluster',
     description:
       'open transactions by state and age bucket (now − xact_start): count, oldest, and how long idle-in-transaction sessions have been idle',
     intervalFactor: 1,
@@ -170,6 +174,7 @@ export const vitalSignsCollectors: CollectorSpec[] = [
   },
   {
     id: 'oldest_sessions',
+    scope: 'cluster',
     description: `the ${OLDEST_SESSIONS} oldest open transactions (pg_stat_activity): who, from where, how long, and the last statement (constants replaced by $n)`,
     intervalFactor: 1,
     timeoutMs: 3000,

@@ -37,6 +37,7 @@ export function sqlCollector(spec: CollectorSpec): Collector {
     intervalFactor: spec.intervalFactor,
     timeoutMs: spec.timeoutMs,
     shape: { key: spec.key, counters: spec.counters, gauges: spec.gauges },
+    scope: spec.scope,
     unavailable(ctx: TargetContext) {
       if (spec.requires && !ctx.extensions.has(spec.requires)) {
         return `extension ${spec.requires} is not installed in this database: CREATE EXTENSION ${spec.requires}${

@@ -1,4 +1,5 @@
 import type { PoolClient } from 'pg';
+import type { CollectorScope } from '../../model/catalog/collectors';
 import type { Logger } from 'pino';
 import type { TargetConfig } from '../config';
 import type { Store } from '../store/store';
@@ -32,6 +33,8 @@ export interface CollectorResult {
    * metrics until a later run has none.
    */
   problems?: string[];
+  /** when the rows were read, if not at the start of this target's run (a read shared with another target of the server) */
+  readAtMs?: number;
 }
 
 /** A collector: SQL-driven ones come from the catalog; vector/neon add code-driven ones. */
@@ -76,6 +79,8 @@ export interface Collector {
    * pg_stat_statements counters are not like that (they survive a clean restart), so it is off by default.
    */
   resetsOnRestart?: boolean;
+  /** how targets of one server share its read (CollectorSpec.scope); absent: per database */
+  scope?: CollectorScope;
 }
 
 export interface CollectorEvent {

@@ -10,6 +10,7 @@
 import { after, before } from 'node:test';
 import { startMatrixPostgres, type MatrixServer } from '../../support/pg-matrix';
 import type { TestPostgres } from '../../support/pg';
+import { clusterTruthSuite } from './cluster-truth';
 import { hijackSuite } from './hijack';
 import { leastPrivilegeSuite } from './least-privilege';
 import { loadTruthSuite } from './load-truth';
@@ -37,6 +38,7 @@ const SUITES: MatrixSuite[] = [
   hijackSuite,
   prometheusTruthSuite,
   sizesTruthSuite,
+  clusterTruthSuite,
   resetTruthSuite,
 ];
 

@@ -1,0 +1,216 @@
+/**
+ * A server is one sampling unit: targets that are databases of the same running PostgreSQL
+ * server, sampled as the same role, share one read per cycle of each view that shows the whole
+ * server (CollectorSpec.scope), instead of each target reading pg_stat_statements,
+ * pg_stat_activity, pg_settings … again. Per-database views are still read by every target.
+ *
+ * Samplers keep their own timers and connections: the first target of the server whose cycle runs
+ * a shared collector reads it (on its connection, in its transaction); the others take that result
+ * when they get there, if it is younger than half their interval and they have not taken it
+ * before. So each target still gets one fresh read per cycle, never the same one twice, and a
+ * target whose timer drifted away simply reads on its own.
+ */
+import type { SampleRow } from '../store/types';
+import type { Collector, CollectorResult } from '../collectors/types';
+
+/**
+ * Who a target is connected to, from discover(). Two targets are the same server only if all of
+ * it matches: the system identifier alone is shared by a primary and its physical standbys, the
+ * postmaster start (µs) and port tell those apart, and the role decides what pg_stat_statements
+ * and pg_stat_activity show (queryids and queries of other roles need pg_read_all_stats).
+ */
+export interface ServerIdentity {
+  systemIdentifier: string;
+  port: number | null;
+  postmasterStart: string;
+  role: string;
+}
+
+export function serverKey(id: ServerIdentity): string {
+  return `${id.systemIdentifier}:${id.port ?? 'socket'}:${id.postmasterStart}:${id.role}`;
+}
+
+interface Member {
+  server: string;
+  /** position in the configuration: the first target of a server keeps the rows of unmonitored databases */
+  order: number;
+  database: string;
+  /** collectors that can run on this target (enabled, not unavailable): only they take rows */
+  collectors: ReadonlySet<string>;
+  seenAt: number;
+  intervalMs: number;
+}
+
+interface SharedRead {
+  startedAt: number;
+  result: Promise<CollectorResult>;
+  takenBy: Set<string>;
+}
+
+export interface SharedReadStats {
+  /** reads that went to the database */
+  reads: number;
+  /** results taken from another target's read */
+  shared: number;
+}
+
+/** a member that has not joined for this many of its intervals has stopped sampling (removed, unreachable) */
+const MEMBER_EXPIRY_INTERVALS = 3;
+
+/** A configured target: its name, the database its URL names, its interval. */
+export interface ClusterTarget {
+  name: string;
+  database: string;
+  intervalMs: number;
+}
+
+/** the database a connection URL names (PostgreSQL's default: the user name) */
+export function urlDatabase(url: string): string {
+  try {
+    const u = new URL(url);
+    return decodeURIComponent(u.pathname.replace(/^\//, '')) || decodeURIComponent(u.username);
+  } catch {
+    return '';
+  }
+}
+
+export class ClusterReads {
+  private readonly order: Map<string, number>;
+  private readonly members = new Map<string, Member>();
+  private readonly reads = new Map<string, SharedRead>();
+  private readonly counts = new Map<string, SharedReadStats>();
+  /** targets not joined yet: until they say which server they are on, their database is not the first target's */
+  private readonly pending: Map<string, ClusterTarget>;
+  private readonly startedAt: number;
+
+  /** targets in configuration order */
+  constructor(
+    targets: readonly ClusterTarget[],
+    now = Date.now(),
+    private readonly counted?: (collector: string, source: 'server' | 'shared') => void
+  ) {
+    this.order = new Map(targets.map((t, i) => [t.name, i]));
+    this.pending = new Map(targets.map((t) => [t.name, t]));
+    this.startedAt = now;
+  }
+
+  /** Told by a target after each discover(): which server it is on and what it can collect. */
+  join(
+    target: string,
+    identity: ServerIdentity | undefined,
+    database: string,
+    collectors: readonly string[],
+    intervalMs: number,
+    now = Date.now()
+  ): void {
+    this.pending.delete(target);
+    if (!identity) {
+      this.members.delete(target);
+      return;
+    }
+    this.members.set(target, {
+      server: serverKey(identity),
+      order: this.order.get(target) ?? Number.MAX_SAFE_INTEGER,
+      database,
+      collectors: new Set(collectors),
+      seenAt: now,
+      intervalMs,
+    });
+  }
+
+  leave(target: string): void {
+    this.members.delete(target);
+    this.pending.delete(target);
+  }
+
+  /**
+   * The collector's result for this target: from a read another target of the server made this
+   * cycle, or from `read` (which then serves the others). cluster-by-database results keep only
+   * the rows this target owns.
+   */
+  async collect(
+    target: string,
+    collector: Collector,
+    read: () => Promise<CollectorResult>,
+    now = Date.now()
+  ): Promise<CollectorResult> {
+    const me = this.members.get(target);
+    if (!me || !collector.scope || collector.scope === 'database') {
+      return read();
+    }
+    const key = `${me.server}\u0000${collector.id}`;
+    const counts = this.countsOf(collector.id);
+    const prior = this.reads.get(key);
+    let result: CollectorResult;
+    let readAt = now;
+    if (prior && !prior.takenBy.has(target) && now - prior.startedAt < me.intervalMs / 2) {
+      prior.takenBy.add(target);
+      try {
+        result = await prior.result;
+        readAt = prior.startedAt;
+        counts.shared++;
+        this.counted?.(collector.id, 'shared');
+      } catch {
+        // the reader's failure (its connection, its timeout) is not this target's: read on our own
+        counts.reads++;
+        this.counted?.(collector.id, 'server');
+        result = await read();
+      }
+    } else {
+      const started: SharedRead = { startedAt: now, result: read(), takenBy: new Set([target]) };
+      // a rejection is seen by the reader; the others fall back to a read of their own
+      started.result.catch(() => undefined);
+      this.reads.set(key, started);
+      counts.reads++;
+      this.counted?.(collector.id, 'server');
+      result = await started.result;
+    }
+    result = { ...result, readAtMs: readAt };
+    return collector.scope === 'cluster-by-database'
+      ? { ...result, rows: this.owned(me, collector.id, result.rows, now) }
+      : result;
+  }
+
+  /** reads and shared results per collector since the start (bench, tests) */
+  stats(): Record<string, SharedReadStats> {
+    return Object.fromEntries([...this.counts].map(([k, v]) => [k, { ...v }]));
+  }
+
+  private countsOf(collector: string): SharedReadStats {
+    let c = this.counts.get(collector);
+    if (!c) {
+      c = { reads: 0, shared: 0 };
+      this.counts.set(collector, c);
+    }
+    return c;
+  }
+
+  /**
+   * A row belongs to the target connected to its database; rows of databases no target of the
+   * server collects (and of dropped ones, datname '') belong to the server's first target. A
+   * target that has not connected yet (the first cycle after a start) may be on this server: its
+   * database waits for it a few of its intervals rather than start a series at the first target.
+   */
+  private owned(me: Member, collector: string, rows: SampleRow[], now: number): SampleRow[] {
+    const peers = [...this.members.values()].filter(
+      (m) =>
+        m.server === me.server &&
+        m.collectors.has(collector) &&
+        now - m.seenAt <= MEMBER_EXPIRY_INTERVALS * m.intervalMs
+    );
+    if (!peers.includes(me)) {
+      peers.push(me);
+    }
+    const first = peers.reduce((a, b) => (b.order < a.order ? b : a));
+    const covered = new Set(peers.map((m) => m.database));
+    for (const t of this.pending.values()) {
+      if (now - this.startedAt <= MEMBER_EXPIRY_INTERVALS * t.intervalMs) {
+        covered.add(t.database);
+      }
+    }
+    return rows.filter((r) => {
+      const db = r.key.datname ?? '';
+      return db === me.database || (me === first && !covered.has(db));
+    });
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * A server is one sampling unit (src/sidecar/cluster): two databases of one server as two targets
+ * read each server-wide view once per cycle — counted by pg_stat_statements itself, under the
+ * monitoring role — and still answer per database: a statement run N times in database A only is
+ * in A's top_queries with calls = N and nowhere in B's; server-wide series (connections,
+ * checkpoints) are the same for both. With sharedReads off, every target reads them again.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Client } from 'pg';
+import type { TestPostgres } from '../../support/pg';
+import type { MatrixServer } from '../../support/pg-matrix';
+import { startTestSidecar, type TestSidecar } from '../../support/sidecar';
+import { pause, tableRows } from './frames';
+
+const DBS = ['cl_a', 'cl_b'] as const;
+const APP_SQL = 'SELECT count(*) FROM public.cl_items WHERE v > $1';
+const N = 7;
+
+/** executions by the monitoring role of a collector's statement, summed over every database */
+async function readsOf(pg: TestPostgres, like: string): Promise<number> {
+  const r = await pg.query<{ n: number }>(
+    `SELECT coalesce(sum(s.calls), 0)::int AS n FROM public.pg_stat_statements(true) s
+     JOIN pg_catalog.pg_roles r ON r.oid = s.userid WHERE r.rolname = 'cl_monitor' AND s.query LIKE $1`,
+    [like]
+  );
+  return r[0].n;
+}
+
+// the statements collector's read (the text fetch reads pg_stat_statements(true)) and the bgwriter collector's
+const STATEMENTS_READ = '%AS io_read_time%';
+const BGWRITER_READ = '%buffers_alloc%';
+
+export function clusterTruthSuite(server: MatrixServer, getPg: () => TestPostgres): void {
+  describe(`${server.label}: two databases of one server as two targets share the server-wide reads`, () => {
+    let sc: TestSidecar;
+    let from: number;
+    let queryid: string;
+    let callsBefore: number;
+    let callsAfter: number;
+    let stmtReads: number;
+    let bgReads: number;
+    const urls = () => DBS.map((d) => ({ name: d, url: getPg().urlFor(d, 'cl_monitor', 'clpw') }));
+    const cycle = async (s: TestSidecar) => {
+      for (const d of DBS) {
+        await s.sampleNow(d);
+      }
+    };
+    const appCalls = async (pg: TestPostgres) => {
+      const r = await pg.query<{ queryid: string; calls: number }>(
+        `SELECT s.queryid::text AS queryid, s.calls::int AS calls FROM public.pg_stat_statements(true) s
+         JOIN pg_catalog.pg_database d ON d.oid = s.dbid WHERE d.datname = 'cl_a' AND s.query LIKE '%cl_items WHERE v >%' AND s.toplevel`
+      );
+      assert.equal(r.length, 1, `one entry of the application statement in cl_a: ${JSON.stringify(r)}`);
+      return r[0];
+    };
+
+    before(async () => {
+      const pg = getPg();
+      await pg.query(`DO $$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'cl_monitor') THEN
+          CREATE ROLE cl_monitor LOGIN PASSWORD 'clpw' IN ROLE pg_monitor;
+        END IF; END $$`);
+      for (const d of DBS) {
+        const exists = await pg.query('SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1', [d]);
+        if (exists.length === 0) {
+          await pg.query(`CREATE DATABASE ${d}`);
+        }
+        await pg.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements', [], d);
+        await pg.query(
+          `CREATE TABLE IF NOT EXISTS public.cl_items (id int PRIMARY KEY, v int);
+           INSERT INTO public.cl_items SELECT g, g % 10 FROM generate_series(1, 100) g ON CONFLICT DO NOTHING`,
+          [],
+          d
+        );
+      }
+      const app = new Client({ connectionString: pg.urlFor('cl_a') });
+      await app.connect();
+      try {
+        // seen once before the first sample: the N later calls are the delta
+        await app.query(APP_SQL, [0]);
+        from = Date.now() - 1000;
+        // 15 s interval: the two targets' runs of one cycle fall within half of it
+        sc = await startTestSidecar({ targets: urls(), intervalMs: 15_000 });
+        await cycle(sc);
+        callsBefore = (await appCalls(pg)).calls;
+        for (let i = 0; i < N; i++) {
+          await app.query(APP_SQL, [i]);
+        }
+      } finally {
+        await app.end();
+      }
+      const after1 = await appCalls(pg);
+      queryid = after1.queryid;
+      callsAfter = after1.calls;
+      const s0 = await readsOf(pg, STATEMENTS_READ);
+      const b0 = await readsOf(pg, BGWRITER_READ);
+      await pause(1100);
+      await cycle(sc);
+      await pause(1100);
+      await cycle(sc);
+      stmtReads = (await readsOf(pg, STATEMENTS_READ)) - s0;
+      bgReads = (await readsOf(pg, BGWRITER_READ)) - b0;
+    });
+    after(async () => {
+      await sc?.destroy();
+    });
+
+    it('pg_stat_statements and pg_stat_bgwriter are read once per cycle for both targets', () => {
+      assert.equal(stmtReads, 2, 'two cycles of two targets: two reads of pg_stat_statements');
+      assert.equal(bgReads, 2, 'two cycles of two targets: two reads of pg_stat_bgwriter');
+      const stats = sc.sidecar.cluster?.stats() ?? {};
+      assert.ok(
+        (stats.statements?.shared ?? 0) >= 2,
+        `the second target took the first one's read: ${JSON.stringify(stats.statements)}`
+      );
+    });
+
+    it("a statement run N times in database A only: A's top_queries shows N calls, B's does not show it", async () => {
+      assert.equal(callsAfter - callsBefore, N, 'pg_stat_statements counted the N calls');
+      const top = async (target: string) =>
+        tableRows(
+          (
+            await sc.query({
+              from,
+              to: Date.now() + 1000,
+              queries: [{ refId: 'T', metric: 'top_queries', topN: 1000, target }],
+            })
+          ).json,
+          'T'
+        );
+      const a = (await top('cl_a')).find((r) => r.queryid === queryid);
+      assert.ok(a, `cl_a's top_queries lists the statement ${queryid}`);
+      assert.equal(a.calls, callsAfter - callsBefore, "cl_a's Δcalls = pg_stat_statements Δcalls");
+      assert.equal(
+        (await top('cl_b')).find((r) => r.queryid === queryid),
+        undefined,
+        "cl_b's top_queries does not list cl_a's statement"
+      );
+      // what each target stored: cl_b only its own database; cl_a (the server's first target) the rest
+      const stored = (t: string) => new Set(sc.sidecar.store.entities(t, 'statements').map((e) => e.labels.datname));
+      assert.deepEqual([...stored('cl_b')], ['cl_b']);
+      assert.ok(stored('cl_a').has('cl_a') && !stored('cl_a').has('cl_b'), `cl_a stored ${[...stored('cl_a')]}`);
+      const dbRows = (t: string) => sc.sidecar.store.entities(t, 'database').map((e) => e.labels.datname);
+      assert.deepEqual(dbRows('cl_b'), ['cl_b'], "cl_b's pg_stat_database rows are its own database's");
+      assert.ok(dbRows('cl_a').includes('postgres'), 'databases without a target stay with the first target');
+    });
+
+    it('server-wide series answer the same for both targets', async () => {
+      for (const metric of ['connections', 'checkpoints']) {
+        const res = (
+          await sc.query({
+            from,
+            to: Date.now() + 1000,
+            queries: DBS.map((d) => ({ refId: d, metric, target: d })),
+          })
+        ).json;
+        assert.equal(res.results.cl_a.error, undefined, `${metric}: ${res.results.cl_a.error}`);
+        assert.ok(res.results.cl_a.frames.length > 0, `${metric} has series`);
+        // the same samples: only the target label and the refId tell them apart
+        const view = (frames: any[]) =>
+          frames.map((f) => ({
+            values: f.data.values,
+            labels: f.schema.fields.map((x: any) => ({ ...x.labels, target: undefined })),
+          }));
+        assert.deepEqual(view(res.results.cl_b.frames), view(res.results.cl_a.frames), `${metric} of cl_b = cl_a`);
+      }
+    });
+
+    it('with sharedReads off every target reads pg_stat_statements itself (the count above can fail)', async () => {
+      const pg = getPg();
+      const alone = await startTestSidecar({ targets: urls(), intervalMs: 15_000, sharedReads: false });
+      try {
+        const s0 = await readsOf(pg, STATEMENTS_READ);
+        await cycle(alone);
+        assert.equal((await readsOf(pg, STATEMENTS_READ)) - s0, 2, 'one cycle of two targets: two reads');
+        assert.equal(alone.sidecar.cluster, undefined);
+      } finally {
+        await alone.destroy();
+      }
+    });
+  });
+}

@@ -1,0 +1,119 @@
+/**
+ * ClusterReads' rules without a server (the real reads are proven in
+ * tests/integration/matrix/cluster-truth.ts): who reads, who takes the read, which rows each
+ * target of a server keeps, and that a failed read is not passed on.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ClusterReads, urlDatabase, type ServerIdentity } from '../../../src/sidecar/cluster/shared-reads';
+import type { Collector, CollectorResult } from '../../../src/sidecar/collectors/types';
+
+const server: ServerIdentity = { systemIdentifier: '7', port: 5432, postmasterStart: 't0', role: 'mon' };
+const other: ServerIdentity = { ...server, postmasterStart: 't1' };
+const collector = (id: string, scope: Collector['scope']): Collector => ({
+  id,
+  scope,
+  intervalFactor: 1,
+  timeoutMs: 1000,
+  unavailable: () => null,
+  collect: () => Promise.reject(new Error('not used')),
+});
+const stmts = collector('statements', 'cluster-by-database');
+const settings = collector('settings', 'cluster');
+const rows: CollectorResult = {
+  rows: ['a', 'b', 'c', ''].map((datname) => ({ key: { datname }, values: { calls: 1 } })),
+};
+const INTERVAL = 15_000;
+
+function setup(now = 1_000_000) {
+  const cr = new ClusterReads(
+    [
+      { name: 'A', database: 'a', intervalMs: INTERVAL },
+      { name: 'B', database: 'b', intervalMs: INTERVAL },
+    ],
+    now
+  );
+  for (const t of ['A', 'B']) {
+    cr.join(t, server, t.toLowerCase(), ['statements', 'settings'], INTERVAL, now);
+  }
+  let reads = 0;
+  const read = () => {
+    reads++;
+    return Promise.resolve(rows);
+  };
+  return { cr, read, reads: () => reads };
+}
+const dbs = (r: CollectorResult) => r.rows.map((x) => x.key.datname);
+
+describe('ClusterReads', () => {
+  it('one read per cycle: the second target takes it with its timestamp, then reads afresh next cycle', async () => {
+    const { cr, read, reads } = setup();
+    const a = await cr.collect('A', settings, read, 1_000_000);
+    const b = await cr.collect('B', settings, read, 1_000_900);
+    assert.equal(reads(), 1);
+    assert.equal(b.readAtMs, 1_000_000, 'the rows are as of the read');
+    assert.deepEqual(b.rows, a.rows, 'a server-wide view: the same rows for both');
+    // the same target again (next cycle): never the same read twice
+    await cr.collect('A', settings, read, 1_001_000);
+    assert.equal(reads(), 2);
+    // a read older than half the interval is not taken
+    await cr.collect('B', settings, read, 1_001_000 + INTERVAL / 2);
+    assert.equal(reads(), 3);
+    assert.deepEqual(cr.stats().settings, { reads: 3, shared: 1 });
+  });
+
+  it("cluster-by-database: each target keeps its database's rows, the first one also the unmonitored ones", async () => {
+    const { cr, read } = setup();
+    assert.deepEqual(dbs(await cr.collect('B', stmts, read, 1_000_000)), ['b']);
+    assert.deepEqual(dbs(await cr.collect('A', stmts, read, 1_000_100)), ['a', 'c', '']);
+  });
+
+  it('a target alone on its server keeps every row; targets of different servers share nothing', async () => {
+    const { cr, read, reads } = setup();
+    cr.join('B', other, 'b', ['statements'], INTERVAL, 1_000_000);
+    assert.deepEqual(dbs(await cr.collect('B', stmts, read, 1_000_000)), ['a', 'b', 'c', '']);
+    await cr.collect('A', stmts, read, 1_000_100);
+    assert.equal(reads(), 2);
+  });
+
+  it('a target that cannot run the collector does not take rows; one not joined yet keeps its database for a while', async () => {
+    const { cr, read } = setup();
+    cr.join('B', server, 'b', ['settings'], INTERVAL, 1_000_000);
+    assert.deepEqual(dbs(await cr.collect('A', stmts, read, 1_000_000)), ['a', 'b', 'c', '']);
+    const fresh = new ClusterReads(
+      [
+        { name: 'A', database: 'a', intervalMs: INTERVAL },
+        { name: 'B', database: 'b', intervalMs: INTERVAL },
+      ],
+      0
+    );
+    fresh.join('A', server, 'a', ['statements'], INTERVAL, 0);
+    assert.deepEqual(dbs(await fresh.collect('A', stmts, read, 10)), ['a', 'c', ''], 'B may be on this server');
+    assert.deepEqual(dbs(await fresh.collect('A', stmts, read, 4 * INTERVAL)), ['a', 'b', 'c', ''], 'B never came');
+  });
+
+  it("the reader's failure is its own: the other target reads itself", async () => {
+    const { cr, read, reads } = setup();
+    await assert.rejects(
+      cr.collect('A', settings, () => Promise.reject(new Error('canceling statement due to statement timeout')), 0)
+    );
+    const b = await cr.collect('B', settings, read, 10);
+    assert.equal(reads(), 1);
+    assert.equal(b.readAtMs, 10);
+  });
+
+  it('per-database collectors and targets without a known server always read', async () => {
+    const { cr, read, reads } = setup();
+    await cr.collect('A', collector('tables', undefined), read, 0);
+    await cr.collect('B', collector('tables', 'database'), read, 0);
+    cr.join('B', undefined, '', [], INTERVAL, 0);
+    await cr.collect('A', settings, read, 0);
+    await cr.collect('B', settings, read, 0);
+    assert.equal(reads(), 4);
+  });
+
+  it('urlDatabase: the path, else the user name (libpq default)', () => {
+    assert.equal(urlDatabase('postgres://u:p@h:5432/app%20db?sslmode=disable'), 'app db');
+    assert.equal(urlDatabase('postgres://mon@h'), 'mon');
+  });
+});
