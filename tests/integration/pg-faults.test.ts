@@ -12,6 +12,7 @@ import { after, before, test } from 'node:test';
 import { Client } from 'pg';
 import { startPostgres, type TestPostgres } from '../support/pg';
 import { startTestSidecar, type TestSidecar } from '../support/sidecar';
+import { sleep } from '../support/wait';
 
 let pg: TestPostgres;
 
@@ -22,8 +23,6 @@ before(async () => {
 after(async () => {
   await pg?.destroy();
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function postmasterPid(): number {
   return Number(readFileSync(join(pg.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);

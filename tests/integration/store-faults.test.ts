@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startPostgres, type TestPostgres } from '../support/pg';
 import { startTestSidecar, type TestSidecar } from '../support/sidecar';
+import { sleep } from '../support/wait';
 
 let pg: TestPostgres;
 
@@ -43,8 +44,6 @@ function unmount(dir: string): void {
     /* not mounted */
   }
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** samples again until `ok()` (bounded: a broken recovery fails the test, it does not hang) */
 async function sampleUntil(sc: TestSidecar, ok: () => boolean, what: string, tries = 80): Promise<void> {

@@ -326,3 +326,15 @@ export async function startFakeNeonApi(
     });
   return api;
 }
+
+/** a target's `neon` settings pointing at this fake, polled every 200 ms so tests see state changes quickly */
+export function neonSettings(api: FakeNeonApi) {
+  return {
+    projectId: api.projectId,
+    endpointId: api.endpointId,
+    apiKey: api.apiKey,
+    apiKeyResolved: api.apiKey,
+    apiUrl: api.apiUrl,
+    stateInterval: 200,
+  };
+}

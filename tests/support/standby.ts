@@ -14,6 +14,7 @@ import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { postgresUser, startPostgres, type TestPostgres } from './pg';
+import { sleep } from './wait';
 
 export interface TestStandby {
   /** the standby's superuser handle (hot standby: read-only queries) */
@@ -32,8 +33,6 @@ export interface TestStandby {
   /** stop, remove the data directory and drop the slot on the primary */
   destroy(): Promise<void>;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -11,29 +11,18 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startPostgres, type TestPostgres } from '../../support/pg';
 import { startTestSidecar } from '../../support/sidecar';
-import { startFakeNeonApi, type FakeNeonApi } from '../../support/neon-api';
+import { startFakeNeonApi, type FakeNeonApi, neonSettings } from '../../support/neon-api';
 import { startCountingProxy, type CountingProxy } from './tcp-proxy';
 import { activityFeatureWith, activitySamplers } from '../../../src/sidecar/activity';
 import { sidecarFeatures } from '../../../src/sidecar/features';
 import { NeonApiClient } from '../../../src/sidecar/neon/api-client';
 import { NeonGate, gatesByTarget } from '../../../src/sidecar/neon/gate';
 import type { TargetConfig } from '../../../src/sidecar/config';
+import { sleep, waitFor } from '../../support/wait';
 
 let pg: TestPostgres;
 let api: FakeNeonApi;
 let proxy: CountingProxy;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}`);
-    }
-    await sleep(50);
-  }
-}
 
 before(async () => {
   pg = await startPostgres();
@@ -56,14 +45,7 @@ function neonTarget(): TargetConfig & { name: string; url: string } {
     statementTimeoutMs: 5000,
     connectTimeoutMs: 3000,
     collectors: {},
-    neon: {
-      projectId: api.projectId,
-      endpointId: api.endpointId,
-      apiKey: api.apiKey,
-      apiKeyResolved: api.apiKey,
-      apiUrl: api.apiUrl,
-      stateInterval: 200,
-    },
+    neon: neonSettings(api),
     activity: { interval: '200ms' },
   };
 }

@@ -7,11 +7,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestSidecar } from '../../support/sidecar';
-import { startFakeNeonApi } from '../../support/neon-api';
+import { startFakeNeonApi, neonSettings } from '../../support/neon-api';
 import { freePort } from '../../support/pg';
 import { NEON_USAGE } from '../../../src/sidecar/neon/gate';
+import { sleep } from '../../support/wait';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const HOUR = 3_600_000;
 
 /**
@@ -47,12 +47,7 @@ async function run(opts: { consumption: boolean; org?: 'project' | 'config' | 'n
         name: 'neon',
         url: `postgres://u@127.0.0.1:${port}/app`,
         neon: {
-          projectId: api.projectId,
-          endpointId: api.endpointId,
-          apiKey: api.apiKey,
-          apiKeyResolved: api.apiKey,
-          apiUrl: api.apiUrl,
-          stateInterval: 200,
+          ...neonSettings(api),
           computeAllowanceCuHours: 20,
           usageInterval: 600_000,
           ...(org === 'config' ? { orgId } : org === 'wrong' ? { orgId: 'org-not-the-owner-1' } : {}),
@@ -162,14 +157,7 @@ test('endpoints of the project from the API: read replicas and branch computes o
       {
         name: 'neon',
         url: `postgres://u@127.0.0.1:${port}/app`,
-        neon: {
-          projectId: api.projectId,
-          endpointId: api.endpointId,
-          apiKey: api.apiKey,
-          apiKeyResolved: api.apiKey,
-          apiUrl: api.apiUrl,
-          stateInterval: 200,
-        },
+        neon: neonSettings(api),
       },
     ],
     intervalMs: 250,

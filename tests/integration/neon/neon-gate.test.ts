@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { Client } from 'pg';
 import { startPostgres, type TestPostgres } from '../../support/pg';
 import { startTestSidecar, type TestSidecar } from '../../support/sidecar';
-import { startFakeNeonApi, type FakeNeonApi } from '../../support/neon-api';
+import { startFakeNeonApi, type FakeNeonApi, neonSettings } from '../../support/neon-api';
 import { startCountingProxy, type CountingProxy } from './tcp-proxy';
 import { withCollector } from '../../../src/sidecar/feature';
 import { sidecarFeatures } from '../../../src/sidecar/features';
@@ -22,22 +22,11 @@ import { NeonGate, gatesByTarget } from '../../../src/sidecar/neon/gate';
 import { neonLfcCollector } from '../../../src/sidecar/neon/lfc-collector';
 import { IDLE_BY_DESIGN } from '../../../src/sidecar/engine/handlers/health';
 import type { TargetConfig } from '../../../src/sidecar/config';
+import { sleep, waitFor } from '../../support/wait';
 
 let pg: TestPostgres;
 let api: FakeNeonApi;
 let proxy: CountingProxy;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}`);
-    }
-    await sleep(50);
-  }
-}
 
 function neonTarget(extra: Partial<TargetConfig> = {}): TargetConfig & { name: string; url: string } {
   return {
@@ -47,14 +36,7 @@ function neonTarget(extra: Partial<TargetConfig> = {}): TargetConfig & { name: s
     statementTimeoutMs: 5000,
     connectTimeoutMs: 3000,
     collectors: {},
-    neon: {
-      projectId: api.projectId,
-      endpointId: api.endpointId,
-      apiKey: api.apiKey,
-      apiKeyResolved: api.apiKey,
-      apiUrl: api.apiUrl,
-      stateInterval: 200,
-    },
+    neon: neonSettings(api),
     ...extra,
   };
 }

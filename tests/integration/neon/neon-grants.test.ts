@@ -14,18 +14,18 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startPostgres, type TestPostgres } from '../../support/pg';
 import { startTestSidecar, type TestSidecar } from '../../support/sidecar';
-import { startFakeNeonApi, type FakeNeonApi } from '../../support/neon-api';
+import { startFakeNeonApi, type FakeNeonApi, neonSettings } from '../../support/neon-api';
 import { withCollector } from '../../../src/sidecar/feature';
 import { sidecarFeatures } from '../../../src/sidecar/features';
 import { neonLfcCollector } from '../../../src/sidecar/neon/lfc-collector';
 import { minCuFor } from '../../../src/sidecar/neon/sizing';
 import { advisorRuntime } from '../../../src/sidecar/advisors/runtime';
+import { sleep } from '../../support/wait';
 
 let pg: TestPostgres;
 let api: FakeNeonApi;
 let s: TestSidecar;
 const app = (sql: string, params: unknown[] = []) => pg.query(sql, params, 'app');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 before(async () => {
   pg = await startPostgres();
@@ -68,14 +68,7 @@ before(async () => {
       {
         name: 'neon',
         url: pg.urlFor('app', 'mon'),
-        neon: {
-          projectId: api.projectId,
-          endpointId: api.endpointId,
-          apiKey: api.apiKey,
-          apiKeyResolved: api.apiKey,
-          apiUrl: api.apiUrl,
-          stateInterval: 200,
-        },
+        neon: neonSettings(api),
       },
     ],
     intervalMs: 250,

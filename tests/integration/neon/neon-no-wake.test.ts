@@ -19,13 +19,12 @@ import { openClient, Progress } from '../../../src/sidecar/cli/support';
 import { buildReport } from '../../../src/sidecar/cli/report';
 import { actionRunners } from '../../../src/sidecar/actions';
 import type { SidecarConfig, TargetConfig } from '../../../src/sidecar/config';
+import { sleep } from '../../support/wait';
 
 let pg: TestPostgres;
 let api: FakeNeonApi;
 let proxy: CountingProxy;
 let dir: string;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 before(async () => {
   pg = await startPostgres();

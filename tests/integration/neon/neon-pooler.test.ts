@@ -27,7 +27,7 @@ import { detectPooler } from '../../../src/sidecar/targets/pooler';
 import { startPostgres, type TestPostgres } from '../../support/pg';
 import { startPgBouncer, type TestPgBouncer } from '../../support/pgbouncer';
 import { startTestSidecar } from '../../support/sidecar';
-import { startFakeNeonApi, type FakeNeonApi } from '../../support/neon-api';
+import { startFakeNeonApi, type FakeNeonApi, neonSettings } from '../../support/neon-api';
 import { NeonApiClient } from '../../../src/sidecar/neon/api-client';
 import { NeonGate, gatesByTarget } from '../../../src/sidecar/neon/gate';
 import { NEON_ACTIVITY } from '../../../src/sidecar/neon/activity-collector';
@@ -35,23 +35,12 @@ import { actionRunners } from '../../../src/sidecar/actions';
 import { diagnose } from '../../../src/sidecar/cli/doctor';
 import { Progress } from '../../../src/sidecar/cli/support';
 import type { SidecarConfig, TargetConfig } from '../../../src/sidecar/config';
+import { sleep, waitFor } from '../../support/wait';
 
 let pg: TestPostgres;
 let bouncer: TestPgBouncer;
 let api: FakeNeonApi;
 const realLookup = dns.lookup;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}`);
-    }
-    await sleep(50);
-  }
-}
 
 before(async () => {
   pg = await startPostgres();
@@ -104,14 +93,7 @@ function neonTarget(
     statementTimeoutMs: 5000,
     connectTimeoutMs: 3000,
     collectors: {},
-    neon: {
-      projectId: api.projectId,
-      endpointId: api.endpointId,
-      apiKey: api.apiKey,
-      apiKeyResolved: api.apiKey,
-      apiUrl: api.apiUrl,
-      stateInterval: 200,
-    },
+    neon: neonSettings(api),
     ...extra,
   };
 }

@@ -9,25 +9,15 @@ import assert from 'node:assert/strict';
 import { Client } from 'pg';
 import { startPostgres, type TestPostgres } from '../../support/pg';
 import { startTestSidecar } from '../../support/sidecar';
-import { startFakeNeonApi, type FakeNeonApi } from '../../support/neon-api';
+import { startFakeNeonApi, type FakeNeonApi, neonSettings } from '../../support/neon-api';
 import { startCountingProxy, type CountingProxy } from './tcp-proxy';
 import { TIMELINE_STATES } from '../../../src/sidecar/neon/timeline';
 import { gatesByTarget } from '../../../src/sidecar/neon/gate';
+import { sleep, waitFor } from '../../support/wait';
 
 let pg: TestPostgres;
 let api: FakeNeonApi;
 let proxy: CountingProxy;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}`);
-    }
-    await sleep(50);
-  }
-}
 
 before(async () => {
   pg = await startPostgres();
@@ -48,14 +38,7 @@ test('timeline idle → active (a named client) → idle → Neon availability c
       {
         name: 'neon',
         url: `postgres://postgres@127.0.0.1:${proxy.port}/app`,
-        neon: {
-          projectId: api.projectId,
-          endpointId: api.endpointId,
-          apiKey: api.apiKey,
-          apiKeyResolved: api.apiKey,
-          apiUrl: api.apiUrl,
-          stateInterval: 200,
-        },
+        neon: neonSettings(api),
       },
     ],
     intervalMs: 250,

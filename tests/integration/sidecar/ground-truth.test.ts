@@ -7,10 +7,10 @@ import { after, before, describe, test } from 'node:test';
 import { Client } from 'pg';
 import { startPostgres, type TestPostgres } from '../../support/pg';
 import { startTestSidecar, type TestSidecar } from '../../support/sidecar';
+import { sleep } from '../../support/wait';
 
 let pg: TestPostgres;
 let sc: TestSidecar;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** run statements on the work database in one session; disconnecting flushes its statistics */
 async function work(statements: Array<string | [string, unknown[]]>): Promise<void> {
