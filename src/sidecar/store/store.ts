@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { accessSync, constants as fsConstants, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describeFault, nextDelayMs, storeFaultKind, StoreWriteError, type StoreProblem } from './faults';
+import { estimateSamples, keyframesAt, okSamplesAround, pointsAt, SCAN_ROWS_PER_EDGE } from './edge-reads';
 import { migrations } from './migrations';
 import { aggregateField, aggregateGroup, AGGREGATE_LABEL, stepCounter, type CounterCarry } from './running-totals';
 import { scrubStatement } from './scrub';
@@ -108,6 +109,8 @@ export class Store {
   interrupt?: () => void;
   /** stored points handed to queries so far (a query's budget counts them) */
   rowsRead = 0;
+  /** how stepTotals reads step edges (edge-reads.ts): by its cost estimate, or pinned (tests check both ways) */
+  edgeReads: 'auto' | 'scan' | 'seek' = 'auto';
   private readonly busyTimeoutMs: number;
   private readonly targetIds = new Map<string, number>();
   private readonly seriesIds = new Map<string, number>();
@@ -1106,6 +1109,7 @@ export class Store {
   ): StepTotals | undefined {
     const n = grid.starts.length;
     const targetId = this.readTargetId(target);
+    const prep = (sql: string) => this.stmt(sql);
     if (n === 0 || fields.length === 0 || targetId < 0) {
       return undefined;
     }
@@ -1162,28 +1166,21 @@ export class Store {
     const [lastId, lastTs] = last;
     // per edge: p = last ok sample before it, i = first ok sample at or after it (both within [first, last])
     const edges = Array.from({ length: n + 1 }, (_, j) => grid.starts[0] + j * grid.step);
-    // per edge in one statement (a call per edge costs more than SQLite's seeks): the ok samples either side
-    const around = this.stmt(
-      `SELECT p.id, p.ts, n.id, n.ts FROM json_each(@edges) e
-       LEFT JOIN sample p ON p.id = (SELECT id FROM sample WHERE target_id = @t AND collector = @c AND ts < e.value AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1)
-       LEFT JOIN sample n ON n.id = (SELECT id FROM sample WHERE target_id = @t AND collector = @c AND ts >= e.value AND ok = 1 ORDER BY ts, id LIMIT 1)
-       ORDER BY e.key`
-    )
-      .raw()
-      .all({ edges: JSON.stringify(edges), t: targetId, c: collector }) as Array<
-      [number | null, number | null, number | null, number | null]
-    >;
-    const at: Array<{ p: [number, number]; i: [number, number] }> = edges.map((e, j) => {
+    const inside = edges.filter((e) => e > firstTs && e <= lastTs);
+    // a dense span (few samples per edge) is read in one ordered pass, a sparse one by a seek per edge
+    const spanRows = inside.length > 0 ? estimateSamples(prep, targetId, collector, firstTs, lastTs) : 0;
+    const pick = (cheap: boolean) => (this.edgeReads === 'auto' ? cheap : this.edgeReads === 'scan');
+    const scan = pick(spanRows <= SCAN_ROWS_PER_EDGE * (inside.length + 1));
+    const around = okSamplesAround(prep, targetId, collector, inside, first, last, scan);
+    let a = 0;
+    const at: Array<{ p: [number, number]; i: [number, number] }> = edges.map((e) => {
       if (e <= firstTs) {
         return { p: first, i: first };
       }
       if (e > lastTs) {
         return { p: last, i: last };
       }
-      const [pid, pts, nid, nts] = around[j];
-      const p: [number, number] = pid !== null && pts !== null ? [pid, pts] : first;
-      const i: [number, number] = nid !== null && nts !== null ? [nid, nts] : last;
-      return { p, i };
+      return around[a++];
     });
     // 'end': the delta of a step ends in it, so the edge value is the total at the last ok sample before the edge
     const edgeSample = (j: number): [number, number] =>
@@ -1198,76 +1195,89 @@ export class Store {
     )
       .filter(([, ok]) => strict || ok === 1)
       .map(([ts]) => ts);
-    const ids = [...new Set(at.flatMap((a) => [a.p[0], a.i[0]]))].sort((a, b) => a - b);
-    const kf = new Map(
-      this.stmt(
-        'SELECT j.value, (SELECT max(id) FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id <= j.value) FROM json_each(?) j'
-      )
-        .raw()
-        .all(targetId, collector, JSON.stringify(ids)) as Array<[number, number | null]>
-    );
-    const pointAt = this.stmt(
-      // CROSS JOIN keeps json_each outside: one seek per edge sample, not a walk over the series' points
-      `SELECT j.value AS k, p.sample_id AS at, p.value AS v, p.total AS t FROM json_each(?) j
-       CROSS JOIN point p ON p.series_id = ? AND p.sample_id = (SELECT max(sample_id) FROM point WHERE series_id = ? AND sample_id <= j.value)`
-    ).raw();
+    const ids = [...new Set(at.flatMap((x) => [x.p[0], x.i[0]]))].sort((x, y) => x - y);
+    const slot = new Map(ids.map((id, j) => [id, j]));
+    const kfAt = keyframesAt(prep, targetId, collector, ids);
     const idsJson = JSON.stringify(ids);
+    // the series' points are at most one per sample of the span
+    const scanPoints = pick(spanRows <= SCAN_ROWS_PER_EDGE * ids.length);
+    // what does not depend on the series, once: per edge the slots of the totals it reads and the
+    // share of the delta across it; per step the time covered and whether a mark falls into it
+    const pS = new Int32Array(n + 1);
+    const iS = new Int32Array(n + 1);
+    const num = new Float64Array(n + 1);
+    const den = new Float64Array(n + 1);
+    const T = new Float64Array(n + 1);
+    for (let j = 0; j <= n; j++) {
+      const e = edges[j];
+      if (mode === 'end') {
+        const es = edgeSample(j);
+        pS[j] = iS[j] = slot.get(es[0]) as number;
+        T[j] = es[1] - firstTs;
+        continue;
+      }
+      const { p, i } = at[j];
+      pS[j] = slot.get(p[0]) as number;
+      iS[j] = slot.get(i[0]) as number;
+      if (i[0] !== p[0] && e > p[1]) {
+        num[j] = e - p[1];
+        den[j] = i[1] - p[1];
+      }
+      T[j] = Math.min(Math.max(e, firstTs), lastTs) - firstTs;
+    }
+    const marked = new Uint8Array(n);
+    const startS = new Int32Array(n);
+    const spans = new Uint8Array(n);
+    let m = 0;
+    for (let b = 0; b < n; b++) {
+      // the samples whose deltas reach into this step: (p of its start, i of its end]
+      const lo = mode === 'end' ? edgeSample(b)[1] : at[b].p[1];
+      const hi = mode === 'end' ? edgeSample(b + 1)[1] : at[b + 1].i[1];
+      while (m < marks.length && marks[m] <= lo) {
+        m++;
+      }
+      marked[b] = m < marks.length && marks[m] <= hi ? 1 : 0;
+      spans[b] = hi > lo ? 1 : 0;
+      startS[b] = slot.get(mode === 'end' ? edgeSample(b)[0] : at[b].p[0]) as number;
+    }
     const irregular = new Set<number>();
     const out: StepTotals['series'] = [];
+    const total = new Float64Array(ids.length);
+    const live = new Uint8Array(ids.length);
     for (const x of series) {
-      const rows = pointAt.all(idsJson, x.id, x.id) as Array<[number, number, number | null, number | null]>;
-      this.rowsRead += rows.length;
+      const pts = pointsAt(prep, x.id, ids, idsJson, scanPoints);
+      this.rowsRead += pts.rows;
       this.interrupt?.();
-      const total = new Map<number, number>();
-      const live = new Map<number, boolean>();
-      for (const [k, atId, v, t] of rows) {
+      total.fill(0);
+      live.fill(0);
+      for (let j = 0; j < ids.length; j++) {
+        if (pts.at[j] < 0) {
+          continue;
+        }
+        const t = pts.t[j];
         if (t === null) {
           return undefined; // history from before running totals: the raw path answers
         }
-        total.set(k, t);
-        live.set(k, v !== null && atId >= (kf.get(k) ?? 0));
+        total[j] = t;
+        live[j] = pts.v[j] !== null && pts.at[j] >= kfAt[j] ? 1 : 0;
       }
-      const tot = (id: number) => total.get(id) ?? 0;
       /** the running total at an edge: the total before it plus the share of the delta across it */
       const C = (j: number): number => {
-        const e = edges[j];
-        if (mode === 'end') {
-          return tot(edgeSample(j)[0]);
-        }
-        const { p, i } = at[j];
-        if (i[0] === p[0] || e <= p[1]) {
-          return tot(p[0]);
-        }
-        return tot(p[0]) + ((tot(i[0]) - tot(p[0])) * (e - p[1])) / (i[1] - p[1]);
-      };
-      /** time covered by deltas up to an edge, from the first ok sample */
-      const T = (j: number): number => {
-        const e = Math.min(Math.max(edges[j], firstTs), lastTs);
-        return mode === 'end' ? edgeSample(j)[1] - firstTs : e - firstTs;
+        const tp = total[pS[j]];
+        return den[j] === 0 ? tp : tp + ((total[iS[j]] - tp) * num[j]) / den[j];
       };
       const sum = new Array<number | null>(n).fill(null);
       const elapsed = new Array<number>(n).fill(0);
       let c0 = C(0);
-      let t0 = T(0);
-      let m = 0;
       for (let b = 0; b < n; b++) {
         const c1 = C(b + 1);
-        const t1 = T(b + 1);
-        // the samples whose deltas reach into this step: (p of its start, i of its end]
-        const lo = mode === 'end' ? edgeSample(b)[1] : at[b].p[1];
-        const hi = mode === 'end' ? edgeSample(b + 1)[1] : at[b + 1].i[1];
-        while (m < marks.length && marks[m] <= lo) {
-          m++;
-        }
-        const startSample = mode === 'end' ? edgeSample(b)[0] : at[b].p[0];
-        if ((m < marks.length && marks[m] <= hi) || (hi > lo && !live.get(startSample))) {
+        if (marked[b] === 1 || (spans[b] === 1 && live[startS[b]] === 0)) {
           irregular.add(b);
-        } else if (t1 > t0) {
+        } else if (T[b + 1] > T[b]) {
           sum[b] = c1 - c0;
-          elapsed[b] = t1 - t0;
+          elapsed[b] = T[b + 1] - T[b];
         }
         c0 = c1;
-        t0 = t1;
       }
       out.push({ labels: x.parsed, field: x.field, sum, elapsed });
     }

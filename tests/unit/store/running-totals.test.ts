@@ -290,35 +290,41 @@ test('step sums from running totals equal the raw bucket sums (spread and end, a
           filter: {},
         } as unknown as EngineContext;
         for (const mode of ['spread', 'end'] as const) {
-          const where = `seed ${seed} ${from}-${to} step ${step} ${mode}`;
+          const where0 = `seed ${seed} ${from}-${to} step ${step} ${mode}`;
           const fast = store.stepTotals('t', 'x', FIELDS, undefined, range, ctx.grid, mode, MAX_EDGE_LOOKUPS);
-          assert.ok(fast, `${where}: running totals answer`);
+          assert.ok(fast, `${where0}: running totals answer`);
           steps += ctx.grid.starts.length;
           regular += ctx.grid.starts.length - fast.irregular.reduce((a, x) => a + x.to - x.from + 1, 0);
           const want = bucketDeltas(ctx, loadSeries(ctx, 'x', FIELDS), FIELDS, mode);
-          const got = stepSums(ctx, 'x', FIELDS, mode);
-          assert.deepEqual(
-            got.map((g) => [g.labels, g.field]),
-            want.map((w) => [w.labels, w.field]),
-            `${where}: the same series in the same order`
-          );
-          want.forEach((w, i) => {
-            const g = got[i];
+          // both ways of reading the edges (edge-reads.ts): one ordered scan, or a seek per edge
+          for (const reads of ['scan', 'seek'] as const) {
+            store.edgeReads = reads;
+            const got = stepSums(ctx, 'x', FIELDS, mode);
+            store.edgeReads = 'auto';
+            const where = `${where0} ${reads}`;
             assert.deepEqual(
-              g.sum.map((v) => v === null),
-              w.sum.map((v) => v === null),
-              `${where} ${w.labels.name}/${w.field}: null steps`
+              got.map((g) => [g.labels, g.field]),
+              want.map((w) => [w.labels, w.field]),
+              `${where}: the same series in the same order`
             );
-            w.sum.forEach((v, b) => {
-              if (v !== null) {
-                assert.ok(
-                  Math.abs((g.sum[b] as number) - v) <= 1e-9 * Math.max(1, Math.abs(v)),
-                  `${where} ${w.labels.name}/${w.field} step ${b}: ${g.sum[b]} vs ${v}`
-                );
-              }
+            want.forEach((w, i) => {
+              const g = got[i];
+              assert.deepEqual(
+                g.sum.map((v) => v === null),
+                w.sum.map((v) => v === null),
+                `${where} ${w.labels.name}/${w.field}: null steps`
+              );
+              w.sum.forEach((v, b) => {
+                if (v !== null) {
+                  assert.ok(
+                    Math.abs((g.sum[b] as number) - v) <= 1e-9 * Math.max(1, Math.abs(v)),
+                    `${where} ${w.labels.name}/${w.field} step ${b}: ${g.sum[b]} vs ${v}`
+                  );
+                }
+              });
+              assert.deepEqual(g.elapsed, w.elapsed, `${where} ${w.labels.name}/${w.field}: elapsed`);
             });
-            assert.deepEqual(g.elapsed, w.elapsed, `${where} ${w.labels.name}/${w.field}: elapsed`);
-          });
+          }
         }
       }
       if (seed % 2 === 1) {
@@ -362,8 +368,7 @@ test('per-database sums answer a step as the Σ of their rows’ deltas does (ro
           filter,
         } as unknown as EngineContext;
         for (const mode of ['spread', 'end'] as const) {
-          const where = `seed ${seed} ${from}-${to} step ${step} ${mode} ${JSON.stringify(filter)}`;
-          const got = databaseStepSums(ctx, 'x', FIELDS, mode, []);
+          const where0 = `seed ${seed} ${from}-${to} step ${step} ${mode} ${JSON.stringify(filter)}`;
           const fast = store.stepTotals(
             't',
             'x',
@@ -382,7 +387,6 @@ test('per-database sums answer a step as the Σ of their rows’ deltas does (ro
           if (store.rangeStart('t', 'x', from, to) === undefined) {
             continue;
           }
-          assert.ok(got, `${where}: the per-database sums answer`);
           // the raw way: every row's bucket sums, summed per database (elapsed: the longest, as groupSums keeps)
           const want = new Map<string, { sum: Array<number | null>; elapsed: number[] }>();
           for (const w of bucketDeltas(ctx, loadSeries(ctx, 'x', FIELDS), FIELDS, mode)) {
@@ -396,27 +400,34 @@ test('per-database sums answer a step as the Σ of their rows’ deltas does (ro
             });
             want.set(key, e);
           }
-          assert.deepEqual(
-            new Set(got.map((g) => `${g.labels.datname}/${g.field}`)),
-            new Set(want.keys()),
-            `${where}: the same databases and fields`
-          );
-          for (const g of got) {
-            const w = want.get(`${g.labels.datname}/${g.field}`)!;
+          for (const reads of ['scan', 'seek'] as const) {
+            store.edgeReads = reads;
+            const got = databaseStepSums(ctx, 'x', FIELDS, mode, []);
+            store.edgeReads = 'auto';
+            const where = `${where0} ${reads}`;
+            assert.ok(got, `${where}: the per-database sums answer`);
             assert.deepEqual(
-              g.sum.map((v) => v === null),
-              w.sum.map((v) => v === null),
-              `${where} ${g.labels.datname}/${g.field}: null steps`
+              new Set(got.map((g) => `${g.labels.datname}/${g.field}`)),
+              new Set(want.keys()),
+              `${where}: the same databases and fields`
             );
-            w.sum.forEach((v, b) => {
-              if (v !== null) {
-                assert.ok(
-                  Math.abs((g.sum[b] as number) - v) <= 1e-9 * Math.max(1, Math.abs(v)),
-                  `${where} ${g.labels.datname}/${g.field} step ${b}: ${g.sum[b]} vs ${v}`
-                );
-              }
-            });
-            assert.deepEqual(g.elapsed, w.elapsed, `${where} ${g.labels.datname}/${g.field}: elapsed`);
+            for (const g of got) {
+              const w = want.get(`${g.labels.datname}/${g.field}`)!;
+              assert.deepEqual(
+                g.sum.map((v) => v === null),
+                w.sum.map((v) => v === null),
+                `${where} ${g.labels.datname}/${g.field}: null steps`
+              );
+              w.sum.forEach((v, b) => {
+                if (v !== null) {
+                  assert.ok(
+                    Math.abs((g.sum[b] as number) - v) <= 1e-9 * Math.max(1, Math.abs(v)),
+                    `${where} ${g.labels.datname}/${g.field} step ${b}: ${g.sum[b]} vs ${v}`
+                  );
+                }
+              });
+              assert.deepEqual(g.elapsed, w.elapsed, `${where} ${g.labels.datname}/${g.field}: elapsed`);
+            }
           }
         }
       }

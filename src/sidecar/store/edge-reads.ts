@@ -1,0 +1,211 @@
+/**
+ * Reads for step sums at many step edges at once (Store.stepTotals): the ok samples either side of
+ * each edge, the keyframe in force at a sample, and a series' stored point in force at each of
+ * many samples.
+ *
+ * Two ways to read each, chosen by how many stored rows lie between consecutive edges: one
+ * B-tree seek per edge (a 7-day panel over a series sampled every 15 s has 40 samples per edge),
+ * or one ordered scan over the whole span merged with the edges in JS (a 24-hour panel at 1-minute
+ * steps has 4). A seek costs about what stepping over a dozen rows does, so a dense span is read
+ * in one pass instead of thousands of seeks. Both give the same answer.
+ */
+import type Database from 'better-sqlite3';
+
+export type Prepare = (sql: string) => Database.Statement;
+
+/** rows a scan may step over per edge before seeking per edge is cheaper (bench/range-latency.ts) */
+export const SCAN_ROWS_PER_EDGE = 12;
+
+/** an ok sample: [id, ts] */
+export type OkSample = [number, number];
+
+/**
+ * Rows of a collector's samples in (fromTs, toTs], estimated from the spacing of the first few:
+ * no count (a count walks them all), only a choice between scan and seeks rests on it.
+ */
+export function estimateSamples(
+  prepare: Prepare,
+  targetId: number,
+  collector: string,
+  fromTs: number,
+  toTs: number
+): number {
+  const probe = 16;
+  const ts = prepare(
+    'SELECT ts FROM sample WHERE target_id = ? AND collector = ? AND ts > ? ORDER BY ts LIMIT 1 OFFSET ?'
+  )
+    .pluck()
+    .get(targetId, collector, fromTs, probe - 1) as number | undefined;
+  if (ts === undefined || ts > toTs) {
+    return probe; // fewer than the probe in the whole span
+  }
+  return Math.ceil(((toTs - fromTs) / Math.max(1, ts - fromTs)) * probe);
+}
+
+/**
+ * Per edge (ascending, each in (first.ts, last.ts]): the last ok sample before it and the first
+ * at or after it, both within [first, last].
+ */
+export function okSamplesAround(
+  prepare: Prepare,
+  targetId: number,
+  collector: string,
+  edges: number[],
+  first: OkSample,
+  last: OkSample,
+  scan: boolean
+): Array<{ p: OkSample; i: OkSample }> {
+  if (!scan) {
+    // per edge in one statement (a call per edge costs more than SQLite's seeks)
+    const around = prepare(
+      `SELECT p.id, p.ts, n.id, n.ts FROM json_each(@edges) e
+       LEFT JOIN sample p ON p.id = (SELECT id FROM sample WHERE target_id = @t AND collector = @c AND ts < e.value AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1)
+       LEFT JOIN sample n ON n.id = (SELECT id FROM sample WHERE target_id = @t AND collector = @c AND ts >= e.value AND ok = 1 ORDER BY ts, id LIMIT 1)
+       ORDER BY e.key`
+    )
+      .raw()
+      .all({ edges: JSON.stringify(edges), t: targetId, c: collector }) as Array<
+      [number | null, number | null, number | null, number | null]
+    >;
+    return around.map(([pid, pts, nid, nts]) => ({
+      p: pid !== null && pts !== null ? [pid, pts] : first,
+      i: nid !== null && nts !== null ? [nid, nts] : last,
+    }));
+  }
+  // every sample of the span from the time index alone (it holds ts and id); the failed ones from
+  // the partial index of marked samples
+  const all = prepare(
+    'SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? ORDER BY ts, id'
+  )
+    .raw()
+    .all(targetId, collector, first[1], last[1]) as OkSample[];
+  const failed = new Set(
+    prepare(
+      'SELECT id FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND (resets = 1 OR ok = 0) AND ok = 0'
+    )
+      .pluck()
+      .all(targetId, collector, first[1], last[1]) as number[]
+  );
+  const ok = failed.size === 0 ? all : all.filter(([id]) => !failed.has(id));
+  const out: Array<{ p: OkSample; i: OkSample }> = [];
+  // k: the first ok sample at or after the edge (edges ascend, so it only moves forward)
+  let k = 0;
+  for (const e of edges) {
+    while (k < ok.length && ok[k][1] < e) {
+      k++;
+    }
+    out.push({ p: k > 0 ? ok[k - 1] : first, i: k < ok.length ? ok[k] : last });
+  }
+  return out;
+}
+
+/** Per sample id (ascending): the last keyframe at or before it (0 when none). */
+export function keyframesAt(prepare: Prepare, targetId: number, collector: string, ids: number[]): number[] {
+  if (ids.length === 0) {
+    return [];
+  }
+  const before =
+    (prepare('SELECT max(id) FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id <= ?')
+      .pluck()
+      .get(targetId, collector, ids[0]) as number | null) ?? 0;
+  // keyframes are one sample in 120: the few of the span in one read of their partial index
+  const kfs = prepare(
+    'SELECT id FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id > ? AND id <= ? ORDER BY id'
+  )
+    .pluck()
+    .all(targetId, collector, ids[0], ids[ids.length - 1]) as number[];
+  const out: number[] = [];
+  let cur = before;
+  let k = 0;
+  for (const id of ids) {
+    while (k < kfs.length && kfs[k] <= id) {
+      cur = kfs[k++];
+    }
+    out.push(cur);
+  }
+  return out;
+}
+
+/** A series' point in force at each of a list of sample ids: where it was stored, value, total. */
+export interface PointsAt {
+  /** sample id of the point in force, -1 where the series has none up to that id */
+  at: number[];
+  v: Array<number | null>;
+  t: Array<number | null>;
+  /** stored rows read */
+  rows: number;
+}
+
+/** The point in force (the last stored at or before) at each id of `ids` (ascending, distinct). */
+export function pointsAt(prepare: Prepare, seriesId: number, ids: number[], idsJson: string, scan: boolean): PointsAt {
+  const n = ids.length;
+  const out: PointsAt = { at: new Array(n).fill(-1), v: new Array(n).fill(null), t: new Array(n).fill(null), rows: 0 };
+  if (n === 0) {
+    return out;
+  }
+  if (!scan) {
+    // most series have a point at most samples (a dense one at every one): one equality probe
+    // per id finds those; only the ids without a point of their own need the seek for the one before
+    const exact = prepare(
+      'SELECT sample_id, value, total FROM point WHERE series_id = ? AND sample_id IN (SELECT value FROM json_each(?))'
+    )
+      .raw()
+      .all(seriesId, idsJson) as Array<[number, number | null, number | null]>;
+    const found = new Map<number, [number, number | null, number | null]>();
+    for (const r of exact) {
+      found.set(r[0], r);
+    }
+    const missing: number[] = [];
+    for (let j = 0; j < n; j++) {
+      const r = found.get(ids[j]);
+      if (r) {
+        out.at[j] = r[0];
+        out.v[j] = r[1];
+        out.t[j] = r[2];
+      } else {
+        missing.push(j);
+      }
+    }
+    out.rows = exact.length;
+    if (missing.length === 0) {
+      return out;
+    }
+    idsJson = JSON.stringify(missing.map((j) => ids[j]));
+    const rows = prepare(
+      // CROSS JOIN keeps json_each outside: one seek per sample, not a walk over the series' points
+      `SELECT j.key, p.sample_id, p.value, p.total FROM json_each(?) j
+       CROSS JOIN point p ON p.series_id = ? AND p.sample_id = (SELECT max(sample_id) FROM point WHERE series_id = ? AND sample_id <= j.value)`
+    )
+      .raw()
+      .all(idsJson, seriesId, seriesId) as Array<[number, number, number | null, number | null]>;
+    for (const [k, at, v, t] of rows) {
+      const j = missing[k];
+      out.at[j] = at;
+      out.v[j] = v;
+      out.t[j] = t;
+    }
+    out.rows += rows.length;
+    return out;
+  }
+  // from the point in force at the first id to the last id: one ordered walk of the primary key
+  const rows = prepare(
+    `SELECT sample_id, value, total FROM point WHERE series_id = @s AND sample_id <= @b
+       AND sample_id >= coalesce((SELECT max(sample_id) FROM point WHERE series_id = @s AND sample_id <= @a), 0)
+     ORDER BY sample_id`
+  )
+    .raw()
+    .all({ s: seriesId, a: ids[0], b: ids[n - 1] }) as Array<[number, number | null, number | null]>;
+  let r = -1;
+  for (let j = 0; j < n; j++) {
+    while (r + 1 < rows.length && rows[r + 1][0] <= ids[j]) {
+      r++;
+    }
+    if (r >= 0) {
+      out.at[j] = rows[r][0];
+      out.v[j] = rows[r][1];
+      out.t[j] = rows[r][2];
+    }
+  }
+  out.rows = rows.length;
+  return out;
+}
