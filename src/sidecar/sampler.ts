@@ -58,6 +58,21 @@ export interface TargetStatus {
   pausedByDesign?: boolean;
 }
 
+/**
+ * The sampling grid: after the tick of `slot` ran at `elapsedMs` past the first tick, the next slot
+ * still ahead and how long until it. A tick the event loop ran late lengthens one interval and
+ * shortens the next instead of pushing every later tick; a slot missed entirely (the loop was
+ * blocked past a whole interval) is skipped, and counted.
+ */
+export function nextSlot(
+  slot: number,
+  elapsedMs: number,
+  intervalMs: number
+): { slot: number; delayMs: number; skipped: number } {
+  const next = Math.max(slot + 1, Math.floor(elapsedMs / intervalMs) + 1);
+  return { slot: next, delayMs: Math.max(0, next * intervalMs - elapsedMs), skipped: next - slot - 1 };
+}
+
 export class TargetSampler {
   readonly pool: Pool;
   private timer: NodeJS.Timeout | null = null;
@@ -92,6 +107,10 @@ export class TargetSampler {
   }
 
   start(): void {
+    const interval = this.target.intervalMs;
+    // ticks on a grid anchored at the first one (nextSlot)
+    const anchor = performance.now();
+    let slot = 0;
     const tick = () => {
       if (this.stopped) {
         return;
@@ -106,7 +125,12 @@ export class TargetSampler {
             this.running = null;
           });
       }
-      this.timer = setTimeout(tick, this.target.intervalMs);
+      const next = nextSlot(slot, performance.now() - anchor, interval);
+      if (next.skipped > 0) {
+        this.metrics.cyclesSkipped.inc({ target: this.target.name, reason: 'late' }, next.skipped);
+      }
+      slot = next.slot;
+      this.timer = setTimeout(tick, next.delayMs);
     };
     tick();
   }

@@ -40,7 +40,7 @@ export class SelfMetrics {
   });
   readonly cyclesSkipped = new Counter({
     name: 'pgpulse_cycles_skipped_total',
-    help: 'Cycles skipped because the previous one was still running, or the Neon compute was idle',
+    help: 'Cycles skipped: the previous one was still running (overlap), the Neon compute was idle (gate), the store could not keep samples (store), or the event loop was blocked past a whole interval (late)',
     labelNames: ['target', 'reason'],
     registers: [this.registry],
   });

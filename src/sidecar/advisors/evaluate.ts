@@ -14,6 +14,10 @@ import {
   settingFacts,
   statementFacts,
   tableFacts,
+  type ActivityFacts,
+  type DatabaseFacts,
+  type IndexFacts,
+  type SettingFacts,
   type StatementFacts,
   type TableFacts,
 } from './history';
@@ -40,6 +44,8 @@ export interface EvaluateInput {
   /** a connection for hypopg proofs; omitted → missing-index findings stay unproven */
   connect?: () => Promise<PoolClient>;
   serverVersionNum?: number;
+  /** the history read beforehand (gatherEvidence in a query worker); omitted → read here */
+  evidence?: AdvisorEvidence;
 }
 
 export interface Evaluation {
@@ -70,32 +76,85 @@ function lifetimeEvidence(store: Store, target: string, w: { from: number; to: n
   return { tables, statements, window: { from: since, to: now, description } };
 }
 
+/**
+ * Everything the rules read from the stored history. Reading it is the costly part of an
+ * evaluation (24 h of every statement's counters), so the sidecar gathers it in a query worker
+ * (AdvisorRuntime): on the main thread it held up sampling and /healthz for a second or more.
+ * Plain data (structured-clonable), so it can cross from a worker thread.
+ */
+export interface AdvisorEvidence {
+  indexes: IndexFacts[];
+  tables: TableFacts[];
+  settings: SettingFacts;
+  statements: StatementFacts[];
+  /** statement and table evidence from lifetime counters (a first run), when history is short */
+  lifetime?: { tables: TableFacts[]; statements: StatementFacts[]; window: Evaluation['window'] };
+  hasStatementSamples: boolean;
+  database: string | undefined;
+  activity: ActivityFacts;
+  databases: DatabaseFacts[];
+  neon: boolean;
+  minCu: Finding | undefined;
+}
+
+function evaluationWindow(now: number, o: AdvisorOptions): Evaluation['window'] {
+  return {
+    from: now - o.windowMs,
+    to: now,
+    description: `deltas over the last ${(o.windowMs / 3_600_000).toFixed(o.windowMs < 3_600_000 ? 2 : 0)} h of stored samples`,
+  };
+}
+
+/** Reads the evidence of one evaluation from the history (only reads: a read-only connection will do). */
+export function gatherEvidence(
+  store: Store,
+  target: string,
+  now: number,
+  options: Partial<AdvisorOptions> = {}
+): AdvisorEvidence {
+  const o: AdvisorOptions = { ...defaultAdvisorOptions, ...options };
+  const window = evaluationWindow(now, o);
+  const w = { from: window.from, to: window.to };
+  const span = historySpan(store, target, 'tables', w);
+  const neon = isNeonTarget(store, target);
+  return {
+    indexes: indexFacts(store, target, now),
+    tables: tableFacts(store, target, w),
+    settings: settingFacts(store, target, now),
+    statements: statementFacts(store, target, w),
+    lifetime:
+      span < Math.min(FIRST_RUN_SPAN_MS, o.windowMs) ? lifetimeEvidence(store, target, w, now, span) : undefined,
+    hasStatementSamples: store.lastSample(target, 'statements') !== undefined,
+    database: connectedDatabase(store, target),
+    activity: activityFacts(store, target, now),
+    databases: databaseFacts(store, target, w),
+    neon,
+    minCu: neon ? neonMinCuFinding(store, target, window) : undefined,
+  };
+}
+
 export async function evaluateFindings(input: EvaluateInput): Promise<Evaluation> {
   const o: AdvisorOptions = { ...defaultAdvisorOptions, ...input.options };
   const now = input.now ?? Date.now();
   const { store, target } = input;
-  const w = { from: now - o.windowMs, to: now };
-  const window = {
-    ...w,
-    description: `deltas over the last ${(o.windowMs / 3_600_000).toFixed(o.windowMs < 3_600_000 ? 2 : 0)} h of stored samples`,
-  };
+  const window = evaluationWindow(now, o);
+  const w = { from: window.from, to: window.to };
+  const e = input.evidence ?? gatherEvidence(store, target, now, o);
   const notes: string[] = [];
   const findings: Finding[] = [];
 
-  const indexes = indexFacts(store, target, now);
+  const indexes = e.indexes;
   const parsed = await parseIndexes(indexes);
   findings.push(...unusedIndexRule(indexes, o, now));
   findings.push(...duplicateIndexRule(parsed, o, w));
   findings.push(...invalidIndexRule(indexes, w));
 
-  const tables = tableFacts(store, target, w);
-  const settings = settingFacts(store, target, now);
+  const tables = e.tables;
+  const settings = e.settings;
   findings.push(...maintenanceRules(tables, settings, o, now, w));
 
-  const statements = statementFacts(store, target, w);
-  const span = historySpan(store, target, 'tables', w);
-  const lifetime =
-    span < Math.min(FIRST_RUN_SPAN_MS, o.windowMs) ? lifetimeEvidence(store, target, w, now, span) : undefined;
+  const statements = e.statements;
+  const lifetime = e.lifetime;
   if (lifetime) {
     notes.push(
       `first run: statement and table findings use lifetime counters (${lifetime.window.description.split(':')[0]}); they switch to the last ${(o.windowMs / 3_600_000).toFixed(0)} h once pgpulse has sampled for an hour`
@@ -105,7 +164,7 @@ export async function evaluateFindings(input: EvaluateInput): Promise<Evaluation
   const evTables: TableFacts[] = lifetime?.tables ?? tables;
   const evStatements: StatementFacts[] = lifetime?.statements ?? statements;
   const evWindow = lifetime?.window ?? window;
-  if (store.lastSample(target, 'statements') === undefined) {
+  if (!e.hasStatementSamples) {
     notes.push(
       'no pg_stat_statements samples: statement and missing-index rules need the extension (pgpulse doctor explains how)'
     );
@@ -128,7 +187,7 @@ export async function evaluateFindings(input: EvaluateInput): Promise<Evaluation
     );
   }
 
-  const database = connectedDatabase(store, target);
+  const database = e.database;
   const candidates = missingIndexCandidates(shaped, evTables, parsed, o, database);
   const proofs: Proof[] = candidates.map(() => ({
     method: 'none',
@@ -180,9 +239,9 @@ export async function evaluateFindings(input: EvaluateInput): Promise<Evaluation
   findings.push(
     ...serverRules(
       {
-        activity: activityFacts(store, target, now),
+        activity: e.activity,
         settings,
-        databases: databaseFacts(store, target, w),
+        databases: e.databases,
         statements,
         indexes,
       },
@@ -190,9 +249,8 @@ export async function evaluateFindings(input: EvaluateInput): Promise<Evaluation
       window
     )
   );
-  const minCu = isNeonTarget(store, target) ? neonMinCuFinding(store, target, window) : undefined;
-  if (minCu) {
-    findings.push(minCu);
+  if (e.minCu) {
+    findings.push(e.minCu);
   }
   // one finding per id, the first rule wins
   const seen = new Set<string>();
@@ -201,7 +259,7 @@ export async function evaluateFindings(input: EvaluateInput): Promise<Evaluation
     target,
     at: now,
     window,
-    findings: isNeonTarget(store, target) ? neonAdvice(unique, database) : unique,
+    findings: e.neon ? neonAdvice(unique, database) : unique,
     notes,
   };
 }

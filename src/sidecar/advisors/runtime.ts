@@ -1,11 +1,12 @@
 /**
- * The advisor inside a running sidecar: evaluates every target periodically (and on demand),
- * records findings (raised/cleared events) and never wakes a sleeping Neon compute — the only
- * database work, the hypopg proof, runs only while the target is being sampled anyway.
+ * The advisor inside a running sidecar: evaluates every target periodically (and on demand) from
+ * history read in a query worker, records findings (raised/cleared events) and never wakes a
+ * sleeping Neon compute — the only database work, the hypopg proof, runs only while the target is
+ * being sampled anyway.
  */
 import type { Sidecar } from '../feature';
 import type { TargetSampler } from '../sampler';
-import { evaluateFindings, type Evaluation } from './evaluate';
+import { evaluateFindings, type AdvisorEvidence, type Evaluation } from './evaluate';
 import { recordFindings } from './findings-store';
 import { advisorOptionsFromEnv, evaluationIntervalMs } from './options';
 import type { AdvisorOptions, Finding, StoredFinding } from './types';
@@ -78,11 +79,21 @@ export class AdvisorRuntime {
     const { store } = this.sidecar;
     const sampler = this.sidecar.samplers.get(target);
     const now = Date.now();
+    const opts = { ...this.options, ...options };
+    // reading 24 h of every statement's history took a second and more: in a query worker it no
+    // longer holds up sampling and /healthz (in process only when there is no worker to take it)
+    const evidence = await this.sidecar.service.queries.offload<AdvisorEvidence>({
+      kind: 'advisor-evidence',
+      target,
+      now,
+      options: opts,
+    });
     const ev = await evaluateFindings({
       store,
       target,
       now,
-      options: { ...this.options, ...options },
+      options: opts,
+      evidence,
       connect: this.mayConnect(sampler) ? () => (sampler as TargetSampler).pool.connect() : undefined,
       serverVersionNum: sampler?.status.serverVersionNum,
     });

@@ -10,7 +10,10 @@ import { Worker } from 'node:worker_threads';
 import { defaultBudget, runWithinBudget, type EngineAnswer, type QueryBudget } from './budget';
 import type { Engine, EngineRequest } from './engine';
 import type { Store } from '../store/store';
-import type { WorkerJob } from './query-worker';
+import type { WorkerJob, WorkerTask } from './query-worker';
+
+/** a background task still running after this long is taken to be stuck: its worker is ended */
+const TASK_KILL_MS = 120_000;
 
 export interface QueryPoolOptions {
   /** worker threads; 0 computes on the main thread (no isolation) */
@@ -63,6 +66,8 @@ export class QueryRefused extends Error {
 interface Job {
   id: number;
   requests: EngineRequest[];
+  /** a background read instead of query requests (requests is empty then) */
+  task?: { task: WorkerTask; resolve: (result: unknown) => void };
   resolve: (a: EngineAnswer[]) => void;
   reject: (e: Error) => void;
   signal?: AbortSignal;
@@ -83,6 +88,8 @@ export interface QueryPoolStats {
   queued: number;
   refused: number;
   cancelled: number;
+  /** background tasks (offload) a worker has answered */
+  tasks: number;
 }
 
 export class QueryPool {
@@ -91,6 +98,7 @@ export class QueryPool {
   private nextId = 1;
   private refused = 0;
   private cancelled = 0;
+  private tasks = 0;
   private closed = false;
   /** told of every request not computed: 429 queue full, 503 waited too long, 499 client gone */
   onRefused?: (status: number) => void;
@@ -111,6 +119,7 @@ export class QueryPool {
       queued: this.queue.length,
       refused: this.refused,
       cancelled: this.cancelled,
+      tasks: this.tasks,
     };
   }
 
@@ -188,6 +197,30 @@ export class QueryPool {
     });
   }
 
+  /**
+   * Runs a background read of the history (advisor evidence) in a query worker, behind the
+   * requests already queued; undefined when there is no worker to take it (no workers configured,
+   * the history only readable in memory, shutting down): then the caller reads on its own thread.
+   * Not subject to the queue limit or the wait limit: it is the sidecar's own work, one at a time
+   * per target, and refusing it would only move it back onto the main thread.
+   */
+  offload<T>(task: WorkerTask): Promise<T> | undefined {
+    if (this.options.workers === 0 || this.store.status().mode !== 'read-write' || this.closed) {
+      return undefined;
+    }
+    return new Promise<T>((resolve, reject) => {
+      const job: Job = {
+        id: this.nextId++,
+        requests: [],
+        task: { task, resolve: (r) => resolve(r as T) },
+        resolve: () => reject(new Error('a background task was answered as a query')),
+        reject,
+      };
+      this.queue.push(job);
+      this.dispatch();
+    });
+  }
+
   private abort(job: Job): void {
     const i = this.queue.indexOf(job);
     if (i >= 0) {
@@ -230,9 +263,14 @@ export class QueryPool {
       slot.job = job;
       Atomics.store(slot.cancel, 0, 0);
       // a job past its budget polls and stops itself; one stuck outside the row loops is ended here
-      job.killTimer = setTimeout(() => this.kill(slot as Slot, job), this.options.budget.maxMs * 2 + 5000);
+      job.killTimer = setTimeout(
+        () => this.kill(slot as Slot, job),
+        job.task ? TASK_KILL_MS : this.options.budget.maxMs * 2 + 5000
+      );
       job.killTimer.unref();
-      const msg: WorkerJob = { id: job.id, requests: job.requests, budget: this.options.budget };
+      const msg: WorkerJob = job.task
+        ? { id: job.id, task: job.task.task }
+        : { id: job.id, requests: job.requests, budget: this.options.budget };
       slot.worker.postMessage(msg);
     }
   }
@@ -251,13 +289,21 @@ export class QueryPool {
       : new Worker(file, { workerData });
     worker.unref();
     const slot: Slot = { worker, cancel };
-    worker.on('message', (m: { id: number; answers?: EngineAnswer[] | null; error?: string }) => {
+    worker.on('message', (m: { id: number; answers?: EngineAnswer[] | null; result?: unknown; error?: string }) => {
       const job = slot.job;
       if (!job || job.id !== m.id) {
         return;
       }
       slot.job = undefined;
-      if (m.error) {
+      if (job.task) {
+        clearTimeout(job.killTimer);
+        if (m.error) {
+          job.reject(new Error(m.error));
+        } else {
+          this.tasks++;
+          job.task.resolve(m.result);
+        }
+      } else if (m.error) {
         this.settle(
           job,
           job.requests.map(() => ({
@@ -304,6 +350,15 @@ export class QueryPool {
       return;
     }
     slot.job = undefined;
+    if (job.task) {
+      this.settle(
+        job,
+        undefined,
+        new Error(`the ${job.task.task.kind} task was still running after ${TASK_KILL_MS / 1000} s and was stopped`)
+      );
+      void slot.worker.terminate();
+      return;
+    }
     this.settle(
       job,
       job.requests.map(() => ({

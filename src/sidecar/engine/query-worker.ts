@@ -5,16 +5,32 @@
  */
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
+import { gatherEvidence } from '../advisors/evaluate';
+import type { AdvisorOptions } from '../advisors/types';
 import { assemble } from '../feature';
 import { sidecarFeatures } from '../features';
 import { Store } from '../store/store';
 import { runWithinBudget, type QueryBudget } from './budget';
 import { Engine, type EngineRequest } from './engine';
 
-export interface WorkerJob {
-  id: number;
-  requests: EngineRequest[];
-  budget: QueryBudget;
+/** Query requests to answer within a budget, or a background read (WorkerTask) off the main thread. */
+export type WorkerJob =
+  | { id: number; requests: EngineRequest[]; budget: QueryBudget }
+  | { id: number; task: WorkerTask };
+
+/** Reads of the history that other parts of the sidecar do in the background. */
+export type WorkerTask = {
+  kind: 'advisor-evidence';
+  target: string;
+  now: number;
+  options: Partial<AdvisorOptions>;
+};
+
+function runTask(s: Store, task: WorkerTask): unknown {
+  switch (task.kind) {
+    case 'advisor-evidence':
+      return gatherEvidence(s, task.target, task.now, task.options);
+  }
 }
 
 interface Init {
@@ -48,6 +64,10 @@ function open(): { store: Store; engine: Engine } {
 parentPort?.on('message', (job: WorkerJob) => {
   try {
     const { store: s, engine: e } = open();
+    if ('task' in job) {
+      parentPort?.postMessage({ id: job.id, result: runTask(s, job.task) });
+      return;
+    }
     const answers = runWithinBudget(e, s, job.requests, job.budget, () => Atomics.load(cancel, 0) === job.id);
     parentPort?.postMessage({ id: job.id, answers: answers ?? null });
   } catch (err) {

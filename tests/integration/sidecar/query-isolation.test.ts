@@ -9,6 +9,8 @@ import { after, before, test } from 'node:test';
 import { Client } from 'pg';
 import { startPostgres, type TestPostgres } from '../../support/pg';
 import { startTestSidecar, type TestSidecar } from '../../support/sidecar';
+import { advisorRuntime } from '../../../src/sidecar/advisors';
+import { gatherEvidence, type AdvisorEvidence } from '../../../src/sidecar/advisors/evaluate';
 import { QueryRefused } from '../../../src/sidecar/engine/query-pool';
 import { PluginClient, dataQuery, pluginContext } from '../grafana/grpc-client';
 
@@ -74,6 +76,31 @@ test('answers computed by the query worker equal the main thread computation', a
     );
   });
   assert.ok(sc.sidecar.service.queries.stats().workers >= 1, 'a query worker answered');
+});
+
+test('the advisor reads the history in the query worker, the same evidence the main thread reads, even with a full queue', async () => {
+  const svc = sc.sidecar.service;
+  const now = Date.now();
+  const options = { windowMs: 3_600_000 };
+  const tasks = svc.queries.stats().tasks;
+  const fromWorker = await svc.queries.offload<AdvisorEvidence>({
+    kind: 'advisor-evidence',
+    target: 'default',
+    now,
+    options,
+  });
+  assert.equal(svc.queries.stats().tasks, tasks + 1, 'a worker answered the task');
+  const local = gatherEvidence(sc.sidecar.store, 'default', now, options);
+  assert.ok(
+    // three samples a moment apart: a first run, read from lifetime counters
+    (local.lifetime?.statements ?? []).some((s) => s.text?.includes('FROM iso')),
+    'the app role’s statements are part of the evidence'
+  );
+  assert.deepEqual(fromWorker, local);
+  // the sidecar's own evaluation goes the same way (PGPULSE_QUERY_QUEUE is 1 here: not refused)
+  const ev = await advisorRuntime(sc.sidecar)!.evaluate('default', options);
+  assert.equal(svc.queries.stats().tasks, tasks + 2, 'the runtime read its evidence in the worker');
+  assert.equal(ev.target, 'default');
 });
 
 test('a full queue refuses at once with 429, Retry-After and the reason (service, HTTP and gRPC)', async () => {
