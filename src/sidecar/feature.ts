@@ -13,7 +13,7 @@ import type { LiveHandler } from './live-handlers';
 import type { ResourceRoute } from './resources';
 import type { SamplingGate, TargetSampler } from './sampler';
 import type { SidecarService } from './sidecar-service';
-import type { Store } from './store/store';
+import { AWAY_BY_DESIGN_STREAM, type Store } from './store/store';
 
 /** A running sidecar, as startSidecar returns it and startup hooks receive it. */
 export interface Sidecar {
@@ -85,6 +85,8 @@ export function assemble(features: readonly Feature[]): Assembly {
     }
     owner.set(`${kind}:${id}`, feature);
   };
+  // the store's own stream: a collector of that name would read as "away by design"
+  claim('collector', AWAY_BY_DESIGN_STREAM, 'the store (recordAwayByDesign)');
   for (const f of features) {
     for (const c of f.collectors ?? []) {
       claim('collector', c.id, f.name);

@@ -15,7 +15,13 @@ import { isStoreWriteError } from './store/faults';
 import type { Store } from './store/store';
 import { createPool, describeDbError, inReadOnlyTx } from './targets/connection';
 import { OWN_ROLE_SQL, ownRoleFrom, type OwnRole, type OwnRoleRow } from './targets/own-statements';
-import { EXTENSIONS_SQL } from './targets/safe-sql';
+import {
+  CapabilityCache,
+  EXTENSIONS_SIGNAL_SQL,
+  extensionSchemas,
+  extensionVersions,
+  probeCapabilities,
+} from './targets/capabilities';
 
 /** cycles between re-reads of pgpulse's own role (targets/own-statements) */
 const ROLE_RECHECK_CYCLES = 10;
@@ -91,6 +97,8 @@ export class TargetSampler {
   private readonly collectors: Collector[];
   /** the server this target is a database of, for reads shared with its other targets (cluster/) */
   private server: { pm: number; at?: TargetServer } | undefined;
+  /** what the target is and allows (targets/capabilities): probed again only when it may have changed */
+  readonly capabilities = new CapabilityCache();
 
   constructor(
     readonly target: TargetConfig,
@@ -246,6 +254,7 @@ export class TargetSampler {
       }
     }
     this.status.reachable = false;
+    this.capabilities.invalidate();
     this.status.lastError = msg;
     this.status.unreachableSince ??= ts;
     this.metrics.targetUp.set({ target: name }, 0);
@@ -270,19 +279,27 @@ export class TargetSampler {
     const timeout = Math.min(this.target.statementTimeoutMs, 5000);
     const info = await inReadOnlyTx(client, timeout, async () => {
       // pg_stat_bgwriter.stats_reset (readable by any role, PG14–18) is the witness of a crash:
-      // see resolveCounterEpoch
-      const s = await client.query<{ v: number; pm: number; bg: number | null }>(
-        `SELECT pg_catalog.current_setting('server_version_num')::int AS v, (extract(epoch from pg_catalog.pg_postmaster_start_time()) * 1000)::float8 AS pm,
-                (SELECT (extract(epoch from stats_reset) * 1000)::float8 FROM pg_catalog.pg_stat_bgwriter) AS bg`
+      // see resolveCounterEpoch. extract() is numeric, so × 1000 is exact: the stored epoch state
+      // compares these values for equality across sidecar restarts (and with the probe's). The
+      // extensions column is the capability cache's per-cycle signal.
+      const s = await client.query<{ pm: number; bg: number | null; ext: string | null }>(
+        `SELECT (extract(epoch from pg_catalog.pg_postmaster_start_time()) OPERATOR(pg_catalog.*) 1000)::pg_catalog.float8 AS pm,
+                (SELECT (extract(epoch from b.stats_reset) OPERATOR(pg_catalog.*) 1000)::pg_catalog.float8 FROM pg_catalog.pg_stat_bgwriter b) AS bg,
+                ${EXTENSIONS_SIGNAL_SQL} AS ext`
       );
-      const ext = await client.query<{ extname: string; extversion: string; nspname: string }>(EXTENSIONS_SQL);
+      const signal = { postmasterStartMs: s.rows[0].pm, extensions: s.rows[0].ext };
+      const cached = this.capabilities.current();
+      const caps =
+        cached && this.capabilities.staleBecause(signal) === null
+          ? cached
+          : this.capabilities.store(await probeCapabilities(client), signal);
       // who pgpulse is changes rarely and the check scans pg_class: re-read it every few cycles
       // (sessions seen once keep a role shared, see ownRoleFrom)
       const role =
         !this.status.ownRole || this.cycle % ROLE_RECHECK_CYCLES === 1
           ? (await client.query<OwnRoleRow>(OWN_ROLE_SQL)).rows[0]
           : undefined;
-      return { version: s.rows[0].v, pm: s.rows[0].pm, bg: s.rows[0].bg, ext: ext.rows, role };
+      return { caps, pm: s.rows[0].pm, bg: s.rows[0].bg, role };
     });
     const now = Date.now();
     const epoch = this.resolveCounterEpoch(info.pm, info.bg);
@@ -299,16 +316,17 @@ export class TargetSampler {
       });
     }
     this.lastPostmasterStart = info.pm;
-    this.status.serverVersionNum = info.version;
-    this.status.extensions = Object.fromEntries(info.ext.map((e) => [e.extname, e.extversion]));
+    this.status.serverVersionNum = info.caps.serverVersionNum;
+    this.status.extensions = Object.fromEntries(extensionVersions(info.caps));
     if (info.role) {
       this.status.ownRole = ownRoleFrom(info.role, this.status.ownRole);
     }
     this.ctx = {
       target: this.target,
-      serverVersionNum: info.version,
-      extensions: new Map(info.ext.map((e) => [e.extname, e.extversion])),
-      extensionSchemas: new Map(info.ext.map((e) => [e.extname, e.nspname])),
+      serverVersionNum: info.caps.serverVersionNum,
+      capabilities: info.caps,
+      extensions: extensionVersions(info.caps),
+      extensionSchemas: extensionSchemas(info.caps),
       postmasterStartMs: info.pm,
       ownRole: this.status.ownRole,
       counterEpochMs: epoch.epoch,

@@ -2,7 +2,6 @@
  * PgpulseService over the store, engine and samplers: validates each query, answers every refId,
  * and turns failures into errors that name the problem and the fix.
  */
-import { pinnedQuery } from './targets/safe-sql';
 import { filterOptionKeys, findMetric, publicCatalog, type MetricDef } from '../model/catalog';
 import type { DataResponse } from '../model/frames';
 import { describeQueryError, migrateQuery, queryOptionsSchema, unknownQueryKeys } from '../model/query';
@@ -22,7 +21,8 @@ import type {
   ResourceResponse,
 } from './service';
 import type { Store } from './store/store';
-import { describeDbError } from './targets/connection';
+import { extensionVersions, probeCapabilities } from './targets/capabilities';
+import { describeDbError, inReadOnlyTx } from './targets/connection';
 import { sharedRoleNote } from './targets/own-statements';
 import { versionProblem } from './targets/versions';
 import { checkRange } from './time-range';
@@ -333,27 +333,15 @@ export class SidecarService implements PgpulseService {
         );
         const c = await bounded(connecting);
         try {
-          const r = await bounded(
-            pinnedQuery<{ v: string; libs: string }>(
-              c,
-              "SELECT pg_catalog.current_setting('server_version') AS v, pg_catalog.current_setting('shared_preload_libraries') AS libs"
-            )
-          );
-          serverVersion = r.rows[0].v;
-          const ext = await bounded(
-            pinnedQuery<{ extname: string; extversion: string }>(
-              c,
-              'SELECT extname, extversion FROM pg_catalog.pg_extension'
-            )
-          );
-          const installed = new Map(ext.rows.map((e) => [e.extname, e.extversion]));
-          const preload = r.rows[0].libs;
+          const caps = sampler.capabilities.store(await bounded(inReadOnlyTx(c, limitMs, () => probeCapabilities(c))));
+          serverVersion = caps.serverVersion;
+          const installed = extensionVersions(caps);
           const pgss = installed.get('pg_stat_statements');
           extensions.pg_stat_statements = pgss
             ? { installed: true, version: pgss }
             : {
                 installed: false,
-                hint: preload.includes('pg_stat_statements')
+                hint: caps.sharedPreloadLibraries.includes('pg_stat_statements')
                   ? 'run CREATE EXTENSION pg_stat_statements; in the monitored database'
                   : 'add pg_stat_statements to shared_preload_libraries, restart PostgreSQL, then CREATE EXTENSION pg_stat_statements',
               };
@@ -374,7 +362,7 @@ export class SidecarService implements PgpulseService {
           extensions.hypopg = hypo
             ? { installed: true, version: hypo }
             : { installed: false, hint: 'optional: CREATE EXTENSION hypopg lets advisors prove index suggestions' };
-          const versionNote = versionProblem(Number(serverVersion.split('.')[0]) * 10000, serverVersion);
+          const versionNote = versionProblem(caps.serverVersionNum, serverVersion);
           if (versionNote) {
             problems.push(versionNote);
           }

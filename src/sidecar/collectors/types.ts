@@ -4,15 +4,18 @@ import type { Logger } from 'pino';
 import type { TargetConfig } from '../config';
 import type { Store } from '../store/store';
 import type { SampleRow } from '../store/types';
+import type { TargetCapabilities } from '../targets/capabilities';
 import type { OwnRole } from '../targets/own-statements';
 
 /** What a collector knows about the target it samples. */
 export interface TargetContext {
   target: TargetConfig;
   serverVersionNum: number;
-  /** installed extensions: name → version */
+  /** the target's probe (targets/capabilities): version, extensions, privileges, settings, Neon */
+  capabilities: TargetCapabilities;
+  /** installed extensions: name → version (from capabilities) */
   extensions: Map<string, string>;
-  /** installed extensions: name → schema, to qualify their objects (never trust the search_path) */
+  /** installed extensions: name → schema (from capabilities), to qualify their objects (never trust the search_path) */
   extensionSchemas: Map<string, string>;
   postmasterStartMs: number;
   /** the role pgpulse samples as: how its own pg_stat_statements entries are told apart (targets/own-statements) */

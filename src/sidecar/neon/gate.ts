@@ -5,8 +5,8 @@
  * endpoint.current_state (fetched at most once per neon.stateInterval; the API call does not
  * touch the compute). The rules (docs/neon.md explains them for users):
  *
- * 1. idle or init → no connection. pgpulse writes the idle-by-design marker (collector
- *    `neon_idle`) so sampler staleness stays 0 and no "stale"/"down" alert fires.
+ * 1. idle or init → no connection. pgpulse records that it stays away by design
+ *    (Store.recordAwayByDesign) so sampler staleness stays 0 and no "stale"/"down" alert fires.
  * 2. active → sample, and after each cycle (observe) check whether anyone but pgpulse used the
  *    compute: the signals Neon's activity monitor uses (non-idle client backends, the latest
  *    state change of idle ones, new sessions in non-system databases minus pgpulse's own
@@ -40,7 +40,6 @@ import type { SamplingGate } from '../sampler';
 import { isStoreWriteError } from '../store/faults';
 import type { Store } from '../store/store';
 import type { CollectedSample } from '../store/types';
-import { IDLE_BY_DESIGN } from '../engine/handlers/health';
 import { NeonApiError, type NeonEndpoint, type NeonOperation, type NeonProjectUsage } from './api-client';
 import { NEON_ACTIVITY, activityFields, endpointMismatchListeners } from './activity-collector';
 import { identityFromUrl, urlEndpointMismatch } from './identity';
@@ -452,8 +451,15 @@ export class NeonGate implements SamplingGate {
     });
   }
 
+  /** pgpulse stays away on purpose now: sampler staleness must not count it (health reads it back) */
   private marker(now: number): void {
-    this.record({ target: this.opts.target.name, collector: IDLE_BY_DESIGN, ts: now, ok: true, rows: [] });
+    try {
+      this.store?.recordAwayByDesign(this.opts.target.name, now);
+    } catch (e) {
+      if (!isStoreWriteError(e)) {
+        throw e;
+      }
+    }
   }
 
   /**

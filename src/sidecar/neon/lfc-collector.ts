@@ -132,13 +132,11 @@ export function neonLfcCollector(opts: LfcCollectorOptions = {}): Collector {
       return 'extension neon is not installed in this database: CREATE EXTENSION neon (Neon computes only)';
     },
     async collect(db: PoolClient, ctx: TargetContext): Promise<CollectorResult> {
-      const ext = await db.query<{ nspname: string }>(
-        "SELECT n.nspname FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'neon'"
-      );
-      // always schema-qualified: the collector's transaction pins search_path to pg_catalog, and
-      // no schema someone else can write to may stand in for neon's objects
+      // always schema-qualified (the schema from the target's capabilities probe): the collector's
+      // transaction pins search_path to pg_catalog, and no schema someone else can write to may
+      // stand in for neon's objects
       const schema =
-        ext.rows[0]?.nspname ??
+        ctx.extensionSchemas.get('neon') ??
         (typeof opts.assumeExtension === 'string' ? opts.assumeExtension : opts.assumeExtension ? 'public' : null);
       if (schema === null) {
         throw missing('the neon extension');

@@ -26,6 +26,12 @@ import type {
 const KEYFRAME_EVERY = 120;
 /** a history file larger than this is not copied into memory when it can only be read */
 const MAX_SNAPSHOT_BYTES = 1 << 30;
+/**
+ * The stream that records "pgpulse stayed away on purpose" (recordAwayByDesign): an empty sample
+ * row per gate decision. The name is what histories written before this API hold, so they stay
+ * readable; no collector may take it (assemble refuses).
+ */
+export const AWAY_BY_DESIGN_STREAM = 'neon_idle';
 
 export function canonicalLabels(labels: Record<string, string>): string {
   const keys = Object.keys(labels).sort();
@@ -746,6 +752,20 @@ export class Store {
       .all(targetId, collector, from, to) as Array<{ id: number; ts: number; ok: number; epoch: number | null }>;
     const all = before ? [before, ...rows] : rows;
     return all.map((r) => ({ id: r.id, ts: r.ts, ok: r.ok === 1, epoch: r.epoch }));
+  }
+
+  /**
+   * pgpulse did not contact the target at ts on purpose (a sampling gate keeps away from an idle
+   * Neon compute, or backs off so it can suspend): sampler staleness counts this as fresh, so no
+   * "stale"/"down" alert fires for a target that is fine. A gate writes it; health reads it.
+   */
+  recordAwayByDesign(target: string, ts: number): void {
+    this.writeSample({ target, collector: AWAY_BY_DESIGN_STREAM, ts, ok: true, rows: [] });
+  }
+
+  /** when pgpulse stayed away by design: ts in [from, to], preceded by the last one before `from` */
+  awayByDesign(target: string, from: number, to: number): number[] {
+    return this.samples(target, AWAY_BY_DESIGN_STREAM, from, to).map((s) => s.ts);
   }
 
   lastSample(target: string, collector: string, okOnly = true): SampleInfo | undefined {

@@ -3,7 +3,7 @@
  * open connection counts as activity on Neon and would keep the compute awake.
  */
 import { readFileSync } from 'node:fs';
-import { Pool, type PoolClient } from 'pg';
+import { Pool, type ClientBase } from 'pg';
 import type { TargetConfig } from '../config';
 import { redact } from '../auth';
 import { markOwnQueries } from './own-statements';
@@ -64,7 +64,7 @@ export function ownBackendPids(): ReadonlySet<number> {
  * to pg_catalog (see safe-sql.ts). SET LOCAL (not SET) keeps this safe behind PgBouncer in
  * transaction mode (Neon's -pooler endpoints).
  */
-export async function inReadOnlyTx<T>(client: PoolClient, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+export async function inReadOnlyTx<T>(client: ClientBase, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
   await client.query('BEGIN READ ONLY');
   try {
     await client.query(PIN_SEARCH_PATH);

@@ -12,13 +12,10 @@
  * - catalog relations are written pg_catalog.x, so a statement is safe even outside a pinned
  *   transaction;
  * - extension objects (pg_stat_statements, hypopg, vector, neon) are not in pg_catalog: their
- *   schema is looked up in pg_extension and written into the statement (`@extschema:name@`).
+ *   schema comes from the target's capabilities probe (targets/capabilities.ts) and is written
+ *   into the statement (`@extschema:name@`).
  */
 export const PIN_SEARCH_PATH = 'SET LOCAL search_path = pg_catalog, pg_temp';
-
-/** installed extensions with their schema: what the sampler reads once per cycle */
-export const EXTENSIONS_SQL =
-  'SELECT e.extname, e.extversion, n.nspname FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace';
 
 export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;

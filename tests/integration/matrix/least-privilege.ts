@@ -1,6 +1,8 @@
 /**
  * A role with only pg_monitor (CREATE ROLE … LOGIN IN ROLE pg_monitor): every core collector's
- * SQL runs on this major without an error, and the panels built on them answer.
+ * SQL runs on this major without an error, and the panels built on them answer; the target
+ * capabilities probe (targets/capabilities) says what the catalog says, and sees an extension
+ * created or dropped at the next cycle.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -8,6 +10,7 @@ import type { TestPostgres } from '../../support/pg';
 import type { MatrixServer } from '../../support/pg-matrix';
 import { startTestSidecar, type TestSidecar } from '../../support/sidecar';
 import { collectorSpecs } from '../../../src/model/catalog/collectors';
+import { KNOWN_EXTENSIONS, preloadList, type TargetCapabilities } from '../../../src/sidecar/targets/capabilities';
 import { pause } from './frames';
 
 export function leastPrivilegeSuite(server: MatrixServer, getPg: () => TestPostgres): void {
@@ -81,6 +84,91 @@ export function leastPrivilegeSuite(server: MatrixServer, getPg: () => TestPostg
       );
       const top = res.results[`R${metrics.indexOf('top_queries')}`].frames[0];
       assert.ok(top.data.values[0].length > 0, 'top_queries lists the workload');
+    });
+
+    /** the catalog's answer, read as the superuser without the probe's SQL */
+    async function groundTruth() {
+      const pg = getPg();
+      const [v] = await pg.query<{ v: string; vn: string; libs: string; tio: string; tc: string }>(
+        `SELECT (SELECT setting FROM pg_settings WHERE name = 'server_version') AS v,
+                (SELECT setting FROM pg_settings WHERE name = 'server_version_num') AS vn,
+                (SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries') AS libs,
+                (SELECT setting FROM pg_settings WHERE name = 'track_io_timing') AS tio,
+                (SELECT setting FROM pg_settings WHERE name = 'track_counts') AS tc`
+      );
+      const ext = await pg.query<{ extname: string; extversion: string; nspname: string }>(
+        'SELECT e.extname, e.extversion, n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace'
+      );
+      // every role lp_monitor belongs to, directly or through another, from pg_auth_members
+      const member = await pg.query<{ rolname: string }>(
+        `WITH RECURSIVE m(oid) AS (
+           SELECT oid FROM pg_roles WHERE rolname = 'lp_monitor'
+           UNION SELECT a.roleid FROM pg_auth_members a JOIN m ON a.member = m.oid)
+         SELECT r.rolname FROM m JOIN pg_roles r ON r.oid = m.oid`
+      );
+      const avail = await pg.query<{ name: string }>('SELECT name FROM pg_available_extensions WHERE name = ANY ($1)', [
+        [...KNOWN_EXTENSIONS],
+      ]);
+      return {
+        v,
+        ext: new Map(ext.map((e) => [e.extname, { version: e.extversion, schema: e.nspname }])),
+        member: new Set(member.map((r) => r.rolname)),
+        available: new Set(avail.map((a) => a.name)),
+      };
+    }
+
+    const probed = (): TargetCapabilities => {
+      const caps = sc.sidecar.samplers.get('default')!.context()?.capabilities;
+      assert.ok(caps, 'the sampler probed the target');
+      return caps;
+    };
+
+    it('the capabilities probe of a pg_monitor-only role matches the catalog', async () => {
+      const truth = await groundTruth();
+      const caps = probed();
+      assert.equal(caps.serverVersion, truth.v.v);
+      assert.equal(caps.serverVersionNum, Number(truth.v.vn));
+      assert.equal(Math.floor(caps.serverVersionNum / 10000), server.major);
+      assert.equal(caps.database, 'postgres');
+      assert.equal(caps.inRecovery, false);
+      assert.deepEqual(caps.role, {
+        name: 'lp_monitor',
+        superuser: false,
+        pgMonitor: truth.member.has('pg_monitor'),
+        pgReadAllStats: truth.member.has('pg_read_all_stats'),
+        pgSignalBackend: truth.member.has('pg_signal_backend'),
+      });
+      // pg_monitor includes pg_read_all_stats, and nothing here grants pg_signal_backend
+      assert.equal(caps.role.pgMonitor && caps.role.pgReadAllStats && !caps.role.pgSignalBackend, true);
+      assert.deepEqual(new Map(caps.extensions), truth.ext);
+      assert.deepEqual(new Set(caps.available), truth.available);
+      assert.ok(caps.available.has('pg_stat_statements'));
+      assert.deepEqual(caps.sharedPreloadLibraries, preloadList(truth.v.libs));
+      assert.equal(caps.settings.trackIoTiming, truth.v.tio === 'on');
+      assert.equal(caps.settings.trackCounts, truth.v.tc === 'on');
+      assert.deepEqual(caps.neon, { endpointId: null, detected: false });
+      // health probes afresh on its own connection and answers from the same probe
+      const health = await sc.sidecar.service.health('default');
+      assert.equal(health.details.serverVersion, truth.v.v);
+      assert.equal(health.details.extensions.pg_stat_statements?.version, truth.ext.get('pg_stat_statements')?.version);
+    });
+
+    it('an extension created or dropped is seen at the next cycle, in its schema', async () => {
+      const pg = getPg();
+      await pg.query('CREATE SCHEMA lp_caps; CREATE EXTENSION seg SCHEMA lp_caps');
+      try {
+        await sc.sampleNow();
+        const truth = await groundTruth();
+        assert.deepEqual(probed().extensions.get('seg'), truth.ext.get('seg'));
+        assert.equal(probed().extensions.get('seg')?.schema, 'lp_caps');
+        assert.equal(sc.sidecar.samplers.get('default')!.context()?.extensionSchemas.get('seg'), 'lp_caps');
+        assert.equal(sc.sidecar.samplers.get('default')!.status.extensions.seg, truth.ext.get('seg')?.version);
+      } finally {
+        await pg.query('DROP EXTENSION IF EXISTS seg; DROP SCHEMA IF EXISTS lp_caps');
+      }
+      await sc.sampleNow();
+      assert.equal(probed().extensions.has('seg'), false);
+      assert.deepEqual(new Map(probed().extensions), (await groundTruth()).ext);
     });
   });
 }

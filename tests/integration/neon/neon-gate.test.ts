@@ -20,7 +20,6 @@ import { sidecarFeatures } from '../../../src/sidecar/features';
 import { NeonApiClient } from '../../../src/sidecar/neon/api-client';
 import { NeonGate, gatesByTarget } from '../../../src/sidecar/neon/gate';
 import { neonLfcCollector } from '../../../src/sidecar/neon/lfc-collector';
-import { IDLE_BY_DESIGN } from '../../../src/sidecar/engine/handlers/health';
 import type { TargetConfig } from '../../../src/sidecar/config';
 import { sleep, waitFor } from '../../support/wait';
 
@@ -89,7 +88,7 @@ test('endpoint idle: zero connections to the compute, staleness stays 0, health 
     await sleep(3000);
     assert.equal(proxy.connects - before, 0, 'no TCP connection reached PostgreSQL');
     assert.equal(await appBackends(), 0);
-    const markers = s.sidecar.store.samples('neon', IDLE_BY_DESIGN, t0, Date.now());
+    const markers = s.sidecar.store.awayByDesign('neon', t0, Date.now());
     assert.ok(markers.length >= 5, `idle-by-design markers written (${markers.length})`);
     assert.equal(s.sidecar.store.samples('neon', 'server', 0, Date.now()).length, 0, 'nothing sampled');
 
@@ -206,7 +205,7 @@ test('wrong API key: no connection, health names the fix without the key', async
     assert.match(text, /rejected the API key/);
     assert.ok(!text.includes(wrong), 'the key never shows up in health');
     assert.equal(
-      s.sidecar.store.samples('neon', IDLE_BY_DESIGN, 0, Date.now()).length,
+      s.sidecar.store.awayByDesign('neon', 0, Date.now()).length,
       0,
       'no idle marker: the stale alert may fire'
     );

@@ -10,7 +10,7 @@ import { coreFeature } from '../../../src/sidecar/core';
 import type { ResolvedQuery } from '../../../src/sidecar/engine/context';
 import { Engine } from '../../../src/sidecar/engine/engine';
 import { assemble } from '../../../src/sidecar/feature';
-import { Store } from '../../../src/sidecar/store/store';
+import { AWAY_BY_DESIGN_STREAM, Store } from '../../../src/sidecar/store/store';
 
 const T0 = 1_700_000_000_000;
 const S = 1000;
@@ -176,4 +176,43 @@ test('series frames: a time field and a value field labelled by the group-by, re
   assert.equal(f.fields[1].labels?.datname, 'app');
   assert.equal(f.fields[0].values.length, f.fields[1].values.length);
   assert.deepEqual(f.fields[0].values.slice(0, 2), [T0, T0 + 10 * S]);
+});
+
+test('sampler staleness: time a gate kept pgpulse away by design (an idle Neon compute) is not staleness', () => {
+  const withAway = (away: boolean) => {
+    const store = new Store(':memory:');
+    for (let at = 0; at <= 50; at += 10) {
+      store.writeSample({ target: 't', collector: 'server', ts: T0 + at * S, ok: true, rows: [] });
+    }
+    if (away) {
+      for (let at = 60; at <= 120; at += 10) {
+        store.recordAwayByDesign('t', T0 + at * S);
+      }
+    }
+    const frames = run(store, 'sampler_staleness', 0, 120, 10).frames;
+    assert.equal(frames.length, 1);
+    const values = frames[0].fields[1].values as Array<number | null>;
+    store.close();
+    return values;
+  };
+  const away = withAway(true);
+  const stale = withAway(false);
+  // each step's value is the time from its end back to the last fresh sample or away record: the
+  // last step [120 s, 130 s) ends 10 s after the last record at 120 s, 80 s after the last sample
+  assert.deepEqual(away, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10]);
+  assert.deepEqual(stale, [0, 0, 0, 0, 0, 10, 20, 30, 40, 50, 60, 70, 80]);
+  assert.deepEqual(stale.slice(0, 5), away.slice(0, 5), 'before the gate kept away nothing differs');
+});
+
+test('no collector may take the name of the store’s away-by-design stream', () => {
+  const fake = {
+    ...coreFeature,
+    name: 'fake',
+    collectors: [{ ...coreFeature.collectors![0], id: AWAY_BY_DESIGN_STREAM }],
+  };
+  assert.throws(
+    () => assemble([fake]),
+    /the store \(recordAwayByDesign\) and fake both define the collector "neon_idle"/
+  );
+  assert.doesNotThrow(() => assemble([coreFeature]));
 });

@@ -10,7 +10,6 @@ import { NeonApiError, type NeonEndpoint, type NeonOperation } from '../../../sr
 import { NeonGate, BLIND_INTERVAL_MS } from '../../../src/sidecar/neon/gate';
 import { NEON_ACTIVITY, endpointMismatchListeners } from '../../../src/sidecar/neon/activity-collector';
 import { Store } from '../../../src/sidecar/store/store';
-import { IDLE_BY_DESIGN } from '../../../src/sidecar/engine/handlers/health';
 import type { TargetConfig } from '../../../src/sidecar/config';
 import type { TargetContext } from '../../../src/sidecar/collectors/types';
 
@@ -126,7 +125,7 @@ function setup(opts: { suspend?: number; quietMs?: number; url?: string; pooled?
       clock += ms;
     },
     now: () => clock,
-    markers: () => store.samples('t', IDLE_BY_DESIGN, 0, clock).length,
+    markers: () => store.awayByDesign('t', 0, clock).length,
     close: () => {
       store.close();
       rmSync(dir, { recursive: true, force: true });

@@ -7,9 +7,6 @@ import { latestValues, loadSeries, type EngineContext } from '../context';
 import { seriesFrame, tableFrame } from '../series-frames';
 import { bucketOf } from '../steps';
 
-/** the marker sample (no collector runs under this name) the Neon gate writes while it keeps pgpulse away by design */
-export const IDLE_BY_DESIGN = 'neon_idle';
-
 export function connectionUtilization(ctx: EngineContext): Frame[] {
   const activity = loadSeries(ctx, 'activity', ['count'], {});
   const settings = ctx.store.samples(ctx.query.target, 'settings', 0, ctx.range.to);
@@ -61,8 +58,9 @@ export function connectionUtilization(ctx: EngineContext): Frame[] {
 export function samplerStaleness(ctx: EngineContext): Frame[] {
   const t = ctx.query.target;
   const ok = ctx.store.samples(t, 'server', ctx.range.from - 86_400_000, ctx.range.to).filter((s) => s.ok);
-  const idle = ctx.store.samples(t, IDLE_BY_DESIGN, ctx.range.from - 86_400_000, ctx.range.to);
-  const fresh = [...ok.map((s) => s.ts), ...idle.map((s) => s.ts)].sort((a, b) => a - b);
+  // a gate that kept pgpulse away on purpose (an idle Neon compute) is not staleness
+  const away = ctx.store.awayByDesign(t, ctx.range.from - 86_400_000, ctx.range.to);
+  const fresh = [...ok.map((s) => s.ts), ...away].sort((a, b) => a - b);
   const now = Date.now();
   const values = ctx.grid.starts.map((start) => {
     const at = Math.min(start + ctx.grid.step, now);
