@@ -21,7 +21,7 @@ import type {
   ResourceResponse,
 } from './service';
 import type { Store } from './store/store';
-import { extensionVersions, probeCapabilities } from './targets/capabilities';
+import { extensionVersions, installHint, probeCapabilities } from './targets/capabilities';
 import { describeDbError, inReadOnlyTx } from './targets/connection';
 import { sharedRoleNote } from './targets/own-statements';
 import { versionProblem } from './targets/versions';
@@ -210,11 +210,10 @@ export class SidecarService implements PgpulseService {
     if (!res.error && missing.length && hasNoData(res.frames)) {
       return {
         frames: [],
-        error: `${p.metric.title} needs the ${missing.join(', ')} extension, which is not installed in target ${p.target}: ${
-          missing.includes('pg_stat_statements')
-            ? 'add pg_stat_statements to shared_preload_libraries, restart, then CREATE EXTENSION pg_stat_statements'
-            : `CREATE EXTENSION ${missing[0]}`
-        }`,
+        error: `${p.metric.title} needs the ${missing.join(', ')} extension, which is not installed in target ${p.target}: ${installHint(
+          missing.includes('pg_stat_statements') ? 'pg_stat_statements' : missing[0],
+          sampler?.capabilities.current()
+        )}`,
         status: 424,
         errorSource: 'downstream',
       };
@@ -343,7 +342,7 @@ export class SidecarService implements PgpulseService {
                 installed: false,
                 hint: caps.sharedPreloadLibraries.includes('pg_stat_statements')
                   ? 'run CREATE EXTENSION pg_stat_statements; in the monitored database'
-                  : 'add pg_stat_statements to shared_preload_libraries, restart PostgreSQL, then CREATE EXTENSION pg_stat_statements',
+                  : installHint('pg_stat_statements', caps),
               };
           if (!pgss) {
             problems.push(

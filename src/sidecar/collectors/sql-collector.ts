@@ -6,6 +6,7 @@ import type { PoolClient } from 'pg';
 import { sqlFor, type CollectorSpec } from '../../model/catalog/collectors';
 import type { SampleRow } from '../store/types';
 import { normalizeSentText } from '../store/scrub';
+import { installHint } from '../targets/capabilities';
 import { OWN_QUERY_MARK } from '../targets/own-statements';
 import { bindExtensionSchemas } from '../targets/safe-sql';
 import type { Collector, CollectorResult, TargetContext } from './types';
@@ -40,9 +41,7 @@ export function sqlCollector(spec: CollectorSpec): Collector {
     scope: spec.scope,
     unavailable(ctx: TargetContext) {
       if (spec.requires && !ctx.extensions.has(spec.requires)) {
-        return `extension ${spec.requires} is not installed in this database: CREATE EXTENSION ${spec.requires}${
-          spec.requires === 'pg_stat_statements' ? ' (and add it to shared_preload_libraries, then restart)' : ''
-        }`;
+        return `extension ${spec.requires} is not installed in this database: ${installHint(spec.requires, ctx.capabilities)}`;
       }
       if (!sqlFor(spec.variants, ctx.serverVersionNum)) {
         const min = Math.min(...spec.variants.map((v) => v.minVersion));

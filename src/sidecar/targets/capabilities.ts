@@ -160,6 +160,18 @@ export async function probeCapabilities(db: Queryable): Promise<TargetCapabiliti
   return capabilitiesFromRow(r.rows[0]);
 }
 
+/**
+ * The fix for an extension that is not installed in the database pgpulse connects to. Only
+ * pg_stat_statements needs its library preloaded (a restart) before CREATE EXTENSION works; the
+ * probe says whether it already is.
+ */
+export function installHint(ext: string, caps: TargetCapabilities | undefined): string {
+  if (ext === 'pg_stat_statements' && !caps?.sharedPreloadLibraries.includes(ext)) {
+    return 'add pg_stat_statements to shared_preload_libraries, restart PostgreSQL, then CREATE EXTENSION pg_stat_statements';
+  }
+  return `CREATE EXTENSION ${ext}`;
+}
+
 /** name → version: the form TargetContext.extensions and TargetStatus.extensions have */
 export function extensionVersions(c: TargetCapabilities): Map<string, string> {
   return new Map([...c.extensions].map(([name, e]) => [name, e.version]));

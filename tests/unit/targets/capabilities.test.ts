@@ -8,6 +8,7 @@ import {
   EXTENSIONS_SIGNAL_SQL,
   extensionSchemas,
   extensionVersions,
+  installHint,
   preloadList,
   type CapabilitiesRow,
 } from '../../../src/sidecar/targets/capabilities';
@@ -177,5 +178,23 @@ describe('doctor checks read the probe', () => {
       /cancel\/terminate will fail: GRANT pg_signal_backend TO pgpulse;/
     );
     assert.equal(actionsCredentialCheck(capabilitiesFromRow({ ...row, pg_signal_backend: true })).status, 'ok');
+  });
+});
+
+describe('the fix for a missing extension', () => {
+  it('pg_stat_statements needs a restart only when its library is not preloaded', () => {
+    const preloaded = capabilitiesFromRow(row);
+    const bare = capabilitiesFromRow({ ...row, shared_preload_libraries: '' });
+    assert.equal(installHint('pg_stat_statements', preloaded), 'CREATE EXTENSION pg_stat_statements');
+    assert.match(
+      installHint('pg_stat_statements', bare),
+      /^add pg_stat_statements to shared_preload_libraries, restart/
+    );
+    assert.match(
+      installHint('pg_stat_statements', undefined),
+      /shared_preload_libraries/,
+      'not probed yet: the full fix'
+    );
+    assert.equal(installHint('hypopg', bare), 'CREATE EXTENSION hypopg');
   });
 });
