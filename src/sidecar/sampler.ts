@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { Pool } from 'pg';
 import type { TargetConfig } from './config';
 import type { Collector, CollectorResult, TargetContext } from './collectors/types';
-import { readServerIdentity, type TargetServer } from './cluster/identity';
+import { serverOf } from './cluster/identity';
 import type { ClusterReads } from './cluster/shared-reads';
 import type { SelfMetrics } from './self-metrics';
 import { isStoreWriteError } from './store/faults';
@@ -95,8 +95,6 @@ export class TargetSampler {
   readonly status: TargetStatus;
   private ctx: TargetContext | undefined;
   private readonly collectors: Collector[];
-  /** the server this target is a database of, for reads shared with its other targets (cluster/) */
-  private server: { pm: number; at?: TargetServer } | undefined;
   /** what the target is and allows (targets/capabilities): probed again only when it may have changed */
   readonly capabilities = new CapabilityCache();
 
@@ -200,7 +198,7 @@ export class TargetSampler {
       this.status.lastError = undefined;
       this.status.unreachableSince = undefined;
       this.metrics.targetUp.set({ target: name }, 1);
-      await this.joinCluster(client, ctx);
+      this.joinCluster(ctx);
       for (const c of due) {
         const why = c.unavailable(ctx);
         if (why) {
@@ -459,23 +457,14 @@ export class TargetSampler {
     }
   }
 
-  /** Tell the targets of the same server what this one can collect (re-reading who the server is after a restart). */
-  private async joinCluster(client: import('pg').PoolClient, ctx: TargetContext): Promise<void> {
+  /** Tell the targets of the same server what this one can collect (the server as the capabilities probe saw it). */
+  private joinCluster(ctx: TargetContext): void {
     if (!this.cluster) {
       return;
     }
-    if (this.server?.pm !== ctx.postmasterStartMs) {
-      const at = await readServerIdentity(client, Math.min(this.target.statementTimeoutMs, 5000));
-      this.server = { pm: ctx.postmasterStartMs, at };
-    }
+    const server = serverOf(ctx.capabilities);
     const able = this.collectors.filter((c) => !c.unavailable(ctx)).map((c) => c.id);
-    this.cluster.join(
-      this.target.name,
-      this.server.at?.identity,
-      this.server.at?.database ?? '',
-      able,
-      this.target.intervalMs
-    );
+    this.cluster.join(this.target.name, server?.identity, server?.database ?? '', able, this.target.intervalMs);
   }
 
   /** whether a one-off connection outside the sampling cycle may reach the target now */

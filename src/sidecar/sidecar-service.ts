@@ -21,7 +21,7 @@ import type {
   ResourceResponse,
 } from './service';
 import type { Store } from './store/store';
-import { extensionVersions, installHint, probeCapabilities } from './targets/capabilities';
+import { extensionVersions, installHint, preloaded, probeCapabilities } from './targets/capabilities';
 import { describeDbError, inReadOnlyTx } from './targets/connection';
 import { sharedRoleNote } from './targets/own-statements';
 import { versionProblem } from './targets/versions';
@@ -340,7 +340,7 @@ export class SidecarService implements PgpulseService {
             ? { installed: true, version: pgss }
             : {
                 installed: false,
-                hint: caps.sharedPreloadLibraries.includes('pg_stat_statements')
+                hint: preloaded(caps, 'pg_stat_statements')
                   ? 'run CREATE EXTENSION pg_stat_statements; in the monitored database'
                   : installHint('pg_stat_statements', caps),
               };

@@ -3,7 +3,7 @@
  * (targets/capabilities): one function per check, each returning what it found and the fix.
  */
 import type { TargetConfig } from '../config';
-import type { TargetCapabilities } from '../targets/capabilities';
+import { preloaded, type TargetCapabilities } from '../targets/capabilities';
 import { pooledByPid } from '../targets/pooler';
 import { versionProblem } from '../targets/versions';
 
@@ -80,15 +80,23 @@ export function trackIoTimingCheck(caps: TargetCapabilities): Check {
 
 export function pgStatStatementsCheck(caps: TargetCapabilities, pgssError: string | null): Check {
   const name = 'pg_stat_statements';
-  const preloaded = caps.sharedPreloadLibraries.includes('pg_stat_statements');
+  const isPreloaded = preloaded(caps, 'pg_stat_statements');
   const pgss = caps.extensions.get('pg_stat_statements');
-  if (!pgss || !preloaded) {
+  if (isPreloaded === false) {
     return {
       name,
       status: 'fail',
-      detail: !preloaded
-        ? "not in shared_preload_libraries: add it (ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'), restart, then CREATE EXTENSION pg_stat_statements"
-        : 'preloaded but not created in this database: CREATE EXTENSION pg_stat_statements;',
+      detail:
+        "not in shared_preload_libraries: add it (ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'), restart, then CREATE EXTENSION pg_stat_statements",
+    };
+  }
+  if (!pgss) {
+    return {
+      name,
+      status: 'fail',
+      detail: isPreloaded
+        ? 'preloaded but not created in this database: CREATE EXTENSION pg_stat_statements;'
+        : `not created in this database: CREATE EXTENSION pg_stat_statements; (${caps.role.name} may not read shared_preload_libraries: make sure it lists pg_stat_statements)`,
     };
   }
   if (pgssError !== null) {

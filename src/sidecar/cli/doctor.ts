@@ -4,7 +4,7 @@
  * credential when actions are enabled — and, from that, what will and won't work.
  */
 import { bindExtensionSchemas } from '../targets/safe-sql';
-import { extensionSchemas, probeCapabilities, type TargetCapabilities } from '../targets/capabilities';
+import { extensionSchemas, preloaded, probeCapabilities, type TargetCapabilities } from '../targets/capabilities';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -101,7 +101,8 @@ class Diagnosis {
 async function inspect(c: Client, t: TargetConfig): Promise<Inspection> {
   const caps = await inReadOnlyTx(c, txTimeout(t), () => probeCapabilities(c));
   let pgssError: string | null = null;
-  if (caps.extensions.has('pg_stat_statements') && caps.sharedPreloadLibraries.includes('pg_stat_statements')) {
+  // installed, and preloaded or pgpulse cannot tell: reading it is the proof
+  if (caps.extensions.has('pg_stat_statements') && preloaded(caps, 'pg_stat_statements') !== false) {
     try {
       await inReadOnlyTx(c, txTimeout(t), () =>
         c.query(

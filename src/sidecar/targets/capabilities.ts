@@ -29,6 +29,12 @@ export interface TargetCapabilities {
   serverVersionNum: number;
   postmasterStartMs: number;
   database: string;
+  /**
+   * Which server this is, for targets that are databases of one server (cluster/): null when
+   * pg_control_system() is not executable (a managed service that revokes it) or, for the port,
+   * over a Unix socket.
+   */
+  server: { systemIdentifier: string | null; port: number | null };
   inRecovery: boolean;
   /** the backend this probe ran in: differs from the startup pid behind a transaction pooler */
   backendPid: number;
@@ -43,7 +49,11 @@ export interface TargetCapabilities {
   extensions: ReadonlyMap<string, ExtensionInfo>;
   /** which of KNOWN_EXTENSIONS the server has the files of (installed or not) */
   available: ReadonlySet<string>;
-  sharedPreloadLibraries: readonly string[];
+  /**
+   * null: the role may not read it (a superuser-only setting: pg_read_all_settings, which
+   * pg_monitor includes, or a superuser); the probe never fails because of it
+   */
+  sharedPreloadLibraries: readonly string[] | null;
   settings: {
     trackCounts: boolean;
     trackIoTiming: boolean;
@@ -65,6 +75,9 @@ export const CAPABILITIES_SQL = `SELECT pg_catalog.current_setting('server_versi
        pg_catalog.current_setting('server_version_num')::pg_catalog.int4 AS server_version_num,
        (extract(epoch from pg_catalog.pg_postmaster_start_time()) OPERATOR(pg_catalog.*) 1000)::pg_catalog.float8 AS postmaster_start_ms,
        pg_catalog.current_database()::pg_catalog.text AS database,
+       CASE WHEN pg_catalog.has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE')
+            THEN (SELECT s.system_identifier::pg_catalog.text FROM pg_catalog.pg_control_system() s) END AS system_identifier,
+       pg_catalog.inet_server_port() AS port,
        pg_catalog.pg_is_in_recovery() AS in_recovery,
        pg_catalog.pg_backend_pid() AS backend_pid,
        r.rolname::pg_catalog.text AS role_name,
@@ -72,7 +85,7 @@ export const CAPABILITIES_SQL = `SELECT pg_catalog.current_setting('server_versi
        pg_catalog.pg_has_role(r.oid, 'pg_monitor'::pg_catalog.name, 'MEMBER') AS pg_monitor,
        pg_catalog.pg_has_role(r.oid, 'pg_read_all_stats'::pg_catalog.name, 'MEMBER') AS pg_read_all_stats,
        pg_catalog.pg_has_role(r.oid, 'pg_signal_backend'::pg_catalog.name, 'MEMBER') AS pg_signal_backend,
-       pg_catalog.current_setting('shared_preload_libraries') AS shared_preload_libraries,
+       (SELECT g.setting FROM pg_catalog.pg_settings g WHERE g.name ${EQ} 'shared_preload_libraries') AS shared_preload_libraries,
        pg_catalog.current_setting('track_counts') AS track_counts,
        pg_catalog.current_setting('track_io_timing') AS track_io_timing,
        pg_catalog.current_setting('pg_stat_statements.track', true) AS pgss_track,
@@ -88,6 +101,8 @@ export interface CapabilitiesRow {
   server_version_num: number;
   postmaster_start_ms: number;
   database: string;
+  system_identifier: string | null;
+  port: number | null;
   in_recovery: boolean;
   backend_pid: number;
   role_name: string;
@@ -95,7 +110,8 @@ export interface CapabilitiesRow {
   pg_monitor: boolean;
   pg_read_all_stats: boolean;
   pg_signal_backend: boolean;
-  shared_preload_libraries: string;
+  /** pg_settings hides it from a role that may not read it */
+  shared_preload_libraries: string | null;
   track_counts: string;
   track_io_timing: string;
   pgss_track: string | null;
@@ -122,6 +138,7 @@ export function capabilitiesFromRow(row: CapabilitiesRow): TargetCapabilities {
     serverVersionNum: Number(row.server_version_num),
     postmasterStartMs: Number(row.postmaster_start_ms),
     database: row.database,
+    server: { systemIdentifier: row.system_identifier, port: row.port === null ? null : Number(row.port) },
     inRecovery: row.in_recovery,
     backendPid: Number(row.backend_pid),
     role: {
@@ -133,7 +150,7 @@ export function capabilitiesFromRow(row: CapabilitiesRow): TargetCapabilities {
     },
     extensions,
     available: new Set(row.available ?? []),
-    sharedPreloadLibraries: preloadList(row.shared_preload_libraries),
+    sharedPreloadLibraries: row.shared_preload_libraries === null ? null : preloadList(row.shared_preload_libraries),
     settings: {
       trackCounts: row.track_counts === 'on',
       trackIoTiming: row.track_io_timing === 'on',
@@ -166,10 +183,16 @@ export async function probeCapabilities(db: Queryable): Promise<TargetCapabiliti
  * probe says whether it already is.
  */
 export function installHint(ext: string, caps: TargetCapabilities | undefined): string {
-  if (ext === 'pg_stat_statements' && !caps?.sharedPreloadLibraries.includes(ext)) {
+  if (ext === 'pg_stat_statements' && preloaded(caps, ext) !== true) {
     return 'add pg_stat_statements to shared_preload_libraries, restart PostgreSQL, then CREATE EXTENSION pg_stat_statements';
   }
   return `CREATE EXTENSION ${ext}`;
+}
+
+/** whether the server preloads a library; null when pgpulse cannot tell (the role may not read the setting) */
+export function preloaded(caps: TargetCapabilities | undefined, library: string): boolean | null {
+  const libs = caps?.sharedPreloadLibraries;
+  return libs ? libs.includes(library) : null;
 }
 
 /** name → version: the form TargetContext.extensions and TargetStatus.extensions have */

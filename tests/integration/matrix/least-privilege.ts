@@ -10,7 +10,14 @@ import type { TestPostgres } from '../../support/pg';
 import type { MatrixServer } from '../../support/pg-matrix';
 import { startTestSidecar, type TestSidecar } from '../../support/sidecar';
 import { collectorSpecs } from '../../../src/model/catalog/collectors';
-import { KNOWN_EXTENSIONS, preloadList, type TargetCapabilities } from '../../../src/sidecar/targets/capabilities';
+import { Client } from 'pg';
+import {
+  KNOWN_EXTENSIONS,
+  preloadList,
+  probeCapabilities,
+  type TargetCapabilities,
+} from '../../../src/sidecar/targets/capabilities';
+import { inReadOnlyTx } from '../../../src/sidecar/targets/connection';
 import { pause } from './frames';
 
 export function leastPrivilegeSuite(server: MatrixServer, getPg: () => TestPostgres): void {
@@ -89,8 +96,9 @@ export function leastPrivilegeSuite(server: MatrixServer, getPg: () => TestPostg
     /** the catalog's answer, read as the superuser without the probe's SQL */
     async function groundTruth() {
       const pg = getPg();
-      const [v] = await pg.query<{ v: string; vn: string; libs: string; tio: string; tc: string }>(
+      const [v] = await pg.query<{ v: string; vn: string; libs: string; tio: string; tc: string; sysid: string }>(
         `SELECT (SELECT setting FROM pg_settings WHERE name = 'server_version') AS v,
+                (SELECT system_identifier::text FROM pg_control_system()) AS sysid,
                 (SELECT setting FROM pg_settings WHERE name = 'server_version_num') AS vn,
                 (SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries') AS libs,
                 (SELECT setting FROM pg_settings WHERE name = 'track_io_timing') AS tio,
@@ -143,14 +151,50 @@ export function leastPrivilegeSuite(server: MatrixServer, getPg: () => TestPostg
       assert.deepEqual(new Map(caps.extensions), truth.ext);
       assert.deepEqual(new Set(caps.available), truth.available);
       assert.ok(caps.available.has('pg_stat_statements'));
+      // pg_monitor includes pg_read_all_settings: the superuser-only setting is readable
       assert.deepEqual(caps.sharedPreloadLibraries, preloadList(truth.v.libs));
       assert.equal(caps.settings.trackIoTiming, truth.v.tio === 'on');
       assert.equal(caps.settings.trackCounts, truth.v.tc === 'on');
       assert.deepEqual(caps.neon, { endpointId: null, detected: false });
+      assert.equal(caps.server.systemIdentifier, truth.v.sysid);
+      const port = new URL(getPg().urlFor('postgres', 'lp_monitor', 'lppw')).port;
+      assert.equal(caps.server.port === null ? null : String(caps.server.port), port ? port : null);
       // health probes afresh on its own connection and answers from the same probe
       const health = await sc.sidecar.service.health('default');
       assert.equal(health.details.serverVersion, truth.v.v);
       assert.equal(health.details.extensions.pg_stat_statements?.version, truth.ext.get('pg_stat_statements')?.version);
+    });
+
+    it('a role without any monitoring grant gets an answer too: what it may not see is null, not an error', async () => {
+      const pg = getPg();
+      await pg.query(`DO $$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'lp_bare') THEN
+          CREATE ROLE lp_bare LOGIN PASSWORD 'lpbare';
+        END IF; END $$`);
+      const [may] = await pg.query<{ sysid: boolean; settings: boolean }>(
+        `SELECT has_function_privilege('lp_bare', 'pg_catalog.pg_control_system()', 'EXECUTE') AS sysid,
+                pg_has_role('lp_bare', 'pg_read_all_settings', 'USAGE') AS settings`
+      );
+      const c = new Client({ connectionString: pg.urlFor('postgres', 'lp_bare', 'lpbare') });
+      await c.connect();
+      try {
+        const caps = await inReadOnlyTx(c, 5000, () => probeCapabilities(c));
+        const truth = await groundTruth();
+        assert.deepEqual(caps.role, {
+          name: 'lp_bare',
+          superuser: false,
+          pgMonitor: false,
+          pgReadAllStats: false,
+          pgSignalBackend: false,
+        });
+        assert.equal(may.settings, false);
+        assert.equal(caps.sharedPreloadLibraries, null, 'shared_preload_libraries is superuser-only');
+        assert.equal(caps.server.systemIdentifier, may.sysid ? truth.v.sysid : null);
+        assert.deepEqual(new Map(caps.extensions), truth.ext);
+        assert.equal(caps.serverVersionNum, Number(truth.v.vn));
+      } finally {
+        await c.end();
+      }
     });
 
     it('an extension created or dropped is seen at the next cycle, in its schema', async () => {

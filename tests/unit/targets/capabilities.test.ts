@@ -12,6 +12,7 @@ import {
   preloadList,
   type CapabilitiesRow,
 } from '../../../src/sidecar/targets/capabilities';
+import { serverOf } from '../../../src/sidecar/cluster/identity';
 import {
   actionsCredentialCheck,
   optionalExtensionCheck,
@@ -26,6 +27,8 @@ const row: CapabilitiesRow = {
   server_version_num: 170002,
   postmaster_start_ms: 1_700_000_000_000,
   database: 'app',
+  system_identifier: '7312345678901234567',
+  port: 5432,
   in_recovery: false,
   backend_pid: 4242,
   role_name: 'pgpulse',
@@ -94,6 +97,21 @@ describe('target capabilities probe', () => {
       'the neon extension alone is a Neon compute'
     );
     assert.equal(capabilitiesFromRow({ ...row, extensions: null, available: null }).extensions.size, 0);
+    assert.deepEqual(c.server, { systemIdentifier: '7312345678901234567', port: 5432 });
+    assert.deepEqual(serverOf(c), {
+      identity: {
+        systemIdentifier: '7312345678901234567',
+        port: 5432,
+        postmasterStart: '1700000000000',
+        role: 'pgpulse',
+      },
+      database: 'app',
+    });
+    assert.equal(
+      serverOf(capabilitiesFromRow({ ...row, system_identifier: null })),
+      undefined,
+      'pg_control_system() revoked: the target reads alone'
+    );
   });
 
   it('splits shared_preload_libraries as the server does', () => {
@@ -162,6 +180,16 @@ describe('doctor checks read the probe', () => {
       'preloaded but not created in this database: CREATE EXTENSION pg_stat_statements;'
     );
     assert.equal(pgStatStatementsCheck(caps, 'denied').detail, 'installed but not readable: denied');
+    assert.match(
+      pgStatStatementsCheck(capabilitiesFromRow({ ...row, shared_preload_libraries: null, extensions: [] }), null)
+        .detail,
+      /^not created in this database: CREATE EXTENSION pg_stat_statements; \(pgpulse may not read shared_preload_libraries/
+    );
+    assert.equal(
+      pgStatStatementsCheck(capabilitiesFromRow({ ...row, shared_preload_libraries: null }), null).status,
+      'ok',
+      'installed and readable: preloaded, whatever the setting pgpulse cannot see'
+    );
     assert.deepEqual(pgStatStatementsCheck(caps, null), {
       name: 'pg_stat_statements',
       status: 'ok',
@@ -196,5 +224,8 @@ describe('the fix for a missing extension', () => {
       'not probed yet: the full fix'
     );
     assert.equal(installHint('hypopg', bare), 'CREATE EXTENSION hypopg');
+    const hidden = capabilitiesFromRow({ ...row, shared_preload_libraries: null });
+    assert.equal(hidden.sharedPreloadLibraries, null, 'a role without pg_read_all_settings cannot tell');
+    assert.match(installHint('pg_stat_statements', hidden), /shared_preload_libraries, restart/);
   });
 });
