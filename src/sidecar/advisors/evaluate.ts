@@ -33,7 +33,7 @@ import {
 } from './rules/missing-index';
 import { serverRules } from './rules/server';
 import { statementHeuristics } from './rules/statements';
-import { analyzeStatement } from './sql-analysis';
+import { ShapeCache } from './shape-cache';
 import { defaultAdvisorOptions, type AdvisorOptions, type Finding } from './types';
 
 export interface EvaluateInput {
@@ -46,6 +46,8 @@ export interface EvaluateInput {
   serverVersionNum?: number;
   /** the history read beforehand (gatherEvidence in a query worker); omitted → read here */
   evidence?: AdvisorEvidence;
+  /** shapes parsed by earlier evaluations of this target; omitted → every text is parsed afresh */
+  shapes?: ShapeCache;
 }
 
 export interface Evaluation {
@@ -143,8 +145,9 @@ export async function evaluateFindings(input: EvaluateInput): Promise<Evaluation
   const notes: string[] = [];
   const findings: Finding[] = [];
 
+  const shapes = input.shapes ?? new ShapeCache();
   const indexes = e.indexes;
-  const parsed = await parseIndexes(indexes);
+  const parsed = await parseIndexes(indexes, shapes);
   findings.push(...unusedIndexRule(indexes, o, now));
   findings.push(...duplicateIndexRule(parsed, o, w));
   findings.push(...invalidIndexRule(indexes, w));
@@ -174,7 +177,7 @@ export async function evaluateFindings(input: EvaluateInput): Promise<Evaluation
     if (!s.text) {
       continue;
     }
-    const shape = await analyzeStatement(s.text);
+    const shape = await shapes.statement(s.queryid, s.text);
     if (shape.relations.length > 0 && shape.relations.every((r) => isSystemRelation(r.schema, r.name))) {
       continue; // monitoring queries on pg_stat_* and catalogs (pgpulse's own among them): nothing to tune there
     }
@@ -252,6 +255,7 @@ export async function evaluateFindings(input: EvaluateInput): Promise<Evaluation
   if (e.minCu) {
     findings.push(e.minCu);
   }
+  shapes.sweep();
   // one finding per id, the first rule wins
   const seen = new Set<string>();
   const unique = findings.filter((f) => (seen.has(f.id) ? false : (seen.add(f.id), true)));

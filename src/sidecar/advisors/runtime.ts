@@ -8,6 +8,7 @@ import type { Sidecar } from '../feature';
 import type { TargetSampler } from '../sampler';
 import { evaluateFindings, type AdvisorEvidence, type Evaluation } from './evaluate';
 import { recordFindings } from './findings-store';
+import { ShapeCache } from './shape-cache';
 import { advisorOptionsFromEnv, evaluationIntervalMs } from './options';
 import type { AdvisorOptions, Finding, StoredFinding } from './types';
 
@@ -19,6 +20,8 @@ export interface EvaluationResult extends Evaluation {
 export class AdvisorRuntime {
   private timer: NodeJS.Timeout | undefined;
   private running = new Map<string, Promise<EvaluationResult>>();
+  /** per target: each statement text and index definition is parsed once, not every evaluation */
+  private shapes = new Map<string, ShapeCache>();
   /** overrides on top of the environment (tests, CLI flags) */
   options: Partial<AdvisorOptions>;
 
@@ -31,6 +34,11 @@ export class AdvisorRuntime {
 
   start(intervalMs = evaluationIntervalMs()): void {
     const all = () => {
+      for (const name of this.shapes.keys()) {
+        if (!this.sidecar.samplers.has(name)) {
+          this.shapes.delete(name); // a removed target's shapes go with it
+        }
+      }
       for (const name of this.sidecar.samplers.keys()) {
         this.evaluate(name).catch((e: Error) =>
           this.sidecar.log.warn({ target: name }, `advisor evaluation failed: ${e.message}`)
@@ -96,6 +104,7 @@ export class AdvisorRuntime {
       evidence,
       connect: this.mayConnect(sampler) ? () => (sampler as TargetSampler).pool.connect() : undefined,
       serverVersionNum: sampler?.status.serverVersionNum,
+      shapes: this.shapeCache(target),
     });
     const { raised, cleared } = recordFindings(store, target, ev.findings, now);
     const key = `advisor:first_eval:${target}`;
@@ -104,6 +113,15 @@ export class AdvisorRuntime {
     }
     store.kvSet(`advisor:last_eval:${target}`, JSON.stringify({ at: now, notes: ev.notes }));
     return { ...ev, raised, cleared };
+  }
+
+  private shapeCache(target: string): ShapeCache {
+    let c = this.shapes.get(target);
+    if (!c) {
+      c = new ShapeCache();
+      this.shapes.set(target, c);
+    }
+    return c;
   }
 }
 

@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Client } from 'pg';
 import { advisorRuntime } from '../../../src/sidecar/advisors';
+import { evaluateFindings } from '../../../src/sidecar/advisors/evaluate';
+import { ShapeCache } from '../../../src/sidecar/advisors/shape-cache';
 import { defaultAdvisorOptions, type AdvisorOptions, type Finding } from '../../../src/sidecar/advisors/types';
 import { startPostgres, type TestPostgres } from '../../support/pg';
 import { startTestSidecar, type TestSidecar } from '../../support/sidecar';
@@ -232,6 +234,22 @@ describe('advisors on PostgreSQL 15 + hypopg', () => {
       "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_inv_x'::regclass"
     );
     assert.equal(still.indisvalid, false);
+  });
+
+  it('parses each statement text and index definition once across evaluations, with the same answers as parsing afresh', async () => {
+    const store = sc.sidecar.store;
+    const now = Date.now();
+    const shapes = new ShapeCache();
+    const first = await evaluateFindings({ store, target: 'default', now, options: OPTS, shapes });
+    const parsed = shapes.parses;
+    // the history holds the workload's statements and the schema's indexes
+    assert.ok(parsed >= 9, `parsed ${parsed}`);
+    const second = await evaluateFindings({ store, target: 'default', now, options: OPTS, shapes });
+    assert.equal(shapes.parses, parsed, 'nothing parsed again');
+    const fresh = await evaluateFindings({ store, target: 'default', now, options: OPTS });
+    assert.deepEqual(second.findings, fresh.findings);
+    assert.deepEqual(first.findings, fresh.findings);
+    assert.ok(fresh.findings.some((f) => f.rule === 'missing_index'));
   });
 
   it('never connects to a target whose sampling is paused (a sleeping Neon compute): the proof waits', async () => {

@@ -4,6 +4,7 @@
  * indexes (primary key, unique, exclusion, replica identity) are never proposed for dropping.
  */
 import type { IndexFacts } from '../history';
+import type { ShapeCache } from '../shape-cache';
 import { analyzeIndexDef, qualified, type IndexShape } from '../sql-analysis';
 import type { AdvisorOptions, Finding } from '../types';
 
@@ -30,10 +31,11 @@ interface Parsed {
   shape: IndexShape | null;
 }
 
-export async function parseIndexes(facts: IndexFacts[]): Promise<Parsed[]> {
+export async function parseIndexes(facts: IndexFacts[], shapes?: ShapeCache): Promise<Parsed[]> {
   const out: Parsed[] = [];
   for (const f of facts) {
-    out.push({ f, shape: f.info.indexdef ? await analyzeIndexDef(String(f.info.indexdef)) : null });
+    const def = f.info.indexdef ? String(f.info.indexdef) : undefined;
+    out.push({ f, shape: def ? await (shapes ? shapes.index(def) : analyzeIndexDef(def)) : null });
   }
   return out;
 }
