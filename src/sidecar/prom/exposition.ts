@@ -99,19 +99,30 @@ function readersIndex(): Map<string, string[]> {
   return idx;
 }
 
+const KEEP_RENDERED_MS = 5_000;
+
 export class PromExposition {
   private readonly readers = readersIndex();
   private cached: { generation: number; text: string } | undefined;
+  private release: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly latest: LatestSamples,
     private readonly limits: PromLimits = PROM_DEFAULT_LIMITS
   ) {}
 
-  /** The catalog families; re-rendered only when a sample arrived since the last scrape. */
+  /**
+   * The catalog families; re-rendered only when a sample arrived since the last scrape. The text
+   * (megabytes with thousands of relations) is kept only briefly: scrapes come every 15–60 s and
+   * samples every few seconds, so holding it until the next scrape saves nothing but memory; a
+   * second scraper of the same samples (an HA Prometheus pair) comes within seconds.
+   */
   text(): string {
     if (this.cached?.generation !== this.latest.generation) {
       this.cached = { generation: this.latest.generation, text: this.render() };
+      clearTimeout(this.release);
+      this.release = setTimeout(() => (this.cached = undefined), KEEP_RENDERED_MS);
+      this.release.unref();
     }
     return this.cached.text;
   }
