@@ -13,6 +13,7 @@ import type { ClusterReads } from './cluster/shared-reads';
 import type { SelfMetrics } from './self-metrics';
 import { isStoreWriteError } from './store/faults';
 import type { Store } from './store/store';
+import { timeQueries } from './collectors/query-time';
 import { createPool, describeDbError, inReadOnlyTx } from './targets/connection';
 import { OWN_ROLE_SQL, ownRoleFrom, type OwnRole, type OwnRoleRow } from './targets/own-statements';
 import {
@@ -390,6 +391,7 @@ export class TargetSampler {
     const timeout = this.target.collectors[c.id]?.timeout ?? Math.min(c.timeoutMs, this.target.statementTimeoutMs * 4);
     const started = process.hrtime.bigint();
     const ts = Date.now();
+    const stopTiming = timeQueries(client);
     try {
       const collect = async () => {
         const r = await c.collect(client, ctx);
@@ -454,6 +456,11 @@ export class TargetSampler {
         throw e; // the connection itself is gone: the target is unreachable, the collector is not to blame
       }
       this.status.failing[c.id] = { since: this.status.failing[c.id]?.since ?? ts, error: msg };
+    } finally {
+      const labels = { target: name, collector: c.id };
+      this.metrics.collectorDbSeconds.inc(labels, stopTiming());
+      this.metrics.collectorRunSeconds.inc(labels, Number(process.hrtime.bigint() - started) / 1e9);
+      this.metrics.collectorRuns.inc(labels);
     }
   }
 

@@ -14,6 +14,24 @@ export class SelfMetrics {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
+  readonly collectorDbSeconds = new Counter({
+    name: 'pgpulse_collector_db_seconds_total',
+    help: "Time collector runs waited for the target's answers (all their queries, transaction control included, measured by the sidecar so network round trips count): what each collector costs the database",
+    labelNames: ['target', 'collector'],
+    registers: [this.registry],
+  });
+  readonly collectorRunSeconds = new Counter({
+    name: 'pgpulse_collector_run_seconds_total',
+    help: 'Wall time of collector runs, successful or not: queries, row processing, the history store write and follow-up hooks',
+    labelNames: ['target', 'collector'],
+    registers: [this.registry],
+  });
+  readonly collectorRuns = new Counter({
+    name: 'pgpulse_collector_runs_total',
+    help: 'Collector runs, successful or not (the denominator of the db and run seconds)',
+    labelNames: ['target', 'collector'],
+    registers: [this.registry],
+  });
   readonly collectorRows = new Gauge({
     name: 'pgpulse_collector_rows',
     help: 'Rows read by the last run of a collector',

@@ -182,6 +182,35 @@ export function prometheusTruthSuite(server: MatrixServer, getPg: () => TestPost
       assert.equal(value(m, 'pgpulse_metrics_rows_omitted', { collector: 'statements' }), total - 3);
     });
 
+    it("each collector's database time is at least what pg_stat_statements records for its queries, and at most its wall time", async () => {
+      const labels = { target: 'default', collector: 'database' };
+      const read = (m: string) => ({
+        db: value(m, 'pgpulse_collector_db_seconds_total', labels) ?? NaN,
+        run: value(m, 'pgpulse_collector_run_seconds_total', labels) ?? NaN,
+        runs: value(m, 'pgpulse_collector_runs_total', labels) ?? NaN,
+      });
+      const role = `(SELECT oid FROM pg_catalog.pg_roles WHERE rolname = '${ROLE}')`;
+      // only the sidecar's own entries are forgotten: the database collector's statement starts afresh
+      await pg.query(`SELECT public.pg_stat_statements_reset(${role}, 0, 0)`);
+      const m0 = read(await scrape());
+      const CYCLES = 3;
+      for (let i = 0; i < CYCLES; i++) {
+        await sc.sampleNow();
+      }
+      const m1 = read(await scrape());
+      const truth = await pg.query<{ calls: string; ms: number }>(
+        `SELECT coalesce(sum(calls), 0)::text AS calls, coalesce(sum(total_exec_time), 0)::float8 AS ms
+           FROM public.pg_stat_statements WHERE userid = ${role} AND query LIKE '%d.xact_commit, d.xact_rollback%'`
+      );
+      assert.equal(m1.runs - m0.runs, CYCLES);
+      assert.equal(Number(truth[0].calls), CYCLES, 'one read of pg_stat_database per run');
+      const db = m1.db - m0.db;
+      const run = m1.run - m0.run;
+      assert.ok(db >= truth[0].ms / 1000, `waited ${db} s ≥ executed ${truth[0].ms / 1000} s`);
+      assert.ok(db <= run, `database time ${db} s ≤ wall time ${run} s`);
+      assert.match(await scrape(), /^# TYPE pgpulse_collector_db_seconds_total counter$/m);
+    });
+
     it('promtool accepts the live exposition (only prom-client’s nodejs_active_*_total gauges draw a lint note)', async () => {
       const r = spawnSync('/usr/bin/promtool', ['check', 'metrics'], { input: await scrape(), encoding: 'utf8' });
       assert.equal(r.error, undefined, 'promtool runs (apt-get install prometheus ships it)');
