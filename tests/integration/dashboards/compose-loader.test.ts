@@ -34,7 +34,7 @@ describe('docker-compose.yaml loaded by compose-go', () => {
   const svc = project.services;
 
   it('loads: valid against the Compose schema, every depends_on target exists', () => {
-    assert.deepEqual(Object.keys(svc).sort(), ['grafana', 'plugin', 'postgres', 'sidecar', 'workload']);
+    assert.deepEqual(Object.keys(svc).sort(), ['grafana', 'plugin', 'postgres', 'prometheus', 'sidecar', 'workload']);
     for (const [name, s] of Object.entries<any>(svc)) {
       for (const dep of Object.keys(s.depends_on ?? {})) {
         assert.ok(svc[dep], `${name} → ${dep}`);

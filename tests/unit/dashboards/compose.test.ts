@@ -84,8 +84,8 @@ function binds(service: string): Array<{ source: string; target: string }> {
 }
 
 describe('docker-compose.yaml', () => {
-  it('has the five services, and the ones others wait for have healthchecks', () => {
-    for (const s of ['postgres', 'sidecar', 'grafana', 'workload', 'plugin']) {
+  it('has the six services, and the ones others wait for have healthchecks', () => {
+    for (const s of ['postgres', 'sidecar', 'grafana', 'workload', 'plugin', 'prometheus']) {
       assert.ok(svc[s], `service ${s}`);
     }
     for (const [name, s] of Object.entries<any>(svc)) {
@@ -224,6 +224,41 @@ describe('docker-compose.yaml', () => {
       }
     }
     assert.ok(gEnv.PGPULSE_ALERT_WEBHOOK_URL.startsWith('http'), 'a default so provisioning never gets an empty URL');
+  });
+
+  it('Prometheus scrapes the sidecar with its token, and Grafana has it as the datasource the Fleet dashboard asks for', () => {
+    const prom = svc.prometheus;
+    assert.match(prom.image, /^prom\/prometheus:v\d+\.\d+\.\d+$/, 'a pinned Prometheus');
+    const configMount = binds('prometheus').find((b) => b.target === '/etc/prometheus/prometheus.yml');
+    assert.ok(configMount, 'the scrape config is mounted where the entrypoint reads it');
+    const config = readYaml(configMount.source.replace(/^\.\//, ''));
+    const job = config.scrape_configs.find((j: any) => j.job_name === 'pgpulse');
+    const httpPort = port(envOf('sidecar').PGPULSE_HTTP_ADDR);
+    assert.deepEqual(job.static_configs[0].targets, [`sidecar:${httpPort}`], "the sidecar service's HTTP port");
+    assert.equal(job.metrics_path, '/metrics');
+    assert.equal(job.authorization.type, 'Bearer');
+    // the entrypoint writes the token file from the environment, which carries the sidecar's token
+    const entry = prom.entrypoint.join(' ');
+    assert.ok(entry.includes(`> ${job.authorization.credentials_file}`), entry);
+    assert.ok(entry.includes(`--config.file=${configMount.target}`), entry);
+    assert.equal(envOf('prometheus').PGPULSE_TOKEN, envOf('sidecar').PGPULSE_TOKEN);
+    const dataDir = binds('prometheus').find((b) => job.authorization.credentials_file.startsWith(b.target + '/'));
+    assert.ok(
+      dataDir && compose.volumes && dataDir.source in compose.volumes,
+      'the token file lives on the data volume'
+    );
+    // the scrape interval the datasource declares is the one Prometheus uses
+    const ds = readYaml('provisioning/datasources/prometheus.yaml').datasources[0];
+    assert.equal(ds.type, 'prometheus');
+    assert.equal(ds.jsonData.timeInterval, config.global.scrape_interval);
+    assert.equal(new URL(ds.url).hostname, 'prometheus');
+    assert.ok(svc.prometheus.healthcheck.test.join(' ').includes(`:${new URL(ds.url).port}/`));
+    assert.notEqual(ds.isDefault, true, 'pgpulse stays the default datasource');
+    // the Fleet dashboard's datasource variable lists datasources of this type
+    const fleet = JSON.parse(readRepoFile('provisioning/dashboards/fleet.json'));
+    const dsVar = fleet.templating.list.find((v: any) => v.type === 'datasource');
+    assert.equal(dsVar.query, ds.type);
+    assert.ok(svc.grafana.depends_on.prometheus, 'Grafana starts after Prometheus');
   });
 
   it('dashboards provider reads the generated JSON where it is mounted', () => {
