@@ -9,7 +9,7 @@ export class SelfMetrics {
   readonly registry = new Registry();
   readonly collectorDuration = new Histogram({
     name: 'pgpulse_collector_duration_seconds',
-    help: 'Wall time of one collector run against the target (its cost to the database)',
+    help: 'Wall time of the query part of one successful collector run (its rows read, not yet stored); the database time of every run: pgpulse_collector_db_seconds_total',
     labelNames: ['target', 'collector'],
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],

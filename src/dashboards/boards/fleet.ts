@@ -246,10 +246,10 @@ export const fleetRows: Array<{ title: string; panels: FleetPanel[] }> = [
     panels: [
       {
         title: 'Collector time on the database',
-        expr: `sum by (target, collector) (rate(pgpulse_collector_duration_seconds_sum{${T}}[$__rate_interval]))`,
+        expr: `sum by (target, collector) (rate(pgpulse_collector_db_seconds_total{${T}}[$__rate_interval]))`,
         legend: '{{target}} {{collector}}',
         unit: 's',
-        note: 'Seconds per second each collector spends querying its target: what pgpulse costs the database.',
+        note: "Seconds per second each collector waits for its target's answers (pgpulse_collector_db_seconds_total): what pgpulse costs the database. Its wall time with row processing and the store write: pgpulse_collector_run_seconds_total.",
       },
       {
         title: 'Collector errors',
