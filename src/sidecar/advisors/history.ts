@@ -11,7 +11,7 @@ export interface Window {
   to: number;
 }
 
-interface RowFacts {
+export interface RowFacts {
   labels: Record<string, string>;
   /** Σ reset-aware deltas per counter; null when no delta was observed */
   deltas: Record<string, number | null>;
@@ -32,6 +32,14 @@ interface RowFacts {
  */
 export type EvidenceMode = 'range' | 'lifetime';
 
+/**
+ * ok samples per matrix() call. The matrix holds a value per series per sample: 5,000 statements ×
+ * 7 fields over an hour of 5 s samples is 25 million values (~200 MB), and the index facts read the
+ * whole history. Walked in chunks (each starting at the previous chunk's last sample, which only
+ * anchors the next delta) the peak stays ~35,000 × 100 values whatever the window.
+ */
+const CHUNK_SAMPLES = 100;
+
 /** Deltas and latest values of a collector's rows within [from, to]. */
 export function collectRows(
   store: Store,
@@ -40,11 +48,46 @@ export function collectRows(
   counters: string[],
   gauges: string[],
   w: Window,
-  mode: EvidenceMode = 'range'
+  mode: EvidenceMode = 'range',
+  chunkSamples = CHUNK_SAMPLES
 ): { rows: Map<string, RowFacts>; samples: SampleInfo[] } {
   const samples = store.samples(target, collector, w.from, w.to);
+  // a failed sample has no values and pairs no delta: the ok ones alone give the same facts
   const okSamples = samples.filter((s) => s.ok);
   const lastOk = okSamples.length ? okSamples[okSamples.length - 1] : undefined;
+  const rows = new Map<string, RowFacts>();
+  /** lifetime: per row and counter, the epoch at its newest value (the row's since is their minimum) */
+  const lifetimeEpochs = new Map<string, Map<string, number | null>>();
+  // only failed samples: their rows are still listed, with no values (as one matrix() call did)
+  const walk = okSamples.length ? okSamples : samples.slice(-1);
+  for (let from = 0; from < walk.length; from += chunkSamples - 1) {
+    const chunk = walk.slice(from, from + chunkSamples);
+    collectChunk(store, target, collector, counters, gauges, mode, chunk, lastOk, rows, lifetimeEpochs);
+    if (from + chunkSamples >= walk.length) {
+      break;
+    }
+  }
+  for (const [key, byField] of lifetimeEpochs) {
+    const r = rows.get(key)!;
+    for (const e of byField.values()) {
+      r.since = e === null ? r.since : r.since === null ? e : Math.min(r.since, e);
+    }
+  }
+  return { rows, samples };
+}
+
+function collectChunk(
+  store: Store,
+  target: string,
+  collector: string,
+  counters: string[],
+  gauges: string[],
+  mode: EvidenceMode,
+  samples: SampleInfo[],
+  lastOk: SampleInfo | undefined,
+  rows: Map<string, RowFacts>,
+  lifetimeEpochs: Map<string, Map<string, number | null>>
+): void {
   const series: SeriesValues[] = store.matrix(
     target,
     collector,
@@ -52,7 +95,6 @@ export function collectRows(
     undefined,
     samples
   );
-  const rows = new Map<string, RowFacts>();
   const epochs = new Map<string, Array<number | null>>();
   for (const s of series) {
     if (s.field === '_epoch') {
@@ -70,7 +112,7 @@ export function collectRows(
       rows.set(key, r);
     }
     for (let i = 0; i < s.values.length; i++) {
-      if (s.values[i] !== null && samples[i].ok) {
+      if (s.values[i] !== null) {
         r.firstTs = r.firstTs === null ? samples[i].ts : Math.min(r.firstTs, samples[i].ts);
         r.lastTs = r.lastTs === null ? samples[i].ts : Math.max(r.lastTs, samples[i].ts);
         if (lastOk && samples[i].id === lastOk.id) {
@@ -80,33 +122,37 @@ export function collectRows(
     }
     if (counters.includes(s.field) && mode === 'lifetime') {
       for (let i = s.values.length - 1; i >= 0; i--) {
-        if (s.values[i] !== null && samples[i].ok) {
+        if (s.values[i] !== null) {
+          // a later chunk's newer value replaces an earlier one, and so does its epoch
           r.deltas[s.field] = s.values[i];
-          const e = epochs.get(key)?.[i] ?? samples[i].epoch ?? null;
-          r.since = e === null ? r.since : r.since === null ? e : Math.min(r.since, e);
+          let byField = lifetimeEpochs.get(key);
+          if (!byField) {
+            byField = new Map();
+            lifetimeEpochs.set(key, byField);
+          }
+          byField.set(s.field, epochs.get(key)?.[i] ?? samples[i].epoch ?? null);
           break;
         }
       }
     } else if (counters.includes(s.field)) {
-      let sum: number | null = null;
+      // the first sample of a chunk after the first only anchors its first delta
+      let sum = r.deltas[s.field] ?? null;
       for (const d of counterDeltas(samples, s.values, epochs.get(key))) {
-        // the sample before the window only anchors the first delta
         sum = (sum ?? 0) + d.value;
       }
       r.deltas[s.field] = sum;
     }
     if (gauges.includes(s.field)) {
-      let v: number | null = null;
       for (let i = s.values.length - 1; i >= 0; i--) {
-        if (s.values[i] !== null && samples[i].ok) {
-          v = s.values[i];
+        if (s.values[i] !== null) {
+          r.latest[s.field] = s.values[i];
           break;
         }
       }
-      r.latest[s.field] = v;
+      // no value in this chunk: keep an earlier chunk's (the newest value wins, null when none)
+      r.latest[s.field] ??= null;
     }
   }
-  return { rows, samples };
 }
 
 export interface IndexFacts {
