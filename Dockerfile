@@ -24,8 +24,9 @@ VOLUME ["/data"]
 EXPOSE 7700 7701
 HEALTHCHECK --interval=10s --timeout=5s --start-period=15s --retries=5 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:7700/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# --max-semi-space-size=8: a cycle's short-lived rows otherwise grow V8's young generation and heap
-# to ~270 MB (RSS 388 → 236 MB with 5,000 statements); --liftoff-only: V8 does not optimise the SQL
+# bin/pgpulse.js's own serve flags, given here so the container needs no re-exec:
+# --max-semi-space-size=2: a cycle's short-lived rows otherwise grow V8's young generation and heap
+# to ~270 MB (RSS 345 → ~210 MB with 5,000 statements); --liftoff-only: V8 does not optimise the SQL
 # parser's WebAssembly with TurboFan, whose compile took RSS to ~860 MB when the advisor parsed
-# 5,000 texts (peak 568 MB without it). Both: docs/benchmarks.md section 8.
-CMD ["node", "--liftoff-only", "--max-semi-space-size=8", "bin/pgpulse.js", "serve"]
+# 5,000 texts. Both: docs/benchmarks.md section 8.
+CMD ["node", "--liftoff-only", "--max-semi-space-size=2", "bin/pgpulse.js", "serve"]

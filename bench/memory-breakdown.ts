@@ -10,16 +10,26 @@
  *
  * BENCH_CYCLES (default 12) sampling cycles per variant at PGPULSE_INTERVAL=5s; a workload re-runs
  * 10 % of the statements between cycles so counters move. BENCH_VARIANTS (comma-separated names)
- * runs only those; BENCH_OUT names the results file (default memory-breakdown.md).
+ * runs only those; BENCH_OUT names the results file (default memory-breakdown.md). A long run
+ * (BENCH_CYCLES=720 is one hour) also records memory every BENCH_TRAJECTORY_MIN minutes; there
+ * BENCH_CHURN_MS=5000 re-runs the workload once per cycle instead of about five times.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, startPostgres, type TestPostgres } from '../tests/support/pg';
 import { ROOT, WORK, fmt, rss, sleep, waitHttp, writeResult } from './lib';
 import { churn, setup } from './statements-workload';
 
 const CYCLES = Number(process.env.BENCH_CYCLES ?? 12);
+/** pause between workload runs (BENCH_CHURN_MS; 1 s = ~5 per 5 s cycle; a 1-hour run uses 5 s) */
+const CHURN_MS = Number(process.env.BENCH_CHURN_MS ?? 1000);
+/** BENCH_MINUTES: sample for this long (wall time) instead of BENCH_CYCLES cycles — the goal's "after 1 h" */
+const MINUTES = Number(process.env.BENCH_MINUTES ?? 0);
+/** minutes between readings over a long run (BENCH_TRAJECTORY_MIN) */
+const TRAJECTORY_MIN = Number(process.env.BENCH_TRAJECTORY_MIN ?? 5);
+/** BENCH_SNAPSHOT=1: write a V8 heap snapshot of each variant's sidecar at the end into bench/.work/snapshots */
+const SNAPSHOTS = process.env.BENCH_SNAPSHOT === '1' ? join(WORK, 'snapshots') : undefined;
 const TOKEN = 'memory-breakdown-bench';
 
 interface Variant {
@@ -27,6 +37,8 @@ interface Variant {
   env: Record<string, string>;
   /** node command-line flags (V8 flags NODE_OPTIONS refuses, e.g. --liftoff-only) */
   node?: string[];
+  /** start it as users do, `node bin/pgpulse.js serve` (which re-executes with its own node flags) */
+  bin?: boolean;
   what: string;
 }
 
@@ -78,6 +90,30 @@ const VARIANTS: Variant[] = [
     env: { NODE_OPTIONS: '--max-semi-space-size=8' },
     what: 'NODE_OPTIONS=--max-semi-space-size=8',
   },
+  {
+    name: 'semi-space 1 MB + Liftoff',
+    env: {},
+    node: ['--liftoff-only', '--max-semi-space-size=1'],
+    what: 'node --liftoff-only --max-semi-space-size=1',
+  },
+  {
+    name: 'semi-space 2 MB + Liftoff + optimize-for-size',
+    env: {},
+    node: ['--liftoff-only', '--max-semi-space-size=2', '--optimize-for-size'],
+    what: "node --liftoff-only --max-semi-space-size=2 --optimize-for-size (V8's smaller heap growth and code caches)",
+  },
+  {
+    name: 'semi-space 2 MB + Liftoff + 2 malloc arenas',
+    env: { MALLOC_ARENA_MAX: '2' },
+    node: ['--liftoff-only', '--max-semi-space-size=2'],
+    what: "the same with MALLOC_ARENA_MAX=2 (glibc's per-thread malloc arenas: native memory of SQLite, libuv, the query worker)",
+  },
+  {
+    name: 'pgpulse.js serve',
+    env: {},
+    bin: true,
+    what: 'node bin/pgpulse.js serve: re-executes itself with its default node flags (bin/pgpulse.js SERVE_FLAGS)',
+  },
   // what the Docker image runs (Dockerfile CMD)
   {
     name: 'image flags',
@@ -95,6 +131,8 @@ const VARIANTS: Variant[] = [
 
 interface Memory {
   rssMb: number;
+  /** anonymous resident memory (JS heap, native allocations); the rest is mapped files (code, libraries) */
+  anonMb: number;
   peakMb: number;
   heapUsedMb: number;
   heapTotalMb: number;
@@ -119,8 +157,10 @@ async function metrics(port: number): Promise<Map<string, number>> {
 async function memory(pid: number, port: number): Promise<Memory> {
   const m = await metrics(port);
   const mb = (k: string) => (m.get(k) ?? NaN) / 1048576;
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return {
     ...rss(pid),
+    anonMb: Number(/^RssAnon:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN) / 1024,
     heapUsedMb: mb('pgpulse_nodejs_heap_size_used_bytes'),
     heapTotalMb: mb('pgpulse_nodejs_heap_size_total_bytes'),
     externalMb: mb('pgpulse_nodejs_external_memory_bytes'),
@@ -141,21 +181,45 @@ async function cycles(port: number): Promise<{ n: number; seconds: number }> {
   return { n, seconds };
 }
 
+/** ask the sidecar for a heap snapshot (node --heapsnapshot-signal) and wait until it is written */
+async function heapSnapshot(pid: number, name: string): Promise<void> {
+  const dir = SNAPSHOTS!;
+  const before = new Set(readdirSync(dir));
+  process.kill(pid, 'SIGUSR2');
+  for (let i = 0; i < 600; i++) {
+    await sleep(1000);
+    const fresh = readdirSync(dir).filter((f) => !before.has(f) && f.endsWith('.heapsnapshot'));
+    // the file is complete once its size stops growing
+    if (fresh.length && i > 2) {
+      const size = statSync(join(dir, fresh[0])).size;
+      await sleep(2000);
+      if (statSync(join(dir, fresh[0])).size === size) {
+        renameSync(join(dir, fresh[0]), join(dir, `${name.replace(/[^a-z0-9]+/gi, '-')}.heapsnapshot`));
+        return;
+      }
+    }
+  }
+  throw new Error(`${name}: no heap snapshot written in ${dir}`);
+}
+
 async function runVariant(
   pg: TestPostgres,
   buildDir: string,
   v: Variant
-): Promise<{ start: Memory; steady: Memory[]; cycleMs: number }> {
+): Promise<{ start: Memory; steady: Memory[]; trajectory: Array<{ minute: number; m: Memory }>; cycleMs: number }> {
   const dataDir = mkdtempSync(join(WORK, 'mem-'));
   const httpPort = await freePort();
   const grpcPort = await freePort();
   const child = spawn(
     process.execPath,
-    [
-      ...(v.node ?? []),
-      '-e',
-      `require(${JSON.stringify(join(buildDir, 'sidecar', 'cli', 'main.js'))}).main(['serve']).then((c) => { process.exitCode = c; })`,
-    ],
+    v.bin
+      ? [join(ROOT, 'bin', 'pgpulse.js'), 'serve']
+      : [
+          ...(v.node ?? []),
+          ...(SNAPSHOTS ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${SNAPSHOTS}`] : []),
+          '-e',
+          `require(${JSON.stringify(join(buildDir, 'sidecar', 'cli', 'main.js'))}).main(['serve']).then((c) => { process.exitCode = c; })`,
+        ],
     {
       env: {
         ...process.env,
@@ -172,16 +236,27 @@ async function runVariant(
       stdio: ['ignore', 'ignore', 'inherit'],
     }
   );
+  let stopping = false;
+  child.once('exit', (code, signal) => {
+    if (!stopping) {
+      process.stderr.write(`${v.name}: the sidecar exited early (code ${code}, signal ${signal})\n`);
+    }
+  });
   try {
     await waitHttp(`http://127.0.0.1:${httpPort}/healthz`);
     const start = await memory(child.pid!, httpPort);
     const steady: Memory[] = [];
+    const trajectory: Array<{ minute: number; m: Memory }> = [];
+    const t0 = Date.now();
     let seed = 0;
-    while ((await cycles(httpPort)).n < CYCLES) {
+    while (MINUTES ? Date.now() - t0 < MINUTES * 60_000 : (await cycles(httpPort)).n < CYCLES) {
       await churn(pg, seed++);
-      await sleep(1000);
-      if (seed > CYCLES * 4) {
+      await sleep(CHURN_MS);
+      if (!MINUTES && seed * CHURN_MS > CYCLES * 20_000) {
         throw new Error(`${v.name}: fewer than ${CYCLES} cycles after ${seed} churns`);
+      }
+      if (Date.now() - t0 >= (trajectory.length + 1) * TRAJECTORY_MIN * 60_000) {
+        trajectory.push({ minute: (Date.now() - t0) / 60_000, m: await memory(child.pid!, httpPort) });
       }
     }
     // the last four readings, one per 5 s interval: steady state, not a single GC moment
@@ -191,13 +266,17 @@ async function runVariant(
       await sleep(5000);
     }
     const c = await cycles(httpPort);
+    if (SNAPSHOTS) {
+      await heapSnapshot(child.pid!, v.name);
+    }
     process.stderr.write(`${v.name}: RSS ${fmt(steady[steady.length - 1].rssMb)} MB\n`);
-    return { start, steady, cycleMs: (c.seconds / c.n) * 1000 };
+    return { start, steady, trajectory, cycleMs: (c.seconds / c.n) * 1000 };
   } finally {
     const exited =
       child.exitCode !== null || child.signalCode !== null
         ? Promise.resolve()
         : new Promise((r) => child.once('exit', r));
+    stopping = true;
     child.kill('SIGTERM');
     const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
     await exited;
@@ -209,6 +288,9 @@ async function runVariant(
 async function main(): Promise<void> {
   const started = Date.now();
   mkdirSync(WORK, { recursive: true });
+  if (SNAPSHOTS) {
+    mkdirSync(SNAPSHOTS, { recursive: true });
+  }
   // build/ exactly as `npm run build:sidecar` writes it: serve finds the gRPC .proto files from there
   const buildDir = join(ROOT, 'build');
   process.stderr.write('compiling the sidecar into build/ …\n');
@@ -225,37 +307,64 @@ async function main(): Promise<void> {
     const shape = await setup(pg);
     const only = process.env.BENCH_VARIANTS?.split(',');
     const rows: string[] = [];
-    for (const v of VARIANTS.filter((x) => !only || only.includes(x.name))) {
-      const r = await runVariant(pg, buildDir, v);
-      const max = (f: (m: Memory) => number) => Math.max(...r.steady.map(f));
-      rows.push(
-        `| ${v.name} | ${fmt(r.start.rssMb)} | ${fmt(r.start.externalMb)} | ${fmt(max((m) => m.rssMb))} | ${fmt(max((m) => m.peakMb))} | ${fmt(max((m) => m.heapUsedMb))} | ${fmt(max((m) => m.heapTotalMb))} | ${fmt(max((m) => m.externalMb))} | ${fmt(r.cycleMs, 0)} | ${v.what} |`
-      );
-    }
-    const load = execFileSync('cat', ['/proc/loadavg']).toString().split(' ').slice(0, 3).join(' ');
-    const body = `# Sidecar memory breakdown
+    const trajectories: string[] = [];
+    // written after every variant: a variant that fails does not lose the others
+    const write = () => {
+      const load = execFileSync('cat', ['/proc/loadavg']).toString().split(' ').slice(0, 3).join(' ');
+      const body = `# Sidecar memory breakdown
 
 One \`pgpulse serve\` process (compiled, HTTP + gRPC + sampling + query workers as shipped) sampling one
 PostgreSQL 15 target with ${shape.entries.toLocaleString('en-US')} pg_stat_statements entries and
 ${shape.indexes.toLocaleString('en-US')} indexes every 5 s; a workload re-runs 10 % of the statements
-between cycles. "steady" = the largest of four readings 5 s apart after ${CYCLES} cycles. RSS from
+between cycles. "steady" = the largest of four readings 5 s apart after ${MINUTES ? `${MINUTES} minutes of sampling` : `${CYCLES} cycles`}. RSS from
 /proc/<pid>/status (VmRSS, peak VmHWM); heap and external from the sidecar's own /metrics.
 Load average at the end: ${load} (the machine is shared, 2 cores).
 
-| variant (MB) | RSS at start | external at start | RSS steady | RSS peak | heap used | heap total | external | mean cycle ms | what changes |
-|---|---:|---:|---:|---:|---:|---:|---:|---:|---|
+| variant (MB) | RSS at start | external at start | RSS steady | of it anonymous | RSS peak | heap used | heap total | external | mean cycle ms | what changes |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|
 ${rows.join('\n')}
 
+${trajectories.length ? `\nOver the run:\n\n${trajectories.map((t) => `- ${t}`).join('\n')}\n` : ''}
 Bench run took ${fmt((Date.now() - started) / 1000, 0)} s.
 `;
-    const path = writeResult(process.env.BENCH_OUT ?? 'memory-breakdown.md', body);
-    process.stderr.write(`wrote ${path}\n`);
+      return writeResult(process.env.BENCH_OUT ?? 'memory-breakdown.md', body);
+    };
+    for (const v of VARIANTS.filter((x) => !only || only.includes(x.name))) {
+      try {
+        const r = await runVariant(pg, buildDir, v);
+        const max = (f: (m: Memory) => number) => Math.max(...r.steady.map(f));
+        rows.push(
+          `| ${v.name} | ${fmt(r.start.rssMb)} | ${fmt(r.start.externalMb)} | ${fmt(max((m) => m.rssMb))} | ${fmt(max((m) => m.anonMb))} | ${fmt(max((m) => m.peakMb))} | ${fmt(max((m) => m.heapUsedMb))} | ${fmt(max((m) => m.heapTotalMb))} | ${fmt(max((m) => m.externalMb))} | ${fmt(r.cycleMs, 0)} | ${v.what} |`
+        );
+        if (r.trajectory.length > 1) {
+          trajectories.push(
+            `${v.name}, every ${TRAJECTORY_MIN} min (minute: RSS / heap used / heap total MB): ` +
+              r.trajectory
+                .map(
+                  (t) =>
+                    `${fmt(t.minute, 0)}: ${fmt(t.m.rssMb, 0)} / ${fmt(t.m.heapUsedMb, 0)} / ${fmt(t.m.heapTotalMb, 0)}`
+                )
+                .join(' · ')
+          );
+        }
+      } catch (e) {
+        const cause = (e as Error & { cause?: unknown }).cause;
+        process.stderr.write(`${v.name} failed: ${(e as Error).message}${cause ? ` (${String(cause)})` : ''}\n`);
+        rows.push(
+          `| ${v.name} | failed: ${(e as Error).message}${cause ? ` (${String(cause)})` : ''} | | | | | | | | | ${v.what} |`
+        );
+      }
+      write();
+    }
+    process.stderr.write(`wrote ${write()}\n`);
   } finally {
     await pg.destroy();
   }
 }
 
 main().catch((e) => {
-  process.stderr.write(String((e as Error).stack ?? e) + '\n');
+  // fetch() hides why it failed (refused, reset) in .cause
+  const cause = (e as Error & { cause?: unknown }).cause;
+  process.stderr.write(String((e as Error).stack ?? e) + (cause ? `\ncaused by: ${String(cause)}` : '') + '\n');
   process.exit(1);
 });

@@ -148,6 +148,47 @@ test('serve refuses to start without a token; --insecure-no-auth is loopback-onl
   assert.equal(await exited, 0, stderr);
 });
 
+test('serve re-executes itself in place with its memory flags; node flags or PGPULSE_NODE_FLAGS given by the user win', async () => {
+  const { spawn } = await import('node:child_process');
+  const { readFileSync } = await import('node:fs');
+  const dir = mkdtempSync(join(tmpdir(), 'pgpulse-cli-'));
+  /** the node flags of the process that ends up serving, read from the kernel */
+  const servingFlags = async (nodeArgs: string[], env: Record<string, string>) => {
+    const child = spawn(process.execPath, [...nodeArgs, bin, 'serve', '--insecure-no-auth'], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        DATABASE_URL: 'postgres://127.0.0.1:1/x',
+        PGPULSE_DATA_DIR: dir,
+        PGPULSE_HTTP_ADDR: '127.0.0.1:0',
+        PGPULSE_GRPC_ADDR: '127.0.0.1:0',
+        PGPULSE_LOG_LEVEL: 'silent',
+        ...env,
+      },
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+    try {
+      for (let i = 0; i < 300 && !stderr.includes('pgpulse serving'); i++) {
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      assert.match(stderr, /pgpulse serving/);
+      // the pid we started is the one serving: replaced in place, no wrapper process
+      const argv = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
+      return argv.slice(1, argv.indexOf(bin));
+    } finally {
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, stderr);
+    }
+  };
+  assert.deepEqual(await servingFlags([], {}), ['--liftoff-only', '--max-semi-space-size=2']);
+  assert.deepEqual(await servingFlags(['--max-semi-space-size=16'], {}), ['--max-semi-space-size=16']);
+  assert.deepEqual(await servingFlags([], { PGPULSE_NODE_FLAGS: '--max-semi-space-size=4' }), [
+    '--max-semi-space-size=4',
+  ]);
+  assert.deepEqual(await servingFlags([], { PGPULSE_NODE_FLAGS: '' }), []);
+});
+
 test('one-shot commands with no sidecar and no DATABASE_URL say where they looked, exit 1', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'pgpulse-cli-'));
   const net = await import('node:net');

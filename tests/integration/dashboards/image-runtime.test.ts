@@ -1,6 +1,6 @@
 /**
  * The Dockerfile's runtime stage keeps production dependencies only (`npm prune --omit=dev`) and
- * runs `node --liftoff-only --max-semi-space-size=8 bin/pgpulse.js serve`. Run exactly that command against a real PostgreSQL until it
+ * runs `node --liftoff-only --max-semi-space-size=2 bin/pgpulse.js serve`. Run exactly that command against a real PostgreSQL until it
  * has sampled, and check it never loads a package outside the production dependency tree.
  */
 import assert from 'node:assert/strict';
@@ -48,7 +48,7 @@ describe(
         process.execPath,
         [
           '--liftoff-only',
-          '--max-semi-space-size=8',
+          '--max-semi-space-size=2',
           '-r',
           join(__dirname, 'support', 'record-packages.cjs'),
           'bin/pgpulse.js',

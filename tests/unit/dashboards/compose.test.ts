@@ -148,7 +148,7 @@ describe('docker-compose.yaml', () => {
     assert.ok(df.lastIndexOf('USER ') > df.lastIndexOf('FROM '), 'USER is set in the final stage');
     assert.match(df, /RUN npm ci/);
     assert.match(df, /npm run build/);
-    assert.match(df, /CMD \["node", "--liftoff-only", "--max-semi-space-size=8", "bin\/pgpulse\.js", "serve"\]/);
+    assert.match(df, /CMD \["node", "--liftoff-only", "--max-semi-space-size=2", "bin\/pgpulse\.js", "serve"\]/);
     assert.match(df, /WORKDIR \/app/, 'dist/ ends up in /app/dist, where the plugin service copies it from');
     const exposed = [...df.matchAll(/^EXPOSE (.+)$/gm)].flatMap((m) => m[1].split(/\s+/)).map(Number);
     const env = envOf('sidecar');
