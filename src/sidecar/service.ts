@@ -16,8 +16,6 @@ export interface QueryRequest {
 export interface QueryContext {
   /** the datasource's jsonData.target, used when a query names none */
   defaultTarget?: string;
-  /** alert evaluation (Grafana's FromAlert header), as the transports see it; the engine answers alerts like panels */
-  fromAlert?: boolean;
   /** aborted when the client goes away: queued work is dropped, running work stops */
   signal?: AbortSignal;
 }

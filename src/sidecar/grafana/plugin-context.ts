@@ -66,19 +66,6 @@ export function defaultTarget(ctx: WirePluginContext | null | undefined): string
   return typeof t === 'string' && t.trim() !== '' ? t.trim() : undefined;
 }
 
-/** Grafana's alert engine marks its queries with the header FromAlert: true. */
-export function isFromAlert(headers: Record<string, string> | null | undefined): boolean {
-  if (!headers) {
-    return false;
-  }
-  for (const [k, v] of Object.entries(headers)) {
-    if (k.toLowerCase() === 'fromalert' && String(v).toLowerCase() === 'true') {
-      return true;
-    }
-  }
-  return false;
-}
-
 /** Remove the configured token from any text leaving the process (belt and braces on top of redact()). */
 export function scrubToken(text: string, token: string): string {
   return token && token.length >= 4 ? text.split(token).join('***') : text;

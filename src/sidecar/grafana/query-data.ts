@@ -13,7 +13,7 @@ import type { PgpulseService, QueryContext } from '../service';
 import { frameToArrow } from './arrow';
 import { frameToSdkJSON } from './frame-json';
 import type { GrpcLogger } from './hclog';
-import { checkToken, defaultTarget, isFromAlert, scrubToken, type WirePluginContext } from './plugin-context';
+import { checkToken, defaultTarget, scrubToken, type WirePluginContext } from './plugin-context';
 
 export interface WireDataQuery {
   refId?: string;
@@ -181,7 +181,6 @@ export async function handleQueryData(
 
   const ctx: QueryContext = {
     defaultTarget: defaultTarget(req.pluginContext),
-    fromAlert: isFromAlert(req.headers),
     signal,
   };
   const groups = new Map<string, ParsedQuery[]>();

@@ -5,7 +5,7 @@
 import { redact } from '../auth';
 import type { PgpulseService } from '../service';
 import type { GrpcLogger } from './hclog';
-import { checkToken, defaultTarget, isFromAlert, scrubToken, type WirePluginContext } from './plugin-context';
+import { checkToken, defaultTarget, scrubToken, type WirePluginContext } from './plugin-context';
 
 export interface WireCallResourceRequest {
   pluginContext?: WirePluginContext | null;
@@ -41,16 +41,6 @@ export function resourceParams(url: string | undefined): URLSearchParams {
   return new URLSearchParams(q >= 0 ? url.slice(q + 1) : '');
 }
 
-function headerValues(headers: WireCallResourceRequest['headers']): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers ?? {})) {
-    if (v?.values?.length) {
-      out[k] = String(v.values[0]);
-    }
-  }
-  return out;
-}
-
 export async function handleCallResource(
   service: PgpulseService,
   req: WireCallResourceRequest,
@@ -82,7 +72,6 @@ export async function handleCallResource(
   try {
     const r = await service.resource(path, resourceParams(req.url), {
       defaultTarget: defaultTarget(req.pluginContext),
-      fromAlert: isFromAlert(headerValues(req.headers)),
       method,
       body,
       via: 'grafana',

@@ -44,7 +44,7 @@ test('grpc.health.v1 Check answers SERVING', async () => {
   assert.equal(r.status, 'SERVING');
 });
 
-test('QueryData: series as Arrow, every refId answered, per-query time range, FromAlert and jsonData.target passed on', async () => {
+test('QueryData: series as Arrow, every refId answered, per-query time range, jsonData.target passed on, alert queries (FromAlert) served like panel queries', async () => {
   const later = to + 3_600_000;
   const r = await client.unary(client.data, 'QueryData', {
     pluginContext: pluginContext(TOKEN, { target: 'prod' }),
@@ -69,7 +69,8 @@ test('QueryData: series as Arrow, every refId answered, per-query time range, Fr
   );
   for (const c of fake.calls) {
     const { signal, ...ctx } = c.ctx;
-    assert.deepEqual(ctx, { defaultTarget: 'prod', fromAlert: true });
+    // alert queries need nothing special: the context carries only the datasource's target
+    assert.deepEqual(ctx, { defaultTarget: 'prod' });
     assert.ok(signal instanceof AbortSignal, 'the call carries a signal that stops work when Grafana cancels it');
   }
   const a = r.responses.A;
