@@ -35,14 +35,18 @@ async function guarded(name: string, fn: () => Promise<number>): Promise<number>
   }
 }
 
+/** The one check of a --target against the configured names: the name, or a usage error listing them. */
+function knownTarget(names: readonly string[], wanted: string): string {
+  if (!names.includes(wanted)) {
+    throw new UsageError(`unknown target "${wanted}": configured targets are ${names.join(', ')}`);
+  }
+  return wanted;
+}
+
+const targetNames = (config: { targets: Array<{ name: string }> }) => config.targets.map((t) => t.name);
+
 function pickTargets(client: { targets: string[] }, wanted: string | undefined): string[] {
-  if (!wanted) {
-    return client.targets;
-  }
-  if (!client.targets.includes(wanted)) {
-    throw new UsageError(`unknown target "${wanted}": configured targets are ${client.targets.join(', ')}`);
-  }
-  return [wanted];
+  return wanted ? [knownTarget(client.targets, wanted)] : client.targets;
 }
 
 function waitMs(v: string | undefined): number {
@@ -60,12 +64,8 @@ export async function runDoctor(argv: string[]): Promise<number> {
   return guarded('doctor', async () => {
     const f = parseFlags(argv, ['target'], ['json']);
     const config = loadConfig(process.env);
-    const target = f.values.get('target');
-    if (target && !config.targets.some((t) => t.name === target)) {
-      throw new UsageError(
-        `unknown target "${target}": configured targets are ${config.targets.map((t) => t.name).join(', ')}`
-      );
-    }
+    const wanted = f.values.get('target');
+    const target = wanted ? knownTarget(targetNames(config), wanted) : undefined;
     const progress = new Progress();
     const d = await diagnose(config, target ? [target] : undefined, progress);
     out(f.bool.has('json') ? JSON.stringify({ targets: d }, null, 2) : doctorText(d));
@@ -238,12 +238,7 @@ export async function runAct(argv: string[]): Promise<number> {
       throw new UsageError('--pid must be a process id (a whole number)');
     }
     const config = loadConfig(process.env);
-    const target = f.values.get('target') ?? config.targets[0].name;
-    if (!config.targets.some((t) => t.name === target)) {
-      throw new UsageError(
-        `unknown target "${target}": configured targets are ${config.targets.map((t) => t.name).join(', ')}`
-      );
-    }
+    const target = knownTarget(targetNames(config), f.values.get('target') ?? config.targets[0].name);
     const { actionRunners } = await import('../actions');
     const { startSidecar } = await import('../app');
     const sc = await startSidecar({

@@ -214,3 +214,19 @@ test('one-shot commands with no sidecar and no DATABASE_URL say where they looke
   assert.equal(noToken.status, 1);
   assert.match(noToken.stderr, /no token: set PGPULSE_TOKEN or PGPULSE_TOKEN_FILE/);
 });
+
+test('doctor and act with a --target that is not configured name the configured ones, exit 2, before connecting', () => {
+  // port 9 (discard): nothing must try to reach it before the target check
+  const env = {
+    DATABASE_URL: 'postgres://u@127.0.0.1:9/d',
+    PGPULSE_DATA_DIR: mkdtempSync(join(tmpdir(), 'pgpulse-cli-')),
+  };
+  for (const args of [
+    ['doctor', '--target', 'nowhere'],
+    ['act', 'cancel', '--target', 'nowhere', '--pid', '1'],
+  ]) {
+    const r = run(args, env);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`pgpulse ${args[0]}: unknown target "nowhere": configured targets are default`));
+  }
+});
