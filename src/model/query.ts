@@ -1,76 +1,22 @@
 import { z } from 'zod';
 
+import { optionShape } from './options';
+
 /**
  * The pgpulse query model: what a panel, an alert rule, the HTTP API and the CLI send.
  * Grafana stores it verbatim in dashboards, so every change needs a migration (see migrateQuery).
  */
 export const QUERY_SCHEMA_VERSION = 1;
 
-// Identifiers are matched against catalogued names, never spliced into SQL; the limits only keep
-// hostile input from bloating logs and error messages.
-const ident = z.string().trim().min(1, 'must not be empty').max(200, 'is longer than 200 characters');
+export { orderByValues, type OrderBy } from './options';
 
-export const orderByValues = [
-  'total_time',
-  'mean_time',
-  'calls',
-  'rows',
-  'temp',
-  'hit_ratio',
-  'scans',
-  'size',
-  'dead_tuples',
-  'seq_scans',
-  'xid_age',
-  'name',
-] as const;
-export type OrderBy = (typeof orderByValues)[number];
-
+/** The query: its metric, every declared option (model/options.ts), and the version of its shape. */
 export const queryOptionsSchema = z
   .object({
     metric: z
       .string({ required_error: 'metric is required: pick one from GET /api/v1/catalog' })
       .min(1, 'metric is required'),
-    target: ident.optional(),
-    database: ident.optional(),
-    schema: ident.optional(),
-    table: ident.optional(),
-    index: ident.optional(),
-    queryid: z
-      .union([z.string(), z.number()])
-      .transform((v) => String(v).trim())
-      .refine((v) => /^-?\d{1,20}$/.test(v), 'queryid must be an integer (as pg_stat_statements shows it)')
-      .optional(),
-    topN: z
-      .number()
-      .int('topN must be a whole number')
-      .min(1, 'topN must be at least 1')
-      .max(1000, 'topN must be at most 1000')
-      .optional(),
-    orderBy: z.enum(orderByValues).optional(),
-    /** slow threshold: milliseconds for statements, seconds for running queries (see the metric's unit) */
-    threshold: z
-      .number()
-      .finite()
-      .min(0, 'threshold must not be negative')
-      .max(86_400_000, 'threshold is absurdly large')
-      .optional(),
-    minCalls: z.number().int().min(0).max(1_000_000_000).optional(),
-    legend: z.string().max(300).optional(),
-    /** vector probes: k of recall@k, and the ef_search (HNSW) or probes (IVFFlat) series to show */
-    k: z.number().int().min(1).max(1000).optional(),
-    efSearch: z.number().int().min(1).max(1000).optional(),
-    /** vector probe latency: one quantile instead of all three (alert rules watch exactly p95) */
-    quantile: z.enum(['p50', 'p95', 'p99']).optional(),
-    /** database load: only sessions waiting on this wait event ("Lock/transactionid"), or this wait event type ("Lock"); "CPU" = no wait event */
-    waitEvent: z
-      .string()
-      .trim()
-      .regex(
-        /^[A-Za-z0-9_:.-]{1,64}(\/[A-Za-z0-9_:.-]{1,64})?$/,
-        'waitEvent must be a wait event type or type/event as pg_stat_activity shows them, e.g. Lock/transactionid or IO'
-      )
-      .optional(),
+    ...optionShape,
     schemaVersion: z.number().int().optional(),
   })
   // Grafana adds its own keys (datasource, hide, key, queryType, intervalMs …): ignore, never fail on them.

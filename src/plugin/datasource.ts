@@ -7,6 +7,7 @@ import { CoreApp, type DataSourceInstanceSettings, type MetricFindValue, type Sc
 import { DataSourceWithBackend, getTemplateSrv } from '@grafana/runtime';
 
 import { filterOptionKeys, findMetric } from '../model/catalog';
+import { templatedOptionKeys } from '../model/options';
 import { migrateQuery, QUERY_SCHEMA_VERSION } from '../model/query';
 import { hasErrors, validateQuery } from './validation';
 import { pgpulseAnnotations } from './annotations';
@@ -14,17 +15,8 @@ import { resourceParents, resourcePath, toPickOptions } from './resources';
 import type { ListResource, PgpulseOptions, PgpulseQuery, PgpulseVariableQuery, PickOption } from './types';
 import { PgpulseVariableSupport, toVariableQuery } from './variables';
 
-/** Every string option of the query model: each one may hold a template variable. */
-export const templatedKeys = [
-  'target',
-  'database',
-  'schema',
-  'table',
-  'index',
-  'queryid',
-  'waitEvent',
-  'legend',
-] as const;
+/** The options a template variable may fill (declared in model/options.ts). */
+export const templatedKeys = templatedOptionKeys;
 
 export const DEFAULT_METRIC = 'cache_hit_ratio';
 

@@ -3,18 +3,23 @@
  * (GET …/resources/<name>?target=&database=&schema=&table=); this accepts the shapes a list can
  * reasonably take so the editor does not break if the backend adds fields.
  */
+import { parentsOf, queryOptionDecls, type OptionDecl, type QueryOptionName } from '../model/options';
 import type { ListResource, PickOption } from './types';
 
-/** The query filters each list is narrowed by (a table list depends on database and schema …). */
-export const resourceParents: Record<ListResource, Array<'target' | 'database' | 'schema' | 'table'>> = {
-  targets: [],
+type ParentKey = 'target' | 'database' | 'schema' | 'table';
+
+/**
+ * The query filters each list is narrowed by (a table list depends on database and schema …):
+ * the options whose change clears the option the list offers, as model/options.ts declares them.
+ */
+export const resourceParents = {
   metrics: ['target'],
-  databases: ['target'],
-  schemas: ['target', 'database'],
-  tables: ['target', 'database', 'schema'],
-  indexes: ['target', 'database', 'schema', 'table'],
-  queryids: ['target', 'database'],
-};
+  ...Object.fromEntries(
+    (Object.entries(queryOptionDecls) as Array<[QueryOptionName, OptionDecl]>)
+      .filter(([, d]) => d.list !== undefined)
+      .map(([k, d]) => [d.list, parentsOf(k)])
+  ),
+} as Record<ListResource, ParentKey[]>;
 
 /** Which backend path serves a list (metrics come from the catalog resource). */
 export function resourcePath(resource: ListResource): string {

@@ -6,6 +6,7 @@
 import { CoreApp } from '@grafana/data';
 
 import { findMetric, metrics, optionKeys, type MetricDef, type OptionKey } from '../model/catalog';
+import { optionLabels } from '../model/options';
 import { describeQueryError, queryOptionsSchema } from '../model/query';
 import type { PgpulseQuery } from './types';
 
@@ -20,22 +21,7 @@ export interface QueryIssue {
 /** Every option the catalog knows, in the order the editor shows them. */
 export const allOptionKeys: OptionKey[] = [...optionKeys];
 
-export const optionLabels: Record<OptionKey, string> = {
-  database: 'Database',
-  schema: 'Schema',
-  table: 'Table',
-  index: 'Index',
-  queryid: 'Query ID',
-  topN: 'Top N',
-  orderBy: 'Order by',
-  threshold: 'Threshold',
-  minCalls: 'Min calls',
-  legend: 'Legend',
-  k: 'Recall k',
-  efSearch: 'ef_search',
-  quantile: 'Quantile',
-  waitEvent: 'Wait event',
-};
+export { optionLabels };
 
 /** A value that Grafana will replace at run time ($var, ${var}, [[var]]). */
 export function isTemplated(v: unknown): boolean {

@@ -1,11 +1,12 @@
 /**
  * validateCatalog: every catalog metric must be answerable by this build. A compute field its
  * collector does not write, a group-by label that is not a key column, a rate over a gauge, a
- * custom handler nobody registered, a collector that does not exist: each would answer an empty
- * 200 forever. Run at sidecar startup (refuses to start) and in tests/unit/engine/catalog-check.test.ts
+ * custom handler nobody registered, a collector that does not exist, an option the vocabulary does
+ * not declare: each would answer an empty 200 forever (or never be offered). Run at sidecar startup (refuses to start) and in tests/unit/engine/catalog-check.test.ts
  * (fails the build), naming the metric and the field.
  */
 import { metrics as catalogMetrics, type Compute, type MetricDef } from '../model/catalog';
+import { orderByValues, queryOptionDecls, queryOptionNames, type OptionDecl } from '../model/options';
 import type { Collector } from './collectors/types';
 import type { Handler } from './engine/context';
 
@@ -23,6 +24,51 @@ function fieldsOf(c: Compute): { counters: string[]; gauges: string[]; by: strin
   }
 }
 
+/**
+ * The options a metric uses (options, required, variants, defaults, orderBy) against the one
+ * vocabulary (model/options.ts): an undeclared option would be dropped by validation and never
+ * offered by the editor.
+ */
+export function optionProblems(m: MetricDef): string[] {
+  const problems: string[] = [];
+  const declared = queryOptionDecls as Record<string, OptionDecl>;
+  const perMetric = queryOptionNames.filter((o) => !declared[o].everyQuery);
+  for (const o of new Set<string>(m.options)) {
+    if (!declared[o]) {
+      problems.push(
+        `metric ${m.id}: option "${o}" is not declared in model/options.ts (declared: ${perMetric.join(', ')})`
+      );
+    } else if (declared[o].everyQuery) {
+      problems.push(`metric ${m.id}: option "${o}" is taken by every query; do not list it in options`);
+    }
+  }
+  const twice = m.options.filter((o, i) => m.options.indexOf(o) !== i);
+  if (twice.length) {
+    problems.push(
+      `metric ${m.id}: option${twice.length > 1 ? 's' : ''} ${[...new Set(twice)].join(', ')} listed more than once`
+    );
+  }
+  const uses: Array<[string, string]> = [
+    ...(m.required ?? []).map((o): [string, string] => [o, 'required']),
+    ...(m.variants ?? []).map((v): [string, string] => [v.when, "a variant's filter"]),
+    ...Object.keys(m.defaults ?? {}).map((o): [string, string] => [o, 'has a default']),
+    ...(m.orderBy?.length ? [['orderBy', 'orderBy choices'] as [string, string]] : []),
+  ];
+  for (const [o, why] of uses) {
+    if (!(m.options as string[]).includes(o)) {
+      problems.push(
+        `metric ${m.id}: uses option ${o} (${why}) but does not list it in options, so the editor never offers it`
+      );
+    }
+  }
+  for (const v of [...(m.orderBy ?? []), ...(m.defaults?.orderBy ? [m.defaults.orderBy] : [])]) {
+    if (!(orderByValues as string[]).includes(v)) {
+      problems.push(`metric ${m.id}: orderBy "${v}" is not declared in model/options.ts (orderByLabels)`);
+    }
+  }
+  return problems;
+}
+
 /** Problems as sentences; empty when every metric can be answered. */
 export function validateCatalog(
   parts: { collectors: readonly Collector[]; handlers: ReadonlyMap<string, Handler> },
@@ -32,19 +78,7 @@ export function validateCatalog(
   const byId = new Map(collectors.map((c) => [c.id, c]));
   const problems: string[] = [];
   for (const m of metrics) {
-    const twice = m.options.filter((o, i) => m.options.indexOf(o) !== i);
-    if (twice.length) {
-      problems.push(
-        `metric ${m.id}: option${twice.length > 1 ? 's' : ''} ${[...new Set(twice)].join(', ')} listed more than once`
-      );
-    }
-    for (const o of [...(m.required ?? []), ...(m.variants ?? []).map((v) => v.when)]) {
-      if (!m.options.includes(o)) {
-        problems.push(
-          `metric ${m.id}: uses option ${o} (required or a variant's filter) but does not list it in options, so the editor never offers it`
-        );
-      }
-    }
+    problems.push(...optionProblems(m));
     const computes: Array<{ where: string; c: Compute }> = [
       { where: 'compute', c: m.compute },
       ...(m.variants ?? []).map((v) => ({ where: `variant when ${v.when}`, c: v.compute })),

@@ -2,7 +2,8 @@
  * PgpulseService over the store, engine and samplers: validates each query, answers every refId,
  * and turns failures into errors that name the problem and the fix.
  */
-import { filterOptionKeys, findMetric, publicCatalog, type MetricDef } from '../model/catalog';
+import { findMetric, publicCatalog, type MetricDef } from '../model/catalog';
+import { allMeansUnfilteredKeys } from '../model/options';
 import type { DataResponse } from '../model/frames';
 import { describeQueryError, migrateQuery, queryOptionsSchema, unknownQueryKeys } from '../model/query';
 import type { SidecarConfig } from './config';
@@ -34,8 +35,7 @@ import { PromExposition } from './prom/exposition';
 /** Grafana's "All" of a template variable ("*", "$__all", "") means no filter, not a name. */
 function dropAllFilters<T extends Record<string, unknown>>(q: T): T {
   const out: Record<string, unknown> = { ...q };
-  // the options a template variable can set to All: every object filter, and the wait event
-  for (const k of ['target', ...filterOptionKeys, 'waitEvent']) {
+  for (const k of allMeansUnfilteredKeys) {
     const v = out[k];
     if (v === '' || v === '*' || v === '$__all' || v === 'All' || v === null) {
       delete out[k];

@@ -1,9 +1,10 @@
 import { CoreApp } from '@grafana/data';
-import { render, screen, waitFor, within } from '@testing-library/react';
+import { act, render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import React from 'react';
 
 import { areas, metrics, type OptionKey } from '../../src/model/catalog';
+import { queryOptionDecls, type QueryOptionName } from '../../src/model/options';
 import { metricOptions, QueryEditor } from '../../src/plugin/components/QueryEditor';
 import { selectors } from '../../src/plugin/selectors';
 import type { PgpulseQuery } from '../../src/plugin/types';
@@ -78,6 +79,35 @@ describe('QueryEditor option visibility', () => {
     );
     expect(onRunQuery).not.toHaveBeenCalled();
   });
+});
+
+describe('QueryEditor tooltips', () => {
+  // one metric for each declared option (the first that takes it), so every option's field is shown once
+  const cases = allOptionKeys.map((k) => {
+    const m = metrics.find((x) => x.options.includes(k));
+    if (!m) {
+      throw new Error(`no catalog metric takes option ${k}`);
+    }
+    return [k, m.id] as const;
+  });
+
+  it.each([['target', 'tps'] as const, ...cases])(
+    '%s: the field label and its tooltip are the vocabulary’s (model/options.ts)',
+    async (key, metric) => {
+      const k = key as QueryOptionName;
+      const { container } = setup({ metric });
+      const label = container.querySelector(`label[for="pgpulse-A-${k}"]`);
+      expect(label).not.toBeNull();
+      expect(label).toHaveTextContent(queryOptionDecls[k].label);
+      // the info icon opens its tooltip on keyboard focus (as on hover)
+      act(() =>
+        within(label as HTMLElement)
+          .getByTestId('icon-info-circle')
+          .focus()
+      );
+      expect(await screen.findByRole('tooltip')).toHaveTextContent(queryOptionDecls[k].description);
+    }
+  );
 });
 
 describe('QueryEditor metric picker', () => {

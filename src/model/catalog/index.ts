@@ -2,6 +2,7 @@
  * The metric catalog: every metric pgpulse answers, as data. Editor menus, backend dispatch,
  * dashboards, alert rules and docs are all driven by (and tested against) this one list.
  */
+import { queryOptionDecls, queryOptionNames, type OptionDecl } from '../options';
 import { adviceMetrics } from './advice';
 import { coreMetrics } from './core';
 import { loadMetrics } from './load';
@@ -50,6 +51,17 @@ export function publicCatalog() {
       minPgVersion: m.minPgVersion ?? 14,
       defaultLegend: m.defaultLegend ?? '',
     })),
+    // the option vocabulary, so an API client learns what a metric's option names mean
+    options: queryOptionNames.map((name) => {
+      const d: OptionDecl = queryOptionDecls[name];
+      return {
+        name,
+        label: d.label,
+        description: d.description,
+        templated: d.templated,
+        everyQuery: d.everyQuery === true,
+      };
+    }),
   };
 }
 export type PublicCatalog = ReturnType<typeof publicCatalog>;

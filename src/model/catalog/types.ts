@@ -1,7 +1,7 @@
 /**
  * Types of the metric catalog (see index.ts).
  */
-import type { OrderBy } from '../query';
+import type { FilterOptionKey, OptionKey, OrderBy } from '../options';
 
 export type MetricKind = 'series' | 'instant' | 'table';
 export type Area =
@@ -26,28 +26,8 @@ export const areas: Area[] = [
   'Advice',
 ];
 
-/** Every query option a metric may take, in editor order: the one list editor, validation, templating and backend derive from. */
-export const optionKeys = [
-  'database',
-  'schema',
-  'table',
-  'index',
-  'queryid',
-  'topN',
-  'orderBy',
-  'threshold',
-  'minCalls',
-  'k',
-  'efSearch',
-  'quantile',
-  'waitEvent',
-  'legend',
-] as const;
-export type OptionKey = (typeof optionKeys)[number];
-
-/** The options that name an object (a filter on a collector key label, see filterLabels). */
-export const filterOptionKeys = ['database', 'schema', 'table', 'index', 'queryid'] as const;
-export type FilterOptionKey = (typeof filterOptionKeys)[number];
+// The option vocabulary is declared once in model/options.ts; the catalog names options by it.
+export { filterLabels, filterOptionKeys, optionKeys, type FilterOptionKey, type OptionKey } from '../options';
 
 /** Collectors, one per pg view family (their SQL lives in collectors.ts and the area files; code-driven ones in their sidecar feature). */
 export type CollectorId =
@@ -126,7 +106,11 @@ export interface MetricDef {
   orderBy?: OrderBy[];
   defaults?: { topN?: number; orderBy?: OrderBy; threshold?: number; minCalls?: number; k?: number };
   /** the variant used when a filter is set: e.g. per-table cache hit ratio */
-  variants?: Array<{ when: 'table' | 'index' | 'queryid'; compute: Compute; description: string }>;
+  variants?: Array<{
+    when: Extract<FilterOptionKey, 'table' | 'index' | 'queryid'>;
+    compute: Compute;
+    description: string;
+  }>;
   compute: Compute;
   /** Grafana alerting can evaluate it (series / instants only) */
   alertable: boolean;
@@ -139,12 +123,3 @@ export interface MetricDef {
   /** what each value of a state series means (state timelines show the text) */
   valueText?: Record<string, string>;
 }
-
-/** Which collector key label each query filter narrows. */
-export const filterLabels: Record<FilterOptionKey, string> = {
-  database: 'datname',
-  schema: 'schemaname',
-  table: 'relname',
-  index: 'indexrelname',
-  queryid: 'queryid',
-};

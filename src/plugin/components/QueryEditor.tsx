@@ -9,6 +9,13 @@ import { Combobox, type ComboboxOption, InlineField, InlineFieldRow, Input, Stac
 import React, { useEffect, useMemo } from 'react';
 
 import { areas, findMetric, metrics, type MetricDef, type OptionKey } from '../../model/catalog';
+import {
+  dependentsOf,
+  orderByLabels,
+  quantileValues,
+  queryOptionDecls,
+  type QueryOptionName,
+} from '../../model/options';
 import { migrateQuery, QUERY_SCHEMA_VERSION } from '../../model/query';
 import type { DataSource } from '../datasource';
 import { selectors } from '../selectors';
@@ -23,38 +30,8 @@ const LABEL_WIDTH = 14;
 
 const kindLabels = { series: 'time series', instant: 'instant', table: 'table' } as const;
 
-const orderByLabels: Record<string, string> = {
-  total_time: 'Total time',
-  mean_time: 'Mean time',
-  calls: 'Calls',
-  rows: 'Rows',
-  temp: 'Temp blocks',
-  hit_ratio: 'Buffer hit ratio',
-  scans: 'Scans',
-  size: 'Size',
-  dead_tuples: 'Dead tuples',
-  seq_scans: 'Sequential scans',
-  xid_age: 'XID age (wraparound)',
-  name: 'Name',
-};
-
-const optionTooltips: Record<OptionKey, string> = {
-  database: 'Only this database (pg_stat_database datname). Empty: every database of the target.',
-  schema: 'Only tables and indexes in this schema.',
-  table: 'Only this table. Metrics with a per-table variant switch to it.',
-  index: 'Only this index (needs its table).',
-  queryid: 'One statement, by its pg_stat_statements queryid.',
-  topN: 'How many rows the ranked table keeps.',
-  orderBy: 'What the ranked table is sorted by (descending), computed over the selected range.',
-  threshold: 'Statements at or above this mean time per call count as slow.',
-  minCalls: 'Ignore statements with fewer calls in the range or step.',
-  legend: 'Series name; {{label}} is replaced by that label, e.g. {{datname}}.',
-  k: 'k of recall@k for vector probes.',
-  efSearch: 'hnsw.ef_search (HNSW) or ivfflat.probes (IVFFlat) of the probe series to show.',
-  quantile: 'Only this latency quantile (empty: p50, p95 and p99).',
-  waitEvent:
-    'Only sessions waiting on this wait event, as type/event (Lock/transactionid) or a type (IO); CPU = active without a wait event.',
-};
+/** The tooltip of each option's field: its description in the one option vocabulary. */
+export const optionTooltip = (k: QueryOptionName): string => queryOptionDecls[k].description;
 
 /** Metric menu: grouped by area in the catalog's area order, each with description and unit. */
 export function metricOptions(app?: CoreApp | string): Array<ComboboxOption<string>> {
@@ -110,14 +87,8 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
       next[key] = value;
     }
     // Narrower filters depend on wider ones: a new table invalidates the chosen index, and so on.
-    const dependents: Record<string, string[]> = {
-      target: ['database', 'schema', 'table', 'index', 'queryid'],
-      database: ['schema', 'table', 'index', 'queryid'],
-      schema: ['table', 'index'],
-      table: ['index'],
-    };
     if (q[key] !== value) {
-      for (const d of dependents[key] ?? []) {
+      for (const d of dependentsOf(key)) {
         delete next[d];
       }
     }
@@ -146,7 +117,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
         key={k}
         label={optionLabels[k]}
         labelWidth={LABEL_WIDTH}
-        tooltip={optionTooltips[k]}
+        tooltip={optionTooltip(k)}
         invalid={Boolean(issueFor(issues, k)?.severity === 'error')}
       >
         <ResourcePicker
@@ -182,7 +153,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
           key={k}
           label={optionLabels[k]}
           labelWidth={LABEL_WIDTH}
-          tooltip={optionTooltips[k]}
+          tooltip={optionTooltip(k)}
           invalid={issueFor(issues, k)?.severity === 'error'}
         >
           <NumberInput
@@ -204,7 +175,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
     metric?.id === 'slow_statements' || metric?.unit === 'ms' ? 'ms' : metric?.unit === 's' ? 's' : undefined;
   const orderChoices: Array<ComboboxOption<string>> = (metric?.orderBy ?? []).map((o) => ({
     value: o,
-    label: orderByLabels[o] ?? o,
+    label: orderByLabels[o],
   }));
 
   return (
@@ -227,11 +198,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
               width={40}
             />
           </InlineField>
-          <InlineField
-            label="Target"
-            labelWidth={10}
-            tooltip="Which monitored target of the sidecar. Empty: the datasource's target."
-          >
+          <InlineField label={optionLabels.target} labelWidth={10} tooltip={optionTooltip('target')}>
             <ResourcePicker
               id={`pgpulse-${q.refId}-target`}
               datasource={datasource}
@@ -275,7 +242,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
               <InlineField
                 label={optionLabels.orderBy}
                 labelWidth={LABEL_WIDTH}
-                tooltip={optionTooltips.orderBy}
+                tooltip={optionTooltip('orderBy')}
                 invalid={issueFor(issues, 'orderBy')?.severity === 'error'}
               >
                 <Combobox<string>
@@ -285,11 +252,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
                   value={typeof q.orderBy === 'string' ? q.orderBy : null}
                   onChange={(o) => setOption('orderBy', o?.value)}
                   isClearable
-                  placeholder={
-                    metric.defaults?.orderBy
-                      ? (orderByLabels[metric.defaults.orderBy] ?? metric.defaults.orderBy)
-                      : 'default'
-                  }
+                  placeholder={metric.defaults?.orderBy ? orderByLabels[metric.defaults.orderBy] : 'default'}
                   width={26}
                 />
               </InlineField>
@@ -299,11 +262,11 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
             {numberField('k', { min: 1, max: 1000, step: 1 })}
             {numberField('efSearch', { min: 1, max: 1000, step: 1 })}
             {takes('quantile') && (
-              <InlineField label={optionLabels.quantile} labelWidth={LABEL_WIDTH} tooltip={optionTooltips.quantile}>
+              <InlineField label={optionLabels.quantile} labelWidth={LABEL_WIDTH} tooltip={optionTooltip('quantile')}>
                 <Combobox<string>
                   id={`pgpulse-${q.refId}-quantile`}
                   data-testid={selectors.queryEditor.option('quantile')}
-                  options={['p50', 'p95', 'p99'].map((v) => ({ value: v, label: v }))}
+                  options={quantileValues.map((v) => ({ value: v, label: v }))}
                   value={typeof q.quantile === 'string' ? q.quantile : null}
                   onChange={(o) => setOption('quantile', o?.value)}
                   isClearable
@@ -316,7 +279,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
               <InlineField
                 label={optionLabels.waitEvent}
                 labelWidth={LABEL_WIDTH}
-                tooltip={optionTooltips.waitEvent}
+                tooltip={optionTooltip('waitEvent')}
                 invalid={issueFor(issues, 'waitEvent')?.severity === 'error'}
               >
                 <Input
@@ -336,7 +299,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
               </InlineField>
             )}
             {takes('legend') && (
-              <InlineField label={optionLabels.legend} labelWidth={LABEL_WIDTH} tooltip={optionTooltips.legend} grow>
+              <InlineField label={optionLabels.legend} labelWidth={LABEL_WIDTH} tooltip={optionTooltip('legend')} grow>
                 <Input
                   id={`pgpulse-${q.refId}-legend`}
                   data-testid={selectors.queryEditor.option('legend')}

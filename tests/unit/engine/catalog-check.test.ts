@@ -70,3 +70,24 @@ test('an option listed twice, or used by a variant without being listed, fails n
   assert.match(problems[0], new RegExp(`metric twice: option ${base.options[0]} listed more than once`));
   assert.match(problems[1], new RegExp(`metric unlisted: uses option ${v} .* does not list it`));
 });
+
+test('a metric using an option the vocabulary does not declare fails, naming the metric and the option', () => {
+  const base = metrics.find((m) => m.id === 'top_queries') as MetricDef;
+  assert.ok(base.defaults && base.orderBy?.length, 'top_queries has defaults and orderBy choices');
+  const problems = validateCatalog(parts, [
+    // a misspelt option (topn for topN), and target, which every query takes
+    { ...base, id: 'typo', options: [...base.options, 'topn' as never] },
+    { ...base, id: 'target', options: [...base.options, 'target' as never] },
+    // a default for an option it does not take, and an orderBy value nobody declared
+    { ...base, id: 'default', options: base.options.filter((o) => o !== 'minCalls'), defaults: { minCalls: 3 } },
+    { ...base, id: 'order', orderBy: [...base.orderBy!, 'speed' as never] },
+  ]);
+  assert.equal(problems.length, 4, problems.join('\n'));
+  assert.match(
+    problems[0],
+    /metric typo: option "topn" is not declared in model\/options\.ts \(declared: database, .*topN/
+  );
+  assert.match(problems[1], /metric target: option "target" is taken by every query/);
+  assert.match(problems[2], /metric default: uses option minCalls \(has a default\) but does not list it/);
+  assert.match(problems[3], /metric order: orderBy "speed" is not declared/);
+});
