@@ -227,7 +227,11 @@ test.describe('pgpulse in a Grafana host', () => {
 
   test('invalid combinations are explained before anything runs', async ({ host, env }) => {
     await pick(host, Q.metric, 'Index scans');
-    const before = env.grafana.calls.filter((c) => c.grpc === 'QueryData').length;
+    // the invalid query itself never reaches Grafana (counting calls raced with the metric's own query)
+    const invalidSent = () =>
+      env.grafana.calls.some(
+        (c) => c.grpc === 'QueryData' && (c.queries ?? []).some((q) => q.index !== undefined && q.table === undefined)
+      );
     await pick(host, Q.option('index'), 'orders_customer_idx', /^orders_customer_idx/);
     await expect(host.getByTestId(Q.issue('index'))).toContainText('Index needs a table');
     // the previous metric's data does not stay under the message
@@ -239,7 +243,7 @@ test.describe('pgpulse in a Grafana host', () => {
       .evaluate((el) => (el as HTMLInputElement).scrollWidth > (el as HTMLInputElement).clientWidth);
     expect(clipped).toBe(false);
     await shot(host, '06-index-without-table');
-    expect(env.grafana.calls.filter((c) => c.grpc === 'QueryData').length).toBe(before);
+    expect(invalidSent()).toBe(false);
     // fixing it runs the query
     await pick(host, Q.option('table'), 'orders', /^orders/);
     await expect(host.getByTestId(Q.issues)).toHaveCount(0);
