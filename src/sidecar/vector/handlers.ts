@@ -4,7 +4,7 @@
  * the index / query tables with their advice.
  */
 import type { Frame } from '../../model/frames';
-import { bucketDeltas, loadSeries, rangeDeltas, type EngineContext } from '../engine/context';
+import { bucketDeltas, loadSeries, rangeDeltas, type CounterData, type EngineContext } from '../engine/context';
 import { columnsOf, seriesFrame, tableFrame } from '../engine/series-frames';
 import type { LabelFilter } from '../store/types';
 import { probeProblems } from './probe-status';
@@ -315,10 +315,7 @@ function latestProbes(ctx: EngineContext): {
   const run = loadSeries(ctx, 'vector_probe', ['target_recall'], { object: 'run' });
   let targetRecall = 0.95;
   for (const s of run.series) {
-    const v = [...s.values].reverse().find((x) => x !== null);
-    if (v !== undefined && v !== null) {
-      targetRecall = v;
-    }
+    targetRecall = latestValue(s.values) ?? targetRecall;
   }
   // the latest ok sample that has this index's rows
   const by = new Map<string, ProbePoint>();
@@ -509,7 +506,100 @@ export function tradeOff(
   return `${param} ${adv.value} reaches recall ${pm(at)} ≥ ${target}${cost} (${adv.reason})`;
 }
 
-export function vectorIndexes(ctx: EngineContext): Frame[] {
+/** The newest non-null value of a series inside the range (null when it has none). */
+function latestValue(values: ReadonlyArray<number | null>): number | null {
+  for (let i = values.length - 1; i >= 0; i--) {
+    const v = values[i];
+    if (v !== null) {
+      return v;
+    }
+  }
+  return null;
+}
+
+/** The newest non-null value of `field` in the series labelled `labels` (without labels: its first series). */
+function latestOf(data: CounterData, field: string, labels?: Record<string, string>): number | null {
+  const key = labels && JSON.stringify(labels);
+  const s = data.series.find((x) => x.field === field && (key === undefined || JSON.stringify(x.labels) === key));
+  return s ? latestValue(s.values) : null;
+}
+
+/** One row of the vector_indexes table: an index, a build in progress or an unindexed vector column. */
+interface IndexTableRow {
+  kind: 'index' | 'build in progress' | 'column without ANN index';
+  schema: string;
+  table: string;
+  index: string;
+  method: unknown;
+  key: unknown;
+  opclass: unknown;
+  operator: unknown;
+  dims: number | null;
+  m: number | null;
+  ef_construction: number | null;
+  lists: number | null;
+  size: number | null;
+  cache_share: number | null;
+  lfc_share: number | null;
+  rows: number | null;
+  dead: number | null;
+  recall: number | null;
+  recall_lower?: number | null;
+  recall_upper?: number | null;
+  p95: number | null;
+  best: number | null;
+  queries: number;
+  scans: number | null;
+  advice: string;
+}
+
+/** A row with only what a build or a column has: no index measurements. */
+const noIndexValues = {
+  method: '',
+  opclass: '',
+  m: null,
+  ef_construction: null,
+  lists: null,
+  size: null,
+  cache_share: null,
+  lfc_share: null,
+  rows: null,
+  dead: null,
+  recall: null,
+  p95: null,
+  best: null,
+  scans: null,
+} as const;
+
+/** pgvector's server-wide facts: version, known bugs, and the cache sizes an index is compared with */
+function vectorServer(ctx: EngineContext) {
+  const info = ctx.store.entities(ctx.query.target, 'vector', { object: 'server' })[0]?.info ?? {};
+  const values = loadSeries(ctx, 'vector', ['shared_buffers_bytes', 'lfc_bytes'], { object: 'server' });
+  return {
+    info,
+    sharedBuffersBytes: latestOf(values, 'shared_buffers_bytes'),
+    lfcBytes: latestOf(values, 'lfc_bytes'),
+  };
+}
+
+/** CREATE INDEX runs present in the latest discovery of the range */
+function currentBuilds(ctx: EngineContext) {
+  const builds = currentObjects(ctx, 'build', 'blocks_total');
+  return ctx.store
+    .entities(ctx.query.target, 'vector', { object: 'build' })
+    .filter((e) => builds.present.has(JSON.stringify(e.labels)));
+}
+
+type Builds = ReturnType<typeof currentBuilds>;
+
+/** The ANN indexes of the latest discovery, each with its facts, probe results and advice. */
+function indexRows(
+  ctx: EngineContext,
+  server: ReturnType<typeof vectorServer>,
+  builds: Builds,
+  queries: QueryEntity[],
+  probes: ReturnType<typeof latestProbes>
+) {
   const t = ctx.query.target;
   const base: LabelFilter = {
     datname: ctx.filter.datname,
@@ -520,34 +610,12 @@ export function vectorIndexes(ctx: EngineContext): Frame[] {
   const ents = new Map(
     ctx.store.entities(t, 'vector', { ...base, object: 'index' }).map((e) => [JSON.stringify(e.labels), e])
   );
-  const valuesData = loadSeries(
+  const values = loadSeries(
     ctx,
     'vector',
     ['size_bytes', 'table_rows', 'dead_tuples', 'dims', 'm', 'ef_construction', 'lists'],
     { ...base, object: 'index' }
   );
-  const last = (labels: Record<string, string>, field: string): number | null => {
-    const s = valuesData.series.find((x) => x.field === field && JSON.stringify(x.labels) === JSON.stringify(labels));
-    if (!s) {
-      return null;
-    }
-    for (let i = s.values.length - 1; i >= 0; i--) {
-      if (s.values[i] !== null) {
-        return s.values[i];
-      }
-    }
-    return null;
-  };
-  const server = ctx.store.entities(t, 'vector', { object: 'server' })[0]?.info ?? {};
-  const serverVals = loadSeries(ctx, 'vector', ['shared_buffers_bytes', 'lfc_bytes'], { object: 'server' });
-  const sv = (f: string) => {
-    const s = serverVals.series.find((x) => x.field === f);
-    return s ? ([...s.values].reverse().find((v) => v !== null) ?? null) : null;
-  };
-  const builds = currentObjects(ctx, 'build', 'blocks_total');
-  const buildInfo = ctx.store
-    .entities(t, 'vector', { object: 'build' })
-    .filter((e) => builds.present.has(JSON.stringify(e.labels)));
   // index scans inside the range: Δ pg_stat_user_indexes.idx_scan (HNSW and IVFFlat scans count)
   const scans = new Map<string, number>();
   for (const e of rangeDeltas(loadSeries(ctx, 'vector', ['idx_scan'], { ...base, object: 'index' }), [
@@ -555,41 +623,39 @@ export function vectorIndexes(ctx: EngineContext): Frame[] {
   ]).values()) {
     scans.set(JSON.stringify(e.labels), e.totals.idx_scan);
   }
-  const probes = latestProbes(ctx);
   const runInfo = ctx.store.entities(t, 'vector_probe', { object: 'run' })[0]?.info;
   const probeRunStatus = new Map(
     ((runInfo?.probes as Array<{ index: string; status: string }> | undefined) ?? []).map((p) => [p.index, p.status])
   );
-  const queries = vectorQueries({ ...ctx, filter: {} } as EngineContext);
-  const k = ctx.query.k ?? ctx.metric.defaults?.k ?? 10;
-  const rows: Array<Record<string, unknown>> = [];
+  const rows: IndexTableRow[] = [];
   for (const [key, labels] of present) {
     const info = ents.get(key)?.info ?? {};
+    const last = (field: string) => latestOf(values, field, labels);
     const facts: IndexFacts = {
       schema: labels.schemaname,
       table: labels.relname,
       index: labels.indexrelname,
       amname: String(info.amname ?? ''),
       keyType: String(info.key_type ?? ''),
-      dims: last(labels, 'dims'),
-      sizeBytes: last(labels, 'size_bytes') ?? 0,
-      tableRows: last(labels, 'table_rows'),
-      deadTuples: last(labels, 'dead_tuples'),
-      sharedBuffersBytes: sv('shared_buffers_bytes'),
-      lfcBytes: sv('lfc_bytes'),
-      bugs: (server.bugs as string[] | undefined) ?? [],
-      iterativeScan: (server.iterative_scan as string | null | undefined) ?? null,
-      lists: last(labels, 'lists'),
+      dims: last('dims'),
+      sizeBytes: last('size_bytes') ?? 0,
+      tableRows: last('table_rows'),
+      deadTuples: last('dead_tuples'),
+      sharedBuffersBytes: server.sharedBuffersBytes,
+      lfcBytes: server.lfcBytes,
+      bugs: (server.info.bugs as string[] | undefined) ?? [],
+      iterativeScan: (server.info.iterative_scan as string | null | undefined) ?? null,
+      lists: last('lists'),
     };
+    const qualified = `${labels.schemaname}.${labels.indexrelname}`;
     const mine = probes.points.filter((p) => p.index === labels.indexrelname && p.schema === labels.schemaname);
     const dflt = mine.find((p) => p.setting === 'default');
-    const build = buildInfo.find((b) => b.info.indexrelname === labels.indexrelname);
-    const adv = probes.advised.get(`${labels.schemaname}.${labels.indexrelname}`);
-    const advice = indexAdvice(facts, mine, probes.targetRecall, adv);
+    const build = builds.find((b) => b.info.indexrelname === labels.indexrelname);
+    const advice = indexAdvice(facts, mine, probes.targetRecall, probes.advised.get(qualified));
     if (build) {
       advice.unshift(`building: ${build.info.phase}`);
     }
-    const failed = probeRunStatus.get(`${labels.schemaname}.${labels.indexrelname}`);
+    const failed = probeRunStatus.get(qualified);
     if (failed && failed !== 'ok' && !failed.startsWith('partial')) {
       advice.unshift(`probe: ${failed}`);
     }
@@ -603,8 +669,8 @@ export function vectorIndexes(ctx: EngineContext): Frame[] {
       opclass: info.opclass ?? '',
       operator: info.operator ?? '',
       dims: facts.dims,
-      m: last(labels, 'm'),
-      ef_construction: last(labels, 'ef_construction'),
+      m: last('m'),
+      ef_construction: last('ef_construction'),
       lists: facts.lists,
       size: facts.sizeBytes,
       cache_share: facts.sharedBuffersBytes ? facts.sizeBytes / facts.sharedBuffersBytes : null,
@@ -621,142 +687,129 @@ export function vectorIndexes(ctx: EngineContext): Frame[] {
       advice: advice.join(' | ') || 'ok',
     });
   }
-  // builds in progress: a CREATE INDEX that has not committed is not in pg_index for anyone else yet
-  const buildVals = loadSeries(ctx, 'vector', ['blocks_done', 'blocks_total', 'tuples_done', 'tuples_total'], {
+  return rows;
+}
+
+/** Builds in progress: a CREATE INDEX that has not committed is not in pg_index for anyone else yet. */
+function buildRows(ctx: EngineContext, builds: Builds, indexes: IndexTableRow[]): IndexTableRow[] {
+  const values = loadSeries(ctx, 'vector', ['blocks_done', 'blocks_total', 'tuples_done', 'tuples_total'], {
     object: 'build',
   });
-  for (const b of buildInfo) {
-    if (present.size > 0 && [...present.values()].some((l) => l.indexrelname === b.info.indexrelname)) {
+  return builds
+    .filter((b) => !indexes.some((r) => r.index === b.info.indexrelname))
+    .map((b) => {
+      const done = latestOf(values, 'blocks_done', b.labels);
+      const total = latestOf(values, 'blocks_total', b.labels);
+      return {
+        ...noIndexValues,
+        kind: 'build in progress',
+        schema: '',
+        table: String(b.info.relname ?? ''),
+        index: String(b.info.indexrelname ?? ''),
+        method: String(b.info.method ?? ''),
+        key: '',
+        operator: '',
+        dims: null,
+        queries: 0,
+        advice: `building (pid ${b.labels.pid}): ${String(b.info.phase)}${total ? `, ${Math.round((100 * (done ?? 0)) / total)}% of ${total} blocks` : ''}; a NOTICE "hnsw graph no longer fits into maintenance_work_mem" in the log means the slow path: raise maintenance_work_mem`,
+      };
+    });
+}
+
+/** the opclass an index for this distance operator needs */
+const opclassFor = (operator: unknown) =>
+  operator === '<=>' ? 'vector_cosine_ops' : operator === '<#>' ? 'vector_ip_ops' : 'vector_l2_ops';
+
+/** Vector columns without any ANN index (the ones vector queries use first). */
+function unindexedColumnRows(ctx: EngineContext, queries: QueryEntity[]): IndexTableRow[] {
+  const filter: LabelFilter = { datname: ctx.filter.datname, relname: ctx.filter.relname };
+  const cols = currentObjects(ctx, 'column', 'ann_indexes', filter);
+  const values = loadSeries(ctx, 'vector', ['ann_indexes', 'dims'], { ...filter, object: 'column' });
+  const rows: IndexTableRow[] = [];
+  for (const labels of cols.present.values()) {
+    if (latestOf(values, 'ann_indexes', labels) !== 0) {
       continue;
     }
-    const v = (field: string) => {
-      const s = buildVals.series.find(
-        (x) => x.field === field && JSON.stringify(x.labels) === JSON.stringify(b.labels)
-      );
-      return s ? ([...s.values].reverse().find((x) => x !== null) ?? null) : null;
-    };
-    const done = v('blocks_done');
-    const total = v('blocks_total');
+    const users = queries.filter((q) => q.info.table === labels.relname && q.info.column === labels.column);
     rows.push({
-      kind: 'build in progress',
-      schema: '',
-      table: String(b.info.relname ?? ''),
-      index: String(b.info.indexrelname ?? ''),
-      method: String(b.info.method ?? ''),
-      key: '',
-      opclass: '',
-      operator: '',
-      dims: null,
-      m: null,
-      ef_construction: null,
-      lists: null,
-      size: null,
-      cache_share: null,
-      lfc_share: null,
-      rows: null,
-      dead: null,
-      recall: null,
-      p95: null,
-      best: null,
-      queries: 0,
-      scans: null,
-      advice: `building (pid ${b.labels.pid}): ${String(b.info.phase)}${total ? `, ${Math.round((100 * (done ?? 0)) / total)}% of ${total} blocks` : ''}; a NOTICE "hnsw graph no longer fits into maintenance_work_mem" in the log means the slow path: raise maintenance_work_mem`,
+      ...noIndexValues,
+      kind: 'column without ANN index',
+      schema: labels.schemaname,
+      table: labels.relname,
+      index: '',
+      key: labels.column,
+      operator: [...new Set(users.map((u) => u.info.operator))].join(' '),
+      dims: latestOf(values, 'dims', labels),
+      queries: users.length,
+      advice: users.length
+        ? `queried by ${users.length} vector quer${users.length === 1 ? 'y' : 'ies'} without an ANN index: every call scans and sorts the table; CREATE INDEX CONCURRENTLY ON ${labels.schemaname}.${labels.relname} USING hnsw (${labels.column} ${opclassFor(users[0].info.operator)})`
+        : 'no ANN index (no vector query on it seen in pg_stat_statements)',
     });
   }
-  // vector columns without any ANN index (the ones vector queries use first)
-  const cols = currentObjects(ctx, 'column', 'ann_indexes', {
-    datname: ctx.filter.datname,
-    relname: ctx.filter.relname,
-  });
-  if (!ctx.filter.indexrelname) {
-    const colVals = loadSeries(ctx, 'vector', ['ann_indexes', 'dims'], {
-      object: 'column',
-      datname: ctx.filter.datname,
-      relname: ctx.filter.relname,
-    });
-    for (const [key, labels] of cols.present) {
-      const annCount = colVals.series.find((s) => s.field === 'ann_indexes' && JSON.stringify(s.labels) === key);
-      const n = annCount ? [...annCount.values].reverse().find((v) => v !== null) : null;
-      if (n !== 0) {
-        continue;
-      }
-      const dimsS = colVals.series.find((s) => s.field === 'dims' && JSON.stringify(s.labels) === key);
-      const dims = dimsS ? ([...dimsS.values].reverse().find((v) => v !== null) ?? null) : null;
-      const users = queries.filter((q) => q.info.table === labels.relname && q.info.column === labels.column);
-      rows.push({
-        kind: 'column without ANN index',
-        schema: labels.schemaname,
-        table: labels.relname,
-        index: '',
-        method: '',
-        key: labels.column,
-        opclass: '',
-        operator: [...new Set(users.map((u) => u.info.operator))].join(' '),
-        dims,
-        m: null,
-        ef_construction: null,
-        lists: null,
-        size: null,
-        cache_share: null,
-        lfc_share: null,
-        rows: null,
-        dead: null,
-        recall: null,
-        p95: null,
-        best: null,
-        queries: users.length,
-        scans: null,
-        advice: users.length
-          ? `queried by ${users.length} vector quer${users.length === 1 ? 'y' : 'ies'} without an ANN index: every call scans and sorts the table; CREATE INDEX CONCURRENTLY ON ${labels.schemaname}.${labels.relname} USING hnsw (${labels.column} ${users[0].info.operator === '<=>' ? 'vector_cosine_ops' : users[0].info.operator === '<#>' ? 'vector_ip_ops' : 'vector_l2_ops'})`
-          : 'no ANN index (no vector query on it seen in pg_stat_statements)',
-      });
-    }
-  }
+  return rows;
+}
+
+function indexesTableFrame(ctx: EngineContext, rows: IndexTableRow[], targetRecall: number, version: unknown): Frame {
+  const k = ctx.query.k ?? ctx.metric.defaults?.k ?? 10;
   const f = columnsOf(rows);
-  return [
-    tableFrame(
-      ctx,
-      [
-        f('kind', 'string', (r) => r.kind),
-        f('schema', 'string', (r) => r.schema),
-        f('table', 'string', (r) => r.table),
-        f('index', 'string', (r) => r.index, { displayName: 'Index' }),
-        f('method', 'string', (r) => r.method, { displayName: 'Method' }),
-        f('key', 'string', (r) => r.key, { displayName: 'Column / expression' }),
-        f('opclass', 'string', (r) => r.opclass, { displayName: 'Opclass' }),
-        f('operator', 'string', (r) => r.operator, { displayName: 'Operator' }),
-        f('dims', 'number', (r) => r.dims, { displayName: 'Dimensions' }),
-        f('m', 'number', (r) => r.m),
-        f('ef_construction', 'number', (r) => r.ef_construction),
-        f('lists', 'number', (r) => r.lists),
-        f('size_bytes', 'number', (r) => r.size, { displayName: 'Index size', unit: 'bytes' }),
-        f('shared_buffers_share', 'number', (r) => r.cache_share, {
-          displayName: 'Size / shared_buffers',
-          unit: 'percentunit',
-        }),
-        f('lfc_share', 'number', (r) => r.lfc_share, { displayName: 'Size / Neon LFC', unit: 'percentunit' }),
-        f('rows', 'number', (r) => r.rows, { displayName: 'Table rows', unit: 'short' }),
-        f('dead_tuples', 'number', (r) => r.dead, { displayName: 'Dead tuples', unit: 'short' }),
-        f('recall', 'number', (r) => r.recall, { displayName: `Recall@${k} (default)`, unit: 'percentunit' }),
-        f('recall_lower', 'number', (r) => (r as { recall_lower?: number | null }).recall_lower ?? null, {
-          displayName: 'Recall 99 % lower',
-          unit: 'percentunit',
-        }),
-        f('recall_upper', 'number', (r) => (r as { recall_upper?: number | null }).recall_upper ?? null, {
-          displayName: 'Recall 99 % upper',
-          unit: 'percentunit',
-        }),
-        f('p95_ms', 'number', (r) => r.p95, { displayName: 'Probe p95 (default)', unit: 'ms' }),
-        f('best_ef_search', 'number', (r) => r.best, {
-          displayName: `Advised ef_search/probes (recall interval ≥ ${probes.targetRecall})`,
-        }),
-        f('vector_queries', 'number', (r) => r.queries, { displayName: 'Vector queries' }),
-        f('idx_scan', 'number', (r) => r.scans, { displayName: 'Index scans (range)', unit: 'short' }),
-        f('advice', 'string', (r) => r.advice, { displayName: 'Advice' }),
-      ],
-      `HNSW / IVFFlat indexes and unindexed vector columns from the latest discovery; recall and latency from the latest probe run (pgvector ${String(server.version ?? '?')})`
-    ),
+  return tableFrame(
+    ctx,
+    [
+      f('kind', 'string', (r) => r.kind),
+      f('schema', 'string', (r) => r.schema),
+      f('table', 'string', (r) => r.table),
+      f('index', 'string', (r) => r.index, { displayName: 'Index' }),
+      f('method', 'string', (r) => r.method, { displayName: 'Method' }),
+      f('key', 'string', (r) => r.key, { displayName: 'Column / expression' }),
+      f('opclass', 'string', (r) => r.opclass, { displayName: 'Opclass' }),
+      f('operator', 'string', (r) => r.operator, { displayName: 'Operator' }),
+      f('dims', 'number', (r) => r.dims, { displayName: 'Dimensions' }),
+      f('m', 'number', (r) => r.m),
+      f('ef_construction', 'number', (r) => r.ef_construction),
+      f('lists', 'number', (r) => r.lists),
+      f('size_bytes', 'number', (r) => r.size, { displayName: 'Index size', unit: 'bytes' }),
+      f('shared_buffers_share', 'number', (r) => r.cache_share, {
+        displayName: 'Size / shared_buffers',
+        unit: 'percentunit',
+      }),
+      f('lfc_share', 'number', (r) => r.lfc_share, { displayName: 'Size / Neon LFC', unit: 'percentunit' }),
+      f('rows', 'number', (r) => r.rows, { displayName: 'Table rows', unit: 'short' }),
+      f('dead_tuples', 'number', (r) => r.dead, { displayName: 'Dead tuples', unit: 'short' }),
+      f('recall', 'number', (r) => r.recall, { displayName: `Recall@${k} (default)`, unit: 'percentunit' }),
+      f('recall_lower', 'number', (r) => r.recall_lower ?? null, {
+        displayName: 'Recall 99 % lower',
+        unit: 'percentunit',
+      }),
+      f('recall_upper', 'number', (r) => r.recall_upper ?? null, {
+        displayName: 'Recall 99 % upper',
+        unit: 'percentunit',
+      }),
+      f('p95_ms', 'number', (r) => r.p95, { displayName: 'Probe p95 (default)', unit: 'ms' }),
+      f('best_ef_search', 'number', (r) => r.best, {
+        displayName: `Advised ef_search/probes (recall interval ≥ ${targetRecall})`,
+      }),
+      f('vector_queries', 'number', (r) => r.queries, { displayName: 'Vector queries' }),
+      f('idx_scan', 'number', (r) => r.scans, { displayName: 'Index scans (range)', unit: 'short' }),
+      f('advice', 'string', (r) => r.advice, { displayName: 'Advice' }),
+    ],
+    `HNSW / IVFFlat indexes and unindexed vector columns from the latest discovery; recall and latency from the latest probe run (pgvector ${String(version ?? '?')})`
+  );
+}
+
+/** vector_indexes: the ANN indexes, builds in progress and unindexed vector columns, with advice. */
+export function vectorIndexes(ctx: EngineContext): Frame[] {
+  const server = vectorServer(ctx);
+  const builds = currentBuilds(ctx);
+  const probes = latestProbes(ctx);
+  const queries = vectorQueries({ ...ctx, filter: {} } as EngineContext);
+  const indexes = indexRows(ctx, server, builds, queries, probes);
+  const rows = [
+    ...indexes,
+    ...buildRows(ctx, builds, indexes),
+    // an index filter asks about one index: no column rows
+    ...(ctx.filter.indexrelname ? [] : unindexedColumnRows(ctx, queries)),
   ];
+  return [indexesTableFrame(ctx, rows, probes.targetRecall, server.info.version)];
 }
 
 export function vectorQueriesTable(ctx: EngineContext): Frame[] {
