@@ -7,10 +7,13 @@
  *
  * Disk full and read-only use a real tmpfs (`mount -t tmpfs`, filled to the last byte; remount ro/rw). Where the
  * sandbox does not allow mounting, disk full falls back to a real SQLITE_FULL via PRAGMA
- * max_page_count and the read-only case is skipped with the reason.
+ * max_page_count and the read-only case is skipped with the reason. Read-only *while running* uses
+ * a real ext4 on a loop device aborted by the kernel (`mount -o remount,abort`: emergency read-only,
+ * EROFS through open files too — a read-only remount fails with EBUSY while files are open), then a
+ * repaired copy mounted in its place; skipped with the reason where loop mounts are not permitted.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, unlinkSync, openSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -308,6 +311,94 @@ test('data directory read-only at start: no crash, history served read-only with
     }
     unmount(dataDir);
     rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+/** an ext4 filesystem in an image file, mounted on `dir` through a loop device; false where mounting is not permitted */
+function tryMountExt4(image: string, dir: string): boolean {
+  try {
+    execFileSync('truncate', ['-s', '64M', image]);
+    execFileSync('mkfs.ext4', ['-q', '-F', image], { stdio: 'ignore' });
+    // remount-ro (not panic) is what an error does to it: the effect an abort has below
+    execFileSync('mount', ['-o', 'loop,errors=remount-ro', image, dir], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('the filesystem turns read-only while running, then a repaired one is mounted in its place: no crash, the history served, writing resumes by itself, queries read the new file', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'pgpulse-rorun-'));
+  const image = `${dataDir}.img`;
+  const repaired = `${dataDir}.repaired.img`;
+  if (!tryMountExt4(image, dataDir)) {
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(image, { force: true });
+    t.skip('mount of a loop device not permitted in this sandbox: a filesystem cannot turn read-only under open files');
+    return;
+  }
+  let sc: TestSidecar | undefined;
+  try {
+    sc = await startTestSidecar({ url: pg.url, dataDir });
+    sc.sidecar.store.retryPolicy = { minMs: 100, maxMs: 400 };
+    const t0 = Date.now();
+    for (let i = 0; i < 3; i++) {
+      await sc.sampleNow();
+    }
+    const t1 = Date.now();
+    const kept = maxSample(sc);
+    const before = storedPoints(sc, kept);
+    const tpsBefore = await tpsValues(sc, t0 - 1000, t1);
+
+    // what was written is on the disk; then the kernel aborts the filesystem as it does on an I/O
+    // error (emergency read-only): every write fails with EROFS from now on, through the files
+    // the sidecar holds open as well. A remount read-only cannot do this (EBUSY while files are open).
+    execFileSync('sync', ['-f', dataDir]);
+    execFileSync('mount', ['-o', 'remount,abort', dataDir]);
+    await createTables('rorun', 50);
+    await sampleUntil(sc, () => sc!.sidecar.store.status().problem !== undefined, 'store reports the fault');
+    const problem = sc.sidecar.store.status().problem!;
+    assert.ok(problem.kind === 'read-only' || problem.kind === 'io', `read-only or I/O, got ${problem.kind}`);
+    await assertHealthNamesStore(sc, dataDir, /read-only|I\/O error/, /writable|check the disk/);
+    assert.deepEqual(await tpsValues(sc, t0 - 1000, t1), tpsBefore, 'the stored history is still served');
+    await sc.sampleNow();
+    assert.equal(sc.sidecar.store.status().writable, false);
+
+    // an operator's repair: the aborted filesystem is detached (the sidecar still holds files on
+    // it), a checked copy mounted in its place
+    execFileSync('umount', ['-l', dataDir]);
+    execFileSync('cp', ['--sparse=always', image, repaired]);
+    const fsck = spawnSync('e2fsck', ['-fy', repaired], { stdio: 'ignore' });
+    assert.ok(fsck.status !== null && fsck.status <= 1, `e2fsck repaired the copy (exit ${fsck.status})`);
+    execFileSync('mount', ['-o', 'loop', repaired, dataDir]);
+    await sampleUntil(sc, () => sc!.sidecar.store.status().writable, 'store writable again');
+    await sc.sampleNow();
+    await assertHealthy(sc);
+    assert.deepEqual(storedPoints(sc, kept), before, 'everything stored before the fault is intact');
+    assert.equal(sc.sidecar.store.db.pragma('integrity_check', { simple: true }), 'ok');
+    await assertTablesUnderOwnSeries(sc, 'rorun', 50);
+
+    // the query worker reads the file now in place, not the one it opened before the fault
+    const from = t0 - 1000;
+    const to = Date.now();
+    const local = sc.sidecar.service.engine.run({
+      query: { refId: 'A', metric: 'tps', target: 'default' } as never,
+      range: { from, to },
+      maxDataPoints: 1000,
+      targetIntervalMs: 1000,
+    });
+    assert.deepEqual(
+      await tpsValues(sc, from, to),
+      local.frames.map((f) => f.fields.map((x) => x.values)),
+      'the worker answers from the history written after the repair'
+    );
+  } finally {
+    await sc?.stop();
+    unmount(dataDir);
+    unmount(dataDir);
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(image, { force: true });
+    rmSync(repaired, { force: true });
   }
 });
 

@@ -268,9 +268,10 @@ export class QueryPool {
         job.task ? TASK_KILL_MS : this.options.budget.maxMs * 2 + 5000
       );
       job.killTimer.unref();
+      const generation = this.store.generation;
       const msg: WorkerJob = job.task
-        ? { id: job.id, task: job.task.task }
-        : { id: job.id, requests: job.requests, budget: this.options.budget };
+        ? { id: job.id, generation, task: job.task.task }
+        : { id: job.id, generation, requests: job.requests, budget: this.options.budget };
       slot.worker.postMessage(msg);
     }
   }

@@ -14,9 +14,10 @@ import { runWithinBudget, type QueryBudget } from './budget';
 import { Engine, type EngineRequest } from './engine';
 
 /** Query requests to answer within a budget, or a background read (WorkerTask) off the main thread. */
-export type WorkerJob =
-  | { id: number; requests: EngineRequest[]; budget: QueryBudget }
-  | { id: number; task: WorkerTask };
+export type WorkerJob = { id: number; /** Store.generation of the sidecar's writer */ generation: number } & (
+  | { requests: EngineRequest[]; budget: QueryBudget }
+  | { task: WorkerTask }
+);
 
 /** Reads of the history that other parts of the sidecar do in the background. */
 export type WorkerTask = {
@@ -52,8 +53,15 @@ try {
 const parts = assemble(sidecarFeatures.filter((f) => init.features.includes(f.name)));
 let store: Store | undefined;
 let engine: Engine | undefined;
+let generation = 0;
 
-function open(): { store: Store; engine: Engine } {
+function open(wanted: number): { store: Store; engine: Engine } {
+  if (store && wanted !== generation) {
+    // the writer opened the file afresh after a fault: the file this connection holds may be gone
+    store.close();
+    store = undefined;
+  }
+  generation = wanted;
   if (!store || !engine) {
     store = new Store(init.file, { reader: true });
     engine = new Engine(store, parts);
@@ -63,7 +71,7 @@ function open(): { store: Store; engine: Engine } {
 
 parentPort?.on('message', (job: WorkerJob) => {
   try {
-    const { store: s, engine: e } = open();
+    const { store: s, engine: e } = open(job.generation);
     if ('task' in job) {
       parentPort?.postMessage({ id: job.id, result: runTask(s, job.task) });
       return;

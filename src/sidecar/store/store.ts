@@ -201,6 +201,13 @@ export class Store {
     return readable ?? Store.emptySchema();
   }
 
+  /**
+   * How many times the file was opened afresh for writing after a fault. Readers on their own
+   * connections (query workers) reopen when it changes: the file they hold may no longer be the one
+   * at the path (a filesystem that went read-only and was mounted again after a repair).
+   */
+  generation = 0;
+
   /** The current connection (it changes when the store reopens after a fault). */
   get db(): Database.Database {
     return this.conn;
@@ -376,6 +383,7 @@ export class Store {
       throw e;
     }
     this.mode = 'read-write';
+    this.generation++;
     this.statements.clear();
     this.targetIds.clear();
     this.seriesIds.clear();
