@@ -3,18 +3,21 @@
  * each edge, the keyframe in force at a sample, and a series' stored point in force at each of
  * many samples.
  *
- * Two ways to read each, chosen by how many stored rows lie between consecutive edges: one
- * B-tree seek per edge (a 7-day panel over a series sampled every 15 s has 40 samples per edge),
- * or one ordered scan over the whole span merged with the edges in JS (a 24-hour panel at 1-minute
- * steps has 4). A seek costs about what stepping over a dozen rows does, so a dense span is read
- * in one pass instead of thousands of seeks. Both give the same answer.
+ * Two ways to read each, chosen by how many stored rows lie between consecutive edges: a B-tree
+ * lookup per edge (a 7-day panel over a series sampled every 15 s has 40 samples per edge), or one
+ * ordered scan over the whole span merged with the edges in JS (a 24-hour panel at 1-minute steps
+ * has 4). Handing a row to JS costs about 0.25 µs; the ok samples either side of an edge cost
+ * about 5 µs of lookups, a series' point at a sample about 0.7 µs (one probe of the primary key):
+ * hence the two thresholds below. Both ways give the same answer (running-totals.test.ts checks both).
  */
 import type Database from 'better-sqlite3';
 
 export type Prepare = (sql: string) => Database.Statement;
 
-/** rows a scan may step over per edge before seeking per edge is cheaper (bench/range-latency.ts) */
-export const SCAN_ROWS_PER_EDGE = 12;
+/** samples per step edge up to which one scan of the span beats the lookups either side of each edge */
+export const SCAN_SAMPLES_PER_EDGE = 16;
+/** points per sample read up to which one scan of a series' span beats a probe per sample */
+export const SCAN_POINTS_PER_READ = 3;
 
 /** an ok sample: [id, ts] */
 export type OkSample = [number, number];

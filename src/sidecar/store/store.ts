@@ -7,7 +7,14 @@ import Database from 'better-sqlite3';
 import { accessSync, constants as fsConstants, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describeFault, nextDelayMs, storeFaultKind, StoreWriteError, type StoreProblem } from './faults';
-import { estimateSamples, keyframesAt, okSamplesAround, pointsAt, SCAN_ROWS_PER_EDGE } from './edge-reads';
+import {
+  estimateSamples,
+  keyframesAt,
+  okSamplesAround,
+  pointsAt,
+  SCAN_POINTS_PER_READ,
+  SCAN_SAMPLES_PER_EDGE,
+} from './edge-reads';
 import { migrations } from './migrations';
 import { aggregateField, aggregateGroup, AGGREGATE_LABEL, stepCounter, type CounterCarry } from './running-totals';
 import { scrubStatement } from './scrub';
@@ -1080,15 +1087,16 @@ export class Store {
     // per series the point in force at each end: max(sample_id) is one seek, the point itself another
     const at = (bound: string) => `(SELECT max(sample_id) FROM point WHERE series_id = s.id AND sample_id <= ${bound})`;
     const rows = this.stmt(
-      `SELECT s.id AS id, s.labels AS labels, s.field AS field, p0.sample_id AS k0, p0.value AS v0, p0.total AS t0, p1.sample_id AS k1, p1.total AS t1
+      // at the end only the total is needed: one descent ('none': a point without one, NULL: no point)
+      `SELECT s.id AS id, s.labels AS labels, s.field AS field, p0.sample_id AS k0, p0.value AS v0, p0.total AS t0,
+         (SELECT coalesce(total, 'none') FROM point WHERE series_id = s.id AND sample_id <= @b ORDER BY sample_id DESC LIMIT 1) AS t1
        FROM series s
        LEFT JOIN point p0 ON p0.series_id = s.id AND p0.sample_id = ${at('@a')}
-       LEFT JOIN point p1 ON p1.series_id = s.id AND p1.sample_id = ${at('@b')}
        WHERE s.target_id = @target AND s.collector = @collector AND s.field IN (${placeholders})`
     )
       .raw()
       .all({ a: first.id, b: last.id, target: targetId, collector }, ...fields) as Array<
-      [number, string, string, number | null, number | null, number | null, number | null, number | null]
+      [number, string, string, number | null, number | null, number | null, number | 'none' | null]
     >;
     // two stored points per series (the budget counts points read)
     this.rowsRead += rows.length * 2;
@@ -1108,11 +1116,15 @@ export class Store {
     const out: RangeTotal[] = [];
     // the fields of one row share its labels: parse them once
     const parsedLabels = new Map<string, Record<string, string>>();
-    for (const [id, labels, field, k0, v0, t0, k1, t1] of rows) {
-      if (k1 === null) {
+    for (const [id, labels, field, k0, v0, t0, t1] of rows) {
+      if (t1 === null) {
         continue; // no point up to the range's end: the series did not exist yet
       }
-      if ((k0 !== null && t0 === null) || t1 === null || (k0 === null && firstPointTotal.get(id, first.id) === null)) {
+      if (
+        (k0 !== null && t0 === null) ||
+        t1 === 'none' ||
+        (k0 === null && firstPointTotal.get(id, first.id) === null)
+      ) {
         return undefined;
       }
       let parsed = parsedLabels.get(labels);
@@ -1215,7 +1227,7 @@ export class Store {
     // a dense span (few samples per edge) is read in one ordered pass, a sparse one by a seek per edge
     const spanRows = inside.length > 0 ? estimateSamples(prep, targetId, collector, firstTs, lastTs) : 0;
     const pick = (cheap: boolean) => (this.edgeReads === 'auto' ? cheap : this.edgeReads === 'scan');
-    const scan = pick(spanRows <= SCAN_ROWS_PER_EDGE * (inside.length + 1));
+    const scan = pick(spanRows <= SCAN_SAMPLES_PER_EDGE * (inside.length + 1));
     const around = okSamplesAround(prep, targetId, collector, inside, first, last, scan);
     let a = 0;
     const at: Array<{ p: [number, number]; i: [number, number] }> = edges.map((e) => {
@@ -1245,7 +1257,7 @@ export class Store {
     const kfAt = keyframesAt(prep, targetId, collector, ids);
     const idsJson = JSON.stringify(ids);
     // the series' points are at most one per sample of the span
-    const scanPoints = pick(spanRows <= SCAN_ROWS_PER_EDGE * ids.length);
+    const scanPoints = pick(spanRows <= SCAN_POINTS_PER_READ * ids.length);
     // what does not depend on the series, once: per edge the slots of the totals it reads and the
     // share of the delta across it; per step the time covered and whether a mark falls into it
     const pS = new Int32Array(n + 1);
