@@ -10,7 +10,7 @@
  * Writes bench/results/query-latency.md.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, rmSync, writeFileSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../tests/support/pg';
 import { startSidecar } from '../src/sidecar/app';
@@ -205,12 +205,38 @@ function p95(xs: number[]): number {
   return s[Math.min(s.length - 1, Math.ceil(0.95 * s.length) - 1)];
 }
 
+/** what a run wrote, kept next to the stores so BENCH_REUSE=1 can time them again */
+interface HistoryMeta {
+  days: number;
+  statements: number;
+  end: number;
+  writtenAt: string;
+  samples: number;
+  points: number;
+  writeS: number;
+  sqliteBytes: number;
+  omLines: number;
+  omBytes: number;
+  importS: number;
+}
+
+function readHistoryMeta(file: string): HistoryMeta | undefined {
+  const m = JSON.parse(readFileSync(file, 'utf8')) as HistoryMeta;
+  return m.days === DAYS && m.statements === STATEMENTS ? m : undefined;
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   const dir = join(WORK, 'query-latency');
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(join(dir, 'prom'), { recursive: true });
-  const end = Math.floor(Date.now() / 1000 / 60) * 60 - 120;
+  const metaFile = join(dir, 'history.json');
+  // BENCH_REUSE=1 times the stores an earlier run wrote (same days and statements) instead of
+  // writing both again: the write takes 11 minutes at 7 days, the timing a few
+  const reused = process.env.BENCH_REUSE === '1' && existsSync(metaFile) ? readHistoryMeta(metaFile) : undefined;
+  if (!reused) {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(join(dir, 'prom'), { recursive: true });
+  }
+  const end = reused?.end ?? Math.floor(Date.now() / 1000 / 60) * 60 - 120;
   const start = end - SPAN_S;
 
   // pgpulse: the real sidecar (store, engine, HTTP API); the target is never sampled
@@ -239,40 +265,60 @@ async function main(): Promise<void> {
   const sc = await startSidecar({ config, grpc: false, sampling: false });
   let prom: ChildProcess | undefined;
   try {
-    process.stderr.write('writing the history as OpenMetrics …\n');
-    const om = join(dir, 'history.om.txt');
-    const o0 = Date.now();
-    const omLines = await writeOpenMetrics(om, start);
-    const omBytes = statSync(om).size;
-    // promtool parses the whole input once per block window: with its default 2-hour blocks a
-    // 7-day import parses 3.6 GB 84 times. Blocks as long as the span make it one or two passes.
-    // It runs in its own process while pgpulse's store is written (2 cores).
-    process.stderr.write('importing it into Prometheus blocks while writing it into pgpulse …\n');
-    const importer = spawn(
-      '/usr/bin/promtool',
-      [
-        'tsdb',
-        'create-blocks-from',
-        'openmetrics',
-        `--max-block-duration=${PROM_BLOCK_H}h`,
-        '--quiet',
-        om,
-        join(dir, 'prom', 'data'),
-      ],
-      { stdio: ['ignore', 'ignore', 'inherit'] }
-    );
-    const imported = new Promise<number>((resolve, reject) => {
-      importer.once('error', reject);
-      importer.once('exit', (code) =>
-        code === 0 ? resolve(Date.now()) : reject(new Error(`promtool exited with ${code}`))
-      );
-    });
-    const w0 = Date.now();
-    const written = writePgpulse(sc.store, start);
-    const writeS = (Date.now() - w0) / 1000;
-    const sqliteBytes = statSync(join(config.dataDir, 'pgpulse.db')).size;
-    const importS = ((await imported) - o0) / 1000;
-    rmSync(om);
+    const history: HistoryMeta =
+      reused ??
+      (await (async (): Promise<HistoryMeta> => {
+        process.stderr.write('writing the history as OpenMetrics …\n');
+        const om = join(dir, 'history.om.txt');
+        const o0 = Date.now();
+        const omLines = await writeOpenMetrics(om, start);
+        const omBytes = statSync(om).size;
+        // promtool parses the whole input once per block window: with its default 2-hour blocks a
+        // 7-day import parses 3.6 GB 84 times. Blocks as long as the span make it one or two passes.
+        // It runs in its own process while pgpulse's store is written (2 cores).
+        process.stderr.write('importing it into Prometheus blocks while writing it into pgpulse …\n');
+        const importer = spawn(
+          '/usr/bin/promtool',
+          [
+            'tsdb',
+            'create-blocks-from',
+            'openmetrics',
+            `--max-block-duration=${PROM_BLOCK_H}h`,
+            '--quiet',
+            om,
+            join(dir, 'prom', 'data'),
+          ],
+          { stdio: ['ignore', 'ignore', 'inherit'] }
+        );
+        const imported = new Promise<number>((resolve, reject) => {
+          importer.once('error', reject);
+          importer.once('exit', (code) =>
+            code === 0 ? resolve(Date.now()) : reject(new Error(`promtool exited with ${code}`))
+          );
+        });
+        const w0 = Date.now();
+        const written = writePgpulse(sc.store, start);
+        const writeS = (Date.now() - w0) / 1000;
+        const sqliteBytes = statSync(join(config.dataDir, 'pgpulse.db')).size;
+        const importS = ((await imported) - o0) / 1000;
+        rmSync(om);
+        const meta: HistoryMeta = {
+          days: DAYS,
+          statements: STATEMENTS,
+          end,
+          writtenAt: new Date().toISOString(),
+          samples: written.samples,
+          points: written.points,
+          writeS,
+          sqliteBytes,
+          omLines,
+          omBytes,
+          importS,
+        };
+        writeFileSync(metaFile, JSON.stringify(meta));
+        return meta;
+      })());
+    const { samples: writtenSamples, points: writtenPoints, writeS, sqliteBytes, omLines, omBytes, importS } = history;
     const promPort = await freePort();
     writeFileSync(join(dir, 'prom', 'prometheus.yml'), 'global:\n  scrape_interval: 1m\nscrape_configs: []\n');
     prom = spawn(
@@ -425,8 +471,8 @@ History (identical in both stores, deterministic): ${DATABASES.length} databases
 (pg_stat_database counters), ${STATEMENTS} statements sampled every ${STMT_STEP_S} s (7 pg_stat_statements
 counters each; 10 % of statements move per sample), over ${DAYS} days. No compaction (every sample kept on both sides).
 
-- **pgpulse**: written through \`Store.writeSample\` as the sampler does: ${written.samples.toLocaleString('en-US')} samples,
-  ${written.points.toLocaleString('en-US')} points stored (only changed values + keyframes) in ${fmt(writeS)} s; SQLite file
+- **pgpulse**: written through \`Store.writeSample\` as the sampler does: ${writtenSamples.toLocaleString('en-US')} samples,
+  ${writtenPoints.toLocaleString('en-US')} points stored (only changed values + keyframes) in ${fmt(writeS)} s; SQLite file
   ${fmt(sqliteBytes / 1048576)} MB. Queried with \`POST /api/v1/query\` of the real sidecar.
 - **Prometheus**: the same values as ${omLines.toLocaleString('en-US')} OpenMetrics samples (a scraper stores every
   value every time; ${fmt(omBytes / 1048576, 0)} MB of text), imported with
@@ -434,7 +480,7 @@ counters each; 10 % of statements move per sample), over ${DAYS} days. No compac
   while pgpulse's store was written),
   queried with \`/api/v1/query\` and \`/api/v1/query_range\`.
 
-Both over HTTP on loopback from the bench process (which also runs the sidecar), one warm-up each, then
+${reused ? `Timed again over the stores written at ${reused.writtenAt} (\`BENCH_REUSE=1\`; the write figures above are that run's).\n\n` : ''}Both over HTTP on loopback from the bench process (which also runs the sidecar), one warm-up each, then
 ${RUNS} timed runs of each side interleaved run by run; wall time in ms, median / p95.
 
 | query | pgpulse ms (median / p95) | Prometheus ms (median / p95) | ratio of medians pgpulse / Prometheus |
