@@ -75,13 +75,12 @@ export function okSamplesAround(
       i: nid !== null && nts !== null ? [nid, nts] : last,
     }));
   }
-  // every sample of the span from the time index alone (it holds ts and id); the failed ones from
-  // the partial index of marked samples
-  const all = prepare(
-    'SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? ORDER BY ts, id'
-  )
-    .raw()
-    .all(targetId, collector, first[1], last[1]) as OkSample[];
+  // every sample of the span from the time index alone (it holds ts and id), handed over one
+  // number per row in two walks of one snapshot (Store.stepTotals); the failed ones from the
+  // partial index of marked samples
+  const span = 'FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? ORDER BY ts, id';
+  const allIds = prepare(`SELECT id ${span}`).pluck().all(targetId, collector, first[1], last[1]) as number[];
+  const allTs = prepare(`SELECT ts ${span}`).pluck().all(targetId, collector, first[1], last[1]) as number[];
   const failed = new Set(
     prepare(
       'SELECT id FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND (resets = 1 OR ok = 0) AND ok = 0'
@@ -89,7 +88,12 @@ export function okSamplesAround(
       .pluck()
       .all(targetId, collector, first[1], last[1]) as number[]
   );
-  const ok = failed.size === 0 ? all : all.filter(([id]) => !failed.has(id));
+  const ok: OkSample[] = [];
+  for (let k = 0; k < allIds.length; k++) {
+    if (!failed.has(allIds[k])) {
+      ok.push([allIds[k], allTs[k]]);
+    }
+  }
   const out: Array<{ p: OkSample; i: OkSample }> = [];
   // k: the first ok sample at or after the edge (edges ascend, so it only moves forward)
   let k = 0;
@@ -133,7 +137,8 @@ export function keyframesAt(prepare: Prepare, targetId: number, collector: strin
 export interface PointsAt {
   /** sample id of the point in force, -1 where the series has none up to that id */
   at: number[];
-  v: Array<number | null>;
+  /** the point has a value (a null value: the row had vanished there) */
+  valued: boolean[];
   t: Array<number | null>;
   /** stored rows read */
   rows: number;
@@ -142,7 +147,12 @@ export interface PointsAt {
 /** The point in force (the last stored at or before) at each id of `ids` (ascending, distinct). */
 export function pointsAt(prepare: Prepare, seriesId: number, ids: number[], idsJson: string, scan: boolean): PointsAt {
   const n = ids.length;
-  const out: PointsAt = { at: new Array(n).fill(-1), v: new Array(n).fill(null), t: new Array(n).fill(null), rows: 0 };
+  const out: PointsAt = {
+    at: new Array(n).fill(-1),
+    valued: new Array(n).fill(false),
+    t: new Array(n).fill(null),
+    rows: 0,
+  };
   if (n === 0) {
     return out;
   }
@@ -163,7 +173,7 @@ export function pointsAt(prepare: Prepare, seriesId: number, ids: number[], idsJ
       const r = found.get(ids[j]);
       if (r) {
         out.at[j] = r[0];
-        out.v[j] = r[1];
+        out.valued[j] = r[1] !== null;
         out.t[j] = r[2];
       } else {
         missing.push(j);
@@ -184,31 +194,33 @@ export function pointsAt(prepare: Prepare, seriesId: number, ids: number[], idsJ
     for (const [k, at, v, t] of rows) {
       const j = missing[k];
       out.at[j] = at;
-      out.v[j] = v;
+      out.valued[j] = v !== null;
       out.t[j] = t;
     }
     out.rows += rows.length;
     return out;
   }
-  // from the point in force at the first id to the last id: one ordered walk of the primary key
-  const rows = prepare(
-    `SELECT sample_id, value, total FROM point WHERE series_id = @s AND sample_id <= @b
+  // from the point in force at the first id to the last id: one ordered walk of the primary key,
+  // twice, each handing over one number per row (a row as an array costs three times as much):
+  // where each point is (negative: its value is null), then its total. The caller holds one read
+  // snapshot (Store.stepTotals), so both walks see the same rows.
+  const span = `FROM point WHERE series_id = @s AND sample_id <= @b
        AND sample_id >= coalesce((SELECT max(sample_id) FROM point WHERE series_id = @s AND sample_id <= @a), 0)
-     ORDER BY sample_id`
-  )
-    .raw()
-    .all({ s: seriesId, a: ids[0], b: ids[n - 1] }) as Array<[number, number | null, number | null]>;
+     ORDER BY sample_id`;
+  const args = { s: seriesId, a: ids[0], b: ids[n - 1] };
+  const where = prepare(`SELECT iif(value IS NULL, -sample_id, sample_id) ${span}`).pluck().all(args) as number[];
+  const totals = prepare(`SELECT total ${span}`).pluck().all(args) as Array<number | null>;
   let r = -1;
   for (let j = 0; j < n; j++) {
-    while (r + 1 < rows.length && rows[r + 1][0] <= ids[j]) {
+    while (r + 1 < where.length && Math.abs(where[r + 1]) <= ids[j]) {
       r++;
     }
     if (r >= 0) {
-      out.at[j] = rows[r][0];
-      out.v[j] = rows[r][1];
-      out.t[j] = rows[r][2];
+      out.at[j] = Math.abs(where[r]);
+      out.valued[j] = where[r] > 0;
+      out.t[j] = totals[r];
     }
   }
-  out.rows = rows.length;
+  out.rows = where.length;
   return out;
 }

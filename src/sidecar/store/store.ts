@@ -1164,6 +1164,24 @@ export class Store {
     /** failed samples count as irregular too (sums over rows: a row appearing after a gap spreads from the gap) */
     strict = false
   ): StepTotals | undefined {
+    // one read snapshot for all of it: the edges, marks and points must come from the same history
+    // (compaction moves and drops points between statements otherwise)
+    const read = () => this.readStepTotals(target, collector, fields, filter, range, grid, mode, maxLookups, strict);
+    return this.conn.inTransaction ? read() : this.conn.transaction(read)();
+  }
+
+  private readStepTotals(
+    target: string,
+    collector: string,
+    fields: string[],
+    filter: LabelFilter | undefined,
+    range: { from: number; to: number },
+    grid: { starts: number[]; step: number },
+    mode: 'end' | 'spread',
+    maxLookups: number,
+    /** failed samples count as irregular too (sums over rows: a row appearing after a gap spreads from the gap) */
+    strict = false
+  ): StepTotals | undefined {
     const n = grid.starts.length;
     const targetId = this.readTargetId(target);
     const prep = (sql: string) => this.stmt(sql);
@@ -1316,7 +1334,7 @@ export class Store {
           return undefined; // history from before running totals: the raw path answers
         }
         total[j] = t;
-        live[j] = pts.v[j] !== null && pts.at[j] >= kfAt[j] ? 1 : 0;
+        live[j] = pts.valued[j] && pts.at[j] >= kfAt[j] ? 1 : 0;
       }
       /** the running total at an edge: the total before it plus the share of the delta across it */
       const C = (j: number): number => {
