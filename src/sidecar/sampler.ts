@@ -86,7 +86,6 @@ export class TargetSampler {
   private running: Promise<void> | null = null;
   private cycle = 0;
   private stopped = false;
-  private lastPostmasterStart: number | undefined;
   private epochState: { pm: number; bg: number | null; epoch: number } | undefined;
   /** no counter epoch state was stored: this store may hold samples epoched by an older version */
   private legacyHistory = false;
@@ -314,7 +313,6 @@ export class TargetSampler {
         tags: ['pgpulse', 'restart'],
       });
     }
-    this.lastPostmasterStart = info.pm;
     this.status.serverVersionNum = info.caps.serverVersionNum;
     this.status.extensions = Object.fromEntries(extensionVersions(info.caps));
     if (info.role) {

@@ -10,7 +10,7 @@
  *
  * Cached per target (CapabilityCache): pg_available_extensions reads every extension's control
  * file, too much for each cycle. The sampler reads a cheap signal every cycle instead and probes
- * again when it moves (see capabilitySignalSql).
+ * again when it moves (see EXTENSIONS_SIGNAL_SQL and CapabilityCache).
  */
 import type { QueryResultRow } from 'pg';
 
