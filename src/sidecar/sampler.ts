@@ -472,6 +472,11 @@ export class TargetSampler {
     this.cluster.join(this.target.name, server?.identity, server?.database ?? '', able, this.target.intervalMs);
   }
 
+  /** A read of the whole server (the activity tick): shared with the other targets of the server if they have one fresh enough. */
+  async shareRead<T>(what: string, freshMs: number, read: () => Promise<T>): Promise<T> {
+    return this.cluster ? (await this.cluster.share(this.target.name, what, freshMs, read)).value : read();
+  }
+
   /** whether a one-off connection outside the sampling cycle may reach the target now */
   async mayContact(): Promise<{ allowed: boolean; reason?: string }> {
     if (!this.gate?.mayContact) {

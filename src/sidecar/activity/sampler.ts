@@ -14,6 +14,8 @@
  *
  * One tick is one round trip: the transaction (read only, search_path pinned, statement_timeout)
  * travels with the SELECT as one simple-query string. pgpulse's own backends are excluded by pid.
+ * pg_stat_activity shows the whole server: targets that are databases of one server take one
+ * read per tick between them (cluster/, the ticks are aligned to the wall clock).
  */
 import type { Logger } from 'pino';
 import type { PoolClient } from 'pg';
@@ -133,10 +135,27 @@ export class ActivitySampler {
   /** One tick, awaited by tests and the bench. */
   async tick(): Promise<void> {
     const started = process.hrtime.bigint();
-    let client: PoolClient | undefined;
+    let connected = false;
     try {
-      client = await this.main.pool.connect();
-      const rows = await this.read(client);
+      const needInfo = this.needInfo;
+      const neonUtils = this.main.context()?.extensionSchemas.get('neon_utils') ?? this.opts.assumeNeonUtils;
+      const { rows, info } = await this.main.shareRead(
+        needInfo ? `${LOAD}+info:${neonUtils ?? ''}` : LOAD,
+        this.cfg.interval / 2,
+        async () => {
+          const client = await this.main.pool.connect();
+          connected = true;
+          try {
+            return await this.read(client, needInfo, neonUtils);
+          } finally {
+            client.release();
+          }
+        }
+      );
+      if (info) {
+        this.bucketInfo = info;
+        this.needInfo = false;
+      }
       this.acc.add(rows);
       this.stats.ticks++;
       this.stats.tickMs += Number(process.hrtime.bigint() - started) / 1e6;
@@ -151,21 +170,20 @@ export class ActivitySampler {
       }
       this.stats.lastError = msg;
       // a connection failure is the main sampler's to report (target down); a failing read is ours
-      if (client) {
+      if (connected) {
         const ts = Date.now();
         this.main.status.failing[LOAD] = { since: this.main.status.failing[LOAD]?.since ?? ts, error: msg };
       }
-    } finally {
-      client?.release();
     }
   }
 
-  private async read(client: PoolClient): Promise<ActivityRow[]> {
+  private async read(
+    client: PoolClient,
+    needInfo: boolean,
+    neonUtils: string | undefined
+  ): Promise<{ rows: ActivityRow[]; info?: ActivitySampler['bucketInfo'] }> {
     const own = [...ownBackendPids()].filter((p) => Number.isSafeInteger(p) && p > 0);
     const tick = ACTIVITY_TICK_SQL.replace('$OWN_PIDS', `'{${own.join(',')}}'`);
-    const needInfo = this.needInfo;
-    const ctx = this.main.context();
-    const neonUtils = ctx?.extensionSchemas.get('neon_utils') ?? this.opts.assumeNeonUtils;
     const neon =
       needInfo && neonUtils !== undefined
         ? bindExtensionSchemas(NEON_NUM_CPUS_SQL, new Map([['neon_utils', neonUtils]]))
@@ -192,16 +210,18 @@ export class ActivitySampler {
       throw e;
     }
     const rows = results[3].rows as unknown as ActivityRow[];
-    if (needInfo) {
-      const setting = String(results[4].rows[0]?.compute_query_id ?? '');
-      const vcpus = neon ? Number(results[5].rows[0]?.vcpus) : NaN;
-      this.bucketInfo = {
+    if (!needInfo) {
+      return { rows };
+    }
+    const setting = String(results[4].rows[0]?.compute_query_id ?? '');
+    const vcpus = neon ? Number(results[5].rows[0]?.vcpus) : NaN;
+    return {
+      rows,
+      info: {
         computeQueryIdOff: setting === 'off',
         vcpus: Number.isFinite(vcpus) && vcpus > 0 ? vcpus : (this.cfg.vcpus ?? null),
-      };
-      this.needInfo = false;
-    }
-    return rows;
+      },
+    };
   }
 
   private openBucket(now: number): void {

@@ -43,7 +43,7 @@ interface Member {
 
 interface SharedRead {
   startedAt: number;
-  result: Promise<CollectorResult>;
+  result: Promise<unknown>;
   takenBy: Set<string>;
 }
 
@@ -138,37 +138,53 @@ export class ClusterReads {
     if (!me || !collector.scope || collector.scope === 'database') {
       return read();
     }
-    const key = `${me.server}\u0000${collector.id}`;
-    const counts = this.countsOf(collector.id);
-    const prior = this.reads.get(key);
-    let result: CollectorResult;
-    let readAt = now;
-    if (prior && !prior.takenBy.has(target) && now - prior.startedAt < me.intervalMs / 2) {
-      prior.takenBy.add(target);
-      try {
-        result = await prior.result;
-        readAt = prior.startedAt;
-        counts.shared++;
-        this.counted?.(collector.id, 'shared');
-      } catch {
-        // the reader's failure (its connection, its timeout) is not this target's: read on our own
-        counts.reads++;
-        this.counted?.(collector.id, 'server');
-        result = await read();
-      }
-    } else {
-      const started: SharedRead = { startedAt: now, result: read(), takenBy: new Set([target]) };
-      // a rejection is seen by the reader; the others fall back to a read of their own
-      started.result.catch(() => undefined);
-      this.reads.set(key, started);
-      counts.reads++;
-      this.counted?.(collector.id, 'server');
-      result = await started.result;
-    }
-    result = { ...result, readAtMs: readAt };
+    const { value, readAt } = await this.share(target, collector.id, me.intervalMs / 2, read, now);
+    const result = { ...value, readAtMs: readAt };
     return collector.scope === 'cluster-by-database'
       ? { ...result, rows: this.owned(me, collector.id, result.rows, now) }
       : result;
+  }
+
+  /**
+   * Any read of the whole server (the 1 s activity tick): another target's if it started less
+   * than `freshMs` ago and this target has not taken it yet, else this target's own `read`.
+   * A target whose server is not known reads alone.
+   */
+  async share<T>(
+    target: string,
+    what: string,
+    freshMs: number,
+    read: () => Promise<T>,
+    now = Date.now()
+  ): Promise<{ value: T; readAt: number }> {
+    const me = this.members.get(target);
+    if (!me) {
+      return { value: await read(), readAt: now };
+    }
+    const key = `${me.server}\u0000${what}`;
+    const counts = this.countsOf(what);
+    const prior = this.reads.get(key);
+    if (prior && !prior.takenBy.has(target) && now - prior.startedAt < freshMs) {
+      prior.takenBy.add(target);
+      try {
+        const value = (await prior.result) as T;
+        counts.shared++;
+        this.counted?.(what, 'shared');
+        return { value, readAt: prior.startedAt };
+      } catch {
+        // the reader's failure (its connection, its timeout) is not this target's: read on our own
+        counts.reads++;
+        this.counted?.(what, 'server');
+        return { value: await read(), readAt: now };
+      }
+    }
+    const started: SharedRead = { startedAt: now, result: read(), takenBy: new Set([target]) };
+    // a rejection is seen by the reader; the others fall back to a read of their own
+    started.result.catch(() => undefined);
+    this.reads.set(key, started);
+    counts.reads++;
+    this.counted?.(what, 'server');
+    return { value: (await started.result) as T, readAt: now };
   }
 
   /** reads and shared results per collector since the start (bench, tests) */

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Client } from 'pg';
+import { activitySamplers } from '../../../src/sidecar/activity';
 import type { TestPostgres } from '../../support/pg';
 import type { MatrixServer } from '../../support/pg-matrix';
 import { startTestSidecar, type TestSidecar } from '../../support/sidecar';
@@ -30,6 +31,8 @@ async function readsOf(pg: TestPostgres, like: string): Promise<number> {
 // the statements collector's read (the text fetch reads pg_stat_statements(true)) and the bgwriter collector's
 const STATEMENTS_READ = '%AS io_read_time%';
 const BGWRITER_READ = '%buffers_alloc%';
+// the 1 s activity sampler's tick (src/model/catalog/load.ts)
+const TICK_READ = '%a.query_id::text AS queryid%';
 
 export function clusterTruthSuite(server: MatrixServer, getPg: () => TestPostgres): void {
   describe(`${server.label}: two databases of one server as two targets share the server-wide reads`, () => {
@@ -144,6 +147,19 @@ export function clusterTruthSuite(server: MatrixServer, getPg: () => TestPostgre
       const dbRows = (t: string) => sc.sidecar.store.entities(t, 'database').map((e) => e.labels.datname);
       assert.deepEqual(dbRows('cl_b'), ['cl_b'], "cl_b's pg_stat_database rows are its own database's");
       assert.ok(dbRows('cl_a').includes('postgres'), 'databases without a target stay with the first target');
+    });
+
+    it("the activity sampler's 1 s tick is one read of pg_stat_activity for both targets", async () => {
+      const pg = getPg();
+      const acts = activitySamplers.get(sc.sidecar)!;
+      const [a, b] = DBS.map((d) => acts.get(d)!);
+      const ticks0 = a.stats.ticks + b.stats.ticks;
+      const r0 = await readsOf(pg, TICK_READ);
+      await a.tick();
+      await b.tick();
+      assert.equal((await readsOf(pg, TICK_READ)) - r0, 1, 'one tick read for two targets');
+      assert.equal(a.stats.ticks + b.stats.ticks - ticks0, 2, 'both targets counted their tick');
+      assert.equal(a.stats.failed + b.stats.failed, 0, `${a.stats.lastError ?? b.stats.lastError}`);
     });
 
     it('server-wide series answer the same for both targets', async () => {

@@ -1,0 +1,579 @@
+/**
+ * Fleet scale: ONE sidecar samples 50 databases of one PostgreSQL 15 cluster (≈6,000
+ * pg_stat_statements entries spread over them) and 20 separate small PostgreSQL 15 servers on
+ * loopback, every 15 s, for BENCH_MINUTES per phase. Two phases in the same run, same servers:
+ * PGPULSE_SHARED_READS=off (every target reads the server-wide views itself, as before) and on
+ * (the targets of one server share one read per cycle, src/sidecar/cluster).
+ *
+ * Measured per phase, after a warm-up of two intervals: every interval kept (the largest gap
+ * between two samples of each target's every-interval collector, from the store), the sidecar's
+ * CPU (utime + stime from /proc/<pid>/stat) as % of one core, its RSS, the store's growth
+ * (SQLite page_count × page_size through a read-only connection) extrapolated per day and per
+ * 1,000 active statements (entries whose calls moved during the phase, from pg_stat_statements),
+ * the database time the sampling cost on the big cluster (pg_stat_statements of the monitoring
+ * role), and dashboard latency while sampling (four panel queries in a loop over HTTP).
+ * Writes bench/results/fleet-scale.md.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { Client } from 'pg';
+import { freePort, startPostgres, type TestPostgres } from '../tests/support/pg';
+import { ROOT, WORK, fmt, rss, sleep, waitHttp, writeResult } from './lib';
+
+const MINUTES = Number(process.env.BENCH_MINUTES ?? 3);
+const INTERVAL_S = Number(process.env.BENCH_INTERVAL_S ?? 15);
+const DATABASES = Number(process.env.BENCH_DATABASES ?? 50);
+const SERVERS = Number(process.env.BENCH_SERVERS ?? 20);
+/** statements per database of the big cluster: 50 × 120 = 6,000 */
+const PER_DB = Number(process.env.BENCH_STATEMENTS_PER_DB ?? 120);
+const TABLES_PER_DB = 12;
+/** statements per small server */
+const PER_SERVER = 50;
+/** share of the statements re-run every interval, rotating, so all are active within the phase */
+const CHURN = 0.25;
+const TOKEN = 'fleet-bench-token';
+/** node flags of the sidecar process: the Docker image's (Dockerfile CMD), so RSS is as shipped */
+const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '--liftoff-only --max-semi-space-size=8')
+  .split(' ')
+  .filter(Boolean);
+const PHASES = (process.env.BENCH_PHASES ?? 'on,off').split(',') as Array<'off' | 'on'>;
+
+const statement = (k: number, v: number) => `SELECT id${', a'.repeat(v)} FROM t${k} WHERE id = ${(k % 20) + 1}`;
+
+interface Fleet {
+  big: TestPostgres;
+  small: TestPostgres[];
+  targets: Array<{ name: string; url: string }>;
+}
+
+async function run(url: string, sqls: string[]): Promise<void> {
+  const c = new Client({ connectionString: url, application_name: 'bench-workload' });
+  await c.connect();
+  try {
+    for (const q of sqls) {
+      await c.query(q);
+    }
+  } finally {
+    await c.end();
+  }
+}
+
+async function prepareDatabase(pg: TestPostgres, db: string, tables: number): Promise<void> {
+  await pg.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements', [], db);
+  await pg.query(
+    `DO $$ BEGIN FOR k IN 0..${tables - 1} LOOP
+       EXECUTE format('CREATE TABLE t%s (id int PRIMARY KEY, a int, b int)', k);
+       EXECUTE format('INSERT INTO t%s SELECT g, g %% 7, g %% 11 FROM generate_series(1, 20) g', k);
+     END LOOP; END $$`,
+    [],
+    db
+  );
+}
+
+const dbName = (i: number) => `fleet_${String(i).padStart(2, '0')}`;
+const shapes = (n: number) =>
+  Array.from({ length: n }, (_, j) => statement(j % TABLES_PER_DB, Math.floor(j / TABLES_PER_DB)));
+
+async function startFleet(): Promise<Fleet> {
+  const big = await startPostgres({
+    settings: {
+      'pg_stat_statements.max': '10000',
+      shared_buffers: '128MB',
+      max_connections: String(DATABASES * 4 + 40),
+    },
+  });
+  await big.query('CREATE ROLE fleet_mon LOGIN IN ROLE pg_monitor');
+  await big.query('CREATE DATABASE fleet_tpl');
+  await prepareDatabase(big, 'fleet_tpl', TABLES_PER_DB);
+  const targets: Fleet['targets'] = [];
+  for (let i = 0; i < DATABASES; i++) {
+    await big.query(`CREATE DATABASE ${dbName(i)} TEMPLATE fleet_tpl`);
+    targets.push({ name: `big-${dbName(i)}`, url: big.urlFor(dbName(i), 'fleet_mon') });
+  }
+  const small: TestPostgres[] = [];
+  for (let i = 0; i < SERVERS; i++) {
+    const pg = await startPostgres({
+      settings: { shared_buffers: '16MB', max_connections: '20', 'pg_stat_statements.max': '1000' },
+    });
+    small.push(pg);
+    await pg.query('CREATE ROLE fleet_mon LOGIN IN ROLE pg_monitor');
+    await prepareDatabase(pg, 'postgres', TABLES_PER_DB);
+    targets.push({ name: `small-${String(i).padStart(2, '0')}`, url: pg.urlFor('postgres', 'fleet_mon') });
+  }
+  return { big, small, targets };
+}
+
+/** every statement once, so pg_stat_statements holds them all before sampling starts */
+async function seedStatements(f: Fleet): Promise<number> {
+  for (let i = 0; i < DATABASES; i++) {
+    await run(f.big.urlFor(dbName(i)), shapes(PER_DB));
+  }
+  for (const pg of f.small) {
+    await run(pg.url, shapes(PER_SERVER));
+  }
+  return DATABASES * PER_DB + SERVERS * PER_SERVER;
+}
+
+/** re-run a rotating quarter of every database's statements */
+async function churn(f: Fleet, round: number): Promise<void> {
+  const pick = (n: number) => {
+    const all = shapes(n);
+    const k = Math.ceil(n * CHURN);
+    const start = (round * k) % n;
+    return Array.from({ length: k }, (_, j) => all[(start + j) % n]);
+  };
+  for (let i = 0; i < DATABASES; i++) {
+    await run(f.big.urlFor(dbName(i)), pick(PER_DB));
+  }
+  for (const pg of f.small) {
+    await run(pg.url, pick(PER_SERVER));
+  }
+}
+
+/** calls per statement entry of the application (not the monitoring role), all servers */
+async function callsByEntry(f: Fleet): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  const read = async (pg: TestPostgres, server: string) => {
+    const rows = await pg.query<{ k: string; calls: string }>(
+      `SELECT s.dbid::text || ':' || s.queryid::text AS k, s.calls::text AS calls FROM public.pg_stat_statements(false) s
+       JOIN pg_catalog.pg_roles r ON r.oid = s.userid WHERE r.rolname = 'postgres' AND s.queryid IS NOT NULL`
+    );
+    for (const r of rows) {
+      out.set(`${server}:${r.k}`, Number(r.calls));
+    }
+  };
+  await read(f.big, 'big');
+  for (let i = 0; i < f.small.length; i++) {
+    await read(f.small[i], `s${i}`);
+  }
+  return out;
+}
+
+/** database time and calls of the monitoring role on the big cluster */
+async function monitorCost(pg: TestPostgres): Promise<{ ms: number; calls: number }> {
+  const r = await pg.query<{ ms: number; calls: string }>(
+    `SELECT coalesce(sum(total_exec_time + total_plan_time), 0)::float8 AS ms, coalesce(sum(calls), 0)::text AS calls
+     FROM public.pg_stat_statements(false) s JOIN pg_catalog.pg_roles r ON r.oid = s.userid WHERE r.rolname = 'fleet_mon'`
+  );
+  return { ms: r[0].ms, calls: Number(r[0].calls) };
+}
+
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are fields 14 and 15 of /proc/<pid>/stat (1-based), clock ticks
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  const hz = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+  return ticks / hz;
+}
+
+function storeBytes(dataDir: string): number {
+  const db = new Database(join(dataDir, 'pgpulse.db'), { readonly: true, fileMustExist: true });
+  try {
+    const pages = db.pragma('page_count', { simple: true }) as number;
+    const size = db.pragma('page_size', { simple: true }) as number;
+    const free = db.pragma('freelist_count', { simple: true }) as number;
+    return (pages - free) * size;
+  } finally {
+    db.close();
+  }
+}
+
+function percentile(xs: number[], p: number): number {
+  if (xs.length === 0) {
+    return NaN;
+  }
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+}
+
+interface PhaseResult {
+  phase: 'off' | 'on';
+  seconds: number;
+  maxGapS: number;
+  worstTarget: string;
+  intervalsOver: number;
+  intervals: number;
+  cpuPct: number;
+  rssMaxMb: number;
+  rssEndMb: number;
+  growthMbPerDay: number;
+  activeStatements: number;
+  growthPerDayPer1k: number;
+  storeEndMb: number;
+  monitorMsPerCycle: number;
+  monitorCallsPerCycle: number;
+  dashboard: { n: number; p50: number; p95: number; p99: number; max: number; errors: number };
+  sharedStats?: string;
+  targets: number;
+  /** targets with at least one interval longer than interval + 2 s */
+  targetsOver: number;
+  /** cycles skipped because the target's previous one still ran */
+  skippedOverlap: number;
+  /** mean wall time of a sampling cycle, s */
+  cycleMeanS: number;
+  /** store points written per collector during the phase, most first */
+  pointsByCollector: Array<[string, number]>;
+}
+
+/** Σ of a counter family by one label, from a /metrics text */
+function sumBy(metrics: string, family: string, label: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of metrics.split('\n')) {
+    if (!line.startsWith(`${family}{`)) {
+      continue;
+    }
+    const key = new RegExp(`${label}="([^"]*)"`).exec(line)?.[1] ?? '';
+    out.set(key, (out.get(key) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
+  }
+  return out;
+}
+
+/** the sidecar's /metrics, or '' (noted) when it does not answer within a minute */
+async function scrape(port: number): Promise<string> {
+  try {
+    const r = await fetch(`http://127.0.0.1:${port}/metrics`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+      signal: AbortSignal.timeout(60_000),
+    });
+    return await r.text();
+  } catch (e) {
+    process.stderr.write(`/metrics did not answer: ${(e as Error).message} (${String((e as Error).cause)})\n`);
+    return '';
+  }
+}
+
+const PANELS = [
+  { metric: 'top_queries', topN: 20 },
+  { metric: 'cache_hit_ratio' },
+  { metric: 'tps' },
+  { metric: 'connections' },
+];
+
+async function dashboardLoop(
+  port: number,
+  targets: string[],
+  until: () => boolean
+): Promise<{ ms: number[]; errors: number }> {
+  const ms: number[] = [];
+  let errors = 0;
+  let i = 0;
+  while (!until()) {
+    const target = targets[i % targets.length];
+    const panel = PANELS[i % PANELS.length];
+    i++;
+    const t0 = performance.now();
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/api/v1/query`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        signal: AbortSignal.timeout(120_000),
+        body: JSON.stringify({
+          from: Date.now() - 3_600_000,
+          to: Date.now(),
+          intervalMs: 15_000,
+          maxDataPoints: 240,
+          queries: [{ refId: 'A', target, ...panel }],
+        }),
+      });
+      const body = (await res.json()) as { results?: Record<string, { error?: string }> };
+      if (!res.ok || body.results?.A?.error) {
+        errors++;
+      }
+    } catch {
+      errors++;
+    }
+    ms.push(performance.now() - t0);
+    await sleep(250);
+  }
+  return { ms, errors };
+}
+
+async function runPhase(f: Fleet, buildDir: string, phase: 'off' | 'on', round0: number): Promise<PhaseResult> {
+  const dataDir = mkdtempSync(join(WORK, `fleet-${phase}-`));
+  const httpPort = await freePort();
+  const grpcPort = await freePort();
+  const configFile = join(dataDir, 'pgpulse.json');
+  // YAML is a superset of JSON
+  writeFileSync(configFile, JSON.stringify({ interval: `${INTERVAL_S}s`, targets: f.targets }));
+  const child = spawn(
+    process.execPath,
+    [
+      ...NODE_FLAGS,
+      '-e',
+      `require(${JSON.stringify(join(buildDir, 'sidecar', 'cli', 'main.js'))}).main(['serve']).then((c) => { process.exitCode = c; })`,
+    ],
+    {
+      env: {
+        ...process.env,
+        NODE_OPTIONS: '',
+        PGPULSE_CONFIG: configFile,
+        PGPULSE_DATA_DIR: dataDir,
+        PGPULSE_TOKEN: TOKEN,
+        PGPULSE_HTTP_ADDR: `127.0.0.1:${httpPort}`,
+        PGPULSE_GRPC_ADDR: `127.0.0.1:${grpcPort}`,
+        PGPULSE_LOG_LEVEL: 'warn',
+        PGPULSE_SHARED_READS: phase,
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    }
+  );
+  const pid = child.pid!;
+  let round = round0;
+  try {
+    await waitHttp(`http://127.0.0.1:${httpPort}/healthz`, 60_000);
+    // warm-up: two intervals (first reads of texts, sizes, details)
+    for (let i = 0; i < 2; i++) {
+      await churn(f, round++);
+      await sleep(INTERVAL_S * 1000);
+    }
+    const t0 = Date.now();
+    const cpu0 = cpuSeconds(pid);
+    const store0 = storeBytes(dataDir);
+    const calls0 = await callsByEntry(f);
+    const mon0 = await monitorCost(f.big);
+    const metrics0 = await scrape(httpPort);
+    const points0 = sumBy(metrics0, 'pgpulse_store_points_written_total', 'collector');
+    const skipped0 = sumBy(metrics0, 'pgpulse_cycles_skipped_total', 'reason').get('overlap') ?? 0;
+    const cycleSum0 = sumBy(metrics0, 'pgpulse_sampling_cycle_duration_seconds_sum', 'target');
+    const cycleCount0 = sumBy(metrics0, 'pgpulse_sampling_cycle_duration_seconds_count', 'target');
+    const end = t0 + MINUTES * 60_000;
+    let rssMax = 0;
+    const dash = dashboardLoop(
+      httpPort,
+      f.targets.map((t) => t.name),
+      () => Date.now() >= end
+    );
+    while (Date.now() < end) {
+      const tick = Date.now();
+      await churn(f, round++);
+      rssMax = Math.max(rssMax, rss(pid).rssMb);
+      await sleep(Math.max(0, Math.min(end - Date.now(), INTERVAL_S * 1000 - (Date.now() - tick))));
+    }
+    const d = await dash;
+    const t1 = Date.now();
+    const cpu1 = cpuSeconds(pid);
+    const rssEnd = rss(pid).rssMb;
+    rssMax = Math.max(rssMax, rssEnd);
+    const store1 = storeBytes(dataDir);
+    const calls1 = await callsByEntry(f);
+    const mon1 = await monitorCost(f.big);
+    const seconds = (t1 - t0) / 1000;
+    let active = 0;
+    for (const [k, c] of calls1) {
+      if (c > (calls0.get(k) ?? 0)) {
+        active++;
+      }
+    }
+    const metrics = await scrape(httpPort);
+    const points1 = sumBy(metrics, 'pgpulse_store_points_written_total', 'collector');
+    const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+    const cycleS = total(sumBy(metrics, 'pgpulse_sampling_cycle_duration_seconds_sum', 'target')) - total(cycleSum0);
+    const cycleN =
+      total(sumBy(metrics, 'pgpulse_sampling_cycle_duration_seconds_count', 'target')) - total(cycleCount0);
+    const skippedOverlap = (sumBy(metrics, 'pgpulse_cycles_skipped_total', 'reason').get('overlap') ?? 0) - skipped0;
+    const pointsByCollector = [...points1]
+      .map(([c, n]): [string, number] => [c, n - (points0.get(c) ?? 0)])
+      .sort((a, b) => b[1] - a[1]);
+    const sharedStats = metrics
+      .split('\n')
+      .filter((l) => l.startsWith('pgpulse_shared_reads_total'))
+      .join('; ');
+    // every-interval collector (database, intervalFactor 1): gaps between consecutive samples per target
+    const db = new Database(join(dataDir, 'pgpulse.db'), { readonly: true, fileMustExist: true });
+    const rows = db
+      .prepare(
+        `SELECT t.name AS target, s.ts FROM sample s JOIN target t ON t.id = s.target_id
+         WHERE s.collector = 'database' AND s.ok = 1 AND s.ts BETWEEN ? AND ? ORDER BY t.name, s.ts`
+      )
+      .all(t0 - INTERVAL_S * 1000, t1) as Array<{ target: string; ts: number }>;
+    db.close();
+    let maxGap = 0;
+    let worst = '';
+    let over = 0;
+    let intervals = 0;
+    const targetsOver = new Set<string>();
+    const byTarget = new Map<string, number[]>();
+    for (const r of rows) {
+      byTarget.set(r.target, [...(byTarget.get(r.target) ?? []), r.ts]);
+    }
+    for (const t of f.targets) {
+      const ts = byTarget.get(t.name) ?? [];
+      // the stretch before the first and after the last sample counts as a gap too
+      const edges = [t0, ...ts.filter((x) => x >= t0), t1];
+      for (let i = 1; i < edges.length; i++) {
+        const gap = (edges[i] - edges[i - 1]) / 1000;
+        intervals++;
+        if (gap > INTERVAL_S + 2) {
+          over++;
+          targetsOver.add(t.name);
+        }
+        if (gap > maxGap) {
+          maxGap = gap;
+          worst = t.name;
+        }
+      }
+    }
+    const growthPerDay = ((store1 - store0) / seconds) * 86_400;
+    const cycles = seconds / INTERVAL_S;
+    const sorted = d.ms;
+    return {
+      phase,
+      seconds,
+      maxGapS: maxGap,
+      worstTarget: worst,
+      intervalsOver: over,
+      intervals,
+      cpuPct: ((cpu1 - cpu0) / seconds) * 100,
+      rssMaxMb: rssMax,
+      rssEndMb: rssEnd,
+      growthMbPerDay: growthPerDay / 1e6,
+      activeStatements: active,
+      growthPerDayPer1k: growthPerDay / 1e6 / (active / 1000),
+      storeEndMb: store1 / 1e6,
+      monitorMsPerCycle: (mon1.ms - mon0.ms) / cycles,
+      monitorCallsPerCycle: (mon1.calls - mon0.calls) / cycles,
+      dashboard: {
+        n: sorted.length,
+        p50: percentile(sorted, 50),
+        p95: percentile(sorted, 95),
+        p99: percentile(sorted, 99),
+        max: percentile(sorted, 100),
+        errors: d.errors,
+      },
+      sharedStats,
+      pointsByCollector,
+      targets: f.targets.length,
+      targetsOver: targetsOver.size,
+      skippedOverlap,
+      cycleMeanS: cycleS / Math.max(1, cycleN),
+    };
+  } finally {
+    const exited =
+      child.exitCode !== null || child.signalCode !== null
+        ? Promise.resolve()
+        : new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await Promise.race([exited, sleep(15_000)]);
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+function table(rs: PhaseResult[]): string {
+  const head = `| | ${rs.map((r) => `shared reads **${r.phase}**`).join(' | ')} | goal |\n|---|${rs.map(() => '---:').join('|')}|---|`;
+  const row = (label: string, f: (r: PhaseResult) => string, goal: string) =>
+    `| ${label} | ${rs.map(f).join(' | ')} | ${goal} |`;
+  return [
+    head,
+    row(
+      'longest gap between two samples of one target (every-interval collector)',
+      (r) => `${fmt(r.maxGapS)} s (${r.worstTarget})`,
+      `≤ ${INTERVAL_S + 2} s`
+    ),
+    row(
+      'intervals longer than interval + 2 s (targets with one)',
+      (r) => `${r.intervalsOver} of ${r.intervals} (${r.targetsOver} of ${r.targets})`,
+      '0'
+    ),
+    row(
+      'cycles skipped (previous still running); mean cycle wall time',
+      (r) => `${fmt(r.skippedOverlap, 0)}; ${fmt(r.cycleMeanS, 2)} s`,
+      ''
+    ),
+    row('sidecar CPU, % of one core', (r) => `${fmt(r.cpuPct)} %`, '< 25 %'),
+    row('sidecar RSS, max / at the end', (r) => `${fmt(r.rssMaxMb)} / ${fmt(r.rssEndMb)} MB`, '≤ 300 MB'),
+    row('store growth, extrapolated per day', (r) => `${fmt(r.growthMbPerDay)} MB`, ''),
+    row(
+      'store points written per 15 s, by collector (largest 5)',
+      (r) =>
+        r.pointsByCollector
+          .slice(0, 5)
+          .map(([c, n]) => `${c} ${fmt((n / r.seconds) * INTERVAL_S, 0)}`)
+          .join(', '),
+      ''
+    ),
+    row('active statements (calls moved during the phase)', (r) => fmt(r.activeStatements, 0), ''),
+    row('store growth per day per 1,000 active statements', (r) => `${fmt(r.growthPerDayPer1k)} MB`, '≤ 50 MB'),
+    row(
+      'sampling database time on the big cluster per 15 s, calls',
+      (r) => `${fmt(r.monitorMsPerCycle)} ms, ${fmt(r.monitorCallsPerCycle, 0)} calls`,
+      ''
+    ),
+    row(
+      'dashboard panel p50 / p95 / **p99** / max while sampling',
+      (r) =>
+        `${fmt(r.dashboard.p50)} / ${fmt(r.dashboard.p95)} / **${fmt(r.dashboard.p99)}** / ${fmt(r.dashboard.max)} ms (${r.dashboard.n} queries, ${r.dashboard.errors} errors)`,
+      'p99 < 500 ms'
+    ),
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  mkdirSync(WORK, { recursive: true });
+  // build/ exactly as `npm run build:sidecar` writes it: serve finds the gRPC .proto files from there
+  const buildDir = join(ROOT, 'build');
+  process.stderr.write('compiling the sidecar into build/ …\n');
+  execFileSync(
+    process.execPath,
+    [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.sidecar.json')],
+    { stdio: 'inherit' }
+  );
+  const started = Date.now();
+  process.stderr.write(`starting 1 cluster with ${DATABASES} databases and ${SERVERS} small servers …\n`);
+  const f = await startFleet();
+  const results: PhaseResult[] = [];
+  try {
+    const statements = await seedStatements(f);
+    process.stderr.write(`${statements} statements seeded (setup ${Math.round((Date.now() - started) / 1000)} s)\n`);
+    let round = 0;
+    for (const phase of PHASES) {
+      process.stderr.write(`phase shared reads ${phase}: ${MINUTES} min …\n`);
+      results.push(await runPhase(f, buildDir, phase, round));
+      round += 100;
+      process.stderr.write(`${JSON.stringify(results[results.length - 1])}\n`);
+    }
+    const load = loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ');
+    const path = writeResult(
+      'fleet-scale.md',
+      `# Fleet scale: one sidecar, ${DATABASES} databases of one cluster + ${SERVERS} servers
+
+${f.targets.length} targets (${DATABASES} databases of one PostgreSQL 15 cluster, ${SERVERS} separate PostgreSQL 15
+servers on loopback with shared_buffers 16MB), sampled every ${INTERVAL_S} s by one sidecar (compiled, its own process
+started as the Docker image starts it, \`node ${NODE_FLAGS.join(' ')}\`; default collectors including the 1 s activity sampler), ${MINUTES} min per phase after a warm-up of two intervals.
+pg_stat_statements holds ${statements} application statements (${PER_DB} in each database of the cluster,
+${PER_SERVER} on each small server); every interval a rotating ${CHURN * 100} % of them runs again. A dashboard loop
+queries one of ${PANELS.map((p) => p.metric).join(', ')} over the last hour for a rotating target every 250 ms.
+Same servers for both phases; each phase starts with an empty store. Load average at the end: ${load}.
+
+${table(results)}
+
+Shared-read counters of the "on" phase (\`source="server"\`: reads that went to a server, \`source="shared"\`:
+results taken from another target's read of the same server):
+
+${
+  results
+    .find((r) => r.phase === 'on')
+    ?.sharedStats?.split('; ')
+    .map((l) => `- \`${l}\``)
+    .join('\n') || 'n/a'
+}
+`
+    );
+    process.stderr.write(`wrote ${path}\n`);
+  } finally {
+    await Promise.all([f.big, ...f.small].map((pg) => pg.destroy().catch(() => undefined)));
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`${(e as Error).stack ?? String(e)} (cause: ${String((e as Error).cause)})\n`);
+  process.exit(1);
+});
