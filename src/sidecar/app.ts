@@ -125,7 +125,9 @@ export async function startSidecar(opts: StartOptions = {}): Promise<Sidecar> {
       sidecar.httpPort = http.port;
       closers.push(http.close);
     }
-    if (opts.grpc !== false) {
+    // off: Grafana's plugin protocol is not served, so gRPC, its protocol files and Arrow (~11 MB
+    // RSS at start) are never loaded — a sidecar only scraped by Prometheus or queried over HTTP
+    if (opts.grpc !== false && config.grpcAddress !== 'off') {
       const { startGrpcServer } = await import('./grafana/server');
       const { grpcLoggerFromPino } = await import('./grafana/hclog');
       const grpc = await startGrpcServer(service, {

@@ -128,7 +128,8 @@ export const fileSchema = z
     token: z.string().optional(),
     dataDir: z.string().optional(),
     httpAddress: address.optional(),
-    grpcAddress: address.optional(),
+    /** 'off': no gRPC listener (gRPC, its protocol files and Arrow never loaded) for a sidecar only scraped or queried over HTTP */
+    grpcAddress: z.union([z.literal('off'), address]).optional(),
     interval: duration(1000, 3_600_000).optional(),
     retentionDays: z.number().positive().max(3650).optional(),
     /** samples older than this are thinned to one per downsampleStep */
@@ -172,6 +173,7 @@ export interface SidecarConfig {
   token: string;
   dataDir: string;
   httpAddress: string;
+  /** host:port, or 'off' for no gRPC listener (GRPC_OFF) */
   grpcAddress: string;
   intervalMs: number;
   retentionMs: number;
@@ -265,10 +267,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SidecarConfig 
       throw new ConfigError(`${name}: ${(e as Error).message}`);
     }
   };
-  const envAddress = (name: string): string | undefined => {
+  const envAddress = (name: string, off = false): string | undefined => {
     const v = env[name];
     if (v === undefined || v === '') {
       return undefined;
+    }
+    if (off && v === 'off') {
+      return v;
     }
     if (!address.safeParse(v).success) {
       throw new ConfigError(`${name}="${v}" must be host:port, e.g. 127.0.0.1:7700`);
@@ -336,7 +341,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SidecarConfig 
     token,
     dataDir: env.PGPULSE_DATA_DIR ?? file.dataDir ?? './.pgpulse',
     httpAddress: envAddress('PGPULSE_HTTP_ADDR') ?? file.httpAddress ?? '127.0.0.1:7700',
-    grpcAddress: envAddress('PGPULSE_GRPC_ADDR') ?? file.grpcAddress ?? '127.0.0.1:7701',
+    grpcAddress: envAddress('PGPULSE_GRPC_ADDR', true) ?? file.grpcAddress ?? '127.0.0.1:7701',
     intervalMs,
     retentionMs: (file.retentionDays ?? 14) * 86_400_000,
     downsampleAfterMs: file.downsampleAfter ?? 2 * 86_400_000,

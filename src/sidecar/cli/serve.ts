@@ -38,7 +38,7 @@ export async function runServe(argv: string[]): Promise<number> {
       process.stderr.write('pgpulse serve: --insecure-no-auth and a token exclude each other: drop one\n');
       return 2;
     }
-    const exposed = [config.httpAddress, config.grpcAddress].filter((a) => !isLoopback(a));
+    const exposed = [config.httpAddress, config.grpcAddress].filter((a) => a !== 'off' && !isLoopback(a));
     if (exposed.length > 0) {
       process.stderr.write(
         `pgpulse serve: --insecure-no-auth is for loopback addresses only, not ${exposed.join(', ')}: set a token instead\n`
@@ -52,7 +52,7 @@ export async function runServe(argv: string[]): Promise<number> {
   }
   const sidecar = await startSidecar({ config });
   process.stderr.write(
-    `pgpulse serving: HTTP ${splitAddress(config.httpAddress).host}:${sidecar.httpPort}, gRPC ${splitAddress(config.grpcAddress).host}:${sidecar.grpcPort}\n`
+    `pgpulse serving: HTTP ${splitAddress(config.httpAddress).host}:${sidecar.httpPort}, ${config.grpcAddress === 'off' ? 'gRPC off (PGPULSE_GRPC_ADDR=off): Grafana cannot reach this sidecar' : `gRPC ${splitAddress(config.grpcAddress).host}:${sidecar.grpcPort}`}\n`
   );
   return new Promise<number>((resolveExit) => {
     let stopping = false;

@@ -187,6 +187,31 @@ test('serve re-executes itself in place with its memory flags; node flags or PGP
     '--max-semi-space-size=4',
   ]);
   assert.deepEqual(await servingFlags([], { PGPULSE_NODE_FLAGS: '' }), []);
+  // no gRPC listener at all: says so, and HTTP still serves
+  const child = spawn(process.execPath, [bin, 'serve', '--insecure-no-auth'], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      DATABASE_URL: 'postgres://127.0.0.1:1/x',
+      PGPULSE_DATA_DIR: dir,
+      PGPULSE_HTTP_ADDR: '127.0.0.1:0',
+      PGPULSE_GRPC_ADDR: 'off',
+      PGPULSE_LOG_LEVEL: 'silent',
+    },
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+  try {
+    for (let i = 0; i < 300 && !stderr.includes('pgpulse serving'); i++) {
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    assert.match(stderr, /pgpulse serving: HTTP 127\.0\.0\.1:\d+, gRPC off \(PGPULSE_GRPC_ADDR=off\)/);
+    const port = /HTTP 127\.0\.0\.1:(\d+)/.exec(stderr)![1];
+    assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
+  } finally {
+    child.kill('SIGTERM');
+  }
+  assert.equal(await exited, 0, stderr);
 });
 
 test('one-shot commands with no sidecar and no DATABASE_URL say where they looked, exit 1', async () => {

@@ -87,6 +87,14 @@ test('invalid YAML, a missing file, duplicate names and bad env values are expla
     () => loadConfig({ DATABASE_URL: 'postgres://h/d', PGPULSE_HTTP_ADDR: 'nowhere' }),
     /PGPULSE_HTTP_ADDR/
   );
+  // only the gRPC listener can be switched off: HTTP carries /healthz and /metrics
+  assert.throws(() => loadConfig({ DATABASE_URL: 'postgres://h/d', PGPULSE_HTTP_ADDR: 'off' }), /PGPULSE_HTTP_ADDR/);
+  assert.equal(loadConfig({ DATABASE_URL: 'postgres://h/d', PGPULSE_GRPC_ADDR: 'off' }).grpcAddress, 'off');
+  assert.equal(
+    loadConfig({ PGPULSE_CONFIG: yamlFile('grpcAddress: "off"\ntargets:\n  - {name: a, url: "postgres://h/d"}\n') })
+      .grpcAddress,
+    'off'
+  );
 });
 
 test('a config error never echoes the password of a URL', () => {
