@@ -83,6 +83,7 @@ test('the advisor reads the history in the query worker, the same evidence the m
   const now = Date.now();
   const options = { windowMs: 3_600_000 };
   const tasks = svc.queries.stats().tasks;
+  const retired = svc.queries.stats().retired;
   const fromWorker = await svc.queries.offload<AdvisorEvidence>({
     kind: 'advisor-evidence',
     target: 'default',
@@ -90,6 +91,8 @@ test('the advisor reads the history in the query worker, the same evidence the m
     options,
   });
   assert.equal(svc.queries.stats().tasks, tasks + 1, 'a worker answered the task');
+  // … and was ended, so the heap that read took goes back to the system
+  assert.equal(svc.queries.stats().retired, retired + 1);
   const local = gatherEvidence(sc.sidecar.store, 'default', now, options);
   assert.ok(
     // three samples a moment apart: a first run, read from lifetime counters
@@ -100,6 +103,7 @@ test('the advisor reads the history in the query worker, the same evidence the m
   // the sidecar's own evaluation goes the same way (PGPULSE_QUERY_QUEUE is 1 here: not refused)
   const ev = await advisorRuntime(sc.sidecar)!.evaluate('default', options);
   assert.equal(svc.queries.stats().tasks, tasks + 2, 'the runtime read its evidence in the worker');
+  assert.equal(svc.queries.stats().retired, retired + 2, 'a fresh worker each time');
   assert.equal(ev.target, 'default');
 });
 
