@@ -256,11 +256,11 @@ export function neonLfcCollector(opts: LfcCollectorOptions = {}): Collector {
       }
       // autoscaling: neon_utils.num_cpus() reports the vCPUs the VM has now (1 CU = 1 vCPU)
       const utils = await db.query<{ fn: string | null; ok: boolean | null; mc: string }>(
-        `WITH f AS (SELECT pg_catalog.to_regprocedure(coalesce(
-            (SELECT pg_catalog.quote_ident(n.nspname) || '.num_cpus()' FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'neon_utils'),
-            CASE WHEN $1::text IS NULL THEN NULL ELSE pg_catalog.quote_ident($1::text) || '.num_cpus()' END)) AS fn)
+        `WITH f AS (SELECT pg_catalog.to_regprocedure(
+            CASE WHEN $1::text IS NULL THEN NULL ELSE pg_catalog.quote_ident($1::text) || '.num_cpus()' END) AS fn)
          SELECT fn::text AS fn, pg_catalog.has_function_privilege(fn, 'EXECUTE') AS ok, pg_catalog.current_setting('max_connections') AS mc FROM f`,
-        [opts.assumeNeonUtils ?? null]
+        // neon_utils' schema from the capabilities probe, else a test's stand-in
+        [ctx.extensionSchemas.get('neon_utils') ?? opts.assumeNeonUtils ?? null]
       );
       const u = utils.rows[0];
       values.max_connections = Number(u.mc);
