@@ -234,6 +234,19 @@ export function parentsOf(name: QueryOptionName): QueryOptionName[] {
   return namesWhere((d) => (d.dependents ?? []).includes(name));
 }
 
+/** A number option's limits as its schema declares them (the editor's min / max / step). */
+export function numberLimits(name: QueryOptionName): { min?: number; max?: number; step?: number } {
+  const schema = queryOptionDecls[name].schema;
+  if (!(schema instanceof z.ZodNumber)) {
+    return {};
+  }
+  return {
+    ...(schema.minValue !== null ? { min: schema.minValue } : {}),
+    ...(schema.maxValue !== null ? { max: schema.maxValue } : {}),
+    ...(schema.isInt ? { step: 1 } : {}),
+  };
+}
+
 /** The zod shape of every option (all optional): model/query.ts adds metric and schemaVersion. */
 export const optionShape = Object.fromEntries(entries.map(([k, d]) => [k, d.schema.optional()])) as {
   [K in QueryOptionName]: z.ZodOptional<Decls[K]['schema']>;

@@ -4,7 +4,7 @@ import userEvent from '@testing-library/user-event';
 import React from 'react';
 
 import { areas, metrics, type OptionKey } from '../../src/model/catalog';
-import { queryOptionDecls, type QueryOptionName } from '../../src/model/options';
+import { numberLimits, queryOptionDecls, type QueryOptionName } from '../../src/model/options';
 import { metricOptions, QueryEditor } from '../../src/plugin/components/QueryEditor';
 import { selectors } from '../../src/plugin/selectors';
 import type { PgpulseQuery } from '../../src/plugin/types';
@@ -106,6 +106,10 @@ describe('QueryEditor tooltips', () => {
           .focus()
       );
       expect(await screen.findByRole('tooltip')).toHaveTextContent(queryOptionDecls[k].description);
+      // a number field's limits are its schema's
+      for (const [attr, v] of Object.entries(numberLimits(k))) {
+        expect(screen.getByTestId(S.option(k))).toHaveAttribute(attr, String(v));
+      }
     }
   );
 });

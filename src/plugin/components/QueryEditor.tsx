@@ -11,6 +11,9 @@ import React, { useEffect, useMemo } from 'react';
 import { areas, findMetric, metrics, type MetricDef, type OptionKey } from '../../model/catalog';
 import {
   dependentsOf,
+  filterOptionKeys,
+  type FilterOptionKey,
+  numberLimits,
   orderByLabels,
   quantileValues,
   queryOptionDecls,
@@ -46,7 +49,7 @@ export function metricOptions(app?: CoreApp | string): Array<ComboboxOption<stri
 }
 
 /** what a required picker asks for while it is empty */
-export const requiredPlaceholder: Record<'database' | 'schema' | 'table' | 'index' | 'queryid', string> = {
+export const requiredPlaceholder: Record<FilterOptionKey, string> = {
   database: 'pick a database (required)',
   schema: 'pick a schema (required)',
   table: 'pick a table (required)',
@@ -108,10 +111,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
   const str = (k: OptionKey) => (typeof q[k] === 'string' || typeof q[k] === 'number' ? String(q[k]) : undefined);
   const num = (k: OptionKey) => (typeof q[k] === 'number' ? (q[k] as number) : undefined);
 
-  const picker = (
-    k: 'database' | 'schema' | 'table' | 'index' | 'queryid',
-    resource: 'databases' | 'schemas' | 'tables' | 'indexes' | 'queryids'
-  ) =>
+  const picker = (k: FilterOptionKey, resource = queryOptionDecls[k].list) =>
     takes(k) && (
       <InlineField
         key={k}
@@ -142,10 +142,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
       </InlineField>
     );
 
-  const numberField = (
-    k: 'topN' | 'threshold' | 'minCalls' | 'k' | 'efSearch',
-    extra: { min?: number; max?: number; step?: number; suffix?: string } = {}
-  ) => {
+  const numberField = (k: 'topN' | 'threshold' | 'minCalls' | 'k' | 'efSearch', suffix?: string) => {
     const def = metric?.defaults?.[k as keyof NonNullable<MetricDef['defaults']>];
     return (
       takes(k) && (
@@ -164,7 +161,8 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
             // the default as a grey placeholder: "(default)" made it too long for the field
             placeholder={def !== undefined ? String(def) : 'default'}
             invalid={issueFor(issues, k)?.severity === 'error'}
-            {...extra}
+            suffix={suffix}
+            {...numberLimits(k)}
           />
         </InlineField>
       )
@@ -225,19 +223,11 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
           </div>
         )}
 
-        {metric && (
-          <InlineFieldRow>
-            {picker('database', 'databases')}
-            {picker('schema', 'schemas')}
-            {picker('table', 'tables')}
-            {picker('index', 'indexes')}
-            {picker('queryid', 'queryids')}
-          </InlineFieldRow>
-        )}
+        {metric && <InlineFieldRow>{filterOptionKeys.map((k) => picker(k))}</InlineFieldRow>}
 
         {metric && (
           <InlineFieldRow>
-            {numberField('topN', { min: 1, max: 1000, step: 1 })}
+            {numberField('topN')}
             {takes('orderBy') && (
               <InlineField
                 label={optionLabels.orderBy}
@@ -257,10 +247,10 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, app }: Pr
                 />
               </InlineField>
             )}
-            {numberField('threshold', { min: 0, suffix: thresholdUnit })}
-            {numberField('minCalls', { min: 0, step: 1 })}
-            {numberField('k', { min: 1, max: 1000, step: 1 })}
-            {numberField('efSearch', { min: 1, max: 1000, step: 1 })}
+            {numberField('threshold', thresholdUnit)}
+            {numberField('minCalls')}
+            {numberField('k')}
+            {numberField('efSearch')}
             {takes('quantile') && (
               <InlineField label={optionLabels.quantile} labelWidth={LABEL_WIDTH} tooltip={optionTooltip('quantile')}>
                 <Combobox<string>

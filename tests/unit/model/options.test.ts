@@ -9,6 +9,7 @@ import {
   allMeansUnfilteredKeys,
   dependentsOf,
   filterLabels,
+  numberLimits,
   optionKeys,
   queryOptionDecls,
   queryOptionNames,
@@ -82,4 +83,10 @@ test('the public catalog describes every option with the vocabulary’s words', 
     assert.equal(o.description, decls[o.name].description);
     assert.ok(o.description.length > 10 && o.label.length > 0, o.name);
   }
+});
+
+test('the limits of a number option are read from its schema (the editor’s min, max and step)', () => {
+  assert.deepEqual(numberLimits('topN'), { min: 1, max: 1000, step: 1 });
+  assert.deepEqual(numberLimits('threshold'), { min: 0, max: 86_400_000 });
+  assert.deepEqual(numberLimits('legend'), {});
 });
