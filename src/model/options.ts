@@ -223,7 +223,7 @@ export const optionLabels = Object.fromEntries(entries.map(([k, d]) => [k, d.lab
   string
 >;
 
-/** The options a change of `name` clears (transitively declared: target lists everything below it). */
+/** The options a change of `name` clears (each list is complete, never followed further: target lists everything below it). */
 export function dependentsOf(name: string): readonly QueryOptionName[] {
   const d = (queryOptionDecls as Record<string, OptionDecl>)[name];
   return (d?.dependents ?? []) as readonly QueryOptionName[];

@@ -8,7 +8,7 @@ export const selectors = {
     metric: 'pgpulse-query-metric',
     target: 'pgpulse-query-target',
     description: 'pgpulse-query-metric-description',
-    /** one per catalog option: database, schema, table, index, queryid, topN, orderBy, threshold, minCalls, k, efSearch, legend */
+    /** one per option a metric takes (optionKeys of src/model/options.ts) */
     option: (key: string) => `pgpulse-query-option-${key}`,
     issues: 'pgpulse-query-issues',
     issue: (field: string) => `pgpulse-query-issue-${field}`,
