@@ -157,29 +157,27 @@ export function pointsAt(prepare: Prepare, seriesId: number, ids: number[], idsJ
     return out;
   }
   if (!scan) {
-    // most series have a point at most samples (a dense one at every one): one equality probe
-    // per id finds those; only the ids without a point of their own need the seek for the one before
+    // most series have a point at most samples (a dense one at every one): one equality probe per
+    // id, in the ids' order, handing over one number each — the total where the point is there and
+    // has a value; null sends the id to the seek for the point in force below
     const exact = prepare(
-      'SELECT sample_id, value, total FROM point WHERE series_id = ? AND sample_id IN (SELECT value FROM json_each(?))'
+      `SELECT iif(p.value IS NULL, NULL, p.total) FROM json_each(@ids) j
+       LEFT JOIN point p ON p.series_id = @s AND p.sample_id = j.value ORDER BY j.key`
     )
-      .raw()
-      .all(seriesId, idsJson) as Array<[number, number | null, number | null]>;
-    const found = new Map<number, [number, number | null, number | null]>();
-    for (const r of exact) {
-      found.set(r[0], r);
-    }
+      .pluck()
+      .all({ ids: idsJson, s: seriesId }) as Array<number | null>;
     const missing: number[] = [];
     for (let j = 0; j < n; j++) {
-      const r = found.get(ids[j]);
-      if (r) {
-        out.at[j] = r[0];
-        out.valued[j] = r[1] !== null;
-        out.t[j] = r[2];
+      const t = exact[j];
+      if (t !== null) {
+        out.at[j] = ids[j];
+        out.valued[j] = true;
+        out.t[j] = t;
       } else {
         missing.push(j);
       }
     }
-    out.rows = exact.length;
+    out.rows = n - missing.length;
     if (missing.length === 0) {
       return out;
     }
