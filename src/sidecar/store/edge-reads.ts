@@ -58,6 +58,9 @@ export function okSamplesAround(
   last: OkSample,
   scan: boolean
 ): Array<{ p: OkSample; i: OkSample }> {
+  if (edges.length === 0) {
+    return [];
+  }
   if (!scan) {
     // per edge in one statement (a call per edge costs more than SQLite's seeks)
     const around = prepare(
