@@ -206,7 +206,7 @@ interface PhaseResult {
   storeEndMb: number;
   monitorMsPerCycle: number;
   monitorCallsPerCycle: number;
-  dashboard: { n: number; p50: number; p95: number; p99: number; max: number; errors: number };
+  dashboard: { n: number; p50: number; p95: number; p99: number; max: number; errors: number; texts: string[] };
   sharedStats?: string;
   targets: number;
   /** targets with at least one interval longer than interval + 2 s */
@@ -257,9 +257,14 @@ async function dashboardLoop(
   port: number,
   targets: string[],
   until: () => boolean
-): Promise<{ ms: number[]; errors: number }> {
+): Promise<{ ms: number[]; errors: number; errorTexts: Map<string, number> }> {
   const ms: number[] = [];
   let errors = 0;
+  const errorTexts = new Map<string, number>();
+  const failed = (text: string) => {
+    errors++;
+    errorTexts.set(text, (errorTexts.get(text) ?? 0) + 1);
+  };
   let i = 0;
   while (!until()) {
     const target = targets[i % targets.length];
@@ -279,17 +284,17 @@ async function dashboardLoop(
           queries: [{ refId: 'A', target, ...panel }],
         }),
       });
-      const body = (await res.json()) as { results?: Record<string, { error?: string }> };
+      const body = (await res.json()) as { error?: string; results?: Record<string, { error?: string }> };
       if (!res.ok || body.results?.A?.error) {
-        errors++;
+        failed(`${panel.metric}: HTTP ${res.status} ${(body.results?.A?.error ?? body.error ?? '').slice(0, 160)}`);
       }
-    } catch {
-      errors++;
+    } catch (e) {
+      failed(`${panel.metric}: ${(e as Error).message}`);
     }
     ms.push(performance.now() - t0);
     await sleep(250);
   }
-  return { ms, errors };
+  return { ms, errors, errorTexts };
 }
 
 async function runPhase(f: Fleet, buildDir: string, phase: 'off' | 'on', round0: number): Promise<PhaseResult> {
@@ -443,6 +448,7 @@ async function runPhase(f: Fleet, buildDir: string, phase: 'off' | 'on', round0:
         p99: percentile(sorted, 99),
         max: percentile(sorted, 100),
         errors: d.errors,
+        texts: [...d.errorTexts].map(([t, n]) => `${n}× ${t}`),
       },
       sharedStats,
       pointsByCollector,
@@ -554,6 +560,8 @@ queries one of ${PANELS.map((p) => p.metric).join(', ')} over the last hour for 
 Same servers for both phases; each phase starts with an empty store. Load average at the end: ${load}.
 
 ${table(results)}
+
+Dashboard errors: ${results.flatMap((r) => r.dashboard.texts.map((t) => `${r.phase}: ${t}`)).join('; ') || 'none'}.
 
 Shared-read counters of the "on" phase (\`source="server"\`: reads that went to a server, \`source="shared"\`:
 results taken from another target's read of the same server):
