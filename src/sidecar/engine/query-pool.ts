@@ -74,7 +74,14 @@ interface Job {
   onAbort?: () => void;
   waitTimer?: NodeJS.Timeout;
   killTimer?: NodeJS.Timeout;
+  queuedAt: number;
 }
+
+/**
+ * A background task waits behind dashboard requests (they have a person waiting), but not for
+ * ever: one queued this long goes next, so a busy dashboard cannot starve the advisor.
+ */
+const TASK_MAX_WAIT_MS = 30_000;
 
 interface Slot {
   worker: Worker;
@@ -129,21 +136,23 @@ export class QueryPool {
 
   /** The refusal a new request would get now (the queue is full), before anything is parsed; undefined when it may come. */
   refusal(): QueryRefused | undefined {
+    // background tasks run after waiting requests: they do not make a request wait, nor fill its queue
+    const waiting = this.queue.filter((j) => !j.task).length;
     if (
       this.options.workers === 0 ||
       this.closed ||
-      this.queue.length < this.options.maxQueue ||
+      waiting < this.options.maxQueue ||
       this.store.status().mode !== 'read-write'
     ) {
       return undefined;
     }
     this.refused++;
     this.onRefused?.(429);
-    const wait = Math.max(1, Math.ceil(this.queue.length / Math.max(1, this.options.workers)));
+    const wait = Math.max(1, Math.ceil(waiting / Math.max(1, this.options.workers)));
     return new QueryRefused(
       429,
       wait,
-      `pgpulse sidecar is busy: ${this.queue.length} query requests are already waiting for ${this.options.workers} query worker(s); retry in ${wait} s (or raise PGPULSE_QUERY_QUEUE / PGPULSE_QUERY_WORKERS)`
+      `pgpulse sidecar is busy: ${waiting} query requests are already waiting for ${this.options.workers} query worker(s); retry in ${wait} s (or raise PGPULSE_QUERY_QUEUE / PGPULSE_QUERY_WORKERS)`
     );
   }
 
@@ -173,7 +182,7 @@ export class QueryPool {
       return Promise.reject(busy);
     }
     return new Promise<EngineAnswer[]>((resolve, reject) => {
-      const job: Job = { id: this.nextId++, requests, resolve, reject, signal };
+      const job: Job = { id: this.nextId++, requests, resolve, reject, signal, queuedAt: Date.now() };
       if (signal) {
         job.onAbort = () => this.abort(job);
         signal.addEventListener('abort', job.onAbort, { once: true });
@@ -219,6 +228,7 @@ export class QueryPool {
         task: { task, resolve: (r) => resolve(r as T) },
         resolve: () => reject(new Error('a background task was answered as a query')),
         reject,
+        queuedAt: Date.now(),
       };
       this.queue.push(job);
       this.dispatch();
@@ -263,7 +273,7 @@ export class QueryPool {
       if (!slot) {
         return;
       }
-      const job = this.queue.shift() as Job;
+      const job = this.queue.splice(this.nextIndex(), 1)[0];
       slot.job = job;
       Atomics.store(slot.cancel, 0, 0);
       // a job past its budget polls and stops itself; one stuck outside the row loops is ended here
@@ -278,6 +288,16 @@ export class QueryPool {
         : { id: job.id, generation, requests: job.requests, budget: this.options.budget };
       slot.worker.postMessage(msg);
     }
+  }
+
+  /** the oldest request, unless a background task has waited past TASK_MAX_WAIT_MS (then it) */
+  private nextIndex(now = Date.now()): number {
+    const first = this.queue[0];
+    if (!first.task || now - first.queuedAt >= TASK_MAX_WAIT_MS) {
+      return 0;
+    }
+    const request = this.queue.findIndex((j) => !j.task);
+    return request < 0 ? 0 : request;
   }
 
   private spawn(): Slot {

@@ -107,6 +107,25 @@ test('the advisor reads the history in the query worker, the same evidence the m
   assert.equal(ev.target, 'default');
 });
 
+test('a queued advisor task neither fills the request queue nor goes before a waiting request', async () => {
+  const svc = sc.sidecar.service;
+  assert.equal(svc.queries.options.workers, 1, 'one worker: the order below is the queue order');
+  const done: string[] = [];
+  // one request computing, then a background task and a request waiting (the queue holds 1 request)
+  const a = svc.query(heavy(), {}).then(() => done.push('request a'));
+  const task = svc.queries
+    .offload<AdvisorEvidence>({
+      kind: 'advisor-evidence',
+      target: 'default',
+      now: Date.now(),
+      options: { windowMs: 3_600_000 },
+    })!
+    .then(() => done.push('task'));
+  const b = svc.query(heavy(), {}).then(() => done.push('request b'));
+  await Promise.all([a, task, b]);
+  assert.deepEqual(done, ['request a', 'request b', 'task']);
+});
+
 test('a full queue refuses at once with 429, Retry-After and the reason (service, HTTP and gRPC)', async () => {
   const svc = sc.sidecar.service;
   // decided synchronously: one request computing, one waiting (the queue holds 1), the third refused
