@@ -114,6 +114,12 @@ const VARIANTS: Variant[] = [
     bin: true,
     what: 'node bin/pgpulse.js serve: re-executes itself with its default node flags (bin/pgpulse.js SERVE_FLAGS)',
   },
+  {
+    name: 'pgpulse.js serve, gRPC off',
+    env: { PGPULSE_GRPC_ADDR: 'off' },
+    bin: true,
+    what: 'the same with PGPULSE_GRPC_ADDR=off: no Grafana plugin protocol (gRPC, protobuf and Arrow never loaded)',
+  },
   // what the Docker image runs (Dockerfile CMD)
   {
     name: 'image flags',
@@ -224,7 +230,6 @@ async function runVariant(
       env: {
         ...process.env,
         NODE_OPTIONS: '',
-        ...v.env,
         DATABASE_URL: pg.urlFor('app', 'pgpulse_mon'),
         PGPULSE_DATA_DIR: dataDir,
         PGPULSE_TOKEN: TOKEN,
@@ -232,6 +237,8 @@ async function runVariant(
         PGPULSE_GRPC_ADDR: `127.0.0.1:${grpcPort}`,
         PGPULSE_INTERVAL: '5s',
         PGPULSE_LOG_LEVEL: 'warn',
+        // the variant's own settings win (PGPULSE_GRPC_ADDR=off)
+        ...v.env,
       },
       stdio: ['ignore', 'ignore', 'inherit'],
     }
