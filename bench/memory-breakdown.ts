@@ -115,10 +115,16 @@ const VARIANTS: Variant[] = [
     what: 'node bin/pgpulse.js serve: re-executes itself with its default node flags (bin/pgpulse.js SERVE_FLAGS)',
   },
   {
-    name: 'pgpulse.js serve, gRPC off',
+    name: 'pgpulse.js serve (gRPC off)',
     env: { PGPULSE_GRPC_ADDR: 'off' },
     bin: true,
     what: 'the same with PGPULSE_GRPC_ADDR=off: no Grafana plugin protocol (gRPC, protobuf and Arrow never loaded)',
+  },
+  {
+    name: 'pgpulse.js serve (malloc tuned)',
+    env: { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' },
+    bin: true,
+    what: "the same with MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072: glibc's fixed mmap threshold returns large freed buffers (the worker's evidence, SQLite) to the system instead of keeping them in per-thread arenas",
   },
   // what the Docker image runs (Dockerfile CMD)
   {

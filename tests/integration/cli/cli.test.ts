@@ -152,6 +152,8 @@ test('serve re-executes itself in place with its memory flags; node flags or PGP
   const { spawn } = await import('node:child_process');
   const { readFileSync } = await import('node:fs');
   const dir = mkdtempSync(join(tmpdir(), 'pgpulse-cli-'));
+  /** the glibc malloc settings each serving process started with */
+  const malloc: string[][] = [];
   /** the node flags of the process that ends up serving, read from the kernel */
   const servingFlags = async (nodeArgs: string[], env: Record<string, string>) => {
     const child = spawn(process.execPath, [...nodeArgs, bin, 'serve', '--insecure-no-auth'], {
@@ -175,6 +177,8 @@ test('serve re-executes itself in place with its memory flags; node flags or PGP
       assert.match(stderr, /pgpulse serving/);
       // the pid we started is the one serving: replaced in place, no wrapper process
       const argv = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
+      const environ = readFileSync(`/proc/${child.pid}/environ`, 'utf8').split('\0');
+      malloc.push(environ.filter((e) => e.startsWith('MALLOC_')).sort());
       return argv.slice(1, argv.indexOf(bin));
     } finally {
       child.kill('SIGTERM');
@@ -182,6 +186,10 @@ test('serve re-executes itself in place with its memory flags; node flags or PGP
     }
   };
   assert.deepEqual(await servingFlags([], {}), ['--liftoff-only', '--max-semi-space-size=2']);
+  assert.deepEqual(malloc[0], ['MALLOC_ARENA_MAX=2', 'MALLOC_MMAP_THRESHOLD_=131072']);
+  // a value the user set stands
+  await servingFlags([], { MALLOC_ARENA_MAX: '4' });
+  assert.deepEqual(malloc[1], ['MALLOC_ARENA_MAX=4', 'MALLOC_MMAP_THRESHOLD_=131072']);
   assert.deepEqual(await servingFlags(['--max-semi-space-size=16'], {}), ['--max-semi-space-size=16']);
   assert.deepEqual(await servingFlags([], { PGPULSE_NODE_FLAGS: '--max-semi-space-size=4' }), [
     '--max-semi-space-size=4',
