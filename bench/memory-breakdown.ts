@@ -126,6 +126,12 @@ const VARIANTS: Variant[] = [
     bin: true,
     what: "the same with MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072: glibc's fixed mmap threshold returns large freed buffers (the worker's evidence, SQLite) to the system instead of keeping them in per-thread arenas",
   },
+  {
+    name: 'pgpulse.js serve (jemalloc)',
+    env: { LD_PRELOAD: '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2' },
+    bin: true,
+    what: "the same with jemalloc instead of glibc's malloc (apt-get install libjemalloc2; LD_PRELOAD)",
+  },
   // what the Docker image runs (Dockerfile CMD)
   {
     name: 'image flags',
