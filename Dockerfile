@@ -11,10 +11,7 @@ COPY . .
 RUN npm run build && npm prune --omit=dev
 
 FROM node:24-bookworm-slim
-# glibc malloc as bin/pgpulse.js sets it for serve (docs/benchmarks.md §8.1)
 ENV NODE_ENV=production \
-    MALLOC_ARENA_MAX=2 \
-    MALLOC_MMAP_THRESHOLD_=131072 \
     PGPULSE_HTTP_ADDR=0.0.0.0:7700 \
     PGPULSE_GRPC_ADDR=0.0.0.0:7701 \
     PGPULSE_DATA_DIR=/data

@@ -10,11 +10,6 @@
 // the user gave (`node --max-semi-space-size=16 bin/pgpulse.js serve`) stand; PGPULSE_NODE_FLAGS
 // replaces the default ('' = none).
 const SERVE_FLAGS = ['--liftoff-only', '--max-semi-space-size=2'];
-// glibc malloc, read at process start (so only a re-exec can set them): two arenas instead of one
-// per thread, and a fixed mmap threshold so large freed buffers (a worker's result, SQLite's) go back
-// to the system — otherwise the threshold climbs to 32 MB and they stay in the arenas
-// (188 vs 213 MB steady in the same run, docs/benchmarks.md §8.1). The user's own values stand.
-const SERVE_MALLOC_ENV = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' };
 
 function reexecFlags() {
   if (process.argv[2] !== 'serve' || process.env.PGPULSE_REEXECED === '1' || typeof process.execve !== 'function') {
@@ -33,7 +28,6 @@ function reexecFlags() {
 const flags = reexecFlags();
 if (flags.length > 0) {
   process.execve(process.execPath, [process.execPath, ...process.execArgv, ...flags, ...process.argv.slice(1)], {
-    ...SERVE_MALLOC_ENV,
     ...process.env,
     PGPULSE_REEXECED: '1',
   });
