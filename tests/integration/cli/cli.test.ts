@@ -95,6 +95,33 @@ test('every command has --help with examples and exit codes, and --help never ru
   assert.equal(run(['demo', 'extra']).status, 2);
 });
 
+/**
+ * `pgpulse serve --insecure-no-auth` as a child process (loopback, no database reachable), with its
+ * stderr; `serving()` waits for its "pgpulse serving" line, `stop()` ends it and asserts a clean exit.
+ */
+async function spawnServe(nodeArgs: string[], env: Record<string, string>) {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [...nodeArgs, bin, 'serve', '--insecure-no-auth'], {
+    env: { PATH: process.env.PATH ?? '', PGPULSE_LOG_LEVEL: 'silent', ...env },
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+  return {
+    child,
+    stderr: () => stderr,
+    serving: async () => {
+      for (let i = 0; i < 300 && !stderr.includes('pgpulse serving'); i++) {
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    },
+    stop: async () => {
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, stderr);
+    },
+  };
+}
+
 test('serve refuses to start without a token; --insecure-no-auth is loopback-only and loud', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'pgpulse-cli-'));
   const base = { DATABASE_URL: 'postgres://127.0.0.1:1/x', PGPULSE_DATA_DIR: dir };
@@ -111,7 +138,6 @@ test('serve refuses to start without a token; --insecure-no-auth is loopback-onl
   assert.equal(missing.status, 2);
   assert.match(missing.stderr, /PGPULSE_TOKEN_FILE=.*absent cannot be read \(ENOENT\)/);
 
-  const { spawn } = await import('node:child_process');
   const net = await import('node:net');
   const port = await new Promise<number>((res) => {
     const s = net.createServer().listen(0, '127.0.0.1', () => {
@@ -119,23 +145,14 @@ test('serve refuses to start without a token; --insecure-no-auth is loopback-onl
       s.close(() => res(p));
     });
   });
-  const child = spawn(process.execPath, [bin, 'serve', '--insecure-no-auth'], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      ...base,
-      PGPULSE_HTTP_ADDR: `127.0.0.1:${port}`,
-      PGPULSE_GRPC_ADDR: '127.0.0.1:0',
-      PGPULSE_LOG_LEVEL: 'silent',
-    },
+  const serve = await spawnServe([], {
+    ...base,
+    PGPULSE_HTTP_ADDR: `127.0.0.1:${port}`,
+    PGPULSE_GRPC_ADDR: '127.0.0.1:0',
   });
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
   try {
-    for (let i = 0; i < 300 && !stderr.includes('pgpulse serving'); i++) {
-      await new Promise((res) => setTimeout(res, 100));
-    }
-    assert.match(stderr, /WARNING: --insecure-no-auth/);
+    await serve.serving();
+    assert.match(serve.stderr(), /WARNING: --insecure-no-auth/);
     const res = await fetch(`http://127.0.0.1:${port}/api/v1/resources/targets`);
     assert.equal(res.status, 200);
     assert.deepEqual(
@@ -143,46 +160,34 @@ test('serve refuses to start without a token; --insecure-no-auth is loopback-onl
       ['default']
     );
   } finally {
-    child.kill('SIGTERM');
+    await serve.stop();
   }
-  assert.equal(await exited, 0, stderr);
 });
 
 test('serve re-executes itself in place with its memory flags; node flags or PGPULSE_NODE_FLAGS given by the user win', async () => {
-  const { spawn } = await import('node:child_process');
   const { readFileSync } = await import('node:fs');
   const dir = mkdtempSync(join(tmpdir(), 'pgpulse-cli-'));
   /** the glibc malloc settings each serving process started with */
   const malloc: string[][] = [];
   /** the node flags of the process that ends up serving, read from the kernel */
   const servingFlags = async (nodeArgs: string[], env: Record<string, string>) => {
-    const child = spawn(process.execPath, [...nodeArgs, bin, 'serve', '--insecure-no-auth'], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        DATABASE_URL: 'postgres://127.0.0.1:1/x',
-        PGPULSE_DATA_DIR: dir,
-        PGPULSE_HTTP_ADDR: '127.0.0.1:0',
-        PGPULSE_GRPC_ADDR: '127.0.0.1:0',
-        PGPULSE_LOG_LEVEL: 'silent',
-        ...env,
-      },
+    const base = { DATABASE_URL: 'postgres://127.0.0.1:1/x', PGPULSE_DATA_DIR: dir };
+    const serve = await spawnServe(nodeArgs, {
+      ...base,
+      PGPULSE_HTTP_ADDR: '127.0.0.1:0',
+      PGPULSE_GRPC_ADDR: '127.0.0.1:0',
+      ...env,
     });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
     try {
-      for (let i = 0; i < 300 && !stderr.includes('pgpulse serving'); i++) {
-        await new Promise((res) => setTimeout(res, 100));
-      }
-      assert.match(stderr, /pgpulse serving/);
+      await serve.serving();
+      assert.match(serve.stderr(), /pgpulse serving/);
       // the pid we started is the one serving: replaced in place, no wrapper process
-      const argv = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
-      const environ = readFileSync(`/proc/${child.pid}/environ`, 'utf8').split('\0');
+      const argv = readFileSync(`/proc/${serve.child.pid}/cmdline`, 'utf8').split('\0');
+      const environ = readFileSync(`/proc/${serve.child.pid}/environ`, 'utf8').split('\0');
       malloc.push(environ.filter((e) => e.startsWith('MALLOC_')).sort());
       return argv.slice(1, argv.indexOf(bin));
     } finally {
-      child.kill('SIGTERM');
-      assert.equal(await exited, 0, stderr);
+      await serve.stop();
     }
   };
   assert.deepEqual(await servingFlags([], {}), ['--liftoff-only', '--max-semi-space-size=2']);
@@ -194,30 +199,20 @@ test('serve re-executes itself in place with its memory flags; node flags or PGP
   ]);
   assert.deepEqual(await servingFlags([], { PGPULSE_NODE_FLAGS: '' }), []);
   // no gRPC listener at all: says so, and HTTP still serves
-  const child = spawn(process.execPath, [bin, 'serve', '--insecure-no-auth'], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      DATABASE_URL: 'postgres://127.0.0.1:1/x',
-      PGPULSE_DATA_DIR: dir,
-      PGPULSE_HTTP_ADDR: '127.0.0.1:0',
-      PGPULSE_GRPC_ADDR: 'off',
-      PGPULSE_LOG_LEVEL: 'silent',
-    },
+  const serve = await spawnServe([], {
+    DATABASE_URL: 'postgres://127.0.0.1:1/x',
+    PGPULSE_DATA_DIR: dir,
+    PGPULSE_HTTP_ADDR: '127.0.0.1:0',
+    PGPULSE_GRPC_ADDR: 'off',
   });
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
   try {
-    for (let i = 0; i < 300 && !stderr.includes('pgpulse serving'); i++) {
-      await new Promise((res) => setTimeout(res, 100));
-    }
-    assert.match(stderr, /pgpulse serving: HTTP 127\.0\.0\.1:\d+, gRPC off \(PGPULSE_GRPC_ADDR=off\)/);
-    const port = /HTTP 127\.0\.0\.1:(\d+)/.exec(stderr)![1];
+    await serve.serving();
+    assert.match(serve.stderr(), /pgpulse serving: HTTP 127\.0\.0\.1:\d+, gRPC off \(PGPULSE_GRPC_ADDR=off\)/);
+    const port = /HTTP 127\.0\.0\.1:(\d+)/.exec(serve.stderr())![1];
     assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
   } finally {
-    child.kill('SIGTERM');
+    await serve.stop();
   }
-  assert.equal(await exited, 0, stderr);
 });
 
 test('one-shot commands with no sidecar and no DATABASE_URL say where they looked, exit 1', async () => {
