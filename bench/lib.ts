@@ -5,6 +5,7 @@
 import { readFileSync, writeFileSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
+import type { SidecarConfig } from '../src/sidecar/config';
 
 export const ROOT = join(__dirname, '..');
 export const WORK = join(ROOT, 'bench', '.work');
@@ -99,4 +100,32 @@ export function writeResult(file: string, body: string): string {
     `$ ${invocation()}\n\n<!-- recorded ${new Date().toISOString()} on ${machine} -->\n\n${body.trim()}\n`
   );
   return path;
+}
+
+/**
+ * A sidecar over a history the bench wrote itself: one target that is never sampled (nothing
+ * listens on its port), the store's defaults for retention and downsampling.
+ */
+export function historyOnlyConfig(dataDir: string, token: string): SidecarConfig {
+  return {
+    token,
+    dataDir,
+    httpAddress: '127.0.0.1:0',
+    grpcAddress: '127.0.0.1:0',
+    intervalMs: 15_000,
+    retentionMs: 14 * 86_400_000,
+    downsampleAfterMs: 2 * 86_400_000,
+    downsampleStepMs: 300_000,
+    logLevel: 'warn',
+    targets: [
+      {
+        name: 'bench',
+        url: 'postgres://bench@127.0.0.1:9/bench',
+        intervalMs: 15_000,
+        statementTimeoutMs: 5000,
+        connectTimeoutMs: 1000,
+        collectors: {},
+      },
+    ],
+  };
 }

@@ -14,9 +14,8 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFi
 import { join } from 'node:path';
 import { freePort } from '../tests/support/pg';
 import { startSidecar } from '../src/sidecar/app';
-import type { SidecarConfig } from '../src/sidecar/config';
 import type { SampleRow } from '../src/sidecar/store/types';
-import { WORK, fmt, median, ratio, sleep, waitHttp, writeResult } from './lib';
+import { WORK, fmt, median, ratio, sleep, waitHttp, writeResult, historyOnlyConfig } from './lib';
 
 const STATEMENTS = Number(process.env.BENCH_STATEMENTS ?? 500);
 const DATABASES = ['app', 'postgres', 'analytics', 'billing'];
@@ -241,27 +240,7 @@ async function main(): Promise<void> {
 
   // pgpulse: the real sidecar (store, engine, HTTP API); the target is never sampled
   const token = 'bench-token';
-  const config: SidecarConfig = {
-    token,
-    dataDir: join(dir, 'pgpulse'),
-    httpAddress: '127.0.0.1:0',
-    grpcAddress: '127.0.0.1:0',
-    intervalMs: 15_000,
-    retentionMs: 14 * 86_400_000,
-    downsampleAfterMs: 2 * 86_400_000,
-    downsampleStepMs: 300_000,
-    logLevel: 'warn',
-    targets: [
-      {
-        name: 'bench',
-        url: 'postgres://bench@127.0.0.1:9/bench',
-        intervalMs: 15_000,
-        statementTimeoutMs: 5000,
-        connectTimeoutMs: 1000,
-        collectors: {},
-      },
-    ],
-  };
+  const config = historyOnlyConfig(join(dir, 'pgpulse'), token);
   const sc = await startSidecar({ config, grpc: false, sampling: false });
   let prom: ChildProcess | undefined;
   try {

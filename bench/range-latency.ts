@@ -11,33 +11,12 @@ import { Engine } from '../src/sidecar/engine/engine';
 import { assemble } from '../src/sidecar/feature';
 import { sidecarFeatures } from '../src/sidecar/features';
 import { Store } from '../src/sidecar/store/store';
-import type { SidecarConfig } from '../src/sidecar/config';
-import { fmt, median, WORK, writeResult } from './lib';
+import { fmt, median, WORK, writeResult, historyOnlyConfig } from './lib';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 
 async function main(): Promise<void> {
-  const config: SidecarConfig = {
-    token: 't',
-    dataDir: process.env.BENCH_STORE ?? join(WORK, 'query-latency', 'pgpulse'),
-    httpAddress: '127.0.0.1:0',
-    grpcAddress: '127.0.0.1:0',
-    intervalMs: 15_000,
-    retentionMs: 14 * 86_400_000,
-    downsampleAfterMs: 2 * 86_400_000,
-    downsampleStepMs: 300_000,
-    logLevel: 'warn',
-    targets: [
-      {
-        name: 'bench',
-        url: 'postgres://bench@127.0.0.1:9/bench',
-        intervalMs: 15_000,
-        statementTimeoutMs: 5000,
-        connectTimeoutMs: 1000,
-        collectors: {},
-      },
-    ],
-  };
+  const config = historyOnlyConfig(process.env.BENCH_STORE ?? join(WORK, 'query-latency', 'pgpulse'), 't');
   const sc = await startSidecar({ config, grpc: false, sampling: false });
   const reader = new Store(join(config.dataDir, 'pgpulse.db'), { reader: true });
   const engine = new Engine(reader, assemble(sidecarFeatures));
