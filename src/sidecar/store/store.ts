@@ -1177,16 +1177,9 @@ export class Store {
   }
 
   private readStepTotals(
-    target: string,
-    collector: string,
-    fields: string[],
-    filter: LabelFilter | undefined,
-    range: { from: number; to: number },
-    grid: { starts: number[]; step: number },
-    mode: 'end' | 'spread',
-    maxLookups: number,
-    /** failed samples count as irregular too (sums over rows: a row appearing after a gap spreads from the gap) */
-    strict = false
+    ...[target, collector, fields, filter, range, grid, mode, maxLookups, strict = false]: Parameters<
+      Store['stepTotals']
+    >
   ): StepTotals | undefined {
     const n = grid.starts.length;
     const targetId = this.readTargetId(target);
