@@ -2,7 +2,7 @@
  * What one advisor evaluation's history read costs in memory: the statement facts (6 counters and
  * the row epoch of BENCH_ROWS statements, default 5,000) over BENCH_SAMPLES samples (default 720:
  * one hour at 5 s), read once as a single matrix over the window (the advisor before) and once in
- * chunks of 100 samples (now). Each read runs in a fresh process on the same store file; its cost
+ * chunks of 100 samples, and from the store's running totals (now). Each read runs in a fresh process on the same store file; its cost
  * is that process's peak RSS (VmHWM) and the V8 heap peak reported by --trace-gc-free statistics
  * (v8.getHeapStatistics().peak_malloced_memory is not the heap, so the heap peak is sampled by
  * the GC callback of PerformanceObserver). Writes bench/results/advisor-history.md.
@@ -24,12 +24,14 @@ const { readFileSync } = require('node:fs');
 let heapPeak = 0;
 new PerformanceObserver(() => { heapPeak = Math.max(heapPeak, v8.getHeapStatistics().used_heap_size); }).observe({ entryTypes: ['gc'] });
 const { Store } = require(process.env.SRC + '/store/store');
-const { collectRows } = require(process.env.SRC + '/advisors/history');
+const { collectRows, rangeDeltaRows } = require(process.env.SRC + '/advisors/history');
 const store = Store.open(process.env.DIR, { reader: true });
 const kb = (k) => Number(new RegExp('^' + k + ':\\\\s+(\\\\d+) kB', 'm').exec(readFileSync('/proc/self/status', 'utf8'))[1]);
 const before = kb('VmHWM');
 const t0 = process.hrtime.bigint();
-const { rows } = collectRows(store, 't', 'statements', ${JSON.stringify(COUNTERS)}, [], { from: 0, to: 1e15 }, 'range', Number(process.env.CHUNK));
+const rows = process.env.CHUNK === 'totals'
+  ? rangeDeltaRows(store, 't', 'statements', ${JSON.stringify(COUNTERS)}, { from: 0, to: 1e15 })
+  : collectRows(store, 't', 'statements', ${JSON.stringify(COUNTERS)}, [], { from: 0, to: 1e15 }, 'range', Number(process.env.CHUNK)).rows;
 const ms = Number(process.hrtime.bigint() - t0) / 1e6;
 heapPeak = Math.max(heapPeak, v8.getHeapStatistics().used_heap_size);
 let calls = 0; for (const r of rows.values()) calls += r.deltas.calls ?? 0;
@@ -82,7 +84,8 @@ store.close();
     let answer: string | undefined;
     for (const [label, chunk] of [
       ['one matrix over the window (before)', Number.MAX_SAFE_INTEGER],
-      ['chunks of 100 samples (now)', 100],
+      ['chunks of 100 samples', 100],
+      ['running totals: two lookups per series (now)', 'totals'],
     ] as const) {
       const out = JSON.parse(
         execFileSync(process.execPath, ['-e', CHILD], {
@@ -106,7 +109,7 @@ store.close();
       `# Advisor history read: memory of one evaluation's statement facts
 
 ${ROWS.toLocaleString('en-US')} statements × 6 counters + row epoch, ${SAMPLES} samples (${fmt((SAMPLES * 5) / 60, 0)} min at 5 s),
-10 % of the statements moving per sample; collectRows() in a fresh process per row (answers equal: ${answer}).
+10 % of the statements moving per sample; collectRows() (rangeDeltaRows() for running totals) in a fresh process per row (answers equal: ${answer}).
 
 | read | RSS before (MB) | peak RSS (MB) | peak − before | V8 heap peak (MB) | ms |
 |---|---:|---:|---:|---:|---:|

@@ -155,6 +155,36 @@ function collectChunk(
   }
 }
 
+/**
+ * Σ reset-aware deltas per row and counter within the window (RowFacts.deltas: null when no delta
+ * was observed), from the store's running totals: two lookups per series however long the window,
+ * so an evaluation allocates per series, not per stored point. undefined when running totals cannot
+ * answer (history from before they existed): the caller walks the points with collectRows.
+ */
+export function rangeDeltaRows(
+  store: Store,
+  target: string,
+  collector: string,
+  counters: string[],
+  w: Window
+): Map<string, Pick<RowFacts, 'labels' | 'deltas' | 'since'>> | undefined {
+  const totals = store.rangeTotalsBetween(target, collector, counters, undefined, w.from, w.to);
+  if (!totals) {
+    return undefined;
+  }
+  const rows = new Map<string, Pick<RowFacts, 'labels' | 'deltas' | 'since'>>();
+  for (const t of totals) {
+    const key = JSON.stringify(t.labels);
+    let r = rows.get(key);
+    if (!r) {
+      r = { labels: t.labels, deltas: {}, since: null };
+      rows.set(key, r);
+    }
+    r.deltas[t.field] = t.seen ? t.total : null;
+  }
+  return rows;
+}
+
 export interface IndexFacts {
   schema: string;
   table: string;
@@ -251,21 +281,25 @@ export interface StatementFacts {
   since?: number | null;
 }
 
+const STATEMENT_COUNTERS = [
+  'calls',
+  'total_exec_time',
+  'rows',
+  'shared_blks_hit',
+  'shared_blks_read',
+  'temp_blks_written',
+];
+
 export function statementFacts(
   store: Store,
   target: string,
   w: Window,
   mode: EvidenceMode = 'range'
 ): StatementFacts[] {
-  const { rows } = collectRows(
-    store,
-    target,
-    'statements',
-    ['calls', 'total_exec_time', 'rows', 'shared_blks_hit', 'shared_blks_read', 'temp_blks_written'],
-    [],
-    w,
-    mode
-  );
+  // range deltas are all the statement facts need: running totals give them without walking points
+  const rows =
+    (mode === 'range' ? rangeDeltaRows(store, target, 'statements', STATEMENT_COUNTERS, w) : undefined) ??
+    collectRows(store, target, 'statements', STATEMENT_COUNTERS, [], w, mode).rows;
   const list = [...rows.values()].filter((r) => (r.deltas.calls ?? 0) > 0);
   const texts = store.statementTexts(target, [...new Set(list.map((r) => r.labels.queryid))]);
   return list.map((r) => ({

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { collectRows, type EvidenceMode, type RowFacts } from '../../../src/sidecar/advisors/history';
+import { collectRows, rangeDeltaRows, type EvidenceMode, type RowFacts } from '../../../src/sidecar/advisors/history';
 import { counterDeltas } from '../../../src/sidecar/engine/deltas';
 import { Store } from '../../../src/sidecar/store/store';
 
@@ -120,6 +120,19 @@ test('chunked history facts equal one pass over the window, for any chunk size',
           for (const chunk of [2, 7, 100]) {
             const got = sorted(collectRows(store, 't', 'x', ['c'], ['g'], w, mode, chunk).rows);
             assert.deepEqual(got, want, `seed ${seed}, window ${w.from}–${w.to}, ${mode}, chunks of ${chunk}`);
+          }
+          if (mode === 'range') {
+            // running totals (what statement facts read) give the walk's deltas: rows with one, same sums
+            const fast = rangeDeltaRows(store, 't', 'x', ['c'], w);
+            assert.ok(fast, 'running totals answer for a history written with declared counters');
+            const withDelta = (rows: Array<[string, { deltas: Record<string, number | null> }]>) =>
+              rows.filter(([, x]) => x.deltas.c !== null).map(([k, x]) => [k, x.deltas.c]);
+            assert.deepEqual(
+              withDelta(sorted(fast as Map<string, RowFacts>)),
+              withDelta(want),
+              `seed ${seed}, window ${w.from}–${w.to}, running totals`
+            );
+            assert.ok(withDelta(want).length > 0, 'the window holds deltas');
           }
         }
       }
