@@ -112,7 +112,13 @@ const VARIANTS: Variant[] = [
     name: 'pgpulse.js serve',
     env: {},
     bin: true,
-    what: 'node bin/pgpulse.js serve: re-executes itself with its default node flags (bin/pgpulse.js SERVE_FLAGS)',
+    what: 'node bin/pgpulse.js serve: re-executes itself with its default node flags (bin/pgpulse.js SERVE_FLAGS) and jemalloc when installed',
+  },
+  {
+    name: 'pgpulse.js serve (system malloc)',
+    env: { PGPULSE_ALLOCATOR: 'system' },
+    bin: true,
+    what: "the same with PGPULSE_ALLOCATOR=system: glibc's malloc instead of the jemalloc the re-exec preloads",
   },
   {
     name: 'pgpulse.js serve (gRPC off)',

@@ -25,10 +25,71 @@ function reexecFlags() {
   return SERVE_FLAGS;
 }
 
+// jemalloc instead of glibc's malloc for `serve`: glibc keeps the native memory freed by SQLite, the
+// pg protocol's buffers and the query worker in per-thread arenas (≈120 MB after an hour with 5,000
+// statements), jemalloc returns it (docs/benchmarks.md §8.1). It has to be preloaded before the
+// process starts, so it rides on the same re-exec. PGPULSE_ALLOCATOR=system keeps glibc;
+// =jemalloc insists (an error when the library is missing); unset: jemalloc when installed.
+const JEMALLOC_PATHS = [
+  '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2',
+  '/usr/lib/aarch64-linux-gnu/libjemalloc.so.2',
+  '/usr/lib64/libjemalloc.so.2',
+  '/usr/lib/libjemalloc.so.2',
+  '/usr/local/lib/libjemalloc.so.2',
+];
+
+function findJemalloc() {
+  const fs = require('node:fs');
+  const known = JEMALLOC_PATHS.find((p) => fs.existsSync(p));
+  if (known) {
+    return known;
+  }
+  // elsewhere: as the dynamic linker knows it (ldconfig may be missing or outside PATH)
+  for (const ldconfig of ['ldconfig', '/sbin/ldconfig', '/usr/sbin/ldconfig']) {
+    const r = require('node:child_process').spawnSync(ldconfig, ['-p'], { encoding: 'utf8' });
+    if (r.status === 0) {
+      const m = /libjemalloc\.so\.2 \([^)]*\) => (\S+)/.exec(r.stdout);
+      return m ? m[1] : undefined;
+    }
+  }
+  return undefined;
+}
+
+function preloadFor() {
+  const chosen = process.env.PGPULSE_ALLOCATOR || 'auto';
+  if (!['auto', 'jemalloc', 'system'].includes(chosen)) {
+    process.stderr.write(`pgpulse: PGPULSE_ALLOCATOR=${chosen} is not one of auto, jemalloc, system\n`);
+    process.exit(2);
+  }
+  const preloaded = process.env.LD_PRELOAD || '';
+  if (
+    process.argv[2] !== 'serve' ||
+    process.env.PGPULSE_REEXECED === '1' ||
+    typeof process.execve !== 'function' ||
+    chosen === 'system' ||
+    /libjemalloc/.test(preloaded)
+  ) {
+    return undefined;
+  }
+  const lib = findJemalloc();
+  if (!lib) {
+    if (chosen === 'jemalloc') {
+      process.stderr.write(
+        'pgpulse: PGPULSE_ALLOCATOR=jemalloc but libjemalloc.so.2 is not installed (Debian/Ubuntu: apt-get install libjemalloc2)\n'
+      );
+      process.exit(2);
+    }
+    return undefined;
+  }
+  return preloaded ? `${lib}:${preloaded}` : lib;
+}
+
 const flags = reexecFlags();
-if (flags.length > 0) {
+const preload = preloadFor();
+if (flags.length > 0 || preload) {
   process.execve(process.execPath, [process.execPath, ...process.execArgv, ...flags, ...process.argv.slice(1)], {
     ...process.env,
+    ...(preload ? { LD_PRELOAD: preload } : {}),
     PGPULSE_REEXECED: '1',
   });
 }

@@ -215,6 +215,40 @@ test('serve re-executes itself in place with its memory flags; node flags or PGP
   }
 });
 
+test('serve runs on jemalloc when it is installed, unless PGPULSE_ALLOCATOR=system', async () => {
+  const { readFileSync } = await import('node:fs');
+  const dir = mkdtempSync(join(tmpdir(), 'pgpulse-cli-'));
+  /** whether the process that ends up serving has jemalloc mapped, from the kernel's view of it */
+  const mapsJemalloc = async (nodeArgs: string[], env: Record<string, string>) => {
+    const serve = await spawnServe(nodeArgs, {
+      DATABASE_URL: 'postgres://127.0.0.1:1/x',
+      PGPULSE_DATA_DIR: dir,
+      PGPULSE_HTTP_ADDR: '127.0.0.1:0',
+      PGPULSE_GRPC_ADDR: 'off',
+      ...env,
+    });
+    try {
+      await serve.serving();
+      assert.match(serve.stderr(), /pgpulse serving/);
+      return /\/libjemalloc\.so\.2$/m.test(readFileSync(`/proc/${serve.child.pid}/maps`, 'utf8'));
+    } finally {
+      await serve.stop();
+    }
+  };
+  assert.equal(
+    await mapsJemalloc([], {}),
+    true,
+    'no jemalloc in the serving process: is libjemalloc2 installed (apt-get install libjemalloc2, as .ci/run does)?'
+  );
+  // node flags given by the user skip the flag re-exec, not the allocator
+  assert.equal(await mapsJemalloc(['--max-semi-space-size=16'], {}), true);
+  assert.equal(await mapsJemalloc([], { PGPULSE_ALLOCATOR: 'jemalloc' }), true);
+  assert.equal(await mapsJemalloc([], { PGPULSE_ALLOCATOR: 'system' }), false);
+  const bad = run(['serve', '--insecure-no-auth'], { PGPULSE_ALLOCATOR: 'tcmalloc', PGPULSE_DATA_DIR: dir });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /PGPULSE_ALLOCATOR=tcmalloc is not one of auto, jemalloc, system/);
+});
+
 test('one-shot commands with no sidecar and no DATABASE_URL say where they looked, exit 1', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'pgpulse-cli-'));
   const net = await import('node:net');
