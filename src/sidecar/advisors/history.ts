@@ -294,12 +294,15 @@ export function statementFacts(
   store: Store,
   target: string,
   w: Window,
-  mode: EvidenceMode = 'range'
+  mode: EvidenceMode = 'range',
+  /** 'points': walk the stored points even where running totals could answer (what they are tested against) */
+  read: 'totals' | 'points' = 'totals'
 ): StatementFacts[] {
   // range deltas are all the statement facts need: running totals give them without walking points
   const rows =
-    (mode === 'range' ? rangeDeltaRows(store, target, 'statements', STATEMENT_COUNTERS, w) : undefined) ??
-    collectRows(store, target, 'statements', STATEMENT_COUNTERS, [], w, mode).rows;
+    (mode === 'range' && read === 'totals'
+      ? rangeDeltaRows(store, target, 'statements', STATEMENT_COUNTERS, w)
+      : undefined) ?? collectRows(store, target, 'statements', STATEMENT_COUNTERS, [], w, mode).rows;
   const list = [...rows.values()].filter((r) => (r.deltas.calls ?? 0) > 0);
   const texts = store.statementTexts(target, [...new Set(list.map((r) => r.labels.queryid))]);
   return list.map((r) => ({
