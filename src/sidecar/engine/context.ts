@@ -5,9 +5,9 @@
 import type { MetricDef } from '../../model/catalog';
 import type { Frame } from '../../model/frames';
 import type { QueryOptions } from '../../model/query';
-import type { Store } from '../store/store';
+import { canonicalLabels, type Store } from '../store/store';
 import { aggregateField, AGGREGATE_LABEL } from '../store/running-totals';
-import type { LabelFilter, SampleInfo, SeriesValues } from '../store/types';
+import type { LabelFilter, RangeTotal, SampleInfo, SeriesValues } from '../store/types';
 import { counterDeltas } from './deltas';
 import type { NoticeInput } from './notices';
 import { bucketOf, type StepGrid } from './steps';
@@ -256,17 +256,27 @@ export function rangeDeltas(
 }
 
 /** The same totals as rangeDeltas(loadSeries(…)), computed from stored points only (fast over long ranges). */
-export function rangeTotals(ctx: EngineContext, collector: string, fields: string[], filter: LabelFilter = ctx.filter) {
+export function rangeTotals(
+  ctx: EngineContext,
+  collector: string,
+  fields: string[],
+  filter: LabelFilter = ctx.filter,
+  /** only these rows (canonicalLabels of their key) */
+  rowsIn?: string[]
+) {
   const { target } = ctx.query;
   // running totals answer in a few lookups per series; history without them is walked point by point
   const totals =
-    ctx.store.rangeTotalsBetween(target, collector, fields, filter, ctx.range.from, ctx.range.to) ??
-    ctx.store.rangeTotals(
-      target,
-      collector,
-      fields,
-      filter,
-      ctx.store.samples(target, collector, ctx.range.from, ctx.range.to)
+    ctx.store.rangeTotalsBetween(target, collector, fields, filter, ctx.range.from, ctx.range.to, rowsIn) ??
+    onlyRows(
+      ctx.store.rangeTotals(
+        target,
+        collector,
+        fields,
+        filter,
+        ctx.store.samples(target, collector, ctx.range.from, ctx.range.to)
+      ),
+      rowsIn
     );
   const out = new Map<string, { labels: Record<string, string>; totals: Record<string, number>; seen: boolean }>();
   for (const t of totals) {
@@ -280,6 +290,14 @@ export function rangeTotals(ctx: EngineContext, collector: string, fields: strin
     e.seen ||= t.seen;
   }
   return out;
+}
+
+function onlyRows(totals: RangeTotal[], rowsIn: string[] | undefined): RangeTotal[] {
+  if (!rowsIn) {
+    return totals;
+  }
+  const wanted = new Set(rowsIn);
+  return totals.filter((t) => wanted.has(canonicalLabels(t.labels)));
 }
 
 /** Latest non-null value per series within the range. */

@@ -1065,7 +1065,9 @@ export class Store {
     fields: string[],
     filter: LabelFilter | undefined,
     from: number,
-    to: number
+    to: number,
+    /** only these rows (canonicalLabels of their key): the lookups are made for them alone */
+    rowsIn?: string[]
   ): RangeTotal[] | undefined {
     const targetId = this.readTargetId(target);
     const okAt = (sql: string, ...args: unknown[]) =>
@@ -1098,12 +1100,14 @@ export class Store {
          (SELECT coalesce(total, 'none') FROM point WHERE series_id = s.id AND sample_id <= @b ORDER BY sample_id DESC LIMIT 1) AS t1
        FROM series s
        LEFT JOIN point p0 ON p0.series_id = s.id AND p0.sample_id = ${at('@a')}
-       WHERE s.target_id = @target AND s.collector = @collector AND s.field IN (${placeholders})`
+       WHERE s.target_id = @target AND s.collector = @collector AND s.field IN (${placeholders})
+         AND (@rowsIn IS NULL OR s.labels IN (SELECT value FROM json_each(@rowsIn)))`
     )
       .raw()
-      .all({ a: first.id, b: last.id, target: targetId, collector }, ...fields) as Array<
-      [number, string, string, number | null, number | null, number | null, number | 'none' | null]
-    >;
+      .all(
+        { a: first.id, b: last.id, target: targetId, collector, rowsIn: rowsIn ? JSON.stringify(rowsIn) : null },
+        ...fields
+      ) as Array<[number, string, string, number | null, number | null, number | null, number | 'none' | null]>;
     // two stored points per series (the budget counts points read)
     this.rowsRead += rows.length * 2;
     this.interrupt?.();

@@ -4,6 +4,7 @@
  */
 import type { Frame } from '../../../model/frames';
 import { bucketDeltas, loadSeries, rangeTotals, type EngineContext } from '../context';
+import { canonicalLabels } from '../../store/store';
 import { seriesFrame, tableFrame } from '../series-frames';
 
 export function slowStatements(ctx: EngineContext): Frame[] {
@@ -55,12 +56,22 @@ const TOP_FIELDS = [
   'total_plan_time',
 ];
 
-export function topQueries(ctx: EngineContext): Frame[] {
-  const totals = rangeTotals(ctx, 'statements', TOP_FIELDS);
-  // one row per queryid: the same statement run by several roles is one line of work
-  const byQuery = new Map<string, { queryid: string; datname: string; t: Record<string, number> }>();
-  const texts = ctx.store.statementTexts(ctx.query.target);
-  for (const e of totals.values()) {
+/** the fields that decide which statements make the table: its order, the calls filter, the share of time */
+const RANKING_FIELDS: Record<string, string[]> = {
+  total_time: ['calls', 'total_exec_time'],
+  mean_time: ['calls', 'total_exec_time'],
+  calls: ['calls', 'total_exec_time'],
+  rows: ['calls', 'total_exec_time', 'rows'],
+  temp: ['calls', 'total_exec_time', 'temp_blks_written'],
+  hit_ratio: ['calls', 'total_exec_time', 'shared_blks_hit', 'shared_blks_read'],
+};
+
+type TopRow = { queryid: string; datname: string; t: Record<string, number>; rows: Set<string> };
+
+/** per (queryid, database): Σ of each field over the rows (roles) that ran it, and those rows */
+function statementTotals(ctx: EngineContext, fields: string[], rowsIn?: string[]): Map<string, TopRow> {
+  const byQuery = new Map<string, TopRow>();
+  for (const e of rangeTotals(ctx, 'statements', fields, ctx.filter, rowsIn).values()) {
     // pgpulse's own statements are dropped at collection (targets/own-statements), never by their text
     if (!e.seen) {
       continue;
@@ -70,30 +81,45 @@ export function topQueries(ctx: EngineContext): Frame[] {
       queryid: e.labels.queryid,
       datname: e.labels.datname,
       t: Object.fromEntries(TOP_FIELDS.map((f) => [f, 0])),
+      rows: new Set<string>(),
     };
-    for (const f of TOP_FIELDS) {
+    for (const f of fields) {
       cur.t[f] += e.totals[f];
     }
+    cur.rows.add(canonicalLabels(e.labels));
     byQuery.set(k, cur);
   }
-  const minCalls = ctx.query.minCalls ?? 1;
-  const rows = [...byQuery.values()]
-    .filter((r) => r.t.calls >= minCalls)
-    .map((r) => {
-      const blocks = r.t.shared_blks_hit + r.t.shared_blks_read;
-      return {
-        queryid: r.queryid,
-        datname: r.datname,
-        calls: r.t.calls,
-        total_ms: r.t.total_exec_time,
-        mean_ms: r.t.calls > 0 ? r.t.total_exec_time / r.t.calls : null,
-        rows: r.t.rows,
-        hit_ratio: blocks > 0 ? r.t.shared_blks_hit / blocks : null,
-        temp_blks: r.t.temp_blks_written,
-        plan_ms: r.t.total_plan_time,
-      };
-    });
+  return byQuery;
+}
+
+/** the table's numbers from a statement's Σ fields */
+function columns(t: Record<string, number>) {
+  const blocks = t.shared_blks_hit + t.shared_blks_read;
+  return {
+    calls: t.calls,
+    total_ms: t.total_exec_time,
+    mean_ms: t.calls > 0 ? t.total_exec_time / t.calls : null,
+    rows: t.rows,
+    hit_ratio: blocks > 0 ? t.shared_blks_hit / blocks : null,
+    temp_blks: t.temp_blks_written,
+    plan_ms: t.total_plan_time,
+  };
+}
+
+/**
+ * The table's statements ranked on the few fields that rank them, then the other columns read for
+ * the shown statements alone: lookups for topN rows, not for every statement (`twoPass` off reads
+ * every field of every statement at once — the same answer, kept for the equality test).
+ */
+export function topQueries(ctx: EngineContext, twoPass = true): Frame[] {
   const orderBy = ctx.query.orderBy ?? ctx.metric.defaults?.orderBy ?? 'total_time';
+  const minCalls = ctx.query.minCalls ?? 1;
+  const limit = ctx.query.topN ?? ctx.metric.defaults?.topN ?? 20;
+  // with minCalls < 1 a statement without calls is listed if any of its fields saw it: rank on all
+  const ranking = twoPass && minCalls >= 1 ? (RANKING_FIELDS[orderBy] ?? RANKING_FIELDS.total_time) : TOP_FIELDS;
+  const ranked = [...statementTotals(ctx, ranking).values()].filter((r) => r.t.calls >= minCalls);
+  const rest = TOP_FIELDS.filter((f) => !ranking.includes(f));
+  const rows = ranked.map((r) => ({ queryid: r.queryid, datname: r.datname, ...columns(r.t), source: r }));
   const key: Record<string, (r: (typeof rows)[number]) => number> = {
     total_time: (r) => r.total_ms,
     mean_time: (r) => r.mean_ms ?? 0,
@@ -105,7 +131,25 @@ export function topQueries(ctx: EngineContext): Frame[] {
   };
   const sortKey = key[orderBy] ?? key.total_time;
   rows.sort((a, b) => sortKey(b) - sortKey(a) || a.queryid.localeCompare(b.queryid));
-  const top = rows.slice(0, ctx.query.topN ?? ctx.metric.defaults?.topN ?? 20);
+  const top = rows.slice(0, limit);
+  const texts = ctx.store.statementTexts(
+    ctx.query.target,
+    top.map((r) => r.queryid)
+  );
+  if (rest.length > 0 && top.length > 0) {
+    const more = statementTotals(
+      ctx,
+      rest,
+      top.flatMap((r) => [...r.source.rows])
+    );
+    for (const r of top) {
+      const t = { ...r.source.t };
+      for (const f of rest) {
+        t[f] = more.get(`${r.queryid}\u0000${r.datname}`)?.t[f] ?? 0;
+      }
+      Object.assign(r, columns(t));
+    }
+  }
   const totalTime = rows.reduce((a, r) => a + r.total_ms, 0);
   return [
     tableFrame(
