@@ -255,6 +255,13 @@ async function runVariant(
         PGPULSE_GRPC_ADDR: `127.0.0.1:${grpcPort}`,
         PGPULSE_INTERVAL: '5s',
         PGPULSE_LOG_LEVEL: 'warn',
+        // bin/pgpulse.js's own flags (SERVE_FLAGS) with the snapshot signal: given on node's command
+        // line instead, the snapshot flags would replace them
+        ...(v.bin && SNAPSHOTS
+          ? {
+              PGPULSE_NODE_FLAGS: `--liftoff-only --max-semi-space-size=2 --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${SNAPSHOTS}`,
+            }
+          : {}),
         // the variant's own settings win (PGPULSE_GRPC_ADDR=off)
         ...v.env,
       },

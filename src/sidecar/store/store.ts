@@ -67,6 +67,22 @@ function matches(labels: Record<string, string>, filter: LabelFilter | undefined
   return true;
 }
 
+/** what writeSample remembers of one row of a stream: its series ids by field slot, its entity info */
+interface RowCache {
+  ids: number[];
+  info: string | undefined;
+}
+
+/**
+ * The rows of one stream (target, collector) by their labels string: one key per row for its series
+ * ids and entity info, and a field's id at the field's slot in an array of small integers — a Map
+ * of field names per row and a second labels-keyed map held ~3× the memory (bench/store-cache-memory.ts)
+ */
+interface StreamRows {
+  slots: Map<string, number>;
+  rows: Map<string, RowCache>;
+}
+
 interface StreamState {
   /** last value written per series id: a value equal to it is not written again */
   last: Map<number, number | null>;
@@ -128,13 +144,9 @@ export class Store {
   edgeReads: 'auto' | 'scan' | 'seek' = 'auto';
   private readonly busyTimeoutMs: number;
   private readonly targetIds = new Map<string, number>();
-  /**
-   * series ids by row (target, collector, labels) and then by field: a row's labels string is held
-   * once, not once per field (5,000 statements × 25 fields made the flat map ~16 MB of keys)
-   */
-  private readonly seriesIds = new Map<string, Map<string, number>>();
+  /** series ids and entity info by stream (`targetId \0 collector`), then row */
+  private readonly rowCaches = new Map<string, StreamRows>();
   private readonly streams = new Map<string, StreamState>();
-  private readonly entityInfo = new Map<string, string>();
   private readonly statements = new Map<string, Database.Statement>();
   private writing = false;
 
@@ -399,9 +411,8 @@ export class Store {
     this.generation++;
     this.statements.clear();
     this.targetIds.clear();
-    this.seriesIds.clear();
+    this.rowCaches.clear();
     this.streams.clear();
-    this.entityInfo.clear();
   }
 
   private static emptySchema(): Database.Database {
@@ -453,16 +464,18 @@ export class Store {
   private seriesId(
     targetId: number,
     collector: string,
+    cache: StreamRows,
     labels: string,
     field: string,
     staged: Map<string, number>
   ): number {
-    const row = `${targetId}\u0000${collector}\u0000${labels}`;
-    let id = this.seriesIds.get(row)?.get(field);
-    if (id !== undefined) {
+    const slot = cache.slots.get(field);
+    let id = slot === undefined ? undefined : cache.rows.get(labels)?.ids[slot];
+    // -1: a slot the row has no series for yet
+    if (id !== undefined && id >= 0) {
       return id;
     }
-    const k = `${row}\u0000${field}`;
+    const k = `${labels}\u0000${field}`;
     id = staged.get(k);
     if (id === undefined) {
       this.stmt('INSERT OR IGNORE INTO series (target_id, collector, labels, field) VALUES (?, ?, ?, ?)').run(
@@ -493,6 +506,7 @@ export class Store {
     return this.write(() => {
       const targetId = this.targetId(s.target);
       const streamKey = `${targetId}\u0000${s.collector}`;
+      const cache: StreamRows = this.rowCaches.get(streamKey) ?? { slots: new Map(), rows: new Map() };
       const state: StreamState = this.streams.get(streamKey) ?? {
         last: new Map(),
         sinceKeyframe: KEYFRAME_EVERY,
@@ -566,7 +580,7 @@ export class Store {
           const labels = canonicalLabels(row.key);
           let rowEpochChanged = false;
           if (counters && '_epoch' in row.values) {
-            const sid = this.seriesId(targetId, s.collector, labels, '_epoch', newSeries);
+            const sid = this.seriesId(targetId, s.collector, cache, labels, '_epoch', newSeries);
             const now = finite(row.values._epoch);
             rowEpochChanged = (counters.rowEpochs.get(sid) ?? null) !== now;
             rowEpochNext.set(sid, now);
@@ -574,7 +588,7 @@ export class Store {
           const group = counters ? aggregateGroup(row.key) : undefined;
           for (const [field, raw] of Object.entries(row.values)) {
             const value = finite(raw);
-            const sid = this.seriesId(targetId, s.collector, labels, field, newSeries);
+            const sid = this.seriesId(targetId, s.collector, cache, labels, field, newSeries);
             seen.add(sid);
             const prev = lastOf(sid);
             let total: number | null = null;
@@ -613,13 +627,12 @@ export class Store {
               points++;
             }
           }
-          const entityKey = `${streamKey}\u0000${labels}`;
           const info = row.info ? JSON.stringify(row.info) : null;
-          const known = entities.get(entityKey) ?? this.entityInfo.get(entityKey);
+          const known = entities.get(labels) ?? cache.rows.get(labels)?.info;
           // last_seen is refreshed at keyframes only: exact enough for "gone since", and no write per row per cycle
           if (known === undefined || (info !== null && known !== info) || keyframe) {
             upsertEntity.run(targetId, s.collector, labels, info, s.ts, s.ts);
-            entities.set(entityKey, info ?? known ?? '');
+            entities.set(labels, info ?? known ?? '');
           }
         }
         if (counters) {
@@ -644,6 +657,7 @@ export class Store {
             const sid = this.seriesId(
               targetId,
               s.collector,
+              cache,
               canonicalLabels({ [AGGREGATE_LABEL]: a.group }),
               aggregateField(a.field),
               newSeries
@@ -670,20 +684,34 @@ export class Store {
         return id;
       })();
       // committed: now the caches may learn it
-      for (const [k, id] of newSeries) {
-        // staged keys are row \0 field; a field name holds no NUL
-        const cut = k.lastIndexOf('\u0000');
-        const row = k.slice(0, cut);
-        let fields = this.seriesIds.get(row);
-        if (!fields) {
-          fields = new Map();
-          this.seriesIds.set(row, fields);
+      const rowOf = (labels: string) => {
+        let r = cache.rows.get(labels);
+        if (!r) {
+          r = { ids: [], info: undefined };
+          cache.rows.set(labels, r);
         }
-        fields.set(k.slice(cut + 1), id);
+        return r;
+      };
+      for (const [k, id] of newSeries) {
+        // staged keys are labels \0 field; a field name holds no NUL
+        const cut = k.lastIndexOf('\u0000');
+        const field = k.slice(cut + 1);
+        let slot = cache.slots.get(field);
+        if (slot === undefined) {
+          slot = cache.slots.size;
+          cache.slots.set(field, slot);
+        }
+        const ids = rowOf(k.slice(0, cut)).ids;
+        // slots fill in order: an array of small integers without holes stays compact
+        while (ids.length < slot) {
+          ids.push(-1);
+        }
+        ids[slot] = id;
       }
-      for (const [k, v] of entities) {
-        this.entityInfo.set(k, v);
+      for (const [labels, v] of entities) {
+        rowOf(labels).info = v;
       }
+      this.rowCaches.set(streamKey, cache);
       for (const [id, v] of lastValues) {
         state.last.set(id, v);
       }
