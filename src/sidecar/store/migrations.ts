@@ -154,4 +154,10 @@ export const migrations: Array<{ version: number; sql: string; run?: (db: Databa
       CREATE INDEX IF NOT EXISTS sample_marks ON sample (target_id, collector, ts) WHERE resets = 1 OR ok = 0;
     `,
   },
+  {
+    // a quarter of every stored point's bytes (12 of 45, bench/results/store-density.md) went to
+    // this index; compaction and the running-totals fill-in find points by series instead
+    version: 6,
+    sql: 'DROP INDEX IF EXISTS point_by_sample;',
+  },
 ];

@@ -58,6 +58,9 @@ export function stepCounter(
   return { total: (base ?? 0) + d, d, reset: reset && a !== null, vanished: false };
 }
 
+/** samples whose points the fill-in reads at once */
+const BACKFILL_WINDOW = 256;
+
 /**
  * Fills in running totals and reset marks for history written before they existed, walking each
  * stream's samples in order with the raw path's semantics (values carried forward, a keyframe
@@ -100,20 +103,35 @@ export function backfillRunningTotals(
     const samples = db
       .prepare('SELECT id, ok, epoch, keyframe FROM sample WHERE target_id = ? AND collector = ? ORDER BY ts, id')
       .all(target_id, collector) as Array<{ id: number; ok: number; epoch: number | null; keyframe: number }>;
-    const pointsAt = db.prepare('SELECT series_id AS s, value AS v FROM point WHERE sample_id = ?');
+    // points are found by series (the primary key), a window of samples at a time
+    const pointsIn = db
+      .prepare(
+        'SELECT p.series_id, p.sample_id, p.value FROM json_each(?) j CROSS JOIN point p ON p.series_id = j.value AND p.sample_id BETWEEN ? AND ?'
+      )
+      .raw();
+    const seriesJson = JSON.stringify(series.map((s) => s.id));
+    const window = new Map<number, Map<number, number | null>>();
     const carried = new Map<number, number | null>();
     const state = new Map<number, CounterCarry>();
     let prevOk: { epoch: number | null } | undefined;
-    for (const sm of samples) {
+    for (let i = 0; i < samples.length; i++) {
+      const sm = samples[i];
+      if (i % BACKFILL_WINDOW === 0) {
+        window.clear();
+        const ids = samples.slice(i, i + BACKFILL_WINDOW).map((x) => x.id);
+        for (const id of ids) {
+          window.set(id, new Map());
+        }
+        const lo = ids.reduce((a, b) => Math.min(a, b));
+        const hi = ids.reduce((a, b) => Math.max(a, b));
+        for (const [sid, at, v] of pointsIn.all(seriesJson, lo, hi) as Array<[number, number, number | null]>) {
+          window.get(at)?.set(sid, v);
+        }
+      }
       if (sm.ok !== 1) {
         continue;
       }
-      const here = new Map<number, number | null>();
-      for (const r of pointsAt.all(sm.id) as Array<{ s: number; v: number | null }>) {
-        if (isCounter.has(r.s)) {
-          here.set(r.s, r.v);
-        }
-      }
+      const here = window.get(sm.id) as Map<number, number | null>;
       const keyframe = sm.keyframe === 1;
       // the series to look at: those with a point here; at a keyframe or a new epoch, all of them
       const touched =

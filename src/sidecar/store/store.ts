@@ -15,6 +15,7 @@ import {
   SCAN_POINTS_PER_READ,
   SCAN_SAMPLES_PER_EDGE,
 } from './edge-reads';
+import { moveRemovedPoints, type Removal } from './compaction';
 import { migrations } from './migrations';
 import { aggregateField, aggregateGroup, AGGREGATE_LABEL, stepCounter, type CounterCarry } from './running-totals';
 import { scrubStatement } from './scrub';
@@ -1603,11 +1604,6 @@ export class Store {
       target_id: number;
       collector: string;
     }>;
-    const movePoints = this.db.prepare('UPDATE OR IGNORE point SET sample_id = ? WHERE sample_id = ?');
-    const moveTotals = this.db.prepare(
-      'INSERT OR IGNORE INTO point (series_id, sample_id, value, total) SELECT series_id, ?, NULL, total FROM point WHERE sample_id = ? AND total IS NOT NULL'
-    );
-    const dropPoints = this.db.prepare('DELETE FROM point WHERE sample_id = ?');
     const dropSample = this.db.prepare('DELETE FROM sample WHERE id = ?');
     const markKeyframe = this.db.prepare('UPDATE sample SET keyframe = 1 WHERE id = ?');
     for (const { target_id, collector } of streams) {
@@ -1666,11 +1662,16 @@ export class Store {
       if (next?.resets === 1 && prevOk !== undefined) {
         keep.add(prevOk);
       }
+      const seriesIds = this.db
+        .prepare('SELECT id FROM series WHERE target_id = ? AND collector = ?')
+        .pluck()
+        .all(target_id, collector) as number[];
       this.db.transaction(() => {
         let target: number | undefined = next?.id;
         // a target that took a dropped keyframe's points: a row without a point there had vanished,
         // so points from before that keyframe must not move past it (they would bring the row back)
         let sealed: number | undefined;
+        const removals: Removal[] = [];
         for (let i = old.length - 1; i >= 0; i--) {
           const s = old[i];
           if (keep.has(s.id)) {
@@ -1679,20 +1680,20 @@ export class Store {
             }
             continue;
           }
-          if (target !== undefined && target === sealed) {
-            // the row stays gone there, but its running total must live on
-            moveTotals.run(target, s.id);
-          } else if (target !== undefined) {
-            movePoints.run(target, s.id);
-            if (s.keyframe === 1) {
-              markKeyframe.run(target);
-              sealed = target;
-            }
+          // the row stays gone at a sealed target, but its running total must live on
+          removals.push({ id: s.id, target, totalsOnly: target !== undefined && target === sealed });
+          if (target !== undefined && target !== sealed && s.keyframe === 1) {
+            markKeyframe.run(target);
+            sealed = target;
           }
-          dropPoints.run(s.id);
           dropSample.run(s.id);
           removed++;
         }
+        const order = old.map((s) => s.id);
+        if (next) {
+          order.push(next.id);
+        }
+        moveRemovedPoints(this.db, seriesIds, order, removals);
         // the oldest surviving sample must be self-contained
         if (target !== undefined) {
           markKeyframe.run(target);

@@ -20,18 +20,10 @@ import {
 } from '../../../src/sidecar/engine/context';
 import { counterDeltas } from '../../../src/sidecar/engine/deltas';
 import { grid } from '../../../src/sidecar/engine/steps';
+import { migrations } from '../../../src/sidecar/store/migrations';
 import { backfillRunningTotals } from '../../../src/sidecar/store/running-totals';
 import { Store } from '../../../src/sidecar/store/store';
-
-function rng(seed: number) {
-  let x = seed;
-  return () => {
-    x = (x * 1103515245 + 12345) % 2147483648;
-    return x / 2147483648;
-  };
-}
-
-const FIELDS = ['c', 'd'];
+import { FIELDS, rng, writeHistory } from './random-history';
 
 /** Σ deltas per row and field, the raw way: values at every sample, then counterDeltas */
 function rawTotals(store: Store, collector: string, from: number, to: number) {
@@ -73,84 +65,6 @@ export function checkRanges(store: Store, collector: string, r: () => number, en
       assert.equal(got.get(k)?.seen ?? false, w.seen, `${where} ${k}: seen as the point walk says`);
     }
   }
-}
-
-/**
- * A random history of rows a–e with counters c, d (and a gauge g that goes up and down); `counters`
- * false writes it as a sidecar before running totals did.
- */
-export function writeHistory(
-  dir: string,
-  seed: number,
-  opts: {
-    counters: boolean;
-    collector: string;
-    compact: boolean;
-    startTs?: number;
-    check?: (store: Store, ts: number) => void;
-    databases?: boolean;
-    calm?: boolean;
-  }
-): { store: Store; end: number } {
-  const r = rng(seed);
-  let store = Store.open(dir);
-  const values = new Map<string, Record<string, number>>();
-  const rowEpoch = new Map<string, number>();
-  const gone = new Set<string>();
-  let epoch = 1;
-  let ts = opts.startTs ?? 1000;
-  const counters = opts.counters ? FIELDS : undefined;
-  /** how often irregular things happen: a calm history leaves most steps ordinary */
-  const q = opts.calm ? 0.1 : 1;
-  for (let i = 0; i < 360; i++) {
-    ts += 1000;
-    if (r() < 0.015 * q) {
-      store.close();
-      store = Store.open(dir); // the sidecar restarts: cold caches, a keyframe
-    }
-    if (opts.compact && r() < 0.01) {
-      // downsample everything older than 40 s to one sample per 7 s; sometimes retention cuts too
-      store.compact(ts, { retentionMs: r() < 0.3 ? 200_000 : 1e12, downsampleAfterMs: 40_000, downsampleStepMs: 7000 });
-    }
-    if (r() < 0.06 * q) {
-      store.writeSample({ target: 't', collector: opts.collector, ts, ok: false, rows: [], error: 'down', counters });
-      continue;
-    }
-    if (r() < 0.012 * q) {
-      epoch++; // statistics discarded: counters start again
-      values.clear();
-    }
-    const rows = [];
-    for (const name of ['a', 'b', 'c', 'd', 'e']) {
-      if (r() < 0.03 * q) {
-        gone.has(name) ? gone.delete(name) : gone.add(name); // a row vanishes for a while, or comes back
-      }
-      if (gone.has(name) || r() < 0.04 * q) {
-        continue;
-      }
-      const v = values.get(name) ?? { c: 0, d: 0, g: 0 };
-      for (const f of FIELDS) {
-        if (r() < 0.4) {
-          v[f] += Math.floor(r() * 10);
-        }
-        if (r() < 0.02 * q) {
-          v[f] = Math.floor(r() * 3); // reset by someone
-        }
-      }
-      v.g = Math.floor(r() * 20);
-      if (r() < 0.012 * q) {
-        rowEpoch.set(name, (rowEpoch.get(name) ?? 0) + 1); // the row's own stats_reset, value kept or not
-      }
-      values.set(name, v);
-      rows.push({
-        key: opts.databases ? { name, datname: name < 'c' ? 'db1' : 'db2' } : { name },
-        values: { c: v.c, d: r() < 0.02 * q ? null : v.d, g: v.g, _epoch: rowEpoch.get(name) ?? null },
-      });
-    }
-    store.writeSample({ target: 't', collector: opts.collector, ts, ok: true, epoch, rows, counters });
-    opts.check?.(store, ts);
-  }
-  return { store, end: ts };
 }
 
 test('running totals equal Σ raw deltas on random histories (resets, gaps, restarts, downsampling)', () => {
@@ -220,7 +134,7 @@ test('history written before running totals is walked, then filled in and contin
   }
 });
 
-test('migrations 4–5 fill in running totals of an existing history file and loses no sample or point', () => {
+test('migrations 4–6 fill in running totals of an existing history file and loses no sample or point', () => {
   const dir = mkdtempSync(join(tmpdir(), 'pgpulse-run-'));
   try {
     // a history as the previous release wrote it: the database collector, no running totals
@@ -228,7 +142,8 @@ test('migrations 4–5 fill in running totals of an existing history file and lo
     old.store.close();
     const raw = new Database(join(dir, 'pgpulse.db'));
     raw.exec(
-      'DROP INDEX sample_keyframes; DROP INDEX sample_marks; ALTER TABLE point DROP COLUMN total; ALTER TABLE sample DROP COLUMN resets;'
+      'DROP INDEX sample_keyframes; DROP INDEX sample_marks; ALTER TABLE point DROP COLUMN total; ALTER TABLE sample DROP COLUMN resets;' +
+        ' CREATE INDEX point_by_sample ON point (sample_id);'
     );
     raw.pragma('user_version = 3');
     const before = raw
@@ -249,10 +164,15 @@ test('migrations 4–5 fill in running totals of an existing history file and lo
       spec.counters = saved;
     }
     try {
-      assert.equal(store.db.pragma('user_version', { simple: true }), 5);
+      assert.equal(store.db.pragma('user_version', { simple: true }), migrations[migrations.length - 1].version);
       const after = store.db
         .prepare('SELECT (SELECT count(*) FROM sample) AS samples, (SELECT count(*) FROM point) AS points')
         .get() as { samples: number; points: number };
+      assert.equal(
+        store.db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'point_by_sample'").pluck().get(),
+        0,
+        'migration 6 dropped the index by sample'
+      );
       assert.equal(after.samples, before.samples, 'every sample kept');
       assert.ok(after.points >= before.points, 'every point kept');
       checkRanges(store, 'database', rng(77), old.end, 'migrated');
