@@ -10,7 +10,7 @@ import { loadConfig, type SidecarConfig } from './config';
 import { assemble, type Feature, type Sidecar } from './feature';
 import { sidecarFeatures } from './features';
 import { createLogger } from './logger';
-import { ClusterReads, urlDatabase } from './cluster/shared-reads';
+import { ClusterReads, urlAddress, urlDatabase } from './cluster/shared-reads';
 import { TargetSampler, type SamplingGate } from './sampler';
 import { SelfMetrics } from './self-metrics';
 import { queryPoolOptions } from './engine/query-pool';
@@ -83,7 +83,12 @@ export async function startSidecar(opts: StartOptions = {}): Promise<Sidecar> {
     config.sharedReads === false
       ? undefined
       : new ClusterReads(
-          config.targets.map((t) => ({ name: t.name, database: urlDatabase(t.url), intervalMs: t.intervalMs })),
+          config.targets.map((t) => ({
+            name: t.name,
+            database: urlDatabase(t.url),
+            intervalMs: t.intervalMs,
+            address: urlAddress(t.url),
+          })),
           Date.now(),
           (collector, source) => metrics.sharedReads.inc({ collector, source })
         );

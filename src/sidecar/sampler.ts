@@ -148,6 +148,14 @@ export class TargetSampler {
     }
     await this.running?.catch(() => undefined);
     this.cluster?.leave(this.target.name);
+    try {
+      // a target removed from the configuration must not go on showing its server's later history
+      this.store.releaseStreams(this.target.name, Date.now());
+    } catch (e) {
+      if (!isStoreWriteError(e)) {
+        throw e;
+      }
+    }
     await this.pool.end().catch(() => undefined);
   }
 
@@ -396,25 +404,34 @@ export class TargetSampler {
         return c.filterRows ? { ...r, rows: await c.filterRows(client, ctx, r.rows) } : r;
       };
       const read = () => (c.ownTransaction ? collect() : inReadOnlyTx(client, timeout, collect));
-      const result = this.cluster ? await this.cluster.collect(name, c, read, ts) : await read();
+      const got = this.cluster
+        ? await this.cluster.collectStored(name, c, read, (prefix) => this.store.lastServerStream(name, prefix), ts)
+        : { result: await read() };
+      const { result } = got;
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       // the collector's own evidence (pg_stat_statements_info.stats_reset) on top of the cluster's;
       // both only move forward, so max() changes whenever either does
-      const epoch = this.epochAlias(
-        c.id,
-        Math.max(c.resetsOnRestart ? ctx.postmasterStartMs : ctx.counterEpochMs, result.epoch ?? 0)
-      );
-      const { points } = this.store.writeSample({
-        target: name,
-        collector: c.id,
-        // a read shared with another target of the server: the rows are as of that read
-        ts: result.readAtMs ?? ts,
-        ok: true,
-        epoch,
-        rows: result.rows,
-        counters: c.shape?.counters,
-        durationMs,
-      });
+      const computed = Math.max(c.resetsOnRestart ? ctx.postmasterStartMs : ctx.counterEpochMs, result.epoch ?? 0);
+      // a read shared with another target of the server: the rows are as of that read
+      const readAt = result.readAtMs ?? ts;
+      const stream = this.serverStream(c.id, got.server);
+      let points = 0;
+      if (!stream || got.server?.read) {
+        points = this.store.writeSample({
+          target: stream ?? name,
+          collector: c.id,
+          ts: readAt,
+          ok: true,
+          // the server's history starts with this version: no older epochs to carry on
+          epoch: stream ? computed : this.epochAlias(c.id, computed),
+          rows: result.rows,
+          counters: c.shape?.counters,
+          durationMs,
+        }).points;
+      }
+      if (stream || c.scope === 'cluster') {
+        this.store.holdStream(name, c.id, stream, readAt);
+      }
       this.metrics.collectorDuration.observe({ target: name, collector: c.id }, durationMs / 1000);
       this.metrics.collectorRows.set({ target: name, collector: c.id }, result.rows.length);
       this.metrics.collectorLastSuccess.set({ target: name, collector: c.id }, Math.floor(ts / 1000));
@@ -460,6 +477,20 @@ export class TargetSampler {
       this.metrics.collectorRunSeconds.inc(labels, Number(process.hrtime.bigint() - started) / 1e9);
       this.metrics.collectorRuns.inc(labels);
     }
+  }
+
+  /**
+   * Where a server-wide collector's result is stored: the server's history while two or more
+   * targets of the server take it (or this target's stream is held there already: a group that
+   * shrank to one keeps its history), else undefined (the target's own, as before).
+   */
+  private serverStream(collector: string, server: { stream: string; peers: number } | undefined): string | undefined {
+    if (!server) {
+      return undefined;
+    }
+    return server.peers > 1 || this.store.heldStream(this.target.name, collector) === server.stream
+      ? server.stream
+      : undefined;
   }
 
   /** Tell the targets of the same server what this one can collect (the server as the capabilities probe saw it). */

@@ -10,6 +10,7 @@
  * before. So each target still gets one fresh read per cycle, never the same one twice, and a
  * target whose timer drifted away simply reads on its own.
  */
+import { SERVER_STREAM_PREFIX } from '../store/stream-alias';
 import type { SampleRow } from '../store/types';
 import type { Collector, CollectorResult } from '../collectors/types';
 
@@ -31,7 +32,9 @@ export function serverKey(id: ServerIdentity): string {
 }
 
 interface Member {
+  name: string;
   server: string;
+  identity: ServerIdentity;
   /** position in the configuration: the first target of a server keeps the rows of unmonitored databases */
   order: number;
   database: string;
@@ -62,6 +65,18 @@ export interface ClusterTarget {
   name: string;
   database: string;
   intervalMs: number;
+  /** host and port its URL names (urlAddress): before it connects, a target at the same address is likely on the same server */
+  address?: string;
+}
+
+/** host:port a connection URL names ('' when it names none: a socket from the environment) */
+export function urlAddress(url: string): string {
+  try {
+    const u = new URL(url);
+    return u.hostname ? `${u.hostname}:${u.port || '5432'}` : '';
+  } catch {
+    return '';
+  }
 }
 
 /** the database a connection URL names (PostgreSQL's default: the user name) */
@@ -76,12 +91,15 @@ export function urlDatabase(url: string): string {
 
 export class ClusterReads {
   private readonly order: Map<string, number>;
+  private readonly addresses: Map<string, string | undefined>;
   private readonly members = new Map<string, Member>();
   private readonly reads = new Map<string, SharedRead>();
   private readonly counts = new Map<string, SharedReadStats>();
   /** targets not joined yet: until they say which server they are on, their database is not the first target's */
   private readonly pending: Map<string, ClusterTarget>;
   private readonly startedAt: number;
+  /** the stored history of each server's server-wide collectors, by server key */
+  private readonly streams = new Map<string, string>();
 
   /** targets in configuration order */
   constructor(
@@ -90,6 +108,7 @@ export class ClusterReads {
     private readonly counted?: (collector: string, source: 'server' | 'shared') => void
   ) {
     this.order = new Map(targets.map((t, i) => [t.name, i]));
+    this.addresses = new Map(targets.map((t) => [t.name, t.address]));
     this.pending = new Map(targets.map((t) => [t.name, t]));
     this.startedAt = now;
   }
@@ -109,7 +128,9 @@ export class ClusterReads {
       return;
     }
     this.members.set(target, {
+      name: target,
       server: serverKey(identity),
+      identity,
       order: this.order.get(target) ?? Number.MAX_SAFE_INTEGER,
       database,
       collectors: new Set(collectors),
@@ -146,6 +167,63 @@ export class ClusterReads {
   }
 
   /**
+   * collect(), and for a server-wide ('cluster') collector where it is stored: `server` is set
+   * when the target is one of two or more targets of its server (or of its server's history
+   * already), `read` when this target made the read and so writes it there (every read is written
+   * once, whoever made it: a member that stops leaves no gap). Without `server` the target stores
+   * its result under its own name, as before.
+   */
+  async collectStored(
+    target: string,
+    collector: Collector,
+    read: () => Promise<CollectorResult>,
+    held: (prefix: string) => string | undefined,
+    now = Date.now()
+  ): Promise<{ result: CollectorResult; server?: { stream: string; read: boolean; peers: number } }> {
+    const me = this.members.get(target);
+    if (!me || collector.scope !== 'cluster') {
+      return { result: await this.collect(target, collector, read, now) };
+    }
+    const { value, readAt, own } = await this.share(target, collector.id, me.intervalMs / 2, read, now);
+    return {
+      result: { ...value, readAtMs: readAt },
+      server: { stream: this.streamOf(me, held), read: own, peers: this.peers(me, collector.id, now).length },
+    };
+  }
+
+  /**
+   * The server's stored history: the one its members held before (the server restarted: a new
+   * postmaster start is a new server key, not a new history), else one named after the server.
+   */
+  private streamOf(me: Member, held: (prefix: string) => string | undefined): string {
+    let name = this.streams.get(me.server);
+    if (!name) {
+      const id = me.identity;
+      const prefix = `${SERVER_STREAM_PREFIX}${id.systemIdentifier}:${id.port ?? 'socket'}:${id.role}@`;
+      name = held(prefix) ?? `${prefix}${id.postmasterStart}`;
+      this.streams.set(me.server, name);
+    }
+    return name;
+  }
+
+  /** targets of the member's server that can take the collector now, and those not connected yet that may be */
+  private peers(me: Member, collector: string, now: number): string[] {
+    const live = [...this.members]
+      .filter(
+        ([, m]) =>
+          m.server === me.server &&
+          m.collectors.has(collector) &&
+          (m === me || now - m.seenAt <= MEMBER_EXPIRY_INTERVALS * m.intervalMs)
+      )
+      .map(([name]) => name);
+    const address = this.addresses.get(me.name);
+    const waiting = [...this.pending.values()]
+      .filter((t) => address && t.address === address && now - this.startedAt <= MEMBER_EXPIRY_INTERVALS * t.intervalMs)
+      .map((t) => t.name);
+    return [...live, ...waiting];
+  }
+
+  /**
    * Any read of the whole server (the 1 s activity tick): another target's if it started less
    * than `freshMs` ago and this target has not taken it yet, else this target's own `read`.
    * A target whose server is not known reads alone.
@@ -156,10 +234,10 @@ export class ClusterReads {
     freshMs: number,
     read: () => Promise<T>,
     now = Date.now()
-  ): Promise<{ value: T; readAt: number }> {
+  ): Promise<{ value: T; readAt: number; own: boolean }> {
     const me = this.members.get(target);
     if (!me) {
-      return { value: await read(), readAt: now };
+      return { value: await read(), readAt: now, own: true };
     }
     const key = `${me.server}\u0000${what}`;
     const counts = this.countsOf(what);
@@ -170,12 +248,12 @@ export class ClusterReads {
         const value = (await prior.result) as T;
         counts.shared++;
         this.counted?.(what, 'shared');
-        return { value, readAt: prior.startedAt };
+        return { value, readAt: prior.startedAt, own: false };
       } catch {
         // the reader's failure (its connection, its timeout) is not this target's: read on our own
         counts.reads++;
         this.counted?.(what, 'server');
-        return { value: await read(), readAt: now };
+        return { value: await read(), readAt: now, own: true };
       }
     }
     const started: SharedRead = { startedAt: now, result: read(), takenBy: new Set([target]) };
@@ -184,7 +262,7 @@ export class ClusterReads {
     this.reads.set(key, started);
     counts.reads++;
     this.counted?.(what, 'server');
-    return { value: (await started.result) as T, readAt: now };
+    return { value: (await started.result) as T, readAt: now, own: true };
   }
 
   /** reads and shared results per collector since the start (bench, tests) */

@@ -160,4 +160,56 @@ export const migrations: Array<{ version: number; sql: string; run?: (db: Databa
     version: 6,
     sql: 'DROP INDEX IF EXISTS point_by_sample;',
   },
+  {
+    // server-wide collectors stored once per server (store/stream-alias.ts): which history holds a
+    // target's stream over which time
+    version: 7,
+    sql: `
+      CREATE TABLE IF NOT EXISTS stream_alias (
+        target_id INTEGER NOT NULL,
+        collector TEXT NOT NULL,
+        source_id INTEGER NOT NULL,
+        from_ts INTEGER NOT NULL,
+        to_ts INTEGER,
+        PRIMARY KEY (target_id, collector, from_ts)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
+
+/**
+ * Runs every migration this file has not run yet, each in its own transaction. Which ran is kept
+ * per version (applied_migration), not only as the highest one (user_version): migrations written
+ * in parallel may land in any order, and a file that ran 7 must still run a 6 that lands after it.
+ * A file from before the table existed ran everything up to its user_version. Every migration
+ * must therefore be safe to run on a file that already has it (IF NOT EXISTS, column checks).
+ */
+export function applyMigrations(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  const tracked =
+    db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'applied_migration'").get() !== undefined;
+  // a file whose user_version was set back (tests, a copy edited by hand) runs what lies above it again
+  const applied = new Set<number>(
+    tracked
+      ? (db.prepare('SELECT version FROM applied_migration WHERE version <= ?').pluck().all(current) as number[])
+      : migrations.filter((m) => m.version <= current).map((m) => m.version)
+  );
+  db.transaction(() => {
+    db.exec('CREATE TABLE IF NOT EXISTS applied_migration (version INTEGER PRIMARY KEY)');
+    const mark = db.prepare('INSERT OR IGNORE INTO applied_migration (version) VALUES (?)');
+    for (const v of applied) {
+      mark.run(v);
+    }
+  })();
+  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (applied.has(m.version)) {
+      continue;
+    }
+    db.transaction(() => {
+      db.exec(m.sql);
+      m.run?.(db);
+      db.prepare('INSERT OR IGNORE INTO applied_migration (version) VALUES (?)').run(m.version);
+      db.pragma(`user_version = ${Math.max(m.version, db.pragma('user_version', { simple: true }) as number)}`);
+    })();
+  }
+}

@@ -16,9 +16,26 @@ import {
   SCAN_SAMPLES_PER_EDGE,
 } from './edge-reads';
 import { moveRemovedPoints, type Removal } from './compaction';
-import { migrations } from './migrations';
+import { applyMigrations } from './migrations';
 import { aggregateField, aggregateGroup, AGGREGATE_LABEL, stepCounter, type CounterCarry } from './running-totals';
 import { scrubStatement } from './scrub';
+import {
+  endAliases,
+  hasAliases,
+  isServerStream,
+  lastOf,
+  lastSourceLike,
+  openAlias,
+  mergeEntities,
+  route,
+  runsOf,
+  setAlias,
+  sources,
+  stitchMatrix,
+  stitchSamples,
+  stitchTotals,
+  type Route,
+} from './stream-alias';
 import type {
   CollectedSample,
   EntityInfo,
@@ -148,6 +165,8 @@ export class Store {
   /** series ids and entity info by stream (`targetId \0 collector`), then row */
   private readonly rowCaches = new Map<string, StreamRows>();
   private readonly streams = new Map<string, StreamState>();
+  /** which history holds each (target, collector) stream now, as this writer last set it (stream-alias.ts) */
+  private readonly aliasOpen = new Map<string, string | null>();
   private readonly statements = new Map<string, Database.Statement>();
   private writing = false;
 
@@ -267,16 +286,7 @@ export class Store {
   }
 
   private static migrate(db: Database.Database): void {
-    const current = db.pragma('user_version', { simple: true }) as number;
-    for (const m of migrations) {
-      if (m.version > current) {
-        db.transaction(() => {
-          db.exec(m.sql);
-          m.run?.(db);
-          db.pragma(`user_version = ${m.version}`);
-        })();
-      }
-    }
+    applyMigrations(db);
   }
 
   close(): void {
@@ -414,6 +424,7 @@ export class Store {
     this.targetIds.clear();
     this.rowCaches.clear();
     this.streams.clear();
+    this.aliasOpen.clear();
   }
 
   private static emptySchema(): Database.Database {
@@ -455,10 +466,81 @@ export class Store {
     return row.id;
   }
 
-  targets(): string[] {
-    return (this.db.prepare('SELECT name FROM target ORDER BY name').all() as Array<{ name: string }>).map(
-      (r) => r.name
+  private readonly prep = (sql: string) => this.stmt(sql);
+
+  private named(target: string): { id: number; name: string } {
+    return { id: this.readTargetId(target), name: target };
+  }
+
+  /** which stored history answers a read of the target's stream (stream-alias.ts) */
+  private route(target: string, collector: string, from: number, to: number): Route {
+    return route(this.conn, this.prep, this.named(target), collector, from, to);
+  }
+
+  /** every history that held the target's stream of the collector (just its own when never shared) */
+  private heldBy(target: string, collector: string) {
+    const me = this.named(target);
+    return me.id < 0 || !hasAliases(this.conn) ? [] : sources(this.prep, me, collector);
+  }
+
+  /**
+   * From `ts` on, the target's stream of a server-wide collector is held by the server's history
+   * `source` (written by whichever member read it), or by its own again (undefined).
+   */
+  holdStream(target: string, collector: string, source: string | undefined, ts: number): void {
+    if (this.heldStream(target, collector) === source) {
+      return;
+    }
+    this.write(() =>
+      this.conn.transaction(() =>
+        setAlias(
+          this.prep,
+          this.targetId(target),
+          collector,
+          source === undefined ? undefined : this.targetId(source),
+          ts
+        )
+      )()
     );
+    this.aliasOpen.set(`${target}\u0000${collector}`, source ?? null);
+  }
+
+  /** the server history the target's stream of the collector is held by now, as this writer set it */
+  heldStream(target: string, collector: string): string | undefined {
+    const key = `${target}\u0000${collector}`;
+    let held = this.aliasOpen.get(key);
+    if (held === undefined) {
+      const me = this.named(target);
+      held = me.id < 0 || !hasAliases(this.conn) ? null : (openAlias(this.prep, me.id, collector) ?? null);
+      this.aliasOpen.set(key, held);
+    }
+    return held ?? undefined;
+  }
+
+  /** the server history the target's streams were last held by among those named `prefix…` (a server restart keeps it) */
+  lastServerStream(target: string, prefix: string): string | undefined {
+    const me = this.named(target);
+    return me.id < 0 || !hasAliases(this.conn) ? undefined : lastSourceLike(this.prep, me.id, prefix);
+  }
+
+  /** the target stopped (removed from the configuration, the sidecar stopping): its aliases end at ts */
+  releaseStreams(target: string, ts: number): void {
+    const id = this.readTargetId(target);
+    if (id < 0 || this.reader) {
+      return;
+    }
+    this.write(() => endAliases(this.prep, id, ts));
+    for (const k of [...this.aliasOpen.keys()]) {
+      if (k.startsWith(`${target}\u0000`)) {
+        this.aliasOpen.delete(k);
+      }
+    }
+  }
+
+  targets(): string[] {
+    return (this.db.prepare('SELECT name FROM target ORDER BY name').all() as Array<{ name: string }>)
+      .map((r) => r.name)
+      .filter((n) => !isServerStream(n));
   }
 
   /** The id of a series, created in the caller's transaction; new ids go to `staged` until it commits. */
@@ -806,6 +888,13 @@ export class Store {
 
   /** Samples of a collector with ts in [from, to], preceded by the last sample before `from` (deltas need it). */
   samples(target: string, collector: string, from: number, to: number): SampleInfo[] {
+    const via = this.route(target, collector, from, to);
+    if ('pieces' in via) {
+      return stitchSamples(this.prep, this.named(target), collector, via.pieces, from, to);
+    }
+    if (via.target !== target) {
+      return this.samples(via.target, collector, from, to).map((x) => ({ ...x, stream: via.target }));
+    }
     const targetId = this.readTargetId(target);
     const before = this.db
       .prepare(
@@ -836,6 +925,10 @@ export class Store {
   }
 
   lastSample(target: string, collector: string, okOnly = true): SampleInfo | undefined {
+    const held = this.heldBy(target, collector);
+    if (held.length > 1) {
+      return lastOf(this.prep, held, collector, okOnly);
+    }
     const r = this.db
       .prepare(
         `SELECT id, ts, ok, epoch FROM sample WHERE target_id = ? AND collector = ? ${okOnly ? 'AND ok = 1' : ''} ORDER BY ts DESC, id DESC LIMIT 1`
@@ -860,6 +953,11 @@ export class Store {
     if (samples.length === 0 || fields.length === 0) {
       return [];
     }
+    const runs = runsOf(target, samples);
+    if (runs && runs.length > 1) {
+      return stitchMatrix(runs, samples.length, (stream, part) => this.matrix(stream, collector, fields, filter, part));
+    }
+    target = runs?.[0].stream ?? target;
     const loaded = this.loadPoints(target, collector, fields, filter, samples);
     if (!loaded) {
       return [];
@@ -981,6 +1079,11 @@ export class Store {
     if (samples.length < 2 || fields.length === 0) {
       return [];
     }
+    const runs = runsOf(target, samples);
+    if (runs && runs.length > 1) {
+      return stitchTotals(runs, (stream, part) => this.rangeTotals(stream, collector, fields, filter, part));
+    }
+    target = runs?.[0].stream ?? target;
     const loaded = this.loadPoints(target, collector, [...fields, '_epoch'], filter, samples);
     if (!loaded) {
       return [];
@@ -1098,7 +1201,11 @@ export class Store {
     /** only these rows (canonicalLabels of their key): the lookups are made for them alone */
     rowsIn?: string[]
   ): RangeTotal[] | undefined {
-    const targetId = this.readTargetId(target);
+    const via = this.route(target, collector, from, to);
+    if ('pieces' in via) {
+      return undefined; // pieces of several histories: the caller walks the samples
+    }
+    const targetId = this.readTargetId(via.target);
     const okAt = (sql: string, ...args: unknown[]) =>
       this.stmt(sql).get(targetId, collector, ...args) as { id: number } | undefined;
     const first =
@@ -1203,9 +1310,14 @@ export class Store {
     /** failed samples count as irregular too (sums over rows: a row appearing after a gap spreads from the gap) */
     strict = false
   ): StepTotals | undefined {
+    const via = this.route(target, collector, range.from, range.to);
+    if ('pieces' in via) {
+      return undefined; // pieces of several histories: the caller walks the samples
+    }
     // one read snapshot for all of it: the edges, marks and points must come from the same history
     // (compaction moves and drops points between statements otherwise)
-    const read = () => this.readStepTotals(target, collector, fields, filter, range, grid, mode, maxLookups, strict);
+    const read = () =>
+      this.readStepTotals(via.target, collector, fields, filter, range, grid, mode, maxLookups, strict);
     return this.conn.inTransaction ? read() : this.conn.transaction(read)();
   }
 
@@ -1414,6 +1526,11 @@ export class Store {
    * undefined when it has none. Ranges starting earlier sum the rows.
    */
   aggregatesFrom(target: string, collector: string, field: string): number | undefined {
+    const via = this.route(target, collector, 0, Number.MAX_SAFE_INTEGER);
+    if ('pieces' in via) {
+      return undefined;
+    }
+    target = via.target;
     const first = this.stmt(
       'SELECT min((SELECT min(sample_id) FROM point WHERE series_id = s.id)) FROM series s WHERE s.target_id = ? AND s.collector = ? AND s.field = ?'
     )
@@ -1424,7 +1541,11 @@ export class Store {
 
   /** The id of the first ok sample deltas over [from, to] start from (the last ok one before `from`, else the first in it). */
   rangeStart(target: string, collector: string, from: number, to: number): number | undefined {
-    const targetId = this.readTargetId(target);
+    const via = this.route(target, collector, from, to);
+    if ('pieces' in via) {
+      return undefined;
+    }
+    const targetId = this.readTargetId(via.target);
     const okBefore = this.stmt(
       'SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1'
     ).raw();
@@ -1438,9 +1559,17 @@ export class Store {
   }
 
   entities(target: string, collector: string, filter?: LabelFilter): EntityInfo[] {
+    const held = this.heldBy(target, collector);
+    if (held.length > 1) {
+      return mergeEntities(held.map((p) => this.entitiesOf(p.id, collector, filter)));
+    }
+    return this.entitiesOf(this.readTargetId(target), collector, filter);
+  }
+
+  private entitiesOf(targetId: number, collector: string, filter?: LabelFilter): EntityInfo[] {
     const rows = this.db
       .prepare('SELECT labels, info, first_seen, last_seen FROM entity WHERE target_id = ? AND collector = ?')
-      .all(this.readTargetId(target), collector) as Array<{
+      .all(targetId, collector) as Array<{
       labels: string;
       info: string | null;
       first_seen: number;
@@ -1701,6 +1830,9 @@ export class Store {
       })();
     }
     this.db.prepare('DELETE FROM event WHERE ts < ?').run(now - opts.retentionMs);
+    if (hasAliases(this.db)) {
+      this.db.prepare('DELETE FROM stream_alias WHERE to_ts < ?').run(now - opts.retentionMs);
+    }
     this.dropUnseenStatementTexts(now - opts.retentionMs);
     return { removed };
   }

@@ -24,6 +24,8 @@ export interface SampleInfo {
   ts: number;
   ok: boolean;
   epoch: number | null;
+  /** the stored history the sample belongs to when it is not the target's own (store/stream-alias.ts) */
+  stream?: string;
 }
 
 export interface SeriesValues {

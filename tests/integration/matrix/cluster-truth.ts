@@ -4,6 +4,10 @@
  * monitoring role — and still answer per database: a statement run N times in database A only is
  * in A's top_queries with calls = N and nowhere in B's; server-wide series (connections,
  * checkpoints) are the same for both. With sharedReads off, every target reads them again.
+ *
+ * Server-wide collectors are stored once (store/stream-alias.ts): the server's history holds their
+ * samples and both targets' streams are aliases of it; when the first target stops, the second
+ * reads and writes on, and its history has every cycle.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -33,6 +37,29 @@ const STATEMENTS_READ = '%AS io_read_time%';
 const BGWRITER_READ = '%buffers_alloc%';
 // the 1 s activity sampler's tick (src/model/catalog/load.ts)
 const TICK_READ = '%a.query_id::text AS queryid%';
+// server-wide ('cluster' scope) collectors whose stored samples and panels are checked
+const SERVER_WIDE = ['activity', 'locks', 'bgwriter', 'settings', 'wraparound'];
+const IDLE_SESSIONS = 3;
+
+/** samples of a collector stored under each history (target) name */
+function storedSamples(sc: TestSidecar, collector: string): Record<string, number> {
+  const rows = sc.sidecar.store.db
+    .prepare(
+      'SELECT t.name AS name, count(*) AS n FROM sample s JOIN target t ON t.id = s.target_id WHERE s.collector = ? AND s.ok = 1 GROUP BY t.name'
+    )
+    .all(collector) as Array<{ name: string; n: number }>;
+  return Object.fromEntries(rows.map((r) => [r.name, r.n]));
+}
+
+/** client backends of a database in a state, as pg_stat_activity shows them now */
+async function sessions(pg: TestPostgres, db: string, state: string): Promise<number> {
+  const r = await pg.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_catalog.pg_stat_activity
+     WHERE datname = $1 AND state = $2 AND backend_type = 'client backend' AND pid <> pg_catalog.pg_backend_pid()`,
+    [db, state]
+  );
+  return r[0].n;
+}
 
 export function clusterTruthSuite(server: MatrixServer, getPg: () => TestPostgres): void {
   describe(`${server.label}: two databases of one server as two targets share the server-wide reads`, () => {
@@ -183,7 +210,108 @@ export function clusterTruthSuite(server: MatrixServer, getPg: () => TestPostgre
       }
     });
 
-    it('with sharedReads off every target reads pg_stat_statements itself (the count above can fail)', async () => {
+    it("server-wide collectors are stored once, under the server's history, not once per target", () => {
+      const stats = sc.sidecar.cluster?.stats() ?? {};
+      for (const c of SERVER_WIDE) {
+        const stored = storedSamples(sc, c);
+        const names = Object.keys(stored);
+        assert.equal(names.length, 1, `${c}: one history holds the samples: ${JSON.stringify(stored)}`);
+        assert.match(names[0], /^server:/, `${c} is stored under the server's history`);
+        // every read of the server is written once: as many samples as reads went to the server
+        assert.equal(stored[names[0]], stats[c]?.reads, `${c}: samples = reads ${JSON.stringify(stats[c])}`);
+        assert.ok((stats[c]?.shared ?? 0) > 0, `${c}: the second target took the first one's read`);
+        for (const d of DBS) {
+          const own = sc.sidecar.store.db
+            .prepare(
+              `SELECT count(*) AS n FROM point p JOIN series s ON s.id = p.series_id JOIN target t ON t.id = s.target_id
+               WHERE t.name = ? AND s.collector = ?`
+            )
+            .get(d, c) as { n: number };
+          assert.equal(own.n, 0, `${d} stores no points of ${c} itself`);
+          // and still reads them: its stream resolves to the server's history
+          assert.equal(
+            sc.sidecar.store.samples(d, c, 0, Date.now() + 1000).length,
+            stored[names[0]],
+            `${d} reads ${c}`
+          );
+        }
+      }
+    });
+
+    it("target B's server-wide panels equal target A's and the server's own count (N sessions opened → N)", async () => {
+      const pg = getPg();
+      const idle = await Promise.all(
+        Array.from({ length: IDLE_SESSIONS }, async () => {
+          const c = new Client({ connectionString: pg.urlFor('cl_b') });
+          await c.connect();
+          return c;
+        })
+      );
+      try {
+        // the sidecar's own connection to cl_b is idle there too: the truth is what the server shows
+        const truth = await sessions(pg, 'cl_b', 'idle');
+        assert.ok(truth >= IDLE_SESSIONS, `${IDLE_SESSIONS} idle sessions opened: ${truth}`);
+        await pause(1100);
+        await cycle(sc);
+        assert.equal(await sessions(pg, 'cl_b', 'idle'), truth, 'nothing else connected to cl_b meanwhile');
+        const to = Date.now() + 1000;
+        const metrics = ['connections', 'blocked_queries', 'checkpoints', 'connection_utilization'];
+        const res = (
+          await sc.query({
+            from,
+            to,
+            queries: DBS.flatMap((d) =>
+              metrics.map((metric) => ({ refId: `${d}/${metric}`, metric, target: d, database: 'cl_b' }))
+            ),
+          })
+        ).json;
+        const view = (frames: any[]) =>
+          frames.map((f) => ({
+            values: f.data.values,
+            labels: f.schema.fields.map((x: any) => ({ ...x.labels, target: undefined })),
+          }));
+        for (const metric of metrics) {
+          const [a, b] = DBS.map((d) => res.results[`${d}/${metric}`]);
+          assert.equal(a.error, undefined, `${metric}: ${a.error}`);
+          assert.equal(b.error, undefined, `${metric}: ${b.error}`);
+          assert.ok(b.frames.length > 0, `${metric} of cl_b has series`);
+          assert.deepEqual(view(b.frames), view(a.frames), `${metric} of cl_b = cl_a`);
+        }
+        const idleFrame = res.results['cl_b/connections'].frames.find((f: any) =>
+          f.schema.fields.some((x: any) => x.labels?.state === 'idle')
+        );
+        assert.ok(idleFrame, 'cl_b has an idle connections series');
+        const values = idleFrame.data.values[1] as Array<number | null>;
+        assert.equal(values.filter((v) => v !== null).at(-1), truth, "cl_b's idle connections = pg_stat_activity's");
+      } finally {
+        await Promise.all(idle.map((c) => c.end()));
+      }
+    });
+
+    it('the first target stops: the second reads and writes on, its history has every cycle, the first one ends', async () => {
+      const store = sc.sidecar.store;
+      const before = store.samples('cl_b', 'activity', 0, Date.now() + 1000).length;
+      const stream = Object.keys(storedSamples(sc, 'activity'))[0];
+      await sc.sidecar.samplers.get('cl_a')!.stop();
+      const stoppedAt = Date.now();
+      const readsBefore = sc.sidecar.cluster!.stats().activity.reads;
+      for (let i = 0; i < 2; i++) {
+        await pause(1100);
+        await sc.sampleNow('cl_b');
+      }
+      assert.equal(sc.sidecar.cluster!.stats().activity.reads - readsBefore, 2, 'cl_b read the server itself');
+      const b = store.samples('cl_b', 'activity', 0, Date.now() + 1000);
+      assert.equal(b.length, before + 2, "cl_b's history has both cycles after cl_a stopped");
+      assert.deepEqual(Object.keys(storedSamples(sc, 'activity')), [stream], 'still one history of the server');
+      // every interval of cl_b's history is one of its cycles: no hole where the reader changed
+      const gaps = b.slice(1).map((x, i) => x.ts - b[i].ts);
+      assert.ok(Math.max(...gaps) < 15_000, `no gap in cl_b's history: ${gaps}`);
+      const a = store.samples('cl_a', 'activity', 0, Date.now() + 1000);
+      assert.ok(a.length > 0 && a.every((x) => x.ts <= stoppedAt), "cl_a's history ends where it stopped");
+      assert.equal(a.length, before, 'cl_a keeps what it had');
+    });
+
+    it('with sharedReads off every target reads pg_stat_statements itself and stores its own (the count above can fail)', async () => {
       const pg = getPg();
       const alone = await startTestSidecar({ targets: urls(), intervalMs: 15_000, sharedReads: false });
       try {
@@ -191,6 +319,14 @@ export function clusterTruthSuite(server: MatrixServer, getPg: () => TestPostgre
         await cycle(alone);
         assert.equal((await readsOf(pg, STATEMENTS_READ)) - s0, 2, 'one cycle of two targets: two reads');
         assert.equal(alone.sidecar.cluster, undefined);
+        for (const c of SERVER_WIDE) {
+          assert.deepEqual(storedSamples(alone, c), { cl_a: 1, cl_b: 1 }, `${c}: each target stores its own read`);
+        }
+        assert.equal(
+          (alone.sidecar.store.db.prepare('SELECT count(*) AS n FROM stream_alias').get() as { n: number }).n,
+          0,
+          'no alias: nothing is shared'
+        );
       } finally {
         await alone.destroy();
       }

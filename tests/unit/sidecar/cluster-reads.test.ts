@@ -116,4 +116,46 @@ describe('ClusterReads', () => {
     assert.equal(urlDatabase('postgres://u:p@h:5432/app%20db?sslmode=disable'), 'app db');
     assert.equal(urlDatabase('postgres://mon@h'), 'mon');
   });
+
+  it('server-wide results: the reader writes, the taker does not; one history per server, kept across its restart', async () => {
+    const { cr, read } = setup();
+    const held = new Map<string, string>();
+    const heldBy = (target: string) => (prefix: string) =>
+      [...held].find(([t, s]) => t === target && s.startsWith(prefix))?.[1];
+    const a = await cr.collectStored('A', settings, read, heldBy('A'), 1_000_000);
+    const b = await cr.collectStored('B', settings, read, heldBy('B'), 1_000_100);
+    assert.equal(a.server?.read, true, 'A read the server: it writes');
+    assert.equal(b.server?.read, false, "B took A's read: it does not write");
+    assert.equal(a.server?.stream, 'server:7:5432:mon@t0');
+    assert.equal(b.server?.stream, a.server?.stream, 'one history for the server');
+    assert.equal(a.server?.peers, 2);
+    held.set('A', a.server!.stream);
+    // per-database views stay with each target
+    assert.equal((await cr.collectStored('A', stmts, read, heldBy('A'), 1_000_200)).server, undefined);
+    // the server restarted (a new postmaster start is a new server key): the same history goes on
+    const later = new ClusterReads([{ name: 'A', database: 'a', intervalMs: INTERVAL }], 2_000_000);
+    later.join('A', other, 'a', ['settings'], INTERVAL, 2_000_000);
+    const again = await later.collectStored('A', settings, read, heldBy('A'), 2_000_000);
+    assert.equal(again.server?.stream, a.server?.stream);
+    assert.equal(again.server?.peers, 1, 'alone on its server now');
+    // a target whose server is unknown stores its own
+    const alone = new ClusterReads([{ name: 'C', database: 'c', intervalMs: INTERVAL }], 0);
+    alone.join('C', undefined, 'c', ['settings'], INTERVAL, 0);
+    assert.equal((await alone.collectStored('C', settings, read, heldBy('C'), 0)).server, undefined);
+  });
+
+  it('before the others connect, targets at the same address count as peers of the server', async () => {
+    const cr = new ClusterReads(
+      [
+        { name: 'A', database: 'a', intervalMs: INTERVAL, address: 'db:5432' },
+        { name: 'B', database: 'b', intervalMs: INTERVAL, address: 'db:5432' },
+        { name: 'X', database: 'x', intervalMs: INTERVAL, address: 'elsewhere:5432' },
+      ],
+      0
+    );
+    cr.join('A', server, 'a', ['settings'], INTERVAL, 0);
+    const read = () => Promise.resolve(rows);
+    const first = await cr.collectStored('A', settings, read, () => undefined, 10);
+    assert.equal(first.server?.peers, 2, 'A and B (not yet connected); X is elsewhere');
+  });
 });
