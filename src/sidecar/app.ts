@@ -15,6 +15,7 @@ import { TargetSampler, type SamplingGate } from './sampler';
 import { SelfMetrics } from './self-metrics';
 import { queryPoolOptions } from './engine/query-pool';
 import { SidecarService } from './sidecar-service';
+import { isStoreWriteError } from './store/faults';
 import { Store } from './store/store';
 
 export interface StartOptions {
@@ -76,6 +77,21 @@ export async function startSidecar(opts: StartOptions = {}): Promise<Sidecar> {
       { code: opened.code, mode: store.status().mode },
       `history store problem at start: ${opened.message}; serving ${store.status().mode === 'read-only' ? 'the stored history read-only' : 'without history'} — ${opened.fix}`
     );
+  }
+  if (store.status().writable) {
+    // a target removed while the sidecar was down (after a crash: a stop ends them itself) must
+    // not go on showing its server's later history
+    const configured = new Set(config.targets.map((t) => t.name));
+    try {
+      for (const t of store.targets().filter((name) => !configured.has(name))) {
+        store.releaseStreams(t, Date.now());
+      }
+    } catch (e) {
+      if (!isStoreWriteError(e)) {
+        throw e;
+      }
+      // the store reports its own problem; the aliases end at the next start
+    }
   }
   const metrics = new SelfMetrics();
   const samplers = new Map<string, TargetSampler>();
