@@ -2,7 +2,7 @@
  * What the store's in-memory caches hold on the JS heap for one target the size of the memory
  * benchmark (5,000 statements, 500 tables, 2,000 indexes, each collector's real counters and
  * gauges), after BENCH_SAMPLES cycles with 10 % of the rows moving per cycle. Each cache's retained
- * size is the heap freed by emptying it (after forced GCs), one at a time, in a fresh process
+ * size is the memory (JS heap + array buffers) freed by emptying it (after forced GCs), one at a time, in a fresh process
  * (`node --expose-gc`). Writes bench/results/store-cache-memory.md (BENCH_OUT to rename).
  */
 import { execFileSync } from 'node:child_process';
@@ -48,7 +48,9 @@ function child(): void {
     for (let i = 0; i < 4; i++) {
       gc();
     }
-    return process.memoryUsage().heapUsed;
+    // typed arrays keep their contents outside the JS heap: count both
+    const m = process.memoryUsage();
+    return m.heapUsed + m.arrayBuffers;
   };
   const dir = process.env.DIR!;
   const store = Store.open(dir);
@@ -116,7 +118,7 @@ function main(): void {
       `# Store caches on the JS heap
 
 One target: ${series.join(', ')}; ${SAMPLES} samples written, 10 % of the rows moving per sample.
-Retained size = heap used (after forced GCs) freed by emptying that cache.
+Retained size = JS heap used plus array buffers (after forced GCs) freed by emptying that cache.
 
 | cache | MB |
 |---|---:|

@@ -19,6 +19,7 @@ import { moveRemovedPoints, type Removal } from './compaction';
 import { applyMigrations } from './migrations';
 import { aggregateField, aggregateGroup, AGGREGATE_LABEL, stepCounter, type CounterCarry } from './running-totals';
 import { scrubStatement } from './scrub';
+import { CarryColumn, LabelColumn, NumberColumn, SeriesIndex } from './series-columns';
 import {
   endAliases,
   hasAliases,
@@ -102,25 +103,32 @@ interface StreamRows {
 }
 
 interface StreamState {
+  /** the slots of the stream's series in the columns below (series-columns.ts) */
+  index: SeriesIndex;
   /** last value written per series id: a value equal to it is not written again */
-  last: Map<number, number | null>;
+  last: NumberColumn;
   sinceKeyframe: number;
   epoch: number | null | undefined;
   /** running totals (running-totals.ts): loaded from the file at the first ok write after opening */
   counters?: CounterState;
 }
 
+function newStreamState(): StreamState {
+  const index = new SeriesIndex();
+  return { index, last: new NumberColumn(index), sinceKeyframe: KEYFRAME_EVERY, epoch: undefined };
+}
+
 interface CounterState {
   /** the last ok sample of the stream: deltas pair it with the next one */
   prevOk: { epoch: number | null } | undefined;
   /** per counter series: its carried value and running total at prevOk */
-  carry: Map<number, CounterCarry & { field: string }>;
+  carry: CarryColumn;
   /** per row-epoch series (`_epoch`): its carried value at prevOk */
-  rowEpochs: Map<number, number | null>;
+  rowEpochs: NumberColumn;
   /** per-database sums (running-totals.ts aggregateGroup), by `group\u0000field` */
   aggregates: Map<string, { group: string; field: string; total: number; live: number }>;
   /** the database a counter series belongs to, for its aggregate (undefined: none) */
-  groupOf: Map<number, string | undefined>;
+  groupOf: LabelColumn;
 }
 
 /**
@@ -590,11 +598,7 @@ export class Store {
       const targetId = this.targetId(s.target);
       const streamKey = `${targetId}\u0000${s.collector}`;
       const cache: StreamRows = this.rowCaches.get(streamKey) ?? { slots: new Map(), rows: new Map() };
-      const state: StreamState = this.streams.get(streamKey) ?? {
-        last: new Map(),
-        sinceKeyframe: KEYFRAME_EVERY,
-        epoch: undefined,
-      };
+      const state: StreamState = this.streams.get(streamKey) ?? newStreamState();
       const epochChanged = s.ok && state.epoch !== undefined && (s.epoch ?? null) !== state.epoch;
       const keyframe = s.ok && (state.sinceKeyframe >= KEYFRAME_EVERY || epochChanged);
       const insertSample = this.stmt(
@@ -606,7 +610,7 @@ export class Store {
       const counterFields = new Set(s.counters ?? []);
       const counters =
         s.ok && counterFields.size > 0
-          ? (state.counters ?? this.loadCounterState(targetId, s.collector))
+          ? (state.counters ?? this.loadCounterState(targetId, s.collector, state.index))
           : state.counters;
       const counterEpochChanged = counters?.prevOk !== undefined && (s.epoch ?? null) !== counters.prevOk.epoch;
       const carryNext = new Map<number, CounterCarry & { field: string }>();
@@ -828,13 +832,13 @@ export class Store {
    * series' value there (carried forward; null when a later keyframe has no point for it) and
    * running total. Read once per stream after opening, so a restart continues the totals exactly.
    */
-  private loadCounterState(targetId: number, collector: string): CounterState {
+  private loadCounterState(targetId: number, collector: string, index: SeriesIndex): CounterState {
     const state: CounterState = {
       prevOk: undefined,
-      carry: new Map(),
-      rowEpochs: new Map(),
+      carry: new CarryColumn(index),
+      rowEpochs: new NumberColumn(index),
       aggregates: new Map(),
-      groupOf: new Map(),
+      groupOf: new LabelColumn(index),
     };
     const prevOk = this.stmt(
       'SELECT id, epoch FROM sample WHERE target_id = ? AND collector = ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1'
