@@ -86,7 +86,9 @@ export class TargetSampler {
   private running: Promise<void> | null = null;
   private cycle = 0;
   private stopped = false;
-  private epochState: { pm: number; bg: number | null; epoch: number } | undefined;
+  private epochState: EpochState | undefined;
+  /** the postmaster start and bgwriter stats_reset the last discover() saw */
+  private observed: { pm: number; bg: number | null } | undefined;
   /** no counter epoch state was stored: this store may hold samples epoched by an older version */
   private legacyHistory = false;
   private readonly aliases = new Map<string, { from: number; to: number | null } | null>();
@@ -363,33 +365,40 @@ export class TargetSampler {
    */
   private resolveCounterEpoch(pm: number, bg: number | null): { epoch: number; restart?: 'kept' | 'discarded' } {
     const key = `counter_epoch:${this.target.name}`;
-    let prev = this.epochState;
-    if (!prev) {
-      try {
-        prev = JSON.parse(this.store.kvGet(key) ?? 'null') as typeof prev;
-      } catch {
-        prev = undefined;
-      }
-    }
-    let next: { pm: number; bg: number | null; epoch: number };
-    let restart: 'kept' | 'discarded' | undefined;
-    if (!prev) {
-      // first sight with this version: history written before must not see a cut (epochAlias)
-      this.legacyHistory = true;
-      next = { pm, bg, epoch: pm };
-    } else if (pm !== prev.pm) {
-      // 1 s of slack: the stamp is taken by the startup process just after the postmaster starts
-      const discarded = bg !== null && bg !== prev.bg && bg >= pm - 1000;
-      restart = discarded ? 'discarded' : 'kept';
-      next = { pm, bg, epoch: discarded ? pm : prev.epoch };
-    } else {
-      next = { pm, bg, epoch: prev.epoch };
-    }
+    const prev = this.epochState ?? this.storedEpoch(key);
+    // first sight with this version: history written before must not see a cut (epochAlias)
+    this.legacyHistory ||= !prev;
+    const { next, restart } = advanceEpoch(prev, pm, bg, pm);
     if (!prev || prev.pm !== next.pm || prev.bg !== next.bg || prev.epoch !== next.epoch) {
       this.store.kvSet(key, JSON.stringify(next));
     }
     this.epochState = next;
+    this.observed = { pm, bg };
     return { epoch: next.epoch, restart };
+  }
+
+  /**
+   * The counter epoch of a server's history (stream-alias.ts), by the same rule as a target's, kept
+   * under the history's name: whichever target reads the server writes the same epoch, so a change
+   * of reader is never a reset. It starts from the first reader's own epoch (its history goes on).
+   */
+  private serverEpoch(stream: string, own: number): number {
+    const key = `counter_epoch:${stream}`;
+    const prev = this.storedEpoch(key);
+    const { pm, bg } = this.observed ?? { pm: own, bg: null };
+    const { next } = advanceEpoch(prev, pm, bg, own);
+    if (!prev || prev.pm !== next.pm || prev.bg !== next.bg || prev.epoch !== next.epoch) {
+      this.store.kvSet(key, JSON.stringify(next));
+    }
+    return next.epoch;
+  }
+
+  private storedEpoch(key: string): EpochState | undefined {
+    try {
+      return (JSON.parse(this.store.kvGet(key) ?? 'null') as EpochState | null) ?? undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   private async runCollector(client: import('pg').PoolClient, c: Collector, ctx: TargetContext): Promise<void> {
@@ -409,20 +418,23 @@ export class TargetSampler {
         : { result: await read() };
       const { result } = got;
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
-      // the collector's own evidence (pg_stat_statements_info.stats_reset) on top of the cluster's;
-      // both only move forward, so max() changes whenever either does
-      const computed = Math.max(c.resetsOnRestart ? ctx.postmasterStartMs : ctx.counterEpochMs, result.epoch ?? 0);
+      const stream = this.serverStream(c.id, got.server);
       // a read shared with another target of the server: the rows are as of that read
       const readAt = result.readAtMs ?? ts;
-      const stream = this.serverStream(c.id, got.server);
       let points = 0;
       if (!stream || got.server?.read) {
+        // the server's history has its own counter epoch; it starts with this version, so there
+        // are no older epochs to carry on (epochAlias) there
+        const counterEpoch =
+          stream && !c.resetsOnRestart ? this.serverEpoch(stream, ctx.counterEpochMs) : ctx.counterEpochMs;
+        // the collector's own evidence (pg_stat_statements_info.stats_reset) on top of the cluster's;
+        // both only move forward, so max() changes whenever either does
+        const computed = Math.max(c.resetsOnRestart ? ctx.postmasterStartMs : counterEpoch, result.epoch ?? 0);
         points = this.store.writeSample({
           target: stream ?? name,
           collector: c.id,
           ts: readAt,
           ok: true,
-          // the server's history starts with this version: no older epochs to carry on
           epoch: stream ? computed : this.epochAlias(c.id, computed),
           rows: result.rows,
           counters: c.shape?.counters,
@@ -548,4 +560,31 @@ export class TargetSampler {
   context(): TargetContext | undefined {
     return this.ctx;
   }
+}
+
+interface EpochState {
+  pm: number;
+  bg: number | null;
+  epoch: number;
+}
+
+/**
+ * The next counter epoch from the previous state and what discover() saw (resolveCounterEpoch):
+ * `first` on first sight; a new postmaster start is a cut only when the statistics were discarded.
+ */
+function advanceEpoch(
+  prev: EpochState | undefined,
+  pm: number,
+  bg: number | null,
+  first: number
+): { next: EpochState; restart?: 'kept' | 'discarded' } {
+  if (!prev) {
+    return { next: { pm, bg, epoch: first } };
+  }
+  if (pm !== prev.pm) {
+    // 1 s of slack: the stamp is taken by the startup process just after the postmaster starts
+    const discarded = bg !== null && bg !== prev.bg && bg >= pm - 1000;
+    return { next: { pm, bg, epoch: discarded ? pm : prev.epoch }, restart: discarded ? 'discarded' : 'kept' };
+  }
+  return { next: { pm, bg, epoch: prev.epoch } };
 }

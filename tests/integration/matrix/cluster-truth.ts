@@ -288,6 +288,27 @@ export function clusterTruthSuite(server: MatrixServer, getPg: () => TestPostgre
       }
     });
 
+    it("whichever target reads, the server's history keeps one counter epoch (no false reset when the reader changes)", async () => {
+      // cl_b as a target added after a restart that kept the statistics: its own epoch is later
+      const b = sc.sidecar.samplers.get('cl_b') as unknown as { epochState: { epoch: number } };
+      const own = b.epochState.epoch;
+      b.epochState.epoch = own + 60_000;
+      try {
+        await pause(1100);
+        await sc.sampleNow('cl_b'); // cl_b reads first this time: it writes the server's history
+        await sc.sampleNow('cl_a');
+      } finally {
+        b.epochState.epoch = own;
+      }
+      const epochs = sc.sidecar.store.db
+        .prepare(
+          `SELECT DISTINCT s.epoch FROM sample s JOIN target t ON t.id = s.target_id WHERE s.collector = 'bgwriter' AND t.name LIKE 'server:%'`
+        )
+        .pluck()
+        .all();
+      assert.equal(epochs.length, 1, `one epoch in the server's bgwriter history: ${epochs}`);
+    });
+
     it('the first target stops: the second reads and writes on, its history has every cycle, the first one ends', async () => {
       const store = sc.sidecar.store;
       const before = store.samples('cl_b', 'activity', 0, Date.now() + 1000).length;
