@@ -896,10 +896,9 @@ export class Store {
     if ('pieces' in via) {
       return stitchSamples(this.prep, this.named(target), collector, via.pieces, from, to);
     }
-    if (via.target !== target) {
-      return this.samples(via.target, collector, from, to).map((x) => ({ ...x, stream: via.target }));
-    }
-    const targetId = this.readTargetId(target);
+    // held by another history: its samples, tagged with it (created so, one object shape for all)
+    const stream = via.target !== target ? via.target : undefined;
+    const targetId = this.readTargetId(via.target);
     const before = this.db
       .prepare(
         'SELECT id, ts, ok, epoch FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1 ORDER BY ts DESC LIMIT 1'
@@ -911,7 +910,9 @@ export class Store {
       )
       .all(targetId, collector, from, to) as Array<{ id: number; ts: number; ok: number; epoch: number | null }>;
     const all = before ? [before, ...rows] : rows;
-    return all.map((r) => ({ id: r.id, ts: r.ts, ok: r.ok === 1, epoch: r.epoch }));
+    return stream === undefined
+      ? all.map((r) => ({ id: r.id, ts: r.ts, ok: r.ok === 1, epoch: r.epoch }))
+      : all.map((r) => ({ id: r.id, ts: r.ts, ok: r.ok === 1, epoch: r.epoch, stream }));
   }
 
   /**

@@ -147,10 +147,13 @@ export function route(
         ? { id: over[0].id, name: over[0].name, start: over[0].from }
         : undefined;
   if (held) {
-    const before = prep('SELECT max(ts) FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1')
+    // ordered, not max(): the index walks back from `lo` to the first ok sample instead of reading all before it
+    const before = prep(
+      'SELECT ts FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1 ORDER BY ts DESC LIMIT 1'
+    )
       .pluck()
-      .get(held.id, collector, lo) as number | null;
-    if (before === null ? held.start === 0 : before >= held.start) {
+      .get(held.id, collector, lo) as number | undefined;
+    if (before === undefined ? held.start === 0 : before >= held.start) {
       return { target: held.name };
     }
   }
@@ -213,8 +216,10 @@ export function runsOf(
   target: string,
   samples: SampleInfo[]
 ): Array<{ stream: string; at: number; samples: SampleInfo[] }> | undefined {
-  if (!samples.some((s) => s.stream !== undefined && s.stream !== target)) {
-    return undefined;
+  const first = samples[0]?.stream ?? target;
+  if (samples.every((s) => (s.stream ?? target) === first)) {
+    // one history (the usual case): no copy of the samples
+    return first === target ? undefined : [{ stream: first, at: 0, samples }];
   }
   const runs: Array<{ stream: string; at: number; samples: SampleInfo[] }> = [];
   samples.forEach((s, i) => {
