@@ -185,6 +185,72 @@ export function rangeDeltaRows(
   return rows;
 }
 
+/**
+ * Lifetime mode's counters (RowFacts.deltas: each counter's newest value in the window, since: the
+ * epoch there) without span facts: walked backwards in chunks from the newest sample, stopping once
+ * every series has its newest value — the last few samples while the rows are still there, instead
+ * of the whole history (a fresh install evaluates in this mode for its first hour).
+ */
+export function newestRows(
+  store: Store,
+  target: string,
+  collector: string,
+  counters: string[],
+  w: Window,
+  chunkSamples = CHUNK_SAMPLES
+): Map<string, Pick<RowFacts, 'labels' | 'deltas' | 'since'>> {
+  const ok = store.samples(target, collector, w.from, w.to).filter((s) => s.ok);
+  const rows = new Map<string, Pick<RowFacts, 'labels' | 'deltas' | 'since'>>();
+  /** per row and counter, the epoch at its newest value */
+  const epochsAt = new Map<string, Map<string, number | null>>();
+  // the first chunk short: while the rows are still there their newest values are in the last samples
+  for (let end = ok.length, size = Math.min(8, chunkSamples); end > 0; end -= size, size = chunkSamples) {
+    const chunk = ok.slice(Math.max(0, end - size), end);
+    const series = store.matrix(target, collector, [...counters, '_epoch'], undefined, chunk);
+    const epochs = new Map(series.filter((x) => x.field === '_epoch').map((x) => [JSON.stringify(x.labels), x.values]));
+    let missing = false;
+    for (const x of series) {
+      if (x.field === '_epoch') {
+        continue;
+      }
+      const key = JSON.stringify(x.labels);
+      let r = rows.get(key);
+      if (!r) {
+        r = { labels: x.labels, deltas: {}, since: null };
+        rows.set(key, r);
+      }
+      if (r.deltas[x.field] !== undefined) {
+        continue; // a newer chunk had it
+      }
+      let i = x.values.length - 1;
+      while (i >= 0 && x.values[i] === null) {
+        i--;
+      }
+      if (i < 0) {
+        missing = true;
+        continue;
+      }
+      r.deltas[x.field] = x.values[i];
+      let byField = epochsAt.get(key);
+      if (!byField) {
+        byField = new Map();
+        epochsAt.set(key, byField);
+      }
+      byField.set(x.field, epochs.get(key)?.[i] ?? chunk[i].epoch ?? null);
+    }
+    if (!missing) {
+      break;
+    }
+  }
+  for (const [key, byField] of epochsAt) {
+    const r = rows.get(key)!;
+    for (const e of byField.values()) {
+      r.since = e === null ? r.since : r.since === null ? e : Math.min(r.since, e);
+    }
+  }
+  return rows;
+}
+
 export interface IndexFacts {
   schema: string;
   table: string;
@@ -295,14 +361,18 @@ export function statementFacts(
   target: string,
   w: Window,
   mode: EvidenceMode = 'range',
-  /** 'points': walk the stored points even where running totals could answer (what they are tested against) */
+  /** 'points': walk every stored point (what the shortcuts are tested against) */
   read: 'totals' | 'points' = 'totals'
 ): StatementFacts[] {
-  // range deltas are all the statement facts need: running totals give them without walking points
+  // counters are all the statement facts need: range deltas from running totals, lifetime values
+  // from the newest samples, neither walking the whole history
   const rows =
-    (mode === 'range' && read === 'totals'
-      ? rangeDeltaRows(store, target, 'statements', STATEMENT_COUNTERS, w)
-      : undefined) ?? collectRows(store, target, 'statements', STATEMENT_COUNTERS, [], w, mode).rows;
+    read === 'points'
+      ? collectRows(store, target, 'statements', STATEMENT_COUNTERS, [], w, mode).rows
+      : mode === 'lifetime'
+        ? newestRows(store, target, 'statements', STATEMENT_COUNTERS, w)
+        : (rangeDeltaRows(store, target, 'statements', STATEMENT_COUNTERS, w) ??
+          collectRows(store, target, 'statements', STATEMENT_COUNTERS, [], w, mode).rows);
   const list = [...rows.values()].filter((r) => (r.deltas.calls ?? 0) > 0);
   const texts = store.statementTexts(target, [...new Set(list.map((r) => r.labels.queryid))]);
   return list.map((r) => ({

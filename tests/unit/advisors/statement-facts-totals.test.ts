@@ -1,6 +1,6 @@
 /**
- * Statement facts come from the store's running totals (two lookups per series) instead of a walk
- * over every stored point: the advisor must reach the same findings both ways, also across a
+ * Statement facts come from the store's running totals (two lookups per series) and, in lifetime
+ * mode, from the newest samples, instead of a walk over every stored point: the advisor must reach the same findings both ways, also across a
  * statistics reset inside the window (where a plain last − first would be wrong).
  */
 import assert from 'node:assert/strict';
@@ -63,6 +63,11 @@ test('statement facts and findings from running totals equal the point walk, acr
     const fromPoints = statementFacts(store, 't', w, 'range', 'points');
     const byId = (xs: typeof fromTotals) => [...xs].sort((a, b) => a.queryid.localeCompare(b.queryid));
     assert.deepEqual(byId(fromTotals), byId(fromPoints));
+    // a fresh install's lifetime counters: the newest values, read from the newest samples only
+    assert.deepEqual(
+      byId(statementFacts(store, 't', w, 'lifetime')),
+      byId(statementFacts(store, 't', w, 'lifetime', 'points'))
+    );
     // the reset is inside the window: the sums are the ground truth written above, not last − first
     const calls103 = fromTotals.find((s) => s.queryid === '103')!.calls;
     assert.equal(calls103, 7 * [...Array(n).keys()].filter((i) => i > 0 && (i + 2) % 3 !== 0).length);
