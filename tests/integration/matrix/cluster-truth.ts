@@ -309,6 +309,28 @@ export function clusterTruthSuite(server: MatrixServer, getPg: () => TestPostgre
       assert.equal(epochs.length, 1, `one epoch in the server's bgwriter history: ${epochs}`);
     });
 
+    it("a restart of the server (a new postmaster start, a new server key) keeps the server's history", async () => {
+      const pg = getPg();
+      const before = Object.keys(storedSamples(sc, 'activity'));
+      const count = sc.sidecar.store.samples('cl_b', 'activity', 0, Date.now() + 1000).length;
+      await pg.stop();
+      await pg.start();
+      const restartedAt = Date.now();
+      // the first cycle after the restart may meet the pools' dead connections: it reconnects
+      for (let i = 0; i < 3; i++) {
+        await pause(1100);
+        await cycle(sc);
+      }
+      assert.deepEqual(Object.keys(storedSamples(sc, 'activity')), before, 'still the one history of the server');
+      const b = sc.sidecar.store.samples('cl_b', 'activity', 0, Date.now() + 1000);
+      assert.ok(b.length > count && b.at(-1)!.ts >= restartedAt, "cl_b's history goes on after the restart");
+      assert.deepEqual(
+        b.map((x) => x.stream),
+        b.map(() => before[0]),
+        "every sample of cl_b's history is the server's"
+      );
+    });
+
     it('the first target stops: the second reads and writes on, its history has every cycle, the first one ends', async () => {
       const store = sc.sidecar.store;
       const before = store.samples('cl_b', 'activity', 0, Date.now() + 1000).length;
