@@ -205,7 +205,7 @@ describe('README.md', () => {
     for (const d of ['src', 'scripts', 'tests/conformance', '.ci']) {
       walk(join(ROOT, d));
     }
-    // bin/pgpulse.js reads PGPULSE_NODE_FLAGS before any compiled code runs
+    // bin/pgpulse.js reads PGPULSE_NODE_FLAGS and PGPULSE_ALLOCATOR before any compiled code runs
     const code =
       src.join('\n') +
       readFileSync(join(ROOT, 'docker-compose.yaml'), 'utf8') +
