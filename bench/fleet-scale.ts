@@ -170,6 +170,22 @@ function cpuSeconds(pid: number): number {
   return ticks / hz;
 }
 
+/**
+ * Points in the store per collector, counted in the file: unlike the points-written counter this
+ * includes the 1 s activity sampler's load buckets (written outside the collector cycle)
+ */
+function storedPoints(dataDir: string): Map<string, number> {
+  const db = new Database(join(dataDir, 'pgpulse.db'), { readonly: true, fileMustExist: true });
+  try {
+    const rows = db
+      .prepare('SELECT s.collector AS c, count(*) AS n FROM series s JOIN point p ON p.series_id = s.id GROUP BY 1')
+      .all() as Array<{ c: string; n: number }>;
+    return new Map(rows.map((r) => [r.c, r.n]));
+  } finally {
+    db.close();
+  }
+}
+
 function storeBytes(dataDir: string): number {
   const db = new Database(join(dataDir, 'pgpulse.db'), { readonly: true, fileMustExist: true });
   try {
@@ -217,6 +233,8 @@ interface PhaseResult {
   cycleMeanS: number;
   /** store points written per collector during the phase, most first */
   pointsByCollector: Array<[string, number]>;
+  /** points added to the store per collector during the phase, counted in the file (load buckets too) */
+  storedByCollector: Array<[string, number]>;
 }
 
 /** Σ of a counter family by one label, from a /metrics text */
@@ -338,6 +356,7 @@ async function runPhase(f: Fleet, buildDir: string, phase: 'off' | 'on', round0:
     const t0 = Date.now();
     const cpu0 = cpuSeconds(pid);
     const store0 = storeBytes(dataDir);
+    const stored0 = storedPoints(dataDir);
     const calls0 = await callsByEntry(f);
     const mon0 = await monitorCost(f.big);
     const metrics0 = await scrape(httpPort);
@@ -364,6 +383,7 @@ async function runPhase(f: Fleet, buildDir: string, phase: 'off' | 'on', round0:
     const rssEnd = rss(pid).rssMb;
     rssMax = Math.max(rssMax, rssEnd);
     const store1 = storeBytes(dataDir);
+    const stored1 = storedPoints(dataDir);
     const calls1 = await callsByEntry(f);
     const mon1 = await monitorCost(f.big);
     const seconds = (t1 - t0) / 1000;
@@ -380,6 +400,9 @@ async function runPhase(f: Fleet, buildDir: string, phase: 'off' | 'on', round0:
     const cycleN =
       total(sumBy(metrics, 'pgpulse_sampling_cycle_duration_seconds_count', 'target')) - total(cycleCount0);
     const skippedOverlap = (sumBy(metrics, 'pgpulse_cycles_skipped_total', 'reason').get('overlap') ?? 0) - skipped0;
+    const storedByCollector = [...stored1]
+      .map(([c, n]): [string, number] => [c, n - (stored0.get(c) ?? 0)])
+      .sort((a, b) => b[1] - a[1]);
     const pointsByCollector = [...points1]
       .map(([c, n]): [string, number] => [c, n - (points0.get(c) ?? 0)])
       .sort((a, b) => b[1] - a[1]);
@@ -452,6 +475,7 @@ async function runPhase(f: Fleet, buildDir: string, phase: 'off' | 'on', round0:
       },
       sharedStats,
       pointsByCollector,
+      storedByCollector,
       targets: f.targets.length,
       targetsOver: targetsOver.size,
       skippedOverlap,
@@ -500,6 +524,15 @@ function table(rs: PhaseResult[]): string {
       (r) =>
         r.pointsByCollector
           .slice(0, 5)
+          .map(([c, n]) => `${c} ${fmt((n / r.seconds) * INTERVAL_S, 0)}`)
+          .join(', '),
+      ''
+    ),
+    row(
+      'store points added per 15 s, by collector, counted in the file (largest 6, with the 1 s load buckets)',
+      (r) =>
+        r.storedByCollector
+          .slice(0, 6)
           .map(([c, n]) => `${c} ${fmt((n / r.seconds) * INTERVAL_S, 0)}`)
           .join(', '),
       ''

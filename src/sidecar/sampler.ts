@@ -511,8 +511,17 @@ export class TargetSampler {
       return;
     }
     const server = serverOf(ctx.capabilities);
-    const able = this.collectors.filter((c) => !c.unavailable(ctx)).map((c) => c.id);
-    this.cluster.join(this.target.name, server?.identity, server?.database ?? '', able, this.target.intervalMs);
+    const able = this.collectors.filter((c) => !c.unavailable(ctx));
+    const periods = Object.fromEntries(able.map((c) => [c.id, this.intervalFactor(c) * this.target.intervalMs]));
+    this.cluster.join(
+      this.target.name,
+      server?.identity,
+      server?.database ?? '',
+      able.map((c) => c.id),
+      this.target.intervalMs,
+      Date.now(),
+      periods
+    );
   }
 
   /** A read of the whole server (the activity tick): shared with the other targets of the server if they have one fresh enough. */

@@ -42,6 +42,8 @@ interface Member {
   collectors: ReadonlySet<string>;
   seenAt: number;
   intervalMs: number;
+  /** how often each collector runs on this target when not every interval (a per-target interval override) */
+  periods: Readonly<Record<string, number>>;
 }
 
 interface SharedRead {
@@ -120,7 +122,8 @@ export class ClusterReads {
     database: string,
     collectors: readonly string[],
     intervalMs: number,
-    now = Date.now()
+    now = Date.now(),
+    periods: Readonly<Record<string, number>> = {}
   ): void {
     this.pending.delete(target);
     if (!identity) {
@@ -136,6 +139,7 @@ export class ClusterReads {
       collectors: new Set(collectors),
       seenAt: now,
       intervalMs,
+      periods,
     });
   }
 
@@ -187,7 +191,11 @@ export class ClusterReads {
     const { value, readAt, own } = await this.share(target, collector.id, me.intervalMs / 2, read, now);
     return {
       result: { ...value, readAtMs: readAt },
-      server: { stream: this.streamOf(me, held), read: own, peers: this.peers(me, collector.id, now).length },
+      server: {
+        stream: this.streamOf(me, periodOf(me, collector.id), held),
+        read: own,
+        peers: this.peers(me, collector.id, now).length,
+      },
     };
   }
 
@@ -195,30 +203,41 @@ export class ClusterReads {
    * The server's stored history: the one its members held before (the server restarted: a new
    * postmaster start is a new server key, not a new history), else one named after the server.
    */
-  private streamOf(me: Member, held: (prefix: string) => string | undefined): string {
-    let name = this.streams.get(me.server);
+  private streamOf(me: Member, periodMs: number, held: (prefix: string) => string | undefined): string {
+    const key = `${me.server}\u0000${periodMs}`;
+    let name = this.streams.get(key);
     if (!name) {
       const id = me.identity;
-      const prefix = `${SERVER_STREAM_PREFIX}${id.systemIdentifier}:${id.port ?? 'socket'}:${id.role}@`;
+      // the period is part of the name: targets sampling a collector at different rates keep apart
+      // histories, so none sees samples at another's rate
+      const prefix = `${SERVER_STREAM_PREFIX}${id.systemIdentifier}:${id.port ?? 'socket'}:${id.role}:${periodMs}ms@`;
       name = held(prefix) ?? `${prefix}${id.postmasterStart}`;
-      this.streams.set(me.server, name);
+      this.streams.set(key, name);
     }
     return name;
   }
 
-  /** targets of the member's server that can take the collector now, and those not connected yet that may be */
+  /** targets of the member's server that take the collector at its rate now, and those not connected yet that may */
   private peers(me: Member, collector: string, now: number): string[] {
+    const period = periodOf(me, collector);
     const live = [...this.members]
       .filter(
         ([, m]) =>
           m.server === me.server &&
           m.collectors.has(collector) &&
+          periodOf(m, collector) === period &&
           (m === me || now - m.seenAt <= MEMBER_EXPIRY_INTERVALS * m.intervalMs)
       )
       .map(([name]) => name);
     const address = this.addresses.get(me.name);
     const waiting = [...this.pending.values()]
-      .filter((t) => address && t.address === address && now - this.startedAt <= MEMBER_EXPIRY_INTERVALS * t.intervalMs)
+      .filter(
+        (t) =>
+          address &&
+          t.address === address &&
+          t.intervalMs === me.intervalMs &&
+          now - this.startedAt <= MEMBER_EXPIRY_INTERVALS * t.intervalMs
+      )
       .map((t) => t.name);
     return [...live, ...waiting];
   }
@@ -307,4 +326,9 @@ export class ClusterReads {
       return db === me.database || (me === first && !covered.has(db));
     });
   }
+}
+
+/** how often a member runs a collector, ms */
+function periodOf(m: Member, collector: string): number {
+  return m.periods[collector] ?? m.intervalMs;
 }

@@ -126,7 +126,7 @@ describe('ClusterReads', () => {
     const b = await cr.collectStored('B', settings, read, heldBy('B'), 1_000_100);
     assert.equal(a.server?.read, true, 'A read the server: it writes');
     assert.equal(b.server?.read, false, "B took A's read: it does not write");
-    assert.equal(a.server?.stream, 'server:7:5432:mon@t0');
+    assert.equal(a.server?.stream, 'server:7:5432:mon:15000ms@t0');
     assert.equal(b.server?.stream, a.server?.stream, 'one history for the server');
     assert.equal(a.server?.peers, 2);
     held.set('A', a.server!.stream);
@@ -142,6 +142,23 @@ describe('ClusterReads', () => {
     const alone = new ClusterReads([{ name: 'C', database: 'c', intervalMs: INTERVAL }], 0);
     alone.join('C', undefined, 'c', ['settings'], INTERVAL, 0);
     assert.equal((await alone.collectStored('C', settings, read, heldBy('C'), 0)).server, undefined);
+  });
+
+  it('targets that run a collector at different rates keep apart histories of it', async () => {
+    const cr = new ClusterReads(
+      [
+        { name: 'A', database: 'a', intervalMs: INTERVAL },
+        { name: 'B', database: 'b', intervalMs: INTERVAL },
+      ],
+      0
+    );
+    cr.join('A', server, 'a', ['settings'], INTERVAL, 0);
+    cr.join('B', server, 'b', ['settings'], INTERVAL, 0, { settings: 4 * INTERVAL });
+    const read = () => Promise.resolve(rows);
+    const a = await cr.collectStored('A', settings, read, () => undefined, 10);
+    const b = await cr.collectStored('B', settings, read, () => undefined, 20);
+    assert.equal(a.server?.peers, 1, 'B runs settings every 4 intervals: not a peer of A for it');
+    assert.notEqual(a.server?.stream, b.server?.stream);
   });
 
   it('before the others connect, targets at the same address count as peers of the server', async () => {
