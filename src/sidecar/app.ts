@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { startHttpServer } from './api/http';
 import { validateCatalog } from './catalog-check';
-import { loadConfig, type SidecarConfig } from './config';
+import { DEFAULT_HEAD_WINDOW_MS, loadConfig, type SidecarConfig } from './config';
 import { assemble, type Feature, type Sidecar } from './feature';
 import { sidecarFeatures } from './features';
 import { createLogger } from './logger';
@@ -174,6 +174,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<Sidecar> {
             retentionMs: config.retentionMs,
             downsampleAfterMs: config.downsampleAfterMs,
             downsampleStepMs: config.downsampleStepMs,
+            headMs: config.headWindowMs ?? DEFAULT_HEAD_WINDOW_MS,
           });
         } catch (e) {
           log.warn({ err: (e as Error).message }, 'history compaction failed; will retry');

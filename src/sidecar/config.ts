@@ -123,6 +123,12 @@ export const targetSchema = z
     }
   });
 
+/**
+ * points younger than this stay one row each: what writers and the newest reads touch; older ones
+ * are packed at the hourly compaction (store/chunks.ts)
+ */
+export const DEFAULT_HEAD_WINDOW_MS = 2 * 3_600_000;
+
 export const fileSchema = z
   .object({
     token: z.string().optional(),
@@ -135,6 +141,8 @@ export const fileSchema = z
     /** samples older than this are thinned to one per downsampleStep */
     downsampleAfter: duration(60_000, 365 * 86_400_000).optional(),
     downsampleStep: duration(1000, 86_400_000).optional(),
+    /** points older than this are packed into compressed chunks at compaction (store/chunks.ts) */
+    headWindow: duration(60_000, 30 * 86_400_000).optional(),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional(),
     /** targets that are databases of one server share one read of the server-wide views (src/sidecar/cluster) */
     sharedReads: z.boolean().optional(),
@@ -179,6 +187,8 @@ export interface SidecarConfig {
   retentionMs: number;
   downsampleAfterMs: number;
   downsampleStepMs: number;
+  /** points older than this are packed into chunks at compaction (absent: DEFAULT_HEAD_WINDOW_MS) */
+  headWindowMs?: number;
   logLevel: string;
   /** cardinality limits of the catalog families on /metrics */
   metrics?: { topStatements: number; topRelations: number };
@@ -346,6 +356,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SidecarConfig 
     retentionMs: (file.retentionDays ?? 14) * 86_400_000,
     downsampleAfterMs: file.downsampleAfter ?? 2 * 86_400_000,
     downsampleStepMs: file.downsampleStep ?? 300_000,
+    headWindowMs: file.headWindow ?? DEFAULT_HEAD_WINDOW_MS,
     logLevel: env.PGPULSE_LOG_LEVEL ?? file.logLevel ?? 'info',
     sharedReads: envSwitch('PGPULSE_SHARED_READS') ?? file.sharedReads ?? true,
     metrics: {

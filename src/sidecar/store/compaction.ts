@@ -5,7 +5,7 @@
  * removed samples are grouped into spans of the stream's history and each series is read once per
  * span: a pass costs what the spans hold, not a lookup per removed sample in an index.
  */
-import type Database from 'better-sqlite3';
+import { packSeries, unpackChunks, type Prepare } from './chunks';
 
 /** What becomes of one removed sample's points. */
 export interface Removal {
@@ -29,12 +29,7 @@ const SPAN_GAP = 16;
  * as UPDATE OR IGNORE in that order would. `order`: the ids of the stream's samples ascending by
  * time, the removed ones and every target among them.
  */
-export function moveRemovedPoints(
-  db: Database.Database,
-  seriesIds: number[],
-  order: number[],
-  removals: Removal[]
-): void {
+export function moveRemovedPoints(prepare: Prepare, seriesIds: number[], order: number[], removals: Removal[]): void {
   if (removals.length === 0 || seriesIds.length === 0) {
     return;
   }
@@ -69,13 +64,15 @@ export function moveRemovedPoints(
     }
   }
   close();
-  const read = db
-    .prepare('SELECT sample_id, value, total FROM point WHERE series_id = ? AND sample_id BETWEEN ? AND ?')
-    .raw();
-  const insert = db.prepare('INSERT INTO point (series_id, sample_id, value, total) VALUES (?, ?, ?, ?)');
-  const drop = db.prepare('DELETE FROM point WHERE series_id = ? AND sample_id = ?');
+  const read = prepare(
+    'SELECT sample_id, value, total FROM point WHERE series_id = ? AND sample_id BETWEEN ? AND ?'
+  ).raw();
+  const insert = prepare('INSERT INTO point (series_id, sample_id, value, total) VALUES (?, ?, ?, ?)');
+  const drop = prepare('DELETE FROM point WHERE series_id = ? AND sample_id = ?');
   for (const s of seriesIds) {
     for (const { lo, hi } of spans) {
+      // packed points of the span are moved as rows (packed again after, packSeries)
+      unpackChunks(prepare, s, lo, hi);
       const rows = read.all(s, lo, hi) as Array<[number, number | null, number | null]>;
       if (rows.length === 0) {
         continue;
@@ -93,5 +90,27 @@ export function moveRemovedPoints(
         drop.run(s, id);
       }
     }
+  }
+}
+
+/**
+ * Packs every series of a stream older than the head: its rows before the first sample at or
+ * after `headFrom` (a time), all but each series' newest (store/chunks.ts).
+ */
+export function packStream(
+  prepare: Prepare,
+  targetId: number,
+  collector: string,
+  seriesIds: number[],
+  headFrom: number
+): void {
+  // no head window (headFrom −∞): nothing new is packed
+  const head = Number.isFinite(headFrom)
+    ? (prepare('SELECT min(id) FROM sample WHERE target_id = ? AND collector = ? AND ts >= ?')
+        .pluck()
+        .get(targetId, collector, headFrom) as number | null)
+    : 0;
+  for (const s of seriesIds) {
+    packSeries(prepare, s, head ?? Number.MAX_SAFE_INTEGER);
   }
 }

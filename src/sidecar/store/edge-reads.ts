@@ -11,6 +11,8 @@
  * hence the two thresholds below. Both ways give the same answer (running-totals.test.ts checks both).
  */
 import type Database from 'better-sqlite3';
+import { decodeColumns } from './chunk-codec';
+import { chunkPointAt } from './chunks';
 
 export type Prepare = (sql: string) => Database.Statement;
 
@@ -159,6 +161,21 @@ export function pointsAt(prepare: Prepare, seriesId: number, ids: number[], idsJ
   if (n === 0) {
     return out;
   }
+  // an edge before the series' oldest row: the points in force there are packed (store/chunks.ts)
+  const oldestRow = prepare('SELECT min(sample_id) FROM point WHERE series_id = ?').pluck().get(seriesId) as
+    | number
+    | null;
+  if (oldestRow === null || ids[0] < oldestRow) {
+    const from = chunkPointAt(prepare, seriesId, ids[0])?.[0] ?? 0;
+    const chunks = prepare(
+      'SELECT data FROM point_chunk WHERE series_id = ? AND last_sample_id >= ? AND first_sample_id <= ? ORDER BY last_sample_id'
+    )
+      .pluck()
+      .all(seriesId, from, ids[n - 1]) as Buffer[];
+    if (chunks.length > 0) {
+      return inForce(prepare, seriesId, ids, chunks, out);
+    }
+  }
   if (!scan) {
     // most series have a point at most samples (a dense one at every one): one equality probe per
     // id, in the ids' order, handing over one number each — the total where the point is there and
@@ -223,5 +240,52 @@ export function pointsAt(prepare: Prepare, seriesId: number, ids: number[], idsJ
     }
   }
   out.rows = where.length;
+  return out;
+}
+
+/**
+ * The point in force at each id, walking the series' chunks from the one in force at the first id
+ * (decoded as columns, no array per point) and then its rows: chunks come before rows.
+ */
+function inForce(prepare: Prepare, seriesId: number, ids: number[], chunks: Buffer[], out: PointsAt): PointsAt {
+  const n = ids.length;
+  let j = 0;
+  let at = -1;
+  let v = NaN;
+  let t = NaN;
+  let read = 0;
+  /** the next point: the ids before it had the current one in force */
+  const step = (id: number, nv: number, nt: number) => {
+    while (j < n && ids[j] < id) {
+      if (at >= 0) {
+        out.at[j] = at;
+        out.valued[j] = !Number.isNaN(v);
+        out.t[j] = Number.isNaN(t) ? null : t;
+      }
+      j++;
+    }
+    at = id;
+    v = nv;
+    t = nt;
+    read++;
+  };
+  for (const data of chunks) {
+    const c = decodeColumns(data);
+    for (let k = 0; k < c.n && j < n; k++) {
+      step(c.ids[k], c.v[k], c.t[k]);
+    }
+  }
+  if (j < n) {
+    const rows = prepare(
+      'SELECT sample_id, value, total FROM point WHERE series_id = ? AND sample_id <= ? ORDER BY sample_id'
+    )
+      .raw()
+      .all(seriesId, ids[n - 1]) as Array<[number, number | null, number | null]>;
+    for (const [id, rv, rt] of rows) {
+      step(id, rv ?? NaN, rt ?? NaN);
+    }
+  }
+  step(Infinity, NaN, NaN);
+  out.rows = read;
   return out;
 }

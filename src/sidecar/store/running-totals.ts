@@ -9,6 +9,7 @@
  * running totals (between kept samples every counter only grew).
  */
 import type Database from 'better-sqlite3';
+import { unpackChunks } from './chunks';
 
 /** what the raw path sees of one counter at the previous ok sample */
 export interface CounterCarry {
@@ -103,6 +104,13 @@ export function backfillRunningTotals(
     const samples = db
       .prepare('SELECT id, ok, epoch, keyframe FROM sample WHERE target_id = ? AND collector = ? ORDER BY ts, id')
       .all(target_id, collector) as Array<{ id: number; ok: number; epoch: number | null; keyframe: number }>;
+    // totals are written into rows: packed points become rows again (compaction packs them later)
+    // (migration 4 runs before the chunk table exists)
+    if (db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'point_chunk'").get()) {
+      for (const s of series) {
+        unpackChunks((sql) => db.prepare(sql), s.id, 0, Number.MAX_SAFE_INTEGER);
+      }
+    }
     // points are found by series (the primary key), a window of samples at a time
     const pointsIn = db
       .prepare(

@@ -15,7 +15,9 @@ import {
   SCAN_POINTS_PER_READ,
   SCAN_SAMPLES_PER_EDGE,
 } from './edge-reads';
-import { moveRemovedPoints, type Removal } from './compaction';
+import { decodeChunk } from './chunk-codec';
+import { chunkPointAfter, chunkPointAt, chunkPointsIn, CHUNK_POINTS } from './chunks';
+import { moveRemovedPoints, packStream, type Removal } from './compaction';
 import { applyMigrations } from './migrations';
 import { aggregateField, aggregateGroup, AGGREGATE_LABEL, stepCounter, type CounterCarry } from './running-totals';
 import { scrubStatement } from './scrub';
@@ -143,6 +145,14 @@ export interface StoreStatus {
   mode: StoreMode;
   writable: boolean;
   problem?: StoreProblem;
+}
+
+export interface CompactOptions {
+  retentionMs: number;
+  downsampleAfterMs: number;
+  downsampleStepMs: number;
+  /** points older than this are packed into chunks (store/chunks.ts); undefined: none are */
+  headMs?: number;
 }
 
 export interface StoreOptions {
@@ -1012,6 +1022,12 @@ export class Store {
     filter: LabelFilter | undefined,
     samples: SampleInfo[]
   ) {
+    // one read snapshot: compaction may pack rows into chunks between the two reads otherwise
+    const read = () => this.readPoints(target, collector, fields, filter, samples);
+    return this.conn.inTransaction ? read() : this.conn.transaction(read)();
+  }
+
+  private readPoints(...[target, collector, fields, filter, samples]: Parameters<Store['loadPoints']>) {
     const targetId = this.readTargetId(target);
     const first = samples[0].id;
     const last = samples[samples.length - 1].id;
@@ -1054,6 +1070,26 @@ export class Store {
       }
     }
     this.rowsRead += n % 1024;
+    // points older than the head are packed (store/chunks.ts)
+    const chunks = this.stmt(
+      `SELECT c.series_id, c.data FROM series s JOIN point_chunk c ON c.series_id = s.id AND c.last_sample_id >= ?
+       WHERE s.target_id = ? AND s.collector = ? AND s.field IN (${placeholders}) AND c.first_sample_id <= ?`
+    ).raw();
+    for (const [sid, data] of chunks.iterate(from, targetId, collector, ...fields, last) as Iterable<
+      [number, Buffer]
+    >) {
+      const x = byId.get(sid);
+      if (!x) {
+        continue;
+      }
+      for (const [k, v] of decodeChunk(data)) {
+        if (k >= from && k <= last) {
+          x.points.push([k, v]);
+        }
+      }
+      this.rowsRead += CHUNK_POINTS;
+      this.interrupt?.();
+    }
     for (const x of series) {
       x.points.sort((a, b) => a[0] - b[0]);
     }
@@ -1206,6 +1242,14 @@ export class Store {
     /** only these rows (canonicalLabels of their key): the lookups are made for them alone */
     rowsIn?: string[]
   ): RangeTotal[] | undefined {
+    // one read snapshot: compaction may pack rows into chunks between two statements otherwise
+    const read = () => this.readRangeTotalsBetween(target, collector, fields, filter, from, to, rowsIn);
+    return this.conn.inTransaction ? read() : this.conn.transaction(read)();
+  }
+
+  private readRangeTotalsBetween(
+    ...[target, collector, fields, filter, from, to, rowsIn]: Parameters<Store['rangeTotalsBetween']>
+  ): RangeTotal[] | undefined {
     const via = this.route(target, collector, from, to);
     if ('pieces' in via) {
       return undefined; // pieces of several histories: the caller walks the samples
@@ -1267,15 +1311,27 @@ export class Store {
     const out: RangeTotal[] = [];
     // the fields of one row share its labels: parse them once
     const parsedLabels = new Map<string, Record<string, string>>();
-    for (const [id, labels, field, k0, v0, t0, t1] of rows) {
+    const prep = (sql: string) => this.stmt(sql);
+    /** the total of the series' first point after a sample (chunked points come before rows) */
+    const firstTotalAfter = (id: number, after: number) => {
+      const c = chunkPointAfter(prep, id, after);
+      return c ? c[2] : firstPointTotal.get(id, after);
+    };
+    for (const row of rows) {
+      const [id, labels, field] = row;
+      let [, , , k0, v0, t0, t1] = row;
+      // no row at or before an end: the point in force there may be packed (store/chunks.ts)
       if (t1 === null) {
-        continue; // no point up to the range's end: the series did not exist yet
+        const c = chunkPointAt(prep, id, last.id);
+        if (!c) {
+          continue; // no point up to the range's end: the series did not exist yet
+        }
+        t1 = c[2] ?? 'none';
       }
-      if (
-        (k0 !== null && t0 === null) ||
-        t1 === 'none' ||
-        (k0 === null && firstPointTotal.get(id, first.id) === null)
-      ) {
+      if (k0 === null) {
+        [k0, v0, t0] = chunkPointAt(prep, id, first.id) ?? [null, null, null];
+      }
+      if ((k0 !== null && t0 === null) || t1 === 'none' || (k0 === null && firstTotalAfter(id, first.id) === null)) {
         return undefined;
       }
       let parsed = parsedLabels.get(labels);
@@ -1289,7 +1345,10 @@ export class Store {
       const total = t1 - (t0 ?? 0);
       // a delta fell in the range: the row lived at its start and on into it, or had a value inside it
       const seen =
-        total !== 0 || (k0 !== null && k0 >= kf && v0 !== null) || valueInside.get(id, first.id, last.id) !== undefined;
+        total !== 0 ||
+        (k0 !== null && k0 >= kf && v0 !== null) ||
+        valueInside.get(id, first.id, last.id) !== undefined ||
+        chunkPointsIn(prep, id, first.id + 1, last.id).some((p) => p[1] !== null);
       out.push({ labels: parsed, field, total, seen });
     }
     return out;
@@ -1537,7 +1596,10 @@ export class Store {
     }
     target = via.target;
     const first = this.stmt(
-      'SELECT min((SELECT min(sample_id) FROM point WHERE series_id = s.id)) FROM series s WHERE s.target_id = ? AND s.collector = ? AND s.field = ?'
+      // a series' chunks come before its rows (store/chunks.ts): its first chunk holds its first point
+      `SELECT min(coalesce((SELECT first_sample_id FROM point_chunk WHERE series_id = s.id ORDER BY last_sample_id LIMIT 1),
+         (SELECT min(sample_id) FROM point WHERE series_id = s.id)))
+       FROM series s WHERE s.target_id = ? AND s.collector = ? AND s.field = ?`
     )
       .pluck()
       .get(this.readTargetId(target), collector, aggregateField(field)) as number | null;
@@ -1720,19 +1782,13 @@ export class Store {
   /**
    * Retention and downsampling. A removed sample's points move to the next kept sample when that
    * one has none for the series, so carried-forward values (and counter deltas across the kept
-   * samples) stay exact.
+   * samples) stay exact. Then points older than the head window are packed into chunks.
    */
-  compact(
-    now: number,
-    opts: { retentionMs: number; downsampleAfterMs: number; downsampleStepMs: number }
-  ): { removed: number } {
+  compact(now: number, opts: CompactOptions): { removed: number } {
     return this.write(() => this.compactNow(now, opts));
   }
 
-  private compactNow(
-    now: number,
-    opts: { retentionMs: number; downsampleAfterMs: number; downsampleStepMs: number }
-  ): { removed: number } {
+  private compactNow(now: number, opts: CompactOptions): { removed: number } {
     let removed = 0;
     const streams = this.db.prepare('SELECT DISTINCT target_id, collector FROM sample').all() as Array<{
       target_id: number;
@@ -1753,7 +1809,15 @@ export class Store {
         keyframe: number;
         resets: number;
       }>;
+      const seriesIds = this.db
+        .prepare('SELECT id FROM series WHERE target_id = ? AND collector = ?')
+        .pluck()
+        .all(target_id, collector) as number[];
+      const prepare = (sql: string) => this.stmt(sql);
+      // without a head window only what compaction unpacked is packed again (packSeries)
+      const pack = () => packStream(prepare, target_id, collector, seriesIds, now - (opts.headMs ?? Infinity));
       if (old.length === 0) {
+        this.db.transaction(pack)();
         continue;
       }
       const next = this.db
@@ -1796,10 +1860,6 @@ export class Store {
       if (next?.resets === 1 && prevOk !== undefined) {
         keep.add(prevOk);
       }
-      const seriesIds = this.db
-        .prepare('SELECT id FROM series WHERE target_id = ? AND collector = ?')
-        .pluck()
-        .all(target_id, collector) as number[];
       this.db.transaction(() => {
         let target: number | undefined = next?.id;
         // a target that took a dropped keyframe's points: a row without a point there had vanished,
@@ -1827,11 +1887,12 @@ export class Store {
         if (next) {
           order.push(next.id);
         }
-        moveRemovedPoints(this.db, seriesIds, order, removals);
+        moveRemovedPoints(prepare, seriesIds, order, removals);
         // the oldest surviving sample must be self-contained
         if (target !== undefined) {
           markKeyframe.run(target);
         }
+        pack();
       })();
     }
     this.db.prepare('DELETE FROM event WHERE ts < ?').run(now - opts.retentionMs);

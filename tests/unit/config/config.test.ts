@@ -19,6 +19,18 @@ test('DATABASE_URL makes one target named default with the documented defaults',
   assert.equal(c.httpAddress, '127.0.0.1:7700');
   assert.equal(c.grpcAddress, '127.0.0.1:7701');
   assert.equal(c.dataDir, './.pgpulse');
+  assert.equal(c.headWindowMs, 2 * 3_600_000);
+});
+
+test('headWindow: points older than it are packed into chunks; a value out of range says the bounds', () => {
+  const ok = loadConfig({
+    PGPULSE_CONFIG: yamlFile('headWindow: 30m\ntargets:\n  - {name: a, url: "postgres://h/d"}\n'),
+  });
+  assert.equal(ok.headWindowMs, 1_800_000);
+  assert.throws(
+    () => loadConfig({ PGPULSE_CONFIG: yamlFile('headWindow: 10s\ntargets:\n  - {name: a, url: "postgres://h/d"}\n') }),
+    (e: Error) => e instanceof ConfigError && /headWindow: must be between 60s and 2592000s, got 10s/.test(e.message)
+  );
 });
 
 test('no target at all says what to set', () => {

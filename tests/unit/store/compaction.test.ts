@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { chunkPointAt } from '../../../src/sidecar/store/chunks';
 import type { Store } from '../../../src/sidecar/store/store';
 import { writeHistory } from './random-history';
 
@@ -18,10 +19,16 @@ function snapshot(store: Store): Map<number, Map<string, [number | null, number 
   // a failed sample reads null whatever is in force there: the samples that stay are the ok ones
   const samples = store.samples('t', 'x', 0, 1e12);
   const m = store.matrix('t', 'x', FIELDS, undefined, samples);
-  const totalAt = store.db.prepare(
-    `SELECT total FROM point WHERE series_id = (SELECT id FROM series WHERE collector = 'x' AND labels = ? AND field = ?)
-       AND sample_id <= ? ORDER BY sample_id DESC LIMIT 1`
+  const rowAt = store.db.prepare(
+    `SELECT total FROM point WHERE series_id = ? AND sample_id <= ? ORDER BY sample_id DESC LIMIT 1`
   );
+  const seriesId = store.db.prepare("SELECT id FROM series WHERE collector = 'x' AND labels = ? AND field = ?").pluck();
+  // a row in force wins; before a series' oldest row the point in force is packed (store/chunks.ts)
+  const totalAt = (labels: string, field: string, at: number) => {
+    const sid = seriesId.get(labels, field) as number;
+    const row = rowAt.get(sid, at) as { total: number | null } | undefined;
+    return row ? row.total : (chunkPointAt((sql) => store.db.prepare(sql), sid, at)?.[2] ?? null);
+  };
   const ids = store.db.prepare("SELECT DISTINCT labels FROM series WHERE collector = 'x'").pluck().all() as string[];
   const out = new Map<number, Map<string, [number | null, number | null]>>();
   samples.forEach((s, j) => {
@@ -31,7 +38,7 @@ function snapshot(store: Store): Map<number, Map<string, [number | null, number 
     const here = new Map<string, [number | null, number | null]>();
     for (const x of m) {
       const labels = ids.find((l) => l.includes(`"${x.labels.name}"`)) as string;
-      const t = (totalAt.get(labels, x.field, s.id) as { total: number | null } | undefined)?.total ?? null;
+      const t = totalAt(labels, x.field, s.id);
       here.set(`${x.labels.name}/${x.field}`, [x.values[j], x.field === 'c' || x.field === 'd' ? t : null]);
     }
     out.set(s.id, here);
@@ -44,26 +51,37 @@ test('compaction keeps every value and running total at the samples that stay (r
     const dir = mkdtempSync(join(tmpdir(), 'pgpulse-compact-'));
     const { store, end } = writeHistory(dir, seed, { counters: true, collector: 'x', compact: false });
     try {
-      for (const [after, step, retention] of [
-        [40_000, 7000, 1e12],
-        [20_000, 13_000, 250_000],
-        [5000, 60_000, 1e12],
+      // thinning and retention over rows, over chunks (head windows: what is packed), and both
+      for (const [after, step, retention, head] of [
+        [40_000, 7000, 1e12, undefined],
+        [20_000, 13_000, 250_000, 60_000],
+        [300_000, 13_000, 1e12, 0],
+        [5000, 60_000, 1e12, 10_000],
+        [1000, 30_000, 150_000, 0],
       ]) {
         const before = snapshot(store);
         const { removed } = store.compact(end, {
-          retentionMs: retention,
-          downsampleAfterMs: after,
-          downsampleStepMs: step,
+          retentionMs: retention as number,
+          downsampleAfterMs: after as number,
+          downsampleStepMs: step as number,
+          headMs: head,
         });
         const now = snapshot(store);
         assert.ok(removed === 0 || now.size < before.size, `seed ${seed}: samples removed`);
+        if (head !== undefined) {
+          assert.ok(store.db.prepare('SELECT count(*) FROM point_chunk').pluck().get(), `seed ${seed}: chunks written`);
+        }
         for (const [id, series] of now) {
           for (const [k, [v, t]] of series) {
             const [v0, t0] = before.get(id)?.get(k) ?? [null, null];
-            assert.equal(v, v0, `seed ${seed} ${after}/${step}/${retention} sample ${id} ${k}: value`);
+            assert.equal(v, v0, `seed ${seed} ${after}/${step}/${retention}/${head} sample ${id} ${k}: value`);
             if (id !== [...now.keys()][0]) {
               // the first sample left after retention may gain totals of rows gone before it
-              assert.equal(t, t0, `seed ${seed} ${after}/${step}/${retention} sample ${id} ${k}: running total`);
+              assert.equal(
+                t,
+                t0,
+                `seed ${seed} ${after}/${step}/${retention}/${head} sample ${id} ${k}: running total`
+              );
             }
           }
         }

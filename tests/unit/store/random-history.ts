@@ -2,6 +2,8 @@
  * Random histories for the store's equality tests (running totals, compaction): rows that reset,
  * vanish and come back, failures, epochs, row epochs, writer restarts, compaction in between.
  */
+import assert from 'node:assert/strict';
+import { decodeChunk } from '../../../src/sidecar/store/chunk-codec';
 import { Store } from '../../../src/sidecar/store/store';
 
 /** the counters of the random histories (a gauge `g` and a row epoch `_epoch` come with them) */
@@ -49,8 +51,15 @@ export function writeHistory(
       store = Store.open(dir); // the sidecar restarts: cold caches, a keyframe
     }
     if (opts.compact && r() < 0.01) {
-      // downsample everything older than 40 s to one sample per 7 s; sometimes retention cuts too
-      store.compact(ts, { retentionMs: r() < 0.3 ? 200_000 : 1e12, downsampleAfterMs: 40_000, downsampleStepMs: 7000 });
+      // downsample everything older than 40 s to one sample per 7 s; sometimes retention cuts too,
+      // and packs what is older than a random head window into chunks (or leaves it as rows)
+      store.compact(ts, {
+        retentionMs: r() < 0.3 ? 200_000 : 1e12,
+        downsampleAfterMs: 40_000,
+        downsampleStepMs: 7000,
+        headMs: r() < 0.7 ? Math.floor(r() * 60_000) : undefined,
+      });
+      assertChunkLayout(store);
     }
     if (r() < 0.06 * q) {
       store.writeSample({ target: 't', collector: opts.collector, ts, ok: false, rows: [], error: 'down', counters });
@@ -91,4 +100,28 @@ export function writeHistory(
     opts.check?.(store, ts);
   }
   return { store, end: ts };
+}
+
+/**
+ * The rule every read relies on (store/chunks.ts): per series its chunks do not overlap, say what
+ * they hold, and all come before its oldest row.
+ */
+export function assertChunkLayout(store: Store): void {
+  const chunksOf = store.db
+    .prepare(
+      'SELECT first_sample_id, last_sample_id, n, data FROM point_chunk WHERE series_id = ? ORDER BY last_sample_id'
+    )
+    .raw();
+  const oldestRow = store.db.prepare('SELECT min(sample_id) FROM point WHERE series_id = ?').pluck();
+  for (const s of store.db.prepare('SELECT id FROM series').pluck().all() as number[]) {
+    const minRow = oldestRow.get(s) as number | null;
+    let prevLast = -1;
+    for (const [first, last, n, data] of chunksOf.all(s) as Array<[number, number, number, Buffer]>) {
+      const pts = decodeChunk(data);
+      assert.deepEqual([pts[0][0], pts[pts.length - 1][0], pts.length], [first, last, n], `series ${s}: chunk bounds`);
+      assert.ok(first > prevLast, `series ${s}: chunk ${first}–${last} overlaps the one before`);
+      assert.ok(minRow === null || last < minRow, `series ${s}: chunk ${first}–${last} after the row at ${minRow}`);
+      prevLast = last;
+    }
+  }
 }

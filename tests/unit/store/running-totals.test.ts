@@ -67,6 +67,18 @@ export function checkRanges(store: Store, collector: string, r: () => number, en
   }
 }
 
+/** every other seed: pack what is older than a head window somewhere in the history, thinning nothing */
+function packSome(store: Store, seed: number, end: number): void {
+  if (seed % 2 === 0) {
+    store.compact(end, {
+      retentionMs: 1e12,
+      downsampleAfterMs: 1e12,
+      downsampleStepMs: 1000,
+      headMs: (seed * 7919) % 300_000,
+    });
+  }
+}
+
 test('running totals equal Σ raw deltas on random histories (resets, gaps, restarts, downsampling)', () => {
   for (let seed = 1; seed <= 20; seed++) {
     const dir = mkdtempSync(join(tmpdir(), 'pgpulse-run-'));
@@ -76,6 +88,10 @@ test('running totals equal Σ raw deltas on random histories (resets, gaps, rest
       // one more downsampling over the whole history: still the same answers
       store.compact(end, { retentionMs: 1e12, downsampleAfterMs: 10_000, downsampleStepMs: 13_000 });
       checkRanges(store, 'x', rng(seed + 2000), end, `seed ${seed} compacted`);
+      // every point but each series' newest packed into chunks (store/chunks.ts): still the same
+      store.compact(end, { retentionMs: 1e12, downsampleAfterMs: 1e12, downsampleStepMs: 1000, headMs: 0 });
+      assert.ok(store.db.prepare('SELECT count(*) FROM point_chunk').pluck().get(), `seed ${seed}: chunks written`);
+      checkRanges(store, 'x', rng(seed + 2500), end, `seed ${seed} packed`);
     } finally {
       store.close();
       rmSync(dir, { recursive: true, force: true });
@@ -193,6 +209,7 @@ test('step sums from running totals equal the raw bucket sums (spread and end, a
       compact: true,
       calm: seed % 2 === 1,
     });
+    packSome(store, seed, end);
     let regular = 0;
     let steps = 0;
     try {
@@ -270,6 +287,7 @@ test('per-database sums answer a step as the Σ of their rows’ deltas does (ro
       databases: true,
       calm: seed % 2 === 1,
     });
+    packSome(store, seed, end);
     let regular = 0;
     let steps = 0;
     try {

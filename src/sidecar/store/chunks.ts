@@ -1,0 +1,170 @@
+/**
+ * Cold chunks: a series' points older than the head window, packed at compaction into rows of
+ * `point_chunk` (up to CHUNK_POINTS points each, store/chunk-codec.ts) instead of a row per point.
+ *
+ * One rule keeps every read simple: **all of a series' chunked points come before all of its
+ * rows** (by sample id), and its newest point is always a row. So where a series has a row at or
+ * before a sample, that row is the point in force there and chunks need not be read; only a read
+ * reaching further back than the series' oldest row looks into its chunks. Writers only append
+ * rows; compaction unpacks the chunks it changes (unpackChunks) and packs again (packSeries)
+ * inside one transaction, so readers never see the rule broken.
+ */
+import type Database from 'better-sqlite3';
+import { decodeChunk, decodeColumns, encodeChunk, type ChunkColumns, type ChunkPoint } from './chunk-codec';
+
+export type { ChunkPoint } from './chunk-codec';
+
+export type Prepare = (sql: string) => Database.Statement;
+
+/** points per chunk: a read that needs one point decodes at most this many */
+export const CHUNK_POINTS = 128;
+
+/** the series' chunked points with ids in [lo, hi], ascending */
+export function chunkPointsIn(prepare: Prepare, seriesId: number, lo: number, hi: number): ChunkPoint[] {
+  const blobs = prepare(
+    'SELECT data FROM point_chunk WHERE series_id = ? AND last_sample_id >= ? AND first_sample_id <= ? ORDER BY last_sample_id'
+  )
+    .pluck()
+    .all(seriesId, lo, hi) as Buffer[];
+  const out: ChunkPoint[] = [];
+  for (const b of blobs) {
+    for (const p of decodeChunk(b)) {
+      if (p[0] >= lo && p[0] <= hi) {
+        out.push(p);
+      }
+    }
+  }
+  return out;
+}
+
+/** the chunked point in force at `at` (the last with an id ≤ at), if any */
+export function chunkPointAt(prepare: Prepare, seriesId: number, at: number): ChunkPoint | undefined {
+  const around = prepare(
+    'SELECT first_sample_id, data FROM point_chunk WHERE series_id = ? AND last_sample_id >= ? ORDER BY last_sample_id LIMIT 1'
+  )
+    .raw()
+    .get(seriesId, at) as [number, Buffer] | undefined;
+  if (around && around[0] <= at) {
+    const c = decodeColumns(around[1], at);
+    let k = c.n - 1;
+    while (c.ids[k] > at) {
+      k--;
+    }
+    return point(c, k);
+  }
+  const before = prepare(
+    'SELECT data FROM point_chunk WHERE series_id = ? AND last_sample_id < ? ORDER BY last_sample_id DESC LIMIT 1'
+  )
+    .pluck()
+    .get(seriesId, at) as Buffer | undefined;
+  if (!before) {
+    return undefined;
+  }
+  const c = decodeColumns(before);
+  return point(c, c.n - 1);
+}
+
+function point(c: ChunkColumns, k: number): ChunkPoint {
+  return [c.ids[k], Number.isNaN(c.v[k]) ? null : c.v[k], Number.isNaN(c.t[k]) ? null : c.t[k]];
+}
+
+/** the first chunked point with an id > after, if any */
+export function chunkPointAfter(prepare: Prepare, seriesId: number, after: number): ChunkPoint | undefined {
+  const data = prepare(
+    'SELECT data FROM point_chunk WHERE series_id = ? AND last_sample_id > ? ORDER BY last_sample_id LIMIT 1'
+  )
+    .pluck()
+    .get(seriesId, after) as Buffer | undefined;
+  if (!data) {
+    return undefined;
+  }
+  const c = decodeColumns(data, after);
+  let k = 0;
+  while (c.ids[k] <= after) {
+    k++;
+  }
+  return point(c, k);
+}
+
+/** Turns the series' chunks that overlap [lo, hi] back into rows (compaction changes them next). */
+export function unpackChunks(prepare: Prepare, seriesId: number, lo: number, hi: number): void {
+  const chunks = prepare(
+    'SELECT last_sample_id, data FROM point_chunk WHERE series_id = ? AND last_sample_id >= ? AND first_sample_id <= ?'
+  )
+    .raw()
+    .all(seriesId, lo, hi) as Array<[number, Buffer]>;
+  const insert = prepare('INSERT INTO point (series_id, sample_id, value, total) VALUES (?, ?, ?, ?)');
+  const drop = prepare('DELETE FROM point_chunk WHERE series_id = ? AND last_sample_id = ?');
+  for (const [last, data] of chunks) {
+    for (const [id, v, t] of decodeChunk(data)) {
+      insert.run(seriesId, id, v, t);
+    }
+    drop.run(seriesId, last);
+  }
+}
+
+/**
+ * Packs the series' rows with a sample id below `before` into chunks, all but its newest row. Rows
+ * between existing chunks (compaction unpacked one) become chunks of their own there; rows after
+ * the last chunk top it up first when it is not full.
+ */
+export function packSeries(prepare: Prepare, seriesId: number, before: number): void {
+  // rows before a chunk are packed whatever the head (a larger head window, points compaction
+  // moved into a sample before a chunk): chunks must stay before rows
+  const lastChunk = prepare('SELECT max(last_sample_id) FROM point_chunk WHERE series_id = ?').pluck().get(seriesId) as
+    | number
+    | null;
+  if (lastChunk !== null && lastChunk >= before) {
+    before = lastChunk + 1;
+  }
+  const rows = prepare(
+    'SELECT sample_id, value, total FROM point WHERE series_id = ? AND sample_id < ? ORDER BY sample_id'
+  )
+    .raw()
+    .all(seriesId, before) as ChunkPoint[];
+  const newest = prepare('SELECT max(sample_id) FROM point WHERE series_id = ?').pluck().get(seriesId) as number;
+  if (rows.length > 0 && rows[rows.length - 1][0] === newest) {
+    rows.pop();
+  }
+  if (rows.length === 0) {
+    return;
+  }
+  // chunks after the first row split the rows into runs: a chunk never spans another one
+  const firsts = prepare(
+    'SELECT first_sample_id FROM point_chunk WHERE series_id = ? AND last_sample_id > ? ORDER BY 1'
+  )
+    .pluck()
+    .all(seriesId, rows[0][0]) as number[];
+  const previous = prepare(
+    'SELECT last_sample_id, n, data FROM point_chunk WHERE series_id = ? AND last_sample_id < ? ORDER BY last_sample_id DESC LIMIT 1'
+  ).raw();
+  const insert = prepare(
+    'INSERT INTO point_chunk (series_id, last_sample_id, first_sample_id, n, data) VALUES (?, ?, ?, ?, ?)'
+  );
+  const dropChunk = prepare('DELETE FROM point_chunk WHERE series_id = ? AND last_sample_id = ?');
+  const dropRows = prepare('DELETE FROM point WHERE series_id = ? AND sample_id >= ? AND sample_id <= ?');
+  let f = 0;
+  for (let i = 0; i < rows.length; ) {
+    while (f < firsts.length && firsts[f] < rows[i][0]) {
+      f++;
+    }
+    const stop = f < firsts.length ? firsts[f] : Infinity;
+    let j = i;
+    while (j < rows.length && rows[j][0] < stop) {
+      j++;
+    }
+    const run = rows.slice(i, j);
+    dropRows.run(seriesId, run[0][0], run[run.length - 1][0]);
+    const prev = previous.get(seriesId, run[0][0]) as [number, number, Buffer] | undefined;
+    let points = run;
+    if (prev && prev[1] < CHUNK_POINTS) {
+      points = [...decodeChunk(prev[2]), ...run];
+      dropChunk.run(seriesId, prev[0]);
+    }
+    for (let k = 0; k < points.length; k += CHUNK_POINTS) {
+      const part = points.slice(k, k + CHUNK_POINTS);
+      insert.run(seriesId, part[part.length - 1][0], part[0][0], part.length, encodeChunk(part));
+    }
+    i = j;
+  }
+}
