@@ -45,12 +45,7 @@ export function chunkPointAt(prepare: Prepare, seriesId: number, at: number): Ch
     .raw()
     .get(seriesId, at) as [number, Buffer] | undefined;
   if (around && around[0] <= at) {
-    const c = decodeColumns(around[1], at);
-    let k = c.n - 1;
-    while (c.ids[k] > at) {
-      k--;
-    }
-    return point(c, k);
+    return lastPointUpTo(around[1], at);
   }
   const before = prepare(
     'SELECT data FROM point_chunk WHERE series_id = ? AND last_sample_id < ? ORDER BY last_sample_id DESC LIMIT 1'
@@ -66,6 +61,16 @@ export function chunkPointAt(prepare: Prepare, seriesId: number, at: number): Ch
 
 function point(c: ChunkColumns, k: number): ChunkPoint {
   return [c.ids[k], Number.isNaN(c.v[k]) ? null : c.v[k], Number.isNaN(c.t[k]) ? null : c.t[k]];
+}
+
+/** the last point with an id ≤ at of a chunk that holds one */
+export function lastPointUpTo(data: Buffer, at: number): ChunkPoint {
+  const c = decodeColumns(data, at);
+  let k = c.n - 1;
+  while (k > 0 && c.ids[k] > at) {
+    k--;
+  }
+  return point(c, k);
 }
 
 /** the first chunked point with an id > after, if any */
@@ -122,8 +127,11 @@ export function packSeries(prepare: Prepare, seriesId: number, before: number): 
   )
     .raw()
     .all(seriesId, before) as ChunkPoint[];
+  if (rows.length === 0) {
+    return;
+  }
   const newest = prepare('SELECT max(sample_id) FROM point WHERE series_id = ?').pluck().get(seriesId) as number;
-  if (rows.length > 0 && rows[rows.length - 1][0] === newest) {
+  if (rows[rows.length - 1][0] === newest) {
     rows.pop();
   }
   if (rows.length === 0) {

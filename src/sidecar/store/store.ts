@@ -16,7 +16,7 @@ import {
   SCAN_SAMPLES_PER_EDGE,
 } from './edge-reads';
 import { decodeChunk } from './chunk-codec';
-import { chunkPointAfter, chunkPointAt, chunkPointsIn, CHUNK_POINTS } from './chunks';
+import { chunkPointAfter, chunkPointAt, chunkPointsIn, CHUNK_POINTS, lastPointUpTo } from './chunks';
 import { moveRemovedPoints, packStream, type Removal } from './compaction';
 import { applyMigrations } from './migrations';
 import { aggregateField, aggregateGroup, AGGREGATE_LABEL, stepCounter, type CounterCarry } from './running-totals';
@@ -1282,7 +1282,11 @@ export class Store {
     const rows = this.stmt(
       // at the end only the total is needed: one descent ('none': a point without one, NULL: no point)
       `SELECT s.id AS id, s.labels AS labels, s.field AS field, p0.sample_id AS k0, p0.value AS v0, p0.total AS t0,
-         (SELECT coalesce(total, 'none') FROM point WHERE series_id = s.id AND sample_id <= @b ORDER BY sample_id DESC LIMIT 1) AS t1
+         (SELECT coalesce(total, 'none') FROM point WHERE series_id = s.id AND sample_id <= @b ORDER BY sample_id DESC LIMIT 1) AS t1,
+         -- no row at the start: the chunk holding the point in force there (store/chunks.ts), in this same statement
+         CASE WHEN p0.sample_id IS NULL THEN
+           (SELECT data FROM point_chunk WHERE series_id = s.id AND first_sample_id <= @a ORDER BY last_sample_id DESC LIMIT 1)
+         END AS c0
        FROM series s
        LEFT JOIN point p0 ON p0.series_id = s.id AND p0.sample_id = ${at('@a')}
        WHERE s.target_id = @target AND s.collector = @collector AND s.field IN (${placeholders})
@@ -1292,7 +1296,9 @@ export class Store {
       .all(
         { a: first.id, b: last.id, target: targetId, collector, rowsIn: rowsIn ? JSON.stringify(rowsIn) : null },
         ...fields
-      ) as Array<[number, string, string, number | null, number | null, number | null, number | 'none' | null]>;
+      ) as Array<
+      [number, string, string, number | null, number | null, number | null, number | 'none' | null, Buffer | null]
+    >;
     // two stored points per series (the budget counts points read)
     this.rowsRead += rows.length * 2;
     this.interrupt?.();
@@ -1328,8 +1334,9 @@ export class Store {
         }
         t1 = c[2] ?? 'none';
       }
-      if (k0 === null) {
-        [k0, v0, t0] = chunkPointAt(prep, id, first.id) ?? [null, null, null];
+      const c0 = row[7];
+      if (k0 === null && c0 !== null) {
+        [k0, v0, t0] = lastPointUpTo(c0, first.id);
       }
       if ((k0 !== null && t0 === null) || t1 === 'none' || (k0 === null && firstTotalAfter(id, first.id) === null)) {
         return undefined;
