@@ -18,6 +18,12 @@ export type Prepare = (sql: string) => Database.Statement;
 
 /** points per chunk: a read that needs one point decodes at most this many */
 export const CHUNK_POINTS = 128;
+/**
+ * rows past the head are packed once there are this many: each packing decodes and re-encodes the
+ * series' last chunk, so an hourly pass that packed every series' few new points cost ten times
+ * the thinning (bench/results/compaction.md)
+ */
+const MIN_PACK = 32;
 
 /** the series' chunked points with ids in [lo, hi], ascending */
 export function chunkPointsIn(prepare: Prepare, seriesId: number, lo: number, hi: number): ChunkPoint[] {
@@ -109,7 +115,8 @@ export function unpackChunks(prepare: Prepare, seriesId: number, lo: number, hi:
 }
 
 /**
- * Packs the series' rows with a sample id below `before` into chunks, all but its newest row. Rows
+ * Packs the series' rows with a sample id below `before` into chunks, all but its newest row, once
+ * there are MIN_PACK of them (rows before a chunk always). Rows
  * between existing chunks (compaction unpacked one) become chunks of their own there; rows after
  * the last chunk top it up first when it is not full.
  */
@@ -134,7 +141,8 @@ export function packSeries(prepare: Prepare, seriesId: number, before: number): 
   if (rows[rows.length - 1][0] === newest) {
     rows.pop();
   }
-  if (rows.length === 0) {
+  // a few new rows wait for more (packing re-encodes the last chunk), unless a chunk follows them
+  if (rows.length === 0 || (rows.length < MIN_PACK && (lastChunk === null || lastChunk < rows[0][0]))) {
     return;
   }
   // chunks after the first row split the rows into runs: a chunk never spans another one
