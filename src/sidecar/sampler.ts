@@ -493,14 +493,15 @@ export class TargetSampler {
 
   /**
    * Where a server-wide collector's result is stored: the server's history while two or more
-   * targets of the server take it (or this target's stream is held there already: a group that
-   * shrank to one keeps its history), else undefined (the target's own, as before).
+   * targets of the server take it (or this target's stream is held there and would go on there: a
+   * group that shrank to one, or whose others have not connected yet after a sidecar restart, keeps
+   * its history), else undefined (the target's own, as before).
    */
   private serverStream(collector: string, server: { stream: string; peers: number } | undefined): string | undefined {
     if (!server) {
       return undefined;
     }
-    return server.peers > 1 || this.store.heldStream(this.target.name, collector) === server.stream
+    return server.peers > 1 || this.store.resumableStream(this.target.name, collector) === server.stream
       ? server.stream
       : undefined;
   }

@@ -30,6 +30,7 @@ import {
   lastSourceLike,
   openAlias,
   mergeEntities,
+  resumable,
   route,
   runsOf,
   setAlias,
@@ -185,6 +186,8 @@ export class Store {
   private readonly streams = new Map<string, StreamState>();
   /** which history holds each (target, collector) stream now, as this writer last set it (stream-alias.ts) */
   private readonly aliasOpen = new Map<string, string | null>();
+  /** the history each (target, collector) stream would go on in (resumableStream), as last looked up or set */
+  private readonly aliasResumable = new Map<string, string | null>();
   private readonly statements = new Map<string, Database.Statement>();
   private writing = false;
 
@@ -443,6 +446,7 @@ export class Store {
     this.rowCaches.clear();
     this.streams.clear();
     this.aliasOpen.clear();
+    this.aliasResumable.clear();
   }
 
   private static emptySchema(): Database.Database {
@@ -521,6 +525,7 @@ export class Store {
       )()
     );
     this.aliasOpen.set(`${target}\u0000${collector}`, source ?? null);
+    this.aliasResumable.set(`${target}\u0000${collector}`, source ?? null);
   }
 
   /** the server history the target's stream of the collector is held by now, as this writer set it */
@@ -531,6 +536,21 @@ export class Store {
       const me = this.named(target);
       held = me.id < 0 || !hasAliases(this.conn) ? null : (openAlias(this.prep, me.id, collector) ?? null);
       this.aliasOpen.set(key, held);
+    }
+    return held ?? undefined;
+  }
+
+  /**
+   * The server history the target's stream of the collector would go on in (stream-alias.ts
+   * resumable): a target alone on its server again keeps it across a sidecar restart
+   */
+  resumableStream(target: string, collector: string): string | undefined {
+    const key = `${target}\u0000${collector}`;
+    let held = this.aliasResumable.get(key);
+    if (held === undefined) {
+      const me = this.named(target);
+      held = me.id < 0 || !hasAliases(this.conn) ? null : (resumable(this.prep, me.id, collector) ?? null);
+      this.aliasResumable.set(key, held);
     }
     return held ?? undefined;
   }
@@ -551,6 +571,7 @@ export class Store {
     for (const k of [...this.aliasOpen.keys()]) {
       if (k.startsWith(`${target}\u0000`)) {
         this.aliasOpen.delete(k);
+        this.aliasResumable.delete(k);
       }
     }
   }

@@ -407,3 +407,28 @@ export function lastSourceLike(prep: Prep, targetId: number, prefix: string): st
     .pluck()
     .get(targetId, prefix.length, prefix) as string | undefined;
 }
+
+/**
+ * The history that would go on holding the target's stream: the open row's, or the last closed
+ * one's when the target's own history got nothing after it (a sidecar restart, a stop and start)
+ */
+export function resumable(prep: Prep, targetId: number, collector: string): string | undefined {
+  const last = prep(
+    `SELECT t.name, a.to_ts FROM stream_alias a JOIN target t ON t.id = a.source_id
+     WHERE a.target_id = ? AND a.collector = ? ORDER BY a.from_ts DESC LIMIT 1`
+  )
+    .raw()
+    .get(targetId, collector) as [string, number | null] | undefined;
+  if (!last) {
+    return undefined;
+  }
+  const [name, to] = last;
+  const ownAfter =
+    to !== null &&
+    prep('SELECT 1 FROM sample WHERE target_id = ? AND collector = ? AND ts > ? AND ok = 1 LIMIT 1').get(
+      targetId,
+      collector,
+      to
+    ) !== undefined;
+  return ownAfter ? undefined : name;
+}

@@ -354,6 +354,25 @@ export function clusterTruthSuite(server: MatrixServer, getPg: () => TestPostgre
       assert.equal(a.length, before, 'cl_a keeps what it had');
     });
 
+    it('a sidecar restart with the second target alone on the server: its stream goes on in the server history', async () => {
+      const dataDir = sc.dataDir;
+      const stream = Object.keys(storedSamples(sc, 'activity'))[0];
+      const before = sc.sidecar.store.samples('cl_b', 'activity', 0, Date.now() + 1000).length;
+      await sc.stop();
+      sc = await startTestSidecar({ targets: urls().filter((t) => t.name === 'cl_b'), intervalMs: 15_000, dataDir });
+      await pause(1100);
+      await sc.sampleNow('cl_b');
+      assert.deepEqual(Object.keys(storedSamples(sc, 'activity')), [stream], 'nothing stored under cl_b itself');
+      const b = sc.sidecar.store.samples('cl_b', 'activity', 0, Date.now() + 1000);
+      assert.equal(b.length, before + 1, "cl_b's history goes on");
+      const rows = sc.sidecar.store.db
+        .prepare(
+          "SELECT a.to_ts FROM stream_alias a JOIN target t ON t.id = a.target_id WHERE t.name = 'cl_b' AND a.collector = 'activity'"
+        )
+        .all();
+      assert.deepEqual(rows, [{ to_ts: null }], 'the alias row closed at the stop was taken up again');
+    });
+
     it('with sharedReads off every target reads pg_stat_statements itself and stores its own (the count above can fail)', async () => {
       const pg = getPg();
       const alone = await startTestSidecar({ targets: urls(), intervalMs: 15_000, sharedReads: false });

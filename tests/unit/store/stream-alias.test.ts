@@ -128,7 +128,7 @@ test("a target's own history, then its server's, then its own again: reads stitc
 });
 
 test('a target added with its server has the server history from the start; a stop and a restart keep one alias row', () => {
-  const { store, cleanup } = tmpStore();
+  const { dir, store, cleanup } = tmpStore();
   try {
     for (let i = 1; i <= 6; i++) {
       write(store, SERVER, i);
@@ -147,6 +147,7 @@ test('a target added with its server has the server history from the start; a st
     assert.ok(!store.targets().includes(SERVER), 'server histories are not listed as targets');
     store.releaseStreams('c', 6500);
     assert.equal(store.samples('c', C, 0, 10_000).length, 6);
+    assert.equal(store.resumableStream('c', C), SERVER, 'stopped, nothing of its own since: it would go on there');
     write(store, SERVER, 7); // another member went on; c was stopped
     assert.equal(store.samples('c', C, 0, 10_000).length, 6, "c's history ends where it stopped");
     store.holdStream('c', C, SERVER, 8000);
@@ -154,6 +155,17 @@ test('a target added with its server has the server history from the start; a st
     const rows = store.db.prepare('SELECT from_ts, to_ts FROM stream_alias WHERE collector = ?').all(C);
     assert.deepEqual(rows, [{ from_ts: 0, to_ts: null }], 'restarted with nothing of its own between: one row again');
     assert.equal(store.samples('c', C, 0, 10_000).length, 8);
+    // left the group: its own history again, and after that nothing to resume
+    store.holdStream('c', C, undefined, 9000);
+    write(store, 'c', 9);
+    assert.equal(store.resumableStream('c', C), undefined);
+    const fresh = Store.open(dir);
+    try {
+      assert.equal(fresh.resumableStream('c', C), undefined, 'as the file says, not only this writer');
+      assert.equal(fresh.samples('c', C, 0, 10_000).length, 9);
+    } finally {
+      fresh.close();
+    }
   } finally {
     cleanup();
   }
