@@ -35,10 +35,11 @@ const PER_SERVER = 50;
 /** share of the statements re-run every interval, rotating, so all are active within the phase */
 const CHURN = 0.25;
 const TOKEN = 'fleet-bench-token';
-/** node flags of the sidecar process: the Docker image's (Dockerfile CMD), so RSS is as shipped */
-const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '--liftoff-only --max-semi-space-size=8')
-  .split(' ')
-  .filter(Boolean);
+/**
+ * the sidecar starts as users and the image start it, `node bin/pgpulse.js serve`: its own node flags
+ * and jemalloc when installed (PGPULSE_ALLOCATOR=system for glibc's); BENCH_NODE_FLAGS replaces the flags
+ */
+const NODE_FLAGS = process.env.BENCH_NODE_FLAGS;
 const PHASES = (process.env.BENCH_PHASES ?? 'on,off').split(',') as Array<'off' | 'on'>;
 
 const statement = (k: number, v: number) => `SELECT id${', a'.repeat(v)} FROM t${k} WHERE id = ${(k % 20) + 1}`;
@@ -324,15 +325,13 @@ async function runPhase(f: Fleet, buildDir: string, phase: 'off' | 'on', round0:
   writeFileSync(configFile, JSON.stringify({ interval: `${INTERVAL_S}s`, targets: f.targets }));
   const child = spawn(
     process.execPath,
-    [
-      ...NODE_FLAGS,
-      '-e',
-      `require(${JSON.stringify(join(buildDir, 'sidecar', 'cli', 'main.js'))}).main(['serve']).then((c) => { process.exitCode = c; })`,
-    ],
+    // bin/pgpulse.js runs what `npm run build` wrote to build/ (buildDir)
+    [join(ROOT, 'bin', 'pgpulse.js'), 'serve'],
     {
       env: {
         ...process.env,
         NODE_OPTIONS: '',
+        ...(NODE_FLAGS !== undefined ? { PGPULSE_NODE_FLAGS: NODE_FLAGS } : {}),
         PGPULSE_CONFIG: configFile,
         PGPULSE_DATA_DIR: dataDir,
         PGPULSE_TOKEN: TOKEN,
@@ -586,7 +585,7 @@ async function main(): Promise<void> {
 
 ${f.targets.length} targets (${DATABASES} databases of one PostgreSQL 15 cluster, ${SERVERS} separate PostgreSQL 15
 servers on loopback with shared_buffers 16MB), sampled every ${INTERVAL_S} s by one sidecar (compiled, its own process
-started as the Docker image starts it, \`node ${NODE_FLAGS.join(' ')}\`; default collectors including the 1 s activity sampler), ${MINUTES} min per phase after a warm-up of two intervals.
+started as users and the image start it, \`node bin/pgpulse.js serve\` with ${NODE_FLAGS !== undefined ? `PGPULSE_NODE_FLAGS='${NODE_FLAGS}'` : 'its own node flags'} and ${process.env.PGPULSE_ALLOCATOR === 'system' ? "glibc's malloc" : 'jemalloc when installed'}; default collectors including the 1 s activity sampler), ${MINUTES} min per phase after a warm-up of two intervals.
 pg_stat_statements holds ${statements} application statements (${PER_DB} in each database of the cluster,
 ${PER_SERVER} on each small server); every interval a rotating ${CHURN * 100} % of them runs again. A dashboard loop
 queries one of ${PANELS.map((p) => p.metric).join(', ')} over the last hour for a rotating target every 250 ms.
