@@ -121,6 +121,12 @@ const VARIANTS: Variant[] = [
     what: "the same with PGPULSE_ALLOCATOR=system: glibc's malloc instead of the jemalloc the re-exec preloads",
   },
   {
+    name: 'pgpulse.js serve (jemalloc tuned)',
+    env: { MALLOC_CONF: 'narenas:2,background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0' },
+    bin: true,
+    what: "the same with MALLOC_CONF=narenas:2,background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0: jemalloc's arenas for 2 cores, freed pages returned after 1 s by its own thread",
+  },
+  {
     name: 'pgpulse.js serve (gRPC off)',
     env: { PGPULSE_GRPC_ADDR: 'off' },
     bin: true,
