@@ -27,7 +27,7 @@ function reexecFlags() {
 
 // jemalloc instead of glibc's malloc for `serve`: glibc keeps the native memory freed by SQLite, the
 // pg protocol's buffers and the query worker in per-thread arenas (≈120 MB after an hour with 5,000
-// statements), jemalloc returns it (docs/benchmarks.md §8.1). It has to be preloaded before the
+// statements), jemalloc returns it (docs/benchmarks.md §8.1, §8.2). It has to be preloaded before the
 // process starts, so it rides on the same re-exec. PGPULSE_ALLOCATOR=system keeps glibc;
 // =jemalloc insists (an error when the library is missing); unset: jemalloc when installed.
 const JEMALLOC_PATHS = [
@@ -55,33 +55,39 @@ function findJemalloc() {
   return undefined;
 }
 
+function refuse(message) {
+  process.stderr.write(`pgpulse: ${message}\n`);
+  process.exit(2);
+}
+
 function preloadFor() {
-  const chosen = process.env.PGPULSE_ALLOCATOR || 'auto';
-  if (!['auto', 'jemalloc', 'system'].includes(chosen)) {
-    process.stderr.write(`pgpulse: PGPULSE_ALLOCATOR=${chosen} is not one of auto, jemalloc, system\n`);
-    process.exit(2);
-  }
   const preloaded = process.env.LD_PRELOAD || '';
-  if (
-    process.argv[2] !== 'serve' ||
-    process.env.PGPULSE_REEXECED === '1' ||
-    typeof process.execve !== 'function' ||
-    chosen === 'system' ||
-    /libjemalloc/.test(preloaded)
-  ) {
+  if (process.argv[2] !== 'serve' || process.env.PGPULSE_REEXECED === '1' || /libjemalloc/.test(preloaded)) {
     return undefined;
   }
-  const lib = findJemalloc();
-  if (!lib) {
+  const chosen = process.env.PGPULSE_ALLOCATOR || 'auto';
+  if (!['auto', 'jemalloc', 'system'].includes(chosen)) {
+    refuse(`PGPULSE_ALLOCATOR=${chosen} is not one of auto, jemalloc, system`);
+  }
+  if (chosen === 'system') {
+    return undefined;
+  }
+  if (typeof process.execve !== 'function') {
+    // Node 22 before 22.15 cannot re-execute itself in place
     if (chosen === 'jemalloc') {
-      process.stderr.write(
-        'pgpulse: PGPULSE_ALLOCATOR=jemalloc but libjemalloc.so.2 is not installed (Debian/Ubuntu: apt-get install libjemalloc2)\n'
+      refuse(
+        `PGPULSE_ALLOCATOR=jemalloc needs Node 22.15 or newer (this is ${process.version}), or set LD_PRELOAD yourself`
       );
-      process.exit(2);
     }
     return undefined;
   }
-  return preloaded ? `${lib}:${preloaded}` : lib;
+  const lib = findJemalloc();
+  if (!lib && chosen === 'jemalloc') {
+    refuse(
+      'PGPULSE_ALLOCATOR=jemalloc but libjemalloc.so.2 is not installed (Debian/Ubuntu: apt-get install libjemalloc2)'
+    );
+  }
+  return lib && (preloaded ? `${lib}:${preloaded}` : lib);
 }
 
 const flags = reexecFlags();
