@@ -97,6 +97,41 @@ export function chunkPointAfter(prepare: Prepare, seriesId: number, after: numbe
   return point(c, k);
 }
 
+/**
+ * Removes the series' chunks that overlap [lo, hi] and returns their points (ascending) and the
+ * last id they held (−∞ when none): compaction changes them and writes them back (writeChunks).
+ */
+export function takeChunks(
+  prepare: Prepare,
+  seriesId: number,
+  lo: number,
+  hi: number
+): { points: ChunkPoint[]; end: number } {
+  const chunks = prepare(
+    'SELECT last_sample_id, data FROM point_chunk WHERE series_id = ? AND last_sample_id >= ? AND first_sample_id <= ? ORDER BY last_sample_id'
+  )
+    .raw()
+    .all(seriesId, lo, hi) as Array<[number, Buffer]>;
+  const drop = prepare('DELETE FROM point_chunk WHERE series_id = ? AND last_sample_id = ?');
+  const points: ChunkPoint[] = [];
+  for (const [last, data] of chunks) {
+    points.push(...decodeChunk(data));
+    drop.run(seriesId, last);
+  }
+  return { points, end: chunks.length > 0 ? chunks[chunks.length - 1][0] : -Infinity };
+}
+
+/** Writes a series' points (ascending, between its other chunks) as chunks of up to CHUNK_POINTS. */
+export function writeChunks(prepare: Prepare, seriesId: number, points: ChunkPoint[]): void {
+  const insert = prepare(
+    'INSERT INTO point_chunk (series_id, last_sample_id, first_sample_id, n, data) VALUES (?, ?, ?, ?, ?)'
+  );
+  for (let k = 0; k < points.length; k += CHUNK_POINTS) {
+    const part = points.slice(k, k + CHUNK_POINTS);
+    insert.run(seriesId, part[part.length - 1][0], part[0][0], part.length, encodeChunk(part));
+  }
+}
+
 /** Turns the series' chunks that overlap [lo, hi] back into rows (compaction changes them next). */
 export function unpackChunks(prepare: Prepare, seriesId: number, lo: number, hi: number): void {
   const chunks = prepare(
@@ -177,10 +212,7 @@ export function packSeries(prepare: Prepare, seriesId: number, before: number): 
       points = [...decodeChunk(prev[2]), ...run];
       dropChunk.run(seriesId, prev[0]);
     }
-    for (let k = 0; k < points.length; k += CHUNK_POINTS) {
-      const part = points.slice(k, k + CHUNK_POINTS);
-      insert.run(seriesId, part[part.length - 1][0], part[0][0], part.length, encodeChunk(part));
-    }
+    writeChunks(prepare, seriesId, points);
     i = j;
   }
 }

@@ -5,7 +5,7 @@
  * removed samples are grouped into spans of the stream's history and each series is read once per
  * span: a pass costs what the spans hold, not a lookup per removed sample in an index.
  */
-import { packSeries, unpackChunks, type Prepare } from './chunks';
+import { packSeries, takeChunks, writeChunks, type ChunkPoint, type Prepare } from './chunks';
 
 /** What becomes of one removed sample's points. */
 export interface Removal {
@@ -71,24 +71,47 @@ export function moveRemovedPoints(prepare: Prepare, seriesIds: number[], order: 
   const drop = prepare('DELETE FROM point WHERE series_id = ? AND sample_id = ?');
   for (const s of seriesIds) {
     for (const { lo, hi } of spans) {
-      // packed points of the span are moved as rows (packed again after, packSeries)
-      unpackChunks(prepare, s, lo, hi);
-      const rows = read.all(s, lo, hi) as Array<[number, number | null, number | null]>;
-      if (rows.length === 0) {
+      const chunks = takeChunks(prepare, s, lo, hi);
+      const rows = read.all(s, lo, hi) as ChunkPoint[];
+      if (rows.length === 0 && chunks.points.length === 0) {
         continue;
       }
-      const present = new Set(rows.map((r) => r[0]));
-      const moving = rows
-        .filter((r) => rank.has(r[0]))
+      // the span's points: packed ones first (they come before every row), as [id, value, total]
+      const at = new Map<number, ChunkPoint>();
+      for (const p of chunks.points) {
+        at.set(p[0], p);
+      }
+      const isRow = new Set<number>();
+      for (const p of rows) {
+        at.set(p[0], p);
+        isRow.add(p[0]);
+      }
+      // only the span's own: a chunk reaching past it is written back, its other points left to their span
+      const moving = [...at.values()]
+        .filter((p) => p[0] >= lo && p[0] <= hi && rank.has(p[0]))
         .sort((a, b) => (rank.get(a[0]) as number) - (rank.get(b[0]) as number));
       for (const [id, value, total] of moving) {
         const r = removals[rank.get(id) as number];
-        if (r.target !== undefined && !present.has(r.target) && (!r.totalsOnly || total !== null)) {
-          insert.run(s, r.target, r.totalsOnly ? null : value, total);
-          present.add(r.target);
+        if (r.target !== undefined && !at.has(r.target) && (!r.totalsOnly || total !== null)) {
+          const p: ChunkPoint = [r.target, r.totalsOnly ? null : value, total];
+          at.set(r.target, p);
+          // past the packed ones it is a row (packSeries packs it when a chunk follows)
+          if (r.target > chunks.end) {
+            insert.run(s, ...p);
+            isRow.add(r.target);
+          }
         }
-        drop.run(s, id);
+        at.delete(id);
+        if (isRow.delete(id)) {
+          drop.run(s, id);
+        }
       }
+      // what stays of the packed points is packed again, in chunks of up to CHUNK_POINTS
+      writeChunks(
+        prepare,
+        s,
+        [...at.values()].filter((p) => p[0] <= chunks.end).sort((a, b) => a[0] - b[0])
+      );
     }
   }
 }

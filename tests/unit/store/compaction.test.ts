@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { chunkPointAt } from '../../../src/sidecar/store/chunks';
-import type { Store } from '../../../src/sidecar/store/store';
+import { Store } from '../../../src/sidecar/store/store';
 import { writeHistory } from './random-history';
 
 const FIELDS = ['c', 'd', 'g', '_epoch'];
@@ -86,6 +86,51 @@ test('compaction keeps every value and running total at the samples that stay (r
           }
         }
       }
+    } finally {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+});
+
+test('a row gone at a restart stays gone when the restart keyframe is thinned away (rows and chunks)', () => {
+  for (const headMs of [undefined, 0]) {
+    const dir = mkdtempSync(join(tmpdir(), 'pgpulse-compact-'));
+    let store = Store.open(dir);
+    try {
+      const write = (i: number, names: string[]) =>
+        store.writeSample({
+          target: 't',
+          collector: 'x',
+          ts: i * 1000,
+          ok: true,
+          epoch: 1,
+          // a gauge: a counter that vanishes marks the sample, and compaction keeps marked ones
+          rows: names.map((name) => ({ key: { name }, values: { g: i } })),
+        });
+      for (let i = 1; i <= 10; i++) {
+        write(i, ['a', 'b']);
+      }
+      // the sidecar was down while row a went away: its first sample after the restart is a keyframe without a
+      store.close();
+      store = Store.open(dir);
+      for (let i = 11; i <= 20; i++) {
+        write(i, ['b']);
+      }
+      const aAt = () => {
+        const samples = store.samples('t', 'x', 0, 1e9);
+        const a = store.matrix('t', 'x', ['g'], { name: 'a' }, samples)[0];
+        return new Map(samples.map((s, j) => [s.id, a.values[j]]));
+      };
+      const before = aAt();
+      // one sample per 100 s: only the last stays, and takes the points of all the others
+      store.compact(21_000, { retentionMs: 1e12, downsampleAfterMs: 0, downsampleStepMs: 100_000, headMs });
+      const after = aAt();
+      assert.ok(after.size < before.size, 'samples were thinned');
+      for (const [id, v] of after) {
+        assert.equal(v, before.get(id), `headMs ${headMs}: row a at sample ${id}`);
+      }
+      assert.equal([...after.values()].pop(), null, `headMs ${headMs}: row a is gone at the last sample`);
     } finally {
       store.close();
       rmSync(dir, { recursive: true, force: true });
