@@ -16,6 +16,7 @@ import { SelfMetrics } from './self-metrics';
 import { queryPoolOptions } from './engine/query-pool';
 import { SidecarService } from './sidecar-service';
 import { isStoreWriteError } from './store/faults';
+import { runCompactionPass } from './store/compaction-pass';
 import { Store } from './store/store';
 
 export interface StartOptions {
@@ -168,21 +169,38 @@ export async function startSidecar(opts: StartOptions = {}): Promise<Sidecar> {
         s.start();
         closers.push(() => s.stop());
       }
-      const compact = () => {
+      let compacting = false;
+      let stopping = false;
+      const compact = async () => {
+        if (compacting) {
+          return; // the last pass is still running (a slow disk): one at a time
+        }
+        compacting = true;
         try {
-          store.compact(Date.now(), {
-            retentionMs: config.retentionMs,
-            downsampleAfterMs: config.downsampleAfterMs,
-            downsampleStepMs: config.downsampleStepMs,
-            headMs: config.headWindowMs ?? DEFAULT_HEAD_WINDOW_MS,
-          });
+          const pass = await runCompactionPass(
+            store,
+            Date.now(),
+            {
+              retentionMs: config.retentionMs,
+              downsampleAfterMs: config.downsampleAfterMs,
+              downsampleStepMs: config.downsampleStepMs,
+              headMs: config.headWindowMs ?? DEFAULT_HEAD_WINDOW_MS,
+            },
+            () => stopping
+          );
+          log.debug(pass, 'history compacted');
         } catch (e) {
           log.warn({ err: (e as Error).message }, 'history compaction failed; will retry');
+        } finally {
+          compacting = false;
         }
       };
-      const timer = setInterval(compact, 3_600_000);
+      const timer = setInterval(() => void compact(), 3_600_000);
       timer.unref();
-      closers.push(async () => clearInterval(timer));
+      closers.push(async () => {
+        stopping = true;
+        clearInterval(timer);
+      });
     } else {
       for (const s of samplers.values()) {
         closers.push(() => s.stop());

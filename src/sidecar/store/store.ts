@@ -156,6 +156,12 @@ export interface CompactOptions {
   headMs?: number;
 }
 
+/** one (target, collector) history, as compaction walks them */
+export interface CompactionStream {
+  target_id: number;
+  collector: string;
+}
+
 export interface StoreOptions {
   /** a query connection: never writes, never migrates, never creates the file */
   reader?: boolean;
@@ -1813,121 +1819,144 @@ export class Store {
    * samples) stay exact. Then points older than the head window are packed into chunks.
    */
   compact(now: number, opts: CompactOptions): { removed: number } {
-    return this.write(() => this.compactNow(now, opts));
+    return this.write(() => {
+      let removed = 0;
+      for (const stream of this.compactionStreams()) {
+        removed += this.compactStreamNow(now, opts, stream);
+      }
+      this.compactTailNow(now, opts);
+      return { removed };
+    });
   }
 
-  private compactNow(now: number, opts: CompactOptions): { removed: number } {
+  /**
+   * The streams one compaction pass walks. The sidecar compacts them one at a time
+   * (compactStream) and lets sampling run in between: a whole pass over a fleet's history at once
+   * would hold the event loop for seconds; then compactTail.
+   */
+  compactionStreams(): CompactionStream[] {
+    return this.db.prepare('SELECT DISTINCT target_id, collector FROM sample').all() as CompactionStream[];
+  }
+
+  /** one stream's part of compact(): samples removed */
+  compactStream(now: number, opts: CompactOptions, stream: CompactionStream): number {
+    return this.write(() => this.compactStreamNow(now, opts, stream));
+  }
+
+  /** what compact() does after the streams: events, aliases and statement texts past retention */
+  compactTail(now: number, opts: CompactOptions): void {
+    this.write(() => this.compactTailNow(now, opts));
+  }
+
+  private compactStreamNow(now: number, opts: CompactOptions, { target_id, collector }: CompactionStream): number {
     let removed = 0;
-    const streams = this.db.prepare('SELECT DISTINCT target_id, collector FROM sample').all() as Array<{
-      target_id: number;
-      collector: string;
-    }>;
     const dropSample = this.db.prepare('DELETE FROM sample WHERE id = ?');
     const markKeyframe = this.db.prepare('UPDATE sample SET keyframe = 1 WHERE id = ?');
-    for (const { target_id, collector } of streams) {
-      const old = this.db
-        .prepare(
-          'SELECT id, ts, ok, epoch, keyframe, resets FROM sample WHERE target_id = ? AND collector = ? AND ts < ? ORDER BY ts, id'
-        )
-        .all(target_id, collector, now - opts.downsampleAfterMs) as Array<{
-        id: number;
-        ts: number;
-        ok: number;
-        epoch: number | null;
-        keyframe: number;
-        resets: number;
-      }>;
-      const seriesIds = this.db
-        .prepare('SELECT id FROM series WHERE target_id = ? AND collector = ?')
-        .pluck()
-        .all(target_id, collector) as number[];
-      const prepare = (sql: string) => this.stmt(sql);
-      // without a head window only what compaction unpacked is packed again (packSeries)
-      const pack = () => packStream(prepare, target_id, collector, seriesIds, now - (opts.headMs ?? Infinity));
-      if (old.length === 0) {
-        this.db.transaction(pack)();
+    const old = this.db
+      .prepare(
+        'SELECT id, ts, ok, epoch, keyframe, resets FROM sample WHERE target_id = ? AND collector = ? AND ts < ? ORDER BY ts, id'
+      )
+      .all(target_id, collector, now - opts.downsampleAfterMs) as Array<{
+      id: number;
+      ts: number;
+      ok: number;
+      epoch: number | null;
+      keyframe: number;
+      resets: number;
+    }>;
+    const seriesIds = this.db
+      .prepare('SELECT id FROM series WHERE target_id = ? AND collector = ?')
+      .pluck()
+      .all(target_id, collector) as number[];
+    const prepare = (sql: string) => this.stmt(sql);
+    // without a head window only what compaction unpacked is packed again (packSeries)
+    const pack = () => packStream(prepare, target_id, collector, seriesIds, now - (opts.headMs ?? Infinity));
+    if (old.length === 0) {
+      this.db.transaction(pack)();
+      return 0;
+    }
+    const next = this.db
+      .prepare(
+        'SELECT id, resets FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ok = 1 ORDER BY ts, id LIMIT 1'
+      )
+      .get(target_id, collector, now - opts.downsampleAfterMs) as { id: number; resets: number } | undefined;
+    // decide what stays: nothing past retention; otherwise the last ok sample of each step, epoch
+    // boundaries and failures (they mark gaps)
+    const keep = new Set<number>();
+    const lastInBucket = new Map<number, number>();
+    let prevEpoch: number | null | undefined;
+    let prevOk: number | undefined;
+    for (const s of old) {
+      if (s.ts < now - opts.retentionMs) {
         continue;
       }
-      const next = this.db
-        .prepare(
-          'SELECT id, resets FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ok = 1 ORDER BY ts, id LIMIT 1'
-        )
-        .get(target_id, collector, now - opts.downsampleAfterMs) as { id: number; resets: number } | undefined;
-      // decide what stays: nothing past retention; otherwise the last ok sample of each step, epoch
-      // boundaries and failures (they mark gaps)
-      const keep = new Set<number>();
-      const lastInBucket = new Map<number, number>();
-      let prevEpoch: number | null | undefined;
-      let prevOk: number | undefined;
-      for (const s of old) {
-        if (s.ts < now - opts.retentionMs) {
-          continue;
-        }
-        if (s.ok === 0) {
-          keep.add(s.id);
-          continue;
-        }
-        if (prevEpoch !== undefined && s.epoch !== prevEpoch) {
-          keep.add(s.id);
-        }
-        // a counter reset or vanished here: with it and the sample before it kept, the deltas across
-        // the samples that stay add up to the running totals (store/running-totals.ts)
-        if (s.resets === 1) {
-          keep.add(s.id);
-          if (prevOk !== undefined) {
-            keep.add(prevOk);
-          }
-        }
-        prevEpoch = s.epoch;
-        prevOk = s.id;
-        lastInBucket.set(Math.floor(s.ts / opts.downsampleStepMs), s.id);
+      if (s.ok === 0) {
+        keep.add(s.id);
+        continue;
       }
-      for (const id of lastInBucket.values()) {
-        keep.add(id);
+      if (prevEpoch !== undefined && s.epoch !== prevEpoch) {
+        keep.add(s.id);
       }
-      if (next?.resets === 1 && prevOk !== undefined) {
-        keep.add(prevOk);
+      // a counter reset or vanished here: with it and the sample before it kept, the deltas across
+      // the samples that stay add up to the running totals (store/running-totals.ts)
+      if (s.resets === 1) {
+        keep.add(s.id);
+        if (prevOk !== undefined) {
+          keep.add(prevOk);
+        }
       }
-      this.db.transaction(() => {
-        let target: number | undefined = next?.id;
-        // a target that took a dropped keyframe's points: a row without a point there had vanished,
-        // so points from before that keyframe must not move past it (they would bring the row back)
-        let sealed: number | undefined;
-        const removals: Removal[] = [];
-        for (let i = old.length - 1; i >= 0; i--) {
-          const s = old[i];
-          if (keep.has(s.id)) {
-            if (s.ok === 1) {
-              target = s.id;
-            }
-            continue;
-          }
-          // the row stays gone at a sealed target, but its running total must live on
-          removals.push({ id: s.id, target, totalsOnly: target !== undefined && target === sealed });
-          if (target !== undefined && target !== sealed && s.keyframe === 1) {
-            markKeyframe.run(target);
-            sealed = target;
-          }
-          dropSample.run(s.id);
-          removed++;
-        }
-        const order = old.map((s) => s.id);
-        if (next) {
-          order.push(next.id);
-        }
-        moveRemovedPoints(prepare, seriesIds, order, removals);
-        // the oldest surviving sample must be self-contained
-        if (target !== undefined) {
-          markKeyframe.run(target);
-        }
-        pack();
-      })();
+      prevEpoch = s.epoch;
+      prevOk = s.id;
+      lastInBucket.set(Math.floor(s.ts / opts.downsampleStepMs), s.id);
     }
+    for (const id of lastInBucket.values()) {
+      keep.add(id);
+    }
+    if (next?.resets === 1 && prevOk !== undefined) {
+      keep.add(prevOk);
+    }
+    this.db.transaction(() => {
+      let target: number | undefined = next?.id;
+      // a target that took a dropped keyframe's points: a row without a point there had vanished,
+      // so points from before that keyframe must not move past it (they would bring the row back)
+      let sealed: number | undefined;
+      const removals: Removal[] = [];
+      for (let i = old.length - 1; i >= 0; i--) {
+        const s = old[i];
+        if (keep.has(s.id)) {
+          if (s.ok === 1) {
+            target = s.id;
+          }
+          continue;
+        }
+        // the row stays gone at a sealed target, but its running total must live on
+        removals.push({ id: s.id, target, totalsOnly: target !== undefined && target === sealed });
+        if (target !== undefined && target !== sealed && s.keyframe === 1) {
+          markKeyframe.run(target);
+          sealed = target;
+        }
+        dropSample.run(s.id);
+        removed++;
+      }
+      const order = old.map((s) => s.id);
+      if (next) {
+        order.push(next.id);
+      }
+      moveRemovedPoints(prepare, seriesIds, order, removals);
+      // the oldest surviving sample must be self-contained
+      if (target !== undefined) {
+        markKeyframe.run(target);
+      }
+      pack();
+    })();
+    return removed;
+  }
+
+  private compactTailNow(now: number, opts: CompactOptions): void {
     this.db.prepare('DELETE FROM event WHERE ts < ?').run(now - opts.retentionMs);
     if (hasAliases(this.db)) {
       this.db.prepare('DELETE FROM stream_alias WHERE to_ts < ?').run(now - opts.retentionMs);
     }
     this.dropUnseenStatementTexts(now - opts.retentionMs);
-    return { removed };
   }
 }

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { chunkPointAt } from '../../../src/sidecar/store/chunks';
+import { runCompactionPass } from '../../../src/sidecar/store/compaction-pass';
 import { Store } from '../../../src/sidecar/store/store';
 import { writeHistory } from './random-history';
 
@@ -134,6 +135,51 @@ test('a row gone at a restart stays gone when the restart keyframe is thinned aw
     } finally {
       store.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  }
+});
+
+/** every stored row of the history tables, in order: two stores with equal dumps hold the same history */
+function dump(store: Store): string {
+  return ['sample', 'point', 'point_chunk', 'series']
+    .map((t) => JSON.stringify(store.db.prepare(`SELECT * FROM ${t} ORDER BY 1, 2, 3`).raw().all()))
+    .join('\n');
+}
+
+test('the sidecar compacts history by history with the event loop free in between, leaving what compact() leaves', async () => {
+  const opts = { retentionMs: 250_000, downsampleAfterMs: 20_000, downsampleStepMs: 13_000, headMs: 60_000 };
+  for (const seed of [3, 8]) {
+    const dirs = [0, 1].map(() => mkdtempSync(join(tmpdir(), 'pgpulse-pass-')));
+    try {
+      const stores = dirs.map((dir) => {
+        // two histories in each store: x and y
+        writeHistory(dir, seed, { counters: true, collector: 'x', compact: false }).store.close();
+        return writeHistory(dir, seed + 50, { counters: true, collector: 'y', compact: false });
+      });
+      const end = Math.max(stores[0].end, stores[1].end);
+      const [whole, stepwise] = stores.map((s) => s.store);
+      assert.equal(dump(whole), dump(stepwise));
+      const { removed } = whole.compact(end, opts);
+      // a callback queued before the pass runs between two histories, not after the pass
+      let ranDuringPass = false;
+      let passDone = false;
+      setImmediate(() => (ranDuringPass = !passDone));
+      const pass = await runCompactionPass(stepwise, end, opts, () => false);
+      passDone = true;
+      assert.ok(ranDuringPass, 'the event loop ran between two histories');
+      assert.equal(pass.streams, 2);
+      assert.equal(pass.removed, removed);
+      assert.ok(removed > 0, `seed ${seed}: samples removed`);
+      assert.equal(dump(stepwise), dump(whole), `seed ${seed}: the same history after either`);
+      // a pass told the sidecar is stopping ends before the next history
+      const stopped = await runCompactionPass(stepwise, end + 100_000, opts, () => true);
+      assert.deepEqual([stopped.stopped, stopped.streams], [true, 0]);
+      whole.close();
+      stepwise.close();
+    } finally {
+      for (const dir of dirs) {
+        rmSync(dir, { recursive: true, force: true });
+      }
     }
   }
 });
