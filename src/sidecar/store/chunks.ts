@@ -6,8 +6,9 @@
  * rows** (by sample id), and its newest point is always a row. So where a series has a row at or
  * before a sample, that row is the point in force there and chunks need not be read; only a read
  * reaching further back than the series' oldest row looks into its chunks. Writers only append
- * rows; compaction unpacks the chunks it changes (unpackChunks) and packs again (packSeries)
- * inside one transaction, so readers never see the rule broken.
+ * rows; compaction takes the chunks it changes (takeChunks), writes them back thinned
+ * (writeChunks) and packs rows (packSeries) inside one transaction, so readers never see the rule
+ * broken. unpackChunks is for the running-totals fill-in, which rewrites points as rows.
  */
 import type Database from 'better-sqlite3';
 import { decodeChunk, decodeColumns, encodeChunk, type ChunkColumns, type ChunkPoint } from './chunk-codec';

@@ -33,6 +33,11 @@ export async function runCompactionPass(
     out.streams++;
     await yieldToLoop();
   }
+  // the sidecar may have stopped (and closed the store) while the last history yielded
+  if (stopping()) {
+    out.stopped = true;
+    return out;
+  }
   store.compactTail(now, opts);
   return out;
 }

@@ -183,3 +183,25 @@ test('the sidecar compacts history by history with the event loop free in betwee
     }
   }
 });
+
+test('a pass whose sidecar stops (the store closes) while it yields after its last history ends there', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pgpulse-pass-stop-'));
+  try {
+    const { store, end } = writeHistory(dir, 5, { counters: true, collector: 'x', compact: false });
+    let stopping = false;
+    // the sidecar's stop() while the pass yields: the flag first, then the store closes
+    setImmediate(() => {
+      stopping = true;
+      store.close();
+    });
+    const pass = await runCompactionPass(
+      store,
+      end,
+      { retentionMs: 250_000, downsampleAfterMs: 20_000, downsampleStepMs: 13_000, headMs: 60_000 },
+      () => stopping
+    );
+    assert.deepEqual([pass.stopped, pass.streams], [true, 1]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
