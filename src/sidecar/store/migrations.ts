@@ -230,3 +230,24 @@ export function applyMigrations(db: Database.Database): void {
     })();
   }
 }
+
+/**
+ * A connection that cannot migrate its file (read-only: a data directory that is not writable, a
+ * query worker beside such a store) may hold a history written before the chunk table existed.
+ * An empty one stands in, in the connection's own temp schema, so reads answer from the rows the
+ * file holds instead of failing on a missing table. (stream_alias is checked where it is read.)
+ */
+export function standInForMissingTables(db: Database.Database): void {
+  if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'point_chunk'").get() !== undefined) {
+    return;
+  }
+  db.exec(`
+    CREATE TEMP TABLE IF NOT EXISTS point_chunk (
+      series_id INTEGER NOT NULL,
+      last_sample_id INTEGER NOT NULL,
+      first_sample_id INTEGER NOT NULL,
+      n INTEGER NOT NULL,
+      data BLOB NOT NULL
+    );
+  `);
+}

@@ -18,7 +18,7 @@ import {
 import { decodeChunk } from './chunk-codec';
 import { chunkPointAfter, chunkPointAt, chunkPointsIn, CHUNK_POINTS, lastPointUpTo } from './chunks';
 import { moveRemovedPoints, packStream, type Removal } from './compaction';
-import { applyMigrations } from './migrations';
+import { applyMigrations, standInForMissingTables } from './migrations';
 import { aggregateField, aggregateGroup, AGGREGATE_LABEL, stepCounter, type CounterCarry } from './running-totals';
 import { scrubStatement } from './scrub';
 import { CarryColumn, LabelColumn, NumberColumn, SeriesIndex } from './series-columns';
@@ -225,6 +225,7 @@ export class Store {
     try {
       const db = new Database(file, { readonly: true, fileMustExist: true });
       db.prepare('SELECT count(*) FROM sqlite_master').get();
+      standInForMissingTables(db);
       return db;
     } catch {
       /* fall through to a copy */
@@ -241,6 +242,7 @@ export class Store {
       }
       const db = new Database(image);
       db.prepare('SELECT count(*) FROM sqlite_master').get();
+      standInForMissingTables(db);
       return db;
     } catch {
       return undefined;
@@ -288,6 +290,7 @@ export class Store {
     // back to the OS for most of them. The cache fills only as reads touch pages, and a query
     // worker exists only while dashboards query (bench/results/query-latency-quiet*.md)
     db.pragma(`cache_size = -${READER_CACHE_KIB}`);
+    standInForMissingTables(db);
     return db;
   }
 

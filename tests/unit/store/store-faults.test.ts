@@ -157,3 +157,47 @@ test('while the store is failing, writes are refused at once until the back-off 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a read-only history written before chunks existed (no point_chunk) is served as stored, by the store and by a query worker', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pgpulse-store-ro-old-'));
+  const file = join(dir, 'pgpulse.db');
+  try {
+    const writer = Store.open(dir);
+    for (let i = 0; i < 6; i++) {
+      writer.writeSample({
+        target: 't',
+        collector: 'c',
+        ts: 1000 * (i + 1),
+        ok: true,
+        epoch: 1,
+        rows: rows('r', 3, i * i),
+        counters: ['n'],
+      });
+    }
+    const answers = (s: Store) => {
+      const samples = s.samples('t', 'c', 0, 1e15);
+      return JSON.stringify([
+        s.matrix('t', 'c', ['n'], undefined, samples),
+        s.rangeTotals('t', 'c', ['n'], undefined, samples),
+        s.rangeTotalsBetween('t', 'c', ['n'], undefined, 0, 1e15),
+      ]);
+    };
+    const expected = answers(writer);
+    // the file as the version before migration 8 left it
+    writer.db.exec('DROP TABLE point_chunk; DELETE FROM applied_migration WHERE version = 8; PRAGMA user_version = 7');
+    writer.close();
+    // the data directory turned out read-only at start: the stored history is served read-only
+    const readOnly = new Store(file, {}, Object.assign(new Error('read-only file system'), { code: 'EROFS' }));
+    const worker = new Store(file, { reader: true });
+    try {
+      assert.equal(readOnly.status().mode, 'read-only');
+      assert.equal(answers(readOnly), expected);
+      assert.equal(answers(worker), expected);
+    } finally {
+      readOnly.close();
+      worker.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
