@@ -199,7 +199,8 @@ export const migrations: Array<{ version: number; sql: string; run?: (db: Databa
  * per version (applied_migration), not only as the highest one (user_version): migrations written
  * in parallel may land in any order, and a file that ran 7 must still run a 6 that lands after it.
  * A file from before the table existed ran everything up to its user_version. Every migration
- * must therefore be safe to run on a file that already has it (IF NOT EXISTS, column checks).
+ * from 3 on must therefore be safe to run on a file that already has it (IF NOT EXISTS, column
+ * checks); 1 and 2 predate the tracking and only ever run on a new file.
  */
 export function applyMigrations(db: Database.Database): void {
   const current = db.pragma('user_version', { simple: true }) as number;

@@ -70,8 +70,9 @@ function writeHistory(dir: string, seed: number): { store: Store; end: number } 
           continue; // evicted for a while
         }
         const v = state.get(k) ?? Object.fromEntries(COUNTERS.map((c) => [c, 0]));
-        if (r() < 0.3) {
-          // pg_stat_statements moves every counter of an entry with its calls, never without
+        // the admin role only ever plans these statements (its executions fail): calls stay 0
+        if (user !== 'admin' && r() < 0.3) {
+          // an execution moves every counter of an entry with its calls
           const calls = 1 + Math.floor(r() * 5);
           v.calls += calls;
           v.total_exec_time += calls * r() * 40 * (1 + (q % 5));
@@ -80,6 +81,11 @@ function writeHistory(dir: string, seed: number): { store: Store; end: number } 
           v.shared_blks_hit += calls * Math.floor(r() * 100);
           v.shared_blks_read += calls * Math.floor(r() * 10 * (q % 4));
           v.temp_blks_written += q % 6 === 0 ? calls * Math.floor(r() * 50) : 0;
+        }
+        if (r() < (user === 'admin' ? 0.3 : 0.05)) {
+          // planned, then the execution failed: planning time and its buffers move, calls do not
+          v.total_plan_time += r() * 2;
+          v.shared_blks_hit += 3;
         }
         state.set(k, v);
         rows.push({ key, values: { ...v, max_exec_time: r() * 100 } });
