@@ -38,18 +38,27 @@ const JEMALLOC_PATHS = [
   '/usr/local/lib/libjemalloc.so.2',
 ];
 
+// a multiarch system may hold another architecture's build too: ld.so would ignore that one
+const OTHER_ARCH = { x64: /aarch64|AArch64/, arm64: /x86_64|x86-64/ }[process.arch] || /$^/;
+
 function findJemalloc() {
   const fs = require('node:fs');
-  const known = JEMALLOC_PATHS.find((p) => fs.existsSync(p));
+  const known = JEMALLOC_PATHS.find((p) => !OTHER_ARCH.test(p) && fs.existsSync(p));
   if (known) {
     return known;
   }
-  // elsewhere: as the dynamic linker knows it (ldconfig may be missing or outside PATH)
+  // elsewhere: as the dynamic linker knows it (ldconfig may be missing or outside PATH); its
+  // lines read "libjemalloc.so.2 (libc6,x86-64) => /path", a 32-bit build has no ",x86-64"
+  const mine = { x64: 'x86-64', arm64: 'AArch64' }[process.arch];
   for (const ldconfig of ['ldconfig', '/sbin/ldconfig', '/usr/sbin/ldconfig']) {
     const r = require('node:child_process').spawnSync(ldconfig, ['-p'], { encoding: 'utf8' });
     if (r.status === 0) {
-      const m = /libjemalloc\.so\.2 \([^)]*\) => (\S+)/.exec(r.stdout);
-      return m ? m[1] : undefined;
+      for (const m of r.stdout.matchAll(/libjemalloc\.so\.2 \(([^)]*)\) => (\S+)/g)) {
+        if (!mine || m[1].includes(mine)) {
+          return m[2];
+        }
+      }
+      return undefined;
     }
   }
   return undefined;
