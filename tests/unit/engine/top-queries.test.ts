@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { collectorSpecs } from '../../../src/model/catalog/collectors';
 import { coreFeature } from '../../../src/sidecar/core';
 import type { ResolvedQuery } from '../../../src/sidecar/engine/context';
 import { Engine } from '../../../src/sidecar/engine/engine';
@@ -16,16 +17,8 @@ import { topQueries } from '../../../src/sidecar/engine/handlers/statements';
 import { assemble } from '../../../src/sidecar/feature';
 import { Store } from '../../../src/sidecar/store/store';
 
-const COUNTERS = [
-  'calls',
-  'total_exec_time',
-  'total_plan_time',
-  'rows',
-  'shared_blks_hit',
-  'shared_blks_read',
-  'temp_blks_written',
-  'io_read_time',
-];
+// the statements collector's own counters, as the sampler declares them
+const COUNTERS = collectorSpecs.find((c) => c.id === 'statements')?.counters ?? [];
 const T0 = 1_700_000_000_000;
 
 function rng(seed: number) {
