@@ -27,7 +27,7 @@ VOLUME ["/data"]
 EXPOSE 7700 7701
 HEALTHCHECK --interval=10s --timeout=5s --start-period=15s --retries=5 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:7700/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# bin/pgpulse.js's own serve flags, given here so the container needs no re-exec:
+# bin/pgpulse.js's own serve flags, given here (it still re-executes once, in place, to preload jemalloc):
 # --max-semi-space-size=2: a cycle's short-lived rows otherwise grow V8's young generation and heap
 # to ~270 MB (RSS 345 → ~210 MB with 5,000 statements); --liftoff-only: V8 does not optimise the SQL
 # parser's WebAssembly with TurboFan, whose compile took RSS to ~860 MB when the advisor parsed
