@@ -13,7 +13,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { fmt, WORK, writeResult } from './lib';
+import { compileSidecar, fmt, WORK, writeResult } from './lib';
 
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 720);
 const SERVE_FLAGS = ['--liftoff-only', '--max-semi-space-size=2'];
@@ -90,18 +90,7 @@ function main(): void {
   const out = join(WORK, 'advisor-evidence-build');
   const src = join(out, 'sidecar');
   try {
-    process.stderr.write(`compiling the sidecar into ${out} …\n`);
-    execFileSync(
-      process.execPath,
-      [
-        join(__dirname, '..', 'node_modules', 'typescript', 'bin', 'tsc'),
-        '-p',
-        'tsconfig.sidecar.json',
-        '--outDir',
-        out,
-      ],
-      { cwd: join(__dirname, '..'), stdio: 'inherit' }
-    );
+    compileSidecar(out);
     const env = { ...process.env, SRC: src, DIR: dir, SAMPLES: String(SAMPLES) };
     process.stderr.write(`writing ${SAMPLES} samples of 5,000 statements, 500 tables, 2,000 indexes …\n`);
     // the writer in its own process: its caches must not count against the readers

@@ -10,7 +10,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { fmt, WORK, writeResult } from './lib';
+import { compileSidecar, fmt, WORK, writeResult } from './lib';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 5000);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 720);
@@ -43,18 +43,7 @@ function main(): void {
   const dir = mkdtempSync(join(WORK, 'advisor-history-'));
   const src = join(WORK, 'advisor-history-build');
   try {
-    process.stderr.write(`compiling the sidecar into ${src} …\n`);
-    execFileSync(
-      process.execPath,
-      [
-        join(__dirname, '..', 'node_modules', 'typescript', 'bin', 'tsc'),
-        '-p',
-        'tsconfig.sidecar.json',
-        '--outDir',
-        src,
-      ],
-      { cwd: join(__dirname, '..'), stdio: 'inherit' }
-    );
+    compileSidecar(src);
     process.stderr.write(`writing ${SAMPLES} samples of ${ROWS} statements …\n`);
     // the writer in its own process too: its caches must not count against the readers
     execFileSync(

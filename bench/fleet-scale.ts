@@ -25,7 +25,7 @@ import Database from 'better-sqlite3';
 import { Client } from 'pg';
 import { Store } from '../src/sidecar/store/store';
 import { freePort, startPostgres, type TestPostgres } from '../tests/support/pg';
-import { ROOT, WORK, fmt, rss, sleep, waitHttp, writeResult } from './lib';
+import { compileSidecar, ROOT, WORK, fmt, rss, sleep, waitHttp, writeResult } from './lib';
 
 const MINUTES = Number(process.env.BENCH_MINUTES ?? 3);
 const INTERVAL_S = Number(process.env.BENCH_INTERVAL_S ?? 15);
@@ -606,12 +606,7 @@ async function main(): Promise<void> {
   mkdirSync(WORK, { recursive: true });
   // build/ exactly as `npm run build:sidecar` writes it: serve finds the gRPC .proto files from there
   const buildDir = join(ROOT, 'build');
-  process.stderr.write('compiling the sidecar into build/ …\n');
-  execFileSync(
-    process.execPath,
-    [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.sidecar.json')],
-    { stdio: 'inherit' }
-  );
+  compileSidecar();
   const started = Date.now();
   process.stderr.write(`starting 1 cluster with ${DATABASES} databases and ${SERVERS} small servers …\n`);
   const f = await startFleet();

@@ -2,6 +2,7 @@
  * Shared helpers of the benchmarks: process memory, pg_stat_statements time per role, waiting for
  * HTTP services, medians, and writing results files that start with the command that made them.
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
@@ -10,6 +11,25 @@ import type { SidecarConfig } from '../src/sidecar/config';
 export const ROOT = join(__dirname, '..');
 export const WORK = join(ROOT, 'bench', '.work');
 export const RESULTS = join(ROOT, 'bench', 'results');
+
+/**
+ * Compiles the sidecar with tsconfig.sidecar.json, for benches that run it in processes of their own:
+ * into build/ by default (as `npm run build:sidecar`: serve finds the gRPC .proto files from there),
+ * or into `outDir`.
+ */
+export function compileSidecar(outDir?: string): void {
+  process.stderr.write(`compiling the sidecar into ${outDir ?? 'build/'} …\n`);
+  execFileSync(
+    process.execPath,
+    [
+      join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
+      '-p',
+      join(ROOT, 'tsconfig.sidecar.json'),
+      ...(outDir ? ['--outDir', outDir] : []),
+    ],
+    { stdio: 'inherit' }
+  );
+}
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -18,7 +18,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, startPostgres, type TestPostgres } from '../tests/support/pg';
-import { ROOT, WORK, fmt, rss, sleep, waitHttp, writeResult } from './lib';
+import { compileSidecar, ROOT, WORK, fmt, rss, sleep, waitHttp, writeResult } from './lib';
 import { churn, setup } from './statements-workload';
 
 const CYCLES = Number(process.env.BENCH_CYCLES ?? 12);
@@ -331,12 +331,7 @@ async function main(): Promise<void> {
   }
   // build/ exactly as `npm run build:sidecar` writes it: serve finds the gRPC .proto files from there
   const buildDir = join(ROOT, 'build');
-  process.stderr.write('compiling the sidecar into build/ …\n');
-  execFileSync(
-    process.execPath,
-    [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.sidecar.json')],
-    { stdio: 'inherit' }
-  );
+  compileSidecar();
   const pg = await startPostgres({
     settings: { 'pg_stat_statements.max': '10000', shared_buffers: '128MB', max_connections: '100' },
   });

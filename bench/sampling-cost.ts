@@ -9,12 +9,12 @@
  * their database time apart. Between cycles a workload re-runs 10 % of the statements so counters
  * move. Writes bench/results/sampling-cost.md.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { freePort, startPostgres, type TestPostgres } from '../tests/support/pg';
-import { ROOT, WORK, dirBytes, fmt, median, ratio, rss, sleep, waitHttp, writeResult } from './lib';
+import { compileSidecar, ROOT, WORK, dirBytes, fmt, median, ratio, rss, sleep, waitHttp, writeResult } from './lib';
 import { TABLES, churn, setup } from './statements-workload';
 
 // 11: the first cycle plus ten steady ones, so the steady mean includes the one run in
@@ -270,18 +270,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   mkdirSync(WORK, { recursive: true });
   const buildDir = join(WORK, 'build');
-  process.stderr.write('compiling the sidecar into bench/.work/build …\n');
-  execFileSync(
-    process.execPath,
-    [
-      join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
-      '-p',
-      join(ROOT, 'tsconfig.sidecar.json'),
-      '--outDir',
-      buildDir,
-    ],
-    { stdio: 'inherit' }
-  );
+  compileSidecar(buildDir);
   const pg = await startPostgres({
     settings: { 'pg_stat_statements.max': '10000', shared_buffers: '128MB', max_connections: '100' },
   });
