@@ -3,7 +3,7 @@
  * the size of the memory benchmark: 5,000 statements, 500 tables and 2,000 indexes with the
  * catalog's counters and gauges, BENCH_SAMPLES samples (default 720: one hour at 5 s), 10 % of the
  * rows moving per sample. Each read runs in a fresh process started with `pgpulse serve`'s node
- * flags on the same store file; its cost is that process's peak RSS (VmHWM). The statement facts are
+ * flags on the same store file; its cost is that process's peak RSS (VmHWM, bench/lib.ts peakRssRun). The statement facts are
  * read both ways in the same run: walking every stored point (`statementFacts(…, 'points')`, the
  * advisor before) and as the advisor reads them now (running totals for range deltas, the newest
  * samples for a fresh install's lifetime counters). `gatherEvidence` is the whole read: at the
@@ -13,7 +13,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { compileSidecar, fmt, WORK, writeResult } from './lib';
+import { compileSidecar, fmt, peakRssRun, WORK, writeResult } from './lib';
 
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 720);
 const SERVE_FLAGS = ['--liftoff-only', '--max-semi-space-size=2'];
@@ -46,18 +46,15 @@ for (let k = 0; k < Number(process.env.SAMPLES); k++) {
 store.close();
 `;
 
+/** child: one part of the read (measure: bench/lib.ts peakRssRun) */
 const READER = `
-const { readFileSync } = require('node:fs');
 const { Store } = require(process.env.SRC + '/store/store');
 const h = require(process.env.SRC + '/advisors/history');
 const { gatherEvidence } = require(process.env.SRC + '/advisors/evaluate');
-const kb = (k) => Number(new RegExp('^' + k + ':\\\\s+(\\\\d+) kB', 'm').exec(readFileSync('/proc/self/status', 'utf8'))[1]);
 const store = Store.open(process.env.DIR, { reader: true });
 const now = 1e12 + (Number(process.env.SAMPLES) - 1) * 5000;
 const w = { from: now - 86400000, to: now };
-const before = kb('VmHWM');
-const t0 = process.hrtime.bigint();
-const n = {
+measure({
   'statements range walk': () => h.statementFacts(store, 't', w, 'range', 'points').length,
   'statements range': () => h.statementFacts(store, 't', w, 'range').length,
   'statements lifetime walk': () => h.statementFacts(store, 't', w, 'lifetime', 'points').length,
@@ -67,9 +64,7 @@ const n = {
   indexes: () => h.indexFacts(store, 't', now).length,
   'evidence, first hour': () => { const e = gatherEvidence(store, 't', now); if (!e.lifetime) throw new Error('expected lifetime evidence'); return e.statements.length; },
   'evidence, after the first hour': () => { const e = gatherEvidence(store, 't', now, { windowMs: (Number(process.env.SAMPLES) - 2) * 5000 }); if (e.lifetime) throw new Error('expected range evidence'); return e.statements.length; },
-}[process.env.PART]();
-const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-process.stdout.write(JSON.stringify({ before, peak: kb('VmHWM'), ms, n }));
+}[process.env.PART]);
 `;
 
 const PARTS: Array<[string, string]> = [
@@ -97,17 +92,11 @@ function main(): void {
     execFileSync(process.execPath, ['-e', WRITER], { env, stdio: 'inherit' });
     const lines: string[] = [];
     for (const [part, what] of PARTS) {
-      const r = JSON.parse(
-        execFileSync(process.execPath, [...SERVE_FLAGS, '-e', READER], {
-          env: { ...env, PART: part },
-          encoding: 'utf8',
-          maxBuffer: 1 << 20,
-        })
-      ) as { before: number; peak: number; ms: number; n: number };
+      const r = peakRssRun<number>(READER, { ...env, PART: part }, SERVE_FLAGS);
       lines.push(
-        `| ${what} | ${fmt(r.before / 1024)} | ${fmt(r.peak / 1024)} | ${fmt((r.peak - r.before) / 1024)} | ${fmt(r.ms, 0)} | ${r.n} |`
+        `| ${what} | ${fmt(r.beforeMb)} | ${fmt(r.peakMb)} | ${fmt(r.peakMb - r.beforeMb)} | ${fmt(r.ms, 0)} | ${r.result} |`
       );
-      process.stderr.write(`${part}: peak RSS ${fmt(r.peak / 1024)} MB, ${fmt(r.ms, 0)} ms\n`);
+      process.stderr.write(`${part}: peak RSS ${fmt(r.peakMb)} MB, ${fmt(r.ms, 0)} ms\n`);
     }
     const path = writeResult(
       'advisor-evidence.md',

@@ -3,39 +3,30 @@
  * the row epoch of BENCH_ROWS statements, default 5,000) over BENCH_SAMPLES samples (default 720:
  * one hour at 5 s), read once as a single matrix over the window (the advisor before) and once in
  * chunks of 100 samples, and from the store's running totals (now). Each read runs in a fresh process on the same store file; its cost
- * is that process's peak RSS (VmHWM) and the V8 heap peak reported by --trace-gc-free statistics
- * (v8.getHeapStatistics().peak_malloced_memory is not the heap, so the heap peak is sampled by
- * the GC callback of PerformanceObserver). Writes bench/results/advisor-history.md.
+ * is that process's peak RSS (VmHWM) and V8 heap peak (bench/lib.ts peakRssRun). Writes
+ * bench/results/advisor-history.md.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { compileSidecar, fmt, WORK, writeResult } from './lib';
+import { compileSidecar, fmt, peakRssRun, WORK, writeResult } from './lib';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 5000);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 720);
 const COUNTERS = ['calls', 'total_exec_time', 'rows', 'shared_blks_hit', 'shared_blks_read', 'temp_blks_written'];
 
-/** child: read the facts once, print peak RSS and the largest heap seen after any GC */
+/** child: read the facts once (measure: bench/lib.ts peakRssRun) */
 const CHILD = `
-const { PerformanceObserver } = require('node:perf_hooks');
-const v8 = require('node:v8');
-const { readFileSync } = require('node:fs');
-let heapPeak = 0;
-new PerformanceObserver(() => { heapPeak = Math.max(heapPeak, v8.getHeapStatistics().used_heap_size); }).observe({ entryTypes: ['gc'] });
 const { Store } = require(process.env.SRC + '/store/store');
 const { collectRows, rangeDeltaRows } = require(process.env.SRC + '/advisors/history');
 const store = Store.open(process.env.DIR, { reader: true });
-const kb = (k) => Number(new RegExp('^' + k + ':\\\\s+(\\\\d+) kB', 'm').exec(readFileSync('/proc/self/status', 'utf8'))[1]);
-const before = kb('VmHWM');
-const t0 = process.hrtime.bigint();
-const rows = process.env.CHUNK === 'totals'
-  ? rangeDeltaRows(store, 't', 'statements', ${JSON.stringify(COUNTERS)}, { from: 0, to: 1e15 })
-  : collectRows(store, 't', 'statements', ${JSON.stringify(COUNTERS)}, [], { from: 0, to: 1e15 }, 'range', Number(process.env.CHUNK)).rows;
-const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-heapPeak = Math.max(heapPeak, v8.getHeapStatistics().used_heap_size);
-let calls = 0; for (const r of rows.values()) calls += r.deltas.calls ?? 0;
-process.stdout.write(JSON.stringify({ before, peak: kb('VmHWM'), heapPeak, ms, rows: rows.size, calls }));
+measure(() => {
+  const rows = process.env.CHUNK === 'totals'
+    ? rangeDeltaRows(store, 't', 'statements', ${JSON.stringify(COUNTERS)}, { from: 0, to: 1e15 })
+    : collectRows(store, 't', 'statements', ${JSON.stringify(COUNTERS)}, [], { from: 0, to: 1e15 }, 'range', Number(process.env.CHUNK)).rows;
+  let calls = 0; for (const r of rows.values()) calls += r.deltas.calls ?? 0;
+  return { rows: rows.size, calls };
+});
 `;
 
 function main(): void {
@@ -76,22 +67,21 @@ store.close();
       ['chunks of 100 samples', 100],
       ['running totals: two lookups per series (now)', 'totals'],
     ] as const) {
-      const out = JSON.parse(
-        execFileSync(process.execPath, ['-e', CHILD], {
-          env: { ...process.env, SRC: join(src, 'sidecar'), DIR: dir, CHUNK: String(chunk) },
-          encoding: 'utf8',
-          maxBuffer: 1 << 20,
-        })
-      ) as { before: number; peak: number; heapPeak: number; ms: number; rows: number; calls: number };
-      const same = `${out.rows} rows, Σ calls ${out.calls}`;
+      const out = peakRssRun<{ rows: number; calls: number }>(CHILD, {
+        ...process.env,
+        SRC: join(src, 'sidecar'),
+        DIR: dir,
+        CHUNK: String(chunk),
+      });
+      const same = `${out.result.rows} rows, Σ calls ${out.result.calls}`;
       if (answer !== undefined && answer !== same) {
         throw new Error(`the two reads disagree: ${answer} vs ${same}`);
       }
       answer = same;
       runs.push(
-        `| ${label} | ${fmt(out.before / 1024)} | ${fmt(out.peak / 1024)} | ${fmt((out.peak - out.before) / 1024)} | ${fmt(out.heapPeak / 1048576)} | ${fmt(out.ms, 0)} |`
+        `| ${label} | ${fmt(out.beforeMb)} | ${fmt(out.peakMb)} | ${fmt(out.peakMb - out.beforeMb)} | ${fmt(out.heapPeakMb)} | ${fmt(out.ms, 0)} |`
       );
-      process.stderr.write(`${label}: peak RSS ${fmt(out.peak / 1024)} MB\n`);
+      process.stderr.write(`${label}: peak RSS ${fmt(out.peakMb)} MB\n`);
     }
     const path = writeResult(
       'advisor-history.md',

@@ -31,6 +31,53 @@ export function compileSidecar(outDir?: string): void {
   );
 }
 
+/** What a read measured in a fresh process (peakRssRun): MB and ms, and the script's own answer. */
+export interface PeakRss<T> {
+  /** VmHWM before the read: the process with its modules loaded and the store open */
+  beforeMb: number;
+  /** VmHWM after it */
+  peakMb: number;
+  /** the largest used V8 heap after any GC during the run */
+  heapPeakMb: number;
+  ms: number;
+  result: T;
+}
+
+/**
+ * Prepended to a peakRssRun script: `measure(fn)` runs fn once and prints what it cost. The heap
+ * peak is sampled by a GC observer (v8.getHeapStatistics().peak_malloced_memory is not the heap).
+ */
+const MEASURE = `
+const { PerformanceObserver: __PO } = require('node:perf_hooks');
+const __v8 = require('node:v8');
+let __heapPeak = 0;
+new __PO(() => { __heapPeak = Math.max(__heapPeak, __v8.getHeapStatistics().used_heap_size); }).observe({ entryTypes: ['gc'] });
+const __kb = (k) => Number(new RegExp('^' + k + ':\\\\s+(\\\\d+) kB', 'm').exec(require('node:fs').readFileSync('/proc/self/status', 'utf8'))[1]);
+function measure(fn) {
+  const beforeMb = __kb('VmHWM') / 1024;
+  const t0 = process.hrtime.bigint();
+  const result = fn();
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  __heapPeak = Math.max(__heapPeak, __v8.getHeapStatistics().used_heap_size);
+  process.stdout.write(JSON.stringify({ beforeMb, peakMb: __kb('VmHWM') / 1024, heapPeakMb: __heapPeak / 1048576, ms, result }));
+}
+`;
+
+/**
+ * Runs a CommonJS script in a fresh node process (with `nodeFlags`), so one read's peak RSS
+ * (VmHWM) is its own and not what earlier reads left: the script sets up, then calls
+ * `measure(() => …)` once around the read; its return value comes back as `result`.
+ */
+export function peakRssRun<T>(script: string, env: NodeJS.ProcessEnv, nodeFlags: string[] = []): PeakRss<T> {
+  return JSON.parse(
+    execFileSync(process.execPath, [...nodeFlags, '-e', MEASURE + script], {
+      env,
+      encoding: 'utf8',
+      maxBuffer: 1 << 20,
+    })
+  ) as PeakRss<T>;
+}
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** resident set size (current and peak) of a process, from /proc */

@@ -2,6 +2,7 @@
  * The facts advisor rules read, from the stored history of one target: counter deltas (reset- and
  * restart-aware) over a window, latest gauges, and entity info. Nothing here touches the database.
  */
+import { collectorCounters } from '../../model/catalog/collectors';
 import { counterDeltas } from '../engine/deltas';
 import type { Store } from '../store/store';
 import type { SampleInfo, SeriesValues } from '../store/types';
@@ -347,14 +348,8 @@ export interface StatementFacts {
   since?: number | null;
 }
 
-const STATEMENT_COUNTERS = [
-  'calls',
-  'total_exec_time',
-  'rows',
-  'shared_blks_hit',
-  'shared_blks_read',
-  'temp_blks_written',
-];
+/** the statements collector's counters the facts sum: all but planning and read I/O time */
+const STATEMENT_COUNTERS = collectorCounters('statements', ['total_plan_time', 'io_read_time']);
 
 export function statementFacts(
   store: Store,

@@ -2,6 +2,7 @@
  * pg_stat_statements computations over a range: slow statement counts per step and the
  * "top queries" table, both from deltas inside the range.
  */
+import { collectorCounters } from '../../../model/catalog/collectors';
 import type { Frame } from '../../../model/frames';
 import { bucketDeltas, loadSeries, rangeTotals, type EngineContext } from '../context';
 import { canonicalLabels } from '../../store/store';
@@ -46,15 +47,8 @@ export function slowStatements(ctx: EngineContext): Frame[] {
   ];
 }
 
-const TOP_FIELDS = [
-  'calls',
-  'total_exec_time',
-  'rows',
-  'shared_blks_hit',
-  'shared_blks_read',
-  'temp_blks_written',
-  'total_plan_time',
-];
+/** the table's columns come from every counter of the statements collector but read I/O time */
+const TOP_FIELDS = collectorCounters('statements', ['io_read_time']);
 
 /** the fields that decide which statements make the table: its order, the calls filter, the share of time */
 const RANKING_FIELDS: Record<string, string[]> = {
