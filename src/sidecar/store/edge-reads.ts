@@ -12,7 +12,6 @@
  */
 import type Database from 'better-sqlite3';
 import { decodeColumns } from './chunk-codec';
-import { chunkPointAt } from './chunks';
 
 export type Prepare = (sql: string) => Database.Statement;
 
@@ -47,6 +46,16 @@ export function estimateSamples(
   return Math.ceil(((toTs - fromTs) / Math.max(1, ts - fromTs)) * probe);
 }
 
+/** Per step edge, as columns (no object per edge): the ok samples either side of it. */
+export interface Around {
+  /** the last ok sample before the edge: id, ts */
+  pId: Float64Array;
+  pTs: Float64Array;
+  /** the first ok sample at or after it */
+  iId: Float64Array;
+  iTs: Float64Array;
+}
+
 /**
  * Per edge (ascending, each in (first.ts, last.ts]): the last ok sample before it and the first
  * at or after it, both within [first, last].
@@ -59,10 +68,23 @@ export function okSamplesAround(
   first: OkSample,
   last: OkSample,
   scan: boolean
-): Array<{ p: OkSample; i: OkSample }> {
-  if (edges.length === 0) {
-    return [];
+): Around {
+  const m = edges.length;
+  const out: Around = {
+    pId: new Float64Array(m),
+    pTs: new Float64Array(m),
+    iId: new Float64Array(m),
+    iTs: new Float64Array(m),
+  };
+  if (m === 0) {
+    return out;
   }
+  const set = (j: number, p: OkSample | undefined, i: OkSample | undefined) => {
+    out.pId[j] = (p ?? first)[0];
+    out.pTs[j] = (p ?? first)[1];
+    out.iId[j] = (i ?? last)[0];
+    out.iTs[j] = (i ?? last)[1];
+  };
   if (!scan) {
     // per edge in one statement (a call per edge costs more than SQLite's seeks)
     const around = prepare(
@@ -75,17 +97,21 @@ export function okSamplesAround(
       .all({ edges: JSON.stringify(edges), t: targetId, c: collector }) as Array<
       [number | null, number | null, number | null, number | null]
     >;
-    return around.map(([pid, pts, nid, nts]) => ({
-      p: pid !== null && pts !== null ? [pid, pts] : first,
-      i: nid !== null && nts !== null ? [nid, nts] : last,
-    }));
+    around.forEach(([pid, pts, nid, nts], j) =>
+      set(
+        j,
+        pid !== null && pts !== null ? [pid, pts] : undefined,
+        nid !== null && nts !== null ? [nid, nts] : undefined
+      )
+    );
+    return out;
   }
   // every sample of the span from the time index alone (it holds ts and id), handed over one
   // number per row in two walks of one snapshot (Store.stepTotals); the failed ones from the
   // partial index of marked samples
   const span = 'FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? ORDER BY ts, id';
-  const allIds = prepare(`SELECT id ${span}`).pluck().all(targetId, collector, first[1], last[1]) as number[];
-  const allTs = prepare(`SELECT ts ${span}`).pluck().all(targetId, collector, first[1], last[1]) as number[];
+  const ids = prepare(`SELECT id ${span}`).pluck().all(targetId, collector, first[1], last[1]) as number[];
+  const ts = prepare(`SELECT ts ${span}`).pluck().all(targetId, collector, first[1], last[1]) as number[];
   const failed = new Set(
     prepare(
       'SELECT id FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND (resets = 1 OR ok = 0) AND ok = 0'
@@ -93,28 +119,37 @@ export function okSamplesAround(
       .pluck()
       .all(targetId, collector, first[1], last[1]) as number[]
   );
-  const ok: OkSample[] = [];
-  for (let k = 0; k < allIds.length; k++) {
-    if (!failed.has(allIds[k])) {
-      ok.push([allIds[k], allTs[k]]);
-    }
-  }
-  const out: Array<{ p: OkSample; i: OkSample }> = [];
-  // k: the first ok sample at or after the edge (edges ascend, so it only moves forward)
+  const ok = (k: number) => failed.size === 0 || !failed.has(ids[k]);
+  const count = ids.length;
+  // k: the first sample at or after the edge, p: the last ok one before it (edges ascend, so both
+  // only move forward)
   let k = 0;
-  for (const e of edges) {
-    while (k < ok.length && ok[k][1] < e) {
+  let p = -1;
+  for (let j = 0; j < m; j++) {
+    const e = edges[j];
+    while (k < count && ts[k] < e) {
+      if (ok(k)) {
+        p = k;
+      }
       k++;
     }
-    out.push({ p: k > 0 ? ok[k - 1] : first, i: k < ok.length ? ok[k] : last });
+    let i = k;
+    while (i < count && !ok(i)) {
+      i++;
+    }
+    out.pId[j] = p >= 0 ? ids[p] : first[0];
+    out.pTs[j] = p >= 0 ? ts[p] : first[1];
+    out.iId[j] = i < count ? ids[i] : last[0];
+    out.iTs[j] = i < count ? ts[i] : last[1];
   }
   return out;
 }
 
 /** Per sample id (ascending): the last keyframe at or before it (0 when none). */
-export function keyframesAt(prepare: Prepare, targetId: number, collector: string, ids: number[]): number[] {
+export function keyframesAt(prepare: Prepare, targetId: number, collector: string, ids: Float64Array): Float64Array {
+  const out = new Float64Array(ids.length);
   if (ids.length === 0) {
-    return [];
+    return out;
   }
   const before =
     (prepare('SELECT max(id) FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id <= ?')
@@ -126,38 +161,60 @@ export function keyframesAt(prepare: Prepare, targetId: number, collector: strin
   )
     .pluck()
     .all(targetId, collector, ids[0], ids[ids.length - 1]) as number[];
-  const out: number[] = [];
   let cur = before;
   let k = 0;
-  for (const id of ids) {
-    while (k < kfs.length && kfs[k] <= id) {
+  for (let j = 0; j < ids.length; j++) {
+    while (k < kfs.length && kfs[k] <= ids[j]) {
       cur = kfs[k++];
     }
-    out.push(cur);
+    out[j] = cur;
   }
   return out;
 }
 
-/** A series' point in force at each of a list of sample ids: where it was stored, value, total. */
-export interface PointsAt {
+/**
+ * A series' point in force at each of a list of sample ids: where it was stored, value, total.
+ * Columns reused from one series to the next (one panel reads many series at the same ids).
+ */
+export class PointsAt {
   /** sample id of the point in force, -1 where the series has none up to that id */
-  at: number[];
-  /** the point has a value (a null value: the row had vanished there) */
-  valued: boolean[];
-  t: Array<number | null>;
+  readonly at: Float64Array;
+  /** 1: the point has a value (a null value: the row had vanished there) */
+  readonly valued: Uint8Array;
+  /** its running total, NaN where it has none (written before running totals existed) */
+  readonly t: Float64Array;
   /** stored rows read */
-  rows: number;
+  rows = 0;
+
+  constructor(n: number) {
+    this.at = new Float64Array(n);
+    this.valued = new Uint8Array(n);
+    this.t = new Float64Array(n);
+  }
+
+  reset(): this {
+    this.at.fill(-1);
+    this.valued.fill(0);
+    this.t.fill(NaN);
+    this.rows = 0;
+    return this;
+  }
 }
 
-/** The point in force (the last stored at or before) at each id of `ids` (ascending, distinct). */
-export function pointsAt(prepare: Prepare, seriesId: number, ids: number[], idsJson: string, scan: boolean): PointsAt {
+/**
+ * The point in force (the last stored at or before) at each id of `ids` (ascending, distinct),
+ * into `out`. `idsJson()`: the ids as JSON, for the probes.
+ */
+export function pointsAt(
+  prepare: Prepare,
+  seriesId: number,
+  ids: Float64Array,
+  idsJson: () => string,
+  scan: boolean,
+  out: PointsAt
+): PointsAt {
+  out.reset();
   const n = ids.length;
-  const out: PointsAt = {
-    at: new Array(n).fill(-1),
-    valued: new Array(n).fill(false),
-    t: new Array(n).fill(null),
-    rows: 0,
-  };
   if (n === 0) {
     return out;
   }
@@ -166,12 +223,15 @@ export function pointsAt(prepare: Prepare, seriesId: number, ids: number[], idsJ
     | number
     | null;
   if (oldestRow === null || ids[0] < oldestRow) {
-    const from = chunkPointAt(prepare, seriesId, ids[0])?.[0] ?? 0;
+    // the chunks of the span and the one before it (it holds the point in force at the first id
+    // when that id falls before the next chunk's first point): one read, no lookup of its own
     const chunks = prepare(
-      'SELECT data FROM point_chunk WHERE series_id = ? AND last_sample_id >= ? AND first_sample_id <= ? ORDER BY last_sample_id'
+      `SELECT data FROM point_chunk WHERE series_id = @s AND first_sample_id <= @b
+         AND last_sample_id >= coalesce((SELECT max(last_sample_id) FROM point_chunk WHERE series_id = @s AND last_sample_id < @a), 0)
+       ORDER BY last_sample_id`
     )
       .pluck()
-      .all(seriesId, from, ids[n - 1]) as Buffer[];
+      .all({ s: seriesId, a: ids[0], b: ids[n - 1] }) as Buffer[];
     if (chunks.length > 0) {
       return inForce(prepare, seriesId, ids, chunks, out);
     }
@@ -185,13 +245,13 @@ export function pointsAt(prepare: Prepare, seriesId: number, ids: number[], idsJ
        LEFT JOIN point p ON p.series_id = @s AND p.sample_id = j.value ORDER BY j.key`
     )
       .pluck()
-      .all({ ids: idsJson, s: seriesId }) as Array<number | null>;
+      .all({ ids: idsJson(), s: seriesId }) as Array<number | null>;
     const missing: number[] = [];
     for (let j = 0; j < n; j++) {
       const t = exact[j];
       if (t !== null) {
         out.at[j] = ids[j];
-        out.valued[j] = true;
+        out.valued[j] = 1;
         out.t[j] = t;
       } else {
         missing.push(j);
@@ -201,19 +261,20 @@ export function pointsAt(prepare: Prepare, seriesId: number, ids: number[], idsJ
     if (missing.length === 0) {
       return out;
     }
-    idsJson = JSON.stringify(missing.map((j) => ids[j]));
     const rows = prepare(
       // CROSS JOIN keeps json_each outside: one seek per sample, not a walk over the series' points
       `SELECT j.key, p.sample_id, p.value, p.total FROM json_each(?) j
        CROSS JOIN point p ON p.series_id = ? AND p.sample_id = (SELECT max(sample_id) FROM point WHERE series_id = ? AND sample_id <= j.value)`
     )
       .raw()
-      .all(idsJson, seriesId, seriesId) as Array<[number, number, number | null, number | null]>;
+      .all(JSON.stringify(missing.map((j) => ids[j])), seriesId, seriesId) as Array<
+      [number, number, number | null, number | null]
+    >;
     for (const [k, at, v, t] of rows) {
       const j = missing[k];
       out.at[j] = at;
-      out.valued[j] = v !== null;
-      out.t[j] = t;
+      out.valued[j] = v !== null ? 1 : 0;
+      out.t[j] = t ?? NaN;
     }
     out.rows += rows.length;
     return out;
@@ -228,64 +289,107 @@ export function pointsAt(prepare: Prepare, seriesId: number, ids: number[], idsJ
   const args = { s: seriesId, a: ids[0], b: ids[n - 1] };
   const where = prepare(`SELECT iif(value IS NULL, -sample_id, sample_id) ${span}`).pluck().all(args) as number[];
   const totals = prepare(`SELECT total ${span}`).pluck().all(args) as Array<number | null>;
-  let r = -1;
-  for (let j = 0; j < n; j++) {
-    while (r + 1 < where.length && Math.abs(where[r + 1]) <= ids[j]) {
-      r++;
-    }
-    if (r >= 0) {
-      out.at[j] = Math.abs(where[r]);
-      out.valued[j] = where[r] > 0;
-      out.t[j] = totals[r];
-    }
+  const w = new Walk(ids, out);
+  for (let r = 0; r < where.length; r++) {
+    const at = where[r];
+    w.point(Math.abs(at), at > 0 ? 1 : 0, totals[r] ?? NaN);
   }
+  w.point(Infinity, 0, NaN);
   out.rows = where.length;
   return out;
 }
 
 /**
- * The point in force at each id, walking the series' chunks from the one in force at the first id
- * (decoded as columns, no array per point) and then its rows: chunks come before rows.
+ * The merge of a series' points (ascending) with the ids: each point is in force at the ids from
+ * its own up to the next point's.
  */
-function inForce(prepare: Prepare, seriesId: number, ids: number[], chunks: Buffer[], out: PointsAt): PointsAt {
-  const n = ids.length;
-  let j = 0;
-  let at = -1;
-  let v = NaN;
-  let t = NaN;
-  let read = 0;
-  /** the next point: the ids before it had the current one in force */
-  const step = (id: number, nv: number, nt: number) => {
-    while (j < n && ids[j] < id) {
-      if (at >= 0) {
+class Walk {
+  private j = 0;
+  private at = -1;
+  private valued = 0;
+  private t = NaN;
+
+  constructor(
+    private readonly ids: Float64Array,
+    private readonly out: PointsAt
+  ) {}
+
+  /** every id is answered: the points after this one change nothing */
+  get done(): boolean {
+    return this.j >= this.ids.length;
+  }
+
+  point(id: number, valued: number, t: number): void {
+    const { ids, out } = this;
+    let j = this.j;
+    if (j < ids.length && ids[j] < id && this.at >= 0) {
+      const { at, valued: val, t: tot } = this;
+      for (; j < ids.length && ids[j] < id; j++) {
         out.at[j] = at;
-        out.valued[j] = !Number.isNaN(v);
-        out.t[j] = Number.isNaN(t) ? null : t;
+        out.valued[j] = val;
+        out.t[j] = tot;
       }
-      j++;
     }
-    at = id;
-    v = nv;
-    t = nt;
-    read++;
-  };
-  for (const data of chunks) {
-    const c = decodeColumns(data);
-    for (let k = 0; k < c.n && j < n; k++) {
-      step(c.ids[k], c.v[k], c.t[k]);
+    while (j < ids.length && ids[j] < id) {
+      j++; // before the series' first point: none in force
     }
+    this.j = j;
+    this.at = id;
+    this.valued = valued;
+    this.t = t;
   }
-  if (j < n) {
-    const rows = prepare(
-      'SELECT sample_id, value, total FROM point WHERE series_id = ? AND sample_id <= ? ORDER BY sample_id'
-    )
-      .raw()
-      .all(seriesId, ids[n - 1]) as Array<[number, number | null, number | null]>;
-    for (const [id, rv, rt] of rows) {
-      step(id, rv ?? NaN, rt ?? NaN);
+}
+
+/**
+ * The point in force at each id, walking the series' chunks (decoded as columns, no array per
+ * point) and then its rows: chunks come before rows.
+ */
+function inForce(prepare: Prepare, seriesId: number, ids: Float64Array, chunks: Buffer[], out: PointsAt): PointsAt {
+  const n = ids.length;
+  const w = new Walk(ids, out);
+  let read = 0;
+  for (let c = 0; c < chunks.length && !w.done; c++) {
+    const cols = decodeColumns(chunks[c]);
+    for (let k = 0; k < cols.n; k++) {
+      const v = cols.v[k];
+      w.point(cols.ids[k], v === v ? 1 : 0, cols.t[k]);
     }
+    read += cols.n;
   }
-  step(Infinity, NaN, NaN);
+  if (!w.done) {
+    // the rows after the chunks, one number per row in two walks of the caller's snapshot
+    const span = 'FROM point WHERE series_id = ? AND sample_id <= ? ORDER BY sample_id';
+    const where = prepare(`SELECT iif(value IS NULL, -sample_id, sample_id) ${span}`)
+      .pluck()
+      .all(seriesId, ids[n - 1]) as number[];
+    const totals = prepare(`SELECT total ${span}`)
+      .pluck()
+      .all(seriesId, ids[n - 1]) as Array<number | null>;
+    for (let r = 0; r < where.length; r++) {
+      const at = where[r];
+      w.point(Math.abs(at), at > 0 ? 1 : 0, totals[r] ?? NaN);
+    }
+    read += where.length;
+  }
+  w.point(Infinity, 0, NaN);
   out.rows = read;
   return out;
+}
+
+/** the values of some columns, ascending and distinct */
+export function distinctSorted(columns: Float64Array[]): Float64Array {
+  const all = new Float64Array(columns.reduce((a, c) => a + c.length, 0));
+  let k = 0;
+  for (const c of columns) {
+    all.set(c, k);
+    k += c.length;
+  }
+  all.sort();
+  let d = 0;
+  for (let j = 0; j < all.length; j++) {
+    if (j === 0 || all[j] !== all[d - 1]) {
+      all[d++] = all[j];
+    }
+  }
+  return all.subarray(0, d);
 }

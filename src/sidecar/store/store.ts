@@ -8,10 +8,12 @@ import { accessSync, constants as fsConstants, existsSync, mkdirSync, readFileSy
 import { dirname, join } from 'node:path';
 import { describeFault, nextDelayMs, storeFaultKind, StoreWriteError, type StoreProblem } from './faults';
 import {
+  distinctSorted,
   estimateSamples,
   keyframesAt,
   okSamplesAround,
   pointsAt,
+  PointsAt,
   SCAN_POINTS_PER_READ,
   SCAN_SAMPLES_PER_EDGE,
 } from './edge-reads';
@@ -1492,19 +1494,26 @@ export class Store {
     const pick = (cheap: boolean) => (this.edgeReads === 'auto' ? cheap : this.edgeReads === 'scan');
     const scan = pick(spanRows <= SCAN_SAMPLES_PER_EDGE * (inside.length + 1));
     const around = okSamplesAround(prep, targetId, collector, inside, first, last, scan);
-    let a = 0;
-    const at: Array<{ p: [number, number]; i: [number, number] }> = edges.map((e) => {
-      if (e <= firstTs) {
-        return { p: first, i: first };
-      }
-      if (e > lastTs) {
-        return { p: last, i: last };
-      }
-      return around[a++];
-    });
-    // 'end': the delta of a step ends in it, so the edge value is the total at the last ok sample before the edge
-    const edgeSample = (j: number): [number, number] =>
-      mode === 'end' ? (edges[j] > lastTs ? last : edges[j] <= firstTs ? first : at[j].p) : at[j].p;
+    // per edge as columns; an edge outside (first, last] has both at the end it lies beyond. In
+    // 'end' mode the delta of a step ends in it, so an edge reads the total at p, the last ok
+    // sample before it, alone.
+    const pId = new Float64Array(n + 1);
+    const pTs = new Float64Array(n + 1);
+    const iId = new Float64Array(n + 1);
+    const iTs = new Float64Array(n + 1);
+    for (let j = 0, a = 0; j <= n; j++) {
+      const e = edges[j];
+      const [pi, pt, ii, it] =
+        e <= firstTs
+          ? [firstId, firstTs, firstId, firstTs]
+          : e > lastTs
+            ? [lastId, lastTs, lastId, lastTs]
+            : [around.pId[a], around.pTs[a], around.iId[a], around.iTs[a++]];
+      pId[j] = pi;
+      pTs[j] = pt;
+      iId[j] = ii;
+      iTs[j] = it;
+    }
     // the condition of the partial index sample_marks, so only marked samples are read
     const marks = (
       this.stmt(
@@ -1515,10 +1524,24 @@ export class Store {
     )
       .filter(([, ok]) => strict || ok === 1)
       .map(([ts]) => ts);
-    const ids = [...new Set(at.flatMap((x) => [x.p[0], x.i[0]]))].sort((x, y) => x - y);
-    const slot = new Map(ids.map((id, j) => [id, j]));
+    // the samples read, ascending and distinct; an edge's totals by their slot in it
+    const ids = distinctSorted(mode === 'end' ? [pId] : [pId, iId]);
+    const slotOf = (id: number): number => {
+      let lo = 0;
+      let hi = ids.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (ids[mid] < id) {
+          lo = mid + 1;
+        } else {
+          hi = mid;
+        }
+      }
+      return lo;
+    };
     const kfAt = keyframesAt(prep, targetId, collector, ids);
-    const idsJson = JSON.stringify(ids);
+    let idsJson: string | undefined;
+    const idsAsJson = () => (idsJson ??= JSON.stringify(Array.from(ids)));
     // the series' points are at most one per sample of the span
     const scanPoints = pick(spanRows <= SCAN_POINTS_PER_READ * ids.length);
     // what does not depend on the series, once: per edge the slots of the totals it reads and the
@@ -1530,42 +1553,41 @@ export class Store {
     const T = new Float64Array(n + 1);
     for (let j = 0; j <= n; j++) {
       const e = edges[j];
+      pS[j] = slotOf(pId[j]);
       if (mode === 'end') {
-        const es = edgeSample(j);
-        pS[j] = iS[j] = slot.get(es[0]) as number;
-        T[j] = es[1] - firstTs;
+        iS[j] = pS[j];
+        T[j] = pTs[j] - firstTs;
         continue;
       }
-      const { p, i } = at[j];
-      pS[j] = slot.get(p[0]) as number;
-      iS[j] = slot.get(i[0]) as number;
-      if (i[0] !== p[0] && e > p[1]) {
-        num[j] = e - p[1];
-        den[j] = i[1] - p[1];
+      iS[j] = slotOf(iId[j]);
+      if (iId[j] !== pId[j] && e > pTs[j]) {
+        num[j] = e - pTs[j];
+        den[j] = iTs[j] - pTs[j];
       }
       T[j] = Math.min(Math.max(e, firstTs), lastTs) - firstTs;
     }
+    /** the last sample whose delta reaches into step b (its first is p of its start) */
+    const hiTs = (b: number) => (mode === 'end' ? pTs[b + 1] : iTs[b + 1]);
     const marked = new Uint8Array(n);
-    const startS = new Int32Array(n);
     const spans = new Uint8Array(n);
     let m = 0;
     for (let b = 0; b < n; b++) {
-      // the samples whose deltas reach into this step: (p of its start, i of its end]
-      const lo = mode === 'end' ? edgeSample(b)[1] : at[b].p[1];
-      const hi = mode === 'end' ? edgeSample(b + 1)[1] : at[b + 1].i[1];
+      // the samples whose deltas reach into this step: (p of its start, hiTs]
+      const lo = pTs[b];
+      const hi = hiTs(b);
       while (m < marks.length && marks[m] <= lo) {
         m++;
       }
       marked[b] = m < marks.length && marks[m] <= hi ? 1 : 0;
       spans[b] = hi > lo ? 1 : 0;
-      startS[b] = slot.get(mode === 'end' ? edgeSample(b)[0] : at[b].p[0]) as number;
     }
     const irregular = new Set<number>();
     const out: StepTotals['series'] = [];
     const total = new Float64Array(ids.length);
     const live = new Uint8Array(ids.length);
+    const pts = new PointsAt(ids.length);
     for (const x of series) {
-      const pts = pointsAt(prep, x.id, ids, idsJson, scanPoints);
+      pointsAt(prep, x.id, ids, idsAsJson, scanPoints, pts);
       this.rowsRead += pts.rows;
       this.interrupt?.();
       total.fill(0);
@@ -1575,11 +1597,11 @@ export class Store {
           continue;
         }
         const t = pts.t[j];
-        if (t === null) {
+        if (t !== t) {
           return undefined; // history from before running totals: the raw path answers
         }
         total[j] = t;
-        live[j] = pts.valued[j] && pts.at[j] >= kfAt[j] ? 1 : 0;
+        live[j] = pts.valued[j] === 1 && pts.at[j] >= kfAt[j] ? 1 : 0;
       }
       /** the running total at an edge: the total before it plus the share of the delta across it */
       const C = (j: number): number => {
@@ -1591,7 +1613,7 @@ export class Store {
       let c0 = C(0);
       for (let b = 0; b < n; b++) {
         const c1 = C(b + 1);
-        if (marked[b] === 1 || (spans[b] === 1 && live[startS[b]] === 0)) {
+        if (marked[b] === 1 || (spans[b] === 1 && live[pS[b]] === 0)) {
           irregular.add(b);
         } else if (T[b + 1] > T[b]) {
           sum[b] = c1 - c0;
@@ -1611,12 +1633,7 @@ export class Store {
       }
       const b0 = sorted[k];
       const b1 = sorted[e];
-      runs.push({
-        from: b0,
-        to: b1,
-        fromTs: mode === 'end' ? edgeSample(b0)[1] : at[b0].p[1],
-        toTs: mode === 'end' ? edgeSample(b1 + 1)[1] : at[b1 + 1].i[1],
-      });
+      runs.push({ from: b0, to: b1, fromTs: pTs[b0], toTs: hiTs(b1) });
       k = e + 1;
     }
     return { series: out, irregular: runs };
