@@ -252,6 +252,67 @@ export function newestRows(
   return rows;
 }
 
+/**
+ * collectRows' facts without walking the points: range deltas from running totals (rangeDeltaRows),
+ * lifetime counters from the newest samples (newestRows), gauges and span facts (first and last
+ * seen, present) from the ends of each series' values (Store.valueEnds) — per series a few lookups
+ * however long the window. undefined when the store cannot answer so (history from before running
+ * totals, pieces of several histories): the caller walks the points with collectRows.
+ */
+export function endRows(
+  store: Store,
+  target: string,
+  collector: string,
+  counters: string[],
+  gauges: string[],
+  w: Window,
+  mode: EvidenceMode = 'range'
+): Map<string, RowFacts> | undefined {
+  const ends = store.valueEnds(target, collector, [...counters, ...gauges], w.from, w.to);
+  if (!ends) {
+    return undefined;
+  }
+  const counted =
+    mode === 'lifetime'
+      ? newestRows(store, target, collector, counters, w)
+      : rangeDeltaRows(store, target, collector, counters, w);
+  if (!counted) {
+    return undefined;
+  }
+  const rows = new Map<string, RowFacts>();
+  for (const e of ends.series) {
+    const key = JSON.stringify(e.labels);
+    let r = rows.get(key);
+    if (!r) {
+      const since = mode === 'lifetime' ? (counted.get(key)?.since ?? null) : null;
+      r = { labels: e.labels, deltas: {}, latest: {}, firstTs: null, lastTs: null, present: false, since };
+      rows.set(key, r);
+    }
+    if (e.first) {
+      r.firstTs = r.firstTs === null ? e.first.ts : Math.min(r.firstTs, e.first.ts);
+    }
+    if (e.last) {
+      r.lastTs = r.lastTs === null ? e.last.ts : Math.max(r.lastTs, e.last.ts);
+      r.present ||= e.last.id === ends.lastOk?.id;
+    }
+    if (counters.includes(e.field) && mode === 'lifetime') {
+      // a counter without a value has no entry, as in collectRows
+      const d = counted.get(key)?.deltas[e.field];
+      if (d !== undefined) {
+        r.deltas[e.field] = d;
+      }
+    } else if (counters.includes(e.field)) {
+      // a delta pairs each ok sample holding a value with the one before: one after the first will do
+      // (a row there at the start that vanished is "seen" by running totals, yet shows no delta)
+      const paired = e.last !== null && e.last.id !== ends.firstOk?.id;
+      r.deltas[e.field] = paired ? (counted.get(key)?.deltas[e.field] ?? null) : null;
+    } else {
+      r.latest[e.field] = e.last?.value ?? null;
+    }
+  }
+  return rows;
+}
+
 export interface IndexFacts {
   schema: string;
   table: string;
@@ -266,8 +327,17 @@ export interface IndexFacts {
   present: boolean;
 }
 
-export function indexFacts(store: Store, target: string, now: number): IndexFacts[] {
-  const { rows } = collectRows(store, target, 'indexes', ['idx_scan'], ['size_bytes'], { from: 0, to: now });
+export function indexFacts(
+  store: Store,
+  target: string,
+  now: number,
+  /** 'points': walk every stored point (what the shortcuts are tested against) */
+  read: 'totals' | 'points' = 'totals'
+): IndexFacts[] {
+  const w = { from: 0, to: now };
+  const rows =
+    (read === 'totals' ? endRows(store, target, 'indexes', ['idx_scan'], ['size_bytes'], w) : undefined) ??
+    collectRows(store, target, 'indexes', ['idx_scan'], ['size_bytes'], w).rows;
   const ents = new Map(store.entities(target, 'indexes').map((e) => [JSON.stringify(e.labels), e]));
   return [...rows.entries()].map(([k, r]) => ({
     schema: r.labels.schemaname,
@@ -320,8 +390,17 @@ const TABLE_GAUGES = [
   'heap_bytes',
 ];
 
-export function tableFacts(store: Store, target: string, w: Window, mode: EvidenceMode = 'range'): TableFacts[] {
-  const { rows } = collectRows(store, target, 'tables', TABLE_COUNTERS, TABLE_GAUGES, w, mode);
+export function tableFacts(
+  store: Store,
+  target: string,
+  w: Window,
+  mode: EvidenceMode = 'range',
+  /** 'points': walk every stored point (what the shortcuts are tested against) */
+  read: 'totals' | 'points' = 'totals'
+): TableFacts[] {
+  const rows =
+    (read === 'totals' ? endRows(store, target, 'tables', TABLE_COUNTERS, TABLE_GAUGES, w, mode) : undefined) ??
+    collectRows(store, target, 'tables', TABLE_COUNTERS, TABLE_GAUGES, w, mode).rows;
   return [...rows.values()].map((r) => ({
     schema: r.labels.schemaname,
     table: r.labels.relname,

@@ -24,6 +24,7 @@ import { applyMigrations, standInForMissingTables } from './migrations';
 import { aggregateField, aggregateGroup, AGGREGATE_LABEL, stepCounter, type CounterCarry } from './running-totals';
 import { scrubStatement } from './scrub';
 import { CarryColumn, LabelColumn, NumberColumn, SeriesIndex } from './series-columns';
+import { readValueEnds, type ValueEnd, type ValueEnds } from './value-ends';
 import {
   endAliases,
   hasAliases,
@@ -1391,6 +1392,50 @@ export class Store {
       out.push({ labels: parsed, field, total, seen });
     }
     return out;
+  }
+
+  /**
+   * Per series of `fields` (listed as matrix() lists them): the first and the last ok sample of
+   * samples(target, collector, from, to) at which matrix() would show a value, and that last value,
+   * from a few lookups per series (store/value-ends.ts) instead of a value per sample. undefined
+   * for pieces of several histories: the caller walks the samples.
+   */
+  valueEnds(
+    target: string,
+    collector: string,
+    fields: string[],
+    from: number,
+    to: number
+  ):
+    | (Omit<ValueEnds, 'series'> & {
+        series: Array<Omit<ValueEnd, 'labels'> & { labels: Record<string, string> }>;
+      })
+    | undefined {
+    // one read snapshot: compaction may move points between two lookups otherwise
+    const read = () => {
+      const via = this.route(target, collector, from, to);
+      if ('pieces' in via) {
+        return undefined;
+      }
+      const ends = readValueEnds(this.prep, this.readTargetId(via.target), collector, fields, from, to, (k) => {
+        this.rowsRead += k;
+        if (this.rowsRead % 1024 < k) {
+          this.interrupt?.();
+        }
+      });
+      // the fields of one row share its labels: parse them once
+      const parsed = new Map<string, Record<string, string>>();
+      const series = ends.series.map((e) => {
+        let labels = parsed.get(e.labels);
+        if (!labels) {
+          labels = parseLabels(e.labels);
+          parsed.set(e.labels, labels);
+        }
+        return { ...e, labels };
+      });
+      return { ...ends, series };
+    };
+    return this.conn.inTransaction ? read() : this.conn.transaction(read)();
   }
 
   /**
