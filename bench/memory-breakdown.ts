@@ -14,11 +14,20 @@
  * (BENCH_CYCLES=720 is one hour) also records memory every BENCH_TRAJECTORY_MIN minutes; there
  * BENCH_CHURN_MS=5000 re-runs the workload once per cycle instead of about five times.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { freePort, startPostgres, type TestPostgres } from '../tests/support/pg';
-import { compileSidecar, ROOT, WORK, fmt, rss, sleep, waitHttp, writeResult } from './lib';
+import { compileSidecar, ROOT, WORK, fmt, median, rss, sleep, waitHttp, writeResult } from './lib';
 import { churn, setup } from './statements-workload';
 
 const CYCLES = Number(process.env.BENCH_CYCLES ?? 12);
@@ -31,6 +40,14 @@ const TRAJECTORY_MIN = Number(process.env.BENCH_TRAJECTORY_MIN ?? 5);
 /** BENCH_SNAPSHOT=1: write a V8 heap snapshot of each variant's sidecar at the end into bench/.work/snapshots */
 const SNAPSHOTS = process.env.BENCH_SNAPSHOT === '1' ? join(WORK, 'snapshots') : undefined;
 const TOKEN = 'memory-breakdown-bench';
+/** BENCH_PARALLEL=1: all chosen variants at the same time against one workload (side by side under the same load) */
+const PARALLEL = process.env.BENCH_PARALLEL === '1';
+/** BENCH_SMAPS=1: copy each sidecar's /proc/<pid>/smaps at the end into bench/.work/smaps */
+const SMAPS = process.env.BENCH_SMAPS === '1' ? join(WORK, 'smaps') : undefined;
+const VMRSS_EVERY_MS = 10_000;
+const VMRSS_OUT = (process.env.BENCH_OUT ?? 'memory-breakdown.md').replace(/\.md$/, '') + '-vmrss.tsv';
+/** bin/pgpulse.js's SERVE_FLAGS, repeated when the bench adds the heap-snapshot flags to them */
+const BIN_FLAGS = '--liftoff-only --max-semi-space-size=2';
 
 interface Variant {
   name: string;
@@ -39,8 +56,23 @@ interface Variant {
   node?: string[];
   /** start it as users do, `node bin/pgpulse.js serve` (which re-executes with its own node flags) */
   bin?: boolean;
+  /** a dashboard open for the first this many minutes: its panels' queries every 30 s (DASHBOARD) */
+  dashboardMin?: number;
   what: string;
 }
+
+/** a dashboard's panels over the last hour, as POST /api/v1/query: computed in the query worker */
+const DASHBOARD = {
+  from: 'now-1h',
+  to: 'now',
+  maxDataPoints: 600,
+  queries: [
+    { refId: 'A', metric: 'top_queries', topN: 20 },
+    { refId: 'B', metric: 'statement_latency' },
+    { refId: 'C', metric: 'cache_hit_ratio' },
+    { refId: 'D', metric: 'tps' },
+  ],
+};
 
 const VARIANTS: Variant[] = [
   { name: 'default', env: {}, what: 'as shipped: 1 query worker, all collectors' },
@@ -124,7 +156,53 @@ const VARIANTS: Variant[] = [
     name: 'pgpulse.js serve (jemalloc tuned)',
     env: { MALLOC_CONF: 'narenas:2,background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0' },
     bin: true,
-    what: "the same with MALLOC_CONF=narenas:2,background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0: jemalloc's arenas for 2 cores, freed pages returned after 1 s by its own thread",
+    what: "the same with MALLOC_CONF=narenas:2,background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0: jemalloc's arenas for 2 cores, freed pages returned after 1 s by its own thread (the re-exec's default since §8.3)",
+  },
+  {
+    name: 'pgpulse.js serve (jemalloc defaults)',
+    env: { MALLOC_CONF: '' },
+    bin: true,
+    what: "the same with MALLOC_CONF='': jemalloc's own defaults (8 arenas on 2 cores, no background thread, dirty pages kept 10 s), as before §8.3",
+  },
+  {
+    name: 'pgpulse.js serve (jemalloc lean)',
+    env: { MALLOC_CONF: 'narenas:1,background_thread:true,dirty_decay_ms:0,muzzy_decay_ms:0' },
+    bin: true,
+    what: 'the same with MALLOC_CONF=narenas:1,background_thread:true,dirty_decay_ms:0,muzzy_decay_ms:0: one arena, freed pages returned at once',
+  },
+  // V8 flags on top of serve's own (bin/pgpulse.js SERVE_FLAGS), through PGPULSE_NODE_FLAGS
+  {
+    name: 'pgpulse.js serve (single-threaded GC)',
+    env: { PGPULSE_NODE_FLAGS: `${BIN_FLAGS} --single-threaded-gc` },
+    bin: true,
+    what: "the same with --single-threaded-gc: V8's garbage collector without helper threads",
+  },
+  {
+    name: 'pgpulse.js serve (lite mode)',
+    env: { PGPULSE_NODE_FLAGS: `${BIN_FLAGS} --lite-mode` },
+    bin: true,
+    what: 'the same with --lite-mode: no optimising compilers, feedback allocated lazily (less code and metadata, slower JS)',
+  },
+  {
+    name: 'pgpulse.js serve (V8 pool 1)',
+    env: { PGPULSE_NODE_FLAGS: `${BIN_FLAGS} --v8-pool-size=1 --single-threaded-gc` },
+    bin: true,
+    what: 'the same with --v8-pool-size=1 --single-threaded-gc: one V8 platform thread instead of four, no GC helpers',
+  },
+  // a dashboard watched for 3 minutes, then nobody looks: does the query worker give its memory back
+  {
+    name: 'pgpulse.js serve + dashboard 3 min',
+    env: {},
+    bin: true,
+    dashboardMin: 3,
+    what: "the same with a dashboard's queries every 30 s for the first 3 minutes (the query worker ends 5 min after the last, PGPULSE_QUERY_WORKER_IDLE_MS)",
+  },
+  {
+    name: 'pgpulse.js serve + dashboard 3 min (worker kept)',
+    env: { PGPULSE_QUERY_WORKER_IDLE_MS: '0' },
+    bin: true,
+    dashboardMin: 3,
+    what: 'the same with PGPULSE_QUERY_WORKER_IDLE_MS=0: the query worker stays once started (as before §8.3)',
   },
   {
     name: 'pgpulse.js serve (gRPC off)',
@@ -197,6 +275,19 @@ async function memory(pid: number, port: number): Promise<Memory> {
   };
 }
 
+async function dashboard(port: number): Promise<void> {
+  const res = await fetch(`http://127.0.0.1:${port}/api/v1/query`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify(DASHBOARD),
+  });
+  const body = (await res.json()) as { results?: Record<string, { status: number; error?: string }> };
+  const failed = Object.entries(body.results ?? {}).filter(([, r]) => r.status !== 200);
+  if (!res.ok || failed.length) {
+    throw new Error(`dashboard query answered ${res.status}: ${JSON.stringify(failed.length ? failed : body)}`);
+  }
+}
+
 async function cycles(port: number): Promise<{ n: number; seconds: number }> {
   const m = await metrics(port);
   let n = 0;
@@ -232,11 +323,31 @@ async function heapSnapshot(pid: number, name: string): Promise<void> {
   throw new Error(`${name}: no heap snapshot written in ${dir}`);
 }
 
-async function runVariant(
-  pg: TestPostgres,
-  buildDir: string,
-  v: Variant
-): Promise<{ start: Memory; steady: Memory[]; trajectory: Array<{ minute: number; m: Memory }>; cycleMs: number }> {
+interface Run {
+  v: Variant;
+  child: ChildProcess;
+  port: number;
+  dataDir: string;
+  startedAt: number;
+  start?: Memory;
+  steady: Memory[];
+  trajectory: Array<{ minute: number; m: Memory }>;
+  /** VmRSS every VMRSS_EVERY_MS: seconds since the sidecar started, VmRSS, RssAnon (kB), threads */
+  vmrss: Array<{ t: number; rssKb: number; anonKb: number; threads: number }>;
+  cycleMs?: number;
+  exited: boolean;
+  lastQuery: number;
+}
+
+interface Result {
+  start: Memory;
+  steady: Memory[];
+  trajectory: Array<{ minute: number; m: Memory }>;
+  vmrss: Run['vmrss'];
+  cycleMs: number;
+}
+
+async function spawnSidecar(pg: TestPostgres, buildDir: string, v: Variant): Promise<Run> {
   const dataDir = mkdtempSync(join(WORK, 'mem-'));
   const httpPort = await freePort();
   const grpcPort = await freePort();
@@ -265,7 +376,7 @@ async function runVariant(
         // line instead, the snapshot flags would replace them
         ...(v.bin && SNAPSHOTS
           ? {
-              PGPULSE_NODE_FLAGS: `--liftoff-only --max-semi-space-size=2 --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${SNAPSHOTS}`,
+              PGPULSE_NODE_FLAGS: `${BIN_FLAGS} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${SNAPSHOTS}`,
             }
           : {}),
         // the variant's own settings win (PGPULSE_GRPC_ADDR=off)
@@ -274,53 +385,143 @@ async function runVariant(
       stdio: ['ignore', 'ignore', 'inherit'],
     }
   );
-  let stopping = false;
+  const run: Run = {
+    v,
+    child,
+    port: httpPort,
+    dataDir,
+    startedAt: Date.now(),
+    steady: [],
+    trajectory: [],
+    vmrss: [],
+    exited: false,
+    lastQuery: 0,
+  };
   child.once('exit', (code, signal) => {
-    if (!stopping) {
+    if (!run.exited) {
       process.stderr.write(`${v.name}: the sidecar exited early (code ${code}, signal ${signal})\n`);
     }
+    run.exited = true;
   });
+  return run;
+}
+
+async function stopSidecar(run: Run): Promise<void> {
+  const { child } = run;
+  const exited =
+    child.exitCode !== null || child.signalCode !== null
+      ? Promise.resolve()
+      : new Promise((r) => child.once('exit', r));
+  run.exited = true;
+  child.kill('SIGTERM');
+  const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(killer);
+  rmSync(run.dataDir, { recursive: true, force: true });
+}
+
+function readVmRss(run: Run): void {
   try {
-    await waitHttp(`http://127.0.0.1:${httpPort}/healthz`);
-    const start = await memory(child.pid!, httpPort);
-    const steady: Memory[] = [];
-    const trajectory: Array<{ minute: number; m: Memory }> = [];
+    const s = readFileSync(`/proc/${run.child.pid}/status`, 'utf8');
+    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(s)?.[1] ?? NaN);
+    run.vmrss.push({
+      t: (Date.now() - run.startedAt) / 1000,
+      rssKb: kb('VmRSS'),
+      anonKb: kb('RssAnon'),
+      threads: kb('Threads'),
+    });
+  } catch {
+    /* exited: its end is reported by the exit handler */
+  }
+}
+
+/**
+ * The sidecars of `vs` at once (BENCH_PARALLEL=1: side by side under the same load, one shared
+ * workload) or one alone; memory read as described at the top.
+ */
+async function runVariants(pg: TestPostgres, buildDir: string, vs: Variant[]): Promise<Map<string, Result>> {
+  const runs: Run[] = [];
+  const sampler = setInterval(() => runs.forEach(readVmRss), VMRSS_EVERY_MS);
+  try {
+    for (const v of vs) {
+      runs.push(await spawnSidecar(pg, buildDir, v));
+    }
+    for (const r of runs) {
+      await waitHttp(`http://127.0.0.1:${r.port}/healthz`);
+      r.start = await memory(r.child.pid!, r.port);
+    }
     const t0 = Date.now();
     let seed = 0;
-    while (MINUTES ? Date.now() - t0 < MINUTES * 60_000 : (await cycles(httpPort)).n < CYCLES) {
+    const enough = async () => {
+      for (const r of runs) {
+        if ((await cycles(r.port)).n < CYCLES) {
+          return false;
+        }
+      }
+      return true;
+    };
+    let readings = 0;
+    while (MINUTES ? Date.now() - t0 < MINUTES * 60_000 : !(await enough())) {
       await churn(pg, seed++);
       await sleep(CHURN_MS);
-      if (!MINUTES && seed * CHURN_MS > CYCLES * 20_000) {
-        throw new Error(`${v.name}: fewer than ${CYCLES} cycles after ${seed} churns`);
+      for (const r of runs) {
+        if (r.v.dashboardMin && Date.now() - t0 < r.v.dashboardMin * 60_000 && Date.now() - r.lastQuery >= 30_000) {
+          r.lastQuery = Date.now();
+          await dashboard(r.port);
+        }
       }
-      if (Date.now() - t0 >= (trajectory.length + 1) * TRAJECTORY_MIN * 60_000) {
-        trajectory.push({ minute: (Date.now() - t0) / 60_000, m: await memory(child.pid!, httpPort) });
+      if (!MINUTES && seed * CHURN_MS > CYCLES * 20_000) {
+        throw new Error(`${vs.map((v) => v.name).join(', ')}: fewer than ${CYCLES} cycles after ${seed} churns`);
+      }
+      if (Date.now() - t0 >= (readings + 1) * TRAJECTORY_MIN * 60_000) {
+        readings++;
+        for (const r of runs) {
+          r.trajectory.push({ minute: (Date.now() - t0) / 60_000, m: await memory(r.child.pid!, r.port) });
+        }
       }
     }
     // the last four readings, one per 5 s interval: steady state, not a single GC moment
     for (let i = 0; i < 4; i++) {
-      steady.push(await memory(child.pid!, httpPort));
+      for (const r of runs) {
+        r.steady.push(await memory(r.child.pid!, r.port));
+      }
       await churn(pg, seed++);
       await sleep(5000);
     }
-    const c = await cycles(httpPort);
-    if (SNAPSHOTS) {
-      await heapSnapshot(child.pid!, v.name);
+    for (const r of runs) {
+      const c = await cycles(r.port);
+      r.cycleMs = (c.seconds / c.n) * 1000;
+      if (SMAPS) {
+        mkdirSync(SMAPS, { recursive: true });
+        const file = join(SMAPS, `${r.v.name.replace(/[^a-z0-9]+/gi, '-')}.smaps`);
+        writeFileSync(file, readFileSync(`/proc/${r.child.pid}/smaps`));
+        process.stderr.write(`${r.v.name}: smaps in ${file}\n`);
+      }
+      if (SNAPSHOTS) {
+        await heapSnapshot(r.child.pid!, r.v.name);
+      }
+      process.stderr.write(`${r.v.name}: RSS ${fmt(r.steady[r.steady.length - 1].rssMb)} MB\n`);
     }
-    process.stderr.write(`${v.name}: RSS ${fmt(steady[steady.length - 1].rssMb)} MB\n`);
-    return { start, steady, trajectory, cycleMs: (c.seconds / c.n) * 1000 };
+    return new Map(
+      runs.map((r) => [
+        r.v.name,
+        { start: r.start!, steady: r.steady, trajectory: r.trajectory, vmrss: r.vmrss, cycleMs: r.cycleMs! },
+      ])
+    );
   } finally {
-    const exited =
-      child.exitCode !== null || child.signalCode !== null
-        ? Promise.resolve()
-        : new Promise((r) => child.once('exit', r));
-    stopping = true;
-    child.kill('SIGTERM');
-    const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(killer);
-    rmSync(dataDir, { recursive: true, force: true });
+    clearInterval(sampler);
+    await Promise.all(runs.map(stopSidecar));
   }
+}
+
+/**
+ * VmRSS between the advisor's evaluations: the advisor first looks 60 s after start, then every
+ * 5 min counted from start (src/sidecar/advisors/runtime.ts); readings in the minute after each
+ * start are left out, so an evaluation's transient peak is not taken for the steady footprint.
+ */
+function betweenEvaluations(vmrss: Result['vmrss']): number[] {
+  const evaluating = (t: number) => (t >= 60 && t < 120) || (t >= 300 && t % 300 < 60);
+  return vmrss.filter((x) => !evaluating(x.t) && x.t >= 120).map((x) => x.rssKb / 1024);
 }
 
 async function main(): Promise<void> {
@@ -351,10 +552,12 @@ PostgreSQL 15 target with ${shape.entries.toLocaleString('en-US')} pg_stat_state
 ${shape.indexes.toLocaleString('en-US')} indexes every 5 s; a workload re-runs 10 % of the statements
 between cycles. "steady" = the largest of four readings 5 s apart after ${MINUTES ? `${MINUTES} minutes of sampling` : `${CYCLES} cycles`}. RSS from
 /proc/<pid>/status (VmRSS, peak VmHWM); heap and external from the sidecar's own /metrics.
+"Between evaluations": VmRSS every ${VMRSS_EVERY_MS / 1000} s from 2 minutes on, leaving out the minute after each start of an advisor
+evaluation (60 s after start, then every 5 min), all readings in \`${VMRSS_OUT}\`.${PARALLEL ? ' The variants ran at the same time (BENCH_PARALLEL=1), one shared workload.' : ''}
 Load average at the end: ${load} (the machine is shared, 2 cores).
 
-| variant (MB) | RSS at start | external at start | RSS steady | of it anonymous | RSS peak | heap used | heap total | external | mean cycle ms | what changes |
-|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|
+| variant (MB) | RSS at start | external at start | RSS steady | of it anonymous | VmRSS between evaluations min / median / max | RSS peak | heap used | heap total | external | mean cycle ms | what changes |
+|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|
 ${rows.join('\n')}
 
 ${trajectories.length ? `\nOver the run:\n\n${trajectories.map((t) => `- ${t}`).join('\n')}\n` : ''}
@@ -362,12 +565,36 @@ Bench run took ${fmt((Date.now() - started) / 1000, 0)} s.
 `;
       return writeResult(process.env.BENCH_OUT ?? 'memory-breakdown.md', body);
     };
-    for (const v of VARIANTS.filter((x) => !only || only.includes(x.name))) {
+    const chosen = VARIANTS.filter((x) => !only || only.includes(x.name));
+    if (only && chosen.length !== only.length) {
+      throw new Error(
+        `BENCH_VARIANTS names unknown variants: ${only.filter((n) => !VARIANTS.some((v) => v.name === n)).join(', ')}`
+      );
+    }
+    const vmrssLines: string[] = [];
+    for (const group of PARALLEL ? [chosen] : chosen.map((v) => [v])) {
+      let results: Map<string, Result>;
       try {
-        const r = await runVariant(pg, buildDir, v);
+        results = await runVariants(pg, buildDir, group);
+      } catch (e) {
+        const cause = (e as Error & { cause?: unknown }).cause;
+        const why = `${(e as Error).message}${cause ? ` (${String(cause)})` : ''}`;
+        process.stderr.write(`${group.map((v) => v.name).join(', ')} failed: ${why}\n`);
+        for (const v of group) {
+          rows.push(`| ${v.name} | failed: ${why} | | | | | | | | | | ${v.what} |`);
+        }
+        write();
+        continue;
+      }
+      for (const v of group) {
+        const r = results.get(v.name)!;
         const max = (f: (m: Memory) => number) => Math.max(...r.steady.map(f));
+        const between = betweenEvaluations(r.vmrss);
+        const betweenCell = between.length
+          ? `${fmt(Math.min(...between), 0)} / ${fmt(median(between), 0)} / ${fmt(Math.max(...between), 0)}`
+          : 'n/a';
         rows.push(
-          `| ${v.name} | ${fmt(r.start.rssMb)} | ${fmt(r.start.externalMb)} | ${fmt(max((m) => m.rssMb))} | ${fmt(max((m) => m.anonMb))} | ${fmt(max((m) => m.peakMb))} | ${fmt(max((m) => m.heapUsedMb))} | ${fmt(max((m) => m.heapTotalMb))} | ${fmt(max((m) => m.externalMb))} | ${fmt(r.cycleMs, 0)} | ${v.what} |`
+          `| ${v.name} | ${fmt(r.start.rssMb)} | ${fmt(r.start.externalMb)} | ${fmt(max((m) => m.rssMb))} | ${fmt(max((m) => m.anonMb))} | ${betweenCell} | ${fmt(max((m) => m.peakMb))} | ${fmt(max((m) => m.heapUsedMb))} | ${fmt(max((m) => m.heapTotalMb))} | ${fmt(max((m) => m.externalMb))} | ${fmt(r.cycleMs, 0)} | ${v.what} |`
         );
         if (r.trajectory.length > 1) {
           trajectories.push(
@@ -380,14 +607,12 @@ Bench run took ${fmt((Date.now() - started) / 1000, 0)} s.
                 .join(' · ')
           );
         }
-      } catch (e) {
-        const cause = (e as Error & { cause?: unknown }).cause;
-        process.stderr.write(`${v.name} failed: ${(e as Error).message}${cause ? ` (${String(cause)})` : ''}\n`);
-        rows.push(
-          `| ${v.name} | failed: ${(e as Error).message}${cause ? ` (${String(cause)})` : ''} | | | | | | | | | ${v.what} |`
-        );
+        for (const x of r.vmrss) {
+          vmrssLines.push(`${v.name}\t${x.t.toFixed(0)}\t${x.rssKb}\t${x.anonKb}\t${x.threads}`);
+        }
       }
       write();
+      writeResult(VMRSS_OUT, `variant\tseconds since start\tVmRSS kB\tRssAnon kB\tthreads\n${vmrssLines.join('\n')}`);
     }
     process.stderr.write(`wrote ${write()}\n`);
   } finally {
