@@ -22,6 +22,8 @@ export interface QueryPoolOptions {
   maxQueue: number;
   /** longest a request may wait for a worker before it is refused with 503 */
   maxWaitMs: number;
+  /** a worker without a job this long is ended, the next request starts a fresh one; 0 keeps it */
+  idleMs: number;
   budget: QueryBudget;
 }
 
@@ -37,12 +39,15 @@ function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number, min: num
   return n;
 }
 
-/** PGPULSE_QUERY_WORKERS (default 1: on 2 cores one worker leaves a core to sampling), _QUEUE, _MAX_WAIT_MS, _MAX_POINTS, _MAX_MS, _MAX_VALUES */
+/** PGPULSE_QUERY_WORKERS (default 1: on 2 cores one worker leaves a core to sampling), _QUEUE, _MAX_WAIT_MS, _WORKER_IDLE_MS, _MAX_POINTS, _MAX_MS, _MAX_VALUES */
 export function queryPoolOptions(env: NodeJS.ProcessEnv): QueryPoolOptions {
   return {
     workers: envInt(env, 'PGPULSE_QUERY_WORKERS', 1, 0),
     maxQueue: envInt(env, 'PGPULSE_QUERY_QUEUE', 64, 1),
     maxWaitMs: envInt(env, 'PGPULSE_QUERY_MAX_WAIT_MS', 20_000, 100),
+    // an idle worker keeps its isolate, the heap its largest answer grew and a reader page cache of
+    // up to 32 MB: nobody has looked at a dashboard for 5 minutes, give them back
+    idleMs: envInt(env, 'PGPULSE_QUERY_WORKER_IDLE_MS', 300_000, 0),
     budget: {
       maxPoints: envInt(env, 'PGPULSE_QUERY_MAX_POINTS', defaultBudget.maxPoints, 1),
       maxMs: envInt(env, 'PGPULSE_QUERY_MAX_MS', defaultBudget.maxMs, 10),
@@ -87,6 +92,7 @@ interface Slot {
   worker: Worker;
   cancel: Int32Array;
   job?: Job;
+  idleTimer?: NodeJS.Timeout;
 }
 
 export interface QueryPoolStats {
@@ -99,6 +105,8 @@ export interface QueryPoolStats {
   tasks: number;
   /** workers ended after a background task, to give their heap back (the next job starts a fresh one) */
   retired: number;
+  /** workers ended after options.idleMs without a job */
+  idled: number;
 }
 
 export class QueryPool {
@@ -109,6 +117,7 @@ export class QueryPool {
   private cancelled = 0;
   private tasks = 0;
   private retired = 0;
+  private idled = 0;
   private closed = false;
   /** told of every request not computed: 429 queue full, 503 waited too long, 499 client gone */
   onRefused?: (status: number) => void;
@@ -131,6 +140,7 @@ export class QueryPool {
       cancelled: this.cancelled,
       tasks: this.tasks,
       retired: this.retired,
+      idled: this.idled,
     };
   }
 
@@ -274,6 +284,7 @@ export class QueryPool {
         return;
       }
       const job = this.queue.splice(this.nextIndex(), 1)[0];
+      clearTimeout(slot.idleTimer);
       slot.job = job;
       Atomics.store(slot.cancel, 0, 0);
       // a job past its budget polls and stops itself; one stuck outside the row loops is ended here
@@ -348,6 +359,7 @@ export class QueryPool {
         this.settle(job, undefined, new QueryRefused(499, 0, 'the client closed the request'));
       }
       this.dispatch();
+      this.idleLater(slot);
     });
     const lost = (why: string) => {
       const i = this.slots.indexOf(slot);
@@ -355,6 +367,7 @@ export class QueryPool {
         return;
       }
       this.slots.splice(i, 1);
+      clearTimeout(slot.idleTimer);
       const job = slot.job;
       slot.job = undefined;
       if (job) {
@@ -379,8 +392,26 @@ export class QueryPool {
     if (i >= 0) {
       this.slots.splice(i, 1);
       this.retired++;
+      clearTimeout(slot.idleTimer);
       void slot.worker.terminate();
     }
+  }
+
+  /** ends the worker once it has had no job for options.idleMs */
+  private idleLater(slot: Slot): void {
+    if (this.options.idleMs <= 0 || slot.job || !this.slots.includes(slot)) {
+      return;
+    }
+    clearTimeout(slot.idleTimer);
+    slot.idleTimer = setTimeout(() => {
+      const i = this.slots.indexOf(slot);
+      if (i >= 0 && !slot.job) {
+        this.slots.splice(i, 1);
+        this.idled++;
+        void slot.worker.terminate();
+      }
+    }, this.options.idleMs);
+    slot.idleTimer.unref();
   }
 
   private kill(slot: Slot, job: Job): void {
@@ -416,6 +447,9 @@ export class QueryPool {
     this.closed = true;
     for (const job of this.queue.splice(0)) {
       this.settle(job, undefined, new QueryRefused(503, 5, 'pgpulse sidecar is shutting down'));
+    }
+    for (const s of this.slots) {
+      clearTimeout(s.idleTimer);
     }
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }

@@ -11,7 +11,8 @@ import { startPostgres, type TestPostgres } from '../../support/pg';
 import { startTestSidecar, type TestSidecar } from '../../support/sidecar';
 import { advisorRuntime } from '../../../src/sidecar/advisors';
 import { gatherEvidence, type AdvisorEvidence } from '../../../src/sidecar/advisors/evaluate';
-import { QueryRefused } from '../../../src/sidecar/engine/query-pool';
+import { QueryPool, QueryRefused, queryPoolOptions } from '../../../src/sidecar/engine/query-pool';
+import { sidecarFeatures } from '../../../src/sidecar/features';
 import { PluginClient, dataQuery, pluginContext } from '../grafana/grpc-client';
 
 let pg: TestPostgres;
@@ -105,6 +106,57 @@ test('the advisor reads the history in the query worker, the same evidence the m
   assert.equal(svc.queries.stats().tasks, tasks + 2, 'the runtime read its evidence in the worker');
   assert.equal(svc.queries.stats().retired, retired + 2, 'a fresh worker each time');
   assert.equal(ev.target, 'default');
+});
+
+test('a query worker idle for PGPULSE_QUERY_WORKER_IDLE_MS is ended; the next request starts a fresh one', async () => {
+  assert.equal(queryPoolOptions({}).idleMs, 300_000, 'default: 5 minutes');
+  assert.equal(queryPoolOptions({ PGPULSE_QUERY_WORKER_IDLE_MS: '0' }).idleMs, 0);
+  assert.throws(() => queryPoolOptions({ PGPULSE_QUERY_WORKER_IDLE_MS: 'soon' }), /PGPULSE_QUERY_WORKER_IDLE_MS/);
+  const svc = sc.sidecar.service;
+  const pool = new QueryPool(
+    sc.sidecar.store,
+    svc.engine,
+    { ...queryPoolOptions({}), idleMs: 300 },
+    sidecarFeatures.map((f) => f.name)
+  );
+  const { from, to } = range();
+  const ask = () =>
+    pool.run([
+      {
+        query: { refId: 'A', metric: 'tps', target: 'default' } as never,
+        range: { from, to },
+        maxDataPoints: 100,
+        targetIntervalMs: 1000,
+      },
+    ]);
+  const expected = svc.engine.run({
+    query: { refId: 'A', metric: 'tps', target: 'default' } as never,
+    range: { from, to },
+    maxDataPoints: 100,
+    targetIntervalMs: 1000,
+  });
+  assert.ok(expected.frames.length > 0 && expected.frames[0].fields.length > 0, 'tps has a series to compare');
+  try {
+    const first = await ask();
+    assert.equal(pool.stats().workers, 1, 'a worker answered');
+    // a request while it is there does not end it early: it stays busy, then idles again
+    await ask();
+    assert.equal(pool.stats().idled, 0);
+    for (let i = 0; i < 100 && pool.stats().workers > 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.deepEqual(pool.stats(), { ...pool.stats(), workers: 0, idled: 1, retired: 0 }, 'ended for idling');
+    const again = await ask();
+    assert.equal(pool.stats().workers, 1, 'a fresh worker answered');
+    for (const answers of [first, again]) {
+      assert.deepEqual(
+        answers[0].response.frames.map((f: any) => f.fields.map((x: any) => x.values)),
+        expected.frames.map((f) => f.fields.map((x) => x.values))
+      );
+    }
+  } finally {
+    await pool.close();
+  }
 });
 
 test('a queued advisor task neither fills the request queue nor goes before a waiting request', async () => {
