@@ -99,12 +99,20 @@ function preloadFor() {
   return lib && (preloaded ? `${lib}:${preloaded}` : lib);
 }
 
+// jemalloc's defaults suit a big server: four arenas per CPU, and dirty pages returned to the kernel
+// 10 s after they are freed, but only when their arena is used again (no background thread), so an
+// arena a quiet thread touched keeps them. For a sidecar on a small VM: two arenas and a background
+// thread returning freed pages after 1 s, straight to the kernel (no MADV_FREE pages lingering in
+// RSS; docs/benchmarks.md §8.3). A MALLOC_CONF the user set (even empty) stands.
+const JEMALLOC_CONF = 'narenas:2,background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0';
+
 const flags = reexecFlags();
 const preload = preloadFor();
 if (flags.length > 0 || preload) {
   process.execve(process.execPath, [process.execPath, ...process.execArgv, ...flags, ...process.argv.slice(1)], {
     ...process.env,
     ...(preload ? { LD_PRELOAD: preload } : {}),
+    ...(preload && process.env.MALLOC_CONF === undefined ? { MALLOC_CONF: JEMALLOC_CONF } : {}),
     PGPULSE_REEXECED: '1',
   });
 }

@@ -184,7 +184,8 @@ test('serve re-executes itself in place with its memory flags; node flags or PGP
       // the pid we started is the one serving: replaced in place, no wrapper process
       const argv = readFileSync(`/proc/${serve.child.pid}/cmdline`, 'utf8').split('\0');
       const environ = readFileSync(`/proc/${serve.child.pid}/environ`, 'utf8').split('\0');
-      malloc.push(environ.filter((e) => e.startsWith('MALLOC_')).sort());
+      // MALLOC_CONF is jemalloc's (next test); glibc's are MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_ …
+      malloc.push(environ.filter((e) => e.startsWith('MALLOC_') && !e.startsWith('MALLOC_CONF=')).sort());
       return argv.slice(1, argv.indexOf(bin));
     } finally {
       await serve.stop();
@@ -247,6 +248,43 @@ test('serve runs on jemalloc when it is installed, unless PGPULSE_ALLOCATOR=syst
   const bad = run(['serve', '--insecure-no-auth'], { PGPULSE_ALLOCATOR: 'tcmalloc', PGPULSE_DATA_DIR: dir });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /PGPULSE_ALLOCATOR=tcmalloc is not one of auto, jemalloc, system/);
+});
+
+test('serve tunes jemalloc for a small machine unless the user set MALLOC_CONF', async () => {
+  const { readFileSync, readdirSync } = await import('node:fs');
+  const dir = mkdtempSync(join(tmpdir(), 'pgpulse-cli-'));
+  /** MALLOC_CONF of the serving process and its jemalloc background threads (there only when jemalloc read background_thread:true) */
+  const jemallocOf = async (env: Record<string, string>) => {
+    const serve = await spawnServe([], {
+      DATABASE_URL: 'postgres://127.0.0.1:1/x',
+      PGPULSE_DATA_DIR: dir,
+      PGPULSE_HTTP_ADDR: '127.0.0.1:0',
+      PGPULSE_GRPC_ADDR: 'off',
+      ...env,
+    });
+    try {
+      await serve.serving();
+      const pid = serve.child.pid!;
+      const conf = readFileSync(`/proc/${pid}/environ`, 'utf8')
+        .split('\0')
+        .find((e) => e.startsWith('MALLOC_CONF='));
+      const threads = readdirSync(`/proc/${pid}/task`).map((t) =>
+        readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').trim()
+      );
+      return { conf, backgroundThreads: threads.filter((t) => t === 'jemalloc_bg_thd').length };
+    } finally {
+      await serve.stop();
+    }
+  };
+  const tuned = await jemallocOf({});
+  assert.equal(tuned.conf, 'MALLOC_CONF=narenas:2,background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0');
+  assert.ok(tuned.backgroundThreads >= 1, 'jemalloc did not start its background thread: MALLOC_CONF not read');
+  // the user's setting stands, an empty one too (jemalloc's own defaults: no background thread)
+  assert.deepEqual(await jemallocOf({ MALLOC_CONF: '' }), { conf: 'MALLOC_CONF=', backgroundThreads: 0 });
+  const own = await jemallocOf({ MALLOC_CONF: 'narenas:1,background_thread:true' });
+  assert.equal(own.conf, 'MALLOC_CONF=narenas:1,background_thread:true');
+  // glibc's malloc gets no jemalloc setting
+  assert.deepEqual(await jemallocOf({ PGPULSE_ALLOCATOR: 'system' }), { conf: undefined, backgroundThreads: 0 });
 });
 
 test('one-shot commands with no sidecar and no DATABASE_URL say where they looked, exit 1', async () => {
