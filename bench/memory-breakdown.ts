@@ -144,7 +144,7 @@ const VARIANTS: Variant[] = [
     name: 'pgpulse.js serve',
     env: {},
     bin: true,
-    what: 'node bin/pgpulse.js serve: re-executes itself with its default node flags (bin/pgpulse.js SERVE_FLAGS) and jemalloc when installed',
+    what: 'node bin/pgpulse.js serve: re-executes itself with its default node flags (bin/pgpulse.js SERVE_FLAGS) and jemalloc when installed (tuned by MALLOC_CONF since §8.3)',
   },
   {
     name: 'pgpulse.js serve (system malloc)',
@@ -163,6 +163,15 @@ const VARIANTS: Variant[] = [
     env: { MALLOC_CONF: '' },
     bin: true,
     what: "the same with MALLOC_CONF='': jemalloc's own defaults (8 arenas on 2 cores, no background thread, dirty pages kept 10 s), as before §8.3",
+  },
+  {
+    name: 'pgpulse.js serve (jemalloc stats at exit)',
+    env: {
+      MALLOC_CONF:
+        'narenas:2,background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0,stats_print:true,stats_print_opts:gmdablxe',
+    },
+    bin: true,
+    what: 'the tuned jemalloc, printing its totals when the sidecar exits (allocated = live native memory; resident = what jemalloc holds)',
   },
   {
     name: 'pgpulse.js serve (jemalloc lean)',
@@ -335,6 +344,8 @@ interface Run {
   /** VmRSS every VMRSS_EVERY_MS: seconds since the sidecar started, VmRSS, RssAnon (kB), threads */
   vmrss: Array<{ t: number; rssKb: number; anonKb: number; threads: number }>;
   cycleMs?: number;
+  /** user + system CPU seconds of the sidecar (all its threads) over the whole run */
+  cpuSeconds?: number;
   exited: boolean;
   lastQuery: number;
 }
@@ -345,6 +356,7 @@ interface Result {
   trajectory: Array<{ minute: number; m: Memory }>;
   vmrss: Run['vmrss'];
   cycleMs: number;
+  cpuSeconds: number;
 }
 
 async function spawnSidecar(pg: TestPostgres, buildDir: string, v: Variant): Promise<Run> {
@@ -491,6 +503,10 @@ async function runVariants(pg: TestPostgres, buildDir: string, vs: Variant[]): P
     for (const r of runs) {
       const c = await cycles(r.port);
       r.cycleMs = (c.seconds / c.n) * 1000;
+      // /proc/<pid>/stat fields 14 and 15 (utime, stime) in clock ticks of 1/100 s
+      const stat = readFileSync(`/proc/${r.child.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      r.cpuSeconds = (Number(fields[11]) + Number(fields[12])) / 100;
       if (SMAPS) {
         mkdirSync(SMAPS, { recursive: true });
         const file = join(SMAPS, `${r.v.name.replace(/[^a-z0-9]+/gi, '-')}.smaps`);
@@ -505,7 +521,14 @@ async function runVariants(pg: TestPostgres, buildDir: string, vs: Variant[]): P
     return new Map(
       runs.map((r) => [
         r.v.name,
-        { start: r.start!, steady: r.steady, trajectory: r.trajectory, vmrss: r.vmrss, cycleMs: r.cycleMs! },
+        {
+          start: r.start!,
+          steady: r.steady,
+          trajectory: r.trajectory,
+          vmrss: r.vmrss,
+          cycleMs: r.cycleMs!,
+          cpuSeconds: r.cpuSeconds!,
+        },
       ])
     );
   } finally {
@@ -556,8 +579,8 @@ between cycles. "steady" = the largest of four readings 5 s apart after ${MINUTE
 evaluation (60 s after start, then every 5 min), all readings in \`${VMRSS_OUT}\`.${PARALLEL ? ' The variants ran at the same time (BENCH_PARALLEL=1), one shared workload.' : ''}
 Load average at the end: ${load} (the machine is shared, 2 cores).
 
-| variant (MB) | RSS at start | external at start | RSS steady | of it anonymous | VmRSS between evaluations min / median / max | RSS peak | heap used | heap total | external | mean cycle ms | what changes |
-|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|
+| variant (MB) | RSS at start | external at start | RSS steady | of it anonymous | VmRSS between evaluations min / median / max | RSS peak | heap used | heap total | external | mean cycle ms | CPU s | what changes |
+|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---|
 ${rows.join('\n')}
 
 ${trajectories.length ? `\nOver the run:\n\n${trajectories.map((t) => `- ${t}`).join('\n')}\n` : ''}
@@ -581,7 +604,7 @@ Bench run took ${fmt((Date.now() - started) / 1000, 0)} s.
         const why = `${(e as Error).message}${cause ? ` (${String(cause)})` : ''}`;
         process.stderr.write(`${group.map((v) => v.name).join(', ')} failed: ${why}\n`);
         for (const v of group) {
-          rows.push(`| ${v.name} | failed: ${why} | | | | | | | | | | ${v.what} |`);
+          rows.push(`| ${v.name} | failed: ${why} | | | | | | | | | | | ${v.what} |`);
         }
         write();
         continue;
@@ -594,7 +617,7 @@ Bench run took ${fmt((Date.now() - started) / 1000, 0)} s.
           ? `${fmt(Math.min(...between), 0)} / ${fmt(median(between), 0)} / ${fmt(Math.max(...between), 0)}`
           : 'n/a';
         rows.push(
-          `| ${v.name} | ${fmt(r.start.rssMb)} | ${fmt(r.start.externalMb)} | ${fmt(max((m) => m.rssMb))} | ${fmt(max((m) => m.anonMb))} | ${betweenCell} | ${fmt(max((m) => m.peakMb))} | ${fmt(max((m) => m.heapUsedMb))} | ${fmt(max((m) => m.heapTotalMb))} | ${fmt(max((m) => m.externalMb))} | ${fmt(r.cycleMs, 0)} | ${v.what} |`
+          `| ${v.name} | ${fmt(r.start.rssMb)} | ${fmt(r.start.externalMb)} | ${fmt(max((m) => m.rssMb))} | ${fmt(max((m) => m.anonMb))} | ${betweenCell} | ${fmt(max((m) => m.peakMb))} | ${fmt(max((m) => m.heapUsedMb))} | ${fmt(max((m) => m.heapTotalMb))} | ${fmt(max((m) => m.externalMb))} | ${fmt(r.cycleMs, 0)} | ${fmt(r.cpuSeconds, 0)} | ${v.what} |`
         );
         if (r.trajectory.length > 1) {
           trajectories.push(
