@@ -12,11 +12,18 @@
  */
 import type Database from 'better-sqlite3';
 import { decodeColumns } from './chunk-codec';
+import type { ReadCache } from './read-cache';
 
 export type Prepare = (sql: string) => Database.Statement;
 
 /** samples per step edge up to which one scan of the span beats the lookups either side of each edge */
 export const SCAN_SAMPLES_PER_EDGE = 16;
+/**
+ * samples per step edge up to which a span is read whole into a read cache (read-cache.ts) when
+ * seeks would answer it: 40 a 7-day panel at 10-minute steps over samples every 15 s, read in about
+ * the time of its seeks (0.07 µs a sample and walk against ~5 µs an edge)
+ */
+export const KEEP_SAMPLES_PER_EDGE = 64;
 /** points per sample read up to which one scan of a series' span beats a probe per sample */
 export const SCAN_POINTS_PER_READ = 3;
 
@@ -67,7 +74,10 @@ export function okSamplesAround(
   edges: number[],
   first: OkSample,
   last: OkSample,
-  scan: boolean
+  scan: boolean,
+  cache?: ReadCache,
+  /** read the span into the cache where it does not hold it */
+  keep = scan
 ): Around {
   const m = edges.length;
   const out: Around = {
@@ -85,6 +95,11 @@ export function okSamplesAround(
     out.iId[j] = (i ?? last)[0];
     out.iTs[j] = (i ?? last)[1];
   };
+  const cached = cache?.samplesOf(prepare, targetId, collector, first[1], last[1], keep);
+  if (cached) {
+    const { span, start, end } = cached;
+    return around(edges, span.id, span.x, span.flag, start, end, first, last, out);
+  }
   if (!scan) {
     // per edge in one statement (a call per edge costs more than SQLite's seeks)
     const around = prepare(
@@ -119,28 +134,45 @@ export function okSamplesAround(
       .pluck()
       .all(targetId, collector, first[1], last[1]) as number[]
   );
-  const ok = (k: number) => failed.size === 0 || !failed.has(ids[k]);
-  const count = ids.length;
+  const ok = new Uint8Array(ids.length);
+  for (let k = 0; k < ids.length; k++) {
+    ok[k] = failed.size === 0 || !failed.has(ids[k]) ? 1 : 0;
+  }
+  return around(edges, ids, ts, ok, 0, ids.length, first, last, out);
+}
+
+/** the merge of the edges with the samples start…end (by ts, id) into `out` */
+function around(
+  edges: number[],
+  ids: ArrayLike<number>,
+  ts: ArrayLike<number>,
+  ok: Uint8Array,
+  start: number,
+  end: number,
+  first: OkSample,
+  last: OkSample,
+  out: Around
+): Around {
   // k: the first sample at or after the edge, p: the last ok one before it (edges ascend, so both
   // only move forward)
-  let k = 0;
+  let k = start;
   let p = -1;
-  for (let j = 0; j < m; j++) {
+  for (let j = 0; j < edges.length; j++) {
     const e = edges[j];
-    while (k < count && ts[k] < e) {
-      if (ok(k)) {
+    while (k < end && ts[k] < e) {
+      if (ok[k] === 1) {
         p = k;
       }
       k++;
     }
     let i = k;
-    while (i < count && !ok(i)) {
+    while (i < end && ok[i] === 0) {
       i++;
     }
     out.pId[j] = p >= 0 ? ids[p] : first[0];
     out.pTs[j] = p >= 0 ? ts[p] : first[1];
-    out.iId[j] = i < count ? ids[i] : last[0];
-    out.iTs[j] = i < count ? ts[i] : last[1];
+    out.iId[j] = i < end ? ids[i] : last[0];
+    out.iTs[j] = i < end ? ts[i] : last[1];
   }
   return out;
 }
@@ -211,18 +243,45 @@ export function pointsAt(
   ids: Float64Array,
   idsJson: () => string,
   scan: boolean,
-  out: PointsAt
+  out: PointsAt,
+  cache?: ReadCache
 ): PointsAt {
   out.reset();
   const n = ids.length;
   if (n === 0) {
     return out;
   }
-  // an edge before the series' oldest row: the points in force there are packed (store/chunks.ts)
-  const oldestRow = prepare('SELECT min(sample_id) FROM point WHERE series_id = ?').pluck().get(seriesId) as
-    | number
-    | null;
-  if (oldestRow === null || ids[0] < oldestRow) {
+  let oldest: number | null | undefined;
+  const oldestRow = () =>
+    oldest !== undefined
+      ? oldest
+      : (oldest = prepare('SELECT min(sample_id) FROM point WHERE series_id = ?').pluck().get(seriesId) as
+          | number
+          | null);
+  // a span that is read whole anyway (chunks, or a walk of the rows) is kept for the next query
+  const cached = cache?.pointsOf(prepare, seriesId, ids[0], ids[n - 1], () => {
+    const o = oldestRow();
+    return scan || o === null || ids[0] < o;
+  });
+  if (cached) {
+    const { span, start, end } = cached;
+    // k: the last point at or before the id
+    let k = start;
+    for (let j = 0; j < n; j++) {
+      const id = ids[j];
+      while (k + 1 < end && span.id[k + 1] <= id) {
+        k++;
+      }
+      if (k >= 0) {
+        out.at[j] = span.id[k];
+        out.valued[j] = span.flag[k];
+        out.t[j] = span.x[k];
+      }
+    }
+    out.rows = end - Math.max(0, start);
+    return out;
+  }
+  if (oldestRow() === null || ids[0] < (oldestRow() as number)) {
     // the chunks of the span and the one before it (it holds the point in force at the first id
     // when that id falls before the next chunk's first point): one read, no lookup of its own
     const chunks = prepare(

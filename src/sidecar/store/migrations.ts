@@ -192,6 +192,35 @@ export const migrations: Array<{ version: number; sql: string; run?: (db: Databa
       CREATE UNIQUE INDEX IF NOT EXISTS point_chunk_by_series ON point_chunk (series_id, last_sample_id, first_sample_id);
     `,
   },
+  {
+    // what a read connection keeps decoded between queries (store/read-cache.ts) stays valid while
+    // the history is only appended to: every other change to it — a sample deleted or updated, a
+    // point updated, a chunk written or deleted (compaction, retention, the running-totals
+    // fill-in) — moves this number in the same transaction. A sample updated as it is written (its
+    // reset mark) is the newest one and moves nothing. Point inserts and deletes are not watched
+    // (a trigger per deleted row doubled the hourly compaction, bench/results/compaction.md): the
+    // writer inserts at a new sample, and compaction moves and deletes points only in the
+    // transaction that deletes their samples (thinning, retention) or writes them into chunks
+    // (packing). The read cache's test over a writer that compacts catches a change that does not.
+    version: 9,
+    sql: `
+      CREATE TABLE IF NOT EXISTS read_generation (n INTEGER NOT NULL);
+      INSERT INTO read_generation (n) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM read_generation);
+      CREATE TRIGGER IF NOT EXISTS read_generation_sample_delete AFTER DELETE ON sample
+        BEGIN UPDATE read_generation SET n = n + 1; END;
+      CREATE TRIGGER IF NOT EXISTS read_generation_sample_update AFTER UPDATE ON sample
+        WHEN OLD.id < (SELECT max(id) FROM sample)
+        BEGIN UPDATE read_generation SET n = n + 1; END;
+      CREATE TRIGGER IF NOT EXISTS read_generation_point_update AFTER UPDATE ON point
+        BEGIN UPDATE read_generation SET n = n + 1; END;
+      CREATE TRIGGER IF NOT EXISTS read_generation_chunk_insert AFTER INSERT ON point_chunk
+        BEGIN UPDATE read_generation SET n = n + 1; END;
+      CREATE TRIGGER IF NOT EXISTS read_generation_chunk_delete AFTER DELETE ON point_chunk
+        BEGIN UPDATE read_generation SET n = n + 1; END;
+      CREATE TRIGGER IF NOT EXISTS read_generation_chunk_update AFTER UPDATE ON point_chunk
+        BEGIN UPDATE read_generation SET n = n + 1; END;
+    `,
+  },
 ];
 
 /**

@@ -16,12 +16,14 @@ import {
   PointsAt,
   SCAN_POINTS_PER_READ,
   SCAN_SAMPLES_PER_EDGE,
+  KEEP_SAMPLES_PER_EDGE,
 } from './edge-reads';
 import { decodeChunk } from './chunk-codec';
 import { chunkPointAfter, chunkPointAt, chunkPointsIn, CHUNK_POINTS, lastPointUpTo } from './chunks';
 import { moveRemovedPoints, packStream, type Removal } from './compaction';
 import { applyMigrations, standInForMissingTables } from './migrations';
 import { aggregateField, aggregateGroup, AGGREGATE_LABEL, stepCounter, type CounterCarry } from './running-totals';
+import { ReadCache } from './read-cache';
 import { scrubStatement } from './scrub';
 import { CarryColumn, LabelColumn, NumberColumn, SeriesIndex } from './series-columns';
 import { readValueEnds, type ValueEnd, type ValueEnds } from './value-ends';
@@ -188,6 +190,8 @@ export class Store {
   rowsRead = 0;
   /** how stepTotals reads step edges (edge-reads.ts): by its cost estimate, or pinned (tests check both ways) */
   edgeReads: 'auto' | 'scan' | 'seek' = 'auto';
+  /** samples and points stepTotals keeps decoded between queries (read-cache.ts); undefined: none */
+  readCache: ReadCache | undefined = new ReadCache();
   private readonly busyTimeoutMs: number;
   private readonly targetIds = new Map<string, number>();
   /** series ids and entity info by stream (`targetId \0 collector`), then row */
@@ -1538,7 +1542,11 @@ export class Store {
     const spanRows = inside.length > 0 ? estimateSamples(prep, targetId, collector, firstTs, lastTs) : 0;
     const pick = (cheap: boolean) => (this.edgeReads === 'auto' ? cheap : this.edgeReads === 'scan');
     const scan = pick(spanRows <= SCAN_SAMPLES_PER_EDGE * (inside.length + 1));
-    const around = okSamplesAround(prep, targetId, collector, inside, first, last, scan);
+    const cache = this.readCache?.begin(prep) ? this.readCache : undefined;
+    // a span up to a few times too sparse to scan is still read whole into the cache: the seeks
+    // cost about as much once, and the next refresh reads none of it
+    const keep = pick(spanRows <= KEEP_SAMPLES_PER_EDGE * (inside.length + 1));
+    const around = okSamplesAround(prep, targetId, collector, inside, first, last, scan, cache, keep);
     // per edge as columns; an edge outside (first, last] has both at the end it lies beyond. In
     // 'end' mode the delta of a step ends in it, so an edge reads the total at p, the last ok
     // sample before it, alone.
@@ -1632,7 +1640,7 @@ export class Store {
     const live = new Uint8Array(ids.length);
     const pts = new PointsAt(ids.length);
     for (const x of series) {
-      pointsAt(prep, x.id, ids, idsAsJson, scanPoints, pts);
+      pointsAt(prep, x.id, ids, idsAsJson, scanPoints, pts, cache);
       this.rowsRead += pts.rows;
       this.interrupt?.();
       total.fill(0);

@@ -16,11 +16,13 @@ import {
   loadSeries,
   MAX_EDGE_LOOKUPS,
   stepSums,
+  type BucketSums,
   type EngineContext,
 } from '../../../src/sidecar/engine/context';
 import { counterDeltas } from '../../../src/sidecar/engine/deltas';
 import { grid } from '../../../src/sidecar/engine/steps';
 import { migrations } from '../../../src/sidecar/store/migrations';
+import { ReadCache } from '../../../src/sidecar/store/read-cache';
 import { backfillRunningTotals } from '../../../src/sidecar/store/running-totals';
 import { Store } from '../../../src/sidecar/store/store';
 import { FIELDS, rng, writeHistory } from './random-history';
@@ -200,6 +202,39 @@ test('migrations 4–6 fill in running totals of an existing history file and lo
   }
 });
 
+/** how step edges are read: scan or seek (edge-reads.ts), each without and with a read cache kept over the ranges */
+const READS = [
+  ['scan', false],
+  ['seek', false],
+  ['scan', true],
+  ['seek', true],
+] as const;
+
+function assertStepSums(got: BucketSums[], want: BucketSums[], where: string): void {
+  assert.deepEqual(
+    got.map((g) => [g.labels, g.field]),
+    want.map((w) => [w.labels, w.field]),
+    `${where}: the same series in the same order`
+  );
+  want.forEach((w, i) => {
+    const g = got[i];
+    assert.deepEqual(
+      g.sum.map((v) => v === null),
+      w.sum.map((v) => v === null),
+      `${where} ${w.labels.name}/${w.field}: null steps`
+    );
+    w.sum.forEach((v, b) => {
+      if (v !== null) {
+        assert.ok(
+          Math.abs((g.sum[b] as number) - v) <= 1e-9 * Math.max(1, Math.abs(v)),
+          `${where} ${w.labels.name}/${w.field} step ${b}: ${g.sum[b]} vs ${v}`
+        );
+      }
+    });
+    assert.deepEqual(g.elapsed, w.elapsed, `${where} ${w.labels.name}/${w.field}: elapsed`);
+  });
+}
+
 test('step sums from running totals equal the raw bucket sums (spread and end, any step, any range)', () => {
   for (let seed = 1; seed <= 8; seed++) {
     const dir = mkdtempSync(join(tmpdir(), 'pgpulse-run-'));
@@ -212,6 +247,7 @@ test('step sums from running totals equal the raw bucket sums (spread and end, a
     packSome(store, seed, end);
     let regular = 0;
     let steps = 0;
+    const cache = new ReadCache();
     try {
       const r = rng(seed + 5000);
       for (let k = 0; k < 6; k++) {
@@ -232,35 +268,16 @@ test('step sums from running totals equal the raw bucket sums (spread and end, a
           assert.ok(fast, `${where0}: running totals answer`);
           steps += ctx.grid.starts.length;
           regular += ctx.grid.starts.length - fast.irregular.reduce((a, x) => a + x.to - x.from + 1, 0);
+          store.readCache = undefined;
           const want = bucketDeltas(ctx, loadSeries(ctx, 'x', FIELDS), FIELDS, mode);
-          // both ways of reading the edges (edge-reads.ts): one ordered scan, or a seek per edge
-          for (const reads of ['scan', 'seek'] as const) {
+          // both ways of reading the edges (edge-reads.ts): one ordered scan, or a seek per edge;
+          // each from SQLite, then with what the cache kept from the ranges before (read-cache.ts)
+          for (const [reads, cached] of READS) {
             store.edgeReads = reads;
+            store.readCache = cached ? cache : undefined;
             const got = stepSums(ctx, 'x', FIELDS, mode);
             store.edgeReads = 'auto';
-            const where = `${where0} ${reads}`;
-            assert.deepEqual(
-              got.map((g) => [g.labels, g.field]),
-              want.map((w) => [w.labels, w.field]),
-              `${where}: the same series in the same order`
-            );
-            want.forEach((w, i) => {
-              const g = got[i];
-              assert.deepEqual(
-                g.sum.map((v) => v === null),
-                w.sum.map((v) => v === null),
-                `${where} ${w.labels.name}/${w.field}: null steps`
-              );
-              w.sum.forEach((v, b) => {
-                if (v !== null) {
-                  assert.ok(
-                    Math.abs((g.sum[b] as number) - v) <= 1e-9 * Math.max(1, Math.abs(v)),
-                    `${where} ${w.labels.name}/${w.field} step ${b}: ${g.sum[b]} vs ${v}`
-                  );
-                }
-              });
-              assert.deepEqual(g.elapsed, w.elapsed, `${where} ${w.labels.name}/${w.field}: elapsed`);
-            });
+            assertStepSums(got, want, `${where0} ${reads}${cached ? ' cached' : ''}`);
           }
         }
       }
@@ -270,6 +287,7 @@ test('step sums from running totals equal the raw bucket sums (spread and end, a
           `seed ${seed}: many steps of a calm history come from running totals (${regular} of ${steps})`
         );
       }
+      assert.ok(cache.stats.hits > 0 && cache.stats.reads > 0, `seed ${seed}: the cache was read and hit`);
     } finally {
       store.close();
       rmSync(dir, { recursive: true, force: true });
@@ -290,6 +308,7 @@ test('per-database sums answer a step as the Σ of their rows’ deltas does (ro
     packSome(store, seed, end);
     let regular = 0;
     let steps = 0;
+    const cache = new ReadCache();
     try {
       const r = rng(seed + 7000);
       for (let k = 0; k < 6; k++) {
@@ -338,11 +357,13 @@ test('per-database sums answer a step as the Σ of their rows’ deltas does (ro
             });
             want.set(key, e);
           }
-          for (const reads of ['scan', 'seek'] as const) {
+          store.readCache = undefined;
+          for (const [reads, cached] of READS) {
             store.edgeReads = reads;
+            store.readCache = cached ? cache : undefined;
             const got = databaseStepSums(ctx, 'x', FIELDS, mode, []);
             store.edgeReads = 'auto';
-            const where = `${where0} ${reads}`;
+            const where = `${where0} ${reads}${cached ? ' cached' : ''}`;
             assert.ok(got, `${where}: the per-database sums answer`);
             assert.deepEqual(
               new Set(got.map((g) => `${g.labels.datname}/${g.field}`)),
@@ -375,9 +396,67 @@ test('per-database sums answer a step as the Σ of their rows’ deltas does (ro
           `seed ${seed}: many steps of a calm history come from the sums (${regular} of ${steps})`
         );
       }
+      assert.ok(cache.stats.hits > 0 && cache.stats.reads > 0, `seed ${seed}: the cache was read and hit`);
     } finally {
       store.close();
       rmSync(dir, { recursive: true, force: true });
     }
   }
+});
+
+test('a query connection’s read cache follows the writer: appends extend it, compaction and retention drop it', () => {
+  let drops = 0;
+  for (let seed = 1; seed <= 4; seed++) {
+    const dir = mkdtempSync(join(tmpdir(), 'pgpulse-run-'));
+    let reader: Store | undefined;
+    const cache = new ReadCache();
+    const r = rng(seed + 9000);
+    let checked = 0;
+    const { store } = writeHistory(dir, seed, {
+      counters: true,
+      collector: 'x',
+      compact: true,
+      calm: seed % 2 === 1,
+      check: (_writer, ts) => {
+        if (r() > 0.12) {
+          return;
+        }
+        // as the query worker reads while the sampler writes: its own connection, its own cache
+        reader ??= new Store(join(dir, 'pgpulse.db'), { reader: true });
+        reader.readCache = cache;
+        // a dashboard's panel refreshed: the window ends now, starts at one of a few places
+        const from = [0, 5000, Math.floor(ts / 2), ts - 60_000][Math.floor(r() * 4)];
+        const range = { from, to: ts };
+        const step = [1000, 3000, 7000][Math.floor(r() * 3)];
+        const ctx = { store: reader, query: { target: 't', refId: 'A' }, range, grid: grid(range, step), filter: {} };
+        for (const mode of ['spread', 'end'] as const) {
+          reader.readCache = undefined;
+          const want = bucketDeltas(
+            ctx as unknown as EngineContext,
+            loadSeries(ctx as unknown as EngineContext, 'x', FIELDS),
+            FIELDS,
+            mode
+          );
+          reader.readCache = cache;
+          const got = stepSums(ctx as unknown as EngineContext, 'x', FIELDS, mode);
+          assertStepSums(got, want, `seed ${seed} at ${ts}: ${from}-${ts} step ${step} ${mode}`);
+          checked++;
+        }
+      },
+    });
+    try {
+      assert.ok(checked > 20, `seed ${seed}: ${checked} reads checked`);
+      const { hits, extended, dropped } = cache.stats;
+      assert.ok(
+        hits > 0 && extended > 0,
+        `seed ${seed}: the cache was hit and extended (${JSON.stringify(cache.stats)})`
+      );
+      drops += dropped;
+    } finally {
+      (reader as Store | undefined)?.close();
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  assert.ok(drops > 0, 'compaction between reads dropped what the cache held');
 });
