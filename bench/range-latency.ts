@@ -4,13 +4,20 @@
  * windows of top_queries, cache_hit_ratio and statement_latency through the real sidecar's HTTP
  * API, median / p95 of BENCH_RUNS (15). For when Prometheus' 7-day import does not fit the time
  * available; the same-run comparison is query-latency.ts. Writes bench/results/range-latency.md.
+ *
+ * The engine's CPU per query is also taken in this thread, without the read cache
+ * (store/read-cache.ts: what the first query after a compaction costs) and with it (a refresh),
+ * and with BENCH_SRC = another checkout's src/ for that checkout's engine, all taken in turn:
+ *
+ *   BENCH_SRC=/tmp/before/src BENCH_SRC_LABEL=main node --import tsx bench/range-latency.ts
  */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { startSidecar } from '../src/sidecar/app';
 import { Engine } from '../src/sidecar/engine/engine';
 import { assemble } from '../src/sidecar/feature';
 import { sidecarFeatures } from '../src/sidecar/features';
 import { Store } from '../src/sidecar/store/store';
+import { loadavg } from 'node:os';
 import { fmt, median, WORK, writeResult, historyOnlyConfig } from './lib';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
@@ -18,8 +25,15 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 async function main(): Promise<void> {
   const config = historyOnlyConfig(process.env.BENCH_STORE ?? join(WORK, 'query-latency', 'pgpulse'), 't');
   const sc = await startSidecar({ config, grpc: false, sampling: false });
-  const reader = new Store(join(config.dataDir, 'pgpulse.db'), { reader: true });
+  const file = join(config.dataDir, 'pgpulse.db');
+  const reader = new Store(file, { reader: true });
   const engine = new Engine(reader, assemble(sidecarFeatures));
+  // the same engine over a connection without the read cache
+  const uncached = new Store(file, { reader: true });
+  uncached.readCache = undefined;
+  const cold = new Engine(uncached, assemble(sidecarFeatures));
+  const other = process.env.BENCH_SRC ? resolve(process.env.BENCH_SRC) : undefined;
+  const before = other ? await otherEngine(other, file) : undefined;
   const rows: string[] = [];
   try {
     const last = sc.store.lastSample('bench', 'statements');
@@ -77,20 +91,29 @@ async function main(): Promise<void> {
           intervalMs: 'intervalMs' in body ? body.intervalMs : undefined,
           targetIntervalMs: 15_000,
         };
-        engine.run(req);
-        const cpu: number[] = [];
-        for (let i = 0; i < RUNS; i++) {
-          const u0 = process.cpuUsage();
-          const r = engine.run(req);
-          const u = process.cpuUsage(u0);
-          if (r.error) {
-            throw new Error(r.error);
-          }
-          cpu.push((u.user + u.system) / 1000);
+        const engines = [before, cold, engine].filter((e) => e !== undefined);
+        const answers = engines.map((e) => JSON.stringify(e.run(req)));
+        if (answers.some((a) => a !== answers[0])) {
+          throw new Error(`${name}: the engines answer differently`);
         }
-        cpu.sort((a, b) => a - b);
+        const cpu: number[][] = engines.map(() => []);
+        for (let i = 0; i < RUNS; i++) {
+          engines.forEach((e, k) => {
+            const u0 = process.cpuUsage();
+            const r = e.run(req);
+            const u = process.cpuUsage(u0);
+            if (r.error) {
+              throw new Error(r.error);
+            }
+            cpu[k].push((u.user + u.system) / 1000);
+          });
+        }
+        const cols = cpu.map((c) => {
+          c.sort((a, b) => a - b);
+          return `${fmt(c[0])} / ${fmt(median(c))}`;
+        });
         rows.push(
-          `| ${name} | ${fmt(median(t))} | ${fmt(t[Math.min(t.length - 1, Math.ceil(0.95 * t.length) - 1)])} | ${fmt(cpu[0])} / ${fmt(median(cpu))} |`
+          `| ${name} | ${fmt(median(t))} | ${fmt(t[Math.min(t.length - 1, Math.ceil(0.95 * t.length) - 1)])} | ${cols.join(' | ')} |`
         );
       }
     }
@@ -102,18 +125,36 @@ async function main(): Promise<void> {
 History: ${config.dataDir} (as bench/query-latency.ts writes it: 4 databases every 15 s, 500 statements
 × 7 counters every 60 s). The real sidecar over HTTP on loopback, one warm-up, ${RUNS} runs, wall ms; then
 the same query computed ${RUNS} times in the bench's own thread (engine over a reader connection, as the query
-worker has it), its CPU time (process.cpuUsage, user + system) min / median.
+worker has it), its CPU time (process.cpuUsage, user + system) min / median: ${before ? `the engine of ${process.env.BENCH_SRC_LABEL ?? other}, ` : ''}this
+checkout's without its read cache (the first query after a compaction), and with it (a refresh), taken in
+turn; every engine gave the same frames. Load average at the end: ${loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')}.
 
-| query | wall median | wall p95 | engine CPU ms (min / median) |
-|---|---:|---:|---:|
+| query | wall median | wall p95 | ${before ? `engine CPU ms, ${process.env.BENCH_SRC_LABEL ?? 'before'} | ` : ''}engine CPU ms, no read cache | engine CPU ms, read cache |
+|---|---:|---:|${before ? '---:|' : ''}---:|---:|
 ${rows.join('\n')}
 `
     );
     process.stderr.write(`wrote ${path}\n`);
   } finally {
     reader.close();
+    uncached.close();
+    before?.close();
     await sc.stop();
   }
+}
+
+/** another checkout's engine over its own reader connection to the same file */
+async function otherEngine(src: string, file: string) {
+  const m = (path: string) => import(join(src, ...path.split('/')));
+  const { Store: S } = (await m('sidecar/store/store.ts')) as typeof import('../src/sidecar/store/store');
+  const { Engine: E } = (await m('sidecar/engine/engine.ts')) as typeof import('../src/sidecar/engine/engine');
+  const { assemble: a } = (await m('sidecar/feature.ts')) as typeof import('../src/sidecar/feature');
+  const { sidecarFeatures: f } = (await m('sidecar/features.ts')) as typeof import('../src/sidecar/features');
+  const store = new S(file, { reader: true });
+  const engine = new E(store, a(f));
+  return Object.assign(engine, { close: () => store.close() });
 }
 
 main().then(

@@ -93,19 +93,23 @@ export function evaluateGeneric(ctx: EngineContext, c: Compute): Frame[] {
       const frames: Frame[] = [];
       for (const g of groupSums(sums, c.by, n).values()) {
         const values: Array<number | null> = [];
+        // each field's step sums, looked up once per group instead of once per step
+        const column = (f: string) => g.fields.get(f)?.sum;
+        const nums = c.num.map(column).filter((x) => x !== undefined);
+        const dens = c.den.map(column).filter((x) => x !== undefined);
         for (let i = 0; i < n; i++) {
           let num = 0;
           let den = 0;
           let any = false;
-          for (const f of c.num) {
-            const v = g.fields.get(f)?.sum[i];
+          for (const sum of nums) {
+            const v = sum[i];
             if (v !== null && v !== undefined) {
               num += v;
               any = true;
             }
           }
-          for (const f of c.den) {
-            const v = g.fields.get(f)?.sum[i];
+          for (const sum of dens) {
+            const v = sum[i];
             if (v !== null && v !== undefined) {
               den += v;
             }

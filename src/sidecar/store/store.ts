@@ -1556,16 +1556,15 @@ export class Store {
     const iTs = new Float64Array(n + 1);
     for (let j = 0, a = 0; j <= n; j++) {
       const e = edges[j];
-      const [pi, pt, ii, it] =
-        e <= firstTs
-          ? [firstId, firstTs, firstId, firstTs]
-          : e > lastTs
-            ? [lastId, lastTs, lastId, lastTs]
-            : [around.pId[a], around.pTs[a], around.iId[a], around.iTs[a++]];
-      pId[j] = pi;
-      pTs[j] = pt;
-      iId[j] = ii;
-      iTs[j] = it;
+      if (e <= firstTs || e > lastTs) {
+        pId[j] = iId[j] = e <= firstTs ? firstId : lastId;
+        pTs[j] = iTs[j] = e <= firstTs ? firstTs : lastTs;
+      } else {
+        pId[j] = around.pId[a];
+        pTs[j] = around.pTs[a];
+        iId[j] = around.iId[a];
+        iTs[j] = around.iTs[a++];
+      }
     }
     // the condition of the partial index sample_marks, so only marked samples are read
     const marks = (
@@ -1579,7 +1578,15 @@ export class Store {
       .map(([ts]) => ts);
     // the samples read, ascending and distinct; an edge's totals by their slot in it
     const ids = distinctSorted(mode === 'end' ? [pId] : [pId, iId]);
+    // edges ascend, and so do their samples' ids as a rule: the slot after the last one is tried first
+    let hint = 0;
     const slotOf = (id: number): number => {
+      while (hint < ids.length - 1 && ids[hint] < id) {
+        hint++;
+      }
+      if (ids[hint] === id) {
+        return hint;
+      }
       let lo = 0;
       let hi = ids.length - 1;
       while (lo < hi) {
