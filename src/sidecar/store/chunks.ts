@@ -152,11 +152,11 @@ export function unpackChunks(prepare: Prepare, seriesId: number, lo: number, hi:
 
 /**
  * Packs the series' rows with a sample id below `before` into chunks, all but its newest row, once
- * there are MIN_PACK of them (rows before a chunk always). Rows
+ * there are `minPack` of them (rows before a chunk always; benches pack a copy with 1). Rows
  * between existing chunks (compaction unpacked one) become chunks of their own there; rows after
  * the last chunk top it up first when it is not full.
  */
-export function packSeries(prepare: Prepare, seriesId: number, before: number): void {
+export function packSeries(prepare: Prepare, seriesId: number, before: number, minPack = MIN_PACK): void {
   // rows before a chunk are packed whatever the head (a larger head window, points compaction
   // moved into a sample before a chunk): chunks must stay before rows
   const lastChunk = prepare('SELECT max(last_sample_id) FROM point_chunk WHERE series_id = ?').pluck().get(seriesId) as
@@ -178,7 +178,7 @@ export function packSeries(prepare: Prepare, seriesId: number, before: number): 
     rows.pop();
   }
   // a few new rows wait for more (packing re-encodes the last chunk), unless a chunk follows them
-  if (rows.length === 0 || (rows.length < MIN_PACK && (lastChunk === null || lastChunk < rows[0][0]))) {
+  if (rows.length === 0 || (rows.length < minPack && (lastChunk === null || lastChunk < rows[0][0]))) {
     return;
   }
   // chunks after the first row split the rows into runs: a chunk never spans another one

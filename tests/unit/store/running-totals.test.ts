@@ -25,7 +25,9 @@ import { migrations } from '../../../src/sidecar/store/migrations';
 import { ReadCache } from '../../../src/sidecar/store/read-cache';
 import { backfillRunningTotals } from '../../../src/sidecar/store/running-totals';
 import { Store } from '../../../src/sidecar/store/store';
-import { FIELDS, rng, writeHistory } from './random-history';
+import { decodeChunk } from '../../../src/sidecar/store/chunk-codec';
+import { encodeChunkV1 } from './chunk-codec-v1';
+import { assertChunkLayout, FIELDS, rng, writeHistory } from './random-history';
 
 /** Σ deltas per row and field, the raw way: values at every sample, then counterDeltas */
 function rawTotals(store: Store, collector: string, from: number, to: number) {
@@ -94,6 +96,18 @@ test('running totals equal Σ raw deltas on random histories (resets, gaps, rest
       store.compact(end, { retentionMs: 1e12, downsampleAfterMs: 1e12, downsampleStepMs: 1000, headMs: 0 });
       assert.ok(store.db.prepare('SELECT count(*) FROM point_chunk').pluck().get(), `seed ${seed}: chunks written`);
       checkRanges(store, 'x', rng(seed + 2500), end, `seed ${seed} packed`);
+      // a store the previous version packed: its chunks in format 1 (every other one, as a file that
+      // went on being compacted after the upgrade holds both) read the same
+      const chunks = store.db.prepare('SELECT rowid, data FROM point_chunk').raw().all() as Array<[number, Buffer]>;
+      const rewrite = store.db.prepare('UPDATE point_chunk SET data = ? WHERE rowid = ?');
+      for (const [rowid, data] of chunks.filter((_, i) => i % 2 === seed % 2)) {
+        rewrite.run(encodeChunkV1(decodeChunk(data)), rowid);
+      }
+      checkRanges(store, 'x', rng(seed + 2700), end, `seed ${seed} format 1`);
+      // compaction takes format-1 chunks apart and writes them back in today's format
+      store.compact(end, { retentionMs: 1e12, downsampleAfterMs: 5000, downsampleStepMs: 17_000, headMs: 0 });
+      assertChunkLayout(store);
+      checkRanges(store, 'x', rng(seed + 2900), end, `seed ${seed} format 1 compacted`);
     } finally {
       store.close();
       rmSync(dir, { recursive: true, force: true });
