@@ -701,7 +701,9 @@ export class Store {
             s.ok ? 1 : 0,
             s.epoch ?? null,
             keyframe ? 1 : 0,
-            s.durationMs ?? null,
+            // whole milliseconds: SQLite writes an integral REAL in a byte or two instead of 8, and
+            // every sample row has one (nothing reads the fraction; /metrics times cycles itself)
+            s.durationMs === undefined ? null : Math.round(s.durationMs),
             s.rows.length,
             s.error ?? null
           ).lastInsertRowid
