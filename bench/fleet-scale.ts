@@ -18,13 +18,15 @@
  * Writes bench/results/fleet-scale.md.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Client } from 'pg';
+import { packSeries } from '../src/sidecar/store/chunks';
 import { Store } from '../src/sidecar/store/store';
 import { freePort, startPostgres, type TestPostgres } from '../tests/support/pg';
+import { anatomyTables, storeAnatomy, type Anatomy } from './store-anatomy';
 import { compileSidecar, ROOT, WORK, fmt, rss, sleep, waitHttp, writeResult } from './lib';
 
 const MINUTES = Number(process.env.BENCH_MINUTES ?? 3);
@@ -44,6 +46,8 @@ const TOKEN = 'fleet-bench-token';
  * and jemalloc when installed (PGPULSE_ALLOCATOR=system for glibc's); BENCH_NODE_FLAGS replaces the flags
  */
 const NODE_FLAGS = process.env.BENCH_NODE_FLAGS;
+/** a directory to keep the raw copies of the store (start, a third in, end of each phase) in, for bench/store-anatomy.ts */
+const KEEP_COPIES = process.env.BENCH_KEEP_COPIES;
 const PHASES = (process.env.BENCH_PHASES ?? 'on,off').split(',') as Array<'off' | 'on'>;
 
 const statement = (k: number, v: number) => `SELECT id${', a'.repeat(v)} FROM t${k} WHERE id = ${(k % 20) + 1}`;
@@ -191,23 +195,33 @@ function storedPoints(dataDir: string): Map<string, number> {
   }
 }
 
-/**
- * The store's bytes with its history packed as compaction packs what is older than the head window
- * (every point but each series' newest, store/chunks.ts), after VACUUM: what each day of history
- * costs once it is past the head window. Read from a copy taken in one read snapshot (VACUUM INTO)
- * while the sidecar writes on.
- */
-function packedBytes(dataDir: string, tag: string): number {
-  const copy = join(dataDir, `packed-${tag}.db`);
+/** A copy of the store in one read snapshot (VACUUM INTO) while the sidecar writes on. */
+function copyStore(dataDir: string, copy: string): void {
   const src = new Database(join(dataDir, 'pgpulse.db'), { readonly: true, fileMustExist: true });
   try {
     src.exec(`VACUUM INTO '${copy}'`);
   } finally {
     src.close();
   }
+}
+
+/**
+ * Packs a copy of the store as compaction packs what is older than the head window: every point but
+ * each series' newest into chunks (store/chunks.ts), then VACUUM; returns its bytes. The sidecar
+ * packs a series once 32 of its points have gathered (one re-encode per hour, not per point); here
+ * every series is packed whatever its count, so copies taken minutes apart compare packed to packed.
+ */
+function packCopy(copy: string): number {
   const store = new Store(copy);
   try {
     store.compact(Date.now(), { retentionMs: 1e15, downsampleAfterMs: 1e15, downsampleStepMs: 300_000, headMs: 0 });
+    const prepare = (sql: string) => store.db.prepare(sql);
+    const ids = store.db.prepare('SELECT id FROM series').pluck().all() as number[];
+    store.db.transaction(() => {
+      for (const id of ids) {
+        packSeries(prepare, id, Number.MAX_SAFE_INTEGER, 1);
+      }
+    })();
     store.db.exec('VACUUM');
   } finally {
     store.close();
@@ -217,9 +231,12 @@ function packedBytes(dataDir: string, tag: string): number {
     return (db.pragma('page_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number);
   } finally {
     db.close();
-    for (const f of [copy, `${copy}-wal`, `${copy}-shm`]) {
-      rmSync(f, { force: true });
-    }
+  }
+}
+
+function dropCopy(copy: string): void {
+  for (const f of [copy, `${copy}-wal`, `${copy}-shm`]) {
+    rmSync(f, { force: true });
   }
 }
 
@@ -258,6 +275,12 @@ interface PhaseResult {
   growthPerDayPer1k: number;
   /** the same once packed as compaction packs history older than the head window */
   packedPerDayPer1k: number;
+  /** packed, from a third into the phase to its end: the steady growth, one-time costs excluded */
+  slopePerDayPer1k: number;
+  thirdToEndS: number;
+  packedMb: { start: number; third: number; end: number };
+  anatomyThird: Anatomy;
+  anatomyEnd: Anatomy;
   storeEndMb: number;
   monitorMsPerCycle: number;
   monitorCallsPerCycle: number;
@@ -393,7 +416,12 @@ async function runPhase(f: Fleet, buildDir: string, phase: 'off' | 'on', round0:
     const t0 = Date.now();
     const cpu0 = cpuSeconds(pid);
     const store0 = storeBytes(dataDir);
-    const packed0 = packedBytes(dataDir, 't0');
+    const copies = {
+      start: join(dataDir, 'copy-start.db'),
+      third: join(dataDir, 'copy-third.db'),
+      end: join(dataDir, 'copy-end.db'),
+    };
+    copyStore(dataDir, copies.start);
     const stored0 = storedPoints(dataDir);
     const calls0 = await callsByEntry(f);
     const mon0 = await monitorCost(f.big);
@@ -409,8 +437,15 @@ async function runPhase(f: Fleet, buildDir: string, phase: 'off' | 'on', round0:
       f.targets.map((t) => t.name),
       () => Date.now() >= end
     );
+    // a copy a third into the phase: every statement has run by then, so what grows from there to
+    // the end is the steady growth, without the one-time costs of the phase's first minutes
+    let tThird = 0;
     while (Date.now() < end) {
       const tick = Date.now();
+      if (tThird === 0 && tick >= t0 + (end - t0) / 3) {
+        tThird = Date.now();
+        copyStore(dataDir, copies.third);
+      }
       await churn(f, round++);
       rssMax = Math.max(rssMax, rss(pid).rssMb);
       await sleep(Math.max(0, Math.min(end - Date.now(), INTERVAL_S * 1000 - (Date.now() - tick))));
@@ -421,7 +456,7 @@ async function runPhase(f: Fleet, buildDir: string, phase: 'off' | 'on', round0:
     const rssEnd = rss(pid).rssMb;
     rssMax = Math.max(rssMax, rssEnd);
     const store1 = storeBytes(dataDir);
-    const packed1 = packedBytes(dataDir, 't1');
+    copyStore(dataDir, copies.end);
     const stored1 = storedPoints(dataDir);
     const calls1 = await callsByEntry(f);
     const mon1 = await monitorCost(f.big);
@@ -433,6 +468,20 @@ async function runPhase(f: Fleet, buildDir: string, phase: 'off' | 'on', round0:
       }
     }
     const metrics = await scrape(httpPort);
+    if (KEEP_COPIES) {
+      mkdirSync(KEEP_COPIES, { recursive: true });
+      for (const [k, c] of Object.entries(copies)) {
+        copyFileSync(c, join(KEEP_COPIES, `${phase}-${k}.db`));
+      }
+    }
+    const packed0 = packCopy(copies.start);
+    const packedThird = packCopy(copies.third);
+    const packed1 = packCopy(copies.end);
+    const anatomyThird = storeAnatomy(copies.third);
+    const anatomyEnd = storeAnatomy(copies.end);
+    for (const c of Object.values(copies)) {
+      dropCopy(c);
+    }
     const points1 = sumBy(metrics, 'pgpulse_store_points_written_total', 'collector');
     const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
     const cycleS = total(sumBy(metrics, 'pgpulse_sampling_cycle_duration_seconds_sum', 'target')) - total(cycleSum0);
@@ -501,6 +550,11 @@ async function runPhase(f: Fleet, buildDir: string, phase: 'off' | 'on', round0:
       activeStatements: active,
       growthPerDayPer1k: growthPerDay / 1e6 / (active / 1000),
       packedPerDayPer1k: (((packed1 - packed0) / seconds) * 86_400) / 1e6 / (active / 1000),
+      slopePerDayPer1k: (((packed1 - packedThird) / ((t1 - tThird) / 1000)) * 86_400) / 1e6 / (active / 1000),
+      thirdToEndS: (t1 - tThird) / 1000,
+      packedMb: { start: packed0 / 1e6, third: packedThird / 1e6, end: packed1 / 1e6 },
+      anatomyThird,
+      anatomyEnd,
       storeEndMb: store1 / 1e6,
       monitorMsPerCycle: (mon1.ms - mon0.ms) / cycles,
       monitorCallsPerCycle: (mon1.calls - mon0.calls) / cycles,
@@ -533,6 +587,73 @@ async function runPhase(f: Fleet, buildDir: string, phase: 'off' | 'on', round0:
     }
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/** points a chunk holds in steady state (store/chunks.ts CHUNK_POINTS) */
+const STEADY_CHUNK = 128;
+
+/**
+ * The packed growth taken apart (a phase's copies a third in and at the end, dbstat): what grows per
+ * day with the points and with the samples, what a statement costs once, and how it scales.
+ */
+export function growthSection(r: PhaseResult): string {
+  const a = r.anatomyThird;
+  const b = r.anatomyEnd;
+  const perDay = 86_400 / r.thirdToEndS;
+  const size = (x: Anatomy, names: string[]) =>
+    names.reduce((sum, n) => sum + (x.objects.find((o) => o.name === n)?.bytes ?? 0), 0);
+  const groups: Array<[string, string[]]> = [
+    ['chunks (`point_chunk` + index)', ['point_chunk', 'point_chunk_by_series']],
+    ['sample rows (`sample` + 3 indexes)', ['sample', 'sample_by_time', 'sample_keyframes', 'sample_marks']],
+    ['series (+ 2 indexes)', ['series', 'sqlite_autoindex_series_1', 'series_by_field']],
+    ["point rows (each series' newest)", ['point']],
+    ['entity, statement_text', ['entity', 'statement_text']],
+  ];
+  const named = new Set(groups.flatMap(([, n]) => n));
+  const rest = (x: Anatomy) => x.objects.filter((o) => !named.has(o.name)).reduce((sum, o) => sum + o.bytes, 0);
+  const k = r.activeStatements / 1000;
+  const mbDay = (bytes: number) => (bytes * perDay) / 1e6;
+  const lines = groups.map(([label, names]) => {
+    const d = size(b, names) - size(a, names);
+    return `| ${label} | ${fmt(size(b, names) / 1e6, 2)} MB | ${fmt(mbDay(d) / k)} MB |`;
+  });
+  lines.push(`| everything else | ${fmt(rest(b) / 1e6, 2)} MB | ${fmt(mbDay(rest(b) - rest(a)) / k)} MB |`);
+  // what the slope leaves out: a chunk's row, index entry and whole first point, once per
+  // STEADY_CHUNK points in steady state (a phase this short fills one chunk per series)
+  const chunkPoints = b.chunkedPoints - a.chunkedPoints;
+  const overhead =
+    (b.chunkBytes - b.blobBytes) / Math.max(1, b.chunks) +
+    b.fields.reduce((sum, f) => sum + f.first + f.header, 0) / Math.max(1, b.chunks);
+  const amortized = mbDay((chunkPoints / STEADY_CHUNK) * overhead) / k;
+  const pointBytes = (size(b, groups[0][1]) - size(a, groups[0][1])) / Math.max(1, chunkPoints);
+  const samples = b.samples - a.samples;
+  const sampleBytes = (size(b, groups[1][1]) - size(a, groups[1][1])) / Math.max(1, samples);
+  // one-time: what exists per series or statement whatever the history's length
+  const oneTime = size(b, groups[2][1]) + size(b, groups[3][1]) + size(b, groups[4][1]) + b.chunks * overhead;
+  const statementsSeen = b.statementTexts;
+  return `Packed growth taken apart (dbstat of the packed copies a third into the phase and at its end,
+${fmt(r.thirdToEndS, 0)} s apart; every series packed whatever its count):
+
+| | at the end | growth per day per 1,000 active statements, a third in → end |
+|---|---:|---:|
+${lines.join('\n')}
+| **all (the slope)** | ${fmt(r.packedMb.end, 2)} MB | **${fmt(r.slopePerDayPer1k)} MB** |
+| + chunk overhead at ${STEADY_CHUNK} points a chunk (row, index entry, first point whole: ${fmt(overhead, 1)} B a chunk) | | ${fmt(amortized)} MB |
+| **steady growth per day per 1,000 active statements** | | **${fmt(r.slopePerDayPer1k + amortized)} MB** |
+
+Per point in chunks ${fmt(pointBytes, 2)} B (pages included), per sample row ${fmt(sampleBytes, 1)} B (${fmt(
+    (samples * perDay) / r.targets,
+    0
+  )} samples per target and day); ${fmt(mbDay(size(b, groups[1][1]) - size(a, groups[1][1])) / r.targets, 1)} MB per target and day are sample rows, whatever its statements.
+One-time (exists once per series, statement, chunk, whatever the history's length): ${fmt(oneTime / 1e6, 2)} MB for
+${b.series.toLocaleString('en-US')} series of ${statementsSeen.toLocaleString('en-US')} statements seen and the fleet's tables, indexes and server views,
+${fmt(oneTime / Math.max(1, statementsSeen) / 1000, 1)} kB per statement seen. Start → end (the previous measure,
+one-time costs of the phase and one chunk per series included): ${fmt(r.packedPerDayPer1k)} MB per day per 1,000 active statements.
+
+Bytes by table and index, and per chunked point by field and part, at the end (packed):
+
+${anatomyTables(b)}
+`;
 }
 
 function table(rs: PhaseResult[]): string {
@@ -584,8 +705,13 @@ function table(rs: PhaseResult[]): string {
       ''
     ),
     row(
-      'store growth per day per 1,000 active statements, packed as compaction packs history older than the head window',
+      'store growth per day per 1,000 active statements, packed as compaction packs history older than the head window, start → end',
       (r) => `${fmt(r.packedPerDayPer1k)} MB`,
+      ''
+    ),
+    row(
+      'store growth per day per 1,000 active statements, packed, steady: a third into the phase → its end (one-time costs excluded; below)',
+      (r) => `${fmt(r.slopePerDayPer1k)} MB`,
       '≤ 50 MB'
     ),
     row(
@@ -641,6 +767,8 @@ older than the head window), then VACUUM; a series packs once 32 of its points h
 
 ${table(results)}
 
+${results.map((r) => `### Store growth, shared reads ${r.phase}\n\n${growthSection(r)}`).join('\n')}
+
 Dashboard errors: ${results.flatMap((r) => r.dashboard.texts.map((t) => `${r.phase}: ${t}`)).join('; ') || 'none'}.
 
 Shared-read counters of the "on" phase (\`source="server"\`: reads that went to a server, \`source="shared"\`:
@@ -661,7 +789,9 @@ ${
   }
 }
 
-main().catch((e) => {
-  process.stderr.write(`${(e as Error).stack ?? String(e)} (cause: ${String((e as Error).cause)})\n`);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((e) => {
+    process.stderr.write(`${(e as Error).stack ?? String(e)} (cause: ${String((e as Error).cause)})\n`);
+    process.exit(1);
+  });
+}
