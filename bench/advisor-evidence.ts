@@ -2,14 +2,15 @@
  * What one advisor evaluation's evidence read costs in memory and time, part by part, on one target
  * the size of the memory benchmark: 5,000 statements, 500 tables and 2,000 indexes with the
  * catalog's counters and gauges, BENCH_SAMPLES samples (default 720: one hour at 5 s), 10 % of the
- * rows moving per sample, 4 of 5 tables' last_vacuum/analyze times null. Each read runs in a fresh process started with `pgpulse serve`'s node
- * flags on the same store file; its cost is that process's peak RSS (VmHWM, bench/lib.ts peakRssRun). The statement facts are
- * read both ways in the same run: walking every stored point (`statementFacts(…, 'points')`, the
- * advisor before) and as the advisor reads them now (running totals for range deltas, the newest
- * samples for a fresh install's lifetime counters), and so are the table and index facts (running
- * totals, the newest samples and the ends of each series' values). `gatherEvidence` is the whole read: at the
- * end of the first hour (lifetime mode, as a fresh install) and with a window the history covers
- * (range mode, as after the first hour). Writes bench/results/advisor-evidence.md.
+ * rows moving per sample, 4 of 5 tables' last_vacuum/analyze times null. Each read runs in a fresh
+ * process started with `pgpulse serve`'s node flags on the same store file; its cost is that
+ * process's peak RSS (VmHWM, bench/lib.ts peakRssRun). The statement, table and index facts are
+ * read both ways in the same run: walking every stored point (`…Facts(…, 'points')`, the advisor
+ * before) and as the advisor reads them now (running totals for range deltas, the ends of each
+ * series' values for gauges, span facts and a fresh install's lifetime counters). `gatherEvidence`
+ * is the whole read: at the end of the first hour (lifetime mode, as a fresh install) and with a
+ * window the history covers (range mode, as after the first hour). Writes
+ * bench/results/advisor-evidence.md.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -77,11 +78,11 @@ const PARTS: Array<[string, string]> = [
   ['statements range walk', 'statement facts, range: every stored point walked (before)'],
   ['statements range', 'statement facts, range: running totals (now)'],
   ['statements lifetime walk', 'statement facts, lifetime: every stored point walked (before)'],
-  ['statements lifetime', 'statement facts, lifetime: backwards from the newest samples (now)'],
+  ['statements lifetime', 'statement facts, lifetime: value ends (now)'],
   ['tables range walk', 'table facts, range: every stored point walked (before)'],
   ['tables range', 'table facts, range: running totals and value ends (now)'],
   ['tables lifetime walk', 'table facts, lifetime: every stored point walked (before)'],
-  ['tables lifetime', 'table facts, lifetime: newest samples and value ends (now)'],
+  ['tables lifetime', 'table facts, lifetime: value ends (now)'],
   ['indexes walk', 'index facts, whole history: every stored point walked (before)'],
   ['indexes', 'index facts, whole history: running totals and value ends (now)'],
   ['evidence, first hour', 'gatherEvidence at the end of the first hour (lifetime mode)'],

@@ -187,75 +187,9 @@ export function rangeDeltaRows(
 }
 
 /**
- * Lifetime mode's counters (RowFacts.deltas: each counter's newest value in the window, since: the
- * epoch there) without span facts: walked backwards in chunks from the newest sample, stopping once
- * every series has its newest value — the last few samples while the rows are still there, instead
- * of the whole history (a fresh install evaluates in this mode for its first hour).
- */
-export function newestRows(
-  store: Store,
-  target: string,
-  collector: string,
-  counters: string[],
-  w: Window,
-  chunkSamples = CHUNK_SAMPLES
-): Map<string, Pick<RowFacts, 'labels' | 'deltas' | 'since'>> {
-  const ok = store.samples(target, collector, w.from, w.to).filter((s) => s.ok);
-  const rows = new Map<string, Pick<RowFacts, 'labels' | 'deltas' | 'since'>>();
-  /** per row and counter, the epoch at its newest value */
-  const epochsAt = new Map<string, Map<string, number | null>>();
-  // the first chunk short: while the rows are still there their newest values are in the last samples
-  for (let end = ok.length, size = Math.min(8, chunkSamples); end > 0; end -= size, size = chunkSamples) {
-    const chunk = ok.slice(Math.max(0, end - size), end);
-    const series = store.matrix(target, collector, [...counters, '_epoch'], undefined, chunk);
-    const epochs = new Map(series.filter((x) => x.field === '_epoch').map((x) => [JSON.stringify(x.labels), x.values]));
-    let missing = false;
-    for (const x of series) {
-      if (x.field === '_epoch') {
-        continue;
-      }
-      const key = JSON.stringify(x.labels);
-      let r = rows.get(key);
-      if (!r) {
-        r = { labels: x.labels, deltas: {}, since: null };
-        rows.set(key, r);
-      }
-      if (r.deltas[x.field] !== undefined) {
-        continue; // a newer chunk had it
-      }
-      let i = x.values.length - 1;
-      while (i >= 0 && x.values[i] === null) {
-        i--;
-      }
-      if (i < 0) {
-        missing = true;
-        continue;
-      }
-      r.deltas[x.field] = x.values[i];
-      let byField = epochsAt.get(key);
-      if (!byField) {
-        byField = new Map();
-        epochsAt.set(key, byField);
-      }
-      byField.set(x.field, epochs.get(key)?.[i] ?? chunk[i].epoch ?? null);
-    }
-    if (!missing) {
-      break;
-    }
-  }
-  for (const [key, byField] of epochsAt) {
-    const r = rows.get(key)!;
-    for (const e of byField.values()) {
-      r.since = e === null ? r.since : r.since === null ? e : Math.min(r.since, e);
-    }
-  }
-  return rows;
-}
-
-/**
- * collectRows' facts without walking the points: range deltas from running totals (rangeDeltaRows),
- * lifetime counters from the newest samples (newestRows), gauges and span facts (first and last
- * seen, present) from the ends of each series' values (Store.valueEnds) — per series a few lookups
+ * collectRows' facts without walking the points: gauges, span facts (first and last seen, present)
+ * and lifetime counters (each one's newest value and epoch) from the ends of each series' values
+ * (Store.valueEnds), range deltas from running totals (rangeDeltaRows) — per series a few lookups
  * however long the window. undefined when the store cannot answer so (history from before running
  * totals, pieces of several histories): the caller walks the points with collectRows.
  */
@@ -268,15 +202,12 @@ export function endRows(
   w: Window,
   mode: EvidenceMode = 'range'
 ): Map<string, RowFacts> | undefined {
-  const ends = store.valueEnds(target, collector, [...counters, ...gauges], w.from, w.to);
+  const ends = store.valueEnds(target, collector, [...counters, ...gauges], w.from, w.to, mode === 'lifetime');
   if (!ends) {
     return undefined;
   }
-  const counted =
-    mode === 'lifetime'
-      ? newestRows(store, target, collector, counters, w)
-      : rangeDeltaRows(store, target, collector, counters, w);
-  if (!counted) {
+  const totals = mode === 'range' ? rangeDeltaRows(store, target, collector, counters, w) : undefined;
+  if (mode === 'range' && !totals) {
     return undefined;
   }
   const rows = new Map<string, RowFacts>();
@@ -284,8 +215,7 @@ export function endRows(
     const key = JSON.stringify(e.labels);
     let r = rows.get(key);
     if (!r) {
-      const since = mode === 'lifetime' ? (counted.get(key)?.since ?? null) : null;
-      r = { labels: e.labels, deltas: {}, latest: {}, firstTs: null, lastTs: null, present: false, since };
+      r = { labels: e.labels, deltas: {}, latest: {}, firstTs: null, lastTs: null, present: false, since: null };
       rows.set(key, r);
     }
     if (e.first) {
@@ -295,19 +225,20 @@ export function endRows(
       r.lastTs = r.lastTs === null ? e.last.ts : Math.max(r.lastTs, e.last.ts);
       r.present ||= e.last.id === ends.lastOk?.id;
     }
-    if (counters.includes(e.field) && mode === 'lifetime') {
-      // a counter without a value has no entry, as in collectRows
-      const d = counted.get(key)?.deltas[e.field];
-      if (d !== undefined) {
-        r.deltas[e.field] = d;
+    if (!counters.includes(e.field)) {
+      r.latest[e.field] = e.last?.value ?? null;
+    } else if (mode === 'lifetime') {
+      // the newest value as it is, counting since its epoch; no value: no entry, as in collectRows
+      if (e.last) {
+        r.deltas[e.field] = e.last.value;
+        const since = e.last.epoch ?? null;
+        r.since = since === null ? r.since : r.since === null ? since : Math.min(r.since, since);
       }
-    } else if (counters.includes(e.field)) {
+    } else {
       // a delta pairs each ok sample holding a value with the one before: one after the first will do
       // (a row there at the start that vanished is "seen" by running totals, yet shows no delta)
       const paired = e.last !== null && e.last.id !== ends.firstOk?.id;
-      r.deltas[e.field] = paired ? (counted.get(key)?.deltas[e.field] ?? null) : null;
-    } else {
-      r.latest[e.field] = e.last?.value ?? null;
+      r.deltas[e.field] = paired ? (totals?.get(key)?.deltas[e.field] ?? null) : null;
     }
   }
   return rows;
@@ -439,12 +370,13 @@ export function statementFacts(
   read: 'totals' | 'points' = 'totals'
 ): StatementFacts[] {
   // counters are all the statement facts need: range deltas from running totals, lifetime values
-  // from the newest samples, neither walking the whole history
+  // from the ends of each series' values, neither walking the whole history
   const rows =
     read === 'points'
       ? collectRows(store, target, 'statements', STATEMENT_COUNTERS, [], w, mode).rows
       : mode === 'lifetime'
-        ? newestRows(store, target, 'statements', STATEMENT_COUNTERS, w)
+        ? (endRows(store, target, 'statements', STATEMENT_COUNTERS, [], w, mode) ??
+          collectRows(store, target, 'statements', STATEMENT_COUNTERS, [], w, mode).rows)
         : (rangeDeltaRows(store, target, 'statements', STATEMENT_COUNTERS, w) ??
           collectRows(store, target, 'statements', STATEMENT_COUNTERS, [], w, mode).rows);
   const list = [...rows.values()].filter((r) => (r.deltas.calls ?? 0) > 0);

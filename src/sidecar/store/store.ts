@@ -1411,7 +1411,9 @@ export class Store {
     collector: string,
     fields: string[],
     from: number,
-    to: number
+    to: number,
+    /** each series' `last` with the counters' epoch there (lifetime counters: since when they count) */
+    epochs = false
   ):
     | (Omit<ValueEnds, 'series'> & {
         series: Array<Omit<ValueEnd, 'labels'> & { labels: Record<string, string> }>;
@@ -1423,12 +1425,13 @@ export class Store {
       if ('pieces' in via) {
         return undefined;
       }
-      const ends = readValueEnds(this.prep, this.readTargetId(via.target), collector, fields, from, to, (k) => {
+      const tick = (k: number) => {
         this.rowsRead += k;
         if (this.rowsRead % 1024 < k) {
           this.interrupt?.();
         }
-      });
+      };
+      const ends = readValueEnds(this.prep, this.readTargetId(via.target), collector, fields, from, to, tick, epochs);
       // the fields of one row share its labels: parse them once
       const parsed = new Map<string, Record<string, string>>();
       const series = ends.series.map((e) => {

@@ -20,8 +20,11 @@ export interface ValueEnd {
   field: string;
   /** the first ok sample in the range where the value is not null */
   first: { id: number; ts: number } | null;
-  /** the last one, and the value there */
-  last: { id: number; ts: number; value: number } | null;
+  /**
+   * the last one, and the value there; with `epochs`, also the counters' epoch there: the row's own
+   * (its `_epoch` as matrix() shows it at that sample), else the sample's
+   */
+  last: { id: number; ts: number; value: number; epoch?: number | null } | null;
 }
 
 export interface ValueEnds {
@@ -62,13 +65,14 @@ export function readValueEnds(
   from: number,
   to: number,
   /** told of each lookup, for the reading query's budget */
-  read: (lookups: number) => void
+  read: (lookups: number) => void,
+  epochs = false
 ): ValueEnds {
   const before = prepare(
-    'SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1 ORDER BY ts DESC LIMIT 1'
+    'SELECT id, ts, epoch FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1 ORDER BY ts DESC LIMIT 1'
   )
     .raw()
-    .get(targetId, collector, from) as [number, number] | undefined;
+    .get(targetId, collector, from) as [number, number, number | null] | undefined;
   const any = prepare('SELECT 1 FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? LIMIT 1')
     .pluck()
     .get(targetId, collector, from, to);
@@ -78,8 +82,10 @@ export function readValueEnds(
   // the ok samples in order (two numbers each, not an object per sample: the range may be the whole history)
   let okIds = new Float64Array(1024);
   let okTs = new Float64Array(1024);
+  /** the samples' epochs, NaN for none */
+  let okEpochs = new Float64Array(1024);
   let n = 0;
-  const push = (id: number, ts: number) => {
+  const push = (id: number, ts: number, epoch: number | null) => {
     if (n === okIds.length) {
       const grow = (a: Float64Array) => {
         const b = new Float64Array(a.length * 2);
@@ -88,20 +94,22 @@ export function readValueEnds(
       };
       okIds = grow(okIds);
       okTs = grow(okTs);
+      okEpochs = grow(okEpochs);
     }
     okIds[n] = id;
     okTs[n] = ts;
+    okEpochs[n] = epoch ?? NaN;
     n++;
   };
   if (before) {
-    push(before[0], before[1]);
+    push(...before);
   }
-  for (const [id, ts] of prepare(
-    'SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts, id'
+  for (const [id, ts, epoch] of prepare(
+    'SELECT id, ts, epoch FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts, id'
   )
     .raw()
-    .iterate(targetId, collector, from, to) as Iterable<[number, number]>) {
-    push(id, ts);
+    .iterate(targetId, collector, from, to) as Iterable<[number, number, number | null]>) {
+    push(id, ts, epoch);
   }
   const placeholders = fields.map(() => '?').join(',');
   // listed as matrix() lists them (Store.readPoints), in the same order
@@ -191,6 +199,36 @@ export function readValueEnds(
     return c ? c[0] : ((rowAfter.get(sid, x) as number | undefined) ?? Infinity);
   };
 
+  /** the value matrix() shows at an ok sample: the point in force there, unless a keyframe came after it */
+  const valueAt = (sid: number, x: number): number | null => {
+    const p = pointAtOrBefore(sid, x);
+    return p !== undefined && keyframeAfter(p[0]) > x ? p[1] : null;
+  };
+  const rowEpochSeries = epochs
+    ? new Map(
+        prepare(`SELECT labels, id FROM series WHERE target_id = ? AND collector = ? AND field = '_epoch'`)
+          .raw()
+          .all(targetId, collector) as Array<[string, number]>
+      )
+    : undefined;
+  /** per row, its epoch at the sample last looked up (a row's counters mostly end at the same one) */
+  const rowEpochAt = new Map<string, [number, number | null]>();
+  const epochAt = (labels: string, j: number): number | null => {
+    const sid = rowEpochSeries?.get(labels);
+    let own: number | null = null;
+    if (sid !== undefined) {
+      const known = rowEpochAt.get(labels);
+      if (known && known[0] === okIds[j]) {
+        own = known[1];
+      } else {
+        own = valueAt(sid, okIds[j]);
+        rowEpochAt.set(labels, [okIds[j], own]);
+        read(1);
+      }
+    }
+    return own ?? (Number.isNaN(okEpochs[j]) ? null : okEpochs[j]);
+  };
+
   const out: ValueEnd[] = [];
   for (const [sid, labels, field] of series) {
     // the value at the range's first ok sample: the point in force there, unless a keyframe came after it
@@ -214,7 +252,12 @@ export function readValueEnds(
       labels,
       field,
       first: i >= n ? null : { id: okIds[i], ts: okTs[i] },
-      last: j < 0 ? null : { id: okIds[j], ts: okTs[j], value: newest[1] },
+      last:
+        j < 0
+          ? null
+          : epochs
+            ? { id: okIds[j], ts: okTs[j], value: newest[1], epoch: epochAt(labels, j) }
+            : { id: okIds[j], ts: okTs[j], value: newest[1] },
     });
   }
   return { firstOk: { id: a, ts: okTs[0] }, lastOk: { id: b, ts: okTs[n - 1] }, series: out };

@@ -9,13 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import {
-  collectRows,
-  newestRows,
-  rangeDeltaRows,
-  type EvidenceMode,
-  type RowFacts,
-} from '../../../src/sidecar/advisors/history';
+import { collectRows, rangeDeltaRows, type EvidenceMode, type RowFacts } from '../../../src/sidecar/advisors/history';
 import { counterDeltas } from '../../../src/sidecar/engine/deltas';
 import { Store } from '../../../src/sidecar/store/store';
 
@@ -126,18 +120,6 @@ test('chunked history facts equal one pass over the window, for any chunk size',
           for (const chunk of [2, 7, 100]) {
             const got = sorted(collectRows(store, 't', 'x', ['c'], ['g'], w, mode, chunk).rows);
             assert.deepEqual(got, want, `seed ${seed}, window ${w.from}–${w.to}, ${mode}, chunks of ${chunk}`);
-          }
-          if (mode === 'lifetime') {
-            // the backward walk that stops early (statement facts) finds the same newest values and epochs
-            const counted = (rows: Array<[string, Pick<RowFacts, 'deltas' | 'since'>]>) =>
-              rows.filter(([, x]) => x.deltas.c !== undefined).map(([k, x]) => [k, x.deltas.c, x.since]);
-            for (const chunk of [2, 7, 100]) {
-              assert.deepEqual(
-                counted(sorted(newestRows(store, 't', 'x', ['c'], w, chunk) as Map<string, RowFacts>)),
-                counted(want),
-                `seed ${seed}, window ${w.from}–${w.to}, newest values, chunks of ${chunk}`
-              );
-            }
           }
           if (mode === 'range') {
             // running totals (what statement facts read) give the walk's deltas: rows with one, same sums
