@@ -546,14 +546,7 @@ export class Store {
 
   /** the server history the target's stream of the collector is held by now, as this writer set it */
   heldStream(target: string, collector: string): string | undefined {
-    const key = `${target}\u0000${collector}`;
-    let held = this.aliasOpen.get(key);
-    if (held === undefined) {
-      const me = this.named(target);
-      held = me.id < 0 || !hasAliases(this.conn) ? null : (openAlias(this.prep, me.id, collector) ?? null);
-      this.aliasOpen.set(key, held);
-    }
-    return held ?? undefined;
+    return this.cachedAlias(this.aliasOpen, target, collector, openAlias);
   }
 
   /**
@@ -561,12 +554,22 @@ export class Store {
    * resumable): a target alone on its server again keeps it across a sidecar restart
    */
   resumableStream(target: string, collector: string): string | undefined {
+    return this.cachedAlias(this.aliasResumable, target, collector, resumable);
+  }
+
+  /** `lookup`'s answer for the stream, remembered in `cache` (null: looked up, none) until the writer changes it */
+  private cachedAlias(
+    cache: Map<string, string | null>,
+    target: string,
+    collector: string,
+    lookup: (prep: typeof this.prep, targetId: number, collector: string) => string | undefined
+  ): string | undefined {
     const key = `${target}\u0000${collector}`;
-    let held = this.aliasResumable.get(key);
+    let held = cache.get(key);
     if (held === undefined) {
       const me = this.named(target);
-      held = me.id < 0 || !hasAliases(this.conn) ? null : (resumable(this.prep, me.id, collector) ?? null);
-      this.aliasResumable.set(key, held);
+      held = me.id < 0 || !hasAliases(this.conn) ? null : (lookup(this.prep, me.id, collector) ?? null);
+      cache.set(key, held);
     }
     return held ?? undefined;
   }
