@@ -414,7 +414,16 @@ export class TargetSampler {
       };
       const read = () => (c.ownTransaction ? collect() : inReadOnlyTx(client, timeout, collect));
       const got = this.cluster
-        ? await this.cluster.collectStored(name, c, read, (prefix) => this.store.lastServerStream(name, prefix), ts)
+        ? await this.cluster.collectStored(
+            name,
+            c,
+            read,
+            (prefix) => ({
+              stream: this.store.lastServerStream(name, prefix),
+              writable: this.store.status().writable,
+            }),
+            ts
+          )
         : { result: await read() };
       const { result } = got;
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;

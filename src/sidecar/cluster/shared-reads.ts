@@ -27,6 +27,13 @@ export interface ServerIdentity {
   role: string;
 }
 
+/**
+ * The history a target's streams were last held by among those named `prefix…` (Store.lastServerStream),
+ * and whether the store could be written when it answered: a store that could not be opened answers
+ * from an empty schema, so its "none" is no answer
+ */
+export type HeldLookup = (prefix: string) => { stream: string | undefined; writable: boolean };
+
 export function serverKey(id: ServerIdentity): string {
   return `${id.systemIdentifier}:${id.port ?? 'socket'}:${id.postmasterStart}:${id.role}`;
 }
@@ -181,7 +188,7 @@ export class ClusterReads {
     target: string,
     collector: Collector,
     read: () => Promise<CollectorResult>,
-    held: (prefix: string) => string | undefined,
+    held: HeldLookup,
     now = Date.now()
   ): Promise<{ result: CollectorResult; server?: { stream: string; read: boolean; peers: number } }> {
     const me = this.members.get(target);
@@ -203,7 +210,7 @@ export class ClusterReads {
    * The server's stored history: the one its members held before (the server restarted: a new
    * postmaster start is a new server key, not a new history), else one named after the server.
    */
-  private streamOf(me: Member, periodMs: number, held: (prefix: string) => string | undefined): string {
+  private streamOf(me: Member, periodMs: number, held: HeldLookup): string {
     const key = `${me.server}\u0000${periodMs}`;
     let name = this.streams.get(key);
     if (!name) {
@@ -211,8 +218,13 @@ export class ClusterReads {
       // the period is part of the name: targets sampling a collector at different rates keep apart
       // histories, so none sees samples at another's rate
       const prefix = `${SERVER_STREAM_PREFIX}${id.systemIdentifier}:${id.port ?? 'socket'}:${id.role}:${periodMs}ms@`;
-      name = held(prefix) ?? `${prefix}${id.postmasterStart}`;
-      this.streams.set(key, name);
+      const before = held(prefix);
+      name = before.stream ?? `${prefix}${id.postmasterStart}`;
+      // picked while nothing could be written (nor read, maybe), the name is asked again next time:
+      // kept, a fresh name would start a second history beside the one the file holds
+      if (before.writable) {
+        this.streams.set(key, name);
+      }
     }
     return name;
   }

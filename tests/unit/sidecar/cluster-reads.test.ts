@@ -4,9 +4,20 @@
  * target of a server keeps, and that a failed read is not passed on.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import { ClusterReads, urlDatabase, type ServerIdentity } from '../../../src/sidecar/cluster/shared-reads';
+import {
+  ClusterReads,
+  urlDatabase,
+  type HeldLookup,
+  type ServerIdentity,
+} from '../../../src/sidecar/cluster/shared-reads';
 import type { Collector, CollectorResult } from '../../../src/sidecar/collectors/types';
+import { isStoreWriteError } from '../../../src/sidecar/store/faults';
+import { Store } from '../../../src/sidecar/store/store';
 
 const server: ServerIdentity = { systemIdentifier: '7', port: 5432, postmasterStart: 't0', role: 'mon' };
 const other: ServerIdentity = { ...server, postmasterStart: 't1' };
@@ -43,6 +54,8 @@ function setup(now = 1_000_000) {
   };
   return { cr, read, reads: () => reads };
 }
+/** a writable store that never held a server history */
+const none = () => ({ stream: undefined, writable: true });
 const dbs = (r: CollectorResult) => r.rows.map((x) => x.key.datname);
 
 describe('ClusterReads', () => {
@@ -120,8 +133,10 @@ describe('ClusterReads', () => {
   it('server-wide results: the reader writes, the taker does not; one history per server, kept across its restart', async () => {
     const { cr, read } = setup();
     const held = new Map<string, string>();
-    const heldBy = (target: string) => (prefix: string) =>
-      [...held].find(([t, s]) => t === target && s.startsWith(prefix))?.[1];
+    const heldBy = (target: string) => (prefix: string) => ({
+      stream: [...held].find(([t, s]) => t === target && s.startsWith(prefix))?.[1],
+      writable: true,
+    });
     const a = await cr.collectStored('A', settings, read, heldBy('A'), 1_000_000);
     const b = await cr.collectStored('B', settings, read, heldBy('B'), 1_000_100);
     assert.equal(a.server?.read, true, 'A read the server: it writes');
@@ -144,6 +159,82 @@ describe('ClusterReads', () => {
     assert.equal((await alone.collectStored('C', settings, read, heldBy('C'), 0)).server, undefined);
   });
 
+  it('a server history picked while the store could not be opened is asked for again: once the file is back, the one history goes on (no second one, no extra alias row)', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'pgpulse-held-'));
+    const dataDir = join(root, 'data');
+    // as the sampler asks (sampler.ts runCollector)
+    const lookup =
+      (store: Store, target: string): HeldLookup =>
+      (prefix) => ({ stream: store.lastServerStream(target, prefix), writable: store.status().writable });
+    const cycle = async (cr: ClusterReads, store: Store, ts: number) => {
+      const got = await cr.collectStored('A', settings, () => Promise.resolve(rows), lookup(store, 'A'), ts);
+      const stream = got.server!.stream;
+      store.writeSample({ target: stream, collector: 'settings', ts, ok: true, epoch: 1, rows: rows.rows });
+      store.holdStream('A', 'settings', stream, ts);
+      return stream;
+    };
+    const joined = (identity: ServerIdentity, now: number) => {
+      const cr = new ClusterReads(
+        [
+          { name: 'A', database: 'a', intervalMs: INTERVAL },
+          { name: 'B', database: 'b', intervalMs: INTERVAL },
+        ],
+        now
+      );
+      for (const t of ['A', 'B']) {
+        cr.join(t, identity, t.toLowerCase(), ['settings'], INTERVAL, now);
+      }
+      return cr;
+    };
+    try {
+      // a first run stores A's settings in the server's history, then stops
+      const first = Store.open(dataDir);
+      const history = await cycle(joined(server, 1_000_000), first, 1_000_000);
+      first.releaseStreams('A', 1_000_001);
+      first.close();
+
+      // the server restarted; the next sidecar finds no file it can open (a volume mounted late,
+      // permissions fixed later: modes do not stop root, so the error is the one Store.open meets
+      // and the file is away from its path), and serves an empty schema
+      renameSync(dataDir, join(root, 'away'));
+      const store = new Store(join(dataDir, 'pgpulse.db'), {}, Object.assign(new Error('EACCES'), { code: 'EACCES' }));
+      try {
+        assert.equal(store.status().mode, 'unavailable');
+        const cr = joined(other, 2_000_000);
+        await assert.rejects(cycle(cr, store, 2_000_000), isStoreWriteError, 'nothing is written meanwhile');
+
+        renameSync(join(root, 'away'), dataDir);
+        for (let i = 0; i < 100 && !store.writeAllowed(); i++) {
+          await sleep(50);
+        }
+        // the next write (in the sampler, the cycle's first collector: A's own rows) opens the file
+        // again; only then does the server-wide collector ask for its history
+        store.writeSample({ target: 'A', collector: 'server', ts: 2_015_000, ok: true, epoch: 1, rows: rows.rows });
+        assert.equal(store.status().writable, true);
+        assert.equal(await cycle(cr, store, 2_015_000), history, 'the history the file holds goes on');
+        const count = (sql: string) => (store.db.prepare(sql).get() as { n: number }).n;
+        assert.equal(
+          count(
+            "SELECT count(DISTINCT t.name) AS n FROM sample s JOIN target t ON t.id = s.target_id WHERE t.name LIKE 'server:%'"
+          ),
+          1,
+          'one server history'
+        );
+        assert.equal(
+          count(
+            "SELECT count(*) AS n FROM stream_alias a JOIN target t ON t.id = a.target_id WHERE t.name = 'A' AND a.collector = 'settings'"
+          ),
+          1,
+          "A's alias row is reopened, not followed by another"
+        );
+      } finally {
+        store.close();
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it('targets that run a collector at different rates keep apart histories of it', async () => {
     const cr = new ClusterReads(
       [
@@ -155,8 +246,8 @@ describe('ClusterReads', () => {
     cr.join('A', server, 'a', ['settings'], INTERVAL, 0);
     cr.join('B', server, 'b', ['settings'], INTERVAL, 0, { settings: 4 * INTERVAL });
     const read = () => Promise.resolve(rows);
-    const a = await cr.collectStored('A', settings, read, () => undefined, 10);
-    const b = await cr.collectStored('B', settings, read, () => undefined, 20);
+    const a = await cr.collectStored('A', settings, read, none, 10);
+    const b = await cr.collectStored('B', settings, read, none, 20);
     assert.equal(a.server?.peers, 1, 'B runs settings every 4 intervals: not a peer of A for it');
     assert.notEqual(a.server?.stream, b.server?.stream);
   });
@@ -172,7 +263,7 @@ describe('ClusterReads', () => {
     );
     cr.join('A', server, 'a', ['settings'], INTERVAL, 0);
     const read = () => Promise.resolve(rows);
-    const first = await cr.collectStored('A', settings, read, () => undefined, 10);
+    const first = await cr.collectStored('A', settings, read, none, 10);
     assert.equal(first.server?.peers, 2, 'A and B (not yet connected); X is elsewhere');
   });
 });
