@@ -170,6 +170,54 @@ async function monitorCost(pg: TestPostgres): Promise<{ ms: number; calls: numbe
   return { ms: r[0].ms, calls: Number(r[0].calls) };
 }
 
+/** the monitoring role's statements on the big cluster, summed over its databases by text */
+type MonitorTexts = Map<string, { ms: number; calls: number }>;
+
+async function monitorTexts(pg: TestPostgres): Promise<{ texts: MonitorTexts; dealloc: number }> {
+  const rows = await pg.query<{ query: string; ms: number; calls: string }>(
+    `SELECT s.query, sum(s.total_exec_time + s.total_plan_time)::float8 AS ms, sum(s.calls)::text AS calls
+     FROM public.pg_stat_statements(true) s JOIN pg_catalog.pg_roles r ON r.oid = s.userid
+     WHERE r.rolname = 'fleet_mon' GROUP BY s.query`
+  );
+  const info = await pg.query<{ dealloc: string }>(
+    'SELECT dealloc::text AS dealloc FROM public.pg_stat_statements_info'
+  );
+  return {
+    texts: new Map(rows.map((r) => [r.query, { ms: r.ms, calls: Number(r.calls) }])),
+    dealloc: Number(info[0]?.dealloc ?? 0),
+  };
+}
+
+/**
+ * the statements whose database time per cycle moved most, first half and second half of the phase
+ * apart: a statement that grows with time shows a larger second half, a slow-cadence one runs in
+ * one half only (an entry evicted by pg_stat_statements.max would show as negative)
+ */
+function topMonitorStatements(
+  a: MonitorTexts,
+  mid: MonitorTexts,
+  b: MonitorTexts,
+  halfCycles: [number, number]
+): PhaseResult['monitorTop'] {
+  const d = (x: MonitorTexts, y: MonitorTexts, q: string) => {
+    const p = x.get(q) ?? { ms: 0, calls: 0 };
+    const n = y.get(q) ?? { ms: 0, calls: 0 };
+    return { ms: n.ms - p.ms, calls: n.calls - p.calls };
+  };
+  return [...new Set([...a.keys(), ...b.keys()])]
+    .map((q) => {
+      const h1 = d(a, mid, q);
+      const h2 = d(mid, b, q);
+      return {
+        text: q.replace(/\s+/g, ' ').slice(0, 110),
+        msPerCycle: [h1.ms / halfCycles[0], h2.ms / halfCycles[1]] as [number, number],
+        callsPerCycle: [h1.calls / halfCycles[0], h2.calls / halfCycles[1]] as [number, number],
+      };
+    })
+    .sort((x, y) => y.msPerCycle[0] + y.msPerCycle[1] - (x.msPerCycle[0] + x.msPerCycle[1]))
+    .slice(0, 12);
+}
+
 function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -284,6 +332,10 @@ interface PhaseResult {
   storeEndMb: number;
   monitorMsPerCycle: number;
   monitorCallsPerCycle: number;
+  /** the monitoring role's costliest statements on the big cluster (per cycle, first / second half) */
+  monitorTop: Array<{ text: string; msPerCycle: [number, number]; callsPerCycle: [number, number] }>;
+  /** pg_stat_statements entries evicted on the big cluster during the phase */
+  pgssDealloc: number;
   dashboard: { n: number; p50: number; p95: number; p99: number; max: number; errors: number; texts: string[] };
   sharedStats?: string;
   targets: number;
@@ -425,6 +477,8 @@ async function runPhase(f: Fleet, buildDir: string, phase: 'off' | 'on', round0:
     const stored0 = storedPoints(dataDir);
     const calls0 = await callsByEntry(f);
     const mon0 = await monitorCost(f.big);
+    const texts0 = await monitorTexts(f.big);
+    let textsMid: { at: number; texts: MonitorTexts } | undefined;
     const metrics0 = await scrape(httpPort);
     const points0 = sumBy(metrics0, 'pgpulse_store_points_written_total', 'collector');
     const skipped0 = sumBy(metrics0, 'pgpulse_cycles_skipped_total', 'reason').get('overlap') ?? 0;
@@ -448,6 +502,9 @@ async function runPhase(f: Fleet, buildDir: string, phase: 'off' | 'on', round0:
       }
       await churn(f, round++);
       rssMax = Math.max(rssMax, rss(pid).rssMb);
+      if (textsMid === undefined && Date.now() >= t0 + (end - t0) / 2) {
+        textsMid = { at: Date.now(), texts: (await monitorTexts(f.big)).texts };
+      }
       await sleep(Math.max(0, Math.min(end - Date.now(), INTERVAL_S * 1000 - (Date.now() - tick))));
     }
     const d = await dash;
@@ -460,6 +517,7 @@ async function runPhase(f: Fleet, buildDir: string, phase: 'off' | 'on', round0:
     const stored1 = storedPoints(dataDir);
     const calls1 = await callsByEntry(f);
     const mon1 = await monitorCost(f.big);
+    const texts1 = await monitorTexts(f.big);
     const seconds = (t1 - t0) / 1000;
     let active = 0;
     for (const [k, c] of calls1) {
@@ -558,6 +616,11 @@ async function runPhase(f: Fleet, buildDir: string, phase: 'off' | 'on', round0:
       storeEndMb: store1 / 1e6,
       monitorMsPerCycle: (mon1.ms - mon0.ms) / cycles,
       monitorCallsPerCycle: (mon1.calls - mon0.calls) / cycles,
+      monitorTop: topMonitorStatements(texts0.texts, textsMid?.texts ?? texts0.texts, texts1.texts, [
+        ((textsMid?.at ?? t0) - t0) / 1000 / INTERVAL_S || 1,
+        (t1 - (textsMid?.at ?? t0)) / 1000 / INTERVAL_S,
+      ]),
+      pgssDealloc: texts1.dealloc - texts0.dealloc,
       dashboard: {
         n: sorted.length,
         p50: percentile(sorted, 50),
@@ -770,6 +833,22 @@ ${table(results)}
 ${results.map((r) => `### Store growth, shared reads ${r.phase}\n\n${growthSection(r)}`).join('\n')}
 
 Dashboard errors: ${results.flatMap((r) => r.dashboard.texts.map((t) => `${r.phase}: ${t}`)).join('; ') || 'none'}.
+
+The monitoring role's costliest statements on the big cluster (summed over its databases by
+normalised text; database time and calls per 15 s, first half / second half of the phase; a
+statement of a slow-cadence collector runs in some cycles only):
+
+${results
+  .map(
+    (r) =>
+      `Phase ${r.phase} (pg_stat_statements entries evicted during the phase: ${r.pgssDealloc}):\n\n| statement | ms per 15 s | calls per 15 s |\n|---|---:|---:|\n${r.monitorTop
+        .map(
+          (t) =>
+            `| \`${t.text.replace(/\|/g, '\\|')}\` | ${fmt(t.msPerCycle[0], 2)} / ${fmt(t.msPerCycle[1], 2)} | ${fmt(t.callsPerCycle[0], 1)} / ${fmt(t.callsPerCycle[1], 1)} |`
+        )
+        .join('\n')}`
+  )
+  .join('\n\n')}
 
 Shared-read counters of the "on" phase (\`source="server"\`: reads that went to a server, \`source="shared"\`:
 results taken from another target's read of the same server):
