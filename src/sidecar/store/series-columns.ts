@@ -2,8 +2,11 @@
  * What writeSample keeps per series of a stream between cycles (last value written, running-total
  * carry, database group, row epoch), as typed-array columns over one shared series-id → slot index.
  * Maps of objects cost ~215 bytes per series (13 MB for 5,000 statements, 500 tables and 2,000
- * indexes; bench/store-cache-memory.ts); these ~70. Each column answers like the Map it replaced
- * (get / set / has / iteration in insertion order), so the write path reads as before.
+ * indexes; bench/store-cache-memory.ts); these ~70. Each column answers get / set / has like the
+ * Map it replaced, so the write path reads as before. Iteration is in slot order (when the series
+ * first got a slot in the stream's index, through any column), not the column's own insertion order
+ * a Map kept: where that order feeds a float sum (writeSample's per-database sums over vanished
+ * rows) the sum may differ from the Map's in the last bits.
  */
 import type { CounterCarry } from './running-totals';
 
