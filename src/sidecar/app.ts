@@ -79,6 +79,16 @@ export async function startSidecar(opts: StartOptions = {}): Promise<Sidecar> {
       `history store problem at start: ${opened.message}; serving ${store.status().mode === 'read-only' ? 'the stored history read-only' : 'without history'} — ${opened.fix}`
     );
   }
+  const newer = store.unknownMigrations();
+  if (newer.length > 0) {
+    storeLog.warn(
+      { unknownMigrations: newer },
+      `history store written by a newer pgpulse: its schema migrations ${newer.join(', ')} are unknown to this version, ` +
+        'so history the newer version keeps in ways this one does not read is not shown — run the pgpulse version ' +
+        'that wrote it or a newer one, or restore the backup of the data directory taken before the upgrade ' +
+        '(README: "Backups, upgrades and downgrades")'
+    );
+  }
   if (store.status().writable) {
     // a target removed while the sidecar was down (after a crash: a stop ends them itself) must
     // not go on showing its server's later history

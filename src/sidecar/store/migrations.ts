@@ -262,6 +262,24 @@ export function applyMigrations(db: Database.Database): void {
 }
 
 /**
+ * Schema versions the file records (applied_migration, user_version) that this pgpulse does not
+ * know: a newer pgpulse wrote it, and may keep history where this one does not look (a pgpulse from
+ * before migration 8 does not read point_chunk, so it shows nothing older than the head window).
+ */
+export function unknownMigrations(db: Database.Database): number[] {
+  const known = new Set(migrations.map((m) => m.version));
+  const tracked =
+    db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'applied_migration'").get() !== undefined;
+  const recorded = tracked ? (db.prepare('SELECT version FROM applied_migration').pluck().all() as number[]) : [];
+  const userVersion = db.pragma('user_version', { simple: true }) as number;
+  const unknown = new Set(recorded.filter((v) => !known.has(v)));
+  if (userVersion > Math.max(...known)) {
+    unknown.add(userVersion);
+  }
+  return [...unknown].sort((a, b) => a - b);
+}
+
+/**
  * A connection that cannot migrate its file (read-only: a data directory that is not writable, a
  * query worker beside such a store) may hold a history written before the chunk table existed.
  * An empty one stands in, in the connection's own temp schema, so reads answer from the rows the

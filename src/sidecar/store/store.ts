@@ -21,7 +21,7 @@ import {
 import { decodeChunk } from './chunk-codec';
 import { chunkPointAfter, chunkPointAt, chunkPointsIn, CHUNK_POINTS, lastPointUpTo } from './chunks';
 import { moveRemovedPoints, packStream, type Removal } from './compaction';
-import { applyMigrations, standInForMissingTables } from './migrations';
+import { applyMigrations, standInForMissingTables, unknownMigrations } from './migrations';
 import { aggregateField, aggregateGroup, AGGREGATE_LABEL, stepCounter, type CounterCarry } from './running-totals';
 import { ReadCache } from './read-cache';
 import { scrubStatement } from './scrub';
@@ -339,6 +339,11 @@ export class Store {
       writable: this.mode === 'read-write' && !this.problem,
       problem: this.problem ? { ...this.problem } : undefined,
     };
+  }
+
+  /** schema migrations the file records that this pgpulse does not know (a newer one wrote it); none: [] */
+  unknownMigrations(): number[] {
+    return unknownMigrations(this.conn);
   }
 
   /** false while a failing store waits for its next attempt: samplers skip work that could not be kept */
