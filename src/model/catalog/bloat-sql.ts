@@ -34,14 +34,21 @@ const RELATIONS = `
 /** Tables and B-tree indexes with the statistics estimate (NULL where pg_stats lacks a column). */
 export const BLOAT_STATISTICS_SQL = `
 WITH rel AS (${RELATIONS}),
+-- pg_stats checks has_column_privilege on every column of the database, catalogs included: read it
+-- once for the tables and their indexes, not once for each (≈40 % of the query's CPU, docs/benchmarks.md §9)
+st AS (
+  SELECT r.oid, s.attname, s.null_frac, s.avg_width
+  FROM rel r
+  JOIN pg_catalog.pg_stats s ON s.schemaname OPERATOR(pg_catalog.=) r.nspname AND s.tablename OPERATOR(pg_catalog.=) r.relname
+                            AND NOT s.inherited
+),
 tcol AS (
   SELECT r.oid, count(*) AS natts, count(s.attname) AS nstats,
          sum((1 - coalesce(s.null_frac, 0)) * coalesce(s.avg_width, 0))::float8 AS data_width,
          bool_or(coalesce(s.null_frac, 0) > 0) AS nulls
   FROM rel r
   JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped
-  LEFT JOIN pg_catalog.pg_stats s ON s.schemaname OPERATOR(pg_catalog.=) r.nspname AND s.tablename OPERATOR(pg_catalog.=) r.relname
-                                 AND s.attname OPERATOR(pg_catalog.=) a.attname AND NOT s.inherited
+  LEFT JOIN st s ON s.oid = r.oid AND s.attname OPERATOR(pg_catalog.=) a.attname
   GROUP BY r.oid
 ),
 idx AS (
@@ -59,8 +66,7 @@ icol AS (
   FROM idx x
   CROSS JOIN LATERAL pg_catalog.unnest(x.indkey) k(attnum)
   JOIN pg_catalog.pg_attribute a ON a.attrelid = x.relid AND a.attnum = k.attnum
-  LEFT JOIN pg_catalog.pg_stats s ON s.schemaname OPERATOR(pg_catalog.=) x.nspname AND s.tablename OPERATOR(pg_catalog.=) x.relname
-                                 AND s.attname OPERATOR(pg_catalog.=) a.attname AND NOT s.inherited
+  LEFT JOIN st s ON s.oid = x.relid AND s.attname OPERATOR(pg_catalog.=) a.attname
   GROUP BY x.indexrelid
 ),
 est AS (
