@@ -96,7 +96,7 @@ export class ReadCache {
   private readonly samples = new Map<string, SampleSpan>();
   private bytes = 0;
   /** what the last snapshot answered from the cache (tests check the cached path is taken) */
-  readonly stats = { hits: 0, reads: 0, extended: 0, dropped: 0 };
+  readonly stats = { hits: 0, reads: 0, extended: 0, dropped: 0, evicted: 0 };
 
   constructor(readonly budgetBytes = READ_CACHE_BYTES) {}
 
@@ -153,6 +153,8 @@ export class ReadCache {
     let span = this.points.get(seriesId);
     if (span && span.lo <= lo) {
       this.stats.hits++;
+      // the most recent before it grows: growing evicts from the least recent
+      this.touch(this.points, seriesId, span);
       if (span.hi < hi) {
         const before = span.bytes;
         readPoints(prepare, seriesId, span, span.hi, hi);
@@ -160,7 +162,6 @@ export class ReadCache {
         this.stats.extended++;
         this.grow(span.bytes - before);
       }
-      this.touch(this.points, seriesId, span);
     } else if (read()) {
       this.stats.reads++;
       span = new PointSpan(lo, hi);
@@ -193,32 +194,33 @@ export class ReadCache {
     const key = `${targetId}\u0000${collector}`;
     let span = this.samples.get(key);
     const maxId = () => (prepare('SELECT max(id) FROM sample').pluck().get() as number | null) ?? 0;
-    if (span && span.loTs <= fromTs) {
-      if (span.hiTs < toTs) {
-        // appended samples come after the span in time too; one that does not (a clock set back)
-        // would land inside it: then it is read afresh
-        const inside = prepare(
-          'SELECT 1 FROM sample WHERE id > ? AND +target_id = ? AND +collector = ? AND +ts <= ? LIMIT 1'
-        )
-          .pluck()
-          .get(span.maxId, targetId, collector, span.hiTs);
-        if (inside === undefined) {
-          const before = span.bytes;
-          span.maxId = maxId();
-          readSamples(prepare, targetId, collector, span, span.hiTs, toTs);
-          span.hiTs = toTs;
-          this.stats.extended++;
-          this.grow(span.bytes - before);
-        } else {
-          span = undefined;
-        }
+    // appended samples come after the span in time too; one that does not (a clock set back)
+    // lands inside it: then it is read afresh. Checked over the samples written since (the rowid)
+    const insertedInside = (s: SampleSpan, now: number) =>
+      now > s.maxId &&
+      prepare('SELECT 1 FROM sample WHERE id > ? AND +target_id = ? AND +collector = ? AND +ts <= ? LIMIT 1')
+        .pluck()
+        .get(s.maxId, targetId, collector, s.hiTs) !== undefined;
+    if (span) {
+      const now = maxId();
+      if (span.loTs > fromTs || insertedInside(span, now)) {
+        this.forget(this.samples, key);
+        span = undefined;
+      } else {
+        span.maxId = now;
       }
-    } else {
-      span = undefined;
     }
     if (span) {
       this.stats.hits++;
+      // the most recent before it grows: growing evicts from the least recent
       this.touch(this.samples, key, span);
+      if (span.hiTs < toTs) {
+        const before = span.bytes;
+        readSamples(prepare, targetId, collector, span, span.hiTs, toTs);
+        span.hiTs = toTs;
+        this.stats.extended++;
+        this.grow(span.bytes - before);
+      }
     } else if (read) {
       this.stats.reads++;
       span = new SampleSpan(fromTs, toTs, maxId());
@@ -256,6 +258,7 @@ export class ReadCache {
         }
         this.bytes -= v.bytes;
         map.delete(k);
+        this.stats.evicted++;
       }
     }
   }

@@ -423,7 +423,8 @@ test('a query connection’s read cache follows the writer: appends extend it, c
   for (let seed = 1; seed <= 4; seed++) {
     const dir = mkdtempSync(join(tmpdir(), 'pgpulse-run-'));
     let reader: Store | undefined;
-    const cache = new ReadCache();
+    // the last seeds with room for a few series only: spans are evicted and read again
+    const cache = new ReadCache(seed > 2 ? 4096 : undefined);
     const r = rng(seed + 9000);
     let checked = 0;
     const { store } = writeHistory(dir, seed, {
@@ -466,6 +467,9 @@ test('a query connection’s read cache follows the writer: appends extend it, c
         `seed ${seed}: the cache was hit and extended (${JSON.stringify(cache.stats)})`
       );
       drops += dropped;
+      if (seed > 2) {
+        assert.ok(cache.stats.evicted > 0, `seed ${seed}: a small cache evicts (${JSON.stringify(cache.stats)})`);
+      }
     } finally {
       (reader as Store | undefined)?.close();
       store.close();
@@ -473,4 +477,52 @@ test('a query connection’s read cache follows the writer: appends extend it, c
     }
   }
   assert.ok(drops > 0, 'compaction between reads dropped what the cache held');
+});
+
+test('a sample written at an earlier time than the newest (a clock set back) is not missed by the read cache', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pgpulse-run-'));
+  const writer = Store.open(dir);
+  const file = join(dir, 'pgpulse.db');
+  const cached = new Store(file, { reader: true });
+  const uncached = new Store(file, { reader: true });
+  uncached.readCache = undefined;
+  try {
+    let c = 0;
+    const write = (ts: number) => {
+      c += 7;
+      writer.writeSample({
+        target: 't',
+        collector: 'x',
+        ts,
+        ok: true,
+        epoch: 1,
+        rows: [{ key: { name: 'a' }, values: { c, d: 2 * c } }],
+        counters: FIELDS,
+      });
+    };
+    for (let ts = 1500; ts <= 60_500; ts += 1000) {
+      write(ts);
+    }
+    const range = { from: 0, to: 60_000 };
+    const ctx = (store: Store) =>
+      ({
+        store,
+        query: { target: 't', refId: 'A' },
+        range,
+        grid: grid(range, 3000),
+        filter: {},
+      }) as unknown as EngineContext;
+    const sums = () => [stepSums(ctx(cached), 'x', FIELDS, 'spread'), stepSums(ctx(uncached), 'x', FIELDS, 'spread')];
+    const [first, firstRaw] = sums();
+    assert.deepEqual(first, firstRaw);
+    write(32_800); // inside the span the cache holds, the last sample before an edge
+    const [again, againRaw] = sums();
+    assert.deepEqual(again, againRaw, 'the cache read the span again');
+    assert.notDeepEqual(againRaw, firstRaw, 'the late sample changed the answer');
+  } finally {
+    cached.close();
+    uncached.close();
+    writer.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
