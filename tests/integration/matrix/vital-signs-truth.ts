@@ -294,31 +294,35 @@ export function vitalSignsTruthSuite(server: MatrixServer, getPg: () => TestPost
           await pause(100);
         }
         assert.ok(await onTable(), 'an autovacuum worker is vacuuming public.vs_av');
-        // with a 1 s naptime other workers come and go on the shared server's other tables: read the
-        // view without pause on one connection all through the sample, so one that lives a few ms is seen
+        // With a 1 s naptime other workers come and go on the shared server's other tables, and the
+        // sidecar also samples every second on its own; the metric is the highest sample of each 1 s
+        // step. So the view is read without pause on one connection from more than a step before the
+        // test's sample until the answer is read: every sample that can fall in the last step is inside.
         const watch = new Client({ connectionString: pg.url });
         await watch.connect();
         const seen: number[] = [];
-        let sampling = true;
-        const watching = (async () => {
+        let watching = true;
+        const watched = (async () => {
           do {
             const r = await watch.query<{ n: string }>(
               `SELECT count(*) AS n FROM pg_catalog.pg_stat_activity WHERE backend_type = 'autovacuum worker'`
             );
             seen.push(Number(r.rows[0].n));
-          } while (sampling);
+          } while (watching);
         })();
+        let reported: number | undefined;
         try {
+          await pause(1100);
           await sample(['capacity']);
+          const workers = await series('autovacuum_workers');
+          reported = lastOf(workers.find((x) => x.labels.kind === 'busy'));
         } finally {
-          sampling = false;
-          await watching;
+          watching = false;
+          await watched;
           await watch.end();
         }
         const lo = Math.min(...seen);
         const hi = Math.max(...seen);
-        const workers = await series('autovacuum_workers');
-        const reported = lastOf(workers.find((x) => x.labels.kind === 'busy'));
         assert.ok(
           reported !== undefined && reported >= 1 && reported >= Math.min(lo, hi) && reported <= Math.max(lo, hi),
           `busy workers ${reported} within [${lo}, ${hi}] read around the sample`
