@@ -404,7 +404,11 @@ export interface SettingFacts {
 }
 
 export function settingFacts(store: Store, target: string, now: number): SettingFacts {
-  const { rows } = collectRows(store, target, 'settings', [], ['value'], { from: now - 30 * 86_400_000, to: now });
+  const w = { from: now - 30 * 86_400_000, to: now };
+  // settings rarely change: a walk would read 30 days of samples for a few keyframe points each
+  const rows =
+    endRows(store, target, 'settings', [], ['value'], w) ??
+    collectRows(store, target, 'settings', [], ['value'], w).rows;
   const ents = new Map(store.entities(target, 'settings').map((e) => [e.labels.name, e.info]));
   const value = new Map<string, number | null>();
   const text = new Map<string, string>();
@@ -462,7 +466,10 @@ export interface DatabaseFacts {
 }
 
 export function databaseFacts(store: Store, target: string, w: Window): DatabaseFacts[] {
-  const { rows } = collectRows(store, target, 'database', ['blks_hit', 'blks_read', 'temp_bytes'], ['size_bytes'], w);
+  const counters = ['blks_hit', 'blks_read', 'temp_bytes'];
+  const rows =
+    endRows(store, target, 'database', counters, ['size_bytes'], w) ??
+    collectRows(store, target, 'database', counters, ['size_bytes'], w).rows;
   return [...rows.values()]
     .filter((r) => r.present)
     .map((r) => ({

@@ -1,5 +1,5 @@
 /**
- * Table, index and lifetime statement facts come from running totals (range deltas) and the ends of
+ * Table, index, setting, database and lifetime statement facts come from running totals (range deltas) and the ends of
  * each series' values (gauges, first and last seen, present, lifetime counters) instead of a
  * walk over every stored point: on random histories (resets, epochs, row epochs, rows that vanish
  * and come back, failed samples, writer restarts, compaction and chunks) they must equal the walk
@@ -39,6 +39,13 @@ function check(store: Store, r: () => number, end: number, what: string): number
       assert.ok(got, `${where}: answered without the walk`);
       assert.deepEqual([...got.entries()], [...walked.entries()], where);
       compared += walked.size;
+      // gauges alone (setting facts)
+      const gauges = endRows(store, 't', 'x', [], ['g'], w, mode);
+      assert.deepEqual(
+        [...(gauges ?? [])],
+        [...collectRows(store, 't', 'x', [], ['g'], w, mode).rows],
+        `${where}, gauges`
+      );
     }
   }
   return compared;
