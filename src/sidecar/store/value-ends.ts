@@ -192,7 +192,7 @@ export function readValueEnds(
         }
       }
     }
-    return (firstRow.get(sid, lo, hi) as number | undefined) ?? undefined;
+    return firstRow.get(sid, lo, hi) as number | undefined;
   };
   const pointAfter = (sid: number, x: number): number => {
     const c = chunkPointAfter(prepare, sid, x);
