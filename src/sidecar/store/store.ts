@@ -357,6 +357,11 @@ export class Store {
     if (!s) {
       s = this.conn.prepare(sql);
       this.statements.set(sql, s);
+    } else if (s.reader) {
+      // better-sqlite3 keeps raw()/pluck()/expand() on the statement object, and one SQL text is
+      // shared by every caller: one that read it raw must not hand the next caller arrays where it
+      // expects row objects (a dashboard query after an advisor evaluation failed exactly so)
+      s.raw(false).pluck(false).expand(false);
     }
     return s;
   }
