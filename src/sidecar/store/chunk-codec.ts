@@ -219,34 +219,53 @@ function formatError(data: Uint8Array): Error {
  * How a value is written (format 2): its tag, with one or two varints in `out`, or RAW. Of the ways
  * that give back exactly v the fewest bytes, counting a byte for a tag that differs from `prevTag`'s
  * (a float sum that alternates between two ways by a byte would pay a tag byte for every switch).
+ * A decimal delta in one byte, or in the tag already in use, is taken without trying the rest (a
+ * counter's every point: encoding is compaction's hot loop).
  */
 function valueCode(v: number, prev: number, prevTag: number, out: number[]): number {
-  const dec = decimal(v, prev);
   let best = RAW;
   let cost = 8 + (prevTag === RAW ? 0 : 1);
-  const consider = (tag: number, size: number, a: number, b: number) => {
-    const c = size + (tag === prevTag ? 0 : 1);
-    if (c < cost) {
+  const dec = decimal(v, prev);
+  if (dec) {
+    const tag = DECIMAL + dec[0];
+    out[0] = dec[1];
+    if (tag === prevTag || dec[1] < 128) {
+      return tag;
+    }
+    best = tag;
+    cost = varintBytes(dec[1]) + 1;
+  }
+  for (let k = 0; k < 4; k++) {
+    const tag = k < 2 ? (k === 0 ? ADD_3 : ADD_6) : k === 2 ? ULP_6 : ULP_9;
+    let a = 0;
+    let b = 0;
+    let size = 0;
+    if (k < 2) {
+      const z = additive(v, prev, k === 0 ? 3 : 6);
+      if (z === undefined) {
+        continue;
+      }
+      a = z;
+      size = varintBytes(z);
+    } else {
+      const c = corrected(v, prev, k === 2 ? 6 : 9);
+      // only where it saves a good part of the 8 bytes: it costs decoding more than a raw double
+      if (!c || varintBytes(c[0]) + varintBytes(c[1]) > MAX_ULP_BYTES) {
+        continue;
+      }
+      a = c[0];
+      b = c[1];
+      size = varintBytes(a) + varintBytes(b);
+    }
+    const total = size + (tag === prevTag ? 0 : 1);
+    if (total < cost) {
       best = tag;
-      cost = c;
+      cost = total;
       out[0] = a;
       out[1] = b;
-    }
-  };
-  if (dec) {
-    consider(DECIMAL + dec[0], varintBytes(dec[1]), dec[1], 0);
-  }
-  for (const tag of [ADD_3, ADD_6]) {
-    const z = additive(v, prev, tag === ADD_3 ? 3 : 6);
-    if (z !== undefined) {
-      consider(tag, varintBytes(z), z, 0);
-    }
-  }
-  for (const tag of [ULP_6, ULP_9]) {
-    const c = corrected(v, prev, tag === ULP_6 ? 6 : 9);
-    // only where it saves a good part of the 8 bytes: it costs decoding more than a raw double
-    if (c && varintBytes(c[0]) + varintBytes(c[1]) <= MAX_ULP_BYTES) {
-      consider(tag, varintBytes(c[0]) + varintBytes(c[1]), c[0], c[1]);
+      if (tag === prevTag) {
+        break;
+      }
     }
   }
   return best;
