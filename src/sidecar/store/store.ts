@@ -458,6 +458,9 @@ export class Store {
     if (old.open) {
       old.close();
     }
+    // what the read cache holds is exact for the file it was read from only: the one at the path now
+    // may be another (a backup restored, a repaired copy) whose read_generation is the same number
+    this.readCache?.clear();
     try {
       this.conn = this.connectWriter();
     } catch (e) {
