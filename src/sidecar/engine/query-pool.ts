@@ -27,7 +27,21 @@ export interface QueryPoolOptions {
   budget: QueryBudget;
 }
 
-function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
+/**
+ * setTimeout's longest delay: Node runs a longer timer after 1 ms, so a long idle time would end the
+ * worker after every request and a long wait refuse every queued request at once
+ */
+const LONGEST_TIMER_MS = 2 ** 31 - 1;
+/** a query stuck outside its row loops is ended at twice its budget plus this */
+const KILL_GRACE_MS = 5000;
+
+function envInt(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER
+): number {
   const raw = env[name];
   if (raw === undefined || raw === '') {
     return fallback;
@@ -35,6 +49,9 @@ function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number, min: num
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min) {
     throw new Error(`${name} must be an integer ≥ ${min}, got "${raw}"`);
+  }
+  if (n > max) {
+    throw new Error(`${name} must be at most ${max} (the longest timer Node keeps), got "${raw}"`);
   }
   return n;
 }
@@ -44,13 +61,19 @@ export function queryPoolOptions(env: NodeJS.ProcessEnv): QueryPoolOptions {
   return {
     workers: envInt(env, 'PGPULSE_QUERY_WORKERS', 1, 0),
     maxQueue: envInt(env, 'PGPULSE_QUERY_QUEUE', 64, 1),
-    maxWaitMs: envInt(env, 'PGPULSE_QUERY_MAX_WAIT_MS', 20_000, 100),
+    maxWaitMs: envInt(env, 'PGPULSE_QUERY_MAX_WAIT_MS', 20_000, 100, LONGEST_TIMER_MS),
     // an idle worker keeps its isolate, the heap its largest answer grew and a reader page cache of
     // up to 32 MB: nobody has looked at a dashboard for 5 minutes, give them back
-    idleMs: envInt(env, 'PGPULSE_QUERY_WORKER_IDLE_MS', 300_000, 0),
+    idleMs: envInt(env, 'PGPULSE_QUERY_WORKER_IDLE_MS', 300_000, 0, LONGEST_TIMER_MS),
     budget: {
       maxPoints: envInt(env, 'PGPULSE_QUERY_MAX_POINTS', defaultBudget.maxPoints, 1),
-      maxMs: envInt(env, 'PGPULSE_QUERY_MAX_MS', defaultBudget.maxMs, 10),
+      maxMs: envInt(
+        env,
+        'PGPULSE_QUERY_MAX_MS',
+        defaultBudget.maxMs,
+        10,
+        Math.floor((LONGEST_TIMER_MS - KILL_GRACE_MS) / 2)
+      ),
       maxValues: envInt(env, 'PGPULSE_QUERY_MAX_VALUES', defaultBudget.maxValues, 1),
     },
   };
@@ -290,7 +313,7 @@ export class QueryPool {
       // a job past its budget polls and stops itself; one stuck outside the row loops is ended here
       job.killTimer = setTimeout(
         () => this.kill(slot as Slot, job),
-        job.task ? TASK_KILL_MS : this.options.budget.maxMs * 2 + 5000
+        job.task ? TASK_KILL_MS : this.options.budget.maxMs * 2 + KILL_GRACE_MS
       );
       job.killTimer.unref();
       const generation = this.store.generation;
