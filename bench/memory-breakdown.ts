@@ -144,7 +144,7 @@ const VARIANTS: Variant[] = [
     name: 'pgpulse.js serve',
     env: {},
     bin: true,
-    what: 'node bin/pgpulse.js serve: re-executes itself with its default node flags (bin/pgpulse.js SERVE_FLAGS) and jemalloc when installed (tuned by MALLOC_CONF since §8.3)',
+    what: 'node bin/pgpulse.js serve: re-executes itself with its default node flags (bin/pgpulse.js SERVE_FLAGS) and jemalloc when installed (tuned by MALLOC_CONF since §8.2)',
   },
   {
     name: 'pgpulse.js serve (system malloc)',
@@ -156,13 +156,13 @@ const VARIANTS: Variant[] = [
     name: 'pgpulse.js serve (jemalloc tuned)',
     env: { MALLOC_CONF: 'narenas:2,background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0' },
     bin: true,
-    what: "the same with MALLOC_CONF=narenas:2,background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0: jemalloc's arenas for 2 cores, freed pages returned after 1 s by its own thread (the re-exec's default since §8.3)",
+    what: "the same with MALLOC_CONF=narenas:2,background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0: jemalloc's arenas for 2 cores, freed pages returned after 1 s by its own thread (the re-exec's default since §8.2)",
   },
   {
     name: 'pgpulse.js serve (jemalloc defaults)',
     env: { MALLOC_CONF: '' },
     bin: true,
-    what: "the same with MALLOC_CONF='': jemalloc's own defaults (8 arenas on 2 cores, no background thread, dirty pages kept 10 s), as before §8.3",
+    what: "the same with MALLOC_CONF='': jemalloc's own defaults (8 arenas on 2 cores, no background thread, dirty pages kept 10 s), as before §8.2",
   },
   {
     name: 'pgpulse.js serve (jemalloc stats at exit)',
@@ -211,7 +211,7 @@ const VARIANTS: Variant[] = [
     env: { PGPULSE_QUERY_WORKER_IDLE_MS: '0' },
     bin: true,
     dashboardMin: 3,
-    what: 'the same with PGPULSE_QUERY_WORKER_IDLE_MS=0: the query worker stays once started (as before §8.3)',
+    what: 'the same with PGPULSE_QUERY_WORKER_IDLE_MS=0: the query worker stays once started (as before §8.2)',
   },
   {
     name: 'pgpulse.js serve (gRPC off)',

@@ -103,7 +103,7 @@ function preloadFor() {
 // 10 s after they are freed, but only when their arena is used again (no background thread), so an
 // arena a quiet thread touched keeps them. For a sidecar on a small VM: two arenas and a background
 // thread returning freed pages after 1 s, straight to the kernel (no MADV_FREE pages lingering in
-// RSS; docs/benchmarks.md §8.3). A MALLOC_CONF the user set (even empty) stands.
+// RSS; docs/benchmarks.md §8.2). A MALLOC_CONF the user set (even empty) stands.
 const JEMALLOC_CONF = 'narenas:2,background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0';
 
 const flags = reexecFlags();
