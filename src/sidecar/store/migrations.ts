@@ -202,6 +202,8 @@ export const migrations: Array<{ version: number; sql: string; run?: (db: Databa
     // writer inserts at a new sample, and compaction moves and deletes points only in the
     // transaction that deletes their samples (thinning, retention) or writes them into chunks
     // (packing). The read cache's test over a writer that compacts catches a change that does not.
+    // A later migration that rewrites sample, point or point_chunk must itself move
+    // read_generation: a reader's cache would keep the history from before it otherwise.
     version: 9,
     sql: `
       CREATE TABLE IF NOT EXISTS read_generation (n INTEGER NOT NULL);

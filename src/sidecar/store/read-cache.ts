@@ -12,6 +12,8 @@
  *   updated, point updated, chunk written or deleted bumps `read_generation` (triggers, migration
  *   9) in the same transaction, and points are moved or deleted only together with one of those.
  *   A snapshot that sees another generation drops everything.
+ *   The newest sample's update moves nothing (its reset mark and keyframe flag are set after it is
+ *   written): so this cache must never keep `resets` or `keyframe`.
  * A file without that table (read-only, written before migration 9) is read without the cache.
  *
  * Bounded: spans are evicted least recently used first past `budgetBytes`.
@@ -360,6 +362,8 @@ function readSamples(
   const from = after ?? into.loTs;
   const ids = prepare(`SELECT id ${span}`).pluck().all(targetId, collector, from, toTs) as number[];
   const ts = prepare(`SELECT ts ${span}`).pluck().all(targetId, collector, from, toTs) as number[];
+  // `(resets = 1 OR ok = 0)` is the partial index sample_marks' condition, written out so SQLite
+  // uses that index (failed samples are few) rather than walking every sample of the span
   const failed = new Set(
     prepare(
       `SELECT id FROM sample WHERE target_id = ? AND collector = ? AND ts ${after === undefined ? '>=' : '>'} ? AND ts <= ? AND (resets = 1 OR ok = 0) AND ok = 0`

@@ -966,7 +966,7 @@ export class Store {
     const targetId = this.readTargetId(via.target);
     const before = this.db
       .prepare(
-        'SELECT id, ts, ok, epoch FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1 ORDER BY ts DESC LIMIT 1'
+        'SELECT id, ts, ok, epoch FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1'
       )
       .get(targetId, collector, from) as { id: number; ts: number; ok: number; epoch: number | null } | undefined;
     const rows = this.db
@@ -2056,7 +2056,10 @@ export class Store {
   private compactTailNow(now: number, opts: CompactOptions): void {
     this.db.prepare('DELETE FROM event WHERE ts < ?').run(now - opts.retentionMs);
     if (hasAliases(this.db)) {
-      this.db.prepare('DELETE FROM stream_alias WHERE to_ts < ?').run(now - opts.retentionMs);
+      if (this.db.prepare('DELETE FROM stream_alias WHERE to_ts < ?').run(now - opts.retentionMs).changes > 0) {
+        // a closed alias past retention no longer says which history a stream resumes on
+        this.aliasResumable.clear();
+      }
     }
     this.dropUnseenStatementTexts(now - opts.retentionMs);
   }

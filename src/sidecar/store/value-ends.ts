@@ -69,7 +69,7 @@ export function readValueEnds(
   epochs = false
 ): ValueEnds {
   const before = prepare(
-    'SELECT id, ts, epoch FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1 ORDER BY ts DESC LIMIT 1'
+    'SELECT id, ts, epoch FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1'
   )
     .raw()
     .get(targetId, collector, from) as [number, number, number | null] | undefined;

@@ -171,6 +171,28 @@ test('a target added with its server has the server history from the start; a st
   }
 });
 
+test('an alias dropped past retention no longer names the history a stopped target would resume on', () => {
+  const { dir, store, cleanup } = tmpStore();
+  try {
+    for (let i = 1; i <= 3; i++) {
+      write(store, SERVER, i);
+      store.holdStream('c', C, SERVER, i * 1000);
+    }
+    store.releaseStreams('c', 3500);
+    assert.equal(store.resumableStream('c', C), SERVER, 'stopped, nothing of its own since');
+    store.compactTail(100_000, { retentionMs: 10_000, downsampleAfterMs: 50_000, downsampleStepMs: 1000 });
+    const fresh = Store.open(dir);
+    try {
+      assert.equal(fresh.resumableStream('c', C), undefined, 'the file holds no alias any more');
+    } finally {
+      fresh.close();
+    }
+    assert.equal(store.resumableStream('c', C), undefined, 'the writer answers as the file says');
+  } finally {
+    cleanup();
+  }
+});
+
 test('migrations run by version, whatever order they landed in: a 6 landing after a file ran 7 still runs', () => {
   const { dir, store, cleanup } = tmpStore();
   try {
