@@ -193,6 +193,18 @@ const VARIANTS: Variant[] = [
     what: 'the same with --lite-mode: no optimising compilers, feedback allocated lazily (less code and metadata, slower JS)',
   },
   {
+    name: 'pgpulse.js serve (no Maglev)',
+    env: { PGPULSE_NODE_FLAGS: `${BIN_FLAGS} --no-maglev` },
+    bin: true,
+    what: "the same with --no-maglev: V8's mid-tier optimising compiler off (TurboFan still optimises hot code)",
+  },
+  {
+    name: 'pgpulse.js serve (no optimising JIT)',
+    env: { PGPULSE_NODE_FLAGS: `${BIN_FLAGS} --no-maglev --no-turbofan` },
+    bin: true,
+    what: 'the same with --no-maglev --no-turbofan: JavaScript only interpreted and baseline-compiled (Sparkplug); WebAssembly stays on Liftoff',
+  },
+  {
     name: 'pgpulse.js serve (V8 pool 1)',
     env: { PGPULSE_NODE_FLAGS: `${BIN_FLAGS} --v8-pool-size=1 --single-threaded-gc` },
     bin: true,

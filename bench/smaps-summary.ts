@@ -1,9 +1,9 @@
 /**
  * Where a process's resident memory is, from /proc/<pid>/smaps (or a copy of it, as
  * BENCH_SMAPS=1 of bench/memory-breakdown.ts writes): resident kB per kind of mapping — the node
- * binary's code and read-only data, other files (shared libraries, ICU, SQLite's WAL index),
- * anonymous memory in large regions (≥ 1 MB resident: V8's heap spaces, jemalloc's extents,
- * WebAssembly memory) and small ones, thread stacks.
+ * binary's code and read-only data, other files (shared libraries, SQLite's WAL index), V8's heap
+ * pages (anonymous regions of exactly 256 KB), other anonymous memory (jemalloc's extents, WebAssembly
+ * memory, thread stacks) in large and small regions.
  *
  *   node --import tsx bench/smaps-summary.ts <pid | smaps file>
  */
@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 
 interface Mapping {
   range: string;
+  sizeKb: number;
   perms: string;
   path: string;
   rssKb: number;
@@ -22,7 +23,8 @@ function parse(text: string): Mapping[] {
   for (const line of text.split('\n')) {
     const head = /^([0-9a-f]+-[0-9a-f]+) (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line);
     if (head) {
-      cur = { range: head[1], perms: head[2], path: head[3].trim(), rssKb: 0 };
+      const [from, to] = head[1].split('-').map((x) => parseInt(x, 16));
+      cur = { range: head[1], sizeKb: (to - from) / 1024, perms: head[2], path: head[3].trim(), rssKb: 0 };
       out.push(cur);
     } else if (cur && line.startsWith('Rss:')) {
       cur.rssKb = Number(/(\d+)/.exec(line)![1]);
@@ -32,7 +34,7 @@ function parse(text: string): Mapping[] {
 }
 
 function kind(m: Mapping, binary: string): string {
-  if (m.path === binary || /\/node$/.test(m.path)) {
+  if ((binary && m.path === binary) || /\/node$/.test(m.path)) {
     return m.perms.includes('x') ? 'node binary: code' : 'node binary: data and read-only data';
   }
   if (m.path === '[stack]') {
@@ -47,7 +49,11 @@ function kind(m: Mapping, binary: string): string {
   if (m.path.startsWith('[')) {
     return m.path;
   }
-  return m.rssKb >= 1024 ? 'anonymous, regions ≥ 1 MB resident' : 'anonymous, regions < 1 MB resident';
+  // V8 maps its heap in pages of 256 KB each; jemalloc's extents and WebAssembly memory are larger
+  if (m.sizeKb === 256) {
+    return 'anonymous 256 KB regions (V8 heap pages)';
+  }
+  return m.rssKb >= 1024 ? 'other anonymous, regions ≥ 1 MB resident' : 'other anonymous, regions < 1 MB resident';
 }
 
 const arg = process.argv[2];
@@ -66,9 +72,9 @@ const total = maps.reduce((s, m) => s + m.rssKb, 0);
 const rows = [...sums].filter(([, kb]) => kb >= 256).sort((a, b) => b[1] - a[1]);
 const small = [...sums].filter(([, kb]) => kb < 256).reduce((s, [, kb]) => s + kb, 0);
 const big = maps
-  .filter((m) => !m.path && m.rssKb >= 1024)
+  .filter((m) => !m.path && m.sizeKb !== 256 && m.rssKb >= 1024)
   .sort((a, b) => b.rssKb - a.rssKb)
   .map((m) => (m.rssKb / 1024).toFixed(1));
 process.stdout.write(
-  `| resident | MB |\n|---|---:|\n${rows.map(([k, kb]) => `| ${k} | ${(kb / 1024).toFixed(1)} |`).join('\n')}\n| the rest (each < 0.25 MB) | ${(small / 1024).toFixed(1)} |\n| **total** | **${(total / 1024).toFixed(1)}** |\n\nanonymous regions ≥ 1 MB, MB resident each: ${big.join(', ')}\n`
+  `| resident | MB |\n|---|---:|\n${rows.map(([k, kb]) => `| ${k} | ${(kb / 1024).toFixed(1)} |`).join('\n')}\n| the rest (each < 0.25 MB) | ${(small / 1024).toFixed(1)} |\n| **total** | **${(total / 1024).toFixed(1)}** |\n\nother anonymous regions ≥ 1 MB, MB resident each: ${big.join(', ')}\n`
 );
