@@ -9,7 +9,7 @@ import type { TestPostgres } from '../tests/support/pg';
 export const TABLES = 500; // × (primary key + 3 indexes) = 2,000 indexes
 export const VARIANTS = 10; // × 500 tables = 5,000 distinct statements
 
-function statementText(k: number, v: number): string {
+export function statementText(k: number, v: number): string {
   return `SELECT id${', a'.repeat(v)} FROM t${k} WHERE id = ${(k % 20) + 1}`;
 }
 
