@@ -206,9 +206,15 @@ const VARIANTS: Variant[] = [
   },
   {
     name: 'pgpulse.js serve (V8 pool 1)',
-    env: { PGPULSE_NODE_FLAGS: `${BIN_FLAGS} --v8-pool-size=1 --single-threaded-gc` },
+    env: { PGPULSE_NODE_FLAGS: `${BIN_FLAGS} --v8-pool-size=1` },
     bin: true,
-    what: 'the same with --v8-pool-size=1 --single-threaded-gc: one V8 platform thread instead of four, no GC helpers',
+    what: 'the same with --v8-pool-size=1: one V8 platform thread instead of four',
+  },
+  {
+    name: 'pgpulse.js serve (old space 96 MB)',
+    env: { PGPULSE_NODE_FLAGS: `${BIN_FLAGS} --max-old-space-size=96` },
+    bin: true,
+    what: "the same with --max-old-space-size=96: V8's old generation limited to 96 MB (collects harder near it; a heap that needs more ends the process)",
   },
   // a dashboard watched for 3 minutes, then nobody looks: does the query worker give its memory back
   {
