@@ -184,6 +184,9 @@ describe('ground truth', () => {
     const sample = async () => {
       await sc.sampleNow();
       const last = sc.sidecar.store.lastSample('default', 'database');
+      const any = sc.sidecar.store.lastSample('default', 'database', false);
+      assert.ok(last && any?.id === last.id, `sample ${truth.length} of pg_stat_database succeeded`);
+      assert.ok(truth.length === 0 || last.ts > truth[truth.length - 1].ts, `sample ${truth.length} is a new one`);
       await sleep(1100); // the sampler's own session stats are flushed within a second
       const t = await read();
       truth.push({ ts: last!.ts, hit: Number(t.hit), rd: Number(t.rd) });
@@ -208,9 +211,10 @@ describe('ground truth', () => {
       const dh = truth[k].hit - truth[k - 1].hit;
       const dr = truth[k].rd - truth[k - 1].rd;
       const expected = dh / (dh + dr);
-      const bucket = s.times.findIndex(
-        (t, i) => truth[k].ts >= t && (i === s.times.length - 1 || truth[k].ts < s.times[i + 1])
-      );
+      // the step holding the delta's last instant: a delta covers (ts[k-1], ts[k]], so a sample
+      // exactly on a step's start leaves that step nothing of it (and, the last sample, null)
+      const end = truth[k].ts - 1;
+      const bucket = s.times.findIndex((t, i) => end >= t && (i === s.times.length - 1 || end < s.times[i + 1]));
       const got = s.values[bucket];
       assert.ok(got !== null, `value for sample ${k}`);
       // the ratio is computed over exactly these instants; the sampler's own catalog reads (a
