@@ -378,7 +378,9 @@ export function replicationTruthSuite(server: MatrixServer, getPg: () => TestPos
         tsA: number,
         tsB: number
       ) => {
-        const rate = await valueAt('primary', metric, tsB, kind ? { kind } : {});
+        // the step holding the pair's last instant (a delta covers (tsA, tsB]: a tsB exactly on a step's
+        // start leaves that step none of it)
+        const rate = await valueAt('primary', metric, tsB - 1, kind ? { kind } : {});
         assert.ok(rate !== null, `${metric}: a rate in the step of the later sample`);
         // that step holds only (a, b]'s share: Σ Δ / Σ elapsed of the one pair = Δ / (tsB − tsA)
         const delta = (rate * (tsB - tsA)) / 1000;
@@ -404,7 +406,11 @@ export function replicationTruthSuite(server: MatrixServer, getPg: () => TestPos
       );
       assert.ok(lsnDelta >= generated, `the WAL position moved by at least the generated ${generated} bytes`);
       for (const kind of ['records', 'fpi', 'buffers_full']) {
-        assert.notEqual(await valueAt('primary', 'wal_rate', b.ts, { kind }), null, `wal_rate kind ${kind} present`);
+        assert.notEqual(
+          await valueAt('primary', 'wal_rate', b.ts - 1, { kind }),
+          null,
+          `wal_rate kind ${kind} present`
+        );
       }
     });
 
