@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Client } from 'pg';
 import { packSeries } from '../src/sidecar/store/chunks';
+import { preparer } from '../src/sidecar/store/statements';
 import { Store } from '../src/sidecar/store/store';
 import { freePort, startPostgres, type TestPostgres } from '../tests/support/pg';
 import { anatomyTables, storeAnatomy, type Anatomy } from './store-anatomy';
@@ -263,7 +264,7 @@ function packCopy(copy: string): number {
   const store = new Store(copy);
   try {
     store.compact(Date.now(), { retentionMs: 1e15, downsampleAfterMs: 1e15, downsampleStepMs: 300_000, headMs: 0 });
-    const prepare = (sql: string) => store.db.prepare(sql);
+    const prepare = preparer(store.db);
     const ids = store.db.prepare('SELECT id FROM series').pluck().all() as number[];
     store.db.transaction(() => {
       for (const id of ids) {

@@ -10,12 +10,12 @@
  * (writeChunks) and packs rows (packSeries) inside one transaction, so readers never see the rule
  * broken. unpackChunks is for the running-totals fill-in, which rewrites points as rows.
  */
-import type Database from 'better-sqlite3';
 import { decodeChunk, decodeColumns, encodeChunk, type ChunkColumns, type ChunkPoint } from './chunk-codec';
+import type { Prepare } from './statements';
 
 export type { ChunkPoint } from './chunk-codec';
 
-export type Prepare = (sql: string) => Database.Statement;
+export type { Prepare } from './statements';
 
 /** points per chunk: a read that needs one point decodes at most this many */
 export const CHUNK_POINTS = 128;
@@ -29,10 +29,9 @@ const MIN_PACK = 32;
 /** the series' chunked points with ids in [lo, hi], ascending */
 export function chunkPointsIn(prepare: Prepare, seriesId: number, lo: number, hi: number): ChunkPoint[] {
   const blobs = prepare(
-    'SELECT data FROM point_chunk WHERE series_id = ? AND last_sample_id >= ? AND first_sample_id <= ? ORDER BY last_sample_id'
-  )
-    .pluck()
-    .all(seriesId, lo, hi) as Buffer[];
+    'SELECT data FROM point_chunk WHERE series_id = ? AND last_sample_id >= ? AND first_sample_id <= ? ORDER BY last_sample_id',
+    'pluck'
+  ).all(seriesId, lo, hi) as Buffer[];
   const out: ChunkPoint[] = [];
   for (const b of blobs) {
     for (const p of decodeChunk(b)) {
@@ -47,18 +46,16 @@ export function chunkPointsIn(prepare: Prepare, seriesId: number, lo: number, hi
 /** the chunked point in force at `at` (the last with an id ≤ at), if any */
 export function chunkPointAt(prepare: Prepare, seriesId: number, at: number): ChunkPoint | undefined {
   const around = prepare(
-    'SELECT first_sample_id, data FROM point_chunk WHERE series_id = ? AND last_sample_id >= ? ORDER BY last_sample_id LIMIT 1'
-  )
-    .raw()
-    .get(seriesId, at) as [number, Buffer] | undefined;
+    'SELECT first_sample_id, data FROM point_chunk WHERE series_id = ? AND last_sample_id >= ? ORDER BY last_sample_id LIMIT 1',
+    'raw'
+  ).get(seriesId, at) as [number, Buffer] | undefined;
   if (around && around[0] <= at) {
     return lastPointUpTo(around[1], at);
   }
   const before = prepare(
-    'SELECT data FROM point_chunk WHERE series_id = ? AND last_sample_id < ? ORDER BY last_sample_id DESC LIMIT 1'
-  )
-    .pluck()
-    .get(seriesId, at) as Buffer | undefined;
+    'SELECT data FROM point_chunk WHERE series_id = ? AND last_sample_id < ? ORDER BY last_sample_id DESC LIMIT 1',
+    'pluck'
+  ).get(seriesId, at) as Buffer | undefined;
   if (!before) {
     return undefined;
   }
@@ -83,10 +80,9 @@ export function lastPointUpTo(data: Buffer, at: number): ChunkPoint {
 /** the first chunked point with an id > after, if any */
 export function chunkPointAfter(prepare: Prepare, seriesId: number, after: number): ChunkPoint | undefined {
   const data = prepare(
-    'SELECT data FROM point_chunk WHERE series_id = ? AND last_sample_id > ? ORDER BY last_sample_id LIMIT 1'
-  )
-    .pluck()
-    .get(seriesId, after) as Buffer | undefined;
+    'SELECT data FROM point_chunk WHERE series_id = ? AND last_sample_id > ? ORDER BY last_sample_id LIMIT 1',
+    'pluck'
+  ).get(seriesId, after) as Buffer | undefined;
   if (!data) {
     return undefined;
   }
@@ -109,10 +105,9 @@ export function takeChunks(
   hi: number
 ): { points: ChunkPoint[]; end: number } {
   const chunks = prepare(
-    'SELECT last_sample_id, data FROM point_chunk WHERE series_id = ? AND last_sample_id >= ? AND first_sample_id <= ? ORDER BY last_sample_id'
-  )
-    .raw()
-    .all(seriesId, lo, hi) as Array<[number, Buffer]>;
+    'SELECT last_sample_id, data FROM point_chunk WHERE series_id = ? AND last_sample_id >= ? AND first_sample_id <= ? ORDER BY last_sample_id',
+    'raw'
+  ).all(seriesId, lo, hi) as Array<[number, Buffer]>;
   const drop = prepare('DELETE FROM point_chunk WHERE series_id = ? AND last_sample_id = ?');
   const points: ChunkPoint[] = [];
   for (const [last, data] of chunks) {
@@ -136,10 +131,9 @@ export function writeChunks(prepare: Prepare, seriesId: number, points: ChunkPoi
 /** Turns the series' chunks that overlap [lo, hi] back into rows (compaction changes them next). */
 export function unpackChunks(prepare: Prepare, seriesId: number, lo: number, hi: number): void {
   const chunks = prepare(
-    'SELECT last_sample_id, data FROM point_chunk WHERE series_id = ? AND last_sample_id >= ? AND first_sample_id <= ?'
-  )
-    .raw()
-    .all(seriesId, lo, hi) as Array<[number, Buffer]>;
+    'SELECT last_sample_id, data FROM point_chunk WHERE series_id = ? AND last_sample_id >= ? AND first_sample_id <= ?',
+    'raw'
+  ).all(seriesId, lo, hi) as Array<[number, Buffer]>;
   const insert = prepare('INSERT INTO point (series_id, sample_id, value, total) VALUES (?, ?, ?, ?)');
   const drop = prepare('DELETE FROM point_chunk WHERE series_id = ? AND last_sample_id = ?');
   for (const [last, data] of chunks) {
@@ -159,21 +153,20 @@ export function unpackChunks(prepare: Prepare, seriesId: number, lo: number, hi:
 export function packSeries(prepare: Prepare, seriesId: number, before: number, minPack = MIN_PACK): void {
   // rows before a chunk are packed whatever the head (a larger head window, points compaction
   // moved into a sample before a chunk): chunks must stay before rows
-  const lastChunk = prepare('SELECT max(last_sample_id) FROM point_chunk WHERE series_id = ?').pluck().get(seriesId) as
-    | number
-    | null;
+  const lastChunk = prepare('SELECT max(last_sample_id) FROM point_chunk WHERE series_id = ?', 'pluck').get(
+    seriesId
+  ) as number | null;
   if (lastChunk !== null && lastChunk >= before) {
     before = lastChunk + 1;
   }
   const rows = prepare(
-    'SELECT sample_id, value, total FROM point WHERE series_id = ? AND sample_id < ? ORDER BY sample_id'
-  )
-    .raw()
-    .all(seriesId, before) as ChunkPoint[];
+    'SELECT sample_id, value, total FROM point WHERE series_id = ? AND sample_id < ? ORDER BY sample_id',
+    'raw'
+  ).all(seriesId, before) as ChunkPoint[];
   if (rows.length === 0) {
     return;
   }
-  const newest = prepare('SELECT max(sample_id) FROM point WHERE series_id = ?').pluck().get(seriesId) as number;
+  const newest = prepare('SELECT max(sample_id) FROM point WHERE series_id = ?', 'pluck').get(seriesId) as number;
   if (rows[rows.length - 1][0] === newest) {
     rows.pop();
   }
@@ -183,13 +176,13 @@ export function packSeries(prepare: Prepare, seriesId: number, before: number, m
   }
   // chunks after the first row split the rows into runs: a chunk never spans another one
   const firsts = prepare(
-    'SELECT first_sample_id FROM point_chunk WHERE series_id = ? AND last_sample_id > ? ORDER BY 1'
-  )
-    .pluck()
-    .all(seriesId, rows[0][0]) as number[];
+    'SELECT first_sample_id FROM point_chunk WHERE series_id = ? AND last_sample_id > ? ORDER BY 1',
+    'pluck'
+  ).all(seriesId, rows[0][0]) as number[];
   const previous = prepare(
-    'SELECT last_sample_id, n, data FROM point_chunk WHERE series_id = ? AND last_sample_id < ? ORDER BY last_sample_id DESC LIMIT 1'
-  ).raw();
+    'SELECT last_sample_id, n, data FROM point_chunk WHERE series_id = ? AND last_sample_id < ? ORDER BY last_sample_id DESC LIMIT 1',
+    'raw'
+  );
   const insert = prepare(
     'INSERT INTO point_chunk (series_id, last_sample_id, first_sample_id, n, data) VALUES (?, ?, ?, ?, ?)'
   );

@@ -65,8 +65,9 @@ export function moveRemovedPoints(prepare: Prepare, seriesIds: number[], order: 
   }
   close();
   const read = prepare(
-    'SELECT sample_id, value, total FROM point WHERE series_id = ? AND sample_id BETWEEN ? AND ?'
-  ).raw();
+    'SELECT sample_id, value, total FROM point WHERE series_id = ? AND sample_id BETWEEN ? AND ?',
+    'raw'
+  );
   const insert = prepare('INSERT INTO point (series_id, sample_id, value, total) VALUES (?, ?, ?, ?)');
   const drop = prepare('DELETE FROM point WHERE series_id = ? AND sample_id = ?');
   for (const s of seriesIds) {
@@ -129,9 +130,11 @@ export function packStream(
 ): void {
   // no head window (headFrom −∞): nothing new is packed
   const head = Number.isFinite(headFrom)
-    ? (prepare('SELECT min(id) FROM sample WHERE target_id = ? AND collector = ? AND ts >= ?')
-        .pluck()
-        .get(targetId, collector, headFrom) as number | null)
+    ? (prepare('SELECT min(id) FROM sample WHERE target_id = ? AND collector = ? AND ts >= ?', 'pluck').get(
+        targetId,
+        collector,
+        headFrom
+      ) as number | null)
     : 0;
   for (const s of seriesIds) {
     packSeries(prepare, s, head ?? Number.MAX_SAFE_INTEGER);

@@ -10,11 +10,9 @@
  * about 5 µs of lookups, a series' point at a sample about 0.7 µs (one probe of the primary key):
  * hence the two thresholds below. Both ways give the same answer (running-totals.test.ts checks both).
  */
-import type Database from 'better-sqlite3';
 import { decodeColumns } from './chunk-codec';
 import type { ReadCache } from './read-cache';
-
-export type Prepare = (sql: string) => Database.Statement;
+import type { Prepare } from './statements';
 
 /** samples per step edge up to which one scan of the span beats the lookups either side of each edge */
 export const SCAN_SAMPLES_PER_EDGE = 16;
@@ -43,10 +41,9 @@ export function estimateSamples(
 ): number {
   const probe = 16;
   const ts = prepare(
-    'SELECT ts FROM sample WHERE target_id = ? AND collector = ? AND ts > ? ORDER BY ts LIMIT 1 OFFSET ?'
-  )
-    .pluck()
-    .get(targetId, collector, fromTs, probe - 1) as number | undefined;
+    'SELECT ts FROM sample WHERE target_id = ? AND collector = ? AND ts > ? ORDER BY ts LIMIT 1 OFFSET ?',
+    'pluck'
+  ).get(targetId, collector, fromTs, probe - 1) as number | undefined;
   if (ts === undefined || ts > toTs) {
     return probe; // fewer than the probe in the whole span
   }
@@ -106,10 +103,9 @@ export function okSamplesAround(
       `SELECT p.id, p.ts, n.id, n.ts FROM json_each(@edges) e
        LEFT JOIN sample p ON p.id = (SELECT id FROM sample WHERE target_id = @t AND collector = @c AND ts < e.value AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1)
        LEFT JOIN sample n ON n.id = (SELECT id FROM sample WHERE target_id = @t AND collector = @c AND ts >= e.value AND ok = 1 ORDER BY ts, id LIMIT 1)
-       ORDER BY e.key`
-    )
-      .raw()
-      .all({ edges: JSON.stringify(edges), t: targetId, c: collector }) as Array<
+       ORDER BY e.key`,
+      'raw'
+    ).all({ edges: JSON.stringify(edges), t: targetId, c: collector }) as Array<
       [number | null, number | null, number | null, number | null]
     >;
     around.forEach(([pid, pts, nid, nts], j) =>
@@ -125,14 +121,13 @@ export function okSamplesAround(
   // number per row in two walks of one snapshot (Store.stepTotals); the failed ones from the
   // partial index of marked samples
   const span = 'FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? ORDER BY ts, id';
-  const ids = prepare(`SELECT id ${span}`).pluck().all(targetId, collector, first[1], last[1]) as number[];
-  const ts = prepare(`SELECT ts ${span}`).pluck().all(targetId, collector, first[1], last[1]) as number[];
+  const ids = prepare(`SELECT id ${span}`, 'pluck').all(targetId, collector, first[1], last[1]) as number[];
+  const ts = prepare(`SELECT ts ${span}`, 'pluck').all(targetId, collector, first[1], last[1]) as number[];
   const failed = new Set(
     prepare(
-      'SELECT id FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND (resets = 1 OR ok = 0) AND ok = 0'
-    )
-      .pluck()
-      .all(targetId, collector, first[1], last[1]) as number[]
+      'SELECT id FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND (resets = 1 OR ok = 0) AND ok = 0',
+      'pluck'
+    ).all(targetId, collector, first[1], last[1]) as number[]
   );
   const ok = new Uint8Array(ids.length);
   for (let k = 0; k < ids.length; k++) {
@@ -184,15 +179,15 @@ export function keyframesAt(prepare: Prepare, targetId: number, collector: strin
     return out;
   }
   const before =
-    (prepare('SELECT max(id) FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id <= ?')
-      .pluck()
-      .get(targetId, collector, ids[0]) as number | null) ?? 0;
+    (prepare(
+      'SELECT max(id) FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id <= ?',
+      'pluck'
+    ).get(targetId, collector, ids[0]) as number | null) ?? 0;
   // keyframes are one sample in 120: the few of the span in one read of their partial index
   const kfs = prepare(
-    'SELECT id FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id > ? AND id <= ? ORDER BY id'
-  )
-    .pluck()
-    .all(targetId, collector, ids[0], ids[ids.length - 1]) as number[];
+    'SELECT id FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id > ? AND id <= ? ORDER BY id',
+    'pluck'
+  ).all(targetId, collector, ids[0], ids[ids.length - 1]) as number[];
   let cur = before;
   let k = 0;
   for (let j = 0; j < ids.length; j++) {
@@ -255,7 +250,7 @@ export function pointsAt(
   const oldestRow = () =>
     oldest !== undefined
       ? oldest
-      : (oldest = prepare('SELECT min(sample_id) FROM point WHERE series_id = ?').pluck().get(seriesId) as
+      : (oldest = prepare('SELECT min(sample_id) FROM point WHERE series_id = ?', 'pluck').get(seriesId) as
           | number
           | null);
   // a span that is read whole anyway (chunks, or a walk of the rows) is kept for the next query
@@ -287,10 +282,9 @@ export function pointsAt(
     const chunks = prepare(
       `SELECT data FROM point_chunk WHERE series_id = @s AND first_sample_id <= @b
          AND last_sample_id >= coalesce((SELECT max(last_sample_id) FROM point_chunk WHERE series_id = @s AND last_sample_id < @a), 0)
-       ORDER BY last_sample_id`
-    )
-      .pluck()
-      .all({ s: seriesId, a: ids[0], b: ids[n - 1] }) as Buffer[];
+       ORDER BY last_sample_id`,
+      'pluck'
+    ).all({ s: seriesId, a: ids[0], b: ids[n - 1] }) as Buffer[];
     if (chunks.length > 0) {
       return inForce(prepare, seriesId, ids, chunks, out);
     }
@@ -301,10 +295,9 @@ export function pointsAt(
     // has a value; null sends the id to the seek for the point in force below
     const exact = prepare(
       `SELECT iif(p.value IS NULL, NULL, p.total) FROM json_each(@ids) j
-       LEFT JOIN point p ON p.series_id = @s AND p.sample_id = j.value ORDER BY j.key`
-    )
-      .pluck()
-      .all({ ids: idsJson(), s: seriesId }) as Array<number | null>;
+       LEFT JOIN point p ON p.series_id = @s AND p.sample_id = j.value ORDER BY j.key`,
+      'pluck'
+    ).all({ ids: idsJson(), s: seriesId }) as Array<number | null>;
     const missing: number[] = [];
     for (let j = 0; j < n; j++) {
       const t = exact[j];
@@ -323,10 +316,9 @@ export function pointsAt(
     const rows = prepare(
       // CROSS JOIN keeps json_each outside: one seek per sample, not a walk over the series' points
       `SELECT j.key, p.sample_id, p.value, p.total FROM json_each(?) j
-       CROSS JOIN point p ON p.series_id = ? AND p.sample_id = (SELECT max(sample_id) FROM point WHERE series_id = ? AND sample_id <= j.value)`
-    )
-      .raw()
-      .all(JSON.stringify(missing.map((j) => ids[j])), seriesId, seriesId) as Array<
+       CROSS JOIN point p ON p.series_id = ? AND p.sample_id = (SELECT max(sample_id) FROM point WHERE series_id = ? AND sample_id <= j.value)`,
+      'raw'
+    ).all(JSON.stringify(missing.map((j) => ids[j])), seriesId, seriesId) as Array<
       [number, number, number | null, number | null]
     >;
     for (const [k, at, v, t] of rows) {
@@ -346,8 +338,8 @@ export function pointsAt(
        AND sample_id >= coalesce((SELECT max(sample_id) FROM point WHERE series_id = @s AND sample_id <= @a), 0)
      ORDER BY sample_id`;
   const args = { s: seriesId, a: ids[0], b: ids[n - 1] };
-  const where = prepare(`SELECT iif(value IS NULL, -sample_id, sample_id) ${span}`).pluck().all(args) as number[];
-  const totals = prepare(`SELECT total ${span}`).pluck().all(args) as Array<number | null>;
+  const where = prepare(`SELECT iif(value IS NULL, -sample_id, sample_id) ${span}`, 'pluck').all(args) as number[];
+  const totals = prepare(`SELECT total ${span}`, 'pluck').all(args) as Array<number | null>;
   const w = new Walk(ids, out);
   for (let r = 0; r < where.length; r++) {
     const at = where[r];
@@ -418,12 +410,11 @@ function inForce(prepare: Prepare, seriesId: number, ids: Float64Array, chunks: 
   if (!w.done) {
     // the rows after the chunks, one number per row in two walks of the caller's snapshot
     const span = 'FROM point WHERE series_id = ? AND sample_id <= ? ORDER BY sample_id';
-    const where = prepare(`SELECT iif(value IS NULL, -sample_id, sample_id) ${span}`)
-      .pluck()
-      .all(seriesId, ids[n - 1]) as number[];
-    const totals = prepare(`SELECT total ${span}`)
-      .pluck()
-      .all(seriesId, ids[n - 1]) as Array<number | null>;
+    const where = prepare(`SELECT iif(value IS NULL, -sample_id, sample_id) ${span}`, 'pluck').all(
+      seriesId,
+      ids[n - 1]
+    ) as number[];
+    const totals = prepare(`SELECT total ${span}`, 'pluck').all(seriesId, ids[n - 1]) as Array<number | null>;
     for (let r = 0; r < where.length; r++) {
       const at = where[r];
       w.point(Math.abs(at), at > 0 ? 1 : 0, totals[r] ?? NaN);

@@ -18,10 +18,8 @@
  *
  * Bounded: spans are evicted least recently used first past `budgetBytes`.
  */
-import type Database from 'better-sqlite3';
 import { decodeColumns } from './chunk-codec';
-
-export type Prepare = (sql: string) => Database.Statement;
+import type { Prepare } from './statements';
 
 /** bytes a query connection may keep decoded (17 per point or sample) */
 export const READ_CACHE_BYTES = 16 * 1024 * 1024;
@@ -111,10 +109,9 @@ export class ReadCache {
     try {
       // all six triggers: a table dropped and made again (by hand, in tests) loses its own
       gen = prepare(
-        `SELECT n FROM read_generation WHERE (SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN (${TRIGGERS.map((t) => `'read_generation_${t}'`).join(', ')})) = ${TRIGGERS.length}`
-      )
-        .pluck()
-        .get() as number | undefined;
+        `SELECT n FROM read_generation WHERE (SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN (${TRIGGERS.map((t) => `'read_generation_${t}'`).join(', ')})) = ${TRIGGERS.length}`,
+        'pluck'
+      ).get() as number | undefined;
     } catch {
       gen = undefined; // no such table: a file migration 9 has not run on
     }
@@ -195,14 +192,15 @@ export class ReadCache {
   ): { span: SampleSpan; start: number; end: number } | undefined {
     const key = `${targetId}\u0000${collector}`;
     let span = this.samples.get(key);
-    const maxId = () => (prepare('SELECT max(id) FROM sample').pluck().get() as number | null) ?? 0;
+    const maxId = () => (prepare('SELECT max(id) FROM sample', 'pluck').get() as number | null) ?? 0;
     // appended samples come after the span in time too; one that does not (a clock set back)
     // lands inside it: then it is read afresh. Checked over the samples written since (the rowid)
     const insertedInside = (s: SampleSpan, now: number) =>
       now > s.maxId &&
-      prepare('SELECT 1 FROM sample WHERE id > ? AND +target_id = ? AND +collector = ? AND +ts <= ? LIMIT 1')
-        .pluck()
-        .get(s.maxId, targetId, collector, s.hiTs) !== undefined;
+      prepare(
+        'SELECT 1 FROM sample WHERE id > ? AND +target_id = ? AND +collector = ? AND +ts <= ? LIMIT 1',
+        'pluck'
+      ).get(s.maxId, targetId, collector, s.hiTs) !== undefined;
     if (span) {
       const now = maxId();
       if (span.loTs > fromTs || insertedInside(span, now)) {
@@ -302,7 +300,7 @@ function lowerBound(a: Float64Array, n: number, x: number): number {
  */
 function readPoints(prepare: Prepare, seriesId: number, into: PointSpan, after: number | undefined, hi: number): void {
   const from = after ?? into.lo;
-  const oldestRow = prepare('SELECT min(sample_id) FROM point WHERE series_id = ?').pluck().get(seriesId) as
+  const oldestRow = prepare('SELECT min(sample_id) FROM point WHERE series_id = ?', 'pluck').get(seriesId) as
     | number
     | null;
   if (oldestRow === null || from < oldestRow) {
@@ -310,10 +308,9 @@ function readPoints(prepare: Prepare, seriesId: number, into: PointSpan, after: 
     const chunks = prepare(
       `SELECT data FROM point_chunk WHERE series_id = @s AND first_sample_id <= @b
          AND last_sample_id >= coalesce((SELECT max(last_sample_id) FROM point_chunk WHERE series_id = @s AND last_sample_id < @a), 0)
-       ORDER BY last_sample_id`
-    )
-      .pluck()
-      .all({ s: seriesId, a: after === undefined ? from : from + 1, b: hi }) as Buffer[];
+       ORDER BY last_sample_id`,
+      'pluck'
+    ).all({ s: seriesId, a: after === undefined ? from : from + 1, b: hi }) as Buffer[];
     for (const data of chunks) {
       const c = decodeColumns(data);
       for (let k = 0; k < c.n; k++) {
@@ -341,8 +338,8 @@ function readPoints(prepare: Prepare, seriesId: number, into: PointSpan, after: 
          ORDER BY sample_id`
       : 'FROM point WHERE series_id = @s AND sample_id > @a AND sample_id <= @b ORDER BY sample_id';
   const args = { s: seriesId, a: from, b: hi };
-  const where = prepare(`SELECT iif(value IS NULL, -sample_id, sample_id) ${span}`).pluck().all(args) as number[];
-  const totals = prepare(`SELECT total ${span}`).pluck().all(args) as Array<number | null>;
+  const where = prepare(`SELECT iif(value IS NULL, -sample_id, sample_id) ${span}`, 'pluck').all(args) as number[];
+  const totals = prepare(`SELECT total ${span}`, 'pluck').all(args) as Array<number | null>;
   for (let r = 0; r < where.length; r++) {
     const at = where[r];
     into.push(Math.abs(at), at > 0 ? 1 : 0, totals[r] ?? NaN);
@@ -360,16 +357,15 @@ function readSamples(
 ): void {
   const span = `FROM sample WHERE target_id = ? AND collector = ? AND ts ${after === undefined ? '>=' : '>'} ? AND ts <= ? ORDER BY ts, id`;
   const from = after ?? into.loTs;
-  const ids = prepare(`SELECT id ${span}`).pluck().all(targetId, collector, from, toTs) as number[];
-  const ts = prepare(`SELECT ts ${span}`).pluck().all(targetId, collector, from, toTs) as number[];
+  const ids = prepare(`SELECT id ${span}`, 'pluck').all(targetId, collector, from, toTs) as number[];
+  const ts = prepare(`SELECT ts ${span}`, 'pluck').all(targetId, collector, from, toTs) as number[];
   // `(resets = 1 OR ok = 0)` is the partial index sample_marks' condition, written out so SQLite
   // uses that index (failed samples are few) rather than walking every sample of the span
   const failed = new Set(
     prepare(
-      `SELECT id FROM sample WHERE target_id = ? AND collector = ? AND ts ${after === undefined ? '>=' : '>'} ? AND ts <= ? AND (resets = 1 OR ok = 0) AND ok = 0`
-    )
-      .pluck()
-      .all(targetId, collector, from, toTs) as number[]
+      `SELECT id FROM sample WHERE target_id = ? AND collector = ? AND ts ${after === undefined ? '>=' : '>'} ? AND ts <= ? AND (resets = 1 OR ok = 0) AND ok = 0`,
+      'pluck'
+    ).all(targetId, collector, from, toTs) as number[]
   );
   for (let k = 0; k < ids.length; k++) {
     into.push(ids[k], failed.has(ids[k]) ? 0 : 1, ts[k]);

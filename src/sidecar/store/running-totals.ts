@@ -10,6 +10,7 @@
  */
 import type Database from 'better-sqlite3';
 import { unpackChunks } from './chunks';
+import { preparer } from './statements';
 
 /** what the raw path sees of one counter at the previous ok sample */
 export interface CounterCarry {
@@ -108,7 +109,7 @@ export function backfillRunningTotals(
     // (migration 4 runs before the chunk table exists)
     if (db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'point_chunk'").get()) {
       for (const s of series) {
-        unpackChunks((sql) => db.prepare(sql), s.id, 0, Number.MAX_SAFE_INTEGER);
+        unpackChunks(preparer(db), s.id, 0, Number.MAX_SAFE_INTEGER);
       }
     }
     // points are found by series (the primary key), a window of samples at a time

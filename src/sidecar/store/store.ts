@@ -27,6 +27,7 @@ import { ReadCache } from './read-cache';
 import { scrubStatement } from './scrub';
 import { CarryColumn, LabelColumn, NumberColumn, SeriesIndex } from './series-columns';
 import { readValueEnds, type ValueEnd, type ValueEnds } from './value-ends';
+import { StatementCache, type FixedStatement, type Prepare, type StatementMode } from './statements';
 import {
   endAliases,
   hasAliases,
@@ -201,7 +202,7 @@ export class Store {
   private readonly aliasOpen = new Map<string, string | null>();
   /** the history each (target, collector) stream would go on in (resumableStream), as last looked up or set */
   private readonly aliasResumable = new Map<string, string | null>();
-  private readonly statements = new Map<string, Database.Statement>();
+  private statements: StatementCache;
   private writing = false;
 
   /**
@@ -269,6 +270,7 @@ export class Store {
       this.conn = this.fallbackConnection();
       this.recordFault(openFailure);
     }
+    this.statements = new StatementCache(this.conn);
   }
 
   /** What can still be served when the file cannot be written: its contents read-only, else an empty schema. */
@@ -351,19 +353,9 @@ export class Store {
     return !this.reader && (!this.problem || now >= this.problem.nextRetryAt);
   }
 
-  /** A prepared statement of the current connection (prepared once, not per call). */
-  private stmt(sql: string): Database.Statement {
-    let s = this.statements.get(sql);
-    if (!s) {
-      s = this.conn.prepare(sql);
-      this.statements.set(sql, s);
-    } else if (s.reader) {
-      // better-sqlite3 keeps raw()/pluck()/expand() on the statement object, and one SQL text is
-      // shared by every caller: one that read it raw must not hand the next caller arrays where it
-      // expects row objects (a dashboard query after an advisor evaluation failed exactly so)
-      s.raw(false).pluck(false).expand(false);
-    }
-    return s;
+  /** The SQL's statement on the current connection in `mode`, prepared once (statements.ts). */
+  private stmt(sql: string, mode?: StatementMode): FixedStatement {
+    return this.statements.get(sql, mode);
   }
 
   /**
@@ -465,12 +457,12 @@ export class Store {
       this.conn = this.connectWriter();
     } catch (e) {
       this.conn = this.fallbackConnection();
-      this.statements.clear();
+      this.statements = new StatementCache(this.conn);
       throw e;
     }
     this.mode = 'read-write';
     this.generation++;
-    this.statements.clear();
+    this.statements = new StatementCache(this.conn);
     this.targetIds.clear();
     this.rowCaches.clear();
     this.streams.clear();
@@ -517,7 +509,8 @@ export class Store {
     return row.id;
   }
 
-  private readonly prep = (sql: string) => this.stmt(sql);
+  /** stmt() as a function to hand to the store's read and write helpers */
+  private readonly prep: Prepare = (sql, mode) => this.statements.get(sql, mode);
 
   private named(target: string): { id: number; name: string } {
     return { id: this.readTargetId(target), name: target };
@@ -575,7 +568,7 @@ export class Store {
     cache: Map<string, string | null>,
     target: string,
     collector: string,
-    lookup: (prep: typeof this.prep, targetId: number, collector: string) => string | undefined
+    lookup: (prep: Prepare, targetId: number, collector: string) => string | undefined
   ): string | undefined {
     const key = `${target}\u0000${collector}`;
     let held = cache.get(key);
@@ -1128,8 +1121,9 @@ export class Store {
     // points older than the head are packed (store/chunks.ts)
     const chunks = this.stmt(
       `SELECT c.series_id, c.data FROM series s JOIN point_chunk c ON c.series_id = s.id AND c.last_sample_id >= ?
-       WHERE s.target_id = ? AND s.collector = ? AND s.field IN (${placeholders}) AND c.first_sample_id <= ?`
-    ).raw();
+       WHERE s.target_id = ? AND s.collector = ? AND s.field IN (${placeholders}) AND c.first_sample_id <= ?`,
+      'raw'
+    );
     for (const [sid, data] of chunks.iterate(from, targetId, collector, ...fields, last) as Iterable<
       [number, Buffer]
     >) {
@@ -1345,13 +1339,12 @@ export class Store {
        FROM series s
        LEFT JOIN point p0 ON p0.series_id = s.id AND p0.sample_id = ${at('@a')}
        WHERE s.target_id = @target AND s.collector = @collector AND s.field IN (${placeholders})
-         AND (@rowsIn IS NULL OR s.labels IN (SELECT value FROM json_each(@rowsIn)))`
-    )
-      .raw()
-      .all(
-        { a: first.id, b: last.id, target: targetId, collector, rowsIn: rowsIn ? JSON.stringify(rowsIn) : null },
-        ...fields
-      ) as Array<
+         AND (@rowsIn IS NULL OR s.labels IN (SELECT value FROM json_each(@rowsIn)))`,
+      'raw'
+    ).all(
+      { a: first.id, b: last.id, target: targetId, collector, rowsIn: rowsIn ? JSON.stringify(rowsIn) : null },
+      ...fields
+    ) as Array<
       [number, string, string, number | null, number | null, number | null, number | 'none' | null, Buffer | null]
     >;
     // two stored points per series (the budget counts points read)
@@ -1364,15 +1357,17 @@ export class Store {
         ).get(targetId, collector, first.id) as { id: number | null }
       ).id ?? 0;
     const firstPointTotal = this.stmt(
-      'SELECT total FROM point WHERE series_id = ? AND sample_id > ? ORDER BY sample_id LIMIT 1'
-    ).pluck();
+      'SELECT total FROM point WHERE series_id = ? AND sample_id > ? ORDER BY sample_id LIMIT 1',
+      'pluck'
+    );
     const valueInside = this.stmt(
-      'SELECT 1 FROM point WHERE series_id = ? AND sample_id > ? AND sample_id <= ? AND value IS NOT NULL LIMIT 1'
-    ).pluck();
+      'SELECT 1 FROM point WHERE series_id = ? AND sample_id > ? AND sample_id <= ? AND value IS NOT NULL LIMIT 1',
+      'pluck'
+    );
     const out: RangeTotal[] = [];
     // the fields of one row share its labels: parse them once
     const parsedLabels = new Map<string, Record<string, string>>();
-    const prep = (sql: string) => this.stmt(sql);
+    const prep = this.prep;
     /** the total of the series' first point after a sample (chunked points come before rows) */
     const firstTotalAfter = (id: number, after: number) => {
       const c = chunkPointAfter(prep, id, after);
@@ -1501,7 +1496,7 @@ export class Store {
   ): StepTotals | undefined {
     const n = grid.starts.length;
     const targetId = this.readTargetId(target);
-    const prep = (sql: string) => this.stmt(sql);
+    const prep = this.prep;
     if (n === 0 || fields.length === 0 || targetId < 0) {
       return undefined;
     }
@@ -1521,14 +1516,17 @@ export class Store {
       return undefined;
     }
     const okBefore = this.stmt(
-      'SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1'
-    ).raw();
+      'SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1',
+      'raw'
+    );
     const okFrom = this.stmt(
-      'SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts, id LIMIT 1'
-    ).raw();
+      'SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts, id LIMIT 1',
+      'raw'
+    );
     const lastOk = this.stmt(
-      'SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1'
-    ).raw();
+      'SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1',
+      'raw'
+    );
     // the ok samples the raw path pairs: from the last one before `from` to the last one up to `to`
     const first = (okBefore.get(targetId, collector, range.from) ??
       okFrom.get(targetId, collector, range.from, range.to)) as [number, number] | undefined;
@@ -1590,10 +1588,9 @@ export class Store {
     // the condition of the partial index sample_marks, so only marked samples are read
     const marks = (
       this.stmt(
-        'SELECT ts, ok FROM sample WHERE target_id = ? AND collector = ? AND ts > ? AND ts <= ? AND (resets = 1 OR ok = 0) ORDER BY ts'
-      )
-        .raw()
-        .all(targetId, collector, firstTs, lastTs) as Array<[number, number]>
+        'SELECT ts, ok FROM sample WHERE target_id = ? AND collector = ? AND ts > ? AND ts <= ? AND (resets = 1 OR ok = 0) ORDER BY ts',
+        'raw'
+      ).all(targetId, collector, firstTs, lastTs) as Array<[number, number]>
     )
       .filter(([, ok]) => strict || ok === 1)
       .map(([ts]) => ts);
@@ -1734,10 +1731,9 @@ export class Store {
       // a series' chunks come before its rows (store/chunks.ts): its first chunk holds its first point
       `SELECT min(coalesce((SELECT first_sample_id FROM point_chunk WHERE series_id = s.id ORDER BY last_sample_id LIMIT 1),
          (SELECT min(sample_id) FROM point WHERE series_id = s.id)))
-       FROM series s WHERE s.target_id = ? AND s.collector = ? AND s.field = ?`
-    )
-      .pluck()
-      .get(this.readTargetId(target), collector, aggregateField(field)) as number | null;
+       FROM series s WHERE s.target_id = ? AND s.collector = ? AND s.field = ?`,
+      'pluck'
+    ).get(this.readTargetId(target), collector, aggregateField(field)) as number | null;
     return first ?? undefined;
   }
 
@@ -1749,11 +1745,13 @@ export class Store {
     }
     const targetId = this.readTargetId(via.target);
     const okBefore = this.stmt(
-      'SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1'
-    ).raw();
+      'SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1',
+      'raw'
+    );
     const okFrom = this.stmt(
-      'SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts, id LIMIT 1'
-    ).raw();
+      'SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts, id LIMIT 1',
+      'raw'
+    );
     const first = (okBefore.get(targetId, collector, from) ?? okFrom.get(targetId, collector, from, to)) as
       | [number, number]
       | undefined;
@@ -1969,7 +1967,7 @@ export class Store {
       .prepare('SELECT id FROM series WHERE target_id = ? AND collector = ?')
       .pluck()
       .all(target_id, collector) as number[];
-    const prepare = (sql: string) => this.stmt(sql);
+    const prepare = this.prep;
     // without a head window only what compaction unpacked is packed again (packSeries)
     const pack = () => packStream(prepare, target_id, collector, seriesIds, now - (opts.headMs ?? Infinity));
     if (old.length === 0) {

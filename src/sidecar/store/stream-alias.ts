@@ -19,6 +19,7 @@
  * sees a gap or a cut when the reader changes — only joining or leaving the group is a change.
  */
 import type Database from 'better-sqlite3';
+import type { Prepare } from './statements';
 import type { EntityInfo, RangeTotal, SampleInfo, SeriesValues } from './types';
 
 /** names of server histories: a colon is not allowed in a configured target name, so they never clash */
@@ -27,8 +28,6 @@ export const SERVER_STREAM_PREFIX = 'server:';
 export function isServerStream(name: string): boolean {
   return name.startsWith(SERVER_STREAM_PREFIX);
 }
-
-type Prep = (sql: string) => Database.Statement;
 
 /** a stretch of a target's history held by one stored history ([from, to], ms, inclusive) */
 export interface StreamPiece {
@@ -65,20 +64,19 @@ export function hasAliases(db: Database.Database): boolean {
   return found !== undefined;
 }
 
-function aliasRows(prep: Prep, targetId: number, collector: string, from: number, to: number): AliasRow[] {
+function aliasRows(prep: Prepare, targetId: number, collector: string, from: number, to: number): AliasRow[] {
   return (
     prep(
       `SELECT a.source_id, t.name, a.from_ts, coalesce(a.to_ts, ${END}) FROM stream_alias a JOIN target t ON t.id = a.source_id
-       WHERE a.target_id = ? AND a.collector = ? AND a.from_ts <= ? AND (a.to_ts IS NULL OR a.to_ts >= ?) ORDER BY a.from_ts`
-    )
-      .raw()
-      .all(targetId, collector, to, from) as Array<[number, string, number, number]>
+       WHERE a.target_id = ? AND a.collector = ? AND a.from_ts <= ? AND (a.to_ts IS NULL OR a.to_ts >= ?) ORDER BY a.from_ts`,
+      'raw'
+    ).all(targetId, collector, to, from) as Array<[number, string, number, number]>
   ).map(([id, name, f, t]) => ({ id, name, from: f, to: t }));
 }
 
 /** the whole range [from, to] as pieces: alias rows and the target's own history between them */
 function timeline(
-  prep: Prep,
+  prep: Prepare,
   target: { id: number; name: string },
   collector: string,
   from: number,
@@ -100,7 +98,7 @@ function timeline(
   return out;
 }
 
-function hasSamples(prep: Prep, p: StreamPiece, collector: string): boolean {
+function hasSamples(prep: Prepare, p: StreamPiece, collector: string): boolean {
   return (
     prep('SELECT 1 FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? LIMIT 1').get(
       p.id,
@@ -119,7 +117,7 @@ function hasSamples(prep: Prep, p: StreamPiece, collector: string): boolean {
  */
 export function route(
   db: Database.Database,
-  prep: Prep,
+  prep: Prepare,
   target: { id: number; name: string },
   collector: string,
   from: number,
@@ -149,10 +147,9 @@ export function route(
   if (held) {
     // ordered, not max(): the index walks back from `lo` to the first ok sample instead of reading all before it
     const before = prep(
-      'SELECT ts FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1 ORDER BY ts DESC LIMIT 1'
-    )
-      .pluck()
-      .get(held.id, collector, lo) as number | undefined;
+      'SELECT ts FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1 ORDER BY ts DESC LIMIT 1',
+      'pluck'
+    ).get(held.id, collector, lo) as number | undefined;
     if (before === undefined ? held.start === 0 : before >= held.start) {
       return { target: held.name };
     }
@@ -164,7 +161,7 @@ export function route(
 
 /** samples(target, collector, from, to) over pieces: each piece's samples, tagged with its history */
 export function stitchSamples(
-  prep: Prep,
+  prep: Prepare,
   target: { id: number; name: string },
   collector: string,
   pieces: StreamPiece[],
@@ -183,10 +180,9 @@ export function stitchSamples(
   const earlier = from > 0 ? timeline(prep, target, collector, 0, from - 1).reverse() : [];
   for (const p of earlier.slice(0, 3)) {
     const r = prep(
-      'SELECT id, ts, ok, epoch FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1'
-    )
-      .raw()
-      .get(p.id, collector, p.from, p.to) as [number, number, number, number | null] | undefined;
+      'SELECT id, ts, ok, epoch FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1',
+      'raw'
+    ).get(p.id, collector, p.from, p.to) as [number, number, number, number | null] | undefined;
     if (r) {
       before = tag(p, r);
       break;
@@ -195,10 +191,9 @@ export function stitchSamples(
   const out: SampleInfo[] = before ? [before] : [];
   for (const p of pieces) {
     const rows = prep(
-      'SELECT id, ts, ok, epoch FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? ORDER BY ts, id'
-    )
-      .raw()
-      .all(p.id, collector, Math.max(from, p.from), Math.min(to, p.to)) as Array<
+      'SELECT id, ts, ok, epoch FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? ORDER BY ts, id',
+      'raw'
+    ).all(p.id, collector, Math.max(from, p.from), Math.min(to, p.to)) as Array<
       [number, number, number, number | null]
     >;
     for (const r of rows) {
@@ -283,7 +278,7 @@ export function stitchTotals(
 }
 
 /** the histories a target's stream of a collector has ever been held by (its own first) */
-export function sources(prep: Prep, target: { id: number; name: string }, collector: string): StreamPiece[] {
+export function sources(prep: Prepare, target: { id: number; name: string }, collector: string): StreamPiece[] {
   return [
     { id: target.id, name: target.name, own: true, from: 0, to: END },
     ...aliasRows(prep, target.id, collector, 0, END).map((r) => ({ ...r, own: false })),
@@ -291,14 +286,18 @@ export function sources(prep: Prep, target: { id: number; name: string }, collec
 }
 
 /** lastSample() over every history that held the stream: the latest sample of them all */
-export function lastOf(prep: Prep, pieces: StreamPiece[], collector: string, okOnly: boolean): SampleInfo | undefined {
+export function lastOf(
+  prep: Prepare,
+  pieces: StreamPiece[],
+  collector: string,
+  okOnly: boolean
+): SampleInfo | undefined {
   let best: SampleInfo | undefined;
   for (const p of pieces) {
     const r = prep(
-      `SELECT id, ts, ok, epoch FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? ${okOnly ? 'AND ok = 1' : ''} ORDER BY ts DESC, id DESC LIMIT 1`
-    )
-      .raw()
-      .get(p.id, collector, p.from, p.to) as [number, number, number, number | null] | undefined;
+      `SELECT id, ts, ok, epoch FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? ${okOnly ? 'AND ok = 1' : ''} ORDER BY ts DESC, id DESC LIMIT 1`,
+      'raw'
+    ).get(p.id, collector, p.from, p.to) as [number, number, number, number | null] | undefined;
     if (r && (!best || r[1] > best.ts)) {
       best = { id: r[0], ts: r[1], ok: r[2] === 1, epoch: r[3], stream: p.name };
     }
@@ -330,17 +329,16 @@ export function mergeEntities(lists: EntityInfo[][]): EntityInfo[] {
  * when the target's own history got nothing in between.
  */
 export function setAlias(
-  prep: Prep,
+  prep: Prepare,
   targetId: number,
   collector: string,
   sourceId: number | undefined,
   ts: number
 ): void {
   const open = prep(
-    'SELECT source_id, from_ts FROM stream_alias WHERE target_id = ? AND collector = ? AND to_ts IS NULL'
-  )
-    .raw()
-    .get(targetId, collector) as [number, number] | undefined;
+    'SELECT source_id, from_ts FROM stream_alias WHERE target_id = ? AND collector = ? AND to_ts IS NULL',
+    'raw'
+  ).get(targetId, collector) as [number, number] | undefined;
   if (open && open[0] === sourceId) {
     return;
   }
@@ -356,10 +354,9 @@ export function setAlias(
     return;
   }
   const last = prep(
-    'SELECT source_id, from_ts, to_ts FROM stream_alias WHERE target_id = ? AND collector = ? ORDER BY from_ts DESC LIMIT 1'
-  )
-    .raw()
-    .get(targetId, collector) as [number, number, number] | undefined;
+    'SELECT source_id, from_ts, to_ts FROM stream_alias WHERE target_id = ? AND collector = ? ORDER BY from_ts DESC LIMIT 1',
+    'raw'
+  ).get(targetId, collector) as [number, number, number] | undefined;
   const ownOk = (after: number) =>
     prep('SELECT 1 FROM sample WHERE target_id = ? AND collector = ? AND ts > ? AND ok = 1 LIMIT 1').get(
       targetId,
@@ -385,40 +382,37 @@ export function setAlias(
 }
 
 /** every open alias of the target ends at `ts` (the target stopped: removed from the configuration) */
-export function endAliases(prep: Prep, targetId: number, ts: number): void {
+export function endAliases(prep: Prepare, targetId: number, ts: number): void {
   prep('UPDATE stream_alias SET to_ts = max(from_ts, ?) WHERE target_id = ? AND to_ts IS NULL').run(ts, targetId);
 }
 
 /** the history holding the target's stream of the collector now (an open row), if any */
-export function openAlias(prep: Prep, targetId: number, collector: string): string | undefined {
+export function openAlias(prep: Prepare, targetId: number, collector: string): string | undefined {
   return prep(
-    'SELECT t.name FROM stream_alias a JOIN target t ON t.id = a.source_id WHERE a.target_id = ? AND a.collector = ? AND a.to_ts IS NULL'
-  )
-    .pluck()
-    .get(targetId, collector) as string | undefined;
+    'SELECT t.name FROM stream_alias a JOIN target t ON t.id = a.source_id WHERE a.target_id = ? AND a.collector = ? AND a.to_ts IS NULL',
+    'pluck'
+  ).get(targetId, collector) as string | undefined;
 }
 
 /** the latest history named `prefix…` that held any stream of the target */
-export function lastSourceLike(prep: Prep, targetId: number, prefix: string): string | undefined {
+export function lastSourceLike(prep: Prepare, targetId: number, prefix: string): string | undefined {
   return prep(
     `SELECT t.name FROM stream_alias a JOIN target t ON t.id = a.source_id
-     WHERE a.target_id = ? AND substr(t.name, 1, ?) = ? ORDER BY coalesce(a.to_ts, ${END}) DESC LIMIT 1`
-  )
-    .pluck()
-    .get(targetId, prefix.length, prefix) as string | undefined;
+     WHERE a.target_id = ? AND substr(t.name, 1, ?) = ? ORDER BY coalesce(a.to_ts, ${END}) DESC LIMIT 1`,
+    'pluck'
+  ).get(targetId, prefix.length, prefix) as string | undefined;
 }
 
 /**
  * The history that would go on holding the target's stream: the open row's, or the last closed
  * one's when the target's own history got nothing after it (a sidecar restart, a stop and start)
  */
-export function resumable(prep: Prep, targetId: number, collector: string): string | undefined {
+export function resumable(prep: Prepare, targetId: number, collector: string): string | undefined {
   const last = prep(
     `SELECT t.name, a.to_ts FROM stream_alias a JOIN target t ON t.id = a.source_id
-     WHERE a.target_id = ? AND a.collector = ? ORDER BY a.from_ts DESC LIMIT 1`
-  )
-    .raw()
-    .get(targetId, collector) as [string, number | null] | undefined;
+     WHERE a.target_id = ? AND a.collector = ? ORDER BY a.from_ts DESC LIMIT 1`,
+    'raw'
+  ).get(targetId, collector) as [string, number | null] | undefined;
   if (!last) {
     return undefined;
   }

@@ -69,13 +69,13 @@ export function readValueEnds(
   epochs = false
 ): ValueEnds {
   const before = prepare(
-    'SELECT id, ts, epoch FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1'
-  )
-    .raw()
-    .get(targetId, collector, from) as [number, number, number | null] | undefined;
-  const any = prepare('SELECT 1 FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? LIMIT 1')
-    .pluck()
-    .get(targetId, collector, from, to);
+    'SELECT id, ts, epoch FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1',
+    'raw'
+  ).get(targetId, collector, from) as [number, number, number | null] | undefined;
+  const any = prepare(
+    'SELECT 1 FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? LIMIT 1',
+    'pluck'
+  ).get(targetId, collector, from, to);
   if (fields.length === 0 || (!before && any === undefined)) {
     return { firstOk: undefined, lastOk: undefined, series: [] };
   }
@@ -105,19 +105,17 @@ export function readValueEnds(
     push(...before);
   }
   for (const [id, ts, epoch] of prepare(
-    'SELECT id, ts, epoch FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts, id'
-  )
-    .raw()
-    .iterate(targetId, collector, from, to) as Iterable<[number, number, number | null]>) {
+    'SELECT id, ts, epoch FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts, id',
+    'raw'
+  ).iterate(targetId, collector, from, to) as Iterable<[number, number, number | null]>) {
     push(id, ts, epoch);
   }
   const placeholders = fields.map(() => '?').join(',');
   // listed as matrix() lists them (Store.readPoints), in the same order
   const series = prepare(
-    `SELECT id, labels, field FROM series WHERE target_id = ? AND collector = ? AND field IN (${placeholders})`
-  )
-    .raw()
-    .all(targetId, collector, ...fields) as Array<[number, string, string]>;
+    `SELECT id, labels, field FROM series WHERE target_id = ? AND collector = ? AND field IN (${placeholders})`,
+    'raw'
+  ).all(targetId, collector, ...fields) as Array<[number, string, string]>;
   if (n === 0) {
     // only failed samples: matrix() shows every series, without values
     return {
@@ -129,10 +127,9 @@ export function readValueEnds(
   const a = okIds[0];
   const b = okIds[n - 1];
   const keyframes = prepare(
-    'SELECT id FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id <= ? ORDER BY id'
-  )
-    .pluck()
-    .all(targetId, collector, b) as number[];
+    'SELECT id FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id <= ? ORDER BY id',
+    'pluck'
+  ).all(targetId, collector, b) as number[];
   /** the first keyframe after x, Infinity when none */
   const keyframeAfter = (x: number) => {
     const i = lastAtOrBelow(keyframes, keyframes.length, x) + 1;
@@ -140,23 +137,29 @@ export function readValueEnds(
   };
 
   const rowAtOrBefore = prepare(
-    'SELECT sample_id, value FROM point WHERE series_id = ? AND sample_id <= ? ORDER BY sample_id DESC LIMIT 1'
-  ).raw();
+    'SELECT sample_id, value FROM point WHERE series_id = ? AND sample_id <= ? ORDER BY sample_id DESC LIMIT 1',
+    'raw'
+  );
   const newestRow = prepare(
-    'SELECT sample_id, value FROM point WHERE series_id = ? AND sample_id >= ? AND sample_id <= ? AND value IS NOT NULL ORDER BY sample_id DESC LIMIT 1'
-  ).raw();
+    'SELECT sample_id, value FROM point WHERE series_id = ? AND sample_id >= ? AND sample_id <= ? AND value IS NOT NULL ORDER BY sample_id DESC LIMIT 1',
+    'raw'
+  );
   const firstRow = prepare(
-    'SELECT sample_id FROM point WHERE series_id = ? AND sample_id >= ? AND sample_id <= ? AND value IS NOT NULL ORDER BY sample_id LIMIT 1'
-  ).pluck();
+    'SELECT sample_id FROM point WHERE series_id = ? AND sample_id >= ? AND sample_id <= ? AND value IS NOT NULL ORDER BY sample_id LIMIT 1',
+    'pluck'
+  );
   const rowAfter = prepare(
-    'SELECT sample_id FROM point WHERE series_id = ? AND sample_id > ? ORDER BY sample_id LIMIT 1'
-  ).pluck();
+    'SELECT sample_id FROM point WHERE series_id = ? AND sample_id > ? ORDER BY sample_id LIMIT 1',
+    'pluck'
+  );
   const chunksNewestFirst = prepare(
-    'SELECT data FROM point_chunk WHERE series_id = ? AND last_sample_id >= ? AND first_sample_id <= ? ORDER BY last_sample_id DESC'
-  ).pluck();
+    'SELECT data FROM point_chunk WHERE series_id = ? AND last_sample_id >= ? AND first_sample_id <= ? ORDER BY last_sample_id DESC',
+    'pluck'
+  );
   const chunksOldestFirst = prepare(
-    'SELECT data FROM point_chunk WHERE series_id = ? AND last_sample_id >= ? AND first_sample_id <= ? ORDER BY last_sample_id'
-  ).pluck();
+    'SELECT data FROM point_chunk WHERE series_id = ? AND last_sample_id >= ? AND first_sample_id <= ? ORDER BY last_sample_id',
+    'pluck'
+  );
 
   // every chunked point of a series comes before its rows (store/chunks.ts): rows first when
   // looking back, chunks first when looking forward
@@ -206,9 +209,10 @@ export function readValueEnds(
   };
   const rowEpochSeries = epochs
     ? new Map(
-        prepare(`SELECT labels, id FROM series WHERE target_id = ? AND collector = ? AND field = '_epoch'`)
-          .raw()
-          .all(targetId, collector) as Array<[string, number]>
+        prepare(`SELECT labels, id FROM series WHERE target_id = ? AND collector = ? AND field = '_epoch'`, 'raw').all(
+          targetId,
+          collector
+        ) as Array<[string, number]>
       )
     : undefined;
   /** per row, its epoch at the sample last looked up (a row's counters mostly end at the same one) */

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { chunkPointAt } from '../../../src/sidecar/store/chunks';
 import { runCompactionPass } from '../../../src/sidecar/store/compaction-pass';
+import { preparer } from '../../../src/sidecar/store/statements';
 import { Store } from '../../../src/sidecar/store/store';
 import { writeHistory } from './random-history';
 
@@ -28,7 +29,7 @@ function snapshot(store: Store): Map<number, Map<string, [number | null, number 
   const totalAt = (labels: string, field: string, at: number) => {
     const sid = seriesId.get(labels, field) as number;
     const row = rowAt.get(sid, at) as { total: number | null } | undefined;
-    return row ? row.total : (chunkPointAt((sql) => store.db.prepare(sql), sid, at)?.[2] ?? null);
+    return row ? row.total : (chunkPointAt(preparer(store.db), sid, at)?.[2] ?? null);
   };
   const ids = store.db.prepare("SELECT DISTINCT labels FROM series WHERE collector = 'x'").pluck().all() as string[];
   const out = new Map<number, Map<string, [number | null, number | null]>>();
