@@ -44,10 +44,24 @@ const TOKEN = 'memory-breakdown-bench';
 const PARALLEL = process.env.BENCH_PARALLEL === '1';
 /** BENCH_SMAPS=1: copy each sidecar's /proc/<pid>/smaps at the end into bench/.work/smaps */
 const SMAPS = process.env.BENCH_SMAPS === '1' ? join(WORK, 'smaps') : undefined;
+/**
+ * BENCH_OTHER_TREE=<checkout>: adds the variant 'pgpulse.js serve (other tree)', that checkout's
+ * bin/pgpulse.js on its own build/ (compile it there first: npm run build:sidecar) — e.g. a frozen
+ * copy of main beside this tree's change, side by side in one run (BENCH_PARALLEL=1)
+ */
+const OTHER_TREE = process.env.BENCH_OTHER_TREE;
 const VMRSS_EVERY_MS = 10_000;
 const VMRSS_OUT = (process.env.BENCH_OUT ?? 'memory-breakdown.md').replace(/\.md$/, '') + '-vmrss.tsv';
 /** bin/pgpulse.js's SERVE_FLAGS, repeated when the bench adds the heap-snapshot flags to them */
 const BIN_FLAGS = '--liftoff-only --max-semi-space-size=2';
+
+function gitHead(dir: string): string {
+  try {
+    return execFileSync('git', ['-C', dir, 'log', '-1', '--format=%h'], { encoding: 'utf8' }).trim();
+  } catch {
+    return 'an unknown commit';
+  }
+}
 
 interface Variant {
   name: string;
@@ -56,6 +70,8 @@ interface Variant {
   node?: string[];
   /** start it as users do, `node bin/pgpulse.js serve` (which re-executes with its own node flags) */
   bin?: boolean;
+  /** the checkout whose bin/pgpulse.js (bin) runs, when not this one (BENCH_OTHER_TREE) */
+  root?: string;
   /** a dashboard open for the first this many minutes: its panels' queries every 30 s (DASHBOARD) */
   dashboardMin?: number;
   what: string;
@@ -262,6 +278,17 @@ const VARIANTS: Variant[] = [
     node: ['--liftoff-only', '--max-semi-space-size=8'],
     what: 'the same with the advisor every 10 s',
   },
+  ...(OTHER_TREE
+    ? [
+        {
+          name: 'pgpulse.js serve (other tree)',
+          env: {},
+          bin: true,
+          root: OTHER_TREE,
+          what: `node bin/pgpulse.js serve of ${OTHER_TREE} (BENCH_OTHER_TREE) at ${gitHead(OTHER_TREE)}`,
+        },
+      ]
+    : []),
 ];
 
 interface Memory {
@@ -384,7 +411,7 @@ async function spawnSidecar(pg: TestPostgres, buildDir: string, v: Variant): Pro
   const child = spawn(
     process.execPath,
     v.bin
-      ? [join(ROOT, 'bin', 'pgpulse.js'), 'serve']
+      ? [join(v.root ?? ROOT, 'bin', 'pgpulse.js'), 'serve']
       : [
           ...(v.node ?? []),
           ...(SNAPSHOTS ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${SNAPSHOTS}`] : []),

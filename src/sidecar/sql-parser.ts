@@ -3,8 +3,11 @@
  * WebAssembly right away: ~130 MB of reserved linear memory (counted as `external` memory) and
  * ~10 MB resident before a single parse. Every module that imports the sidecar's features pulls
  * it in — the main thread and each query worker — though only plans, advisors and the vector
- * classifier ever parse. Going through here, a process that never parses never pays for it.
+ * classifier ever parse. Going through here, a process that never parses never pays for it; and
+ * parse() runs on the parser thread (parser-thread.ts), so the main thread never loads it at all.
  */
+import { onParserThread } from './parser-thread';
+
 type LibPgQuery = typeof import('libpg-query');
 
 let lib: LibPgQuery | undefined;
@@ -20,10 +23,8 @@ export function loadParser(): Promise<LibPgQuery> {
   return loading;
 }
 
-/** parse SQL into libpg-query's JSON parse tree (throws on a syntax error) */
-export async function parse(sql: string): Promise<any> {
-  return (await loadParser()).parse(sql);
-}
+/** parse SQL into libpg-query's JSON parse tree (throws on a syntax error), on the parser thread */
+export const parse = onParserThread('parse', async (sql: string): Promise<any> => (await loadParser()).parse(sql));
 
 /** synchronous parse: only after loadParser() has resolved */
 export function parseSync(sql: string): any {

@@ -3,6 +3,7 @@
  * regular expressions: which tables a statement reads, which columns its predicates compare with
  * a value, and the shapes the heuristics look for.
  */
+import { onParserThread } from '../parser-thread';
 import { parse } from '../sql-parser';
 
 type Node = Record<string, any>;
@@ -55,7 +56,8 @@ export function stripLocations(n: unknown): unknown {
   return n;
 }
 
-export async function parseOne(sql: string): Promise<Node | null> {
+/** the one statement of `sql` (null for none, several or a syntax error); parsed on the parser thread */
+export const parseOne = onParserThread('parseOne', async (sql: string): Promise<Node | null> => {
   try {
     const tree = await parse(sql);
     const stmts = (tree?.stmts ?? []) as Node[];
@@ -63,7 +65,7 @@ export async function parseOne(sql: string): Promise<Node | null> {
   } catch {
     return null;
   }
-}
+});
 
 function strOf(n: Node | undefined): string | undefined {
   return n?.String?.sval;
@@ -300,9 +302,11 @@ export function shapeOf(stmt: Node | null): StatementShape {
   return { ...empty, params };
 }
 
-export async function analyzeStatement(sql: string): Promise<StatementShape> {
-  return shapeOf(await parseOne(sql));
-}
+/** a statement text's shape, computed on the parser thread (only the shape crosses to the caller) */
+export const analyzeStatement = onParserThread(
+  'analyzeStatement',
+  async (sql: string): Promise<StatementShape> => shapeOf(await parseOne(sql))
+);
 
 export interface IndexShape {
   name: string;
@@ -319,8 +323,8 @@ export interface IndexShape {
   predicate: string;
 }
 
-/** CREATE INDEX … as pg_get_indexdef() prints it → its parts. */
-export async function analyzeIndexDef(def: string): Promise<IndexShape | null> {
+/** CREATE INDEX … as pg_get_indexdef() prints it → its parts (computed on the parser thread). */
+export const analyzeIndexDef = onParserThread('analyzeIndexDef', async (def: string): Promise<IndexShape | null> => {
   const stmt = await parseOne(def);
   const ix = stmt?.IndexStmt;
   if (!ix) {
@@ -351,7 +355,7 @@ export async function analyzeIndexDef(def: string): Promise<IndexShape | null> {
     include: ((ix.indexIncludingParams ?? []) as Node[]).map((p) => p.IndexElem?.name ?? ''),
     predicate: ix.whereClause ? JSON.stringify(stripLocations(ix.whereClause)) : '',
   };
-}
+});
 
 /** Quote an identifier the way PostgreSQL's quote_ident does. */
 export function quoteIdent(name: string): string {

@@ -5,6 +5,7 @@
  * refused: planning it is harmless, but the ANALYZE action would run it, and one rule for both is
  * easier to trust.
  */
+import { onParserThread } from '../parser-thread';
 import { parse } from '../sql-parser';
 
 type Node = Record<string, unknown>;
@@ -54,7 +55,8 @@ function kindOf(stmtKey: string): string {
   );
 }
 
-export async function classifyStatement(text: string): Promise<Classification> {
+/** whether pgpulse may EXPLAIN `text`, and why not; read on the parser thread */
+export const classifyStatement = onParserThread('plans.classify', async (text: string): Promise<Classification> => {
   let tree: { stmts?: Array<{ stmt?: Node }> };
   try {
     tree = (await parse(text)) as typeof tree;
@@ -118,4 +120,4 @@ export async function classifyStatement(text: string): Promise<Classification> {
     };
   }
   return { ok: true, params, locking, functions: [...functions].sort() };
-}
+});

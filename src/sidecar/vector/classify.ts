@@ -3,6 +3,7 @@
  * (libpg-query): a SELECT whose ORDER BY uses a pgvector distance operator. Regexes would be
  * fooled by comments, strings and CTEs; the parse tree is not.
  */
+import { onParserThread } from '../parser-thread';
 import { loadParser as loadSqlParser, parseSync } from '../sql-parser';
 
 /** pgvector distance operators and what they measure. */
@@ -208,3 +209,21 @@ export function accessMethodOf(text: string): string | null {
   }
   return null;
 }
+
+/** classifyStatement of each text (null for those that are not vector queries), on the parser thread */
+export const classifyStatements = onParserThread(
+  'vector.classify',
+  async (texts: string[]): Promise<Array<VectorQueryShape | null>> => {
+    await loadSqlParser();
+    return texts.map(classifyStatement);
+  }
+);
+
+/** accessMethodOf on the parser thread */
+export const accessMethodOfText = onParserThread(
+  'vector.accessMethod',
+  async (text: string): Promise<string | null> => {
+    await loadSqlParser();
+    return accessMethodOf(text);
+  }
+);

@@ -7,7 +7,7 @@
 import type { PoolClient } from 'pg';
 import type { Collector, TargetContext } from '../collectors/types';
 import type { SampleRow } from '../store/types';
-import { accessMethodOf, classifyStatement, loadParser, mayBeVectorQuery, type VectorQueryShape } from './classify';
+import { accessMethodOfText, classifyStatements, mayBeVectorQuery, type VectorQueryShape } from './classify';
 import { vectorConfigOf } from './config';
 import { discover, type AnnIndex, type Discovery } from './discovery';
 import { matchIndex } from './match';
@@ -140,16 +140,10 @@ async function collectVector(db: PoolClient, ctx: TargetContext): Promise<{ rows
   const name = ctx.target.name;
   const known = stateFor(shapes, name, () => new Map());
   const texts = ctx.store.statementTexts(name);
-  // The parser is ~100 MB of WebAssembly: load it only when there is a vector index to read or a
-  // statement that could be a vector search.
-  const candidates = [...texts].filter(([q, t]) => !known.has(q) && mayBeVectorQuery(t));
-  if (ctx.extensions.has('vector') || candidates.length > 0) {
-    await loadParser();
-  }
   const cfg = vectorConfigOf(ctx.target);
   // without pgvector in this database there is nothing to discover, but statements may still be classified
   const d: Discovery = ctx.extensions.has('vector')
-    ? await discover(db, ctx.extensions.get('vector') ?? null, accessMethodOf)
+    ? await discover(db, ctx.extensions.get('vector') ?? null, accessMethodOfText)
     : {
         server: {
           version: null,
@@ -199,11 +193,21 @@ async function collectVector(db: PoolClient, ctx: TargetContext): Promise<{ rows
       info: { relname: b.relname, indexrelname: b.indexrelname, method: b.method, phase: b.phase },
     });
   }
-  // passive: classify statement texts once per queryid
+  // passive: classify statement texts once per queryid; the parser (on its own thread) only sees
+  // those that could be a vector search
+  const candidates: Array<[string, string]> = [];
   for (const [q, text] of texts) {
     if (!known.has(q)) {
-      known.set(q, mayBeVectorQuery(text) ? classifyStatement(text) : null);
+      if (mayBeVectorQuery(text)) {
+        candidates.push([q, text]);
+      } else {
+        known.set(q, null);
+      }
     }
+  }
+  if (candidates.length > 0) {
+    const shapes = await classifyStatements(candidates.map(([, t]) => t));
+    candidates.forEach(([q], i) => known.set(q, shapes[i]));
   }
   const current = (await db.query<{ d: string }>('SELECT pg_catalog.current_database() AS d')).rows[0].d;
   const sig = d.indexes.map((i) => `${i.schemaname}.${i.indexrelname}:${i.operator}:${i.keySql}:${i.valid}`).join('|');
@@ -280,7 +284,6 @@ export const vectorProbeCollector: Collector = {
     return null;
   },
   async collect(db, ctx) {
-    await loadParser();
     const cfg = vectorConfigOf(ctx.target).probes;
     // discovery in its own short read-only transaction
     await db.query('BEGIN READ ONLY');
@@ -290,7 +293,7 @@ export const vectorProbeCollector: Collector = {
       await db.query(
         `SET LOCAL statement_timeout = ${Math.max(1, Math.floor(Math.min(cfg.statementTimeout * 4, 10_000)))}`
       );
-      d = await discover(db, ctx.extensions.get('vector') ?? null, accessMethodOf);
+      d = await discover(db, ctx.extensions.get('vector') ?? null, accessMethodOfText);
       await db.query('COMMIT');
     } catch (e) {
       await db.query('ROLLBACK').catch(() => undefined);

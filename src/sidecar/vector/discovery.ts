@@ -205,7 +205,7 @@ LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = p.pid`;
 export async function discover(
   db: PoolClient,
   vectorVersion: string | null,
-  methodOf: (sql: string) => string | null
+  methodOf: (sql: string) => string | null | Promise<string | null>
 ): Promise<Discovery> {
   const settings = new Map<string, { setting: string; unit: string }>();
   for (const r of (await db.query(SETTINGS_SQL)).rows as Array<{ name: string; setting: string; unit: string }>) {
@@ -291,7 +291,7 @@ export async function discover(
   });
   const builds: IndexBuild[] = [];
   for (const r of (await db.query(BUILD_SQL)).rows as Array<Record<string, any>>) {
-    const method = r.query ? methodOf(r.query) : null;
+    const method = r.query ? await methodOf(r.query) : null;
     if (method !== 'hnsw' && method !== 'ivfflat') {
       continue;
     }

@@ -12,6 +12,8 @@ import { advisorRuntime } from '../../../src/sidecar/advisors';
 import { evaluateFindings } from '../../../src/sidecar/advisors/evaluate';
 import { ShapeCache } from '../../../src/sidecar/advisors/shape-cache';
 import { defaultAdvisorOptions, type AdvisorOptions, type Finding } from '../../../src/sidecar/advisors/types';
+import { parserThreadStats } from '../../../src/sidecar/parser-thread';
+import { parserLoaded } from '../../../src/sidecar/sql-parser';
 import { startPostgres, type TestPostgres } from '../../support/pg';
 import { startTestSidecar, type TestSidecar } from '../../support/sidecar';
 
@@ -386,6 +388,17 @@ describe('advisors on PostgreSQL 15 + hypopg', () => {
       ).length;
     assert.equal(about('finding_cleared'), 1);
     assert.equal(about('finding_raised'), 2);
+  });
+
+  it('parses on the parser thread: the sidecar (this thread) never loads libpg-query', () => {
+    // every evaluation above parsed statement texts and index definitions, the actions checked their SQL
+    assert.ok(parserThreadStats().started >= 1);
+    assert.equal(parserLoaded(), false);
+    assert.equal(
+      Object.keys(require.cache).some((file) => file.includes('/node_modules/libpg-query/')),
+      false,
+      'libpg-query was required on the main thread'
+    );
   });
 
   it('the startup hook evaluates on its own schedule', async () => {
