@@ -267,7 +267,7 @@ export function rangeTotals(
   const { target } = ctx.query;
   // running totals answer in a few lookups per series; history without them is walked point by point
   const totals =
-    ctx.store.rangeTotalsBetween(target, collector, fields, filter, ctx.range.from, ctx.range.to, rowsIn) ??
+    ctx.store.rangeTotalsBetween(target, collector, fields, filter, ctx.range.from, ctx.range.to, rowsIn, true) ??
     onlyRows(
       ctx.store.rangeTotals(
         target,
@@ -278,12 +278,16 @@ export function rangeTotals(
       ),
       rowsIn
     );
-  const out = new Map<string, { labels: Record<string, string>; totals: Record<string, number>; seen: boolean }>();
+  const out = new Map<
+    string,
+    { labels: Record<string, string>; key: string; totals: Record<string, number>; seen: boolean }
+  >();
   for (const t of totals) {
-    const key = JSON.stringify(t.labels);
+    // the store hands the row's stored labels where it has them: no label set serialised per series
+    const key = t.key ?? canonicalLabels(t.labels);
     let e = out.get(key);
     if (!e) {
-      e = { labels: t.labels, totals: Object.fromEntries(fields.map((f) => [f, 0])), seen: false };
+      e = { labels: t.labels, key, totals: Object.fromEntries(fields.map((f) => [f, 0])), seen: false };
       out.set(key, e);
     }
     e.totals[t.field] += t.total;

@@ -1,7 +1,8 @@
 /**
  * What a read connection keeps decoded between queries for Store.stepTotals: per stream its
  * samples (id, ts, ok) and per series its points (id, valued, total), each over one span of the
- * history, as columns. A dashboard that refreshes a panel reads the same edges again: from here
+ * history, as columns; and for Store.rangeTotalsBetween per series its points in force at the
+ * range ends it was last asked for (EdgeFacts). A dashboard that refreshes a panel reads the same edges again: from here
  * they cost a merge in JS instead of SQLite handing over every point and JS decoding every chunk
  * again (cache_hit_ratio over 24 h: ≈46,000 points a query).
  *
@@ -89,14 +90,87 @@ export class SampleSpan extends Columns {
   }
 }
 
+/** facts kept per series (a start and an end, and one more range): a new one replaces the oldest */
+const FACTS = 3;
+/** numbers per fact: lo, hi, at, v, t */
+const FACT_WIDTH = 5;
+
+/**
+ * A series' points in force at range ends (Store.rangeTotalsBetween): each fact says "at every
+ * sample id in lo…hi the point in force is the one at `at`, with value v and running total t"
+ * (NaN: null; `at` NaN: not known, only its total). A refreshed "top queries" table finds its
+ * start here instead of fetching and decoding the chunk that holds it. An append never lands in
+ * lo…hi: hi is at most the sample id the fact was read at or the id before a point that exists.
+ */
+export class EdgeFacts {
+  readonly f = new Float64Array(FACTS * FACT_WIDTH);
+  n = 0;
+  private next = 0;
+
+  add(lo: number, hi: number, at: number, v: number, t: number): void {
+    const o = this.next * FACT_WIDTH;
+    this.f[o] = lo;
+    this.f[o + 1] = hi;
+    this.f[o + 2] = at;
+    this.f[o + 3] = v;
+    this.f[o + 4] = t;
+    this.next = (this.next + 1) % FACTS;
+    this.n = Math.min(FACTS, this.n + 1);
+  }
+
+  /** the offset in `f` of a fact covering sample id x (with `at` known when asked), or -1 */
+  find(x: number, needAt: boolean): number {
+    for (let k = 0; k < this.n; k++) {
+      const o = k * FACT_WIDTH;
+      if (this.f[o] <= x && x <= this.f[o + 1] && (!needAt || !Number.isNaN(this.f[o + 2]))) {
+        return o;
+      }
+    }
+    return -1;
+  }
+
+  get bytes(): number {
+    // the array, and what a Map entry and this object cost besides
+    return this.f.byteLength + 96;
+  }
+}
+
+/**
+ * A stream's series of some fields as the series table lists them (id, labels, field), with each
+ * row's labels parsed once and frozen (they are handed to every query that lists them). Series
+ * are only ever inserted: a list is good while no series has been added since (`maxId`).
+ */
+export class SeriesList {
+  readonly parsed = new Map<string, Readonly<Record<string, string>>>();
+  readonly bytes: number;
+
+  constructor(
+    readonly maxId: number,
+    readonly rows: Array<[id: number, labels: string, field: string]>,
+    parse: (labels: string) => Record<string, string>
+  ) {
+    let bytes = 0;
+    for (const [, labels] of rows) {
+      if (!this.parsed.has(labels)) {
+        this.parsed.set(labels, Object.freeze(parse(labels)));
+        // the string twice (stored, parsed), an object and a Map entry
+        bytes += 4 * labels.length + 160;
+      }
+    }
+    this.bytes = bytes + rows.length * 48;
+  }
+}
+
 export class ReadCache {
   private generation: number | undefined;
   /** least recently used first */
   private readonly points = new Map<number, PointSpan>();
   private readonly samples = new Map<string, SampleSpan>();
+  private readonly edges = new Map<number, EdgeFacts>();
+  private readonly lists = new Map<string, SeriesList>();
   private bytes = 0;
   /** what the last snapshot answered from the cache (tests check the cached path is taken) */
-  readonly stats = { hits: 0, reads: 0, extended: 0, dropped: 0, evicted: 0 };
+  readonly stats = { hits: 0, reads: 0, extended: 0, dropped: 0, evicted: 0, edgeHits: 0, edgeReads: 0 };
 
   constructor(readonly budgetBytes = READ_CACHE_BYTES) {}
 
@@ -128,7 +202,50 @@ export class ReadCache {
   clear(): void {
     this.points.clear();
     this.samples.clear();
+    this.edges.clear();
+    this.lists.clear();
     this.bytes = 0;
+  }
+
+  /** the series list kept under `key` if no series was added since (`maxId`), else `read` and kept */
+  seriesList(key: string, maxId: number, read: () => SeriesList): SeriesList {
+    const kept = this.lists.get(key);
+    if (kept && kept.maxId === maxId) {
+      this.touch(this.lists, key, kept);
+      return kept;
+    }
+    this.forget(this.lists, key);
+    const list = read();
+    this.lists.set(key, list);
+    this.grow(list.bytes);
+    return list;
+  }
+
+  /**
+   * The facts kept on the series (EdgeFacts) and the offset of one covering sample id x, or
+   * undefined. Counted as a hit or, when `missed`, a read.
+   */
+  edgeAt(seriesId: number, x: number, needAt: boolean): { facts: EdgeFacts; o: number } | undefined {
+    const facts = this.edges.get(seriesId);
+    const o = facts ? facts.find(x, needAt) : -1;
+    if (facts && o >= 0) {
+      this.stats.edgeHits++;
+      this.touch(this.edges, seriesId, facts);
+      return { facts, o };
+    }
+    this.stats.edgeReads++;
+    return undefined;
+  }
+
+  /** keeps a fact on the series' point in force over sample ids lo…hi (EdgeFacts) */
+  keepEdge(seriesId: number, lo: number, hi: number, at: number, v: number, t: number): void {
+    let facts = this.edges.get(seriesId);
+    if (!facts) {
+      facts = new EdgeFacts();
+      this.edges.set(seriesId, facts);
+      this.grow(facts.bytes);
+    }
+    facts.add(lo, hi, at, v, t);
   }
 
   /** bytes held now */
@@ -240,7 +357,7 @@ export class ReadCache {
     map.set(key, value);
   }
 
-  private forget<K>(map: Map<K, Columns>, key: K): void {
+  private forget<K>(map: Map<K, { bytes: number }>, key: K): void {
     const old = map.get(key);
     if (old) {
       this.bytes -= old.bytes;
@@ -251,7 +368,7 @@ export class ReadCache {
   /** accounts for new bytes, evicting the least recently used spans past the budget (never the newest) */
   private grow(delta: number): void {
     this.bytes += delta;
-    for (const map of [this.points, this.samples] as Array<Map<unknown, Columns>>) {
+    for (const map of [this.points, this.samples, this.edges, this.lists] as Array<Map<unknown, { bytes: number }>>) {
       for (const [k, v] of map) {
         if (this.bytes <= this.budgetBytes || map.size <= 1) {
           break;

@@ -19,11 +19,12 @@ import {
   KEEP_SAMPLES_PER_EDGE,
 } from './edge-reads';
 import { decodeChunk } from './chunk-codec';
-import { chunkPointAfter, chunkPointAt, chunkPointsIn, CHUNK_POINTS, lastPointUpTo } from './chunks';
+import { chunkPointAfter, chunkPointsIn, CHUNK_POINTS } from './chunks';
+import { NO_POINT, NO_TOTAL, readRangeEnds } from './range-ends';
 import { moveRemovedPoints, packStream, type Removal } from './compaction';
 import { applyMigrations, standInForMissingTables, unknownMigrations } from './migrations';
 import { aggregateField, aggregateGroup, AGGREGATE_LABEL, stepCounter, type CounterCarry } from './running-totals';
-import { ReadCache } from './read-cache';
+import { ReadCache, SeriesList } from './read-cache';
 import { scrubStatement } from './scrub';
 import { CarryColumn, LabelColumn, NumberColumn, SeriesIndex } from './series-columns';
 import { readValueEnds, type ValueEnd, type ValueEnds } from './value-ends';
@@ -1274,6 +1275,40 @@ export class Store {
     return out;
   }
 
+  /** A stream's series of `fields` (or of the rows `rowsIn` alone), kept in `cache` when given. */
+  private listSeries(
+    targetId: number,
+    collector: string,
+    fields: string[],
+    rowsIn: string[] | undefined,
+    cache: ReadCache | undefined
+  ): SeriesList {
+    const placeholders = fields.map(() => '?').join(',');
+    if (rowsIn) {
+      // the rows asked for, through the unique index on (target, collector, labels, field)
+      const rows = this.stmt(
+        `SELECT s.id, s.labels, s.field FROM json_each(?) j CROSS JOIN series s
+         WHERE s.target_id = ? AND s.collector = ? AND s.labels = j.value AND s.field IN (${placeholders})`,
+        'raw'
+      ).all(JSON.stringify(rowsIn), targetId, collector, ...fields) as SeriesList['rows'];
+      return new SeriesList(0, rows, parseLabels);
+    }
+    const maxId = (this.stmt('SELECT max(id) FROM series', 'pluck').get() as number | null) ?? 0;
+    const read = () =>
+      new SeriesList(
+        maxId,
+        this.stmt(
+          `SELECT id, labels, field FROM series WHERE target_id = ? AND collector = ? AND field IN (${placeholders})`,
+          'raw'
+        ).all(targetId, collector, ...fields) as SeriesList['rows'],
+        parseLabels
+      );
+    // a dashboard lists the same series again and again
+    return cache
+      ? cache.seriesList(`${targetId}\u0000${collector}\u0000${fields.join('\u0000')}`, maxId, read)
+      : read();
+  }
+
   /**
    * The same totals as rangeTotals(…, samples(target, collector, from, to)), from running totals:
    * per series the total at the last ok sample minus the total at the first (the last ok sample
@@ -1289,15 +1324,20 @@ export class Store {
     from: number,
     to: number,
     /** only these rows (canonicalLabels of their key): the lookups are made for them alone */
-    rowsIn?: string[]
+    rowsIn?: string[],
+    /**
+     * keep the series listed and their points at the ends in the read cache (read-cache.ts): for
+     * dashboards, which ask again; not for a one-off read of every series (an advisor evaluation)
+     */
+    keep = false
   ): RangeTotal[] | undefined {
     // one read snapshot: compaction may pack rows into chunks between two statements otherwise
-    const read = () => this.readRangeTotalsBetween(target, collector, fields, filter, from, to, rowsIn);
+    const read = () => this.readRangeTotalsBetween(target, collector, fields, filter, from, to, rowsIn, keep);
     return this.conn.inTransaction ? read() : this.conn.transaction(read)();
   }
 
   private readRangeTotalsBetween(
-    ...[target, collector, fields, filter, from, to, rowsIn]: Parameters<Store['rangeTotalsBetween']>
+    ...[target, collector, fields, filter, from, to, rowsIn, keep]: Parameters<Store['rangeTotalsBetween']>
   ): RangeTotal[] | undefined {
     const via = this.route(target, collector, from, to);
     if ('pieces' in via) {
@@ -1325,30 +1365,16 @@ export class Store {
       // fewer than two ok samples: no delta anywhere
       return [];
     }
-    const placeholders = fields.map(() => '?').join(',');
-    // per series the point in force at each end: max(sample_id) is one seek, the point itself another
-    const at = (bound: string) => `(SELECT max(sample_id) FROM point WHERE series_id = s.id AND sample_id <= ${bound})`;
-    const rows = this.stmt(
-      // at the end only the total is needed: one descent ('none': a point without one, NULL: no point)
-      `SELECT s.id AS id, s.labels AS labels, s.field AS field, p0.sample_id AS k0, p0.value AS v0, p0.total AS t0,
-         (SELECT coalesce(total, 'none') FROM point WHERE series_id = s.id AND sample_id <= @b ORDER BY sample_id DESC LIMIT 1) AS t1,
-         -- no row at the start: the chunk holding the point in force there (store/chunks.ts), in this same statement
-         CASE WHEN p0.sample_id IS NULL THEN
-           (SELECT data FROM point_chunk WHERE series_id = s.id AND first_sample_id <= @a ORDER BY last_sample_id DESC LIMIT 1)
-         END AS c0
-       FROM series s
-       LEFT JOIN point p0 ON p0.series_id = s.id AND p0.sample_id = ${at('@a')}
-       WHERE s.target_id = @target AND s.collector = @collector AND s.field IN (${placeholders})
-         AND (@rowsIn IS NULL OR s.labels IN (SELECT value FROM json_each(@rowsIn)))`,
-      'raw'
-    ).all(
-      { a: first.id, b: last.id, target: targetId, collector, rowsIn: rowsIn ? JSON.stringify(rowsIn) : null },
-      ...fields
-    ) as Array<
-      [number, string, string, number | null, number | null, number | null, number | 'none' | null, Buffer | null]
-    >;
+    const cache = keep && this.readCache?.begin(this.prep) ? this.readCache : undefined;
+    const listed = this.listSeries(targetId, collector, fields, rowsIn, cache);
+    // the filter first, before any point is read
+    const wanted = filter
+      ? listed.rows.filter(([, labels]) => matches(listed.parsed.get(labels)!, filter))
+      : listed.rows;
+    const ids = wanted.map((r) => r[0]);
+    const ends = readRangeEnds(this.prep, ids, first.id, last.id, cache);
     // two stored points per series (the budget counts points read)
-    this.rowsRead += rows.length * 2;
+    this.rowsRead += ids.length * 2;
     this.interrupt?.();
     const kf =
       (
@@ -1365,48 +1391,34 @@ export class Store {
       'pluck'
     );
     const out: RangeTotal[] = [];
-    // the fields of one row share its labels: parse them once
-    const parsedLabels = new Map<string, Record<string, string>>();
     const prep = this.prep;
     /** the total of the series' first point after a sample (chunked points come before rows) */
     const firstTotalAfter = (id: number, after: number) => {
       const c = chunkPointAfter(prep, id, after);
       return c ? c[2] : firstPointTotal.get(id, after);
     };
-    for (const row of rows) {
-      const [id, labels, field] = row;
-      let [, , , k0, v0, t0, t1] = row;
-      // no row at or before an end: the point in force there may be packed (store/chunks.ts)
-      if (t1 === null) {
-        const c = chunkPointAt(prep, id, last.id);
-        if (!c) {
-          continue; // no point up to the range's end: the series did not exist yet
-        }
-        t1 = c[2] ?? 'none';
+    const { k0, v0, t0, s1, t1 } = ends;
+    for (let i = 0; i < wanted.length; i++) {
+      const [id, labels, field] = wanted[i];
+      if (s1[i] === NO_POINT) {
+        continue; // no point up to the range's end: the series did not exist yet
       }
-      const c0 = row[7];
-      if (k0 === null && c0 !== null) {
-        [k0, v0, t0] = lastPointUpTo(c0, first.id);
-      }
-      if ((k0 !== null && t0 === null) || t1 === 'none' || (k0 === null && firstTotalAfter(id, first.id) === null)) {
+      const started = !Number.isNaN(k0[i]);
+      if (
+        (started && Number.isNaN(t0[i])) ||
+        s1[i] === NO_TOTAL ||
+        (!started && firstTotalAfter(id, first.id) === null)
+      ) {
         return undefined;
       }
-      let parsed = parsedLabels.get(labels);
-      if (!parsed) {
-        parsed = parseLabels(labels);
-        parsedLabels.set(labels, parsed);
-      }
-      if (!matches(parsed, filter)) {
-        continue;
-      }
-      const total = t1 - (t0 ?? 0);
+      const total = t1[i] - (started ? t0[i] : 0);
       // a delta fell in the range: the row lived at its start and on into it, or had a value inside it
       const seen =
         total !== 0 ||
-        (k0 !== null && k0 >= kf && v0 !== null) ||
+        (started && k0[i] >= kf && !Number.isNaN(v0[i])) ||
         valueInside.get(id, first.id, last.id) !== undefined ||
         chunkPointsIn(prep, id, first.id + 1, last.id).some((p) => p[1] !== null);
-      out.push({ labels: parsed, field, total, seen });
+      out.push({ labels: listed.parsed.get(labels)!, field, total, seen, key: labels });
     }
     return out;
   }
@@ -1809,11 +1821,13 @@ export class Store {
   statementTexts(target: string, queryids?: string[]): Map<string, string> {
     const targetId = this.readTargetId(target);
     const rows = queryids
-      ? queryids.map(
+      ? // prepared once: a table's ten texts cost more to prepare than to read
+        queryids.map(
           (q) =>
-            this.db
-              .prepare('SELECT queryid, text FROM statement_text WHERE target_id = ? AND queryid = ?')
-              .get(targetId, q) as { queryid: string; text: string } | undefined
+            this.stmt('SELECT queryid, text FROM statement_text WHERE target_id = ? AND queryid = ?').get(
+              targetId,
+              q
+            ) as { queryid: string; text: string } | undefined
         )
       : (this.db.prepare('SELECT queryid, text FROM statement_text WHERE target_id = ?').all(targetId) as Array<{
           queryid: string;

@@ -61,6 +61,8 @@ export interface RangeTotal {
   field: string;
   total: number;
   seen: boolean;
+  /** the row's labels as stored (canonicalLabels), when the store had them at hand */
+  key?: string;
 }
 
 /** Per-series step sums from running totals (Store.stepTotals) */

@@ -42,6 +42,25 @@ function rawTotals(store: Store, collector: string, from: number, to: number) {
   return { samples, out };
 }
 
+/** range totals from running totals (kept in the store's read cache or not) equal the raw path's */
+function assertRangeTotals(store: Store, collector: string, from: number, to: number, keep: boolean, where: string) {
+  const { samples, out } = rawTotals(store, collector, from, to);
+  const fast = store.rangeTotalsBetween('t', collector, FIELDS, undefined, from, to, undefined, keep);
+  assert.ok(fast, `${where}: running totals answer`);
+  const walked = store.rangeTotals('t', collector, FIELDS, undefined, samples);
+  const got = new Map(fast.map((g) => [`${g.labels.name}/${g.field}`, g]));
+  for (const [k, e] of out) {
+    assert.equal(got.get(k)?.total ?? 0, e.total, `${where} ${k}`);
+    if (e.deltas > 0) {
+      assert.equal(got.get(k)?.seen, true, `${where} ${k} seen`);
+    }
+  }
+  for (const w of walked) {
+    const k = `${w.labels.name}/${w.field}`;
+    assert.equal(got.get(k)?.seen ?? false, w.seen, `${where} ${k}: seen as the point walk says`);
+  }
+}
+
 export function checkRanges(store: Store, collector: string, r: () => number, end: number, what: string): void {
   const ranges: Array<[number, number]> = [
     [0, 1e12],
@@ -51,24 +70,27 @@ export function checkRanges(store: Store, collector: string, r: () => number, en
     const a = Math.floor(r() * end);
     ranges.push([a, a + Math.floor(r() * (end - a))]);
   }
+  const edgeHits = store.readCache?.stats.edgeHits ?? 0;
   for (const [from, to] of ranges) {
     const where = `${what} range ${from}-${to}`;
-    const { samples, out } = rawTotals(store, collector, from, to);
-    const fast = store.rangeTotalsBetween('t', collector, FIELDS, undefined, from, to);
-    assert.ok(fast, `${where}: running totals answer`);
-    const walked = store.rangeTotals('t', collector, FIELDS, undefined, samples);
-    const got = new Map(fast.map((g) => [`${g.labels.name}/${g.field}`, g]));
-    for (const [k, e] of out) {
-      assert.equal(got.get(k)?.total ?? 0, e.total, `${where} ${k}`);
-      if (e.deltas > 0) {
-        assert.equal(got.get(k)?.seen, true, `${where} ${k} seen`);
-      }
-    }
-    for (const w of walked) {
-      const k = `${w.labels.name}/${w.field}`;
-      assert.equal(got.get(k)?.seen ?? false, w.seen, `${where} ${k}: seen as the point walk says`);
+    assertRangeTotals(store, collector, from, to, false, where);
+    // as a dashboard asks: the ends kept in the read cache, asked again, then slid by a sample or a few
+    // (the same answer as without the cache, which equals the raw path on the ranges above)
+    for (const [a, b] of [
+      [from, to],
+      [from, to],
+      [from + 1000, to + 1000],
+      [from + Math.floor(r() * 9000), to + Math.floor(r() * 3000)],
+    ]) {
+      const cached = store.rangeTotalsBetween('t', collector, FIELDS, undefined, a, b, undefined, true);
+      assert.deepEqual(
+        cached,
+        store.rangeTotalsBetween('t', collector, FIELDS, undefined, a, b),
+        `${where}, read cache ${a}-${b}`
+      );
     }
   }
+  assert.ok((store.readCache?.stats.edgeHits ?? 0) > edgeHits, `${what}: range ends came from the read cache`);
 }
 
 /** every other seed: pack what is older than a head window somewhere in the history, thinning nothing */
@@ -457,13 +479,16 @@ test('a query connection’s read cache follows the writer: appends extend it, c
           assertStepSums(got, want, `seed ${seed} at ${ts}: ${from}-${ts} step ${step} ${mode}`);
           checked++;
         }
+        // range totals (top_queries) with their ends kept in the same cache, against the raw path
+        assertRangeTotals(reader, 'x', from, ts, true, `seed ${seed} at ${ts}: range totals ${from}-${ts}`);
+        reader.readCache = cache;
       },
     });
     try {
       assert.ok(checked > 20, `seed ${seed}: ${checked} reads checked`);
-      const { hits, extended, dropped } = cache.stats;
+      const { hits, extended, dropped, edgeHits, edgeReads } = cache.stats;
       assert.ok(
-        hits > 0 && extended > 0,
+        hits > 0 && extended > 0 && edgeHits > 0 && edgeReads > 0,
         `seed ${seed}: the cache was hit and extended (${JSON.stringify(cache.stats)})`
       );
       drops += dropped;

@@ -5,7 +5,6 @@
 import { collectorCounters } from '../../../model/catalog/collectors';
 import type { Frame } from '../../../model/frames';
 import { bucketDeltas, loadSeries, rangeTotals, type EngineContext } from '../context';
-import { canonicalLabels } from '../../store/store';
 import { seriesFrame, tableFrame } from '../series-frames';
 
 export function slowStatements(ctx: EngineContext): Frame[] {
@@ -80,7 +79,7 @@ function statementTotals(ctx: EngineContext, fields: string[], rowsIn?: string[]
     for (const f of fields) {
       cur.t[f] += e.totals[f];
     }
-    cur.rows.add(canonicalLabels(e.labels));
+    cur.rows.add(e.key);
     byQuery.set(k, cur);
   }
   return byQuery;
