@@ -107,7 +107,7 @@ const varintBytes = (x: number): number =>
  */
 class Reader {
   constructor(
-    readonly data: Uint8Array,
+    readonly data: Buffer,
     public at: number
   ) {}
 
@@ -125,6 +125,12 @@ class Reader {
 
   byte(): number {
     return this.data[this.at++];
+  }
+
+  double(): number {
+    const x = this.data.readDoubleLE(this.at);
+    this.at += 8;
+    return x;
   }
 }
 
@@ -391,6 +397,24 @@ function columnsFor(n: number): ChunkColumns {
   return scratch;
 }
 
+/** A point's running total (tag high nibble `tt`, the same in both formats), its value `v` read already. */
+function readTotal(r: Reader, tt: number, v: number, prevV: number, prevT: number, offset: number): number {
+  if (tt === OFFSET) {
+    return v - offset;
+  }
+  if (tt === SAME_MOVE) {
+    return prevT + (v - prevV);
+  }
+  if (tt === RAW) {
+    return r.double();
+  }
+  if (tt === NULL) {
+    return NaN;
+  }
+  const p = POW10[tt - DECIMAL];
+  return (Math.round(prevT * p) + unzigzag(r.varint())) / p;
+}
+
 function decodeV2(data: Buffer, stopAfter: number): ChunkColumns {
   const r = new Reader(data, 1);
   let n = r.varint();
@@ -419,8 +443,7 @@ function decodeV2(data: Buffer, stopAfter: number): ChunkColumns {
     const tt = tag >> 4;
     let v = NaN;
     if (vt === RAW) {
-      v = data.readDoubleLE(r.at);
-      r.at += 8;
+      v = r.double();
     } else if (vt !== NULL) {
       const z = r.varint();
       if (vt < ADD_3) {
@@ -436,18 +459,7 @@ function decodeV2(data: Buffer, stopAfter: number): ChunkColumns {
         }
       }
     }
-    let t = NaN;
-    if (tt === OFFSET) {
-      t = v - offset;
-    } else if (tt === SAME_MOVE) {
-      t = prevT + (v - prevV);
-    } else if (tt === RAW) {
-      t = data.readDoubleLE(r.at);
-      r.at += 8;
-    } else if (tt !== NULL) {
-      const p = POW10[tt - DECIMAL];
-      t = (Math.round(prevT * p) + unzigzag(r.varint())) / p;
-    }
+    const t = readTotal(r, tt, v, prevV, prevT, offset);
     vs[i] = v;
     ts[i] = t;
     if (prevId > stopAfter) {
@@ -485,8 +497,7 @@ function decodeV1(data: Buffer, stopAfter: number): ChunkColumns {
     const tt = tag >> 4;
     let v = NaN;
     if (vt === RAW) {
-      v = data.readDoubleLE(r.at);
-      r.at += 8;
+      v = r.double();
     } else if (vt !== NULL) {
       const z = r.varint();
       v =
@@ -494,18 +505,7 @@ function decodeV1(data: Buffer, stopAfter: number): ChunkColumns {
           ? prevV + unzigzag(z) / POW10[ADDITIVE_SCALES[vt - ADDITIVE]]
           : (Math.round(prevV * POW10[vt - DECIMAL]) + unzigzag(z)) / POW10[vt - DECIMAL];
     }
-    let t = NaN;
-    if (tt === OFFSET) {
-      t = v - offset;
-    } else if (tt === SAME_MOVE) {
-      t = prevT + (v - prevV);
-    } else if (tt === RAW) {
-      t = data.readDoubleLE(r.at);
-      r.at += 8;
-    } else if (tt !== NULL) {
-      const p = POW10[tt - DECIMAL];
-      t = (Math.round(prevT * p) + unzigzag(r.varint())) / p;
-    }
+    const t = readTotal(r, tt, v, prevV, prevT, offset);
     vs[i] = v;
     ts[i] = t;
     if (prevId > stopAfter) {
