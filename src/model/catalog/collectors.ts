@@ -531,21 +531,33 @@ export function findCollectorSpec(id: string): CollectorSpec | undefined {
 }
 
 /**
- * The counters a collector declares, in catalog order, less `except`: for readers that sum all but
- * a few of them (top queries, the advisor's statement facts), so their lists follow the catalog. A
- * name in `except` the collector does not declare throws at load: a counter renamed in the catalog
- * cannot leave such a reader silently out of date.
+ * The counters a collector declares, in catalog order, less `except`: for readers that take all but
+ * a few of them (top queries, the advisor's statement and table facts), so their lists follow the
+ * catalog. A name in `except` the collector does not declare throws at load: a counter renamed in
+ * the catalog cannot leave such a reader silently out of date.
  */
 export function collectorCounters(id: string, except: string[] = []): string[] {
+  return declaredFields(id, 'counters', except);
+}
+
+/** The gauges a collector declares, in catalog order, less `except` (as collectorCounters). */
+export function collectorGauges(id: string, except: string[] = []): string[] {
+  return declaredFields(id, 'gauges', except);
+}
+
+function declaredFields(id: string, kind: 'counters' | 'gauges', except: string[]): string[] {
   const spec = findCollectorSpec(id);
   if (!spec) {
     throw new Error(`the catalog has no collector ${id}`);
   }
-  const unknown = except.filter((f) => !spec.counters.includes(f));
+  const fields = spec[kind];
+  const unknown = except.filter((f) => !fields.includes(f));
   if (unknown.length > 0) {
-    throw new Error(`collector ${id} declares no counter ${unknown.join(', ')}: update the reader's exceptions`);
+    throw new Error(
+      `collector ${id} declares no ${kind === 'counters' ? 'counter' : 'gauge'} ${unknown.join(', ')}: update the reader's exceptions`
+    );
   }
-  return spec.counters.filter((f) => !except.includes(f));
+  return fields.filter((f) => !except.includes(f));
 }
 
 /** The SQL for a server version, or undefined when the collector does not support it. */

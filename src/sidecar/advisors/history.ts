@@ -2,7 +2,7 @@
  * The facts advisor rules read, from the stored history of one target: counter deltas (reset- and
  * restart-aware) over a window, latest gauges, and entity info. Nothing here touches the database.
  */
-import { collectorCounters } from '../../model/catalog/collectors';
+import { collectorCounters, collectorGauges } from '../../model/catalog/collectors';
 import { counterDeltas } from '../engine/deltas';
 import type { Store } from '../store/store';
 import type { SampleInfo, SeriesValues } from '../store/types';
@@ -244,6 +244,31 @@ export function endRows(
   return rows;
 }
 
+/** A collector and the fields of its rows a fact reads: counters as deltas, gauges as their newest values. */
+interface FactFields {
+  collector: string;
+  counters: string[];
+  gauges: string[];
+}
+
+/**
+ * A collector's row facts without walking the points where the store can answer so (endRows), else
+ * by the walk (collectRows); read 'points' always walks (what the shortcuts are tested against).
+ */
+function factRows(
+  store: Store,
+  target: string,
+  f: FactFields,
+  w: Window,
+  mode: EvidenceMode = 'range',
+  read: 'totals' | 'points' = 'totals'
+): Map<string, RowFacts> {
+  return (
+    (read === 'totals' ? endRows(store, target, f.collector, f.counters, f.gauges, w, mode) : undefined) ??
+    collectRows(store, target, f.collector, f.counters, f.gauges, w, mode).rows
+  );
+}
+
 export interface IndexFacts {
   schema: string;
   table: string;
@@ -258,6 +283,8 @@ export interface IndexFacts {
   present: boolean;
 }
 
+const INDEXES: FactFields = { collector: 'indexes', counters: ['idx_scan'], gauges: ['size_bytes'] };
+
 export function indexFacts(
   store: Store,
   target: string,
@@ -266,9 +293,7 @@ export function indexFacts(
   read: 'totals' | 'points' = 'totals'
 ): IndexFacts[] {
   const w = { from: 0, to: now };
-  const rows =
-    (read === 'totals' ? endRows(store, target, 'indexes', ['idx_scan'], ['size_bytes'], w) : undefined) ??
-    collectRows(store, target, 'indexes', ['idx_scan'], ['size_bytes'], w).rows;
+  const rows = factRows(store, target, INDEXES, w, 'range', read);
   const ents = new Map(store.entities(target, 'indexes').map((e) => [JSON.stringify(e.labels), e]));
   return [...rows.entries()].map(([k, r]) => ({
     schema: r.labels.schemaname,
@@ -295,31 +320,12 @@ export interface TableFacts {
   since?: number | null;
 }
 
-const TABLE_COUNTERS = [
-  'seq_scan',
-  'seq_tup_read',
-  'idx_scan',
-  'n_tup_ins',
-  'n_tup_upd',
-  'n_tup_del',
-  'vacuum_count',
-  'autovacuum_count',
-  'analyze_count',
-  'autoanalyze_count',
-  'heap_blks_read',
-  'heap_blks_hit',
-];
-const TABLE_GAUGES = [
-  'n_live_tup',
-  'n_dead_tup',
-  'n_mod_since_analyze',
-  'last_vacuum_ms',
-  'last_autovacuum_ms',
-  'last_analyze_ms',
-  'last_autoanalyze_ms',
-  'size_bytes',
-  'heap_bytes',
-];
+/** the tables collector's fields the facts read: all but index reads, HOT updates and the estimates */
+const TABLES: FactFields = {
+  collector: 'tables',
+  counters: collectorCounters('tables', ['idx_tup_fetch', 'n_tup_hot_upd', 'idx_blks_read', 'idx_blks_hit']),
+  gauges: collectorGauges('tables', ['heap_pages_bytes', 'all_visible_bytes', 'xid_age']),
+};
 
 export function tableFacts(
   store: Store,
@@ -329,9 +335,7 @@ export function tableFacts(
   /** 'points': walk every stored point (what the shortcuts are tested against) */
   read: 'totals' | 'points' = 'totals'
 ): TableFacts[] {
-  const rows =
-    (read === 'totals' ? endRows(store, target, 'tables', TABLE_COUNTERS, TABLE_GAUGES, w, mode) : undefined) ??
-    collectRows(store, target, 'tables', TABLE_COUNTERS, TABLE_GAUGES, w, mode).rows;
+  const rows = factRows(store, target, TABLES, w, mode, read);
   return [...rows.values()].map((r) => ({
     schema: r.labels.schemaname,
     table: r.labels.relname,
@@ -359,7 +363,11 @@ export interface StatementFacts {
 }
 
 /** the statements collector's counters the facts sum: all but planning and read I/O time */
-const STATEMENT_COUNTERS = collectorCounters('statements', ['total_plan_time', 'io_read_time']);
+const STATEMENTS: FactFields = {
+  collector: 'statements',
+  counters: collectorCounters('statements', ['total_plan_time', 'io_read_time']),
+  gauges: [],
+};
 
 export function statementFacts(
   store: Store,
@@ -369,16 +377,13 @@ export function statementFacts(
   /** 'points': walk every stored point (what the shortcuts are tested against) */
   read: 'totals' | 'points' = 'totals'
 ): StatementFacts[] {
-  // counters are all the statement facts need: range deltas from running totals, lifetime values
-  // from the ends of each series' values, neither walking the whole history
+  // counters' deltas are all the statement facts need: over a range, running totals alone give
+  // them (no value ends: first or last seen, presence), else the walk
   const rows =
-    read === 'points'
-      ? collectRows(store, target, 'statements', STATEMENT_COUNTERS, [], w, mode).rows
-      : mode === 'lifetime'
-        ? (endRows(store, target, 'statements', STATEMENT_COUNTERS, [], w, mode) ??
-          collectRows(store, target, 'statements', STATEMENT_COUNTERS, [], w, mode).rows)
-        : (rangeDeltaRows(store, target, 'statements', STATEMENT_COUNTERS, w) ??
-          collectRows(store, target, 'statements', STATEMENT_COUNTERS, [], w, mode).rows);
+    read === 'totals' && mode === 'range'
+      ? (rangeDeltaRows(store, target, STATEMENTS.collector, STATEMENTS.counters, w) ??
+        factRows(store, target, STATEMENTS, w, mode, 'points'))
+      : factRows(store, target, STATEMENTS, w, mode, read);
   const list = [...rows.values()].filter((r) => (r.deltas.calls ?? 0) > 0);
   const texts = store.statementTexts(target, [...new Set(list.map((r) => r.labels.queryid))]);
   return list.map((r) => ({
@@ -406,9 +411,7 @@ export interface SettingFacts {
 export function settingFacts(store: Store, target: string, now: number): SettingFacts {
   const w = { from: now - 30 * 86_400_000, to: now };
   // settings rarely change: a walk would read 30 days of samples for a few keyframe points each
-  const rows =
-    endRows(store, target, 'settings', [], ['value'], w) ??
-    collectRows(store, target, 'settings', [], ['value'], w).rows;
+  const rows = factRows(store, target, { collector: 'settings', counters: [], gauges: ['value'] }, w);
   const ents = new Map(store.entities(target, 'settings').map((e) => [e.labels.name, e.info]));
   const value = new Map<string, number | null>();
   const text = new Map<string, string>();
@@ -465,11 +468,14 @@ export interface DatabaseFacts {
   sizeBytes: number | null;
 }
 
+const DATABASE: FactFields = {
+  collector: 'database',
+  counters: ['blks_hit', 'blks_read', 'temp_bytes'],
+  gauges: ['size_bytes'],
+};
+
 export function databaseFacts(store: Store, target: string, w: Window): DatabaseFacts[] {
-  const counters = ['blks_hit', 'blks_read', 'temp_bytes'];
-  const rows =
-    endRows(store, target, 'database', counters, ['size_bytes'], w) ??
-    collectRows(store, target, 'database', counters, ['size_bytes'], w).rows;
+  const rows = factRows(store, target, DATABASE, w);
   return [...rows.values()]
     .filter((r) => r.present)
     .map((r) => ({
