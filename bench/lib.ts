@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync, mkdirSync, readdirSync, statSync } from 'n
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import type { SidecarConfig } from '../src/sidecar/config';
+import { sidecarConfig } from '../tests/support/config';
 
 export const ROOT = join(__dirname, '..');
 export const WORK = join(ROOT, 'bench', '.work');
@@ -174,16 +175,7 @@ export function writeResult(file: string, body: string): string {
  * listens on its port), the store's defaults for retention and downsampling.
  */
 export function historyOnlyConfig(dataDir: string, token: string): SidecarConfig {
-  return {
-    token,
-    dataDir,
-    httpAddress: '127.0.0.1:0',
-    grpcAddress: '127.0.0.1:0',
-    intervalMs: 15_000,
-    retentionMs: 14 * 86_400_000,
-    downsampleAfterMs: 2 * 86_400_000,
-    downsampleStepMs: 300_000,
-    logLevel: 'warn',
+  return sidecarConfig(dataDir, token, {
     targets: [
       {
         name: 'bench',
@@ -194,5 +186,5 @@ export function historyOnlyConfig(dataDir: string, token: string): SidecarConfig
         collectors: {},
       },
     ],
-  };
+  });
 }

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSidecar, type Sidecar, type StartOptions } from '../../src/sidecar/app';
 import type { SidecarConfig, TargetConfig } from '../../src/sidecar/config';
+import { sidecarConfig } from './config';
 
 export interface TestSidecar {
   sidecar: Sidecar;
@@ -48,20 +49,13 @@ export async function startTestSidecar(opts: {
     collectors: {},
     ...t,
   }));
-  const config: SidecarConfig = {
-    token,
-    dataDir,
-    httpAddress: '127.0.0.1:0',
-    grpcAddress: '127.0.0.1:0',
+  const config = sidecarConfig(dataDir, token, {
     intervalMs,
-    retentionMs: 14 * 86_400_000,
-    downsampleAfterMs: 2 * 86_400_000,
-    downsampleStepMs: 300_000,
     logLevel: process.env.PGPULSE_TEST_LOG ?? 'silent',
     metrics: opts.metrics,
     sharedReads: opts.sharedReads,
     targets,
-  };
+  });
   const sidecar = await startSidecar({
     config,
     sampling: opts.sampling ?? false,

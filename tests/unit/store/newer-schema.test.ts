@@ -11,9 +11,9 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import pino from 'pino';
 import { startSidecar } from '../../../src/sidecar/app';
-import type { SidecarConfig } from '../../../src/sidecar/config';
 import { migrations } from '../../../src/sidecar/store/migrations';
 import { Store } from '../../../src/sidecar/store/store';
+import { sidecarConfig } from '../../support/config';
 
 /** the warnings the sidecar logs while it starts on dataDir (nothing sampled, nothing served) */
 async function startWarnings(dataDir: string): Promise<Array<{ msg: string; unknownMigrations?: number[] }>> {
@@ -27,18 +27,7 @@ async function startWarnings(dataDir: string): Promise<Array<{ msg: string; unkn
       },
     })
   );
-  const config: SidecarConfig = {
-    token: 'newer-schema-token',
-    dataDir,
-    httpAddress: '127.0.0.1:0',
-    grpcAddress: '127.0.0.1:0',
-    intervalMs: 15_000,
-    retentionMs: 14 * 86_400_000,
-    downsampleAfterMs: 2 * 86_400_000,
-    downsampleStepMs: 300_000,
-    logLevel: 'warn',
-    targets: [],
-  };
+  const config = sidecarConfig(dataDir, 'newer-schema-token');
   const sidecar = await startSidecar({ config, logger, http: false, grpc: false, sampling: false });
   await sidecar.stop();
   return lines.map((l) => JSON.parse(l) as { msg: string; unknownMigrations?: number[] });
