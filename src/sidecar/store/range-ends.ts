@@ -10,8 +10,7 @@
  * cache (read-cache.ts, EdgeFacts) with the sample ids it holds for, so a refreshed table reads
  * only the ends that moved past a point.
  */
-import { decodeColumns } from './chunk-codec';
-import { chunkPointAt } from './chunks';
+import { decodeColumns, type ChunkColumns } from './chunk-codec';
 import type { ReadCache } from './read-cache';
 import type { Prepare } from './statements';
 
@@ -111,11 +110,7 @@ function readStarts(
       cache?.keepEdge(ids[i], k, next === null ? a : next - 1, k, out.v0[i], out.t0[i]);
     } else if (chunk !== null) {
       const c = decodeColumns(chunk, a);
-      // decoded up to the first point past `a`, if the chunk holds one
-      let p = c.n - 1;
-      while (p > 0 && c.ids[p] > a) {
-        p--;
-      }
+      const p = inForce(c, a);
       out.k0[i] = c.ids[p];
       out.v0[i] = c.v[p];
       out.t0[i] = c.t[p];
@@ -133,19 +128,33 @@ function readEnds(
   out: RangeEnds
 ): void {
   const rows = prepare(
-    // only the total is needed: one descent ('none': a point without one, NULL: no row)
-    `SELECT (SELECT coalesce(total, 'none') FROM point WHERE series_id = j.value AND sample_id <= @b
-             ORDER BY sample_id DESC LIMIT 1)
-     FROM json_each(@ids) j`,
-    'pluck'
-  ).all({ b, ids: JSON.stringify(which.map((i) => ids[i])) }) as Array<number | 'none' | null>;
+    // only the total is needed: one descent ('none': a point without one, NULL: no row); no row:
+    // the chunk holding the point in force (an end older than the head window)
+    `WITH e AS MATERIALIZED (
+       SELECT j.value AS id,
+         (SELECT coalesce(total, 'none') FROM point WHERE series_id = j.value AND sample_id <= @b
+          ORDER BY sample_id DESC LIMIT 1) AS t
+       FROM json_each(@ids) j)
+     SELECT t, CASE WHEN t IS NULL THEN
+         (SELECT data FROM point_chunk WHERE series_id = e.id AND first_sample_id <= @b ORDER BY last_sample_id DESC LIMIT 1)
+       END
+     FROM e`,
+    'raw'
+  ).all({ b, ids: JSON.stringify(which.map((i) => ids[i])) }) as Array<[number | 'none' | null, Buffer | null]>;
   for (let r = 0; r < which.length; r++) {
     const i = which[r];
-    let t = rows[r];
-    if (t === null) {
-      // no row up to the end: the point in force there may be packed
-      const c = chunkPointAt(prepare, ids[i], b);
-      t = c ? (c[2] ?? 'none') : null;
+    let [t] = rows[r];
+    const chunk = rows[r][1];
+    if (t === null && chunk !== null) {
+      const c = decodeColumns(chunk, b);
+      const p = inForce(c, b);
+      t = Number.isNaN(c.t[p]) ? 'none' : c.t[p];
+      if (t !== 'none') {
+        cache?.keepEdge(ids[i], c.ids[p], p + 1 < c.n ? c.ids[p + 1] - 1 : b, c.ids[p], c.v[p], t);
+      }
+    } else if (typeof t === 'number') {
+      // the point in force at `b` itself: an append comes after it
+      cache?.keepEdge(ids[i], b, b, NaN, NaN, t);
     }
     if (t === null) {
       out.s1[i] = NO_POINT;
@@ -154,8 +163,18 @@ function readEnds(
     } else {
       out.s1[i] = TOTAL;
       out.t1[i] = t;
-      // the point in force at `b` itself: an append comes after it
-      cache?.keepEdge(ids[i], b, b, NaN, NaN, t);
     }
   }
+}
+
+/**
+ * The index of the point in force at x in a chunk decoded up to the first point past x (the
+ * chunk holds one ≤ x): the point after it, if decoded, bounds how long it stays in force.
+ */
+function inForce(c: ChunkColumns, x: number): number {
+  let p = c.n - 1;
+  while (p > 0 && c.ids[p] > x) {
+    p--;
+  }
+  return p;
 }

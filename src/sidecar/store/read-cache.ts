@@ -90,8 +90,9 @@ export class SampleSpan extends Columns {
   }
 }
 
-/** facts kept per series (a start and an end, and one more range): a new one replaces the oldest */
+/** facts kept per series: two with the point's sample id (range starts: two ranges), one without (an end) */
 const FACTS = 3;
+const END_SLOT = 2;
 /** numbers per fact: lo, hi, at, v, t */
 const FACT_WIDTH = 5;
 
@@ -101,26 +102,31 @@ const FACT_WIDTH = 5;
  * (NaN: null; `at` NaN: not known, only its total). A refreshed "top queries" table finds its
  * start here instead of fetching and decoding the chunk that holds it. An append never lands in
  * lo…hi: hi is at most the sample id the fact was read at or the id before a point that exists.
+ * A refresh reads a new end on every new sample: ends have a slot of their own, so they do not
+ * push out the starts, which hold until the next point.
  */
 export class EdgeFacts {
-  readonly f = new Float64Array(FACTS * FACT_WIDTH);
-  n = 0;
+  readonly f = new Float64Array(FACTS * FACT_WIDTH).fill(NaN);
   private next = 0;
 
   add(lo: number, hi: number, at: number, v: number, t: number): void {
-    const o = this.next * FACT_WIDTH;
+    let slot = END_SLOT;
+    if (!Number.isNaN(at)) {
+      slot = this.next;
+      this.next = (this.next + 1) % END_SLOT;
+    }
+    const o = slot * FACT_WIDTH;
     this.f[o] = lo;
     this.f[o + 1] = hi;
     this.f[o + 2] = at;
     this.f[o + 3] = v;
     this.f[o + 4] = t;
-    this.next = (this.next + 1) % FACTS;
-    this.n = Math.min(FACTS, this.n + 1);
   }
 
   /** the offset in `f` of a fact covering sample id x (with `at` known when asked), or -1 */
   find(x: number, needAt: boolean): number {
-    for (let k = 0; k < this.n; k++) {
+    // an empty slot's NaN bounds hold no x
+    for (let k = 0; k < FACTS; k++) {
       const o = k * FACT_WIDTH;
       if (this.f[o] <= x && x <= this.f[o + 1] && (!needAt || !Number.isNaN(this.f[o + 2]))) {
         return o;
