@@ -83,12 +83,10 @@ function readStarts(
   out: RangeEnds
 ): void {
   const rows = prepare(
-    // the row in force (max below, then the primary key) and the next row, which bounds how long
-    // it stays in force; no row: the chunk holding the point in force (store/chunks.ts)
+    // the row in force (max below, then the primary key) and, to keep it, the next row, which
+    // bounds how long it stays in force; no row: the chunk holding the point in force (store/chunks.ts)
     `SELECT p0.sample_id, p0.value, p0.total,
-       CASE WHEN p0.sample_id IS NOT NULL THEN
-         (SELECT min(sample_id) FROM point WHERE series_id = j.value AND sample_id > @a)
-       END,
+       ${cache ? 'CASE WHEN p0.sample_id IS NOT NULL THEN (SELECT min(sample_id) FROM point WHERE series_id = j.value AND sample_id > @a) END' : 'NULL'},
        CASE WHEN p0.sample_id IS NULL THEN
          (SELECT data FROM point_chunk WHERE series_id = j.value AND first_sample_id <= @a ORDER BY last_sample_id DESC LIMIT 1)
        END
@@ -127,25 +125,29 @@ function readEnds(
   cache: ReadCache | undefined,
   out: RangeEnds
 ): void {
-  const rows = prepare(
-    // only the total is needed: one descent ('none': a point without one, NULL: no row); no row:
-    // the chunk holding the point in force (an end older than the head window)
-    `WITH e AS MATERIALIZED (
-       SELECT j.value AS id,
-         (SELECT coalesce(total, 'none') FROM point WHERE series_id = j.value AND sample_id <= @b
-          ORDER BY sample_id DESC LIMIT 1) AS t
-       FROM json_each(@ids) j)
-     SELECT t, CASE WHEN t IS NULL THEN
-         (SELECT data FROM point_chunk WHERE series_id = e.id AND first_sample_id <= @b ORDER BY last_sample_id DESC LIMIT 1)
-       END
-     FROM e`,
-    'raw'
-  ).all({ b, ids: JSON.stringify(which.map((i) => ids[i])) }) as Array<[number | 'none' | null, Buffer | null]>;
-  for (let r = 0; r < which.length; r++) {
+  const totals = prepare(
+    // only the total is needed: one descent ('none': a point without one, NULL: no row)
+    `SELECT (SELECT coalesce(total, 'none') FROM point WHERE series_id = j.value AND sample_id <= @b
+             ORDER BY sample_id DESC LIMIT 1)
+     FROM json_each(@ids) j`,
+    'pluck'
+  ).all({ b, ids: JSON.stringify(which.map((i) => ids[i])) }) as Array<number | 'none' | null>;
+  // no row up to the end (one older than the head window): the chunk holding the point in force
+  const packed = which.filter((_, r) => totals[r] === null);
+  const chunks =
+    packed.length === 0
+      ? []
+      : (prepare(
+          `SELECT (SELECT data FROM point_chunk WHERE series_id = j.value AND first_sample_id <= @b
+                   ORDER BY last_sample_id DESC LIMIT 1)
+           FROM json_each(@ids) j`,
+          'pluck'
+        ).all({ b, ids: JSON.stringify(packed.map((i) => ids[i])) }) as Array<Buffer | null>);
+  for (let r = 0, q = 0; r < which.length; r++) {
     const i = which[r];
-    let [t] = rows[r];
-    const chunk = rows[r][1];
-    if (t === null && chunk !== null) {
+    let t = totals[r];
+    const chunk = t === null ? chunks[q++] : null;
+    if (chunk) {
       const c = decodeColumns(chunk, b);
       const p = inForce(c, b);
       t = Number.isNaN(c.t[p]) ? 'none' : c.t[p];
