@@ -126,6 +126,7 @@ const kinds: Record<string, (n: number) => boolean> = {
   arrays: (n) =>
     (type(n) === 'array' || (type(n) === 'object' && name(n) === 'Array') || type(n) === 'hidden') &&
     !name(n).startsWith('(code'),
+  'plain objects': (n) => type(n) === 'object' && name(n) === 'Object',
 };
 const mb = (b: number) => (b / 1048576).toFixed(2);
 let out = '';

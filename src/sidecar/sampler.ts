@@ -462,7 +462,7 @@ export class TargetSampler {
         this.store.addEvent(name, { ts, ...ev });
       }
       if (c.events) {
-        this.previous.set(c.id, result);
+        this.previous.set(c.id, c.eventMemo ? c.eventMemo(result) : result);
       }
       if (result.problems?.length) {
         this.status.failing[c.id] = {

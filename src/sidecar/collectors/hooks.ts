@@ -6,7 +6,7 @@ import type { CollectorId } from '../../model/catalog/types';
 import { fetchNewStatementTexts, withoutOwnStatements } from './statement-texts';
 import type { Collector, CollectorEvent } from './types';
 
-type Hooks = Pick<Collector, 'filterRows' | 'after' | 'events'>;
+type Hooks = Pick<Collector, 'filterRows' | 'after' | 'events' | 'eventMemo'>;
 
 export const collectorHooks: Partial<Record<CollectorId, Hooks>> = {
   statements: {
@@ -30,6 +30,8 @@ export const collectorHooks: Partial<Record<CollectorId, Hooks>> = {
           ]
         : [];
     },
+    // the events compare epochs only: not 5,000 rows of keys and counters held between cycles
+    eventMemo: (r) => ({ rows: [], epoch: r.epoch }),
   },
   database: {
     events: (prev, next, target) => {
@@ -67,5 +69,12 @@ export const collectorHooks: Partial<Record<CollectorId, Hooks>> = {
           .map((k) => ({ kind: 'index_dropped', title: `index ${k} dropped`, tags: ['pgpulse', 'index'] })),
       ];
     },
+    // the events compare index names only
+    eventMemo: (r) => ({
+      rows: r.rows.map((x) => ({
+        key: { schemaname: x.key.schemaname, indexrelname: x.key.indexrelname },
+        values: {},
+      })),
+    }),
   },
 };

@@ -62,6 +62,11 @@ export interface Collector {
    */
   events?(prev: CollectorResult | undefined, next: CollectorResult, target: string): CollectorEvent[];
   /**
+   * What events() needs of a result, kept until the next one (default: the whole result). The
+   * statements collector's result is 5,000 rows of keys and counters; its events read only the epoch.
+   */
+  eventMemo?(result: CollectorResult): CollectorResult;
+  /**
    * optional work after a successful write (e.g. fetching new texts), outside the collector's
    * transaction: it must open its own (inReadOnlyTx) to get the pinned search_path
    */

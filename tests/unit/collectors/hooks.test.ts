@@ -43,3 +43,26 @@ test('statements: the collector epoch moving is a pg_stat_statements reset; an u
   assert.equal(ev.length, 1);
   assert.match(ev[0].title, /t: pg_stat_statements statistics reset/);
 });
+
+test('what the sampler keeps between results (eventMemo) gives the same events as the whole result, without its rows', () => {
+  const stmts = (epoch: number): CollectorResult => ({
+    rows: Array.from({ length: 50 }, (_, i) => ({
+      key: { queryid: String(i), datname: 'app', username: 'u' },
+      values: { calls: i, total_exec_time: i * 2 },
+    })),
+    epoch,
+  });
+  const s = collectorHooks.statements!;
+  const kept = s.eventMemo!(stmts(10));
+  assert.deepEqual(kept, { rows: [], epoch: 10 });
+  for (const next of [stmts(10), stmts(20), { rows: [], epoch: null }]) {
+    assert.deepEqual(s.events!(kept, next, 't'), s.events!(stmts(10), next, 't'));
+  }
+  const ix = collectorHooks.indexes!;
+  const before = idx('a', 'b');
+  const memo = ix.eventMemo!(before);
+  assert.ok(memo.rows.every((r) => Object.keys(r.values).length === 0));
+  for (const next of [idx('a', 'b'), idx('b', 'c'), idx()]) {
+    assert.deepEqual(ix.events!(memo, next, 't'), ix.events!(before, next, 't'));
+  }
+});
