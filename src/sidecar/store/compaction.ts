@@ -130,11 +130,10 @@ export function packStream(
 ): void {
   // no head window (headFrom −∞): nothing new is packed
   const head = Number.isFinite(headFrom)
-    ? (prepare('SELECT min(id) FROM sample WHERE target_id = ? AND collector = ? AND ts >= ?', 'pluck').get(
-        targetId,
-        collector,
-        headFrom
-      ) as number | null)
+    ? (prepare(
+        'SELECT min(id) FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts >= ?',
+        'pluck'
+      ).get(targetId, collector, headFrom) as number | null)
     : 0;
   for (const s of seriesIds) {
     packSeries(prepare, s, head ?? Number.MAX_SAFE_INTEGER);

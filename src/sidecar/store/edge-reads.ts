@@ -41,7 +41,7 @@ export function estimateSamples(
 ): number {
   const probe = 16;
   const ts = prepare(
-    'SELECT ts FROM sample WHERE target_id = ? AND collector = ? AND ts > ? ORDER BY ts LIMIT 1 OFFSET ?',
+    'SELECT ts FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts > ? ORDER BY ts LIMIT 1 OFFSET ?',
     'pluck'
   ).get(targetId, collector, fromTs, probe - 1) as number | undefined;
   if (ts === undefined || ts > toTs) {
@@ -101,8 +101,8 @@ export function okSamplesAround(
     // per edge in one statement (a call per edge costs more than SQLite's seeks)
     const around = prepare(
       `SELECT p.id, p.ts, n.id, n.ts FROM json_each(@edges) e
-       LEFT JOIN sample p ON p.id = (SELECT id FROM sample WHERE target_id = @t AND collector = @c AND ts < e.value AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1)
-       LEFT JOIN sample n ON n.id = (SELECT id FROM sample WHERE target_id = @t AND collector = @c AND ts >= e.value AND ok = 1 ORDER BY ts, id LIMIT 1)
+       LEFT JOIN sample_row p ON p.id = (SELECT id FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = @t AND collector = @c) AND ts < e.value AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1)
+       LEFT JOIN sample_row n ON n.id = (SELECT id FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = @t AND collector = @c) AND ts >= e.value AND ok = 1 ORDER BY ts, id LIMIT 1)
        ORDER BY e.key`,
       'raw'
     ).all({ edges: JSON.stringify(edges), t: targetId, c: collector }) as Array<
@@ -120,12 +120,13 @@ export function okSamplesAround(
   // every sample of the span from the time index alone (it holds ts and id), handed over one
   // number per row in two walks of one snapshot (Store.stepTotals); the failed ones from the
   // partial index of marked samples
-  const span = 'FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? ORDER BY ts, id';
+  const span =
+    'FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts >= ? AND ts <= ? ORDER BY ts, id';
   const ids = prepare(`SELECT id ${span}`, 'pluck').all(targetId, collector, first[1], last[1]) as number[];
   const ts = prepare(`SELECT ts ${span}`, 'pluck').all(targetId, collector, first[1], last[1]) as number[];
   const failed = new Set(
     prepare(
-      'SELECT id FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND (resets = 1 OR ok = 0) AND ok = 0',
+      'SELECT id FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts >= ? AND ts <= ? AND (resets = 1 OR ok = 0) AND ok = 0',
       'pluck'
     ).all(targetId, collector, first[1], last[1]) as number[]
   );
@@ -180,12 +181,12 @@ export function keyframesAt(prepare: Prepare, targetId: number, collector: strin
   }
   const before =
     (prepare(
-      'SELECT max(id) FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id <= ?',
+      'SELECT max(id) FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND keyframe = 1 AND id <= ?',
       'pluck'
     ).get(targetId, collector, ids[0]) as number | null) ?? 0;
   // keyframes are one sample in 120: the few of the span in one read of their partial index
   const kfs = prepare(
-    'SELECT id FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id > ? AND id <= ? ORDER BY id',
+    'SELECT id FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND keyframe = 1 AND id > ? AND id <= ? ORDER BY id',
     'pluck'
   ).all(targetId, collector, ids[0], ids[ids.length - 1]) as number[];
   let cur = before;

@@ -149,10 +149,18 @@ export const migrations: Array<{ version: number; sql: string; run?: (db: Databa
     // step sums from running totals look up keyframes and marked samples (resets, failures) near
     // each step edge: small partial indexes make those lookups independent of the history's length
     version: 5,
-    sql: `
-      CREATE INDEX IF NOT EXISTS sample_keyframes ON sample (target_id, collector, id) WHERE keyframe = 1;
-      CREATE INDEX IF NOT EXISTS sample_marks ON sample (target_id, collector, ts) WHERE resets = 1 OR ok = 0;
-    `,
+    sql: '',
+    // unchanged for a file before migration 10; after it (a version set back) `sample` is a view,
+    // which SQLite refuses to index even where IF NOT EXISTS would find the name on sample_row
+    run: (db) => {
+      if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sample'").get() === undefined) {
+        return;
+      }
+      db.exec(`
+        CREATE INDEX IF NOT EXISTS sample_keyframes ON sample (target_id, collector, id) WHERE keyframe = 1;
+        CREATE INDEX IF NOT EXISTS sample_marks ON sample (target_id, collector, ts) WHERE resets = 1 OR ok = 0;
+      `);
+    },
   },
   {
     // a quarter of every stored point's bytes (12 of 45, bench/results/store-density.md) went to
@@ -223,7 +231,94 @@ export const migrations: Array<{ version: number; sql: string; run?: (db: Databa
         BEGIN UPDATE read_generation SET n = n + 1; END;
     `,
   },
+  {
+    // a sample row named its collector as text, in the row and again in each index entry, and kept
+    // a cycle's duration and row count nobody read: 73 bytes a row with its indexes, ≈10 rows per
+    // target every interval (docs/benchmarks.md §9.3). Now the row names its stream (target and
+    // collector) by a small integer; `sample` stays as a view with the columns readers use.
+    version: 10,
+    sql: '',
+    run: migrateSampleRows,
+  },
 ];
+
+/** why an older pgpulse cannot write a file migrated by 10, and what to do (README "Backups, upgrades and downgrades") */
+const SAMPLE_VIEW_WRITE =
+  'this history store was upgraded by a newer pgpulse (schema migration 10: samples in sample_row); ' +
+  'run that version again, or restore the backup taken before upgrading';
+
+/**
+ * Migration 10. Sample ids stay as they were (points refer to them), so every read answers as
+ * before; read_generation moves all the same, as migration 9 asks of a migration that rewrites
+ * sample. Indexes and triggers keep their names: migrations 5 and 9 (CREATE … IF NOT EXISTS) then
+ * find them when a file whose version was set back runs them again, and do not try to create them
+ * on the view. The view takes updates and deletes (migration 4's fill-in, tools); an insert into it
+ * is refused with the cause: the sample id it would return is not the row's.
+ */
+function migrateSampleRows(db: Database.Database): void {
+  const isTable = (name: string) =>
+    db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS sample_stream (
+      id INTEGER PRIMARY KEY,
+      target_id INTEGER NOT NULL,
+      collector TEXT NOT NULL,
+      UNIQUE (target_id, collector)
+    );
+  `);
+  if (isTable('sample_row')) {
+    return;
+  }
+  db.exec(`
+    CREATE TABLE sample_row (
+      id INTEGER PRIMARY KEY,
+      stream INTEGER NOT NULL,
+      ts INTEGER NOT NULL,
+      ok INTEGER NOT NULL,
+      epoch REAL,
+      keyframe INTEGER NOT NULL DEFAULT 0,
+      resets INTEGER NOT NULL DEFAULT 0,
+      error TEXT
+    );
+  `);
+  if (isTable('sample')) {
+    db.exec(`
+      INSERT OR IGNORE INTO sample_stream (target_id, collector)
+        SELECT target_id, collector FROM sample GROUP BY target_id, collector ORDER BY target_id, collector;
+      INSERT INTO sample_row (id, stream, ts, ok, epoch, keyframe, resets, error)
+        SELECT s.id, st.id, s.ts, s.ok, s.epoch, s.keyframe, s.resets, s.error
+        FROM sample s JOIN sample_stream st ON st.target_id = s.target_id AND st.collector = s.collector
+        ORDER BY s.id;
+      DROP TABLE sample;
+    `);
+  }
+  db.exec(`
+    CREATE INDEX sample_by_time ON sample_row (stream, ts);
+    CREATE INDEX sample_keyframes ON sample_row (stream, id) WHERE keyframe = 1;
+    CREATE INDEX sample_marks ON sample_row (stream, ts) WHERE resets = 1 OR ok = 0;
+    CREATE VIEW sample AS
+      SELECT r.id AS id, st.target_id AS target_id, st.collector AS collector, r.ts AS ts, r.ok AS ok,
+        r.epoch AS epoch, r.keyframe AS keyframe, r.resets AS resets, r.error AS error,
+        -- not kept since: named so that an older pgpulse's insert reaches the trigger that says why
+        NULL AS duration_ms, NULL AS rows
+      FROM sample_row r JOIN sample_stream st ON st.id = r.stream;
+    CREATE TRIGGER sample_view_update INSTEAD OF UPDATE ON sample
+      BEGIN
+        UPDATE sample_row SET ts = NEW.ts, ok = NEW.ok, epoch = NEW.epoch, keyframe = NEW.keyframe,
+          resets = NEW.resets, error = NEW.error WHERE id = OLD.id;
+      END;
+    CREATE TRIGGER sample_view_delete INSTEAD OF DELETE ON sample
+      BEGIN DELETE FROM sample_row WHERE id = OLD.id; END;
+    CREATE TRIGGER sample_view_insert INSTEAD OF INSERT ON sample
+      BEGIN SELECT RAISE(ABORT, '${SAMPLE_VIEW_WRITE}'); END;
+    CREATE TRIGGER read_generation_sample_delete AFTER DELETE ON sample_row
+      BEGIN UPDATE read_generation SET n = n + 1; END;
+    CREATE TRIGGER read_generation_sample_update AFTER UPDATE ON sample_row
+      WHEN OLD.id < (SELECT max(id) FROM sample_row)
+      BEGIN UPDATE read_generation SET n = n + 1; END;
+    UPDATE read_generation SET n = n + 1;
+  `);
+}
 
 /**
  * Runs every migration this file has not run yet, each in its own transaction. Which ran is kept
@@ -288,6 +383,24 @@ export function unknownMigrations(db: Database.Database): number[] {
  * file holds instead of failing on a missing table. (stream_alias is checked where it is read.)
  */
 export function standInForMissingTables(db: Database.Database): void {
+  if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sample_row'").get() === undefined) {
+    // before migration 10: sample_row and sample_stream over the file's sample table (a read-only
+    // connection: no writer adds a stream meanwhile)
+    db.exec(`
+      CREATE TEMP TABLE IF NOT EXISTS sample_stream (
+        id INTEGER PRIMARY KEY,
+        target_id INTEGER NOT NULL,
+        collector TEXT NOT NULL,
+        UNIQUE (target_id, collector)
+      );
+      INSERT OR IGNORE INTO temp.sample_stream (target_id, collector)
+        SELECT target_id, collector FROM main.sample GROUP BY target_id, collector;
+      CREATE TEMP VIEW IF NOT EXISTS sample_row AS
+        SELECT s.id AS id, st.id AS stream, s.ts AS ts, s.ok AS ok, s.epoch AS epoch, s.keyframe AS keyframe,
+          s.resets AS resets, s.error AS error
+        FROM main.sample s JOIN temp.sample_stream st ON st.target_id = s.target_id AND st.collector = s.collector;
+    `);
+  }
   if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'point_chunk'").get() !== undefined) {
     return;
   }

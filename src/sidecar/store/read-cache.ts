@@ -315,13 +315,14 @@ export class ReadCache {
   ): { span: SampleSpan; start: number; end: number } | undefined {
     const key = `${targetId}\u0000${collector}`;
     let span = this.samples.get(key);
-    const maxId = () => (prepare('SELECT max(id) FROM sample', 'pluck').get() as number | null) ?? 0;
+    const maxId = () =>
+      (prepare('SELECT id FROM sample_row ORDER BY id DESC LIMIT 1', 'pluck').get() as number | null) ?? 0;
     // appended samples come after the span in time too; one that does not (a clock set back)
     // lands inside it: then it is read afresh. Checked over the samples written since (the rowid)
     const insertedInside = (s: SampleSpan, now: number) =>
       now > s.maxId &&
       prepare(
-        'SELECT 1 FROM sample WHERE id > ? AND +target_id = ? AND +collector = ? AND +ts <= ? LIMIT 1',
+        'SELECT 1 FROM sample_row WHERE id > ? AND +stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND +ts <= ? LIMIT 1',
         'pluck'
       ).get(s.maxId, targetId, collector, s.hiTs) !== undefined;
     if (span) {
@@ -478,7 +479,7 @@ function readSamples(
   after: number | undefined,
   toTs: number
 ): void {
-  const span = `FROM sample WHERE target_id = ? AND collector = ? AND ts ${after === undefined ? '>=' : '>'} ? AND ts <= ? ORDER BY ts, id`;
+  const span = `FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts ${after === undefined ? '>=' : '>'} ? AND ts <= ? ORDER BY ts, id`;
   const from = after ?? into.loTs;
   const ids = prepare(`SELECT id ${span}`, 'pluck').all(targetId, collector, from, toTs) as number[];
   const ts = prepare(`SELECT ts ${span}`, 'pluck').all(targetId, collector, from, toTs) as number[];
@@ -486,7 +487,7 @@ function readSamples(
   // uses that index (failed samples are few) rather than walking every sample of the span
   const failed = new Set(
     prepare(
-      `SELECT id FROM sample WHERE target_id = ? AND collector = ? AND ts ${after === undefined ? '>=' : '>'} ? AND ts <= ? AND (resets = 1 OR ok = 0) AND ok = 0`,
+      `SELECT id FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts ${after === undefined ? '>=' : '>'} ? AND ts <= ? AND (resets = 1 OR ok = 0) AND ok = 0`,
       'pluck'
     ).all(targetId, collector, from, toTs) as number[]
   );

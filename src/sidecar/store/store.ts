@@ -198,6 +198,8 @@ export class Store {
   private readonly targetIds = new Map<string, number>();
   /** series ids and entity info by stream (`targetId \0 collector`), then row */
   private readonly rowCaches = new Map<string, StreamRows>();
+  /** sample_stream ids by target id \0 collector, learnt after the sample that created them committed */
+  private readonly sampleStreams = new Map<string, number>();
   private readonly streams = new Map<string, StreamState>();
   /** which history holds each (target, collector) stream now, as this writer last set it (stream-alias.ts) */
   private readonly aliasOpen = new Map<string, string | null>();
@@ -466,6 +468,7 @@ export class Store {
     this.statements = new StatementCache(this.conn);
     this.targetIds.clear();
     this.rowCaches.clear();
+    this.sampleStreams.clear();
     this.streams.clear();
     this.aliasOpen.clear();
     this.aliasResumable.clear();
@@ -659,8 +662,9 @@ export class Store {
       const epochChanged = s.ok && state.epoch !== undefined && (s.epoch ?? null) !== state.epoch;
       const keyframe = s.ok && (state.sinceKeyframe >= KEYFRAME_EVERY || epochChanged);
       const insertSample = this.stmt(
-        'INSERT INTO sample (target_id, collector, ts, ok, epoch, keyframe, duration_ms, rows, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'
+        'INSERT INTO sample_row (stream, ts, ok, epoch, keyframe, error) VALUES (?, ?, ?, ?, ?, ?)'
       );
+      let sampleStream = this.sampleStreams.get(streamKey);
       const insertPoint = this.stmt(
         'INSERT OR REPLACE INTO point (series_id, sample_id, value, total) VALUES (?, ?, ?, ?)'
       );
@@ -703,20 +707,10 @@ export class Store {
       const lastOf = (id: number) => (lastValues.has(id) ? lastValues.get(id) : state.last.get(id));
       let points = 0;
       const sampleId = this.conn.transaction(() => {
+        sampleStream ??= this.sampleStreamId(targetId, s.collector);
         const id = Number(
-          insertSample.run(
-            targetId,
-            s.collector,
-            s.ts,
-            s.ok ? 1 : 0,
-            s.epoch ?? null,
-            keyframe ? 1 : 0,
-            // whole milliseconds: SQLite writes an integral REAL in a byte or two instead of 8, and
-            // every sample row has one (nothing reads the fraction; /metrics times cycles itself)
-            s.durationMs === undefined ? null : Math.round(s.durationMs),
-            s.rows.length,
-            s.error ?? null
-          ).lastInsertRowid
+          insertSample.run(sampleStream, s.ts, s.ok ? 1 : 0, s.epoch ?? null, keyframe ? 1 : 0, s.error ?? null)
+            .lastInsertRowid
         );
         if (!s.ok) {
           return id;
@@ -796,7 +790,7 @@ export class Store {
             }
           }
           if (resets) {
-            this.stmt('UPDATE sample SET resets = 1 WHERE id = ?').run(id);
+            this.stmt('UPDATE sample_row SET resets = 1 WHERE id = ?').run(id);
           }
           // per-database sums: written when they move, and at keyframes like every row
           for (const [k, a] of new Map([...counters.aggregates, ...aggNext])) {
@@ -858,6 +852,9 @@ export class Store {
         rowOf(labels).info = v;
       }
       this.rowCaches.set(streamKey, cache);
+      if (sampleStream !== undefined) {
+        this.sampleStreams.set(streamKey, sampleStream);
+      }
       for (const [id, v] of lastValues) {
         state.last.set(id, v);
       }
@@ -886,6 +883,15 @@ export class Store {
     });
   }
 
+  /** sample_stream's id of a target's collector (migration 10), created when missing: inside the sample's transaction */
+  private sampleStreamId(targetId: number, collector: string): number {
+    this.stmt('INSERT OR IGNORE INTO sample_stream (target_id, collector) VALUES (?, ?)').run(targetId, collector);
+    return this.stmt('SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?', 'pluck').get(
+      targetId,
+      collector
+    ) as number;
+  }
+
   /**
    * What the raw path would pair the next sample with: the stream's last ok sample, and each
    * series' value there (carried forward; null when a later keyframe has no point for it) and
@@ -900,14 +906,14 @@ export class Store {
       groupOf: new LabelColumn(index),
     };
     const prevOk = this.stmt(
-      'SELECT id, epoch FROM sample WHERE target_id = ? AND collector = ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1'
+      'SELECT id, epoch FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1'
     ).get(targetId, collector) as { id: number; epoch: number | null } | undefined;
     if (!prevOk) {
       return state;
     }
     state.prevOk = { epoch: prevOk.epoch };
     const kf = this.stmt(
-      'SELECT max(id) AS id FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id <= ?'
+      'SELECT max(id) AS id FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND keyframe = 1 AND id <= ?'
     ).get(targetId, collector, prevOk.id) as { id: number | null };
     const rows = this.stmt(
       `SELECT s.id AS id, s.labels AS labels, s.field AS field, p.sample_id AS k, p.value AS v, p.total AS t FROM series s
@@ -960,12 +966,12 @@ export class Store {
     const targetId = this.readTargetId(via.target);
     const before = this.db
       .prepare(
-        'SELECT id, ts, ok, epoch FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1'
+        'SELECT id, ts, ok, epoch FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts < ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1'
       )
       .get(targetId, collector, from) as { id: number; ts: number; ok: number; epoch: number | null } | undefined;
     const rows = this.db
       .prepare(
-        'SELECT id, ts, ok, epoch FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? ORDER BY ts, id'
+        'SELECT id, ts, ok, epoch FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts >= ? AND ts <= ? ORDER BY ts, id'
       )
       .all(targetId, collector, from, to) as Array<{ id: number; ts: number; ok: number; epoch: number | null }>;
     const all = before ? [before, ...rows] : rows;
@@ -995,7 +1001,7 @@ export class Store {
     }
     const r = this.db
       .prepare(
-        `SELECT id, ts, ok, epoch FROM sample WHERE target_id = ? AND collector = ? ${okOnly ? 'AND ok = 1' : ''} ORDER BY ts DESC, id DESC LIMIT 1`
+        `SELECT id, ts, ok, epoch FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) ${okOnly ? 'AND ok = 1' : ''} ORDER BY ts DESC, id DESC LIMIT 1`
       )
       .get(this.readTargetId(target), collector) as
       | { id: number; ts: number; ok: number; epoch: number | null }
@@ -1081,7 +1087,9 @@ export class Store {
     const first = samples[0].id;
     const last = samples[samples.length - 1].id;
     const kf = this.db
-      .prepare('SELECT max(id) AS id FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id <= ?')
+      .prepare(
+        'SELECT max(id) AS id FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND keyframe = 1 AND id <= ?'
+      )
       .get(targetId, collector, first) as { id: number | null };
     const from = kf.id ?? 0;
     const placeholders = fields.map(() => '?').join(',');
@@ -1146,7 +1154,7 @@ export class Store {
     const keyframes = (
       this.db
         .prepare(
-          'SELECT id FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id > ? AND id <= ? ORDER BY id'
+          'SELECT id FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND keyframe = 1 AND id > ? AND id <= ? ORDER BY id'
         )
         .all(targetId, collector, from, last) as Array<{
         id: number;
@@ -1348,16 +1356,16 @@ export class Store {
       this.stmt(sql).get(targetId, collector, ...args) as { id: number } | undefined;
     const first =
       okAt(
-        'SELECT id FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1',
+        'SELECT id FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts < ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1',
         from
       ) ??
       okAt(
-        'SELECT id FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts, id LIMIT 1',
+        'SELECT id FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts, id LIMIT 1',
         from,
         to
       );
     const last = okAt(
-      'SELECT id FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1',
+      'SELECT id FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1',
       from,
       to
     );
@@ -1379,7 +1387,7 @@ export class Store {
     const kf =
       (
         this.stmt(
-          'SELECT max(id) AS id FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id <= ?'
+          'SELECT max(id) AS id FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND keyframe = 1 AND id <= ?'
         ).get(targetId, collector, first.id) as { id: number | null }
       ).id ?? 0;
     const firstPointTotal = this.stmt(
@@ -1528,15 +1536,15 @@ export class Store {
       return undefined;
     }
     const okBefore = this.stmt(
-      'SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1',
+      'SELECT id, ts FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts < ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1',
       'raw'
     );
     const okFrom = this.stmt(
-      'SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts, id LIMIT 1',
+      'SELECT id, ts FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts, id LIMIT 1',
       'raw'
     );
     const lastOk = this.stmt(
-      'SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1',
+      'SELECT id, ts FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1',
       'raw'
     );
     // the ok samples the raw path pairs: from the last one before `from` to the last one up to `to`
@@ -1552,12 +1560,9 @@ export class Store {
       }));
     if (
       !first &&
-      !this.stmt('SELECT 1 FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? LIMIT 1').get(
-        targetId,
-        collector,
-        range.from,
-        range.to
-      )
+      !this.stmt(
+        'SELECT 1 FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts >= ? AND ts <= ? LIMIT 1'
+      ).get(targetId, collector, range.from, range.to)
     ) {
       return { series: [], irregular: [] }; // no sample at all: no series either, as matrix() answers
     }
@@ -1600,7 +1605,7 @@ export class Store {
     // the condition of the partial index sample_marks, so only marked samples are read
     const marks = (
       this.stmt(
-        'SELECT ts, ok FROM sample WHERE target_id = ? AND collector = ? AND ts > ? AND ts <= ? AND (resets = 1 OR ok = 0) ORDER BY ts',
+        'SELECT ts, ok FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts > ? AND ts <= ? AND (resets = 1 OR ok = 0) ORDER BY ts',
         'raw'
       ).all(targetId, collector, firstTs, lastTs) as Array<[number, number]>
     )
@@ -1757,11 +1762,11 @@ export class Store {
     }
     const targetId = this.readTargetId(via.target);
     const okBefore = this.stmt(
-      'SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1',
+      'SELECT id, ts FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts < ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1',
       'raw'
     );
     const okFrom = this.stmt(
-      'SELECT id, ts FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts, id LIMIT 1',
+      'SELECT id, ts FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts, id LIMIT 1',
       'raw'
     );
     const first = (okBefore.get(targetId, collector, from) ?? okFrom.get(targetId, collector, from, to)) as
@@ -1948,7 +1953,11 @@ export class Store {
    * would hold the event loop for seconds; then compactTail.
    */
   compactionStreams(): CompactionStream[] {
-    return this.db.prepare('SELECT DISTINCT target_id, collector FROM sample').all() as CompactionStream[];
+    return this.db
+      .prepare(
+        'SELECT target_id, collector FROM sample_stream st WHERE EXISTS (SELECT 1 FROM sample_row WHERE stream = st.id) ORDER BY target_id, collector'
+      )
+      .all() as CompactionStream[];
   }
 
   /** one stream's part of compact(): samples removed */
@@ -1963,11 +1972,11 @@ export class Store {
 
   private compactStreamNow(now: number, opts: CompactOptions, { target_id, collector }: CompactionStream): number {
     let removed = 0;
-    const dropSample = this.db.prepare('DELETE FROM sample WHERE id = ?');
-    const markKeyframe = this.db.prepare('UPDATE sample SET keyframe = 1 WHERE id = ?');
+    const dropSample = this.db.prepare('DELETE FROM sample_row WHERE id = ?');
+    const markKeyframe = this.db.prepare('UPDATE sample_row SET keyframe = 1 WHERE id = ?');
     const old = this.db
       .prepare(
-        'SELECT id, ts, ok, epoch, keyframe, resets FROM sample WHERE target_id = ? AND collector = ? AND ts < ? ORDER BY ts, id'
+        'SELECT id, ts, ok, epoch, keyframe, resets FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts < ? ORDER BY ts, id'
       )
       .all(target_id, collector, now - opts.downsampleAfterMs) as Array<{
       id: number;
@@ -1990,7 +1999,7 @@ export class Store {
     }
     const next = this.db
       .prepare(
-        'SELECT id, resets FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ok = 1 ORDER BY ts, id LIMIT 1'
+        'SELECT id, resets FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts >= ? AND ok = 1 ORDER BY ts, id LIMIT 1'
       )
       .get(target_id, collector, now - opts.downsampleAfterMs) as { id: number; resets: number } | undefined;
     // decide what stays: nothing past retention; otherwise the last ok sample of each step, epoch

@@ -100,12 +100,9 @@ function timeline(
 
 function hasSamples(prep: Prepare, p: StreamPiece, collector: string): boolean {
   return (
-    prep('SELECT 1 FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? LIMIT 1').get(
-      p.id,
-      collector,
-      p.from,
-      p.to
-    ) !== undefined
+    prep(
+      'SELECT 1 FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts >= ? AND ts <= ? LIMIT 1'
+    ).get(p.id, collector, p.from, p.to) !== undefined
   );
 }
 
@@ -147,7 +144,7 @@ export function route(
   if (held) {
     // ordered, not max(): the index walks back from `lo` to the first ok sample instead of reading all before it
     const before = prep(
-      'SELECT ts FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1 ORDER BY ts DESC LIMIT 1',
+      'SELECT ts FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts < ? AND ok = 1 ORDER BY ts DESC LIMIT 1',
       'pluck'
     ).get(held.id, collector, lo) as number | undefined;
     if (before === undefined ? held.start === 0 : before >= held.start) {
@@ -180,7 +177,7 @@ export function stitchSamples(
   const earlier = from > 0 ? timeline(prep, target, collector, 0, from - 1).reverse() : [];
   for (const p of earlier.slice(0, 3)) {
     const r = prep(
-      'SELECT id, ts, ok, epoch FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1',
+      'SELECT id, ts, ok, epoch FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1',
       'raw'
     ).get(p.id, collector, p.from, p.to) as [number, number, number, number | null] | undefined;
     if (r) {
@@ -191,7 +188,7 @@ export function stitchSamples(
   const out: SampleInfo[] = before ? [before] : [];
   for (const p of pieces) {
     const rows = prep(
-      'SELECT id, ts, ok, epoch FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? ORDER BY ts, id',
+      'SELECT id, ts, ok, epoch FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts >= ? AND ts <= ? ORDER BY ts, id',
       'raw'
     ).all(p.id, collector, Math.max(from, p.from), Math.min(to, p.to)) as Array<
       [number, number, number, number | null]
@@ -295,7 +292,7 @@ export function lastOf(
   let best: SampleInfo | undefined;
   for (const p of pieces) {
     const r = prep(
-      `SELECT id, ts, ok, epoch FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? ${okOnly ? 'AND ok = 1' : ''} ORDER BY ts DESC, id DESC LIMIT 1`,
+      `SELECT id, ts, ok, epoch FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts >= ? AND ts <= ? ${okOnly ? 'AND ok = 1' : ''} ORDER BY ts DESC, id DESC LIMIT 1`,
       'raw'
     ).get(p.id, collector, p.from, p.to) as [number, number, number, number | null] | undefined;
     if (r && (!best || r[1] > best.ts)) {
@@ -358,11 +355,9 @@ export function setAlias(
     'raw'
   ).get(targetId, collector) as [number, number, number] | undefined;
   const ownOk = (after: number) =>
-    prep('SELECT 1 FROM sample WHERE target_id = ? AND collector = ? AND ts > ? AND ok = 1 LIMIT 1').get(
-      targetId,
-      collector,
-      after
-    ) !== undefined;
+    prep(
+      'SELECT 1 FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts > ? AND ok = 1 LIMIT 1'
+    ).get(targetId, collector, after) !== undefined;
   if (last && last[0] === sourceId && !ownOk(last[2])) {
     prep('UPDATE stream_alias SET to_ts = NULL WHERE target_id = ? AND collector = ? AND from_ts = ?').run(
       targetId,
@@ -419,10 +414,8 @@ export function resumable(prep: Prepare, targetId: number, collector: string): s
   const [name, to] = last;
   const ownAfter =
     to !== null &&
-    prep('SELECT 1 FROM sample WHERE target_id = ? AND collector = ? AND ts > ? AND ok = 1 LIMIT 1').get(
-      targetId,
-      collector,
-      to
-    ) !== undefined;
+    prep(
+      'SELECT 1 FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts > ? AND ok = 1 LIMIT 1'
+    ).get(targetId, collector, to) !== undefined;
   return ownAfter ? undefined : name;
 }

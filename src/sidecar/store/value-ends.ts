@@ -69,11 +69,11 @@ export function readValueEnds(
   epochs = false
 ): ValueEnds {
   const before = prepare(
-    'SELECT id, ts, epoch FROM sample WHERE target_id = ? AND collector = ? AND ts < ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1',
+    'SELECT id, ts, epoch FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts < ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1',
     'raw'
   ).get(targetId, collector, from) as [number, number, number | null] | undefined;
   const any = prepare(
-    'SELECT 1 FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? LIMIT 1',
+    'SELECT 1 FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts >= ? AND ts <= ? LIMIT 1',
     'pluck'
   ).get(targetId, collector, from, to);
   if (fields.length === 0 || (!before && any === undefined)) {
@@ -105,7 +105,7 @@ export function readValueEnds(
     push(...before);
   }
   for (const [id, ts, epoch] of prepare(
-    'SELECT id, ts, epoch FROM sample WHERE target_id = ? AND collector = ? AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts, id',
+    'SELECT id, ts, epoch FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts, id',
     'raw'
   ).iterate(targetId, collector, from, to) as Iterable<[number, number, number | null]>) {
     push(id, ts, epoch);
@@ -127,7 +127,7 @@ export function readValueEnds(
   const a = okIds[0];
   const b = okIds[n - 1];
   const keyframes = prepare(
-    'SELECT id FROM sample WHERE target_id = ? AND collector = ? AND keyframe = 1 AND id <= ? ORDER BY id',
+    'SELECT id FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND keyframe = 1 AND id <= ? ORDER BY id',
     'pluck'
   ).all(targetId, collector, b) as number[];
   /** the first keyframe after x, Infinity when none */

@@ -26,6 +26,7 @@ import { ReadCache } from '../../../src/sidecar/store/read-cache';
 import { backfillRunningTotals } from '../../../src/sidecar/store/running-totals';
 import { Store } from '../../../src/sidecar/store/store';
 import { decodeChunk } from '../../../src/sidecar/store/chunk-codec';
+import { legacySampleLayout } from '../../support/legacy-sample';
 import { encodeChunkV1 } from './chunk-codec-v1';
 import { assertChunkLayout, FIELDS, rng, writeHistory } from './random-history';
 
@@ -195,6 +196,7 @@ test('migrations 4–6 fill in running totals of an existing history file and lo
     const old = writeHistory(dir, 7, { counters: false, collector: 'database', compact: true });
     old.store.close();
     const raw = new Database(join(dir, 'pgpulse.db'));
+    legacySampleLayout(raw);
     raw.exec(
       'DROP INDEX sample_keyframes; DROP INDEX sample_marks; ALTER TABLE point DROP COLUMN total; ALTER TABLE sample DROP COLUMN resets;' +
         ' CREATE INDEX point_by_sample ON point (sample_id);'
