@@ -139,7 +139,11 @@ function indexRow(i: AnnIndex): SampleRow {
 async function collectVector(db: PoolClient, ctx: TargetContext): Promise<{ rows: SampleRow[] }> {
   const name = ctx.target.name;
   const known = stateFor(shapes, name, () => new Map());
-  const texts = ctx.store.statementTexts(name);
+  const statements = ctx.store.entities(name, 'statements');
+  // only the texts of statements not classified yet: the store holds them all (5,000 and more, each
+  // scrubbed on reading), every 4th cycle
+  const unclassified = [...new Set(statements.map((e) => e.labels.queryid))].filter((q) => q && !known.has(q));
+  const texts = unclassified.length > 0 ? ctx.store.statementTexts(name, unclassified) : new Map<string, string>();
   const cfg = vectorConfigOf(ctx.target);
   // without pgvector in this database there is nothing to discover, but statements may still be classified
   const d: Discovery = ctx.extensions.has('vector')
@@ -214,7 +218,7 @@ async function collectVector(db: PoolClient, ctx: TargetContext): Promise<{ rows
   const ex = stateFor(explained, name, () => new Map());
   let explains = 0;
   const seen = new Set<string>();
-  for (const e of ctx.store.entities(name, 'statements')) {
+  for (const e of statements) {
     const q = e.labels.queryid;
     const shape = known.get(q);
     const key = `${e.labels.datname}\u0000${q}`;
@@ -232,7 +236,8 @@ async function collectVector(db: PoolClient, ctx: TargetContext): Promise<{ rows
       explains < EXPLAIN_PER_CYCLE
     ) {
       explains++;
-      verdict = { at: Date.now(), sig, ...(await explainUse(db, ctx, texts.get(q) ?? '', d.indexes)) };
+      const text = texts.get(q) ?? ctx.store.statementTexts(name, [q]).get(q) ?? '';
+      verdict = { at: Date.now(), sig, ...(await explainUse(db, ctx, text, d.indexes)) };
       ex.set(key, verdict);
     }
     rows.push({
