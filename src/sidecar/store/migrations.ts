@@ -5,6 +5,7 @@
 import type Database from 'better-sqlite3';
 import { collectorSpecs } from '../../model/catalog/collectors';
 import { backfillRunningTotals } from './running-totals';
+import { epochOf } from './sample-epochs';
 import { scrubStatement } from './scrub';
 
 export const migrations: Array<{ version: number; sql: string; run?: (db: Database.Database) => void }> = [
@@ -240,7 +241,51 @@ export const migrations: Array<{ version: number; sql: string; run?: (db: Databa
     sql: '',
     run: migrateSampleRows,
   },
+  {
+    // an ok sample between keyframes has its keyframe's epoch (store/sample-epochs.ts): it no
+    // longer stores it, 8 bytes a row
+    version: 11,
+    sql: '',
+    run: epochsOnKeyframes,
+  },
 ];
+
+/**
+ * Migration 11. Only a stored epoch equal to the one its keyframe holds is dropped, so every
+ * sample's epoch reads as before whatever wrote the file; the view shows the epoch in force.
+ * read_generation moves once (not once per row: the update trigger is set aside meanwhile).
+ */
+function epochsOnKeyframes(db: Database.Database): void {
+  if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sample_row'").get() === undefined) {
+    return;
+  }
+  db.exec(`
+    DROP TRIGGER IF EXISTS read_generation_sample_update;
+    UPDATE sample_row SET epoch = NULL
+      WHERE ok = 1 AND keyframe = 0 AND epoch IS NOT NULL
+        AND epoch = (SELECT k.epoch FROM sample_row k
+          WHERE k.stream = sample_row.stream AND k.keyframe = 1 AND k.id < sample_row.id ORDER BY k.id DESC LIMIT 1);
+    CREATE TRIGGER read_generation_sample_update AFTER UPDATE ON sample_row
+      WHEN OLD.id < (SELECT max(id) FROM sample_row)
+      BEGIN UPDATE read_generation SET n = n + 1; END;
+    UPDATE read_generation SET n = n + 1;
+    DROP VIEW IF EXISTS sample;
+    CREATE VIEW sample AS
+      SELECT r.id AS id, st.target_id AS target_id, st.collector AS collector, r.ts AS ts, r.ok AS ok,
+        ${epochOf('r')} AS epoch, r.keyframe AS keyframe, r.resets AS resets, r.error AS error,
+        NULL AS duration_ms, NULL AS rows
+      FROM sample_row r JOIN sample_stream st ON st.id = r.stream;
+    CREATE TRIGGER sample_view_update INSTEAD OF UPDATE ON sample
+      BEGIN
+        UPDATE sample_row SET ts = NEW.ts, ok = NEW.ok, epoch = NEW.epoch, keyframe = NEW.keyframe,
+          resets = NEW.resets, error = NEW.error WHERE id = OLD.id;
+      END;
+    CREATE TRIGGER sample_view_delete INSTEAD OF DELETE ON sample
+      BEGIN DELETE FROM sample_row WHERE id = OLD.id; END;
+    CREATE TRIGGER sample_view_insert INSTEAD OF INSERT ON sample
+      BEGIN SELECT RAISE(ABORT, '${SAMPLE_VIEW_WRITE}'); END;
+  `);
+}
 
 /** why an older pgpulse cannot write a file migrated by 10, and what to do (README "Backups, upgrades and downgrades") */
 const SAMPLE_VIEW_WRITE =

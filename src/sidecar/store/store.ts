@@ -28,6 +28,7 @@ import { ReadCache, SeriesList } from './read-cache';
 import { scrubStatement } from './scrub';
 import { CarryColumn, LabelColumn, NumberColumn, SeriesIndex } from './series-columns';
 import { readValueEnds, type ValueEnd, type ValueEnds } from './value-ends';
+import { epochOf, inheritEpochs, storedEpoch } from './sample-epochs';
 import { StatementCache, type FixedStatement, type Prepare, type StatementMode } from './statements';
 import {
   endAliases,
@@ -709,8 +710,14 @@ export class Store {
       const sampleId = this.conn.transaction(() => {
         sampleStream ??= this.sampleStreamId(targetId, s.collector);
         const id = Number(
-          insertSample.run(sampleStream, s.ts, s.ok ? 1 : 0, s.epoch ?? null, keyframe ? 1 : 0, s.error ?? null)
-            .lastInsertRowid
+          insertSample.run(
+            sampleStream,
+            s.ts,
+            s.ok ? 1 : 0,
+            storedEpoch(s.ok, keyframe, s.epoch ?? null),
+            keyframe ? 1 : 0,
+            s.error ?? null
+          ).lastInsertRowid
         );
         if (!s.ok) {
           return id;
@@ -906,7 +913,7 @@ export class Store {
       groupOf: new LabelColumn(index),
     };
     const prevOk = this.stmt(
-      'SELECT id, epoch FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1'
+      `SELECT id, ${epochOf('r')} AS epoch FROM sample_row r WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1`
     ).get(targetId, collector) as { id: number; epoch: number | null } | undefined;
     if (!prevOk) {
       return state;
@@ -966,14 +973,29 @@ export class Store {
     const targetId = this.readTargetId(via.target);
     const before = this.db
       .prepare(
-        'SELECT id, ts, ok, epoch FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts < ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1'
+        `SELECT id, ts, ok, ${epochOf('r')} AS epoch FROM sample_row r WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts < ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1`
       )
       .get(targetId, collector, from) as { id: number; ts: number; ok: number; epoch: number | null } | undefined;
     const rows = this.db
       .prepare(
-        'SELECT id, ts, ok, epoch FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts >= ? AND ts <= ? ORDER BY ts, id'
+        'SELECT id, ts, ok, epoch, keyframe FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts >= ? AND ts <= ? ORDER BY ts, id'
       )
-      .all(targetId, collector, from, to) as Array<{ id: number; ts: number; ok: number; epoch: number | null }>;
+      .all(targetId, collector, from, to) as Array<{
+      id: number;
+      ts: number;
+      ok: number;
+      epoch: number | null;
+      keyframe: number;
+    }>;
+    inheritEpochs(
+      this.prep,
+      targetId,
+      collector,
+      rows.length,
+      (i) => rows[i].id,
+      (i) => rows[i].ok === 1 && rows[i].keyframe === 0 && rows[i].epoch === null,
+      (i, e) => (rows[i].epoch = e)
+    );
     const all = before ? [before, ...rows] : rows;
     return stream === undefined
       ? all.map((r) => ({ id: r.id, ts: r.ts, ok: r.ok === 1, epoch: r.epoch }))
@@ -1001,7 +1023,7 @@ export class Store {
     }
     const r = this.db
       .prepare(
-        `SELECT id, ts, ok, epoch FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) ${okOnly ? 'AND ok = 1' : ''} ORDER BY ts DESC, id DESC LIMIT 1`
+        `SELECT id, ts, ok, ${epochOf('r')} AS epoch FROM sample_row r WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) ${okOnly ? 'AND ok = 1' : ''} ORDER BY ts DESC, id DESC LIMIT 1`
       )
       .get(this.readTargetId(target), collector) as
       | { id: number; ts: number; ok: number; epoch: number | null }
@@ -1973,7 +1995,10 @@ export class Store {
   private compactStreamNow(now: number, opts: CompactOptions, { target_id, collector }: CompactionStream): number {
     let removed = 0;
     const dropSample = this.db.prepare('DELETE FROM sample_row WHERE id = ?');
-    const markKeyframe = this.db.prepare('UPDATE sample_row SET keyframe = 1 WHERE id = ?');
+    // a keyframe holds its epoch (sample-epochs.ts): the one in force there, read before anything is deleted
+    const markKeyframeAt = this.db.prepare('UPDATE sample_row SET keyframe = 1, epoch = ? WHERE id = ?');
+    const epochAt = new Map<number, number | null>();
+    const markKeyframe = { run: (id: number) => markKeyframeAt.run(epochAt.get(id) ?? null, id) };
     const old = this.db
       .prepare(
         'SELECT id, ts, ok, epoch, keyframe, resets FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts < ? ORDER BY ts, id'
@@ -1986,6 +2011,18 @@ export class Store {
       keyframe: number;
       resets: number;
     }>;
+    inheritEpochs(
+      this.prep,
+      target_id,
+      collector,
+      old.length,
+      (i) => old[i].id,
+      (i) => old[i].ok === 1 && old[i].keyframe === 0 && old[i].epoch === null,
+      (i, e) => (old[i].epoch = e)
+    );
+    for (const s of old) {
+      epochAt.set(s.id, s.epoch);
+    }
     const seriesIds = this.db
       .prepare('SELECT id FROM series WHERE target_id = ? AND collector = ?')
       .pluck()
@@ -1999,9 +2036,14 @@ export class Store {
     }
     const next = this.db
       .prepare(
-        'SELECT id, resets FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts >= ? AND ok = 1 ORDER BY ts, id LIMIT 1'
+        `SELECT id, resets, ${epochOf('r')} AS epoch FROM sample_row r WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts >= ? AND ok = 1 ORDER BY ts, id LIMIT 1`
       )
-      .get(target_id, collector, now - opts.downsampleAfterMs) as { id: number; resets: number } | undefined;
+      .get(target_id, collector, now - opts.downsampleAfterMs) as
+      | { id: number; resets: number; epoch: number | null }
+      | undefined;
+    if (next) {
+      epochAt.set(next.id, next.epoch);
+    }
     // decide what stays: nothing past retention; otherwise the last ok sample of each step, epoch
     // boundaries and failures (they mark gaps)
     const keep = new Set<number>();

@@ -18,6 +18,7 @@
  * target removed, failing, its timer drifted) but the history it writes to does not, so no member
  * sees a gap or a cut when the reader changes — only joining or leaving the group is a change.
  */
+import { epochOf, inheritEpochs } from './sample-epochs';
 import type Database from 'better-sqlite3';
 import type { Prepare } from './statements';
 import type { EntityInfo, RangeTotal, SampleInfo, SeriesValues } from './types';
@@ -177,7 +178,7 @@ export function stitchSamples(
   const earlier = from > 0 ? timeline(prep, target, collector, 0, from - 1).reverse() : [];
   for (const p of earlier.slice(0, 3)) {
     const r = prep(
-      'SELECT id, ts, ok, epoch FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1',
+      `SELECT id, ts, ok, ${epochOf('r')} AS epoch FROM sample_row r WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1`,
       'raw'
     ).get(p.id, collector, p.from, p.to) as [number, number, number, number | null] | undefined;
     if (r) {
@@ -188,13 +189,22 @@ export function stitchSamples(
   const out: SampleInfo[] = before ? [before] : [];
   for (const p of pieces) {
     const rows = prep(
-      'SELECT id, ts, ok, epoch FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts >= ? AND ts <= ? ORDER BY ts, id',
+      'SELECT id, ts, ok, epoch, keyframe FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts >= ? AND ts <= ? ORDER BY ts, id',
       'raw'
     ).all(p.id, collector, Math.max(from, p.from), Math.min(to, p.to)) as Array<
-      [number, number, number, number | null]
+      [number, number, number, number | null, number]
     >;
-    for (const r of rows) {
-      out.push(tag(p, r));
+    inheritEpochs(
+      prep,
+      p.id,
+      collector,
+      rows.length,
+      (i) => rows[i][0],
+      (i) => rows[i][2] === 1 && rows[i][4] === 0 && rows[i][3] === null,
+      (i, e) => (rows[i][3] = e)
+    );
+    for (const [id, ts, ok, epoch] of rows) {
+      out.push(tag(p, [id, ts, ok, epoch]));
     }
   }
   return out;
@@ -292,7 +302,7 @@ export function lastOf(
   let best: SampleInfo | undefined;
   for (const p of pieces) {
     const r = prep(
-      `SELECT id, ts, ok, epoch FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts >= ? AND ts <= ? ${okOnly ? 'AND ok = 1' : ''} ORDER BY ts DESC, id DESC LIMIT 1`,
+      `SELECT id, ts, ok, ${epochOf('r')} AS epoch FROM sample_row r WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts >= ? AND ts <= ? ${okOnly ? 'AND ok = 1' : ''} ORDER BY ts DESC, id DESC LIMIT 1`,
       'raw'
     ).get(p.id, collector, p.from, p.to) as [number, number, number, number | null] | undefined;
     if (r && (!best || r[1] > best.ts)) {

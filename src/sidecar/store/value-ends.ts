@@ -11,6 +11,7 @@
  * point and the next keyframe after it. Points are written at ok samples only, and compaction
  * moves them to ok samples.
  */
+import { epochOf, inheritEpochs } from './sample-epochs';
 import { decodeChunk, type ChunkPoint } from './chunk-codec';
 import { chunkPointAfter, chunkPointAt, type Prepare } from './chunks';
 
@@ -69,7 +70,7 @@ export function readValueEnds(
   epochs = false
 ): ValueEnds {
   const before = prepare(
-    'SELECT id, ts, epoch FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts < ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1',
+    `SELECT id, ts, ${epochOf('r')} AS epoch FROM sample_row r WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts < ? AND ok = 1 ORDER BY ts DESC, id DESC LIMIT 1`,
     'raw'
   ).get(targetId, collector, from) as [number, number, number | null] | undefined;
   const any = prepare(
@@ -104,10 +105,20 @@ export function readValueEnds(
   if (before) {
     push(...before);
   }
-  for (const [id, ts, epoch] of prepare(
-    'SELECT id, ts, epoch FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts, id',
+  const inRange = prepare(
+    'SELECT id, ts, epoch, keyframe FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts >= ? AND ts <= ? AND ok = 1 ORDER BY ts, id',
     'raw'
-  ).iterate(targetId, collector, from, to) as Iterable<[number, number, number | null]>) {
+  ).all(targetId, collector, from, to) as Array<[number, number, number | null, number]>;
+  inheritEpochs(
+    prepare,
+    targetId,
+    collector,
+    inRange.length,
+    (i) => inRange[i][0],
+    (i) => inRange[i][3] === 0 && inRange[i][2] === null,
+    (i, e) => (inRange[i][2] = e)
+  );
+  for (const [id, ts, epoch] of inRange) {
     push(id, ts, epoch);
   }
   const placeholders = fields.map(() => '?').join(',');

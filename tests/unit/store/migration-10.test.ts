@@ -1,5 +1,6 @@
 /**
- * Migration 10 (sample rows name their stream by an integer): a store written by the version
+ * Migrations 10 and 11 (sample rows name their stream by an integer; an ok sample between
+ * keyframes takes its keyframe's epoch): a store written by the version
  * before it (tests/unit/store/migration-10/build.ts, run with that version's code) opens, migrates,
  * and every read answers exactly as that version answered; an older pgpulse's sample insert is
  * refused naming the cause.
@@ -48,7 +49,7 @@ function assertAnswers(actual: unknown, expected: unknown, path = 'answers'): vo
   }
 }
 
-test('migration 10: a store from before it answers every read exactly as before', () => {
+test('migrations 10 and 11: a store from before them answers every read exactly as before', () => {
   const { dir, end, answers, sampleRows } = fixture();
   try {
     const raw = new Database(join(dir, 'pgpulse.db'), { readonly: true });
@@ -73,6 +74,18 @@ test('migration 10: a store from before it answers every read exactly as before'
         sampleRows,
         'every sample kept with its id, stream, time, state, epoch, marks and error'
       );
+      // migration 11: an ok sample between keyframes keeps no epoch of its own; the view and every
+      // read above give it its keyframe's
+      const stored = store.db
+        .prepare(
+          'SELECT count(*) AS n, count(epoch) AS epochs, sum(ok = 1 AND keyframe = 0 AND epoch IS NOT NULL) AS kept FROM sample_row'
+        )
+        .get() as { n: number; epochs: number; kept: number };
+      assert.equal(stored.kept, 0, 'no ok sample between keyframes stores an epoch: each is its keyframe’s');
+      assert.ok(
+        stored.epochs < stored.n / 4,
+        `epochs stored on keyframes and failures only (${stored.epochs} of ${stored.n})`
+      );
       assertAnswers(storeAnswers(store, end), answers);
       // written on after the migration: the new sample reads back through both paths
       const next = store.writeSample({
@@ -91,6 +104,29 @@ test('migration 10: a store from before it answers every read exactly as before'
         store.db.prepare('SELECT target_id, collector, ts FROM sample WHERE id = ?').raw().get(next.sampleId),
         [store.targetId('u'), 'p', end + 1000]
       );
+      // the epoch changed (a keyframe holds it); the sample after it stores none and reads it
+      const then = store.writeSample({
+        target: 'u',
+        collector: 'p',
+        ts: end + 2000,
+        ok: true,
+        epoch: 99,
+        rows: [{ key: { k: 'one' }, values: { n: 2, m: 2 } }],
+        counters: ['n'],
+      });
+      assert.equal(next.keyframe, true);
+      assert.equal(then.keyframe, false);
+      assert.equal(store.db.prepare('SELECT epoch FROM sample_row WHERE id = ?').pluck().get(then.sampleId), null);
+      assert.equal(store.lastSample('u', 'p')?.epoch, 99);
+      assert.deepEqual(
+        // (samples() starts with the ok sample before the range: the old epoch)
+        store
+          .samples('u', 'p', end + 1000, end + 2000)
+          .slice(1)
+          .map((x) => x.epoch),
+        [99, 99]
+      );
+      assert.equal(store.db.prepare('SELECT epoch FROM sample WHERE id = ?').pluck().get(then.sampleId), 99);
     } finally {
       store.close();
     }
