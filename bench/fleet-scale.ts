@@ -668,7 +668,18 @@ export function growthSection(r: PhaseResult): string {
     names.reduce((sum, n) => sum + (x.objects.find((o) => o.name === n)?.bytes ?? 0), 0);
   const groups: Array<[string, string[]]> = [
     ['chunks (`point_chunk` + index)', ['point_chunk', 'point_chunk_by_series']],
-    ['sample rows (`sample` + 3 indexes)', ['sample', 'sample_by_time', 'sample_keyframes', 'sample_marks']],
+    [
+      'sample rows (`sample_row` + 3 indexes, `sample_stream`; `sample` before migration 10)',
+      [
+        'sample',
+        'sample_row',
+        'sample_by_time',
+        'sample_keyframes',
+        'sample_marks',
+        'sample_stream',
+        'sqlite_autoindex_sample_stream_1',
+      ],
+    ],
     ['series (+ 2 indexes)', ['series', 'sqlite_autoindex_series_1', 'series_by_field']],
     ["point rows (each series' newest)", ['point']],
     ['entity, statement_text', ['entity', 'statement_text']],

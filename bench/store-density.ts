@@ -117,7 +117,16 @@ function main(): void {
     const rowBytes = size('point');
     const chunkBytes = size('point_chunk') + size('point_chunk_by_series');
     const samples = store.db.prepare('SELECT count(*) FROM sample').pluck().get() as number;
-    const sampleBytes = size('sample') + size('sample_by_time') + size('sample_keyframes') + size('sample_marks');
+    // the sample table (before migration 10) or sample_row and its stream names, with their indexes
+    const sampleBytes = [
+      'sample',
+      'sample_row',
+      'sample_by_time',
+      'sample_keyframes',
+      'sample_marks',
+      'sample_stream',
+      'sqlite_autoindex_sample_stream_1',
+    ].reduce((sum, n) => sum + size(n), 0);
     const points = rowsCount + packed[1];
     // decode cost, CPU time over every chunk of the store: the hot loop of reads that reach past the head
     const blobs = store.db.prepare('SELECT data FROM point_chunk').pluck().all() as Buffer[];
