@@ -61,6 +61,8 @@ interface Measured {
   objects: Array<{ name: string; bytes: number }>;
   columns: Array<{ column: string; bytes: number }>;
   file: number;
+  /** the same rows in a WITHOUT ROWID table keyed (stream, ts, id) with an index by id (weighed, not used) */
+  clustered?: Array<{ name: string; bytes: number }>;
 }
 
 /** bytes of one value in a record body (SQLite's serial types; a REAL column stores integral values as integers) */
@@ -151,8 +153,33 @@ function measure(src: string): Measured {
     }
     const file =
       (db.pragma('page_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number);
+    let clustered: Measured['clustered'];
+    if (table === 'sample_row') {
+      // the time index is the table itself; reads and writes by id need an index of their own
+      db.exec(`
+        CREATE TABLE sample_clustered (
+          stream INTEGER NOT NULL, ts INTEGER NOT NULL, id INTEGER NOT NULL, ok INTEGER NOT NULL, epoch REAL,
+          keyframe INTEGER NOT NULL, resets INTEGER NOT NULL, error TEXT, PRIMARY KEY (stream, ts, id)
+        ) WITHOUT ROWID;
+        INSERT INTO sample_clustered SELECT stream, ts, id, ok, epoch, keyframe, resets, error FROM sample_row ORDER BY stream, ts, id;
+        CREATE UNIQUE INDEX sample_clustered_by_id ON sample_clustered (id);
+        CREATE INDEX sample_clustered_keyframes ON sample_clustered (stream, id) WHERE keyframe = 1;
+        VACUUM;
+      `);
+      clustered = db
+        .prepare(
+          "SELECT name, sum(pgsize) AS bytes FROM dbstat WHERE name IN (SELECT name FROM sqlite_master WHERE tbl_name = 'sample_clustered') GROUP BY name ORDER BY 2 DESC"
+        )
+        .all() as Array<{ name: string; bytes: number }>;
+    }
     db.close();
-    return { rows, objects, columns: cols.map((c) => ({ column: c, bytes: (sums.get(c) ?? 0) / rows })), file };
+    return {
+      rows,
+      objects,
+      columns: cols.map((c) => ({ column: c, bytes: (sums.get(c) ?? 0) / rows })),
+      file,
+      clustered,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -195,6 +222,18 @@ function main(): void {
   );
   for (const [label, m] of runs) {
     lines.push(`- ${label}: ${m.columns.map((c) => `${c.column} ${fmt(c.bytes, 2)}`).join(', ')}`);
+  }
+  for (const [label, m] of runs) {
+    if (m.clustered) {
+      lines.push(
+        '',
+        `Weighed (${label}'s rows copied): a WITHOUT ROWID table keyed (stream, ts, id), which is its own time index, with an index by id for the reads and writes by id — B per sample row: ${m.clustered
+          .map((o) => `\`${o.name}\` ${fmt(o.bytes / m.rows, 1)}`)
+          .join(
+            ', '
+          )}; all ${fmt(m.clustered.reduce((a, o) => a + o.bytes, 0) / m.rows, 1)} (stream names not counted).`
+      );
+    }
   }
   const body = lines.join('\n');
   process.stdout.write(`${body}\n`);
