@@ -15,6 +15,7 @@ export interface CollectedSample {
   rows: SampleRow[];
   /** the row fields that are cumulative counters: they get running totals (store/running-totals.ts) */
   counters?: string[];
+  /** how long the cycle took: not stored since migration 10 (nothing read it back); /metrics observes it */
   durationMs?: number;
   error?: string;
 }
