@@ -129,7 +129,10 @@ function end(h: Host): void {
   }
 }
 
-/** ends the parser thread now (sidecar shutdown, tests); calls still waiting are refused */
+/**
+ * Ends the parser thread now (tests); calls still waiting are refused. A sidecar's stop leaves it to
+ * its idle timer: the thread is the process's, shared by every sidecar started in it.
+ */
 export async function stopParserThread(): Promise<void> {
   const h = host;
   host = undefined;
