@@ -59,8 +59,10 @@ export function readRangeEnds(
     }
     const e = cache?.edgeAt(ids[i], b, false);
     if (e) {
-      out.s1[i] = TOTAL;
-      out.t1[i] = e.facts.f[e.o + 4];
+      // a start's fact may be on a point without a running total: the end then has none either, as read
+      const t = e.facts.f[e.o + 4];
+      out.s1[i] = Number.isNaN(t) ? NO_TOTAL : TOTAL;
+      out.t1[i] = t;
     } else {
       endMissed.push(i);
     }

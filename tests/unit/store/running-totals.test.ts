@@ -553,3 +553,38 @@ test('a sample written at an earlier time than the newest (a clock set back) is 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a kept range end on a point without a running total answers as a read does (the walk), never NaN', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pgpulse-run-'));
+  const store = Store.open(dir);
+  try {
+    // a counter with running totals, then written as a gauge (no totals) and holding still: its one
+    // point without a total stays in force over the samples after it
+    for (let i = 0; i < 20; i++) {
+      store.writeSample({
+        target: 't',
+        collector: 'x',
+        ts: 1000 * (i + 1),
+        ok: true,
+        epoch: 1,
+        rows: [{ key: { name: 'a' }, values: { c: i < 10 ? i : 100 } }],
+        counters: i < 10 ? ['c'] : [],
+      });
+    }
+    const ts = Array.from({ length: 20 }, (_, i) => 1000 * (i + 1));
+    // later starts first: their facts (on the point without a total) are kept before an earlier
+    // start's range ends on it
+    for (const a of [...ts].reverse()) {
+      for (const b of ts) {
+        if (a < b) {
+          const cached = store.rangeTotalsBetween('t', 'x', ['c'], undefined, a, b, undefined, true);
+          const read = store.rangeTotalsBetween('t', 'x', ['c'], undefined, a, b);
+          assert.deepEqual(cached, read, `range ${a}…${b}`);
+        }
+      }
+    }
+  } finally {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
