@@ -1,12 +1,17 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { ConfigError, loadConfig, parseDuration } from '../../../src/sidecar/config';
 
+// one directory for the file's configs, removed at the end (a directory per config was left behind)
+const dir = mkdtempSync(join(tmpdir(), 'pgpulse-cfg-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let files = 0;
+
 function yamlFile(text: string): string {
-  const f = join(mkdtempSync(join(tmpdir(), 'pgpulse-cfg-')), 'pgpulse.yaml');
+  const f = join(dir, `pgpulse-${++files}.yaml`);
   writeFileSync(f, text);
   return f;
 }
