@@ -28,7 +28,7 @@ import { preparer } from '../src/sidecar/store/statements';
 import { Store } from '../src/sidecar/store/store';
 import { freePort, startPostgres, type TestPostgres } from '../tests/support/pg';
 import { anatomyTables, storeAnatomy, type Anatomy } from './store-anatomy';
-import { compileSidecar, ROOT, WORK, fmt, rss, sleep, waitHttp, writeResult } from './lib';
+import { compileSidecar, ROOT, SAMPLE_TABLES, WORK, fmt, rss, sleep, waitHttp, writeResult } from './lib';
 
 const MINUTES = Number(process.env.BENCH_MINUTES ?? 3);
 const INTERVAL_S = Number(process.env.BENCH_INTERVAL_S ?? 15);
@@ -668,18 +668,7 @@ export function growthSection(r: PhaseResult): string {
     names.reduce((sum, n) => sum + (x.objects.find((o) => o.name === n)?.bytes ?? 0), 0);
   const groups: Array<[string, string[]]> = [
     ['chunks (`point_chunk` + index)', ['point_chunk', 'point_chunk_by_series']],
-    [
-      'sample rows (`sample_row` + 3 indexes, `sample_stream`; `sample` before migration 10)',
-      [
-        'sample',
-        'sample_row',
-        'sample_by_time',
-        'sample_keyframes',
-        'sample_marks',
-        'sample_stream',
-        'sqlite_autoindex_sample_stream_1',
-      ],
-    ],
+    ['sample rows (`sample_row` + 3 indexes, `sample_stream`; `sample` before migration 10)', SAMPLE_TABLES],
     ['series (+ 2 indexes)', ['series', 'sqlite_autoindex_series_1', 'series_by_field']],
     ["point rows (each series' newest)", ['point']],
     ['entity, statement_text', ['entity', 'statement_text']],

@@ -188,3 +188,14 @@ export function historyOnlyConfig(dataDir: string, token: string): SidecarConfig
     ],
   });
 }
+
+/** a store's sample rows: the sample table before migration 10, sample_row and its stream names since, with their indexes */
+export const SAMPLE_TABLES = [
+  'sample',
+  'sample_row',
+  'sample_by_time',
+  'sample_keyframes',
+  'sample_marks',
+  'sample_stream',
+  'sqlite_autoindex_sample_stream_1',
+];

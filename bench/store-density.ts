@@ -17,7 +17,7 @@ import { DEFAULT_HEAD_WINDOW_MS } from '../src/sidecar/config';
 import { chunkLayout, decodeChunk, decodeColumns } from '../src/sidecar/store/chunk-codec';
 import { Store } from '../src/sidecar/store/store';
 import type { SampleRow } from '../src/sidecar/store/types';
-import { fmt, writeResult } from './lib';
+import { fmt, SAMPLE_TABLES, writeResult } from './lib';
 
 const STATEMENTS = Number(process.env.BENCH_STATEMENTS ?? 1000);
 const HOURS = Number(process.env.BENCH_HOURS ?? 6);
@@ -117,16 +117,7 @@ function main(): void {
     const rowBytes = size('point');
     const chunkBytes = size('point_chunk') + size('point_chunk_by_series');
     const samples = store.db.prepare('SELECT count(*) FROM sample').pluck().get() as number;
-    // the sample table (before migration 10) or sample_row and its stream names, with their indexes
-    const sampleBytes = [
-      'sample',
-      'sample_row',
-      'sample_by_time',
-      'sample_keyframes',
-      'sample_marks',
-      'sample_stream',
-      'sqlite_autoindex_sample_stream_1',
-    ].reduce((sum, n) => sum + size(n), 0);
+    const sampleBytes = SAMPLE_TABLES.reduce((sum, n) => sum + size(n), 0);
     const points = rowsCount + packed[1];
     // decode cost, CPU time over every chunk of the store: the hot loop of reads that reach past the head
     const blobs = store.db.prepare('SELECT data FROM point_chunk').pluck().all() as Buffer[];

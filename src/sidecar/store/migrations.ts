@@ -275,6 +275,21 @@ function epochsOnKeyframes(db: Database.Database): void {
         ${epochOf('r')} AS epoch, r.keyframe AS keyframe, r.resets AS resets, r.error AS error,
         NULL AS duration_ms, NULL AS rows
       FROM sample_row r JOIN sample_stream st ON st.id = r.stream;
+    ${sampleViewTriggers()}
+  `);
+}
+
+/** why an older pgpulse cannot write a file migrated by 10, and what to do (README "Backups, upgrades and downgrades") */
+const SAMPLE_VIEW_WRITE =
+  'this history store was upgraded by a newer pgpulse (schema migration 10: samples in sample_row); ' +
+  'run that version again, or restore the backup taken before upgrading';
+
+/**
+ * The sample view's INSTEAD OF triggers (migrations 10 and 11; dropping the view drops them): it
+ * takes updates and deletes, and refuses an insert with the cause.
+ */
+function sampleViewTriggers(): string {
+  return `
     CREATE TRIGGER sample_view_update INSTEAD OF UPDATE ON sample
       BEGIN
         UPDATE sample_row SET ts = NEW.ts, ok = NEW.ok, epoch = NEW.epoch, keyframe = NEW.keyframe,
@@ -283,14 +298,8 @@ function epochsOnKeyframes(db: Database.Database): void {
     CREATE TRIGGER sample_view_delete INSTEAD OF DELETE ON sample
       BEGIN DELETE FROM sample_row WHERE id = OLD.id; END;
     CREATE TRIGGER sample_view_insert INSTEAD OF INSERT ON sample
-      BEGIN SELECT RAISE(ABORT, '${SAMPLE_VIEW_WRITE}'); END;
-  `);
+      BEGIN SELECT RAISE(ABORT, '${SAMPLE_VIEW_WRITE}'); END;`;
 }
-
-/** why an older pgpulse cannot write a file migrated by 10, and what to do (README "Backups, upgrades and downgrades") */
-const SAMPLE_VIEW_WRITE =
-  'this history store was upgraded by a newer pgpulse (schema migration 10: samples in sample_row); ' +
-  'run that version again, or restore the backup taken before upgrading';
 
 /**
  * Migration 10. Sample ids stay as they were (points refer to them), so every read answers as
@@ -347,15 +356,7 @@ function migrateSampleRows(db: Database.Database): void {
         -- not kept since: named so that an older pgpulse's insert reaches the trigger that says why
         NULL AS duration_ms, NULL AS rows
       FROM sample_row r JOIN sample_stream st ON st.id = r.stream;
-    CREATE TRIGGER sample_view_update INSTEAD OF UPDATE ON sample
-      BEGIN
-        UPDATE sample_row SET ts = NEW.ts, ok = NEW.ok, epoch = NEW.epoch, keyframe = NEW.keyframe,
-          resets = NEW.resets, error = NEW.error WHERE id = OLD.id;
-      END;
-    CREATE TRIGGER sample_view_delete INSTEAD OF DELETE ON sample
-      BEGIN DELETE FROM sample_row WHERE id = OLD.id; END;
-    CREATE TRIGGER sample_view_insert INSTEAD OF INSERT ON sample
-      BEGIN SELECT RAISE(ABORT, '${SAMPLE_VIEW_WRITE}'); END;
+    ${sampleViewTriggers()}
     CREATE TRIGGER read_generation_sample_delete AFTER DELETE ON sample_row
       BEGIN UPDATE read_generation SET n = n + 1; END;
     CREATE TRIGGER read_generation_sample_update AFTER UPDATE ON sample_row
