@@ -8,6 +8,7 @@ import { extensionSchemas, preloaded, probeCapabilities, type TargetCapabilities
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type Database from 'better-sqlite3';
 import { Client } from 'pg';
 import { gateForTarget, startSidecar } from '../app';
 import type { Sidecar } from '../feature';
@@ -141,14 +142,21 @@ interface CollectorVerdict {
   failed?: boolean;
 }
 
+/**
+ * The collectors with a sample in the store: its streams (migration 10) that still hold one, an
+ * index seek each. Through the sample view this was a scan of every sample joined to its stream.
+ */
+export const SAMPLED_COLLECTORS_SQL =
+  'SELECT DISTINCT st.collector FROM sample_stream st WHERE EXISTS (SELECT 1 FROM sample_row WHERE stream = st.id)';
+
+export function sampledCollectors(db: Database.Database): Set<string> {
+  return new Set(db.prepare(SAMPLED_COLLECTORS_SQL).pluck().all() as string[]);
+}
+
 /** How each collector fared in the one sampling cycle doctor ran. */
 function collectorVerdicts(sc: Sidecar, t: TargetConfig): { ran: Set<string>; of(id: string): CollectorVerdict } {
   const s = sc.samplers.get(t.name);
-  const ran = new Set(
-    (sc.store.db.prepare('SELECT DISTINCT collector FROM sample').all() as Array<{ collector: string }>).map(
-      (r) => r.collector
-    )
-  );
+  const ran = sampledCollectors(sc.store.db);
   const of = (id: string): CollectorVerdict => {
     const why = s?.status.unavailable[id];
     if (why) {
