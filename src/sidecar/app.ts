@@ -17,7 +17,8 @@ import { queryPoolOptions } from './engine/query-pool';
 import { SidecarService } from './sidecar-service';
 import { isStoreWriteError } from './store/faults';
 import { runCompactionPass } from './store/compaction-pass';
-import { Store } from './store/store';
+import { sampleRewriteLine } from './store/migrations';
+import { Store, storeFile } from './store/store';
 
 export interface StartOptions {
   env?: NodeJS.ProcessEnv;
@@ -57,8 +58,15 @@ export async function startSidecar(opts: StartOptions = {}): Promise<Sidecar> {
   // local mode hands us a pino logger that writes hclog lines for Grafana's log
   const given = opts.logger as Logger | undefined;
   const log = given && typeof given.child === 'function' ? given : createLogger(config.logLevel);
-  const store = Store.open(config.dataDir);
-  const storeLog = log.child({ component: 'store', path: store.file });
+  const storeLog = log.child({ component: 'store', path: storeFile(config.dataDir) });
+  // an upgrade that rewrites every sample takes seconds per million and room for a second copy: said before and after
+  const store = Store.open(config.dataDir, {
+    onSampleRewrite: (phase, r) =>
+      storeLog.info(
+        { migration: r.version, samples: r.samples, ...(phase === 'done' ? { seconds: r.seconds } : {}) },
+        sampleRewriteLine(phase, r)
+      ),
+  });
   store.onProblem = (problem, previous) => {
     if (problem) {
       storeLog.error(

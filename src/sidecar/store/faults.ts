@@ -67,10 +67,25 @@ export function storeFaultKind(e: unknown): { kind: StoreFaultKind; code: string
   return kind ? { kind, code } : undefined;
 }
 
-export function describeFault(kind: StoreFaultKind, code: string, path: string): { message: string; fix: string } {
+/**
+ * `need`: a full disk met by a schema migration (store/migrations.ts MigrationDiskFullError): how
+ * much it needs and for what; its transaction was rolled back.
+ */
+export function describeFault(
+  kind: StoreFaultKind,
+  code: string,
+  path: string,
+  need?: { mb: number; why: string }
+): { message: string; fix: string } {
   const dir = dirname(path);
   switch (kind) {
     case 'full':
+      if (need) {
+        return {
+          message: `the disk holding the history store ${path} is full (${code}): ${need.why} needs about ${need.mb} MB free; the store is left as it was`,
+          fix: `free about ${need.mb} MB on the filesystem of ${dir}, or move the data directory (PGPULSE_DATA_DIR) to a larger one; pgpulse serves the stored history read-only meanwhile and retries the upgrade by itself`,
+        };
+      }
       return {
         message: `the disk holding the history store ${path} is full (${code})`,
         fix: `free space on the filesystem of ${dir}, move the data directory (PGPULSE_DATA_DIR) to a larger one, or lower retention; pgpulse resumes writing by itself when space returns`,

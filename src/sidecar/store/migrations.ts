@@ -2,13 +2,36 @@
  * Versioned schema migrations for the SQLite history. Append only: a released migration is never
  * edited, so every existing data directory upgrades the same way.
  */
+import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import { collectorSpecs } from '../../model/catalog/collectors';
+import { storeFaultKind } from './faults';
 import { backfillRunningTotals } from './running-totals';
 import { epochOf } from './sample-epochs';
 import { scrubStatement } from './scrub';
 
-export const migrations: Array<{ version: number; sql: string; run?: (db: Database.Database) => void }> = [
+export interface Migration {
+  version: number;
+  sql: string;
+  run?: (db: Database.Database) => void;
+  /** a migration that rewrites every sample: how many it will rewrite on this file, and its cost each */
+  rewrites?: { samples: (db: Database.Database) => number; cost: RewriteCost };
+}
+
+/** per sample rewritten, measured by bench/sample-migration.ts (bench/results/sample-migration.md) */
+interface RewriteCost {
+  seconds: number;
+  /** free disk the rewrite takes before its transaction commits: the new rows beside the old, and the WAL */
+  bytes: number;
+}
+
+// measured 0.80 / 0.59 µs and 72.6 / 27.5 B a sample (1 million samples, 2 cores at load 1.5:
+// bench/results/sample-migration.md), rounded up: a busier machine is slower, a file with longer
+// error texts larger, and too little free disk asked for fails the start
+const MIGRATION_10_COST: RewriteCost = { seconds: 1e-6, bytes: 80 };
+const MIGRATION_11_COST: RewriteCost = { seconds: 0.75e-6, bytes: 32 };
+
+export const migrations: Migration[] = [
   {
     version: 1,
     sql: `
@@ -240,6 +263,7 @@ export const migrations: Array<{ version: number; sql: string; run?: (db: Databa
     version: 10,
     sql: '',
     run: migrateSampleRows,
+    rewrites: { samples: legacySamples, cost: MIGRATION_10_COST },
   },
   {
     // an ok sample between keyframes has its keyframe's epoch (store/sample-epochs.ts): it no
@@ -247,6 +271,7 @@ export const migrations: Array<{ version: number; sql: string; run?: (db: Databa
     version: 11,
     sql: '',
     run: epochsOnKeyframes,
+    rewrites: { samples: sampleRows, cost: MIGRATION_11_COST },
   },
 ];
 
@@ -366,6 +391,73 @@ function migrateSampleRows(db: Database.Database): void {
   `);
 }
 
+/** migration 10 rewrites the samples of a file that still has its sample table (a later one has the view) */
+function legacySamples(db: Database.Database): number {
+  const table = db.prepare("SELECT type FROM sqlite_master WHERE name = 'sample'").pluck().get();
+  const migrated = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sample_row'").get();
+  return table === 'table' && !migrated ? (db.prepare('SELECT count(*) FROM sample').pluck().get() as number) : 0;
+}
+
+/** migration 11 rewrites sample_row */
+function sampleRows(db: Database.Database): number {
+  const migrated = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sample_row'").get();
+  return migrated ? (db.prepare('SELECT count(*) FROM sample_row').pluck().get() as number) : 0;
+}
+
+/**
+ * A migration that rewrites every sample, on a file that has some: told before it starts (with
+ * the estimate) and when it is done (with the time taken), so that a long start is not silent.
+ */
+export interface SampleRewrite {
+  version: number;
+  samples: number;
+  /** the history file's directory: where the free disk is needed */
+  dir: string;
+  estimatedSeconds: number;
+  estimatedBytes: number;
+  /** once done */
+  seconds?: number;
+}
+
+export type SampleRewriteNotes = (phase: 'start' | 'done', rewrite: SampleRewrite) => void;
+
+const mb = (bytes: number) => Math.max(1, Math.ceil(bytes / 1e6));
+
+/** the log line for a SampleRewrite (no secrets: counts and a directory) */
+export function sampleRewriteLine(phase: 'start' | 'done', r: SampleRewrite): string {
+  const n = r.samples.toLocaleString('en-US');
+  return phase === 'start'
+    ? `history store upgrade (schema migration ${r.version}): migrating ${n} samples to the new layout, about ` +
+        `${Math.max(1, Math.round(r.estimatedSeconds))} s and ${mb(r.estimatedBytes)} MB of free disk at ${r.dir}; ` +
+        'pgpulse starts when it is done'
+    : `history store upgrade (schema migration ${r.version}) done: ${n} samples migrated in ${(r.seconds ?? 0).toFixed(1)} s`;
+}
+
+/**
+ * A migration that rewrites every sample ran out of disk. Its transaction was rolled back: the
+ * file is as it was. `code` is the storage error's (SQLITE_FULL), so the store reports a full disk.
+ */
+export class MigrationDiskFullError extends Error {
+  readonly code: string;
+  constructor(
+    readonly rewrite: SampleRewrite,
+    cause: unknown
+  ) {
+    super(
+      `history store upgrade (schema migration ${rewrite.version}, ${rewrite.samples} samples) ran out of disk ` +
+        `(${(cause as Error).message}); the store is left as it was: free about ${mb(rewrite.estimatedBytes)} MB at ${rewrite.dir} and start pgpulse again`,
+      { cause }
+    );
+    this.name = 'MigrationDiskFullError';
+    this.code = (cause as { code: string }).code;
+  }
+
+  /** the free disk to ask for, MB */
+  get neededMB(): number {
+    return mb(this.rewrite.estimatedBytes);
+  }
+}
+
 /**
  * Runs every migration this file has not run yet, each in its own transaction. Which ran is kept
  * per version (applied_migration), not only as the highest one (user_version): migrations written
@@ -374,7 +466,7 @@ function migrateSampleRows(db: Database.Database): void {
  * from 3 on must therefore be safe to run on a file that already has it (IF NOT EXISTS, column
  * checks); 1 and 2 predate the tracking and only ever run on a new file.
  */
-export function applyMigrations(db: Database.Database): void {
+export function applyMigrations(db: Database.Database, notes?: SampleRewriteNotes): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   const tracked =
     db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'applied_migration'").get() !== undefined;
@@ -395,13 +487,40 @@ export function applyMigrations(db: Database.Database): void {
     if (applied.has(m.version)) {
       continue;
     }
-    db.transaction(() => {
-      db.exec(m.sql);
-      m.run?.(db);
-      db.prepare('INSERT OR IGNORE INTO applied_migration (version) VALUES (?)').run(m.version);
-      db.pragma(`user_version = ${Math.max(m.version, db.pragma('user_version', { simple: true }) as number)}`);
-    })();
+    const rewrite = sampleRewrite(db, m);
+    if (rewrite) {
+      notes?.('start', rewrite);
+    }
+    const started = performance.now();
+    try {
+      db.transaction(() => {
+        db.exec(m.sql);
+        m.run?.(db);
+        db.prepare('INSERT OR IGNORE INTO applied_migration (version) VALUES (?)').run(m.version);
+        db.pragma(`user_version = ${Math.max(m.version, db.pragma('user_version', { simple: true }) as number)}`);
+      })();
+    } catch (e) {
+      throw rewrite && storeFaultKind(e)?.kind === 'full' ? new MigrationDiskFullError(rewrite, e) : e;
+    }
+    if (rewrite) {
+      notes?.('done', { ...rewrite, seconds: (performance.now() - started) / 1000 });
+    }
   }
+}
+
+/** what migration m will rewrite on this file: undefined when it rewrites no samples */
+function sampleRewrite(db: Database.Database, m: Migration): SampleRewrite | undefined {
+  const samples = m.rewrites?.samples(db) ?? 0;
+  if (!m.rewrites || samples === 0) {
+    return undefined;
+  }
+  return {
+    version: m.version,
+    samples,
+    dir: dirname(db.name),
+    estimatedSeconds: samples * m.rewrites.cost.seconds,
+    estimatedBytes: samples * m.rewrites.cost.bytes,
+  };
 }
 
 /**

@@ -22,7 +22,13 @@ import { decodeChunk } from './chunk-codec';
 import { chunkPointAfter, chunkPointsIn, CHUNK_POINTS } from './chunks';
 import { NO_POINT, NO_TOTAL, readRangeEnds } from './range-ends';
 import { moveRemovedPoints, packStream, type Removal } from './compaction';
-import { applyMigrations, standInForMissingTables, unknownMigrations } from './migrations';
+import {
+  applyMigrations,
+  MigrationDiskFullError,
+  standInForMissingTables,
+  unknownMigrations,
+  type SampleRewriteNotes,
+} from './migrations';
 import { aggregateField, aggregateGroup, AGGREGATE_LABEL, stepCounter, type CounterCarry } from './running-totals';
 import { ReadCache, SeriesList } from './read-cache';
 import { scrubStatement } from './scrub';
@@ -71,6 +77,11 @@ const READER_CACHE_KIB = 32 * 1024;
  * readable; no collector may take it (assemble refuses).
  */
 export const AWAY_BY_DESIGN_STREAM = 'neon_idle';
+
+/** the history file of a data directory */
+export function storeFile(dataDir: string): string {
+  return join(dataDir, 'pgpulse.db');
+}
 
 export function canonicalLabels(labels: Record<string, string>): string {
   const keys = Object.keys(labels).sort();
@@ -175,6 +186,8 @@ export interface StoreOptions {
   reader?: boolean;
   /** how long a write waits for another process's lock before it counts as a fault */
   busyTimeoutMs?: number;
+  /** told before and after a schema migration that rewrites every sample (the sidecar logs it) */
+  onSampleRewrite?: SampleRewriteNotes;
 }
 
 export class Store {
@@ -196,6 +209,7 @@ export class Store {
   /** samples and points stepTotals keeps decoded between queries (read-cache.ts); undefined: none */
   readCache: ReadCache | undefined = new ReadCache();
   private readonly busyTimeoutMs: number;
+  private readonly onSampleRewrite: SampleRewriteNotes | undefined;
   private readonly targetIds = new Map<string, number>();
   /** series ids and entity info by stream (`targetId \0 collector`), then row */
   private readonly rowCaches = new Map<string, StreamRows>();
@@ -214,7 +228,7 @@ export class Store {
    * sidecar: the store opens read-only (or empty) with its problem set, and retries on every write.
    */
   static open(dataDir: string, opts: StoreOptions = {}): Store {
-    const file = join(dataDir, 'pgpulse.db');
+    const file = storeFile(dataDir);
     try {
       mkdirSync(dataDir, { recursive: true });
       return new Store(file, opts);
@@ -266,6 +280,7 @@ export class Store {
     this.file = file;
     this.reader = opts.reader ?? false;
     this.busyTimeoutMs = opts.busyTimeoutMs ?? 2000;
+    this.onSampleRewrite = opts.onSampleRewrite;
     if (this.reader) {
       this.conn = Store.connectReader(file);
     } else if (openFailure === undefined) {
@@ -320,7 +335,7 @@ export class Store {
       db.pragma('synchronous = NORMAL');
       // short: a write that waits blocks the event loop; a longer lock is a fault, retried with back-off
       db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
-      Store.migrate(db);
+      Store.migrate(db, this.onSampleRewrite);
       return db;
     } catch (e) {
       db.close();
@@ -328,8 +343,8 @@ export class Store {
     }
   }
 
-  private static migrate(db: Database.Database): void {
-    applyMigrations(db);
+  private static migrate(db: Database.Database, notes?: SampleRewriteNotes): void {
+    applyMigrations(db, notes);
   }
 
   close(): void {
@@ -429,7 +444,14 @@ export class Store {
     const now = Date.now();
     const previous = this.problem;
     const failures = (previous?.failures ?? 0) + 1;
-    const { message, fix } = describeFault(f.kind, f.code, this.file);
+    const { message, fix } = describeFault(
+      f.kind,
+      f.code,
+      this.file,
+      e instanceof MigrationDiskFullError
+        ? { mb: e.neededMB, why: `upgrading its ${e.rewrite.samples} samples (schema migration ${e.rewrite.version})` }
+        : undefined
+    );
     this.problem = {
       kind: f.kind,
       code: f.code,
