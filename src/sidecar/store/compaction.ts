@@ -26,8 +26,9 @@ const SPAN_GAP = 16;
  * Moves the points of `removals` (in the order compaction decided them: latest sample first) to
  * their targets for every series of the stream, and deletes them. A target that already has a point
  * for a series keeps it; otherwise the first removal (the latest) to reach it gives it its point,
- * as UPDATE OR IGNORE in that order would. `order`: the ids of the stream's samples ascending by
- * time, the removed ones and every target among them.
+ * as UPDATE OR IGNORE in that order would. `order`: the ids of the stream's samples in the order
+ * compaction walks them (ascending ids: the order they were written in, which carried values follow),
+ * the removed ones and every target among them.
  */
 export function moveRemovedPoints(prepare: Prepare, seriesIds: number[], order: number[], removals: Removal[]): void {
   if (removals.length === 0 || seriesIds.length === 0) {

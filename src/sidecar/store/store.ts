@@ -181,6 +181,16 @@ export interface CompactionStream {
   collector: string;
 }
 
+/** a sample as compaction reads it (epoch: as stored; filled in where it is inherited) */
+interface CompactedSample {
+  id: number;
+  ts: number;
+  ok: number;
+  epoch: number | null;
+  keyframe: number;
+  resets: number;
+}
+
 export interface StoreOptions {
   /** a query connection: never writes, never migrates, never creates the file */
   reader?: boolean;
@@ -2021,30 +2031,12 @@ export class Store {
     const markKeyframeAt = this.db.prepare('UPDATE sample_row SET keyframe = 1, epoch = ? WHERE id = ?');
     const epochAt = new Map<number, number | null>();
     const markKeyframe = { run: (id: number) => markKeyframeAt.run(epochAt.get(id) ?? null, id) };
+    const stream = '(SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?)';
+    const cutoff = now - opts.downsampleAfterMs;
+    const columns = 'id, ts, ok, epoch, keyframe, resets';
     const old = this.db
-      .prepare(
-        'SELECT id, ts, ok, epoch, keyframe, resets FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts < ? ORDER BY ts, id'
-      )
-      .all(target_id, collector, now - opts.downsampleAfterMs) as Array<{
-      id: number;
-      ts: number;
-      ok: number;
-      epoch: number | null;
-      keyframe: number;
-      resets: number;
-    }>;
-    inheritEpochs(
-      this.prep,
-      target_id,
-      collector,
-      old.length,
-      (i) => old[i].id,
-      (i) => old[i].ok === 1 && old[i].keyframe === 0 && old[i].epoch === null,
-      (i, e) => (old[i].epoch = e)
-    );
-    for (const s of old) {
-      epochAt.set(s.id, s.epoch);
-    }
+      .prepare(`SELECT ${columns} FROM sample_row WHERE stream = ${stream} AND ts < ? ORDER BY ts, id`)
+      .all(target_id, collector, cutoff) as CompactedSample[];
     const seriesIds = this.db
       .prepare('SELECT id FROM series WHERE target_id = ? AND collector = ?')
       .pluck()
@@ -2056,24 +2048,56 @@ export class Store {
       this.db.transaction(pack)();
       return 0;
     }
-    const next = this.db
-      .prepare(
-        `SELECT id, resets, ${epochOf('r')} AS epoch FROM sample_row r WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts >= ? AND ok = 1 ORDER BY ts, id LIMIT 1`
-      )
-      .get(target_id, collector, now - opts.downsampleAfterMs) as
-      | { id: number; resets: number; epoch: number | null }
-      | undefined;
+    // Epochs, carried values and running totals follow the order samples were written in (ids),
+    // so compaction walks that order: a dropped sample's points and keyframe role go to the next
+    // kept sample by id. Once the clock was set back, newer samples (not thinned) hold ids among the
+    // old ones: they join the walk as kept samples, or a point would move past them. Their ids come
+    // from the time index alone; without a set-back there are none and the walk is the time order.
+    const last = old.reduce((m, s) => Math.max(m, s.id), 0);
+    const newer = this.db
+      .prepare(`SELECT id FROM sample_row WHERE stream = ${stream} AND ts >= ?`)
+      .pluck()
+      .all(target_id, collector, cutoff) as number[];
+    const rowAt = this.db.prepare(
+      `SELECT ${columns.replace('epoch', `${epochOf('r')} AS epoch`)} FROM sample_row r WHERE id = ?`
+    );
+    const walk = old.concat(newer.filter((id) => id < last).map((id) => rowAt.get(id) as CompactedSample));
+    walk.sort((a, b) => a.id - b.id);
+    inheritEpochs(
+      this.prep,
+      target_id,
+      collector,
+      walk.length,
+      (i) => walk[i].id,
+      (i) => walk[i].ok === 1 && walk[i].keyframe === 0 && walk[i].epoch === null,
+      (i, e) => (walk[i].epoch = e)
+    );
+    for (const s of walk) {
+      epochAt.set(s.id, s.epoch);
+    }
+    // the first ok sample written after the walk takes the points of what is dropped at its end
+    let next: CompactedSample | undefined;
+    for (const id of newer.filter((id) => id > last).sort((a, b) => a - b)) {
+      const s = rowAt.get(id) as CompactedSample;
+      if (s.ok === 1) {
+        next = s;
+        break;
+      }
+    }
     if (next) {
       epochAt.set(next.id, next.epoch);
     }
-    // decide what stays: nothing past retention; otherwise the last ok sample of each step, epoch
-    // boundaries and failures (they mark gaps)
+    // decide what stays: the newer samples in the walk; nothing past retention; otherwise the last ok
+    // sample of each step, epoch boundaries and failures (they mark gaps)
     const keep = new Set<number>();
     const lastInBucket = new Map<number, number>();
     let prevEpoch: number | null | undefined;
     let prevOk: number | undefined;
-    for (const s of old) {
-      if (s.ts < now - opts.retentionMs) {
+    for (const s of walk) {
+      const recent = s.ts >= cutoff;
+      if (recent) {
+        keep.add(s.id);
+      } else if (s.ts < now - opts.retentionMs) {
         continue;
       }
       if (s.ok === 0) {
@@ -2093,7 +2117,9 @@ export class Store {
       }
       prevEpoch = s.epoch;
       prevOk = s.id;
-      lastInBucket.set(Math.floor(s.ts / opts.downsampleStepMs), s.id);
+      if (!recent) {
+        lastInBucket.set(Math.floor(s.ts / opts.downsampleStepMs), s.id);
+      }
     }
     for (const id of lastInBucket.values()) {
       keep.add(id);
@@ -2107,8 +2133,8 @@ export class Store {
       // so points from before that keyframe must not move past it (they would bring the row back)
       let sealed: number | undefined;
       const removals: Removal[] = [];
-      for (let i = old.length - 1; i >= 0; i--) {
-        const s = old[i];
+      for (let i = walk.length - 1; i >= 0; i--) {
+        const s = walk[i];
         if (keep.has(s.id)) {
           if (s.ok === 1) {
             target = s.id;
@@ -2124,7 +2150,7 @@ export class Store {
         dropSample.run(s.id);
         removed++;
       }
-      const order = old.map((s) => s.id);
+      const order = walk.map((s) => s.id);
       if (next) {
         order.push(next.id);
       }

@@ -19,7 +19,8 @@ export function rng(seed: number) {
 
 /**
  * A random history of rows a–e with counters c, d (and a gauge g that goes up and down); `counters`
- * false writes it as a sidecar before running totals did.
+ * false writes it as a sidecar before running totals did. `setbacks`: the chance at each step that
+ * the wall clock is set back by 1–60 s before the sample is written (ids then disagree with times).
  */
 export function writeHistory(
   dir: string,
@@ -32,6 +33,7 @@ export function writeHistory(
     check?: (store: Store, ts: number) => void;
     databases?: boolean;
     calm?: boolean;
+    setbacks?: number;
   }
 ): { store: Store; end: number } {
   const r = rng(seed);
@@ -44,8 +46,14 @@ export function writeHistory(
   const counters = opts.counters ? FIELDS : undefined;
   /** how often irregular things happen: a calm history leaves most steps ordinary */
   const q = opts.calm ? 0.1 : 1;
+  let end = ts;
   for (let i = 0; i < 360; i++) {
     ts += 1000;
+    // drawn only when asked for: the histories of the other tests stay as they were
+    if (opts.setbacks !== undefined && r() < opts.setbacks) {
+      ts = Math.max(1, ts - 1000 * (1 + Math.floor(r() * 60)));
+    }
+    end = Math.max(end, ts);
     if (r() < 0.015 * q) {
       store.close();
       store = Store.open(dir); // the sidecar restarts: cold caches, a keyframe
@@ -99,7 +107,7 @@ export function writeHistory(
     store.writeSample({ target: 't', collector: opts.collector, ts, ok: true, epoch, rows, counters });
     opts.check?.(store, ts);
   }
-  return { store, end: ts };
+  return { store, end };
 }
 
 /**
