@@ -72,3 +72,24 @@ export function inheritEpochs(
     set(i, at < 0 ? null : keyframes[at][1]);
   }
 }
+
+/** a sample row read with its ok and keyframe flags; `epoch` as stored until inheritRowEpochs fills it in */
+export interface EpochRow {
+  id: number;
+  ok: number;
+  keyframe: number;
+  epoch: number | null;
+}
+
+/** inheritEpochs over rows read as objects: each ok sample that is not a keyframe and stores no epoch gets its keyframe's */
+export function inheritRowEpochs(prepare: Prepare, targetId: number, collector: string, rows: EpochRow[]): void {
+  inheritEpochs(
+    prepare,
+    targetId,
+    collector,
+    rows.length,
+    (i) => rows[i].id,
+    (i) => rows[i].ok === 1 && rows[i].keyframe === 0 && rows[i].epoch === null,
+    (i, e) => (rows[i].epoch = e)
+  );
+}

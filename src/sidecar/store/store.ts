@@ -34,7 +34,7 @@ import { ReadCache, SeriesList } from './read-cache';
 import { scrubStatement } from './scrub';
 import { CarryColumn, LabelColumn, NumberColumn, SeriesIndex } from './series-columns';
 import { readValueEnds, type ValueEnd, type ValueEnds } from './value-ends';
-import { epochOf, inheritEpochs, storedEpoch } from './sample-epochs';
+import { epochOf, inheritRowEpochs, storedEpoch } from './sample-epochs';
 import { StatementCache, type FixedStatement, type Prepare, type StatementMode } from './statements';
 import {
   endAliases,
@@ -1019,15 +1019,7 @@ export class Store {
       epoch: number | null;
       keyframe: number;
     }>;
-    inheritEpochs(
-      this.prep,
-      targetId,
-      collector,
-      rows.length,
-      (i) => rows[i].id,
-      (i) => rows[i].ok === 1 && rows[i].keyframe === 0 && rows[i].epoch === null,
-      (i, e) => (rows[i].epoch = e)
-    );
+    inheritRowEpochs(this.prep, targetId, collector, rows);
     const all = before ? [before, ...rows] : rows;
     return stream === undefined
       ? all.map((r) => ({ id: r.id, ts: r.ts, ok: r.ok === 1, epoch: r.epoch }))
@@ -2063,15 +2055,7 @@ export class Store {
     );
     const walk = old.concat(newer.filter((id) => id < last).map((id) => rowAt.get(id) as CompactedSample));
     walk.sort((a, b) => a.id - b.id);
-    inheritEpochs(
-      this.prep,
-      target_id,
-      collector,
-      walk.length,
-      (i) => walk[i].id,
-      (i) => walk[i].ok === 1 && walk[i].keyframe === 0 && walk[i].epoch === null,
-      (i, e) => (walk[i].epoch = e)
-    );
+    inheritRowEpochs(this.prep, target_id, collector, walk);
     for (const s of walk) {
       epochAt.set(s.id, s.epoch);
     }
