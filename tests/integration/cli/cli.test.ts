@@ -3,13 +3,18 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { before, test } from 'node:test';
+import { after, before, test } from 'node:test';
 
 const root = resolve(__dirname, '../../..');
 const bin = join(root, 'bin/pgpulse.js');
+
+// the file's temp directories under one, removed at the end (each test's pgpulse-cli-* was left behind)
+const temp = mkdtempSync(join(tmpdir(), 'pgpulse-cli-'));
+after(() => rmSync(temp, { recursive: true, force: true }));
+const tempDir = () => mkdtempSync(join(temp, 'case-'));
 
 before(() => {
   const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.sidecar.json'], { cwd: root, encoding: 'utf8' });
@@ -40,7 +45,7 @@ test('serve without a target says what to set, exit 2', () => {
 });
 
 test('serve with a malformed config file names the fields, never the password', () => {
-  const f = join(mkdtempSync(join(tmpdir(), 'pgpulse-cli-')), 'bad.yaml');
+  const f = join(tempDir(), 'bad.yaml');
   writeFileSync(f, 'targets:\n  - name: x\n    url: "postgres://u:hunter2@h/d"\n    interval: -5s\n');
   const r = run(['serve'], { PGPULSE_CONFIG: f });
   assert.equal(r.status, 2);
@@ -58,7 +63,7 @@ test('serve with a port already in use fails clearly', async () => {
       DATABASE_URL: 'postgres://127.0.0.1:1/x',
       PGPULSE_TOKEN: 't',
       PGPULSE_HTTP_ADDR: `127.0.0.1:${port}`,
-      PGPULSE_DATA_DIR: mkdtempSync(join(tmpdir(), 'pgpulse-cli-')),
+      PGPULSE_DATA_DIR: tempDir(),
     });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /address already in use/);
@@ -123,7 +128,7 @@ async function spawnServe(nodeArgs: string[], env: Record<string, string>) {
 }
 
 test('serve refuses to start without a token; --insecure-no-auth is loopback-only and loud', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'pgpulse-cli-'));
+  const dir = tempDir();
   const base = { DATABASE_URL: 'postgres://127.0.0.1:1/x', PGPULSE_DATA_DIR: dir };
   const r = run(['serve'], base);
   assert.equal(r.status, 2);
@@ -166,7 +171,7 @@ test('serve refuses to start without a token; --insecure-no-auth is loopback-onl
 
 test('serve re-executes itself in place with its memory flags; node flags or PGPULSE_NODE_FLAGS given by the user win', async () => {
   const { readFileSync } = await import('node:fs');
-  const dir = mkdtempSync(join(tmpdir(), 'pgpulse-cli-'));
+  const dir = tempDir();
   /** the glibc malloc settings each serving process started with */
   const malloc: string[][] = [];
   /** the node flags of the process that ends up serving, read from the kernel */
@@ -218,7 +223,7 @@ test('serve re-executes itself in place with its memory flags; node flags or PGP
 
 test('serve runs on jemalloc when it is installed, unless PGPULSE_ALLOCATOR=system', async () => {
   const { readFileSync } = await import('node:fs');
-  const dir = mkdtempSync(join(tmpdir(), 'pgpulse-cli-'));
+  const dir = tempDir();
   /** whether the process that ends up serving has jemalloc mapped, from the kernel's view of it */
   const mapsJemalloc = async (nodeArgs: string[], env: Record<string, string>) => {
     const serve = await spawnServe(nodeArgs, {
@@ -252,7 +257,7 @@ test('serve runs on jemalloc when it is installed, unless PGPULSE_ALLOCATOR=syst
 
 test('serve tunes jemalloc for a small machine unless the user set MALLOC_CONF', async () => {
   const { readFileSync, readdirSync } = await import('node:fs');
-  const dir = mkdtempSync(join(tmpdir(), 'pgpulse-cli-'));
+  const dir = tempDir();
   /** MALLOC_CONF of the serving process and its jemalloc background threads (there only when jemalloc read background_thread:true) */
   const jemallocOf = async (env: Record<string, string>) => {
     const serve = await spawnServe([], {
@@ -288,7 +293,7 @@ test('serve tunes jemalloc for a small machine unless the user set MALLOC_CONF',
 });
 
 test('one-shot commands with no sidecar and no DATABASE_URL say where they looked, exit 1', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'pgpulse-cli-'));
+  const dir = tempDir();
   const net = await import('node:net');
   const port = await new Promise<number>((res) => {
     const s = net.createServer().listen(0, '127.0.0.1', () => {
@@ -317,7 +322,7 @@ test('doctor and act with a --target that is not configured name the configured 
   // port 9 (discard): nothing must try to reach it before the target check
   const env = {
     DATABASE_URL: 'postgres://u@127.0.0.1:9/d',
-    PGPULSE_DATA_DIR: mkdtempSync(join(tmpdir(), 'pgpulse-cli-')),
+    PGPULSE_DATA_DIR: tempDir(),
   };
   for (const args of [
     ['doctor', '--target', 'nowhere'],
