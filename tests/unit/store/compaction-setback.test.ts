@@ -147,6 +147,16 @@ test('compaction leaves every surviving sample its epoch, ok flag, values and ru
         // the oldest survivor (by id) takes the points of what retention cut before it, totals of rows long gone too
         const oldest = Math.min(...now.keys());
         for (const [id, r] of now) {
+          assert.ok(r.ts >= end - (retention as number), `${at}: sample ${id} at ${r.ts} is past retention`);
+        }
+        // and stands on its own: a keyframe holding its epoch and every row present
+        const firstOk = Math.min(...[...now].filter(([, r]) => r.ok).map(([id]) => id));
+        assert.deepEqual(
+          store.db.prepare('SELECT keyframe, epoch FROM sample_row WHERE id = ?').get(firstOk),
+          { keyframe: 1, epoch: before.get(firstOk)?.epoch },
+          `${at}: the oldest ok sample ${firstOk} is self-contained`
+        );
+        for (const [id, r] of now) {
           const b = before.get(id);
           assert.ok(b, `${at}: sample ${id} was there before`);
           assert.equal(r.ts, b.ts, `${at}: sample ${id} ts`);
