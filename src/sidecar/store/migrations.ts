@@ -273,6 +273,14 @@ export const migrations: Migration[] = [
     run: epochsOnKeyframes,
     rewrites: { samples: sampleRows, cost: MIGRATION_11_COST },
   },
+  {
+    // the sample view's update and delete as the sample table took them: since migration 11 a
+    // keyframe deleted or changed through it moved the epochs of the samples after it, and a
+    // sample's target or collector was not changed at all
+    version: 12,
+    sql: '',
+    run: sampleViewWrites,
+  },
 ];
 
 /**
@@ -324,6 +332,66 @@ function sampleViewTriggers(): string {
       BEGIN DELETE FROM sample_row WHERE id = OLD.id; END;
     CREATE TRIGGER sample_view_insert INSTEAD OF INSERT ON sample
       BEGIN SELECT RAISE(ABORT, '${SAMPLE_VIEW_WRITE}'); END;`;
+}
+
+/**
+ * The ok samples after keyframe `id` of stream `stream` that take their epoch from it (migration
+ * 11): SQL conditions on sample_row. Bounded by the stream's next keyframe (its partial index),
+ * walked by id (the samples of every stream written meanwhile) rather than the stream's whole
+ * time index.
+ */
+function inheritorsOf(id: string, stream: string): string {
+  return `+stream = ${stream} AND id > ${id} AND ok = 1 AND keyframe = 0 AND epoch IS NULL
+    AND id < coalesce((SELECT min(k.id) FROM sample_row k WHERE k.stream = ${stream} AND k.keyframe = 1 AND k.id > ${id}), 9e18)`;
+}
+
+/**
+ * Migration 12: the view's update and delete triggers again (migration 10's insert trigger stays).
+ * An older tool (or pgpulse) changes one sample through the view and expects no other to move:
+ * before a keyframe stops holding the epoch of the samples after it (deleted, no longer a keyframe,
+ * another epoch, moved to another stream) that epoch is written into them; before a sample becomes
+ * a keyframe of a stream with another epoch, the samples after it there get the one they had. A
+ * changed target or collector moves the sample to that stream (made when missing). Its id cannot
+ * change: points refer to it. (UPDATE and DELETE through the view report 0 changes: SQLite does
+ * not count rows an INSTEAD OF trigger writes.)
+ */
+function sampleViewWrites(db: Database.Database): void {
+  if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'view' AND name = 'sample'").get() === undefined) {
+    return;
+  }
+  const oldStream = '(SELECT id FROM sample_stream WHERE target_id = OLD.target_id AND collector = OLD.collector)';
+  const newStream = '(SELECT id FROM sample_stream WHERE target_id = NEW.target_id AND collector = NEW.collector)';
+  const moved = '(NEW.target_id IS NOT OLD.target_id OR NEW.collector IS NOT OLD.collector)';
+  // the epoch in force just before OLD.id in the new stream: what its samples after OLD.id take now
+  const epochBefore = `(SELECT k.epoch FROM sample_row k WHERE k.stream = ${newStream} AND k.keyframe = 1 AND k.id < OLD.id ORDER BY k.id DESC LIMIT 1)`;
+  db.exec(`
+    DROP TRIGGER IF EXISTS sample_view_update;
+    DROP TRIGGER IF EXISTS sample_view_delete;
+    CREATE TRIGGER sample_view_update INSTEAD OF UPDATE ON sample
+      BEGIN
+        SELECT RAISE(ABORT, 'sample ids cannot be changed through the sample view (schema migration 10): points refer to them')
+          WHERE NEW.id IS NOT OLD.id;
+        UPDATE sample_row SET epoch = OLD.epoch
+          WHERE OLD.keyframe = 1 AND (NEW.keyframe IS NOT 1 OR NEW.epoch IS NOT OLD.epoch OR ${moved})
+            AND ${inheritorsOf('OLD.id', oldStream)};
+        INSERT OR IGNORE INTO sample_stream (target_id, collector)
+          SELECT NEW.target_id, NEW.collector WHERE ${moved};
+        UPDATE sample_row SET epoch = ${epochBefore}
+          WHERE NEW.keyframe = 1 AND (OLD.keyframe IS NOT 1 OR ${moved}) AND NEW.epoch IS NOT ${epochBefore}
+            AND ${inheritorsOf('OLD.id', newStream)};
+        UPDATE sample_row SET stream = ${newStream}, ts = NEW.ts, ok = NEW.ok, keyframe = NEW.keyframe,
+          resets = NEW.resets, error = NEW.error,
+          -- the epoch it reads (inherited or its own) only where it would read another one otherwise
+          epoch = CASE WHEN NEW.epoch IS OLD.epoch AND NEW.keyframe IS OLD.keyframe AND NEW.ok IS OLD.ok AND NOT ${moved}
+            THEN epoch ELSE NEW.epoch END
+          WHERE id = OLD.id;
+      END;
+    CREATE TRIGGER sample_view_delete INSTEAD OF DELETE ON sample
+      BEGIN
+        UPDATE sample_row SET epoch = OLD.epoch WHERE OLD.keyframe = 1 AND ${inheritorsOf('OLD.id', oldStream)};
+        DELETE FROM sample_row WHERE id = OLD.id;
+      END;
+  `);
 }
 
 /**
