@@ -9,6 +9,7 @@ import { storeFaultKind } from './faults';
 import { backfillRunningTotals } from './running-totals';
 import { epochOf } from './sample-epochs';
 import { scrubStatement } from './scrub';
+import type { Prepare } from './statements';
 
 export interface Migration {
   version: number;
@@ -610,15 +611,34 @@ export function unknownMigrations(db: Database.Database): number[] {
 }
 
 /**
+ * The stand-in streams (standInForMissingTables) of a target the connection looks up by name: one
+ * an older pgpulse added after the connection opened has none yet. Nothing on a migrated file.
+ */
+export function standInStreamsOf(db: Database.Database, prepare: Prepare, targetId: number): void {
+  if (!streamStandIns.has(db)) {
+    return;
+  }
+  prepare(
+    'INSERT OR IGNORE INTO temp.sample_stream (target_id, collector) SELECT ?, name FROM temp.stand_in_collector'
+  ).run(targetId);
+}
+
+/** the connections with stand-in streams over a file before migration 10 */
+const streamStandIns = new WeakSet<Database.Database>();
+
+/**
  * A connection that cannot migrate its file (read-only: a data directory that is not writable, a
  * query worker beside such a store) may hold a history written before the chunk table existed.
  * An empty one stands in, in the connection's own temp schema, so reads answer from the rows the
  * file holds instead of failing on a missing table. (stream_alias is checked where it is read.)
+ * `collectors`: stream names besides the catalog's an older pgpulse may write (standInStreamsOf).
  */
-export function standInForMissingTables(db: Database.Database): void {
+export function standInForMissingTables(db: Database.Database, collectors: readonly string[] = []): void {
   if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sample_row'").get() === undefined) {
-    // before migration 10: sample_row and sample_stream over the file's sample table (a read-only
-    // connection: no writer adds a stream meanwhile)
+    // before migration 10: sample_row and sample_stream over the file's sample table. An older
+    // pgpulse in another process may go on writing the file: a stream stands in for every target
+    // and every collector it can write (the file's and the catalog's), not only those with a
+    // sample now, and for a target added later when it is first looked up (standInStreamsOf)
     db.exec(`
       CREATE TEMP TABLE IF NOT EXISTS sample_stream (
         id INTEGER PRIMARY KEY,
@@ -626,13 +646,23 @@ export function standInForMissingTables(db: Database.Database): void {
         collector TEXT NOT NULL,
         UNIQUE (target_id, collector)
       );
+      CREATE TEMP TABLE IF NOT EXISTS stand_in_collector (name TEXT PRIMARY KEY);
       INSERT OR IGNORE INTO temp.sample_stream (target_id, collector)
         SELECT target_id, collector FROM main.sample GROUP BY target_id, collector;
+      INSERT OR IGNORE INTO temp.stand_in_collector (name) SELECT DISTINCT collector FROM temp.sample_stream;
       CREATE TEMP VIEW IF NOT EXISTS sample_row AS
         SELECT s.id AS id, st.id AS stream, s.ts AS ts, s.ok AS ok, s.epoch AS epoch, s.keyframe AS keyframe,
           s.resets AS resets, s.error AS error
         FROM main.sample s JOIN temp.sample_stream st ON st.target_id = s.target_id AND st.collector = s.collector;
     `);
+    db.prepare('INSERT OR IGNORE INTO temp.stand_in_collector (name) SELECT value FROM json_each(?)').run(
+      JSON.stringify([...collectorSpecs.map((c) => c.id), ...collectors])
+    );
+    db.exec(`
+      INSERT OR IGNORE INTO temp.sample_stream (target_id, collector)
+        SELECT t.id, c.name FROM main.target t, temp.stand_in_collector c;
+    `);
+    streamStandIns.add(db);
   }
   if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'point_chunk'").get() !== undefined) {
     return;

@@ -26,6 +26,7 @@ import {
   applyMigrations,
   MigrationDiskFullError,
   standInForMissingTables,
+  standInStreamsOf,
   unknownMigrations,
   type SampleRewriteNotes,
 } from './migrations';
@@ -261,7 +262,7 @@ export class Store {
     try {
       const db = new Database(file, { readonly: true, fileMustExist: true });
       db.prepare('SELECT count(*) FROM sqlite_master').get();
-      standInForMissingTables(db);
+      standInForMissingTables(db, [AWAY_BY_DESIGN_STREAM]);
       return db;
     } catch {
       /* fall through to a copy */
@@ -278,7 +279,7 @@ export class Store {
       }
       const db = new Database(image);
       db.prepare('SELECT count(*) FROM sqlite_master').get();
-      standInForMissingTables(db);
+      standInForMissingTables(db, [AWAY_BY_DESIGN_STREAM]);
       return db;
     } catch {
       return undefined;
@@ -328,7 +329,7 @@ export class Store {
     // back to the OS for most of them. The cache fills only as reads touch pages, and a query
     // worker exists only while dashboards query (bench/results/query-latency-quiet*.md)
     db.pragma(`cache_size = -${READER_CACHE_KIB}`);
-    standInForMissingTables(db);
+    standInForMissingTables(db, [AWAY_BY_DESIGN_STREAM]);
     return db;
   }
 
@@ -539,6 +540,8 @@ export class Store {
     if (!row) {
       return -1;
     }
+    // a file before migration 10 read as it is: a target an older pgpulse added since it opened
+    standInStreamsOf(this.conn, this.prep, row.id);
     // an id read inside a transaction may yet be rolled back
     if (!this.conn.inTransaction) {
       this.targetIds.set(name, row.id);
