@@ -83,7 +83,7 @@ export function describeFault(
       if (need) {
         return {
           message: `the disk holding the history store ${path} is full (${code}): ${need.why} needs about ${need.mb} MB free; the store is left as it was`,
-          fix: `free about ${need.mb} MB on the filesystem of ${dir}, or move the data directory (PGPULSE_DATA_DIR) to a larger one; pgpulse serves the stored history read-only meanwhile and retries the upgrade by itself`,
+          fix: `free about ${need.mb} MB on the filesystem of ${dir}, or move the data directory (PGPULSE_DATA_DIR) to a larger one; pgpulse serves the stored history read-only meanwhile and retries the upgrade by itself once that much is free`,
         };
       }
       return {

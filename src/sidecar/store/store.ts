@@ -4,7 +4,15 @@
  * only what moved; the engine turns raw values into deltas at read time.
  */
 import Database from 'better-sqlite3';
-import { accessSync, constants as fsConstants, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  constants as fsConstants,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  statfsSync,
+  statSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describeFault, nextDelayMs, storeFaultKind, StoreWriteError, type StoreProblem } from './faults';
 import {
@@ -78,6 +86,16 @@ const READER_CACHE_KIB = 32 * 1024;
  * readable; no collector may take it (assemble refuses).
  */
 export const AWAY_BY_DESIGN_STREAM = 'neon_idle';
+
+/** bytes free to an unprivileged user on the filesystem of dir (Infinity: cannot tell) */
+function freeBytes(dir: string): number {
+  try {
+    const fs = statfsSync(dir);
+    return fs.bavail * fs.bsize;
+  } catch {
+    return Infinity;
+  }
+}
 
 /** the history file of a data directory */
 export function storeFile(dataDir: string): string {
@@ -233,6 +251,8 @@ export class Store {
   private readonly aliasResumable = new Map<string, string | null>();
   private statements: StatementCache;
   private writing = false;
+  /** the schema upgrade that last ran out of disk (store/migrations.ts), while that is the problem */
+  private upgradeWithoutRoom: MigrationDiskFullError | undefined;
 
   /**
    * Opens (creating) the history in dataDir. A directory that cannot be written does not stop the
@@ -404,6 +424,12 @@ export class Store {
       if (Date.now() < this.problem.nextRetryAt) {
         throw new StoreWriteError(this.problem);
       }
+      // an upgrade that ran out of disk fails again, after seconds of rewriting, until the room
+      // its error asks for is there: it is not tried before
+      const upgrade = this.upgradeWithoutRoom;
+      if (upgrade && freeBytes(upgrade.rewrite.dir) < upgrade.rewrite.estimatedBytes) {
+        throw this.fault(upgrade);
+      }
       // a connection that met a read-only or broken file stays that way: open the file afresh
       if (
         this.mode !== 'read-write' ||
@@ -437,6 +463,7 @@ export class Store {
     if (this.problem) {
       const previous = this.problem;
       this.problem = undefined;
+      this.upgradeWithoutRoom = undefined;
       this.onProblem?.(undefined, previous);
     }
     return out;
@@ -452,6 +479,7 @@ export class Store {
     if (!f) {
       return false;
     }
+    this.upgradeWithoutRoom = e instanceof MigrationDiskFullError ? e : undefined;
     const now = Date.now();
     const previous = this.problem;
     const failures = (previous?.failures ?? 0) + 1;
