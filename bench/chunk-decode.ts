@@ -7,7 +7,12 @@
  *
  *   BENCH_STORE=path/to/pgpulse.db BENCH_SRC=/tmp/before/src node --import tsx bench/chunk-decode.ts
  *
- * BENCH_WHERE: an SQL condition on `series` (e.g. "field = 'total_exec_time'"). Prints a table.
+ * BENCH_WHERE: an SQL condition on `series` (e.g. "field = 'total_exec_time'"). BENCH_CHUNK_POINTS: points
+ * a chunk (128, as store/chunks.ts). Also an edge read's decode: each chunk up to its middle point
+ * (`decodeColumns(data, stopAfter)`, what a read of the point in force at a sample inside it costs on
+ * average), CPU ns per chunk. BENCH_JOIN=1: the series laid end to end, ids shifted to keep ascending,
+ * so a short run's store (a fleet copy: ≈25 points a series) fills chunks of BENCH_CHUNK_POINTS (a
+ * value jumps where one series meets the next: one point in ≈25 is written larger). Prints a table.
  */
 import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -16,6 +21,9 @@ import { fmt } from './lib';
 
 type Codec = Pick<typeof today, 'encodeChunk' | 'decodeChunk' | 'decodeColumns'>;
 type Point = [number, number | null, number | null];
+
+const CHUNK_POINTS = Number(process.env.BENCH_CHUNK_POINTS ?? 128);
+const JOIN = process.env.BENCH_JOIN === '1';
 
 async function main(): Promise<void> {
   const file = process.env.BENCH_STORE;
@@ -33,14 +41,23 @@ async function main(): Promise<void> {
     )
     .raw()
     .iterate() as Iterable<[number, number, number | null, number | null]>;
-  for (const [sid, id, v, t] of rows) {
-    if (sid !== series || cur.length === 128) {
+  // BENCH_JOIN: how far the ids of the current series are moved, and the last id written
+  let shift = 0;
+  let last = 0;
+  for (const [sid, sampleId, v, t] of rows) {
+    const next = sid !== series;
+    if (JOIN && next && series !== -1) {
+      shift = last + 1000 - sampleId;
+    }
+    const id = JOIN ? sampleId + shift : sampleId;
+    last = id;
+    if ((!JOIN && next) || cur.length === CHUNK_POINTS) {
       if (cur.length > 0) {
         chunks.push(cur);
       }
       cur = [];
-      series = sid;
     }
+    series = sid;
     cur.push([id, v, t]);
   }
   if (cur.length > 0) {
@@ -56,6 +73,8 @@ async function main(): Promise<void> {
   const blobs = codecs.map(([, c]) => chunks.map((p) => c.encodeChunk(p)));
   const ns: number[][] = codecs.map(() => []);
   const nsPoints: number[][] = codecs.map(() => []);
+  const nsEdge: number[][] = codecs.map(() => []);
+  const middles = chunks.map((c) => c[Math.floor((c.length - 1) / 2)][0]);
   const pass = (f: () => void): number => {
     const c0 = process.cpuUsage();
     f();
@@ -66,17 +85,19 @@ async function main(): Promise<void> {
     codecs.forEach(([, c], k) => {
       ns[k].push(pass(() => blobs[k].forEach((b) => c.decodeColumns(b))));
       nsPoints[k].push(pass(() => blobs[k].forEach((b) => c.decodeChunk(b))));
+      // per chunk, not per point: pass() divides by the points
+      nsEdge[k].push((pass(() => blobs[k].forEach((b, i) => c.decodeColumns(b, middles[i]))) * points) / chunks.length);
     });
   }
   const best = (xs: number[]) => Math.min(...xs.slice(2));
   console.log(`${points.toLocaleString('en-US')} points in ${chunks.length.toLocaleString('en-US')} chunks (${fmt(points / chunks.length)} a chunk) from ${file}${process.env.BENCH_WHERE ? ` where ${process.env.BENCH_WHERE}` : ''}
 
-| codec | blob B/pt | decodeColumns ns/pt | decodeChunk ns/pt |
-|---|---:|---:|---:|
+| codec | blob B/pt | decodeColumns ns/pt | decodeChunk ns/pt | edge read: decodeColumns to the middle, ns/chunk |
+|---|---:|---:|---:|---:|
 ${codecs
   .map(
     ([label], k) =>
-      `| ${label} | ${fmt(blobs[k].reduce((a, b) => a + b.length, 0) / points, 2)} | ${fmt(best(ns[k]), 1)} | ${fmt(best(nsPoints[k]), 1)} |`
+      `| ${label} | ${fmt(blobs[k].reduce((a, b) => a + b.length, 0) / points, 2)} | ${fmt(best(ns[k]), 1)} | ${fmt(best(nsPoints[k]), 1)} | ${fmt(best(nsEdge[k]), 0)} |`
   )
   .join('\n')}`);
 }

@@ -260,7 +260,7 @@ function copyStore(dataDir: string, copy: string): void {
  * packs a series once 32 of its points have gathered (one re-encode per hour, not per point); here
  * every series is packed whatever its count, so copies taken minutes apart compare packed to packed.
  */
-function packCopy(copy: string): number {
+export function packCopy(copy: string): number {
   const store = new Store(copy);
   try {
     store.compact(Date.now(), { retentionMs: 1e15, downsampleAfterMs: 1e15, downsampleStepMs: 300_000, headMs: 0 });

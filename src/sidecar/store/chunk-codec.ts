@@ -540,7 +540,8 @@ export interface ChunkLayout {
   first: number;
 }
 
-export function chunkLayout(data: Buffer): ChunkLayout {
+/** `changes`: when given, the index of every point whose tag byte is written (benches weighing other encodings) */
+export function chunkLayout(data: Buffer, changes?: number[]): ChunkLayout {
   const format = data[0];
   if (format !== FORMAT && format !== FORMAT_1) {
     throw formatError(data);
@@ -560,6 +561,7 @@ export function chunkLayout(data: Buffer): ChunkLayout {
       tag = r.byte();
       out.tags++;
       out.ids += skip();
+      changes?.push(i);
     } else {
       const at = r.at;
       const head = r.varint();
@@ -570,6 +572,7 @@ export function chunkLayout(data: Buffer): ChunkLayout {
       if (head % 2 === 1) {
         tag = r.byte();
         out.tags++;
+        changes?.push(i);
       }
     }
     const vt = tag & 15;
