@@ -11,8 +11,9 @@
  * a chunk (128, as store/chunks.ts). Also an edge read's decode: each chunk up to its middle point
  * (`decodeColumns(data, stopAfter)`, what a read of the point in force at a sample inside it costs on
  * average), CPU ns per chunk. BENCH_JOIN=1: the series laid end to end, ids shifted to keep ascending,
- * so a short run's store (a fleet copy: ≈25 points a series) fills chunks of BENCH_CHUNK_POINTS (a
- * value jumps where one series meets the next: one point in ≈25 is written larger). Prints a table.
+ * so a short run's store (a fleet copy: ≈25 points a series) fills chunks of BENCH_CHUNK_POINTS; where
+ * one series meets the next, its ids go on at the last spacing (the values jump: one point in ≈25 is
+ * written larger, alike in every format). Prints a table.
  */
 import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -41,15 +42,20 @@ async function main(): Promise<void> {
     )
     .raw()
     .iterate() as Iterable<[number, number, number | null, number | null]>;
-  // BENCH_JOIN: how far the ids of the current series are moved, and the last id written
+  // BENCH_JOIN: how far the ids of the current series are moved, the last id written and the last
+  // delta (where two series meet, the next one starts that far on: its own spacing, no jump)
   let shift = 0;
   let last = 0;
+  let gap = 1000;
   for (const [sid, sampleId, v, t] of rows) {
     const next = sid !== series;
     if (JOIN && next && series !== -1) {
-      shift = last + 1000 - sampleId;
+      shift = last + gap - sampleId;
     }
     const id = JOIN ? sampleId + shift : sampleId;
+    if (!next) {
+      gap = id - last;
+    }
     last = id;
     if ((!JOIN && next) || cur.length === CHUNK_POINTS) {
       if (cur.length > 0) {

@@ -309,7 +309,7 @@ function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
 }
 
-interface PhaseResult {
+export interface PhaseResult {
   phase: 'off' | 'on';
   seconds: number;
   maxGapS: number;
@@ -660,7 +660,19 @@ const STEADY_CHUNK = 128;
  * The packed growth taken apart (a phase's copies a third in and at the end, dbstat): what grows per
  * day with the points and with the samples, what a statement costs once, and how it scales.
  */
-export function growthSection(r: PhaseResult): string {
+export function growthSection(
+  r: Pick<
+    PhaseResult,
+    | 'activeStatements'
+    | 'anatomyEnd'
+    | 'anatomyThird'
+    | 'packedMb'
+    | 'packedPerDayPer1k'
+    | 'slopePerDayPer1k'
+    | 'targets'
+    | 'thirdToEndS'
+  >
+): string {
   const a = r.anatomyThird;
   const b = r.anatomyEnd;
   const perDay = 86_400 / r.thirdToEndS;
