@@ -16,7 +16,9 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import {
+  closeSync,
   mkdirSync,
+  openSync,
   mkdtempSync,
   readFileSync,
   readdirSync,
@@ -50,6 +52,12 @@ const SMAPS = process.env.BENCH_SMAPS === '1' ? join(WORK, 'smaps') : undefined;
  * copy of main beside this tree's change, side by side in one run (BENCH_PARALLEL=1)
  */
 const OTHER_TREE = process.env.BENCH_OTHER_TREE;
+/** where a variant with captureStderr writes its sidecar's stderr (jemalloc's statistics) */
+const STDERR_DIR = join(WORK, 'stderr');
+/** where the heap-profile variant's jemalloc writes its profiles (read with bench/jeprof-summary.ts) */
+const JEPROF_DIR = join(WORK, 'jeprof');
+/** serve's MALLOC_CONF (bin/pgpulse.js JEMALLOC_CONF), repeated when a variant adds options to it */
+const TUNED_CONF = 'narenas:2,background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0';
 const VMRSS_EVERY_MS = 10_000;
 const VMRSS_OUT = (process.env.BENCH_OUT ?? 'memory-breakdown.md').replace(/\.md$/, '') + '-vmrss.tsv';
 /** bin/pgpulse.js's SERVE_FLAGS, repeated when the bench adds the heap-snapshot flags to them */
@@ -74,6 +82,8 @@ interface Variant {
   root?: string;
   /** a dashboard open for the first this many minutes: its panels' queries every 30 s (DASHBOARD) */
   dashboardMin?: number;
+  /** its stderr into STDERR_DIR/<name>.log instead of the bench's (jemalloc's statistics are long) */
+  captureStderr?: boolean;
   what: string;
 }
 
@@ -188,6 +198,28 @@ const VARIANTS: Variant[] = [
     },
     bin: true,
     what: 'the tuned jemalloc, printing its totals when the sidecar exits (allocated = live native memory; resident = what jemalloc holds)',
+  },
+  // jemalloc's own view of the running sidecar: its statistics are printed each time another 256 MB
+  // have been allocated (stats_interval, bytes), so the last print before the end is the steady
+  // state; merged over the arenas, with its small size classes (bins) and large extents
+  {
+    name: 'pgpulse.js serve (jemalloc stats every 256 MB)',
+    env: { MALLOC_CONF: `${TUNED_CONF},stats_interval:268435456,stats_interval_opts:gdaxe` },
+    bin: true,
+    captureStderr: true,
+    what: 'the tuned jemalloc printing its statistics every 256 MB allocated (stats_interval) into bench/.work/stderr; bench/jemalloc-stats-summary.ts reads the last print',
+  },
+  // who holds the native bytes: jemalloc's sampling heap profiler (Debian's build has it) records
+  // the stack of one allocation per 128 KB allocated on average and writes the live ones every
+  // 256 MB allocated (lg_prof_interval); bench/jeprof-summary.ts scales and symbolizes the last one
+  {
+    name: 'pgpulse.js serve (jemalloc heap profile)',
+    env: {
+      MALLOC_CONF: `${TUNED_CONF},prof:true,lg_prof_sample:17,lg_prof_interval:28,prof_prefix:${JEPROF_DIR}/serve`,
+    },
+    bin: true,
+    captureStderr: true,
+    what: "the tuned jemalloc with its heap profiler: live native allocations by stack, written every 256 MB allocated into bench/.work/jeprof (profiling's own metadata adds to this variant's RSS)",
   },
   {
     name: 'pgpulse.js serve (jemalloc lean)',
@@ -408,6 +440,12 @@ async function spawnSidecar(pg: TestPostgres, buildDir: string, v: Variant): Pro
   const dataDir = mkdtempSync(join(WORK, 'mem-'));
   const httpPort = await freePort();
   const grpcPort = await freePort();
+  let stderr: 'inherit' | number = 'inherit';
+  if (v.captureStderr) {
+    mkdirSync(STDERR_DIR, { recursive: true });
+    mkdirSync(JEPROF_DIR, { recursive: true });
+    stderr = openSync(join(STDERR_DIR, `${v.name.replace(/[^a-z0-9]+/gi, '-')}.log`), 'w');
+  }
   const child = spawn(
     process.execPath,
     v.bin
@@ -439,9 +477,12 @@ async function spawnSidecar(pg: TestPostgres, buildDir: string, v: Variant): Pro
         // the variant's own settings win (PGPULSE_GRPC_ADDR=off)
         ...v.env,
       },
-      stdio: ['ignore', 'ignore', 'inherit'],
+      stdio: ['ignore', 'ignore', stderr],
     }
   );
+  if (typeof stderr === 'number') {
+    closeSync(stderr);
+  }
   const run: Run = {
     v,
     child,
