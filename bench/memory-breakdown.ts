@@ -209,6 +209,22 @@ const VARIANTS: Variant[] = [
     captureStderr: true,
     what: 'the tuned jemalloc printing its statistics every 256 MB allocated (stats_interval) into bench/.work/stderr; bench/jemalloc-stats-summary.ts reads the last print',
   },
+  {
+    name: 'pgpulse.js serve (jemalloc stats, store cache 16 MB)',
+    env: {
+      MALLOC_CONF: `${TUNED_CONF},stats_interval:268435456,stats_interval_opts:gdaxe`,
+      PGPULSE_STORE_CACHE_KIB: '16000',
+    },
+    bin: true,
+    captureStderr: true,
+    what: "the same with the writer's SQLite page cache at better-sqlite3's default, 16 MB (PGPULSE_STORE_CACHE_KIB=16000: as before §8.5)",
+  },
+  {
+    name: 'pgpulse.js serve (store cache 16 MB)',
+    env: { PGPULSE_STORE_CACHE_KIB: '16000' },
+    bin: true,
+    what: "PGPULSE_STORE_CACHE_KIB=16000: the writer's SQLite page cache at better-sqlite3's default, 16 MB, as before §8.5",
+  },
   // who holds the native bytes: jemalloc's sampling heap profiler (Debian's build has it) records
   // the stack of one allocation per 128 KB allocated on average and writes the live ones every
   // 256 MB allocated (lg_prof_interval); bench/jeprof-summary.ts scales and symbolizes the last one
@@ -220,6 +236,16 @@ const VARIANTS: Variant[] = [
     bin: true,
     captureStderr: true,
     what: "the tuned jemalloc with its heap profiler: live native allocations by stack, written every 256 MB allocated into bench/.work/jeprof (profiling's own metadata adds to this variant's RSS)",
+  },
+  {
+    name: 'pgpulse.js serve (jemalloc heap profile, store cache 16 MB)',
+    env: {
+      MALLOC_CONF: `${TUNED_CONF},prof:true,lg_prof_sample:17,lg_prof_interval:28,prof_prefix:${JEPROF_DIR}/serve16`,
+      PGPULSE_STORE_CACHE_KIB: '16000',
+    },
+    bin: true,
+    captureStderr: true,
+    what: "the same with the writer's SQLite page cache at better-sqlite3's default, 16 MB (PGPULSE_STORE_CACHE_KIB=16000: as before §8.5)",
   },
   {
     name: 'pgpulse.js serve (jemalloc lean)',

@@ -18,7 +18,7 @@ import { SidecarService } from './sidecar-service';
 import { isStoreWriteError } from './store/faults';
 import { runCompactionPass } from './store/compaction-pass';
 import { sampleRewriteLine } from './store/migrations';
-import { Store, storeFile } from './store/store';
+import { Store, storeCacheKib, storeFile } from './store/store';
 
 export interface StartOptions {
   env?: NodeJS.ProcessEnv;
@@ -61,6 +61,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<Sidecar> {
   const storeLog = log.child({ component: 'store', path: storeFile(config.dataDir) });
   // an upgrade that rewrites every sample takes seconds per million and room for a second copy: said before and after
   const store = Store.open(config.dataDir, {
+    cacheKib: storeCacheKib(opts.env ?? process.env),
     onSampleRewrite: (phase, r) =>
       storeLog.info(
         { migration: r.version, samples: r.samples, ...(phase === 'done' ? { seconds: r.seconds } : {}) },

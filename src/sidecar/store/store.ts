@@ -81,6 +81,29 @@ const MAX_SNAPSHOT_BYTES = 1 << 30;
 /** page cache of a query worker's read connection, KiB */
 const READER_CACHE_KIB = 32 * 1024;
 /**
+ * Page cache of the writer's connection, KiB (PGPULSE_STORE_CACHE_KIB). better-sqlite3 builds SQLite
+ * with a 16 MB default (SQLITE_DEFAULT_CACHE_SIZE=-16000), not SQLite's 2 MB; a sampling cycle's
+ * inserts land on pages all over the point index, so the writer's cache fills to the limit and
+ * stays there: ≈19 MB of a sidecar's native memory with 5,000 statements (jemalloc's heap profile,
+ * docs/benchmarks.md §8.5). Pages it no longer holds are read back from the OS's file cache.
+ */
+export const WRITER_CACHE_KIB = 2 * 1024;
+
+/** PGPULSE_STORE_CACHE_KIB: the writer's page cache in KiB (default WRITER_CACHE_KIB) */
+export function storeCacheKib(env: NodeJS.ProcessEnv): number {
+  const raw = env.PGPULSE_STORE_CACHE_KIB;
+  if (raw === undefined || raw === '') {
+    return WRITER_CACHE_KIB;
+  }
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 64 || n > 4 * 1024 * 1024) {
+    throw new Error(
+      `PGPULSE_STORE_CACHE_KIB must be a whole number of KiB from 64 to 4194304 (the history writer's SQLite page cache; default ${WRITER_CACHE_KIB}), got "${raw}"`
+    );
+  }
+  return n;
+}
+/**
  * The stream that records "pgpulse stayed away on purpose" (recordAwayByDesign): an empty sample
  * row per gate decision. The name is what histories written before this API hold, so they stay
  * readable; no collector may take it (assemble refuses).
@@ -217,6 +240,8 @@ export interface StoreOptions {
   busyTimeoutMs?: number;
   /** told before and after a schema migration that rewrites every sample (the sidecar logs it) */
   onSampleRewrite?: SampleRewriteNotes;
+  /** the writer's SQLite page cache, KiB (default WRITER_CACHE_KIB) */
+  cacheKib?: number;
 }
 
 export class Store {
@@ -239,6 +264,7 @@ export class Store {
   readCache: ReadCache | undefined = new ReadCache();
   private readonly busyTimeoutMs: number;
   private readonly onSampleRewrite: SampleRewriteNotes | undefined;
+  private readonly cacheKib: number;
   private readonly targetIds = new Map<string, number>();
   /** series ids and entity info by stream (`targetId \0 collector`), then row */
   private readonly rowCaches = new Map<string, StreamRows>();
@@ -312,6 +338,7 @@ export class Store {
     this.reader = opts.reader ?? false;
     this.busyTimeoutMs = opts.busyTimeoutMs ?? 2000;
     this.onSampleRewrite = opts.onSampleRewrite;
+    this.cacheKib = opts.cacheKib ?? WRITER_CACHE_KIB;
     if (this.reader) {
       this.conn = Store.connectReader(file);
     } else if (openFailure === undefined) {
@@ -367,6 +394,8 @@ export class Store {
       // short: a write that waits blocks the event loop; a longer lock is a fault, retried with back-off
       db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
       Store.migrate(db, this.onSampleRewrite);
+      // after the migrations: one that rewrites every sample keeps the build's larger cache
+      db.pragma(`cache_size = -${this.cacheKib}`);
       return db;
     } catch (e) {
       db.close();
