@@ -210,7 +210,7 @@ const VARIANTS: Variant[] = [
     what: 'the tuned jemalloc printing its statistics every 256 MB allocated (stats_interval) into bench/.work/stderr; bench/jemalloc-stats-summary.ts reads the last print',
   },
   {
-    name: 'pgpulse.js serve (jemalloc stats, store cache 16 MB)',
+    name: 'pgpulse.js serve (jemalloc stats + store cache 16 MB)',
     env: {
       MALLOC_CONF: `${TUNED_CONF},stats_interval:268435456,stats_interval_opts:gdaxe`,
       PGPULSE_STORE_CACHE_KIB: '16000',
@@ -238,7 +238,7 @@ const VARIANTS: Variant[] = [
     what: "the tuned jemalloc with its heap profiler: live native allocations by stack, written every 256 MB allocated into bench/.work/jeprof (profiling's own metadata adds to this variant's RSS)",
   },
   {
-    name: 'pgpulse.js serve (jemalloc heap profile, store cache 16 MB)',
+    name: 'pgpulse.js serve (jemalloc heap profile + store cache 16 MB)',
     env: {
       MALLOC_CONF: `${TUNED_CONF},prof:true,lg_prof_sample:17,lg_prof_interval:28,prof_prefix:${JEPROF_DIR}/serve16`,
       PGPULSE_STORE_CACHE_KIB: '16000',
