@@ -25,31 +25,34 @@ interface Sym {
   name: string;
 }
 
-/** [category, pattern over the frame's symbol]; the first frame (from the allocation outward) that matches decides */
-const RULES: Array<[string, RegExp]> = [
-  ['SQLite page cache (pcache1)', /pcache1|sqlite3PcacheFetch|sqlite3PagerGet/],
+/**
+ * [holder, pattern over a frame's symbol, where]: the first rule that matches decides. 'any': any
+ * frame of the stack (these symbols appear only on their own allocation paths); 'first': only the
+ * frame that called malloc (the generic V8 / Node / libuv buckets, whose frames are below every
+ * allocation made from JavaScript).
+ */
+const RULES: Array<[string, RegExp, 'any' | 'first']> = [
+  ['SQLite page cache (pcache1)', /pcache1|sqlite3PcacheFetch|sqlite3PagerGet/, 'any'],
   [
     'SQLite prepared statements (parse, VDBE)',
-    /sqlite3VdbeCreate|sqlite3Prepare|sqlite3LockAndPrepare|sqlite3RunParser|sqlite3VdbeMakeReady|sqlite3Select|sqlite3Insert|sqlite3Update|sqlite3DeleteFrom|sqlite3ExprCode|yy_reduce/,
+    /sqlite3VdbeCreate|sqlite3Prepare|sqlite3LockAndPrepare|sqlite3RunParser|sqlite3VdbeMakeReady|yy_reduce/,
+    'any',
   ],
+  ['SQLite schema', /sqlite3InitOne|sqlite3InitCallback|sqlite3ReadSchema/, 'any'],
+  ['SQLite connection (open, lookaside)', /openDatabase|setupLookaside|sqlite3_open/, 'any'],
+  ['SQLite other', /sqlite3/i, 'any'],
+  ['better-sqlite3 addon', /Statement::|Database::|StatementIterator/, 'any'],
+  ['V8 zones (compilers, parser)', /v8::internal::Zone::|AccountingAllocator/, 'any'],
   [
-    'SQLite schema',
-    /sqlite3InitOne|sqlite3Init\b|sqlite3InitCallback|sqlite3ReadSchema|sqlite3CreateIndex|sqlite3EndTable/,
+    'V8 array-buffer backing stores (Buffers, typed arrays)',
+    /BackingStore|ArrayBufferAllocator|ArrayBuffer::Allocator/,
+    'any',
   ],
-  ['SQLite connection (open, lookaside)', /openDatabase|setupLookaside|sqlite3_open/],
-  ['SQLite other', /sqlite3/i],
-  ['better-sqlite3 addon', /Statement::|Database::|Backup::|StatementIterator/],
-  ['V8 zones (compiler, parser)', /v8::internal::Zone|AccountingAllocator|ZoneList|ZoneVector/],
-  [
-    'V8 array-buffer backing stores (Buffers, typed arrays, WebAssembly memory)',
-    /BackingStore|ArrayBufferAllocator|node::Buffer|ArrayBuffer::Allocator|NodeArrayBufferAllocator|DebuggingArrayBufferAllocator/,
-  ],
-  ['V8 code, handles and other internals', /v8::internal::|v8::base::|v8::/],
-  ['libuv', /\buv_|uv__/],
-  [
-    'Node internals (streams, crypto, HTTP parser, workers, modules)',
-    /node::|llhttp|OPENSSL|CRYPTO_|ossl_|ares_|nghttp2/,
-  ],
+  ['V8 heap page metadata', /MemoryAllocator::AllocatePage|MemoryAllocator::Allocate/, 'any'],
+  ['OpenSSL (root certificates, providers)', /CRYPTO_|ossl_|OPENSSL_/, 'any'],
+  ['V8 other (isolate, string table, code cache)', /v8::|v8impl::/, 'first'],
+  ['libuv', /\buv_|uv__/, 'first'],
+  ['Node other', /node::|llhttp|ares_|nghttp2/, 'first'],
 ];
 
 function parseMaps(text: string): Mapping[] {
@@ -180,11 +183,9 @@ function main(): void {
   const total = stacks.reduce((s, x) => s + x.bytes, 0);
   const byCategory = new Map<string, number>();
   const categoryOf = (frames: string[]) => {
-    for (const f of frames) {
-      for (const [name, re] of RULES) {
-        if (re.test(f)) {
-          return name;
-        }
+    for (const [name, re, where] of RULES) {
+      if (where === 'any' ? frames.some((f) => re.test(f)) : frames.length > 0 && re.test(frames[0])) {
+        return name;
       }
     }
     return 'unrecognised';
