@@ -68,6 +68,11 @@ export async function startSidecar(opts: StartOptions = {}): Promise<Sidecar> {
         sampleRewriteLine(phase, r)
       ),
   });
+  store.onClockSetBack = (b) =>
+    storeLog.warn(
+      { target: b.target, collector: b.collector, behindSeconds: (b.stampedTs - b.clockTs) / 1000 },
+      b.message
+    );
   store.onProblem = (problem, previous) => {
     if (problem) {
       storeLog.error(

@@ -109,6 +109,8 @@ export function storeCacheKib(env: NodeJS.ProcessEnv): number {
  * readable; no collector may take it (assemble refuses).
  */
 export const AWAY_BY_DESIGN_STREAM = 'neon_idle';
+/** the event kind of a wall clock set back behind a target's history (writeSample) */
+export const CLOCK_SET_BACK_EVENT = 'clock_set_back';
 
 /** bytes free to an unprivileged user on the filesystem of dir (Infinity: cannot tell) */
 function freeBytes(dir: string): number {
@@ -175,11 +177,59 @@ interface StreamState {
   epoch: number | null | undefined;
   /** running totals (running-totals.ts): loaded from the file at the first ok write after opening */
   counters?: CounterState;
+  /**
+   * the stream's newest stored ts (-Infinity: none): no sample is stamped below it, so within a
+   * stream ids (write order) never disagree with times, which every reader relies on
+   */
+  newestTs: number;
+  /** the last sample came while the clock was behind newestTs (its set-back was told once) */
+  behind: boolean;
 }
 
-function newStreamState(): StreamState {
+function newStreamState(newestTs: number): StreamState {
   const index = new SeriesIndex();
-  return { index, last: new NumberColumn(index), sinceKeyframe: KEYFRAME_EVERY, epoch: undefined };
+  return {
+    index,
+    last: new NumberColumn(index),
+    sinceKeyframe: KEYFRAME_EVERY,
+    epoch: undefined,
+    newestTs,
+    behind: false,
+  };
+}
+
+/** a stream whose samples came with a ts below its newest stored one: the wall clock was set back */
+export interface ClockSetBack {
+  /** the stream: its target (a server history's name for a server-wide one) and collector */
+  target: string;
+  collector: string;
+  /** the ts the sample came with, and the stream's newest stored ts it is stamped at instead */
+  clockTs: number;
+  stampedTs: number;
+  /** what the sidecar logs: the stream, how far the clock went back, what the writer does about it */
+  message: string;
+}
+
+/** a duration for a person: ms under a second, s under two minutes, min under two hours, else h */
+function spanText(ms: number): string {
+  if (ms < 1000) {
+    return `${ms} ms`;
+  }
+  if (ms < 120_000) {
+    return `${Math.round(ms / 100) / 10} s`;
+  }
+  return ms < 7_200_000 ? `${Math.round(ms / 6000) / 10} min` : `${Math.round(ms / 360_000) / 10} h`;
+}
+
+/** the log line and event text of a set-back (no secrets: names, times and the rule) */
+export function setBackMessage(target: string, collector: string, clockTs: number, stampedTs: number): string {
+  const at = new Date(stampedTs).toISOString();
+  return (
+    `the host clock went back ${spanText(stampedTs - clockTs)} (it reads ${new Date(clockTs).toISOString()}, ` +
+    `the ${collector} history of ${target} holds samples up to ${at}): its samples are stamped at ${at} until ` +
+    'the clock passes it, so the history keeps its order (counter changes land at that instant, nothing is ' +
+    'lost); typical causes are NTP stepping the clock at boot or a VM resumed from a snapshot'
+  );
 }
 
 interface CounterState {
@@ -252,6 +302,8 @@ export class Store {
   private problem: StoreProblem | undefined;
   /** back-off between write attempts while the store is failing (tests shorten it) */
   retryPolicy = { minMs: 1000, maxMs: 30_000 };
+  /** told once per stream when its samples start coming from a clock behind its history (the sidecar logs it) */
+  onClockSetBack?: (setBack: ClockSetBack) => void;
   /** told when a store problem starts, changes kind, or ends (the sidecar logs it) */
   onProblem?: (problem: StoreProblem | undefined, previous: StoreProblem | undefined) => void;
   /** called every few thousand rows a query reads: throws to stop a query over its budget or cancelled */
@@ -271,6 +323,8 @@ export class Store {
   /** sample_stream ids by target id \0 collector, learnt after the sample that created them committed */
   private readonly sampleStreams = new Map<string, number>();
   private readonly streams = new Map<string, StreamState>();
+  /** per target id: the ts its set-back event announced samples are stamped at, until the clock passes it */
+  private readonly setBackTold = new Map<number, number>();
   /** which history holds each (target, collector) stream now, as this writer last set it (stream-alias.ts) */
   private readonly aliasOpen = new Map<string, string | null>();
   /** the history each (target, collector) stream would go on in (resumableStream), as last looked up or set */
@@ -751,7 +805,23 @@ export class Store {
       const targetId = this.targetId(s.target);
       const streamKey = `${targetId}\u0000${s.collector}`;
       const cache: StreamRows = this.rowCaches.get(streamKey) ?? { slots: new Map(), rows: new Map() };
-      const state: StreamState = this.streams.get(streamKey) ?? newStreamState();
+      const state: StreamState = this.streams.get(streamKey) ?? newStreamState(this.newestTsOf(targetId, s.collector));
+      // the clock went back (NTP stepping it, a VM resumed from a snapshot): stamped at the stream's
+      // newest time rather than before it, so ids and times never disagree within a stream
+      const ts = Math.max(s.ts, state.newestTs);
+      const setBack: ClockSetBack | undefined =
+        s.ts < ts && !state.behind
+          ? {
+              target: s.target,
+              collector: s.collector,
+              clockTs: s.ts,
+              stampedTs: ts,
+              message: setBackMessage(s.target, s.collector, s.ts, ts),
+            }
+          : undefined;
+      // one event per target and set-back: its other streams are behind the same clock
+      const announce =
+        setBack !== undefined && !isServerStream(s.target) && !(s.ts < (this.setBackTold.get(targetId) ?? -Infinity));
       const epochChanged = s.ok && state.epoch !== undefined && (s.epoch ?? null) !== state.epoch;
       const keyframe = s.ok && (state.sinceKeyframe >= KEYFRAME_EVERY || epochChanged);
       const insertSample = this.stmt(
@@ -801,10 +871,20 @@ export class Store {
       let points = 0;
       const sampleId = this.conn.transaction(() => {
         sampleStream ??= this.sampleStreamId(targetId, s.collector);
+        if (announce && setBack) {
+          this.stmt('INSERT INTO event (target_id, ts, kind, title, text, tags) VALUES (?, ?, ?, ?, ?, ?)').run(
+            targetId,
+            ts,
+            CLOCK_SET_BACK_EVENT,
+            `${s.target}: the host clock went back ${spanText(ts - s.ts)}`,
+            setBack.message,
+            JSON.stringify(['pgpulse', 'clock'])
+          );
+        }
         const id = Number(
           insertSample.run(
             sampleStream,
-            s.ts,
+            ts,
             s.ok ? 1 : 0,
             storedEpoch(s.ok, keyframe, s.epoch ?? null),
             keyframe ? 1 : 0,
@@ -870,7 +950,7 @@ export class Store {
           const known = entities.get(labels) ?? cache.rows.get(labels)?.info;
           // last_seen is refreshed at keyframes only: exact enough for "gone since", and no write per row per cycle
           if (known === undefined || (info !== null && known !== info) || keyframe) {
-            upsertEntity.run(targetId, s.collector, labels, info, s.ts, s.ts);
+            upsertEntity.run(targetId, s.collector, labels, info, ts, ts);
             entities.set(labels, info ?? known ?? '');
           }
         }
@@ -957,6 +1037,14 @@ export class Store {
       for (const [id, v] of lastValues) {
         state.last.set(id, v);
       }
+      state.newestTs = ts;
+      state.behind = s.ts < ts;
+      if (announce) {
+        this.setBackTold.set(targetId, ts);
+      } else if (this.setBackTold.size > 0 && s.ts >= (this.setBackTold.get(targetId) ?? Infinity)) {
+        // the clock passed what the target's event announced: a later set-back is a new one
+        this.setBackTold.delete(targetId);
+      }
       if (s.ok) {
         state.sinceKeyframe = keyframe ? 1 : state.sinceKeyframe + 1;
         state.epoch = s.epoch ?? null;
@@ -978,8 +1066,20 @@ export class Store {
         }
       }
       this.streams.set(streamKey, state);
+      if (setBack) {
+        this.onClockSetBack?.(setBack);
+      }
       return { sampleId, points, keyframe };
     });
+  }
+
+  /** the newest stored ts of a (target, collector) stream, -Infinity when it has none: one seek on sample_by_time */
+  private newestTsOf(targetId: number, collector: string): number {
+    const newest = this.stmt(
+      'SELECT max(ts) FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?)',
+      'pluck'
+    ).get(targetId, collector) as number | null;
+    return newest ?? -Infinity;
   }
 
   /** sample_stream's id of a target's collector (migration 10), created when missing: inside the sample's transaction */
@@ -1677,6 +1777,12 @@ export class Store {
     }
     const [firstId, firstTs] = first;
     const [lastId, lastTs] = last;
+    /** how many ok samples are stamped at ts, up to 2 */
+    const okAt = (ts: number) =>
+      this.stmt(
+        'SELECT count(*) FROM (SELECT 1 FROM sample_row WHERE stream = (SELECT id FROM sample_stream WHERE target_id = ? AND collector = ?) AND ts = ? AND ok = 1 LIMIT 2)',
+        'pluck'
+      ).get(targetId, collector, ts) as number;
     // per edge: p = last ok sample before it, i = first ok sample at or after it (both within [first, last])
     const edges = Array.from({ length: n + 1 }, (_, j) => grid.starts[0] + j * grid.step);
     const inside = edges.filter((e) => e > firstTs && e <= lastTs);
@@ -1767,6 +1873,17 @@ export class Store {
       }
       T[j] = Math.min(Math.max(e, firstTs), lastTs) - firstTs;
     }
+    // samples stamped at one time (a clock set back: writeSample) pair into deltas that cover no
+    // time, which the raw path puts in the step holding that time. Inside the span a step shows them
+    // as its running total moves; the step holding the last sample's time may cover none of the
+    // span (it starts there), so it is told apart by a tie there, one seek
+    let tiedStep = -1;
+    if (mode === 'spread') {
+      const b = Math.floor((lastTs - grid.starts[0]) / grid.step);
+      if (b >= 0 && b < n && okAt(lastTs) > 1) {
+        tiedStep = b;
+      }
+    }
     /** the last sample whose delta reaches into step b (its first is p of its start) */
     const hiTs = (b: number) => (mode === 'end' ? pTs[b + 1] : iTs[b + 1]);
     const marked = new Uint8Array(n);
@@ -1816,7 +1933,7 @@ export class Store {
         const c1 = C(b + 1);
         if (marked[b] === 1 || (spans[b] === 1 && live[pS[b]] === 0)) {
           irregular.add(b);
-        } else if (T[b + 1] > T[b]) {
+        } else if (T[b + 1] > T[b] || b === tiedStep) {
           sum[b] = c1 - c0;
           elapsed[b] = T[b + 1] - T[b];
         }
@@ -1834,7 +1951,11 @@ export class Store {
       }
       const b0 = sorted[k];
       const b1 = sorted[e];
-      runs.push({ from: b0, to: b1, fromTs: pTs[b0], toTs: hiTs(b1) });
+      // callers read the run's samples after fromTs, with the last ok one at or before it as the
+      // first; an edge before the range's first ok sample pairs from that one, the first of the
+      // samples stamped at its time when there are several (a clock set back), so all are read
+      const fromFirst = pId[b0] === firstId && firstTs >= range.from && okAt(firstTs) > 1;
+      runs.push({ from: b0, to: b1, fromTs: fromFirst ? firstTs - 1 : pTs[b0], toTs: hiTs(b1) });
       k = e + 1;
     }
     return { series: out, irregular: runs };

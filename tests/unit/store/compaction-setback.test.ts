@@ -1,7 +1,9 @@
 /**
  * Compaction after the wall clock was set back: a sample's epoch and its series' values follow the
  * order samples were written in (ids), not their times, so what compaction thins and moves must
- * leave every surviving sample reading what it read before.
+ * leave every surviving sample reading what it read before. The writer no longer stores set-backs
+ * (it stamps such samples at the stream's newest time): these histories hold them as files written
+ * by an older pgpulse do, put back with raw SQL.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,17 +25,19 @@ test('a gauge written at 1000, 5000, 2000, 3000 (clock set back) keeps its epoch
   const dir = mkdtempSync(join(tmpdir(), 'pgpulse-setback-'));
   const store = Store.open(dir);
   try {
-    const ids = [1000, 5000, 2000, 3000].map(
-      (ts) =>
-        store.writeSample({
-          target: 't',
-          collector: 'x',
-          ts,
-          ok: true,
-          epoch: 7,
-          rows: [{ key: { name: 'a' }, values: { g: 42 } }],
-        }).sampleId
-    );
+    // stored as pgpulse left a set-back before its writer kept each stream's time non-decreasing
+    const ids = [1000, 5000, 2000, 3000].map((ts) => {
+      const id = store.writeSample({
+        target: 't',
+        collector: 'x',
+        ts,
+        ok: true,
+        epoch: 7,
+        rows: [{ key: { name: 'a' }, values: { g: 42 } }],
+      }).sampleId;
+      store.db.prepare('UPDATE sample_row SET ts = ? WHERE id = ?').run(ts, id);
+      return id;
+    });
     const before = store.samples('t', 'x', 0, 1e9);
     assert.deepEqual(
       before.map((s) => [s.id, s.ts, s.epoch, valueAt(store, 'g', s)]),
@@ -108,7 +112,13 @@ test('compaction leaves every surviving sample its epoch, ok flag, values and ru
   let setbackHistories = 0;
   for (let seed = 1; seed <= 60; seed++) {
     const dir = mkdtempSync(join(tmpdir(), 'pgpulse-setback-'));
-    const { store, end } = writeHistory(dir, seed, { counters: true, collector: 'x', compact: false, setbacks: 0.03 });
+    const { store, end } = writeHistory(dir, seed, {
+      counters: true,
+      collector: 'x',
+      compact: false,
+      setbacks: 0.03,
+      legacySetbacks: true,
+    });
     try {
       const ts = store.db.prepare('SELECT ts FROM sample_row ORDER BY id').pluck().all() as number[];
       setbackHistories += ts.some((t, i) => i > 0 && t < ts[i - 1]) ? 1 : 0;

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { decodeChunk } from '../../../src/sidecar/store/chunk-codec';
 import { Store } from '../../../src/sidecar/store/store';
+import type { CollectedSample } from '../../../src/sidecar/store/types';
 
 /** the counters of the random histories (a gauge `g` and a row epoch `_epoch` come with them) */
 export const FIELDS = ['c', 'd'];
@@ -20,7 +21,10 @@ export function rng(seed: number) {
 /**
  * A random history of rows a–e with counters c, d (and a gauge g that goes up and down); `counters`
  * false writes it as a sidecar before running totals did. `setbacks`: the chance at each step that
- * the wall clock is set back by 1–60 s before the sample is written (ids then disagree with times).
+ * the wall clock is set back by 1–60 s before the sample is written: the writer stamps such samples
+ * at the stream's newest time; `legacySetbacks` stores them at the time they came with instead (raw
+ * SQL), as pgpulse did before, so ids disagree with times. `written`: every sample handed to the
+ * writer, in order, with the time it came with.
  */
 export function writeHistory(
   dir: string,
@@ -34,6 +38,8 @@ export function writeHistory(
     databases?: boolean;
     calm?: boolean;
     setbacks?: number;
+    legacySetbacks?: boolean;
+    written?: CollectedSample[];
   }
 ): { store: Store; end: number } {
   const r = rng(seed);
@@ -47,6 +53,13 @@ export function writeHistory(
   /** how often irregular things happen: a calm history leaves most steps ordinary */
   const q = opts.calm ? 0.1 : 1;
   let end = ts;
+  const write = (sample: CollectedSample) => {
+    opts.written?.push(sample);
+    const { sampleId } = store.writeSample(sample);
+    if (opts.legacySetbacks) {
+      store.db.prepare('UPDATE sample_row SET ts = ? WHERE id = ?').run(sample.ts, sampleId);
+    }
+  };
   for (let i = 0; i < 360; i++) {
     ts += 1000;
     // drawn only when asked for: the histories of the other tests stay as they were
@@ -70,7 +83,7 @@ export function writeHistory(
       assertChunkLayout(store);
     }
     if (r() < 0.06 * q) {
-      store.writeSample({ target: 't', collector: opts.collector, ts, ok: false, rows: [], error: 'down', counters });
+      write({ target: 't', collector: opts.collector, ts, ok: false, rows: [], error: 'down', counters });
       continue;
     }
     if (r() < 0.012 * q) {
@@ -104,7 +117,7 @@ export function writeHistory(
         values: { c: v.c, d: r() < 0.02 * q ? null : v.d, g: v.g, _epoch: rowEpoch.get(name) ?? null },
       });
     }
-    store.writeSample({ target: 't', collector: opts.collector, ts, ok: true, epoch, rows, counters });
+    write({ target: 't', collector: opts.collector, ts, ok: true, epoch, rows, counters });
     opts.check?.(store, ts);
   }
   return { store, end };
