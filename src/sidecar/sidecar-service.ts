@@ -53,6 +53,14 @@ interface PreparedQuery {
   fatal?: { error: string; status: number };
 }
 
+/**
+ * Seconds since a stored sample, never negative: a sample stamped after now was written while the
+ * clock is behind the history (Store.writeSample stamps it at the stream's newest time) and is fresh.
+ */
+export function sampleAgeSeconds(ts: number, now = Date.now()): number {
+  return Math.max(0, (now - ts) / 1000);
+}
+
 export class SidecarService implements PgpulseService {
   readonly engine: Engine;
   readonly queries: QueryPool;
@@ -295,7 +303,7 @@ export class SidecarService implements PgpulseService {
           target,
           reachable: false,
           extensions: {},
-          lastSampleAgeSeconds: last ? (Date.now() - last.ts) / 1000 : null,
+          lastSampleAgeSeconds: last ? sampleAgeSeconds(last.ts) : null,
           neonState: 'idle',
           problems: storeProblem ? [storeProblem] : [],
         },
@@ -375,7 +383,7 @@ export class SidecarService implements PgpulseService {
       }
     }
     const last = this.store.lastSample(target, 'server');
-    const age = last ? (Date.now() - last.ts) / 1000 : null;
+    const age = last ? sampleAgeSeconds(last.ts) : null;
     if (reachable && (age === null || age > (sampler.target.intervalMs / 1000) * 3)) {
       problems.push(
         age === null

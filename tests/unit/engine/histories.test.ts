@@ -204,6 +204,34 @@ test('sampler staleness: time a gate kept pgpulse away by design (an idle Neon c
   assert.deepEqual(stale.slice(0, 5), away.slice(0, 5), 'before the gate kept away nothing differs');
 });
 
+test('sampler staleness: samples written while the clock is behind the history read fresh, not stale or absent', (t) => {
+  // a VM resumed from a snapshot: the history runs two days ahead of the clock now (mid-step, held still)
+  const now = T0 + 1000 * S + 4321;
+  t.mock.timers.enable({ apis: ['Date'], now });
+  const ahead = now + 2 * 86_400_000;
+  const store = new Store(':memory:');
+  for (let at = 0; at <= 50; at += 10) {
+    store.writeSample({ target: 't', collector: 'server', ts: ahead + at * S, ok: true, rows: [] });
+  }
+  // the sampler goes on with the clock set back: the writer stamps its samples at the newest time
+  store.writeSample({ target: 't', collector: 'server', ts: now, ok: true, rows: [] });
+  assert.equal(store.lastSample('t', 'server')?.ts, ahead + 50 * S);
+  const step = 10;
+  const from = Math.floor(now / (step * S)) * step * S - 60 * S;
+  const res = new Engine(store, core).run({
+    query: { refId: 'A', metric: 'sampler_staleness', target: 't' } as ResolvedQuery,
+    range: { from, to: now },
+    intervalMs: step * S,
+    targetIntervalMs: 10 * S,
+  });
+  store.close();
+  assert.equal(res.error, undefined, res.error);
+  const values = res.frames[0].fields[1].values as Array<number | null>;
+  // no sample at or before any step's end: null (no data), except the step holding now, which a
+  // sample written after the set-back shows fresh (main: null there too, and the alert's noData fires)
+  assert.deepEqual(values, [...new Array(values.length - 1).fill(null), 0]);
+});
+
 test('no collector may take the name of the store’s away-by-design stream', () => {
   const fake = {
     ...coreFeature,

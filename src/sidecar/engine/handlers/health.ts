@@ -6,6 +6,7 @@ import type { Frame } from '../../../model/frames';
 import { latestValues, loadSeries, type EngineContext } from '../context';
 import { seriesFrame, tableFrame } from '../series-frames';
 import { bucketOf } from '../steps';
+import { AWAY_BY_DESIGN_STREAM } from '../../store/store';
 
 export function connectionUtilization(ctx: EngineContext): Frame[] {
   const activity = loadSeries(ctx, 'activity', ['count'], {});
@@ -62,10 +63,18 @@ export function samplerStaleness(ctx: EngineContext): Frame[] {
   const away = ctx.store.awayByDesign(t, ctx.range.from - 86_400_000, ctx.range.to);
   const fresh = [...ok.map((s) => s.ts), ...away].sort((a, b) => a - b);
   const now = Date.now();
+  // a fresh sample stamped after now was written while the clock is behind the history (the writer
+  // stamps it at the stream's newest time, Store.writeSample): the sampler is live, not stale or absent
+  const behind = [ctx.store.lastSample(t, 'server'), ctx.store.lastSample(t, AWAY_BY_DESIGN_STREAM)].some(
+    (s) => s !== undefined && s.ts > now
+  );
   const values = ctx.grid.starts.map((start) => {
     const at = Math.min(start + ctx.grid.step, now);
     if (start > now) {
       return null;
+    }
+    if (behind && at === now) {
+      return 0;
     }
     // last fresh sample at or before `at`
     let lo = 0;
