@@ -1394,7 +1394,9 @@ export class Store {
       return [];
     }
     const { series, keyframes } = loaded;
-    const first = samples[0].id;
+    // deltas pair ok samples: the range starts at its first ok one (samples that failed before it,
+    // the first of a history, carry nothing into it)
+    const first = (samples.find((sm) => sm.ok) ?? samples[0]).id;
     // for each sample in the range: the epoch of the ok sample before it (deltas pair consecutive ok samples)
     const prevOk = new Map<number, { epoch: number | null; id: number }>();
     let lastOk: { epoch: number | null; id: number } | undefined;
@@ -1437,10 +1439,11 @@ export class Store {
         continue;
       }
       const set = new Set<number>();
-      let cur: number | null | undefined;
+      // points are read from a keyframe on (or from the first): before its first point the row
+      // epoch was null, and null → stamp counts as a reset, as in counterDeltas
+      let cur: number | null = null;
       for (const [id, v] of events(x.points)) {
-        // null → stamp counts as a reset, as in counterDeltas
-        if (cur !== undefined && v !== cur && id >= first) {
+        if (v !== cur && id >= first) {
           set.add(id);
         }
         cur = v;

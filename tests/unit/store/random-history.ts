@@ -24,7 +24,7 @@ export function rng(seed: number) {
  * the wall clock is set back by 1–60 s before the sample is written: the writer stamps such samples
  * at the stream's newest time; `legacySetbacks` stores them at the time they came with instead (raw
  * SQL), as pgpulse did before, so ids disagree with times. `written`: every sample handed to the
- * writer, in order, with the time it came with.
+ * writer, in order, with the time it came with. `failFirst`: that many failed samples open the history.
  */
 export function writeHistory(
   dir: string,
@@ -40,6 +40,8 @@ export function writeHistory(
     setbacks?: number;
     legacySetbacks?: boolean;
     written?: CollectedSample[];
+    /** the history's first samples fail (the target was down when sampling began), drawing nothing */
+    failFirst?: number;
   }
 ): { store: Store; end: number } {
   const r = rng(seed);
@@ -60,6 +62,11 @@ export function writeHistory(
       store.db.prepare('UPDATE sample_row SET ts = ? WHERE id = ?').run(sample.ts, sampleId);
     }
   };
+  for (let i = 0; i < (opts.failFirst ?? 0); i++) {
+    ts += 1000;
+    end = ts;
+    write({ target: 't', collector: opts.collector, ts, ok: false, rows: [], error: 'down', counters });
+  }
   for (let i = 0; i < 360; i++) {
     ts += 1000;
     // drawn only when asked for: the histories of the other tests stay as they were

@@ -56,16 +56,27 @@ function assertRangeTotals(store: Store, collector: string, from: number, to: nu
       assert.equal(got.get(k)?.seen, true, `${where} ${k} seen`);
     }
   }
-  for (const w of walked) {
-    const k = `${w.labels.name}/${w.field}`;
-    assert.equal(got.get(k)?.seen ?? false, w.seen, `${where} ${k}: seen as the point walk says`);
+  // the walk (the path of history without running totals) answers every series as they do: a
+  // series one path leaves out is one without a delta (total 0, not seen)
+  const walk = new Map(walked.map((w) => [`${w.labels.name}/${w.field}`, w]));
+  for (const k of new Set([...got.keys(), ...walk.keys()])) {
+    const [g, w] = [got.get(k), walk.get(k)];
+    assert.deepEqual(
+      { total: w?.total ?? 0, seen: w?.seen ?? false },
+      { total: g?.total ?? 0, seen: g?.seen ?? false },
+      `${where} ${k}: the walk = running totals`
+    );
   }
 }
 
 export function checkRanges(store: Store, collector: string, r: () => number, end: number, what: string): void {
+  // from before the history to a few samples into it: what its first samples (failed or not) decide
+  const start = store.samples('t', collector, 0, 1e12)[0]?.ts ?? 0;
   const ranges: Array<[number, number]> = [
     [0, 1e12],
     [end - 30_000, end],
+    [0, start + 3000],
+    [0, start + 8000],
   ];
   for (let i = 0; i < 8; i++) {
     const a = Math.floor(r() * end);
@@ -131,6 +142,28 @@ test('running totals equal Σ raw deltas on random histories (resets, gaps, rest
       store.compact(end, { retentionMs: 1e12, downsampleAfterMs: 5000, downsampleStepMs: 17_000, headMs: 0 });
       assertChunkLayout(store);
       checkRanges(store, 'x', rng(seed + 2900), end, `seed ${seed} format 1 compacted`);
+    } finally {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+});
+
+test('range totals when the history’s first samples failed: the walk and running totals agree on total and seen', () => {
+  for (let seed = 1; seed <= 12; seed++) {
+    const dir = mkdtempSync(join(tmpdir(), 'pgpulse-run-'));
+    const { store, end } = writeHistory(dir, seed, {
+      counters: true,
+      collector: 'x',
+      compact: false,
+      failFirst: 1 + (seed % 3),
+    });
+    try {
+      assert.equal(store.samples('t', 'x', 0, 1e12)[0].ok, false, `seed ${seed}: the history opens with a failure`);
+      checkRanges(store, 'x', rng(seed + 6000), end, `seed ${seed} first failed`);
+      // thinned and partly packed: the failures at the start stay, the ok samples after them thin out
+      store.compact(end, { retentionMs: 1e12, downsampleAfterMs: 40_000, downsampleStepMs: 7000, headMs: seed * 9000 });
+      checkRanges(store, 'x', rng(seed + 6500), end, `seed ${seed} first failed, compacted`);
     } finally {
       store.close();
       rmSync(dir, { recursive: true, force: true });

@@ -7,7 +7,9 @@
  *   cp tests/unit/store/migration-10/{answers,build}.ts /tmp/old/tests/unit/store/migration-10/
  *   (cd /tmp/old && node --import tsx tests/unit/store/migration-10/build.ts "$OLDPWD/tests/unit/store/migration-10")
  *
- * It was built from ff6e046 (main before migration 10).
+ * It was built from ff6e046 (main before migration 10). Two answers were corrected since, by hand:
+ * the walked range totals of t/x row e over 50000–140000 (c 62 → 70, d 37 → 41), which missed a row
+ * epoch going from null to a stamp; they now equal the running totals recorded beside them.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
