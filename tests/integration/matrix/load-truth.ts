@@ -203,12 +203,16 @@ export function loadTruthSuite(server: MatrixServer, getPg: () => TestPostgres):
             )
           ).length === 0
       );
-      const pgss = await pg.query<{ q: string }>(
-        `SELECT queryid::text AS q FROM public.pg_stat_statements WHERE query LIKE 'UPDATE public.ld_rows SET v = v + $1 WHERE id = $2%'`
-      );
-      assert.ok(
-        pgss.some((r) => r.q === rows[0].queryid),
-        `queryid ${String(rows[0].queryid)} not in pg_stat_statements: ${JSON.stringify(pgss)}`
+      // a session stops waiting when it gets the lock, and its entry is stored when its UPDATE ends a
+      // moment later (CI under load once read the view in between: [])
+      await until(
+        `pg_stat_statements recording the blocked UPDATE under queryid ${String(rows[0].queryid)}`,
+        async () =>
+          (
+            await pg.query<{ q: string }>(
+              `SELECT queryid::text AS q FROM public.pg_stat_statements WHERE query LIKE 'UPDATE public.ld_rows SET v = v + $1 WHERE id = $2%'`
+            )
+          ).some((r) => r.q === rows[0].queryid)
       );
       const sleeps = await table('db_load_statements', { waitEvent: 'Timeout/PgSleep' });
       assert.equal(sleeps.length, 1, JSON.stringify(sleeps));
